@@ -1,0 +1,3 @@
+module github.com/earshot/earshot
+
+go 1.26
