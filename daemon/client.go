@@ -129,6 +129,23 @@ func printTable(header []string, rows [][]string) {
 	tw.Flush()
 }
 
+// parseArgs parses flags that may come before, between or after the
+// positional arguments (earshot queue create billing --name Billing) and
+// returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageErr("%v", err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 func splitList(s string) []string {
 	if s == "" {
 		return nil
@@ -159,8 +176,9 @@ func cmdToken(args []string) error {
 	userID := fs.String("user", "", "create: the user the token acts as")
 	name := fs.String("name", "", "create: a label for the token")
 	expires := fs.String("expires", "", "create: lifetime such as 720h (default: none)")
-	if err := fs.Parse(rest); err != nil {
-		return usageErr("%v", err)
+	pos, err := parseArgs(fs, rest)
+	if err != nil {
+		return err
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -194,10 +212,10 @@ func cmdToken(args []string) error {
 		}
 		printTable([]string{"ID", "USER", "NAME", "CREATED", "STATE"}, rows)
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return usageErr("earshot token revoke TOKEN_ID")
 		}
-		return c.do("DELETE", "/api/v1/tokens/"+fs.Arg(0), nil, nil)
+		return c.do("DELETE", "/api/v1/tokens/"+pos[0], nil, nil)
 	default:
 		return usageErr("unknown token action %q", action)
 	}
@@ -213,8 +231,9 @@ func cmdQueue(args []string) error {
 	cf := addClientFlags(fs)
 	name := fs.String("name", "", "create: display name")
 	desc := fs.String("description", "", "create: description")
-	if err := fs.Parse(rest); err != nil {
-		return usageErr("%v", err)
+	pos, err := parseArgs(fs, rest)
+	if err != nil {
+		return err
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -222,10 +241,10 @@ func cmdQueue(args []string) error {
 	}
 	switch action {
 	case "create":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return usageErr("earshot queue create ID [--name N]")
 		}
-		return c.do("POST", "/api/v1/queues", queueRequest{ID: fs.Arg(0), Name: *name, Description: *desc}, nil)
+		return c.do("POST", "/api/v1/queues", queueRequest{ID: pos[0], Name: *name, Description: *desc}, nil)
 	case "list":
 		var qs []struct{ ID, Name, Description string }
 		if err := c.do("GET", "/api/v1/queues", nil, &qs); err != nil {
@@ -237,10 +256,10 @@ func cmdQueue(args []string) error {
 		}
 		printTable([]string{"ID", "NAME", "DESCRIPTION"}, rows)
 	case "delete":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return usageErr("earshot queue delete ID")
 		}
-		return c.do("DELETE", "/api/v1/queues/"+fs.Arg(0), nil, nil)
+		return c.do("DELETE", "/api/v1/queues/"+pos[0], nil, nil)
 	default:
 		return usageErr("unknown queue action %q", action)
 	}
@@ -259,8 +278,9 @@ func cmdUser(args []string) error {
 	display := fs.String("name", "", "create/update: display name")
 	licensed := fs.Bool("licensed", false, "create/update: holds an expert-assist licence")
 	disabled := fs.Bool("disabled", false, "update: disable the user")
-	if err := fs.Parse(rest); err != nil {
-		return usageErr("%v", err)
+	pos, err := parseArgs(fs, rest)
+	if err != nil {
+		return err
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -268,17 +288,17 @@ func cmdUser(args []string) error {
 	}
 	switch action {
 	case "create", "update":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return usageErr("earshot user %s ID --role ROLE [--queues a,b] [--licensed]", action)
 		}
 		if *role == "" {
 			return usageErr("user %s needs --role", action)
 		}
-		req := userRequest{ID: fs.Arg(0), Role: *role, Queues: splitList(*queues), DisplayName: *display, Licensed: *licensed, Disabled: *disabled}
+		req := userRequest{ID: pos[0], Role: *role, Queues: splitList(*queues), DisplayName: *display, Licensed: *licensed, Disabled: *disabled}
 		if action == "create" {
 			return c.do("POST", "/api/v1/users", req, nil)
 		}
-		return c.do("PUT", "/api/v1/users/"+fs.Arg(0), req, nil)
+		return c.do("PUT", "/api/v1/users/"+pos[0], req, nil)
 	case "list":
 		var us []struct {
 			ID       string   `json:"id"`
@@ -296,10 +316,10 @@ func cmdUser(args []string) error {
 		}
 		printTable([]string{"ID", "ROLE", "QUEUES", "LICENSED", "DISABLED"}, rows)
 	case "delete":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return usageErr("earshot user delete ID")
 		}
-		return c.do("DELETE", "/api/v1/users/"+fs.Arg(0), nil, nil)
+		return c.do("DELETE", "/api/v1/users/"+pos[0], nil, nil)
 	default:
 		return usageErr("unknown user action %q", action)
 	}
