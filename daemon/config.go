@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,15 +46,15 @@ type TLSConfig struct {
 }
 
 // UnmarshalYAML accepts `tls: auto` as well as a mapping.
-func (t *TLSConfig) UnmarshalYAML(b []byte) error {
+func (t *TLSConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	var s string
-	if err := yaml.Unmarshal(b, &s); err == nil && !bytes.Contains(b, []byte(":")) {
+	if err := unmarshal(&s); err == nil {
 		*t = TLSConfig{Mode: s}
 		return nil
 	}
 	type plain TLSConfig
 	var p plain
-	if err := yaml.UnmarshalWithOptions(b, &p, yaml.Strict()); err != nil {
+	if err := unmarshal(&p); err != nil {
 		return err
 	}
 	*t = TLSConfig(p)
