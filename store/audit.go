@@ -257,8 +257,7 @@ func (s *Store) ExportAudit(w io.Writer, q AuditQuery) (int, error) {
 // unsafePruneAudit removes entries older than cutoff and moves the anchor
 // to the last removed one, so the chain still verifies.
 func unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
-	b := tx.Bucket(bucketAudit)
-	c := b.Cursor()
+	c := tx.Bucket(bucketAudit).Cursor()
 	var lastSeq uint64
 	var lastHash []byte
 	n := 0
@@ -271,7 +270,7 @@ func unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
 			break
 		}
 		lastSeq, lastHash = e.Seq, e.Hash
-		if err := b.Delete(k); err != nil {
+		if err := c.Delete(); err != nil {
 			return n, err
 		}
 		n++
