@@ -37,6 +37,9 @@ type keyring struct {
 	cacheMu sync.Mutex
 	cache   map[engID][]byte // +checklocks:cacheMu
 
+	// fresh is set when init found an empty key store.
+	fresh bool
+
 	indexKey []byte // blind index of customer references
 	auditKey []byte // MAC of the audit chain
 }
@@ -113,6 +116,7 @@ func (k *keyring) init(ctx context.Context) error {
 		return err
 	}
 	if cur == 0 {
+		k.fresh = true
 		if err := k.provider.CreateKEK(ctx, 1); err != nil {
 			return fmt.Errorf("store: create kek version 1: %w", err)
 		}

@@ -118,6 +118,16 @@ func Open(opts Options) (*Store, error) {
 		keys.close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
+	if keys.fresh {
+		var n int
+		db.View(func(tx *bbolt.Tx) error { n = tx.Bucket(bucketEngagements).Stats().KeyN; return nil })
+		if n > 0 {
+			db.Close()
+			keys.close()
+			os.Remove(filepath.Join(opts.Dir, KeysFile))
+			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, n)
+		}
+	}
 	s := &Store{
 		db: db, keys: keys, dir: opts.Dir, cfg: opts.Config,
 		logger:        opts.Logger.With("component", "store"),
