@@ -46,7 +46,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.metricsHandler = newMetricsHandler(d.reg)
-	if d.store, err = store.Open(store.Options{Dir: cfg.DataDir, Logger: logger}); err != nil {
+	if d.store, err = store.Open(store.Options{Dir: cfg.DataDir, Logger: logger, Config: cfg.Store, Registerer: d.reg}); err != nil {
 		return nil, err
 	}
 	// From here on, a failure closes what was opened.
@@ -145,11 +145,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases the daemon's resources when Run was never called.
 func (d *Daemon) Close() error { return d.store.Close() }
 
-// audit records a change or an access. Entries carry IDs, never content.
-func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
-	actor := ""
+// auditEntry describes a change or an access by the caller of r, for the
+// store to append in the same transaction as the change. Entries carry IDs,
+// never content.
+func auditEntry(r *http.Request, p *Principal, action, target string) store.AuditEntry {
+	e := store.AuditEntry{Action: action, Target: target, Actor: "anonymous"}
 	if p != nil {
-		actor = p.User.ID
+		e.Actor = p.User.ID
+		e.Detail = map[string]string{"token": p.Token.ID, "role": p.User.Role}
 	}
-	d.logger.Info("audit", "actor", actor, "action", action, "target", target)
+	return e
+}
+
+// audit appends an entry on its own, for changes the store does not make
+// (settings held by the daemon). A failure is logged: the change happened.
+func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
+	if err := d.store.AppendAudit(auditEntry(r, p, action, target)); err != nil {
+		d.logger.Error("audit append failed", "action", action, "err", err)
+	}
 }
