@@ -50,6 +50,16 @@ var policy = map[string][]Role{
 	"GET /api/v1/engagements/{id}/events":     {RoleAdmin, RoleSupervisor, RoleAgent},
 	"GET /api/v1/engagements/{id}/transcript": {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
 	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
+
+	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
+	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
+	"GET /api/v1/audit/verify":                {RoleAuditor, RoleAdmin},
+	"GET /api/v1/backup/content":              {RoleAdmin},
+	"GET /api/v1/backup/keys":                 {RoleAdmin},
+	"POST /api/v1/purge":                      {RoleAdmin},
+	"PUT /api/v1/engagements/{id}/legal-hold": {RoleAdmin},
+	"POST /api/v1/retention/sweep":            {RoleAdmin},
+	"POST /api/v1/keys/rotate":                {RoleAdmin},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -66,6 +76,9 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
 	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},
 	"POST /api/v1/engagements/{id}/messages":                 messageRequest{Sender: "agent", Text: "hello"},
+	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
+	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
+	"POST /api/v1/keys/rotate":                               map[string]any{},
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no
