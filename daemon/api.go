@@ -100,6 +100,8 @@ func (d *Daemon) handler() http.Handler {
 	for _, rt := range d.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, d.wrap(rt))
 	}
+	mux.Handle("GET /console/", consoleHandler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		d.metrics.requests.WithLabelValues("unmatched", r.Method, "404").Inc()
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such route")
