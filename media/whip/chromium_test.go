@@ -185,4 +185,3 @@ func TestChromiumWHIP(t *testing.T) {
 		})
 	}
 }
-

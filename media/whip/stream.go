@@ -56,14 +56,6 @@ func newStream(party inference.Party, codec string, cfg Config, m *metrics) (*st
 // push processes one packet and passes the resulting chunks to emit.
 func (s *stream) push(p *rtp.Packet, emit func(Chunk)) {
 	s.m.packets.WithLabelValues(s.codec).Inc()
-	switch {
-	case len(p.Payload) == 0:
-		s.m.dropped.WithLabelValues(s.codec, "empty").Inc()
-		return
-	case len(p.Payload) > s.maxPayload:
-		s.m.dropped.WithLabelValues(s.codec, "oversized").Inc()
-		return
-	}
 	if s.started {
 		d := int16(p.SequenceNumber - s.highSeq)
 		switch {
@@ -74,13 +66,22 @@ func (s *stream) push(p *rtp.Packet, emit func(Chunk)) {
 			s.m.lost.WithLabelValues(s.codec).Add(float64(d - 1))
 		}
 		s.highSeq = p.SequenceNumber
-		if gap := int32(p.Timestamp - s.nextTS); gap > 0 {
-			s.fill(uint32(gap), p, emit)
-		}
 	} else {
 		s.started = true
 		s.highSeq = p.SequenceNumber
 		s.nextTS = p.Timestamp
+	}
+	// A dropped packet leaves a gap that the next good packet fills.
+	switch {
+	case len(p.Payload) == 0:
+		s.m.dropped.WithLabelValues(s.codec, "empty").Inc()
+		return
+	case len(p.Payload) > s.maxPayload:
+		s.m.dropped.WithLabelValues(s.codec, "oversized").Inc()
+		return
+	}
+	if gap := int32(p.Timestamp - s.nextTS); gap > 0 {
+		s.fill(uint32(gap), p, emit)
 	}
 	pcm, err := s.decode(p.Payload)
 	if err != nil {
