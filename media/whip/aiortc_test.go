@@ -2,12 +2,14 @@ package whip
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
 )
 
 // TestAiortcWHIP publishes two speech files as two tracks from aiortc (a
@@ -20,8 +22,8 @@ func TestAiortcWHIP(t *testing.T) {
 		t.Fatalf("%s cannot import aiortc (Debian package python3-aiortc, in the Makefile's DEBS_TEST): %v", py, err)
 	}
 	e := testServer(t, nil)
-	agentWAV, agent := speech(t, "good morning thank you for calling the bank", 16000)
-	custWAV, cust := speech(t, "i lost my card yesterday evening at the station", 16000)
+	agentWAV, agent, agentSaid := speech(t, "0920", 16000)
+	custWAV, cust, custSaid := speech(t, "0890", 16000)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
@@ -32,36 +34,44 @@ func TestAiortcWHIP(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "done 200") {
 		t.Fatalf("whip_client.py: %v\n%s", err, out)
 	}
-	var sink *recSink
+	var eng *recEngagement
 	select {
-	case sink = <-e.col.opened:
+	case eng = <-e.col.opened:
 	default:
 		t.Fatal("no session opened")
 	}
 	select {
-	case <-sink.closed:
+	case <-eng.closed:
 	case <-time.After(10 * time.Second):
-		t.Fatal("sink not closed after DELETE")
+		t.Fatal("engagement not closed after DELETE")
 	}
-	if diff := strings.Join([]string{string(sink.meta.Parties[0]), string(sink.meta.Parties[1])}, ","); diff != "agent,customer" {
-		t.Errorf("Meta.Parties = %s, want agent,customer", diff)
+	if got := fmt.Sprint(eng.meta.Parties); got != "[agent customer]" {
+		t.Errorf("Meta.Parties = %s, want [agent customer]", got)
 	}
 	for _, tc := range []struct {
 		party inference.Party
+		said  string
 		src   []int16
 	}{
-		{inference.PartyAgent, agent},
-		{inference.PartyCustomer, cust},
+		{inference.PartyAgent, agentSaid, agent},
+		{inference.PartyCustomer, custSaid, cust},
 	} {
-		pcm, codec, rate := sink.party(tc.party)
-		if codec != CodecOpus || rate != 16000 {
-			t.Fatalf("%s: codec %s at %d Hz, want opus at 16000", tc.party, codec, rate)
+		p := eng.party(tc.party)
+		if p == nil || p.format.Codec != codec.Opus {
+			t.Fatalf("%s: party %+v, want opus", tc.party, p)
 		}
+		pcm, rate := p.audio()
 		r, _ := bestMatch(tc.src, 16000, pcm, rate)
-		t.Logf("%s: %.1f s received (source %.1f s), envelope correlation %.3f", tc.party,
-			float64(len(pcm))/16000, float64(len(tc.src))/16000, r)
+		text := eng.transcript(t, tc.party)
+		found, total := wordsFound(tc.said, text)
+		t.Logf("%s: transcript %q", tc.party, text)
+		t.Logf("%s: %.1f s received (source %.1f s), envelope correlation %.3f; %d/%d words recognised", tc.party,
+			float64(len(pcm))/float64(rate), float64(len(tc.src))/16000, r, found, total)
 		if r < 0.8 {
 			t.Errorf("%s audio does not match its speech: correlation %.3f, want >= 0.8", tc.party, r)
+		}
+		if found < total/3 {
+			t.Errorf("%s transcript has %d of the %d words said, want >= %d", tc.party, found, total, total/3)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/media/codec"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -120,11 +121,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestBadRTP(t *testing.T) {
 	e := testServer(t, nil)
 	c := dialPion(t, e.hs.URL+"/whip?engagement=bad", pcmuCodec)
-	sink := <-e.col.opened
+	eng := <-e.col.opened
 	tone := func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) } // loud square wave
 	seq := c.send(t, 100, 25, tone)
-	waitFor(t, "first audio", func() bool { return sink.audioSeconds(8000) >= 0.4 })
-	before := sink.audioSeconds(8000)
+	waitFor(t, "first audio", func() bool { return eng.party("customer").seconds() >= 0.4 })
+	before := eng.party("customer").seconds()
 
 	// Oversized: 1300-byte payloads (over max_payload_bytes 1200, under the MTU).
 	seq = c.send(t, seq, 5, func(int) []byte { return bytes.Repeat([]byte{0x55}, 1300) })
@@ -146,32 +147,28 @@ func TestBadRTP(t *testing.T) {
 
 	// A second session is served while the first is being hit.
 	other := dialPion(t, e.hs.URL+"/whip?engagement=other", pcmuCodec)
-	otherSink := <-e.col.opened
+	otherEng := <-e.col.opened
 	other.send(t, 1, 10, tone)
-	waitFor(t, "second session audio", func() bool { return otherSink.audioSeconds(8000) >= 0.15 })
+	waitFor(t, "second session audio", func() bool { return otherEng.party("customer").seconds() >= 0.15 })
 
 	// The first session goes on.
 	c.send(t, seq, 25, tone)
-	waitFor(t, "audio after the bad packets", func() bool { return sink.audioSeconds(8000) >= before+0.4 })
-	if got := testutil.ToFloat64(e.srv.m.dropped.WithLabelValues(CodecPCMU, "oversized")); got != 5 {
+	waitFor(t, "audio after the bad packets", func() bool { return eng.party("customer").seconds() >= before+0.4 })
+	if got := testutil.ToFloat64(e.srv.m.dropped.WithLabelValues(string(codec.PCMU), "oversized")); got != 5 {
 		t.Errorf("oversized drops = %v, want 5", got)
 	}
-	pcm, _, _ := sink.party("customer")
-	sink.mu.Lock()
-	silence := sink.silence
-	sink.mu.Unlock()
-	if silence != 5*160 {
-		t.Errorf("inserted silence = %d samples, want %d (the 5 dropped packets)", silence, 5*160)
-	}
-	if len(pcm) != (25+5+25)*160 {
-		t.Errorf("customer timeline = %d samples, want %d", len(pcm), (25+5+25)*160)
+	// The pipeline fills the 5 dropped packets with silence: the timeline
+	// stays whole.
+	st := eng.pe.Stats()["customer"]
+	if st.AudioMs != (25+25)*20 || st.SilenceMs != 5*20 {
+		t.Errorf("pipeline stats: %d ms audio, %d ms silence, want %d and %d", st.AudioMs, st.SilenceMs, (25+25)*20, 5*20)
 	}
 	if e.srv.Sessions() != 2 {
 		t.Errorf("%d sessions, want 2 still open", e.srv.Sessions())
 	}
 	select {
-	case <-sink.closed:
-		t.Fatalf("first session closed: %v", sink.err)
+	case <-eng.closed:
+		t.Fatalf("first session closed: %v", eng.err)
 	default:
 	}
 }
@@ -197,16 +194,16 @@ func TestTimeouts(t *testing.T) {
 	dialPion(t, e.hs.URL+"/whip", pcmuCodec)
 	s2 := <-e.col.opened
 	for _, tc := range []struct {
-		sink   *recSink
+		eng    *recEngagement
 		reason string
 	}{{s1, "connect_timeout"}, {s2, "idle_timeout"}} {
 		select {
-		case <-tc.sink.closed:
+		case <-tc.eng.closed:
 		case <-time.After(30 * time.Second):
-			t.Fatalf("%s: sink not closed", tc.reason)
+			t.Fatalf("%s: engagement not closed", tc.reason)
 		}
-		if tc.sink.err == nil {
-			t.Errorf("%s: sink closed with nil error", tc.reason)
+		if tc.eng.err == nil {
+			t.Errorf("%s: engagement closed with nil error", tc.reason)
 		}
 	}
 	waitFor(t, "sessions ended", func() bool { return e.srv.Sessions() == 0 })

@@ -104,8 +104,8 @@ func TestChromiumWHIP(t *testing.T) {
 	} {
 		t.Run(tc.codec, func(t *testing.T) {
 			e := testServer(t, nil)
-			wav, _ := speech(t, "please transfer five hundred dollars to my savings account", 48000)
-			_, src := speech(t, "please transfer five hundred dollars to my savings account", tc.rate)
+			wav, _, said := speech(t, "0890", 48000)
+			_, src, _ := speech(t, "0890", tc.rate)
 			srcSecs := float64(len(src)) / float64(tc.rate)
 
 			var stop atomic.Bool
@@ -130,9 +130,9 @@ func TestChromiumWHIP(t *testing.T) {
 			q := url.Values{"codec": {tc.codec}, "token": {testToken}, "whip": {e.hs.URL + "/whip?engagement=e1&party=customer"}}
 			startChromium(t, e.hs.URL+"/page?"+q.Encode(), wav)
 
-			var sink *recSink
+			var eng *recEngagement
 			select {
-			case sink = <-e.col.opened:
+			case eng = <-e.col.opened:
 			case r := <-reports:
 				t.Fatalf("page: %s", r)
 			case <-time.After(60 * time.Second):
@@ -140,12 +140,12 @@ func TestChromiumWHIP(t *testing.T) {
 			}
 			// Collect two loops of the speech, then let the page DELETE.
 			deadline := time.After(90 * time.Second)
-			for sink.audioSeconds(tc.rate) < 2*srcSecs+1 {
+			for eng.party("customer").seconds() < 2*srcSecs+1 {
 				select {
 				case r := <-reports:
 					t.Fatalf("page: %s", r)
 				case <-deadline:
-					t.Fatalf("only %.1f s of audio after 90 s", sink.audioSeconds(tc.rate))
+					t.Fatalf("only %.1f s of audio after 90 s", eng.party("customer").seconds())
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
@@ -159,25 +159,33 @@ func TestChromiumWHIP(t *testing.T) {
 				t.Fatal("page did not report after stop")
 			}
 			select {
-			case <-sink.closed:
+			case <-eng.closed:
 			case <-time.After(10 * time.Second):
-				t.Fatal("sink not closed after DELETE")
+				t.Fatal("engagement not closed after DELETE")
 			}
-			if sink.err != nil {
-				t.Errorf("sink closed with %v, want nil after DELETE", sink.err)
+			if eng.err != nil {
+				t.Errorf("engagement closed with %v, want nil after DELETE", eng.err)
 			}
-			if got := sink.meta.Query.Get("engagement"); got != "e1" {
+			if got := eng.meta.Query.Get("engagement"); got != "e1" {
 				t.Errorf("engagement metadata = %q, want e1", got)
 			}
-			pcm, codec, rate := sink.party("customer")
-			if codec != tc.codec || rate != tc.rate {
-				t.Fatalf("customer audio codec %s at %d Hz, want %s at %d", codec, rate, tc.codec, tc.rate)
+			p := eng.party("customer")
+			if p == nil || string(p.format.Codec) != tc.codec {
+				t.Fatalf("customer party %+v, want codec %s", p, tc.codec)
 			}
+			pcm, rate := p.audio()
 			r, lag := bestMatch(src, tc.rate, pcm, rate)
-			t.Logf("%s: %.1f s received, %d samples silence inserted, envelope correlation %.3f at %d ms",
-				tc.codec, float64(len(pcm))/float64(rate), sink.silence, r, lag*20)
+			text := eng.transcript(t, "customer")
+			found, total := wordsFound(said, text)
+			stats := eng.pe.Stats()["customer"]
+			t.Logf("%s: transcript %q", tc.codec, text)
+			t.Logf("%s: %.1f s received, %d ms silence inserted, %d lost, envelope correlation %.3f at %d ms; %d/%d words recognised",
+				tc.codec, float64(len(pcm))/float64(rate), stats.SilenceMs, stats.PacketsLost, r, lag*20, found, total)
 			if r < 0.8 {
 				t.Errorf("received audio does not match the speech sent: correlation %.3f, want >= 0.8", r)
+			}
+			if found < total/3 {
+				t.Errorf("transcript has %d of the %d words said, want >= %d", found, total, total/3)
 			}
 			if e.srv.Sessions() != 0 {
 				t.Errorf("%d sessions open after DELETE", e.srv.Sessions())

@@ -38,8 +38,6 @@ type Config struct {
 	IdleTimeout    time.Duration `json:"idle_timeout"`
 	// MaxPayloadBytes drops RTP packets with a larger payload.
 	MaxPayloadBytes int `json:"max_payload_bytes"`
-	// MaxGap bounds the silence inserted for one gap in a stream.
-	MaxGap time.Duration `json:"max_gap"`
 }
 
 // DefaultConfig returns the defaults: all interfaces, any port, 64
@@ -50,7 +48,6 @@ func DefaultConfig() Config {
 		ConnectTimeout:  30 * time.Second,
 		IdleTimeout:     60 * time.Second,
 		MaxPayloadBytes: 1200,
-		MaxGap:          10 * time.Second,
 	}
 }
 
@@ -79,8 +76,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("whip: idle_timeout must be positive, got %s", c.IdleTimeout)
 	case c.MaxPayloadBytes < 160:
 		return fmt.Errorf("whip: max_payload_bytes must be at least 160, got %d", c.MaxPayloadBytes)
-	case c.MaxGap < 0:
-		return fmt.Errorf("whip: max_gap must not be negative, got %s", c.MaxGap)
 	}
 	return nil
 }

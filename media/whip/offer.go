@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
 	"github.com/pion/sdp/v3"
 )
 
@@ -18,7 +21,8 @@ type audioSection struct {
 	mid      string
 	streamID string
 	trackID  string
-	codecs   []string // supported codecs offered, in offer order
+	codecs   []codec.Codec // supported codecs offered, in offer order
+	pts      []uint8       // their payload types
 	party    inference.Party
 }
 
@@ -48,21 +52,20 @@ func parseOffer(body []byte, q url.Values) ([]audioSection, error) {
 				s.trackID = f[1]
 			}
 		}
-		s.codecs = offeredCodecs(md)
+		s.codecs, s.pts = offeredCodecs(md)
+		if len(s.codecs) == 0 {
+			continue // answered as rejected
+		}
 		secs = append(secs, s)
 	}
 	if len(secs) == 0 {
-		return nil, fmt.Errorf("whip: offer has no audio m-section: %w", errNoCodec)
+		if !hasAudio(&sd) {
+			return nil, fmt.Errorf("whip: offer has no audio m-section: %w", errNoCodec)
+		}
+		return nil, errNoCodec
 	}
 	if len(secs) > 2 {
 		return nil, fmt.Errorf("whip: offer has %d audio m-sections, at most 2 (customer, agent) are accepted", len(secs))
-	}
-	any := false
-	for _, s := range secs {
-		any = any || len(s.codecs) > 0
-	}
-	if !any {
-		return nil, errNoCodec
 	}
 	if err := assignParties(secs, q); err != nil {
 		return nil, err
@@ -70,9 +73,10 @@ func parseOffer(body []byte, q url.Values) ([]audioSection, error) {
 	return secs, nil
 }
 
-// offeredCodecs lists the supported codecs of an m-section in offer order.
-func offeredCodecs(md *sdp.MediaDescription) []string {
-	names := map[string]string{"0": CodecPCMU, "8": CodecPCMA} // static payload types
+// offeredCodecs lists the supported codecs of an m-section in offer order,
+// with their payload types.
+func offeredCodecs(md *sdp.MediaDescription) ([]codec.Codec, []uint8) {
+	names := map[string]codec.Codec{"0": codec.PCMU, "8": codec.PCMA} // static payload types
 	for _, a := range md.Attributes {
 		if a.Key != "rtpmap" {
 			continue
@@ -83,22 +87,34 @@ func offeredCodecs(md *sdp.MediaDescription) []string {
 		}
 		switch strings.ToLower(enc) {
 		case "opus/48000/2", "opus/48000":
-			names[pt] = CodecOpus
+			names[pt] = codec.Opus
 		case "pcmu/8000", "pcmu/8000/1":
-			names[pt] = CodecPCMU
+			names[pt] = codec.PCMU
 		case "pcma/8000", "pcma/8000/1":
-			names[pt] = CodecPCMA
+			names[pt] = codec.PCMA
 		default:
 			names[pt] = ""
 		}
 	}
-	var out []string
+	var out []codec.Codec
+	var pts []uint8
 	for _, f := range md.MediaName.Formats {
-		if c := names[f]; c != "" {
+		pt, err := strconv.ParseUint(f, 10, 7)
+		if c := names[f]; c != "" && err == nil && !slices.Contains(out, c) {
 			out = append(out, c)
+			pts = append(pts, uint8(pt))
 		}
 	}
-	return out
+	return out, pts
+}
+
+func hasAudio(sd *sdp.SessionDescription) bool {
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // parseParty accepts the party names a client may give.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
@@ -76,12 +78,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 
 func newAPI(cfg Config) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
-	for _, c := range []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
-	} {
+	for _, name := range []codec.Codec{codec.Opus, codec.PCMU, codec.PCMA} {
+		c := codecParams[name]
 		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, fmt.Errorf("whip: register codec %s: %w", c.MimeType, err)
 		}
@@ -234,6 +232,21 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(offer)}); err != nil {
 		return fail(http.StatusBadRequest, "bad_sdp", fmt.Errorf("whip: offer rejected: %w", err))
 	}
+	// Answer one codec per track, the client's first supported choice, so
+	// that each party's format is known before the answer is sent.
+	byMid := map[string]audioSection{}
+	for _, sec := range secs {
+		byMid[sec.mid] = sec
+	}
+	for _, t := range pc.GetTransceivers() {
+		if sec, ok := byMid[t.Mid()]; ok && t.Kind() == webrtc.RTPCodecTypeAudio {
+			c := codecParams[sec.codecs[0]]
+			c.PayloadType = webrtc.PayloadType(sec.pts[0]) // the answer keeps the offer's payload type
+			if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{c}); err != nil {
+				return fail(http.StatusUnsupportedMediaType, "unsupported_codec", fmt.Errorf("whip: mid %s: %w", sec.mid, err))
+			}
+		}
+	}
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return fail(http.StatusUnsupportedMediaType, "unsupported_codec", fmt.Errorf("whip: no answer to the offer: %w", err))
@@ -250,26 +263,43 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 		return fail(http.StatusServiceUnavailable, "internal", r.Context().Err())
 	}
 	parties := make([]inference.Party, len(secs))
-	byMid := map[string]inference.Party{}
 	for i, sec := range secs {
 		parties[i] = sec.party
-		byMid[sec.mid] = sec.party
 	}
-	sink, err := s.opener.Open(r.Context(), Meta{Query: r.URL.Query(), Parties: parties, RemoteAddr: r.RemoteAddr})
+	eng, err := s.opener.Open(r.Context(), Meta{Query: r.URL.Query(), Parties: parties, RemoteAddr: r.RemoteAddr, Source: Source})
 	if err != nil {
 		st := http.StatusBadRequest
 		if sc, ok := errors.AsType[statusCoder](err); ok {
 			st = sc.StatusCode()
 		}
+		if errors.Is(err, pipeline.ErrBusy) {
+			return fail(http.StatusServiceUnavailable, "busy", err)
+		}
 		return fail(st, "engagement", err)
 	}
-	ss := &session{srv: s, id: newID(), pc: pc, sink: sink, byMid: byMid, done: make(chan struct{}),
+	tracks := map[string]*track{}
+	for _, sec := range secs {
+		f := codec.Format{Codec: sec.codecs[0], SampleRate: 8000, Channels: 1}
+		if f.Codec == codec.Opus {
+			f.SampleRate = 48000
+		}
+		p, err := eng.AddParty(string(sec.party), f)
+		if err != nil {
+			eng.Close(err)
+			if errors.Is(err, pipeline.ErrBusy) {
+				return fail(http.StatusServiceUnavailable, "busy", err)
+			}
+			return fail(http.StatusInternalServerError, "internal", err)
+		}
+		tracks[sec.mid] = &track{party: p, name: sec.party, codec: f.Codec}
+	}
+	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}),
 		connected: make(chan struct{})}
 	ss.lastRTP.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		sink.Close(errors.New("whip: server shutting down"))
+		eng.Close(errors.New("whip: server shutting down"))
 		return fail(http.StatusServiceUnavailable, "internal", errors.New("whip: server shutting down"))
 	}
 	s.sessions[ss.id] = ss
@@ -366,9 +396,9 @@ type session struct {
 	srv       *Server
 	id        string
 	pc        *webrtc.PeerConnection
-	sink      Sink
-	byMid     map[string]inference.Party
-	lastRTP   atomic.Int64 // unix nanoseconds of the last RTP packet
+	eng       Engagement
+	tracks    map[string]*track // by mid; fixed after start
+	lastRTP   atomic.Int64      // unix nanoseconds of the last RTP packet
 	connected chan struct{}
 	done      chan struct{}
 
@@ -376,55 +406,74 @@ type session struct {
 	endOnce     sync.Once
 	mu          sync.Mutex
 	// +checklocks:mu
-	ending bool
-	tracks sync.WaitGroup
+	ending  bool
+	readers sync.WaitGroup
+}
+
+// track is one audio track of a session: its party and negotiated codec.
+type track struct {
+	party   Party
+	name    inference.Party
+	codec   codec.Codec
+	started atomic.Bool
+}
+
+// codecParams are the server's codecs by name.
+var codecParams = map[codec.Codec]webrtc.RTPCodecParameters{
+	codec.Opus: {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+		SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+	codec.PCMU: {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+	codec.PCMA: {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
 }
 
 func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	if tr.Kind() != webrtc.RTPCodecTypeAudio {
-		return
-	}
 	mid := ""
 	for _, t := range ss.pc.GetTransceivers() {
 		if t.Receiver() == recv {
 			mid = t.Mid()
 		}
 	}
-	party, ok := ss.byMid[mid]
-	if !ok {
-		party = PartyMixed
-	}
-	codec := ""
-	switch strings.ToLower(tr.Codec().MimeType) {
-	case strings.ToLower(webrtc.MimeTypeOpus):
-		codec = CodecOpus
-	case strings.ToLower(webrtc.MimeTypePCMU):
-		codec = CodecPCMU
-	case strings.ToLower(webrtc.MimeTypePCMA):
-		codec = CodecPCMA
-	}
-	st, err := newStream(party, codec, ss.srv.cfg, ss.srv.m)
-	if err != nil {
-		ss.srv.log.Warn("track refused", "session", ss.id, "mid", mid, "err", err)
+	t, ok := ss.tracks[mid]
+	if !ok || tr.Kind() != webrtc.RTPCodecTypeAudio {
 		return
+	}
+	if got, err := codec.ParseCodec(strings.TrimPrefix(strings.ToLower(tr.Codec().MimeType), "audio/")); err != nil || got != t.codec {
+		ss.srv.log.Warn("track codec differs from the answer", "session", ss.id, "mid", mid, "codec", tr.Codec().MimeType)
+		return
+	}
+	if !t.started.CompareAndSwap(false, true) {
+		return // one reader per track
 	}
 	ss.mu.Lock()
 	if ss.ending {
 		ss.mu.Unlock()
 		return
 	}
-	ss.tracks.Add(1)
+	ss.readers.Add(1)
 	ss.mu.Unlock()
-	ss.srv.log.Info("track started", "session", ss.id, "mid", mid, "party", party, "codec", codec)
+	ss.srv.log.Info("track started", "session", ss.id, "mid", mid, "party", t.name, "codec", t.codec)
 	go func() {
-		defer ss.tracks.Done()
+		defer ss.readers.Done()
+		c, m := string(t.codec), ss.srv.m
+		open := true
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
 			}
 			ss.lastRTP.Store(time.Now().UnixNano())
-			st.push(p, ss.sink.OnAudio)
+			m.packets.WithLabelValues(c).Inc()
+			switch {
+			case len(p.Payload) == 0:
+				m.dropped.WithLabelValues(c, "empty").Inc()
+			case len(p.Payload) > ss.srv.cfg.MaxPayloadBytes:
+				m.dropped.WithLabelValues(c, "oversized").Inc()
+			case open:
+				// Decode errors, losses and overflow are counted by the Party.
+				if err := t.party.WriteRTP(p.SequenceNumber, p.Timestamp, p.Payload); isClosed(err) {
+					open = false
+				}
+			}
 		}
 	}()
 }
@@ -466,8 +515,8 @@ func (ss *session) end(reason string, cause error) {
 		s := ss.srv
 		go func() {
 			_ = ss.pc.Close()
-			ss.tracks.Wait()
-			ss.sink.Close(cause)
+			ss.readers.Wait()
+			ss.eng.Close(cause)
 			s.mu.Lock()
 			delete(s.sessions, ss.id)
 			s.mu.Unlock()

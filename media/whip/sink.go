@@ -2,47 +2,42 @@ package whip
 
 import (
 	"context"
+	"errors"
 	"net/url"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
 )
 
 // PartyMixed names the single track of a call whose parties are mixed into
 // one signal (or whose party is unknown).
 const PartyMixed inference.Party = "mixed"
 
-// Codec names as they appear in Chunk.Codec and in metric labels.
-const (
-	CodecOpus = "opus"
-	CodecPCMU = "pcmu"
-	CodecPCMA = "pcma"
-)
+// Source is the value for pipeline.OpenOptions.Source (the source label of
+// the pipeline's audio metrics) of WHIP engagements.
+const Source = "whip"
 
-// Chunk is one piece of decoded audio of one party.
-type Chunk struct {
-	Party      inference.Party
-	Codec      string  // CodecOpus, CodecPCMU or CodecPCMA
-	SampleRate int     // of PCM: 16000 for Opus, 8000 for G.711
-	PCM        []int16 // mono; the sink owns the slice
-	// RTPTimestamp and Seq are those of the packet the audio came from;
-	// for inserted silence they are the values of the packet after the gap.
-	RTPTimestamp uint32
-	Seq          uint16
-	// Silence is true when PCM is silence inserted for lost packets, a
-	// decode error or a pause in the stream (DTX, mute).
-	Silence bool
+// Party receives the RTP payloads of one audio track in arrival order, from
+// one goroutine, with their sequence numbers and timestamps: it decodes,
+// fills gaps and counts losses (*pipeline.Party does). Write errors are the
+// Party's to count; the session goes on, and stops writing to a Party whose
+// error wraps pipeline.ErrClosed.
+type Party interface {
+	WriteRTP(seq uint16, ts uint32, payload []byte) error
 }
 
-// Sink receives the audio of one engagement.
+// Engagement receives the audio of one WHIP session.
 //
-// OnAudio is called from one goroutine per track (so concurrently for a
-// two-track session) and must not block: a sink that queues must use a
-// bounded queue and drop (and count) when it is full. Close is called exactly
-// once, after the last OnAudio of every track, with nil when the client ended
+// AddParty is called once per audio track while the offer is answered, with
+// the party name and the negotiated format; an error refuses the session
+// (503 if it wraps pipeline.ErrBusy, else 500). Close is called exactly
+// once, after the last write of every track: with nil when the client ended
 // the session (DELETE) or the server shut down, or with the reason otherwise
-// (ICE failure, timeout).
-type Sink interface {
-	OnAudio(c Chunk)
+// (ICE failure, timeouts, a refused AddParty). The audio written before
+// Close stays with the engagement.
+type Engagement interface {
+	AddParty(name string, f codec.Format) (Party, error)
 	Close(err error)
 }
 
@@ -55,12 +50,14 @@ type Meta struct {
 	Parties []inference.Party
 	// RemoteAddr is the HTTP client's address.
 	RemoteAddr string
+	// Source is "whip", for pipeline.OpenOptions.Source.
+	Source string
 }
 
-// Opener starts the engagement of a new WHIP session and returns its Sink.
-// An error refuses the session: if it has a method StatusCode() int, that is
-// the HTTP status sent (e.g. 404 for an unknown engagement, 409 for one that
-// already has audio); otherwise 400. The error text is sent to the client.
+// Opener starts the engagement of a new WHIP session. An error refuses the
+// session: 503 if it wraps pipeline.ErrBusy; the status of its StatusCode()
+// method if it has one (e.g. 404 for an unknown engagement, 409 for one that
+// already has audio); 400 otherwise. The error text is sent to the client.
 //
 // Parties are assigned per audio m-section, first match wins:
 //  1. a query parameter party.<key>=customer|agent|mixed, where key is the
@@ -69,5 +66,25 @@ type Meta struct {
 //  3. by position: with one audio track, query parameter party= or mixed;
 //     with two, customer then agent.
 type Opener interface {
-	Open(ctx context.Context, m Meta) (Sink, error)
+	Open(ctx context.Context, m Meta) (Engagement, error)
 }
+
+// FromPipeline adapts an engagement of the media pipeline (opened with
+// Source "whip") to Engagement. Close drains it: the pipeline emits the last
+// final segments and closes its Segments channel.
+func FromPipeline(e *pipeline.Engagement) Engagement { return pipelineEngagement{e} }
+
+type pipelineEngagement struct{ e *pipeline.Engagement }
+
+func (p pipelineEngagement) AddParty(name string, f codec.Format) (Party, error) {
+	pt, err := p.e.AddParty(pipeline.PartyOptions{Name: name, Format: f})
+	if err != nil {
+		return nil, err
+	}
+	return pt, nil
+}
+
+func (p pipelineEngagement) Close(error) { p.e.Close() }
+
+// isClosed reports whether a Party write error means the party is gone.
+func isClosed(err error) bool { return errors.Is(err, pipeline.ErrClosed) }
