@@ -138,7 +138,11 @@ func (s *stream) open(meta Meta, names []string, f codec.Format) error {
 	s.eng = eng
 	parties := make([]Party, len(names))
 	for i, n := range names {
-		p, err := eng.AddParty(string(meta.Parties[i]), f, i)
+		ch := i // PCM: one party per channel
+		if s.format == FormatTwilio {
+			ch = 0 // one mono track each
+		}
+		p, err := eng.AddParty(string(meta.Parties[i]), f, ch)
 		if err != nil {
 			st := websocket.StatusInternalError
 			if errors.Is(err, pipeline.ErrBusy) {
