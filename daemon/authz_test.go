@@ -60,6 +60,12 @@ var policy = map[string][]Role{
 	"PUT /api/v1/engagements/{id}/legal-hold": {RoleAdmin},
 	"POST /api/v1/retention/sweep":            {RoleAdmin},
 	"POST /api/v1/keys/rotate":                {RoleAdmin},
+
+	"POST /api/v1/ingest/whip":        {RoleAdmin, RoleIngest},
+	"PATCH /api/v1/ingest/whip/{id}":  {RoleAdmin, RoleIngest},
+	"DELETE /api/v1/ingest/whip/{id}": {RoleAdmin, RoleIngest},
+	"GET /api/v1/ingest/stream":       {RoleAdmin, RoleIngest},
+	"POST /api/v1/uploads":            {RoleAdmin, RoleIngest},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -79,6 +85,15 @@ var matrixBodies = map[string]any{
 	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
 	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
 	"POST /api/v1/keys/rotate":                               map[string]any{},
+	"POST /api/v1/uploads":                                   map[string]any{"segments": []map[string]any{{"party": "customer", "text": "hello", "start_ms": 0, "end_ms": 500}}},
+}
+
+// mediaInputRoutes need media a table row cannot give (an SDP offer from
+// a WebRTC stack, a WebSocket upgrade): for them an allowed call only has
+// to pass authorisation; media_test.go and media/whip test them working.
+var mediaInputRoutes = map[string]bool{
+	"POST /api/v1/ingest/whip": true, "PATCH /api/v1/ingest/whip/{id}": true,
+	"DELETE /api/v1/ingest/whip/{id}": true, "GET /api/v1/ingest/stream": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no
@@ -154,6 +169,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					p = strings.ReplaceAll(p, "{id}", newEngagement())
 				case strings.HasPrefix(p, "/api/v1/engagements/"):
 					p = strings.ReplaceAll(p, "{id}", engagement)
+				case p == "/api/v1/uploads":
+					p += "?queue=q1"
 				}
 				return p
 			}
@@ -183,7 +200,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if got := code != 401 && code != 403; got != want {
 					t.Errorf("%s as %s = %d; allowed %v, want allowed %v", key, r, code, got, want)
 				}
-				if want && code >= 400 {
+				if want && code >= 400 && !mediaInputRoutes[key] {
 					t.Errorf("%s as %s = %d: an allowed call should succeed with the matrix's inputs", key, r, code)
 				}
 			}

@@ -39,6 +39,8 @@ type Config struct {
 	Store store.Config `yaml:"store"`
 	// Engagements bounds live engagements.
 	Engagements EngagementsConfig `yaml:"engagements"`
+	// Media configures speech-to-text and the ingest paths.
+	Media MediaConfig `yaml:"media"`
 }
 
 // EngagementsConfig bounds the live engagements the hub holds.
@@ -105,6 +107,7 @@ func DefaultConfig(forService bool) Config {
 		ShutdownTimeout: Duration(15e9),
 		Store:           store.DefaultConfig(),
 		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
+		Media:           DefaultMediaConfig(),
 	}
 }
 
@@ -148,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Store.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if err := c.Media.Validate(); err != nil {
+		return fmt.Errorf("media: %w", err)
 	}
 	e := c.Engagements
 	switch {

@@ -26,6 +26,7 @@ type Daemon struct {
 	store          *store.Store
 	controls       *Controls
 	hub            *Hub
+	media          *mediaRouter
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -62,6 +63,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if n, err := endOrphans(d.store); err != nil {
@@ -144,6 +148,10 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
+	// Ingest first, so that the last segments reach the hub; then the
+	// hub, so that they reach the store; the store last.
+	d.media.close()
+	d.hub.shutdown()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -162,7 +170,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // Close releases the daemon's resources when Run was never called.
-func (d *Daemon) Close() error { return d.store.Close() }
+func (d *Daemon) Close() error {
+	d.media.close()
+	d.hub.shutdown()
+	return d.store.Close()
+}
 
 // orphanWindow bounds how far back a start looks for engagements that a
 // crash left live.
