@@ -72,11 +72,12 @@ type Provider struct {
 	sentiment   atomic.Pointer[sentimentModel]
 	intents     atomic.Pointer[intentModel]
 	disposition atomic.Pointer[dispositionModel]
+	matchers    matcherCache
 }
 
 var (
-	_ inference.SentimentAnalyzer     = (*Provider)(nil)
-	_ inference.IntentDetector        = (*Provider)(nil)
+	_ inference.SentimentAnalyzer = (*Provider)(nil)
+	_ inference.IntentDetector    = (*Provider)(nil)
 	// _ inference.Summarizer            = (*Provider)(nil)
 	// _ inference.NoteWriter            = (*Provider)(nil)
 	// _ inference.TaskExtractor         = (*Provider)(nil)
