@@ -78,11 +78,11 @@ type Provider struct {
 var (
 	_ inference.SentimentAnalyzer = (*Provider)(nil)
 	_ inference.IntentDetector    = (*Provider)(nil)
-	// _ inference.Summarizer            = (*Provider)(nil)
-	// _ inference.NoteWriter            = (*Provider)(nil)
-	// _ inference.TaskExtractor         = (*Provider)(nil)
-	// _ inference.DispositionClassifier = (*Provider)(nil)
-	// _ inference.KeywordExtractor      = (*Provider)(nil)
+	_ inference.Summarizer            = (*Provider)(nil)
+	_ inference.NoteWriter            = (*Provider)(nil)
+	_ inference.TaskExtractor         = (*Provider)(nil)
+	_ inference.DispositionClassifier = (*Provider)(nil)
+	_ inference.KeywordExtractor      = (*Provider)(nil)
 )
 
 // New returns a provider with the shipped models: the lexicon sentiment
