@@ -101,6 +101,8 @@ func resolveDue(ws []string, ref time.Time) string {
 			}
 		case months[w] != 0 && next != "" && dayNumber(next) > 0:
 			return out(nextDate(day, months[w], dayNumber(next)))
+		case dayNumber(w) > 0 && months[next] != 0:
+			return out(nextDate(day, months[next], dayNumber(w)))
 		case dayNumber(w) > 0 && next == "of" && i+2 < len(ws) && months[ws[i+2]] != 0:
 			return out(nextDate(day, months[ws[i+2]], dayNumber(w)))
 		case prev == "the" && isOrdinal(w) && dayNumber(w) > 0:

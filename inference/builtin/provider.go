@@ -76,8 +76,8 @@ type Provider struct {
 }
 
 var (
-	_ inference.SentimentAnalyzer = (*Provider)(nil)
-	_ inference.IntentDetector    = (*Provider)(nil)
+	_ inference.SentimentAnalyzer     = (*Provider)(nil)
+	_ inference.IntentDetector        = (*Provider)(nil)
 	_ inference.Summarizer            = (*Provider)(nil)
 	_ inference.NoteWriter            = (*Provider)(nil)
 	_ inference.TaskExtractor         = (*Provider)(nil)

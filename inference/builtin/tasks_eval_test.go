@@ -82,4 +82,3 @@ func TestEvalTasks(t *testing.T) {
 		f3(float64(ownerOK)/float64(max(1, tp))), f3(float64(dueOK)/float64(max(1, tp))))
 	t.Logf("follow-up tasks (rules, tasks-rules@1):\n%s", tab)
 }
-

@@ -2,6 +2,7 @@ package textclass
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -74,9 +75,24 @@ func hashRunes(rs []rune) uint64 {
 // rawTerms returns the hashed terms of text, word terms and char terms
 // separately, with counts.
 func (c FeatureConfig) rawTerms(text string) (words, chars map[uint64]float64) {
+	ws, cs := c.hashes(text)
+	words = make(map[uint64]float64, len(ws))
+	for _, h := range ws {
+		words[h]++
+	}
+	chars = make(map[uint64]float64, len(cs))
+	for _, h := range cs {
+		chars[h]++
+	}
+	return words, chars
+}
+
+// hashes returns the hashed word and char terms of text, sorted, with
+// repeats (a count is a run).
+func (c FeatureConfig) hashes(text string) (words, chars []uint64) {
 	toks := Tokens(text)
-	words = make(map[uint64]float64, 2*len(toks))
 	if c.WordMax > 0 {
+		words = make([]uint64, 0, 2*len(toks))
 		for n := c.WordMin; n <= c.WordMax; n++ {
 			for i := 0; i+n <= len(toks); i++ {
 				h := uint64(fnvOffset)
@@ -86,12 +102,12 @@ func (c FeatureConfig) rawTerms(text string) (words, chars map[uint64]float64) {
 					}
 					h = hashStr(h, toks[k])
 				}
-				words[h]++
+				words = append(words, h)
 			}
 		}
 	}
-	chars = make(map[uint64]float64, 64)
 	if c.CharMax > 0 {
+		chars = make([]uint64, 0, 16*len(toks))
 		var buf []rune
 		for _, t := range toks {
 			buf = append(buf[:0], ' ')
@@ -104,11 +120,13 @@ func (c FeatureConfig) rawTerms(text string) (words, chars map[uint64]float64) {
 					break
 				}
 				for i := 0; i+n <= len(buf); i++ {
-					chars[hashRunes(buf[i:i+n])]++
+					chars = append(chars, hashRunes(buf[i:i+n]))
 				}
 			}
 		}
 	}
+	slices.Sort(words)
+	slices.Sort(chars)
 	return words, chars
 }
 
@@ -178,20 +196,25 @@ func (v *Vectorizer) Dim() int { return len(v.IDF) }
 // Transform returns the feature vector of text: sublinear TF times IDF, each
 // block L2-normalised, the char block scaled by CharWeight.
 func (v *Vectorizer) Transform(text string) SparseVec {
-	w, c := v.Config.rawTerms(text)
+	ws, cs := v.Config.hashes(text)
 	var out SparseVec
-	add := func(m map[uint64]float64, scale float64) {
+	out.Idx = make([]int32, 0, len(ws)+len(cs))
+	out.Val = make([]float32, 0, len(ws)+len(cs))
+	add := func(hs []uint64, scale float64) {
 		start := len(out.Idx)
 		var norm float64
-		for k, tf := range m {
-			i, ok := v.Index[k]
-			if !ok {
-				continue
+		for a := 0; a < len(hs); {
+			b := a + 1
+			for b < len(hs) && hs[b] == hs[a] {
+				b++
 			}
-			x := (1 + math.Log(tf)) * float64(v.IDF[i])
-			out.Idx = append(out.Idx, i)
-			out.Val = append(out.Val, float32(x))
-			norm += x * x
+			if i, ok := v.Index[hs[a]]; ok {
+				x := (1 + math.Log(float64(b-a))) * float64(v.IDF[i])
+				out.Idx = append(out.Idx, i)
+				out.Val = append(out.Val, float32(x))
+				norm += x * x
+			}
+			a = b
 		}
 		if norm > 0 {
 			f := scale / math.Sqrt(norm)
@@ -200,8 +223,8 @@ func (v *Vectorizer) Transform(text string) SparseVec {
 			}
 		}
 	}
-	add(w, 1)
-	add(c, v.Config.CharWeight)
+	add(ws, 1)
+	add(cs, v.Config.CharWeight)
 	sortSparse(&out)
 	return out
 }
