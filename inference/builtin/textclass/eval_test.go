@@ -74,8 +74,11 @@ func TestEvalBanking77(t *testing.T) {
 		}
 	}
 	inf := time.Since(start)
-	t.Logf("banking77: dim %d, accuracy %.4f, train %v wall (%v CPU) on %d cores, inference %v/query",
-		m.Vec.Dim(), float64(correct)/float64(len(test)), trainDur.Round(time.Millisecond), trainCPU.Round(time.Millisecond), runtime.GOMAXPROCS(0), inf/time.Duration(len(test)))
+	t.Logf("intent detection, banking77 (train %d, test %d):\n"+
+		"| model | accuracy | train | inference | peer |\n|---|---|---|---|---|\n"+
+		"| textclass SVM (word 1-2 + char 2-5 TF-IDF, %d features) | %.4f | %v wall, %v CPU on %d cores | %v/query | TF-IDF+SVM 0.912 in 6.5 s; fastText 0.888 in 40 s; target >= 0.915, < 10 s |",
+		len(train), len(test), m.Vec.Dim(), float64(correct)/float64(len(test)), trainDur.Round(time.Millisecond),
+		trainCPU.Round(time.Millisecond), runtime.GOMAXPROCS(0), inf/time.Duration(len(test)))
 }
 
 // cpuTime is the process's user+system CPU time; on a shared machine it is a

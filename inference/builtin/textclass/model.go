@@ -115,6 +115,7 @@ func Train(cfg TrainConfig, examples []Example) (*Model, error) {
 	}
 	wg.Wait()
 
+	data := newCSR(xs)
 	m := &Model{Vec: vec, Labels: labels, W: make([][]float32, len(labels)), Temperature: cfg.Temperature}
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
@@ -122,7 +123,7 @@ func Train(cfg TrainConfig, examples []Example) (*Model, error) {
 		go func() {
 			defer wg.Done()
 			for c := range next {
-				m.W[c] = trainBinary(xs, ys, c, vec.Dim(), cfg)
+				m.W[c] = trainBinary(data, ys, c, vec.Dim(), cfg)
 			}
 		}()
 	}
@@ -134,22 +135,46 @@ func Train(cfg TrainConfig, examples []Example) (*Model, error) {
 	return m, nil
 }
 
+// csr is the training matrix in compressed sparse rows, contiguous for
+// cache-friendly passes.
+type csr struct {
+	ptr []int
+	idx []int32
+	val []float32
+	sq  []float64 // squared norm of each row
+}
+
+func newCSR(xs []SparseVec) *csr {
+	m := &csr{ptr: make([]int, len(xs)+1), sq: make([]float64, len(xs))}
+	nnz := 0
+	for _, x := range xs {
+		nnz += len(x.Idx)
+	}
+	m.idx = make([]int32, 0, nnz)
+	m.val = make([]float32, 0, nnz)
+	for i, x := range xs {
+		m.idx = append(m.idx, x.Idx...)
+		m.val = append(m.val, x.Val...)
+		m.ptr[i+1] = len(m.idx)
+		for _, v := range x.Val {
+			m.sq[i] += float64(v) * float64(v)
+		}
+	}
+	return m
+}
+
 // trainBinary solves the L2-regularised squared-hinge SVM dual for class c
 // against the rest by coordinate descent (Hsieh et al. 2008), with a bias
 // feature of value 1.
-func trainBinary(xs []SparseVec, ys []int, c, dim int, cfg TrainConfig) []float32 {
-	n := len(xs)
+func trainBinary(x *csr, ys []int, c, dim int, cfg TrainConfig) []float32 {
+	n := len(ys)
 	w := make([]float64, dim+1)
 	alpha := make([]float64, n)
 	qd := make([]float64, n)
 	y := make([]float64, n)
 	diag := 1 / (2 * cfg.C)
-	for i, x := range xs {
-		var s float64
-		for _, v := range x.Val {
-			s += float64(v) * float64(v)
-		}
-		qd[i] = s + 1 + diag
+	for i := range ys {
+		qd[i] = x.sq[i] + 1 + diag
 		if ys[i] == c {
 			y[i] = 1
 		} else {
@@ -170,10 +195,11 @@ func trainBinary(xs []SparseVec, ys []int, c, dim int, cfg TrainConfig) []float3
 		pgMax, pgMin := math.Inf(-1), math.Inf(1)
 		for s := 0; s < active; s++ {
 			i := index[s]
-			x := xs[i]
+			idx, val := x.idx[x.ptr[i]:x.ptr[i+1]], x.val[x.ptr[i]:x.ptr[i+1]]
+			val = val[:len(idx)]
 			g := w[dim]
-			for k, idx := range x.Idx {
-				g += w[idx] * float64(x.Val[k])
+			for k, j := range idx {
+				g += w[j] * float64(val[k])
 			}
 			g = g*y[i] - 1 + diag*alpha[i]
 			pg := g
@@ -194,8 +220,8 @@ func trainBinary(xs []SparseVec, ys []int, c, dim int, cfg TrainConfig) []float3
 				old := alpha[i]
 				alpha[i] = max(old-g/qd[i], 0)
 				d := (alpha[i] - old) * y[i]
-				for k, idx := range x.Idx {
-					w[idx] += d * float64(x.Val[k])
+				for k, j := range idx {
+					w[j] += d * float64(val[k])
 				}
 				w[dim] += d
 			}
