@@ -38,18 +38,25 @@ var ErrBusy = errors.New("daemon: too many live engagements")
 // ErrNotLive is returned for input to an engagement that has ended.
 var ErrNotLive = errors.New("daemon: engagement is not live")
 
-// liveAnalyzer runs on every final utterance of a live engagement, in
-// order, on the engagement's goroutine. It must be fast: it delays the
-// engagement's next segment. It publishes results with emit.
+// liveAnalyzer analyses live engagements. Start is called when an
+// engagement goes live; the session it returns is owned by the
+// engagement's goroutine.
 type liveAnalyzer interface {
-	Feature() Feature
-	OnUtterance(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(typ string, data any))
+	Start(e *store.Engagement) liveSession
+}
+
+// liveSession runs on every final utterance of one live engagement, in
+// order, on the engagement's goroutine. It must be fast: it delays the
+// engagement's next segment. It checks its features with the hub's
+// Controls and publishes results with emit.
+type liveSession interface {
+	OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(typ string, data any))
 }
 
 // postAnalyzer runs once when an engagement ends, after its last segment
-// is stored, and may take longer (local language models).
+// is stored, on the engagement's goroutine, and may take longer (local
+// language models). It checks its features itself.
 type postAnalyzer interface {
-	Feature() Feature
 	OnEnd(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(typ string, data any))
 }
 
@@ -426,9 +433,15 @@ func (l *Live) run() {
 	h := l.hub
 	ctx := h.ctx
 	var (
-		seq  uint32
-		conv []inference.Utterance
+		seq      uint32
+		conv     []inference.Utterance
+		sessions []liveSession
 	)
+	for _, a := range h.live {
+		if sess := a.Start(&l.eng); sess != nil {
+			sessions = append(sessions, sess)
+		}
+	}
 	defer func() {
 		// Wake subscribers a last time so they see the stream complete.
 		l.mu.Lock()
@@ -466,10 +479,8 @@ func (l *Live) run() {
 			l.publish(EventTranscriptFinal, seg)
 			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
 			conv = append(conv, u)
-			for _, a := range h.live {
-				if h.controls.Enabled(a.Feature(), l.eng.Queue, l.eng.Agent) {
-					a.OnUtterance(ctx, &l.eng, conv, emit)
-				}
+			for _, sess := range sessions {
+				sess.OnUtterance(ctx, conv, emit)
 			}
 		}
 	}
@@ -530,9 +541,7 @@ loop:
 	h.retire(l)
 	l.publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
 	for _, a := range h.post {
-		if h.controls.Enabled(a.Feature(), l.eng.Queue, l.eng.Agent) {
-			a.OnEnd(ctx, &l.eng, conv, emit)
-		}
+		a.OnEnd(ctx, &l.eng, conv, emit)
 	}
 	h.logger.Info("engagement ended", "engagement", l.eng.ID, "reason", reason, "segments", seq)
 }
