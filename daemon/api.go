@@ -34,6 +34,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.engagementRoutes()...)
 	rs = append(rs, d.storeRoutes()...)
 	rs = append(rs, d.mediaRoutes()...)
+	rs = append(rs, d.analyticsRoutes()...)
 	return rs
 }
 

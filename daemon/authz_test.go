@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // policy is the authorisation matrix, written independently of the route
@@ -66,6 +68,20 @@ var policy = map[string][]Role{
 	"DELETE /api/v1/ingest/whip/{id}": {RoleAdmin, RoleIngest},
 	"GET /api/v1/ingest/stream":       {RoleAdmin, RoleIngest},
 	"POST /api/v1/uploads":            {RoleAdmin, RoleIngest},
+
+	"GET /api/v1/engagements/{id}/results":     {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"PUT /api/v1/engagements/{id}/notes":       {RoleAdmin, RoleSupervisor, RoleAgent},
+	"PUT /api/v1/engagements/{id}/disposition": {RoleAdmin, RoleSupervisor, RoleAgent},
+	"GET /api/v1/preview":                      {RoleAdmin, RoleSupervisor, RoleAgent},
+	"GET /api/v1/escalations":                  {RoleAdmin, RoleSupervisor},
+	"GET /api/v1/settings/next-best-actions":   {RoleAdmin},
+	"PUT /api/v1/settings/next-best-actions":   {RoleAdmin},
+	"GET /api/v1/settings/dispositions":        {RoleAdmin},
+	"PUT /api/v1/settings/dispositions":        {RoleAdmin},
+	"GET /api/v1/settings/intents":             {RoleAdmin},
+	"PUT /api/v1/settings/intents":             {RoleAdmin},
+	"POST /api/v1/training/dispositions":       {RoleAdmin},
+	"GET /api/v1/training/{job}":               {RoleAdmin},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -86,6 +102,11 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
 	"POST /api/v1/keys/rotate":                               map[string]any{},
 	"POST /api/v1/uploads":                                   map[string]any{"segments": []map[string]any{{"party": "customer", "text": "hello", "start_ms": 0, "end_ms": 500}}},
+	"PUT /api/v1/engagements/{id}/notes":                     map[string]any{"reason": "card charged twice"},
+	"PUT /api/v1/engagements/{id}/disposition":               map[string]any{"code": "resolved"},
+	"PUT /api/v1/settings/next-best-actions":                 []map[string]any{{"intent": "card_lost", "action": "Block the card"}},
+	"PUT /api/v1/settings/dispositions":                      []map[string]any{{"code": "resolved", "name": "Resolved"}, {"code": "callback", "name": "Callback"}},
+	"PUT /api/v1/settings/intents":                           []map[string]any{{"intent": "a", "phrases": []string{"lost my card"}}, {"intent": "b", "phrases": []string{"change my address"}}},
 }
 
 // mediaInputRoutes need media a table row cannot give (an SDP offer from
@@ -152,6 +173,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return e.ID
 			}
 			engagement := newEngagement()
+			ended := newEngagement()
+			td.mustCall(t, td.Admin, "POST", "/api/v1/engagements/"+ended+"/end", nil, 202)
+			if l, ok := td.hub.Get(ended); ok {
+				<-l.Done()
+			}
+			td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/dispositions", matrixBodies["PUT /api/v1/settings/dispositions"], 200)
+			var job struct{ Job uint64 }
+			json.Unmarshal(td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/intents", matrixBodies["PUT /api/v1/settings/intents"], 202), &job)
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if st, _ := td.analytics.trainer.Status(job.Job); st.State != "running" {
+					break
+				}
+			}
 			path := func(self string) string {
 				p := rt.Pattern
 				p = strings.ReplaceAll(p, "{feature}", "sentiment")
@@ -167,8 +201,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case strings.HasSuffix(p, "/end"):
 					// Ending is allowed once: every caller ends its own.
 					p = strings.ReplaceAll(p, "{id}", newEngagement())
+				case strings.HasSuffix(p, "/notes") || strings.HasSuffix(p, "/disposition"):
+					p = strings.ReplaceAll(p, "{id}", ended)
 				case strings.HasPrefix(p, "/api/v1/engagements/"):
 					p = strings.ReplaceAll(p, "{id}", engagement)
+				case p == "/api/v1/preview":
+					p += "?customer_ref=C-1&queue=q1"
+				case p == "/api/v1/training/{job}":
+					p = fmt.Sprintf("/api/v1/training/%d", job.Job)
 				case p == "/api/v1/uploads":
 					p += "?queue=q1"
 				}

@@ -27,6 +27,7 @@ type Daemon struct {
 	controls       *Controls
 	hub            *Hub
 	media          *mediaRouter
+	analytics      *analytics
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -68,6 +69,11 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
 		return nil, err
 	}
+	if d.analytics, err = newAnalytics(d, logger, d.reg); err != nil {
+		return nil, err
+	}
+	d.hub.live = append(d.hub.live, d.analytics)
+	d.hub.post = append(d.hub.post, d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -152,6 +158,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// hub, so that they reach the store; the store last.
 	d.media.close()
 	d.hub.shutdown()
+	d.analytics.close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -173,6 +180,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.shutdown()
+	d.analytics.close()
 	return d.store.Close()
 }
 

@@ -287,6 +287,8 @@ type Live struct {
 	endOnce   sync.Once
 	done      chan struct{}
 	lastMedia atomic.Int64
+	// attention is the latest escalation risk, set by the live analysis.
+	attention atomic.Pointer[attention]
 
 	mu sync.Mutex
 	// +checklocks:mu
