@@ -452,9 +452,11 @@ func (s *Schema) checkType(v any) error {
 			ok = err == nil && !math.IsInf(f, 0)
 		}
 	case "integer":
+		// Written as an integer (no fraction or exponent, as the grammar
+		// produces them) and within int64, so that it decodes into a Go int.
 		if n, isNum := v.(json.Number); isNum {
-			f, err := n.Float64()
-			ok = err == nil && f == math.Trunc(f) && !math.IsInf(f, 0)
+			_, err := strconv.ParseInt(string(n), 10, 64)
+			ok = err == nil
 		}
 	}
 	if !ok {
