@@ -130,7 +130,7 @@ func (s *session) stream(req inference.GenerateRequest) (generated, error) {
 			}
 		})
 		if err == nil && !done {
-			err = errStreamCut
+			err = cutShort(s.ctx)
 		}
 		if !started {
 			first <- err // the caller ends the session and falls back

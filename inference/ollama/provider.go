@@ -352,7 +352,7 @@ func (s *session) chatJSON(schema *Schema, system, user string) ([]byte, string,
 		return nil, "", err
 	}
 	if !done {
-		return nil, "", errStreamCut
+		return nil, "", cutShort(s.ctx)
 	}
 	s.p.countTokens(s.f, last.Metrics)
 	if last.DoneReason == "length" {
@@ -367,6 +367,16 @@ func (s *session) chatJSON(schema *Schema, system, user string) ([]byte, string,
 		model = s.model
 	}
 	return out, model, nil
+}
+
+// cutShort explains a reply that ended without the server's final message:
+// the API client ends a stream quietly when reading fails, also when ctx
+// ends, so the context's error takes precedence.
+func cutShort(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errStreamCut
 }
 
 func (p *Provider) countTokens(f Feature, m api.Metrics) {

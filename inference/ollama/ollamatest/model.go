@@ -24,6 +24,9 @@ const (
 	contextLen   = 4096
 )
 
+// EmbeddingLength is the length of the tiny model's embedding vectors.
+const EmbeddingLength = embd
+
 // GGUF token types (llama.cpp llama_token_type).
 const (
 	tokenNormal  = 1
