@@ -17,7 +17,7 @@ OLLAMA_VERSION := v0.6.5
 OLLAMA_BIN_DIR ?= $(HOME)/.cache/earshot/ollama-$(OLLAMA_VERSION)/bin
 OLLAMA_BIN     := $(OLLAMA_BIN_DIR)/ollama
 
-.PHONY: all build run test deps deps-build lint bench eval clean ollama-server
+.PHONY: all build run test deps deps-build lint bench eval clean deb ollama-server
 
 all: build
 
@@ -34,9 +34,9 @@ run: build
 	./$(BIN) serve
 
 test: export EARSHOT_OLLAMA_BIN := $(OLLAMA_BIN)
-test: deps ollama-server
+test: deps build ollama-server
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
 
 # ollama-server builds the test server unless it is already cached (a few
 # minutes, once per machine and version).
@@ -57,5 +57,8 @@ bench: deps
 eval: deps
 	$(GO) test -count=1 -tags eval -run '^TestEval' -v -timeout 60m ./... 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' 
 
+deb: build
+	./packaging/deb/build.sh $(BIN) $(VERSION) dist
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
