@@ -109,7 +109,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func sharedServer(t *testing.T) *ollamatest.Server {
+func sharedServer(t testing.TB) *ollamatest.Server {
 	t.Helper()
 	bin := ollamatest.Binary(t)
 	shared.once.Do(func() {
@@ -147,7 +147,7 @@ func testConfig(url string) Config {
 	return cfg
 }
 
-func newTestProvider(t *testing.T, cfg Config) (*Provider, *prometheus.Registry, *testBuiltin) {
+func newTestProvider(t testing.TB, cfg Config) (*Provider, *prometheus.Registry, *testBuiltin) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	fb := &testBuiltin{}
@@ -160,7 +160,7 @@ func newTestProvider(t *testing.T, cfg Config) (*Provider, *prometheus.Registry,
 
 // metric returns the value of the counter, gauge or histogram (its count)
 // name whose labels include labels; 0 when there is none.
-func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+func metric(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
