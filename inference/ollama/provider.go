@@ -55,6 +55,7 @@ func FallbackFrom(v any) Fallback {
 type Provider struct {
 	cfg     Config
 	client  *api.Client
+	http    *http.Transport
 	log     *slog.Logger
 	metrics *metrics
 	breaker *breaker
@@ -71,6 +72,7 @@ var (
 	_ inference.KeywordExtractor      = (*Provider)(nil)
 	_ inference.Generator             = (*Provider)(nil)
 	_ inference.Embedder              = (*Provider)(nil)
+	_ io.Closer                       = (*Provider)(nil)
 )
 
 // New returns a Provider for cfg. It does not contact the server: a server
@@ -104,6 +106,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, fb Fallback
 	return &Provider{
 		cfg:     cfg,
 		client:  api.NewClient(base, &http.Client{Transport: transport}),
+		http:    transport,
 		log:     logger.With("component", "inference.ollama"),
 		metrics: m,
 		breaker: newBreaker(cfg.FailureThreshold, cfg.RetryAfter, m.breaker),
@@ -116,6 +119,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, fb Fallback
 func (p *Provider) Serves(f Feature) bool {
 	_, ok := p.cfg.Models[f]
 	return ok
+}
+
+// Close releases idle connections to the server; calls in flight finish.
+func (p *Provider) Close() error {
+	p.http.CloseIdleConnections()
+	return nil
 }
 
 // Check asks the server whether it is up and has every configured model. It

@@ -155,6 +155,7 @@ func newTestProvider(t testing.TB, cfg Config) (*Provider, *prometheus.Registry,
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = p.Close() })
 	return p, reg, fb
 }
 
