@@ -37,8 +37,9 @@ const (
 
 // WriteTinyModel writes a tiny llama-architecture GGUF model with random
 // weights drawn from seed to path. Its tokenizer is byte-level (a
-// SentencePiece vocabulary of the 256 byte tokens), so it can spell any
-// text, and any grammar Ollama derives from a JSON Schema can be followed.
+// SentencePiece vocabulary of the 256 byte tokens), so it reads any text and
+// can spell any ASCII reply, and any grammar Ollama derives from a JSON
+// Schema can be followed.
 // What it writes is noise: tests may rely only on what a grammar, a token
 // limit or the server guarantees.
 func WriteTinyModel(path string, seed uint64) error {
@@ -46,7 +47,16 @@ func WriteTinyModel(path string, seed uint64) error {
 	types := []int32{tokenUnknown, tokenControl, tokenControl}
 	for b := range 256 {
 		tokens = append(tokens, fmt.Sprintf("<0x%02X>", b))
-		types = append(types, tokenByte)
+		// Bytes 0x80-0xFF stay in the vocabulary, so that any input
+		// tokenizes, but as control tokens: their text is then the ASCII
+		// name ("<0x80>") both for the grammar and in the reply. Noise
+		// written byte by byte could otherwise be invalid UTF-8, which the
+		// grammar and a JSON decoder count differently.
+		typ := int32(tokenByte)
+		if b >= 0x80 {
+			typ = tokenControl
+		}
+		types = append(types, typ)
 	}
 	scores := make([]float32, len(tokens))
 	kv := ggml.KV{
