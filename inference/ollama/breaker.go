@@ -53,7 +53,11 @@ func (b *breaker) probed(healthy bool) {
 	defer b.mu.Unlock()
 	b.probing = false
 	if healthy {
+		// Closed, but on probation: a server that answers health checks
+		// yet fails calls (a stuck model runner) reopens the breaker at
+		// its next failure instead of costing threshold more timeouts.
 		b.closeLocked()
+		b.failures = b.threshold - 1
 	} else {
 		b.openUntil = b.now().Add(b.retryAfter)
 	}
@@ -66,17 +70,20 @@ func (b *breaker) success() {
 	b.closeLocked()
 }
 
-// failure records a call that found the server down or too slow.
-func (b *breaker) failure() {
+// failure records a call that found the server down or too slow; opened
+// tells whether it opened the breaker.
+func (b *breaker) failure() (opened bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures++
 	if b.failures >= b.threshold {
 		if b.openUntil.IsZero() {
 			b.gauge.Set(1)
+			opened = true
 		}
 		b.openUntil = b.now().Add(b.retryAfter)
 	}
+	return opened
 }
 
 // open reports whether the breaker is open (or half-open).

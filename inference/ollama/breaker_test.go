@@ -55,8 +55,16 @@ func TestBreaker(t *testing.T) {
 	step("second probe", want{ok: true, probe: true, open: true})
 	b.probed(true)
 	step("healthy probe closes", want{ok: true})
+	if !b.failure() {
+		t.Fatal("failure right after a healthy probe did not reopen the breaker")
+	}
+	step("on probation: one failure reopens", want{open: true})
+	now = now.Add(30 * time.Second)
+	step("third probe", want{ok: true, probe: true, open: true})
+	b.probed(true)
+	b.success()
 	b.failure()
-	step("count restarted after closing", want{ok: true})
+	step("a success ends the probation", want{ok: true})
 }
 
 func TestClassify(t *testing.T) {

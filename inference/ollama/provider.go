@@ -227,7 +227,10 @@ func (s *session) end(err error) string {
 		return "" // the caller gave up; say nothing about the server
 	}
 	if down {
-		s.p.breaker.failure()
+		if s.p.breaker.failure() {
+			s.p.log.Warn("server failing; circuit open, calls fall back without trying it",
+				"retry_after", s.p.cfg.RetryAfter.String(), "reason", reason)
+		}
 	} else {
 		s.p.breaker.success()
 		s.p.metrics.duration.WithLabelValues(string(s.f)).Observe(time.Since(s.start).Seconds())
