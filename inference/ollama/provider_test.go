@@ -222,6 +222,9 @@ func TestStructuredOutputs(t *testing.T) {
 	srv := sharedServer(t)
 	p, reg, fb := newTestProvider(t, testConfig(srv.URL))
 	ctx := context.Background()
+	if err := p.Check(ctx); err != nil {
+		t.Fatalf("Check() = %v, want nil: the server has the model (as %s:latest)", err, ollamatest.Model)
+	}
 
 	sum, err := p.Summarize(ctx, testConv)
 	if err != nil {
