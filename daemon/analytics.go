@@ -14,6 +14,7 @@ import (
 
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/builtin"
+	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/store"
 )
 
@@ -37,8 +38,11 @@ const (
 // the site's catalogue and disposition codes, and trains models in the
 // background.
 type analytics struct {
-	d        *Daemon
-	p        *builtin.Provider
+	d *Daemon
+	p *builtin.Provider
+	// gen serves the generative features through a local Ollama server,
+	// falling back to p; nil when no feature has an Ollama model.
+	gen      *ollama.Provider
 	trainer  *builtin.Trainer
 	logger   *slog.Logger
 	failures *prometheus.CounterVec
@@ -57,6 +61,11 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 			Help: "Analyses that failed, by stage (live, post, store)."}, []string{"stage"})}
 	if err := reg.Register(a.failures); err != nil {
 		return nil, fmt.Errorf("daemon: register analytics metrics: %w", err)
+	}
+	if len(d.cfg.Ollama.Models) > 0 {
+		if a.gen, err = ollama.New(d.cfg.Ollama, logger, reg, ollama.FallbackFrom(p)); err != nil {
+			return nil, err
+		}
 	}
 	var entries []builtin.CatalogueEntry
 	if err := d.store.Setting(settingCatalogue, &entries); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -84,7 +93,12 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 	return a, nil
 }
 
-func (a *analytics) close() { a.trainer.Close() }
+func (a *analytics) close() {
+	a.trainer.Close()
+	if a.gen != nil {
+		a.gen.Close()
+	}
+}
 
 // saveModel stores a trained model so that it is loaded at the next start.
 func (a *analytics) saveModel(kind string) error {
@@ -140,6 +154,20 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	}
 }
 
+// provenanceOf names the provider and model of a result, for the stored
+// version.
+func provenanceOf(v any) string {
+	switch r := v.(type) {
+	case inference.Summary:
+		return r.Provider + "/" + r.Model
+	case inference.Notes:
+		return r.Provider + "/" + r.Model
+	case *inference.Disposition:
+		return r.Provider + "/" + r.Model
+	}
+	return builtin.ProviderName
+}
+
 func merge(a, b map[string]any) map[string]any {
 	out := make(map[string]any, len(a)+len(b))
 	for k, v := range a {
@@ -168,6 +196,9 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 	}
 	codes := *a.codes.Load()
 	res, err := a.p.PostEngagement(ctx, conv, e.Start, codes)
+	if err == nil && a.gen != nil {
+		err = a.generative(ctx, e, conv, codes, &res)
+	}
 	if err != nil {
 		a.failures.WithLabelValues("post").Inc()
 		a.logger.Error("post-engagement analysis failed", "engagement", e.ID, "err", err)
@@ -187,7 +218,7 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 			continue
 		}
 		raw, _ := json.Marshal(v)
-		r := store.Result{Engagement: e.ID, Feature: string(f), Version: "builtin", Payload: raw, CreatedAt: time.Now().UTC()}
+		r := store.Result{Engagement: e.ID, Feature: string(f), Version: provenanceOf(v), Payload: raw, CreatedAt: time.Now().UTC()}
 		if err := a.d.store.PutResult(ctx, r); err != nil {
 			a.failures.WithLabelValues("store").Inc()
 			a.logger.Error("result not stored", "engagement", e.ID, "feature", f, "err", err)
@@ -196,6 +227,36 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 		stored = append(stored, f)
 	}
 	emit(EventResults, map[string]any{"features": stored})
+}
+
+// generative replaces the built-in results with the local language
+// model's for the features that have an Ollama model; the provider falls
+// back to the built-in models by itself when the server fails.
+func (a *analytics) generative(ctx context.Context, e *store.Engagement, conv []inference.Utterance, codes []inference.DispositionCode, res *builtin.PostResult) error {
+	var err error
+	if a.gen.Serves(ollama.FeatureSummary) {
+		if res.Summary, err = a.gen.Summarize(ctx, conv); err != nil {
+			return err
+		}
+	}
+	if a.gen.Serves(ollama.FeatureNotes) {
+		if res.Notes, err = a.gen.WriteNotes(ctx, conv); err != nil {
+			return err
+		}
+	}
+	if a.gen.Serves(ollama.FeatureTasks) {
+		if res.Tasks, err = a.gen.ExtractTasks(ctx, conv, e.Start); err != nil {
+			return err
+		}
+	}
+	if a.gen.Serves(ollama.FeatureDisposition) && len(codes) > 0 {
+		d, err := a.gen.ClassifyDisposition(ctx, conv, codes)
+		if err != nil {
+			return err
+		}
+		res.Disposition = &d
+	}
+	return nil
 }
 
 // attention is the latest escalation risk of a live engagement, for the
@@ -245,4 +306,3 @@ func (h *Hub) escalations(p *Principal) []escalationView {
 func (l *Live) setAttention(r builtin.Risk, trend float64) {
 	l.attention.Store(&attention{Risk: r, Trend: trend, At: time.Now()})
 }
-

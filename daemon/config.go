@@ -11,6 +11,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/store"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	Engagements EngagementsConfig `yaml:"engagements"`
 	// Media configures speech-to-text and the ingest paths.
 	Media MediaConfig `yaml:"media"`
+	// Ollama is a local Ollama server for the generative features (summary,
+	// notes, tasks, disposition); features without a model in
+	// ollama.models use the built-in models.
+	Ollama ollama.Config `yaml:"ollama"`
 }
 
 // EngagementsConfig bounds the live engagements the hub holds.
@@ -108,6 +113,7 @@ func DefaultConfig(forService bool) Config {
 		Store:           store.DefaultConfig(),
 		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
 		Media:           DefaultMediaConfig(),
+		Ollama:          ollama.DefaultConfig(),
 	}
 }
 
@@ -151,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Store.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if err := c.Ollama.Validate(); err != nil {
+		return fmt.Errorf("ollama: %w", err)
 	}
 	if err := c.Media.Validate(); err != nil {
 		return fmt.Errorf("media: %w", err)
