@@ -200,4 +200,3 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
-
