@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -24,7 +25,9 @@ import (
 
 func main() {
 	f := &faulty{}
-	sdk.Serve(&sdk.Plugin{Name: "faulty", Version: "0.0.1", Configure: f.configure,
+	// The plugin is named after its executable, so that tests can install
+	// it several times under different names.
+	sdk.Serve(&sdk.Plugin{Name: filepath.Base(os.Args[0]), Version: "0.0.1", Configure: f.configure,
 		Info: f, Skills: f, Model: f, Sink: f})
 }
 
