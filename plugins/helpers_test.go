@@ -64,11 +64,11 @@ func buildPlugins(dir string) error {
 		}
 		return nil
 	}
-	if err := run("build", "-o", dir+string(os.PathSeparator),
+	if err := run("build", "-ldflags", "-s -w", "-o", dir+string(os.PathSeparator),
 		"./plugins/examples/crm-csv", "./plugins/examples/kb-dir", "./plugins/examples/webhook", "./plugins/testdata/faulty"); err != nil {
 		return err
 	}
-	return run("build", "-ldflags", "-X github.com/earshot/earshot/plugins/sdk.apiVersion=2.0.0",
+	return run("build", "-ldflags", "-s -w -X github.com/earshot/earshot/plugins/sdk.apiVersion=2.0.0",
 		"-o", filepath.Join(dir, "faulty-v2"), "./plugins/testdata/faulty")
 }
 

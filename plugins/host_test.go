@@ -33,7 +33,7 @@ var fullEngagement = sdk.Engagement{
 	Summary:    "customer disputes a bill", Results: map[string]string{"disposition": "resolved"},
 }
 
-func writeCRM(t *testing.T) string {
+func writeCRM(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "customers.csv")
 	csv := "customer_ref,name,tier,billing.last_invoice,billing.balance,travel.card_status\n" +
@@ -45,7 +45,7 @@ func writeCRM(t *testing.T) string {
 	return p
 }
 
-func (th *testHost) crm(t *testing.T, approved []sdk.Scope) {
+func (th *testHost) crm(t testing.TB, approved []sdk.Scope) {
 	t.Helper()
 	th.install(t, "crm-csv", Manifest{Name: "crm-csv", Kinds: []sdk.Kind{sdk.KindInfo},
 		Scopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeIntents}})
