@@ -140,7 +140,7 @@ func (h *Host) call(ctx context.Context, name string, kind sdk.Kind, e *sdk.Enga
 	start := time.Now()
 	err = fn(cctx, remote, sent)
 	h.m.latency.WithLabelValues(string(kind)).Observe(time.Since(start).Seconds())
-	result := inst.outcome(gen, err, ctx.Err() != nil)
+	result := inst.outcome(gen, err, errors.Is(ctx.Err(), context.Canceled))
 	h.m.calls.WithLabelValues(name, string(kind), result).Inc()
 	if err != nil {
 		return fmt.Errorf("plugins/%s: %s: %w", name, kind, err)

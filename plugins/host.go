@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -98,7 +99,8 @@ type Host struct {
 	settings Settings
 	audit    Auditor
 
-	bg sync.WaitGroup // start and kill goroutines
+	bg       sync.WaitGroup // start and kill goroutines
+	shutdown atomic.Bool    // set by Close; read without mu (lock order is mu before instance.mu)
 
 	mu     sync.Mutex
 	insts  map[string]*instance // +checklocks:mu
@@ -348,6 +350,7 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.closed = true
+	h.shutdown.Store(true)
 	insts := h.insts
 	h.mu.Unlock()
 	for _, inst := range insts {

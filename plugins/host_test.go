@@ -488,7 +488,9 @@ func TestHangingPluginTimesOutTripsBreakerAndRestarts(t *testing.T) {
 	var wg sync.WaitGroup
 	sinkErrs := make([]error, 2)
 	for i := range 2 {
-		wg.Go(func() { sinkErrs[i] = th.Deliver(ctx, "probe", sdk.Event{ID: fmt.Sprint(i), Engagement: fullEngagement}) })
+		wg.Go(func() {
+			sinkErrs[i] = th.Deliver(ctx, "probe", sdk.Event{ID: fmt.Sprint(i), Engagement: fullEngagement})
+		})
 	}
 	waitFor(t, "two hanging calls", func() bool { return len(f.calls(t)) >= 3 })
 	if _, err := th.Cards(ctx, "probe", fullEngagement); !errors.Is(err, ErrBusy) {

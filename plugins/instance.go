@@ -142,6 +142,9 @@ func (i *instance) ready(ctx context.Context) (*sdk.Remote, uint64, error) {
 			wait, err := time.Until(i.nextStart), i.lastErr
 			i.mu.Unlock()
 			return nil, 0, fmt.Errorf("%w (in %s; last error: %v)", ErrRestarting, wait.Round(time.Millisecond), err)
+		case i.h.shutdown.Load():
+			i.mu.Unlock()
+			return nil, 0, ErrClosed
 		case i.starting == nil:
 			i.kickLocked()
 		}
@@ -157,7 +160,7 @@ func (i *instance) ready(ctx context.Context) (*sdk.Remote, uint64, error) {
 
 // kickLocked starts the process in the background.
 func (i *instance) kickLocked() {
-	if i.starting != nil {
+	if i.starting != nil || i.h.shutdown.Load() {
 		return
 	}
 	ch := make(chan struct{})
@@ -202,10 +205,7 @@ func (i *instance) start(m Manifest, done chan struct{}) {
 		i.starting = nil
 		i.mu.Unlock()
 	}()
-	i.h.mu.Lock()
-	closed := i.h.closed
-	i.h.mu.Unlock()
-	if closed || i.state != stateStarting || i.manifest.SHA256 != m.SHA256 {
+	if i.h.shutdown.Load() || i.state != stateStarting || i.manifest.SHA256 != m.SHA256 {
 		// Stopped, closed or reinstalled while starting.
 		if client != nil {
 			i.h.bg.Add(1)
@@ -370,8 +370,10 @@ func (i *instance) supervise(enabled bool) {
 }
 
 // outcome classifies a finished call for the breaker and crash detection.
-// callerErr is the caller's own context error (not the host's deadline).
-func (i *instance) outcome(gen uint64, err error, callerDone bool) string {
+// callerCanceled is true when the caller gave up (not a deadline): such a
+// call says nothing about the plugin's health. A deadline, the host's or
+// the caller's, that the plugin did not meet counts as a timeout.
+func (i *instance) outcome(gen uint64, err error, callerCanceled bool) string {
 	var re *sdk.RemoteError
 	switch {
 	case err == nil:
@@ -379,7 +381,7 @@ func (i *instance) outcome(gen uint64, err error, callerDone bool) string {
 		i.failures, i.crashes = 0, 0
 		i.mu.Unlock()
 		return "ok"
-	case callerDone:
+	case callerCanceled:
 		return "canceled"
 	case errors.As(err, &re) && re.Transport():
 		i.crashed(gen, fmt.Errorf("call failed: %w", err))
