@@ -424,8 +424,28 @@ func isTransport(err error) bool {
 	return errors.As(err, &re) && re.Transport()
 }
 
+// expectRestart waits for the supervisor to restart the probe plugin and
+// checks that a new process answers.
+func expectRestart(t *testing.T, th *testHost, f faultyFiles, oldPID int) {
+	t.Helper()
+	f.setMode(t, "ok")
+	waitFor(t, "the plugin to restart", func() bool {
+		st := th.status(t, "probe")
+		return st.State == stateRunning && st.Restarts >= 1
+	})
+	if _, err := th.Cards(context.Background(), "probe", fullEngagement); err != nil {
+		t.Fatalf("Cards after restart: %v", err)
+	}
+	if readPID(t, f) == oldPID {
+		t.Errorf("the plugin still runs as pid %d: it was not restarted", oldPID)
+	}
+}
+
 func TestPanickingPluginRestarts(t *testing.T) {
-	th := newTestHost(t, testConfig(t))
+	cfg := testConfig(t)
+	cfg.RestartBackoffMin = time.Second
+	cfg.RestartBackoffMax = 2 * time.Second
+	th := newTestHost(t, cfg)
 	th.crm(t, []sdk.Scope{sdk.ScopeCustomerRef})
 	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, nil)
 	ctx := context.Background()
@@ -440,19 +460,11 @@ func TestPanickingPluginRestarts(t *testing.T) {
 	if !isTransport(err) {
 		t.Fatalf("Cards on a panicking plugin: error = %v, want a transport error", err)
 	}
-	// While it waits to restart, calls fail at once with ErrRestarting (or,
-	// if the supervisor was quicker, reach the new process).
-	f.setMode(t, "ok")
-	waitFor(t, "the plugin to restart", func() bool {
-		st := th.status(t, "probe")
-		return st.State == stateRunning && st.Restarts >= 1
-	})
-	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
-		t.Fatalf("Cards after restart: %v", err)
+	// While it waits out its backoff (1 s here), calls fail at once.
+	if _, err := th.Cards(ctx, "probe", fullEngagement); !errors.Is(err, ErrRestarting) {
+		t.Errorf("Cards during the restart backoff: error = %v, want ErrRestarting", err)
 	}
-	if pid2 := readPID(t, f); pid2 == pid1 {
-		t.Errorf("the plugin still runs as pid %d: it was not restarted", pid1)
-	}
+	expectRestart(t, th, f, pid1)
 	live.finish(t)
 	if got := testutil.ToFloat64(th.m.restarts.WithLabelValues("probe")); got < 1 {
 		t.Errorf("restarts_total = %v, want >= 1", got)
@@ -558,17 +570,7 @@ func TestPluginKilledMidCall(t *testing.T) {
 	if !isTransport(err) || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("call to a killed plugin: error = %v, want a transport error before the deadline", err)
 	}
-	f.setMode(t, "ok")
-	waitFor(t, "the plugin to restart", func() bool {
-		st := th.status(t, "probe")
-		return st.State == stateRunning && st.Restarts >= 1
-	})
-	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
-		t.Fatalf("Cards after restart: %v", err)
-	}
-	if readPID(t, f) == pid1 {
-		t.Error("no new process after the kill")
-	}
+	expectRestart(t, th, f, pid1)
 	live.finish(t)
 }
 
