@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -271,6 +272,11 @@ func (h *Host) launch(m Manifest, config map[string]string) (*plugin.Client, *sd
 			got = herr.Error()
 		}
 		return fail(permanentError{fmt.Errorf("%w: %s hashes to %s, installed as %s; reinstall the plugin", ErrChecksum, path, got, m.SHA256)})
+	}
+	if err != nil && strings.Contains(err.Error(), "incompatible") {
+		// go-plugin's wire (or core) protocol negotiation found no common
+		// version: restarting cannot help.
+		return fail(permanentError{fmt.Errorf("%w: wire protocol: %v (this host serves go-plugin protocol %d)", ErrIncompatible, err, sdk.ProtocolVersion)})
 	}
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", path, err))
