@@ -132,7 +132,7 @@ func (h *Host) call(ctx context.Context, name string, kind sdk.Kind, e *sdk.Enga
 		return reject("not_running", err)
 	}
 	if len(fields) > 0 {
-		if err := h.audit.RecordHandover(cctx, name, kind, sent.EngagementID, fields); err != nil {
+		if err := h.audit.RecordHandover(cctx, name, string(kind), sent.EngagementID, fields); err != nil {
 			return reject("audit", fmt.Errorf("%w: %w", ErrAudit, err))
 		}
 		h.m.handovers.WithLabelValues(name, string(kind)).Inc()

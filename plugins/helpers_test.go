@@ -86,13 +86,13 @@ type recordingAuditor struct {
 	fail    error
 }
 
-func (a *recordingAuditor) RecordHandover(_ context.Context, plugin string, kind sdk.Kind, engagementID string, fields []string) error {
+func (a *recordingAuditor) RecordHandover(_ context.Context, plugin, kind, engagementID string, fields []string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fail != nil {
 		return a.fail
 	}
-	a.records = append(a.records, handover{plugin, string(kind), engagementID, append([]string(nil), fields...)})
+	a.records = append(a.records, handover{plugin, kind, engagementID, append([]string(nil), fields...)})
 	return nil
 }
 

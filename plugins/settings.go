@@ -40,10 +40,11 @@ type PluginSettings struct {
 // daemon implements it over the store's audit log. The host calls it before
 // the plugin call and refuses the call if it fails.
 type Auditor interface {
-	// RecordHandover records that plugin (of the given kind) is about to
-	// receive the named fields (scope names, plus "skill_input" for skill
-	// arguments) of engagement engagementID.
-	RecordHandover(ctx context.Context, plugin string, kind sdk.Kind, engagementID string, fields []string) error
+	// RecordHandover records that plugin is about to receive, in a call of
+	// the given kind ("info", "skill", "model", "sink"), the named fields
+	// (scope names, plus "skill_input" for skill arguments) of engagement
+	// engagementID. The arguments are IDs and names, never content.
+	RecordHandover(ctx context.Context, plugin, kind, engagementID string, fields []string) error
 }
 
 // MemSettings is an in-memory Settings, safe for concurrent use: for tests
