@@ -764,3 +764,24 @@ func TestUnknownPluginAndKind(t *testing.T) {
 		t.Errorf("Cards after uninstall: error = %v, want ErrUnknownPlugin", err)
 	}
 }
+
+func TestKeysPlugin(t *testing.T) {
+	th := newTestHost(t, testConfig(t))
+	th.faulty(t, "hsm", []sdk.Kind{sdk.KindKeys}, nil, nil)
+	ctx := context.Background()
+	dek := []byte("0123456789abcdef0123456789abcdef")
+	ct, kid, err := th.Wrap(ctx, "hsm", "", dek)
+	if err != nil || kid != "kek-1" || string(ct) == string(dek) {
+		t.Fatalf("Wrap = %x, %q, %v", ct, kid, err)
+	}
+	pt, err := th.Unwrap(ctx, "hsm", kid, ct)
+	if err != nil || string(pt) != string(dek) {
+		t.Fatalf("Unwrap = %q, %v", pt, err)
+	}
+	if _, err := th.Unwrap(ctx, "hsm", "kek-9", ct); !errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("Unwrap(unknown key) error = %v, want sdk.ErrNotFound", err)
+	}
+	if len(th.audit.all()) != 0 {
+		t.Errorf("key calls were audited as content hand-overs: %v", th.audit.all())
+	}
+}

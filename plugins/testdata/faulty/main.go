@@ -1,5 +1,6 @@
 // Command faulty is a test plugin for the host's tests. It serves the info,
-// skill, model and sink kinds and misbehaves on request.
+// skill, model, keys and sink kinds and misbehaves on request. Its key
+// "encryption" is a XOR for tests only.
 //
 // Configuration:
 //
@@ -28,7 +29,7 @@ func main() {
 	// The plugin is named after its executable, so that tests can install
 	// it several times under different names.
 	sdk.Serve(&sdk.Plugin{Name: filepath.Base(os.Args[0]), Version: "0.0.1", Configure: f.configure,
-		Info: f, Skills: f, Model: f, Sink: f})
+		Info: f, Skills: f, Model: f, Sink: f, Keys: f})
 }
 
 type faulty struct {
@@ -112,4 +113,29 @@ func (f *faulty) Infer(ctx context.Context, req sdk.InferRequest) (sdk.InferResu
 
 func (f *faulty) Deliver(ctx context.Context, ev sdk.Event) error {
 	return f.behave(ctx, "Deliver", ev)
+}
+
+func (f *faulty) Wrap(ctx context.Context, keyID string, pt []byte) ([]byte, string, error) {
+	if err := f.behave(ctx, "Wrap", map[string]any{"key_id": keyID, "len": len(pt)}); err != nil {
+		return nil, "", err
+	}
+	if keyID == "" {
+		keyID = "kek-1"
+	}
+	return xor(pt), keyID, nil
+}
+
+func (f *faulty) Unwrap(ctx context.Context, keyID string, ct []byte) ([]byte, error) {
+	if keyID != "kek-1" {
+		return nil, fmt.Errorf("key %q: %w", keyID, sdk.ErrNotFound)
+	}
+	return xor(ct), nil
+}
+
+func xor(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = c ^ 0xa5
+	}
+	return out
 }
