@@ -478,7 +478,7 @@ func TestHangingPluginTimesOutTripsBreakerAndRestarts(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.InfoTimeout = 200 * time.Millisecond
 	cfg.MaxInFlight = 2
-	cfg.CallTimeout = time.Second
+	cfg.CallTimeout = 3 * time.Second
 	th := newTestHost(t, cfg)
 	th.crm(t, []sdk.Scope{sdk.ScopeCustomerRef})
 	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo, sdk.KindSink}, nil, nil)
@@ -495,7 +495,7 @@ func TestHangingPluginTimesOutTripsBreakerAndRestarts(t *testing.T) {
 	live := startLive(th)
 	f.setMode(t, "hang")
 
-	// The in-flight bound: with two sink calls hanging (CallTimeout, 1 s),
+	// The in-flight bound: with two sink calls hanging (CallTimeout, 3 s),
 	// a third call is refused at once.
 	var wg sync.WaitGroup
 	sinkErrs := make([]error, 2)
