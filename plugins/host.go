@@ -99,8 +99,9 @@ type Host struct {
 	settings Settings
 	audit    Auditor
 
-	bg       sync.WaitGroup // start and kill goroutines
-	shutdown atomic.Bool    // set by Close; read without mu (lock order is mu before instance.mu)
+	bg        sync.WaitGroup // start and kill goroutines
+	installMu sync.Mutex     // serialises Install and Uninstall
+	shutdown  atomic.Bool    // set by Close; read without mu (lock order is mu before instance.mu)
 
 	mu     sync.Mutex
 	insts  map[string]*instance // +checklocks:mu
@@ -199,6 +200,8 @@ func (h *Host) Rescan() error {
 // same name is replaced (and restarted if it was running). The plugin
 // stays disabled until an administrator enables it.
 func (h *Host) Install(src string) (Manifest, error) {
+	h.installMu.Lock()
+	defer h.installMu.Unlock()
 	m, err := installFiles(h.cfg.Dir, src)
 	if err != nil {
 		return Manifest{}, err
@@ -209,6 +212,8 @@ func (h *Host) Install(src string) (Manifest, error) {
 
 // Uninstall stops a plugin and removes its folder.
 func (h *Host) Uninstall(name string) error {
+	h.installMu.Lock()
+	defer h.installMu.Unlock()
 	if _, err := h.lookup(name); err != nil {
 		return err
 	}
