@@ -785,3 +785,33 @@ func TestKeysPlugin(t *testing.T) {
 		t.Errorf("key calls were audited as content hand-overs: %v", th.audit.all())
 	}
 }
+
+func TestReinstallReplacesRunningPlugin(t *testing.T) {
+	th := newTestHost(t, testConfig(t))
+	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, []sdk.Scope{sdk.ScopeCustomerRef})
+	ctx := context.Background()
+	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
+		t.Fatal(err)
+	}
+	pid1 := readPID(t, f)
+	// The new version asks for customer_ref: the running process is
+	// replaced and the next call carries the newly granted field.
+	th.install(t, "faulty", Manifest{Name: "probe", Executable: "probe", Version: "1.1.0",
+		Kinds: []sdk.Kind{sdk.KindInfo}, Scopes: []sdk.Scope{sdk.ScopeCustomerRef}})
+	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
+		t.Fatal(err)
+	}
+	if readPID(t, f) == pid1 {
+		t.Error("the old process still serves after reinstalling")
+	}
+	calls := f.calls(t)
+	if got := decodeEngagement(t, calls[len(calls)-1]).CustomerRef; got != "C-1001" {
+		t.Errorf("after reinstall the plugin got customer_ref %q, want C-1001", got)
+	}
+	if got := decodeEngagement(t, calls[0]).CustomerRef; got != "" {
+		t.Errorf("before reinstall the plugin got customer_ref %q, want none", got)
+	}
+	if st := th.status(t, "probe"); st.Manifest.Version != "1.1.0" {
+		t.Errorf("status version = %q, want 1.1.0", st.Manifest.Version)
+	}
+}
