@@ -1,0 +1,93 @@
+//go:build eval
+
+package forecast
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// evalDir locates the shared evaluation data: EARSHOT_EVAL_DIR, else
+// <module root>/../shared/eval.
+func evalDir(t *testing.T) string {
+	if d := os.Getenv("EARSHOT_EVAL_DIR"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "eval")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("module root not found")
+		}
+		dir = parent
+	}
+}
+
+// loadBankCalls reads bank_calls (5-minute counts, weekdays 07:00-21:05)
+// aggregated to 30-minute intervals. Opening hours 07:00-21:00 give the 28
+// half-hours per day that the peers' Holt-Winters (period 140 = 28 x 5) used;
+// the lone 21:00 five-minute count falls outside them.
+func loadBankCalls(t testing.TB, dir string) *Series {
+	path := filepath.Join(dir, "bank_calls", "bank_calls_5min.csv")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("bank_calls not available: %v", err)
+	}
+	defer f.Close()
+	set, _, err := ReadCSV(f, ImportOptions{Step: 30 * time.Minute, Queue: "bank", Aggregate: true})
+	if err != nil {
+		t.Fatalf("ReadCSV(%s): %v", path, err)
+	}
+	return set["bank"]
+}
+
+const bankHours = "mon-fri 07:00-21:00"
+
+// holdout splits off the last n dates, fits on the rest, forecasts every
+// held-out date from the single origin and scores all open held-out
+// intervals.
+func holdout(t testing.TB, s *Series, n int, cfg Config) (Accuracy, time.Duration) {
+	dates := s.Dates()
+	cut := dates[len(dates)-n]
+	train := s.Before(cut)
+	test := s.Between(cut, dates[len(dates)-1].AddDate(0, 0, 1))
+	start := time.Now()
+	m, err := Fit(train, cfg)
+	if err != nil {
+		t.Fatalf("Fit: %v", err)
+	}
+	fit := time.Since(start)
+	days := int(dates[len(dates)-1].Sub(cut).Hours()/24+0.5) + 1
+	f, err := m.Forecast(days)
+	if err != nil {
+		t.Fatalf("Forecast: %v", err)
+	}
+	acc := Score(f, test.Actuals(TargetVolume), TargetVolume)
+	return acc, fit
+}
+
+func TestEvalForecastBankCalls(t *testing.T) {
+	s := loadBankCalls(t, evalDir(t))
+	cfg := DefaultConfig()
+	cfg.Hours = bankHours
+	peers := map[int][3]float64{20: {9.60, 9.69, 9.10}, 10: {9.27, 9.32, 10.48}}
+	var b []byte
+	b = fmt.Appendf(b, "\nbank_calls, 30-min intervals, single origin, all held-out intervals scored\n")
+	b = fmt.Appendf(b, "%-9s %6s %8s %8s %8s %9s | %8s %8s %8s\n", "holdout", "n", "MAPE%", "WAPE%", "cov80", "cov95", "Prophet", "HoltW", "SNaive")
+	for _, n := range []int{20, 10} {
+		acc, fit := holdout(t, s, n, cfg)
+		p := peers[n]
+		b = fmt.Appendf(b, "%-9s %6d %8.2f %8.2f %8.3f %9.3f | %8.2f %8.2f %8.2f   fit %v\n",
+			fmt.Sprintf("last %d", n), acc.N, acc.MAPE, acc.WAPE, acc.Coverage80, acc.Coverage95, p[0], p[1], p[2], fit.Round(time.Microsecond))
+		if acc.MAPE >= 8.5 {
+			t.Errorf("holdout %d: MAPE %.2f %%, want < 8.5 %%", n, acc.MAPE)
+		}
+	}
+	t.Log(string(b))
+}
