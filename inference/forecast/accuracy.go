@@ -41,6 +41,16 @@ func (a *accum) add(actual float64, e Estimate) {
 	}
 }
 
+func (a *accum) merge(b accum) {
+	a.n += b.n
+	a.nm += b.nm
+	a.ape += b.ape
+	a.ae += b.ae
+	a.act += b.act
+	a.in80 += b.in80
+	a.in95 += b.in95
+}
+
 func (a *accum) result() Accuracy {
 	r := Accuracy{N: a.n}
 	if a.nm > 0 {

@@ -4,6 +4,7 @@ package forecast
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,9 +86,39 @@ func TestEvalForecastBankCalls(t *testing.T) {
 		p := peers[n]
 		b = fmt.Appendf(b, "%-9s %6d %8.2f %8.2f %8.3f %9.3f | %8.2f %8.2f %8.2f   fit %v\n",
 			fmt.Sprintf("last %d", n), acc.N, acc.MAPE, acc.WAPE, acc.Coverage80, acc.Coverage95, p[0], p[1], p[2], fit.Round(time.Microsecond))
+		b = fmt.Appendf(b, "%-9s %6s %8.2f   (protocol check: same slot 140 half-hours earlier, as the peers' seasonal naive)\n", "", "", snaiveIndexMAPE(s, n))
 		if acc.MAPE >= 8.5 {
 			t.Errorf("holdout %d: MAPE %.2f %%, want < 8.5 %%", n, acc.MAPE)
 		}
 	}
+	r, err := Backtest(s, cfg, BacktestConfig{Origins: 10, HorizonDays: 28, StepDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = fmt.Appendf(b, "\nrolling-origin backtest on all of bank_calls: %d origins x 28 days, mean fit %v\n", len(r.Origins), r.MeanFit.Round(time.Microsecond))
+	b = fmt.Appendf(b, "%-10s %6s %8s %8s %7s %7s | %9s\n", "days ahead", "n", "MAPE%", "WAPE%", "cov80", "cov95", "SNaive%")
+	for _, h := range append(r.ByWeek, r.Overall) {
+		a := h.Volume
+		b = fmt.Appendf(b, "%4d-%-5d %6d %8.2f %8.2f %7.3f %7.3f | %9.2f\n", h.From, h.To, a.N, a.MAPE, a.WAPE, a.Coverage80, a.Coverage95, h.Baseline.MAPE)
+	}
 	t.Log(string(b))
+}
+
+// snaiveIndexMAPE reproduces the peers' seasonal naive: each held-out
+// half-hour forecast by the value 140 observations (5 weekdays of 28) before
+// it in the series of open half-hours, counted by position, not by date.
+func snaiveIndexMAPE(s *Series, n int) float64 {
+	var vals []float64
+	for _, p := range s.Points {
+		if h := p.Start.Hour(); h >= 7 && h < 21 {
+			vals = append(vals, p.Offered)
+		}
+	}
+	cut := len(vals) - 28*n
+	var sum float64
+	for i := cut; i < len(vals); i++ {
+		f := vals[cut-140+(i-cut)%140]
+		sum += math.Abs(vals[i]-f) / vals[i]
+	}
+	return 100 * sum / float64(len(vals)-cut)
 }
