@@ -74,7 +74,7 @@ func Backtest(s *Series, cfg Config, bt BacktestConfig) (*BacktestResult, error)
 	byDay := make([][3]accum, bt.HorizonDays+1)
 	var fitTotal time.Duration
 	for k := bt.Origins - 1; k >= 0; k-- {
-		origin := day(last, -(bt.HorizonDays - 1) - k*bt.StepDays)
+		origin := day(last, -(bt.HorizonDays-1)-k*bt.StepDays)
 		train := s.Before(origin)
 		m, err := Fit(train, cfg)
 		if err != nil {
