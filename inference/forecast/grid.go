@@ -19,6 +19,7 @@ type grid struct {
 	closed   []bool // closed holiday
 	holiday  []string
 	holidays map[string]Holiday // by date
+	wdays    []time.Weekday
 }
 
 func civil(t time.Time) time.Time {
@@ -43,6 +44,9 @@ func (g *grid) slotStart(i, s int) time.Time {
 }
 
 func (g *grid) weekday(i int) time.Weekday {
+	if i >= 0 && i < len(g.wdays) {
+		return g.wdays[i]
+	}
 	return (civil(g.day0).AddDate(0, 0, i)).Weekday()
 }
 
@@ -52,6 +56,10 @@ func newGrid(s *Series, hours Hours, holidays []Holiday) *grid {
 	first := s.Points[0].Start.In(loc)
 	g.day0 = time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, loc)
 	g.nDays = g.dayIndex(s.Points[len(s.Points)-1].Start) + 1
+	g.wdays = make([]time.Weekday, g.nDays)
+	for i := range g.wdays {
+		g.wdays[i] = (time.Weekday(int(civil(g.day0).Weekday())+i%7) % 7)
+	}
 	for d := 0; d < 7; d++ {
 		g.open[d] = make([]bool, g.spd)
 		for sl := 0; sl < g.spd; sl++ {
