@@ -151,6 +151,8 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 		p    Point
 		ahtW float64
 		line int
+		rows int
+		aht0 float64 // the AHT of a single row, kept exact
 	}
 	points := map[key]*acc{}
 	var errs []error
@@ -264,6 +266,8 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 			}
 			continue
 		}
+		a.rows++
+		a.aht0 = vals[3]
 		a.p.Offered += vals[0]
 		a.p.Handled += vals[1]
 		a.p.Abandoned += vals[2]
@@ -287,7 +291,10 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 	}
 	out := map[string]*Series{}
 	for k, a := range points {
-		if a.ahtW > 0 {
+		switch {
+		case a.rows == 1:
+			a.p.AHT = a.aht0
+		case a.ahtW > 0:
 			a.p.AHT /= a.ahtW
 		}
 		s := out[k.q]
