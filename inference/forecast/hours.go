@@ -146,16 +146,16 @@ func (h Hours) String() string {
 func InferHours(s *Series) Hours {
 	loc := s.loc()
 	spd := int(24 * time.Hour / s.Step)
-	var days [7]map[string]bool
+	var days [7]map[int]bool
 	counts := [7][]int{}
 	for d := range counts {
 		counts[d] = make([]int, spd)
-		days[d] = map[string]bool{}
+		days[d] = map[int]bool{}
 	}
 	for _, p := range s.Points {
 		t := p.Start.In(loc)
 		wd := t.Weekday()
-		days[wd][t.Format("2006-01-02")] = true
+		days[wd][t.Year()*400+t.YearDay()] = true
 		if p.Offered > 0 {
 			counts[wd][slotOf(t, s.Step)]++
 		}
