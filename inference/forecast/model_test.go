@@ -253,3 +253,35 @@ func BenchmarkFitTwoYears30Min(b *testing.B) {
 		}
 	}
 }
+
+func TestWriteForecastCSV(t *testing.T) {
+	m, err := Fit(defaultSynth().series(), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := m.Forecast(2)
+	var b strings.Builder
+	if err := WriteForecastCSV(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 1+2*48 {
+		t.Fatalf("%d lines, want %d", len(lines), 1+2*48)
+	}
+	open := 0
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) != 16 {
+			t.Fatalf("row %q has %d fields", l, len(f))
+		}
+		if f[2] == "true" {
+			open++
+			if f[3] == "" || f[9] == "" {
+				t.Fatalf("open row without values: %q", l)
+			}
+		}
+	}
+	if open != 40 { // two weekdays of 08:00-18:00
+		t.Errorf("%d open rows, want 40", open)
+	}
+}

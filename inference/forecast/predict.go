@@ -1,8 +1,11 @@
 package forecast
 
 import (
+	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -119,4 +122,42 @@ func (g *grid) holiday0(d int) string {
 	}
 	n, _ := g.holidayOn(d)
 	return n
+}
+
+// WriteForecastCSV writes a forecast as CSV: one row per interval with the
+// volume's median, mean and 80/95 % bounds, and the same for AHT (empty
+// without AHT history). Closed intervals have open=false and empty values.
+func WriteForecastCSV(w io.Writer, f *Forecast) error {
+	cw := csv.NewWriter(w)
+	head := []string{"start", "queue", "open", "volume", "volume_mean", "volume_lower80", "volume_upper80", "volume_lower95", "volume_upper95",
+		"aht", "aht_mean", "aht_lower80", "aht_upper80", "aht_lower95", "aht_upper95", "model_version"}
+	if err := cw.Write(head); err != nil {
+		return fmt.Errorf("forecast: write csv: %w", err)
+	}
+	est := func(e *Estimate) []string {
+		if e == nil {
+			return make([]string, 6)
+		}
+		r := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+		return []string{r(e.Value), r(e.Mean), r(e.Lower80), r(e.Upper80), r(e.Lower95), r(e.Upper95)}
+	}
+	for _, p := range f.Points {
+		rec := []string{p.Start.Format(time.RFC3339), f.Queue, strconv.FormatBool(p.Open)}
+		if p.Open {
+			v := p.Volume
+			rec = append(rec, est(&v)...)
+			rec = append(rec, est(p.AHT)...)
+		} else {
+			rec = append(rec, make([]string, 12)...)
+		}
+		rec = append(rec, f.ModelVersion)
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("forecast: write csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("forecast: write csv: %w", err)
+	}
+	return nil
 }
