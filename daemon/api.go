@@ -31,6 +31,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.systemRoutes()...)
 	rs = append(rs, d.directoryRoutes()...)
 	rs = append(rs, d.featureRoutes()...)
+	rs = append(rs, d.forecastRoutes()...)
 	return rs
 }
 

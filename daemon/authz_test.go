@@ -42,6 +42,12 @@ var policy = map[string][]Role{
 	"DELETE /api/v1/settings/features/queues/{queue}/{feature}": {RoleAdmin},
 	"DELETE /api/v1/settings/features/users/{user}/{feature}":   {RoleAdmin},
 	"PUT /api/v1/settings/local-models-only":                    {RoleAdmin},
+
+	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/longterm": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/forecast/erlang":                  {RoleAdmin, RoleSupervisor, RoleAnalyst},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -56,6 +62,11 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/features/queues/{queue}/{feature}": map[string]any{"enabled": true},
 	"PUT /api/v1/settings/features/users/{user}/{feature}":   map[string]any{"enabled": true},
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
+	"POST /api/v1/queues/{queue}/forecast":                   forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/staffing":          forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/backtest":          forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/longterm":          forecastHistoryBody,
+	"POST /api/v1/forecast/erlang":                           erlangRequest{Contacts: 100, AHTSeconds: 180, ServiceLevel: 0.8, AnswerWithinSec: 20},
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no
