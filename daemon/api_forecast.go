@@ -287,26 +287,26 @@ func (d *Daemon) modelProblem(w http.ResponseWriter, r *http.Request, err error)
 	}
 }
 
-func (d *Daemon) fitForecast(w http.ResponseWriter, r *http.Request, p *Principal) (forecastParams, *forecast.Series, *forecast.Forecast, bool) {
+func (d *Daemon) fitForecast(w http.ResponseWriter, r *http.Request, p *Principal) (forecastParams, *forecast.Series, *forecast.Model, *forecast.Forecast, bool) {
 	fp, s, ok := d.forecastInput(w, r, p)
 	if !ok {
-		return fp, nil, nil, false
+		return fp, nil, nil, nil, false
 	}
 	m, err := forecast.Fit(s, fp.cfg)
 	if err != nil {
 		d.modelProblem(w, r, err)
-		return fp, nil, nil, false
+		return fp, nil, nil, nil, false
 	}
 	f, err := m.Forecast(fp.days)
 	if err != nil {
 		d.modelProblem(w, r, err)
-		return fp, nil, nil, false
+		return fp, nil, nil, nil, false
 	}
-	return fp, s, f, true
+	return fp, s, m, f, true
 }
 
 func (d *Daemon) postForecast(w http.ResponseWriter, r *http.Request, p *Principal) {
-	fp, s, f, ok := d.fitForecast(w, r, p)
+	fp, s, m, f, ok := d.fitForecast(w, r, p)
 	if !ok {
 		return
 	}
@@ -320,7 +320,7 @@ func (d *Daemon) postForecast(w http.ResponseWriter, r *http.Request, p *Princip
 		if r.URL.Query().Get("target") == "aht" {
 			target = forecast.TargetAHT
 		}
-		if err := chart.SVG(&b, s, f, chart.Options{Title: "Queue " + fp.queue, Target: target}); err != nil {
+		if err := chart.SVG(&b, s, f, chart.Options{Title: "Queue " + fp.queue, Target: target, Hours: m.Hours}); err != nil {
 			d.modelProblem(w, r, err)
 			return
 		}
@@ -339,7 +339,7 @@ func (d *Daemon) postStaffing(w http.ResponseWriter, r *http.Request, p *Princip
 		d.paramProblem(w, r, err)
 		return
 	}
-	_, _, f, ok := d.fitForecast(w, r, p)
+	_, _, _, f, ok := d.fitForecast(w, r, p)
 	if !ok {
 		return
 	}
@@ -396,6 +396,12 @@ func (d *Daemon) postLongTerm(w http.ResponseWriter, r *http.Request, p *Princip
 		return
 	}
 	lt.Trend = q.Get("trend") // "linear" or "flat", valid for both models
+	da, err := getDuration(q, "default_aht", 0)
+	if err != nil {
+		d.paramProblem(w, r, err)
+		return
+	}
+	lt.DefaultAHT = da.Seconds()
 	fp, s, ok := d.forecastInput(w, r, p)
 	if !ok {
 		return

@@ -34,6 +34,7 @@ func Commands() []Command {
 		{"token", "create|list|revoke API tokens (calls the API)", cmdToken},
 		{"queue", "create|list|delete queues (calls the API)", cmdQueue},
 		{"user", "create|update|list|delete users (calls the API)", cmdUser},
+		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs

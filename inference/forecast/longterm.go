@@ -15,6 +15,8 @@ type LongTermConfig struct {
 	Trend string `json:"trend,omitempty"`
 	// FTE turns workload into headcount; zero values take the defaults.
 	FTE FTEConfig `json:"fte"`
+	// DefaultAHT is used when the history has no AHT (seconds).
+	DefaultAHT float64 `json:"default_aht_seconds,omitempty"`
 }
 
 // FTEConfig is the standard long-range staffing conversion:
@@ -75,7 +77,8 @@ const LongTermModelVersion = "earshot-monthly/1"
 // prediction interval (residual variance x (1 + 1/n + (t - mean t)²/Sxx))
 // gives the uncertainty. A month total sums the days that are open under
 // cfg's hours and calendar. AHT is the handled-weighted mean of the last 90
-// days (0 without AHT data; then FTE is 0 too). Needs 90 days of history.
+// days (lt.DefaultAHT without AHT data; FTE is 0 when both are 0). Needs 90
+// days of history.
 func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -283,6 +286,9 @@ func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, erro
 	sig2 = math.Max(sig2, 1e-4)
 	lastMonth := monthOf(last)
 	aht := recentAHT(days, last, func(dt dayTot) (int, float64, float64) { return dt.d, dt.aht, dt.ahW })
+	if aht == 0 {
+		aht = lt.DefaultAHT
+	}
 	for k := 1; k <= lt.Months; k++ {
 		m := lastMonth.AddDate(0, k, 0)
 		t := monthsBetween(firstMonth, m)

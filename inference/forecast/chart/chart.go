@@ -29,6 +29,9 @@ type Options struct {
 	// HistoryDays is how much history before the forecast origin is shown
 	// (default 14).
 	HistoryDays int
+	// Hours, when set, hides history outside opening hours (e.g. a partial
+	// interval at closing time); use the fitted model's Hours.
+	Hours forecast.Hours
 }
 
 type pt struct {
@@ -86,6 +89,9 @@ func SVG(w io.Writer, hist *forecast.Series, f *forecast.Forecast, o Options) er
 		}
 		for _, p := range hist.Points {
 			if p.Start.Before(from) || (!origin.IsZero() && !p.Start.Before(origin)) {
+				continue
+			}
+			if !o.Hours.IsZero() && !o.Hours.Open(p.Start, hist.Step) {
 				continue
 			}
 			v := p.Offered

@@ -106,6 +106,17 @@ func TestSVGErrors(t *testing.T) {
 	if err := SVG(io.Discard, series(), nil, Options{Width: 10}); err == nil {
 		t.Errorf("width 10: no error")
 	}
+	// Opening hours hide history outside them.
+	var hb bytes.Buffer
+	h, _ := forecast.ParseHours("mon-fri 09:00-17:00")
+	if err := SVG(&hb, series(), nil, Options{Hours: h}); err != nil {
+		t.Fatal(err)
+	}
+	var all bytes.Buffer
+	SVG(&all, series(), nil, Options{})
+	if hb.Len() >= all.Len() {
+		t.Errorf("hours did not hide the intervals outside 09:00-17:00")
+	}
 	// History only.
 	var buf bytes.Buffer
 	if err := SVG(&buf, series(), nil, Options{}); err != nil {
