@@ -122,3 +122,29 @@ func snaiveIndexMAPE(s *Series, n int) float64 {
 	}
 	return 100 * sum / float64(len(vals)-cut)
 }
+
+// TestEvalForecastLongTermBank fits the monthly model on bank_calls through
+// August 2003 and compares September (complete in the data; Labor Day
+// closed in the calendar) with the forecast. One month only: bank_calls is
+// too short (eight months) for a real long-term evaluation, which the
+// synthetic three-year test in longterm covers instead.
+func TestEvalForecastLongTermBank(t *testing.T) {
+	s := loadBankCalls(t, evalDir(t))
+	cfg := DefaultConfig()
+	cfg.Hours = bankHours
+	cfg.Holidays = []Holiday{{Date: "2003-09-01", Name: "labor-day", Closed: true}}
+	cut := time.Date(2003, 9, 1, 0, 0, 0, 0, time.UTC)
+	lt, err := LongTerm(s.Before(cut), cfg, LongTermConfig{Months: 2, DefaultAHT: 240})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actual float64
+	for _, p := range s.Between(cut, cut.AddDate(0, 1, 0)).Points {
+		if h := p.Start.Hour(); h >= 7 && h < 21 {
+			actual += p.Offered
+		}
+	}
+	m := lt.Months[0]
+	t.Logf("\nbank_calls long-term: fit Mar-Aug 2003, forecast %s (%d open days)\n  actual %.0f, forecast %.0f (error %+.1f %%), 80 %% interval %.0f-%.0f, 95 %% %.0f-%.0f, FTE at AHT 240 s: %.1f\n",
+		m.Month, m.OpenDays, actual, m.Volume.Value, 100*(m.Volume.Value-actual)/actual, m.Volume.Lower80, m.Volume.Upper80, m.Volume.Lower95, m.Volume.Upper95, m.FTE.Mean)
+}
