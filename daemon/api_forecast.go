@@ -210,6 +210,50 @@ func staffingTarget(q url.Values) (erlang.Target, forecast.StaffingOptions, erro
 	return t, o, nil
 }
 
+// backtestParams reads a backtest's settings.
+func backtestParams(q url.Values) (forecast.BacktestConfig, error) {
+	var bt forecast.BacktestConfig
+	var err error
+	if bt.Origins, err = getInt(q, "origins", 8); err != nil {
+		return bt, err
+	}
+	if bt.HorizonDays, err = getInt(q, "horizon_days", 28); err != nil {
+		return bt, err
+	}
+	if bt.StepDays, err = getInt(q, "step_days", 7); err != nil {
+		return bt, err
+	}
+	if bt.Origins < 1 || bt.Origins > 52 {
+		return bt, &paramError{"origins", "must be 1..52"}
+	}
+	return bt, nil
+}
+
+// longTermParams reads a long-term forecast's settings.
+func longTermParams(q url.Values) (forecast.LongTermConfig, error) {
+	var lt forecast.LongTermConfig
+	var err error
+	if lt.Months, err = getInt(q, "months", 12); err != nil {
+		return lt, err
+	}
+	if lt.FTE.HoursPerWeek, err = getFloat(q, "hours_per_week", 0); err != nil {
+		return lt, err
+	}
+	if lt.FTE.Shrinkage, err = getFloat(q, "shrinkage", 0); err != nil {
+		return lt, err
+	}
+	if lt.FTE.Occupancy, err = getFloat(q, "occupancy", 0); err != nil {
+		return lt, err
+	}
+	lt.Trend = q.Get("trend") // "linear" or "flat", valid for both models
+	da, err := getDuration(q, "default_aht", 0)
+	if err != nil {
+		return lt, err
+	}
+	lt.DefaultAHT = da.Seconds()
+	return lt, nil
+}
+
 // forecastInput authorises the request and reads its history.
 func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Principal) (forecastParams, *forecast.Series, bool) {
 	fp, err := parseForecastParams(r.PathValue("queue"), r.URL.Query())
@@ -352,20 +396,9 @@ func (d *Daemon) postStaffing(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (d *Daemon) postBacktest(w http.ResponseWriter, r *http.Request, p *Principal) {
-	q := r.URL.Query()
-	var bt forecast.BacktestConfig
-	var err error
-	if bt.Origins, err = getInt(q, "origins", 8); err == nil {
-		if bt.HorizonDays, err = getInt(q, "horizon_days", 28); err == nil {
-			bt.StepDays, err = getInt(q, "step_days", 7)
-		}
-	}
+	bt, err := backtestParams(r.URL.Query())
 	if err != nil {
 		d.paramProblem(w, r, err)
-		return
-	}
-	if bt.Origins < 1 || bt.Origins > 52 {
-		d.badRequest(w, r, http.StatusBadRequest, "origins must be 1..52", "origins")
 		return
 	}
 	fp, s, ok := d.forecastInput(w, r, p)
@@ -381,27 +414,11 @@ func (d *Daemon) postBacktest(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (d *Daemon) postLongTerm(w http.ResponseWriter, r *http.Request, p *Principal) {
-	q := r.URL.Query()
-	var lt forecast.LongTermConfig
-	var err error
-	if lt.Months, err = getInt(q, "months", 12); err == nil {
-		if lt.FTE.HoursPerWeek, err = getFloat(q, "hours_per_week", 0); err == nil {
-			if lt.FTE.Shrinkage, err = getFloat(q, "shrinkage", 0); err == nil {
-				lt.FTE.Occupancy, err = getFloat(q, "occupancy", 0)
-			}
-		}
-	}
+	lt, err := longTermParams(r.URL.Query())
 	if err != nil {
 		d.paramProblem(w, r, err)
 		return
 	}
-	lt.Trend = q.Get("trend") // "linear" or "flat", valid for both models
-	da, err := getDuration(q, "default_aht", 0)
-	if err != nil {
-		d.paramProblem(w, r, err)
-		return
-	}
-	lt.DefaultAHT = da.Seconds()
 	fp, s, ok := d.forecastInput(w, r, p)
 	if !ok {
 		return

@@ -205,12 +205,7 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		}
 		return staffTable(out, plan, f.Step)
 	case "backtest":
-		var bt forecast.BacktestConfig
-		if bt.Origins, err = getInt(q, "origins", 8); err == nil {
-			if bt.HorizonDays, err = getInt(q, "horizon_days", 28); err == nil {
-				bt.StepDays, err = getInt(q, "step_days", 7)
-			}
-		}
+		bt, err := backtestParams(q)
 		if err != nil {
 			return usageErr("-%v", err)
 		}
@@ -234,23 +229,10 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		}
 		return tw.Flush()
 	case "longterm":
-		var lt forecast.LongTermConfig
-		if lt.Months, err = getInt(q, "months", 12); err == nil {
-			if lt.FTE.HoursPerWeek, err = getFloat(q, "hours_per_week", 0); err == nil {
-				if lt.FTE.Shrinkage, err = getFloat(q, "shrinkage", 0); err == nil {
-					lt.FTE.Occupancy, err = getFloat(q, "occupancy", 0)
-				}
-			}
-		}
+		lt, err := longTermParams(q)
 		if err != nil {
 			return usageErr("-%v", err)
 		}
-		lt.Trend = q.Get("trend")
-		da, err := getDuration(q, "default_aht", 0)
-		if err != nil {
-			return usageErr("-%v", err)
-		}
-		lt.DefaultAHT = da.Seconds()
 		res, err := forecast.LongTerm(s, fp.cfg, lt)
 		if err != nil {
 			return err

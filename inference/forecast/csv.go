@@ -272,13 +272,7 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 		a.p.Handled += vals[1]
 		a.p.Abandoned += vals[2]
 		if vals[3] > 0 {
-			w := vals[1]
-			if w == 0 {
-				w = vals[0]
-			}
-			if w == 0 {
-				w = 1
-			}
+			w := ahtWeight(vals[1], vals[0])
 			a.p.AHT += vals[3] * w
 			a.ahtW += w
 		}

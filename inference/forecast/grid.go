@@ -83,13 +83,7 @@ func newGrid(s *Series, hours Hours, holidays []Holiday) *grid {
 		g.has[d] = true
 		g.vol[i] += p.Offered
 		if p.AHT > 0 {
-			w := p.Handled
-			if w == 0 {
-				w = p.Offered
-			}
-			if w == 0 {
-				w = 1
-			}
+			w := ahtWeight(p.Handled, p.Offered)
 			g.aht[i] += p.AHT * w
 			g.ahtW[i] += w
 		}

@@ -111,19 +111,25 @@ func (s *Series) Resample(step time.Duration) (*Series, error) {
 		cur.Handled += p.Handled
 		cur.Abandoned += p.Abandoned
 		if p.AHT > 0 {
-			w := p.Handled
-			if w == 0 {
-				w = p.Offered
-			}
-			if w == 0 {
-				w = 1
-			}
+			w := ahtWeight(p.Handled, p.Offered)
 			cur.AHT += p.AHT * w
 			ahtW += w
 		}
 	}
 	flush()
 	return out, nil
+}
+
+// ahtWeight is the weight of an interval's AHT in a mean: its handled
+// contacts, else its offered ones, else 1.
+func ahtWeight(handled, offered float64) float64 {
+	switch {
+	case handled > 0:
+		return handled
+	case offered > 0:
+		return offered
+	}
+	return 1
 }
 
 // floorStep truncates t to the start of its wall-clock interval.
