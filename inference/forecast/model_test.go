@@ -166,10 +166,7 @@ func TestFitErrors(t *testing.T) {
 // A 24/7 queue in a zone with daylight saving: no duplicate or missing
 // wall-clock intervals beyond the hour the clock skips.
 func TestForecastDST(t *testing.T) {
-	loc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Skipf("tzdata: %v", err)
-	}
+	loc := mustLoc(t, "America/New_York")
 	h, _ := ParseHours("sun-sat 00:00-24:00")
 	sy := synth{start: time.Date(2025, 1, 20, 0, 0, 0, 0, loc), days: 45, step: time.Hour, hours: h, base: 20, seed: 3}
 	m, err := Fit(sy.series(), DefaultConfig())
