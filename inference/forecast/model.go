@@ -80,20 +80,31 @@ func Fit(s *Series, cfg Config) (*Model, error) {
 	m := &Model{Queue: s.Queue, Version: ModelVersion, Config: cfg, Hours: hours, g: g, last: g.nDays - 1}
 
 	// Days that count: some data, not a closed holiday, and some volume in
-	// open intervals (an open day with none is an outage, not zero demand).
+	// open intervals: an open day with none is an outage, not zero demand,
+	// unless the weekday's volume is so low that an empty day is plausible
+	// (a mean under 5 contacts: P(no contact) above 0.7 %).
 	var days []int
+	totals := make([]float64, g.nDays)
+	var wsum, wn [7]float64
 	for d := 0; d < g.nDays; d++ {
 		if !g.has[d] || g.closed[d] {
 			continue
 		}
 		wd := g.weekday(d)
-		tot := 0.0
 		for sl, o := range g.open[wd] {
 			if o {
-				tot += g.vol[d*g.spd+sl]
+				totals[d] += g.vol[d*g.spd+sl]
 			}
 		}
-		if tot > 0 {
+		wsum[wd] += totals[d]
+		wn[wd]++
+	}
+	for d := 0; d < g.nDays; d++ {
+		if !g.has[d] || g.closed[d] {
+			continue
+		}
+		wd := g.weekday(d)
+		if totals[d] > 0 || wsum[wd] < 5*wn[wd] {
 			days = append(days, d)
 		}
 	}
