@@ -53,6 +53,7 @@ type forecastParams struct {
 	cfg    forecast.Config
 	days   int
 	format string
+	tune   bool
 }
 
 func getFloat(q url.Values, name string, def float64) (float64, error) {
@@ -162,6 +163,13 @@ func parseForecastParams(queue string, q url.Values) (forecastParams, error) {
 	}
 	if p.days < 1 || p.days > 366 {
 		return p, &paramError{"days", "must be 1..366"}
+	}
+	switch q.Get("tune") {
+	case "", "false":
+	case "true":
+		p.tune = true
+	default:
+		return p, &paramError{"tune", "must be true or false"}
 	}
 	p.format = q.Get("format")
 	switch p.format {
@@ -335,6 +343,14 @@ func (d *Daemon) fitForecast(w http.ResponseWriter, r *http.Request, p *Principa
 	fp, s, ok := d.forecastInput(w, r, p)
 	if !ok {
 		return fp, nil, nil, nil, false
+	}
+	if fp.tune {
+		cfg, _, err := forecast.Tune(s, fp.cfg, forecast.BacktestConfig{})
+		if err != nil {
+			d.modelProblem(w, r, err)
+			return fp, nil, nil, nil, false
+		}
+		fp.cfg = cfg
 	}
 	m, err := forecast.Fit(s, fp.cfg)
 	if err != nil {

@@ -73,6 +73,13 @@ func TestForecastAPI(t *testing.T) {
 		t.Errorf("%d open intervals, want 200 (10 weekdays x 20)", open)
 	}
 
+	// Tuned by backtest: the settings travel with the forecast.
+	var tuned forecast.Forecast
+	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast?days=7&tune=true", csv, 200), &tuned)
+	if tuned.Settings.Trend == "" || tuned.Settings.LevelHalfLifeWeeks == 0 || len(tuned.Points) != 7*48 {
+		t.Errorf("tuned forecast settings %+v, %d points", tuned.Settings, len(tuned.Points))
+	}
+
 	// The same as CSV and as an SVG chart.
 	code, body := td.call(t, analyst, "POST", "/api/v1/queues/cards/forecast?days=7&format=csv", csv)
 	if code != 200 || !strings.HasPrefix(string(body), "start,queue,open,volume") || strings.Count(string(body), "\n") != 1+7*48 {

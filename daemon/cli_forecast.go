@@ -59,6 +59,7 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 	switch sub {
 	case "run", "staff":
 		def("days", "28", "days to forecast")
+		def("tune", "false", "choose the model settings by backtest first (12 candidates x 4 origins)")
 	}
 	switch sub {
 	case "staff", "erlang":
@@ -164,6 +165,15 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		return usageErr("the CSV holds %d queues (%s): choose one with -queue", len(set), strings.Join(names, ", "))
 	}
 	fmt.Fprintf(stderr, "read %d rows: %d intervals of queue %s\n", rep.Rows, len(s.Points), s.Queue)
+	if fp.tune {
+		cfg, res, err := forecast.Tune(s, fp.cfg, forecast.BacktestConfig{})
+		if err != nil {
+			return err
+		}
+		fp.cfg = cfg
+		fmt.Fprintf(stderr, "tuned: profile half-life %gw, level half-life %gw, trend %s (backtest MAPE %.2f %%)\n",
+			res[0].ProfileHalfLifeWeeks, res[0].LevelHalfLifeWeeks, res[0].Trend, res[0].Volume.MAPE)
+	}
 	switch sub {
 	case "run":
 		m, err := forecast.Fit(s, fp.cfg)

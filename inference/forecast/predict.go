@@ -33,13 +33,15 @@ type ForecastPoint struct {
 
 // Forecast is a model's forecast for one queue, as stored and served.
 type Forecast struct {
-	Queue        string          `json:"queue"`
-	ModelVersion string          `json:"model_version"`
-	Step         time.Duration   `json:"step"`
-	Location     string          `json:"location"`
-	Origin       time.Time       `json:"origin"` // first forecast day, local midnight
-	Days         int             `json:"days"`
-	Points       []ForecastPoint `json:"points"`
+	Queue        string        `json:"queue"`
+	ModelVersion string        `json:"model_version"`
+	Step         time.Duration `json:"step"`
+	Location     string        `json:"location"`
+	Origin       time.Time     `json:"origin"` // first forecast day, local midnight
+	Days         int           `json:"days"`
+	// Settings are the model settings that produced the forecast.
+	Settings Config          `json:"settings"`
+	Points   []ForecastPoint `json:"points"`
 }
 
 var (
@@ -56,7 +58,7 @@ func (m *Model) Forecast(days int) (*Forecast, error) {
 	g := m.g
 	f := &Forecast{
 		Queue: m.Queue, ModelVersion: m.Version, Step: g.step, Location: g.loc.String(),
-		Origin: g.dayStart(m.last + 1), Days: days,
+		Origin: g.dayStart(m.last + 1), Days: days, Settings: m.Config,
 	}
 	f.Points = make([]ForecastPoint, 0, days*g.spd)
 	for h := 1; h <= days; h++ {
