@@ -87,6 +87,14 @@ func TestEvalForecastBankCalls(t *testing.T) {
 		b = fmt.Appendf(b, "%-9s %6d %8.2f %8.2f %8.3f %9.3f | %8.2f %8.2f %8.2f   fit %v\n",
 			fmt.Sprintf("last %d", n), acc.N, acc.MAPE, acc.WAPE, acc.Coverage80, acc.Coverage95, p[0], p[1], p[2], fit.Round(time.Microsecond))
 		b = fmt.Appendf(b, "%-9s %6s %8.2f   (protocol check: same slot 140 half-hours earlier, as the peers' seasonal naive)\n", "", "", snaiveIndexMAPE(s, n))
+		// Settings chosen per holdout by Tune on the training part only.
+		dates := s.Dates()
+		tuned, _, err := Tune(s.Before(dates[len(dates)-n]), cfg, BacktestConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ta, _ := holdout(t, s, n, tuned)
+		b = fmt.Appendf(b, "%-9s %6d %8.2f %8.2f %8.3f %9.3f   (Tune on the training part: profile %gw, level %gw, %s)\n", "  tuned", ta.N, ta.MAPE, ta.WAPE, ta.Coverage80, ta.Coverage95, tuned.ProfileHalfLifeWeeks, tuned.LevelHalfLifeWeeks, tuned.Trend)
 		if acc.MAPE >= 8.5 {
 			t.Errorf("holdout %d: MAPE %.2f %%, want < 8.5 %%", n, acc.MAPE)
 		}
