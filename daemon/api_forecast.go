@@ -380,7 +380,8 @@ func (d *Daemon) postForecast(w http.ResponseWriter, r *http.Request, p *Princip
 		if r.URL.Query().Get("target") == "aht" {
 			target = forecast.TargetAHT
 		}
-		if err := chart.SVG(&b, s, f, chart.Options{Title: "Queue " + fp.queue, Target: target, Hours: m.Hours}); err != nil {
+		compact := r.URL.Query().Get("axis") != "time"
+		if err := chart.SVG(&b, s, f, chart.Options{Title: "Queue " + fp.queue, Target: target, Hours: m.Hours, Compact: compact}); err != nil {
 			d.modelProblem(w, r, err)
 			return
 		}

@@ -60,6 +60,7 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 	case "run", "staff":
 		def("days", "28", "days to forecast")
 		def("tune", "false", "choose the model settings by backtest first (12 candidates x 4 origins)")
+		def("axis", "compact", "svg time axis: compact (open intervals side by side) or time")
 	}
 	switch sub {
 	case "staff", "erlang":
@@ -189,7 +190,7 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		case "json":
 			return writeJSONTo(out, f)
 		case "svg":
-			return chart.SVG(out, s, f, chart.Options{Title: "Queue " + s.Queue, Hours: m.Hours})
+			return chart.SVG(out, s, f, chart.Options{Title: "Queue " + s.Queue, Hours: m.Hours, Compact: *str["axis"] != "time"})
 		default:
 			return forecast.WriteForecastCSV(out, f)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Hours, when set, hides history outside opening hours (e.g. a partial
 	// interval at closing time); use the fitted model's Hours.
 	Hours forecast.Hours
+	// Compact lays the drawn intervals side by side, leaving out the time in
+	// between (nights, weekends), with a tick at each new day.
+	Compact bool
 }
 
 type pt struct {
@@ -130,6 +134,26 @@ func SVG(w io.Writer, hist *forecast.Series, f *forecast.Forecast, o Options) er
 	y := func(v float64) float64 { return mt + ph*(1-v/yTop) }
 	// Points are drawn at interval midpoints.
 	mid := func(t time.Time) float64 { return x(t.Add(step / 2)) }
+	// Compact: position = rank among the drawn intervals.
+	var slots []time.Time
+	if o.Compact {
+		rank := map[int64]int{}
+		for _, s := range [][]pt{hp, fp} {
+			for _, p := range s {
+				rank[p.t.Unix()] = 0
+			}
+		}
+		for u := range rank {
+			slots = append(slots, time.Unix(u, 0).In(tmin.Location()))
+		}
+		sort.Slice(slots, func(i, j int) bool { return slots[i].Before(slots[j]) })
+		for i, t := range slots {
+			rank[t.Unix()] = i
+		}
+		n := float64(len(slots))
+		x = func(t time.Time) float64 { return ml + pw*float64(rank[t.Unix()])/n }
+		mid = func(t time.Time) float64 { return ml + pw*(float64(rank[t.Unix()])+0.5)/n }
+	}
 
 	bw := bufio.NewWriter(w)
 	pr := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
@@ -148,20 +172,36 @@ func SVG(w io.Writer, hist *forecast.Series, f *forecast.Forecast, o Options) er
 		pr(`<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/>`+"\n", ml, ml+pw, y(v), y(v))
 		pr(`<text x="%.1f" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", ml-6, y(v)+4, fmtNum(v))
 	}
-	// X ticks at local midnights, thinned to at most 12 labels.
-	days := int(math.Ceil(tmax.Sub(tmin).Hours()/24)) + 1
-	every := max(1, (days+11)/12)
-	d0 := time.Date(tmin.Year(), tmin.Month(), tmin.Day(), 0, 0, 0, 0, tmin.Location())
-	for i := 0; ; i++ {
-		d := d0.AddDate(0, 0, i)
-		if d.After(tmax) {
-			break
+	// X ticks at local midnights (compact: at each day's first interval),
+	// thinned to at most 12 labels.
+	var ticks []float64
+	var labels []string
+	if o.Compact {
+		for i, t := range slots {
+			if i == 0 || t.YearDay() != slots[i-1].YearDay() || t.Year() != slots[i-1].Year() {
+				ticks = append(ticks, x(t))
+				labels = append(labels, t.Format("Mon 02 Jan"))
+			}
 		}
-		if d.Before(tmin) || i%every != 0 {
-			continue
+	} else {
+		d0 := time.Date(tmin.Year(), tmin.Month(), tmin.Day(), 0, 0, 0, 0, tmin.Location())
+		for i := 0; ; i++ {
+			d := d0.AddDate(0, 0, i)
+			if d.After(tmax) {
+				break
+			}
+			if !d.Before(tmin) {
+				ticks = append(ticks, x(d))
+				labels = append(labels, d.Format("Mon 02 Jan"))
+			}
 		}
-		pr(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#f0f0f0"/>`+"\n", x(d), x(d), mt, mt+ph)
-		pr(`<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555">%s</text>`+"\n", x(d), mt+ph+16, d.Format("Mon 02 Jan"))
+	}
+	every := max(1, (len(ticks)+11)/12)
+	for i, tx := range ticks {
+		pr(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#f0f0f0"/>`+"\n", tx, tx, mt, mt+ph)
+		if i%every == 0 {
+			pr(`<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555">%s</text>`+"\n", tx, mt+ph+16, labels[i])
+		}
 	}
 	pr(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#999"/>`+"\n", ml, ml+pw, mt+ph, mt+ph)
 	// Bands, then lines, split where consecutive points are not adjacent.
@@ -210,7 +250,11 @@ func SVG(w io.Writer, hist *forecast.Series, f *forecast.Forecast, o Options) er
 	line("history", "#333", hp)
 	line("forecast", "#1f5fbf", fp)
 	if !origin.IsZero() && !origin.Before(tmin) && !origin.After(tmax) {
-		pr(`<line class="origin" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#c33" stroke-dasharray="4 3"/>`+"\n", x(origin), x(origin), mt, mt+ph)
+		ox := x(origin)
+		if o.Compact && len(fp) > 0 {
+			ox = x(fp[0].t)
+		}
+		pr(`<line class="origin" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#c33" stroke-dasharray="4 3"/>`+"\n", ox, ox, mt, mt+ph)
 	}
 	// Legend.
 	lx := ml + pw - 330

@@ -89,6 +89,39 @@ func TestSVG(t *testing.T) {
 	if !strings.Contains(buf.String(), "Queue &lt;cards&gt; &amp; co") {
 		t.Errorf("title not escaped")
 	}
+	// Compact axis: same curves, every point within the plot, the forecast's
+	// first point right of the last history point, one tick a day.
+	buf.Reset()
+	if err := SVG(&buf, s, f, Options{Compact: true, HistoryDays: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if *out != "" {
+		os.WriteFile(strings.TrimSuffix(*out, ".svg")+"-compact.svg", buf.Bytes(), 0o644)
+	}
+	var cdoc svgDoc
+	if err := xml.Unmarshal(buf.Bytes(), &cdoc); err != nil {
+		t.Fatal(err)
+	}
+	var lastHist, firstFc float64 = -1, -1
+	for _, p := range cdoc.Paths {
+		xs := strings.FieldsFunc(p.D, func(r rune) bool { return r == 'M' || r == 'L' || r == ' ' })
+		first, _ := strconv.ParseFloat(xs[0], 64)
+		last, _ := strconv.ParseFloat(xs[len(xs)-2], 64)
+		switch p.Class {
+		case "history":
+			lastHist = math.Max(lastHist, last)
+		case "forecast":
+			if firstFc < 0 {
+				firstFc = first
+			}
+		}
+	}
+	if !(lastHist > 0 && firstFc > lastHist && firstFc-lastHist < 20) {
+		t.Errorf("compact: last history x %.1f, first forecast x %.1f", lastHist, firstFc)
+	}
+	if n := strings.Count(buf.String(), "text-anchor=\"middle\""); n != 10 {
+		t.Errorf("compact: %d day labels, want 10", n)
+	}
 	// AHT chart.
 	buf.Reset()
 	if err := SVG(&buf, s, f, Options{Target: forecast.TargetAHT}); err != nil {
