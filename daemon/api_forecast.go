@@ -202,8 +202,10 @@ func staffingTarget(q url.Values) (erlang.Target, forecast.StaffingOptions, erro
 	if t.Shrinkage, err = getFloat(q, "shrinkage", 0.3); err != nil {
 		return t, o, err
 	}
-	if t.Patience, err = getDuration(q, "patience", 0); err != nil {
-		return t, o, err
+	if q.Get("patience") != "auto" {
+		if t.Patience, err = getDuration(q, "patience", 0); err != nil {
+			return t, o, err
+		}
 	}
 	if t.MinAgents, err = getInt(q, "min_agents", 0); err != nil {
 		return t, o, err
@@ -260,6 +262,20 @@ func longTermParams(q url.Values) (forecast.LongTermConfig, error) {
 	}
 	lt.DefaultAHT = da.Seconds()
 	return lt, nil
+}
+
+// resolvePatience fills t.Patience when the request asked for
+// patience=auto: the estimate from the last 90 days of history.
+func resolvePatience(q url.Values, t *erlang.Target, s *forecast.Series) error {
+	if q.Get("patience") != "auto" || len(s.Points) == 0 {
+		return nil
+	}
+	p, err := s.Patience(s.Points[len(s.Points)-1].Start.AddDate(0, 0, -90))
+	if err != nil {
+		return err
+	}
+	t.Patience = p
+	return nil
 }
 
 // forecastInput authorises the request and reads its history.
@@ -400,8 +416,12 @@ func (d *Daemon) postStaffing(w http.ResponseWriter, r *http.Request, p *Princip
 		d.paramProblem(w, r, err)
 		return
 	}
-	_, _, _, f, ok := d.fitForecast(w, r, p)
+	_, s, _, f, ok := d.fitForecast(w, r, p)
 	if !ok {
+		return
+	}
+	if err := resolvePatience(r.URL.Query(), &t, s); err != nil {
+		d.modelProblem(w, r, err)
 		return
 	}
 	plan, err := forecast.Staff(f, t, opt)

@@ -97,6 +97,29 @@ func TestForecastAPI(t *testing.T) {
 	if plan.PeakAgents < 3 || plan.AgentHours <= 0 || planA.AgentHours > plan.AgentHours {
 		t.Errorf("plan peak %d hours %.1f; Erlang A hours %.1f", plan.PeakAgents, plan.AgentHours, planA.AgentHours)
 	}
+	// patience=auto: the history carries abandons and waits (asa, abandon_time).
+	var withWaits strings.Builder
+	withWaits.WriteString("timestamp,count,handled,abandoned,aht,asa,abandon_time\n")
+	for _, p := range forecastHistory() {
+		ab := math.Round(p.Offered / 10)
+		fmt.Fprintf(&withWaits, "%s,%g,%g,%g,%g,15,45\n", p.Start.Format("2006-01-02 15:04"), p.Offered, p.Offered-ab, ab, p.AHT)
+	}
+	var planAuto forecast.StaffingPlan
+	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast/staffing?days=7&patience=auto", withWaits.String(), 200), &planAuto)
+	// 15 s x 0.9 + 45 s x 0.1 waited per contact, 0.1 abandoned: 180 s.
+	model := ""
+	for _, p := range planAuto.Points {
+		if p.Open {
+			model = p.Result.Model
+			break
+		}
+	}
+	if planAuto.Target.Patience < 170*time.Second || planAuto.Target.Patience > 190*time.Second || model != "erlang-a" {
+		t.Errorf("patience=auto: target %+v", planAuto.Target)
+	}
+	if code, _ := td.call(t, analyst, "POST", "/api/v1/queues/cards/forecast/staffing?days=7&patience=auto", csv); code != 422 {
+		t.Errorf("patience=auto without waits = %d, want 422", code)
+	}
 
 	// Backtest and long-term.
 	var bt forecast.BacktestResult

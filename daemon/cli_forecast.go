@@ -69,7 +69,7 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		def("asa", "", "maximum average speed of answer, e.g. 30s")
 		def("max_occupancy", "0.85", "maximum occupancy")
 		def("shrinkage", "0.3", "share of paid time off contacts")
-		def("patience", "", "mean customer patience (selects Erlang A), e.g. 90s")
+		def("patience", "", "mean customer patience (selects Erlang A), e.g. 90s; staff: auto = estimated from the history")
 		def("min_agents", "0", "minimum agents per open interval")
 	}
 	switch sub {
@@ -206,6 +206,12 @@ func runForecastCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		f, err := m.Forecast(fp.days)
 		if err != nil {
 			return err
+		}
+		if err := resolvePatience(q, &t, s); err != nil {
+			return err
+		}
+		if q.Get("patience") == "auto" {
+			fmt.Fprintf(stderr, "patience estimated from the last 90 days: %v\n", t.Patience.Round(time.Second))
 		}
 		plan, err := forecast.Staff(f, t, opt)
 		if err != nil {

@@ -62,6 +62,9 @@ var csvAliases = map[string][]string{
 	"handled":   {"handled", "answered"},
 	"abandoned": {"abandoned", "abandons"},
 	"aht":       {"aht", "aht_seconds", "aht_s"},
+	"wait":      {"wait_seconds", "total_wait_seconds"},
+	"asa":       {"asa", "asa_seconds"},
+	"abandon":   {"abandon_time", "avg_abandon_seconds", "abandon_seconds"},
 }
 
 var tsLayouts = []string{
@@ -94,7 +97,10 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 
 // ReadCSV imports interval history from an ACD export with a header row.
 // Required columns: timestamp and a count (offered/count/calls); optional:
-// queue, handled, abandoned, aht (seconds). Any bad row fails the whole import
+// queue, handled, abandoned, aht (seconds), and for patience either
+// wait_seconds (total seconds waited by the interval's offered contacts) or
+// asa with abandon_time (average seconds to answer handled contacts, to
+// abandon for abandoned ones). Any bad row fails the whole import
 // (nothing partial is returned) and the error lists the bad rows, each naming
 // its line and column: unparseable timestamps, non-numeric, negative or
 // non-finite numbers, timestamps not aligned to the step, duplicated
@@ -219,9 +225,9 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 				continue
 			}
 		}
-		var vals [4]float64
+		var vals [7]float64
 		bad := false
-		for i, name := range []string{"offered", "handled", "abandoned", "aht"} {
+		for i, name := range []string{"offered", "handled", "abandoned", "aht", "wait", "asa", "abandon"} {
 			s, ok := field(name)
 			if !ok || (s == "" && name != "offered") {
 				continue
@@ -271,6 +277,7 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 		a.p.Offered += vals[0]
 		a.p.Handled += vals[1]
 		a.p.Abandoned += vals[2]
+		a.p.WaitSeconds += vals[4] + vals[5]*vals[1] + vals[6]*vals[2]
 		if vals[3] > 0 {
 			w := ahtWeight(vals[1], vals[0])
 			a.p.AHT += vals[3] * w
@@ -330,16 +337,16 @@ func normClock(s string) string {
 }
 
 // WriteCSV writes series in the format ReadCSV reads: timestamp (RFC 3339
-// with offset), queue, offered, handled, abandoned, aht.
+// with offset), queue, offered, handled, abandoned, aht, wait_seconds.
 func WriteCSV(w io.Writer, series ...*Series) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"timestamp", "queue", "offered", "handled", "abandoned", "aht"}); err != nil {
+	if err := cw.Write([]string{"timestamp", "queue", "offered", "handled", "abandoned", "aht", "wait_seconds"}); err != nil {
 		return fmt.Errorf("forecast: write csv: %w", err)
 	}
 	for _, s := range series {
 		loc := s.loc()
 		for _, p := range s.Points {
-			rec := []string{p.Start.In(loc).Format(time.RFC3339), s.Queue, fnum(p.Offered), fnum(p.Handled), fnum(p.Abandoned), fnum(p.AHT)}
+			rec := []string{p.Start.In(loc).Format(time.RFC3339), s.Queue, fnum(p.Offered), fnum(p.Handled), fnum(p.Abandoned), fnum(p.AHT), fnum(p.WaitSeconds)}
 			if err := cw.Write(rec); err != nil {
 				return fmt.Errorf("forecast: write csv: %w", err)
 			}

@@ -26,6 +26,9 @@ type Point struct {
 	Handled   float64   `json:"handled,omitempty"`
 	Abandoned float64   `json:"abandoned,omitempty"`
 	AHT       float64   `json:"aht_seconds,omitempty"`
+	// WaitSeconds is the total time the interval's offered contacts waited
+	// (to answer or to abandonment); with Abandoned it gives patience.
+	WaitSeconds float64 `json:"wait_seconds,omitempty"`
 }
 
 // Series is the interval history of one queue. Points are sorted by Start,
@@ -66,7 +69,7 @@ func (s *Series) Validate() error {
 		for _, f := range []struct {
 			name string
 			v    float64
-		}{{"offered", p.Offered}, {"handled", p.Handled}, {"abandoned", p.Abandoned}, {"aht", p.AHT}} {
+		}{{"offered", p.Offered}, {"handled", p.Handled}, {"abandoned", p.Abandoned}, {"aht", p.AHT}, {"wait_seconds", p.WaitSeconds}} {
 			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 				return fmt.Errorf("%w: point %d (%s): %s = %v", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v)
 			}
@@ -110,6 +113,7 @@ func (s *Series) Resample(step time.Duration) (*Series, error) {
 		cur.Offered += p.Offered
 		cur.Handled += p.Handled
 		cur.Abandoned += p.Abandoned
+		cur.WaitSeconds += p.WaitSeconds
 		if p.AHT > 0 {
 			w := ahtWeight(p.Handled, p.Offered)
 			cur.AHT += p.AHT * w
@@ -182,6 +186,7 @@ func Aggregate(engs []Engagement, step time.Duration, loc *time.Location) (map[s
 			acc[k] = p
 		}
 		p.Offered++
+		p.WaitSeconds += e.Wait.Seconds()
 		if e.Abandoned {
 			p.Abandoned++
 		} else {
@@ -253,4 +258,23 @@ func (s *Series) Dates() []time.Time {
 		}
 	}
 	return out
+}
+
+// Patience estimates the customers' mean patience for Erlang A from the
+// history's abandoned contacts and total waits (the censored-exponential
+// estimate: seconds waited by all offered contacts / contacts abandoned),
+// over the points starting at or after since (zero = all).
+func (s *Series) Patience(since time.Time) (time.Duration, error) {
+	var wait, ab float64
+	for _, p := range s.Points {
+		if !since.IsZero() && p.Start.Before(since) {
+			continue
+		}
+		wait += p.WaitSeconds
+		ab += p.Abandoned
+	}
+	if ab <= 0 || wait <= 0 {
+		return 0, fmt.Errorf("%w: queue %q: patience needs abandoned contacts and waiting times in the history (wait_seconds, or asa and abandon_time)", ErrBadInput, s.Queue)
+	}
+	return time.Duration(wait / ab * float64(time.Second)), nil
 }

@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func TestAggregate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Point{
-		{Start: at(9, 0), Offered: 3, Handled: 2, Abandoned: 1, AHT: 300},
+		{Start: at(9, 0), Offered: 3, Handled: 2, Abandoned: 1, AHT: 300, WaitSeconds: 55},
 		{Start: at(10, 0), Offered: 1, Handled: 1, AHT: 100},
 	}
 	if diff := cmp.Diff(want, set["cards"].Points, timeEq); diff != "" {
@@ -65,5 +66,27 @@ func TestResample(t *testing.T) {
 	}
 	if _, err := got.Resample(30 * time.Minute); err == nil {
 		t.Error("Resample to a finer step: no error")
+	}
+}
+
+func TestPatience(t *testing.T) {
+	in := "timestamp,queue,count,handled,abandoned,asa,abandon_time\n" +
+		"2026-01-05 08:00,q,10,8,2,10,30\n" + // waits 8x10 + 2x30 = 140 s
+		"2026-01-05 08:30,q,5,5,0,4,\n" + // 20 s
+		"2026-01-05 09:00,q,0,0,0,,\n"
+	set, _, err := ReadCSV(strings.NewReader(in), ImportOptions{Step: 30 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := set["q"]
+	if got := s.Points[0].WaitSeconds; got != 140 {
+		t.Errorf("wait of the first interval = %v, want 140", got)
+	}
+	p, err := s.Patience(time.Time{})
+	if err != nil || p != 80*time.Second { // 160 s waited / 2 abandoned
+		t.Errorf("Patience = %v, %v; want 80s", p, err)
+	}
+	if _, err := s.Patience(s.Points[1].Start); !errors.Is(err, ErrBadInput) {
+		t.Errorf("no abandons since 08:30: err %v, want ErrBadInput", err)
 	}
 }
