@@ -11,7 +11,7 @@ DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
 DEBS_TEST  := $(DEBS_BUILD) pocketsphinx pocketsphinx-testdata systemd softhsm2 \
               sip-tester sctk espeak-ng sox chromium python3-aiortc
 
-.PHONY: all build run test deps deps-build lint bench eval clean
+.PHONY: all build run test deps deps-build lint bench eval clean deb
 
 all: build
 
@@ -27,9 +27,9 @@ build: deps-build
 run: build
 	./$(BIN) serve
 
-test: deps
+test: deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
 
 lint:
 	$(GO) vet ./...
@@ -42,5 +42,8 @@ bench: deps
 eval: deps
 	$(GO) test -count=1 -tags eval -run '^TestEval' -v -timeout 60m ./... 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' 
 
+deb: build
+	./packaging/deb/build.sh $(BIN) $(VERSION) dist
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -31,6 +31,8 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.systemRoutes()...)
 	rs = append(rs, d.directoryRoutes()...)
 	rs = append(rs, d.featureRoutes()...)
+	rs = append(rs, d.engagementRoutes()...)
+	rs = append(rs, d.storeRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
 	return rs
 }
@@ -99,6 +101,8 @@ func (d *Daemon) handler() http.Handler {
 	for _, rt := range d.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, d.wrap(rt))
 	}
+	mux.Handle("GET /console/", consoleHandler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		d.metrics.requests.WithLabelValues("unmatched", r.Method, "404").Inc()
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such route")

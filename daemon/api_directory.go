@@ -138,11 +138,10 @@ func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	now := time.Now().UTC()
 	q := store.Queue{ID: req.ID, Name: req.Name, Description: req.Description, CreatedAt: now, UpdatedAt: now}
-	if err := d.store.CreateQueue(q); err != nil {
+	if err := d.store.CreateQueue(q, auditEntry(r, p, "queue.create", "queue:"+q.ID)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "queue.create", "queue:"+q.ID)
 	w.Header().Set("Location", "/api/v1/queues/"+q.ID)
 	writeJSON(w, http.StatusCreated, q)
 }
@@ -167,21 +166,19 @@ func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	q.Description = req.Description
 	q.UpdatedAt = time.Now().UTC()
-	if err := d.store.UpdateQueue(q); err != nil {
+	if err := d.store.UpdateQueue(q, auditEntry(r, p, "queue.update", "queue:"+q.ID)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "queue.update", "queue:"+q.ID)
 	writeJSON(w, 200, q)
 }
 
 func (d *Daemon) deleteQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if err := d.store.DeleteQueue(id); err != nil {
+	if err := d.store.DeleteQueue(id, auditEntry(r, p, "queue.delete", "queue:"+id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "queue.delete", "queue:"+id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -239,7 +236,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 	now := time.Now().UTC()
 	u := store.User{ID: req.ID, DisplayName: req.DisplayName, Role: req.Role, Queues: req.Queues,
 		Licensed: req.Licensed, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
-	if err := d.store.CreateUser(u); err != nil {
+	if err := d.store.CreateUser(u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // a named queue does not exist
 			d.badRequest(w, r, 400, err.Error(), "queues")
 			return
@@ -247,7 +244,6 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "user.create", "user:"+u.ID)
 	w.Header().Set("Location", "/api/v1/users/"+u.ID)
 	writeJSON(w, http.StatusCreated, u)
 }
@@ -279,7 +275,7 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	u.DisplayName, u.Role, u.Queues, u.Licensed, u.Disabled = req.DisplayName, req.Role, req.Queues, req.Licensed, req.Disabled
 	u.UpdatedAt = time.Now().UTC()
-	if err := d.store.UpdateUser(u); err != nil {
+	if err := d.store.UpdateUser(u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			d.badRequest(w, r, 400, err.Error(), "queues")
 			return
@@ -287,7 +283,6 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "user.update", "user:"+u.ID)
 	writeJSON(w, 200, u)
 }
 
@@ -297,11 +292,10 @@ func (d *Daemon) deleteUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.badRequest(w, r, 400, "administrators cannot delete themselves", "id")
 		return
 	}
-	if err := d.store.DeleteUser(id); err != nil {
+	if err := d.store.DeleteUser(id, auditEntry(r, p, "user.delete", "user:"+id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "user.delete", "user:"+id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -335,7 +329,7 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 		d.badRequest(w, r, 400, "user_id is required", "user_id")
 		return
 	}
-	t, secret, err := issueToken(d.store, req.UserID, req.Name, ttl)
+	t, secret, err := issueToken(d.store, req.UserID, req.Name, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			d.badRequest(w, r, 400, err.Error(), "user_id")
@@ -344,7 +338,6 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "token.create", "token:"+t.ID)
 	v := viewToken(t)
 	v.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
@@ -353,10 +346,9 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 
 func (d *Daemon) revokeToken(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if err := d.store.RevokeToken(id, time.Now().UTC()); err != nil {
+	if err := d.store.RevokeToken(id, time.Now().UTC(), auditEntry(r, p, "token.revoke", "token:"+id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "token.revoke", "token:"+id)
 	w.WriteHeader(http.StatusNoContent)
 }

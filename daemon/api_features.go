@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/earshot/earshot/store"
@@ -139,12 +140,11 @@ func (d *Daemon) putFeatureSetting(w http.ResponseWriter, r *http.Request, p *Pr
 	err := d.controls.Update(func(s *FeatureSettings) error {
 		featureLevel(s, r, true)[f] = req
 		return nil
-	})
+	}, auditEntry(r, p, "feature.set", r.URL.Path))
 	if err != nil {
 		d.badRequest(w, r, 400, err.Error(), "locked")
 		return
 	}
-	d.audit(r, p, "feature.set", r.URL.Path)
 	writeJSON(w, 200, req)
 }
 
@@ -162,7 +162,7 @@ func (d *Daemon) deleteFeatureSetting(w http.ResponseWriter, r *http.Request, p 
 		}
 		delete(m, f)
 		return nil
-	})
+	}, auditEntry(r, p, "feature.clear", r.URL.Path))
 	if errors.Is(err, errNoSetting) {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such setting")
 		return
@@ -171,7 +171,6 @@ func (d *Daemon) deleteFeatureSetting(w http.ResponseWriter, r *http.Request, p 
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "feature.clear", r.URL.Path)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -186,10 +185,10 @@ func (d *Daemon) putLocalModelsOnly(w http.ResponseWriter, r *http.Request, p *P
 		d.badRequest(w, r, 400, "enabled is required (true or false)", "enabled")
 		return
 	}
-	if err := d.controls.Update(func(s *FeatureSettings) error { s.LocalModelsOnly = req.Enabled; return nil }); err != nil {
+	if err := d.controls.Update(func(s *FeatureSettings) error { s.LocalModelsOnly = req.Enabled; return nil },
+		auditEntry(r, p, "settings.local_models_only", fmt.Sprint(*req.Enabled))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	d.audit(r, p, "settings.local_models_only", "local_models_only")
 	writeJSON(w, 200, map[string]bool{"local_models_only": *req.Enabled})
 }

@@ -61,14 +61,17 @@ func newSecret() (id, secret string) {
 
 // issueToken creates a token for an existing user and returns its secret,
 // which is never stored.
-func issueToken(st *store.Store, userID, name string, ttl time.Duration) (store.Token, string, error) {
+func issueToken(st *store.Store, userID, name string, ttl time.Duration, audit ...store.AuditEntry) (store.Token, string, error) {
 	id, secret := newSecret()
 	now := time.Now().UTC()
 	t := store.Token{ID: id, UserID: userID, Name: name, Hash: store.HashSecret(secret), CreatedAt: now}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
-	if err := st.CreateToken(t); err != nil {
+	for i := range audit {
+		audit[i].Target = "token:" + id
+	}
+	if err := st.CreateToken(t, audit...); err != nil {
 		return store.Token{}, "", err
 	}
 	return t, secret, nil
@@ -141,7 +144,7 @@ func bootstrapAdmin(st *store.Store, dataDir string) (string, error) {
 			return "", fmt.Errorf("daemon: restore bootstrap admin: %w", err)
 		}
 	}
-	_, secret, err := issueToken(st, "admin", "bootstrap", 0)
+	_, secret, err := issueToken(st, "admin", "bootstrap", 0, store.AuditEntry{Actor: "system", Action: "token.create", Detail: map[string]string{"reason": "bootstrap administrator"}})
 	if err != nil {
 		return "", fmt.Errorf("daemon: create bootstrap token: %w", err)
 	}

@@ -43,6 +43,23 @@ var policy = map[string][]Role{
 	"DELETE /api/v1/settings/features/users/{user}/{feature}":   {RoleAdmin},
 	"PUT /api/v1/settings/local-models-only":                    {RoleAdmin},
 
+	"POST /api/v1/engagements":                {RoleAdmin, RoleIngest},
+	"GET /api/v1/engagements":                 {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"GET /api/v1/engagements/{id}":            {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/engagements/{id}/end":       {RoleAdmin, RoleIngest},
+	"GET /api/v1/engagements/{id}/events":     {RoleAdmin, RoleSupervisor, RoleAgent},
+	"GET /api/v1/engagements/{id}/transcript": {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
+
+	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
+	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
+	"GET /api/v1/audit/verify":                {RoleAuditor, RoleAdmin},
+	"GET /api/v1/backup/content":              {RoleAdmin},
+	"GET /api/v1/backup/keys":                 {RoleAdmin},
+	"POST /api/v1/purge":                      {RoleAdmin},
+	"PUT /api/v1/engagements/{id}/legal-hold": {RoleAdmin},
+	"POST /api/v1/retention/sweep":            {RoleAdmin},
+	"POST /api/v1/keys/rotate":                {RoleAdmin},
 	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
@@ -62,6 +79,11 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/features/queues/{queue}/{feature}": map[string]any{"enabled": true},
 	"PUT /api/v1/settings/features/users/{user}/{feature}":   map[string]any{"enabled": true},
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
+	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},
+	"POST /api/v1/engagements/{id}/messages":                 messageRequest{Sender: "agent", Text: "hello"},
+	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
+	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
+	"POST /api/v1/keys/rotate":                               map[string]any{},
 	"POST /api/v1/queues/{queue}/forecast":                   forecastHistoryBody,
 	"POST /api/v1/queues/{queue}/forecast/staffing":          forecastHistoryBody,
 	"POST /api/v1/queues/{queue}/forecast/backtest":          forecastHistoryBody,
@@ -118,6 +140,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			var spare tokenView
 			json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/tokens", tokenRequest{UserID: "u-agent"}, 201), &spare)
 
+			newEngagement := func() string {
+				var e struct{ ID string }
+				json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/engagements",
+					engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"}, 201), &e)
+				return e.ID
+			}
+			engagement := newEngagement()
 			path := func(self string) string {
 				p := rt.Pattern
 				p = strings.ReplaceAll(p, "{feature}", "sentiment")
@@ -130,6 +159,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 					p = strings.ReplaceAll(p, "{id}", self)
 				case strings.HasPrefix(p, "/api/v1/tokens/"):
 					p = strings.ReplaceAll(p, "{id}", spare.ID)
+				case strings.HasSuffix(p, "/end"):
+					// Ending is allowed once: every caller ends its own.
+					p = strings.ReplaceAll(p, "{id}", newEngagement())
+				case strings.HasPrefix(p, "/api/v1/engagements/"):
+					p = strings.ReplaceAll(p, "{id}", engagement)
 				}
 				return p
 			}

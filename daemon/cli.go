@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/kardianos/service"
+
+	"github.com/earshot/earshot/packaging"
 )
 
 // Command is one subcommand of the earshot binary.
@@ -30,10 +32,16 @@ func Commands() []Command {
 		{"serve", "run the daemon in the foreground", cmdServe},
 		{"service", "install|uninstall|start|stop|status the OS service", cmdService},
 		{"version", "print the version", cmdVersion},
+		{"packaging", "unit PATH | config | env: print the files a package installs", cmdPackaging},
 		{"config", "check FILE: validate a configuration file", cmdConfig},
 		{"token", "create|list|revoke API tokens (calls the API)", cmdToken},
 		{"queue", "create|list|delete queues (calls the API)", cmdQueue},
 		{"user", "create|update|list|delete users (calls the API)", cmdUser},
+		{"audit", "verify|export the audit log (calls the API)", cmdAudit},
+		{"backup", "FILE [--keys KEYFILE]: online backup of the content (and key) databases", cmdBackup},
+		{"restore", "FILE [--keys KEYFILE]: restore backups into a stopped data directory", cmdRestore},
+		{"key", "rotate: re-wrap every data key under a new key-encryption key", cmdKey},
+		{"purge", "--engagement ID | --customer REF | --queue Q --from T --to T --reason R", cmdPurge},
 		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
@@ -131,4 +139,20 @@ func cmdServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return d.Run(ctx)
+}
+
+// cmdPackaging prints the embedded packaging files, so that the package
+// build uses exactly what `service install` uses.
+func cmdPackaging(args []string) error {
+	switch {
+	case len(args) == 2 && args[0] == "unit":
+		fmt.Print(packaging.RenderUnit(args[1]))
+	case len(args) == 1 && args[0] == "config":
+		fmt.Print(packaging.DefaultConfig)
+	case len(args) == 1 && args[0] == "env":
+		fmt.Print(packaging.DefaultEnv)
+	default:
+		return usageErr("earshot packaging unit BINARY_PATH | config | env")
+	}
+	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/earshot/earshot/store"
 )
 
 // DefaultConfigPath is where the service looks for its configuration.
@@ -33,6 +35,23 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after a
 	// stop signal. Default 15s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Store holds retention windows, the key provider and group commit.
+	Store store.Config `yaml:"store"`
+	// Engagements bounds live engagements.
+	Engagements EngagementsConfig `yaml:"engagements"`
+}
+
+// EngagementsConfig bounds the live engagements the hub holds.
+type EngagementsConfig struct {
+	// MaxLive is the most live engagements at once; more are refused
+	// (HTTP 503, SIP 486) and counted. Default 32.
+	MaxLive int `yaml:"max_live"`
+	// MediaTimeout ends a voice engagement whose media stopped for this
+	// long. Default 60s.
+	MediaTimeout Duration `yaml:"media_timeout"`
+	// EventBuffer is how many events per engagement are kept for clients
+	// resuming with Last-Event-ID. Default 4096.
+	EventBuffer int `yaml:"event_buffer"`
 }
 
 // TLSConfig configures TLS on the API listener. In YAML it is either a
@@ -84,6 +103,8 @@ func DefaultConfig(forService bool) Config {
 		Log:             LogConfig{Level: "info", Format: "text"},
 		LocalModelsOnly: &on,
 		ShutdownTimeout: Duration(15e9),
+		Store:           store.DefaultConfig(),
+		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
 	}
 }
 
@@ -124,6 +145,18 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown_timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	if err := c.Store.Validate(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	e := c.Engagements
+	switch {
+	case e.MaxLive <= 0:
+		return fmt.Errorf("engagements.max_live must be positive, got %d", e.MaxLive)
+	case e.MediaTimeout <= 0:
+		return fmt.Errorf("engagements.media_timeout must be positive, got %s", e.MediaTimeout)
+	case e.EventBuffer < 16:
+		return fmt.Errorf("engagements.event_buffer must be at least 16, got %d", e.EventBuffer)
 	}
 	return nil
 }

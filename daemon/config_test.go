@@ -35,6 +35,8 @@ func TestBadConfigs(t *testing.T) {
 		{"bad-listen.bad.yaml", []string{"listen"}},
 		{"bad-level.bad.yaml", []string{"log.level", "chatty"}},
 		{"nested-unknown.bad.yaml", []string{"certfile"}},
+		{"audit-too-short.bad.yaml", []string{"store", "audit"}},
+		{"max-live.bad.yaml", []string{"engagements.max_live"}},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(tests) {
@@ -70,6 +72,19 @@ func TestConfigValues(t *testing.T) {
 	cfg, err = LoadConfig("testdata/empty.good.yaml", false)
 	if err != nil || cfg.Listen != "127.0.0.1:7080" || cfg.DataDir != "./earshot-data" || !*cfg.LocalModelsOnly {
 		t.Errorf("empty config = %+v, %v; want the embedded defaults", cfg, err)
+	}
+}
+
+func TestStoreConfigValues(t *testing.T) {
+	cfg, err := LoadConfig("testdata/store.good.yaml", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Store
+	if s.Retention.TranscriptDays != 90 || s.Retention.AuditDays != 365 || s.GroupCommit.MaxDelay != 20*time.Millisecond ||
+		s.GroupCommit.MaxBatch != 1000 || s.SweepInterval != 30*time.Minute || cfg.Engagements.MaxLive != 8 ||
+		time.Duration(cfg.Engagements.MediaTimeout) != 30*time.Second || cfg.Engagements.EventBuffer != 4096 {
+		t.Errorf("store config = %+v, engagements %+v", s, cfg.Engagements)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/earshot/earshot/store"
 )
@@ -24,6 +25,7 @@ type Daemon struct {
 
 	store          *store.Store
 	controls       *Controls
+	hub            *Hub
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -46,7 +48,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.metricsHandler = newMetricsHandler(d.reg)
-	if d.store, err = store.Open(store.Options{Dir: cfg.DataDir, Logger: logger}); err != nil {
+	if d.store, err = store.Open(store.Options{Dir: cfg.DataDir, Logger: logger, Config: cfg.Store, Registerer: d.reg}); err != nil {
 		return nil, err
 	}
 	// From here on, a failure closes what was opened.
@@ -58,6 +60,14 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	}()
 	if d.controls, err = newControls(d.store, *cfg.LocalModelsOnly); err != nil {
 		return nil, err
+	}
+	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if n, err := endOrphans(d.store); err != nil {
+		return nil, err
+	} else if n > 0 {
+		logger.Warn("ended engagements left live by a previous run", "count", n)
 	}
 	path, err := bootstrapAdmin(d.store, cfg.DataDir)
 	if err != nil {
@@ -85,8 +95,10 @@ func (d *Daemon) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve serves the API on ln until ctx is done, then lets in-flight
-// requests finish (up to the shutdown timeout) and closes the store. It
+// Serve serves the API on ln, and runs the engagement hub and the store's
+// retention sweeper, until ctx is done. Then it stops accepting requests,
+// lets in-flight ones finish (up to the shutdown timeout), ends the live
+// engagements after storing what they hold, and closes the store last. It
 // returns nil after a clean shutdown.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
@@ -96,8 +108,30 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.hub.Run(gctx) })
+	g.Go(func() error { return d.store.Run(gctx) })
+	g.Go(func() error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("daemon: serve: %w", err)
+		case <-gctx.Done():
+		}
+		d.ready.Store(false)
+		sdNotify("STOPPING=1")
+		shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
+		defer cancel()
+		if err := srv.Shutdown(shutCtx); err != nil {
+			d.logger.Warn("shutdown did not finish in time; closing connections", "err", err)
+			srv.Close()
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
 	d.ready.Store(true)
 	scheme := "http"
 	if d.tlsConfig != nil {
@@ -106,30 +140,15 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.logger.Info("earshot serving", "version", Version, "api", scheme+"://"+ln.Addr().String(), "data_dir", d.cfg.DataDir)
 	sdNotify("READY=1")
 
-	var serveErr error
-	select {
-	case serveErr = <-errc:
-	case <-ctx.Done():
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
 	}
-	d.ready.Store(false)
-	sdNotify("STOPPING=1")
-	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		d.logger.Warn("shutdown did not finish in time; closing connections", "err", err)
-		srv.Close()
-	}
-	if serveErr == nil {
-		serveErr = <-errc
-	}
-	if errors.Is(serveErr, http.ErrServerClosed) {
-		serveErr = nil
-	}
-	if err := d.store.Close(); err != nil && serveErr == nil {
-		serveErr = err
+	if cerr := d.store.Close(); cerr != nil && err == nil {
+		err = cerr
 	}
 	d.logger.Info("earshot stopped")
-	return serveErr
+	return err
 }
 
 // Run listens and serves until ctx is done.
@@ -145,11 +164,46 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases the daemon's resources when Run was never called.
 func (d *Daemon) Close() error { return d.store.Close() }
 
-// audit records a change or an access. Entries carry IDs, never content.
-func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
-	actor := ""
-	if p != nil {
-		actor = p.User.ID
+// orphanWindow bounds how far back a start looks for engagements that a
+// crash left live.
+const orphanWindow = 7 * 24 * time.Hour
+
+// endOrphans marks ended the engagements still live in the store: at
+// start, no engagement is live, so these were cut off by a crash or a kill.
+func endOrphans(st *store.Store) (int, error) {
+	now := time.Now().UTC()
+	es, err := st.Engagements(context.Background(), store.EngagementFilter{From: now.Add(-orphanWindow)})
+	if err != nil {
+		return 0, fmt.Errorf("daemon: find orphaned engagements: %w", err)
 	}
-	d.logger.Info("audit", "actor", actor, "action", action, "target", target)
+	n := 0
+	for _, e := range es {
+		if e.Status == store.StatusLive {
+			if err := st.EndEngagement(e.ID, now); err != nil {
+				return n, fmt.Errorf("daemon: end orphaned engagement %s: %w", e.ID, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// auditEntry describes a change or an access by the caller of r, for the
+// store to append in the same transaction as the change. Entries carry IDs,
+// never content.
+func auditEntry(r *http.Request, p *Principal, action, target string) store.AuditEntry {
+	e := store.AuditEntry{Action: action, Target: target, Actor: "anonymous"}
+	if p != nil {
+		e.Actor = p.User.ID
+		e.Detail = map[string]string{"token": p.Token.ID, "role": p.User.Role}
+	}
+	return e
+}
+
+// audit appends an entry on its own, for changes the store does not make
+// (settings held by the daemon). A failure is logged: the change happened.
+func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
+	if err := d.store.AppendAudit(auditEntry(r, p, action, target)); err != nil {
+		d.logger.Error("audit append failed", "action", action, "err", err)
+	}
 }

@@ -330,3 +330,37 @@ func tlsClientMax(t *testing.T, pemCert []byte, maxVersion uint16) *http.Client 
 	c.Transport.(*http.Transport).TLSClientConfig.MaxVersion = maxVersion
 	return c
 }
+
+// TestChangesAreAudited checks that directory and settings changes land in
+// the audit log with the acting user, and that the chain verifies.
+func TestChangesAreAudited(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "billing"}, 201)
+	td.tokenFor(t, "ana", RoleAgent, "billing")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/billing/sentiment", map[string]any{"enabled": false}, 200)
+	td.mustCall(t, td.Admin, "DELETE", "/api/v1/users/ana", nil, 204)
+	// A refused change is not audited as done.
+	td.call(t, td.Admin, "POST", "/api/v1/queues", `{"id":"Bad Id"}`)
+	entries, err := td.store.QueryAudit(store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Actor == "admin" {
+			got = append(got, e.Action+" "+e.Target)
+		}
+	}
+	want := []string{"queue.create queue:billing", "user.create user:ana", "token.create token:", "feature.set /api/v1/settings/features/queues/billing/sentiment", "user.delete user:ana"}
+	if len(got) != len(want) {
+		t.Fatalf("audit actions = %q, want %q", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("audit[%d] = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+	if rep, err := td.store.VerifyAudit(); err != nil || rep.Entries < 6 {
+		t.Errorf("VerifyAudit = %+v, %v", rep, err)
+	}
+}

@@ -206,8 +206,9 @@ func (c *Controls) Settings() FeatureSettings {
 }
 
 // Update applies fn to a copy of the settings, validates and stores the
-// result, and only then makes it current.
-func (c *Controls) Update(fn func(*FeatureSettings) error) error {
+// result with its audit entries in one transaction, and only then makes it
+// current.
+func (c *Controls) Update(fn func(*FeatureSettings) error, audit ...store.AuditEntry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next := cloneSettings(c.cur)
@@ -217,7 +218,7 @@ func (c *Controls) Update(fn func(*FeatureSettings) error) error {
 	if err := next.validate(); err != nil {
 		return err
 	}
-	if err := c.st.PutSetting(settingFeatures, next); err != nil {
+	if err := c.st.PutSetting(settingFeatures, next, audit...); err != nil {
 		return fmt.Errorf("daemon: store feature settings: %w", err)
 	}
 	c.cur = next

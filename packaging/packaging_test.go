@@ -60,3 +60,53 @@ func TestUnitVerifies(t *testing.T) {
 		}
 	}
 }
+
+// TestDebianPackage builds the .deb from a freshly built binary and checks
+// its control data, unit and conffiles.
+func TestDebianPackage(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb not installed")
+	}
+	dir := t.TempDir()
+	// make test passes the binary it built; otherwise build one.
+	bin := os.Getenv("EARSHOT_BIN")
+	if bin == "" {
+		bin = filepath.Join(dir, "earshot")
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/earshot/earshot/cmd/earshot").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	out, err := exec.Command("./deb/build.sh", bin, "1.2.3", filepath.Join(dir, "dist")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("build.sh: %v\n%s", err, out)
+	}
+	deb := strings.TrimSpace(string(out))
+	info, err := exec.Command("dpkg-deb", "--info", deb).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg-deb --info: %v\n%s", err, info)
+	}
+	for _, want := range []string{"Package: earshot", "Version: 1.2.3", "Depends: libc6, libpocketsphinx3"} {
+		if !strings.Contains(string(info), want) {
+			t.Errorf("control lacks %q:\n%s", want, info)
+		}
+	}
+	x := filepath.Join(dir, "x")
+	if out, err := exec.Command("dpkg-deb", "-R", deb, x).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb -R: %v\n%s", err, out)
+	}
+	unit, err := os.ReadFile(filepath.Join(x, "lib/systemd/system/earshot.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(unit) != RenderUnit("/usr/bin/earshot") {
+		t.Error("packaged unit differs from the template rendered for /usr/bin/earshot")
+	}
+	conf, _ := os.ReadFile(filepath.Join(x, "etc/earshot/earshot.yaml"))
+	if string(conf) != DefaultConfig {
+		t.Error("packaged configuration differs from the embedded default")
+	}
+	cf, _ := os.ReadFile(filepath.Join(x, "DEBIAN/conffiles"))
+	if !strings.Contains(string(cf), "/etc/earshot/earshot.yaml") {
+		t.Errorf("conffiles = %q", cf)
+	}
+}

@@ -31,8 +31,8 @@ type User struct {
 }
 
 // CreateQueue stores a new queue; ErrExists if the ID is taken.
-func (s *Store) CreateQueue(q Queue) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) CreateQueue(q Queue, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueues).Get([]byte(q.ID)) != nil {
 			return fmt.Errorf("queue %q: %w", q.ID, ErrExists)
 		}
@@ -41,8 +41,8 @@ func (s *Store) CreateQueue(q Queue) error {
 }
 
 // UpdateQueue replaces an existing queue; ErrNotFound if it does not exist.
-func (s *Store) UpdateQueue(q Queue) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) UpdateQueue(q Queue, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueues).Get([]byte(q.ID)) == nil {
 			return fmt.Errorf("queue %q: %w", q.ID, ErrNotFound)
 		}
@@ -61,8 +61,8 @@ func (s *Store) Queue(id string) (Queue, error) {
 func (s *Store) Queues() ([]Queue, error) { return listJSON[Queue](s, bucketQueues) }
 
 // DeleteQueue removes a queue and drops it from every user's membership.
-func (s *Store) DeleteQueue(id string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) DeleteQueue(id string, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQueues)
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("queue %q: %w", id, ErrNotFound)
@@ -107,8 +107,8 @@ func (s *Store) DeleteQueue(id string) error {
 
 // CreateUser stores a new user; ErrExists if the ID is taken. Every queue
 // the user belongs to must exist.
-func (s *Store) CreateUser(u User) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) CreateUser(u User, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) != nil {
 			return fmt.Errorf("user %q: %w", u.ID, ErrExists)
 		}
@@ -120,8 +120,8 @@ func (s *Store) CreateUser(u User) error {
 }
 
 // UpdateUser replaces an existing user.
-func (s *Store) UpdateUser(u User) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) UpdateUser(u User, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) == nil {
 			return fmt.Errorf("user %q: %w", u.ID, ErrNotFound)
 		}
@@ -152,8 +152,8 @@ func (s *Store) User(id string) (User, error) {
 func (s *Store) Users() ([]User, error) { return listJSON[User](s, bucketUsers) }
 
 // DeleteUser removes a user and revokes every token of theirs.
-func (s *Store) DeleteUser(id string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) DeleteUser(id string, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(id)) == nil {
 			return fmt.Errorf("user %q: %w", id, ErrNotFound)
 		}

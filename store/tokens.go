@@ -30,11 +30,11 @@ func HashSecret(secret string) []byte {
 }
 
 // CreateToken stores a new token for an existing user.
-func (s *Store) CreateToken(t Token) error {
+func (s *Store) CreateToken(t Token, audit ...AuditEntry) error {
 	if len(t.Hash) != sha256.Size {
 		return fmt.Errorf("store: token %q: hash must be %d bytes", t.ID, sha256.Size)
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
 			return fmt.Errorf("user %q: %w", t.UserID, ErrNotFound)
 		}
@@ -72,8 +72,8 @@ func (s *Store) Token(id string) (Token, error) {
 func (s *Store) Tokens() ([]Token, error) { return listJSON[Token](s, bucketTokens) }
 
 // RevokeToken marks a token revoked; revoking twice is not an error.
-func (s *Store) RevokeToken(id string, at time.Time) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) RevokeToken(id string, at time.Time, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
 		var t Token
 		if err := unsafeGetJSON(tx, bucketTokens, []byte(id), &t); err != nil {
 			return fmt.Errorf("token %q: %w", id, err)
