@@ -16,9 +16,11 @@ import (
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/inference/forecast/chart"
 	"github.com/earshot/earshot/inference/forecast/erlang"
+	"github.com/earshot/earshot/store"
 )
 
-// Workforce routes. History travels in the request body, either as the CSV
+// Workforce routes. History comes from the queue's stored engagements
+// (source=engagements) or travels in the request body, either as the CSV
 // that forecast.ReadCSV reads (the site's ACD export, Content-Type text/csv)
 // or as JSON {"points": [forecast.Point...]} (Content-Type application/json);
 // settings travel in the query string, named as the CLI's flags (earshot
@@ -278,6 +280,52 @@ func resolvePatience(q url.Values, t *erlang.Target, s *forecast.Series) error {
 	return nil
 }
 
+// storedHistory aggregates the queue's stored inbound engagements (the last
+// two years, or from..to) into interval history. The store keeps no queue
+// wait or abandonment yet, so every stored engagement counts as offered and
+// handled, with End - Start as its handle time.
+func (d *Daemon) storedHistory(r *http.Request, fp forecastParams) (*forecast.Series, error) {
+	q := r.URL.Query()
+	to := time.Now()
+	from := to.AddDate(-2, 0, 0)
+	for _, b := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := q.Get(b.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: want RFC 3339, got %q", forecast.ErrBadInput, b.name, v)
+			}
+			*b.t = t
+		}
+	}
+	list, err := d.store.Engagements(r.Context(), store.EngagementFilter{Queue: fp.queue, From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	engs := make([]forecast.Engagement, 0, len(list))
+	for _, e := range list {
+		if e.Direction != "inbound" {
+			continue
+		}
+		fe := forecast.Engagement{Queue: e.Queue, Offered: e.Start}
+		if !e.End.IsZero() {
+			fe.Handle = e.End.Sub(e.Start)
+		}
+		engs = append(engs, fe)
+	}
+	set, err := forecast.Aggregate(engs, fp.imp.Step, fp.imp.Location)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := set[fp.queue]
+	if !ok {
+		return nil, fmt.Errorf("%w: queue %q has no stored inbound engagements between %s and %s", forecast.ErrTooShort, fp.queue, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return s, nil
+}
+
 // forecastInput authorises the request and reads its history.
 func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Principal) (forecastParams, *forecast.Series, bool) {
 	fp, err := parseForecastParams(r.PathValue("queue"), r.URL.Query())
@@ -291,6 +339,17 @@ func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Princi
 	}
 	if d.controls != nil && !d.controls.Enabled("forecasting", fp.queue, p.User.ID) {
 		writeProblem(w, r, http.StatusForbidden, "feature-disabled", "forecasting is switched off for this queue or user")
+		return fp, nil, false
+	}
+	if src := r.URL.Query().Get("source"); src == "engagements" {
+		s, err := d.storedHistory(r, fp)
+		if err != nil {
+			d.modelProblem(w, r, err)
+			return fp, nil, false
+		}
+		return fp, s, true
+	} else if src != "" && src != "body" {
+		d.badRequest(w, r, http.StatusBadRequest, "source must be body or engagements", "source")
 		return fp, nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHistoryBody))

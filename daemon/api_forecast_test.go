@@ -12,6 +12,7 @@ import (
 
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/inference/forecast/erlang"
+	"github.com/earshot/earshot/store"
 )
 
 // forecastHistory is 100 weekdays of a 08:00-18:00 queue at 30 minutes with
@@ -179,5 +180,55 @@ func TestForecastAPIErrors(t *testing.T) {
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/cards/forecasting", map[string]any{"enabled": false}, 200)
 	if code, _ := td.call(t, analyst, "POST", "/api/v1/queues/cards/forecast", csv); code != http.StatusForbidden {
 		t.Errorf("forecasting off: %d, want 403", code)
+	}
+}
+
+// History from the queue's stored engagements: three weeks of weekday
+// contacts at 09:00-12:00, created in the store the daemon serves.
+func TestForecastFromStoredEngagements(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	analyst := td.tokenFor(t, "ana", RoleAnalyst, "cards")
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	created := 0
+	for d := 0; d < 21; d++ {
+		day := start.AddDate(0, 0, d)
+		if day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+			continue
+		}
+		for h := 9; h < 12; h++ {
+			for k := 0; k < 2+h%2; k++ {
+				st := day.Add(time.Duration(h)*time.Hour + time.Duration(k*13)*time.Minute)
+				e := store.Engagement{Queue: "cards", Channel: "voice", Direction: "inbound", Start: st, End: st.Add(4 * time.Minute)}
+				if _, err := td.store.CreateEngagement(t.Context(), e); err != nil {
+					t.Fatal(err)
+				}
+				created++
+			}
+		}
+		// Outbound calls are not demand.
+		if _, err := td.store.CreateEngagement(t.Context(), store.Engagement{Queue: "cards", Channel: "voice", Direction: "outbound", Start: day.Add(10 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := "/api/v1/queues/cards/forecast?source=engagements&step=1h&days=7&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"
+	var f forecast.Forecast
+	json.Unmarshal(td.mustCall(t, analyst, "POST", q, nil, 200), &f)
+	var total float64
+	for _, p := range f.Points {
+		if p.Open {
+			total += p.Volume.Value
+			if p.AHT == nil || math.Abs(p.AHT.Value-240) > 1 {
+				t.Fatalf("%s: AHT %+v, want 240 s", p.Start, p.AHT)
+			}
+		}
+	}
+	// 3 + 2 + 3 inbound contacts a weekday, 5 weekdays.
+	if total < 36 || total > 44 || created != 15*8 {
+		t.Errorf("forecast total %.1f over 5 weekdays, want about 40 (created %d)", total, created)
+	}
+	code, body := td.call(t, analyst, "POST", "/api/v1/queues/cards/forecast?source=engagements&from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z", nil)
+	if code != 422 || !strings.Contains(string(body), "no stored inbound engagements") {
+		t.Errorf("empty range = %d %s", code, body)
 	}
 }

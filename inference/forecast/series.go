@@ -146,7 +146,9 @@ func floorStep(t time.Time, step time.Duration) time.Time {
 
 // Engagement is the part of a stored engagement that history needs.
 // Abandoned engagements were offered but never answered; Wait is the time
-// from offer to answer or to abandonment (used to estimate patience).
+// from offer to answer or to abandonment (used to estimate patience). A
+// handled engagement with Handle 0 (still live) counts as handled but not in
+// the AHT.
 type Engagement struct {
 	Queue     string
 	Offered   time.Time
@@ -171,6 +173,7 @@ func Aggregate(engs []Engagement, step time.Duration, loc *time.Location) (map[s
 		t int64
 	}
 	acc := map[key]*Point{}
+	timed := map[key]float64{} // handled engagements with a known handle time
 	for i, e := range engs {
 		if e.Offered.IsZero() {
 			return nil, fmt.Errorf("%w: engagement %d: no offer time", ErrBadInput, i)
@@ -191,13 +194,16 @@ func Aggregate(engs []Engagement, step time.Duration, loc *time.Location) (map[s
 			p.Abandoned++
 		} else {
 			p.Handled++
-			p.AHT += e.Handle.Seconds() // sum for now
+			if e.Handle > 0 {
+				p.AHT += e.Handle.Seconds() // sum for now
+				timed[k]++
+			}
 		}
 	}
 	out := map[string]*Series{}
 	for k, p := range acc {
-		if p.Handled > 0 {
-			p.AHT /= p.Handled
+		if timed[k] > 0 {
+			p.AHT /= timed[k]
 		}
 		s := out[k.q]
 		if s == nil {

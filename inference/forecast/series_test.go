@@ -19,6 +19,7 @@ func TestAggregate(t *testing.T) {
 		{Queue: "cards", Offered: at(9, 29).UTC(), Handle: 400 * time.Second}, // stored in UTC, read in Paris
 		{Queue: "cards", Offered: at(9, 10), Abandoned: true, Wait: 45 * time.Second},
 		{Queue: "cards", Offered: at(10, 0), Handle: 100 * time.Second},
+		{Queue: "cards", Offered: at(10, 20)}, // live: handled, no handle time yet
 		{Queue: "loans", Offered: at(9, 5), Handle: 60 * time.Second},
 	}
 	set, err := Aggregate(engs, 30*time.Minute, loc)
@@ -27,7 +28,7 @@ func TestAggregate(t *testing.T) {
 	}
 	want := []Point{
 		{Start: at(9, 0), Offered: 3, Handled: 2, Abandoned: 1, AHT: 300, WaitSeconds: 55},
-		{Start: at(10, 0), Offered: 1, Handled: 1, AHT: 100},
+		{Start: at(10, 0), Offered: 2, Handled: 2, AHT: 100},
 	}
 	if diff := cmp.Diff(want, set["cards"].Points, timeEq); diff != "" {
 		t.Errorf("cards (-want +got):\n%s", diff)
