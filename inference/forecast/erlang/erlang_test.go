@@ -113,7 +113,7 @@ func TestStaffEdgeCases(t *testing.T) {
 	}
 }
 
-func TestEvaluateOverload(t *testing.T) {
+func TestOverload(t *testing.T) {
 	// Traffic above agents: Erlang C has no steady state.
 	r, err := Evaluate(8, ex100, sl8020)
 	if err != nil {
