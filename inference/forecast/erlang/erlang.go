@@ -214,19 +214,40 @@ func Staff(in Interval, t Target) (Result, error) {
 	a := in.Traffic()
 	var r Result
 	if t.Patience > 0 {
-		n := t.MinAgents
-		if a > 0 && n < 1 {
-			n = 1
+		// SL and occupancy improve and ASA falls as agents are added, so
+		// the fewest agents that meet t are found by doubling then
+		// bisection: O(log N) evaluations.
+		lo := t.MinAgents
+		if a > 0 && lo < 1 {
+			lo = 1
 		}
-		// Skip the agent counts the occupancy cap rules out anyway.
 		if t.MaxOccupancy > 0 {
-			n = max(n, int(a/t.MaxOccupancy))
+			lo = max(lo, int(a/t.MaxOccupancy))
 		}
-		for ; n <= MaxAgents; n++ {
-			r = evalA(n, in, t)
-			if a == 0 || meets(r, t) {
-				break
+		// At most N/A of the contacts are served (carried load <= N), so a
+		// service level target needs N >= SL x A.
+		lo = max(lo, int(t.ServiceLevel*a))
+		r = evalA(lo, in, t)
+		if a > 0 && !meets(r, t) {
+			hi := lo
+			var rh Result
+			for {
+				hi = min(2*hi+1, MaxAgents)
+				rh = evalA(hi, in, t)
+				if meets(rh, t) || hi == MaxAgents {
+					break
+				}
+				lo = hi
 			}
+			for hi-lo > 1 {
+				mid := (lo + hi) / 2
+				if rm := evalA(mid, in, t); meets(rm, t) {
+					hi, rh = mid, rm
+				} else {
+					lo = mid
+				}
+			}
+			r = rh
 		}
 	} else {
 		// Walk n upward, carrying Erlang B along: O(n) in all.

@@ -274,3 +274,38 @@ func BenchmarkStaffErlangA(b *testing.B) {
 		}
 	}
 }
+
+// Erlang A staffing by bisection agrees with a linear walk.
+func TestStaffErlangAMinimal(t *testing.T) {
+	for _, c := range []struct {
+		contacts float64
+		patience time.Duration
+		occ      float64
+	}{{100, 60 * time.Second, 0}, {100, 300 * time.Second, 0.9}, {3, 30 * time.Second, 0}, {900, 120 * time.Second, 0}} {
+		in := Interval{Contacts: c.contacts, AHT: 180 * time.Second, Length: 30 * time.Minute}
+		tg := Target{ServiceLevel: 0.8, AnswerWithin: 20 * time.Second, Patience: c.patience, MaxOccupancy: c.occ}
+		r, err := Staff(in, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 1
+		for ; ; n++ {
+			if meets(evalA(n, in, tg), tg) {
+				break
+			}
+		}
+		if r.Agents != n {
+			t.Errorf("%v contacts, patience %v: Staff = %d agents, linear walk %d", c.contacts, c.patience, r.Agents, n)
+		}
+	}
+}
+
+func BenchmarkStaffErlangALarge(b *testing.B) {
+	in := Interval{Contacts: 20000, AHT: 180 * time.Second, Length: 30 * time.Minute} // 2,000 Erlangs
+	tg := Target{ServiceLevel: 0.8, AnswerWithin: 20 * time.Second, Patience: 120 * time.Second}
+	for b.Loop() {
+		if _, err := Staff(in, tg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
