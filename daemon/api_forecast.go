@@ -378,7 +378,7 @@ func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Princi
 		}
 		return fp, s, true
 	}
-	set, _, err := forecast.ReadCSV(bytes.NewReader(body), fp.imp)
+	set, _, err := d.forecast.ImportCSV(bytes.NewReader(body), fp.imp)
 	if err != nil {
 		d.badRequest(w, r, http.StatusBadRequest, err.Error(), "body")
 		return fp, nil, false
@@ -427,7 +427,7 @@ func (d *Daemon) fitForecast(w http.ResponseWriter, r *http.Request, p *Principa
 		}
 		fp.cfg = cfg
 	}
-	m, err := forecast.Fit(s, fp.cfg)
+	m, err := d.forecast.Fit(s, &fp.cfg)
 	if err != nil {
 		d.modelProblem(w, r, err)
 		return fp, nil, nil, nil, false
@@ -501,7 +501,7 @@ func (d *Daemon) postBacktest(w http.ResponseWriter, r *http.Request, p *Princip
 	if !ok {
 		return
 	}
-	res, err := forecast.Backtest(s, fp.cfg, bt)
+	res, err := d.forecast.Backtest(s, &fp.cfg, bt)
 	if err != nil {
 		d.modelProblem(w, r, err)
 		return
@@ -519,7 +519,7 @@ func (d *Daemon) postLongTerm(w http.ResponseWriter, r *http.Request, p *Princip
 	if !ok {
 		return
 	}
-	res, err := forecast.LongTerm(s, fp.cfg, lt)
+	res, err := d.forecast.LongTerm(s, &fp.cfg, lt)
 	if err != nil {
 		d.modelProblem(w, r, err)
 		return

@@ -176,6 +176,13 @@ func TestForecastAPIErrors(t *testing.T) {
 			}
 		})
 	}
+	// Rejected CSV rows and failed fits are counted.
+	_, metrics := td.call(t, "", "GET", "/metrics", nil)
+	for _, want := range []string{`earshot_forecast_import_rows_total{result="rejected"} 1`, `earshot_forecast_fits_total{kind="short",result="too_short"} 2`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	// Forecasting switched off for the queue.
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/cards/forecasting", map[string]any{"enabled": false}, 200)
 	if code, _ := td.call(t, analyst, "POST", "/api/v1/queues/cards/forecast", csv); code != http.StatusForbidden {

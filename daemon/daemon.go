@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/earshot/earshot/inference/forecast"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ type Daemon struct {
 	store          *store.Store
 	controls       *Controls
 	hub            *Hub
+	forecast       *forecast.Service
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -59,6 +61,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		}
 	}()
 	if d.controls, err = newControls(d.store, *cfg.LocalModelsOnly); err != nil {
+		return nil, err
+	}
+	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
