@@ -52,8 +52,10 @@ type component struct {
 	transOff float64 // z = log(y + transOff)
 }
 
-// Fit fits the short-term model to a series. The series must hold complete
-// days (a partial last day is read as a low day). Errors name the problem:
+// Fit fits the short-term model to a series. A last day whose rows stop
+// more than a quarter of its open intervals before closing is taken as still
+// in progress: it is left out of the fit and the forecast starts with it.
+// Errors name the problem:
 // ErrTooShort with the days found and needed, ErrBadInput for an invalid
 // series, ErrBadConfig for settings.
 func Fit(s *Series, cfg Config) (*Model, error) {
@@ -78,6 +80,22 @@ func Fit(s *Series, cfg Config) (*Model, error) {
 	}
 	g := newGrid(s, hours, cfg.Holidays)
 	m := &Model{Queue: s.Queue, Version: ModelVersion, Config: cfg, Hours: hours, g: g, last: g.nDays - 1}
+	// A last day whose rows stop more than a quarter of its open intervals
+	// before closing is still going on (an intraday refresh): it is left out
+	// of the fit and forecast whole. (A shorter tail is read as quiet
+	// closing intervals, which ACD exports often omit.)
+	lastT := s.Points[len(s.Points)-1].Start.In(g.loc)
+	lastWd := g.weekday(g.nDays - 1)
+	after := 0
+	for sl := slotOf(lastT, g.step) + 1; sl < g.spd; sl++ {
+		if g.open[lastWd][sl] {
+			after++
+		}
+	}
+	if n := g.openSlots(lastWd); n > 0 && float64(after) > 0.25*float64(n) && g.nDays > 1 {
+		m.last = g.nDays - 2
+		g.has[g.nDays-1] = false
+	}
 
 	// Days that count: some data, not a closed holiday, and some volume in
 	// open intervals: an open day with none is an outage, not zero demand,

@@ -282,3 +282,37 @@ func TestWriteForecastCSV(t *testing.T) {
 		t.Errorf("%d open rows, want 40", open)
 	}
 }
+
+// An intraday refresh: history up to 12:00 today. Today is forecast whole
+// and its missing afternoon does not pull the level down.
+func TestPartialLastDay(t *testing.T) {
+	sy := defaultSynth()
+	full := sy.series()
+	m0, err := Fit(full, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f0, _ := m0.Forecast(7)
+	// Cut at noon of the day after the last one (a Tuesday, open 08-18).
+	next := sy
+	next.days++
+	s := next.series()
+	cut := f0.Origin.Add(12 * time.Hour)
+	s = s.Before(cut)
+	m, err := Fit(s, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := m.Forecast(7)
+	if !f.Origin.Equal(f0.Origin) {
+		t.Fatalf("origin %s, want the partial day %s", f.Origin, f0.Origin)
+	}
+	var a, b float64
+	for i := range f.Points {
+		a += f0.Points[i].Volume.Value
+		b += f.Points[i].Volume.Value
+	}
+	if r := b / a; r < 0.97 || r > 1.03 {
+		t.Errorf("partial day moved the week's forecast by a factor %.3f", r)
+	}
+}
