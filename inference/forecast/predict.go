@@ -73,9 +73,9 @@ func (m *Model) Forecast(days int) (*Forecast, error) {
 			p := ForecastPoint{Start: st, Holiday: hol}
 			if g.open[wd][sl] && !closed {
 				p.Open = true
-				p.Volume = m.volume.estimate(g, d, h, wd, sl, 0)
+				p.Volume = m.volume.estimate(g, d, h, wd, sl)
 				if m.aht != nil {
-					e := m.aht.estimate(g, d, h, wd, sl, 0)
+					e := m.aht.estimate(g, d, h, wd, sl)
 					p.AHT = &e
 				}
 			}
@@ -103,7 +103,7 @@ func (c *component) logMoments(g *grid, d, h int, wd time.Weekday, sl int) (mu, 
 	return mu, v
 }
 
-func (c *component) estimate(g *grid, d, h int, wd time.Weekday, sl int, _ int) Estimate {
+func (c *component) estimate(g *grid, d, h int, wd time.Weekday, sl int) Estimate {
 	mu, v := c.logMoments(g, d, h, wd, sl)
 	sd := math.Sqrt(v)
 	back := func(z float64) float64 { return math.Max(0, math.Exp(z)-c.transOff) }
