@@ -33,6 +33,8 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.featureRoutes()...)
 	rs = append(rs, d.engagementRoutes()...)
 	rs = append(rs, d.storeRoutes()...)
+	rs = append(rs, d.mediaRoutes()...)
+	rs = append(rs, d.analyticsRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
 	return rs
 }
@@ -125,7 +127,7 @@ func (d *Daemon) wrap(rt route) http.Handler {
 		var p *Principal
 		if rt.Roles != nil {
 			var reason string
-			p, reason = authenticate(d.store, r, time.Now())
+			p, reason = authenticate(d.store, r, time.Now(), queryTokenRoutes[rt.Method+" "+rt.Pattern])
 			if p == nil {
 				d.metrics.authFails.WithLabelValues(reason).Inc()
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="earshot"`)

@@ -119,38 +119,46 @@ func (d *Daemon) createEngagement(w http.ResponseWriter, r *http.Request, p *Pri
 	writeJSON(w, http.StatusCreated, l.Engagement())
 }
 
-// checkEngagementRequest validates engagement metadata from any ingest
-// path and turns it into a store.Engagement.
+// checkEngagementRequest validates engagement metadata of an API request,
+// writing a problem naming the field when it is bad.
 func (d *Daemon) checkEngagementRequest(w http.ResponseWriter, r *http.Request, req engagementRequest) (store.Engagement, bool) {
-	e := store.Engagement{Account: req.Account, Queue: req.Queue, Agent: req.Agent, CustomerRef: req.CustomerRef,
-		Channel: req.Channel, Direction: req.Direction}
-	if e.Queue == "" {
-		d.badRequest(w, r, 400, "queue is required", "queue")
-		return e, false
-	}
-	if _, err := d.store.Queue(e.Queue); err != nil {
-		d.badRequest(w, r, 400, "unknown queue "+e.Queue, "queue")
-		return e, false
-	}
-	if e.Agent != "" {
-		if _, err := d.store.User(e.Agent); err != nil {
-			d.badRequest(w, r, 400, "unknown agent "+e.Agent, "agent")
-			return e, false
-		}
-	}
-	if len(e.CustomerRef) > 256 {
-		d.badRequest(w, r, 400, "customer_ref longer than 256 bytes", "customer_ref")
-		return e, false
-	}
-	if e.Channel != "voice" && e.Channel != "chat" {
-		d.badRequest(w, r, 400, "channel must be voice or chat", "channel")
-		return e, false
-	}
-	if e.Direction != "inbound" && e.Direction != "outbound" {
-		d.badRequest(w, r, 400, "direction must be inbound or outbound", "direction")
+	e, err := d.validateEngagement(req)
+	if err != nil {
+		var fe *fieldError
+		errors.As(err, &fe)
+		d.badRequest(w, r, 400, fe.msg, fe.field)
 		return e, false
 	}
 	return e, true
+}
+
+// validateEngagement checks engagement metadata from any ingest path and
+// turns it into a store.Engagement; errors are *fieldError.
+func (d *Daemon) validateEngagement(req engagementRequest) (store.Engagement, error) {
+	e := store.Engagement{Account: req.Account, Queue: req.Queue, Agent: req.Agent, CustomerRef: req.CustomerRef,
+		Channel: req.Channel, Direction: req.Direction}
+	bad := func(field, msg string) (store.Engagement, error) { return e, &fieldError{field, msg} }
+	if e.Queue == "" {
+		return bad("queue", "queue is required")
+	}
+	if _, err := d.store.Queue(e.Queue); err != nil {
+		return bad("queue", "unknown queue "+e.Queue)
+	}
+	if e.Agent != "" {
+		if _, err := d.store.User(e.Agent); err != nil {
+			return bad("agent", "unknown agent "+e.Agent)
+		}
+	}
+	if len(e.CustomerRef) > 256 {
+		return bad("customer_ref", "customer_ref longer than 256 bytes")
+	}
+	if e.Channel != "voice" && e.Channel != "chat" {
+		return bad("channel", "channel must be voice or chat")
+	}
+	if e.Direction != "inbound" && e.Direction != "outbound" {
+		return bad("direction", "direction must be inbound or outbound")
+	}
+	return e, nil
 }
 
 func (d *Daemon) startError(w http.ResponseWriter, r *http.Request, err error) {

@@ -80,8 +80,13 @@ func issueToken(st *store.Store, userID, name string, ttl time.Duration, audit .
 var errAuth = errors.New("authentication failed")
 
 // authenticate resolves the bearer token of r; reason says why it failed.
-func authenticate(st *store.Store, r *http.Request, now time.Time) (p *Principal, reason string) {
+// With queryToken, a request without an Authorization header may carry the
+// token as ?access_token=.
+func authenticate(st *store.Store, r *http.Request, now time.Time, queryToken bool) (p *Principal, reason string) {
 	h := r.Header.Get("Authorization")
+	if h == "" && queryToken && r.URL.Query().Get("access_token") != "" {
+		h = "Bearer " + r.URL.Query().Get("access_token")
+	}
 	if h == "" {
 		return nil, "missing"
 	}

@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // policy is the authorisation matrix, written independently of the route
@@ -51,15 +53,36 @@ var policy = map[string][]Role{
 	"GET /api/v1/engagements/{id}/transcript": {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
 	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
 
-	"GET /api/v1/audit":                             {RoleAuditor, RoleAdmin},
-	"GET /api/v1/audit/export":                      {RoleAuditor, RoleAdmin},
-	"GET /api/v1/audit/verify":                      {RoleAuditor, RoleAdmin},
-	"GET /api/v1/backup/content":                    {RoleAdmin},
-	"GET /api/v1/backup/keys":                       {RoleAdmin},
-	"POST /api/v1/purge":                            {RoleAdmin},
-	"PUT /api/v1/engagements/{id}/legal-hold":       {RoleAdmin},
-	"POST /api/v1/retention/sweep":                  {RoleAdmin},
-	"POST /api/v1/keys/rotate":                      {RoleAdmin},
+	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
+	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
+	"GET /api/v1/audit/verify":                {RoleAuditor, RoleAdmin},
+	"GET /api/v1/backup/content":              {RoleAdmin},
+	"GET /api/v1/backup/keys":                 {RoleAdmin},
+	"POST /api/v1/purge":                      {RoleAdmin},
+	"PUT /api/v1/engagements/{id}/legal-hold": {RoleAdmin},
+	"POST /api/v1/retention/sweep":            {RoleAdmin},
+	"POST /api/v1/keys/rotate":                {RoleAdmin},
+
+	"POST /api/v1/ingest/whip":        {RoleAdmin, RoleIngest},
+	"PATCH /api/v1/ingest/whip/{id}":  {RoleAdmin, RoleIngest},
+	"DELETE /api/v1/ingest/whip/{id}": {RoleAdmin, RoleIngest},
+	"GET /api/v1/ingest/stream":       {RoleAdmin, RoleIngest},
+	"POST /api/v1/uploads":            {RoleAdmin, RoleIngest},
+
+	"GET /api/v1/engagements/{id}/results":     {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"PUT /api/v1/engagements/{id}/notes":       {RoleAdmin, RoleSupervisor, RoleAgent},
+	"PUT /api/v1/engagements/{id}/disposition": {RoleAdmin, RoleSupervisor, RoleAgent},
+	"GET /api/v1/preview":                      {RoleAdmin, RoleSupervisor, RoleAgent},
+	"GET /api/v1/escalations":                  {RoleAdmin, RoleSupervisor},
+	"GET /api/v1/settings/next-best-actions":   {RoleAdmin},
+	"PUT /api/v1/settings/next-best-actions":   {RoleAdmin},
+	"GET /api/v1/settings/dispositions":        {RoleAdmin},
+	"PUT /api/v1/settings/dispositions":        {RoleAdmin},
+	"GET /api/v1/settings/intents":             {RoleAdmin},
+	"PUT /api/v1/settings/intents":             {RoleAdmin},
+	"POST /api/v1/training/dispositions":       {RoleAdmin},
+	"GET /api/v1/training/{job}":               {RoleAdmin},
+
 	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
@@ -84,11 +107,25 @@ var matrixBodies = map[string]any{
 	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
 	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
 	"POST /api/v1/keys/rotate":                               map[string]any{},
+	"POST /api/v1/uploads":                                   map[string]any{"segments": []map[string]any{{"party": "customer", "text": "hello", "start_ms": 0, "end_ms": 500}}},
+	"PUT /api/v1/engagements/{id}/notes":                     map[string]any{"reason": "card charged twice"},
+	"PUT /api/v1/engagements/{id}/disposition":               map[string]any{"code": "resolved"},
+	"PUT /api/v1/settings/next-best-actions":                 []map[string]any{{"intent": "card_lost", "action": "Block the card"}},
+	"PUT /api/v1/settings/dispositions":                      []map[string]any{{"code": "resolved", "name": "Resolved"}, {"code": "callback", "name": "Callback"}},
+	"PUT /api/v1/settings/intents":                           []map[string]any{{"intent": "a", "phrases": []string{"lost my card"}}, {"intent": "b", "phrases": []string{"change my address"}}},
 	"POST /api/v1/queues/{queue}/forecast":                   forecastHistoryBody,
 	"POST /api/v1/queues/{queue}/forecast/staffing":          forecastHistoryBody,
 	"POST /api/v1/queues/{queue}/forecast/backtest":          forecastHistoryBody,
 	"POST /api/v1/queues/{queue}/forecast/longterm":          forecastHistoryBody,
 	"POST /api/v1/forecast/erlang":                           erlangRequest{Contacts: 100, AHTSeconds: 180, ServiceLevel: 0.8, AnswerWithinSec: 20},
+}
+
+// mediaInputRoutes need media a table row cannot give (an SDP offer from
+// a WebRTC stack, a WebSocket upgrade): for them an allowed call only has
+// to pass authorisation; media_test.go and media/whip test them working.
+var mediaInputRoutes = map[string]bool{
+	"POST /api/v1/ingest/whip": true, "PATCH /api/v1/ingest/whip/{id}": true,
+	"DELETE /api/v1/ingest/whip/{id}": true, "GET /api/v1/ingest/stream": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no
@@ -147,6 +184,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return e.ID
 			}
 			engagement := newEngagement()
+			ended := newEngagement()
+			td.mustCall(t, td.Admin, "POST", "/api/v1/engagements/"+ended+"/end", nil, 202)
+			if l, ok := td.hub.Get(ended); ok {
+				<-l.Done()
+			}
+			td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/dispositions", matrixBodies["PUT /api/v1/settings/dispositions"], 200)
+			var job struct{ Job uint64 }
+			json.Unmarshal(td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/intents", matrixBodies["PUT /api/v1/settings/intents"], 202), &job)
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if st, _ := td.analytics.trainer.Status(job.Job); st.State != "running" {
+					break
+				}
+			}
 			path := func(self string) string {
 				p := rt.Pattern
 				p = strings.ReplaceAll(p, "{feature}", "sentiment")
@@ -162,8 +212,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case strings.HasSuffix(p, "/end"):
 					// Ending is allowed once: every caller ends its own.
 					p = strings.ReplaceAll(p, "{id}", newEngagement())
+				case strings.HasSuffix(p, "/notes") || strings.HasSuffix(p, "/disposition"):
+					p = strings.ReplaceAll(p, "{id}", ended)
 				case strings.HasPrefix(p, "/api/v1/engagements/"):
 					p = strings.ReplaceAll(p, "{id}", engagement)
+				case p == "/api/v1/preview":
+					p += "?customer_ref=C-1&queue=q1"
+				case p == "/api/v1/training/{job}":
+					p = fmt.Sprintf("/api/v1/training/%d", job.Job)
+				case p == "/api/v1/uploads":
+					p += "?queue=q1"
 				}
 				return p
 			}
@@ -193,7 +251,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if got := code != 401 && code != 403; got != want {
 					t.Errorf("%s as %s = %d; allowed %v, want allowed %v", key, r, code, got, want)
 				}
-				if want && code >= 400 {
+				if want && code >= 400 && !mediaInputRoutes[key] {
 					t.Errorf("%s as %s = %d: an allowed call should succeed with the matrix's inputs", key, r, code)
 				}
 			}

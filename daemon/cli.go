@@ -30,6 +30,7 @@ var ErrUsage = errors.New("usage error")
 func Commands() []Command {
 	cs := []Command{
 		{"serve", "run the daemon in the foreground", cmdServe},
+		{"analyze", "FILE: transcribe a WAV file (or read a JSON transcript) offline and print it", cmdAnalyze},
 		{"service", "install|uninstall|start|stop|status the OS service", cmdService},
 		{"version", "print the version", cmdVersion},
 		{"packaging", "unit PATH | config | env: print the files a package installs", cmdPackaging},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/store"
 )
 
@@ -39,6 +40,12 @@ type Config struct {
 	Store store.Config `yaml:"store"`
 	// Engagements bounds live engagements.
 	Engagements EngagementsConfig `yaml:"engagements"`
+	// Media configures speech-to-text and the ingest paths.
+	Media MediaConfig `yaml:"media"`
+	// Ollama is a local Ollama server for the generative features (summary,
+	// notes, tasks, disposition); features without a model in
+	// ollama.models use the built-in models.
+	Ollama ollama.Config `yaml:"ollama"`
 }
 
 // EngagementsConfig bounds the live engagements the hub holds.
@@ -105,6 +112,8 @@ func DefaultConfig(forService bool) Config {
 		ShutdownTimeout: Duration(15e9),
 		Store:           store.DefaultConfig(),
 		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
+		Media:           DefaultMediaConfig(),
+		Ollama:          ollama.DefaultConfig(),
 	}
 }
 
@@ -148,6 +157,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Store.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if err := c.Ollama.Validate(); err != nil {
+		return fmt.Errorf("ollama: %w", err)
+	}
+	if err := c.Media.Validate(); err != nil {
+		return fmt.Errorf("media: %w", err)
 	}
 	e := c.Engagements
 	switch {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/earshot/earshot/inference/forecast"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/store"
 )
 
@@ -27,6 +27,8 @@ type Daemon struct {
 	store          *store.Store
 	controls       *Controls
 	hub            *Hub
+	media          *mediaRouter
+	analytics      *analytics
 	forecast       *forecast.Service
 	metrics        *metrics
 	metricsHandler http.Handler
@@ -69,6 +71,14 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
+	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.analytics, err = newAnalytics(d, logger, d.reg); err != nil {
+		return nil, err
+	}
+	d.hub.live = append(d.hub.live, d.analytics)
+	d.hub.post = append(d.hub.post, d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -149,6 +159,11 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
+	// Ingest first, so that the last segments reach the hub; then the
+	// hub, so that they reach the store; the store last.
+	d.media.close()
+	d.hub.shutdown()
+	d.analytics.close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -167,7 +182,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // Close releases the daemon's resources when Run was never called.
-func (d *Daemon) Close() error { return d.store.Close() }
+func (d *Daemon) Close() error {
+	d.media.close()
+	d.hub.shutdown()
+	d.analytics.close()
+	return d.store.Close()
+}
 
 // orphanWindow bounds how far back a start looks for engagements that a
 // crash left live.

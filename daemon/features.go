@@ -188,6 +188,16 @@ func (c *Controls) Enabled(f Feature, queue, userID string) bool {
 	return c.Decide(f, queue, userID).On
 }
 
+// EnabledForQueue resolves f for a queue without a user and without the
+// licence check: whether a feature's data is computed at all. Whether a
+// user sees it is Decide's answer for that user.
+func (c *Controls) EnabledForQueue(f Feature, queue string) bool {
+	licensed := store.User{ID: "", Licensed: true}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cur.Decide(f, queue, &licensed).On
+}
+
 // LocalModelsOnly reports whether third-party models are blocked.
 func (c *Controls) LocalModelsOnly() bool {
 	c.mu.RLock()

@@ -38,18 +38,25 @@ var ErrBusy = errors.New("daemon: too many live engagements")
 // ErrNotLive is returned for input to an engagement that has ended.
 var ErrNotLive = errors.New("daemon: engagement is not live")
 
-// liveAnalyzer runs on every final utterance of a live engagement, in
-// order, on the engagement's goroutine. It must be fast: it delays the
-// engagement's next segment. It publishes results with emit.
+// liveAnalyzer analyses live engagements. Start is called when an
+// engagement goes live; the session it returns is owned by the
+// engagement's goroutine.
 type liveAnalyzer interface {
-	Feature() Feature
-	OnUtterance(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(typ string, data any))
+	Start(e *store.Engagement) liveSession
+}
+
+// liveSession runs on every final utterance of one live engagement, in
+// order, on the engagement's goroutine. It must be fast: it delays the
+// engagement's next segment. It checks its features with the hub's
+// Controls and publishes results with emit.
+type liveSession interface {
+	OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(typ string, data any))
 }
 
 // postAnalyzer runs once when an engagement ends, after its last segment
-// is stored, and may take longer (local language models).
+// is stored, on the engagement's goroutine, and may take longer (local
+// language models). It checks its features itself.
 type postAnalyzer interface {
-	Feature() Feature
 	OnEnd(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(typ string, data any))
 }
 
@@ -199,15 +206,14 @@ func (h *Hub) retire(l *Live) {
 }
 
 // Run ends engagements whose media stopped and forgets old ended ones,
-// until ctx is done; then it ends every live engagement and waits for
-// their goroutines to store what they hold.
+// until ctx is done. The daemon calls shutdown afterwards, once ingest has
+// stopped.
 func (h *Hub) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			h.shutdown()
 			return nil
 		case now := <-t.C:
 			h.tick(now)
@@ -238,6 +244,8 @@ func (h *Hub) tick(now time.Time) {
 	}
 }
 
+// shutdown ends every live engagement and waits for their goroutines to
+// store what they hold. It is idempotent.
 func (h *Hub) shutdown() {
 	h.mu.Lock()
 	h.closed = true
@@ -266,6 +274,9 @@ type input struct {
 // inboxSize bounds each engagement's queue of segments not yet handled.
 const inboxSize = 1024
 
+// maxRun bounds the final segments stored in one group commit.
+const maxRun = 256
+
 // Live is one live engagement. Its methods are safe for concurrent use;
 // the ingest side calls Submit, Touch and End, readers call Subscribe.
 type Live struct {
@@ -276,6 +287,8 @@ type Live struct {
 	endOnce   sync.Once
 	done      chan struct{}
 	lastMedia atomic.Int64
+	// attention is the latest escalation risk, set by the live analysis.
+	attention atomic.Pointer[attention]
 
 	mu sync.Mutex
 	// +checklocks:mu
@@ -422,9 +435,15 @@ func (l *Live) run() {
 	h := l.hub
 	ctx := h.ctx
 	var (
-		seq  uint32
-		conv []inference.Utterance
+		seq      uint32
+		conv     []inference.Utterance
+		sessions []liveSession
 	)
+	for _, a := range h.live {
+		if sess := a.Start(&l.eng); sess != nil {
+			sessions = append(sessions, sess)
+		}
+	}
 	defer func() {
 		// Wake subscribers a last time so they see the stream complete.
 		l.mu.Lock()
@@ -434,32 +453,65 @@ func (l *Live) run() {
 		l.mu.Unlock()
 	}()
 	emit := func(typ string, data any) { l.publish(typ, data) }
-	handle := func(in input) {
-		seg := in.seg
-		seg.Engagement = l.eng.ID
-		if !seg.Final {
-			l.publish(EventTranscriptPartial, seg)
+	// flush stores a run of final segments in one group commit, then
+	// publishes them and runs the live analyzers on each.
+	flush := func(run []input) {
+		if len(run) == 0 {
 			return
 		}
-		seg.Seq = seq
-		err := h.store.Append(ctx, seg)
-		if in.ack != nil {
-			in.ack <- err
+		segs := make([]store.Segment, len(run))
+		for i, in := range run {
+			segs[i] = in.seg
+			segs[i].Engagement = l.eng.ID
+			segs[i].Seq = seq + uint32(i)
 		}
-		if err != nil {
-			h.logger.Error("final segment not stored", "engagement", l.eng.ID, "seq", seg.Seq, "err", err)
-			return
-		}
-		seq++
-		h.metrics.storeDelay.Observe(time.Since(in.received).Seconds())
-		l.publish(EventTranscriptFinal, seg)
-		u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
-		conv = append(conv, u)
-		for _, a := range h.live {
-			if h.controls.Enabled(a.Feature(), l.eng.Queue, l.eng.Agent) {
-				a.OnUtterance(ctx, &l.eng, conv, emit)
+		err := h.store.AppendBatch(ctx, segs)
+		for _, in := range run {
+			if in.ack != nil {
+				in.ack <- err
 			}
 		}
+		if err != nil {
+			h.logger.Error("final segments not stored", "engagement", l.eng.ID, "first_seq", seq, "count", len(segs), "err", err)
+			return
+		}
+		seq += uint32(len(segs))
+		for i, seg := range segs {
+			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
+			l.publish(EventTranscriptFinal, seg)
+			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
+			conv = append(conv, u)
+			for _, sess := range sessions {
+				sess.OnUtterance(ctx, conv, emit)
+			}
+		}
+	}
+	// handle takes one input and whatever else is already queued, keeping
+	// their order: partials are published between runs of finals.
+	handle := func(first input) {
+		var run []input
+		next := first
+		for n := 0; ; n++ {
+			if next.seg.Final {
+				run = append(run, next)
+			} else {
+				flush(run)
+				run = run[:0]
+				p := next.seg
+				p.Engagement = l.eng.ID
+				l.publish(EventTranscriptPartial, p)
+			}
+			if n == maxRun {
+				break
+			}
+			select {
+			case next = <-l.inbox:
+				continue
+			default:
+			}
+			break
+		}
+		flush(run)
 	}
 	var reason string
 loop:
@@ -491,9 +543,7 @@ loop:
 	h.retire(l)
 	l.publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
 	for _, a := range h.post {
-		if h.controls.Enabled(a.Feature(), l.eng.Queue, l.eng.Agent) {
-			a.OnEnd(ctx, &l.eng, conv, emit)
-		}
+		a.OnEnd(ctx, &l.eng, conv, emit)
 	}
 	h.logger.Info("engagement ended", "engagement", l.eng.ID, "reason", reason, "segments", seq)
 }
