@@ -82,6 +82,12 @@ var policy = map[string][]Role{
 	"PUT /api/v1/settings/intents":             {RoleAdmin},
 	"POST /api/v1/training/dispositions":       {RoleAdmin},
 	"GET /api/v1/training/{job}":               {RoleAdmin},
+
+	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/longterm": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/forecast/erlang":                  {RoleAdmin, RoleSupervisor, RoleAnalyst},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -107,6 +113,11 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/next-best-actions":                 []map[string]any{{"intent": "card_lost", "action": "Block the card"}},
 	"PUT /api/v1/settings/dispositions":                      []map[string]any{{"code": "resolved", "name": "Resolved"}, {"code": "callback", "name": "Callback"}},
 	"PUT /api/v1/settings/intents":                           []map[string]any{{"intent": "a", "phrases": []string{"lost my card"}}, {"intent": "b", "phrases": []string{"change my address"}}},
+	"POST /api/v1/queues/{queue}/forecast":                   forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/staffing":          forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/backtest":          forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/longterm":          forecastHistoryBody,
+	"POST /api/v1/forecast/erlang":                           erlangRequest{Contacts: 100, AHTSeconds: 180, ServiceLevel: 0.8, AnswerWithinSec: 20},
 }
 
 // mediaInputRoutes need media a table row cannot give (an SDP offer from

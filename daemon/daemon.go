@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/store"
 )
 
@@ -28,6 +29,7 @@ type Daemon struct {
 	hub            *Hub
 	media          *mediaRouter
 	analytics      *analytics
+	forecast       *forecast.Service
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -61,6 +63,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		}
 	}()
 	if d.controls, err = newControls(d.store, *cfg.LocalModelsOnly); err != nil {
+		return nil, err
+	}
+	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
