@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,7 @@ type analytics struct {
 	logger   *slog.Logger
 	failures *prometheus.CounterVec
 
+	info      *infoRetrieval
 	catalogue atomic.Pointer[builtin.Catalogue]
 	codes     atomic.Pointer[[]inference.DispositionCode]
 }
@@ -56,7 +58,7 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 	if err != nil {
 		return nil, err
 	}
-	a := &analytics{d: d, p: p, trainer: builtin.NewTrainer(context.Background()), logger: logger.With("component", "analytics"),
+	a := &analytics{d: d, p: p, info: &infoRetrieval{d: d, sem: make(chan struct{}, 64)}, trainer: builtin.NewTrainer(context.Background()), logger: logger.With("component", "analytics"),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "earshot", Subsystem: "analytics", Name: "failures_total",
 			Help: "Analyses that failed, by stage (live, post, store)."}, []string{"stage"})}
 	if err := reg.Register(a.failures); err != nil {
@@ -120,6 +122,9 @@ type liveAnalysis struct {
 	e    *store.Engagement
 	live *builtin.Live
 	last string // last escalation level published
+	// asked is the intent set info plugins were last asked about.
+	asked     string
+	askedOnce bool
 }
 
 func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(string, any)) {
@@ -128,7 +133,8 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	sentimentOn := c.Enabled("sentiment", s.e.Queue, s.e.Agent)
 	nbaOn := c.Enabled("next_best_action", s.e.Queue, s.e.Agent)
 	escOn := c.EnabledForQueue("top_escalation", s.e.Queue)
-	if !sentimentOn && !nbaOn && !escOn {
+	infoOn := s.a.d.plugins != nil && c.Enabled("info_retrieval", s.e.Queue, s.e.Agent)
+	if !sentimentOn && !nbaOn && !escOn && !infoOn {
 		return
 	}
 	res, err := s.live.Segment(ctx, u)
@@ -139,6 +145,14 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	at := map[string]any{"seq": len(conv) - 1, "start_ms": u.StartMS, "party": u.Party}
 	if sentimentOn && res.Sentiment != nil {
 		emit(EventSentiment, merge(at, map[string]any{"sentiment": res.Sentiment, "trend": res.Trend}))
+	}
+	if infoOn && u.Party == inference.PartyCustomer {
+		// Ask on the first customer message (the customer's own cards) and
+		// again whenever a new set of intents is detected.
+		if key := intentKey(res.Intents); !s.askedOnce || (key != "" && key != s.asked) {
+			s.askedOnce, s.asked = true, key
+			s.a.info.lookup(s.e, res.Intents, emit)
+		}
 	}
 	if nbaOn && len(res.NextBestActions) > 0 {
 		emit(EventNextBestAction, merge(at, map[string]any{"intents": res.Intents, "actions": res.NextBestActions}))
@@ -166,6 +180,15 @@ func provenanceOf(v any) string {
 		return r.Provider + "/" + r.Model
 	}
 	return builtin.ProviderName
+}
+
+func intentKey(is []inference.Intent) string {
+	var names []string
+	for _, i := range is {
+		names = append(names, i.Name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 func merge(a, b map[string]any) map[string]any {
@@ -227,6 +250,7 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 		stored = append(stored, f)
 	}
 	emit(EventResults, map[string]any{"features": stored})
+	a.d.deliverToSinks(e, res.Summary.Text)
 }
 
 // generative replaces the built-in results with the local language
