@@ -42,6 +42,7 @@ type Model struct {
 	Labels      []string
 	W           [][]float32 // per label, Dim()+1 weights (last is the bias)
 	Temperature float64
+	Examples    int // number of training examples
 
 	// wt holds W transposed (feature-major: the weights of all labels for
 	// one feature are adjacent), which makes scoring cache-friendly; built
@@ -131,7 +132,7 @@ func Train(cfg TrainConfig, examples []Example) (*Model, error) {
 	wg.Wait()
 
 	data := newCSR(xs)
-	m := &Model{Vec: vec, Labels: labels, W: make([][]float32, len(labels)), Temperature: cfg.Temperature}
+	m := &Model{Vec: vec, Labels: labels, W: make([][]float32, len(labels)), Temperature: cfg.Temperature, Examples: len(examples)}
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
