@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,16 +119,28 @@ func longCall(tb testing.TB, words int) []inference.Utterance {
 	return conv
 }
 
+// benchShared trains the benchmarks' provider once per test binary: the
+// benchmark functions run several times (b.N rounds, -count) and training
+// is not what they measure.
+var benchShared struct {
+	once sync.Once
+	p    *Provider
+	err  error
+}
+
 func benchProvider(b *testing.B) *Provider {
 	b.Helper()
-	p, err := New(DefaultConfig(), nil, nil)
-	if err != nil {
-		b.Fatal(err)
+	benchShared.once.Do(func() {
+		p, err := New(DefaultConfig(), nil, nil)
+		if err == nil {
+			err = p.TrainIntents(context.Background(), benchIntents(b))
+		}
+		benchShared.p, benchShared.err = p, err
+	})
+	if benchShared.err != nil {
+		b.Fatal(benchShared.err)
 	}
-	if err := p.TrainIntents(context.Background(), benchIntents(b)); err != nil {
-		b.Fatal(err)
-	}
-	return p
+	return benchShared.p
 }
 
 // BenchmarkLiveSegment is the live analysis of one final customer segment:
