@@ -182,6 +182,26 @@ func provenanceOf(v any) string {
 	return builtin.ProviderName
 }
 
+// Tick implements ticker: silences and overrunning handle time raise the
+// risk even when nobody speaks.
+func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, any)) {
+	if !s.a.d.controls.EnabledForQueue("top_escalation", s.e.Queue) {
+		return
+	}
+	r := s.live.Tick(nowMS)
+	trend := 0.0
+	if pts := s.live.Trend(); len(pts) > 0 {
+		trend = pts[len(pts)-1].Smooth
+	}
+	if l, ok := s.a.d.hub.Get(s.e.ID); ok {
+		l.setAttention(r, trend)
+	}
+	if r.Level != s.last {
+		s.last = r.Level
+		emit(EventEscalation, map[string]any{"at_ms": nowMS, "risk": r})
+	}
+}
+
 func intentKey(is []inference.Intent) string {
 	var names []string
 	for _, i := range is {
