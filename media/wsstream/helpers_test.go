@@ -46,6 +46,32 @@ func TestMain(m *testing.M) {
 type collector struct {
 	pipe   *pipeline.Pipeline
 	opened chan *recEngagement
+	mu     sync.Mutex
+	byID   map[string]*recEngagement
+}
+
+// get waits for the engagement opened with query engagement=id.
+func (c *collector) get(t *testing.T, id string) *recEngagement {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c.mu.Lock()
+		e := c.byID[id]
+		c.mu.Unlock()
+		if e != nil {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engagement %q not opened", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID)
 }
 
 func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
@@ -65,7 +91,13 @@ func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
 			}
 		}
 	}()
-	c.opened <- e
+	c.mu.Lock()
+	c.byID[m.Query.Get("engagement")] = e
+	c.mu.Unlock()
+	select {
+	case c.opened <- e:
+	default:
+	}
 	return e, nil
 }
 
@@ -220,7 +252,7 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := &collector{pipe: p, opened: make(chan *recEngagement, 16)}
+	col := &collector{pipe: p, opened: make(chan *recEngagement, 16), byID: map[string]*recEngagement{}}
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), reg, col)
 	if err != nil {
 		t.Fatal(err)
