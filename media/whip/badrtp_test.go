@@ -28,6 +28,56 @@ type pionClient struct {
 
 func dialPion(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters) *pionClient {
 	t.Helper()
+	pc, tr := newClientPC(t, codec)
+	connected := make(chan struct{})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			close(connected)
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	location, answer := postOffer(t, whipURL, pc.LocalDescription().SDP)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("pion client not connected within 30 s")
+	}
+	return &pionClient{pc: pc, track: tr, location: location, answer: answer}
+}
+
+// postOffer POSTs an offer and returns the Location and the answer.
+func postOffer(t *testing.T, whipURL, offer string) (string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", whipURL, strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location"), string(body)
+}
+
+// newClientPC returns a loopback-only pion peer connection with one audio
+// track (track id "customer").
+func newClientPC(t *testing.T, codec webrtc.RTPCodecParameters) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP) {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(codec, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
@@ -49,42 +99,7 @@ func dialPion(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters) *pi
 	if _, err := pc.AddTrack(tr); err != nil {
 		t.Fatal(err)
 	}
-	connected := make(chan struct{})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			close(connected)
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	req, _ := http.NewRequest("POST", whipURL, strings.NewReader(pc.LocalDescription().SDP))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("POST: %d %s", resp.StatusCode, body)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-connected:
-	case <-time.After(30 * time.Second):
-		t.Fatal("pion client not connected within 30 s")
-	}
-	return &pionClient{pc: pc, track: tr, location: resp.Header.Get("Location"), answer: string(body)}
+	return pc, tr
 }
 
 // send writes n PCMU packets of 20 ms starting at seq (timestamps follow),
