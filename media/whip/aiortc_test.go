@@ -64,7 +64,7 @@ func TestAiortcWHIP(t *testing.T) {
 		r, _ := bestMatch(tc.src, 16000, pcm, rate)
 		text := eng.transcript(t, tc.party)
 		found, total := wordsFound(tc.said, text)
-		t.Logf("%s: transcript %q", tc.party, text)
+		t.Logf("%s: transcript %q; pipeline stats %+v", tc.party, text, eng.pe.Stats()[string(tc.party)])
 		t.Logf("%s: %.1f s received (source %.1f s), envelope correlation %.3f; %d/%d words recognised", tc.party,
 			float64(len(pcm))/float64(rate), float64(len(tc.src))/16000, r, found, total)
 		if r < 0.8 {

@@ -321,16 +321,27 @@ func envelope(s []int16, rate int) []float64 {
 }
 
 // bestMatch slides the source envelope over the received one and returns
-// the highest Pearson correlation and its lag in frames. It compares the
-// shape of the speech (syllable energy over time), so it holds across
-// codecs and resampling but fails for silence, noise or garbled audio.
+// the highest Pearson correlation and its lag in frames. When less was
+// received than sent (a client starts sending before the server's DTLS is
+// up, and those packets are dropped) it compares the received audio with
+// the end of the source, if it covers at least 60 % of it. It compares the
+// shape of the speech (syllable energy over time), so it holds across codecs
+// and resampling but fails for silence, noise or garbled audio.
 func bestMatch(src []int16, srcRate int, got []int16, gotRate int) (float64, int) {
 	a, b := envelope(src, srcRate), envelope(got, gotRate)
-	if short := len(a) - len(b); short > 0 && short <= len(a)/10 {
-		// A client may stop a few frames early: pad with silence.
-		b = append(b, envelope(make([]int16, short*gotRate/50), gotRate)...)
-	}
 	best, lag := -1.0, -1
+	if len(b) < len(a) {
+		if len(b) < len(a)*6/10 {
+			return -1, -1
+		}
+		for l := 0; l <= min(10, len(a)-len(b)); l++ { // up to 200 ms cut at the end
+			end := len(a) - l
+			if r := pearson(a[end-len(b):end], b); r > best {
+				best, lag = r, -l
+			}
+		}
+		return best, lag
+	}
 	for off := 0; off+len(a) <= len(b); off++ {
 		if r := pearson(a, b[off:off+len(a)]); r > best {
 			best, lag = r, off

@@ -506,6 +506,21 @@ func (ss *session) watch() {
 	}
 }
 
+// Draining: on a graceful end the tracks go on reading what the client sent
+// before it ended the session (packets still buffered on a loaded server)
+// until none arrived for drainQuiet, at most drainMax.
+const (
+	drainQuiet = 200 * time.Millisecond
+	drainMax   = 5 * time.Second
+)
+
+func (ss *session) drain() {
+	deadline := time.Now().Add(drainMax)
+	for time.Now().Before(deadline) && time.Since(time.Unix(0, ss.lastRTP.Load())) < drainQuiet {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // end closes the session once; the first reason wins.
 func (ss *session) end(reason string, cause error) {
 	ss.endOnce.Do(func() {
@@ -514,6 +529,9 @@ func (ss *session) end(reason string, cause error) {
 		ss.mu.Unlock()
 		s := ss.srv
 		go func() {
+			if cause == nil {
+				ss.drain()
+			}
 			_ = ss.pc.Close()
 			ss.readers.Wait()
 			ss.eng.Close(cause)
