@@ -16,6 +16,7 @@ import (
 // second, independent WebRTC implementation) and checks that each party's
 // decoded audio matches its own file, with the parties given by mid.
 func TestAiortcWHIP(t *testing.T) {
+	t.Parallel()
 	// Debian's python3-aiortc is for Debian's interpreter, not a pyenv one.
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import aiortc").Run(); err != nil {

@@ -134,6 +134,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // dropped and counted, the session keeps its audio and goes on decoding,
 // and a second session is served meanwhile.
 func TestBadRTP(t *testing.T) {
+	t.Parallel()
 	e := testServer(t, nil)
 	c := dialPion(t, e.hs.URL+"/whip?engagement=bad", pcmuCodec)
 	eng := <-e.col.opened
@@ -191,6 +192,7 @@ func TestBadRTP(t *testing.T) {
 // TestTimeouts ends a session that never connects and one that connects
 // but sends no audio; each sink is closed with the reason, and counted.
 func TestTimeouts(t *testing.T) {
+	t.Parallel()
 	e := testServer(t, func(c *Config) {
 		c.ConnectTimeout = time.Second
 		c.IdleTimeout = time.Second

@@ -32,7 +32,9 @@ var engine *pocketsphinx.Engine
 
 func TestMain(m *testing.M) {
 	var err error
-	engine, err = pocketsphinx.New(pocketsphinx.DefaultConfig(), nil)
+	cfg := pocketsphinx.DefaultConfig()
+	cfg.MaxDecoders = 16 // parallel tests; decoders are created on demand
+	engine, err = pocketsphinx.New(cfg, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "whip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
 		os.Exit(1)

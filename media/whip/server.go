@@ -456,6 +456,10 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		defer ss.readers.Done()
 		c, m := string(t.codec), ss.srv.m
 		open := true
+		// Packets dropped here (padding-only probes, oversized payloads) are
+		// counted here; the sequence numbers passed on skip them, so that
+		// the Party counts only packets lost in the network.
+		var skipped uint16
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
@@ -466,11 +470,13 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			switch {
 			case len(p.Payload) == 0:
 				m.dropped.WithLabelValues(c, "empty").Inc()
+				skipped++
 			case len(p.Payload) > ss.srv.cfg.MaxPayloadBytes:
 				m.dropped.WithLabelValues(c, "oversized").Inc()
+				skipped++
 			case open:
 				// Decode errors, losses and overflow are counted by the Party.
-				if err := t.party.WriteRTP(p.SequenceNumber, p.Timestamp, p.Payload); isClosed(err) {
+				if err := t.party.WriteRTP(p.SequenceNumber-skipped, p.Timestamp, p.Payload); isClosed(err) {
 					open = false
 				}
 			}

@@ -15,6 +15,7 @@ import (
 // is closed with a status that says why, the reason is counted, the
 // engagement keeps the audio it had, and a good stream is served meanwhile.
 func TestBadStreams(t *testing.T) {
+	t.Parallel()
 	mu := func(n int) []byte { return []byte(strings.Repeat("\xff", n)) }
 	for _, tc := range []struct {
 		name    string

@@ -33,6 +33,7 @@ func TestPCM(t *testing.T) {
 			rate: 8000, channels: map[inference.Party]string{"customer": "0920"}, order: []inference.Party{"customer"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := testServer(t, nil)
 			var srcs [][]int16
 			said := map[inference.Party]string{}

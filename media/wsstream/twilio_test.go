@@ -60,6 +60,7 @@ func (tc *twilioClient) media(track string, chunk int, ms int, payload []byte) {
 // digit: each party receives exactly the audio sent, the gap becomes
 // silence, and the pipeline transcribes the words.
 func TestTwilio(t *testing.T) {
+	t.Parallel()
 	e := testServer(t, nil)
 	cust, custSaid := speech(t, "0890", "mu-law", 8000)
 	agent, agentSaid := speech(t, "0920", "mu-law", 8000)
