@@ -3,6 +3,7 @@ module github.com/earshot/earshot
 go 1.26.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/pion/opus v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 )
