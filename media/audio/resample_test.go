@@ -28,13 +28,13 @@ func goertzel(s []int16, rate int, freq float64) float64 {
 
 func TestResampler(t *testing.T) {
 	tests := []struct {
-		name         string
-		in, out      int
-		tone         float64 // input tone
-		wantAmp      float64 // expected amplitude at the tone (or its alias) in the output
-		checkFreq    float64
-		maxAmp       float64 // upper bound (for rejection rows)
-		chunk        int
+		name      string
+		in, out   int
+		tone      float64 // input tone
+		wantAmp   float64 // expected amplitude at the tone (or its alias) in the output
+		checkFreq float64
+		maxAmp    float64 // upper bound (for rejection rows)
+		chunk     int
 	}{
 		{"8k->16k passes 1 kHz", 8000, 16000, 1000, 10000, 1000, 0, 160},
 		{"48k->16k passes 1 kHz", 48000, 16000, 1000, 10000, 1000, 0, 960},

@@ -95,9 +95,9 @@ type Event struct {
 type Detector struct {
 	cfg                   Config
 	frame                 int
-	pending               []int16 // samples not yet a whole frame
-	pre                   []int16 // pre-roll ring (last PreRollMs of non-region audio)
-	offset                int64   // sample index of pending[0]
+	pending               []int16   // samples not yet a whole frame
+	pre                   []int16   // pre-roll ring (last PreRollMs of non-region audio)
+	offset                int64     // sample index of pending[0]
 	floor                 float64   // noise floor, dB
 	levels                []float64 // recent frame levels, dB
 	inRegion              bool
