@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/pion/opus/pkg/oggreader"
 )
 
 func TestG711KnownValues(t *testing.T) {
@@ -118,28 +117,9 @@ func OpusPackets(t testing.TB, wavPath string, frameMs string) [][]byte {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, _, err := oggreader.NewWith(f)
+	pkts, err := OggOpusPackets(f)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var pkts [][]byte
-	var cur []byte
-	for {
-		segs, _, err := r.ParseNextPage()
-		if err != nil {
-			break
-		}
-		// Lacing: a packet ends with a segment shorter than 255 bytes.
-		for _, s := range segs {
-			cur = append(cur, s...)
-			if len(s) == 255 {
-				continue
-			}
-			if len(cur) > 0 && !(len(cur) >= 8 && (string(cur[:8]) == "OpusHead" || string(cur[:8]) == "OpusTags")) {
-				pkts = append(pkts, cur)
-			}
-			cur = nil
-		}
 	}
 	return pkts
 }
