@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"github.com/earshot/earshot/media/wav"
@@ -88,3 +89,5 @@ func mustParseWAV(t testing.TB, path string) *wav.File {
 	}
 	return f
 }
+
+func codecAlaw(s int16) byte { return codec.LinearToAlaw(s) }
