@@ -42,7 +42,7 @@ func TestAiortcWHIP(t *testing.T) {
 		t.Fatal("no session opened")
 	}
 	select {
-	case <-eng.closed:
+	case <-eng.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("engagement not closed after DELETE")
 	}

@@ -183,8 +183,8 @@ func TestBadRTP(t *testing.T) {
 		t.Errorf("%d sessions, want 2 still open", e.srv.Sessions())
 	}
 	select {
-	case <-eng.closed:
-		t.Fatalf("first session closed: %v", eng.err)
+	case <-eng.Done():
+		t.Fatalf("first session closed: %v", eng.Err())
 	default:
 	}
 }
@@ -215,11 +215,11 @@ func TestTimeouts(t *testing.T) {
 		reason string
 	}{{s1, "connect_timeout"}, {s2, "idle_timeout"}} {
 		select {
-		case <-tc.eng.closed:
+		case <-tc.eng.Done():
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%s: engagement not closed", tc.reason)
 		}
-		if tc.eng.err == nil {
+		if tc.eng.Err() == nil {
 			t.Errorf("%s: engagement closed with nil error", tc.reason)
 		}
 	}

@@ -162,12 +162,12 @@ func TestChromiumWHIP(t *testing.T) {
 				t.Fatal("page did not report after stop")
 			}
 			select {
-			case <-eng.closed:
+			case <-eng.Done():
 			case <-time.After(10 * time.Second):
 				t.Fatal("engagement not closed after DELETE")
 			}
-			if eng.err != nil {
-				t.Errorf("engagement closed with %v, want nil after DELETE", eng.err)
+			if eng.Err() != nil {
+				t.Errorf("engagement closed with %v, want nil after DELETE", eng.Err())
 			}
 			if got := eng.meta.Query.Get("engagement"); got != "e1" {
 				t.Errorf("engagement metadata = %q, want e1", got)
