@@ -3,6 +3,8 @@ package whip
 import (
 	"bytes"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,18 @@ func TestTrickleICE(t *testing.T) {
 		t.Fatal(err)
 	}
 	location, answer := postOffer(t, e.hs.URL+"/whip", offer.SDP)
+	// Only the allowed candidates are offered: loopback, ports 40000-40999.
+	cre := regexp.MustCompile(`a=candidate:\S+ \d+ (\S+) \d+ (\S+) (\d+) typ`)
+	found := cre.FindAllStringSubmatch(answer, -1)
+	if len(found) == 0 {
+		t.Fatalf("answer has no candidates:\n%s", answer)
+	}
+	for _, m := range found {
+		port, _ := strconv.Atoi(m[3])
+		if m[1] != "udp" && m[1] != "UDP" || m[2] != "127.0.0.1" || port < 40000 || port > 40999 {
+			t.Errorf("candidate %s %s:%s outside the configured interfaces, addresses and ports", m[1], m[2], m[3])
+		}
+	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,4 +110,15 @@ func TestTrickleICE(t *testing.T) {
 		t.Fatal("no engagement opened")
 	}
 	waitFor(t, "audio", func() bool { return eng.party("customer").seconds() >= 0.2 })
+
+	// Shutdown ends the session; the engagement is closed without error.
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.WaitClosed(t); err != nil {
+		t.Errorf("engagement closed with %v at shutdown, want nil", err)
+	}
+	if got := patch(t, url, frag, "a=mid:0\r\n"); got != 404 {
+		t.Errorf("PATCH after shutdown: %d, want 404", got)
+	}
 }

@@ -147,6 +147,32 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestShutdown: Close ends live streams with status 1001 and closes their
+// engagements without error, keeping their audio.
+func TestShutdown(t *testing.T) {
+	e := testServer(t, nil)
+	c := e.dial(t, "?engagement=s1&format=pcm&rate=16000")
+	if err := c.Write(context.Background(), websocket.MessageBinary, make([]byte, 3200)); err != nil {
+		t.Fatal(err)
+	}
+	eng := e.col.get(t, "s1")
+	waitFor(t, "audio", func() bool { return eng.pe.Stats()["mixed"].AudioMs == 100 })
+	status := make(chan websocket.StatusCode, 1)
+	go func() { status <- closeStatus(t, c) }() // the client answers the close
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := <-status; st != websocket.StatusGoingAway {
+		t.Errorf("close status %v, want going away", st)
+	}
+	if err := eng.waitClosed(t); err != nil {
+		t.Errorf("engagement closed with %v at shutdown, want nil", err)
+	}
+	if got := testutil.ToFloat64(e.srv.m.ended.WithLabelValues("shutdown")); got != 1 {
+		t.Errorf("streams_ended_total{shutdown} = %v, want 1", got)
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
