@@ -230,3 +230,25 @@ func TestTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPackets sends 40 ms PCMU packets (as GStreamer does) over a real
+// WebRTC session: no gap is seen and every sample arrives.
+func TestLongPackets(t *testing.T) {
+	t.Parallel()
+	e := testServer(t, nil)
+	c := dialPion(t, e.hs.URL+"/whip?engagement=long", pcmuCodec)
+	eng := <-e.col.opened
+	for i := range 25 {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(7 + i), Timestamp: uint32(1000 + 320*i), SSRC: 99},
+			Payload: bytes.Repeat([]byte{0x10, 0x90}, 160)}
+		if err := c.track.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, "audio", func() bool { return eng.pe.Stats()["customer"].AudioMs >= 1000 })
+	st := eng.pe.Stats()["customer"]
+	if st.AudioMs != 1000 || st.SilenceMs != 0 || st.PacketsLost != 0 {
+		t.Errorf("stats %+v, want 1000 ms audio, no silence, no loss", st)
+	}
+}
