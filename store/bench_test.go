@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,10 @@ func BenchmarkAppend(b *testing.B) {
 	for _, mode := range []string{"sealed", "plain"} {
 		for _, writers := range []int{1, 50, 500} {
 			b.Run(fmt.Sprintf("%s/writers=%d", mode, writers), func(b *testing.B) {
+				if os.Getenv("EARSHOT_BENCH_NOMOVE") != "" {
+					defer func(d time.Duration) { moveInterval = d }(moveInterval)
+					moveInterval = time.Hour
+				}
 				s, err := Open(Options{Dir: b.TempDir()})
 				if err != nil {
 					b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -35,6 +36,18 @@ const moveBatch = 4096
 // moveInterval is how often the mover runs (a variable for tests).
 var moveInterval = 500 * time.Millisecond
 
+// moveAge is how long entries stay in the journal before the mover takes
+// them. Live engagements then gain many segments per move, so extending
+// each one's run in the per-engagement layout is amortised over them, and
+// the mover does not compete with the hot path segment by segment.
+var moveAge = time.Minute
+
+// checkpoint records the last journal sequence of a commit and its time.
+type checkpoint struct {
+	gseq uint64
+	at   time.Time
+}
+
 func journalValue(id engID, seq uint32, sealed []byte) []byte {
 	v := make([]byte, 0, 20+len(sealed))
 	v = append(v, id[:]...)
@@ -53,17 +66,23 @@ func parseJournalValue(v []byte) (id engID, seq uint32, sealed []byte, err error
 // loadJournal rebuilds the in-memory index from the journal bucket.
 func (s *Store) loadJournal() error {
 	s.journal = map[engID][]jref{}
-	return s.db.View(func(tx *bbolt.Tx) error {
+	var last uint64
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 			id, seq, _, err := parseJournalValue(v)
 			if err != nil {
 				return err
 			}
-			s.journal[id] = append(s.journal[id], jref{seq, binary.BigEndian.Uint64(k)})
+			last = binary.BigEndian.Uint64(k)
+			s.journal[id] = append(s.journal[id], jref{seq, last})
 			s.journalLen++
 			return nil
 		})
 	})
+	if last > 0 { // entries from before the restart are old enough
+		s.checkpoints = []checkpoint{{gseq: last}}
+	}
+	return err
 }
 
 // runMover moves journal entries into the per-engagement layout every
@@ -79,7 +98,7 @@ func (s *Store) runMover() {
 		case <-t.C:
 		}
 		for {
-			n, err := s.moveJournal()
+			n, err := s.moveJournal(false)
 			if err != nil {
 				s.logger.Error("moving journal entries failed", "err", err)
 				break
@@ -96,14 +115,30 @@ func (s *Store) runMover() {
 	}
 }
 
-// moveJournal moves up to moveBatch of the oldest journal entries; entries
-// of engagements that no longer exist (purged) are dropped.
-func (s *Store) moveJournal() (int, error) {
+// moveJournal moves up to moveBatch of the oldest journal entries that are
+// older than moveAge (all of them if all is set); entries of engagements
+// that no longer exist (purged) are dropped.
+func (s *Store) moveJournal(all bool) (int, error) {
 	s.jmu.Lock()
 	defer s.jmu.Unlock()
 	if s.journalLen == 0 {
 		return 0, nil
 	}
+	limit := uint64(math.MaxUint64)
+	if !all {
+		limit = 0
+		cutoff := time.Now().Add(-moveAge)
+		for _, c := range s.checkpoints {
+			if c.at.After(cutoff) {
+				break
+			}
+			limit = c.gseq
+		}
+		if limit == 0 {
+			return 0, nil
+		}
+	}
+	var upTo uint64
 	moved := map[engID]int{}
 	n := 0
 	err := s.db.Update(func(tx *bbolt.Tx) error {
@@ -113,6 +148,9 @@ func (s *Store) moveJournal() (int, error) {
 		exists := map[engID]bool{}
 		c := tx.Bucket(bucketJournal).Cursor()
 		for k, v := c.First(); k != nil && n < moveBatch; k, v = c.First() {
+			if upTo = binary.BigEndian.Uint64(k); upTo > limit {
+				break
+			}
 			id, seq, sealed, err := parseJournalValue(v)
 			if err != nil {
 				return err
@@ -148,6 +186,11 @@ func (s *Store) moveJournal() (int, error) {
 		}
 		s.journalLen -= min(m, len(refs))
 	}
+	i := 0
+	for i < len(s.checkpoints) && s.checkpoints[i].gseq <= upTo {
+		i++
+	}
+	s.checkpoints = slices.Delete(s.checkpoints, 0, i)
 	return n, nil
 }
 
@@ -155,7 +198,7 @@ func (s *Store) moveJournal() (int, error) {
 // read the segments bucket directly).
 func (s *Store) flushJournal() error {
 	for {
-		n, err := s.moveJournal()
+		n, err := s.moveJournal(true)
 		if err != nil || n == 0 {
 			return err
 		}

@@ -453,3 +453,37 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestMoverMovesAgedJournal(t *testing.T) {
+	defer func(i, a time.Duration) { moveInterval, moveAge = i, a }(moveInterval, moveAge)
+	moveInterval, moveAge = 10*time.Millisecond, 50*time.Millisecond
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	e := newEngagement(t, s, "q", "", t0)
+	appendN(t, s, e, 30, "moved %d")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.jmu.RLock()
+		n := s.journalLen
+		s.jmu.RUnlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d journal entries still unmoved after 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var inSegments, inJournal int
+	s.db.View(func(tx *bbolt.Tx) error {
+		inSegments, inJournal = tx.Bucket(bucketSegments).Stats().KeyN, tx.Bucket(bucketJournal).Stats().KeyN
+		return nil
+	})
+	if inSegments != 30 || inJournal != 0 {
+		t.Fatalf("after moving: %d in segments, %d in journal; want 30, 0", inSegments, inJournal)
+	}
+	segs, err := s.Segments(context.Background(), e.ID)
+	if err != nil || len(segs) != 30 || segs[29].Text != "moved 29" {
+		t.Fatalf("Segments after moving = %d, %v", len(segs), err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -96,12 +95,8 @@ func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
 		if err != nil {
 			return err
 		}
-		raw, err := json.Marshal(g)
-		if err != nil {
-			return fmt.Errorf("store: encode segment: %w", err)
-		}
 		key := segmentKey(id, g.Seq)
-		val, err := s.sealValue(dek, bucketSegments, key, raw)
+		val, err := s.sealValue(dek, bucketSegments, key, encodeSegment(g))
 		if err != nil {
 			return err
 		}
@@ -205,6 +200,9 @@ func (s *Store) commit(batch []commitReq) {
 		r  jref
 	}
 	n := 0
+	// jmu is held across the transaction and the index update, so the
+	// mover never sees journal entries that the index does not have yet.
+	s.jmu.Lock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		refs, n = refs[:0], 0
 		eng, j := tx.Bucket(bucketEngagements), tx.Bucket(bucketJournal)
@@ -241,14 +239,14 @@ func (s *Store) commit(batch []commitReq) {
 		}
 		return nil
 	})
-	if err == nil {
-		s.jmu.Lock()
+	if err == nil && len(refs) > 0 {
 		for _, r := range refs {
 			s.journal[r.id] = append(s.journal[r.id], r.r)
 		}
 		s.journalLen += len(refs)
-		s.jmu.Unlock()
+		s.checkpoints = append(s.checkpoints, checkpoint{refs[len(refs)-1].r.gseq, time.Now()})
 	}
+	s.jmu.Unlock()
 	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	s.metrics.batchSegments.Observe(float64(n))
 	s.debugCommits.Add(1)
@@ -324,9 +322,9 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 			if err != nil {
 				return nil, fmt.Errorf("store: segment %d of %s: %w", seq, id, err)
 			}
-			var g Segment
-			if err := json.Unmarshal(pt, &g); err != nil {
-				return nil, fmt.Errorf("store: decode segment of %s: %w", id, err)
+			g, err := decodeSegment(pt, idStr)
+			if err != nil {
+				return nil, fmt.Errorf("store: segment %d of %s: %w", seq, id, err)
 			}
 			out = append(out, g)
 		}

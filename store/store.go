@@ -55,6 +55,9 @@ type Store struct {
 	jmu        sync.RWMutex
 	journal    map[engID][]jref // +checklocks:jmu
 	journalLen int              // +checklocks:jmu
+	// checkpoints: per commit, its last journal sequence and time, oldest
+	// first; the mover takes entries older than moveAge.
+	checkpoints []checkpoint // +checklocks:jmu
 	moverDone  chan struct{}
 	moveEvery  time.Duration
 
