@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"os"
 	"strings"
 	"sync"
@@ -34,7 +35,8 @@ func BenchmarkAppend(b *testing.B) {
 					defer func(d time.Duration) { moveInterval = d }(moveInterval)
 					moveInterval = time.Hour
 				}
-				s, err := Open(Options{Dir: b.TempDir()})
+				reg := prometheus.NewRegistry()
+				s, err := Open(Options{Dir: b.TempDir(), Registerer: reg})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -62,11 +64,67 @@ func BenchmarkAppend(b *testing.B) {
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "segs/s")
 				if testing.Verbose() {
-					st := s.db.Stats().TxStats
-					b.Logf("writes %d, write time %s, spill %s, pages alloc %d bytes, file pages %d", st.GetWrite(), st.GetWriteTime(), st.GetSpillTime(), st.GetPageAlloc(), s.db.Stats().FreePageN)
-					b.Logf("commits %d, mean batch %.1f, mean commit %.2f ms", s.debugCommits.Load(), float64(s.debugSegs.Load())/float64(max(1, s.debugCommits.Load())), float64(s.debugCommitNs.Load())/1e6/float64(max(1, s.debugCommits.Load())))
+					b.Logf("%s", commitStats(b, reg))
 				}
 			})
 		}
 	}
+}
+
+// commitStats summarises the group-commit histograms.
+func commitStats(tb testing.TB, reg *prometheus.Registry) string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out string
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "earshot_store_segment_batch_size", "earshot_store_segment_commit_seconds":
+			h := mf.GetMetric()[0].GetHistogram()
+			out += fmt.Sprintf("%s: %d commits, mean %.4g; ", mf.GetName(), h.GetSampleCount(), h.GetSampleSum()/float64(max(1, h.GetSampleCount())))
+		}
+	}
+	return out
+}
+
+// BenchmarkMoveJournal measures the background mover: segments per second
+// moved from the journal into the per-engagement layout, with 500 live
+// engagements interleaved in the journal as the hot path leaves them.
+func BenchmarkMoveJournal(b *testing.B) {
+	defer func(d time.Duration) { moveInterval = d }(moveInterval)
+	moveInterval = time.Hour
+	s, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const engagements = 500
+	ids := make([]string, engagements)
+	for i := range ids {
+		ids[i] = newEngagement(b, s, "q", "", time.Now()).ID
+	}
+	ctx := context.Background()
+	seq := make([]uint32, engagements)
+	moved := 0
+	b.ResetTimer()
+	for moved < b.N {
+		b.StopTimer()
+		batch := make([]Segment, 0, 5000)
+		for i := range 5000 {
+			e := i % engagements
+			batch = append(batch, benchSegment(ids[e], seq[e]))
+			seq[e]++
+		}
+		if err := s.AppendBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := s.flushJournal(); err != nil {
+			b.Fatal(err)
+		}
+		moved += len(batch)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(moved)/b.Elapsed().Seconds(), "segs/s")
 }

@@ -145,6 +145,8 @@ func (s *Store) moveJournal(all bool) (int, error) {
 		clear(moved)
 		n = 0
 		eng, segs := tx.Bucket(bucketEngagements), tx.Bucket(bucketSegments)
+		// Each engagement's run grows at its end: pack split pages fuller.
+		segs.FillPercent = 0.9
 		exists := map[engID]bool{}
 		c := tx.Bucket(bucketJournal).Cursor()
 		for k, v := c.First(); k != nil && n < moveBatch; k, v = c.First() {

@@ -233,7 +233,10 @@ func TestTamperDetected(t *testing.T) {
 				b := tx.Bucket(bucketResults)
 				b.Put(resultKey(id, "notes"), bytes.Clone(b.Get(resultKey(id, "summary"))))
 			},
-			read: func(s *Store, e Engagement) error { _, err := s.Result(context.Background(), e.ID, "notes"); return err },
+			read: func(s *Store, e Engagement) error {
+				_, err := s.Result(context.Background(), e.ID, "notes")
+				return err
+			},
 		},
 		{
 			name: "customer reference swapped with another engagement's",

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,8 +57,8 @@ type Store struct {
 	// checkpoints: per commit, its last journal sequence and time, oldest
 	// first; the mover takes entries older than moveAge.
 	checkpoints []checkpoint // +checklocks:jmu
-	moverDone  chan struct{}
-	moveEvery  time.Duration
+	moverDone   chan struct{}
+	moveEvery   time.Duration
 
 	commitCh      chan commitReq
 	stopping      chan struct{}
@@ -72,8 +71,6 @@ type Store struct {
 	// plaintextForBench disables sealing; set only by benchmarks that
 	// measure what encryption costs.
 	plaintextForBench bool
-
-	debugCommits, debugSegs, debugCommitNs atomic.Int64
 }
 
 // DBFile is the content database's file name inside the data directory.
