@@ -30,7 +30,7 @@ func benchSegment(id string, seq uint32) Segment {
 func BenchmarkAppend(b *testing.B) {
 	for _, mode := range []string{"sealed", "plain"} {
 		for _, writers := range []int{1, 50, 500} {
-			b.Run(fmt.Sprintf("%s/writers=%d", mode, writers), func(b *testing.B) {
+			b.Run(fmt.Sprintf("mode=%s/writers=%d", mode, writers), func(b *testing.B) {
 				if os.Getenv("EARSHOT_BENCH_NOMOVE") != "" {
 					defer func(d time.Duration) { moveInterval = d }(moveInterval)
 					moveInterval = time.Hour

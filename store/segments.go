@@ -112,6 +112,14 @@ func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
 	select {
 	case err := <-req.done:
 		return err
+	case <-s.committerDone:
+		// Closed: the committer drained what it was handed before exiting.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	case <-ctx.Done():
 		// Not acknowledged; it may still be committed.
 		return ctx.Err()
@@ -327,7 +335,10 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 			out = append(out, g)
 		}
 	}
-	return out, s.auditRead(audit, idStr)
+	if err := s.auditRead(audit, idStr); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // sealValue seals a value of bucket b under key with dek.

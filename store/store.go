@@ -65,8 +65,9 @@ type Store struct {
 	committerDone chan struct{}
 	closeOnce     sync.Once
 
-	sweepMu sync.Mutex // one sweep or purge at a time
-	now     func() time.Time
+	sweepMu  sync.Mutex // one sweep or purge at a time
+	rotateMu sync.Mutex // one KEK rotation at a time
+	now      func() time.Time
 
 	// plaintextForBench disables sealing; set only by benchmarks that
 	// measure what encryption costs.
