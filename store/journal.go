@@ -143,16 +143,18 @@ func (s *Store) moveJournal(all bool) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		clear(moved)
-		n = 0
+		n, upTo = 0, 0
 		eng, segs := tx.Bucket(bucketEngagements), tx.Bucket(bucketSegments)
 		// Each engagement's run grows at its end: pack split pages fuller.
 		segs.FillPercent = 0.9
 		exists := map[engID]bool{}
 		c := tx.Bucket(bucketJournal).Cursor()
 		for k, v := c.First(); k != nil && n < moveBatch; k, v = c.First() {
-			if upTo = binary.BigEndian.Uint64(k); upTo > limit {
+			gseq := binary.BigEndian.Uint64(k)
+			if gseq > limit {
 				break
 			}
+			upTo = gseq
 			id, seq, sealed, err := parseJournalValue(v)
 			if err != nil {
 				return err
