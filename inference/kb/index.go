@@ -1,0 +1,714 @@
+package kb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Embedder turns texts into vectors for hybrid ranking; inference.Embedder
+// (an Ollama /api/embed client) satisfies it. Vectors of one Embedder must
+// all have the same length. Embed may fail with inference.ErrUnavailable;
+// the index then ranks lexically.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Change is what an Upsert did.
+type Change int
+
+// The results of Upsert.
+const (
+	Unchanged Change = iota // same content hash: nothing done
+	Added
+	Updated
+)
+
+func (c Change) String() string {
+	return [...]string{"unchanged", "added", "updated"}[c]
+}
+
+// ErrNotFound is returned for an unknown article id.
+var ErrNotFound = errors.New("kb: article not found")
+
+// Field indexes of a passage.
+const (
+	fieldBody = iota
+	fieldTitle
+	fieldTags
+	numFields
+)
+
+// posting is one passage's term frequencies for one term.
+type posting struct {
+	doc uint32
+	tf  [numFields]uint16
+}
+
+// doc is one passage slot.
+type doc struct {
+	p     Passage
+	lens  [numFields]uint32
+	alive bool
+	vec   []float32 // unit vector, nil without an embedder
+}
+
+// articleEntry is what the index remembers of an article.
+type articleEntry struct {
+	hash    string
+	updated time.Time
+	source  string
+	docs    []uint32
+}
+
+// Index is an in-memory BM25F index over article passages. It is safe for
+// concurrent use: searches share a read lock, changes take the write lock.
+// It is rebuilt from the stored articles at start (Load).
+type Index struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	syn     *Synonyms
+	emb     Embedder
+	accPool sync.Pool
+
+	mu sync.RWMutex
+	// +checklocks:mu
+	terms map[string]uint32
+	// +checklocks:mu
+	postings [][]posting
+	// +checklocks:mu
+	df []int32
+	// +checklocks:mu
+	docs []doc
+	// +checklocks:mu
+	articles map[string]*articleEntry
+	// +checklocks:mu
+	live int
+	// +checklocks:mu
+	sumLen [numFields]float64
+}
+
+// New returns an empty index. syn may be nil (no synonyms; see
+// BuiltinSynonyms and ParseSynonyms), emb may be nil (lexical ranking only).
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, syn *Synonyms, emb Embedder) (*Index, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{
+		cfg: cfg, log: logger.With("component", "kb"), m: m, syn: syn, emb: emb,
+		terms: map[string]uint32{}, articles: map[string]*articleEntry{},
+	}, nil
+}
+
+// analysedPassage is a passage with its field terms counted, prepared
+// outside the lock.
+type analysedPassage struct {
+	p    Passage
+	tf   map[string]*[numFields]uint16
+	lens [numFields]uint32
+	vec  []float32
+}
+
+func analysePassage(p Passage) analysedPassage {
+	ap := analysedPassage{p: p, tf: map[string]*[numFields]uint16{}}
+	add := func(f int, text string) {
+		for _, t := range analyze(text) {
+			c := ap.tf[t.term]
+			if c == nil {
+				c = new([numFields]uint16)
+				ap.tf[t.term] = c
+			}
+			if c[f] < math.MaxUint16 {
+				c[f]++
+			}
+			ap.lens[f]++
+		}
+	}
+	add(fieldBody, p.Text)
+	add(fieldTitle, p.Title)
+	for _, tag := range p.Tags {
+		add(fieldTags, tag)
+	}
+	return ap
+}
+
+// Upsert adds or replaces an article. An article whose content hash equals
+// the indexed one is left alone (Unchanged), so re-imports are idempotent.
+// With an embedder, passages are embedded first; if that fails the article
+// is still indexed lexically and the failure is counted.
+func (ix *Index) Upsert(ctx context.Context, a Article) (Change, error) {
+	if err := a.Validate(); err != nil {
+		ix.m.upserts.WithLabelValues("rejected").Inc()
+		return Unchanged, fmt.Errorf("kb: upsert %q: %w", a.ID, err)
+	}
+	hash := a.Hash()
+	ix.mu.RLock()
+	old := ix.articles[a.ID]
+	same := old != nil && old.hash == hash
+	ix.mu.RUnlock()
+	if same {
+		ix.m.upserts.WithLabelValues("unchanged").Inc()
+		return Unchanged, nil
+	}
+	aps := ix.prepare(ctx, a)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ch := ix.unsafeApply(a, hash, aps)
+	ix.m.upserts.WithLabelValues(ch.String()).Inc()
+	ix.unsafeMaybeCompact()
+	ix.unsafeGauges()
+	return ch, nil
+}
+
+// prepare splits and analyses an article, and embeds its passages when an
+// embedder is configured.
+func (ix *Index) prepare(ctx context.Context, a Article) []analysedPassage {
+	ps := SplitPassages(a, ix.cfg.PassageWords)
+	aps := make([]analysedPassage, len(ps))
+	for i, p := range ps {
+		aps[i] = analysePassage(p)
+	}
+	if ix.emb != nil {
+		texts := make([]string, len(ps))
+		for i, p := range ps {
+			texts[i] = p.Title + "\n" + p.Text
+		}
+		vecs, err := ix.emb.Embed(ctx, texts)
+		if err == nil && len(vecs) != len(ps) {
+			err = fmt.Errorf("kb: embedder returned %d vectors for %d texts", len(vecs), len(ps))
+		}
+		if err != nil {
+			ix.m.embedFailures.Inc()
+			ix.log.Warn("embedding failed; article indexed lexically", "article", a.ID, "err", err)
+		} else {
+			for i := range aps {
+				aps[i].vec = unit(vecs[i])
+			}
+		}
+	}
+	return aps
+}
+
+// unsafeApply replaces article a's passages with aps. Caller holds mu.
+func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Change {
+	ch := Added
+	if old := ix.articles[a.ID]; old != nil {
+		if old.hash == hash {
+			return Unchanged
+		}
+		ix.unsafeRemoveDocs(old.docs)
+		ch = Updated
+	}
+	e := &articleEntry{hash: hash, updated: a.Updated, source: a.Source}
+	for _, ap := range aps {
+		id := uint32(len(ix.docs))
+		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, alive: true, vec: ap.vec})
+		for term, tf := range ap.tf {
+			tid, ok := ix.terms[term]
+			if !ok {
+				tid = uint32(len(ix.postings))
+				ix.terms[term] = tid
+				ix.postings = append(ix.postings, nil)
+				ix.df = append(ix.df, 0)
+			}
+			ix.postings[tid] = append(ix.postings[tid], posting{doc: id, tf: *tf})
+			ix.df[tid]++
+		}
+		for f := range numFields {
+			ix.sumLen[f] += float64(ap.lens[f])
+		}
+		ix.live++
+		e.docs = append(e.docs, id)
+	}
+	ix.articles[a.ID] = e
+	return ch
+}
+
+// unsafeRemoveDocs tombstones passages. Caller holds mu.
+func (ix *Index) unsafeRemoveDocs(ids []uint32) {
+	for _, id := range ids {
+		d := &ix.docs[id]
+		if !d.alive {
+			continue
+		}
+		d.alive = false
+		for f := range numFields {
+			ix.sumLen[f] -= float64(d.lens[f])
+		}
+		ix.live--
+		// Document frequencies must drop now so idf stays exact; the
+		// postings themselves go at the next compaction.
+		for _, term := range uniqueTerms(d.p) {
+			if tid, ok := ix.terms[term]; ok {
+				ix.df[tid]--
+			}
+		}
+		d.vec = nil
+	}
+}
+
+func uniqueTerms(p Passage) []string {
+	ap := analysePassage(p)
+	out := make([]string, 0, len(ap.tf))
+	for t := range ap.tf {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Delete removes an article and its passages.
+func (ix *Index) Delete(id string) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e := ix.articles[id]
+	if e == nil {
+		return fmt.Errorf("kb: delete %q: %w", id, ErrNotFound)
+	}
+	ix.unsafeRemoveDocs(e.docs)
+	delete(ix.articles, id)
+	ix.m.deletes.Inc()
+	ix.unsafeMaybeCompact()
+	ix.unsafeGauges()
+	return nil
+}
+
+// unsafeMaybeCompact drops tombstoned passages once they are over a quarter
+// of the slots. Caller holds mu.
+func (ix *Index) unsafeMaybeCompact() {
+	dead := len(ix.docs) - ix.live
+	if dead < 256 || dead*4 < len(ix.docs) {
+		return
+	}
+	remap := make([]uint32, len(ix.docs))
+	docs := make([]doc, 0, ix.live)
+	for i, d := range ix.docs {
+		if d.alive {
+			remap[i] = uint32(len(docs))
+			docs = append(docs, d)
+		} else {
+			remap[i] = math.MaxUint32
+		}
+	}
+	for tid, pl := range ix.postings {
+		out := pl[:0]
+		for _, p := range pl {
+			if r := remap[p.doc]; r != math.MaxUint32 {
+				p.doc = r
+				out = append(out, p)
+			}
+		}
+		ix.postings[tid] = out
+	}
+	for _, e := range ix.articles {
+		for i, d := range e.docs {
+			e.docs[i] = remap[d]
+		}
+	}
+	ix.docs = docs
+}
+
+func (ix *Index) unsafeGauges() {
+	ix.m.articles.Set(float64(len(ix.articles)))
+	ix.m.passages.Set(float64(ix.live))
+}
+
+// Load indexes many articles at once, as at start from the store: analysis
+// runs on `workers` goroutines (0 means 2), insertion under one lock.
+// Invalid articles are skipped and returned as per-item errors.
+func (ix *Index) Load(ctx context.Context, articles []Article, workers int) (added int, errs []error) {
+	if workers <= 0 {
+		workers = 2
+	}
+	type job struct {
+		i   int
+		aps []analysedPassage
+		err error
+	}
+	out := make([]job, len(articles))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				a := articles[i]
+				if err := a.Validate(); err != nil {
+					out[i] = job{i: i, err: fmt.Errorf("kb: load %q: %w", a.ID, err)}
+					continue
+				}
+				out[i] = job{i: i, aps: ix.prepare(ctx, a)}
+			}
+		}()
+	}
+	for i := range articles {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i, j := range out {
+		if j.err != nil {
+			errs = append(errs, j.err)
+			ix.m.upserts.WithLabelValues("rejected").Inc()
+			continue
+		}
+		ch := ix.unsafeApply(articles[i], articles[i].Hash(), j.aps)
+		ix.m.upserts.WithLabelValues(ch.String()).Inc()
+		if ch != Unchanged {
+			added++
+		}
+	}
+	ix.unsafeMaybeCompact()
+	ix.unsafeGauges()
+	return added, errs
+}
+
+// ArticleInfo is what the index knows of an indexed article.
+type ArticleInfo struct {
+	ID       string
+	Hash     string
+	Updated  time.Time
+	Source   string
+	Passages int
+}
+
+// Article returns the indexed state of an article.
+func (ix *Index) Article(id string) (ArticleInfo, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	e := ix.articles[id]
+	if e == nil {
+		return ArticleInfo{}, false
+	}
+	return ArticleInfo{ID: id, Hash: e.hash, Updated: e.updated, Source: e.source, Passages: len(e.docs)}, true
+}
+
+// Stats are the index's sizes.
+type Stats struct {
+	Articles int `json:"articles"`
+	Passages int `json:"passages"`
+	Terms    int `json:"terms"`
+	Postings int `json:"postings"`
+}
+
+// Stats returns the index's sizes.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	s := Stats{Articles: len(ix.articles), Passages: ix.live, Terms: len(ix.terms)}
+	for _, pl := range ix.postings {
+		s.Postings += len(pl)
+	}
+	return s
+}
+
+// Query is one search.
+type Query struct {
+	// Text is free text; "quoted phrases" must appear in a passage (stop
+	// words inside the phrase are ignored).
+	Text string
+	// K is the number of hits wanted (default 5).
+	K int
+	// Queue restricts hits to articles of this queue or of every queue;
+	// empty means no restriction.
+	Queue string
+	// PerArticle keeps only the best passage of each article.
+	PerArticle bool
+	// Allow, if set, is called for each candidate passage before it is
+	// ranked; passages it rejects are never returned.
+	Allow func(p *Passage) bool
+	// Vector overrides the query embedding (for callers that embed once).
+	Vector []float32
+}
+
+// Hit is one retrieved passage. Score is the BM25F score, or the fused
+// reciprocal-rank score when hybrid ranking was used (then Lexical and
+// Semantic hold the parts: lexical score and cosine similarity).
+type Hit struct {
+	Passage  Passage `json:"passage"`
+	Score    float64 `json:"score"`
+	Lexical  float64 `json:"lexical"`
+	Semantic float64 `json:"semantic,omitempty"`
+}
+
+// weightedTerm is one query term and its weight.
+type weightedTerm struct {
+	term string
+	w    float64
+}
+
+// parsedQuery is an analysed query.
+type parsedQuery struct {
+	terms   []weightedTerm
+	seq     []string   // analysed terms in order (for proximity)
+	phrases [][]string // required phrases
+}
+
+func (ix *Index) parse(text string) parsedQuery {
+	var q parsedQuery
+	parts := strings.Split(text, `"`)
+	weights := map[string]float64{}
+	var order []string
+	for i, part := range parts {
+		ts := analyze(part)
+		terms := make([]string, len(ts))
+		for j, t := range ts {
+			terms[j] = t.term
+		}
+		if i%2 == 1 && len(terms) > 1 {
+			q.phrases = append(q.phrases, terms)
+		}
+		q.seq = append(q.seq, terms...)
+		for _, t := range terms {
+			if _, ok := weights[t]; !ok {
+				order = append(order, t)
+			}
+			// Repeated terms count more, with diminishing returns.
+			weights[t] += 1
+		}
+	}
+	for _, t := range order {
+		q.terms = append(q.terms, weightedTerm{t, 1 + math.Log(weights[t])})
+	}
+	if ix.cfg.SynonymWeight > 0 {
+		for _, t := range ix.syn.expand(q.seq) {
+			if _, ok := weights[t]; !ok {
+				q.terms = append(q.terms, weightedTerm{t, ix.cfg.SynonymWeight})
+			}
+		}
+	}
+	return q
+}
+
+// Search returns the best passages for q.
+func (ix *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
+	if q.K <= 0 {
+		q.K = 5
+	}
+	pq := ix.parse(q.Text)
+	vec := q.Vector
+	if ix.emb != nil && vec == nil && len(pq.terms) > 0 {
+		vs, err := ix.emb.Embed(ctx, []string{q.Text})
+		if err != nil || len(vs) != 1 {
+			ix.m.embedFailures.Inc()
+		} else {
+			vec = vs[0]
+		}
+	}
+	start := time.Now()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	depth := q.K
+	if vec != nil {
+		depth = max(depth, ix.cfg.HybridDepth)
+	}
+	lex := ix.unsafeLexical(pq, q, depth)
+	ix.m.queries.Inc()
+	ix.m.queryLatency.Observe(time.Since(start).Seconds())
+	if vec == nil {
+		if len(lex) > q.K {
+			lex = lex[:q.K]
+		}
+		return lex, nil
+	}
+	sem := ix.unsafeSemantic(unit(vec), q, depth)
+	return fuse(lex, sem, ix.cfg.RRFK, q.K, q.PerArticle), nil
+}
+
+// scored is a candidate passage during ranking.
+type scored struct {
+	doc   uint32
+	score float64
+}
+
+// unsafeLexical ranks passages by BM25F plus the proximity bonus. Caller
+// holds mu (read).
+func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
+	if len(pq.terms) == 0 || ix.live == 0 {
+		return nil
+	}
+	n := float64(ix.live)
+	var avg [numFields]float64
+	for f := range numFields {
+		avg[f] = max(ix.sumLen[f]/n, 1)
+	}
+	boost := [numFields]float64{1, ix.cfg.TitleBoost, ix.cfg.TagBoost}
+	k1, b := ix.cfg.K1, ix.cfg.B
+
+	acc := ix.getAcc(len(ix.docs))
+	defer ix.putAcc(acc)
+	var touched []uint32
+	for _, wt := range pq.terms {
+		tid, ok := ix.terms[wt.term]
+		if !ok || ix.df[tid] <= 0 {
+			continue
+		}
+		df := float64(ix.df[tid])
+		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
+		qw := idf * wt.w
+		for _, p := range ix.postings[tid] {
+			d := &ix.docs[p.doc]
+			if !d.alive {
+				continue
+			}
+			var tfn float64
+			for f := range numFields {
+				if p.tf[f] != 0 {
+					tfn += boost[f] * float64(p.tf[f]) / (1 - b + b*float64(d.lens[f])/avg[f])
+				}
+			}
+			if acc[p.doc] == 0 {
+				touched = append(touched, p.doc)
+			}
+			acc[p.doc] += float32(qw * tfn * (k1 + 1) / (tfn + k1))
+		}
+	}
+	// Candidates: filter first, then rank.
+	cands := make([]scored, 0, len(touched))
+	for _, id := range touched {
+		s := acc[id]
+		acc[id] = 0
+		if s == 0 {
+			continue // already taken (a zero-weight field touched it twice)
+		}
+		d := &ix.docs[id]
+		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {
+			continue
+		}
+		if q.Allow != nil && !q.Allow(&d.p) {
+			continue
+		}
+		cands = append(cands, scored{id, float64(s)})
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].score != cands[j].score {
+			return cands[i].score > cands[j].score
+		}
+		return cands[i].doc < cands[j].doc
+	})
+	// Re-rank the head with proximity and check phrases lazily.
+	pool := max(k*4, 40)
+	pairs := adjacentPairs(pq.seq)
+	var out []scored
+	seenArticle := map[string]bool{}
+	for _, c := range cands {
+		if len(pq.phrases) == 0 && len(out) >= pool {
+			break
+		}
+		d := &ix.docs[c.doc]
+		if len(pq.phrases) > 0 || (len(pairs) > 0 && ix.cfg.ProximityBoost > 0) {
+			seq := docSequence(d.p)
+			if !containsPhrases(seq, pq.phrases) {
+				continue
+			}
+			if len(pairs) > 0 {
+				c.score *= 1 + ix.cfg.ProximityBoost*pairShare(seq, pairs)
+			}
+		}
+		out = append(out, c)
+		if len(pq.phrases) > 0 && len(out) >= pool {
+			break
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	hits := make([]Hit, 0, k)
+	for _, c := range out {
+		d := &ix.docs[c.doc]
+		if q.PerArticle {
+			if seenArticle[d.p.ArticleID] {
+				continue
+			}
+			seenArticle[d.p.ArticleID] = true
+		}
+		hits = append(hits, Hit{Passage: d.p, Score: c.score, Lexical: c.score})
+		if len(hits) >= k {
+			break
+		}
+	}
+	return hits
+}
+
+func (ix *Index) getAcc(n int) []float32 {
+	if v := ix.accPool.Get(); v != nil {
+		acc := *(v.(*[]float32))
+		if len(acc) >= n {
+			return acc[:n]
+		}
+	}
+	return make([]float32, n)
+}
+
+func (ix *Index) putAcc(acc []float32) { ix.accPool.Put(&acc) }
+
+// docSequence is the analysed term sequence of a passage's title and body.
+func docSequence(p Passage) []string {
+	ts := analyze(p.Title + "\n" + p.Text)
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.term
+	}
+	return out
+}
+
+func adjacentPairs(seq []string) [][2]string {
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	for i := 0; i+1 < len(seq); i++ {
+		p := [2]string{seq[i], seq[i+1]}
+		if p[0] != p[1] && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pairShare is the share of pairs that occur adjacent in seq.
+func pairShare(seq []string, pairs [][2]string) float64 {
+	if len(pairs) == 0 {
+		return 0
+	}
+	have := make(map[[2]string]bool, len(seq))
+	for i := 0; i+1 < len(seq); i++ {
+		have[[2]string{seq[i], seq[i+1]}] = true
+	}
+	n := 0
+	for _, p := range pairs {
+		if have[p] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(pairs))
+}
+
+func containsPhrases(seq []string, phrases [][]string) bool {
+outer:
+	for _, ph := range phrases {
+		for i := 0; i+len(ph) <= len(seq); i++ {
+			if equalTerms(seq[i:i+len(ph)], ph) {
+				continue outer
+			}
+		}
+		return false
+	}
+	return true
+}
