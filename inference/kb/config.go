@@ -33,7 +33,7 @@ func DefaultConfig() Config {
 		PassageWords:   120,
 		K1:             1.2,
 		B:              0.75,
-		TitleBoost:     2.0,
+		TitleBoost:     3.0,
 		TagBoost:       1.5,
 		SynonymWeight:  0.5,
 		ProximityBoost: 0.2,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type doc struct {
 	p     Passage
 	lens  [numFields]uint32
 	alive bool
+	seq   []uint32  // analysed title+body terms in order, for phrases and proximity
 	vec   []float32 // unit vector, nil without an embedder
 }
 
@@ -122,6 +124,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, syn *Synony
 type analysedPassage struct {
 	p    Passage
 	tf   map[string]*[numFields]uint16
+	seq  []string // title then body terms
 	lens [numFields]uint32
 	vec  []float32
 }
@@ -130,6 +133,9 @@ func analysePassage(p Passage) analysedPassage {
 	ap := analysedPassage{p: p, tf: map[string]*[numFields]uint16{}}
 	add := func(f int, text string) {
 		for _, t := range analyze(text) {
+			if f != fieldTags {
+				ap.seq = append(ap.seq, t.term)
+			}
 			c := ap.tf[t.term]
 			if c == nil {
 				c = new([numFields]uint16)
@@ -141,8 +147,8 @@ func analysePassage(p Passage) analysedPassage {
 			ap.lens[f]++
 		}
 	}
-	add(fieldBody, p.Text)
 	add(fieldTitle, p.Title)
+	add(fieldBody, p.Text)
 	for _, tag := range p.Tags {
 		add(fieldTags, tag)
 	}
@@ -219,18 +225,16 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 	e := &articleEntry{hash: hash, updated: a.Updated, source: a.Source}
 	for _, ap := range aps {
 		id := uint32(len(ix.docs))
-		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, alive: true, vec: ap.vec})
 		for term, tf := range ap.tf {
-			tid, ok := ix.terms[term]
-			if !ok {
-				tid = uint32(len(ix.postings))
-				ix.terms[term] = tid
-				ix.postings = append(ix.postings, nil)
-				ix.df = append(ix.df, 0)
-			}
+			tid := ix.unsafeTermID(term)
 			ix.postings[tid] = append(ix.postings[tid], posting{doc: id, tf: *tf})
 			ix.df[tid]++
 		}
+		seq := make([]uint32, len(ap.seq))
+		for i, term := range ap.seq {
+			seq[i] = ix.terms[term]
+		}
+		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, alive: true, seq: seq, vec: ap.vec})
 		for f := range numFields {
 			ix.sumLen[f] += float64(ap.lens[f])
 		}
@@ -239,6 +243,18 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 	}
 	ix.articles[a.ID] = e
 	return ch
+}
+
+// unsafeTermID returns the id of term, adding it if new. Caller holds mu.
+func (ix *Index) unsafeTermID(term string) uint32 {
+	tid, ok := ix.terms[term]
+	if !ok {
+		tid = uint32(len(ix.postings))
+		ix.terms[term] = tid
+		ix.postings = append(ix.postings, nil)
+		ix.df = append(ix.df, 0)
+	}
+	return tid
 }
 
 // unsafeRemoveDocs tombstones passages. Caller holds mu.
@@ -255,22 +271,20 @@ func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 		ix.live--
 		// Document frequencies must drop now so idf stays exact; the
 		// postings themselves go at the next compaction.
-		for _, term := range uniqueTerms(d.p) {
-			if tid, ok := ix.terms[term]; ok {
-				ix.df[tid]--
+		seen := map[uint32]bool{}
+		for _, tid := range d.seq {
+			seen[tid] = true
+		}
+		for _, tag := range d.p.Tags {
+			for _, t := range analyze(tag) {
+				seen[ix.terms[t.term]] = true
 			}
 		}
-		d.vec = nil
+		for tid := range seen {
+			ix.df[tid]--
+		}
+		d.vec, d.seq = nil, nil
 	}
-}
-
-func uniqueTerms(p Passage) []string {
-	ap := analysePassage(p)
-	out := make([]string, 0, len(ap.tf))
-	for t := range ap.tf {
-		out = append(out, t)
-	}
-	return out
 }
 
 // Delete removes an article and its passages.
@@ -607,7 +621,11 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	})
 	// Re-rank the head with proximity and check phrases lazily.
 	pool := max(k*4, 40)
-	pairs := adjacentPairs(pq.seq)
+	pairs := adjacentPairs(ix.unsafeIDs(pq.seq))
+	var phrases [][]uint32
+	for _, ph := range pq.phrases {
+		phrases = append(phrases, ix.unsafeIDs(ph))
+	}
 	var out []scored
 	seenArticle := map[string]bool{}
 	for _, c := range cands {
@@ -615,14 +633,11 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 			break
 		}
 		d := &ix.docs[c.doc]
-		if len(pq.phrases) > 0 || (len(pairs) > 0 && ix.cfg.ProximityBoost > 0) {
-			seq := docSequence(d.p)
-			if !containsPhrases(seq, pq.phrases) {
-				continue
-			}
-			if len(pairs) > 0 {
-				c.score *= 1 + ix.cfg.ProximityBoost*pairShare(seq, pairs)
-			}
+		if !containsPhrases(d.seq, phrases) {
+			continue
+		}
+		if len(pairs) > 0 && ix.cfg.ProximityBoost > 0 {
+			c.score *= 1 + ix.cfg.ProximityBoost*pairShare(d.seq, pairs)
 		}
 		out = append(out, c)
 		if len(pq.phrases) > 0 && len(out) >= pool {
@@ -659,52 +674,57 @@ func (ix *Index) getAcc(n int) []float32 {
 
 func (ix *Index) putAcc(acc []float32) { ix.accPool.Put(&acc) }
 
-// docSequence is the analysed term sequence of a passage's title and body.
-func docSequence(p Passage) []string {
-	ts := analyze(p.Title + "\n" + p.Text)
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = t.term
+// noTerm stands for a query term absent from the index.
+const noTerm = math.MaxUint32
+
+// unsafeIDs maps analysed terms to term ids (noTerm if absent). Caller holds mu.
+func (ix *Index) unsafeIDs(terms []string) []uint32 {
+	out := make([]uint32, len(terms))
+	for i, t := range terms {
+		tid, ok := ix.terms[t]
+		if !ok {
+			tid = noTerm
+		}
+		out[i] = tid
 	}
 	return out
 }
 
-func adjacentPairs(seq []string) [][2]string {
-	var out [][2]string
-	seen := map[[2]string]bool{}
+func adjacentPairs(seq []uint32) [][2]uint32 {
+	var out [][2]uint32
 	for i := 0; i+1 < len(seq); i++ {
-		p := [2]string{seq[i], seq[i+1]}
-		if p[0] != p[1] && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		p := [2]uint32{seq[i], seq[i+1]}
+		if p[0] == p[1] || p[0] == noTerm || p[1] == noTerm || slices.Contains(out, p) {
+			continue
 		}
+		out = append(out, p)
 	}
 	return out
 }
 
 // pairShare is the share of pairs that occur adjacent in seq.
-func pairShare(seq []string, pairs [][2]string) float64 {
+func pairShare(seq []uint32, pairs [][2]uint32) float64 {
 	if len(pairs) == 0 {
 		return 0
 	}
-	have := make(map[[2]string]bool, len(seq))
-	for i := 0; i+1 < len(seq); i++ {
-		have[[2]string{seq[i], seq[i+1]}] = true
-	}
+	found := make([]bool, len(pairs))
 	n := 0
-	for _, p := range pairs {
-		if have[p] {
-			n++
+	for i := 0; i+1 < len(seq) && n < len(pairs); i++ {
+		for j, p := range pairs {
+			if !found[j] && seq[i] == p[0] && seq[i+1] == p[1] {
+				found[j] = true
+				n++
+			}
 		}
 	}
 	return float64(n) / float64(len(pairs))
 }
 
-func containsPhrases(seq []string, phrases [][]string) bool {
+func containsPhrases(seq []uint32, phrases [][]uint32) bool {
 outer:
 	for _, ph := range phrases {
 		for i := 0; i+len(ph) <= len(seq); i++ {
-			if equalTerms(seq[i:i+len(ph)], ph) {
+			if slices.Equal(seq[i:i+len(ph)], ph) {
 				continue outer
 			}
 		}
