@@ -48,7 +48,7 @@ type AskIndex struct {
 // (the daemon counts and audits asks).
 func NewAskIndex(logger *slog.Logger, syn *Synonyms) (*AskIndex, error) {
 	cfg := DefaultConfig()
-	cfg.TitleBoost = 0.3 // the title field holds the neighbours
+	cfg.TitleBoost = 0.6 // the title field holds the previous segment
 	cfg.PassageWords = 2000
 	ix, err := New(cfg, logger, nil, syn, nil)
 	if err != nil {
@@ -77,10 +77,9 @@ func (a *AskIndex) AddEngagement(ctx context.Context, segs []Segment) error {
 		}
 		var ctxText []string
 		if s.Kind == "segment" {
-			for _, j := range []int{i - 1, i + 1} {
-				if j >= 0 && j < len(segs) && segs[j].Kind == s.Kind {
-					ctxText = append(ctxText, segs[j].Text)
-				}
+			// The previous segment is what this one replies to.
+			if i > 0 && segs[i-1].Kind == s.Kind {
+				ctxText = append(ctxText, segs[i-1].Text)
 			}
 		}
 		k := s.key()
