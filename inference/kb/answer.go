@@ -123,8 +123,12 @@ func extractive(question string, srcs []source, maxSentences int) (string, []int
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	pick := cands[:min(maxSentences, len(cands))]
-	if pick[0].score <= 0.01 {
-		pick = pick[:1]
+	// Further sentences must come close to the best one.
+	for i := 1; i < len(pick); i++ {
+		if pick[i].score < 0.6*pick[0].score || pick[i].score <= 0.01 {
+			pick = pick[:i]
+			break
+		}
 	}
 	// Keep reading order: by source then position.
 	sort.Slice(pick, func(i, j int) bool {

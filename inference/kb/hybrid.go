@@ -53,12 +53,7 @@ func (ix *Index) unsafeSemantic(vec []float32, q Query, k int) []Hit {
 		}
 		cands = append(cands, scored{uint32(id), dot(vec, d.vec)})
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		if cands[i].score != cands[j].score {
-			return cands[i].score > cands[j].score
-		}
-		return cands[i].doc < cands[j].doc
-	})
+	ix.unsafeSortScored(cands)
 	var hits []Hit
 	seen := map[string]bool{}
 	for _, c := range cands {

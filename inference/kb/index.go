@@ -613,12 +613,7 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 		}
 		cands = append(cands, scored{id, float64(s)})
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		if cands[i].score != cands[j].score {
-			return cands[i].score > cands[j].score
-		}
-		return cands[i].doc < cands[j].doc
-	})
+	ix.unsafeSortScored(cands)
 	// Re-rank the head with proximity and check phrases lazily.
 	pool := max(k*4, 40)
 	pairs := adjacentPairs(ix.unsafeIDs(pq.seq))
@@ -644,7 +639,7 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 			break
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	ix.unsafeSortScored(out)
 	hits := make([]Hit, 0, k)
 	for _, c := range out {
 		d := &ix.docs[c.doc]
@@ -660,6 +655,17 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 		}
 	}
 	return hits
+}
+
+// unsafeSortScored orders candidates by score, ties by passage id, so a
+// ranking does not depend on the order articles were added. Caller holds mu.
+func (ix *Index) unsafeSortScored(c []scored) {
+	sort.Slice(c, func(i, j int) bool {
+		if c[i].score != c[j].score {
+			return c[i].score > c[j].score
+		}
+		return ix.docs[c[i].doc].p.ID < ix.docs[c[j].doc].p.ID
+	})
 }
 
 func (ix *Index) getAcc(n int) []float32 {
@@ -682,8 +688,8 @@ func (ix *Index) unsafeIDs(terms []string) []uint32 {
 	out := make([]uint32, len(terms))
 	for i, t := range terms {
 		tid, ok := ix.terms[t]
-		if !ok {
-			tid = noTerm
+		if !ok || ix.df[tid] <= 0 {
+			tid = noTerm // absent, or only in deleted passages
 		}
 		out[i] = tid
 	}
