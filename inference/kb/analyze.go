@@ -34,71 +34,127 @@ var stopWords = func() map[string]bool {
 	return m
 }()
 
-// words splits text into lower-case words: runs of letters and digits;
-// apostrophes inside a word are dropped ("don't" -> "dont") and a final
-// possessive "'s" is removed.
-func words(text string, fn func(w string, pos int)) {
-	var b strings.Builder
+// analyzer turns text into index terms. It keeps a cache of stems, so one
+// analyzer per goroutine (see Index.anPool) makes bulk indexing cheap. It
+// is not safe for concurrent use.
+type analyzer struct {
+	stems map[string]string
+	local map[string]uint32 // scratch for analysePassage
+	buf   []byte
+}
+
+// maxStemCache bounds an analyzer's stem cache.
+const maxStemCache = 200_000
+
+func newAnalyzer() *analyzer {
+	return &analyzer{stems: map[string]string{}, local: map[string]uint32{}}
+}
+
+// words calls fn for each lower-case word of text: runs of letters and
+// digits; apostrophes inside a word are dropped ("don't" -> "dont") and a
+// possessive "'s" is removed. pos counts every word, stop words included.
+// The word passed to fn is only valid during the call.
+func (an *analyzer) words(text string, fn func(w []byte, pos int)) {
+	b := an.buf[:0]
 	pos := 0
 	flush := func() {
-		if b.Len() == 0 {
-			return
+		if len(b) > 0 && len(b) <= maxTokenLen {
+			fn(b, pos)
 		}
-		w := b.String()
-		b.Reset()
-		if len(w) > maxTokenLen {
+		if len(b) > 0 {
 			pos++
-			return
 		}
-		fn(w, pos)
-		pos++
+		b = b[:0]
 	}
 	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+				b = append(b, c)
+			case 'A' <= c && c <= 'Z':
+				b = append(b, c+'a'-'A')
+			case c == '\'' && len(b) > 0:
+				an.apostrophe(text, &i, flush)
+			default:
+				flush()
+			}
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(text[i:])
 		i += size
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteRune(unicode.ToLower(r))
-		case (r == '\'' || r == '’') && b.Len() > 0 && i < len(text):
-			// Keep going inside a word; drop a possessive 's.
-			next, _ := utf8.DecodeRuneInString(text[i:])
-			if !unicode.IsLetter(next) {
-				flush()
-				continue
-			}
-			if next == 's' || next == 'S' {
-				after := i + 1
-				if after >= len(text) {
-					flush()
-					i = after
-					continue
-				}
-				r2, _ := utf8.DecodeRuneInString(text[after:])
-				if !unicode.IsLetter(r2) && !unicode.IsDigit(r2) {
-					flush()
-					i = after
-					continue
-				}
-			}
+			b = utf8.AppendRune(b, unicode.ToLower(r))
+		case r == '’' && len(b) > 0:
+			an.apostrophe(text, &i, flush)
 		default:
 			flush()
 		}
 	}
 	flush()
+	an.buf = b
 }
 
-// normalize maps one lower-case word to its index term: stemmed, with
-// accents kept (the Porter stemmer leaves non-ASCII words alone).
-func normalize(w string) string { return stem(w) }
+// apostrophe handles an apostrophe inside a word at text[*i-1]: "'s" at a
+// word end is dropped, an apostrophe before a letter is skipped (the word
+// goes on), anything else ends the word.
+func (an *analyzer) apostrophe(text string, i *int, flush func()) {
+	if *i >= len(text) {
+		flush()
+		return
+	}
+	next, _ := utf8.DecodeRuneInString(text[*i:])
+	if !unicode.IsLetter(next) {
+		flush()
+		return
+	}
+	if next == 's' || next == 'S' {
+		after := *i + 1
+		if after >= len(text) {
+			flush()
+			*i = after
+			return
+		}
+		r2, _ := utf8.DecodeRuneInString(text[after:])
+		if !unicode.IsLetter(r2) && !unicode.IsDigit(r2) {
+			flush()
+			*i = after
+		}
+	}
+}
+
+// each calls fn for every index term of text (stemmed, stop words dropped)
+// with its position.
+func (an *analyzer) each(text string, fn func(term string, pos int)) {
+	an.words(text, func(w []byte, pos int) {
+		if stopWords[string(w)] {
+			return
+		}
+		if st, ok := an.stems[string(w)]; ok {
+			fn(st, pos)
+			return
+		}
+		word := string(w)
+		st := stem(word)
+		if len(an.stems) < maxStemCache {
+			an.stems[word] = st
+		}
+		fn(st, pos)
+	})
+}
 
 // analyze turns text into index terms, dropping stop words.
 func analyze(text string) []token {
 	var out []token
-	words(text, func(w string, pos int) {
-		if stopWords[w] {
-			return
-		}
-		out = append(out, token{term: normalize(w), pos: pos})
+	newAnalyzer().each(text, func(term string, pos int) {
+		out = append(out, token{term: term, pos: pos})
 	})
 	return out
+}
+
+// words calls fn with each lower-case word of text.
+func words(text string, fn func(w string, pos int)) {
+	newAnalyzer().words(text, func(w []byte, pos int) { fn(string(w), pos) })
 }

@@ -82,6 +82,7 @@ type Index struct {
 	syn     *Synonyms
 	emb     Embedder
 	accPool sync.Pool
+	anPool  sync.Pool // *analyzer with warm stem caches
 
 	mu sync.RWMutex
 	// +checklocks:mu
@@ -113,39 +114,46 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, syn *Synony
 	if err != nil {
 		return nil, err
 	}
-	return &Index{
+	ix := &Index{
 		cfg: cfg, log: logger.With("component", "kb"), m: m, syn: syn, emb: emb,
 		terms: map[string]uint32{}, articles: map[string]*articleEntry{},
-	}, nil
+	}
+	ix.anPool.New = func() any { return newAnalyzer() }
+	return ix, nil
 }
 
 // analysedPassage is a passage with its field terms counted, prepared
 // outside the lock.
 type analysedPassage struct {
-	p    Passage
-	tf   map[string]*[numFields]uint16
-	seq  []string // title then body terms
-	lens [numFields]uint32
-	vec  []float32
+	p     Passage
+	terms []string            // unique terms
+	tf    [][numFields]uint16 // per unique term
+	seq   []uint32            // title then body terms, as indexes into terms
+	lens  [numFields]uint32
+	vec   []float32
 }
 
-func analysePassage(p Passage) analysedPassage {
-	ap := analysedPassage{p: p, tf: map[string]*[numFields]uint16{}}
+func analysePassage(an *analyzer, p Passage) analysedPassage {
+	ap := analysedPassage{p: p}
+	local := an.local
+	clear(local)
 	add := func(f int, text string) {
-		for _, t := range analyze(text) {
+		an.each(text, func(term string, _ int) {
+			li, ok := local[term]
+			if !ok {
+				li = uint32(len(ap.terms))
+				local[term] = li
+				ap.terms = append(ap.terms, term)
+				ap.tf = append(ap.tf, [numFields]uint16{})
+			}
 			if f != fieldTags {
-				ap.seq = append(ap.seq, t.term)
+				ap.seq = append(ap.seq, li)
 			}
-			c := ap.tf[t.term]
-			if c == nil {
-				c = new([numFields]uint16)
-				ap.tf[t.term] = c
-			}
-			if c[f] < math.MaxUint16 {
-				c[f]++
+			if ap.tf[li][f] < math.MaxUint16 {
+				ap.tf[li][f]++
 			}
 			ap.lens[f]++
-		}
+		})
 	}
 	add(fieldTitle, p.Title)
 	add(fieldBody, p.Text)
@@ -188,9 +196,11 @@ func (ix *Index) Upsert(ctx context.Context, a Article) (Change, error) {
 func (ix *Index) prepare(ctx context.Context, a Article) []analysedPassage {
 	ps := SplitPassages(a, ix.cfg.PassageWords)
 	aps := make([]analysedPassage, len(ps))
+	an := ix.anPool.Get().(*analyzer)
 	for i, p := range ps {
-		aps[i] = analysePassage(p)
+		aps[i] = analysePassage(an, p)
 	}
+	ix.anPool.Put(an)
 	if ix.emb != nil {
 		texts := make([]string, len(ps))
 		for i, p := range ps {
@@ -225,14 +235,16 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 	e := &articleEntry{hash: hash, updated: a.Updated, source: a.Source}
 	for _, ap := range aps {
 		id := uint32(len(ix.docs))
-		for term, tf := range ap.tf {
+		global := make([]uint32, len(ap.terms))
+		for li, term := range ap.terms {
 			tid := ix.unsafeTermID(term)
-			ix.postings[tid] = append(ix.postings[tid], posting{doc: id, tf: *tf})
+			global[li] = tid
+			ix.postings[tid] = append(ix.postings[tid], posting{doc: id, tf: ap.tf[li]})
 			ix.df[tid]++
 		}
-		seq := make([]uint32, len(ap.seq))
-		for i, term := range ap.seq {
-			seq[i] = ix.terms[term]
+		seq := ap.seq // reuse: rewrite local indexes as term ids
+		for i, li := range seq {
+			seq[i] = global[li]
 		}
 		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, alive: true, seq: seq, vec: ap.vec})
 		for f := range numFields {
@@ -275,11 +287,11 @@ func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 		for _, tid := range d.seq {
 			seen[tid] = true
 		}
+		an := ix.anPool.Get().(*analyzer)
 		for _, tag := range d.p.Tags {
-			for _, t := range analyze(tag) {
-				seen[ix.terms[t.term]] = true
-			}
+			an.each(tag, func(term string, _ int) { seen[ix.terms[term]] = true })
 		}
+		ix.anPool.Put(an)
 		for tid := range seen {
 			ix.df[tid]--
 		}
