@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -81,21 +80,13 @@ var benchIndex = sync.OnceValue(func() *Index {
 	return ix
 })
 
-// benchQueries returns n queries: words of a random article's sentence (so
-// the answer exists), mixed with random vocabulary words.
+// benchQueries returns n queries of the given length drawn from the corpus.
 func benchQueries(n, words int) []string {
 	g := newTextGen(7)
 	arts := benchCorpus()
 	out := make([]string, n)
 	for i := range out {
-		a := arts[g.r.IntN(len(arts))]
-		f := strings.Fields(a.Body)
-		start := g.r.IntN(max(1, len(f)-words))
-		q := f[start:min(len(f), start+words*2/3)]
-		for len(q) < words {
-			q = append(q, g.word())
-		}
-		out[i] = strings.Join(q, " ")
+		out[i] = g.Query(arts[g.R.IntN(len(arts))].Body, words)
 	}
 	return out
 }

@@ -608,8 +608,19 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 			acc[p.doc] += float32(qw * tfn * (k1 + 1) / (tfn + k1))
 		}
 	}
-	// Candidates: filter first, then rank.
-	cands := make([]scored, 0, len(touched))
+	// Candidates: filter first, then rank. Without phrases only the head
+	// (pool) is re-ranked, so select it with a bounded heap; phrase queries
+	// sort every candidate and check the phrases lazily down the list.
+	pool := max(k*4, 40)
+	if q.PerArticle {
+		pool = max(k*8, 60)
+	}
+	var top topK
+	if len(pq.phrases) == 0 {
+		top = topK{ix: ix, max: pool}
+	} else {
+		top = topK{ix: ix, max: len(touched)}
+	}
 	for _, id := range touched {
 		s := acc[id]
 		acc[id] = 0
@@ -623,12 +634,11 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 		if q.Allow != nil && !q.Allow(&d.p) {
 			continue
 		}
-		cands = append(cands, scored{id, float64(s)})
+		top.push(scored{id, float64(s)})
 	}
+	cands := top.items
 	ix.unsafeSortScored(cands)
-	// Re-rank the head with proximity and check phrases lazily.
-	pool := max(k*4, 40)
-	pairs := adjacentPairs(ix.unsafeIDs(pq.seq))
+	pairs := newPairSet(adjacentPairs(ix.unsafeIDs(pq.seq)))
 	var phrases [][]uint32
 	for _, ph := range pq.phrases {
 		phrases = append(phrases, ix.unsafeIDs(ph))
@@ -636,18 +646,15 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	var out []scored
 	seenArticle := map[string]bool{}
 	for _, c := range cands {
-		if len(pq.phrases) == 0 && len(out) >= pool {
-			break
-		}
 		d := &ix.docs[c.doc]
 		if !containsPhrases(d.seq, phrases) {
 			continue
 		}
-		if len(pairs) > 0 && ix.cfg.ProximityBoost > 0 {
-			c.score *= 1 + ix.cfg.ProximityBoost*pairShare(d.seq, pairs)
+		if pairs.n > 0 && ix.cfg.ProximityBoost > 0 {
+			c.score *= 1 + ix.cfg.ProximityBoost*pairs.share(d.seq)
 		}
 		out = append(out, c)
-		if len(pq.phrases) > 0 && len(out) >= pool {
+		if len(out) >= pool {
 			break
 		}
 	}
@@ -720,22 +727,97 @@ func adjacentPairs(seq []uint32) [][2]uint32 {
 	return out
 }
 
-// pairShare is the share of pairs that occur adjacent in seq.
-func pairShare(seq []uint32, pairs [][2]uint32) float64 {
-	if len(pairs) == 0 {
+// pairSet is a query's adjacent term pairs.
+type pairSet struct {
+	idx map[[2]uint32]int
+	n   int
+}
+
+func newPairSet(pairs [][2]uint32) pairSet {
+	ps := pairSet{idx: make(map[[2]uint32]int, len(pairs)), n: len(pairs)}
+	for i, p := range pairs {
+		ps.idx[p] = i
+	}
+	return ps
+}
+
+// share is the share of the pairs that occur adjacent in seq.
+func (ps pairSet) share(seq []uint32) float64 {
+	if ps.n == 0 {
 		return 0
 	}
-	found := make([]bool, len(pairs))
+	var found uint64 // bit i: pair i seen (pairs past 64 count once each)
+	var extra map[int]bool
 	n := 0
-	for i := 0; i+1 < len(seq) && n < len(pairs); i++ {
-		for j, p := range pairs {
-			if !found[j] && seq[i] == p[0] && seq[i+1] == p[1] {
-				found[j] = true
+	for i := 0; i+1 < len(seq); i++ {
+		j, ok := ps.idx[[2]uint32{seq[i], seq[i+1]}]
+		if !ok {
+			continue
+		}
+		if j < 64 {
+			if found&(1<<j) == 0 {
+				found |= 1 << j
 				n++
 			}
+			continue
+		}
+		if extra == nil {
+			extra = map[int]bool{}
+		}
+		if !extra[j] {
+			extra[j] = true
+			n++
 		}
 	}
-	return float64(n) / float64(len(pairs))
+	return float64(n) / float64(ps.n)
+}
+
+// topK keeps the best max candidates (a min-heap on rank order).
+type topK struct {
+	ix    *Index
+	max   int
+	items []scored
+}
+
+// worse reports whether a ranks below b (lower score; ties: larger id).
+func (t *topK) worse(a, b scored) bool {
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	return t.ix.docs[a.doc].p.ID > t.ix.docs[b.doc].p.ID
+}
+
+func (t *topK) push(c scored) {
+	if len(t.items) < t.max {
+		t.items = append(t.items, c)
+		for i := len(t.items) - 1; i > 0; {
+			parent := (i - 1) / 2
+			if !t.worse(t.items[i], t.items[parent]) {
+				break
+			}
+			t.items[i], t.items[parent] = t.items[parent], t.items[i]
+			i = parent
+		}
+		return
+	}
+	if t.max == 0 || !t.worse(t.items[0], c) {
+		return
+	}
+	t.items[0] = c
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(t.items) && t.worse(t.items[l], t.items[m]) {
+			m = l
+		}
+		if r < len(t.items) && t.worse(t.items[r], t.items[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		t.items[i], t.items[m] = t.items[m], t.items[i]
+		i = m
+	}
 }
 
 func containsPhrases(seq []uint32, phrases [][]uint32) bool {
