@@ -21,6 +21,9 @@ type Config struct {
 	// ProximityBoost is the share of a passage's score added when all
 	// adjacent query-term pairs also appear adjacent in it (0 disables it).
 	ProximityBoost float64 `json:"proximity_boost"`
+	// MaxQueryTerms caps the terms of a long query (a conversation
+	// window): the heaviest by idf and repetition are kept.
+	MaxQueryTerms int `json:"max_query_terms"`
 	// RRFK is the reciprocal-rank-fusion constant for hybrid ranking.
 	RRFK float64 `json:"rrf_k"`
 	// HybridDepth is how many results of each ranking are fused.
@@ -37,6 +40,7 @@ func DefaultConfig() Config {
 		TagBoost:       1.5,
 		SynonymWeight:  0.5,
 		ProximityBoost: 0.2,
+		MaxQueryTerms:  24,
 		RRFK:           60,
 		HybridDepth:    50,
 	}
@@ -56,6 +60,9 @@ func (c Config) Validate() error {
 	}
 	if c.TitleBoost < 0 || c.TagBoost < 0 || c.SynonymWeight < 0 || c.ProximityBoost < 0 {
 		errs = append(errs, errors.New("title_boost, tag_boost, synonym_weight and proximity_boost must not be negative"))
+	}
+	if c.MaxQueryTerms < 1 {
+		errs = append(errs, fmt.Errorf("max_query_terms must be positive, got %d", c.MaxQueryTerms))
 	}
 	if c.RRFK <= 0 {
 		errs = append(errs, fmt.Errorf("rrf_k must be positive, got %g", c.RRFK))

@@ -42,7 +42,7 @@ func (ix *Index) unsafeSemantic(vec []float32, q Query, k int) []Hit {
 	var cands []scored
 	for id := range ix.docs {
 		d := &ix.docs[id]
-		if !d.alive || d.vec == nil {
+		if !ix.meta[id].alive || d.vec == nil {
 			continue
 		}
 		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {

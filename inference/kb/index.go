@@ -57,11 +57,19 @@ type posting struct {
 
 // doc is one passage slot.
 type doc struct {
-	p     Passage
-	lens  [numFields]uint32
+	p    Passage
+	lens [numFields]uint32
+	seq  []uint32  // analysed title+body terms in order, for phrases and proximity
+	vec  []float32 // unit vector, nil without an embedder
+}
+
+// docMeta is what scoring reads per posting, kept apart from doc in a
+// dense slice so the posting loop stays in cache.
+// w holds, per field, boost / (1 - b + b*len/avglen): the BM25F weight of
+// one occurrence, recomputed after every change (unsafeNorms).
+type docMeta struct {
+	w     [numFields]float32
 	alive bool
-	seq   []uint32  // analysed title+body terms in order, for phrases and proximity
-	vec   []float32 // unit vector, nil without an embedder
 }
 
 // articleEntry is what the index remembers of an article.
@@ -93,6 +101,8 @@ type Index struct {
 	df []int32
 	// +checklocks:mu
 	docs []doc
+	// +checklocks:mu
+	meta []docMeta // parallel to docs
 	// +checklocks:mu
 	articles map[string]*articleEntry
 	// +checklocks:mu
@@ -246,7 +256,8 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 		for i, li := range seq {
 			seq[i] = global[li]
 		}
-		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, alive: true, seq: seq, vec: ap.vec})
+		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, seq: seq, vec: ap.vec})
+		ix.meta = append(ix.meta, docMeta{alive: true})
 		for f := range numFields {
 			ix.sumLen[f] += float64(ap.lens[f])
 		}
@@ -272,11 +283,11 @@ func (ix *Index) unsafeTermID(term string) uint32 {
 // unsafeRemoveDocs tombstones passages. Caller holds mu.
 func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 	for _, id := range ids {
-		d := &ix.docs[id]
-		if !d.alive {
+		d, m := &ix.docs[id], &ix.meta[id]
+		if !m.alive {
 			continue
 		}
-		d.alive = false
+		m.alive = false
 		for f := range numFields {
 			ix.sumLen[f] -= float64(d.lens[f])
 		}
@@ -324,10 +335,12 @@ func (ix *Index) unsafeMaybeCompact() {
 	}
 	remap := make([]uint32, len(ix.docs))
 	docs := make([]doc, 0, ix.live)
+	meta := make([]docMeta, 0, ix.live)
 	for i, d := range ix.docs {
-		if d.alive {
+		if ix.meta[i].alive {
 			remap[i] = uint32(len(docs))
 			docs = append(docs, d)
+			meta = append(meta, ix.meta[i])
 		} else {
 			remap[i] = math.MaxUint32
 		}
@@ -347,10 +360,35 @@ func (ix *Index) unsafeMaybeCompact() {
 			e.docs[i] = remap[d]
 		}
 	}
-	ix.docs = docs
+	ix.docs, ix.meta = docs, meta
+}
+
+// unsafeNorms recomputes every live passage's field weights from the
+// current average lengths; it runs after each change, so scores never
+// depend on the order of changes. Caller holds mu.
+func (ix *Index) unsafeNorms() {
+	if ix.live == 0 {
+		return
+	}
+	b := ix.cfg.B
+	boost := [numFields]float64{1, ix.cfg.TitleBoost, ix.cfg.TagBoost}
+	var avg [numFields]float64
+	for f := range numFields {
+		avg[f] = max(ix.sumLen[f]/float64(ix.live), 1)
+	}
+	for i := range ix.meta {
+		m := &ix.meta[i]
+		if !m.alive {
+			continue
+		}
+		for f := range numFields {
+			m.w[f] = float32(boost[f] / (1 - b + b*float64(ix.docs[i].lens[f])/avg[f]))
+		}
+	}
 }
 
 func (ix *Index) unsafeGauges() {
+	ix.unsafeNorms()
 	ix.m.articles.Set(float64(len(ix.articles)))
 	ix.m.passages.Set(float64(ix.live))
 }
@@ -573,39 +611,40 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 		return nil
 	}
 	n := float64(ix.live)
-	var avg [numFields]float64
-	for f := range numFields {
-		avg[f] = max(ix.sumLen[f]/n, 1)
-	}
-	boost := [numFields]float64{1, ix.cfg.TitleBoost, ix.cfg.TagBoost}
-	k1, b := ix.cfg.K1, ix.cfg.B
+	k1 := float32(ix.cfg.K1)
 
-	acc := ix.getAcc(len(ix.docs))
-	defer ix.putAcc(acc)
-	var touched []uint32
+	// Weigh the query terms; a long query (a conversation window) keeps
+	// only its MaxQueryTerms heaviest terms: the common ones it drops move
+	// scores little and cost the most.
+	type qterm struct {
+		tid uint32
+		qw  float64
+	}
+	var qts []qterm
 	for _, wt := range pq.terms {
 		tid, ok := ix.terms[wt.term]
 		if !ok || ix.df[tid] <= 0 {
 			continue
 		}
 		df := float64(ix.df[tid])
-		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
-		qw := idf * wt.w
-		for _, p := range ix.postings[tid] {
-			d := &ix.docs[p.doc]
-			if !d.alive {
+		qts = append(qts, qterm{tid, math.Log(1+(n-df+0.5)/(df+0.5)) * wt.w})
+	}
+	if len(qts) > ix.cfg.MaxQueryTerms {
+		sort.SliceStable(qts, func(i, j int) bool { return qts[i].qw > qts[j].qw })
+		qts = qts[:ix.cfg.MaxQueryTerms]
+	}
+	acc := ix.getAcc(len(ix.docs))
+	defer ix.putAcc(acc)
+	meta := ix.meta
+	for _, qt := range qts {
+		qw := float32(qt.qw) * (k1 + 1)
+		for _, p := range ix.postings[qt.tid] {
+			m := &meta[p.doc]
+			if !m.alive {
 				continue
 			}
-			var tfn float64
-			for f := range numFields {
-				if p.tf[f] != 0 {
-					tfn += boost[f] * float64(p.tf[f]) / (1 - b + b*float64(d.lens[f])/avg[f])
-				}
-			}
-			if acc[p.doc] == 0 {
-				touched = append(touched, p.doc)
-			}
-			acc[p.doc] += float32(qw * tfn * (k1 + 1) / (tfn + k1))
+			tfn := float32(p.tf[0])*m.w[0] + float32(p.tf[1])*m.w[1] + float32(p.tf[2])*m.w[2]
+			acc[p.doc] += qw * tfn / (tfn + k1)
 		}
 	}
 	// Candidates: filter first, then rank. Without phrases only the head
@@ -619,20 +658,23 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	if len(pq.phrases) == 0 {
 		top = topK{ix: ix, max: pool}
 	} else {
-		top = topK{ix: ix, max: len(touched)}
+		top = topK{ix: ix, max: len(acc)}
 	}
-	for _, id := range touched {
-		s := acc[id]
-		acc[id] = 0
+	for i, s := range acc {
 		if s == 0 {
-			continue // already taken (a zero-weight field touched it twice)
+			continue
 		}
+		acc[i] = 0
+		id := uint32(i)
 		d := &ix.docs[id]
 		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {
 			continue
 		}
 		if q.Allow != nil && !q.Allow(&d.p) {
 			continue
+		}
+		if len(top.items) == top.max && float64(s) < top.items[0].score {
+			continue // cannot enter the head
 		}
 		top.push(scored{id, float64(s)})
 	}
