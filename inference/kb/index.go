@@ -288,6 +288,7 @@ func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 			continue
 		}
 		m.alive = false
+		m.w = [numFields]float32{} // a dead passage scores 0 without a branch
 		for f := range numFields {
 			ix.sumLen[f] -= float64(d.lens[f])
 		}
@@ -639,11 +640,8 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	for _, qt := range qts {
 		qw := float32(qt.qw) * (k1 + 1)
 		for _, p := range ix.postings[qt.tid] {
-			m := &meta[p.doc]
-			if !m.alive {
-				continue
-			}
-			tfn := float32(p.tf[0])*m.w[0] + float32(p.tf[1])*m.w[1] + float32(p.tf[2])*m.w[2]
+			w := &meta[p.doc].w // zero for a deleted passage
+			tfn := float32(p.tf[0])*w[0] + float32(p.tf[1])*w[1] + float32(p.tf[2])*w[2]
 			acc[p.doc] += qw * tfn / (tfn + k1)
 		}
 	}
@@ -769,16 +767,19 @@ func adjacentPairs(seq []uint32) [][2]uint32 {
 	return out
 }
 
-// pairSet is a query's adjacent term pairs.
+// pairSet is a query's adjacent term pairs, with a 256-bit filter on the
+// first term that rejects most positions without a map lookup.
 type pairSet struct {
-	idx map[[2]uint32]int
-	n   int
+	idx   map[[2]uint32]int
+	n     int
+	first [4]uint64
 }
 
 func newPairSet(pairs [][2]uint32) pairSet {
 	ps := pairSet{idx: make(map[[2]uint32]int, len(pairs)), n: len(pairs)}
 	for i, p := range pairs {
 		ps.idx[p] = i
+		ps.first[p[0]>>6&3] |= 1 << (p[0] & 63)
 	}
 	return ps
 }
@@ -792,6 +793,9 @@ func (ps pairSet) share(seq []uint32) float64 {
 	var extra map[int]bool
 	n := 0
 	for i := 0; i+1 < len(seq); i++ {
+		if ps.first[seq[i]>>6&3]&(1<<(seq[i]&63)) == 0 {
+			continue
+		}
 		j, ok := ps.idx[[2]uint32{seq[i], seq[i+1]}]
 		if !ok {
 			continue
