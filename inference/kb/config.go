@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Config tunes an Index. Boosts weight the fields in BM25F; the defaults
+// Config tunes an Index. Boosts weight the per-field BM25 scores; the defaults
 // were chosen on the stackfaq evaluation (see eval_test.go).
 type Config struct {
 	// PassageWords is the target passage length in words.

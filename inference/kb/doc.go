@@ -1,6 +1,6 @@
 // Package kb is Earshot's knowledge base retrieval core: the article and
 // passage model, importers (Markdown, HTML, plain text, JSON lines, from a
-// directory or a tar/zip archive), a BM25F lexical index over passages with
+// directory or a tar/zip archive), a per-field BM25 lexical index over passages with
 // field boosts, phrases, synonyms and English stemming, optional hybrid
 // ranking with embeddings, a live suggester that queries with the recent
 // conversation window, extractive (or grounded generated) answers with

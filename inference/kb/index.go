@@ -65,12 +65,15 @@ type doc struct {
 
 // docMeta is what scoring reads per posting, kept apart from doc in a
 // dense slice so the posting loop stays in cache.
-// w holds, per field, boost / (1 - b + b*len/avglen): the BM25F weight of
-// one occurrence, recomputed after every change (unsafeNorms).
+// k holds, per field, k1 * (1 - b + b*len/avglen), the BM25 saturation
+// constant of the passage's field, recomputed after every change
+// (unsafeNorms); deleted passages have deadK.
 type docMeta struct {
-	w     [numFields]float32
+	k     [numFields]float32
 	alive bool
 }
+
+var deadK = [numFields]float32{float32(math.Inf(1)), float32(math.Inf(1)), float32(math.Inf(1))}
 
 // articleEntry is what the index remembers of an article.
 type articleEntry struct {
@@ -80,7 +83,7 @@ type articleEntry struct {
 	docs    []uint32
 }
 
-// Index is an in-memory BM25F index over article passages. It is safe for
+// Index is an in-memory BM25 index over article passages (title, body and tags scored as fields, each with its own idf and length normalisation, weighted by boosts and summed). It is safe for
 // concurrent use: searches share a read lock, changes take the write lock.
 // It is rebuilt from the stored articles at start (Load).
 type Index struct {
@@ -98,7 +101,9 @@ type Index struct {
 	// +checklocks:mu
 	postings [][]posting
 	// +checklocks:mu
-	df []int32
+	df []int32 // passages holding the term in any field
+	// +checklocks:mu
+	fdf [][numFields]int32 // passages holding the term, per field
 	// +checklocks:mu
 	docs []doc
 	// +checklocks:mu
@@ -251,6 +256,11 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 			global[li] = tid
 			ix.postings[tid] = append(ix.postings[tid], posting{doc: id, tf: ap.tf[li]})
 			ix.df[tid]++
+			for f, tf := range ap.tf[li] {
+				if tf > 0 {
+					ix.fdf[tid][f]++
+				}
+			}
 		}
 		seq := ap.seq // reuse: rewrite local indexes as term ids
 		for i, li := range seq {
@@ -276,6 +286,7 @@ func (ix *Index) unsafeTermID(term string) uint32 {
 		ix.terms[term] = tid
 		ix.postings = append(ix.postings, nil)
 		ix.df = append(ix.df, 0)
+		ix.fdf = append(ix.fdf, [numFields]int32{})
 	}
 	return tid
 }
@@ -288,13 +299,14 @@ func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 			continue
 		}
 		m.alive = false
-		m.w = [numFields]float32{} // a dead passage scores 0 without a branch
+		m.k = deadK // a dead passage scores 0 without a branch
 		for f := range numFields {
 			ix.sumLen[f] -= float64(d.lens[f])
 		}
 		ix.live--
 		// Document frequencies must drop now so idf stays exact; the
-		// postings themselves go at the next compaction.
+		// postings themselves go at the next compaction. Postings are in
+		// passage order, so the passage's entry is found by binary search.
 		seen := map[uint32]bool{}
 		for _, tid := range d.seq {
 			seen[tid] = true
@@ -305,7 +317,17 @@ func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 		}
 		ix.anPool.Put(an)
 		for tid := range seen {
+			pl := ix.postings[tid]
+			i := sort.Search(len(pl), func(i int) bool { return pl[i].doc >= id })
+			if i == len(pl) || pl[i].doc != id {
+				continue
+			}
 			ix.df[tid]--
+			for f, tf := range pl[i].tf {
+				if tf > 0 {
+					ix.fdf[tid][f]--
+				}
+			}
 		}
 		d.vec, d.seq = nil, nil
 	}
@@ -371,8 +393,7 @@ func (ix *Index) unsafeNorms() {
 	if ix.live == 0 {
 		return
 	}
-	b := ix.cfg.B
-	boost := [numFields]float64{1, ix.cfg.TitleBoost, ix.cfg.TagBoost}
+	b, k1 := ix.cfg.B, ix.cfg.K1
 	var avg [numFields]float64
 	for f := range numFields {
 		avg[f] = max(ix.sumLen[f]/float64(ix.live), 1)
@@ -383,7 +404,7 @@ func (ix *Index) unsafeNorms() {
 			continue
 		}
 		for f := range numFields {
-			m.w[f] = float32(boost[f] / (1 - b + b*float64(ix.docs[i].lens[f])/avg[f]))
+			m.k[f] = float32(k1 * (1 - b + b*float64(ix.docs[i].lens[f])/avg[f]))
 		}
 	}
 }
@@ -505,7 +526,7 @@ type Query struct {
 	Vector []float32
 }
 
-// Hit is one retrieved passage. Score is the BM25F score, or the fused
+// Hit is one retrieved passage. Score is the BM25 score, or the fused
 // reciprocal-rank score when hybrid ranking was used (then Lexical and
 // Semantic hold the parts: lexical score and cosine similarity).
 type Hit struct {
@@ -605,7 +626,7 @@ type scored struct {
 	score float64
 }
 
-// unsafeLexical ranks passages by BM25F plus the proximity bonus. Caller
+// unsafeLexical ranks passages by per-field BM25 plus the proximity bonus. Caller
 // holds mu (read).
 func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	if len(pq.terms) == 0 || ix.live == 0 {
@@ -617,32 +638,55 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	// Weigh the query terms; a long query (a conversation window) keeps
 	// only its MaxQueryTerms heaviest terms: the common ones it drops move
 	// scores little and cost the most.
+	// Each field is scored by BM25 with its own idf and length
+	// normalisation, times its boost, and the fields' scores are summed.
 	type qterm struct {
-		tid uint32
-		qw  float64
+		tid    uint32
+		qw     [numFields]float32 // boost * idf * weight * (k1+1), per field
+		weight float64
 	}
+	boost := [numFields]float64{1, ix.cfg.TitleBoost, ix.cfg.TagBoost}
 	var qts []qterm
 	for _, wt := range pq.terms {
 		tid, ok := ix.terms[wt.term]
 		if !ok || ix.df[tid] <= 0 {
 			continue
 		}
-		df := float64(ix.df[tid])
-		qts = append(qts, qterm{tid, math.Log(1+(n-df+0.5)/(df+0.5)) * wt.w})
+		qt := qterm{tid: tid}
+		for f := range numFields {
+			df := float64(ix.fdf[tid][f])
+			if df == 0 {
+				continue
+			}
+			w := boost[f] * math.Log(1+(n-df+0.5)/(df+0.5)) * wt.w
+			qt.qw[f] = float32(w) * (k1 + 1)
+			qt.weight = max(qt.weight, w)
+		}
+		qts = append(qts, qt)
 	}
 	if len(qts) > ix.cfg.MaxQueryTerms {
-		sort.SliceStable(qts, func(i, j int) bool { return qts[i].qw > qts[j].qw })
+		sort.SliceStable(qts, func(i, j int) bool { return qts[i].weight > qts[j].weight })
 		qts = qts[:ix.cfg.MaxQueryTerms]
 	}
 	acc := ix.getAcc(len(ix.docs))
 	defer ix.putAcc(acc)
 	meta := ix.meta
 	for _, qt := range qts {
-		qw := float32(qt.qw) * (k1 + 1)
 		for _, p := range ix.postings[qt.tid] {
-			w := &meta[p.doc].w // zero for a deleted passage
-			tfn := float32(p.tf[0])*w[0] + float32(p.tf[1])*w[1] + float32(p.tf[2])*w[2]
-			acc[p.doc] += qw * tfn / (tfn + k1)
+			kk := &meta[p.doc].k // +Inf for a deleted passage
+			var s float32
+			if tf := float32(p.tf[fieldBody]); tf > 0 {
+				s = qt.qw[fieldBody] * tf / (tf + kk[fieldBody])
+			}
+			if p.tf[fieldTitle] > 0 {
+				tf := float32(p.tf[fieldTitle])
+				s += qt.qw[fieldTitle] * tf / (tf + kk[fieldTitle])
+			}
+			if p.tf[fieldTags] > 0 {
+				tf := float32(p.tf[fieldTags])
+				s += qt.qw[fieldTags] * tf / (tf + kk[fieldTags])
+			}
+			acc[p.doc] += s
 		}
 	}
 	// Candidates: filter first, then rank. Without phrases only the head

@@ -15,6 +15,10 @@ type SuggestConfig struct {
 	K int `json:"k"`
 	// MinScore drops weak matches (lexical score; default 4).
 	MinScore float64 `json:"min_score"`
+	// RelScore drops matches scoring under this share of the query's best
+	// hit, shown before or not (default 0.5): weak side matches of a topic
+	// already on screen are noise.
+	RelScore float64 `json:"rel_score"`
 	// Queue scopes articles to the engagement's queue.
 	Queue string `json:"queue"`
 	// MaxShown bounds the de-duplication memory (default 200 articles).
@@ -54,6 +58,9 @@ func (ix *Index) NewSuggester(cfg SuggestConfig) *Suggester {
 	if cfg.MinScore <= 0 {
 		cfg.MinScore = 4
 	}
+	if cfg.RelScore <= 0 {
+		cfg.RelScore = 0.5
+	}
 	if cfg.MaxShown <= 0 {
 		cfg.MaxShown = 200
 	}
@@ -82,7 +89,7 @@ func (s *Suggester) Observe(ctx context.Context, u inference.Utterance) ([]Sugge
 		if len(out) >= s.cfg.K {
 			break
 		}
-		if h.Lexical < s.cfg.MinScore || s.shown[h.Passage.ArticleID] {
+		if h.Lexical < s.cfg.MinScore || h.Lexical < s.cfg.RelScore*hits[0].Lexical || s.shown[h.Passage.ArticleID] {
 			continue
 		}
 		s.remember(h.Passage.ArticleID)
