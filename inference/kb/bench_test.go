@@ -6,10 +6,10 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/inference/kb/internal/evalkit"
 	"github.com/earshot/earshot/inference/kb/internal/synth"
 )
 
@@ -30,23 +30,7 @@ func corpus(opts ...synth.Option) []Article {
 
 var benchCorpus = sync.OnceValue(func() []Article { return corpus() })
 
-// cpuTime is the process's user+system CPU time: on a shared machine it
-// shows the work done, where wall time also counts waiting for a core.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
+var cpuTime, heapInUse = evalkit.CPUTime, evalkit.HeapInUse
 
 // BenchmarkIndex10k builds an index of 10,000 synthetic articles of about
 // 500 words (the rebuild at start), and reports the heap the index holds.

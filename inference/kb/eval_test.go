@@ -4,13 +4,13 @@ package kb
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/earshot/earshot/inference/kb/internal/evalkit"
 )
 
 // evalDir locates the shared evaluation data: $EARSHOT_EVAL_DIR, else
@@ -24,63 +24,23 @@ func evalDir(t *testing.T) string {
 	return filepath.Join(root, "..", "shared", "eval")
 }
 
-// stringList decodes a JSON value that is a string or a list of strings
-// (nulls dropped): the stackfaq file uses both.
-type stringList []string
-
-func (s *stringList) UnmarshalJSON(b []byte) error {
-	var one *string
-	if err := json.Unmarshal(b, &one); err == nil {
-		if one != nil {
-			*s = []string{*one}
-		}
-		return nil
-	}
-	var many []*string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	for _, v := range many {
-		if v != nil {
-			*s = append(*s, *v)
-		}
-	}
-	return nil
-}
-
 type faqQuery struct {
 	text   string
 	answer string // article id
 }
 
 func loadStackFAQ(t *testing.T) ([]Article, []faqQuery) {
-	path := filepath.Join(evalDir(t), "stackfaq", "stackExchange-FAQ.json")
-	raw, err := os.ReadFile(path)
+	faqs, fqs, err := evalkit.LoadStackFAQ(evalDir(t))
 	if err != nil {
 		t.Skipf("stackfaq data not available (%v): set EARSHOT_EVAL_DIR or place shared/eval beside the module", err)
 	}
-	var f struct {
-		Root struct {
-			QAPair []struct {
-				Rephr    stringList `json:"rephr"`
-				Question string     `json:"question"`
-				Answer   stringList `json:"answer"`
-			} `json:"qapair"`
-		} `json:"root"`
+	arts := make([]Article, len(faqs))
+	for i, f := range faqs {
+		arts[i] = Article{ID: f.ID, Title: f.Title, Body: f.Body}
 	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	var arts []Article
-	var qs []faqQuery
-	for i, p := range f.Root.QAPair {
-		id := fmt.Sprintf("faq-%03d", i)
-		arts = append(arts, Article{ID: id, Title: p.Question, Body: strings.Join(p.Answer, "\n\n")})
-		for _, r := range p.Rephr {
-			if len(strings.Fields(r)) >= 2 {
-				qs = append(qs, faqQuery{text: r, answer: id})
-			}
-		}
+	qs := make([]faqQuery, len(fqs))
+	for i, q := range fqs {
+		qs[i] = faqQuery{q.Text, q.Answer}
 	}
 	return arts, qs
 }
@@ -95,29 +55,24 @@ func runStackFAQ(t *testing.T, cfg Config, syn *Synonyms, arts []Article, qs []f
 	if _, errs := ix.Load(context.Background(), arts, 2); len(errs) > 0 {
 		t.Fatalf("load: %v", errs)
 	}
-	var s retrievalScores
+	var s evalkit.Scores
 	for _, q := range qs {
 		// Quotes in user questions are not phrase operators here.
 		hits, err := ix.Search(context.Background(), Query{Text: strings.ReplaceAll(q.text, `"`, " "), K: 10, PerArticle: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		rank := 0
 		for r, h := range hits {
-			if h.Passage.ArticleID != q.answer {
-				continue
+			if h.Passage.ArticleID == q.answer {
+				rank = r + 1
+				break
 			}
-			if r == 0 {
-				s.hit1++
-			}
-			if r < 5 {
-				s.recall5++
-			}
-			s.mrr10 += 1 / float64(r+1)
-			break
 		}
+		s.Add(rank)
 	}
-	n := float64(len(qs))
-	return retrievalScores{s.hit1 / n, s.recall5 / n, s.mrr10 / n}
+	m := s.Mean(len(qs))
+	return retrievalScores{m.Hit1, m.Recall5, m.MRR10}
 }
 
 // TestEvalStackFAQ measures retrieval on the stackfaq set: 125 FAQ entries

@@ -391,17 +391,6 @@ func parseFile(kind, name string, data []byte) (Article, error) {
 	return a, nil
 }
 
-// jsonArticle is one JSON-lines record; unknown fields are errors.
-type jsonArticle struct {
-	ID      string    `json:"id"`
-	Title   string    `json:"title"`
-	Body    string    `json:"body"`
-	Tags    []string  `json:"tags"`
-	Queue   string    `json:"queue"`
-	Source  string    `json:"source"`
-	Updated time.Time `json:"updated"`
-}
-
 // jsonLines parses a JSON-lines file: one article object per line; blank
 // lines are skipped; each bad line is its own error ("name:line").
 func (run *importRun) jsonLines(name string, r io.Reader, mod time.Time) bool {
@@ -445,8 +434,8 @@ func (run *importRun) record(item string, data []byte, tooLong bool, mod time.Ti
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var ja jsonArticle
-	if err := dec.Decode(&ja); err != nil {
+	var a Article // unknown fields are errors
+	if err := dec.Decode(&a); err != nil {
 		run.fail(item, fmt.Errorf("decode: %w", err))
 		return true
 	}
@@ -454,7 +443,6 @@ func (run *importRun) record(item string, data []byte, tooLong bool, mod time.Ti
 		run.fail(item, errors.New("decode: more than one value on the line"))
 		return true
 	}
-	a := Article(ja)
 	if a.Source == "" {
 		a.Source = run.source + "/" + strings.SplitN(item, ":", 2)[0]
 	}

@@ -1,15 +1,12 @@
 package blevecmp
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/earshot/earshot/inference/kb"
+	"github.com/earshot/earshot/inference/kb/internal/evalkit"
 	"github.com/earshot/earshot/inference/kb/internal/synth"
 )
 
@@ -95,19 +93,7 @@ func search(tb testing.TB, idx bleve.Index, text string, k int) []string {
 	return out
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
+var cpuTime, heapInUse = evalkit.CPUTime, evalkit.HeapInUse
 
 var corpus = sync.OnceValue(func() []kb.Article {
 	g := synth.New(42)
@@ -175,100 +161,48 @@ func BenchmarkBleveQuery10k(b *testing.B) {
 	}
 }
 
-type faqQ struct{ text, id string }
-
-type stringList []string
-
-func (s *stringList) UnmarshalJSON(b []byte) error {
-	var one *string
-	if json.Unmarshal(b, &one) == nil {
-		if one != nil {
-			*s = []string{*one}
-		}
-		return nil
-	}
-	var many []*string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	for _, v := range many {
-		if v != nil {
-			*s = append(*s, *v)
-		}
-	}
-	return nil
-}
-
 // TestStackFAQBleve runs the stackfaq evaluation of kb's TestEvalStackFAQ
-// with bleve's BM25 ranking.
+// with bleve's ranking, under both of its scoring models.
 func TestStackFAQBleve(t *testing.T) {
 	dir := os.Getenv("EARSHOT_EVAL_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "..", "..", "..", "shared", "eval")
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "stackfaq", "stackExchange-FAQ.json"))
+	faqs, qs, err := evalkit.LoadStackFAQ(dir)
 	if err != nil {
 		t.Skipf("stackfaq data not available: %v", err)
 	}
-	var f struct {
-		Root struct {
-			QAPair []struct {
-				Rephr    stringList `json:"rephr"`
-				Question string     `json:"question"`
-				Answer   stringList `json:"answer"`
-			} `json:"qapair"`
-		} `json:"root"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
 	var arts []kb.Article
-	var qs []faqQ
-	for i, p := range f.Root.QAPair {
-		id := fmt.Sprintf("faq-%03d", i)
-		arts = append(arts, kb.Article{ID: id, Title: p.Question, Body: strings.Join(p.Answer, "\n\n")})
-		for _, r := range p.Rephr {
-			if len(strings.Fields(r)) >= 2 {
-				qs = append(qs, faqQ{r, id})
-			}
-		}
+	for _, f := range faqs {
+		arts = append(arts, kb.Article{ID: f.ID, Title: f.Title, Body: f.Body})
 	}
 	for _, model := range []string{"bm25", "tf-idf"} {
 		scoring = model
-		hit1, r5, mrr := evalFAQ(t, build(t, t.TempDir(), arts), qs)
-		t.Logf("bleve v2.6.3 %-5s (title^3, body, en analyzer): hit@1 %.3f recall@5 %.3f MRR@10 %.3f over %d queries", model, hit1, r5, mrr, len(qs))
+		s := evalFAQ(t, build(t, t.TempDir(), arts), qs)
+		t.Logf("bleve v2.6.3 %-6s (title^3, body, en analyzer): hit@1 %.3f recall@5 %.3f MRR@10 %.3f over %d queries", model, s.Hit1, s.Recall5, s.MRR10, len(qs))
 	}
 	scoring = "bm25"
 }
 
-func evalFAQ(t *testing.T, idx bleve.Index, qs []faqQ) (hit1, r5, mrr float64) {
+func evalFAQ(t *testing.T, idx bleve.Index, qs []evalkit.FAQQuery) evalkit.Scores {
 	defer idx.Close()
+	var s evalkit.Scores
 	for _, x := range qs {
-		ids := search(t, idx, x.text, 50)
-		rank := 0
+		rank, found := 0, 0
 		seen := map[string]bool{}
-		for _, pid := range ids {
+		for _, pid := range search(t, idx, x.Text, 50) {
 			art := pid[:strings.LastIndexByte(pid, '#')]
 			if seen[art] {
 				continue
 			}
 			seen[art] = true
 			rank++
-			if rank > 10 {
-				break
-			}
-			if art == x.id {
-				if rank == 1 {
-					hit1++
-				}
-				if rank <= 5 {
-					r5++
-				}
-				mrr += 1 / float64(rank)
+			if art == x.Answer {
+				found = rank
 				break
 			}
 		}
+		s.Add(found)
 	}
-	n := float64(len(qs))
-	return hit1 / n, r5 / n, mrr / n
+	return s.Mean(len(qs))
 }
