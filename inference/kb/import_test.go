@@ -294,3 +294,20 @@ func FuzzParseMarkdown(f *testing.F) {
 		}
 	})
 }
+
+func FuzzImportJSONLines(f *testing.F) {
+	f.Add(importFixture()["bulk/articles.jsonl"][:300])
+	f.Add([]byte("{\"id\":\"a\",\"title\":\"t\",\"body\":\"b\"}\n\n{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		im := NewImporter(ImportLimits{MaxItemBytes: 1 << 10})
+		run := im.newRun("fuzz")
+		run.item("f.jsonl", bytes.NewReader(data), time.Unix(0, 0))
+		seen := map[string]bool{}
+		for _, a := range run.res.Articles {
+			if err := a.Validate(); err != nil || seen[a.ID] {
+				t.Fatalf("accepted invalid or duplicate article %q: %v", a.ID, err)
+			}
+			seen[a.ID] = true
+		}
+	})
+}
