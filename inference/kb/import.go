@@ -471,3 +471,57 @@ func readLine(br *bufio.Reader, max int64) (line []byte, tooLong bool, err error
 		return bytes.TrimRight(line, "\r\n"), tooLong, err
 	}
 }
+
+// ImportReport counts what applying an import did.
+type ImportReport struct {
+	Added     int         `json:"added"`
+	Updated   int         `json:"updated"`
+	Unchanged int         `json:"unchanged"`
+	Failed    int         `json:"failed"`
+	Errors    []ItemError `json:"errors"`
+	Truncated bool        `json:"truncated,omitempty"`
+}
+
+// ApplyImport applies a parsed import: for each article whose content hash
+// differs from the indexed one, save (the daemon's encrypted store write,
+// whole or not at all) runs first and the index is updated only if it
+// succeeds; an unchanged article is neither saved nor re-indexed. Parse
+// errors of res and save errors are reported per item.
+func (ix *Index) ApplyImport(ctx context.Context, res ImportResult, save func(context.Context, Article) error) ImportReport {
+	rep := ImportReport{Errors: append([]ItemError(nil), res.Errors...), Truncated: res.Truncated, Failed: len(res.Errors)}
+	for _, a := range res.Articles {
+		if err := ctx.Err(); err != nil {
+			rep.Errors = append(rep.Errors, ItemError{Item: a.Source, Err: err})
+			rep.Failed++
+			continue
+		}
+		if info, ok := ix.Article(a.ID); ok && info.Hash == a.Hash() {
+			rep.Unchanged++
+			ix.m.importItems.WithLabelValues("unchanged").Inc()
+			continue
+		}
+		if save != nil {
+			if err := save(ctx, a); err != nil {
+				rep.Errors = append(rep.Errors, ItemError{Item: a.Source, Err: fmt.Errorf("save %q: %w", a.ID, err)})
+				rep.Failed++
+				continue
+			}
+		}
+		ch, err := ix.Upsert(ctx, a)
+		switch {
+		case err != nil:
+			rep.Errors = append(rep.Errors, ItemError{Item: a.Source, Err: err})
+			rep.Failed++
+			continue
+		case ch == Added:
+			rep.Added++
+		case ch == Updated:
+			rep.Updated++
+		default:
+			rep.Unchanged++
+		}
+		ix.m.importItems.WithLabelValues("imported").Inc()
+	}
+	ix.m.importItems.WithLabelValues("failed").Add(float64(rep.Failed))
+	return rep
+}

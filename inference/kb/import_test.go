@@ -244,29 +244,50 @@ func TestImportLimits(t *testing.T) {
 }
 
 // TestImportIntoIndexIdempotent applies an import to an index twice: the
-// second pass changes nothing, and the failed items never reach the index.
+// second pass saves and changes nothing, and the failed items never reach
+// the store or the index. A save failure leaves that article out of the
+// index.
 func TestImportIntoIndexIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dir := writeTree(t, importFixture())
 	ix := newTestIndex(t, nil)
-	for pass, want := range []Change{Added, Unchanged} {
+	saved := map[string]int{}
+	save := func(_ context.Context, a Article) error {
+		if a.ID == "j6" && saved["j6-fail"] == 0 {
+			saved["j6-fail"]++
+			return errors.New("disk full")
+		}
+		saved[a.ID]++
+		return nil
+	}
+	for pass, want := range []ImportReport{
+		{Added: len(wantImport.ids) - 1, Failed: len(wantImport.errors) + 1},
+		{Added: 1, Unchanged: len(wantImport.ids) - 1, Failed: len(wantImport.errors)},
+		{Unchanged: len(wantImport.ids), Failed: len(wantImport.errors)},
+	} {
 		res, err := NewImporter(ImportLimits{}).ImportDir(ctx, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range res.Articles {
-			ch, err := ix.Upsert(ctx, a)
-			if err != nil || ch != want {
-				t.Errorf("pass %d: Upsert(%q) = %v, %v; want %v", pass, a.ID, ch, err, want)
-			}
+		got := ix.ApplyImport(ctx, res, save)
+		if got.Added != want.Added || got.Updated != want.Updated || got.Unchanged != want.Unchanged || got.Failed != want.Failed || len(got.Errors) != got.Failed {
+			t.Errorf("pass %d: report %+v, want %+v", pass, got, want)
+		}
+	}
+	for _, id := range wantImport.ids {
+		if saved[id] != 1 {
+			t.Errorf("article %q saved %d times, want 1", id, saved[id])
+		}
+		if _, ok := ix.Article(id); !ok {
+			t.Errorf("article %q not indexed", id)
 		}
 	}
 	if s := ix.Stats(); s.Articles != len(wantImport.ids) {
 		t.Errorf("index holds %d articles, want %d", s.Articles, len(wantImport.ids))
 	}
 	for _, id := range []string{"j3", "j4", "j5", "huge", "images/logo"} {
-		if _, ok := ix.Article(id); ok {
-			t.Errorf("failed item %q is in the index", id)
+		if _, ok := ix.Article(id); ok || saved[id] > 0 {
+			t.Errorf("failed item %q reached the store or index", id)
 		}
 	}
 }
