@@ -295,3 +295,49 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentUse searches while articles change (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	ix := newTestIndex(t, &conceptEmbedder{})
+	loadArticles(t, ix, testArticles)
+	ctx := context.Background()
+	done := make(chan struct{})
+	errc := make(chan error, 3)
+	for w := range 2 {
+		go func() {
+			g := newTextGen(uint64(w))
+			for i := range 300 {
+				a := g.article(fmt.Sprintf("w%d-%d", w, i%40), 80)
+				if _, err := ix.Upsert(ctx, a); err != nil {
+					errc <- err
+					return
+				}
+				if i%3 == 0 {
+					_ = ix.Delete(a.ID)
+				}
+			}
+			errc <- nil
+		}()
+	}
+	go func() {
+		defer close(done)
+		for range 300 {
+			hits, err := ix.Search(ctx, Query{Text: "lost card replacement", K: 3, PerArticle: true})
+			if err != nil || len(hits) == 0 {
+				errc <- fmt.Errorf("search during changes: %d hits, %v", len(hits), err)
+				return
+			}
+		}
+	}()
+	<-done
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
+	}
+}

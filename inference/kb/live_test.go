@@ -3,6 +3,7 @@ package kb
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/earshot/earshot/inference"
@@ -132,8 +133,7 @@ func TestAnswer(t *testing.T) {
 // Ollama embedding model (not available here): each dimension is a concept
 // that several words map to, so it links words that share no stem.
 type conceptEmbedder struct {
-	fail  bool
-	calls int
+	fail atomic.Bool
 }
 
 var concepts = map[string]int{
@@ -144,8 +144,7 @@ var concepts = map[string]int{
 }
 
 func (e *conceptEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	e.calls++
-	if e.fail {
+	if e.fail.Load() {
 		return nil, inference.ErrUnavailable
 	}
 	out := make([][]float32, len(texts))
@@ -193,7 +192,7 @@ func TestHybrid(t *testing.T) {
 		}
 	}
 	// An embedder failure degrades to lexical ranking.
-	emb.fail = true
+	emb.fail.Store(true)
 	hits, err = ix.Search(ctx, Query{Text: "forgotten PIN", K: 3})
 	if err != nil || len(hits) == 0 || hits[0].Passage.ArticleID != "pin" || hits[0].Semantic != 0 {
 		t.Errorf("embedder down: %v, %v", articleIDs(hits), err)
