@@ -52,7 +52,7 @@ const (
 // posting is one passage's term frequencies for one term.
 type posting struct {
 	doc uint32
-	tf  [numFields]uint16
+	tf  [numFields]uint8 // saturates at 255: BM25 has long flattened by then
 }
 
 // doc is one passage slot.
@@ -109,6 +109,8 @@ type Index struct {
 	// +checklocks:mu
 	meta []docMeta // parallel to docs
 	// +checklocks:mu
+	kBody []float32 // parallel to docs: meta.k[fieldBody], dense for the hot loop
+	// +checklocks:mu
 	articles map[string]*articleEntry
 	// +checklocks:mu
 	live int
@@ -142,7 +144,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, syn *Synony
 type analysedPassage struct {
 	p     Passage
 	terms []string            // unique terms
-	tf    [][numFields]uint16 // per unique term
+	tf    [][numFields]uint8 // per unique term
 	seq   []uint32            // title then body terms, as indexes into terms
 	lens  [numFields]uint32
 	vec   []float32
@@ -159,12 +161,12 @@ func analysePassage(an *analyzer, p Passage) analysedPassage {
 				li = uint32(len(ap.terms))
 				local[term] = li
 				ap.terms = append(ap.terms, term)
-				ap.tf = append(ap.tf, [numFields]uint16{})
+				ap.tf = append(ap.tf, [numFields]uint8{})
 			}
 			if f != fieldTags {
 				ap.seq = append(ap.seq, li)
 			}
-			if ap.tf[li][f] < math.MaxUint16 {
+			if ap.tf[li][f] < math.MaxUint8 {
 				ap.tf[li][f]++
 			}
 			ap.lens[f]++
@@ -268,6 +270,7 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 		}
 		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, seq: seq, vec: ap.vec})
 		ix.meta = append(ix.meta, docMeta{alive: true})
+		ix.kBody = append(ix.kBody, 0)
 		for f := range numFields {
 			ix.sumLen[f] += float64(ap.lens[f])
 		}
@@ -300,6 +303,7 @@ func (ix *Index) unsafeRemoveDocs(ids []uint32) {
 		}
 		m.alive = false
 		m.k = deadK // a dead passage scores 0 without a branch
+		ix.kBody[id] = deadK[fieldBody]
 		for f := range numFields {
 			ix.sumLen[f] -= float64(d.lens[f])
 		}
@@ -359,11 +363,13 @@ func (ix *Index) unsafeMaybeCompact() {
 	remap := make([]uint32, len(ix.docs))
 	docs := make([]doc, 0, ix.live)
 	meta := make([]docMeta, 0, ix.live)
+	kBody := make([]float32, 0, ix.live)
 	for i, d := range ix.docs {
 		if ix.meta[i].alive {
 			remap[i] = uint32(len(docs))
 			docs = append(docs, d)
 			meta = append(meta, ix.meta[i])
+			kBody = append(kBody, ix.kBody[i])
 		} else {
 			remap[i] = math.MaxUint32
 		}
@@ -383,7 +389,7 @@ func (ix *Index) unsafeMaybeCompact() {
 			e.docs[i] = remap[d]
 		}
 	}
-	ix.docs, ix.meta = docs, meta
+	ix.docs, ix.meta, ix.kBody = docs, meta, kBody
 }
 
 // unsafeNorms recomputes every live passage's field weights from the
@@ -406,6 +412,7 @@ func (ix *Index) unsafeNorms() {
 		for f := range numFields {
 			m.k[f] = float32(k1 * (1 - b + b*float64(ix.docs[i].lens[f])/avg[f]))
 		}
+		ix.kBody[i] = m.k[fieldBody]
 	}
 }
 
@@ -670,21 +677,23 @@ func (ix *Index) unsafeLexical(pq parsedQuery, q Query, k int) []Hit {
 	}
 	acc := ix.getAcc(len(ix.docs))
 	defer ix.putAcc(acc)
-	meta := ix.meta
+	meta, kBody := ix.meta, ix.kBody
 	for _, qt := range qts {
 		for _, p := range ix.postings[qt.tid] {
-			kk := &meta[p.doc].k // +Inf for a deleted passage
 			var s float32
 			if tf := float32(p.tf[fieldBody]); tf > 0 {
-				s = qt.qw[fieldBody] * tf / (tf + kk[fieldBody])
+				s = qt.qw[fieldBody] * tf / (tf + kBody[p.doc]) // +Inf for a deleted passage
 			}
-			if p.tf[fieldTitle] > 0 {
-				tf := float32(p.tf[fieldTitle])
-				s += qt.qw[fieldTitle] * tf / (tf + kk[fieldTitle])
-			}
-			if p.tf[fieldTags] > 0 {
-				tf := float32(p.tf[fieldTags])
-				s += qt.qw[fieldTags] * tf / (tf + kk[fieldTags])
+			if p.tf[fieldTitle]|p.tf[fieldTags] != 0 {
+				kk := &meta[p.doc].k
+				if p.tf[fieldTitle] > 0 {
+					tf := float32(p.tf[fieldTitle])
+					s += qt.qw[fieldTitle] * tf / (tf + kk[fieldTitle])
+				}
+				if p.tf[fieldTags] > 0 {
+					tf := float32(p.tf[fieldTags])
+					s += qt.qw[fieldTags] * tf / (tf + kk[fieldTags])
+				}
 			}
 			acc[p.doc] += s
 		}
