@@ -143,9 +143,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, syn *Synony
 // outside the lock.
 type analysedPassage struct {
 	p     Passage
-	terms []string            // unique terms
+	terms []string           // unique terms
 	tf    [][numFields]uint8 // per unique term
-	seq   []uint32            // title then body terms, as indexes into terms
+	seq   []uint32           // title then body terms, as indexes into terms
 	lens  [numFields]uint32
 	vec   []float32
 }
