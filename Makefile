@@ -9,9 +9,15 @@ LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 # Debian packages the build and the tests need; installed by `make deps`.
 DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
 DEBS_TEST  := $(DEBS_BUILD) pocketsphinx pocketsphinx-testdata systemd softhsm2 \
-              sip-tester sctk espeak-ng sox chromium python3-aiortc
+              sip-tester sctk espeak-ng sox chromium python3-aiortc g++
 
-.PHONY: all build run test deps deps-build lint bench eval clean
+# The Ollama server the inference/ollama tests run against: built once on CPU
+# from the Go module proxy (cgo, needs g++) into a cache outside the repo.
+OLLAMA_VERSION := v0.6.5
+OLLAMA_BIN_DIR ?= $(HOME)/.cache/earshot/ollama-$(OLLAMA_VERSION)/bin
+OLLAMA_BIN     := $(OLLAMA_BIN_DIR)/ollama
+
+.PHONY: all build run test deps deps-build lint bench eval clean deb ollama-server
 
 all: build
 
@@ -27,9 +33,19 @@ build: deps-build
 run: build
 	./$(BIN) serve
 
-test: deps
+test: export EARSHOT_OLLAMA_BIN := $(OLLAMA_BIN)
+test: deps build ollama-server
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
+	cd plugins/sdk && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# ollama-server builds the test server unless it is already cached (a few
+# minutes, once per machine and version).
+ollama-server: deps
+	@if [ -x "$(OLLAMA_BIN)" ]; then echo "ollama server $(OLLAMA_VERSION): $(OLLAMA_BIN)"; else \
+		echo "building the Ollama $(OLLAMA_VERSION) server (CPU) into $(OLLAMA_BIN_DIR); once, a few minutes"; \
+		mkdir -p "$(OLLAMA_BIN_DIR)" && cd / && GOBIN="$(OLLAMA_BIN_DIR)" GOFLAGS=-buildvcs=false \
+			$(GO) install github.com/ollama/ollama@$(OLLAMA_VERSION); fi
 
 lint:
 	$(GO) vet ./...
@@ -42,5 +58,8 @@ bench: deps
 eval: deps
 	$(GO) test -count=1 -tags eval -run '^TestEval' -v -timeout 60m ./... 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' 
 
+deb: build
+	./packaging/deb/build.sh $(BIN) $(VERSION) dist
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -1,0 +1,354 @@
+package daemon
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/earshot/earshot/store"
+)
+
+var (
+	queueIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	userIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
+)
+
+// queueRequest is the body of queue creation and update.
+type queueRequest struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// userRequest is the body of user creation and update.
+type userRequest struct {
+	ID          string   `json:"id"`
+	DisplayName string   `json:"display_name"`
+	Role        string   `json:"role"`
+	Queues      []string `json:"queues"`
+	Licensed    bool     `json:"licensed"`
+	Disabled    bool     `json:"disabled"`
+}
+
+// tokenRequest is the body of token creation.
+type tokenRequest struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	// ExpiresIn is a Go duration ("720h"); empty means no expiry.
+	ExpiresIn string `json:"expires_in"`
+}
+
+// tokenView is a token as the API shows it: never the secret or its hash.
+type tokenView struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// Secret is set only in the response that created the token.
+	Secret string `json:"secret,omitempty"`
+}
+
+func viewToken(t store.Token) tokenView {
+	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}
+}
+
+var (
+	adminOnly      = []Role{RoleAdmin}
+	staffRoles     = staff
+	queueReaders   = []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst}
+	everyoneButBot = []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst, RoleAuditor}
+)
+
+func (d *Daemon) directoryRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/queues", queueReaders, "List the queues the caller is scoped to", d.listQueues},
+		{"POST", "/api/v1/queues", adminOnly, "Create a queue", d.createQueue},
+		{"GET", "/api/v1/queues/{id}", queueReaders, "Get a queue", d.getQueue},
+		{"PUT", "/api/v1/queues/{id}", adminOnly, "Update a queue", d.updateQueue},
+		{"DELETE", "/api/v1/queues/{id}", adminOnly, "Delete a queue", d.deleteQueue},
+		{"GET", "/api/v1/users", adminOnly, "List users", d.listUsers},
+		{"POST", "/api/v1/users", adminOnly, "Create a user", d.createUser},
+		{"GET", "/api/v1/users/{id}", everyoneButBot, "Get a user (admins: anyone; others: themselves)", d.getUser},
+		{"PUT", "/api/v1/users/{id}", adminOnly, "Update a user", d.updateUser},
+		{"DELETE", "/api/v1/users/{id}", adminOnly, "Delete a user and revoke their tokens", d.deleteUser},
+		{"GET", "/api/v1/tokens", adminOnly, "List tokens (never their secrets)", d.listTokens},
+		{"POST", "/api/v1/tokens", adminOnly, "Create a token for a user; the secret is shown once", d.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", adminOnly, "Revoke a token", d.revokeToken},
+	}
+}
+
+// storeError maps store errors to problems.
+func (d *Daemon) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeProblem(w, r, http.StatusNotFound, "not-found", err.Error())
+	case errors.Is(err, store.ErrExists):
+		writeProblem(w, r, http.StatusConflict, "conflict", err.Error())
+	default:
+		d.logger.Error("store request failed", "route", r.Pattern, "err", err)
+		writeProblem(w, r, http.StatusInternalServerError, "internal", "the store failed; see the daemon's log")
+	}
+}
+
+func (d *Daemon) listQueues(w http.ResponseWriter, r *http.Request, p *Principal) {
+	qs, err := d.store.Queues()
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	out := []store.Queue{}
+	for _, q := range qs {
+		if p.InQueue(q.ID) {
+			out = append(out, q)
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+func (d *Daemon) getQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if !p.InQueue(id) {
+		// Not 403: do not reveal which queues exist to callers outside them.
+		writeProblem(w, r, http.StatusNotFound, "not-found", "no such queue")
+		return
+	}
+	q, err := d.store.Queue(id)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, 200, q)
+}
+
+func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req queueRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	if !queueIDPattern.MatchString(req.ID) {
+		d.badRequest(w, r, 400, "id must match "+queueIDPattern.String(), "id")
+		return
+	}
+	if req.Name == "" {
+		req.Name = req.ID
+	}
+	now := time.Now().UTC()
+	q := store.Queue{ID: req.ID, Name: req.Name, Description: req.Description, CreatedAt: now, UpdatedAt: now}
+	if err := d.store.CreateQueue(q, auditEntry(r, p, "queue.create", "queue:"+q.ID)); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/queues/"+q.ID)
+	writeJSON(w, http.StatusCreated, q)
+}
+
+func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req queueRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	id := r.PathValue("id")
+	if req.ID != "" && req.ID != id {
+		d.badRequest(w, r, 400, "id in the body differs from the path", "id")
+		return
+	}
+	q, err := d.store.Queue(id)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if req.Name != "" {
+		q.Name = req.Name
+	}
+	q.Description = req.Description
+	q.UpdatedAt = time.Now().UTC()
+	if err := d.store.UpdateQueue(q, auditEntry(r, p, "queue.update", "queue:"+q.ID)); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, 200, q)
+}
+
+func (d *Daemon) deleteQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if err := d.store.DeleteQueue(id, auditEntry(r, p, "queue.delete", "queue:"+id)); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Daemon) listUsers(w http.ResponseWriter, r *http.Request, p *Principal) {
+	us, err := d.store.Users()
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if us == nil {
+		us = []store.User{}
+	}
+	writeJSON(w, 200, us)
+}
+
+func (d *Daemon) getUser(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if p.Role() != RoleAdmin && id != p.User.ID {
+		writeProblem(w, r, http.StatusForbidden, "forbidden", "only administrators may read other users")
+		return
+	}
+	u, err := d.store.User(id)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, 200, u)
+}
+
+func (d *Daemon) validateUser(w http.ResponseWriter, r *http.Request, req *userRequest) bool {
+	if !userIDPattern.MatchString(req.ID) {
+		d.badRequest(w, r, 400, "id must match "+userIDPattern.String(), "id")
+		return false
+	}
+	if !validRole(req.Role) {
+		d.badRequest(w, r, 400, "role must be one of admin, supervisor, agent, analyst, auditor, ingest", "role")
+		return false
+	}
+	for _, q := range req.Queues {
+		if !queueIDPattern.MatchString(q) {
+			d.badRequest(w, r, 400, "queue id "+q+" is not valid", "queues")
+			return false
+		}
+	}
+	slices.Sort(req.Queues)
+	req.Queues = slices.Compact(req.Queues)
+	return true
+}
+
+func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req userRequest
+	if !d.decodeJSON(w, r, &req) || !d.validateUser(w, r, &req) {
+		return
+	}
+	now := time.Now().UTC()
+	u := store.User{ID: req.ID, DisplayName: req.DisplayName, Role: req.Role, Queues: req.Queues,
+		Licensed: req.Licensed, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
+	if err := d.store.CreateUser(u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
+		if errors.Is(err, store.ErrNotFound) { // a named queue does not exist
+			d.badRequest(w, r, 400, err.Error(), "queues")
+			return
+		}
+		d.storeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/users/"+u.ID)
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req userRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	id := r.PathValue("id")
+	if req.ID == "" {
+		req.ID = id
+	}
+	if req.ID != id {
+		d.badRequest(w, r, 400, "id in the body differs from the path", "id")
+		return
+	}
+	if !d.validateUser(w, r, &req) {
+		return
+	}
+	u, err := d.store.User(id)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if id == p.User.ID && (req.Role != string(RoleAdmin) || req.Disabled) {
+		d.badRequest(w, r, 400, "administrators cannot demote or disable themselves", "role")
+		return
+	}
+	u.DisplayName, u.Role, u.Queues, u.Licensed, u.Disabled = req.DisplayName, req.Role, req.Queues, req.Licensed, req.Disabled
+	u.UpdatedAt = time.Now().UTC()
+	if err := d.store.UpdateUser(u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			d.badRequest(w, r, 400, err.Error(), "queues")
+			return
+		}
+		d.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, 200, u)
+}
+
+func (d *Daemon) deleteUser(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if id == p.User.ID {
+		d.badRequest(w, r, 400, "administrators cannot delete themselves", "id")
+		return
+	}
+	if err := d.store.DeleteUser(id, auditEntry(r, p, "user.delete", "user:"+id)); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Daemon) listTokens(w http.ResponseWriter, r *http.Request, p *Principal) {
+	ts, err := d.store.Tokens()
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	out := make([]tokenView, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, viewToken(t))
+	}
+	writeJSON(w, 200, out)
+}
+
+func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req tokenRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	var ttl time.Duration
+	if req.ExpiresIn != "" {
+		var err error
+		if ttl, err = time.ParseDuration(req.ExpiresIn); err != nil || ttl <= 0 {
+			d.badRequest(w, r, 400, "expires_in must be a positive duration such as 720h", "expires_in")
+			return
+		}
+	}
+	if req.UserID == "" {
+		d.badRequest(w, r, 400, "user_id is required", "user_id")
+		return
+	}
+	t, secret, err := issueToken(d.store, req.UserID, req.Name, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			d.badRequest(w, r, 400, err.Error(), "user_id")
+			return
+		}
+		d.storeError(w, r, err)
+		return
+	}
+	v := viewToken(t)
+	v.Secret = secret
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (d *Daemon) revokeToken(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if err := d.store.RevokeToken(id, time.Now().UTC(), auditEntry(r, p, "token.revoke", "token:"+id)); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/earshot/earshot/media/analyze"
+	"github.com/earshot/earshot/store"
+)
+
+var ingestRoles = []Role{RoleAdmin, RoleIngest}
+
+// queryTokenRoutes may take the token from ?access_token= when no
+// Authorization header is sent: telephony platforms open WebSocket
+// streams to a configured URL and cannot add headers.
+var queryTokenRoutes = map[string]bool{"GET /api/v1/ingest/stream": true}
+
+func (d *Daemon) mediaRoutes() []route {
+	serveWHIP := func(w http.ResponseWriter, r *http.Request, p *Principal) { d.media.whipHandler.ServeHTTP(w, r) }
+	return []route{
+		{"POST", "/api/v1/ingest/whip", ingestRoles, "WHIP: publish call audio (SDP offer in, answer out; metadata as query parameters)", serveWHIP},
+		{"PATCH", "/api/v1/ingest/whip/{id}", ingestRoles, "WHIP: trickle ICE candidates", serveWHIP},
+		{"DELETE", "/api/v1/ingest/whip/{id}", ingestRoles, "WHIP: end the session and its engagement", serveWHIP},
+		{"GET", "/api/v1/ingest/stream", ingestRoles, "WebSocket media stream (Twilio Media Streams or raw 16-bit PCM after a JSON metadata frame)", func(w http.ResponseWriter, r *http.Request, p *Principal) {
+			d.media.ws.ServeHTTP(w, r)
+		}},
+		{"POST", "/api/v1/uploads", ingestRoles, "Upload a WAV recording or a ready JSON transcript for post-call processing", d.upload},
+	}
+}
+
+// upload transcribes an uploaded WAV file (or reads a ready transcript),
+// stores it as an ended voice engagement, and runs the post-engagement
+// analyzers. Metadata comes from query parameters; parties= maps WAV
+// channels to parties (e.g. customer,agent); start= dates a past call.
+func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q := r.URL.Query()
+	e, err := d.engagementFromQuery(q, nil)
+	if err != nil {
+		var fe *fieldError
+		errors.As(err, &fe)
+		d.badRequest(w, r, 400, fe.msg, fe.field)
+		return
+	}
+	if v := q.Get("start"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d.badRequest(w, r, 400, "start must be an RFC 3339 time", "start")
+			return
+		}
+		e.Start = t.UTC()
+	}
+	opts := analyze.Options{Source: "upload", Downmix: q.Get("downmix") == "true"}
+	if v := q.Get("parties"); v != "" {
+		for _, party := range strings.Split(v, ",") {
+			opts.Parties = append(opts.Parties, partyName(strings.TrimSpace(party)))
+		}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.Media.MaxUploadBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", d.cfg.Media.MaxUploadBytes), "")
+			return
+		}
+		d.badRequest(w, r, 400, "reading the upload: "+err.Error(), "")
+		return
+	}
+	res, err := d.media.analyzer.Analyze(r.Context(), data, opts)
+	if err != nil {
+		if errors.Is(err, analyze.ErrBadInput) {
+			d.badRequest(w, r, http.StatusUnprocessableEntity, err.Error(), "body")
+			return
+		}
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		writeProblem(w, r, http.StatusServiceUnavailable, "busy", "no recogniser free; retry later: "+err.Error())
+		return
+	}
+	live, err := d.hub.Start(r.Context(), e, "upload", auditEntry(r, p, "engagement.create", "queue:"+e.Queue))
+	if err != nil {
+		d.startError(w, r, err)
+		return
+	}
+	var finals []store.Segment
+	for _, s := range res.Segments {
+		if s.Final && strings.TrimSpace(s.Text) != "" {
+			finals = append(finals, storeSegment(s))
+		}
+	}
+	n := 0
+	for i, seg := range finals {
+		// Wait for a commit every 128 segments, and for the last: the
+		// response acknowledges a stored transcript.
+		if (i+1)%128 == 0 || i == len(finals)-1 {
+			err = live.SubmitWait(r.Context(), seg)
+		} else if !live.Submit(seg) {
+			err = ErrBusy
+		}
+		if err != nil {
+			break
+		}
+		n++
+	}
+	live.End("upload")
+	if err != nil {
+		d.logger.Error("upload not fully stored", "engagement", live.ID(), "stored", n, "err", err)
+		writeProblem(w, r, http.StatusInternalServerError, "internal", "the transcript was not fully stored")
+		return
+	}
+	w.Header().Set("Location", "/api/v1/engagements/"+live.ID())
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"engagement": live.Engagement(), "kind": res.Kind, "segments": n,
+		"duration_ms": res.DurationMs, "processing_ms": res.ProcessingMs,
+	})
+}

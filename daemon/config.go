@@ -1,0 +1,248 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/earshot/earshot/inference/ollama"
+	"github.com/earshot/earshot/plugins"
+	"github.com/earshot/earshot/store"
+)
+
+// DefaultConfigPath is where the service looks for its configuration.
+const DefaultConfigPath = "/etc/earshot/earshot.yaml"
+
+// Config is the daemon's configuration, read from one YAML file. Every field
+// has a default (DefaultConfig), so an empty file and no file at all are
+// both valid.
+type Config struct {
+	// DataDir holds the database, keys, the generated admin token and the
+	// generated TLS certificate. Default: $STATE_DIRECTORY when run by
+	// systemd, /var/lib/earshot for the service, ./earshot-data otherwise.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the API's address. Default 127.0.0.1:7080.
+	Listen string    `yaml:"listen"`
+	TLS    TLSConfig `yaml:"tls"`
+	Log    LogConfig `yaml:"log"`
+	// LocalModelsOnly is the initial value of the local-models-only switch,
+	// used until an administrator changes it through the API. Default true.
+	LocalModelsOnly *bool `yaml:"local_models_only"`
+	// ShutdownTimeout bounds how long in-flight requests may run after a
+	// stop signal. Default 15s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Store holds retention windows, the key provider and group commit.
+	Store store.Config `yaml:"store"`
+	// Engagements bounds live engagements.
+	Engagements EngagementsConfig `yaml:"engagements"`
+	// Media configures speech-to-text and the ingest paths.
+	Media MediaConfig `yaml:"media"`
+	// Ollama is a local Ollama server for the generative features (summary,
+	// notes, tasks, disposition); features without a model in
+	// ollama.models use the built-in models.
+	Ollama ollama.Config `yaml:"ollama"`
+	// Plugins configures the plugin host; plugins.dir defaults to
+	// <data_dir>/plugins.
+	Plugins plugins.Config `yaml:"plugins"`
+}
+
+// EngagementsConfig bounds the live engagements the hub holds.
+type EngagementsConfig struct {
+	// MaxLive is the most live engagements at once; more are refused
+	// (HTTP 503, SIP 486) and counted. Default 32.
+	MaxLive int `yaml:"max_live"`
+	// MediaTimeout ends a voice engagement whose media stopped for this
+	// long. Default 60s.
+	MediaTimeout Duration `yaml:"media_timeout"`
+	// EventBuffer is how many events per engagement are kept for clients
+	// resuming with Last-Event-ID. Default 4096.
+	EventBuffer int `yaml:"event_buffer"`
+}
+
+// TLSConfig configures TLS on the API listener. In YAML it is either a
+// mapping or one of the scalars "off" and "auto".
+type TLSConfig struct {
+	// Mode is "off", "auto" (a self-signed certificate generated in the
+	// data directory) or "files" (CertFile and KeyFile).
+	Mode     string `yaml:"mode"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// UnmarshalYAML accepts `tls: auto` as well as a mapping.
+func (t *TLSConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err == nil {
+		*t = TLSConfig{Mode: s}
+		return nil
+	}
+	type plain TLSConfig
+	var p plain
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*t = TLSConfig(p)
+	return nil
+}
+
+// LogConfig configures the daemon's structured logs.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// DefaultConfig returns the embedded defaults. forService selects the
+// service's data directory.
+func DefaultConfig(forService bool) Config {
+	dir := "./earshot-data"
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		dir = strings.Split(d, ":")[0]
+	} else if forService {
+		dir = "/var/lib/earshot"
+	}
+	on := true
+	return Config{
+		DataDir:         dir,
+		Listen:          "127.0.0.1:7080",
+		TLS:             TLSConfig{Mode: "off"},
+		Log:             LogConfig{Level: "info", Format: "text"},
+		LocalModelsOnly: &on,
+		ShutdownTimeout: Duration(15e9),
+		Store:           store.DefaultConfig(),
+		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
+		Media:           DefaultMediaConfig(),
+		Ollama:          ollama.DefaultConfig(),
+		Plugins:         defaultPluginsConfig(),
+	}
+}
+
+// Validate reports the first problem with c, naming the field.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir must not be empty")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %q is not host:port: %w", c.Listen, err)
+	}
+	if port == "" {
+		return fmt.Errorf("listen: %q has no port", c.Listen)
+	}
+	switch c.TLS.Mode {
+	case "off", "auto":
+	case "files":
+		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+			return errors.New("tls: mode files needs cert_file and key_file")
+		}
+	default:
+		return fmt.Errorf("tls.mode: %q is not one of off, auto, files", c.TLS.Mode)
+	}
+	if c.TLS.Mode == "off" && !isLoopbackHost(host) {
+		return fmt.Errorf("listen: %s is not a loopback address and tls is off; "+
+			"the API carries customer content, so set tls: auto or tls.cert_file/key_file, or listen on 127.0.0.1", c.Listen)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("shutdown_timeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	if err := c.Store.Validate(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	pc := c.Plugins
+	if pc.Dir == "" {
+		pc.Dir = "<data_dir>/plugins"
+	}
+	if err := pc.Validate(); err != nil {
+		return err
+	}
+	if err := c.Ollama.Validate(); err != nil {
+		return fmt.Errorf("ollama: %w", err)
+	}
+	if err := c.Media.Validate(); err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	e := c.Engagements
+	switch {
+	case e.MaxLive <= 0:
+		return fmt.Errorf("engagements.max_live must be positive, got %d", e.MaxLive)
+	case e.MediaTimeout <= 0:
+		return fmt.Errorf("engagements.media_timeout must be positive, got %s", e.MediaTimeout)
+	case e.EventBuffer < 16:
+		return fmt.Errorf("engagements.event_buffer must be at least 16, got %d", e.EventBuffer)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// LoadConfig reads the file at path over the defaults and validates the
+// result. A missing file at the default path means the embedded defaults; a
+// missing file anywhere else is an error.
+func LoadConfig(path string, forService bool) (Config, error) {
+	cfg := DefaultConfig(forService)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && path == DefaultConfigPath {
+		return cfg, cfg.Validate()
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := ParseConfig(data, &cfg); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML over cfg strictly (an unknown key is an error
+// naming the key and its line) and validates the result.
+func ParseConfig(data []byte, cfg *Config) error {
+	var probe any
+	if err := yaml.Unmarshal(data, &probe); err != nil {
+		return errors.New(yaml.FormatError(err, false, true))
+	}
+	if probe != nil { // a file of comments only decodes to nil: keep the defaults
+		if err := yaml.UnmarshalWithOptions(data, cfg, yaml.Strict()); err != nil {
+			return errors.New(yaml.FormatError(err, false, true))
+		}
+	}
+	return cfg.Validate()
+}
+
+func (c Config) logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// defaultPluginsConfig is the plugin host's defaults with the directory
+// left to follow data_dir.
+func defaultPluginsConfig() plugins.Config {
+	c := plugins.DefaultConfig()
+	c.Dir = ""
+	return c
+}

@@ -1,0 +1,243 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/plugins"
+	"github.com/earshot/earshot/store"
+)
+
+// Daemon is one running Earshot service: its store, controls and API.
+type Daemon struct {
+	cfg    Config
+	logger *slog.Logger
+	reg    *prometheus.Registry
+
+	store          *store.Store
+	controls       *Controls
+	hub            *Hub
+	media          *mediaRouter
+	analytics      *analytics
+	plugins        *plugins.Host
+	pluginSettings *pluginSettings
+	forecast       *forecast.Service
+	metrics        *metrics
+	metricsHandler http.Handler
+	tlsConfig      *tls.Config
+
+	ready atomic.Bool
+}
+
+// New opens the store and builds the daemon; nothing listens yet. A nil
+// logger discards logs.
+func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("daemon: config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	var err error
+	if d.metrics, err = newMetrics(d.reg); err != nil {
+		return nil, err
+	}
+	d.metricsHandler = newMetricsHandler(d.reg)
+	if d.store, err = store.Open(store.Options{Dir: cfg.DataDir, Logger: logger, Config: cfg.Store, Registerer: d.reg}); err != nil {
+		return nil, err
+	}
+	// From here on, a failure closes what was opened.
+	ok := false
+	defer func() {
+		if !ok {
+			d.store.Close()
+		}
+	}()
+	if d.controls, err = newControls(d.store, *cfg.LocalModelsOnly); err != nil {
+		return nil, err
+	}
+	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.analytics, err = newAnalytics(d, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.plugins, d.pluginSettings, err = newPluginHost(d, logger); err != nil {
+		return nil, err
+	}
+	d.hub.live = append(d.hub.live, d.analytics)
+	d.hub.post = append(d.hub.post, d.analytics)
+	if n, err := endOrphans(d.store); err != nil {
+		return nil, err
+	} else if n > 0 {
+		logger.Warn("ended engagements left live by a previous run", "count", n)
+	}
+	path, err := bootstrapAdmin(d.store, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		logger.Warn("created the bootstrap administrator token; keep it secret and create named tokens", "path", path)
+	}
+	if d.tlsConfig, err = loadTLS(cfg, logger); err != nil {
+		return nil, err
+	}
+	ok = true
+	return d, nil
+}
+
+// Listen binds the API's listener (TLS if configured).
+func (d *Daemon) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: listen on %s: %w", d.cfg.Listen, err)
+	}
+	if d.tlsConfig != nil {
+		ln = tls.NewListener(ln, d.tlsConfig)
+	}
+	return ln, nil
+}
+
+// Serve serves the API on ln, and runs the engagement hub and the store's
+// retention sweeper, until ctx is done. Then it stops accepting requests,
+// lets in-flight ones finish (up to the shutdown timeout), ends the live
+// engagements after storing what they hold, and closes the store last. It
+// returns nil after a clean shutdown.
+func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           d.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.hub.Run(gctx) })
+	g.Go(func() error { return d.store.Run(gctx) })
+	g.Go(func() error { return d.plugins.Run(gctx) })
+	g.Go(func() error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("daemon: serve: %w", err)
+		case <-gctx.Done():
+		}
+		d.ready.Store(false)
+		sdNotify("STOPPING=1")
+		shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
+		defer cancel()
+		if err := srv.Shutdown(shutCtx); err != nil {
+			d.logger.Warn("shutdown did not finish in time; closing connections", "err", err)
+			srv.Close()
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	d.ready.Store(true)
+	scheme := "http"
+	if d.tlsConfig != nil {
+		scheme = "https"
+	}
+	d.logger.Info("earshot serving", "version", Version, "api", scheme+"://"+ln.Addr().String(), "data_dir", d.cfg.DataDir)
+	sdNotify("READY=1")
+
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	// Ingest first, so that the last segments reach the hub; then the
+	// hub, so that they reach the store; the store last.
+	d.media.close()
+	d.hub.shutdown()
+	d.analytics.close()
+	d.plugins.Close()
+	if cerr := d.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	d.logger.Info("earshot stopped")
+	return err
+}
+
+// Run listens and serves until ctx is done.
+func (d *Daemon) Run(ctx context.Context) error {
+	ln, err := d.Listen()
+	if err != nil {
+		d.store.Close()
+		return err
+	}
+	return d.Serve(ctx, ln)
+}
+
+// Close releases the daemon's resources when Run was never called.
+func (d *Daemon) Close() error {
+	d.media.close()
+	d.hub.shutdown()
+	d.analytics.close()
+	d.plugins.Close()
+	return d.store.Close()
+}
+
+// orphanWindow bounds how far back a start looks for engagements that a
+// crash left live.
+const orphanWindow = 7 * 24 * time.Hour
+
+// endOrphans marks ended the engagements still live in the store: at
+// start, no engagement is live, so these were cut off by a crash or a kill.
+func endOrphans(st *store.Store) (int, error) {
+	now := time.Now().UTC()
+	es, err := st.Engagements(context.Background(), store.EngagementFilter{From: now.Add(-orphanWindow)})
+	if err != nil {
+		return 0, fmt.Errorf("daemon: find orphaned engagements: %w", err)
+	}
+	n := 0
+	for _, e := range es {
+		if e.Status == store.StatusLive {
+			if err := st.EndEngagement(e.ID, now); err != nil {
+				return n, fmt.Errorf("daemon: end orphaned engagement %s: %w", e.ID, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// auditEntry describes a change or an access by the caller of r, for the
+// store to append in the same transaction as the change. Entries carry IDs,
+// never content.
+func auditEntry(r *http.Request, p *Principal, action, target string) store.AuditEntry {
+	e := store.AuditEntry{Action: action, Target: target, Actor: "anonymous"}
+	if p != nil {
+		e.Actor = p.User.ID
+		e.Detail = map[string]string{"token": p.Token.ID, "role": p.User.Role}
+	}
+	return e
+}
+
+// audit appends an entry on its own, for changes the store does not make
+// (settings held by the daemon). A failure is logged: the change happened.
+func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
+	if err := d.store.AppendAudit(auditEntry(r, p, action, target)); err != nil {
+		d.logger.Error("audit append failed", "action", action, "err", err)
+	}
+}

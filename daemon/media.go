@@ -1,0 +1,355 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/analyze"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/earshot/earshot/media/whip"
+	"github.com/earshot/earshot/media/wsstream"
+	"github.com/earshot/earshot/store"
+)
+
+// MediaConfig configures speech-to-text and the ingest paths.
+type MediaConfig struct {
+	// Engine is the speech-to-text engine: pocketsphinx (default) or none
+	// (audio is received and counted, nothing is recognised: for capacity
+	// tests of the ingest paths).
+	Engine       string              `yaml:"engine"`
+	PocketSphinx pocketsphinx.Config `yaml:"pocketsphinx"`
+	Pipeline     pipeline.Config     `yaml:"pipeline"`
+	WHIP         whip.Config         `yaml:"whip"`
+	WebSocket    wsstream.Config     `yaml:"websocket"`
+	// MaxUploadBytes bounds an uploaded file. Default 256 MiB.
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
+// DefaultMediaConfig returns the media defaults.
+func DefaultMediaConfig() MediaConfig {
+	return MediaConfig{
+		Engine:         "pocketsphinx",
+		PocketSphinx:   pocketsphinx.DefaultConfig(),
+		Pipeline:       pipeline.DefaultConfig(),
+		WHIP:           whip.DefaultConfig(),
+		WebSocket:      wsstream.DefaultConfig(),
+		MaxUploadBytes: 256 << 20,
+	}
+}
+
+// Validate checks the media configuration.
+func (c MediaConfig) Validate() error {
+	switch c.Engine {
+	case "pocketsphinx":
+		if err := c.PocketSphinx.Validate(); err != nil {
+			return err
+		}
+	case "none":
+	default:
+		return fmt.Errorf("engine: %q is not one of pocketsphinx, none", c.Engine)
+	}
+	if c.MaxUploadBytes < 1<<20 {
+		return fmt.Errorf("max_upload_bytes must be at least 1 MiB, got %d", c.MaxUploadBytes)
+	}
+	for _, v := range []interface{ Validate() error }{c.Pipeline, c.WHIP, c.WebSocket} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lazyEngine creates the real engine on first use, so that a daemon that
+// never receives audio does not load acoustic models (about 90 MB and
+// 0.6 s per decoder).
+type lazyEngine struct {
+	name   string
+	create func() (stt.Engine, error)
+	once   sync.Once
+	e      stt.Engine
+	err    error
+}
+
+func (l *lazyEngine) get() (stt.Engine, error) {
+	l.once.Do(func() { l.e, l.err = l.create() })
+	return l.e, l.err
+}
+
+func (l *lazyEngine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Stream, error) {
+	e, err := l.get()
+	if err != nil {
+		return nil, fmt.Errorf("speech-to-text engine %s: %w", l.name, err)
+	}
+	return e.NewStream(ctx, opts)
+}
+
+func (l *lazyEngine) Name() string { return l.name }
+
+func (l *lazyEngine) Close() error {
+	var e stt.Engine
+	l.once.Do(func() {}) // no creation after close
+	e = l.e
+	if c, ok := e.(interface{ Close() error }); ok && c != nil {
+		return c.Close()
+	}
+	return nil
+}
+
+// newEngineFunc returns the constructor of the configured engine.
+func newEngineFunc(cfg MediaConfig, logger *slog.Logger) func() (stt.Engine, error) {
+	return func() (stt.Engine, error) {
+		if cfg.Engine == "none" {
+			return silentEngine{}, nil
+		}
+		return pocketsphinx.New(cfg.PocketSphinx, logger)
+	}
+}
+
+// silentEngine recognises nothing: engine "none".
+type silentEngine struct{}
+
+func (silentEngine) NewStream(context.Context, stt.StreamOptions) (stt.Stream, error) {
+	return silentStream{}, nil
+}
+func (silentEngine) Name() string { return "none" }
+
+type silentStream struct{}
+
+func (silentStream) Write([]int16) ([]stt.Result, error) { return nil, nil }
+func (silentStream) EndUtterance() ([]stt.Result, error) { return nil, nil }
+func (silentStream) Close() error                        { return nil }
+
+// mediaRouter wires the ingest paths to the engagement hub: every session
+// opens a hub engagement and a pipeline engagement, and a bridge goroutine
+// moves transcript segments from the pipeline into the hub.
+type mediaRouter struct {
+	d        *Daemon
+	engine   *lazyEngine
+	pipeline *pipeline.Pipeline
+	analyzer *analyze.Analyzer
+	whip     *whip.Server
+	// whipHandler serves the WHIP routes under /api/v1/ingest/whip.
+	whipHandler http.Handler
+	ws          *wsstream.Server
+	bridges     sync.WaitGroup
+}
+
+func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer) (*mediaRouter, error) {
+	m := &mediaRouter{d: d}
+	m.engine = &lazyEngine{name: cfg.Engine, create: newEngineFunc(cfg, logger)}
+	var err error
+	if m.pipeline, err = pipeline.New(cfg.Pipeline, logger, reg, m.engine); err != nil {
+		return nil, err
+	}
+	if m.analyzer, err = analyze.New(m.pipeline, logger, reg); err != nil {
+		return nil, err
+	}
+	if m.whip, err = whip.New(cfg.WHIP, logger, reg, whipOpener{m}); err != nil {
+		return nil, err
+	}
+	m.whipHandler = m.whip.Handler("/api/v1/ingest/whip")
+	if m.ws, err = wsstream.New(cfg.WebSocket, logger, reg, wsOpener{m}); err != nil {
+		m.whip.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// close ends every ingest session, waits until their last segments
+// reached the hub, and releases the recognisers.
+func (m *mediaRouter) close() {
+	m.whip.Close()
+	m.ws.Close()
+	m.bridges.Wait()
+	m.engine.Close()
+}
+
+// fieldError is an engagement metadata error naming its field; ingest
+// servers send its text to the client.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string   { return e.field + ": " + e.msg }
+func (e *fieldError) StatusCode() int { return http.StatusBadRequest }
+
+// busyError makes a hub refusal look like the pipeline's, which the
+// ingest servers map to 503 / 1013.
+type busyError struct{ err error }
+
+func (e busyError) Error() string { return e.err.Error() }
+func (e busyError) Unwrap() []error {
+	return []error{e.err, pipeline.ErrBusy}
+}
+
+// engagementFromQuery reads engagement metadata from ingest query
+// parameters (and, for WebSocket streams, the platform's custom
+// parameters, which the query overrides).
+func (d *Daemon) engagementFromQuery(q url.Values, params map[string]string) (store.Engagement, error) {
+	get := func(k string) string {
+		if v := q.Get(k); v != "" {
+			return v
+		}
+		return params[k]
+	}
+	req := engagementRequest{Account: get("account"), Queue: get("queue"), Agent: get("agent"),
+		CustomerRef: get("customer_ref"), Channel: "voice", Direction: get("direction")}
+	if req.Direction == "" {
+		req.Direction = "inbound"
+	}
+	return d.validateEngagement(req)
+}
+
+// open starts a voice engagement for an ingest session.
+func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*Live, *pipeline.Engagement, error) {
+	d := m.d
+	e, err := d.engagementFromQuery(q, params)
+	if err != nil {
+		d.hub.metrics.refused.WithLabelValues("invalid").Inc()
+		return nil, nil, err
+	}
+	audit := store.AuditEntry{Actor: "ingest:" + source, Action: "engagement.create", Target: "queue:" + e.Queue,
+		Detail: map[string]string{"source": source, "remote": remote}}
+	if p := PrincipalFrom(ctx); p != nil {
+		audit.Actor = p.User.ID
+	}
+	live, err := d.hub.Start(ctx, e, source, audit)
+	if err != nil {
+		if errors.Is(err, ErrBusy) {
+			return nil, nil, busyError{err}
+		}
+		return nil, nil, err
+	}
+	pe, err := m.pipeline.Open(d.hub.ctx, pipeline.OpenOptions{ID: live.ID(), Source: source})
+	if err != nil {
+		live.End("refused")
+		return nil, nil, err
+	}
+	m.bridges.Add(1)
+	go func() {
+		defer m.bridges.Done()
+		m.bridge(live, pe)
+	}()
+	return live, pe, nil
+}
+
+// bridge moves the pipeline's segments into the hub until the pipeline
+// closes its channel, then ends the engagement.
+func (m *mediaRouter) bridge(live *Live, pe *pipeline.Engagement) {
+	for s := range pe.Segments() {
+		live.Touch()
+		live.Submit(storeSegment(s))
+	}
+	live.End("media_end")
+}
+
+func storeSegment(s pipeline.Segment) store.Segment {
+	seg := store.Segment{Speaker: s.Party, StartMs: s.StartMs, EndMs: s.EndMs, Text: s.Text, Final: s.Final}
+	for _, w := range s.Words {
+		seg.Words = append(seg.Words, store.Word{Text: w.Text, StartMs: w.StartMs, EndMs: w.EndMs, Confidence: float32(min(max(w.Confidence, 0), 1))})
+	}
+	return seg
+}
+
+// touchParty marks the engagement alive on every packet, holding off the
+// media timeout.
+type touchParty struct {
+	pt   *pipeline.Party
+	live *Live
+}
+
+func (t *touchParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
+	t.live.Touch()
+	return t.pt.WriteRTP(seq, ts, payload)
+}
+
+func (t *touchParty) Write(payload []byte) error {
+	t.live.Touch()
+	return t.pt.Write(payload)
+}
+
+type whipOpener struct{ m *mediaRouter }
+
+func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (whip.Engagement, error) {
+	live, pe, err := o.m.open(ctx, "whip", meta.Query, nil, meta.RemoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	return whipSession{&ingestEngagement{live: live, pe: pe}}, nil
+}
+
+type wsOpener struct{ m *mediaRouter }
+
+func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (wsstream.Engagement, error) {
+	live, pe, err := o.m.open(ctx, "websocket", meta.Query, meta.Params, meta.RemoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	return wsSession{&ingestEngagement{live: live, pe: pe}}, nil
+}
+
+// ingestEngagement adapts a hub and pipeline engagement pair to the
+// ingest servers' Engagement interfaces (WHIP and WebSocket).
+type ingestEngagement struct {
+	live *Live
+	pe   *pipeline.Engagement
+}
+
+func (e *ingestEngagement) addParty(name string, f codec.Format, channel int) (*touchParty, error) {
+	pt, err := e.pe.AddParty(pipeline.PartyOptions{Name: partyName(name), Format: f, Channel: channel})
+	if err != nil {
+		return nil, err
+	}
+	return &touchParty{pt: pt, live: e.live}, nil
+}
+
+// partyName maps ingest party names to transcript speakers.
+func partyName(n string) string {
+	switch inference.Party(n) {
+	case inference.PartyCustomer, inference.PartyAgent, inference.PartyBot:
+		return n
+	}
+	return "mixed"
+}
+
+// whipSession and wsSession give ingestEngagement the two AddParty
+// signatures of the WHIP and WebSocket servers.
+type whipSession struct{ *ingestEngagement }
+
+func (s whipSession) AddParty(name string, f codec.Format) (whip.Party, error) {
+	pt, err := s.addParty(name, f, 0)
+	if err != nil {
+		return nil, err
+	}
+	return pt, nil
+}
+
+type wsSession struct{ *ingestEngagement }
+
+func (s wsSession) AddParty(name string, f codec.Format, channel int) (wsstream.Party, error) {
+	pt, err := s.addParty(name, f, channel)
+	if err != nil {
+		return nil, err
+	}
+	return pt, nil
+}
+
+func (e *ingestEngagement) Close(err error) { e.pe.Close() }
+
+// DTMF records a DTMF digit as an event; digits are sensitive and never
+// enter the transcript text.
+func (e *ingestEngagement) DTMF(party, digit string) {
+	e.live.publish("dtmf", map[string]string{"party": party, "digit": digit})
+}

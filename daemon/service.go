@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+
+	"github.com/kardianos/service"
+
+	"github.com/earshot/earshot/packaging"
+)
+
+// ServiceName is the OS service's name.
+const ServiceName = "earshot"
+
+func newService() (service.Service, error) { return newServiceFor(&program{}) }
+
+func newServiceFor(p *program) (service.Service, error) {
+	return service.New(p, &service.Config{
+		Name:        ServiceName,
+		DisplayName: "Earshot",
+		Description: "Earshot contact-centre AI appliance",
+		Arguments:   []string{"serve", "--config", DefaultConfigPath},
+		Option: service.KeyValue{
+			"SystemdScript": packaging.SystemdUnit,
+		},
+	})
+}
+
+func cmdService(args []string) error {
+	if len(args) != 1 {
+		return usageErr("earshot service install|uninstall|start|stop|status")
+	}
+	svc, err := newService()
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	switch args[0] {
+	case "install":
+		if err := prepareServiceHost(); err != nil {
+			return err
+		}
+		if err := svc.Install(); err != nil {
+			return fmt.Errorf("service install: %w", err)
+		}
+		fmt.Println("installed; start it with: earshot service start")
+	case "uninstall":
+		_ = svc.Stop()
+		if err := svc.Uninstall(); err != nil {
+			return fmt.Errorf("service uninstall: %w", err)
+		}
+		fmt.Println("uninstalled; the data in /var/lib/earshot and /etc/earshot are kept")
+	case "start", "stop", "restart":
+		if err := service.Control(svc, args[0]); err != nil {
+			return fmt.Errorf("service %s: %w", args[0], err)
+		}
+	case "status":
+		st, err := svc.Status()
+		if err != nil {
+			return fmt.Errorf("service status: %w", err)
+		}
+		fmt.Println(map[service.Status]string{
+			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
+		}[st])
+	default:
+		return usageErr("unknown service action %q; want install|uninstall|start|stop|status", args[0])
+	}
+	return nil
+}
+
+// prepareServiceHost creates the service's system user and its default
+// configuration, leaving existing ones alone.
+func prepareServiceHost() error {
+	if os.Geteuid() != 0 {
+		return errors.New("service install must run as root")
+	}
+	if _, err := user.Lookup("earshot"); err != nil {
+		out, err := exec.Command("useradd", "--system", "--user-group", "--home-dir", "/var/lib/earshot",
+			"--no-create-home", "--shell", "/usr/sbin/nologin", "earshot").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("create user earshot: %v: %s", err, out)
+		}
+	}
+	if err := os.MkdirAll("/etc/earshot", 0o750); err != nil {
+		return err
+	}
+	if _, err := os.Stat(DefaultConfigPath); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(DefaultConfigPath, []byte(packaging.DefaultConfig), 0o640); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat("/etc/default/earshot"); errors.Is(err, os.ErrNotExist) {
+		_ = os.WriteFile("/etc/default/earshot", []byte(packaging.DefaultEnv), 0o644)
+	}
+	return nil
+}

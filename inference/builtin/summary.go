@@ -1,0 +1,240 @@
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/earshot/earshot/inference"
+)
+
+const summaryModel = "summary-extractive@1"
+
+// speakerNames are the labels a summary puts before each extracted sentence.
+var speakerNames = map[inference.Party]string{
+	inference.PartyCustomer: "Customer",
+	inference.PartyAgent:    "Agent",
+	inference.PartyBot:      "Bot",
+}
+
+// Summarize implements inference.Summarizer: an extractive, dialogue-aware
+// summary. Sentences are scored by how central their content words are to
+// the whole conversation (term frequency across turns, weighted by how many
+// turns repeat a word), with a bonus for early sentences (where the reason
+// for contact is stated), for the customer's first substantive sentence and
+// for both parties being represented; redundant sentences are skipped. The
+// kept sentences are printed in conversation order, each labelled with the
+// speaker.
+func (p *Provider) Summarize(ctx context.Context, conv []inference.Utterance) (inference.Summary, error) {
+	if err := ctx.Err(); err != nil {
+		return inference.Summary{}, err
+	}
+	if err := validateConv(conv); err != nil {
+		p.metrics.badInput.WithLabelValues("conversation").Inc()
+		return inference.Summary{}, fmt.Errorf("builtin: summarize: %w", err)
+	}
+	p.metrics.calls.WithLabelValues("summary").Inc()
+	return summarize(conv, speakerNames, p.cfg.SummarySentences), nil
+}
+
+// termWeights weighs the content words of a conversation: log term
+// frequency times the log of the number of turns that use the word.
+func termWeights(sents []sentence) map[string]float64 {
+	tf := map[string]int{}
+	turns := map[string]map[int]bool{}
+	for _, s := range sents {
+		for _, w := range s.content {
+			tf[w]++
+			if turns[w] == nil {
+				turns[w] = map[int]bool{}
+			}
+			turns[w][s.turn] = true
+		}
+	}
+	out := make(map[string]float64, len(tf))
+	for w, n := range tf {
+		out[w] = (1 + math.Log(float64(n))) * (1 + math.Log(float64(len(turns[w]))))
+	}
+	return out
+}
+
+func summarize(conv []inference.Utterance, names map[inference.Party]string, maxSents int) inference.Summary {
+	sum := inference.Summary{Provenance: inference.Provenance{Provider: ProviderName, Model: summaryModel}}
+	sents := splitSentences(conv)
+	if len(sents) == 0 {
+		return sum
+	}
+	tw := termWeights(sents)
+	scores := make([]float64, len(sents))
+	firstCustomer := -1
+	for i, s := range sents {
+		uniq := map[string]bool{}
+		var w float64
+		for _, c := range s.content {
+			if !uniq[c] {
+				uniq[c] = true
+				w += tw[c]
+			}
+		}
+		if len(s.content) < 2 {
+			w *= 0.3 // "Yes, sure." carries nothing
+		}
+		// normalise by length so long rambling turns do not always win
+		w /= math.Sqrt(float64(len(s.words)) + 4)
+		pos := float64(i) / float64(len(sents))
+		w *= 1 + 0.6*(1-pos)
+		if s.party == inference.PartyCustomer && firstCustomer < 0 && len(s.content) >= 2 {
+			firstCustomer = i
+			w *= 1.3
+		}
+		if strings.HasSuffix(s.text, "?") {
+			w *= 0.85
+		}
+		scores[i] = w
+	}
+	order := make([]int, len(sents))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
+	var picked []int
+	covered := map[string]bool{}
+	budget := summaryBudget // words
+	used := 0
+	for _, i := range order {
+		if len(picked) == maxSents || used >= budget {
+			break
+		}
+		s := sents[i]
+		novel := 0
+		for _, c := range s.content {
+			if !covered[c] {
+				novel++
+			}
+		}
+		if len(s.content) > 0 && float64(novel)/float64(len(s.content)) < 0.5 {
+			continue
+		}
+		picked = append(picked, i)
+		used += len(s.words)
+		for _, c := range s.content {
+			covered[c] = true
+		}
+	}
+	sort.Ints(picked)
+	var b strings.Builder
+	for k, i := range picked {
+		if k > 0 {
+			b.WriteString(" ")
+		}
+		if n := names[sents[i].party]; n != "" {
+			b.WriteString(n + ": ")
+		}
+		b.WriteString(trimFillers(sents[i].text))
+	}
+	sum.Text = b.String()
+	sum.Keywords = keywords(sents, tw, 8)
+	return sum
+}
+
+// keywords returns up to n salient terms: content words and two-word phrases
+// of content words, weighted by termWeights; a phrase replaces its words when
+// it occurs at least twice.
+func keywords(sents []sentence, tw map[string]float64, n int) []inference.Keyword {
+	phrase := map[string]int{}
+	for _, s := range sents {
+		for i := 0; i+1 < len(s.words); i++ {
+			a, b := s.words[i], s.words[i+1]
+			if !stopwords[a] && !stopwords[b] && len(a) > 1 && len(b) > 1 && !isNumber(a) && !isNumber(b) {
+				phrase[a+" "+b]++
+			}
+		}
+	}
+	cand := map[string]float64{}
+	for w, x := range tw {
+		if len(w) > 2 {
+			cand[w] = x
+		}
+	}
+	for ph, k := range phrase {
+		if k < 2 {
+			continue
+		}
+		parts := strings.Fields(ph)
+		cand[ph] = (tw[parts[0]] + tw[parts[1]]) * 0.75
+		delete(cand, parts[0])
+		delete(cand, parts[1])
+	}
+	out := make([]inference.Keyword, 0, len(cand))
+	maxW := 0.0
+	for t, w := range cand {
+		out = append(out, inference.Keyword{Term: t, Weight: w})
+		maxW = max(maxW, w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Weight != out[j].Weight {
+			return out[i].Weight > out[j].Weight
+		}
+		return out[i].Term < out[j].Term
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	for i := range out {
+		out[i].Weight = math.Round(out[i].Weight/maxW*1000) / 1000
+	}
+	return out
+}
+
+// Keywords implements inference.KeywordExtractor.
+func (p *Provider) Keywords(ctx context.Context, conv []inference.Utterance, n int) ([]inference.Keyword, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if n <= 0 || n > 100 {
+		p.metrics.badInput.WithLabelValues("keywords").Inc()
+		return nil, fmt.Errorf("builtin: keywords: n must be in 1..100, got %d", n)
+	}
+	if err := validateConv(conv); err != nil {
+		p.metrics.badInput.WithLabelValues("conversation").Inc()
+		return nil, fmt.Errorf("builtin: keywords: %w", err)
+	}
+	p.metrics.calls.WithLabelValues("keywords").Inc()
+	sents := splitSentences(conv)
+	return keywords(sents, termWeights(sents), n), nil
+}
+
+// summaryBudget is the word budget of a summary: about two short sentences,
+// the length of a wrap-up line an agent would write.
+var summaryBudget = 40
+
+// fillers open spoken sentences without adding content.
+var fillers = []string{"well", "oh", "yes", "yeah", "ok", "okay", "so", "um", "uh", "er", "right", "sure",
+	"alright", "and", "but", "hmm", "hi", "hello", "no", "actually", "anyway", "now", "look", "listen"}
+
+// trimFillers drops leading fillers ("Well, yes, I ...") and capitalises.
+func trimFillers(t string) string {
+	for {
+		trimmed := false
+		for _, f := range fillers {
+			if len(t) > len(f) && strings.EqualFold(t[:len(f)], f) {
+				rest := t[len(f):]
+				if rest[0] == ',' || rest[0] == ' ' || rest[0] == '.' || rest[0] == '!' {
+					rest = strings.TrimLeft(rest, ",.! ")
+					if rest != "" {
+						t, trimmed = rest, true
+					}
+				}
+			}
+		}
+		if !trimmed {
+			break
+		}
+	}
+	if t != "" {
+		t = strings.ToUpper(t[:1]) + t[1:]
+	}
+	return t
+}

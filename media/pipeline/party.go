@@ -1,0 +1,414 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/earshot/earshot/media/audio"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/vad"
+)
+
+// maxGap caps the silence inserted for one timestamp jump; larger jumps
+// (a stream restart, a bogus timestamp) are treated as a discontinuity.
+const maxGap = 10 * time.Second
+
+// Party is one speaker's audio stream within an engagement. Its Write
+// methods are called from one goroutine (the ingest's reader).
+type Party struct {
+	e    *Engagement
+	opts PartyOptions
+	dec  codec.Decoder
+	st   stt.Stream
+	q    *queue
+	rate int // decoded PCM rate
+
+	// ingest side (single writer goroutine)
+	scratch []int16
+	mono    []int16
+	started bool
+	lastSeq uint16
+	nextTS  uint32
+
+	mu sync.Mutex
+	s  Stats // +checklocks:mu
+}
+
+func newParty(e *Engagement, opts PartyOptions, dec codec.Decoder, st stt.Stream) (*Party, error) {
+	rate := dec.SampleRate()
+	maxSamples := int64(e.p.cfg.MaxQueuedAudio.Seconds() * float64(rate))
+	return &Party{e: e, opts: opts, dec: dec, st: st, rate: rate, q: newQueue(maxSamples, rate)}, nil
+}
+
+// Name returns the party name.
+func (pt *Party) Name() string { return pt.opts.Name }
+
+func (pt *Party) stats() Stats {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.s
+}
+
+func (pt *Party) labels() (string, string) { return pt.e.opts.Source, string(pt.dec.Codec()) }
+
+// Write decodes one payload of a contiguous stream (no timestamps, e.g. a
+// WebSocket binary frame) and queues it. Decode errors wrap
+// codec.ErrDecode and are counted; ErrOverflow means the audio was refused.
+func (pt *Party) Write(payload []byte) error {
+	pcm, err := pt.decode(payload)
+	if err != nil {
+		return err
+	}
+	return pt.push(pcm, 0)
+}
+
+// WriteRTP decodes one RTP payload with its sequence number and timestamp
+// (in the codec's clock, see codec.Decoder.ClockRate) and queues it.
+// Missing sequence numbers are counted as lost; timestamp gaps (loss or
+// DTX) are filled with silence and counted, since pion/opus has no
+// packet-loss concealment; packets older than the last one are counted as
+// late and dropped. Packet durations are taken from the decoded audio, not
+// assumed.
+func (pt *Party) WriteRTP(seq uint16, ts uint32, payload []byte) error {
+	src, _ := pt.labels()
+	if pt.started {
+		d := int16(seq - pt.lastSeq)
+		if d <= 0 {
+			pt.e.p.m.packetsLate.WithLabelValues(src).Inc()
+			pt.mu.Lock()
+			pt.s.PacketsLate++
+			pt.mu.Unlock()
+			return nil
+		}
+		if d > 1 {
+			pt.e.p.m.packetsLost.WithLabelValues(src).Add(float64(d - 1))
+			pt.mu.Lock()
+			pt.s.PacketsLost += int64(d - 1)
+			pt.mu.Unlock()
+		}
+	}
+	pt.lastSeq = seq
+	pcm, err := pt.decode(payload)
+	if err != nil {
+		// Keep the timeline: the next packet's timestamp gap fills it.
+		if !pt.started {
+			pt.started, pt.nextTS = true, ts
+		}
+		return err
+	}
+	clock := pt.dec.ClockRate()
+	var silence int
+	if pt.started {
+		if gap := int32(ts - pt.nextTS); gap > 0 {
+			silence = int(int64(gap) * int64(pt.rate) / int64(clock))
+			if limit := int(maxGap.Seconds()) * pt.rate; silence > limit {
+				silence = limit
+			}
+			pt.e.p.m.gaps.WithLabelValues(src).Inc()
+			pt.e.p.m.silenceSeconds.WithLabelValues(src).Add(float64(silence) / float64(pt.rate))
+			pt.mu.Lock()
+			pt.s.SilenceMs += int64(silence) * 1000 / int64(pt.rate)
+			pt.mu.Unlock()
+		}
+	}
+	pt.started = true
+	pt.nextTS = ts + uint32(int64(len(pcm))*int64(clock)/int64(pt.rate))
+	return pt.push(pcm, silence)
+}
+
+// WritePCM queues already decoded PCM in the party's format (interleaved
+// if the format has several channels). Uploads and files use it.
+func (pt *Party) WritePCM(pcm []int16) error {
+	if pt.dec.Channels() > 1 {
+		pt.mono = pt.selectChannel(pt.mono[:0], pcm)
+		return pt.push(append([]int16(nil), pt.mono...), 0)
+	}
+	return pt.push(append([]int16(nil), pcm...), 0)
+}
+
+func (pt *Party) decode(payload []byte) ([]int16, error) {
+	var err error
+	pt.scratch, err = pt.dec.Decode(pt.scratch[:0], payload)
+	if err != nil {
+		src, c := pt.labels()
+		pt.e.p.m.decodeErrors.WithLabelValues(src, c).Inc()
+		pt.mu.Lock()
+		pt.s.DecodeErrors++
+		pt.mu.Unlock()
+		return nil, fmt.Errorf("pipeline: party %q: %w", pt.opts.Name, err)
+	}
+	if pt.dec.Channels() > 1 {
+		return pt.selectChannel(nil, pt.scratch), nil
+	}
+	return append([]int16(nil), pt.scratch...), nil
+}
+
+func (pt *Party) selectChannel(dst, pcm []int16) []int16 {
+	if pt.opts.Channel < 0 {
+		return audio.Downmix(dst, pcm, pt.dec.Channels())
+	}
+	return audio.Channel(dst, pcm, pt.dec.Channels(), pt.opts.Channel)
+}
+
+func (pt *Party) push(pcm []int16, silence int) error {
+	if silence > 0 {
+		pcm = append(make([]int16, silence, silence+len(pcm)), pcm...)
+	}
+	n := len(pcm) - silence
+	src, c := pt.labels()
+	err := pt.q.push(pt.e.ctx, chunk{pcm: pcm, arrived: time.Now()}, pt.e.opts.Blocking)
+	if err != nil {
+		if errors.Is(err, ErrOverflow) {
+			pt.e.p.m.droppedSeconds.WithLabelValues(src).Add(float64(len(pcm)) / float64(pt.rate))
+			pt.mu.Lock()
+			pt.s.OverflowMs += int64(len(pcm)) * 1000 / int64(pt.rate)
+			pt.mu.Unlock()
+			pt.e.p.log.Warn("party queue full, audio refused", "engagement", pt.e.opts.ID, "party", pt.opts.Name,
+				"samples", len(pcm))
+		}
+		return err
+	}
+	pt.e.p.m.audioSeconds.WithLabelValues(src, c).Add(float64(n) / float64(pt.rate))
+	pt.mu.Lock()
+	pt.s.AudioMs += int64(n) * 1000 / int64(pt.rate)
+	pt.mu.Unlock()
+	return nil
+}
+
+// region maps recogniser ("fed") time to party time for one speech region.
+type region struct {
+	fedStart   int64 // samples fed to the recogniser before the region
+	partyStart int64 // party sample index of the region's first sample
+}
+
+// run is the party worker: resample -> VAD -> recogniser -> segments.
+func (pt *Party) run() {
+	defer pt.st.Close()
+	engine := pt.e.p.engine.Name()
+	var rs *audio.Resampler
+	if pt.rate != audio.RecognizerRate {
+		var err error
+		rs, err = audio.NewResampler(pt.rate, audio.RecognizerRate)
+		if err != nil {
+			pt.e.p.log.Error("resampler", "engagement", pt.e.opts.ID, "err", err)
+			return
+		}
+	}
+	det, err := vad.New(pt.e.p.cfg.VAD, audio.RecognizerRate)
+	if err != nil {
+		pt.e.p.log.Error("vad", "engagement", pt.e.opts.ID, "err", err)
+		return
+	}
+	var (
+		fed         int64 // samples fed to the recogniser
+		regions     []region
+		uttFed      int64
+		uttCPU      time.Duration
+		lastPartial int64
+		buf16       []int16
+		partialGap  = int64(pt.e.p.cfg.PartialInterval.Seconds() * audio.RecognizerRate)
+	)
+	toParty := func(ms int64) int64 {
+		s := ms * audio.RecognizerRate / 1000
+		r := region{}
+		for i := len(regions) - 1; i >= 0; i-- {
+			if regions[i].fedStart <= s {
+				r = regions[i]
+				break
+			}
+		}
+		return (r.partyStart + s - r.fedStart) * 1000 / audio.RecognizerRate
+	}
+	deliver := func(res []stt.Result, arrived time.Time) bool {
+		for _, r := range res {
+			if !r.Final {
+				if partialGap == 0 || fed-lastPartial < partialGap || r.Text == "" {
+					continue
+				}
+				lastPartial = fed
+			}
+			if r.Final && r.Text == "" {
+				continue
+			}
+			seg := Segment{Party: pt.opts.Name, StartMs: toParty(r.StartMs), EndMs: toParty(r.EndMs), Text: r.Text, Final: r.Final}
+			for _, w := range r.Words {
+				w.StartMs, w.EndMs = toParty(w.StartMs), toParty(w.EndMs)
+				seg.Words = append(seg.Words, w)
+			}
+			if !pt.e.emit(seg) {
+				return false
+			}
+			if r.Final {
+				pt.e.p.m.finalLatency.WithLabelValues(engine).Observe(time.Since(arrived).Seconds())
+			}
+		}
+		return true
+	}
+	endUtt := func(arrived time.Time) bool {
+		t0 := time.Now()
+		res, err := pt.st.EndUtterance()
+		uttCPU += time.Since(t0)
+		if uttFed > 0 {
+			pt.e.p.m.rtf.WithLabelValues(engine).Observe(uttCPU.Seconds() / (float64(uttFed) / audio.RecognizerRate))
+			pt.mu.Lock()
+			pt.s.Utterances++
+			pt.s.RecognizerTime += uttCPU
+			pt.s.RecognizedMs += uttFed * 1000 / audio.RecognizerRate
+			pt.mu.Unlock()
+		}
+		uttFed, uttCPU = 0, 0
+		if err != nil {
+			pt.e.p.log.Warn("recogniser end of utterance", "engagement", pt.e.opts.ID, "party", pt.opts.Name, "err", err)
+			return true
+		}
+		return deliver(res, arrived)
+	}
+	handle := func(evs []vad.Event, arrived time.Time) bool {
+		for _, ev := range evs {
+			switch ev.Kind {
+			case vad.Audio:
+				if len(regions) == 0 || uttFed == 0 && regions[len(regions)-1].fedStart != fed {
+					regions = append(regions, region{fedStart: fed, partyStart: ev.Offset})
+				}
+				t0 := time.Now()
+				res, err := pt.st.Write(ev.PCM)
+				uttCPU += time.Since(t0)
+				fed += int64(len(ev.PCM))
+				uttFed += int64(len(ev.PCM))
+				if err != nil {
+					pt.e.p.log.Warn("recogniser write", "engagement", pt.e.opts.ID, "party", pt.opts.Name, "err", err)
+					continue
+				}
+				if !deliver(res, arrived) {
+					return false
+				}
+			case vad.End:
+				if !endUtt(arrived) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for {
+		c, ok := pt.q.pop(pt.e.ctx)
+		if !ok {
+			break
+		}
+		pcm := c.pcm
+		if rs != nil {
+			buf16 = rs.Process(buf16[:0], pcm)
+			pcm = buf16
+		}
+		if !handle(det.Write(pcm), c.arrived) {
+			return
+		}
+	}
+	if pt.e.ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	if rs != nil {
+		buf16 = rs.Flush(buf16[:0])
+		if !handle(det.Write(buf16), now) {
+			return
+		}
+	}
+	handle(det.Flush(), now)
+}
+
+type chunk struct {
+	pcm     []int16
+	arrived time.Time
+}
+
+// queue is a bounded FIFO of PCM chunks, bounded by total samples.
+type queue struct {
+	mu      sync.Mutex
+	chunks  []chunk // +checklocks:mu
+	samples int64   // +checklocks:mu
+	closed  bool    // +checklocks:mu
+	max     int64
+	rate    int
+	wake    chan struct{} // signalled on push/close
+	space   chan struct{} // signalled on pop
+}
+
+func newQueue(max int64, rate int) *queue {
+	return &queue{max: max, rate: rate, wake: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) backlog() time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return time.Duration(q.samples) * time.Second / time.Duration(q.rate)
+}
+
+func (q *queue) push(ctx context.Context, c chunk, block bool) error {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		if q.samples+int64(len(c.pcm)) <= q.max || q.samples == 0 {
+			q.chunks = append(q.chunks, c)
+			q.samples += int64(len(c.pcm))
+			q.mu.Unlock()
+			signal(q.wake)
+			return nil
+		}
+		q.mu.Unlock()
+		if !block {
+			return ErrOverflow
+		}
+		select {
+		case <-q.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (q *queue) pop(ctx context.Context) (chunk, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.chunks) > 0 {
+			c := q.chunks[0]
+			q.chunks[0] = chunk{}
+			q.chunks = q.chunks[1:]
+			q.samples -= int64(len(c.pcm))
+			q.mu.Unlock()
+			signal(q.space)
+			return c, true
+		}
+		if q.closed {
+			q.mu.Unlock()
+			return chunk{}, false
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.wake:
+		case <-ctx.Done():
+			return chunk{}, false
+		}
+	}
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	signal(q.wake)
+}

@@ -1,0 +1,442 @@
+package pocketsphinx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/earshot/earshot/media/stt"
+)
+
+// Debian's en-us model.
+const (
+	DefaultModelDir = "/usr/share/pocketsphinx/model/en-us/en-us"
+	DefaultLM       = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
+	DefaultDict     = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
+)
+
+// DefaultNarrowbandCMNInit is the cepstral mean of 8 kHz mu-law speech
+// upsampled to 16 kHz by media/audio, measured by TestEvalMeasureCMN
+// (eval build tag) on the LibriVox test recordings converted to 8 kHz
+// mu-law.
+const DefaultNarrowbandCMNInit = "41.00,-5.29,-0.12,5.09,2.48,-4.07,-1.37,-1.78,-5.08,-2.05,-6.45,-1.42,1.17"
+
+// Search presets.
+const (
+	// SearchFast drops the flat-lexicon second pass and narrows the beams:
+	// much less CPU for a small WER cost (measured in the eval).
+	SearchFast = "fast"
+	// SearchAccurate is PocketSphinx's default search.
+	SearchAccurate = "accurate"
+)
+
+// fastArgs are the SearchFast settings.
+var fastArgs = []string{
+	"-fwdflat", "no",
+	"-bestpath", "yes",
+	"-beam", "1e-40",
+	"-wbeam", "1e-30",
+	"-pbeam", "1e-40",
+	"-maxhmmpf", "3000",
+	"-pl_window", "5",
+}
+
+// Config configures the engine.
+type Config struct {
+	ModelDir string `json:"model_dir"`
+	LM       string `json:"lm"`
+	Dict     string `json:"dict"`
+	// WorkDir receives the narrowband model directory copy (default: a
+	// directory under os.TempDir()).
+	WorkDir string `json:"work_dir"`
+	// NarrowbandCMNInit is the -cmninit of the narrowband profile.
+	NarrowbandCMNInit string `json:"narrowband_cmninit"`
+	// MaxDecoders bounds the pool (each decoder is about 90 MB); it is the
+	// number of parties that can be recognised at once.
+	MaxDecoders int `json:"max_decoders"`
+	// Warm decoders (wideband) are created by New.
+	Warm int `json:"warm"`
+	// Search is SearchFast (default) or SearchAccurate.
+	Search string `json:"search"`
+	// Args are extra PocketSphinx arguments ("-name value" pairs), applied
+	// last.
+	Args []string `json:"args"`
+	// Vocabulary adds the site's product names and terms to the
+	// dictionary: word -> phones (CMU phone set, space separated). Empty
+	// phones are derived by splitting the word into dictionary words
+	// ("earshot" = "ear" + "shot").
+	Vocabulary map[string]string `json:"vocabulary"`
+	// PartialEveryMs is the audio between two partial hypotheses (default 250).
+	PartialEveryMs int `json:"partial_every_ms"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{ModelDir: DefaultModelDir, LM: DefaultLM, Dict: DefaultDict,
+		NarrowbandCMNInit: DefaultNarrowbandCMNInit, MaxDecoders: 8, Warm: 1, Search: SearchFast, PartialEveryMs: 250}
+}
+
+var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxDecoders <= 0:
+		return fmt.Errorf("pocketsphinx: max_decoders must be positive, got %d", c.MaxDecoders)
+	case c.Warm < 0 || c.Warm > c.MaxDecoders:
+		return fmt.Errorf("pocketsphinx: warm must be in 0..max_decoders, got %d", c.Warm)
+	case c.Search != SearchFast && c.Search != SearchAccurate:
+		return fmt.Errorf("pocketsphinx: search must be %q or %q, got %q", SearchFast, SearchAccurate, c.Search)
+	case !cmnRe.MatchString(c.NarrowbandCMNInit):
+		return fmt.Errorf("pocketsphinx: narrowband_cmninit must be 13 comma-separated numbers, got %q", c.NarrowbandCMNInit)
+	case len(c.Args)%2 != 0:
+		return fmt.Errorf("pocketsphinx: args must be name/value pairs")
+	case c.PartialEveryMs < 0:
+		return fmt.Errorf("pocketsphinx: partial_every_ms must not be negative")
+	}
+	for _, p := range []struct{ name, path string }{{"model_dir", c.ModelDir}, {"lm", c.LM}, {"dict", c.Dict}} {
+		if _, err := os.Stat(p.path); err != nil {
+			return fmt.Errorf("pocketsphinx: %s: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+type profile int
+
+const (
+	wideband profile = iota
+	narrowband
+)
+
+func (p profile) String() string {
+	if p == narrowband {
+		return "narrowband"
+	}
+	return "wideband"
+}
+
+// Engine is the PocketSphinx engine with its decoder pool.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	args   [2][]string
+	cmn    [2][]float32
+	tmpDir string
+	mu     sync.Mutex
+	free   [2][]*decoder // +checklocks:mu
+	total  int           // +checklocks:mu
+	closed bool          // +checklocks:mu
+	inits  sync.Mutex    // serialises decoder creation
+}
+
+var _ stt.Engine = (*Engine)(nil)
+
+// New creates the engine, writes the narrowband model directory copy and
+// warms cfg.Warm decoders. A nil logger discards.
+func New(cfg Config, logger *slog.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e := &Engine{cfg: cfg, log: logger.With("component", "pocketsphinx")}
+	work := cfg.WorkDir
+	if work == "" {
+		d, err := os.MkdirTemp("", "earshot-pocketsphinx-")
+		if err != nil {
+			return nil, fmt.Errorf("pocketsphinx: work dir: %w", err)
+		}
+		work, e.tmpDir = d, d
+	}
+	nbDir := filepath.Join(work, "en-us-narrowband")
+	if err := CopyModelDir(cfg.ModelDir, nbDir, cfg.NarrowbandCMNInit); err != nil {
+		e.Close()
+		return nil, err
+	}
+	wideCMN, err := readCMNInit(filepath.Join(cfg.ModelDir, "feat.params"))
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.cmn[wideband] = wideCMN
+	e.cmn[narrowband] = parseCMN(cfg.NarrowbandCMNInit)
+	for p, dir := range map[profile]string{wideband: cfg.ModelDir, narrowband: nbDir} {
+		a := []string{"-hmm", dir, "-lm", cfg.LM, "-dict", cfg.Dict, "-logfn", os.DevNull}
+		if cfg.Search == SearchFast {
+			a = append(a, fastArgs...)
+		}
+		e.args[p] = append(a, cfg.Args...)
+	}
+	var warm []*decoder
+	for range cfg.Warm {
+		d, err := e.create(wideband)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		warm = append(warm, d)
+	}
+	e.mu.Lock()
+	e.free[wideband] = append(e.free[wideband], warm...)
+	e.mu.Unlock()
+	return e, nil
+}
+
+// Name implements stt.Engine.
+func (e *Engine) Name() string { return "pocketsphinx" }
+
+// MaxStreams returns the pool bound.
+func (e *Engine) MaxStreams() int { return e.cfg.MaxDecoders }
+
+// create makes a decoder for profile p and counts it; callers then hand it
+// out or put it on the free list.
+func (e *Engine) create(p profile) (*decoder, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("pocketsphinx: engine closed")
+	}
+	e.total++
+	e.mu.Unlock()
+	d, err := newDecoder(e.args[p], p)
+	if err == nil {
+		err = e.addVocabulary(d)
+		if err != nil {
+			d.close()
+		}
+	}
+	if err != nil {
+		e.mu.Lock()
+		e.total--
+		e.mu.Unlock()
+		return nil, err
+	}
+	return d, nil
+}
+
+// NewStream implements stt.Engine. It returns stt.ErrBusy when all
+// MaxDecoders decoders are in use.
+func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := wideband
+	if opts.Narrowband {
+		p = narrowband
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errors.New("pocketsphinx: engine closed")
+	}
+	var d *decoder
+	var evict *decoder
+	if n := len(e.free[p]); n > 0 {
+		d = e.free[p][n-1]
+		e.free[p] = e.free[p][:n-1]
+	} else if e.total >= e.cfg.MaxDecoders {
+		o := 1 - p
+		if n := len(e.free[o]); n > 0 {
+			evict = e.free[o][n-1]
+			e.free[o] = e.free[o][:n-1]
+			e.total--
+		} else {
+			e.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d pocketsphinx decoders in use", stt.ErrBusy, e.cfg.MaxDecoders)
+		}
+	}
+	e.mu.Unlock()
+	if evict != nil {
+		evict.close()
+	}
+	if d == nil {
+		var err error
+		if d, err = e.create(p); err != nil {
+			return nil, err
+		}
+	}
+	d.do(func() { d.setCMN(e.cmn[p]) })
+	return &stream{e: e, d: d, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000}, nil
+}
+
+func (e *Engine) put(d *decoder) {
+	e.mu.Lock()
+	if e.closed {
+		e.total--
+		e.mu.Unlock()
+		d.close()
+		return
+	}
+	e.free[d.profile] = append(e.free[d.profile], d)
+	e.mu.Unlock()
+}
+
+// Close frees idle decoders; decoders in use are freed when their streams
+// close.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	var ds []*decoder
+	for p := range e.free {
+		ds = append(ds, e.free[p]...)
+		e.free[p] = nil
+	}
+	e.total -= len(ds)
+	e.mu.Unlock()
+	for _, d := range ds {
+		d.close()
+	}
+	if e.tmpDir != "" {
+		os.RemoveAll(e.tmpDir)
+	}
+	return nil
+}
+
+// addVocabulary adds cfg.Vocabulary to a new decoder's dictionary.
+func (e *Engine) addVocabulary(d *decoder) error {
+	words := make([]string, 0, len(e.cfg.Vocabulary))
+	for w := range e.cfg.Vocabulary {
+		words = append(words, w)
+	}
+	sort.Strings(words)
+	var err error
+	d.do(func() {
+		for _, w := range words {
+			phones := strings.TrimSpace(e.cfg.Vocabulary[w])
+			lw := strings.ToLower(strings.TrimSpace(w))
+			if phones == "" {
+				if _, ok := d.lookup(lw); ok {
+					continue // already known
+				}
+				var ok bool
+				if phones, ok = derivePhones(d, lw); !ok {
+					err = fmt.Errorf("pocketsphinx: vocabulary %q: not in the dictionary and not a compound of dictionary words; give its phones", w)
+					return
+				}
+			}
+			if err = d.addWord(lw, phones); err != nil {
+				return
+			}
+		}
+	})
+	return err
+}
+
+// derivePhones splits w into dictionary words (fewest pieces, each at
+// least two letters) and concatenates their pronunciations.
+func derivePhones(d *decoder, w string) (string, bool) {
+	n := len(w)
+	best := make([]int, n+1) // pieces to cover w[:i]
+	prev := make([]int, n+1)
+	pron := make([]string, n+1)
+	for i := 1; i <= n; i++ {
+		best[i] = -1
+	}
+	for i := 2; i <= n; i++ {
+		for j := 0; j+2 <= i; j++ {
+			if best[j] < 0 || (best[i] >= 0 && best[j]+1 >= best[i]) {
+				continue
+			}
+			if p, ok := d.lookup(w[j:i]); ok {
+				best[i], prev[i], pron[i] = best[j]+1, j, p
+			}
+		}
+	}
+	if best[n] < 0 {
+		return "", false
+	}
+	var parts []string
+	for i := n; i > 0; i = prev[i] {
+		parts = append([]string{pron[i]}, parts...)
+	}
+	return strings.Join(parts, " "), true
+}
+
+// CopyModelDir makes dst a copy of the acoustic model directory src (large
+// files symlinked) whose feat.params carries -cmninit cmninit. PocketSphinx
+// reads feat.params after the command line and lets it win, so this is the
+// only way to change -cmninit.
+func CopyModelDir(src, dst, cmninit string) error {
+	if !cmnRe.MatchString(cmninit) {
+		return fmt.Errorf("pocketsphinx: cmninit %q is not 13 comma-separated numbers", cmninit)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("pocketsphinx: model dir: %w", err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("pocketsphinx: model copy: %w", err)
+	}
+	for _, ent := range ents {
+		s, t := filepath.Join(src, ent.Name()), filepath.Join(dst, ent.Name())
+		os.Remove(t)
+		if ent.Name() == "feat.params" {
+			b, err := os.ReadFile(s)
+			if err != nil {
+				return fmt.Errorf("pocketsphinx: model copy: %w", err)
+			}
+			var lines []string
+			for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+				if !strings.HasPrefix(strings.TrimSpace(l), "-cmninit") {
+					lines = append(lines, l)
+				}
+			}
+			lines = append(lines, "-cmninit "+cmninit)
+			if err := os.WriteFile(t, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				return fmt.Errorf("pocketsphinx: model copy: %w", err)
+			}
+			continue
+		}
+		abs, _ := filepath.Abs(s)
+		if err := os.Symlink(abs, t); err != nil {
+			return fmt.Errorf("pocketsphinx: model copy: %w", err)
+		}
+	}
+	return nil
+}
+
+func readCMNInit(featParams string) ([]float32, error) {
+	b, err := os.ReadFile(featParams)
+	if err != nil {
+		return nil, fmt.Errorf("pocketsphinx: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "-cmninit" {
+			return parseCMN(f[1]), nil
+		}
+	}
+	return nil, nil
+}
+
+func parseCMN(s string) []float32 {
+	var v []float32
+	for _, f := range strings.Split(s, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
+		if err != nil {
+			return nil
+		}
+		v = append(v, float32(x))
+	}
+	return v
+}
+
+// FormatCMN renders a CMN vector as a -cmninit value.
+func FormatCMN(v []float32) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(float64(x), 'f', 2, 32)
+	}
+	return strings.Join(parts, ",")
+}

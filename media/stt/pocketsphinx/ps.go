@@ -1,0 +1,218 @@
+package pocketsphinx
+
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <stdlib.h>
+#include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/logmath.h>
+
+// es_init parses argv against ps_args() (cmd_ln_init is variadic and cannot
+// be called from Go) and initialises a decoder.
+static ps_decoder_t *es_init(int argc, char **argv) {
+	cmd_ln_t *cfg = cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
+	if (cfg == NULL) return NULL;
+	ps_decoder_t *ps = ps_init(cfg);
+	cmd_ln_free_r(cfg);
+	return ps;
+}
+
+static int es_cmn_veclen(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL) return 0;
+	return f->cmn_struct->veclen;
+}
+
+static void es_cmn_get(ps_decoder_t *ps, float *out) {
+	feat_t *f = ps_get_feat(ps);
+	int i;
+	for (i = 0; i < f->cmn_struct->veclen; i++) out[i] = f->cmn_struct->cmn_mean[i];
+}
+
+static void es_cmn_set(ps_decoder_t *ps, float *in) {
+	feat_t *f = ps_get_feat(ps);
+	mfcc_t v[64];
+	int i, n = f->cmn_struct->veclen;
+	if (n > 64) n = 64;
+	for (i = 0; i < n; i++) v[i] = in[i];
+	cmn_live_set(f->cmn_struct, v);
+}
+
+static double es_prob(ps_decoder_t *ps, int32 p) {
+	return logmath_exp(ps_get_logmath(ps), p);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// decoder is one PocketSphinx decoder bound to a goroutine locked to its OS
+// thread; every call into the C library runs on that thread.
+type decoder struct {
+	ps      *C.ps_decoder_t
+	reqs    chan func()
+	done    chan struct{}
+	profile profile
+	inUtt   bool // ps_start_utt called and not yet ended
+	speech  bool // the decoder's VAD reported speech in this utterance
+}
+
+func newDecoder(args []string, p profile) (*decoder, error) {
+	d := &decoder{reqs: make(chan func()), done: make(chan struct{}), profile: p}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer close(d.done)
+		argv := make([]*C.char, len(args))
+		for i, a := range args {
+			argv[i] = C.CString(a)
+		}
+		ps := C.es_init(C.int(len(argv)), (**C.char)(unsafe.Pointer(&argv[0])))
+		for _, a := range argv {
+			C.free(unsafe.Pointer(a))
+		}
+		if ps == nil {
+			errc <- errors.New("pocketsphinx: decoder initialisation failed (check model paths and arguments)")
+			return
+		}
+		d.ps = ps
+		errc <- nil
+		for f := range d.reqs {
+			f()
+		}
+		C.ps_free(ps)
+	}()
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// do runs f on the decoder's thread and waits.
+func (d *decoder) do(f func()) {
+	ch := make(chan struct{})
+	d.reqs <- func() { f(); close(ch) }
+	<-ch
+}
+
+func (d *decoder) close() {
+	close(d.reqs)
+	<-d.done
+}
+
+// The methods below run on the decoder thread (inside do).
+
+func (d *decoder) startUtt() error {
+	if C.ps_start_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_utt failed")
+	}
+	d.inUtt, d.speech = true, false
+	return nil
+}
+
+func (d *decoder) endUtt() error {
+	d.inUtt = false
+	if C.ps_end_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_end_utt failed")
+	}
+	return nil
+}
+
+func (d *decoder) processRaw(pcm []int16) error {
+	if len(pcm) == 0 {
+		return nil
+	}
+	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, 0) < 0 {
+		return errors.New("pocketsphinx: ps_process_raw failed")
+	}
+	return nil
+}
+
+func (d *decoder) inSpeech() bool { return C.ps_get_in_speech(d.ps) != 0 }
+
+func (d *decoder) hyp() string {
+	var score C.int32
+	h := C.ps_get_hyp(d.ps, &score)
+	if h == nil {
+		return ""
+	}
+	return C.GoString(h)
+}
+
+type rawWord struct {
+	word       string
+	sf, ef     int
+	confidence float64
+}
+
+func (d *decoder) words() []rawWord {
+	var out []rawWord
+	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
+		w := C.GoString(C.ps_seg_word(it))
+		var sf, ef C.int
+		C.ps_seg_frames(it, &sf, &ef)
+		var ascr, lscr, lback C.int32
+		p := C.ps_seg_prob(it, &ascr, &lscr, &lback)
+		out = append(out, rawWord{word: w, sf: int(sf), ef: int(ef), confidence: float64(C.es_prob(d.ps, p))})
+	}
+	return out
+}
+
+func (d *decoder) cmn() []float32 {
+	n := int(C.es_cmn_veclen(d.ps))
+	if n == 0 {
+		return nil
+	}
+	v := make([]float32, n)
+	C.es_cmn_get(d.ps, (*C.float)(unsafe.Pointer(&v[0])))
+	return v
+}
+
+func (d *decoder) setCMN(v []float32) {
+	if len(v) == 0 || int(C.es_cmn_veclen(d.ps)) != len(v) {
+		return
+	}
+	C.es_cmn_set(d.ps, (*C.float)(unsafe.Pointer(&v[0])))
+}
+
+func (d *decoder) lookup(word string) (string, bool) {
+	cw := C.CString(word)
+	defer C.free(unsafe.Pointer(cw))
+	p := C.ps_lookup_word(d.ps, cw)
+	if p == nil {
+		return "", false
+	}
+	defer C.free(unsafe.Pointer(p))
+	return C.GoString(p), true
+}
+
+func (d *decoder) addWord(word, phones string) error {
+	cw, cp := C.CString(word), C.CString(phones)
+	defer C.free(unsafe.Pointer(cw))
+	defer C.free(unsafe.Pointer(cp))
+	if C.ps_add_word(d.ps, cw, cp, 1) < 0 {
+		return fmt.Errorf("pocketsphinx: add word %q: phones %q rejected", word, phones)
+	}
+	return nil
+}
+
+// cleanWord drops non-words and strips pronunciation variants: it returns
+// "" for <s>, </s>, <sil> and fillers ([NOISE], ++...++), and "read" for
+// "read(2)".
+func cleanWord(w string) string {
+	if w == "" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "++") {
+		return ""
+	}
+	if i := strings.IndexByte(w, '('); i > 0 && strings.HasSuffix(w, ")") {
+		w = w[:i]
+	}
+	return w
+}

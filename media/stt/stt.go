@@ -1,0 +1,71 @@
+// Package stt defines the speech-to-text engine interface the media pipeline
+// drives, and the result types. Engines live in sub-packages: pocketsphinx
+// (CMU PocketSphinx through cgo, streaming) and whisperhttp (a local
+// Whisper-class HTTP server, one utterance at a time).
+package stt
+
+import (
+	"context"
+	"errors"
+)
+
+// Rate is the sample rate (Hz) of the mono 16-bit PCM every engine receives.
+const Rate = 16000
+
+// ErrBusy is returned by Engine.NewStream when the engine has no free
+// recogniser (all pooled decoders are in use). The caller refuses the new
+// engagement (HTTP 503 / SIP 486) and counts it.
+var ErrBusy = errors.New("stt: no recogniser available")
+
+// Word is one recognised word.
+type Word struct {
+	Text       string  `json:"text"`
+	StartMs    int64   `json:"start_ms"`
+	EndMs      int64   `json:"end_ms"`
+	Confidence float64 `json:"confidence"` // 0..1
+}
+
+// Result is one hypothesis for an utterance. Times are milliseconds of audio
+// written to the Stream since it was created (the pipeline maps them to
+// engagement time).
+type Result struct {
+	Text    string
+	Words   []Word // set on final results when the engine reports words
+	StartMs int64
+	EndMs   int64
+	Final   bool
+}
+
+// StreamOptions tunes a stream to its source.
+type StreamOptions struct {
+	// Narrowband is set when the source was 8 kHz telephone audio
+	// (G.711, 8 kHz WAV) upsampled to 16 kHz; engines may pick an acoustic
+	// set-up measured for it.
+	Narrowband bool
+}
+
+// Engine creates recognisers. Implementations are safe for concurrent use.
+type Engine interface {
+	// NewStream returns a recogniser for one party. It returns ErrBusy
+	// (possibly wrapped) when no capacity is free; it does not wait for
+	// capacity beyond ctx.
+	NewStream(ctx context.Context, opts StreamOptions) (Stream, error)
+	// Name identifies the engine in metrics and logs.
+	Name() string
+}
+
+// Stream recognises one party's audio. It is used by one goroutine at a
+// time. The caller owns it and must Close it, which returns pooled
+// resources to the engine.
+type Stream interface {
+	// Write feeds 16 kHz mono PCM that the pipeline's voice activity
+	// detector classed as (possibly) speech. It returns the partial and
+	// final results that became available; engines that detect utterance
+	// ends themselves may return finals here.
+	Write(pcm []int16) ([]Result, error)
+	// EndUtterance marks the end of a speech region (or of the audio) and
+	// returns the final result(s) of the pending utterance, if any.
+	EndUtterance() ([]Result, error)
+	// Close releases the stream. It is safe to call more than once.
+	Close() error
+}

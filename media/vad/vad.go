@@ -1,0 +1,211 @@
+// Package vad is the pipeline's voice activity detector: an adaptive
+// energy detector on 20 ms frames with a tracked noise floor, an onset
+// requirement, pre-roll and hangover. It splits a party's audio into speech
+// regions so the recogniser sees only speech (saving CPU on silence) and so
+// utterance ends are known without waiting for the recogniser.
+package vad
+
+import (
+	"fmt"
+	"math"
+)
+
+// Config tunes the detector. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	FrameMs     int     `json:"frame_ms"`      // analysis frame (default 20)
+	ThresholdDB float64 `json:"threshold_db"`  // frame energy above the noise floor that counts as speech (default 10)
+	MinLevelDB  float64 `json:"min_level_db"`  // absolute floor in dBFS below which nothing is speech (default -55)
+	OnsetMs     int     `json:"onset_ms"`      // speech needed to open a region (default 60)
+	PreRollMs   int     `json:"pre_roll_ms"`   // audio kept before the onset (default 300)
+	HangoverMs  int     `json:"hangover_ms"`   // silence that closes a region (default 500)
+	MaxRegionMs int     `json:"max_region_ms"` // force a region end after this long (default 30000)
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{FrameMs: 20, ThresholdDB: 10, MinLevelDB: -55, OnsetMs: 60, PreRollMs: 300, HangoverMs: 500, MaxRegionMs: 30000}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.FrameMs < 10 || c.FrameMs > 50:
+		return fmt.Errorf("vad: frame_ms must be 10..50, got %d", c.FrameMs)
+	case c.ThresholdDB <= 0:
+		return fmt.Errorf("vad: threshold_db must be positive, got %g", c.ThresholdDB)
+	case c.HangoverMs < c.FrameMs:
+		return fmt.Errorf("vad: hangover_ms must be at least frame_ms, got %d", c.HangoverMs)
+	case c.MaxRegionMs < 1000:
+		return fmt.Errorf("vad: max_region_ms must be at least 1000, got %d", c.MaxRegionMs)
+	case c.OnsetMs < 0 || c.PreRollMs < 0:
+		return fmt.Errorf("vad: onset_ms and pre_roll_ms must not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.FrameMs == 0 {
+		c.FrameMs = d.FrameMs
+	}
+	if c.ThresholdDB == 0 {
+		c.ThresholdDB = d.ThresholdDB
+	}
+	if c.MinLevelDB == 0 {
+		c.MinLevelDB = d.MinLevelDB
+	}
+	if c.OnsetMs == 0 {
+		c.OnsetMs = d.OnsetMs
+	}
+	if c.PreRollMs == 0 {
+		c.PreRollMs = d.PreRollMs
+	}
+	if c.HangoverMs == 0 {
+		c.HangoverMs = d.HangoverMs
+	}
+	if c.MaxRegionMs == 0 {
+		c.MaxRegionMs = d.MaxRegionMs
+	}
+	return c
+}
+
+// Kind tells what an Event carries.
+type Kind int
+
+// Event kinds.
+const (
+	Audio Kind = iota // PCM inside a speech region (including pre-roll and hangover)
+	End               // the current speech region ended
+)
+
+// Event is one output of the detector.
+type Event struct {
+	Kind Kind
+	PCM  []int16 // Audio only; owned by the receiver
+	// Offset is the sample index (since the detector started) of PCM[0],
+	// or, for End, of the first sample after the region.
+	Offset int64
+}
+
+// Detector is a streaming voice activity detector for one mono stream. It
+// is not safe for concurrent use.
+type Detector struct {
+	cfg                   Config
+	frame                 int
+	pending               []int16 // samples not yet a whole frame
+	pre                   []int16 // pre-roll ring (last PreRollMs of non-region audio)
+	offset                int64   // sample index of pending[0]
+	floor                 float64 // noise floor, dB
+	inRegion              bool
+	onset, silent, region int // frame counts
+	onsetBuf              []int16
+}
+
+// New returns a detector for mono PCM at rate Hz.
+func New(cfg Config, rate int) (*Detector, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rate <= 0 {
+		return nil, fmt.Errorf("vad: rate must be positive, got %d", rate)
+	}
+	return &Detector{cfg: cfg, frame: rate * cfg.FrameMs / 1000, floor: -70}, nil
+}
+
+// InRegion reports whether a speech region is open.
+func (d *Detector) InRegion() bool { return d.inRegion }
+
+// Write consumes pcm and returns the events it completes.
+func (d *Detector) Write(pcm []int16) []Event {
+	var ev []Event
+	d.pending = append(d.pending, pcm...)
+	n := 0
+	for ; n+d.frame <= len(d.pending); n += d.frame {
+		ev = d.frameEvent(ev, d.pending[n:n+d.frame], d.offset+int64(n))
+	}
+	d.offset += int64(n)
+	d.pending = append(d.pending[:0], d.pending[n:]...)
+	return ev
+}
+
+// Flush ends the stream: an open region is closed with its remaining audio.
+func (d *Detector) Flush() []Event {
+	var ev []Event
+	if d.inRegion {
+		if len(d.pending) > 0 {
+			ev = append(ev, Event{Kind: Audio, PCM: append([]int16(nil), d.pending...), Offset: d.offset})
+		}
+		ev = append(ev, Event{Kind: End, Offset: d.offset + int64(len(d.pending))})
+		d.inRegion = false
+	}
+	d.offset += int64(len(d.pending))
+	d.pending = d.pending[:0]
+	return ev
+}
+
+func levelDB(f []int16) float64 {
+	var e float64
+	for _, v := range f {
+		e += float64(v) * float64(v)
+	}
+	e /= float64(len(f))
+	return 10*math.Log10(e+1e-9) - 90.309 // dBFS (20*log10(32768) = 90.309)
+}
+
+func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
+	lvl := levelDB(f)
+	speech := lvl > d.floor+d.cfg.ThresholdDB && lvl > d.cfg.MinLevelDB
+	// Noise floor: falls fast, rises slowly (about 1 dB/s) so speech does
+	// not raise it.
+	switch {
+	case lvl < d.floor:
+		d.floor = 0.7*d.floor + 0.3*lvl
+	case !speech:
+		d.floor += 0.05 * float64(d.cfg.FrameMs) / 20 * math.Min(1, (lvl-d.floor)/3)
+	default:
+		d.floor += 0.002 * float64(d.cfg.FrameMs) / 20
+	}
+	frames := func(ms int) int { return max(1, ms/d.cfg.FrameMs) }
+	if !d.inRegion {
+		if speech {
+			d.onset++
+			d.onsetBuf = append(d.onsetBuf, f...)
+			if d.onset >= frames(d.cfg.OnsetMs) {
+				d.inRegion = true
+				d.region = d.onset
+				d.silent = 0
+				buf := make([]int16, 0, len(d.pre)+len(d.onsetBuf))
+				buf = append(append(buf, d.pre...), d.onsetBuf...)
+				start := off + int64(len(f)) - int64(len(buf))
+				ev = append(ev, Event{Kind: Audio, PCM: buf, Offset: start})
+				d.pre = d.pre[:0]
+				d.onset = 0
+				d.onsetBuf = d.onsetBuf[:0]
+			}
+			return ev
+		}
+		// Not speech: onset candidates go back to the pre-roll.
+		d.pre = append(d.pre, d.onsetBuf...)
+		d.pre = append(d.pre, f...)
+		d.onset = 0
+		d.onsetBuf = d.onsetBuf[:0]
+		if keep := d.cfg.PreRollMs * d.frame / d.cfg.FrameMs; len(d.pre) > keep {
+			d.pre = append(d.pre[:0], d.pre[len(d.pre)-keep:]...)
+		}
+		return ev
+	}
+	ev = append(ev, Event{Kind: Audio, PCM: append([]int16(nil), f...), Offset: off})
+	d.region++
+	if speech {
+		d.silent = 0
+	} else {
+		d.silent++
+	}
+	if d.silent >= frames(d.cfg.HangoverMs) || d.region >= frames(d.cfg.MaxRegionMs) {
+		d.inRegion = false
+		d.silent, d.region = 0, 0
+		ev = append(ev, Event{Kind: End, Offset: off + int64(len(f))})
+	}
+	return ev
+}

@@ -1,0 +1,215 @@
+package whip
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/media/codec"
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// pionClient is a WHIP publisher built on pion: a real WebRTC stack whose
+// RTP the test writes packet by packet, to send what browsers never do.
+type pionClient struct {
+	pc       *webrtc.PeerConnection
+	track    *webrtc.TrackLocalStaticRTP
+	location string
+	answer   string
+}
+
+func dialPion(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters) *pionClient {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(codec, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	tr, err := webrtc.NewTrackLocalStaticRTP(codec.RTPCodecCapability, "customer", "call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(tr); err != nil {
+		t.Fatal(err)
+	}
+	connected := make(chan struct{})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			close(connected)
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	req, _ := http.NewRequest("POST", whipURL, strings.NewReader(pc.LocalDescription().SDP))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("pion client not connected within 30 s")
+	}
+	return &pionClient{pc: pc, track: tr, location: resp.Header.Get("Location"), answer: string(body)}
+}
+
+// send writes n PCMU packets of 20 ms starting at seq (timestamps follow),
+// paced at 10 ms so the test stays short.
+func (c *pionClient) send(t *testing.T, seq uint16, n int, payload func(i int) []byte) uint16 {
+	t.Helper()
+	for i := range n {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 1234},
+			Payload: payload(i)}
+		if err := c.track.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		time.Sleep(10 * time.Millisecond)
+	}
+	return seq
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBadRTP sends oversized RTP payloads inside a real SRTP session and
+// raw garbage datagrams to the server's ICE port: the bad packets are
+// dropped and counted, the session keeps its audio and goes on decoding,
+// and a second session is served meanwhile.
+func TestBadRTP(t *testing.T) {
+	e := testServer(t, nil)
+	c := dialPion(t, e.hs.URL+"/whip?engagement=bad", pcmuCodec)
+	eng := <-e.col.opened
+	tone := func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) } // loud square wave
+	seq := c.send(t, 100, 25, tone)
+	waitFor(t, "first audio", func() bool { return eng.party("customer").seconds() >= 0.4 })
+	before := eng.party("customer").seconds()
+
+	// Oversized: 1300-byte payloads (over max_payload_bytes 1200, under the MTU).
+	seq = c.send(t, seq, 5, func(int) []byte { return bytes.Repeat([]byte{0x55}, 1300) })
+	// Garbage straight to the ICE/DTLS/SRTP port.
+	m := regexp.MustCompile(`a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host`).FindStringSubmatch(c.answer)
+	if m == nil {
+		t.Fatalf("no loopback candidate in answer:\n%s", c.answer)
+	}
+	conn, err := net.Dial("udp", "127.0.0.1:"+m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		junk := bytes.Repeat([]byte{byte(i), 0x80, 0x00, byte(i * 7)}, 1+i%300)
+		junk[0] = 0x80 // looks like RTP
+		_, _ = conn.Write(junk)
+	}
+	conn.Close()
+
+	// A second session is served while the first is being hit.
+	other := dialPion(t, e.hs.URL+"/whip?engagement=other", pcmuCodec)
+	otherEng := <-e.col.opened
+	other.send(t, 1, 10, tone)
+	waitFor(t, "second session audio", func() bool { return otherEng.party("customer").seconds() >= 0.15 })
+
+	// The first session goes on.
+	c.send(t, seq, 25, tone)
+	waitFor(t, "audio after the bad packets", func() bool { return eng.party("customer").seconds() >= before+0.4 })
+	if got := testutil.ToFloat64(e.srv.m.dropped.WithLabelValues(string(codec.PCMU), "oversized")); got != 5 {
+		t.Errorf("oversized drops = %v, want 5", got)
+	}
+	// The pipeline fills the 5 dropped packets with silence: the timeline
+	// stays whole.
+	st := eng.pe.Stats()["customer"]
+	if st.AudioMs != (25+25)*20 || st.SilenceMs != 5*20 {
+		t.Errorf("pipeline stats: %d ms audio, %d ms silence, want %d and %d", st.AudioMs, st.SilenceMs, (25+25)*20, 5*20)
+	}
+	if e.srv.Sessions() != 2 {
+		t.Errorf("%d sessions, want 2 still open", e.srv.Sessions())
+	}
+	select {
+	case <-eng.closed:
+		t.Fatalf("first session closed: %v", eng.err)
+	default:
+	}
+}
+
+// TestTimeouts ends a session that never connects and one that connects
+// but sends no audio; each sink is closed with the reason, and counted.
+func TestTimeouts(t *testing.T) {
+	e := testServer(t, func(c *Config) {
+		c.ConnectTimeout = time.Second
+		c.IdleTimeout = time.Second
+	})
+	// Never connects: the offer is posted, the answer ignored.
+	req, _ := http.NewRequest("POST", e.hs.URL+"/whip", strings.NewReader(pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("POST: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	s1 := <-e.col.opened
+	// Connects, sends nothing.
+	dialPion(t, e.hs.URL+"/whip", pcmuCodec)
+	s2 := <-e.col.opened
+	for _, tc := range []struct {
+		eng    *recEngagement
+		reason string
+	}{{s1, "connect_timeout"}, {s2, "idle_timeout"}} {
+		select {
+		case <-tc.eng.closed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: engagement not closed", tc.reason)
+		}
+		if tc.eng.err == nil {
+			t.Errorf("%s: engagement closed with nil error", tc.reason)
+		}
+	}
+	waitFor(t, "sessions ended", func() bool { return e.srv.Sessions() == 0 })
+	for _, r := range []string{"connect_timeout", "idle_timeout"} {
+		if got := testutil.ToFloat64(e.srv.m.ended.WithLabelValues(r)); got != 1 {
+			t.Errorf("sessions_ended_total{reason=%s} = %v, want 1", r, got)
+		}
+	}
+}

@@ -1,0 +1,28 @@
+package whip
+
+import "testing"
+
+// TestBestMatchDiscriminates guards the audio comparison the end-to-end
+// tests rely on: the same speech matches, other speech and silence do not.
+func TestBestMatchDiscriminates(t *testing.T) {
+	_, a, _ := speech(t, "0930", 16000)
+	_, b, _ := speech(t, "0890", 16000)
+	padded := append(append(make([]int16, 16000), a...), make([]int16, 8000)...)
+	for _, tc := range []struct {
+		name     string
+		got      []int16
+		min, max float64
+	}{
+		{"same speech, delayed", padded, 0.95, 1.01},
+		{"other speech", append(b, b...), -1, 0.8},
+		{"silence", make([]int16, 2*len(a)), -1, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := bestMatch(a, 16000, tc.got, 16000)
+			t.Logf("correlation %.3f", r)
+			if r < tc.min || r > tc.max {
+				t.Errorf("bestMatch = %.3f, want in [%.2f, %.2f]", r, tc.min, tc.max)
+			}
+		})
+	}
+}

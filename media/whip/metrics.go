@@ -1,0 +1,43 @@
+package whip
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the signalling and transport counters. Decoding, packet loss
+// and lateness, inserted silence and audio seconds are counted by the media
+// pipeline under source "whip".
+type metrics struct {
+	sessions      prometheus.Gauge
+	sessionsTotal prometheus.Counter
+	refused       *prometheus.CounterVec // reason
+	ended         *prometheus.CounterVec // reason
+	packets       *prometheus.CounterVec // codec
+	dropped       *prometheus.CounterVec // codec, reason
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	opts := func(name, help string) prometheus.CounterOpts {
+		return prometheus.CounterOpts{Namespace: "earshot", Subsystem: "whip", Name: name, Help: help}
+	}
+	m := &metrics{
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "earshot", Subsystem: "whip",
+			Name: "sessions", Help: "WHIP sessions currently open."}),
+		sessionsTotal: prometheus.NewCounter(opts("sessions_total", "WHIP sessions accepted (201 Created).")),
+		refused: prometheus.NewCounterVec(opts("refusals_total",
+			"WHIP offers refused, by reason (bad_request, bad_sdp, unsupported_codec, too_many_sessions, busy, engagement, internal)."), []string{"reason"}),
+		ended: prometheus.NewCounterVec(opts("sessions_ended_total",
+			"WHIP sessions ended, by reason (delete, ice_failed, closed, connect_timeout, idle_timeout, shutdown)."), []string{"reason"}),
+		packets: prometheus.NewCounterVec(opts("rtp_packets_total", "RTP packets received, by codec."), []string{"codec"}),
+		dropped: prometheus.NewCounterVec(opts("rtp_packets_dropped_total",
+			"RTP packets dropped before decoding, by codec and reason (oversized, empty)."), []string{"codec", "reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.ended, m.packets, m.dropped} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("whip: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,549 @@
+package whip
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxOfferBytes bounds an SDP offer or trickle fragment.
+const maxOfferBytes = 64 << 10
+
+// gatherTimeout bounds the wait for the server's ICE candidates.
+const gatherTimeout = 10 * time.Second
+
+// Server accepts WHIP sessions. Create it with New, mount Handler, and call
+// Close on shutdown.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	api    *webrtc.API
+	opener Opener
+
+	slots chan struct{} // one per open session
+
+	mu sync.Mutex
+	// +checklocks:mu
+	sessions map[string]*session
+	// +checklocks:mu
+	closed bool
+}
+
+// New returns a Server that opens engagements through opener.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Opener) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opener == nil {
+		return nil, errors.New("whip: nil opener")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg: cfg, log: logger.With("component", "whip"), m: m, api: api, opener: opener,
+		slots: make(chan struct{}, cfg.MaxSessions), sessions: map[string]*session{},
+	}, nil
+}
+
+func newAPI(cfg Config) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	for _, name := range []codec.Codec{codec.Opus, codec.PCMU, codec.PCMA} {
+		c := codecParams[name]
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("whip: register codec %s: %w", c.MimeType, err)
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("whip: interceptors: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	if len(cfg.Interfaces) > 0 {
+		allowed := map[string]bool{}
+		for _, n := range cfg.Interfaces {
+			allowed[n] = true
+		}
+		se.SetInterfaceFilter(func(name string) bool { return allowed[name] })
+	}
+	local, _ := parsePrefixes(cfg.Addresses)
+	if f := ipFilter(local); f != nil {
+		se.SetIPFilter(f)
+	}
+	remote, _ := parsePrefixes(cfg.RemoteAddresses)
+	if f := ipFilter(remote); f != nil {
+		se.SetRemoteIPFilter(f)
+	}
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: cfg.PublicIPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace}); err != nil {
+			return nil, fmt.Errorf("whip: public_ips: %w", err)
+		}
+	}
+	if cfg.UDPPortMin != 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("whip: udp port range: %w", err)
+		}
+	}
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(se)), nil
+}
+
+// Handler serves WHIP under base (e.g. "/api/v1/ingest/whip"): POST base
+// creates a session, DELETE and PATCH base/{id} end it and trickle ICE
+// candidates. The caller authenticates requests before they reach it.
+func (s *Server) Handler(base string) http.Handler {
+	base = strings.TrimSuffix(base, "/")
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, base) })
+	mux.HandleFunc("OPTIONS "+base, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Accept-Post", "application/sdp")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE "+base+"/{id}", s.delete)
+	mux.HandleFunc("PATCH "+base+"/{id}", s.patch)
+	return mux
+}
+
+// Sessions returns the number of open sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Close ends every session (their sinks are closed with nil) and refuses
+// new ones.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	all := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		ss.end("shutdown", nil)
+	}
+	for _, ss := range all {
+		<-ss.done
+	}
+	return nil
+}
+
+// statusCoder is implemented by Opener errors that choose their status.
+type statusCoder interface {
+	error
+	StatusCode() int
+}
+
+func (s *Server) refuse(w http.ResponseWriter, status int, reason, detail string) {
+	s.m.refused.WithLabelValues(reason).Inc()
+	writeProblem(w, status, reason, detail)
+}
+
+func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		s.refuse(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/sdp")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxOfferBytes+1))
+	if err != nil {
+		s.refuse(w, http.StatusBadRequest, "bad_request", "reading the offer: "+err.Error())
+		return
+	}
+	if len(body) > maxOfferBytes {
+		s.refuse(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("SDP offer larger than %d bytes", maxOfferBytes))
+		return
+	}
+	secs, err := parseOffer(body, r.URL.Query())
+	switch {
+	case errors.Is(err, errNoCodec):
+		s.refuse(w, http.StatusUnsupportedMediaType, "unsupported_codec", err.Error())
+		return
+	case err != nil:
+		s.refuse(w, http.StatusBadRequest, "bad_sdp", err.Error())
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "5")
+		s.refuse(w, http.StatusServiceUnavailable, "too_many_sessions", fmt.Sprintf("at most %d WHIP sessions", s.cfg.MaxSessions))
+		return
+	}
+	ss, answer, status, reason, err := s.start(r, body, secs)
+	if err != nil {
+		<-s.slots
+		s.refuse(w, status, reason, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", base+"/"+ss.id)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+// start creates the peer connection and the session; on error it returns
+// the HTTP status and refusal reason.
+func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *session, answer string, status int, reason string, _ error) {
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, "", http.StatusInternalServerError, "internal", fmt.Errorf("whip: new peer connection: %w", err)
+	}
+	fail := func(status int, reason string, err error) (*session, string, int, string, error) {
+		_ = pc.Close()
+		return nil, "", status, reason, err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(offer)}); err != nil {
+		return fail(http.StatusBadRequest, "bad_sdp", fmt.Errorf("whip: offer rejected: %w", err))
+	}
+	// Answer one codec per track, the client's first supported choice, so
+	// that each party's format is known before the answer is sent.
+	byMid := map[string]audioSection{}
+	for _, sec := range secs {
+		byMid[sec.mid] = sec
+	}
+	for _, t := range pc.GetTransceivers() {
+		if sec, ok := byMid[t.Mid()]; ok && t.Kind() == webrtc.RTPCodecTypeAudio {
+			c := codecParams[sec.codecs[0]]
+			c.PayloadType = webrtc.PayloadType(sec.pts[0]) // the answer keeps the offer's payload type
+			if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{c}); err != nil {
+				return fail(http.StatusUnsupportedMediaType, "unsupported_codec", fmt.Errorf("whip: mid %s: %w", sec.mid, err))
+			}
+		}
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(http.StatusUnsupportedMediaType, "unsupported_codec", fmt.Errorf("whip: no answer to the offer: %w", err))
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return fail(http.StatusInternalServerError, "internal", fmt.Errorf("whip: set answer: %w", err))
+	}
+	select {
+	case <-gathered:
+	case <-time.After(gatherTimeout):
+		return fail(http.StatusInternalServerError, "internal", errors.New("whip: ICE gathering timed out"))
+	case <-r.Context().Done():
+		return fail(http.StatusServiceUnavailable, "internal", r.Context().Err())
+	}
+	parties := make([]inference.Party, len(secs))
+	for i, sec := range secs {
+		parties[i] = sec.party
+	}
+	eng, err := s.opener.Open(r.Context(), Meta{Query: r.URL.Query(), Parties: parties, RemoteAddr: r.RemoteAddr, Source: Source})
+	if err != nil {
+		st := http.StatusBadRequest
+		if sc, ok := errors.AsType[statusCoder](err); ok {
+			st = sc.StatusCode()
+		}
+		if errors.Is(err, pipeline.ErrBusy) {
+			return fail(http.StatusServiceUnavailable, "busy", err)
+		}
+		return fail(st, "engagement", err)
+	}
+	tracks := map[string]*track{}
+	for _, sec := range secs {
+		f := codec.Format{Codec: sec.codecs[0], SampleRate: 8000, Channels: 1}
+		if f.Codec == codec.Opus {
+			f.SampleRate = 48000
+		}
+		p, err := eng.AddParty(string(sec.party), f)
+		if err != nil {
+			eng.Close(err)
+			if errors.Is(err, pipeline.ErrBusy) {
+				return fail(http.StatusServiceUnavailable, "busy", err)
+			}
+			return fail(http.StatusInternalServerError, "internal", err)
+		}
+		tracks[sec.mid] = &track{party: p, name: sec.party, codec: f.Codec}
+	}
+	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}),
+		connected: make(chan struct{})}
+	ss.lastRTP.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		eng.Close(errors.New("whip: server shutting down"))
+		return fail(http.StatusServiceUnavailable, "internal", errors.New("whip: server shutting down"))
+	}
+	s.sessions[ss.id] = ss
+	s.mu.Unlock()
+	s.m.sessions.Inc()
+	s.m.sessionsTotal.Inc()
+	pc.OnTrack(ss.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			ss.connectOnce.Do(func() { close(ss.connected) })
+		case webrtc.PeerConnectionStateFailed:
+			go ss.end("ice_failed", errors.New("whip: connection failed"))
+		case webrtc.PeerConnectionStateClosed:
+			go ss.end("closed", errors.New("whip: connection closed"))
+		}
+	})
+	go ss.watch()
+	s.log.Info("session started", "session", ss.id, "tracks", len(secs), "remote", r.RemoteAddr)
+	return ss, pc.LocalDescription().SDP, 0, "", nil
+}
+
+func (s *Server) lookup(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	ss := s.lookup(r.PathValue("id"))
+	if ss == nil {
+		writeProblem(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		return
+	}
+	ss.end("delete", nil)
+	select {
+	case <-ss.done:
+	case <-r.Context().Done():
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// patch adds trickled remote candidates (RFC 9725 section 4.3.1, RFC 8840
+// fragments). ICE restarts are not supported.
+func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
+	ss := s.lookup(r.PathValue("id"))
+	if ss == nil {
+		writeProblem(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/trickle-ice-sdpfrag" {
+		writeProblem(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/trickle-ice-sdpfrag")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxOfferBytes+1))
+	if err != nil || len(body) > maxOfferBytes {
+		writeProblem(w, http.StatusBadRequest, "bad_request", "unreadable or oversized SDP fragment")
+		return
+	}
+	var mid string
+	remote := ss.pc.RemoteDescription()
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "a=ice-ufrag:") && remote != nil &&
+			!strings.Contains(remote.SDP, "a=ice-ufrag:"+strings.TrimPrefix(line, "a=ice-ufrag:")):
+			writeProblem(w, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
+			return
+		case strings.HasPrefix(line, "a=mid:"):
+			mid = strings.TrimPrefix(line, "a=mid:")
+		case strings.HasPrefix(line, "a=candidate:"):
+			init := webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(line, "a=")}
+			if mid != "" {
+				m := mid
+				init.SDPMid = &m
+			}
+			if err := ss.pc.AddICECandidate(init); err != nil {
+				writeProblem(w, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", line, err))
+				return
+			}
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// session is one WHIP session: a peer connection and its engagement sink.
+type session struct {
+	srv       *Server
+	id        string
+	pc        *webrtc.PeerConnection
+	eng       Engagement
+	tracks    map[string]*track // by mid; fixed after start
+	lastRTP   atomic.Int64      // unix nanoseconds of the last RTP packet
+	connected chan struct{}
+	done      chan struct{}
+
+	connectOnce sync.Once
+	endOnce     sync.Once
+	mu          sync.Mutex
+	// +checklocks:mu
+	ending  bool
+	readers sync.WaitGroup
+}
+
+// track is one audio track of a session: its party and negotiated codec.
+type track struct {
+	party   Party
+	name    inference.Party
+	codec   codec.Codec
+	started atomic.Bool
+}
+
+// codecParams are the server's codecs by name.
+var codecParams = map[codec.Codec]webrtc.RTPCodecParameters{
+	codec.Opus: {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+		SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+	codec.PCMU: {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+	codec.PCMA: {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
+}
+
+func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	mid := ""
+	for _, t := range ss.pc.GetTransceivers() {
+		if t.Receiver() == recv {
+			mid = t.Mid()
+		}
+	}
+	t, ok := ss.tracks[mid]
+	if !ok || tr.Kind() != webrtc.RTPCodecTypeAudio {
+		return
+	}
+	if got, err := codec.ParseCodec(strings.TrimPrefix(strings.ToLower(tr.Codec().MimeType), "audio/")); err != nil || got != t.codec {
+		ss.srv.log.Warn("track codec differs from the answer", "session", ss.id, "mid", mid, "codec", tr.Codec().MimeType)
+		return
+	}
+	if !t.started.CompareAndSwap(false, true) {
+		return // one reader per track
+	}
+	ss.mu.Lock()
+	if ss.ending {
+		ss.mu.Unlock()
+		return
+	}
+	ss.readers.Add(1)
+	ss.mu.Unlock()
+	ss.srv.log.Info("track started", "session", ss.id, "mid", mid, "party", t.name, "codec", t.codec)
+	go func() {
+		defer ss.readers.Done()
+		c, m := string(t.codec), ss.srv.m
+		open := true
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			ss.lastRTP.Store(time.Now().UnixNano())
+			m.packets.WithLabelValues(c).Inc()
+			switch {
+			case len(p.Payload) == 0:
+				m.dropped.WithLabelValues(c, "empty").Inc()
+			case len(p.Payload) > ss.srv.cfg.MaxPayloadBytes:
+				m.dropped.WithLabelValues(c, "oversized").Inc()
+			case open:
+				// Decode errors, losses and overflow are counted by the Party.
+				if err := t.party.WriteRTP(p.SequenceNumber, p.Timestamp, p.Payload); isClosed(err) {
+					open = false
+				}
+			}
+		}
+	}()
+}
+
+// watch ends the session when it does not connect or goes idle.
+func (ss *session) watch() {
+	cfg := ss.srv.cfg
+	connect := time.NewTimer(cfg.ConnectTimeout)
+	defer connect.Stop()
+	select {
+	case <-ss.connected:
+	case <-ss.done:
+		return
+	case <-connect.C:
+		ss.end("connect_timeout", fmt.Errorf("whip: not connected within %s", cfg.ConnectTimeout))
+		return
+	}
+	tick := time.NewTicker(min(cfg.IdleTimeout/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ss.done:
+			return
+		case <-tick.C:
+			if idle := time.Since(time.Unix(0, ss.lastRTP.Load())); idle > cfg.IdleTimeout {
+				ss.end("idle_timeout", fmt.Errorf("whip: no audio for %s", idle.Round(time.Second)))
+				return
+			}
+		}
+	}
+}
+
+// end closes the session once; the first reason wins.
+func (ss *session) end(reason string, cause error) {
+	ss.endOnce.Do(func() {
+		ss.mu.Lock()
+		ss.ending = true
+		ss.mu.Unlock()
+		s := ss.srv
+		go func() {
+			_ = ss.pc.Close()
+			ss.readers.Wait()
+			ss.eng.Close(cause)
+			s.mu.Lock()
+			delete(s.sessions, ss.id)
+			s.mu.Unlock()
+			<-s.slots
+			s.m.sessions.Dec()
+			s.m.ended.WithLabelValues(reason).Inc()
+			s.log.Info("session ended", "session", ss.id, "reason", reason)
+			close(ss.done)
+		}()
+	})
+}
+
+// writeProblem writes an RFC 9457 problem detail.
+func writeProblem(w http.ResponseWriter, status int, reason, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(status),
+		Status: status, Detail: detail, Reason: reason})
+}
+
+// Problem is an RFC 9457 problem detail; Reason is a short machine-readable
+// cause (the refusal reason of the metrics).
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Reason string `json:"reason,omitempty"`
+}

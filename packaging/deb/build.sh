@@ -1,0 +1,41 @@
+#!/bin/sh
+# build.sh BINARY VERSION OUTDIR: builds earshot_VERSION_ARCH.deb from a built
+# binary, with the same unit template and default configuration that
+# `earshot service install` uses (rendered by `earshot packaging-unit`).
+set -eu
+bin=$1 version=$2 out=$3
+arch=$(dpkg --print-architecture)
+here=$(cd "$(dirname "$0")" && pwd)
+pkg=$(mktemp -d)
+trap 'rm -rf "$pkg"' EXIT
+# Debian versions start with a digit.
+case $version in [0-9]*) ;; *) version="0.0.0~$version" ;; esac
+
+install -D -m 0755 "$bin" "$pkg/usr/bin/earshot"
+install -d -m 0755 "$pkg/lib/systemd/system" "$pkg/etc/earshot" "$pkg/etc/default" "$pkg/usr/share/doc/earshot" "$pkg/DEBIAN"
+"$bin" packaging unit /usr/bin/earshot > "$pkg/lib/systemd/system/earshot.service"
+"$bin" packaging config > "$pkg/etc/earshot/earshot.yaml"
+"$bin" packaging env > "$pkg/etc/default/earshot"
+chmod 0640 "$pkg/etc/earshot/earshot.yaml"
+install -m 0644 "$here/../../README.md" "$pkg/usr/share/doc/earshot/README.md"
+install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$pkg/DEBIAN/"
+printf '/etc/earshot/earshot.yaml\n/etc/default/earshot\n' > "$pkg/DEBIAN/conffiles"
+size=$(du -sk "$pkg" | cut -f1)
+cat > "$pkg/DEBIAN/control" <<CONTROL
+Package: earshot
+Version: $version
+Architecture: $arch
+Maintainer: Earshot <support@earshot.invalid>
+Installed-Size: $size
+Depends: libc6, libpocketsphinx3, pocketsphinx-en-us, adduser
+Recommends: espeak-ng, apertium
+Section: net
+Priority: optional
+Description: on-premises contact-centre AI appliance
+ Earshot receives call audio and chat locally, transcribes them, runs local
+ models for agent assist, quality management and workforce forecasting, and
+ keeps every result encrypted on the machine.
+CONTROL
+mkdir -p "$out"
+dpkg-deb --root-owner-group --build "$pkg" "$out/earshot_${version}_${arch}.deb" >/dev/null
+echo "$out/earshot_${version}_${arch}.deb"

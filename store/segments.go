@@ -1,0 +1,304 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Segment is one stretch of transcript (or one chat message) of an
+// engagement. Partial segments may be overwritten by the final one with the
+// same Seq.
+type Segment struct {
+	Engagement string `json:"engagement"`
+	Seq        uint32 `json:"seq"`
+	Speaker    string `json:"speaker"` // e.g. "agent", "customer", "bot"
+	StartMs    int64  `json:"start_ms"`
+	EndMs      int64  `json:"end_ms"`
+	Text       string `json:"text"`
+	Words      []Word `json:"words,omitempty"`
+	Final      bool   `json:"final"`
+}
+
+// Word is one recognised word with its times and confidence (0..1).
+type Word struct {
+	Text       string  `json:"text"`
+	StartMs    int64   `json:"start_ms"`
+	EndMs      int64   `json:"end_ms"`
+	Confidence float32 `json:"confidence"`
+}
+
+// Validate checks a segment's fields.
+func (g Segment) Validate() error {
+	switch {
+	case g.Speaker == "":
+		return fmt.Errorf("store: segment %d: speaker is required", g.Seq)
+	case g.StartMs < 0 || g.EndMs < g.StartMs:
+		return fmt.Errorf("store: segment %d: start_ms %d / end_ms %d out of order", g.Seq, g.StartMs, g.EndMs)
+	}
+	for i, w := range g.Words {
+		if w.EndMs < w.StartMs || w.Confidence < 0 || w.Confidence > 1 {
+			return fmt.Errorf("store: segment %d: word %d: bad times or confidence", g.Seq, i)
+		}
+	}
+	return nil
+}
+
+func segmentKey(id engID, seq uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(make([]byte, 0, 20), id[:]...), seq)
+}
+
+// sealedPut is one value ready for the group committer.
+type sealedPut struct {
+	id  engID
+	key []byte
+	val []byte
+}
+
+type commitReq struct {
+	puts []sealedPut
+	done chan error
+}
+
+// Append stores one segment through the group committer and returns once
+// the transaction holding it is durably committed (fsync), so an
+// acknowledged segment survives a crash.
+func (s *Store) Append(ctx context.Context, seg Segment) error {
+	return s.AppendBatch(ctx, []Segment{seg})
+}
+
+// AppendBatch stores segments (of one or several engagements) in one
+// transaction: all are committed or none.
+func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
+	req := commitReq{puts: make([]sealedPut, 0, len(segs)), done: make(chan error, 1)}
+	for _, g := range segs {
+		if err := g.Validate(); err != nil {
+			s.metrics.rejected.WithLabelValues("segment").Inc()
+			return err
+		}
+		id, err := parseID(g.Engagement)
+		if err != nil {
+			s.metrics.rejected.WithLabelValues("segment").Inc()
+			return fmt.Errorf("store: segment %d: %w", g.Seq, err)
+		}
+		dek, err := s.keys.dek(ctx, id)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(g)
+		if err != nil {
+			return fmt.Errorf("store: encode segment: %w", err)
+		}
+		key := segmentKey(id, g.Seq)
+		val, err := s.sealValue(dek, bucketSegments, key, raw)
+		if err != nil {
+			return err
+		}
+		req.puts = append(req.puts, sealedPut{id: id, key: key, val: val})
+	}
+	select {
+	case s.commitCh <- req:
+	case <-s.stopping:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// Not acknowledged; it may still be committed.
+		return ctx.Err()
+	}
+}
+
+// runCommitter is the group committer: it takes the first waiting request,
+// gathers those already waiting and those that arrive within MaxDelay (up
+// to MaxBatch segments, and no more than the previous batch held), and
+// commits them in one transaction. While one transaction syncs, the next
+// batch forms, so batches grow with the load and a lone writer is not made
+// to wait.
+func (s *Store) runCommitter() {
+	defer close(s.committerDone)
+	maxDelay, maxBatch := s.cfg.GroupCommit.MaxDelay, s.cfg.GroupCommit.MaxBatch
+	var batch []commitReq
+	prev := 0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-s.commitCh:
+			batch = append(batch, r)
+		case <-s.stopping:
+			// Drain what was already handed over, then stop.
+			for {
+				select {
+				case r := <-s.commitCh:
+					s.commit([]commitReq{r})
+				default:
+					return
+				}
+			}
+		}
+		n := len(batch[0].puts)
+		// Take everything already waiting.
+	drain:
+		for n < maxBatch {
+			select {
+			case r := <-s.commitCh:
+				batch = append(batch, r)
+				n += len(r.puts)
+			default:
+				break drain
+			}
+		}
+		// Under concurrency, linger up to maxDelay until the batch is as
+		// large as the previous one: the writers released by the last
+		// commit are sealing their next segments, and each one that joins
+		// rides the same fsync. A lone writer (prev = 1) never waits.
+		if n < prev && n < maxBatch && maxDelay > 0 {
+			timer.Reset(maxDelay)
+		linger:
+			for n < prev && n < maxBatch {
+				select {
+				case r := <-s.commitCh:
+					batch = append(batch, r)
+					n += len(r.puts)
+				case <-timer.C:
+					break linger
+				}
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		prev = n
+		s.commit(batch)
+	}
+}
+
+// commit writes a batch in one transaction. A segment of an unknown or
+// purged engagement fails only its own request.
+func (s *Store) commit(batch []commitReq) {
+	start := time.Now()
+	errs := make([]error, len(batch))
+	exists := map[engID]bool{}
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		eng, segs := tx.Bucket(bucketEngagements), tx.Bucket(bucketSegments)
+		for i, r := range batch {
+			for _, p := range r.puts {
+				ok, seen := exists[p.id]
+				if !seen {
+					ok = eng.Get(p.id[:]) != nil
+					exists[p.id] = ok
+				}
+				if !ok {
+					errs[i] = fmt.Errorf("store: append to engagement %s: %w", p.id, ErrNotFound)
+				}
+			}
+		}
+		for i, r := range batch {
+			if errs[i] != nil {
+				continue
+			}
+			for _, p := range r.puts {
+				if err := segs.Put(p.key, p.val); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	s.metrics.batchSegments.Observe(float64(n))
+	for i, r := range batch {
+		e := errs[i]
+		if err != nil {
+			e = fmt.Errorf("store: commit segments: %w", err)
+		}
+		if e == nil {
+			s.metrics.segments.Add(float64(len(r.puts)))
+		}
+		r.done <- e
+	}
+}
+
+// Segments returns the engagement's transcript, decrypted, in sequence
+// order. Pass an audit entry when the read is on behalf of a user.
+func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry) ([]Segment, error) {
+	id, err := parseID(idStr)
+	if err != nil {
+		return nil, err
+	}
+	type kv struct{ k, v []byte }
+	var raw []kv
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		if _, err := unsafeGetEngagement(tx, id); err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketSegments).Cursor()
+		for k, v := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, v = c.Next() {
+			raw = append(raw, kv{bytes.Clone(k), bytes.Clone(v)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Segment, 0, len(raw))
+	if len(raw) > 0 {
+		dek, err := s.keys.dek(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range raw {
+			pt, err := s.openValue(dek, bucketSegments, r.k, r.v)
+			if err != nil {
+				return nil, fmt.Errorf("store: segment %d of %s: %w", binary.BigEndian.Uint32(r.k[16:]), id, err)
+			}
+			var g Segment
+			if err := json.Unmarshal(pt, &g); err != nil {
+				return nil, fmt.Errorf("store: decode segment of %s: %w", id, err)
+			}
+			out = append(out, g)
+		}
+	}
+	return out, s.auditRead(audit, idStr)
+}
+
+// sealValue seals a value of bucket b under key with dek.
+func (s *Store) sealValue(dek, b, key, plaintext []byte) ([]byte, error) {
+	if s.plaintextForBench {
+		return bytes.Clone(plaintext), nil
+	}
+	return seal(dek, valueAAD(b, key), plaintext)
+}
+
+// openValue opens a sealed value, counting integrity failures.
+func (s *Store) openValue(dek, b, key, sealed []byte) ([]byte, error) {
+	if s.plaintextForBench {
+		return bytes.Clone(sealed), nil
+	}
+	pt, err := open(dek, valueAAD(b, key), sealed)
+	if err != nil {
+		s.metrics.tampered.Inc()
+		s.logger.Error("sealed value failed its integrity check", "bucket", string(b), "key", fmt.Sprintf("%x", key))
+		return nil, fmt.Errorf("store: open %s/%x: %w", b, key, err)
+	}
+	return pt, nil
+}

@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
+)
+
+// Sentinel errors of the store.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the data directory. It is created with mode 0700 if missing.
+	Dir string
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// LockTimeout bounds the wait for another process holding the database.
+	LockTimeout time.Duration
+	// Config holds retention, key provider and group commit settings; the
+	// zero value means DefaultConfig().
+	Config Config
+	// Registerer receives the store's metrics; nil means none.
+	Registerer prometheus.Registerer
+	// Provider, when set, replaces the provider named in Config.Keys (for
+	// the plugin provider).
+	Provider KeyProvider
+}
+
+// Store is Earshot's database. It is safe for concurrent use.
+type Store struct {
+	db      *bbolt.DB
+	keys    *keyring
+	dir     string
+	cfg     Config
+	logger  *slog.Logger
+	metrics *metrics
+
+	commitCh      chan commitReq
+	stopping      chan struct{}
+	committerDone chan struct{}
+	closeOnce     sync.Once
+
+	sweepMu sync.Mutex // one sweep or purge at a time
+	now     func() time.Time
+
+	// plaintextForBench disables sealing; set only by benchmarks that
+	// measure what encryption costs.
+	plaintextForBench bool
+}
+
+// DBFile is the content database's file name inside the data directory.
+const DBFile = "earshot.db"
+
+// Open opens (creating if needed) the content database and the key store in
+// opts.Dir, migrates their schemas, connects the KEK provider (creating KEK
+// version 1 on first start), completes any purge a crash interrupted, and
+// starts the group committer.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("store: data directory not set")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = 5 * time.Second
+	}
+	if opts.Config == (Config{}) {
+		opts.Config = DefaultConfig()
+	}
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	ctx := context.Background()
+	p := opts.Provider
+	if p == nil {
+		if p, err = newProvider(opts.Config.Keys, opts.Dir); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := openKeyring(ctx, opts.Dir, p, opts.LockTimeout)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	path := filepath.Join(opts.Dir, DBFile)
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		keys.close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := db.Update(unsafeMigrate); err != nil {
+		db.Close()
+		keys.close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	if keys.fresh {
+		var n int
+		db.View(func(tx *bbolt.Tx) error { n = tx.Bucket(bucketEngagements).Stats().KeyN; return nil })
+		if n > 0 {
+			db.Close()
+			keys.close()
+			os.Remove(filepath.Join(opts.Dir, KeysFile))
+			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, n)
+		}
+	}
+	s := &Store{
+		db: db, keys: keys, dir: opts.Dir, cfg: opts.Config,
+		logger:        opts.Logger.With("component", "store"),
+		metrics:       m,
+		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
+		stopping:      make(chan struct{}),
+		committerDone: make(chan struct{}),
+		now:           time.Now,
+	}
+	if n, err := s.finishPurges(); err != nil {
+		s.db.Close()
+		keys.close()
+		return nil, err
+	} else if n > 0 {
+		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
+	}
+	go s.runCommitter()
+	return s, nil
+}
+
+func newProvider(c KeysConfig, dir string) (KeyProvider, error) {
+	switch c.Provider {
+	case ProviderFile, "":
+		d := c.File.Dir
+		if d == "" {
+			d = filepath.Join(dir, "kek")
+		}
+		return NewFileProvider(d)
+	case ProviderPKCS11:
+		return NewPKCS11Provider(c.PKCS11)
+	}
+	return nil, fmt.Errorf("store: keys.provider %q unknown", c.Provider)
+}
+
+// Close stops the group committer (committing what it was handed), then
+// closes both databases and the key provider.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stopping)
+		<-s.committerDone
+		err = s.db.Close()
+		if kerr := s.keys.close(); err == nil {
+			err = kerr
+		}
+		if err != nil {
+			err = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return err
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Config returns the configuration the store runs with.
+func (s *Store) Config() Config { return s.cfg }
+
+// unsafeGetJSON decodes the value at key in bucket b into v; json.Unmarshal
+// copies out of the mmap'd page.
+func unsafeGetJSON(tx *bbolt.Tx, b, key []byte, v any) error {
+	raw := tx.Bucket(b).Get(key)
+	if raw == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
+	}
+	return nil
+}
+
+func unsafePutJSON(tx *bbolt.Tx, b, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", b, err)
+	}
+	return tx.Bucket(b).Put(key, raw)
+}
+
+// listJSON decodes every value of bucket b, in key order.
+func listJSON[T any](s *Store, b []byte) ([]T, error) {
+	var out []T
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(b).ForEach(func(k, v []byte) error {
+			var t T
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("store: decode %s/%s: %w", b, k, err)
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	return out, err
+}
+
+var _ io.Closer = (*Store)(nil)

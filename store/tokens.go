@@ -1,0 +1,113 @@
+package store
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// Token is an API bearer token. The secret is never stored: only its
+// SHA-256, which is enough because secrets are 256-bit random values.
+type Token struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	Name      string    `json:"name,omitempty"`
+	Hash      []byte    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Revoked reports whether the token was revoked.
+func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// HashSecret returns the stored form of a token secret.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CreateToken stores a new token for an existing user.
+func (s *Store) CreateToken(t Token, audit ...AuditEntry) error {
+	if len(t.Hash) != sha256.Size {
+		return fmt.Errorf("store: token %q: hash must be %d bytes", t.ID, sha256.Size)
+	}
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
+			return fmt.Errorf("user %q: %w", t.UserID, ErrNotFound)
+		}
+		if tx.Bucket(bucketTokens).Get([]byte(t.ID)) != nil {
+			return fmt.Errorf("token %q: %w", t.ID, ErrExists)
+		}
+		if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
+			return err
+		}
+		return unsafePutJSON(tx, bucketTokens, []byte(t.ID), t)
+	})
+}
+
+// TokenByHash finds the token whose secret hashes to hash.
+func (s *Store) TokenByHash(hash []byte) (Token, error) {
+	var t Token
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		id := tx.Bucket(bucketTokenHashes).Get(hash)
+		if id == nil {
+			return ErrNotFound
+		}
+		return unsafeGetJSON(tx, bucketTokens, id, &t)
+	})
+	return t, err
+}
+
+// Token returns one token by ID.
+func (s *Store) Token(id string) (Token, error) {
+	var t Token
+	err := s.db.View(func(tx *bbolt.Tx) error { return unsafeGetJSON(tx, bucketTokens, []byte(id), &t) })
+	return t, err
+}
+
+// Tokens returns every token, ordered by ID.
+func (s *Store) Tokens() ([]Token, error) { return listJSON[Token](s, bucketTokens) }
+
+// RevokeToken marks a token revoked; revoking twice is not an error.
+func (s *Store) RevokeToken(id string, at time.Time, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+		var t Token
+		if err := unsafeGetJSON(tx, bucketTokens, []byte(id), &t); err != nil {
+			return fmt.Errorf("token %q: %w", id, err)
+		}
+		if t.Revoked() {
+			return nil
+		}
+		t.RevokedAt = at
+		return unsafePutJSON(tx, bucketTokens, []byte(id), t)
+	})
+}
+
+func unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
+	b := tx.Bucket(bucketTokens)
+	var revoke []Token
+	err := b.ForEach(func(k, v []byte) error {
+		var t Token
+		if err := unsafeGetJSON(tx, bucketTokens, k, &t); err != nil {
+			return err
+		}
+		if t.UserID == userID && !t.Revoked() {
+			revoke = append(revoke, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, t := range revoke {
+		t.RevokedAt = now
+		if err := unsafePutJSON(tx, bucketTokens, []byte(t.ID), t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
