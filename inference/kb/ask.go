@@ -14,7 +14,8 @@ import (
 
 // Segment is one retrievable piece of an engagement for ask-anything: a
 // final transcript segment, or a result such as a summary (Kind "summary",
-// Speaker empty). Started is the engagement's start time.
+// Speaker empty). Started is the engagement's start time. Seq orders the
+// segments of one kind and must be unique within (engagement, kind).
 type Segment struct {
 	EngagementID string          `json:"engagement_id"`
 	Queue        string          `json:"queue"`
