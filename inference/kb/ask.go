@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/earshot/earshot/inference"
 )
@@ -65,23 +66,29 @@ func (a *AskIndex) AddEngagement(ctx context.Context, segs []Segment) error {
 		return nil
 	}
 	eng := segs[0].EngagementID
-	a.RemoveEngagement(eng)
-	var arts []Article
-	a.mu.Lock()
-	for i, s := range segs {
+	// Check everything before changing anything.
+	keys := map[string]bool{}
+	for i := range segs {
+		s := &segs[i]
 		if s.EngagementID != eng {
-			a.mu.Unlock()
 			return fmt.Errorf("kb: ask: segment %d belongs to %q, not %q", i, s.EngagementID, eng)
 		}
 		if s.Kind == "" {
 			s.Kind = "segment"
 		}
+		if keys[s.key()] {
+			return fmt.Errorf("kb: ask: segment %d: duplicate kind %q and seq %d in engagement %q", i, s.Kind, s.Seq, eng)
+		}
+		keys[s.key()] = true
+	}
+	a.RemoveEngagement(eng)
+	var arts []Article
+	a.mu.Lock()
+	for i, s := range segs {
 		var ctxText []string
-		if s.Kind == "segment" {
-			// The previous segment is what this one replies to.
-			if i > 0 && segs[i-1].Kind == s.Kind {
-				ctxText = append(ctxText, segs[i-1].Text)
-			}
+		// The previous segment is what this one replies to.
+		if s.Kind == "segment" && i > 0 && segs[i-1].Kind == s.Kind {
+			ctxText = append(ctxText, segs[i-1].Text)
 		}
 		k := s.key()
 		a.segs[k] = s
@@ -89,7 +96,7 @@ func (a *AskIndex) AddEngagement(ctx context.Context, segs []Segment) error {
 		if strings.TrimSpace(s.Text) == "" {
 			continue
 		}
-		arts = append(arts, Article{ID: k, Title: strings.Join(ctxText, " "), Body: s.Text})
+		arts = append(arts, Article{ID: k, Title: truncateUTF8(strings.Join(ctxText, " "), MaxTitleLen), Body: s.Text})
 	}
 	a.mu.Unlock()
 	_, errs := a.ix.Load(ctx, arts, 1)
@@ -219,4 +226,15 @@ func speakerOf(s Segment) string {
 func clock(ms int64) string {
 	sec := ms / 1000
 	return fmt.Sprintf("%02d:%02d", sec/60, sec%60)
+}
+
+// truncateUTF8 cuts s to at most n bytes at a rune boundary.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -189,3 +189,31 @@ func TestAskRemoveEngagement(t *testing.T) {
 		t.Errorf("first citation = %+v, want the other mortgage engagement eng-105", got.Citations)
 	}
 }
+
+func TestAskAddEngagementChecks(t *testing.T) {
+	a, err := NewAskIndex(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	long := strings.Repeat("é long customer explanation ", 100) // context over MaxTitleLen
+	segs := []Segment{
+		{EngagementID: "e1", Kind: "segment", Seq: 0, Speaker: inference.PartyCustomer, Text: long},
+		{EngagementID: "e1", Kind: "segment", Seq: 1, Speaker: inference.PartyAgent, Text: "Your parcel code is ZX81."},
+	}
+	if err := a.AddEngagement(ctx, segs); err != nil {
+		t.Fatalf("long context: %v", err)
+	}
+	got, err := a.Ask(ctx, AskQuery{Question: "parcel code", Allow: allowAll})
+	if err != nil || len(got.Citations) == 0 || !strings.Contains(got.Citations[0].Text, "ZX81") {
+		t.Errorf("after a long segment: %+v, %v", got, err)
+	}
+	dup := []Segment{{EngagementID: "e2", Kind: "segment", Seq: 0, Text: "a"}, {EngagementID: "e2", Kind: "segment", Seq: 0, Text: "b"}}
+	if err := a.AddEngagement(ctx, dup); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("duplicate seq: err = %v", err)
+	}
+	mixed := []Segment{{EngagementID: "e3", Text: "a"}, {EngagementID: "e4", Text: "b"}}
+	if err := a.AddEngagement(ctx, mixed); err == nil {
+		t.Error("segments of two engagements: no error")
+	}
+}
