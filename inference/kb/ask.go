@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,7 @@ func (a *AskIndex) AddEngagement(ctx context.Context, segs []Segment) error {
 	if len(segs) == 0 {
 		return nil
 	}
+	segs = slices.Clone(segs) // Kind defaults are filled in below
 	eng := segs[0].EngagementID
 	// Check everything before changing anything.
 	keys := map[string]bool{}
