@@ -36,6 +36,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.mediaRoutes()...)
 	rs = append(rs, d.analyticsRoutes()...)
 	rs = append(rs, d.pluginRoutes()...)
+	rs = append(rs, d.kbRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
 	return rs
 }

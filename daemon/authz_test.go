@@ -89,6 +89,15 @@ var policy = map[string][]Role{
 	"POST /api/v1/plugins/{name}/restart": {RoleAdmin},
 	"DELETE /api/v1/plugins/{name}":       {RoleAdmin},
 
+	"GET /api/v1/kb/articles":         {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"GET /api/v1/kb/articles/{id}":    {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"PUT /api/v1/kb/articles/{id}":    {RoleAdmin},
+	"DELETE /api/v1/kb/articles/{id}": {RoleAdmin},
+	"POST /api/v1/kb/import":          {RoleAdmin},
+	"GET /api/v1/kb/search":           {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/kb/answer":          {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/ask":                {RoleAdmin, RoleSupervisor, RoleAnalyst},
+
 	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
@@ -113,6 +122,9 @@ var matrixBodies = map[string]any{
 	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
 	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
 	"POST /api/v1/keys/rotate":                               map[string]any{},
+	"PUT /api/v1/kb/articles/{id}":                           map[string]any{"title": "Blocking a card", "body": "Press block on the card screen."},
+	"POST /api/v1/kb/answer":                                 map[string]any{"question": "how do I block a card"},
+	"POST /api/v1/ask":                                       map[string]any{"question": "what did the customer want", "queue": "q1"},
 	"POST /api/v1/uploads":                                   map[string]any{"segments": []map[string]any{{"party": "customer", "text": "hello", "start_ms": 0, "end_ms": 500}}},
 	"PUT /api/v1/engagements/{id}/notes":                     map[string]any{"reason": "card charged twice"},
 	"PUT /api/v1/engagements/{id}/disposition":               map[string]any{"code": "resolved"},
@@ -134,6 +146,8 @@ var mediaInputRoutes = map[string]bool{
 	"DELETE /api/v1/ingest/whip/{id}": true, "GET /api/v1/ingest/stream": true,
 	// Plugin routes need an installed plugin binary: plugins_test.go.
 	"POST /api/v1/plugins": true, "PUT /api/v1/plugins/{name}/settings": true,
+	// An archive upload: kb_test.go.
+	"POST /api/v1/kb/import":              true,
 	"POST /api/v1/plugins/{name}/restart": true, "DELETE /api/v1/plugins/{name}": true,
 }
 
@@ -192,6 +206,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"}, 201), &e)
 				return e.ID
 			}
+			td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/kb-1", map[string]any{"title": "Card", "body": "Block the card."}, 200)
 			engagement := newEngagement()
 			ended := newEngagement()
 			td.mustCall(t, td.Admin, "POST", "/api/v1/engagements/"+ended+"/end", nil, 202)
@@ -225,6 +240,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 					p = strings.ReplaceAll(p, "{id}", ended)
 				case strings.HasPrefix(p, "/api/v1/engagements/"):
 					p = strings.ReplaceAll(p, "{id}", engagement)
+				case strings.HasPrefix(p, "/api/v1/kb/articles/"):
+					p = strings.ReplaceAll(p, "{id}", "kb-1")
+				case p == "/api/v1/kb/search":
+					p += "?q=card"
 				case p == "/api/v1/preview":
 					p += "?customer_ref=C-1&queue=q1"
 				case p == "/api/v1/training/{job}":

@@ -31,6 +31,7 @@ type Daemon struct {
 	media          *mediaRouter
 	analytics      *analytics
 	plugins        *plugins.Host
+	kb             *knowledge
 	pluginSettings *pluginSettings
 	forecast       *forecast.Service
 	metrics        *metrics
@@ -83,7 +84,10 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.plugins, d.pluginSettings, err = newPluginHost(d, logger); err != nil {
 		return nil, err
 	}
-	d.hub.live = append(d.hub.live, d.analytics)
+	if d.kb, err = newKnowledge(d, logger); err != nil {
+		return nil, err
+	}
+	d.hub.live = append(d.hub.live, d.analytics, d.kb)
 	d.hub.post = append(d.hub.post, d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err

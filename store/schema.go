@@ -56,11 +56,14 @@ var (
 	bucketResults = []byte("results")
 	// bucketAudit: sequence (8) -> JSON AuditEntry (hash-chained).
 	bucketAudit = []byte("audit")
+	// bucketArticles: article ID -> sealed JSON Article (knowledge base),
+	// under the site's article key (articles.go).
+	bucketArticles = []byte("kb_articles")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
-		bucketSegments, bucketJournal, bucketResults, bucketAudit,
+		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles,
 	}
 )
 
@@ -103,7 +106,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // keysSchemaVersion is the version of keys.db this build writes.
 const keysSchemaVersion = 1
@@ -114,6 +117,8 @@ var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	// 1 -> 2: engagements, indexes, segments, results and audit buckets;
 	// created by unsafeMigrate before migrations run.
 	1: func(*bbolt.Tx) error { return nil },
+	// 2 -> 3: the knowledge-base articles bucket, created by unsafeMigrate.
+	2: func(*bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx, meta []byte) uint64 {

@@ -1,0 +1,369 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/inference/kb"
+	"github.com/earshot/earshot/inference/ollama"
+	"github.com/earshot/earshot/store"
+)
+
+// EventKBSuggestions carries knowledge-base passages relevant to what is
+// being said.
+const EventKBSuggestions = "kb.suggestions"
+
+// knowledge holds the knowledge-base index, rebuilt from the stored
+// articles at start.
+type knowledge struct {
+	d   *Daemon
+	idx *kb.Index
+	syn *kb.Synonyms
+}
+
+func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
+	syn := kb.BuiltinSynonyms()
+	var emb kb.Embedder
+	if d.analytics.gen != nil && d.analytics.gen.Serves(ollama.FeatureEmbed) {
+		emb = d.analytics.gen
+	}
+	idx, err := kb.New(kb.DefaultConfig(), logger, d.reg, syn, emb)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := d.store.Articles()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: load knowledge base: %w", err)
+	}
+	arts := make([]kb.Article, len(stored))
+	for i, a := range stored {
+		arts[i] = kb.Article(a)
+	}
+	start := time.Now()
+	if n, errs := idx.Load(context.Background(), arts, 2); len(errs) > 0 {
+		logger.Warn("knowledge-base articles not indexed", "indexed", n, "failed", len(errs), "first_err", errs[0])
+	} else if n > 0 {
+		logger.Info("knowledge base indexed", "articles", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return &knowledge{d: d, idx: idx, syn: syn}, nil
+}
+
+// Start implements liveAnalyzer: live article suggestions.
+func (k *knowledge) Start(e *store.Engagement) liveSession {
+	return &kbSession{k: k, e: e, s: k.idx.NewSuggester(kb.SuggestConfig{Queue: e.Queue})}
+}
+
+type kbSession struct {
+	k *knowledge
+	e *store.Engagement
+	s *kb.Suggester
+}
+
+func (s *kbSession) OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(string, any)) {
+	if !s.k.d.controls.Enabled("kb_retrieval", s.e.Queue, s.e.Agent) {
+		return
+	}
+	u := conv[len(conv)-1]
+	sugg, err := s.s.Observe(ctx, u)
+	if err != nil || len(sugg) == 0 {
+		return
+	}
+	type view struct {
+		kb.Suggestion
+		Link string `json:"link"`
+	}
+	out := make([]view, len(sugg))
+	for i, x := range sugg {
+		out[i] = view{x, "/api/v1/kb/articles/" + x.ArticleID}
+	}
+	emit(EventKBSuggestions, map[string]any{"seq": len(conv) - 1, "suggestions": out})
+}
+
+var (
+	kbReaders = []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst}
+	askRoles  = []Role{RoleAdmin, RoleSupervisor, RoleAnalyst}
+)
+
+func (d *Daemon) kbRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/kb/articles", kbReaders, "List knowledge-base articles (without bodies)", d.listArticles},
+		{"GET", "/api/v1/kb/articles/{id}", kbReaders, "Get a knowledge-base article", d.getArticle},
+		{"PUT", "/api/v1/kb/articles/{id}", adminOnly, "Create or replace a knowledge-base article", d.putArticle},
+		{"DELETE", "/api/v1/kb/articles/{id}", adminOnly, "Delete a knowledge-base article", d.deleteArticle},
+		{"POST", "/api/v1/kb/import", adminOnly, "Import articles from a zip or tar(.gz) archive of Markdown, HTML, text and JSON lines", d.importArticles},
+		{"GET", "/api/v1/kb/search", kbReaders, "Search the knowledge base", d.searchKB},
+		{"POST", "/api/v1/kb/answer", kbReaders, "Answer a question from the knowledge base, with citations", d.answerKB},
+		{"POST", "/api/v1/ask", askRoles, "Ask a question over transcripts in the caller's scope; answer with cited segments (audited)", d.ask},
+	}
+}
+
+func (d *Daemon) listArticles(w http.ResponseWriter, r *http.Request, p *Principal) {
+	arts, err := d.store.Articles()
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	type item struct {
+		ID      string    `json:"id"`
+		Title   string    `json:"title"`
+		Tags    []string  `json:"tags,omitempty"`
+		Queue   string    `json:"queue,omitempty"`
+		Updated time.Time `json:"updated"`
+	}
+	out := []item{}
+	for _, a := range arts {
+		if a.Queue == "" || p.InQueue(a.Queue) {
+			out = append(out, item{a.ID, a.Title, a.Tags, a.Queue, a.Updated})
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+func (d *Daemon) getArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
+	arts, err := d.store.Articles()
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	for _, a := range arts {
+		if a.ID == r.PathValue("id") && (a.Queue == "" || p.InQueue(a.Queue)) {
+			writeJSON(w, 200, a)
+			return
+		}
+	}
+	writeProblem(w, r, http.StatusNotFound, "not-found", "no such article")
+}
+
+func (d *Daemon) saveArticle(ctx context.Context, r *http.Request, p *Principal, a kb.Article) error {
+	return d.store.PutArticle(store.Article(a), auditEntry(r, p, "kb.article.put", a.ID))
+}
+
+func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var a kb.Article
+	if !d.decodeJSON(w, r, &a) {
+		return
+	}
+	if a.ID == "" {
+		a.ID = r.PathValue("id")
+	}
+	if a.ID != r.PathValue("id") {
+		d.badRequest(w, r, 400, "id in the body differs from the path", "id")
+		return
+	}
+	if a.Updated.IsZero() {
+		a.Updated = time.Now().UTC()
+	}
+	if err := a.Validate(); err != nil {
+		d.badRequest(w, r, 400, err.Error(), "")
+		return
+	}
+	if err := d.saveArticle(r.Context(), r, p, a); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	ch, err := d.kb.idx.Upsert(r.Context(), a)
+	if err != nil {
+		d.logger.Error("article stored but not indexed", "article", a.ID, "err", err)
+	}
+	writeJSON(w, 200, map[string]any{"id": a.ID, "change": ch.String()})
+}
+
+func (d *Daemon) deleteArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
+	id := r.PathValue("id")
+	if err := d.store.DeleteArticle(id, auditEntry(r, p, "kb.article.delete", id)); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	_ = d.kb.idx.Delete(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxImportBytes bounds an uploaded archive.
+const maxImportBytes = 512 << 20
+
+func (d *Daemon) importArticles(w http.ResponseWriter, r *http.Request, p *Principal) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBytes))
+	if err != nil {
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("archive larger than %d bytes", maxImportBytes), "")
+		return
+	}
+	im := kb.NewImporter(kb.DefaultImportLimits())
+	var res kb.ImportResult
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		res, err = im.ImportZip(r.Context(), bytes.NewReader(data), int64(len(data)), "upload.zip")
+	case strings.Contains(r.Header.Get("Content-Type"), "tar") || strings.Contains(r.Header.Get("Content-Type"), "gzip") || bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
+		res, err = im.ImportTar(r.Context(), bytes.NewReader(data), "upload.tar")
+	default:
+		d.badRequest(w, r, 415, "send a zip or tar(.gz) archive", "body")
+		return
+	}
+	if err != nil && len(res.Articles) == 0 {
+		d.badRequest(w, r, 400, "unreadable archive: "+err.Error(), "body")
+		return
+	}
+	rep := d.kb.idx.ApplyImport(r.Context(), res, func(ctx context.Context, a kb.Article) error { return d.saveArticle(ctx, r, p, a) })
+	writeJSON(w, 200, rep)
+}
+
+func (d *Daemon) searchKB(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q := r.URL.Query().Get("q")
+	if strings.TrimSpace(q) == "" {
+		d.badRequest(w, r, 400, "q is required", "q")
+		return
+	}
+	hits, err := d.kb.idx.Search(r.Context(), kb.Query{Text: q, K: 10, PerArticle: true, Queue: r.URL.Query().Get("queue"),
+		Allow: func(ps *kb.Passage) bool { return ps.Queue == "" || p.InQueue(ps.Queue) }})
+	if err != nil {
+		d.badRequest(w, r, 400, err.Error(), "q")
+		return
+	}
+	writeJSON(w, 200, hits)
+}
+
+func (d *Daemon) answerKB(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req struct {
+		Question string `json:"question"`
+		Queue    string `json:"queue"`
+	}
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Question) == "" {
+		d.badRequest(w, r, 400, "question is required", "question")
+		return
+	}
+	if req.Queue != "" && !p.InQueue(req.Queue) {
+		writeProblem(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope")
+		return
+	}
+	opts := kb.AnswerOptions{Queue: req.Queue}
+	if g := d.analytics.gen; g != nil && g.Serves(ollama.FeatureGenerate) {
+		opts.Generator, opts.Model = g.Generator(ollama.FeatureGenerate), "ollama"
+	}
+	ans, err := d.kb.idx.Answer(r.Context(), req.Question, opts)
+	if err != nil {
+		d.badRequest(w, r, 400, err.Error(), "question")
+		return
+	}
+	writeJSON(w, 200, ans)
+}
+
+// askRequest scopes an ask-anything question: one engagement, or a queue
+// and a start-time range.
+type askRequest struct {
+	Question   string    `json:"question"`
+	Engagement string    `json:"engagement"`
+	Queue      string    `json:"queue"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	K          int       `json:"k"`
+}
+
+// maxAskEngagements bounds the engagements one question reads.
+const maxAskEngagements = 500
+
+// ask answers over the transcripts (and summaries) the caller may see. The
+// engagements are selected by scope and authorisation first, so nothing
+// outside the caller's scope is read at all; every engagement read is
+// audited.
+func (d *Daemon) ask(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req askRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Question) == "" {
+		d.badRequest(w, r, 400, "question is required", "question")
+		return
+	}
+	if req.Engagement == "" && req.Queue == "" {
+		d.badRequest(w, r, 400, "give an engagement, or a queue with an optional from/to range", "engagement")
+		return
+	}
+	if !d.controls.Decide("ask_anything", req.Queue, p.User.ID).On {
+		writeProblem(w, r, http.StatusForbidden, "feature-off", "ask_anything is off for this queue and user")
+		return
+	}
+	var es []store.Engagement
+	if req.Engagement != "" {
+		e, err := d.store.Engagement(r.Context(), req.Engagement)
+		if err != nil || !p.canSee(e) {
+			writeProblem(w, r, http.StatusNotFound, "not-found", "no such engagement")
+			return
+		}
+		es = []store.Engagement{e}
+	} else {
+		if !p.InQueue(req.Queue) {
+			writeProblem(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope")
+			return
+		}
+		var err error
+		if es, err = d.store.Engagements(r.Context(), store.EngagementFilter{Queue: req.Queue, From: req.From, To: req.To, Limit: maxAskEngagements}); err != nil {
+			d.storeError(w, r, err)
+			return
+		}
+	}
+	allowed := map[string]bool{}
+	ai, err := kb.NewAskIndex(d.logger, d.kb.syn)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	for _, e := range es {
+		if !p.canSee(e) {
+			continue
+		}
+		segs, err := d.store.Segments(r.Context(), e.ID, contentRead(r, p, e.ID, "ask_anything"))
+		if err != nil {
+			continue
+		}
+		allowed[e.ID] = true
+		var as []kb.Segment
+		for _, s := range segs {
+			as = append(as, kb.Segment{EngagementID: e.ID, Queue: e.Queue, Started: e.Start, Kind: "segment", Seq: int(s.Seq),
+				Speaker: inference.Party(s.Speaker), StartMS: s.StartMs, EndMS: s.EndMs, Text: s.Text})
+		}
+		if res, err := d.store.Result(r.Context(), e.ID, "engagement_summary"); err == nil && d.controls.Enabled("engagement_summary", e.Queue, e.Agent) {
+			var sum inference.Summary
+			if json.Unmarshal(res.Payload, &sum) == nil && sum.Text != "" {
+				as = append(as, kb.Segment{EngagementID: e.ID, Queue: e.Queue, Started: e.Start, Kind: "summary", Text: sum.Text})
+			}
+		}
+		if len(as) > 0 {
+			if err := ai.AddEngagement(r.Context(), as); err != nil {
+				d.logger.Warn("engagement not indexed for a question", "engagement", e.ID, "err", err)
+			}
+		}
+	}
+	q := kb.AskQuery{Question: req.Question, K: req.K, EngagementID: req.Engagement, Queue: req.Queue, From: req.From, To: req.To,
+		Allow: func(s kb.Segment) bool { return allowed[s.EngagementID] }}
+	if g := d.analytics.gen; g != nil && g.Serves(ollama.FeatureGenerate) {
+		q.Generator, q.Model = g.Generator(ollama.FeatureGenerate), "ollama"
+	}
+	ans, err := ai.Ask(r.Context(), q)
+	if err != nil {
+		d.badRequest(w, r, 400, err.Error(), "question")
+		return
+	}
+	read := make([]string, 0, len(allowed))
+	for id := range allowed {
+		read = append(read, id)
+	}
+	sort.Strings(read)
+	a := auditEntry(r, p, "ask", fmt.Sprintf("%d engagements", len(read)))
+	a.Feature = "ask_anything"
+	if err := d.store.AppendAudit(a); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, 200, ans)
+}

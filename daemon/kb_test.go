@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earshot/earshot/inference/kb"
+)
+
+// TestKnowledgeBase imports an archive with good and bad items, searches,
+// answers, and checks live suggestions on a chat engagement.
+func TestKnowledgeBase(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range map[string]string{
+		"lost-card.md":   "# Reporting a lost or stolen card\n\nBlock the card at once in the card screen, then order a replacement card. The replacement arrives in five working days.",
+		"address.html":   "<html><head><title>Changing a postal address</title><script>alert(1)</script></head><body><p>Verify the customer, then update the postal address in the profile. A letter confirms the change.</p></body></html>",
+		"broken.html":    "<html><body><p>Unclosed <b>tags and an overdraft fee refund policy: fees are refunded once a year on request.",
+		"garbage.md":     "\x00\x01\x02\x03binary\x00\xff",
+		"notes/wire.txt": "International wire transfers\n\nWire transfers abroad take two to four business days and cost twenty five dollars.",
+	} {
+		f, _ := zw.Create(name)
+		f.Write([]byte(body))
+	}
+	zw.Close()
+	req, _ := http.NewRequest("POST", td.URL+"/api/v1/kb/import", bytes.NewReader(buf.Bytes()))
+	req.Header.Set("Authorization", "Bearer "+td.Admin)
+	req.Header.Set("Content-Type", "application/zip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("import = %d %v", resp.StatusCode, rep)
+	}
+	raw, _ := json.Marshal(rep)
+	if !strings.Contains(string(raw), "garbage.md") {
+		t.Errorf("import report %s does not name the binary item", raw)
+	}
+	var list []struct{ ID, Title string }
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/kb/articles", nil, 200), &list)
+	if len(list) != 4 {
+		t.Fatalf("articles after import = %+v, want 4 (the binary file refused)", list)
+	}
+	var hits []struct {
+		Passage struct{ ArticleID, Title string }
+	}
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/kb/search?q=my+card+was+stolen", nil, 200), &hits)
+	if len(hits) == 0 || !strings.Contains(hits[0].Passage.Title, "lost or stolen") {
+		t.Errorf("search for a stolen card = %+v", hits)
+	}
+	var ans struct {
+		Text      string
+		Citations []struct{ ArticleID string }
+	}
+	json.Unmarshal(td.mustCall(t, agent, "POST", "/api/v1/kb/answer", map[string]string{"question": "how long does an international wire take"}, 200), &ans)
+	if !strings.Contains(ans.Text, "two to four business days") || len(ans.Citations) == 0 {
+		t.Errorf("answer = %+v", ans)
+	}
+	td.mustCall(t, agent, "POST", "/api/v1/kb/answer", map[string]string{"question": " "}, 400)
+
+	// Live: the customer's words bring up the right article once.
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "Hi, somebody stole my wallet and my card is gone"},
+		messageRequest{"agent", "I am sorry to hear that, let me help you block it"},
+		messageRequest{"customer", "Yes please block the stolen card"})
+	ev := events(t, td, td.Admin, id)
+	if len(ev[EventKBSuggestions]) == 0 || !strings.Contains(ev[EventKBSuggestions][0].Data, "lost or stolen") {
+		t.Fatalf("kb.suggestions = %+v", ev[EventKBSuggestions])
+	}
+	n := 0
+	for _, e := range ev[EventKBSuggestions] {
+		n += strings.Count(e.Data, "Reporting a lost or stolen card")
+	}
+	if n != 1 {
+		t.Errorf("the same article was suggested %d times, want once", n)
+	}
+
+	// Articles survive a restart: the index is rebuilt from the store.
+	stored, err := td.store.Articles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := kb.New(kb.DefaultConfig(), nil, prometheus.NewRegistry(), kb.BuiltinSynonyms(), nil)
+	arts := make([]kb.Article, len(stored))
+	for i, a := range stored {
+		arts[i] = kb.Article(a)
+	}
+	if n, errs := idx.Load(t.Context(), arts, 2); n != 4 || len(errs) != 0 {
+		t.Errorf("rebuilt index from the store: %d articles, errors %v; want 4", n, errs)
+	}
+}
+
+// TestAskAnything asks questions whose answers are in stored engagements,
+// and checks that callers never get segments outside their scope.
+func TestAskAnything(t *testing.T) {
+	td := startDaemon(t, nil)
+	for _, q := range []string{"cards", "loans"} {
+		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
+	}
+	sup := td.tokenFor(t, "sam", RoleSupervisor, "cards")
+	loansSup := td.tokenFor(t, "lou", RoleSupervisor, "loans")
+	analyst := td.tokenFor(t, "ann", RoleAnalyst, "cards")
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	start := time.Now().UTC().Add(-time.Minute)
+	e1 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "My new card has not arrived after two weeks"},
+		messageRequest{"agent", "I have reissued it with express delivery, it arrives on Thursday"})
+	chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"},
+		messageRequest{"customer", "Can I raise the limit on my credit card to five thousand"},
+		messageRequest{"agent", "The limit is now five thousand euros"})
+	secret := chat(t, td, td.Admin, engagementRequest{Queue: "loans", Channel: "chat"},
+		messageRequest{"customer", "My card has not arrived and I need the mortgage papers"},
+		messageRequest{"agent", "The mortgage papers go out by courier on Monday"})
+
+	type answer struct {
+		Text      string
+		Citations []struct {
+			EngagementID string `json:"engagement_id"`
+			Speaker, Text string
+		}
+	}
+	ask := func(token string, req askRequest, want int) answer {
+		t.Helper()
+		var a answer
+		json.Unmarshal(td.mustCall(t, token, "POST", "/api/v1/ask", req, want), &a)
+		return a
+	}
+	a := ask(sup, askRequest{Question: "when will the replacement card arrive", Queue: "cards", From: start}, 200)
+	if len(a.Citations) == 0 || a.Citations[0].EngagementID != e1 || !strings.Contains(a.Text, "Thursday") {
+		t.Errorf("answer = %+v, want the Thursday delivery from %s", a, e1)
+	}
+	a = ask(analyst, askRequest{Question: "what is the new credit limit", Queue: "cards"}, 200)
+	if !strings.Contains(a.Text, "five thousand") {
+		t.Errorf("limit answer = %+v", a)
+	}
+	for _, c := range ask(sup, askRequest{Question: "card not arrived mortgage papers courier", Queue: "cards"}, 200).Citations {
+		if c.EngagementID == secret {
+			t.Errorf("a cards supervisor got a segment of the loans engagement: %+v", c)
+		}
+	}
+	ask(sup, askRequest{Question: "mortgage papers", Queue: "loans"}, 403)
+	ask(sup, askRequest{Question: "mortgage papers", Engagement: secret}, 404)
+	if a := ask(loansSup, askRequest{Question: "when do the mortgage papers go out", Queue: "loans"}, 200); !strings.Contains(a.Text, "Monday") {
+		t.Errorf("loans answer = %+v", a)
+	}
+	td.mustCall(t, agent, "POST", "/api/v1/ask", askRequest{Question: "anything", Queue: "cards"}, 403)
+	ask(sup, askRequest{Question: ""}, 400)
+	var audit []struct{ Actor, Action string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?action=ask", nil, 200), &audit)
+	if len(audit) < 4 {
+		t.Errorf("ask audit entries = %d, want one per answered question", len(audit))
+	}
+}

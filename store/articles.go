@@ -1,0 +1,89 @@
+package store
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// Article is a knowledge-base article as stored. The knowledge base is the
+// site's own material, not one engagement's, so articles are sealed under
+// one site key derived from the site secrets (which the KEK wraps), not
+// under per-engagement data keys.
+type Article struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Body    string    `json:"body"`
+	Tags    []string  `json:"tags,omitempty"`
+	Queue   string    `json:"queue,omitempty"` // empty: every queue
+	Source  string    `json:"source,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// articleKey derives the article sealing key from the blind-index secret,
+// with its own label so that the two uses never share a key.
+func (s *Store) articleKey() ([]byte, error) {
+	return hkdf.Key(sha256.New, s.keys.indexKey, nil, "earshot kb articles v1", 32)
+}
+
+// PutArticle stores (replacing) an article, sealed, with its audit entries
+// in the same transaction.
+func (s *Store) PutArticle(a Article, audit ...AuditEntry) error {
+	if a.ID == "" {
+		return fmt.Errorf("store: article: id is required")
+	}
+	key, err := s.articleKey()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	sealed, err := seal(key, valueAAD(bucketArticles, []byte(a.ID)), raw)
+	if err != nil {
+		return err
+	}
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketArticles).Put([]byte(a.ID), sealed)
+	})
+}
+
+// DeleteArticle removes an article; ErrNotFound if there is none.
+func (s *Store) DeleteArticle(id string, audit ...AuditEntry) error {
+	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketArticles)
+		if b.Get([]byte(id)) == nil {
+			return fmt.Errorf("article %q: %w", id, ErrNotFound)
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+// Articles returns every article, opened, in ID order.
+func (s *Store) Articles() ([]Article, error) {
+	key, err := s.articleKey()
+	if err != nil {
+		return nil, err
+	}
+	var out []Article
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketArticles).ForEach(func(k, v []byte) error {
+			raw, err := open(key, valueAAD(bucketArticles, k), v)
+			if err != nil {
+				return fmt.Errorf("store: article %q: %w", k, err)
+			}
+			var a Article
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return fmt.Errorf("store: article %q: %w", k, err)
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	return out, err
+}
