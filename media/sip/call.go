@@ -113,7 +113,9 @@ func (c *call) answer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	body := buildAnswer(c.offer, c.srv.cfg.MediaIP, c.sessID, c.version, accepted)
 	c.mu.Unlock()
 	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
-	if to := res.To(); to != nil && !to.Params.Has("tag") {
+	if to := res.To(); to != nil && toTag(req) == "" {
+		// The stack puts a random tag on responses; the dialog uses ours.
+		to.Params.Remove("tag")
 		to.Params.Add("tag", c.tag)
 	}
 	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
