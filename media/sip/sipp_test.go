@@ -1,8 +1,8 @@
 package sip
 
 import (
-	"os"
 	"net/netip"
+	"os"
 	"strconv"
 	"testing"
 	"time"
