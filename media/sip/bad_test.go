@@ -347,12 +347,41 @@ func TestBadRTP(t *testing.T) {
 // not, and a metadata update reaches the engagement.
 func TestRTPTimeoutAndHold(t *testing.T) {
 	e := testServer(t, func(c *Config) { c.RTPTimeout, c.SetupTimeout = time.Second, time.Second })
-	u := newUAC(t, e.srv.UDPAddr())
-	res := u.do(t, u.request("INVITE", "silent@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
+	su := newUAC(t, e.srv.UDPAddr())
+	res := su.do(t, su.request("INVITE", "silent@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: %d", res.StatusCode)
 	}
+	silentTag, _ := res.To().Params.Get("tag")
 	silent := e.col.next(t)
+	// The server ends the silent call with a BYE to the client's Contact.
+	byeSeen := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 65535)
+		_ = su.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for {
+			n, from, err := su.conn.ReadFromUDP(buf)
+			if err != nil {
+				byeSeen <- fmt.Errorf("no BYE from the server: %w", err)
+				return
+			}
+			m, err := sipmsg.ParseMessage(buf[:n])
+			req, ok := m.(*sipmsg.Request)
+			if err != nil || !ok || req.Method != sipmsg.BYE {
+				continue
+			}
+			ft, _ := req.From().Params.Get("tag")
+			tt, _ := req.To().Params.Get("tag")
+			if req.CallID().Value() != "silent@test" || ft != silentTag || tt != "uac-1" {
+				byeSeen <- fmt.Errorf("BYE for call %q from tag %q to tag %q, want silent@test, %q, uac-1", req.CallID().Value(), ft, tt, silentTag)
+				return
+			}
+			_, _ = su.conn.WriteToUDP([]byte(sipmsg.NewResponseFromRequest(req, 200, "OK", nil).String()), from)
+			byeSeen <- nil
+			return
+		}
+	}()
+	u := newUAC(t, e.srv.UDPAddr())
 
 	mp := "multipart/mixed;boundary=" + boundary
 	meta := func(name string) string {
@@ -383,6 +412,9 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 		t.Errorf("hold answer does not hold both streams:\n%s", body)
 	}
 	silent.waitClosed(t, 10*time.Second)
+	if err := <-byeSeen; err != nil {
+		t.Error(err)
+	}
 	if silent.err == nil {
 		t.Error("silent call closed without a reason, want the RTP timeout")
 	}

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,6 +25,9 @@ type call struct {
 	started time.Time
 	eng     Engagement
 	done    chan struct{}
+	// peer is what a BYE from the server needs: the client's target
+	// (Contact), its From (our To), the transport and the source.
+	peer dialogPeer
 
 	mu sync.Mutex
 	// +checklocks:mu
@@ -310,6 +314,13 @@ func (c *call) end(reason string, cause error) {
 		c.mu.Unlock()
 		s := c.srv
 		go func() {
+			switch reason {
+			case "bye":
+			case "shutdown":
+				c.sendBye(time.Second)
+			default:
+				c.sendBye(byeTimeout)
+			}
 			c.closeStreams()
 			c.readers.Wait()
 			c.eng.Close(cause)
@@ -327,3 +338,63 @@ func (c *call) end(reason string, cause error) {
 }
 
 var errAuth = errors.New("sip: authentication failed")
+
+// dialogPeer holds the dialog state needed to send BYE.
+type dialogPeer struct {
+	target    sipmsg.Uri // the client's Contact (else its From URI)
+	remote    sipmsg.Uri // the client's From URI
+	remoteTag string
+	local     sipmsg.Uri // the INVITE's To URI
+	transport string
+	source    string // where the INVITE came from (host:port)
+}
+
+func peerOf(req *sipmsg.Request) dialogPeer {
+	p := dialogPeer{transport: req.Transport(), source: req.Source()}
+	if f := req.From(); f != nil {
+		p.remote, p.target = f.Address, f.Address
+		p.remoteTag, _ = f.Params.Get("tag")
+	}
+	if ct := req.Contact(); ct != nil {
+		p.target = ct.Address
+	}
+	if to := req.To(); to != nil {
+		p.local = to.Address
+	}
+	return p
+}
+
+// byeTimeout bounds the wait for the answer to the server's BYE.
+const byeTimeout = 4 * time.Second
+
+// sendBye ends the dialog from the server's side (RTP timeout, shutdown),
+// so that the client stops sending; best effort, logged.
+func (c *call) sendBye(timeout time.Duration) {
+	p := c.peer
+	if p.source == "" {
+		return
+	}
+	req := sipmsg.NewRequest(sipmsg.BYE, p.target)
+	from := &sipmsg.FromHeader{Address: p.local}
+	from.Params.Add("tag", c.tag)
+	to := &sipmsg.ToHeader{Address: p.remote}
+	if p.remoteTag != "" {
+		to.Params.Add("tag", p.remoteTag)
+	}
+	id := sipmsg.CallIDHeader(c.id)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&id)
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: 1, MethodName: sipmsg.BYE})
+	req.SetTransport(p.transport)
+	req.SetDestination(p.source)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := c.srv.client.Do(ctx, req)
+	switch {
+	case err != nil:
+		c.srv.log.Warn("BYE to the client failed", "call_id", c.id, "err", err)
+	case res.StatusCode >= 300:
+		c.srv.log.Warn("BYE to the client refused", "call_id", c.id, "status", res.StatusCode)
+	}
+}

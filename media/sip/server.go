@@ -39,8 +39,9 @@ type Server struct {
 	secret [32]byte // signs digest nonces
 	slots  chan struct{}
 
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client // sends BYE when the server ends a call
 
 	lnMu sync.Mutex
 	// +checklocks:lnMu
@@ -98,6 +99,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 	}
 	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(quiet)); err != nil {
 		return nil, fmt.Errorf("sip: server: %w", err)
+	}
+	if s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(quiet)); err != nil {
+		return nil, fmt.Errorf("sip: client: %w", err)
 	}
 	s.srv.OnInvite(s.onInvite)
 	s.srv.OnUpdate(s.onUpdate)
@@ -573,7 +577,7 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 		}
 	}
 	c := &call{srv: s, id: id, tag: newTag(), siprec: siprec, offer: sd, streams: map[string]*rtpStream{},
-		started: time.Now(), done: make(chan struct{}), sessID: randUint(), participants: meta.Participants}
+		started: time.Now(), done: make(chan struct{}), sessID: randUint(), participants: meta.Participants, peer: peerOf(req)}
 	fail := func(status int, phrase, reason string, err error) bool {
 		c.closeStreams()
 		s.respond(req, tx, status, phrase, reason, err)
