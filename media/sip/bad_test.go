@@ -19,9 +19,10 @@ import (
 // uac is a hand-written SIP client on a UDP socket, for requests no real
 // client would send.
 type uac struct {
-	conn *net.UDPConn
-	srv  *net.UDPAddr
-	n    int
+	conn  *net.UDPConn
+	srv   *net.UDPAddr
+	n     int
+	laddr string // overrides conn's address (TCP)
 }
 
 func newUAC(t *testing.T, srvAddr string) *uac {
@@ -38,7 +39,12 @@ func newUAC(t *testing.T, srvAddr string) *uac {
 	return &uac{conn: c, srv: a}
 }
 
-func (u *uac) local() string { return u.conn.LocalAddr().String() }
+func (u *uac) local() string {
+	if u.laddr != "" {
+		return u.laddr
+	}
+	return u.conn.LocalAddr().String()
+}
 
 // request builds a request; hdrs are extra header lines.
 func (u *uac) request(method, callID, toTag string, cseq int, hdrs []string, ctype string, body string) string {
@@ -438,5 +444,76 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 	held.waitClosed(t, 10*time.Second)
 	if held.err != nil {
 		t.Errorf("held call closed with %v after BYE, want nil", held.err)
+	}
+}
+
+// TestTCPTransport: the server answers over TCP too (an INVITE with
+// Content-Length framing, then BYE on the same connection).
+func TestTCPTransport(t *testing.T) {
+	e := testServer(t, nil)
+	conn, err := net.Dial("tcp", e.srv.TCPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	srvAddr, _ := net.ResolveUDPAddr("udp", e.srv.TCPAddr())
+	u := &uac{srv: srvAddr, laddr: conn.LocalAddr().String()}
+	// The request builder writes UDP Via lines; TCP needs its own.
+	fix := func(m string) string { return strings.Replace(m, "SIP/2.0/UDP ", "SIP/2.0/TCP ", 1) }
+	read := func() *sipmsg.Response {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		var buf []byte
+		tmp := make([]byte, 8192)
+		for {
+			n, err := conn.Read(tmp)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			buf = append(buf, tmp[:n]...)
+			for {
+				head, rest, ok := strings.Cut(string(buf), "\r\n\r\n")
+				if !ok {
+					break
+				}
+				cl := 0
+				for l := range strings.Lines(head) {
+					if k, v, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && strings.EqualFold(k, "Content-Length") {
+						cl, _ = strconv.Atoi(strings.TrimSpace(v))
+					}
+				}
+				if len(rest) < cl {
+					break
+				}
+				msg := head + "\r\n\r\n" + rest[:cl]
+				buf = []byte(rest[cl:])
+				m, err := sipmsg.ParseMessage([]byte(msg))
+				if err != nil {
+					t.Fatalf("parse: %v", err)
+				}
+				if res, ok := m.(*sipmsg.Response); ok && res.StatusCode >= 200 {
+					return res
+				}
+			}
+		}
+	}
+	if _, err := conn.Write([]byte(fix(u.request("INVITE", "tcp@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0"))))); err != nil {
+		t.Fatal(err)
+	}
+	res := read()
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("INVITE over TCP: %d\n%s", res.StatusCode, res.Body())
+	}
+	eng := e.col.next(t)
+	tag, _ := res.To().Params.Get("tag")
+	if _, err := conn.Write([]byte(fix(u.request("BYE", "tcp@test", tag, 2, nil, "", "")))); err != nil {
+		t.Fatal(err)
+	}
+	if res := read(); res.StatusCode != 200 {
+		t.Errorf("BYE over TCP: %d", res.StatusCode)
+	}
+	eng.waitClosed(t, 10*time.Second)
+	if eng.err != nil {
+		t.Errorf("closed with %v, want nil", eng.err)
 	}
 }
