@@ -85,6 +85,33 @@ func startSIP(t *testing.T, td *testDaemon, mod func(*SIPConfig)) *sipIngest {
 	return s
 }
 
+// freeMediaPorts finds an even port whose next three ports are free too:
+// SIPp binds its media port and the ports after it.
+func freeMediaPorts(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		p := freeUDP(t) &^ 1
+		ok := true
+		var held []*net.UDPConn
+		for i := range 4 {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok && p < 65530 {
+			return p
+		}
+	}
+	t.Fatal("no free media ports")
+	return 0
+}
+
 func freeUDP(t *testing.T) int {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -128,8 +155,7 @@ func TestSIPRECThroughDaemon(t *testing.T) {
 		"{{DTMF}}", "/usr/share/sip-tester/dtmf_2833_7.pcap", "{{RTPPORT2}}", strconv.Itoa(freeUDP(t))).Replace(string(scen))
 	sf := filepath.Join(dir, "siprec.xml")
 	os.WriteFile(sf, []byte(sc), 0o600)
-	// SIPp's media port pair and the pair after it must be free.
-	mp := 45000 + (os.Getpid()%400)*2
+	mp := freeMediaPorts(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sipp", s.srv.UDPAddr(), "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDP(t)),
