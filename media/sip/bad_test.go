@@ -517,3 +517,55 @@ func TestTCPTransport(t *testing.T) {
 		t.Errorf("closed with %v, want nil", eng.err)
 	}
 }
+
+// TestReinviteAddsStream: a re-INVITE that adds an audio stream gets a new
+// port in the answer and a new party, whose RTP is recorded.
+func TestReinviteAddsStream(t *testing.T) {
+	e := testServer(t, nil)
+	u := newUAC(t, e.srv.UDPAddr())
+	res := u.do(t, u.request("INVITE", "grow@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	eng := e.col.next(t)
+	tag, _ := res.To().Params.Get("tag")
+	offer := sdpOffer(30000, "0") + "m=audio 30002 RTP/AVP 8\r\na=sendonly\r\n"
+	res = u.do(t, u.request("INVITE", "grow@test", tag, 2, nil, "application/sdp", offer))
+	if res.StatusCode != 200 {
+		t.Fatalf("re-INVITE: %d", res.StatusCode)
+	}
+	ports := answerPorts(string(res.Body()))
+	if len(ports) != 2 || ports[0] != e.streamPort(t, "grow@test", "index:0") || ports[1] == 0 {
+		t.Fatalf("answer ports %v, want the first stream's port kept and a new one", ports)
+	}
+	snd := newRTPSender(t, 0)
+	snd.dst = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ports[1]))
+	for range 10 {
+		snd.send(t, 8, make([]byte, 160), false)
+		snd.seq++
+		snd.ts += 160
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for eng.party(inference.PartyCustomer).seconds() < 0.2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := eng.party(inference.PartyCustomer); got == nil || got.format.Codec != "pcma" || got.seconds() != 0.2 {
+		t.Errorf("added party: %+v, want customer with 0.2 s of PCMA", got)
+	}
+	if res := u.do(t, u.request("BYE", "grow@test", tag, 3, nil, "", "")); res.StatusCode != 200 {
+		t.Errorf("BYE: %d", res.StatusCode)
+	}
+	eng.waitClosed(t, 10*time.Second)
+}
+
+// answerPorts returns the ports of the m=audio lines of an SDP answer.
+func answerPorts(sdpText string) []int {
+	var out []int
+	for l := range strings.Lines(sdpText) {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "m=audio" {
+			p, _ := strconv.Atoi(f[1])
+			out = append(out, p)
+		}
+	}
+	return out
+}
