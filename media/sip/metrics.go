@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dtmf:        prometheus.NewCounter(opts("dtmf_events_total", "RFC 4733 DTMF digits received.")),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "earshot", Subsystem: "sip",
 			Name: "rtp_to_pipeline_seconds", Help: "Time from an RTP packet's arrival to its hand-over to the media pipeline (reorder buffer included).",
-			Buckets: []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25}}),
+			Buckets: []float64{0.00001, 0.00002, 0.000035, 0.00005, 0.000075, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25}}),
 	}
 	for _, c := range []prometheus.Collector{m.calls, m.callsTotal, m.refused, m.ended, m.malformed, m.reinvites,
 		m.packets, m.dropped, m.rtcp, m.ssrcChanges, m.dtmf, m.delay} {
