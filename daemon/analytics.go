@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/builtin"
+	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/store"
 )
 
@@ -37,12 +39,16 @@ const (
 // the site's catalogue and disposition codes, and trains models in the
 // background.
 type analytics struct {
-	d        *Daemon
-	p        *builtin.Provider
+	d *Daemon
+	p *builtin.Provider
+	// gen serves the generative features through a local Ollama server,
+	// falling back to p; nil when no feature has an Ollama model.
+	gen      *ollama.Provider
 	trainer  *builtin.Trainer
 	logger   *slog.Logger
 	failures *prometheus.CounterVec
 
+	info      *infoRetrieval
 	catalogue atomic.Pointer[builtin.Catalogue]
 	codes     atomic.Pointer[[]inference.DispositionCode]
 }
@@ -52,11 +58,16 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 	if err != nil {
 		return nil, err
 	}
-	a := &analytics{d: d, p: p, trainer: builtin.NewTrainer(context.Background()), logger: logger.With("component", "analytics"),
+	a := &analytics{d: d, p: p, info: &infoRetrieval{d: d, sem: make(chan struct{}, 64)}, trainer: builtin.NewTrainer(context.Background()), logger: logger.With("component", "analytics"),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "earshot", Subsystem: "analytics", Name: "failures_total",
 			Help: "Analyses that failed, by stage (live, post, store)."}, []string{"stage"})}
 	if err := reg.Register(a.failures); err != nil {
 		return nil, fmt.Errorf("daemon: register analytics metrics: %w", err)
+	}
+	if len(d.cfg.Ollama.Models) > 0 {
+		if a.gen, err = ollama.New(d.cfg.Ollama, logger, reg, ollama.FallbackFrom(p)); err != nil {
+			return nil, err
+		}
 	}
 	var entries []builtin.CatalogueEntry
 	if err := d.store.Setting(settingCatalogue, &entries); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -84,7 +95,12 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 	return a, nil
 }
 
-func (a *analytics) close() { a.trainer.Close() }
+func (a *analytics) close() {
+	a.trainer.Close()
+	if a.gen != nil {
+		a.gen.Close()
+	}
+}
 
 // saveModel stores a trained model so that it is loaded at the next start.
 func (a *analytics) saveModel(kind string) error {
@@ -106,6 +122,9 @@ type liveAnalysis struct {
 	e    *store.Engagement
 	live *builtin.Live
 	last string // last escalation level published
+	// asked is the intent set info plugins were last asked about.
+	asked     string
+	askedOnce bool
 }
 
 func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(string, any)) {
@@ -114,7 +133,8 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	sentimentOn := c.Enabled("sentiment", s.e.Queue, s.e.Agent)
 	nbaOn := c.Enabled("next_best_action", s.e.Queue, s.e.Agent)
 	escOn := c.EnabledForQueue("top_escalation", s.e.Queue)
-	if !sentimentOn && !nbaOn && !escOn {
+	infoOn := s.a.d.plugins != nil && c.Enabled("info_retrieval", s.e.Queue, s.e.Agent)
+	if !sentimentOn && !nbaOn && !escOn && !infoOn {
 		return
 	}
 	res, err := s.live.Segment(ctx, u)
@@ -125,6 +145,14 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	at := map[string]any{"seq": len(conv) - 1, "start_ms": u.StartMS, "party": u.Party}
 	if sentimentOn && res.Sentiment != nil {
 		emit(EventSentiment, merge(at, map[string]any{"sentiment": res.Sentiment, "trend": res.Trend}))
+	}
+	if infoOn && u.Party == inference.PartyCustomer {
+		// Ask on the first customer message (the customer's own cards) and
+		// again whenever a new set of intents is detected.
+		if key := intentKey(res.Intents); !s.askedOnce || (key != "" && key != s.asked) {
+			s.askedOnce, s.asked = true, key
+			s.a.info.lookup(s.e, res.Intents, emit)
+		}
 	}
 	if nbaOn && len(res.NextBestActions) > 0 {
 		emit(EventNextBestAction, merge(at, map[string]any{"intents": res.Intents, "actions": res.NextBestActions}))
@@ -138,6 +166,49 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 			emit(EventEscalation, merge(at, map[string]any{"risk": res.Escalation}))
 		}
 	}
+}
+
+// provenanceOf names the provider and model of a result, for the stored
+// version.
+func provenanceOf(v any) string {
+	switch r := v.(type) {
+	case inference.Summary:
+		return r.Provider + "/" + r.Model
+	case inference.Notes:
+		return r.Provider + "/" + r.Model
+	case *inference.Disposition:
+		return r.Provider + "/" + r.Model
+	}
+	return builtin.ProviderName
+}
+
+// Tick implements ticker: silences and overrunning handle time raise the
+// risk even when nobody speaks.
+func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, any)) {
+	if !s.a.d.controls.EnabledForQueue("top_escalation", s.e.Queue) {
+		return
+	}
+	r := s.live.Tick(nowMS)
+	trend := 0.0
+	if pts := s.live.Trend(); len(pts) > 0 {
+		trend = pts[len(pts)-1].Smooth
+	}
+	if l, ok := s.a.d.hub.Get(s.e.ID); ok {
+		l.setAttention(r, trend)
+	}
+	if r.Level != s.last {
+		s.last = r.Level
+		emit(EventEscalation, map[string]any{"at_ms": nowMS, "risk": r})
+	}
+}
+
+func intentKey(is []inference.Intent) string {
+	var names []string
+	for _, i := range is {
+		names = append(names, i.Name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 func merge(a, b map[string]any) map[string]any {
@@ -168,6 +239,9 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 	}
 	codes := *a.codes.Load()
 	res, err := a.p.PostEngagement(ctx, conv, e.Start, codes)
+	if err == nil && a.gen != nil {
+		err = a.generative(ctx, e, conv, codes, &res)
+	}
 	if err != nil {
 		a.failures.WithLabelValues("post").Inc()
 		a.logger.Error("post-engagement analysis failed", "engagement", e.ID, "err", err)
@@ -187,7 +261,7 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 			continue
 		}
 		raw, _ := json.Marshal(v)
-		r := store.Result{Engagement: e.ID, Feature: string(f), Version: "builtin", Payload: raw, CreatedAt: time.Now().UTC()}
+		r := store.Result{Engagement: e.ID, Feature: string(f), Version: provenanceOf(v), Payload: raw, CreatedAt: time.Now().UTC()}
 		if err := a.d.store.PutResult(ctx, r); err != nil {
 			a.failures.WithLabelValues("store").Inc()
 			a.logger.Error("result not stored", "engagement", e.ID, "feature", f, "err", err)
@@ -196,6 +270,37 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 		stored = append(stored, f)
 	}
 	emit(EventResults, map[string]any{"features": stored})
+	a.d.deliverToSinks(e, res.Summary.Text)
+}
+
+// generative replaces the built-in results with the local language
+// model's for the features that have an Ollama model; the provider falls
+// back to the built-in models by itself when the server fails.
+func (a *analytics) generative(ctx context.Context, e *store.Engagement, conv []inference.Utterance, codes []inference.DispositionCode, res *builtin.PostResult) error {
+	var err error
+	if a.gen.Serves(ollama.FeatureSummary) {
+		if res.Summary, err = a.gen.Summarize(ctx, conv); err != nil {
+			return err
+		}
+	}
+	if a.gen.Serves(ollama.FeatureNotes) {
+		if res.Notes, err = a.gen.WriteNotes(ctx, conv); err != nil {
+			return err
+		}
+	}
+	if a.gen.Serves(ollama.FeatureTasks) {
+		if res.Tasks, err = a.gen.ExtractTasks(ctx, conv, e.Start); err != nil {
+			return err
+		}
+	}
+	if a.gen.Serves(ollama.FeatureDisposition) && len(codes) > 0 {
+		d, err := a.gen.ClassifyDisposition(ctx, conv, codes)
+		if err != nil {
+			return err
+		}
+		res.Disposition = &d
+	}
+	return nil
 }
 
 // attention is the latest escalation risk of a live engagement, for the
@@ -245,4 +350,3 @@ func (h *Hub) escalations(p *Principal) []escalationView {
 func (l *Live) setAttention(r builtin.Risk, trend float64) {
 	l.attention.Store(&attention{Risk: r, Trend: trend, At: time.Now()})
 }
-

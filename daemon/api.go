@@ -35,6 +35,8 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.storeRoutes()...)
 	rs = append(rs, d.mediaRoutes()...)
 	rs = append(rs, d.analyticsRoutes()...)
+	rs = append(rs, d.pluginRoutes()...)
+	rs = append(rs, d.forecastRoutes()...)
 	return rs
 }
 

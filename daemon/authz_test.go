@@ -82,6 +82,18 @@ var policy = map[string][]Role{
 	"PUT /api/v1/settings/intents":             {RoleAdmin},
 	"POST /api/v1/training/dispositions":       {RoleAdmin},
 	"GET /api/v1/training/{job}":               {RoleAdmin},
+
+	"GET /api/v1/plugins":                 {RoleAdmin},
+	"POST /api/v1/plugins":                {RoleAdmin},
+	"PUT /api/v1/plugins/{name}/settings": {RoleAdmin},
+	"POST /api/v1/plugins/{name}/restart": {RoleAdmin},
+	"DELETE /api/v1/plugins/{name}":       {RoleAdmin},
+
+	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/queues/{queue}/forecast/longterm": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/forecast/erlang":                  {RoleAdmin, RoleSupervisor, RoleAnalyst},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -107,14 +119,22 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/next-best-actions":                 []map[string]any{{"intent": "card_lost", "action": "Block the card"}},
 	"PUT /api/v1/settings/dispositions":                      []map[string]any{{"code": "resolved", "name": "Resolved"}, {"code": "callback", "name": "Callback"}},
 	"PUT /api/v1/settings/intents":                           []map[string]any{{"intent": "a", "phrases": []string{"lost my card"}}, {"intent": "b", "phrases": []string{"change my address"}}},
+	"POST /api/v1/queues/{queue}/forecast":                   forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/staffing":          forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/backtest":          forecastHistoryBody,
+	"POST /api/v1/queues/{queue}/forecast/longterm":          forecastHistoryBody,
+	"POST /api/v1/forecast/erlang":                           erlangRequest{Contacts: 100, AHTSeconds: 180, ServiceLevel: 0.8, AnswerWithinSec: 20},
 }
 
-// mediaInputRoutes need media a table row cannot give (an SDP offer from
-// a WebRTC stack, a WebSocket upgrade): for them an allowed call only has
+// mediaInputRoutes need inputs a table row cannot give (an SDP offer from
+// a WebRTC stack, a WebSocket upgrade, a plugin binary): for them an allowed call only has
 // to pass authorisation; media_test.go and media/whip test them working.
 var mediaInputRoutes = map[string]bool{
 	"POST /api/v1/ingest/whip": true, "PATCH /api/v1/ingest/whip/{id}": true,
 	"DELETE /api/v1/ingest/whip/{id}": true, "GET /api/v1/ingest/stream": true,
+	// Plugin routes need an installed plugin binary: plugins_test.go.
+	"POST /api/v1/plugins": true, "PUT /api/v1/plugins/{name}/settings": true,
+	"POST /api/v1/plugins/{name}/restart": true, "DELETE /api/v1/plugins/{name}": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no

@@ -43,6 +43,7 @@ func Commands() []Command {
 		{"restore", "FILE [--keys KEYFILE]: restore backups into a stopped data directory", cmdRestore},
 		{"key", "rotate: re-wrap every data key under a new key-encryption key", cmdKey},
 		{"purge", "--engagement ID | --customer REF | --queue Q --from T --to T --reason R", cmdPurge},
+		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs

@@ -11,6 +11,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/earshot/earshot/inference/ollama"
+	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
 
@@ -41,6 +43,13 @@ type Config struct {
 	Engagements EngagementsConfig `yaml:"engagements"`
 	// Media configures speech-to-text and the ingest paths.
 	Media MediaConfig `yaml:"media"`
+	// Ollama is a local Ollama server for the generative features (summary,
+	// notes, tasks, disposition); features without a model in
+	// ollama.models use the built-in models.
+	Ollama ollama.Config `yaml:"ollama"`
+	// Plugins configures the plugin host; plugins.dir defaults to
+	// <data_dir>/plugins.
+	Plugins plugins.Config `yaml:"plugins"`
 }
 
 // EngagementsConfig bounds the live engagements the hub holds.
@@ -108,6 +117,8 @@ func DefaultConfig(forService bool) Config {
 		Store:           store.DefaultConfig(),
 		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
 		Media:           DefaultMediaConfig(),
+		Ollama:          ollama.DefaultConfig(),
+		Plugins:         defaultPluginsConfig(),
 	}
 }
 
@@ -151,6 +162,16 @@ func (c Config) Validate() error {
 	}
 	if err := c.Store.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	pc := c.Plugins
+	if pc.Dir == "" {
+		pc.Dir = "<data_dir>/plugins"
+	}
+	if err := pc.Validate(); err != nil {
+		return err
+	}
+	if err := c.Ollama.Validate(); err != nil {
+		return fmt.Errorf("ollama: %w", err)
 	}
 	if err := c.Media.Validate(); err != nil {
 		return fmt.Errorf("media: %w", err)
@@ -216,4 +237,12 @@ func (c Config) logger() *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// defaultPluginsConfig is the plugin host's defaults with the directory
+// left to follow data_dir.
+func defaultPluginsConfig() plugins.Config {
+	c := plugins.DefaultConfig()
+	c.Dir = ""
+	return c
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
 
@@ -28,6 +30,9 @@ type Daemon struct {
 	hub            *Hub
 	media          *mediaRouter
 	analytics      *analytics
+	plugins        *plugins.Host
+	pluginSettings *pluginSettings
+	forecast       *forecast.Service
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -63,6 +68,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.controls, err = newControls(d.store, *cfg.LocalModelsOnly); err != nil {
 		return nil, err
 	}
+	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
+		return nil, err
+	}
 	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -70,6 +78,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	if d.analytics, err = newAnalytics(d, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.plugins, d.pluginSettings, err = newPluginHost(d, logger); err != nil {
 		return nil, err
 	}
 	d.hub.live = append(d.hub.live, d.analytics)
@@ -121,6 +132,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.hub.Run(gctx) })
 	g.Go(func() error { return d.store.Run(gctx) })
+	g.Go(func() error { return d.plugins.Run(gctx) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
@@ -159,6 +171,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.media.close()
 	d.hub.shutdown()
 	d.analytics.close()
+	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -181,6 +194,7 @@ func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.shutdown()
 	d.analytics.close()
+	d.plugins.Close()
 	return d.store.Close()
 }
 

@@ -53,6 +53,16 @@ type liveSession interface {
 	OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(typ string, data any))
 }
 
+// ticker is a liveSession that also wants the passing of time while
+// nobody speaks (long silences, handle time running over); Tick runs on
+// the engagement's goroutine every tickInterval with the engagement's age.
+type ticker interface {
+	Tick(ctx context.Context, nowMS int64, emit func(typ string, data any))
+}
+
+// tickInterval paces ticker sessions.
+const tickInterval = 2 * time.Second
+
 // postAnalyzer runs once when an engagement ends, after its last segment
 // is stored, on the engagement's goroutine, and may take longer (local
 // language models). It checks its features itself.
@@ -514,11 +524,19 @@ func (l *Live) run() {
 		flush(run)
 	}
 	var reason string
+	tick := time.NewTicker(tickInterval)
+	defer tick.Stop()
 loop:
 	for {
 		select {
 		case in := <-l.inbox:
 			handle(in)
+		case now := <-tick.C:
+			for _, sess := range sessions {
+				if t, ok := sess.(ticker); ok {
+					t.Tick(ctx, now.Sub(l.eng.Start).Milliseconds(), emit)
+				}
+			}
 		case reason = <-l.endc:
 			break loop
 		}

@@ -77,6 +77,11 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	sup := td.tokenFor(t, "sam", RoleSupervisor, "billing")
 	otherSup := td.tokenFor(t, "fay", RoleSupervisor, "fraud")
 	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	// Only the transcript on this stream: the live analyzers are tested in
+	// analytics_test.go.
+	for _, f := range []string{"sentiment", "next_best_action", "top_escalation"} {
+		td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/"+f, map[string]any{"enabled": false}, 200)
+	}
 
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements",
@@ -111,8 +116,8 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	tail := <-done
-	if len(tail) == 0 || tail[len(tail)-1].Type != EventEnded {
-		t.Fatalf("stream after end = %+v, want it to close with %s", tail, EventEnded)
+	if len(tail) == 0 || tail[0].Type != EventEnded || tail[len(tail)-1].Type != EventResults {
+		t.Fatalf("stream after end = %+v, want %s then the post-engagement %s, then the close", tail, EventEnded, EventResults)
 	}
 	td.mustCall(t, ingest, "POST", msgs, messageRequest{Sender: "customer", Text: "too late"}, 409)
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 409)

@@ -14,15 +14,18 @@ import (
 // Backup writes a consistent copy of the content database to w while the
 // store runs (one read transaction). It holds sealed values only: without
 // keys.db and the KEK it reveals no customer content.
-func (s *Store) Backup(w io.Writer) (int64, error) {
+func (s *Store) Backup(w io.Writer) (int64, error) { return writeDB(s.db, w, "backup") }
+
+// writeDB copies db to w in one read transaction.
+func writeDB(db *bbolt.DB, w io.Writer, what string) (int64, error) {
 	var n int64
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := db.View(func(tx *bbolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
 	})
 	if err != nil {
-		return n, fmt.Errorf("store: backup: %w", err)
+		return n, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return n, nil
 }
@@ -35,16 +38,7 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 func (s *Store) BackupKeys(w io.Writer) (int64, error) {
 	s.keys.mu.RLock()
 	defer s.keys.mu.RUnlock()
-	var n int64
-	err := s.keys.db.View(func(tx *bbolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	if err != nil {
-		return n, fmt.Errorf("store: backup keys: %w", err)
-	}
-	return n, nil
+	return writeDB(s.keys.db, w, "backup keys")
 }
 
 // RestoreContent replaces the content database of a stopped data directory

@@ -278,7 +278,10 @@ func (s *Store) Engagement(ctx context.Context, idStr string, audit ...AuditEntr
 	if err != nil {
 		return Engagement{}, err
 	}
-	return e, s.auditRead(audit, idStr)
+	if err := s.auditRead(audit, idStr); err != nil {
+		return Engagement{}, err
+	}
+	return e, nil
 }
 
 // EngagementFilter selects engagements for Engagements. Empty fields match
@@ -350,7 +353,10 @@ func (s *Store) Engagements(ctx context.Context, f EngagementFilter, audit ...Au
 		}
 		out = kept
 	}
-	return out, s.auditRead(audit, "")
+	if err := s.auditRead(audit, ""); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (f EngagementFilter) match(e Engagement) bool {

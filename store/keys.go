@@ -181,38 +181,53 @@ func dekAAD(id engID) []byte {
 	return append([]byte("earshot-dek\x00"), id[:]...)
 }
 
-// newDEK generates, wraps and stores the data key of a new engagement.
+// errTargetMoved makes newDEK wrap again: a rotation changed the target
+// KEK version between the wrap and the write.
+var errTargetMoved = errors.New("store: kek target moved")
+
+// newDEK generates, wraps and stores the data key of a new engagement. The
+// write checks, in its transaction, that the KEK version it wrapped under
+// is still the target, so a rotation's scan (which starts after the target
+// is set) cannot miss a key wrapped under the old version.
 func (k *keyring) newDEK(ctx context.Context, id engID) ([]byte, error) {
-	_, target, err := k.versions()
-	if err != nil {
-		return nil, err
-	}
 	dek, err := randomKey()
 	if err != nil {
 		return nil, err
 	}
-	w, err := k.provider.Wrap(ctx, target, dek, dekAAD(id))
-	if err != nil {
-		return nil, fmt.Errorf("store: wrap data key: %w", err)
-	}
-	rec := binary.BigEndian.AppendUint32(nil, target)
-	rec = append(rec, w...)
-	k.mu.RLock()
-	err = k.db.Update(func(tx *bbolt.Tx) error {
-		if tx.Bucket(keysBucketShredded).Get(id[:]) != nil {
-			return ErrPurged
+	for {
+		_, target, err := k.versions()
+		if err != nil {
+			return nil, err
 		}
-		if tx.Bucket(keysBucketDEKs).Get(id[:]) != nil {
-			return ErrExists
+		w, err := k.provider.Wrap(ctx, target, dek, dekAAD(id))
+		if err != nil {
+			return nil, fmt.Errorf("store: wrap data key: %w", err)
 		}
-		return tx.Bucket(keysBucketDEKs).Put(id[:], rec)
-	})
-	k.mu.RUnlock()
-	if err != nil {
-		return nil, fmt.Errorf("store: data key of %s: %w", id, err)
+		rec := binary.BigEndian.AppendUint32(nil, target)
+		rec = append(rec, w...)
+		k.mu.RLock()
+		err = k.db.Update(func(tx *bbolt.Tx) error {
+			if getU32(tx.Bucket(keysBucketMeta), keyKEKTarget) != target {
+				return errTargetMoved
+			}
+			if tx.Bucket(keysBucketShredded).Get(id[:]) != nil {
+				return ErrPurged
+			}
+			if tx.Bucket(keysBucketDEKs).Get(id[:]) != nil {
+				return ErrExists
+			}
+			return tx.Bucket(keysBucketDEKs).Put(id[:], rec)
+		})
+		k.mu.RUnlock()
+		if errors.Is(err, errTargetMoved) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: data key of %s: %w", id, err)
+		}
+		k.remember(id, dek)
+		return dek, nil
 	}
-	k.remember(id, dek)
-	return dek, nil
 }
 
 func (k *keyring) remember(id engID, dek []byte) {

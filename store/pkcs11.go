@@ -48,8 +48,13 @@ func NewPKCS11Provider(c PKCS11Config) (*PKCS11Provider, error) {
 		return nil, fmt.Errorf("store: pkcs11: "+format+": %w", err)
 	}
 	if err := p.Initialize(); err != nil {
-		p.Destroy()
-		return nil, fmt.Errorf("store: pkcs11: initialize %s: %w", c.Module, err)
+		// Another user of the module in this process (a plugin host
+		// helper, a previous provider) may have initialised it already.
+		var perr pkcs11.Error
+		if !errors.As(err, &perr) || perr != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+			p.Destroy()
+			return nil, fmt.Errorf("store: pkcs11: initialize %s: %w", c.Module, err)
+		}
 	}
 	slots, err := p.GetSlotList(true)
 	if err != nil {

@@ -133,10 +133,12 @@ func (s *Store) purge(ids []engID, audit AuditEntry, held int) (PurgeResult, err
 	if err := s.keys.shred(ids, s.now()); err != nil {
 		return res, fmt.Errorf("store: purge: destroy data keys: %w", err)
 	}
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		res.Engagements, res.Segments, res.Results = 0, 0, 0
 		for _, id := range ids {
-			segs, results, found, err := unsafeDeleteEngagement(tx, id)
+			segs, results, found, err := s.unsafeDeleteEngagement(tx, id)
 			if err != nil {
 				return err
 			}
@@ -159,6 +161,9 @@ func (s *Store) purge(ids []engID, audit AuditEntry, held int) (PurgeResult, err
 		// The keys are gone; Open (finishPurges) deletes the records later.
 		return res, fmt.Errorf("store: purge: delete records: %w", err)
 	}
+	for _, id := range ids {
+		s.dropJournal(id)
+	}
 	s.metrics.purged.WithLabelValues("engagements").Add(float64(res.Engagements))
 	s.metrics.purged.WithLabelValues("segments").Add(float64(res.Segments))
 	s.metrics.purged.WithLabelValues("results").Add(float64(res.Results))
@@ -173,8 +178,8 @@ func (s *Store) purge(ids []engID, audit AuditEntry, held int) (PurgeResult, err
 }
 
 // unsafeDeleteEngagement removes an engagement's record, index entries,
-// segments and results.
-func unsafeDeleteEngagement(tx *bbolt.Tx, id engID) (segs, results int, found bool, err error) {
+// segments and results. The caller holds jmu (see unsafeDeleteSegments).
+func (s *Store) unsafeDeleteEngagement(tx *bbolt.Tx, id engID) (segs, results int, found bool, err error) {
 	rec, err := unsafeGetEngagement(tx, id)
 	if err == nil {
 		found = true
@@ -192,7 +197,7 @@ func unsafeDeleteEngagement(tx *bbolt.Tx, id engID) (segs, results int, found bo
 	} else if !errors.Is(err, ErrNotFound) {
 		return 0, 0, false, err
 	}
-	if segs, err = unsafeDeletePrefix(tx, bucketSegments, id[:]); err != nil {
+	if segs, err = s.unsafeDeleteSegments(tx, id); err != nil {
 		return 0, 0, false, err
 	}
 	if results, err = unsafeDeletePrefix(tx, bucketResults, id[:]); err != nil {
@@ -221,9 +226,11 @@ func (s *Store) finishPurges() (int, error) {
 		return 0, fmt.Errorf("store: read purge tombstones: %w", err)
 	}
 	var pending []engID
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
 	s.db.View(func(tx *bbolt.Tx) error {
 		for id := range shredded {
-			if tx.Bucket(bucketEngagements).Get(id[:]) != nil {
+			if tx.Bucket(bucketEngagements).Get(id[:]) != nil || len(s.journal[id]) > 0 {
 				pending = append(pending, id)
 				continue
 			}
@@ -238,7 +245,7 @@ func (s *Store) finishPurges() (int, error) {
 	}
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		for _, id := range pending {
-			if _, _, _, err := unsafeDeleteEngagement(tx, id); err != nil {
+			if _, _, _, err := s.unsafeDeleteEngagement(tx, id); err != nil {
 				return err
 			}
 			if err := s.unsafeAudit(tx, AuditEntry{Actor: "system", Action: "purge.complete", Engagement: id.String(),
@@ -250,6 +257,9 @@ func (s *Store) finishPurges() (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: complete interrupted purges: %w", err)
+	}
+	for _, id := range pending {
+		s.dropJournal(id)
 	}
 	return len(pending), nil
 }

@@ -105,7 +105,10 @@ func TestPurgeEngagementCryptoShreds(t *testing.T) {
 	}
 	id, _ := parseID(e.ID)
 	var sealed []byte
-	old.View(func(tx *bbolt.Tx) error { sealed = bytes.Clone(tx.Bucket(bucketSegments).Get(segmentKey(id, 0))); return nil })
+	old.View(func(tx *bbolt.Tx) error {
+		sealed = bytes.Clone(tx.Bucket(bucketSegments).Get(segmentKey(id, 0)))
+		return nil
+	})
 	old.Close()
 	if len(sealed) == 0 {
 		t.Fatal("the old backup does not hold the purged segments: the check below proves nothing")

@@ -90,7 +90,10 @@ func (s *Store) Result(ctx context.Context, idStr, feature string, audit ...Audi
 	if err != nil {
 		return Result{}, err
 	}
-	return r, s.auditRead(audit, idStr)
+	if err := s.auditRead(audit, idStr); err != nil {
+		return Result{}, err
+	}
+	return r, nil
 }
 
 func (s *Store) openResult(ctx context.Context, id engID, key, sealed []byte) (Result, error) {
@@ -137,5 +140,8 @@ func (s *Store) Results(ctx context.Context, idStr string, audit ...AuditEntry) 
 		}
 		out = append(out, res)
 	}
-	return out, s.auditRead(audit, idStr)
+	if err := s.auditRead(audit, idStr); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

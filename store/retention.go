@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"strconv"
@@ -110,7 +111,10 @@ func (s *Store) expire(ctx context.Context, cutoff time.Time, b []byte, engs, re
 			return nil
 		}
 		done := true
+		var dropped []engID
+		s.jmu.Lock()
 		err := s.db.Update(func(tx *bbolt.Tx) error {
+			dropped = dropped[:0]
 			c := tx.Bucket(bucketEngByStart).Cursor()
 			k, _ := c.First()
 			if after != nil {
@@ -144,21 +148,29 @@ func (s *Store) expire(ctx context.Context, cutoff time.Time, b []byte, engs, re
 				if rec.End.IsZero() || !rec.End.Before(cutoff) {
 					continue
 				}
+				segments := string(b) == string(bucketSegments)
 				if rec.LegalHold {
-					if k2, _ := tx.Bucket(b).Cursor().Seek(id[:]); k2 != nil && string(k2[:16]) == string(id[:]) {
+					k2, _ := tx.Bucket(b).Cursor().Seek(id[:])
+					if (k2 != nil && bytes.HasPrefix(k2, id[:])) || (segments && len(s.journal[id]) > 0) {
 						*held++
 					}
 					continue
 				}
-				m, err := unsafeDeletePrefix(tx, b, id[:])
+				var m int
+				if segments {
+					m, err = s.unsafeDeleteSegments(tx, id)
+					dropped = append(dropped, id)
+				} else {
+					m, err = unsafeDeletePrefix(tx, b, id[:])
+				}
 				if err != nil {
 					return err
 				}
-				if m > 0 || (string(b) == string(bucketSegments) && !rec.TranscriptExpired) {
+				if m > 0 {
 					*engs++
 					*recs += m
 				}
-				if string(b) == string(bucketSegments) && !rec.TranscriptExpired {
+				if segments && !rec.TranscriptExpired {
 					rec.TranscriptExpired = true
 					changed = append(changed, upd{id, rec})
 				}
@@ -170,6 +182,12 @@ func (s *Store) expire(ctx context.Context, cutoff time.Time, b []byte, engs, re
 			}
 			return nil
 		})
+		if err == nil {
+			for _, id := range dropped {
+				s.dropJournal(id)
+			}
+		}
+		s.jmu.Unlock()
 		if err != nil || done {
 			return err
 		}

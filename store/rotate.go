@@ -34,6 +34,8 @@ func (s *Store) RotateKEK(ctx context.Context, actor string, destroyOld bool) (R
 	if actor == "" {
 		return RotateResult{}, fmt.Errorf("store: rotate: actor is required")
 	}
+	s.rotateMu.Lock()
+	defer s.rotateMu.Unlock()
 	k := s.keys
 	cur, target, err := k.versions()
 	if err != nil {

@@ -48,6 +48,10 @@ var (
 	bucketEngByCustomer = []byte("eng_by_customer")
 	// bucketSegments: ID (16) | sequence (4) -> sealed JSON Segment.
 	bucketSegments = []byte("segments")
+	// bucketJournal: journal sequence (8) -> ID (16) | seq (4) | sealed JSON
+	// Segment: the append-only hot path, moved into bucketSegments in the
+	// background (journal.go).
+	bucketJournal = []byte("seg_journal")
 	// bucketResults: ID (16) | feature -> sealed JSON Result.
 	bucketResults = []byte("results")
 	// bucketAudit: sequence (8) -> JSON AuditEntry (hash-chained).
@@ -56,7 +60,7 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
-		bucketSegments, bucketResults, bucketAudit,
+		bucketSegments, bucketJournal, bucketResults, bucketAudit,
 	}
 )
 

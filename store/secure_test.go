@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -51,7 +52,65 @@ func fill(t *testing.T, s *Store) Engagement {
 	if err := s.PutResult(ctx, Result{Engagement: e.ID, Feature: "summary", Version: "1", Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.flushJournal(); err != nil {
+		t.Fatal(err)
+	}
 	return e
+}
+
+func TestJournalTamperDetected(t *testing.T) {
+	defer func(d time.Duration) { moveInterval = d }(moveInterval)
+	moveInterval = time.Hour // keep the segments in the journal
+	tests := []struct {
+		name   string
+		mutate func(j *bbolt.Bucket, a, b []byte)
+	}{
+		{"flipped byte", func(j *bbolt.Bucket, a, _ []byte) {
+			v := bytes.Clone(j.Get(a))
+			v[len(v)-5] ^= 0x80
+			j.Put(a, v)
+		}},
+		{"sealed values swapped", func(j *bbolt.Bucket, a, b []byte) {
+			va, vb := bytes.Clone(j.Get(a)), bytes.Clone(j.Get(b))
+			// Keep each entry's header (engagement, seq), swap the sealed parts.
+			j.Put(a, append(va[:20:20], vb[20:]...))
+			j.Put(b, append(vb[:20:20], va[20:]...))
+		}},
+		{"entry relabelled to another sequence number", func(j *bbolt.Bucket, a, _ []byte) {
+			v := bytes.Clone(j.Get(a))
+			v[19] ^= 0x07
+			j.Put(a, v)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTest(t, t.TempDir())
+			defer s.Close()
+			e := newEngagement(t, s, "q", "", t0)
+			appendN(t, s, e, 3, "journal secret %d")
+			id, _ := parseID(e.ID)
+			s.jmu.Lock()
+			refs := s.journal[id]
+			if len(refs) != 3 {
+				s.jmu.Unlock()
+				t.Fatalf("journal holds %d entries, want 3", len(refs))
+			}
+			a := binary.BigEndian.AppendUint64(nil, refs[0].gseq)
+			b := binary.BigEndian.AppendUint64(nil, refs[1].gseq)
+			s.db.Update(func(tx *bbolt.Tx) error { tt.mutate(tx.Bucket(bucketJournal), a, b); return nil })
+			s.jmu.Unlock()
+			if _, err := s.Segments(context.Background(), e.ID); !errors.Is(err, ErrTampered) {
+				t.Fatalf("Segments after tampering with the journal = %v, want ErrTampered", err)
+			}
+			// Moved into the per-engagement layout, it still fails.
+			if err := s.flushJournal(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Segments(context.Background(), e.ID); !errors.Is(err, ErrTampered) {
+				t.Fatalf("Segments after moving tampered entries = %v, want ErrTampered", err)
+			}
+		})
+	}
 }
 
 func TestNoPlaintextOnDiskOrInBackups(t *testing.T) {
@@ -174,7 +233,10 @@ func TestTamperDetected(t *testing.T) {
 				b := tx.Bucket(bucketResults)
 				b.Put(resultKey(id, "notes"), bytes.Clone(b.Get(resultKey(id, "summary"))))
 			},
-			read: func(s *Store, e Engagement) error { _, err := s.Result(context.Background(), e.ID, "notes"); return err },
+			read: func(s *Store, e Engagement) error {
+				_, err := s.Result(context.Background(), e.ID, "notes")
+				return err
+			},
 		},
 		{
 			name: "customer reference swapped with another engagement's",
@@ -392,5 +454,39 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestMoverMovesAgedJournal(t *testing.T) {
+	defer func(i, a time.Duration) { moveInterval, moveAge = i, a }(moveInterval, moveAge)
+	moveInterval, moveAge = 10*time.Millisecond, 50*time.Millisecond
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	e := newEngagement(t, s, "q", "", t0)
+	appendN(t, s, e, 30, "moved %d")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.jmu.RLock()
+		n := s.journalLen
+		s.jmu.RUnlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d journal entries still unmoved after 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var inSegments, inJournal int
+	s.db.View(func(tx *bbolt.Tx) error {
+		inSegments, inJournal = tx.Bucket(bucketSegments).Stats().KeyN, tx.Bucket(bucketJournal).Stats().KeyN
+		return nil
+	})
+	if inSegments != 30 || inJournal != 0 {
+		t.Fatalf("after moving: %d in segments, %d in journal; want 30, 0", inSegments, inJournal)
+	}
+	segs, err := s.Segments(context.Background(), e.ID)
+	if err != nil || len(segs) != 30 || segs[29].Text != "moved 29" {
+		t.Fatalf("Segments after moving = %d, %v", len(segs), err)
 	}
 }

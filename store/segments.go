@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -60,7 +61,7 @@ func segmentKey(id engID, seq uint32) []byte {
 // sealedPut is one value ready for the group committer.
 type sealedPut struct {
 	id  engID
-	key []byte
+	seq uint32
 	val []byte
 }
 
@@ -94,16 +95,12 @@ func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
 		if err != nil {
 			return err
 		}
-		raw, err := json.Marshal(g)
-		if err != nil {
-			return fmt.Errorf("store: encode segment: %w", err)
-		}
 		key := segmentKey(id, g.Seq)
-		val, err := s.sealValue(dek, bucketSegments, key, raw)
+		val, err := s.sealValue(dek, bucketSegments, key, encodeSegment(g))
 		if err != nil {
 			return err
 		}
-		req.puts = append(req.puts, sealedPut{id: id, key: key, val: val})
+		req.puts = append(req.puts, sealedPut{id: id, seq: g.Seq, val: val})
 	}
 	select {
 	case s.commitCh <- req:
@@ -115,6 +112,14 @@ func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
 	select {
 	case err := <-req.done:
 		return err
+	case <-s.committerDone:
+		// Closed: the committer drained what it was handed before exiting.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	case <-ctx.Done():
 		// Not acknowledged; it may still be committed.
 		return ctx.Err()
@@ -190,15 +195,26 @@ func (s *Store) runCommitter() {
 	}
 }
 
-// commit writes a batch in one transaction. A segment of an unknown or
-// purged engagement fails only its own request.
+// commit writes a batch to the journal in one transaction. A segment of an
+// unknown or purged engagement fails only its own request. The journal
+// index is updated before any request is acknowledged, so a reader sees
+// every acknowledged segment.
 func (s *Store) commit(batch []commitReq) {
 	start := time.Now()
 	errs := make([]error, len(batch))
 	exists := map[engID]bool{}
+	var refs []struct {
+		id engID
+		r  jref
+	}
 	n := 0
+	// jmu is held across the transaction and the index update, so the
+	// mover never sees journal entries that the index does not have yet.
+	s.jmu.Lock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		eng, segs := tx.Bucket(bucketEngagements), tx.Bucket(bucketSegments)
+		refs, n = refs[:0], 0
+		eng, j := tx.Bucket(bucketEngagements), tx.Bucket(bucketJournal)
+		j.FillPercent = 1.0 // append-only at the right edge
 		for i, r := range batch {
 			for _, p := range r.puts {
 				ok, seen := exists[p.id]
@@ -216,14 +232,30 @@ func (s *Store) commit(batch []commitReq) {
 				continue
 			}
 			for _, p := range r.puts {
-				if err := segs.Put(p.key, p.val); err != nil {
+				gseq, err := j.NextSequence()
+				if err != nil {
 					return err
 				}
+				if err := j.Put(binary.BigEndian.AppendUint64(nil, gseq), journalValue(p.id, p.seq, p.val)); err != nil {
+					return err
+				}
+				refs = append(refs, struct {
+					id engID
+					r  jref
+				}{p.id, jref{p.seq, gseq}})
 				n++
 			}
 		}
 		return nil
 	})
+	if err == nil && len(refs) > 0 {
+		for _, r := range refs {
+			s.journal[r.id] = append(s.journal[r.id], r.r)
+		}
+		s.journalLen += len(refs)
+		s.checkpoints = append(s.checkpoints, checkpoint{refs[len(refs)-1].r.gseq, time.Now()})
+	}
+	s.jmu.Unlock()
 	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	s.metrics.batchSegments.Observe(float64(n))
 	for i, r := range batch {
@@ -245,40 +277,68 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 	if err != nil {
 		return nil, err
 	}
-	type kv struct{ k, v []byte }
-	var raw []kv
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	// Open the read transaction and copy the journal index under jmu, so
+	// the mover cannot move entries between the two.
+	s.jmu.RLock()
+	tx, err := s.db.Begin(false)
+	refs := slices.Clone(s.journal[id])
+	s.jmu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("store: read segments: %w", err)
+	}
+	raw := map[uint32][]byte{}
+	err = func() error {
+		defer tx.Rollback()
 		if _, err := unsafeGetEngagement(tx, id); err != nil {
 			return err
 		}
 		c := tx.Bucket(bucketSegments).Cursor()
 		for k, v := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, v = c.Next() {
-			raw = append(raw, kv{bytes.Clone(k), bytes.Clone(v)})
+			raw[binary.BigEndian.Uint32(k[16:])] = bytes.Clone(v)
+		}
+		j := tx.Bucket(bucketJournal)
+		for _, r := range refs { // journal order: a later entry replaces an earlier one
+			v := j.Get(binary.BigEndian.AppendUint64(nil, r.gseq))
+			if v == nil {
+				return fmt.Errorf("store: journal entry %d of %s missing: %w", r.gseq, id, ErrTampered)
+			}
+			jid, seq, sealed, err := parseJournalValue(v)
+			if err != nil {
+				return err
+			}
+			if jid != id || seq != r.seq {
+				return fmt.Errorf("store: journal entry %d does not belong to %s: %w", r.gseq, id, ErrTampered)
+			}
+			raw[seq] = bytes.Clone(sealed)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Segment, 0, len(raw))
-	if len(raw) > 0 {
+	seqs := slices.Sorted(maps.Keys(raw))
+	out := make([]Segment, 0, len(seqs))
+	if len(seqs) > 0 {
 		dek, err := s.keys.dek(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range raw {
-			pt, err := s.openValue(dek, bucketSegments, r.k, r.v)
+		for _, seq := range seqs {
+			pt, err := s.openValue(dek, bucketSegments, segmentKey(id, seq), raw[seq])
 			if err != nil {
-				return nil, fmt.Errorf("store: segment %d of %s: %w", binary.BigEndian.Uint32(r.k[16:]), id, err)
+				return nil, fmt.Errorf("store: segment %d of %s: %w", seq, id, err)
 			}
-			var g Segment
-			if err := json.Unmarshal(pt, &g); err != nil {
-				return nil, fmt.Errorf("store: decode segment of %s: %w", id, err)
+			g, err := decodeSegment(pt, idStr)
+			if err != nil {
+				return nil, fmt.Errorf("store: segment %d of %s: %w", seq, id, err)
 			}
 			out = append(out, g)
 		}
 	}
-	return out, s.auditRead(audit, idStr)
+	if err := s.auditRead(audit, idStr); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // sealValue seals a value of bucket b under key with dek.

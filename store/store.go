@@ -49,13 +49,25 @@ type Store struct {
 	logger  *slog.Logger
 	metrics *metrics
 
+	// jmu guards the journal index against the mover, purges and
+	// readers; see journal.go.
+	jmu        sync.RWMutex
+	journal    map[engID][]jref // +checklocks:jmu
+	journalLen int              // +checklocks:jmu
+	// checkpoints: per commit, its last journal sequence and time, oldest
+	// first; the mover takes entries older than moveAge.
+	checkpoints []checkpoint // +checklocks:jmu
+	moverDone   chan struct{}
+	moveEvery   time.Duration
+
 	commitCh      chan commitReq
 	stopping      chan struct{}
 	committerDone chan struct{}
 	closeOnce     sync.Once
 
-	sweepMu sync.Mutex // one sweep or purge at a time
-	now     func() time.Time
+	sweepMu  sync.Mutex // one sweep or purge at a time
+	rotateMu sync.Mutex // one KEK rotation at a time
+	now      func() time.Time
 
 	// plaintextForBench disables sealing; set only by benchmarks that
 	// measure what encryption costs.
@@ -108,7 +120,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(opts.Dir, DBFile)
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		keys.close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -135,7 +147,14 @@ func Open(opts Options) (*Store, error) {
 		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
 		stopping:      make(chan struct{}),
 		committerDone: make(chan struct{}),
+		moverDone:     make(chan struct{}),
+		moveEvery:     moveInterval,
 		now:           time.Now,
+	}
+	if err := s.loadJournal(); err != nil {
+		s.db.Close()
+		keys.close()
+		return nil, fmt.Errorf("store: load segment journal: %w", err)
 	}
 	if n, err := s.finishPurges(); err != nil {
 		s.db.Close()
@@ -145,6 +164,7 @@ func Open(opts Options) (*Store, error) {
 		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
 	}
 	go s.runCommitter()
+	go s.runMover()
 	return s, nil
 }
 
@@ -169,6 +189,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stopping)
 		<-s.committerDone
+		<-s.moverDone
 		err = s.db.Close()
 		if kerr := s.keys.close(); err == nil {
 			err = kerr

@@ -292,6 +292,23 @@ func TestEscalation(t *testing.T) {
 	}
 }
 
+func TestEscalationTick(t *testing.T) {
+	e := NewEscalation(EscalationConfig{UsualHandleTime: time.Minute, LongSilence: 10 * time.Second})
+	e.Observe(inference.Utterance{Party: inference.PartyCustomer, Text: "hello", StartMS: 0, EndMS: 1000}, inference.Sentiment{})
+	if r := e.Tick(5000); len(r.Reasons) != 0 {
+		t.Errorf("Tick(5s) reasons = %+v, want none", r.Reasons)
+	}
+	r := e.Tick(90_000)
+	if len(r.Reasons) != 2 || r.Reasons[0].Code != "long_silence" && r.Reasons[1].Code != "long_silence" {
+		t.Errorf("Tick(90s) reasons = %+v, want long_silence and over_handle_time", r.Reasons)
+	}
+	e.Tick(95_000)
+	r = e.Observe(inference.Utterance{Party: inference.PartyAgent, Text: "sorry", StartMS: 96_000, EndMS: 97_000}, inference.Sentiment{})
+	if !strings.Contains(r.ReasonSummary(), "1 long silence") {
+		t.Errorf("one silence counted more than once: %q", r.ReasonSummary())
+	}
+}
+
 func TestTrend(t *testing.T) {
 	tr := NewTrend(10_000)
 	tr.Add(0.8, 0)

@@ -3,7 +3,6 @@
 package builtin
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,33 +14,6 @@ import (
 
 	"github.com/earshot/earshot/inference"
 )
-
-func loadDispositionSet(t testing.TB) ([]inference.DispositionCode, []DispositionExample) {
-	t.Helper()
-	b, err := os.ReadFile("testdata/disposition_codes.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var codes []inference.DispositionCode
-	if err := json.Unmarshal(b, &codes); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open("testdata/dispositions.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var ex []DispositionExample
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		var e DispositionExample
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("dispositions.jsonl line %d: %v", n, err)
-		}
-		ex = append(ex, e)
-	}
-	return codes, ex
-}
 
 func dispositionAccuracy(t *testing.T, p *Provider, codes []inference.DispositionCode, test []DispositionExample) float64 {
 	ok := 0
@@ -63,7 +35,7 @@ func dispositionAccuracy(t *testing.T, p *Provider, codes []inference.Dispositio
 // the other, both ways); and on the ABCD sample conversations with ABCD's
 // flows as codes (descriptions from guidelines.json and kb.json).
 func TestEvalDisposition(t *testing.T) {
-	codes, ex := loadDispositionSet(t)
+	codes, ex := loadCodes(t), loadDispositionExamples(t)
 	ctx := context.Background()
 	p, err := New(DefaultConfig(), nil, nil)
 	if err != nil {

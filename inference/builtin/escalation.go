@@ -92,7 +92,7 @@ func NewEscalation(cfg EscalationConfig) *Escalation {
 // Observe folds in a final utterance and, for a customer utterance, its
 // sentiment, and returns the updated risk.
 func (e *Escalation) Observe(u inference.Utterance, s inference.Sentiment) Risk {
-	if e.lastEnd >= 0 && u.StartMS-e.lastEnd >= e.cfg.LongSilence.Milliseconds() {
+	if e.lastEnd >= 0 && u.StartMS-e.lastEnd >= e.cfg.LongSilence.Milliseconds() && e.lastSilence != e.lastEnd {
 		e.silences++
 		e.lastSilence = e.lastEnd
 	}
@@ -119,6 +119,19 @@ func (e *Escalation) Observe(u inference.Utterance, s inference.Sentiment) Risk 
 		}
 	}
 	e.risk = e.score(u.EndMS)
+	return e.risk
+}
+
+// Tick re-scores the engagement at nowMS with no new utterance, so an
+// ongoing silence or an overrun of the usual handle time raises the risk
+// while nobody speaks (call it every few seconds). A silence counted here is
+// not counted again when the next utterance arrives.
+func (e *Escalation) Tick(nowMS int64) Risk {
+	if e.lastEnd >= 0 && nowMS-e.lastEnd >= e.cfg.LongSilence.Milliseconds() && e.lastSilence != e.lastEnd {
+		e.silences++
+		e.lastSilence = e.lastEnd
+	}
+	e.risk = e.score(nowMS)
 	return e.risk
 }
 

@@ -63,3 +63,7 @@ func (l *Live) Segment(ctx context.Context, u inference.Utterance) (LiveResult, 
 
 // Trend returns the customer's sentiment trend so far.
 func (l *Live) Trend() []TrendPoint { return l.escalation.Trend().Points() }
+
+// Tick updates the escalation risk at nowMS (offset from the engagement
+// start) when no segment arrived: ongoing silences and handle-time overruns.
+func (l *Live) Tick(nowMS int64) Risk { return l.escalation.Tick(nowMS) }

@@ -132,7 +132,7 @@ func summarize(conv []inference.Utterance, names map[inference.Party]string, max
 		if n := names[sents[i].party]; n != "" {
 			b.WriteString(n + ": ")
 		}
-		b.WriteString(sents[i].text)
+		b.WriteString(trimFillers(sents[i].text))
 	}
 	sum.Text = b.String()
 	sum.Keywords = keywords(sents, tw, 8)
@@ -209,3 +209,32 @@ func (p *Provider) Keywords(ctx context.Context, conv []inference.Utterance, n i
 // summaryBudget is the word budget of a summary: about two short sentences,
 // the length of a wrap-up line an agent would write.
 var summaryBudget = 40
+
+// fillers open spoken sentences without adding content.
+var fillers = []string{"well", "oh", "yes", "yeah", "ok", "okay", "so", "um", "uh", "er", "right", "sure",
+	"alright", "and", "but", "hmm", "hi", "hello", "no", "actually", "anyway", "now", "look", "listen"}
+
+// trimFillers drops leading fillers ("Well, yes, I ...") and capitalises.
+func trimFillers(t string) string {
+	for {
+		trimmed := false
+		for _, f := range fillers {
+			if len(t) > len(f) && strings.EqualFold(t[:len(f)], f) {
+				rest := t[len(f):]
+				if rest[0] == ',' || rest[0] == ' ' || rest[0] == '.' || rest[0] == '!' {
+					rest = strings.TrimLeft(rest, ",.! ")
+					if rest != "" {
+						t, trimmed = rest, true
+					}
+				}
+			}
+		}
+		if !trimmed {
+			break
+		}
+	}
+	if t != "" {
+		t = strings.ToUpper(t[:1]) + t[1:]
+	}
+	return t
+}

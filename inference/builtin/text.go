@@ -5,6 +5,7 @@ import (
 	"unicode"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/inference/builtin/textclass"
 )
 
 // stopwords are English function words and dialogue fillers that never make
@@ -32,26 +33,7 @@ var stopwords = func() map[string]bool {
 
 // words lowercases text and splits it into letter/digit runs, keeping
 // contractions together ("don't" -> "dont").
-func words(text string) []string {
-	var out []string
-	var b strings.Builder
-	for _, r := range text {
-		switch {
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteRune(unicode.ToLower(r))
-		case (r == '\'' || r == '’') && b.Len() > 0:
-		default:
-			if b.Len() > 0 {
-				out = append(out, b.String())
-				b.Reset()
-			}
-		}
-	}
-	if b.Len() > 0 {
-		out = append(out, b.String())
-	}
-	return out
-}
+func words(text string) []string { return textclass.Tokens(text) }
 
 func contentWords(ws []string) []string {
 	out := ws[:0:0]

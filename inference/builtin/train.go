@@ -136,8 +136,7 @@ func (p *Provider) Import(kind string, data []byte) error {
 	case KindIntent:
 		p.intents.Store(&intentModel{model: &m, version: p.intents.Load().version + 1})
 	case KindDisposition:
-		// the history size is unknown after import: trust it as a large history
-		p.disposition.Store(&dispositionModel{model: &m, version: p.disposition.Load().version + 1, n: 100})
+		p.disposition.Store(&dispositionModel{model: &m, version: p.disposition.Load().version + 1, n: m.Examples})
 	case KindSentiment:
 		for _, l := range m.Labels {
 			if !sentimentLabels[l] {

@@ -248,15 +248,25 @@ func (pt *Party) run() {
 		}
 		return true
 	}
+	cpuRep, _ := pt.st.(stt.CPUReporter)
+	var cpuMark time.Duration
 	endUtt := func(arrived time.Time) bool {
 		t0 := time.Now()
 		res, err := pt.st.EndUtterance()
 		uttCPU += time.Since(t0)
 		if uttFed > 0 {
-			pt.e.p.m.rtf.WithLabelValues(engine).Observe(uttCPU.Seconds() / (float64(uttFed) / audio.RecognizerRate))
+			secs := float64(uttFed) / audio.RecognizerRate
+			pt.e.p.m.rtf.WithLabelValues(engine, "wall").Observe(uttCPU.Seconds() / secs)
+			var cpu time.Duration
+			if cpuRep != nil {
+				c := cpuRep.CPUTime()
+				cpu, cpuMark = c-cpuMark, c
+				pt.e.p.m.rtf.WithLabelValues(engine, "cpu").Observe(cpu.Seconds() / secs)
+			}
 			pt.mu.Lock()
 			pt.s.Utterances++
 			pt.s.RecognizerTime += uttCPU
+			pt.s.RecognizerCPU += cpu
 			pt.s.RecognizedMs += uttFed * 1000 / audio.RecognizerRate
 			pt.mu.Unlock()
 		}

@@ -225,6 +225,7 @@ type Stats struct {
 	OverflowMs     int64 // audio refused with ErrOverflow
 	Utterances     int64
 	RecognizerTime time.Duration // wall time spent in the recogniser
+	RecognizerCPU  time.Duration // recogniser thread CPU time, if the engine reports it
 	RecognizedMs   int64         // audio fed to the recogniser
 }
 

@@ -7,6 +7,7 @@ package stt
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Rate is the sample rate (Hz) of the mono 16-bit PCM every engine receives.
@@ -52,6 +53,13 @@ type Engine interface {
 	NewStream(ctx context.Context, opts StreamOptions) (Stream, error)
 	// Name identifies the engine in metrics and logs.
 	Name() string
+}
+
+// CPUReporter is implemented by streams that can report the CPU time
+// their recogniser spent (thread CPU clock), which the pipeline uses for
+// the CPU real-time factor.
+type CPUReporter interface {
+	CPUTime() time.Duration
 }
 
 // Stream recognises one party's audio. It is used by one goroutine at a

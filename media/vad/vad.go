@@ -78,6 +78,9 @@ const (
 	End               // the current speech region ended
 )
 
+// floorWindowMs is the span of the noise-floor minimum.
+const floorWindowMs = 3000
+
 // Event is one output of the detector.
 type Event struct {
 	Kind Kind
@@ -92,10 +95,11 @@ type Event struct {
 type Detector struct {
 	cfg                   Config
 	frame                 int
-	pending               []int16 // samples not yet a whole frame
-	pre                   []int16 // pre-roll ring (last PreRollMs of non-region audio)
-	offset                int64   // sample index of pending[0]
-	floor                 float64 // noise floor, dB
+	pending               []int16   // samples not yet a whole frame
+	pre                   []int16   // pre-roll ring (last PreRollMs of non-region audio)
+	offset                int64     // sample index of pending[0]
+	floor                 float64   // noise floor, dB
+	levels                []float64 // recent frame levels, dB
 	inRegion              bool
 	onset, silent, region int // frame counts
 	onsetBuf              []int16
@@ -110,7 +114,7 @@ func New(cfg Config, rate int) (*Detector, error) {
 	if rate <= 0 {
 		return nil, fmt.Errorf("vad: rate must be positive, got %d", rate)
 	}
-	return &Detector{cfg: cfg, frame: rate * cfg.FrameMs / 1000, floor: -70}, nil
+	return &Detector{cfg: cfg, frame: rate * cfg.FrameMs / 1000}, nil
 }
 
 // InRegion reports whether a speech region is open.
@@ -155,17 +159,18 @@ func levelDB(f []int16) float64 {
 
 func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 	lvl := levelDB(f)
-	speech := lvl > d.floor+d.cfg.ThresholdDB && lvl > d.cfg.MinLevelDB
-	// Noise floor: falls fast, rises slowly (about 1 dB/s) so speech does
-	// not raise it.
-	switch {
-	case lvl < d.floor:
-		d.floor = 0.7*d.floor + 0.3*lvl
-	case !speech:
-		d.floor += 0.05 * float64(d.cfg.FrameMs) / 20 * math.Min(1, (lvl-d.floor)/3)
-	default:
-		d.floor += 0.002 * float64(d.cfg.FrameMs) / 20
+	// Noise floor by minimum statistics: the quietest frame of the last
+	// floorWindow. Speech has pauses, so the minimum tracks the line noise
+	// and follows it up or down within the window.
+	d.levels = append(d.levels, lvl)
+	if n := floorWindowMs / d.cfg.FrameMs; len(d.levels) > n {
+		d.levels = d.levels[len(d.levels)-n:]
 	}
+	d.floor = math.Inf(1)
+	for _, l := range d.levels {
+		d.floor = math.Min(d.floor, l)
+	}
+	speech := lvl > d.floor+d.cfg.ThresholdDB && lvl > d.cfg.MinLevelDB
 	frames := func(ms int) int { return max(1, ms/d.cfg.FrameMs) }
 	if !d.inRegion {
 		if speech {

@@ -16,6 +16,7 @@ import (
 // second, independent WebRTC implementation) and checks that each party's
 // decoded audio matches its own file, with the parties given by mid.
 func TestAiortcWHIP(t *testing.T) {
+	t.Parallel()
 	// Debian's python3-aiortc is for Debian's interpreter, not a pyenv one.
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import aiortc").Run(); err != nil {
@@ -41,7 +42,7 @@ func TestAiortcWHIP(t *testing.T) {
 		t.Fatal("no session opened")
 	}
 	select {
-	case <-eng.closed:
+	case <-eng.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("engagement not closed after DELETE")
 	}
@@ -64,7 +65,7 @@ func TestAiortcWHIP(t *testing.T) {
 		r, _ := bestMatch(tc.src, 16000, pcm, rate)
 		text := eng.transcript(t, tc.party)
 		found, total := wordsFound(tc.said, text)
-		t.Logf("%s: transcript %q", tc.party, text)
+		t.Logf("%s: transcript %q; pipeline stats %+v", tc.party, text, eng.pe.Stats()[string(tc.party)])
 		t.Logf("%s: %.1f s received (source %.1f s), envelope correlation %.3f; %d/%d words recognised", tc.party,
 			float64(len(pcm))/float64(rate), float64(len(tc.src))/16000, r, found, total)
 		if r < 0.8 {

@@ -28,6 +28,56 @@ type pionClient struct {
 
 func dialPion(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters) *pionClient {
 	t.Helper()
+	pc, tr := newClientPC(t, codec)
+	connected := make(chan struct{})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			close(connected)
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	location, answer := postOffer(t, whipURL, pc.LocalDescription().SDP)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("pion client not connected within 30 s")
+	}
+	return &pionClient{pc: pc, track: tr, location: location, answer: answer}
+}
+
+// postOffer POSTs an offer and returns the Location and the answer.
+func postOffer(t *testing.T, whipURL, offer string) (string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", whipURL, strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location"), string(body)
+}
+
+// newClientPC returns a loopback-only pion peer connection with one audio
+// track (track id "customer").
+func newClientPC(t *testing.T, codec webrtc.RTPCodecParameters) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP) {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(codec, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
@@ -49,42 +99,7 @@ func dialPion(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters) *pi
 	if _, err := pc.AddTrack(tr); err != nil {
 		t.Fatal(err)
 	}
-	connected := make(chan struct{})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			close(connected)
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	req, _ := http.NewRequest("POST", whipURL, strings.NewReader(pc.LocalDescription().SDP))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("POST: %d %s", resp.StatusCode, body)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-connected:
-	case <-time.After(30 * time.Second):
-		t.Fatal("pion client not connected within 30 s")
-	}
-	return &pionClient{pc: pc, track: tr, location: resp.Header.Get("Location"), answer: string(body)}
+	return pc, tr
 }
 
 // send writes n PCMU packets of 20 ms starting at seq (timestamps follow),
@@ -119,6 +134,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // dropped and counted, the session keeps its audio and goes on decoding,
 // and a second session is served meanwhile.
 func TestBadRTP(t *testing.T) {
+	t.Parallel()
 	e := testServer(t, nil)
 	c := dialPion(t, e.hs.URL+"/whip?engagement=bad", pcmuCodec)
 	eng := <-e.col.opened
@@ -167,8 +183,8 @@ func TestBadRTP(t *testing.T) {
 		t.Errorf("%d sessions, want 2 still open", e.srv.Sessions())
 	}
 	select {
-	case <-eng.closed:
-		t.Fatalf("first session closed: %v", eng.err)
+	case <-eng.Done():
+		t.Fatalf("first session closed: %v", eng.Err())
 	default:
 	}
 }
@@ -176,6 +192,7 @@ func TestBadRTP(t *testing.T) {
 // TestTimeouts ends a session that never connects and one that connects
 // but sends no audio; each sink is closed with the reason, and counted.
 func TestTimeouts(t *testing.T) {
+	t.Parallel()
 	e := testServer(t, func(c *Config) {
 		c.ConnectTimeout = time.Second
 		c.IdleTimeout = time.Second
@@ -198,11 +215,11 @@ func TestTimeouts(t *testing.T) {
 		reason string
 	}{{s1, "connect_timeout"}, {s2, "idle_timeout"}} {
 		select {
-		case <-tc.eng.closed:
+		case <-tc.eng.Done():
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%s: engagement not closed", tc.reason)
 		}
-		if tc.eng.err == nil {
+		if tc.eng.Err() == nil {
 			t.Errorf("%s: engagement closed with nil error", tc.reason)
 		}
 	}
@@ -211,5 +228,27 @@ func TestTimeouts(t *testing.T) {
 		if got := testutil.ToFloat64(e.srv.m.ended.WithLabelValues(r)); got != 1 {
 			t.Errorf("sessions_ended_total{reason=%s} = %v, want 1", r, got)
 		}
+	}
+}
+
+// TestLongPackets sends 40 ms PCMU packets (as GStreamer does) over a real
+// WebRTC session: no gap is seen and every sample arrives.
+func TestLongPackets(t *testing.T) {
+	t.Parallel()
+	e := testServer(t, nil)
+	c := dialPion(t, e.hs.URL+"/whip?engagement=long", pcmuCodec)
+	eng := <-e.col.opened
+	for i := range 25 {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(7 + i), Timestamp: uint32(1000 + 320*i), SSRC: 99},
+			Payload: bytes.Repeat([]byte{0x10, 0x90}, 160)}
+		if err := c.track.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, "audio", func() bool { return eng.pe.Stats()["customer"].AudioMs >= 1000 })
+	st := eng.pe.Stats()["customer"]
+	if st.AudioMs != 1000 || st.SilenceMs != 0 || st.PacketsLost != 0 {
+		t.Errorf("stats %+v, want 1000 ms audio, no silence, no loss", st)
 	}
 }

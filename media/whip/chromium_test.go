@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // page publishes the fake microphone over WHIP with the codec named in the
@@ -103,9 +105,10 @@ func TestChromiumWHIP(t *testing.T) {
 		{"pcmu", 8000},
 	} {
 		t.Run(tc.codec, func(t *testing.T) {
+			t.Parallel()
 			e := testServer(t, nil)
-			wav, _, said := speech(t, "0890", 48000)
-			_, src, _ := speech(t, "0890", tc.rate)
+			wav, _, said := speech(t, "0880", 48000)
+			_, src, _ := speech(t, "0880", tc.rate)
 			srcSecs := float64(len(src)) / float64(tc.rate)
 
 			var stop atomic.Bool
@@ -159,12 +162,12 @@ func TestChromiumWHIP(t *testing.T) {
 				t.Fatal("page did not report after stop")
 			}
 			select {
-			case <-eng.closed:
+			case <-eng.Done():
 			case <-time.After(10 * time.Second):
 				t.Fatal("engagement not closed after DELETE")
 			}
-			if eng.err != nil {
-				t.Errorf("engagement closed with %v, want nil after DELETE", eng.err)
+			if eng.Err() != nil {
+				t.Errorf("engagement closed with %v, want nil after DELETE", eng.Err())
 			}
 			if got := eng.meta.Query.Get("engagement"); got != "e1" {
 				t.Errorf("engagement metadata = %q, want e1", got)
@@ -179,8 +182,9 @@ func TestChromiumWHIP(t *testing.T) {
 			found, total := wordsFound(said, text)
 			stats := eng.pe.Stats()["customer"]
 			t.Logf("%s: transcript %q", tc.codec, text)
-			t.Logf("%s: %.1f s received, %d ms silence inserted, %d lost, envelope correlation %.3f at %d ms; %d/%d words recognised",
-				tc.codec, float64(len(pcm))/float64(rate), stats.SilenceMs, stats.PacketsLost, r, lag*20, found, total)
+			t.Logf("%s: %.1f s received, %d ms silence inserted, %d lost, %v padding-only packets, envelope correlation %.3f at %d ms; %d/%d words recognised",
+				tc.codec, float64(len(pcm))/float64(rate), stats.SilenceMs, stats.PacketsLost,
+				testutil.ToFloat64(e.srv.m.dropped.WithLabelValues(tc.codec, "empty")), r, lag*20, found, total)
 			if r < 0.8 {
 				t.Errorf("received audio does not match the speech sent: correlation %.3f, want >= 0.8", r)
 			}

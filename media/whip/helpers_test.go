@@ -3,25 +3,19 @@ package whip
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
-
-	"encoding/binary"
-	"github.com/earshot/earshot/media/codec"
-	"github.com/earshot/earshot/media/pipeline"
-	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/earshot/earshot/media/whip/ingesttest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,8 +26,7 @@ var engine *pocketsphinx.Engine
 
 func TestMain(m *testing.M) {
 	var err error
-	engine, err = pocketsphinx.New(pocketsphinx.DefaultConfig(), nil)
-	if err != nil {
+	if engine, err = ingesttest.NewEngine(); err != nil {
 		fmt.Fprintln(os.Stderr, "whip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
 		os.Exit(1)
 	}
@@ -52,15 +45,14 @@ type collector struct {
 }
 
 func newCollector(t *testing.T) *collector {
-	cfg := pipeline.DefaultConfig()
-	p, err := pipeline.New(cfg, nil, prometheus.NewRegistry(), engine)
+	p, err := pipeline.New(pipeline.DefaultConfig(), nil, prometheus.NewRegistry(), engine)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &collector{pipe: p, opened: make(chan *recEngagement, 16)}
 }
 
-func (c *collector) Open(ctx context.Context, m Meta) (Engagement, error) {
+func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
 	if c.refuse != nil {
 		return nil, c.refuse
 	}
@@ -69,61 +61,33 @@ func (c *collector) Open(ctx context.Context, m Meta) (Engagement, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{meta: m, pe: pe, inner: FromPipeline(pe), parties: map[inference.Party]*recParty{},
-		closed: make(chan struct{}), drained: make(chan struct{})}
-	go func() {
-		defer close(e.drained)
-		for seg := range pe.Segments() {
-			if seg.Final {
-				e.mu.Lock()
-				e.finals = append(e.finals, seg)
-				e.mu.Unlock()
-			}
-		}
-	}()
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, pe: pe, parties: map[inference.Party]*recParty{}}
 	c.opened <- e
 	return e, nil
 }
 
 type recEngagement struct {
-	meta    Meta
-	pe      *pipeline.Engagement
-	inner   Engagement
-	mu      sync.Mutex
-	parties map[inference.Party]*recParty
-	finals  []pipeline.Segment
-	closes  int
-	err     error
-	closed  chan struct{}
-	drained chan struct{} // the pipeline's Segments channel is closed
+	*ingesttest.Recording // Close
+	meta                  Meta
+	pe                    *pipeline.Engagement
+	mu                    sync.Mutex
+	parties               map[inference.Party]*recParty
 }
 
 func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
-	inner, err := e.inner.AddParty(name, f)
+	inner, err := FromPipeline(e.pe).AddParty(name, f)
 	if err != nil {
 		return nil, err
 	}
-	dec, err := codec.NewDecoder(f)
+	tap, err := ingesttest.NewTap(f, 0)
 	if err != nil {
 		return nil, err
 	}
-	p := &recParty{inner: inner, dec: dec, format: f}
+	p := &recParty{Tap: tap, inner: inner, format: f}
 	e.mu.Lock()
 	e.parties[inference.Party(name)] = p
 	e.mu.Unlock()
 	return p, nil
-}
-
-func (e *recEngagement) Close(err error) {
-	e.mu.Lock()
-	e.closes++
-	n := e.closes
-	e.err = err
-	e.mu.Unlock()
-	if n == 1 {
-		e.inner.Close(err)
-		close(e.closed)
-	}
 }
 
 func (e *recEngagement) party(p inference.Party) *recParty {
@@ -132,40 +96,20 @@ func (e *recEngagement) party(p inference.Party) *recParty {
 	return e.parties[p]
 }
 
-// transcript waits for the pipeline to drain and returns the final text of
-// a party.
-func (e *recEngagement) transcript(t *testing.T, party inference.Party) string {
+func (e *recEngagement) transcript(t *testing.T, p inference.Party) string {
 	t.Helper()
-	select {
-	case <-e.drained:
-	case <-time.After(120 * time.Second):
-		t.Fatal("pipeline did not drain within 120 s")
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var words []string
-	for _, s := range e.finals {
-		if s.Party == string(party) && s.Text != "" {
-			words = append(words, s.Text)
-		}
-	}
-	return strings.Join(words, " ")
+	return e.Transcript(t, string(p))
 }
 
-// recParty forwards to the pipeline's party and keeps its own decode of
-// every payload (no gap filling) to compare with the source audio.
+// recParty forwards to the pipeline's party and taps the audio.
 type recParty struct {
+	*ingesttest.Tap
 	inner  Party
-	dec    codec.Decoder
 	format codec.Format
-	mu     sync.Mutex
-	pcm    []int16
 }
 
 func (p *recParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
-	p.mu.Lock()
-	p.pcm, _ = p.dec.Decode(p.pcm, payload)
-	p.mu.Unlock()
+	p.Keep(payload)
 	return p.inner.WriteRTP(seq, ts, payload)
 }
 
@@ -173,34 +117,17 @@ func (p *recParty) audio() ([]int16, int) {
 	if p == nil {
 		return nil, 0
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]int16(nil), p.pcm...), p.dec.SampleRate()
+	return p.Audio()
 }
 
 func (p *recParty) seconds() float64 {
-	pcm, rate := p.audio()
-	if rate == 0 {
+	if p == nil {
 		return 0
 	}
-	return float64(len(pcm)) / float64(rate)
+	return p.Seconds()
 }
 
-// wordsFound returns how many of want's words occur in got.
-func wordsFound(want, got string) (int, int) {
-	have := map[string]bool{}
-	for _, w := range strings.Fields(strings.ToLower(got)) {
-		have[w] = true
-	}
-	n := 0
-	ws := strings.Fields(strings.ToLower(want))
-	for _, w := range ws {
-		if have[w] {
-			n++
-		}
-	}
-	return n, len(ws)
-}
+func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want, got) }
 
 // testServer starts a WHIP server restricted to loopback behind a bearer
 // token check like the daemon's, mounted at /whip on an httptest server.
@@ -252,58 +179,12 @@ func auth(h http.Handler) http.Handler {
 	})
 }
 
-// Recorded read speech from Debian's pocketsphinx-testdata (LibriVox,
-// public domain) with its reference transcripts.
-const testData = "/usr/share/pocketsphinx/test/data/librivox/"
-
-var utterances = map[string]string{
-	"0880": "he was not an ill disposed young man",
-	"0890": "unless to be rather cold hearted and rather selfish is to be ill disposed",
-	"0920": "had he married a more a amiable woman he might have been made still more respectable than he was",
-	"0930": "he might even have been made amiable himself",
-}
-
-// speech converts a test utterance with sox to a WAV file of the given rate
-// (mono, 16-bit), with half a second of silence before and after; it
-// returns the file, its samples and what is said.
+// speech converts a recorded utterance to a WAV file at rate (half a
+// second of silence before and after) and returns the file, its samples and
+// what is said.
 func speech(t *testing.T, id string, rate int) (string, []int16, string) {
 	t.Helper()
-	src := testData + "sense_and_sensibility_01_austen_64kb-" + id + ".wav"
-	if _, err := os.Stat(src); err != nil {
-		t.Fatalf("test speech missing (Debian package pocketsphinx-testdata, in the Makefile's DEBS_TEST): %v", err)
-	}
-	wav := filepath.Join(t.TempDir(), "speech.wav")
-	if out, err := exec.Command("sox", src, "-r", itoa(rate), "-c", "1", "-b", "16", "-e", "signed-integer", wav,
-		"pad", "0.5", "0.5").CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v: %s", err, out)
-	}
-	return wav, readWAV(t, wav), utterances[id]
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-// readWAV returns the samples of a 16-bit mono PCM WAV file.
-func readWAV(t *testing.T, path string) []int16 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Walk the RIFF chunks to "data".
-	for i := 12; i+8 <= len(b); {
-		id, n := string(b[i:i+4]), int(binary.LittleEndian.Uint32(b[i+4:]))
-		if id == "data" {
-			d := b[i+8 : min(len(b), i+8+n)]
-			s := make([]int16, len(d)/2)
-			for j := range s {
-				s[j] = int16(binary.LittleEndian.Uint16(d[2*j:]))
-			}
-			return s
-		}
-		i += 8 + n + n%2
-	}
-	t.Fatalf("%s: no data chunk", path)
-	return nil
+	return ingesttest.SpeechWAV(t, id, rate)
 }
 
 // envelope returns the log energy of consecutive 20 ms frames.
@@ -321,16 +202,27 @@ func envelope(s []int16, rate int) []float64 {
 }
 
 // bestMatch slides the source envelope over the received one and returns
-// the highest Pearson correlation and its lag in frames. It compares the
-// shape of the speech (syllable energy over time), so it holds across
-// codecs and resampling but fails for silence, noise or garbled audio.
+// the highest Pearson correlation and its lag in frames. When less was
+// received than sent (a client starts sending before the server's DTLS is
+// up, and those packets are dropped) it compares the received audio with
+// the end of the source, if it covers at least 60 % of it. It compares the
+// shape of the speech (syllable energy over time), so it holds across codecs
+// and resampling but fails for silence, noise or garbled audio.
 func bestMatch(src []int16, srcRate int, got []int16, gotRate int) (float64, int) {
 	a, b := envelope(src, srcRate), envelope(got, gotRate)
-	if short := len(a) - len(b); short > 0 && short <= len(a)/10 {
-		// A client may stop a few frames early: pad with silence.
-		b = append(b, envelope(make([]int16, short*gotRate/50), gotRate)...)
-	}
 	best, lag := -1.0, -1
+	if len(b) < len(a) {
+		if len(b) < len(a)*6/10 {
+			return -1, -1
+		}
+		for l := 0; l <= min(10, len(a)-len(b)); l++ { // up to 200 ms cut at the end
+			end := len(a) - l
+			if r := pearson(a[end-len(b):end], b); r > best {
+				best, lag = r, -l
+			}
+		}
+		return best, lag
+	}
 	for off := 0; off+len(a) <= len(b); off++ {
 		if r := pearson(a, b[off:off+len(a)]); r > best {
 			best, lag = r, off

@@ -16,6 +16,9 @@ func TestBestMatchDiscriminates(t *testing.T) {
 		{"same speech, delayed", padded, 0.95, 1.01},
 		{"other speech", append(b, b...), -1, 0.8},
 		{"silence", make([]int16, 2*len(a)), -1, 0.1},
+		{"start lost", a[len(a)/4:], 0.95, 1.01},
+		{"other speech, short", b[:len(a)*3/4], -1, 0.8},
+		{"too little received", a[:len(a)/2], -1, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := bestMatch(a, 16000, tc.got, 16000)

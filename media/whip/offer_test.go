@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/pipeline"
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -202,4 +204,40 @@ func FuzzParseOffer(f *testing.F) {
 			t.Fatalf("parseOffer accepted %d audio sections", len(secs))
 		}
 	})
+}
+
+// TestPipelineBusy: when the media pipeline is at capacity the offer is
+// refused with 503 and counted, and nothing is left open.
+func TestPipelineBusy(t *testing.T) {
+	e := testServer(t, nil)
+	cfg := pipeline.DefaultConfig()
+	cfg.MaxEngagements = 1
+	p, err := pipeline.New(cfg, nil, prometheus.NewRegistry(), engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.col.pipe = p
+	post := func() *http.Response {
+		req, _ := http.NewRequest("POST", e.hs.URL+"/whip", strings.NewReader(pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := post(); r.StatusCode != 201 {
+		t.Fatalf("first offer: %d, want 201", r.StatusCode)
+	}
+	if r := post(); r.StatusCode != 503 {
+		t.Errorf("offer beyond the pipeline's capacity: %d, want 503", r.StatusCode)
+	}
+	if got := testutil.ToFloat64(e.srv.m.refused.WithLabelValues("busy")); got != 1 {
+		t.Errorf("refusals_total{busy} = %v, want 1", got)
+	}
+	if n := e.srv.Sessions(); n != 1 {
+		t.Errorf("%d sessions open, want 1", n)
+	}
 }

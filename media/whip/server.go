@@ -456,6 +456,10 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		defer ss.readers.Done()
 		c, m := string(t.codec), ss.srv.m
 		open := true
+		// Packets dropped here (padding-only probes, oversized payloads) are
+		// counted here; the sequence numbers passed on skip them, so that
+		// the Party counts only packets lost in the network.
+		var skipped uint16
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
@@ -466,11 +470,13 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			switch {
 			case len(p.Payload) == 0:
 				m.dropped.WithLabelValues(c, "empty").Inc()
+				skipped++
 			case len(p.Payload) > ss.srv.cfg.MaxPayloadBytes:
 				m.dropped.WithLabelValues(c, "oversized").Inc()
+				skipped++
 			case open:
 				// Decode errors, losses and overflow are counted by the Party.
-				if err := t.party.WriteRTP(p.SequenceNumber, p.Timestamp, p.Payload); isClosed(err) {
+				if err := t.party.WriteRTP(p.SequenceNumber-skipped, p.Timestamp, p.Payload); isClosed(err) {
 					open = false
 				}
 			}
@@ -506,6 +512,21 @@ func (ss *session) watch() {
 	}
 }
 
+// Draining: on a graceful end the tracks go on reading what the client sent
+// before it ended the session (packets still buffered on a loaded server)
+// until none arrived for drainQuiet, at most drainMax.
+const (
+	drainQuiet = 200 * time.Millisecond
+	drainMax   = 5 * time.Second
+)
+
+func (ss *session) drain() {
+	deadline := time.Now().Add(drainMax)
+	for time.Now().Before(deadline) && time.Since(time.Unix(0, ss.lastRTP.Load())) < drainQuiet {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // end closes the session once; the first reason wins.
 func (ss *session) end(reason string, cause error) {
 	ss.endOnce.Do(func() {
@@ -514,6 +535,9 @@ func (ss *session) end(reason string, cause error) {
 		ss.mu.Unlock()
 		s := ss.srv
 		go func() {
+			if cause == nil {
+				ss.drain()
+			}
 			_ = ss.pc.Close()
 			ss.readers.Wait()
 			ss.eng.Close(cause)

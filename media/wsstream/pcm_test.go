@@ -3,6 +3,8 @@ package wsstream
 import (
 	"context"
 	"encoding/binary"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ func TestPCM(t *testing.T) {
 			rate: 8000, channels: map[inference.Party]string{"customer": "0920"}, order: []inference.Party{"customer"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := testServer(t, nil)
 			var srcs [][]int16
 			said := map[inference.Party]string{}
@@ -71,7 +74,8 @@ func TestPCM(t *testing.T) {
 			if err := c.Close(websocket.StatusNormalClosure, "hangup"); err != nil {
 				t.Logf("close: %v", err)
 			}
-			eng := <-e.col.opened
+			q, _ := url.ParseQuery(strings.TrimPrefix(tc.query, "?"))
+			eng := e.col.get(t, q.Get("engagement"))
 			if err := eng.waitClosed(t); err != nil {
 				t.Errorf("engagement closed with %v, want nil after a normal close", err)
 			}
@@ -80,7 +84,7 @@ func TestPCM(t *testing.T) {
 			}
 			for i, party := range tc.order {
 				p := eng.party(party)
-				if p == nil || p.format.Codec != codec.S16LE {
+				if p == nil || p.Format.Codec != codec.S16LE {
 					t.Fatalf("%s: party %+v, want s16le", party, p)
 				}
 				want := append(append([]int16(nil), srcs[i]...), make([]int16, n-len(srcs[i]))...)

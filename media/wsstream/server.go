@@ -136,8 +136,14 @@ func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
 			st.finish(err)
 			return reason, err
 		}
+		// The idle clock does not run while a message is handled (opening
+		// an engagement may wait for a recogniser).
+		if !timer.Stop() && idle.Load() {
+			continue // the close is under way; Read returns its error
+		}
+		err = st.handle(typ, data)
 		timer.Reset(s.cfg.IdleTimeout)
-		if err := st.handle(typ, data); err != nil {
+		if err != nil {
 			timer.Stop()
 			ce := &closeError{websocket.StatusInternalError, "internal", err}
 			errors.As(err, &ce)

@@ -60,6 +60,7 @@ func (tc *twilioClient) media(track string, chunk int, ms int, payload []byte) {
 // digit: each party receives exactly the audio sent, the gap becomes
 // silence, and the pipeline transcribes the words.
 func TestTwilio(t *testing.T) {
+	t.Parallel()
 	e := testServer(t, nil)
 	cust, custSaid := speech(t, "0890", "mu-law", 8000)
 	agent, agentSaid := speech(t, "0920", "mu-law", 8000)
@@ -91,7 +92,7 @@ func TestTwilio(t *testing.T) {
 	if st := closeStatus(t, c); st != websocket.StatusNormalClosure {
 		t.Errorf("close status %v, want normal closure after stop", st)
 	}
-	eng := <-e.col.opened
+	eng := e.col.get(t, "tw1")
 	if err := eng.waitClosed(t); err != nil {
 		t.Errorf("engagement closed with %v, want nil after stop", err)
 	}
@@ -110,7 +111,7 @@ func TestTwilio(t *testing.T) {
 		{inference.PartyAgent, agent, agentSaid},
 	} {
 		p := eng.party(tc.party)
-		if p == nil || p.format.Codec != codec.PCMU {
+		if p == nil || p.Format.Codec != codec.PCMU {
 			t.Fatalf("%s: party %+v, want pcmu", tc.party, p)
 		}
 		want := make([]int16, len(tc.sent))

@@ -39,6 +39,13 @@ static void es_cmn_set(ps_decoder_t *ps, float *in) {
 	cmn_live_set(f->cmn_struct, v);
 }
 
+#include <time.h>
+static double es_thread_cpu(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double es_prob(ps_decoder_t *ps, int32 p) {
 	return logmath_exp(ps_get_logmath(ps), p);
 }
@@ -60,8 +67,9 @@ type decoder struct {
 	reqs    chan func()
 	done    chan struct{}
 	profile profile
-	inUtt   bool // ps_start_utt called and not yet ended
-	speech  bool // the decoder's VAD reported speech in this utterance
+	cpu     float64 // CPU seconds spent on the decoder thread (decoder thread only)
+	inUtt   bool    // ps_start_utt called and not yet ended
+	speech  bool    // the decoder's VAD reported speech in this utterance
 }
 
 func newDecoder(args []string, p profile) (*decoder, error) {
@@ -96,10 +104,16 @@ func newDecoder(args []string, p profile) (*decoder, error) {
 	return d, nil
 }
 
-// do runs f on the decoder's thread and waits.
+// do runs f on the decoder's thread and waits. The thread CPU time f
+// uses is added to d.cpu.
 func (d *decoder) do(f func()) {
 	ch := make(chan struct{})
-	d.reqs <- func() { f(); close(ch) }
+	d.reqs <- func() {
+		t0 := float64(C.es_thread_cpu())
+		f()
+		d.cpu += float64(C.es_thread_cpu()) - t0
+		close(ch)
+	}
 	<-ch
 }
 

@@ -3,6 +3,7 @@ package pocketsphinx
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/earshot/earshot/media/stt"
 )
@@ -19,6 +20,7 @@ type stream struct {
 	lastPartial  int64
 	partialEvery int64
 	closed       bool
+	cpu0         float64 // decoder CPU when the stream started
 }
 
 func ms(samples int64) int64 { return samples * 1000 / stt.Rate }
@@ -137,6 +139,15 @@ func cleanText(h string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// CPUTime returns the CPU time the decoder thread spent on this stream
+// (thread CPU clock, so it is not inflated by other processes' load).
+func (s *stream) CPUTime() time.Duration {
+	var c float64
+	s.d.do(func() {})
+	c = s.d.cpu - s.cpu0
+	return time.Duration(c * float64(time.Second))
 }
 
 // Close implements stt.Stream: the decoder goes back to the pool.

@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/inference/forecast"
+)
+
+func TestForecastCLI(t *testing.T) {
+	dir := t.TempDir()
+	hist := filepath.Join(dir, "hist.csv")
+	if err := os.WriteFile(hist, []byte(historyCSV(forecastHistory())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	two := filepath.Join(dir, "two.csv")
+	os.WriteFile(two, []byte("timestamp,queue,count\n2026-01-05 08:00,cards,3\n2026-01-05 08:00,sales,4\n"), 0o600)
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := runForecastCLI(args, strings.NewReader(""), &out, io.Discard)
+		return out.String(), err
+	}
+	// run -> CSV on stdout.
+	out, err := run("run", "-queue", "cards", "-days", "7", hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "start,queue,open") || strings.Count(out, "\n") != 1+7*48 {
+		t.Errorf("run: %d lines, starts %.40q", strings.Count(out, "\n"), out)
+	}
+	// run -format json -o FILE.
+	jf := filepath.Join(dir, "f.json")
+	if _, err := run("run", "-queue", "cards", "-days", "3", "-format", "json", "-o", jf, hist); err != nil {
+		t.Fatal(err)
+	}
+	var f forecast.Forecast
+	b, _ := os.ReadFile(jf)
+	if err := json.Unmarshal(b, &f); err != nil || f.Days != 3 {
+		t.Errorf("json output: %v, days %d", err, f.Days)
+	}
+	// backtest table.
+	out, err = run("backtest", "-queue", "cards", "-origins", "3", "-horizon_days", "14", hist)
+	if err != nil || !strings.Contains(out, "3 origins x 14 days") || !strings.Contains(out, "1-7") || !strings.Contains(out, "1-14") {
+		t.Errorf("backtest: %v\n%s", err, out)
+	}
+	// staff table.
+	out, err = run("staff", "-queue", "cards", "-days", "7", "-sl", "0.9", "-within", "15s", hist)
+	if err != nil || !strings.Contains(out, "target 90 % in 15s") || strings.Count(out, "\n") != 2+5+1 {
+		t.Errorf("staff: %v\n%s", err, out)
+	}
+	// longterm table.
+	out, err = run("longterm", "-queue", "cards", "-months", "3", hist)
+	if err != nil || strings.Count(out, "\n") != 1+3 {
+		t.Errorf("longterm: %v\n%s", err, out)
+	}
+	// erlang.
+	out, err = run("erlang", "-contacts", "100", "-aht", "180s", "-shrinkage", "0.3")
+	if err != nil || !strings.Contains(out, "14 agents (20 scheduled") {
+		t.Errorf("erlang: %v %s", err, out)
+	}
+	// Errors.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, "unknown forecast command"},
+		{[]string{"run", "-step", "7m", hist}, "15m, 30m or 1h"},
+		{[]string{"run", "-format", "pdf", hist}, "-format"},
+		{[]string{"run", "-queue", "loans", two}, "no rows for queue"},
+		{[]string{"run", two}, "choose one with -queue"},
+		{[]string{"erlang", "-aht", "180s"}, "-contacts"},
+	} {
+		_, err := run(tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	if _, err := run("run", hist+".missing"); err == nil || errors.Is(err, ErrUsage) {
+		t.Errorf("missing file: err %v", err)
+	}
+}

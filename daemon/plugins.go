@@ -1,0 +1,270 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/plugins"
+	"github.com/earshot/earshot/plugins/sdk"
+	"github.com/earshot/earshot/store"
+)
+
+// Event type of information-retrieval cards from info plugins.
+const EventInfoCards = "info.cards"
+
+const settingPlugins = "plugins"
+
+// pluginSettings keeps the administrators' plugin settings in memory and in
+// the store; it implements plugins.Settings.
+type pluginSettings struct {
+	st       *store.Store
+	controls *Controls
+
+	mu sync.RWMutex
+	// +checklocks:mu
+	cur map[string]plugins.PluginSettings
+}
+
+func newPluginSettings(st *store.Store, c *Controls) (*pluginSettings, error) {
+	ps := &pluginSettings{st: st, controls: c, cur: map[string]plugins.PluginSettings{}}
+	if err := st.Setting(settingPlugins, &ps.cur); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("daemon: load plugin settings: %w", err)
+	}
+	return ps, nil
+}
+
+func (ps *pluginSettings) PluginSettings(ctx context.Context, name string) (plugins.PluginSettings, error) {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	return ps.cur[name], nil
+}
+
+func (ps *pluginSettings) LocalModelsOnly(ctx context.Context) (bool, error) {
+	return ps.controls.LocalModelsOnly(), nil
+}
+
+func (ps *pluginSettings) all() map[string]plugins.PluginSettings {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	out := make(map[string]plugins.PluginSettings, len(ps.cur))
+	for k, v := range ps.cur {
+		out[k] = v
+	}
+	return out
+}
+
+func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store.AuditEntry) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	next := make(map[string]plugins.PluginSettings, len(ps.cur)+1)
+	for k, x := range ps.cur {
+		next[k] = x
+	}
+	next[name] = v
+	if err := ps.st.PutSetting(settingPlugins, next, audit); err != nil {
+		return err
+	}
+	ps.cur = next
+	return nil
+}
+
+// storeAuditor records every hand-over of customer content to a plugin in
+// the audit log; it implements plugins.Auditor.
+type storeAuditor struct{ st *store.Store }
+
+func (a storeAuditor) RecordHandover(ctx context.Context, plugin, kind, engagementID string, fields []string) error {
+	return a.st.AppendAudit(store.AuditEntry{Actor: "plugin:" + plugin, Action: "plugin.handover", Engagement: engagementID,
+		Feature: kind, Detail: map[string]string{"fields": strings.Join(fields, ",")}})
+}
+
+func newPluginHost(d *Daemon, logger *slog.Logger) (*plugins.Host, *pluginSettings, error) {
+	cfg := d.cfg.Plugins
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(d.cfg.DataDir, "plugins")
+	}
+	ps, err := newPluginSettings(d.store, d.controls)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := plugins.New(cfg, logger, d.reg, ps, storeAuditor{d.store})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, ps, nil
+}
+
+// infoRetrieval asks the enabled info plugins for customer cards when an
+// engagement's customer reference or detected intents change. Calls run
+// off the engagement's goroutine, bounded by the host's deadline, so a
+// slow plugin never delays the transcript.
+type infoRetrieval struct {
+	d   *Daemon
+	sem chan struct{} // bounds concurrent lookups across engagements
+}
+
+func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, emit func(string, any)) {
+	select {
+	case ir.sem <- struct{}{}:
+	default:
+		return // saturated: skip this lookup rather than queue behind it
+	}
+	names := make([]string, len(intents))
+	for i, it := range intents {
+		names[i] = it.Name
+	}
+	eng := sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef, Intents: names}
+	go func() {
+		defer func() { <-ir.sem }()
+		ctx, cancel := context.WithTimeout(ir.d.hub.ctx, 2*time.Second)
+		defer cancel()
+		for _, pc := range ir.d.plugins.CardsAll(ctx, eng) {
+			if pc.Err != nil || len(pc.Cards) == 0 {
+				continue
+			}
+			emit(EventInfoCards, map[string]any{"plugin": pc.Plugin, "intents": names, "cards": pc.Cards})
+		}
+	}()
+}
+
+// deliverToSinks hands an ended engagement's summary event to every enabled
+// sink plugin, in the background.
+func (d *Daemon) deliverToSinks(e *store.Engagement, summary string) {
+	if d.plugins == nil {
+		return
+	}
+	sinks := d.plugins.Enabled(d.hub.ctx, sdk.KindSink)
+	if len(sinks) == 0 {
+		return
+	}
+	ev := sdk.Event{ID: e.ID + ".ended", Type: "engagement.ended", Time: time.Now().UTC(),
+		Engagement: sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef, Summary: summary}}
+	for _, name := range sinks {
+		go func() {
+			ctx, cancel := context.WithTimeout(d.hub.ctx, 30*time.Second)
+			defer cancel()
+			if err := d.plugins.Deliver(ctx, name, ev); err != nil {
+				d.logger.Warn("sink delivery failed", "plugin", name, "engagement", e.ID, "err", err)
+			}
+		}()
+	}
+}
+
+// pluginView is a plugin as the admin API shows it.
+type pluginView struct {
+	plugins.Status
+	Settings plugins.PluginSettings `json:"settings"`
+}
+
+func (d *Daemon) pluginRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/plugins", adminOnly, "Installed plugins with their state and settings", d.listPlugins},
+		{"POST", "/api/v1/plugins", adminOnly, "Install a plugin from a folder on this machine (binary + manifest.json); it stays disabled", d.installPlugin},
+		{"PUT", "/api/v1/plugins/{name}/settings", adminOnly, "Enable or disable a plugin, approve scopes, confirm a local model, set its configuration", d.putPluginSettings},
+		{"POST", "/api/v1/plugins/{name}/restart", adminOnly, "Restart a plugin (applies a new configuration, retries a refused one)", d.restartPlugin},
+		{"DELETE", "/api/v1/plugins/{name}", adminOnly, "Uninstall a plugin", d.uninstallPlugin},
+	}
+}
+
+func (d *Daemon) pluginError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, plugins.ErrUnknownPlugin):
+		writeProblem(w, r, http.StatusNotFound, "not-found", err.Error())
+	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible):
+		d.badRequest(w, r, 400, err.Error(), "source_dir")
+	default:
+		writeProblem(w, r, http.StatusConflict, "plugin", err.Error())
+	}
+}
+
+func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principal) {
+	settings := d.pluginSettings.all()
+	out := []pluginView{}
+	for _, st := range d.plugins.Plugins() {
+		out = append(out, pluginView{Status: st, Settings: settings[st.Manifest.Name]})
+	}
+	writeJSON(w, 200, map[string]any{"plugins": out, "broken": d.plugins.Broken()})
+}
+
+func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req struct {
+		SourceDir string `json:"source_dir"`
+	}
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	if !filepath.IsAbs(req.SourceDir) {
+		d.badRequest(w, r, 400, "source_dir must be an absolute path on this machine", "source_dir")
+		return
+	}
+	m, err := d.plugins.Install(req.SourceDir)
+	if err != nil {
+		d.pluginError(w, r, err)
+		return
+	}
+	d.audit(r, p, "plugin.install", m.Name+"@"+m.Version+" sha256:"+m.SHA256)
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+	name := r.PathValue("name")
+	if !slices.ContainsFunc(d.plugins.Plugins(), func(s plugins.Status) bool { return s.Manifest.Name == name }) {
+		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
+		return
+	}
+	var req plugins.PluginSettings
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	for _, sc := range req.ApprovedScopes {
+		if !slices.Contains(sdk.Scopes, sc) {
+			d.badRequest(w, r, 400, "unknown scope "+string(sc), "approved_scopes")
+			return
+		}
+	}
+	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
+	scopes := make([]string, len(req.ApprovedScopes))
+	for i, sc := range req.ApprovedScopes {
+		scopes[i] = string(sc)
+	}
+	a := auditEntry(r, p, "plugin.settings", name)
+	a.Detail["enabled"] = fmt.Sprint(req.Enabled)
+	a.Detail["scopes"] = strings.Join(scopes, ",")
+	a.Detail["local_confirmed"] = fmt.Sprint(req.LocalConfirmed)
+	if err := d.pluginSettings.set(name, req, a); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if fmt.Sprint(old.Config) != fmt.Sprint(req.Config) {
+		d.plugins.Restart(name)
+	}
+	writeJSON(w, 200, req)
+}
+
+func (d *Daemon) restartPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
+	name := r.PathValue("name")
+	if err := d.plugins.Restart(name); err != nil {
+		d.pluginError(w, r, err)
+		return
+	}
+	d.audit(r, p, "plugin.restart", name)
+	writeJSON(w, http.StatusAccepted, map[string]string{"plugin": name, "status": "restarting"})
+}
+
+func (d *Daemon) uninstallPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
+	name := r.PathValue("name")
+	if err := d.plugins.Uninstall(name); err != nil {
+		d.pluginError(w, r, err)
+		return
+	}
+	d.audit(r, p, "plugin.uninstall", name)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,178 @@
+package pocketsphinx
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/wav"
+	"github.com/earshot/earshot/media/wer"
+)
+
+func TestCleanWord(t *testing.T) {
+	for in, want := range map[string]string{
+		"<s>": "", "</s>": "", "<sil>": "", "[NOISE]": "", "++BREATH++": "",
+		"read(2)": "read", "hello": "hello", "a(3)": "a", "(": "(",
+	} {
+		if got := cleanWord(in); got != want {
+			t.Errorf("cleanWord(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func newEngine(t *testing.T, mod func(*Config)) *Engine {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.MaxDecoders, cfg.Warm = 2, 0
+	if mod != nil {
+		mod(&cfg)
+	}
+	e, err := New(cfg, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// TestStreamRecognisesSpeech feeds a LibriVox recording in 20 ms writes and
+// checks words, times, confidences and partial hypotheses.
+func TestStreamRecognisesSpeech(t *testing.T) {
+	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0930.wav")
+	if err != nil {
+		t.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := f.Samples()
+	e := newEngine(t, nil)
+	s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var res []stt.Result
+	for off := 0; off < len(pcm); off += 320 {
+		r, err := s.Write(pcm[off:min(off+320, len(pcm))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r...)
+	}
+	r, err := s.EndUtterance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = append(res, r...)
+	var finals []string
+	partials := 0
+	var lastEnd int64
+	for _, r := range res {
+		if !r.Final {
+			partials++
+			continue
+		}
+		finals = append(finals, r.Text)
+		for _, w := range r.Words {
+			if w.StartMs < lastEnd || w.EndMs < w.StartMs || w.EndMs > f.DurationMs()+50 {
+				t.Errorf("word %+v out of order or beyond the audio (%d ms)", w, f.DurationMs())
+			}
+			if w.Confidence <= 0 || w.Confidence > 1 {
+				t.Errorf("word %+v: confidence outside (0,1]", w)
+			}
+			lastEnd = w.EndMs
+		}
+	}
+	hyp := strings.Join(finals, " ")
+	c := wer.Align(wer.Normalize("he might even have been made amiable himself"), wer.Normalize(hyp))
+	t.Logf("hyp %q WER %.1f%%, %d partials", hyp, c.WER(), partials)
+	if c.WER() > 50 {
+		t.Errorf("WER %.1f%% > 50%%: %q", c.WER(), hyp)
+	}
+	if partials == 0 {
+		t.Error("no partial hypotheses")
+	}
+	if cpu := s.(stt.CPUReporter).CPUTime(); cpu <= 0 {
+		t.Errorf("CPUTime = %v", cpu)
+	}
+}
+
+func TestVocabulary(t *testing.T) {
+	e := newEngine(t, func(c *Config) {
+		c.Vocabulary = map[string]string{"Earshot": "", "Zorblax": "Z AO R B L AE K S"}
+	})
+	s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.(*stream)
+	var got = map[string]string{}
+	st.d.do(func() {
+		for _, w := range []string{"earshot", "zorblax"} {
+			got[w], _ = st.d.lookup(w)
+		}
+	})
+	s.Close()
+	if got["earshot"] != "IH R SH AA T" {
+		t.Errorf("earshot phones = %q, want the concatenation of ear + shot", got["earshot"])
+	}
+	if got["zorblax"] != "Z AO R B L AE K S" {
+		t.Errorf("zorblax phones = %q", got["zorblax"])
+	}
+	cfg := DefaultConfig()
+	cfg.Warm = 1
+	cfg.Vocabulary = map[string]string{"qxzqxz": ""}
+	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "qxzqxz") {
+		t.Errorf("New with an underivable term: err = %v, want one naming it", err)
+	}
+}
+
+func TestPoolReuseAndBusy(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.MaxDecoders = 1 })
+	ctx := context.Background()
+	s1, err := e.NewStream(ctx, stt.StreamOptions{Narrowband: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.NewStream(ctx, stt.StreamOptions{}); !errors.Is(err, stt.ErrBusy) {
+		t.Fatalf("second stream: %v, want ErrBusy", err)
+	}
+	d := s1.(*stream).d
+	s1.Close()
+	s2, err := e.NewStream(ctx, stt.StreamOptions{Narrowband: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.(*stream).d != d {
+		t.Error("closed stream's decoder was not reused")
+	}
+	s2.Close()
+	// A wideband request evicts the idle narrowband decoder.
+	s3, err := e.NewStream(ctx, stt.StreamOptions{})
+	if err != nil {
+		t.Fatalf("wideband after narrowband: %v", err)
+	}
+	s3.Close()
+}
+
+func TestCopyModelDir(t *testing.T) {
+	dst := t.TempDir() + "/m"
+	if err := CopyModelDir(DefaultModelDir, dst, DefaultNarrowbandCMNInit); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dst + "/feat.params")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "-cmninit"); n != 1 || !strings.Contains(string(b), "-cmninit "+DefaultNarrowbandCMNInit) {
+		t.Errorf("feat.params has %d -cmninit lines:\n%s", n, b)
+	}
+	if err := CopyModelDir(DefaultModelDir, dst, "1,2"); err == nil {
+		t.Error("short cmninit accepted")
+	}
+}

@@ -1,0 +1,141 @@
+package vad
+
+import (
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/earshot/earshot/media/audio"
+	"github.com/earshot/earshot/media/wav"
+)
+
+// espeak synthesises real speech with eSpeak NG (Debian espeak-ng) at 16 kHz.
+func espeak(t *testing.T, text string) []int16 {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.wav")
+	if out, err := exec.Command("espeak-ng", "-w", p, text).CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng (in DEBS_TEST): %v: %s", err, out)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := audio.NewResampler(f.SampleRate, 16000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Flush(r.Process(nil, f.Samples()))
+}
+
+func noise(n int, amp float64, seed uint64) []int16 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	s := make([]int16, n)
+	for i := range s {
+		s[i] = int16(r.NormFloat64() * amp)
+	}
+	return s
+}
+
+type span struct{ start, end int64 }
+
+func regions(t *testing.T, d *Detector, pcm []int16, chunk int) []span {
+	t.Helper()
+	var out []span
+	var cur *span
+	var fed int64
+	handle := func(evs []Event) {
+		for _, ev := range evs {
+			switch ev.Kind {
+			case Audio:
+				if cur == nil {
+					cur = &span{start: ev.Offset}
+				} else if ev.Offset != fed {
+					t.Fatalf("audio at %d, want contiguous %d", ev.Offset, fed)
+				}
+				fed = ev.Offset + int64(len(ev.PCM))
+			case End:
+				if cur == nil {
+					t.Fatal("End without Audio")
+				}
+				cur.end = ev.Offset
+				out = append(out, *cur)
+				cur = nil
+			}
+		}
+	}
+	for off := 0; off < len(pcm); off += chunk {
+		handle(d.Write(pcm[off:min(off+chunk, len(pcm))]))
+	}
+	handle(d.Flush())
+	return out
+}
+
+func TestDetectorFindsSpeechInNoise(t *testing.T) {
+	speech1 := espeak(t, "Hello, I would like to check the balance of my savings account.")
+	speech2 := espeak(t, "Thank you, goodbye.")
+	const rate = 16000
+	var pcm []int16
+	pcm = append(pcm, noise(2*rate, 60, 1)...) // 2 s of quiet line noise
+	s1 := int64(len(pcm))
+	pcm = append(pcm, speech1...)
+	e1 := int64(len(pcm))
+	pcm = append(pcm, noise(2*rate, 60, 2)...)
+	s2 := int64(len(pcm))
+	pcm = append(pcm, speech2...)
+	e2 := int64(len(pcm))
+	pcm = append(pcm, noise(rate, 60, 3)...)
+	// Mix the noise floor under the speech as well.
+	for i, v := range noise(len(pcm), 60, 4) {
+		pcm[i] = int16(max(-32768, min(32767, int(pcm[i])+int(v))))
+	}
+	for _, chunk := range []int{160, 320, 1111} {
+		d, err := New(Config{}, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := regions(t, d, pcm, chunk)
+		if len(got) < 2 {
+			t.Fatalf("chunk %d: %d regions %v, want the 2 utterances", chunk, len(got), got)
+		}
+		// Every speech sample lies in a region; regions start at most
+		// the pre-roll before the speech and end within hangover+frame.
+		first, last := got[0], got[len(got)-1]
+		tol := int64(rate * 0.35)
+		if first.start > s1 || first.start < s1-tol {
+			t.Errorf("chunk %d: first region starts at %d, speech at %d", chunk, first.start, s1)
+		}
+		if last.end < e2 || last.end > e2+int64(rate*0.6) {
+			t.Errorf("chunk %d: last region ends at %d, speech ends at %d", chunk, last.end, e2)
+		}
+		for _, r := range got {
+			if r.start < s2 && r.end > s2 && r.start < e1 {
+				t.Errorf("chunk %d: region %v bridges the 2 s pause (%d..%d)", chunk, r, e1, s2)
+			}
+		}
+	}
+}
+
+func TestDetectorSilence(t *testing.T) {
+	d, _ := New(Config{}, 16000)
+	if got := regions(t, d, noise(5*16000, 40, 9), 320); len(got) != 0 {
+		t.Errorf("noise only: regions %v, want none", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{{FrameMs: 5}, {FrameMs: 20, ThresholdDB: -1}, {FrameMs: 20, ThresholdDB: 10, HangoverMs: 10, MaxRegionMs: 30000}}
+	for _, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil", c)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Error(err)
+	}
+}

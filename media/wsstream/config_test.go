@@ -1,0 +1,32 @@
+package wsstream
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		err  string // "" = valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"no streams", func(c *Config) { c.MaxStreams = 0 }, "max_streams"},
+		{"tiny messages", func(c *Config) { c.MaxMessageBytes = 10 }, "max_message_bytes"},
+		{"no idle timeout", func(c *Config) { c.IdleTimeout = 0 }, "idle_timeout"},
+		{"no bad messages", func(c *Config) { c.MaxBadMessages = 0 }, "max_bad_messages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mod(&c)
+			err := c.Validate()
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("Validate() = %v, want an error naming %q", err, tc.err)
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+package plugins
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	calls     *prometheus.CounterVec   // plugin, kind, result
+	latency   *prometheus.HistogramVec // kind
+	rejected  *prometheus.CounterVec   // plugin, reason
+	restarts  *prometheus.CounterVec   // plugin
+	handovers *prometheus.CounterVec   // plugin, kind
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "calls_total",
+			Help: "Plugin calls made, by plugin, kind and result (ok, error, timeout, transport).",
+		}, []string{"plugin", "kind", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "call_duration_seconds",
+			Help:    "Duration of plugin calls that reached the plugin, by kind.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"kind"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "calls_rejected_total",
+			Help: "Plugin calls refused before reaching the plugin, by plugin and reason.",
+		}, []string{"plugin", "reason"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "restarts_total",
+			Help: "Plugin process (re)starts after a crash, hang or breaker trip, by plugin.",
+		}, []string{"plugin"}),
+		handovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "handovers_total",
+			Help: "Audited hand-overs of customer content to plugins, by plugin and kind.",
+		}, []string{"plugin", "kind"}),
+	}
+	for _, c := range []prometheus.Collector{m.calls, m.latency, m.rejected, m.restarts, m.handovers} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				continue
+			}
+			return nil, fmt.Errorf("plugins: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

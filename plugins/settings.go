@@ -1,0 +1,96 @@
+package plugins
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/earshot/earshot/plugins/sdk"
+)
+
+// Settings is the host's source of administrator decisions. The daemon
+// implements it over the store's settings; the host reads it on every call,
+// so an implementation must be cheap (cache in memory) and changes take
+// effect at the next call. A plugin with no settings yet is disabled.
+type Settings interface {
+	// PluginSettings returns the administrator's settings for one plugin.
+	PluginSettings(ctx context.Context, name string) (PluginSettings, error)
+	// LocalModelsOnly reports whether local-models-only mode is on.
+	LocalModelsOnly(ctx context.Context) (bool, error)
+}
+
+// PluginSettings is what an administrator decided about one plugin.
+type PluginSettings struct {
+	// Enabled: plugins are disabled by default.
+	Enabled bool
+	// ApprovedScopes: the plugin receives a field only if its manifest
+	// requests the scope and it is listed here.
+	ApprovedScopes []sdk.Scope
+	// LocalConfirmed: the administrator confirmed that a model plugin whose
+	// manifest declares runs_locally really runs on this site. Without it
+	// every model plugin counts as a third-party model.
+	LocalConfirmed bool
+	// Config is handed to the plugin's Configure hook after every start
+	// (paths, URLs, secrets). Changing it takes effect at Host.Restart.
+	Config map[string]string
+}
+
+// Auditor records every hand-over of customer content to a plugin. The
+// daemon implements it over the store's audit log. The host calls it before
+// the plugin call and refuses the call if it fails.
+type Auditor interface {
+	// RecordHandover records that plugin is about to receive, in a call of
+	// the given kind ("info", "skill", "model", "sink"), the named fields
+	// (scope names, plus "skill_input" for skill arguments) of engagement
+	// engagementID. The arguments are IDs and names, never content.
+	RecordHandover(ctx context.Context, plugin, kind, engagementID string, fields []string) error
+}
+
+// MemSettings is an in-memory Settings, safe for concurrent use: for tests
+// and for wiring the host before the store-backed source exists.
+type MemSettings struct {
+	mu        sync.Mutex
+	localOnly bool
+	plugins   map[string]PluginSettings
+}
+
+var _ Settings = (*MemSettings)(nil)
+
+// NewMemSettings returns settings with every plugin disabled.
+func NewMemSettings(localModelsOnly bool) *MemSettings {
+	return &MemSettings{localOnly: localModelsOnly, plugins: map[string]PluginSettings{}}
+}
+
+// Set replaces one plugin's settings.
+func (m *MemSettings) Set(name string, s PluginSettings) {
+	s.ApprovedScopes = slices.Clone(s.ApprovedScopes)
+	s.Config = maps.Clone(s.Config)
+	m.mu.Lock()
+	m.plugins[name] = s
+	m.mu.Unlock()
+}
+
+// SetLocalModelsOnly switches local-models-only mode.
+func (m *MemSettings) SetLocalModelsOnly(on bool) {
+	m.mu.Lock()
+	m.localOnly = on
+	m.mu.Unlock()
+}
+
+// PluginSettings implements Settings.
+func (m *MemSettings) PluginSettings(_ context.Context, name string) (PluginSettings, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.plugins[name]
+	s.ApprovedScopes = slices.Clone(s.ApprovedScopes)
+	s.Config = maps.Clone(s.Config)
+	return s, nil
+}
+
+// LocalModelsOnly implements Settings.
+func (m *MemSettings) LocalModelsOnly(context.Context) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.localOnly, nil
+}
