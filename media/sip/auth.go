@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,16 +16,15 @@ import (
 	"github.com/icholy/digest"
 )
 
+var errAuth = errors.New("sip: authentication failed")
+
 // nonceLifetime bounds the age of a digest nonce.
 const nonceLifetime = 5 * time.Minute
 
 // newNonce returns a nonce carrying its creation time, signed with the
 // server secret: no state is kept per challenge.
 func (s *Server) newNonce(now time.Time) string {
-	ts := strconv.FormatInt(now.Unix(), 16)
-	mac := hmac.New(sha256.New, s.secret[:])
-	mac.Write([]byte(ts))
-	return ts + "." + hex.EncodeToString(mac.Sum(nil)[:16])
+	return s.newNonceAt(strconv.FormatInt(now.Unix(), 16))
 }
 
 func (s *Server) nonceValid(n string, now time.Time) bool {

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -336,8 +335,6 @@ func (c *call) end(reason string, cause error) {
 		}()
 	})
 }
-
-var errAuth = errors.New("sip: authentication failed")
 
 // dialogPeer holds the dialog state needed to send BYE.
 type dialogPeer struct {
