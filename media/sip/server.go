@@ -126,7 +126,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 // filter drops (and counts) UDP datagrams that are not SIP messages before
 // the stack sees them.
 func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.HasPrefix(p.Transport, "udp") && !strings.HasPrefix(strings.ToLower(p.Transport), "udp") {
+	if !strings.HasPrefix(strings.ToLower(p.Transport), "udp") {
 		return data, nil
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
@@ -134,7 +134,8 @@ func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error
 	}
 	if _, err := sipmsg.ParseMessage(data); err != nil {
 		s.m.malformed.Inc()
-		s.log.Warn("malformed SIP message dropped", "remote", p.RemoteAddr.String(), "bytes", len(data), "err", firstLine(err.Error()))
+		// The parser's error quotes the message: only its size is logged.
+		s.log.Warn("malformed SIP message dropped", "remote", p.RemoteAddr.String(), "bytes", len(data))
 		return nil, nil
 	}
 	return data, nil
