@@ -1,0 +1,397 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
+)
+
+// call is one recorded SIP dialog.
+type call struct {
+	srv     *Server
+	id      string
+	tag     string // our To tag
+	siprec  bool
+	sessID  uint64
+	started time.Time
+	eng     Engagement
+	done    chan struct{}
+	// peer is what a BYE from the server needs: the client's target
+	// (Contact), its From (our To), the transport and the source.
+	peer dialogPeer
+
+	mu sync.Mutex
+	// +checklocks:mu
+	offer *sdp.SessionDescription
+	// +checklocks:mu
+	streams map[string]*rtpStream // by key
+	// order lists the streams in the order they were added.
+	// +checklocks:mu
+	order []*rtpStream
+	// +checklocks:mu
+	participants []Participant
+	// +checklocks:mu
+	version uint64
+	// +checklocks:mu
+	ending  bool
+	readers sync.WaitGroup
+	endOnce sync.Once
+}
+
+// newStream binds a port pair for an offered stream.
+func (c *call) newStream(st offerStream, party inference.Party) (*rtpStream, error) {
+	port, rc, cc, err := c.srv.ports.open()
+	if err != nil {
+		return nil, err
+	}
+	rs := &rtpStream{c: c, key: st.key(), label: st.label, party: party, codec: st.codecName, port: port,
+		conn: rc, rtcp: cc, done: make(chan struct{}), st: st}
+	rs.jb.depth = c.srv.cfg.JitterPackets
+	rs.setOffer(st)
+	c.mu.Lock()
+	c.streams[rs.key] = rs
+	c.mu.Unlock()
+	return rs, nil
+}
+
+func (rs *rtpStream) setOffer(st offerStream) {
+	rs.pt.Store(uint32(st.pt))
+	rs.dtmfPT.Store(int32(st.dtmfPT))
+	rs.held.Store(st.held())
+}
+
+func (c *call) startStream(rs *rtpStream) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ending {
+		return
+	}
+	c.readers.Add(2)
+	go func() {
+		defer c.readers.Done()
+		rs.read()
+	}()
+	go rs.discardRTCP(&c.readers)
+}
+
+// closeStreams closes every stream's sockets and frees its ports.
+func (c *call) closeStreams() {
+	c.mu.Lock()
+	all := make([]*rtpStream, 0, len(c.streams))
+	for _, rs := range c.streams {
+		all = append(all, rs)
+	}
+	c.mu.Unlock()
+	for _, rs := range all {
+		_ = rs.conn.Close()
+		_ = rs.rtcp.Close()
+	}
+}
+
+func (c *call) releasePorts() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range c.streams {
+		c.srv.ports.release(rs.port)
+	}
+}
+
+// answer sends 200 OK with the SDP answer for the current offer.
+func (c *call) answer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	c.mu.Lock()
+	accepted := map[int]answerStream{}
+	for _, rs := range c.streams {
+		if rs.st.index >= 0 {
+			accepted[rs.st.index] = answerStream{port: rs.port, st: rs.st}
+		}
+	}
+	body := buildAnswer(c.offer, c.srv.cfg.MediaIP, c.sessID, c.version, accepted)
+	c.mu.Unlock()
+	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
+	if to := res.To(); to != nil && toTag(req) == "" {
+		// The stack puts a random tag on responses; the dialog uses ours.
+		to.Params.Remove("tag")
+		to.Params.Add("tag", c.tag)
+	}
+	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	contact := "<sip:earshot@" + contactHost(req, c.srv) + ">"
+	if c.siprec {
+		contact += ";+sip.srs"
+	}
+	res.AppendHeader(sipmsg.NewHeader("Contact", contact))
+	res.AppendHeader(sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"))
+	if err := tx.Respond(res); err != nil {
+		c.srv.log.Warn("SIP answer not sent", "call_id", c.id, "err", err)
+	}
+}
+
+// contactHost is the address the request reached, with its transport.
+func contactHost(req *sipmsg.Request, s *Server) string {
+	host := req.Destination()
+	tr := strings.ToLower(req.Transport())
+	if host == "" {
+		switch tr {
+		case "tcp":
+			host = s.TCPAddr()
+		default:
+			host = s.UDPAddr()
+		}
+	}
+	if tr != "" && tr != "udp" {
+		host += ";transport=" + tr
+	}
+	return host
+}
+
+// reinvite answers a re-INVITE or UPDATE: hold and resume, added or
+// removed streams, and recording metadata updates.
+func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s := c.srv
+	s.m.reinvites.Inc()
+	if len(req.Body()) == 0 {
+		c.answer(req, tx) // no offer: repeat the current answer
+		return
+	}
+	sd, streams, md, ok := s.offerOf(req, tx, c.siprec)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	if md != nil {
+		c.participants = md.participants
+	}
+	participants := c.participants
+	c.mu.Unlock()
+	var senders map[string]int
+	if md != nil {
+		senders = md.senders
+	}
+	seen := map[string]bool{}
+	var added []*rtpStream
+	for _, st := range streams {
+		seen[st.key()] = true
+		c.mu.Lock()
+		rs := c.streams[st.key()]
+		c.mu.Unlock()
+		switch {
+		case rs != nil && (st.port == 0 || !st.ok || st.codecName != rs.codec):
+			// Removed, or switched to another codec: the party keeps its
+			// format, so the stream is held from now on.
+			st.port, st.direction = 0, "inactive"
+			rs.held.Store(true)
+			c.mu.Lock()
+			rs.st = offerStream{index: -1}
+			c.mu.Unlock()
+		case rs != nil:
+			c.mu.Lock()
+			rs.st = st
+			c.mu.Unlock()
+			rs.setOffer(st)
+		case st.ok && st.port != 0:
+			party := s.partyFor(c, st, participants, senders)
+			nrs, err := c.newStream(st, party)
+			if err != nil {
+				s.log.Warn("stream added by re-INVITE not accepted", "call_id", c.id, "err", err)
+				continue
+			}
+			p, err := c.eng.AddParty(string(party), codec.Format{Codec: codec.Codec(nrs.codec), SampleRate: 8000, Channels: 1})
+			if err != nil {
+				s.log.Warn("stream added by re-INVITE not accepted", "call_id", c.id, "party", party, "err", err)
+				c.mu.Lock()
+				delete(c.streams, nrs.key)
+				c.mu.Unlock()
+				_ = nrs.conn.Close()
+				_ = nrs.rtcp.Close()
+				s.ports.release(nrs.port)
+				continue
+			}
+			nrs.p = p
+			added = append(added, nrs)
+		}
+	}
+	c.mu.Lock()
+	for k, rs := range c.streams {
+		if !seen[k] {
+			rs.held.Store(true)
+			rs.st = offerStream{index: -1}
+		}
+	}
+	c.offer = sd
+	c.version++
+	c.order = append(c.order, added...)
+	c.mu.Unlock()
+	for _, rs := range added {
+		c.startStream(rs)
+	}
+	if md != nil {
+		c.mu.Lock()
+		for i := range participants {
+			for _, l := range participants[i].Labels {
+				if rs := c.streams["label:"+l]; rs != nil {
+					participants[i].Party = string(rs.party)
+				}
+			}
+		}
+		c.mu.Unlock()
+		if r, ok := c.eng.(MetadataReceiver); ok {
+			r.Participants(participants)
+		}
+		s.log.Info("recording metadata updated", "call_id", c.id, "participants", len(participants))
+	}
+	c.answer(req, tx)
+}
+
+// partyFor chooses the party of a stream added mid-call: the metadata's
+// sender if it maps, else the first party not yet used.
+func (s *Server) partyFor(c *call, st offerStream, ps []Participant, senders map[string]int) inference.Party {
+	c.mu.Lock()
+	used := map[inference.Party]bool{}
+	for _, rs := range c.streams {
+		used[rs.party] = true
+	}
+	c.mu.Unlock()
+	if i, ok := senders[st.label]; ok && st.label != "" {
+		if p := s.rules.match(ps[i]); p != "" && !used[p] {
+			return p
+		}
+	}
+	for _, p := range []inference.Party{inference.PartyCustomer, inference.PartyAgent} {
+		if !used[p] {
+			return p
+		}
+	}
+	return PartyMixed
+}
+
+// watch ends the call when its streams stop receiving RTP.
+func (c *call) watch() {
+	cfg := c.srv.cfg
+	tick := time.NewTicker(min(cfg.RTPTimeout/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		active, idle := 0, 0
+		for _, rs := range c.streams {
+			if rs.held.Load() {
+				continue
+			}
+			active++
+			last, limit := rs.lastRTP.Load(), cfg.RTPTimeout
+			if last == 0 {
+				last, limit = c.started.UnixNano(), cfg.SetupTimeout
+			}
+			if time.Since(time.Unix(0, last)) > limit {
+				idle++
+			}
+		}
+		c.mu.Unlock()
+		if active > 0 && idle == active {
+			c.end("rtp_timeout", fmt.Errorf("sip: no RTP for %s", cfg.RTPTimeout))
+			return
+		}
+	}
+}
+
+// end ends the call once; the first reason wins.
+func (c *call) end(reason string, cause error) {
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		c.ending = true
+		c.mu.Unlock()
+		s := c.srv
+		go func() {
+			switch reason {
+			case "bye":
+			case "shutdown":
+				c.sendBye(time.Second)
+			default:
+				c.sendBye(byeTimeout)
+			}
+			c.closeStreams()
+			c.readers.Wait()
+			c.eng.Close(cause)
+			c.releasePorts()
+			s.mu.Lock()
+			delete(s.calls, c.id)
+			s.mu.Unlock()
+			<-s.slots
+			s.m.calls.Dec()
+			s.m.ended.WithLabelValues(reason).Inc()
+			s.log.Info("call ended", "call_id", c.id, "reason", reason, "duration", time.Since(c.started).Round(time.Second))
+			close(c.done)
+		}()
+	})
+}
+
+// dialogPeer holds the dialog state needed to send BYE.
+type dialogPeer struct {
+	target    sipmsg.Uri // the client's Contact (else its From URI)
+	remote    sipmsg.Uri // the client's From URI
+	remoteTag string
+	local     sipmsg.Uri // the INVITE's To URI
+	transport string
+	source    string // where the INVITE came from (host:port)
+}
+
+func peerOf(req *sipmsg.Request) dialogPeer {
+	p := dialogPeer{transport: req.Transport(), source: req.Source()}
+	if f := req.From(); f != nil {
+		p.remote, p.target = f.Address, f.Address
+		p.remoteTag, _ = f.Params.Get("tag")
+	}
+	if ct := req.Contact(); ct != nil {
+		p.target = ct.Address
+	}
+	if to := req.To(); to != nil {
+		p.local = to.Address
+	}
+	return p
+}
+
+// byeTimeout bounds the wait for the answer to the server's BYE.
+const byeTimeout = 4 * time.Second
+
+// sendBye ends the dialog from the server's side (RTP timeout, shutdown),
+// so that the client stops sending; best effort, logged.
+func (c *call) sendBye(timeout time.Duration) {
+	p := c.peer
+	if p.source == "" {
+		return
+	}
+	req := sipmsg.NewRequest(sipmsg.BYE, p.target)
+	from := &sipmsg.FromHeader{Address: p.local}
+	from.Params.Add("tag", c.tag)
+	to := &sipmsg.ToHeader{Address: p.remote}
+	if p.remoteTag != "" {
+		to.Params.Add("tag", p.remoteTag)
+	}
+	id := sipmsg.CallIDHeader(c.id)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&id)
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: 1, MethodName: sipmsg.BYE})
+	req.SetTransport(p.transport)
+	req.SetDestination(p.source)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := c.srv.client.Do(ctx, req)
+	switch {
+	case err != nil:
+		c.srv.log.Warn("BYE to the client failed", "call_id", c.id, "err", err)
+	case res.StatusCode >= 300:
+		c.srv.log.Warn("BYE to the client refused", "call_id", c.id, "status", res.StatusCode)
+	}
+}

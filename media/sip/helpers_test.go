@@ -1,0 +1,488 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt/pocketsphinx"
+)
+
+// engine is the package's shared PocketSphinx engine (see TestMain).
+var engine *pocketsphinx.Engine
+
+func TestMain(m *testing.M) {
+	var err error
+	engine, err = pocketsphinx.New(pocketsphinx.DefaultConfig(), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = engine.Close()
+	os.Exit(code)
+}
+
+// collector is an Opener that runs each call through the real media
+// pipeline (PocketSphinx) and records its transcript and DTMF events.
+type collector struct {
+	pipe   *pipeline.Pipeline
+	opened chan *recEngagement
+	mu     sync.Mutex
+	refuse error
+}
+
+func newCollector(t *testing.T) *collector {
+	p, err := pipeline.New(pipeline.DefaultConfig(), nil, prometheus.NewRegistry(), engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &collector{pipe: p, opened: make(chan *recEngagement, 16)}
+}
+
+func (c *collector) Open(ctx context.Context, m Meta) (Engagement, error) {
+	c.mu.Lock()
+	refuse := c.refuse
+	c.mu.Unlock()
+	if refuse != nil {
+		return nil, refuse
+	}
+	pe, err := c.pipe.Open(context.Background(), pipeline.OpenOptions{ID: m.CallID, Source: m.Source})
+	if err != nil {
+		return nil, err
+	}
+	e := &recEngagement{meta: m, pe: pe, inner: FromPipeline(pe), parties: map[inference.Party]*recParty{},
+		closed: make(chan struct{}), drained: make(chan struct{})}
+	go func() {
+		defer close(e.drained)
+		for seg := range pe.Segments() {
+			if seg.Final {
+				e.mu.Lock()
+				e.finals = append(e.finals, seg)
+				e.mu.Unlock()
+			}
+		}
+	}()
+	c.opened <- e
+	return e, nil
+}
+
+func (c *collector) next(t *testing.T) *recEngagement {
+	t.Helper()
+	select {
+	case e := <-c.opened:
+		return e
+	case <-time.After(30 * time.Second):
+		t.Fatal("no engagement opened within 30 s")
+		return nil
+	}
+}
+
+type recEngagement struct {
+	meta    Meta
+	pe      *pipeline.Engagement
+	inner   Engagement
+	mu      sync.Mutex
+	parties map[inference.Party]*recParty
+	finals  []pipeline.Segment
+	dtmf    []string
+	updates [][]Participant
+	closes  int
+	err     error
+	closed  chan struct{}
+	drained chan struct{}
+}
+
+func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
+	inner, err := e.inner.AddParty(name, f)
+	if err != nil {
+		return nil, err
+	}
+	p := &recParty{inner: inner, format: f}
+	e.mu.Lock()
+	e.parties[inference.Party(name)] = p
+	e.mu.Unlock()
+	return p, nil
+}
+
+func (e *recEngagement) Close(err error) {
+	e.mu.Lock()
+	e.closes++
+	n := e.closes
+	e.err = err
+	e.mu.Unlock()
+	if n == 1 {
+		e.inner.Close(err)
+		close(e.closed)
+	}
+}
+
+func (e *recEngagement) DTMF(party, digit string) {
+	e.mu.Lock()
+	e.dtmf = append(e.dtmf, party+":"+digit)
+	e.mu.Unlock()
+}
+
+func (e *recEngagement) Participants(ps []Participant) {
+	e.mu.Lock()
+	e.updates = append(e.updates, ps)
+	e.mu.Unlock()
+}
+
+func (e *recEngagement) waitClosed(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-e.closed:
+	case <-time.After(d):
+		t.Fatalf("engagement not closed within %s", d)
+	}
+}
+
+func (e *recEngagement) party(p inference.Party) *recParty {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.parties[p]
+}
+
+// transcript waits for the pipeline to drain and returns the final text of
+// a party.
+func (e *recEngagement) transcript(t *testing.T, party inference.Party) string {
+	t.Helper()
+	select {
+	case <-e.drained:
+	case <-time.After(120 * time.Second):
+		t.Fatal("pipeline did not drain within 120 s")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var words []string
+	for _, s := range e.finals {
+		if s.Party == string(party) && s.Text != "" {
+			words = append(words, s.Text)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// recParty forwards to the pipeline's party and counts what it was given.
+type recParty struct {
+	inner   Party
+	format  codec.Format
+	mu      sync.Mutex
+	packets int
+	bytes   int
+	lastSeq uint16
+	backs   int // sequence numbers that did not increase
+	raw     []byte
+}
+
+func (p *recParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
+	p.mu.Lock()
+	if p.packets > 0 && int16(seq-p.lastSeq) <= 0 {
+		p.backs++
+	}
+	p.packets++
+	p.bytes += len(payload)
+	p.lastSeq = seq
+	p.raw = append(p.raw, payload...)
+	p.mu.Unlock()
+	return p.inner.WriteRTP(seq, ts, payload)
+}
+
+// seconds is the audio received, at 8000 G.711 bytes a second.
+func (p *recParty) seconds() float64 {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return float64(p.bytes) / 8000
+}
+
+// wordsFound returns how many of want's words occur in got.
+func wordsFound(want, got string) (int, int) {
+	have := map[string]bool{}
+	for _, w := range strings.Fields(strings.ToLower(got)) {
+		have[w] = true
+	}
+	n := 0
+	ws := strings.Fields(strings.ToLower(want))
+	for _, w := range ws {
+		if have[w] {
+			n++
+		}
+	}
+	return n, len(ws)
+}
+
+type env struct {
+	srv *Server
+	col *collector
+	reg *prometheus.Registry
+}
+
+// rtpBase spreads the RTP port ranges of the tests of this package (the
+// WHIP tests use 40000-40999).
+var (
+	rtpMu   sync.Mutex
+	rtpBase = 42000
+)
+
+// testServer starts a SIP server on loopback (UDP and TCP, ephemeral
+// ports) with a private RTP port range.
+func testServer(t *testing.T, mod func(*Config)) *env {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.UDP, cfg.TCP = "127.0.0.1:0", "127.0.0.1:0"
+	rtpMu.Lock()
+	cfg.RTPPortMin, cfg.RTPPortMax = rtpBase, rtpBase+99
+	rtpBase += 100
+	rtpMu.Unlock()
+	cfg.AgentPatterns = []string{`^sip:2\d{3}@`}
+	cfg.Headers = map[string]string{"X-Queue": "queue", "X-Agent": "agent"}
+	cfg.RTPTimeout = 5 * time.Second
+	if mod != nil {
+		mod(&cfg)
+	}
+	reg := prometheus.NewRegistry()
+	col := newCollector(t)
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), reg, col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return &env{srv: srv, col: col, reg: reg}
+}
+
+func (e *env) counter(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	return testutil.ToFloat64(c)
+}
+
+// streamPort returns the RTP port the server answered for a stream of a
+// call ("label:2", "index:0").
+func (e *env) streamPort(t *testing.T, callID, key string) int {
+	t.Helper()
+	c := e.srv.lookup(callID)
+	for i := 0; c == nil && i < 600; i++ {
+		time.Sleep(50 * time.Millisecond) // the call is registered after Open
+		c = e.srv.lookup(callID)
+	}
+	if c == nil {
+		t.Fatalf("no call %q", callID)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rs := c.streams[key]
+	if rs == nil {
+		t.Fatalf("call has no stream %q", key)
+	}
+	return rs.port
+}
+
+// freeMediaPort finds an even port whose next three ports are free too
+// (SIPp's RTP, RTCP and its second stream pair).
+func freeMediaPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+		c.Close()
+		ok := true
+		var held []*net.UDPConn
+		for i := range 4 {
+			cc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, cc)
+		}
+		for _, cc := range held {
+			cc.Close()
+		}
+		if ok && p < 65530 {
+			return p
+		}
+	}
+	t.Fatal("no free media port")
+	return 0
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// runSIPp runs one call of a scenario from testdata (with {{KEY}}
+// substitutions) against addr, sending RTP from mediaPort. It returns
+// SIPp's exit error and output.
+func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string, mediaPort int, extra ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatal("sipp not found: make test installs Debian sip-tester")
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	for k, v := range subs {
+		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, scenario)
+	if err := os.WriteFile(sf, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := append([]string{addr, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort), "-timeout", "60s", "-timeout_error", "-nostdin",
+		"-recv_timeout", "20000", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, extra...)
+	cmd := exec.CommandContext(ctx, "sipp", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if errb, _ := os.ReadFile(filepath.Join(dir, "errors.log")); len(errb) > 0 {
+		out = append(out, errb...)
+	}
+	return string(out), err
+}
+
+// Recorded read speech from Debian's pocketsphinx-testdata (LibriVox,
+// public domain) with its reference transcripts.
+const testData = "/usr/share/pocketsphinx/test/data/librivox/"
+
+var utterances = map[string]string{
+	"0880": "he was not an ill disposed young man",
+	"0890": "unless to be rather cold hearted and rather selfish is to be ill disposed",
+	"0920": "had he married a more a amiable woman he might have been made still more respectable than he was",
+	"0930": "he might even have been made amiable himself",
+}
+
+// speechULaw converts a test utterance with sox to raw 8 kHz mu-law with
+// half a second of silence before and after; it returns the file, its
+// bytes and what is said.
+func speechULaw(t *testing.T, id string) (string, []byte, string) {
+	t.Helper()
+	src := testData + "sense_and_sensibility_01_austen_64kb-" + id + ".wav"
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("test speech missing (Debian package pocketsphinx-testdata, in the Makefile's DEBS_TEST): %v", err)
+	}
+	out := filepath.Join(t.TempDir(), id+".ulaw")
+	if b, err := exec.Command("sox", src, "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", out,
+		"pad", "0.5", "0.5").CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, b, utterances[id]
+}
+
+// rtpSender sends G.711 from a local UDP socket.
+type rtpSender struct {
+	conn *net.UDPConn
+	dst  netip.AddrPort
+	ssrc uint32
+	seq  uint16
+	ts   uint32
+}
+
+func newRTPSender(t *testing.T, localPort int) *rtpSender {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: localPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rtpSender{conn: c, ssrc: 0x5eed0001, seq: 1000, ts: 160000}
+}
+
+func (s *rtpSender) port() int { return s.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (s *rtpSender) send(t *testing.T, pt uint8, payload []byte, marker bool) {
+	t.Helper()
+	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: s.seq, Timestamp: s.ts, SSRC: s.ssrc, Marker: marker},
+		Payload: payload}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.conn.WriteToUDPAddrPort(b, s.dst); err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Errorf("send RTP: %v", err)
+	}
+}
+
+// stream sends audio in 20 ms packets in real time. Every tenth pair of
+// packets is sent swapped (reordering), and halfway the SSRC, sequence and
+// timestamp base change (a new source).
+func (s *rtpSender) stream(t *testing.T, pt uint8, audio []byte) {
+	t.Helper()
+	const n = 160
+	var pkts [][]byte
+	for i := 0; i+n <= len(audio); i += n {
+		pkts = append(pkts, audio[i:i+n])
+	}
+	start := time.Now()
+	for i := 0; i < len(pkts); i++ {
+		if i == len(pkts)/2 {
+			s.ssrc, s.seq, s.ts = 0x5eed0002, 40000, 9000000
+		}
+		if i%10 == 5 && i+1 < len(pkts) && i+1 != len(pkts)/2 {
+			// reorder: send i+1 before i
+			s.seq++
+			s.ts += n
+			s.send(t, pt, pkts[i+1], false)
+			s.seq--
+			s.ts -= n
+			s.send(t, pt, pkts[i], false)
+			s.seq += 2
+			s.ts += 2 * n
+			i++
+		} else {
+			s.send(t, pt, pkts[i], false)
+			s.seq++
+			s.ts += n
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(i+1) * 20 * time.Millisecond)))
+	}
+}

@@ -1,0 +1,384 @@
+package sip
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/earshot/earshot/inference"
+)
+
+// flushAfter releases the reorder buffer when no packet arrived for this
+// long (a lost packet is not waited for longer).
+const flushAfter = 60 * time.Millisecond
+
+// relatchAfter lets a stream latch to a new source once its current source
+// has been silent this long (a failover to another media server).
+const relatchAfter = time.Second
+
+// dtmfDigits are the RFC 4733 events 0-15.
+const dtmfDigits = "0123456789*#ABCD"
+
+// rtpStream receives one audio stream of a call on its own UDP port.
+type rtpStream struct {
+	c      *call
+	key    string
+	label  string
+	party  inference.Party
+	p      Party
+	codec  string
+	port   int
+	conn   *net.UDPConn
+	rtcp   *net.UDPConn
+	held   atomic.Bool
+	pt     atomic.Uint32 // audio payload type
+	dtmfPT atomic.Int32  // telephone-event payload type or -1
+	// lastRTP is the unix nanoseconds of the last accepted packet; 0 before
+	// the first.
+	lastRTP atomic.Int64
+	done    chan struct{}
+	st      offerStream // the current offer of the stream; index -1 when removed
+
+	// reader goroutine state
+	source      netip.AddrPort
+	sourceSeen  time.Time
+	ssrc        uint32
+	haveSSRC    bool
+	seqOff      uint16
+	tsOff       uint32
+	lastOutSeq  uint16 // rebased sequence of the last packet pushed
+	lastOutTS   uint32
+	lastDur     uint32
+	jb          jitter
+	emittedSeq  uint16
+	haveEmitted bool
+	audioSeq    uint16
+	closed      bool // the Party is gone
+	dtmf        dtmfState
+	ptWarned    bool
+}
+
+type packet struct {
+	seq, origSeq uint16
+	ts           uint32
+	pt           uint8
+	payload      []byte
+	arrived      time.Time
+}
+
+// jitter is a small reorder buffer keyed by rebased sequence number.
+type jitter struct {
+	depth   int
+	next    uint16
+	started bool
+	pending map[uint16]packet
+}
+
+// push adds p and calls emit for every packet now in order; it reports
+// false for a packet older than the ones already released (late).
+func (j *jitter) push(p packet, emit func(packet)) bool {
+	if j.depth == 0 {
+		if j.started && int16(p.seq-j.next) < 0 {
+			return false
+		}
+		j.started, j.next = true, p.seq+1
+		emit(p)
+		return true
+	}
+	if !j.started {
+		j.started, j.next = true, p.seq
+		j.pending = map[uint16]packet{}
+	}
+	d := int16(p.seq - j.next)
+	if d < 0 {
+		return false
+	}
+	if _, dup := j.pending[p.seq]; dup {
+		return false
+	}
+	j.pending[p.seq] = p
+	j.drain(emit)
+	for len(j.pending) > j.depth {
+		j.skip()
+		j.drain(emit)
+	}
+	return true
+}
+
+func (j *jitter) drain(emit func(packet)) {
+	for {
+		p, ok := j.pending[j.next]
+		if !ok {
+			return
+		}
+		delete(j.pending, j.next)
+		j.next++
+		emit(p)
+	}
+}
+
+// skip gives up on the missing packets before the oldest pending one.
+func (j *jitter) skip() {
+	best, first := uint16(0), true
+	for s := range j.pending {
+		if first || int16(s-best) < 0 {
+			best, first = s, false
+		}
+	}
+	if !first {
+		j.next = best
+	}
+}
+
+// flush releases every pending packet in order.
+func (j *jitter) flush(emit func(packet)) {
+	for len(j.pending) > 0 {
+		j.skip()
+		j.drain(emit)
+	}
+}
+
+// dtmfState follows RFC 4733 events: one event per timestamp, reported
+// once, at its end packet or when the next event starts.
+type dtmfState struct {
+	have     bool
+	ts       uint32
+	event    byte
+	reported bool
+}
+
+func (d *dtmfState) packet(ts uint32, payload []byte, report func(string)) bool {
+	if len(payload) < 4 {
+		return false
+	}
+	ev, end := payload[0], payload[1]&0x80 != 0
+	if !d.have || ts != d.ts {
+		d.finish(report)
+		*d = dtmfState{have: true, ts: ts, event: ev}
+	}
+	if end && !d.reported {
+		d.reported = true
+		if int(d.event) < len(dtmfDigits) {
+			report(dtmfDigits[d.event : d.event+1])
+		}
+	}
+	return true
+}
+
+func (d *dtmfState) finish(report func(string)) {
+	if d.have && !d.reported {
+		d.reported = true
+		if int(d.event) < len(dtmfDigits) {
+			report(dtmfDigits[d.event : d.event+1])
+		}
+	}
+}
+
+// read is the stream's reader goroutine.
+func (s *rtpStream) read() {
+	defer close(s.done)
+	srv := s.c.srv
+	m := srv.m
+	buf := make([]byte, 2048)
+	emit := s.emit
+	for {
+		if len(s.jb.pending) > 0 {
+			_ = s.conn.SetReadDeadline(time.Now().Add(flushAfter))
+		} else {
+			_ = s.conn.SetReadDeadline(time.Time{})
+		}
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				s.jb.flush(emit)
+				continue
+			}
+			s.jb.flush(emit)
+			s.dtmf.finish(s.reportDTMF)
+			return
+		}
+		now := time.Now()
+		b := buf[:n]
+		if n < 12 || b[0]>>6 != 2 {
+			m.dropped.WithLabelValues("malformed").Inc()
+			continue
+		}
+		if pt := b[1] & 0x7f; pt >= 72 && pt <= 76 {
+			m.rtcp.Inc() // RTCP multiplexed on the RTP port
+			continue
+		}
+		if !srv.allowed(from.Addr()) {
+			m.dropped.WithLabelValues("source_not_allowed").Inc()
+			continue
+		}
+		if s.source.IsValid() && from != s.source && now.Sub(s.sourceSeen) < relatchAfter {
+			m.dropped.WithLabelValues("unexpected_source").Inc()
+			continue
+		}
+		var h rtp.Packet
+		if err := h.Unmarshal(b); err != nil {
+			m.dropped.WithLabelValues("malformed").Inc()
+			continue
+		}
+		pt := h.PayloadType
+		isDTMF := int32(pt) == s.dtmfPT.Load()
+		switch {
+		case uint32(pt) == s.pt.Load() || isDTMF:
+		case pt == ptCN:
+			m.dropped.WithLabelValues("comfort_noise").Inc()
+			continue
+		default:
+			m.dropped.WithLabelValues("payload_type").Inc()
+			if !s.ptWarned {
+				s.ptWarned = true
+				srv.log.Warn("RTP with an unnegotiated payload type dropped", "call", s.c.id, "stream", s.key, "payload_type", pt)
+			}
+			continue
+		}
+		switch {
+		case len(h.Payload) == 0:
+			m.dropped.WithLabelValues("empty").Inc()
+			continue
+		case len(h.Payload) > srv.cfg.MaxPayloadBytes:
+			m.dropped.WithLabelValues("oversized").Inc()
+			continue
+		}
+		if s.source != from {
+			if s.source.IsValid() {
+				srv.log.Info("RTP source changed", "call", s.c.id, "stream", s.key)
+			}
+			s.source = from
+		}
+		s.sourceSeen = now
+		s.lastRTP.Store(now.UnixNano())
+		m.packets.WithLabelValues(s.codec).Inc()
+		if !s.haveSSRC || h.SSRC != s.ssrc {
+			if s.haveSSRC {
+				// A new source: flush the old one and continue its numbering.
+				s.jb.flush(emit)
+				m.ssrcChanges.Inc()
+				s.seqOff = s.lastOutSeq + 1 - h.SequenceNumber
+				s.tsOff = s.lastOutTS + s.lastDur - h.Timestamp
+			}
+			s.ssrc, s.haveSSRC = h.SSRC, true
+		}
+		p := packet{seq: h.SequenceNumber + s.seqOff, origSeq: h.SequenceNumber, ts: h.Timestamp + s.tsOff,
+			pt: pt, payload: append([]byte(nil), h.Payload...), arrived: now}
+		if !isDTMF {
+			if d := p.ts - s.lastOutTS; int16(p.seq-s.lastOutSeq) == 1 && d > 0 && d < 8000 {
+				s.lastDur = d
+			} else if s.lastDur == 0 {
+				s.lastDur = uint32(len(p.payload))
+			}
+		}
+		if int16(p.seq-s.lastOutSeq) > 0 || !s.jb.started {
+			s.lastOutSeq, s.lastOutTS = p.seq, p.ts
+		}
+		if !s.jb.push(p, emit) {
+			m.dropped.WithLabelValues("late").Inc()
+		}
+	}
+}
+
+// emit hands one in-order packet to the party or the DTMF decoder.
+func (s *rtpStream) emit(p packet) {
+	gap := uint16(0)
+	if s.haveEmitted {
+		gap = p.seq - s.emittedSeq - 1
+	}
+	s.haveEmitted, s.emittedSeq = true, p.seq
+	if int32(p.pt) == s.dtmfPT.Load() {
+		s.audioSeq += gap
+		if !s.dtmf.packet(p.ts, p.payload, s.reportDTMF) {
+			s.c.srv.m.dropped.WithLabelValues("malformed").Inc()
+		}
+		return
+	}
+	s.audioSeq += gap + 1
+	if s.closed {
+		return
+	}
+	// Decode errors, losses and overflow are counted by the Party.
+	if err := s.p.WriteRTP(s.audioSeq, p.ts, p.payload); isClosed(err) {
+		s.closed = true
+	}
+	s.c.srv.m.delay.Observe(time.Since(p.arrived).Seconds())
+}
+
+func (s *rtpStream) reportDTMF(digit string) {
+	s.c.srv.m.dtmf.Inc()
+	if r, ok := s.c.eng.(DTMFReceiver); ok {
+		r.DTMF(string(s.party), digit)
+	}
+}
+
+// discardRTCP reads and counts RTCP on the stream's odd port.
+func (s *rtpStream) discardRTCP(wg *sync.WaitGroup) {
+	defer wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.rtcp.ReadFromUDPAddrPort(buf); err != nil {
+			return
+		}
+		s.c.srv.m.rtcp.Inc()
+	}
+}
+
+// ports hands out even RTP ports (with the odd port for RTCP) in a range.
+type ports struct {
+	mu   sync.Mutex
+	ip   netip.Addr
+	min  int
+	max  int
+	next int
+	// +checklocks:mu
+	used map[int]bool
+}
+
+func newPorts(ip netip.Addr, min, max int) *ports {
+	if min%2 == 1 {
+		min++
+	}
+	return &ports{ip: ip, min: min, max: max, next: min, used: map[int]bool{}}
+}
+
+// open binds an RTP/RTCP port pair from the range.
+func (p *ports) open() (int, *net.UDPConn, *net.UDPConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := (p.max - p.min + 1) / 2
+	for range n {
+		port := p.next
+		p.next += 2
+		if p.next+1 > p.max {
+			p.next = p.min
+		}
+		if p.used[port] {
+			continue
+		}
+		rc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
+		if err != nil {
+			continue
+		}
+		cc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
+		if err != nil {
+			rc.Close()
+			continue
+		}
+		_ = rc.SetReadBuffer(1 << 20)
+		p.used[port] = true
+		return port, rc, cc, nil
+	}
+	return 0, nil, nil, errors.New("sip: no free RTP port in the range")
+}
+
+func (p *ports) release(port int) {
+	p.mu.Lock()
+	delete(p.used, port)
+	p.mu.Unlock()
+}
