@@ -29,6 +29,7 @@ type Daemon struct {
 	controls       *Controls
 	hub            *Hub
 	media          *mediaRouter
+	sip            *sipIngest
 	analytics      *analytics
 	plugins        *plugins.Host
 	kb             *knowledge
@@ -76,6 +77,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.sip, err = newSIPIngest(d.media, cfg.Media.SIP, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.analytics, err = newAnalytics(d, logger, d.reg); err != nil {
@@ -135,6 +139,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.hub.Run(gctx) })
+	g.Go(func() error { return d.sip.run(gctx) })
 	g.Go(func() error { return d.store.Run(gctx) })
 	g.Go(func() error { return d.plugins.Run(gctx) })
 	g.Go(func() error {

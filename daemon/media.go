@@ -63,7 +63,7 @@ func (c MediaConfig) Validate() error {
 	if c.MaxUploadBytes < 1<<20 {
 		return fmt.Errorf("max_upload_bytes must be at least 1 MiB, got %d", c.MaxUploadBytes)
 	}
-	for _, v := range []interface{ Validate() error }{c.Pipeline, c.WHIP, c.WebSocket} {
+	for _, v := range []interface{ Validate() error }{c.Pipeline, c.WHIP, c.WebSocket, c.SIP} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
