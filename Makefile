@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 
 # Debian packages the build and the tests need; installed by `make deps`.
 DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
-DEBS_TEST  := $(DEBS_BUILD) pocketsphinx pocketsphinx-testdata systemd softhsm2 \
+DEBS_TEST  := $(DEBS_BUILD) pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
               sip-tester sctk espeak-ng sox chromium python3-aiortc
 
 .PHONY: all build run test deps deps-build lint bench eval clean
