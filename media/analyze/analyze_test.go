@@ -173,3 +173,17 @@ func FuzzParseTranscript(f *testing.F) {
 		}
 	})
 }
+
+func TestFilePrintsTranscript(t *testing.T) {
+	var out strings.Builder
+	r, err := File(context.Background(), f0880, &out, Options{}, pocketsphinx.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Segments) == 0 || !strings.Contains(out.String(), "speaker: ") || !strings.Contains(out.String(), "young") {
+		t.Errorf("transcript output %q, want a speaker line with the recognised words", out.String())
+	}
+	if _, err := File(context.Background(), "/nonexistent.wav", &out, Options{}, pocketsphinx.Config{}, nil); err == nil {
+		t.Error("missing file: nil error")
+	}
+}

@@ -126,9 +126,13 @@ func TestEvalWER(t *testing.T) {
 		t.Logf("%-18s %-34s %6.1f %5d %5d %5d %8.2f", r.set, r.system, r.c.WER(), r.c.Sub, r.c.Del, r.c.Ins, r.cpu.Seconds())
 	}
 	t.Logf("targets: LibriVox streaming WER <= 30%% at 16 kHz, <= 35%% at 8 kHz mu-law; within 2 points of pocketsphinx_continuous")
-	if _, err := exec.LookPath("sclite"); err == nil {
+	sclite := "/usr/lib/sctk/bin/sclite" // Debian sctk
+	if p, err := exec.LookPath("sclite"); err == nil {
+		sclite = p
+	}
+	if _, err := os.Stat(sclite); err == nil {
 		for _, n := range []string{"librivox-fast-16k", "librivox-fast-8k"} {
-			out, err := exec.Command("sclite", "-r", filepath.Join(tmp, n+".ref"), "trn", "-h", filepath.Join(tmp, n+".hyp"), "trn", "-i", "rm", "-o", "sum", "stdout").CombinedOutput()
+			out, err := exec.Command(sclite, "-r", filepath.Join(tmp, n+".ref"), "trn", "-h", filepath.Join(tmp, n+".hyp"), "trn", "-i", "rm", "-o", "sum", "stdout").CombinedOutput()
 			if err != nil {
 				t.Logf("sclite %s: %v", n, err)
 				continue

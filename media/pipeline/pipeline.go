@@ -124,6 +124,13 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, engine stt.
 	if err != nil {
 		return nil, err
 	}
+	// The recogniser pool is the measured capacity's hard bound: never
+	// admit more live engagements than there are recognisers.
+	if c, ok := engine.(interface{ MaxStreams() int }); ok && c.MaxStreams() < cfg.MaxEngagements {
+		logger.Warn("max_engagements above the recogniser pool; lowered", "max_engagements", cfg.MaxEngagements,
+			"recognisers", c.MaxStreams())
+		cfg.MaxEngagements = c.MaxStreams()
+	}
 	return &Pipeline{cfg: cfg, log: logger.With("component", "pipeline"), m: m, engine: engine,
 		parties: map[*Party]struct{}{}}, nil
 }

@@ -78,8 +78,10 @@ const (
 	End               // the current speech region ended
 )
 
-// floorWindowMs is the span of the noise-floor minimum.
-const floorWindowMs = 3000
+// floorWindowMs is the span of the noise-floor minimum: long enough that
+// continuous speech always contains a pause inside it (a 3 s window split
+// long sentences and cost WER).
+const floorWindowMs = 10000
 
 // Event is one output of the detector.
 type Event struct {

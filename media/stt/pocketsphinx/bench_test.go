@@ -1,0 +1,53 @@
+package pocketsphinx
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/wav"
+)
+
+// BenchmarkStream measures recogniser CPU seconds per audio second (thread
+// CPU clock, immune to other processes' load) on a LibriVox recording fed
+// in 20 ms writes, for both search presets.
+func BenchmarkStream(b *testing.B) {
+	raw, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav")
+	if err != nil {
+		b.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pcm := f.Samples()
+	for _, search := range []string{SearchFast, SearchAccurate} {
+		b.Run(search, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Search, cfg.MaxDecoders, cfg.Warm = search, 1, 1
+			e, err := New(cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			var cpu, audioSecs float64
+			for b.Loop() {
+				s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for off := 0; off < len(pcm); off += 320 {
+					if _, err := s.Write(pcm[off:min(off+320, len(pcm))]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s.EndUtterance()
+				cpu += s.(stt.CPUReporter).CPUTime().Seconds()
+				audioSecs += float64(len(pcm)) / stt.Rate
+				s.Close()
+			}
+			b.ReportMetric(cpu/audioSecs, "cpu-s/audio-s")
+		})
+	}
+}
