@@ -40,6 +40,8 @@ func (d *Daemon) forecastRoutes() []route {
 		{"POST", "/api/v1/queues/{queue}/forecast/backtest", forecastRoles, "Rolling-origin backtest of the short-term model on a queue's history", d.postBacktest},
 		{"POST", "/api/v1/queues/{queue}/forecast/longterm", forecastRoles, "Monthly forecast and FTE requirement of a queue", d.postLongTerm},
 		{"POST", "/api/v1/forecast/erlang", forecastRoles, "Erlang C/A calculator for one interval", d.postErlang},
+		{"GET", "/api/v1/queues/{queue}/forecasts", forecastRoles, "Stored forecasts of a queue (metadata, newest first)", d.listForecasts},
+		{"GET", "/api/v1/queues/{queue}/forecasts/latest", forecastRoles, "The latest stored forecast of a queue", d.latestForecast},
 	}
 }
 
@@ -445,6 +447,16 @@ func (d *Daemon) postForecast(w http.ResponseWriter, r *http.Request, p *Princip
 	if !ok {
 		return
 	}
+	// Every forecast is kept per queue with its model version, so planners
+	// can compare what was predicted with what happened.
+	if r.URL.Query().Get("store") != "false" {
+		raw, _ := json.Marshal(f)
+		sf := store.StoredForecast{Queue: fp.queue, CreatedAt: time.Now().UTC(), CreatedBy: p.User.ID, ModelVersion: f.ModelVersion, Payload: raw}
+		if err := d.store.PutForecast(sf); err != nil {
+			d.storeError(w, r, err)
+			return
+		}
+	}
 	switch fp.format {
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -567,4 +579,51 @@ func (d *Daemon) postErlang(w http.ResponseWriter, r *http.Request, p *Principal
 		return
 	}
 	writeJSON(w, 200, res)
+}
+
+// forecastQueue checks the queue of a stored-forecast route.
+func (d *Daemon) forecastQueue(w http.ResponseWriter, r *http.Request, p *Principal) (string, bool) {
+	q := r.PathValue("queue")
+	if !p.InQueue(q) {
+		writeProblem(w, r, http.StatusNotFound, "not-found", "no such queue")
+		return "", false
+	}
+	if !d.controls.Decide("forecasting", q, p.User.ID).On {
+		writeProblem(w, r, http.StatusForbidden, "feature-off", "forecasting is off for this queue and user")
+		return "", false
+	}
+	return q, true
+}
+
+func (d *Daemon) listForecasts(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q, ok := d.forecastQueue(w, r, p)
+	if !ok {
+		return
+	}
+	fs, err := d.store.Forecasts(q, false)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if fs == nil {
+		fs = []store.StoredForecast{}
+	}
+	writeJSON(w, 200, fs)
+}
+
+func (d *Daemon) latestForecast(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q, ok := d.forecastQueue(w, r, p)
+	if !ok {
+		return
+	}
+	fs, err := d.store.Forecasts(q, true)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if len(fs) == 0 {
+		writeProblem(w, r, http.StatusNotFound, "not-found", "no stored forecast for this queue")
+		return
+	}
+	writeJSON(w, 200, fs[0])
 }

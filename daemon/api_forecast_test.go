@@ -74,6 +74,20 @@ func TestForecastAPI(t *testing.T) {
 		t.Errorf("%d open intervals, want 200 (10 weekdays x 20)", open)
 	}
 
+	// The forecast was stored for the queue with its model version.
+	var stored []store.StoredForecast
+	json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/queues/cards/forecasts", nil, 200), &stored)
+	if len(stored) != 1 || stored[0].ModelVersion != forecast.ModelVersion || stored[0].CreatedBy != "ana" || stored[0].Payload != nil {
+		t.Fatalf("stored forecasts = %+v", stored)
+	}
+	var latest store.StoredForecast
+	json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/queues/cards/forecasts/latest", nil, 200), &latest)
+	var lf forecast.Forecast
+	if json.Unmarshal(latest.Payload, &lf) != nil || len(lf.Points) != len(f.Points) {
+		t.Errorf("latest stored forecast has %d points, want %d", len(lf.Points), len(f.Points))
+	}
+	td.mustCall(t, analyst, "GET", "/api/v1/queues/loans/forecasts/latest", nil, 404)
+
 	// Tuned by backtest: the settings travel with the forecast.
 	var tuned forecast.Forecast
 	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast?days=7&tune=true", csv, 200), &tuned)

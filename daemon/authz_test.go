@@ -103,6 +103,8 @@ var policy = map[string][]Role{
 	"POST /api/v1/queues/{queue}/forecast/backtest": {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/longterm": {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/forecast/erlang":                  {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/queues/{queue}/forecasts":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/queues/{queue}/forecasts/latest":   {RoleAdmin, RoleSupervisor, RoleAnalyst},
 }
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
@@ -146,9 +148,11 @@ var mediaInputRoutes = map[string]bool{
 	"DELETE /api/v1/ingest/whip/{id}": true, "GET /api/v1/ingest/stream": true,
 	// Plugin routes need an installed plugin binary: plugins_test.go.
 	"POST /api/v1/plugins": true, "PUT /api/v1/plugins/{name}/settings": true,
-	// An archive upload: kb_test.go.
-	"POST /api/v1/kb/import":              true,
 	"POST /api/v1/plugins/{name}/restart": true, "DELETE /api/v1/plugins/{name}": true,
+	// An archive upload: kb_test.go.
+	"POST /api/v1/kb/import": true,
+	// Needs a stored forecast (404 before one): api_forecast_test.go.
+	"GET /api/v1/queues/{queue}/forecasts/latest": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no

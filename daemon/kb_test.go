@@ -130,7 +130,7 @@ func TestAskAnything(t *testing.T) {
 	type answer struct {
 		Text      string
 		Citations []struct {
-			EngagementID string `json:"engagement_id"`
+			EngagementID  string `json:"engagement_id"`
 			Speaker, Text string
 		}
 	}

@@ -59,11 +59,14 @@ var (
 	// bucketArticles: article ID -> sealed JSON Article (knowledge base),
 	// under the site's article key (articles.go).
 	bucketArticles = []byte("kb_articles")
+	// bucketForecasts: queue | 0x00 | unix nanoseconds (8) -> JSON
+	// StoredForecast (aggregate counts only, no customer content).
+	bucketForecasts = []byte("forecasts")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
-		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles,
+		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts,
 	}
 )
 
@@ -106,7 +109,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // keysSchemaVersion is the version of keys.db this build writes.
 const keysSchemaVersion = 1
@@ -119,6 +122,8 @@ var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	1: func(*bbolt.Tx) error { return nil },
 	// 2 -> 3: the knowledge-base articles bucket, created by unsafeMigrate.
 	2: func(*bbolt.Tx) error { return nil },
+	// 3 -> 4: the forecasts bucket, created by unsafeMigrate.
+	3: func(*bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx, meta []byte) uint64 {
