@@ -37,6 +37,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.analyticsRoutes()...)
 	rs = append(rs, d.pluginRoutes()...)
 	rs = append(rs, d.kbRoutes()...)
+	rs = append(rs, d.skillRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
 	return rs
 }

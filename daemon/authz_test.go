@@ -89,14 +89,17 @@ var policy = map[string][]Role{
 	"POST /api/v1/plugins/{name}/restart": {RoleAdmin},
 	"DELETE /api/v1/plugins/{name}":       {RoleAdmin},
 
-	"GET /api/v1/kb/articles":         {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"GET /api/v1/kb/articles/{id}":    {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"PUT /api/v1/kb/articles/{id}":    {RoleAdmin},
-	"DELETE /api/v1/kb/articles/{id}": {RoleAdmin},
-	"POST /api/v1/kb/import":          {RoleAdmin},
-	"GET /api/v1/kb/search":           {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"POST /api/v1/kb/answer":          {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"POST /api/v1/ask":                {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/kb/articles":               {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"GET /api/v1/kb/articles/{id}":          {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"PUT /api/v1/kb/articles/{id}":          {RoleAdmin},
+	"DELETE /api/v1/kb/articles/{id}":       {RoleAdmin},
+	"POST /api/v1/kb/import":                {RoleAdmin},
+	"GET /api/v1/kb/search":                 {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/kb/answer":                {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"GET /api/v1/skills":                    {RoleAdmin, RoleSupervisor, RoleAgent},
+	"POST /api/v1/engagements/{id}/actions": {RoleAdmin, RoleSupervisor, RoleAgent},
+	"POST /api/v1/plugins/{name}/sync":      {RoleAdmin},
+	"POST /api/v1/ask":                      {RoleAdmin, RoleSupervisor, RoleAnalyst},
 
 	"POST /api/v1/queues/{queue}/forecast":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"POST /api/v1/queues/{queue}/forecast/staffing": {RoleAdmin, RoleSupervisor, RoleAnalyst},
@@ -149,6 +152,7 @@ var mediaInputRoutes = map[string]bool{
 	// Plugin routes need an installed plugin binary: plugins_test.go.
 	"POST /api/v1/plugins": true, "PUT /api/v1/plugins/{name}/settings": true,
 	"POST /api/v1/plugins/{name}/restart": true, "DELETE /api/v1/plugins/{name}": true,
+	"POST /api/v1/plugins/{name}/sync": true, "POST /api/v1/engagements/{id}/actions": true,
 	// An archive upload: kb_test.go.
 	"POST /api/v1/kb/import": true,
 	// Needs a stored forecast (404 before one): api_forecast_test.go.

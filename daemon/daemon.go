@@ -142,6 +142,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return d.sip.run(gctx) })
 	g.Go(func() error { return d.store.Run(gctx) })
 	g.Go(func() error { return d.plugins.Run(gctx) })
+	g.Go(func() error { return d.syncKnowledge(gctx, knowledgeSyncInterval) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()

@@ -76,3 +76,92 @@ func TestInfoPluginLive(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/crm-csv/restart", nil, 202)
 	td.mustCall(t, td.Admin, "DELETE", "/api/v1/plugins/nope", nil, 404)
 }
+
+// installTestPlugin builds a plugin package of this module, installs it
+// through the API with manifest, applies settings and waits until it runs.
+func installTestPlugin(t *testing.T, td *testDaemon, pkg, name, manifest string, settings map[string]any) {
+	t.Helper()
+	src := t.TempDir()
+	root, _ := filepath.Abs("..")
+	build := exec.Command("go", "build", "-o", filepath.Join(src, name), pkg)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/"+name+"/settings", settings, 200)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var list struct {
+			Plugins []struct {
+				Manifest struct{ Name string }
+				State    string
+			}
+		}
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
+		for _, p := range list.Plugins {
+			if p.Manifest.Name == name && p.State == "running" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin %s not running: %+v", name, list)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSkillAndKnowledgePlugins runs a skill plugin for an engagement and
+// syncs a knowledge plugin's folder of Markdown into the knowledge base.
+func TestSkillAndKnowledgePlugins(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	installTestPlugin(t, td, "./plugins/testdata/faulty", "skills",
+		`{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`,
+		map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}})
+	var sk []struct{ Plugin, Name string }
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/skills", nil, 200), &sk)
+	if len(sk) != 1 || sk[0].Plugin != "skills" || sk[0].Name != "echo" {
+		t.Fatalf("skills = %+v", sk)
+	}
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat", CustomerRef: "C-1"}, 201), &e)
+	var res struct {
+		Message string
+		Result  map[string]any
+	}
+	json.Unmarshal(td.mustCall(t, agent, "POST", "/api/v1/engagements/"+e.ID+"/actions",
+		map[string]any{"plugin": "skills", "skill": "echo", "input": map[string]any{"card": "block"}}, 200), &res)
+	if res.Message != "echoed" || res.Result["card"] != "block" {
+		t.Errorf("skill result = %+v", res)
+	}
+	td.mustCall(t, agent, "POST", "/api/v1/engagements/"+e.ID+"/actions", map[string]any{"plugin": "nope", "skill": "echo"}, 404)
+	if got, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID, Action: "skill.invoke"}); len(got) != 1 {
+		t.Errorf("skill.invoke audit entries = %d, want 1", len(got))
+	}
+
+	docs := t.TempDir()
+	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded once a year when the customer asks."), 0o644)
+	installTestPlugin(t, td, "./plugins/examples/kb-dir", "kb-dir",
+		`{"name":"kb-dir","version":"1.0.0","executable":"kb-dir","kinds":["knowledge"]}`,
+		map[string]any{"Enabled": true, "Config": map[string]string{"dir": docs}})
+	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
+	var hits []struct {
+		Passage struct {
+			ArticleID string `json:"article_id"`
+			Title     string
+		}
+	}
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/kb/search?q=overdraft+fee+refund", nil, 200), &hits)
+	if len(hits) == 0 || !strings.HasPrefix(hits[0].Passage.ArticleID, "kb-dir:") {
+		t.Fatalf("search after sync = %+v", hits)
+	}
+	// A second sync with nothing changed is a no-op; the cursor was stored.
+	var cursor string
+	if err := td.store.Setting("plugins.knowledge_cursor.kb-dir", &cursor); err != nil {
+		t.Errorf("cursor not stored: %v", err)
+	}
+	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
+}
