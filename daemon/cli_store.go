@@ -40,20 +40,13 @@ func (c *apiClient) stream(method, path string, w io.Writer) (int64, error) {
 }
 
 func cmdAudit(args []string) error {
-	action, rest, err := subcommand("audit", args, "verify|export")
-	if err != nil {
-		return err
-	}
-	fs := flag.NewFlagSet("audit "+action, flag.ContinueOnError)
-	cf := addClientFlags(fs)
-	from := fs.String("from", "", "export: entries at or after this RFC 3339 time")
-	to := fs.String("to", "", "export: entries before this RFC 3339 time")
-	actor := fs.String("actor", "", "export: entries of this user")
-	eng := fs.String("engagement", "", "export: entries about this engagement")
-	if _, err := parseArgs(fs, rest); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	var from, to, actor, eng *string
+	action, _, c, err := adminArgs("audit", "verify|export", args, func(fs *flag.FlagSet) {
+		from = fs.String("from", "", "export: entries at or after this RFC 3339 time")
+		to = fs.String("to", "", "export: entries before this RFC 3339 time")
+		actor = fs.String("actor", "", "export: entries of this user")
+		eng = fs.String("engagement", "", "export: entries about this engagement")
+	})
 	if err != nil {
 		return err
 	}
@@ -173,22 +166,15 @@ func cmdRestore(args []string) error {
 }
 
 func cmdKey(args []string) error {
-	action, rest, err := subcommand("key", args, "rotate")
+	var destroy *bool
+	action, _, c, err := adminArgs("key", "rotate", args, func(fs *flag.FlagSet) {
+		destroy = fs.Bool("destroy-old", false, "destroy older key versions afterwards (old key backups become useless)")
+	})
 	if err != nil {
-		return err
-	}
-	fs := flag.NewFlagSet("key "+action, flag.ContinueOnError)
-	cf := addClientFlags(fs)
-	destroy := fs.Bool("destroy-old", false, "destroy older key versions afterwards (old key backups become useless)")
-	if _, err := parseArgs(fs, rest); err != nil {
 		return err
 	}
 	if action != "rotate" {
 		return usageErr("unknown key action %q", action)
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
 	}
 	var res store.RotateResult
 	if err := c.do("POST", "/api/v1/keys/rotate", map[string]bool{"destroy_old": *destroy}, &res); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -166,21 +167,34 @@ func subcommand(name string, args []string, actions string) (string, []string, e
 	return args[0], args[1:], nil
 }
 
-func cmdToken(args []string) error {
-	action, rest, err := subcommand("token", args, "create|list|revoke")
+// adminArgs parses an admin subcommand (earshot CMD ACTION [flags] [args]):
+// flags declares the command's own flags beside the client flags; it
+// returns the action, the positional arguments and an API client.
+func adminArgs(cmd, actions string, args []string, flags func(fs *flag.FlagSet)) (action string, pos []string, c *apiClient, err error) {
+	action, rest, err := subcommand(cmd, args, actions)
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	fs := flag.NewFlagSet("token "+action, flag.ContinueOnError)
+	if !slices.Contains(strings.Split(actions, "|"), action) {
+		return "", nil, nil, usageErr("unknown %s action %q; want %s", cmd, action, actions)
+	}
+	fs := flag.NewFlagSet(cmd+" "+action, flag.ContinueOnError)
 	cf := addClientFlags(fs)
-	userID := fs.String("user", "", "create: the user the token acts as")
-	name := fs.String("name", "", "create: a label for the token")
-	expires := fs.String("expires", "", "create: lifetime such as 720h (default: none)")
-	pos, err := parseArgs(fs, rest)
-	if err != nil {
-		return err
+	flags(fs)
+	if pos, err = parseArgs(fs, rest); err != nil {
+		return "", nil, nil, err
 	}
-	c, err := cf.client()
+	c, err = cf.client()
+	return action, pos, c, err
+}
+
+func cmdToken(args []string) error {
+	var userID, name, expires *string
+	action, pos, c, err := adminArgs("token", "create|list|revoke", args, func(fs *flag.FlagSet) {
+		userID = fs.String("user", "", "create: the user the token acts as")
+		name = fs.String("name", "", "create: a label for the token")
+		expires = fs.String("expires", "", "create: lifetime such as 720h (default: none)")
+	})
 	if err != nil {
 		return err
 	}
@@ -223,19 +237,11 @@ func cmdToken(args []string) error {
 }
 
 func cmdQueue(args []string) error {
-	action, rest, err := subcommand("queue", args, "create|list|delete")
-	if err != nil {
-		return err
-	}
-	fs := flag.NewFlagSet("queue "+action, flag.ContinueOnError)
-	cf := addClientFlags(fs)
-	name := fs.String("name", "", "create: display name")
-	desc := fs.String("description", "", "create: description")
-	pos, err := parseArgs(fs, rest)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	var name, desc *string
+	action, pos, c, err := adminArgs("queue", "create|list|delete", args, func(fs *flag.FlagSet) {
+		name = fs.String("name", "", "create: display name")
+		desc = fs.String("description", "", "create: description")
+	})
 	if err != nil {
 		return err
 	}
@@ -267,22 +273,15 @@ func cmdQueue(args []string) error {
 }
 
 func cmdUser(args []string) error {
-	action, rest, err := subcommand("user", args, "create|update|list|delete")
-	if err != nil {
-		return err
-	}
-	fs := flag.NewFlagSet("user "+action, flag.ContinueOnError)
-	cf := addClientFlags(fs)
-	role := fs.String("role", "", "create/update: admin, supervisor, agent, analyst, auditor or ingest")
-	queues := fs.String("queues", "", "create/update: comma-separated queue IDs")
-	display := fs.String("name", "", "create/update: display name")
-	licensed := fs.Bool("licensed", false, "create/update: holds an expert-assist licence")
-	disabled := fs.Bool("disabled", false, "update: disable the user")
-	pos, err := parseArgs(fs, rest)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	var role, queues, display *string
+	var licensed, disabled *bool
+	action, pos, c, err := adminArgs("user", "create|update|list|delete", args, func(fs *flag.FlagSet) {
+		role = fs.String("role", "", "create/update: admin, supervisor, agent, analyst, auditor or ingest")
+		queues = fs.String("queues", "", "create/update: comma-separated queue IDs")
+		display = fs.String("name", "", "create/update: display name")
+		licensed = fs.Bool("licensed", false, "create/update: holds an expert-assist licence")
+		disabled = fs.Bool("disabled", false, "update: disable the user")
+	})
 	if err != nil {
 		return err
 	}
