@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/earshot/earshot/media/whip/ingesttest"
 	"github.com/earshot/earshot/store"
 )
 
@@ -85,43 +86,6 @@ func startSIP(t *testing.T, td *testDaemon, mod func(*SIPConfig)) *sipIngest {
 	return s
 }
 
-// freeMediaPorts finds an even port whose next three ports are free too:
-// SIPp binds its media port and the ports after it.
-func freeMediaPorts(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		p := freeUDP(t) &^ 1
-		ok := true
-		var held []*net.UDPConn
-		for i := range 4 {
-			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok && p < 65530 {
-			return p
-		}
-	}
-	t.Fatal("no free media ports")
-	return 0
-}
-
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // TestSIPRECThroughDaemon: SIPp sends a SIPREC INVITE to the daemon and
 // streams speech on the agent's stream, then a DTMF digit. The engagement
 // lands in the queue of the X-Queue header with the agent user named by the
@@ -152,13 +116,13 @@ func TestSIPRECThroughDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := strings.NewReplacer("{{AUDIO}}", ulaw, "{{AUDIOMS}}", strconv.Itoa(int(st.Size())/8+1500),
-		"{{DTMF}}", "/usr/share/sip-tester/dtmf_2833_7.pcap", "{{RTPPORT2}}", strconv.Itoa(freeUDP(t))).Replace(string(scen))
+		"{{DTMF}}", "/usr/share/sip-tester/dtmf_2833_7.pcap", "{{RTPPORT2}}", strconv.Itoa(ingesttest.FreeUDPPort(t))).Replace(string(scen))
 	sf := filepath.Join(dir, "siprec.xml")
 	os.WriteFile(sf, []byte(sc), 0o600)
-	mp := freeMediaPorts(t)
+	mp := ingesttest.FreeMediaPorts(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sipp", s.srv.UDPAddr(), "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDP(t)),
+	cmd := exec.CommandContext(ctx, "sipp", s.srv.UDPAddr(), "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mp), "-timeout", "60s", "-timeout_error", "-nostdin", "-recv_timeout", "20000")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {

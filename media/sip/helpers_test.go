@@ -24,6 +24,7 @@ import (
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/earshot/earshot/media/whip/ingesttest"
 )
 
 // engine is the package's shared PocketSphinx engine (see TestMain).
@@ -217,22 +218,6 @@ func (p *recParty) seconds() float64 {
 	return float64(p.bytes) / 8000
 }
 
-// wordsFound returns how many of want's words occur in got.
-func wordsFound(want, got string) (int, int) {
-	have := map[string]bool{}
-	for _, w := range strings.Fields(strings.ToLower(got)) {
-		have[w] = true
-	}
-	n := 0
-	ws := strings.Fields(strings.ToLower(want))
-	for _, w := range ws {
-		if have[w] {
-			n++
-		}
-	}
-	return n, len(ws)
-}
-
 type env struct {
 	srv *Server
 	col *collector
@@ -309,48 +294,6 @@ func (e *env) streamPort(t *testing.T, callID, key string) int {
 	return rs.port
 }
 
-// freeMediaPort finds an even port whose next three ports are free too
-// (SIPp's RTP, RTCP and its second stream pair).
-func freeMediaPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port &^ 1
-		c.Close()
-		ok := true
-		var held []*net.UDPConn
-		for i := range 4 {
-			cc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, cc)
-		}
-		for _, cc := range held {
-			cc.Close()
-		}
-		if ok && p < 65530 {
-			return p
-		}
-	}
-	t.Fatal("no free media port")
-	return 0
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // runSIPp runs one call of a scenario from testdata (with {{KEY}}
 // substitutions) against addr, sending RTP from mediaPort. It returns
 // SIPp's exit error and output.
@@ -374,7 +317,7 @@ func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := append([]string{addr, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+	args := append([]string{addr, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort), "-timeout", "60s", "-timeout_error", "-nostdin",
 		"-recv_timeout", "20000", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, extra...)
 	cmd := exec.CommandContext(ctx, "sipp", args...)

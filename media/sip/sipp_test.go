@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/whip/ingesttest"
 )
 
 // TestSIPpPlainPCAP: SIPp places a plain call and plays Debian's PCMA pcap
@@ -18,7 +19,7 @@ import (
 // the X-Queue header as metadata; BYE ends the engagement.
 func TestSIPpPlainPCAP(t *testing.T) {
 	e := testServer(t, nil)
-	mp := freeMediaPort(t)
+	mp := ingesttest.FreeMediaPorts(t)
 	out, err := runSIPp(t, "plain_pcap.xml", map[string]string{"AUDIO": "/usr/share/sip-tester/g711a.pcap", "AUDIOMS": "7500",
 		"DTMF": "/usr/share/sip-tester/dtmf_2833_1.pcap"}, e.srv.UDPAddr(), mp)
 	if err != nil {
@@ -62,7 +63,7 @@ func TestSIPpPlainSpeech(t *testing.T) {
 	e := testServer(t, func(c *Config) { c.SingleParty = "customer" })
 	file, audio, said := speechULaw(t, "0890")
 	ms := len(audio)/8 + 500
-	out, err := runSIPp(t, "plain_stream.xml", map[string]string{"AUDIO": file, "AUDIOMS": strconv.Itoa(ms)}, e.srv.UDPAddr(), freeMediaPort(t))
+	out, err := runSIPp(t, "plain_stream.xml", map[string]string{"AUDIO": file, "AUDIOMS": strconv.Itoa(ms)}, e.srv.UDPAddr(), ingesttest.FreeMediaPorts(t))
 	if err != nil {
 		t.Fatalf("sipp: %v\n%s", err, out)
 	}
@@ -76,7 +77,7 @@ func TestSIPpPlainSpeech(t *testing.T) {
 		os.WriteFile(d, eng.party(inference.PartyCustomer).raw, 0o600)
 		os.WriteFile(d+".src", audio, 0o600)
 	}
-	if n, of := wordsFound(said, got); n < of/3 {
+	if n, of := ingesttest.WordsFound(said, got); n < of/3 {
 		t.Errorf("transcript has %d of %d words said (%q), want at least a third", n, of, got)
 	}
 	if s := eng.party(inference.PartyCustomer).seconds(); s < float64(len(audio))/8000-0.1 {
@@ -101,7 +102,7 @@ func TestSIPpSIPREC(t *testing.T) {
 	_, custAudio, custSaid := speechULaw(t, "0890")
 	custAudio = custAudio[:36000]
 	custSaid = "unless to be rather cold hearted"
-	mp := freeMediaPort(t)
+	mp := ingesttest.FreeMediaPorts(t)
 	ms := len(agentAudio)/8 + 1500
 	type result struct {
 		out string
@@ -142,7 +143,7 @@ func TestSIPpSIPREC(t *testing.T) {
 	}{{inference.PartyAgent, agentSaid}, {inference.PartyCustomer, custSaid}} {
 		got := eng.transcript(t, c.party)
 		t.Logf("%s transcript: %q; %+v", c.party, got, eng.pe.Stats()[string(c.party)])
-		if n, of := wordsFound(c.said, got); n < of/3 {
+		if n, of := ingesttest.WordsFound(c.said, got); n < of/3 {
 			t.Errorf("%s transcript has %d of %d words said (%q), want at least a third", c.party, n, of, got)
 		}
 	}

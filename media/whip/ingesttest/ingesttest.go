@@ -7,6 +7,7 @@ package ingesttest
 
 import (
 	"encoding/binary"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,4 +252,42 @@ func (tp *Tap) Seconds() float64 {
 		return 0
 	}
 	return float64(len(pcm)) / float64(rate)
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// FreeMediaPorts finds an even port whose next three ports are free too:
+// SIPp binds its RTP and RTCP ports and the pair of its second stream.
+func FreeMediaPorts(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		p := FreeUDPPort(t) &^ 1
+		ok := true
+		var held []*net.UDPConn
+		for i := range 4 {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok && p < 65530 {
+			return p
+		}
+	}
+	t.Fatal("no free media ports")
+	return 0
 }
