@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,18 +130,16 @@ func (d *Daemon) listArticles(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (d *Daemon) getArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
-	arts, err := d.store.Articles()
+	a, err := d.store.Article(r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.Queue != "" && !p.InQueue(a.Queue) {
+		writeProblem(w, r, http.StatusNotFound, "not-found", "no such article")
+		return
+	}
 	if err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	for _, a := range arts {
-		if a.ID == r.PathValue("id") && (a.Queue == "" || p.InQueue(a.Queue)) {
-			writeJSON(w, 200, a)
-			return
-		}
-	}
-	writeProblem(w, r, http.StatusNotFound, "not-found", "no such article")
+	writeJSON(w, 200, a)
 }
 
 func (d *Daemon) saveArticle(ctx context.Context, r *http.Request, p *Principal, a kb.Article) error {

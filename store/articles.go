@@ -64,6 +64,34 @@ func (s *Store) DeleteArticle(id string, audit ...AuditEntry) error {
 	})
 }
 
+// Article returns one article, opened; ErrNotFound if there is none.
+func (s *Store) Article(id string) (Article, error) {
+	key, err := s.articleKey()
+	if err != nil {
+		return Article{}, err
+	}
+	var a Article
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketArticles).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("article %q: %w", id, ErrNotFound)
+		}
+		return openArticle(key, []byte(id), v, &a)
+	})
+	return a, err
+}
+
+func openArticle(key, id, sealed []byte, a *Article) error {
+	raw, err := open(key, valueAAD(bucketArticles, id), sealed)
+	if err != nil {
+		return fmt.Errorf("store: article %q: %w", id, err)
+	}
+	if err := json.Unmarshal(raw, a); err != nil {
+		return fmt.Errorf("store: article %q: %w", id, err)
+	}
+	return nil
+}
+
 // Articles returns every article, opened, in ID order.
 func (s *Store) Articles() ([]Article, error) {
 	key, err := s.articleKey()
@@ -73,13 +101,9 @@ func (s *Store) Articles() ([]Article, error) {
 	var out []Article
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketArticles).ForEach(func(k, v []byte) error {
-			raw, err := open(key, valueAAD(bucketArticles, k), v)
-			if err != nil {
-				return fmt.Errorf("store: article %q: %w", k, err)
-			}
 			var a Article
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return fmt.Errorf("store: article %q: %w", k, err)
+			if err := openArticle(key, k, v, &a); err != nil {
+				return err
 			}
 			out = append(out, a)
 			return nil

@@ -49,6 +49,13 @@ func TestArticlesSealedAndReopened(t *testing.T) {
 	if diff := cmp.Diff([]Article{a}, got); diff != "" {
 		t.Errorf("articles after reopen (-want +got):\n%s", diff)
 	}
+	one, err := s.Article("kb-1")
+	if diff := cmp.Diff(a, one); err != nil || diff != "" {
+		t.Errorf("Article(kb-1) = %v (-want +got):\n%s", err, diff)
+	}
+	if _, err := s.Article("kb-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Article(kb-2) = %v, want ErrNotFound", err)
+	}
 	// A sealed article moved to another ID fails to open.
 	s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketArticles)
