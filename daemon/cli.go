@@ -44,6 +44,7 @@ func Commands() []Command {
 		{"key", "rotate: re-wrap every data key under a new key-encryption key", cmdKey},
 		{"purge", "--engagement ID | --customer REF | --queue Q --from T --to T --reason R", cmdPurge},
 		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
+		{"plugin", "install FOLDER: install a plugin offline (the store's keys plugin, before the first start)", cmdPlugin},
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs

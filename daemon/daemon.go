@@ -34,6 +34,7 @@ type Daemon struct {
 	plugins        *plugins.Host
 	kb             *knowledge
 	pluginSettings *pluginSettings
+	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
 	metrics        *metrics
 	metricsHandler http.Handler
@@ -57,7 +58,19 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.metricsHandler = newMetricsHandler(d.reg)
-	if d.store, err = store.Open(store.Options{Dir: cfg.DataDir, Logger: logger, Config: cfg.Store, Registerer: d.reg}); err != nil {
+	// A keys plugin must run before the store can unwrap its keys; the
+	// store closes it.
+	if d.storeKeys, err = openStoreKeys(cfg, logger, d.reg); err != nil {
+		return nil, err
+	}
+	opts := store.Options{Dir: cfg.DataDir, Logger: logger, Config: cfg.Store, Registerer: d.reg}
+	if d.storeKeys != nil {
+		opts.Provider = d.storeKeys
+	}
+	if d.store, err = store.Open(opts); err != nil {
+		if d.storeKeys != nil {
+			d.storeKeys.Close() // idempotent: the store may have closed it
+		}
 		return nil, err
 	}
 	// From here on, a failure closes what was opened.

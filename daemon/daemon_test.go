@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ type testDaemon struct {
 	*Daemon
 	URL   string
 	Admin string // the bootstrap admin token
+
+	stopFn func()
 }
 
 func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
@@ -44,12 +47,16 @@ func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve returned %v after cancel, want nil", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve returned %v after cancel, want nil", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	tok, err := os.ReadFile(filepath.Join(cfg.DataDir, AdminTokenFile))
 	if err != nil {
 		t.Fatalf("admin token file: %v", err)
@@ -58,7 +65,14 @@ func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	if cfg.TLS.Mode != "off" {
 		scheme = "https://"
 	}
-	return &testDaemon{Daemon: d, URL: scheme + ln.Addr().String(), Admin: strings.TrimSpace(string(tok))}
+	return &testDaemon{Daemon: d, URL: scheme + ln.Addr().String(), Admin: strings.TrimSpace(string(tok)), stopFn: stop}
+}
+
+// stop shuts the daemon down before the test ends (to restart on the same
+// data directory); the test's cleanup then does nothing more.
+func (td *testDaemon) stop(t *testing.T) {
+	t.Helper()
+	td.stopFn()
 }
 
 // call sends a request and returns the status and body.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/plugins/sdk"
@@ -86,11 +88,50 @@ func (a storeAuditor) RecordHandover(ctx context.Context, plugin, kind, engageme
 		Feature: kind, Detail: map[string]string{"fields": strings.Join(fields, ",")}})
 }
 
-func newPluginHost(d *Daemon, logger *slog.Logger) (*plugins.Host, *pluginSettings, error) {
-	cfg := d.cfg.Plugins
+// pluginHostConfig is the plugin host's configuration with its directory
+// resolved.
+func pluginHostConfig(c Config) plugins.Config {
+	cfg := c.Plugins
 	if cfg.Dir == "" {
-		cfg.Dir = filepath.Join(d.cfg.DataDir, "plugins")
+		cfg.Dir = filepath.Join(c.DataDir, "plugins")
 	}
+	return cfg
+}
+
+// openStoreKeys starts the keys plugin named in store.keys.plugin, when it
+// is the store's key provider, before the store opens. It returns nil for
+// the other providers.
+func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*plugins.StoreKeys, error) {
+	if c.Store.Keys.Provider != store.ProviderPlugin {
+		return nil, nil
+	}
+	kc := c.Store.Keys.Plugin
+	k, err := plugins.NewStoreKeys(pluginHostConfig(c), plugins.KeysPluginConfig{
+		Name: kc.Name, SHA256: kc.SHA256, KeyPrefix: kc.KeyPrefix, Config: kc.Config,
+	}, logger, reg)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: store.keys.plugin: %w", err)
+	}
+	return k, nil
+}
+
+var _ store.KeyProvider = (*plugins.StoreKeys)(nil)
+
+// keysPluginReserved refuses admin changes to the plugin that serves as
+// the store's key provider: it is configured in the configuration file,
+// and disabling, reconfiguring or replacing it through the API would lock
+// the store.
+func (d *Daemon) keysPluginReserved(w http.ResponseWriter, r *http.Request, name string) bool {
+	if d.storeKeys == nil || name != d.cfg.Store.Keys.Plugin.Name {
+		return false
+	}
+	writeProblem(w, r, http.StatusConflict, "plugin-reserved",
+		fmt.Sprintf("plugin %q is the store's key provider; it is managed in store.keys.plugin of the configuration file", name))
+	return true
+}
+
+func newPluginHost(d *Daemon, logger *slog.Logger) (*plugins.Host, *pluginSettings, error) {
+	cfg := pluginHostConfig(d.cfg)
 	ps, err := newPluginSettings(d.store, d.controls)
 	if err != nil {
 		return nil, nil, err
@@ -191,7 +232,13 @@ func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principa
 	for _, st := range d.plugins.Plugins() {
 		out = append(out, pluginView{Status: st, Settings: settings[st.Manifest.Name]})
 	}
-	writeJSON(w, 200, map[string]any{"plugins": out, "broken": d.plugins.Broken()})
+	resp := map[string]any{"plugins": out, "broken": d.plugins.Broken()}
+	if d.storeKeys != nil {
+		if st, err := d.storeKeys.Host().Plugin(d.cfg.Store.Keys.Plugin.Name); err == nil {
+			resp["store_keys"] = st
+		}
+	}
+	writeJSON(w, 200, resp)
 }
 
 func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -205,6 +252,9 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 		d.badRequest(w, r, 400, "source_dir must be an absolute path on this machine", "source_dir")
 		return
 	}
+	if m, err := plugins.ReadManifest(req.SourceDir); err == nil && d.keysPluginReserved(w, r, m.Name) {
+		return
+	}
 	m, err := d.plugins.Install(req.SourceDir)
 	if err != nil {
 		d.pluginError(w, r, err)
@@ -216,6 +266,9 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 
 func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
 	name := r.PathValue("name")
+	if d.keysPluginReserved(w, r, name) {
+		return
+	}
 	if !slices.ContainsFunc(d.plugins.Plugins(), func(s plugins.Status) bool { return s.Manifest.Name == name }) {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
 		return
@@ -251,7 +304,11 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 
 func (d *Daemon) restartPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
 	name := r.PathValue("name")
-	if err := d.plugins.Restart(name); err != nil {
+	h := d.plugins
+	if d.storeKeys != nil && name == d.cfg.Store.Keys.Plugin.Name {
+		h = d.storeKeys.Host() // the store's key provider restarts in its own host
+	}
+	if err := h.Restart(name); err != nil {
 		d.pluginError(w, r, err)
 		return
 	}
@@ -261,6 +318,9 @@ func (d *Daemon) restartPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 
 func (d *Daemon) uninstallPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
 	name := r.PathValue("name")
+	if d.keysPluginReserved(w, r, name) {
+		return
+	}
 	if err := d.plugins.Uninstall(name); err != nil {
 		d.pluginError(w, r, err)
 		return

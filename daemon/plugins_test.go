@@ -19,12 +19,7 @@ import (
 // granted, and that the hand-over is in the audit log.
 func TestInfoPluginLive(t *testing.T) {
 	src := t.TempDir()
-	root, _ := filepath.Abs("..")
-	build := exec.Command("go", "build", "-o", filepath.Join(src, "crm-csv"), "./plugins/examples/crm-csv")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build crm-csv: %v\n%s", err, out)
-	}
+	buildTestPlugin(t, "./plugins/examples/crm-csv", filepath.Join(src, "crm-csv"))
 	manifest := `{"name":"crm-csv","version":"1.0.0","executable":"crm-csv","kinds":["info"],"scopes":["customer_ref","intents"]}`
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644)
 	csvPath := filepath.Join(t.TempDir(), "customers.csv")
@@ -77,17 +72,23 @@ func TestInfoPluginLive(t *testing.T) {
 	td.mustCall(t, td.Admin, "DELETE", "/api/v1/plugins/nope", nil, 404)
 }
 
+// buildTestPlugin builds plugin package pkg of this module into out.
+func buildTestPlugin(t *testing.T, pkg, out string) {
+	t.Helper()
+	root, _ := filepath.Abs("..")
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+}
+
 // installTestPlugin builds a plugin package of this module, installs it
 // through the API with manifest, applies settings and waits until it runs.
 func installTestPlugin(t *testing.T, td *testDaemon, pkg, name, manifest string, settings map[string]any) {
 	t.Helper()
 	src := t.TempDir()
-	root, _ := filepath.Abs("..")
-	build := exec.Command("go", "build", "-o", filepath.Join(src, name), pkg)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", pkg, err, out)
-	}
+	buildTestPlugin(t, pkg, filepath.Join(src, name))
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/"+name+"/settings", settings, 200)

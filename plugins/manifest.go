@@ -129,6 +129,13 @@ func FileSHA256(path string) (string, error) {
 // installFiles copies a plugin from src (a folder with manifest.json and
 // the executable) into root/<name>, recording the binary's checksum. The
 // copy is written to a temporary folder and renamed into place.
+// InstallFolder installs a plugin from src into the plugin directory root
+// without a running host, as Host.Install does: the binary's SHA-256 is
+// recorded in the installed manifest. A running daemon sees it at its next
+// start. It is for the store's keys plugin, which must be installed before
+// the daemon's first start.
+func InstallFolder(root, src string) (Manifest, error) { return installFiles(root, src) }
+
 func installFiles(root, src string) (Manifest, error) {
 	m, err := ReadManifest(src)
 	if err != nil {

@@ -39,14 +39,37 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Audited hand-overs of customer content to plugins, by plugin and kind.",
 		}, []string{"plugin", "kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.calls, m.latency, m.rejected, m.restarts, m.handovers} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
-			return nil, fmt.Errorf("plugins: register metrics: %w", err)
-		}
+	// A second host on the same registry (the store's keys plugin) shares
+	// the first one's collectors: its series differ by plugin name.
+	var err error
+	if m.calls, err = register(reg, m.calls); err != nil {
+		return nil, err
+	}
+	if m.latency, err = register(reg, m.latency); err != nil {
+		return nil, err
+	}
+	if m.rejected, err = register(reg, m.rejected); err != nil {
+		return nil, err
+	}
+	if m.restarts, err = register(reg, m.restarts); err != nil {
+		return nil, err
+	}
+	if m.handovers, err = register(reg, m.handovers); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register registers c, or returns the equal collector already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("plugins: register metrics: %w", err)
+	}
+	return c, nil
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -42,16 +44,37 @@ const MinAuditDays = 90
 const (
 	ProviderFile   = "file"
 	ProviderPKCS11 = "pkcs11"
+	ProviderPlugin = "plugin"
 )
 
 // KeysConfig selects the KEK provider.
 type KeysConfig struct {
-	// Provider is "file" (default) or "pkcs11".
+	// Provider is "file" (default), "pkcs11" or "plugin".
 	Provider string `yaml:"provider" json:"provider"`
 	// File configures the file provider.
 	File FileKeyConfig `yaml:"file" json:"file"`
 	// PKCS11 configures the PKCS#11 (HSM) provider.
 	PKCS11 PKCS11Config `yaml:"pkcs11" json:"pkcs11"`
+	// Plugin configures a keys plugin as the provider. The daemon starts
+	// it before the store and passes it as Options.Provider.
+	Plugin PluginKeyConfig `yaml:"plugin" json:"plugin"`
+}
+
+// PluginKeyConfig names the keys plugin serving as the KEK provider. Its
+// settings live here, in the configuration file, because the plugin
+// settings kept in the store cannot be read before the store is open.
+type PluginKeyConfig struct {
+	// Name is the plugin's folder in the plugin directory (plugins.dir).
+	Name string `yaml:"name" json:"name"`
+	// SHA256 pins the plugin's binary (hex); the installed manifest must
+	// record exactly this checksum.
+	SHA256 string `yaml:"sha256" json:"sha256"`
+	// KeyPrefix names the plugin's keys: KEK version v is the key
+	// "<key_prefix>-<v>" (default "earshot-kek").
+	KeyPrefix string `yaml:"key_prefix" json:"key_prefix"`
+	// Config is handed to the plugin when it starts (key service address,
+	// credentials files).
+	Config map[string]string `yaml:"config" json:"config"`
 }
 
 // FileKeyConfig configures the file provider.
@@ -97,6 +120,7 @@ func DefaultConfig() Config {
 		Keys: KeysConfig{
 			Provider: ProviderFile,
 			PKCS11:   PKCS11Config{KeyLabel: "earshot-kek"},
+			Plugin:   PluginKeyConfig{KeyPrefix: "earshot-kek"},
 		},
 		GroupCommit:   GroupCommitConfig{MaxDelay: 10 * time.Millisecond, MaxBatch: 2000},
 		SweepInterval: time.Hour,
@@ -132,8 +156,19 @@ func (c Config) Validate() error {
 		if p.KeyLabel == "" {
 			return errors.New("store: keys.pkcs11.key_label is required")
 		}
+	case ProviderPlugin:
+		p := c.Keys.Plugin
+		if p.Name == "" {
+			return errors.New("store: keys.plugin.name is required")
+		}
+		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != sha256.Size {
+			return errors.New("store: keys.plugin.sha256 must be the 64 hex digits of the plugin binary's SHA-256 (sha256sum)")
+		}
+		if p.KeyPrefix == "" {
+			return errors.New("store: keys.plugin.key_prefix is required")
+		}
 	default:
-		return fmt.Errorf("store: keys.provider %q unknown (want %q or %q)", c.Keys.Provider, ProviderFile, ProviderPKCS11)
+		return fmt.Errorf("store: keys.provider %q unknown (want %q, %q or %q)", c.Keys.Provider, ProviderFile, ProviderPKCS11, ProviderPlugin)
 	}
 	if c.GroupCommit.MaxDelay < 0 || c.GroupCommit.MaxDelay > time.Second {
 		return fmt.Errorf("store: group_commit.max_delay must be within 0..1s, got %s", c.GroupCommit.MaxDelay)

@@ -436,6 +436,13 @@ func TestConfigValidate(t *testing.T) {
 		{"pkcs11 without pin", func(c *Config) {
 			c.Keys.Provider, c.Keys.PKCS11.Module, c.Keys.PKCS11.TokenLabel = ProviderPKCS11, "/x.so", "t"
 		}, "pin"},
+		{"plugin without name", func(c *Config) { c.Keys.Provider = ProviderPlugin }, "keys.plugin.name"},
+		{"plugin with a bad checksum", func(c *Config) {
+			c.Keys.Provider, c.Keys.Plugin.Name, c.Keys.Plugin.SHA256 = ProviderPlugin, "kms", "abc"
+		}, "keys.plugin.sha256"},
+		{"plugin", func(c *Config) {
+			c.Keys.Provider, c.Keys.Plugin.Name, c.Keys.Plugin.SHA256 = ProviderPlugin, "kms", strings.Repeat("0f", 32)
+		}, ""},
 		{"zero batch", func(c *Config) { c.GroupCommit.MaxBatch = 0 }, "max_batch"},
 		{"sweep too often", func(c *Config) { c.SweepInterval = time.Second }, "sweep_interval"},
 	}

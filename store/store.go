@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = 5 * time.Second
 	}
-	if opts.Config == (Config{}) {
+	if reflect.ValueOf(opts.Config).IsZero() {
 		opts.Config = DefaultConfig()
 	}
 	if err := opts.Config.Validate(); err != nil {
@@ -178,6 +179,8 @@ func newProvider(c KeysConfig, dir string) (KeyProvider, error) {
 		return NewFileProvider(d)
 	case ProviderPKCS11:
 		return NewPKCS11Provider(c.PKCS11)
+	case ProviderPlugin:
+		return nil, errors.New("store: keys.provider plugin: the plugin provider must be passed in Options.Provider")
 	}
 	return nil, fmt.Errorf("store: keys.provider %q unknown", c.Provider)
 }

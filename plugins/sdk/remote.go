@@ -148,6 +148,19 @@ func (r *Remote) Unwrap(ctx context.Context, keyID string, ciphertext []byte) ([
 	return resp.GetPlaintext(), nil
 }
 
+// CreateKey implements KeyManager. A plugin that does not manage keys
+// (or was built against API 1.0) gives an error wrapping ErrUnsupported.
+func (r *Remote) CreateKey(ctx context.Context, keyID string) error {
+	_, err := r.keys.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: keyID})
+	return fromStatus("CreateKey", err)
+}
+
+// DestroyKey implements KeyManager, like CreateKey.
+func (r *Remote) DestroyKey(ctx context.Context, keyID string) error {
+	_, err := r.keys.DestroyKey(ctx, &pb.DestroyKeyRequest{KeyId: keyID})
+	return fromStatus("DestroyKey", err)
+}
+
 // Deliver implements Sink.
 func (r *Remote) Deliver(ctx context.Context, ev Event) error {
 	pe := &pb.Event{Id: ev.ID, Type: ev.Type, Engagement: engagementToPB(ev.Engagement)}

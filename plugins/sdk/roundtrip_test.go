@@ -200,3 +200,50 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// managedKeys is a KeyProvider that also manages keys (API 1.1).
+type managedKeys struct {
+	echo
+	created, destroyed []string
+}
+
+func (m *managedKeys) CreateKey(_ context.Context, keyID string) error {
+	if keyID == "" {
+		return fmt.Errorf("empty key id: %w", sdk.ErrInvalidInput)
+	}
+	m.created = append(m.created, keyID)
+	return nil
+}
+
+func (m *managedKeys) DestroyKey(_ context.Context, keyID string) error {
+	m.destroyed = append(m.destroyed, keyID)
+	return nil
+}
+
+func TestKeyManager(t *testing.T) {
+	ctx := context.Background()
+	impl := &managedKeys{}
+	r := sdktest.Start(t, &sdk.Plugin{Name: "hsm", Version: "1.0.0", Keys: impl}, nil)
+	if err := r.CreateKey(ctx, "kek-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DestroyKey(ctx, "kek-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CreateKey(ctx, ""); !errors.Is(err, sdk.ErrInvalidInput) {
+		t.Errorf("CreateKey(\"\") error = %v, want ErrInvalidInput", err)
+	}
+	if !cmp.Equal(impl.created, []string{"kek-2"}) || !cmp.Equal(impl.destroyed, []string{"kek-1"}) {
+		t.Errorf("created %v, destroyed %v", impl.created, impl.destroyed)
+	}
+
+	// A key provider without KeyManager answers Unsupported, as a plugin
+	// built against API 1.0 does.
+	plain := sdktest.Start(t, &sdk.Plugin{Name: "kms", Version: "1.0.0", Keys: &echo{}}, nil)
+	if err := plain.CreateKey(ctx, "kek-2"); !errors.Is(err, sdk.ErrUnsupported) {
+		t.Errorf("CreateKey without KeyManager: error = %v, want ErrUnsupported", err)
+	}
+	if err := plain.DestroyKey(ctx, "kek-1"); !errors.Is(err, sdk.ErrUnsupported) {
+		t.Errorf("DestroyKey without KeyManager: error = %v, want ErrUnsupported", err)
+	}
+}

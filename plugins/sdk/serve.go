@@ -282,6 +282,28 @@ func (s *keyServer) Unwrap(ctx context.Context, req *pb.UnwrapRequest) (*pb.Unwr
 	return &pb.UnwrapResponse{Plaintext: pt}, nil
 }
 
+func (s *keyServer) CreateKey(ctx context.Context, req *pb.CreateKeyRequest) (*pb.CreateKeyResponse, error) {
+	km, ok := s.impl.(KeyManager)
+	if !ok {
+		return nil, toStatus(ErrUnsupported)
+	}
+	if err := km.CreateKey(ctx, req.GetKeyId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CreateKeyResponse{}, nil
+}
+
+func (s *keyServer) DestroyKey(ctx context.Context, req *pb.DestroyKeyRequest) (*pb.DestroyKeyResponse, error) {
+	km, ok := s.impl.(KeyManager)
+	if !ok {
+		return nil, toStatus(ErrUnsupported)
+	}
+	if err := km.DestroyKey(ctx, req.GetKeyId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.DestroyKeyResponse{}, nil
+}
+
 type sinkServer struct {
 	pb.UnimplementedSinkServiceServer
 	impl Sink

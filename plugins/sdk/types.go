@@ -183,10 +183,28 @@ type ModelProvider interface {
 
 // KeyProvider is kind "keys": a key-encryption-key provider that wraps and
 // unwraps the store's data keys. Wrap returns the ciphertext and the ID of
-// the key that wrapped it (keyID may be "" for the provider's current key).
+// the key that wrapped it (keyID may be "" for the provider's current key);
+// the host keeps that ID with the ciphertext and passes it back to Unwrap.
+//
+// Wrap must be authenticated encryption (AES-GCM, AES-KWP, an HSM's or key
+// service's encrypt call): Unwrap of a modified ciphertext must fail. The
+// host relies on it to bind each data key to the record it protects. An
+// unknown key ID is an error wrapping ErrNotFound.
 type KeyProvider interface {
 	Wrap(ctx context.Context, keyID string, plaintext []byte) (ciphertext []byte, usedKeyID string, err error)
 	Unwrap(ctx context.Context, keyID string, ciphertext []byte) ([]byte, error)
+}
+
+// KeyManager is optionally implemented by a KeyProvider that creates and
+// destroys keys by name (API 1.1). The store names one key per key
+// version and asks for the next one when an operator rotates keys, then
+// destroys the old one once every data key is wrapped again. CreateKey of
+// an existing key must succeed and keep it; DestroyKey of a missing key
+// must succeed. A provider without KeyManager needs its keys created (and
+// retired) in the key service by the operator.
+type KeyManager interface {
+	CreateKey(ctx context.Context, keyID string) error
+	DestroyKey(ctx context.Context, keyID string) error
 }
 
 // Sink is kind "sink": receives engagement events and results (CRM

@@ -19,7 +19,7 @@ const PluginName = "earshot"
 // apiVersion is the semver API version of this SDK, reported by every
 // plugin in its Info reply. It is a variable only so that tests can build a
 // plugin that claims another version (-ldflags -X).
-var apiVersion = "1.0.0"
+var apiVersion = "1.1.0"
 
 // APIVersion returns the semver API version of this SDK.
 func APIVersion() string { return apiVersion }

@@ -10,11 +10,18 @@
 //	mode_file  file whose content is the behaviour of each call, re-read
 //	           per call: "ok" (default), "panic" (crash the process),
 //	           "hang" (block until the caller gives up), "exit" (exit 3)
+//	keys_file  file holding the named AES-256 keys of the keys kind (see Wrap)
+//	keys_manage "no" to refuse CreateKey and DestroyKey as unsupported
 package main
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,8 +40,9 @@ func main() {
 }
 
 type faulty struct {
-	mu  sync.Mutex
-	cfg map[string]string
+	mu     sync.Mutex
+	cfg    map[string]string
+	keysMu sync.Mutex // serialises keys_file updates
 }
 
 func (f *faulty) configure(_ context.Context, cfg map[string]string) error {
@@ -115,21 +123,132 @@ func (f *faulty) Deliver(ctx context.Context, ev sdk.Event) error {
 	return f.behave(ctx, "Deliver", ev)
 }
 
+// Keys: with keys_file configured, AES-256-GCM under named keys kept in
+// that file (hex, created by CreateKey); keys_manage "no" makes CreateKey
+// and DestroyKey unsupported, as in a plugin built against SDK API 1.0.
+// Without keys_file, a XOR under the one key "kek-1".
 func (f *faulty) Wrap(ctx context.Context, keyID string, pt []byte) ([]byte, string, error) {
 	if err := f.behave(ctx, "Wrap", map[string]any{"key_id": keyID, "len": len(pt)}); err != nil {
 		return nil, "", err
 	}
-	if keyID == "" {
-		keyID = "kek-1"
+	if f.conf("keys_file") == "" {
+		if keyID == "" {
+			keyID = "kek-1"
+		}
+		return xor(pt), keyID, nil
 	}
-	return xor(pt), keyID, nil
+	aead, err := f.aead(keyID)
+	if err != nil {
+		return nil, "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	rand.Read(nonce)
+	return aead.Seal(nonce, nonce, pt, []byte(keyID)), keyID, nil
 }
 
 func (f *faulty) Unwrap(ctx context.Context, keyID string, ct []byte) ([]byte, error) {
-	if keyID != "kek-1" {
+	if err := f.behave(ctx, "Unwrap", map[string]any{"key_id": keyID, "len": len(ct)}); err != nil {
+		return nil, err
+	}
+	if f.conf("keys_file") == "" {
+		if keyID != "kek-1" {
+			return nil, fmt.Errorf("key %q: %w", keyID, sdk.ErrNotFound)
+		}
+		return xor(ct), nil
+	}
+	aead, err := f.aead(keyID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ct) < aead.NonceSize() {
+		return nil, fmt.Errorf("ciphertext too short: %w", sdk.ErrInvalidInput)
+	}
+	pt, err := aead.Open(nil, ct[:aead.NonceSize()], ct[aead.NonceSize():], []byte(keyID))
+	if err != nil {
+		return nil, fmt.Errorf("key %q: %w: %w", keyID, err, sdk.ErrInvalidInput)
+	}
+	return pt, nil
+}
+
+func (f *faulty) CreateKey(ctx context.Context, keyID string) error {
+	if err := f.behave(ctx, "CreateKey", map[string]any{"key_id": keyID}); err != nil {
+		return err
+	}
+	if f.conf("keys_file") == "" || f.conf("keys_manage") == "no" {
+		return sdk.ErrUnsupported
+	}
+	return f.updateKeys(func(keys map[string]string) {
+		if _, ok := keys[keyID]; !ok {
+			k := make([]byte, 32)
+			rand.Read(k)
+			keys[keyID] = hex.EncodeToString(k)
+		}
+	})
+}
+
+func (f *faulty) DestroyKey(ctx context.Context, keyID string) error {
+	if err := f.behave(ctx, "DestroyKey", map[string]any{"key_id": keyID}); err != nil {
+		return err
+	}
+	if f.conf("keys_file") == "" || f.conf("keys_manage") == "no" {
+		return sdk.ErrUnsupported
+	}
+	return f.updateKeys(func(keys map[string]string) { delete(keys, keyID) })
+}
+
+func (f *faulty) conf(k string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg[k]
+}
+
+func (f *faulty) readKeys() (map[string]string, error) {
+	keys := map[string]string{}
+	b, err := os.ReadFile(f.conf("keys_file"))
+	if errors.Is(err, os.ErrNotExist) {
+		return keys, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return keys, json.Unmarshal(b, &keys)
+}
+
+func (f *faulty) updateKeys(change func(map[string]string)) error {
+	f.keysMu.Lock()
+	defer f.keysMu.Unlock()
+	keys, err := f.readKeys()
+	if err != nil {
+		return err
+	}
+	change(keys)
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	p := f.conf("keys_file")
+	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+func (f *faulty) aead(keyID string) (cipher.AEAD, error) {
+	f.keysMu.Lock()
+	keys, err := f.readKeys()
+	f.keysMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	k, err := hex.DecodeString(keys[keyID])
+	if err != nil || len(k) != 32 {
 		return nil, fmt.Errorf("key %q: %w", keyID, sdk.ErrNotFound)
 	}
-	return xor(ct), nil
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 func xor(b []byte) []byte {

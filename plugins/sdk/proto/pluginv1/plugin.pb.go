@@ -1254,6 +1254,166 @@ func (x *InferResponse) GetOutputs() map[string]string {
 	return nil
 }
 
+type CreateKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateKeyRequest) Reset() {
+	*x = CreateKeyRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateKeyRequest) ProtoMessage() {}
+
+func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateKeyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type CreateKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateKeyResponse) Reset() {
+	*x = CreateKeyResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateKeyResponse) ProtoMessage() {}
+
+func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateKeyResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+type DestroyKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyKeyRequest) Reset() {
+	*x = DestroyKeyRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyKeyRequest) ProtoMessage() {}
+
+func (x *DestroyKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyKeyRequest.ProtoReflect.Descriptor instead.
+func (*DestroyKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DestroyKeyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type DestroyKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyKeyResponse) Reset() {
+	*x = DestroyKeyResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyKeyResponse) ProtoMessage() {}
+
+func (x *DestroyKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyKeyResponse.ProtoReflect.Descriptor instead.
+func (*DestroyKeyResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{25}
+}
+
 type WrapRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
@@ -1264,7 +1424,7 @@ type WrapRequest struct {
 
 func (x *WrapRequest) Reset() {
 	*x = WrapRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	mi := &file_pluginv1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1436,7 @@ func (x *WrapRequest) String() string {
 func (*WrapRequest) ProtoMessage() {}
 
 func (x *WrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	mi := &file_pluginv1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1449,7 @@ func (x *WrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrapRequest.ProtoReflect.Descriptor instead.
 func (*WrapRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WrapRequest) GetKeyId() string {
@@ -1316,7 +1476,7 @@ type WrapResponse struct {
 
 func (x *WrapResponse) Reset() {
 	*x = WrapResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	mi := &file_pluginv1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1488,7 @@ func (x *WrapResponse) String() string {
 func (*WrapResponse) ProtoMessage() {}
 
 func (x *WrapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	mi := &file_pluginv1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1501,7 @@ func (x *WrapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrapResponse.ProtoReflect.Descriptor instead.
 func (*WrapResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WrapResponse) GetCiphertext() []byte {
@@ -1368,7 +1528,7 @@ type UnwrapRequest struct {
 
 func (x *UnwrapRequest) Reset() {
 	*x = UnwrapRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1540,7 @@ func (x *UnwrapRequest) String() string {
 func (*UnwrapRequest) ProtoMessage() {}
 
 func (x *UnwrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1553,7 @@ func (x *UnwrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnwrapRequest.ProtoReflect.Descriptor instead.
 func (*UnwrapRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UnwrapRequest) GetKeyId() string {
@@ -1419,7 +1579,7 @@ type UnwrapResponse struct {
 
 func (x *UnwrapResponse) Reset() {
 	*x = UnwrapResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1591,7 @@ func (x *UnwrapResponse) String() string {
 func (*UnwrapResponse) ProtoMessage() {}
 
 func (x *UnwrapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1604,7 @@ func (x *UnwrapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnwrapResponse.ProtoReflect.Descriptor instead.
 func (*UnwrapResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UnwrapResponse) GetPlaintext() []byte {
@@ -1463,7 +1623,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[26]
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1635,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[26]
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1648,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeliverRequest) GetEvent() *Event {
@@ -1512,7 +1672,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[27]
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1684,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[27]
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1697,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Event) GetId() string {
@@ -1576,7 +1736,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1748,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1761,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 var File_pluginv1_plugin_proto protoreflect.FileDescriptor
@@ -1711,7 +1871,13 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\aoutputs\x18\x03 \x03(\v2-.earshot.plugin.v1.InferResponse.OutputsEntryR\aoutputs\x1a:\n" +
 	"\fOutputsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"B\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\")\n" +
+	"\x10CreateKeyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x13\n" +
+	"\x11CreateKeyResponse\"*\n" +
+	"\x11DestroyKeyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x14\n" +
+	"\x12DestroyKeyResponse\"B\n" +
 	"\vWrapRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n" +
 	"\tplaintext\x18\x02 \x01(\fR\tplaintext\"E\n" +
@@ -1751,11 +1917,14 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x06Invoke\x12 .earshot.plugin.v1.InvokeRequest\x1a!.earshot.plugin.v1.InvokeResponse2\xbb\x01\n" +
 	"\fModelService\x12_\n" +
 	"\fCapabilities\x12&.earshot.plugin.v1.CapabilitiesRequest\x1a'.earshot.plugin.v1.CapabilitiesResponse\x12J\n" +
-	"\x05Infer\x12\x1f.earshot.plugin.v1.InferRequest\x1a .earshot.plugin.v1.InferResponse2\xa4\x01\n" +
+	"\x05Infer\x12\x1f.earshot.plugin.v1.InferRequest\x1a .earshot.plugin.v1.InferResponse2\xd7\x02\n" +
 	"\n" +
 	"KeyService\x12G\n" +
 	"\x04Wrap\x12\x1e.earshot.plugin.v1.WrapRequest\x1a\x1f.earshot.plugin.v1.WrapResponse\x12M\n" +
-	"\x06Unwrap\x12 .earshot.plugin.v1.UnwrapRequest\x1a!.earshot.plugin.v1.UnwrapResponse2_\n" +
+	"\x06Unwrap\x12 .earshot.plugin.v1.UnwrapRequest\x1a!.earshot.plugin.v1.UnwrapResponse\x12V\n" +
+	"\tCreateKey\x12#.earshot.plugin.v1.CreateKeyRequest\x1a$.earshot.plugin.v1.CreateKeyResponse\x12Y\n" +
+	"\n" +
+	"DestroyKey\x12$.earshot.plugin.v1.DestroyKeyRequest\x1a%.earshot.plugin.v1.DestroyKeyResponse2_\n" +
 	"\vSinkService\x12P\n" +
 	"\aDeliver\x12!.earshot.plugin.v1.DeliverRequest\x1a\".earshot.plugin.v1.DeliverResponseB@Z>github.com/earshot/earshot/plugins/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
@@ -1771,7 +1940,7 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 	return file_pluginv1_plugin_proto_rawDescData
 }
 
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_pluginv1_plugin_proto_goTypes = []any{
 	(*InfoRequest)(nil),          // 0: earshot.plugin.v1.InfoRequest
 	(*InfoResponse)(nil),         // 1: earshot.plugin.v1.InfoResponse
@@ -1795,22 +1964,26 @@ var file_pluginv1_plugin_proto_goTypes = []any{
 	(*CapabilitiesResponse)(nil), // 19: earshot.plugin.v1.CapabilitiesResponse
 	(*InferRequest)(nil),         // 20: earshot.plugin.v1.InferRequest
 	(*InferResponse)(nil),        // 21: earshot.plugin.v1.InferResponse
-	(*WrapRequest)(nil),          // 22: earshot.plugin.v1.WrapRequest
-	(*WrapResponse)(nil),         // 23: earshot.plugin.v1.WrapResponse
-	(*UnwrapRequest)(nil),        // 24: earshot.plugin.v1.UnwrapRequest
-	(*UnwrapResponse)(nil),       // 25: earshot.plugin.v1.UnwrapResponse
-	(*DeliverRequest)(nil),       // 26: earshot.plugin.v1.DeliverRequest
-	(*Event)(nil),                // 27: earshot.plugin.v1.Event
-	(*DeliverResponse)(nil),      // 28: earshot.plugin.v1.DeliverResponse
-	nil,                          // 29: earshot.plugin.v1.ConfigureRequest.ConfigEntry
-	nil,                          // 30: earshot.plugin.v1.Engagement.ResultsEntry
-	nil,                          // 31: earshot.plugin.v1.InferRequest.ParamsEntry
-	nil,                          // 32: earshot.plugin.v1.InferResponse.OutputsEntry
+	(*CreateKeyRequest)(nil),     // 22: earshot.plugin.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),    // 23: earshot.plugin.v1.CreateKeyResponse
+	(*DestroyKeyRequest)(nil),    // 24: earshot.plugin.v1.DestroyKeyRequest
+	(*DestroyKeyResponse)(nil),   // 25: earshot.plugin.v1.DestroyKeyResponse
+	(*WrapRequest)(nil),          // 26: earshot.plugin.v1.WrapRequest
+	(*WrapResponse)(nil),         // 27: earshot.plugin.v1.WrapResponse
+	(*UnwrapRequest)(nil),        // 28: earshot.plugin.v1.UnwrapRequest
+	(*UnwrapResponse)(nil),       // 29: earshot.plugin.v1.UnwrapResponse
+	(*DeliverRequest)(nil),       // 30: earshot.plugin.v1.DeliverRequest
+	(*Event)(nil),                // 31: earshot.plugin.v1.Event
+	(*DeliverResponse)(nil),      // 32: earshot.plugin.v1.DeliverResponse
+	nil,                          // 33: earshot.plugin.v1.ConfigureRequest.ConfigEntry
+	nil,                          // 34: earshot.plugin.v1.Engagement.ResultsEntry
+	nil,                          // 35: earshot.plugin.v1.InferRequest.ParamsEntry
+	nil,                          // 36: earshot.plugin.v1.InferResponse.OutputsEntry
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
-	29, // 0: earshot.plugin.v1.ConfigureRequest.config:type_name -> earshot.plugin.v1.ConfigureRequest.ConfigEntry
+	33, // 0: earshot.plugin.v1.ConfigureRequest.config:type_name -> earshot.plugin.v1.ConfigureRequest.ConfigEntry
 	5,  // 1: earshot.plugin.v1.Engagement.transcript:type_name -> earshot.plugin.v1.Segment
-	30, // 2: earshot.plugin.v1.Engagement.results:type_name -> earshot.plugin.v1.Engagement.ResultsEntry
+	34, // 2: earshot.plugin.v1.Engagement.results:type_name -> earshot.plugin.v1.Engagement.ResultsEntry
 	4,  // 3: earshot.plugin.v1.CardsRequest.engagement:type_name -> earshot.plugin.v1.Engagement
 	8,  // 4: earshot.plugin.v1.CardsResponse.cards:type_name -> earshot.plugin.v1.Card
 	9,  // 5: earshot.plugin.v1.Card.fields:type_name -> earshot.plugin.v1.Field
@@ -1818,9 +1991,9 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	15, // 7: earshot.plugin.v1.ListSkillsResponse.skills:type_name -> earshot.plugin.v1.Skill
 	4,  // 8: earshot.plugin.v1.InvokeRequest.engagement:type_name -> earshot.plugin.v1.Engagement
 	4,  // 9: earshot.plugin.v1.InferRequest.engagement:type_name -> earshot.plugin.v1.Engagement
-	31, // 10: earshot.plugin.v1.InferRequest.params:type_name -> earshot.plugin.v1.InferRequest.ParamsEntry
-	32, // 11: earshot.plugin.v1.InferResponse.outputs:type_name -> earshot.plugin.v1.InferResponse.OutputsEntry
-	27, // 12: earshot.plugin.v1.DeliverRequest.event:type_name -> earshot.plugin.v1.Event
+	35, // 10: earshot.plugin.v1.InferRequest.params:type_name -> earshot.plugin.v1.InferRequest.ParamsEntry
+	36, // 11: earshot.plugin.v1.InferResponse.outputs:type_name -> earshot.plugin.v1.InferResponse.OutputsEntry
+	31, // 12: earshot.plugin.v1.DeliverRequest.event:type_name -> earshot.plugin.v1.Event
 	4,  // 13: earshot.plugin.v1.Event.engagement:type_name -> earshot.plugin.v1.Engagement
 	0,  // 14: earshot.plugin.v1.Base.Info:input_type -> earshot.plugin.v1.InfoRequest
 	2,  // 15: earshot.plugin.v1.Base.Configure:input_type -> earshot.plugin.v1.ConfigureRequest
@@ -1830,22 +2003,26 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	16, // 19: earshot.plugin.v1.SkillService.Invoke:input_type -> earshot.plugin.v1.InvokeRequest
 	18, // 20: earshot.plugin.v1.ModelService.Capabilities:input_type -> earshot.plugin.v1.CapabilitiesRequest
 	20, // 21: earshot.plugin.v1.ModelService.Infer:input_type -> earshot.plugin.v1.InferRequest
-	22, // 22: earshot.plugin.v1.KeyService.Wrap:input_type -> earshot.plugin.v1.WrapRequest
-	24, // 23: earshot.plugin.v1.KeyService.Unwrap:input_type -> earshot.plugin.v1.UnwrapRequest
-	26, // 24: earshot.plugin.v1.SinkService.Deliver:input_type -> earshot.plugin.v1.DeliverRequest
-	1,  // 25: earshot.plugin.v1.Base.Info:output_type -> earshot.plugin.v1.InfoResponse
-	3,  // 26: earshot.plugin.v1.Base.Configure:output_type -> earshot.plugin.v1.ConfigureResponse
-	7,  // 27: earshot.plugin.v1.InfoService.Cards:output_type -> earshot.plugin.v1.CardsResponse
-	11, // 28: earshot.plugin.v1.KnowledgeService.Changes:output_type -> earshot.plugin.v1.ChangesResponse
-	14, // 29: earshot.plugin.v1.SkillService.ListSkills:output_type -> earshot.plugin.v1.ListSkillsResponse
-	17, // 30: earshot.plugin.v1.SkillService.Invoke:output_type -> earshot.plugin.v1.InvokeResponse
-	19, // 31: earshot.plugin.v1.ModelService.Capabilities:output_type -> earshot.plugin.v1.CapabilitiesResponse
-	21, // 32: earshot.plugin.v1.ModelService.Infer:output_type -> earshot.plugin.v1.InferResponse
-	23, // 33: earshot.plugin.v1.KeyService.Wrap:output_type -> earshot.plugin.v1.WrapResponse
-	25, // 34: earshot.plugin.v1.KeyService.Unwrap:output_type -> earshot.plugin.v1.UnwrapResponse
-	28, // 35: earshot.plugin.v1.SinkService.Deliver:output_type -> earshot.plugin.v1.DeliverResponse
-	25, // [25:36] is the sub-list for method output_type
-	14, // [14:25] is the sub-list for method input_type
+	26, // 22: earshot.plugin.v1.KeyService.Wrap:input_type -> earshot.plugin.v1.WrapRequest
+	28, // 23: earshot.plugin.v1.KeyService.Unwrap:input_type -> earshot.plugin.v1.UnwrapRequest
+	22, // 24: earshot.plugin.v1.KeyService.CreateKey:input_type -> earshot.plugin.v1.CreateKeyRequest
+	24, // 25: earshot.plugin.v1.KeyService.DestroyKey:input_type -> earshot.plugin.v1.DestroyKeyRequest
+	30, // 26: earshot.plugin.v1.SinkService.Deliver:input_type -> earshot.plugin.v1.DeliverRequest
+	1,  // 27: earshot.plugin.v1.Base.Info:output_type -> earshot.plugin.v1.InfoResponse
+	3,  // 28: earshot.plugin.v1.Base.Configure:output_type -> earshot.plugin.v1.ConfigureResponse
+	7,  // 29: earshot.plugin.v1.InfoService.Cards:output_type -> earshot.plugin.v1.CardsResponse
+	11, // 30: earshot.plugin.v1.KnowledgeService.Changes:output_type -> earshot.plugin.v1.ChangesResponse
+	14, // 31: earshot.plugin.v1.SkillService.ListSkills:output_type -> earshot.plugin.v1.ListSkillsResponse
+	17, // 32: earshot.plugin.v1.SkillService.Invoke:output_type -> earshot.plugin.v1.InvokeResponse
+	19, // 33: earshot.plugin.v1.ModelService.Capabilities:output_type -> earshot.plugin.v1.CapabilitiesResponse
+	21, // 34: earshot.plugin.v1.ModelService.Infer:output_type -> earshot.plugin.v1.InferResponse
+	27, // 35: earshot.plugin.v1.KeyService.Wrap:output_type -> earshot.plugin.v1.WrapResponse
+	29, // 36: earshot.plugin.v1.KeyService.Unwrap:output_type -> earshot.plugin.v1.UnwrapResponse
+	23, // 37: earshot.plugin.v1.KeyService.CreateKey:output_type -> earshot.plugin.v1.CreateKeyResponse
+	25, // 38: earshot.plugin.v1.KeyService.DestroyKey:output_type -> earshot.plugin.v1.DestroyKeyResponse
+	32, // 39: earshot.plugin.v1.SinkService.Deliver:output_type -> earshot.plugin.v1.DeliverResponse
+	27, // [27:40] is the sub-list for method output_type
+	14, // [14:27] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -1862,7 +2039,7 @@ func file_pluginv1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   7,
 		},

@@ -676,8 +676,10 @@ var ModelService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	KeyService_Wrap_FullMethodName   = "/earshot.plugin.v1.KeyService/Wrap"
-	KeyService_Unwrap_FullMethodName = "/earshot.plugin.v1.KeyService/Unwrap"
+	KeyService_Wrap_FullMethodName       = "/earshot.plugin.v1.KeyService/Wrap"
+	KeyService_Unwrap_FullMethodName     = "/earshot.plugin.v1.KeyService/Unwrap"
+	KeyService_CreateKey_FullMethodName  = "/earshot.plugin.v1.KeyService/CreateKey"
+	KeyService_DestroyKey_FullMethodName = "/earshot.plugin.v1.KeyService/DestroyKey"
 )
 
 // KeyServiceClient is the client API for KeyService service.
@@ -688,6 +690,11 @@ const (
 type KeyServiceClient interface {
 	Wrap(ctx context.Context, in *WrapRequest, opts ...grpc.CallOption) (*WrapResponse, error)
 	Unwrap(ctx context.Context, in *UnwrapRequest, opts ...grpc.CallOption) (*UnwrapResponse, error)
+	// CreateKey and DestroyKey (API 1.1) manage named keys for the store's
+	// key rotation. A plugin whose key service manages keys elsewhere
+	// answers UNIMPLEMENTED.
+	CreateKey(ctx context.Context, in *CreateKeyRequest, opts ...grpc.CallOption) (*CreateKeyResponse, error)
+	DestroyKey(ctx context.Context, in *DestroyKeyRequest, opts ...grpc.CallOption) (*DestroyKeyResponse, error)
 }
 
 type keyServiceClient struct {
@@ -718,6 +725,26 @@ func (c *keyServiceClient) Unwrap(ctx context.Context, in *UnwrapRequest, opts .
 	return out, nil
 }
 
+func (c *keyServiceClient) CreateKey(ctx context.Context, in *CreateKeyRequest, opts ...grpc.CallOption) (*CreateKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_CreateKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) DestroyKey(ctx context.Context, in *DestroyKeyRequest, opts ...grpc.CallOption) (*DestroyKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DestroyKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_DestroyKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyServiceServer is the server API for KeyService service.
 // All implementations must embed UnimplementedKeyServiceServer
 // for forward compatibility.
@@ -726,6 +753,11 @@ func (c *keyServiceClient) Unwrap(ctx context.Context, in *UnwrapRequest, opts .
 type KeyServiceServer interface {
 	Wrap(context.Context, *WrapRequest) (*WrapResponse, error)
 	Unwrap(context.Context, *UnwrapRequest) (*UnwrapResponse, error)
+	// CreateKey and DestroyKey (API 1.1) manage named keys for the store's
+	// key rotation. A plugin whose key service manages keys elsewhere
+	// answers UNIMPLEMENTED.
+	CreateKey(context.Context, *CreateKeyRequest) (*CreateKeyResponse, error)
+	DestroyKey(context.Context, *DestroyKeyRequest) (*DestroyKeyResponse, error)
 	mustEmbedUnimplementedKeyServiceServer()
 }
 
@@ -741,6 +773,12 @@ func (UnimplementedKeyServiceServer) Wrap(context.Context, *WrapRequest) (*WrapR
 }
 func (UnimplementedKeyServiceServer) Unwrap(context.Context, *UnwrapRequest) (*UnwrapResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unwrap not implemented")
+}
+func (UnimplementedKeyServiceServer) CreateKey(context.Context, *CreateKeyRequest) (*CreateKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateKey not implemented")
+}
+func (UnimplementedKeyServiceServer) DestroyKey(context.Context, *DestroyKeyRequest) (*DestroyKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DestroyKey not implemented")
 }
 func (UnimplementedKeyServiceServer) mustEmbedUnimplementedKeyServiceServer() {}
 func (UnimplementedKeyServiceServer) testEmbeddedByValue()                    {}
@@ -799,6 +837,42 @@ func _KeyService_Unwrap_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyService_CreateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).CreateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_CreateKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).CreateKey(ctx, req.(*CreateKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_DestroyKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DestroyKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).DestroyKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_DestroyKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).DestroyKey(ctx, req.(*DestroyKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyService_ServiceDesc is the grpc.ServiceDesc for KeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -813,6 +887,14 @@ var KeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Unwrap",
 			Handler:    _KeyService_Unwrap_Handler,
+		},
+		{
+			MethodName: "CreateKey",
+			Handler:    _KeyService_CreateKey_Handler,
+		},
+		{
+			MethodName: "DestroyKey",
+			Handler:    _KeyService_DestroyKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
