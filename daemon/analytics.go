@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -23,8 +24,11 @@ import (
 const (
 	EventSentiment      = "sentiment"
 	EventNextBestAction = "next_best_action"
-	EventEscalation     = "escalation"
-	EventResults        = "results.ready"
+	// EventNextStepWording carries a local model's wording of the top next
+	// best action, after the next_best_action event.
+	EventNextStepWording = "next_best_action.wording"
+	EventEscalation      = "escalation"
+	EventResults         = "results.ready"
 )
 
 // Settings keys of the analytics configuration an administrator edits.
@@ -49,6 +53,7 @@ type analytics struct {
 	failures *prometheus.CounterVec
 
 	info      *infoRetrieval
+	wordSem   chan struct{} // bounds next-step wordings in flight
 	catalogue atomic.Pointer[builtin.Catalogue]
 	codes     atomic.Pointer[[]inference.DispositionCode]
 }
@@ -58,9 +63,9 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 	if err != nil {
 		return nil, err
 	}
-	a := &analytics{d: d, p: p, info: &infoRetrieval{d: d, sem: make(chan struct{}, 64)}, trainer: builtin.NewTrainer(context.Background()), logger: logger.With("component", "analytics"),
+	a := &analytics{d: d, p: p, info: &infoRetrieval{d: d, sem: make(chan struct{}, 64)}, wordSem: make(chan struct{}, 4), trainer: builtin.NewTrainer(context.Background()), logger: logger.With("component", "analytics"),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "earshot", Subsystem: "analytics", Name: "failures_total",
-			Help: "Analyses that failed, by stage (live, post, store)."}, []string{"stage"})}
+			Help: "Analyses that failed or were skipped, by stage (live, post, store, next_step, next_step_busy)."}, []string{"stage"})}
 	if err := reg.Register(a.failures); err != nil {
 		return nil, fmt.Errorf("daemon: register analytics metrics: %w", err)
 	}
@@ -125,7 +130,51 @@ type liveAnalysis struct {
 	// asked is the intent set info plugins were last asked about.
 	asked     string
 	askedOnce bool
+	// worded holds the intent/action pairs already sent for wording.
+	worded map[string]bool
 }
+
+// wordNextStep asks the local Ollama model of feature next_step, when one
+// is configured, to word the top recommendation for this conversation,
+// once per intent and action, off the engagement's goroutine; the wording
+// arrives as a later next_best_action.wording event. The catalogue's own
+// text was already sent, so a slow or failing model costs the agent
+// nothing.
+func (s *liveAnalysis) wordNextStep(conv []inference.Utterance, rec builtin.Recommendation, at map[string]any, emit func(string, any)) {
+	a := s.a
+	if a.gen == nil || !a.gen.Serves(ollama.FeatureNextStep) {
+		return
+	}
+	key := rec.Intent + "\x00" + rec.Action
+	if s.worded[key] {
+		return
+	}
+	select {
+	case a.wordSem <- struct{}{}:
+	default:
+		a.failures.WithLabelValues("next_step_busy").Inc()
+		return // saturated: the catalogue text stands
+	}
+	if s.worded == nil {
+		s.worded = map[string]bool{}
+	}
+	s.worded[key] = true
+	conv = slices.Clone(conv[max(0, len(conv)-nextStepTurns):])
+	go func() {
+		defer func() { <-a.wordSem }()
+		ns, err := a.gen.WordNextStep(a.d.hub.ctx, conv, rec.Action)
+		if err != nil {
+			a.failures.WithLabelValues("next_step").Inc()
+			a.logger.Debug("next step not worded", "engagement", s.e.ID, "err", err)
+			return
+		}
+		emit(EventNextStepWording, merge(at, map[string]any{"intent": rec.Intent, "action": rec.Action,
+			"wording": ns.Wording, "provider": ns.Provider, "model": ns.Model}))
+	}()
+}
+
+// nextStepTurns is how much of the conversation's end the wording sees.
+const nextStepTurns = 8
 
 func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utterance, emit func(string, any)) {
 	c := s.a.d.controls
@@ -156,6 +205,7 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	}
 	if nbaOn && len(res.NextBestActions) > 0 {
 		emit(EventNextBestAction, merge(at, map[string]any{"intents": res.Intents, "actions": res.NextBestActions}))
+		s.wordNextStep(conv, res.NextBestActions[0], at, emit)
 	}
 	if escOn {
 		if l, ok := s.a.d.hub.Get(s.e.ID); ok {

@@ -179,12 +179,10 @@ func TestAnalyticsFeatureControls(t *testing.T) {
 	}
 }
 
-// TestIntentTrainingAndNextBestAction trains intents through the API and
-// checks that a matching customer message yields the catalogue's action.
-func TestIntentTrainingAndNextBestAction(t *testing.T) {
-	td := startDaemon(t, nil)
-	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	td.tokenFor(t, "ana", RoleAgent, "cards")
+// trainIntents trains two intents (lost_card, change_address) through the
+// API and waits for the job.
+func trainIntents(t *testing.T, td *testDaemon) {
+	t.Helper()
 	var job struct{ Job uint64 }
 	json.Unmarshal(td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/intents", []map[string]any{
 		{"intent": "lost_card", "phrases": []string{"I lost my card", "my card was stolen", "I can't find my credit card", "someone took my wallet with my card"}},
@@ -195,13 +193,22 @@ func TestIntentTrainingAndNextBestAction(t *testing.T) {
 		var st struct{ State, Error string }
 		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/training/"+itoa(job.Job), nil, 200), &st)
 		if st.State == "done" {
-			break
+			return
 		}
 		if st.State == "failed" || time.Now().After(deadline) {
 			t.Fatalf("training job = %+v", st)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestIntentTrainingAndNextBestAction trains intents through the API and
+// checks that a matching customer message yields the catalogue's action.
+func TestIntentTrainingAndNextBestAction(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.tokenFor(t, "ana", RoleAgent, "cards")
+	trainIntents(t, td)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/next-best-actions", []map[string]any{
 		{"intent": "lost_card", "action": "Block the card and order a replacement"},
 	}, 200)
@@ -248,5 +255,60 @@ func TestOllamaResults(t *testing.T) {
 	json.Unmarshal(res.Results["engagement_summary"], &sum)
 	if sum.Provider != "builtin" || !strings.Contains(sum.Text, "charged twice") {
 		t.Errorf("with the server stopped, summary = %s, want the built-in one", res.Results["engagement_summary"])
+	}
+}
+
+// TestOllamaNextStepWording words the catalogue's next best action with a
+// real Ollama server (tiny random-weight model: only the event's shape
+// and provenance can be asserted, not its text). The catalogue's own
+// action comes first and stands alone once the server is stopped.
+func TestOllamaNextStepWording(t *testing.T) {
+	srv := ollamatest.Start(t, ollamatest.Options{})
+	td := startDaemon(t, func(c *Config) {
+		c.Ollama.URL = srv.URL
+		c.Ollama.NumThread = 1
+		c.Ollama.Seed = 42
+		c.Ollama.Timeout = 2 * time.Minute
+		c.Ollama.Models = map[ollama.Feature]string{ollama.FeatureNextStep: ollamatest.Model}
+	})
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.tokenFor(t, "ana", RoleAgent, "cards") // next best actions are licensed per agent
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/next-best-actions", []map[string]any{
+		{"intent": "lost_card", "action": "Block the card and order a replacement"},
+	}, 200)
+	trainIntents(t, td)
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "Hello, I think my card was stolen yesterday"},
+		messageRequest{"customer", "Someone took my card, please help"})
+	deadline := time.Now().Add(2 * time.Minute)
+	var ev map[string][]sseEvent
+	for {
+		ev = events(t, td, td.Admin, id)
+		if len(ev[EventNextStepWording]) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(ev[EventNextBestAction]) == 0 {
+		t.Fatalf("no next_best_action event: %v", ev)
+	}
+	if n := len(ev[EventNextStepWording]); n != 1 {
+		t.Fatalf("%d next_best_action.wording events, want exactly 1 (once per intent and action)", n)
+	}
+	var w struct{ Intent, Action, Wording, Provider, Model string }
+	if err := json.Unmarshal([]byte(ev[EventNextStepWording][0].Data), &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Intent != "lost_card" || w.Action != "Block the card and order a replacement" || w.Provider != "ollama" ||
+		w.Model == "" || w.Wording == "" || len([]rune(w.Wording)) > 240 {
+		t.Errorf("wording event = %+v", w)
+	}
+	srv.Stop()
+	id = chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "Hello, I think my card was stolen yesterday"})
+	time.Sleep(500 * time.Millisecond)
+	ev = events(t, td, td.Admin, id)
+	if len(ev[EventNextBestAction]) != 1 || len(ev[EventNextStepWording]) != 0 {
+		t.Errorf("with the server stopped: %d actions, %d wordings; want 1 and 0", len(ev[EventNextBestAction]), len(ev[EventNextStepWording]))
 	}
 }

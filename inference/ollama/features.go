@@ -480,3 +480,45 @@ func (p *Provider) Keywords(ctx context.Context, conv []inference.Utterance, n i
 		return rankedKeywords(r.Keywords, ""), nil
 	}, fb)
 }
+
+// nextStepChars bounds the wording of a next best action.
+const nextStepChars = 240
+
+var nextStepSchema = object(Property{"wording", str(1, nextStepChars)})
+
+// NextStep is a next best action worded for the conversation at hand.
+type NextStep struct {
+	Wording string `json:"wording"`
+	inference.Provenance
+}
+
+// WordNextStep words the catalogue's recommended action for the
+// conversation so far (its recent end matters most), in one or two
+// sentences the agent can say. It has no built-in fallback: without a
+// model for FeatureNextStep, or when the server fails, the error wraps
+// inference.ErrUnavailable and the agent keeps the catalogue's own text.
+func (p *Provider) WordNextStep(ctx context.Context, conv []inference.Utterance, action string) (NextStep, error) {
+	if err := p.checkConv(FeatureNextStep, conv); err != nil {
+		return NextStep{}, err
+	}
+	action = strings.Join(strings.Fields(action), " ")
+	if action == "" || !utf8.ValidString(action) {
+		return NextStep{}, p.invalid(FeatureNextStep, "action is empty or not valid UTF-8")
+	}
+	return serve(p, ctx, FeatureNextStep, func(s *session) (NextStep, error) {
+		system := promptRole + "The site recommends this next step for the agent: \"" + action + "\". Word it as one or " +
+			"two short sentences the agent can say to this customer now (\"wording\"), fitting what was just said. " +
+			"Do not promise anything beyond the recommended step." + promptJSON
+		raw, model, err := s.chatJSON(nextStepSchema, system, transcript(conv, p.cfg.MaxPromptChars))
+		if err != nil {
+			return NextStep{}, err
+		}
+		var r NextStep
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return NextStep{}, fmt.Errorf("%w: %s", ErrSchema, syntaxOnly(err))
+		}
+		r.Wording = strings.TrimSpace(r.Wording)
+		r.Provenance = provenance(model)
+		return r, nil
+	}, nil)
+}
