@@ -320,7 +320,7 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 		stored = append(stored, f)
 	}
 	emit(EventResults, map[string]any{"features": stored})
-	a.d.deliverToSinks(e, res.Summary.Text)
+	a.d.sinks.enqueue(*e, SinkEventEnded, e.ID+".ended")
 }
 
 // generative replaces the built-in results with the local language

@@ -98,6 +98,7 @@ func (d *Daemon) putResult(w http.ResponseWriter, r *http.Request, p *Principal,
 		d.storeError(w, r, err)
 		return
 	}
+	d.sinks.enqueue(e, SinkEventWrapUp, e.ID+".wrapped_up."+strconv.FormatInt(res.CreatedAt.UnixNano(), 10))
 	writeJSON(w, 200, v)
 }
 

@@ -62,6 +62,8 @@ var policy = map[string][]Role{
 	"PUT /api/v1/engagements/{id}/legal-hold": {RoleAdmin},
 	"POST /api/v1/retention/sweep":            {RoleAdmin},
 	"POST /api/v1/keys/rotate":                {RoleAdmin},
+	"GET /api/v1/sinks/outbox":                {RoleAdmin},
+	"POST /api/v1/sinks/retry":                {RoleAdmin},
 
 	"POST /api/v1/ingest/whip":        {RoleAdmin, RoleIngest},
 	"PATCH /api/v1/ingest/whip/{id}":  {RoleAdmin, RoleIngest},

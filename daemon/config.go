@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 
@@ -50,6 +51,23 @@ type Config struct {
 	// Plugins configures the plugin host; plugins.dir defaults to
 	// <data_dir>/plugins.
 	Plugins plugins.Config `yaml:"plugins"`
+	// Sinks bounds the delivery of events to sink plugins through the
+	// store's outbox.
+	Sinks SinksConfig `yaml:"sinks"`
+}
+
+// SinksConfig configures the delivery of events to sink plugins. Events
+// wait in the store's outbox until delivered, across restarts; a failed
+// delivery is retried with exponential backoff between RetryMin and
+// RetryMax, and after MaxAttempts the event is kept as dead until an
+// administrator retries it.
+type SinksConfig struct {
+	RetryMin    Duration `yaml:"retry_min"`    // default 1s
+	RetryMax    Duration `yaml:"retry_max"`    // default 1h
+	MaxAttempts int      `yaml:"max_attempts"` // default 30 (about a day)
+	// PollInterval is how often the outbox is checked for due events
+	// (new events are delivered at once). Default 1s.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // EngagementsConfig bounds the live engagements the hub holds.
@@ -119,6 +137,7 @@ func DefaultConfig(forService bool) Config {
 		Media:           DefaultMediaConfig(),
 		Ollama:          ollama.DefaultConfig(),
 		Plugins:         defaultPluginsConfig(),
+		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
 	}
 }
 
@@ -184,6 +203,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engagements.media_timeout must be positive, got %s", e.MediaTimeout)
 	case e.EventBuffer < 16:
 		return fmt.Errorf("engagements.event_buffer must be at least 16, got %d", e.EventBuffer)
+	}
+	sk := c.Sinks
+	switch {
+	case sk.RetryMin <= 0 || sk.RetryMax < sk.RetryMin:
+		return fmt.Errorf("sinks.retry_min (%s) must be positive and at most sinks.retry_max (%s)", sk.RetryMin, sk.RetryMax)
+	case sk.MaxAttempts <= 0:
+		return fmt.Errorf("sinks.max_attempts must be positive, got %d", sk.MaxAttempts)
+	case sk.PollInterval <= 0:
+		return fmt.Errorf("sinks.poll_interval must be positive, got %s", sk.PollInterval)
 	}
 	return nil
 }

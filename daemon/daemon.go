@@ -34,6 +34,7 @@ type Daemon struct {
 	plugins        *plugins.Host
 	kb             *knowledge
 	pluginSettings *pluginSettings
+	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
 	metrics        *metrics
@@ -104,6 +105,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.kb, err = newKnowledge(d, logger); err != nil {
 		return nil, err
 	}
+	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
+		return nil, err
+	}
 	d.hub.live = append(d.hub.live, d.analytics, d.kb)
 	d.hub.post = append(d.hub.post, d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
@@ -156,6 +160,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return d.store.Run(gctx) })
 	g.Go(func() error { return d.plugins.Run(gctx) })
 	g.Go(func() error { return d.syncKnowledge(gctx, knowledgeSyncInterval) })
+	g.Go(func() error { return d.sinks.run(gctx) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()

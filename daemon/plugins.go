@@ -176,29 +176,6 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 	}()
 }
 
-// deliverToSinks hands an ended engagement's summary event to every enabled
-// sink plugin, in the background.
-func (d *Daemon) deliverToSinks(e *store.Engagement, summary string) {
-	if d.plugins == nil {
-		return
-	}
-	sinks := d.plugins.Enabled(d.hub.ctx, sdk.KindSink)
-	if len(sinks) == 0 {
-		return
-	}
-	ev := sdk.Event{ID: e.ID + ".ended", Type: "engagement.ended", Time: time.Now().UTC(),
-		Engagement: sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef, Summary: summary}}
-	for _, name := range sinks {
-		go func() {
-			ctx, cancel := context.WithTimeout(d.hub.ctx, 30*time.Second)
-			defer cancel()
-			if err := d.plugins.Deliver(ctx, name, ev); err != nil {
-				d.logger.Warn("sink delivery failed", "plugin", name, "engagement", e.ID, "err", err)
-			}
-		}()
-	}
-}
-
 // pluginView is a plugin as the admin API shows it.
 type pluginView struct {
 	plugins.Status

@@ -62,11 +62,14 @@ var (
 	// bucketForecasts: queue | 0x00 | unix nanoseconds (8) -> JSON
 	// StoredForecast (aggregate counts only, no customer content).
 	bucketForecasts = []byte("forecasts")
+	// bucketOutbox: sequence (8) -> JSON OutboxEntry: events awaiting
+	// delivery to sink plugins (IDs only, no content).
+	bucketOutbox = []byte("sink_outbox")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
-		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts,
+		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
 	}
 )
 
@@ -109,7 +112,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // keysSchemaVersion is the version of keys.db this build writes.
 const keysSchemaVersion = 1
@@ -124,6 +127,8 @@ var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	2: func(*bbolt.Tx) error { return nil },
 	// 3 -> 4: the forecasts bucket, created by unsafeMigrate.
 	3: func(*bbolt.Tx) error { return nil },
+	// 4 -> 5: the sink outbox bucket, created by unsafeMigrate.
+	4: func(*bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx, meta []byte) uint64 {

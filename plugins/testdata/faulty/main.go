@@ -10,6 +10,7 @@
 //	mode_file  file whose content is the behaviour of each call, re-read
 //	           per call: "ok" (default), "panic" (crash the process),
 //	           "hang" (block until the caller gives up), "exit" (exit 3)
+//	delivered  file to append each event Deliver accepted to (one JSON line)
 //	keys_file  file holding the named AES-256 keys of the keys kind (see Wrap)
 //	keys_manage "no" to refuse CreateKey and DestroyKey as unsupported
 package main
@@ -120,7 +121,24 @@ func (f *faulty) Infer(ctx context.Context, req sdk.InferRequest) (sdk.InferResu
 }
 
 func (f *faulty) Deliver(ctx context.Context, ev sdk.Event) error {
-	return f.behave(ctx, "Deliver", ev)
+	if err := f.behave(ctx, "Deliver", ev); err != nil {
+		return err
+	}
+	p := f.conf("delivered")
+	if p == "" {
+		return nil
+	}
+	line, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	fh, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	_, err = fh.Write(append(line, '\n'))
+	return err
 }
 
 // Keys: with keys_file configured, AES-256-GCM under named keys kept in

@@ -1,0 +1,155 @@
+package daemon
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/plugins/sdk"
+)
+
+type outboxView struct {
+	Events []struct {
+		Plugin, Type, Engagement string
+		EventID                  string `json:"event_id"`
+		Attempts                 int
+		LastError                string `json:"last_error"`
+		Dead                     bool
+	}
+}
+
+// deliveredEvents reads the events the faulty plugin accepted.
+func deliveredEvents(t *testing.T, path string) []sdk.Event {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sdk.Event
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev sdk.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("delivered line %q: %v", line, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSinkOutbox delivers engagement events to a real sink plugin (the
+// faulty test plugin, which records what it receives) through the outbox:
+// only approved fields arrive; a failing sink is retried, then kept as
+// dead until an administrator retries it; and a queued event survives a
+// restart of the daemon.
+func TestSinkOutbox(t *testing.T) {
+	dataDir := t.TempDir()
+	files := t.TempDir()
+	record, mode := filepath.Join(files, "delivered.jsonl"), filepath.Join(files, "mode")
+	setMode := func(m string) {
+		if err := os.WriteFile(mode, []byte(m), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFor := func(maxAttempts int) func(*Config) {
+		return func(c *Config) {
+			c.DataDir = dataDir
+			c.Sinks = SinksConfig{RetryMin: Duration(20 * time.Millisecond), RetryMax: Duration(100 * time.Millisecond),
+				MaxAttempts: maxAttempts, PollInterval: Duration(20 * time.Millisecond)}
+			c.Plugins.RestartBackoffMin = 10 * time.Millisecond
+			c.Plugins.RestartBackoffMax = 50 * time.Millisecond
+		}
+	}
+	td := startDaemon(t, cfgFor(3))
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	installTestPlugin(t, td, "./plugins/testdata/faulty", "dwh",
+		`{"name":"dwh","version":"1.0.0","executable":"dwh","kinds":["sink"],"scopes":["customer_ref","transcript","summary","results"]}`,
+		map[string]any{"Enabled": true, "ApprovedScopes": []string{"transcript", "summary", "results"},
+			"Config": map[string]string{"delivered": record, "mode_file": mode}})
+
+	// A healthy sink gets the ended engagement, minimised.
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat", CustomerRef: "C-99"}, angryCall...)
+	waitUntil(t, "the ended event", func() bool { return len(deliveredEvents(t, record)) == 1 })
+	ev := deliveredEvents(t, record)[0]
+	if ev.ID != id+".ended" || ev.Type != SinkEventEnded || ev.Engagement.EngagementID != id {
+		t.Errorf("event = %s %s for %s", ev.ID, ev.Type, ev.Engagement.EngagementID)
+	}
+	if len(ev.Engagement.Transcript) != len(angryCall) || ev.Engagement.Summary == "" || ev.Engagement.Results["follow_up_tasks"] == "" {
+		t.Errorf("event lacks approved content: %d segments, summary %q, results %v", len(ev.Engagement.Transcript), ev.Engagement.Summary, ev.Engagement.Results)
+	}
+	if ev.Engagement.CustomerRef != "" {
+		t.Errorf("the sink received customer_ref %q without the scope", ev.Engagement.CustomerRef)
+	}
+
+	// A failing sink: retried, then dead; the outbox shows IDs and a
+	// failure class only.
+	setMode("exit")
+	id2 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:2]...)
+	var ob outboxView
+	waitUntil(t, "the event to be dead", func() bool {
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/sinks/outbox", nil, 200), &ob)
+		return len(ob.Events) == 1 && ob.Events[0].Dead
+	})
+	if e := ob.Events[0]; e.Engagement != id2 || e.Attempts != 3 || e.LastError != "unavailable" || e.Plugin != "dwh" {
+		t.Errorf("dead event = %+v", e)
+	}
+	if raw := td.mustCall(t, td.Admin, "GET", "/api/v1/sinks/outbox", nil, 200); strings.Contains(string(raw), "charged twice") {
+		t.Error("the outbox listing holds content")
+	}
+	setMode("ok")
+	time.Sleep(100 * time.Millisecond)
+	if n := len(deliveredEvents(t, record)); n != 1 {
+		t.Fatalf("a dead event was delivered without a retry (%d events)", n)
+	}
+	var retried struct{ Retried int }
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/sinks/retry?plugin=dwh", nil, 200), &retried)
+	if retried.Retried != 1 {
+		t.Errorf("retried = %d, want 1", retried.Retried)
+	}
+	waitUntil(t, "the retried event", func() bool { return len(deliveredEvents(t, record)) == 2 })
+	if got := deliveredEvents(t, record)[1]; got.ID != id2+".ended" {
+		t.Errorf("retried event = %s", got.ID)
+	}
+
+	// Saving the wrap-up is an event of its own, with the saved note.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/engagements/"+id+"/notes", map[string]string{"reason": "double charge", "outcome": "refunded"}, 200)
+	waitUntil(t, "the wrap-up event", func() bool { return len(deliveredEvents(t, record)) == 3 })
+	if got := deliveredEvents(t, record)[2]; got.Type != SinkEventWrapUp || !strings.Contains(got.Engagement.Results["notes"], "refunded") {
+		t.Errorf("wrap-up event = %s %v", got.Type, got.Engagement.Results)
+	}
+
+	// An event queued while the sink fails survives a restart.
+	setMode("exit")
+	id3 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:1]...)
+	waitUntil(t, "a failed attempt", func() bool {
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/sinks/outbox", nil, 200), &ob)
+		return len(ob.Events) == 1 && ob.Events[0].Attempts >= 1
+	})
+	td.stop(t)
+	setMode("ok")
+	td2 := startDaemon(t, cfgFor(1000))
+	waitUntil(t, "delivery after the restart", func() bool { return len(deliveredEvents(t, record)) == 4 })
+	if got := deliveredEvents(t, record)[3]; got.ID != id3+".ended" {
+		t.Errorf("event after restart = %s", got.ID)
+	}
+	waitUntil(t, "an empty outbox", func() bool {
+		json.Unmarshal(td2.mustCall(t, td2.Admin, "GET", "/api/v1/sinks/outbox", nil, 200), &ob)
+		return len(ob.Events) == 0
+	})
+}

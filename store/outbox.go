@@ -1,0 +1,172 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// OutboxEntry is one event awaiting delivery to a sink plugin. It holds
+// names and IDs only, never content: the daemon reads the engagement's
+// content when it delivers, so a purge or retention sweep in between
+// leaves nothing behind here.
+type OutboxEntry struct {
+	// Seq orders the outbox; Enqueue assigns it.
+	Seq uint64 `json:"-"`
+	// Plugin is the sink plugin's name; EventID is unique per plugin (the
+	// sink deduplicates on it).
+	Plugin  string `json:"plugin"`
+	EventID string `json:"event_id"`
+	// Type is the event type, e.g. "engagement.ended".
+	Type       string    `json:"type"`
+	Engagement string    `json:"engagement"`
+	Created    time.Time `json:"created"`
+	// Attempts made so far; NextAt is when the next one is due.
+	Attempts int       `json:"attempts"`
+	NextAt   time.Time `json:"next_at"`
+	// LastError is the class of the last failure (timeout, unavailable,
+	// rejected, ...), never the plugin's message.
+	LastError string `json:"last_error,omitempty"`
+	// Dead marks an entry that used up its attempts; it waits for an
+	// administrator to retry it.
+	Dead bool `json:"dead,omitempty"`
+}
+
+func outboxKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// Enqueue adds entries to the outbox, skipping any whose plugin and event
+// ID are already queued, and returns how many it added.
+func (s *Store) Enqueue(entries ...OutboxEntry) (int, error) {
+	added := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		queued := map[[2]string]bool{}
+		if err := b.ForEach(func(_, v []byte) error {
+			var e OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			queued[[2]string{e.Plugin, e.EventID}] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.Plugin == "" || e.EventID == "" || e.Type == "" {
+				return errors.New("store: outbox entry needs plugin, event_id and type")
+			}
+			k := [2]string{e.Plugin, e.EventID}
+			if queued[k] {
+				continue
+			}
+			queued[k] = true
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if e.Created.IsZero() {
+				e.Created = time.Now().UTC()
+			}
+			if err := unsafePutJSON(tx, bucketOutbox, outboxKey(seq), e); err != nil {
+				return err
+			}
+			added++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: enqueue: %w", err)
+	}
+	return added, nil
+}
+
+// Outbox returns the entries in order; with due set, only the live ones
+// whose NextAt is not after now, at most limit (0: no limit).
+func (s *Store) Outbox(due bool, now time.Time, limit int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var e OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			if due && (e.Dead || e.NextAt.After(now)) {
+				continue
+			}
+			e.Seq = binary.BigEndian.Uint64(k)
+			out = append(out, e)
+			if limit > 0 && len(out) == limit {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateOutbox stores a changed entry (attempts, next time, dead). An
+// entry removed meanwhile stays removed.
+func (s *Store) UpdateOutbox(e OutboxEntry) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketOutbox).Get(outboxKey(e.Seq)) == nil {
+			return nil
+		}
+		return unsafePutJSON(tx, bucketOutbox, outboxKey(e.Seq), e)
+	})
+}
+
+// DeleteOutbox removes delivered or dropped entries.
+func (s *Store) DeleteOutbox(seqs ...uint64) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		for _, seq := range seqs {
+			if err := b.Delete(outboxKey(seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RetryDead makes the dead entries (of plugin, or all when plugin is "")
+// due now with fresh attempts, and returns how many.
+func (s *Store) RetryDead(plugin string, now time.Time, audit ...AuditEntry) (int, error) {
+	n := 0
+	err := s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		type kv struct {
+			k []byte
+			e OutboxEntry
+		}
+		var revive []kv
+		if err := b.ForEach(func(k, v []byte) error {
+			var e OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			if e.Dead && (plugin == "" || e.Plugin == plugin) {
+				e.Dead, e.Attempts, e.NextAt = false, 0, now
+				revive = append(revive, kv{append([]byte(nil), k...), e})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, r := range revive {
+			if err := unsafePutJSON(tx, bucketOutbox, r.k, r.e); err != nil {
+				return err
+			}
+		}
+		n = len(revive)
+		return nil
+	})
+	return n, err
+}
