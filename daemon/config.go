@@ -180,7 +180,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("shutdown_timeout must be positive, got %s", c.ShutdownTimeout)
 	}
 	if err := c.Store.Validate(); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return err // already prefixed "store:"
 	}
 	pc := c.Plugins
 	if pc.Dir == "" {
