@@ -16,6 +16,7 @@ import (
 
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/builtin"
+	"github.com/earshot/earshot/inference/builtin/intents"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/store"
 )
@@ -52,10 +53,13 @@ type analytics struct {
 	logger   *slog.Logger
 	failures *prometheus.CounterVec
 
-	info      *infoRetrieval
-	wordSem   chan struct{} // bounds next-step wordings in flight
-	catalogue atomic.Pointer[builtin.Catalogue]
-	codes     atomic.Pointer[[]inference.DispositionCode]
+	info *infoRetrieval
+	// defaultIntentsJob is the training job of the shipped intent set
+	// started at start, 0 if none.
+	defaultIntentsJob uint64
+	wordSem           chan struct{} // bounds next-step wordings in flight
+	catalogue         atomic.Pointer[builtin.Catalogue]
+	codes             atomic.Pointer[[]inference.DispositionCode]
 }
 
 func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*analytics, error) {
@@ -97,7 +101,40 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 			}
 		}
 	}
+	if err := a.trainDefaultIntents(d.cfg.Analytics.DefaultIntents); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// trainDefaultIntents trains the intent detector on a shipped intent set,
+// in the background, when the site has neither a stored intent model nor
+// intents of its own; the model is stored, so this happens once.
+func (a *analytics) trainDefaultIntents(set string) error {
+	if set == "" || set == "none" || len(a.p.Intents()) > 0 {
+		return nil
+	}
+	var own []builtin.IntentPhrases
+	if err := a.d.store.Setting(settingIntents, &own); err == nil && len(own) > 0 {
+		return nil // the site's intents are stored but their model is not: the site retrains
+	}
+	sets, err := intents.Load(set)
+	if err != nil {
+		return fmt.Errorf("daemon: analytics.default_intents: %w", err)
+	}
+	phrases := make([]builtin.IntentPhrases, len(sets))
+	for i, s := range sets {
+		phrases[i] = builtin.IntentPhrases{Intent: s.Intent, Phrases: s.Phrases}
+	}
+	a.logger.Info("training the default intent model in the background", "set", set, "intents", len(phrases))
+	job, err := a.trainer.Submit(builtin.KindIntent, func(ctx context.Context) error {
+		if err := a.p.TrainIntents(ctx, phrases); err != nil {
+			return err
+		}
+		return a.saveModel(builtin.KindIntent)
+	})
+	a.defaultIntentsJob = job
+	return err
 }
 
 func (a *analytics) close() {

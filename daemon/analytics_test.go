@@ -312,3 +312,52 @@ func TestOllamaNextStepWording(t *testing.T) {
 		t.Errorf("with the server stopped: %d actions, %d wordings; want 1 and 0", len(ev[EventNextBestAction]), len(ev[EventNextStepWording]))
 	}
 }
+
+// TestDefaultIntents trains the shipped banking77 intent set at first
+// start, so that next best actions work before the site trains intents;
+// the model is stored and loaded at the next start without training.
+func TestDefaultIntents(t *testing.T) {
+	dataDir := t.TempDir()
+	withDefaults := func(c *Config) {
+		c.DataDir = dataDir
+		c.Analytics.DefaultIntents = "banking77"
+	}
+	td := startDaemon(t, withDefaults)
+	job := td.analytics.defaultIntentsJob
+	if job == 0 {
+		t.Fatal("no default intent training started")
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var st struct{ State, Error string }
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/training/"+itoa(job), nil, 200), &st)
+		if st.State == "done" {
+			break
+		}
+		if st.State == "failed" || time.Now().After(deadline) {
+			t.Fatalf("default intent training = %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(td.analytics.p.Intents()); n != 77 {
+		t.Fatalf("default model knows %d intents, want 77", n)
+	}
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.tokenFor(t, "ana", RoleAgent, "cards")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/next-best-actions", []map[string]any{
+		{"intent": "lost_or_stolen_card", "action": "Block the card and order a replacement"},
+	}, 200)
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "Hello, I lost my card yesterday"},
+		messageRequest{"customer", "Thanks for your help, goodbye"})
+	ev := events(t, td, td.Admin, id)
+	if len(ev[EventNextBestAction]) != 1 || !strings.Contains(ev[EventNextBestAction][0].Data, "lost_or_stolen_card") {
+		t.Errorf("next_best_action events = %+v, want one for lost_or_stolen_card", ev[EventNextBestAction])
+	}
+	td.stop(t)
+
+	td2 := startDaemon(t, withDefaults)
+	if td2.analytics.defaultIntentsJob != 0 || len(td2.analytics.p.Intents()) != 77 {
+		t.Errorf("after a restart: job %d, %d intents; want the stored model and no training", td2.analytics.defaultIntentsJob, len(td2.analytics.p.Intents()))
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/earshot/earshot/inference/builtin/intents"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
@@ -51,9 +53,20 @@ type Config struct {
 	// Plugins configures the plugin host; plugins.dir defaults to
 	// <data_dir>/plugins.
 	Plugins plugins.Config `yaml:"plugins"`
+	// Analytics configures the built-in analytics.
+	Analytics AnalyticsConfig `yaml:"analytics"`
 	// Sinks bounds the delivery of events to sink plugins through the
 	// store's outbox.
 	Sinks SinksConfig `yaml:"sinks"`
+}
+
+// AnalyticsConfig configures the built-in analytics.
+type AnalyticsConfig struct {
+	// DefaultIntents names the shipped intent set the intent detector is
+	// trained on, in the background at start, while the site has trained
+	// no intents of its own: "banking77" (77 retail-banking intents, the
+	// default) or "none".
+	DefaultIntents string `yaml:"default_intents"`
 }
 
 // SinksConfig configures the delivery of events to sink plugins. Events
@@ -137,6 +150,7 @@ func DefaultConfig(forService bool) Config {
 		Media:           DefaultMediaConfig(),
 		Ollama:          ollama.DefaultConfig(),
 		Plugins:         defaultPluginsConfig(),
+		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
 	}
 }
@@ -203,6 +217,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engagements.media_timeout must be positive, got %s", e.MediaTimeout)
 	case e.EventBuffer < 16:
 		return fmt.Errorf("engagements.event_buffer must be at least 16, got %d", e.EventBuffer)
+	}
+	if d := c.Analytics.DefaultIntents; d != "none" && !slices.Contains(intents.Names, d) {
+		return fmt.Errorf("analytics.default_intents: %q is not one of none, %s", d, strings.Join(intents.Names, ", "))
 	}
 	sk := c.Sinks
 	switch {

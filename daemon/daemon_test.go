@@ -32,6 +32,9 @@ func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	cfg := DefaultConfig(false)
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
+	// Training the shipped intent set costs seconds of CPU per daemon;
+	// TestDefaultIntents turns it back on.
+	cfg.Analytics.DefaultIntents = "none"
 	if mod != nil {
 		mod(&cfg)
 	}
