@@ -105,6 +105,11 @@ func TestDebianPackage(t *testing.T) {
 	if string(conf) != DefaultConfig {
 		t.Error("packaged configuration differs from the embedded default")
 	}
+	for _, notice := range []string{"third-party/banking77/NOTICE", "third-party/banking77/LICENSE", "third-party/vader/NOTICE", "third-party/vader/LICENSE"} {
+		if _, err := os.Stat(filepath.Join(x, "usr/share/doc/earshot", notice)); err != nil {
+			t.Errorf("package lacks the attribution %s: %v", notice, err)
+		}
+	}
 	cf, _ := os.ReadFile(filepath.Join(x, "DEBIAN/conffiles"))
 	if !strings.Contains(string(cf), "/etc/earshot/earshot.yaml") {
 		t.Errorf("conffiles = %q", cf)

@@ -18,6 +18,11 @@ install -d -m 0755 "$pkg/lib/systemd/system" "$pkg/etc/earshot" "$pkg/etc/defaul
 "$bin" packaging env > "$pkg/etc/default/earshot"
 chmod 0640 "$pkg/etc/earshot/earshot.yaml"
 install -m 0644 "$here/../../README.md" "$pkg/usr/share/doc/earshot/README.md"
+# Attribution of the third-party data embedded in the binary.
+install -D -m 0644 "$here/../../inference/builtin/vader/NOTICE" "$pkg/usr/share/doc/earshot/third-party/vader/NOTICE"
+install -D -m 0644 "$here/../../inference/builtin/vader/LICENSE.vader-sentiment" "$pkg/usr/share/doc/earshot/third-party/vader/LICENSE"
+install -D -m 0644 "$here/../../inference/builtin/intents/banking77/NOTICE" "$pkg/usr/share/doc/earshot/third-party/banking77/NOTICE"
+install -D -m 0644 "$here/../../inference/builtin/intents/banking77/LICENSE" "$pkg/usr/share/doc/earshot/third-party/banking77/LICENSE"
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$pkg/DEBIAN/"
 printf '/etc/earshot/earshot.yaml\n/etc/default/earshot\n' > "$pkg/DEBIAN/conffiles"
 size=$(du -sk "$pkg" | cut -f1)
