@@ -252,3 +252,37 @@ func TestLongPackets(t *testing.T) {
 		t.Errorf("stats %+v, want 1000 ms audio, no silence, no loss", st)
 	}
 }
+
+// TestReorderedRTP sends packets with neighbours swapped, as a network
+// path change does: the jitter buffer puts them back in order, so none is
+// late, no silence is inserted and the audio is whole.
+func TestReorderedRTP(t *testing.T) {
+	t.Parallel()
+	e := testServer(t, nil)
+	c := dialPion(t, e.hs.URL+"/whip?engagement=reorder", pcmuCodec)
+	eng := <-e.col.opened
+	const n = 40
+	order := make([]uint16, 0, n)
+	for i := uint16(0); i < n; i += 2 {
+		order = append(order, 101+i, 100+i) // each pair swapped
+	}
+	for _, seq := range order {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 77},
+			Payload: bytes.Repeat([]byte{byte(seq), 0x90}, 80)}
+		if err := c.track.WriteRTP(p); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, "the audio", func() bool { return eng.pe.Stats()["customer"].AudioMs >= (n-1)*20 })
+	st := eng.pe.Stats()["customer"]
+	// The first packet sent (101) sets the stream's start, so 100 comes
+	// too late; every later pair is reordered.
+	if st.PacketsLate != 1 || st.PacketsLost != 0 || st.SilenceMs != 0 || st.AudioMs != (n-1)*20 {
+		t.Errorf("pipeline stats: %d late, %d lost, %d ms silence, %d ms audio; want 1, 0, 0, %d",
+			st.PacketsLate, st.PacketsLost, st.SilenceMs, st.AudioMs, (n-1)*20)
+	}
+	if got := testutil.ToFloat64(e.srv.m.reordered.WithLabelValues(string(codec.PCMU))); got != n/2-1 {
+		t.Errorf("reordered = %v, want %d", got, n/2-1)
+	}
+}

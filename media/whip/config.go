@@ -38,6 +38,10 @@ type Config struct {
 	IdleTimeout    time.Duration `json:"idle_timeout"`
 	// MaxPayloadBytes drops RTP packets with a larger payload.
 	MaxPayloadBytes int `json:"max_payload_bytes"`
+	// JitterPackets is how many early packets a track holds while waiting
+	// for one overtaken on the network; packets in order are not delayed.
+	// 0 turns reordering off (late packets are then dropped and counted).
+	JitterPackets int `json:"jitter_packets"`
 }
 
 // DefaultConfig returns the defaults: all interfaces, any port, 64
@@ -48,6 +52,7 @@ func DefaultConfig() Config {
 		ConnectTimeout:  30 * time.Second,
 		IdleTimeout:     60 * time.Second,
 		MaxPayloadBytes: 1200,
+		JitterPackets:   3,
 	}
 }
 
@@ -76,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("whip: idle_timeout must be positive, got %s", c.IdleTimeout)
 	case c.MaxPayloadBytes < 160:
 		return fmt.Errorf("whip: max_payload_bytes must be at least 160, got %d", c.MaxPayloadBytes)
+	case c.JitterPackets < 0 || c.JitterPackets > 50:
+		return fmt.Errorf("whip: jitter_packets must be within 0..50, got %d", c.JitterPackets)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	ended         *prometheus.CounterVec // reason
 	packets       *prometheus.CounterVec // codec
 	dropped       *prometheus.CounterVec // codec, reason
+	reordered     *prometheus.CounterVec // codec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,8 +34,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		packets: prometheus.NewCounterVec(opts("rtp_packets_total", "RTP packets received, by codec."), []string{"codec"}),
 		dropped: prometheus.NewCounterVec(opts("rtp_packets_dropped_total",
 			"RTP packets dropped before decoding, by codec and reason (oversized, empty)."), []string{"codec", "reason"}),
+		reordered: prometheus.NewCounterVec(opts("rtp_packets_reordered_total",
+			"RTP packets that arrived early and were put back in order by the jitter buffer, by codec."), []string{"codec"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.ended, m.packets, m.dropped} {
+	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.ended, m.packets, m.dropped, m.reordered} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("whip: register metrics: %w", err)
 		}

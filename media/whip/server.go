@@ -17,6 +17,7 @@ import (
 
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/jitter"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -460,13 +461,7 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		// counted here; the sequence numbers passed on skip them, so that
 		// the Party counts only packets lost in the network.
 		var skipped uint16
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			ss.lastRTP.Store(time.Now().UnixNano())
-			m.packets.WithLabelValues(c).Inc()
+		jb := jitter.New(ss.srv.cfg.JitterPackets, func(p jitter.Packet) {
 			switch {
 			case len(p.Payload) == 0:
 				m.dropped.WithLabelValues(c, "empty").Inc()
@@ -476,9 +471,23 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				skipped++
 			case open:
 				// Decode errors, losses and overflow are counted by the Party.
-				if err := t.party.WriteRTP(p.SequenceNumber-skipped, p.Timestamp, p.Payload); isClosed(err) {
+				if err := t.party.WriteRTP(p.Seq-skipped, p.TS, p.Payload); isClosed(err) {
 					open = false
 				}
+			}
+		})
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				jb.Flush()
+				return
+			}
+			ss.lastRTP.Store(time.Now().UnixNano())
+			m.packets.WithLabelValues(c).Inc()
+			before := jb.Reordered
+			jb.Push(jitter.Packet{Seq: p.SequenceNumber, TS: p.Timestamp, Payload: p.Payload})
+			if n := jb.Reordered - before; n > 0 {
+				m.reordered.WithLabelValues(c).Add(float64(n))
 			}
 		}
 	}()
