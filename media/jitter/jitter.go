@@ -1,88 +1,87 @@
 // Package jitter reorders the RTP packets of one stream within a small
 // window, so that packets overtaken on the network are decoded in order
-// instead of being counted late and dropped.
+// instead of being dropped as late. WHIP tracks and SIP RTP streams use it.
 //
 // Packets in order pass straight through: the buffer adds no delay unless
 // a sequence number is missing, and then at most Depth packets' worth
-// while it waits for the missing one. A gap still open when the window is
-// full is given up as lost (the pipeline fills it with silence from the
-// timestamps).
+// while it waits for the missing one (or until the reader's idle flush).
+// A gap still open when the window is full is given up as lost; the
+// pipeline fills it with silence from the timestamps.
 package jitter
-
-// Packet is one RTP packet's sequence number, timestamp and payload.
-type Packet struct {
-	Seq     uint16
-	TS      uint32
-	Payload []byte
-}
 
 // restartJump is a sequence jump treated as a new stream (a sender
 // restart or a bogus sequence number) rather than a loss.
 const restartJump = 1000
 
-// Buffer reorders the packets of one stream. It is not safe for concurrent
-// use: one reader goroutine owns it.
-type Buffer struct {
+// Buffer reorders packets of type T by their 16-bit RTP sequence number.
+// It is not safe for concurrent use: one reader goroutine owns it.
+type Buffer[T any] struct {
 	depth   int
-	emit    func(Packet)
+	emit    func(seq uint16, p T)
 	started bool
 	next    uint16 // sequence number expected next
-	held    map[uint16]Packet
+	held    map[uint16]T
 
 	// Counters since creation.
-	Reordered  int // packets that arrived early and were put back in order
-	Duplicates int // packets received twice (the second is dropped)
+	Reordered  int // packets that waited for an overtaken one, then went out in order
+	Duplicates int // packets received twice while held (the second is dropped)
 	GaveUp     int // gaps given up as lost because the window filled
 }
 
 // New returns a buffer that holds at most depth early packets and passes
 // packets in order to emit. depth 0 disables reordering.
-func New(depth int, emit func(Packet)) *Buffer {
-	return &Buffer{depth: depth, emit: emit, held: map[uint16]Packet{}}
+func New[T any](depth int, emit func(seq uint16, p T)) *Buffer[T] {
+	return &Buffer[T]{depth: depth, emit: emit, held: map[uint16]T{}}
 }
 
-// Push hands one received packet to the buffer. The payload is kept while
-// the packet is held, so it must not be reused by the caller.
-func (b *Buffer) Push(p Packet) {
+// Push hands one received packet to the buffer and reports whether it was
+// late: older than packets already passed on. A late packet is not
+// emitted; the caller counts or drops it. A held packet is kept as is, so
+// its memory must not be reused by the caller.
+func (b *Buffer[T]) Push(seq uint16, p T) (late bool) {
 	if !b.started {
-		b.started, b.next = true, p.Seq
+		b.started, b.next = true, seq
 	}
-	d := int16(p.Seq - b.next)
+	d := int16(seq - b.next)
 	switch {
 	case d == 0:
-		b.emit(p)
+		b.emit(seq, p)
 		b.next++
 		b.drain(true)
-	case d < 0:
-		if d > -restartJump {
-			// Older than what was emitted: the pipeline counts it late.
-			b.emit(p)
-			return
-		}
-		b.restart(p)
-	case int(d) >= restartJump:
-		b.restart(p)
+	case d < 0 && d > -restartJump:
+		return true
+	case d < 0 || int(d) >= restartJump:
+		b.Flush()
+		b.next = seq
+		b.emit(seq, p)
+		b.next++
 	default: // early: a gap before it
-		if _, dup := b.held[p.Seq]; dup {
+		if _, dup := b.held[seq]; dup {
 			b.Duplicates++
-			return
+			return false
 		}
 		if b.depth == 0 {
-			b.next = p.Seq
-			b.emit(p)
+			b.next = seq
+			b.emit(seq, p)
 			b.next++
-			return
+			return false
 		}
-		b.held[p.Seq] = p
+		b.held[seq] = p
 		if len(b.held) > b.depth {
 			b.GaveUp++
 			b.skipToHeld()
 		}
 	}
+	return false
 }
 
-// Flush emits every held packet in order (at the end of the stream).
-func (b *Buffer) Flush() {
+// Pending is the number of packets held.
+func (b *Buffer[T]) Pending() int { return len(b.held) }
+
+// Flush emits every held packet in order, giving up the gaps between
+// them: at the end of the stream, or when the stream has been idle long
+// enough that the missing packets will not come.
+func (b *Buffer[T]) Flush() {
 	for len(b.held) > 0 {
 		b.skipToHeld()
 	}
@@ -91,7 +90,7 @@ func (b *Buffer) Flush() {
 // drain emits the held packets that are now in order; reordered says
 // whether they waited for a packet that came late (rather than for one
 // given up as lost).
-func (b *Buffer) drain(reordered bool) {
+func (b *Buffer[T]) drain(reordered bool) {
 	for {
 		p, ok := b.held[b.next]
 		if !ok {
@@ -101,14 +100,14 @@ func (b *Buffer) drain(reordered bool) {
 		if reordered {
 			b.Reordered++
 		}
-		b.emit(p)
+		b.emit(b.next, p)
 		b.next++
 	}
 }
 
 // skipToHeld gives up the gap before the oldest held packet and emits
 // from there.
-func (b *Buffer) skipToHeld() {
+func (b *Buffer[T]) skipToHeld() {
 	oldest, found := uint16(0), false
 	for s := range b.held {
 		if !found || int16(s-oldest) < 0 {
@@ -120,12 +119,4 @@ func (b *Buffer) skipToHeld() {
 	}
 	b.next = oldest
 	b.drain(false)
-}
-
-// restart emits what is held and starts over at p.
-func (b *Buffer) restart(p Packet) {
-	b.Flush()
-	b.next = p.Seq
-	b.emit(p)
-	b.next++
 }

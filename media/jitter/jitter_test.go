@@ -6,13 +6,21 @@ import (
 	"testing"
 )
 
-type recorder struct{ seqs []uint16 }
+type recorder struct{ seqs, late []uint16 }
 
-func (r *recorder) emit(p Packet) { r.seqs = append(r.seqs, p.Seq) }
+// emit checks that the payload travels with its sequence number.
+func (r *recorder) emit(seq uint16, p int) {
+	if int(seq) != p {
+		panic("payload separated from its sequence number")
+	}
+	r.seqs = append(r.seqs, seq)
+}
 
-func push(b *Buffer, seqs ...uint16) {
+func (r *recorder) push(b *Buffer[int], seqs ...uint16) {
 	for _, s := range seqs {
-		b.Push(Packet{Seq: s, TS: uint32(s) * 160, Payload: []byte{byte(s)}})
+		if b.Push(s, int(s)) {
+			r.late = append(r.late, s)
+		}
 	}
 }
 
@@ -21,7 +29,7 @@ func TestReorder(t *testing.T) {
 		name              string
 		depth             int
 		in                []uint16
-		want              []uint16
+		want, late        []uint16
 		reordered, gaveUp int
 		duplicates        int
 		flushAtEnd        bool
@@ -30,22 +38,27 @@ func TestReorder(t *testing.T) {
 		{name: "swapped pair", depth: 3, in: []uint16{1, 3, 2, 4}, want: []uint16{1, 2, 3, 4}, reordered: 1},
 		{name: "late by three", depth: 3, in: []uint16{1, 3, 4, 5, 2, 6}, want: []uint16{1, 2, 3, 4, 5, 6}, reordered: 3},
 		{name: "loss given up when the window fills", depth: 2, in: []uint16{1, 3, 4, 5, 6}, want: []uint16{1, 3, 4, 5, 6}, gaveUp: 1},
-		{name: "too late after giving up goes through (counted late downstream)", depth: 1, in: []uint16{1, 3, 4, 2, 5}, want: []uint16{1, 3, 4, 2, 5}, gaveUp: 1},
+		{name: "too late after giving up", depth: 1, in: []uint16{1, 3, 4, 2, 5}, want: []uint16{1, 3, 4, 5}, late: []uint16{2}, gaveUp: 1},
 		{name: "duplicate of a held packet dropped", depth: 3, in: []uint16{1, 3, 3, 2}, want: []uint16{1, 2, 3}, reordered: 1, duplicates: 1},
 		{name: "wraparound", depth: 3, in: []uint16{65534, 0, 65535, 1}, want: []uint16{65534, 65535, 0, 1}, reordered: 1},
+		{name: "wraparound, then a gap waited for and given up", depth: 3, in: []uint16{65534, 0, 65535, 1, 3, 4, 5, 6, 2, 7},
+			want: []uint16{65534, 65535, 0, 1, 3, 4, 5, 6, 7}, late: []uint16{2}, reordered: 1, gaveUp: 1},
 		{name: "restart jump", depth: 3, in: []uint16{10, 12, 5000, 5001}, want: []uint16{10, 12, 5000, 5001}},
-		{name: "depth 0 never holds", depth: 0, in: []uint16{1, 3, 2, 4}, want: []uint16{1, 3, 2, 4}},
+		{name: "depth 0 never holds", depth: 0, in: []uint16{1, 3, 2, 4}, want: []uint16{1, 3, 4}, late: []uint16{2}},
 		{name: "flush at the end", depth: 3, in: []uint16{1, 3, 4}, want: []uint16{1, 3, 4}, flushAtEnd: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var r recorder
 			b := New(tc.depth, r.emit)
-			push(b, tc.in...)
+			r.push(b, tc.in...)
 			if tc.flushAtEnd {
 				b.Flush()
 			}
-			if !slices.Equal(r.seqs, tc.want) {
-				t.Errorf("emitted %v, want %v", r.seqs, tc.want)
+			if !slices.Equal(r.seqs, tc.want) || !slices.Equal(r.late, tc.late) {
+				t.Errorf("emitted %v, late %v; want %v, %v", r.seqs, r.late, tc.want, tc.late)
+			}
+			if b.Pending() != 0 && tc.flushAtEnd {
+				t.Errorf("%d packets still held after Flush", b.Pending())
 			}
 			if b.Reordered != tc.reordered || b.GaveUp != tc.gaveUp || b.Duplicates != tc.duplicates {
 				t.Errorf("reordered %d, gave up %d, duplicates %d; want %d, %d, %d",
@@ -71,7 +84,7 @@ func TestShuffledWithinDepth(t *testing.T) {
 	}
 	var r recorder
 	b := New(depth, r.emit)
-	push(b, in...)
+	r.push(b, in...)
 	b.Flush()
 	if len(r.seqs) != n {
 		t.Fatalf("emitted %d packets, want %d", len(r.seqs), n)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/jitter"
 )
 
 // call is one recorded SIP dialog.
@@ -54,7 +55,7 @@ func (c *call) newStream(st offerStream, party inference.Party) (*rtpStream, err
 	}
 	rs := &rtpStream{c: c, key: st.key(), label: st.label, party: party, codec: st.codecName, port: port,
 		conn: rc, rtcp: cc, done: make(chan struct{}), st: st}
-	rs.jb.depth = c.srv.cfg.JitterPackets
+	rs.jb = jitter.New(c.srv.cfg.JitterPackets, rs.emit)
 	rs.setOffer(st)
 	c.mu.Lock()
 	c.streams[rs.key] = rs

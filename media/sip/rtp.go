@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/jitter"
 )
 
 // flushAfter releases the reorder buffer when no packet arrived for this
@@ -54,7 +55,8 @@ type rtpStream struct {
 	lastOutSeq  uint16 // rebased sequence of the last packet pushed
 	lastOutTS   uint32
 	lastDur     uint32
-	jb          jitter
+	jb          *jitter.Buffer[packet] // keyed by rebased sequence number
+	pushed      bool                   // a packet went to the jitter buffer
 	emittedSeq  uint16
 	haveEmitted bool
 	audioSeq    uint16
@@ -69,78 +71,6 @@ type packet struct {
 	pt           uint8
 	payload      []byte
 	arrived      time.Time
-}
-
-// jitter is a small reorder buffer keyed by rebased sequence number.
-type jitter struct {
-	depth   int
-	next    uint16
-	started bool
-	pending map[uint16]packet
-}
-
-// push adds p and calls emit for every packet now in order; it reports
-// false for a packet older than the ones already released (late).
-func (j *jitter) push(p packet, emit func(packet)) bool {
-	if j.depth == 0 {
-		if j.started && int16(p.seq-j.next) < 0 {
-			return false
-		}
-		j.started, j.next = true, p.seq+1
-		emit(p)
-		return true
-	}
-	if !j.started {
-		j.started, j.next = true, p.seq
-		j.pending = map[uint16]packet{}
-	}
-	d := int16(p.seq - j.next)
-	if d < 0 {
-		return false
-	}
-	if _, dup := j.pending[p.seq]; dup {
-		return false
-	}
-	j.pending[p.seq] = p
-	j.drain(emit)
-	for len(j.pending) > j.depth {
-		j.skip()
-		j.drain(emit)
-	}
-	return true
-}
-
-func (j *jitter) drain(emit func(packet)) {
-	for {
-		p, ok := j.pending[j.next]
-		if !ok {
-			return
-		}
-		delete(j.pending, j.next)
-		j.next++
-		emit(p)
-	}
-}
-
-// skip gives up on the missing packets before the oldest pending one.
-func (j *jitter) skip() {
-	best, first := uint16(0), true
-	for s := range j.pending {
-		if first || int16(s-best) < 0 {
-			best, first = s, false
-		}
-	}
-	if !first {
-		j.next = best
-	}
-}
-
-// flush releases every pending packet in order.
-func (j *jitter) flush(emit func(packet)) {
-	for len(j.pending) > 0 {
-		j.skip()
-		j.drain(emit)
-	}
 }
 
 // dtmfState follows RFC 4733 events: one event per timestamp, reported
@@ -185,9 +115,8 @@ func (s *rtpStream) read() {
 	srv := s.c.srv
 	m := srv.m
 	buf := make([]byte, 2048)
-	emit := s.emit
 	for {
-		if len(s.jb.pending) > 0 {
+		if s.jb.Pending() > 0 {
 			_ = s.conn.SetReadDeadline(time.Now().Add(flushAfter))
 		} else {
 			_ = s.conn.SetReadDeadline(time.Time{})
@@ -195,10 +124,10 @@ func (s *rtpStream) read() {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-				s.jb.flush(emit)
+				s.jb.Flush()
 				continue
 			}
-			s.jb.flush(emit)
+			s.jb.Flush()
 			s.dtmf.finish(s.reportDTMF)
 			return
 		}
@@ -260,7 +189,7 @@ func (s *rtpStream) read() {
 		if !s.haveSSRC || h.SSRC != s.ssrc {
 			if s.haveSSRC {
 				// A new source: flush the old one and continue its numbering.
-				s.jb.flush(emit)
+				s.jb.Flush()
 				m.ssrcChanges.Inc()
 				s.seqOff = s.lastOutSeq + 1 - h.SequenceNumber
 				s.tsOff = s.lastOutTS + s.lastDur - h.Timestamp
@@ -276,17 +205,18 @@ func (s *rtpStream) read() {
 				s.lastDur = uint32(len(p.payload))
 			}
 		}
-		if int16(p.seq-s.lastOutSeq) > 0 || !s.jb.started {
+		if int16(p.seq-s.lastOutSeq) > 0 || !s.pushed {
 			s.lastOutSeq, s.lastOutTS = p.seq, p.ts
 		}
-		if !s.jb.push(p, emit) {
+		s.pushed = true
+		if s.jb.Push(p.seq, p) {
 			m.dropped.WithLabelValues("late").Inc()
 		}
 	}
 }
 
 // emit hands one in-order packet to the party or the DTMF decoder.
-func (s *rtpStream) emit(p packet) {
+func (s *rtpStream) emit(_ uint16, p packet) {
 	gap := uint16(0)
 	if s.haveEmitted {
 		gap = p.seq - s.emittedSeq - 1

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -461,7 +463,7 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		// counted here; the sequence numbers passed on skip them, so that
 		// the Party counts only packets lost in the network.
 		var skipped uint16
-		jb := jitter.New(ss.srv.cfg.JitterPackets, func(p jitter.Packet) {
+		write := func(seq uint16, p *rtp.Packet) {
 			switch {
 			case len(p.Payload) == 0:
 				m.dropped.WithLabelValues(c, "empty").Inc()
@@ -470,28 +472,48 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				m.dropped.WithLabelValues(c, "oversized").Inc()
 				skipped++
 			case open:
-				// Decode errors, losses and overflow are counted by the Party.
-				if err := t.party.WriteRTP(p.Seq-skipped, p.TS, p.Payload); isClosed(err) {
+				// Decode errors, losses, lateness and overflow are counted
+				// by the Party.
+				if err := t.party.WriteRTP(seq-skipped, p.Timestamp, p.Payload); isClosed(err) {
 					open = false
 				}
 			}
-		})
+		}
+		jb := jitter.New(ss.srv.cfg.JitterPackets, write)
 		for {
+			if jb.Pending() > 0 {
+				// Waiting for an overtaken packet: not longer than this.
+				_ = tr.SetReadDeadline(time.Now().Add(jitterFlushAfter))
+			} else {
+				_ = tr.SetReadDeadline(time.Time{})
+			}
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				jb.Flush()
+				if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+					continue
+				}
 				return
 			}
 			ss.lastRTP.Store(time.Now().UnixNano())
 			m.packets.WithLabelValues(c).Inc()
 			before := jb.Reordered
-			jb.Push(jitter.Packet{Seq: p.SequenceNumber, TS: p.Timestamp, Payload: p.Payload})
+			if jb.Push(p.SequenceNumber, p) && open && len(p.Payload) > 0 && len(p.Payload) <= ss.srv.cfg.MaxPayloadBytes {
+				// Late: the Party counts and drops it.
+				if err := t.party.WriteRTP(p.SequenceNumber-skipped, p.Timestamp, p.Payload); isClosed(err) {
+					open = false
+				}
+			}
 			if n := jb.Reordered - before; n > 0 {
 				m.reordered.WithLabelValues(c).Add(float64(n))
 			}
 		}
 	}()
 }
+
+// jitterFlushAfter bounds the wait for an overtaken packet when no other
+// packet arrives (a loss just before a pause).
+const jitterFlushAfter = 100 * time.Millisecond
 
 // watch ends the session when it does not connect or goes idle.
 func (ss *session) watch() {
