@@ -38,32 +38,25 @@ type OutboxEntry struct {
 
 func outboxKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+func outboxIndexKey(plugin, eventID string) []byte {
+	return append(append(append(make([]byte, 0, len(plugin)+1+len(eventID)), plugin...), 0), eventID...)
+}
+
 // Enqueue adds entries to the outbox, skipping any whose plugin and event
-// ID are already queued, and returns how many it added.
+// ID are already queued (an index makes that check one lookup), and
+// returns how many it added. A delivered event may be queued again.
 func (s *Store) Enqueue(entries ...OutboxEntry) (int, error) {
 	added := 0
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		queued := map[[2]string]bool{}
-		if err := b.ForEach(func(_, v []byte) error {
-			var e OutboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			queued[[2]string{e.Plugin, e.EventID}] = true
-			return nil
-		}); err != nil {
-			return err
-		}
+		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxIndex)
 		for _, e := range entries {
 			if e.Plugin == "" || e.EventID == "" || e.Type == "" {
 				return errors.New("store: outbox entry needs plugin, event_id and type")
 			}
-			k := [2]string{e.Plugin, e.EventID}
-			if queued[k] {
+			ik := outboxIndexKey(e.Plugin, e.EventID)
+			if idx.Get(ik) != nil {
 				continue
 			}
-			queued[k] = true
 			seq, err := b.NextSequence()
 			if err != nil {
 				return err
@@ -72,6 +65,9 @@ func (s *Store) Enqueue(entries ...OutboxEntry) (int, error) {
 				e.Created = time.Now().UTC()
 			}
 			if err := unsafePutJSON(tx, bucketOutbox, outboxKey(seq), e); err != nil {
+				return err
+			}
+			if err := idx.Put(ik, outboxKey(seq)); err != nil {
 				return err
 			}
 			added++
@@ -126,9 +122,19 @@ func (s *Store) UpdateOutbox(e OutboxEntry) error {
 // DeleteOutbox removes delivered or dropped entries.
 func (s *Store) DeleteOutbox(seqs ...uint64) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
+		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxIndex)
 		for _, seq := range seqs {
-			if err := b.Delete(outboxKey(seq)); err != nil {
+			k := outboxKey(seq)
+			if v := b.Get(k); v != nil {
+				var e OutboxEntry
+				if err := json.Unmarshal(v, &e); err != nil {
+					return err
+				}
+				if err := idx.Delete(outboxIndexKey(e.Plugin, e.EventID)); err != nil {
+					return err
+				}
+			}
+			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}

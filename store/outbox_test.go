@@ -65,7 +65,16 @@ func TestOutbox(t *testing.T) {
 	if all, _ := s.Outbox(false, time.Time{}, 0); len(all) != 0 {
 		t.Errorf("outbox after delete = %+v", all)
 	}
+	// Once delivered, the same event may be queued again (a redelivery).
+	if n, err := s.Enqueue(OutboxEntry{Plugin: "crm", EventID: "e1.ended", Type: "engagement.ended"}); err != nil || n != 1 {
+		t.Errorf("re-enqueue after delivery = %d, %v; want 1", n, err)
+	}
+	all, _ = s.Outbox(false, time.Time{}, 0)
+	crm = all[0]
 	// Updating a deleted entry does not bring it back.
+	if err := s.DeleteOutbox(crm.Seq); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.UpdateOutbox(crm); err != nil {
 		t.Fatal(err)
 	}

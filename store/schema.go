@@ -65,11 +65,15 @@ var (
 	// bucketOutbox: sequence (8) -> JSON OutboxEntry: events awaiting
 	// delivery to sink plugins (IDs only, no content).
 	bucketOutbox = []byte("sink_outbox")
+	// bucketOutboxIndex: plugin | 0x00 | event ID -> sequence (8): the
+	// queued events, so that an event is queued once per plugin.
+	bucketOutboxIndex = []byte("sink_outbox_index")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
+		bucketOutboxIndex,
 	}
 )
 
@@ -127,7 +131,7 @@ var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	2: func(*bbolt.Tx) error { return nil },
 	// 3 -> 4: the forecasts bucket, created by unsafeMigrate.
 	3: func(*bbolt.Tx) error { return nil },
-	// 4 -> 5: the sink outbox bucket, created by unsafeMigrate.
+	// 4 -> 5: the sink outbox buckets, created by unsafeMigrate.
 	4: func(*bbolt.Tx) error { return nil },
 }
 
