@@ -2,6 +2,9 @@ package sdk_test
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -86,4 +89,84 @@ func ExampleCheckAPIVersion() {
 	// Output:
 	// <nil>
 	// sdk: plugin speaks API 2.0.0, the host speaks API 1.2.0: major versions differ, rebuild the plugin against SDK v1.x
+}
+
+// vault is a keys plugin keeping named AES-256 keys in memory (a real one
+// calls the site's HSM or key service). It wraps with AES-GCM, which is
+// authenticated encryption, as the KeyProvider contract requires, and
+// implements KeyManager so that the store can rotate keys by name.
+type vault struct{ keys map[string][]byte }
+
+func (v *vault) aead(keyID string) (cipher.AEAD, error) {
+	k, ok := v.keys[keyID]
+	if !ok {
+		return nil, fmt.Errorf("key %q: %w", keyID, sdk.ErrNotFound)
+	}
+	b, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func (v *vault) Wrap(_ context.Context, keyID string, pt []byte) ([]byte, string, error) {
+	a, err := v.aead(keyID)
+	if err != nil {
+		return nil, "", err
+	}
+	nonce := make([]byte, a.NonceSize())
+	rand.Read(nonce)
+	return a.Seal(nonce, nonce, pt, []byte(keyID)), keyID, nil
+}
+
+func (v *vault) Unwrap(_ context.Context, keyID string, ct []byte) ([]byte, error) {
+	a, err := v.aead(keyID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ct) < a.NonceSize() {
+		return nil, fmt.Errorf("short ciphertext: %w", sdk.ErrInvalidInput)
+	}
+	return a.Open(nil, ct[:a.NonceSize()], ct[a.NonceSize():], []byte(keyID))
+}
+
+func (v *vault) CreateKey(_ context.Context, keyID string) error {
+	if _, ok := v.keys[keyID]; !ok {
+		k := make([]byte, 32)
+		rand.Read(k)
+		v.keys[keyID] = k
+	}
+	return nil
+}
+
+func (v *vault) DestroyKey(_ context.Context, keyID string) error {
+	delete(v.keys, keyID)
+	return nil
+}
+
+// A keys plugin for the store: the store creates "<prefix>-<version>",
+// wraps data keys under it, and destroys the old version after a rotation.
+func Example_keys() {
+	conn, err := sdktest.Serve(&sdk.Plugin{Name: "vault", Version: "1.0.0", Keys: &vault{keys: map[string][]byte{}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	ctx, r := context.Background(), conn.Remote
+
+	fmt.Println(r.CreateKey(ctx, "earshot-kek-1"))
+	ct, kid, err := r.Wrap(ctx, "earshot-kek-1", []byte("a data key"))
+	fmt.Println(kid, err)
+	pt, err := r.Unwrap(ctx, kid, ct)
+	fmt.Println(string(pt), err)
+	fmt.Println(r.DestroyKey(ctx, "earshot-kek-1"))
+	_, err = r.Unwrap(ctx, kid, ct)
+	fmt.Println(errors.Is(err, sdk.ErrNotFound))
+	// Output:
+	// <nil>
+	// earshot-kek-1 <nil>
+	// a data key <nil>
+	// <nil>
+	// true
 }
