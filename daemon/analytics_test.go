@@ -227,19 +227,28 @@ func TestIntentTrainingAndNextBestAction(t *testing.T) {
 
 func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }
 
+// withOllama points the daemon at a test Ollama server for features, on
+// one thread with a fixed seed.
+func withOllama(srv *ollamatest.Server, features ...ollama.Feature) func(*Config) {
+	return func(c *Config) {
+		c.Ollama.URL = srv.URL
+		c.Ollama.NumThread = 1
+		c.Ollama.Seed = 42
+		c.Ollama.Timeout = 2 * time.Minute
+		c.Ollama.Models = map[ollama.Feature]string{}
+		for _, f := range features {
+			c.Ollama.Models[f] = ollamatest.Model
+		}
+	}
+}
+
 // TestOllamaResults runs the post-engagement analysis through a real
 // Ollama server with a tiny random-weight model: results are stored with
 // the Ollama provenance; with the server stopped, the built-in models take
 // over.
 func TestOllamaResults(t *testing.T) {
 	srv := ollamatest.Start(t, ollamatest.Options{})
-	td := startDaemon(t, func(c *Config) {
-		c.Ollama.URL = srv.URL
-		c.Ollama.NumThread = 1
-		c.Ollama.Seed = 42
-		c.Ollama.Timeout = 2 * time.Minute
-		c.Ollama.Models = map[ollama.Feature]string{ollama.FeatureSummary: ollamatest.Model, ollama.FeatureNotes: ollamatest.Model}
-	})
+	td := startDaemon(t, withOllama(srv, ollama.FeatureSummary, ollama.FeatureNotes))
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q"}, 201)
 	id := chat(t, td, td.Admin, engagementRequest{Queue: "q", Channel: "chat"}, angryCall...)
 	var res struct{ Results map[string]json.RawMessage }
@@ -264,13 +273,7 @@ func TestOllamaResults(t *testing.T) {
 // action comes first and stands alone once the server is stopped.
 func TestOllamaNextStepWording(t *testing.T) {
 	srv := ollamatest.Start(t, ollamatest.Options{})
-	td := startDaemon(t, func(c *Config) {
-		c.Ollama.URL = srv.URL
-		c.Ollama.NumThread = 1
-		c.Ollama.Seed = 42
-		c.Ollama.Timeout = 2 * time.Minute
-		c.Ollama.Models = map[ollama.Feature]string{ollama.FeatureNextStep: ollamatest.Model}
-	})
+	td := startDaemon(t, withOllama(srv, ollama.FeatureNextStep))
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	td.tokenFor(t, "ana", RoleAgent, "cards") // next best actions are licensed per agent
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/next-best-actions", []map[string]any{
