@@ -34,7 +34,7 @@ func TestEvalMeasureCMN(t *testing.T) {
 		}
 		wide = append(wide, audio.LE16(nil, b))
 		nb := filepath.Join(tmp, name+".wav")
-		if out, err := exec.Command("sox", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", raw,
+		if out, err := exec.Command("sox", "-D", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", raw,
 			"-r", "8000", "-e", "mu-law", "-b", "8", nb).CombinedOutput(); err != nil {
 			t.Fatalf("sox: %v: %s", err, out)
 		}
