@@ -23,6 +23,26 @@ func TestCleanWord(t *testing.T) {
 	}
 }
 
+func TestMergeArgs(t *testing.T) {
+	got := strings.Join(mergeArgs([]string{"-hmm", "m", "-beam", "1e-40", "-topn", "4"},
+		[]string{"-beam", "1e-30", "-maxwpf", "10", "-topn", "3"}), " ")
+	if want := "-hmm m -beam 1e-30 -topn 3 -maxwpf 10"; got != want {
+		t.Errorf("mergeArgs = %q, want %q", got, want)
+	}
+}
+
+// TestArgsOverridePreset: an argument of the fast preset given again in
+// Config.Args replaces the preset's value instead of failing decoder
+// initialisation (PocketSphinx refuses duplicate names).
+func TestArgsOverridePreset(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.Args = []string{"-maxhmmpf", "2000"} })
+	s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatalf("NewStream with an overriding argument: %v", err)
+	}
+	s.Close()
+}
+
 func newEngine(t *testing.T, mod func(*Config)) *Engine {
 	t.Helper()
 	cfg := DefaultConfig()
