@@ -70,6 +70,12 @@ func TestEvalWER(t *testing.T) {
 		if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
 			cfg.Args = strings.Fields(a)
 		}
+		if v, ok := os.LookupEnv("EARSHOT_EVAL_WIDE_CMN"); ok {
+			cfg.WidebandCMNInit = v
+		}
+		if v := os.Getenv("EARSHOT_EVAL_NARROW_CMN"); v != "" {
+			cfg.NarrowbandCMNInit = v
+		}
 		a, _ := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
 		for _, set := range evalSets {
 			if v := os.Getenv("EARSHOT_EVAL_SETS"); v != "" && !strings.Contains(v, set.name) {
