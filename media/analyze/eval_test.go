@@ -76,7 +76,14 @@ func TestEvalWER(t *testing.T) {
 		if v := os.Getenv("EARSHOT_EVAL_NARROW_CMN"); v != "" {
 			cfg.NarrowbandCMNInit = v
 		}
-		a, _ := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
+		if v := os.Getenv("EARSHOT_EVAL_WIDE_CMN_ADAPT_MS"); v != "" {
+			fmt.Sscanf(v, "%d", &cfg.WidebandCMNAdaptMs)
+		}
+		pcfg := pipeline.DefaultConfig()
+		if v := os.Getenv("EARSHOT_EVAL_VAD"); v != "" { // hangover_ms,pre_roll_ms
+			fmt.Sscanf(v, "%d,%d", &pcfg.VAD.HangoverMs, &pcfg.VAD.PreRollMs)
+		}
+		a, _ := newTestAnalyzer(t, cfg, pcfg)
 		for _, set := range evalSets {
 			if v := os.Getenv("EARSHOT_EVAL_SETS"); v != "" && !strings.Contains(v, set.name) {
 				continue

@@ -116,7 +116,7 @@ const cmnAdaptPriorFrames = 200
 func DefaultConfig() Config {
 	return Config{ModelDir: DefaultModelDir, LM: DefaultLM, Dict: DefaultDict,
 		NarrowbandCMNInit: DefaultNarrowbandCMNInit, WidebandCMNInit: DefaultWidebandCMNInit, MaxDecoders: 8, Warm: 1, Search: SearchFast, PartialEveryMs: 250,
-		WidebandCMNAdaptMs: 100}
+		WidebandCMNAdaptMs: 0}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)

@@ -196,3 +196,41 @@ func TestCopyModelDir(t *testing.T) {
 		t.Error("short cmninit accepted")
 	}
 }
+
+// TestCMNAdapt: with WidebandCMNAdaptMs the live cepstral mean follows the
+// audio during the first utterance; without it, it stays at the initial
+// value until the utterance ends.
+func TestCMNAdapt(t *testing.T) {
+	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav")
+	if err != nil {
+		t.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := f.Samples()[:3*stt.Rate] // inside the first utterance
+	for _, adapt := range []int{0, 100} {
+		e := newEngine(t, func(c *Config) { c.WidebandCMNAdaptMs = adapt })
+		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.(*stream)
+		var c0 []float32
+		s.d.do(func() { c0 = s.d.cmn() })
+		for off := 0; off < len(pcm); off += 320 {
+			if _, err := s.Write(pcm[off:min(off+320, len(pcm))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var c1 []float32
+		s.d.do(func() { c1 = s.d.cmn() })
+		moved := c0[0] != c1[0]
+		t.Logf("adapt %d ms: c0 %.2f -> %.2f", adapt, c0[0], c1[0])
+		if moved != (adapt > 0) {
+			t.Errorf("adapt %d ms: cepstral mean moved during the utterance = %v", adapt, moved)
+		}
+		st.Close()
+	}
+}
