@@ -50,9 +50,12 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	// 4 two-party engagements = 8 recogniser streams: on an idle 2-core
-	// machine the fast PocketSphinx search uses 0.19-0.34 CPU-s per audio
-	// second (wideband/narrowband, continuous speech) and callers talk
+	// 4 two-party engagements = 8 recogniser streams. The fast PocketSphinx
+	// search uses 0.11/0.14 CPU-s per audio second on a quiet core
+	// (wideband/narrowband, continuous speech; TestEvalRecognizerCPU) and
+	// about 0.22 with 6-8 busy streams sharing 2 cores; 8 narrowband
+	// streams of continuous speech keep up in real time on 2 shared cores
+	// (p95 final latency 0.45-0.57 s, 6 streams 0.06-0.15 s) and callers talk
 	// about half the time; see TestEvalConcurrentStreams.
 	return Config{
 		MaxEngagements:  4,

@@ -359,6 +359,9 @@ func (e *Engine) Close() error {
 	for _, d := range ds {
 		d.close()
 	}
+	if len(ds) > 0 {
+		trimHeap()
+	}
 	if e.tmpDir != "" {
 		os.RemoveAll(e.tmpDir)
 	}

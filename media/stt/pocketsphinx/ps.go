@@ -53,6 +53,10 @@ static void es_cmn_update(ps_decoder_t *ps) {
 	if (f != NULL && f->cmn_struct != NULL && f->cmn_struct->nframe > 0) cmn_live_update(f->cmn_struct);
 }
 
+#include <malloc.h>
+// es_trim returns freed heap memory (closed decoders) to the system.
+static void es_trim(void) { malloc_trim(0); }
+
 #include <time.h>
 static double es_thread_cpu(void) {
 	struct timespec ts;
@@ -135,6 +139,10 @@ func (d *decoder) close() {
 	close(d.reqs)
 	<-d.done
 }
+
+// trimHeap gives the memory of freed decoders back to the system (glibc
+// keeps it in the process otherwise).
+func trimHeap() { C.es_trim() }
 
 // The methods below run on the decoder thread (inside do).
 
