@@ -53,10 +53,11 @@ func DefaultConfig() Config {
 	// 4 two-party engagements = 8 recogniser streams. The fast PocketSphinx
 	// search uses 0.11/0.14 CPU-s per audio second on a quiet core
 	// (wideband/narrowband, continuous speech; TestEvalRecognizerCPU) and
-	// about 0.22 with 6-8 busy streams sharing 2 cores; 8 narrowband
-	// streams of continuous speech keep up in real time on 2 shared cores
-	// (p95 final latency 0.45-0.57 s, 6 streams 0.06-0.15 s) and callers talk
-	// about half the time; see TestEvalConcurrentStreams.
+	// about 0.22 with 4-8 busy streams sharing 2 cores. On 2 cores shared
+	// with other work, 6 narrowband streams of continuous speech keep up
+	// with p95 final latency 0.06-0.15 s; 8 keep up without a growing
+	// backlog but their p95 is 0.45-1.6 s depending on the other load.
+	// Callers talk about half the time; see TestEvalConcurrentStreams.
 	return Config{
 		MaxEngagements:  4,
 		MaxQueuedAudio:  60 * time.Second,
