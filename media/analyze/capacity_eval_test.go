@@ -130,6 +130,9 @@ func TestEvalConcurrentStreams(t *testing.T) {
 	for _, n := range counts {
 		cfg := pocketsphinx.DefaultConfig()
 		cfg.MaxDecoders, cfg.Warm = n, 0
+		if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
+			cfg.Args = strings.Fields(a)
+		}
 		eng, err := pocketsphinx.New(cfg, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -34,7 +34,7 @@ func TestEvalMeasureCMN(t *testing.T) {
 		}
 		wide = append(wide, audio.LE16(nil, b))
 		nb := filepath.Join(tmp, name+".wav")
-		if out, err := exec.Command("sox", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", raw,
+		if out, err := exec.Command("sox", "-D", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", raw,
 			"-r", "8000", "-e", "mu-law", "-b", "8", nb).CombinedOutput(); err != nil {
 			t.Fatalf("sox: %v: %s", err, out)
 		}
@@ -47,7 +47,7 @@ func TestEvalMeasureCMN(t *testing.T) {
 	}
 	// The same through the scored recordings themselves (the CMN is a
 	// channel statistic; both are reported).
-	var wideEval, narrowEval [][]int16
+	var wideEval, narrowEval, wideCards, narrowCards [][]int16
 	for _, set := range evalSets {
 		for _, u := range readRefs(t, set.refs) {
 			p := filepath.Join(set.dir, u.id+".wav")
@@ -60,6 +60,10 @@ func TestEvalMeasureCMN(t *testing.T) {
 				t.Fatal(err)
 			}
 			narrowEval = append(narrowEval, rs.Flush(rs.Process(nil, f.Samples())))
+			if set.name == "cards" {
+				wideCards = append(wideCards, wideEval[len(wideEval)-1])
+				narrowCards = append(narrowCards, narrowEval[len(narrowEval)-1])
+			}
 		}
 	}
 	eng, err := pocketsphinx.New(pocketsphinx.DefaultConfig(), nil)
@@ -83,6 +87,16 @@ func TestEvalMeasureCMN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wc, err := eng.MeasureCMN(false, append(append([][]int16(nil), wide...), wideCards...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := eng.MeasureCMN(true, append(append([][]int16(nil), narrow...), narrowCards...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wideband   -cmninit, held-out+cards:  %s", wc)
+	t.Logf("narrowband -cmninit, held-out+cards:  %s", nc)
 	t.Logf("wideband   -cmninit, held-out audio:  %s", w)
 	t.Logf("narrowband -cmninit, held-out audio:  %s", n)
 	t.Logf("wideband   -cmninit, LibriVox+cards:  %s", we)

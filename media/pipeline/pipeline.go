@@ -50,10 +50,14 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	// 4 two-party engagements = 8 recogniser streams: on an idle 2-core
-	// machine the fast PocketSphinx search uses 0.19-0.34 CPU-s per audio
-	// second (wideband/narrowband, continuous speech) and callers talk
-	// about half the time; see TestEvalConcurrentStreams.
+	// 4 two-party engagements = 8 recogniser streams. The fast PocketSphinx
+	// search uses 0.11/0.14 CPU-s per audio second on a quiet core
+	// (wideband/narrowband, continuous speech; TestEvalRecognizerCPU) and
+	// about 0.22 with 4-8 busy streams sharing 2 cores. On 2 cores shared
+	// with other work, 6 narrowband streams of continuous speech keep up
+	// with p95 final latency 0.06-0.15 s; 8 keep up without a growing
+	// backlog but their p95 is 0.45-1.6 s depending on the other load.
+	// Callers talk about half the time; see TestEvalConcurrentStreams.
 	return Config{
 		MaxEngagements:  4,
 		MaxQueuedAudio:  60 * time.Second,

@@ -16,7 +16,9 @@
 // streaming mode recognises poorly until it has adapted; feat.params in the
 // model directory silently overrides a command-line -cmninit, so the
 // narrowband profile uses a copy of the model directory whose feat.params
-// carries a -cmninit measured through exactly this pipeline (see
-// DefaultNarrowbandCMNInit). Each stream starts from its profile's initial
+// carries a -cmninit measured through exactly this pipeline on held-out
+// recordings (see DefaultNarrowbandCMNInit). Config.WidebandCMNAdaptMs and
+// NarrowbandCMNAdaptMs optionally make the running mean the live CMN
+// during an utterance instead of only at its end. Each stream starts from its profile's initial
 // CMN, so engagements do not inherit each other's channel.
 package pocketsphinx

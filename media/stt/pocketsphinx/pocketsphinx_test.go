@@ -23,6 +23,26 @@ func TestCleanWord(t *testing.T) {
 	}
 }
 
+func TestMergeArgs(t *testing.T) {
+	got := strings.Join(mergeArgs([]string{"-hmm", "m", "-beam", "1e-40", "-topn", "4"},
+		[]string{"-beam", "1e-30", "-maxwpf", "10", "-topn", "3"}), " ")
+	if want := "-hmm m -beam 1e-30 -topn 3 -maxwpf 10"; got != want {
+		t.Errorf("mergeArgs = %q, want %q", got, want)
+	}
+}
+
+// TestArgsOverridePreset: an argument of the fast preset given again in
+// Config.Args replaces the preset's value instead of failing decoder
+// initialisation (PocketSphinx refuses duplicate names).
+func TestArgsOverridePreset(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.Args = []string{"-maxhmmpf", "2000"} })
+	s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatalf("NewStream with an overriding argument: %v", err)
+	}
+	s.Close()
+}
+
 func newEngine(t *testing.T, mod func(*Config)) *Engine {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -174,5 +194,43 @@ func TestCopyModelDir(t *testing.T) {
 	}
 	if err := CopyModelDir(DefaultModelDir, dst, "1,2"); err == nil {
 		t.Error("short cmninit accepted")
+	}
+}
+
+// TestCMNAdapt: with WidebandCMNAdaptMs the live cepstral mean follows the
+// audio during the first utterance; without it, it stays at the initial
+// value until the utterance ends.
+func TestCMNAdapt(t *testing.T) {
+	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav")
+	if err != nil {
+		t.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := f.Samples()[:3*stt.Rate] // inside the first utterance
+	for _, adapt := range []int{0, 100} {
+		e := newEngine(t, func(c *Config) { c.WidebandCMNAdaptMs = adapt })
+		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.(*stream)
+		var c0 []float32
+		s.d.do(func() { c0 = s.d.cmn() })
+		for off := 0; off < len(pcm); off += 320 {
+			if _, err := s.Write(pcm[off:min(off+320, len(pcm))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var c1 []float32
+		s.d.do(func() { c1 = s.d.cmn() })
+		moved := c0[0] != c1[0]
+		t.Logf("adapt %d ms: c0 %.2f -> %.2f", adapt, c0[0], c1[0])
+		if moved != (adapt > 0) {
+			t.Errorf("adapt %d ms: cepstral mean moved during the utterance = %v", adapt, moved)
+		}
+		st.Close()
 	}
 }

@@ -30,14 +30,32 @@ static void es_cmn_get(ps_decoder_t *ps, float *out) {
 	for (i = 0; i < f->cmn_struct->veclen; i++) out[i] = f->cmn_struct->cmn_mean[i];
 }
 
-static void es_cmn_set(ps_decoder_t *ps, float *in) {
+// es_cmn_set sets the live CMN mean to in, weighted as prior_frames
+// frames of audio (cmn_live_set weighs it as CMN_WIN = 500).
+static void es_cmn_set(ps_decoder_t *ps, float *in, int prior_frames) {
 	feat_t *f = ps_get_feat(ps);
+	cmn_t *c = f->cmn_struct;
 	mfcc_t v[64];
-	int i, n = f->cmn_struct->veclen;
+	int i, n = c->veclen;
 	if (n > 64) n = 64;
 	for (i = 0; i < n; i++) v[i] = in[i];
-	cmn_live_set(f->cmn_struct, v);
+	cmn_live_set(c, v);
+	if (prior_frames > 0) {
+		for (i = 0; i < n; i++) c->sum[i] = v[i] * prior_frames;
+		c->nframe = prior_frames;
+	}
 }
+
+// es_cmn_update makes the live CMN mean the running mean now instead of
+// at the end of the utterance.
+static void es_cmn_update(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	if (f != NULL && f->cmn_struct != NULL && f->cmn_struct->nframe > 0) cmn_live_update(f->cmn_struct);
+}
+
+#include <malloc.h>
+// es_trim returns freed heap memory (closed decoders) to the system.
+static void es_trim(void) { malloc_trim(0); }
 
 #include <time.h>
 static double es_thread_cpu(void) {
@@ -122,6 +140,10 @@ func (d *decoder) close() {
 	<-d.done
 }
 
+// trimHeap gives the memory of freed decoders back to the system (glibc
+// keeps it in the process otherwise).
+func trimHeap() { C.es_trim() }
+
 // The methods below run on the decoder thread (inside do).
 
 func (d *decoder) startUtt() error {
@@ -190,12 +212,17 @@ func (d *decoder) cmn() []float32 {
 	return v
 }
 
-func (d *decoder) setCMN(v []float32) {
+// setCMN sets the live cepstral mean, weighted as priorFrames frames of
+// audio in the running mean (0: PocketSphinx's own weight, 500 frames).
+func (d *decoder) setCMN(v []float32, priorFrames int) {
 	if len(v) == 0 || int(C.es_cmn_veclen(d.ps)) != len(v) {
 		return
 	}
-	C.es_cmn_set(d.ps, (*C.float)(unsafe.Pointer(&v[0])))
+	C.es_cmn_set(d.ps, (*C.float)(unsafe.Pointer(&v[0])), C.int(priorFrames))
 }
+
+// updateCMN makes the running mean of the audio so far the live CMN.
+func (d *decoder) updateCMN() { C.es_cmn_update(d.ps) }
 
 func (d *decoder) lookup(word string) (string, bool) {
 	cw := C.CString(word)

@@ -20,6 +20,8 @@ type stream struct {
 	lastPartial  int64
 	partialEvery int64
 	closed       bool
+	cmnEvery     int64 // samples between live CMN updates (0: at utterance ends only)
+	lastCMN      int64
 	cpu0         float64 // decoder CPU when the stream started
 }
 
@@ -46,6 +48,10 @@ func (s *stream) Write(pcm []int16) ([]stt.Result, error) {
 				return
 			}
 			s.fed += chunk
+			if s.cmnEvery > 0 && s.fed-s.lastCMN >= s.cmnEvery {
+				s.lastCMN = s.fed
+				s.d.updateCMN()
+			}
 			if s.d.inSpeech() {
 				s.d.speech = true
 			} else if s.d.speech {
