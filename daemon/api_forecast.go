@@ -504,25 +504,18 @@ func (d *Daemon) postStaffing(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (d *Daemon) postBacktest(w http.ResponseWriter, r *http.Request, p *Principal) {
-	bt, err := backtestParams(r.URL.Query())
-	if err != nil {
-		d.paramProblem(w, r, err)
-		return
-	}
-	fp, s, ok := d.forecastInput(w, r, p)
-	if !ok {
-		return
-	}
-	res, err := d.forecast.Backtest(s, &fp.cfg, bt)
-	if err != nil {
-		d.modelProblem(w, r, err)
-		return
-	}
-	writeJSON(w, 200, res)
+	runForecastModel(d, w, r, p, backtestParams, d.forecast.Backtest)
 }
 
 func (d *Daemon) postLongTerm(w http.ResponseWriter, r *http.Request, p *Principal) {
-	lt, err := longTermParams(r.URL.Query())
+	runForecastModel(d, w, r, p, longTermParams, d.forecast.LongTerm)
+}
+
+// runForecastModel parses a model's own parameters, reads the queue's
+// history and answers with what run computes from them.
+func runForecastModel[P, R any](d *Daemon, w http.ResponseWriter, r *http.Request, p *Principal,
+	parse func(url.Values) (P, error), run func(*forecast.Series, *forecast.Config, P) (R, error)) {
+	params, err := parse(r.URL.Query())
 	if err != nil {
 		d.paramProblem(w, r, err)
 		return
@@ -531,7 +524,7 @@ func (d *Daemon) postLongTerm(w http.ResponseWriter, r *http.Request, p *Princip
 	if !ok {
 		return
 	}
-	res, err := d.forecast.LongTerm(s, &fp.cfg, lt)
+	res, err := run(s, &fp.cfg, params)
 	if err != nil {
 		d.modelProblem(w, r, err)
 		return
