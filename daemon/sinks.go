@@ -39,10 +39,14 @@ type sinkOutbox struct {
 	wake chan struct{}
 
 	deliveries *prometheus.CounterVec // plugin, result
+
+	wg     sync.WaitGroup // delivery goroutines
+	busyMu sync.Mutex
+	busy   map[string]bool // plugins with a delivery goroutine; +checklocks:busyMu
 }
 
 func newSinkOutbox(d *Daemon, cfg SinksConfig, logger *slog.Logger, reg prometheus.Registerer) (*sinkOutbox, error) {
-	o := &sinkOutbox{d: d, cfg: cfg, log: logger.With("component", "sinks"), wake: make(chan struct{}, 1),
+	o := &sinkOutbox{d: d, cfg: cfg, log: logger.With("component", "sinks"), wake: make(chan struct{}, 1), busy: map[string]bool{},
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "earshot", Subsystem: "sinks", Name: "deliveries_total",
 			Help: "Sink event delivery attempts, by plugin and result (ok, retry, dead, dropped).",
@@ -104,8 +108,10 @@ func (o *sinkOutbox) enqueue(e store.Engagement, typ, eventID string) {
 	}
 }
 
-// run delivers due events until ctx is done.
+// run delivers due events until ctx is done, then waits for the
+// deliveries under way (they stop at ctx's end).
 func (o *sinkOutbox) run(ctx context.Context) error {
+	defer o.wg.Wait()
 	t := time.NewTicker(time.Duration(o.cfg.PollInterval))
 	defer t.Stop()
 	for {
@@ -119,10 +125,16 @@ func (o *sinkOutbox) run(ctx context.Context) error {
 	}
 }
 
-// deliverDue delivers the due events, each plugin's in order on its own
-// goroutine, so that a slow sink does not hold up the others.
+// deliverDue starts one goroutine per plugin with due events, in queue
+// order, for the plugins not still busy with earlier ones: a slow or
+// hanging sink holds up only its own events.
 func (o *sinkOutbox) deliverDue(ctx context.Context) {
-	due, err := o.d.store.Outbox(true, time.Now().UTC(), 256)
+	isBusy := func(plugin string) bool {
+		o.busyMu.Lock()
+		defer o.busyMu.Unlock()
+		return o.busy[plugin]
+	}
+	due, err := o.d.store.DueOutbox(time.Now().UTC(), 256, isBusy)
 	if err != nil {
 		o.log.Error("sink outbox unreadable", "err", err)
 		return
@@ -131,20 +143,28 @@ func (o *sinkOutbox) deliverDue(ctx context.Context) {
 	for _, e := range due {
 		byPlugin[e.Plugin] = append(byPlugin[e.Plugin], e)
 	}
-	var wg sync.WaitGroup
+	o.busyMu.Lock()
+	defer o.busyMu.Unlock()
 	for name, entries := range byPlugin {
-		wg.Add(1)
+		o.busy[name] = true
+		o.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer o.wg.Done()
 			for _, e := range entries {
 				if ctx.Err() != nil {
-					return
+					break
 				}
 				o.deliver(ctx, name, e)
 			}
+			o.busyMu.Lock()
+			delete(o.busy, name)
+			o.busyMu.Unlock()
+			select { // more of its events may be due
+			case o.wake <- struct{}{}:
+			default:
+			}
 		}()
 	}
-	wg.Wait()
 }
 
 func (o *sinkOutbox) deliver(ctx context.Context, name string, entry store.OutboxEntry) {

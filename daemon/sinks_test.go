@@ -153,3 +153,51 @@ func TestSinkOutbox(t *testing.T) {
 		return len(ob.Events) == 0
 	})
 }
+
+// TestSlowSinkHoldsOnlyItsOwnEvents: while one sink hangs on an event, the
+// other sinks get their later events; the hanging call is still under way
+// (no attempt counted yet) when they do.
+func TestSlowSinkHoldsOnlyItsOwnEvents(t *testing.T) {
+	files := t.TempDir()
+	slowMode, slowRecord := filepath.Join(files, "slow-mode"), filepath.Join(files, "slow-record.jsonl")
+	fastDelivered := filepath.Join(files, "fast-delivered.jsonl")
+	if err := os.WriteFile(slowMode, []byte("hang"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	td := startDaemon(t, func(c *Config) {
+		c.Plugins.CallTimeout = 10 * time.Minute // the hang outlasts the test
+		c.Sinks.PollInterval = Duration(20 * time.Millisecond)
+	})
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	for _, p := range []struct{ name, config string }{
+		{"slow", `{"mode_file":"` + slowMode + `","record":"` + slowRecord + `"}`},
+		{"fast", `{"delivered":"` + fastDelivered + `"}`},
+	} {
+		var cfg map[string]string
+		json.Unmarshal([]byte(p.config), &cfg)
+		installTestPlugin(t, td, "./plugins/testdata/faulty", p.name,
+			`{"name":"`+p.name+`","version":"1.0.0","executable":"`+p.name+`","kinds":["sink"]}`,
+			map[string]any{"Enabled": true, "Config": cfg})
+	}
+	id1 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:1]...)
+	waitUntil(t, "the slow sink to be called", func() bool {
+		b, _ := os.ReadFile(slowRecord)
+		return strings.Contains(string(b), id1)
+	})
+	id2 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:1]...)
+	waitUntil(t, "both events at the fast sink", func() bool { return len(deliveredEvents(t, fastDelivered)) == 2 })
+	if got := deliveredEvents(t, fastDelivered); got[0].ID != id1+".ended" || got[1].ID != id2+".ended" {
+		t.Errorf("fast sink got %s, %s", got[0].ID, got[1].ID)
+	}
+	// The fast sink's entries leave the outbox once its calls return.
+	var ob outboxView
+	waitUntil(t, "only the slow sink's events in the outbox", func() bool {
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/sinks/outbox", nil, 200), &ob)
+		return len(ob.Events) == 2 && ob.Events[0].Plugin == "slow" && ob.Events[1].Plugin == "slow"
+	})
+	for _, e := range ob.Events {
+		if e.Plugin != "slow" || e.Attempts != 0 {
+			t.Errorf("outbox entry %+v: want the slow sink's, with its first call still under way", e)
+		}
+	}
+}

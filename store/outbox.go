@@ -83,6 +83,16 @@ func (s *Store) Enqueue(entries ...OutboxEntry) (int, error) {
 // Outbox returns the entries in order; with due set, only the live ones
 // whose NextAt is not after now, at most limit (0: no limit).
 func (s *Store) Outbox(due bool, now time.Time, limit int) ([]OutboxEntry, error) {
+	return s.outbox(due, now, limit, nil)
+}
+
+// DueOutbox returns, in order, at most limit live entries due at now whose
+// plugin skip does not name (the plugins busy with earlier entries).
+func (s *Store) DueOutbox(now time.Time, limit int, skip func(plugin string) bool) ([]OutboxEntry, error) {
+	return s.outbox(true, now, limit, skip)
+}
+
+func (s *Store) outbox(due bool, now time.Time, limit int, skip func(string) bool) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -91,7 +101,7 @@ func (s *Store) Outbox(due bool, now time.Time, limit int) ([]OutboxEntry, error
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err
 			}
-			if due && (e.Dead || e.NextAt.After(now)) {
+			if due && (e.Dead || e.NextAt.After(now)) || skip != nil && skip(e.Plugin) {
 				continue
 			}
 			e.Seq = binary.BigEndian.Uint64(k)
