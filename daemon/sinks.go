@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -168,7 +169,11 @@ func (o *sinkOutbox) deliverDue(ctx context.Context) {
 }
 
 func (o *sinkOutbox) deliver(ctx context.Context, name string, entry store.OutboxEntry) {
-	ev, err := o.event(ctx, entry)
+	scopes, err := o.d.plugins.Granted(ctx, name)
+	var ev sdk.Event
+	if err == nil {
+		ev, err = o.event(ctx, entry, scopes)
+	}
 	if err == nil {
 		err = o.d.plugins.Deliver(ctx, name, ev)
 	}
@@ -251,20 +256,25 @@ func errorClass(err error) string {
 	return "error"
 }
 
-// event builds the sink event from what the store holds now: the host
-// then keeps only the fields the plugin's approved scopes allow.
-func (o *sinkOutbox) event(ctx context.Context, entry store.OutboxEntry) (sdk.Event, error) {
+// event builds the sink event from what the store holds now, reading
+// (and decrypting) only what the granted scopes let the plugin receive;
+// the host minimises the engagement again on the way out.
+func (o *sinkOutbox) event(ctx context.Context, entry store.OutboxEntry, scopes []sdk.Scope) (sdk.Event, error) {
 	e, err := o.d.store.Engagement(ctx, entry.Engagement)
 	if err != nil {
 		return sdk.Event{}, err
 	}
-	segs, err := o.d.store.Segments(ctx, e.ID)
-	if err != nil {
-		return sdk.Event{}, err
+	var segs []store.Segment
+	if slices.Contains(scopes, sdk.ScopeTranscript) {
+		if segs, err = o.d.store.Segments(ctx, e.ID); err != nil {
+			return sdk.Event{}, err
+		}
 	}
-	results, err := o.d.store.Results(ctx, e.ID)
-	if err != nil {
-		return sdk.Event{}, err
+	var results []store.Result
+	if slices.Contains(scopes, sdk.ScopeSummary) || slices.Contains(scopes, sdk.ScopeResults) {
+		if results, err = o.d.store.Results(ctx, e.ID); err != nil {
+			return sdk.Event{}, err
+		}
 	}
 	eng := sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef}
 	for _, s := range segs {

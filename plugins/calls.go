@@ -22,6 +22,21 @@ func granted(requested, approved []sdk.Scope) []sdk.Scope {
 	return out
 }
 
+// Granted returns the scopes plugin name may receive now: those its
+// manifest requests and an administrator approved. Callers use it to read
+// only the content a call can hand over; the call itself minimises again.
+func (h *Host) Granted(ctx context.Context, name string) ([]sdk.Scope, error) {
+	inst, err := h.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := h.settings.PluginSettings(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("plugins/%s: settings: %w", name, err)
+	}
+	return granted(inst.getManifest().Scopes, ps.ApprovedScopes), nil
+}
+
 // minimise builds the engagement a plugin receives: the ID and channel,
 // and only the fields of the granted scopes. It returns the names of the
 // customer-content fields actually handed over (non-empty), for the audit.

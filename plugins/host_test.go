@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -813,5 +814,18 @@ func TestReinstallReplacesRunningPlugin(t *testing.T) {
 	}
 	if st := th.status(t, "probe"); st.Manifest.Version != "1.1.0" {
 		t.Errorf("status version = %q, want 1.1.0", st.Manifest.Version)
+	}
+}
+
+func TestGranted(t *testing.T) {
+	th := newTestHost(t, testConfig(t))
+	th.faulty(t, "dwh", []sdk.Kind{sdk.KindSink}, []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeTranscript},
+		[]sdk.Scope{sdk.ScopeTranscript, sdk.ScopeSummary})
+	got, err := th.Granted(context.Background(), "dwh")
+	if err != nil || !slices.Equal(got, []sdk.Scope{sdk.ScopeTranscript}) {
+		t.Errorf("Granted = %v, %v; want [transcript]: requested and approved", got, err)
+	}
+	if _, err := th.Granted(context.Background(), "nope"); !errors.Is(err, ErrUnknownPlugin) {
+		t.Errorf("Granted(nope) error = %v, want ErrUnknownPlugin", err)
 	}
 }
