@@ -421,14 +421,14 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 	if err := <-byeSeen; err != nil {
 		t.Error(err)
 	}
-	if silent.err == nil {
+	if silent.Err() == nil {
 		t.Error("silent call closed without a reason, want the RTP timeout")
 	}
 	if got := e.counter(t, e.srv.m.ended.WithLabelValues("rtp_timeout")); got != 1 {
 		t.Errorf("calls ended by RTP timeout = %v, want 1", got)
 	}
 	select {
-	case <-held.closed:
+	case <-held.Done():
 		t.Error("a held call was ended by the RTP timeout")
 	default:
 	}
@@ -442,8 +442,8 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
 	held.waitClosed(t, 10*time.Second)
-	if held.err != nil {
-		t.Errorf("held call closed with %v after BYE, want nil", held.err)
+	if held.Err() != nil {
+		t.Errorf("held call closed with %v after BYE, want nil", held.Err())
 	}
 }
 
@@ -513,8 +513,8 @@ func TestTCPTransport(t *testing.T) {
 		t.Errorf("BYE over TCP: %d", res.StatusCode)
 	}
 	eng.waitClosed(t, 10*time.Second)
-	if eng.err != nil {
-		t.Errorf("closed with %v, want nil", eng.err)
+	if eng.Err() != nil {
+		t.Errorf("closed with %v, want nil", eng.Err())
 	}
 }
 

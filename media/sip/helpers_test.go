@@ -70,18 +70,7 @@ func (c *collector) Open(ctx context.Context, m Meta) (Engagement, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{meta: m, pe: pe, inner: FromPipeline(pe), parties: map[inference.Party]*recParty{},
-		closed: make(chan struct{}), drained: make(chan struct{})}
-	go func() {
-		defer close(e.drained)
-		for seg := range pe.Segments() {
-			if seg.Final {
-				e.mu.Lock()
-				e.finals = append(e.finals, seg)
-				e.mu.Unlock()
-			}
-		}
-	}()
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, inner: FromPipeline(pe), parties: map[inference.Party]*recParty{}}
 	c.opened <- e
 	return e, nil
 }
@@ -97,19 +86,17 @@ func (c *collector) next(t *testing.T) *recEngagement {
 	}
 }
 
+// recEngagement records what the SIP server does with an engagement: the
+// pipeline's finals and the Close (ingesttest.Recording), the parties,
+// DTMF digits and participant updates.
 type recEngagement struct {
+	*ingesttest.Recording
 	meta    Meta
-	pe      *pipeline.Engagement
 	inner   Engagement
 	mu      sync.Mutex
 	parties map[inference.Party]*recParty
-	finals  []pipeline.Segment
 	dtmf    []string
 	updates [][]Participant
-	closes  int
-	err     error
-	closed  chan struct{}
-	drained chan struct{}
 }
 
 func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
@@ -122,18 +109,6 @@ func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
 	e.parties[inference.Party(name)] = p
 	e.mu.Unlock()
 	return p, nil
-}
-
-func (e *recEngagement) Close(err error) {
-	e.mu.Lock()
-	e.closes++
-	n := e.closes
-	e.err = err
-	e.mu.Unlock()
-	if n == 1 {
-		e.inner.Close(err)
-		close(e.closed)
-	}
 }
 
 func (e *recEngagement) DTMF(party, digit string) {
@@ -151,7 +126,7 @@ func (e *recEngagement) Participants(ps []Participant) {
 func (e *recEngagement) waitClosed(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
-	case <-e.closed:
+	case <-e.Done():
 	case <-time.After(d):
 		t.Fatalf("engagement not closed within %s", d)
 	}
@@ -163,24 +138,9 @@ func (e *recEngagement) party(p inference.Party) *recParty {
 	return e.parties[p]
 }
 
-// transcript waits for the pipeline to drain and returns the final text of
-// a party.
 func (e *recEngagement) transcript(t *testing.T, party inference.Party) string {
 	t.Helper()
-	select {
-	case <-e.drained:
-	case <-time.After(120 * time.Second):
-		t.Fatal("pipeline did not drain within 120 s")
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var words []string
-	for _, s := range e.finals {
-		if s.Party == string(party) && s.Text != "" {
-			words = append(words, s.Text)
-		}
-	}
-	return strings.Join(words, " ")
+	return e.Transcript(t, string(party))
 }
 
 // recParty forwards to the pipeline's party and counts what it was given.

@@ -27,8 +27,8 @@ func TestSIPpPlainPCAP(t *testing.T) {
 	}
 	eng := e.col.next(t)
 	eng.waitClosed(t, 10*time.Second)
-	if eng.err != nil {
-		t.Errorf("engagement closed with %v, want nil (BYE)", eng.err)
+	if eng.Err() != nil {
+		t.Errorf("engagement closed with %v, want nil (BYE)", eng.Err())
 	}
 	if eng.meta.SIPREC || eng.meta.CallID == "" || eng.meta.Fields["queue"] != "billing" {
 		t.Errorf("meta = %+v, want a plain call with queue billing", eng.meta)
@@ -142,7 +142,7 @@ func TestSIPpSIPREC(t *testing.T) {
 		said  string
 	}{{inference.PartyAgent, agentSaid}, {inference.PartyCustomer, custSaid}} {
 		got := eng.transcript(t, c.party)
-		t.Logf("%s transcript: %q; %+v", c.party, got, eng.pe.Stats()[string(c.party)])
+		t.Logf("%s transcript: %q; %+v", c.party, got, eng.PE.Stats()[string(c.party)])
 		if n, of := ingesttest.WordsFound(c.said, got); n < of/3 {
 			t.Errorf("%s transcript has %d of %d words said (%q), want at least a third", c.party, n, of, got)
 		}
