@@ -117,12 +117,17 @@ func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*p
 
 var _ store.KeyProvider = (*plugins.StoreKeys)(nil)
 
+// isStoreKeys reports whether plugin name is the store's key provider.
+func (d *Daemon) isStoreKeys(name string) bool {
+	return d.storeKeys != nil && name == d.cfg.Store.Keys.Plugin.Name
+}
+
 // keysPluginReserved refuses admin changes to the plugin that serves as
 // the store's key provider: it is configured in the configuration file,
 // and disabling, reconfiguring or replacing it through the API would lock
 // the store.
 func (d *Daemon) keysPluginReserved(w http.ResponseWriter, r *http.Request, name string) bool {
-	if d.storeKeys == nil || name != d.cfg.Store.Keys.Plugin.Name {
+	if !d.isStoreKeys(name) {
 		return false
 	}
 	writeProblem(w, r, http.StatusConflict, "plugin-reserved",
@@ -282,7 +287,7 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 func (d *Daemon) restartPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
 	name := r.PathValue("name")
 	h := d.plugins
-	if d.storeKeys != nil && name == d.cfg.Store.Keys.Plugin.Name {
+	if d.isStoreKeys(name) {
 		h = d.storeKeys.Host() // the store's key provider restarts in its own host
 	}
 	if err := h.Restart(name); err != nil {
