@@ -65,7 +65,6 @@ func runGLPK(t testing.TB, x *MIP, lp bool, limit time.Duration) *MIPResult {
 	return res
 }
 
-
 // TestMIPMatchesSolve solves a tiny instance exactly with GLPK: the MIP's
 // schedule must keep every rule, Evaluate must price it at GLPK's
 // objective (the two encode the same model), and Solve must not beat the

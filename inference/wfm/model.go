@@ -225,3 +225,37 @@ func (m *model) maxPaidPerDay(ma *magent) int {
 func quartersString(q int) string { return hoursString(float64(q) / 4) }
 
 var inf = math.Inf(1)
+
+// lineOK reports whether a line keeps the agent's rules that span days:
+// rest between consecutive days, days in a row, days off per week,
+// weekends. (Paid hours are the callers' to keep.)
+func (m *model) lineOK(ma *magent, line []choice) bool {
+	r := &m.p.Rules
+	run, weekends, days := 0, 0, 0
+	var counted [8]bool
+	for d, ch := range line {
+		if d%7 == 0 {
+			days = 0
+		}
+		if ch.opt < 0 {
+			run = 0
+			continue
+		}
+		run++
+		days++
+		if run > r.MaxConsecutiveDays || days > 7-r.MinDaysOffPerWeek {
+			return false
+		}
+		o := &ma.opts[d][ch.opt]
+		if d > 0 {
+			if p := line[d-1]; p.opt >= 0 && ma.opts[d-1][p.opt].e+m.restQ > o.s {
+				return false
+			}
+		}
+		if w := m.days[d].weekend; w >= 0 && !counted[w] {
+			counted[w] = true
+			weekends++
+		}
+	}
+	return weekends <= m.weekendMax
+}

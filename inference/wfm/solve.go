@@ -27,7 +27,7 @@ type Config struct {
 
 // DefaultConfig returns the default optimiser settings.
 func DefaultConfig() Config {
-	return Config{Seed: 1, TimeBudget: Duration(30 * time.Second), MaxRounds: 100000, Patience: 3000}
+	return Config{Seed: 1, TimeBudget: Duration(30 * time.Second), MaxRounds: 1000000, Patience: 20000}
 }
 
 // Validate checks the settings.
@@ -84,7 +84,13 @@ func Solve(ctx context.Context, p *Problem, cfg Config) (*Schedule, error) {
 		return nil, err
 	}
 	rep := SolverReport{Seed: cfg.Seed, StoppedBy: "converged"}
+	if trace != nil {
+		trace(-2, sv.total()/float64(m.k), sv.cov)
+	}
 	sv.sweeps(ctx, deadline)
+	if trace != nil {
+		trace(-1, sv.total()/float64(m.k), sv.cov)
+	}
 	stale := 0
 	for rep.Rounds < cfg.MaxRounds {
 		if err := ctx.Err(); err != nil {
@@ -125,6 +131,14 @@ func Solve(ctx context.Context, p *Problem, cfg Config) (*Schedule, error) {
 	s.Explanations = explain(m, sv, cov)
 	return s, nil
 }
+
+// tune holds the search's settings, chosen on the development instances
+// (see the README).
+var tune = struct {
+	dayShare    float64 // share of rounds that re-time one day's shifts
+	swapShare   float64 // share of rounds that move a shift to a day off
+	dayK, lineK int     // most agents a day round / a line round re-plans
+}{0.85, 0.14, 6, 30}
 
 // trace, when set by a test, sees the search's progress.
 var trace func(round int, cost float64, c *cover)
@@ -256,8 +270,11 @@ func (sv *solver) sweeps(ctx context.Context, deadline time.Time) {
 // round is one ruin-and-recreate step, on one day's shifts or on whole
 // lines; it reports whether the cost fell.
 func (sv *solver) round() bool {
-	if sv.rng.IntN(10) < 9 {
+	switch x := sv.rng.Float64(); {
+	case x < tune.dayShare:
 		return sv.dayRound()
+	case x < tune.dayShare+tune.swapShare:
+		return sv.swapRound()
 	}
 	return sv.lineRound()
 }
@@ -277,7 +294,7 @@ func (sv *solver) dayRound() bool {
 	if len(sv.pick) == 0 {
 		return false
 	}
-	k := 1 + sv.rng.IntN(min(len(sv.pick), 16))
+	k := 1 + sv.rng.IntN(min(len(sv.pick), tune.dayK))
 	sv.rng.Shuffle(len(sv.pick), func(i, j int) { sv.pick[i], sv.pick[j] = sv.pick[j], sv.pick[i] })
 	pick := sv.pick[:k]
 	before := sv.total()
@@ -290,7 +307,7 @@ func (sv *solver) dayRound() bool {
 	}
 	for _, ai := range pick {
 		ma := &m.agents[ai]
-		ch := sv.bestDay(ai, d)
+		ch := sv.bestDay(ai, d, m.tmpls[ma.opts[d][sv.lines[ai][d].opt].tmpl].paidQ)
 		sv.lines[ai][d] = ch
 		sv.cov.apply(m, ma.set, &ma.opts[d][ch.opt], &ch.br, 1)
 		sv.own[ai] = m.ownCost(ma, sv.lines[ai])
@@ -333,12 +350,12 @@ func (sv *solver) pickDay() int {
 }
 
 // bestDay is agent ai's best shift on day d (currently removed from the
-// cover) that keeps the rest rule with the days around it and the week's
-// paid hours in the contract band (or where they were).
-func (sv *solver) bestDay(ai, d int) choice {
+// cover, or a day off) that keeps the rest rule with the days around it
+// and the week's paid hours in the contract band, or where they were when
+// the day paid oldPaid quarters. It returns off when no shift fits.
+func (sv *solver) bestDay(ai, d int, oldPaid int) choice {
 	m := sv.m
 	ma := &m.agents[ai]
-	old := sv.lines[ai][d]
 	opts := ma.opts[d]
 	minStart, maxEnd := int32(math.MinInt32), int32(math.MaxInt32)
 	if d > 0 {
@@ -353,17 +370,17 @@ func (sv *solver) bestDay(ai, d int) choice {
 	}
 	week := 0
 	for e := d / 7 * 7; e < d/7*7+7; e++ {
-		if ch := sv.lines[ai][e]; ch.opt >= 0 {
+		if ch := sv.lines[ai][e]; ch.opt >= 0 && e != d {
 			week += m.tmpls[ma.opts[e][ch.opt].tmpl].paidQ
 		}
 	}
-	oldPaid := m.tmpls[opts[old.opt].tmpl].paidQ
+	week += oldPaid
 	from, to := opts[0].s, opts[0].e
 	for i := range opts {
 		to = max(to, opts[i].e)
 	}
 	sv.cov.prefix(ma.set, from, to, &sv.sc.P)
-	best, bestCost := old, inf
+	best, bestCost := off, inf
 	var br [maxBreaks]int8
 	for i := range opts {
 		o := &opts[i]
@@ -382,13 +399,70 @@ func (sv *solver) bestDay(ai, d int) choice {
 	return best
 }
 
+// swapRound moves one agent's shift from another day of the week to a day
+// (half the time one with under-staffing) the agent has off, if that
+// keeps every rule and costs no more.
+func (sv *solver) swapRound() bool {
+	m := sv.m
+	d := sv.pickDay()
+	sv.pick = sv.pick[:0]
+	for ai := range m.agents {
+		if sv.lines[ai][d].opt < 0 && len(m.agents[ai].opts[d]) > 0 {
+			sv.pick = append(sv.pick, ai)
+		}
+	}
+	if len(sv.pick) == 0 {
+		return false
+	}
+	ai := sv.pick[sv.rng.IntN(len(sv.pick))]
+	ma := &m.agents[ai]
+	line := sv.lines[ai]
+	before := sv.total()
+	bestD, bestCost := -1, before
+	var bestCh choice
+	for d1 := d / 7 * 7; d1 < d/7*7+7; d1++ {
+		old := line[d1]
+		if old.opt < 0 {
+			continue
+		}
+		sv.cov.apply(m, ma.set, &ma.opts[d1][old.opt], &old.br, -1)
+		line[d1] = off
+		ch := sv.bestDay(ai, d, m.tmpls[ma.opts[d1][old.opt].tmpl].paidQ)
+		if ch.opt >= 0 {
+			line[d] = ch
+			if m.lineOK(ma, line) {
+				sv.cov.apply(m, ma.set, &ma.opts[d][ch.opt], &ch.br, 1)
+				own := sv.own[ai]
+				sv.own[ai] = m.ownCost(ma, line)
+				if c := sv.total(); c <= bestCost+1e-6 && (bestD < 0 || c < bestCost-1e-6) {
+					bestD, bestCost, bestCh = d1, c, ch
+				}
+				sv.cov.apply(m, ma.set, &ma.opts[d][ch.opt], &ch.br, -1)
+				sv.own[ai] = own
+			}
+			line[d] = off
+		}
+		line[d1] = old
+		sv.cov.apply(m, ma.set, &ma.opts[d1][old.opt], &old.br, 1)
+	}
+	if bestD < 0 {
+		return false
+	}
+	old := line[bestD]
+	sv.cov.apply(m, ma.set, &ma.opts[bestD][old.opt], &old.br, -1)
+	line[bestD], line[d] = off, bestCh
+	sv.cov.apply(m, ma.set, &ma.opts[d][bestCh.opt], &bestCh.br, 1)
+	sv.own[ai] = m.ownCost(ma, line)
+	return sv.total() < before-1e-6
+}
+
 // lineRound re-plans a few related agents' whole lines.
 func (sv *solver) lineRound() bool {
 	n := len(sv.m.agents)
 	if n == 0 {
 		return false
 	}
-	kmax := min(max(n/10, 3), 30, n)
+	kmax := min(max(n/10, 3), tune.lineK, n)
 	k := 2 + sv.rng.IntN(max(kmax-1, 1))
 	k = min(k, n)
 	pick := sv.neighbourhood(k)
