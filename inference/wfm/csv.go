@@ -1,11 +1,13 @@
 package wfm
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -246,11 +248,13 @@ func WriteScheduleCSV(w io.Writer, s *Schedule) error {
 // ReadRules reads rules as JSON over DefaultRules: fields left out keep
 // their defaults, unknown fields are errors.
 func ReadRules(r io.Reader) (*Rules, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("wfm: read rules: %w", err)
+	}
 	rules := DefaultRules()
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rules); err != nil {
-		return nil, &FieldError{Field: jsonField(err), Err: err}
+	if err := DecodeStrict(data, &rules); err != nil {
+		return nil, err
 	}
 	if err := rules.Validate(); err != nil {
 		return nil, err
@@ -258,14 +262,34 @@ func ReadRules(r io.Reader) (*Rules, error) {
 	return &rules, nil
 }
 
-// jsonField names the field a JSON decoding error is about, when it says.
-func jsonField(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return te.Field
+// DecodeStrict decodes a JSON object into v (which keeps its values for
+// fields left out), refusing unknown fields. Its error is a *FieldError
+// naming the top-level field at fault.
+func DecodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
 	}
-	if s := err.Error(); strings.HasPrefix(s, "json: unknown field ") {
-		return strings.Trim(strings.TrimPrefix(s, "json: unknown field "), `"`)
+	field := "body"
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) == nil {
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			one, _ := json.Marshal(map[string]json.RawMessage{k: obj[k]})
+			probe := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+			d := json.NewDecoder(bytes.NewReader(one))
+			d.DisallowUnknownFields()
+			if d.Decode(probe) != nil {
+				field = k
+				break
+			}
+		}
 	}
-	return "rules"
+	return &FieldError{Field: field, Err: err}
 }

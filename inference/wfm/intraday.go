@@ -382,6 +382,10 @@ func (cd *candidate) adjustment(m *model, per Period, loc *time.Location) Adjust
 }
 
 func (a Adjustment) String() string {
-	return fmt.Sprintf("%s %s %s %s-%s (%+.2fh): under -%.1f over -%.1f", a.Kind, a.Agent, a.Break,
+	what := a.Kind
+	if a.Break != "" {
+		what += " " + a.Break
+	}
+	return fmt.Sprintf("%s %s %s-%s (%+.2fh): closes %.1f under- and %.1f over-staffed agent-intervals", what, a.Agent,
 		a.From.Format("15:04"), a.To.Format("15:04"), a.PaidHours, a.UnderClosed, a.OverClosed)
 }

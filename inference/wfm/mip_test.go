@@ -3,6 +3,7 @@ package wfm
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,9 +26,9 @@ func glpsol(t testing.TB) string {
 	return p
 }
 
-// runGLPK solves the programme with glpsol (as a MIP, or its LP relaxation
-// with lp true) within limit and reads the answer.
-func runGLPK(t testing.TB, x *MIP, lp bool, limit time.Duration) *MIPResult {
+// runGLPK solves the programme with glpsol within limit and reads the
+// answer, with glpsol's log.
+func runGLPK(t testing.TB, x *MIP, limit time.Duration, extra ...string) (*MIPResult, string) {
 	t.Helper()
 	bin := glpsol(t)
 	dir := t.TempDir()
@@ -43,10 +44,7 @@ func runGLPK(t testing.TB, x *MIP, lp bool, limit time.Duration) *MIPResult {
 		t.Fatal(err)
 	}
 	sol := filepath.Join(dir, "sol.txt")
-	args := []string{"--lp", model, "-w", sol, "--tmlim", strconv.Itoa(int(limit.Seconds()))}
-	if lp {
-		args = append(args, "--nomip")
-	}
+	args := append([]string{"--lp", model, "-w", sol, "--tmlim", strconv.Itoa(int(limit.Seconds()))}, extra...)
 	var out bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -62,32 +60,40 @@ func runGLPK(t testing.TB, x *MIP, lp bool, limit time.Duration) *MIPResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	return res, out.String()
 }
 
-// TestMIPMatchesSolve solves a tiny instance exactly with GLPK: the MIP's
+// tinyProblem is small enough for GLPK to prove optimality in seconds:
+// three agents, one week, hourly starts, one break.
+func tinyProblem(t testing.TB) *Problem {
+	p := handProblem(t, 7)
+	p.Rules.Shifts[0].Starts = mustClockSet("07:00-12:00/60m")
+	p.Rules.Shifts[0].Breaks = p.Rules.Shifts[0].Breaks[1:] // lunch only
+	p.Rules.Shifts[1].Starts = mustClockSet("08:00-14:00/120m")
+	p.Roster.Agents[0].HoursPerWeek = 37.5
+	p.Roster.Agents[2].HoursPerWeek = 30
+	p.Roster.Agents[2].Preferred = Window{From: 9 * 60}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestMIPMatchesSolve solves a tiny instance exactly with GLPK: GLPK's
 // schedule must keep every rule, Evaluate must price it at GLPK's
-// objective (the two encode the same model), and Solve must not beat the
-// proven optimum nor fall far behind it.
+// objective (the MIP and the optimiser's model agree), and Solve must not
+// beat the proven optimum (it would mean the models differ) and here
+// reaches it.
 func TestMIPMatchesSolve(t *testing.T) {
 	glpsol(t)
-	p := smallProblem(t, 8, 30*time.Minute)
-	p.Period.Days = 7
-	for i := range p.Demand {
-		p.Demand[i].Agents = p.Demand[i].Agents[:p.Period.Intervals()]
-	}
+	p := tinyProblem(t)
 	x, err := NewMIP(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dir := os.Getenv("WFM_KEEP_LP"); dir != "" {
-		f, _ := os.Create(filepath.Join(dir, "tiny.lp"))
-		x.WriteLP(f)
-		f.Close()
-	}
-	res := runGLPK(t, x, false, 60*time.Second)
-	if res.Schedule == nil {
-		t.Fatalf("glpk: %s, no schedule", res.Status)
+	res, log := runGLPK(t, x, 60*time.Second)
+	if res.Status != "optimal" || res.Schedule == nil {
+		t.Fatalf("glpk: %s\n%s", res.Status, log)
 	}
 	if v := Check(p, res.Schedule); len(v) > 0 {
 		t.Fatalf("GLPK's schedule breaks rules: %v", v)
@@ -96,17 +102,22 @@ func TestMIPMatchesSolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cov.Stats.Objective - res.Objective; d > 1e-6 || d < -1e-6 {
+	if math.Abs(cov.Stats.Objective-res.Objective) > 1e-6 {
 		t.Errorf("Evaluate prices GLPK's schedule at %v, GLPK at %v", cov.Stats.Objective, res.Objective)
 	}
-	cfg := DefaultConfig()
-	cfg.MaxRounds = 500
-	s, err := Solve(context.Background(), p, cfg)
+	s, err := Solve(context.Background(), p, quickConfig(3000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("glpk %s %v; earshot %v", res.Status, res.Objective, s.Stats.Objective)
-	if res.Status == "optimal" && s.Stats.Objective < res.Objective-1e-6 {
+	if s.Stats.Objective < res.Objective-1e-6 {
 		t.Errorf("Solve %v beats GLPK's proven optimum %v: the models differ", s.Stats.Objective, res.Objective)
+	}
+	if s.Stats.Objective > res.Objective+1e-6 {
+		t.Errorf("Solve %v misses the optimum %v of a three-agent week", s.Stats.Objective, res.Objective)
+	}
+	lp, _ := runGLPK(t, x, 60*time.Second, "--nomip")
+	if lp.Status != "optimal" || lp.Objective > res.Objective+1e-6 {
+		t.Errorf("LP relaxation %s %v above the MIP optimum %v", lp.Status, lp.Objective, res.Objective)
 	}
 }

@@ -225,7 +225,7 @@ func Week(w io.Writer, s *wfm.Schedule, week int, agents []string, o Options) er
 	}
 	lo, hi = lo/60*60, min((hi+59)/60*60, 48*60)
 	const rowH, ml, mr, mt, mb = 14.0, 70.0, 10.0, 48.0, 20.0
-	if err := o.defaults(int(mt + mb + rowH*float64(len(order)))); err != nil {
+	if err := o.defaults(max(120, int(mt+mb+rowH*float64(len(order))))); err != nil {
 		return err
 	}
 	W := float64(o.Width)
