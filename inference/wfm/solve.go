@@ -27,7 +27,7 @@ type Config struct {
 
 // DefaultConfig returns the default optimiser settings.
 func DefaultConfig() Config {
-	return Config{Seed: 1, TimeBudget: Duration(30 * time.Second), MaxRounds: 1000000, Patience: 20000}
+	return Config{Seed: 1, TimeBudget: Duration(30 * time.Second), MaxRounds: 10000000, Patience: 200000}
 }
 
 // Validate checks the settings.
@@ -91,7 +91,9 @@ func Solve(ctx context.Context, p *Problem, cfg Config) (*Schedule, error) {
 	if trace != nil {
 		trace(-1, sv.total()/float64(m.k), sv.cov)
 	}
-	stale := 0
+	best := sv.total()
+	sv.snapshot()
+	sinceBest := 0
 	for rep.Rounds < cfg.MaxRounds {
 		if err := ctx.Err(); err != nil {
 			if errors.Is(err, context.Canceled) {
@@ -104,21 +106,26 @@ func Solve(ctx context.Context, p *Problem, cfg Config) (*Schedule, error) {
 			rep.StoppedBy = "time"
 			break
 		}
-		if stale >= cfg.Patience {
+		if sinceBest >= cfg.Patience {
 			break
 		}
 		rep.Rounds++
 		if trace != nil && rep.Rounds%2000 == 0 {
 			trace(rep.Rounds, sv.total()/float64(m.k), sv.cov)
 		}
-		if sv.round() {
-			stale = 0
+		sv.round()
+		if c := sv.total(); c < best-1e-6 {
+			best, sinceBest = c, 0
+			sv.snapshot()
 		} else {
-			stale++
+			sinceBest++
 		}
 	}
-	if rep.Rounds >= cfg.MaxRounds && stale < cfg.Patience {
+	if rep.Rounds >= cfg.MaxRounds && sinceBest < cfg.Patience {
 		rep.StoppedBy = "rounds"
+	}
+	if sv.total() > best+1e-6 {
+		sv.restore()
 	}
 	s := sv.schedule()
 	rep.Elapsed = time.Since(begin)
@@ -154,6 +161,7 @@ type solver struct {
 	// LNS bookkeeping
 	saved    map[int][]choice
 	savedDay []choice
+	best     [][]choice
 	pick     []int
 	dayStart []int32 // first quarter of each day
 }
@@ -284,18 +292,47 @@ func (sv *solver) round() bool {
 // other days.
 func (sv *solver) dayRound() bool {
 	m := sv.m
-	d := sv.pickDay()
-	sv.pick = sv.pick[:0]
-	for ai := range m.agents {
-		if sv.lines[ai][d].opt >= 0 {
+	var d int
+	t := sv.shortQuarter()
+	if t >= 0 && sv.rng.IntN(2) == 0 {
+		// Agents of the day who could cover an under-staffed quarter they
+		// do not cover yet come first.
+		d = sv.dayOf(t)
+		sv.pick = sv.pick[:0]
+		for ai := range m.agents {
+			ch := sv.lines[ai][d]
+			if ch.opt < 0 || sv.cov.gain[t]&(1<<m.agents[ai].set) == 0 {
+				continue
+			}
+			if o := &m.agents[ai].opts[d][ch.opt]; o.s <= int32(t) && int32(t) < o.e {
+				continue
+			}
 			sv.pick = append(sv.pick, ai)
 		}
+		sv.rng.Shuffle(len(sv.pick), func(i, j int) { sv.pick[i], sv.pick[j] = sv.pick[j], sv.pick[i] })
+		lead := min(len(sv.pick), 1+sv.rng.IntN(3))
+		sv.pick = sv.pick[:lead]
+		for ai := range m.agents {
+			if sv.lines[ai][d].opt >= 0 && !slices.Contains(sv.pick[:lead], ai) {
+				sv.pick = append(sv.pick, ai)
+			}
+		}
+		rest := sv.pick[lead:]
+		sv.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	} else {
+		d = sv.pickDay()
+		sv.pick = sv.pick[:0]
+		for ai := range m.agents {
+			if sv.lines[ai][d].opt >= 0 {
+				sv.pick = append(sv.pick, ai)
+			}
+		}
+		sv.rng.Shuffle(len(sv.pick), func(i, j int) { sv.pick[i], sv.pick[j] = sv.pick[j], sv.pick[i] })
 	}
 	if len(sv.pick) == 0 {
 		return false
 	}
 	k := 1 + sv.rng.IntN(min(len(sv.pick), tune.dayK))
-	sv.rng.Shuffle(len(sv.pick), func(i, j int) { sv.pick[i], sv.pick[j] = sv.pick[j], sv.pick[i] })
 	pick := sv.pick[:k]
 	before := sv.total()
 	sv.savedDay = sv.savedDay[:0]
@@ -329,6 +366,40 @@ func (sv *solver) dayRound() bool {
 		sv.own[ai] = m.ownCost(ma, sv.lines[ai])
 	}
 	return false
+}
+
+// shortQuarter returns a random under-staffed quarter, or -1 when a few
+// tries find none.
+func (sv *solver) shortQuarter() int {
+	n := 0
+	for _, u := range sv.cov.under {
+		if u > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	i := sv.rng.IntN(n)
+	for t, u := range sv.cov.under {
+		if u > 0 {
+			if i == 0 {
+				return t
+			}
+			i--
+		}
+	}
+	return -1
+}
+
+// dayOf is the day quarter t falls on.
+func (sv *solver) dayOf(t int) int {
+	for d := len(sv.dayStart) - 1; d >= 0; d-- {
+		if sv.dayStart[d] <= int32(t) {
+			return d
+		}
+	}
+	return 0
 }
 
 // pickDay picks a day, half the time one with under-staffing.
@@ -454,6 +525,29 @@ func (sv *solver) swapRound() bool {
 	sv.cov.apply(m, ma.set, &ma.opts[d][bestCh.opt], &bestCh.br, 1)
 	sv.own[ai] = m.ownCost(ma, line)
 	return sv.total() < before-1e-6
+}
+
+// snapshot remembers the current lines as the best found.
+func (sv *solver) snapshot() {
+	if sv.best == nil {
+		sv.best = make([][]choice, len(sv.lines))
+		for i := range sv.best {
+			sv.best[i] = make([]choice, len(sv.m.days))
+		}
+	}
+	for i, l := range sv.lines {
+		copy(sv.best[i], l)
+	}
+}
+
+// restore goes back to the snapshot.
+func (sv *solver) restore() {
+	for ai := range sv.lines {
+		if !slices.Equal(sv.lines[ai], sv.best[ai]) {
+			sv.remove(ai)
+			sv.insert(ai, sv.best[ai])
+		}
+	}
 }
 
 // lineRound re-plans a few related agents' whole lines.
