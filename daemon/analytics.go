@@ -9,11 +9,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/builtin"
 	"github.com/earshot/earshot/inference/builtin/intents"
@@ -60,6 +62,9 @@ type analytics struct {
 	wordSem           chan struct{} // bounds next-step wordings in flight
 	catalogue         atomic.Pointer[builtin.Catalogue]
 	codes             atomic.Pointer[[]inference.DispositionCode]
+	// attention holds the latest escalation risk of each live engagement
+	// (engagement ID -> *attention), for the supervisors' ranking.
+	attention sync.Map
 }
 
 func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*analytics, error) {
@@ -153,8 +158,8 @@ func (a *analytics) saveModel(kind string) error {
 	return a.d.store.PutSetting(settingModelPrefix+kind, raw, store.AuditEntry{Actor: "system", Action: "model.train", Target: kind})
 }
 
-// Start implements liveAnalyzer.
-func (a *analytics) Start(e *store.Engagement) liveSession {
+// Start implements hub.LiveAnalyzer.
+func (a *analytics) Start(e *store.Engagement) hub.LiveSession {
 	return &liveAnalysis{a: a, e: e, live: a.p.NewLive(a.catalogue.Load(), builtin.EscalationConfig{})}
 }
 
@@ -199,7 +204,7 @@ func (s *liveAnalysis) wordNextStep(conv []inference.Utterance, rec builtin.Reco
 	conv = slices.Clone(conv[max(0, len(conv)-nextStepTurns):])
 	go func() {
 		defer func() { <-a.wordSem }()
-		ns, err := a.gen.WordNextStep(a.d.hub.ctx, conv, rec.Action)
+		ns, err := a.gen.WordNextStep(a.d.hub.Context(), conv, rec.Action)
 		if err != nil {
 			a.failures.WithLabelValues("next_step").Inc()
 			a.logger.Debug("next step not worded", "engagement", s.e.ID, "err", err)
@@ -245,9 +250,7 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 		s.wordNextStep(conv, res.NextBestActions[0], at, emit)
 	}
 	if escOn {
-		if l, ok := s.a.d.hub.Get(s.e.ID); ok {
-			l.setAttention(res.Escalation, res.Trend)
-		}
+		s.a.setAttention(s.e, res.Escalation, res.Trend)
 		if res.Escalation.Level != s.last {
 			s.last = res.Escalation.Level
 			emit(EventEscalation, merge(at, map[string]any{"risk": res.Escalation}))
@@ -269,7 +272,7 @@ func provenanceOf(v any) string {
 	return builtin.ProviderName
 }
 
-// Tick implements ticker: silences and overrunning handle time raise the
+// Tick implements hub.Ticker: silences and overrunning handle time raise the
 // risk even when nobody speaks.
 func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, any)) {
 	if !s.a.d.controls.EnabledForQueue("top_escalation", s.e.Queue) {
@@ -280,9 +283,7 @@ func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, 
 	if pts := s.live.Trend(); len(pts) > 0 {
 		trend = pts[len(pts)-1].Smooth
 	}
-	if l, ok := s.a.d.hub.Get(s.e.ID); ok {
-		l.setAttention(r, trend)
-	}
+	s.a.setAttention(s.e, r, trend)
 	if r.Level != s.last {
 		s.last = r.Level
 		emit(EventEscalation, map[string]any{"at_ms": nowMS, "risk": r})
@@ -312,9 +313,10 @@ func merge(a, b map[string]any) map[string]any {
 // resultFeatures maps the post-engagement results to their features.
 var resultFeatures = []Feature{"engagement_summary", "smart_notes", "follow_up_tasks", "recommended_disposition", "topic_detection"}
 
-// OnEnd implements postAnalyzer: it computes the enabled post-engagement
+// OnEnd implements hub.PostAnalyzer: it computes the enabled post-engagement
 // results and stores them sealed with the engagement's key.
 func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(string, any)) {
+	a.attention.Delete(e.ID)
 	var on []Feature
 	for _, f := range resultFeatures {
 		if a.d.controls.Enabled(f, e.Queue, e.Agent) {
@@ -412,28 +414,23 @@ type escalationView struct {
 }
 
 // escalations ranks the live engagements of the queues p may see by risk.
-func (h *Hub) escalations(p *Principal) []escalationView {
-	h.mu.Lock()
-	var lives []*Live
-	for _, l := range h.engagements {
-		if l.hub != nil && p.canSee(l.eng) {
-			lives = append(lives, l)
-		}
-	}
-	h.mu.Unlock()
+func (a *analytics) escalations(p *Principal) []escalationView {
 	out := []escalationView{}
-	for _, l := range lives {
-		at := l.attention.Load()
-		if at == nil || l.Ended() {
+	for _, l := range a.d.hub.Live() {
+		e := l.Engagement()
+		v, ok := a.attention.Load(e.ID)
+		if !ok || !p.canSee(e) || l.Ended() {
 			continue
 		}
-		out = append(out, escalationView{Engagement: l.eng.ID, Queue: l.eng.Queue, Agent: l.eng.Agent, Channel: l.eng.Channel,
-			Started: l.eng.Start, Score: at.Risk.Score, Level: at.Risk.Level, Reasons: at.Risk.Reasons, Trend: at.Trend})
+		at := v.(*attention)
+		out = append(out, escalationView{Engagement: e.ID, Queue: e.Queue, Agent: e.Agent, Channel: e.Channel,
+			Started: e.Start, Score: at.Risk.Score, Level: at.Risk.Level, Reasons: at.Risk.Reasons, Trend: at.Trend})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	return out
 }
 
-func (l *Live) setAttention(r builtin.Risk, trend float64) {
-	l.attention.Store(&attention{Risk: r, Trend: trend, At: time.Now()})
+// setAttention records the latest escalation risk of a live engagement.
+func (a *analytics) setAttention(e *store.Engagement, r builtin.Risk, trend float64) {
+	a.attention.Store(e.ID, &attention{Risk: r, Trend: trend, At: time.Now()})
 }

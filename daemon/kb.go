@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/kb"
 	"github.com/earshot/earshot/inference/ollama"
@@ -58,8 +59,8 @@ func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	return &knowledge{d: d, idx: idx, syn: syn}, nil
 }
 
-// Start implements liveAnalyzer: live article suggestions.
-func (k *knowledge) Start(e *store.Engagement) liveSession {
+// Start implements hub.LiveAnalyzer: live article suggestions.
+func (k *knowledge) Start(e *store.Engagement) hub.LiveSession {
 	return &kbSession{k: k, e: e, s: k.idx.NewSuggester(kb.SuggestConfig{Queue: e.Queue})}
 }
 
