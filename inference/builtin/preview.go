@@ -79,8 +79,5 @@ func firstSentence(s string) string {
 			return strings.TrimRight(s[:i], ".!?")
 		}
 	}
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return strings.TrimRight(s, ".!?")
+	return strings.TrimRight(truncate(s, 160), ".!?")
 }
