@@ -214,14 +214,36 @@ func (d *Daemon) importArticles(w http.ResponseWriter, r *http.Request, p *Princ
 	writeJSON(w, 200, rep)
 }
 
+// kbScope is the caller's knowledge-base scope: administrators read every
+// article, everyone else the articles of their queues and those for every
+// queue; a queue given in the request narrows it to that queue. A queue
+// outside the caller's scope is refused (403, written here).
+func (d *Daemon) kbScope(w http.ResponseWriter, r *http.Request, p *Principal, queue string) (kb.Scope, bool) {
+	scope := kb.QueueScope(p.User.Queues...)
+	if p.Role() == RoleAdmin {
+		scope = kb.AllQueues()
+	}
+	if queue == "" {
+		return scope, true
+	}
+	narrowed, ok := scope.Narrow(queue)
+	if !ok {
+		writeProblemField(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope", "queue")
+	}
+	return narrowed, ok
+}
+
 func (d *Daemon) searchKB(w http.ResponseWriter, r *http.Request, p *Principal) {
 	q := r.URL.Query().Get("q")
 	if strings.TrimSpace(q) == "" {
 		d.badRequest(w, r, 400, "q is required", "q")
 		return
 	}
-	hits, err := d.kb.idx.Search(r.Context(), kb.Query{Text: q, K: 10, PerArticle: true, Queue: r.URL.Query().Get("queue"),
-		Allow: func(ps *kb.Passage) bool { return ps.Queue == "" || p.InQueue(ps.Queue) }})
+	scope, ok := d.kbScope(w, r, p, r.URL.Query().Get("queue"))
+	if !ok {
+		return
+	}
+	hits, err := d.kb.idx.Search(r.Context(), kb.Query{Text: q, K: 10, PerArticle: true, Scope: scope})
 	if err != nil {
 		d.badRequest(w, r, 400, err.Error(), "q")
 		return
@@ -241,11 +263,11 @@ func (d *Daemon) answerKB(w http.ResponseWriter, r *http.Request, p *Principal) 
 		d.badRequest(w, r, 400, "question is required", "question")
 		return
 	}
-	if req.Queue != "" && !p.InQueue(req.Queue) {
-		writeProblem(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope")
+	scope, ok := d.kbScope(w, r, p, req.Queue)
+	if !ok {
 		return
 	}
-	opts := kb.AnswerOptions{Queue: req.Queue}
+	opts := kb.AnswerOptions{Scope: scope}
 	opts.Generator, opts.Model = d.analytics.generator()
 	ans, err := d.kb.idx.Answer(r.Context(), req.Question, opts)
 	if err != nil {

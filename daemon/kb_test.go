@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -164,5 +165,70 @@ func TestAskAnything(t *testing.T) {
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?action=ask", nil, 200), &audit)
 	if len(audit) < 4 {
 		t.Errorf("ask audit entries = %d, want one per answered question", len(audit))
+	}
+}
+
+// TestKnowledgeStaysInItsQueue: an article restricted to one queue reaches
+// no reader of another queue by any read path, with or without a queue in
+// the request: search, answer, the article itself, live suggestions.
+func TestKnowledgeStaysInItsQueue(t *testing.T) {
+	td := startDaemon(t, nil)
+	for _, q := range []string{"q1", "q2"} {
+		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
+	}
+	outsider := td.tokenFor(t, "ana", RoleAgent, "q1")
+	insider := td.tokenFor(t, "bob", RoleAgent, "q2")
+	sup := td.tokenFor(t, "sam", RoleSupervisor, "q1")
+	const secret = "the retention desk may waive the zephyr fee"
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/retention", map[string]any{"title": "Zephyr fee waiver",
+		"body": "Only for q2: " + secret + " twice a year.", "queue": "q2"}, 200)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/general", map[string]any{"title": "Zephyr fee",
+		"body": "The zephyr fee is charged monthly on premium accounts."}, 200)
+	// Unrelated articles give the words of the two their weight.
+	for i, topic := range []string{"Opening a savings account online", "Ordering a new cheque book", "Changing your postal address",
+		"Setting up a standing order", "Travelling abroad with your card", "Forgotten online banking password"} {
+		td.mustCall(t, td.Admin, "PUT", fmt.Sprintf("/api/v1/kb/articles/filler-%d", i), map[string]any{"title": topic,
+			"body": topic + " takes a few minutes in the app or at a branch."}, 200)
+	}
+	question := map[string]string{"question": "can the zephyr fee be waived by the retention desk"}
+
+	for _, tok := range []string{outsider, sup} {
+		for _, call := range []struct {
+			method, path string
+			body         any
+		}{
+			{"POST", "/api/v1/kb/answer", question},
+			{"GET", "/api/v1/kb/search?q=zephyr+fee+waiver+retention+desk", nil},
+		} {
+			body := td.mustCall(t, tok, call.method, call.path, call.body, 200)
+			if strings.Contains(string(body), "waive") || strings.Contains(string(body), `"retention"`) {
+				t.Errorf("%s %s without a queue leaks the q2 article to a q1 reader: %s", call.method, call.path, body)
+			}
+			if !strings.Contains(string(body), "general") {
+				t.Errorf("%s %s lost the article for every queue: %s", call.method, call.path, body)
+			}
+		}
+		td.mustCall(t, tok, "POST", "/api/v1/kb/answer", map[string]string{"question": question["question"], "queue": "q2"}, 403)
+		td.mustCall(t, tok, "GET", "/api/v1/kb/search?q=zephyr&queue=q2", nil, 403)
+		td.mustCall(t, tok, "GET", "/api/v1/kb/articles/retention", nil, 404)
+	}
+	// The q2 reader and the administrator get it, with or without a queue.
+	for _, tok := range []string{insider, td.Admin} {
+		if body := td.mustCall(t, tok, "POST", "/api/v1/kb/answer", question, 200); !strings.Contains(string(body), "waive") {
+			t.Errorf("answer for a q2 reader lacks the q2 article: %s", body)
+		}
+	}
+	// Live suggestions on a q1 engagement never bring up the q2 article.
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "q1", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "Can the retention desk waive the zephyr fee for me?"},
+		messageRequest{"customer", "I heard the zephyr fee waiver exists at the retention desk"})
+	ev := events(t, td, td.Admin, id)
+	if len(ev[EventKBSuggestions]) == 0 {
+		t.Fatal("no kb.suggestions on the q1 engagement; the test shows nothing")
+	}
+	for _, e := range ev[EventKBSuggestions] {
+		if strings.Contains(e.Data, "retention") {
+			t.Errorf("a q1 engagement was suggested the q2 article: %s", e.Data)
+		}
 	}
 }

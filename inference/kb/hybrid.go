@@ -45,7 +45,7 @@ func (ix *Index) unsafeSemantic(vec []float32, q Query, k int) []Hit {
 		if !ix.meta[id].alive || d.vec == nil {
 			continue
 		}
-		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {
+		if !q.Scope.Admits(d.p.Queue) {
 			continue
 		}
 		if q.Allow != nil && !q.Allow(&d.p) {

@@ -15,9 +15,10 @@ type Query struct {
 	Text string
 	// K is the number of hits wanted (default 5).
 	K int
-	// Queue restricts hits to articles of this queue or of every queue;
-	// empty means no restriction.
-	Queue string
+	// Scope is the set of queues whose articles the reader may receive
+	// (articles without a queue are for everyone). The zero Scope admits
+	// only articles without a queue.
+	Scope Scope
 	// PerArticle keeps only the best passage of each article.
 	PerArticle bool
 	// Allow, if set, is called for each candidate passage before it is
@@ -232,7 +233,7 @@ func (ix *Index) unsafeCandidates(acc []float32, q Query, max int) []scored {
 		acc[i] = 0
 		id := uint32(i)
 		d := &ix.docs[id]
-		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {
+		if !q.Scope.Admits(d.p.Queue) {
 			continue
 		}
 		if q.Allow != nil && !q.Allow(&d.p) {
