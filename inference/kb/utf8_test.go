@@ -30,11 +30,11 @@ func checkRunes(t *testing.T, what string, v any) {
 // suggestions and ask-anything citations.
 func TestSnippetsKeepRunesWhole(t *testing.T) {
 	texts := map[string]string{
-		"es": "¿Cómo se bloquea una tarjeta robada? Bloquee la tarjeta en la aplicación. ¡Después pida una nueva tarjeta!",
-		"de": "Überweisungen ins Ausland dauern zwei Tage. Äußerst dringende Überweisungen kosten eine Gebühr.",
-		"tr": "İade talepleri beş iş günü sürer. Şifrenizi değiştirmek için şubeye gidin.",
-		"el": "Η επιστροφή χρημάτων διαρκεί πέντε ημέρες. Ένα μήνυμα επιβεβαιώνει την αλλαγή.",
-		"zh": "退款需要五个工作日。 请在应用中冻结被盗的信用卡。",
+		"es":    "¿Cómo se bloquea una tarjeta robada? Bloquee la tarjeta en la aplicación. ¡Después pida una nueva tarjeta!",
+		"de":    "Überweisungen ins Ausland dauern zwei Tage. Äußerst dringende Überweisungen kosten eine Gebühr.",
+		"tr":    "İade talepleri beş iş günü sürer. Şifrenizi değiştirmek için şubeye gidin.",
+		"el":    "Η επιστροφή χρημάτων διαρκεί πέντε ημέρες. Ένα μήνυμα επιβεβαιώνει την αλλαγή.",
+		"zh":    "退款需要五个工作日。 请在应用中冻结被盗的信用卡。",
 		"emoji": "💳 Card blocked in the app 🔒. Refunds take five days 🙏. Replacement cards arrive by post 📮.",
 	}
 	ix := newTestIndex(t, nil)
