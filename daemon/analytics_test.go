@@ -68,13 +68,14 @@ func TestAnalyticsOnChat(t *testing.T) {
 	}
 	var esc []escalationView
 	// top_escalation is an expert-assist feature: an unlicensed supervisor
-	// of the same queue gets an empty list.
+	// of the same queue is told why she sees none.
 	td.mustCall(t, td.Admin, "POST", "/api/v1/users", userRequest{ID: "sue", Role: "supervisor", Queues: []string{"cards"}}, 201)
 	var sueTok tokenView
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/tokens", tokenRequest{UserID: "sue"}, 201), &sueTok)
-	json.Unmarshal(td.mustCall(t, sueTok.Secret, "GET", "/api/v1/escalations", nil, 200), &esc)
-	if len(esc) != 0 {
-		t.Errorf("unlicensed supervisor sees escalations %+v", esc)
+	var pr Problem
+	json.Unmarshal(td.mustCall(t, sueTok.Secret, "GET", "/api/v1/escalations", nil, 403), &pr)
+	if !strings.HasSuffix(pr.Type, "/licence-required") || !strings.Contains(pr.Detail, "licence") {
+		t.Errorf("unlicensed supervisor's escalations = %+v, want a licence-required problem", pr)
 	}
 	json.Unmarshal(td.mustCall(t, sup, "GET", "/api/v1/escalations", nil, 200), &esc)
 	if len(esc) != 1 || esc[0].Engagement != live.ID || esc[0].Score <= 0 || len(esc[0].Reasons) == 0 {

@@ -161,6 +161,41 @@ func TestAskAnything(t *testing.T) {
 	}
 	td.mustCall(t, agent, "POST", "/api/v1/ask", askRequest{Question: "anything", Queue: "cards"}, 403)
 	ask(sup, askRequest{Question: ""}, 400)
+
+	// Without a queue, a question searches the caller's own scope: the
+	// cards supervisor finds the cards engagements and never the loans one;
+	// the administrator's scope is every queue.
+	a = ask(sup, askRequest{Question: "when will the replacement card arrive"}, 200)
+	if len(a.Citations) == 0 || a.Citations[0].EngagementID != e1 {
+		t.Errorf("answer without a queue = %+v, want %s from the caller's queue", a, e1)
+	}
+	for _, c := range ask(sup, askRequest{Question: "card not arrived mortgage papers courier"}, 200).Citations {
+		if c.EngagementID == secret {
+			t.Errorf("a cards supervisor asking without a queue got the loans engagement: %+v", c)
+		}
+	}
+	if a := ask(td.Admin, askRequest{Question: "when do the mortgage papers go out"}, 200); !strings.Contains(a.Text, "Monday") {
+		t.Errorf("administrator's answer without a queue = %+v", a)
+	}
+	// The feature is decided on the queue of the engagements read, however
+	// the question names them.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/cards/ask_anything", map[string]any{"enabled": false}, 200)
+	for _, req := range []askRequest{
+		{Question: "when will the replacement card arrive", Queue: "cards"},
+		{Question: "when will the replacement card arrive", Engagement: e1},
+		{Question: "when will the replacement card arrive"},
+	} {
+		var pr Problem
+		json.Unmarshal(td.mustCall(t, sup, "POST", "/api/v1/ask", req, 403), &pr)
+		if !strings.Contains(pr.Detail, "ask_anything is switched off") {
+			t.Errorf("ask %+v with the feature off for cards: problem %+v, want the reason", req, pr)
+		}
+	}
+	for _, c := range ask(td.Admin, askRequest{Question: "replacement card arrive Thursday mortgage papers Monday"}, 200).Citations {
+		if c.EngagementID != secret {
+			t.Errorf("with ask_anything off for cards, the administrator's answer cites %s of cards", c.EngagementID)
+		}
+	}
 	var audit []struct{ Actor, Action string }
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?action=ask", nil, 200), &audit)
 	if len(audit) < 4 {

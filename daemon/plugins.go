@@ -157,7 +157,9 @@ type infoRetrieval struct {
 	sem chan struct{} // bounds concurrent lookups across engagements
 }
 
-func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, emit func(string, any)) {
+// The cards' event names the intents only when showIntents (next best
+// actions, which show detected intents, are on for the engagement).
+func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, showIntents bool, emit func(string, any)) {
 	select {
 	case ir.sem <- struct{}{}:
 	default:
@@ -176,7 +178,11 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 			if pc.Err != nil || len(pc.Cards) == 0 {
 				continue
 			}
-			emit(EventInfoCards, map[string]any{"plugin": pc.Plugin, "intents": names, "cards": pc.Cards})
+			data := map[string]any{"plugin": pc.Plugin, "cards": pc.Cards}
+			if showIntents {
+				data["intents"] = names
+			}
+			emit(EventInfoCards, data)
 		}
 	}()
 }

@@ -281,12 +281,9 @@ func (o *sinkOutbox) event(ctx context.Context, entry store.OutboxEntry, scopes 
 		eng.Transcript = append(eng.Transcript, sdk.Segment{Speaker: s.Speaker,
 			Start: time.Duration(s.StartMs) * time.Millisecond, End: time.Duration(s.EndMs) * time.Millisecond, Text: s.Text})
 	}
-	for _, r := range results {
-		// As in the results API: a feature switched off since hides what
-		// it computed, from sinks too; saved wrap-up always goes.
-		if r.Feature != resultNotes && r.Feature != resultDisposition && !o.d.controls.Enabled(resultFeature(r.Feature), e.Queue, e.Agent) {
-			continue
-		}
+	// As in the results API: a feature switched off hides what it
+	// computed, from sinks too; saved wrap-up always goes.
+	for _, r := range o.d.controls.shownResults(e, results) {
 		if r.Feature == "engagement_summary" {
 			var s struct{ Text string }
 			if json.Unmarshal(r.Payload, &s) == nil {

@@ -50,9 +50,10 @@ type Store interface {
 // Controls decides, at the moment an event is written to a reader,
 // whether it may be shown: an event that carries the result of a feature
 // switched off for the engagement is not, even when it was published
-// before the switch. It is called on the readers' goroutines.
+// before the switch. It is called on the readers' goroutines and must not
+// modify ev.
 type Controls interface {
-	ShowEvent(typ string, e *store.Engagement) bool
+	ShowEvent(ev Event, e *store.Engagement) bool
 }
 
 // LiveAnalyzer analyses live engagements. Start is called on the

@@ -45,6 +45,22 @@ func (p *Provider) writeNotes(ctx context.Context, conv []inference.Utterance, r
 	return notesFrom(splitSentences(conv), tasks), nil
 }
 
+// WriteNotesWithTasks drafts the note around tasks already extracted (by
+// whichever provider serves tasks); with no tasks, as for an engagement
+// whose follow-up tasks are switched off, the note's follow-ups and
+// outcome say nothing of tasks.
+func (p *Provider) WriteNotesWithTasks(ctx context.Context, conv []inference.Utterance, tasks []inference.Task) (inference.Notes, error) {
+	if err := ctx.Err(); err != nil {
+		return inference.Notes{}, err
+	}
+	if err := validateConv(conv); err != nil {
+		p.metrics.badInput.WithLabelValues("conversation").Inc()
+		return inference.Notes{}, fmt.Errorf("builtin: write notes: %w", err)
+	}
+	p.metrics.calls.WithLabelValues("notes").Inc()
+	return notesFrom(splitSentences(conv), tasks), nil
+}
+
 func notesFrom(sents []sentence, tasks []inference.Task) inference.Notes {
 	n := inference.Notes{Provenance: inference.Provenance{Provider: ProviderName, Model: notesModel}}
 	var reason []string
