@@ -62,7 +62,9 @@ var shows = map[Feature]func(o leakOutputs) []string{
 		}
 		// The queue names hold "sentiment"; these are the sentiment's marks.
 		marks := []string{"negative_trend", "sentiment_drop", "sentiment_trend", "customer sentiment"}
-		has := func(s string) bool { return slices.ContainsFunc(marks, func(m string) bool { return strings.Contains(s, m) }) }
+		has := func(s string) bool {
+			return slices.ContainsFunc(marks, func(m string) bool { return strings.Contains(s, m) })
+		}
 		if has(o.eventsOf(EventEscalation)) {
 			out = append(out, "escalation event reasons")
 		}
