@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/store"
 )
 
@@ -26,12 +27,7 @@ const librivox = "/usr/share/pocketsphinx/test/data/librivox"
 func speechFile(t *testing.T, id string) (path string, said []string) {
 	t.Helper()
 	path = filepath.Join(librivox, "sense_and_sensibility_01_austen_64kb-"+id+".wav")
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s missing: make test installs pocketsphinx-testdata", path)
-		}
-		t.Skipf("%s missing (Debian package pocketsphinx-testdata)", path)
-	}
+	testdep.File(t, path, "pocketsphinx-testdata")
 	ref, _ := os.ReadFile(filepath.Join(librivox, "transcription"))
 	for _, l := range strings.Split(string(ref), "\n") {
 		if strings.Contains(l, "-"+id+")") {

@@ -19,6 +19,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/whip/ingesttest"
 	"github.com/earshot/earshot/store"
 )
@@ -91,9 +92,7 @@ func startSIP(t *testing.T, td *testDaemon, mod func(*SIPConfig)) *sipIngest {
 // extension, the transcript's speaker is the agent, and the digit is an
 // event, not transcript text.
 func TestSIPRECThroughDaemon(t *testing.T) {
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatal("sipp not found: make test installs Debian sip-tester")
-	}
+	testdep.Program(t, "sipp", "sip-tester")
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "collections"}, 201)
 	td.tokenFor(t, "2042", RoleAgent, "collections")

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/earshot/earshot/internal/testdep"
 )
 
 const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
@@ -20,13 +22,8 @@ const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
 // a failure, elsewhere a skip.
 func softHSM(t *testing.T) PKCS11Config {
 	t.Helper()
-	util, err := exec.LookPath("softhsm2-util")
-	if _, serr := os.Stat(softhsmModule); err != nil || serr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("softhsm2 is not installed (Debian package softhsm2, DEBS_TEST): %v %v", err, serr)
-		}
-		t.Skip("softhsm2 not installed; `make deps` installs it")
-	}
+	util := testdep.Program(t, "softhsm2-util", "softhsm2")
+	testdep.File(t, softhsmModule, "softhsm2")
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.Mkdir(tokens, 0o700); err != nil {

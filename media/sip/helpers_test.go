@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
@@ -259,9 +260,7 @@ func (e *env) streamPort(t *testing.T, callID, key string) int {
 // SIPp's exit error and output.
 func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string, mediaPort int, extra ...string) (string, error) {
 	t.Helper()
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatal("sipp not found: make test installs Debian sip-tester")
-	}
+	testdep.Program(t, "sipp", "sip-tester")
 	raw, err := os.ReadFile(filepath.Join("testdata", scenario))
 	if err != nil {
 		t.Fatal(err)

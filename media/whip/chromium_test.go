@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/earshot/earshot/internal/testdep"
 )
 
 // page publishes the fake microphone over WHIP with the codec named in the
@@ -55,10 +57,7 @@ const report = (s) => fetch('/report?s=' + encodeURIComponent(s));
 // child processes) when the test ends.
 func startChromium(t *testing.T, pageURL, wav string) {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not installed (Debian package chromium, in the Makefile's DEBS_TEST): %v", err)
-	}
+	bin := testdep.Program(t, "chromium", "chromium")
 	profile := t.TempDir()
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
