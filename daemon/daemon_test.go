@@ -201,8 +201,10 @@ func TestTokenLifecycle(t *testing.T) {
 	// Expired tokens are refused.
 	var tv tokenView
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/tokens", tokenRequest{UserID: "ana", ExpiresIn: "1ms"}, 201), &tv)
-	time.Sleep(5 * time.Millisecond)
-	td.mustCall(t, tv.Secret, "GET", "/api/v1/whoami", nil, 401)
+	waitUntil(t, "the token to expire", func() bool {
+		code, _ := td.call(t, tv.Secret, "GET", "/api/v1/whoami", nil)
+		return code == 401
+	})
 
 	// Disabled users are refused.
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/tokens", tokenRequest{UserID: "ana"}, 201), &tv)
