@@ -112,24 +112,9 @@ var shows = map[Feature]func(o leakOutputs) []string{
 		}
 		return out
 	},
-	"smart_notes": func(o leakOutputs) []string {
-		var out []string
-		if o.results["smart_notes"] != nil {
-			out = append(out, "results")
-		}
-		if _, ok := o.sink.Engagement.Results["smart_notes"]; ok {
-			out = append(out, "sink")
-		}
-		return out
-	},
+	"smart_notes": func(o leakOutputs) []string { return o.resultShows("smart_notes") },
 	"follow_up_tasks": func(o leakOutputs) []string {
-		var out []string
-		if o.results["follow_up_tasks"] != nil {
-			out = append(out, "results")
-		}
-		if _, ok := o.sink.Engagement.Results["follow_up_tasks"]; ok {
-			out = append(out, "sink")
-		}
+		out := o.resultShows("follow_up_tasks")
 		var n inference.Notes
 		json.Unmarshal(o.results["smart_notes"], &n)
 		if len(n.FollowUps) > 0 || strings.Contains(n.Outcome, "ollow-up") {
@@ -143,32 +128,27 @@ var shows = map[Feature]func(o leakOutputs) []string{
 		}
 		return out
 	},
-	"recommended_disposition": func(o leakOutputs) []string {
-		var out []string
-		if o.results["recommended_disposition"] != nil {
-			out = append(out, "results")
-		}
-		if _, ok := o.sink.Engagement.Results["recommended_disposition"]; ok {
-			out = append(out, "sink")
-		}
-		return out
-	},
-	"topic_detection": func(o leakOutputs) []string {
-		var out []string
-		if o.results["topic_detection"] != nil {
-			out = append(out, "results")
-		}
-		if _, ok := o.sink.Engagement.Results["topic_detection"]; ok {
-			out = append(out, "sink")
-		}
-		return out
-	},
+	"recommended_disposition": func(o leakOutputs) []string { return o.resultShows("recommended_disposition") },
+	"topic_detection":         func(o leakOutputs) []string { return o.resultShows("topic_detection") },
 	"engagement_preview": func(o leakOutputs) []string {
 		if o.previewOK {
 			return []string{"preview"}
 		}
 		return nil
 	},
+}
+
+// resultShows says whether the stored result of a feature shows in the
+// results API and in the sink event.
+func (o leakOutputs) resultShows(feature string) []string {
+	var out []string
+	if o.results[feature] != nil {
+		out = append(out, "results")
+	}
+	if _, ok := o.sink.Engagement.Results[feature]; ok {
+		out = append(out, "sink")
+	}
+	return out
 }
 
 func (o leakOutputs) eventsOf(typ string) string {
