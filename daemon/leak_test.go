@@ -336,3 +336,38 @@ func TestPreviewScope(t *testing.T) {
 		t.Errorf("preview asked for loans draws on the cards engagement: %+v", pv)
 	}
 }
+
+// TestChatTextIntegrity runs chats in six scripts through the API: no
+// output (events, results, preview) splits a character.
+func TestChatTextIntegrity(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q"}, 201)
+	td.tokenFor(t, "ana", RoleAgent, "q")
+	chats := map[string][]string{
+		"es":    {"¿Me pueden ayudar? Me cobraron dos veces y quiero hablar con un gerente.", "¡Claro! Le enviaré la confirmación el viernes."},
+		"de":    {"Überweisung fehlgeschlagen, äußerst ärgerlich.", "Über die Gebühr sprechen wir gleich."},
+		"tr":    {"İyi günler, kartım çalındı.", "Şifrenizi değiştirmeniz gerekiyor."},
+		"el":    {"Ένα λεπτό, η κάρτα μου χρεώθηκε δύο φορές.", "Ελέγχω τη χρέωση τώρα."},
+		"zh":    {"你好，我的信用卡被扣了两次钱。", "好的，我现在查一下。"},
+		"emoji": {"😡 charged twice 💳 this is the third time I call", "🙏 I will refund it today"},
+	}
+	for lang, lines := range chats {
+		id := chat(t, td, td.Admin, engagementRequest{Queue: "q", Agent: "ana", Channel: "chat", CustomerRef: "C-" + lang},
+			messageRequest{"customer", lines[0]}, messageRequest{"agent", lines[1]})
+		var all strings.Builder
+		for _, evs := range events(t, td, td.Admin, id) {
+			for _, e := range evs {
+				all.WriteString(e.Data)
+			}
+		}
+		results := td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/results", nil, 200)
+		all.Write(results)
+		all.Write(td.mustCall(t, td.Admin, "GET", "/api/v1/preview?customer_ref=C-"+lang, nil, 200))
+		if out := all.String(); strings.Contains(out, `\ufffd`) || strings.ContainsRune(out, '\uFFFD') {
+			t.Errorf("%s: an output holds a broken character: %s", lang, out)
+		}
+		if lang == "es" && !strings.Contains(string(results), "¿Me pueden ayudar?") {
+			t.Errorf("the Spanish summary lost its opening question: %s", results)
+		}
+	}
+}
