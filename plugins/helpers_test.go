@@ -195,21 +195,46 @@ func (th *testHost) install(t testing.TB, bin string, m Manifest) Manifest {
 // faultyPlugin installs the faulty plugin as name with the given kinds
 // and scopes, enabled with the approved scopes, and returns the paths of
 // its record file, mode file and pid file.
-type faultyFiles struct{ record, mode, pid string }
+type faultyFiles struct{ dir, record, mode, pid string }
 
 func (th *testHost) faulty(t testing.TB, name string, kinds []sdk.Kind, scopes, approved []sdk.Scope) faultyFiles {
 	t.Helper()
-	dir := t.TempDir()
-	f := faultyFiles{record: filepath.Join(dir, "record.jsonl"), mode: filepath.Join(dir, "mode"), pid: filepath.Join(dir, "pid")}
+	dir := sharedDir(t)
+	f := faultyFiles{dir: dir, record: filepath.Join(dir, "record.jsonl"), mode: filepath.Join(dir, "mode"), pid: filepath.Join(dir, "pid")}
 	th.install(t, "faulty", Manifest{Name: name, Executable: name, Kinds: kinds, Scopes: scopes})
-	th.settings.Set(name, PluginSettings{Enabled: true, ApprovedScopes: approved,
+	th.set(t, name, PluginSettings{Enabled: true, ApprovedScopes: approved, WritePaths: []string{dir},
 		Config: map[string]string{"record": f.record, "mode_file": f.mode, "pidfile": f.pid}})
 	return f
 }
 
+// set stores a plugin's settings; enabling it approves the installed
+// binary, as the daemon's settings route does.
+func (th *testHost) set(t testing.TB, name string, ps PluginSettings) {
+	t.Helper()
+	if ps.Enabled && ps.ApprovedSHA256 == "" {
+		ps.ApprovedSHA256 = th.status(t, name).Manifest.SHA256
+	}
+	th.settings.Set(name, ps)
+}
+
+// sharedDir returns a test folder the plugins can use when granted: they
+// run as the sandbox's user (nobody) when the tests run as root, so the
+// folder is open to all and its parent searchable.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(filepath.Dir(d), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func (f faultyFiles) setMode(t testing.TB, mode string) {
 	t.Helper()
-	if err := os.WriteFile(f.mode, []byte(mode), 0o600); err != nil {
+	if err := os.WriteFile(f.mode, []byte(mode), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -36,11 +36,11 @@ var fullEngagement = sdk.Engagement{
 
 func writeCRM(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "customers.csv")
+	p := filepath.Join(sharedDir(t), "customers.csv")
 	csv := "customer_ref,name,tier,billing.last_invoice,billing.balance,travel.card_status\n" +
 		"C-1001,Ada Lovelace,gold,2026-11-01,120.50,active\n" +
 		"C-1002,Alan Turing,silver,2026-10-01,0.00,blocked\n"
-	if err := os.WriteFile(p, []byte(csv), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -50,8 +50,9 @@ func (th *testHost) crm(t testing.TB, approved []sdk.Scope) {
 	t.Helper()
 	th.install(t, "crm-csv", Manifest{Name: "crm-csv", Kinds: []sdk.Kind{sdk.KindInfo},
 		Scopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeIntents}})
-	th.settings.Set("crm-csv", PluginSettings{Enabled: true, ApprovedScopes: approved,
-		Config: map[string]string{"file": writeCRM(t)}})
+	csv := writeCRM(t)
+	th.set(t, "crm-csv", PluginSettings{Enabled: true, ApprovedScopes: approved,
+		Config: map[string]string{"file": csv}, ReadPaths: []string{csv}})
 }
 
 func TestCRMCSVCards(t *testing.T) {
@@ -68,9 +69,10 @@ func TestCRMCSVCards(t *testing.T) {
 		t.Fatalf("disabled plugin status = %+v, want stopped with no process", st)
 	}
 
-	th.settings.Set("crm-csv", PluginSettings{Enabled: true,
+	csv := writeCRM(t)
+	th.set(t, "crm-csv", PluginSettings{Enabled: true,
 		ApprovedScopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeIntents},
-		Config:         map[string]string{"file": writeCRM(t)}})
+		Config:         map[string]string{"file": csv}, ReadPaths: []string{csv}})
 	cards, err := th.Cards(ctx, "crm-csv", fullEngagement)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 	ps, _ := th.settings.PluginSettings(ctx, "probe")
 	disabled := ps
 	disabled.Enabled = false
-	th.settings.Set("probe", disabled)
+	th.set(t, "probe", disabled)
 	waitFor(t, "the plugin to stop", func() bool { return th.status(t, "probe").State == stateStopped })
 	bin := filepath.Join(th.cfg.Dir, "probe", "probe")
 	waitFor(t, "the old process to exit and free its binary", func() bool {
@@ -138,7 +140,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 		_, err = fh.Write([]byte("tampered"))
 		return err == nil
 	})
-	th.settings.Set("probe", ps)
+	th.set(t, "probe", ps)
 	before := len(f.calls(t))
 	_, err := th.Cards(ctx, "probe", fullEngagement)
 	if !errors.Is(err, ErrChecksum) || !errors.Is(err, ErrRefused) {
@@ -177,7 +179,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 func TestIncompatibleAPIVersionRefused(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.install(t, "faulty-v2", Manifest{Name: "future", Executable: "future", Kinds: []sdk.Kind{sdk.KindInfo}})
-	th.settings.Set("future", PluginSettings{Enabled: true})
+	th.set(t, "future", PluginSettings{Enabled: true})
 	_, err := th.Cards(context.Background(), "future", fullEngagement)
 	if !errors.Is(err, ErrIncompatible) {
 		t.Fatalf("Cards on an API 2 plugin: error = %v, want ErrIncompatible", err)
@@ -193,7 +195,8 @@ func TestIncompatibleAPIVersionRefused(t *testing.T) {
 func TestManifestKindsMustBeServed(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.install(t, "kb-dir", Manifest{Name: "kb-dir", Kinds: []sdk.Kind{sdk.KindKnowledge, sdk.KindSink}})
-	th.settings.Set("kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": t.TempDir()}})
+	docs := sharedDir(t)
+	th.set(t, "kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": docs}, ReadPaths: []string{docs}})
 	_, err := th.Changes(context.Background(), "kb-dir", "", 10)
 	if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), `kind "sink"`) {
 		t.Fatalf("Changes on a plugin whose manifest claims an unserved kind: error = %v", err)
@@ -309,7 +312,7 @@ func TestModelPluginAndLocalModelsOnly(t *testing.T) {
 	cloud := th.faulty(t, "cloud-llm", kinds, scopes, scopes)
 	th.install(t, "faulty", Manifest{Name: "onprem-llm", Executable: "onprem-llm", Kinds: kinds, Scopes: scopes, RunsLocally: true})
 	onprem := func(confirmed bool) {
-		th.settings.Set("onprem-llm", PluginSettings{Enabled: true, ApprovedScopes: scopes, LocalConfirmed: confirmed})
+		th.set(t, "onprem-llm", PluginSettings{Enabled: true, ApprovedScopes: scopes, LocalConfirmed: confirmed})
 	}
 	ctx := context.Background()
 	req := sdk.InferRequest{Capability: "summarise", Engagement: fullEngagement}
@@ -579,7 +582,7 @@ func TestDisableStopsAndRestartBackoffBounds(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, nil)
 	waitFor(t, "the supervisor to start the enabled plugin", func() bool { return th.status(t, "probe").State == stateRunning })
-	th.settings.Set("probe", PluginSettings{Enabled: false})
+	th.set(t, "probe", PluginSettings{Enabled: false})
 	waitFor(t, "the supervisor to stop the disabled plugin", func() bool { return th.status(t, "probe").State == stateStopped })
 	if _, err := th.Cards(context.Background(), "probe", fullEngagement); !errors.Is(err, ErrDisabled) {
 		t.Errorf("Cards on a disabled plugin: error = %v, want ErrDisabled", err)
@@ -598,7 +601,7 @@ func TestDisableStopsAndRestartBackoffBounds(t *testing.T) {
 
 func TestKBDirChanges(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
-	dir := t.TempDir()
+	dir := sharedDir(t)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	write := func(name, body string, mod time.Time) {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -617,7 +620,7 @@ func TestKBDirChanges(t *testing.T) {
 	write("notes.txt", "not an article", base)
 	write("travel/notice.md", "intro\n# Travel notice\nbody", base.Add(2*time.Hour))
 	th.install(t, "kb-dir", Manifest{Name: "kb-dir", Kinds: []sdk.Kind{sdk.KindKnowledge}})
-	th.settings.Set("kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": dir, "base_url": "https://kb.invalid/"}})
+	th.set(t, "kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": dir, "base_url": "https://kb.invalid/"}, ReadPaths: []string{dir}})
 	ctx := context.Background()
 
 	page1, err := th.Changes(ctx, "kb-dir", "", 2)
@@ -695,7 +698,7 @@ func TestWebhookSink(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.install(t, "webhook", Manifest{Name: "webhook", Kinds: []sdk.Kind{sdk.KindSink},
 		Scopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeSummary, sdk.ScopeResults}})
-	th.settings.Set("webhook", PluginSettings{Enabled: true,
+	th.set(t, "webhook", PluginSettings{Enabled: true,
 		ApprovedScopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeResults},
 		Config:         map[string]string{"url": srv.URL + "/hook", "secret": "whsec_" + base64.StdEncoding.EncodeToString(key)}})
 	ctx := context.Background()
