@@ -22,7 +22,8 @@ import (
 )
 
 // binDir holds the plugin binaries that TestMain builds once per test
-// binary: the three examples, the faulty test plugin, and faulty-v2 (the
+// binary: the three examples, the faulty and hostile test plugins,
+// faulty-b (faulty built differently: another checksum) and faulty-v2 (the
 // same plugin claiming SDK API 2.0.0).
 var binDir string
 
@@ -65,7 +66,12 @@ func buildPlugins(dir string) error {
 		return nil
 	}
 	if err := run("build", "-ldflags", "-s -w", "-o", dir+string(os.PathSeparator),
-		"./plugins/examples/crm-csv", "./plugins/examples/kb-dir", "./plugins/examples/webhook", "./plugins/testdata/faulty"); err != nil {
+		"./plugins/examples/crm-csv", "./plugins/examples/kb-dir", "./plugins/examples/webhook", "./plugins/testdata/faulty",
+		"./plugins/testdata/hostile"); err != nil {
+		return err
+	}
+	// The same plugin as another binary (other checksum): a new version.
+	if err := run("build", "-o", filepath.Join(dir, "faulty-b"), "./plugins/testdata/faulty"); err != nil {
 		return err
 	}
 	return run("build", "-ldflags", "-s -w -X github.com/earshot/earshot/plugins/sdk.apiVersion=2.0.0",
@@ -287,4 +293,16 @@ func (th *testHost) status(t testing.TB, name string) Status {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// processAlive reports whether pid is a live process (not gone, not a
+// zombie).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }

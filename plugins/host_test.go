@@ -790,33 +790,92 @@ func TestKeysPlugin(t *testing.T) {
 	}
 }
 
-func TestReinstallReplacesRunningPlugin(t *testing.T) {
+func TestReplaceNeedsExplicitReplaceAndApproval(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
-	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, []sdk.Scope{sdk.ScopeCustomerRef})
+	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, nil)
 	ctx := context.Background()
 	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
 		t.Fatal(err)
 	}
 	pid1 := readPID(t, f)
-	// The new version asks for customer_ref: the running process is
-	// replaced and the next call carries the newly granted field.
-	th.install(t, "faulty", Manifest{Name: "probe", Executable: "probe", Version: "1.1.0",
-		Kinds: []sdk.Kind{sdk.KindInfo}, Scopes: []sdk.Scope{sdk.ScopeCustomerRef}})
+	vendor := func(bin, version string, scopes ...sdk.Scope) string {
+		src := t.TempDir()
+		if err := copyFile(filepath.Join(binDir, bin), filepath.Join(src, "probe"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(Manifest{Name: "probe", Version: version, Executable: "probe", Kinds: []sdk.Kind{sdk.KindInfo}, Scopes: scopes})
+		if err := os.WriteFile(filepath.Join(src, ManifestFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+
+	// A name clash is refused unless the administrator asks to replace.
+	if _, err := th.Install(vendor("faulty", "1.1.0", sdk.ScopeCustomerRef)); !errors.Is(err, ErrExists) {
+		t.Fatalf("Install over an installed plugin: error = %v, want ErrExists", err)
+	}
+	if st := th.status(t, "probe"); st.Manifest.Version != "1.0.0" || len(st.Manifest.Scopes) != 0 {
+		t.Fatalf("a refused install changed the plugin: %+v", st.Manifest)
+	}
+
+	// Same binary, a manifest asking for customer_ref: the process is
+	// replaced, and the new scope is not handed over until approved.
+	if _, err := th.Replace(vendor("faulty", "1.1.0", sdk.ScopeCustomerRef)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the old process to be replaced", func() bool {
+		_, err := th.Cards(ctx, "probe", fullEngagement)
+		return err == nil && readPID(t, f) != pid1
+	})
+	calls := f.calls(t)
+	if got := decodeEngagement(t, calls[len(calls)-1]).CustomerRef; got != "" {
+		t.Errorf("a newly requested scope was handed over before approval: customer_ref %q", got)
+	}
+	ps, _ := th.settings.PluginSettings(ctx, "probe")
+	ps.ApprovedScopes = []sdk.Scope{sdk.ScopeCustomerRef}
+	th.set(t, "probe", ps)
 	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
 		t.Fatal(err)
 	}
-	if readPID(t, f) == pid1 {
-		t.Error("the old process still serves after reinstalling")
-	}
-	calls := f.calls(t)
+	calls = f.calls(t)
 	if got := decodeEngagement(t, calls[len(calls)-1]).CustomerRef; got != "C-1001" {
-		t.Errorf("after reinstall the plugin got customer_ref %q, want C-1001", got)
+		t.Errorf("after approval the plugin got customer_ref %q, want C-1001", got)
 	}
-	if got := decodeEngagement(t, calls[0]).CustomerRef; got != "" {
-		t.Errorf("before reinstall the plugin got customer_ref %q, want none", got)
+
+	// A new binary stops the plugin until its checksum is approved, even
+	// though the plugin stays enabled with its scopes and configuration.
+	pid2 := readPID(t, f)
+	m, err := th.Replace(vendor("faulty-b", "2.0.0", sdk.ScopeCustomerRef))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st := th.status(t, "probe"); st.Manifest.Version != "1.1.0" {
-		t.Errorf("status version = %q, want 1.1.0", st.Manifest.Version)
+	if m.SHA256 == ps.ApprovedSHA256 {
+		t.Fatal("faulty-b has the same checksum as faulty: the test proves nothing")
+	}
+	waitFor(t, "the unapproved plugin to stop", func() bool {
+		st := th.status(t, "probe")
+		return st.State == stateStopped && !processAlive(pid2)
+	})
+	before := len(f.calls(t))
+	if _, err := th.Cards(ctx, "probe", fullEngagement); !errors.Is(err, ErrNotApproved) {
+		t.Fatalf("Cards on an unapproved binary: error = %v, want ErrNotApproved", err)
+	}
+	if got := th.Enabled(ctx, sdk.KindInfo); len(got) != 0 {
+		t.Errorf("Enabled lists the unapproved plugin: %v", got)
+	}
+	if got := testutil.ToFloat64(th.m.rejected.WithLabelValues("probe", "not_approved")); got != 1 {
+		t.Errorf("calls_rejected_total{not_approved} = %v, want 1", got)
+	}
+	ps.ApprovedSHA256 = m.SHA256
+	th.set(t, "probe", ps)
+	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
+		t.Fatalf("Cards after approving the new binary: %v", err)
+	}
+	if got := len(f.calls(t)); got != before+1 {
+		t.Errorf("the new binary received %d calls, want 1 (after approval only)", got-before)
+	}
+	if st := th.status(t, "probe"); st.Manifest.Version != "2.0.0" {
+		t.Errorf("status version = %q, want 2.0.0", st.Manifest.Version)
 	}
 }
 

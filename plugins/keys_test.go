@@ -162,7 +162,7 @@ func TestStoreKeysUnmanaged(t *testing.T) {
 		t.Fatalf("CreateKEK of a key the service lacks: error = %v", err)
 	}
 	// The operator creates it in the key service.
-	if err := os.WriteFile(keysFile, []byte(`{"site-1":"`+strings.Repeat("ab", 32)+`"}`), 0o600); err != nil {
+	if err := os.WriteFile(keysFile, []byte(`{"site-1":"`+strings.Repeat("ab", 32)+`"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.CreateKEK(ctx, 1); err != nil {
