@@ -36,20 +36,20 @@ type instance struct {
 	slots chan struct{} // bounds calls in flight
 
 	mu        sync.Mutex
-	manifest  Manifest       // +checklocks:mu
-	state     string         // +checklocks:mu
-	proc      *proc          // +checklocks:mu
-	remote    *sdk.Remote    // +checklocks:mu
-	pid       int            // +checklocks:mu
-	gen       uint64         // increments at every successful start; +checklocks:mu
-	starting  chan struct{}  // closed when the start under way ends; +checklocks:mu
-	crashes   int            // consecutive crashes and failed starts; +checklocks:mu
-	nextStart time.Time      // +checklocks:mu
-	lastErr   error          // +checklocks:mu
-	restarts  int            // +checklocks:mu
-	failures  int            // consecutive breaker failures; +checklocks:mu
-	openUntil time.Time      // +checklocks:mu
-	probing   bool           // a half-open probe call is in flight; +checklocks:mu
+	manifest  Manifest      // +checklocks:mu
+	state     string        // +checklocks:mu
+	proc      *proc         // +checklocks:mu
+	remote    *sdk.Remote   // +checklocks:mu
+	pid       int           // +checklocks:mu
+	gen       uint64        // increments at every successful start; +checklocks:mu
+	starting  chan struct{} // closed when the start under way ends; +checklocks:mu
+	crashes   int           // consecutive crashes and failed starts; +checklocks:mu
+	nextStart time.Time     // +checklocks:mu
+	lastErr   error         // +checklocks:mu
+	restarts  int           // +checklocks:mu
+	failures  int           // consecutive breaker failures; +checklocks:mu
+	openUntil time.Time     // +checklocks:mu
+	probing   bool          // a half-open probe call is in flight; +checklocks:mu
 }
 
 func newInstance(h *Host, m Manifest) *instance {
