@@ -28,6 +28,10 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(testHostEnv); cfg != "" {
+		runTestHostProcess(cfg) // a daemon for TestHostilePluginChildrenEndWithTheDaemon
+		return
+	}
 	dir, err := os.MkdirTemp("", "earshot-plugins-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -305,4 +309,11 @@ func processAlive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// waitTicks waits until the supervisor has run n more rounds.
+func (th *testHost) waitTicks(t testing.TB, n uint64) {
+	t.Helper()
+	target := th.ticks.Load() + n
+	waitFor(t, fmt.Sprintf("%d supervision rounds", n), func() bool { return th.ticks.Load() >= target })
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// MaxBinaryBytes bounds a plugin's executable: larger files are
 	// refused at install and start before being hashed whole.
 	MaxBinaryBytes int64 `json:"max_binary_bytes"`
+	// MaxResponseBytes bounds one answer of a plugin (a larger one fails
+	// the call and counts towards the plugin's breaker).
+	MaxResponseBytes int `json:"max_response_bytes"`
 	// Knowledge bounds one sync of a knowledge plugin (Host.SyncKnowledge).
 	Knowledge KnowledgeLimits `json:"knowledge"`
 	// Sandbox confines the plugin processes.
@@ -69,6 +72,7 @@ func DefaultConfig() Config {
 		BreakerCooldown:   10 * time.Second,
 		SuperviseInterval: 250 * time.Millisecond,
 		MaxBinaryBytes:    256 << 20,
+		MaxResponseBytes:  8 << 20,
 		Knowledge:         DefaultKnowledgeLimits(),
 		Sandbox:           DefaultSandboxConfig(),
 	}
@@ -97,6 +101,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("plugins: config supervise_interval must be positive, got %s", c.SuperviseInterval)
 	case c.MaxBinaryBytes <= 0:
 		return fmt.Errorf("plugins: config max_binary_bytes must be positive, got %d", c.MaxBinaryBytes)
+	case c.MaxResponseBytes < 64<<10:
+		return fmt.Errorf("plugins: config max_response_bytes must be at least 65536, got %d", c.MaxResponseBytes)
+	case int64(c.Knowledge.PageSize)*int64(c.Knowledge.MaxArticleBytes) > int64(c.MaxResponseBytes):
+		return fmt.Errorf("plugins: config knowledge: a page (page_size × max_article_bytes = %d) must fit in max_response_bytes (%d)",
+			int64(c.Knowledge.PageSize)*int64(c.Knowledge.MaxArticleBytes), c.MaxResponseBytes)
 	}
 	if err := c.Knowledge.Validate(); err != nil {
 		return err
@@ -118,6 +127,7 @@ type Host struct {
 	bg        sync.WaitGroup // start and kill goroutines
 	installMu sync.Mutex     // serialises Install and Uninstall
 	shutdown  atomic.Bool    // set by Close; read without mu (lock order is mu before instance.mu)
+	ticks     atomic.Uint64  // supervision rounds done (tests wait on it)
 
 	mu     sync.Mutex
 	insts  map[string]*instance // +checklocks:mu
@@ -381,6 +391,7 @@ func (h *Host) Run(ctx context.Context) error {
 	defer h.Close()
 	for {
 		h.supervise(ctx)
+		h.ticks.Add(1)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -153,7 +153,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 		t.Errorf("status = %+v, want refused", st)
 	}
 	// Refused plugins are not restarted in a loop, and calls stay refused.
-	time.Sleep(5 * th.cfg.SuperviseInterval)
+	th.waitTicks(t, 5)
 	if _, err := th.Cards(ctx, "probe", fullEngagement); !errors.Is(err, ErrChecksum) {
 		t.Errorf("second call: error = %v, want ErrChecksum", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/earshot/earshot/plugins/sdk"
 )
@@ -318,6 +320,9 @@ func (h *Host) launch(m Manifest, ps PluginSettings) (*proc, *sdk.Remote, error)
 		SkipHostEnv:      true, // the daemon's environment is not the plugin's business
 		StartTimeout:     h.cfg.StartTimeout,
 		Logger:           h.hclog.With("plugin", m.Name),
+		// go-plugin lifts gRPC's receive limit; a plugin's answer is held
+		// whole in memory, so bound it again.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(h.cfg.MaxResponseBytes))},
 	})
 	p := &proc{client: client, cmd: cmd, workDir: work}
 	fail := func(err error) (*proc, *sdk.Remote, error) {
@@ -351,6 +356,7 @@ func (h *Host) launch(m Manifest, ps PluginSettings) (*proc, *sdk.Remote, error)
 		return fail(permanentError{fmt.Errorf("%w: %w", ErrIncompatible, err)})
 	}
 	if info.Name != m.Name {
+		h.m.rejected.WithLabelValues(m.Name, "manifest_lies").Inc()
 		return fail(permanentError{fmt.Errorf("%w: the binary calls itself %q", ErrManifest, info.Name)})
 	}
 	for _, k := range m.Kinds {
@@ -450,6 +456,11 @@ func (i *instance) outcome(gen uint64, err error, callerCanceled bool) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		i.fail(gen, true)
 		return "timeout"
+	case errors.As(err, &re) && re.Code == codes.ResourceExhausted:
+		// An answer over the transport's message limit: a flooding
+		// plugin, counted towards its breaker.
+		i.fail(gen, false)
+		return "too_large"
 	}
 	// The plugin answered with its own error: it is alive.
 	i.mu.Lock()
