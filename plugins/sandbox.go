@@ -285,3 +285,15 @@ func (s *sandbox) command(m Manifest, pluginDir, workDir string, read, write []s
 	cmd.SysProcAttr = sandboxProcAttr()
 	return cmd, nil
 }
+
+// CheckGrants checks the path grants of ps as a start would: it returns
+// the field at fault ("read_paths", "write_paths") and why.
+func (h *Host) CheckGrants(ps PluginSettings) (field string, err error) {
+	if _, err := h.sandbox.grants("read_paths", ps.ReadPaths); err != nil {
+		return "read_paths", fmt.Errorf("%w: %w", ErrGrant, err)
+	}
+	if _, err := h.sandbox.grants("write_paths", ps.WritePaths); err != nil {
+		return "write_paths", fmt.Errorf("%w: %w", ErrGrant, err)
+	}
+	return "", nil
+}
