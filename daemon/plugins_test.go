@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/plugins/pluginstest"
 	"github.com/earshot/earshot/store"
 )
 
@@ -174,20 +175,8 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
 }
 
-// pluginShareDir returns a test folder a plugin can use once granted: when
-// the tests run as root, plugins run as the sandbox's user (nobody), so
-// the folder is open to all and its parent searchable.
-func pluginShareDir(t *testing.T) string {
-	t.Helper()
-	d := t.TempDir()
-	if err := os.Chmod(filepath.Dir(d), 0o711); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
+// pluginShareDir is a folder for files the tests hand to plugins.
+func pluginShareDir(t *testing.T) string { return pluginstest.SharedDir(t) }
 
 // TestPluginReplaceNeedsApproval installs a plugin, refuses a second
 // install under the same name, replaces it with another binary on request

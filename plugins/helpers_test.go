@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/plugins/pluginstest"
 	"github.com/earshot/earshot/plugins/sdk"
 )
 
@@ -227,20 +228,8 @@ func (th *testHost) set(t testing.TB, name string, ps PluginSettings) {
 	th.settings.Set(name, ps)
 }
 
-// sharedDir returns a test folder the plugins can use when granted: they
-// run as the sandbox's user (nobody) when the tests run as root, so the
-// folder is open to all and its parent searchable.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	d := t.TempDir()
-	if err := os.Chmod(filepath.Dir(d), 0o711); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
+// sharedDir is a folder for files the tests hand to plugins.
+func sharedDir(t testing.TB) string { return pluginstest.SharedDir(t) }
 
 func (f faultyFiles) setMode(t testing.TB, mode string) {
 	t.Helper()
