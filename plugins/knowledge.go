@@ -99,13 +99,13 @@ func (h *Host) SyncKnowledge(ctx context.Context, name, cursor string, apply fun
 		kept := ch.Articles[:0]
 		var size int64
 		for _, a := range ch.Articles {
-			if n := articleBytes(a); n > lim.MaxArticleBytes {
+			n := articleBytes(a)
+			if n > lim.MaxArticleBytes {
 				res.Skipped++
 				refuse("article_bytes", 1, "knowledge article refused: over the size limit", "article", a.ID, "bytes", n, "max", lim.MaxArticleBytes)
 				continue
-			} else {
-				size += int64(n)
 			}
+			size += int64(n)
 			kept = append(kept, a)
 		}
 		ch.Articles = kept
