@@ -299,6 +299,11 @@ func confine(spec sandboxSpec) error {
 			return fmt.Errorf("setresuid: %w", e)
 		}
 	}
+	// Ambient capabilities (the unit's CAP_NET_BIND_SERVICE) would survive
+	// the execve: the plugin gets none.
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 && e != unix.EINVAL {
+		return fmt.Errorf("clear ambient capabilities: %w", e)
+	}
 	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return fmt.Errorf("no_new_privs: %w", e)
 	}
