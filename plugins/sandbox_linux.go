@@ -117,6 +117,9 @@ func supervise(spec sandboxSpec) int {
 	if n := endTree(); n > 0 {
 		helperLog("warn", leftoverMessage, "count", n)
 	}
+	// The private working directory goes with the plugin, also when the
+	// daemon is gone and cannot remove it.
+	os.RemoveAll(spec.WorkDir)
 	return code
 }
 
