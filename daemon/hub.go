@@ -554,7 +554,7 @@ loop:
 		}
 		break
 	}
-	if err := h.store.EndEngagement(l.eng.ID, time.Now().UTC()); err != nil {
+	if err := h.store.EndEngagement(context.WithoutCancel(ctx), l.eng.ID, time.Now().UTC()); err != nil {
 		h.logger.Error("engagement end not stored", "engagement", l.eng.ID, "err", err)
 	}
 	h.metrics.ended.WithLabelValues(reason).Inc()

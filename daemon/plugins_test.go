@@ -64,7 +64,7 @@ func TestInfoPluginLive(t *testing.T) {
 	if len(cards) != 1 || !strings.Contains(cards[0].Data, "Dana Scully") || !strings.Contains(cards[0].Data, "gold") {
 		t.Fatalf("info.cards events = %+v", cards)
 	}
-	entries, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID, Action: "plugin.handover"})
+	entries, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID, Action: "plugin.handover"})
 	if len(entries) != 1 || entries[0].Actor != "plugin:crm-csv" || entries[0].Detail["fields"] != "customer_ref" {
 		t.Errorf("hand-over audit = %+v, want one entry for crm-csv with customer_ref only", entries)
 	}
@@ -139,7 +139,7 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 		t.Errorf("skill result = %+v", res)
 	}
 	td.mustCall(t, agent, "POST", "/api/v1/engagements/"+e.ID+"/actions", map[string]any{"plugin": "nope", "skill": "echo"}, 404)
-	if got, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID, Action: "skill.invoke"}); len(got) != 1 {
+	if got, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID, Action: "skill.invoke"}); len(got) != 1 {
 		t.Errorf("skill.invoke audit entries = %d, want 1", len(got))
 	}
 

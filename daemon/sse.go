@@ -31,7 +31,7 @@ func (d *Daemon) engagementEvents(w http.ResponseWriter, r *http.Request, p *Pri
 		writeProblem(w, r, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
-	if err := d.store.AppendAudit(contentRead(r, p, e.ID, "events")); err != nil {
+	if err := d.store.AppendAudit(r.Context(), contentRead(r, p, e.ID, "events")); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -69,6 +69,8 @@ func (d *Daemon) engagementEvents(w http.ResponseWriter, r *http.Request, p *Pri
 			fmt.Fprint(w, ": ping\n\n")
 			fl.Flush()
 		case <-r.Context().Done():
+			return
+		case <-d.stopping:
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -47,7 +48,7 @@ func (e AuditEntry) digest() []byte {
 }
 
 func (s *Store) auditMAC(hash []byte) []byte {
-	m := hmac.New(sha256.New, s.keys.auditKey)
+	m := hmac.New(sha256.New, s.keys.AuditKey())
 	m.Write(hash)
 	return m.Sum(nil)
 }
@@ -109,12 +110,12 @@ func (s *Store) unsafeAudit(tx *bbolt.Tx, entries ...AuditEntry) error {
 }
 
 // AppendAudit appends entries in their own transaction.
-func (s *Store) AppendAudit(entries ...AuditEntry) error {
-	return s.db.Update(func(tx *bbolt.Tx) error { return s.unsafeAudit(tx, entries...) })
+func (s *Store) AppendAudit(ctx context.Context, entries ...AuditEntry) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error { return s.unsafeAudit(tx, entries...) })
 }
 
 // auditRead records a read of customer content, when the caller asked.
-func (s *Store) auditRead(audit []AuditEntry, eng string) error {
+func (s *Store) auditRead(ctx context.Context, audit []AuditEntry, eng string) error {
 	if len(audit) == 0 {
 		return nil
 	}
@@ -126,7 +127,7 @@ func (s *Store) auditRead(audit []AuditEntry, eng string) error {
 			audit[i].Action = "content.read"
 		}
 	}
-	if err := s.AppendAudit(audit...); err != nil {
+	if err := s.AppendAudit(ctx, audit...); err != nil {
 		// The content must not be handed out unaudited.
 		return fmt.Errorf("store: audit read: %w", err)
 	}
@@ -147,9 +148,9 @@ type VerifyReport struct {
 // VerifyAudit checks the whole chain: every entry's hash, MAC, link to its
 // predecessor, and that sequence numbers have no gap. The error names the
 // first broken entry and wraps ErrTampered.
-func (s *Store) VerifyAudit() (VerifyReport, error) {
+func (s *Store) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	var r VerifyReport
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		prev := make([]byte, sha256.Size)
 		next := uint64(1)
 		if a := tx.Bucket(bucketMeta).Get(keyAuditAnchor); len(a) == 8+sha256.Size {
@@ -184,7 +185,7 @@ func (s *Store) VerifyAudit() (VerifyReport, error) {
 			r.Entries++
 			r.LastSeq = seq
 			prev, next = e.Hash, seq+1
-			return nil
+			return ctx.Err()
 		})
 	})
 	return r, err
@@ -211,14 +212,17 @@ func (q AuditQuery) match(e AuditEntry) bool {
 		(q.Engagement == "" || e.Engagement == q.Engagement)
 }
 
-func (s *Store) scanAudit(q AuditQuery, fn func(AuditEntry) error) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+func (s *Store) scanAudit(ctx context.Context, q AuditQuery, fn func(AuditEntry) error) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		n := 0
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, q.AfterSeq+1)); k != nil; k, v = c.Next() {
 			var e AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("store: decode audit entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 			if !q.match(e) {
 				continue
@@ -235,19 +239,19 @@ func (s *Store) scanAudit(q AuditQuery, fn func(AuditEntry) error) error {
 }
 
 // QueryAudit returns matching entries in sequence order.
-func (s *Store) QueryAudit(q AuditQuery) ([]AuditEntry, error) {
+func (s *Store) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := s.scanAudit(q, func(e AuditEntry) error { out = append(out, e); return nil })
+	err := s.scanAudit(ctx, q, func(e AuditEntry) error { out = append(out, e); return nil })
 	return out, err
 }
 
 // ExportAudit writes matching entries to w as JSON lines, with their hashes,
 // so an auditor can re-check the chain offline.
-func (s *Store) ExportAudit(w io.Writer, q AuditQuery) (int, error) {
+func (s *Store) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) (int, error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	n := 0
-	err := s.scanAudit(q, func(e AuditEntry) error { n++; return enc.Encode(e) })
+	err := s.scanAudit(ctx, q, func(e AuditEntry) error { n++; return enc.Encode(e) })
 	if err != nil {
 		return n, err
 	}
@@ -285,8 +289,8 @@ func unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
 // auditedUpdate runs fn in a write transaction and appends the audit
 // entries in the same transaction, so a change and its record commit (or
 // roll back) together.
-func (s *Store) auditedUpdate(audit []AuditEntry, fn func(tx *bbolt.Tx) error) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) auditedUpdate(ctx context.Context, audit []AuditEntry, fn func(tx *bbolt.Tx) error) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}

@@ -3,13 +3,16 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
 // benchSegment is a realistic final segment: 15 words with times and
@@ -36,7 +39,7 @@ func BenchmarkAppend(b *testing.B) {
 					moveInterval = time.Hour
 				}
 				reg := prometheus.NewRegistry()
-				s, err := Open(Options{Dir: b.TempDir(), Registerer: reg})
+				s, err := Open(context.Background(), Options{Dir: b.TempDir(), Registerer: reg})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -94,7 +97,7 @@ func commitStats(tb testing.TB, reg *prometheus.Registry) string {
 func BenchmarkMoveJournal(b *testing.B) {
 	defer func(d time.Duration) { moveInterval = d }(moveInterval)
 	moveInterval = time.Hour
-	s, err := Open(Options{Dir: b.TempDir()})
+	s, err := Open(context.Background(), Options{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,14 +136,14 @@ func BenchmarkMoveJournal(b *testing.B) {
 // (encode + AES-256-GCM seal, and the reverse), which the disk-bound Append
 // benchmark cannot resolve.
 func BenchmarkSealSegment(b *testing.B) {
-	dek, _ := randomKey()
+	dek, _ := keys.NewKey()
 	var id engID
 	g := benchSegment(id.String(), 42)
 	key := segmentKey(id, g.Seq)
 	aad := valueAAD(bucketSegments, key)
 	b.Run("op=seal", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := seal(dek, aad, encodeSegment(g)); err != nil {
+			if _, err := keys.Seal(dek, aad, encodeSegment(g)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -150,10 +153,10 @@ func BenchmarkSealSegment(b *testing.B) {
 			_ = encodeSegment(g)
 		}
 	})
-	sealed, _ := seal(dek, aad, encodeSegment(g))
+	sealed, _ := keys.Seal(dek, aad, encodeSegment(g))
 	b.Run("op=open", func(b *testing.B) {
 		for b.Loop() {
-			pt, err := open(dek, aad, sealed)
+			pt, err := keys.Unseal(dek, aad, sealed)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
 // Sentinel errors of the store.
@@ -37,14 +39,14 @@ type Options struct {
 	// Registerer receives the store's metrics; nil means none.
 	Registerer prometheus.Registerer
 	// Provider, when set, replaces the provider named in Config.Keys (for
-	// the plugin provider).
-	Provider KeyProvider
+	// the plugin provider). The store closes it at Close.
+	Provider keys.Provider
 }
 
 // Store is Earshot's database. It is safe for concurrent use.
 type Store struct {
 	db      *bbolt.DB
-	keys    *keyring
+	keys    *keys.Ring
 	dir     string
 	cfg     Config
 	logger  *slog.Logger
@@ -66,9 +68,13 @@ type Store struct {
 	committerDone chan struct{}
 	closeOnce     sync.Once
 
-	sweepMu  sync.Mutex // one sweep or purge at a time
-	rotateMu sync.Mutex // one KEK rotation at a time
-	now      func() time.Time
+	// writer admits one write transaction at a time, so that a writer
+	// waiting its turn can give up when its context ends (bbolt's own lock
+	// cannot be left); see update.
+	writer chan struct{}
+
+	sweepMu sync.Mutex // one sweep or purge at a time
+	now     func() time.Time
 
 	// plaintextForBench disables sealing; set only by benchmarks that
 	// measure what encryption costs.
@@ -81,8 +87,9 @@ const DBFile = "earshot.db"
 // Open opens (creating if needed) the content database and the key store in
 // opts.Dir, migrates their schemas, connects the KEK provider (creating KEK
 // version 1 on first start), completes any purge a crash interrupted, and
-// starts the group committer.
-func Open(opts Options) (*Store, error) {
+// starts the group committer. ctx bounds the calls to the key provider
+// (a key service or an HSM) made while opening.
+func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("store: data directory not set")
 	}
@@ -108,43 +115,43 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	ctx := context.Background()
 	p := opts.Provider
 	if p == nil {
-		if p, err = newProvider(opts.Config.Keys, opts.Dir); err != nil {
-			return nil, err
+		if p, err = keys.NewProvider(opts.Config.Keys, opts.Dir); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	keys, err := openKeyring(ctx, opts.Dir, p, opts.LockTimeout)
+	logger := opts.Logger.With("component", "store")
+	ring, err := keys.Open(ctx, filepath.Join(opts.Dir, KeysFile), p, keys.Options{LockTimeout: opts.LockTimeout, Logger: logger})
 	if err != nil {
-		p.Close()
-		return nil, err
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	path := filepath.Join(opts.Dir, DBFile)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
-		keys.close()
+		ring.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if err := db.Update(unsafeMigrate); err != nil {
 		db.Close()
-		keys.close()
+		ring.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	if keys.fresh {
+	if ring.Fresh() {
 		var n int
 		db.View(func(tx *bbolt.Tx) error { n = tx.Bucket(bucketEngagements).Stats().KeyN; return nil })
 		if n > 0 {
 			db.Close()
-			keys.close()
+			ring.Close()
 			os.Remove(filepath.Join(opts.Dir, KeysFile))
 			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, n)
 		}
 	}
 	s := &Store{
-		db: db, keys: keys, dir: opts.Dir, cfg: opts.Config,
-		logger:        opts.Logger.With("component", "store"),
+		db: db, keys: ring, dir: opts.Dir, cfg: opts.Config,
+		logger:        logger,
 		metrics:       m,
+		writer:        make(chan struct{}, 1),
 		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
 		stopping:      make(chan struct{}),
 		committerDone: make(chan struct{}),
@@ -154,12 +161,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	if err := s.loadJournal(); err != nil {
 		s.db.Close()
-		keys.close()
+		ring.Close()
 		return nil, fmt.Errorf("store: load segment journal: %w", err)
 	}
-	if n, err := s.finishPurges(); err != nil {
+	if n, err := s.finishPurges(ctx); err != nil {
 		s.db.Close()
-		keys.close()
+		ring.Close()
 		return nil, err
 	} else if n > 0 {
 		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
@@ -167,22 +174,6 @@ func Open(opts Options) (*Store, error) {
 	go s.runCommitter()
 	go s.runMover()
 	return s, nil
-}
-
-func newProvider(c KeysConfig, dir string) (KeyProvider, error) {
-	switch c.Provider {
-	case ProviderFile, "":
-		d := c.File.Dir
-		if d == "" {
-			d = filepath.Join(dir, "kek")
-		}
-		return NewFileProvider(d)
-	case ProviderPKCS11:
-		return NewPKCS11Provider(c.PKCS11)
-	case ProviderPlugin:
-		return nil, errors.New("store: keys.provider plugin: the plugin provider must be passed in Options.Provider")
-	}
-	return nil, fmt.Errorf("store: keys.provider %q unknown", c.Provider)
 }
 
 // Close stops the group committer (committing what it was handed), then
@@ -194,7 +185,7 @@ func (s *Store) Close() error {
 		<-s.committerDone
 		<-s.moverDone
 		err = s.db.Close()
-		if kerr := s.keys.close(); err == nil {
+		if kerr := s.keys.Close(); err == nil {
 			err = kerr
 		}
 		if err != nil {
@@ -209,6 +200,29 @@ func (s *Store) Dir() string { return s.dir }
 
 // Config returns the configuration the store runs with.
 func (s *Store) Config() Config { return s.cfg }
+
+// update runs fn in a write transaction, waiting for its turn no longer
+// than ctx allows. Every write of the content database goes through it.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writer }()
+	return s.db.Update(fn)
+}
+
+// view runs fn in a read transaction once ctx allows it.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
 
 // unsafeGetJSON decodes the value at key in bucket b into v; json.Unmarshal
 // copies out of the mmap'd page.
@@ -232,16 +246,16 @@ func unsafePutJSON(tx *bbolt.Tx, b, key []byte, v any) error {
 }
 
 // listJSON decodes every value of bucket b, in key order.
-func listJSON[T any](s *Store, b []byte) ([]T, error) {
+func listJSON[T any](ctx context.Context, s *Store, b []byte) ([]T, error) {
 	var out []T
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(b).ForEach(func(k, v []byte) error {
 			var t T
 			if err := json.Unmarshal(v, &t); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", b, k, err)
 			}
 			out = append(out, t)
-			return nil
+			return ctx.Err()
 		})
 	})
 	return out, err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"time"
@@ -30,11 +31,11 @@ func HashSecret(secret string) []byte {
 }
 
 // CreateToken stores a new token for an existing user.
-func (s *Store) CreateToken(t Token, audit ...AuditEntry) error {
+func (s *Store) CreateToken(ctx context.Context, t Token, audit ...AuditEntry) error {
 	if len(t.Hash) != sha256.Size {
 		return fmt.Errorf("store: token %q: hash must be %d bytes", t.ID, sha256.Size)
 	}
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
 			return fmt.Errorf("user %q: %w", t.UserID, ErrNotFound)
 		}
@@ -69,11 +70,13 @@ func (s *Store) Token(id string) (Token, error) {
 }
 
 // Tokens returns every token, ordered by ID.
-func (s *Store) Tokens() ([]Token, error) { return listJSON[Token](s, bucketTokens) }
+func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
+	return listJSON[Token](ctx, s, bucketTokens)
+}
 
 // RevokeToken marks a token revoked; revoking twice is not an error.
-func (s *Store) RevokeToken(id string, at time.Time, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, audit ...AuditEntry) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		var t Token
 		if err := unsafeGetJSON(tx, bucketTokens, []byte(id), &t); err != nil {
 			return fmt.Errorf("token %q: %w", id, err)
