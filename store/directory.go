@@ -33,21 +33,21 @@ type User struct {
 
 // CreateQueue stores a new queue; ErrExists if the ID is taken.
 func (s *Store) CreateQueue(ctx context.Context, q Queue, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueues).Get([]byte(q.ID)) != nil {
 			return fmt.Errorf("queue %q: %w", q.ID, ErrExists)
 		}
-		return unsafePutJSON(tx, bucketQueues, []byte(q.ID), q)
+		return s.unsafePutRecord(tx, bucketQueues, []byte(q.ID), q)
 	})
 }
 
 // UpdateQueue replaces an existing queue; ErrNotFound if it does not exist.
 func (s *Store) UpdateQueue(ctx context.Context, q Queue, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueues).Get([]byte(q.ID)) == nil {
 			return fmt.Errorf("queue %q: %w", q.ID, ErrNotFound)
 		}
-		return unsafePutJSON(tx, bucketQueues, []byte(q.ID), q)
+		return s.unsafePutRecord(tx, bucketQueues, []byte(q.ID), q)
 	})
 }
 
@@ -65,12 +65,12 @@ func (s *Store) Queues(ctx context.Context) ([]Queue, error) {
 
 // DeleteQueue removes a queue and drops it from every user's membership.
 func (s *Store) DeleteQueue(ctx context.Context, id string, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQueues)
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("queue %q: %w", id, ErrNotFound)
 		}
-		if err := b.Delete([]byte(id)); err != nil {
+		if err := unsafeDeleteRecord(tx, bucketQueues, []byte(id)); err != nil {
 			return err
 		}
 		users := tx.Bucket(bucketUsers)
@@ -100,7 +100,7 @@ func (s *Store) DeleteQueue(ctx context.Context, id string, audit ...AuditEntry)
 			return err
 		}
 		for _, c := range changed {
-			if err := unsafePutJSON(tx, bucketUsers, c.k, c.u); err != nil {
+			if err := s.unsafePutRecord(tx, bucketUsers, c.k, c.u); err != nil {
 				return err
 			}
 		}
@@ -111,27 +111,27 @@ func (s *Store) DeleteQueue(ctx context.Context, id string, audit ...AuditEntry)
 // CreateUser stores a new user; ErrExists if the ID is taken. Every queue
 // the user belongs to must exist.
 func (s *Store) CreateUser(ctx context.Context, u User, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) != nil {
 			return fmt.Errorf("user %q: %w", u.ID, ErrExists)
 		}
 		if err := unsafeCheckQueues(tx, u.Queues); err != nil {
 			return err
 		}
-		return unsafePutJSON(tx, bucketUsers, []byte(u.ID), u)
+		return s.unsafePutRecord(tx, bucketUsers, []byte(u.ID), u)
 	})
 }
 
 // UpdateUser replaces an existing user.
 func (s *Store) UpdateUser(ctx context.Context, u User, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) == nil {
 			return fmt.Errorf("user %q: %w", u.ID, ErrNotFound)
 		}
 		if err := unsafeCheckQueues(tx, u.Queues); err != nil {
 			return err
 		}
-		return unsafePutJSON(tx, bucketUsers, []byte(u.ID), u)
+		return s.unsafePutRecord(tx, bucketUsers, []byte(u.ID), u)
 	})
 }
 
@@ -158,13 +158,13 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 
 // DeleteUser removes a user and revokes every token of theirs.
 func (s *Store) DeleteUser(ctx context.Context, id string, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(id)) == nil {
 			return fmt.Errorf("user %q: %w", id, ErrNotFound)
 		}
-		if err := tx.Bucket(bucketUsers).Delete([]byte(id)); err != nil {
+		if err := unsafeDeleteRecord(tx, bucketUsers, []byte(id)); err != nil {
 			return err
 		}
-		return unsafeRevokeUserTokens(tx, id)
+		return s.unsafeRevokeUserTokens(tx, id)
 	})
 }

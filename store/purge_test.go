@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,15 @@ func TestPurgeEngagementCryptoShreds(t *testing.T) {
 	old.Close()
 	if len(sealed) == 0 {
 		t.Fatal("the old backup does not hold the purged segments: the check below proves nothing")
+	}
+	// Restoring the content database alone rolls back its audit log (the
+	// purge's entry is gone): earshot refuses to start on it until an
+	// operator accepts it.
+	if _, err := Open(ctx, Options{Dir: dir}); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "audit head") {
+		t.Fatalf("Open of a content backup restored alone = %v, want the audit head named", err)
+	}
+	if _, err := Reseal(ctx, Options{Dir: dir}, "root", "restored the content backup of 2026-11-01"); err != nil {
+		t.Fatal(err)
 	}
 	s = openTest(t, dir)
 	defer s.Close()

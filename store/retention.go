@@ -72,7 +72,7 @@ func (s *Store) SweepNow(ctx context.Context) (SweepResult, error) {
 		res.Held = max(res.Held, held)
 	}
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		n, err := unsafePruneAudit(tx, now.AddDate(0, 0, -r.AuditDays))
+		n, err := s.unsafePruneAudit(tx, now.AddDate(0, 0, -r.AuditDays))
 		res.AuditEntries = n
 		if err != nil || res.empty() {
 			return err

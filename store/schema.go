@@ -21,7 +21,8 @@ import (
 
 // Buckets of the content database, created at Open.
 var (
-	// bucketMeta holds fixed keys: keySchemaVersion, keyAuditAnchor.
+	// bucketMeta holds fixed keys: keySchemaVersion, keyAuditAnchor,
+	// keyIntegritySeal.
 	bucketMeta = []byte("meta")
 	// bucketQueues: queue ID -> JSON Queue.
 	bucketQueues = []byte("queues")
@@ -33,6 +34,10 @@ var (
 	bucketTokenHashes = []byte("token_hashes")
 	// bucketSettings: setting key -> JSON value.
 	bucketSettings = []byte("settings")
+	// bucketIntegrity: bucket | 0x00 | key -> HMAC-SHA-256 (32) of a
+	// record of a protected bucket (queues, users, tokens, settings; see
+	// integrity.go).
+	bucketIntegrity = []byte("integrity")
 
 	// bucketEngagements: engagement ID (16) -> JSON engagementRecord; the
 	// customer reference inside is sealed.
@@ -73,34 +78,42 @@ var (
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex,
+		bucketOutboxIndex, bucketIntegrity,
 	}
 )
 
 // Fixed keys of bucketMeta.
 var (
 	keySchemaVersion = []byte("schema_version")
-	// keyAuditAnchor: sequence (8) | hash (32) of the last audit entry removed
-	// by retention; Verify starts the chain from it.
+	// keyAuditAnchor: sequence (8) | hash (32) | time (8, unix ns; from
+	// schema 6) of the last audit entry removed by retention; Verify starts
+	// the chain from it.
 	keyAuditAnchor = []byte("audit_anchor")
+	// keyIntegritySeal: the integrity seal (integrity.go): counter, audit
+	// head and anchor, records digest | HMAC-SHA-256 (32).
+	keyIntegritySeal = []byte("integrity_seal")
 )
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 5
+const schemaVersion = 6
 
 // migrations[v] upgrades a content database from version v to v+1, inside
 // the transaction that Open runs (after every bucket of allBuckets exists).
-var migrations = map[uint64]func(tx *bbolt.Tx) error{
+var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// 1 -> 2: engagements, indexes, segments, results and audit buckets;
 	// created by unsafeMigrate before migrations run.
-	1: func(*bbolt.Tx) error { return nil },
+	1: func(*Store, *bbolt.Tx) error { return nil },
 	// 2 -> 3: the knowledge-base articles bucket, created by unsafeMigrate.
-	2: func(*bbolt.Tx) error { return nil },
+	2: func(*Store, *bbolt.Tx) error { return nil },
 	// 3 -> 4: the forecasts bucket, created by unsafeMigrate.
-	3: func(*bbolt.Tx) error { return nil },
+	3: func(*Store, *bbolt.Tx) error { return nil },
 	// 4 -> 5: the sink outbox buckets, created by unsafeMigrate.
-	4: func(*bbolt.Tx) error { return nil },
+	4: func(*Store, *bbolt.Tx) error { return nil },
+	// 5 -> 6: the MAC of every protected record and the integrity seal,
+	// trusting the records and the audit log as they are (Open then
+	// writes the first checkpoint to keys.db).
+	5: (*Store).unsafeSealAll,
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {
@@ -112,8 +125,8 @@ func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {
 }
 
 // unsafeMigrate creates every bucket and brings the schema to
-// schemaVersion.
-func unsafeMigrate(tx *bbolt.Tx) error {
+// schemaVersion; a new file is sealed.
+func (s *Store) unsafeMigrate(tx *bbolt.Tx) error {
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
@@ -121,6 +134,9 @@ func unsafeMigrate(tx *bbolt.Tx) error {
 	}
 	v := unsafeSchemaVersion(tx)
 	if v == 0 { // new file
+		if err := s.unsafeSealAll(tx); err != nil {
+			return err
+		}
 		v = schemaVersion
 	}
 	if v > schemaVersion {
@@ -131,7 +147,7 @@ func unsafeMigrate(tx *bbolt.Tx) error {
 		if !ok {
 			return fmt.Errorf("no migration from schema version %d", v)
 		}
-		if err := m(tx); err != nil {
+		if err := m(s, tx); err != nil {
 			return fmt.Errorf("migrate schema %d -> %d: %w", v, v+1, err)
 		}
 	}

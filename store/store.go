@@ -23,6 +23,11 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrExists   = errors.New("store: already exists")
+	// ErrReadOnly is returned for a write to a store opened to verify it.
+	ErrReadOnly = errors.New("store: opened read-only")
+	// ErrInUse is returned when another process (a running daemon) holds
+	// the data directory that OpenReadOnly or Reseal was asked to open.
+	ErrInUse = errors.New("store: data directory in use by another process (a running daemon?)")
 )
 
 // Options configures Open.
@@ -47,6 +52,7 @@ type Options struct {
 type Store struct {
 	db      *bbolt.DB
 	keys    *keys.Ring
+	ikeys   integrityKeys
 	dir     string
 	cfg     Config
 	logger  *slog.Logger
@@ -72,6 +78,14 @@ type Store struct {
 	// waiting its turn can give up when its context ends (bbolt's own lock
 	// cannot be left); see update.
 	writer chan struct{}
+	closed bool // +checklocks:writer (held as the writer slot)
+
+	// counter is the integrity counter of this run (integrity.go); 0
+	// until Open checked the files.
+	counter uint64
+	// running: the committer and the mover run (Open). readOnly: opened
+	// to verify (OpenReadOnly), every write is refused.
+	running, readOnly bool
 
 	sweepMu sync.Mutex // one sweep or purge at a time
 	now     func() time.Time
@@ -86,27 +100,88 @@ const DBFile = "earshot.db"
 
 // Open opens (creating if needed) the content database and the key store in
 // opts.Dir, migrates their schemas, connects the KEK provider (creating KEK
-// version 1 on first start), completes any purge a crash interrupted, and
-// starts the group committer. ctx bounds the calls to the key provider
-// (a key service or an HSM) made while opening.
+// version 1 on first start), checks the integrity of the records and the
+// audit log (integrity.go) and refuses to open on a change made outside
+// Earshot, naming the record; then it completes any purge a crash
+// interrupted and starts the group committer. ctx bounds the calls to the
+// key provider (a key service or an HSM) made while opening.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	if opts.Dir == "" {
-		return nil, errors.New("store: data directory not set")
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.LockTimeout == 0 {
-		opts.LockTimeout = 5 * time.Second
-	}
-	if reflect.ValueOf(opts.Config).IsZero() {
-		opts.Config = DefaultConfig()
-	}
-	if err := opts.Config.Validate(); err != nil {
+	s, err := openFiles(ctx, opts)
+	if err != nil {
 		return nil, err
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
+	if err := s.checkAndAdvance(ctx); err != nil {
+		s.closeFiles()
+		var ie *IntegrityError
+		if errors.As(err, &ie) {
+			s.metrics.tampered.Inc()
+			return nil, fmt.Errorf("%w (a deliberate offline change is accepted with `earshot audit reseal`)", err)
+		}
+		return nil, err
+	}
+	if err := s.loadJournal(); err != nil {
+		s.closeFiles()
+		return nil, fmt.Errorf("store: load segment journal: %w", err)
+	}
+	if n, err := s.finishPurges(ctx); err != nil {
+		s.closeFiles()
+		return nil, err
+	} else if n > 0 {
+		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
+	}
+	s.running = true
+	go s.runCommitter()
+	go s.runMover()
+	return s, nil
+}
+
+func (o *Options) setDefaults() error {
+	if o.Dir == "" {
+		return errors.New("store: data directory not set")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = 5 * time.Second
+	}
+	if reflect.ValueOf(o.Config).IsZero() {
+		o.Config = DefaultConfig()
+	}
+	if err := o.Config.Validate(); err != nil {
+		return err
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// newStore builds a Store around open files; nothing runs yet.
+func newStore(db *bbolt.DB, ring *keys.Ring, opts Options, m *metrics) (*Store, error) {
+	ik, err := deriveIntegrityKeys(ring.AuditKey())
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{
+		db: db, keys: ring, ikeys: ik, dir: opts.Dir, cfg: opts.Config,
+		logger:        opts.Logger.With("component", "store"),
+		metrics:       m,
+		writer:        make(chan struct{}, 1),
+		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
+		stopping:      make(chan struct{}),
+		committerDone: make(chan struct{}),
+		moverDone:     make(chan struct{}),
+		moveEvery:     moveInterval,
+		now:           time.Now,
+	}, nil
+}
+
+// openFiles opens keys.db and earshot.db for writing and migrates both; it
+// checks nothing of their integrity.
+func openFiles(ctx context.Context, opts Options) (*Store, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -121,78 +196,146 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	logger := opts.Logger.With("component", "store")
-	ring, err := keys.Open(ctx, filepath.Join(opts.Dir, KeysFile), p, keys.Options{LockTimeout: opts.LockTimeout, Logger: logger})
+	ring, err := keys.Open(ctx, filepath.Join(opts.Dir, KeysFile), p, keys.Options{LockTimeout: opts.LockTimeout, Logger: opts.Logger.With("component", "keys")})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	path := filepath.Join(opts.Dir, DBFile)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		err = ErrInUse
+	}
 	if err != nil {
 		ring.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.Update(unsafeMigrate); err != nil {
+	s, err := newStore(db, ring, opts, m)
+	if err != nil {
 		db.Close()
 		ring.Close()
+		return nil, err
+	}
+	var existing, sealed bool
+	var engagements int
+	db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			existing = unsafeSchemaVersion(tx) != 0
+			sealed = b.Get(keyIntegritySeal) != nil
+		}
+		if b := tx.Bucket(bucketEngagements); b != nil {
+			engagements = b.Stats().KeyN
+		}
+		return nil
+	})
+	if ring.Fresh() && existing && (engagements > 0 || sealed) {
+		s.closeFiles()
+		os.Remove(filepath.Join(opts.Dir, KeysFile))
+		if engagements > 0 {
+			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, engagements)
+		}
+		return nil, fmt.Errorf("store: %s is missing or empty but %s was sealed under the site keys it held: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile)
+	}
+	if err := db.Update(s.unsafeMigrate); err != nil {
+		s.closeFiles()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	if ring.Fresh() {
-		var n int
-		db.View(func(tx *bbolt.Tx) error { n = tx.Bucket(bucketEngagements).Stats().KeyN; return nil })
-		if n > 0 {
-			db.Close()
-			ring.Close()
-			os.Remove(filepath.Join(opts.Dir, KeysFile))
-			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, n)
-		}
-	}
-	s := &Store{
-		db: db, keys: ring, dir: opts.Dir, cfg: opts.Config,
-		logger:        logger,
-		metrics:       m,
-		writer:        make(chan struct{}, 1),
-		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
-		stopping:      make(chan struct{}),
-		committerDone: make(chan struct{}),
-		moverDone:     make(chan struct{}),
-		moveEvery:     moveInterval,
-		now:           time.Now,
-	}
-	if err := s.loadJournal(); err != nil {
-		s.db.Close()
-		ring.Close()
-		return nil, fmt.Errorf("store: load segment journal: %w", err)
-	}
-	if n, err := s.finishPurges(ctx); err != nil {
-		s.db.Close()
-		ring.Close()
-		return nil, err
-	} else if n > 0 {
-		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
-	}
-	go s.runCommitter()
-	go s.runMover()
 	return s, nil
 }
 
-// Close stops the group committer (committing what it was handed), then
-// closes both databases and the key provider.
+// checkAndAdvance checks the integrity of the content database and its
+// seal against the checkpoint of keys.db, then starts a new run: the
+// checkpoint takes the next counter first, then the seal. (Stopping
+// between the two leaves a seal one behind an identical checkpoint, which
+// the next check accepts.)
+func (s *Store) checkAndAdvance(ctx context.Context) error {
+	var x integritySeal
+	var m integrityMark
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c, err := s.unsafeCheckIntegrity(tx, s.now())
+		if err != nil {
+			return err
+		}
+		x = c.seal
+		m, _, err = s.readMark()
+		if err != nil {
+			return err
+		}
+		if m.Counter == 0 {
+			s.logger.Info("no integrity checkpoint in the key store yet: writing the first one")
+			return nil
+		}
+		return unsafeCheckMark(tx, x, m)
+	})
+	if err != nil {
+		return err
+	}
+	return s.advance(ctx, max(x.Counter, m.Counter)+1, x)
+}
+
+// advance moves the counter to next: checkpoint first (not clean: the run
+// starts), then the seal.
+func (s *Store) advance(ctx context.Context, next uint64, x integritySeal) error {
+	s.counter = next
+	x.Counter = next
+	if err := s.keys.PutCheckpoint(ctx, markOf(x, false).payload()); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := s.update(ctx, func(tx *bbolt.Tx) error { return s.unsafeReseal(tx, false) }); err != nil {
+		return fmt.Errorf("store: seal: %w", err)
+	}
+	return nil
+}
+
+// Close stops the group committer (committing what it was handed), refuses
+// later writes, records a clean checkpoint of the final state in keys.db,
+// then closes both databases and the key provider.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stopping)
-		<-s.committerDone
-		<-s.moverDone
-		err = s.db.Close()
-		if kerr := s.keys.Close(); err == nil {
-			err = kerr
+		if s.running {
+			close(s.stopping)
+			<-s.committerDone
+			<-s.moverDone
 		}
-		if err != nil {
-			err = fmt.Errorf("store: close: %w", err)
+		// Wait for a write under way; every later one gets ErrClosed.
+		s.writer <- struct{}{}
+		s.closed = true
+		<-s.writer
+		if s.counter > 0 && !s.readOnly {
+			err = s.markClean()
+		}
+		if cerr := s.closeFiles(); err == nil {
+			err = cerr
 		}
 	})
 	return err
+}
+
+// markClean records the final state in keys.db: the next Open requires
+// exactly it.
+func (s *Store) markClean() error {
+	var x integritySeal
+	var valid bool
+	s.db.View(func(tx *bbolt.Tx) error { x, _, valid = s.unsafeReadSeal(tx); return nil })
+	if !valid || x.Counter != s.counter {
+		return fmt.Errorf("store: close: the integrity seal changed under the store")
+	}
+	if err := s.keys.PutCheckpoint(context.Background(), markOf(x, true).payload()); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// closeFiles closes both databases and the key provider.
+func (s *Store) closeFiles() error {
+	err := s.db.Close()
+	if kerr := s.keys.Close(); err == nil {
+		err = kerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
 }
 
 // Dir returns the data directory.
@@ -213,6 +356,12 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.writer }()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	return s.db.Update(fn)
 }
 

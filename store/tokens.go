@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -35,7 +36,7 @@ func (s *Store) CreateToken(ctx context.Context, t Token, audit ...AuditEntry) e
 	if len(t.Hash) != sha256.Size {
 		return fmt.Errorf("store: token %q: hash must be %d bytes", t.ID, sha256.Size)
 	}
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
 			return fmt.Errorf("user %q: %w", t.UserID, ErrNotFound)
 		}
@@ -45,7 +46,7 @@ func (s *Store) CreateToken(ctx context.Context, t Token, audit ...AuditEntry) e
 		if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
 			return err
 		}
-		return unsafePutJSON(tx, bucketTokens, []byte(t.ID), t)
+		return s.unsafePutRecord(tx, bucketTokens, []byte(t.ID), t)
 	})
 }
 
@@ -57,7 +58,14 @@ func (s *Store) TokenByHash(hash []byte) (Token, error) {
 		if id == nil {
 			return ErrNotFound
 		}
-		return unsafeGetJSON(tx, bucketTokens, id, &t)
+		if err := unsafeGetJSON(tx, bucketTokens, id, &t); err != nil {
+			return err
+		}
+		// The index is not MAC'd: the token record (which is) must agree.
+		if !bytes.Equal(t.Hash, hash) {
+			return ErrNotFound
+		}
+		return nil
 	})
 	return t, err
 }
@@ -76,7 +84,7 @@ func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken marks a token revoked; revoking twice is not an error.
 func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, audit ...AuditEntry) error {
-	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		var t Token
 		if err := unsafeGetJSON(tx, bucketTokens, []byte(id), &t); err != nil {
 			return fmt.Errorf("token %q: %w", id, err)
@@ -85,11 +93,11 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, audit 
 			return nil
 		}
 		t.RevokedAt = at
-		return unsafePutJSON(tx, bucketTokens, []byte(id), t)
+		return s.unsafePutRecord(tx, bucketTokens, []byte(id), t)
 	})
 }
 
-func unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
+func (s *Store) unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
 	b := tx.Bucket(bucketTokens)
 	var revoke []Token
 	err := b.ForEach(func(k, v []byte) error {
@@ -108,7 +116,7 @@ func unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
 	now := time.Now().UTC()
 	for _, t := range revoke {
 		t.RevokedAt = now
-		if err := unsafePutJSON(tx, bucketTokens, []byte(t.ID), t); err != nil {
+		if err := s.unsafePutRecord(tx, bucketTokens, []byte(t.ID), t); err != nil {
 			return err
 		}
 	}

@@ -117,17 +117,22 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// FileDir is the file provider's KEK directory: File.Dir, or "kek" in the
+// data directory.
+func (c Config) FileDir(dataDir string) string {
+	if c.File.Dir != "" {
+		return c.File.Dir
+	}
+	return filepath.Join(dataDir, "kek")
+}
+
 // NewProvider returns the file or PKCS#11 provider the configuration names;
 // dataDir locates the file provider's default directory. A plugin provider
 // is started by the daemon, not here.
 func NewProvider(c Config, dataDir string) (Provider, error) {
 	switch c.Provider {
 	case ProviderFile, "":
-		d := c.File.Dir
-		if d == "" {
-			d = filepath.Join(dataDir, "kek")
-		}
-		return NewFileProvider(d)
+		return NewFileProvider(c.FileDir(dataDir))
 	case ProviderPKCS11:
 		return NewPKCS11Provider(c.PKCS11)
 	case ProviderPlugin:

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -29,6 +30,11 @@ var (
 	ErrDataKeyExists = errors.New("keys: data key exists")
 	// ErrClosed is returned once the ring is closed.
 	ErrClosed = errors.New("keys: closed")
+	// ErrReadOnly is returned for a write to a ring opened read-only.
+	ErrReadOnly = errors.New("keys: opened read-only")
+	// ErrInUse is returned when another process (a running daemon) holds
+	// the key store.
+	ErrInUse = errors.New("keys: key store in use by another process")
 )
 
 // ID identifies an engagement: 16 random bytes.
@@ -45,6 +51,11 @@ type Options struct {
 	LockTimeout time.Duration
 	// Logger receives the ring's logs; nil discards them.
 	Logger *slog.Logger
+	// ReadOnly opens an existing key store to verify it (offline, or a key
+	// backup): nothing is created, migrated or written, and the file lock
+	// is shared, so a daemon holding the store makes Open fail with
+	// ErrInUse.
+	ReadOnly bool
 }
 
 // Ring is the open key store: keys.db plus the KEK provider. It is safe for
@@ -54,6 +65,7 @@ type Ring struct {
 	provider Provider
 	timeout  time.Duration
 	logger   *slog.Logger
+	readOnly bool
 
 	// writer admits one keys.db write transaction at a time, so that a
 	// writer waiting its turn can give up when its context ends (bbolt's own
@@ -75,6 +87,9 @@ type Ring struct {
 	fresh    bool
 	indexKey []byte
 	auditKey []byte
+	// checkpointed is set in the wrapped site secrets once a checkpoint
+	// was written: from then on a missing checkpoint is tampering.
+	checkpointed atomic.Bool
 }
 
 // Open opens (creating if needed) the key store at path, migrates it,
@@ -88,7 +103,7 @@ func Open(ctx context.Context, path string, p Provider, opts Options) (*Ring, er
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Ring{path: path, provider: p, timeout: opts.LockTimeout, logger: opts.Logger,
+	r := &Ring{path: path, provider: p, timeout: opts.LockTimeout, logger: opts.Logger, readOnly: opts.ReadOnly,
 		writer: make(chan struct{}, 1), cache: map[ID][]byte{}}
 	db, err := r.openDB()
 	if err != nil {
@@ -105,9 +120,19 @@ func Open(ctx context.Context, path string, p Provider, opts Options) (*Ring, er
 }
 
 func (r *Ring) openDB() (*bbolt.DB, error) {
-	db, err := bbolt.Open(r.path, 0o600, &bbolt.Options{Timeout: r.timeout})
+	db, err := bbolt.Open(r.path, 0o600, &bbolt.Options{Timeout: r.timeout, ReadOnly: r.readOnly})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("keys: open %s: %w", r.path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: open %s: %w", r.path, err)
+	}
+	if r.readOnly {
+		if err := db.View(unsafeCheckSchema); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("keys: %s: %w", r.path, err)
+		}
+		return db, nil
 	}
 	if err := db.Update(unsafeMigrate); err != nil {
 		db.Close()
@@ -168,6 +193,9 @@ func (r *Ring) view(fn func(tx *bbolt.Tx) error) error {
 // update runs fn in a write transaction on keys.db, waiting for its turn
 // no longer than ctx allows.
 func (r *Ring) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if r.readOnly {
+		return ErrReadOnly
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -205,6 +233,9 @@ func (r *Ring) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cur == 0 && r.readOnly {
+		return errors.New("keys: not an initialised key store (no KEK version recorded)")
+	}
 	if cur == 0 {
 		r.fresh = true
 		if err := r.provider.CreateKEK(ctx, 1); err != nil {
@@ -228,6 +259,9 @@ func (r *Ring) init(ctx context.Context) error {
 		return nil
 	})
 	var secrets []byte
+	if len(wrapped) == 0 && r.readOnly {
+		return fmt.Errorf("keys: site secrets missing: %w", ErrTampered)
+	}
 	if len(wrapped) == 0 {
 		a, err := NewKey()
 		if err != nil {
@@ -256,11 +290,15 @@ func (r *Ring) init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("keys: unwrap site secrets (is this the right key provider?): %w", err)
 		}
-		if len(secrets) != 2*KeySize {
+		switch {
+		case len(secrets) == 2*KeySize:
+		case len(secrets) == 2*KeySize+1 && secrets[2*KeySize]&flagCheckpointed != 0:
+			r.checkpointed.Store(true)
+		default:
 			return fmt.Errorf("keys: site secrets: %w", ErrTampered)
 		}
 	}
-	r.indexKey, r.auditKey = secrets[:KeySize], secrets[KeySize:]
+	r.indexKey, r.auditKey = secrets[:KeySize], secrets[KeySize:2*KeySize]
 	return nil
 }
 
@@ -447,6 +485,9 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 // Compact rewrites keys.db into a fresh file so that destroyed data keys no
 // longer sit in its free pages, then swaps it in.
 func (r *Ring) Compact(ctx context.Context) error {
+	if r.readOnly {
+		return ErrReadOnly
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

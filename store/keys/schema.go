@@ -37,17 +37,29 @@ var (
 	// a rotation is under way (and after it was interrupted).
 	keyKEKTarget = []byte("kek_target")
 	// keySiteSecrets: wrapped site secrets: KEK version (4) | ciphertext of
-	// the blind-index key (32) and the audit MAC key (32).
+	// the blind-index key (32), the audit MAC key (32) and, from schema 2,
+	// a flags byte (flagCheckpointed).
 	keySiteSecrets = []byte("site_secrets")
+	// keyCheckpoint: the store's integrity checkpoint (checkpoint.go):
+	// payload | HMAC-SHA-256 (32).
+	keyCheckpoint = []byte("checkpoint")
 )
+
+// flagCheckpointed, in the site secrets' flags byte: a checkpoint exists,
+// so its absence is tampering. The KEK authenticates the flag.
+const flagCheckpointed = 1
 
 // schemaVersion is the version of keys.db this build writes. Open refuses
 // newer files.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations[v] upgrades keys.db from version v to v+1, inside the
 // transaction Open runs (after every bucket of allBuckets exists).
-var migrations = map[uint64]func(tx *bbolt.Tx) error{}
+var migrations = map[uint64]func(tx *bbolt.Tx) error{
+	// 1 -> 2: the checkpoint and the site secrets' flags byte, both
+	// written when the store first records a checkpoint.
+	1: func(*bbolt.Tx) error { return nil },
+}
 
 func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {
 	v := tx.Bucket(bucketMeta).Get(keySchemaVersion)
@@ -82,6 +94,20 @@ func unsafeMigrate(tx *bbolt.Tx) error {
 		}
 	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion))
+}
+
+// unsafeCheckSchema checks, without writing, that a key store opened
+// read-only has every bucket and a schema this build reads.
+func unsafeCheckSchema(tx *bbolt.Tx) error {
+	for _, b := range allBuckets {
+		if tx.Bucket(b) == nil {
+			return fmt.Errorf("no bucket %q: not a key store", b)
+		}
+	}
+	if v := unsafeSchemaVersion(tx); v == 0 || v > schemaVersion {
+		return fmt.Errorf("key store schema version %d: this build reads 1 to %d", v, schemaVersion)
+	}
+	return nil
 }
 
 func getU32(b *bbolt.Bucket, key []byte) uint32 {
