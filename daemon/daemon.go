@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
@@ -28,7 +28,7 @@ type Daemon struct {
 
 	store          *store.Store
 	controls       *Controls
-	hub            *Hub
+	hub            *hub.Hub
 	media          *mediaRouter
 	sip            *sipIngest
 	analytics      *analytics
@@ -43,10 +43,10 @@ type Daemon struct {
 	tlsConfig      *tls.Config
 
 	ready atomic.Bool
-	// stopping is closed at the stop signal: event streams end then, while
-	// requests in flight finish (see Serve).
-	stopping chan struct{}
-	stopOnce sync.Once
+	// streams is cancelled at the stop signal: event streams end then,
+	// while other requests in flight finish (see Serve).
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // New opens the store and builds the daemon; nothing listens yet. A nil
@@ -58,7 +58,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry(), stopping: make(chan struct{})}
+	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {
 		return nil, err
@@ -92,7 +93,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
+	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout), EventBuffer: cfg.Engagements.EventBuffer}
+	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
@@ -113,8 +115,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
-	d.hub.live = append(d.hub.live, d.analytics, d.kb)
-	d.hub.post = append(d.hub.post, d.analytics)
+	d.hub.AddLive(d.analytics, d.kb)
+	d.hub.AddPost(d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -155,7 +157,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// Requests in flight at the stop signal finish on their own contexts,
 	// which end only at the shutdown deadline (or when their client goes):
 	// a store write they started is not refused as cancelled. Event streams
-	// watch d.stopping instead.
+	// end on d.streams instead.
 	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer endRequests()
 	srv := &http.Server{
@@ -181,7 +183,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		case <-gctx.Done():
 		}
 		d.ready.Store(false)
-		d.stopOnce.Do(func() { close(d.stopping) })
+		d.endStreams()
 		sdNotify("STOPPING=1")
 		shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
 		defer cancel()
@@ -210,7 +212,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// Ingest first, so that the last segments reach the hub; then the
 	// hub, so that they reach the store; the store last.
 	d.media.close()
-	d.hub.shutdown()
+	d.hub.Shutdown()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -233,7 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases the daemon's resources when Run was never called.
 func (d *Daemon) Close() error {
 	d.media.close()
-	d.hub.shutdown()
+	d.hub.Shutdown()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()
