@@ -178,7 +178,12 @@ func (s *Store) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 // unsafeVerifySeal checks the integrity seal and the checkpoint into r.
 func (s *Store) unsafeVerifySeal(tx *bbolt.Tx, r *VerifyReport) error {
 	if tx.Bucket(bucketMeta).Get(keyIntegritySeal) == nil && unsafeSchemaVersion(tx) < 6 {
-		return nil // a content backup from before seals: the chain is all there is
+		// A content database from before seals: the chain is all there
+		// is, unless keys.db says it had been sealed (a downgrade).
+		if _, ok, err := s.readMark(); err != nil || ok {
+			return broken("integrity seal", "missing from a content database at schema %d, but %s holds a checkpoint (schema downgraded?)", unsafeSchemaVersion(tx), KeysFile)
+		}
+		return nil
 	}
 	c, err := s.unsafeCheckIntegrity(tx, s.now())
 	if err != nil {
