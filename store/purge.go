@@ -139,6 +139,9 @@ func (s *Store) purge(ctx context.Context, ids []engID, audit AuditEntry, held i
 	if err := s.keys.Shred(ctx, kids, s.now()); err != nil {
 		return res, fmt.Errorf("store: purge: destroy data keys: %w", err)
 	}
+	if s.crashPoint != nil {
+		s.crashPoint("purge.shredded")
+	}
 	s.jmu.Lock()
 	defer s.jmu.Unlock()
 	// The keys are gone: delete the records whatever ctx says, so that the
@@ -176,6 +179,9 @@ func (s *Store) purge(ctx context.Context, ids []engID, audit AuditEntry, held i
 	s.metrics.purged.WithLabelValues("segments").Add(float64(res.Segments))
 	s.metrics.purged.WithLabelValues("results").Add(float64(res.Results))
 	if len(ids) > 0 {
+		if s.crashPoint != nil {
+			s.crashPoint("purge.deleted")
+		}
 		if err := s.keys.Compact(context.WithoutCancel(ctx)); err != nil {
 			return res, fmt.Errorf("store: purge: %w", err)
 		}

@@ -90,6 +90,11 @@ type Store struct {
 	sweepMu sync.Mutex // one sweep or purge at a time
 	now     func() time.Time
 
+	// crashPoint, when set (by crash tests only), is called between the
+	// steps of a purge ("purge.shredded", "purge.deleted"), so that a
+	// test process can be killed exactly there.
+	crashPoint func(point string)
+
 	// plaintextForBench disables sealing; set only by benchmarks that
 	// measure what encryption costs.
 	plaintextForBench bool
