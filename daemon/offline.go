@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/earshot/earshot/store"
+	storekeys "github.com/earshot/earshot/store/keys"
 )
 
 // VerifyAuditOffline verifies the audit log and the protected records of a
@@ -20,15 +21,12 @@ func VerifyAuditOffline(ctx context.Context, cfg Config, o store.OfflineOptions)
 		o.Dir = cfg.DataDir
 	}
 	o.Config = cfg.Store
-	k, err := openStoreKeys(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err != nil {
-		return store.VerifyReport{}, err
-	}
-	if k != nil {
-		o.Provider = k
-		defer k.Close() // idempotent: the store closes it too
-	}
-	rep, err := store.VerifyAuditOffline(ctx, o)
+	var rep store.VerifyReport
+	err := withOfflineKeys(cfg, func(p storekeys.Provider) (err error) {
+		o.Provider = p
+		rep, err = store.VerifyAuditOffline(ctx, o)
+		return err
+	})
 	if err != nil {
 		return rep, fmt.Errorf("daemon: verify %s: %w", o.Dir, err)
 	}
@@ -42,14 +40,25 @@ func ResealOffline(ctx context.Context, cfg Config, dataDir, actor, reason strin
 	if dataDir == "" {
 		dataDir = cfg.DataDir
 	}
-	opts := store.Options{Dir: dataDir, Config: cfg.Store}
+	var rep store.ResealReport
+	err := withOfflineKeys(cfg, func(p storekeys.Provider) (err error) {
+		rep, err = store.Reseal(ctx, store.Options{Dir: dataDir, Config: cfg.Store, Provider: p}, actor, reason)
+		return err
+	})
+	return rep, err
+}
+
+// withOfflineKeys runs fn with the keys plugin started when it is the
+// configured provider (nil for the file and PKCS#11 providers, which the
+// store makes itself), and stops it afterwards.
+func withOfflineKeys(cfg Config, fn func(storekeys.Provider) error) error {
 	k, err := openStoreKeys(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
-		return store.ResealReport{}, err
+		return err
 	}
-	if k != nil {
-		opts.Provider = k
-		defer k.Close() // idempotent: the store closes it too
+	if k == nil {
+		return fn(nil)
 	}
-	return store.Reseal(ctx, opts, actor, reason)
+	defer k.Close() // idempotent: the store closes it too
+	return fn(k)
 }

@@ -21,26 +21,13 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		n, err = dbfile.WriteTo(ctx, tx, w)
 		return err
 	})
 	if err != nil {
 		return n, fmt.Errorf("store: backup: %w", err)
 	}
 	return n, nil
-}
-
-// ctxWriter stops a long copy once its context ends.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }
 
 // BackupKeys writes a consistent copy of keys.db (the wrapped data keys) to

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
+	"github.com/earshot/earshot/store/internal/dbfile"
 	"github.com/earshot/earshot/store/keys"
 )
 
@@ -77,7 +78,7 @@ type Store struct {
 	// writer admits one write transaction at a time, so that a writer
 	// waiting its turn can give up when its context ends (bbolt's own lock
 	// cannot be left); see update.
-	writer chan struct{}
+	writer dbfile.Gate
 	closed bool // +checklocks:writer (held as the writer slot)
 
 	// counter is the integrity counter of this run (integrity.go); 0
@@ -172,7 +173,7 @@ func newStore(db *bbolt.DB, ring *keys.Ring, opts Options, m *metrics) (*Store, 
 		db: db, keys: ring, ikeys: ik, dir: opts.Dir, cfg: opts.Config,
 		logger:        opts.Logger.With("component", "store"),
 		metrics:       m,
-		writer:        make(chan struct{}, 1),
+		writer:        dbfile.NewGate(),
 		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
 		stopping:      make(chan struct{}),
 		committerDone: make(chan struct{}),
@@ -303,9 +304,9 @@ func (s *Store) Close() error {
 			<-s.moverDone
 		}
 		// Wait for a write under way; every later one gets ErrClosed.
-		s.writer <- struct{}{}
+		s.writer.Enter(context.Background())
 		s.closed = true
-		<-s.writer
+		s.writer.Leave()
 		if s.counter > 0 && !s.readOnly {
 			err = s.markClean()
 		}
@@ -352,15 +353,10 @@ func (s *Store) Config() Config { return s.cfg }
 // update runs fn in a write transaction, waiting for its turn no longer
 // than ctx allows. Every write of the content database goes through it.
 func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.writer.Enter(ctx); err != nil {
 		return err
 	}
-	select {
-	case s.writer <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.writer }()
+	defer s.writer.Leave()
 	if s.closed {
 		return ErrClosed
 	}

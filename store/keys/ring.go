@@ -70,7 +70,7 @@ type Ring struct {
 	// writer admits one keys.db write transaction at a time, so that a
 	// writer waiting its turn can give up when its context ends (bbolt's own
 	// lock cannot be left).
-	writer chan struct{}
+	writer dbfile.Gate
 
 	// mu guards db: compaction (which swaps the file) takes it exclusively,
 	// everything else shares it.
@@ -104,7 +104,7 @@ func Open(ctx context.Context, path string, p Provider, opts Options) (*Ring, er
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Ring{path: path, provider: p, timeout: opts.LockTimeout, logger: opts.Logger, readOnly: opts.ReadOnly,
-		writer: make(chan struct{}, 1), cache: map[ID][]byte{}}
+		writer: dbfile.NewGate(), cache: map[ID][]byte{}}
 	db, err := r.openDB()
 	if err != nil {
 		p.Close()
@@ -196,15 +196,10 @@ func (r *Ring) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if r.readOnly {
 		return ErrReadOnly
 	}
-	if err := ctx.Err(); err != nil {
+	if err := r.writer.Enter(ctx); err != nil {
 		return err
 	}
-	select {
-	case r.writer <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-r.writer }()
+	defer r.writer.Leave()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.db == nil {
@@ -460,7 +455,7 @@ func (r *Ring) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
 	err := r.view(func(tx *bbolt.Tx) error {
 		var err error
-		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		n, err = dbfile.WriteTo(ctx, tx, w)
 		return err
 	})
 	if err != nil {
@@ -469,34 +464,16 @@ func (r *Ring) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// ctxWriter stops a long copy once its context ends.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
-}
-
 // Compact rewrites keys.db into a fresh file so that destroyed data keys no
 // longer sit in its free pages, then swaps it in.
 func (r *Ring) Compact(ctx context.Context) error {
 	if r.readOnly {
 		return ErrReadOnly
 	}
-	if err := ctx.Err(); err != nil {
+	if err := r.writer.Enter(ctx); err != nil {
 		return err
 	}
-	select {
-	case r.writer <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-r.writer }()
+	defer r.writer.Leave()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.db == nil {

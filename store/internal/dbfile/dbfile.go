@@ -4,8 +4,10 @@
 package dbfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -49,4 +51,47 @@ func Check(path string, want ...[]byte) error {
 		}
 		return nil
 	})
+}
+
+// Gate admits one writer at a time, in front of bbolt's own writer lock,
+// so that a writer waiting its turn can give up when its context ends
+// (bbolt's lock cannot be left).
+type Gate chan struct{}
+
+// NewGate returns an open gate.
+func NewGate() Gate { return make(Gate, 1) }
+
+// Enter waits for the gate, or returns ctx's error; a context already done
+// is refused at once. Leave after a nil return.
+func (g Gate) Enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Leave lets the next writer in.
+func (g Gate) Leave() { <-g }
+
+// WriteTo copies tx's database to w (bbolt's consistent online copy),
+// stopping once ctx ends.
+func WriteTo(ctx context.Context, tx *bbolt.Tx, w io.Writer) (int64, error) {
+	return tx.WriteTo(ctxWriter{ctx, w})
+}
+
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
