@@ -170,7 +170,7 @@ func (ps *pluginSettings) approveInstalled(installed []plugins.Status, logger *s
 		cur.ApprovedSHA256 = st.Manifest.SHA256
 		a := store.AuditEntry{Actor: "system", Action: "plugin.approve.upgrade", Target: st.Manifest.Name,
 			Detail: map[string]string{"approved_sha256": cur.ApprovedSHA256}}
-		if err := ps.set(st.Manifest.Name, cur, a); err != nil {
+		if err := ps.set(context.Background(), st.Manifest.Name, cur, a); err != nil {
 			return fmt.Errorf("daemon: approve installed plugin %s: %w", st.Manifest.Name, err)
 		}
 		logger.Info("enabled plugin's installed checksum approved on upgrade", "plugin", st.Manifest.Name, "sha256", cur.ApprovedSHA256)

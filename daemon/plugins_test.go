@@ -234,7 +234,7 @@ func TestPluginReplaceNeedsApproval(t *testing.T) {
 // approved, audited); disabled plugins and existing approvals are left
 // alone.
 func TestApproveInstalledOnUpgrade(t *testing.T) {
-	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	st, err := store.Open(t.Context(), store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestApproveInstalledOnUpgrade(t *testing.T) {
 		"off":      {Enabled: false},
 		"approved": {Enabled: true, ApprovedSHA256: strings.Repeat("b", 64)},
 	}
-	if err := st.PutSetting(settingPlugins, old, store.AuditEntry{Actor: "test", Action: "setup"}); err != nil {
+	if err := st.PutSetting(t.Context(), settingPlugins, old, store.AuditEntry{Actor: "test", Action: "setup"}); err != nil {
 		t.Fatal(err)
 	}
 	ps, err := newPluginSettings(st, nil)
@@ -271,7 +271,7 @@ func TestApproveInstalledOnUpgrade(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("approved checksums after upgrade (-want +got):\n%s", diff)
 	}
-	entries, err := st.QueryAudit(store.AuditQuery{})
+	entries, err := st.QueryAudit(t.Context(), store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
