@@ -188,7 +188,7 @@ func (a *analytics) saveModel(kind string) error {
 	if err != nil || raw == nil {
 		return err
 	}
-	return a.d.store.PutSetting(settingModelPrefix+kind, raw, store.AuditEntry{Actor: "system", Action: "model.train", Target: kind})
+	return a.d.store.PutSetting(context.Background(), settingModelPrefix+kind, raw, store.AuditEntry{Actor: "system", Action: "model.train", Target: kind})
 }
 
 // Start implements hub.LiveAnalyzer.

@@ -313,7 +313,7 @@ func (d *Daemon) putCatalogue(w http.ResponseWriter, r *http.Request, p *Princip
 		d.badRequest(w, r, 400, err.Error(), "entries")
 		return
 	}
-	if err := d.store.PutSetting(settingCatalogue, entries, auditEntry(r, p, "settings.next_best_actions", strconv.Itoa(len(entries)))); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingCatalogue, entries, auditEntry(r, p, "settings.next_best_actions", strconv.Itoa(len(entries)))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -342,7 +342,7 @@ func (d *Daemon) putDispositions(w http.ResponseWriter, r *http.Request, p *Prin
 		}
 		seen[c.Code] = true
 	}
-	if err := d.store.PutSetting(settingDispositions, codes, auditEntry(r, p, "settings.dispositions", strconv.Itoa(len(codes)))); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingDispositions, codes, auditEntry(r, p, "settings.dispositions", strconv.Itoa(len(codes)))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -379,7 +379,7 @@ func (d *Daemon) putIntents(w http.ResponseWriter, r *http.Request, p *Principal
 			return
 		}
 	}
-	if err := d.store.PutSetting(settingIntents, intents, auditEntry(r, p, "settings.intents", strconv.Itoa(len(intents)))); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingIntents, intents, auditEntry(r, p, "settings.intents", strconv.Itoa(len(intents)))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

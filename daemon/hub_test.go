@@ -163,7 +163,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherSup, "GET", "/api/v1/engagements?queue=billing", nil, 403)
 
 	// Every read of content was audited with the reader and the engagement.
-	entries, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID})
+	entries, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID})
 	readers := map[string]bool{}
 	for _, a := range entries {
 		if a.Action == "content.read" {

@@ -41,7 +41,7 @@ func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	if err != nil {
 		return nil, err
 	}
-	stored, err := d.store.Articles()
+	stored, err := d.store.Articles(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("daemon: load knowledge base: %w", err)
 	}
@@ -108,7 +108,7 @@ func (d *Daemon) kbRoutes() []route {
 }
 
 func (d *Daemon) listArticles(w http.ResponseWriter, r *http.Request, p *Principal) {
-	arts, err := d.store.Articles()
+	arts, err := d.store.Articles(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -143,7 +143,7 @@ func (d *Daemon) getArticle(w http.ResponseWriter, r *http.Request, p *Principal
 }
 
 func (d *Daemon) saveArticle(ctx context.Context, r *http.Request, p *Principal, a kb.Article) error {
-	return d.store.PutArticle(store.Article(a), auditEntry(r, p, "kb.article.put", a.ID))
+	return d.store.PutArticle(ctx, store.Article(a), auditEntry(r, p, "kb.article.put", a.ID))
 }
 
 func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -178,7 +178,7 @@ func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (d *Daemon) deleteArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if err := d.store.DeleteArticle(id, auditEntry(r, p, "kb.article.delete", id)); err != nil {
+	if err := d.store.DeleteArticle(r.Context(), id, auditEntry(r, p, "kb.article.delete", id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -417,7 +417,7 @@ func (d *Daemon) ask(w http.ResponseWriter, r *http.Request, p *Principal) {
 	sort.Strings(read)
 	a := auditEntry(r, p, "ask", fmt.Sprintf("%d engagements", len(read)))
 	a.Feature = "ask_anything"
-	if err := d.store.AppendAudit(a); err != nil {
+	if err := d.store.AppendAudit(r.Context(), a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

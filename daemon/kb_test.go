@@ -92,7 +92,7 @@ func TestKnowledgeBase(t *testing.T) {
 	}
 
 	// Articles survive a restart: the index is rebuilt from the store.
-	stored, err := td.store.Articles()
+	stored, err := td.store.Articles(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

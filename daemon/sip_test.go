@@ -230,7 +230,7 @@ func benchSIPREC(b *testing.B, n int) {
 	go func() { served <- d.Serve(ctx, ln) }()
 	defer func() { cancel(); <-served }()
 	now := time.Now().UTC()
-	if err := d.store.CreateQueue(store.Queue{ID: "bench", Name: "bench", CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := d.store.CreateQueue(ctx, store.Queue{ID: "bench", Name: "bench", CreatedAt: now, UpdatedAt: now}); err != nil {
 		b.Fatal(err)
 	}
 	sc := DefaultSIPConfig()

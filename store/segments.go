@@ -91,7 +91,7 @@ func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
 			s.metrics.rejected.WithLabelValues("segment").Inc()
 			return fmt.Errorf("store: segment %d: %w", g.Seq, err)
 		}
-		dek, err := s.keys.dek(ctx, id)
+		dek, err := s.dek(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,8 @@ func (s *Store) commit(batch []commitReq) {
 	// jmu is held across the transaction and the index update, so the
 	// mover never sees journal entries that the index does not have yet.
 	s.jmu.Lock()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	// Once handed a batch, the committer commits it whatever its writers' contexts.
+	err := s.update(context.Background(), func(tx *bbolt.Tx) error {
 		refs, n = refs[:0], 0
 		eng, j := tx.Bucket(bucketEngagements), tx.Bucket(bucketJournal)
 		j.FillPercent = 1.0 // append-only at the right edge
@@ -319,7 +320,7 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 	seqs := slices.Sorted(maps.Keys(raw))
 	out := make([]Segment, 0, len(seqs))
 	if len(seqs) > 0 {
-		dek, err := s.keys.dek(ctx, id)
+		dek, err := s.dek(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -335,30 +336,8 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 			out = append(out, g)
 		}
 	}
-	if err := s.auditRead(audit, idStr); err != nil {
+	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-// sealValue seals a value of bucket b under key with dek.
-func (s *Store) sealValue(dek, b, key, plaintext []byte) ([]byte, error) {
-	if s.plaintextForBench {
-		return bytes.Clone(plaintext), nil
-	}
-	return seal(dek, valueAAD(b, key), plaintext)
-}
-
-// openValue opens a sealed value, counting integrity failures.
-func (s *Store) openValue(dek, b, key, sealed []byte) ([]byte, error) {
-	if s.plaintextForBench {
-		return bytes.Clone(sealed), nil
-	}
-	pt, err := open(dek, valueAAD(b, key), sealed)
-	if err != nil {
-		s.metrics.tampered.Inc()
-		s.logger.Error("sealed value failed its integrity check", "bucket", string(b), "key", fmt.Sprintf("%x", key))
-		return nil, fmt.Errorf("store: open %s/%x: %w", b, key, err)
-	}
-	return pt, nil
 }

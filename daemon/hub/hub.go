@@ -43,7 +43,7 @@ var ErrNotLive = errors.New("hub: engagement is not live")
 type Store interface {
 	CreateEngagement(ctx context.Context, e store.Engagement, audit ...store.AuditEntry) (store.Engagement, error)
 	AppendBatch(ctx context.Context, segs []store.Segment) error
-	EndEngagement(id string, end time.Time) error
+	EndEngagement(ctx context.Context, id string, end time.Time) error
 	Segments(ctx context.Context, id string, audit ...store.AuditEntry) ([]store.Segment, error)
 }
 

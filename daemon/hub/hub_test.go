@@ -58,7 +58,7 @@ type testHub struct {
 
 func newTestHub(t *testing.T, cfg Config, controls Controls) *testHub {
 	t.Helper()
-	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	st, err := store.Open(t.Context(), store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -294,7 +294,8 @@ loop:
 		}
 		break
 	}
-	if err := h.store.EndEngagement(l.eng.ID, time.Now().UTC()); err != nil {
+	// The end is stored even as the hub stops.
+	if err := h.store.EndEngagement(context.WithoutCancel(ctx), l.eng.ID, time.Now().UTC()); err != nil {
 		h.logger.Error("engagement end not stored", "engagement", l.eng.ID, "err", err)
 	}
 	h.metrics.ended.WithLabelValues(reason).Inc()
