@@ -224,7 +224,7 @@ func (d *Daemon) pastEngagement(r *http.Request, p *Principal, e store.Engagemen
 // settings hide it for every queue, the answer says why (403) rather than
 // returning an empty list.
 func (d *Daemon) listEscalations(w http.ResponseWriter, r *http.Request, p *Principal) {
-	queues, err := d.scopeQueues(p)
+	queues, err := d.scopeQueues(r.Context(), p)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -253,11 +253,11 @@ func (d *Daemon) listEscalations(w http.ResponseWriter, r *http.Request, p *Prin
 
 // scopeQueues lists the queues the caller works in: every queue for an
 // administrator.
-func (d *Daemon) scopeQueues(p *Principal) ([]string, error) {
+func (d *Daemon) scopeQueues(ctx context.Context, p *Principal) ([]string, error) {
 	if p.Role() != RoleAdmin {
 		return p.User.Queues, nil
 	}
-	qs, err := d.store.Queues()
+	qs, err := d.store.Queues(ctx)
 	if err != nil {
 		return nil, err
 	}

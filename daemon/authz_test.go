@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -195,7 +196,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			admin.Licensed = true
-			if err := td.store.UpdateUser(admin); err != nil {
+			if err := td.store.UpdateUser(context.Background(), admin); err != nil {
 				t.Fatal(err)
 			}
 			tokens := map[Role]string{RoleAdmin: td.Admin}
