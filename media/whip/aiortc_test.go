@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // TestAiortcWHIP publishes two speech files as two tracks from aiortc (a
@@ -50,22 +50,22 @@ func TestAiortcWHIP(t *testing.T) {
 		t.Errorf("Meta.Parties = %s, want [agent customer]", got)
 	}
 	for _, tc := range []struct {
-		party inference.Party
+		party ingest.Party
 		said  string
 		src   []int16
 	}{
-		{inference.PartyAgent, agentSaid, agent},
-		{inference.PartyCustomer, custSaid, cust},
+		{ingest.PartyAgent, agentSaid, agent},
+		{ingest.PartyCustomer, custSaid, cust},
 	} {
-		p := eng.party(tc.party)
-		if p == nil || p.format.Codec != codec.Opus {
+		p := eng.Party(tc.party)
+		if p == nil || p.Format.Codec != codec.Opus {
 			t.Fatalf("%s: party %+v, want opus", tc.party, p)
 		}
-		pcm, rate := p.audio()
+		pcm, rate := p.Audio()
 		r, _ := bestMatch(tc.src, 16000, pcm, rate)
-		text := eng.transcript(t, tc.party)
+		text := eng.Transcript(t, tc.party)
 		found, total := wordsFound(tc.said, text)
-		t.Logf("%s: transcript %q; pipeline stats %+v", tc.party, text, eng.pe.Stats()[string(tc.party)])
+		t.Logf("%s: transcript %q; pipeline stats %+v", tc.party, text, eng.PE.Stats()[string(tc.party)])
 		t.Logf("%s: %.1f s received (source %.1f s), envelope correlation %.3f; %d/%d words recognised", tc.party,
 			float64(len(pcm))/float64(rate), float64(len(tc.src))/16000, r, found, total)
 		if r < 0.8 {

@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 
-	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
-	"github.com/earshot/earshot/media/whip/ingesttest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -52,7 +50,7 @@ func newCollector(t *testing.T) *collector {
 	return &collector{pipe: p, opened: make(chan *recEngagement, 16)}
 }
 
-func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
+func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
 	if c.refuse != nil {
 		return nil, c.refuse
 	}
@@ -61,70 +59,15 @@ func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, pe: pe, parties: map[inference.Party]*recParty{}}
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m}
 	c.opened <- e
 	return e, nil
 }
 
+// recEngagement is a recorded engagement with the request that opened it.
 type recEngagement struct {
-	*ingesttest.Recording // Close
-	meta                  Meta
-	pe                    *pipeline.Engagement
-	mu                    sync.Mutex
-	parties               map[inference.Party]*recParty
-}
-
-func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
-	inner, err := FromPipeline(e.pe).AddParty(name, f)
-	if err != nil {
-		return nil, err
-	}
-	tap, err := ingesttest.NewTap(f, 0)
-	if err != nil {
-		return nil, err
-	}
-	p := &recParty{Tap: tap, inner: inner, format: f}
-	e.mu.Lock()
-	e.parties[inference.Party(name)] = p
-	e.mu.Unlock()
-	return p, nil
-}
-
-func (e *recEngagement) party(p inference.Party) *recParty {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.parties[p]
-}
-
-func (e *recEngagement) transcript(t *testing.T, p inference.Party) string {
-	t.Helper()
-	return e.Transcript(t, string(p))
-}
-
-// recParty forwards to the pipeline's party and taps the audio.
-type recParty struct {
-	*ingesttest.Tap
-	inner  Party
-	format codec.Format
-}
-
-func (p *recParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
-	p.Keep(payload)
-	return p.inner.WriteRTP(seq, ts, payload)
-}
-
-func (p *recParty) audio() ([]int16, int) {
-	if p == nil {
-		return nil, 0
-	}
-	return p.Audio()
-}
-
-func (p *recParty) seconds() float64 {
-	if p == nil {
-		return 0
-	}
-	return p.Seconds()
+	*ingesttest.Recording
+	meta Meta
 }
 
 func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want, got) }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -24,21 +24,21 @@ func TestPCM(t *testing.T) {
 		query    string
 		metadata string
 		rate     int
-		channels map[inference.Party]string // party -> utterance id, in channel order
-		order    []inference.Party
+		channels map[ingest.Party]string // party -> utterance id, in channel order
+		order    []ingest.Party
 	}{
 		{name: "jambonz stereo 16k", query: "?engagement=j1",
 			metadata: `{"callSid":"c-77","from":"+15550100","to":"+15550199","sampleRate":16000,"mixType":"stereo"}`,
-			rate:     16000, channels: map[inference.Party]string{"customer": "0890", "agent": "0920"},
-			order: []inference.Party{"customer", "agent"}},
+			rate:     16000, channels: map[ingest.Party]string{"customer": "0890", "agent": "0920"},
+			order: []ingest.Party{"customer", "agent"}},
 		{name: "audio_fork mono 8k", query: "?engagement=f1&rate=8000&party=customer",
-			rate: 8000, channels: map[inference.Party]string{"customer": "0920"}, order: []inference.Party{"customer"}},
+			rate: 8000, channels: map[ingest.Party]string{"customer": "0920"}, order: []ingest.Party{"customer"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := testServer(t, nil)
 			var srcs [][]int16
-			said := map[inference.Party]string{}
+			said := map[ingest.Party]string{}
 			n := 0
 			for _, p := range tc.order {
 				b, s := speech(t, tc.channels[p], "signed-integer", tc.rate)
@@ -76,22 +76,22 @@ func TestPCM(t *testing.T) {
 			}
 			q, _ := url.ParseQuery(strings.TrimPrefix(tc.query, "?"))
 			eng := e.col.get(t, q.Get("engagement"))
-			if err := eng.waitClosed(t); err != nil {
+			if err := eng.WaitClosed(t); err != nil {
 				t.Errorf("engagement closed with %v, want nil after a normal close", err)
 			}
 			if eng.meta.SampleRate != tc.rate || eng.meta.Channels != len(tc.order) || eng.meta.Format != FormatPCM {
 				t.Errorf("meta = %+v, want %d Hz, %d channels", eng.meta, tc.rate, len(tc.order))
 			}
 			for i, party := range tc.order {
-				p := eng.party(party)
+				p := eng.Party(party)
 				if p == nil || p.Format.Codec != codec.S16LE {
 					t.Fatalf("%s: party %+v, want s16le", party, p)
 				}
 				want := append(append([]int16(nil), srcs[i]...), make([]int16, n-len(srcs[i]))...)
-				if got := p.audio(); !cmp.Equal(want, got) {
+				if got, _ := p.Audio(); !cmp.Equal(want, got) {
 					t.Errorf("%s: received %d samples differing from the %d sent", party, len(got), len(want))
 				}
-				text := eng.transcript(t, party)
+				text := eng.Transcript(t, party)
 				found, total := wordsFound(said[party], text)
 				t.Logf("%s: transcript %q: %d/%d words", party, text, found, total)
 				if found < total/4 {

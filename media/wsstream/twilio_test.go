@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -93,24 +93,24 @@ func TestTwilio(t *testing.T) {
 		t.Errorf("close status %v, want normal closure after stop", st)
 	}
 	eng := e.col.get(t, "tw1")
-	if err := eng.waitClosed(t); err != nil {
+	if err := eng.WaitClosed(t); err != nil {
 		t.Errorf("engagement closed with %v, want nil after stop", err)
 	}
 	if eng.meta.CallID != "CA42" || eng.meta.Params["queue"] != "cards" || eng.meta.Format != FormatTwilio {
 		t.Errorf("meta = %+v", eng.meta)
 	}
-	if diff := cmp.Diff([]string{"customer:7"}, eng.dtmf); diff != "" {
+	if diff := cmp.Diff([]string{"customer:7"}, eng.Digits()); diff != "" {
 		t.Errorf("dtmf (-want +got):\n%s", diff)
 	}
 	for _, tc := range []struct {
-		party inference.Party
+		party ingest.Party
 		sent  []byte
 		said  string
 	}{
-		{inference.PartyCustomer, sentCust, custSaid},
-		{inference.PartyAgent, agent, agentSaid},
+		{ingest.PartyCustomer, sentCust, custSaid},
+		{ingest.PartyAgent, agent, agentSaid},
 	} {
-		p := eng.party(tc.party)
+		p := eng.Party(tc.party)
 		if p == nil || p.Format.Codec != codec.PCMU {
 			t.Fatalf("%s: party %+v, want pcmu", tc.party, p)
 		}
@@ -118,10 +118,10 @@ func TestTwilio(t *testing.T) {
 		for i, b := range tc.sent {
 			want[i] = codec.MulawToLinear(b)
 		}
-		if got := p.audio(); !cmp.Equal(want, got) {
+		if got, _ := p.Audio(); !cmp.Equal(want, got) {
 			t.Errorf("%s: received %d samples differing from the %d sent", tc.party, len(got), len(want))
 		}
-		text := eng.transcript(t, tc.party)
+		text := eng.Transcript(t, tc.party)
 		found, total := wordsFound(tc.said, text)
 		t.Logf("%s: transcript %q: %d/%d words", tc.party, text, found, total)
 		// PocketSphinx is weak on 8 kHz audio (about 50 % WER here): a
@@ -130,7 +130,7 @@ func TestTwilio(t *testing.T) {
 			t.Errorf("%s transcript has %d of the %d words said, want >= %d", tc.party, found, total, total/4)
 		}
 	}
-	st := eng.pe.Stats()["customer"]
+	st := eng.PE.Stats()["customer"]
 	if st.SilenceMs != int64(skipped*20) {
 		t.Errorf("customer silence inserted = %d ms, want %d (the skipped chunks)", st.SilenceMs, skipped*20)
 	}
