@@ -238,3 +238,77 @@ func TestCMNAdapt(t *testing.T) {
 		st.Close()
 	}
 }
+
+// TestTimesOnTheStreamClock feeds two recordings as two utterances to a
+// stream whose decoder was used before (pooled), and checks that every
+// result and word lies inside the span of the audio of its utterance, in
+// milliseconds of audio written to this stream. PocketSphinx's word frames
+// count from the decoder's stream start, not from the utterance: taken as
+// utterance-relative they stamped each utterance later by all the audio
+// before it, and on a reused decoder by the previous streams' audio too.
+func TestTimesOnTheStreamClock(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.MaxDecoders = 1 })
+	load := func(id string) []int16 {
+		b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-" + id + ".wav")
+		if err != nil {
+			t.Fatalf("pocketsphinx-testdata: %v", err)
+		}
+		f, err := wav.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Samples()
+	}
+	feed := func(s stt.Stream, pcm []int16) []stt.Result {
+		var res []stt.Result
+		for off := 0; off < len(pcm); off += 320 {
+			r, err := s.Write(pcm[off:min(off+320, len(pcm))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			res = append(res, r...)
+		}
+		r, err := s.EndUtterance()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(res, r...)
+	}
+	ctx := context.Background()
+	// A first stream leaves the pooled decoder 3 s of audio further on.
+	s0, err := e.NewStream(ctx, stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(s0, load("0880"))
+	s0.Close()
+
+	s, err := e.NewStream(ctx, stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var start int64
+	for _, id := range []string{"0930", "0880"} {
+		pcm := load(id)
+		end := start + int64(len(pcm))*1000/stt.Rate
+		finals := 0
+		for _, r := range feed(s, pcm) {
+			if r.Final {
+				finals++
+			}
+			if r.StartMs < start || r.EndMs > end+20 || r.EndMs < r.StartMs {
+				t.Errorf("%s: result %d..%d ms %q outside its audio %d..%d ms", id, r.StartMs, r.EndMs, r.Text, start, end)
+			}
+			for _, w := range r.Words {
+				if w.StartMs < r.StartMs || w.EndMs > r.EndMs {
+					t.Errorf("%s: word %+v outside its result %d..%d ms", id, w, r.StartMs, r.EndMs)
+				}
+			}
+		}
+		if finals == 0 {
+			t.Errorf("%s: no final result", id)
+		}
+		start = end
+	}
+}

@@ -1,0 +1,411 @@
+package ingesttest
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/wer"
+)
+
+// Turn is one utterance of a Conversation: who says what, and when on the
+// conversation's clock (milliseconds from the start of its audio).
+type Turn struct {
+	Party ingest.Party
+	Said  string
+	// StartMs and EndMs are the energy onset and offset of the utterance
+	// as placed, measured on the built track (SpeechRuns).
+	StartMs, EndMs int64
+}
+
+// Conversation is a two-party call built with sox from recorded speech:
+// the customer says one utterance at 0.5 s and another at 7.0 s, the agent
+// one at 3.0 s, each on its own track (the utterances' energy onsets are
+// placed there). Both tracks have the same length.
+type Conversation struct {
+	Rate     int
+	Customer []int16
+	Agent    []int16
+	// Turns are the utterances in time order, times measured on the
+	// tracks.
+	Turns []Turn
+	dir   string
+}
+
+// placement is where an utterance's onset goes.
+type placement struct {
+	party ingest.Party
+	id    string
+	at    float64 // seconds
+}
+
+var conversation = []placement{
+	{ingest.PartyCustomer, "0880", 0.5},
+	{ingest.PartyAgent, "0930", 3.0},
+	{ingest.PartyCustomer, "0890", 7.0},
+}
+
+// ConversationTolerance is how far a segment's start or end may lie from
+// its turn's: the bound the timing tests of every source assert.
+const ConversationTolerance = 150 // ms
+
+// BuildConversation builds the conversation as 16-bit mono tracks at rate
+// (8000 or 16000 Hz). It checks that the measured onsets are where they
+// were placed, so that the truth the tests compare with is what the audio
+// holds.
+func BuildConversation(t testing.TB, rate int) *Conversation {
+	t.Helper()
+	dir := t.TempDir()
+	c := &Conversation{Rate: rate, dir: dir}
+	var parts = map[ingest.Party][]string{}
+	for i, p := range conversation {
+		src := dataDir + "sense_and_sensibility_01_austen_64kb-" + p.id + ".wav"
+		if _, err := os.Stat(src); err != nil {
+			t.Fatalf("test speech missing (Debian package pocketsphinx-testdata, in the Makefile's DEBS_TEST): %v", err)
+		}
+		// The clip's own onset, measured at the conversation's rate.
+		clip := readRaw(t, sox(t, dir, fmt.Sprintf("clip%d.raw", i), src, rawArgs(rate)...))
+		runs := SpeechRuns(clip, rate)
+		if len(runs) == 0 {
+			t.Fatalf("no speech found in %s", src)
+		}
+		onset := float64(runs[0][0]) / 1000
+		pad := p.at - onset
+		if pad < 0 {
+			t.Fatalf("utterance %s starts %.2f s into its file, after its place %.2f s", p.id, onset, p.at)
+		}
+		// Place the whole recording (its own quiet lead-in and tail
+		// included) so that its onset falls at p.at.
+		parts[p.party] = append(parts[p.party], sox(t, dir, fmt.Sprintf("placed%d.wav", i), src,
+			"-r", strconv.Itoa(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "pad", strconv.FormatFloat(pad, 'f', 4, 64)))
+	}
+	track := func(p ingest.Party) []int16 {
+		files := parts[p]
+		args := []string{"-m"}
+		if len(files) == 1 {
+			args = nil
+		}
+		for _, f := range files {
+			if args != nil {
+				args = append(args, "-v", "1")
+			}
+			args = append(args, f)
+		}
+		out := filepath.Join(dir, string(p)+".raw")
+		args = append(args, rawArgs(rate)...)
+		args = append(args, out)
+		if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+			t.Fatalf("sox %s: %v: %s", strings.Join(args, " "), err, b)
+		}
+		return readRaw(t, out)
+	}
+	c.Customer, c.Agent = track(ingest.PartyCustomer), track(ingest.PartyAgent)
+	// Same length, with half a second of silence after the last words.
+	n := max(len(c.Customer), len(c.Agent)) + rate/2
+	c.Customer = append(c.Customer, make([]int16, n-len(c.Customer))...)
+	c.Agent = append(c.Agent, make([]int16, n-len(c.Agent))...)
+
+	for _, party := range []ingest.Party{ingest.PartyCustomer, ingest.PartyAgent} {
+		var said []string
+		for _, p := range conversation {
+			if p.party == party {
+				said = append(said, Utterances[p.id])
+			}
+		}
+		runs := SpeechRuns(c.Track(party), rate)
+		if len(runs) != len(said) {
+			t.Fatalf("%s track: %d speech runs %v, want %d", party, len(runs), runs, len(said))
+		}
+		for i, r := range runs {
+			c.Turns = append(c.Turns, Turn{Party: party, Said: said[i], StartMs: r[0], EndMs: r[1]})
+		}
+	}
+	slices.SortFunc(c.Turns, func(a, b Turn) int { return int(a.StartMs - b.StartMs) })
+	for i, p := range conversation {
+		if d := c.Turns[i].StartMs - int64(p.at*1000); d < -10 || d > 10 {
+			t.Fatalf("turn %d measured at %d ms, placed at %.0f ms", i, c.Turns[i].StartMs, p.at*1000)
+		}
+	}
+	return c
+}
+
+func rawArgs(rate int) []string {
+	return []string{"-r", strconv.Itoa(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "-L", "-t", "raw"}
+}
+
+// sox converts src to dir/name with the output options given and returns
+// the output file.
+func sox(t testing.TB, dir, name, src string, opts ...string) string {
+	t.Helper()
+	out := filepath.Join(dir, name)
+	// Output options go before the output file, effects after it.
+	var fmtOpts, effects []string
+	for i := 0; i < len(opts); i++ {
+		if opts[i] == "pad" {
+			effects = opts[i:]
+			break
+		}
+		fmtOpts = append(fmtOpts, opts[i])
+	}
+	args := append(append(append([]string{src}, fmtOpts...), out), effects...)
+	if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sox %s: %v: %s", strings.Join(args, " "), err, b)
+	}
+	return out
+}
+
+func readRaw(t testing.TB, path string) []int16 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return LE16(b)
+}
+
+// Track returns a party's track.
+func (c *Conversation) Track(p ingest.Party) []int16 {
+	if p == ingest.PartyAgent {
+		return c.Agent
+	}
+	return c.Customer
+}
+
+// Said returns what a party says, its utterances in order.
+func (c *Conversation) Said(p ingest.Party) string {
+	var s []string
+	for _, tr := range c.Turns {
+		if tr.Party == p {
+			s = append(s, tr.Said)
+		}
+	}
+	return strings.Join(s, " ")
+}
+
+// DurationMs is the length of the tracks.
+func (c *Conversation) DurationMs() int64 { return int64(len(c.Customer)) * 1000 / int64(c.Rate) }
+
+// WAV writes the conversation as a 16-bit WAV file at rate (resampled by
+// sox if it differs from the conversation's): two channels, the customer
+// first, or mono with one party's track. It returns the file.
+func (c *Conversation) WAV(t testing.TB, rate int, parties ...ingest.Party) string {
+	t.Helper()
+	if len(parties) == 0 {
+		parties = []ingest.Party{ingest.PartyCustomer, ingest.PartyAgent}
+	}
+	var in []string
+	for _, p := range parties {
+		in = append(in, c.writeTrack(t, p))
+	}
+	out := filepath.Join(c.dir, fmt.Sprintf("conv-%s-%d.wav", strings.Join(partyNames(parties), "-"), rate))
+	args := []string{}
+	if len(in) > 1 {
+		args = append(args, "-M")
+	}
+	args = append(args, in...)
+	args = append(args, "-r", strconv.Itoa(rate), "-b", "16", "-e", "signed-integer", out)
+	if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sox %s: %v: %s", strings.Join(args, " "), err, b)
+	}
+	return out
+}
+
+// Encode converts a party's track with sox to headerless mono audio:
+// encoding "mu-law" (8-bit) or "signed-integer" (16-bit little-endian) at
+// rate.
+func (c *Conversation) Encode(t testing.TB, p ingest.Party, encoding string, rate int) []byte {
+	t.Helper()
+	bits := "16"
+	if encoding == "mu-law" {
+		bits = "8"
+	}
+	out := filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d.raw", p, encoding, rate))
+	args := []string{c.writeTrack(t, p), "-r", strconv.Itoa(rate), "-c", "1", "-e", encoding, "-b", bits, "-L", "-t", "raw", out}
+	if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sox %s: %v: %s", strings.Join(args, " "), err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeTrack writes a party's track as a mono WAV file at the
+// conversation's rate.
+func (c *Conversation) writeTrack(t testing.TB, p ingest.Party) string {
+	t.Helper()
+	raw := filepath.Join(c.dir, string(p)+"-track.raw")
+	pcm := c.Track(p)
+	b := make([]byte, 2*len(pcm))
+	for i, v := range pcm {
+		b[2*i], b[2*i+1] = byte(v), byte(uint16(v)>>8)
+	}
+	if err := os.WriteFile(raw, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(c.dir, string(p)+"-track.wav")
+	args := append(append([]string{}, rawArgs(c.Rate)...), raw, out)
+	if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sox %s: %v: %s", strings.Join(args, " "), err, b)
+	}
+	return out
+}
+
+func partyNames(ps []ingest.Party) []string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, string(p))
+	}
+	return s
+}
+
+// SpeechRuns finds the speech in pcm by frame energy: 10 ms frames louder
+// than both the background floor (10th percentile of the frames that are
+// not digital silence) + 15 dB and the loudest frame - 35 dB are speech; runs of speech closer than 1 s are one
+// utterance, and runs shorter than 100 ms are dropped. It returns each
+// utterance's [start, end) in milliseconds.
+func SpeechRuns(pcm []int16, rate int) [][2]int64 {
+	n := rate / 100
+	var lv []float64
+	for i := 0; i+n <= len(pcm); i += n {
+		var e float64
+		for _, v := range pcm[i : i+n] {
+			e += float64(v) * float64(v)
+		}
+		lv = append(lv, 10*math.Log10(e/float64(n)+1))
+	}
+	if len(lv) == 0 {
+		return nil
+	}
+	// The floor is taken over frames that are not digital silence (the
+	// padding between placed recordings), so that it is the recordings'
+	// own background noise.
+	var heard []float64
+	for _, l := range lv {
+		if l > 10 {
+			heard = append(heard, l)
+		}
+	}
+	if len(heard) == 0 {
+		return nil
+	}
+	sorted := slices.Sorted(slices.Values(heard))
+	floor, peak := sorted[len(sorted)/10], sorted[len(sorted)-1]
+	thr := max(floor+15, peak-35)
+	var runs [][2]int64
+	for i := 0; i < len(lv); i++ {
+		if lv[i] <= thr {
+			continue
+		}
+		j := i
+		for j < len(lv) && lv[j] > thr {
+			j++
+		}
+		if len(runs) > 0 && int64(i)*10-runs[len(runs)-1][1] < 1000 {
+			runs[len(runs)-1][1] = int64(j) * 10
+		} else {
+			runs = append(runs, [2]int64{int64(i) * 10, int64(j) * 10})
+		}
+		i = j
+	}
+	out := runs[:0]
+	for _, r := range runs {
+		if r[1]-r[0] >= 100 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Timed is one final segment as a source reports it: party, times and
+// text, from the pipeline or from the API.
+type Timed struct {
+	Party          string
+	StartMs, EndMs int64
+	Text           string
+}
+
+// FromSegments converts pipeline segments (finals with text only).
+func FromSegments(segs []pipeline.Segment) []Timed {
+	var out []Timed
+	for _, s := range segs {
+		if s.Final && strings.TrimSpace(s.Text) != "" {
+			out = append(out, Timed{Party: s.Party, StartMs: s.StartMs, EndMs: s.EndMs, Text: s.Text})
+		}
+	}
+	return out
+}
+
+// CheckTimes asserts that segs (in the order the source returns them) are
+// in time order and that each turn of c is covered by one segment of its
+// party whose start and end lie within ConversationTolerance of the
+// turn's, offset by shiftMs (the conversation time of the source's time
+// origin: audio the source never received or stamped before its first
+// packet). No segment may lie outside every turn.
+func (c *Conversation) CheckTimes(t testing.TB, segs []Timed, shiftMs int64) {
+	t.Helper()
+	for i, s := range segs {
+		t.Logf("segment %d: %s %d..%d ms %q", i, s.Party, s.StartMs, s.EndMs, s.Text)
+	}
+	for i := 1; i < len(segs); i++ {
+		a, b := segs[i-1], segs[i]
+		if b.StartMs < a.StartMs || b.StartMs == a.StartMs && b.Party < a.Party {
+			t.Errorf("segment %d (%s at %d ms) listed after segment %d (%s at %d ms): not in time order",
+				i, b.Party, b.StartMs, i-1, a.Party, a.StartMs)
+		}
+	}
+	used := make([]bool, len(segs))
+	for _, tr := range c.Turns {
+		start, end := tr.StartMs-shiftMs, tr.EndMs-shiftMs
+		// The turn's segments: its party's that overlap it. The recogniser
+		// may split an utterance; then the first carries its start and
+		// the last its end.
+		first, last := -1, -1
+		for i, s := range segs {
+			if s.Party == string(tr.Party) && s.EndMs > start && s.StartMs < end {
+				if first < 0 {
+					first = i
+				}
+				last = i
+				used[i] = true
+			}
+		}
+		if first < 0 {
+			t.Errorf("%s turn %d..%d ms (%q): no segment", tr.Party, start, end, tr.Said)
+			continue
+		}
+		ds, de := segs[first].StartMs-start, segs[last].EndMs-end
+		t.Logf("%s turn %d..%d ms: segments %d..%d ms, off by %+d / %+d ms", tr.Party, start, end,
+			segs[first].StartMs, segs[last].EndMs, ds, de)
+		if ds < -ConversationTolerance || ds > ConversationTolerance || de < -ConversationTolerance || de > ConversationTolerance {
+			t.Errorf("%s turn %d..%d ms (%q): segments %d..%d ms, off by %+d / %+d ms (tolerance %d)",
+				tr.Party, start, end, tr.Said, segs[first].StartMs, segs[last].EndMs, ds, de, ConversationTolerance)
+		}
+	}
+	for i, s := range segs {
+		if !used[i] {
+			t.Errorf("segment %d (%s %d..%d ms %q) lies outside every turn of its party", i, s.Party, s.StartMs, s.EndMs, s.Text)
+		}
+	}
+}
+
+// WER returns the word error rate (%) of a party's segments against what
+// it says.
+func (c *Conversation) WER(p ingest.Party, segs []Timed) float64 {
+	var hyp []string
+	for _, s := range segs {
+		if s.Party == string(p) {
+			hyp = append(hyp, s.Text)
+		}
+	}
+	return wer.Align(wer.Normalize(c.Said(p)), wer.Normalize(strings.Join(hyp, " "))).WER()
+}
