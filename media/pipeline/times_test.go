@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
@@ -18,15 +19,20 @@ import (
 // 150 ms of the utterances' measured onsets and offsets. Before the
 // recogniser's word times were made relative to the stream, every
 // utterance after the first was stamped later by the length of the
-// speech before it.
+// speech before it. A live party whose stream starts late is placed on
+// the engagement's clock by its first packet's arrival.
 func TestSegmentTimes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		rate int
 		live bool
+		// late: the agent's first packet comes this long (wall clock)
+		// after the customer's, carrying the agent's audio from then on.
+		late time.Duration
 	}{
-		{"offline 16 kHz PCM", 16000, false},
-		{"live 8 kHz mu-law RTP", 8000, true},
+		{"offline 16 kHz PCM", 16000, false, 0},
+		{"live 8 kHz mu-law RTP", 8000, true, 0},
+		{"live, the agent's stream starts 1 s late", 8000, true, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conv := ingesttest.BuildConversation(t, tc.rate)
@@ -55,19 +61,48 @@ func TestSegmentTimes(t *testing.T) {
 			for _, name := range parties {
 				ulaw[name] = conv.Encode(t, name, "mu-law", 8000)
 			}
+			// With a late agent, the customer's first second is sent in
+			// real time; the agent's stream then starts with its audio of
+			// the time that has passed since the customer's first packet,
+			// as a live source's would.
+			var first time.Time
+			// The agent's first packet carries its track from agentFrom,
+			// sent with the customer's sample i0; -1: not started.
+			agentFrom, i0 := -1, 0
+			if tc.late == 0 {
+				agentFrom = 0
+			}
 			for i, seq := 0, uint16(7); i < len(conv.Customer); i, seq = i+frame, seq+1 {
+				if i == 0 {
+					first = time.Now()
+				}
+				if agentFrom < 0 && i >= int(tc.late.Seconds()*float64(tc.rate)) {
+					agentFrom, i0 = int(time.Since(first).Seconds()*float64(tc.rate)), i
+					t.Logf("agent's stream starts %.0f ms after the customer's", float64(agentFrom)*1000/float64(tc.rate))
+				}
 				for _, name := range parties {
+					from := i
+					if name == ingest.PartyAgent {
+						if agentFrom < 0 {
+							continue
+						}
+						from = agentFrom + i - i0
+					}
 					var err error
 					if tc.live {
 						b := ulaw[name]
-						err = pts[name].WriteRTP(seq, uint32(1000+i), b[min(i, len(b)):min(i+frame, len(b))])
+						err = pts[name].WriteRTP(seq, uint32(1000+i), b[min(from, len(b)):min(from+frame, len(b))])
 					} else {
 						tr := conv.Track(name)
-						err = pts[name].WritePCM(tr[i:min(i+frame, len(tr))])
+						err = pts[name].WritePCM(tr[min(from, len(tr)):min(from+frame, len(tr))])
 					}
 					if err != nil {
 						t.Fatal(err)
 					}
+				}
+				if agentFrom < 0 {
+					// Real-time pacing of the customer's first second.
+					time.Sleep(time.Until(first.Add(time.Duration(i/frame+1) * 20 * time.Millisecond)))
 				}
 			}
 			e.Close()

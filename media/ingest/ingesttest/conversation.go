@@ -21,23 +21,29 @@ import (
 type Turn struct {
 	Party ingest.Party
 	Said  string
-	// StartMs and EndMs are the energy onset and offset of the utterance
-	// as placed, measured on the built track (SpeechRuns).
+	// StartMs and EndMs are the utterance's speech onset and offset
+	// measured in its recording (SpeechRuns), as placed.
 	StartMs, EndMs int64
 }
 
 // Conversation is a two-party call built with sox from recorded speech:
 // the customer says one utterance at 0.5 s and another at 7.0 s, the agent
-// one at 3.0 s, each on its own track (the utterances' energy onsets are
-// placed there). Both tracks have the same length.
+// one at 3.0 s, each on its own track: each recording is placed whole so
+// that its speech onset (SpeechRuns) falls there, with digital silence
+// between recordings. Both tracks have the same length.
 type Conversation struct {
 	Rate     int
 	Customer []int16
 	Agent    []int16
-	// Turns are the utterances in time order, times measured on the
-	// tracks.
+	// Turns are the utterances in time order.
 	Turns []Turn
 	dir   string
+	spans []span // where each recording was placed
+}
+
+type span struct {
+	party      ingest.Party
+	start, end int64 // ms
 }
 
 // placement is where an utterance's onset goes.
@@ -47,10 +53,15 @@ type placement struct {
 	at    float64 // seconds
 }
 
+// conversation places utterances that end in a nasal or a plosive, whose
+// ends the energy measure and the recogniser agree on. 0930 ("... amiable
+// himself") was left out: its weak final "f" is 100-200 ms long, and at
+// 8 kHz the recogniser ends the word before it while the measure (which
+// sees the frication in the first difference) ends after it.
 var conversation = []placement{
-	{ingest.PartyCustomer, "0880", 0.5},
-	{ingest.PartyAgent, "0930", 3.0},
-	{ingest.PartyCustomer, "0890", 7.0},
+	{ingest.PartyCustomer, "0880", 0.5}, // he was not an ill disposed young man
+	{ingest.PartyAgent, "0880", 3.0},
+	{ingest.PartyCustomer, "0890", 7.0}, // unless to be ... ill disposed
 }
 
 // ConversationTolerance is how far a segment's start or end may lie from
@@ -58,9 +69,8 @@ var conversation = []placement{
 const ConversationTolerance = 150 // ms
 
 // BuildConversation builds the conversation as 16-bit mono tracks at rate
-// (8000 or 16000 Hz). It checks that the measured onsets are where they
-// were placed, so that the truth the tests compare with is what the audio
-// holds.
+// (8000 or 16000 Hz). It checks that the tracks hold sound only where the
+// recordings were placed.
 func BuildConversation(t testing.TB, rate int) *Conversation {
 	t.Helper()
 	dir := t.TempDir()
@@ -71,21 +81,22 @@ func BuildConversation(t testing.TB, rate int) *Conversation {
 		if _, err := os.Stat(src); err != nil {
 			t.Fatalf("test speech missing (Debian package pocketsphinx-testdata, in the Makefile's DEBS_TEST): %v", err)
 		}
-		// The clip's own onset, measured at the conversation's rate.
+		// The utterance's onset and offset in its recording, measured at
+		// the conversation's rate; the whole recording (its quiet lead-in
+		// and tail included) is placed so that the onset falls at p.at.
 		clip := readRaw(t, sox(t, dir, fmt.Sprintf("clip%d.raw", i), src, rawArgs(rate)...))
 		runs := SpeechRuns(clip, rate)
-		if len(runs) == 0 {
-			t.Fatalf("no speech found in %s", src)
+		if len(runs) != 1 {
+			t.Fatalf("%s: speech runs %v, want one", src, runs)
 		}
-		onset := float64(runs[0][0]) / 1000
-		pad := p.at - onset
+		pad := int64(p.at*1000) - runs[0][0]
 		if pad < 0 {
-			t.Fatalf("utterance %s starts %.2f s into its file, after its place %.2f s", p.id, onset, p.at)
+			t.Fatalf("%s: speech starts %d ms into the recording, after its place %.1f s", src, runs[0][0], p.at)
 		}
-		// Place the whole recording (its own quiet lead-in and tail
-		// included) so that its onset falls at p.at.
+		c.Turns = append(c.Turns, Turn{Party: p.party, Said: Utterances[p.id], StartMs: pad + runs[0][0], EndMs: pad + runs[0][1]})
+		c.spans = append(c.spans, span{p.party, pad, pad + int64(len(clip))*1000/int64(rate)})
 		parts[p.party] = append(parts[p.party], sox(t, dir, fmt.Sprintf("placed%d.wav", i), src,
-			"-r", strconv.Itoa(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "pad", strconv.FormatFloat(pad, 'f', 4, 64)))
+			"-r", strconv.Itoa(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "pad", seconds(pad)))
 	}
 	track := func(p ingest.Party) []int16 {
 		files := parts[p]
@@ -113,29 +124,23 @@ func BuildConversation(t testing.TB, rate int) *Conversation {
 	c.Customer = append(c.Customer, make([]int16, n-len(c.Customer))...)
 	c.Agent = append(c.Agent, make([]int16, n-len(c.Agent))...)
 
+	slices.SortFunc(c.Turns, func(a, b Turn) int { return int(a.StartMs - b.StartMs) })
+	// The tracks hold sound exactly where the recordings were placed.
 	for _, party := range []ingest.Party{ingest.PartyCustomer, ingest.PartyAgent} {
-		var said []string
-		for _, p := range conversation {
-			if p.party == party {
-				said = append(said, Utterances[p.id])
+		var want [][2]int64
+		for _, sp := range c.spans {
+			if sp.party == party {
+				want = append(want, [2]int64{sp.start, sp.end})
 			}
 		}
-		runs := SpeechRuns(c.Track(party), rate)
-		if len(runs) != len(said) {
-			t.Fatalf("%s track: %d speech runs %v, want %d", party, len(runs), runs, len(said))
-		}
-		for i, r := range runs {
-			c.Turns = append(c.Turns, Turn{Party: party, Said: said[i], StartMs: r[0], EndMs: r[1]})
-		}
-	}
-	slices.SortFunc(c.Turns, func(a, b Turn) int { return int(a.StartMs - b.StartMs) })
-	for i, p := range conversation {
-		if d := c.Turns[i].StartMs - int64(p.at*1000); d < -10 || d > 10 {
-			t.Fatalf("turn %d measured at %d ms, placed at %.0f ms", i, c.Turns[i].StartMs, p.at*1000)
+		if got := soundSpans(c.Track(party), rate); !spansNear(got, want, 20) {
+			t.Fatalf("%s track has sound at %v ms, want %v", party, got, want)
 		}
 	}
 	return c
 }
+
+func seconds(ms int64) string { return strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64) }
 
 func rawArgs(rate int) []string {
 	return []string{"-r", strconv.Itoa(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "-L", "-t", "raw"}
@@ -268,62 +273,108 @@ func partyNames(ps []ingest.Party) []string {
 	return s
 }
 
-// SpeechRuns finds the speech in pcm by frame energy: 10 ms frames louder
-// than both the background floor (10th percentile of the frames that are
-// not digital silence) + 15 dB and the loudest frame - 35 dB are speech; runs of speech closer than 1 s are one
-// utterance, and runs shorter than 100 ms are dropped. It returns each
-// utterance's [start, end) in milliseconds.
+// SpeechRuns finds the speech in one recording by frame energy, in 10 ms
+// frames: a frame is speech when its level, or the level of its first
+// difference (which weighs the high frequencies of fricatives such as the
+// "f" of "himself", quiet in the full band), is 15 dB above its floor (the
+// 10th percentile over the frames that are not digital silence). Runs
+// shorter than 100 ms are clicks and dropped; runs closer than 1 s are
+// one utterance. It returns each utterance's [start, end) in milliseconds.
 func SpeechRuns(pcm []int16, rate int) [][2]int64 {
 	n := rate / 100
-	var lv []float64
+	var full, high []float64
 	for i := 0; i+n <= len(pcm); i += n {
-		var e float64
-		for _, v := range pcm[i : i+n] {
+		var e, h float64
+		for j, v := range pcm[i : i+n] {
 			e += float64(v) * float64(v)
+			if i+j > 0 {
+				d := float64(v) - float64(pcm[i+j-1])
+				h += d * d
+			}
 		}
-		lv = append(lv, 10*math.Log10(e/float64(n)+1))
+		full = append(full, 10*math.Log10(e/float64(n)+1))
+		high = append(high, 10*math.Log10(h/float64(n)+1))
 	}
-	if len(lv) == 0 {
-		return nil
-	}
-	// The floor is taken over frames that are not digital silence (the
-	// padding between placed recordings), so that it is the recordings'
-	// own background noise.
-	var heard []float64
-	for _, l := range lv {
-		if l > 10 {
-			heard = append(heard, l)
+	threshold := func(lv []float64) float64 {
+		var heard []float64
+		for i, l := range lv {
+			if full[i] > 10 {
+				heard = append(heard, l)
+			}
 		}
+		if len(heard) == 0 {
+			return math.Inf(1)
+		}
+		return slices.Sorted(slices.Values(heard))[len(heard)/10] + 15
 	}
-	if len(heard) == 0 {
-		return nil
-	}
-	sorted := slices.Sorted(slices.Values(heard))
-	floor, peak := sorted[len(sorted)/10], sorted[len(sorted)-1]
-	thr := max(floor+15, peak-35)
+	tf, th := threshold(full), threshold(high)
+	speech := func(i int) bool { return full[i] > tf || high[i] > th }
 	var runs [][2]int64
-	for i := 0; i < len(lv); i++ {
-		if lv[i] <= thr {
+	for i := 0; i < len(full); i++ {
+		if !speech(i) {
 			continue
 		}
 		j := i
-		for j < len(lv) && lv[j] > thr {
+		for j < len(full) && speech(j) {
 			j++
 		}
-		if len(runs) > 0 && int64(i)*10-runs[len(runs)-1][1] < 1000 {
+		switch {
+		case j-i < 10: // a click, not speech
+		case len(runs) > 0 && int64(i)*10-runs[len(runs)-1][1] < 1000:
 			runs[len(runs)-1][1] = int64(j) * 10
-		} else {
+		default:
 			runs = append(runs, [2]int64{int64(i) * 10, int64(j) * 10})
 		}
 		i = j
 	}
-	out := runs[:0]
-	for _, r := range runs {
-		if r[1]-r[0] >= 100 {
-			out = append(out, r)
+	return runs
+}
+
+// soundSpans returns the [start, end) ms of the runs of 10 ms frames that
+// are not digital silence.
+func soundSpans(pcm []int16, rate int) [][2]int64 {
+	n := rate / 100
+	var spans [][2]int64
+	in := false
+	for i := 0; i+n <= len(pcm); i += n {
+		var peak int
+		for _, v := range pcm[i : i+n] {
+			peak = max(peak, abs(int(v)))
+		}
+		ms := int64(i/n) * 10
+		switch {
+		case peak > 4 && !in:
+			spans = append(spans, [2]int64{ms, ms + 10})
+			in = true
+		case peak > 4:
+			spans[len(spans)-1][1] = ms + 10
+		default:
+			in = false
 		}
 	}
-	return out
+	return spans
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// spansNear reports whether got and want are the same spans within tol ms.
+func spansNear(got, want [][2]int64, tol int64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		for j := range 2 {
+			if d := got[i][j] - want[i][j]; d < -tol || d > tol {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Timed is one final segment as a source reports it: party, times and
