@@ -1,6 +1,7 @@
 package ingesttest
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -394,6 +395,30 @@ func FromSegments(segs []pipeline.Segment) []Timed {
 		}
 	}
 	return out
+}
+
+// ByTime returns segs sorted by start, then party: the order of a stored
+// transcript, for checks below the store (the pipeline emits each
+// party's segments as its recogniser finishes them).
+func ByTime(segs []Timed) []Timed {
+	out := slices.Clone(segs)
+	slices.SortStableFunc(out, func(a, b Timed) int {
+		return cmp.Or(cmp.Compare(a.StartMs, b.StartMs), strings.Compare(a.Party, b.Party))
+	})
+	return out
+}
+
+// Only returns the conversation with the turns of parties ps only, for a
+// source that carries only some parties' tracks.
+func (c *Conversation) Only(ps ...ingest.Party) *Conversation {
+	o := *c
+	o.Turns = nil
+	for _, tr := range c.Turns {
+		if slices.Contains(ps, tr.Party) {
+			o.Turns = append(o.Turns, tr)
+		}
+	}
+	return &o
 }
 
 // CheckTimes asserts that segs (in the order the source returns them) are
