@@ -327,15 +327,28 @@ func TestBadRTP(t *testing.T) {
 		}
 		good.seq++
 		good.ts += 160
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // the sender's pacing: a stream, not a burst
+	}
+	// Every packet sent has been taken or dropped before the BYE.
+	want := map[string]float64{"payload_type": 5, "unexpected_source": 5, "malformed": 5}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _ := eng.Party(ingest.PartyMixed).Packets()
+		done := n >= 50
+		for reason, w := range want {
+			done = done && e.counter(t, e.srv.m.dropped.WithLabelValues(reason)) >= w
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	tag, _ := res.To().Params.Get("tag")
-	time.Sleep(200 * time.Millisecond)
 	if res := u.do(t, u.request("BYE", "rtp@test", tag, 2, nil, "", "")); res.StatusCode != 200 {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
 	eng.WaitClosed(t)
-	for reason, want := range map[string]float64{"payload_type": 5, "unexpected_source": 5, "malformed": 5} {
+	for reason, want := range want {
 		if got := e.counter(t, e.srv.m.dropped.WithLabelValues(reason)); got != want {
 			t.Errorf("dropped{%s} = %v, want %v", reason, got, want)
 		}

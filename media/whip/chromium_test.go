@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 )
 
 // page publishes the fake microphone over WHIP with the codec named in the
@@ -177,7 +179,7 @@ func TestChromiumWHIP(t *testing.T) {
 				t.Fatalf("customer party %+v, want codec %s", p, tc.codec)
 			}
 			pcm, rate := p.Audio()
-			r, lag := bestMatch(src, tc.rate, pcm, rate)
+			r, lag := ingesttest.BestMatch(src, tc.rate, pcm, rate)
 			text := eng.Transcript(t, "customer")
 			found, total := wordsFound(said, text)
 			stats := eng.PE.Stats()["customer"]

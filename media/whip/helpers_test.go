@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,69 +127,4 @@ func auth(h http.Handler) http.Handler {
 func speech(t *testing.T, id string, rate int) (string, []int16, string) {
 	t.Helper()
 	return ingesttest.SpeechWAV(t, id, rate)
-}
-
-// envelope returns the log energy of consecutive 20 ms frames.
-func envelope(s []int16, rate int) []float64 {
-	n := rate / 50
-	var env []float64
-	for i := 0; i+n <= len(s); i += n {
-		var e float64
-		for _, v := range s[i : i+n] {
-			e += float64(v) * float64(v)
-		}
-		env = append(env, math.Log10(e/float64(n)+100))
-	}
-	return env
-}
-
-// bestMatch slides the source envelope over the received one and returns
-// the highest Pearson correlation and its lag in frames. When less was
-// received than sent (a client starts sending before the server's DTLS is
-// up, and those packets are dropped) it compares the received audio with
-// the end of the source, if it covers at least 60 % of it. It compares the
-// shape of the speech (syllable energy over time), so it holds across codecs
-// and resampling but fails for silence, noise or garbled audio.
-func bestMatch(src []int16, srcRate int, got []int16, gotRate int) (float64, int) {
-	a, b := envelope(src, srcRate), envelope(got, gotRate)
-	best, lag := -1.0, -1
-	if len(b) < len(a) {
-		if len(b) < len(a)*6/10 {
-			return -1, -1
-		}
-		for l := 0; l <= min(10, len(a)-len(b)); l++ { // up to 200 ms cut at the end
-			end := len(a) - l
-			if r := pearson(a[end-len(b):end], b); r > best {
-				best, lag = r, -l
-			}
-		}
-		return best, lag
-	}
-	for off := 0; off+len(a) <= len(b); off++ {
-		if r := pearson(a, b[off:off+len(a)]); r > best {
-			best, lag = r, off
-		}
-	}
-	return best, lag
-}
-
-func pearson(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(len(x))
-	my /= float64(len(y))
-	var sxy, sxx, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxy += dx * dy
-		sxx += dx * dx
-		syy += dy * dy
-	}
-	if sxx == 0 || syy == 0 {
-		return 0
-	}
-	return sxy / math.Sqrt(sxx*syy)
 }
