@@ -140,7 +140,7 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (ingest.Engagement, 
 	}
 	// The call's identity and participants are engagement events (stored
 	// with the engagement, never logged).
-	live.publish("sip.call", map[string]any{"call_id": meta.CallID, "session_id": meta.SessionID, "siprec": meta.SIPREC,
+	live.Publish("sip.call", map[string]any{"call_id": meta.CallID, "session_id": meta.SessionID, "siprec": meta.SIPREC,
 		"participants": meta.Participants})
 	return sipSession{&ingestEngagement{live: live, pe: pe}}, nil
 }
@@ -150,5 +150,5 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (ingest.Engagement, 
 type sipSession struct{ *ingestEngagement }
 
 func (s sipSession) Participants(ps []sip.Participant) {
-	s.live.publish("sip.participants", map[string]any{"participants": ps})
+	s.live.Publish("sip.participants", map[string]any{"participants": ps})
 }
