@@ -54,12 +54,12 @@ func TestAiortcWHIP(t *testing.T) {
 	if got := fmt.Sprint(eng.meta.Parties); got != "[agent customer]" {
 		t.Errorf("Meta.Parties = %s, want [agent customer]", got)
 	}
-	// The client starts both tracks at once, but packets it sends before
-	// the server's DTLS is up are lost: the engagement's clock starts at
-	// the first packet that arrived, lost[p] into the party's track. Each
-	// track's own clock starts when aiortc first reads it; the two started
-	// up to 80 ms apart in our runs, which the tolerance has to absorb
-	// (the server places each party by its first packet's arrival).
+	// The client plays both tracks as live audio on one clock: a track
+	// whose sender starts late (aiortc starts them up to 100 ms apart)
+	// begins with the audio of that moment, and packets sent before the
+	// server's DTLS is up are lost. The engagement's clock starts at the
+	// first packet that arrived, lost[p] into its party's track; the
+	// server places the other party by its first packet's arrival.
 	lost := map[ingest.Party]int64{}
 	for _, party := range []ingest.Party{ingest.PartyAgent, ingest.PartyCustomer} {
 		p := eng.Party(party)
