@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -29,16 +28,7 @@ import (
 // engine is the package's shared PocketSphinx engine (see TestMain).
 var engine *pocketsphinx.Engine
 
-func TestMain(m *testing.M) {
-	var err error
-	if engine, err = ingesttest.NewEngine(); err != nil {
-		fmt.Fprintln(os.Stderr, "sip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = engine.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, "sip", &engine) }
 
 // collector is an Opener that runs each call through the real media
 // pipeline (PocketSphinx) and records its transcript and DTMF events.

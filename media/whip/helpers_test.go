@@ -2,11 +2,9 @@ package whip
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/earshot/earshot/media/ingest"
@@ -21,16 +19,7 @@ const testToken = "test-ingest-token"
 // engine is the package's shared PocketSphinx engine (see TestMain).
 var engine *pocketsphinx.Engine
 
-func TestMain(m *testing.M) {
-	var err error
-	if engine, err = ingesttest.NewEngine(); err != nil {
-		fmt.Fprintln(os.Stderr, "whip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = engine.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, "whip", &engine) }
 
 // collector is an Opener that runs each session through the real media
 // pipeline (PocketSphinx) and records, per party, the transcript and a copy

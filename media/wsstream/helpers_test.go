@@ -2,11 +2,9 @@ package wsstream
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,16 +23,7 @@ const testToken = "test-ingest-token"
 // engine is the package's shared PocketSphinx engine.
 var engine *pocketsphinx.Engine
 
-func TestMain(m *testing.M) {
-	var err error
-	if engine, err = ingesttest.NewEngine(); err != nil {
-		fmt.Fprintln(os.Stderr, "wsstream tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = engine.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, "wsstream", &engine) }
 
 // collector is an Opener that runs each stream through the real media
 // pipeline and records what each party receives.

@@ -11,6 +11,7 @@ package ingesttest
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -33,6 +34,21 @@ func NewEngine() (*pocketsphinx.Engine, error) {
 	cfg := pocketsphinx.DefaultConfig()
 	cfg.MaxDecoders = 16 // decoders are created on demand
 	return pocketsphinx.New(cfg, nil)
+}
+
+// Main is the TestMain of a package whose tests share one PocketSphinx
+// engine: it sets *engine (or exits naming the Debian packages PocketSphinx
+// needs), runs the tests, closes the engine and exits.
+func Main(m *testing.M, pkg string, engine **pocketsphinx.Engine) {
+	e, err := NewEngine()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev): %v\n", pkg, err)
+		os.Exit(1)
+	}
+	*engine = e
+	code := m.Run()
+	_ = e.Close()
+	os.Exit(code)
 }
 
 // dataDir holds recorded read speech from Debian's pocketsphinx-testdata

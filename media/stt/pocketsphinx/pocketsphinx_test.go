@@ -61,15 +61,8 @@ func newEngine(t *testing.T, mod func(*Config)) *Engine {
 // TestStreamRecognisesSpeech feeds a LibriVox recording in 20 ms writes and
 // checks words, times, confidences and partial hypotheses.
 func TestStreamRecognisesSpeech(t *testing.T) {
-	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0930.wav")
-	if err != nil {
-		t.Fatalf("pocketsphinx-testdata: %v", err)
-	}
-	f, err := wav.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm := f.Samples()
+	pcm := loadSpeech(t, "0930")
+	durationMs := int64(len(pcm)) * 1000 / stt.Rate
 	// The whole file goes in, leading and trailing silence included, with
 	// no voice activity detector in front: the live CMN adaptation, which
 	// assumes gated audio (DefaultWidebandCMNAdaptMs), is off here. The
@@ -80,19 +73,7 @@ func TestStreamRecognisesSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var res []stt.Result
-	for off := 0; off < len(pcm); off += 320 {
-		r, err := s.Write(pcm[off:min(off+320, len(pcm))])
-		if err != nil {
-			t.Fatal(err)
-		}
-		res = append(res, r...)
-	}
-	r, err := s.EndUtterance()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res = append(res, r...)
+	res := feed(t, s, pcm)
 	var finals []string
 	partials := 0
 	var lastEnd int64
@@ -103,8 +84,8 @@ func TestStreamRecognisesSpeech(t *testing.T) {
 		}
 		finals = append(finals, r.Text)
 		for _, w := range r.Words {
-			if w.StartMs < lastEnd || w.EndMs < w.StartMs || w.EndMs > f.DurationMs()+50 {
-				t.Errorf("word %+v out of order or beyond the audio (%d ms)", w, f.DurationMs())
+			if w.StartMs < lastEnd || w.EndMs < w.StartMs || w.EndMs > durationMs+50 {
+				t.Errorf("word %+v out of order or beyond the audio (%d ms)", w, durationMs)
 			}
 			if w.Confidence <= 0 || w.Confidence > 1 {
 				t.Errorf("word %+v: confidence outside (0,1]", w)
@@ -248,39 +229,13 @@ func TestCMNAdapt(t *testing.T) {
 // before it, and on a reused decoder by the previous streams' audio too.
 func TestTimesOnTheStreamClock(t *testing.T) {
 	e := newEngine(t, func(c *Config) { c.MaxDecoders = 1 })
-	load := func(id string) []int16 {
-		b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-" + id + ".wav")
-		if err != nil {
-			t.Fatalf("pocketsphinx-testdata: %v", err)
-		}
-		f, err := wav.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.Samples()
-	}
-	feed := func(s stt.Stream, pcm []int16) []stt.Result {
-		var res []stt.Result
-		for off := 0; off < len(pcm); off += 320 {
-			r, err := s.Write(pcm[off:min(off+320, len(pcm))])
-			if err != nil {
-				t.Fatal(err)
-			}
-			res = append(res, r...)
-		}
-		r, err := s.EndUtterance()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return append(res, r...)
-	}
 	ctx := context.Background()
 	// A first stream leaves the pooled decoder 3 s of audio further on.
 	s0, err := e.NewStream(ctx, stt.StreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed(s0, load("0880"))
+	feed(t, s0, loadSpeech(t, "0880"))
 	s0.Close()
 
 	s, err := e.NewStream(ctx, stt.StreamOptions{})
@@ -290,10 +245,10 @@ func TestTimesOnTheStreamClock(t *testing.T) {
 	defer s.Close()
 	var start int64
 	for _, id := range []string{"0930", "0880"} {
-		pcm := load(id)
+		pcm := loadSpeech(t, id)
 		end := start + int64(len(pcm))*1000/stt.Rate
 		finals := 0
-		for _, r := range feed(s, pcm) {
+		for _, r := range feed(t, s, pcm) {
 			if r.Final {
 				finals++
 			}
@@ -311,4 +266,37 @@ func TestTimesOnTheStreamClock(t *testing.T) {
 		}
 		start = end
 	}
+}
+
+// loadSpeech reads a LibriVox recording of pocketsphinx-testdata (16 kHz).
+func loadSpeech(t *testing.T, id string) []int16 {
+	t.Helper()
+	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-" + id + ".wav")
+	if err != nil {
+		t.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Samples()
+}
+
+// feed writes pcm to s in 20 ms writes, ends the utterance, and returns
+// every result.
+func feed(t *testing.T, s stt.Stream, pcm []int16) []stt.Result {
+	t.Helper()
+	var res []stt.Result
+	for off := 0; off < len(pcm); off += 320 {
+		r, err := s.Write(pcm[off:min(off+320, len(pcm))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r...)
+	}
+	r, err := s.EndUtterance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(res, r...)
 }
