@@ -31,8 +31,8 @@ func TestSegmentTimes(t *testing.T) {
 		late time.Duration
 	}{
 		{"offline 16 kHz PCM", 16000, false, 0},
-		{"live 8 kHz mu-law RTP", 8000, true, 0},
-		{"live, the agent's stream starts 1 s late", 8000, true, time.Second},
+		// The customer's stream is live RTP from the engagement's start.
+		{"live 8 kHz mu-law RTP, the agent's stream 1 s late", 8000, true, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conv := ingesttest.BuildConversation(t, tc.rate)
