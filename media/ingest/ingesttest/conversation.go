@@ -76,7 +76,7 @@ func BuildConversation(t testing.TB, rate int) *Conversation {
 	t.Helper()
 	dir := t.TempDir()
 	c := &Conversation{Rate: rate, dir: dir}
-	var parts = map[ingest.Party][]string{}
+	parts := map[ingest.Party][]string{}
 	for i, p := range conversation {
 		src := dataDir + "sense_and_sensibility_01_austen_64kb-" + p.id + ".wav"
 		if _, err := os.Stat(src); err != nil {
