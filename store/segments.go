@@ -2,12 +2,14 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -271,8 +273,10 @@ func (s *Store) commit(batch []commitReq) {
 	}
 }
 
-// Segments returns the engagement's transcript, decrypted, in sequence
-// order. Pass an audit entry when the read is on behalf of a user.
+// Segments returns the engagement's transcript, decrypted, in time order:
+// by start, then speaker, then sequence (the stored order follows which
+// party's recogniser finished first). Pass an audit entry when the read
+// is on behalf of a user.
 func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry) ([]Segment, error) {
 	id, err := parseID(idStr)
 	if err != nil {
@@ -339,5 +343,8 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return nil, err
 	}
+	slices.SortStableFunc(out, func(a, b Segment) int {
+		return cmp.Or(cmp.Compare(a.StartMs, b.StartMs), strings.Compare(a.Speaker, b.Speaker), cmp.Compare(a.Seq, b.Seq))
+	})
 	return out, nil
 }
