@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
@@ -27,7 +28,7 @@ type Daemon struct {
 
 	store          *store.Store
 	controls       *Controls
-	hub            *Hub
+	hub            *hub.Hub
 	media          *mediaRouter
 	sip            *sipIngest
 	analytics      *analytics
@@ -42,6 +43,10 @@ type Daemon struct {
 	tlsConfig      *tls.Config
 
 	ready atomic.Bool
+	// streams is cancelled at the stop signal: event streams end then,
+	// while other requests in flight finish (see Serve).
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // New opens the store and builds the daemon; nothing listens yet. A nil
@@ -54,6 +59,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {
 		return nil, err
@@ -68,7 +74,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.storeKeys != nil {
 		opts.Provider = d.storeKeys
 	}
-	if d.store, err = store.Open(opts); err != nil {
+	if d.store, err = store.Open(context.Background(), opts); err != nil {
 		if d.storeKeys != nil {
 			d.storeKeys.Close() // idempotent: the store may have closed it
 		}
@@ -87,7 +93,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
+	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout), EventBuffer: cfg.Engagements.EventBuffer}
+	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
@@ -108,8 +115,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
-	d.hub.live = append(d.hub.live, d.analytics, d.kb)
-	d.hub.post = append(d.hub.post, d.analytics)
+	d.hub.AddLive(d.analytics, d.kb)
+	d.hub.AddPost(d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -147,11 +154,17 @@ func (d *Daemon) Listen() (net.Listener, error) {
 // engagements after storing what they hold, and closes the store last. It
 // returns nil after a clean shutdown.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests in flight at the stop signal finish on their own contexts,
+	// which end only at the shutdown deadline (or when their client goes):
+	// a store write they started is not refused as cancelled. Event streams
+	// end on d.streams instead.
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	srv := &http.Server{
 		Handler:           d.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -170,11 +183,13 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		case <-gctx.Done():
 		}
 		d.ready.Store(false)
+		d.endStreams()
 		sdNotify("STOPPING=1")
 		shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
 		defer cancel()
 		if err := srv.Shutdown(shutCtx); err != nil {
 			d.logger.Warn("shutdown did not finish in time; closing connections", "err", err)
+			endRequests()
 			srv.Close()
 		}
 		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -197,7 +212,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// Ingest first, so that the last segments reach the hub; then the
 	// hub, so that they reach the store; the store last.
 	d.media.close()
-	d.hub.shutdown()
+	d.hub.Shutdown()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -220,7 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases the daemon's resources when Run was never called.
 func (d *Daemon) Close() error {
 	d.media.close()
-	d.hub.shutdown()
+	d.hub.Shutdown()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()
@@ -241,7 +256,7 @@ func endOrphans(st *store.Store) (int, error) {
 	n := 0
 	for _, e := range es {
 		if e.Status == store.StatusLive {
-			if err := st.EndEngagement(e.ID, now); err != nil {
+			if err := st.EndEngagement(context.Background(), e.ID, now); err != nil {
 				return n, fmt.Errorf("daemon: end orphaned engagement %s: %w", e.ID, err)
 			}
 			n++
@@ -265,7 +280,7 @@ func auditEntry(r *http.Request, p *Principal, action, target string) store.Audi
 // audit appends an entry on its own, for changes the store does not make
 // (settings held by the daemon). A failure is logged: the change happened.
 func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
-	if err := d.store.AppendAudit(auditEntry(r, p, action, target)); err != nil {
+	if err := d.store.AppendAudit(r.Context(), auditEntry(r, p, action, target)); err != nil {
 		d.logger.Error("audit append failed", "action", action, "err", err)
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -218,7 +219,7 @@ func (c *Controls) Settings() FeatureSettings {
 // Update applies fn to a copy of the settings, validates and stores the
 // result with its audit entries in one transaction, and only then makes it
 // current.
-func (c *Controls) Update(fn func(*FeatureSettings) error, audit ...store.AuditEntry) error {
+func (c *Controls) Update(ctx context.Context, fn func(*FeatureSettings) error, audit ...store.AuditEntry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next := cloneSettings(c.cur)
@@ -228,7 +229,7 @@ func (c *Controls) Update(fn func(*FeatureSettings) error, audit ...store.AuditE
 	if err := next.validate(); err != nil {
 		return err
 	}
-	if err := c.st.PutSetting(settingFeatures, next, audit...); err != nil {
+	if err := c.st.PutSetting(ctx, settingFeatures, next, audit...); err != nil {
 		return fmt.Errorf("daemon: store feature settings: %w", err)
 	}
 	c.cur = next

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/store"
 )
 
@@ -28,6 +29,13 @@ type sseEvent struct {
 // events arrived (n > 0), or the timeout.
 func readSSE(t *testing.T, url, token, lastID string, n int, timeout time.Duration) []sseEvent {
 	t.Helper()
+	return readSSEFrom(t, url, token, lastID, n, timeout, nil)
+}
+
+// readSSEFrom is readSSE that closes subscribed, when not nil, once the
+// stream's headers arrived: the server then follows the engagement.
+func readSSEFrom(t *testing.T, url, token, lastID string, n int, timeout time.Duration, subscribed chan<- struct{}) []sseEvent {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
@@ -41,7 +49,11 @@ func readSSE(t *testing.T, url, token, lastID string, n int, timeout time.Durati
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Errorf("GET %s = %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+		return nil
+	}
+	if subscribed != nil {
+		close(subscribed)
 	}
 	var out []sseEvent
 	var cur sseEvent
@@ -97,7 +109,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherAgent, "POST", msgs, messageRequest{Sender: "agent", Text: "not mine"}, 404)
 
 	got := readSSE(t, events, sup, "", 2, 10*time.Second)
-	if len(got) != 2 || got[0].Type != EventTranscriptFinal || got[0].ID != 1 || !strings.Contains(got[0].Data, "charged twice") ||
+	if len(got) != 2 || got[0].Type != hub.EventTranscriptFinal || got[0].ID != 1 || !strings.Contains(got[0].Data, "charged twice") ||
 		got[1].ID != 2 || !strings.Contains(got[1].Data, "check that") {
 		t.Fatalf("events = %+v", got)
 	}
@@ -111,13 +123,20 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherSup, "GET", "/api/v1/engagements/"+e.ID, nil, 404)
 
 	// A live stream sees the end and closes.
-	done := make(chan []sseEvent, 1)
-	go func() { done <- readSSE(t, events, sup, "2", 0, 20*time.Second) }()
-	time.Sleep(100 * time.Millisecond)
+	done, subscribed := make(chan []sseEvent, 1), make(chan struct{})
+	go func() { done <- readSSEFrom(t, events, sup, "2", 0, 20*time.Second, subscribed) }()
+	select {
+	case <-subscribed:
+	case tail := <-done:
+		t.Fatalf("stream ended before it was followed: %+v", tail)
+	}
+	if l, _ := td.hub.Get(e.ID); l.Ended() {
+		t.Fatal("the engagement ended before the stream followed it")
+	}
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	tail := <-done
-	if len(tail) == 0 || tail[0].Type != EventEnded || tail[len(tail)-1].Type != EventResults {
-		t.Fatalf("stream after end = %+v, want %s then the post-engagement %s, then the close", tail, EventEnded, EventResults)
+	if len(tail) == 0 || tail[0].Type != hub.EventEnded || tail[len(tail)-1].Type != EventResults {
+		t.Fatalf("stream after end = %+v, want %s then the post-engagement %s, then the close", tail, hub.EventEnded, EventResults)
 	}
 	td.mustCall(t, ingest, "POST", msgs, messageRequest{Sender: "customer", Text: "too late"}, 409)
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 409)
@@ -144,7 +163,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherSup, "GET", "/api/v1/engagements?queue=billing", nil, 403)
 
 	// Every read of content was audited with the reader and the engagement.
-	entries, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID})
+	entries, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID})
 	readers := map[string]bool{}
 	for _, a := range entries {
 		if a.Action == "content.read" {

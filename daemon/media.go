@@ -11,9 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/analyze"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
@@ -214,11 +216,11 @@ func (d *Daemon) engagementFromQuery(q url.Values, params map[string]string) (st
 }
 
 // open starts a voice engagement for an ingest session.
-func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*Live, *pipeline.Engagement, error) {
+func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*hub.Live, *pipeline.Engagement, error) {
 	d := m.d
 	e, err := d.engagementFromQuery(q, params)
 	if err != nil {
-		d.hub.metrics.refused.WithLabelValues("invalid").Inc()
+		d.hub.CountRefused("invalid")
 		return nil, nil, err
 	}
 	audit := store.AuditEntry{Actor: "ingest:" + source, Action: "engagement.create", Target: "queue:" + e.Queue,
@@ -228,12 +230,12 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 	}
 	live, err := d.hub.Start(ctx, e, source, audit)
 	if err != nil {
-		if errors.Is(err, ErrBusy) {
+		if errors.Is(err, hub.ErrBusy) {
 			return nil, nil, busyError{err}
 		}
 		return nil, nil, err
 	}
-	pe, err := m.pipeline.Open(d.hub.ctx, pipeline.OpenOptions{ID: live.ID(), Source: source})
+	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source})
 	if err != nil {
 		live.End("refused")
 		return nil, nil, err
@@ -248,7 +250,7 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 
 // bridge moves the pipeline's segments into the hub until the pipeline
 // closes its channel, then ends the engagement.
-func (m *mediaRouter) bridge(live *Live, pe *pipeline.Engagement) {
+func (m *mediaRouter) bridge(live *hub.Live, pe *pipeline.Engagement) {
 	for s := range pe.Segments() {
 		live.Touch()
 		live.Submit(storeSegment(s))
@@ -267,56 +269,63 @@ func storeSegment(s pipeline.Segment) store.Segment {
 // touchParty marks the engagement alive on every packet, holding off the
 // media timeout.
 type touchParty struct {
-	pt   *pipeline.Party
-	live *Live
+	ingest.Sink
+	live *hub.Live
 }
 
 func (t *touchParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
 	t.live.Touch()
-	return t.pt.WriteRTP(seq, ts, payload)
+	return t.Sink.WriteRTP(seq, ts, payload)
 }
 
 func (t *touchParty) Write(payload []byte) error {
 	t.live.Touch()
-	return t.pt.Write(payload)
+	return t.Sink.Write(payload)
 }
 
 type whipOpener struct{ m *mediaRouter }
 
-func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (whip.Engagement, error) {
+func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (ingest.Engagement, error) {
 	live, pe, err := o.m.open(ctx, "whip", meta.Query, nil, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return whipSession{&ingestEngagement{live: live, pe: pe}}, nil
+	return &ingestEngagement{live: live, pe: pe}, nil
 }
 
 type wsOpener struct{ m *mediaRouter }
 
-func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (wsstream.Engagement, error) {
+func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (ingest.Engagement, error) {
 	live, pe, err := o.m.open(ctx, "websocket", meta.Query, meta.Params, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return wsSession{&ingestEngagement{live: live, pe: pe}}, nil
+	return &ingestEngagement{live: live, pe: pe}, nil
 }
 
-// ingestEngagement adapts a hub and pipeline engagement pair to the
-// ingest servers' Engagement interfaces (WHIP and WebSocket).
+// ingestEngagement connects an ingest session (WHIP, WebSocket, SIP) to
+// its hub engagement and pipeline engagement.
 type ingestEngagement struct {
-	live *Live
+	live *hub.Live
 	pe   *pipeline.Engagement
 }
 
-func (e *ingestEngagement) addParty(name string, f codec.Format, channel int) (*touchParty, error) {
-	pt, err := e.pe.AddParty(pipeline.PartyOptions{Name: partyName(name), Format: f, Channel: channel})
+var (
+	_ ingest.Engagement   = (*ingestEngagement)(nil)
+	_ ingest.DTMFReceiver = (*ingestEngagement)(nil)
+)
+
+// AddParty adds the party to the pipeline engagement; its segments carry
+// the party as speaker.
+func (e *ingestEngagement) AddParty(p ingest.Party, f codec.Format, channel int) (ingest.Sink, error) {
+	sink, err := ingest.FromPipeline(e.pe).AddParty(p, f, channel)
 	if err != nil {
 		return nil, err
 	}
-	return &touchParty{pt: pt, live: e.live}, nil
+	return &touchParty{Sink: sink, live: e.live}, nil
 }
 
-// partyName maps ingest party names to transcript speakers.
+// partyName maps the parties named by an upload to transcript speakers.
 func partyName(n string) string {
 	switch inference.Party(n) {
 	case inference.PartyCustomer, inference.PartyAgent, inference.PartyBot:
@@ -325,32 +334,10 @@ func partyName(n string) string {
 	return "mixed"
 }
 
-// whipSession and wsSession give ingestEngagement the two AddParty
-// signatures of the WHIP and WebSocket servers.
-type whipSession struct{ *ingestEngagement }
-
-func (s whipSession) AddParty(name string, f codec.Format) (whip.Party, error) {
-	pt, err := s.addParty(name, f, 0)
-	if err != nil {
-		return nil, err
-	}
-	return pt, nil
-}
-
-type wsSession struct{ *ingestEngagement }
-
-func (s wsSession) AddParty(name string, f codec.Format, channel int) (wsstream.Party, error) {
-	pt, err := s.addParty(name, f, channel)
-	if err != nil {
-		return nil, err
-	}
-	return pt, nil
-}
-
 func (e *ingestEngagement) Close(err error) { e.pe.Close() }
 
 // DTMF records a DTMF digit as an event; digits are sensitive and never
 // enter the transcript text.
-func (e *ingestEngagement) DTMF(party, digit string) {
-	e.live.publish("dtmf", map[string]string{"party": party, "digit": digit})
+func (e *ingestEngagement) DTMF(p ingest.Party, digit string) {
+	e.live.Publish("dtmf", map[string]string{"party": string(p), "digit": digit})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/plugins/sdk"
 	"github.com/earshot/earshot/store"
+	storekeys "github.com/earshot/earshot/store/keys"
 )
 
 // Event type of information-retrieval cards from info plugins.
@@ -64,7 +65,7 @@ func (ps *pluginSettings) all() map[string]plugins.PluginSettings {
 	return out
 }
 
-func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store.AuditEntry) error {
+func (ps *pluginSettings) set(ctx context.Context, name string, v plugins.PluginSettings, audit store.AuditEntry) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	next := make(map[string]plugins.PluginSettings, len(ps.cur)+1)
@@ -72,7 +73,7 @@ func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store
 		next[k] = x
 	}
 	next[name] = v
-	if err := ps.st.PutSetting(settingPlugins, next, audit); err != nil {
+	if err := ps.st.PutSetting(ctx, settingPlugins, next, audit); err != nil {
 		return err
 	}
 	ps.cur = next
@@ -84,7 +85,7 @@ func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store
 type storeAuditor struct{ st *store.Store }
 
 func (a storeAuditor) RecordHandover(ctx context.Context, plugin, kind, engagementID string, fields []string) error {
-	return a.st.AppendAudit(store.AuditEntry{Actor: "plugin:" + plugin, Action: "plugin.handover", Engagement: engagementID,
+	return a.st.AppendAudit(ctx, store.AuditEntry{Actor: "plugin:" + plugin, Action: "plugin.handover", Engagement: engagementID,
 		Feature: kind, Detail: map[string]string{"fields": strings.Join(fields, ",")}})
 }
 
@@ -95,6 +96,8 @@ func pluginHostConfig(c Config) plugins.Config {
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(c.DataDir, "plugins")
 	}
+	// No plugin may be granted a path in the data directory.
+	cfg.Sandbox.Protect = append(slices.Clone(cfg.Sandbox.Protect), c.DataDir)
 	return cfg
 }
 
@@ -102,12 +105,13 @@ func pluginHostConfig(c Config) plugins.Config {
 // is the store's key provider, before the store opens. It returns nil for
 // the other providers.
 func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*plugins.StoreKeys, error) {
-	if c.Store.Keys.Provider != store.ProviderPlugin {
+	if c.Store.Keys.Provider != storekeys.ProviderPlugin {
 		return nil, nil
 	}
 	kc := c.Store.Keys.Plugin
 	k, err := plugins.NewStoreKeys(pluginHostConfig(c), plugins.KeysPluginConfig{
 		Name: kc.Name, SHA256: kc.SHA256, KeyPrefix: kc.KeyPrefix, Config: kc.Config,
+		ReadPaths: kc.ReadPaths, WritePaths: kc.WritePaths,
 	}, logger, reg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store.keys.plugin: %w", err)
@@ -115,7 +119,7 @@ func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*p
 	return k, nil
 }
 
-var _ store.KeyProvider = (*plugins.StoreKeys)(nil)
+var _ storekeys.Provider = (*plugins.StoreKeys)(nil)
 
 // isStoreKeys reports whether plugin name is the store's key provider.
 func (d *Daemon) isStoreKeys(name string) bool {
@@ -145,7 +149,33 @@ func newPluginHost(d *Daemon, logger *slog.Logger) (*plugins.Host, *pluginSettin
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ps.approveInstalled(h.Plugins(), logger); err != nil {
+		return nil, nil, err
+	}
 	return h, ps, nil
+}
+
+// approveInstalled carries plugins enabled before binaries needed an
+// approved checksum over an upgrade: such a plugin was installed by an
+// administrator, who then enabled it, and every start since has verified
+// its binary against the checksum recorded at install. That checksum
+// becomes the approved one, once, audited; a binary replaced later still
+// waits for a new approval.
+func (ps *pluginSettings) approveInstalled(installed []plugins.Status, logger *slog.Logger) error {
+	for _, st := range installed {
+		cur, _ := ps.PluginSettings(context.Background(), st.Manifest.Name)
+		if !cur.Enabled || cur.ApprovedSHA256 != "" || st.Manifest.SHA256 == "" {
+			continue
+		}
+		cur.ApprovedSHA256 = st.Manifest.SHA256
+		a := store.AuditEntry{Actor: "system", Action: "plugin.approve.upgrade", Target: st.Manifest.Name,
+			Detail: map[string]string{"approved_sha256": cur.ApprovedSHA256}}
+		if err := ps.set(context.Background(), st.Manifest.Name, cur, a); err != nil {
+			return fmt.Errorf("daemon: approve installed plugin %s: %w", st.Manifest.Name, err)
+		}
+		logger.Info("enabled plugin's installed checksum approved on upgrade", "plugin", st.Manifest.Name, "sha256", cur.ApprovedSHA256)
+	}
+	return nil
 }
 
 // infoRetrieval asks the enabled info plugins for customer cards when an
@@ -157,7 +187,9 @@ type infoRetrieval struct {
 	sem chan struct{} // bounds concurrent lookups across engagements
 }
 
-func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, emit func(string, any)) {
+// The cards' event names the intents only when showIntents (next best
+// actions, which show detected intents, are on for the engagement).
+func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, showIntents bool, emit func(string, any)) {
 	select {
 	case ir.sem <- struct{}{}:
 	default:
@@ -170,13 +202,17 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 	eng := sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef, Intents: names}
 	go func() {
 		defer func() { <-ir.sem }()
-		ctx, cancel := context.WithTimeout(ir.d.hub.ctx, 2*time.Second)
+		ctx, cancel := context.WithTimeout(ir.d.hub.Context(), 2*time.Second)
 		defer cancel()
 		for _, pc := range ir.d.plugins.CardsAll(ctx, eng) {
 			if pc.Err != nil || len(pc.Cards) == 0 {
 				continue
 			}
-			emit(EventInfoCards, map[string]any{"plugin": pc.Plugin, "intents": names, "cards": pc.Cards})
+			data := map[string]any{"plugin": pc.Plugin, "cards": pc.Cards}
+			if showIntents {
+				data["intents"] = names
+			}
+			emit(EventInfoCards, data)
 		}
 	}()
 }
@@ -201,8 +237,11 @@ func (d *Daemon) pluginError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.Is(err, plugins.ErrUnknownPlugin):
 		writeProblem(w, r, http.StatusNotFound, "not-found", err.Error())
-	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible):
+	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible),
+		errors.Is(err, plugins.ErrTooLarge):
 		d.badRequest(w, r, 400, err.Error(), "source_dir")
+	case errors.Is(err, plugins.ErrExists):
+		writeProblem(w, r, http.StatusConflict, "plugin-exists", err.Error())
 	default:
 		writeProblem(w, r, http.StatusConflict, "plugin", err.Error())
 	}
@@ -226,6 +265,9 @@ func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principa
 func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req struct {
 		SourceDir string `json:"source_dir"`
+		// Replace an installed plugin of the same name; its new binary
+		// then waits, stopped, for approval.
+		Replace bool `json:"replace"`
 	}
 	if !d.decodeJSON(w, r, &req) {
 		return
@@ -237,12 +279,16 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 	if m, err := plugins.ReadManifest(req.SourceDir); err == nil && d.keysPluginReserved(w, r, m.Name) {
 		return
 	}
-	m, err := d.plugins.Install(req.SourceDir)
+	install, action := d.plugins.Install, "plugin.install"
+	if req.Replace {
+		install, action = d.plugins.Replace, "plugin.replace"
+	}
+	m, err := install(req.SourceDir)
 	if err != nil {
 		d.pluginError(w, r, err)
 		return
 	}
-	d.audit(r, p, "plugin.install", m.Name+"@"+m.Version+" sha256:"+m.SHA256)
+	d.audit(r, p, action, m.Name+"@"+m.Version+" sha256:"+m.SHA256)
 	writeJSON(w, http.StatusCreated, m)
 }
 
@@ -251,7 +297,8 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 	if d.keysPluginReserved(w, r, name) {
 		return
 	}
-	if !slices.ContainsFunc(d.plugins.Plugins(), func(s plugins.Status) bool { return s.Manifest.Name == name }) {
+	st, err := d.plugins.Plugin(name)
+	if err != nil {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
 		return
 	}
@@ -260,10 +307,24 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	for _, sc := range req.ApprovedScopes {
-		if !slices.Contains(sdk.Scopes, sc) {
-			d.badRequest(w, r, 400, "unknown scope "+string(sc), "approved_scopes")
+		if !slices.Contains(st.Manifest.Scopes, sc) {
+			d.badRequest(w, r, 400, fmt.Sprintf("scope %q is not one the plugin's manifest requests %v", sc, st.Manifest.Scopes), "approved_scopes")
 			return
 		}
+	}
+	// Enabling approves the installed binary; an approval naming another
+	// checksum is stale (the plugin was replaced since it was reviewed).
+	switch {
+	case req.ApprovedSHA256 == "" && req.Enabled:
+		req.ApprovedSHA256 = st.Manifest.SHA256
+	case req.ApprovedSHA256 != "" && req.ApprovedSHA256 != st.Manifest.SHA256:
+		writeProblem(w, r, http.StatusConflict, "plugin-changed",
+			fmt.Sprintf("plugin %q is installed with sha256 %s, not the approved %s: review the installed plugin", name, st.Manifest.SHA256, req.ApprovedSHA256))
+		return
+	}
+	if field, err := d.plugins.CheckGrants(req); err != nil {
+		d.badRequest(w, r, 400, err.Error(), field)
+		return
 	}
 	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
 	scopes := make([]string, len(req.ApprovedScopes))
@@ -274,11 +335,14 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 	a.Detail["enabled"] = fmt.Sprint(req.Enabled)
 	a.Detail["scopes"] = strings.Join(scopes, ",")
 	a.Detail["local_confirmed"] = fmt.Sprint(req.LocalConfirmed)
-	if err := d.pluginSettings.set(name, req, a); err != nil {
+	a.Detail["approved_sha256"] = req.ApprovedSHA256
+	a.Detail["read_paths"] = strings.Join(req.ReadPaths, ",")
+	a.Detail["write_paths"] = strings.Join(req.WritePaths, ",")
+	if err := d.pluginSettings.set(r.Context(), name, req, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if fmt.Sprint(old.Config) != fmt.Sprint(req.Config) {
+	if fmt.Sprint(old.Config, old.ReadPaths, old.WritePaths) != fmt.Sprint(req.Config, req.ReadPaths, req.WritePaths) {
 		d.plugins.Restart(name)
 	}
 	writeJSON(w, 200, req)
