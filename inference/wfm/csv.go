@@ -22,10 +22,11 @@ type RowError struct {
 }
 
 func (e *RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("wfm: csv line %d: %v", e.Line, e.Err)
+	at := "line " + strconv.Itoa(e.Line)
+	if e.Column != "" {
+		at += ", column " + e.Column
 	}
-	return fmt.Sprintf("wfm: csv line %d, column %s: %v", e.Line, e.Column, e.Err)
+	return "wfm: csv " + at + ": " + e.Err.Error()
 }
 
 // Unwrap returns the underlying error.

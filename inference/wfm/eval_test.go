@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -22,23 +21,13 @@ import (
 	"github.com/earshot/earshot/inference/forecast/erlang"
 )
 
-// evalDir locates the shared evaluation data: EARSHOT_EVAL_DIR, else
-// <module root>/../shared/eval.
-func evalDir(t testing.TB) string {
+// evalDir is the shared evaluation data: EARSHOT_EVAL_DIR, else
+// ../shared/eval beside the module (tests run in the package's folder).
+func evalDir(testing.TB) string {
 	if d := os.Getenv("EARSHOT_EVAL_DIR"); d != "" {
 		return d
 	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "eval")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
+	return filepath.Join("..", "..", "..", "shared", "eval")
 }
 
 const bankHours = "mon-fri 07:00-21:00"
@@ -160,30 +149,7 @@ func buildInstances(t testing.TB, seed uint64, ins []*benchInstance) []*benchIns
 		}
 		per := NewPeriod(in.start, time.UTC, in.days, in.step)
 		p := &Problem{Period: per, Rules: synthRules(), Demand: bankDemand(t, sets[in.step], per, in.queues, in.scale, 150*time.Second)}
-		var need float64
-		for _, d := range p.Demand {
-			for _, a := range d.Agents {
-				need += float64(a) * in.step.Hours()
-			}
-		}
-		for in.agents = 5; ; in.agents += 5 {
-			p.Roster = synthRoster(seed, in.agents, in.queues, mustDays("mon-fri"))
-			if len(in.queues) == 1 {
-				for i := range p.Roster.Agents {
-					p.Roster.Agents[i].Skills = in.queues
-				}
-			}
-			var capacity float64
-			for _, w := range compile(p).maxWork() {
-				capacity += w
-			}
-			if capacity >= 1.05*need {
-				break
-			}
-		}
-		if err := p.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		in.agents = sizeRoster(t, p, seed, 5, in.queues, mustDays("mon-fri"))
 		in.problem = p
 	}
 	return ins
@@ -203,76 +169,34 @@ type glpkRun struct {
 
 var mipLineRE = regexp.MustCompile(`mip =\s+(?:not found yet|\S+)\s+>=\s+(\S+)`)
 
-// glpsolRun runs glpsol on model with args and returns its log, wall and
-// CPU time.
-func glpsolRun(t testing.TB, args ...string) (string, time.Duration, time.Duration) {
-	var out bytes.Buffer
-	cmd := exec.Command(glpsol(t), args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("glpsol %v: %v\n%s", args, err, lastLines(out.String(), 20))
-	}
-	return out.String(), time.Since(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-}
-
-// solveGLPK writes p's MIP, solves it with glpsol's branch and bound
-// within limit, and its LP relaxation with the interior-point method
-// (simplex does not finish the largest instance's root LP in ten minutes
-// on this machine).
+// solveGLPK solves p's MIP with glpsol's branch and bound within limit,
+// and its LP relaxation with the interior-point method (simplex does not
+// finish the largest instance's root LP in ten minutes on this machine).
 func solveGLPK(t testing.TB, p *Problem, limit time.Duration) glpkRun {
 	x, err := NewMIP(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	model := filepath.Join(dir, "model.lp")
-	f, err := os.Create(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x.WriteLP(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	r := glpkRun{objective: math.NaN(), lpBound: math.NaN(), bestBound: math.NaN(), columns: x.Size(), status: "none"}
-	sol := filepath.Join(dir, "mip.txt")
-	log, wall, cpu := glpsolRun(t, "--lp", model, "-w", sol, "--tmlim", strconv.Itoa(int(limit.Seconds())))
-	r.wall, r.cpu = wall, cpu
+	r := glpkRun{objective: math.NaN(), lpBound: math.NaN(), bestBound: math.NaN(), status: "none"}
+	res, log, wall, cpu := glpk(t, x, "--tmlim", strconv.Itoa(int(limit.Seconds())))
+	r.wall, r.cpu, r.columns = wall, cpu, x.Size()
 	if m := mipLineRE.FindAllStringSubmatch(log, -1); len(m) > 0 {
 		if v, err := strconv.ParseFloat(m[len(m)-1][1], 64); err == nil {
 			r.bestBound = x.Objective(v)
 		}
 	}
-	if sf, err := os.Open(sol); err == nil {
-		res, err := x.ReadGLPK(sf)
-		sf.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Schedule != nil {
-			r.status, r.objective, r.schedule = res.Status, res.Objective, res.Schedule
-		}
+	if res != nil && res.Schedule != nil {
+		r.status, r.objective, r.schedule = res.Status, res.Objective, res.Schedule
 	}
 	if strings.Contains(log, "INTEGER OPTIMAL SOLUTION FOUND") {
 		r.bestBound = r.objective
 	}
-	lpSol := filepath.Join(dir, "lp.txt")
-	_, r.lpWall, _ = glpsolRun(t, "--lp", model, "-w", lpSol, "--nomip", "--interior")
-	if sf, err := os.Open(lpSol); err == nil {
-		res, err := x.ReadGLPK(sf)
-		sf.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.lpBound = res.Objective
+	lp, _, lpWall, _ := glpk(t, x, "--nomip", "--interior")
+	r.lpWall = lpWall
+	if lp != nil {
+		r.lpBound = lp.Objective
 	}
 	return r
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
 
 // TestEvalSchedule is the scheduling benchmark: for each instance, Solve

@@ -343,20 +343,16 @@ func (cd *candidate) commit(c *cover, m *model) {
 		b := &ls.breaks[cd.brk]
 		b.e, b.s = cd.to+(b.e-b.s), cd.to
 		slices.SortFunc(ls.breaks, func(x, y liveBreak) int { return int(x.s - y.s) })
-	case "overtime":
-		if cd.atEnd {
-			ls.ot += cd.to - ls.e
-			ls.e = cd.to
-		} else {
-			ls.ot += ls.s - cd.to
-			ls.s = cd.to
+	default:
+		from, to := cd.bounds()
+		used := &ls.ot
+		if cd.kind == "time_off" {
+			used = &ls.toff
 		}
-	case "time_off":
+		*used += to - from
 		if cd.atEnd {
-			ls.toff += ls.e - cd.to
 			ls.e = cd.to
 		} else {
-			ls.toff += cd.to - ls.s
 			ls.s = cd.to
 		}
 	}

@@ -30,9 +30,21 @@ func glpsol(t testing.TB) string {
 // answer, with glpsol's log.
 func runGLPK(t testing.TB, x *MIP, limit time.Duration, extra ...string) (*MIPResult, string) {
 	t.Helper()
+	res, log, _, _ := glpk(t, x, append([]string{"--tmlim", strconv.Itoa(int(limit.Seconds()))}, extra...)...)
+	if res == nil {
+		t.Fatalf("glpsol wrote no solution:\n%s", log)
+	}
+	return res, log
+}
+
+// glpk writes the programme, runs glpsol on it with args and reads its
+// solution (nil when it wrote none); it returns glpsol's log, wall and CPU
+// time too.
+func glpk(t testing.TB, x *MIP, args ...string) (res *MIPResult, log string, wall, cpu time.Duration) {
+	t.Helper()
 	bin := glpsol(t)
 	dir := t.TempDir()
-	model := filepath.Join(dir, "model.lp")
+	model, sol := filepath.Join(dir, "model.lp"), filepath.Join(dir, "sol.txt")
 	f, err := os.Create(model)
 	if err != nil {
 		t.Fatal(err)
@@ -43,24 +55,24 @@ func runGLPK(t testing.TB, x *MIP, limit time.Duration, extra ...string) (*MIPRe
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sol := filepath.Join(dir, "sol.txt")
-	args := append([]string{"--lp", model, "-w", sol, "--tmlim", strconv.Itoa(int(limit.Seconds()))}, extra...)
+	args = append([]string{"--lp", model, "-w", sol}, args...)
 	var out bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("glpsol %v: %v\n%s", args, err, out.String())
 	}
+	wall, cpu = time.Since(start), cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()
 	sf, err := os.Open(sol)
 	if err != nil {
-		t.Fatalf("glpsol wrote no solution: %v\n%s", err, out.String())
+		return nil, out.String(), wall, cpu
 	}
 	defer sf.Close()
-	res, err := x.ReadGLPK(sf)
-	if err != nil {
+	if res, err = x.ReadGLPK(sf); err != nil {
 		t.Fatal(err)
 	}
-	return res, out.String()
+	return res, out.String(), wall, cpu
 }
 
 // tinyProblem is small enough for GLPK to prove optimality in seconds:

@@ -148,24 +148,32 @@ func devProblem(t testing.TB, peak float64, weeks int, step time.Duration) *Prob
 		synthDemand(per, "retail", peak, open, 0),
 		synthDemand(per, "cards", peak/2, open, 1.5),
 	}}
+	sizeRoster(t, p, 99, 10, []string{"retail", "cards"}, open)
+	return p
+}
+
+// sizeRoster gives p the smallest synthetic roster (seed, in steps of
+// step agents) whose contracts can work 5 % more hours than p's demand
+// needs, and returns its size.
+func sizeRoster(t testing.TB, p *Problem, seed uint64, step int, queues []string, open Days) int {
+	t.Helper()
 	var need float64
 	for _, d := range p.Demand {
 		for _, a := range d.Agents {
-			need += float64(a) * step.Hours()
+			need += float64(a) * p.Period.Step.Hours()
 		}
 	}
-	for n := 10; ; n += 10 {
-		p.Roster = synthRoster(99, n, []string{"retail", "cards"}, open)
+	for n := step; ; n += step {
+		p.Roster = synthRoster(seed, n, queues, open)
 		var capacity float64
 		for _, w := range compile(p).maxWork() {
 			capacity += w
 		}
 		if capacity >= 1.05*need {
-			break
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			return n
 		}
 	}
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -51,6 +51,27 @@ type svg struct {
 
 func (s svg) pr(format string, a ...any) { fmt.Fprintf(s.w, format, a...) }
 
+// begin writes the document's opening, white background and title.
+func begin(w io.Writer, o Options, fontSize int, titleX, titleY float64, title string) svg {
+	s := svg{bufio.NewWriter(w)}
+	s.pr(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="%d">`+"\n", o.Width, o.Height, o.Width, o.Height, fontSize)
+	s.pr(`<rect width="100%%" height="100%%" fill="#fff"/>` + "\n")
+	if o.Title != "" {
+		title = o.Title
+	}
+	s.pr(`<text x="%.1f" y="%.1f" font-size="15" font-weight="bold">%s</text>`+"\n", titleX, titleY, esc(title))
+	return s
+}
+
+// end closes the document.
+func (s svg) end() error {
+	s.pr("</svg>\n")
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("chart: write: %w", err)
+	}
+	return nil
+}
+
 func esc(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
@@ -102,7 +123,7 @@ func Coverage(w io.Writer, cov *wfm.Coverage, step time.Duration, o Options) err
 	for _, p := range pts {
 		ymax = math.Max(ymax, math.Max(p.req, p.got))
 	}
-	top, ystep := niceScale(ymax)
+	top, ystep := agentScale(ymax)
 	const ml, mr, mt, mb = 56.0, 16.0, 40.0, 44.0
 	W, H := float64(o.Width), float64(o.Height)
 	pw, ph := W-ml-mr, H-mt-mb
@@ -119,15 +140,7 @@ func Coverage(w io.Writer, cov *wfm.Coverage, step time.Duration, o Options) err
 		}
 	}
 	y := func(v float64) float64 { return mt + ph*(1-v/top) }
-	bw := bufio.NewWriter(w)
-	s := svg{bw}
-	s.pr(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", o.Width, o.Height, o.Width, o.Height)
-	s.pr(`<rect width="100%%" height="100%%" fill="#fff"/>` + "\n")
-	title := o.Title
-	if title == "" {
-		title = "Required and scheduled agents per interval"
-	}
-	s.pr(`<text x="%.1f" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", ml, esc(title))
+	s := begin(w, o, 12, ml, 24, "Required and scheduled agents per interval")
 	for v := 0.0; v <= top+ystep/2; v += ystep {
 		s.pr(`<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/>`+"\n", ml, ml+pw, y(v), y(v))
 		s.pr(`<text x="%.1f" y="%.1f" text-anchor="end" fill="#555">%g</text>`+"\n", ml-6, y(v)+4, v)
@@ -175,11 +188,8 @@ func Coverage(w io.Writer, cov *wfm.Coverage, step time.Duration, o Options) err
 	s.pr(`<line x1="0" x2="18" y1="6" y2="6" stroke="#222" stroke-width="2"/><text x="22" y="10">required</text>`)
 	s.pr(`<rect x="90" y="0" width="14" height="12" fill="#9fc1ea"/><text x="108" y="10">scheduled</text>`)
 	s.pr(`<rect x="190" y="0" width="14" height="12" fill="#e8898b"/><text x="208" y="10">under-staffed</text>`)
-	s.pr("</g>\n</svg>\n")
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("chart: write: %w", err)
-	}
-	return nil
+	s.pr("</g>\n")
+	return s.end()
 }
 
 // Week draws week (0-based) of the schedule: one row per agent (agents, or
@@ -232,15 +242,7 @@ func Week(w io.Writer, s *wfm.Schedule, week int, agents []string, o Options) er
 	colW := (W - ml - mr) / 7
 	span := float64(hi - lo)
 	xAt := func(day int, minute float64) float64 { return ml + colW*float64(day) + colW*(minute-float64(lo))/span }
-	bw := bufio.NewWriter(w)
-	g := svg{bw}
-	g.pr(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", o.Width, o.Height, o.Width, o.Height)
-	g.pr(`<rect width="100%%" height="100%%" fill="#fff"/>` + "\n")
-	title := o.Title
-	if title == "" {
-		title = fmt.Sprintf("Schedule, week of %s", from.Format("Mon 02 Jan 2006"))
-	}
-	g.pr(`<text x="%.1f" y="20" font-size="15" font-weight="bold">%s</text>`+"\n", ml, esc(title))
+	g := begin(w, o, 11, ml, 20, fmt.Sprintf("Schedule, week of %s", from.Format("Mon 02 Jan 2006")))
 	for d := range 7 {
 		day := per.Day(week*7 + d)
 		g.pr(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`+"\n", ml+colW*float64(d), mt, colW, rowH*float64(len(order)), []string{"#fafafa", "#f2f2f2"}[d%2])
@@ -265,25 +267,15 @@ func Week(w io.Writer, s *wfm.Schedule, week int, agents []string, o Options) er
 			}
 		}
 	}
-	g.pr("</svg>\n")
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("chart: write: %w", err)
-	}
-	return nil
+	return g.end()
 }
 
-// niceScale returns an axis top and tick step (1, 2 or 5 x 10^k).
-func niceScale(v float64) (top, step float64) {
-	if !(v > 0) || math.IsInf(v, 0) {
-		return 1, 0.25
+// agentScale returns an axis top and a whole tick step (1, 2, 5, 10, 20,
+// ...) giving at most six ticks for counts of agents up to v.
+func agentScale(v float64) (top, step float64) {
+	step = 1
+	for i := 0; math.Ceil(v/step) > 6; i++ {
+		step *= []float64{2, 2.5, 2}[i%3]
 	}
-	raw := v / 5
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if raw <= m*mag {
-			step = m * mag
-			break
-		}
-	}
-	return math.Ceil(v/step) * step, step
+	return math.Max(step, math.Ceil(v/step)*step), step
 }
