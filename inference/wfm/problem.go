@@ -156,8 +156,25 @@ func (p *Problem) Validate() error {
 			}
 		}
 	}
+	qi := p.queueIndex()
+	sets := map[uint64]bool{}
+	for _, a := range p.Roster.Agents {
+		var mask uint64
+		for _, s := range a.Skills {
+			if q, ok := qi[s]; ok {
+				mask |= 1 << q
+			}
+		}
+		sets[mask] = true
+	}
+	if len(sets) > maxSkillSets {
+		return fieldErr("roster.agents", "%d different combinations of the scheduled queues among agents' skills: at most %d", len(sets), maxSkillSets)
+	}
 	return nil
 }
+
+// maxSkillSets bounds the different skill combinations (bit masks).
+const maxSkillSets = 64
 
 // queueIndex maps the demand's queues to their index.
 func (p *Problem) queueIndex() map[string]int {

@@ -145,6 +145,9 @@ func (r *Rules) Validate() error {
 			}
 		}
 		latest = max(latest, t.Starts[len(t.Starts)-1].Duration()+L)
+		if len(t.Breaks) > maxBreaks {
+			return fieldErr(f+".breaks", "%d breaks: at most %d", len(t.Breaks), maxBreaks)
+		}
 		var prevEnd time.Duration
 		for j, b := range t.Breaks {
 			bf := fmt.Sprintf("%s.breaks[%d]", f, j)

@@ -194,6 +194,13 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"negative demand", func(p *Problem) { p.Demand[0].Agents[3] = -1 }, "demand[0].agents[3]"},
 		{"period days", func(p *Problem) { p.Period.Days = 10 }, "period.days"},
 		{"period step", func(p *Problem) { p.Period.Step = time.Hour }, "period.step"},
+		{"too many breaks", func(p *Problem) {
+			b := p.Rules.Shifts[0].Breaks[0]
+			for i := range 7 {
+				b.After, b.Before = Duration(time.Duration(i)*time.Hour), Duration(time.Duration(i)*time.Hour+30*time.Minute)
+				p.Rules.Shifts[0].Breaks = append(p.Rules.Shifts[0].Breaks[:0:0], append(p.Rules.Shifts[0].Breaks, b)...)
+			}
+		}, "rules.shifts[0].breaks"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := smallProblem(t, 5, 30*time.Minute)
