@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/earshot/earshot/daemon/api"
 	"github.com/earshot/earshot/store"
 )
 
@@ -15,45 +16,30 @@ var (
 	userIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
 )
 
-// queueRequest is the body of queue creation and update.
-type queueRequest struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
-// userRequest is the body of user creation and update.
-type userRequest struct {
-	ID          string   `json:"id"`
-	DisplayName string   `json:"display_name"`
-	Role        string   `json:"role"`
-	Queues      []string `json:"queues"`
-	Licensed    bool     `json:"licensed"`
-	Disabled    bool     `json:"disabled"`
-}
-
-// tokenRequest is the body of token creation.
-type tokenRequest struct {
-	UserID string `json:"user_id"`
-	Name   string `json:"name"`
-	// ExpiresIn is a Go duration ("720h"); empty means no expiry.
-	ExpiresIn string `json:"expires_in"`
-}
-
-// tokenView is a token as the API shows it: never the secret or its hash.
-type tokenView struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"user_id"`
-	Name      string    `json:"name,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	// Secret is set only in the response that created the token.
-	Secret string `json:"secret,omitempty"`
-}
+// The directory's bodies are the API's shared types (daemon/api), which
+// the admin command line sends and reads too.
+type (
+	queueRequest = api.QueueRequest
+	userRequest  = api.UserRequest
+	tokenRequest = api.TokenRequest
+	tokenView    = api.Token
+)
 
 func viewToken(t store.Token) tokenView {
 	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}
+}
+
+func viewQueue(q store.Queue) api.Queue {
+	return api.Queue{ID: q.ID, Name: q.Name, Description: q.Description, CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt}
+}
+
+func viewUser(u store.User) api.User {
+	v := api.User{ID: u.ID, DisplayName: u.DisplayName, Role: u.Role, Queues: u.Queues, Licensed: u.Licensed,
+		Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	if v.Queues == nil {
+		v.Queues = []string{}
+	}
+	return v
 }
 
 var (
@@ -100,10 +86,10 @@ func (d *Daemon) listQueues(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	out := []store.Queue{}
+	out := []api.Queue{}
 	for _, q := range qs {
 		if p.InQueue(q.ID) {
-			out = append(out, q)
+			out = append(out, viewQueue(q))
 		}
 	}
 	writeJSON(w, 200, out)
@@ -121,7 +107,7 @@ func (d *Daemon) getQueue(w http.ResponseWriter, r *http.Request, p *Principal) 
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, q)
+	writeJSON(w, 200, viewQueue(q))
 }
 
 func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -143,7 +129,7 @@ func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principa
 		return
 	}
 	w.Header().Set("Location", "/api/v1/queues/"+q.ID)
-	writeJSON(w, http.StatusCreated, q)
+	writeJSON(w, http.StatusCreated, viewQueue(q))
 }
 
 func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -170,7 +156,7 @@ func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principa
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, q)
+	writeJSON(w, 200, viewQueue(q))
 }
 
 func (d *Daemon) deleteQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -188,10 +174,11 @@ func (d *Daemon) listUsers(w http.ResponseWriter, r *http.Request, p *Principal)
 		d.storeError(w, r, err)
 		return
 	}
-	if us == nil {
-		us = []store.User{}
+	out := make([]api.User, 0, len(us))
+	for _, u := range us {
+		out = append(out, viewUser(u))
 	}
-	writeJSON(w, 200, us)
+	writeJSON(w, 200, out)
 }
 
 func (d *Daemon) getUser(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -205,7 +192,7 @@ func (d *Daemon) getUser(w http.ResponseWriter, r *http.Request, p *Principal) {
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, u)
+	writeJSON(w, 200, viewUser(u))
 }
 
 func (d *Daemon) validateUser(w http.ResponseWriter, r *http.Request, req *userRequest) bool {
@@ -245,7 +232,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 		return
 	}
 	w.Header().Set("Location", "/api/v1/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, viewUser(u))
 }
 
 func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -283,7 +270,7 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, u)
+	writeJSON(w, 200, viewUser(u))
 }
 
 func (d *Daemon) deleteUser(w http.ResponseWriter, r *http.Request, p *Principal) {

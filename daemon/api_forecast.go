@@ -96,23 +96,6 @@ func getDuration(q url.Values, name string, def time.Duration) (time.Duration, e
 	return v, nil
 }
 
-// parseHolidays reads "2026-12-25:christmas:closed,2026-11-27:black-friday".
-func parseHolidays(s string) ([]forecast.Holiday, error) {
-	var out []forecast.Holiday
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		f := strings.Split(item, ":")
-		if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "closed") {
-			return nil, &paramError{"holidays", fmt.Sprintf("%q: want DATE:NAME or DATE:NAME:closed", item)}
-		}
-		out = append(out, forecast.Holiday{Date: f[0], Name: f[1], Closed: len(f) == 3})
-	}
-	return out, nil
-}
-
 func parseForecastParams(queue string, q url.Values) (forecastParams, error) {
 	var p forecastParams
 	p.queue = queue
@@ -142,8 +125,8 @@ func parseForecastParams(queue string, q url.Values) (forecastParams, error) {
 	}
 	p.cfg = forecast.DefaultConfig()
 	p.cfg.Hours = q.Get("hours")
-	if p.cfg.Holidays, err = parseHolidays(q.Get("holidays")); err != nil {
-		return p, err
+	if p.cfg.Holidays, err = forecast.ParseHolidays(q.Get("holidays")); err != nil {
+		return p, &paramError{"holidays", err.Error()}
 	}
 	if t := q.Get("trend"); t != "" {
 		p.cfg.Trend = t
@@ -237,8 +220,8 @@ func backtestParams(q url.Values) (forecast.BacktestConfig, error) {
 	if bt.StepDays, err = getInt(q, "step_days", 7); err != nil {
 		return bt, err
 	}
-	if bt.Origins < 1 || bt.Origins > 52 {
-		return bt, &paramError{"origins", "must be 1..52"}
+	if bt.Origins < 1 || bt.Origins > forecast.MaxOrigins {
+		return bt, &paramError{"origins", fmt.Sprintf("must be 1..%d", forecast.MaxOrigins)}
 	}
 	return bt, nil
 }
@@ -274,7 +257,7 @@ func resolvePatience(q url.Values, t *erlang.Target, s *forecast.Series) error {
 	if q.Get("patience") != "auto" || len(s.Points) == 0 {
 		return nil
 	}
-	p, err := s.Patience(s.Points[len(s.Points)-1].Start.AddDate(0, 0, -90))
+	p, err := s.RecentPatience(90)
 	if err != nil {
 		return err
 	}

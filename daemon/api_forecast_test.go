@@ -12,38 +12,18 @@ import (
 
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/inference/forecast/erlang"
+	"github.com/earshot/earshot/inference/forecast/forecasttest"
 	"github.com/earshot/earshot/store"
 )
 
 // forecastHistory is 100 weekdays of a 08:00-18:00 queue at 30 minutes with
 // a smooth intraday curve and a weekly pattern: enough for the backtest's
 // default 8 origins x 28 days and the long-term model's 90 days.
-func forecastHistory() []forecast.Point {
-	var pts []forecast.Point
-	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	for d := 0; d < 140; d++ {
-		day := start.AddDate(0, 0, d)
-		if day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
-			continue
-		}
-		for s := 16; s < 36; s++ {
-			v := math.Round((40 + 25*math.Sin(float64(s-16)/20*math.Pi)) * (1 + 0.1*float64(day.Weekday()%3)) * (1 + 0.05*math.Sin(float64(d*s))))
-			pts = append(pts, forecast.Point{Start: day.Add(time.Duration(s) * 30 * time.Minute), Offered: v, Handled: v, AHT: 200 + float64(s)})
-		}
-	}
-	return pts
-}
+func forecastHistory() []forecast.Point { return forecasttest.Weekdays() }
 
 var forecastHistoryBody = map[string]any{"points": forecastHistory()}
 
-func historyCSV(pts []forecast.Point) string {
-	var b strings.Builder
-	b.WriteString("timestamp,count,aht\n")
-	for _, p := range pts {
-		fmt.Fprintf(&b, "%s,%g,%g\n", p.Start.Format("2006-01-02 15:04"), p.Offered, p.AHT)
-	}
-	return b.String()
-}
+func historyCSV(pts []forecast.Point) string { return forecasttest.CSV(pts) }
 
 func TestForecastAPI(t *testing.T) {
 	td := startDaemon(t, nil)

@@ -103,30 +103,3 @@ func TestKeysPluginAsStoreProvider(t *testing.T) {
 		t.Fatal("New succeeded with the plugin's keys gone")
 	}
 }
-
-// TestPluginInstallCommand installs a plugin offline into the configured
-// plugin directory, and refuses a folder whose manifest is missing.
-func TestPluginInstallCommand(t *testing.T) {
-	src := t.TempDir()
-	os.WriteFile(filepath.Join(src, "kms"), []byte("#!/bin/sh\nexit 1\n"), 0o755)
-	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(`{"name":"kms","version":"1.2.0","executable":"kms","kinds":["keys"]}`), 0o644)
-	dataDir := t.TempDir()
-	cfgPath := filepath.Join(t.TempDir(), "earshot.yaml")
-	os.WriteFile(cfgPath, []byte("data_dir: "+dataDir+"\n"), 0o600)
-	if err := cmdPlugin([]string{"install", src, "--config", cfgPath}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := plugins.ReadManifest(filepath.Join(dataDir, "plugins", "kms"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want, _ := plugins.FileSHA256(filepath.Join(src, "kms")); m.SHA256 != want || m.Version != "1.2.0" {
-		t.Errorf("installed manifest = %+v, want sha256 %s", m, want)
-	}
-	if err := cmdPlugin([]string{"install", t.TempDir(), "--config", cfgPath}); err == nil || !strings.Contains(err.Error(), "manifest") {
-		t.Errorf("install of a folder without a manifest: error = %v", err)
-	}
-	if err := cmdPlugin([]string{"remove", src, "--config", cfgPath}); err == nil {
-		t.Error("an unknown action was accepted")
-	}
-}

@@ -3,19 +3,13 @@ package daemon
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/earshot/earshot/daemon/api"
 )
 
 // Problem is an RFC 9457 problem details object, the body of every error
 // response of the API.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	// Field names the request field at fault, when there is one.
-	Field string `json:"field,omitempty"`
-}
+type Problem = api.Problem
 
 // problemBase prefixes the type URIs of Earshot's problems; they are
 // identifiers, documented in the OpenAPI document, not fetched.

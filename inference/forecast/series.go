@@ -284,3 +284,12 @@ func (s *Series) Patience(since time.Time) (time.Duration, error) {
 	}
 	return time.Duration(wait / ab * float64(time.Second)), nil
 }
+
+// RecentPatience is Patience over the last days of the series (counted back
+// from its last point): the estimate staffing uses for patience "auto".
+func (s *Series) RecentPatience(days int) (time.Duration, error) {
+	if len(s.Points) == 0 {
+		return 0, fmt.Errorf("%w: empty series", ErrTooShort)
+	}
+	return s.Patience(s.Points[len(s.Points)-1].Start.AddDate(0, 0, -days))
+}

@@ -1,4 +1,4 @@
-package daemon
+package cli
 
 import (
 	"bytes"
@@ -11,19 +11,20 @@ import (
 	"testing"
 
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/forecast/forecasttest"
 )
 
 func TestForecastCLI(t *testing.T) {
 	dir := t.TempDir()
 	hist := filepath.Join(dir, "hist.csv")
-	if err := os.WriteFile(hist, []byte(historyCSV(forecastHistory())), 0o600); err != nil {
+	if err := os.WriteFile(hist, []byte(forecasttest.CSV(forecasttest.Weekdays())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	two := filepath.Join(dir, "two.csv")
 	os.WriteFile(two, []byte("timestamp,queue,count\n2026-01-05 08:00,cards,3\n2026-01-05 08:00,sales,4\n"), 0o600)
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := runForecastCLI(args, strings.NewReader(""), &out, io.Discard)
+		err := runForecast(args, strings.NewReader(""), &out, io.Discard)
 		return out.String(), err
 	}
 	// run -> CSV on stdout.
