@@ -112,64 +112,22 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 	if !ValidStep(opt.Step) {
 		return nil, rep, fmt.Errorf("%w: step %v: must be 15m, 30m or 1h", ErrBadInput, opt.Step)
 	}
-	loc := opt.Location
-	if loc == nil {
-		loc = time.UTC
+	if opt.Location == nil {
+		opt.Location = time.UTC
 	}
-	maxErr := opt.MaxErrors
-	if maxErr <= 0 {
-		maxErr = 20
+	if opt.MaxErrors <= 0 {
+		opt.MaxErrors = 20
 	}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+	col, err := readHeader(cr, opt)
 	if err != nil {
-		return nil, rep, fmt.Errorf("%w: csv header: %v", ErrBadInput, err)
+		return nil, rep, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		for name, al := range csvAliases {
-			for _, a := range al {
-				if h == a {
-					if _, dup := col[name]; dup {
-						return nil, rep, &RowError{Line: 1, Column: h, Msg: "column given twice (as " + name + ")"}
-					}
-					col[name] = i
-				}
-			}
-		}
-	}
-	for _, need := range []string{"timestamp", "offered"} {
-		if _, ok := col[need]; !ok {
-			return nil, rep, &RowError{Line: 1, Column: need, Msg: fmt.Sprintf("missing column (accepted names: %s)", strings.Join(csvAliases[need], ", "))}
-		}
-	}
-	if _, ok := col["queue"]; !ok && opt.Queue == "" {
-		return nil, rep, &RowError{Line: 1, Column: "queue", Msg: "no queue column and no queue given"}
-	}
-	type key struct {
-		q string
-		t int64
-	}
-	type acc struct {
-		p    Point
-		ahtW float64
-		line int
-		rows int
-		aht0 float64 // the AHT of a single row, kept exact
-	}
-	points := map[key]*acc{}
-	var errs []error
-	addErr := func(e *RowError) bool {
-		errs = append(errs, e)
-		return len(errs) >= maxErr
-	}
-	line := 1
-	for {
+	im := &importer{opt: opt, col: col, points: map[pointKey]*pointAcc{}}
+	for line := 2; len(im.errs) < opt.MaxErrors; line++ {
 		rec, err := cr.Read()
-		line++
 		if err == io.EOF {
 			break
 		}
@@ -178,120 +136,203 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			if addErr(&RowError{Line: line, Msg: err.Error()}) {
-				break
-			}
+			im.fail(&RowError{Line: line, Msg: err.Error()})
 			continue
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
 		rep.Rows++
-		field := func(name string) (string, bool) {
-			i, ok := col[name]
-			if !ok {
-				return "", false
-			}
-			if i >= len(rec) {
-				return "", true
-			}
-			return strings.TrimSpace(rec[i]), true
-		}
-		ts, _ := field("timestamp")
-		t, err := parseTimestamp(ts, loc)
-		if err != nil {
-			if addErr(&RowError{Line: line, Column: "timestamp", Msg: err.Error()}) {
-				break
-			}
-			continue
-		}
-		if !hasOffset(ts) {
-			// A wall-clock time skipped by daylight saving is normalised by
-			// time.Date; refuse it rather than shift it silently.
-			if t.Format("2006-01-02 15:04") != normClock(ts) {
-				if addErr(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%q does not exist in %s (daylight-saving gap)", ts, loc)}) {
-					break
-				}
-				continue
-			}
-		}
-		q := opt.Queue
-		if v, ok := field("queue"); ok {
-			q = v
-			if q == "" {
-				if addErr(&RowError{Line: line, Column: "queue", Msg: "empty queue"}) {
-					break
-				}
-				continue
-			}
-		}
-		var vals [7]float64
-		bad := false
-		for i, name := range []string{"offered", "handled", "abandoned", "aht", "wait", "asa", "abandon"} {
-			s, ok := field(name)
-			if !ok || (s == "" && name != "offered") {
-				continue
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			switch {
-			case err != nil:
-				bad = true
-				if addErr(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not a number: %q", s)}) {
-					break
-				}
-			case math.IsNaN(v) || math.IsInf(v, 0):
-				bad = true
-				addErr(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not finite: %q", s)})
-			case v < 0:
-				bad = true
-				addErr(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("negative: %v", v)})
-			}
-			vals[i] = v
-		}
-		if bad {
-			if len(errs) >= maxErr {
-				break
-			}
-			continue
-		}
-		st := floorStep(t, opt.Step)
-		if !opt.Aggregate && !st.Equal(t) {
-			if addErr(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%s is not the start of a %v interval (set aggregate to sum finer rows)", ts, opt.Step)}) {
-				break
-			}
-			continue
-		}
-		k := key{q, st.Unix()}
-		a := points[k]
-		if a == nil {
-			a = &acc{p: Point{Start: st}, line: line}
-			points[k] = a
-		} else if !opt.Aggregate {
-			if addErr(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("duplicate interval %s for queue %q (first on line %d)", st.Format(time.RFC3339), q, a.line)}) {
-				break
-			}
-			continue
-		}
-		a.rows++
-		a.aht0 = vals[3]
-		a.p.Offered += vals[0]
-		a.p.Handled += vals[1]
-		a.p.Abandoned += vals[2]
-		a.p.WaitSeconds += vals[4] + vals[5]*vals[1] + vals[6]*vals[2]
-		if vals[3] > 0 {
-			w := ahtWeight(vals[1], vals[0])
-			a.p.AHT += vals[3] * w
-			a.ahtW += w
-		}
+		im.row(line, rec)
 	}
-	if len(errs) > 0 {
-		if len(errs) >= maxErr {
-			errs = append(errs, fmt.Errorf("forecast: csv: stopped after %d errors", maxErr))
+	if len(im.errs) > 0 {
+		errs := im.errs
+		if len(errs) >= opt.MaxErrors {
+			errs = append(errs, fmt.Errorf("forecast: csv: stopped after %d errors", opt.MaxErrors))
 		}
 		return nil, rep, errors.Join(errs...)
 	}
+	out := im.series()
+	for _, s := range out {
+		rep.Points += len(s.Points)
+	}
+	rep.Queues = len(out)
+	return out, rep, nil
+}
+
+// readHeader maps the header's columns (by their accepted names) to their
+// index.
+func readHeader(cr *csv.Reader, opt ImportOptions) (map[string]int, error) {
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%w: csv header: %v", ErrBadInput, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		for name, al := range csvAliases {
+			for _, a := range al {
+				if h == a {
+					if _, dup := col[name]; dup {
+						return nil, &RowError{Line: 1, Column: h, Msg: "column given twice (as " + name + ")"}
+					}
+					col[name] = i
+				}
+			}
+		}
+	}
+	for _, need := range []string{"timestamp", "offered"} {
+		if _, ok := col[need]; !ok {
+			return nil, &RowError{Line: 1, Column: need, Msg: fmt.Sprintf("missing column (accepted names: %s)", strings.Join(csvAliases[need], ", "))}
+		}
+	}
+	if _, ok := col["queue"]; !ok && opt.Queue == "" {
+		return nil, &RowError{Line: 1, Column: "queue", Msg: "no queue column and no queue given"}
+	}
+	return col, nil
+}
+
+// numericColumns are the number columns of a row, in rowValues order.
+var numericColumns = [...]string{"offered", "handled", "abandoned", "aht", "wait", "asa", "abandon"}
+
+// rowValues holds a row's numbers, indexed like numericColumns.
+type rowValues [len(numericColumns)]float64
+
+type pointKey struct {
+	q string
+	t int64
+}
+
+// pointAcc accumulates the rows of one (queue, interval).
+type pointAcc struct {
+	p    Point
+	ahtW float64
+	line int
+	rows int
+	aht0 float64 // the AHT of a single row, kept exact
+}
+
+// importer turns CSV rows into points.
+type importer struct {
+	opt    ImportOptions
+	col    map[string]int
+	points map[pointKey]*pointAcc
+	errs   []error
+}
+
+func (im *importer) fail(e *RowError) { im.errs = append(im.errs, e) }
+
+// field returns the named column of rec ("" past its end) and whether the
+// file has that column.
+func (im *importer) field(rec []string, name string) (string, bool) {
+	i, ok := im.col[name]
+	if !ok {
+		return "", false
+	}
+	if i >= len(rec) {
+		return "", true
+	}
+	return strings.TrimSpace(rec[i]), true
+}
+
+// row reads one data row at line; a bad row records its errors and adds
+// nothing.
+func (im *importer) row(line int, rec []string) {
+	ts, _ := im.field(rec, "timestamp")
+	t, ok := im.timestamp(line, ts)
+	if !ok {
+		return
+	}
+	q := im.opt.Queue
+	if v, ok := im.field(rec, "queue"); ok {
+		if q = v; q == "" {
+			im.fail(&RowError{Line: line, Column: "queue", Msg: "empty queue"})
+			return
+		}
+	}
+	vals, ok := im.numbers(line, rec)
+	if !ok {
+		return
+	}
+	st := floorStep(t, im.opt.Step)
+	if !im.opt.Aggregate && !st.Equal(t) {
+		im.fail(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%s is not the start of a %v interval (set aggregate to sum finer rows)", ts, im.opt.Step)})
+		return
+	}
+	im.add(line, q, st, vals)
+}
+
+// timestamp parses a row's timestamp in the site's zone.
+func (im *importer) timestamp(line int, ts string) (time.Time, bool) {
+	loc := im.opt.Location
+	t, err := parseTimestamp(ts, loc)
+	if err != nil {
+		im.fail(&RowError{Line: line, Column: "timestamp", Msg: err.Error()})
+		return t, false
+	}
+	// A wall-clock time skipped by daylight saving is normalised by
+	// time.Date; refuse it rather than shift it silently.
+	if !hasOffset(ts) && t.Format("2006-01-02 15:04") != normClock(ts) {
+		im.fail(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%q does not exist in %s (daylight-saving gap)", ts, loc)})
+		return t, false
+	}
+	return t, true
+}
+
+// numbers parses a row's number columns; every bad one is recorded.
+func (im *importer) numbers(line int, rec []string) (rowValues, bool) {
+	var vals rowValues
+	ok := true
+	for i, name := range numericColumns {
+		s, has := im.field(rec, name)
+		if !has || (s == "" && name != "offered") {
+			continue
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		switch {
+		case err != nil:
+			im.fail(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not a number: %q", s)})
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			im.fail(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not finite: %q", s)})
+		case v < 0:
+			im.fail(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("negative: %v", v)})
+		default:
+			vals[i] = v
+			continue
+		}
+		ok = false
+	}
+	return vals, ok
+}
+
+// add puts a good row into the interval starting at st.
+func (im *importer) add(line int, q string, st time.Time, vals rowValues) {
+	k := pointKey{q, st.Unix()}
+	a := im.points[k]
+	if a == nil {
+		a = &pointAcc{p: Point{Start: st}, line: line}
+		im.points[k] = a
+	} else if !im.opt.Aggregate {
+		im.fail(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("duplicate interval %s for queue %q (first on line %d)", st.Format(time.RFC3339), q, a.line)})
+		return
+	}
+	a.rows++
+	a.aht0 = vals[3]
+	a.p.Offered += vals[0]
+	a.p.Handled += vals[1]
+	a.p.Abandoned += vals[2]
+	a.p.WaitSeconds += vals[4] + vals[5]*vals[1] + vals[6]*vals[2]
+	if vals[3] > 0 {
+		w := ahtWeight(vals[1], vals[0])
+		a.p.AHT += vals[3] * w
+		a.ahtW += w
+	}
+}
+
+// series builds one sorted Series per queue from the accumulated points.
+func (im *importer) series() map[string]*Series {
 	out := map[string]*Series{}
-	for k, a := range points {
+	for k, a := range im.points {
 		switch {
 		case a.rows == 1:
 			a.p.AHT = a.aht0
@@ -300,17 +341,15 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 		}
 		s := out[k.q]
 		if s == nil {
-			s = &Series{Queue: k.q, Step: opt.Step, Location: loc}
+			s = &Series{Queue: k.q, Step: im.opt.Step, Location: im.opt.Location}
 			out[k.q] = s
 		}
 		s.Points = append(s.Points, a.p)
 	}
 	for _, s := range out {
 		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].Start.Before(s.Points[j].Start) })
-		rep.Points += len(s.Points)
 	}
-	rep.Queues = len(out)
-	return out, rep, nil
+	return out
 }
 
 func hasOffset(s string) bool {
