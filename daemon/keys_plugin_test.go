@@ -56,7 +56,8 @@ func TestKeysPluginAsStoreProvider(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/engagements/"+e.ID+"/messages", messageRequest{"customer", said}, 201)
 
 	// The plugin is the store's: not the admin API's to change.
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/hsm/settings", map[string]any{"Enabled": false}, 409)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/hsm/settings", map[string]any{"enabled": false}, 409)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/hsm/settings", map[string]any{"enabled": false, "approved_scopes": []string{}, "local_confirmed": false, "config": map[string]string{}}, 409)
 	td.mustCall(t, td.Admin, "DELETE", "/api/v1/plugins/hsm", nil, 409)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 409)
 	var list struct {

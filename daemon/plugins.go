@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/api"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/plugins/sdk"
@@ -181,17 +182,39 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 	}()
 }
 
-// pluginView is a plugin as the admin API shows it.
-type pluginView struct {
-	plugins.Status
-	Settings plugins.PluginSettings `json:"settings"`
+// viewPluginSettings is a plugin's settings as the API shows them.
+func viewPluginSettings(ps plugins.PluginSettings) api.PluginSettings {
+	v := api.PluginSettings{Enabled: ps.Enabled, ApprovedScopes: []string{}, LocalConfirmed: ps.LocalConfirmed, Config: ps.Config}
+	for _, sc := range ps.ApprovedScopes {
+		v.ApprovedScopes = append(v.ApprovedScopes, string(sc))
+	}
+	if v.Config == nil {
+		v.Config = map[string]string{}
+	}
+	return v
+}
+
+// viewPluginStatus is a plugin's state as the API shows it.
+func viewPluginStatus(st plugins.Status) api.PluginStatus {
+	m := st.Manifest
+	v := api.PluginStatus{State: st.State, PID: st.PID, Restarts: st.Restarts, LastError: st.LastError, BreakerOpen: st.BreakerOpen,
+		Manifest: api.PluginManifest{Name: m.Name, Version: m.Version, Description: m.Description, Executable: m.Executable,
+			RunsLocally: m.RunsLocally, SHA256: m.SHA256, Kinds: []string{}}}
+	for _, k := range m.Kinds {
+		v.Manifest.Kinds = append(v.Manifest.Kinds, string(k))
+	}
+	for _, sc := range m.Scopes {
+		v.Manifest.Scopes = append(v.Manifest.Scopes, string(sc))
+	}
+	return v
 }
 
 func (d *Daemon) pluginRoutes() []route {
 	return []route{
 		{"GET", "/api/v1/plugins", adminOnly, "Installed plugins with their state and settings", d.listPlugins},
 		{"POST", "/api/v1/plugins", adminOnly, "Install a plugin from a folder on this machine (binary + manifest.json); it stays disabled", d.installPlugin},
-		{"PUT", "/api/v1/plugins/{name}/settings", adminOnly, "Enable or disable a plugin, approve scopes, confirm a local model, set its configuration", d.putPluginSettings},
+		{"PUT", "/api/v1/plugins/{name}/settings", adminOnly, "Replace a plugin's settings: enabled, approved scopes, local model confirmation, configuration (every member required)", d.replacePluginSettings},
+		{"PATCH", "/api/v1/plugins/{name}/settings", adminOnly, "Change the plugin settings given (enable, approve scopes, ...), keep the others", d.patchPluginSettings},
 		{"POST", "/api/v1/plugins/{name}/restart", adminOnly, "Restart a plugin (applies a new configuration, retries a refused one)", d.restartPlugin},
 		{"DELETE", "/api/v1/plugins/{name}", adminOnly, "Uninstall a plugin", d.uninstallPlugin},
 	}
@@ -210,14 +233,18 @@ func (d *Daemon) pluginError(w http.ResponseWriter, r *http.Request, err error) 
 
 func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principal) {
 	settings := d.pluginSettings.all()
-	out := []pluginView{}
+	out := []api.Plugin{}
 	for _, st := range d.plugins.Plugins() {
-		out = append(out, pluginView{Status: st, Settings: settings[st.Manifest.Name]})
+		out = append(out, api.Plugin{PluginStatus: viewPluginStatus(st), Settings: viewPluginSettings(settings[st.Manifest.Name])})
 	}
-	resp := map[string]any{"plugins": out, "broken": d.plugins.Broken()}
+	resp := api.PluginList{Plugins: out, Broken: map[string]string{}}
+	for dir, err := range d.plugins.Broken() {
+		resp.Broken[dir] = err.Error()
+	}
 	if d.storeKeys != nil {
 		if st, err := d.storeKeys.Host().Plugin(d.cfg.Store.Keys.Plugin.Name); err == nil {
-			resp["store_keys"] = st
+			v := viewPluginStatus(st)
+			resp.StoreKeys = &v
 		}
 	}
 	writeJSON(w, 200, resp)
@@ -246,42 +273,76 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 	writeJSON(w, http.StatusCreated, m)
 }
 
-func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+func (d *Daemon) replacePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req api.PluginSettings
+	if !d.pluginSettingsTarget(w, r) || !d.decodeReplace(w, r, &req, "enabled", "approved_scopes", "local_confirmed", "config") {
+		return
+	}
+	d.updatePluginSettings(w, r, p, api.PluginSettingsPatch{Enabled: &req.Enabled, ApprovedScopes: &req.ApprovedScopes,
+		LocalConfirmed: &req.LocalConfirmed, Config: &req.Config})
+}
+
+func (d *Daemon) patchPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req api.PluginSettingsPatch
+	if !d.pluginSettingsTarget(w, r) || !d.decodePatch(w, r, &req) {
+		return
+	}
+	d.updatePluginSettings(w, r, p, req)
+}
+
+// pluginSettingsTarget checks that the plugin named in the path exists and
+// is the administrators' to configure.
+func (d *Daemon) pluginSettingsTarget(w http.ResponseWriter, r *http.Request) bool {
 	name := r.PathValue("name")
 	if d.keysPluginReserved(w, r, name) {
-		return
+		return false
 	}
 	if !slices.ContainsFunc(d.plugins.Plugins(), func(s plugins.Status) bool { return s.Manifest.Name == name }) {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
-		return
+		return false
 	}
-	var req plugins.PluginSettings
-	if !d.decodeJSON(w, r, &req) {
-		return
+	return true
+}
+
+// updatePluginSettings applies the members of c that are set to the
+// plugin's settings, keeps the others, and restarts the plugin when its
+// configuration changed.
+func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal, c api.PluginSettingsPatch) {
+	name := r.PathValue("name")
+	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
+	next := old
+	if c.Enabled != nil {
+		next.Enabled = *c.Enabled
 	}
-	for _, sc := range req.ApprovedScopes {
-		if !slices.Contains(sdk.Scopes, sc) {
-			d.badRequest(w, r, 400, "unknown scope "+string(sc), "approved_scopes")
-			return
+	if c.ApprovedScopes != nil {
+		next.ApprovedScopes = []sdk.Scope{}
+		for _, sc := range *c.ApprovedScopes {
+			if !slices.Contains(sdk.Scopes, sdk.Scope(sc)) {
+				d.badRequest(w, r, 400, "unknown scope "+sc, "approved_scopes")
+				return
+			}
+			next.ApprovedScopes = append(next.ApprovedScopes, sdk.Scope(sc))
 		}
 	}
-	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
-	scopes := make([]string, len(req.ApprovedScopes))
-	for i, sc := range req.ApprovedScopes {
-		scopes[i] = string(sc)
+	if c.LocalConfirmed != nil {
+		next.LocalConfirmed = *c.LocalConfirmed
 	}
+	if c.Config != nil {
+		next.Config = *c.Config
+	}
+	view := viewPluginSettings(next)
 	a := auditEntry(r, p, "plugin.settings", name)
-	a.Detail["enabled"] = fmt.Sprint(req.Enabled)
-	a.Detail["scopes"] = strings.Join(scopes, ",")
-	a.Detail["local_confirmed"] = fmt.Sprint(req.LocalConfirmed)
-	if err := d.pluginSettings.set(name, req, a); err != nil {
+	a.Detail["enabled"] = fmt.Sprint(view.Enabled)
+	a.Detail["scopes"] = strings.Join(view.ApprovedScopes, ",")
+	a.Detail["local_confirmed"] = fmt.Sprint(view.LocalConfirmed)
+	if err := d.pluginSettings.set(name, next, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if fmt.Sprint(old.Config) != fmt.Sprint(req.Config) {
+	if fmt.Sprint(old.Config) != fmt.Sprint(next.Config) {
 		d.plugins.Restart(name)
 	}
-	writeJSON(w, 200, req)
+	writeJSON(w, 200, view)
 }
 
 func (d *Daemon) restartPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -30,9 +30,9 @@ func TestInfoPluginLive(t *testing.T) {
 	td.tokenFor(t, "ana", RoleAgent, "cards")
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": "relative/path"}, 400)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{"Enabled": true, "ApprovedScopes": []string{"bogus"}}, 400)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{
-		"Enabled": true, "ApprovedScopes": []string{"customer_ref"}, "Config": map[string]string{"file": csvPath},
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/crm-csv/settings", map[string]any{"enabled": true, "approved_scopes": []string{"bogus"}}, 400)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/crm-csv/settings", map[string]any{
+		"enabled": true, "approved_scopes": []string{"customer_ref"}, "config": map[string]string{"file": csvPath},
 	}, 200)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/info_retrieval", map[string]any{"enabled": true}, 200)
 	// Wait until the supervisor has started the plugin.
@@ -91,7 +91,7 @@ func installTestPlugin(t *testing.T, td *testDaemon, pkg, name, manifest string,
 	buildTestPlugin(t, pkg, filepath.Join(src, name))
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/"+name+"/settings", settings, 200)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/"+name+"/settings", settings, 200)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var list struct {
@@ -121,7 +121,7 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "skills",
 		`{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`,
-		map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}})
+		map[string]any{"enabled": true, "approved_scopes": []string{"customer_ref"}})
 	var sk []struct{ Plugin, Name string }
 	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/skills", nil, 200), &sk)
 	if len(sk) != 1 || sk[0].Plugin != "skills" || sk[0].Name != "echo" {
@@ -147,7 +147,7 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded once a year when the customer asks."), 0o644)
 	installTestPlugin(t, td, "./plugins/examples/kb-dir", "kb-dir",
 		`{"name":"kb-dir","version":"1.0.0","executable":"kb-dir","kinds":["knowledge"]}`,
-		map[string]any{"Enabled": true, "Config": map[string]string{"dir": docs}})
+		map[string]any{"enabled": true, "config": map[string]string{"dir": docs}})
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
 	var hits []struct {
 		Passage struct {

@@ -23,7 +23,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("earshot -h = %d %q", code, out)
 	}
 	actions := map[string][]string{
-		"queue": {"create", "list", "show", "delete"}, "user": {"create", "list", "show", "update", "delete"},
+		"queue": {"create", "list", "show", "update", "delete"}, "user": {"create", "list", "show", "update", "delete"},
 		"token": {"create", "list", "revoke"}, "audit": {"verify", "export"}, "key": {"rotate"}, "plugin": {"install"},
 		"forecast": {"run", "staff", "backtest", "longterm", "erlang"},
 	}

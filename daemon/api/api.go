@@ -203,3 +203,12 @@ type Plugin struct {
 	PluginStatus
 	Settings PluginSettings `json:"settings"`
 }
+
+// PluginList is the answer of GET /plugins.
+type PluginList struct {
+	Plugins []Plugin `json:"plugins"`
+	// Broken lists the plugin folders whose manifest was refused, with why.
+	Broken map[string]string `json:"broken"`
+	// StoreKeys is the store's keys plugin, when it is the key provider.
+	StoreKeys *PluginStatus `json:"store_keys,omitempty"`
+}

@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/earshot/earshot/daemon/api"
 )
 
 // TestAdminCommands runs the admin commands against a real daemon and
@@ -76,5 +82,70 @@ func TestAdminCommands(t *testing.T) {
 	// A refusal names the field.
 	if _, _, err := runCommand(t, "queue", "create", "Bad ID", c); err == nil || !strings.Contains(err.Error(), "field id") {
 		t.Errorf("queue create with a bad ID: %v", err)
+	}
+}
+
+// TestUserUpdateKeepsWhatItWasNotTold: every partial update through the
+// command line changes what its flags name and keeps the user's queues,
+// licence and other fields.
+func TestUserUpdateKeepsWhatItWasNotTold(t *testing.T) {
+	cfg := startDaemon(t)
+	c := "--config=" + cfg
+	for _, q := range []string{"billing", "cards"} {
+		mustRun(t, "queue", "create", q, c)
+	}
+	mustRun(t, "user", "create", "sam", "--role", "agent", "--queues", "billing,cards", "--name", "Sam", c)
+	show := func() api.User {
+		t.Helper()
+		var u api.User
+		cl, err := (&clientFlags{config: cfg}).client(testEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.do("GET", "/api/v1/users/sam", nil, &u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	want := show()
+	for _, tt := range []struct {
+		flags  []string
+		change func(*api.User)
+		prints string
+	}{
+		{[]string{"--licensed"}, func(u *api.User) { u.Licensed = true }, "yes"},
+		{[]string{"--role", "supervisor"}, func(u *api.User) { u.Role = "supervisor" }, "supervisor"},
+		{[]string{"--name", "Samantha"}, func(u *api.User) { u.DisplayName = "Samantha" }, "Samantha"},
+		{[]string{"--disabled"}, func(u *api.User) { u.Disabled = true }, "yes"},
+		{[]string{"--disabled=false", "--role", "agent"}, func(u *api.User) { u.Disabled, u.Role = false, "agent" }, "agent"},
+		{[]string{"--queues", "cards"}, func(u *api.User) { u.Queues = []string{"cards"} }, "cards"},
+		{[]string{"--licensed=false"}, func(u *api.User) { u.Licensed = false }, "no"},
+		{[]string{"--queues", ""}, func(u *api.User) { u.Queues = []string{} }, "sam"},
+	} {
+		out := mustRun(t, "user", append([]string{"update", "sam", c}, tt.flags...)...)
+		tt.change(&want)
+		got := show()
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(api.User{}, "UpdatedAt")); diff != "" {
+			t.Errorf("user update %v (-want +got):\n%s", tt.flags, diff)
+		}
+		want = got
+		if !strings.HasPrefix(out, "updated user sam\n") || !strings.Contains(out, tt.prints) {
+			t.Errorf("user update %v printed %q", tt.flags, out)
+		}
+	}
+	if _, _, err := runCommand(t, "user", "update", "sam", c); err == nil || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "nothing to change") {
+		t.Errorf("user update without a change: %v", err)
+	}
+	if _, _, err := runCommand(t, "user", "update", "sam", "--role", "boss", c); err == nil || !strings.Contains(err.Error(), "field role") {
+		t.Errorf("user update --role boss: %v", err)
+	}
+	if diff := cmp.Diff(want, show()); diff != "" {
+		t.Errorf("refused updates changed the user (-want +got):\n%s", diff)
+	}
+
+	mustRun(t, "queue", "update", "billing", "--description", "card billing", c)
+	out := mustRun(t, "queue", "update", "billing", "--name", "Billing", c)
+	if !strings.HasPrefix(out, "updated queue billing\n") || !strings.Contains(out, "card billing") || !strings.Contains(out, "Billing") {
+		t.Errorf("queue update --name kept the description? printed %q", out)
 	}
 }

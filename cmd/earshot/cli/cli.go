@@ -138,7 +138,7 @@ func Commands(env Env) []Command {
 		}},
 		{"packaging", "unit PATH | config | env: print the files a package installs", cmdPackaging},
 		{"token", "create|list|revoke API tokens (calls the API)", tokenCommand(env).run},
-		{"queue", "create|list|show|delete queues (calls the API)", queueCommand(env).run},
+		{"queue", "create|list|show|update|delete queues (calls the API)", queueCommand(env).run},
 		{"user", "create|list|show|update|delete users (calls the API)", userCommand(env).run},
 		{"audit", "verify|export the audit log (calls the API)", auditCommand(env).run},
 		{"key", "rotate the key-encryption key (calls the API)", keyCommand(env).run},

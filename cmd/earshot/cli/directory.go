@@ -37,6 +37,23 @@ func queueCommand(env Env) *group {
 			{name: "show", args: "ID", nargs: 1, summary: "print one queue", setup: func(fs *flag.FlagSet) func(*call) error {
 				return func(c *call) error { return queueCall(c, "GET", "/api/v1/queues/"+url.PathEscape(c.args[0]), nil, "") }
 			}},
+			{name: "update", args: "ID", nargs: 1, summary: "change the queue's fields given as flags, keep the others, print the result", setup: func(fs *flag.FlagSet) func(*call) error {
+				name := fs.String("name", "", "new display name")
+				desc := fs.String("description", "", "new description (\"\" clears it)")
+				return func(c *call) error {
+					var p api.QueuePatch
+					if c.given("name") {
+						p.Name = name
+					}
+					if c.given("description") {
+						p.Description = desc
+					}
+					if p == (api.QueuePatch{}) {
+						return usageErr("queue update: nothing to change; give --name or --description")
+					}
+					return queueCall(c, "PATCH", "/api/v1/queues/"+url.PathEscape(c.args[0]), p, "updated")
+				}
+			}},
 			{name: "delete", args: "ID", nargs: 1, summary: "delete a queue", setup: func(fs *flag.FlagSet) func(*call) error {
 				return func(c *call) error {
 					if err := apiCall(c, "DELETE", "/api/v1/queues/"+url.PathEscape(c.args[0]), nil, nil); err != nil {
@@ -113,21 +130,38 @@ func userCommand(env Env) *group {
 			{name: "show", args: "ID", nargs: 1, summary: "print one user", setup: func(fs *flag.FlagSet) func(*call) error {
 				return func(c *call) error { return userCall(c, "GET", "/api/v1/users/"+url.PathEscape(c.args[0]), nil, "") }
 			}},
-			{name: "update", args: "ID", nargs: 1, summary: "replace a user's role, queues, name, licence and disabled state, print the result", setup: func(fs *flag.FlagSet) func(*call) error {
-				var req api.UserRequest
-				fs.StringVar(&req.Role, "role", "", "role: "+roles+" (required)")
-				queues := fs.String("queues", "", "comma-separated queue IDs the user is scoped to")
-				fs.StringVar(&req.DisplayName, "name", "", "display name")
-				fs.BoolVar(&req.Licensed, "licensed", false, "the user holds an expert-assist licence")
-				fs.BoolVar(&req.Disabled, "disabled", false, "disable the user")
-				return func(c *call) error {
-					if req.Role == "" {
-						return usageErr("user update needs --role (%s)", roles)
+			{name: "update", args: "ID", nargs: 1,
+				summary: "change the user's fields given as flags and keep every other one (queues, licence, ...), print the result",
+				setup: func(fs *flag.FlagSet) func(*call) error {
+					role := fs.String("role", "", "new role: "+roles)
+					queues := fs.String("queues", "", "replace the user's queues with these comma-separated IDs (\"\" removes them all)")
+					display := fs.String("name", "", "new display name")
+					licensed := fs.Bool("licensed", false, "grant (--licensed) or withdraw (--licensed=false) the expert-assist licence")
+					disabled := fs.Bool("disabled", false, "disable (--disabled) or enable (--disabled=false) the user")
+					return func(c *call) error {
+						var p api.UserPatch
+						if c.given("role") {
+							p.Role = role
+						}
+						if c.given("queues") {
+							qs := splitList(*queues)
+							p.Queues = &qs
+						}
+						if c.given("name") {
+							p.DisplayName = display
+						}
+						if c.given("licensed") {
+							p.Licensed = licensed
+						}
+						if c.given("disabled") {
+							p.Disabled = disabled
+						}
+						if p == (api.UserPatch{}) {
+							return usageErr("user update: nothing to change; give --role, --queues, --name, --licensed or --disabled")
+						}
+						return userCall(c, "PATCH", "/api/v1/users/"+url.PathEscape(c.args[0]), p, "updated")
 					}
-					req.ID, req.Queues = c.args[0], splitList(*queues)
-					return userCall(c, "PUT", "/api/v1/users/"+url.PathEscape(c.args[0]), req, "updated")
-				}
-			}},
+				}},
 			{name: "delete", args: "ID", nargs: 1, summary: "delete a user and revoke its tokens", setup: func(fs *flag.FlagSet) func(*call) error {
 				return func(c *call) error {
 					if err := apiCall(c, "DELETE", "/api/v1/users/"+url.PathEscape(c.args[0]), nil, nil); err != nil {
