@@ -116,12 +116,8 @@ func parseForecastParams(queue string, q url.Values) (forecastParams, error) {
 		}
 	}
 	p.imp.Queue = p.queue
-	switch q.Get("aggregate") {
-	case "", "false":
-	case "true":
-		p.imp.Aggregate = true
-	default:
-		return p, &paramError{"aggregate", "must be true or false"}
+	if p.imp.Aggregate, err = forecast.ParseAggregation(q.Get("aggregate")); err != nil {
+		return p, &paramError{"aggregate", "must be auto, true or false"}
 	}
 	p.cfg = forecast.DefaultConfig()
 	p.cfg.Hours = q.Get("hours")
@@ -365,7 +361,13 @@ func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Princi
 	}
 	set, _, err := d.forecast.ImportCSV(bytes.NewReader(body), fp.imp)
 	if err != nil {
-		d.badRequest(w, r, http.StatusBadRequest, err.Error(), "body")
+		// The detail names every bad row's line and column; field names
+		// the first bad column.
+		field := "body"
+		if re := (*forecast.RowError)(nil); errors.As(err, &re) && re.Column != "" {
+			field = re.Column
+		}
+		d.badRequest(w, r, http.StatusBadRequest, err.Error(), field)
 		return fp, nil, false
 	}
 	s, ok := set[fp.queue]
@@ -388,6 +390,8 @@ func (d *Daemon) paramProblem(w http.ResponseWriter, r *http.Request, err error)
 // modelProblem maps a forecast error to a problem.
 func (d *Daemon) modelProblem(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, forecast.ErrNoAHT):
+		d.badRequest(w, r, http.StatusUnprocessableEntity, err.Error(), "default_aht")
 	case errors.Is(err, forecast.ErrTooShort), errors.Is(err, forecast.ErrBadInput), errors.Is(err, forecast.ErrBadConfig),
 		errors.Is(err, forecast.ErrNoOpenHours), errors.Is(err, erlang.ErrBadInput):
 		d.badRequest(w, r, http.StatusUnprocessableEntity, err.Error(), "")

@@ -153,7 +153,18 @@ func TestForecastAPIErrors(t *testing.T) {
 		{"bad hours", "/api/v1/queues/cards/forecast?hours=weekdays", csv, 400, "hours", "hours"},
 		{"bad days", "/api/v1/queues/cards/forecast?days=0", csv, 400, "days", "1..366"},
 		{"bad format", "/api/v1/queues/cards/forecast?format=pdf", csv, 400, "format", "json, csv or svg"},
-		{"bad csv row", "/api/v1/queues/cards/forecast", "timestamp,count\n2026-01-05 08:00,3\n2026-01-05 08:30,-2\n", 400, "body", "csv line 3, column offered: negative"},
+		{"bad csv row", "/api/v1/queues/cards/forecast", "timestamp,count\n2026-01-05 08:00,3\n2026-01-05 08:30,-2\n", 400, "offered", "csv line 3, column offered: negative"},
+		{"huge count", "/api/v1/queues/cards/forecast", csv + "2026-05-26 08:00,1e308,200\n", 400, "offered", "csv line 2002, column offered: out of range: 1e308"},
+		{"overflowing count", "/api/v1/queues/cards/forecast/staffing", csv + "2026-05-26 08:00,1e400,200\n", 400, "offered", "column offered: out of range: 1e400"},
+		{"nan count", "/api/v1/queues/cards/forecast/backtest", csv + "2026-05-26 08:00,NaN,200\n", 400, "offered", "csv line 2002, column offered: not finite"},
+		{"infinite aht", "/api/v1/queues/cards/forecast/longterm", csv + "2026-05-26 08:00,3,Inf\n", 400, "aht", "csv line 2002, column aht: not finite"},
+		{"absurd aht", "/api/v1/queues/cards/forecast?format=csv", csv + "2026-05-26 08:00,3,1e12\n", 400, "aht", "csv line 2002, column aht: out of range"},
+		{"negative count", "/api/v1/queues/cards/forecast?format=svg", csv + "2026-05-26 08:00,-1,200\n", 400, "offered", "csv line 2002, column offered: negative"},
+		{"huge json count", "/api/v1/queues/cards/forecast", `{"points":[{"start":"2026-01-05T08:00:00Z","offered":1e308}]}`, 400, "points", "point 0 (2026-01-05T08:00:00Z): offered = 1e+308"},
+		{"duplicate timestamp", "/api/v1/queues/cards/forecast", csv + "2026-01-05 08:00,3,200\n", 400, "timestamp", "csv line 2002, column timestamp: duplicate timestamp 2026-01-05 08:00"},
+		{"5-minute rows refused", "/api/v1/queues/cards/forecast?aggregate=false", "timestamp,count\n2026-01-05 08:00,3\n2026-01-05 08:05,3\n2026-01-05 08:10,3\n", 400, "timestamp", "(and 1 more rows like it: lines 4)"},
+		{"bad aggregate", "/api/v1/queues/cards/forecast?aggregate=yes", csv, 400, "aggregate", "auto, true or false"},
+		{"longterm without aht", "/api/v1/queues/cards/forecast/longterm", strings.ReplaceAll(csv, "aht", "x"), 422, "default_aht", "give default_aht"},
 		{"too short", "/api/v1/queues/cards/forecast", "timestamp,count\n2026-01-05 08:00,3\n", 422, "", "need at least 14"},
 		{"yearly on short history", "/api/v1/queues/cards/forecast?yearly=on", csv, 422, "", "yearly seasonality needs 365 days"},
 		{"bad json history", "/api/v1/queues/cards/forecast", `{"points":[{"start":"2026-01-05T08:10:00Z","offered":1}]}`, 400, "points", "not aligned"},
@@ -170,9 +181,10 @@ func TestForecastAPIErrors(t *testing.T) {
 			}
 		})
 	}
-	// Rejected CSV rows and failed fits are counted.
+	// Rejected CSV rows (one per bad CSV above, two in the 5-minute one) and
+	// failed fits are counted.
 	_, metrics := td.call(t, "", "GET", "/metrics", nil)
-	for _, want := range []string{`earshot_forecast_import_rows_total{result="rejected"} 1`, `earshot_forecast_fits_total{kind="short",result="too_short"} 2`} {
+	for _, want := range []string{"earshot_forecast_import_rows_total{result=\"rejected\"} 10\n", "earshot_forecast_fits_total{kind=\"short\",result=\"too_short\"} 2\n"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}

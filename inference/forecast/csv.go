@@ -13,18 +13,38 @@ import (
 )
 
 // RowError is a CSV import failure at one row. Line is the 1-based line of
-// the file (the header is line 1).
+// the file (the header is line 1). Rows that fail the same way are reported
+// once, on the first of them: More counts the others and Lines holds the
+// first few of their lines.
 type RowError struct {
 	Line   int
 	Column string
 	Msg    string
+	More   int
+	Lines  []int
+
+	kind string // what went wrong, to group rows that fail alike
 }
 
 func (e *RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("forecast: csv line %d: %s", e.Line, e.Msg)
+	var b strings.Builder
+	fmt.Fprintf(&b, "forecast: csv line %d", e.Line)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %s", e.Column)
 	}
-	return fmt.Sprintf("forecast: csv line %d, column %s: %s", e.Line, e.Column, e.Msg)
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	if e.More > 0 {
+		lines := make([]string, len(e.Lines))
+		for i, l := range e.Lines {
+			lines[i] = strconv.Itoa(l)
+		}
+		more := ""
+		if e.More > len(e.Lines) {
+			more = ", ..."
+		}
+		fmt.Fprintf(&b, " (and %d more rows like it: lines %s%s)", e.More, strings.Join(lines, ", "), more)
+	}
+	return b.String()
 }
 
 // Unwrap lets errors.Is(err, ErrBadInput) match.
@@ -39,12 +59,47 @@ type ImportOptions struct {
 	Location *time.Location
 	// Queue names the queue when the file has no queue column.
 	Queue string
-	// Aggregate sums rows that fall into the same interval (e.g. a 5-minute
-	// export read at 30 minutes). Without it, a timestamp not aligned to Step
-	// and a repeated (queue, interval) are errors.
-	Aggregate bool
-	// MaxErrors bounds the row errors reported (default 20).
+	// Aggregate says what to do with rows finer than Step; the default
+	// sums them into their interval.
+	Aggregate Aggregation
+	// MaxErrors bounds the distinct row errors reported (default 20); rows
+	// that fail alike count as one.
 	MaxErrors int
+}
+
+// Aggregation says how ReadCSV treats rows that share an interval.
+type Aggregation int
+
+const (
+	// AggregateFiner (the default, "auto") sums rows whose timestamps fall
+	// inside one interval, as in a 5-minute export read at 30 minutes, and
+	// counts them in ImportReport.Summed; the same timestamp twice for a
+	// queue is still an error.
+	AggregateFiner Aggregation = iota
+	// AggregateAll ("true") also sums rows with the same timestamp, as in an
+	// export split by agent group.
+	AggregateAll
+	// AggregateNone ("false"): every row must be one whole interval; an
+	// unaligned or repeated timestamp is an error.
+	AggregateNone
+)
+
+// ParseAggregation reads auto, true or false (the API's aggregate
+// parameter and the CLI's -aggregate flag).
+func ParseAggregation(s string) (Aggregation, error) {
+	switch s {
+	case "", "auto":
+		return AggregateFiner, nil
+	case "true":
+		return AggregateAll, nil
+	case "false":
+		return AggregateNone, nil
+	}
+	return 0, fmt.Errorf("%w: aggregate must be auto, true or false, got %q", ErrBadConfig, s)
+}
+
+func (a Aggregation) String() string {
+	return [...]string{"auto", "true", "false"}[a]
 }
 
 // ImportReport counts what ReadCSV read.
@@ -52,7 +107,21 @@ type ImportReport struct {
 	Rows   int `json:"rows"`
 	Queues int `json:"queues"`
 	Points int `json:"points"`
+	// Summed counts the rows added into an interval that an earlier row had
+	// started (a history finer than the step).
+	Summed int `json:"summed_rows"`
+	// BadRows counts the rows refused.
+	BadRows int `json:"bad_rows,omitempty"`
 }
+
+// Largest plausible values of a row: more is a unit mistake or garbage, and
+// would overflow the model's arithmetic.
+const (
+	// MaxContacts bounds offered, handled and abandoned per row.
+	MaxContacts = 1e6
+	// MaxSeconds bounds the per-contact times (aht, asa, abandon_time).
+	MaxSeconds = 86400
+)
 
 // Column names accepted in the header (case-insensitive).
 var csvAliases = map[string][]string{
@@ -125,8 +194,8 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 	if err != nil {
 		return nil, rep, err
 	}
-	im := &importer{opt: opt, col: col, points: map[pointKey]*pointAcc{}}
-	for line := 2; len(im.errs) < opt.MaxErrors; line++ {
+	im := &importer{opt: opt, col: col, points: map[pointKey]*pointAcc{}, seen: map[pointKey]int{}, kinds: map[string]*RowError{}}
+	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
@@ -136,7 +205,7 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			im.fail(&RowError{Line: line, Msg: err.Error()})
+			im.fail(&RowError{Line: line, Msg: err.Error(), kind: "csv"})
 			continue
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
@@ -145,12 +214,9 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 		rep.Rows++
 		im.row(line, rec)
 	}
+	rep.BadRows, rep.Summed = im.bad, im.summed
 	if len(im.errs) > 0 {
-		errs := im.errs
-		if len(errs) >= opt.MaxErrors {
-			errs = append(errs, fmt.Errorf("forecast: csv: stopped after %d errors", opt.MaxErrors))
-		}
-		return nil, rep, errors.Join(errs...)
+		return nil, rep, im.err()
 	}
 	out := im.series()
 	for _, s := range out {
@@ -217,10 +283,46 @@ type importer struct {
 	opt    ImportOptions
 	col    map[string]int
 	points map[pointKey]*pointAcc
-	errs   []error
+	seen   map[pointKey]int // AggregateFiner: exact timestamp -> its line
+	summed int
+
+	errs  []*RowError          // the first row of each kind of failure, in order
+	kinds map[string]*RowError // kind -> that first row
+	bad   int                  // rows refused
+	last  int                  // the line of the last row refused
 }
 
-func (im *importer) fail(e *RowError) { im.errs = append(im.errs, e) }
+// fail records a bad row; a row that fails like an earlier one only adds
+// its line to the earlier one's.
+func (im *importer) fail(e *RowError) {
+	if e.Line != im.last {
+		im.bad++
+		im.last = e.Line
+	}
+	key := e.Column + "\x00" + e.kind
+	if first, ok := im.kinds[key]; ok {
+		first.More++
+		if len(first.Lines) < 5 {
+			first.Lines = append(first.Lines, e.Line)
+		}
+		return
+	}
+	im.kinds[key] = e
+	im.errs = append(im.errs, e)
+}
+
+// err joins the recorded failures, at most MaxErrors of them.
+func (im *importer) err() error {
+	errs := make([]error, 0, len(im.errs)+1)
+	for i, e := range im.errs {
+		if i == im.opt.MaxErrors {
+			errs = append(errs, fmt.Errorf("%w: csv: %d more kinds of error not listed", ErrBadInput, len(im.errs)-i))
+			break
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
 
 // field returns the named column of rec ("" past its end) and whether the
 // file has that column.
@@ -246,7 +348,7 @@ func (im *importer) row(line int, rec []string) {
 	q := im.opt.Queue
 	if v, ok := im.field(rec, "queue"); ok {
 		if q = v; q == "" {
-			im.fail(&RowError{Line: line, Column: "queue", Msg: "empty queue"})
+			im.fail(&RowError{Line: line, Column: "queue", Msg: "empty queue", kind: "empty"})
 			return
 		}
 	}
@@ -255,9 +357,19 @@ func (im *importer) row(line int, rec []string) {
 		return
 	}
 	st := floorStep(t, im.opt.Step)
-	if !im.opt.Aggregate && !st.Equal(t) {
-		im.fail(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%s is not the start of a %v interval (set aggregate to sum finer rows)", ts, im.opt.Step)})
+	if im.opt.Aggregate == AggregateNone && !st.Equal(t) {
+		im.fail(&RowError{Line: line, Column: "timestamp", kind: "unaligned",
+			Msg: fmt.Sprintf("%s is not the start of a %v interval (aggregate auto sums rows finer than the step)", ts, im.opt.Step)})
 		return
+	}
+	if im.opt.Aggregate == AggregateFiner {
+		k := pointKey{q, t.Unix()}
+		if first, dup := im.seen[k]; dup {
+			im.fail(&RowError{Line: line, Column: "timestamp", kind: "duplicate",
+				Msg: fmt.Sprintf("duplicate timestamp %s for queue %q (first on line %d; aggregate true sums repeated timestamps)", ts, q, first)})
+			return
+		}
+		im.seen[k] = line
 	}
 	im.add(line, q, st, vals)
 }
@@ -267,13 +379,13 @@ func (im *importer) timestamp(line int, ts string) (time.Time, bool) {
 	loc := im.opt.Location
 	t, err := parseTimestamp(ts, loc)
 	if err != nil {
-		im.fail(&RowError{Line: line, Column: "timestamp", Msg: err.Error()})
+		im.fail(&RowError{Line: line, Column: "timestamp", Msg: err.Error(), kind: "unparseable"})
 		return t, false
 	}
 	// A wall-clock time skipped by daylight saving is normalised by
 	// time.Date; refuse it rather than shift it silently.
 	if !hasOffset(ts) && t.Format("2006-01-02 15:04") != normClock(ts) {
-		im.fail(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%q does not exist in %s (daylight-saving gap)", ts, loc)})
+		im.fail(&RowError{Line: line, Column: "timestamp", kind: "dst", Msg: fmt.Sprintf("%q does not exist in %s (daylight-saving gap)", ts, loc)})
 		return t, false
 	}
 	return t, true
@@ -289,13 +401,18 @@ func (im *importer) numbers(line int, rec []string) (rowValues, bool) {
 			continue
 		}
 		v, err := strconv.ParseFloat(s, 64)
+		limit, unit := valueLimit(name)
 		switch {
+		case errors.Is(err, strconv.ErrRange):
+			im.fail(&RowError{Line: line, Column: name, kind: "range", Msg: fmt.Sprintf("out of range: %s (at most %g %s)", s, limit, unit)})
 		case err != nil:
-			im.fail(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not a number: %q", s)})
+			im.fail(&RowError{Line: line, Column: name, kind: "number", Msg: fmt.Sprintf("not a number: %q", s)})
 		case math.IsNaN(v) || math.IsInf(v, 0):
-			im.fail(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not finite: %q", s)})
+			im.fail(&RowError{Line: line, Column: name, kind: "finite", Msg: fmt.Sprintf("not finite: %q", s)})
 		case v < 0:
-			im.fail(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("negative: %v", v)})
+			im.fail(&RowError{Line: line, Column: name, kind: "negative", Msg: fmt.Sprintf("negative: %v", v)})
+		case v > limit:
+			im.fail(&RowError{Line: line, Column: name, kind: "range", Msg: fmt.Sprintf("out of range: %s (at most %g %s)", s, limit, unit)})
 		default:
 			vals[i] = v
 			continue
@@ -305,6 +422,19 @@ func (im *importer) numbers(line int, rec []string) (rowValues, bool) {
 	return vals, ok
 }
 
+// valueLimit is the largest plausible value of a number column and its
+// unit.
+func valueLimit(column string) (float64, string) {
+	switch column {
+	case "offered", "handled", "abandoned":
+		return MaxContacts, "contacts in one row"
+	case "wait":
+		return MaxContacts * MaxSeconds, "seconds in one row"
+	default:
+		return MaxSeconds, "seconds per contact"
+	}
+}
+
 // add puts a good row into the interval starting at st.
 func (im *importer) add(line int, q string, st time.Time, vals rowValues) {
 	k := pointKey{q, st.Unix()}
@@ -312,9 +442,11 @@ func (im *importer) add(line int, q string, st time.Time, vals rowValues) {
 	if a == nil {
 		a = &pointAcc{p: Point{Start: st}, line: line}
 		im.points[k] = a
-	} else if !im.opt.Aggregate {
-		im.fail(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("duplicate interval %s for queue %q (first on line %d)", st.Format(time.RFC3339), q, a.line)})
+	} else if im.opt.Aggregate == AggregateNone {
+		im.fail(&RowError{Line: line, Column: "timestamp", kind: "duplicate", Msg: fmt.Sprintf("duplicate interval %s for queue %q (first on line %d)", st.Format(time.RFC3339), q, a.line)})
 		return
+	} else {
+		im.summed++
 	}
 	a.rows++
 	a.aht0 = vals[3]

@@ -77,8 +77,8 @@ const LongTermModelVersion = "earshot-monthly/1"
 // prediction interval (residual variance x (1 + 1/n + (t - mean t)²/Sxx))
 // gives the uncertainty. A month total sums the days that are open under
 // cfg's hours and calendar. AHT is the handled-weighted mean of the last 90
-// days (lt.DefaultAHT without AHT data; FTE is 0 when both are 0). Needs 90
-// days of history.
+// days, else lt.DefaultAHT; without either it fails with ErrNoAHT rather
+// than report an FTE of 0. Needs 90 days of history.
 func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, error) {
 	fc, err := lt.check(cfg)
 	if err != nil {
@@ -112,6 +112,9 @@ func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, erro
 	aht := recentAHT(days, dm.last, func(dt dayTotal) (int, float64, float64) { return dt.d, dt.aht, dt.ahW })
 	if aht == 0 {
 		aht = lt.DefaultAHT
+	}
+	if !(aht > 0) {
+		return nil, fmt.Errorf("%w: queue %q: the last 90 days of history hold no AHT; give default_aht (e.g. 240s) to turn volume into FTE", ErrNoAHT, s.Queue)
 	}
 	firstMonth, lastMonth := dm.monthOf(days[0].d), dm.monthOf(dm.last)
 	for k := 1; k <= lt.Months; k++ {

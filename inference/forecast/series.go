@@ -15,6 +15,9 @@ var (
 	ErrBadConfig     = errors.New("forecast: bad config")
 	ErrNoOpenHours   = errors.New("forecast: no open intervals")
 	ErrUnknownTarget = errors.New("forecast: unknown target")
+	// ErrNoAHT: staffing or FTE needs an AHT that neither the history nor
+	// the settings (default_aht) give.
+	ErrNoAHT = errors.New("forecast: no AHT")
 )
 
 // Point is one interval of a queue's history. Start is the interval start in
@@ -67,11 +70,13 @@ func (s *Series) Validate() error {
 			return fmt.Errorf("%w: point %d (%s): not after the previous point", ErrBadInput, i, p.Start.Format(time.RFC3339))
 		}
 		for _, f := range []struct {
-			name string
-			v    float64
-		}{{"offered", p.Offered}, {"handled", p.Handled}, {"abandoned", p.Abandoned}, {"aht", p.AHT}, {"wait_seconds", p.WaitSeconds}} {
-			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-				return fmt.Errorf("%w: point %d (%s): %s = %v", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v)
+			name  string
+			v     float64
+			limit float64
+		}{{"offered", p.Offered, MaxContacts}, {"handled", p.Handled, MaxContacts}, {"abandoned", p.Abandoned, MaxContacts},
+			{"aht_seconds", p.AHT, MaxSeconds}, {"wait_seconds", p.WaitSeconds, MaxContacts * MaxSeconds}} {
+			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v > f.limit {
+				return fmt.Errorf("%w: point %d (%s): %s = %v: want 0..%g", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v, f.limit)
 			}
 		}
 	}

@@ -66,7 +66,7 @@ func Staff(f *Forecast, t erlang.Target, opt StaffingOptions) (*StaffingPlan, er
 				aht = time.Duration(p.AHT.Mean * float64(time.Second))
 			}
 			if aht <= 0 && v > 0 {
-				return nil, fmt.Errorf("%w: interval %s: no AHT forecast and no default_aht", ErrBadConfig, p.Start.Format(time.RFC3339))
+				return nil, fmt.Errorf("%w: interval %s: the history holds no AHT to forecast; give default_aht (e.g. 240s)", ErrNoAHT, p.Start.Format(time.RFC3339))
 			}
 			r, err := erlang.Staff(erlang.Interval{Contacts: v, AHT: aht, Length: f.Step}, t)
 			if err != nil {

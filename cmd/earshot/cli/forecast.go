@@ -61,7 +61,7 @@ type forecastRun struct {
 }
 
 // boolValue is a flag that takes true or false as its argument, as the
-// API's query parameter of the same name does (-aggregate true).
+// API's query parameter of the same name does (-tune true).
 func boolValue(dst *bool) func(string) error {
 	return func(s string) error {
 		switch s {
@@ -98,7 +98,10 @@ func newForecastRun(sub string) (*forecastRun, error) {
 			r.imp.Location = loc
 			return nil
 		})
-		fs.Func("aggregate", "`true` to sum finer rows into -step (default false)", boolValue(&r.imp.Aggregate))
+		fs.Func("aggregate", "`mode` for rows finer than -step: auto sums them into their interval and says so, true also sums repeated timestamps, false refuses them (default auto)", func(s string) (err error) {
+			r.imp.Aggregate, err = forecast.ParseAggregation(s)
+			return err
+		})
 		fs.StringVar(&r.cfg.Hours, "hours", "", "opening hours, e.g. 'mon-fri 08:00-18:00; sat 09:00-13:00' (default: inferred)")
 		fs.Func("holidays", "site calendar: `DATE:NAME[:closed],...`", func(s string) (err error) {
 			r.cfg.Holidays, err = forecast.ParseHolidays(s)
@@ -109,7 +112,12 @@ func newForecastRun(sub string) (*forecastRun, error) {
 			r.cfg.Trend, r.lt.Trend = s, s
 			return nil
 		})
-		fs.StringVar(&r.format, "format", "table", "output: table, csv, json or svg (run: csv by default)")
+		formats := "table or json"
+		r.format = "table"
+		if sub == "run" {
+			formats, r.format = "csv, json or svg", "csv"
+		}
+		fs.StringVar(&r.format, "format", r.format, "output: "+formats)
 		fs.StringVar(&r.out, "o", "", "write the output to this file instead of standard output")
 	}
 	switch sub {
@@ -179,10 +187,14 @@ func (r *forecastRun) check() error {
 		return usageErr("-step: must be 15m, 30m or 1h")
 	}
 	if r.fs.Lookup("format") != nil {
-		switch r.format {
-		case "table", "csv", "json", "svg":
-		default:
-			return usageErr("-format: must be table, csv, json or svg")
+		ok := r.format == "json"
+		if r.sub == "run" {
+			ok = ok || r.format == "csv" || r.format == "svg"
+		} else {
+			ok = ok || r.format == "table"
+		}
+		if !ok {
+			return usageErr("-format %q: forecast %s writes %s", r.format, r.sub, map[bool]string{true: "csv, json or svg", false: "table or json"}[r.sub == "run"])
 		}
 	}
 	if r.fs.Lookup("sl") != nil {
@@ -300,6 +312,9 @@ func (r *forecastRun) history(stdin io.Reader, stderr io.Writer) (*forecast.Seri
 		return nil, usageErr("the CSV holds %d queues (%s): choose one with -queue", len(set), strings.Join(names, ", "))
 	}
 	fmt.Fprintf(stderr, "read %d rows: %d intervals of queue %s\n", rep.Rows, len(s.Points), s.Queue)
+	if rep.Summed > 0 {
+		fmt.Fprintf(stderr, "the history is finer than -step %s: %d rows were summed into the intervals they fall in (-aggregate false refuses this)\n", shortDuration(r.imp.Step), rep.Summed)
+	}
 	return s, nil
 }
 
@@ -389,6 +404,18 @@ func (r *forecastRun) longTerm(s *forecast.Series, out io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f-%.0f\t%.0f-%.0f\t%.0f\t%.1f\t%.1f-%.1f\t\n", m.Month, m.OpenDays, v.Value, v.Lower80, v.Upper80, v.Lower95, v.Upper95, m.AHT, f.Mean, f.Lower80, f.Upper80)
 	}
 	return tw.Flush()
+}
+
+// shortDuration writes 30m for 30m0s and 1h for 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/inference/forecast/forecasttest"
@@ -84,5 +85,13 @@ func TestForecastCLI(t *testing.T) {
 	}
 	if _, err := run("run", hist+".missing"); err == nil || errors.Is(err, ErrUsage) {
 		t.Errorf("missing file: err %v", err)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{15 * time.Minute: "15m", 30 * time.Minute: "30m", time.Hour: "1h", 90 * time.Minute: "1h30m", 20 * time.Second: "20s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
