@@ -523,6 +523,8 @@ func runForecastModel[P, R any](d *Daemon, w http.ResponseWriter, r *http.Reques
 type erlangRequest struct {
 	Contacts        float64 `json:"contacts"`
 	AHTSeconds      float64 `json:"aht_seconds"`
+	IntervalSeconds float64 `json:"interval_seconds"`
+	// IntervalMinutes is the former name of IntervalSeconds/60, still read.
 	IntervalMinutes float64 `json:"interval_minutes"`
 	ServiceLevel    float64 `json:"service_level"`
 	AnswerWithinSec float64 `json:"answer_within_seconds"`
@@ -541,10 +543,13 @@ func (d *Daemon) postErlang(w http.ResponseWriter, r *http.Request, p *Principal
 	if !d.decodeJSON(w, r, &req) {
 		return
 	}
-	if req.IntervalMinutes == 0 {
-		req.IntervalMinutes = 30
+	if req.IntervalSeconds == 0 {
+		req.IntervalSeconds = 60 * req.IntervalMinutes
 	}
-	in := erlang.Interval{Contacts: req.Contacts, AHT: secs(req.AHTSeconds), Length: time.Duration(req.IntervalMinutes * float64(time.Minute))}
+	if req.IntervalSeconds == 0 {
+		req.IntervalSeconds = 1800
+	}
+	in := erlang.Interval{Contacts: req.Contacts, AHT: secs(req.AHTSeconds), Length: secs(req.IntervalSeconds)}
 	t := erlang.Target{ServiceLevel: req.ServiceLevel, AnswerWithin: secs(req.AnswerWithinSec), ASA: secs(req.ASASeconds),
 		MaxOccupancy: req.MaxOccupancy, Shrinkage: req.Shrinkage, Patience: secs(req.PatienceSeconds)}
 	var res erlang.Result

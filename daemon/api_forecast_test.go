@@ -134,6 +134,14 @@ func TestForecastAPI(t *testing.T) {
 	if r.Agents != 14 || r.Scheduled != 20 {
 		t.Errorf("erlang = %+v, want 14 agents, 20 scheduled", r)
 	}
+	// The interval in seconds, or under its former name in minutes: 100
+	// contacts in 15 minutes need more agents than in 30.
+	var r15, r15m erlang.Result
+	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/forecast/erlang", map[string]any{"contacts": 100, "aht_seconds": 180, "service_level": 0.8, "answer_within_seconds": 20, "interval_seconds": 900}, 200), &r15)
+	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/forecast/erlang", map[string]any{"contacts": 100, "aht_seconds": 180, "service_level": 0.8, "answer_within_seconds": 20, "interval_minutes": 15}, 200), &r15m)
+	if r15.Agents <= r.Agents || r15 != r15m {
+		t.Errorf("15-minute interval: %+v (interval_minutes: %+v), want more than %d agents and the same answer", r15, r15m, r.Agents)
+	}
 }
 
 func TestForecastAPIErrors(t *testing.T) {

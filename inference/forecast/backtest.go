@@ -51,7 +51,7 @@ type BacktestResult struct {
 	Overall      HorizonAccuracy   `json:"overall"`
 	ByWeek       []HorizonAccuracy `json:"by_week"`
 	ByDay        []HorizonAccuracy `json:"by_day"`
-	MeanFit      time.Duration     `json:"mean_fit"`
+	MeanFit      time.Duration     `json:"-"` // JSON: mean_fit_ms
 }
 
 // Backtest refits the model at rolling origins (the latest leaves exactly

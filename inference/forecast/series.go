@@ -38,7 +38,7 @@ type Point struct {
 // unique, aligned to Step in Location; intervals with no row are absent.
 type Series struct {
 	Queue    string         `json:"queue"`
-	Step     time.Duration  `json:"step"`
+	Step     time.Duration  `json:"-"` // JSON: step_seconds
 	Location *time.Location `json:"-"`
 	Points   []Point        `json:"points"`
 }

@@ -10,7 +10,7 @@ import (
 // StaffingOptions complete a staffing plan.
 type StaffingOptions struct {
 	// DefaultAHT is used for intervals without an AHT forecast.
-	DefaultAHT time.Duration `json:"default_aht,omitempty"`
+	DefaultAHT time.Duration `json:"-"` // JSON: default_aht_seconds
 	// Quantile selects the volume planned for: "mean" (default), "upper80"
 	// or "upper95" (cover the top of the prediction interval).
 	Quantile string `json:"quantile,omitempty"`
