@@ -7,9 +7,13 @@
 // snake_case; a duration is a Go duration string ("20s", "720h") or a number
 // whose name ends in its unit (_ms, _seconds); times are RFC 3339.
 //
-// Updates: POST creates, PUT replaces a whole record (every member is
-// required, a missing one is refused naming it), PATCH changes only the
-// members it carries and leaves the others as they are.
+// Updates never drop what the caller did not name. POST creates. PATCH
+// changes only the members it carries and keeps the others (users, queues,
+// plugin settings). PUT replaces: on those records every member is
+// required and a missing one is refused naming it; a document that is
+// replaced as a whole (a feature setting, the site's lists of intents,
+// dispositions and actions, an article, a wrap-up note) is the body, and a
+// locked feature setting must restate its lock.
 package api
 
 import "time"
