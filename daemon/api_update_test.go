@@ -152,7 +152,7 @@ func TestPluginSettingsUpdates(t *testing.T) {
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
 	const path = "/api/v1/plugins/crm/settings"
-	want := api.PluginSettings{ApprovedScopes: []string{"customer_ref"}, Config: map[string]string{"file": "/srv/crm.csv"}}
+	want := api.PluginSettings{ApprovedScopes: []string{"customer_ref"}, Config: map[string]string{"file": "/srv/crm.csv"}, ReadPaths: []string{}, WritePaths: []string{}}
 	var got api.PluginSettings
 	json.Unmarshal(td.mustCall(t, td.Admin, "PATCH", path, map[string]any{"approved_scopes": []string{"customer_ref"}, "config": map[string]string{"file": "/srv/crm.csv"}}, 200), &got)
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -171,7 +171,8 @@ func TestPluginSettingsUpdates(t *testing.T) {
 	}{
 		{"PATCH", map[string]any{"approved_scopes": []string{"bogus"}}, "approved_scopes"},
 		{"PATCH", map[string]any{"config": nil}, "config"},
-		{"PUT", map[string]any{"enabled": false, "approved_scopes": []string{}, "local_confirmed": false}, "config"},
+		{"PUT", map[string]any{"enabled": false, "approved_scopes": []string{}, "local_confirmed": false, "read_paths": []string{}, "write_paths": []string{}}, "config"},
+		{"PATCH", map[string]any{"read_paths": []string{"relative"}}, "read_paths"},
 	} {
 		code, body := td.call(t, td.Admin, tt.method, path, tt.body)
 		var p Problem
@@ -189,8 +190,9 @@ func TestPluginSettingsUpdates(t *testing.T) {
 		t.Errorf("listed settings (-want +got):\n%s", diff)
 	}
 	got = api.PluginSettings{}
-	json.Unmarshal(td.mustCall(t, td.Admin, "PUT", path, api.PluginSettings{ApprovedScopes: []string{}, Config: map[string]string{}}, 200), &got)
-	if diff := cmp.Diff(api.PluginSettings{ApprovedScopes: []string{}, Config: map[string]string{}}, got); diff != "" {
+	empty := api.PluginSettings{ApprovedScopes: []string{}, Config: map[string]string{}, ReadPaths: []string{}, WritePaths: []string{}}
+	json.Unmarshal(td.mustCall(t, td.Admin, "PUT", path, empty, 200), &got)
+	if diff := cmp.Diff(empty, got); diff != "" {
 		t.Errorf("PUT replaces every member (-want +got):\n%s", diff)
 	}
 }

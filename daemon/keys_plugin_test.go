@@ -26,12 +26,13 @@ func TestKeysPluginAsStoreProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	keys := pluginShareDir(t)
+	keysFile := filepath.Join(keys, "keys.json")
 	keyCfg := func(c *Config) {
 		c.DataDir = dataDir
 		c.Store.Keys.Provider = store.ProviderPlugin
 		c.Store.Keys.Plugin = store.PluginKeyConfig{Name: "hsm", SHA256: m.SHA256, KeyPrefix: "earshot-kek",
-			Config: map[string]string{"keys_file": keysFile}}
+			Config: map[string]string{"keys_file": keysFile}, WritePaths: []string{keys}}
 	}
 	pluginKeys := func() map[string]string {
 		t.Helper()
@@ -57,7 +58,7 @@ func TestKeysPluginAsStoreProvider(t *testing.T) {
 
 	// The plugin is the store's: not the admin API's to change.
 	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/hsm/settings", map[string]any{"enabled": false}, 409)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/hsm/settings", map[string]any{"enabled": false, "approved_scopes": []string{}, "local_confirmed": false, "config": map[string]string{}}, 409)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/hsm/settings", map[string]any{"enabled": false, "approved_scopes": []string{}, "local_confirmed": false, "config": map[string]string{}, "read_paths": []string{}, "write_paths": []string{}}, 409)
 	td.mustCall(t, td.Admin, "DELETE", "/api/v1/plugins/hsm", nil, 409)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 409)
 	var list struct {

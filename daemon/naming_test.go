@@ -145,7 +145,7 @@ func TestAPIResponseNaming(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(`{"name":"crm","version":"1.0.0","executable":"crm","kinds":["info"],"scopes":["customer_ref"]}`), 0o644)
 	bodies := map[string]any{
 		"POST /api/v1/plugins":                   map[string]string{"source_dir": src},
-		"PUT /api/v1/plugins/{name}/settings":    map[string]any{"enabled": false, "approved_scopes": []string{"customer_ref"}, "local_confirmed": false, "config": map[string]string{"file": "/srv/crm.csv"}},
+		"PUT /api/v1/plugins/{name}/settings":    map[string]any{"enabled": false, "approved_scopes": []string{"customer_ref"}, "local_confirmed": false, "config": map[string]string{"file": "/srv/crm.csv"}, "read_paths": []string{}, "write_paths": []string{}},
 		"PATCH /api/v1/plugins/{name}/settings":  map[string]any{"approved_scopes": []string{"customer_ref"}},
 		"POST /api/v1/engagements/{id}/messages": messageRequest{Sender: "agent", Text: "hello"},
 		"POST /api/v1/purge":                     map[string]any{"customer_ref": "nobody", "reason": "naming test"},

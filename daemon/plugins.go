@@ -96,6 +96,8 @@ func pluginHostConfig(c Config) plugins.Config {
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(c.DataDir, "plugins")
 	}
+	// No plugin may be granted a path in the data directory.
+	cfg.Sandbox.Protect = append(slices.Clone(cfg.Sandbox.Protect), c.DataDir)
 	return cfg
 }
 
@@ -109,6 +111,7 @@ func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*p
 	kc := c.Store.Keys.Plugin
 	k, err := plugins.NewStoreKeys(pluginHostConfig(c), plugins.KeysPluginConfig{
 		Name: kc.Name, SHA256: kc.SHA256, KeyPrefix: kc.KeyPrefix, Config: kc.Config,
+		ReadPaths: kc.ReadPaths, WritePaths: kc.WritePaths,
 	}, logger, reg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store.keys.plugin: %w", err)
@@ -171,7 +174,7 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 	eng := sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef, Intents: names}
 	go func() {
 		defer func() { <-ir.sem }()
-		ctx, cancel := context.WithTimeout(ir.d.hub.ctx, 2*time.Second)
+		ctx, cancel := context.WithTimeout(ir.d.hub.Context(), 2*time.Second)
 		defer cancel()
 		for _, pc := range ir.d.plugins.CardsAll(ctx, eng) {
 			if pc.Err != nil || len(pc.Cards) == 0 {
@@ -184,12 +187,19 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 
 // viewPluginSettings is a plugin's settings as the API shows them.
 func viewPluginSettings(ps plugins.PluginSettings) api.PluginSettings {
-	v := api.PluginSettings{Enabled: ps.Enabled, ApprovedScopes: []string{}, LocalConfirmed: ps.LocalConfirmed, Config: ps.Config}
+	v := api.PluginSettings{Enabled: ps.Enabled, ApprovedScopes: []string{}, LocalConfirmed: ps.LocalConfirmed, Config: ps.Config,
+		ApprovedSHA256: ps.ApprovedSHA256, ReadPaths: ps.ReadPaths, WritePaths: ps.WritePaths}
 	for _, sc := range ps.ApprovedScopes {
 		v.ApprovedScopes = append(v.ApprovedScopes, string(sc))
 	}
 	if v.Config == nil {
 		v.Config = map[string]string{}
+	}
+	if v.ReadPaths == nil {
+		v.ReadPaths = []string{}
+	}
+	if v.WritePaths == nil {
+		v.WritePaths = []string{}
 	}
 	return v
 }
@@ -224,8 +234,11 @@ func (d *Daemon) pluginError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.Is(err, plugins.ErrUnknownPlugin):
 		writeProblem(w, r, http.StatusNotFound, "not-found", err.Error())
-	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible):
+	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible),
+		errors.Is(err, plugins.ErrTooLarge):
 		d.badRequest(w, r, 400, err.Error(), "source_dir")
+	case errors.Is(err, plugins.ErrExists):
+		writeProblem(w, r, http.StatusConflict, "plugin-exists", err.Error())
 	default:
 		writeProblem(w, r, http.StatusConflict, "plugin", err.Error())
 	}
@@ -253,6 +266,9 @@ func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principa
 func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req struct {
 		SourceDir string `json:"source_dir"`
+		// Replace an installed plugin of the same name; its new binary
+		// then waits, stopped, for approval.
+		Replace bool `json:"replace"`
 	}
 	if !d.decodeJSON(w, r, &req) {
 		return
@@ -264,51 +280,61 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 	if m, err := plugins.ReadManifest(req.SourceDir); err == nil && d.keysPluginReserved(w, r, m.Name) {
 		return
 	}
-	m, err := d.plugins.Install(req.SourceDir)
+	install, action := d.plugins.Install, "plugin.install"
+	if req.Replace {
+		install, action = d.plugins.Replace, "plugin.replace"
+	}
+	m, err := install(req.SourceDir)
 	if err != nil {
 		d.pluginError(w, r, err)
 		return
 	}
-	d.audit(r, p, "plugin.install", m.Name+"@"+m.Version+" sha256:"+m.SHA256)
+	d.audit(r, p, action, m.Name+"@"+m.Version+" sha256:"+m.SHA256)
 	writeJSON(w, http.StatusCreated, m)
 }
 
 func (d *Daemon) replacePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req api.PluginSettings
-	if !d.pluginSettingsTarget(w, r) || !d.decodeReplace(w, r, &req, "enabled", "approved_scopes", "local_confirmed", "config") {
+	st, ok := d.pluginSettingsTarget(w, r)
+	if !ok || !d.decodeReplace(w, r, &req, "enabled", "approved_scopes", "local_confirmed", "config", "read_paths", "write_paths") {
 		return
 	}
-	d.updatePluginSettings(w, r, p, api.PluginSettingsPatch{Enabled: &req.Enabled, ApprovedScopes: &req.ApprovedScopes,
-		LocalConfirmed: &req.LocalConfirmed, Config: &req.Config})
+	// approved_sha256 may be left out: enabling approves the installed
+	// binary.
+	d.updatePluginSettings(w, r, p, st, api.PluginSettingsPatch{Enabled: &req.Enabled, ApprovedScopes: &req.ApprovedScopes,
+		LocalConfirmed: &req.LocalConfirmed, Config: &req.Config, ApprovedSHA256: &req.ApprovedSHA256,
+		ReadPaths: &req.ReadPaths, WritePaths: &req.WritePaths})
 }
 
 func (d *Daemon) patchPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req api.PluginSettingsPatch
-	if !d.pluginSettingsTarget(w, r) || !d.decodePatch(w, r, &req) {
+	st, ok := d.pluginSettingsTarget(w, r)
+	if !ok || !d.decodePatch(w, r, &req) {
 		return
 	}
-	d.updatePluginSettings(w, r, p, req)
+	d.updatePluginSettings(w, r, p, st, req)
 }
 
-// pluginSettingsTarget checks that the plugin named in the path exists and
-// is the administrators' to configure.
-func (d *Daemon) pluginSettingsTarget(w http.ResponseWriter, r *http.Request) bool {
+// pluginSettingsTarget returns the installed plugin named in the path, if
+// it is the administrators' to configure.
+func (d *Daemon) pluginSettingsTarget(w http.ResponseWriter, r *http.Request) (plugins.Status, bool) {
 	name := r.PathValue("name")
 	if d.keysPluginReserved(w, r, name) {
-		return false
+		return plugins.Status{}, false
 	}
-	if !slices.ContainsFunc(d.plugins.Plugins(), func(s plugins.Status) bool { return s.Manifest.Name == name }) {
+	st, err := d.plugins.Plugin(name)
+	if err != nil {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
-		return false
+		return plugins.Status{}, false
 	}
-	return true
+	return st, true
 }
 
 // updatePluginSettings applies the members of c that are set to the
-// plugin's settings, keeps the others, and restarts the plugin when its
-// configuration changed.
-func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal, c api.PluginSettingsPatch) {
-	name := r.PathValue("name")
+// settings of the installed plugin st, keeps the others, and restarts the
+// plugin when its configuration or path grants changed.
+func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal, st plugins.Status, c api.PluginSettingsPatch) {
+	name := st.Manifest.Name
 	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
 	next := old
 	if c.Enabled != nil {
@@ -317,8 +343,8 @@ func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p 
 	if c.ApprovedScopes != nil {
 		next.ApprovedScopes = []sdk.Scope{}
 		for _, sc := range *c.ApprovedScopes {
-			if !slices.Contains(sdk.Scopes, sdk.Scope(sc)) {
-				d.badRequest(w, r, 400, "unknown scope "+sc, "approved_scopes")
+			if !slices.Contains(st.Manifest.Scopes, sdk.Scope(sc)) {
+				d.badRequest(w, r, 400, fmt.Sprintf("scope %q is not one the plugin's manifest requests %v", sc, st.Manifest.Scopes), "approved_scopes")
 				return
 			}
 			next.ApprovedScopes = append(next.ApprovedScopes, sdk.Scope(sc))
@@ -330,16 +356,44 @@ func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p 
 	if c.Config != nil {
 		next.Config = *c.Config
 	}
+	if c.ReadPaths != nil {
+		next.ReadPaths = *c.ReadPaths
+	}
+	if c.WritePaths != nil {
+		next.WritePaths = *c.WritePaths
+	}
+	// Enabling approves the installed binary; an approval naming another
+	// checksum is stale (the plugin was replaced since it was reviewed).
+	approval := ""
+	if c.ApprovedSHA256 != nil {
+		approval = *c.ApprovedSHA256
+		next.ApprovedSHA256 = approval
+	}
+	switch {
+	case approval != "" && approval != st.Manifest.SHA256:
+		writeProblem(w, r, http.StatusConflict, "plugin-changed",
+			fmt.Sprintf("plugin %q is installed with sha256 %s, not the approved %s: review the installed plugin", name, st.Manifest.SHA256, approval))
+		return
+	case approval == "" && c.Enabled != nil && *c.Enabled:
+		next.ApprovedSHA256 = st.Manifest.SHA256
+	}
+	if field, err := d.plugins.CheckGrants(next); err != nil {
+		d.badRequest(w, r, 400, err.Error(), field)
+		return
+	}
 	view := viewPluginSettings(next)
 	a := auditEntry(r, p, "plugin.settings", name)
 	a.Detail["enabled"] = fmt.Sprint(view.Enabled)
 	a.Detail["scopes"] = strings.Join(view.ApprovedScopes, ",")
 	a.Detail["local_confirmed"] = fmt.Sprint(view.LocalConfirmed)
+	a.Detail["approved_sha256"] = view.ApprovedSHA256
+	a.Detail["read_paths"] = strings.Join(view.ReadPaths, ",")
+	a.Detail["write_paths"] = strings.Join(view.WritePaths, ",")
 	if err := d.pluginSettings.set(name, next, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if fmt.Sprint(old.Config) != fmt.Sprint(next.Config) {
+	if fmt.Sprint(old.Config, old.ReadPaths, old.WritePaths) != fmt.Sprint(next.Config, next.ReadPaths, next.WritePaths) {
 		d.plugins.Restart(name)
 	}
 	writeJSON(w, 200, view)

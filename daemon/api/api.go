@@ -169,6 +169,14 @@ type PluginSettings struct {
 	LocalConfirmed bool `json:"local_confirmed"`
 	// Config is handed to the plugin at every start.
 	Config map[string]string `json:"config"`
+	// ApprovedSHA256 is the checksum of the binary an administrator
+	// approved; the plugin runs only while its installed binary has it.
+	// Enabling approves the installed binary, so it may be left out.
+	ApprovedSHA256 string `json:"approved_sha256,omitempty"`
+	// ReadPaths and WritePaths are the files and folders outside its own
+	// that the plugin may read, and read and write.
+	ReadPaths  []string `json:"read_paths"`
+	WritePaths []string `json:"write_paths"`
 }
 
 // PluginSettingsPatch is the body of PATCH /plugins/{name}/settings.
@@ -177,6 +185,9 @@ type PluginSettingsPatch struct {
 	ApprovedScopes *[]string          `json:"approved_scopes,omitempty"`
 	LocalConfirmed *bool              `json:"local_confirmed,omitempty"`
 	Config         *map[string]string `json:"config,omitempty"`
+	ApprovedSHA256 *string            `json:"approved_sha256,omitempty"`
+	ReadPaths      *[]string          `json:"read_paths,omitempty"`
+	WritePaths     *[]string          `json:"write_paths,omitempty"`
 }
 
 // PluginManifest is what a plugin declares about itself.
