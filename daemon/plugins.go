@@ -149,7 +149,33 @@ func newPluginHost(d *Daemon, logger *slog.Logger) (*plugins.Host, *pluginSettin
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ps.approveInstalled(h.Plugins(), logger); err != nil {
+		return nil, nil, err
+	}
 	return h, ps, nil
+}
+
+// approveInstalled carries plugins enabled before binaries needed an
+// approved checksum over an upgrade: such a plugin was installed by an
+// administrator, who then enabled it, and every start since has verified
+// its binary against the checksum recorded at install. That checksum
+// becomes the approved one, once, audited; a binary replaced later still
+// waits for a new approval.
+func (ps *pluginSettings) approveInstalled(installed []plugins.Status, logger *slog.Logger) error {
+	for _, st := range installed {
+		cur, _ := ps.PluginSettings(context.Background(), st.Manifest.Name)
+		if !cur.Enabled || cur.ApprovedSHA256 != "" || st.Manifest.SHA256 == "" {
+			continue
+		}
+		cur.ApprovedSHA256 = st.Manifest.SHA256
+		a := store.AuditEntry{Actor: "system", Action: "plugin.approve.upgrade", Target: st.Manifest.Name,
+			Detail: map[string]string{"approved_sha256": cur.ApprovedSHA256}}
+		if err := ps.set(st.Manifest.Name, cur, a); err != nil {
+			return fmt.Errorf("daemon: approve installed plugin %s: %w", st.Manifest.Name, err)
+		}
+		logger.Info("enabled plugin's installed checksum approved on upgrade", "plugin", st.Manifest.Name, "sha256", cur.ApprovedSHA256)
+	}
+	return nil
 }
 
 // infoRetrieval asks the enabled info plugins for customer cards when an

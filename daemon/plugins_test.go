@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/plugins/pluginstest"
 	"github.com/earshot/earshot/store"
 )
@@ -224,5 +228,62 @@ func TestPluginReplaceNeedsApproval(t *testing.T) {
 	json.Unmarshal(td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/skills/settings", map[string]any{"enabled": true}, 200), &ps)
 	if ps.ApprovedSHA256 != m.SHA256 {
 		t.Errorf("approved sha256 = %q, want the installed %s", ps.ApprovedSHA256, m.SHA256)
+	}
+}
+
+// TestApproveInstalledOnUpgrade: plugins enabled before approvals carried a
+// checksum keep running after an upgrade (their install-time checksum is
+// approved, audited); disabled plugins and existing approvals are left
+// alone.
+func TestApproveInstalledOnUpgrade(t *testing.T) {
+	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old := map[string]plugins.PluginSettings{
+		"crm":      {Enabled: true},
+		"off":      {Enabled: false},
+		"approved": {Enabled: true, ApprovedSHA256: strings.Repeat("b", 64)},
+	}
+	if err := st.PutSetting(settingPlugins, old, store.AuditEntry{Actor: "test", Action: "setup"}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := newPluginSettings(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed := []plugins.Status{
+		{Manifest: plugins.Manifest{Name: "crm", SHA256: strings.Repeat("a", 64)}},
+		{Manifest: plugins.Manifest{Name: "off", SHA256: strings.Repeat("c", 64)}},
+		{Manifest: plugins.Manifest{Name: "approved", SHA256: strings.Repeat("d", 64)}},
+	}
+	if err := ps.approveInstalled(installed, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	reloaded, err := newPluginSettings(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for name, s := range reloaded.all() {
+		got[name] = s.ApprovedSHA256
+	}
+	want := map[string]string{"crm": strings.Repeat("a", 64), "off": "", "approved": strings.Repeat("b", 64)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("approved checksums after upgrade (-want +got):\n%s", diff)
+	}
+	entries, err := st.QueryAudit(store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action == "plugin.approve.upgrade" && e.Target == "crm" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d plugin.approve.upgrade audit entries for crm, want 1", n)
 	}
 }
