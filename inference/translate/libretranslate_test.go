@@ -108,7 +108,7 @@ func TestLibreTranslate(t *testing.T) {
 	}
 	fail.Store(true)
 	res, err = tr.Translate(ctx, Request{Text: "Gracias por su ayuda.", From: Spanish, To: English})
-	if err != nil || res.Engine != "apertium" || !res.Fallback || res.Text != "Thank you for his help." {
+	if err != nil || res.Engine != "apertium" || !res.Fallback || res.Text != "Thank you By his help." {
 		t.Errorf("server failing: %+v, %v; want Apertium's translation", res, err)
 	}
 

@@ -72,7 +72,7 @@ func TestOllamaFallsBackToApertium(t *testing.T) {
 
 	srv.Stop()
 	res, err = tr.Translate(ctx, Request{Text: "Gracias por su ayuda.", From: Spanish, To: English})
-	if err != nil || res.Engine != "apertium" || res.Text != "Thank you for his help." {
+	if err != nil || res.Engine != "apertium" || res.Text != "Thank you By his help." {
 		t.Errorf("server stopped: %+v, %v", res, err)
 	}
 }

@@ -63,8 +63,8 @@ func (Settler) Set(s LanguageState, l Lang) LanguageState {
 // Observe returns s updated with the identification of one customer
 // message.
 func (st Settler) Observe(s LanguageState, d Detection) LanguageState {
-	if d.Letters == 0 || len(d.Ranked) == 0 {
-		return s
+	if d.Lang == "" {
+		return s // too little text to say anything
 	}
 	s.Messages++
 	switch s.Source {

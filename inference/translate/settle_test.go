@@ -20,7 +20,7 @@ func TestSettler(t *testing.T) {
 	}{
 		{"one clear message settles", LanguageState{}, []string{"Buenas tardes, quiero cancelar mi suscripción"}, Spanish, SourceDetected},
 		{"greetings alone do not settle", LanguageState{}, []string{"ok", "hi"}, "", ""},
-		{"settles on the leader after three messages", LanguageState{}, []string{"ok", "sí", "vale"}, Spanish, SourceDetected},
+		{"settles on the leader after three messages", LanguageState{}, []string{"ok", "vale", "de acuerdo", "gracias"}, Spanish, SourceDetected},
 		{"a customer who switches is followed", LanguageState{}, []string{
 			"Buenas tardes, quiero cancelar mi suscripción",
 			"Sorry, can we continue in English please?",

@@ -218,22 +218,26 @@ func (t *Translator) Translate(ctx context.Context, req Request) (Result, error)
 		return untranslated(NoticeTooLong)
 	}
 	res.From = req.From
+	segs := []Segment{{Text: text, Lang: res.From}}
 	if res.From == "" {
 		d := t.id.Detect(text)
 		res.Detection = &d
-		label := string(d.Lang)
-		if !d.Reliable {
-			label = "unknown"
+		whole := Lang("")
+		if d.Reliable {
+			whole = d.Lang
 		}
-		t.m.detections.WithLabelValues(label).Inc()
-		if !d.Reliable {
+		// A mixed message may be unclear as a whole and clear sentence by
+		// sentence.
+		segs = fillSegments(t.id.Segments(text, whole))
+		if segs[0].Lang == "" {
+			t.m.detections.WithLabelValues("unknown").Inc()
 			return untranslated(NoticeUndetermined)
 		}
-		res.From = d.Lang
-	}
-	segs := []Segment{{Text: text, Lang: res.From}}
-	if req.From == "" {
-		segs = t.id.Segments(text, res.From)
+		res.From = whole
+		if whole == "" {
+			res.From = longest(segs)
+		}
+		t.m.detections.WithLabelValues(string(res.From)).Inc()
 	}
 	langs := map[Lang]bool{}
 	for _, s := range segs {
@@ -280,6 +284,45 @@ func (t *Translator) Translate(ctx context.Context, req Request) (Result, error)
 		t.m.untranslated.WithLabelValues(notices[0]).Inc()
 	}
 	return res, nil
+}
+
+// fillSegments gives segments without a language that of their neighbour
+// (the previous one, or the next at the start) and merges neighbours of one
+// language. When no segment has a language, it returns one segment without.
+func fillSegments(segs []Segment) []Segment {
+	var known Lang
+	for _, s := range segs {
+		if s.Lang != "" {
+			known = s.Lang
+			break
+		}
+	}
+	var out []Segment
+	for _, s := range segs {
+		if s.Lang == "" {
+			s.Lang = known
+		}
+		known = s.Lang
+		if n := len(out); n > 0 && out[n-1].Lang == s.Lang {
+			out[n-1].Text += s.Text
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// longest returns the language with the most letters among segs.
+func longest(segs []Segment) Lang {
+	n := map[Lang]int{}
+	var best Lang
+	for _, s := range segs {
+		n[s.Lang] += len(s.Text)
+		if best == "" || n[s.Lang] > n[best] {
+			best = s.Lang
+		}
+	}
+	return best
 }
 
 func hasLetter(s string) bool { return strings.IndexFunc(s, unicode.IsLetter) >= 0 }

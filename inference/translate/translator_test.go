@@ -60,7 +60,7 @@ func TestTranslator(t *testing.T) {
 		{"glossary terms survive", Request{Text: "Mi cuenta nómina de Banco Norte no funciona", From: Spanish, To: English},
 			true, "", "", false, "payroll account of Banco Norte"},
 		{"English to Portuguese pivots through Spanish", Request{Text: "I want to cancel my card", From: English, To: Portuguese},
-			true, "", Spanish, false, "cancelar"},
+			true, "", Spanish, false, "Quero"},
 		{"German is unsupported", Request{Text: "Meine Karte funktioniert nicht und ich brauche Hilfe", To: English},
 			false, NoticeUnsupported, "", false, "Meine Karte"},
 		{"already in the target language", Request{Text: "My card does not work at all", To: English},
