@@ -1,6 +1,6 @@
-//go:build eval && cgo
+//go:build eval
 
-package translate
+package textcat
 
 /*
 #cgo pkg-config: libexttextcat
@@ -18,18 +18,14 @@ import (
 	"unsafe"
 )
 
-// libexttextcat (Debian libexttextcat-dev, libexttextcat-data) is the
-// peer the built-in identifier is measured against: the Cavnar-Trenkle
-// n-gram classifier LibreOffice uses, restricted to the same eight
-// languages with the fingerprints Debian ships.
-func init() { textcatDetect = detectTextcat }
-
 var (
 	textcatOnce   sync.Once
 	textcatHandle unsafe.Pointer
 	textcatErr    error
 	textcatMu     sync.Mutex // textcat handles are not safe for concurrent use
 )
+
+var langs []string
 
 func openTextcat() {
 	dir, err := os.MkdirTemp("", "textcat")
@@ -38,7 +34,7 @@ func openTextcat() {
 		return
 	}
 	var conf strings.Builder
-	for _, l := range Known {
+	for _, l := range langs {
 		fmt.Fprintf(&conf, "/usr/share/libexttextcat/%s.lm\t%s\n", l, l)
 	}
 	path := filepath.Join(dir, "fpdb.conf")
@@ -58,10 +54,11 @@ func openTextcat() {
 	textcatHandle = h
 }
 
-// detectTextcat returns libexttextcat's first candidate, or "" for
-// "UNKNOWN" and "SHORT".
-func detectTextcat(text string) (Lang, error) {
-	textcatOnce.Do(openTextcat)
+// Detect returns libexttextcat's first candidate among languages (ISO
+// 639-1 codes with a fingerprint in /usr/share/libexttextcat), or "" for
+// "UNKNOWN" and "SHORT". The first call fixes the languages.
+func Detect(languages []string, text string) (string, error) {
+	textcatOnce.Do(func() { langs = languages; openTextcat() })
 	if textcatErr != nil {
 		return "", textcatErr
 	}
@@ -73,5 +70,5 @@ func detectTextcat(text string) (Lang, error) {
 	if !strings.HasPrefix(out, "[") {
 		return "", nil
 	}
-	return Lang(out[1:strings.IndexByte(out, ']')]), nil
+	return out[1:strings.IndexByte(out, ']')], nil
 }
