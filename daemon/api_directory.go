@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/earshot/earshot/inference/translate"
 	"github.com/earshot/earshot/store"
 )
 
@@ -30,6 +31,8 @@ type userRequest struct {
 	Queues      []string `json:"queues"`
 	Licensed    bool     `json:"licensed"`
 	Disabled    bool     `json:"disabled"`
+	// Language is the preferred chat language (ISO 639-1), optional.
+	Language string `json:"language"`
 }
 
 // tokenRequest is the body of token creation.
@@ -223,6 +226,14 @@ func (d *Daemon) validateUser(w http.ResponseWriter, r *http.Request, req *userR
 			return false
 		}
 	}
+	if req.Language != "" {
+		l, err := translate.ParseLang(req.Language)
+		if err != nil {
+			d.badRequest(w, r, 400, "language must be one of "+knownLanguages(), "language")
+			return false
+		}
+		req.Language = string(l)
+	}
 	slices.Sort(req.Queues)
 	req.Queues = slices.Compact(req.Queues)
 	return true
@@ -235,7 +246,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	now := time.Now().UTC()
 	u := store.User{ID: req.ID, DisplayName: req.DisplayName, Role: req.Role, Queues: req.Queues,
-		Licensed: req.Licensed, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
+		Licensed: req.Licensed, Language: req.Language, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
 	if err := d.store.CreateUser(u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // a named queue does not exist
 			d.badRequest(w, r, 400, err.Error(), "queues")
@@ -274,6 +285,7 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 		return
 	}
 	u.DisplayName, u.Role, u.Queues, u.Licensed, u.Disabled = req.DisplayName, req.Role, req.Queues, req.Licensed, req.Disabled
+	u.Language = req.Language
 	u.UpdatedAt = time.Now().UTC()
 	if err := d.store.UpdateUser(u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {

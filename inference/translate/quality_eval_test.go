@@ -105,9 +105,16 @@ func TestEvalPoolMatchesCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if got != cli[i] {
+				// The batch run translates each line in its neighbours'
+				// context (capitals after a line without a full stop);
+				// the reference for one message is the command line run
+				// on that message alone.
+				cli[i] = strings.TrimSuffix(apertiumCLI(t, dir.mode, s), "\n")
+			}
 			if got == cli[i] {
 				same++
-			} else if same+5 > i {
+			} else {
 				t.Logf("%s line %d differs:\n pool %q\n  cli %q", dir.mode, i, got, cli[i])
 			}
 		}

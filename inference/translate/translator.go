@@ -354,6 +354,9 @@ func (t *Translator) segment(ctx context.Context, text string, from, to Lang, lo
 		pair := Pair{from, to}
 		begin := time.Now()
 		out, err := t.run(ctx, e, route, prot.text)
+		// Engines may add blanks at the edges (Apertium's "I have" comes
+		// out as " Tengo"); the segment's own blanks are put back around it.
+		out = strings.TrimSpace(out)
 		if err == nil {
 			var ok bool
 			if out, ok = prot.restore(out, to); !ok {
