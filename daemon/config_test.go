@@ -38,6 +38,7 @@ func TestBadConfigs(t *testing.T) {
 		{"audit-too-short.bad.yaml", []string{"store", "audit"}},
 		{"max-live.bad.yaml", []string{"engagements.max_live"}},
 		{"translate-language.bad.yaml", []string{"translate.queue_languages.cards", "klingon"}},
+		{"translate-engine.bad.yaml", []string{"translate.engines[0]", "deepl"}},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(tests) {
@@ -83,7 +84,7 @@ func TestTranslateConfigValues(t *testing.T) {
 	}
 	tr := cfg.Translate
 	if tr.AgentLanguage != "es" || tr.QueueLanguages["cartoes"] != "pt" || tr.ProcsPerPair != 3 || len(tr.Glossary) != 2 ||
-		tr.Glossary[1].Fixed["en"] != "payroll account" {
+		tr.Glossary[1].Fixed["en"] != "payroll account" || len(tr.Engines) != 1 || tr.LibreTranslate.URL != "http://127.0.0.1:5000" {
 		t.Errorf("translate = %+v", tr)
 	}
 	tc, err := tr.translator()

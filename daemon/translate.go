@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/inference/translate"
 	"github.com/earshot/earshot/store"
 )
@@ -33,6 +35,23 @@ type TranslateConfig struct {
 	// Glossary lists the site's terms, never translated or translated a
 	// fixed way.
 	Glossary []GlossaryTerm `yaml:"glossary"`
+	// Engines lists the engines to try before Apertium, in order:
+	// "ollama" (the model of ollama.models.generate) and
+	// "libretranslate". Apertium is always the last resort. Default none.
+	Engines []string `yaml:"engines"`
+	// LibreTranslate is the site's LibreTranslate server, for the
+	// "libretranslate" engine.
+	LibreTranslate LibreTranslateConfig `yaml:"libretranslate"`
+}
+
+// LibreTranslateConfig is the site's LibreTranslate server.
+type LibreTranslateConfig struct {
+	URL string `yaml:"url"`
+	// SiteHosted declares a server off loopback to be the site's own, so
+	// that it serves under local-models-only.
+	SiteHosted bool     `yaml:"site_hosted"`
+	APIKeyFile string   `yaml:"api_key_file"`
+	Timeout    Duration `yaml:"timeout"`
 }
 
 // GlossaryTerm is one glossary entry of the configuration.
@@ -83,7 +102,27 @@ func (c TranslateConfig) Validate() error {
 	if _, err := c.translator(); err != nil {
 		return fmt.Errorf("translate: %w", err)
 	}
+	for i, e := range c.Engines {
+		switch e {
+		case "ollama":
+		case "libretranslate":
+			if _, err := c.libreTranslate(); err != nil {
+				return fmt.Errorf("translate.%w", err)
+			}
+		default:
+			return fmt.Errorf("translate.engines[%d]: unknown engine %q (ollama, libretranslate)", i, e)
+		}
+	}
 	return nil
+}
+
+func (c TranslateConfig) libreTranslate() (translate.LibreTranslateConfig, error) {
+	lc := translate.DefaultLibreTranslateConfig()
+	lc.URL, lc.SiteHosted, lc.APIKeyFile = c.LibreTranslate.URL, c.LibreTranslate.SiteHosted, c.LibreTranslate.APIKeyFile
+	if c.LibreTranslate.Timeout > 0 {
+		lc.Timeout = translate.Duration(c.LibreTranslate.Timeout)
+	}
+	return lc, lc.Validate()
 }
 
 // chatTranslator translates chat messages as they arrive: a customer's
@@ -94,6 +133,7 @@ type chatTranslator struct {
 	d        *Daemon
 	cfg      TranslateConfig
 	apertium *translate.Apertium
+	closers  []io.Closer // the other engines' clients
 	tr       *translate.Translator
 	settler  translate.Settler
 	log      *slog.Logger
@@ -117,18 +157,57 @@ func newChatTranslator(d *Daemon, cfg TranslateConfig, logger *slog.Logger, reg 
 		logger.Warn("auto_translate unavailable", "err", err)
 		return nil, nil
 	}
-	tr, err := translate.New(tc, logger, reg, ap)
-	if err != nil {
-		ap.Close()
+	c := &chatTranslator{d: d, cfg: cfg, apertium: ap, settler: translate.DefaultSettler(), log: logger,
+		langs: map[string]translate.LanguageState{}}
+	var engines []translate.Engine
+	for _, name := range cfg.Engines {
+		switch name {
+		case "ollama":
+			if d.cfg.Ollama.Models[ollama.FeatureGenerate] == "" {
+				c.Close()
+				return nil, fmt.Errorf("translate.engines: ollama needs a model in ollama.models.generate")
+			}
+			// Its own provider, with no fallback (the Translator falls
+			// back to Apertium) and unregistered metrics (the analytics'
+			// provider registers the provider's).
+			p, err := ollama.New(d.cfg.Ollama, logger, nil, ollama.Fallback{})
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			c.closers = append(c.closers, p)
+			oc := translate.DefaultOllamaConfig()
+			oc.Local = !d.cfg.Ollama.AllowRemote
+			e, err := translate.NewOllama(oc, p.Generator(ollama.FeatureGenerate))
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			engines = append(engines, e)
+		case "libretranslate":
+			lc, _ := cfg.libreTranslate()
+			e, err := translate.NewLibreTranslate(lc)
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			c.closers = append(c.closers, e)
+			engines = append(engines, e)
+		}
+	}
+	if c.tr, err = translate.New(tc, logger, reg, append(engines, ap)...); err != nil {
+		c.Close()
 		return nil, err
 	}
-	return &chatTranslator{d: d, cfg: cfg, apertium: ap, tr: tr, settler: translate.DefaultSettler(), log: logger,
-		langs: map[string]translate.LanguageState{}}, nil
+	return c, nil
 }
 
 func (c *chatTranslator) Close() error {
 	if c == nil {
 		return nil
+	}
+	for _, cl := range c.closers {
+		cl.Close()
 	}
 	return c.apertium.Close()
 }

@@ -3,9 +3,12 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/earshot/earshot/daemon/hub"
@@ -134,5 +137,56 @@ func TestChatAutoTranslate(t *testing.T) {
 		if bytes.Contains(raw, []byte(s)) {
 			t.Errorf("%s holds %q in plain text", store.DBFile, s)
 		}
+	}
+}
+
+// TestChatAutoTranslateEngines puts a LibreTranslate server before
+// Apertium. The server is a stand-in (LibreTranslate's models cannot run
+// here) that answers POST /translate as LibreTranslate does, with a fixed
+// reply, and fails with status 500 once told to; Apertium then translates.
+func TestChatAutoTranslateEngines(t *testing.T) {
+	var fail atomic.Bool
+	var calls atomic.Int32
+	lt := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Q, Source, Target string }
+		if r.Method != "POST" || r.URL.Path != "/translate" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Q == "" {
+			w.WriteHeader(400)
+			json.NewEncoder(w).Encode(map[string]string{"error": "Invalid request"})
+			return
+		}
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if fail.Load() {
+			w.WriteHeader(500)
+			json.NewEncoder(w).Encode(map[string]string{"error": "Cannot translate text"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"translatedText": "[" + req.Source + "-" + req.Target + "] hello, my card was stolen"})
+	}))
+	defer lt.Close()
+	td := startDaemon(t, func(c *Config) {
+		c.Translate.Engines = []string{"libretranslate"}
+		c.Translate.LibreTranslate.URL = lt.URL
+	})
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	msg := messageRequest{"customer", "Hola, creo que mi tarjeta fue robada ayer."}
+	first := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, msg)
+	fail.Store(true)
+	second := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, msg)
+	for _, c := range []struct {
+		id, engine, text string
+	}{{first, "libretranslate", "[es-en] hello, my card was stolen"}, {second, "apertium", "Hello, I think that my card was stolen yesterday."}} {
+		var tr struct{ Segments []store.Segment }
+		json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+c.id+"/transcript", nil, 200), &tr)
+		if len(tr.Segments) != 1 || len(tr.Segments[0].Translations) != 1 ||
+			tr.Segments[0].Translations[0].Engine != c.engine || tr.Segments[0].Translations[0].Text != c.text {
+			t.Errorf("translations %+v, want %s's %q", tr.Segments, c.engine, c.text)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("LibreTranslate asked %d times, want 2", calls.Load())
 	}
 }
