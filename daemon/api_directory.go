@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/daemon/api"
+	"github.com/earshot/earshot/inference/translate"
 	"github.com/earshot/earshot/store"
 )
 
@@ -35,7 +36,7 @@ func viewQueue(q store.Queue) api.Queue {
 
 func viewUser(u store.User) api.User {
 	v := api.User{ID: u.ID, DisplayName: u.DisplayName, Role: u.Role, Queues: u.Queues, Licensed: u.Licensed,
-		Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		Disabled: u.Disabled, Language: u.Language, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if v.Queues == nil {
 		v.Queues = []string{}
 	}
@@ -225,7 +226,22 @@ func (d *Daemon) validateUser(w http.ResponseWriter, r *http.Request, req *userR
 		d.badRequest(w, r, 400, "id must match "+userIDPattern.String(), "id")
 		return false
 	}
-	return d.validateUserFields(w, r, &req.Role, &req.Queues)
+	return d.validateUserFields(w, r, &req.Role, &req.Queues) && d.validateLanguage(w, r, &req.Language)
+}
+
+// validateLanguage checks and normalises a preferred language, when set
+// and not empty.
+func (d *Daemon) validateLanguage(w http.ResponseWriter, r *http.Request, lang *string) bool {
+	if lang == nil || *lang == "" {
+		return true
+	}
+	l, err := translate.ParseLang(*lang)
+	if err != nil {
+		d.badRequest(w, r, 400, "language must be one of "+knownLanguages(), "language")
+		return false
+	}
+	*lang = string(l)
+	return true
 }
 
 // validateUserFields checks a role and queue list, those that are set, and
@@ -256,7 +272,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	now := time.Now().UTC()
 	u := store.User{ID: req.ID, DisplayName: req.DisplayName, Role: req.Role, Queues: req.Queues,
-		Licensed: req.Licensed, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
+		Licensed: req.Licensed, Language: req.Language, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
 	if err := d.store.CreateUser(r.Context(), u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // a named queue does not exist
 			d.badRequest(w, r, 400, err.Error(), "queues")
@@ -271,7 +287,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (d *Daemon) replaceUser(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req userRequest
-	if !d.decodeReplace(w, r, &req, "display_name", "role", "queues", "licensed", "disabled") {
+	if !d.decodeReplace(w, r, &req, "display_name", "role", "queues", "licensed", "disabled", "language") {
 		return
 	}
 	id := r.PathValue("id")
@@ -286,7 +302,7 @@ func (d *Daemon) replaceUser(w http.ResponseWriter, r *http.Request, p *Principa
 		req.Queues = []string{}
 	}
 	d.updateUser(w, r, p, api.UserPatch{DisplayName: &req.DisplayName, Role: &req.Role, Queues: &req.Queues,
-		Licensed: &req.Licensed, Disabled: &req.Disabled})
+		Licensed: &req.Licensed, Disabled: &req.Disabled, Language: &req.Language})
 }
 
 func (d *Daemon) patchUser(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -301,7 +317,7 @@ func (d *Daemon) patchUser(w http.ResponseWriter, r *http.Request, p *Principal)
 // keeps every other one.
 func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal, c api.UserPatch) {
 	id := r.PathValue("id")
-	if !d.validateUserFields(w, r, c.Role, c.Queues) {
+	if !d.validateUserFields(w, r, c.Role, c.Queues) || !d.validateLanguage(w, r, c.Language) {
 		return
 	}
 	u, err := d.store.User(id)
@@ -331,6 +347,9 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	if c.Disabled != nil {
 		u.Disabled = *c.Disabled
+	}
+	if c.Language != nil {
+		u.Language = *c.Language
 	}
 	u.UpdatedAt = time.Now().UTC()
 	if err := d.store.UpdateUser(r.Context(), u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {

@@ -62,6 +62,7 @@ type User struct {
 	Queues      []string  `json:"queues"`
 	Licensed    bool      `json:"licensed"`
 	Disabled    bool      `json:"disabled"`
+	Language    string    `json:"language,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
@@ -75,6 +76,9 @@ type UserRequest struct {
 	Queues      []string `json:"queues"`
 	Licensed    bool     `json:"licensed"`
 	Disabled    bool     `json:"disabled"`
+	// Language is the user's preferred chat language (ISO 639-1), "" for
+	// none: auto-translated chats show the user their messages in it.
+	Language string `json:"language"`
 }
 
 // UserPatch is the body of PATCH /users/{id}: the members present change,
@@ -85,6 +89,7 @@ type UserPatch struct {
 	Queues      *[]string `json:"queues,omitempty"`
 	Licensed    *bool     `json:"licensed,omitempty"`
 	Disabled    *bool     `json:"disabled,omitempty"`
+	Language    *string   `json:"language,omitempty"`
 }
 
 // TokenRequest is the body of POST /tokens.
