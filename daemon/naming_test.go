@@ -109,6 +109,9 @@ var namingSkip = map[string]string{
 // member names that are not snake_case and for durations in nanoseconds.
 func TestAPIResponseNaming(t *testing.T) {
 	td := startDaemon(t, nil)
+	// Expert-assist routes answer licensed callers only: license the
+	// bootstrap administrator so that they answer with JSON here.
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/users/admin", map[string]any{"licensed": true}, 200)
 	for _, q := range []string{"q1", "q2"} {
 		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q, Description: "queue " + q}, 201)
 	}
