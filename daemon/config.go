@@ -58,6 +58,8 @@ type Config struct {
 	// Sinks bounds the delivery of events to sink plugins through the
 	// store's outbox.
 	Sinks SinksConfig `yaml:"sinks"`
+	// Translate configures the translation of chat messages.
+	Translate TranslateConfig `yaml:"translate"`
 }
 
 // AnalyticsConfig configures the built-in analytics.
@@ -152,6 +154,7 @@ func DefaultConfig(forService bool) Config {
 		Plugins:         defaultPluginsConfig(),
 		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
+		Translate:       defaultTranslateConfig(),
 	}
 }
 
@@ -159,6 +162,9 @@ func DefaultConfig(forService bool) Config {
 func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
+	}
+	if err := c.Translate.Validate(); err != nil {
+		return err
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
