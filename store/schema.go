@@ -73,12 +73,16 @@ var (
 	// bucketOutboxIndex: plugin | 0x00 | event ID -> sequence (8): the
 	// queued events, so that an event is queued once per plugin.
 	bucketOutboxIndex = []byte("sink_outbox_index")
+	// bucketWFM: kind | 0x00 | ID -> sealed JSON WFMRecord (rosters, rules,
+	// schedules) under the site's workforce key (wfm.go). A new bucket
+	// that older builds ignore: created by unsafeMigrate, no version step.
+	bucketWFM = []byte("wfm")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex, bucketIntegrity,
+		bucketOutboxIndex, bucketIntegrity, bucketWFM,
 	}
 )
 
