@@ -39,6 +39,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.kbRoutes()...)
 	rs = append(rs, d.skillRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
+	rs = append(rs, d.wfmRoutes()...)
 	rs = append(rs, d.sinkRoutes()...)
 	return rs
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/wfm"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -38,6 +39,7 @@ type Daemon struct {
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
+	wfm            *wfm.Service
 	translator     *chatTranslator // nil when Apertium is not installed
 	metrics        *metrics
 	metricsHandler http.Handler
@@ -92,6 +94,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.wfm, err = wfm.New(wfm.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.translator, err = newChatTranslator(d, cfg.Translate, logger, d.reg); err != nil {

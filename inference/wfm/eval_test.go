@@ -58,7 +58,7 @@ func bankQueues(t testing.TB, step time.Duration) map[string]*forecast.Series {
 		cards := int(math.Round(float64(n) * share))
 		fmt.Fprintf(&b, "retail,%s,%d\ncards,%s,%d\n", f[1], n-cards, f[1], cards)
 	}
-	set, _, err := forecast.ReadCSV(&b, forecast.ImportOptions{Step: step, Aggregate: true})
+	set, _, err := forecast.ReadCSV(&b, forecast.ImportOptions{Step: step, Aggregate: forecast.AggregateAll})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,10 @@ import (
 // ReforecastConfig sets how a day's forecast follows the arrivals seen so
 // far. The day's ratio is the elapsed intervals' observed contacts over
 // their forecast, each interval weighted by 2^(-age/HalfLife) (all alike
-// when HalfLife is 0), with Prior contacts added to both sums so that a
-// thin morning moves the forecast little. A remaining interval starting h
-// after now is the start-of-day forecast times 1 + (ratio-1) x
+// when HalfLife is 0), with a prior of Prior times the whole day's forecast
+// contacts added to both sums, so that the early morning moves the
+// forecast little, whatever the queue's size. A remaining interval
+// starting h after now is the start-of-day forecast times 1 + (ratio-1) x
 // 2^(-h/Fade): the morning's surprise fades toward the forecast over the
 // afternoon (it holds all day when Fade is 0).
 type ReforecastConfig struct {
@@ -22,17 +23,18 @@ type ReforecastConfig struct {
 	Fade     Duration `json:"fade"`
 }
 
-// DefaultReforecastConfig is the setting chosen on 20 development days of
+// DefaultReforecastConfig is the setting chosen on development days of
 // bank_calls (see the package README): recent intervals weigh most (1 hour
-// half-life), with a prior of 1600 contacts; the surprise holds all day.
+// half-life), with a prior of 5 % of the day's forecast; the surprise holds
+// all day.
 func DefaultReforecastConfig() ReforecastConfig {
-	return ReforecastConfig{Prior: 1600, HalfLife: Duration(time.Hour)}
+	return ReforecastConfig{Prior: 0.05, HalfLife: Duration(time.Hour)}
 }
 
 // Validate checks the settings.
 func (c ReforecastConfig) Validate() error {
-	if c.Prior < 0 || math.IsNaN(c.Prior) || math.IsInf(c.Prior, 0) {
-		return fieldErr("prior", "%v must be >= 0", c.Prior)
+	if c.Prior < 0 || c.Prior > 10 || math.IsNaN(c.Prior) {
+		return fieldErr("prior", "%v must be in [0, 10] (a share of the day's forecast)", c.Prior)
 	}
 	if c.HalfLife.D() < 0 {
 		return fieldErr("half_life", "%s must be >= 0", c.HalfLife)
@@ -75,8 +77,13 @@ func ReforecastDay(f *forecast.Forecast, observed map[int64]float64, now time.Ti
 	n := now.In(loc)
 	day0 := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, loc)
 	day1 := day0.AddDate(0, 0, 1)
-	var wObs, wFc float64
+	var wObs, wFc, day float64
 	r := &Reforecast{}
+	for _, p := range f.Points {
+		if p.Open && !p.Start.Before(day0) && p.Start.Before(day1) {
+			day += p.Volume.Mean
+		}
+	}
 	for _, p := range f.Points {
 		if !p.Open || p.Start.Before(day0) || !p.Start.Add(f.Step).After(day0) || p.Start.Add(f.Step).After(now) {
 			continue
@@ -93,8 +100,8 @@ func ReforecastDay(f *forecast.Forecast, observed map[int64]float64, now time.Ti
 		r.Expected += p.Volume.Mean
 	}
 	r.Factor = 1
-	if wFc+cfg.Prior > 0 {
-		r.Factor = (wObs + cfg.Prior) / (wFc + cfg.Prior)
+	if prior := cfg.Prior * day; wFc+prior > 0 {
+		r.Factor = (wObs + prior) / (wFc + prior)
 	}
 	out := *f
 	out.Points = make([]forecast.ForecastPoint, len(f.Points))

@@ -29,7 +29,7 @@ func bankSeries(t testing.TB) *forecast.Series {
 		t.Skipf("bank_calls not available: %v", err)
 	}
 	defer f.Close()
-	set, _, err := forecast.ReadCSV(f, forecast.ImportOptions{Step: 30 * time.Minute, Queue: "bank", Aggregate: true})
+	set, _, err := forecast.ReadCSV(f, forecast.ImportOptions{Step: 30 * time.Minute, Queue: "bank", Aggregate: forecast.AggregateAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestEvalReforecast(t *testing.T) {
 		re  float64
 	}
 	var runs []run
-	for _, prior := range []float64{0, 100, 400, 1600, 6400} {
+	for _, prior := range []float64{0, 0.01, 0.02, 0.05, 0.1, 0.2} {
 		for _, hl := range []time.Duration{0, time.Hour, 2 * time.Hour} {
 			for _, fade := range []time.Duration{0, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour} {
 				cfg := ReforecastConfig{Prior: prior, HalfLife: Duration(hl), Fade: Duration(fade)}

@@ -52,7 +52,7 @@ func TestReforecastDay(t *testing.T) {
 		unchangedAM bool
 	}{
 		{"plain ratio", ReforecastConfig{}, 1.2, 120, 120, true},
-		{"prior shrinks", ReforecastConfig{Prior: 800}, (960 + 800) / (800 + 800.0), 110, 110, true},
+		{"prior shrinks", ReforecastConfig{Prior: 0.4}, (960 + 800) / (800 + 800.0), 110, 110, true},
 		{"recency weights", ReforecastConfig{HalfLife: Duration(time.Hour)}, 1.2, 120, 120, true},
 		{"surprise fades", ReforecastConfig{Fade: Duration(2 * time.Hour)}, 1.2, 120, 100 + 20*math.Exp2(-2.75), true},
 	} {
