@@ -114,7 +114,28 @@ var policy = map[string][]Role{
 	"POST /api/v1/forecast/erlang":                  {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"GET /api/v1/queues/{queue}/forecasts":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
 	"GET /api/v1/queues/{queue}/forecasts/latest":   {RoleAdmin, RoleSupervisor, RoleAnalyst},
+
+	"GET /api/v1/wfm/rosters":                 {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/wfm/rosters/{id}":            {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"PUT /api/v1/wfm/rosters/{id}":            {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"DELETE /api/v1/wfm/rosters/{id}":         {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/wfm/rules/{id}":              {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"PUT /api/v1/wfm/rules/{id}":              {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/wfm/schedules":               {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/wfm/schedules":              {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/wfm/schedules/{id}":          {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"DELETE /api/v1/wfm/schedules/{id}":       {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/wfm/schedules/{id}/intraday": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/wfm/schedules/{id}/what-if": {RoleAdmin, RoleSupervisor, RoleAnalyst},
 }
+
+// The workforce routes' documents: a roster of queue q1 and a week's
+// schedule from the stored forecast of forecastHistory (which ends on
+// Friday 22 May 2026).
+var (
+	wfmMatrixRoster   = map[string]any{"agents": []map[string]any{{"id": "a1", "skills": []string{"q1"}, "hours_per_week": 20, "shifts": []string{"part4"}}}}
+	wfmMatrixSchedule = map[string]any{"id": "s1", "roster": "r1", "start": "2026-05-25", "days": 7, "time_budget": "1s"}
+)
 
 // matrixBodies gives routes that need one a valid body, so that an allowed
 // call is not refused for its input.
@@ -149,6 +170,10 @@ var matrixBodies = map[string]any{
 	"POST /api/v1/queues/{queue}/forecast/backtest":          forecastHistoryBody,
 	"POST /api/v1/queues/{queue}/forecast/longterm":          forecastHistoryBody,
 	"POST /api/v1/forecast/erlang":                           erlangRequest{Contacts: 100, AHTSeconds: 180, ServiceLevel: 0.8, AnswerWithinSec: 20},
+	"PUT /api/v1/wfm/rosters/{id}":                           wfmMatrixRoster,
+	"PUT /api/v1/wfm/rules/{id}":                             map[string]any{"min_rest": "12h"},
+	"POST /api/v1/wfm/schedules":                             wfmMatrixSchedule,
+	"POST /api/v1/wfm/schedules/{id}/what-if":                map[string]any{"volume_factor": 1.1},
 }
 
 // mediaInputRoutes need inputs a table row cannot give (an SDP offer from
@@ -165,6 +190,9 @@ var mediaInputRoutes = map[string]bool{
 	"POST /api/v1/kb/import": true,
 	// Needs a stored forecast (404 before one): api_forecast_test.go.
 	"GET /api/v1/queues/{queue}/forecasts/latest": true,
+	// A document is deleted once (the next allowed caller gets 404):
+	// api_wfm_test.go deletes them.
+	"DELETE /api/v1/wfm/rosters/{id}": true, "DELETE /api/v1/wfm/schedules/{id}": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no
@@ -239,6 +267,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if l, ok := td.hub.Get(ended); ok {
 				<-l.Done()
 			}
+			if strings.HasPrefix(rt.Pattern, "/api/v1/wfm/") {
+				td.mustCall(t, td.Admin, "POST", "/api/v1/queues/q1/forecast", forecastHistoryBody, 200)
+				td.mustCall(t, td.Admin, "PUT", "/api/v1/wfm/rosters/r1", wfmMatrixRoster, 200)
+				td.mustCall(t, td.Admin, "PUT", "/api/v1/wfm/rules/default", map[string]any{}, 200)
+				td.mustCall(t, td.Admin, "POST", "/api/v1/wfm/schedules", wfmMatrixSchedule, 201)
+			}
 			td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/dispositions", matrixBodies["PUT /api/v1/settings/dispositions"], 200)
 			var job struct{ Job uint64 }
 			json.Unmarshal(td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/intents", matrixBodies["PUT /api/v1/settings/intents"], 202), &job)
@@ -276,6 +310,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 					p = fmt.Sprintf("/api/v1/training/%d", job.Job)
 				case p == "/api/v1/uploads":
 					p += "?queue=q1"
+				case strings.HasPrefix(p, "/api/v1/wfm/rosters/"):
+					p = strings.ReplaceAll(p, "{id}", "r1")
+				case strings.HasPrefix(p, "/api/v1/wfm/rules/"):
+					p = strings.ReplaceAll(p, "{id}", "default")
+				case strings.HasPrefix(p, "/api/v1/wfm/schedules/"):
+					p = strings.ReplaceAll(p, "{id}", "s1")
+					if strings.HasSuffix(p, "/intraday") {
+						p += "?now=2026-05-26T12:00:00Z"
+					}
 				}
 				return p
 			}
