@@ -143,6 +143,8 @@ func TestAPIResponseNaming(t *testing.T) {
 	}
 	trained(td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/intents", matrixBodies["PUT /api/v1/settings/intents"], 202))
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues/q1/forecast", forecastHistoryBody, 200) // stored
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/wfm/rosters/r1", wfmMatrixRoster, 200)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/wfm/schedules", wfmMatrixSchedule, 201)
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "crm"), []byte("#!/bin/sh\nexit 1\n"), 0o755) // never enabled, never started
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(`{"name":"crm","version":"1.0.0","executable":"crm","kinds":["info"],"scopes":["customer_ref"]}`), 0o644)
@@ -178,8 +180,16 @@ func TestAPIResponseNaming(t *testing.T) {
 			p = strings.ReplaceAll(p, "{id}", ended)
 		case strings.HasPrefix(p, "/api/v1/kb/articles/"):
 			p = strings.ReplaceAll(p, "{id}", "kb1")
+		case strings.HasPrefix(p, "/api/v1/wfm/rosters/"):
+			p = strings.ReplaceAll(p, "{id}", "r1")
+		case strings.HasPrefix(p, "/api/v1/wfm/rules/"):
+			p = strings.ReplaceAll(p, "{id}", "default")
+		case strings.HasPrefix(p, "/api/v1/wfm/schedules/"):
+			p = strings.ReplaceAll(p, "{id}", "s1")
 		}
 		switch p {
+		case "/api/v1/wfm/schedules/s1/intraday":
+			p += "?now=2026-05-26T12:00:00Z"
 		case "/api/v1/kb/search":
 			p += "?q=card"
 		case "/api/v1/preview":

@@ -111,7 +111,7 @@ type SolverReport struct {
 	Seed      uint64        `json:"seed"`
 	Rounds    int           `json:"rounds"`
 	StoppedBy string        `json:"stopped_by"` // "converged", "rounds", "time", "canceled"
-	Elapsed   time.Duration `json:"elapsed_ns"`
+	Elapsed   Duration `json:"elapsed"`
 }
 
 // sortShifts orders shifts by agent (roster order) then start.

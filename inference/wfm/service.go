@@ -65,7 +65,7 @@ func (s *Service) Schedule(ctx context.Context, p *Problem, cfg *Config) (*Sched
 	s.m.brokenRules.Add(float64(broken))
 	s.log.Info("schedule made", "agents", len(p.Roster.Agents), "queues", len(p.Demand), "days", p.Period.Days,
 		"shifts", len(sched.Shifts), "under", sched.Stats.Under, "over", sched.Stats.Over,
-		"broken_rules", broken, "rounds", sched.Solver.Rounds, "stopped_by", sched.Solver.StoppedBy, "seconds", sched.Solver.Elapsed.Seconds())
+		"broken_rules", broken, "rounds", sched.Solver.Rounds, "stopped_by", sched.Solver.StoppedBy, "seconds", sched.Solver.Elapsed.D().Seconds())
 	return sched, nil
 }
 

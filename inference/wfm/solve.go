@@ -128,7 +128,7 @@ func Solve(ctx context.Context, p *Problem, cfg Config) (*Schedule, error) {
 		sv.restore()
 	}
 	s := sv.schedule()
-	rep.Elapsed = time.Since(begin)
+	rep.Elapsed = Duration(time.Since(begin))
 	s.Solver = rep
 	cov, err := Evaluate(p, s)
 	if err != nil {

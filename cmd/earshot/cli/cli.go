@@ -165,6 +165,7 @@ func Commands(env Env) []Command {
 		{"restore", "FILE [--keys KEYFILE]: restore backups into a stopped data directory (offline)", restoreCommand(env)},
 		{"plugin", "install FOLDER: install a plugin offline (the store's keys plugin, before the first start)", pluginCommand(env)},
 		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
+		{"wfm", "rosters, rules, schedules, intraday adjustments (calls the API)", wfmCommand(env).run},
 	}
 }
 
