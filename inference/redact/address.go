@@ -11,7 +11,12 @@ var streetTypes = map[string]bool{"street": true, "st": true, "road": true, "rd"
 var directions = map[string]bool{"north": true, "south": true, "east": true, "west": true, "nw": true, "ne": true,
 	"sw": true, "se": true, "n": true, "s": true, "e": true, "w": true}
 
-// unitWords introduce a flat or suite number before a street address.
+// houseLetter are the letters after a house number as a recogniser writes
+// them ("two two one b", "sixty eight be").
+var houseLetter = map[string]bool{"b": true, "be": true, "bee": true, "c": true, "d": true, "dee": true, "e": true,
+	"f": true, "g": true, "h": true}
+
+// unitPrefix words introduce a flat or suite number before a street address.
 var unitPrefix = map[string]bool{"flat": true, "apartment": true, "apt": true, "unit": true, "suite": true}
 
 // addressStop are words that do not name a street: function words, units
@@ -79,10 +84,8 @@ func (d *doc) detectAddresses(set typeSet) {
 			continue
 		}
 		// a spelled letter after a spoken house number ("two two one b")
-		if j < len(toks) && len(toks[j].low) == 1 && isLetter(toks[j].low[0]) && j > k && toks[j-1].post == "" && j+1 < len(toks) && !streetTypes[toks[j].low] {
-			if toks[j].low != "a" && toks[j].low != "i" {
-				j++
-			}
+		if j < len(toks) && j+1 < len(toks) && toks[j-1].post == "" && !streetTypes[toks[j].low] && houseLetter[toks[j].low] {
+			j++
 		}
 		start := k
 		if k >= 2 && unitPrefix[toks[k-2].low] {
@@ -93,6 +96,9 @@ func (d *doc) detectAddresses(set typeSet) {
 			w := &toks[m]
 			if names >= 1 && streetTypes[w.low] {
 				end = m + 1
+				for end < len(toks) && streetTypes[toks[end].low] && !toks[end-1].brk() {
+					end++ // "Orchard Hill Place", "Victoria Park Drive"
+				}
 				if end < len(toks) && directions[toks[end].low] && !w.brk() && toks[end].low != "e" {
 					end++
 				}

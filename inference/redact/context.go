@@ -80,11 +80,13 @@ var phrasesByFirst = func() map[string][]phraseEntry {
 }()
 
 // markContext sets ctx[p] to the classes of the phrases that end right
-// before token p (so ctx has len(toks)+1 entries).
-func markContext(toks []token, ctx []ctxClass) []ctxClass {
-	ctx = ctx[:0]
+// before token p (so ctx has len(toks)+1 entries) and start[p] to those
+// that start at token p; present is every class found.
+func markContext(toks []token, ctx, start []ctxClass) (_, _ []ctxClass, present ctxClass) {
+	ctx, start = ctx[:0], start[:0]
 	for range len(toks) + 1 {
 		ctx = append(ctx, 0)
+		start = append(start, 0)
 	}
 	for i := range toks {
 		for _, p := range phrasesByFirst[toks[i].low] {
@@ -100,10 +102,30 @@ func markContext(toks []token, ctx []ctxClass) []ctxClass {
 			}
 			if ok {
 				ctx[i+len(p.words)] |= p.class
+				start[i] |= p.class
+				present |= p.class
 			}
 		}
 	}
-	return ctx
+	return ctx, start, present
+}
+
+// after reports whether a phrase of class c starts within window tokens
+// from token b, in the same sentence ("... seven a, my national
+// insurance").
+func (d *doc) after(c ctxClass, b, window int) bool {
+	if d.present&c == 0 {
+		return false
+	}
+	for p := b; p < len(d.toks) && p-b <= window; p++ {
+		if d.start[p]&c != 0 {
+			return true
+		}
+		if sentenceEnd(&d.toks[p]) {
+			return false
+		}
+	}
+	return false
 }
 
 // ctxWindow is how many tokens back a context phrase reaches.

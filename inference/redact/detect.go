@@ -16,7 +16,7 @@ type cand struct {
 // Priorities decide between overlapping detections: the more specific
 // (checksummed, or a value right after its own context) wins.
 var prio = map[Entity]int8{
-	Password: 90, Email: 85, Card: 80, IBAN: 78, SSN: 75, NINumber: 74, CardCVV: 70, CardExpiry: 70,
+	Password: 90, Email: 85, IBAN: 82, Card: 80, SSN: 75, NINumber: 74, CardCVV: 70, CardExpiry: 70,
 	RoutingNumber: 65, BankAccount: 60, DateOfBirth: 55, PIN: 52, Phone: 50, Postcode: 45, Address: 40,
 	Number: 10,
 }
@@ -25,8 +25,12 @@ var prio = map[Entity]int8{
 type doc struct {
 	toks  []token
 	runs  []run
-	ctx   []ctxClass
-	cands []cand
+	ctx   []ctxClass // phrases ending before each token
+	start []ctxClass // phrases starting at each token
+	// present is every context class in the text
+	present ctxClass
+	cands   []cand
+	ambO    []int // positions of spelled() output read from "o"/"oh"
 	buf   []byte
 	tmp   []int
 }
@@ -40,7 +44,7 @@ func (d *doc) reset() {
 // analyse finds the tokens, runs and context phrases of d.toks.
 func (d *doc) analyse() {
 	d.runs = findRuns(d.toks, d.runs)
-	d.ctx = markContext(d.toks, d.ctx)
+	d.ctx, d.start, d.present = markContext(d.toks, d.ctx, d.start)
 }
 
 func (d *doc) add(e Entity, a, b int) {
@@ -111,7 +115,7 @@ func (d *doc) bridge(i, max int) (digits []byte, tok []int, a, b int) {
 	a, b = r.a, r.b
 	for k := i + 1; k < len(d.runs); k++ {
 		n := &d.runs[k]
-		if n.a-b > 1 || d.toks[b-1].brk() || (n.a > b && d.toks[b].brk()) || len(d.buf)+len(n.digits) > max {
+		if n.a-b > 1 || d.toks[b-1].brk() || (n.a > b && !insertion(&d.toks[b])) || d.ctx[n.a] != 0 || len(d.buf)+len(n.digits) > max {
 			break
 		}
 		d.buf = append(d.buf, n.digits...)
@@ -119,6 +123,12 @@ func (d *doc) bridge(i, max int) (digits []byte, tok []int, a, b int) {
 		b = n.b
 	}
 	return d.buf, d.tmp, a, b
+}
+
+// insertion reports whether t can be a word the recogniser inserted into
+// a number: short, not closing a clause, not the start of a context phrase.
+func insertion(t *token) bool {
+	return len(t.low) <= 4 && !t.brk() && phrasesByFirst[t.low] == nil
 }
 
 // tokenEdges reports whether digits [i, j) start and end at token edges.
@@ -156,31 +166,40 @@ func (d *doc) detectCards() {
 			continue
 		}
 		ctx := d.governs(cCard, r.a, ctxWindow) || d.governs(cCard|cExpiry|cCVV, r.a, 3)
-		found := false
+		if !ctx {
+			// Without context a card is the whole run, or the run without
+			// the ambiguous words at its edges ("for", "oh"), or the run
+			// joined over one inserted word: a long run has many windows
+			// and one in ten passes the Luhn check by chance.
+			si, sj, _ := r.sureBounds()
+			for _, w := range [][2]int{{0, len(r.digits)}, {si, sj}} {
+				if ds := r.digits[w[0]:w[1]]; len(ds) >= 13 && len(ds) <= 19 && ds[0] >= '2' && ds[0] <= '6' && luhn(ds) {
+					a, b := r.tokRange(w[0], w[1])
+					d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card], last4: string(ds[len(ds)-4:])})
+					break
+				}
+			}
+			if digits, tok, _, _ := d.bridge(ri, 20); len(digits) > len(r.digits) && len(digits) >= 13 && luhn(digits) {
+				d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: tok[len(tok)-1] + 1, prio: prio[Card], last4: string(digits[len(digits)-4:])})
+			}
+			continue
+		}
+		// In card context the whole number is the card even when a digit
+		// was misheard (12 to 21 digits, joined over an inserted word).
+		digits, tok, _, b := d.bridge(ri, 22)
+		if n := len(digits); n >= 12 && n <= 21 {
+			d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: b, prio: prio[Card], last4: string(digits[n-4:])})
+			continue
+		}
+		// Longer: two numbers read together; the Luhn windows say where.
 		for from := 0; from < len(r.digits); {
-			i, j, ok := luhnWindow(r.digits, r.tok, r.amb, from, ctx)
+			i, j, ok := luhnWindow(r.digits, r.tok, r.amb, from, true)
 			if !ok {
 				break
 			}
 			a, b := r.tokRange(i, j)
 			d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card], last4: string(r.digits[j-4 : j])})
-			found = true
 			from = j
-		}
-		if found {
-			continue
-		}
-		// A card read with a word the recogniser inserted, or misheard
-		// digits: in card context, 12 to 21 digits are a card.
-		digits, tok, _, _ := d.bridge(ri, 22)
-		if i, j, ok := luhnWindow(digits, tok, nil, 0, ctx); ok && !ctx {
-			a, b := tok[i], tok[j-1]+1
-			d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card], last4: string(digits[j-4 : j])})
-			continue
-		}
-		if ctx && len(digits) >= 12 && len(digits) <= 21 {
-			a, b := tok[0], tok[len(tok)-1]+1
-			d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card], last4: string(digits[len(digits)-4:])})
 		}
 	}
 }
@@ -225,7 +244,7 @@ func (d *doc) detectPhones() {
 		}
 		i, j, _ := r.sureBounds()
 		if r.plus {
-			i = 0
+			i, j = 0, len(r.digits)
 		}
 		// A leading "oh" is a zero in a UK number.
 		if i > 0 && r.digits[0] == '0' && j-i == 10 {
@@ -295,17 +314,14 @@ func (d *doc) detectEmails() {
 		j, dots, end := k+1, 0, -1
 		for j < len(toks) {
 			w := 0
-			for w < 2 && j+w < len(toks) && !emailJoin[toks[j+w].low] && !toks[j+w].brk() && !emailStop[toks[j+w].low] {
+			for w < 3 && j+w < len(toks) && !emailJoin[toks[j+w].low] && !toks[j+w].brk() && !emailStop[toks[j+w].low] {
 				w++
 			}
 			if w == 0 {
 				break
 			}
-			if dots > 0 && tlds[toks[j].low] && w >= 1 {
+			if dots > 0 && tlds[toks[j].low] {
 				end = j + 1
-				if w == 2 && tlds[toks[j+1].low] {
-					end = j + 2
-				}
 			}
 			j += w
 			if toks[j-1].brk() || j >= len(toks) || toks[j].low != "dot" {
@@ -349,6 +365,14 @@ var passwordEnd = map[string]bool{"and": true, "but": true, "so": true, "thanks"
 	"okay": true, "ok": true, "right": true, "then": true, "if": true, "because": true, "sorry": true, "all": true,
 	"with": true, "i": true, "i'm": true, "is": true, "that's": true, "can": true}
 
+// notPassword are words that follow "password" without being one ("my
+// password is that okay", "the password is wrong").
+var notPassword = map[string]bool{"that": true, "this": true, "it": true, "the": true, "a": true, "not": true,
+	"wrong": true, "incorrect": true, "locked": true, "expired": true, "reset": true, "changed": true,
+	"working": true, "too": true, "very": true, "so": true, "and": true, "for": true, "to": true, "on": true,
+	"no": true, "still": true, "now": true, "fine": true, "ok": true, "okay": true, "correct": true, "right": true,
+	"what": true, "why": true, "how": true, "please": true, "again": true, "there": true, "in": true}
+
 func (d *doc) detectPasswords() {
 	for p := 1; p < len(d.ctx); p++ {
 		if d.ctx[p]&cPassword == 0 || p >= len(d.toks) {
@@ -358,7 +382,8 @@ func (d *doc) detectPasswords() {
 		for k < len(d.toks) && passwordLink[d.toks[k].low] && !d.toks[k].brk() {
 			k++
 		}
-		if k >= len(d.toks) || k > p && d.toks[k-1].brk() && !strings.Contains(d.toks[k-1].post, ":") {
+		if k >= len(d.toks) || k > p && d.toks[k-1].brk() && !strings.Contains(d.toks[k-1].post, ":") ||
+			notPassword[d.toks[k].low] || strings.Contains(d.toks[p-1].post, ",") {
 			continue
 		}
 		if k == p && d.toks[p-1].brk() && !strings.Contains(d.toks[p-1].post, ":") {
@@ -382,7 +407,7 @@ func (d *doc) detectPasswords() {
 // words false only written tokens count. It returns the characters (lower
 // case) in d.buf with their tokens in d.tmp.
 func (d *doc) spelled(k, max int, words bool) (chars []byte, tok []int) {
-	d.buf, d.tmp = d.buf[:0], d.tmp[:0]
+	d.buf, d.tmp, d.ambO = d.buf[:0], d.tmp[:0], d.ambO[:0]
 	var nb [8]byte
 	for k < len(d.toks) && len(d.buf) < max {
 		t := &d.toks[k]
@@ -407,6 +432,9 @@ func (d *doc) spelled(k, max int, words bool) (chars []byte, tok []int) {
 			dg, m, _ := numberAt(d.toks, k, nb[:0])
 			if m == 0 {
 				return d.buf, d.tmp
+			}
+			if t.low == "o" || t.low == "oh" {
+				d.ambO = append(d.ambO, len(d.buf))
 			}
 			for range dg {
 				d.tmp = append(d.tmp, k+m-1)
@@ -472,10 +500,16 @@ func (d *doc) detectNI() {
 		t := &d.toks[k]
 		ctx := d.governs(cNI, k, 6)
 		written := len(t.text) >= 2 && t.text[0] >= 'A' && t.text[0] <= 'Z' && t.text[1] >= 'A' && t.text[1] <= 'Z'
-		if !ctx && !written {
+		if !ctx && !written && (d.present&cNI == 0 || letterWords[t.low] == 0) {
 			continue
 		}
-		c, tok := d.spelled(k, 12, ctx)
+		c, tok := d.spelled(k, 12, true)
+		if !ctx && !written && (len(tok) == 0 || !d.after(cNI, tok[len(tok)-1]+1, 4)) {
+			continue // a spoken value is taken only next to its context
+		}
+		if !ctx && written {
+			c, tok = d.spelled(k, 12, false)
+		}
 		if niAt(c) {
 			d.add(NINumber, k, tok[8]+1)
 			k = tok[8]
@@ -509,6 +543,23 @@ func digitRun(c []byte) int {
 var ibanLength = map[string]int{"gb": 22, "ie": 22, "de": 22, "fr": 27, "es": 24, "it": 27, "nl": 18,
 	"be": 16, "pt": 25, "ch": 21, "at": 20, "pl": 28, "se": 24, "dk": 18, "no": 15, "fi": 18, "lu": 20}
 
+// ibanOs reads "o"/"oh" as the letter O where a British, Irish or Dutch
+// IBAN has its four-letter bank code (positions 4-7), and as zero
+// elsewhere.
+func ibanOs(c []byte, ambO []int) {
+	if len(c) < 8 {
+		return
+	}
+	switch string(c[:2]) {
+	case "gb", "ie", "nl":
+		for _, i := range ambO {
+			if i >= 4 && i < 8 {
+				c[i] = 'o'
+			}
+		}
+	}
+}
+
 // ibanValid checks the ISO 13616 mod-97 checksum of c (lower case).
 func ibanValid(c []byte) bool {
 	if len(c) < 15 || len(c) > 34 || !isLetter(c[0]) || !isLetter(c[1]) || !isDigit(c[2]) || !isDigit(c[3]) {
@@ -538,10 +589,15 @@ func (d *doc) detectIBAN() {
 		ctx := d.governs(cIBAN, k, 6)
 		written := len(t.text) >= 4 && t.text[0] >= 'A' && t.text[0] <= 'Z' && t.text[1] >= 'A' && t.text[1] <= 'Z' &&
 			isDigitByte(t.text[2]) && isDigitByte(t.text[3])
-		if !ctx && !written {
+		spoken := !written && !ctx && letterWords[t.low] != 0 && k+1 < len(d.toks) && letterWords[d.toks[k+1].low] != 0
+		if !ctx && !written && !spoken {
 			continue
 		}
-		c, tok := d.spelled(k, 40, ctx)
+		c, tok := d.spelled(k, 40, !written)
+		if spoken && (len(c) < 15 || ibanLength[string(c[:2])] == 0) {
+			continue // spelled letters without context: a known country's IBAN only
+		}
+		ibanOs(c, d.ambO)
 		found := false
 		for n := min(len(c), 34); n >= 15; n-- {
 			if tokenEdges(tok, 0, n) && ibanValid(c[:n]) {
@@ -550,7 +606,7 @@ func (d *doc) detectIBAN() {
 				break
 			}
 		}
-		if !found && ctx && len(c) >= 14 && isLetter(c[0]) {
+		if !found && ctx && len(c) >= 14 && isLetter(c[0]) && !spoken {
 			d.add(IBAN, k, tok[len(tok)-1]+1)
 			k = tok[len(tok)-1]
 		}
@@ -668,6 +724,14 @@ func (d *doc) dayAt(k int) int {
 	return 0
 }
 
+// skipFillers returns the first token from j that is not a filler.
+func (d *doc) skipFillers(j int) int {
+	for j < len(d.toks) && fillers[d.toks[j].low] && !d.toks[j].brk() {
+		j++
+	}
+	return j
+}
+
 // dateAt reads a date at token k and returns the token after it.
 func (d *doc) dateAt(k int, expiry bool) (int, bool) {
 	toks := d.toks
@@ -685,12 +749,12 @@ func (d *doc) dateAt(k int, expiry bool) (int, bool) {
 		if n == 0 {
 			n = d.runStarting(k).b - k
 		}
-		j := k + n
+		j := d.skipFillers(k + n)
 		if j < len(toks) && toks[j].low == "of" {
-			j++
+			j = d.skipFillers(j + 1)
 		}
 		if j < len(toks) && months[toks[j].low] > 0 {
-			j++
+			j = d.skipFillers(j + 1)
 			if r := d.runStarting(j); r != nil && (len(r.digits) == 2 || len(r.digits) == 4) {
 				return r.b, true
 			}

@@ -565,7 +565,7 @@ func (g *gen) build(id, kind string, parts []part) evalUtt {
 		if inNum && i > 0 && words[i-1].ent == x.ent && g.chance(0.03) {
 			noisy = append(noisy, sw{text: "uh", typ: x.typ, ent: x.ent})
 		}
-		if inNum && g.chance(0.01) {
+		if _, digit := unitWords[x.text]; digit && inNum && g.chance(0.01) {
 			continue // a digit the recogniser dropped
 		}
 		noisy = append(noisy, sw{text: t, typ: x.typ, ent: x.ent})

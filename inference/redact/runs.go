@@ -81,7 +81,8 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		return appendInt(buf, v), 1, false
 	}
 	if v, ok := tensWords[w]; ok {
-		if u, ok := unitWords[next(1)]; ok && u > 0 && !ambiguous[next(1)] {
+		// "thirty four", and "thirty for" as a recogniser writes it
+		if u, ok := unitWords[next(1)]; ok && u > 0 {
 			return appendInt(buf, v+u), 2, false
 		}
 		return appendInt(buf, v), 1, false
@@ -191,6 +192,9 @@ func findRuns(toks []token, out []run) []run {
 		}
 		if cur == nil {
 			cur = &run{a: i, plus: t.shape != "" && t.shape[0] == '+'}
+			if i > 0 && toks[i-1].low == "plus" && !toks[i-1].brk() {
+				cur.a, cur.plus = i-1, true // spoken "plus four four ..."
+			}
 			cur.groups = []int{}
 		}
 		for range d {
