@@ -16,7 +16,7 @@ type cand struct {
 // Priorities decide between overlapping detections: the more specific
 // (checksummed, or a value right after its own context) wins.
 var prio = map[Entity]int8{
-	Password: 90, Email: 85, IBAN: 82, Card: 80, SSN: 75, NINumber: 74, CardCVV: 70, CardExpiry: 70,
+	Email: 85, IBAN: 82, Card: 80, SSN: 75, NINumber: 74, Password: 72, CardCVV: 70, CardExpiry: 70,
 	RoutingNumber: 65, BankAccount: 60, DateOfBirth: 55, PIN: 52, Phone: 50, Postcode: 45, Address: 40,
 	Number: 10,
 }
@@ -109,13 +109,25 @@ func (d *doc) runAfter(p, max int) int {
 // within max. It returns the joined digits in d.buf, the token map in
 // d.tmp and the token range.
 func (d *doc) bridge(i, max int) (digits []byte, tok []int, a, b int) {
+	return d.bridgeGap(i, max, 1)
+}
+
+// bridgeGap is bridge over up to gap inserted words between two runs.
+func (d *doc) bridgeGap(i, max, gap int) (digits []byte, tok []int, a, b int) {
 	r := &d.runs[i]
 	d.buf = append(d.buf[:0], r.digits...)
 	d.tmp = append(d.tmp[:0], r.tok...)
 	a, b = r.a, r.b
 	for k := i + 1; k < len(d.runs); k++ {
 		n := &d.runs[k]
-		if n.a-b > 1 || d.toks[b-1].brk() || (n.a > b && !insertion(&d.toks[b])) || d.ctx[n.a] != 0 || len(d.buf)+len(n.digits) > max {
+		if n.a-b > gap || d.toks[b-1].brk() || d.ctx[n.a] != 0 || len(d.buf)+len(n.digits) > max {
+			break
+		}
+		inserted := true
+		for k := b; k < n.a; k++ {
+			inserted = inserted && insertion(&d.toks[k])
+		}
+		if !inserted {
 			break
 		}
 		d.buf = append(d.buf, n.digits...)
@@ -186,7 +198,7 @@ func (d *doc) detectCards() {
 		}
 		// In card context the whole number is the card even when a digit
 		// was misheard (12 to 21 digits, joined over an inserted word).
-		digits, tok, _, b := d.bridge(ri, 22)
+		digits, tok, _, b := d.bridgeGap(ri, 22, 2)
 		if n := len(digits); n >= 12 && n <= 21 {
 			d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: b, prio: prio[Card], last4: string(digits[n-4:])})
 			continue
@@ -394,7 +406,7 @@ func (d *doc) detectPasswords() {
 		e := k + 1
 		if !strings.ContainsAny(d.toks[k].pre+d.toks[k].post, "\"'`") {
 			for e < len(d.toks) && e-k < 4 && !d.toks[e-1].brk() && !passwordEnd[d.toks[e].low] &&
-				d.toks[e].pre == "" && d.toks[e-1].post == "" && d.ctx[e]&cPassword == 0 {
+				d.toks[e].pre == "" && d.toks[e-1].post == "" && phrasesByFirst[d.toks[e].low] == nil {
 				e++
 			}
 		}
