@@ -31,8 +31,8 @@ type doc struct {
 	present ctxClass
 	cands   []cand
 	ambO    []int // positions of spelled() output read from "o"/"oh"
-	buf   []byte
-	tmp   []int
+	buf     []byte
+	tmp     []int
 }
 
 func (d *doc) reset() {
@@ -406,7 +406,7 @@ func (d *doc) detectPasswords() {
 		e := k + 1
 		if !strings.ContainsAny(d.toks[k].pre+d.toks[k].post, "\"'`") {
 			for e < len(d.toks) && e-k < 4 && !d.toks[e-1].brk() && !passwordEnd[d.toks[e].low] &&
-				d.toks[e].pre == "" && d.toks[e-1].post == "" && phrasesByFirst[d.toks[e].low] == nil {
+				d.toks[e].pre == "" && d.toks[e-1].post == "" && d.start[e] == 0 {
 				e++
 			}
 		}
