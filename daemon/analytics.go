@@ -5,19 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/builtin"
 	"github.com/earshot/earshot/inference/builtin/intents"
 	"github.com/earshot/earshot/inference/ollama"
+	"github.com/earshot/earshot/inference/router"
 	"github.com/earshot/earshot/store"
 )
 
@@ -40,15 +44,18 @@ const (
 	settingModelPrefix  = "analytics.model."
 )
 
-// analytics runs the built-in models on live and ended engagements, keeps
-// the site's catalogue and disposition codes, and trains models in the
-// background.
+// analytics runs the models on live and ended engagements, keeps the
+// site's catalogue and disposition codes, and trains the built-in models
+// in the background. Each capability is served by whichever provider the
+// router holds for it.
 type analytics struct {
 	d *Daemon
-	p *builtin.Provider
-	// gen serves the generative features through a local Ollama server,
-	// falling back to p; nil when no feature has an Ollama model.
-	gen      *ollama.Provider
+	// p is the built-in provider: the live analysis, the trainable models,
+	// and the bottom route of every capability it implements.
+	p     *builtin.Provider
+	route *router.Router
+	// closers are the providers to release at shutdown.
+	closers  []io.Closer
 	trainer  *builtin.Trainer
 	logger   *slog.Logger
 	failures *prometheus.CounterVec
@@ -60,6 +67,9 @@ type analytics struct {
 	wordSem           chan struct{} // bounds next-step wordings in flight
 	catalogue         atomic.Pointer[builtin.Catalogue]
 	codes             atomic.Pointer[[]inference.DispositionCode]
+	// attention holds the latest escalation risk of each live engagement
+	// (engagement ID -> *attention), for the supervisors' ranking.
+	attention sync.Map
 }
 
 func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*analytics, error) {
@@ -73,8 +83,17 @@ func newAnalytics(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*a
 	if err := reg.Register(a.failures); err != nil {
 		return nil, fmt.Errorf("daemon: register analytics metrics: %w", err)
 	}
+	if a.route, err = router.New(logger, reg); err != nil {
+		return nil, err
+	}
+	a.route.SetAll(builtin.ProviderName, p)
 	if len(d.cfg.Ollama.Models) > 0 {
-		if a.gen, err = ollama.New(d.cfg.Ollama, logger, reg, ollama.FallbackFrom(p)); err != nil {
+		gen, err := ollama.New(d.cfg.Ollama, logger, reg, ollama.FallbackFrom(p))
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, gen)
+		if err := routeOllama(a.route, gen); err != nil {
 			return nil, err
 		}
 	}
@@ -137,10 +156,29 @@ func (a *analytics) trainDefaultIntents(set string) error {
 	return err
 }
 
+// routeOllama routes the features the Ollama server has a model for to
+// it; the provider falls back to the built-in models by itself when the
+// server fails, and counts the fallbacks.
+func routeOllama(r *router.Router, gen *ollama.Provider) error {
+	for _, f := range ollama.Features {
+		if !gen.Serves(f) {
+			continue
+		}
+		var impl any = gen
+		if f == ollama.FeatureGenerate {
+			impl = gen.Generator(f)
+		}
+		if err := r.Set(router.Capability(f), ollama.ProviderName, impl); err != nil {
+			return fmt.Errorf("daemon: route ollama: %w", err)
+		}
+	}
+	return nil
+}
+
 func (a *analytics) close() {
 	a.trainer.Close()
-	if a.gen != nil {
-		a.gen.Close()
+	for _, c := range a.closers {
+		c.Close()
 	}
 }
 
@@ -153,8 +191,8 @@ func (a *analytics) saveModel(kind string) error {
 	return a.d.store.PutSetting(settingModelPrefix+kind, raw, store.AuditEntry{Actor: "system", Action: "model.train", Target: kind})
 }
 
-// Start implements liveAnalyzer.
-func (a *analytics) Start(e *store.Engagement) liveSession {
+// Start implements hub.LiveAnalyzer.
+func (a *analytics) Start(e *store.Engagement) hub.LiveSession {
 	return &liveAnalysis{a: a, e: e, live: a.p.NewLive(a.catalogue.Load(), builtin.EscalationConfig{})}
 }
 
@@ -171,15 +209,15 @@ type liveAnalysis struct {
 	worded map[string]bool
 }
 
-// wordNextStep asks the local Ollama model of feature next_step, when one
-// is configured, to word the top recommendation for this conversation,
-// once per intent and action, off the engagement's goroutine; the wording
-// arrives as a later next_best_action.wording event. The catalogue's own
-// text was already sent, so a slow or failing model costs the agent
-// nothing.
+// wordNextStep asks the provider routed for next-step wording, when there
+// is one, to word the top recommendation for this conversation, once per
+// intent and action, off the engagement's goroutine; the wording arrives
+// as a later next_best_action.wording event. The catalogue's own text was
+// already sent, so a slow or failing model costs the agent nothing.
 func (s *liveAnalysis) wordNextStep(conv []inference.Utterance, rec builtin.Recommendation, at map[string]any, emit func(string, any)) {
 	a := s.a
-	if a.gen == nil || !a.gen.Serves(ollama.FeatureNextStep) {
+	worder := a.route.NextStepWorder()
+	if worder == nil {
 		return
 	}
 	key := rec.Intent + "\x00" + rec.Action
@@ -199,7 +237,7 @@ func (s *liveAnalysis) wordNextStep(conv []inference.Utterance, rec builtin.Reco
 	conv = slices.Clone(conv[max(0, len(conv)-nextStepTurns):])
 	go func() {
 		defer func() { <-a.wordSem }()
-		ns, err := a.gen.WordNextStep(a.d.hub.ctx, conv, rec.Action)
+		ns, err := worder.WordNextStep(a.d.hub.Context(), conv, rec.Action)
 		if err != nil {
 			a.failures.WithLabelValues("next_step").Inc()
 			a.logger.Debug("next step not worded", "engagement", s.e.ID, "err", err)
@@ -245,9 +283,7 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 		s.wordNextStep(conv, res.NextBestActions[0], at, emit)
 	}
 	if escOn {
-		if l, ok := s.a.d.hub.Get(s.e.ID); ok {
-			l.setAttention(res.Escalation, res.Trend)
-		}
+		s.a.setAttention(s.e, res.Escalation, res.Trend)
 		if res.Escalation.Level != s.last {
 			s.last = res.Escalation.Level
 			emit(EventEscalation, merge(at, map[string]any{"risk": res.Escalation}))
@@ -269,7 +305,7 @@ func provenanceOf(v any) string {
 	return builtin.ProviderName
 }
 
-// Tick implements ticker: silences and overrunning handle time raise the
+// Tick implements hub.Ticker: silences and overrunning handle time raise the
 // risk even when nobody speaks.
 func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, any)) {
 	if !s.a.d.controls.EnabledForQueue("top_escalation", s.e.Queue) {
@@ -280,9 +316,7 @@ func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, 
 	if pts := s.live.Trend(); len(pts) > 0 {
 		trend = pts[len(pts)-1].Smooth
 	}
-	if l, ok := s.a.d.hub.Get(s.e.ID); ok {
-		l.setAttention(r, trend)
-	}
+	s.a.setAttention(s.e, r, trend)
 	if r.Level != s.last {
 		s.last = r.Level
 		emit(EventEscalation, map[string]any{"at_ms": nowMS, "risk": r})
@@ -312,37 +346,23 @@ func merge(a, b map[string]any) map[string]any {
 // resultFeatures maps the post-engagement results to their features.
 var resultFeatures = []Feature{"engagement_summary", "smart_notes", "follow_up_tasks", "recommended_disposition", "topic_detection"}
 
-// OnEnd implements postAnalyzer: it computes the enabled post-engagement
-// results and stores them sealed with the engagement's key.
+// OnEnd implements hub.PostAnalyzer: it computes the enabled
+// post-engagement results, each with the provider routed for it, and
+// stores them sealed with the engagement's key.
 func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(string, any)) {
-	var on []Feature
+	a.attention.Delete(e.ID)
+	on := map[Feature]bool{}
 	for _, f := range resultFeatures {
 		if a.d.controls.Enabled(f, e.Queue, e.Agent) {
-			on = append(on, f)
+			on[f] = true
 		}
 	}
 	if len(on) == 0 || len(conv) == 0 {
 		return
 	}
-	codes := *a.codes.Load()
-	res, err := a.p.PostEngagement(ctx, conv, e.Start, codes)
-	if err == nil && a.gen != nil {
-		err = a.generative(ctx, e, conv, codes, &res)
-	}
-	if err != nil {
-		a.failures.WithLabelValues("post").Inc()
-		a.logger.Error("post-engagement analysis failed", "engagement", e.ID, "err", err)
-		return
-	}
-	payloads := map[Feature]any{
-		"engagement_summary": res.Summary, "smart_notes": res.Notes, "follow_up_tasks": res.Tasks,
-		"topic_detection": res.Topics,
-	}
-	if res.Disposition != nil {
-		payloads["recommended_disposition"] = res.Disposition
-	}
+	payloads := a.postResults(ctx, e, conv, on)
 	var stored []Feature
-	for _, f := range on {
+	for _, f := range resultFeatures {
 		v, ok := payloads[f]
 		if !ok {
 			continue
@@ -360,35 +380,54 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 	a.d.sinks.enqueue(*e, SinkEventEnded, e.ID+".ended")
 }
 
-// generative replaces the built-in results with the local language
-// model's for the features that have an Ollama model; the provider falls
-// back to the built-in models by itself when the server fails.
-func (a *analytics) generative(ctx context.Context, e *store.Engagement, conv []inference.Utterance, codes []inference.DispositionCode, res *builtin.PostResult) error {
-	var err error
-	if a.gen.Serves(ollama.FeatureSummary) {
-		if res.Summary, err = a.gen.Summarize(ctx, conv); err != nil {
-			return err
+// postResults computes the results of the features that are on. A failed
+// analysis is counted and logged, and leaves out its result only.
+func (a *analytics) postResults(ctx context.Context, e *store.Engagement, conv []inference.Utterance, on map[Feature]bool) map[Feature]any {
+	out := map[Feature]any{}
+	failed := func(f Feature, err error) {
+		a.failures.WithLabelValues("post").Inc()
+		a.logger.Error("post-engagement analysis failed", "engagement", e.ID, "feature", f, "err", err)
+	}
+	if s := a.route.Summarizer(); on["engagement_summary"] && s != nil {
+		if sum, err := s.Summarize(ctx, conv); err != nil {
+			failed("engagement_summary", err)
+		} else {
+			out["engagement_summary"] = sum
 		}
 	}
-	if a.gen.Serves(ollama.FeatureNotes) {
-		if res.Notes, err = a.gen.WriteNotes(ctx, conv); err != nil {
-			return err
+	if x := a.route.TaskExtractor(); on["follow_up_tasks"] && x != nil {
+		if tasks, err := x.ExtractTasks(ctx, conv, e.Start); err != nil {
+			failed("follow_up_tasks", err)
+		} else {
+			out["follow_up_tasks"] = tasks
 		}
 	}
-	if a.gen.Serves(ollama.FeatureTasks) {
-		if res.Tasks, err = a.gen.ExtractTasks(ctx, conv, e.Start); err != nil {
-			return err
+	if w := a.route.NoteWriter(); on["smart_notes"] && w != nil {
+		if n, err := w.WriteNotes(ctx, conv); err != nil {
+			failed("smart_notes", err)
+		} else {
+			out["smart_notes"] = n
 		}
 	}
-	if a.gen.Serves(ollama.FeatureDisposition) && len(codes) > 0 {
-		d, err := a.gen.ClassifyDisposition(ctx, conv, codes)
-		if err != nil {
-			return err
+	if c, codes := a.route.DispositionClassifier(), *a.codes.Load(); on["recommended_disposition"] && c != nil && len(codes) > 0 {
+		if d, err := c.ClassifyDisposition(ctx, conv, codes); err != nil {
+			failed("recommended_disposition", err)
+		} else {
+			out["recommended_disposition"] = &d
 		}
-		res.Disposition = &d
 	}
-	return nil
+	if t := a.route.TopicDetector(); on["topic_detection"] && t != nil {
+		if topics, err := t.Topics(ctx, conv, postTopics); err != nil {
+			failed("topic_detection", err)
+		} else {
+			out["topic_detection"] = topics
+		}
+	}
+	return out
 }
+
+// postTopics is how many topics an engagement keeps.
+const postTopics = 5
 
 // attention is the latest escalation risk of a live engagement, for the
 // supervisors' ranking.
@@ -412,28 +451,34 @@ type escalationView struct {
 }
 
 // escalations ranks the live engagements of the queues p may see by risk.
-func (h *Hub) escalations(p *Principal) []escalationView {
-	h.mu.Lock()
-	var lives []*Live
-	for _, l := range h.engagements {
-		if l.hub != nil && p.canSee(l.eng) {
-			lives = append(lives, l)
-		}
-	}
-	h.mu.Unlock()
+func (a *analytics) escalations(p *Principal) []escalationView {
 	out := []escalationView{}
-	for _, l := range lives {
-		at := l.attention.Load()
-		if at == nil || l.Ended() {
+	for _, l := range a.d.hub.Live() {
+		e := l.Engagement()
+		v, ok := a.attention.Load(e.ID)
+		if !ok || !p.canSee(e) || l.Ended() {
 			continue
 		}
-		out = append(out, escalationView{Engagement: l.eng.ID, Queue: l.eng.Queue, Agent: l.eng.Agent, Channel: l.eng.Channel,
-			Started: l.eng.Start, Score: at.Risk.Score, Level: at.Risk.Level, Reasons: at.Risk.Reasons, Trend: at.Trend})
+		at := v.(*attention)
+		out = append(out, escalationView{Engagement: e.ID, Queue: e.Queue, Agent: e.Agent, Channel: e.Channel,
+			Started: e.Start, Score: at.Risk.Score, Level: at.Risk.Level, Reasons: at.Risk.Reasons, Trend: at.Trend})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	return out
 }
 
-func (l *Live) setAttention(r builtin.Risk, trend float64) {
-	l.attention.Store(&attention{Risk: r, Trend: trend, At: time.Now()})
+// setAttention records the latest escalation risk of a live engagement.
+func (a *analytics) setAttention(e *store.Engagement, r builtin.Risk, trend float64) {
+	a.attention.Store(e.ID, &attention{Risk: r, Trend: trend, At: time.Now()})
+}
+
+// generator returns the text generator routed for grounded answers and
+// its provider's name, or nil when no provider generates text (answers
+// are then extractive).
+func (a *analytics) generator() (inference.Generator, string) {
+	g, provider, ok := router.Lookup[inference.Generator](a.route, router.Generate)
+	if !ok {
+		return nil, ""
+	}
+	return g, provider
 }

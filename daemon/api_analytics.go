@@ -191,7 +191,7 @@ func (d *Daemon) preview(w http.ResponseWriter, r *http.Request, p *Principal) {
 
 func (d *Daemon) listEscalations(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var out []escalationView
-	for _, v := range d.hub.escalations(p) {
+	for _, v := range d.analytics.escalations(p) {
 		if d.controls.Decide("top_escalation", v.Queue, p.User.ID).On {
 			out = append(out, v)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/store"
 )
 
@@ -162,7 +163,7 @@ func (d *Daemon) validateEngagement(req engagementRequest) (store.Engagement, er
 }
 
 func (d *Daemon) startError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrBusy) {
+	if errors.Is(err, hub.ErrBusy) {
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, "busy", "the appliance holds its maximum of live engagements")
 		return
@@ -301,11 +302,11 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	if err := l.SubmitWait(ctx, seg); err != nil {
-		if errors.Is(err, ErrNotLive) {
+		if errors.Is(err, hub.ErrNotLive) {
 			writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 			return
 		}
-		if errors.Is(err, ErrBusy) {
+		if errors.Is(err, hub.ErrBusy) {
 			writeProblem(w, r, http.StatusServiceUnavailable, "busy", "the engagement's queue is full; retry")
 			return
 		}
@@ -313,4 +314,25 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"engagement": e.ID, "stored": true})
+}
+
+// engagementEvents streams an engagement's events as server-sent events,
+// resumable with Last-Event-ID (or ?last_event_id=).
+func (d *Daemon) engagementEvents(w http.ResponseWriter, r *http.Request, p *Principal) {
+	e, ok := d.lookupEngagement(w, r, p)
+	if !ok {
+		return
+	}
+	after, field, err := hub.LastEventID(r)
+	if err != nil {
+		d.badRequest(w, r, 400, err.Error(), field)
+		return
+	}
+	if err := d.store.AppendAudit(contentRead(r, p, e.ID, "events")); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	if err := d.hub.ServeEvents(w, r, e, after); err != nil {
+		writeProblem(w, r, http.StatusInternalServerError, "internal", "streaming unsupported")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/media/analyze"
 	"github.com/earshot/earshot/store"
 )
@@ -100,7 +101,7 @@ func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 		if (i+1)%128 == 0 || i == len(finals)-1 {
 			err = live.SubmitWait(r.Context(), seg)
 		} else if !live.Submit(seg) {
-			err = ErrBusy
+			err = hub.ErrBusy
 		}
 		if err != nil {
 			break

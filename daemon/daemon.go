@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
@@ -27,7 +28,7 @@ type Daemon struct {
 
 	store          *store.Store
 	controls       *Controls
-	hub            *Hub
+	hub            *hub.Hub
 	media          *mediaRouter
 	sip            *sipIngest
 	analytics      *analytics
@@ -87,7 +88,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	if d.hub, err = newHub(cfg.Engagements, d.store, d.controls, logger, d.reg); err != nil {
+	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout), EventBuffer: cfg.Engagements.EventBuffer}
+	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
@@ -108,8 +110,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
-	d.hub.live = append(d.hub.live, d.analytics, d.kb)
-	d.hub.post = append(d.hub.post, d.analytics)
+	d.hub.AddLive(d.analytics, d.kb)
+	d.hub.AddPost(d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -197,7 +199,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// Ingest first, so that the last segments reach the hub; then the
 	// hub, so that they reach the store; the store last.
 	d.media.close()
-	d.hub.shutdown()
+	d.hub.Shutdown()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -220,7 +222,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases the daemon's resources when Run was never called.
 func (d *Daemon) Close() error {
 	d.media.close()
-	d.hub.shutdown()
+	d.hub.Shutdown()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()

@@ -269,3 +269,32 @@ func cloneSettings(s FeatureSettings) FeatureSettings {
 	}
 	return out
 }
+
+// eventFeatures maps the live events that carry a feature's result to the
+// feature. queueLevel features are computed for the queue, whatever the
+// engagement's agent holds (supervisors see them).
+var eventFeatures = map[string]struct {
+	f          Feature
+	queueLevel bool
+}{
+	EventSentiment:       {"sentiment", false},
+	EventNextBestAction:  {"next_best_action", false},
+	EventNextStepWording: {"next_best_action", false},
+	EventEscalation:      {"top_escalation", true},
+	EventKBSuggestions:   {"kb_retrieval", false},
+	EventInfoCards:       {"info_retrieval", false},
+}
+
+// ShowEvent implements hub.Controls: an event that carries the result of
+// a feature switched off for engagement e is not shown, even when it was
+// published before the switch.
+func (c *Controls) ShowEvent(typ string, e *store.Engagement) bool {
+	ef, ok := eventFeatures[typ]
+	switch {
+	case !ok:
+		return true
+	case ef.queueLevel:
+		return c.EnabledForQueue(ef.f, e.Queue)
+	}
+	return c.Enabled(ef.f, e.Queue, e.Agent)
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/store"
 )
 
@@ -97,7 +98,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherAgent, "POST", msgs, messageRequest{Sender: "agent", Text: "not mine"}, 404)
 
 	got := readSSE(t, events, sup, "", 2, 10*time.Second)
-	if len(got) != 2 || got[0].Type != EventTranscriptFinal || got[0].ID != 1 || !strings.Contains(got[0].Data, "charged twice") ||
+	if len(got) != 2 || got[0].Type != hub.EventTranscriptFinal || got[0].ID != 1 || !strings.Contains(got[0].Data, "charged twice") ||
 		got[1].ID != 2 || !strings.Contains(got[1].Data, "check that") {
 		t.Fatalf("events = %+v", got)
 	}
@@ -116,8 +117,8 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	tail := <-done
-	if len(tail) == 0 || tail[0].Type != EventEnded || tail[len(tail)-1].Type != EventResults {
-		t.Fatalf("stream after end = %+v, want %s then the post-engagement %s, then the close", tail, EventEnded, EventResults)
+	if len(tail) == 0 || tail[0].Type != hub.EventEnded || tail[len(tail)-1].Type != EventResults {
+		t.Fatalf("stream after end = %+v, want %s then the post-engagement %s, then the close", tail, hub.EventEnded, EventResults)
 	}
 	td.mustCall(t, ingest, "POST", msgs, messageRequest{Sender: "customer", Text: "too late"}, 409)
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 409)

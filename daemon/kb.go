@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/kb"
-	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/store"
 )
 
@@ -34,8 +34,8 @@ type knowledge struct {
 func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	syn := kb.BuiltinSynonyms()
 	var emb kb.Embedder
-	if d.analytics.gen != nil && d.analytics.gen.Serves(ollama.FeatureEmbed) {
-		emb = d.analytics.gen
+	if e := d.analytics.route.Embedder(); e != nil {
+		emb = e
 	}
 	idx, err := kb.New(kb.DefaultConfig(), logger, d.reg, syn, emb)
 	if err != nil {
@@ -58,8 +58,8 @@ func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	return &knowledge{d: d, idx: idx, syn: syn}, nil
 }
 
-// Start implements liveAnalyzer: live article suggestions.
-func (k *knowledge) Start(e *store.Engagement) liveSession {
+// Start implements hub.LiveAnalyzer: live article suggestions.
+func (k *knowledge) Start(e *store.Engagement) hub.LiveSession {
 	return &kbSession{k: k, e: e, s: k.idx.NewSuggester(kb.SuggestConfig{Queue: e.Queue})}
 }
 
@@ -246,9 +246,7 @@ func (d *Daemon) answerKB(w http.ResponseWriter, r *http.Request, p *Principal) 
 		return
 	}
 	opts := kb.AnswerOptions{Queue: req.Queue}
-	if g := d.analytics.gen; g != nil && g.Serves(ollama.FeatureGenerate) {
-		opts.Generator, opts.Model = g.Generator(ollama.FeatureGenerate), "ollama"
-	}
+	opts.Generator, opts.Model = d.analytics.generator()
 	ans, err := d.kb.idx.Answer(r.Context(), req.Question, opts)
 	if err != nil {
 		d.badRequest(w, r, 400, err.Error(), "question")
@@ -345,9 +343,7 @@ func (d *Daemon) ask(w http.ResponseWriter, r *http.Request, p *Principal) {
 	}
 	q := kb.AskQuery{Question: req.Question, K: req.K, EngagementID: req.Engagement, Queue: req.Queue, From: req.From, To: req.To,
 		Allow: func(s kb.Segment) bool { return allowed[s.EngagementID] }}
-	if g := d.analytics.gen; g != nil && g.Serves(ollama.FeatureGenerate) {
-		q.Generator, q.Model = g.Generator(ollama.FeatureGenerate), "ollama"
-	}
+	q.Generator, q.Model = d.analytics.generator()
 	ans, err := ai.Ask(r.Context(), q)
 	if err != nil {
 		d.badRequest(w, r, 400, err.Error(), "question")

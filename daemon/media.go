@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/analyze"
 	"github.com/earshot/earshot/media/codec"
@@ -214,11 +215,11 @@ func (d *Daemon) engagementFromQuery(q url.Values, params map[string]string) (st
 }
 
 // open starts a voice engagement for an ingest session.
-func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*Live, *pipeline.Engagement, error) {
+func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*hub.Live, *pipeline.Engagement, error) {
 	d := m.d
 	e, err := d.engagementFromQuery(q, params)
 	if err != nil {
-		d.hub.metrics.refused.WithLabelValues("invalid").Inc()
+		d.hub.CountRefused("invalid")
 		return nil, nil, err
 	}
 	audit := store.AuditEntry{Actor: "ingest:" + source, Action: "engagement.create", Target: "queue:" + e.Queue,
@@ -228,12 +229,12 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 	}
 	live, err := d.hub.Start(ctx, e, source, audit)
 	if err != nil {
-		if errors.Is(err, ErrBusy) {
+		if errors.Is(err, hub.ErrBusy) {
 			return nil, nil, busyError{err}
 		}
 		return nil, nil, err
 	}
-	pe, err := m.pipeline.Open(d.hub.ctx, pipeline.OpenOptions{ID: live.ID(), Source: source})
+	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source})
 	if err != nil {
 		live.End("refused")
 		return nil, nil, err
@@ -248,7 +249,7 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 
 // bridge moves the pipeline's segments into the hub until the pipeline
 // closes its channel, then ends the engagement.
-func (m *mediaRouter) bridge(live *Live, pe *pipeline.Engagement) {
+func (m *mediaRouter) bridge(live *hub.Live, pe *pipeline.Engagement) {
 	for s := range pe.Segments() {
 		live.Touch()
 		live.Submit(storeSegment(s))
@@ -268,7 +269,7 @@ func storeSegment(s pipeline.Segment) store.Segment {
 // media timeout.
 type touchParty struct {
 	pt   *pipeline.Party
-	live *Live
+	live *hub.Live
 }
 
 func (t *touchParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
@@ -304,7 +305,7 @@ func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (wsstream.Engage
 // ingestEngagement adapts a hub and pipeline engagement pair to the
 // ingest servers' Engagement interfaces (WHIP and WebSocket).
 type ingestEngagement struct {
-	live *Live
+	live *hub.Live
 	pe   *pipeline.Engagement
 }
 
@@ -352,5 +353,5 @@ func (e *ingestEngagement) Close(err error) { e.pe.Close() }
 // DTMF records a DTMF digit as an event; digits are sensitive and never
 // enter the transcript text.
 func (e *ingestEngagement) DTMF(party, digit string) {
-	e.live.publish("dtmf", map[string]string{"party": party, "digit": digit})
+	e.live.Publish("dtmf", map[string]string{"party": party, "digit": digit})
 }

@@ -170,7 +170,7 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 	eng := sdk.Engagement{EngagementID: e.ID, Channel: e.Channel, CustomerRef: e.CustomerRef, Intents: names}
 	go func() {
 		defer func() { <-ir.sem }()
-		ctx, cancel := context.WithTimeout(ir.d.hub.ctx, 2*time.Second)
+		ctx, cancel := context.WithTimeout(ir.d.hub.Context(), 2*time.Second)
 		defer cancel()
 		for _, pc := range ir.d.plugins.CardsAll(ctx, eng) {
 			if pc.Err != nil || len(pc.Cards) == 0 {

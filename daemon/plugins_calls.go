@@ -98,7 +98,7 @@ func (d *Daemon) invokeSkill(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	out := map[string]any{"plugin": req.Plugin, "skill": req.Skill, "message": res.Message, "result": json.RawMessage(orNull(res.ResultJSON))}
 	if l, live := d.hub.Get(e.ID); live && !l.Ended() {
-		l.publish(EventActionResult, out)
+		l.Publish(EventActionResult, out)
 	}
 	writeJSON(w, 200, out)
 }

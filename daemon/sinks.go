@@ -90,7 +90,7 @@ func (o *sinkOutbox) enqueue(e store.Engagement, typ, eventID string) {
 	if o.d.plugins == nil {
 		return
 	}
-	sinks := o.d.plugins.Enabled(o.d.hub.ctx, sdk.KindSink)
+	sinks := o.d.plugins.Enabled(o.d.hub.Context(), sdk.KindSink)
 	if len(sinks) == 0 {
 		return
 	}

@@ -141,7 +141,7 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (sip.Engagement, err
 	}
 	// The call's identity and participants are engagement events (stored
 	// with the engagement, never logged).
-	live.publish("sip.call", map[string]any{"call_id": meta.CallID, "session_id": meta.SessionID, "siprec": meta.SIPREC,
+	live.Publish("sip.call", map[string]any{"call_id": meta.CallID, "session_id": meta.SessionID, "siprec": meta.SIPREC,
 		"participants": meta.Participants})
 	return sipSession{&ingestEngagement{live: live, pe: pe}}, nil
 }
@@ -160,5 +160,5 @@ func (s sipSession) AddParty(name string, f codec.Format) (sip.Party, error) {
 }
 
 func (s sipSession) Participants(ps []sip.Participant) {
-	s.live.publish("sip.participants", map[string]any{"participants": ps})
+	s.live.Publish("sip.participants", map[string]any{"participants": ps})
 }

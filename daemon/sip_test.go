@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/earshot/earshot/media/whip/ingesttest"
@@ -153,10 +152,10 @@ func TestSIPRECThroughDaemon(t *testing.T) {
 			t.Errorf("a DTMF digit reached the transcript: %q", sg.Text)
 		}
 	}
-	if got := testutil.ToFloat64(td.hub.metrics.events.WithLabelValues("dtmf")); got != 1 {
+	if got := metricValue(t, td, `earshot_engagements_events_total{type="dtmf"}`); got != "1" {
 		t.Errorf("dtmf events = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(td.hub.metrics.events.WithLabelValues("sip.call")); got != 1 {
+	if got := metricValue(t, td, `earshot_engagements_events_total{type="sip.call"}`); got != "1" {
 		t.Errorf("sip.call events = %v, want 1", got)
 	}
 }
@@ -193,7 +192,7 @@ func TestSIPRefusedByDaemon(t *testing.T) {
 		}
 		break
 	}
-	if got := testutil.ToFloat64(td.hub.metrics.refused.WithLabelValues("invalid")); got != 1 {
+	if got := metricValue(t, td, `earshot_engagements_refused_total{reason="invalid"}`); got != "1" {
 		t.Errorf("hub refusals{invalid} = %v, want 1", got)
 	}
 }

@@ -152,3 +152,31 @@ type Generator interface {
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
+
+// Topic is a subject of an engagement: a detected intent (when the site
+// has trained intents) or a key phrase.
+type Topic struct {
+	Name   string  `json:"name"`
+	Weight float64 `json:"weight"` // 0..1
+	Source string  `json:"source"` // "intent" or "keyword"
+}
+
+// TopicDetector returns up to n topics of a conversation, heaviest first.
+type TopicDetector interface {
+	Topics(ctx context.Context, conv []Utterance, n int) ([]Topic, error)
+}
+
+// NextStep is a model's wording of a recommended next step, in one or two
+// sentences the agent can say.
+type NextStep struct {
+	Wording string `json:"wording"`
+	Provenance
+}
+
+// NextStepWorder words a recommended action for the conversation so far.
+// A provider without the capability is simply not routed; one that fails
+// returns an error wrapping ErrUnavailable, and the agent keeps the
+// catalogue's own text.
+type NextStepWorder interface {
+	WordNextStep(ctx context.Context, conv []Utterance, action string) (NextStep, error)
+}

@@ -11,13 +11,9 @@ import (
 
 // Topic is a subject of an engagement: a detected intent (when the site has
 // trained intents) or a key phrase.
-type Topic struct {
-	Name   string  `json:"name"`
-	Weight float64 `json:"weight"` // 0..1
-	Source string  `json:"source"` // "intent" or "keyword"
-}
+type Topic = inference.Topic
 
-// Topics returns up to n topics: the intents detected in the customer's
+// Topics implements inference.TopicDetector: it returns up to n topics: the intents detected in the customer's
 // utterances, weighted by how often and how confidently they occur, then
 // key phrases.
 func (p *Provider) Topics(ctx context.Context, conv []inference.Utterance, n int) ([]Topic, error) {

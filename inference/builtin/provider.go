@@ -83,6 +83,7 @@ var (
 	_ inference.TaskExtractor         = (*Provider)(nil)
 	_ inference.DispositionClassifier = (*Provider)(nil)
 	_ inference.KeywordExtractor      = (*Provider)(nil)
+	_ inference.TopicDetector         = (*Provider)(nil)
 )
 
 // New returns a provider with the shipped models: the lexicon sentiment

@@ -7,6 +7,11 @@
 // citations, and an ask-anything retriever over transcript segments that
 // applies the caller's access filter before ranking.
 //
+// Files: index.go holds the index's state, update.go its writes (Upsert,
+// Delete, Load, compaction), search.go the query path (parsing, weighing,
+// scoring, candidate selection), rank.go the ranking helpers (proximity,
+// phrases, the top-k heap), hybrid.go the embedding side.
+//
 // The package holds no storage: the daemon keeps articles (encrypted) in the
 // store and feeds them to an Index at start and on every change. Customer
 // content never reaches logs from here; only IDs and counts are logged.

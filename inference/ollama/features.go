@@ -487,10 +487,7 @@ const nextStepChars = 240
 var nextStepSchema = object(Property{"wording", str(1, nextStepChars)})
 
 // NextStep is a next best action worded for the conversation at hand.
-type NextStep struct {
-	Wording string `json:"wording"`
-	inference.Provenance
-}
+type NextStep = inference.NextStep
 
 // WordNextStep words the catalogue's recommended action for the
 // conversation so far (its recent end matters most), in one or two

@@ -72,6 +72,7 @@ var (
 	_ inference.KeywordExtractor      = (*Provider)(nil)
 	_ inference.Generator             = (*Provider)(nil)
 	_ inference.Embedder              = (*Provider)(nil)
+	_ inference.NextStepWorder        = (*Provider)(nil)
 	_ io.Closer                       = (*Provider)(nil)
 )
 

@@ -1,0 +1,307 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/store"
+)
+
+// input is one item of an engagement's inbox.
+type input struct {
+	seg      store.Segment
+	received time.Time
+	// ack, when set, receives the result of storing a final segment.
+	ack chan<- error
+}
+
+// inboxSize bounds each engagement's queue of segments not yet handled.
+const inboxSize = 1024
+
+// maxRun bounds the final segments stored in one group commit.
+const maxRun = 256
+
+// Live is one live engagement. Its methods are safe for concurrent use;
+// the ingest side calls Submit, Touch and End, readers call Since.
+type Live struct {
+	hub       *Hub
+	eng       store.Engagement
+	inbox     chan input
+	endc      chan string
+	endOnce   sync.Once
+	done      chan struct{}
+	lastMedia atomic.Int64
+
+	mu sync.Mutex
+	// +checklocks:mu
+	events []Event
+	// +checklocks:mu
+	nextID uint64
+	// +checklocks:mu
+	notify chan struct{}
+	// +checklocks:mu
+	ended time.Time
+}
+
+func newLive(h *Hub, e store.Engagement) *Live {
+	l := &Live{hub: h, eng: e, inbox: make(chan input, inboxSize), endc: make(chan string, 1),
+		done: make(chan struct{}), nextID: 1, notify: make(chan struct{})}
+	l.lastMedia.Store(time.Now().UnixNano())
+	return l
+}
+
+// Engagement returns the engagement as it was started.
+func (l *Live) Engagement() store.Engagement { return l.eng }
+
+// ID is the engagement's ID.
+func (l *Live) ID() string { return l.eng.ID }
+
+// Touch records that media arrived, holding off the media timeout.
+func (l *Live) Touch() { l.lastMedia.Store(time.Now().UnixNano()) }
+
+// Submit queues a transcript segment without blocking. A full inbox drops
+// the segment and counts it; it returns false then, or after End.
+func (l *Live) Submit(seg store.Segment) bool {
+	return l.submit(input{seg: seg, received: time.Now()})
+}
+
+// SubmitWait queues a final segment and waits until it is committed to
+// the store (or ctx is done): what the API acknowledges survives a crash.
+func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
+	seg.Final = true
+	ack := make(chan error, 1)
+	if !l.submit(input{seg: seg, received: time.Now(), ack: ack}) {
+		if l.Ended() {
+			return ErrNotLive
+		}
+		return ErrBusy
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *Live) submit(in input) bool {
+	if l.Ended() {
+		return false
+	}
+	select {
+	case l.inbox <- in:
+		return true
+	default:
+		kind := "partial"
+		if in.seg.Final {
+			kind = "final"
+			l.hub.logger.Warn("engagement inbox full; final segment dropped", "engagement", l.eng.ID)
+		}
+		l.hub.metrics.dropped.WithLabelValues(kind).Inc()
+		return false
+	}
+}
+
+// End ends the engagement after the inputs already queued; it is safe to
+// call more than once.
+func (l *Live) End(reason string) {
+	l.endOnce.Do(func() { l.endc <- reason })
+}
+
+// Done is closed when the engagement's goroutine has stored everything and
+// run the post-engagement analyzers.
+func (l *Live) Done() <-chan struct{} { return l.done }
+
+// Ended reports whether the engagement has ended.
+func (l *Live) Ended() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.ended.IsZero()
+}
+
+func (l *Live) endedAt() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ended
+}
+
+// Publish appends an event of type typ with data (encoded as JSON) to the
+// engagement's stream and wakes every reader. Events are kept in memory
+// only (the stored record is the transcript and the results), up to the
+// hub's event buffer.
+func (l *Live) Publish(typ string, data any) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		l.hub.logger.Error("event not encodable", "engagement", l.eng.ID, "type", typ, "err", err)
+		return
+	}
+	l.mu.Lock()
+	ev := Event{ID: l.nextID, Type: typ, Time: time.Now().UTC(), Data: raw}
+	l.nextID++
+	l.events = append(l.events, ev)
+	if max := l.hub.cfg.EventBuffer; len(l.events) > max {
+		l.events = append(l.events[:0:0], l.events[len(l.events)-max:]...)
+	}
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.mu.Unlock()
+	l.hub.metrics.events.WithLabelValues(typ).Inc()
+}
+
+// Since returns the events after ID after, a channel closed when more
+// arrive, whether the stream is complete (ended, and nothing follows), and
+// whether events between after and the first returned were lost to the
+// buffer bound.
+func (l *Live) Since(after uint64) (evs []Event, more <-chan struct{}, complete, gap bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := 0
+	for i < len(l.events) && l.events[i].ID <= after {
+		i++
+	}
+	evs = append(evs, l.events[i:]...)
+	// Written so that after near the top of uint64 cannot overflow.
+	gap = len(evs) > 0 && evs[0].ID-1 > after
+	complete = !l.ended.IsZero() && l.finished()
+	return evs, l.notify, complete, gap
+}
+
+// finished reports whether the goroutine has exited (no more events).
+func (l *Live) finished() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the engagement's goroutine: it owns seq and conv.
+func (l *Live) run() {
+	h := l.hub
+	ctx := h.ctx
+	var (
+		seq      uint32
+		conv     []inference.Utterance
+		sessions []LiveSession
+	)
+	for _, a := range h.live {
+		if sess := a.Start(&l.eng); sess != nil {
+			sessions = append(sessions, sess)
+		}
+	}
+	defer func() {
+		// Wake readers a last time so they see the stream complete.
+		l.mu.Lock()
+		close(l.done)
+		close(l.notify)
+		l.notify = make(chan struct{})
+		l.mu.Unlock()
+	}()
+	emit := l.Publish
+	// flush stores a run of final segments in one group commit, then
+	// publishes them and runs the live analyzers on each.
+	flush := func(run []input) {
+		if len(run) == 0 {
+			return
+		}
+		segs := make([]store.Segment, len(run))
+		for i, in := range run {
+			segs[i] = in.seg
+			segs[i].Engagement = l.eng.ID
+			segs[i].Seq = seq + uint32(i)
+		}
+		err := h.store.AppendBatch(ctx, segs)
+		for _, in := range run {
+			if in.ack != nil {
+				in.ack <- err
+			}
+		}
+		if err != nil {
+			h.logger.Error("final segments not stored", "engagement", l.eng.ID, "first_seq", seq, "count", len(segs), "err", err)
+			return
+		}
+		seq += uint32(len(segs))
+		for i, seg := range segs {
+			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
+			l.Publish(EventTranscriptFinal, seg)
+			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
+			conv = append(conv, u)
+			for _, sess := range sessions {
+				sess.OnUtterance(ctx, conv, emit)
+			}
+		}
+	}
+	// handle takes one input and whatever else is already queued, keeping
+	// their order: partials are published between runs of finals.
+	handle := func(first input) {
+		var run []input
+		next := first
+		for n := 0; ; n++ {
+			if next.seg.Final {
+				run = append(run, next)
+			} else {
+				flush(run)
+				run = run[:0]
+				p := next.seg
+				p.Engagement = l.eng.ID
+				l.Publish(EventTranscriptPartial, p)
+			}
+			if n == maxRun {
+				break
+			}
+			select {
+			case next = <-l.inbox:
+				continue
+			default:
+			}
+			break
+		}
+		flush(run)
+	}
+	var reason string
+	tick := time.NewTicker(TickInterval)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case in := <-l.inbox:
+			handle(in)
+		case now := <-tick.C:
+			for _, sess := range sessions {
+				if t, ok := sess.(Ticker); ok {
+					t.Tick(ctx, now.Sub(l.eng.Start).Milliseconds(), emit)
+				}
+			}
+		case reason = <-l.endc:
+			break loop
+		}
+	}
+	// Mark ended first so that new input is refused, then drain.
+	l.mu.Lock()
+	l.ended = time.Now().UTC()
+	l.mu.Unlock()
+	for {
+		select {
+		case in := <-l.inbox:
+			handle(in)
+			continue
+		default:
+		}
+		break
+	}
+	if err := h.store.EndEngagement(l.eng.ID, time.Now().UTC()); err != nil {
+		h.logger.Error("engagement end not stored", "engagement", l.eng.ID, "err", err)
+	}
+	h.metrics.ended.WithLabelValues(reason).Inc()
+	h.retire(l)
+	l.Publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
+	for _, a := range h.post {
+		a.OnEnd(ctx, &l.eng, conv, emit)
+	}
+	h.logger.Info("engagement ended", "engagement", l.eng.ID, "reason", reason, "segments", seq)
+}
