@@ -58,6 +58,8 @@ type Config struct {
 	// Sinks bounds the delivery of events to sink plugins through the
 	// store's outbox.
 	Sinks SinksConfig `yaml:"sinks"`
+	// Redaction says what the pii_redaction feature removes.
+	Redaction RedactionConfig `yaml:"redaction"`
 }
 
 // AnalyticsConfig configures the built-in analytics.
@@ -152,6 +154,7 @@ func DefaultConfig(forService bool) Config {
 		Plugins:         defaultPluginsConfig(),
 		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
+		Redaction:       defaultRedactionConfig(),
 	}
 }
 
@@ -230,7 +233,7 @@ func (c Config) Validate() error {
 	case sk.PollInterval <= 0:
 		return fmt.Errorf("sinks.poll_interval must be positive, got %s", sk.PollInterval)
 	}
-	return nil
+	return c.Redaction.validate()
 }
 
 func isLoopbackHost(host string) bool {

@@ -40,6 +40,10 @@ type Segment struct {
 	ID    uint64
 	Text  string
 	Words []Word
+	// Complete marks a segment that is never held back (a chat message
+	// whose sender waits for it to be stored); a number it starts can
+	// still be completed by the next one, which then revises it.
+	Complete bool
 }
 
 // Release is a final segment ready to be stored and published.
@@ -187,7 +191,7 @@ func (s *Stream) Final(seg Segment, now time.Time) []Release {
 	toks := resegment(slices.Clone(d.toks[off:]))
 	res := s.r.build(toks, curCands, 0, seg.Text, seg.Words)
 	s.last = &pending{seg: seg, toks: toks, cands: curCands, res: res}
-	s.held = s.couldContinue(d, off)
+	s.held = !seg.Complete && s.couldContinue(d, off)
 	if s.held {
 		s.deadline = now.Add(s.cfg.MaxHold)
 		return out
