@@ -31,7 +31,8 @@ const (
 var contextPhrases = map[ctxClass][]string{
 	cCard: {"card", "card number", "credit card", "debit card", "visa", "mastercard", "master card",
 		"amex", "american express", "discover card", "long number", "cc", "card no", "number on the front",
-		"digits on the front", "card's", "cards"},
+		"digits on the front", "card's", "cards", "charge", "charge it to", "put it on", "pay with", "pay by",
+		"paying with", "paying by"},
 	cExpiry: {"expiry", "expiry date", "expiration", "expiration date", "expires", "expire", "exp", "expiring",
 		"valid thru", "valid through", "valid until", "valid till", "good thru", "good through", "end date"},
 	cCVV: {"cvv", "cvc", "cv2", "cvv2", "csc", "security code", "security number", "digits on the back",

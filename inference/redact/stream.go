@@ -77,7 +77,7 @@ type Release struct {
 // When a held segment is released by Expire and the next segment then
 // completes the number, Final returns the earlier segment again with
 // Revised set. Partial hypotheses are redacted conservatively: besides
-// every detector, any run of four or more digits is masked as Number, as
+// every detector, any run of three or more digits is masked as Number, as
 // is a shorter run at the end in a sensitive context.
 type Stream struct {
 	r   *Redactor
@@ -257,9 +257,11 @@ func (s *Stream) Flush() []Release {
 
 // Partial redacts a partial hypothesis of the party, read after the
 // previous final segment's tail, conservatively: every detector, and any
-// run of four or more digits, and a shorter run at the end in a sensitive
-// context, is masked. The stream's state does not change; partials are not
-// counted in the metrics.
+// run of three or more digits (ambiguous words such as "for" and "oh"
+// included), and a shorter run at the end in a sensitive context, is
+// masked. A partial is shown for a fraction of a second and the final
+// segment replaces it, so over-masking costs little. The stream's state
+// does not change; partials are not counted in the metrics.
 func (s *Stream) Partial(text string, words []Word) Result {
 	d, off := s.joint(text)
 	defer docPool.Put(d)
@@ -269,14 +271,8 @@ func (s *Stream) Partial(text string, words []Word) Result {
 		if r.b <= off {
 			continue
 		}
-		sure := 0
-		for _, a := range r.amb {
-			if !a {
-				sure++
-			}
-		}
 		atEnd := r.b == n && d.governs(cCard|cSSN|cAccount|cRouting|cPhone|cPIN|cCVV|cExpiry|cDOB|cNI|cIBAN|cZip, r.a, ctxWindow)
-		if sure >= 4 || atEnd {
+		if len(r.digits) >= 3 || atEnd {
 			d.cands = append(d.cands, cand{typ: Number, a: max(r.a, off), b: r.b, prio: prio[Number]})
 		}
 	}

@@ -168,13 +168,13 @@ var unitWords = map[string]int{
 	"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
 	"six": 6, "seven": 7, "eight": 8, "nine": 9,
 	// recogniser homophones: only inside a run (see ambiguous)
-	"for": 4, "to": 2, "too": 2, "ate": 8, "won": 1, "tree": 3, "fore": 4, "niner": 9, "mine": 9,
+	"for": 4, "to": 2, "too": 2, "ate": 8, "won": 1, "tree": 3, "fore": 4, "niner": 9, "mine": 9, "fire": 5,
 }
 
 // ambiguous number words are ordinary words as often as digits: they
 // extend a run of digits but do not start or end one on their own.
 var ambiguous = map[string]bool{"oh": true, "o": true, "for": true, "to": true, "too": true,
-	"ate": true, "won": true, "tree": true, "fore": true, "nil": true, "mine": true}
+	"ate": true, "won": true, "tree": true, "fore": true, "nil": true, "mine": true, "fire": true}
 
 var teenWords = map[string]int{
 	"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
