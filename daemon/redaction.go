@@ -156,26 +156,25 @@ func (er *engagementRedactor) stream(party string) *redact.Stream {
 	return s
 }
 
-func toRedactWords(ws []store.Word) []redact.Word {
+// convertWords converts between store.Word and redact.Word (the same
+// fields).
+func convertWords[A, B any](ws []A, conv func(A) B) []B {
 	if ws == nil {
 		return nil
 	}
-	out := make([]redact.Word, len(ws))
+	out := make([]B, len(ws))
 	for i, w := range ws {
-		out[i] = redact.Word{Text: w.Text, StartMs: w.StartMs, EndMs: w.EndMs, Confidence: w.Confidence}
+		out[i] = conv(w)
 	}
 	return out
 }
 
+func toRedactWords(ws []store.Word) []redact.Word {
+	return convertWords(ws, func(w store.Word) redact.Word { return redact.Word(w) })
+}
+
 func toStoreWords(ws []redact.Word) []store.Word {
-	if ws == nil {
-		return nil
-	}
-	out := make([]store.Word, len(ws))
-	for i, w := range ws {
-		out[i] = store.Word{Text: w.Text, StartMs: w.StartMs, EndMs: w.EndMs, Confidence: w.Confidence}
-	}
-	return out
+	return convertWords(ws, func(w redact.Word) store.Word { return store.Word(w) })
 }
 
 // convert turns a party's releases into the hub's segments.

@@ -94,36 +94,22 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 // the number v at token i (v < 100). It returns the value and the tokens
 // consumed, or k == 0.
 func hundreds(toks []token, i, v int, next func(int) string) (val, k int) {
-	switch next(1) {
-	case "hundred":
-		val, k = v*100, 2
-		if next(2) == "and" {
-			if r, n := below100(next(3), next(4)); n > 0 {
-				return val + r, 3 + n
-			}
-			return val, 2
-		}
-		if r, n := below100(next(2), next(3)); n > 0 {
-			return val + r, 2 + n
-		}
-		return val, k
-	case "thousand":
-		if v >= 10 {
-			return 0, 0
-		}
-		val, k = v*1000, 2
-		if next(2) == "and" {
-			if r, n := below100(next(3), next(4)); n > 0 {
-				return val + r, 3 + n
-			}
-			return val, 2
-		}
-		if r, n := below100(next(2), next(3)); n > 0 {
-			return val + r, 2 + n
-		}
-		return val, k
+	switch {
+	case next(1) == "hundred":
+		val = v * 100
+	case next(1) == "thousand" && v < 10:
+		val = v * 1000
+	default:
+		return 0, 0
 	}
-	return 0, 0
+	and := 0
+	if next(2) == "and" {
+		and = 1
+	}
+	if r, n := below100(next(2+and), next(3+and)); n > 0 {
+		return val + r, 2 + and + n
+	}
+	return val, 2
 }
 
 // below100 reads a number 1..99 from one or two words.
