@@ -256,6 +256,7 @@ func TestStreamPartialConservative(t *testing.T) {
 	r := mustNew(t, DefaultPolicy())
 	st, _ := r.NewStream(SourceVoice, StreamConfig{})
 	for _, tt := range []struct{ in, want string }{
+		{"card four one one one one one one one one one one one one one one one", "card [CARD]"},
 		{"my number is seven seven", "my number is [NUMBER]"},
 		{"it is one two three four and", "it is [NUMBER] and"},
 		{"two items please", "two items please"},

@@ -284,6 +284,11 @@ func (s *Stream) Partial(text string, words []Word) Result {
 		}
 	}
 	cs := resolve(d.cands, s.r.set|1<<entityIndex(Number))
+	for i := range cs {
+		// No last four digits on a partial: as a number is read out, the
+		// successive partials' last fours would spell all of it.
+		cs[i].last4 = ""
+	}
 	_, cur := split(cs, off, 0)
 	toks := resegment(slices.Clone(d.toks[off:]))
 	return s.r.build(toks, cur, 0, text, words)
