@@ -240,3 +240,40 @@ func TestRedactionEndToEnd(t *testing.T) {
 		t.Errorf("the logs show %v", l)
 	}
 }
+
+// TestRedactionHoldRelease: a final segment ending in digits is held for
+// the party's next segment; with none coming it is stored once the hold
+// passes, before the engagement ends. A number completed after that is
+// published again as transcript.revised with the whole number redacted.
+func TestRedactionHoldRelease(t *testing.T) {
+	td := startDaemon(t, func(c *Config) { c.Redaction.MaxHold = Duration(200 * time.Millisecond) })
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "secure"}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/pii_redaction", map[string]any{"enabled": true}, 200)
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/engagements", engagementRequest{Queue: "secure", Channel: "voice"}, 201), &e)
+	l, _ := td.hub.Get(e.ID)
+	l.Submit(store.Segment{Speaker: "customer", Text: "my card number is four one one one one one one one", EndMs: 3000, Final: true})
+	var segs []store.Segment
+	waitUntil(t, "the held segment to be stored", func() bool {
+		var tr struct{ Segments []store.Segment }
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+e.ID+"/transcript", nil, 200), &tr)
+		segs = tr.Segments
+		return len(segs) == 1
+	})
+	l.Submit(store.Segment{Speaker: "customer", Text: "one one one one one one one one", StartMs: 9000, EndMs: 11000, Final: true})
+	td.mustCall(t, td.Admin, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
+	<-l.Done()
+	var revised []string
+	for _, ev := range readSSE(t, td.URL+"/api/v1/engagements/"+e.ID+"/events", td.Admin, "", 0, 20*time.Second) {
+		if ev.Type == hub.EventTranscriptRevised {
+			revised = append(revised, ev.Data)
+		}
+	}
+	if len(revised) != 1 || !strings.Contains(revised[0], "my card number is [CARD]") || !strings.Contains(revised[0], `"seq":0`) {
+		t.Errorf("revisions = %v, want segment 0 with the card redacted", revised)
+	}
+	tr := string(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+e.ID+"/transcript", nil, 200))
+	if !strings.Contains(tr, "[CARD ending 1111]") {
+		t.Errorf("the second half is not redacted: %s", tr)
+	}
+}
