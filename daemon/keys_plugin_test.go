@@ -26,12 +26,13 @@ func TestKeysPluginAsStoreProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	keys := pluginShareDir(t)
+	keysFile := filepath.Join(keys, "keys.json")
 	keyCfg := func(c *Config) {
 		c.DataDir = dataDir
 		c.Store.Keys.Provider = store.ProviderPlugin
 		c.Store.Keys.Plugin = store.PluginKeyConfig{Name: "hsm", SHA256: m.SHA256, KeyPrefix: "earshot-kek",
-			Config: map[string]string{"keys_file": keysFile}}
+			Config: map[string]string{"keys_file": keysFile}, WritePaths: []string{keys}}
 	}
 	pluginKeys := func() map[string]string {
 		t.Helper()

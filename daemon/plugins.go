@@ -95,6 +95,8 @@ func pluginHostConfig(c Config) plugins.Config {
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(c.DataDir, "plugins")
 	}
+	// No plugin may be granted a path in the data directory.
+	cfg.Sandbox.Protect = append(slices.Clone(cfg.Sandbox.Protect), c.DataDir)
 	return cfg
 }
 
@@ -108,6 +110,7 @@ func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*p
 	kc := c.Store.Keys.Plugin
 	k, err := plugins.NewStoreKeys(pluginHostConfig(c), plugins.KeysPluginConfig{
 		Name: kc.Name, SHA256: kc.SHA256, KeyPrefix: kc.KeyPrefix, Config: kc.Config,
+		ReadPaths: kc.ReadPaths, WritePaths: kc.WritePaths,
 	}, logger, reg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store.keys.plugin: %w", err)
@@ -145,7 +148,33 @@ func newPluginHost(d *Daemon, logger *slog.Logger) (*plugins.Host, *pluginSettin
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ps.approveInstalled(h.Plugins(), logger); err != nil {
+		return nil, nil, err
+	}
 	return h, ps, nil
+}
+
+// approveInstalled carries plugins enabled before binaries needed an
+// approved checksum over an upgrade: such a plugin was installed by an
+// administrator, who then enabled it, and every start since has verified
+// its binary against the checksum recorded at install. That checksum
+// becomes the approved one, once, audited; a binary replaced later still
+// waits for a new approval.
+func (ps *pluginSettings) approveInstalled(installed []plugins.Status, logger *slog.Logger) error {
+	for _, st := range installed {
+		cur, _ := ps.PluginSettings(context.Background(), st.Manifest.Name)
+		if !cur.Enabled || cur.ApprovedSHA256 != "" || st.Manifest.SHA256 == "" {
+			continue
+		}
+		cur.ApprovedSHA256 = st.Manifest.SHA256
+		a := store.AuditEntry{Actor: "system", Action: "plugin.approve.upgrade", Target: st.Manifest.Name,
+			Detail: map[string]string{"approved_sha256": cur.ApprovedSHA256}}
+		if err := ps.set(st.Manifest.Name, cur, a); err != nil {
+			return fmt.Errorf("daemon: approve installed plugin %s: %w", st.Manifest.Name, err)
+		}
+		logger.Info("enabled plugin's installed checksum approved on upgrade", "plugin", st.Manifest.Name, "sha256", cur.ApprovedSHA256)
+	}
+	return nil
 }
 
 // infoRetrieval asks the enabled info plugins for customer cards when an
@@ -201,8 +230,11 @@ func (d *Daemon) pluginError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.Is(err, plugins.ErrUnknownPlugin):
 		writeProblem(w, r, http.StatusNotFound, "not-found", err.Error())
-	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible):
+	case errors.Is(err, plugins.ErrManifest), errors.Is(err, plugins.ErrChecksum), errors.Is(err, plugins.ErrIncompatible),
+		errors.Is(err, plugins.ErrTooLarge):
 		d.badRequest(w, r, 400, err.Error(), "source_dir")
+	case errors.Is(err, plugins.ErrExists):
+		writeProblem(w, r, http.StatusConflict, "plugin-exists", err.Error())
 	default:
 		writeProblem(w, r, http.StatusConflict, "plugin", err.Error())
 	}
@@ -226,6 +258,9 @@ func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principa
 func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req struct {
 		SourceDir string `json:"source_dir"`
+		// Replace an installed plugin of the same name; its new binary
+		// then waits, stopped, for approval.
+		Replace bool `json:"replace"`
 	}
 	if !d.decodeJSON(w, r, &req) {
 		return
@@ -237,12 +272,16 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 	if m, err := plugins.ReadManifest(req.SourceDir); err == nil && d.keysPluginReserved(w, r, m.Name) {
 		return
 	}
-	m, err := d.plugins.Install(req.SourceDir)
+	install, action := d.plugins.Install, "plugin.install"
+	if req.Replace {
+		install, action = d.plugins.Replace, "plugin.replace"
+	}
+	m, err := install(req.SourceDir)
 	if err != nil {
 		d.pluginError(w, r, err)
 		return
 	}
-	d.audit(r, p, "plugin.install", m.Name+"@"+m.Version+" sha256:"+m.SHA256)
+	d.audit(r, p, action, m.Name+"@"+m.Version+" sha256:"+m.SHA256)
 	writeJSON(w, http.StatusCreated, m)
 }
 
@@ -251,7 +290,8 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 	if d.keysPluginReserved(w, r, name) {
 		return
 	}
-	if !slices.ContainsFunc(d.plugins.Plugins(), func(s plugins.Status) bool { return s.Manifest.Name == name }) {
+	st, err := d.plugins.Plugin(name)
+	if err != nil {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
 		return
 	}
@@ -260,10 +300,24 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	for _, sc := range req.ApprovedScopes {
-		if !slices.Contains(sdk.Scopes, sc) {
-			d.badRequest(w, r, 400, "unknown scope "+string(sc), "approved_scopes")
+		if !slices.Contains(st.Manifest.Scopes, sc) {
+			d.badRequest(w, r, 400, fmt.Sprintf("scope %q is not one the plugin's manifest requests %v", sc, st.Manifest.Scopes), "approved_scopes")
 			return
 		}
+	}
+	// Enabling approves the installed binary; an approval naming another
+	// checksum is stale (the plugin was replaced since it was reviewed).
+	switch {
+	case req.ApprovedSHA256 == "" && req.Enabled:
+		req.ApprovedSHA256 = st.Manifest.SHA256
+	case req.ApprovedSHA256 != "" && req.ApprovedSHA256 != st.Manifest.SHA256:
+		writeProblem(w, r, http.StatusConflict, "plugin-changed",
+			fmt.Sprintf("plugin %q is installed with sha256 %s, not the approved %s: review the installed plugin", name, st.Manifest.SHA256, req.ApprovedSHA256))
+		return
+	}
+	if field, err := d.plugins.CheckGrants(req); err != nil {
+		d.badRequest(w, r, 400, err.Error(), field)
+		return
 	}
 	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
 	scopes := make([]string, len(req.ApprovedScopes))
@@ -274,11 +328,14 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 	a.Detail["enabled"] = fmt.Sprint(req.Enabled)
 	a.Detail["scopes"] = strings.Join(scopes, ",")
 	a.Detail["local_confirmed"] = fmt.Sprint(req.LocalConfirmed)
+	a.Detail["approved_sha256"] = req.ApprovedSHA256
+	a.Detail["read_paths"] = strings.Join(req.ReadPaths, ",")
+	a.Detail["write_paths"] = strings.Join(req.WritePaths, ",")
 	if err := d.pluginSettings.set(name, req, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if fmt.Sprint(old.Config) != fmt.Sprint(req.Config) {
+	if fmt.Sprint(old.Config, old.ReadPaths, old.WritePaths) != fmt.Sprint(req.Config, req.ReadPaths, req.WritePaths) {
 		d.plugins.Restart(name)
 	}
 	writeJSON(w, 200, req)

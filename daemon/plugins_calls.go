@@ -139,11 +139,9 @@ func (d *Daemon) syncKnowledgeSource(ctx context.Context, name string) error {
 	if err := d.store.Setting(key, &cursor); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	for page := 0; page < 1000; page++ {
-		ch, err := d.plugins.Changes(ctx, name, cursor, 200)
-		if err != nil {
-			return err
-		}
+	// The host bounds the pages, articles and bytes of one sync; what is
+	// left follows at the next one, from the stored cursor.
+	_, err := d.plugins.SyncKnowledge(ctx, name, cursor, func(ctx context.Context, ch sdk.Changes) error {
 		for _, a := range ch.Articles {
 			art := kb.Article{ID: name + ":" + a.ID, Title: a.Title, Body: a.Body, Tags: a.Tags, Source: "plugin:" + name, Updated: a.Updated}
 			if art.Updated.IsZero() {
@@ -166,15 +164,9 @@ func (d *Daemon) syncKnowledgeSource(ctx context.Context, name string) error {
 				_ = d.kb.idx.Delete(full)
 			}
 		}
-		cursor = ch.NextCursor
-		if err := d.store.PutSetting(key, cursor); err != nil {
-			return err
-		}
-		if !ch.More {
-			return nil
-		}
-	}
-	return nil
+		return d.store.PutSetting(key, ch.NextCursor)
+	})
+	return err
 }
 
 func (d *Daemon) syncPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {

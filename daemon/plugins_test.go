@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/earshot/earshot/plugins"
+	"github.com/earshot/earshot/plugins/pluginstest"
 	"github.com/earshot/earshot/store"
 )
 
@@ -22,7 +27,7 @@ func TestInfoPluginLive(t *testing.T) {
 	buildTestPlugin(t, "./plugins/examples/crm-csv", filepath.Join(src, "crm-csv"))
 	manifest := `{"name":"crm-csv","version":"1.0.0","executable":"crm-csv","kinds":["info"],"scopes":["customer_ref","intents"]}`
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644)
-	csvPath := filepath.Join(t.TempDir(), "customers.csv")
+	csvPath := filepath.Join(pluginShareDir(t), "customers.csv")
 	os.WriteFile(csvPath, []byte("customer_ref,name,tier\nC-42,Dana Scully,gold\n"), 0o644)
 
 	td := startDaemon(t, nil)
@@ -31,8 +36,15 @@ func TestInfoPluginLive(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": "relative/path"}, 400)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{"Enabled": true, "ApprovedScopes": []string{"bogus"}}, 400)
+	// The sandbox lets the plugin read only what it is granted, never the
+	// data directory.
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{
 		"Enabled": true, "ApprovedScopes": []string{"customer_ref"}, "Config": map[string]string{"file": csvPath},
+		"ReadPaths": []string{td.cfg.DataDir},
+	}, 400)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{
+		"Enabled": true, "ApprovedScopes": []string{"customer_ref"}, "Config": map[string]string{"file": csvPath},
+		"ReadPaths": []string{csvPath},
 	}, 200)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/info_retrieval", map[string]any{"enabled": true}, 200)
 	// Wait until the supervisor has started the plugin.
@@ -143,11 +155,11 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 		t.Errorf("skill.invoke audit entries = %d, want 1", len(got))
 	}
 
-	docs := t.TempDir()
+	docs := pluginShareDir(t)
 	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded once a year when the customer asks."), 0o644)
 	installTestPlugin(t, td, "./plugins/examples/kb-dir", "kb-dir",
 		`{"name":"kb-dir","version":"1.0.0","executable":"kb-dir","kinds":["knowledge"]}`,
-		map[string]any{"Enabled": true, "Config": map[string]string{"dir": docs}})
+		map[string]any{"Enabled": true, "Config": map[string]string{"dir": docs}, "ReadPaths": []string{docs}})
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
 	var hits []struct {
 		Passage struct {
@@ -165,4 +177,111 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 		t.Errorf("cursor not stored: %v", err)
 	}
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
+}
+
+// pluginShareDir is a folder for files the tests hand to plugins.
+func pluginShareDir(t *testing.T) string { return pluginstest.SharedDir(t) }
+
+// TestPluginReplaceNeedsApproval installs a plugin, refuses a second
+// install under the same name, replaces it with another binary on request
+// and checks that the new binary waits, stopped, for an administrator's
+// approval, which enabling it again gives.
+func TestPluginReplaceNeedsApproval(t *testing.T) {
+	td := startDaemon(t, nil)
+	manifest := `{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`
+	installTestPlugin(t, td, "./plugins/testdata/faulty", "skills", manifest,
+		map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}})
+	agent := td.tokenFor(t, "ana", RoleAgent)
+	td.mustCall(t, agent, "GET", "/api/v1/skills", nil, 200)
+
+	src := t.TempDir()
+	buildTestPlugin(t, "./plugins/testdata/hostile", filepath.Join(src, "skills")) // another binary
+	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(`{"name":"skills","version":"0.0.2","executable":"skills","kinds":["skill"]}`), 0o644)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]any{"source_dir": src}, 409)
+	var m struct{ SHA256 string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]any{"source_dir": src, "replace": true}, 201), &m)
+
+	var list struct {
+		Plugins []struct {
+			State    string
+			Settings struct {
+				Enabled        bool
+				ApprovedSHA256 string
+			}
+		}
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
+	if len(list.Plugins) != 1 || !list.Plugins[0].Settings.Enabled || list.Plugins[0].Settings.ApprovedSHA256 == m.SHA256 {
+		t.Fatalf("after replace: %+v (new sha256 %s)", list, m.SHA256)
+	}
+	var sk []any
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/skills", nil, 200), &sk)
+	if len(sk) != 0 {
+		t.Errorf("the unapproved binary's skills are listed: %v", sk)
+	}
+	// A stale approval is refused; enabling approves the installed binary.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/skills/settings", map[string]any{"Enabled": true, "ApprovedSHA256": strings.Repeat("0", 64)}, 409)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/skills/settings", map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}}, 400)
+	var ps struct{ ApprovedSHA256 string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/skills/settings", map[string]any{"Enabled": true}, 200), &ps)
+	if ps.ApprovedSHA256 != m.SHA256 {
+		t.Errorf("approved sha256 = %q, want the installed %s", ps.ApprovedSHA256, m.SHA256)
+	}
+}
+
+// TestApproveInstalledOnUpgrade: plugins enabled before approvals carried a
+// checksum keep running after an upgrade (their install-time checksum is
+// approved, audited); disabled plugins and existing approvals are left
+// alone.
+func TestApproveInstalledOnUpgrade(t *testing.T) {
+	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old := map[string]plugins.PluginSettings{
+		"crm":      {Enabled: true},
+		"off":      {Enabled: false},
+		"approved": {Enabled: true, ApprovedSHA256: strings.Repeat("b", 64)},
+	}
+	if err := st.PutSetting(settingPlugins, old, store.AuditEntry{Actor: "test", Action: "setup"}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := newPluginSettings(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed := []plugins.Status{
+		{Manifest: plugins.Manifest{Name: "crm", SHA256: strings.Repeat("a", 64)}},
+		{Manifest: plugins.Manifest{Name: "off", SHA256: strings.Repeat("c", 64)}},
+		{Manifest: plugins.Manifest{Name: "approved", SHA256: strings.Repeat("d", 64)}},
+	}
+	if err := ps.approveInstalled(installed, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	reloaded, err := newPluginSettings(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for name, s := range reloaded.all() {
+		got[name] = s.ApprovedSHA256
+	}
+	want := map[string]string{"crm": strings.Repeat("a", 64), "off": "", "approved": strings.Repeat("b", 64)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("approved checksums after upgrade (-want +got):\n%s", diff)
+	}
+	entries, err := st.QueryAudit(store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action == "plugin.approve.upgrade" && e.Target == "crm" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d plugin.approve.upgrade audit entries for crm, want 1", n)
+	}
 }

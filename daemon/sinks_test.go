@@ -60,10 +60,10 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // restart of the daemon.
 func TestSinkOutbox(t *testing.T) {
 	dataDir := t.TempDir()
-	files := t.TempDir()
+	files := pluginShareDir(t)
 	record, mode := filepath.Join(files, "delivered.jsonl"), filepath.Join(files, "mode")
 	setMode := func(m string) {
-		if err := os.WriteFile(mode, []byte(m), 0o600); err != nil {
+		if err := os.WriteFile(mode, []byte(m), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestSinkOutbox(t *testing.T) {
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "dwh",
 		`{"name":"dwh","version":"1.0.0","executable":"dwh","kinds":["sink"],"scopes":["customer_ref","transcript","summary","results"]}`,
 		map[string]any{"Enabled": true, "ApprovedScopes": []string{"transcript", "summary", "results"},
-			"Config": map[string]string{"delivered": record, "mode_file": mode}})
+			"Config": map[string]string{"delivered": record, "mode_file": mode}, "WritePaths": []string{files}})
 
 	// A healthy sink gets the ended engagement, minimised.
 	id := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat", CustomerRef: "C-99"}, angryCall...)
@@ -158,10 +158,10 @@ func TestSinkOutbox(t *testing.T) {
 // other sinks get their later events; the hanging call is still under way
 // (no attempt counted yet) when they do.
 func TestSlowSinkHoldsOnlyItsOwnEvents(t *testing.T) {
-	files := t.TempDir()
+	files := pluginShareDir(t)
 	slowMode, slowRecord := filepath.Join(files, "slow-mode"), filepath.Join(files, "slow-record.jsonl")
 	fastDelivered := filepath.Join(files, "fast-delivered.jsonl")
-	if err := os.WriteFile(slowMode, []byte("hang"), 0o600); err != nil {
+	if err := os.WriteFile(slowMode, []byte("hang"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	td := startDaemon(t, func(c *Config) {
@@ -177,7 +177,7 @@ func TestSlowSinkHoldsOnlyItsOwnEvents(t *testing.T) {
 		json.Unmarshal([]byte(p.config), &cfg)
 		installTestPlugin(t, td, "./plugins/testdata/faulty", p.name,
 			`{"name":"`+p.name+`","version":"1.0.0","executable":"`+p.name+`","kinds":["sink"]}`,
-			map[string]any{"Enabled": true, "Config": cfg})
+			map[string]any{"Enabled": true, "Config": cfg, "WritePaths": []string{files}})
 	}
 	id1 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:1]...)
 	waitUntil(t, "the slow sink to be called", func() bool {

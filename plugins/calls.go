@@ -107,6 +107,9 @@ func (h *Host) call(ctx context.Context, name string, kind sdk.Kind, e *sdk.Enga
 	if !ps.Enabled {
 		return reject("disabled", ErrDisabled)
 	}
+	if !ps.approved(m) {
+		return reject("not_approved", fmt.Errorf("%w: installed sha256 %s, approved %q", ErrNotApproved, m.SHA256, ps.ApprovedSHA256))
+	}
 	if kind == sdk.KindModel {
 		localOnly, err := h.settings.LocalModelsOnly(ctx)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // hclogAdapter is the one bridge from go-plugin's hclog to the daemon's
@@ -20,14 +21,17 @@ type hclogAdapter struct {
 	name    string
 	implied []any
 	level   *atomic.Int32 // hclog.Level; NoLevel means "ask slog"
+	// leftovers counts the processes a plugin's sandbox ended, from the
+	// sandbox's log line (nil: not counted).
+	leftovers *prometheus.CounterVec
 }
 
 var _ hclog.Logger = (*hclogAdapter)(nil)
 
-func newHCLogAdapter(l *slog.Logger) hclog.Logger {
+func newHCLogAdapter(l *slog.Logger, leftovers *prometheus.CounterVec) hclog.Logger {
 	lv := &atomic.Int32{}
 	lv.Store(int32(hclog.NoLevel))
-	return &hclogAdapter{l: l, level: lv}
+	return &hclogAdapter{l: l, level: lv, leftovers: leftovers}
 }
 
 func toSlogLevel(l hclog.Level) slog.Level {
@@ -61,7 +65,28 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	attrs = append(attrs, a.implied...)
 	attrs = append(attrs, normalise(args)...)
+	if msg == leftoverMessage && a.leftovers != nil {
+		a.countLeftovers(attrs)
+	}
 	a.l.Log(context.Background(), toSlogLevel(level), msg, attrs...)
+}
+
+// countLeftovers adds the sandbox's count of ended processes to the
+// plugin's counter.
+func (a *hclogAdapter) countLeftovers(attrs []any) {
+	var plugin string
+	var n float64
+	for i := 0; i+1 < len(attrs); i += 2 {
+		switch attrs[i] {
+		case "plugin":
+			plugin, _ = attrs[i+1].(string)
+		case "count":
+			n, _ = attrs[i+1].(float64) // JSON numbers from the plugin's stderr
+		}
+	}
+	if plugin != "" && n > 0 {
+		a.leftovers.WithLabelValues(plugin).Add(n)
+	}
 }
 
 // normalise renames hclog's "error" key to the daemon's "err" and drops a

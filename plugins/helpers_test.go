@@ -18,15 +18,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/plugins/pluginstest"
 	"github.com/earshot/earshot/plugins/sdk"
 )
 
 // binDir holds the plugin binaries that TestMain builds once per test
-// binary: the three examples, the faulty test plugin, and faulty-v2 (the
+// binary: the three examples, the faulty and hostile test plugins,
+// faulty-b (faulty built differently: another checksum) and faulty-v2 (the
 // same plugin claiming SDK API 2.0.0).
 var binDir string
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(testHostEnv); cfg != "" {
+		runTestHostProcess(cfg) // a daemon for TestHostilePluginChildrenEndWithTheDaemon
+		return
+	}
 	dir, err := os.MkdirTemp("", "earshot-plugins-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -65,7 +71,12 @@ func buildPlugins(dir string) error {
 		return nil
 	}
 	if err := run("build", "-ldflags", "-s -w", "-o", dir+string(os.PathSeparator),
-		"./plugins/examples/crm-csv", "./plugins/examples/kb-dir", "./plugins/examples/webhook", "./plugins/testdata/faulty"); err != nil {
+		"./plugins/examples/crm-csv", "./plugins/examples/kb-dir", "./plugins/examples/webhook", "./plugins/testdata/faulty",
+		"./plugins/testdata/hostile"); err != nil {
+		return err
+	}
+	// The same plugin as another binary (other checksum): a new version.
+	if err := run("build", "-o", filepath.Join(dir, "faulty-b"), "./plugins/testdata/faulty"); err != nil {
 		return err
 	}
 	return run("build", "-ldflags", "-s -w -X github.com/earshot/earshot/plugins/sdk.apiVersion=2.0.0",
@@ -195,21 +206,34 @@ func (th *testHost) install(t testing.TB, bin string, m Manifest) Manifest {
 // faultyPlugin installs the faulty plugin as name with the given kinds
 // and scopes, enabled with the approved scopes, and returns the paths of
 // its record file, mode file and pid file.
-type faultyFiles struct{ record, mode, pid string }
+type faultyFiles struct{ dir, record, mode, pid string }
 
 func (th *testHost) faulty(t testing.TB, name string, kinds []sdk.Kind, scopes, approved []sdk.Scope) faultyFiles {
 	t.Helper()
-	dir := t.TempDir()
-	f := faultyFiles{record: filepath.Join(dir, "record.jsonl"), mode: filepath.Join(dir, "mode"), pid: filepath.Join(dir, "pid")}
+	dir := sharedDir(t)
+	f := faultyFiles{dir: dir, record: filepath.Join(dir, "record.jsonl"), mode: filepath.Join(dir, "mode"), pid: filepath.Join(dir, "pid")}
 	th.install(t, "faulty", Manifest{Name: name, Executable: name, Kinds: kinds, Scopes: scopes})
-	th.settings.Set(name, PluginSettings{Enabled: true, ApprovedScopes: approved,
+	th.set(t, name, PluginSettings{Enabled: true, ApprovedScopes: approved, WritePaths: []string{dir},
 		Config: map[string]string{"record": f.record, "mode_file": f.mode, "pidfile": f.pid}})
 	return f
 }
 
+// set stores a plugin's settings; enabling it approves the installed
+// binary, as the daemon's settings route does.
+func (th *testHost) set(t testing.TB, name string, ps PluginSettings) {
+	t.Helper()
+	if ps.Enabled && ps.ApprovedSHA256 == "" {
+		ps.ApprovedSHA256 = th.status(t, name).Manifest.SHA256
+	}
+	th.settings.Set(name, ps)
+}
+
+// sharedDir is a folder for files the tests hand to plugins.
+func sharedDir(t testing.TB) string { return pluginstest.SharedDir(t) }
+
 func (f faultyFiles) setMode(t testing.TB, mode string) {
 	t.Helper()
-	if err := os.WriteFile(f.mode, []byte(mode), 0o600); err != nil {
+	if err := os.WriteFile(f.mode, []byte(mode), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -262,4 +286,23 @@ func (th *testHost) status(t testing.TB, name string) Status {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// processAlive reports whether pid is a live process (not gone, not a
+// zombie).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// waitTicks waits until the supervisor has run n more rounds.
+func (th *testHost) waitTicks(t testing.TB, n uint64) {
+	t.Helper()
+	target := th.ticks.Load() + n
+	waitFor(t, fmt.Sprintf("%d supervision rounds", n), func() bool { return th.ticks.Load() >= target })
 }

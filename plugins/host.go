@@ -46,6 +46,16 @@ type Config struct {
 	// SuperviseInterval is how often Run checks for exited plugins, due
 	// restarts and changed enabled state.
 	SuperviseInterval time.Duration `json:"supervise_interval"`
+	// MaxBinaryBytes bounds a plugin's executable: larger files are
+	// refused at install and start before being hashed whole.
+	MaxBinaryBytes int64 `json:"max_binary_bytes"`
+	// MaxResponseBytes bounds one answer of a plugin (a larger one fails
+	// the call and counts towards the plugin's breaker).
+	MaxResponseBytes int `json:"max_response_bytes"`
+	// Knowledge bounds one sync of a knowledge plugin (Host.SyncKnowledge).
+	Knowledge KnowledgeLimits `json:"knowledge"`
+	// Sandbox confines the plugin processes.
+	Sandbox SandboxConfig `json:"sandbox"`
 }
 
 // DefaultConfig returns the defaults.
@@ -61,6 +71,10 @@ func DefaultConfig() Config {
 		BreakerFailures:   5,
 		BreakerCooldown:   10 * time.Second,
 		SuperviseInterval: 250 * time.Millisecond,
+		MaxBinaryBytes:    256 << 20,
+		MaxResponseBytes:  8 << 20,
+		Knowledge:         DefaultKnowledgeLimits(),
+		Sandbox:           DefaultSandboxConfig(),
 	}
 }
 
@@ -85,8 +99,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("plugins: config breaker_cooldown must be positive, got %s", c.BreakerCooldown)
 	case c.SuperviseInterval <= 0:
 		return fmt.Errorf("plugins: config supervise_interval must be positive, got %s", c.SuperviseInterval)
+	case c.MaxBinaryBytes <= 0:
+		return fmt.Errorf("plugins: config max_binary_bytes must be positive, got %d", c.MaxBinaryBytes)
+	case c.MaxResponseBytes < 64<<10:
+		return fmt.Errorf("plugins: config max_response_bytes must be at least 65536, got %d", c.MaxResponseBytes)
+	case int64(c.Knowledge.PageSize)*int64(c.Knowledge.MaxArticleBytes) > int64(c.MaxResponseBytes):
+		return fmt.Errorf("plugins: config knowledge: a page (page_size × max_article_bytes = %d) must fit in max_response_bytes (%d)",
+			int64(c.Knowledge.PageSize)*int64(c.Knowledge.MaxArticleBytes), c.MaxResponseBytes)
 	}
-	return nil
+	if err := c.Knowledge.Validate(); err != nil {
+		return err
+	}
+	return c.Sandbox.Validate()
 }
 
 // Host runs the installed plugins and is the daemon's only way to call
@@ -98,10 +122,12 @@ type Host struct {
 	m        *metrics
 	settings Settings
 	audit    Auditor
+	sandbox  *sandbox
 
 	bg        sync.WaitGroup // start and kill goroutines
 	installMu sync.Mutex     // serialises Install and Uninstall
 	shutdown  atomic.Bool    // set by Close; read without mu (lock order is mu before instance.mu)
+	ticks     atomic.Uint64  // supervision rounds done (tests wait on it)
 
 	mu     sync.Mutex
 	insts  map[string]*instance // +checklocks:mu
@@ -131,14 +157,28 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, settings Se
 	}
 	logger = logger.With("component", "plugins")
 	h := &Host{
-		cfg: cfg, log: logger, hclog: newHCLogAdapter(logger), m: m,
+		cfg: cfg, log: logger, hclog: newHCLogAdapter(logger, m.leftovers), m: m,
 		settings: settings, audit: auditor,
 		insts: map[string]*instance{}, broken: map[string]error{},
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
+	sb, err := newSandbox(cfg.Sandbox, cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	h.sandbox = sb
+	m.landlockABI.WithLabelValues().Set(float64(sb.abi))
+	if sb.abi == 0 {
+		if cfg.Sandbox.AllowUnconfined {
+			logger.Warn("this kernel has no Landlock: plugins run UNCONFINED (plugins.sandbox.allow_unconfined is set) and can read whatever their user can")
+		} else {
+			logger.Warn("this kernel has no Landlock: plugins will not start; set plugins.sandbox.allow_unconfined to run them unconfined")
+		}
+	}
 	if err := h.Rescan(); err != nil {
+		sb.close()
 		return nil, err
 	}
 	return h, nil
@@ -196,17 +236,48 @@ func (h *Host) Rescan() error {
 
 // Install copies a plugin from src (a folder holding manifest.json and
 // the executable) into the plugin directory, records the binary's SHA-256
-// in the installed manifest, and loads it. An installed plugin with the
-// same name is replaced (and restarted if it was running). The plugin
-// stays disabled until an administrator enables it.
+// in the installed manifest, and loads it. A plugin of the same name that
+// is already installed is not touched: the error wraps ErrExists (use
+// Replace). The plugin stays stopped until an administrator enables it and
+// approves its checksum (PluginSettings.ApprovedSHA256).
 func (h *Host) Install(src string) (Manifest, error) {
+	return h.install(src, false)
+}
+
+// Replace installs src like Install, replacing an installed plugin of the
+// same name. A new binary runs only once an administrator approves its
+// checksum: until then the plugin is stopped and calls fail with
+// ErrNotApproved. Scopes the new manifest adds are handed over only once
+// approved.
+func (h *Host) Replace(src string) (Manifest, error) {
+	return h.install(src, true)
+}
+
+func (h *Host) install(src string, replace bool) (Manifest, error) {
 	h.installMu.Lock()
 	defer h.installMu.Unlock()
-	m, err := installFiles(h.cfg.Dir, src)
+	var old *Manifest
+	m, err := installFiles(h.cfg.Dir, src, h.cfg.MaxBinaryBytes, func(m Manifest) error {
+		if inst, err := h.lookup(m.Name); err == nil {
+			om := inst.getManifest()
+			old = &om
+		} else if _, err := os.Lstat(filepath.Join(h.cfg.Dir, m.Name)); err == nil {
+			old = &Manifest{Name: m.Name} // a folder the host refused (Broken)
+		}
+		if old != nil && !replace {
+			return fmt.Errorf("plugins/%s: %w: replace it explicitly (its binary and new scopes then need approval again)", m.Name, ErrExists)
+		}
+		return nil
+	})
 	if err != nil {
 		return Manifest{}, err
 	}
-	h.log.Info("plugin installed", "plugin", m.Name, "version", m.Version, "sha256", m.SHA256)
+	if old != nil {
+		h.log.Info("plugin replaced", "plugin", m.Name, "version", m.Version, "sha256", m.SHA256,
+			"old_version", old.Version, "old_sha256", old.SHA256)
+	} else {
+		h.log.Info("plugin installed", "plugin", m.Name, "version", m.Version, "sha256", m.SHA256)
+	}
 	return m, h.Rescan()
 }
 
@@ -290,7 +361,7 @@ func (h *Host) Enabled(ctx context.Context, kind sdk.Kind) []string {
 			continue
 		}
 		ps, err := h.settings.PluginSettings(ctx, st.Manifest.Name)
-		if err == nil && ps.Enabled {
+		if err == nil && ps.approved(st.Manifest) {
 			names = append(names, st.Manifest.Name)
 		}
 	}
@@ -320,6 +391,7 @@ func (h *Host) Run(ctx context.Context) error {
 	defer h.Close()
 	for {
 		h.supervise(ctx)
+		h.ticks.Add(1)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -341,7 +413,7 @@ func (h *Host) supervise(ctx context.Context) {
 			h.log.Warn("plugin settings unavailable", "plugin", inst.name, "err", err)
 			continue
 		}
-		inst.supervise(ps.Enabled)
+		inst.supervise(ps.approved(inst.getManifest()))
 	}
 }
 
@@ -362,6 +434,7 @@ func (h *Host) Close() error {
 		inst.stop("host closed")
 	}
 	h.bg.Wait()
+	h.sandbox.close()
 	return nil
 }
 

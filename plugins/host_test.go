@@ -36,11 +36,11 @@ var fullEngagement = sdk.Engagement{
 
 func writeCRM(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "customers.csv")
+	p := filepath.Join(sharedDir(t), "customers.csv")
 	csv := "customer_ref,name,tier,billing.last_invoice,billing.balance,travel.card_status\n" +
 		"C-1001,Ada Lovelace,gold,2026-11-01,120.50,active\n" +
 		"C-1002,Alan Turing,silver,2026-10-01,0.00,blocked\n"
-	if err := os.WriteFile(p, []byte(csv), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -50,8 +50,9 @@ func (th *testHost) crm(t testing.TB, approved []sdk.Scope) {
 	t.Helper()
 	th.install(t, "crm-csv", Manifest{Name: "crm-csv", Kinds: []sdk.Kind{sdk.KindInfo},
 		Scopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeIntents}})
-	th.settings.Set("crm-csv", PluginSettings{Enabled: true, ApprovedScopes: approved,
-		Config: map[string]string{"file": writeCRM(t)}})
+	csv := writeCRM(t)
+	th.set(t, "crm-csv", PluginSettings{Enabled: true, ApprovedScopes: approved,
+		Config: map[string]string{"file": csv}, ReadPaths: []string{csv}})
 }
 
 func TestCRMCSVCards(t *testing.T) {
@@ -68,9 +69,10 @@ func TestCRMCSVCards(t *testing.T) {
 		t.Fatalf("disabled plugin status = %+v, want stopped with no process", st)
 	}
 
-	th.settings.Set("crm-csv", PluginSettings{Enabled: true,
+	csv := writeCRM(t)
+	th.set(t, "crm-csv", PluginSettings{Enabled: true,
 		ApprovedScopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeIntents},
-		Config:         map[string]string{"file": writeCRM(t)}})
+		Config:         map[string]string{"file": csv}, ReadPaths: []string{csv}})
 	cards, err := th.Cards(ctx, "crm-csv", fullEngagement)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 	ps, _ := th.settings.PluginSettings(ctx, "probe")
 	disabled := ps
 	disabled.Enabled = false
-	th.settings.Set("probe", disabled)
+	th.set(t, "probe", disabled)
 	waitFor(t, "the plugin to stop", func() bool { return th.status(t, "probe").State == stateStopped })
 	bin := filepath.Join(th.cfg.Dir, "probe", "probe")
 	waitFor(t, "the old process to exit and free its binary", func() bool {
@@ -138,7 +140,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 		_, err = fh.Write([]byte("tampered"))
 		return err == nil
 	})
-	th.settings.Set("probe", ps)
+	th.set(t, "probe", ps)
 	before := len(f.calls(t))
 	_, err := th.Cards(ctx, "probe", fullEngagement)
 	if !errors.Is(err, ErrChecksum) || !errors.Is(err, ErrRefused) {
@@ -151,7 +153,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 		t.Errorf("status = %+v, want refused", st)
 	}
 	// Refused plugins are not restarted in a loop, and calls stay refused.
-	time.Sleep(5 * th.cfg.SuperviseInterval)
+	th.waitTicks(t, 5)
 	if _, err := th.Cards(ctx, "probe", fullEngagement); !errors.Is(err, ErrChecksum) {
 		t.Errorf("second call: error = %v, want ErrChecksum", err)
 	}
@@ -177,7 +179,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 func TestIncompatibleAPIVersionRefused(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.install(t, "faulty-v2", Manifest{Name: "future", Executable: "future", Kinds: []sdk.Kind{sdk.KindInfo}})
-	th.settings.Set("future", PluginSettings{Enabled: true})
+	th.set(t, "future", PluginSettings{Enabled: true})
 	_, err := th.Cards(context.Background(), "future", fullEngagement)
 	if !errors.Is(err, ErrIncompatible) {
 		t.Fatalf("Cards on an API 2 plugin: error = %v, want ErrIncompatible", err)
@@ -193,7 +195,8 @@ func TestIncompatibleAPIVersionRefused(t *testing.T) {
 func TestManifestKindsMustBeServed(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.install(t, "kb-dir", Manifest{Name: "kb-dir", Kinds: []sdk.Kind{sdk.KindKnowledge, sdk.KindSink}})
-	th.settings.Set("kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": t.TempDir()}})
+	docs := sharedDir(t)
+	th.set(t, "kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": docs}, ReadPaths: []string{docs}})
 	_, err := th.Changes(context.Background(), "kb-dir", "", 10)
 	if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), `kind "sink"`) {
 		t.Fatalf("Changes on a plugin whose manifest claims an unserved kind: error = %v", err)
@@ -309,7 +312,7 @@ func TestModelPluginAndLocalModelsOnly(t *testing.T) {
 	cloud := th.faulty(t, "cloud-llm", kinds, scopes, scopes)
 	th.install(t, "faulty", Manifest{Name: "onprem-llm", Executable: "onprem-llm", Kinds: kinds, Scopes: scopes, RunsLocally: true})
 	onprem := func(confirmed bool) {
-		th.settings.Set("onprem-llm", PluginSettings{Enabled: true, ApprovedScopes: scopes, LocalConfirmed: confirmed})
+		th.set(t, "onprem-llm", PluginSettings{Enabled: true, ApprovedScopes: scopes, LocalConfirmed: confirmed})
 	}
 	ctx := context.Background()
 	req := sdk.InferRequest{Capability: "summarise", Engagement: fullEngagement}
@@ -579,7 +582,7 @@ func TestDisableStopsAndRestartBackoffBounds(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, nil)
 	waitFor(t, "the supervisor to start the enabled plugin", func() bool { return th.status(t, "probe").State == stateRunning })
-	th.settings.Set("probe", PluginSettings{Enabled: false})
+	th.set(t, "probe", PluginSettings{Enabled: false})
 	waitFor(t, "the supervisor to stop the disabled plugin", func() bool { return th.status(t, "probe").State == stateStopped })
 	if _, err := th.Cards(context.Background(), "probe", fullEngagement); !errors.Is(err, ErrDisabled) {
 		t.Errorf("Cards on a disabled plugin: error = %v, want ErrDisabled", err)
@@ -598,7 +601,7 @@ func TestDisableStopsAndRestartBackoffBounds(t *testing.T) {
 
 func TestKBDirChanges(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
-	dir := t.TempDir()
+	dir := sharedDir(t)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	write := func(name, body string, mod time.Time) {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -617,7 +620,7 @@ func TestKBDirChanges(t *testing.T) {
 	write("notes.txt", "not an article", base)
 	write("travel/notice.md", "intro\n# Travel notice\nbody", base.Add(2*time.Hour))
 	th.install(t, "kb-dir", Manifest{Name: "kb-dir", Kinds: []sdk.Kind{sdk.KindKnowledge}})
-	th.settings.Set("kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": dir, "base_url": "https://kb.invalid/"}})
+	th.set(t, "kb-dir", PluginSettings{Enabled: true, Config: map[string]string{"dir": dir, "base_url": "https://kb.invalid/"}, ReadPaths: []string{dir}})
 	ctx := context.Background()
 
 	page1, err := th.Changes(ctx, "kb-dir", "", 2)
@@ -695,7 +698,7 @@ func TestWebhookSink(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
 	th.install(t, "webhook", Manifest{Name: "webhook", Kinds: []sdk.Kind{sdk.KindSink},
 		Scopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeSummary, sdk.ScopeResults}})
-	th.settings.Set("webhook", PluginSettings{Enabled: true,
+	th.set(t, "webhook", PluginSettings{Enabled: true,
 		ApprovedScopes: []sdk.Scope{sdk.ScopeCustomerRef, sdk.ScopeResults},
 		Config:         map[string]string{"url": srv.URL + "/hook", "secret": "whsec_" + base64.StdEncoding.EncodeToString(key)}})
 	ctx := context.Background()
@@ -787,33 +790,92 @@ func TestKeysPlugin(t *testing.T) {
 	}
 }
 
-func TestReinstallReplacesRunningPlugin(t *testing.T) {
+func TestReplaceNeedsExplicitReplaceAndApproval(t *testing.T) {
 	th := newTestHost(t, testConfig(t))
-	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, []sdk.Scope{sdk.ScopeCustomerRef})
+	f := th.faulty(t, "probe", []sdk.Kind{sdk.KindInfo}, nil, nil)
 	ctx := context.Background()
 	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
 		t.Fatal(err)
 	}
 	pid1 := readPID(t, f)
-	// The new version asks for customer_ref: the running process is
-	// replaced and the next call carries the newly granted field.
-	th.install(t, "faulty", Manifest{Name: "probe", Executable: "probe", Version: "1.1.0",
-		Kinds: []sdk.Kind{sdk.KindInfo}, Scopes: []sdk.Scope{sdk.ScopeCustomerRef}})
+	vendor := func(bin, version string, scopes ...sdk.Scope) string {
+		src := t.TempDir()
+		if err := copyFile(filepath.Join(binDir, bin), filepath.Join(src, "probe"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(Manifest{Name: "probe", Version: version, Executable: "probe", Kinds: []sdk.Kind{sdk.KindInfo}, Scopes: scopes})
+		if err := os.WriteFile(filepath.Join(src, ManifestFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+
+	// A name clash is refused unless the administrator asks to replace.
+	if _, err := th.Install(vendor("faulty", "1.1.0", sdk.ScopeCustomerRef)); !errors.Is(err, ErrExists) {
+		t.Fatalf("Install over an installed plugin: error = %v, want ErrExists", err)
+	}
+	if st := th.status(t, "probe"); st.Manifest.Version != "1.0.0" || len(st.Manifest.Scopes) != 0 {
+		t.Fatalf("a refused install changed the plugin: %+v", st.Manifest)
+	}
+
+	// Same binary, a manifest asking for customer_ref: the process is
+	// replaced, and the new scope is not handed over until approved.
+	if _, err := th.Replace(vendor("faulty", "1.1.0", sdk.ScopeCustomerRef)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the old process to be replaced", func() bool {
+		_, err := th.Cards(ctx, "probe", fullEngagement)
+		return err == nil && readPID(t, f) != pid1
+	})
+	calls := f.calls(t)
+	if got := decodeEngagement(t, calls[len(calls)-1]).CustomerRef; got != "" {
+		t.Errorf("a newly requested scope was handed over before approval: customer_ref %q", got)
+	}
+	ps, _ := th.settings.PluginSettings(ctx, "probe")
+	ps.ApprovedScopes = []sdk.Scope{sdk.ScopeCustomerRef}
+	th.set(t, "probe", ps)
 	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
 		t.Fatal(err)
 	}
-	if readPID(t, f) == pid1 {
-		t.Error("the old process still serves after reinstalling")
-	}
-	calls := f.calls(t)
+	calls = f.calls(t)
 	if got := decodeEngagement(t, calls[len(calls)-1]).CustomerRef; got != "C-1001" {
-		t.Errorf("after reinstall the plugin got customer_ref %q, want C-1001", got)
+		t.Errorf("after approval the plugin got customer_ref %q, want C-1001", got)
 	}
-	if got := decodeEngagement(t, calls[0]).CustomerRef; got != "" {
-		t.Errorf("before reinstall the plugin got customer_ref %q, want none", got)
+
+	// A new binary stops the plugin until its checksum is approved, even
+	// though the plugin stays enabled with its scopes and configuration.
+	pid2 := readPID(t, f)
+	m, err := th.Replace(vendor("faulty-b", "2.0.0", sdk.ScopeCustomerRef))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st := th.status(t, "probe"); st.Manifest.Version != "1.1.0" {
-		t.Errorf("status version = %q, want 1.1.0", st.Manifest.Version)
+	if m.SHA256 == ps.ApprovedSHA256 {
+		t.Fatal("faulty-b has the same checksum as faulty: the test proves nothing")
+	}
+	waitFor(t, "the unapproved plugin to stop", func() bool {
+		st := th.status(t, "probe")
+		return st.State == stateStopped && !processAlive(pid2)
+	})
+	before := len(f.calls(t))
+	if _, err := th.Cards(ctx, "probe", fullEngagement); !errors.Is(err, ErrNotApproved) {
+		t.Fatalf("Cards on an unapproved binary: error = %v, want ErrNotApproved", err)
+	}
+	if got := th.Enabled(ctx, sdk.KindInfo); len(got) != 0 {
+		t.Errorf("Enabled lists the unapproved plugin: %v", got)
+	}
+	if got := testutil.ToFloat64(th.m.rejected.WithLabelValues("probe", "not_approved")); got != 1 {
+		t.Errorf("calls_rejected_total{not_approved} = %v, want 1", got)
+	}
+	ps.ApprovedSHA256 = m.SHA256
+	th.set(t, "probe", ps)
+	if _, err := th.Cards(ctx, "probe", fullEngagement); err != nil {
+		t.Fatalf("Cards after approving the new binary: %v", err)
+	}
+	if got := len(f.calls(t)); got != before+1 {
+		t.Errorf("the new binary received %d calls, want 1 (after approval only)", got-before)
+	}
+	if st := th.status(t, "probe"); st.Manifest.Version != "2.0.0" {
+		t.Errorf("status version = %q, want 2.0.0", st.Manifest.Version)
 	}
 }
 

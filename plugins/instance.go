@@ -6,14 +6,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/earshot/earshot/plugins/sdk"
 )
@@ -34,20 +38,20 @@ type instance struct {
 	slots chan struct{} // bounds calls in flight
 
 	mu        sync.Mutex
-	manifest  Manifest       // +checklocks:mu
-	state     string         // +checklocks:mu
-	client    *plugin.Client // +checklocks:mu
-	remote    *sdk.Remote    // +checklocks:mu
-	pid       int            // +checklocks:mu
-	gen       uint64         // increments at every successful start; +checklocks:mu
-	starting  chan struct{}  // closed when the start under way ends; +checklocks:mu
-	crashes   int            // consecutive crashes and failed starts; +checklocks:mu
-	nextStart time.Time      // +checklocks:mu
-	lastErr   error          // +checklocks:mu
-	restarts  int            // +checklocks:mu
-	failures  int            // consecutive breaker failures; +checklocks:mu
-	openUntil time.Time      // +checklocks:mu
-	probing   bool           // a half-open probe call is in flight; +checklocks:mu
+	manifest  Manifest      // +checklocks:mu
+	state     string        // +checklocks:mu
+	proc      *proc         // +checklocks:mu
+	remote    *sdk.Remote   // +checklocks:mu
+	pid       int           // +checklocks:mu
+	gen       uint64        // increments at every successful start; +checklocks:mu
+	starting  chan struct{} // closed when the start under way ends; +checklocks:mu
+	crashes   int           // consecutive crashes and failed starts; +checklocks:mu
+	nextStart time.Time     // +checklocks:mu
+	lastErr   error         // +checklocks:mu
+	restarts  int           // +checklocks:mu
+	failures  int           // consecutive breaker failures; +checklocks:mu
+	openUntil time.Time     // +checklocks:mu
+	probing   bool          // a half-open probe call is in flight; +checklocks:mu
 }
 
 func newInstance(h *Host, m Manifest) *instance {
@@ -126,7 +130,7 @@ func (i *instance) ready(ctx context.Context) (*sdk.Remote, uint64, error) {
 	for {
 		i.mu.Lock()
 		switch {
-		case i.state == stateRunning && i.client.Exited():
+		case i.state == stateRunning && i.proc.client.Exited():
 			gen := i.gen
 			i.mu.Unlock()
 			i.crashed(gen, errors.New("plugin process exited"))
@@ -191,11 +195,11 @@ func (e permanentError) Unwrap() error { return e.err }
 func (i *instance) start(m Manifest, done chan struct{}) {
 	ps, err := i.h.settings.PluginSettings(context.Background(), i.name)
 	var (
-		client *plugin.Client
+		p      *proc
 		remote *sdk.Remote
 	)
 	if err == nil {
-		client, remote, err = i.h.launch(m, ps.Config)
+		p, remote, err = i.h.launch(m, ps)
 	} else {
 		err = fmt.Errorf("plugins: settings: %w", err)
 	}
@@ -208,9 +212,9 @@ func (i *instance) start(m Manifest, done chan struct{}) {
 	}()
 	if i.h.shutdown.Load() || i.state != stateStarting || i.manifest.SHA256 != m.SHA256 {
 		// Stopped, closed or reinstalled while starting.
-		if client != nil {
+		if p != nil {
 			i.h.bg.Add(1)
-			go func() { defer i.h.bg.Done(); client.Kill() }()
+			go func() { defer i.h.bg.Done(); p.kill() }()
 		}
 		if i.state == stateStarting {
 			i.state = stateStopped
@@ -232,47 +236,100 @@ func (i *instance) start(m Manifest, done chan struct{}) {
 		return
 	}
 	i.gen++
-	i.client, i.remote, i.state = client, remote, stateRunning
-	if rc := client.ReattachConfig(); rc != nil {
-		i.pid = rc.Pid
-	}
+	i.proc, i.remote, i.state = p, remote, stateRunning
+	i.pid = p.pid()
 	i.h.log.Info("plugin started", "plugin", i.name, "version", m.Version, "pid", i.pid)
 }
 
-// launch starts the plugin's process, verifies its checksum (SecureConfig),
+// proc is one running plugin: the go-plugin client and the sandbox's
+// supervisor process under it.
+type proc struct {
+	client  *plugin.Client
+	cmd     *exec.Cmd
+	workDir string
+}
+
+// pid is the supervisor's process ID (the plugin is its child).
+func (p *proc) pid() int {
+	if p.cmd != nil && p.cmd.Process != nil {
+		return p.cmd.Process.Pid
+	}
+	return 0
+}
+
+// kill ends the plugin and everything it started: SIGTERM makes the
+// supervisor kill the whole tree and exit; go-plugin then closes its side
+// (and kills the supervisor if it has not exited within two seconds).
+// The private working directory goes with it.
+func (p *proc) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM) // pidfd-backed: never a recycled PID
+	}
+	p.client.Kill()
+	if p.workDir != "" {
+		_ = os.RemoveAll(p.workDir)
+	}
+}
+
+// launch starts the plugin's process in its sandbox, verifies its checksum,
 // negotiates the protocol over AutoMTLS gRPC, checks its API version and
 // kinds, and configures it.
-func (h *Host) launch(m Manifest, config map[string]string) (*plugin.Client, *sdk.Remote, error) {
+func (h *Host) launch(m Manifest, ps PluginSettings) (*proc, *sdk.Remote, error) {
 	sum, err := hex.DecodeString(m.SHA256)
 	if err != nil || len(sum) != sha256.Size {
 		return nil, nil, permanentError{fmt.Errorf("%w: no valid sha256 recorded in the manifest", ErrChecksum)}
 	}
-	path := filepath.Join(h.cfg.Dir, m.Name, m.Executable)
-	cmd := exec.Command(path)
-	cmd.Dir = filepath.Dir(path)
+	dir := filepath.Join(h.cfg.Dir, m.Name)
+	path := filepath.Join(dir, m.Executable)
+	if got, err := fileSHA256(path, h.cfg.MaxBinaryBytes); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", path, err)
+	} else if got != m.SHA256 {
+		return nil, nil, permanentError{fmt.Errorf("%w: %s hashes to %s, installed as %s; reinstall the plugin", ErrChecksum, path, got, m.SHA256)}
+	}
+	if h.sandbox.abi == 0 {
+		if !h.cfg.Sandbox.AllowUnconfined {
+			h.m.unconfined.WithLabelValues(m.Name, "refused").Inc()
+			return nil, nil, permanentError{fmt.Errorf("%w: this kernel has no Landlock; set plugins.sandbox.allow_unconfined to run plugins without it", ErrUnconfined)}
+		}
+		h.m.unconfined.WithLabelValues(m.Name, "started").Inc()
+		h.log.Warn("plugin runs unconfined: this kernel has no Landlock; it can read whatever the plugins' user can", "plugin", m.Name)
+	}
+	read, err := h.sandbox.grants("read_paths", ps.ReadPaths)
+	if err != nil {
+		return nil, nil, permanentError{fmt.Errorf("%w: %w", ErrGrant, err)}
+	}
+	write, err := h.sandbox.grants("write_paths", ps.WritePaths)
+	if err != nil {
+		return nil, nil, permanentError{fmt.Errorf("%w: %w", ErrGrant, err)}
+	}
+	work, err := h.sandbox.workDir(m.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd, err := h.sandbox.command(m, dir, work, read, write)
+	if err != nil {
+		os.RemoveAll(work)
+		return nil, nil, err
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(),
 		Cmd:              cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true, // the daemon's environment is not the plugin's business
 		StartTimeout:     h.cfg.StartTimeout,
 		Logger:           h.hclog.With("plugin", m.Name),
+		// go-plugin lifts gRPC's receive limit; a plugin's answer is held
+		// whole in memory, so bound it again.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(h.cfg.MaxResponseBytes))},
 	})
-	fail := func(err error) (*plugin.Client, *sdk.Remote, error) {
-		client.Kill()
+	p := &proc{client: client, cmd: cmd, workDir: work}
+	fail := func(err error) (*proc, *sdk.Remote, error) {
+		p.kill()
 		return nil, nil, err
 	}
 	rpc, err := client.Client()
-	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-		got, herr := FileSHA256(path)
-		if herr != nil {
-			got = herr.Error()
-		}
-		return fail(permanentError{fmt.Errorf("%w: %s hashes to %s, installed as %s; reinstall the plugin", ErrChecksum, path, got, m.SHA256)})
-	}
 	if err != nil && strings.Contains(err.Error(), "incompatible") {
 		// go-plugin's wire (or core) protocol negotiation found no common
 		// version: restarting cannot help.
@@ -299,20 +356,23 @@ func (h *Host) launch(m Manifest, config map[string]string) (*plugin.Client, *sd
 		return fail(permanentError{fmt.Errorf("%w: %w", ErrIncompatible, err)})
 	}
 	if info.Name != m.Name {
+		h.m.rejected.WithLabelValues(m.Name, "manifest_lies").Inc()
 		return fail(permanentError{fmt.Errorf("%w: the binary calls itself %q", ErrManifest, info.Name)})
 	}
 	for _, k := range m.Kinds {
 		if !slices.Contains(info.Kinds, k) {
+			h.m.rejected.WithLabelValues(m.Name, "manifest_lies").Inc()
 			return fail(permanentError{fmt.Errorf("%w: the manifest lists kind %q but the plugin serves %v", ErrManifest, k, info.Kinds)})
 		}
 	}
+	config := ps.Config
 	if config == nil {
 		config = map[string]string{}
 	}
 	if err := remote.Configure(ctx, config); err != nil {
 		return fail(permanentError{fmt.Errorf("configure (fix the plugin's configuration, then restart it): %w", err)})
 	}
-	return client, remote, nil
+	return p, remote, nil
 }
 
 // crashed records that generation gen of the process died or hung, kills
@@ -323,33 +383,33 @@ func (i *instance) crashed(gen uint64, cause error) {
 		i.mu.Unlock()
 		return
 	}
-	client := i.client
-	i.client, i.remote, i.pid = nil, nil, 0
+	p := i.proc
+	i.proc, i.remote, i.pid = nil, nil, 0
 	i.crashes++
 	wait := i.h.backoff(i.crashes)
 	i.state, i.nextStart, i.lastErr = stateBackoff, time.Now().Add(wait), cause
 	i.mu.Unlock()
 	i.h.log.Warn("plugin process lost", "plugin", i.name, "err", cause, "restart_in", wait)
 	i.h.bg.Add(1)
-	go func() { defer i.h.bg.Done(); client.Kill() }()
+	go func() { defer i.h.bg.Done(); p.kill() }()
 }
 
 // stop kills the process and resets the plugin to stopped, clearing a
 // refusal, the backoff and the breaker.
 func (i *instance) stop(why string) {
 	i.mu.Lock()
-	client := i.client
+	p := i.proc
 	wasRunning := i.state == stateRunning
-	i.client, i.remote, i.pid = nil, nil, 0
+	i.proc, i.remote, i.pid = nil, nil, 0
 	i.state, i.crashes, i.failures, i.lastErr = stateStopped, 0, 0, nil
 	i.nextStart, i.openUntil = time.Time{}, time.Time{}
 	i.mu.Unlock()
-	if client != nil {
+	if p != nil {
 		if wasRunning {
 			i.h.log.Info("plugin stopped", "plugin", i.name, "reason", why)
 		}
 		i.h.bg.Add(1)
-		go func() { defer i.h.bg.Done(); client.Kill() }()
+		go func() { defer i.h.bg.Done(); p.kill() }()
 	}
 }
 
@@ -364,7 +424,7 @@ func (i *instance) supervise(enabled bool) {
 			i.stop("disabled")
 		}
 		return
-	case i.state == stateRunning && i.client.Exited():
+	case i.state == stateRunning && i.proc.client.Exited():
 		gen := i.gen
 		i.mu.Unlock()
 		i.crashed(gen, errors.New("plugin process exited"))
@@ -396,6 +456,11 @@ func (i *instance) outcome(gen uint64, err error, callerCanceled bool) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		i.fail(gen, true)
 		return "timeout"
+	case errors.As(err, &re) && re.Code == codes.ResourceExhausted:
+		// An answer over the transport's message limit: a flooding
+		// plugin, counted towards its breaker.
+		i.fail(gen, false)
+		return "too_large"
 	}
 	// The plugin answered with its own error: it is alive.
 	i.mu.Lock()

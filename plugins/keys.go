@@ -49,6 +49,9 @@ type KeysPluginConfig struct {
 	KeyPrefix string
 	// Config is handed to the plugin's Configure hook.
 	Config map[string]string
+	// ReadPaths and WritePaths are granted to the plugin's sandbox (key
+	// files, a PKCS#11 token's folder), as PluginSettings' are.
+	ReadPaths, WritePaths []string
 }
 
 // StoreKeys adapts a keys plugin to the store's key provider interface
@@ -79,7 +82,8 @@ func NewStoreKeys(cfg Config, kc KeysPluginConfig, logger *slog.Logger, reg prom
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h, err := New(cfg, logger, reg, FixedSettings{Name: kc.Name, Config: kc.Config}, noHandovers{})
+	h, err := New(cfg, logger, reg, FixedSettings{Name: kc.Name, Config: kc.Config, SHA256: kc.SHA256,
+		ReadPaths: kc.ReadPaths, WritePaths: kc.WritePaths}, noHandovers{})
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +218,14 @@ func (k *StoreKeys) Close() error {
 // Host returns the host running the keys plugin (for its status).
 func (k *StoreKeys) Host() *Host { return k.h }
 
-// FixedSettings enables exactly one plugin, with a fixed configuration,
-// and no scopes: the settings of the store's keys plugin.
+// FixedSettings enables exactly one plugin, the binary with checksum
+// SHA256, with a fixed configuration and path grants, and no scopes: the
+// settings of the store's keys plugin.
 type FixedSettings struct {
-	Name   string
-	Config map[string]string
+	Name                  string
+	SHA256                string
+	Config                map[string]string
+	ReadPaths, WritePaths []string
 }
 
 // PluginSettings implements Settings.
@@ -226,7 +233,8 @@ func (f FixedSettings) PluginSettings(_ context.Context, name string) (PluginSet
 	if name != f.Name {
 		return PluginSettings{}, nil
 	}
-	return PluginSettings{Enabled: true, Config: f.Config}, nil
+	return PluginSettings{Enabled: true, ApprovedSHA256: f.SHA256, Config: f.Config,
+		ReadPaths: f.ReadPaths, WritePaths: f.WritePaths}, nil
 }
 
 // LocalModelsOnly implements Settings; the keys host runs no model.

@@ -33,7 +33,7 @@ func installKeysPlugin(t *testing.T, cfg Config, name string, kinds ...sdk.Kind)
 	if err := os.WriteFile(filepath.Join(src, ManifestFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := installFiles(cfg.Dir, src)
+	m, err := InstallFolder(cfg.Dir, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,12 +56,12 @@ func readKeysFile(t *testing.T, path string) map[string]string {
 func TestStoreKeysLifecycle(t *testing.T) {
 	cfg := testConfig(t)
 	m := installKeysPlugin(t, cfg, "hsm", sdk.KindKeys)
-	dir := t.TempDir()
+	dir := sharedDir(t)
 	keysFile := filepath.Join(dir, "keys.json")
 	record := filepath.Join(dir, "record.jsonl")
 	reg := prometheus.NewRegistry()
 	k, err := NewStoreKeys(cfg, KeysPluginConfig{Name: "hsm", SHA256: m.SHA256, KeyPrefix: "earshot-kek",
-		Config: map[string]string{"keys_file": keysFile, "record": record}}, nil, reg)
+		Config: map[string]string{"keys_file": keysFile, "record": record}, WritePaths: []string{dir}}, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,10 +147,11 @@ func TestStoreKeysLifecycle(t *testing.T) {
 func TestStoreKeysUnmanaged(t *testing.T) {
 	cfg := testConfig(t)
 	m := installKeysPlugin(t, cfg, "kms", sdk.KindKeys)
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	dir := sharedDir(t)
+	keysFile := filepath.Join(dir, "keys.json")
 	logs := &syncBuffer{}
 	k, err := NewStoreKeys(cfg, KeysPluginConfig{Name: "kms", SHA256: m.SHA256, KeyPrefix: "site",
-		Config: map[string]string{"keys_file": keysFile, "keys_manage": "no"}}, slog.New(slog.NewJSONHandler(logs, nil)), nil)
+		Config: map[string]string{"keys_file": keysFile, "keys_manage": "no"}, WritePaths: []string{dir}}, slog.New(slog.NewJSONHandler(logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestStoreKeysUnmanaged(t *testing.T) {
 		t.Fatalf("CreateKEK of a key the service lacks: error = %v", err)
 	}
 	// The operator creates it in the key service.
-	if err := os.WriteFile(keysFile, []byte(`{"site-1":"`+strings.Repeat("ab", 32)+`"}`), 0o600); err != nil {
+	if err := os.WriteFile(keysFile, []byte(`{"site-1":"`+strings.Repeat("ab", 32)+`"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.CreateKEK(ctx, 1); err != nil {

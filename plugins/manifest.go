@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"syscall"
 
 	"github.com/earshot/earshot/plugins/sdk"
 )
@@ -99,11 +100,15 @@ func ParseManifest(b []byte) (Manifest, error) {
 	return m, m.Validate()
 }
 
-// ReadManifest reads dir/manifest.json.
+// maxManifestBytes bounds manifest.json.
+const maxManifestBytes = 64 << 10
+
+// ReadManifest reads dir/manifest.json, which must be a regular file of at
+// most 64 KiB.
 func ReadManifest(dir string) (Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	b, err := readRegular(filepath.Join(dir, ManifestFile), maxManifestBytes)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("plugins: %w", err)
+		return Manifest{}, err
 	}
 	m, err := ParseManifest(b)
 	if err != nil {
@@ -112,37 +117,91 @@ func ReadManifest(dir string) (Manifest, error) {
 	return m, nil
 }
 
-// FileSHA256 returns the hex SHA-256 of a file.
+// FileSHA256 returns the hex SHA-256 of a regular file of at most
+// DefaultConfig().MaxBinaryBytes.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	return fileSHA256(path, DefaultConfig().MaxBinaryBytes)
+}
+
+// openRegular opens path, refusing what is not a regular file (a symlink,
+// a device such as /dev/zero, a FIFO that would block) and files over max
+// bytes, with an error that says which.
+func openRegular(path string, max int64) (*os.File, error) {
+	fi, err := os.Lstat(path)
 	if err != nil {
-		return "", fmt.Errorf("plugins: %w", err)
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrManifest, path, fi.Mode().Type())
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%w: %s is %d bytes, over the limit of %d", ErrTooLarge, path, fi.Size(), max)
+	}
+	// O_NOFOLLOW and O_NONBLOCK: a swap for a symlink or FIFO after the
+	// Lstat neither follows nor blocks; the Fstat below refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrManifest, path)
+	}
+	return f, nil
+}
+
+func readRegular(path string, max int64) ([]byte, error) {
+	f, err := openRegular(path, max)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("plugins: read %s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: %s grew over the limit of %d bytes", ErrTooLarge, path, max)
+	}
+	return b, nil
+}
+
+// fileSHA256 hashes a regular file of at most max bytes.
+func fileSHA256(path string, max int64) (string, error) {
+	f, err := openRegular(path, max)
+	if err != nil {
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	n, err := io.Copy(h, io.LimitReader(f, max+1))
+	if err != nil {
 		return "", fmt.Errorf("plugins: hash %s: %w", path, err)
+	}
+	if n > max {
+		return "", fmt.Errorf("%w: %s grew over the limit of %d bytes", ErrTooLarge, path, max)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// installFiles copies a plugin from src (a folder with manifest.json and
-// the executable) into root/<name>, recording the binary's checksum. The
-// copy is written to a temporary folder and renamed into place.
 // InstallFolder installs a plugin from src into the plugin directory root
 // without a running host, as Host.Install does: the binary's SHA-256 is
 // recorded in the installed manifest. A running daemon sees it at its next
 // start. It is for the store's keys plugin, which must be installed before
 // the daemon's first start.
-func InstallFolder(root, src string) (Manifest, error) { return installFiles(root, src) }
+func InstallFolder(root, src string) (Manifest, error) {
+	return installFiles(root, src, DefaultConfig().MaxBinaryBytes, nil)
+}
 
-func installFiles(root, src string) (Manifest, error) {
+// installFiles installs src into root. check, if not nil, sees the new
+// manifest before anything is written and may refuse it.
+func installFiles(root, src string, maxBinary int64, check func(Manifest) error) (Manifest, error) {
 	m, err := ReadManifest(src)
 	if err != nil {
 		return Manifest{}, err
 	}
 	bin := filepath.Join(src, m.Executable)
-	sum, err := FileSHA256(bin)
+	sum, err := fileSHA256(bin, maxBinary)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -150,6 +209,11 @@ func installFiles(root, src string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("%w: %s: the manifest says sha256 %s but %s hashes to %s", ErrChecksum, m.Name, m.SHA256, bin, sum)
 	}
 	m.SHA256 = sum
+	if check != nil {
+		if err := check(m); err != nil {
+			return Manifest{}, err
+		}
+	}
 
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return Manifest{}, fmt.Errorf("plugins: %w", err)
@@ -163,7 +227,7 @@ func installFiles(root, src string) (Manifest, error) {
 		return Manifest{}, err
 	}
 	// Hash the copy too: what runs is what was checked.
-	if got, err := FileSHA256(filepath.Join(tmp, m.Executable)); err != nil || got != sum {
+	if got, err := fileSHA256(filepath.Join(tmp, m.Executable), maxBinary); err != nil || got != sum {
 		return Manifest{}, fmt.Errorf("%w: %s: binary changed while being installed", ErrChecksum, m.Name)
 	}
 	mb, err := json.MarshalIndent(m, "", "  ")
@@ -190,9 +254,9 @@ func installFiles(root, src string) (Manifest, error) {
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
+	in, err := openRegular(src, 1<<40)
 	if err != nil {
-		return fmt.Errorf("plugins: %w", err)
+		return err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)

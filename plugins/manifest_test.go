@@ -147,7 +147,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestHCLogAdapter(t *testing.T) {
 	var buf bytes.Buffer
-	l := newHCLogAdapter(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	l := newHCLogAdapter(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), nil)
 	l.Named("crm").With("plugin", "crm-csv").Info("loaded", "customers", 2, "error", "none")
 	l.Debug("dropped at info level")
 	l.Trace("dropped too")

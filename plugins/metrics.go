@@ -13,6 +13,11 @@ type metrics struct {
 	rejected  *prometheus.CounterVec   // plugin, reason
 	restarts  *prometheus.CounterVec   // plugin
 	handovers *prometheus.CounterVec   // plugin, kind
+
+	landlockABI *prometheus.GaugeVec   // no labels: the kernel's Landlock ABI, 0 without Landlock
+	unconfined  *prometheus.CounterVec // plugin, result (started, refused)
+	leftovers   *prometheus.CounterVec // plugin
+	knowledge   *prometheus.CounterVec // plugin, limit
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,6 +43,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "earshot", Subsystem: "plugins", Name: "handovers_total",
 			Help: "Audited hand-overs of customer content to plugins, by plugin and kind.",
 		}, []string{"plugin", "kind"}),
+		landlockABI: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "sandbox_landlock_abi",
+			Help: "Landlock ABI version the kernel offers to confine plugins; 0 means plugins cannot be confined.",
+		}, nil),
+		unconfined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "unconfined_starts_total",
+			Help: "Plugin starts without Landlock, by plugin and result (started: allowed by configuration; refused).",
+		}, []string{"plugin", "result"}),
+		leftovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "leftover_processes_killed_total",
+			Help: "Processes a plugin started and left running that its sandbox ended, by plugin.",
+		}, []string{"plugin"}),
+		knowledge: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "plugins", Name: "knowledge_refused_total",
+			Help: "Knowledge syncs cut short or articles refused at a configured limit, by plugin and limit.",
+		}, []string{"plugin", "limit"}),
 	}
 	// A second host on the same registry (the store's keys plugin) shares
 	// the first one's collectors: its series differ by plugin name.
@@ -55,6 +76,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.handovers, err = register(reg, m.handovers); err != nil {
+		return nil, err
+	}
+	if m.landlockABI, err = register(reg, m.landlockABI); err != nil {
+		return nil, err
+	}
+	if m.unconfined, err = register(reg, m.unconfined); err != nil {
+		return nil, err
+	}
+	if m.leftovers, err = register(reg, m.leftovers); err != nil {
+		return nil, err
+	}
+	if m.knowledge, err = register(reg, m.knowledge); err != nil {
 		return nil, err
 	}
 	return m, nil

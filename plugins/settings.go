@@ -34,6 +34,22 @@ type PluginSettings struct {
 	// Config is handed to the plugin's Configure hook after every start
 	// (paths, URLs, secrets). Changing it takes effect at Host.Restart.
 	Config map[string]string
+	// ApprovedSHA256 is the checksum of the binary an administrator
+	// approved. A plugin runs only while its installed binary has this
+	// checksum: a replaced binary waits, stopped, for a new approval.
+	ApprovedSHA256 string
+	// ReadPaths and WritePaths are the files and folders outside its own
+	// the plugin may read, and read and write (its sandbox denies every
+	// other path). They must exist and stay clear of the data directory
+	// and the plugin directory. Changing them takes effect at Host.Restart.
+	ReadPaths  []string
+	WritePaths []string
+}
+
+// approved reports whether the settings enable the plugin whose installed
+// manifest is m.
+func (ps PluginSettings) approved(m Manifest) bool {
+	return ps.Enabled && ps.ApprovedSHA256 != "" && ps.ApprovedSHA256 == m.SHA256
 }
 
 // Auditor records every hand-over of customer content to a plugin. The
@@ -64,8 +80,7 @@ func NewMemSettings(localModelsOnly bool) *MemSettings {
 
 // Set replaces one plugin's settings.
 func (m *MemSettings) Set(name string, s PluginSettings) {
-	s.ApprovedScopes = slices.Clone(s.ApprovedScopes)
-	s.Config = maps.Clone(s.Config)
+	s = s.clone()
 	m.mu.Lock()
 	m.plugins[name] = s
 	m.mu.Unlock()
@@ -82,10 +97,7 @@ func (m *MemSettings) SetLocalModelsOnly(on bool) {
 func (m *MemSettings) PluginSettings(_ context.Context, name string) (PluginSettings, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.plugins[name]
-	s.ApprovedScopes = slices.Clone(s.ApprovedScopes)
-	s.Config = maps.Clone(s.Config)
-	return s, nil
+	return m.plugins[name].clone(), nil
 }
 
 // LocalModelsOnly implements Settings.
@@ -93,4 +105,12 @@ func (m *MemSettings) LocalModelsOnly(context.Context) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.localOnly, nil
+}
+
+func (ps PluginSettings) clone() PluginSettings {
+	ps.ApprovedScopes = slices.Clone(ps.ApprovedScopes)
+	ps.Config = maps.Clone(ps.Config)
+	ps.ReadPaths = slices.Clone(ps.ReadPaths)
+	ps.WritePaths = slices.Clone(ps.WritePaths)
+	return ps
 }

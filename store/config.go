@@ -75,6 +75,11 @@ type PluginKeyConfig struct {
 	// Config is handed to the plugin when it starts (key service address,
 	// credentials files).
 	Config map[string]string `yaml:"config" json:"config"`
+	// ReadPaths and WritePaths are what the plugin's sandbox lets it read,
+	// and read and write (key files, a token's folder), outside the data
+	// directory; it can reach nothing else on disk.
+	ReadPaths  []string `yaml:"read_paths" json:"read_paths"`
+	WritePaths []string `yaml:"write_paths" json:"write_paths"`
 }
 
 // FileKeyConfig configures the file provider.

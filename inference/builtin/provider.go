@@ -121,13 +121,13 @@ func (p *Provider) trainText(ctx context.Context, name string, ex []textclass.Ex
 	tc.Seed = p.cfg.Seed
 	tc.Workers = p.cfg.TrainWorkers
 	start := time.Now()
-	m, err := textclass.Train(tc, ex)
+	m, err := textclass.TrainContext(ctx, tc, ex)
+	if ctx.Err() != nil {
+		p.metrics.trains.WithLabelValues(name, "cancelled").Inc()
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		p.metrics.trains.WithLabelValues(name, "error").Inc()
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		p.metrics.trains.WithLabelValues(name, "cancelled").Inc()
 		return nil, err
 	}
 	d := time.Since(start)

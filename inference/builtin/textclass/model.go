@@ -2,6 +2,7 @@ package textclass
 
 import (
 	"bytes"
+	"context"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -73,6 +74,13 @@ var ErrNoData = errors.New("textclass: need examples of at least two labels")
 // Train fits a model. Labels are sorted so the model does not depend on
 // example order beyond the seeded shuffles.
 func Train(cfg TrainConfig, examples []Example) (*Model, error) {
+	return TrainContext(context.Background(), cfg, examples)
+}
+
+// TrainContext is Train that gives up when ctx is done, between labels (a
+// label's binary model takes a small fraction of the whole), and returns
+// ctx's error then.
+func TrainContext(ctx context.Context, cfg TrainConfig, examples []Example) (*Model, error) {
 	if cfg.C <= 0 {
 		cfg.C = 1
 	}
@@ -143,11 +151,19 @@ func Train(cfg TrainConfig, examples []Example) (*Model, error) {
 			}
 		}()
 	}
+dispatch:
 	for c := range labels {
-		next <- c
+		select {
+		case next <- c:
+		case <-ctx.Done():
+			break dispatch
+		}
 	}
 	close(next)
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.prepare()
 	return m, nil
 }

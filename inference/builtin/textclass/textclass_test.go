@@ -1,6 +1,8 @@
 package textclass
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -117,4 +119,19 @@ func FuzzUnmarshal(f *testing.F) {
 			m.Scores("hello there")
 		}
 	})
+}
+
+// TestTrainContextCancelled: a cancelled context stops training and
+// returns its error instead of a model, so a daemon stopping during its
+// first start does not wait for the shipped intent set to finish.
+func TestTrainContextCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m, err := TrainContext(ctx, DefaultTrainConfig(), toyExamples)
+	if !errors.Is(err, context.Canceled) || m != nil {
+		t.Fatalf("TrainContext(cancelled) = %v, %v; want nil, context.Canceled", m, err)
+	}
+	if _, err := TrainContext(context.Background(), DefaultTrainConfig(), toyExamples); err != nil {
+		t.Fatalf("TrainContext(live context) = %v", err)
+	}
 }
