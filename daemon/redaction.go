@@ -124,37 +124,23 @@ func (r *redaction) Open(e *store.Engagement, source string) hub.SegmentRedactor
 	case e.Channel == "chat":
 		src = redact.SourceChat
 	}
-	return &engagementRedactor{r: rd, src: src, cfg: r.stream, streams: map[string]*redact.Stream{}, counts: map[string]int{}}
-}
-
-// engagementRedactor keeps one redact.Stream per party.
-type engagementRedactor struct {
-	r       *redact.Redactor
-	src     redact.Source
-	cfg     redact.StreamConfig
-	streams map[string]*redact.Stream
-	order   []string // parties in order of appearance
-	counts  map[string]int
-	// frames keep the fields of each party's segments other than text
-	// and words (speaker, times) while they are held, and the last one
-	// released, for a revision.
-	frames map[string]map[uint64]store.Segment
-}
-
-var _ hub.SegmentRedactor = (*engagementRedactor)(nil)
-
-func (er *engagementRedactor) stream(party string) *redact.Stream {
-	if s, ok := er.streams[party]; ok {
-		return s
-	}
-	s, err := er.r.NewStream(er.src, er.cfg)
+	re, err := rd.NewEngagement(src, r.stream)
 	if err != nil {
 		panic(err) // the configuration was validated
 	}
-	er.streams[party] = s
-	er.order = append(er.order, party)
-	return s
+	return &engagementRedactor{e: re, frames: map[uint64]store.Segment{}}
 }
+
+// engagementRedactor adapts a redact.Engagement to the hub's segments.
+type engagementRedactor struct {
+	e *redact.Engagement
+	// frames keep the fields of segments other than text and words
+	// (speaker, times) while they are held, and the last one released of
+	// each party, for a revision.
+	frames map[uint64]store.Segment
+}
+
+var _ hub.SegmentRedactor = (*engagementRedactor)(nil)
 
 // convertWords converts between store.Word and redact.Word (the same
 // fields).
@@ -177,19 +163,16 @@ func toStoreWords(ws []redact.Word) []store.Word {
 	return convertWords(ws, func(w redact.Word) store.Word { return store.Word(w) })
 }
 
-// convert turns a party's releases into the hub's segments.
-func (er *engagementRedactor) convert(party string, frames map[uint64]store.Segment, rs []redact.Release) []hub.Redacted {
+// convert turns releases into the hub's segments.
+func (er *engagementRedactor) convert(rs []redact.Release) []hub.Redacted {
 	out := make([]hub.Redacted, 0, len(rs))
 	for _, rel := range rs {
-		seg := frames[rel.ID]
+		seg := er.frames[rel.ID]
 		seg.Text, seg.Words = rel.Result.Text, toStoreWords(rel.Result.Words)
 		if !rel.Revised {
-			for _, s := range rel.Result.Spans {
-				er.counts[string(s.Type)]++
-			}
-			for id := range frames {
-				if id < rel.ID {
-					delete(frames, id)
+			for id, f := range er.frames {
+				if id < rel.ID && f.Speaker == rel.Party {
+					delete(er.frames, id)
 				}
 			}
 		}
@@ -199,66 +182,27 @@ func (er *engagementRedactor) convert(party string, frames map[uint64]store.Segm
 }
 
 func (er *engagementRedactor) Final(id uint64, seg store.Segment, hold bool, now time.Time) []hub.Redacted {
-	st := er.stream(seg.Speaker)
-	er.frame(seg.Speaker)[id] = seg
-	rs := st.Final(redact.Segment{ID: id, Text: seg.Text, Words: toRedactWords(seg.Words), Complete: !hold}, now)
-	return er.convert(seg.Speaker, er.frame(seg.Speaker), rs)
-}
-
-// frame returns the party's segment frames by key.
-func (er *engagementRedactor) frame(party string) map[uint64]store.Segment {
-	if er.frames == nil {
-		er.frames = map[string]map[uint64]store.Segment{}
-	}
-	m, ok := er.frames[party]
-	if !ok {
-		m = map[uint64]store.Segment{}
-		er.frames[party] = m
-	}
-	return m
+	er.frames[id] = seg
+	return er.convert(er.e.Final(seg.Speaker, redact.Segment{ID: id, Text: seg.Text, Words: toRedactWords(seg.Words), Complete: !hold}, now))
 }
 
 func (er *engagementRedactor) Partial(seg store.Segment) store.Segment {
-	res := er.stream(seg.Speaker).Partial(seg.Text, toRedactWords(seg.Words))
+	res := er.e.Partial(seg.Speaker, seg.Text, toRedactWords(seg.Words))
 	seg.Text, seg.Words = res.Text, toStoreWords(res.Words)
 	return seg
 }
 
-func (er *engagementRedactor) Deadline() (time.Time, bool) {
-	var at time.Time
-	ok := false
-	for _, p := range er.order {
-		if d, held := er.streams[p].Deadline(); held && (!ok || d.Before(at)) {
-			at, ok = d, true
-		}
-	}
-	return at, ok
-}
-
+func (er *engagementRedactor) Deadline() (time.Time, bool) { return er.e.Deadline() }
 func (er *engagementRedactor) Expire(now time.Time) []hub.Redacted {
-	var out []hub.Redacted
-	for _, p := range er.order {
-		out = append(out, er.convert(p, er.frame(p), er.streams[p].Expire(now))...)
-	}
-	return out
+	return er.convert(er.e.Expire(now))
 }
-
-func (er *engagementRedactor) Flush() []hub.Redacted {
-	var out []hub.Redacted
-	for _, p := range er.order {
-		out = append(out, er.convert(p, er.frame(p), er.streams[p].Flush())...)
-	}
-	return out
-}
-
-func (er *engagementRedactor) Output(s string) string {
-	return er.r.Redact(redact.SourceAnalyzer, s, nil).Text
-}
+func (er *engagementRedactor) Flush() []hub.Redacted  { return er.convert(er.e.Flush()) }
+func (er *engagementRedactor) Output(s string) string { return er.e.Output(s) }
 
 func (er *engagementRedactor) Counts() map[string]int {
-	out := make(map[string]int, len(er.counts))
-	for k, v := range er.counts {
-		out[k] = v
+	out := map[string]int{}
+	for k, v := range er.e.Counts() {
+		out[string(k)] = v
 	}
 	return out
 }

@@ -11,6 +11,7 @@ type cand struct {
 	a, b  int
 	prio  int8
 	last4 string // cards: the last four digits, for the label
+	cont  bool   // the value goes on in the next segment
 }
 
 // Priorities decide between overlapping detections: the more specific

@@ -46,7 +46,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 func (m *Metrics) observe(src Source, spans []Span, d time.Duration) {
 	m.texts.WithLabelValues(string(src)).Inc()
 	for _, s := range spans {
-		m.entities.WithLabelValues(string(s.Type), string(src)).Inc()
+		if !s.Continues {
+			m.entities.WithLabelValues(string(s.Type), string(src)).Inc()
+		}
 	}
 	m.duration.Observe(d.Seconds())
 }

@@ -101,6 +101,9 @@ type Span struct {
 	// Result.Text.
 	OutStart int `json:"out_start"`
 	OutEnd   int `json:"out_end"`
+	// Continues marks the first piece of a value that goes on in the
+	// party's next segment (counted once, with its last piece).
+	Continues bool `json:"continues,omitempty"`
 }
 
 // Result is the outcome of redacting one text.
@@ -122,11 +125,14 @@ type Result struct {
 // Redacted reports whether anything was redacted.
 func (r *Result) Redacted() bool { return len(r.Spans) > 0 }
 
-// Counts returns the number of spans of each type.
+// Counts returns the number of values of each type (a value split across
+// two segments is counted in the segment where it ends).
 func (r *Result) Counts() map[Entity]int {
 	m := map[Entity]int{}
 	for _, s := range r.Spans {
-		m[s.Type]++
+		if !s.Continues {
+			m[s.Type]++
+		}
 	}
 	return m
 }
@@ -289,7 +295,7 @@ func pieces(toks []token, cs []cand, seg int, out []piece) []piece {
 		if first < 0 {
 			continue
 		}
-		p := piece{c: c, start: toks[first].start, end: toks[last].end, last: last == c.b-1}
+		p := piece{c: c, start: toks[first].start, end: toks[last].end, last: last == c.b-1 && !c.cont}
 		if c.typ == Password {
 			p.start -= len(toks[first].pre)
 			p.end += len(toks[last].post)
@@ -315,7 +321,7 @@ func (r *Redactor) build(toks []token, cs []cand, seg int, text string, words []
 		b.WriteString(text[pos:p.start])
 		out := b.Len()
 		b.WriteString(r.replacement(p.c, p.last))
-		res.Spans = append(res.Spans, Span{Type: p.c.typ, Start: p.start, End: p.end, OutStart: out, OutEnd: b.Len()})
+		res.Spans = append(res.Spans, Span{Type: p.c.typ, Start: p.start, End: p.end, OutStart: out, OutEnd: b.Len(), Continues: !p.last})
 		pos = p.end
 	}
 	b.WriteString(text[pos:])

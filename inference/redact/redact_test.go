@@ -310,3 +310,35 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// TestEngagementParties: each party's numbers are read on their own (an
+// agent speaking between the customer's two halves does not break the
+// customer's card), and the counts are per engagement.
+func TestEngagementParties(t *testing.T) {
+	r := mustNew(t, DefaultPolicy())
+	e, err := r.NewEngagement(SourceVoice, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	var got []Release
+	got = append(got, e.Final("customer", Segment{ID: 1, Text: "my card is four one one one one one one one"}, now)...)
+	got = append(got, e.Final("agent", Segment{ID: 2, Text: "go on"}, now)...)
+	if at, held := e.Deadline(); !held || !at.Equal(now.Add(2*time.Second)) {
+		t.Errorf("Deadline = %v, %v", at, held)
+	}
+	got = append(got, e.Final("customer", Segment{ID: 3, Text: "one one one one one one one one"}, now)...)
+	got = append(got, e.Flush()...)
+	want := map[uint64]string{1: "my card is [CARD]", 2: "go on", 3: "[CARD ending 1111]"}
+	if diff := cmp.Diff(want, texts(got)); diff != "" {
+		t.Errorf("releases (-want +got):\n%s", diff)
+	}
+	for _, rel := range got {
+		if (rel.ID == 2) != (rel.Party == "agent") {
+			t.Errorf("release %d has party %q", rel.ID, rel.Party)
+		}
+	}
+	if c := e.Counts(); c[Card] != 1 {
+		t.Errorf("Counts = %v, want one card", c)
+	}
+}

@@ -48,7 +48,9 @@ type Segment struct {
 
 // Release is a final segment ready to be stored and published.
 type Release struct {
-	ID     uint64
+	ID uint64
+	// Party is set by Engagement.
+	Party  string
 	Result Result
 	// Revised is set when the segment was released before and its
 	// redaction has grown because the party's next segment completed a
@@ -141,7 +143,7 @@ func split(cs []cand, off, from int) (prev, cur []cand) {
 			p := c
 			p.a, p.b = c.a+from, min(c.b, off)+from
 			if c.b > off {
-				p.last4 = "" // the end is in the new segment
+				p.last4, p.cont = "", true // the end is in the new segment
 			}
 			prev = append(prev, p)
 		}
