@@ -94,9 +94,9 @@ func TestRedactionEndToEnd(t *testing.T) {
 	srv := ollamatest.Start(t, ollamatest.Options{})
 	var prompts, logs lockedBuffer
 	proxy := recordingProxy(t, srv.URL, &prompts)
-	files := t.TempDir()
+	files := pluginShareDir(t)
 	record, mode := filepath.Join(files, "delivered.jsonl"), filepath.Join(files, "mode")
-	os.WriteFile(mode, []byte("ok"), 0o600)
+	os.WriteFile(mode, []byte("ok"), 0o644)
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	td := startDaemonLogged(t, func(c *Config) {
 		withOllama(srv, ollama.FeatureSummary, ollama.FeatureNotes)(c)
@@ -110,7 +110,7 @@ func TestRedactionEndToEnd(t *testing.T) {
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "dwh",
 		`{"name":"dwh","version":"1.0.0","executable":"dwh","kinds":["sink"],"scopes":["transcript","summary","results"]}`,
 		map[string]any{"Enabled": true, "ApprovedScopes": []string{"transcript", "summary", "results"},
-			"Config": map[string]string{"delivered": record, "mode_file": mode}})
+			"Config": map[string]string{"delivered": record, "mode_file": mode}, "WritePaths": []string{files}})
 
 	conversation := []messageRequest{
 		{"customer", "Hi, I want to pay by card. The number is " + cardWritten + "."},
