@@ -109,8 +109,8 @@ func TestRedactionEndToEnd(t *testing.T) {
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/secure/pii_redaction", map[string]any{"enabled": true}, 200)
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "dwh",
 		`{"name":"dwh","version":"1.0.0","executable":"dwh","kinds":["sink"],"scopes":["transcript","summary","results"]}`,
-		map[string]any{"Enabled": true, "ApprovedScopes": []string{"transcript", "summary", "results"},
-			"Config": map[string]string{"delivered": record, "mode_file": mode}, "WritePaths": []string{files}})
+		map[string]any{"enabled": true, "approved_scopes": []string{"transcript", "summary", "results"},
+			"config": map[string]string{"delivered": record, "mode_file": mode}, "write_paths": []string{files}})
 
 	conversation := []messageRequest{
 		{"customer", "Hi, I want to pay by card. The number is " + cardWritten + "."},
