@@ -180,14 +180,20 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d Duration) String() string { return fmtDuration(time.Duration(d)) }
 
 func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	if d < 0 && -d > 0 { // -d overflows for the smallest duration
+		return "-" + fmtDuration(-d)
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+	if d == 0 || d%time.Minute != 0 {
+		return d.String()
 	}
-	return s
+	h, m := int64(d/time.Hour), int64(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return strconv.FormatInt(m, 10) + "m"
+	case m == 0:
+		return strconv.FormatInt(h, 10) + "h"
+	}
+	return strconv.FormatInt(h, 10) + "h" + strconv.FormatInt(m, 10) + "m"
 }
 
 // MarshalJSON implements json.Marshaler.

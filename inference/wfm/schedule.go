@@ -108,9 +108,9 @@ type Schedule struct {
 
 // SolverReport says how a schedule was made.
 type SolverReport struct {
-	Seed      uint64        `json:"seed"`
-	Rounds    int           `json:"rounds"`
-	StoppedBy string        `json:"stopped_by"` // "converged", "rounds", "time", "canceled"
+	Seed      uint64   `json:"seed"`
+	Rounds    int      `json:"rounds"`
+	StoppedBy string   `json:"stopped_by"` // "converged", "rounds", "time", "canceled"
 	Elapsed   Duration `json:"elapsed"`
 }
 

@@ -171,22 +171,28 @@ func readFileWith[T any](c *call, name string, read func(io.Reader) (*T, error))
 	return v, nil
 }
 
-// wfmStream copies a GET answer to the file out, or standard output.
+// wfmStream copies a GET answer to the file out, or standard output. A
+// failed call leaves no partial file behind.
 func wfmStream(c *call, path, out string) error {
 	cl, err := c.api()
 	if err != nil {
 		return err
 	}
-	var w io.Writer = c.Out
-	if out != "" {
-		f, err := os.Create(out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	if out == "" {
+		_, err = cl.stream("GET", path, c.Out)
+		return err
 	}
-	_, err = cl.stream("GET", path, w)
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	_, err = cl.stream("GET", path, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(out)
+	}
 	return err
 }
 
@@ -203,4 +209,3 @@ func wfmList(c *call, path, count string) error {
 	table(c.Out, []string{"ID", "QUEUES", strings.ToUpper(count), "START", "UPDATED BY", "UPDATED"}, rows)
 	return nil
 }
-

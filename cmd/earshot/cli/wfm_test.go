@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -115,5 +117,13 @@ func TestWFMCommands(t *testing.T) {
 	}
 	if out, _, err := runCommand(t, "wfm", "show", "nope", c); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("show of no schedule: %v %q", err, out)
+	}
+	// A failed call leaves no partial file behind.
+	none := filepath.Join(dir, "none.csv")
+	if _, _, err := runCommand(t, "wfm", "show", "nope", "-o", none, c); err == nil {
+		t.Error("show of no schedule to a file: no error")
+	}
+	if _, err := os.Stat(none); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("show of no schedule left %s: %v", none, err)
 	}
 }
