@@ -343,14 +343,23 @@ func (d *Daemon) latestStoredForecast(ctx context.Context, queue string) (*forec
 	return &f, nil
 }
 
+// forecastCovers refuses a forecast that does not cover from to to
+// (local midnights), naming field.
+func forecastCovers(f *forecast.Forecast, from, to time.Time, field string) error {
+	if n := len(f.Points); n == 0 || f.Points[0].Start.After(from) || f.Points[n-1].Start.Add(f.Step).Before(to) {
+		return &paramError{field, fmt.Sprintf("the latest forecast of queue %s covers %s to %s, not the whole of %s to %s: forecast further first",
+			f.Queue, f.Origin.Format(time.DateOnly), f.Origin.AddDate(0, 0, f.Days).Format(time.DateOnly), from.Format(time.DateOnly), to.Format(time.DateOnly))}
+	}
+	return nil
+}
+
 // demandFor staffs each forecast and maps it onto the period; a forecast
 // that does not reach the period's end is refused.
 func demandFor(per wfm.Period, fcs []*forecast.Forecast, t erlang.Target, opt forecast.StaffingOptions) ([]wfm.Demand, error) {
 	var out []wfm.Demand
 	for _, f := range fcs {
-		if n := len(f.Points); n == 0 || f.Points[0].Start.After(per.Start) || f.Points[n-1].Start.Add(f.Step).Before(per.End()) {
-			return nil, &paramError{"start", fmt.Sprintf("the latest forecast of queue %s covers %s to %s, not the whole period (%s to %s): forecast further first",
-				f.Queue, f.Origin.Format(time.DateOnly), f.Origin.AddDate(0, 0, f.Days).Format(time.DateOnly), per.Start.Format(time.DateOnly), per.End().Format(time.DateOnly))}
+		if err := forecastCovers(f, per.Start, per.End(), "start"); err != nil {
+			return nil, err
 		}
 		plan, err := forecast.Staff(f, t, opt)
 		if err != nil {
@@ -649,8 +658,19 @@ func (d *Daemon) scheduleIntraday(w http.ResponseWriter, r *http.Request, p *Pri
 	ans := intradayAnswer{}
 	prob := doc.Problem
 	prob.Demand = slices.Clone(prob.Demand)
+	// Only today is re-forecast: the latest forecast must cover today, and
+	// the other days keep the demand the schedule was made for.
+	day := 0
+	for per.Day(day+1).Compare(now) <= 0 {
+		day++
+	}
+	today := wfm.Period{Start: per.Day(day), Days: 1, Step: per.Step}
+	first := int(today.Start.Sub(per.Start) / per.Step)
 	for i, dm := range prob.Demand {
 		f, err := d.latestStoredForecast(r.Context(), dm.Queue)
+		if err == nil {
+			err = forecastCovers(f, today.Start, today.End(), "now")
+		}
 		if err != nil {
 			d.paramProblem(w, r, err)
 			return
@@ -666,12 +686,14 @@ func (d *Daemon) scheduleIntraday(w http.ResponseWriter, r *http.Request, p *Pri
 			return
 		}
 		ans.Reforecast = append(ans.Reforecast, queueReforecast{Queue: dm.Queue, Factor: rf.Factor, Observed: rf.Observed, Expected: rf.Expected})
-		dms, err := demandFor(per, []*forecast.Forecast{rf.Forecast}, doc.Target, doc.Staffing)
+		dms, err := demandFor(today, []*forecast.Forecast{rf.Forecast}, doc.Target, doc.Staffing)
 		if err != nil {
 			d.paramProblem(w, r, err)
 			return
 		}
-		prob.Demand[i] = dms[0]
+		agents := slices.Clone(dm.Agents)
+		copy(agents[first:], dms[0].Agents)
+		prob.Demand[i].Agents = agents
 	}
 	in, err := d.wfm.Intraday(&prob, doc.Schedule, now, wfm.IntradayOptions{})
 	if err != nil {
@@ -692,8 +714,12 @@ func (d *Daemon) scheduleWhatIf(w http.ResponseWriter, r *http.Request, p *Princ
 		return
 	}
 	var fcs []*forecast.Forecast
+	per := doc.Problem.Period
 	for _, q := range doc.queues() {
 		f, err := d.latestStoredForecast(r.Context(), q)
+		if err == nil {
+			err = forecastCovers(f, per.Start, per.End(), "id")
+		}
 		if err != nil {
 			d.paramProblem(w, r, err)
 			return

@@ -100,7 +100,7 @@ func TestWFMAPI(t *testing.T) {
 		t.Errorf("35-day schedule = %d %s", code, body)
 	}
 	code, body = td.call(t, analyst, "POST", "/api/v1/wfm/schedules", map[string]any{"roster": "team-a", "start": today.AddDate(0, 0, 20).Format(time.DateOnly), "days": 7})
-	if code != 400 || !strings.Contains(string(body), "not the whole period") {
+	if code != 400 || !strings.Contains(string(body), "not the whole of") {
 		t.Errorf("schedule beyond the forecast = %d %s", code, body)
 	}
 	var doc scheduleDoc
@@ -171,6 +171,31 @@ func TestWFMAPI(t *testing.T) {
 	code, body = td.call(t, analyst, "POST", "/api/v1/wfm/schedules/week-1/what-if", map[string]any{"service_level": 2})
 	if code != 400 || !strings.Contains(string(body), `"field":"service_level"`) {
 		t.Errorf("bad what-if = %d %s", code, body)
+	}
+
+	// A newer forecast that starts tomorrow: intraday re-forecasts tomorrow
+	// from it and keeps the rest of the schedule's demand; today, and a
+	// what-if over the whole week, are refused with the reason.
+	newer := wfmHistory()
+	for _, p := range wfmHistory() {
+		if !p.Start.Before(today.AddDate(0, 0, -1)) {
+			p.Start = p.Start.AddDate(0, 0, 1)
+			newer = append(newer, p)
+		}
+	}
+	td.mustCall(t, analyst, "POST", "/api/v1/queues/billing/forecast?days=21", map[string]any{"points": newer}, 200)
+	tomorrowNoon := noon.AddDate(0, 0, 1)
+	json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/wfm/schedules/week-1/intraday?now="+tomorrowNoon.Format(time.RFC3339), nil, 200), &in)
+	if len(in.Reforecast) != 1 || in.Reforecast[0].Observed != 0 || in.Intraday == nil || !in.Intervals[0].Start.Equal(tomorrowNoon) {
+		t.Errorf("intraday tomorrow from the newer forecast: %+v %+v", in.Reforecast, in.Intraday)
+	}
+	code, body = td.call(t, analyst, "GET", "/api/v1/wfm/schedules/week-1/intraday?now="+noon.Format(time.RFC3339), nil)
+	if code != 400 || !strings.Contains(string(body), `"field":"now"`) || !strings.Contains(string(body), "forecast further") {
+		t.Errorf("intraday today without a forecast of today = %d %s", code, body)
+	}
+	code, body = td.call(t, analyst, "POST", "/api/v1/wfm/schedules/week-1/what-if", map[string]any{"volume_factor": 1.5})
+	if code != 400 || !strings.Contains(string(body), `"field":"id"`) {
+		t.Errorf("what-if with a forecast that misses the schedule's first day = %d %s", code, body)
 	}
 
 	// Scope: a supervisor of another queue neither sees nor writes them.

@@ -68,6 +68,7 @@ type WhatIfQueue struct {
 	// Base figures are the same without the scenario.
 	BaseAgentHours     float64 `json:"base_agent_hours"`
 	BaseScheduledHours float64 `json:"base_scheduled_hours"`
+	BasePeakAgents     int     `json:"base_peak_agents"`
 }
 
 // WhatIfResult answers a what-if question.
@@ -84,6 +85,7 @@ type WhatIfResult struct {
 
 // WhatIf staffs every forecast as it is and under the scenario (Erlang as
 // in forecast.Staff) and, given a schedule, measures its coverage of both.
+// Given a problem, only the intervals of its period are staffed and priced.
 func WhatIf(in WhatIfInput) (*WhatIfResult, error) {
 	if err := in.Scenario.validate(); err != nil {
 		return nil, err
@@ -105,6 +107,9 @@ func WhatIf(in WhatIfInput) (*WhatIfResult, error) {
 	res := &WhatIfResult{}
 	var base, scen []Demand
 	for _, f := range in.Forecasts {
+		if in.Problem != nil {
+			f = within(f, in.Problem.Period)
+		}
 		bp, err := forecast.Staff(f, in.Target, in.Staffing)
 		if err != nil {
 			return nil, fmt.Errorf("wfm: what-if: queue %s: %w", f.Queue, err)
@@ -116,7 +121,7 @@ func WhatIf(in WhatIfInput) (*WhatIfResult, error) {
 		}
 		res.Queues = append(res.Queues, WhatIfQueue{
 			Queue: f.Queue, AgentHours: sp.AgentHours, ScheduledHours: sp.ScheduledHours, PeakAgents: sp.PeakAgents,
-			BaseAgentHours: bp.AgentHours, BaseScheduledHours: bp.ScheduledHours,
+			BaseAgentHours: bp.AgentHours, BaseScheduledHours: bp.ScheduledHours, BasePeakAgents: bp.PeakAgents,
 		})
 		res.ScheduledHours += sp.ScheduledHours
 		if in.Problem != nil {
@@ -149,6 +154,20 @@ func WhatIf(in WhatIfInput) (*WhatIfResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// within returns f with only the intervals that overlap per: a what-if
+// about a schedule prices the schedule's period, not the whole forecast.
+func within(f *forecast.Forecast, per Period) *forecast.Forecast {
+	out := *f
+	out.Points = nil
+	start, end := per.Start, per.End()
+	for _, p := range f.Points {
+		if p.Start.Add(f.Step).After(start) && p.Start.Before(end) {
+			out.Points = append(out.Points, p)
+		}
+	}
+	return &out
 }
 
 // apply returns the forecast and staffing options under the scenario.

@@ -73,6 +73,24 @@ func TestWhatIf(t *testing.T) {
 			}
 		})
 	}
+	// A schedule's what-if prices its own period: a one-day schedule of the
+	// two-day forecast costs what the first day costs.
+	day := *p
+	day.Period.Days = 1
+	first, err := WhatIf(WhatIfInput{Forecasts: []*forecast.Forecast{f}, Target: target, Problem: &day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firstDay float64
+	for _, pt := range plan.Points {
+		if pt.Start.Before(per.Day(1)) {
+			firstDay += float64(pt.Result.Scheduled)
+		}
+	}
+	firstDay *= f.Step.Hours()
+	if got := first.Queues[0].BaseScheduledHours; math.Abs(got-firstDay) > 1e-9 || got >= plan.ScheduledHours {
+		t.Errorf("one-day what-if: scheduled hours %v, want the first day's %v (both days: %v)", got, firstDay, plan.ScheduledHours)
+	}
 	if _, err := WhatIf(WhatIfInput{Forecasts: []*forecast.Forecast{f}, Target: target, Scenario: Scenario{ServiceLevel: 1.5}}); err == nil {
 		t.Error("service level 1.5 accepted")
 	}

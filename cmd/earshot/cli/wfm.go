@@ -150,6 +150,42 @@ func wfmCommand(env Env) *group {
 					return nil
 				}
 			}},
+			{name: "what-if", args: "ID", nargs: 1, summary: "staffing, cost in agent-hours and the schedule's coverage with changed volume, handle time, service level or shrinkage", setup: func(fs *flag.FlagSet) func(*call) error {
+				volume := fs.Float64("volume", 0, "multiply every interval's contacts (1.1: 10 % more)")
+				aht := fs.Duration("aht", 0, "replace every interval's handle time, e.g. 210s")
+				ahtFactor := fs.Float64("aht_factor", 0, "multiply every interval's handle time")
+				sl := fs.Float64("sl", 0, "service level target, e.g. 0.9")
+				within := fs.Duration("within", 0, "answer-within threshold, e.g. 15s")
+				shrink := fs.Float64("shrinkage", 0, "share of paid time off contacts (0 is a value: set it to change it)")
+				return func(c *call) error {
+					sc := wfm.Scenario{VolumeFactor: *volume, AHT: wfm.Duration(*aht), AHTFactor: *ahtFactor, ServiceLevel: *sl, AnswerWithin: wfm.Duration(*within)}
+					fs.Visit(func(f *flag.Flag) {
+						if f.Name == "shrinkage" {
+							sc.Shrinkage = shrink
+						}
+					})
+					if sc == (wfm.Scenario{}) {
+						return usageErr("wfm what-if: change something: -volume, -aht, -aht_factor, -sl, -within or -shrinkage")
+					}
+					var res wfm.WhatIfResult
+					if err := apiCall(c, "POST", "/api/v1/wfm/schedules/"+url.PathEscape(c.args[0])+"/what-if", sc, &res); err != nil {
+						return err
+					}
+					var rows [][]string
+					for _, q := range res.Queues {
+						rows = append(rows, []string{q.Queue,
+							fmt.Sprintf("%.1f", q.BaseAgentHours), fmt.Sprintf("%.1f", q.AgentHours),
+							fmt.Sprintf("%.1f", q.BaseScheduledHours), fmt.Sprintf("%.1f", q.ScheduledHours),
+							strconv.Itoa(q.PeakAgents)})
+					}
+					table(c.Out, []string{"QUEUE", "AGENT H BEFORE", "AGENT H AFTER", "PAID H BEFORE", "PAID H AFTER", "PEAK AGENTS"}, rows)
+					if res.Coverage != nil && res.BaseCoverage != nil {
+						fmt.Fprintf(c.Out, "schedule %s: under %.1f, over %.1f agent-intervals as planned; under %.1f, over %.1f with the change\n",
+							c.args[0], res.BaseCoverage.Under, res.BaseCoverage.Over, res.Coverage.Under, res.Coverage.Over)
+					}
+					return nil
+				}
+			}},
 		}}
 }
 

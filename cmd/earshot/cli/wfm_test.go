@@ -115,6 +115,35 @@ func TestWFMCommands(t *testing.T) {
 	if out := mustRun(t, "wfm", "intraday", "w1", "-now", noon, c); !strings.HasPrefix(out, "queue billing: 0 contacts so far") || !strings.Contains(out, "KIND") {
 		t.Errorf("intraday printed %q", out)
 	}
+	// Half as many contacts again needs more agent-hours and leaves the
+	// schedule further short; asking for no change is a usage error.
+	whatIf := func(args ...string) (before, after, paidBefore, paidAfter, underBefore, underAfter float64) {
+		t.Helper()
+		out := mustRun(t, "wfm", append([]string{"what-if", "w1"}, append(args, c)...)...)
+		var peak int
+		var overBefore, overAfter float64
+		if _, err := fmt.Sscanf(out[strings.Index(out, "\nbilling")+1:], "billing %g %g %g %g %d", &before, &after, &paidBefore, &paidAfter, &peak); err != nil || peak < 1 {
+			t.Fatalf("what-if %v printed %q: %v", args, out, err)
+		}
+		line := out[strings.Index(out, "schedule w1:"):]
+		if _, err := fmt.Sscanf(line, "schedule w1: under %g, over %g agent-intervals as planned; under %g, over %g with the change", &underBefore, &overBefore, &underAfter, &overAfter); err != nil {
+			t.Fatalf("what-if %v coverage line %q: %v", args, line, err)
+		}
+		return
+	}
+	if before, after, paidBefore, paidAfter, underBefore, underAfter := whatIf("-volume", "1.5"); !(after > before) || !(paidAfter > paidBefore) || !(underAfter > underBefore) {
+		t.Errorf("what-if -volume 1.5: agent-hours %g -> %g, paid %g -> %g, under %g -> %g", before, after, paidBefore, paidAfter, underBefore, underAfter)
+	}
+	// No shrinkage: the paid hours are the hours on contacts.
+	if before, after, paidBefore, paidAfter, _, _ := whatIf("-shrinkage", "0"); after != before || paidAfter != after || !(paidBefore > before) {
+		t.Errorf("what-if -shrinkage 0: agent-hours %g -> %g, paid %g -> %g", before, after, paidBefore, paidAfter)
+	}
+	if _, _, err := runCommand(t, "wfm", "what-if", "w1", c); err == nil || !strings.Contains(err.Error(), "-volume") {
+		t.Errorf("what-if with no change: %v", err)
+	}
+	if _, _, err := runCommand(t, "wfm", "what-if", "w1", "-sl", "2", c); err == nil || !strings.Contains(err.Error(), "service_level") {
+		t.Errorf("what-if with a bad service level: %v", err)
+	}
 	if out, _, err := runCommand(t, "wfm", "show", "nope", c); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("show of no schedule: %v %q", err, out)
 	}
