@@ -58,6 +58,10 @@ func Check(p *Problem, s *Schedule) []Violation {
 		}
 	}
 	weekendMax := p.Rules.weekendLimit(len(weekends))
+	prior := map[string]Prior{}
+	for _, pr := range p.Prior {
+		prior[pr.Agent] = pr
+	}
 	for _, a := range p.Roster.Agents {
 		shifts := byAgent[a.ID]
 		slices.SortFunc(shifts, func(x, y *Shift) int { return x.Start.Compare(y.Start) })
@@ -76,26 +80,34 @@ func Check(p *Problem, s *Schedule) []Violation {
 			if k, ok := weekendKey(sh.Start.In(loc)); ok {
 				workedWeekends[k] = true
 			}
+			// The previous shift is the one before, or the last one
+			// before the period.
+			var prevEnd time.Time
 			if i > 0 {
-				prev := shifts[i-1]
-				gap := sh.Start.Sub(prev.End)
+				prevEnd = shifts[i-1].End
+			} else if pr, ok := prior[a.ID]; ok {
+				prevEnd = pr.LastEnd
+			}
+			if !prevEnd.IsZero() {
+				gap := sh.Start.Sub(prevEnd)
 				switch {
 				case gap < 0:
-					add("overlap", a.ID, sh.Start, "starts at %s, before the previous shift ends (%s)", sh.Start.In(loc).Format("15:04"), prev.End.In(loc).Format("Mon 15:04"))
+					add("overlap", a.ID, sh.Start, "starts at %s, before the previous shift ends (%s)", sh.Start.In(loc).Format("15:04"), prevEnd.In(loc).Format("Mon 15:04"))
 				case gap < p.Rules.MinRest.D():
 					add("min_rest", a.ID, sh.Start, "%s rest after the previous shift, %s required", fmtDuration(gap), p.Rules.MinRest)
 				}
 			}
 		}
-		run := 0
+		run, reported := prior[a.ID].DaysInARow, false
 		for d := range per.Days {
 			if !worked[d] {
-				run = 0
+				run, reported = 0, false
 				continue
 			}
 			run++
-			if run == p.Rules.MaxConsecutiveDays+1 {
+			if run > p.Rules.MaxConsecutiveDays && !reported {
 				add("max_consecutive_days", a.ID, per.Day(d), "more than %d days in a row", p.Rules.MaxConsecutiveDays)
+				reported = true
 			}
 		}
 		if len(shifts) == 0 && !hasQueue(&a, queues) {

@@ -196,7 +196,7 @@ func (m *model) bestLine(ma *magent, P *prefix, sc *dpScratch, out []choice) ([]
 	D := len(m.days)
 	r := &m.p.Rules
 	M := r.MaxConsecutiveDays
-	trackC := M < D
+	trackC := M < D+ma.run0
 	maxW := 7 - r.MinDaysOffPerWeek
 	trackWk := m.weekendMax < m.weekends
 	// Option costs and, per day, the cheapest option per template and end
@@ -251,7 +251,11 @@ func (m *model) bestLine(ma *magent, P *prefix, sc *dpScratch, out []choice) ([]
 			}
 		}
 	}
-	prev := []dpState{{key: 0, prev: -1, ch: -1}}
+	c0 := 0
+	if trackC {
+		c0 = ma.run0
+	}
+	prev := []dpState{{key: dpKey(c0, 0, 0, 0, 0, 0), prev: -1, ch: -1}}
 	for d := range D {
 		cur := sc.layers[d][:0]
 		sc.idx.reset()

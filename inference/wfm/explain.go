@@ -57,7 +57,11 @@ func (m *model) whyShort(ma *magent, w int) string {
 		return fmt.Sprintf("at most %d days (a shift fits on %s only; %d days off a week) of at most %s paid = %s",
 			maxW, strings.Join(days, ","), r.MinDaysOffPerWeek, quartersString(mp), quartersString(bound))
 	}
-	return fmt.Sprintf("the shifts that fit (on %s, at most %s paid a day) cannot add up to the band under the rest, days-in-a-row and weekend rules", strings.Join(days, ","), quartersString(mp))
+	why := fmt.Sprintf("the shifts that fit (on %s, at most %s paid a day) cannot add up to the band under the rest, days-in-a-row and weekend rules", strings.Join(days, ","), quartersString(mp))
+	if w == 0 && ma.run0 > 0 {
+		why += fmt.Sprintf(", with %d days worked in a row before the period (at most %d)", ma.run0, r.MaxConsecutiveDays)
+	}
+	return why
 }
 
 // whyNoShift explains why no template fits an agent on any day of week w.

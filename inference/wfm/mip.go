@@ -234,6 +234,17 @@ func (x *MIP) WriteLP(w io.Writer) error {
 				constraint(ts, "<=", float64(M))
 			}
 		}
+		if k := ma.run0; k > 0 {
+			// Days worked in a row before the period: a day off comes
+			// within the first M+1-k days.
+			var ts []string
+			for e := 0; e <= M-k && e < len(m.days); e++ {
+				ts = append(ts, dayTerms(e, one)...)
+			}
+			if len(ts) > 0 {
+				constraint(ts, "<=", float64(M-k))
+			}
+		}
 		for d := 0; d+1 < len(m.days); d++ {
 			done := map[int16]bool{}
 			for _, o := range ma.opts[d] {

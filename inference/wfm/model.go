@@ -47,6 +47,7 @@ type magent struct {
 	lo, hi int // weekly paid quarters
 	opts   [][]opt
 	starts [][]int32 // per day: the distinct starts, ascending
+	run0   int       // days worked in a row before the period, at most MaxConsecutiveDays
 }
 
 type model struct {
@@ -114,6 +115,7 @@ func compile(p *Problem) *model {
 	m.weekendMax = p.Rules.weekendLimit(m.weekends)
 	qi := p.queueIndex()
 	setIdx := map[uint64]int{}
+	prior := p.priorOf()
 	for i := range p.Roster.Agents {
 		a := &p.Roster.Agents[i]
 		var mask uint64
@@ -136,8 +138,15 @@ func compile(p *Problem) *model {
 		ma.lo, ma.hi = p.Rules.hoursBand(a.HoursPerWeek)
 		ma.opts = make([][]opt, per.Days)
 		ma.starts = make([][]int32, per.Days)
+		minStart := int32(math.MinInt32)
+		if pr := prior[a.ID]; pr != nil {
+			// The rest after the last shift before the period rules out
+			// the first day's early starts.
+			minStart = int32((pr.LastEnd.Add(p.Rules.MinRest.D()).Sub(per.Start) + Quarter - 1) / Quarter)
+			ma.run0 = min(pr.DaysInARow, p.Rules.MaxConsecutiveDays)
+		}
 		for d := range per.Days {
-			ma.opts[d], ma.starts[d] = m.options(a, d, loc)
+			ma.opts[d], ma.starts[d] = m.options(a, d, loc, minStart)
 		}
 		for d := range per.Days {
 			for j := range ma.opts[d] {
@@ -159,8 +168,9 @@ func sortSearch(xs []int32, v int32) int {
 	return i
 }
 
-// options enumerates the shifts agent a could work on day d.
-func (m *model) options(a *Agent, d int, loc *time.Location) ([]opt, []int32) {
+// options enumerates the shifts agent a could work on day d, starting at
+// quarter minStart or later.
+func (m *model) options(a *Agent, d int, loc *time.Location, minStart int32) ([]opt, []int32) {
 	day := m.days[d].date
 	av := a.Available
 	if !av.days().Has(day.Weekday()) {
@@ -185,6 +195,9 @@ func (m *model) options(a *Agent, d int, loc *time.Location) ([]opt, []int32) {
 				continue
 			}
 			s := int32(st.Sub(m.p.Period.Start) / Quarter)
+			if s < minStart {
+				continue
+			}
 			o := opt{tmpl: int16(ti), s: s, e: s + int32(mt.lenQ)}
 			sh := Shift{Start: st, End: end}
 			o.pref = float64(preferenceMisses(a, &sh, loc)) * m.prefW
@@ -231,7 +244,7 @@ var inf = math.Inf(1)
 // weekends. (Paid hours are the callers' to keep.)
 func (m *model) lineOK(ma *magent, line []choice) bool {
 	r := &m.p.Rules
-	run, weekends, days := 0, 0, 0
+	run, weekends, days := ma.run0, 0, 0
 	var counted [8]bool
 	for d, ch := range line {
 		if d%7 == 0 {

@@ -98,6 +98,71 @@ type Problem struct {
 	Roster Roster   `json:"roster"`
 	Rules  Rules    `json:"rules"`
 	Demand []Demand `json:"demand"`
+	// Prior is what agents worked just before the period (see PriorFrom):
+	// the rest rule and days in a row continue across its start.
+	Prior []Prior `json:"prior,omitempty"`
+}
+
+// Prior is one agent's work just before the period.
+type Prior struct {
+	Agent string `json:"agent"`
+	// LastEnd is when the agent's last shift before the period ends (it
+	// may run past the period's start).
+	LastEnd time.Time `json:"last_end"`
+	// DaysInARow counts the days worked in a row up to the period's first
+	// day.
+	DaysInARow int `json:"days_in_a_row"`
+}
+
+// PriorFrom is each agent's prior work before per in an earlier schedule:
+// the end of the last shift that starts before per, and the days worked
+// in a row up to per's first day. Agents without a shift in the week
+// before per are left out.
+func PriorFrom(s *Schedule, per Period) []Prior {
+	loc := per.Start.Location()
+	type work struct {
+		last time.Time
+		days map[string]bool
+	}
+	byAgent := map[string]*work{}
+	var ids []string
+	weekBefore := per.Day(-7)
+	for i := range s.Shifts {
+		sh := &s.Shifts[i]
+		if !sh.Start.Before(per.Start) || sh.Start.Before(weekBefore) {
+			continue
+		}
+		w := byAgent[sh.Agent]
+		if w == nil {
+			w = &work{days: map[string]bool{}}
+			byAgent[sh.Agent] = w
+			ids = append(ids, sh.Agent)
+		}
+		if sh.End.After(w.last) {
+			w.last = sh.End
+		}
+		w.days[sh.Start.In(loc).Format(time.DateOnly)] = true
+	}
+	slices.Sort(ids)
+	out := make([]Prior, 0, len(ids))
+	for _, id := range ids {
+		w := byAgent[id]
+		n := 0
+		for n < 7 && w.days[per.Day(-n-1).Format(time.DateOnly)] {
+			n++
+		}
+		out = append(out, Prior{Agent: id, LastEnd: w.last, DaysInARow: n})
+	}
+	return out
+}
+
+// priorOf maps agent IDs to their prior work.
+func (p *Problem) priorOf() map[string]*Prior {
+	m := make(map[string]*Prior, len(p.Prior))
+	for i := range p.Prior {
+		m[p.Prior[i].Agent] = &p.Prior[i]
+	}
+	return m
 }
 
 // MaxQueues bounds the queues scheduled together.
@@ -155,6 +220,25 @@ func (p *Problem) Validate() error {
 				return fieldErr(fmt.Sprintf("%s.agents[%d]", f, j), "%d must be in [0, 100000]", v)
 			}
 		}
+	}
+	onRoster := map[string]bool{}
+	for _, a := range p.Roster.Agents {
+		onRoster[a.ID] = true
+	}
+	seen := map[string]bool{}
+	for i, pr := range p.Prior {
+		f := fmt.Sprintf("prior[%d]", i)
+		switch {
+		case !onRoster[pr.Agent]:
+			return fieldErr(f+".agent", "%q is not on the roster", pr.Agent)
+		case seen[pr.Agent]:
+			return fieldErr(f+".agent", "%q listed twice", pr.Agent)
+		case pr.DaysInARow < 0 || pr.DaysInARow > 366:
+			return fieldErr(f+".days_in_a_row", "%d must be in [0, 366]", pr.DaysInARow)
+		case pr.LastEnd.After(p.Period.Day(1)):
+			return fieldErr(f+".last_end", "%s is after the period's first day", pr.LastEnd.Format(time.RFC3339))
+		}
+		seen[pr.Agent] = true
 	}
 	qi := p.queueIndex()
 	sets := map[uint64]bool{}
