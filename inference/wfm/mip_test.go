@@ -95,10 +95,29 @@ func tinyProblem(t testing.TB) *Problem {
 // schedule must keep every rule, Evaluate must price it at GLPK's
 // objective (the MIP and the optimiser's model agree), and Solve must not
 // beat the proven optimum (it would mean the models differ) and here
-// reaches it.
+// reaches it. The second instance follows an earlier week in which Ana
+// worked the most days in a row the rules allow and Cy until 23:00 on
+// Sunday.
 func TestMIPMatchesSolve(t *testing.T) {
 	glpsol(t)
-	p := tinyProblem(t)
+	after := tinyProblem(t)
+	sunday := after.Period.Day(-1)
+	after.Prior = []Prior{
+		{Agent: "ana", LastEnd: sunday.Add(17 * time.Hour), DaysInARow: 5},
+		{Agent: "cy", LastEnd: sunday.Add(23 * time.Hour), DaysInARow: 1},
+	}
+	for _, tc := range []struct {
+		name string
+		p    *Problem
+	}{{"one week", tinyProblem(t)}, {"after a week", after}} {
+		t.Run(tc.name, func(t *testing.T) { mipMatchesSolve(t, tc.p) })
+	}
+}
+
+func mipMatchesSolve(t *testing.T, p *Problem) {
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	x, err := NewMIP(p)
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +141,9 @@ func TestMIPMatchesSolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("glpk %s %v; earshot %v", res.Status, res.Objective, s.Stats.Objective)
+	if v := Check(p, s); len(v) > 0 {
+		t.Errorf("Solve's schedule breaks rules: %v", v)
+	}
 	if s.Stats.Objective < res.Objective-1e-6 {
 		t.Errorf("Solve %v beats GLPK's proven optimum %v: the models differ", s.Stats.Objective, res.Objective)
 	}
