@@ -59,6 +59,7 @@ type scheduleDoc struct {
 	ID       string                   `json:"id"`
 	Roster   string                   `json:"roster"`
 	Rules    string                   `json:"rules"`
+	After    string                   `json:"after,omitempty"`
 	Target   erlang.Target            `json:"target"`
 	Staffing forecast.StaffingOptions `json:"staffing"`
 	Problem  wfm.Problem              `json:"problem"`
@@ -524,8 +525,46 @@ func (d *Daemon) scheduleInput(r *http.Request, p *Principal, req *api.WFMSchedu
 	if doc.Problem.Demand, err = demandFor(doc.Problem.Period, fcs, t, opt); err != nil {
 		return nil, 0, err
 	}
+	if req.After != "" {
+		if doc.Problem.Prior, err = d.priorWork(ctx, p, req.After, &doc.Problem); err != nil {
+			return nil, 0, err
+		}
+		doc.After = req.After
+	}
 	doc.Target, doc.Staffing = t, opt
 	return doc, budget, doc.Problem.Validate()
+}
+
+// priorWork is what the roster's agents worked in the stored schedule id
+// just before prob's period.
+func (d *Daemon) priorWork(ctx context.Context, p *Principal, id string, prob *wfm.Problem) ([]wfm.Prior, error) {
+	if !queueIDPattern.MatchString(id) {
+		return nil, &paramError{"after", "not a schedule ID"}
+	}
+	rec, err := d.store.WFM(ctx, store.WFMSchedule, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && slices.ContainsFunc(rec.Queues, func(q string) bool { return !p.InQueue(q) })) {
+		return nil, &paramError{"after", "no schedule " + id + " among your queues"}
+	} else if err != nil {
+		return nil, err
+	}
+	var prev scheduleDoc
+	if err := json.Unmarshal(rec.Payload, &prev); err != nil {
+		return nil, err
+	}
+	if prev.Schedule == nil || !prev.Problem.Period.Start.Before(prob.Period.Start) {
+		return nil, &paramError{"after", "schedule " + id + " does not start before this one"}
+	}
+	onRoster := map[string]bool{}
+	for _, a := range prob.Roster.Agents {
+		onRoster[a.ID] = true
+	}
+	var out []wfm.Prior
+	for _, pr := range wfm.PriorFrom(prev.Schedule, prob.Period) {
+		if onRoster[pr.Agent] {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
 }
 
 // loadSchedule reads a stored schedule the caller may see, auditing the

@@ -127,6 +127,44 @@ func TestWFMAPI(t *testing.T) {
 		}
 	}
 
+	// The next week follows this one: its first shifts keep the rest
+	// after this week's last ones.
+	next := req
+	next.ID, next.Start, next.After = "week-2", today.AddDate(0, 0, 7).Format(time.DateOnly), "week-1"
+	next.TimeBudget = "1s"
+	var doc2 scheduleDoc
+	if err := json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/wfm/schedules", next, 201), &doc2); err != nil {
+		t.Fatal(err)
+	}
+	if doc2.After != "week-1" || len(doc2.Problem.Prior) == 0 {
+		t.Errorf("week-2 follows %q with %d agents' prior work", doc2.After, len(doc2.Problem.Prior))
+	}
+	if v := wfm.Check(&doc2.Problem, doc2.Schedule); len(v) > 0 {
+		t.Errorf("week-2 breaks rules: %v", v)
+	}
+	lastEnd := map[string]time.Time{}
+	for _, sh := range doc.Schedule.Shifts {
+		if sh.End.After(lastEnd[sh.Agent]) {
+			lastEnd[sh.Agent] = sh.End
+		}
+	}
+	for _, sh := range doc2.Schedule.Shifts {
+		if e, ok := lastEnd[sh.Agent]; ok && sh.Start.Sub(e) < 12*time.Hour {
+			t.Errorf("agent %s: %s rest between the weeks", sh.Agent, sh.Start.Sub(e))
+		}
+	}
+	next.ID, next.After = "week-3", "nope"
+	code, body = td.call(t, analyst, "POST", "/api/v1/wfm/schedules", next)
+	if code != 400 || !strings.Contains(string(body), `"field":"after"`) {
+		t.Errorf("schedule after no schedule = %d %s", code, body)
+	}
+	next.After, next.Start = "week-2", today.Format(time.DateOnly)
+	code, body = td.call(t, analyst, "POST", "/api/v1/wfm/schedules", next)
+	if code != 400 || !strings.Contains(string(body), "does not start before") {
+		t.Errorf("schedule after a later one = %d %s", code, body)
+	}
+	td.mustCall(t, analyst, "DELETE", "/api/v1/wfm/schedules/week-2", nil, 204)
+
 	// Intraday: this morning the queue took a third more calls than
 	// forecast; the re-forecast follows.
 	noon := today.Add(12 * time.Hour)

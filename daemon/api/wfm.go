@@ -41,6 +41,9 @@ type WFMScheduleRequest struct {
 	Patience     string   `json:"patience,omitempty"`
 	// DefaultAHT is used where the forecast has no handle time.
 	DefaultAHT string `json:"default_aht,omitempty"`
+	// After names an earlier stored schedule this one follows: its agents'
+	// rest and days in a row carry across the new period's start.
+	After string `json:"after,omitempty"`
 	// Seed and TimeBudget (default 30s, at most 5m) drive the optimiser.
 	Seed       uint64 `json:"seed,omitempty"`
 	TimeBudget string `json:"time_budget,omitempty"`

@@ -54,7 +54,8 @@ type Rules struct {
 	// MinRest is the least time between the end of a shift and the start
 	// of the agent's next one.
 	MinRest Duration `json:"min_rest"`
-	// MaxConsecutiveDays caps the days worked in a row inside the period.
+	// MaxConsecutiveDays caps the days worked in a row inside the period
+	// (counting those before it given as Problem.Prior).
 	MaxConsecutiveDays int `json:"max_consecutive_days"`
 	// MinDaysOffPerWeek is the days off in every week of the period (weeks
 	// count from the period's first day).

@@ -71,6 +71,7 @@ func wfmCommand(env Env) *group {
 				shrink := fs.Float64("shrinkage", 0.3, "share of paid time off contacts")
 				fs.Float64Var(&req.MaxOccupancy, "max_occupancy", 0.85, "maximum occupancy")
 				fs.StringVar(&req.DefaultAHT, "default_aht", "", "handle time where the forecast has none, e.g. 180s")
+				fs.StringVar(&req.After, "after", "", "an earlier schedule this one follows (rest and days in a row carry across)")
 				fs.Uint64Var(&req.Seed, "seed", 1, "optimiser seed")
 				fs.StringVar(&req.TimeBudget, "budget", "30s", "optimiser time budget (at most 5m)")
 				return func(c *call) error {

@@ -96,6 +96,13 @@ func TestWFMCommands(t *testing.T) {
 	if !strings.HasPrefix(out, "created schedule w1: ") || !strings.Contains(out, "agent-intervals") {
 		t.Errorf("schedule printed %q", out)
 	}
+	next := time.Now().UTC().AddDate(0, 0, 7).Format(time.DateOnly)
+	if out := mustRun(t, "wfm", "schedule", "team", "-id", "w2", "-after", "w1", "-rules", "site", "-start", next, "-days", "7", "-budget", "1s", c); !strings.HasPrefix(out, "created schedule w2: ") {
+		t.Errorf("schedule -after printed %q", out)
+	}
+	if _, _, err := runCommand(t, "wfm", "schedule", "team", "-id", "w3", "-after", "w9", "-start", next, "-days", "7", c); err == nil || !strings.Contains(err.Error(), "no schedule w9") {
+		t.Errorf("schedule -after an unknown schedule: %v", err)
+	}
 	if _, _, err := runCommand(t, "wfm", "schedule", "team", "-days", "7", c); err == nil || !strings.Contains(err.Error(), "-start") {
 		t.Errorf("schedule without -start: %v", err)
 	}
