@@ -60,3 +60,36 @@ func BenchmarkDayRound(b *testing.B) {
 		sv.dayRound()
 	}
 }
+
+// BenchmarkPlanIntraday plans the rest of a Wednesday from 08:00 for the
+// 120-agent site's two-week schedule, with demand a fifth above the plan
+// (so that call-ins, overtime and break moves all have work to do).
+func BenchmarkPlanIntraday(b *testing.B) {
+	p := devProblem(b, 45, 2, 30*time.Minute)
+	cfg := DefaultConfig()
+	cfg.MaxRounds = 2000
+	s, err := Solve(context.Background(), p, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := *p
+	q.Demand = nil
+	for _, d := range p.Demand {
+		up := Demand{Queue: d.Queue, Agents: make([]int, len(d.Agents))}
+		for i, v := range d.Agents {
+			up.Agents[i] = v + (v+4)/5
+		}
+		q.Demand = append(q.Demand, up)
+	}
+	now := p.Period.Day(2).Add(8 * time.Hour)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		in, err := PlanIntraday(&q, s, now, IntradayOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(in.Adjustments)
+	}
+	b.ReportMetric(float64(n), "adjustments")
+}

@@ -15,6 +15,9 @@ type IntradayOptions struct {
 	// MaxTimeOff is the most voluntary time off offered to one agent today,
 	// at the start or end of the shift (default 4h).
 	MaxTimeOff Duration `json:"max_time_off"`
+	// MaxCallIn is the longest extra shift offered to an agent who is off
+	// today (default 4h; shorter ones are offered too, from 1h).
+	MaxCallIn Duration `json:"max_call_in"`
 	// MaxAdjustments caps the list (default 20).
 	MaxAdjustments int `json:"max_adjustments"`
 }
@@ -26,6 +29,9 @@ func (o *IntradayOptions) defaults() error {
 	if o.MaxTimeOff == 0 {
 		o.MaxTimeOff = Duration(4 * time.Hour)
 	}
+	if o.MaxCallIn == 0 {
+		o.MaxCallIn = Duration(4 * time.Hour)
+	}
 	if o.MaxAdjustments == 0 {
 		o.MaxAdjustments = 20
 	}
@@ -34,6 +40,8 @@ func (o *IntradayOptions) defaults() error {
 		return fieldErr("max_overtime", "%s must be a multiple of 15m in [0, 8h]", o.MaxOvertime)
 	case o.MaxTimeOff.D() < 0 || o.MaxTimeOff.D() > 12*time.Hour || o.MaxTimeOff.D()%Quarter != 0:
 		return fieldErr("max_time_off", "%s must be a multiple of 15m in [0, 12h]", o.MaxTimeOff)
+	case o.MaxCallIn.D() < 0 || o.MaxCallIn.D() > 12*time.Hour || o.MaxCallIn.D()%Quarter != 0:
+		return fieldErr("max_call_in", "%s must be a multiple of 15m in [0, 12h]", o.MaxCallIn)
 	case o.MaxAdjustments < 0 || o.MaxAdjustments > 500:
 		return fieldErr("max_adjustments", "%d must be in [0, 500]", o.MaxAdjustments)
 	}
@@ -44,12 +52,13 @@ func (o *IntradayOptions) defaults() error {
 // between staffed and required agents.
 type Adjustment struct {
 	// Kind is "move_break", "overtime" (voluntary, before or after the
-	// shift) or "time_off" (voluntary, at its start or end).
+	// shift), "time_off" (voluntary, at its start or end) or "call_in"
+	// (voluntary, an agent who is off today works From to To).
 	Kind  string `json:"kind"`
 	Agent string `json:"agent"`
 	Break string `json:"break,omitempty"`
 	// From and To: for move_break the break's current and new start; for
-	// overtime and time off the span added or given.
+	// overtime, time off and call-ins the span added or given.
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 	// PaidHours is the change in paid time: positive for overtime,
@@ -96,8 +105,10 @@ type liveBreak struct {
 // of now's day, and proposes adjustments ranked by how much of the gap
 // each closes, under-staffing first (UnderWeight to one, as in Solve):
 // moving breaks not yet started, voluntary overtime within the agent's
-// availability and rest, voluntary time off. Each adjustment's figures
-// assume the ones before it are taken.
+// availability and rest, voluntary time off, and calling in agents who are
+// off today, within their availability, rest, days in a row, days off per
+// week and weekends. Each adjustment's figures assume the ones before it
+// are taken.
 func PlanIntraday(p *Problem, s *Schedule, now time.Time, opt IntradayOptions) (*Intraday, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -163,14 +174,25 @@ func PlanIntraday(p *Problem, s *Schedule, now time.Time, opt IntradayOptions) (
 	out.Under, out.Over = float64(u0)/k, float64(o0)/k
 	maxOT := int32(opt.MaxOvertime.D() / Quarter)
 	maxTO := int32(opt.MaxTimeOff.D() / Quarter)
+	callIns := m.callIns(byAgent, now, qNow, qEnd, int32(opt.MaxCallIn.D()/Quarter))
 	for len(out.Adjustments) < opt.MaxAdjustments {
 		best := candidate{delta: -1e-9}
+		consider := func(cd candidate) {
+			cd.delta, cd.du, cd.do = cd.try(c, m, cd.ls)
+			if cd.delta < best.delta {
+				best = cd
+			}
+		}
 		for _, ls := range live {
 			for _, cd := range ls.candidates(m, byAgent[ls.agent], qNow, maxOT, maxTO) {
-				cd.delta, cd.du, cd.do = cd.try(c, m, ls)
-				if cd.delta < best.delta {
-					best = cd
-				}
+				consider(cd)
+			}
+		}
+		for _, cd := range callIns {
+			// Only a call-in that starts and ends where its agent would
+			// cut under-staffing can be the best one of its span.
+			if bit := uint64(1) << m.agents[cd.ls.agent].set; c.gain[cd.ls.s]&bit != 0 && c.gain[cd.ls.e-1]&bit != 0 {
+				consider(cd)
 			}
 		}
 		if best.ls == nil {
@@ -178,10 +200,93 @@ func PlanIntraday(p *Problem, s *Schedule, now time.Time, opt IntradayOptions) (
 		}
 		out.Adjustments = append(out.Adjustments, best.adjustment(m, per, loc))
 		best.commit(c, m)
+		if best.kind == "call_in" {
+			// One call-in an agent: the others are dropped.
+			callIns = slices.DeleteFunc(callIns, func(cd candidate) bool { return cd.ls.agent == best.ls.agent })
+		}
 	}
 	u1, o1 := c.span(qNow, qEnd)
 	out.UnderAfter, out.OverAfter = float64(u1)/k, float64(o1)/k
 	return out, nil
+}
+
+// callIns lists the extra shifts agents off on now's day could work, from
+// qNow to qEnd at the latest: one to maxQ quarters long (from an hour),
+// inside the agent's availability, with rest around the agent's shifts of
+// the days before and after, and without more days in a row, fewer days
+// off in the week or more weekends than the rules allow.
+func (m *model) callIns(byAgent map[int][]*liveShift, now time.Time, qNow, qEnd, maxQ int32) []candidate {
+	r := &m.p.Rules
+	per := m.p.Period
+	today := dayIndex(per, now)
+	dayQ := m.dayQuarter(now)
+	const minQ = 4
+	prior := m.p.priorOf()
+	var out []candidate
+	for ai := range m.agents {
+		ma := &m.agents[ai]
+		av := ma.a.Available
+		if !av.days().Has(m.days[today].date.Weekday()) {
+			continue
+		}
+		worked := make([]bool, len(m.days))
+		lo, hi := int32(math.MinInt32), int32(math.MaxInt32)
+		weekends := map[int]bool{}
+		if pr := prior[ma.a.ID]; pr != nil {
+			lo = int32((pr.LastEnd.Sub(per.Start)+Quarter-1)/Quarter) + m.restQ
+		}
+		for _, ls := range byAgent[ai] {
+			d := dayIndex(per, ls.sh.Start)
+			if d >= 0 && d < len(worked) {
+				worked[d] = true
+				if w := m.days[d].weekend; w >= 0 {
+					weekends[w] = true
+				}
+			}
+			if ls.e <= qNow {
+				lo = max(lo, ls.e+m.restQ)
+			} else {
+				hi = min(hi, ls.s-m.restQ)
+			}
+		}
+		if worked[today] {
+			continue
+		}
+		days := 0
+		for d := today / 7 * 7; d < today/7*7+7; d++ {
+			if worked[d] {
+				days++
+			}
+		}
+		run := 1
+		for d := today - 1; d >= 0 && worked[d]; d-- {
+			run++
+			if d == 0 {
+				run += ma.run0
+			}
+		}
+		if today == 0 {
+			run += ma.run0
+		}
+		for d := today + 1; d < len(worked) && worked[d]; d++ {
+			run++
+		}
+		if w := m.days[today].weekend; w >= 0 && !weekends[w] && len(weekends)+1 > m.weekendMax {
+			continue
+		}
+		if days+1 > 7-r.MinDaysOffPerWeek || run > r.MaxConsecutiveDays {
+			continue
+		}
+		from := max(qNow, lo, dayQ+int32(av.From/15))
+		to := min(qEnd, hi, dayQ+int32(av.to()/15))
+		for s := from; s+minQ <= to; s++ {
+			for e := s + minQ; e <= min(to, s+maxQ); e++ {
+				ls := &liveShift{agent: ai, s: s, e: e}
+				out = append(out, candidate{ls: ls, kind: "call_in", to: e})
+			}
+		}
+	}
+	return out
 }
 
 // span sums under- and over-staffing over quarters [from, to).
@@ -305,6 +410,8 @@ func (cd *candidate) change(c *cover, m *model, sign int32) {
 		} else {
 			c.add(set, ls.s, cd.to, -sign)
 		}
+	case "call_in":
+		c.add(set, ls.s, ls.e, sign)
 	}
 }
 
@@ -315,6 +422,8 @@ func (cd *candidate) bounds() (int32, int32) {
 	case "move_break":
 		b := ls.breaks[cd.brk]
 		return min(b.s, cd.to), max(b.e, cd.to+(b.e-b.s))
+	case "call_in":
+		return ls.s, ls.e
 	default:
 		if cd.atEnd {
 			return min(ls.e, cd.to), max(ls.e, cd.to)
@@ -343,6 +452,7 @@ func (cd *candidate) commit(c *cover, m *model) {
 		b := &ls.breaks[cd.brk]
 		b.e, b.s = cd.to+(b.e-b.s), cd.to
 		slices.SortFunc(ls.breaks, func(x, y liveBreak) int { return int(x.s - y.s) })
+	case "call_in":
 	default:
 		from, to := cd.bounds()
 		used := &ls.ot
@@ -373,6 +483,9 @@ func (cd *candidate) adjustment(m *model, per Period, loc *time.Location) Adjust
 	case "time_off":
 		a.From, a.To = at(from), at(to)
 		a.PaidHours = -float64(to-from) / 4
+	case "call_in":
+		a.From, a.To = at(from), at(to)
+		a.PaidHours = float64(to-from) / 4
 	}
 	return a
 }

@@ -92,3 +92,66 @@ func TestPlanIntraday(t *testing.T) {
 		t.Error("now after the period accepted")
 	}
 }
+
+// TestPlanIntradayCallIn: on Wednesday morning three agents are needed
+// 08:00-12:00 and only Ana works then; Ben, who has Wednesday off and has
+// worked four days this week, is called in. On Saturday nobody may be:
+// Ana and Ben have had their five days and Cy works weekdays only.
+func TestPlanIntradayCallIn(t *testing.T) {
+	p := handProblem(t, 7)
+	s := validWeek(t, p)
+	d := make([]int, p.Period.Intervals())
+	for _, day := range []int{2, 5} {
+		for i := 16; i < 24; i++ { // 08:00-12:00
+			d[day*48+i] = 3
+		}
+	}
+	p.Demand = []Demand{{Queue: "billing", Agents: d}}
+	withBen := slices.DeleteFunc(slices.Clone(s.Shifts), func(x Shift) bool { return x.Agent == "ben" && dayIndex(p.Period, x.Start) == 2 })
+	wed := p.Period.Day(2).Add(7 * time.Hour)
+	in, err := PlanIntraday(p, &Schedule{Period: p.Period, Shifts: withBen}, wed, IntradayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []Adjustment
+	for _, a := range in.Adjustments {
+		t.Log(a)
+		if a.Kind == "call_in" {
+			calls = append(calls, a)
+		}
+	}
+	if len(calls) != 1 || calls[0].Agent != "ben" || !calls[0].From.Equal(wed.Add(time.Hour)) || !calls[0].To.Equal(wed.Add(5*time.Hour)) ||
+		calls[0].PaidHours != 4 || calls[0].UnderClosed != 8 {
+		t.Errorf("call-ins %v, want Ben 08:00-12:00 closing 8 agent-intervals", calls)
+	}
+	if in.Adjustments[0].Kind != "call_in" {
+		t.Errorf("first adjustment %v, want the call-in", in.Adjustments[0])
+	}
+	// Ben 08:00-12:00 on Wednesday keeps every rule.
+	called := append(withBen, Shift{Agent: "ben", Template: "part4", Start: calls[0].From, End: calls[0].To})
+	if v := Check(p, &Schedule{Period: p.Period, Shifts: called}); len(v) != 0 {
+		t.Errorf("the schedule with the call-in breaks rules: %v", v)
+	}
+	sat, err := PlanIntraday(p, s, p.Period.Day(5).Add(7*time.Hour), IntradayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sat.Under == 0 || slices.ContainsFunc(sat.Adjustments, func(a Adjustment) bool { return a.Kind == "call_in" }) {
+		t.Errorf("Saturday: under %v, adjustments %v: want under-staffing and no call-in", sat.Under, sat.Adjustments)
+	}
+	// Without the rest rule's room: Ben's Tuesday shift ends at 22:00.
+	late := slices.Clone(withBen)
+	for i, x := range late {
+		if x.Agent == "ben" && dayIndex(p.Period, x.Start) == 1 {
+			late[i].Start, late[i].End = x.Start.Add(9*time.Hour), x.End.Add(9*time.Hour)
+		}
+	}
+	in, err = PlanIntraday(p, &Schedule{Period: p.Period, Shifts: late}, wed, IntradayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls = slices.DeleteFunc(in.Adjustments, func(a Adjustment) bool { return a.Kind != "call_in" })
+	if len(calls) != 1 || !calls[0].From.Equal(wed.Add(2*time.Hour)) {
+		t.Errorf("call-ins %v after Tuesday's 22:00, want Ben from 09:00 (11 h rest)", calls)
+	}
+}
