@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -250,6 +251,61 @@ func (c *chatTranslator) customerLanguage(e store.Engagement, customerText strin
 	}
 	c.langs[e.ID] = s
 	return s
+}
+
+// setCustomerLanguage records the language the customer chose for a live
+// chat (a queue that fixes its language keeps it) and returns the state.
+func (c *chatTranslator) setCustomerLanguage(e store.Engagement, l translate.Lang) translate.LanguageState {
+	s := c.customerLanguage(e, "")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s = c.settler.Set(s, l)
+	c.langs[e.ID] = s
+	return s
+}
+
+// EventLanguage tells both sides that a chat's customer language changed.
+const EventLanguage = "chat.language"
+
+// languageRequest is the body of PUT /engagements/{id}/language.
+type languageRequest struct {
+	Language string `json:"language"`
+}
+
+// setChatLanguage sets a live chat's customer language: later messages are
+// translated to and from it, whatever detection says.
+func (d *Daemon) setChatLanguage(w http.ResponseWriter, r *http.Request, p *Principal) {
+	e, ok := d.lookupEngagement(w, r, p)
+	if !ok {
+		return
+	}
+	var req languageRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	l, err := translate.ParseLang(req.Language)
+	if err != nil {
+		d.badRequest(w, r, 400, fmt.Sprintf("language %q is not one of %s", req.Language, knownLanguages()), "language")
+		return
+	}
+	if e.Channel != "chat" {
+		writeProblem(w, r, http.StatusConflict, "not-chat", "only a chat has a customer language to set")
+		return
+	}
+	live, ok := d.hub.Get(e.ID)
+	if !ok || live.Ended() {
+		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
+		return
+	}
+	if d.translator == nil || !d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+		writeProblem(w, r, http.StatusConflict, "feature-off", "auto_translate is off for this engagement, or no translation engine is installed")
+		return
+	}
+	st := d.translator.setCustomerLanguage(e, l)
+	out := map[string]any{"engagement": e.ID, "language": string(st.Lang), "source": st.Source}
+	live.Publish(EventLanguage, out)
+	d.audit(r, p, "engagement.language", e.ID)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // maxChatLanguages is the number of chat language states kept before
