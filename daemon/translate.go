@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/inference/translate"
 	"github.com/earshot/earshot/store"
@@ -357,6 +359,54 @@ func (c *chatTranslator) translateMessage(ctx context.Context, e store.Engagemen
 		}
 		seg.Translations = append(seg.Translations, store.Translation{Lang: string(to), Text: res.Text,
 			Engine: res.Engine, Pivot: string(res.Pivot), Notice: res.Notice})
+	}
+}
+
+// forAgent rewrites the written results of a translated chat (summary,
+// notes, follow-up tasks) from the analysis language into the agent's,
+// when they differ. A text the engines cannot translate stays as it was.
+func (c *chatTranslator) forAgent(ctx context.Context, e store.Engagement, results map[Feature]any) {
+	if c == nil || e.Channel != "chat" || !c.d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+		return
+	}
+	analysis, _ := translate.ParseLang(c.cfg.AnalysisLanguage)
+	agent := c.agentLanguage(e)
+	if agent == "" || agent == analysis {
+		return
+	}
+	localOnly := c.d.controls.LocalModelsOnly()
+	tr := func(s *string) {
+		if strings.TrimSpace(*s) == "" {
+			return
+		}
+		res, err := c.tr.Translate(ctx, translate.Request{Text: *s, From: analysis, To: agent, LocalOnly: localOnly})
+		if err != nil || res.Notice != "" {
+			c.d.logger.Warn("result not translated for the agent", "engagement", e.ID, "to", string(agent), "notice", res.Notice, "err", err)
+			return
+		}
+		*s = res.Text
+	}
+	for f, v := range results {
+		switch r := v.(type) {
+		case inference.Summary:
+			tr(&r.Text) // keywords stay the analysis language's terms
+			results[f] = r
+		case inference.Notes:
+			tr(&r.Reason)
+			tr(&r.Actions)
+			tr(&r.Outcome)
+			r.FollowUps = slices.Clone(r.FollowUps)
+			for i := range r.FollowUps {
+				tr(&r.FollowUps[i])
+			}
+			results[f] = r
+		case []inference.Task:
+			r = slices.Clone(r)
+			for i := range r {
+				tr(&r[i].Text)
+			}
+			results[f] = r
+		}
 	}
 }
 

@@ -251,3 +251,50 @@ func TestChatLanguageChoice(t *testing.T) {
 	}
 	td.mustCall(t, ingest, "PUT", lang, languageRequest{Language: "es"}, 409)
 }
+
+// TestChatResultsInAgentLanguage: after an English chat handled by a
+// Spanish-speaking agent, the summary, notes and follow-up tasks the agent
+// reads are in Spanish; with auto_translate off they stay in the analysis
+// language.
+func TestChatResultsInAgentLanguage(t *testing.T) {
+	td := startDaemon(t, nil)
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/users/ana", userRequest{ID: "ana", Role: "agent", Queues: []string{"cards"}, Licensed: true, Language: "es"}, 200)
+	id, _ := translate.NewIdentifier(translate.DefaultIdentifierConfig())
+	results := func(e string) (summary, notes, tasks string) {
+		t.Helper()
+		var res struct {
+			Results map[string]json.RawMessage `json:"results"`
+		}
+		json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+e+"/results", nil, 200), &res)
+		var s struct{ Text string }
+		var n struct{ Reason, Actions, Outcome string }
+		var ts []struct{ Text string }
+		json.Unmarshal(res.Results["engagement_summary"], &s)
+		json.Unmarshal(res.Results["smart_notes"], &n)
+		json.Unmarshal(res.Results["follow_up_tasks"], &ts)
+		var all []string
+		for _, x := range ts {
+			all = append(all, x.Text)
+		}
+		return s.Text, strings.Join([]string{n.Reason, n.Actions, n.Outcome}, " "), strings.Join(all, " ")
+	}
+
+	before, _, _ := results(chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, angryCall...))
+	if before == "" || id.Detect(before).Lang != "en" {
+		t.Fatalf("summary with auto_translate off = %q, want English", before)
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	summary, notes, tasks := results(chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, angryCall...))
+	for name, text := range map[string]string{"summary": summary, "notes": notes, "tasks": tasks} {
+		if strings.TrimSpace(text) == "" {
+			t.Errorf("%s is empty", name)
+			continue
+		}
+		if got := id.Detect(text).Lang; got != "es" {
+			t.Errorf("%s for a Spanish-speaking agent reads as %q: %q", name, got, text)
+		}
+	}
+}
