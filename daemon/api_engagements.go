@@ -49,6 +49,7 @@ func (d *Daemon) engagementRoutes() []route {
 		{"GET", "/api/v1/engagements/{id}/events", liveReaders, "Server-sent events of an engagement (resumable with Last-Event-ID; audited)", d.engagementEvents},
 		{"GET", "/api/v1/engagements/{id}/transcript", engagementReaders, "Stored final transcript segments (audited)", d.engagementTranscript},
 		{"POST", "/api/v1/engagements/{id}/messages", messageWriters, "Add a chat message; acknowledged once stored", d.postMessage},
+		{"PUT", "/api/v1/engagements/{id}/language", messageWriters, "Set a live chat's customer language (the customer's choice, or an agent's on their behalf)", d.setChatLanguage},
 	}
 }
 
@@ -297,12 +298,12 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 		return
 	}
-	at := time.Since(e.Start).Milliseconds()
-	seg := store.Segment{Speaker: req.Sender, Text: req.Text, StartMs: at, EndMs: at, Final: true}
+	// The engagement sets the message's time when it takes it.
+	seg := store.Segment{Speaker: req.Sender, Text: req.Text, Final: true}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	d.translator.translateMessage(ctx, e, &seg)
-	if err := l.SubmitWait(ctx, seg); err != nil {
+	if err := l.SubmitMessage(ctx, seg); err != nil {
 		if errors.Is(err, hub.ErrNotLive) {
 			writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 			return
