@@ -459,10 +459,7 @@ func (d *Daemon) postForecast(w http.ResponseWriter, r *http.Request, p *Princip
 			d.modelProblem(w, r, err)
 			return
 		}
-		w.Header().Set("Content-Type", "image/svg+xml")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		_, _ = w.Write(b.Bytes())
+		writeSVG(w, b.Bytes())
 	default:
 		writeJSON(w, 200, f)
 	}

@@ -624,10 +624,7 @@ func (d *Daemon) getSchedule(w http.ResponseWriter, r *http.Request, p *Principa
 			d.badRequest(w, r, http.StatusBadRequest, err.Error(), "")
 			return
 		}
-		w.Header().Set("Content-Type", "image/svg+xml")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		_, _ = w.Write(b.Bytes())
+		writeSVG(w, b.Bytes())
 	default:
 		writeJSON(w, 200, doc)
 	}
