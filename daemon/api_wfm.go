@@ -681,6 +681,26 @@ func (d *Daemon) scheduleIntraday(w http.ResponseWriter, r *http.Request, p *Pri
 		}
 		now = t
 	}
+	var opt wfm.IntradayOptions
+	for _, f := range []struct {
+		name string
+		to   *wfm.Duration
+	}{{"max_overtime", &opt.MaxOvertime}, {"max_time_off", &opt.MaxTimeOff}, {"max_call_in", &opt.MaxCallIn}} {
+		v, err := durationField(r.URL.Query().Get(f.name), f.name, 0)
+		if err != nil {
+			d.paramProblem(w, r, err)
+			return
+		}
+		*f.to = wfm.Duration(v)
+	}
+	if v := r.URL.Query().Get("max_adjustments"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			d.badRequest(w, r, http.StatusBadRequest, "max_adjustments: want a whole number", "max_adjustments")
+			return
+		}
+		opt.MaxAdjustments = n
+	}
 	doc, ok := d.loadSchedule(w, r, p)
 	if !ok {
 		return
@@ -731,7 +751,7 @@ func (d *Daemon) scheduleIntraday(w http.ResponseWriter, r *http.Request, p *Pri
 		copy(agents[first:], dms[0].Agents)
 		prob.Demand[i].Agents = agents
 	}
-	in, err := d.wfm.Intraday(&prob, doc.Schedule, now, wfm.IntradayOptions{})
+	in, err := d.wfm.Intraday(&prob, doc.Schedule, now, opt)
 	if err != nil {
 		d.wfmProblem(w, r, err)
 		return

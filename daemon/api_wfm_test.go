@@ -200,6 +200,20 @@ func TestWFMAPI(t *testing.T) {
 		}
 	}
 
+	// The adjustments' limits are the caller's.
+	all := len(in.Adjustments)
+	var one intradayAnswer
+	json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/wfm/schedules/week-1/intraday?max_adjustments=1&max_overtime=1h&now="+noon.Format(time.RFC3339), nil, 200), &one)
+	if all < 2 || len(one.Adjustments) != 1 {
+		t.Errorf("intraday: %d adjustments, %d with max_adjustments=1", all, len(one.Adjustments))
+	}
+	for q, field := range map[string]string{"max_call_in=7m": "max_call_in", "max_overtime=long": "max_overtime", "max_adjustments=many": "max_adjustments", "max_adjustments=900": "max_adjustments"} {
+		code, body := td.call(t, analyst, "GET", "/api/v1/wfm/schedules/week-1/intraday?"+q, nil)
+		if code != 400 || !strings.Contains(string(body), `"field":"`+field+`"`) {
+			t.Errorf("intraday?%s = %d %s", q, code, body)
+		}
+	}
+
 	// What-if: more calls, same schedule: more under-staffing.
 	var wi wfm.WhatIfResult
 	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/wfm/schedules/week-1/what-if", map[string]any{"volume_factor": 1.5}, 200), &wi)

@@ -121,10 +121,28 @@ func wfmCommand(env Env) *group {
 			}},
 			{name: "intraday", args: "ID", nargs: 1, summary: "the rest of today: re-forecast from today's engagements, the gap, and ranked adjustments", setup: func(fs *flag.FlagSet) func(*call) error {
 				now := fs.String("now", "", "the time to plan from, RFC 3339 (default: now)")
+				limits := map[string]*string{}
+				for _, l := range []struct{ name, usage string }{
+					{"max_overtime", "most voluntary overtime offered to one agent (default 2h)"},
+					{"max_time_off", "most voluntary time off offered to one agent (default 4h)"},
+					{"max_call_in", "longest extra shift offered to an agent off today (default 4h)"},
+					{"max_adjustments", "most adjustments listed (default 20)"},
+				} {
+					limits[l.name] = fs.String(l.name, "", l.usage)
+				}
 				return func(c *call) error {
-					path := "/api/v1/wfm/schedules/" + url.PathEscape(c.args[0]) + "/intraday"
+					q := url.Values{}
 					if *now != "" {
-						path += "?now=" + url.QueryEscape(*now)
+						q.Set("now", *now)
+					}
+					for name, v := range limits {
+						if *v != "" {
+							q.Set(name, *v)
+						}
+					}
+					path := "/api/v1/wfm/schedules/" + url.PathEscape(c.args[0]) + "/intraday"
+					if len(q) > 0 {
+						path += "?" + q.Encode()
 					}
 					var in struct {
 						Reforecast []struct {

@@ -122,6 +122,9 @@ func TestWFMCommands(t *testing.T) {
 	if out := mustRun(t, "wfm", "intraday", "w1", "-now", noon, c); !strings.HasPrefix(out, "queue billing: 0 contacts so far") || !strings.Contains(out, "KIND") {
 		t.Errorf("intraday printed %q", out)
 	}
+	if _, _, err := runCommand(t, "wfm", "intraday", "w1", "-now", noon, "-max_call_in", "7m", c); err == nil || !strings.Contains(err.Error(), "max_call_in") {
+		t.Errorf("intraday -max_call_in 7m: %v", err)
+	}
 	// Half as many contacts again needs more agent-hours and leaves the
 	// schedule further short; asking for no change is a usage error.
 	whatIf := func(args ...string) (before, after, paidBefore, paidAfter, underBefore, underAfter float64) {
