@@ -148,6 +148,32 @@ func (b *browser) waitAnswer(sub string, timeout time.Duration) {
 	}
 }
 
+// accessible runs axe-core on the page as it is and fails the test for
+// every violation of impact serious or critical.
+func (b *browser) accessible(page string) {
+	b.t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
+	if err != nil {
+		b.t.Fatalf("axe-core: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	// DevTools evaluation is not subject to the page's CSP.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](string(src)+";true")); err != nil {
+		b.t.Fatalf("inject axe-core: %v", err)
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ["violations"]}).then(r =>
+		r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => v.impact + " " + v.id + ": " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", ")))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("run axe-core: %v", err)
+	}
+	for _, v := range found {
+		b.t.Errorf("accessibility of %s: %s", page, v)
+	}
+}
+
 func (b *browser) signIn(base, token string) {
 	b.t.Helper()
 	b.run("sign in", 30*time.Second,
@@ -183,6 +209,8 @@ func TestConsoleAgentDesktop(t *testing.T) {
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 
+	b.run("open the sign-in page", 30*time.Second, chromedp.Navigate(td.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.accessible("the sign-in page")
 	b.signIn(td.URL, agent)
 	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Features" {
 		t.Errorf("agent's navigation = %v", got)
@@ -198,6 +226,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"utt") and contains(@class,"customer")]//span[contains(., "card was stolen")]`)),
 		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"card kb")]//a[contains(., "Blocking a stolen card")]`)))
 	b.shot("agent-live")
+	b.accessible("the agent desktop, live")
 
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	reason := "Stolen card blocked from the console " + fmt.Sprint(time.Now().UnixNano())
@@ -207,6 +236,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.wrapup-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//form[contains(@class,"wrapup-form")]//p[contains(., "Saved.")]`)))
 	b.shot("agent-wrapup")
+	b.accessible("the agent desktop, wrap-up")
 
 	var res struct {
 		Results map[string]json.RawMessage `json:"results"`
@@ -233,9 +263,11 @@ func TestConsoleAuditorSeesOnlyTheAuditLog(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//h2[.="Audit log"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#view table tbody tr`)))
 	b.run("try the engagements page", 20*time.Second,
-		chromedp.Navigate(td.URL+"/console/#engagements"),
+		// A hash change, as a typed address or a bookmark would make it.
+		chromedp.Evaluate[chromedp.Void](`location.hash = "engagements"; undefined`),
 		chromedp.WaitVisible(chromedp.Search(`//h2[.="Audit log"]`)))
 	b.shot("auditor")
+	b.accessible("the audit log")
 	b.check(nil)
 }
 
@@ -254,7 +286,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Features" {
 		t.Errorf("supervisor's navigation = %v", got)
 	}
-	b.run("open the board", 20*time.Second, chromedp.Navigate(td.URL+"/console/#board"), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
+	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
 	for _, text := range []string{
 		"This is ridiculous, it is the third time this happens.",
 		"I want to speak to a manager right now, I will cancel my account and complain.",
@@ -265,6 +297,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td/span[contains(@class,"risk-high") or contains(@class,"risk-medium")]`)))
 	b.shot("supervisor-board")
+	b.accessible("the escalation board")
 	b.check(nil)
 }
 
