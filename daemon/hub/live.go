@@ -20,6 +20,16 @@ type input struct {
 	received time.Time
 	// ack, when set, receives the result of storing a final segment.
 	ack chan<- error
+	// key is the submitter's name for a final segment it may revise
+	// (0: none); revise marks seg as the revision of the final with key.
+	key    uint64
+	revise bool
+}
+
+// keyedFinal is where a final segment that may be revised was put.
+type keyedFinal struct {
+	seq  uint32
+	conv int // index in the conversation; -1 until published
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled.
@@ -73,6 +83,25 @@ func (l *Live) Touch() { l.lastMedia.Store(time.Now().UnixNano()) }
 // the segment and counts it; it returns false then, or after End.
 func (l *Live) Submit(seg store.Segment) bool {
 	return l.submit(input{seg: seg, received: time.Now()})
+}
+
+// SubmitKeyed is Submit for a final segment that the submitter may revise
+// later (see Revise): key, not zero and unique within the engagement,
+// names it.
+func (l *Live) SubmitKeyed(key uint64, seg store.Segment) bool {
+	return l.submit(input{seg: seg, received: time.Now(), key: key})
+}
+
+// Revise replaces the final segment submitted with key by seg (a second
+// recogniser's better transcript of the same utterance): it is stored in
+// its place (same Seq, stored once, marked Revised), published as a
+// transcript.final event with the same seq, and the live analyzers run
+// on the revised utterance with the conversation up to it. A revision
+// whose original was never stored (dropped, or unknown key) is stored as
+// a new final segment. Like Submit it does not block.
+func (l *Live) Revise(key uint64, seg store.Segment) bool {
+	seg.Final = true
+	return l.submit(input{seg: seg, received: time.Now(), key: key, revise: true})
 }
 
 // SubmitWait queues a final segment and waits until it is committed to
@@ -202,6 +231,9 @@ func (l *Live) run() {
 		seq      uint32
 		conv     []inference.Utterance
 		sessions []LiveSession
+		// keyed maps the submitter's keys of final segments to their
+		// Seq and their place in conv, for revisions.
+		keyed = map[uint64]keyedFinal{}
 	)
 	for _, a := range h.live {
 		if sess := a.Start(&l.eng); sess != nil {
@@ -218,16 +250,28 @@ func (l *Live) run() {
 	}()
 	emit := l.Publish
 	// flush stores a run of final segments in one group commit, then
-	// publishes them and runs the live analyzers on each.
+	// publishes them and runs the live analyzers on each. A revision takes
+	// the Seq of the segment it replaces.
 	flush := func(run []input) {
 		if len(run) == 0 {
 			return
 		}
 		segs := make([]store.Segment, len(run))
+		revised := make([]bool, len(run))
+		next := seq
 		for i, in := range run {
 			segs[i] = in.seg
 			segs[i].Engagement = l.eng.ID
-			segs[i].Seq = seq + uint32(i)
+			segs[i].Revised = false
+			if k, ok := keyed[in.key]; ok && in.revise && in.key != 0 {
+				segs[i].Seq, segs[i].Revised, revised[i] = k.seq, true, true
+				continue
+			}
+			segs[i].Seq = next
+			if in.key != 0 {
+				keyed[in.key] = keyedFinal{seq: next, conv: -1}
+			}
+			next++
 		}
 		err := h.store.AppendBatch(ctx, segs)
 		for _, in := range run {
@@ -237,16 +281,35 @@ func (l *Live) run() {
 		}
 		if err != nil {
 			h.logger.Error("final segments not stored", "engagement", l.eng.ID, "first_seq", seq, "count", len(segs), "err", err)
+			for i, in := range run {
+				if in.key != 0 && !revised[i] {
+					delete(keyed, in.key) // its Seq will be reused
+				}
+			}
 			return
 		}
-		seq += uint32(len(segs))
+		seq = next
 		for i, seg := range segs {
 			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
 			l.Publish(EventTranscriptFinal, seg)
 			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
-			conv = append(conv, u)
+			at := len(conv)
+			if revised[i] {
+				h.metrics.revised.Inc()
+			}
+			if k := keyed[run[i].key]; revised[i] && k.conv >= 0 {
+				at = k.conv
+				conv[at] = u
+			} else {
+				conv = append(conv, u)
+				if run[i].key != 0 {
+					keyed[run[i].key] = keyedFinal{seq: seg.Seq, conv: at}
+				}
+			}
+			// The analyzers see the conversation up to this utterance.
+			upTo := conv[: at+1 : at+1]
 			for _, sess := range sessions {
-				sess.OnUtterance(ctx, conv, emit)
+				sess.OnUtterance(ctx, upTo, emit)
 			}
 		}
 	}
