@@ -177,6 +177,10 @@ type OpenOptions struct {
 	Offline bool
 	// SegmentBuffer is the capacity of the Segments channel (default 64).
 	SegmentBuffer int
+	// Profile is handed to the recogniser of every party
+	// (stt.StreamOptions.Profile): the engagement's queue, which picks its
+	// engine and domain language model.
+	Profile string
 }
 
 // Open admits a new engagement. It returns ErrBusy (wrapped, counted) when
@@ -311,7 +315,7 @@ func (e *Engagement) AddParty(opts PartyOptions) (*Party, error) {
 	if opts.Channel >= dec.Channels() {
 		return nil, fmt.Errorf("pipeline: party %q: channel %d of a %d-channel stream", opts.Name, opts.Channel, dec.Channels())
 	}
-	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000})
+	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000, Profile: e.opts.Profile})
 	if err != nil {
 		if errors.Is(err, stt.ErrBusy) {
 			e.p.m.refused.WithLabelValues("recognizer").Inc()
