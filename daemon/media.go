@@ -39,11 +39,11 @@ type MediaConfig struct {
 	// two-pass.
 	Whisper pool.Config `yaml:"whisper"`
 	// Queues overrides settings per queue ID (engine).
-	Queues map[string]QueueMediaConfig `yaml:"queues"`
-	Pipeline     pipeline.Config     `yaml:"pipeline"`
-	WHIP         whip.Config         `yaml:"whip"`
-	WebSocket    wsstream.Config     `yaml:"websocket"`
-	SIP          SIPConfig           `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
+	Queues    map[string]QueueMediaConfig `yaml:"queues"`
+	Pipeline  pipeline.Config             `yaml:"pipeline"`
+	WHIP      whip.Config                 `yaml:"whip"`
+	WebSocket wsstream.Config             `yaml:"websocket"`
+	SIP       SIPConfig                   `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
 	// MaxUploadBytes bounds an uploaded file. Default 256 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
 }
