@@ -130,6 +130,12 @@ type Config struct {
 	// off at 8 kHz (on LibriVox it hurt there).
 	WidebandCMNAdaptMs   int `json:"wideband_cmn_adapt_ms"`
 	NarrowbandCMNAdaptMs int `json:"narrowband_cmn_adapt_ms"`
+	// RedecodeFirst decodes each stream's first utterance a second time
+	// with the cepstral mean of its own audio, so that the transcript of
+	// a call's first words does not depend on where its audio began
+	// (see the start-offset eval in media/analyze). It costs one more
+	// decoding of the first utterance.
+	RedecodeFirst bool `json:"redecode_first_utterance"`
 }
 
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
@@ -199,7 +205,48 @@ type Engine struct {
 	total  int           // +checklocks:mu
 	closed bool          // +checklocks:mu
 	inits  sync.Mutex    // serialises decoder creation
+	// domain are the domain language models by profile. +checklocks:mu
+	domain map[string]DomainLM
 }
+
+// DomainLM is a profile's language model (a queue's), interpolated with
+// the general model.
+type DomainLM struct {
+	// Path is the model file (ARPA text or PocketSphinx binary).
+	Path string
+	// Version names this build; a stream opened after a new version was
+	// set uses it.
+	Version string
+	// Weight of the domain model in the linear interpolation (0..1).
+	Weight float64
+}
+
+// SetDomainLM makes lm the language model of streams opened with
+// StreamOptions.Profile profile, from the next stream on (decoders load it
+// on first use). A zero DomainLM removes the profile's model.
+func (e *Engine) SetDomainLM(profile string, lm DomainLM) error {
+	if lm.Path != "" {
+		if lm.Weight <= 0 || lm.Weight >= 1 {
+			return fmt.Errorf("pocketsphinx: domain language model weight must be in (0, 1), got %v", lm.Weight)
+		}
+		if _, err := os.Stat(lm.Path); err != nil {
+			return fmt.Errorf("pocketsphinx: domain language model: %w", err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.domain == nil {
+		e.domain = map[string]DomainLM{}
+	}
+	if lm.Path == "" {
+		delete(e.domain, profile)
+	} else {
+		e.domain[profile] = lm
+	}
+	return nil
+}
+
+func domainSearch(profile, version string) string { return "lm:" + profile + ":" + version }
 
 var _ stt.Engine = (*Engine)(nil)
 
@@ -344,8 +391,29 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	if adaptMs > 0 {
 		prior = cmnAdaptPriorFrames
 	}
+	e.mu.Lock()
+	lm, hasLM := e.domain[opts.Profile]
+	e.mu.Unlock()
+	base := ""
 	var err error
 	d.do(func() {
+		if hasLM {
+			base = domainSearch(opts.Profile, lm.Version)
+			if err = d.addInterpolated(base, lm.Path, lm.Weight); err != nil {
+				e.log.Warn("domain language model not loaded; using the general model", "profile", opts.Profile,
+					"version", lm.Version, "err", err)
+				base, err = "", nil
+			}
+		}
+		if err = d.useSearch(base); err != nil {
+			return
+		}
+		// Older versions of this profile's model are of no more use.
+		for name := range d.searches {
+			if name != base && strings.HasPrefix(name, "lm:"+opts.Profile+":") {
+				d.removeSearch(name)
+			}
+		}
 		if err = d.startStream(); err == nil {
 			d.setCMN(e.cmn[p], prior)
 		}
@@ -355,7 +423,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 		return nil, err
 	}
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
-		cmnEvery: int64(adaptMs) * stt.Rate / 1000}, nil
+		cmnEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst}, nil
 }
 
 func (e *Engine) put(d *decoder) {
