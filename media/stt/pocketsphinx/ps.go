@@ -364,7 +364,7 @@ func (d *decoder) addWord(word, phones string) error {
 // "" for <s>, </s>, <sil>, fillers ([NOISE], ++...++) and a grammar's null
 // transitions ((NULL)), and "read" for "read(2)".
 func cleanWord(w string) string {
-	if w == "" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "++") || strings.HasPrefix(w, "(") {
+	if w == "" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "++") || w == "(NULL)" {
 		return ""
 	}
 	if i := strings.IndexByte(w, '('); i > 0 && strings.HasSuffix(w, ")") {
