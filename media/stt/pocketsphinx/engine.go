@@ -207,6 +207,9 @@ type Engine struct {
 	inits  sync.Mutex    // serialises decoder creation
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
+	// dict is the dictionary's words (Known).
+	dictOnce sync.Once
+	dict     map[string]bool
 }
 
 // DomainLM is a profile's language model (a queue's), interpolated with
@@ -668,4 +671,31 @@ func (e *Engine) MeasureCMN(narrow bool, utts [][]int16) (string, error) {
 		return "", err
 	}
 	return FormatCMN(v), nil
+}
+
+// Known returns whether the engine's dictionary (and vocabulary) has a
+// word, for language-model builders that must not use words the decoder
+// cannot say. The dictionary file is read once, on first use.
+func (e *Engine) Known(word string) bool {
+	e.dictOnce.Do(func() {
+		e.dict = map[string]bool{}
+		b, err := os.ReadFile(e.cfg.Dict)
+		if err != nil {
+			e.log.Warn("dictionary not read", "err", err)
+			return
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			w, _, _ := strings.Cut(l, " ")
+			if i := strings.IndexByte(w, '('); i > 0 {
+				w = w[:i]
+			}
+			if w != "" {
+				e.dict[w] = true
+			}
+		}
+		for w := range e.cfg.Vocabulary {
+			e.dict[strings.ToLower(strings.TrimSpace(w))] = true
+		}
+	})
+	return e.dict[word]
 }
