@@ -39,11 +39,13 @@ type MediaConfig struct {
 	// two-pass.
 	Whisper pool.Config `yaml:"whisper"`
 	// Queues overrides settings per queue ID (engine).
-	Queues    map[string]QueueMediaConfig `yaml:"queues"`
-	Pipeline  pipeline.Config             `yaml:"pipeline"`
-	WHIP      whip.Config                 `yaml:"whip"`
-	WebSocket wsstream.Config             `yaml:"websocket"`
-	SIP       SIPConfig                   `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
+	Queues map[string]QueueMediaConfig `yaml:"queues"`
+	// DomainLM builds a language model per queue from the site's text.
+	DomainLM  DomainLMConfig  `yaml:"domain_lm"`
+	Pipeline  pipeline.Config `yaml:"pipeline"`
+	WHIP      whip.Config     `yaml:"whip"`
+	WebSocket wsstream.Config `yaml:"websocket"`
+	SIP       SIPConfig       `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
 	// MaxUploadBytes bounds an uploaded file. Default 256 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
 }
@@ -54,6 +56,7 @@ func DefaultMediaConfig() MediaConfig {
 		Engine:         "pocketsphinx",
 		PocketSphinx:   pocketsphinx.DefaultConfig(),
 		Whisper:        pool.DefaultConfig(),
+		DomainLM:       DefaultDomainLMConfig(),
 		Pipeline:       pipeline.DefaultConfig(),
 		WHIP:           whip.DefaultConfig(),
 		WebSocket:      wsstream.DefaultConfig(),
@@ -86,6 +89,9 @@ func (c MediaConfig) Validate() error {
 			return fmt.Errorf("whisper: %w", err)
 		}
 	}
+	if err := c.DomainLM.Validate(); err != nil {
+		return err
+	}
 	if c.MaxUploadBytes < 1<<20 {
 		return fmt.Errorf("max_upload_bytes must be at least 1 MiB, got %d", c.MaxUploadBytes)
 	}
@@ -117,6 +123,7 @@ func (silentStream) Close() error                        { return nil }
 type mediaRouter struct {
 	d        *Daemon
 	engine   *engines
+	lm       *lmRunner
 	pipeline *pipeline.Pipeline
 	analyzer *analyze.Analyzer
 	whip     *whip.Server
@@ -130,6 +137,11 @@ func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometh
 	m := &mediaRouter{d: d}
 	m.engine = newEngines(cfg, logger, reg, d.controls.LocalModelsOnly)
 	var err error
+	if cfg.DomainLM.Enabled {
+		if m.lm, err = startLM(d, cfg, m.engine, logger, reg); err != nil {
+			return nil, err
+		}
+	}
 	if m.pipeline, err = pipeline.New(cfg.Pipeline, logger, reg, m.engine); err != nil {
 		return nil, err
 	}
@@ -153,6 +165,7 @@ func (m *mediaRouter) close() {
 	m.whip.Close()
 	m.ws.Close()
 	m.bridges.Wait()
+	m.lm.close()
 	m.engine.Close()
 }
 

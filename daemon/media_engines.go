@@ -56,6 +56,9 @@ type engines struct {
 	pool   *pool.Pool
 	byName map[string]stt.Engine
 
+	// lm receives the queues' domain language models (nil: none).
+	lm *lmInstaller
+
 	// poolRun stops the servers' health checks.
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -83,6 +86,11 @@ func (es *engines) start() error {
 				return
 			}
 			es.byName[enginePocketSphinx] = es.local
+			if es.lm != nil {
+				if es.err = es.lm.attach(es.local); es.err != nil {
+					return
+				}
+			}
 		}
 		if used[engineWhisperHTTP] || used[engineTwoPass] {
 			if es.pool, es.err = pool.New(es.cfg.Whisper, es.logger, es.reg, nil); es.err != nil {

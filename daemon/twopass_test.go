@@ -185,3 +185,34 @@ func TestMediaEngineConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestMediaYAML: the speech-to-text settings read from the configuration
+// file, durations as strings.
+func TestMediaYAML(t *testing.T) {
+	path := t.TempDir() + "/earshot.yaml"
+	os.WriteFile(path, []byte(`
+media:
+  engine: pocketsphinx
+  queues:
+    cards: {engine: two-pass}
+  whisper:
+    timeout: 8s
+    servers:
+      - {name: gpu1, url: "http://127.0.0.1:8080", api: whisper.cpp, max_in_flight: 2}
+      - {url: "http://127.0.0.1:8000", api: openai, model: Systran/faster-whisper-small.en}
+  domain_lm:
+    enabled: true
+    weight: 0.4
+    build: {interval: 5m}
+`), 0o600)
+	cfg, err := LoadConfig(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Media
+	if m.Queues["cards"].Engine != "two-pass" || len(m.Whisper.Servers) != 2 || m.Whisper.Servers[0].MaxInFlight != 2 ||
+		m.Whisper.Timeout != 8*time.Second || m.Whisper.Servers[1].Model != "Systran/faster-whisper-small.en" ||
+		!m.DomainLM.Enabled || m.DomainLM.Weight != 0.4 || m.DomainLM.Build.Interval != 5*time.Minute || m.DomainLM.Build.Keep != 2 {
+		t.Errorf("media config read as %+v", m)
+	}
+}

@@ -207,9 +207,7 @@ type Engine struct {
 	inits  sync.Mutex    // serialises decoder creation
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
-	// dict is the dictionary's words (Known).
-	dictOnce sync.Once
-	dict     map[string]bool
+	known func(string) bool // the dictionary's words
 }
 
 // DomainLM is a profile's language model (a queue's), interpolated with
@@ -262,7 +260,7 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	e := &Engine{cfg: cfg, log: logger.With("component", "pocketsphinx")}
+	e := &Engine{cfg: cfg, log: logger.With("component", "pocketsphinx"), known: Known(cfg)}
 	work := cfg.WorkDir
 	if work == "" {
 		d, err := os.MkdirTemp("", "earshot-pocketsphinx-")
@@ -675,27 +673,34 @@ func (e *Engine) MeasureCMN(narrow bool, utts [][]int16) (string, error) {
 
 // Known returns whether the engine's dictionary (and vocabulary) has a
 // word, for language-model builders that must not use words the decoder
-// cannot say. The dictionary file is read once, on first use.
-func (e *Engine) Known(word string) bool {
-	e.dictOnce.Do(func() {
-		e.dict = map[string]bool{}
-		b, err := os.ReadFile(e.cfg.Dict)
-		if err != nil {
-			e.log.Warn("dictionary not read", "err", err)
-			return
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			w, _, _ := strings.Cut(l, " ")
-			if i := strings.IndexByte(w, '('); i > 0 {
-				w = w[:i]
+// cannot say.
+func (e *Engine) Known(word string) bool { return e.known(word) }
+
+// Known returns the word test of Engine.Known for cfg without creating an
+// engine: the dictionary file is read once, on first use.
+func Known(cfg Config) func(string) bool {
+	var once sync.Once
+	var dict map[string]bool
+	return func(word string) bool {
+		once.Do(func() {
+			dict = map[string]bool{}
+			b, err := os.ReadFile(cfg.Dict)
+			if err != nil {
+				return
 			}
-			if w != "" {
-				e.dict[w] = true
+			for _, l := range strings.Split(string(b), "\n") {
+				w, _, _ := strings.Cut(l, " ")
+				if i := strings.IndexByte(w, '('); i > 0 {
+					w = w[:i]
+				}
+				if w != "" {
+					dict[w] = true
+				}
 			}
-		}
-		for w := range e.cfg.Vocabulary {
-			e.dict[strings.ToLower(strings.TrimSpace(w))] = true
-		}
-	})
-	return e.dict[word]
+			for w := range cfg.Vocabulary {
+				dict[strings.ToLower(strings.TrimSpace(w))] = true
+			}
+		})
+		return dict[word]
+	}
 }
