@@ -177,7 +177,6 @@ func an4Calls(t *testing.T, dev bool) []call {
 	return out
 }
 
-
 // result is the outcome of one system on a set of calls.
 type result struct {
 	c        wer.Counts

@@ -207,7 +207,7 @@ type Engine struct {
 	inits  sync.Mutex    // serialises decoder creation
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
-	known func(string) bool // the dictionary's words
+	known  func(string) bool // the dictionary's words
 }
 
 // DomainLM is a profile's language model (a queue's), interpolated with
