@@ -318,7 +318,12 @@ func TestEvalHeldOutDev(t *testing.T) {
 		if v := os.Getenv("EARSHOT_EVAL_GRID"); v != "" && !strings.Contains(v, fmt.Sprintf("%s:%v", g.search, g.redo)) {
 			continue
 		}
-		a, _ := newTestAnalyzer(t, psConfig(g.search, g.redo), pipeline.DefaultConfig())
+		cfg := psConfig(g.search, g.redo)
+		if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_NB_ADAPT_MS")); err == nil {
+			cfg.NarrowbandCMNAdaptMs = v
+			name += fmt.Sprintf(" nb-adapt=%dms", v)
+		}
+		a, _ := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
 		rows = append(rows, sysRow{"an4 dev 16k", name, runCalls(t, a, calls, false, "")})
 		rows = append(rows, sysRow{"an4 dev 8k mu-law", name, runCalls(t, a, calls, true, "")})
 		logRows(t, rows[len(rows)-2:])
