@@ -20,6 +20,8 @@ type input struct {
 	received time.Time
 	// ack, when set, receives the result of storing a final segment.
 	ack chan<- error
+	// rid is the key of the segment in the redactor (0: none).
+	rid uint64
 	// key is the submitter's name for a final segment it may revise
 	// (0: none); revise marks seg as the revision of the final with key.
 	key    uint64
@@ -43,6 +45,7 @@ const maxRun = 256
 type Live struct {
 	hub       *Hub
 	eng       store.Engagement
+	source    string // the ingest path Start was given
 	inbox     chan input
 	endc      chan string
 	endOnce   sync.Once
@@ -96,9 +99,12 @@ func (l *Live) SubmitKeyed(key uint64, seg store.Segment) bool {
 // recogniser's better transcript of the same utterance): it is stored in
 // its place (same Seq, stored once, marked Revised), published as a
 // transcript.final event with the same seq, and the live analyzers run
-// on the revised utterance with the conversation up to it. A revision
-// whose original was never stored (dropped, or unknown key) is stored as
-// a new final segment. Like Submit it does not block.
+// on the revised utterance with the conversation up to it. With
+// redaction on, the revision is redacted like the analyzers' texts; one
+// that comes while redaction still holds the original replaces it before
+// it is stored. A revision whose original was never stored (dropped, or
+// unknown key) is stored as a new final segment. Like Submit it does not
+// block.
 func (l *Live) Revise(key uint64, seg store.Segment) bool {
 	seg.Final = true
 	return l.submit(input{seg: seg, received: time.Now(), key: key, revise: true})
@@ -231,10 +237,22 @@ func (l *Live) run() {
 		seq      uint32
 		conv     []inference.Utterance
 		sessions []LiveSession
+		red      SegmentRedactor
+		// held are final segments the redactor holds back, by key;
+		// storedSeq maps the keys of recently stored ones to their seq,
+		// for revisions.
+		held      = map[uint64]input{}
+		storedSeq = map[uint64]uint32{}
+		nextRID   uint64
 		// keyed maps the submitter's keys of final segments to their
-		// Seq and their place in conv, for revisions.
-		keyed = map[uint64]keyedFinal{}
+		// Seq and their place in conv, for revisions; heldRev are
+		// revisions of segments the redactor still holds, by key.
+		keyed   = map[uint64]keyedFinal{}
+		heldRev = map[uint64]store.Segment{}
 	)
+	if h.redaction != nil {
+		red = h.redaction.Open(&l.eng, l.source)
+	}
 	for _, a := range h.live {
 		if sess := a.Start(&l.eng); sess != nil {
 			sessions = append(sessions, sess)
@@ -249,6 +267,10 @@ func (l *Live) run() {
 		l.mu.Unlock()
 	}()
 	emit := l.Publish
+	if red != nil {
+		// Analyzers' outputs may not carry a value the transcript lost.
+		emit = func(typ string, data any) { l.Publish(typ, redactData(data, red.Output)) }
+	}
 	// flush stores a run of final segments in one group commit, then
 	// publishes them and runs the live analyzers on each. A revision takes
 	// the Seq of the segment it replaces.
@@ -262,7 +284,6 @@ func (l *Live) run() {
 		for i, in := range run {
 			segs[i] = in.seg
 			segs[i].Engagement = l.eng.ID
-			segs[i].Revised = false
 			if k, ok := keyed[in.key]; ok && in.revise && in.key != 0 {
 				segs[i].Seq, segs[i].Revised, revised[i] = k.seq, true, true
 				continue
@@ -288,11 +309,17 @@ func (l *Live) run() {
 			}
 			return
 		}
+		for i, in := range run {
+			if in.rid != 0 {
+				storedSeq[in.rid] = segs[i].Seq
+				delete(storedSeq, in.rid-64) // keep the recent ones only
+			}
+		}
 		seq = next
 		for i, seg := range segs {
 			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
 			l.Publish(EventTranscriptFinal, seg)
-			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
+			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.TextIn(h.cfg.AnalysisLanguage), StartMS: seg.StartMs, EndMS: seg.EndMs}
 			at := len(conv)
 			if revised[i] {
 				h.metrics.revised.Inc()
@@ -313,18 +340,81 @@ func (l *Live) run() {
 			}
 		}
 	}
+	// redactRevision redacts a revision's text as the redactor redacts
+	// analyzers' texts; its words go when the text changed.
+	redactRevision := func(seg store.Segment) store.Segment {
+		if red == nil {
+			return seg
+		}
+		if t := red.Output(seg.Text); t != seg.Text {
+			seg.Text, seg.Words = t, nil
+		}
+		return seg
+	}
+	// release adds the segments the redactor let go to run; a revision of
+	// a stored segment is published at once.
+	release := func(run []input, rs []Redacted) []input {
+		for _, r := range rs {
+			if r.Revised {
+				s, ok := storedSeq[r.ID]
+				if !ok {
+					continue
+				}
+				r.Seg.Engagement, r.Seg.Seq = l.eng.ID, s
+				h.metrics.revised.Inc()
+				l.Publish(EventTranscriptRevised, r.Seg)
+				continue
+			}
+			in, ok := held[r.ID]
+			if !ok {
+				continue
+			}
+			delete(held, r.ID)
+			in.seg = r.Seg
+			if rev, ok := heldRev[in.key]; ok && in.key != 0 {
+				// Revised while held: stored once, with the revision.
+				delete(heldRev, in.key)
+				in.seg, in.revise = rev, false
+				in.seg.Revised = true
+			}
+			run = append(run, in)
+		}
+		return run
+	}
 	// handle takes one input and whatever else is already queued, keeping
 	// their order: partials are published between runs of finals.
 	handle := func(first input) {
 		var run []input
 		next := first
 		for n := 0; ; n++ {
-			if next.seg.Final {
+			heldOriginal := false
+			if next.revise && red != nil {
+				for _, h := range held {
+					heldOriginal = heldOriginal || (h.key == next.key && next.key != 0)
+				}
+			}
+			switch {
+			case next.seg.Final && next.revise && heldOriginal:
+				heldRev[next.key] = redactRevision(next.seg)
+			case next.seg.Final && next.revise:
+				next.seg = redactRevision(next.seg)
 				run = append(run, next)
-			} else {
+			case next.seg.Final && red != nil:
+				nextRID++
+				next.rid = nextRID
+				held[nextRID] = next
+				// Acknowledged input (chat, uploads) is not held: the
+				// caller waits for it.
+				run = release(run, red.Final(nextRID, next.seg, next.ack == nil, time.Now()))
+			case next.seg.Final:
+				run = append(run, next)
+			default:
 				flush(run)
 				run = run[:0]
 				p := next.seg
+				if red != nil {
+					p = red.Partial(p)
+				}
 				p.Engagement = l.eng.ID
 				l.Publish(EventTranscriptPartial, p)
 			}
@@ -343,11 +433,27 @@ func (l *Live) run() {
 	var reason string
 	tick := time.NewTicker(TickInterval)
 	defer tick.Stop()
+	// holdTimer fires when a segment the redactor holds is due.
+	holdTimer := time.NewTimer(time.Hour)
+	holdTimer.Stop()
+	defer holdTimer.Stop()
+	arm := func() {
+		if red == nil {
+			return
+		}
+		if at, ok := red.Deadline(); ok {
+			holdTimer.Reset(time.Until(at))
+		}
+	}
 loop:
 	for {
 		select {
 		case in := <-l.inbox:
 			handle(in)
+			arm()
+		case now := <-holdTimer.C:
+			flush(release(nil, red.Expire(now)))
+			arm()
 		case now := <-tick.C:
 			for _, sess := range sessions {
 				if t, ok := sess.(Ticker); ok {
@@ -371,6 +477,11 @@ loop:
 		}
 		break
 	}
+	ended := map[string]any{"reason": reason, "segments": seq}
+	if red != nil {
+		flush(release(nil, red.Flush()))
+		ended["redactions"] = red.Counts()
+	}
 	end := time.Now().UTC()
 	if ns := l.endAt.Load(); ns != 0 {
 		end = time.Unix(0, ns).UTC()
@@ -381,7 +492,8 @@ loop:
 	}
 	h.metrics.ended.WithLabelValues(reason).Inc()
 	h.retire(l)
-	l.Publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
+	ended["segments"] = seq
+	l.Publish(EventEnded, ended)
 	// The post-engagement analyzers read the conversation in time order,
 	// as the store returns it, not in the order the recognisers finished.
 	slices.SortStableFunc(conv, func(a, b inference.Utterance) int {
