@@ -515,12 +515,26 @@ func spellDigits(s string) string {
 // language model. Reported speakers only (same split rule).
 func TestEvalDigits(t *testing.T) {
 	dev := os.Getenv("EARSHOT_EVAL_DEV") != ""
-	strs := digitStrings(t, dev, 40)
+	n := 40
+	if v, _ := strconv.Atoi(os.Getenv("EARSHOT_EVAL_N")); v > 0 {
+		n = v
+	}
+	strs := digitStrings(t, dev, n)
+	if os.Getenv("EARSHOT_EVAL_DIGITS") == "an4" {
+		strs = an4DigitStrings(t, dev)
+	}
 	var rows []string
-	for _, mode := range []stt.Mode{stt.ModeDigits, stt.ModeSpeech} {
-		for _, rate := range []int{16000, 8000} {
+	modes, rates := []stt.Mode{stt.ModeDigits, stt.ModeSpeech}, []int{16000, 8000}
+	if os.Getenv("EARSHOT_EVAL_QUICK") != "" {
+		modes, rates = modes[:1], rates[:1]
+	}
+	for _, mode := range modes {
+		for _, rate := range rates {
 			cfg := pocketsphinx.DefaultConfig()
 			cfg.MaxDecoders = 4
+			if v := os.Getenv("EARSHOT_EVAL_REDO"); v != "" {
+				cfg.RedecodeFirst = v == "1"
+			}
 			eng, err := pocketsphinx.New(cfg, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -554,7 +568,59 @@ func TestEvalDigits(t *testing.T) {
 
 type digitString struct {
 	speaker, digits string
-	pcm8            []int16 // 8 kHz
+	pcm8            []int16 // 8 kHz (FSDD)
+	wav16           string  // 16 kHz recording (AN4), instead of pcm8
+}
+
+// an4DigitStrings are the AN4 utterances of 4-16 spoken digits and
+// nothing else (phone numbers, zip codes), 16 kHz, each with 0.5 s of
+// silence before and after, of one half's speakers (same split rule).
+func an4DigitStrings(t *testing.T, dev bool) []digitString {
+	t.Helper()
+	root := speechDir(t, "an4")
+	digitWord := map[string]bool{}
+	for _, w := range strings.Fields("zero oh one two three four five six seven eight nine double triple") {
+		digitWord[w] = true
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "wav", "*", "*", "*.sph"))
+	var all []string
+	for _, f := range files {
+		if spk := filepath.Base(filepath.Dir(f)); !slices.Contains(all, spk) {
+			all = append(all, spk)
+		}
+	}
+	slices.Sort(all)
+	byID := map[string]string{}
+	for _, f := range files {
+		byID[strings.TrimSuffix(filepath.Base(f), ".sph")] = f
+	}
+	cache := filepath.Join(filepath.Dir(root), "cache", "an4-digits")
+	os.MkdirAll(cache, 0o755)
+	var out []digitString
+	for _, tf := range []string{"an4_train.transcription", "an4_test.transcription"} {
+		for _, u := range readRefs(t, filepath.Join(root, "etc", tf)) {
+			id := strings.TrimSpace(u.id)
+			words := wer.Normalize(strings.NewReplacer("<s>", "", "</s>", "").Replace(u.text))
+			ok := len(words) > 0
+			for _, w := range words {
+				ok = ok && digitWord[w]
+			}
+			d := digitsOf(strings.Join(words, " "))
+			f, found := byID[id]
+			if !ok || !found || len(d) < 4 || len(d) > 16 || inDev(filepath.Base(filepath.Dir(f)), all) != dev {
+				continue
+			}
+			w16 := filepath.Join(cache, id+".wav")
+			if _, err := os.Stat(w16); err != nil {
+				tmp := filepath.Join(t.TempDir(), "u.wav")
+				sox(t, f, "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", tmp)
+				writeWAV16(t, w16, append(append(make([]int16, 8000), readPCM16(t, tmp)...), make([]int16, 8000)...))
+			}
+			out = append(out, digitString{speaker: filepath.Base(filepath.Dir(f)), digits: d, wav16: w16})
+		}
+	}
+	t.Logf("%d AN4 digit strings (4-16 digits)", len(out))
+	return out
 }
 
 // digitStrings builds n strings per half from FSDD: lengths 4-16, digits
@@ -613,11 +679,15 @@ func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode
 	t.Helper()
 	tmp := t.TempDir()
 	in := filepath.Join(tmp, "in.wav")
-	b := make([]byte, 2*len(s.pcm8))
-	for j, v := range s.pcm8 {
-		binary.LittleEndian.PutUint16(b[2*j:], uint16(v))
+	if s.wav16 != "" {
+		in = s.wav16
+	} else {
+		b := make([]byte, 2*len(s.pcm8))
+		for j, v := range s.pcm8 {
+			binary.LittleEndian.PutUint16(b[2*j:], uint16(v))
+		}
+		os.WriteFile(in, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: 8000, Channels: 1, BitsPerSample: 16}, b), 0o644)
 	}
-	os.WriteFile(in, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: 8000, Channels: 1, BitsPerSample: 16}, b), 0o644)
 	var format codec.Format
 	var raw []byte
 	if rate == 8000 {
