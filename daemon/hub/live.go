@@ -26,6 +26,9 @@ type input struct {
 	// (0: none); revise marks seg as the revision of the final with key.
 	key    uint64
 	revise bool
+	// message marks a chat message: it is timed when the engagement
+	// takes it, so that time order is the order of acceptance.
+	message bool
 }
 
 // keyedFinal is where a final segment that may be revised was put.
@@ -116,6 +119,27 @@ func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
 	ack := make(chan error, 1)
 	if !l.submit(input{seg: seg, received: time.Now(), ack: ack}) {
+		if l.Ended() {
+			return ErrNotLive
+		}
+		return ErrBusy
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SubmitMessage is SubmitWait for a chat message: its time is set when
+// the engagement takes it, milliseconds from the start and strictly after
+// the previous message, so that two messages sent within a millisecond
+// keep their order in the transcript.
+func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
+	seg.Final = true
+	ack := make(chan error, 1)
+	if !l.submit(input{seg: seg, received: time.Now(), ack: ack, message: true}) {
 		if l.Ended() {
 			return ErrNotLive
 		}
@@ -249,6 +273,8 @@ func (l *Live) run() {
 		// revisions of segments the redactor still holds, by key.
 		keyed   = map[uint64]keyedFinal{}
 		heldRev = map[uint64]store.Segment{}
+		// lastMessageMs is the time of the last chat message taken.
+		lastMessageMs int64 = -1
 	)
 	if h.redaction != nil {
 		red = h.redaction.Open(&l.eng, l.source)
@@ -387,6 +413,10 @@ func (l *Live) run() {
 		var run []input
 		next := first
 		for n := 0; ; n++ {
+			if next.message {
+				at := max(next.received.Sub(l.eng.Start).Milliseconds(), lastMessageMs+1, 0)
+				next.seg.StartMs, next.seg.EndMs, lastMessageMs = at, at, at
+			}
 			heldOriginal := false
 			if next.revise && red != nil {
 				for _, h := range held {
