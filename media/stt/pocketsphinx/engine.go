@@ -136,6 +136,11 @@ type Config struct {
 	// (see the start-offset eval in media/analyze). It costs one more
 	// decoding of the first utterance.
 	RedecodeFirst bool `json:"redecode_first_utterance"`
+	// GrammarWIP is the word insertion penalty of the listening modes'
+	// grammars (digits, letters): below the language model's -wip it
+	// keeps short words ("oh", "eight") from being inserted into noise
+	// and breaths between digits. 0 uses the decoder's -wip.
+	GrammarWIP float64 `json:"grammar_word_insertion_penalty"`
 }
 
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
@@ -170,6 +175,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: partial_every_ms must not be negative")
 	case c.WidebandCMNAdaptMs < 0 || c.NarrowbandCMNAdaptMs < 0:
 		return fmt.Errorf("pocketsphinx: cmn_adapt_ms must not be negative")
+	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
+		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}
 	for _, p := range []struct{ name, path string }{{"model_dir", c.ModelDir}, {"lm", c.LM}, {"dict", c.Dict}} {
 		if _, err := os.Stat(p.path); err != nil {

@@ -56,7 +56,7 @@ func (s *stream) searchFor() (string, error) {
 	if !ok {
 		return "", fmt.Errorf("pocketsphinx: no grammar for mode %s", s.mode)
 	}
-	if err := s.d.addGrammar(name, g); err != nil {
+	if err := s.d.addGrammar(name, g, s.e.cfg.GrammarWIP); err != nil {
 		return "", err
 	}
 	return name, nil

@@ -92,6 +92,20 @@ static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, f
 	ngram_model_free(set); // the search holds its own reference
 	return rv;
 }
+
+// es_set_jsgf adds a JSGF grammar as search name with word insertion
+// penalty wip (0: the decoder's -wip). The grammar search reads -wip from
+// the decoder's configuration when it is made, so the value is set for
+// that moment and put back, leaving the language-model searches made
+// later as they were.
+static int es_set_jsgf(ps_decoder_t *ps, const char *name, const char *jsgf, double wip) {
+	cmd_ln_t *cfg = ps_get_config(ps);
+	double old = cmd_ln_float_r(cfg, "-wip");
+	if (wip > 0) cmd_ln_set_float_r(cfg, "-wip", wip);
+	int rv = ps_set_jsgf_string(ps, name, jsgf);
+	cmd_ln_set_float_r(cfg, "-wip", old);
+	return rv;
+}
 */
 import "C"
 
@@ -270,15 +284,16 @@ func (d *decoder) setCMN(v []float32, priorFrames int) {
 // with (PS_DEFAULT_SEARCH).
 const defaultSearch = "_default"
 
-// addGrammar adds a JSGF grammar as search name (once per decoder).
-func (d *decoder) addGrammar(name, jsgf string) error {
+// addGrammar adds a JSGF grammar as search name (once per decoder), with
+// word insertion penalty wip (0: the decoder's).
+func (d *decoder) addGrammar(name, jsgf string, wip float64) error {
 	if d.searches[name] {
 		return nil
 	}
 	cn, cg := C.CString(name), C.CString(jsgf)
 	defer C.free(unsafe.Pointer(cn))
 	defer C.free(unsafe.Pointer(cg))
-	if C.ps_set_jsgf_string(d.ps, cn, cg) < 0 {
+	if C.es_set_jsgf(d.ps, cn, cg, C.double(wip)) < 0 {
 		return fmt.Errorf("pocketsphinx: grammar %s rejected", name)
 	}
 	if d.searches == nil {
