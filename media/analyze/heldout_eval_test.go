@@ -344,32 +344,29 @@ func TestEvalHeldOut(t *testing.T) {
 	calls := an4Calls(t, false)
 	t.Logf("reported half: %d speakers, %.1f min", len(calls), minutes(calls))
 	var rows []sysRow
-	for _, sys := range []struct {
-		name string
-		cfg  pocketsphinx.Config
-	}{
-		{"earshot default", pocketsphinx.DefaultConfig()},
-		{"earshot accurate", psConfig(pocketsphinx.SearchAccurate, pocketsphinx.DefaultConfig().RedecodeFirst)},
-	} {
-		sys.cfg.MaxDecoders = 4
-		a, _ := newTestAnalyzer(t, sys.cfg, pipeline.DefaultConfig())
-		rows = append(rows, sysRow{"an4 reported 16k", sys.name, runCalls(t, a, calls, false, "")})
-		rows = append(rows, sysRow{"an4 reported 8k mu-law", sys.name, runCalls(t, a, calls, true, "")})
-		logRows(t, rows[len(rows)-2:])
+	add := func(r ...sysRow) {
+		rows = append(rows, r...)
+		logRows(t, r) // as they come: the whole run is long
 	}
-	cfg := pocketsphinx.DefaultConfig()
-	cfg.MaxDecoders = 4
-	a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
-	installDomainLM(t, eng, "bank", domainWeight)
-	rows = append(rows, sysRow{"an4 reported 16k", "earshot default + domain LM", runCalls(t, a, calls, false, "bank")})
-	rows = append(rows, sysRow{"an4 reported 8k mu-law", "earshot default + domain LM", runCalls(t, a, calls, true, "bank")})
-	c16 := runContinuous(t, calls, false)
-	c8 := runContinuous(t, calls, true)
-	rows = append(rows, sysRow{"an4 reported 16k", "pocketsphinx_continuous defaults", c16})
-	rows = append(rows, sysRow{"an4 reported 8k mu-law", "pocketsphinx_continuous defaults (upsampled)", c8})
-	logRows(t, rows)
+	run := func(name string, cfg pocketsphinx.Config, profile string) {
+		cfg.MaxDecoders = 4
+		a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
+		if profile != "" {
+			installDomainLM(t, eng, profile, domainWeight)
+		}
+		add(sysRow{"an4 reported 16k", name, runCalls(t, a, calls, false, profile)},
+			sysRow{"an4 reported 8k mu-law", name, runCalls(t, a, calls, true, profile)})
+	}
+	run("earshot default", pocketsphinx.DefaultConfig(), "")
+	def16, def8 := rows[0].r, rows[1].r
+	c16, c8 := runContinuous(t, calls, false), runContinuous(t, calls, true)
+	add(sysRow{"an4 reported 16k", "pocketsphinx_continuous defaults", c16},
+		sysRow{"an4 reported 8k mu-law", "pocketsphinx_continuous defaults (upsampled)", c8})
 	t.Logf("target: the default preset at least 5 points better than pocketsphinx_continuous: 16k %.1f vs %.1f (%+.1f), 8k %.1f vs %.1f (%+.1f)",
-		rows[0].r.c.WER(), c16.c.WER(), c16.c.WER()-rows[0].r.c.WER(), rows[1].r.c.WER(), c8.c.WER(), c8.c.WER()-rows[1].r.c.WER())
+		def16.c.WER(), c16.c.WER(), c16.c.WER()-def16.c.WER(), def8.c.WER(), c8.c.WER(), c8.c.WER()-def8.c.WER())
+	run("earshot default + domain LM", pocketsphinx.DefaultConfig(), "bank")
+	run("earshot accurate", psConfig(pocketsphinx.SearchAccurate, pocketsphinx.DefaultConfig().RedecodeFirst), "")
+	logRows(t, rows)
 }
 
 // domainWeight is the domain model's interpolation weight, chosen on the

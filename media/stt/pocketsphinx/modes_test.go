@@ -135,3 +135,28 @@ func abs64(x int64) int64 {
 	}
 	return x
 }
+
+// TestGrammarWIP: the grammars' word insertion penalty reaches their
+// search (an extreme one leaves fewer digits than the five spoken) and
+// is checked.
+func TestGrammarWIP(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.GrammarWIP = 1e-200 })
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.(stt.ModeSetter).SetMode(stt.ModeDigits); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(feed(t, st, loadRaw(t, tidigits))); len(strings.Fields(got)) >= 5 {
+		t.Errorf("with a word insertion penalty of 1e-200 the digits grammar still heard %q", got)
+	}
+	for _, bad := range []float64{-0.1, 1.5} {
+		cfg := DefaultConfig()
+		cfg.GrammarWIP = bad
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "grammar_word_insertion_penalty") {
+			t.Errorf("grammar_word_insertion_penalty %v: %v", bad, err)
+		}
+	}
+}
