@@ -303,6 +303,14 @@ func (d *decoder) addGrammar(name, jsgf string, wip float64) error {
 	return nil
 }
 
+// configFloat reads a floating-point argument of the decoder's
+// configuration ("-wip").
+func (d *decoder) configFloat(name string) float64 {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return float64(C.cmd_ln_float_r(C.ps_get_config(d.ps), cn))
+}
+
 // addInterpolated adds search name: the general model interpolated with
 // the language model file at path (weight w).
 func (d *decoder) addInterpolated(name, path string, w float64) error {
