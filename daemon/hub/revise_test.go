@@ -23,12 +23,7 @@ import (
 func TestReviseFinal(t *testing.T) {
 	h := newTestHub(t, DefaultConfig(), hideTypes{})
 	ctx := context.Background()
-	voice := chat("q")
-	voice.Channel = "voice"
-	l, err := h.Start(ctx, voice, "sip")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := startVoice(t, h)
 	if !l.SubmitKeyed(7, store.Segment{Speaker: "customer", StartMs: 100, EndMs: 900, Text: "my car number", Final: true}) ||
 		!l.SubmitKeyed(8, store.Segment{Speaker: "agent", StartMs: 1000, EndMs: 1500, Text: "go ahead", Final: true}) {
 		t.Fatal("final refused")
@@ -133,4 +128,16 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// startVoice starts a voice engagement in queue q as SIP would.
+func startVoice(t *testing.T, h *testHub) *Live {
+	t.Helper()
+	voice := chat("q")
+	voice.Channel = "voice"
+	l, err := h.Start(context.Background(), voice, "sip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
