@@ -148,8 +148,8 @@ type Config struct {
 // 1st, 3rd, ...; media/analyze TestEvalDigits with EARSHOT_EVAL_DEV=1):
 // strings exact at 16 kHz / 8 kHz mu-law with 0.65 (the decoder's -wip)
 // 74.7 / 44.0 %, 1e-4 79.1 / 35.2 %, 3e-3 86.8 / 56.0 %, 1e-2 87.9 /
-// 54.9 %, 3e-2 82.4 / 53.8 %; 1e-7 and below cut every word (a penalty
-// past the word beam).
+// 54.9 %, 3e-2 82.4 / 53.8 %, 1e-1 79.1 / 51.6 %; 1e-7 cuts every word
+// (a penalty past the word beam).
 const DefaultGrammarWIP = 1e-2
 
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
