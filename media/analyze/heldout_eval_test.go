@@ -888,9 +888,10 @@ func readFAQ(t *testing.T, path string) []string {
 	var doc struct {
 		Root struct {
 			QAPair []struct {
-				Question string   `json:"question"`
-				Rephr    []string `json:"rephr"`
-				Answer   []string `json:"answer"`
+				Question string          `json:"question"`
+				Rephr    []string        `json:"rephr"`
+				Answer   json.RawMessage `json:"answer"` // a list, or one string
+
 			} `json:"qapair"`
 		} `json:"root"`
 	}
@@ -901,7 +902,15 @@ func readFAQ(t *testing.T, path string) []string {
 	for _, q := range doc.Root.QAPair {
 		out = append(out, q.Question)
 		out = append(out, q.Rephr...)
-		out = append(out, q.Answer...)
+		var answers []string
+		if err := json.Unmarshal(q.Answer, &answers); err != nil {
+			var one string
+			if err := json.Unmarshal(q.Answer, &one); err != nil {
+				t.Fatalf("stackfaq answer: %v", err)
+			}
+			answers = []string{one}
+		}
+		out = append(out, answers...)
 	}
 	return out
 }
