@@ -383,6 +383,7 @@ func (d *Daemon) putIntents(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
+	d.media.lmChanged()
 	d.submitTraining(w, r, builtin.KindIntent, func(ctx context.Context) error {
 		return d.analytics.p.TrainIntents(ctx, intents)
 	})

@@ -61,7 +61,7 @@ func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 		}
 		e.Start = t.UTC()
 	}
-	opts := analyze.Options{Source: "upload", Downmix: q.Get("downmix") == "true"}
+	opts := analyze.Options{Source: "upload", Downmix: q.Get("downmix") == "true", Profile: e.Queue}
 	if v := q.Get("parties"); v != "" {
 		for _, party := range strings.Split(v, ",") {
 			opts.Parties = append(opts.Parties, partyName(strings.TrimSpace(party)))

@@ -39,7 +39,7 @@ func Analyze(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	engine := &lazyEngine{name: cfg.Media.Engine, create: newEngineFunc(cfg.Media, nil)}
+	engine := newEngines(cfg.Media, nil, nil, func() bool { return cfg.LocalModelsOnly != nil && *cfg.LocalModelsOnly })
 	defer engine.Close()
 	p, err := pipeline.New(cfg.Media.Pipeline, nil, nil, engine)
 	if err != nil {

@@ -173,6 +173,7 @@ func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal
 	if err != nil {
 		d.logger.Error("article stored but not indexed", "article", a.ID, "err", err)
 	}
+	d.media.lmChanged()
 	writeJSON(w, 200, map[string]any{"id": a.ID, "change": ch.String()})
 }
 
@@ -183,6 +184,7 @@ func (d *Daemon) deleteArticle(w http.ResponseWriter, r *http.Request, p *Princi
 		return
 	}
 	_ = d.kb.idx.Delete(id)
+	d.media.lmChanged()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -211,6 +213,7 @@ func (d *Daemon) importArticles(w http.ResponseWriter, r *http.Request, p *Princ
 		return
 	}
 	rep := d.kb.idx.ApplyImport(r.Context(), res, func(ctx context.Context, a kb.Article) error { return d.saveArticle(ctx, r, p, a) })
+	d.media.lmChanged()
 	writeJSON(w, 200, rep)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/earshot/earshot/media/stt/pool"
 	"github.com/earshot/earshot/media/whip"
 	"github.com/earshot/earshot/media/wsstream"
 	"github.com/earshot/earshot/store"
@@ -26,15 +27,25 @@ import (
 
 // MediaConfig configures speech-to-text and the ingest paths.
 type MediaConfig struct {
-	// Engine is the speech-to-text engine: pocketsphinx (default) or none
-	// (audio is received and counted, nothing is recognised: for capacity
-	// tests of the ingest paths).
+	// Engine is the speech-to-text engine: pocketsphinx (default),
+	// whisper-http (the Whisper-class servers of Whisper transcribe each
+	// utterance, PocketSphinx when none can), two-pass (PocketSphinx live,
+	// each final revised by a server) or none (audio is received and
+	// counted, nothing is recognised: for capacity tests of the ingest
+	// paths).
 	Engine       string              `yaml:"engine"`
 	PocketSphinx pocketsphinx.Config `yaml:"pocketsphinx"`
-	Pipeline     pipeline.Config     `yaml:"pipeline"`
-	WHIP         whip.Config         `yaml:"whip"`
-	WebSocket    wsstream.Config     `yaml:"websocket"`
-	SIP          SIPConfig           `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
+	// Whisper is the pool of Whisper-class servers of whisper-http and
+	// two-pass.
+	Whisper pool.Config `yaml:"whisper"`
+	// Queues overrides settings per queue ID (engine).
+	Queues map[string]QueueMediaConfig `yaml:"queues"`
+	// DomainLM builds a language model per queue from the site's text.
+	DomainLM  DomainLMConfig  `yaml:"domain_lm"`
+	Pipeline  pipeline.Config `yaml:"pipeline"`
+	WHIP      whip.Config     `yaml:"whip"`
+	WebSocket wsstream.Config `yaml:"websocket"`
+	SIP       SIPConfig       `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
 	// MaxUploadBytes bounds an uploaded file. Default 256 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
 }
@@ -44,6 +55,8 @@ func DefaultMediaConfig() MediaConfig {
 	return MediaConfig{
 		Engine:         "pocketsphinx",
 		PocketSphinx:   pocketsphinx.DefaultConfig(),
+		Whisper:        pool.DefaultConfig(),
+		DomainLM:       DefaultDomainLMConfig(),
 		Pipeline:       pipeline.DefaultConfig(),
 		WHIP:           whip.DefaultConfig(),
 		WebSocket:      wsstream.DefaultConfig(),
@@ -53,14 +66,31 @@ func DefaultMediaConfig() MediaConfig {
 
 // Validate checks the media configuration.
 func (c MediaConfig) Validate() error {
-	switch c.Engine {
-	case "pocketsphinx":
+	if err := validEngine(c.Engine, len(c.Whisper.Servers)); err != nil {
+		return err
+	}
+	local := c.Engine != engineNone
+	for id, q := range c.Queues {
+		if q.Engine == "" {
+			continue
+		}
+		if err := validEngine(q.Engine, len(c.Whisper.Servers)); err != nil {
+			return fmt.Errorf("queues.%s.%w", id, err)
+		}
+		local = local || q.Engine != engineNone
+	}
+	if local {
 		if err := c.PocketSphinx.Validate(); err != nil {
 			return err
 		}
-	case "none":
-	default:
-		return fmt.Errorf("engine: %q is not one of pocketsphinx, none", c.Engine)
+	}
+	if len(c.Whisper.Servers) > 0 {
+		if err := c.Whisper.Validate(); err != nil {
+			return fmt.Errorf("whisper: %w", err)
+		}
+	}
+	if err := c.DomainLM.Validate(); err != nil {
+		return err
 	}
 	if c.MaxUploadBytes < 1<<20 {
 		return fmt.Errorf("max_upload_bytes must be at least 1 MiB, got %d", c.MaxUploadBytes)
@@ -71,52 +101,6 @@ func (c MediaConfig) Validate() error {
 		}
 	}
 	return nil
-}
-
-// lazyEngine creates the real engine on first use, so that a daemon that
-// never receives audio does not load acoustic models (about 90 MB and
-// 0.6 s per decoder).
-type lazyEngine struct {
-	name   string
-	create func() (stt.Engine, error)
-	once   sync.Once
-	e      stt.Engine
-	err    error
-}
-
-func (l *lazyEngine) get() (stt.Engine, error) {
-	l.once.Do(func() { l.e, l.err = l.create() })
-	return l.e, l.err
-}
-
-func (l *lazyEngine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Stream, error) {
-	e, err := l.get()
-	if err != nil {
-		return nil, fmt.Errorf("speech-to-text engine %s: %w", l.name, err)
-	}
-	return e.NewStream(ctx, opts)
-}
-
-func (l *lazyEngine) Name() string { return l.name }
-
-func (l *lazyEngine) Close() error {
-	var e stt.Engine
-	l.once.Do(func() {}) // no creation after close
-	e = l.e
-	if c, ok := e.(interface{ Close() error }); ok && c != nil {
-		return c.Close()
-	}
-	return nil
-}
-
-// newEngineFunc returns the constructor of the configured engine.
-func newEngineFunc(cfg MediaConfig, logger *slog.Logger) func() (stt.Engine, error) {
-	return func() (stt.Engine, error) {
-		if cfg.Engine == "none" {
-			return silentEngine{}, nil
-		}
-		return pocketsphinx.New(cfg.PocketSphinx, logger)
-	}
 }
 
 // silentEngine recognises nothing: engine "none".
@@ -138,7 +122,8 @@ func (silentStream) Close() error                        { return nil }
 // moves transcript segments from the pipeline into the hub.
 type mediaRouter struct {
 	d        *Daemon
-	engine   *lazyEngine
+	engine   *engines
+	lm       *lmRunner
 	pipeline *pipeline.Pipeline
 	analyzer *analyze.Analyzer
 	whip     *whip.Server
@@ -150,8 +135,13 @@ type mediaRouter struct {
 
 func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer) (*mediaRouter, error) {
 	m := &mediaRouter{d: d}
-	m.engine = &lazyEngine{name: cfg.Engine, create: newEngineFunc(cfg, logger)}
+	m.engine = newEngines(cfg, logger, reg, d.controls.LocalModelsOnly)
 	var err error
+	if cfg.DomainLM.Enabled {
+		if m.lm, err = startLM(d, cfg, m.engine, logger, reg); err != nil {
+			return nil, err
+		}
+	}
 	if m.pipeline, err = pipeline.New(cfg.Pipeline, logger, reg, m.engine); err != nil {
 		return nil, err
 	}
@@ -175,6 +165,7 @@ func (m *mediaRouter) close() {
 	m.whip.Close()
 	m.ws.Close()
 	m.bridges.Wait()
+	m.lm.close()
 	m.engine.Close()
 }
 
@@ -235,7 +226,7 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 		}
 		return nil, nil, err
 	}
-	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source})
+	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source, Profile: e.Queue})
 	if err != nil {
 		live.End("refused")
 		return nil, nil, err
@@ -253,7 +244,16 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 func (m *mediaRouter) bridge(live *hub.Live, pe *pipeline.Engagement) {
 	for s := range pe.Segments() {
 		live.Touch()
-		live.Submit(storeSegment(s))
+		switch {
+		case s.Revises != 0:
+			// A second recogniser's transcript of an utterance replaces
+			// its first final (two-pass).
+			live.Revise(s.Revises, storeSegment(s))
+		case s.Final:
+			live.SubmitKeyed(s.Seq, storeSegment(s))
+		default:
+			live.Submit(storeSegment(s))
+		}
 	}
 	live.End("media_end")
 }

@@ -12,7 +12,7 @@ import (
 //
 //	version (1) = 1
 //	seq, start_ms, end_ms: uvarint, uvarint, varint (end - start)
-//	flags (1): bit 0 final
+//	flags (1): bit 0 final, bit 1 revised
 //	speaker, text: uvarint length | bytes
 //	words: uvarint count, then per word: uvarint length | text,
 //	       varint start (relative to the previous word's end, the first to
@@ -48,6 +48,9 @@ func encodeSegment(g Segment) []byte {
 	var flags byte
 	if g.Final {
 		flags |= 1
+	}
+	if g.Revised {
+		flags |= 2
 	}
 	b = append(b, flags)
 	b = appendString(b, g.Speaker)
@@ -140,6 +143,7 @@ func decodeSegment(b []byte, engagement string) (Segment, error) {
 	flags := r.bytes(1)
 	if len(flags) == 1 {
 		g.Final = flags[0]&1 != 0
+		g.Revised = flags[0]&2 != 0
 	}
 	g.Speaker = r.string()
 	g.Text = r.string()

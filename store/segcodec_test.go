@@ -16,6 +16,7 @@ func TestSegmentCodecRoundTrip(t *testing.T) {
 	}{
 		{"empty partial", Segment{Engagement: id, Speaker: "agent"}},
 		{"words", benchSegment(id, 7)},
+		{"revised final", Segment{Engagement: id, Seq: 4, Speaker: "agent", StartMs: 10, EndMs: 900, Text: "card ending four two", Final: true, Revised: true}},
 		{"unicode and large times", Segment{Engagement: id, Seq: 1 << 31, Speaker: "customer", StartMs: 1 << 40, EndMs: 1<<40 + 5,
 			Text: "¿dónde está mi pedido? 你好", Final: true,
 			Words: []Word{{Text: "¿dónde", StartMs: 1 << 40, EndMs: 1<<40 + 2, Confidence: 1}, {Text: "你好", StartMs: 1<<40 + 3, EndMs: 1<<40 + 5}}}},

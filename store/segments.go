@@ -20,7 +20,8 @@ var ErrClosed = errors.New("store: closed")
 
 // Segment is one stretch of transcript (or one chat message) of an
 // engagement. Partial segments may be overwritten by the final one with the
-// same Seq.
+// same Seq, and a final one by its revision: appending a segment with a
+// Seq already stored replaces it, so it is stored (and read) once.
 type Segment struct {
 	Engagement string `json:"engagement"`
 	Seq        uint32 `json:"seq"`
@@ -30,6 +31,9 @@ type Segment struct {
 	Text       string `json:"text"`
 	Words      []Word `json:"words,omitempty"`
 	Final      bool   `json:"final"`
+	// Revised marks a final segment that replaced an earlier final of the
+	// same Seq (a second recogniser's better transcript of the utterance).
+	Revised bool `json:"revised,omitempty"`
 	// Lang is a chat message's language (ISO 639-1), when known.
 	Lang string `json:"lang,omitempty"`
 	// Translations are the message's translations, sealed with it like

@@ -159,12 +159,7 @@ func TestCapacityAndMediaTimeout(t *testing.T) {
 	cfg.MediaTimeout = time.Minute
 	h := newTestHub(t, cfg, hideTypes{})
 	ctx := context.Background()
-	voice := chat("q")
-	voice.Channel = "voice"
-	l, err := h.Start(ctx, voice, "sip")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := startVoice(t, h)
 	if _, err := h.Start(ctx, chat("q"), "api"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("second engagement over MaxLive 1: %v, want ErrBusy", err)
 	}

@@ -22,9 +22,19 @@ type input struct {
 	ack chan<- error
 	// rid is the key of the segment in the redactor (0: none).
 	rid uint64
+	// key is the submitter's name for a final segment it may revise
+	// (0: none); revise marks seg as the revision of the final with key.
+	key    uint64
+	revise bool
 	// message marks a chat message: it is timed when the engagement
 	// takes it, so that time order is the order of acceptance.
 	message bool
+}
+
+// keyedFinal is where a final segment that may be revised was put.
+type keyedFinal struct {
+	seq  uint32
+	conv int // index in the conversation; -1 until published
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled.
@@ -79,6 +89,28 @@ func (l *Live) Touch() { l.lastMedia.Store(time.Now().UnixNano()) }
 // the segment and counts it; it returns false then, or after End.
 func (l *Live) Submit(seg store.Segment) bool {
 	return l.submit(input{seg: seg, received: time.Now()})
+}
+
+// SubmitKeyed is Submit for a final segment that the submitter may revise
+// later (see Revise): key, not zero and unique within the engagement,
+// names it.
+func (l *Live) SubmitKeyed(key uint64, seg store.Segment) bool {
+	return l.submit(input{seg: seg, received: time.Now(), key: key})
+}
+
+// Revise replaces the final segment submitted with key by seg (a second
+// recogniser's better transcript of the same utterance): it is stored in
+// its place (same Seq, stored once, marked Revised), published as a
+// transcript.final event with the same seq, and the live analyzers run
+// on the revised utterance with the conversation up to it. With
+// redaction on, the revision is redacted like the analyzers' texts; one
+// that comes while redaction still holds the original replaces it before
+// it is stored. A revision whose original was never stored (dropped, or
+// unknown key) is stored as a new final segment. Like Submit it does not
+// block.
+func (l *Live) Revise(key uint64, seg store.Segment) bool {
+	seg.Final = true
+	return l.submit(input{seg: seg, received: time.Now(), key: key, revise: true})
 }
 
 // SubmitWait queues a final segment and waits until it is committed to
@@ -236,6 +268,11 @@ func (l *Live) run() {
 		held      = map[uint64]input{}
 		storedSeq = map[uint64]uint32{}
 		nextRID   uint64
+		// keyed maps the submitter's keys of final segments to their
+		// Seq and their place in conv, for revisions; heldRev are
+		// revisions of segments the redactor still holds, by key.
+		keyed   = map[uint64]keyedFinal{}
+		heldRev = map[uint64]store.Segment{}
 		// lastMessageMs is the time of the last chat message taken.
 		lastMessageMs int64 = -1
 	)
@@ -261,16 +298,27 @@ func (l *Live) run() {
 		emit = func(typ string, data any) { l.Publish(typ, redactData(data, red.Output)) }
 	}
 	// flush stores a run of final segments in one group commit, then
-	// publishes them and runs the live analyzers on each.
+	// publishes them and runs the live analyzers on each. A revision takes
+	// the Seq of the segment it replaces.
 	flush := func(run []input) {
 		if len(run) == 0 {
 			return
 		}
 		segs := make([]store.Segment, len(run))
+		revised := make([]bool, len(run))
+		next := seq
 		for i, in := range run {
 			segs[i] = in.seg
 			segs[i].Engagement = l.eng.ID
-			segs[i].Seq = seq + uint32(i)
+			if k, ok := keyed[in.key]; ok && in.revise && in.key != 0 {
+				segs[i].Seq, segs[i].Revised, revised[i] = k.seq, true, true
+				continue
+			}
+			segs[i].Seq = next
+			if in.key != 0 {
+				keyed[in.key] = keyedFinal{seq: next, conv: -1}
+			}
+			next++
 		}
 		err := h.store.AppendBatch(ctx, segs)
 		for _, in := range run {
@@ -280,6 +328,11 @@ func (l *Live) run() {
 		}
 		if err != nil {
 			h.logger.Error("final segments not stored", "engagement", l.eng.ID, "first_seq", seq, "count", len(segs), "err", err)
+			for i, in := range run {
+				if in.key != 0 && !revised[i] {
+					delete(keyed, in.key) // its Seq will be reused
+				}
+			}
 			return
 		}
 		for i, in := range run {
@@ -288,16 +341,41 @@ func (l *Live) run() {
 				delete(storedSeq, in.rid-64) // keep the recent ones only
 			}
 		}
-		seq += uint32(len(segs))
+		seq = next
 		for i, seg := range segs {
 			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
 			l.Publish(EventTranscriptFinal, seg)
 			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.TextIn(h.cfg.AnalysisLanguage), StartMS: seg.StartMs, EndMS: seg.EndMs}
-			conv = append(conv, u)
+			at := len(conv)
+			if revised[i] {
+				h.metrics.revised.Inc()
+			}
+			if k := keyed[run[i].key]; revised[i] && k.conv >= 0 {
+				at = k.conv
+				conv[at] = u
+			} else {
+				conv = append(conv, u)
+				if run[i].key != 0 {
+					keyed[run[i].key] = keyedFinal{seq: seg.Seq, conv: at}
+				}
+			}
+			// The analyzers see the conversation up to this utterance.
+			upTo := conv[: at+1 : at+1]
 			for _, sess := range sessions {
-				sess.OnUtterance(ctx, conv, emit)
+				sess.OnUtterance(ctx, upTo, emit)
 			}
 		}
+	}
+	// redactRevision redacts a revision's text as the redactor redacts
+	// analyzers' texts; its words go when the text changed.
+	redactRevision := func(seg store.Segment) store.Segment {
+		if red == nil {
+			return seg
+		}
+		if t := red.Output(seg.Text); t != seg.Text {
+			seg.Text, seg.Words = t, nil
+		}
+		return seg
 	}
 	// release adds the segments the redactor let go to run; a revision of
 	// a stored segment is published at once.
@@ -319,6 +397,12 @@ func (l *Live) run() {
 			}
 			delete(held, r.ID)
 			in.seg = r.Seg
+			if rev, ok := heldRev[in.key]; ok && in.key != 0 {
+				// Revised while held: stored once, with the revision.
+				delete(heldRev, in.key)
+				in.seg, in.revise = rev, false
+				in.seg.Revised = true
+			}
 			run = append(run, in)
 		}
 		return run
@@ -333,7 +417,18 @@ func (l *Live) run() {
 				at := max(next.received.Sub(l.eng.Start).Milliseconds(), lastMessageMs+1, 0)
 				next.seg.StartMs, next.seg.EndMs, lastMessageMs = at, at, at
 			}
+			heldOriginal := false
+			if next.revise && red != nil {
+				for _, h := range held {
+					heldOriginal = heldOriginal || (h.key == next.key && next.key != 0)
+				}
+			}
 			switch {
+			case next.seg.Final && next.revise && heldOriginal:
+				heldRev[next.key] = redactRevision(next.seg)
+			case next.seg.Final && next.revise:
+				next.seg = redactRevision(next.seg)
+				run = append(run, next)
 			case next.seg.Final && red != nil:
 				nextRID++
 				next.rid = nextRID

@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "earshot", Subsystem: "engagements", Name: "inputs_dropped_total",
 			Help: "Inputs dropped because an engagement's inbox was full, by kind (partial, final)."}, []string{"kind"}),
 		revised: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "earshot", Subsystem: "engagements", Name: "segments_revised_total",
-			Help: "Final segments published again because redaction found a number completed by the next segment."}),
+			Help: "Final segments revised: replaced by a second recogniser's transcript of the utterance (stored in place), or published again because redaction found a number completed by the next segment."}),
 		storeDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "earshot", Subsystem: "engagements", Name: "segment_commit_seconds",
 			Help: "Time from a final segment reaching the hub to its group commit.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
 	}

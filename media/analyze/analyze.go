@@ -38,6 +38,8 @@ type Options struct {
 	Downmix bool
 	// Source labels metrics (default "upload").
 	Source string
+	// Profile picks the recogniser's profile (the engagement's queue).
+	Profile string
 }
 
 // Result is the outcome of an analysis.
@@ -138,7 +140,7 @@ func (a *Analyzer) Audio(ctx context.Context, f *wav.File, opts Options) (*Resul
 		return nil, a.reject("party_map", fmt.Errorf("%d party names for %d channels", len(parties), f.Channels))
 	}
 	start := time.Now()
-	e, err := a.p.Open(ctx, pipeline.OpenOptions{ID: opts.ID, Source: opts.Source, Blocking: true, Offline: true})
+	e, err := a.p.Open(ctx, pipeline.OpenOptions{ID: opts.ID, Source: opts.Source, Blocking: true, Offline: true, Profile: opts.Profile})
 	if err != nil {
 		return nil, err
 	}
@@ -174,10 +176,20 @@ func (a *Analyzer) Audio(ctx context.Context, f *wav.File, opts Options) (*Resul
 		feedErr <- nil
 	}()
 	res := &Result{Kind: "audio", DurationMs: f.DurationMs()}
+	at := map[uint64]int{} // Seq of a final -> its index in res.Segments
 	for s := range e.Segments() {
-		if s.Final {
-			res.Segments = append(res.Segments, s)
+		if !s.Final {
+			continue
 		}
+		if i, ok := at[s.Revises]; ok && s.Revises != 0 {
+			// A second recogniser's transcript replaces the first.
+			s.Revises = 0
+			res.Segments[i] = s
+			continue
+		}
+		s.Revises = 0
+		at[s.Seq] = len(res.Segments)
+		res.Segments = append(res.Segments, s)
 	}
 	if err := <-feedErr; err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)

@@ -20,6 +20,7 @@ type metrics struct {
 	rtf            *prometheus.HistogramVec // engine
 	finalLatency   *prometheus.HistogramVec // engine
 	segments       *prometheus.CounterVec   // kind
+	modeSwitches   *prometheus.CounterVec   // mode, by
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -54,10 +55,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "From the arrival of the audio that ended an utterance to its final segment.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 1, 2, 5}}, []string{"engine"}),
 		segments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "segments_total", Help: "Transcript segments delivered, partial or final."}, []string{"kind"}),
+			Name: "segments_total", Help: "Transcript segments delivered, by kind (partial, final, revised)."}, []string{"kind"}),
+		modeSwitches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "mode_switches_total", Help: "Recogniser mode switches (speech, digits, letters), by what asked (api, trigger)."}, []string{"mode", "by"}),
 	}
 	for _, c := range []prometheus.Collector{m.audioSeconds, m.packetsLost, m.packetsLate, m.gaps, m.silenceSeconds,
-		m.decodeErrors, m.refused, m.droppedSeconds, m.active, m.backlog, m.rtf, m.finalLatency, m.segments} {
+		m.decodeErrors, m.refused, m.droppedSeconds, m.active, m.backlog, m.rtf, m.finalLatency, m.segments, m.modeSwitches} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("pipeline: register metrics: %w", err)
 		}

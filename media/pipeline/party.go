@@ -42,8 +42,46 @@ type Party struct {
 	// queued, read by the worker after it is popped.
 	offset atomic.Int64
 
+	// modeReq is a mode change waiting for the worker (nil: none).
+	modeReq atomic.Pointer[modeRequest]
+
 	mu sync.Mutex
 	s  Stats // +checklocks:mu
+}
+
+// modeRequest asks the worker to switch the recogniser's mode; once
+// switches back to speech after the next final segment.
+type modeRequest struct {
+	mode stt.Mode
+	once bool
+	by   string // "api" or "trigger", for metrics
+}
+
+// ErrNoModes is returned by SetMode when the party's recogniser cannot
+// switch modes (e.g. a Whisper-class server).
+var ErrNoModes = errors.New("pipeline: the recogniser has no listening modes")
+
+// SetMode switches what the party's recogniser listens for, from its next
+// utterance: ModeDigits while a virtual agent's step asks for a card or
+// account number, ModeSpeech after. It does not block.
+func (pt *Party) SetMode(m stt.Mode) error {
+	if _, err := stt.ParseMode(string(m)); err != nil {
+		return err
+	}
+	if _, ok := pt.st.(stt.ModeSetter); !ok {
+		return ErrNoModes
+	}
+	pt.modeReq.Store(&modeRequest{mode: m, by: "api"})
+	signal(pt.q.wake)
+	return nil
+}
+
+// requestMode is SetMode for trigger phrases; recognisers without modes
+// ignore it.
+func (pt *Party) requestMode(m stt.Mode, once bool) {
+	if _, ok := pt.st.(stt.ModeSetter); ok {
+		pt.modeReq.Store(&modeRequest{mode: m, once: once, by: "trigger"})
+	}
 }
 
 func newParty(e *Engagement, opts PartyOptions, dec codec.Decoder, st stt.Stream) (*Party, error) {
@@ -246,6 +284,23 @@ func (pt *Party) run() {
 		}
 		return pt.offset.Load() + (r.partyStart+s-r.fedStart)*1000/audio.RecognizerRate
 	}
+	// finals maps the recogniser's IDs of final results that may be
+	// revised to the Seq of the segment they were delivered as.
+	finals := map[uint64]uint64{}
+	modeSetter, _ := pt.st.(stt.ModeSetter)
+	var revertMode bool // switch back to speech after the next final
+	applyMode := func() {
+		req := pt.modeReq.Swap(nil)
+		if req == nil || modeSetter == nil {
+			return
+		}
+		if err := modeSetter.SetMode(req.mode); err != nil {
+			pt.e.p.log.Warn("recogniser mode", "engagement", pt.e.opts.ID, "party", pt.opts.Name, "mode", req.mode, "err", err)
+			return
+		}
+		revertMode = req.once && req.mode != stt.ModeSpeech
+		pt.e.p.m.modeSwitches.WithLabelValues(string(req.mode), req.by).Inc()
+	}
 	deliver := func(res []stt.Result, arrived time.Time) bool {
 		for _, r := range res {
 			if !r.Final {
@@ -262,11 +317,26 @@ func (pt *Party) run() {
 				w.StartMs, w.EndMs = toEngagement(w.StartMs), toEngagement(w.EndMs)
 				seg.Words = append(seg.Words, w)
 			}
-			if !pt.e.emit(seg) {
+			if r.Revises != 0 {
+				// Unknown when the first final was empty (not delivered):
+				// then the revision is a new final.
+				seg.Revises = finals[r.Revises]
+				delete(finals, r.Revises)
+			}
+			seq, ok := pt.e.emit(seg)
+			if !ok {
 				return false
 			}
-			if r.Final {
+			if r.Final && r.ID != 0 && r.Revises == 0 {
+				finals[r.ID] = seq
+			}
+			if r.Final && r.Revises == 0 {
 				pt.e.p.m.finalLatency.WithLabelValues(engine).Observe(time.Since(arrived).Seconds())
+				pt.e.modeHeard(pt, r.Text)
+				if revertMode && modeSetter != nil {
+					revertMode = false
+					modeSetter.SetMode(stt.ModeSpeech)
+				}
 			}
 		}
 		return true
@@ -327,10 +397,28 @@ func (pt *Party) run() {
 		}
 		return true
 	}
+	reviser, _ := pt.st.(stt.Reviser)
+	var revisions <-chan stt.Result
+	if reviser != nil {
+		revisions = reviser.Revisions()
+	}
 	for {
-		c, ok := pt.q.pop(pt.e.ctx)
-		if !ok {
+		applyMode()
+		c, rev, what := pt.q.popOr(pt.e.ctx, revisions)
+		if what == poppedEnd {
 			break
+		}
+		switch what {
+		case poppedRevision:
+			if !deliver([]stt.Result{rev}, time.Now()) {
+				return
+			}
+			continue
+		case poppedRevsDone:
+			revisions = nil
+			continue
+		case poppedWake:
+			continue
 		}
 		pcm := c.pcm
 		if rs != nil {
@@ -351,7 +439,29 @@ func (pt *Party) run() {
 			return
 		}
 	}
-	handle(det.Flush(), now)
+	if !handle(det.Flush(), now) {
+		return
+	}
+	// Wait for the revisions still being made (bounded by the second
+	// recogniser's timeout), so that they reach the engagement before its
+	// segments end.
+	if reviser != nil {
+		reviser.Drain()
+		for revisions != nil {
+			select {
+			case r, ok := <-revisions:
+				if !ok {
+					revisions = nil
+					break
+				}
+				if !deliver([]stt.Result{r}, time.Now()) {
+					return
+				}
+			case <-pt.e.ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 type chunk struct {
@@ -414,28 +524,45 @@ func (q *queue) push(ctx context.Context, c chunk, block bool) error {
 	}
 }
 
-func (q *queue) pop(ctx context.Context) (chunk, bool) {
-	for {
-		q.mu.Lock()
-		if len(q.chunks) > 0 {
-			c := q.chunks[0]
-			q.chunks[0] = chunk{}
-			q.chunks = q.chunks[1:]
-			q.samples -= int64(len(c.pcm))
-			q.mu.Unlock()
-			signal(q.space)
-			return c, true
-		}
-		if q.closed {
-			q.mu.Unlock()
-			return chunk{}, false
-		}
+// popped says what popOr returned.
+type popped int
+
+const (
+	poppedChunk    popped = iota // audio
+	poppedRevision               // a revision from revs
+	poppedRevsDone               // revs was closed: stop reading it
+	poppedWake                   // woken without audio (e.g. a mode request)
+	poppedEnd                    // closed and empty, or ctx done
+)
+
+// popOr is pop that also returns a revision from revs when one comes
+// first, and returns when the queue is woken without audio.
+func (q *queue) popOr(ctx context.Context, revs <-chan stt.Result) (chunk, stt.Result, popped) {
+	q.mu.Lock()
+	if len(q.chunks) > 0 {
+		c := q.chunks[0]
+		q.chunks[0] = chunk{}
+		q.chunks = q.chunks[1:]
+		q.samples -= int64(len(c.pcm))
 		q.mu.Unlock()
-		select {
-		case <-q.wake:
-		case <-ctx.Done():
-			return chunk{}, false
+		signal(q.space)
+		return c, stt.Result{}, poppedChunk
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return chunk{}, stt.Result{}, poppedEnd
+	}
+	q.mu.Unlock()
+	select {
+	case <-q.wake:
+		return chunk{}, stt.Result{}, poppedWake
+	case r, ok := <-revs:
+		if !ok {
+			return chunk{}, stt.Result{}, poppedRevsDone
 		}
+		return chunk{}, r, poppedRevision
+	case <-ctx.Done():
+		return chunk{}, stt.Result{}, poppedEnd
 	}
 }
 

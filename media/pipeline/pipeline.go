@@ -46,6 +46,10 @@ type Config struct {
 	PartialInterval time.Duration `json:"partial_interval"`
 	// VAD tunes the voice activity detector.
 	VAD vad.Config `json:"vad"`
+	// ModeTriggers are phrases that, in one party's final segment, switch
+	// the other parties' recognisers to a mode for their next utterance
+	// ("digits" after "your card number"), where the recogniser has modes.
+	ModeTriggers map[stt.Mode][]string `json:"mode_triggers"`
 }
 
 // DefaultConfig returns the defaults.
@@ -64,6 +68,7 @@ func DefaultConfig() Config {
 		AdmitBacklog:    5 * time.Second,
 		PartialInterval: 500 * time.Millisecond,
 		VAD:             vad.DefaultConfig(),
+		ModeTriggers:    DefaultModeTriggers(),
 	}
 }
 
@@ -78,6 +83,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pipeline: admit_backlog must be in (0, max_queued_audio], got %s", c.AdmitBacklog)
 	case c.PartialInterval < 0:
 		return fmt.Errorf("pipeline: partial_interval must not be negative")
+	}
+	if _, err := newTriggers(c.ModeTriggers); err != nil {
+		return err
 	}
 	return c.VAD.Validate()
 }
@@ -99,18 +107,23 @@ type Segment struct {
 	Text    string     `json:"text"`
 	Words   []stt.Word `json:"words,omitempty"`
 	// Final is false for partial hypotheses, which a later segment of the
-	// same party (partial or final) replaces; a final segment is never
-	// revised.
+	// same party (partial or final) replaces.
 	Final bool `json:"final"`
+	// Revises, when not zero, is the Seq of an earlier final segment of
+	// the same party that this final replaces: a second recogniser's
+	// better transcript of the same utterance (two-pass recognition). A
+	// final is revised at most once.
+	Revises uint64 `json:"revises,omitempty"`
 }
 
 // Pipeline admits engagements and runs their parties. It is safe for
 // concurrent use.
 type Pipeline struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	engine stt.Engine
+	cfg      Config
+	log      *slog.Logger
+	m        *metrics
+	engine   stt.Engine
+	triggers triggers
 
 	mu      sync.Mutex
 	active  int                 // +checklocks:mu
@@ -143,7 +156,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, engine stt.
 			"recognisers", c.MaxStreams())
 		cfg.MaxEngagements = c.MaxStreams()
 	}
-	return &Pipeline{cfg: cfg, log: logger.With("component", "pipeline"), m: m, engine: engine,
+	tr, _ := newTriggers(cfg.ModeTriggers) // checked by Validate
+	return &Pipeline{cfg: cfg, log: logger.With("component", "pipeline"), m: m, engine: engine, triggers: tr,
 		parties: map[*Party]struct{}{}}, nil
 }
 
@@ -163,6 +177,10 @@ type OpenOptions struct {
 	Offline bool
 	// SegmentBuffer is the capacity of the Segments channel (default 64).
 	SegmentBuffer int
+	// Profile is handed to the recogniser of every party
+	// (stt.StreamOptions.Profile): the engagement's queue, which picks its
+	// engine and domain language model.
+	Profile string
 }
 
 // Open admits a new engagement. It returns ErrBusy (wrapped, counted) when
@@ -297,7 +315,7 @@ func (e *Engagement) AddParty(opts PartyOptions) (*Party, error) {
 	if opts.Channel >= dec.Channels() {
 		return nil, fmt.Errorf("pipeline: party %q: channel %d of a %d-channel stream", opts.Name, opts.Channel, dec.Channels())
 	}
-	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000})
+	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000, Profile: e.opts.Profile})
 	if err != nil {
 		if errors.Is(err, stt.ErrBusy) {
 			e.p.m.refused.WithLabelValues("recognizer").Inc()
@@ -410,8 +428,9 @@ func (e *Engagement) Origin() time.Time {
 	return e.origin
 }
 
-// emit sends a segment; it blocks until the consumer reads or ctx is done.
-func (e *Engagement) emit(s Segment) bool {
+// emit sends a segment and returns its Seq; it blocks until the consumer
+// reads or ctx is done (false then).
+func (e *Engagement) emit(s Segment) (uint64, bool) {
 	e.sendMu.Lock() // keeps Seq in channel order across parties
 	defer e.sendMu.Unlock()
 	e.seq++
@@ -419,13 +438,34 @@ func (e *Engagement) emit(s Segment) bool {
 	s.EngagementID = e.opts.ID
 	select {
 	case e.out <- s:
-		if s.Final {
+		switch {
+		case s.Revises != 0:
+			e.p.m.segments.WithLabelValues("revised").Inc()
+		case s.Final:
 			e.p.m.segments.WithLabelValues("final").Inc()
-		} else {
+		default:
 			e.p.m.segments.WithLabelValues("partial").Inc()
 		}
-		return true
+		return s.Seq, true
 	case <-e.ctx.Done():
-		return false
+		return 0, false
+	}
+}
+
+// modeHeard is called with every final segment: a trigger phrase in one
+// party's speech (the agent asking "can I have your card number") switches
+// the other parties to that mode for their next utterance.
+func (e *Engagement) modeHeard(from *Party, text string) {
+	m, ok := e.p.triggers.match(text)
+	if !ok {
+		return
+	}
+	e.mu.Lock()
+	parties := append([]*Party(nil), e.parties...)
+	e.mu.Unlock()
+	for _, pt := range parties {
+		if pt != from {
+			pt.requestMode(m, true)
+		}
 	}
 }

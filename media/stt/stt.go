@@ -7,6 +7,7 @@ package stt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -35,6 +36,12 @@ type Result struct {
 	StartMs int64
 	EndMs   int64
 	Final   bool
+	// ID names a final result that a later revision may replace (0: it
+	// will not be revised). Unique within a stream.
+	ID uint64
+	// Revises, on a result delivered through Reviser.Revisions, is the ID
+	// of the final result it replaces.
+	Revises uint64
 }
 
 // StreamOptions tunes a stream to its source.
@@ -43,6 +50,56 @@ type StreamOptions struct {
 	// (G.711, 8 kHz WAV) upsampled to 16 kHz; engines may pick an acoustic
 	// set-up measured for it.
 	Narrowband bool
+	// Profile names the language-model profile of the stream (a queue's
+	// domain language model, see media/stt/lm); "" is the general model.
+	// Engines without profiles ignore it.
+	Profile string
+}
+
+// Mode is what a stream listens for.
+type Mode string
+
+// Modes.
+const (
+	// ModeSpeech is free speech (the default).
+	ModeSpeech Mode = "speech"
+	// ModeDigits expects spoken digits (card, account and phone numbers:
+	// "four two oh seven", "double five").
+	ModeDigits Mode = "digits"
+	// ModeLetters expects spelled letters and digits (postcodes,
+	// reference codes: "b as in bravo").
+	ModeLetters Mode = "letters"
+)
+
+// ParseMode checks a mode name.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeSpeech, ModeDigits, ModeLetters:
+		return m, nil
+	}
+	return "", fmt.Errorf("stt: mode %q is not one of speech, digits, letters", s)
+}
+
+// ModeSetter is implemented by streams that can switch what they listen
+// for: a virtual agent's step that asks for a card number calls
+// SetMode(ModeDigits), and SetMode(ModeSpeech) after. The change applies
+// from the next utterance. It is called from the stream's own goroutine
+// (the pipeline's), never concurrently with Write.
+type ModeSetter interface {
+	SetMode(Mode) error
+}
+
+// Reviser is implemented by streams whose final results may later be
+// replaced by a better transcript of the same utterance (two-pass
+// recognition: a second recogniser re-recognises each utterance after it
+// ends). Revisions are delivered on the channel, each with Revises set
+// to the ID of the final it replaces and times on the stream's clock.
+// After the last EndUtterance, Drain stops accepting work; the channel is
+// closed once every pending revision was delivered or given up. Close
+// abandons pending revisions and closes the channel.
+type Reviser interface {
+	Revisions() <-chan Result
+	Drain()
 }
 
 // Engine creates recognisers. Implementations are safe for concurrent use.

@@ -130,7 +130,27 @@ type Config struct {
 	// off at 8 kHz (on LibriVox it hurt there).
 	WidebandCMNAdaptMs   int `json:"wideband_cmn_adapt_ms"`
 	NarrowbandCMNAdaptMs int `json:"narrowband_cmn_adapt_ms"`
+	// RedecodeFirst decodes each stream's first utterance a second time
+	// with the cepstral mean of its own audio, so that the transcript of
+	// a call's first words does not depend on where its audio began
+	// (see the start-offset eval in media/analyze). It costs one more
+	// decoding of the first utterance.
+	RedecodeFirst bool `json:"redecode_first_utterance"`
+	// GrammarWIP is the word insertion penalty of the listening modes'
+	// grammars (digits, letters): below the language model's -wip it
+	// keeps short words ("oh", "eight") from being inserted into noise
+	// and breaths between digits. 0 uses the decoder's -wip.
+	GrammarWIP float64 `json:"grammar_word_insertion_penalty"`
 }
+
+// DefaultGrammarWIP is the grammars' word insertion penalty, chosen on
+// the development half of the held-out spoken digit strings (AN4 speakers
+// 1st, 3rd, ...; media/analyze TestEvalDigits with EARSHOT_EVAL_DEV=1):
+// strings exact at 16 kHz / 8 kHz mu-law with 0.65 (the decoder's -wip)
+// 74.7 / 44.0 %, 1e-4 79.1 / 35.2 %, 3e-3 86.8 / 56.0 %, 1e-2 87.9 /
+// 54.9 %, 3e-2 82.4 / 53.8 %, 1e-1 79.1 / 51.6 %; 1e-7 cuts every word
+// (a penalty past the word beam).
+const DefaultGrammarWIP = 1e-2
 
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
 // cepstral mean in the running mean of an adapting stream.
@@ -140,7 +160,7 @@ const cmnAdaptPriorFrames = 200
 func DefaultConfig() Config {
 	return Config{ModelDir: DefaultModelDir, LM: DefaultLM, Dict: DefaultDict,
 		NarrowbandCMNInit: DefaultNarrowbandCMNInit, WidebandCMNInit: DefaultWidebandCMNInit, WidebandCMNAdaptMs: DefaultWidebandCMNAdaptMs,
-		MaxDecoders: 8, Warm: 1, Search: SearchFast, PartialEveryMs: 250}
+		MaxDecoders: 8, Warm: 1, Search: SearchFast, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -164,6 +184,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: partial_every_ms must not be negative")
 	case c.WidebandCMNAdaptMs < 0 || c.NarrowbandCMNAdaptMs < 0:
 		return fmt.Errorf("pocketsphinx: cmn_adapt_ms must not be negative")
+	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
+		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}
 	for _, p := range []struct{ name, path string }{{"model_dir", c.ModelDir}, {"lm", c.LM}, {"dict", c.Dict}} {
 		if _, err := os.Stat(p.path); err != nil {
@@ -199,7 +221,49 @@ type Engine struct {
 	total  int           // +checklocks:mu
 	closed bool          // +checklocks:mu
 	inits  sync.Mutex    // serialises decoder creation
+	// domain are the domain language models by profile. +checklocks:mu
+	domain map[string]DomainLM
+	known  func(string) bool // the dictionary's words
 }
+
+// DomainLM is a profile's language model (a queue's), interpolated with
+// the general model.
+type DomainLM struct {
+	// Path is the model file (ARPA text or PocketSphinx binary).
+	Path string
+	// Version names this build; a stream opened after a new version was
+	// set uses it.
+	Version string
+	// Weight of the domain model in the linear interpolation (0..1).
+	Weight float64
+}
+
+// SetDomainLM makes lm the language model of streams opened with
+// StreamOptions.Profile profile, from the next stream on (decoders load it
+// on first use). A zero DomainLM removes the profile's model.
+func (e *Engine) SetDomainLM(profile string, lm DomainLM) error {
+	if lm.Path != "" {
+		if lm.Weight <= 0 || lm.Weight >= 1 {
+			return fmt.Errorf("pocketsphinx: domain language model weight must be in (0, 1), got %v", lm.Weight)
+		}
+		if _, err := os.Stat(lm.Path); err != nil {
+			return fmt.Errorf("pocketsphinx: domain language model: %w", err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.domain == nil {
+		e.domain = map[string]DomainLM{}
+	}
+	if lm.Path == "" {
+		delete(e.domain, profile)
+	} else {
+		e.domain[profile] = lm
+	}
+	return nil
+}
+
+func domainSearch(profile, version string) string { return "lm:" + profile + ":" + version }
 
 var _ stt.Engine = (*Engine)(nil)
 
@@ -212,7 +276,7 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	e := &Engine{cfg: cfg, log: logger.With("component", "pocketsphinx")}
+	e := &Engine{cfg: cfg, log: logger.With("component", "pocketsphinx"), known: Known(cfg)}
 	work := cfg.WorkDir
 	if work == "" {
 		d, err := os.MkdirTemp("", "earshot-pocketsphinx-")
@@ -344,8 +408,29 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	if adaptMs > 0 {
 		prior = cmnAdaptPriorFrames
 	}
+	e.mu.Lock()
+	lm, hasLM := e.domain[opts.Profile]
+	e.mu.Unlock()
+	base := ""
 	var err error
 	d.do(func() {
+		if hasLM {
+			base = domainSearch(opts.Profile, lm.Version)
+			if err = d.addInterpolated(base, lm.Path, lm.Weight); err != nil {
+				e.log.Warn("domain language model not loaded; using the general model", "profile", opts.Profile,
+					"version", lm.Version, "err", err)
+				base, err = "", nil
+			}
+		}
+		if err = d.useSearch(base); err != nil {
+			return
+		}
+		// Older versions of this profile's model are of no more use.
+		for name := range d.searches {
+			if name != base && strings.HasPrefix(name, "lm:"+opts.Profile+":") {
+				d.removeSearch(name)
+			}
+		}
 		if err = d.startStream(); err == nil {
 			d.setCMN(e.cmn[p], prior)
 		}
@@ -355,7 +440,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 		return nil, err
 	}
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
-		cmnEvery: int64(adaptMs) * stt.Rate / 1000}, nil
+		cmnEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst}, nil
 }
 
 func (e *Engine) put(d *decoder) {
@@ -600,4 +685,38 @@ func (e *Engine) MeasureCMN(narrow bool, utts [][]int16) (string, error) {
 		return "", err
 	}
 	return FormatCMN(v), nil
+}
+
+// Known returns whether the engine's dictionary (and vocabulary) has a
+// word, for language-model builders that must not use words the decoder
+// cannot say.
+func (e *Engine) Known(word string) bool { return e.known(word) }
+
+// Known returns the word test of Engine.Known for cfg without creating an
+// engine: the dictionary file is read once, on first use.
+func Known(cfg Config) func(string) bool {
+	var once sync.Once
+	var dict map[string]bool
+	return func(word string) bool {
+		once.Do(func() {
+			dict = map[string]bool{}
+			b, err := os.ReadFile(cfg.Dict)
+			if err != nil {
+				return
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				w, _, _ := strings.Cut(l, " ")
+				if i := strings.IndexByte(w, '('); i > 0 {
+					w = w[:i]
+				}
+				if w != "" {
+					dict[w] = true
+				}
+			}
+			for w := range cfg.Vocabulary {
+				dict[strings.ToLower(strings.TrimSpace(w))] = true
+			}
+		})
+		return dict[word]
+	}
 }

@@ -15,7 +15,7 @@ import (
 func TestCleanWord(t *testing.T) {
 	for in, want := range map[string]string{
 		"<s>": "", "</s>": "", "<sil>": "", "[NOISE]": "", "++BREATH++": "",
-		"read(2)": "read", "hello": "hello", "a(3)": "a", "(": "(",
+		"read(2)": "read", "hello": "hello", "a(3)": "a", "(": "(", "(NULL)": "",
 	} {
 		if got := cleanWord(in); got != want {
 			t.Errorf("cleanWord(%q) = %q, want %q", in, got, want)

@@ -7,6 +7,7 @@ package pocketsphinx
 #include <sphinxbase/cmn.h>
 #include <sphinxbase/feat.h>
 #include <sphinxbase/logmath.h>
+#include <sphinxbase/ngram_model.h>
 
 // es_init parses argv against ps_args() (cmd_ln_init is variadic and cannot
 // be called from Go) and initialises a decoder.
@@ -67,6 +68,44 @@ static double es_thread_cpu(void) {
 static double es_prob(ps_decoder_t *ps, int32 p) {
 	return logmath_exp(ps_get_logmath(ps), p);
 }
+
+// es_add_interp adds search name: the decoder's general language model
+// (the default search's) linearly interpolated with the model in path,
+// weight w for the latter. The set's vocabulary is the union; words the
+// dictionary lacks are never hypothesised.
+static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, float w) {
+	ngram_model_t *general = ps_get_lm(ps, "_default");
+	if (general == NULL) return -1;
+	ngram_model_t *domain = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
+	if (domain == NULL) return -2;
+	ngram_model_retain(general);
+	ngram_model_t *models[2] = {general, domain};
+	char *names[2] = {"general", "domain"};
+	float32 weights[2] = {1.0f - w, w};
+	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
+	if (set == NULL) {
+		ngram_model_free(general);
+		ngram_model_free(domain);
+		return -3;
+	}
+	int rv = ps_set_lm(ps, name, set);
+	ngram_model_free(set); // the search holds its own reference
+	return rv;
+}
+
+// es_set_jsgf adds a JSGF grammar as search name with word insertion
+// penalty wip (0: the decoder's -wip). The grammar search reads -wip from
+// the decoder's configuration when it is made, so the value is set for
+// that moment and put back, leaving the language-model searches made
+// later as they were.
+static int es_set_jsgf(ps_decoder_t *ps, const char *name, const char *jsgf, double wip) {
+	cmd_ln_t *cfg = ps_get_config(ps);
+	double old = cmd_ln_float_r(cfg, "-wip");
+	if (wip > 0) cmd_ln_set_float_r(cfg, "-wip", wip);
+	int rv = ps_set_jsgf_string(ps, name, jsgf);
+	cmd_ln_set_float_r(cfg, "-wip", old);
+	return rv;
+}
 */
 import "C"
 
@@ -88,6 +127,10 @@ type decoder struct {
 	cpu     float64 // CPU seconds spent on the decoder thread (decoder thread only)
 	inUtt   bool    // ps_start_utt called and not yet ended
 	speech  bool    // the decoder's VAD reported speech in this utterance
+	// searches are the named searches added to this decoder besides the
+	// default one (grammars, domain language models by version).
+	searches map[string]bool
+	search   string // the active search ("" = default)
 }
 
 func newDecoder(args []string, p profile) (*decoder, error) {
@@ -237,6 +280,85 @@ func (d *decoder) setCMN(v []float32, priorFrames int) {
 	C.es_cmn_set(d.ps, (*C.float)(unsafe.Pointer(&v[0])), C.int(priorFrames))
 }
 
+// defaultSearch is PocketSphinx's name of the search it was initialised
+// with (PS_DEFAULT_SEARCH).
+const defaultSearch = "_default"
+
+// addGrammar adds a JSGF grammar as search name (once per decoder), with
+// word insertion penalty wip (0: the decoder's).
+func (d *decoder) addGrammar(name, jsgf string, wip float64) error {
+	if d.searches[name] {
+		return nil
+	}
+	cn, cg := C.CString(name), C.CString(jsgf)
+	defer C.free(unsafe.Pointer(cn))
+	defer C.free(unsafe.Pointer(cg))
+	if C.es_set_jsgf(d.ps, cn, cg, C.double(wip)) < 0 {
+		return fmt.Errorf("pocketsphinx: grammar %s rejected", name)
+	}
+	if d.searches == nil {
+		d.searches = map[string]bool{}
+	}
+	d.searches[name] = true
+	return nil
+}
+
+// configFloat reads a floating-point argument of the decoder's
+// configuration ("-wip").
+func (d *decoder) configFloat(name string) float64 {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return float64(C.cmd_ln_float_r(C.ps_get_config(d.ps), cn))
+}
+
+// addInterpolated adds search name: the general model interpolated with
+// the language model file at path (weight w).
+func (d *decoder) addInterpolated(name, path string, w float64) error {
+	if d.searches[name] {
+		return nil
+	}
+	cn, cp := C.CString(name), C.CString(path)
+	defer C.free(unsafe.Pointer(cn))
+	defer C.free(unsafe.Pointer(cp))
+	if rv := C.es_add_interp(d.ps, cn, cp, C.float(w)); rv < 0 {
+		return fmt.Errorf("pocketsphinx: language model %s (%s): not loaded (%d)", name, path, int(rv))
+	}
+	if d.searches == nil {
+		d.searches = map[string]bool{}
+	}
+	d.searches[name] = true
+	return nil
+}
+
+// removeSearch drops an added search (an old version of a model).
+func (d *decoder) removeSearch(name string) {
+	if !d.searches[name] || d.search == name {
+		return
+	}
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	C.ps_unset_search(d.ps, cn)
+	delete(d.searches, name)
+}
+
+// useSearch activates a search ("" = the default) outside an utterance.
+func (d *decoder) useSearch(name string) error {
+	if name == d.search {
+		return nil
+	}
+	target := name
+	if target == "" {
+		target = defaultSearch
+	}
+	cn := C.CString(target)
+	defer C.free(unsafe.Pointer(cn))
+	if C.ps_set_search(d.ps, cn) < 0 {
+		return fmt.Errorf("pocketsphinx: search %s not available", target)
+	}
+	d.search = name
+	return nil
+}
+
 // updateCMN makes the running mean of the audio so far the live CMN.
 func (d *decoder) updateCMN() { C.es_cmn_update(d.ps) }
 
@@ -262,10 +384,10 @@ func (d *decoder) addWord(word, phones string) error {
 }
 
 // cleanWord drops non-words and strips pronunciation variants: it returns
-// "" for <s>, </s>, <sil> and fillers ([NOISE], ++...++), and "read" for
-// "read(2)".
+// "" for <s>, </s>, <sil>, fillers ([NOISE], ++...++) and a grammar's null
+// transitions ((NULL)), and "read" for "read(2)".
 func cleanWord(w string) string {
-	if w == "" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "++") {
+	if w == "" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "++") || w == "(NULL)" {
 		return ""
 	}
 	if i := strings.IndexByte(w, '('); i > 0 && strings.HasSuffix(w, ")") {

@@ -23,6 +23,16 @@ type stream struct {
 	cmnEvery     int64 // samples between live CMN updates (0: at utterance ends only)
 	lastCMN      int64
 	cpu0         float64 // decoder CPU when the stream started
+
+	base string   // search of free speech: "" (general model) or a domain model
+	mode stt.Mode // listening mode; applied at the start of each utterance
+
+	// The first utterance is decoded again once its own cepstral mean is
+	// known (redo), so that it does not depend on where the audio began.
+	redo      bool
+	first     []int16 // audio of the first utterance, while redo is pending
+	shiftMs   int64   // decoder frames ahead of the stream's audio (re-decoded audio), ms
+	firstDone bool
 }
 
 func ms(samples int64) int64 { return samples * 1000 / stt.Rate }
@@ -39,12 +49,11 @@ func (s *stream) Write(pcm []int16) ([]stt.Result, error) {
 		n := 0
 		for ; n+chunk <= len(s.pending); n += chunk {
 			if !s.d.inUtt {
-				if err = s.d.startUtt(); err != nil {
+				if err = s.startUtt(); err != nil {
 					return
 				}
-				s.uttStart = s.fed
 			}
-			if err = s.d.processRaw(s.pending[n : n+chunk]); err != nil {
+			if err = s.process(s.pending[n : n+chunk]); err != nil {
 				return
 			}
 			s.fed += chunk
@@ -84,12 +93,11 @@ func (s *stream) EndUtterance() ([]stt.Result, error) {
 	s.d.do(func() {
 		if len(s.pending) > 0 {
 			if !s.d.inUtt {
-				if err = s.d.startUtt(); err != nil {
+				if err = s.startUtt(); err != nil {
 					return
 				}
-				s.uttStart = s.fed
 			}
-			if err = s.d.processRaw(s.pending); err != nil {
+			if err = s.process(s.pending); err != nil {
 				return
 			}
 			s.fed += int64(len(s.pending))
@@ -106,12 +114,55 @@ func (s *stream) EndUtterance() ([]stt.Result, error) {
 	return res, err
 }
 
+// process feeds audio of the current utterance (decoder thread).
+func (s *stream) process(pcm []int16) error {
+	if s.redo && !s.firstDone {
+		s.first = append(s.first, pcm...)
+	}
+	return s.d.processRaw(pcm)
+}
+
+// redoPriorFrames weighs the first utterance's own mean while it is
+// decoded again, so that the second pass does not move it.
+const redoPriorFrames = 1 << 20
+
+// redecode decodes the first utterance again with the cepstral mean its
+// own audio gave (decoder thread, after its first end). The decoder then
+// counts those frames twice: later word times are corrected by shiftMs.
+func (s *stream) redecode() error {
+	mean := s.d.cmn()
+	s.d.setCMN(mean, redoPriorFrames)
+	if err := s.d.startUtt(); err != nil {
+		return err
+	}
+	if err := s.d.processRaw(s.first); err != nil {
+		return err
+	}
+	if err := s.d.endUtt(); err != nil {
+		return err
+	}
+	// Carry on from the first utterance's mean, weighted as its length
+	// (and the initial value), as the live mean would have been.
+	s.d.setCMN(mean, min(len(s.first)/(stt.Rate/100)+cmnAdaptPriorFrames, 500))
+	s.shiftMs += int64(len(s.first)) * 1000 / stt.Rate
+	s.first = nil
+	return nil
+}
+
 // final ends the utterance and reads its hypothesis (decoder thread).
 func (s *stream) final() (stt.Result, error) {
 	if err := s.d.endUtt(); err != nil {
 		return stt.Result{}, err
 	}
 	s.d.speech = false
+	if s.redo && !s.firstDone {
+		s.firstDone = true
+		if len(s.first) > 0 {
+			if err := s.redecode(); err != nil {
+				return stt.Result{}, err
+			}
+		}
+	}
 	r := stt.Result{Final: true, StartMs: ms(s.uttStart), EndMs: ms(s.fed)}
 	var texts []string
 	for _, w := range s.d.words() {
@@ -123,8 +174,9 @@ func (s *stream) final() (stt.Result, error) {
 		if conf > 1 {
 			conf = 1
 		}
-		// Word frames (10 ms) count from the stream's start, like fed.
-		r.Words = append(r.Words, stt.Word{Text: t, StartMs: int64(w.sf) * 10, EndMs: int64(w.ef+1) * 10, Confidence: conf})
+		// Word frames (10 ms) count from the stream's start, like fed
+		// (less the audio decoded twice).
+		r.Words = append(r.Words, stt.Word{Text: t, StartMs: int64(w.sf)*10 - s.shiftMs, EndMs: int64(w.ef+1)*10 - s.shiftMs, Confidence: conf})
 		texts = append(texts, t)
 	}
 	if len(r.Words) > 0 {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -65,7 +66,7 @@ func (c Config) Validate() error {
 // Engine talks to one Whisper server.
 type Engine struct {
 	cfg   Config
-	hc    *http.Client
+	c     *Client
 	slots chan struct{}
 }
 
@@ -88,10 +89,11 @@ func New(cfg Config, hc *http.Client) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
+	c, err := NewClient(cfg, hc)
+	if err != nil {
+		return nil, err
 	}
-	return &Engine{cfg: cfg, hc: hc, slots: make(chan struct{}, cfg.MaxStreams)}, nil
+	return &Engine{cfg: cfg, c: c, slots: make(chan struct{}, cfg.MaxStreams)}, nil
 }
 
 // Name implements stt.Engine.
@@ -139,7 +141,7 @@ func (s *stream) EndUtterance() ([]stt.Result, error) {
 	start := s.start
 	s.buf = nil
 	s.start = s.fed
-	text, words, err := s.e.transcribe(s.ctx, pcm)
+	text, words, err := s.e.c.Transcribe(s.ctx, pcm)
 	if err != nil {
 		return nil, err
 	}
@@ -161,9 +163,45 @@ func (s *stream) Close() error {
 	return nil
 }
 
-// transcribe posts one utterance and returns its text and words (times
-// relative to the utterance).
-func (e *Engine) transcribe(ctx context.Context, pcm []int16) (string, []stt.Word, error) {
+// Errors of a request, for callers that count failures by kind.
+var (
+	// ErrStatus: the server answered with a status other than 200.
+	ErrStatus = errors.New("whisperhttp: server error status")
+	// ErrBadResponse: the answer is not the JSON transcript asked for
+	// (wrong content type, malformed or oversized body).
+	ErrBadResponse = errors.New("whisperhttp: bad response")
+)
+
+// maxResponse bounds the body read from a server.
+const maxResponse = 4 << 20
+
+// Client talks to one Whisper-class server. It is safe for concurrent use.
+type Client struct {
+	base, api, model, language string
+	hc                         *http.Client
+}
+
+// NewClient returns a client for the server of cfg (URL, API, Model,
+// Language); hc nil means a client with cfg.Timeout (default 30 s).
+func NewClient(cfg Config, hc *http.Client) (*Client, error) {
+	if cfg.Language == "" {
+		cfg.Language = "en"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: cfg.Timeout}
+	}
+	return &Client{base: strings.TrimRight(cfg.URL, "/"), api: cfg.API, model: cfg.Model, language: cfg.Language, hc: hc}, nil
+}
+
+// Transcribe posts one utterance (16 kHz mono PCM) and returns its text
+// and words (times relative to the utterance).
+func (c *Client) Transcribe(ctx context.Context, pcm []int16) (string, []stt.Word, error) {
 	body := &bytes.Buffer{}
 	mw := multipart.NewWriter(body)
 	fw, err := mw.CreateFormFile("file", "utterance.wav")
@@ -172,47 +210,57 @@ func (e *Engine) transcribe(ctx context.Context, pcm []int16) (string, []stt.Wor
 	}
 	fw.Write(wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: stt.Rate, Channels: 1, BitsPerSample: 16}, audio.Bytes(nil, pcm)))
 	path := "/inference"
-	fields := map[string]string{"response_format": "verbose_json", "language": e.cfg.Language, "temperature": "0"}
-	if e.cfg.API == APIOpenAI {
+	fields := map[string]string{"response_format": "verbose_json", "language": c.language, "temperature": "0"}
+	if c.api == APIOpenAI {
 		path = "/v1/audio/transcriptions"
 		fields["timestamp_granularities[]"] = "word"
-		if e.cfg.Model != "" {
-			fields["model"] = e.cfg.Model
+		if c.model != "" {
+			fields["model"] = c.model
 		}
 	}
 	for k, v := range fields {
 		mw.WriteField(k, v)
 	}
 	mw.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(e.cfg.URL, "/")+path, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, body)
 	if err != nil {
 		return "", nil, fmt.Errorf("whisperhttp: %w", err)
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := e.hc.Do(req)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return "", nil, fmt.Errorf("whisperhttp: post %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return "", nil, fmt.Errorf("whisperhttp: read response: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", nil, fmt.Errorf("whisperhttp: post %s: status %d", path, resp.StatusCode)
+		return "", nil, fmt.Errorf("%w: post %s: %d", ErrStatus, path, resp.StatusCode)
+	}
+	if len(b) > maxResponse {
+		return "", nil, fmt.Errorf("%w: more than %d bytes", ErrBadResponse, maxResponse)
+	}
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return "", nil, fmt.Errorf("%w: content type %q", ErrBadResponse, resp.Header.Get("Content-Type"))
 	}
 	// verbose_json of both servers: {"text", "segments": [{"start","end","text",
 	// "avg_logprob", "words": [{"word","start","end","probability"}]}],
 	// "words": [...]} (OpenAI puts words at the top level).
 	var v struct {
-		Text     string `json:"text"`
+		Text     *string `json:"text"`
 		Segments []struct {
 			Words []whisperWord `json:"words"`
 		} `json:"segments"`
 		Words []whisperWord `json:"words"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
-		return "", nil, fmt.Errorf("whisperhttp: decode response: %w", err)
+		return "", nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	if v.Text == nil {
+		return "", nil, fmt.Errorf("%w: no text", ErrBadResponse)
 	}
 	ws := v.Words
 	if len(ws) == 0 {
@@ -232,7 +280,26 @@ func (e *Engine) transcribe(ctx context.Context, pcm []int16) (string, []stt.Wor
 		}
 		words = append(words, stt.Word{Text: t, StartMs: int64(w.Start * 1000), EndMs: int64(w.End * 1000), Confidence: p})
 	}
-	return strings.TrimSpace(v.Text), words, nil
+	return strings.TrimSpace(*v.Text), words, nil
+}
+
+// Health asks the server's health endpoint (path, e.g. "/health"); any
+// answer but 200 is an error.
+func (c *Client) Health(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return fmt.Errorf("whisperhttp: %w", err)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("whisperhttp: health: %w", err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: health: %d", ErrStatus, resp.StatusCode)
+	}
+	return nil
 }
 
 type whisperWord struct {

@@ -1,72 +1,27 @@
-package whisperhttp
+package whisperhttp_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/earshot/earshot/media/stt"
-	"github.com/earshot/earshot/media/wav"
-	"github.com/google/go-cmp/cmp"
+	"github.com/earshot/earshot/media/stt/whisperhttp"
+	"github.com/earshot/earshot/media/stt/whisperhttp/whispertest"
 )
 
-// standIn is a small stand-in for a Whisper server: no Whisper server can
-// run on the build machine (no model weights), so this loopback HTTP
-// server checks the request the engine sends (multipart, a 16 kHz mono WAV
-// the media/wav parser accepts) and answers in the server's verbose_json
-// shape, echoing the utterance length so the test can check the timeline.
-func standIn(t *testing.T, path string, topLevelWords bool) (*httptest.Server, *int) {
-	calls := new(int)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != path || r.Method != http.MethodPost {
-			http.Error(w, "wrong endpoint", http.StatusNotFound)
-			return
-		}
-		f, _, err := r.FormFile("file")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		buf := make([]byte, 1<<20)
-		n, _ := f.Read(buf)
-		wf, err := wav.Parse(buf[:n])
-		if err != nil || wf.SampleRate != 16000 || wf.Channels != 1 {
-			http.Error(w, "bad wav", http.StatusBadRequest)
-			return
-		}
-		if r.FormValue("response_format") != "verbose_json" {
-			http.Error(w, "want verbose_json", http.StatusBadRequest)
-			return
-		}
-		*calls++
-		dur := float64(wf.Frames()) / 16000
-		words := []map[string]any{
-			{"word": " check", "start": 0.1, "end": 0.4, "probability": 0.9},
-			{"word": " balance", "start": 0.5, "end": dur, "probability": 0.8},
-		}
-		resp := map[string]any{"text": " check balance"}
-		if topLevelWords {
-			resp["words"] = words
-		} else {
-			resp["segments"] = []map[string]any{{"start": 0, "end": dur, "text": " check balance", "words": words}}
-		}
-		json.NewEncoder(w).Encode(resp)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, calls
-}
+// The servers are stand-ins (whispertest): no Whisper model weights can be
+// had where this is tested.
 
 func TestEngine(t *testing.T) {
-	for _, tt := range []struct {
-		api, path string
-		top       bool
-	}{{APIWhisperCpp, "/inference", false}, {APIOpenAI, "/v1/audio/transcriptions", true}} {
-		t.Run(tt.api, func(t *testing.T) {
-			srv, calls := standIn(t, tt.path, tt.top)
-			e, err := New(Config{URL: srv.URL, API: tt.api, MaxStreams: 1}, nil)
+	for _, api := range []string{whisperhttp.APIWhisperCpp, whisperhttp.APIOpenAI} {
+		t.Run(api, func(t *testing.T) {
+			srv := whispertest.New(t, api)
+			srv.SetTranscript(func([]int16) string { return "check balance" })
+			e, err := whisperhttp.New(whisperhttp.Config{URL: srv.URL, API: api, Model: "small.en", MaxStreams: 1}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,14 +49,14 @@ func TestEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []stt.Result{{Text: "check balance", Final: true, StartMs: 3000, EndMs: 4000, Words: []stt.Word{
-				{Text: "check", StartMs: 3100, EndMs: 3400, Confidence: 0.9},
-				{Text: "balance", StartMs: 3500, EndMs: 4000, Confidence: 0.8},
+				{Text: "check", StartMs: 3000, EndMs: 3500, Confidence: 0.9},
+				{Text: "balance", StartMs: 3500, EndMs: 4000, Confidence: 0.9},
 			}}}
 			if diff := cmp.Diff(want, res); diff != "" {
 				t.Errorf("third utterance (-want +got):\n%s", diff)
 			}
-			if *calls != 3 {
-				t.Errorf("server saw %d requests, want 3", *calls)
+			if srv.Calls() != 3 || srv.BadRequests() != 0 {
+				t.Errorf("server saw %d requests (%d bad), want 3 good", srv.Calls(), srv.BadRequests())
 			}
 			s.Close()
 			if _, err := e.NewStream(context.Background(), stt.StreamOptions{}); err != nil {
@@ -111,22 +66,54 @@ func TestEngine(t *testing.T) {
 	}
 }
 
-func TestServerError(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "model not loaded", http.StatusInternalServerError)
-	}))
-	defer srv.Close()
-	e, _ := New(Config{URL: srv.URL, API: APIWhisperCpp}, nil)
-	s, _ := e.NewStream(context.Background(), stt.StreamOptions{})
-	s.Write(make([]int16, 1600))
-	if _, err := s.EndUtterance(); err == nil {
-		t.Fatal("EndUtterance with a failing server: nil error")
+// TestClientFaults: every way a server can fail is an error of the right
+// kind, and a hanging server is given up at the timeout.
+func TestClientFaults(t *testing.T) {
+	srv := whispertest.New(t, whisperhttp.APIWhisperCpp)
+	c, err := whisperhttp.NewClient(whisperhttp.Config{URL: srv.URL, API: whisperhttp.APIWhisperCpp, Timeout: 300 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		fault whispertest.Fault
+		want  error
+	}{
+		{"500", whispertest.Status500, whisperhttp.ErrStatus},
+		{"503", whispertest.Status503, whisperhttp.ErrStatus},
+		{"html", whispertest.WrongContentType, whisperhttp.ErrBadResponse},
+		{"malformed", whispertest.Malformed, whisperhttp.ErrBadResponse},
+		{"hang", whispertest.Hang, context.DeadlineExceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.SetFault(tt.fault)
+			_, _, err := c.Transcribe(context.Background(), make([]int16, 8000))
+			if tt.fault == whispertest.Hang {
+				// net/http reports its own timeout; either form is a timeout.
+				var te interface{ Timeout() bool }
+				if !errors.As(err, &te) || !te.Timeout() {
+					t.Fatalf("hanging server: err = %v, want a timeout", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	srv.SetFault(whispertest.OK)
+	if err := c.Health(context.Background(), "/health"); err != nil {
+		t.Errorf("health of a healthy server: %v", err)
+	}
+	srv.SetDown(true)
+	if err := c.Health(context.Background(), "/health"); !errors.Is(err, whisperhttp.ErrStatus) {
+		t.Errorf("health of a server that is down: %v", err)
 	}
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{URL: "ftp://x", API: APIOpenAI}, {URL: "http://127.0.0.1:1", API: "grpc"}} {
-		if _, err := New(c, nil); err == nil {
+	for _, c := range []whisperhttp.Config{{URL: "ftp://x", API: whisperhttp.APIOpenAI}, {URL: "http://127.0.0.1:1", API: "grpc"}} {
+		if _, err := whisperhttp.New(c, nil); err == nil {
 			t.Errorf("New(%+v) = nil error", c)
 		}
 	}
