@@ -22,6 +22,7 @@ import (
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
+	"github.com/earshot/earshot/media/sip"
 	"github.com/earshot/earshot/store"
 )
 
@@ -236,6 +237,8 @@ func benchSIPREC(b *testing.B, n int) {
 	sc := DefaultSIPConfig()
 	sc.Enabled, sc.UDP, sc.TCP, sc.DefaultQueue = true, "127.0.0.1:0", "", "bench"
 	sc.RTPPortMin, sc.RTPPortMax, sc.MaxCalls = 46000, 46000+4*n+3, n+1
+	// One socket sends every stream: its port is latched, not the offer's.
+	sc.RTPSource = sip.RTPSourceLatch
 	s, err := newSIPIngest(d.media, sc, nil, d.reg)
 	if err != nil {
 		b.Fatal(err)

@@ -52,7 +52,7 @@ func (u *uac) request(method, callID, toTag string, cseq int, hdrs []string, cty
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s sip:srs@%s SIP/2.0\r\n", method, u.srv)
 	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK-test-%s-%d\r\n", u.local(), strings.ReplaceAll(callID, "@", "."), u.n)
-	fmt.Fprintf(&b, "From: <sip:+15550001111@%s>;tag=uac-%d\r\n", u.local(), cseq)
+	fmt.Fprintf(&b, "From: <sip:+15550001111@%s>;tag=%s\r\n", u.local(), uacTag(callID))
 	to := fmt.Sprintf("To: <sip:srs@%s>", u.srv)
 	if toTag != "" {
 		to += ";tag=" + toTag
@@ -67,6 +67,11 @@ func (u *uac) request(method, callID, toTag string, cseq int, hdrs []string, cty
 	}
 	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
 	return b.String()
+}
+
+// uacTag is the client's From tag in the dialog of a call.
+func uacTag(callID string) string {
+	return "uac-" + strings.NewReplacer("@", "-", ".", "-").Replace(callID)
 }
 
 func (u *uac) send(t *testing.T, msg string) {
@@ -136,8 +141,15 @@ func mpBody(parts ...[2]string) string {
 	return b.String()
 }
 
-const twoStreams = "v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
-	"m=audio 30000 RTP/AVP 0\r\na=label:1\r\na=sendonly\r\nm=audio 30002 RTP/AVP 0\r\na=label:2\r\na=sendonly\r\n"
+// twoStreamsAt is a SIPREC offer of two sendonly PCMU streams, labels 1
+// and 2, sent from 127.0.0.1 ports p1 and p2.
+func twoStreamsAt(p1, p2 int) string {
+	return "v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		fmt.Sprintf("m=audio %d RTP/AVP 0\r\na=label:1\r\na=sendonly\r\nm=audio %d RTP/AVP 0\r\na=label:2\r\na=sendonly\r\n", p1, p2)
+}
+
+// twoStreams is an offer for calls that get no RTP.
+var twoStreams = twoStreamsAt(30000, 30002)
 
 const metaUnknownStream = `<?xml version="1.0"?><recording xmlns="urn:ietf:params:xml:ns:recording:1">
 <participant participant_id="p1"><nameID aor="sip:2001@pbx"/></participant>
@@ -300,14 +312,14 @@ func TestDigestAuth(t *testing.T) {
 func TestBadRTP(t *testing.T) {
 	e := testServer(t, nil)
 	u := newUAC(t, e.srv.UDPAddr())
-	res := u.do(t, u.request("INVITE", "rtp@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
+	good, other := newRTPSender(t, 0), newRTPSender(t, 0)
+	res := u.do(t, u.request("INVITE", "rtp@test", "", 1, nil, "application/sdp", sdpOffer(good.port(), "0")))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: %d", res.StatusCode)
 	}
 	eng := e.col.next(t)
 	port := e.streamPort(t, "rtp@test", "index:0")
 	dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-	good, other := newRTPSender(t, 0), newRTPSender(t, 0)
 	good.dst, other.dst = dst, dst
 	payload := make([]byte, 160)
 	for i := range payload {
@@ -388,8 +400,8 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 			}
 			ft, _ := req.From().Params.Get("tag")
 			tt, _ := req.To().Params.Get("tag")
-			if req.CallID().Value() != "silent@test" || ft != silentTag || tt != "uac-1" {
-				byeSeen <- fmt.Errorf("BYE for call %q from tag %q to tag %q, want silent@test, %q, uac-1", req.CallID().Value(), ft, tt, silentTag)
+			if req.CallID().Value() != "silent@test" || ft != silentTag || tt != uacTag("silent@test") {
+				byeSeen <- fmt.Errorf("BYE for call %q from tag %q to tag %q, want silent@test, %q, %q", req.CallID().Value(), ft, tt, silentTag, uacTag("silent@test"))
 				return
 			}
 			_, _ = su.conn.WriteToUDP([]byte(sipmsg.NewResponseFromRequest(req, 200, "OK", nil).String()), from)
@@ -539,7 +551,8 @@ func TestReinviteAddsStream(t *testing.T) {
 	}
 	eng := e.col.next(t)
 	tag, _ := res.To().Params.Get("tag")
-	offer := sdpOffer(30000, "0") + "m=audio 30002 RTP/AVP 8\r\na=sendonly\r\n"
+	snd := newRTPSender(t, 0)
+	offer := sdpOffer(30000, "0") + fmt.Sprintf("m=audio %d RTP/AVP 8\r\na=sendonly\r\n", snd.port())
 	res = u.do(t, u.request("INVITE", "grow@test", tag, 2, nil, "application/sdp", offer))
 	if res.StatusCode != 200 {
 		t.Fatalf("re-INVITE: %d", res.StatusCode)
@@ -548,7 +561,6 @@ func TestReinviteAddsStream(t *testing.T) {
 	if len(ports) != 2 || ports[0] != e.streamPort(t, "grow@test", "index:0") || ports[1] == 0 {
 		t.Fatalf("answer ports %v, want the first stream's port kept and a new one", ports)
 	}
-	snd := newRTPSender(t, 0)
 	snd.dst = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ports[1]))
 	for range 10 {
 		snd.send(t, 8, make([]byte, 160), false)
