@@ -81,44 +81,59 @@ func (u *uac) send(t *testing.T, msg string) {
 	}
 }
 
-// final waits for the final response to the request with this Call-ID
-// (skipping 1xx and retransmitted responses to earlier requests), and ACKs
-// a refused INVITE.
-func (u *uac) final(t *testing.T, callID string) *sipmsg.Response {
-	t.Helper()
+// final waits for the final response to the request with this Call-ID and
+// CSeq number (skipping 1xx and retransmitted responses to earlier
+// requests), and ACKs a refused INVITE.
+func (u *uac) final(callID string, cseq uint32) (*sipmsg.Response, error) {
 	buf := make([]byte, 65535)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_ = u.conn.SetReadDeadline(deadline)
 		n, err := u.conn.Read(buf)
 		if err != nil {
-			t.Fatalf("no SIP response: %v", err)
+			return nil, fmt.Errorf("no SIP response to %s: %w", callID, err)
 		}
 		m, err := sipmsg.ParseMessage(buf[:n])
 		if err != nil {
-			t.Fatalf("unparsable response: %v", err)
+			return nil, fmt.Errorf("unparsable response: %w", err)
 		}
 		res, ok := m.(*sipmsg.Response)
-		if !ok || res.StatusCode < 200 || res.CallID().Value() != callID {
+		if !ok || res.StatusCode < 200 || res.CallID().Value() != callID || res.CSeq().SeqNo != cseq {
 			continue
 		}
 		if cs := res.CSeq(); cs.MethodName == sipmsg.INVITE && res.StatusCode >= 300 {
 			to := res.To()
 			ack := fmt.Sprintf("ACK sip:srs@%s SIP/2.0\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
 				u.srv, res.Via().Value(), res.From().Value(), to.Value(), callID, cs.SeqNo)
-			u.send(t, ack)
+			if _, err := u.conn.WriteToUDP([]byte(ack), u.srv); err != nil {
+				return nil, err
+			}
 		}
-		return res
+		return res, nil
 	}
+}
+
+// try sends a request and returns its final response.
+func (u *uac) try(msg string) (*sipmsg.Response, error) {
+	if _, err := u.conn.WriteToUDP([]byte(msg), u.srv); err != nil {
+		return nil, err
+	}
+	_, rest, _ := strings.Cut(msg, "Call-ID: ")
+	id, _, _ := strings.Cut(rest, "\r\n")
+	_, rest, _ = strings.Cut(msg, "CSeq: ")
+	n, _, _ := strings.Cut(rest, " ")
+	cseq, _ := strconv.ParseUint(n, 10, 32)
+	return u.final(id, uint32(cseq))
 }
 
 // do sends a request and returns its final response.
 func (u *uac) do(t *testing.T, msg string) *sipmsg.Response {
 	t.Helper()
-	u.send(t, msg)
-	_, rest, _ := strings.Cut(msg, "Call-ID: ")
-	id, _, _ := strings.Cut(rest, "\r\n")
-	return u.final(t, id)
+	res, err := u.try(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func sdpOffer(port int, pts string, extra ...string) string {

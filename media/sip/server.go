@@ -537,16 +537,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	defer s.unreserve(id)
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.respond(req, tx, 503, "Service Unavailable", "too_many_calls", fmt.Errorf("sip: at most %d calls", s.cfg.MaxCalls),
-			sipmsg.NewHeader("Retry-After", "5"))
-		return
-	}
-	if !s.start(req, tx) {
-		<-s.slots
-	}
+	s.start(req, tx)
 }
 
 // reserve claims a Call-ID for a new call; false if a call with it is in
@@ -609,7 +600,9 @@ func (s *Server) offerOf(req *sipmsg.Request, tx sipmsg.ServerTransaction, sipre
 	return sd, streams, md, true
 }
 
-// start answers a new INVITE; false if it was refused.
+// start answers a new INVITE; false if it was refused. A refusal gives
+// back whatever the call had taken (its slot, its ports) before it is
+// sent, so that a client that retries at once finds them free.
 func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	id := callID(req)
 	siprec := isSIPREC(req)
@@ -672,9 +665,17 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
 		c.signalling = ap.Addr().Unmap()
 	}
-	// Every refusal from here on returns the streams' ports.
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.respond(req, tx, 503, "Service Unavailable", "too_many_calls", fmt.Errorf("sip: at most %d calls", s.cfg.MaxCalls),
+			sipmsg.NewHeader("Retry-After", "5"))
+		return false
+	}
+	// Every refusal from here on returns the slot and the streams' ports.
 	fail := func(status int, phrase, reason string, err error) bool {
 		c.abandon()
+		<-s.slots
 		s.respond(req, tx, status, phrase, reason, err)
 		return false
 	}
