@@ -80,6 +80,9 @@ type env struct {
 	col *collector
 	hs  *httptest.Server
 	reg *prometheus.Registry
+	// cancels ends a stream's request, by its query parameter engagement,
+	// as the daemon does when the token that opened it is revoked.
+	cancels sync.Map // string -> context.CancelCauseFunc
 }
 
 // testServer serves streams at /ws behind a bearer-token check like the
@@ -100,18 +103,22 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := &env{srv: srv, col: col, reg: reg}
+	e.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		srv.ServeHTTP(w, r)
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		e.cancels.Store(r.URL.Query().Get("engagement"), cancel)
+		srv.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(func() {
 		_ = srv.Close()
-		hs.Close()
+		e.hs.Close()
 	})
-	return &env{srv: srv, col: col, hs: hs, reg: reg}
+	return e
 }
 
 // dial opens a WebSocket to the test server with the ingest token.
