@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		refused: prometheus.NewCounterVec(opts("refusals_total",
 			"WHIP offers refused, by reason (bad_request, bad_sdp, unsupported_codec, too_many_sessions, busy, engagement, internal)."), []string{"reason"}),
 		ended: prometheus.NewCounterVec(opts("sessions_ended_total",
-			"WHIP sessions ended, by reason (delete, ice_failed, closed, connect_timeout, idle_timeout, shutdown)."), []string{"reason"}),
+			"WHIP sessions ended, by reason (delete, ice_failed, closed, connect_timeout, idle_timeout, engagement_ended, shutdown)."), []string{"reason"}),
 		packets: prometheus.NewCounterVec(opts("rtp_packets_total", "RTP packets received, by codec."), []string{"codec"}),
 		dropped: prometheus.NewCounterVec(opts("rtp_packets_dropped_total",
 			"RTP packets dropped before decoding, by codec and reason (oversized, empty)."), []string{"codec", "reason"}),

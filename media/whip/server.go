@@ -494,7 +494,11 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				}
 				return
 			}
-			ss.lastRTP.Store(time.Now().UnixNano())
+			if len(p.Payload) > 0 {
+				// Only media holds off the idle timeout, not padding-only
+				// probes.
+				ss.lastRTP.Store(time.Now().UnixNano())
+			}
 			m.packets.WithLabelValues(c).Inc()
 			before := jb.Reordered
 			if jb.Push(p.SequenceNumber, p) && open && len(p.Payload) > 0 && len(p.Payload) <= ss.srv.cfg.MaxPayloadBytes {
@@ -514,14 +518,23 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 // packet arrives (a loss just before a pause).
 const jitterFlushAfter = 100 * time.Millisecond
 
-// watch ends the session when it does not connect or goes idle.
+// errEngagementEnded closes the engagement of a session that its
+// engagement's owner ended first.
+var errEngagementEnded = errors.New("whip: the engagement ended")
+
+// watch ends the session when it does not connect, goes idle, or its
+// engagement ends on its own side (ingest.Ender: the daemon's hub).
 func (ss *session) watch() {
 	cfg := ss.srv.cfg
+	ended := ingest.EndedOf(ss.eng)
 	connect := time.NewTimer(cfg.ConnectTimeout)
 	defer connect.Stop()
 	select {
 	case <-ss.connected:
 	case <-ss.done:
+		return
+	case <-ended:
+		ss.end("engagement_ended", errEngagementEnded)
 		return
 	case <-connect.C:
 		ss.end("connect_timeout", fmt.Errorf("whip: not connected within %s", cfg.ConnectTimeout))
@@ -532,6 +545,9 @@ func (ss *session) watch() {
 	for {
 		select {
 		case <-ss.done:
+			return
+		case <-ended:
+			ss.end("engagement_ended", errEngagementEnded)
 			return
 		case <-tick.C:
 			if idle := time.Since(time.Unix(0, ss.lastRTP.Load())); idle > cfg.IdleTimeout {
