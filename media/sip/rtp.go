@@ -261,9 +261,9 @@ func (s *rtpStream) packet(b []byte, from netip.AddrPort, now time.Time) {
 // emit hands one in-order packet to the party or the DTMF decoder.
 func (s *rtpStream) emit(_ uint16, p packet) {
 	gap := uint16(0)
-	if s.haveEmitted {
-		gap = p.seq - s.emittedSeq - 1
-	}
+	if d := p.seq - s.emittedSeq; s.haveEmitted && d >= 1 && d < jitter.RestartJump {
+		gap = d - 1
+	} // else the stream restarted its numbering: nothing was lost
 	s.haveEmitted, s.emittedSeq = true, p.seq
 	if int32(p.pt) == s.dtmfPT.Load() {
 		s.audioSeq += gap

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
 )
 
 // SIP over TCP and TLS: the server bounds who may hold connections, for
@@ -382,6 +384,9 @@ func tooLargeResponse(start string, lines []string, limit int) []byte {
 		return nil
 	}
 	fmt.Fprintf(&b, "Warning: 399 earshot \"message larger than %d bytes\"\r\nContent-Length: 0\r\n\r\n", limit)
+	if _, err := sipmsg.ParseMessage(b.Bytes()); err != nil {
+		return nil // the request's headers do not make a response
+	}
 	return b.Bytes()
 }
 

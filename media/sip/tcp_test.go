@@ -341,7 +341,7 @@ func TestMsgScanner(t *testing.T) {
 		{"second message over the limit", req(3, "abc") + req(9000, ""), 4096, "too_large", true},
 		{"endless headers", "INVITE sip:a@b SIP/2.0\r\n" + strings.Repeat("X: y\r\n", 2000), 4096, "too_large", false},
 		{"unreadable length", "INVITE sip:a@b SIP/2.0\r\nContent-Length: ten\r\n\r\n", 4096, "malformed", false},
-		{"2^62 length", "INVITE sip:a@b SIP/2.0\r\nVia: v\r\nFrom: f\r\nTo: t\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 4611686018427387904\r\n\r\n", 4096, "too_large", true},
+		{"2^62 length", "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nFrom: <sip:f@h>;tag=1\r\nTo: <sip:t@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 4611686018427387904\r\n\r\n", 4096, "too_large", true},
 		{"a response", "SIP/2.0 200 OK\r\nVia: v\r\nFrom: f\r\nTo: t\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 9000\r\n\r\n", 4096, "too_large", false},
 	}
 	for _, tc := range cases {

@@ -81,3 +81,20 @@ func TestPaddingDoesNotHoldSession(t *testing.T) {
 		t.Errorf("%d padding packets sent, %v dropped as empty; want some of each", n, got)
 	}
 }
+
+// TestSequenceRestart: a sender that restarts its sequence numbers (same
+// SSRC, a jump of thousands, which SRTP allows forward) is not taken to
+// have lost thousands of packets: the party sees the numbering carry on.
+func TestSequenceRestart(t *testing.T) {
+	t.Parallel()
+	e := testServer(t, nil)
+	c := dialPion(t, e.hs.URL+"/whip?engagement=restart", pcmuCodec)
+	eng := <-e.col.opened
+	tone := func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) }
+	c.send(t, 100, 20, tone)
+	c.send(t, 5100, 20, tone) // restarted
+	waitFor(t, "the audio after the restart", func() bool { return eng.PE.Stats()["customer"].AudioMs >= 800 })
+	if st := eng.PE.Stats()["customer"]; st.PacketsLate != 0 || st.PacketsLost != 0 || st.AudioMs != 800 {
+		t.Errorf("pipeline stats: %d late, %d lost, %d ms audio; want 0, 0 and 800", st.PacketsLate, st.PacketsLost, st.AudioMs)
+	}
+}

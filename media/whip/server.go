@@ -461,8 +461,17 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		// Packets dropped here (padding-only probes, oversized payloads) are
 		// counted here; the sequence numbers passed on skip them, so that
 		// the Party counts only packets lost in the network.
-		var skipped uint16
+		var (
+			skipped uint16
+			lastOut uint16 // the last sequence number passed on
+			haveOut bool
+		)
 		write := func(seq uint16, p *rtp.Packet) {
+			if d := seq - skipped - lastOut; haveOut && (d == 0 || d >= jitter.RestartJump) {
+				// The sender restarted its numbering (the reorder buffer
+				// followed it): carry on from the last number passed on.
+				skipped = seq - lastOut - 1
+			}
 			switch {
 			case len(p.Payload) == 0:
 				m.dropped.WithLabelValues(c, "empty").Inc()
@@ -476,6 +485,7 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				if err := t.party.WriteRTP(seq-skipped, p.Timestamp, p.Payload); ingest.IsClosed(err) {
 					open = false
 				}
+				lastOut, haveOut = seq-skipped, true
 			}
 		}
 		jb := jitter.New(ss.srv.cfg.JitterPackets, write)
