@@ -240,6 +240,7 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 		live.End("refused")
 		return nil, nil, err
 	}
+	live.Touch() // the media clock starts now: Open may have waited for a recogniser
 	m.bridges.Add(1)
 	go func() {
 		defer m.bridges.Done()
