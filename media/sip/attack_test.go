@@ -170,13 +170,8 @@ func TestRefusedInvitesReturnPorts(t *testing.T) {
 	// reusing its Call-ID, and new calls beyond the limit.
 	e = testServer(t, func(c *Config) { c.MaxCalls = 1 })
 	total = e.srv.ports.total
-	snd := newRTPSender(t, 0)
 	u := newUAC(t, e.srv.UDPAddr())
-	res := u.do(t, u.request("INVITE", "held-slot@flood", "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d %s", res.StatusCode, res.Reason)
-	}
-	eng := e.col.next(t)
+	tag, _, eng := e.call(t, u, "held-slot@flood")
 	for _, k := range []struct {
 		name   string
 		callID func(i int) string
@@ -203,11 +198,7 @@ func TestRefusedInvitesReturnPorts(t *testing.T) {
 			}
 		})
 	}
-	tag, _ := res.To().Params.Get("tag")
-	if res := u.do(t, u.request("BYE", "held-slot@flood", tag, 2, nil, "", "")); res.StatusCode != 200 {
-		t.Errorf("BYE: %d", res.StatusCode)
-	}
-	eng.WaitClosed(t)
+	e.hangUp(t, u, "held-slot@flood", tag, eng)
 	waitFor(t, "the call's ports to return", func() bool { return e.srv.ports.available() == total })
 }
 
@@ -217,22 +208,6 @@ type badQueue struct{}
 
 func (badQueue) Error() string   { return "queue: unknown queue nosuch" }
 func (badQueue) StatusCode() int { return 400 }
-
-// newUACAt is a client on a given loopback address (127.0.0.2 stands for
-// a host outside the allowed sources).
-func newUACAt(t *testing.T, srvAddr string, ip net.IP) *uac {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	a, err := net.ResolveUDPAddr("udp", srvAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &uac{conn: c, srv: a}
-}
 
 // awaitBye waits for the server's BYE of a call, answers it 200, and
 // returns its From and To tags.
@@ -263,13 +238,7 @@ func (u *uac) awaitBye(callID string) (from, to string, err error) {
 func TestEngagementEndEndsCall(t *testing.T) {
 	e := testServer(t, nil)
 	u := newUAC(t, e.srv.UDPAddr())
-	snd := newRTPSender(t, 0)
-	res := u.do(t, u.request("INVITE", "ended@test", "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d %s", res.StatusCode, res.Reason)
-	}
-	ourTag, _ := res.To().Params.Get("tag")
-	eng := e.col.next(t)
+	ourTag, _, eng := e.call(t, u, "ended@test")
 	eng.End()
 	from, to, err := u.awaitBye("ended@test")
 	if err != nil {

@@ -27,7 +27,14 @@ type uac struct {
 
 func newUAC(t *testing.T, srvAddr string) *uac {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return newUACAt(t, srvAddr, net.IPv4(127, 0, 0, 1))
+}
+
+// newUACAt is a client on a given loopback address (127.0.0.2 stands for
+// a host outside the allowed sources).
+func newUACAt(t *testing.T, srvAddr string, ip net.IP) *uac {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,16 +258,8 @@ func TestBadSignalling(t *testing.T) {
 		}
 	})
 	// A good call still works.
-	res := u.do(t, u.request("INVITE", "good@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
-	if res.StatusCode != 200 {
-		t.Fatalf("good INVITE: %d %s", res.StatusCode, res.Reason)
-	}
-	eng := e.col.next(t)
-	tag, _ := res.To().Params.Get("tag")
-	if res := u.do(t, u.request("BYE", "good@test", tag, 2, nil, "", "")); res.StatusCode != 200 {
-		t.Errorf("BYE: %d", res.StatusCode)
-	}
-	eng.WaitClosed(t)
+	tag, _, eng := e.call(t, u, "good@test")
+	e.hangUp(t, u, "good@test", tag, eng)
 }
 
 // TestForbiddenSource: with an allow-list that excludes loopback, INVITE

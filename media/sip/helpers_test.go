@@ -306,14 +306,30 @@ func (s *rtpSender) stream(t *testing.T, pt uint8, audio []byte) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+var waitFor = ingesttest.WaitFor
+
+// call places a plain call from u with one PCMU stream (from a new RTP
+// sender, whose port the offer names) and returns the server's To tag,
+// the sender and the engagement.
+func (e *env) call(t *testing.T, u *uac, id string) (string, *rtpSender, *recEngagement) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	snd := newRTPSender(t, 0)
+	res := u.do(t, u.request("INVITE", id, "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE %s: %d %s", id, res.StatusCode, res.Reason)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	return tag, snd, e.col.next(t)
+}
+
+// hangUp ends a call with BYE and checks that its engagement closes
+// without error.
+func (e *env) hangUp(t *testing.T, u *uac, id, tag string, eng *recEngagement) {
+	t.Helper()
+	if res := u.do(t, u.request("BYE", id, tag, 100, nil, "", "")); res.StatusCode != 200 {
+		t.Errorf("BYE %s: %d", id, res.StatusCode)
+	}
+	if err := eng.WaitClosed(t); err != nil {
+		t.Errorf("%s closed with %v after BYE, want nil", id, err)
 	}
 }

@@ -211,15 +211,6 @@ func TestSIPpHeldCallsEnd(t *testing.T) {
 	if got := e.counter(t, e.srv.m.ended.WithLabelValues("hold_timeout")); got != 4 {
 		t.Errorf("calls ended by the hold timeout = %v, want 4", got)
 	}
-	snd := newRTPSender(t, 0)
-	res := u.do(t, u.request("INVITE", "after@test", "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
-	if res.StatusCode != 200 {
-		t.Fatalf("a call after the held ones ended: %d %s", res.StatusCode, res.Reason)
-	}
-	eng := e.col.next(t)
-	tag, _ := res.To().Params.Get("tag")
-	if res := u.do(t, u.request("BYE", "after@test", tag, 2, nil, "", "")); res.StatusCode != 200 {
-		t.Errorf("BYE: %d", res.StatusCode)
-	}
-	eng.WaitClosed(t)
+	tag, _, eng := e.call(t, u, "after@test") // a call after the held ones ended
+	e.hangUp(t, u, "after@test", tag, eng)
 }

@@ -157,19 +157,34 @@ func TestTCPIdle(t *testing.T) {
 	}
 
 	// A call's connection outlives the idle timeout.
-	conn := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
-	tc := newTCPClient(t, conn)
-	snd := newRTPSender(t, 0)
-	res := tc.do(t, tc.u.request("INVITE", "tcpidle@test", "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
-	if res.code != 200 {
-		t.Fatalf("INVITE over TCP: %d", res.code)
-	}
-	eng := e.col.next(t)
+	tc := newTCPClient(t, dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr()))
+	tag, eng := tc.call(t, e, "tcpidle@test")
 	time.Sleep(3 * idle) // what is tested is that nothing happens meanwhile
-	if res := tc.do(t, tc.u.request("BYE", "tcpidle@test", res.tag, 2, nil, "", "")); res.code != 200 {
-		t.Errorf("BYE after %s of silence: %d", 3*idle, res.code)
+	tc.hangUp(t, "tcpidle@test", tag, eng)
+}
+
+// call places a plain call over the connection and returns the server's
+// To tag and the engagement.
+func (c *tcpClient) call(t *testing.T, e *env, id string) (string, *recEngagement) {
+	t.Helper()
+	snd := newRTPSender(t, 0)
+	res := c.do(t, c.u.request("INVITE", id, "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
+	if res.code != 200 {
+		t.Fatalf("INVITE %s over TCP: %d", id, res.code)
 	}
-	eng.WaitClosed(t)
+	return res.tag, e.col.next(t)
+}
+
+// hangUp ends a call with BYE on the connection and waits for its
+// engagement.
+func (c *tcpClient) hangUp(t *testing.T, id, tag string, eng *recEngagement) {
+	t.Helper()
+	if res := c.do(t, c.u.request("BYE", id, tag, 2, nil, "", "")); res.code != 200 {
+		t.Errorf("BYE %s over TCP: %d", id, res.code)
+	}
+	if err := eng.WaitClosed(t); err != nil {
+		t.Errorf("%s closed with %v after BYE, want nil", id, err)
+	}
 }
 
 // tcpClient speaks SIP over one TCP connection.
@@ -309,16 +324,9 @@ func TestTCPTooLarge(t *testing.T) {
 		t.Errorf("refusals{too_large} = %v, want 4", got)
 	}
 	// A good call over TCP still works.
-	c := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
-	tc := newTCPClient(t, c)
-	snd := newRTPSender(t, 0)
-	res := tc.do(t, tc.u.request("INVITE", "fine@test", "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
-	if res.code != 200 {
-		t.Fatalf("INVITE: %d", res.code)
-	}
-	eng := e.col.next(t)
-	tc.do(t, tc.u.request("BYE", "fine@test", res.tag, 2, nil, "", ""))
-	eng.WaitClosed(t)
+	tc := newTCPClient(t, dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr()))
+	tag, eng := tc.call(t, e, "fine@test")
+	tc.hangUp(t, "fine@test", tag, eng)
 }
 
 // TestMsgScanner follows message boundaries in a byte stream fed in

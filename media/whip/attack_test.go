@@ -15,8 +15,7 @@ import (
 func TestEngagementEndClosesSession(t *testing.T) {
 	t.Parallel()
 	e := testServer(t, nil)
-	c := dialPion(t, e.hs.URL+"/whip?engagement=ended", pcmuCodec)
-	eng := <-e.col.opened
+	c, eng := e.publish(t, "ended")
 	c.send(t, 1, 10, func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) })
 	waitFor(t, "audio", func() bool { return eng.PE.Stats()["customer"].AudioMs >= 200 })
 	eng.End()
@@ -39,8 +38,7 @@ func TestPaddingDoesNotHoldSession(t *testing.T) {
 	t.Parallel()
 	const idle = time.Second
 	e := testServer(t, func(c *Config) { c.IdleTimeout = idle })
-	c := dialPion(t, e.hs.URL+"/whip?engagement=padding", pcmuCodec)
-	eng := <-e.col.opened
+	c, eng := e.publish(t, "padding")
 	seq := c.send(t, 1, 10, func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) })
 	waitFor(t, "audio", func() bool { return eng.PE.Stats()["customer"].AudioMs >= 200 })
 	lastMedia := time.Now()
@@ -88,8 +86,7 @@ func TestPaddingDoesNotHoldSession(t *testing.T) {
 func TestSequenceRestart(t *testing.T) {
 	t.Parallel()
 	e := testServer(t, nil)
-	c := dialPion(t, e.hs.URL+"/whip?engagement=restart", pcmuCodec)
-	eng := <-e.col.opened
+	c, eng := e.publish(t, "restart")
 	tone := func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) }
 	c.send(t, 100, 20, tone)
 	c.send(t, 5100, 20, tone) // restarted

@@ -117,3 +117,13 @@ func speech(t *testing.T, id string, rate int) (string, []int16, string) {
 	t.Helper()
 	return ingesttest.SpeechWAV(t, id, rate)
 }
+
+var waitFor = ingesttest.WaitFor
+
+// publish connects a pion client publishing one PCMU track to engagement
+// id and returns it with its engagement.
+func (e *env) publish(t *testing.T, id string) (*pionClient, *recEngagement) {
+	t.Helper()
+	c := dialPion(t, e.hs.URL+"/whip?engagement="+id, pcmuCodec)
+	return c, <-e.col.opened
+}

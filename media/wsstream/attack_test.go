@@ -48,22 +48,7 @@ func dialRaw(t *testing.T, e *env, query string) *rawWS {
 
 // header writes a masked frame header announcing n payload bytes.
 func (w *rawWS) header(opcode byte, fin bool, n uint64) error {
-	b := []byte{opcode, 0x80}
-	if fin {
-		b[0] |= 0x80
-	}
-	switch {
-	case n < 126:
-		b[1] |= byte(n)
-	case n <= 0xffff:
-		b[1] |= 126
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b[1] |= 127
-		b = binary.BigEndian.AppendUint64(b, n)
-	}
-	b = append(b, 0, 0, 0, 0) // a zero masking key leaves the payload as is
-	_, err := w.conn.Write(b)
+	_, err := w.conn.Write(frameHeader(opcode, fin, n))
 	return err
 }
 

@@ -172,14 +172,3 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("streams_ended_total{shutdown} = %v, want 1", got)
 	}
 }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

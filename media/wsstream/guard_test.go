@@ -40,9 +40,9 @@ func guardRun(stream []byte, step int, limit int64) (int, bool) {
 	}
 }
 
-// appendFrame appends a masked client frame header and its payload
-// (zeros; the masking key is zero).
-func appendFrame(b []byte, opcode byte, fin bool, n int) []byte {
+// frameHeader is a client frame header announcing n payload bytes, masked
+// with a zero key (which leaves the payload as is).
+func frameHeader(opcode byte, fin bool, n uint64) []byte {
 	h := []byte{opcode, 0x80}
 	if fin {
 		h[0] |= 0x80
@@ -55,10 +55,14 @@ func appendFrame(b []byte, opcode byte, fin bool, n int) []byte {
 		h = binary.BigEndian.AppendUint16(h, uint16(n))
 	default:
 		h[1] |= 127
-		h = binary.BigEndian.AppendUint64(h, uint64(n))
+		h = binary.BigEndian.AppendUint64(h, n)
 	}
-	h = append(h, 0, 0, 0, 0)
-	return append(append(b, h...), make([]byte, n)...)
+	return append(h, 0, 0, 0, 0)
+}
+
+// appendFrame appends a client frame of n zero bytes.
+func appendFrame(b []byte, opcode byte, fin bool, n int) []byte {
+	return append(append(b, frameHeader(opcode, fin, uint64(n))...), make([]byte, n)...)
 }
 
 // framesFrom builds a stream of well-formed frames from fuzz input (three

@@ -164,3 +164,5 @@ func speech(t *testing.T, id, encoding string, rate int) ([]byte, string) {
 func le16(b []byte) []int16 { return ingesttest.LE16(b) }
 
 func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want, got) }
+
+var waitFor = ingesttest.WaitFor

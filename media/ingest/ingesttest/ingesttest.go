@@ -440,3 +440,16 @@ func FreeMediaPorts(t *testing.T) int {
 	t.Fatal("no free media ports")
 	return 0
 }
+
+// WaitFor polls cond every 20 ms until it holds, failing the test after
+// 30 s with what it waited for.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
