@@ -198,7 +198,7 @@ func TestMarksDoNotHoldStream(t *testing.T) {
 // (the hub), the stream is closed (1000) and counted; when the request
 // ends (the daemon ending it, e.g. for a revoked token) it is closed with
 // 1008. The stream used to keep its slot after the hub had ended the
-// engagement.
+// engagement. The opener sees the request's values (its caller).
 func TestEngagementEndClosesStream(t *testing.T) {
 	e := testServer(t, nil)
 	for _, tc := range []struct {
@@ -219,6 +219,9 @@ func TestEngagementEndClosesStream(t *testing.T) {
 			tw.start("inbound")
 			tw.media("inbound", 1, 0, make([]byte, 160))
 			eng := e.col.get(t, tc.id)
+			if eng.caller != "ingest-user" {
+				t.Errorf("the opener saw caller %q in its context, want the request's", eng.caller)
+			}
 			tc.end(eng)
 			if st := closeStatus(t, c); st != tc.status {
 				t.Errorf("close status %v, want %v", st, tc.status)

@@ -57,12 +57,13 @@ func (c *collector) count() int {
 	return len(c.byID)
 }
 
-func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
+func (c *collector) Open(ctx context.Context, m Meta) (ingest.Engagement, error) {
 	pe, err := c.pipe.Open(context.Background(), pipeline.OpenOptions{ID: m.Query.Get("engagement"), Source: m.Source})
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m}
+	caller, _ := ctx.Value(callerKey{}).(string)
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, caller: caller}
 	c.mu.Lock()
 	c.byID[m.Query.Get("engagement")] = e
 	c.mu.Unlock()
@@ -72,8 +73,13 @@ func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
 // recEngagement is a recorded engagement with the stream that opened it.
 type recEngagement struct {
 	*ingesttest.Recording
-	meta Meta
+	meta   Meta
+	caller string // the caller the request's context named when it opened
 }
+
+// callerKey holds, in a request's context, the caller the test server's
+// token check found, as the daemon's authentication does.
+type callerKey struct{}
 
 type env struct {
 	srv *Server
@@ -109,7 +115,7 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		ctx, cancel := context.WithCancelCause(r.Context())
+		ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), callerKey{}, "ingest-user"))
 		defer cancel(nil)
 		e.cancels.Store(r.URL.Query().Get("engagement"), cancel)
 		srv.ServeHTTP(w, r.WithContext(ctx))

@@ -120,8 +120,14 @@ const (
 // run reads messages until the stream ends and returns the end reason.
 // Only media (audio, and the message that starts it) holds off the idle
 // timeout: marks, keep-alive text and the like do not.
+//
+// The opener gets a context with the request's values (the authenticated
+// caller, say), cancelled when the request ends or the server closes.
 func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
-	st := newStream(s.ctx, s.cfg, s.m, s.opener, r.URL.Query(), r.RemoteAddr)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	st := newStream(ctx, s.cfg, s.m, s.opener, r.URL.Query(), r.RemoteAddr)
 	var why atomic.Int32 // why the server closed the stream, if it did
 	closeFor := func(reason int32, status websocket.StatusCode, text string) {
 		if why.CompareAndSwap(0, reason) {
