@@ -272,10 +272,10 @@ func (m *msgScanner) feed(b []byte) string {
 			}
 			continue
 		}
-		line := strings.TrimSuffix(string(m.line), "\r")
+		line := bytes.TrimSuffix(m.line, []byte("\r"))
 		long := m.long
 		m.line, m.long = m.line[:0], false
-		if line != "" {
+		if len(line) != 0 {
 			if v := m.header(line, long); v != "" {
 				return v
 			}
@@ -294,22 +294,24 @@ func (m *msgScanner) feed(b []byte) string {
 	return ""
 }
 
-// header takes one header line (or the start line).
-func (m *msgScanner) header(line string, long bool) string {
+// header takes one header line (or the start line). It copies only the
+// lines it keeps: other lines (padding, say) cost no allocation.
+func (m *msgScanner) header(line []byte, long bool) string {
 	if !m.startSeen {
 		m.startSeen = true
 		if !long {
-			m.start = line
+			m.start = string(line)
 		}
 		return ""
 	}
-	name, value, ok := strings.Cut(line, ":")
+	name, value, ok := bytes.Cut(line, []byte(":"))
 	if !ok {
 		return ""
 	}
-	switch strings.ToLower(strings.TrimSpace(name)) {
-	case "content-length", "l":
-		n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	name = bytes.TrimSpace(name)
+	switch {
+	case headerIs(name, "content-length", "l"):
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
 		if long || err != nil || n < 0 {
 			return "malformed"
 		}
@@ -318,12 +320,23 @@ func (m *msgScanner) header(line string, long bool) string {
 			return "too_large"
 		}
 		m.clen = n
-	case "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq":
+	case headerIs(name, "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"):
 		if !long {
-			m.keep(line)
+			m.keep(string(line))
 		}
 	}
 	return ""
+}
+
+// headerIs reports whether a header name is one of names (lower case),
+// ignoring case.
+func headerIs(name []byte, names ...string) bool {
+	for _, n := range names {
+		if len(name) == len(n) && strings.EqualFold(string(name), n) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *msgScanner) keep(line string) {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -452,4 +453,17 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Allocated returns the bytes the whole process allocated on the heap
+// while f ran (runtime.MemStats.TotalAlloc, freed or not): an upper bound
+// of what f made the server hold, noisy only by what other goroutines
+// allocated meanwhile. A resource-bound test runs it outside t.Parallel.
+func Allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
