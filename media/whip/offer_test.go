@@ -85,7 +85,7 @@ func TestPostRefusals(t *testing.T) {
 		{"two tracks one party", "application/sdp", "?party.0=agent&party.1=agent", pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 2, "x", "y"), nil, 400, "bad_sdp", "customer and agent"},
 		{"engagement refused", "application/sdp", "", good, statusErr{404}, 404, "engagement", "engagement unknown"},
 		{"engagement error", "application/sdp", "", good, errors.New("missing engagement id"), 400, "engagement", "missing engagement id"},
-		{"oversized offer", "application/sdp", "", good + strings.Repeat("a=x-pad:0123456789\r\n", 4000), nil, 413, "bad_request", "larger than"},
+		{"oversized offer", "application/sdp", "", good + strings.Repeat("a=x-pad:0123456789\r\n", 4000), nil, 413, "too_large", "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.col.refuse = tc.refuse

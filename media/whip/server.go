@@ -178,18 +178,25 @@ func (s *Server) refuse(w http.ResponseWriter, status int, reason, detail string
 	writeProblem(w, status, reason, detail)
 }
 
+// refuseOn answers a refused request on a session (PATCH, DELETE) with a
+// problem, counted by method and reason.
+func (s *Server) refuseOn(w http.ResponseWriter, r *http.Request, status int, reason, detail string) {
+	s.m.sessRefused.WithLabelValues(r.Method, reason).Inc()
+	writeProblem(w, status, reason, detail)
+}
+
 func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		s.refuse(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/sdp")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxOfferBytes+1))
-	if err != nil {
-		s.refuse(w, http.StatusBadRequest, "bad_request", "reading the offer: "+err.Error())
+	body, err := readBody(r)
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.refuse(w, http.StatusRequestEntityTooLarge, "too_large", "SDP offer "+err.Error())
 		return
-	}
-	if len(body) > maxOfferBytes {
-		s.refuse(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("SDP offer larger than %d bytes", maxOfferBytes))
+	case err != nil:
+		s.refuse(w, http.StatusBadRequest, "bad_request", "reading the offer: "+err.Error())
 		return
 	}
 	secs, err := parseOffer(body, r.URL.Query())
@@ -333,7 +340,7 @@ func (s *Server) lookup(id string) *session {
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	ss := s.lookup(r.PathValue("id"))
 	if ss == nil {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		s.refuseOn(w, r, http.StatusNotFound, "not_found", "no such WHIP session")
 		return
 	}
 	ss.end("delete", nil)
@@ -349,16 +356,20 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 	ss := s.lookup(r.PathValue("id"))
 	if ss == nil {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		s.refuseOn(w, r, http.StatusNotFound, "not_found", "no such WHIP session")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/trickle-ice-sdpfrag" {
-		writeProblem(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/trickle-ice-sdpfrag")
+		s.refuseOn(w, r, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/trickle-ice-sdpfrag")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxOfferBytes+1))
-	if err != nil || len(body) > maxOfferBytes {
-		writeProblem(w, http.StatusBadRequest, "bad_request", "unreadable or oversized SDP fragment")
+	body, err := readBody(r)
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.refuseOn(w, r, http.StatusRequestEntityTooLarge, "too_large", "SDP fragment "+err.Error())
+		return
+	case err != nil:
+		s.refuseOn(w, r, http.StatusBadRequest, "bad_request", "reading the SDP fragment: "+err.Error())
 		return
 	}
 	var mid string
@@ -368,7 +379,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(line, "a=ice-ufrag:") && remote != nil &&
 			!strings.Contains(remote.SDP, "a=ice-ufrag:"+strings.TrimPrefix(line, "a=ice-ufrag:")):
-			writeProblem(w, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
+			s.refuseOn(w, r, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
 			return
 		case strings.HasPrefix(line, "a=mid:"):
 			mid = strings.TrimPrefix(line, "a=mid:")
@@ -379,7 +390,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 				init.SDPMid = &m
 			}
 			if err := ss.pc.AddICECandidate(init); err != nil {
-				writeProblem(w, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", line, err))
+				s.refuseOn(w, r, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", line, err))
 				return
 			}
 		}
@@ -610,6 +621,33 @@ func (ss *session) end(reason string, cause error) {
 }
 
 // writeProblem writes an RFC 9457 problem detail.
+// errTooLarge is readBody's answer to a body over maxOfferBytes.
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxOfferBytes)
+
+// readBody reads a request body of at most maxOfferBytes into one buffer
+// (not grown by doubling); a longer one is errTooLarge, at once when its
+// announced length is over.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxOfferBytes {
+		return nil, errTooLarge
+	}
+	size := maxOfferBytes + 1
+	if r.ContentLength >= 0 {
+		size = int(r.ContentLength) + 1 // net/http ends the body at its length
+	}
+	buf := make([]byte, size)
+	n, err := io.ReadFull(r.Body, buf)
+	switch {
+	case n > maxOfferBytes:
+		return nil, errTooLarge
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
 func writeProblem(w http.ResponseWriter, status int, reason, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
