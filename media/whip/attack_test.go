@@ -2,10 +2,14 @@ package whip
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -93,5 +97,61 @@ func TestSequenceRestart(t *testing.T) {
 	waitFor(t, "the audio after the restart", func() bool { return eng.PE.Stats()["customer"].AudioMs >= 800 })
 	if st := eng.PE.Stats()["customer"]; st.PacketsLate != 0 || st.PacketsLost != 0 || st.AudioMs != 800 {
 		t.Errorf("pipeline stats: %d late, %d lost, %d ms audio; want 0, 0 and 800", st.PacketsLate, st.PacketsLost, st.AudioMs)
+	}
+}
+
+// hostCandidates is an SDP fragment of n host candidates on loopback
+// ports from port on, for m-section 0.
+func hostCandidates(n, port int) string {
+	var b strings.Builder
+	b.WriteString("a=mid:0\r\n")
+	for i := range n {
+		fmt.Fprintf(&b, "a=candidate:%d 1 udp 2130706431 127.0.0.1 %d typ host\r\n", port+i, port+i)
+	}
+	return b.String()
+}
+
+// TestTooManyCandidates: a session takes at most maxRemoteCandidates ICE
+// candidates from its client, offered and trickled together; an offer or
+// a fragment taking it over is refused (400), counted, and the session
+// goes on. Each candidate costs connectivity checks for the session's
+// life, and there was no bound.
+func TestTooManyCandidates(t *testing.T) {
+	t.Parallel()
+	e := testServer(t, nil)
+	offer := pionOffer(t, []webrtc.RTPCodecParameters{pcmuCodec}, 1)
+	if strings.Contains(offer, "a=candidate:") {
+		t.Fatal("the offer has candidates already")
+	}
+	const frag = "application/trickle-ice-sdpfrag"
+
+	// An offer with one candidate too many is refused.
+	before := testutil.ToFloat64(e.srv.m.refused.WithLabelValues("bad_sdp"))
+	req, _ := http.NewRequest("POST", e.hs.URL+"/whip?engagement=crowded", strings.NewReader(offer+hostCandidates(maxRemoteCandidates+1, 20000)[len("a=mid:0\r\n"):]))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || testutil.ToFloat64(e.srv.m.refused.WithLabelValues("bad_sdp")) != before+1 {
+		t.Errorf("offer with %d candidates: %d, want 400 counted as bad_sdp", maxRemoteCandidates+1, resp.StatusCode)
+	}
+
+	// Trickled: up to the bound, then refused.
+	location, _ := postOffer(t, e.hs.URL+"/whip?engagement=trickled", offer+hostCandidates(10, 20000)[len("a=mid:0\r\n"):])
+	url := e.hs.URL + location
+	if got := patch(t, url, frag, hostCandidates(maxRemoteCandidates-10, 21000)); got != 204 {
+		t.Fatalf("PATCH up to %d candidates: %d, want 204", maxRemoteCandidates, got)
+	}
+	if got := patch(t, url, frag, hostCandidates(1, 22000)); got != 400 {
+		t.Errorf("PATCH of one candidate more: %d, want 400", got)
+	}
+	if got := testutil.ToFloat64(e.srv.m.sessRefused.WithLabelValues("PATCH", "too_many_candidates")); got != 1 {
+		t.Errorf("session_refusals_total{PATCH,too_many_candidates} = %v, want 1", got)
+	}
+	if got := patch(t, url, frag, "a=mid:0\r\n"); got != 204 {
+		t.Errorf("PATCH without candidates after the refusal: %d, want 204", got)
 	}
 }

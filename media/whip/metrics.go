@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		refused: prometheus.NewCounterVec(opts("refusals_total",
 			"WHIP offers refused, by reason (bad_request, too_large, bad_sdp, unsupported_codec, too_many_sessions, busy, engagement, internal)."), []string{"reason"}),
 		sessRefused: prometheus.NewCounterVec(opts("session_refusals_total",
-			"Requests on a WHIP session (PATCH, DELETE) refused, by method and reason (not_found, bad_request, too_large, ice_restart, bad_candidate)."), []string{"method", "reason"}),
+			"Requests on a WHIP session (PATCH, DELETE) refused, by method and reason (not_found, bad_request, too_large, too_many_candidates, ice_restart, bad_candidate)."), []string{"method", "reason"}),
 		ended: prometheus.NewCounterVec(opts("sessions_ended_total",
 			"WHIP sessions ended, by reason (delete, ice_failed, closed, connect_timeout, idle_timeout, engagement_ended, shutdown)."), []string{"reason"}),
 		packets: prometheus.NewCounterVec(opts("rtp_packets_total", "RTP packets received, by codec."), []string{"codec"}),

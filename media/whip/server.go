@@ -1,6 +1,7 @@
 package whip
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -199,6 +200,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
 		s.refuse(w, http.StatusBadRequest, "bad_request", "reading the offer: "+err.Error())
 		return
 	}
+	if n := candidateLines(body); n > maxRemoteCandidates {
+		s.refuse(w, http.StatusBadRequest, "bad_sdp", fmt.Sprintf("offer has %d ICE candidates, at most %d are accepted", n, maxRemoteCandidates))
+		return
+	}
 	secs, err := parseOffer(body, r.URL.Query())
 	switch {
 	case errors.Is(err, errNoCodec):
@@ -302,7 +307,7 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 		}
 		tracks[sec.mid] = &track{party: p, name: sec.party, codec: f.Codec}
 	}
-	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}),
+	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}), remoteCands: candidateLines(offer),
 		connected: make(chan struct{})}
 	ss.lastRTP.Store(time.Now().UnixNano())
 	s.mu.Lock()
@@ -372,6 +377,19 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 		s.refuseOn(w, r, http.StatusBadRequest, "bad_request", "reading the SDP fragment: "+err.Error())
 		return
 	}
+	// Candidates are counted per session, from the offer's on: each one
+	// costs connectivity checks for the session's life.
+	n := candidateLines(body)
+	ss.mu.Lock()
+	over := ss.remoteCands+n > maxRemoteCandidates
+	if !over {
+		ss.remoteCands += n
+	}
+	ss.mu.Unlock()
+	if over {
+		s.refuseOn(w, r, http.StatusBadRequest, "too_many_candidates", fmt.Sprintf("at most %d ICE candidates per session", maxRemoteCandidates))
+		return
+	}
 	var mid string
 	remote := ss.pc.RemoteDescription()
 	for line := range strings.Lines(string(body)) {
@@ -419,8 +437,11 @@ type session struct {
 	endOnce     sync.Once
 	mu          sync.Mutex
 	// +checklocks:mu
-	ending  bool
-	readers sync.WaitGroup
+	ending bool
+	// remoteCands counts the client's ICE candidates, offered and trickled.
+	// +checklocks:mu
+	remoteCands int
+	readers     sync.WaitGroup
 }
 
 // track is one audio track of a session: its party and negotiated codec.
@@ -621,6 +642,23 @@ func (ss *session) end(reason string, cause error) {
 }
 
 // writeProblem writes an RFC 9457 problem detail.
+// maxRemoteCandidates bounds the ICE candidates a client may give a
+// session, in its offer and trickled: a browser gathers a dozen or so
+// (host, server-reflexive and relay, per interface and address family).
+const maxRemoteCandidates = 50
+
+// candidateLines counts the ICE candidate lines of an SDP offer or
+// fragment.
+func candidateLines(body []byte) int {
+	n := 0
+	for line := range bytes.Lines(body) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("a=candidate:")) {
+			n++
+		}
+	}
+	return n
+}
+
 // errTooLarge is readBody's answer to a body over maxOfferBytes.
 var errTooLarge = fmt.Errorf("larger than %d bytes", maxOfferBytes)
 
