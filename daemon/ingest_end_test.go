@@ -180,7 +180,7 @@ func TestSIPHoldOutlivesMediaTimeout(t *testing.T) {
 func TestStreamEndsWithItsEngagement(t *testing.T) {
 	td := startDaemon(t, func(c *Config) { c.Media.Engine = "none" })
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	tok := td.tokenFor(t, "twilio", RoleIngest)
+	tok := td.tokenFor(t, "twilio", RoleIngest, "cards")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(td.URL, "http")+"/api/v1/ingest/stream?access_token="+tok, nil)
