@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,40 +378,32 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 		s.refuseOn(w, r, http.StatusBadRequest, "bad_request", "reading the SDP fragment: "+err.Error())
 		return
 	}
+	f := parseFragment(body)
+	if remote := ss.pc.RemoteDescription(); remote != nil {
+		ours := parseFragment([]byte(remote.SDP)).ufrags // the offer's
+		for _, u := range f.ufrags {
+			if !slices.Contains(ours, u) {
+				s.refuseOn(w, r, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
+				return
+			}
+		}
+	}
 	// Candidates are counted per session, from the offer's on: each one
 	// costs connectivity checks for the session's life.
-	n := candidateLines(body)
 	ss.mu.Lock()
-	over := ss.remoteCands+n > maxRemoteCandidates
+	over := ss.remoteCands+len(f.cands) > maxRemoteCandidates
 	if !over {
-		ss.remoteCands += n
+		ss.remoteCands += len(f.cands)
 	}
 	ss.mu.Unlock()
 	if over {
 		s.refuseOn(w, r, http.StatusBadRequest, "too_many_candidates", fmt.Sprintf("at most %d ICE candidates per session", maxRemoteCandidates))
 		return
 	}
-	var mid string
-	remote := ss.pc.RemoteDescription()
-	for line := range strings.Lines(string(body)) {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "a=ice-ufrag:") && remote != nil &&
-			!strings.Contains(remote.SDP, "a=ice-ufrag:"+strings.TrimPrefix(line, "a=ice-ufrag:")):
-			s.refuseOn(w, r, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
+	for _, c := range f.cands {
+		if err := ss.pc.AddICECandidate(c); err != nil {
+			s.refuseOn(w, r, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", c.Candidate, err))
 			return
-		case strings.HasPrefix(line, "a=mid:"):
-			mid = strings.TrimPrefix(line, "a=mid:")
-		case strings.HasPrefix(line, "a=candidate:"):
-			init := webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(line, "a=")}
-			if mid != "" {
-				m := mid
-				init.SDPMid = &m
-			}
-			if err := ss.pc.AddICECandidate(init); err != nil {
-				s.refuseOn(w, r, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", line, err))
-				return
-			}
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -657,6 +650,38 @@ func candidateLines(body []byte) int {
 		}
 	}
 	return n
+}
+
+// fragment is what a trickle PATCH body (RFC 8840 SDP fragment) carries:
+// the ICE usernames it names and its candidates, each with the a=mid before
+// it.
+type fragment struct {
+	ufrags []string
+	cands  []webrtc.ICECandidateInit
+}
+
+// parseFragment reads an SDP fragment line by line; lines it does not use
+// are ignored. Candidates are checked when they are added.
+func parseFragment(body []byte) fragment {
+	var f fragment
+	var mid string
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "a=ice-ufrag:"):
+			f.ufrags = append(f.ufrags, strings.TrimPrefix(line, "a=ice-ufrag:"))
+		case strings.HasPrefix(line, "a=mid:"):
+			mid = strings.TrimPrefix(line, "a=mid:")
+		case strings.HasPrefix(line, "a=candidate:"):
+			c := webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(line, "a=")}
+			if mid != "" {
+				m := mid
+				c.SDPMid = &m
+			}
+			f.cands = append(f.cands, c)
+		}
+	}
+	return f
 }
 
 // errTooLarge is readBody's answer to a body over maxOfferBytes.
