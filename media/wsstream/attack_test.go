@@ -164,6 +164,10 @@ func TestMarksDoNotHoldStream(t *testing.T) {
 	tw := &twilioClient{t: t, c: c}
 	tw.start("inbound")
 	tw.media("inbound", 1, 0, make([]byte, 160))
+	// The idle clock runs from when the server has handled the audio
+	// (opening the engagement may take a while on a loaded machine).
+	eng := e.col.get(t, "marks")
+	waitFor(t, "the audio", func() bool { return eng.PE.Stats()["customer"].AudioMs == 20 })
 	lastMedia := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -183,13 +187,15 @@ func TestMarksDoNotHoldStream(t *testing.T) {
 	if st := closeStatus(t, c); st != websocket.StatusPolicyViolation {
 		t.Errorf("close status %v, want 1008 (idle)", st)
 	}
-	if d := time.Since(lastMedia); d > 4*idle {
+	// Marks used to hold the stream for good; the bound is loose for a
+	// loaded machine.
+	if d := time.Since(lastMedia); d > 10*idle {
 		t.Errorf("closed %s after the last media, idle timeout %s", d, idle)
 	}
 	waitFor(t, "streams_ended_total{idle_timeout}", func() bool {
 		return testutil.ToFloat64(e.srv.m.ended.WithLabelValues("idle_timeout")) == 1
 	})
-	if err := e.col.get(t, "marks").WaitClosed(t); err == nil {
+	if err := eng.WaitClosed(t); err == nil {
 		t.Error("engagement closed without a reason, want the idle timeout")
 	}
 }

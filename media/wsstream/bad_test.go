@@ -52,6 +52,7 @@ func TestBadStreams(t *testing.T) {
 		{"oversized message", func(tw *twilioClient) {
 			tw.start("inbound")
 			tw.media("inbound", 1, 0, mu(160))
+			tw.refused = true
 			tw.media("inbound", 2, 20, mu(8000))
 		}, websocket.StatusMessageTooBig, "oversized", 20},
 		{"unsupported media format", func(tw *twilioClient) {
