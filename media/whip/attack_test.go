@@ -3,7 +3,6 @@ package whip
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -127,14 +126,8 @@ func TestTooManyCandidates(t *testing.T) {
 
 	// An offer with one candidate too many is refused.
 	before := testutil.ToFloat64(e.srv.m.refused.WithLabelValues("bad_sdp"))
-	req, _ := http.NewRequest("POST", e.hs.URL+"/whip?engagement=crowded", strings.NewReader(offer+hostCandidates(maxRemoteCandidates+1, 20000)[len("a=mid:0\r\n"):]))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	crowded := offer + hostCandidates(maxRemoteCandidates+1, 20000)[len("a=mid:0\r\n"):]
+	resp := authRequest(t, "POST", e.hs.URL+"/whip?engagement=crowded", "application/sdp", strings.NewReader(crowded))
 	if resp.StatusCode != 400 || testutil.ToFloat64(e.srv.m.refused.WithLabelValues("bad_sdp")) != before+1 {
 		t.Errorf("offer with %d candidates: %d, want 400 counted as bad_sdp", maxRemoteCandidates+1, resp.StatusCode)
 	}

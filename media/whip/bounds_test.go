@@ -33,15 +33,7 @@ func TestResourceBounds(t *testing.T) {
 		if chunked {
 			rd = io.MultiReader(rd) // hides the length from the client
 		}
-		req, _ := http.NewRequest(method, e.hs.URL+path, rd)
-		req.Header.Set("Content-Type", ctype)
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return authRequest(t, method, e.hs.URL+path, ctype, rd)
 	}
 	offer := pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)
 	pad := func(n int) string { // SDP attribute lines of n bytes in all

@@ -121,15 +121,7 @@ func TestPostRefusals(t *testing.T) {
 	// MaxSessions = 1: a second offer is refused with 503 while the first
 	// session is open, and accepted once it is deleted.
 	post := func() *http.Response {
-		req, _ := http.NewRequest("POST", e.hs.URL+"/whip", strings.NewReader(pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)))
-		req.Header.Set("Content-Type", "application/sdp")
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return authRequest(t, "POST", e.hs.URL+"/whip", "application/sdp", strings.NewReader(pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)))
 	}
 	first := post()
 	if first.StatusCode != 201 || !strings.HasPrefix(first.Header.Get("Location"), "/whip/") {
