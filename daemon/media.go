@@ -231,6 +231,7 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 		live.End("refused")
 		return nil, nil, err
 	}
+	live.Touch() // the media clock starts now: Open may have waited for a recogniser
 	m.bridges.Add(1)
 	go func() {
 		defer m.bridges.Done()
@@ -313,7 +314,18 @@ type ingestEngagement struct {
 var (
 	_ ingest.Engagement   = (*ingestEngagement)(nil)
 	_ ingest.DTMFReceiver = (*ingestEngagement)(nil)
+	_ ingest.Ender        = (*ingestEngagement)(nil)
+	_ ingest.Keeper       = (*ingestEngagement)(nil)
 )
+
+// Ended is closed when the hub ends the engagement (media timeout,
+// shutdown, or the daemon ending it): the ingest session then ends its
+// call, stream or WHIP session.
+func (e *ingestEngagement) Ended() <-chan struct{} { return e.live.Stopped() }
+
+// KeepAlive holds off the hub's media timeout while a session is silent
+// within its protocol's own limit (a SIP call on hold).
+func (e *ingestEngagement) KeepAlive() { e.live.Touch() }
 
 // AddParty adds the party to the pipeline engagement; its segments carry
 // the party as speaker.

@@ -22,6 +22,7 @@ import (
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
+	"github.com/earshot/earshot/media/sip"
 	"github.com/earshot/earshot/store"
 )
 
@@ -44,6 +45,27 @@ func TestSIPConfigYAML(t *testing.T) {
 	s.AgentUser = "^sip:\\d+@"
 	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "agent_user") {
 		t.Errorf("agent_user without a group: err = %v", err)
+	}
+	cfg = DefaultConfig(false)
+	cfg.DataDir = t.TempDir()
+	err = ParseConfig([]byte("media:\n  sip:\n    enabled: true\n    hold_timeout: 2m\n    rtp_source: latch\n    max_streams: 2\n"+
+		"    tcp_idle_timeout: 45s\n    max_tcp_connections_per_source: 4\n    max_message_bytes: 32768\n"), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Media.SIP; s.HoldTimeout != 2*time.Minute || s.RTPSource != "latch" || s.MaxStreams != 2 || s.TCPIdleTimeout != 45*time.Second ||
+		s.MaxTCPConnectionsPerSource != 4 || s.MaxTCPConnections != 1024 || s.MaxMessageBytes != 32768 {
+		t.Errorf("sip limits = %+v, want the keys given over the defaults", s.Config)
+	}
+	for _, bad := range []string{"rtp_source: anywhere", "max_streams: 0", "max_message_bytes: 100000", "hold_timeout: 0s"} {
+		cfg = DefaultConfig(false)
+		err := ParseConfig([]byte("media:\n  sip:\n    enabled: true\n    "+bad+"\n"), &cfg)
+		if err == nil {
+			err = cfg.Media.SIP.Validate()
+		}
+		if name, _, _ := strings.Cut(bad, ":"); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want one naming %s", bad, err, name)
+		}
 	}
 	cfg = DefaultConfig(false)
 	if err := ParseConfig([]byte("media:\n  sip:\n    enabled: true\n    bogus: 1\n"), &cfg); err == nil {
@@ -236,6 +258,8 @@ func benchSIPREC(b *testing.B, n int) {
 	sc := DefaultSIPConfig()
 	sc.Enabled, sc.UDP, sc.TCP, sc.DefaultQueue = true, "127.0.0.1:0", "", "bench"
 	sc.RTPPortMin, sc.RTPPortMax, sc.MaxCalls = 46000, 46000+4*n+3, n+1
+	// One socket sends every stream: its port is latched, not the offer's.
+	sc.RTPSource = sip.RTPSourceLatch
 	s, err := newSIPIngest(d.media, sc, nil, d.reg)
 	if err != nil {
 		b.Fatal(err)

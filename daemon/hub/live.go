@@ -46,12 +46,14 @@ const maxRun = 256
 // Live is one live engagement. Its methods are safe for concurrent use;
 // the ingest side calls Submit, Touch and End, readers call Since.
 type Live struct {
-	hub       *Hub
-	eng       store.Engagement
-	source    string // the ingest path Start was given
-	inbox     chan input
-	endc      chan string
-	endOnce   sync.Once
+	hub     *Hub
+	eng     store.Engagement
+	source  string // the ingest path Start was given
+	inbox   chan input
+	endc    chan string
+	endOnce sync.Once
+	// stopped is closed when the engagement stops taking input.
+	stopped   chan struct{}
 	done      chan struct{}
 	lastMedia atomic.Int64
 	// endAt, when set (Unix ns), is the end time to store instead of the
@@ -71,7 +73,7 @@ type Live struct {
 
 func newLive(h *Hub, e store.Engagement) *Live {
 	l := &Live{hub: h, eng: e, inbox: make(chan input, inboxSize), endc: make(chan string, 1),
-		done: make(chan struct{}), nextID: 1, notify: make(chan struct{})}
+		stopped: make(chan struct{}), done: make(chan struct{}), nextID: 1, notify: make(chan struct{})}
 	l.lastMedia.Store(time.Now().UnixNano())
 	return l
 }
@@ -184,6 +186,12 @@ func (l *Live) EndAt(reason string, at time.Time) {
 	l.endAt.CompareAndSwap(0, at.UnixNano())
 	l.End(reason)
 }
+
+// Stopped is closed as soon as the engagement has ended and takes no more
+// input, before its last segments are stored and the post-engagement
+// analyzers run (Done): an ingest session watches it to end its call or
+// stream when the hub ends the engagement.
+func (l *Live) Stopped() <-chan struct{} { return l.stopped }
 
 // Done is closed when the engagement's goroutine has stored everything and
 // run the post-engagement analyzers.
@@ -498,6 +506,7 @@ loop:
 	l.mu.Lock()
 	l.ended = time.Now().UTC()
 	l.mu.Unlock()
+	close(l.stopped)
 	for {
 		select {
 		case in := <-l.inbox:

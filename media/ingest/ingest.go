@@ -88,6 +88,42 @@ type Engagement interface {
 	Close(err error)
 }
 
+// Ender is implemented by engagements that can end while their ingest
+// session goes on: the daemon's hub ends an engagement on its media
+// timeout, at shutdown, or when the daemon ends it (a revoked token, an
+// operator). Ended is closed then; the protocol ends its session as the
+// server does on its own timeouts (SIP BYE, WebSocket close, WHIP session
+// close) and calls Close as usual. Use EndedOf to watch any Engagement.
+type Ender interface {
+	Ended() <-chan struct{}
+}
+
+// EndedOf returns e's Ended channel, or nil (never ready) when e does not
+// implement Ender.
+func EndedOf(e Engagement) <-chan struct{} {
+	if en, ok := e.(Ender); ok {
+		return en.Ended()
+	}
+	return nil
+}
+
+// Keeper is implemented by engagements whose owner ends them when no audio
+// arrives for a while (the daemon hub's media timeout). A protocol calls
+// KeepAlive while its session is silent on purpose and within the
+// protocol's own limit, e.g. a SIP call on hold (bounded by the hold
+// timeout); anything else that is not audio (Twilio marks, keep-alives)
+// must not keep an engagement alive.
+type Keeper interface {
+	KeepAlive()
+}
+
+// KeepAlive calls e.KeepAlive if e implements Keeper.
+func KeepAlive(e Engagement) {
+	if k, ok := e.(Keeper); ok {
+		k.KeepAlive()
+	}
+}
+
 // DTMFReceiver is implemented by engagements that want the telephone
 // events of a session (RFC 4733, Twilio "dtmf" messages); digit is one of
 // 0-9 * # A-D. Digits are sensitive: record them as events, never in

@@ -9,9 +9,11 @@
 // pipeline fills it with silence from the timestamps.
 package jitter
 
-// restartJump is a sequence jump treated as a new stream (a sender
-// restart or a bogus sequence number) rather than a loss.
-const restartJump = 1000
+// RestartJump is a sequence jump treated as a new stream (a sender
+// restart or a bogus sequence number) rather than a loss: the buffer
+// follows the new numbering, and its user should not count the jump as
+// lost packets.
+const RestartJump = 1000
 
 // Buffer reorders packets of type T by their 16-bit RTP sequence number.
 // It is not safe for concurrent use: one reader goroutine owns it.
@@ -48,9 +50,9 @@ func (b *Buffer[T]) Push(seq uint16, p T) (late bool) {
 		b.emit(seq, p)
 		b.next++
 		b.drain(true)
-	case d < 0 && d > -restartJump:
+	case d < 0 && d > -RestartJump:
 		return true
-	case d < 0 || int(d) >= restartJump:
+	case d < 0 || int(d) >= RestartJump:
 		b.Flush()
 		b.next = seq
 		b.emit(seq, p)

@@ -27,7 +27,14 @@ type uac struct {
 
 func newUAC(t *testing.T, srvAddr string) *uac {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return newUACAt(t, srvAddr, net.IPv4(127, 0, 0, 1))
+}
+
+// newUACAt is a client on a given loopback address (127.0.0.2 stands for
+// a host outside the allowed sources).
+func newUACAt(t *testing.T, srvAddr string, ip net.IP) *uac {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +59,7 @@ func (u *uac) request(method, callID, toTag string, cseq int, hdrs []string, cty
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s sip:srs@%s SIP/2.0\r\n", method, u.srv)
 	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK-test-%s-%d\r\n", u.local(), strings.ReplaceAll(callID, "@", "."), u.n)
-	fmt.Fprintf(&b, "From: <sip:+15550001111@%s>;tag=uac-%d\r\n", u.local(), cseq)
+	fmt.Fprintf(&b, "From: <sip:+15550001111@%s>;tag=%s\r\n", u.local(), uacTag(callID))
 	to := fmt.Sprintf("To: <sip:srs@%s>", u.srv)
 	if toTag != "" {
 		to += ";tag=" + toTag
@@ -69,6 +76,11 @@ func (u *uac) request(method, callID, toTag string, cseq int, hdrs []string, cty
 	return b.String()
 }
 
+// uacTag is the client's From tag in the dialog of a call.
+func uacTag(callID string) string {
+	return "uac-" + strings.NewReplacer("@", "-", ".", "-").Replace(callID)
+}
+
 func (u *uac) send(t *testing.T, msg string) {
 	t.Helper()
 	if _, err := u.conn.WriteToUDP([]byte(msg), u.srv); err != nil {
@@ -76,44 +88,59 @@ func (u *uac) send(t *testing.T, msg string) {
 	}
 }
 
-// final waits for the final response to the request with this Call-ID
-// (skipping 1xx and retransmitted responses to earlier requests), and ACKs
-// a refused INVITE.
-func (u *uac) final(t *testing.T, callID string) *sipmsg.Response {
-	t.Helper()
+// final waits for the final response to the request with this Call-ID and
+// CSeq number (skipping 1xx and retransmitted responses to earlier
+// requests), and ACKs a refused INVITE.
+func (u *uac) final(callID string, cseq uint32) (*sipmsg.Response, error) {
 	buf := make([]byte, 65535)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_ = u.conn.SetReadDeadline(deadline)
 		n, err := u.conn.Read(buf)
 		if err != nil {
-			t.Fatalf("no SIP response: %v", err)
+			return nil, fmt.Errorf("no SIP response to %s: %w", callID, err)
 		}
 		m, err := sipmsg.ParseMessage(buf[:n])
 		if err != nil {
-			t.Fatalf("unparsable response: %v", err)
+			return nil, fmt.Errorf("unparsable response: %w", err)
 		}
 		res, ok := m.(*sipmsg.Response)
-		if !ok || res.StatusCode < 200 || res.CallID().Value() != callID {
+		if !ok || res.StatusCode < 200 || res.CallID().Value() != callID || res.CSeq().SeqNo != cseq {
 			continue
 		}
 		if cs := res.CSeq(); cs.MethodName == sipmsg.INVITE && res.StatusCode >= 300 {
 			to := res.To()
 			ack := fmt.Sprintf("ACK sip:srs@%s SIP/2.0\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
 				u.srv, res.Via().Value(), res.From().Value(), to.Value(), callID, cs.SeqNo)
-			u.send(t, ack)
+			if _, err := u.conn.WriteToUDP([]byte(ack), u.srv); err != nil {
+				return nil, err
+			}
 		}
-		return res
+		return res, nil
 	}
+}
+
+// try sends a request and returns its final response.
+func (u *uac) try(msg string) (*sipmsg.Response, error) {
+	if _, err := u.conn.WriteToUDP([]byte(msg), u.srv); err != nil {
+		return nil, err
+	}
+	_, rest, _ := strings.Cut(msg, "Call-ID: ")
+	id, _, _ := strings.Cut(rest, "\r\n")
+	_, rest, _ = strings.Cut(msg, "CSeq: ")
+	n, _, _ := strings.Cut(rest, " ")
+	cseq, _ := strconv.ParseUint(n, 10, 32)
+	return u.final(id, uint32(cseq))
 }
 
 // do sends a request and returns its final response.
 func (u *uac) do(t *testing.T, msg string) *sipmsg.Response {
 	t.Helper()
-	u.send(t, msg)
-	_, rest, _ := strings.Cut(msg, "Call-ID: ")
-	id, _, _ := strings.Cut(rest, "\r\n")
-	return u.final(t, id)
+	res, err := u.try(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func sdpOffer(port int, pts string, extra ...string) string {
@@ -136,8 +163,15 @@ func mpBody(parts ...[2]string) string {
 	return b.String()
 }
 
-const twoStreams = "v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
-	"m=audio 30000 RTP/AVP 0\r\na=label:1\r\na=sendonly\r\nm=audio 30002 RTP/AVP 0\r\na=label:2\r\na=sendonly\r\n"
+// twoStreamsAt is a SIPREC offer of two sendonly PCMU streams, labels 1
+// and 2, sent from 127.0.0.1 ports p1 and p2.
+func twoStreamsAt(p1, p2 int) string {
+	return "v=0\r\no=src 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		fmt.Sprintf("m=audio %d RTP/AVP 0\r\na=label:1\r\na=sendonly\r\nm=audio %d RTP/AVP 0\r\na=label:2\r\na=sendonly\r\n", p1, p2)
+}
+
+// twoStreams is an offer for calls that get no RTP.
+var twoStreams = twoStreamsAt(30000, 30002)
 
 const metaUnknownStream = `<?xml version="1.0"?><recording xmlns="urn:ietf:params:xml:ns:recording:1">
 <participant participant_id="p1"><nameID aor="sip:2001@pbx"/></participant>
@@ -224,16 +258,8 @@ func TestBadSignalling(t *testing.T) {
 		}
 	})
 	// A good call still works.
-	res := u.do(t, u.request("INVITE", "good@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
-	if res.StatusCode != 200 {
-		t.Fatalf("good INVITE: %d %s", res.StatusCode, res.Reason)
-	}
-	eng := e.col.next(t)
-	tag, _ := res.To().Params.Get("tag")
-	if res := u.do(t, u.request("BYE", "good@test", tag, 2, nil, "", "")); res.StatusCode != 200 {
-		t.Errorf("BYE: %d", res.StatusCode)
-	}
-	eng.WaitClosed(t)
+	tag, _, eng := e.call(t, u, "good@test")
+	e.hangUp(t, u, "good@test", tag, eng)
 }
 
 // TestForbiddenSource: with an allow-list that excludes loopback, INVITE
@@ -300,14 +326,14 @@ func TestDigestAuth(t *testing.T) {
 func TestBadRTP(t *testing.T) {
 	e := testServer(t, nil)
 	u := newUAC(t, e.srv.UDPAddr())
-	res := u.do(t, u.request("INVITE", "rtp@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")))
+	good, other := newRTPSender(t, 0), newRTPSender(t, 0)
+	res := u.do(t, u.request("INVITE", "rtp@test", "", 1, nil, "application/sdp", sdpOffer(good.port(), "0")))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: %d", res.StatusCode)
 	}
 	eng := e.col.next(t)
 	port := e.streamPort(t, "rtp@test", "index:0")
 	dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-	good, other := newRTPSender(t, 0), newRTPSender(t, 0)
 	good.dst, other.dst = dst, dst
 	payload := make([]byte, 160)
 	for i := range payload {
@@ -388,8 +414,8 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 			}
 			ft, _ := req.From().Params.Get("tag")
 			tt, _ := req.To().Params.Get("tag")
-			if req.CallID().Value() != "silent@test" || ft != silentTag || tt != "uac-1" {
-				byeSeen <- fmt.Errorf("BYE for call %q from tag %q to tag %q, want silent@test, %q, uac-1", req.CallID().Value(), ft, tt, silentTag)
+			if req.CallID().Value() != "silent@test" || ft != silentTag || tt != uacTag("silent@test") {
+				byeSeen <- fmt.Errorf("BYE for call %q from tag %q to tag %q, want silent@test, %q, %q", req.CallID().Value(), ft, tt, silentTag, uacTag("silent@test"))
 				return
 			}
 			_, _ = su.conn.WriteToUDP([]byte(sipmsg.NewResponseFromRequest(req, 200, "OK", nil).String()), from)
@@ -539,7 +565,8 @@ func TestReinviteAddsStream(t *testing.T) {
 	}
 	eng := e.col.next(t)
 	tag, _ := res.To().Params.Get("tag")
-	offer := sdpOffer(30000, "0") + "m=audio 30002 RTP/AVP 8\r\na=sendonly\r\n"
+	snd := newRTPSender(t, 0)
+	offer := sdpOffer(30000, "0") + fmt.Sprintf("m=audio %d RTP/AVP 8\r\na=sendonly\r\n", snd.port())
 	res = u.do(t, u.request("INVITE", "grow@test", tag, 2, nil, "application/sdp", offer))
 	if res.StatusCode != 200 {
 		t.Fatalf("re-INVITE: %d", res.StatusCode)
@@ -548,7 +575,6 @@ func TestReinviteAddsStream(t *testing.T) {
 	if len(ports) != 2 || ports[0] != e.streamPort(t, "grow@test", "index:0") || ports[1] == 0 {
 		t.Fatalf("answer ports %v, want the first stream's port kept and a new one", ports)
 	}
-	snd := newRTPSender(t, 0)
 	snd.dst = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ports[1]))
 	for range 10 {
 		snd.send(t, 8, make([]byte, 160), false)

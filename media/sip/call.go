@@ -2,7 +2,9 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,8 @@ type call struct {
 	// peer is what a BYE from the server needs: the client's target
 	// (Contact), its From (our To), the transport and the source.
 	peer dialogPeer
+	// signalling is the address the INVITE came from.
+	signalling netip.Addr
 
 	mu sync.Mutex
 	// +checklocks:mu
@@ -56,17 +60,32 @@ func (c *call) newStream(st offerStream, party ingest.Party) (*rtpStream, error)
 	rs := &rtpStream{c: c, key: st.key(), label: st.label, party: party, codec: st.codecName, port: port,
 		conn: rc, rtcp: cc, done: make(chan struct{}), st: st}
 	rs.jb = jitter.New(c.srv.cfg.JitterPackets, rs.emit)
-	rs.setOffer(st)
+	rs.setOffer(st, c.rtpPeer(st))
 	c.mu.Lock()
 	c.streams[rs.key] = rs
 	c.mu.Unlock()
 	return rs, nil
 }
 
-func (rs *rtpStream) setOffer(st offerStream) {
+func (rs *rtpStream) setOffer(st offerStream, peer *rtpPeer) {
 	rs.pt.Store(uint32(st.pt))
 	rs.dtmfPT.Store(int32(st.dtmfPT))
 	rs.held.Store(st.held())
+	rs.peer.Store(peer)
+}
+
+// remove holds a stream the offer no longer carries (or carries with
+// another codec: the party keeps its format) and accepts no more RTP on it.
+// c.mu must be held.
+func (rs *rtpStream) remove() {
+	rs.held.Store(true)
+	rs.peer.Store(&rtpPeer{})
+	rs.st = offerStream{index: -1}
+}
+
+// rtpPeer returns where an offered stream's RTP must come from.
+func (c *call) rtpPeer(st offerStream) *rtpPeer {
+	return peerFor(st, c.srv.cfg.RTPSource == RTPSourceLatch, c.signalling)
 }
 
 func (c *call) startStream(rs *rtpStream) {
@@ -83,7 +102,8 @@ func (c *call) startStream(rs *rtpStream) {
 	go rs.discardRTCP(&c.readers)
 }
 
-// closeStreams closes every stream's sockets and frees its ports.
+// closeStreams closes every stream's sockets; releasePorts then returns
+// their ports to the range once the readers are gone.
 func (c *call) closeStreams() {
 	c.mu.Lock()
 	all := make([]*rtpStream, 0, len(c.streams))
@@ -103,6 +123,13 @@ func (c *call) releasePorts() {
 	for _, rs := range c.streams {
 		c.srv.ports.release(rs.port)
 	}
+}
+
+// abandon undoes the streams of a call that was refused before its
+// readers started: sockets closed, ports back in the range.
+func (c *call) abandon() {
+	c.closeStreams()
+	c.releasePorts()
 }
 
 // answer sends 200 OK with the SDP answer for the current offer.
@@ -186,16 +213,17 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		case rs != nil && (st.port == 0 || !st.ok || st.codecName != rs.codec):
 			// Removed, or switched to another codec: the party keeps its
 			// format, so the stream is held from now on.
-			st.port, st.direction = 0, "inactive"
-			rs.held.Store(true)
 			c.mu.Lock()
-			rs.st = offerStream{index: -1}
+			rs.remove()
 			c.mu.Unlock()
 		case rs != nil:
 			c.mu.Lock()
 			rs.st = st
 			c.mu.Unlock()
-			rs.setOffer(st)
+			rs.setOffer(st, c.rtpPeer(st))
+		case st.ok && st.port != 0 && c.streamCount() >= s.cfg.MaxStreams:
+			s.m.refused.WithLabelValues("too_many_streams").Inc()
+			s.log.Warn("stream added by re-INVITE not accepted", "call_id", c.id, "err", fmt.Sprintf("at most %d audio streams per call", s.cfg.MaxStreams))
 		case st.ok && st.port != 0:
 			party := s.partyFor(c, st, participants, senders)
 			nrs, err := c.newStream(st, party)
@@ -221,8 +249,7 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c.mu.Lock()
 	for k, rs := range c.streams {
 		if !seen[k] {
-			rs.held.Store(true)
-			rs.st = offerStream{index: -1}
+			rs.remove()
 		}
 	}
 	c.offer = sd
@@ -250,6 +277,14 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c.answer(req, tx)
 }
 
+// streamCount returns the number of streams the call has had (removed
+// ones hold their ports until the call ends).
+func (c *call) streamCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.streams)
+}
+
 // partyFor chooses the party of a stream added mid-call: the metadata's
 // sender if it maps, else the first party not yet used.
 func (s *Server) partyFor(c *call, st offerStream, ps []Participant, senders map[string]int) ingest.Party {
@@ -272,16 +307,25 @@ func (s *Server) partyFor(c *call, st offerStream, ps []Participant, senders map
 	return ingest.PartyMixed
 }
 
-// watch ends the call when its streams stop receiving RTP.
+// watch ends the call when its streams stop receiving RTP, when it has
+// been on hold for longer than the hold timeout, or when its engagement
+// ends. While the call is on hold within the limit it keeps the engagement
+// alive.
 func (c *call) watch() {
 	cfg := c.srv.cfg
-	tick := time.NewTicker(min(cfg.RTPTimeout/4, time.Second))
+	tick := time.NewTicker(min(cfg.RTPTimeout/4, cfg.HoldTimeout/4, time.Second))
 	defer tick.Stop()
+	ended := ingest.EndedOf(c.eng)
+	var heldSince time.Time
 	for {
+		var now time.Time
 		select {
 		case <-c.done:
 			return
-		case <-tick.C:
+		case <-ended:
+			c.end("engagement_ended", errEngagementEnded)
+			return
+		case now = <-tick.C:
 		}
 		c.mu.Lock()
 		active, idle := 0, 0
@@ -294,17 +338,32 @@ func (c *call) watch() {
 			if last == 0 {
 				last, limit = c.started.UnixNano(), cfg.SetupTimeout
 			}
-			if time.Since(time.Unix(0, last)) > limit {
+			if now.Sub(time.Unix(0, last)) > limit {
 				idle++
 			}
 		}
 		c.mu.Unlock()
-		if active > 0 && idle == active {
+		switch {
+		case active > 0 && idle == active:
 			c.end("rtp_timeout", fmt.Errorf("sip: no RTP for %s", cfg.RTPTimeout))
 			return
+		case active > 0:
+			heldSince = time.Time{}
+			continue
+		case heldSince.IsZero():
+			heldSince = now
 		}
+		if now.Sub(heldSince) > cfg.HoldTimeout {
+			c.end("hold_timeout", fmt.Errorf("sip: on hold for more than %s", cfg.HoldTimeout))
+			return
+		}
+		ingest.KeepAlive(c.eng)
 	}
 }
+
+// errEngagementEnded closes the engagement of a call that its engagement's
+// owner ended first.
+var errEngagementEnded = errors.New("sip: the engagement ended")
 
 // end ends the call once; the first reason wins.
 func (c *call) end(reason string, cause error) {

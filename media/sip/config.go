@@ -51,16 +51,47 @@ type Config struct {
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers"`
 	// MaxCalls bounds concurrent calls; further INVITEs get 503.
 	MaxCalls int `json:"max_calls" yaml:"max_calls"`
+	// MaxStreams bounds the audio streams of a call: an INVITE offering
+	// more gets 488, and a re-INVITE's streams beyond it are rejected.
+	MaxStreams int `json:"max_streams" yaml:"max_streams"`
 	// RTPTimeout ends a call whose streams received no RTP for this long
 	// (held streams excepted); the first packet may take SetupTimeout.
 	RTPTimeout   time.Duration `json:"rtp_timeout" yaml:"rtp_timeout"`
 	SetupTimeout time.Duration `json:"setup_timeout" yaml:"setup_timeout"`
+	// HoldTimeout ends a call all of whose streams have been held (or
+	// inactive from the start) for this long.
+	HoldTimeout time.Duration `json:"hold_timeout" yaml:"hold_timeout"`
+	// RTPSource says where a stream's RTP must come from: "sdp" (the
+	// default) accepts only the address and port the offer names
+	// (symmetric RTP); "latch" accepts the offer's address and latches,
+	// once per offer, the port of the first valid packet from it (clients
+	// whose RTP source port differs from the port they offer). Packets from
+	// anywhere else are dropped and counted.
+	RTPSource string `json:"rtp_source" yaml:"rtp_source"`
 	// JitterPackets is the reorder buffer depth in packets; 0 disables
 	// reordering (packets go straight to the party).
 	JitterPackets int `json:"jitter_packets" yaml:"jitter_packets"`
 	// MaxPayloadBytes drops RTP packets with a larger payload.
 	MaxPayloadBytes int `json:"max_payload_bytes" yaml:"max_payload_bytes"`
+	// MaxMessageBytes bounds a SIP message over TCP or TLS (headers and
+	// body): a larger one gets 513 Message Too Large and its connection is
+	// closed. At most 65535, the SIP stack's own bound.
+	MaxMessageBytes int `json:"max_message_bytes" yaml:"max_message_bytes"`
+	// TCPIdleTimeout closes a TCP or TLS connection that received nothing
+	// for this long, unless a call it carried is still in progress.
+	TCPIdleTimeout time.Duration `json:"tcp_idle_timeout" yaml:"tcp_idle_timeout"`
+	// MaxTCPConnections bounds the open TCP and TLS connections, and
+	// MaxTCPConnectionsPerSource those from one address; connections
+	// beyond them, or from outside AllowedSources, are closed at once.
+	MaxTCPConnections          int `json:"max_tcp_connections" yaml:"max_tcp_connections"`
+	MaxTCPConnectionsPerSource int `json:"max_tcp_connections_per_source" yaml:"max_tcp_connections_per_source"`
 }
+
+// RTP source modes (Config.RTPSource).
+const (
+	RTPSourceSDP   = "sdp"
+	RTPSourceLatch = "latch"
+)
 
 // DefaultConfig returns the defaults: SIP on UDP and TCP port 5060 of
 // loopback, RTP on 127.0.0.1 ports 20000-20999, loopback sources only.
@@ -69,8 +100,10 @@ func DefaultConfig() Config {
 		UDP: "127.0.0.1:5060", TCP: "127.0.0.1:5060",
 		MediaIP: "127.0.0.1", RTPPortMin: 20000, RTPPortMax: 20999,
 		DigestRealm: "earshot", SingleParty: "mixed",
-		MaxCalls: 64, RTPTimeout: 30 * time.Second, SetupTimeout: 60 * time.Second,
-		JitterPackets: 5, MaxPayloadBytes: 1500,
+		MaxCalls: 64, MaxStreams: 4, RTPTimeout: 30 * time.Second, SetupTimeout: 60 * time.Second,
+		HoldTimeout: 30 * time.Minute, RTPSource: RTPSourceSDP,
+		JitterPackets: 5, MaxPayloadBytes: 1500, MaxMessageBytes: 65535,
+		TCPIdleTimeout: 3 * time.Minute, MaxTCPConnections: 1024, MaxTCPConnectionsPerSource: 32,
 	}
 }
 
@@ -120,9 +153,24 @@ func (c Config) Validate() error {
 			return fmt.Errorf("sip: headers: empty header name or key (%q: %q)", h, k)
 		}
 	}
+	if c.RTPSource != RTPSourceSDP && c.RTPSource != RTPSourceLatch {
+		return fmt.Errorf("sip: rtp_source: %q is not one of sdp, latch", c.RTPSource)
+	}
 	switch {
 	case c.MaxCalls <= 0:
 		return fmt.Errorf("sip: max_calls must be positive, got %d", c.MaxCalls)
+	case c.MaxStreams < 1 || c.MaxStreams > 16:
+		return fmt.Errorf("sip: max_streams must be within 1-16, got %d", c.MaxStreams)
+	case c.HoldTimeout <= 0:
+		return fmt.Errorf("sip: hold_timeout must be positive, got %s", c.HoldTimeout)
+	case c.MaxMessageBytes < 4096 || c.MaxMessageBytes > 65535:
+		return fmt.Errorf("sip: max_message_bytes must be within 4096-65535, got %d", c.MaxMessageBytes)
+	case c.TCPIdleTimeout <= 0:
+		return fmt.Errorf("sip: tcp_idle_timeout must be positive, got %s", c.TCPIdleTimeout)
+	case c.MaxTCPConnections <= 0:
+		return fmt.Errorf("sip: max_tcp_connections must be positive, got %d", c.MaxTCPConnections)
+	case c.MaxTCPConnectionsPerSource <= 0 || c.MaxTCPConnectionsPerSource > c.MaxTCPConnections:
+		return fmt.Errorf("sip: max_tcp_connections_per_source must be within 1-max_tcp_connections, got %d", c.MaxTCPConnectionsPerSource)
 	case c.RTPTimeout <= 0:
 		return fmt.Errorf("sip: rtp_timeout must be positive, got %s", c.RTPTimeout)
 	case c.SetupTimeout <= 0:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/earshot/earshot/internal/testdep"
+	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
@@ -38,6 +40,10 @@ type collector struct {
 	opened chan *recEngagement
 	mu     sync.Mutex
 	refuse error
+	// refuseParty, when set, makes Open return a stand-in engagement that
+	// refuses every party with it (as a pipeline without a free recogniser
+	// does), so that the refusal can be repeated a thousand times.
+	refuseParty error
 }
 
 func newCollector(t *testing.T) *collector {
@@ -50,10 +56,13 @@ func newCollector(t *testing.T) *collector {
 
 func (c *collector) Open(ctx context.Context, m Meta) (ingest.Engagement, error) {
 	c.mu.Lock()
-	refuse := c.refuse
+	refuse, refuseParty := c.refuse, c.refuseParty
 	c.mu.Unlock()
 	if refuse != nil {
 		return nil, refuse
+	}
+	if refuseParty != nil {
+		return refusingEngagement{refuseParty}, nil
 	}
 	pe, err := c.pipe.Open(context.Background(), pipeline.OpenOptions{ID: m.CallID, Source: m.Source})
 	if err != nil {
@@ -73,6 +82,22 @@ func (c *collector) next(t *testing.T) *recEngagement {
 		t.Fatal("no engagement opened within 30 s")
 		return nil
 	}
+}
+
+// refusingEngagement refuses every party.
+type refusingEngagement struct{ err error }
+
+func (e refusingEngagement) AddParty(ingest.Party, codec.Format, int) (ingest.Sink, error) {
+	return nil, e.err
+}
+
+func (refusingEngagement) Close(error) {}
+
+// set changes the collector's refusals.
+func (c *collector) set(refuse, refuseParty error) {
+	c.mu.Lock()
+	c.refuse, c.refuseParty = refuse, refuseParty
+	c.mu.Unlock()
 }
 
 // recEngagement records what the SIP server does with an engagement
@@ -167,9 +192,9 @@ func (e *env) streamPort(t *testing.T, callID, key string) int {
 	return rs.port
 }
 
-// runSIPp runs one call of a scenario from testdata (with {{KEY}}
-// substitutions) against addr, sending RTP from mediaPort. It returns
-// SIPp's exit error and output.
+// runSIPp runs the calls of a scenario from testdata (with {{KEY}}
+// substitutions) against addr, sending RTP from mediaPort (extra may
+// give -m and other options). It returns SIPp's exit error and output.
 func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string, mediaPort int, extra ...string) (string, error) {
 	t.Helper()
 	testdep.Program(t, "sipp", "sip-tester")
@@ -188,9 +213,13 @@ func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := append([]string{addr, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
+	args := []string{addr, "-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort), "-timeout", "60s", "-timeout_error", "-nostdin",
-		"-recv_timeout", "20000", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, extra...)
+		"-recv_timeout", "20000", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}
+	if !slices.Contains(extra, "-m") {
+		args = append(args, "-m", "1") // one call unless the test says
+	}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, "sipp", args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
@@ -274,5 +303,33 @@ func (s *rtpSender) stream(t *testing.T, pt uint8, audio []byte) {
 			s.ts += n
 		}
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * 20 * time.Millisecond)))
+	}
+}
+
+var waitFor = ingesttest.WaitFor
+
+// call places a plain call from u with one PCMU stream (from a new RTP
+// sender, whose port the offer names) and returns the server's To tag,
+// the sender and the engagement.
+func (e *env) call(t *testing.T, u *uac, id string) (string, *rtpSender, *recEngagement) {
+	t.Helper()
+	snd := newRTPSender(t, 0)
+	res := u.do(t, u.request("INVITE", id, "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE %s: %d %s", id, res.StatusCode, res.Reason)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	return tag, snd, e.col.next(t)
+}
+
+// hangUp ends a call with BYE and checks that its engagement closes
+// without error.
+func (e *env) hangUp(t *testing.T, u *uac, id, tag string, eng *recEngagement) {
+	t.Helper()
+	if res := u.do(t, u.request("BYE", id, tag, 100, nil, "", "")); res.StatusCode != 200 {
+		t.Errorf("BYE %s: %d", id, res.StatusCode)
+	}
+	if err := eng.WaitClosed(t); err != nil {
+		t.Errorf("%s closed with %v after BYE, want nil", id, err)
 	}
 }

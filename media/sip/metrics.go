@@ -22,6 +22,9 @@ type metrics struct {
 	ssrcChanges prometheus.Counter
 	dtmf        prometheus.Counter
 	delay       prometheus.Histogram
+	tcpConns    prometheus.Gauge
+	tcpRefused  *prometheus.CounterVec // reason
+	tcpClosed   *prometheus.CounterVec // reason
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,9 +36,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "calls", Help: "SIP calls currently recorded."}),
 		callsTotal: prometheus.NewCounterVec(opts("calls_total", "SIP calls accepted (200 OK), by kind (siprec, plain)."), []string{"kind"}),
 		refused: prometheus.NewCounterVec(opts("refusals_total",
-			"SIP requests refused, by reason (forbidden_source, auth_required, auth_failed, bad_body, unsupported_body, not_acceptable, too_many_calls, no_ports, busy, engagement, unknown_dialog, internal)."), []string{"reason"}),
+			"SIP requests refused, by reason (forbidden_source, auth_required, auth_stale, auth_replay, auth_failed, bad_body, unsupported_body, not_acceptable, too_many_streams, too_large, too_many_calls, no_ports, busy, engagement, unknown_dialog, duplicate_call, method_not_allowed, internal)."), []string{"reason"}),
 		ended: prometheus.NewCounterVec(opts("calls_ended_total",
-			"SIP calls ended, by reason (bye, rtp_timeout, shutdown)."), []string{"reason"}),
+			"SIP calls ended, by reason (bye, rtp_timeout, hold_timeout, engagement_ended, shutdown)."), []string{"reason"}),
 		malformed: prometheus.NewCounter(opts("malformed_messages_total", "SIP datagrams that do not parse as SIP messages (dropped).")),
 		reinvites: prometheus.NewCounter(opts("reinvites_total", "Re-INVITEs and UPDATEs answered within a call.")),
 		packets:   prometheus.NewCounterVec(opts("rtp_packets_total", "RTP packets accepted, by codec."), []string{"codec"}),
@@ -44,12 +47,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rtcp:        prometheus.NewCounter(opts("rtcp_packets_total", "RTCP packets received and ignored.")),
 		ssrcChanges: prometheus.NewCounter(opts("ssrc_changes_total", "RTP streams whose SSRC changed mid-call.")),
 		dtmf:        prometheus.NewCounter(opts("dtmf_events_total", "RFC 4733 DTMF digits received.")),
+		tcpConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "earshot", Subsystem: "sip",
+			Name: "tcp_connections", Help: "SIP TCP and TLS connections open."}),
+		tcpRefused: prometheus.NewCounterVec(opts("tcp_connections_refused_total",
+			"SIP TCP and TLS connections closed on arrival, by reason (forbidden_source, too_many_connections, too_many_from_source)."), []string{"reason"}),
+		tcpClosed: prometheus.NewCounterVec(opts("tcp_connections_closed_total",
+			"SIP TCP and TLS connections the server closed, by reason (idle_timeout, too_large, malformed)."), []string{"reason"}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "earshot", Subsystem: "sip",
 			Name: "rtp_to_pipeline_seconds", Help: "Time from an RTP packet's arrival to its hand-over to the media pipeline (reorder buffer included).",
 			Buckets: []float64{0.00001, 0.00002, 0.000035, 0.00005, 0.000075, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25}}),
 	}
 	for _, c := range []prometheus.Collector{m.calls, m.callsTotal, m.refused, m.ended, m.malformed, m.reinvites,
-		m.packets, m.dropped, m.rtcp, m.ssrcChanges, m.dtmf, m.delay} {
+		m.packets, m.dropped, m.rtcp, m.ssrcChanges, m.dtmf, m.delay, m.tcpConns, m.tcpRefused, m.tcpClosed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("sip: register metrics: %w", err)
 		}

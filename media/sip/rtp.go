@@ -18,10 +18,6 @@ import (
 // long (a lost packet is not waited for longer).
 const flushAfter = 60 * time.Millisecond
 
-// relatchAfter lets a stream latch to a new source once its current source
-// has been silent this long (a failover to another media server).
-const relatchAfter = time.Second
-
 // dtmfDigits are the RFC 4733 events 0-15.
 const dtmfDigits = "0123456789*#ABCD"
 
@@ -44,10 +40,12 @@ type rtpStream struct {
 	lastRTP atomic.Int64
 	done    chan struct{}
 	st      offerStream // the current offer of the stream; index -1 when removed
+	// peer is where the stream's RTP must come from, per the current offer.
+	peer atomic.Pointer[rtpPeer]
 
 	// reader goroutine state
-	source      netip.AddrPort
-	sourceSeen  time.Time
+	curPeer     *rtpPeer       // the peer latched is for
+	latched     netip.AddrPort // latch mode: the source latched to
 	ssrc        uint32
 	haveSSRC    bool
 	seqOff      uint16
@@ -109,11 +107,52 @@ func (d *dtmfState) finish(report func(string)) {
 	}
 }
 
+// rtpPeer is where a stream accepts RTP from: the address and port its
+// offer names, or in latch mode the offer's address and the port of the
+// first valid packet from it, latched once per offer.
+type rtpPeer struct {
+	addr netip.Addr // invalid: nothing is accepted (a held stream's 0.0.0.0)
+	port uint16     // 0: latch the port of the first valid packet
+}
+
+// peerFor returns the peer of an offered stream. An offer whose connection
+// address is not an IP address (a host name) names the signalling source's
+// address, with the port latched.
+func peerFor(st offerStream, latch bool, signalling netip.Addr) *rtpPeer {
+	a, err := netip.ParseAddr(st.addr)
+	switch {
+	case err != nil:
+		return &rtpPeer{addr: signalling.Unmap()}
+	case a.IsUnspecified():
+		return &rtpPeer{}
+	case latch || st.port <= 0 || st.port > 65535:
+		return &rtpPeer{addr: a.Unmap()}
+	}
+	return &rtpPeer{addr: a.Unmap(), port: uint16(st.port)}
+}
+
+// fromPeer reports whether a packet from `from` comes from the stream's
+// peer; latch is true when it would latch the peer's port.
+func (s *rtpStream) fromPeer(from netip.AddrPort) (ok, latch bool) {
+	p := s.peer.Load()
+	if p != s.curPeer {
+		s.curPeer, s.latched = p, netip.AddrPort{} // a new offer: latch again
+	}
+	if p == nil || !p.addr.IsValid() || from.Addr().Unmap() != p.addr {
+		return false, false
+	}
+	switch {
+	case p.port != 0:
+		return from.Port() == p.port, false
+	case s.latched.IsValid():
+		return from == s.latched, false
+	}
+	return true, true
+}
+
 // read is the stream's reader goroutine.
 func (s *rtpStream) read() {
 	defer close(s.done)
-	srv := s.c.srv
-	m := srv.m
 	buf := make([]byte, 2048)
 	for {
 		if s.jb.Pending() > 0 {
@@ -131,96 +170,100 @@ func (s *rtpStream) read() {
 			s.dtmf.finish(s.reportDTMF)
 			return
 		}
-		now := time.Now()
-		b := buf[:n]
-		if n < 12 || b[0]>>6 != 2 {
-			m.dropped.WithLabelValues("malformed").Inc()
-			continue
+		s.packet(buf[:n], from, time.Now())
+	}
+}
+
+// packet takes one datagram that arrived from `from` at now: it is
+// dropped and counted, or goes to the reorder buffer.
+func (s *rtpStream) packet(b []byte, from netip.AddrPort, now time.Time) {
+	srv := s.c.srv
+	m := srv.m
+	if len(b) < 12 || b[0]>>6 != 2 {
+		m.dropped.WithLabelValues("malformed").Inc()
+		return
+	}
+	if pt := b[1] & 0x7f; pt >= 72 && pt <= 76 {
+		m.rtcp.Inc() // RTCP multiplexed on the RTP port
+		return
+	}
+	if !srv.allowed(from.Addr()) {
+		m.dropped.WithLabelValues("source_not_allowed").Inc()
+		return
+	}
+	ok, latch := s.fromPeer(from)
+	if !ok {
+		m.dropped.WithLabelValues("unexpected_source").Inc()
+		return
+	}
+	var h rtp.Packet
+	if err := h.Unmarshal(b); err != nil {
+		m.dropped.WithLabelValues("malformed").Inc()
+		return
+	}
+	pt := h.PayloadType
+	isDTMF := int32(pt) == s.dtmfPT.Load()
+	switch {
+	case uint32(pt) == s.pt.Load() || isDTMF:
+	case pt == ptCN:
+		m.dropped.WithLabelValues("comfort_noise").Inc()
+		return
+	default:
+		m.dropped.WithLabelValues("payload_type").Inc()
+		if !s.ptWarned {
+			s.ptWarned = true
+			srv.log.Warn("RTP with an unnegotiated payload type dropped", "call", s.c.id, "stream", s.key, "payload_type", pt)
 		}
-		if pt := b[1] & 0x7f; pt >= 72 && pt <= 76 {
-			m.rtcp.Inc() // RTCP multiplexed on the RTP port
-			continue
+		return
+	}
+	switch {
+	case len(h.Payload) == 0:
+		m.dropped.WithLabelValues("empty").Inc()
+		return
+	case len(h.Payload) > srv.cfg.MaxPayloadBytes:
+		m.dropped.WithLabelValues("oversized").Inc()
+		return
+	}
+	if latch {
+		s.latched = from
+		srv.log.Info("RTP source latched", "call", s.c.id, "stream", s.key)
+	}
+	s.lastRTP.Store(now.UnixNano())
+	m.packets.WithLabelValues(s.codec).Inc()
+	if !s.haveSSRC || h.SSRC != s.ssrc {
+		if s.haveSSRC {
+			// A new source: flush the old one and continue its numbering.
+			s.jb.Flush()
+			m.ssrcChanges.Inc()
+			s.seqOff = s.lastOutSeq + 1 - h.SequenceNumber
+			s.tsOff = s.lastOutTS + s.lastDur - h.Timestamp
 		}
-		if !srv.allowed(from.Addr()) {
-			m.dropped.WithLabelValues("source_not_allowed").Inc()
-			continue
+		s.ssrc, s.haveSSRC = h.SSRC, true
+	}
+	p := packet{seq: h.SequenceNumber + s.seqOff, origSeq: h.SequenceNumber, ts: h.Timestamp + s.tsOff,
+		pt: pt, payload: append([]byte(nil), h.Payload...), arrived: now}
+	if !isDTMF {
+		if d := p.ts - s.lastOutTS; int16(p.seq-s.lastOutSeq) == 1 && d > 0 && d < 8000 {
+			s.lastDur = d
+		} else if s.lastDur == 0 {
+			s.lastDur = uint32(len(p.payload))
 		}
-		if s.source.IsValid() && from != s.source && now.Sub(s.sourceSeen) < relatchAfter {
-			m.dropped.WithLabelValues("unexpected_source").Inc()
-			continue
-		}
-		var h rtp.Packet
-		if err := h.Unmarshal(b); err != nil {
-			m.dropped.WithLabelValues("malformed").Inc()
-			continue
-		}
-		pt := h.PayloadType
-		isDTMF := int32(pt) == s.dtmfPT.Load()
-		switch {
-		case uint32(pt) == s.pt.Load() || isDTMF:
-		case pt == ptCN:
-			m.dropped.WithLabelValues("comfort_noise").Inc()
-			continue
-		default:
-			m.dropped.WithLabelValues("payload_type").Inc()
-			if !s.ptWarned {
-				s.ptWarned = true
-				srv.log.Warn("RTP with an unnegotiated payload type dropped", "call", s.c.id, "stream", s.key, "payload_type", pt)
-			}
-			continue
-		}
-		switch {
-		case len(h.Payload) == 0:
-			m.dropped.WithLabelValues("empty").Inc()
-			continue
-		case len(h.Payload) > srv.cfg.MaxPayloadBytes:
-			m.dropped.WithLabelValues("oversized").Inc()
-			continue
-		}
-		if s.source != from {
-			if s.source.IsValid() {
-				srv.log.Info("RTP source changed", "call", s.c.id, "stream", s.key)
-			}
-			s.source = from
-		}
-		s.sourceSeen = now
-		s.lastRTP.Store(now.UnixNano())
-		m.packets.WithLabelValues(s.codec).Inc()
-		if !s.haveSSRC || h.SSRC != s.ssrc {
-			if s.haveSSRC {
-				// A new source: flush the old one and continue its numbering.
-				s.jb.Flush()
-				m.ssrcChanges.Inc()
-				s.seqOff = s.lastOutSeq + 1 - h.SequenceNumber
-				s.tsOff = s.lastOutTS + s.lastDur - h.Timestamp
-			}
-			s.ssrc, s.haveSSRC = h.SSRC, true
-		}
-		p := packet{seq: h.SequenceNumber + s.seqOff, origSeq: h.SequenceNumber, ts: h.Timestamp + s.tsOff,
-			pt: pt, payload: append([]byte(nil), h.Payload...), arrived: now}
-		if !isDTMF {
-			if d := p.ts - s.lastOutTS; int16(p.seq-s.lastOutSeq) == 1 && d > 0 && d < 8000 {
-				s.lastDur = d
-			} else if s.lastDur == 0 {
-				s.lastDur = uint32(len(p.payload))
-			}
-		}
-		if int16(p.seq-s.lastOutSeq) > 0 || !s.pushed {
-			s.lastOutSeq, s.lastOutTS = p.seq, p.ts
-		}
-		s.pushed = true
-		if s.jb.Push(p.seq, p) {
-			m.dropped.WithLabelValues("late").Inc()
-		}
+	}
+	if int16(p.seq-s.lastOutSeq) > 0 || !s.pushed {
+		s.lastOutSeq, s.lastOutTS = p.seq, p.ts
+	}
+	s.pushed = true
+	if s.jb.Push(p.seq, p) {
+		m.dropped.WithLabelValues("late").Inc()
 	}
 }
 
 // emit hands one in-order packet to the party or the DTMF decoder.
 func (s *rtpStream) emit(_ uint16, p packet) {
 	gap := uint16(0)
-	if s.haveEmitted {
-		gap = p.seq - s.emittedSeq - 1
-	}
+	if d := p.seq - s.emittedSeq; s.haveEmitted && d >= 1 && d < jitter.RestartJump {
+		gap = d - 1
+	} // else the stream restarted its numbering: nothing was lost
 	s.haveEmitted, s.emittedSeq = true, p.seq
 	if int32(p.pt) == s.dtmfPT.Load() {
 		s.audioSeq += gap
@@ -257,58 +300,4 @@ func (s *rtpStream) discardRTCP(wg *sync.WaitGroup) {
 		}
 		s.c.srv.m.rtcp.Inc()
 	}
-}
-
-// ports hands out even RTP ports (with the odd port for RTCP) in a range.
-type ports struct {
-	mu   sync.Mutex
-	ip   netip.Addr
-	min  int
-	max  int
-	next int
-	// +checklocks:mu
-	used map[int]bool
-}
-
-func newPorts(ip netip.Addr, min, max int) *ports {
-	if min%2 == 1 {
-		min++
-	}
-	return &ports{ip: ip, min: min, max: max, next: min, used: map[int]bool{}}
-}
-
-// open binds an RTP/RTCP port pair from the range.
-func (p *ports) open() (int, *net.UDPConn, *net.UDPConn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := (p.max - p.min + 1) / 2
-	for range n {
-		port := p.next
-		p.next += 2
-		if p.next+1 > p.max {
-			p.next = p.min
-		}
-		if p.used[port] {
-			continue
-		}
-		rc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
-		if err != nil {
-			continue
-		}
-		cc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
-		if err != nil {
-			rc.Close()
-			continue
-		}
-		_ = rc.SetReadBuffer(1 << 20)
-		p.used[port] = true
-		return port, rc, cc, nil
-	}
-	return 0, nil, nil, errors.New("sip: no free RTP port in the range")
-}
-
-func (p *ports) release(port int) {
-	p.mu.Lock()
-	delete(p.used, port)
-	p.mu.Unlock()
 }

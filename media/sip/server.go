@@ -36,7 +36,12 @@ type Server struct {
 	rules  partyRules
 	ports  *ports
 	secret [32]byte // signs digest nonces
-	slots  chan struct{}
+	nonces *nonces
+	// dummyPassword is checked for unknown digest users, as if they had
+	// one.
+	dummyPassword string
+	slots         chan struct{}
+	tcpConns      *connLimiter
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -53,6 +58,9 @@ type Server struct {
 	mu sync.Mutex
 	// +checklocks:mu
 	calls map[string]*call
+	// starting holds the Call-IDs of INVITEs being answered.
+	// +checklocks:mu
+	starting map[string]bool
 	// +checklocks:mu
 	closed bool
 	// +checklocks:mu
@@ -78,7 +86,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: logger.With("component", "sip"), m: m, opener: opener,
-		slots: make(chan struct{}, cfg.MaxCalls), calls: map[string]*call{}, runCtx: context.Background()}
+		slots: make(chan struct{}, cfg.MaxCalls), calls: map[string]*call{}, starting: map[string]bool{},
+		runCtx: context.Background(), nonces: newNonces(), dummyPassword: newTag()}
+	s.tcpConns = newConnLimiter(s)
 	s.allow, _ = ingest.ParsePrefixes(cfg.AllowedSources)
 	if len(s.allow) == 0 {
 		s.allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -102,24 +112,44 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 	if s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientLogger(quiet)); err != nil {
 		return nil, fmt.Errorf("sip: client: %w", err)
 	}
-	s.srv.OnInvite(s.onInvite)
-	s.srv.OnUpdate(s.onUpdate)
-	s.srv.OnAck(func(*sipmsg.Request, sipmsg.ServerTransaction) {})
-	s.srv.OnBye(s.onBye)
-	s.srv.OnCancel(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	// Every request passes the source filter first.
+	s.srv.OnInvite(s.guarded(s.onInvite))
+	s.srv.OnUpdate(s.guarded(s.onUpdate))
+	s.srv.OnAck(s.guarded(func(*sipmsg.Request, sipmsg.ServerTransaction) {}))
+	s.srv.OnBye(s.guarded(s.onBye))
+	s.srv.OnCancel(s.guarded(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", "unknown_dialog", nil)
-	})
-	s.srv.OnOptions(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-		if !s.allowedSource(req) {
-			s.refuseSource(req, tx)
-			return
-		}
+	}))
+	s.srv.OnOptions(s.guarded(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		res := sipmsg.NewResponseFromRequest(req, 200, "OK", nil)
-		res.AppendHeader(sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"))
+		res.AppendHeader(sipmsg.NewHeader("Allow", allowed))
 		res.AppendHeader(sipmsg.NewHeader("Supported", "siprec"))
 		_ = tx.Respond(res)
-	})
+	}))
+	s.srv.OnNoRoute(s.guarded(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		s.respond(req, tx, 405, "Method Not Allowed", "method_not_allowed", nil, sipmsg.NewHeader("Allow", allowed))
+	}))
 	return s, nil
+}
+
+// allowed lists the methods the server answers.
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"
+
+// guarded applies the source filter to a request handler: a request from
+// outside the allowed sources gets 403 (an ACK, which has no response, is
+// dropped), counted either way.
+func (s *Server) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if s.allowedSource(req) {
+			h(req, tx)
+			return
+		}
+		if req.Method == sipmsg.ACK || tx == nil {
+			s.m.refused.WithLabelValues("forbidden_source").Inc()
+			return
+		}
+		s.refuseSource(req, tx)
+	}
 }
 
 // filter drops (and counts) UDP datagrams that are not SIP messages before
@@ -132,12 +162,38 @@ func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error
 		return data, nil // keep-alive
 	}
 	if _, err := sipmsg.ParseMessage(data); err != nil {
+		if len(data) >= int(sipmsg.TransportBufferReadSize) {
+			s.tooLargeDatagram(p, data)
+			return nil, nil
+		}
 		s.m.malformed.Inc()
 		// The parser's error quotes the message: only its size is logged.
 		s.log.Warn("malformed SIP message dropped", "remote", p.RemoteAddr.String(), "bytes", len(data))
 		return nil, nil
 	}
 	return data, nil
+}
+
+// tooLargeDatagram answers a datagram the stack's read buffer cut short
+// (the message was larger) with 513 Message Too Large, if it comes from an
+// allowed source and its headers arrived.
+func (s *Server) tooLargeDatagram(p sipmsg.TransportReadProps, data []byte) {
+	s.m.refused.WithLabelValues("too_large").Inc()
+	sc := msgScanner{limit: len(data) - 1}
+	sc.feed(data)
+	ans := tooLargeResponse(sc.start, sc.lines, len(data))
+	s.log.Warn("SIP request refused", "status", 513, "reason", "too_large", "remote", p.RemoteAddr.String(),
+		"call_id", sc.callID(), "answered", ans != nil, "limit", len(data))
+	ap, err := netip.ParseAddrPort(p.RemoteAddr.String())
+	if ans == nil || err != nil || !s.allowed(ap.Addr()) {
+		return
+	}
+	s.lnMu.Lock()
+	udp := s.udp
+	s.lnMu.Unlock()
+	if udp != nil {
+		_, _ = udp.WriteTo(ans, p.RemoteAddr)
+	}
 }
 
 func firstLine(s string) string {
@@ -171,9 +227,11 @@ func (s *Server) Listen() error {
 		}
 	}
 	if s.cfg.TCP != "" {
-		if s.tcp, err = net.Listen("tcp", s.cfg.TCP); err != nil {
+		ln, err := net.Listen("tcp", s.cfg.TCP)
+		if err != nil {
 			return fail(fmt.Errorf("sip: listen tcp %s: %w", s.cfg.TCP, err))
 		}
+		s.tcp = s.streamListener(s.tcpConns.wrap(ln))
 	}
 	if s.cfg.TLS != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -184,7 +242,8 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return fail(fmt.Errorf("sip: listen tls %s: %w", s.cfg.TLS, err))
 		}
-		s.tls = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		s.tls = s.streamListener(tls.NewListener(s.tcpConns.wrap(ln),
+			&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	}
 	return nil
 }
@@ -361,9 +420,25 @@ func (s *Server) lookup(id string) *call {
 	return s.calls[id]
 }
 
+func fromTag(req *sipmsg.Request) string {
+	if h := req.From(); h != nil {
+		if t, ok := h.Params.Get("tag"); ok {
+			return t
+		}
+	}
+	return ""
+}
+
+// inDialog reports whether a request belongs to the call's dialog: its
+// Call-ID (the lookup), our To tag and the client's From tag (RFC 3261
+// section 12.2.2).
+func (c *call) inDialog(req *sipmsg.Request) bool {
+	return c != nil && toTag(req) == c.tag && fromTag(req) == c.peer.remoteTag
+}
+
 func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c := s.lookup(callID(req))
-	if c == nil || c.tag != toTag(req) {
+	if !c.inDialog(req) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", "unknown_dialog", nil)
 		return
 	}
@@ -372,12 +447,8 @@ func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 func (s *Server) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !s.allowedSource(req) {
-		s.refuseSource(req, tx)
-		return
-	}
 	c := s.lookup(callID(req))
-	if c == nil || c.tag != toTag(req) {
+	if !c.inDialog(req) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", "unknown_dialog", nil)
 		return
 	}
@@ -448,37 +519,43 @@ func reasonPhrase(code int) string {
 }
 
 func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !s.allowedSource(req) {
-		s.refuseSource(req, tx)
-		return
-	}
 	id := callID(req)
-	if tag := toTag(req); tag != "" {
+	if toTag(req) != "" {
 		c := s.lookup(id)
-		if c == nil || c.tag != tag {
+		if !c.inDialog(req) {
 			s.respond(req, tx, 481, "Call/Transaction Does Not Exist", "unknown_dialog", nil)
 			return
 		}
 		c.reinvite(req, tx)
 		return
 	}
-	if s.lookup(id) != nil {
-		s.respond(req, tx, 482, "Loop Detected", "duplicate_call", errors.New("sip: a call with this Call-ID is in progress"))
-		return
-	}
 	if !s.authorize(req, tx) {
 		return
 	}
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.respond(req, tx, 503, "Service Unavailable", "too_many_calls", fmt.Errorf("sip: at most %d calls", s.cfg.MaxCalls),
-			sipmsg.NewHeader("Retry-After", "5"))
+	if !s.reserve(id) {
+		s.respond(req, tx, 482, "Loop Detected", "duplicate_call", errors.New("sip: a call with this Call-ID is in progress"))
 		return
 	}
-	if !s.start(req, tx) {
-		<-s.slots
+	defer s.unreserve(id)
+	s.start(req, tx)
+}
+
+// reserve claims a Call-ID for a new call; false if a call with it is in
+// progress or being answered.
+func (s *Server) reserve(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls[id] != nil || s.starting[id] {
+		return false
 	}
+	s.starting[id] = true
+	return true
+}
+
+func (s *Server) unreserve(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.starting, id)
 }
 
 // offerOf reads the offer of an INVITE (or re-INVITE); ok false after it
@@ -523,7 +600,9 @@ func (s *Server) offerOf(req *sipmsg.Request, tx sipmsg.ServerTransaction, sipre
 	return sd, streams, md, true
 }
 
-// start answers a new INVITE; false if it was refused.
+// start answers a new INVITE; false if it was refused. A refusal gives
+// back whatever the call had taken (its slot, its ports) before it is
+// sent, so that a client that retries at once finds them free.
 func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	id := callID(req)
 	siprec := isSIPREC(req)
@@ -539,6 +618,11 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	}
 	if len(accept) == 0 {
 		s.respond(req, tx, 488, "Not Acceptable Here", "not_acceptable", fmt.Errorf("%w: no audio stream offers PCMU or PCMA over RTP/AVP", errNoAudio))
+		return false
+	}
+	if len(accept) > s.cfg.MaxStreams {
+		s.respond(req, tx, 488, "Not Acceptable Here", "too_many_streams",
+			fmt.Errorf("sip: %d audio streams offered, at most %d per call", len(accept), s.cfg.MaxStreams))
 		return false
 	}
 	from, to := "", ""
@@ -578,8 +662,20 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	}
 	c := &call{srv: s, id: id, tag: newTag(), siprec: siprec, offer: sd, streams: map[string]*rtpStream{},
 		started: time.Now(), done: make(chan struct{}), sessID: randUint(), participants: meta.Participants, peer: peerOf(req)}
+	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
+		c.signalling = ap.Addr().Unmap()
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.respond(req, tx, 503, "Service Unavailable", "too_many_calls", fmt.Errorf("sip: at most %d calls", s.cfg.MaxCalls),
+			sipmsg.NewHeader("Retry-After", "5"))
+		return false
+	}
+	// Every refusal from here on returns the slot and the streams' ports.
 	fail := func(status int, phrase, reason string, err error) bool {
-		c.closeStreams()
+		c.abandon()
+		<-s.slots
 		s.respond(req, tx, status, phrase, reason, err)
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -162,4 +163,54 @@ func TestSIPpSIPREC(t *testing.T) {
 	if diff := cmp.Diff([]string{"agent:#"}, dtmf); diff != "" {
 		t.Errorf("DTMF (-want +got):\n%s", diff)
 	}
+}
+
+// TestSIPpHeldCallsEnd: SIPp places four calls on hold from their INVITE
+// (a=inactive, no RTP) on a server that takes four calls. While they are
+// held within the hold timeout they keep their engagements alive and a
+// fifth call gets 503; when the timeout passes the server ends each with a
+// BYE (which SIPp waits for), counted, and a normal call works again.
+// Such calls used to hold every slot for good.
+func TestSIPpHeldCallsEnd(t *testing.T) {
+	const hold = 3 * time.Second
+	e := testServer(t, func(c *Config) { c.MaxCalls, c.HoldTimeout = 4, hold })
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := runSIPp(t, "held.xml", nil, e.srv.UDPAddr(), ingesttest.FreeMediaPorts(t), "-m", "4", "-l", "4", "-r", "20")
+		done <- result{out, err}
+	}()
+	var engs []*recEngagement
+	for range 4 {
+		engs = append(engs, e.col.next(t))
+	}
+	started := time.Now()
+	waitFor(t, "four calls", func() bool { return e.srv.Calls() == 4 })
+	u := newUAC(t, e.srv.UDPAddr())
+	if res := u.do(t, u.request("INVITE", "fifth@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0"))); res.StatusCode != 503 {
+		t.Errorf("a fifth call while four are held: %d, want 503", res.StatusCode)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("sipp (waits for the server's BYE on each call): %v\n%s", r.err, r.out)
+	}
+	if held := time.Since(started); held < hold {
+		t.Errorf("held calls ended after %s, before the hold timeout of %s", held, hold)
+	}
+	for _, eng := range engs {
+		if err := eng.WaitClosed(t); err == nil {
+			t.Error("a held call's engagement closed without a reason, want the hold timeout")
+		}
+		if eng.KeepAlives() == 0 {
+			t.Error("a held call did not keep its engagement alive while within the hold timeout")
+		}
+	}
+	if got := e.counter(t, e.srv.m.ended.WithLabelValues("hold_timeout")); got != 4 {
+		t.Errorf("calls ended by the hold timeout = %v, want 4", got)
+	}
+	tag, _, eng := e.call(t, u, "after@test") // a call after the held ones ended
+	e.hangUp(t, u, "after@test", tag, eng)
 }

@@ -27,17 +27,16 @@ func TestSIPRECConversationTimes(t *testing.T) {
 		`<participantstreamassoc participant_id="p1"><send>s1</send></participantstreamassoc>` +
 		`<participantstreamassoc participant_id="p2"><send>s2</send></participantstreamassoc></recording>`
 	const callID = "times@test"
+	senders := map[ingest.Party]*rtpSender{ingest.PartyAgent: newRTPSender(t, 0), ingest.PartyCustomer: newRTPSender(t, 0)}
+	offer := twoStreamsAt(senders[ingest.PartyAgent].port(), senders[ingest.PartyCustomer].port())
 	res := u.do(t, u.request("INVITE", callID, "", 1, []string{"Require: siprec"}, "multipart/mixed;boundary="+boundary,
-		mpBody([2]string{"application/sdp", twoStreams}, [2]string{"application/rs-metadata+xml", meta})))
+		mpBody([2]string{"application/sdp", offer}, [2]string{"application/rs-metadata+xml", meta})))
 	if res.StatusCode != 200 {
 		t.Fatalf("SIPREC INVITE: %d %s", res.StatusCode, res.Reason)
 	}
 	eng := e.col.next(t)
-	senders := map[ingest.Party]*rtpSender{}
 	for party, label := range map[ingest.Party]string{ingest.PartyAgent: "label:1", ingest.PartyCustomer: "label:2"} {
-		s := newRTPSender(t, 0)
-		s.dst = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(e.streamPort(t, callID, label)))
-		senders[party] = s
+		senders[party].dst = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(e.streamPort(t, callID, label)))
 	}
 	senders[ingest.PartyCustomer].ssrc = 0x5eed0003
 	audio := map[ingest.Party][]byte{

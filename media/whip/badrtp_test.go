@@ -118,17 +118,6 @@ func (c *pionClient) send(t *testing.T, seq uint16, n int, payload func(i int) [
 	return seq
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestBadRTP sends oversized RTP payloads inside a real SRTP session and
 // raw garbage datagrams to the server's ICE port: the bad packets are
 // dropped and counted, the session keeps its audio and goes on decoding,
@@ -136,8 +125,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestBadRTP(t *testing.T) {
 	t.Parallel()
 	e := testServer(t, nil)
-	c := dialPion(t, e.hs.URL+"/whip?engagement=bad", pcmuCodec)
-	eng := <-e.col.opened
+	c, eng := e.publish(t, "bad")
 	tone := func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) } // loud square wave
 	seq := c.send(t, 100, 25, tone)
 	waitFor(t, "first audio", func() bool { return eng.Party("customer").Seconds() >= 0.4 })
@@ -162,8 +150,7 @@ func TestBadRTP(t *testing.T) {
 	conn.Close()
 
 	// A second session is served while the first is being hit.
-	other := dialPion(t, e.hs.URL+"/whip?engagement=other", pcmuCodec)
-	otherEng := <-e.col.opened
+	other, otherEng := e.publish(t, "other")
 	other.send(t, 1, 10, tone)
 	waitFor(t, "second session audio", func() bool { return otherEng.Party("customer").Seconds() >= 0.15 })
 
@@ -236,8 +223,7 @@ func TestTimeouts(t *testing.T) {
 func TestLongPackets(t *testing.T) {
 	t.Parallel()
 	e := testServer(t, nil)
-	c := dialPion(t, e.hs.URL+"/whip?engagement=long", pcmuCodec)
-	eng := <-e.col.opened
+	c, eng := e.publish(t, "long")
 	for i := range 25 {
 		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(7 + i), Timestamp: uint32(1000 + 320*i), SSRC: 99},
 			Payload: bytes.Repeat([]byte{0x10, 0x90}, 160)}
@@ -259,8 +245,7 @@ func TestLongPackets(t *testing.T) {
 func TestReorderedRTP(t *testing.T) {
 	t.Parallel()
 	e := testServer(t, nil)
-	c := dialPion(t, e.hs.URL+"/whip?engagement=reorder", pcmuCodec)
-	eng := <-e.col.opened
+	c, eng := e.publish(t, "reorder")
 	const n = 40
 	order := make([]uint16, 0, n)
 	for i := uint16(0); i < n; i += 2 {

@@ -2,6 +2,7 @@ package whip
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -116,4 +117,30 @@ func auth(h http.Handler) http.Handler {
 func speech(t *testing.T, id string, rate int) (string, []int16, string) {
 	t.Helper()
 	return ingesttest.SpeechWAV(t, id, rate)
+}
+
+var waitFor = ingesttest.WaitFor
+
+// authRequest sends an authenticated request with a body of type ctype
+// and returns its response, the body read and closed.
+func authRequest(t *testing.T, method, url, ctype string, body io.Reader) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// publish connects a pion client publishing one PCMU track to engagement
+// id and returns it with its engagement.
+func (e *env) publish(t *testing.T, id string) (*pionClient, *recEngagement) {
+	t.Helper()
+	c := dialPion(t, e.hs.URL+"/whip?engagement="+id, pcmuCodec)
+	return c, <-e.col.opened
 }

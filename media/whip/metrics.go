@@ -13,6 +13,7 @@ type metrics struct {
 	sessions      prometheus.Gauge
 	sessionsTotal prometheus.Counter
 	refused       *prometheus.CounterVec // reason
+	sessRefused   *prometheus.CounterVec // method, reason
 	ended         *prometheus.CounterVec // reason
 	packets       *prometheus.CounterVec // codec
 	dropped       *prometheus.CounterVec // codec, reason
@@ -28,16 +29,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sessions", Help: "WHIP sessions currently open."}),
 		sessionsTotal: prometheus.NewCounter(opts("sessions_total", "WHIP sessions accepted (201 Created).")),
 		refused: prometheus.NewCounterVec(opts("refusals_total",
-			"WHIP offers refused, by reason (bad_request, bad_sdp, unsupported_codec, too_many_sessions, busy, engagement, internal)."), []string{"reason"}),
+			"WHIP offers refused, by reason (bad_request, too_large, bad_sdp, unsupported_codec, too_many_sessions, busy, engagement, internal)."), []string{"reason"}),
+		sessRefused: prometheus.NewCounterVec(opts("session_refusals_total",
+			"Requests on a WHIP session (PATCH, DELETE) refused, by method and reason (not_found, bad_request, too_large, too_many_candidates, ice_restart, bad_candidate)."), []string{"method", "reason"}),
 		ended: prometheus.NewCounterVec(opts("sessions_ended_total",
-			"WHIP sessions ended, by reason (delete, ice_failed, closed, connect_timeout, idle_timeout, shutdown)."), []string{"reason"}),
+			"WHIP sessions ended, by reason (delete, ice_failed, closed, connect_timeout, idle_timeout, engagement_ended, shutdown)."), []string{"reason"}),
 		packets: prometheus.NewCounterVec(opts("rtp_packets_total", "RTP packets received, by codec."), []string{"codec"}),
 		dropped: prometheus.NewCounterVec(opts("rtp_packets_dropped_total",
 			"RTP packets dropped before decoding, by codec and reason (oversized, empty)."), []string{"codec", "reason"}),
 		reordered: prometheus.NewCounterVec(opts("rtp_packets_reordered_total",
 			"RTP packets that arrived early and were put back in order by the jitter buffer, by codec."), []string{"codec"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.ended, m.packets, m.dropped, m.reordered} {
+	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.sessRefused, m.ended, m.packets, m.dropped, m.reordered} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("whip: register metrics: %w", err)
 		}

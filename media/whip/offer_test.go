@@ -85,7 +85,7 @@ func TestPostRefusals(t *testing.T) {
 		{"two tracks one party", "application/sdp", "?party.0=agent&party.1=agent", pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 2, "x", "y"), nil, 400, "bad_sdp", "customer and agent"},
 		{"engagement refused", "application/sdp", "", good, statusErr{404}, 404, "engagement", "engagement unknown"},
 		{"engagement error", "application/sdp", "", good, errors.New("missing engagement id"), 400, "engagement", "missing engagement id"},
-		{"oversized offer", "application/sdp", "", good + strings.Repeat("a=x-pad:0123456789\r\n", 4000), nil, 413, "bad_request", "larger than"},
+		{"oversized offer", "application/sdp", "", good + strings.Repeat("a=x-pad:0123456789\r\n", 4000), nil, 413, "too_large", "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.col.refuse = tc.refuse
@@ -121,15 +121,7 @@ func TestPostRefusals(t *testing.T) {
 	// MaxSessions = 1: a second offer is refused with 503 while the first
 	// session is open, and accepted once it is deleted.
 	post := func() *http.Response {
-		req, _ := http.NewRequest("POST", e.hs.URL+"/whip", strings.NewReader(pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)))
-		req.Header.Set("Content-Type", "application/sdp")
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return authRequest(t, "POST", e.hs.URL+"/whip", "application/sdp", strings.NewReader(pionOffer(t, []webrtc.RTPCodecParameters{opusCodec}, 1)))
 	}
 	first := post()
 	if first.StatusCode != 201 || !strings.HasPrefix(first.Header.Get("Location"), "/whip/") {

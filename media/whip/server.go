@@ -1,6 +1,7 @@
 package whip
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,18 +180,29 @@ func (s *Server) refuse(w http.ResponseWriter, status int, reason, detail string
 	writeProblem(w, status, reason, detail)
 }
 
+// refuseOn answers a refused request on a session (PATCH, DELETE) with a
+// problem, counted by method and reason.
+func (s *Server) refuseOn(w http.ResponseWriter, r *http.Request, status int, reason, detail string) {
+	s.m.sessRefused.WithLabelValues(r.Method, reason).Inc()
+	writeProblem(w, status, reason, detail)
+}
+
 func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		s.refuse(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/sdp")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxOfferBytes+1))
-	if err != nil {
+	body, err := readBody(r)
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.refuse(w, http.StatusRequestEntityTooLarge, "too_large", "SDP offer "+err.Error())
+		return
+	case err != nil:
 		s.refuse(w, http.StatusBadRequest, "bad_request", "reading the offer: "+err.Error())
 		return
 	}
-	if len(body) > maxOfferBytes {
-		s.refuse(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("SDP offer larger than %d bytes", maxOfferBytes))
+	if n := candidateLines(body); n > maxRemoteCandidates {
+		s.refuse(w, http.StatusBadRequest, "bad_sdp", fmt.Sprintf("offer has %d ICE candidates, at most %d are accepted", n, maxRemoteCandidates))
 		return
 	}
 	secs, err := parseOffer(body, r.URL.Query())
@@ -295,7 +308,7 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 		}
 		tracks[sec.mid] = &track{party: p, name: sec.party, codec: f.Codec}
 	}
-	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}),
+	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}), remoteCands: candidateLines(offer),
 		connected: make(chan struct{})}
 	ss.lastRTP.Store(time.Now().UnixNano())
 	s.mu.Lock()
@@ -333,7 +346,7 @@ func (s *Server) lookup(id string) *session {
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	ss := s.lookup(r.PathValue("id"))
 	if ss == nil {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		s.refuseOn(w, r, http.StatusNotFound, "not_found", "no such WHIP session")
 		return
 	}
 	ss.end("delete", nil)
@@ -349,39 +362,48 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 	ss := s.lookup(r.PathValue("id"))
 	if ss == nil {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		s.refuseOn(w, r, http.StatusNotFound, "not_found", "no such WHIP session")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/trickle-ice-sdpfrag" {
-		writeProblem(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/trickle-ice-sdpfrag")
+		s.refuseOn(w, r, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/trickle-ice-sdpfrag")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxOfferBytes+1))
-	if err != nil || len(body) > maxOfferBytes {
-		writeProblem(w, http.StatusBadRequest, "bad_request", "unreadable or oversized SDP fragment")
+	body, err := readBody(r)
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.refuseOn(w, r, http.StatusRequestEntityTooLarge, "too_large", "SDP fragment "+err.Error())
+		return
+	case err != nil:
+		s.refuseOn(w, r, http.StatusBadRequest, "bad_request", "reading the SDP fragment: "+err.Error())
 		return
 	}
-	var mid string
-	remote := ss.pc.RemoteDescription()
-	for line := range strings.Lines(string(body)) {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "a=ice-ufrag:") && remote != nil &&
-			!strings.Contains(remote.SDP, "a=ice-ufrag:"+strings.TrimPrefix(line, "a=ice-ufrag:")):
-			writeProblem(w, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
-			return
-		case strings.HasPrefix(line, "a=mid:"):
-			mid = strings.TrimPrefix(line, "a=mid:")
-		case strings.HasPrefix(line, "a=candidate:"):
-			init := webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(line, "a=")}
-			if mid != "" {
-				m := mid
-				init.SDPMid = &m
-			}
-			if err := ss.pc.AddICECandidate(init); err != nil {
-				writeProblem(w, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", line, err))
+	f := parseFragment(body)
+	if remote := ss.pc.RemoteDescription(); remote != nil {
+		ours := parseFragment([]byte(remote.SDP)).ufrags // the offer's
+		for _, u := range f.ufrags {
+			if !slices.Contains(ours, u) {
+				s.refuseOn(w, r, http.StatusUnprocessableEntity, "ice_restart", "ICE restart is not supported")
 				return
 			}
+		}
+	}
+	// Candidates are counted per session, from the offer's on: each one
+	// costs connectivity checks for the session's life.
+	ss.mu.Lock()
+	over := ss.remoteCands+len(f.cands) > maxRemoteCandidates
+	if !over {
+		ss.remoteCands += len(f.cands)
+	}
+	ss.mu.Unlock()
+	if over {
+		s.refuseOn(w, r, http.StatusBadRequest, "too_many_candidates", fmt.Sprintf("at most %d ICE candidates per session", maxRemoteCandidates))
+		return
+	}
+	for _, c := range f.cands {
+		if err := ss.pc.AddICECandidate(c); err != nil {
+			s.refuseOn(w, r, http.StatusBadRequest, "bad_candidate", fmt.Sprintf("candidate %q: %v", c.Candidate, err))
+			return
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -408,8 +430,11 @@ type session struct {
 	endOnce     sync.Once
 	mu          sync.Mutex
 	// +checklocks:mu
-	ending  bool
-	readers sync.WaitGroup
+	ending bool
+	// remoteCands counts the client's ICE candidates, offered and trickled.
+	// +checklocks:mu
+	remoteCands int
+	readers     sync.WaitGroup
 }
 
 // track is one audio track of a session: its party and negotiated codec.
@@ -461,8 +486,17 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		// Packets dropped here (padding-only probes, oversized payloads) are
 		// counted here; the sequence numbers passed on skip them, so that
 		// the Party counts only packets lost in the network.
-		var skipped uint16
+		var (
+			skipped uint16
+			lastOut uint16 // the last sequence number passed on
+			haveOut bool
+		)
 		write := func(seq uint16, p *rtp.Packet) {
+			if d := seq - skipped - lastOut; haveOut && (d == 0 || d >= jitter.RestartJump) {
+				// The sender restarted its numbering (the reorder buffer
+				// followed it): carry on from the last number passed on.
+				skipped = seq - lastOut - 1
+			}
 			switch {
 			case len(p.Payload) == 0:
 				m.dropped.WithLabelValues(c, "empty").Inc()
@@ -476,6 +510,7 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				if err := t.party.WriteRTP(seq-skipped, p.Timestamp, p.Payload); ingest.IsClosed(err) {
 					open = false
 				}
+				lastOut, haveOut = seq-skipped, true
 			}
 		}
 		jb := jitter.New(ss.srv.cfg.JitterPackets, write)
@@ -494,7 +529,11 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				}
 				return
 			}
-			ss.lastRTP.Store(time.Now().UnixNano())
+			if len(p.Payload) > 0 {
+				// Only media holds off the idle timeout, not padding-only
+				// probes.
+				ss.lastRTP.Store(time.Now().UnixNano())
+			}
 			m.packets.WithLabelValues(c).Inc()
 			before := jb.Reordered
 			if jb.Push(p.SequenceNumber, p) && open && len(p.Payload) > 0 && len(p.Payload) <= ss.srv.cfg.MaxPayloadBytes {
@@ -514,14 +553,23 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 // packet arrives (a loss just before a pause).
 const jitterFlushAfter = 100 * time.Millisecond
 
-// watch ends the session when it does not connect or goes idle.
+// errEngagementEnded closes the engagement of a session that its
+// engagement's owner ended first.
+var errEngagementEnded = errors.New("whip: the engagement ended")
+
+// watch ends the session when it does not connect, goes idle, or its
+// engagement ends on its own side (ingest.Ender: the daemon's hub).
 func (ss *session) watch() {
 	cfg := ss.srv.cfg
+	ended := ingest.EndedOf(ss.eng)
 	connect := time.NewTimer(cfg.ConnectTimeout)
 	defer connect.Stop()
 	select {
 	case <-ss.connected:
 	case <-ss.done:
+		return
+	case <-ended:
+		ss.end("engagement_ended", errEngagementEnded)
 		return
 	case <-connect.C:
 		ss.end("connect_timeout", fmt.Errorf("whip: not connected within %s", cfg.ConnectTimeout))
@@ -532,6 +580,9 @@ func (ss *session) watch() {
 	for {
 		select {
 		case <-ss.done:
+			return
+		case <-ended:
+			ss.end("engagement_ended", errEngagementEnded)
 			return
 		case <-tick.C:
 			if idle := time.Since(time.Unix(0, ss.lastRTP.Load())); idle > cfg.IdleTimeout {
@@ -584,6 +635,82 @@ func (ss *session) end(reason string, cause error) {
 }
 
 // writeProblem writes an RFC 9457 problem detail.
+// maxRemoteCandidates bounds the ICE candidates a client may give a
+// session, in its offer and trickled: a browser gathers a dozen or so
+// (host, server-reflexive and relay, per interface and address family).
+const maxRemoteCandidates = 50
+
+// candidateLines counts the ICE candidate lines of an SDP offer or
+// fragment.
+func candidateLines(body []byte) int {
+	n := 0
+	for line := range bytes.Lines(body) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("a=candidate:")) {
+			n++
+		}
+	}
+	return n
+}
+
+// fragment is what a trickle PATCH body (RFC 8840 SDP fragment) carries:
+// the ICE usernames it names and its candidates, each with the a=mid before
+// it.
+type fragment struct {
+	ufrags []string
+	cands  []webrtc.ICECandidateInit
+}
+
+// parseFragment reads an SDP fragment line by line; lines it does not use
+// are ignored. Candidates are checked when they are added.
+func parseFragment(body []byte) fragment {
+	var f fragment
+	var mid string
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "a=ice-ufrag:"):
+			f.ufrags = append(f.ufrags, strings.TrimPrefix(line, "a=ice-ufrag:"))
+		case strings.HasPrefix(line, "a=mid:"):
+			mid = strings.TrimPrefix(line, "a=mid:")
+		case strings.HasPrefix(line, "a=candidate:"):
+			c := webrtc.ICECandidateInit{Candidate: strings.TrimPrefix(line, "a=")}
+			if mid != "" {
+				m := mid
+				c.SDPMid = &m
+			}
+			f.cands = append(f.cands, c)
+		}
+	}
+	return f
+}
+
+// errTooLarge is readBody's answer to a body over maxOfferBytes.
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxOfferBytes)
+
+// readBody reads a request body of at most maxOfferBytes into one buffer
+// (not grown by doubling); a longer one is errTooLarge, at once when its
+// announced length is over.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxOfferBytes {
+		return nil, errTooLarge
+	}
+	size := maxOfferBytes + 1
+	if r.ContentLength >= 0 {
+		size = int(r.ContentLength) + 1 // net/http ends the body at its length
+	}
+	buf := make([]byte, size)
+	n, err := io.ReadFull(r.Body, buf)
+	switch {
+	case n > maxOfferBytes:
+		return nil, errTooLarge
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
 func writeProblem(w http.ResponseWriter, status int, reason, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -2,7 +2,6 @@ package whip
 
 import (
 	"bytes"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,15 +13,7 @@ import (
 
 func patch(t *testing.T, url, ctype, body string) int {
 	t.Helper()
-	req, _ := http.NewRequest("PATCH", url, strings.NewReader(body))
-	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return authRequest(t, "PATCH", url, ctype, strings.NewReader(body)).StatusCode
 }
 
 // TestTrickleICE posts an offer without candidates and trickles the

@@ -52,6 +52,7 @@ func TestBadStreams(t *testing.T) {
 		{"oversized message", func(tw *twilioClient) {
 			tw.start("inbound")
 			tw.media("inbound", 1, 0, mu(160))
+			tw.refused = true
 			tw.media("inbound", 2, 20, mu(8000))
 		}, websocket.StatusMessageTooBig, "oversized", 20},
 		{"unsupported media format", func(tw *twilioClient) {
@@ -170,16 +171,5 @@ func TestShutdown(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(e.srv.m.ended.WithLabelValues("shutdown")); got != 1 {
 		t.Errorf("streams_ended_total{shutdown} = %v, want 1", got)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -14,6 +14,8 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", func(*Config) {}, ""},
 		{"no streams", func(c *Config) { c.MaxStreams = 0 }, "max_streams"},
 		{"tiny messages", func(c *Config) { c.MaxMessageBytes = 10 }, "max_message_bytes"},
+		{"largest messages", func(c *Config) { c.MaxMessageBytes = MaxMessageLimit }, ""},
+		{"huge messages", func(c *Config) { c.MaxMessageBytes = MaxMessageLimit + 1 }, "max_message_bytes"},
 		{"no idle timeout", func(c *Config) { c.IdleTimeout = 0 }, "idle_timeout"},
 		{"no bad messages", func(c *Config) { c.MaxBadMessages = 0 }, "max_bad_messages"},
 	} {

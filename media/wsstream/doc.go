@@ -20,6 +20,12 @@
 //
 // Bad input never ends the engagement's audio so far: an invalid message is
 // counted and skipped, and a stream that sends too many, sends an oversized
-// message or stalls is closed with a WebSocket close status saying why. The
-// package does not authenticate: the daemon checks the ingest token first.
+// message or stalls is closed with a WebSocket close status saying why. A
+// frame whose announced length takes its message over max_message_bytes is
+// refused as soon as its header arrives (1009), before any payload. Only
+// media (and the message that starts it) holds off the idle timeout:
+// marks, DTMF and metadata do not. A stream also ends when its engagement
+// ends on its own side (ingest.Ender, the daemon's hub: 1000) or when its
+// request's context ends (the daemon ending it: 1008). The package does
+// not authenticate: the daemon checks the ingest token first.
 package wsstream

@@ -99,7 +99,7 @@ func FuzzStream(f *testing.F) {
 			if len(msg) > 0 {
 				msg = msg[1:]
 			}
-			if end = s.handle(typ, msg); end != nil {
+			if _, end = s.handle(typ, msg); end != nil {
 				var ce *closeError
 				if !errors.As(end, &ce) {
 					t.Fatalf("handle returned %T, want *closeError", end)

@@ -57,12 +57,13 @@ func (c *collector) count() int {
 	return len(c.byID)
 }
 
-func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
+func (c *collector) Open(ctx context.Context, m Meta) (ingest.Engagement, error) {
 	pe, err := c.pipe.Open(context.Background(), pipeline.OpenOptions{ID: m.Query.Get("engagement"), Source: m.Source})
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m}
+	caller, _ := ctx.Value(callerKey{}).(string)
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, caller: caller}
 	c.mu.Lock()
 	c.byID[m.Query.Get("engagement")] = e
 	c.mu.Unlock()
@@ -72,14 +73,22 @@ func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
 // recEngagement is a recorded engagement with the stream that opened it.
 type recEngagement struct {
 	*ingesttest.Recording
-	meta Meta
+	meta   Meta
+	caller string // the caller the request's context named when it opened
 }
+
+// callerKey holds, in a request's context, the caller the test server's
+// token check found, as the daemon's authentication does.
+type callerKey struct{}
 
 type env struct {
 	srv *Server
 	col *collector
 	hs  *httptest.Server
 	reg *prometheus.Registry
+	// cancels ends a stream's request, by its query parameter engagement,
+	// as the daemon does when the token that opened it is revoked.
+	cancels sync.Map // string -> context.CancelCauseFunc
 }
 
 // testServer serves streams at /ws behind a bearer-token check like the
@@ -100,18 +109,22 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := &env{srv: srv, col: col, reg: reg}
+	e.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		srv.ServeHTTP(w, r)
+		ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), callerKey{}, "ingest-user"))
+		defer cancel(nil)
+		e.cancels.Store(r.URL.Query().Get("engagement"), cancel)
+		srv.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(func() {
 		_ = srv.Close()
-		hs.Close()
+		e.hs.Close()
 	})
-	return &env{srv: srv, col: col, hs: hs, reg: reg}
+	return e
 }
 
 // dial opens a WebSocket to the test server with the ingest token.
@@ -157,3 +170,5 @@ func speech(t *testing.T, id, encoding string, rate int) ([]byte, string) {
 func le16(b []byte) []int16 { return ingesttest.LE16(b) }
 
 func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want, got) }
+
+var waitFor = ingesttest.WaitFor

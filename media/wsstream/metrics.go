@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		refused: prometheus.NewCounterVec(opts("refusals_total",
 			"Streams refused, by reason (too_many_streams, upgrade, busy, engagement, bad_format)."), []string{"reason"}),
 		ended: prometheus.NewCounterVec(opts("streams_ended_total",
-			"Streams ended, by reason (stop, client_closed, idle_timeout, oversized, bad_messages, read_error, shutdown, refused)."), []string{"reason"}),
+			"Streams ended, by reason (stop, client_closed, idle_timeout, oversized, bad_messages, read_error, engagement_ended, request_ended, shutdown, refused)."), []string{"reason"}),
 		messages: prometheus.NewCounterVec(opts("messages_total",
 			"Messages received, by format and kind (Twilio event name, metadata, audio)."), []string{"format", "kind"}),
 		bad: prometheus.NewCounterVec(opts("bad_messages_total",

@@ -13,6 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // Subprotocols are accepted when a client asks for one: jambonz "listen"
@@ -92,7 +94,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusServiceUnavailable, "too_many_streams", fmt.Sprintf("at most %d streams", s.cfg.MaxStreams))
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: Subprotocols, OriginPatterns: s.cfg.OriginPatterns})
+	// The guard refuses a frame over the limit as soon as its header
+	// arrives; the library's own read limit stays as a second bound.
+	ws, err := websocket.Accept(guardWriter{w, s.cfg.MaxMessageBytes}, r,
+		&websocket.AcceptOptions{Subprotocols: Subprotocols, OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
 		s.m.refused.WithLabelValues("upgrade").Inc() // Accept wrote the response
 		return
@@ -105,27 +110,59 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("stream ended", "remote", r.RemoteAddr, "reason", reason, "err", err)
 }
 
+// Reasons a stream is closed by the server from outside its read loop.
+const (
+	closeIdle    = iota + 1 // nothing but non-media messages for the idle timeout
+	closeEnded              // the engagement ended on its own side (the hub)
+	closeRequest            // the request's context ended (the daemon ended the request)
+)
+
 // run reads messages until the stream ends and returns the end reason.
+// Only media (audio, and the message that starts it) holds off the idle
+// timeout: marks, keep-alive text and the like do not.
+//
+// The opener gets a context with the request's values (the authenticated
+// caller, say), cancelled when the request ends or the server closes.
 func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
-	st := newStream(s.ctx, s.cfg, s.m, s.opener, r.URL.Query(), r.RemoteAddr)
-	var idle atomic.Bool
-	timer := time.AfterFunc(s.cfg.IdleTimeout, func() {
-		idle.Store(true)
-		_ = ws.Close(websocket.StatusPolicyViolation, "idle timeout")
-	})
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	st := newStream(ctx, s.cfg, s.m, s.opener, r.URL.Query(), r.RemoteAddr)
+	var why atomic.Int32 // why the server closed the stream, if it did
+	closeFor := func(reason int32, status websocket.StatusCode, text string) {
+		if why.CompareAndSwap(0, reason) {
+			_ = ws.Close(status, text)
+		}
+	}
+	lastMedia := time.Now()
+	timer := time.AfterFunc(s.cfg.IdleTimeout, func() { closeFor(closeIdle, websocket.StatusPolicyViolation, "idle timeout") })
 	defer timer.Stop()
 	stop := context.AfterFunc(s.ctx, func() { _ = ws.Close(websocket.StatusGoingAway, "server shutting down") })
 	defer stop()
+	stopReq := context.AfterFunc(r.Context(), func() {
+		closeFor(closeRequest, websocket.StatusPolicyViolation, "ended by the server")
+	})
+	defer stopReq()
+	watching := false
+	unwatch := make(chan struct{})
+	defer close(unwatch)
 	for {
 		typ, data, err := ws.Read(context.Background())
 		if err != nil {
 			timer.Stop()
 			var reason string
 			switch {
-			case idle.Load():
-				reason, err = "idle_timeout", fmt.Errorf("wsstream: nothing received for %s", s.cfg.IdleTimeout)
+			case why.Load() == closeIdle:
+				reason, err = "idle_timeout", fmt.Errorf("wsstream: no media for %s", s.cfg.IdleTimeout)
+			case why.Load() == closeEnded:
+				reason, err = "engagement_ended", nil
+			case why.Load() == closeRequest:
+				reason, err = "request_ended", fmt.Errorf("wsstream: the request ended: %w", context.Cause(r.Context()))
 			case s.ctx.Err() != nil:
 				reason, err = "shutdown", nil
+			case errors.Is(err, errFrameTooBig):
+				_ = ws.Close(websocket.StatusMessageTooBig, truncate(err.Error(), 120))
+				reason = "oversized"
 			case errors.Is(err, websocket.ErrMessageTooBig):
 				reason, err = "oversized", fmt.Errorf("wsstream: message larger than %d bytes", s.cfg.MaxMessageBytes)
 			case websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway:
@@ -138,11 +175,14 @@ func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
 		}
 		// The idle clock does not run while a message is handled (opening
 		// an engagement may wait for a recogniser).
-		if !timer.Stop() && idle.Load() {
+		if !timer.Stop() && why.Load() != 0 {
 			continue // the close is under way; Read returns its error
 		}
-		err = st.handle(typ, data)
-		timer.Reset(s.cfg.IdleTimeout)
+		media, err := st.handle(typ, data)
+		if media {
+			lastMedia = time.Now()
+		}
+		timer.Reset(time.Until(lastMedia.Add(s.cfg.IdleTimeout)))
 		if err != nil {
 			timer.Stop()
 			ce := &closeError{websocket.StatusInternalError, "internal", err}
@@ -156,6 +196,18 @@ func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
 			st.finish(nil)
 			_ = ws.Close(websocket.StatusNormalClosure, "stopped")
 			return "stop", nil
+		}
+		if !watching && st.eng != nil {
+			// The engagement is open: its end ends the stream.
+			watching = true
+			ended := ingest.EndedOf(st.eng)
+			go func() {
+				select {
+				case <-ended:
+					closeFor(closeEnded, websocket.StatusNormalClosure, "engagement ended")
+				case <-unwatch:
+				}
+			}()
 		}
 	}
 }

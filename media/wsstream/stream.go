@@ -44,6 +44,7 @@ type stream struct {
 	bad     int
 	stopped bool
 
+	audio  int                     // audio payloads written
 	tracks map[string]*twilioTrack // Twilio, by track name
 	pcm    []ingest.Sink           // PCM, one per channel
 	frame  int                     // PCM bytes per sample frame
@@ -84,11 +85,16 @@ func (s *stream) badMsg(reason string, err error) error {
 	return nil
 }
 
-// handle processes one message. A non-nil error is a *closeError.
-func (s *stream) handle(typ websocket.MessageType, data []byte) error {
+// handle processes one message; media reports whether it carried audio
+// (or started the stream), which alone holds off the idle timeout. A
+// non-nil error is a *closeError.
+func (s *stream) handle(typ websocket.MessageType, data []byte) (media bool, err error) {
 	if s.stopped {
-		return nil
+		return false, nil
 	}
+	opened := s.eng != nil
+	sent := s.audio
+	defer func() { media = err == nil && (s.audio > sent || !opened && s.eng != nil) }()
 	if s.format == "" {
 		switch {
 		case typ == websocket.MessageBinary:
@@ -98,13 +104,13 @@ func (s *stream) handle(typ websocket.MessageType, data []byte) error {
 		case json.Valid(data):
 			s.format = FormatPCM
 		default:
-			return s.badMsg("json", errors.New("first message is neither JSON nor audio"))
+			return false, s.badMsg("json", errors.New("first message is neither JSON nor audio"))
 		}
 	}
 	if s.format == FormatTwilio {
-		return s.twilio(typ, data)
+		return false, s.twilio(typ, data)
 	}
-	return s.pcmMessage(typ, data)
+	return false, s.pcmMessage(typ, data)
 }
 
 func isTwilio(data []byte) bool {
@@ -332,6 +338,7 @@ func (s *stream) twilioMedia(msg *twilioMsg) error {
 	tr.seq++
 	tr.next = ts + uint32(len(payload))
 	_ = tr.party.WriteRTP(tr.seq, ts, payload) // counted by the Party
+	s.audio++
 	s.m.messages.WithLabelValues(FormatTwilio, "media").Inc()
 	return nil
 }
@@ -369,6 +376,7 @@ func (s *stream) pcmMessage(typ websocket.MessageType, data []byte) error {
 		for _, p := range s.pcm {
 			_ = p.Write(buf[:n]) // counted by the Party
 		}
+		s.audio++
 	}
 	s.rem = append(s.rem[:0:0], buf[n:]...)
 	return nil

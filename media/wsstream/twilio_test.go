@@ -21,6 +21,9 @@ type twilioClient struct {
 	t   *testing.T
 	c   *websocket.Conn
 	seq int
+	// refused: the server may close before a write ends (it refuses an
+	// oversized message at its frame header), so a write error is logged.
+	refused bool
 }
 
 func (tc *twilioClient) send(m map[string]any) {
@@ -35,6 +38,10 @@ func (tc *twilioClient) send(m map[string]any) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := tc.c.Write(ctx, websocket.MessageText, b); err != nil {
+		if tc.refused {
+			tc.t.Logf("write: %v (the server refused the message)", err)
+			return
+		}
 		tc.t.Fatalf("write: %v", err)
 	}
 }

@@ -16,9 +16,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,9 +147,15 @@ func WordsFound(want, got string) (int, int) {
 
 // Recording is an ingest.Engagement that runs a real pipeline engagement
 // and records what the ingest did with it: each party's payloads (a Tap in
-// front of the pipeline party), the final segments, DTMF digits and Close.
+// front of the pipeline party), the final segments, DTMF digits, the
+// KeepAlive calls and Close. End ends it from the engagement's side, as the
+// daemon's hub does (ingest.Ender).
 type Recording struct {
 	PE *pipeline.Engagement
+
+	ended      chan struct{}
+	endOnce    sync.Once
+	keepAlives atomic.Int64
 
 	mu      sync.Mutex
 	finals  []pipeline.Segment
@@ -162,11 +170,14 @@ type Recording struct {
 var (
 	_ ingest.Engagement   = (*Recording)(nil)
 	_ ingest.DTMFReceiver = (*Recording)(nil)
+	_ ingest.Ender        = (*Recording)(nil)
+	_ ingest.Keeper       = (*Recording)(nil)
 )
 
 // Record starts reading pe's segments.
 func Record(pe *pipeline.Engagement) *Recording {
-	r := &Recording{PE: pe, parties: map[ingest.Party]*Tap{}, closed: make(chan struct{}), drained: make(chan struct{})}
+	r := &Recording{PE: pe, parties: map[ingest.Party]*Tap{}, closed: make(chan struct{}), drained: make(chan struct{}),
+		ended: make(chan struct{})}
 	go func() {
 		defer close(r.drained)
 		for seg := range pe.Segments() {
@@ -230,6 +241,19 @@ func (r *Recording) Close(err error) {
 		close(r.closed)
 	}
 }
+
+// End ends the engagement from its own side: Ended closes, and the ingest
+// session must end and Close it.
+func (r *Recording) End() { r.endOnce.Do(func() { close(r.ended) }) }
+
+// Ended is closed by End.
+func (r *Recording) Ended() <-chan struct{} { return r.ended }
+
+// KeepAlive counts the ingest's keep-alives.
+func (r *Recording) KeepAlive() { r.keepAlives.Add(1) }
+
+// KeepAlives returns the number of KeepAlive calls.
+func (r *Recording) KeepAlives() int64 { return r.keepAlives.Load() }
 
 // Done is closed by the first Close.
 func (r *Recording) Done() <-chan struct{} { return r.closed }
@@ -416,4 +440,30 @@ func FreeMediaPorts(t *testing.T) int {
 	}
 	t.Fatal("no free media ports")
 	return 0
+}
+
+// WaitFor polls cond every 20 ms until it holds, failing the test after
+// 30 s with what it waited for.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Allocated returns the bytes the whole process allocated on the heap
+// while f ran (runtime.MemStats.TotalAlloc, freed or not): an upper bound
+// of what f made the server hold, noisy only by what other goroutines
+// allocated meanwhile. A resource-bound test runs it outside t.Parallel.
+func Allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

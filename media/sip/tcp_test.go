@@ -1,0 +1,375 @@
+package sip
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// dialFrom opens a TCP connection to addr from a loopback address.
+func dialFrom(t *testing.T, ip net.IP, addr string) *net.TCPConn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// closedBy reports whether the server closed c within d (a read returns
+// EOF or a reset rather than timing out).
+func closedBy(c net.Conn, d time.Duration) bool {
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// TestTCPFromOutsideClosedAtOnce: 1,500 TCP connections from an address
+// outside the allowed sources (100 open at a time) are each closed on
+// arrival, counted, and none stays open; such connections used to be held
+// for more than 30 s.
+func TestTCPFromOutsideClosedAtOnce(t *testing.T) {
+	e := testServer(t, func(c *Config) { c.AllowedSources = []string{"10.0.0.0/8"} })
+	const total, batch = 1500, 100
+	start := time.Now()
+	for done := 0; done < total; done += batch {
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			open int
+		)
+		for range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", e.srv.TCPAddr(), 5*time.Second)
+				if err != nil {
+					return // refused before accept: not held either
+				}
+				defer c.Close()
+				if !closedBy(c, 5*time.Second) {
+					mu.Lock()
+					open++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if open > 0 {
+			t.Fatalf("%d connections from outside the allowed sources still open after 5 s", open)
+		}
+	}
+	t.Logf("%d connections refused in %s", total, time.Since(start).Round(time.Millisecond))
+	if got := e.counter(t, e.srv.m.tcpRefused.WithLabelValues("forbidden_source")); got != total {
+		t.Errorf("tcp_connections_refused_total{forbidden_source} = %v, want %d", got, total)
+	}
+	if n := e.srv.tcpConns.open(); n != 0 {
+		t.Errorf("%d connections admitted", n)
+	}
+}
+
+// TestTCPConnectionCaps: at most max_tcp_connections_per_source from one
+// address and max_tcp_connections in all; the rest are closed on arrival
+// and counted, and a closed connection's slot is free again.
+func TestTCPConnectionCaps(t *testing.T) {
+	e := testServer(t, func(c *Config) { c.MaxTCPConnections, c.MaxTCPConnectionsPerSource = 8, 5 })
+	one, two := net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2)
+	var first []*net.TCPConn
+	for range 5 {
+		first = append(first, dialFrom(t, one, e.srv.TCPAddr()))
+	}
+	waitFor(t, "five admitted connections", func() bool { return e.srv.tcpConns.open() == 5 })
+	if c := dialFrom(t, one, e.srv.TCPAddr()); !closedBy(c, 5*time.Second) {
+		t.Error("a sixth connection from one address stayed open")
+	}
+	for range 3 {
+		dialFrom(t, two, e.srv.TCPAddr())
+	}
+	waitFor(t, "eight admitted connections", func() bool { return e.srv.tcpConns.open() == 8 })
+	if c := dialFrom(t, two, e.srv.TCPAddr()); !closedBy(c, 5*time.Second) {
+		t.Error("a ninth connection stayed open")
+	}
+	for _, c := range first {
+		if closedBy(c, 50*time.Millisecond) {
+			t.Error("an admitted connection was closed")
+		}
+	}
+	first[0].Close()
+	waitFor(t, "the closed connection's slot", func() bool { return e.srv.tcpConns.open() == 7 })
+	if c := dialFrom(t, one, e.srv.TCPAddr()); closedBy(c, 200*time.Millisecond) {
+		t.Error("a connection was refused although a slot was free")
+	}
+	for reason, want := range map[string]float64{"too_many_from_source": 1, "too_many_connections": 1} {
+		if got := e.counter(t, e.srv.m.tcpRefused.WithLabelValues(reason)); got != want {
+			t.Errorf("tcp_connections_refused_total{%s} = %v, want %v", reason, got, want)
+		}
+	}
+}
+
+// TestTCPIdle: a connection that sends nothing is closed after the idle
+// timeout and counted; CRLF keep-alives keep one open, and so does a call
+// in progress, whose BYE then arrives on it.
+func TestTCPIdle(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	e := testServer(t, func(c *Config) { c.TCPIdleTimeout = idle })
+	silent := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
+	alive := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(idle / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := alive.Write([]byte("\r\n\r\n")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	if !closedBy(silent, 10*idle) {
+		t.Error("a silent connection was not closed after the idle timeout")
+	}
+	// Keep-alives answer with CRLF; read them until well past the timeout.
+	_ = alive.SetReadDeadline(time.Now().Add(3 * idle))
+	_, err := io.Copy(io.Discard, alive)
+	if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+		t.Errorf("a connection sending keep-alives ended: %v", err)
+	}
+	close(stop)
+	wg.Wait()
+	if got := e.counter(t, e.srv.m.tcpClosed.WithLabelValues("idle_timeout")); got != 1 {
+		t.Errorf("tcp_connections_closed_total{idle_timeout} = %v, want 1", got)
+	}
+
+	// A call's connection outlives the idle timeout.
+	tc := newTCPClient(t, dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr()))
+	tag, eng := tc.call(t, e, "tcpidle@test")
+	time.Sleep(3 * idle) // what is tested is that nothing happens meanwhile
+	tc.hangUp(t, "tcpidle@test", tag, eng)
+}
+
+// call places a plain call over the connection and returns the server's
+// To tag and the engagement.
+func (c *tcpClient) call(t *testing.T, e *env, id string) (string, *recEngagement) {
+	t.Helper()
+	snd := newRTPSender(t, 0)
+	res := c.do(t, c.u.request("INVITE", id, "", 1, nil, "application/sdp", sdpOffer(snd.port(), "0")))
+	if res.code != 200 {
+		t.Fatalf("INVITE %s over TCP: %d", id, res.code)
+	}
+	return res.tag, e.col.next(t)
+}
+
+// hangUp ends a call with BYE on the connection and waits for its
+// engagement.
+func (c *tcpClient) hangUp(t *testing.T, id, tag string, eng *recEngagement) {
+	t.Helper()
+	if res := c.do(t, c.u.request("BYE", id, tag, 2, nil, "", "")); res.code != 200 {
+		t.Errorf("BYE %s over TCP: %d", id, res.code)
+	}
+	if err := eng.WaitClosed(t); err != nil {
+		t.Errorf("%s closed with %v after BYE, want nil", id, err)
+	}
+}
+
+// tcpClient speaks SIP over one TCP connection.
+type tcpClient struct {
+	conn net.Conn
+	r    *bufio.Reader
+	u    *uac
+}
+
+type tcpResponse struct {
+	code int
+	tag  string
+	head string
+}
+
+func newTCPClient(t *testing.T, conn net.Conn) *tcpClient {
+	srv, _ := net.ResolveUDPAddr("udp", conn.RemoteAddr().String())
+	return &tcpClient{conn: conn, r: bufio.NewReader(conn), u: &uac{srv: srv, laddr: conn.LocalAddr().String()}}
+}
+
+// do sends a request (its Via made TCP) and reads responses until a
+// final one.
+func (c *tcpClient) do(t *testing.T, msg string) tcpResponse {
+	t.Helper()
+	msg = strings.Replace(msg, "SIP/2.0/UDP ", "SIP/2.0/TCP ", 1)
+	if _, err := c.conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		res, err := c.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.code >= 200 {
+			return res
+		}
+	}
+}
+
+// read reads one response.
+func (c *tcpClient) read() (tcpResponse, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	var res tcpResponse
+	length := 0
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			return res, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if res.head == "" && line == "" {
+			continue // keep-alive
+		}
+		if line == "" {
+			break
+		}
+		res.head += line + "\n"
+		if strings.HasPrefix(line, "SIP/2.0 ") {
+			fmt.Sscanf(line, "SIP/2.0 %d", &res.code)
+		}
+		name, v, _ := strings.Cut(line, ":")
+		switch strings.ToLower(name) {
+		case "content-length":
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &length)
+		case "to":
+			if _, tag, ok := strings.Cut(v, "tag="); ok {
+				res.tag, _, _ = strings.Cut(tag, ";")
+			}
+		}
+	}
+	_, err := io.CopyN(io.Discard, c.r, int64(length))
+	return res, err
+}
+
+// TestTCPTooLarge: a message larger than max_message_bytes over TCP is
+// answered with 513 Message Too Large and its connection closed, counted
+// (such messages used to be reset with no answer and no count); headers
+// that never end are cut off the same way; UDP datagrams too large for the
+// stack's buffer are answered with 513 too.
+func TestTCPTooLarge(t *testing.T) {
+	e := testServer(t, nil)
+	head := func(callID string, clen int, extra string) string {
+		return fmt.Sprintf("INVITE sip:srs@%s SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK-big-%s\r\n"+
+			"From: <sip:a@b>;tag=f1\r\nTo: <sip:srs@c>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n%s"+
+			"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n", e.srv.TCPAddr(), callID, callID, extra, clen)
+	}
+	t.Run("body", func(t *testing.T) {
+		c := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
+		tc := newTCPClient(t, c)
+		// The announced body alone is over the limit: refused before it comes.
+		if _, err := c.Write([]byte(head("big1@test", 70000, ""))); err != nil {
+			t.Fatal(err)
+		}
+		res, err := tc.read()
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		if res.code != 513 || !strings.Contains(res.head, "Call-ID: big1@test") || !strings.Contains(res.head, "CSeq: 1 INVITE") {
+			t.Errorf("answer:\n%s\nwant 513 for call big1@test", res.head)
+		}
+		if !closedBy(c, 5*time.Second) {
+			t.Error("connection left open after 513")
+		}
+	})
+	t.Run("headers and body", func(t *testing.T) {
+		c := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
+		tc := newTCPClient(t, c)
+		body := strings.Repeat("a=x-pad\r\n", 6000) // 54000 bytes
+		msg := head("big2@test", len(body), "X-Pad: "+strings.Repeat("p", 12000)+"\r\n") + body
+		if _, err := c.Write([]byte(msg)); err != nil && !errors.Is(err, io.EOF) {
+			t.Logf("write: %v (the server may close first)", err)
+		}
+		if res, err := tc.read(); err != nil || res.code != 513 {
+			t.Errorf("answer %d %v, want 513", res.code, err)
+		}
+	})
+	t.Run("endless headers", func(t *testing.T) {
+		c := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
+		msg := "INVITE sip:srs@x SIP/2.0\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 100)+"\r\n", 700)
+		_, _ = c.Write([]byte(msg))
+		if !closedBy(c, 5*time.Second) {
+			t.Error("a connection sending 70 KB of headers stayed open")
+		}
+	})
+	if got := e.counter(t, e.srv.m.tcpClosed.WithLabelValues("too_large")); got != 3 {
+		t.Errorf("tcp_connections_closed_total{too_large} = %v, want 3", got)
+	}
+	t.Run("udp", func(t *testing.T) {
+		u := newUAC(t, e.srv.UDPAddr())
+		body := strings.Repeat("a=x-pad\r\n", 4000) // 36000 bytes: more than the stack reads
+		msg := u.request("INVITE", "bigudp@test", "", 1, nil, "application/sdp", sdpOffer(30000, "0")+body)
+		if res := u.do(t, msg); res.StatusCode != 513 {
+			t.Errorf("oversized datagram: %d, want 513", res.StatusCode)
+		}
+	})
+	if got := e.counter(t, e.srv.m.refused.WithLabelValues("too_large")); got != 4 {
+		t.Errorf("refusals{too_large} = %v, want 4", got)
+	}
+	// A good call over TCP still works.
+	tc := newTCPClient(t, dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr()))
+	tag, eng := tc.call(t, e, "fine@test")
+	tc.hangUp(t, "fine@test", tag, eng)
+}
+
+// TestMsgScanner follows message boundaries in a byte stream fed in
+// pieces of every size.
+func TestMsgScanner(t *testing.T) {
+	req := func(clen int, body string) string {
+		return fmt.Sprintf("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nf: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\n"+
+			"i: c1@h\r\nCSeq: 7 INVITE\r\nl: %d\r\n\r\n%s", clen, body)
+	}
+	cases := []struct {
+		name   string
+		stream string
+		limit  int
+		want   string
+		answer bool
+	}{
+		{"two messages and keep-alives", "\r\n\r\n" + req(5, "hello") + "\r\n" + req(0, "") + "\r\n\r\n", 4096, "", false},
+		{"body over the limit", req(5000, ""), 4096, "too_large", true},
+		{"headers and body over the limit", req(4000, strings.Repeat("x", 4000)), 4096, "too_large", true},
+		{"second message over the limit", req(3, "abc") + req(9000, ""), 4096, "too_large", true},
+		{"endless headers", "INVITE sip:a@b SIP/2.0\r\n" + strings.Repeat("X: y\r\n", 2000), 4096, "too_large", false},
+		{"unreadable length", "INVITE sip:a@b SIP/2.0\r\nContent-Length: ten\r\n\r\n", 4096, "malformed", false},
+		{"2^62 length", "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK2\r\nFrom: <sip:f@h>;tag=1\r\nTo: <sip:t@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 4611686018427387904\r\n\r\n", 4096, "too_large", true},
+		{"a response", "SIP/2.0 200 OK\r\nVia: v\r\nFrom: f\r\nTo: t\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 9000\r\n\r\n", 4096, "too_large", false},
+	}
+	for _, tc := range cases {
+		for _, step := range []int{1, 7, 100, len(tc.stream)} {
+			sc := msgScanner{limit: tc.limit}
+			got := ""
+			for i := 0; i < len(tc.stream) && got == ""; i += step {
+				got = sc.feed([]byte(tc.stream[i:min(i+step, len(tc.stream))]))
+			}
+			if got != tc.want {
+				t.Errorf("%s (pieces of %d): %q, want %q", tc.name, step, got, tc.want)
+				continue
+			}
+			ans := sc.tooLarge()
+			if (ans != nil) != tc.answer {
+				t.Errorf("%s (pieces of %d): answer %q, want one: %v", tc.name, step, ans, tc.answer)
+			}
+			if ans != nil && (!strings.HasPrefix(string(ans), "SIP/2.0 513 ") || !strings.Contains(string(ans), ";tag=")) {
+				t.Errorf("%s: answer %q", tc.name, ans)
+			}
+		}
+	}
+}
