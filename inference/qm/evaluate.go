@@ -162,7 +162,7 @@ func (ev *Evaluator) fallback(sc *Scorecard, q Question, f *Facts) Answer {
 	case q.Fallback == EngineClassifier || q.Fallback == "" && q.Examples != nil:
 		return ev.classifierAnswer(sc, q, f)
 	}
-	return Answer{Question: q.ID, Engine: EngineManual, Justification: "No language model is available; an evaluator answers this question."}
+	return Answer{Question: q.ID, Engine: EngineManual, Justification: "Left to an evaluator: no automatic engine could answer."}
 }
 
 func ruleAnswer(q Question, f *Facts) Answer {
@@ -480,9 +480,11 @@ func allowed(q Question) []string {
 
 func llmSchema(q Question) []byte {
 	enum, _ := json.Marshal(allowed(q))
-	return []byte(`{"type":"object","properties":{"answer":{"type":"string","enum":` + string(enum) + `},` +
-		`"justification":{"type":"string"},"evidence":{"type":"array","items":{"type":"object","properties":` +
-		`{"seq":{"type":"integer"},"quote":{"type":"string"}},"required":["seq","quote"]}}},` +
+	return []byte(`{"type":"object","additionalProperties":false,"properties":{` +
+		`"answer":{"type":"string","enum":` + string(enum) + `},` +
+		`"justification":{"type":"string","maxLength":600},` +
+		`"evidence":{"type":"array","maxItems":3,"items":{"type":"object","additionalProperties":false,"properties":` +
+		`{"seq":{"type":"integer","minimum":0,"maximum":100000},"quote":{"type":"string","maxLength":300}},"required":["seq","quote"]}}},` +
 		`"required":["answer","justification","evidence"]}`)
 }
 

@@ -273,9 +273,9 @@ func outcome(in SummaryInput) string {
 }
 
 // summarySchema is the JSON schema the language model answers under.
-var summarySchema = []byte(`{"type":"object","properties":{
-"reason":{"type":"string"},"actions":{"type":"array","items":{"type":"string"}},
-"outcome":{"type":"string"},"follow_ups":{"type":"array","items":{"type":"string"}}},
+var summarySchema = []byte(`{"type":"object","additionalProperties":false,"properties":{
+"reason":{"type":"string","maxLength":400},"actions":{"type":"array","maxItems":3,"items":{"type":"string","maxLength":300}},
+"outcome":{"type":"string","maxLength":400},"follow_ups":{"type":"array","maxItems":5,"items":{"type":"string","maxLength":300}}},
 "required":["reason","actions","outcome","follow_ups"]}`)
 
 // ErrBadReply is returned when a language model's reply breaks its schema.
