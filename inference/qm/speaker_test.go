@@ -26,8 +26,8 @@ func TestComputeVoice(t *testing.T) {
 	turns := []Turn{
 		turn(0, PartyAgent, 1000, 5000, "thank you for calling how can i help"),
 		turn(1, PartyCustomer, 5200, 12000, "my card has not arrived"), // clean turn-taking: a 200 ms gap
-		turn(2, PartyAgent, 11900, 15000, "i can see it was posted"), // 100 ms early: jitter, not an interruption
-		turn(3, PartyCustomer, 13000, 16000, "but that was weeks ago"),  // 2 s over the agent: an interruption
+		turn(2, PartyAgent, 11900, 15000, "i can see it was posted"),   // 100 ms early: jitter, not an interruption
+		turn(3, PartyCustomer, 13000, 16000, "but that was weeks ago"), // 2 s over the agent: an interruption
 		turn(4, PartyAgent, 23000, 30000, "i have ordered a new card"), // 7 s silence before
 	}
 	m := Compute(cfg, MetricsInput{Channel: "voice", Turns: turns, DurationMS: 31000, Final: true})
