@@ -69,11 +69,26 @@ var (
 	// queued events, so that an event is queued once per plugin.
 	bucketOutboxIndex = []byte("sink_outbox_index")
 
+	// Quality management (qm.go): qm_scorecards: id | 0x00 | version (4)
+	// -> JSON; qm_evals: ID (16) | scorecard -> sealed JSON; qm_eval_index:
+	// same key -> JSON summary (no content); qm_facts: ID (16) -> JSON
+	// figures (no content); qm_topics: model (8) -> JSON with the model
+	// sealed under the site QM key; qm_topic_members: model (8) | ID (16)
+	// -> JSON; qm_topic_by_eng: ID (16) | model (8) -> empty.
+	bucketQMScorecards   = []byte("qm_scorecards")
+	bucketQMEvals        = []byte("qm_evals")
+	bucketQMEvalIndex    = []byte("qm_eval_index")
+	bucketQMFacts        = []byte("qm_facts")
+	bucketQMTopics       = []byte("qm_topics")
+	bucketQMTopicMembers = []byte("qm_topic_members")
+	bucketQMTopicByEng   = []byte("qm_topic_by_eng")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex,
+		bucketOutboxIndex, bucketQMScorecards, bucketQMEvals, bucketQMEvalIndex, bucketQMFacts, bucketQMTopics,
+		bucketQMTopicMembers, bucketQMTopicByEng,
 	}
 )
 
@@ -116,7 +131,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 5
+const schemaVersion = 6
 
 // keysSchemaVersion is the version of keys.db this build writes.
 const keysSchemaVersion = 1
@@ -133,6 +148,8 @@ var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	3: func(*bbolt.Tx) error { return nil },
 	// 4 -> 5: the sink outbox buckets, created by unsafeMigrate.
 	4: func(*bbolt.Tx) error { return nil },
+	// 5 -> 6: the quality-management buckets, created by unsafeMigrate.
+	5: func(*bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx, meta []byte) uint64 {
