@@ -34,6 +34,8 @@ type Facts struct {
 	Intents     []IntentAt
 	Disposition string // the recorded (or recommended) disposition code
 	Tasks       []inference.Task
+	// HandleMS is the engagement's handle time (end minus start).
+	HandleMS int64
 }
 
 // LLM is a local language model the llm engine may ask; nil when none is

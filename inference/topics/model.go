@@ -87,12 +87,21 @@ func Discover(ctx context.Context, cfg Config, texts []string) (*Model, []int, e
 	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
 	}
-	z := lsa(vecs, len(voc.idf), cfg.Dims, cfg.Seed)
+	// A small set is clustered on its TF-IDF vectors themselves (a few
+	// latent dimensions would blur its topics together), with a smaller
+	// minimum topic size.
+	minSize := min(cfg.MinTopicSize, max(2, len(vecs)/50))
+	var z [][]float64
+	if len(vecs) < smallSet {
+		z = densify(vecs, len(voc.idf))
+	} else {
+		z = lsa(vecs, len(voc.idf), cfg.Dims, cfg.Seed)
+	}
 	clusters, err := averageLinkage(ctx, z, cfg.Threshold)
 	if err != nil {
 		return nil, nil, err
 	}
-	assign, k := settle(z, clusters, cfg.MinTopicSize, 0)
+	assign, k := settle(z, clusters, minSize, 0)
 	m := buildModel(cfg, voc, vecs, z, assign, k)
 	// Map back to the caller's texts.
 	out := make([]int, len(texts))
@@ -117,6 +126,21 @@ func Discover(ctx context.Context, cfg Config, texts []string) (*Model, []int, e
 		}
 	}
 	return m.Model, out, nil
+}
+
+// smallSet is the size below which texts are clustered without LSA.
+const smallSet = 300
+
+func densify(vecs []sparse, dim int) [][]float64 {
+	out := make([][]float64, len(vecs))
+	for i, v := range vecs {
+		row := make([]float64, dim)
+		for j, f := range v.idx {
+			row[f] = float64(v.val[j])
+		}
+		out[i] = row
+	}
+	return out
 }
 
 // built is a model with the map from settle's cluster numbers to topics.
