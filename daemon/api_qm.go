@@ -818,4 +818,3 @@ func (d *Daemon) putQMSettings(w http.ResponseWriter, r *http.Request, p *Princi
 	d.quality.settings.Store(&s)
 	writeJSON(w, 200, s)
 }
-

@@ -235,12 +235,12 @@ func (s *liveMetrics) publish(at int64, emit func(string, any)) {
 
 // interactionView is the supervisor's view of one engagement.
 type interactionView struct {
-	Summary        qm.Summary       `json:"summary"`
-	SentimentTrend []sentimentPoint `json:"sentiment_trend"`
-	NextSteps      []inference.Task `json:"next_steps"`
-	Callouts       []qm.Callout     `json:"callouts"`
+	Summary        qm.Summary        `json:"summary"`
+	SentimentTrend []sentimentPoint  `json:"sentiment_trend"`
+	NextSteps      []inference.Task  `json:"next_steps"`
+	Callouts       []qm.Callout      `json:"callouts"`
 	Topics         []inference.Topic `json:"topics"`
-	Metrics        *qm.Metrics      `json:"metrics,omitempty"`
+	Metrics        *qm.Metrics       `json:"metrics,omitempty"`
 }
 
 type sentimentPoint struct {
