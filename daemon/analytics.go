@@ -188,7 +188,7 @@ func (a *analytics) saveModel(kind string) error {
 	if err != nil || raw == nil {
 		return err
 	}
-	return a.d.store.PutSetting(settingModelPrefix+kind, raw, store.AuditEntry{Actor: "system", Action: "model.train", Target: kind})
+	return a.d.store.PutSetting(context.Background(), settingModelPrefix+kind, raw, store.AuditEntry{Actor: "system", Action: "model.train", Target: kind})
 }
 
 // Start implements hub.LiveAnalyzer.
@@ -275,7 +275,7 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 		// again whenever a new set of intents is detected.
 		if key := intentKey(res.Intents); !s.askedOnce || (key != "" && key != s.asked) {
 			s.askedOnce, s.asked = true, key
-			s.a.info.lookup(s.e, res.Intents, emit)
+			s.a.info.lookup(s.e, res.Intents, nbaOn, emit)
 		}
 	}
 	if nbaOn && len(res.NextBestActions) > 0 {
@@ -284,9 +284,11 @@ func (s *liveAnalysis) OnUtterance(ctx context.Context, conv []inference.Utteran
 	}
 	if escOn {
 		s.a.setAttention(s.e, res.Escalation, res.Trend)
-		if res.Escalation.Level != s.last {
-			s.last = res.Escalation.Level
-			emit(EventEscalation, merge(at, map[string]any{"risk": res.Escalation}))
+		// Without sentiment, the risk is published as if it had none.
+		risk, _ := s.a.d.controls.shownRisk(*s.e, res.Escalation)
+		if risk.Level != s.last {
+			s.last = risk.Level
+			emit(EventEscalation, merge(at, map[string]any{"risk": risk}))
 		}
 	}
 }
@@ -317,9 +319,10 @@ func (s *liveAnalysis) Tick(ctx context.Context, nowMS int64, emit func(string, 
 		trend = pts[len(pts)-1].Smooth
 	}
 	s.a.setAttention(s.e, r, trend)
-	if r.Level != s.last {
-		s.last = r.Level
-		emit(EventEscalation, map[string]any{"at_ms": nowMS, "risk": r})
+	risk, _ := s.a.d.controls.shownRisk(*s.e, r)
+	if risk.Level != s.last {
+		s.last = risk.Level
+		emit(EventEscalation, map[string]any{"at_ms": nowMS, "risk": risk})
 	}
 }
 
@@ -403,7 +406,11 @@ func (a *analytics) postResults(ctx context.Context, e *store.Engagement, conv [
 		}
 	}
 	if w := a.route.NoteWriter(); on["smart_notes"] && w != nil {
-		if n, err := w.WriteNotes(ctx, conv); err != nil {
+		var tasks []inference.Task
+		if t, ok := out["follow_up_tasks"].([]inference.Task); ok {
+			tasks = t
+		}
+		if n, err := writeNotes(ctx, w, conv, tasks, on["follow_up_tasks"]); err != nil {
 			failed("smart_notes", err)
 		} else {
 			out["smart_notes"] = n
@@ -424,6 +431,26 @@ func (a *analytics) postResults(ctx context.Context, e *store.Engagement, conv [
 		}
 	}
 	return out
+}
+
+// taskNotes is a note writer that drafts the note around the tasks
+// already extracted.
+type taskNotes interface {
+	WriteNotesWithTasks(ctx context.Context, conv []inference.Utterance, tasks []inference.Task) (inference.Notes, error)
+}
+
+// writeNotes drafts the wrap-up note. When follow-up tasks are off for
+// the engagement, the note says nothing of tasks: a writer that drafts
+// around given tasks gets none, any other loses its follow-ups.
+func writeNotes(ctx context.Context, w inference.NoteWriter, conv []inference.Utterance, tasks []inference.Task, tasksOn bool) (inference.Notes, error) {
+	if tw, ok := w.(taskNotes); ok {
+		return tw.WriteNotesWithTasks(ctx, conv, tasks) // tasks is nil when they are off
+	}
+	n, err := w.WriteNotes(ctx, conv)
+	if !tasksOn {
+		n.FollowUps = nil
+	}
+	return n, err
 }
 
 // postTopics is how many topics an engagement keeps.
@@ -447,7 +474,9 @@ type escalationView struct {
 	Score      float64          `json:"score"`
 	Level      string           `json:"level"`
 	Reasons    []builtin.Reason `json:"reasons"`
-	Trend      float64          `json:"sentiment_trend"`
+	// Trend is the customer's sentiment trend; absent where sentiment is
+	// off for the engagement.
+	Trend *float64 `json:"sentiment_trend,omitempty"`
 }
 
 // escalations ranks the live engagements of the queues p may see by risk.
@@ -460,8 +489,14 @@ func (a *analytics) escalations(p *Principal) []escalationView {
 			continue
 		}
 		at := v.(*attention)
-		out = append(out, escalationView{Engagement: e.ID, Queue: e.Queue, Agent: e.Agent, Channel: e.Channel,
-			Started: e.Start, Score: at.Risk.Score, Level: at.Risk.Level, Reasons: at.Risk.Reasons, Trend: at.Trend})
+		risk, sentimentOn := a.d.controls.shownRisk(e, at.Risk)
+		view := escalationView{Engagement: e.ID, Queue: e.Queue, Agent: e.Agent, Channel: e.Channel,
+			Started: e.Start, Score: risk.Score, Level: risk.Level, Reasons: risk.Reasons}
+		if sentimentOn {
+			trend := at.Trend
+			view.Trend = &trend
+		}
+		out = append(out, view)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	return out

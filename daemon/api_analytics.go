@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -38,23 +39,6 @@ func (d *Daemon) analyticsRoutes() []route {
 	}
 }
 
-// Results that agents save rather than models compute.
-const (
-	resultNotes       = "notes"
-	resultDisposition = "disposition"
-)
-
-// resultFeature is the feature that governs a stored result.
-func resultFeature(name string) Feature {
-	switch name {
-	case resultNotes:
-		return "smart_notes"
-	case resultDisposition:
-		return "recommended_disposition"
-	}
-	return Feature(name)
-}
-
 func (d *Daemon) getResults(w http.ResponseWriter, r *http.Request, p *Principal) {
 	e, ok := d.lookupEngagement(w, r, p)
 	if !ok {
@@ -66,11 +50,8 @@ func (d *Daemon) getResults(w http.ResponseWriter, r *http.Request, p *Principal
 		return
 	}
 	out := map[string]json.RawMessage{}
-	for _, res := range rs {
-		// A feature switched off hides what it computed before.
-		if res.Feature == resultNotes || res.Feature == resultDisposition || d.controls.Enabled(resultFeature(res.Feature), e.Queue, e.Agent) {
-			out[res.Feature] = res.Payload
-		}
+	for _, res := range d.controls.shownResults(e, rs) {
+		out[res.Feature] = res.Payload
 	}
 	writeJSON(w, 200, map[string]any{"engagement": e.ID, "results": out})
 }
@@ -138,16 +119,32 @@ func (d *Daemon) chooseDisposition(w http.ResponseWriter, r *http.Request, p *Pr
 	d.putResult(w, r, p, e, resultDisposition, map[string]string{"code": req.Code, "by": p.User.ID})
 }
 
+// preview summarises a customer's previous engagements for the agent
+// about to take the next one. It draws on the ended engagements in the
+// caller's queues (every queue for an administrator) for which
+// engagement_preview is on, each decided on that engagement's queue and the
+// caller. Verbatim content (summary sentences, task texts) comes only from
+// engagements the caller may read; from the others, an agent gets the date,
+// the disposition code, intent topics and a count of open tasks. Every
+// result shown obeys its own feature for its engagement.
 func (d *Daemon) preview(w http.ResponseWriter, r *http.Request, p *Principal) {
 	ref := r.URL.Query().Get("customer_ref")
 	if ref == "" {
 		d.badRequest(w, r, 400, "customer_ref is required", "customer_ref")
 		return
 	}
+	// The queue of the engagement about to be taken, when given, must be
+	// the caller's and have the feature on.
 	queue := r.URL.Query().Get("queue")
-	if !d.controls.Decide("engagement_preview", queue, p.User.ID).On {
-		writeProblem(w, r, http.StatusForbidden, "feature-off", "engagement_preview is off for this queue and user")
-		return
+	if queue != "" {
+		if !p.InQueue(queue) {
+			writeProblemField(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope", "queue")
+			return
+		}
+		if dec := d.controls.Decide("engagement_preview", queue, p.User.ID); !dec.On {
+			d.featureOff(w, r, p, dec, queue)
+			return
+		}
 	}
 	es, err := d.store.Engagements(r.Context(), store.EngagementFilter{CustomerRef: ref, Limit: 50})
 	if err != nil {
@@ -155,51 +152,143 @@ func (d *Daemon) preview(w http.ResponseWriter, r *http.Request, p *Principal) {
 		return
 	}
 	var past []builtin.PastEngagement
+	var off *Decision
+	var offQueue string
 	for _, e := range es {
-		// A preview is for the agent about to take the call: it draws on the
-		// customer's engagements in queues the caller works in.
-		if e.Status != store.StatusEnded || (p.Role() != RoleAdmin && !p.InQueue(e.Queue)) {
+		if e.Status != store.StatusEnded || !p.InQueue(e.Queue) {
 			continue
 		}
-		pe := builtin.PastEngagement{ID: e.ID, Start: e.Start}
-		rs, err := d.store.Results(r.Context(), e.ID, contentRead(r, p, e.ID, "engagement_preview"))
+		if dec := d.controls.Decide("engagement_preview", e.Queue, p.User.ID); !dec.On {
+			off, offQueue = &dec, e.Queue
+			continue
+		}
+		pe, err := d.pastEngagement(r, p, e)
 		if err != nil {
 			continue
 		}
-		for _, res := range rs {
-			switch res.Feature {
-			case "engagement_summary":
-				var s inference.Summary
-				json.Unmarshal(res.Payload, &s)
-				pe.Summary = s.Text
-			case resultDisposition:
-				var c struct{ Code string }
-				json.Unmarshal(res.Payload, &c)
-				pe.Disposition = c.Code
-			case "follow_up_tasks":
-				var ts []inference.Task
-				json.Unmarshal(res.Payload, &ts)
-				for _, t := range ts {
-					pe.OpenTasks = append(pe.OpenTasks, t.Text)
-				}
-			}
-		}
 		past = append(past, pe)
+	}
+	// Asked without a queue, and every engagement found hidden: say why.
+	if len(past) == 0 && off != nil && queue == "" {
+		d.featureOff(w, r, p, *off, offQueue)
+		return
 	}
 	writeJSON(w, 200, builtin.EngagementPreview(past, time.Now()))
 }
 
+// pastEngagement reads what the preview shows of one engagement to p.
+func (d *Daemon) pastEngagement(r *http.Request, p *Principal, e store.Engagement) (builtin.PastEngagement, error) {
+	pe := builtin.PastEngagement{ID: e.ID, Start: e.Start}
+	rs, err := d.store.Results(r.Context(), e.ID, contentRead(r, p, e.ID, "engagement_preview"))
+	if err != nil {
+		return pe, err
+	}
+	verbatim := p.canSee(e)
+	for _, res := range d.controls.shownResults(e, rs) {
+		switch res.Feature {
+		case "engagement_summary":
+			var s inference.Summary
+			if verbatim && json.Unmarshal(res.Payload, &s) == nil {
+				pe.Summary = s.Text
+			}
+		case resultDisposition:
+			var c struct{ Code string }
+			if json.Unmarshal(res.Payload, &c) == nil {
+				pe.Disposition = c.Code
+			}
+		case "follow_up_tasks":
+			var ts []inference.Task
+			json.Unmarshal(res.Payload, &ts)
+			for _, t := range ts {
+				if verbatim {
+					pe.OpenTasks = append(pe.OpenTasks, t.Text)
+				} else {
+					pe.HiddenTasks++
+				}
+			}
+		case "topic_detection":
+			var ts []inference.Topic
+			json.Unmarshal(res.Payload, &ts)
+			for _, t := range ts {
+				if t.Source == "intent" { // site-defined names, never the customer's words
+					pe.Topics = append(pe.Topics, t.Name)
+				}
+			}
+		}
+	}
+	return pe, nil
+}
+
+// listEscalations ranks the live engagements of the caller's queues where
+// top_escalation is on for the caller. When the caller's licence or the
+// settings hide it for every queue, the answer says why (403) rather than
+// returning an empty list.
 func (d *Daemon) listEscalations(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var out []escalationView
+	queues, err := d.scopeQueues(r.Context(), p)
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	on := map[string]bool{}
+	off := d.controls.Decide("top_escalation", "", p.User.ID)
+	for _, q := range queues {
+		if dec := d.controls.Decide("top_escalation", q, p.User.ID); dec.On {
+			on[q] = true
+		} else {
+			off = dec
+		}
+	}
+	if len(on) == 0 && !off.On {
+		d.featureOff(w, r, p, off, "")
+		return
+	}
+	out := []escalationView{}
 	for _, v := range d.analytics.escalations(p) {
-		if d.controls.Decide("top_escalation", v.Queue, p.User.ID).On {
+		if on[v.Queue] {
 			out = append(out, v)
 		}
 	}
-	if out == nil {
-		out = []escalationView{}
-	}
 	writeJSON(w, 200, out)
+}
+
+// scopeQueues lists the queues the caller works in: every queue for an
+// administrator.
+func (d *Daemon) scopeQueues(ctx context.Context, p *Principal) ([]string, error) {
+	if p.Role() != RoleAdmin {
+		return p.User.Queues, nil
+	}
+	qs, err := d.store.Queues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.ID
+	}
+	return out, nil
+}
+
+// featureOff answers 403 for a feature the decision switched off, saying
+// which level did: a missing licence, or the account's, a queue's or the
+// user's settings. queue is the queue the decision was taken for, if one.
+func (d *Daemon) featureOff(w http.ResponseWriter, r *http.Request, p *Principal, dec Decision, queue string) {
+	switch dec.Source {
+	case "licence":
+		writeProblem(w, r, http.StatusForbidden, "licence-required",
+			fmt.Sprintf("%s is an expert-assist feature and user %s holds no licence", dec.Feature, p.User.ID))
+	case "queue":
+		where := "the caller's queues"
+		if queue != "" {
+			where = "queue " + queue
+		}
+		writeProblem(w, r, http.StatusForbidden, "feature-off", fmt.Sprintf("%s is switched off for %s", dec.Feature, where))
+	case "user":
+		writeProblem(w, r, http.StatusForbidden, "feature-off", fmt.Sprintf("%s is switched off for user %s", dec.Feature, p.User.ID))
+	case "default":
+		writeProblem(w, r, http.StatusForbidden, "feature-off", fmt.Sprintf("%s is off unless an administrator switches it on", dec.Feature))
+	default:
+		writeProblem(w, r, http.StatusForbidden, "feature-off", fmt.Sprintf("%s is switched off for the account", dec.Feature))
+	}
 }
 
 func (d *Daemon) getCatalogue(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -224,7 +313,7 @@ func (d *Daemon) putCatalogue(w http.ResponseWriter, r *http.Request, p *Princip
 		d.badRequest(w, r, 400, err.Error(), "entries")
 		return
 	}
-	if err := d.store.PutSetting(settingCatalogue, entries, auditEntry(r, p, "settings.next_best_actions", strconv.Itoa(len(entries)))); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingCatalogue, entries, auditEntry(r, p, "settings.next_best_actions", strconv.Itoa(len(entries)))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -253,7 +342,7 @@ func (d *Daemon) putDispositions(w http.ResponseWriter, r *http.Request, p *Prin
 		}
 		seen[c.Code] = true
 	}
-	if err := d.store.PutSetting(settingDispositions, codes, auditEntry(r, p, "settings.dispositions", strconv.Itoa(len(codes)))); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingDispositions, codes, auditEntry(r, p, "settings.dispositions", strconv.Itoa(len(codes)))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -290,7 +379,7 @@ func (d *Daemon) putIntents(w http.ResponseWriter, r *http.Request, p *Principal
 			return
 		}
 	}
-	if err := d.store.PutSetting(settingIntents, intents, auditEntry(r, p, "settings.intents", strconv.Itoa(len(intents)))); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingIntents, intents, auditEntry(r, p, "settings.intents", strconv.Itoa(len(intents)))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

@@ -95,7 +95,7 @@ func (d *Daemon) storeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (d *Daemon) listQueues(w http.ResponseWriter, r *http.Request, p *Principal) {
-	qs, err := d.store.Queues()
+	qs, err := d.store.Queues(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -138,7 +138,7 @@ func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	now := time.Now().UTC()
 	q := store.Queue{ID: req.ID, Name: req.Name, Description: req.Description, CreatedAt: now, UpdatedAt: now}
-	if err := d.store.CreateQueue(q, auditEntry(r, p, "queue.create", "queue:"+q.ID)); err != nil {
+	if err := d.store.CreateQueue(r.Context(), q, auditEntry(r, p, "queue.create", "queue:"+q.ID)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -166,7 +166,7 @@ func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	q.Description = req.Description
 	q.UpdatedAt = time.Now().UTC()
-	if err := d.store.UpdateQueue(q, auditEntry(r, p, "queue.update", "queue:"+q.ID)); err != nil {
+	if err := d.store.UpdateQueue(r.Context(), q, auditEntry(r, p, "queue.update", "queue:"+q.ID)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -175,7 +175,7 @@ func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principa
 
 func (d *Daemon) deleteQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if err := d.store.DeleteQueue(id, auditEntry(r, p, "queue.delete", "queue:"+id)); err != nil {
+	if err := d.store.DeleteQueue(r.Context(), id, auditEntry(r, p, "queue.delete", "queue:"+id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -183,7 +183,7 @@ func (d *Daemon) deleteQueue(w http.ResponseWriter, r *http.Request, p *Principa
 }
 
 func (d *Daemon) listUsers(w http.ResponseWriter, r *http.Request, p *Principal) {
-	us, err := d.store.Users()
+	us, err := d.store.Users(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -236,7 +236,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 	now := time.Now().UTC()
 	u := store.User{ID: req.ID, DisplayName: req.DisplayName, Role: req.Role, Queues: req.Queues,
 		Licensed: req.Licensed, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
-	if err := d.store.CreateUser(u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
+	if err := d.store.CreateUser(r.Context(), u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // a named queue does not exist
 			d.badRequest(w, r, 400, err.Error(), "queues")
 			return
@@ -275,7 +275,7 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	u.DisplayName, u.Role, u.Queues, u.Licensed, u.Disabled = req.DisplayName, req.Role, req.Queues, req.Licensed, req.Disabled
 	u.UpdatedAt = time.Now().UTC()
-	if err := d.store.UpdateUser(u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {
+	if err := d.store.UpdateUser(r.Context(), u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			d.badRequest(w, r, 400, err.Error(), "queues")
 			return
@@ -292,7 +292,7 @@ func (d *Daemon) deleteUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.badRequest(w, r, 400, "administrators cannot delete themselves", "id")
 		return
 	}
-	if err := d.store.DeleteUser(id, auditEntry(r, p, "user.delete", "user:"+id)); err != nil {
+	if err := d.store.DeleteUser(r.Context(), id, auditEntry(r, p, "user.delete", "user:"+id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -300,7 +300,7 @@ func (d *Daemon) deleteUser(w http.ResponseWriter, r *http.Request, p *Principal
 }
 
 func (d *Daemon) listTokens(w http.ResponseWriter, r *http.Request, p *Principal) {
-	ts, err := d.store.Tokens()
+	ts, err := d.store.Tokens(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -329,7 +329,7 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 		d.badRequest(w, r, 400, "user_id is required", "user_id")
 		return
 	}
-	t, secret, err := issueToken(d.store, req.UserID, req.Name, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
+	t, secret, err := issueToken(r.Context(), d.store, req.UserID, req.Name, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			d.badRequest(w, r, 400, err.Error(), "user_id")
@@ -346,7 +346,7 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 
 func (d *Daemon) revokeToken(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if err := d.store.RevokeToken(id, time.Now().UTC(), auditEntry(r, p, "token.revoke", "token:"+id)); err != nil {
+	if err := d.store.RevokeToken(r.Context(), id, time.Now().UTC(), auditEntry(r, p, "token.revoke", "token:"+id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

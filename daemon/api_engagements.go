@@ -328,11 +328,16 @@ func (d *Daemon) engagementEvents(w http.ResponseWriter, r *http.Request, p *Pri
 		d.badRequest(w, r, 400, err.Error(), field)
 		return
 	}
-	if err := d.store.AppendAudit(contentRead(r, p, e.ID, "events")); err != nil {
+	if err := d.store.AppendAudit(r.Context(), contentRead(r, p, e.ID, "events")); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if err := d.hub.ServeEvents(w, r, e, after); err != nil {
+	// The stream ends at the stop signal (requests in flight otherwise
+	// keep their context until the shutdown deadline: see Serve).
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(d.streams, cancel)()
+	if err := d.hub.ServeEvents(w, r.WithContext(ctx), e, after); err != nil {
 		writeProblem(w, r, http.StatusInternalServerError, "internal", "streaming unsupported")
 	}
 }

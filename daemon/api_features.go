@@ -137,7 +137,7 @@ func (d *Daemon) putFeatureSetting(w http.ResponseWriter, r *http.Request, p *Pr
 		d.badRequest(w, r, 400, "enabled is required (true or false)", "enabled")
 		return
 	}
-	err := d.controls.Update(func(s *FeatureSettings) error {
+	err := d.controls.Update(r.Context(), func(s *FeatureSettings) error {
 		featureLevel(s, r, true)[f] = req
 		return nil
 	}, auditEntry(r, p, "feature.set", r.URL.Path))
@@ -155,7 +155,7 @@ func (d *Daemon) deleteFeatureSetting(w http.ResponseWriter, r *http.Request, p 
 	if !ok {
 		return
 	}
-	err := d.controls.Update(func(s *FeatureSettings) error {
+	err := d.controls.Update(r.Context(), func(s *FeatureSettings) error {
 		m := featureLevel(s, r, false)
 		if _, ok := m[f]; !ok {
 			return errNoSetting
@@ -185,7 +185,7 @@ func (d *Daemon) putLocalModelsOnly(w http.ResponseWriter, r *http.Request, p *P
 		d.badRequest(w, r, 400, "enabled is required (true or false)", "enabled")
 		return
 	}
-	if err := d.controls.Update(func(s *FeatureSettings) error { s.LocalModelsOnly = req.Enabled; return nil },
+	if err := d.controls.Update(r.Context(), func(s *FeatureSettings) error { s.LocalModelsOnly = req.Enabled; return nil },
 		auditEntry(r, p, "settings.local_models_only", fmt.Sprint(*req.Enabled))); err != nil {
 		d.storeError(w, r, err)
 		return

@@ -452,7 +452,7 @@ func (d *Daemon) postForecast(w http.ResponseWriter, r *http.Request, p *Princip
 	if r.URL.Query().Get("store") != "false" {
 		raw, _ := json.Marshal(f)
 		sf := store.StoredForecast{Queue: fp.queue, CreatedAt: time.Now().UTC(), CreatedBy: p.User.ID, ModelVersion: f.ModelVersion, Payload: raw}
-		if err := d.store.PutForecast(sf); err != nil {
+		if err := d.store.PutForecast(r.Context(), sf); err != nil {
 			d.storeError(w, r, err)
 			return
 		}
@@ -593,7 +593,7 @@ func (d *Daemon) listForecasts(w http.ResponseWriter, r *http.Request, p *Princi
 	if !ok {
 		return
 	}
-	fs, err := d.store.Forecasts(q, false)
+	fs, err := d.store.Forecasts(r.Context(), q, false)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -609,7 +609,7 @@ func (d *Daemon) latestForecast(w http.ResponseWriter, r *http.Request, p *Princ
 	if !ok {
 		return
 	}
-	fs, err := d.store.Forecasts(q, true)
+	fs, err := d.store.Forecasts(r.Context(), q, true)
 	if err != nil {
 		d.storeError(w, r, err)
 		return

@@ -38,7 +38,13 @@ func (d *Daemon) mediaRoutes() []route {
 // stores it as an ended voice engagement, and runs the post-engagement
 // analyzers. Metadata comes from query parameters; parties= maps WAV
 // channels to parties (e.g. customer,agent); start= dates a past call.
+//
+// The response comes when the processing is over: the engagement is
+// ended, its transcript stored in time order and its analyzers run. The
+// engagement lasts as long as its audio (end = start + duration_ms, on the
+// media clock); processing_ms is the wall time the processing took.
 func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
+	began := time.Now()
 	q := r.URL.Query()
 	e, err := d.engagementFromQuery(q, nil)
 	if err != nil {
@@ -108,15 +114,27 @@ func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 		}
 		n++
 	}
-	live.End("upload")
+	live.EndAt("upload", live.Engagement().Start.Add(time.Duration(res.DurationMs)*time.Millisecond))
 	if err != nil {
 		d.logger.Error("upload not fully stored", "engagement", live.ID(), "stored", n, "err", err)
 		writeProblem(w, r, http.StatusInternalServerError, "internal", "the transcript was not fully stored")
 		return
 	}
+	// The engagement's goroutine stores the end and runs the analyzers; it
+	// goes on if the client leaves.
+	select {
+	case <-live.Done():
+	case <-r.Context().Done():
+		return
+	}
+	ended, err := d.store.Engagement(r.Context(), live.ID())
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
 	w.Header().Set("Location", "/api/v1/engagements/"+live.ID())
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"engagement": live.Engagement(), "kind": res.Kind, "segments": n,
-		"duration_ms": res.DurationMs, "processing_ms": res.ProcessingMs,
+		"engagement": ended, "kind": res.Kind, "segments": n,
+		"duration_ms": res.DurationMs, "processing_ms": time.Since(began).Milliseconds(),
 	})
 }

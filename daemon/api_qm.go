@@ -78,7 +78,7 @@ func (d *Daemon) known() qm.Known {
 	if len(k.Dispositions) == 0 {
 		k.Dispositions = nil
 	}
-	if qs, err := d.store.Queues(); err == nil {
+	if qs, err := d.store.Queues(context.Background()); err == nil {
 		for _, q := range qs {
 			k.Queues[q.ID] = true
 		}
@@ -107,7 +107,7 @@ func (d *Daemon) getScorecard(w http.ResponseWriter, r *http.Request, p *Princip
 		}
 		v = n
 	}
-	sc, err := d.quality.scorecard(r.PathValue("id"), v)
+	sc, err := d.quality.scorecard(r.Context(), r.PathValue("id"), v)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -120,7 +120,7 @@ func (d *Daemon) createScorecard(w http.ResponseWriter, r *http.Request, p *Prin
 	if !d.decodeJSON(w, r, &sc) {
 		return
 	}
-	if _, err := d.store.Scorecard(sc.ID, 0); err == nil {
+	if _, err := d.store.Scorecard(r.Context(), sc.ID, 0); err == nil {
 		writeProblemField(w, r, http.StatusConflict, "conflict", "scorecard "+sc.ID+" exists; PUT a new version", "id")
 		return
 	}
@@ -129,7 +129,7 @@ func (d *Daemon) createScorecard(w http.ResponseWriter, r *http.Request, p *Prin
 
 func (d *Daemon) putScorecard(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if _, err := d.store.Scorecard(id, 0); err != nil {
+	if _, err := d.store.Scorecard(r.Context(), id, 0); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -153,7 +153,7 @@ func (d *Daemon) putScorecard(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (d *Daemon) archiveScorecard(w http.ResponseWriter, r *http.Request, p *Principal) {
-	sc, err := d.quality.scorecard(r.PathValue("id"), 0)
+	sc, err := d.quality.scorecard(r.Context(), r.PathValue("id"), 0)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -168,7 +168,7 @@ func (d *Daemon) storeScorecard(w http.ResponseWriter, r *http.Request, p *Princ
 		return
 	}
 	sc.CreatedAt, sc.CreatedBy = time.Now().UTC(), p.User.ID
-	_, err := d.store.PutScorecardVersion(sc.ID, expect, func(v int) ([]byte, error) {
+	_, err := d.store.PutScorecardVersion(r.Context(), sc.ID, expect, func(v int) ([]byte, error) {
 		sc.Version = v
 		return json.Marshal(sc)
 	}, auditEntry(r, p, action, "scorecard:"+sc.ID))
@@ -180,7 +180,7 @@ func (d *Daemon) storeScorecard(w http.ResponseWriter, r *http.Request, p *Princ
 		d.storeError(w, r, err)
 		return
 	}
-	if err := d.quality.reloadScorecards(); err != nil {
+	if err := d.quality.reloadScorecards(r.Context()); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -214,7 +214,7 @@ func (d *Daemon) evaluateEngagement(w http.ResponseWriter, r *http.Request, p *P
 		writeProblem(w, r, http.StatusConflict, "live", "an engagement is evaluated after it ends")
 		return
 	}
-	sc, err := d.quality.scorecard(req.Scorecard, req.Version)
+	sc, err := d.quality.scorecard(r.Context(), req.Scorecard, req.Version)
 	if err != nil {
 		d.badRequest(w, r, 400, "unknown scorecard "+req.Scorecard, "scorecard")
 		return
@@ -248,9 +248,12 @@ func (d *Daemon) getInteraction(w http.ResponseWriter, r *http.Request, p *Princ
 		d.storeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	w.Write(res.Payload)
+	var v interactionView
+	if err := json.Unmarshal(res.Payload, &v); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, 200, d.controls.shownView(e, v))
 }
 
 // parseEvaluationID splits "<engagement>.<scorecard>".
@@ -307,7 +310,7 @@ func (d *Daemon) changeEvaluation(w http.ResponseWriter, r *http.Request, p *Pri
 	if !ok {
 		return
 	}
-	sc, err := d.quality.scorecard(ev.Scorecard, ev.ScorecardVersion)
+	sc, err := d.quality.scorecard(r.Context(), ev.Scorecard, ev.ScorecardVersion)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -465,7 +468,7 @@ func (d *Daemon) reportEngagements(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	var facts []qm.Fact
-	err := d.store.Facts(func(_ string, raw []byte) error {
+	err := d.store.Facts(r.Context(), func(_ string, raw []byte) error {
 		var x qm.Fact
 		if err := json.Unmarshal(raw, &x); err != nil {
 			return err
@@ -490,10 +493,10 @@ func (d *Daemon) reportEngagements(w http.ResponseWriter, r *http.Request, p *Pr
 
 // summaries returns the evaluation summaries the filter and the caller's
 // scope admit, of queues where automatic QM is on.
-func (d *Daemon) summaries(f reportFilter, p *Principal, scorecard, status string) ([]qm.EvaluationSummary, error) {
+func (d *Daemon) summaries(ctx context.Context, f reportFilter, p *Principal, scorecard, status string) ([]qm.EvaluationSummary, error) {
 	out := []qm.EvaluationSummary{}
 	on := map[string]bool{}
-	err := d.store.EvaluationSummaries("", func(_, sc string, raw []byte) error {
+	err := d.store.EvaluationSummaries(ctx, "", func(_, sc string, raw []byte) error {
 		if scorecard != "" && sc != scorecard {
 			return nil
 		}
@@ -523,7 +526,7 @@ func (d *Daemon) listEvaluations(w http.ResponseWriter, r *http.Request, p *Prin
 		return
 	}
 	q := r.URL.Query()
-	out, err := d.summaries(f, p, q.Get("scorecard"), q.Get("status"))
+	out, err := d.summaries(r.Context(), f, p, q.Get("scorecard"), q.Get("status"))
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -546,7 +549,7 @@ func (d *Daemon) reportScores(w http.ResponseWriter, r *http.Request, p *Princip
 	if !ok {
 		return
 	}
-	evals, err := d.summaries(f, p, r.URL.Query().Get("scorecard"), "")
+	evals, err := d.summaries(r.Context(), f, p, r.URL.Query().Get("scorecard"), "")
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -566,12 +569,12 @@ func (d *Daemon) reportCalibration(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	id := r.URL.Query().Get("scorecard")
-	sc, err := d.quality.scorecard(id, 0)
+	sc, err := d.quality.scorecard(r.Context(), id, 0)
 	if err != nil {
 		d.badRequest(w, r, 400, "unknown scorecard "+id, "scorecard")
 		return
 	}
-	evals, err := d.summaries(f, p, sc.ID, "")
+	evals, err := d.summaries(r.Context(), f, p, sc.ID, "")
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -591,7 +594,7 @@ func (d *Daemon) topicScope(w http.ResponseWriter, r *http.Request, p *Principal
 	if len(named) > 0 {
 		return named, true
 	}
-	qs, err := d.store.Queues()
+	qs, err := d.store.Queues(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return nil, false
@@ -634,7 +637,7 @@ func (d *Daemon) listTopics(w http.ResponseWriter, r *http.Request, p *Principal
 	if !ok {
 		return
 	}
-	latest, err := d.quality.latestModels()
+	latest, err := d.quality.latestModels(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -644,12 +647,12 @@ func (d *Daemon) listTopics(w http.ResponseWriter, r *http.Request, p *Principal
 		writeJSON(w, 200, map[string]any{"model": nil, "queues": queues, "topics": []topicView{}})
 		return
 	}
-	tm, err := d.quality.loadModel(rec.ID)
+	tm, err := d.quality.loadModel(r.Context(), rec.ID)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if err := d.store.AppendAudit(auditEntry(r, p, "content.read", fmt.Sprintf("topics:%d", rec.ID))); err != nil {
+	if err := d.store.AppendAudit(r.Context(), auditEntry(r, p, "content.read", fmt.Sprintf("topics:%d", rec.ID))); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -657,7 +660,7 @@ func (d *Daemon) listTopics(w http.ResponseWriter, r *http.Request, p *Principal
 	for i, t := range tm.Content.Topics {
 		views[i] = topicView{ID: t.ID, Label: t.Label, Keywords: t.Keywords, PerDay: map[string]int{}, Previous: t.Previous}
 	}
-	err = d.store.TopicMembers(rec.ID, func(_ string, raw []byte) error {
+	err = d.store.TopicMembers(r.Context(), rec.ID, func(_ string, raw []byte) error {
 		var m membership
 		if json.Unmarshal(raw, &m) != nil {
 			return nil
@@ -738,7 +741,7 @@ func (d *Daemon) discoverTopics(w http.ResponseWriter, r *http.Request, p *Princ
 		d.storeError(w, r, err)
 		return
 	}
-	tm, err := d.quality.loadModel(id)
+	tm, err := d.quality.loadModel(r.Context(), id)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -754,7 +757,7 @@ func (d *Daemon) getTopic(w http.ResponseWriter, r *http.Request, p *Principal) 
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such topic")
 		return
 	}
-	tm, err := d.quality.loadModel(model)
+	tm, err := d.quality.loadModel(r.Context(), model)
 	if err != nil || topic < 0 || topic >= len(tm.Content.Topics) || !slices.ContainsFunc(tm.Content.Queues, p.InQueue) ||
 		slices.ContainsFunc(tm.Content.Queues, func(q string) bool { return !p.InQueue(q) }) {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such topic")
@@ -786,7 +789,7 @@ func (d *Daemon) getTopic(w http.ResponseWriter, r *http.Request, p *Principal) 
 	}
 	members := []member{}
 	key := strconv.Itoa(topic)
-	d.store.TopicMembers(model, func(eng string, raw []byte) error {
+	d.store.TopicMembers(r.Context(), model, func(eng string, raw []byte) error {
 		var m membership
 		if json.Unmarshal(raw, &m) == nil && m.Topics[key] > 0 && len(members) < 1000 {
 			members = append(members, member{eng, m.Day, m.Topics[key]})
@@ -811,7 +814,7 @@ func (d *Daemon) putQMSettings(w http.ResponseWriter, r *http.Request, p *Princi
 		d.qmFieldError(w, r, err, "")
 		return
 	}
-	if err := d.store.PutSetting(settingQM, s, auditEntry(r, p, "settings.update", settingQM)); err != nil {
+	if err := d.store.PutSetting(r.Context(), settingQM, s, auditEntry(r, p, "settings.update", settingQM)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

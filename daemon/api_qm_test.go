@@ -152,7 +152,7 @@ func TestScorecardDefinitions(t *testing.T) {
 	if len(list) != 0 {
 		t.Errorf("archived scorecard listed: %+v", list)
 	}
-	if a, _ := td.store.QueryAudit(store.AuditQuery{Action: "scorecard.update"}); len(a) != 1 {
+	if a, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Action: "scorecard.update"}); len(a) != 1 {
 		t.Errorf("scorecard updates audited %d times, want 1", len(a))
 	}
 }
@@ -256,11 +256,11 @@ func TestQMFlow(t *testing.T) {
 		t.Errorf("after acknowledge: status %s, history %+v", ev.Status, ev.History)
 	}
 	for _, action := range []string{"evaluation.review", "evaluation.dispute", "evaluation.acknowledge"} {
-		if a, _ := td.store.QueryAudit(store.AuditQuery{Action: action}); len(a) == 0 || a[0].Engagement != id {
+		if a, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Action: action}); len(a) == 0 || a[0].Engagement != id {
 			t.Errorf("%s audit = %+v", action, a)
 		}
 	}
-	if a, _ := td.store.QueryAudit(store.AuditQuery{Action: "content.read"}); len(a) == 0 {
+	if a, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Action: "content.read"}); len(a) == 0 {
 		t.Error("evaluation reads are not audited")
 	}
 
@@ -368,7 +368,7 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 	// A new engagement is assigned as it ends; drill down to it.
 	newID := uploadCall(t, td, ingest, "cards", "", []map[string]any{seg("customer", 0, 3000, "my new card still has not arrived")})
 	topicOf := -1
-	td.store.TopicMembers(disc.Model, func(eng string, raw []byte) error {
+	td.store.TopicMembers(t.Context(), disc.Model, func(eng string, raw []byte) error {
 		if eng == newID {
 			var m membership
 			json.Unmarshal(raw, &m)
@@ -399,7 +399,7 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 
 	// Purge removes the engagement's membership.
 	td.mustCall(t, td.Admin, "POST", "/api/v1/purge", purgeRequest{Engagement: newID, Reason: "erasure"}, 200)
-	td.store.TopicMembers(disc.Model, func(eng string, _ []byte) error {
+	td.store.TopicMembers(t.Context(), disc.Model, func(eng string, _ []byte) error {
 		if eng == newID {
 			t.Error("a purged engagement keeps its topic membership")
 		}

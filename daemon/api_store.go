@@ -67,7 +67,7 @@ func (d *Daemon) queryAudit(w http.ResponseWriter, r *http.Request, p *Principal
 	if q.Limit == 0 || q.Limit > 10000 {
 		q.Limit = 1000
 	}
-	es, err := d.store.QueryAudit(q)
+	es, err := d.store.QueryAudit(r.Context(), q)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -85,13 +85,13 @@ func (d *Daemon) exportAudit(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	w.Header().Set("Content-Type", "application/jsonl")
 	w.Header().Set("Content-Disposition", `attachment; filename="earshot-audit.jsonl"`)
-	if _, err := d.store.ExportAudit(w, q); err != nil {
+	if _, err := d.store.ExportAudit(r.Context(), w, q); err != nil {
 		d.logger.Error("audit export failed", "err", err)
 	}
 }
 
 func (d *Daemon) verifyAudit(w http.ResponseWriter, r *http.Request, p *Principal) {
-	rep, err := d.store.VerifyAudit()
+	rep, err := d.store.VerifyAudit(r.Context())
 	if errors.Is(err, store.ErrTampered) {
 		writeProblem(w, r, http.StatusConflict, "audit-broken", err.Error())
 		return
@@ -104,7 +104,7 @@ func (d *Daemon) verifyAudit(w http.ResponseWriter, r *http.Request, p *Principa
 }
 
 func (d *Daemon) backup(w http.ResponseWriter, r *http.Request, p *Principal, kind string, write func(w http.ResponseWriter) (int64, error)) {
-	if err := d.store.AppendAudit(auditEntry(r, p, "backup."+kind, kind)); err != nil {
+	if err := d.store.AppendAudit(r.Context(), auditEntry(r, p, "backup."+kind, kind)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -120,11 +120,11 @@ func (d *Daemon) backup(w http.ResponseWriter, r *http.Request, p *Principal, ki
 }
 
 func (d *Daemon) backupContent(w http.ResponseWriter, r *http.Request, p *Principal) {
-	d.backup(w, r, p, "content", func(w http.ResponseWriter) (int64, error) { return d.store.Backup(w) })
+	d.backup(w, r, p, "content", func(w http.ResponseWriter) (int64, error) { return d.store.Backup(r.Context(), w) })
 }
 
 func (d *Daemon) backupKeys(w http.ResponseWriter, r *http.Request, p *Principal) {
-	d.backup(w, r, p, "keys", func(w http.ResponseWriter) (int64, error) { return d.store.BackupKeys(w) })
+	d.backup(w, r, p, "keys", func(w http.ResponseWriter) (int64, error) { return d.store.BackupKeys(r.Context(), w) })
 }
 
 // purgeRequest selects what to purge: exactly one of Engagement,
@@ -205,7 +205,7 @@ func (d *Daemon) legalHold(w http.ResponseWriter, r *http.Request, p *Principal)
 	id := r.PathValue("id")
 	a := auditEntry(r, p, "engagement.legal_hold", id)
 	a.Engagement, a.Reason = id, req.Reason
-	if err := d.store.SetLegalHold(id, *req.Hold, a); err != nil {
+	if err := d.store.SetLegalHold(r.Context(), id, *req.Hold, a); err != nil {
 		if errors.Is(err, store.ErrBadID) {
 			writeProblem(w, r, http.StatusNotFound, "not-found", "no such engagement")
 			return

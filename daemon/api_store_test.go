@@ -128,7 +128,7 @@ func TestBackupAndAuditCLI(t *testing.T) {
 	if b, err := exec.Command("cp", "-a", filepath.Join(dataDir, "kek"), fresh+"/").CombinedOutput(); err != nil {
 		t.Fatalf("copy KEK: %v %s", err, b)
 	}
-	s, err := store.Open(store.Options{Dir: fresh})
+	s, err := store.Open(t.Context(), store.Options{Dir: fresh})
 	if err != nil {
 		t.Fatalf("open restored store: %v", err)
 	}

@@ -61,7 +61,7 @@ func newSecret() (id, secret string) {
 
 // issueToken creates a token for an existing user and returns its secret,
 // which is never stored.
-func issueToken(st *store.Store, userID, name string, ttl time.Duration, audit ...store.AuditEntry) (store.Token, string, error) {
+func issueToken(ctx context.Context, st *store.Store, userID, name string, ttl time.Duration, audit ...store.AuditEntry) (store.Token, string, error) {
 	id, secret := newSecret()
 	now := time.Now().UTC()
 	t := store.Token{ID: id, UserID: userID, Name: name, Hash: store.HashSecret(secret), CreatedAt: now}
@@ -71,7 +71,7 @@ func issueToken(st *store.Store, userID, name string, ttl time.Duration, audit .
 	for i := range audit {
 		audit[i].Target = "token:" + id
 	}
-	if err := st.CreateToken(t, audit...); err != nil {
+	if err := st.CreateToken(ctx, t, audit...); err != nil {
 		return store.Token{}, "", err
 	}
 	return t, secret, nil
@@ -116,11 +116,12 @@ func authenticate(st *store.Store, r *http.Request, now time.Time, queryToken bo
 // "admin" and a token, and writes the token to <dataDir>/admin.token (0600).
 // It returns the file's path, or "" when nothing was needed.
 func bootstrapAdmin(st *store.Store, dataDir string) (string, error) {
-	users, err := st.Users()
+	ctx := context.Background()
+	users, err := st.Users(ctx)
 	if err != nil {
 		return "", err
 	}
-	tokens, err := st.Tokens()
+	tokens, err := st.Tokens(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -137,7 +138,7 @@ func bootstrapAdmin(st *store.Store, dataDir string) (string, error) {
 		}
 	}
 	if _, err := st.User("admin"); errors.Is(err, store.ErrNotFound) {
-		if err := st.CreateUser(store.User{ID: "admin", DisplayName: "Bootstrap administrator", Role: string(RoleAdmin), CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := st.CreateUser(ctx, store.User{ID: "admin", DisplayName: "Bootstrap administrator", Role: string(RoleAdmin), CreatedAt: now, UpdatedAt: now}); err != nil {
 			return "", fmt.Errorf("daemon: create bootstrap admin: %w", err)
 		}
 	} else if err != nil {
@@ -145,11 +146,11 @@ func bootstrapAdmin(st *store.Store, dataDir string) (string, error) {
 	} else {
 		u, _ := st.User("admin")
 		u.Role, u.Disabled, u.UpdatedAt = string(RoleAdmin), false, now
-		if err := st.UpdateUser(u); err != nil {
+		if err := st.UpdateUser(ctx, u); err != nil {
 			return "", fmt.Errorf("daemon: restore bootstrap admin: %w", err)
 		}
 	}
-	_, secret, err := issueToken(st, "admin", "bootstrap", 0, store.AuditEntry{Actor: "system", Action: "token.create", Detail: map[string]string{"reason": "bootstrap administrator"}})
+	_, secret, err := issueToken(ctx, st, "admin", "bootstrap", 0, store.AuditEntry{Actor: "system", Action: "token.create", Detail: map[string]string{"reason": "bootstrap administrator"}})
 	if err != nil {
 		return "", fmt.Errorf("daemon: create bootstrap token: %w", err)
 	}

@@ -38,7 +38,7 @@ func Commands() []Command {
 		{"token", "create|list|revoke API tokens (calls the API)", cmdToken},
 		{"queue", "create|list|delete queues (calls the API)", cmdQueue},
 		{"user", "create|update|list|delete users (calls the API)", cmdUser},
-		{"audit", "verify|export the audit log (calls the API)", cmdAudit},
+		{"audit", "verify|export the audit log (calls the API); verify --data-dir, --content/--keys or reseal: offline", cmdAudit},
 		{"backup", "FILE [--keys KEYFILE]: online backup of the content (and key) databases", cmdBackup},
 		{"restore", "FILE [--keys KEYFILE]: restore backups into a stopped data directory", cmdRestore},
 		{"key", "rotate: re-wrap every data key under a new key-encryption key", cmdKey},

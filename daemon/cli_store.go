@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -39,7 +41,85 @@ func (c *apiClient) stream(method, path string, w io.Writer) (int64, error) {
 	return io.Copy(w, resp.Body)
 }
 
+// offlineAudit reports whether an audit command works on files rather than
+// through the API: reseal, and verify of a data directory or backup pair.
+func offlineAudit(args []string) bool {
+	if len(args) > 0 && args[0] == "reseal" {
+		return true
+	}
+	for _, a := range args {
+		for _, f := range []string{"data-dir", "content", "keys"} {
+			if a == "-"+f || a == "--"+f || strings.HasPrefix(a, "-"+f+"=") || strings.HasPrefix(a, "--"+f+"=") {
+				return len(args) > 0 && args[0] == "verify"
+			}
+		}
+	}
+	return false
+}
+
+// cmdAuditOffline verifies a stopped data directory or a backup pair, or
+// reseals a stopped data directory, with the configured key provider.
+func cmdAuditOffline(args []string) error {
+	action, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("audit "+action, flag.ContinueOnError)
+	cfgPath := fs.String("config", DefaultConfigPath, "configuration file: the key provider and the data directory")
+	dataDir := fs.String("data-dir", "", "the stopped data directory (default: from the configuration)")
+	var content, keys, reason *string
+	if action == "verify" {
+		content = fs.String("content", "", "verify a content backup file (with --keys)")
+		keys = fs.String("keys", "", "the key backup file taken with the content backup")
+	} else {
+		reason = fs.String("reason", "", "why the present state is accepted (required; audited)")
+	}
+	if _, err := parseArgs(fs, rest); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*cfgPath, false)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if action == "reseal" {
+		if *reason == "" {
+			return usageErr("audit reseal needs --reason")
+		}
+		actor := "cli"
+		if u, err := user.Current(); err == nil {
+			actor = "cli:" + u.Username
+		}
+		rep, err := ResealOffline(ctx, cfg, *dataDir, actor, *reason)
+		if err != nil {
+			return err
+		}
+		for _, a := range rep.Accepted {
+			fmt.Println("accepted:", a)
+		}
+		fmt.Printf("resealed: %d audit entries verified, %d protected records sealed, counter %d\n", rep.Entries, rep.Records, rep.Counter)
+		return nil
+	}
+	if (*content == "") != (*keys == "") {
+		return usageErr("audit verify: --content and --keys name a backup pair: give both")
+	}
+	rep, err := VerifyAuditOffline(ctx, cfg, store.OfflineOptions{Dir: *dataDir, ContentFile: *content, KeysFile: *keys})
+	if err != nil {
+		return fmt.Errorf("audit log or records broken, or unreadable: %w", err)
+	}
+	printVerify(rep)
+	return nil
+}
+
+func printVerify(r store.VerifyReport) {
+	fmt.Printf("audit chain ok: %d entries, seq %d..%d", r.Entries, r.FirstSeq, r.LastSeq)
+	if r.Sealed {
+		fmt.Printf("; %d protected records and the chain's ends match their seal (counter %d, checkpoint: %s)", r.Records, r.Counter, r.Checkpoint)
+	}
+	fmt.Println()
+}
+
 func cmdAudit(args []string) error {
+	if offlineAudit(args) {
+		return cmdAuditOffline(args)
+	}
 	var from, to, actor, eng *string
 	action, _, c, err := adminArgs("audit", "verify|export", args, func(fs *flag.FlagSet) {
 		from = fs.String("from", "", "export: entries at or after this RFC 3339 time")
@@ -57,9 +137,9 @@ func cmdAudit(args []string) error {
 			Report store.VerifyReport `json:"report"`
 		}
 		if err := c.do("GET", "/api/v1/audit/verify", nil, &out); err != nil {
-			return fmt.Errorf("audit chain broken or unreadable: %w", err)
+			return fmt.Errorf("audit chain broken or unreadable: %w (with the daemon stopped, verify its files with --data-dir)", err)
 		}
-		fmt.Printf("audit chain ok: %d entries, seq %d..%d\n", out.Report.Entries, out.Report.FirstSeq, out.Report.LastSeq)
+		printVerify(out.Report)
 	case "export":
 		q := url.Values{}
 		for k, v := range map[string]string{"from": *from, "to": *to, "actor": *actor, "engagement": *eng} {

@@ -44,6 +44,10 @@ type Daemon struct {
 	tlsConfig      *tls.Config
 
 	ready atomic.Bool
+	// streams is cancelled at the stop signal: event streams end then,
+	// while other requests in flight finish (see Serve).
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // New opens the store and builds the daemon; nothing listens yet. A nil
@@ -56,6 +60,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {
 		return nil, err
@@ -70,7 +75,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.storeKeys != nil {
 		opts.Provider = d.storeKeys
 	}
-	if d.store, err = store.Open(opts); err != nil {
+	if d.store, err = store.Open(context.Background(), opts); err != nil {
 		if d.storeKeys != nil {
 			d.storeKeys.Close() // idempotent: the store may have closed it
 		}
@@ -153,11 +158,17 @@ func (d *Daemon) Listen() (net.Listener, error) {
 // engagements after storing what they hold, and closes the store last. It
 // returns nil after a clean shutdown.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests in flight at the stop signal finish on their own contexts,
+	// which end only at the shutdown deadline (or when their client goes):
+	// a store write they started is not refused as cancelled. Event streams
+	// end on d.streams instead.
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	srv := &http.Server{
 		Handler:           d.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -177,11 +188,13 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		case <-gctx.Done():
 		}
 		d.ready.Store(false)
+		d.endStreams()
 		sdNotify("STOPPING=1")
 		shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
 		defer cancel()
 		if err := srv.Shutdown(shutCtx); err != nil {
 			d.logger.Warn("shutdown did not finish in time; closing connections", "err", err)
+			endRequests()
 			srv.Close()
 		}
 		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -248,7 +261,7 @@ func endOrphans(st *store.Store) (int, error) {
 	n := 0
 	for _, e := range es {
 		if e.Status == store.StatusLive {
-			if err := st.EndEngagement(e.ID, now); err != nil {
+			if err := st.EndEngagement(context.Background(), e.ID, now); err != nil {
 				return n, fmt.Errorf("daemon: end orphaned engagement %s: %w", e.ID, err)
 			}
 			n++
@@ -272,7 +285,7 @@ func auditEntry(r *http.Request, p *Principal, action, target string) store.Audi
 // audit appends an entry on its own, for changes the store does not make
 // (settings held by the daemon). A failure is logged: the change happened.
 func (d *Daemon) audit(r *http.Request, p *Principal, action, target string) {
-	if err := d.store.AppendAudit(auditEntry(r, p, action, target)); err != nil {
+	if err := d.store.AppendAudit(r.Context(), auditEntry(r, p, action, target)); err != nil {
 		d.logger.Error("audit append failed", "action", action, "err", err)
 	}
 }

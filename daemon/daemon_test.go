@@ -157,13 +157,13 @@ func TestBootstrapAdminOnce(t *testing.T) {
 		t.Error("a second start replaced the admin token although the first was still valid")
 	}
 	// Revoke every admin token: the next start issues a new one.
-	s, err := store.Open(store.Options{Dir: dir})
+	s, err := store.Open(t.Context(), store.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, _ := s.Tokens()
+	ts, _ := s.Tokens(t.Context())
 	for _, tk := range ts {
-		s.RevokeToken(tk.ID, time.Now())
+		s.RevokeToken(t.Context(), tk.ID, time.Now())
 	}
 	s.Close()
 	d, err = New(cfg, nil)
@@ -201,8 +201,10 @@ func TestTokenLifecycle(t *testing.T) {
 	// Expired tokens are refused.
 	var tv tokenView
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/tokens", tokenRequest{UserID: "ana", ExpiresIn: "1ms"}, 201), &tv)
-	time.Sleep(5 * time.Millisecond)
-	td.mustCall(t, tv.Secret, "GET", "/api/v1/whoami", nil, 401)
+	waitUntil(t, "the token to expire", func() bool {
+		code, _ := td.call(t, tv.Secret, "GET", "/api/v1/whoami", nil)
+		return code == 401
+	})
 
 	// Disabled users are refused.
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/tokens", tokenRequest{UserID: "ana"}, 201), &tv)
@@ -358,7 +360,7 @@ func TestChangesAreAudited(t *testing.T) {
 	td.mustCall(t, td.Admin, "DELETE", "/api/v1/users/ana", nil, 204)
 	// A refused change is not audited as done.
 	td.call(t, td.Admin, "POST", "/api/v1/queues", `{"id":"Bad Id"}`)
-	entries, err := td.store.QueryAudit(store.AuditQuery{})
+	entries, err := td.store.QueryAudit(t.Context(), store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +379,7 @@ func TestChangesAreAudited(t *testing.T) {
 			t.Errorf("audit[%d] = %q, want prefix %q", i, got[i], want[i])
 		}
 	}
-	if rep, err := td.store.VerifyAudit(); err != nil || rep.Entries < 6 {
+	if rep, err := td.store.VerifyAudit(t.Context()); err != nil || rep.Entries < 6 {
 		t.Errorf("VerifyAudit = %+v, %v", rep, err)
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -218,7 +219,7 @@ func (c *Controls) Settings() FeatureSettings {
 // Update applies fn to a copy of the settings, validates and stores the
 // result with its audit entries in one transaction, and only then makes it
 // current.
-func (c *Controls) Update(fn func(*FeatureSettings) error, audit ...store.AuditEntry) error {
+func (c *Controls) Update(ctx context.Context, fn func(*FeatureSettings) error, audit ...store.AuditEntry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next := cloneSettings(c.cur)
@@ -228,7 +229,7 @@ func (c *Controls) Update(fn func(*FeatureSettings) error, audit ...store.AuditE
 	if err := next.validate(); err != nil {
 		return err
 	}
-	if err := c.st.PutSetting(settingFeatures, next, audit...); err != nil {
+	if err := c.st.PutSetting(ctx, settingFeatures, next, audit...); err != nil {
 		return fmt.Errorf("daemon: store feature settings: %w", err)
 	}
 	c.cur = next
@@ -268,34 +269,4 @@ func cloneSettings(s FeatureSettings) FeatureSettings {
 		}
 	}
 	return out
-}
-
-// eventFeatures maps the live events that carry a feature's result to the
-// feature. queueLevel features are computed for the queue, whatever the
-// engagement's agent holds (supervisors see them).
-var eventFeatures = map[string]struct {
-	f          Feature
-	queueLevel bool
-}{
-	EventSentiment:       {"sentiment", false},
-	EventNextBestAction:  {"next_best_action", false},
-	EventNextStepWording: {"next_best_action", false},
-	EventEscalation:      {"top_escalation", true},
-	EventKBSuggestions:   {"kb_retrieval", false},
-	EventInfoCards:       {"info_retrieval", false},
-	EventMetrics:         {"speaker_metrics", false},
-}
-
-// ShowEvent implements hub.Controls: an event that carries the result of
-// a feature switched off for engagement e is not shown, even when it was
-// published before the switch.
-func (c *Controls) ShowEvent(typ string, e *store.Engagement) bool {
-	ef, ok := eventFeatures[typ]
-	switch {
-	case !ok:
-		return true
-	case ef.queueLevel:
-		return c.EnabledForQueue(ef.f, e.Queue)
-	}
-	return c.Enabled(ef.f, e.Queue, e.Agent)
 }

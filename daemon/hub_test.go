@@ -30,6 +30,13 @@ type sseEvent struct {
 // events arrived (n > 0), or the timeout.
 func readSSE(t *testing.T, url, token, lastID string, n int, timeout time.Duration) []sseEvent {
 	t.Helper()
+	return readSSEFrom(t, url, token, lastID, n, timeout, nil)
+}
+
+// readSSEFrom is readSSE that closes subscribed, when not nil, once the
+// stream's headers arrived: the server then follows the engagement.
+func readSSEFrom(t *testing.T, url, token, lastID string, n int, timeout time.Duration, subscribed chan<- struct{}) []sseEvent {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
@@ -43,7 +50,11 @@ func readSSE(t *testing.T, url, token, lastID string, n int, timeout time.Durati
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Errorf("GET %s = %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+		return nil
+	}
+	if subscribed != nil {
+		close(subscribed)
 	}
 	var out []sseEvent
 	var cur sseEvent
@@ -113,9 +124,16 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherSup, "GET", "/api/v1/engagements/"+e.ID, nil, 404)
 
 	// A live stream sees the end and closes.
-	done := make(chan []sseEvent, 1)
-	go func() { done <- readSSE(t, events, sup, "2", 0, 20*time.Second) }()
-	time.Sleep(100 * time.Millisecond)
+	done, subscribed := make(chan []sseEvent, 1), make(chan struct{})
+	go func() { done <- readSSEFrom(t, events, sup, "2", 0, 20*time.Second, subscribed) }()
+	select {
+	case <-subscribed:
+	case tail := <-done:
+		t.Fatalf("stream ended before it was followed: %+v", tail)
+	}
+	if l, _ := td.hub.Get(e.ID); l.Ended() {
+		t.Fatal("the engagement ended before the stream followed it")
+	}
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	tail := <-done
 	if len(tail) == 0 || tail[0].Type != hub.EventEnded || !slices.ContainsFunc(tail, func(e sseEvent) bool { return e.Type == EventResults }) {
@@ -146,7 +164,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	td.mustCall(t, otherSup, "GET", "/api/v1/engagements?queue=billing", nil, 403)
 
 	// Every read of content was audited with the reader and the engagement.
-	entries, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID})
+	entries, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID})
 	readers := map[string]bool{}
 	for _, a := range entries {
 		if a.Action == "content.read" {

@@ -41,7 +41,7 @@ func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	if err != nil {
 		return nil, err
 	}
-	stored, err := d.store.Articles()
+	stored, err := d.store.Articles(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("daemon: load knowledge base: %w", err)
 	}
@@ -108,7 +108,7 @@ func (d *Daemon) kbRoutes() []route {
 }
 
 func (d *Daemon) listArticles(w http.ResponseWriter, r *http.Request, p *Principal) {
-	arts, err := d.store.Articles()
+	arts, err := d.store.Articles(r.Context())
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -143,7 +143,7 @@ func (d *Daemon) getArticle(w http.ResponseWriter, r *http.Request, p *Principal
 }
 
 func (d *Daemon) saveArticle(ctx context.Context, r *http.Request, p *Principal, a kb.Article) error {
-	return d.store.PutArticle(store.Article(a), auditEntry(r, p, "kb.article.put", a.ID))
+	return d.store.PutArticle(ctx, store.Article(a), auditEntry(r, p, "kb.article.put", a.ID))
 }
 
 func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -178,7 +178,7 @@ func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (d *Daemon) deleteArticle(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
-	if err := d.store.DeleteArticle(id, auditEntry(r, p, "kb.article.delete", id)); err != nil {
+	if err := d.store.DeleteArticle(r.Context(), id, auditEntry(r, p, "kb.article.delete", id)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
@@ -214,14 +214,36 @@ func (d *Daemon) importArticles(w http.ResponseWriter, r *http.Request, p *Princ
 	writeJSON(w, 200, rep)
 }
 
+// kbScope is the caller's knowledge-base scope: administrators read every
+// article, everyone else the articles of their queues and those for every
+// queue; a queue given in the request narrows it to that queue. A queue
+// outside the caller's scope is refused (403, written here).
+func (d *Daemon) kbScope(w http.ResponseWriter, r *http.Request, p *Principal, queue string) (kb.Scope, bool) {
+	scope := kb.QueueScope(p.User.Queues...)
+	if p.Role() == RoleAdmin {
+		scope = kb.AllQueues()
+	}
+	if queue == "" {
+		return scope, true
+	}
+	narrowed, ok := scope.Narrow(queue)
+	if !ok {
+		writeProblemField(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope", "queue")
+	}
+	return narrowed, ok
+}
+
 func (d *Daemon) searchKB(w http.ResponseWriter, r *http.Request, p *Principal) {
 	q := r.URL.Query().Get("q")
 	if strings.TrimSpace(q) == "" {
 		d.badRequest(w, r, 400, "q is required", "q")
 		return
 	}
-	hits, err := d.kb.idx.Search(r.Context(), kb.Query{Text: q, K: 10, PerArticle: true, Queue: r.URL.Query().Get("queue"),
-		Allow: func(ps *kb.Passage) bool { return ps.Queue == "" || p.InQueue(ps.Queue) }})
+	scope, ok := d.kbScope(w, r, p, r.URL.Query().Get("queue"))
+	if !ok {
+		return
+	}
+	hits, err := d.kb.idx.Search(r.Context(), kb.Query{Text: q, K: 10, PerArticle: true, Scope: scope})
 	if err != nil {
 		d.badRequest(w, r, 400, err.Error(), "q")
 		return
@@ -241,11 +263,11 @@ func (d *Daemon) answerKB(w http.ResponseWriter, r *http.Request, p *Principal) 
 		d.badRequest(w, r, 400, "question is required", "question")
 		return
 	}
-	if req.Queue != "" && !p.InQueue(req.Queue) {
-		writeProblem(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope")
+	scope, ok := d.kbScope(w, r, p, req.Queue)
+	if !ok {
 		return
 	}
-	opts := kb.AnswerOptions{Queue: req.Queue}
+	opts := kb.AnswerOptions{Scope: scope}
 	opts.Generator, opts.Model = d.analytics.generator()
 	ans, err := d.kb.idx.Answer(r.Context(), req.Question, opts)
 	if err != nil {
@@ -269,6 +291,71 @@ type askRequest struct {
 // maxAskEngagements bounds the engagements one question reads.
 const maxAskEngagements = 500
 
+// askEngagements selects the engagements a question reads: the one named,
+// or those of the queue named, or, with neither, those of the caller's own
+// scope (every queue for an administrator), within the from/to range. Only
+// engagements the caller may see and for which ask_anything is on (decided
+// on the engagement's queue and the caller) are kept; when the feature
+// hides every one of them, the problem says why.
+func (d *Daemon) askEngagements(w http.ResponseWriter, r *http.Request, p *Principal, req askRequest) ([]store.Engagement, bool) {
+	var es []store.Engagement
+	switch {
+	case req.Engagement != "":
+		e, err := d.store.Engagement(r.Context(), req.Engagement)
+		if err != nil || !p.canSee(e) {
+			writeProblem(w, r, http.StatusNotFound, "not-found", "no such engagement")
+			return nil, false
+		}
+		es = []store.Engagement{e}
+	case req.Queue != "":
+		if !p.InQueue(req.Queue) {
+			writeProblemField(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope", "queue")
+			return nil, false
+		}
+		if dec := d.controls.Decide("ask_anything", req.Queue, p.User.ID); !dec.On {
+			d.featureOff(w, r, p, dec, req.Queue)
+			return nil, false
+		}
+		var err error
+		if es, err = d.store.Engagements(r.Context(), store.EngagementFilter{Queue: req.Queue, From: req.From, To: req.To, Limit: maxAskEngagements}); err != nil {
+			d.storeError(w, r, err)
+			return nil, false
+		}
+	default:
+		queues := []string{""} // an administrator's scope is every queue
+		if p.Role() != RoleAdmin {
+			queues = p.User.Queues
+		}
+		for _, q := range queues {
+			got, err := d.store.Engagements(r.Context(), store.EngagementFilter{Queue: q, From: req.From, To: req.To, Limit: maxAskEngagements})
+			if err != nil {
+				d.storeError(w, r, err)
+				return nil, false
+			}
+			es = append(es, got...)
+		}
+		sort.SliceStable(es, func(i, j int) bool { return es[i].Start.Before(es[j].Start) })
+		es = es[:min(len(es), maxAskEngagements)]
+	}
+	var kept []store.Engagement
+	off := d.controls.Decide("ask_anything", req.Queue, p.User.ID)
+	for _, e := range es {
+		if !p.canSee(e) {
+			continue
+		}
+		if dec := d.controls.Decide("ask_anything", e.Queue, p.User.ID); !dec.On {
+			off = dec
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == 0 && !off.On {
+		d.featureOff(w, r, p, off, req.Queue)
+		return nil, false
+	}
+	return kept, true
+}
+
 // ask answers over the transcripts (and summaries) the caller may see. The
 // engagements are selected by scope and authorisation first, so nothing
 // outside the caller's scope is read at all; every engagement read is
@@ -282,32 +369,9 @@ func (d *Daemon) ask(w http.ResponseWriter, r *http.Request, p *Principal) {
 		d.badRequest(w, r, 400, "question is required", "question")
 		return
 	}
-	if req.Engagement == "" && req.Queue == "" {
-		d.badRequest(w, r, 400, "give an engagement, or a queue with an optional from/to range", "engagement")
+	es, ok := d.askEngagements(w, r, p, req)
+	if !ok {
 		return
-	}
-	if !d.controls.Decide("ask_anything", req.Queue, p.User.ID).On {
-		writeProblem(w, r, http.StatusForbidden, "feature-off", "ask_anything is off for this queue and user")
-		return
-	}
-	var es []store.Engagement
-	if req.Engagement != "" {
-		e, err := d.store.Engagement(r.Context(), req.Engagement)
-		if err != nil || !p.canSee(e) {
-			writeProblem(w, r, http.StatusNotFound, "not-found", "no such engagement")
-			return
-		}
-		es = []store.Engagement{e}
-	} else {
-		if !p.InQueue(req.Queue) {
-			writeProblem(w, r, http.StatusForbidden, "forbidden", "queue outside the caller's scope")
-			return
-		}
-		var err error
-		if es, err = d.store.Engagements(r.Context(), store.EngagementFilter{Queue: req.Queue, From: req.From, To: req.To, Limit: maxAskEngagements}); err != nil {
-			d.storeError(w, r, err)
-			return
-		}
 	}
 	allowed := map[string]bool{}
 	ai, err := kb.NewAskIndex(d.logger, d.kb.syn)
@@ -316,9 +380,6 @@ func (d *Daemon) ask(w http.ResponseWriter, r *http.Request, p *Principal) {
 		return
 	}
 	for _, e := range es {
-		if !p.canSee(e) {
-			continue
-		}
 		segs, err := d.store.Segments(r.Context(), e.ID, contentRead(r, p, e.ID, "ask_anything"))
 		if err != nil {
 			continue
@@ -356,7 +417,7 @@ func (d *Daemon) ask(w http.ResponseWriter, r *http.Request, p *Principal) {
 	sort.Strings(read)
 	a := auditEntry(r, p, "ask", fmt.Sprintf("%d engagements", len(read)))
 	a.Feature = "ask_anything"
-	if err := d.store.AppendAudit(a); err != nil {
+	if err := d.store.AppendAudit(r.Context(), a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

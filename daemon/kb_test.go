@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func TestKnowledgeBase(t *testing.T) {
 	}
 
 	// Articles survive a restart: the index is rebuilt from the store.
-	stored, err := td.store.Articles()
+	stored, err := td.store.Articles(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,9 +161,109 @@ func TestAskAnything(t *testing.T) {
 	}
 	td.mustCall(t, agent, "POST", "/api/v1/ask", askRequest{Question: "anything", Queue: "cards"}, 403)
 	ask(sup, askRequest{Question: ""}, 400)
+
+	// Without a queue, a question searches the caller's own scope: the
+	// cards supervisor finds the cards engagements and never the loans one;
+	// the administrator's scope is every queue.
+	a = ask(sup, askRequest{Question: "when will the replacement card arrive"}, 200)
+	if len(a.Citations) == 0 || a.Citations[0].EngagementID != e1 {
+		t.Errorf("answer without a queue = %+v, want %s from the caller's queue", a, e1)
+	}
+	for _, c := range ask(sup, askRequest{Question: "card not arrived mortgage papers courier"}, 200).Citations {
+		if c.EngagementID == secret {
+			t.Errorf("a cards supervisor asking without a queue got the loans engagement: %+v", c)
+		}
+	}
+	if a := ask(td.Admin, askRequest{Question: "when do the mortgage papers go out"}, 200); !strings.Contains(a.Text, "Monday") {
+		t.Errorf("administrator's answer without a queue = %+v", a)
+	}
+	// The feature is decided on the queue of the engagements read, however
+	// the question names them.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/cards/ask_anything", map[string]any{"enabled": false}, 200)
+	for _, req := range []askRequest{
+		{Question: "when will the replacement card arrive", Queue: "cards"},
+		{Question: "when will the replacement card arrive", Engagement: e1},
+		{Question: "when will the replacement card arrive"},
+	} {
+		var pr Problem
+		json.Unmarshal(td.mustCall(t, sup, "POST", "/api/v1/ask", req, 403), &pr)
+		if !strings.Contains(pr.Detail, "ask_anything is switched off") {
+			t.Errorf("ask %+v with the feature off for cards: problem %+v, want the reason", req, pr)
+		}
+	}
+	for _, c := range ask(td.Admin, askRequest{Question: "replacement card arrive Thursday mortgage papers Monday"}, 200).Citations {
+		if c.EngagementID != secret {
+			t.Errorf("with ask_anything off for cards, the administrator's answer cites %s of cards", c.EngagementID)
+		}
+	}
 	var audit []struct{ Actor, Action string }
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?action=ask", nil, 200), &audit)
 	if len(audit) < 4 {
 		t.Errorf("ask audit entries = %d, want one per answered question", len(audit))
+	}
+}
+
+// TestKnowledgeStaysInItsQueue: an article restricted to one queue reaches
+// no reader of another queue by any read path, with or without a queue in
+// the request: search, answer, the article itself, live suggestions.
+func TestKnowledgeStaysInItsQueue(t *testing.T) {
+	td := startDaemon(t, nil)
+	for _, q := range []string{"q1", "q2"} {
+		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
+	}
+	outsider := td.tokenFor(t, "ana", RoleAgent, "q1")
+	insider := td.tokenFor(t, "bob", RoleAgent, "q2")
+	sup := td.tokenFor(t, "sam", RoleSupervisor, "q1")
+	const secret = "the retention desk may waive the zephyr fee"
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/retention", map[string]any{"title": "Zephyr fee waiver",
+		"body": "Only for q2: " + secret + " twice a year.", "queue": "q2"}, 200)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/general", map[string]any{"title": "Zephyr fee",
+		"body": "The zephyr fee is charged monthly on premium accounts."}, 200)
+	// Unrelated articles give the words of the two their weight.
+	for i, topic := range []string{"Opening a savings account online", "Ordering a new cheque book", "Changing your postal address",
+		"Setting up a standing order", "Travelling abroad with your card", "Forgotten online banking password"} {
+		td.mustCall(t, td.Admin, "PUT", fmt.Sprintf("/api/v1/kb/articles/filler-%d", i), map[string]any{"title": topic,
+			"body": topic + " takes a few minutes in the app or at a branch."}, 200)
+	}
+	question := map[string]string{"question": "can the zephyr fee be waived by the retention desk"}
+
+	for _, tok := range []string{outsider, sup} {
+		for _, call := range []struct {
+			method, path string
+			body         any
+		}{
+			{"POST", "/api/v1/kb/answer", question},
+			{"GET", "/api/v1/kb/search?q=zephyr+fee+waiver+retention+desk", nil},
+		} {
+			body := td.mustCall(t, tok, call.method, call.path, call.body, 200)
+			if strings.Contains(string(body), "waive") || strings.Contains(string(body), `"retention"`) {
+				t.Errorf("%s %s without a queue leaks the q2 article to a q1 reader: %s", call.method, call.path, body)
+			}
+			if !strings.Contains(string(body), "general") {
+				t.Errorf("%s %s lost the article for every queue: %s", call.method, call.path, body)
+			}
+		}
+		td.mustCall(t, tok, "POST", "/api/v1/kb/answer", map[string]string{"question": question["question"], "queue": "q2"}, 403)
+		td.mustCall(t, tok, "GET", "/api/v1/kb/search?q=zephyr&queue=q2", nil, 403)
+		td.mustCall(t, tok, "GET", "/api/v1/kb/articles/retention", nil, 404)
+	}
+	// The q2 reader and the administrator get it, with or without a queue.
+	for _, tok := range []string{insider, td.Admin} {
+		if body := td.mustCall(t, tok, "POST", "/api/v1/kb/answer", question, 200); !strings.Contains(string(body), "waive") {
+			t.Errorf("answer for a q2 reader lacks the q2 article: %s", body)
+		}
+	}
+	// Live suggestions on a q1 engagement never bring up the q2 article.
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "q1", Agent: "ana", Channel: "chat"},
+		messageRequest{"customer", "Can the retention desk waive the zephyr fee for me?"},
+		messageRequest{"customer", "I heard the zephyr fee waiver exists at the retention desk"})
+	ev := events(t, td, td.Admin, id)
+	if len(ev[EventKBSuggestions]) == 0 {
+		t.Fatal("no kb.suggestions on the q1 engagement; the test shows nothing")
+	}
+	for _, e := range ev[EventKBSuggestions] {
+		if strings.Contains(e.Data, "retention") {
+			t.Errorf("a q1 engagement was suggested the q2 article: %s", e.Data)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
+	storekeys "github.com/earshot/earshot/store/keys"
 )
 
 // TestKeysPluginAsStoreProvider runs the store on a keys plugin (a real
@@ -30,8 +31,8 @@ func TestKeysPluginAsStoreProvider(t *testing.T) {
 	keysFile := filepath.Join(keys, "keys.json")
 	keyCfg := func(c *Config) {
 		c.DataDir = dataDir
-		c.Store.Keys.Provider = store.ProviderPlugin
-		c.Store.Keys.Plugin = store.PluginKeyConfig{Name: "hsm", SHA256: m.SHA256, KeyPrefix: "earshot-kek",
+		c.Store.Keys.Provider = storekeys.ProviderPlugin
+		c.Store.Keys.Plugin = storekeys.PluginConfig{Name: "hsm", SHA256: m.SHA256, KeyPrefix: "earshot-kek",
 			Config: map[string]string{"keys_file": keysFile}, WritePaths: []string{keys}}
 	}
 	pluginKeys := func() map[string]string {

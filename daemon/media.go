@@ -15,6 +15,7 @@ import (
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/analyze"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
@@ -268,56 +269,63 @@ func storeSegment(s pipeline.Segment) store.Segment {
 // touchParty marks the engagement alive on every packet, holding off the
 // media timeout.
 type touchParty struct {
-	pt   *pipeline.Party
+	ingest.Sink
 	live *hub.Live
 }
 
 func (t *touchParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
 	t.live.Touch()
-	return t.pt.WriteRTP(seq, ts, payload)
+	return t.Sink.WriteRTP(seq, ts, payload)
 }
 
 func (t *touchParty) Write(payload []byte) error {
 	t.live.Touch()
-	return t.pt.Write(payload)
+	return t.Sink.Write(payload)
 }
 
 type whipOpener struct{ m *mediaRouter }
 
-func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (whip.Engagement, error) {
+func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (ingest.Engagement, error) {
 	live, pe, err := o.m.open(ctx, "whip", meta.Query, nil, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return whipSession{&ingestEngagement{live: live, pe: pe}}, nil
+	return &ingestEngagement{live: live, pe: pe}, nil
 }
 
 type wsOpener struct{ m *mediaRouter }
 
-func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (wsstream.Engagement, error) {
+func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (ingest.Engagement, error) {
 	live, pe, err := o.m.open(ctx, "websocket", meta.Query, meta.Params, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return wsSession{&ingestEngagement{live: live, pe: pe}}, nil
+	return &ingestEngagement{live: live, pe: pe}, nil
 }
 
-// ingestEngagement adapts a hub and pipeline engagement pair to the
-// ingest servers' Engagement interfaces (WHIP and WebSocket).
+// ingestEngagement connects an ingest session (WHIP, WebSocket, SIP) to
+// its hub engagement and pipeline engagement.
 type ingestEngagement struct {
 	live *hub.Live
 	pe   *pipeline.Engagement
 }
 
-func (e *ingestEngagement) addParty(name string, f codec.Format, channel int) (*touchParty, error) {
-	pt, err := e.pe.AddParty(pipeline.PartyOptions{Name: partyName(name), Format: f, Channel: channel})
+var (
+	_ ingest.Engagement   = (*ingestEngagement)(nil)
+	_ ingest.DTMFReceiver = (*ingestEngagement)(nil)
+)
+
+// AddParty adds the party to the pipeline engagement; its segments carry
+// the party as speaker.
+func (e *ingestEngagement) AddParty(p ingest.Party, f codec.Format, channel int) (ingest.Sink, error) {
+	sink, err := ingest.FromPipeline(e.pe).AddParty(p, f, channel)
 	if err != nil {
 		return nil, err
 	}
-	return &touchParty{pt: pt, live: e.live}, nil
+	return &touchParty{Sink: sink, live: e.live}, nil
 }
 
-// partyName maps ingest party names to transcript speakers.
+// partyName maps the parties named by an upload to transcript speakers.
 func partyName(n string) string {
 	switch inference.Party(n) {
 	case inference.PartyCustomer, inference.PartyAgent, inference.PartyBot:
@@ -326,32 +334,10 @@ func partyName(n string) string {
 	return "mixed"
 }
 
-// whipSession and wsSession give ingestEngagement the two AddParty
-// signatures of the WHIP and WebSocket servers.
-type whipSession struct{ *ingestEngagement }
-
-func (s whipSession) AddParty(name string, f codec.Format) (whip.Party, error) {
-	pt, err := s.addParty(name, f, 0)
-	if err != nil {
-		return nil, err
-	}
-	return pt, nil
-}
-
-type wsSession struct{ *ingestEngagement }
-
-func (s wsSession) AddParty(name string, f codec.Format, channel int) (wsstream.Party, error) {
-	pt, err := s.addParty(name, f, channel)
-	if err != nil {
-		return nil, err
-	}
-	return pt, nil
-}
-
 func (e *ingestEngagement) Close(err error) { e.pe.Close() }
 
 // DTMF records a DTMF digit as an event; digits are sensitive and never
 // enter the transcript text.
-func (e *ingestEngagement) DTMF(party, digit string) {
-	e.live.Publish("dtmf", map[string]string{"party": party, "digit": digit})
+func (e *ingestEngagement) DTMF(p ingest.Party, digit string) {
+	e.live.Publish("dtmf", map[string]string{"party": string(p), "digit": digit})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/plugins/sdk"
 	"github.com/earshot/earshot/store"
+	storekeys "github.com/earshot/earshot/store/keys"
 )
 
 // Event type of information-retrieval cards from info plugins.
@@ -64,7 +65,7 @@ func (ps *pluginSettings) all() map[string]plugins.PluginSettings {
 	return out
 }
 
-func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store.AuditEntry) error {
+func (ps *pluginSettings) set(ctx context.Context, name string, v plugins.PluginSettings, audit store.AuditEntry) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	next := make(map[string]plugins.PluginSettings, len(ps.cur)+1)
@@ -72,7 +73,7 @@ func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store
 		next[k] = x
 	}
 	next[name] = v
-	if err := ps.st.PutSetting(settingPlugins, next, audit); err != nil {
+	if err := ps.st.PutSetting(ctx, settingPlugins, next, audit); err != nil {
 		return err
 	}
 	ps.cur = next
@@ -84,7 +85,7 @@ func (ps *pluginSettings) set(name string, v plugins.PluginSettings, audit store
 type storeAuditor struct{ st *store.Store }
 
 func (a storeAuditor) RecordHandover(ctx context.Context, plugin, kind, engagementID string, fields []string) error {
-	return a.st.AppendAudit(store.AuditEntry{Actor: "plugin:" + plugin, Action: "plugin.handover", Engagement: engagementID,
+	return a.st.AppendAudit(ctx, store.AuditEntry{Actor: "plugin:" + plugin, Action: "plugin.handover", Engagement: engagementID,
 		Feature: kind, Detail: map[string]string{"fields": strings.Join(fields, ",")}})
 }
 
@@ -104,7 +105,7 @@ func pluginHostConfig(c Config) plugins.Config {
 // is the store's key provider, before the store opens. It returns nil for
 // the other providers.
 func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*plugins.StoreKeys, error) {
-	if c.Store.Keys.Provider != store.ProviderPlugin {
+	if c.Store.Keys.Provider != storekeys.ProviderPlugin {
 		return nil, nil
 	}
 	kc := c.Store.Keys.Plugin
@@ -118,7 +119,7 @@ func openStoreKeys(c Config, logger *slog.Logger, reg prometheus.Registerer) (*p
 	return k, nil
 }
 
-var _ store.KeyProvider = (*plugins.StoreKeys)(nil)
+var _ storekeys.Provider = (*plugins.StoreKeys)(nil)
 
 // isStoreKeys reports whether plugin name is the store's key provider.
 func (d *Daemon) isStoreKeys(name string) bool {
@@ -169,7 +170,7 @@ func (ps *pluginSettings) approveInstalled(installed []plugins.Status, logger *s
 		cur.ApprovedSHA256 = st.Manifest.SHA256
 		a := store.AuditEntry{Actor: "system", Action: "plugin.approve.upgrade", Target: st.Manifest.Name,
 			Detail: map[string]string{"approved_sha256": cur.ApprovedSHA256}}
-		if err := ps.set(st.Manifest.Name, cur, a); err != nil {
+		if err := ps.set(context.Background(), st.Manifest.Name, cur, a); err != nil {
 			return fmt.Errorf("daemon: approve installed plugin %s: %w", st.Manifest.Name, err)
 		}
 		logger.Info("enabled plugin's installed checksum approved on upgrade", "plugin", st.Manifest.Name, "sha256", cur.ApprovedSHA256)
@@ -186,7 +187,9 @@ type infoRetrieval struct {
 	sem chan struct{} // bounds concurrent lookups across engagements
 }
 
-func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, emit func(string, any)) {
+// The cards' event names the intents only when showIntents (next best
+// actions, which show detected intents, are on for the engagement).
+func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent, showIntents bool, emit func(string, any)) {
 	select {
 	case ir.sem <- struct{}{}:
 	default:
@@ -205,7 +208,11 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 			if pc.Err != nil || len(pc.Cards) == 0 {
 				continue
 			}
-			emit(EventInfoCards, map[string]any{"plugin": pc.Plugin, "intents": names, "cards": pc.Cards})
+			data := map[string]any{"plugin": pc.Plugin, "cards": pc.Cards}
+			if showIntents {
+				data["intents"] = names
+			}
+			emit(EventInfoCards, data)
 		}
 	}()
 }
@@ -331,7 +338,7 @@ func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Pr
 	a.Detail["approved_sha256"] = req.ApprovedSHA256
 	a.Detail["read_paths"] = strings.Join(req.ReadPaths, ",")
 	a.Detail["write_paths"] = strings.Join(req.WritePaths, ",")
-	if err := d.pluginSettings.set(name, req, a); err != nil {
+	if err := d.pluginSettings.set(r.Context(), name, req, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}

@@ -93,7 +93,7 @@ func (d *Daemon) invokeSkill(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	a := auditEntry(r, p, "skill.invoke", req.Plugin+"/"+req.Skill)
 	a.Engagement = e.ID
-	if err := d.store.AppendAudit(a); err != nil {
+	if err := d.store.AppendAudit(r.Context(), a); err != nil {
 		d.logger.Error("audit append failed", "action", "skill.invoke", "err", err)
 	}
 	out := map[string]any{"plugin": req.Plugin, "skill": req.Skill, "message": res.Message, "result": json.RawMessage(orNull(res.ResultJSON))}
@@ -151,7 +151,7 @@ func (d *Daemon) syncKnowledgeSource(ctx context.Context, name string) error {
 				d.logger.Warn("knowledge article refused", "plugin", name, "article", a.ID, "err", err)
 				continue
 			}
-			if err := d.store.PutArticle(store.Article(art), store.AuditEntry{Actor: "plugin:" + name, Action: "kb.article.sync", Target: art.ID}); err != nil {
+			if err := d.store.PutArticle(ctx, store.Article(art), store.AuditEntry{Actor: "plugin:" + name, Action: "kb.article.sync", Target: art.ID}); err != nil {
 				return err
 			}
 			if _, err := d.kb.idx.Upsert(ctx, art); err != nil {
@@ -160,11 +160,11 @@ func (d *Daemon) syncKnowledgeSource(ctx context.Context, name string) error {
 		}
 		for _, id := range ch.DeletedIDs {
 			full := name + ":" + id
-			if err := d.store.DeleteArticle(full, store.AuditEntry{Actor: "plugin:" + name, Action: "kb.article.sync_delete", Target: full}); err == nil {
+			if err := d.store.DeleteArticle(ctx, full, store.AuditEntry{Actor: "plugin:" + name, Action: "kb.article.sync_delete", Target: full}); err == nil {
 				_ = d.kb.idx.Delete(full)
 			}
 		}
-		return d.store.PutSetting(key, ch.NextCursor)
+		return d.store.PutSetting(ctx, key, ch.NextCursor)
 	})
 	return err
 }

@@ -76,7 +76,7 @@ func TestInfoPluginLive(t *testing.T) {
 	if len(cards) != 1 || !strings.Contains(cards[0].Data, "Dana Scully") || !strings.Contains(cards[0].Data, "gold") {
 		t.Fatalf("info.cards events = %+v", cards)
 	}
-	entries, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID, Action: "plugin.handover"})
+	entries, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID, Action: "plugin.handover"})
 	if len(entries) != 1 || entries[0].Actor != "plugin:crm-csv" || entries[0].Detail["fields"] != "customer_ref" {
 		t.Errorf("hand-over audit = %+v, want one entry for crm-csv with customer_ref only", entries)
 	}
@@ -151,7 +151,7 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 		t.Errorf("skill result = %+v", res)
 	}
 	td.mustCall(t, agent, "POST", "/api/v1/engagements/"+e.ID+"/actions", map[string]any{"plugin": "nope", "skill": "echo"}, 404)
-	if got, _ := td.store.QueryAudit(store.AuditQuery{Engagement: e.ID, Action: "skill.invoke"}); len(got) != 1 {
+	if got, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: e.ID, Action: "skill.invoke"}); len(got) != 1 {
 		t.Errorf("skill.invoke audit entries = %d, want 1", len(got))
 	}
 
@@ -234,7 +234,7 @@ func TestPluginReplaceNeedsApproval(t *testing.T) {
 // approved, audited); disabled plugins and existing approvals are left
 // alone.
 func TestApproveInstalledOnUpgrade(t *testing.T) {
-	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	st, err := store.Open(t.Context(), store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestApproveInstalledOnUpgrade(t *testing.T) {
 		"off":      {Enabled: false},
 		"approved": {Enabled: true, ApprovedSHA256: strings.Repeat("b", 64)},
 	}
-	if err := st.PutSetting(settingPlugins, old, store.AuditEntry{Actor: "test", Action: "setup"}); err != nil {
+	if err := st.PutSetting(t.Context(), settingPlugins, old, store.AuditEntry{Actor: "test", Action: "setup"}); err != nil {
 		t.Fatal(err)
 	}
 	ps, err := newPluginSettings(st, nil)
@@ -271,7 +271,7 @@ func TestApproveInstalledOnUpgrade(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("approved checksums after upgrade (-want +got):\n%s", diff)
 	}
-	entries, err := st.QueryAudit(store.AuditQuery{})
+	entries, err := st.QueryAudit(t.Context(), store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

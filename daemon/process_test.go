@@ -102,20 +102,31 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"id":"inflight","name":"In flight"}`
-	fmt.Fprintf(conn, "POST /api/v1/queues HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		strings.TrimSpace(string(token)), len(body), body[:10])
-	time.Sleep(200 * time.Millisecond) // let the server start reading the request
+	// Expect: 100-continue makes the server say when its handler starts
+	// reading the body: from then on the request is in flight.
+	fmt.Fprintf(conn, "POST /api/v1/queues HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+		strings.TrimSpace(string(token)), len(body))
+	br := bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	cont, err := http.ReadResponse(br, nil)
+	if err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("interim response: %v %v; want 100 Continue", cont, err)
+	}
+	io.WriteString(conn, body[:10])
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	// New connections are refused while the in-flight request still runs.
-	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
-		c.Close()
-		t.Error("a new connection was accepted after SIGTERM")
-	}
+	// New connections are refused while the in-flight request still runs:
+	// the listener closes soon after the signal.
+	waitUntil(t, "new connections to be refused", func() bool {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	io.WriteString(conn, body[10:])
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight request: %v\nlogs:\n%s", err, logs)
 	}

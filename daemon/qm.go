@@ -150,15 +150,15 @@ func newQuality(d *Daemon, route *router.Router, logger *slog.Logger, reg promet
 		return nil, err
 	}
 	q.settings.Store(&s)
-	if err := q.reloadScorecards(); err != nil {
+	if err := q.reloadScorecards(context.Background()); err != nil {
 		return nil, err
 	}
 	return q, nil
 }
 
 // reloadScorecards reads the latest version of every scorecard.
-func (q *quality) reloadScorecards() error {
-	raws, err := q.d.store.Scorecards()
+func (q *quality) reloadScorecards(ctx context.Context) error {
+	raws, err := q.d.store.Scorecards(ctx)
 	if err != nil {
 		return fmt.Errorf("daemon: load scorecards: %w", err)
 	}
@@ -175,8 +175,8 @@ func (q *quality) reloadScorecards() error {
 }
 
 // scorecard returns a version of a scorecard (0: latest).
-func (q *quality) scorecard(id string, version int) (*qm.Scorecard, error) {
-	raw, err := q.d.store.Scorecard(id, version)
+func (q *quality) scorecard(ctx context.Context, id string, version int) (*qm.Scorecard, error) {
+	raw, err := q.d.store.Scorecard(ctx, id, version)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +250,27 @@ type sentimentPoint struct {
 	Sentiment float64 `json:"sentiment"`
 }
 
+// shownView cuts from the view what belongs to features switched off for
+// engagement e: the sentiment trend (sentiment), next steps and the
+// summary's follow-ups (follow_up_tasks), topics (topic_detection) and
+// the metrics (speaker_metrics).
+func (c *Controls) shownView(e store.Engagement, v interactionView) interactionView {
+	if !c.Enabled("sentiment", e.Queue, e.Agent) {
+		v.SentimentTrend = []sentimentPoint{}
+	}
+	if !c.Enabled("follow_up_tasks", e.Queue, e.Agent) {
+		v.NextSteps, v.Summary.FollowUps = []inference.Task{}, []string{}
+		v.Summary.Text = strings.Join(append(append([]string{v.Summary.Reason}, v.Summary.Actions...), v.Summary.Outcome), " ")
+	}
+	if !c.Enabled("topic_detection", e.Queue, e.Agent) {
+		v.Topics = []inference.Topic{}
+	}
+	if !c.Enabled("speaker_metrics", e.Queue, e.Agent) {
+		v.Metrics = nil
+	}
+	return v
+}
+
 // OnEnd implements hub.PostAnalyzer. It runs after the analytics' post
 // analysis, so the summary, tasks and disposition are stored already.
 func (q *quality) OnEnd(ctx context.Context, e *store.Engagement, conv []inference.Utterance, emit func(string, any)) {
@@ -289,7 +310,7 @@ func (q *quality) OnEnd(ctx context.Context, e *store.Engagement, conv []inferen
 		for _, co := range callouts {
 			q.prom.callouts.WithLabelValues(e.Queue, co.Type).Inc()
 		}
-		put(resultInteraction, q.view(ctx, e, f, callouts, metricsOn))
+		put(resultInteraction, c.shownView(*e, q.view(ctx, e, f, callouts, metricsOn)))
 	}
 	var scores []float64
 	if qmOn {
@@ -306,7 +327,7 @@ func (q *quality) OnEnd(ctx context.Context, e *store.Engagement, conv []inferen
 		}
 	}
 	if topicsOn {
-		q.assignTopics(e, f.Turns)
+		q.assignTopics(ctx, e, f.Turns)
 	}
 	fact := qm.Fact{Engagement: e.ID, Queue: e.Queue, Agent: e.Agent, Channel: e.Channel, Start: e.Start,
 		HandleMS: max(0, f.HandleMS), Disposition: f.Disposition}
@@ -332,7 +353,7 @@ func (q *quality) OnEnd(ctx context.Context, e *store.Engagement, conv []inferen
 		fact.QMScore = &s
 	}
 	raw, _ := json.Marshal(fact)
-	if err := q.d.store.PutFact(e.ID, raw); err != nil {
+	if err := q.d.store.PutFact(ctx, e.ID, raw); err != nil {
 		q.prom.failures.WithLabelValues("store").Inc()
 		q.logger.Error("report record not stored", "engagement", e.ID, "err", err)
 	}
@@ -382,6 +403,9 @@ func (q *quality) facts(ctx context.Context, e *store.Engagement) (*qm.Facts, er
 		json.Unmarshal(r.Payload, &f.Tasks)
 	}
 	for _, name := range []string{resultDisposition, "recommended_disposition"} {
+		if name != resultDisposition && !q.d.controls.Enabled("recommended_disposition", e.Queue, e.Agent) {
+			continue // a recommendation the engagement may not show
+		}
 		if r, err := q.d.store.Result(ctx, e.ID, name); err == nil {
 			var d struct {
 				Code string `json:"code"`
@@ -548,11 +572,11 @@ func scopeKey(queues []string) string {
 }
 
 // loadModel returns a decoded topic model, cached.
-func (q *quality) loadModel(id uint64) (*topicModel, error) {
+func (q *quality) loadModel(ctx context.Context, id uint64) (*topicModel, error) {
 	if v, ok := q.models.Load(id); ok {
 		return v.(*topicModel), nil
 	}
-	rec, err := q.d.store.LoadTopicModel(id)
+	rec, err := q.d.store.LoadTopicModel(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -569,8 +593,8 @@ func (q *quality) loadModel(id uint64) (*topicModel, error) {
 }
 
 // latestModels returns the newest model of every scope, by scope.
-func (q *quality) latestModels() (map[string]store.TopicModel, error) {
-	all, err := q.d.store.TopicModels()
+func (q *quality) latestModels(ctx context.Context) (map[string]store.TopicModel, error) {
+	all, err := q.d.store.TopicModels(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -594,8 +618,8 @@ func customerTexts(turns []qm.Turn) []qm.Turn {
 
 // assignTopics places an ended engagement in the newest topic model of
 // every scope that covers its queue.
-func (q *quality) assignTopics(e *store.Engagement, turns []qm.Turn) {
-	latest, err := q.latestModels()
+func (q *quality) assignTopics(ctx context.Context, e *store.Engagement, turns []qm.Turn) {
+	latest, err := q.latestModels(ctx)
 	if err != nil {
 		q.prom.failures.WithLabelValues("topics").Inc()
 		return
@@ -605,7 +629,7 @@ func (q *quality) assignTopics(e *store.Engagement, turns []qm.Turn) {
 		return
 	}
 	for _, rec := range latest {
-		tm, err := q.loadModel(rec.ID)
+		tm, err := q.loadModel(ctx, rec.ID)
 		if err != nil || !slices.Contains(tm.Content.Queues, e.Queue) {
 			continue
 		}
@@ -619,7 +643,7 @@ func (q *quality) assignTopics(e *store.Engagement, turns []qm.Turn) {
 			continue
 		}
 		raw, _ := json.Marshal(m)
-		if err := q.d.store.PutTopicMembers(rec.ID, map[string][]byte{e.ID: raw}); err != nil {
+		if err := q.d.store.PutTopicMembers(ctx, rec.ID, map[string][]byte{e.ID: raw}); err != nil {
 			q.prom.failures.WithLabelValues("topics").Inc()
 		}
 	}
@@ -741,7 +765,7 @@ func (q *quality) discover(ctx context.Context, queues []string, from, to time.T
 	}
 	audit.Detail["engagements"] = strconv.Itoa(len(engs))
 	audit.Detail["topics"] = strconv.Itoa(len(model.Topics))
-	id, err := q.d.store.PutTopicModel(store.TopicModel{Scope: scopeKey(queues), CreatedAt: time.Now().UTC(), Content: raw}, rawMembers, audit)
+	id, err := q.d.store.PutTopicModel(ctx, store.TopicModel{Scope: scopeKey(queues), CreatedAt: time.Now().UTC(), Content: raw}, rawMembers, audit)
 	if err != nil {
 		q.prom.discoveries.WithLabelValues("failed").Inc()
 		return 0, err
@@ -769,7 +793,7 @@ func (q *quality) run(ctx context.Context) error {
 
 // rediscover runs the scheduled discovery of every queue.
 func (q *quality) rediscover(ctx context.Context) {
-	queues, err := q.d.store.Queues()
+	queues, err := q.d.store.Queues(ctx)
 	if err != nil {
 		return
 	}

@@ -56,7 +56,7 @@ func newSinkOutbox(d *Daemon, cfg SinksConfig, logger *slog.Logger, reg promethe
 	// counts reads the outbox at scrape time: it holds small entries, and
 	// only while sinks are behind.
 	counts := func(deadOnly bool) float64 {
-		all, err := d.store.Outbox(false, time.Time{}, 0)
+		all, err := d.store.Outbox(context.Background(), false, time.Time{}, 0)
 		if err != nil {
 			return -1
 		}
@@ -99,7 +99,7 @@ func (o *sinkOutbox) enqueue(e store.Engagement, typ, eventID string) {
 	for i, name := range sinks {
 		entries[i] = store.OutboxEntry{Plugin: name, EventID: eventID, Type: typ, Engagement: e.ID, Created: now, NextAt: now}
 	}
-	if _, err := o.d.store.Enqueue(entries...); err != nil {
+	if _, err := o.d.store.Enqueue(context.Background(), entries...); err != nil {
 		o.log.Error("sink events not queued", "engagement", e.ID, "type", typ, "err", err)
 		return
 	}
@@ -135,7 +135,7 @@ func (o *sinkOutbox) deliverDue(ctx context.Context) {
 		defer o.busyMu.Unlock()
 		return o.busy[plugin]
 	}
-	due, err := o.d.store.DueOutbox(time.Now().UTC(), 256, isBusy)
+	due, err := o.d.store.DueOutbox(ctx, time.Now().UTC(), 256, isBusy)
 	if err != nil {
 		o.log.Error("sink outbox unreadable", "err", err)
 		return
@@ -207,13 +207,13 @@ func (o *sinkOutbox) deliver(ctx context.Context, name string, entry store.Outbo
 		o.log.Warn("sink delivery failed; will retry", "plugin", name, "engagement", entry.Engagement,
 			"type", entry.Type, "attempts", entry.Attempts, "next", entry.NextAt, "reason", entry.LastError)
 	}
-	if err := o.d.store.UpdateOutbox(entry); err != nil {
+	if err := o.d.store.UpdateOutbox(context.WithoutCancel(ctx), entry); err != nil {
 		o.log.Error("sink outbox not updated", "err", err)
 	}
 }
 
 func (o *sinkOutbox) remove(entry store.OutboxEntry) {
-	if err := o.d.store.DeleteOutbox(entry.Seq); err != nil {
+	if err := o.d.store.DeleteOutbox(context.Background(), entry.Seq); err != nil {
 		o.log.Error("sink outbox not updated", "err", err)
 	}
 }
@@ -281,12 +281,9 @@ func (o *sinkOutbox) event(ctx context.Context, entry store.OutboxEntry, scopes 
 		eng.Transcript = append(eng.Transcript, sdk.Segment{Speaker: s.Speaker,
 			Start: time.Duration(s.StartMs) * time.Millisecond, End: time.Duration(s.EndMs) * time.Millisecond, Text: s.Text})
 	}
-	for _, r := range results {
-		// As in the results API: a feature switched off since hides what
-		// it computed, from sinks too; saved wrap-up always goes.
-		if r.Feature != resultNotes && r.Feature != resultDisposition && !o.d.controls.Enabled(resultFeature(r.Feature), e.Queue, e.Agent) {
-			continue
-		}
+	// As in the results API: a feature switched off hides what it
+	// computed, from sinks too; saved wrap-up always goes.
+	for _, r := range o.d.controls.shownResults(e, results) {
 		if r.Feature == "engagement_summary" {
 			var s struct{ Text string }
 			if json.Unmarshal(r.Payload, &s) == nil {
@@ -311,7 +308,7 @@ func (d *Daemon) sinkRoutes() []route {
 }
 
 func (d *Daemon) listOutbox(w http.ResponseWriter, r *http.Request, p *Principal) {
-	all, err := d.store.Outbox(false, time.Time{}, 0)
+	all, err := d.store.Outbox(r.Context(), false, time.Time{}, 0)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
@@ -329,7 +326,7 @@ func (d *Daemon) listOutbox(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (d *Daemon) retrySinks(w http.ResponseWriter, r *http.Request, p *Principal) {
 	plugin := r.URL.Query().Get("plugin")
-	n, err := d.store.RetryDead(plugin, time.Now().UTC(), auditEntry(r, p, "sinks.retry", plugin))
+	n, err := d.store.RetryDead(r.Context(), plugin, time.Now().UTC(), auditEntry(r, p, "sinks.retry", plugin))
 	if err != nil {
 		d.storeError(w, r, err)
 		return

@@ -112,25 +112,29 @@ func TestSinkOutbox(t *testing.T) {
 	if raw := td.mustCall(t, td.Admin, "GET", "/api/v1/sinks/outbox", nil, 200); strings.Contains(string(raw), "charged twice") {
 		t.Error("the outbox listing holds content")
 	}
+	// The sink works again; a later event is delivered, and the outbox
+	// delivers each sink's events in queue order, so once the later one
+	// arrived the dead one was passed over.
 	setMode("ok")
-	time.Sleep(100 * time.Millisecond)
-	if n := len(deliveredEvents(t, record)); n != 1 {
-		t.Fatalf("a dead event was delivered without a retry (%d events)", n)
+	later := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:1]...)
+	waitUntil(t, "the later event", func() bool { return len(deliveredEvents(t, record)) >= 2 })
+	if got := deliveredEvents(t, record); len(got) != 2 || got[1].ID != later+".ended" {
+		t.Fatalf("after the sink recovered: %d events, the second %s; want the later event only, the dead one not without a retry", len(got), got[len(got)-1].ID)
 	}
 	var retried struct{ Retried int }
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/sinks/retry?plugin=dwh", nil, 200), &retried)
 	if retried.Retried != 1 {
 		t.Errorf("retried = %d, want 1", retried.Retried)
 	}
-	waitUntil(t, "the retried event", func() bool { return len(deliveredEvents(t, record)) == 2 })
-	if got := deliveredEvents(t, record)[1]; got.ID != id2+".ended" {
+	waitUntil(t, "the retried event", func() bool { return len(deliveredEvents(t, record)) == 3 })
+	if got := deliveredEvents(t, record)[2]; got.ID != id2+".ended" {
 		t.Errorf("retried event = %s", got.ID)
 	}
 
 	// Saving the wrap-up is an event of its own, with the saved note.
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/engagements/"+id+"/notes", map[string]string{"reason": "double charge", "outcome": "refunded"}, 200)
-	waitUntil(t, "the wrap-up event", func() bool { return len(deliveredEvents(t, record)) == 3 })
-	if got := deliveredEvents(t, record)[2]; got.Type != SinkEventWrapUp || !strings.Contains(got.Engagement.Results["notes"], "refunded") {
+	waitUntil(t, "the wrap-up event", func() bool { return len(deliveredEvents(t, record)) == 4 })
+	if got := deliveredEvents(t, record)[3]; got.Type != SinkEventWrapUp || !strings.Contains(got.Engagement.Results["notes"], "refunded") {
 		t.Errorf("wrap-up event = %s %v", got.Type, got.Engagement.Results)
 	}
 
@@ -144,8 +148,8 @@ func TestSinkOutbox(t *testing.T) {
 	td.stop(t)
 	setMode("ok")
 	td2 := startDaemon(t, cfgFor(1000))
-	waitUntil(t, "delivery after the restart", func() bool { return len(deliveredEvents(t, record)) == 4 })
-	if got := deliveredEvents(t, record)[3]; got.ID != id3+".ended" {
+	waitUntil(t, "delivery after the restart", func() bool { return len(deliveredEvents(t, record)) == 5 })
+	if got := deliveredEvents(t, record)[4]; got.ID != id3+".ended" {
 		t.Errorf("event after restart = %s", got.ID)
 	}
 	waitUntil(t, "an empty outbox", func() bool {

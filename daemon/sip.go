@@ -8,8 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/sip"
 )
 
@@ -112,7 +111,7 @@ type sipOpener struct {
 	agentUser *regexp.Regexp
 }
 
-func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (sip.Engagement, error) {
+func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (ingest.Engagement, error) {
 	params := map[string]string{}
 	for k, v := range meta.Fields {
 		params[k] = v
@@ -125,7 +124,7 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (sip.Engagement, err
 	}
 	if params["agent"] == "" && o.agentUser != nil {
 		for _, p := range meta.Participants {
-			if p.Party != string(inference.PartyAgent) {
+			if p.Party != ingest.PartyAgent {
 				continue
 			}
 			if g := o.agentUser.FindStringSubmatch(p.AoR); len(g) == 2 {
@@ -146,18 +145,9 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (sip.Engagement, err
 	return sipSession{&ingestEngagement{live: live, pe: pe}}, nil
 }
 
-// sipSession gives ingestEngagement the SIP server's AddParty signature;
-// DTMF digits become hub events through ingestEngagement.DTMF, and
-// metadata updates a sip.participants event.
+// sipSession is an ingestEngagement that also publishes the recording
+// metadata updates of a SIPREC call as sip.participants events.
 type sipSession struct{ *ingestEngagement }
-
-func (s sipSession) AddParty(name string, f codec.Format) (sip.Party, error) {
-	pt, err := s.addParty(name, f, 0)
-	if err != nil {
-		return nil, err
-	}
-	return pt, nil
-}
 
 func (s sipSession) Participants(ps []sip.Participant) {
 	s.live.Publish("sip.participants", map[string]any{"participants": ps})

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/earshot/earshot/internal/testdep"
 )
 
 // TestUnitHasOnlyThePathAction keeps the template renderable both by
@@ -25,13 +27,7 @@ func TestUnitHasOnlyThePathAction(t *testing.T) {
 
 // TestUnitVerifies renders the unit and has systemd-analyze verify it.
 func TestUnitVerifies(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("systemd-analyze not found; make test installs the systemd package")
-		}
-		t.Skip("systemd-analyze not installed (Debian package systemd)")
-	}
+	analyze := testdep.Program(t, "systemd-analyze", "systemd")
 	dir := t.TempDir()
 	// verify checks that ExecStart's binary exists and is executable.
 	bin := filepath.Join(dir, "earshot")
@@ -64,9 +60,7 @@ func TestUnitVerifies(t *testing.T) {
 // TestDebianPackage builds the .deb from a freshly built binary and checks
 // its control data, unit and conffiles.
 func TestDebianPackage(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not installed")
-	}
+	testdep.Program(t, "dpkg-deb", "dpkg")
 	dir := t.TempDir()
 	// make test passes the binary it built; otherwise build one.
 	bin := os.Getenv("EARSHOT_BIN")

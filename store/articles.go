@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/json"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
 // Article is a knowledge-base article as stored. The knowledge base is the
@@ -27,12 +30,12 @@ type Article struct {
 // articleKey derives the article sealing key from the blind-index secret,
 // with its own label so that the two uses never share a key.
 func (s *Store) articleKey() ([]byte, error) {
-	return hkdf.Key(sha256.New, s.keys.indexKey, nil, "earshot kb articles v1", 32)
+	return hkdf.Key(sha256.New, s.keys.IndexKey(), nil, "earshot kb articles v1", 32)
 }
 
 // PutArticle stores (replacing) an article, sealed, with its audit entries
 // in the same transaction.
-func (s *Store) PutArticle(a Article, audit ...AuditEntry) error {
+func (s *Store) PutArticle(ctx context.Context, a Article, audit ...AuditEntry) error {
 	if a.ID == "" {
 		return fmt.Errorf("store: article: id is required")
 	}
@@ -44,18 +47,18 @@ func (s *Store) PutArticle(a Article, audit ...AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := seal(key, valueAAD(bucketArticles, []byte(a.ID)), raw)
+	sealed, err := keys.Seal(key, valueAAD(bucketArticles, []byte(a.ID)), raw)
 	if err != nil {
 		return err
 	}
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketArticles).Put([]byte(a.ID), sealed)
 	})
 }
 
 // DeleteArticle removes an article; ErrNotFound if there is none.
-func (s *Store) DeleteArticle(id string, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) DeleteArticle(ctx context.Context, id string, audit ...AuditEntry) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketArticles)
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("article %q: %w", id, ErrNotFound)
@@ -82,9 +85,9 @@ func (s *Store) Article(id string) (Article, error) {
 }
 
 func openArticle(key, id, sealed []byte, a *Article) error {
-	raw, err := open(key, valueAAD(bucketArticles, id), sealed)
+	raw, err := keys.Unseal(key, valueAAD(bucketArticles, id), sealed)
 	if err != nil {
-		return fmt.Errorf("store: article %q: %w", id, err)
+		return fmt.Errorf("store: article %q: %w", id, ErrTampered)
 	}
 	if err := json.Unmarshal(raw, a); err != nil {
 		return fmt.Errorf("store: article %q: %w", id, err)
@@ -93,20 +96,20 @@ func openArticle(key, id, sealed []byte, a *Article) error {
 }
 
 // Articles returns every article, opened, in ID order.
-func (s *Store) Articles() ([]Article, error) {
+func (s *Store) Articles(ctx context.Context) ([]Article, error) {
 	key, err := s.articleKey()
 	if err != nil {
 		return nil, err
 	}
 	var out []Article
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketArticles).ForEach(func(k, v []byte) error {
 			var a Article
 			if err := openArticle(key, k, v, &a); err != nil {
 				return err
 			}
 			out = append(out, a)
-			return nil
+			return ctx.Err()
 		})
 	})
 	return out, err

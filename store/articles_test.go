@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,22 +15,22 @@ import (
 
 func TestArticlesSealedAndReopened(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
+	s, err := Open(context.Background(), Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := Article{ID: "kb-1", Title: "Blocking a stolen card", Body: "Open the card screen and press block immediately.",
 		Tags: []string{"cards"}, Updated: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
-	if err := s.PutArticle(a, AuditEntry{Actor: "admin", Action: "kb.article.put", Target: a.ID}); err != nil {
+	if err := s.PutArticle(context.Background(), a, AuditEntry{Actor: "admin", Action: "kb.article.put", Target: a.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutArticle(Article{ID: "kb-2", Title: "Second", Body: "two"}); err != nil {
+	if err := s.PutArticle(context.Background(), Article{ID: "kb-2", Title: "Second", Body: "two"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteArticle("kb-2"); err != nil {
+	if err := s.DeleteArticle(context.Background(), "kb-2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteArticle("kb-2"); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteArticle(context.Background(), "kb-2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete = %v, want ErrNotFound", err)
 	}
 	s.Close()
@@ -37,12 +38,12 @@ func TestArticlesSealedAndReopened(t *testing.T) {
 	if bytes.Contains(raw, []byte("press block immediately")) {
 		t.Error("article body in plain text in the database file")
 	}
-	s, err = Open(Options{Dir: dir})
+	s, err = Open(context.Background(), Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.Articles()
+	got, err := s.Articles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestArticlesSealedAndReopened(t *testing.T) {
 		b := tx.Bucket(bucketArticles)
 		return b.Put([]byte("kb-9"), append([]byte(nil), b.Get([]byte("kb-1"))...))
 	})
-	if _, err := s.Articles(); !errors.Is(err, ErrTampered) {
+	if _, err := s.Articles(context.Background()); !errors.Is(err, ErrTampered) {
 		t.Errorf("Articles with a moved value = %v, want ErrTampered", err)
 	}
 }

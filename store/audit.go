@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -47,7 +48,7 @@ func (e AuditEntry) digest() []byte {
 }
 
 func (s *Store) auditMAC(hash []byte) []byte {
-	m := hmac.New(sha256.New, s.keys.auditKey)
+	m := hmac.New(sha256.New, s.keys.AuditKey())
 	m.Write(hash)
 	return m.Sum(nil)
 }
@@ -56,10 +57,7 @@ func (s *Store) auditMAC(hash []byte) []byte {
 func unsafeAuditHead(tx *bbolt.Tx) ([]byte, error) {
 	_, v := tx.Bucket(bucketAudit).Cursor().Last()
 	if v == nil {
-		if a := tx.Bucket(bucketMeta).Get(keyAuditAnchor); len(a) == 8+sha256.Size {
-			return bytes.Clone(a[8:]), nil
-		}
-		return make([]byte, sha256.Size), nil
+		return unsafeAnchor(tx).Hash, nil
 	}
 	var last AuditEntry
 	if err := json.Unmarshal(v, &last); err != nil {
@@ -105,16 +103,16 @@ func (s *Store) unsafeAudit(tx *bbolt.Tx, entries ...AuditEntry) error {
 		prev = e.Hash
 		s.metrics.audit.Inc()
 	}
-	return nil
+	return s.unsafeReseal(tx, false)
 }
 
 // AppendAudit appends entries in their own transaction.
-func (s *Store) AppendAudit(entries ...AuditEntry) error {
-	return s.db.Update(func(tx *bbolt.Tx) error { return s.unsafeAudit(tx, entries...) })
+func (s *Store) AppendAudit(ctx context.Context, entries ...AuditEntry) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error { return s.unsafeAudit(tx, entries...) })
 }
 
 // auditRead records a read of customer content, when the caller asked.
-func (s *Store) auditRead(audit []AuditEntry, eng string) error {
+func (s *Store) auditRead(ctx context.Context, audit []AuditEntry, eng string) error {
 	if len(audit) == 0 {
 		return nil
 	}
@@ -126,14 +124,15 @@ func (s *Store) auditRead(audit []AuditEntry, eng string) error {
 			audit[i].Action = "content.read"
 		}
 	}
-	if err := s.AppendAudit(audit...); err != nil {
+	if err := s.AppendAudit(ctx, audit...); err != nil {
 		// The content must not be handed out unaudited.
 		return fmt.Errorf("store: audit read: %w", err)
 	}
 	return nil
 }
 
-// VerifyReport summarises an audit chain check.
+// VerifyReport summarises a check of the audit log and the protected
+// records.
 type VerifyReport struct {
 	// Entries is the number of entries checked.
 	Entries int `json:"entries"`
@@ -142,52 +141,104 @@ type VerifyReport struct {
 	LastSeq  uint64 `json:"last_seq"`
 	// AnchorSeq is the last entry removed by retention (0: none).
 	AnchorSeq uint64 `json:"anchor_seq"`
+	// Sealed reports whether the content database carries an integrity
+	// seal (schema 6 on); in an older backup only the chain is checked.
+	Sealed bool `json:"sealed"`
+	// Records counts the protected records (users, tokens, queues,
+	// settings) whose MACs were checked.
+	Records int `json:"records"`
+	// Counter is the seal's integrity counter.
+	Counter uint64 `json:"counter"`
+	// Checkpoint says what the checkpoint of keys.db held it against:
+	// "clean stop" (exactly this state), "run" (a run that has not
+	// stopped cleanly, or a backup pair: at least the head it started
+	// with), or "none" (a key store from before checkpoints).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
-// VerifyAudit checks the whole chain: every entry's hash, MAC, link to its
-// predecessor, and that sequence numbers have no gap. The error names the
-// first broken entry and wraps ErrTampered.
-func (s *Store) VerifyAudit() (VerifyReport, error) {
+// VerifyAudit checks the whole chain (every entry's hash, MAC, link to its
+// predecessor, no gap in sequence numbers), then the integrity seal: the
+// chain's two ends and anchor, every protected record's MAC, and the
+// checkpoint kept in keys.db. The error names the first broken entry or
+// record and wraps ErrTampered.
+func (s *Store) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	var r VerifyReport
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		prev := make([]byte, sha256.Size)
-		next := uint64(1)
-		if a := tx.Bucket(bucketMeta).Get(keyAuditAnchor); len(a) == 8+sha256.Size {
-			r.AnchorSeq = binary.BigEndian.Uint64(a)
-			prev, next = bytes.Clone(a[8:]), r.AnchorSeq+1
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if err := s.unsafeVerifyChain(ctx, tx, &r); err != nil {
+			return err
 		}
-		return tx.Bucket(bucketAudit).ForEach(func(k, v []byte) error {
-			seq := binary.BigEndian.Uint64(k)
-			broken := func(why string) error {
-				s.metrics.tampered.Inc()
-				return fmt.Errorf("store: audit entry %d: %s: %w", seq, why, ErrTampered)
-			}
-			var e AuditEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return broken("undecodable")
-			}
-			switch {
-			case seq != next:
-				return broken(fmt.Sprintf("expected entry %d (entries removed?)", next))
-			case e.Seq != seq:
-				return broken("sequence field does not match its key")
-			case !bytes.Equal(e.Prev, prev):
-				return broken("does not chain to the previous entry")
-			case !bytes.Equal(e.digest(), e.Hash):
-				return broken("content does not match its hash")
-			case !hmac.Equal(s.auditMAC(e.Hash), e.MAC):
-				return broken("MAC does not match (rewritten without the site key?)")
-			}
-			if r.Entries == 0 {
-				r.FirstSeq = seq
-			}
-			r.Entries++
-			r.LastSeq = seq
-			prev, next = e.Hash, seq+1
-			return nil
-		})
+		return s.unsafeVerifySeal(tx, &r)
 	})
+	if errors.Is(err, ErrTampered) {
+		s.metrics.tampered.Inc()
+	}
 	return r, err
+}
+
+// unsafeVerifySeal checks the integrity seal and the checkpoint into r.
+func (s *Store) unsafeVerifySeal(tx *bbolt.Tx, r *VerifyReport) error {
+	if tx.Bucket(bucketMeta).Get(keyIntegritySeal) == nil && unsafeSchemaVersion(tx) < 6 {
+		// A content database from before seals: the chain is all there
+		// is, unless keys.db says it had been sealed (a downgrade).
+		if _, ok, err := s.readMark(); err != nil || ok {
+			return broken("integrity seal", "missing from a content database at schema %d, but %s holds a checkpoint (schema downgraded?)", unsafeSchemaVersion(tx), KeysFile)
+		}
+		return nil
+	}
+	c, err := s.unsafeCheckIntegrity(tx, s.now())
+	if err != nil {
+		return err
+	}
+	r.Sealed, r.Records, r.Counter = true, c.records, c.seal.Counter
+	m, ok, err := s.readMark()
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		r.Checkpoint = "none"
+		return nil
+	case m.Clean && m.Counter == c.seal.Counter:
+		r.Checkpoint = "clean stop"
+	default:
+		r.Checkpoint = "run"
+	}
+	return unsafeCheckMark(tx, c.seal, m)
+}
+
+// unsafeVerifyChain walks the chain from the anchor.
+func (s *Store) unsafeVerifyChain(ctx context.Context, tx *bbolt.Tx, r *VerifyReport) error {
+	a := unsafeAnchor(tx)
+	r.AnchorSeq = a.Seq
+	prev, next := a.Hash, a.Seq+1
+	return tx.Bucket(bucketAudit).ForEach(func(k, v []byte) error {
+		seq := binary.BigEndian.Uint64(k)
+		bad := func(why string) error {
+			return fmt.Errorf("store: audit entry %d: %s: %w", seq, why, ErrTampered)
+		}
+		var e AuditEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return bad("undecodable")
+		}
+		switch {
+		case seq != next:
+			return bad(fmt.Sprintf("expected entry %d (entries removed?)", next))
+		case e.Seq != seq:
+			return bad("sequence field does not match its key")
+		case !bytes.Equal(e.Prev, prev):
+			return bad("does not chain to the previous entry")
+		case !bytes.Equal(e.digest(), e.Hash):
+			return bad("content does not match its hash")
+		case !hmac.Equal(s.auditMAC(e.Hash), e.MAC):
+			return bad("MAC does not match (rewritten without the site key?)")
+		}
+		if r.Entries == 0 {
+			r.FirstSeq = seq
+		}
+		r.Entries++
+		r.LastSeq = seq
+		prev, next = e.Hash, seq+1
+		return ctx.Err()
+	})
 }
 
 // AuditQuery selects audit entries; empty fields match everything. Time
@@ -211,14 +262,17 @@ func (q AuditQuery) match(e AuditEntry) bool {
 		(q.Engagement == "" || e.Engagement == q.Engagement)
 }
 
-func (s *Store) scanAudit(q AuditQuery, fn func(AuditEntry) error) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+func (s *Store) scanAudit(ctx context.Context, q AuditQuery, fn func(AuditEntry) error) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		n := 0
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, q.AfterSeq+1)); k != nil; k, v = c.Next() {
 			var e AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("store: decode audit entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 			if !q.match(e) {
 				continue
@@ -235,19 +289,19 @@ func (s *Store) scanAudit(q AuditQuery, fn func(AuditEntry) error) error {
 }
 
 // QueryAudit returns matching entries in sequence order.
-func (s *Store) QueryAudit(q AuditQuery) ([]AuditEntry, error) {
+func (s *Store) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := s.scanAudit(q, func(e AuditEntry) error { out = append(out, e); return nil })
+	err := s.scanAudit(ctx, q, func(e AuditEntry) error { out = append(out, e); return nil })
 	return out, err
 }
 
 // ExportAudit writes matching entries to w as JSON lines, with their hashes,
 // so an auditor can re-check the chain offline.
-func (s *Store) ExportAudit(w io.Writer, q AuditQuery) (int, error) {
+func (s *Store) ExportAudit(ctx context.Context, w io.Writer, q AuditQuery) (int, error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	n := 0
-	err := s.scanAudit(q, func(e AuditEntry) error { n++; return enc.Encode(e) })
+	err := s.scanAudit(ctx, q, func(e AuditEntry) error { n++; return enc.Encode(e) })
 	if err != nil {
 		return n, err
 	}
@@ -256,10 +310,11 @@ func (s *Store) ExportAudit(w io.Writer, q AuditQuery) (int, error) {
 
 // unsafePruneAudit removes entries older than cutoff and moves the anchor
 // to the last removed one, so the chain still verifies.
-func unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
+func (s *Store) unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
 	c := tx.Bucket(bucketAudit).Cursor()
 	var lastSeq uint64
 	var lastHash []byte
+	var lastTime time.Time
 	n := 0
 	for k, v := c.First(); k != nil; k, v = c.First() {
 		var e AuditEntry
@@ -269,7 +324,7 @@ func unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
 		if !e.Time.Before(cutoff) {
 			break
 		}
-		lastSeq, lastHash = e.Seq, e.Hash
+		lastSeq, lastHash, lastTime = e.Seq, e.Hash, e.Time
 		if err := c.Delete(); err != nil {
 			return n, err
 		}
@@ -279,14 +334,30 @@ func unsafePruneAudit(tx *bbolt.Tx, cutoff time.Time) (int, error) {
 		return 0, nil
 	}
 	anchor := binary.BigEndian.AppendUint64(nil, lastSeq)
-	return n, tx.Bucket(bucketMeta).Put(keyAuditAnchor, append(anchor, lastHash...))
+	anchor = append(anchor, lastHash...)
+	anchor = binary.BigEndian.AppendUint64(anchor, uint64(lastTime.UnixNano()))
+	if err := tx.Bucket(bucketMeta).Put(keyAuditAnchor, anchor); err != nil {
+		return n, err
+	}
+	return n, s.unsafeReseal(tx, false)
+}
+
+// recordsUpdate is auditedUpdate for changes of protected records (users,
+// tokens, queues, settings): the seal is rewritten with their new digest.
+func (s *Store) recordsUpdate(ctx context.Context, audit []AuditEntry, fn func(tx *bbolt.Tx) error) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return s.unsafeReseal(tx, true)
+	})
 }
 
 // auditedUpdate runs fn in a write transaction and appends the audit
 // entries in the same transaction, so a change and its record commit (or
 // roll back) together.
-func (s *Store) auditedUpdate(audit []AuditEntry, fn func(tx *bbolt.Tx) error) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) auditedUpdate(ctx context.Context, audit []AuditEntry, fn func(tx *bbolt.Tx) error) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}

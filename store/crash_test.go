@@ -21,7 +21,7 @@ func TestCrashWriterHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestCrashKeepsAcknowledgedSegments")
 	}
-	s, err := Open(Options{Dir: dir})
+	s, err := Open(context.Background(), Options{Dir: dir})
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(2)
@@ -106,7 +106,7 @@ func TestCrashKeepsAcknowledgedSegments(t *testing.T) {
 		if err := CheckFiles(dir); err != nil {
 			t.Fatalf("round %d: consistency check after SIGKILL: %v", round, err)
 		}
-		s, err := Open(Options{Dir: dir})
+		s, err := Open(context.Background(), Options{Dir: dir})
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}

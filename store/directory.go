@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -31,22 +32,22 @@ type User struct {
 }
 
 // CreateQueue stores a new queue; ErrExists if the ID is taken.
-func (s *Store) CreateQueue(q Queue, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) CreateQueue(ctx context.Context, q Queue, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueues).Get([]byte(q.ID)) != nil {
 			return fmt.Errorf("queue %q: %w", q.ID, ErrExists)
 		}
-		return unsafePutJSON(tx, bucketQueues, []byte(q.ID), q)
+		return s.unsafePutRecord(tx, bucketQueues, []byte(q.ID), q)
 	})
 }
 
 // UpdateQueue replaces an existing queue; ErrNotFound if it does not exist.
-func (s *Store) UpdateQueue(q Queue, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) UpdateQueue(ctx context.Context, q Queue, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueues).Get([]byte(q.ID)) == nil {
 			return fmt.Errorf("queue %q: %w", q.ID, ErrNotFound)
 		}
-		return unsafePutJSON(tx, bucketQueues, []byte(q.ID), q)
+		return s.unsafePutRecord(tx, bucketQueues, []byte(q.ID), q)
 	})
 }
 
@@ -58,16 +59,18 @@ func (s *Store) Queue(id string) (Queue, error) {
 }
 
 // Queues returns every queue, ordered by ID.
-func (s *Store) Queues() ([]Queue, error) { return listJSON[Queue](s, bucketQueues) }
+func (s *Store) Queues(ctx context.Context) ([]Queue, error) {
+	return listJSON[Queue](ctx, s, bucketQueues)
+}
 
 // DeleteQueue removes a queue and drops it from every user's membership.
-func (s *Store) DeleteQueue(id string, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) DeleteQueue(ctx context.Context, id string, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQueues)
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("queue %q: %w", id, ErrNotFound)
 		}
-		if err := b.Delete([]byte(id)); err != nil {
+		if err := unsafeDeleteRecord(tx, bucketQueues, []byte(id)); err != nil {
 			return err
 		}
 		users := tx.Bucket(bucketUsers)
@@ -97,7 +100,7 @@ func (s *Store) DeleteQueue(id string, audit ...AuditEntry) error {
 			return err
 		}
 		for _, c := range changed {
-			if err := unsafePutJSON(tx, bucketUsers, c.k, c.u); err != nil {
+			if err := s.unsafePutRecord(tx, bucketUsers, c.k, c.u); err != nil {
 				return err
 			}
 		}
@@ -107,28 +110,28 @@ func (s *Store) DeleteQueue(id string, audit ...AuditEntry) error {
 
 // CreateUser stores a new user; ErrExists if the ID is taken. Every queue
 // the user belongs to must exist.
-func (s *Store) CreateUser(u User, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) CreateUser(ctx context.Context, u User, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) != nil {
 			return fmt.Errorf("user %q: %w", u.ID, ErrExists)
 		}
 		if err := unsafeCheckQueues(tx, u.Queues); err != nil {
 			return err
 		}
-		return unsafePutJSON(tx, bucketUsers, []byte(u.ID), u)
+		return s.unsafePutRecord(tx, bucketUsers, []byte(u.ID), u)
 	})
 }
 
 // UpdateUser replaces an existing user.
-func (s *Store) UpdateUser(u User, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) UpdateUser(ctx context.Context, u User, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(u.ID)) == nil {
 			return fmt.Errorf("user %q: %w", u.ID, ErrNotFound)
 		}
 		if err := unsafeCheckQueues(tx, u.Queues); err != nil {
 			return err
 		}
-		return unsafePutJSON(tx, bucketUsers, []byte(u.ID), u)
+		return s.unsafePutRecord(tx, bucketUsers, []byte(u.ID), u)
 	})
 }
 
@@ -149,17 +152,19 @@ func (s *Store) User(id string) (User, error) {
 }
 
 // Users returns every user, ordered by ID.
-func (s *Store) Users() ([]User, error) { return listJSON[User](s, bucketUsers) }
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	return listJSON[User](ctx, s, bucketUsers)
+}
 
 // DeleteUser removes a user and revokes every token of theirs.
-func (s *Store) DeleteUser(id string, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) DeleteUser(ctx context.Context, id string, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(id)) == nil {
 			return fmt.Errorf("user %q: %w", id, ErrNotFound)
 		}
-		if err := tx.Bucket(bucketUsers).Delete([]byte(id)); err != nil {
+		if err := unsafeDeleteRecord(tx, bucketUsers, []byte(id)); err != nil {
 			return err
 		}
-		return unsafeRevokeUserTokens(tx, id)
+		return s.unsafeRevokeUserTokens(tx, id)
 	})
 }

@@ -120,7 +120,7 @@ func prefixedKey(prefix string, t time.Time, id engID) []byte {
 
 // blind returns the blind index of a customer reference.
 func (s *Store) blind(ref string) []byte {
-	m := hmac.New(sha256.New, s.keys.indexKey)
+	m := hmac.New(sha256.New, s.keys.IndexKey())
 	m.Write([]byte(ref))
 	return m.Sum(nil)[:16]
 }
@@ -156,7 +156,7 @@ func (s *Store) CreateEngagement(ctx context.Context, e Engagement, audit ...Aud
 			e.Status = StatusEnded
 		}
 	}
-	dek, err := s.keys.newDEK(ctx, id)
+	dek, err := s.newDEK(ctx, id)
 	if err != nil {
 		return Engagement{}, err
 	}
@@ -168,7 +168,7 @@ func (s *Store) CreateEngagement(ctx context.Context, e Engagement, audit ...Aud
 			return Engagement{}, err
 		}
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketEngagements).Get(id[:]) != nil {
 			return fmt.Errorf("engagement %s: %w", id, ErrExists)
 		}
@@ -247,7 +247,7 @@ func (s *Store) reveal(ctx context.Context, id engID, rec engagementRecord) (Eng
 	if len(rec.SealedCustomerRef) == 0 {
 		return e, nil
 	}
-	dek, err := s.keys.dek(ctx, id)
+	dek, err := s.dek(ctx, id)
 	if err != nil {
 		return Engagement{}, err
 	}
@@ -268,7 +268,7 @@ func (s *Store) Engagement(ctx context.Context, idStr string, audit ...AuditEntr
 		return Engagement{}, err
 	}
 	var rec engagementRecord
-	if err := s.db.View(func(tx *bbolt.Tx) error {
+	if err := s.view(ctx, func(tx *bbolt.Tx) error {
 		rec, err = unsafeGetEngagement(tx, id)
 		return err
 	}); err != nil {
@@ -278,7 +278,7 @@ func (s *Store) Engagement(ctx context.Context, idStr string, audit ...AuditEntr
 	if err != nil {
 		return Engagement{}, err
 	}
-	if err := s.auditRead(audit, idStr); err != nil {
+	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return Engagement{}, err
 	}
 	return e, nil
@@ -301,7 +301,7 @@ type EngagementFilter struct {
 // not count as reading customer content.
 func (s *Store) Engagements(ctx context.Context, f EngagementFilter, audit ...AuditEntry) ([]Engagement, error) {
 	var ids []engID
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
 		ids, err = s.unsafeSelect(tx, f)
 		return err
@@ -310,7 +310,7 @@ func (s *Store) Engagements(ctx context.Context, f EngagementFilter, audit ...Au
 		return nil, err
 	}
 	var out []Engagement
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.view(ctx, func(tx *bbolt.Tx) error {
 		for _, id := range ids {
 			rec, err := unsafeGetEngagement(tx, id)
 			if errors.Is(err, ErrNotFound) {
@@ -342,7 +342,7 @@ func (s *Store) Engagements(ctx context.Context, f EngagementFilter, audit ...Au
 		for _, e := range out {
 			id, _ := parseID(e.ID)
 			var rec engagementRecord
-			s.db.View(func(tx *bbolt.Tx) error { rec, err = unsafeGetEngagement(tx, id); return err })
+			s.view(ctx, func(tx *bbolt.Tx) error { rec, err = unsafeGetEngagement(tx, id); return err })
 			if err != nil {
 				continue
 			}
@@ -353,7 +353,7 @@ func (s *Store) Engagements(ctx context.Context, f EngagementFilter, audit ...Au
 		}
 		out = kept
 	}
-	if err := s.auditRead(audit, ""); err != nil {
+	if err := s.auditRead(ctx, audit, ""); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -412,12 +412,12 @@ func (s *Store) unsafeSelect(tx *bbolt.Tx, f EngagementFilter) ([]engID, error) 
 }
 
 // updateEngagement applies fn to the stored record in one transaction.
-func (s *Store) updateEngagement(idStr string, fn func(*engagementRecord) error, audit ...AuditEntry) error {
+func (s *Store) updateEngagement(ctx context.Context, idStr string, fn func(*engagementRecord) error, audit ...AuditEntry) error {
 	id, err := parseID(idStr)
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		old, err := unsafeGetEngagement(tx, id)
 		if err != nil {
 			return err
@@ -435,8 +435,8 @@ func (s *Store) updateEngagement(idStr string, fn func(*engagementRecord) error,
 }
 
 // EndEngagement records the end time and sets the status to ended.
-func (s *Store) EndEngagement(idStr string, end time.Time) error {
-	return s.updateEngagement(idStr, func(r *engagementRecord) error {
+func (s *Store) EndEngagement(ctx context.Context, idStr string, end time.Time) error {
+	return s.updateEngagement(ctx, idStr, func(r *engagementRecord) error {
 		if end.Before(r.Start) {
 			return errors.New("store: engagement: end is before start")
 		}
@@ -446,8 +446,8 @@ func (s *Store) EndEngagement(idStr string, end time.Time) error {
 }
 
 // SetFlags replaces the engagement's flags.
-func (s *Store) SetFlags(idStr string, flags []string, audit ...AuditEntry) error {
-	return s.updateEngagement(idStr, func(r *engagementRecord) error {
+func (s *Store) SetFlags(ctx context.Context, idStr string, flags []string, audit ...AuditEntry) error {
+	return s.updateEngagement(ctx, idStr, func(r *engagementRecord) error {
 		r.Flags = slices.Clone(flags)
 		return nil
 	}, audit...)
@@ -455,7 +455,7 @@ func (s *Store) SetFlags(idStr string, flags []string, audit ...AuditEntry) erro
 
 // SetLegalHold places or lifts a legal / trust-and-safety hold. The audit
 // entry (who and why) is required and committed with the change.
-func (s *Store) SetLegalHold(idStr string, hold bool, audit AuditEntry) error {
+func (s *Store) SetLegalHold(ctx context.Context, idStr string, hold bool, audit AuditEntry) error {
 	if audit.Actor == "" || audit.Reason == "" {
 		return errors.New("store: legal hold: audit actor and reason are required")
 	}
@@ -466,7 +466,7 @@ func (s *Store) SetLegalHold(idStr string, hold bool, audit AuditEntry) error {
 		}
 	}
 	audit.Engagement = idStr
-	return s.updateEngagement(idStr, func(r *engagementRecord) error {
+	return s.updateEngagement(ctx, idStr, func(r *engagementRecord) error {
 		r.LegalHold = hold
 		return nil
 	}, audit)

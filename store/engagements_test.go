@@ -14,7 +14,7 @@ import (
 
 func TestEngagementLifecycleAndFilters(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s, err := Open(Options{Dir: t.TempDir(), Registerer: reg})
+	s, err := Open(context.Background(), Options{Dir: t.TempDir(), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +35,13 @@ func TestEngagementLifecycleAndFilters(t *testing.T) {
 	c := mk("sales", "ana", t0.Add(2*time.Hour))
 	d := mk("sales", "bob", t0.Add(3*time.Hour))
 
-	if err := s.EndEngagement(a, t0.Add(10*time.Minute)); err != nil {
+	if err := s.EndEngagement(context.Background(), a, t0.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EndEngagement(b, t0); err == nil {
+	if err := s.EndEngagement(context.Background(), b, t0); err == nil {
 		t.Fatal("EndEngagement before the start succeeded")
 	}
-	if err := s.SetFlags(c, []string{"escalated", "vip"}, AuditEntry{Actor: "sup", Action: "engagement.flags"}); err != nil {
+	if err := s.SetFlags(context.Background(), c, []string{"escalated", "vip"}, AuditEntry{Actor: "sup", Action: "engagement.flags"}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := s.Engagement(ctx, a)

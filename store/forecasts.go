@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -27,7 +28,7 @@ func forecastPrefix(queue string) []byte { return append([]byte(queue), 0) }
 
 // PutForecast stores a forecast for its queue, dropping the oldest beyond
 // ForecastsKept.
-func (s *Store) PutForecast(f StoredForecast) error {
+func (s *Store) PutForecast(ctx context.Context, f StoredForecast) error {
 	if f.Queue == "" || bytes.IndexByte([]byte(f.Queue), 0) >= 0 {
 		return fmt.Errorf("store: forecast: bad queue %q", f.Queue)
 	}
@@ -37,7 +38,7 @@ func (s *Store) PutForecast(f StoredForecast) error {
 	}
 	prefix := forecastPrefix(f.Queue)
 	key := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), uint64(f.CreatedAt.UnixNano()))
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketForecasts)
 		if err := b.Put(key, raw); err != nil {
 			return err
@@ -59,10 +60,10 @@ func (s *Store) PutForecast(f StoredForecast) error {
 
 // Forecasts returns a queue's stored forecasts, newest first; with
 // withPayload false only their metadata.
-func (s *Store) Forecasts(queue string, withPayload bool) ([]StoredForecast, error) {
+func (s *Store) Forecasts(ctx context.Context, queue string, withPayload bool) ([]StoredForecast, error) {
 	prefix := forecastPrefix(queue)
 	var out []StoredForecast
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketForecasts).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var f StoredForecast

@@ -12,7 +12,7 @@ var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 // addAdmin creates the admin user purges are made by.
 func addAdmin(t testing.TB, s *Store) {
 	t.Helper()
-	if err := s.CreateUser(User{ID: "root", Role: RoleAdmin}); err != nil {
+	if err := s.CreateUser(context.Background(), User{ID: "root", Role: RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -141,7 +142,8 @@ func (s *Store) moveJournal(all bool) (int, error) {
 	var upTo uint64
 	moved := map[engID]int{}
 	n := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	// The mover finishes what it started: its batches are bounded.
+	err := s.update(context.Background(), func(tx *bbolt.Tx) error {
 		clear(moved)
 		n, upTo = 0, 0
 		eng, segs := tx.Bucket(bucketEngagements), tx.Bucket(bucketSegments)

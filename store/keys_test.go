@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -13,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/earshot/earshot/store/keys"
 )
 
 // cancellingProvider is the real file provider that cancels a context after
 // a number of wraps, to interrupt a rotation midway.
 type cancellingProvider struct {
-	*FileProvider
+	*keys.FileProvider
 	wraps  atomic.Int64
 	after  int64
 	cancel context.CancelFunc
@@ -34,21 +33,22 @@ func (p *cancellingProvider) Wrap(ctx context.Context, v uint32, dek, aad []byte
 
 func dekVersions(t *testing.T, s *Store) map[uint32]int {
 	t.Helper()
-	out := map[uint32]int{}
-	s.keys.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(keysBucketDEKs).ForEach(func(_, v []byte) error {
-			out[binary.BigEndian.Uint32(v)]++
-			return nil
-		})
-	})
+	out, err := s.keys.DEKsByVersion(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
-func readAll(t *testing.T, s *Store, engs []Engagement) {
+// readAll reads every engagement's segments through a store opened anew on
+// dir, so that every data key is unwrapped through the provider.
+func readAll(t *testing.T, dir string, p keys.Provider, engs []Engagement) {
 	t.Helper()
-	s.keys.cacheMu.Lock()
-	clear(s.keys.cache) // force unwrapping through the provider
-	s.keys.cacheMu.Unlock()
+	s, err := Open(t.Context(), Options{Dir: dir, Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	for _, e := range engs {
 		segs, err := s.Segments(context.Background(), e.ID)
 		if err != nil || len(segs) != 2 {
@@ -58,15 +58,13 @@ func readAll(t *testing.T, s *Store, engs []Engagement) {
 }
 
 func TestRotateKEKResumesAndDestroysOld(t *testing.T) {
-	defer func(n int) { rotateBatch = n }(rotateBatch)
-	rotateBatch = 7
 	dir := t.TempDir()
-	fp, err := NewFileProvider(filepath.Join(dir, "kek"))
+	fp, err := keys.NewFileProvider(filepath.Join(dir, "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &cancellingProvider{FileProvider: fp}
-	s, err := Open(Options{Dir: dir, Provider: p})
+	s, err := Open(context.Background(), Options{Dir: dir, Provider: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +75,7 @@ func TestRotateKEKResumesAndDestroysOld(t *testing.T) {
 		engs = append(engs, e)
 	}
 	var oldKeys bytes.Buffer
-	if _, err := s.BackupKeys(&oldKeys); err != nil {
+	if _, err := s.BackupKeys(context.Background(), &oldKeys); err != nil {
 		t.Fatal(err)
 	}
 
@@ -91,8 +89,10 @@ func TestRotateKEKResumesAndDestroysOld(t *testing.T) {
 	if cur != 1 || target != 2 || v[1] == 0 || v[2] == 0 {
 		t.Fatalf("after interruption: current %d target %d, keys by version %v; want a half-done rotation", cur, target, v)
 	}
-	readAll(t, s, engs) // mixed versions still open
+	s.Close()
+	readAll(t, dir, p, engs) // mixed versions still open
 	// New engagements during the rotation are wrapped under the target.
+	s = openTest(t, dir)
 	extra := newEngagement(t, s, "q", "C-extra", t0)
 	appendN(t, s, extra, 2, "x %d")
 	engs = append(engs, extra)
@@ -113,21 +113,18 @@ func TestRotateKEKResumesAndDestroysOld(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "kek", "kek-1.key")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("kek-1.key still exists after destroy: %v", err)
 	}
-	readAll(t, s, engs)
-	if a, _ := s.QueryAudit(AuditQuery{Action: "key.rotate"}); len(a) != 1 || a[0].Detail["to"] != "2" {
+	if a, _ := s.QueryAudit(context.Background(), AuditQuery{Action: "key.rotate"}); len(a) != 1 || a[0].Detail["to"] != "2" {
 		t.Fatalf("rotation audit = %+v", a)
 	}
 	s.Close()
-	s = openTest(t, dir)
-	readAll(t, s, engs)
-	s.Close()
+	readAll(t, dir, p, engs)
 
 	// A key backup from before the rotation is useless once version 1 is
 	// destroyed.
 	if err := RestoreKeys(dir, bytes.NewReader(oldKeys.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Options{Dir: dir}); !errors.Is(err, ErrNoKEK) {
+	if _, err := Open(context.Background(), Options{Dir: dir}); !errors.Is(err, keys.ErrNoKEK) {
 		t.Fatalf("Open with a pre-rotation key backup = %v, want ErrNoKEK", err)
 	}
 }
@@ -154,11 +151,11 @@ func TestOnlineBackupRestore(t *testing.T) {
 		}
 	})
 	time.Sleep(50 * time.Millisecond)
-	var content, keys bytes.Buffer
-	if _, err := s.Backup(&content); err != nil {
+	var content, keyBackup bytes.Buffer
+	if _, err := s.Backup(context.Background(), &content); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.BackupKeys(&keys); err != nil {
+	if _, err := s.BackupKeys(context.Background(), &keyBackup); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)
@@ -173,10 +170,10 @@ func TestOnlineBackupRestore(t *testing.T) {
 	if err := RestoreContent(bare, bytes.NewReader(content.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	if err := RestoreKeys(bare, bytes.NewReader(keys.Bytes())); err != nil {
+	if err := RestoreKeys(bare, bytes.NewReader(keyBackup.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Options{Dir: bare}); !errors.Is(err, ErrNoKEK) {
+	if _, err := Open(context.Background(), Options{Dir: bare}); !errors.Is(err, keys.ErrNoKEK) {
 		t.Fatalf("Open of backups without the KEK = %v, want ErrNoKEK", err)
 	}
 	// With it, everything is back.
@@ -203,7 +200,7 @@ func TestOpenRefusesContentWithoutKeyStore(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, KeysFile)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Options{Dir: dir}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("restore the key backup")) {
+	if _, err := Open(context.Background(), Options{Dir: dir}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("restore the key backup")) {
 		t.Fatalf("Open without keys.db = %v, want an error asking for the key backup", err)
 	}
 }

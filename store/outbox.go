@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -45,9 +46,9 @@ func outboxIndexKey(plugin, eventID string) []byte {
 // Enqueue adds entries to the outbox, skipping any whose plugin and event
 // ID are already queued (an index makes that check one lookup), and
 // returns how many it added. A delivered event may be queued again.
-func (s *Store) Enqueue(entries ...OutboxEntry) (int, error) {
+func (s *Store) Enqueue(ctx context.Context, entries ...OutboxEntry) (int, error) {
 	added := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxIndex)
 		for _, e := range entries {
 			if e.Plugin == "" || e.EventID == "" || e.Type == "" {
@@ -82,19 +83,19 @@ func (s *Store) Enqueue(entries ...OutboxEntry) (int, error) {
 
 // Outbox returns the entries in order; with due set, only the live ones
 // whose NextAt is not after now, at most limit (0: no limit).
-func (s *Store) Outbox(due bool, now time.Time, limit int) ([]OutboxEntry, error) {
-	return s.outbox(due, now, limit, nil)
+func (s *Store) Outbox(ctx context.Context, due bool, now time.Time, limit int) ([]OutboxEntry, error) {
+	return s.outbox(ctx, due, now, limit, nil)
 }
 
 // DueOutbox returns, in order, at most limit live entries due at now whose
 // plugin skip does not name (the plugins busy with earlier entries).
-func (s *Store) DueOutbox(now time.Time, limit int, skip func(plugin string) bool) ([]OutboxEntry, error) {
-	return s.outbox(true, now, limit, skip)
+func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int, skip func(plugin string) bool) ([]OutboxEntry, error) {
+	return s.outbox(ctx, true, now, limit, skip)
 }
 
-func (s *Store) outbox(due bool, now time.Time, limit int, skip func(string) bool) ([]OutboxEntry, error) {
+func (s *Store) outbox(ctx context.Context, due bool, now time.Time, limit int, skip func(string) bool) ([]OutboxEntry, error) {
 	var out []OutboxEntry
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var e OutboxEntry
@@ -120,8 +121,8 @@ func (s *Store) outbox(due bool, now time.Time, limit int, skip func(string) boo
 
 // UpdateOutbox stores a changed entry (attempts, next time, dead). An
 // entry removed meanwhile stays removed.
-func (s *Store) UpdateOutbox(e OutboxEntry) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) UpdateOutbox(ctx context.Context, e OutboxEntry) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketOutbox).Get(outboxKey(e.Seq)) == nil {
 			return nil
 		}
@@ -130,8 +131,8 @@ func (s *Store) UpdateOutbox(e OutboxEntry) error {
 }
 
 // DeleteOutbox removes delivered or dropped entries.
-func (s *Store) DeleteOutbox(seqs ...uint64) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) DeleteOutbox(ctx context.Context, seqs ...uint64) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxIndex)
 		for _, seq := range seqs {
 			k := outboxKey(seq)
@@ -154,9 +155,9 @@ func (s *Store) DeleteOutbox(seqs ...uint64) error {
 
 // RetryDead makes the dead entries (of plugin, or all when plugin is "")
 // due now with fresh attempts, and returns how many.
-func (s *Store) RetryDead(plugin string, now time.Time, audit ...AuditEntry) (int, error) {
+func (s *Store) RetryDead(ctx context.Context, plugin string, now time.Time, audit ...AuditEntry) (int, error) {
 	n := 0
-	err := s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	err := s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		type kv struct {
 			k []byte

@@ -4,56 +4,23 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/miekg/pkcs11"
+	"github.com/earshot/earshot/store/keys"
+	"github.com/earshot/earshot/store/keys/keystest"
 )
 
-const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
-
-// softHSM initialises a fresh SoftHSM2 token in a temporary directory and
-// returns a PKCS#11 configuration for it. SoftHSM2 is a real PKCS#11
-// module (Debian softhsm2, installed by `make deps`); in CI its absence is
-// a failure, elsewhere a skip.
-func softHSM(t *testing.T) PKCS11Config {
-	t.Helper()
-	util, err := exec.LookPath("softhsm2-util")
-	if _, serr := os.Stat(softhsmModule); err != nil || serr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("softhsm2 is not installed (Debian package softhsm2, DEBS_TEST): %v %v", err, serr)
-		}
-		t.Skip("softhsm2 not installed; `make deps` installs it")
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", "earshot-test",
-		"--pin", "123456", "--so-pin", "654321").CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
-	return PKCS11Config{Module: softhsmModule, TokenLabel: "earshot-test", PIN: "123456", KeyLabel: "earshot-kek"}
-}
-
 func TestPKCS11SoftHSM(t *testing.T) {
-	hsm := softHSM(t)
+	hsm := keystest.SoftHSM(t)
 	cfg := DefaultConfig()
-	cfg.Keys.Provider = ProviderPKCS11
+	cfg.Keys.Provider = keys.ProviderPKCS11
 	cfg.Keys.PKCS11 = hsm
 	dir := t.TempDir()
 	ctx := context.Background()
 
-	s, err := Open(Options{Dir: dir, Config: cfg})
+	s, err := Open(context.Background(), Options{Dir: dir, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +30,7 @@ func TestPKCS11SoftHSM(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = Open(Options{Dir: dir, Config: cfg})
+	s, err = Open(context.Background(), Options{Dir: dir, Config: cfg})
 	if err != nil {
 		t.Fatalf("reopen with the HSM: %v", err)
 	}
@@ -84,34 +51,19 @@ func TestPKCS11SoftHSM(t *testing.T) {
 	}
 	s.Close()
 
-	// Version 1 is gone from the token, version 2 is sensitive and not
-	// extractable.
-	p, err := NewPKCS11Provider(hsm)
+	// Version 1 is gone from the token (keys/pkcs11_test.go checks that
+	// the versions it holds are sensitive and not extractable).
+	p, err := keys.NewPKCS11Provider(hsm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.mu.Lock()
-	_, err1 := p.find(1)
-	h2, err2 := p.find(2)
-	var attrs []*pkcs11.Attribute
-	if err2 == nil {
-		attrs, err2 = p.p.GetAttributeValue(p.session, h2, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil), pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil)})
-	}
-	_, valueErr := p.p.GetAttributeValue(p.session, h2, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
-	p.mu.Unlock()
+	_, err1 := p.Wrap(ctx, 1, make([]byte, keys.KeySize), nil)
 	p.Close()
-	if !errors.Is(err1, ErrNoKEK) {
+	if !errors.Is(err1, keys.ErrNoKEK) {
 		t.Errorf("KEK version 1 after destroy: %v, want ErrNoKEK", err1)
 	}
-	if err2 != nil || len(attrs) != 2 || attrs[0].Value[0] != 0 || attrs[1].Value[0] != 1 {
-		t.Errorf("KEK version 2 attributes = %v, %v; want not extractable, sensitive", attrs, err2)
-	}
-	if valueErr == nil {
-		t.Error("the HSM handed out the KEK value")
-	}
 
-	s, err = Open(Options{Dir: dir, Config: cfg})
+	s, err = Open(context.Background(), Options{Dir: dir, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +74,12 @@ func TestPKCS11SoftHSM(t *testing.T) {
 
 	bad := cfg
 	bad.Keys.PKCS11.PIN = "000000"
-	if _, err := Open(Options{Dir: dir, Config: bad}); err == nil || !strings.Contains(err.Error(), "login") {
+	if _, err := Open(context.Background(), Options{Dir: dir, Config: bad}); err == nil || !strings.Contains(err.Error(), "login") {
 		t.Fatalf("Open with a wrong PIN = %v, want a login error", err)
 	}
 	bad = cfg
 	bad.Keys.PKCS11.TokenLabel = "nope"
-	if _, err := Open(Options{Dir: dir, Config: bad}); err == nil || !strings.Contains(err.Error(), `no token labelled "nope"`) {
+	if _, err := Open(context.Background(), Options{Dir: dir, Config: bad}); err == nil || !strings.Contains(err.Error(), `no token labelled "nope"`) {
 		t.Fatalf("Open with an unknown token = %v", err)
 	}
 }

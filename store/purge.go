@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
 // RoleAdmin is the only role allowed to purge.
@@ -61,13 +63,13 @@ func (s *Store) PurgeEngagement(ctx context.Context, idStr string, req PurgeRequ
 		return PurgeResult{}, err
 	}
 	var rec engagementRecord
-	if err := s.db.View(func(tx *bbolt.Tx) error { rec, err = unsafeGetEngagement(tx, id); return err }); err != nil {
+	if err := s.view(ctx, func(tx *bbolt.Tx) error { rec, err = unsafeGetEngagement(tx, id); return err }); err != nil {
 		return PurgeResult{}, err
 	}
 	if rec.LegalHold {
 		return PurgeResult{Held: 1}, fmt.Errorf("store: purge %s: %w", id, ErrLegalHold)
 	}
-	return s.purge([]engID{id}, AuditEntry{Actor: req.Actor, Action: "purge.engagement", Engagement: idStr, Reason: req.Reason}, 0)
+	return s.purge(ctx, []engID{id}, AuditEntry{Actor: req.Actor, Action: "purge.engagement", Engagement: idStr, Reason: req.Reason}, 0)
 }
 
 // PurgeCustomer purges every engagement with this customer reference (an
@@ -87,7 +89,7 @@ func (s *Store) PurgeCustomer(ctx context.Context, customerRef string, req Purge
 	}
 	e := AuditEntry{Actor: req.Actor, Action: "purge.customer", Reason: req.Reason,
 		Detail: map[string]string{"customer_index": hex.EncodeToString(s.blind(customerRef))}}
-	return s.purge(ids, e, held)
+	return s.purge(ctx, ids, e, held)
 }
 
 // PurgeQueue purges the engagements of a queue that started in [from, to).
@@ -104,7 +106,7 @@ func (s *Store) PurgeQueue(ctx context.Context, queue string, from, to time.Time
 	}
 	e := AuditEntry{Actor: req.Actor, Action: "purge.queue", Target: queue, Reason: req.Reason,
 		Detail: map[string]string{"from": from.UTC().Format(time.RFC3339), "to": to.UTC().Format(time.RFC3339)}}
-	return s.purge(ids, e, held)
+	return s.purge(ctx, ids, e, held)
 }
 
 func (s *Store) selectForPurge(ctx context.Context, f EngagementFilter) (ids []engID, held int, err error) {
@@ -126,16 +128,25 @@ func (s *Store) selectForPurge(ctx context.Context, f EngagementFilter) (ids []e
 // purge destroys the data keys of ids, then deletes their records and
 // appends the audit entry in one transaction, then compacts keys.db so the
 // destroyed keys do not linger in its free pages.
-func (s *Store) purge(ids []engID, audit AuditEntry, held int) (PurgeResult, error) {
+func (s *Store) purge(ctx context.Context, ids []engID, audit AuditEntry, held int) (PurgeResult, error) {
 	s.sweepMu.Lock()
 	defer s.sweepMu.Unlock()
 	res := PurgeResult{Held: held}
-	if err := s.keys.shred(ids, s.now()); err != nil {
+	kids := make([]keys.ID, len(ids))
+	for i, id := range ids {
+		kids[i] = id
+	}
+	if err := s.keys.Shred(ctx, kids, s.now()); err != nil {
 		return res, fmt.Errorf("store: purge: destroy data keys: %w", err)
+	}
+	if s.crashPoint != nil {
+		s.crashPoint("purge.shredded")
 	}
 	s.jmu.Lock()
 	defer s.jmu.Unlock()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	// The keys are gone: delete the records whatever ctx says, so that the
+	// purge does not wait for the next Open to finish.
+	err := s.update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
 		res.Engagements, res.Segments, res.Results = 0, 0, 0
 		for _, id := range ids {
 			segs, results, found, err := s.unsafeDeleteEngagement(tx, id)
@@ -168,7 +179,10 @@ func (s *Store) purge(ids []engID, audit AuditEntry, held int) (PurgeResult, err
 	s.metrics.purged.WithLabelValues("segments").Add(float64(res.Segments))
 	s.metrics.purged.WithLabelValues("results").Add(float64(res.Results))
 	if len(ids) > 0 {
-		if err := s.keys.compact(); err != nil {
+		if s.crashPoint != nil {
+			s.crashPoint("purge.deleted")
+		}
+		if err := s.keys.Compact(context.WithoutCancel(ctx)); err != nil {
 			return res, fmt.Errorf("store: purge: %w", err)
 		}
 	}
@@ -224,8 +238,8 @@ func unsafeDeletePrefix(tx *bbolt.Tx, b, prefix []byte) (int, error) {
 
 // finishPurges deletes the records of engagements whose data keys were
 // destroyed by a purge that the process did not live to complete.
-func (s *Store) finishPurges() (int, error) {
-	shredded, err := s.keys.shredded()
+func (s *Store) finishPurges(ctx context.Context) (int, error) {
+	shredded, err := s.keys.Shredded(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("store: read purge tombstones: %w", err)
 	}
@@ -233,7 +247,8 @@ func (s *Store) finishPurges() (int, error) {
 	s.jmu.Lock()
 	defer s.jmu.Unlock()
 	s.db.View(func(tx *bbolt.Tx) error {
-		for id := range shredded {
+		for kid := range shredded {
+			id := engID(kid)
 			if tx.Bucket(bucketEngagements).Get(id[:]) != nil || len(s.journal[id]) > 0 {
 				pending = append(pending, id)
 				continue
@@ -247,7 +262,7 @@ func (s *Store) finishPurges() (int, error) {
 	if len(pending) == 0 {
 		return 0, nil
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		for _, id := range pending {
 			if _, _, _, err := s.unsafeDeleteEngagement(tx, id); err != nil {
 				return err

@@ -7,18 +7,36 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
-// wrappedDEK returns the wrapped data key of e as stored in keys.db.
+// wrappedDEK returns the wrapped data key of e as stored in keys.db, read
+// from a key backup.
 func wrappedDEK(t *testing.T, s *Store, e Engagement) []byte {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "keys.backup")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BackupKeys(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	id, _ := parseID(e.ID)
 	var w []byte
-	s.keys.db.View(func(tx *bbolt.Tx) error { w = bytes.Clone(tx.Bucket(keysBucketDEKs).Get(id[:])); return nil })
+	db.View(func(tx *bbolt.Tx) error { w = bytes.Clone(tx.Bucket([]byte("deks")).Get(id[:])); return nil })
 	if len(w) < 20 {
 		t.Fatalf("no wrapped data key for %s", e.ID)
 	}
@@ -30,7 +48,7 @@ func TestPurgeEngagementCryptoShreds(t *testing.T) {
 	s := openTest(t, dir)
 	ctx := context.Background()
 	addAdmin(t, s)
-	if err := s.CreateUser(User{ID: "sup", Role: "supervisor"}); err != nil {
+	if err := s.CreateUser(context.Background(), User{ID: "sup", Role: "supervisor"}); err != nil {
 		t.Fatal(err)
 	}
 	e := fill(t, s)
@@ -38,7 +56,7 @@ func TestPurgeEngagementCryptoShreds(t *testing.T) {
 	appendN(t, s, keep, 3, "kept %d")
 	wrapped := wrappedDEK(t, s, e)
 	var before bytes.Buffer
-	if _, err := s.Backup(&before); err != nil {
+	if _, err := s.Backup(context.Background(), &before); err != nil {
 		t.Fatal(err)
 	}
 
@@ -77,7 +95,7 @@ func TestPurgeEngagementCryptoShreds(t *testing.T) {
 	if segs, err := s.Segments(ctx, keep.ID); err != nil || len(segs) != 3 {
 		t.Errorf("other engagement after purge: %d segments, %v", len(segs), err)
 	}
-	a, _ := s.QueryAudit(AuditQuery{Action: "purge.engagement"})
+	a, _ := s.QueryAudit(context.Background(), AuditQuery{Action: "purge.engagement"})
 	if len(a) != 1 || a[0].Actor != "root" || a[0].Reason != "erasure request 42" || a[0].Detail["segments"] != "20" {
 		t.Errorf("purge audit = %+v", a)
 	}
@@ -113,16 +131,25 @@ func TestPurgeEngagementCryptoShreds(t *testing.T) {
 	if len(sealed) == 0 {
 		t.Fatal("the old backup does not hold the purged segments: the check below proves nothing")
 	}
+	// Restoring the content database alone rolls back its audit log (the
+	// purge's entry is gone): earshot refuses to start on it until an
+	// operator accepts it.
+	if _, err := Open(ctx, Options{Dir: dir}); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "audit head") {
+		t.Fatalf("Open of a content backup restored alone = %v, want the audit head named", err)
+	}
+	if _, err := Reseal(ctx, Options{Dir: dir}, "root", "restored the content backup of 2026-11-01"); err != nil {
+		t.Fatal(err)
+	}
 	s = openTest(t, dir)
 	defer s.Close()
-	if _, err := s.keys.dek(ctx, id); !errors.Is(err, ErrPurged) {
+	if _, err := s.dek(ctx, id); !errors.Is(err, ErrPurged) {
 		t.Fatalf("data key of the purged engagement with the current key store = %v, want ErrPurged", err)
 	}
 	// Open also finishes the purge on the restored records.
 	if _, err := s.Segments(ctx, e.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Segments from an old backup after purge = %v, want ErrNotFound", err)
 	}
-	if a, _ := s.QueryAudit(AuditQuery{Action: "purge.complete", Engagement: e.ID}); len(a) != 1 {
+	if a, _ := s.QueryAudit(context.Background(), AuditQuery{Action: "purge.complete", Engagement: e.ID}); len(a) != 1 {
 		t.Fatalf("re-purge of restored records audited %d times, want 1", len(a))
 	}
 	if segs, err := s.Segments(ctx, keep.ID); err != nil || len(segs) != 3 {
@@ -143,7 +170,7 @@ func TestPurgeByCustomerAndQueueRespectsHold(t *testing.T) {
 	for _, e := range []Engagement{a1, a2, a3, b1, b2} {
 		appendN(t, s, e, 2, "text %d")
 	}
-	if err := s.SetLegalHold(a3.ID, true, AuditEntry{Actor: "root", Reason: "litigation 7"}); err != nil {
+	if err := s.SetLegalHold(context.Background(), a3.ID, true, AuditEntry{Actor: "root", Reason: "litigation 7"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.PurgeEngagement(ctx, a3.ID, PurgeRequest{Actor: "root", Reason: "r"}); !errors.Is(err, ErrLegalHold) {
@@ -171,7 +198,7 @@ func TestPurgeByCustomerAndQueueRespectsHold(t *testing.T) {
 	if len(left) != 2 || left[0] != a3.ID || left[1] != b2.ID {
 		t.Fatalf("left after purges = %v, want [%s %s]", left, a3.ID, b2.ID)
 	}
-	a, _ := s.QueryAudit(AuditQuery{Action: "purge.customer"})
+	a, _ := s.QueryAudit(context.Background(), AuditQuery{Action: "purge.customer"})
 	if len(a) != 1 || a[0].Detail["customer_index"] == "" {
 		t.Fatalf("customer purge audit = %+v", a)
 	}
@@ -188,7 +215,7 @@ func TestInterruptedPurgeCompletesAtOpen(t *testing.T) {
 	id, _ := parseID(e.ID)
 	// Simulate a crash between the two steps: the key is destroyed, the
 	// records are still there.
-	if err := s.keys.shred([]engID{id}, time.Now()); err != nil {
+	if err := s.keys.Shred(t.Context(), []keys.ID{id}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -205,7 +232,7 @@ func TestInterruptedPurgeCompletesAtOpen(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d segments left after completing the purge", n)
 	}
-	if a, _ := s.QueryAudit(AuditQuery{Action: "purge.complete"}); len(a) != 1 {
+	if a, _ := s.QueryAudit(context.Background(), AuditQuery{Action: "purge.complete"}); len(a) != 1 {
 		t.Fatalf("purge.complete audit entries = %d, want 1", len(a))
 	}
 }
@@ -223,7 +250,7 @@ func TestRetentionSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetLegalHold(held.ID, true, AuditEntry{Actor: "root", Reason: "trust and safety"}); err != nil {
+	if err := s.SetLegalHold(context.Background(), held.ID, true, AuditEntry{Actor: "root", Reason: "trust and safety"}); err != nil {
 		t.Fatal(err)
 	}
 	s.now = func() time.Time { return t0.Add(40 * 24 * time.Hour) }
@@ -253,7 +280,7 @@ func TestRetentionSweep(t *testing.T) {
 		t.Errorf("second sweep = %+v", res)
 	}
 	// Audit retention: after 401 days, earlier entries go, the chain verifies.
-	before, _ := s.QueryAudit(AuditQuery{})
+	before, _ := s.QueryAudit(context.Background(), AuditQuery{})
 	s.now = func() time.Time { return t0.AddDate(0, 0, 40+401) }
 	res, err = s.SweepNow(ctx)
 	if err != nil {
@@ -262,7 +289,7 @@ func TestRetentionSweep(t *testing.T) {
 	if res.AuditEntries != len(before) {
 		t.Errorf("audit entries removed = %d, want %d", res.AuditEntries, len(before))
 	}
-	r, err := s.VerifyAudit()
+	r, err := s.VerifyAudit(context.Background())
 	if err != nil || r.AnchorSeq != before[len(before)-1].Seq || r.Entries != 1 {
 		t.Fatalf("VerifyAudit after prune = %+v, %v", r, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
 // Quality-management records. The store keeps them as opaque JSON made by
@@ -43,19 +45,19 @@ func qmKey(id engID, name string) []byte {
 // qmSiteKey derives the sealing key of topic models from the blind-index
 // secret, with its own label.
 func (s *Store) qmSiteKey() ([]byte, error) {
-	return hkdf.Key(sha256.New, s.keys.indexKey, nil, "earshot qm topics v1", 32)
+	return hkdf.Key(sha256.New, s.keys.IndexKey(), nil, "earshot qm topics v1", 32)
 }
 
 // PutScorecardVersion stores a new version of scorecard id: build gets the
 // version number (one more than the last stored, 1 for a new scorecard)
 // and returns the record. When expect is not 0 it must equal that number
 // (optimistic concurrency for edits), else ErrVersion.
-func (s *Store) PutScorecardVersion(id string, expect int, build func(version int) ([]byte, error), audit ...AuditEntry) (int, error) {
+func (s *Store) PutScorecardVersion(ctx context.Context, id string, expect int, build func(version int) ([]byte, error), audit ...AuditEntry) (int, error) {
 	if id == "" || bytes.IndexByte([]byte(id), 0) >= 0 {
 		return 0, errors.New("store: scorecard: bad id")
 	}
 	var version int
-	err := s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	err := s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQMScorecards)
 		prefix := append([]byte(id), 0)
 		version = 1
@@ -86,9 +88,9 @@ func lastWithPrefix(c *bbolt.Cursor, prefix []byte) ([]byte, []byte) {
 }
 
 // Scorecard returns a version of a scorecard (0: the latest).
-func (s *Store) Scorecard(id string, version int) ([]byte, error) {
+func (s *Store) Scorecard(ctx context.Context, id string, version int) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQMScorecards)
 		prefix := append([]byte(id), 0)
 		var v []byte
@@ -107,9 +109,9 @@ func (s *Store) Scorecard(id string, version int) ([]byte, error) {
 }
 
 // Scorecards returns the latest version of every scorecard, by ID.
-func (s *Store) Scorecards() ([][]byte, error) {
+func (s *Store) Scorecards(ctx context.Context) ([][]byte, error) {
 	var out [][]byte
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketQMScorecards).Cursor()
 		var prevID []byte
 		var prev []byte
@@ -140,7 +142,7 @@ func (s *Store) PutEvaluation(ctx context.Context, engagement, scorecard string,
 	if err != nil {
 		return err
 	}
-	dek, err := s.keys.dek(ctx, id)
+	dek, err := s.dek(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (s *Store) PutEvaluation(ctx context.Context, engagement, scorecard string,
 	if err != nil {
 		return err
 	}
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if _, err := unsafeGetEngagement(tx, id); err != nil {
 			return err
 		}
@@ -169,7 +171,7 @@ func (s *Store) Evaluation(ctx context.Context, engagement, scorecard string, au
 	}
 	key := qmKey(id, scorecard)
 	var sealed []byte
-	if err := s.db.View(func(tx *bbolt.Tx) error {
+	if err := s.view(ctx, func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketQMEvals).Get(key)
 		if v == nil {
 			return fmt.Errorf("evaluation %s/%s: %w", id, scorecard, ErrNotFound)
@@ -179,7 +181,7 @@ func (s *Store) Evaluation(ctx context.Context, engagement, scorecard string, au
 	}); err != nil {
 		return nil, err
 	}
-	dek, err := s.keys.dek(ctx, id)
+	dek, err := s.dek(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +189,7 @@ func (s *Store) Evaluation(ctx context.Context, engagement, scorecard string, au
 	if err != nil {
 		return nil, err
 	}
-	if err := s.auditRead(audit, engagement); err != nil {
+	if err := s.auditRead(ctx, audit, engagement); err != nil {
 		return nil, err
 	}
 	return pt, nil
@@ -195,7 +197,7 @@ func (s *Store) Evaluation(ctx context.Context, engagement, scorecard string, au
 
 // EvaluationSummaries calls fn with every evaluation summary (of one
 // engagement when engagement is not empty). fn must not keep raw.
-func (s *Store) EvaluationSummaries(engagement string, fn func(engagement, scorecard string, raw []byte) error) error {
+func (s *Store) EvaluationSummaries(ctx context.Context, engagement string, fn func(engagement, scorecard string, raw []byte) error) error {
 	var prefix []byte
 	if engagement != "" {
 		id, err := parseID(engagement)
@@ -204,7 +206,7 @@ func (s *Store) EvaluationSummaries(engagement string, fn func(engagement, score
 		}
 		prefix = id[:]
 	}
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketQMEvalIndex).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var id engID
@@ -219,7 +221,7 @@ func (s *Store) EvaluationSummaries(engagement string, fn func(engagement, score
 
 // PutFact stores (replacing) the content-free report record of an
 // engagement.
-func (s *Store) PutFact(engagement string, raw []byte) error {
+func (s *Store) PutFact(ctx context.Context, engagement string, raw []byte) error {
 	if !json.Valid(raw) {
 		s.metrics.rejected.WithLabelValues("fact").Inc()
 		return errors.New("store: fact: not valid JSON")
@@ -228,7 +230,7 @@ func (s *Store) PutFact(engagement string, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if _, err := unsafeGetEngagement(tx, id); err != nil {
 			return err
 		}
@@ -238,8 +240,8 @@ func (s *Store) PutFact(engagement string, raw []byte) error {
 
 // PutFacts stores many report records in one transaction (bulk loads and
 // benchmarks); each engagement must exist.
-func (s *Store) PutFacts(facts map[string][]byte) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) PutFacts(ctx context.Context, facts map[string][]byte) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		for eng, raw := range facts {
 			id, err := parseID(eng)
 			if err != nil {
@@ -257,8 +259,8 @@ func (s *Store) PutFacts(facts map[string][]byte) error {
 }
 
 // Facts calls fn with every report record; fn must not keep raw.
-func (s *Store) Facts(fn func(engagement string, raw []byte) error) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
+func (s *Store) Facts(ctx context.Context, fn func(engagement string, raw []byte) error) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketQMFacts).ForEach(func(k, v []byte) error {
 			var id engID
 			copy(id[:], k)
@@ -283,13 +285,13 @@ type topicModelRecord struct {
 
 // PutTopicModel stores a new topic model and the engagements' memberships
 // in it (engagement -> JSON), and returns its ID.
-func (s *Store) PutTopicModel(m TopicModel, members map[string][]byte, audit ...AuditEntry) (uint64, error) {
+func (s *Store) PutTopicModel(ctx context.Context, m TopicModel, members map[string][]byte, audit ...AuditEntry) (uint64, error) {
 	key, err := s.qmSiteKey()
 	if err != nil {
 		return 0, err
 	}
 	var id uint64
-	err = s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	err = s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQMTopics)
 		var err error
 		if id, err = b.NextSequence(); err != nil {
@@ -298,7 +300,7 @@ func (s *Store) PutTopicModel(m TopicModel, members map[string][]byte, audit ...
 		m.ID = id
 		k := binary.BigEndian.AppendUint64(nil, id)
 		rec := topicModelRecord{TopicModel: m}
-		if rec.Sealed, err = seal(key, valueAAD(bucketQMTopics, k), m.Content); err != nil {
+		if rec.Sealed, err = keys.Seal(key, valueAAD(bucketQMTopics, k), m.Content); err != nil {
 			return err
 		}
 		raw, err := json.Marshal(rec)
@@ -337,8 +339,8 @@ func unsafePutMembers(tx *bbolt.Tx, model uint64, members map[string][]byte) err
 
 // PutTopicMembers adds or replaces memberships in an existing model (new
 // engagements assigned as they end).
-func (s *Store) PutTopicMembers(model uint64, members map[string][]byte) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+func (s *Store) PutTopicMembers(ctx context.Context, model uint64, members map[string][]byte) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQMTopics).Get(binary.BigEndian.AppendUint64(nil, model)) == nil {
 			return fmt.Errorf("topic model %d: %w", model, ErrNotFound)
 		}
@@ -347,9 +349,9 @@ func (s *Store) PutTopicMembers(model uint64, members map[string][]byte) error {
 }
 
 // TopicModels lists the stored models without their content, oldest first.
-func (s *Store) TopicModels() ([]TopicModel, error) {
+func (s *Store) TopicModels(ctx context.Context) ([]TopicModel, error) {
 	var out []TopicModel
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketQMTopics).ForEach(func(k, v []byte) error {
 			var rec topicModelRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -363,14 +365,14 @@ func (s *Store) TopicModels() ([]TopicModel, error) {
 }
 
 // LoadTopicModel returns a model with its content decrypted.
-func (s *Store) LoadTopicModel(id uint64) (TopicModel, error) {
+func (s *Store) LoadTopicModel(ctx context.Context, id uint64) (TopicModel, error) {
 	key, err := s.qmSiteKey()
 	if err != nil {
 		return TopicModel{}, err
 	}
 	k := binary.BigEndian.AppendUint64(nil, id)
 	var rec topicModelRecord
-	if err := s.db.View(func(tx *bbolt.Tx) error {
+	if err := s.view(ctx, func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketQMTopics).Get(k)
 		if v == nil {
 			return fmt.Errorf("topic model %d: %w", id, ErrNotFound)
@@ -379,7 +381,7 @@ func (s *Store) LoadTopicModel(id uint64) (TopicModel, error) {
 	}); err != nil {
 		return TopicModel{}, err
 	}
-	pt, err := open(key, valueAAD(bucketQMTopics, k), rec.Sealed)
+	pt, err := keys.Unseal(key, valueAAD(bucketQMTopics, k), rec.Sealed)
 	if err != nil {
 		s.metrics.tampered.Inc()
 		return TopicModel{}, fmt.Errorf("store: open topic model %d: %w", id, err)
@@ -390,8 +392,8 @@ func (s *Store) LoadTopicModel(id uint64) (TopicModel, error) {
 }
 
 // DeleteTopicModel removes a model and its memberships.
-func (s *Store) DeleteTopicModel(id uint64, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) DeleteTopicModel(ctx context.Context, id uint64, audit ...AuditEntry) error {
+	return s.auditedUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		k := binary.BigEndian.AppendUint64(nil, id)
 		if tx.Bucket(bucketQMTopics).Get(k) == nil {
 			return fmt.Errorf("topic model %d: %w", id, ErrNotFound)
@@ -411,9 +413,9 @@ func (s *Store) DeleteTopicModel(id uint64, audit ...AuditEntry) error {
 
 // TopicMembers calls fn with every membership of a model; fn must not
 // keep raw.
-func (s *Store) TopicMembers(model uint64, fn func(engagement string, raw []byte) error) error {
+func (s *Store) TopicMembers(ctx context.Context, model uint64, fn func(engagement string, raw []byte) error) error {
 	prefix := binary.BigEndian.AppendUint64(nil, model)
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketQMTopicMembers).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var id engID

@@ -22,26 +22,26 @@ func TestQMRecordsAndPurge(t *testing.T) {
 
 	// Scorecard versions.
 	for want := 1; want <= 2; want++ {
-		v, err := s.PutScorecardVersion("service", 0, func(v int) ([]byte, error) {
+		v, err := s.PutScorecardVersion(ctx, "service", 0, func(v int) ([]byte, error) {
 			return json.Marshal(map[string]int{"version": v})
 		}, AuditEntry{Actor: "root", Action: "scorecard.put", Target: "service"})
 		if err != nil || v != want {
 			t.Fatalf("PutScorecardVersion = %d, %v; want %d", v, err, want)
 		}
 	}
-	if _, err := s.PutScorecardVersion("service", 7, func(int) ([]byte, error) { return []byte("{}"), nil }); !errors.Is(err, ErrVersion) {
+	if _, err := s.PutScorecardVersion(ctx, "service", 7, func(int) ([]byte, error) { return []byte("{}"), nil }); !errors.Is(err, ErrVersion) {
 		t.Errorf("stale version: %v, want ErrVersion", err)
 	}
-	if raw, err := s.Scorecard("service", 0); err != nil || string(raw) != `{"version":2}` {
+	if raw, err := s.Scorecard(ctx, "service", 0); err != nil || string(raw) != `{"version":2}` {
 		t.Errorf("latest scorecard = %s, %v", raw, err)
 	}
-	if raw, err := s.Scorecard("service", 1); err != nil || string(raw) != `{"version":1}` {
+	if raw, err := s.Scorecard(ctx, "service", 1); err != nil || string(raw) != `{"version":1}` {
 		t.Errorf("scorecard v1 = %s, %v", raw, err)
 	}
-	if _, err := s.PutScorecardVersion("other", 0, func(int) ([]byte, error) { return []byte(`{"o":1}`), nil }); err != nil {
+	if _, err := s.PutScorecardVersion(ctx, "other", 0, func(int) ([]byte, error) { return []byte(`{"o":1}`), nil }); err != nil {
 		t.Fatal(err)
 	}
-	if all, err := s.Scorecards(); err != nil || len(all) != 2 || string(all[1]) != `{"version":2}` {
+	if all, err := s.Scorecards(ctx); err != nil || len(all) != 2 || string(all[1]) != `{"version":2}` {
 		t.Errorf("Scorecards = %q, %v", all, err)
 	}
 
@@ -52,7 +52,7 @@ func TestQMRecordsAndPurge(t *testing.T) {
 		if err := s.PutEvaluation(ctx, x.ID, "service", content, []byte(`{"score":80}`)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutFact(x.ID, []byte(`{"handle_ms":1000}`)); err != nil {
+		if err := s.PutFact(ctx, x.ID, []byte(`{"handle_ms":1000}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,11 +60,11 @@ func TestQMRecordsAndPurge(t *testing.T) {
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("Evaluation = %s, %v", got, err)
 	}
-	if a, _ := s.QueryAudit(AuditQuery{Action: "content.read"}); len(a) != 1 || a[0].Engagement != e.ID {
+	if a, _ := s.QueryAudit(ctx, AuditQuery{Action: "content.read"}); len(a) != 1 || a[0].Engagement != e.ID {
 		t.Errorf("read audit = %+v", a)
 	}
 	n := 0
-	s.EvaluationSummaries("", func(eng, sc string, raw []byte) error {
+	s.EvaluationSummaries(ctx, "", func(eng, sc string, raw []byte) error {
 		n++
 		if sc != "service" || string(raw) != `{"score":80}` {
 			t.Errorf("summary %s %s %s", eng, sc, raw)
@@ -76,18 +76,18 @@ func TestQMRecordsAndPurge(t *testing.T) {
 	}
 
 	// Topic models: sealed with the site key; memberships.
-	model, err := s.PutTopicModel(TopicModel{Scope: "cards", CreatedAt: t0, Content: []byte(`{"keywords":"` + secret + `"}`)},
+	model, err := s.PutTopicModel(ctx, TopicModel{Scope: "cards", CreatedAt: t0, Content: []byte(`{"keywords":"` + secret + `"}`)},
 		map[string][]byte{e.ID: []byte(`{"topics":[1]}`), keep.ID: []byte(`{"topics":[2]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.LoadTopicModel(model)
+	m, err := s.LoadTopicModel(ctx, model)
 	if err != nil || !bytes.Contains(m.Content, []byte(secret)) || m.Scope != "cards" {
 		t.Fatalf("LoadTopicModel = %+v, %v", m, err)
 	}
 	members := func() map[string]string {
 		out := map[string]string{}
-		s.TopicMembers(model, func(eng string, raw []byte) error { out[eng] = string(raw); return nil })
+		s.TopicMembers(ctx, model, func(eng string, raw []byte) error { out[eng] = string(raw); return nil })
 		return out
 	}
 	if diff := cmp.Diff(map[string]string{e.ID: `{"topics":[1]}`, keep.ID: `{"topics":[2]}`}, members()); diff != "" {
@@ -109,7 +109,7 @@ func TestQMRecordsAndPurge(t *testing.T) {
 		t.Errorf("members after purge (-want +got):\n%s", diff)
 	}
 	facts := 0
-	s.Facts(func(eng string, _ []byte) error {
+	s.Facts(ctx, func(eng string, _ []byte) error {
 		facts++
 		if eng != keep.ID {
 			t.Errorf("fact of %s after purge", eng)
@@ -119,7 +119,7 @@ func TestQMRecordsAndPurge(t *testing.T) {
 	if facts != 1 {
 		t.Errorf("%d facts after purge, want 1", facts)
 	}
-	if err := s.DeleteTopicModel(model); err != nil {
+	if err := s.DeleteTopicModel(ctx, model); err != nil {
 		t.Fatal(err)
 	}
 	if len(members()) != 0 {

@@ -44,7 +44,7 @@ func (s *Store) PutResult(ctx context.Context, r Result, audit ...AuditEntry) er
 		r.CreatedAt = time.Now()
 	}
 	r.CreatedAt = r.CreatedAt.UTC().Round(0)
-	dek, err := s.keys.dek(ctx, id)
+	dek, err := s.dek(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (s *Store) PutResult(ctx context.Context, r Result, audit ...AuditEntry) er
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		if _, err := unsafeGetEngagement(tx, id); err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (s *Store) Result(ctx context.Context, idStr, feature string, audit ...Audi
 	}
 	key := resultKey(id, feature)
 	var sealed []byte
-	if err := s.db.View(func(tx *bbolt.Tx) error {
+	if err := s.view(ctx, func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketResults).Get(key)
 		if v == nil {
 			return fmt.Errorf("result %s of %s: %w", feature, id, ErrNotFound)
@@ -90,14 +90,14 @@ func (s *Store) Result(ctx context.Context, idStr, feature string, audit ...Audi
 	if err != nil {
 		return Result{}, err
 	}
-	if err := s.auditRead(audit, idStr); err != nil {
+	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return Result{}, err
 	}
 	return r, nil
 }
 
 func (s *Store) openResult(ctx context.Context, id engID, key, sealed []byte) (Result, error) {
-	dek, err := s.keys.dek(ctx, id)
+	dek, err := s.dek(ctx, id)
 	if err != nil {
 		return Result{}, err
 	}
@@ -120,7 +120,7 @@ func (s *Store) Results(ctx context.Context, idStr string, audit ...AuditEntry) 
 	}
 	type kv struct{ k, v []byte }
 	var raw []kv
-	if err := s.db.View(func(tx *bbolt.Tx) error {
+	if err := s.view(ctx, func(tx *bbolt.Tx) error {
 		if _, err := unsafeGetEngagement(tx, id); err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (s *Store) Results(ctx context.Context, idStr string, audit ...AuditEntry) 
 		}
 		out = append(out, res)
 	}
-	if err := s.auditRead(audit, idStr); err != nil {
+	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return nil, err
 	}
 	return out, nil

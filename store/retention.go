@@ -37,7 +37,7 @@ func (s *Store) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
-		if _, err := s.SweepNow(ctx); err != nil {
+		if _, err := s.SweepNow(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Error("retention sweep failed", "err", err)
 		}
 		select {
@@ -71,8 +71,8 @@ func (s *Store) SweepNow(ctx context.Context) (SweepResult, error) {
 		}
 		res.Held = max(res.Held, held)
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		n, err := unsafePruneAudit(tx, now.AddDate(0, 0, -r.AuditDays))
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		n, err := s.unsafePruneAudit(tx, now.AddDate(0, 0, -r.AuditDays))
 		res.AuditEntries = n
 		if err != nil || res.empty() {
 			return err
@@ -113,7 +113,7 @@ func (s *Store) expire(ctx context.Context, cutoff time.Time, b []byte, engs, re
 		done := true
 		var dropped []engID
 		s.jmu.Lock()
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.update(ctx, func(tx *bbolt.Tx) error {
 			dropped = dropped[:0]
 			c := tx.Bucket(bucketEngByStart).Cursor()
 			k, _ := c.First()

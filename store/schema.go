@@ -12,16 +12,17 @@ import (
 //   - earshot.db (DBFile), the content database: every bucket below. Values
 //     holding customer content are sealed with the engagement's data key.
 //   - keys.db (KeysFile), the key store: the engagements' data keys wrapped
-//     by the site's key-encryption key (KEK), and the site secrets. It is
-//     backed up on its own (BackupKeys), so that a content backup never
-//     contains a data key.
+//     by the site's key-encryption key (KEK), and the site secrets. Package
+//     keys owns it and its layout (keys/schema.go). It is backed up on its
+//     own (BackupKeys), so that a content backup never contains a data key.
 //
 // Integer keys are 8-byte big-endian so that cursors iterate in order.
 // Engagement IDs are 16 random bytes (rendered as 32 hex digits).
 
 // Buckets of the content database, created at Open.
 var (
-	// bucketMeta holds fixed keys: keySchemaVersion, keyAuditAnchor.
+	// bucketMeta holds fixed keys: keySchemaVersion, keyAuditAnchor,
+	// keyIntegritySeal.
 	bucketMeta = []byte("meta")
 	// bucketQueues: queue ID -> JSON Queue.
 	bucketQueues = []byte("queues")
@@ -33,6 +34,10 @@ var (
 	bucketTokenHashes = []byte("token_hashes")
 	// bucketSettings: setting key -> JSON value.
 	bucketSettings = []byte("settings")
+	// bucketIntegrity: bucket | 0x00 | key -> HMAC-SHA-256 (32) of a
+	// record of a protected bucket (queues, users, tokens, settings; see
+	// integrity.go).
+	bucketIntegrity = []byte("integrity")
 
 	// bucketEngagements: engagement ID (16) -> JSON engagementRecord; the
 	// customer reference inside is sealed.
@@ -87,110 +92,81 @@ var (
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex, bucketQMScorecards, bucketQMEvals, bucketQMEvalIndex, bucketQMFacts, bucketQMTopics,
-		bucketQMTopicMembers, bucketQMTopicByEng,
+		bucketOutboxIndex, bucketIntegrity, bucketQMScorecards, bucketQMEvals, bucketQMEvalIndex, bucketQMFacts,
+		bucketQMTopics, bucketQMTopicMembers, bucketQMTopicByEng,
 	}
 )
 
 // Fixed keys of bucketMeta.
 var (
 	keySchemaVersion = []byte("schema_version")
-	// keyAuditAnchor: sequence (8) | hash (32) of the last audit entry removed
-	// by retention; Verify starts the chain from it.
+	// keyAuditAnchor: sequence (8) | hash (32) | time (8, unix ns; from
+	// schema 6) of the last audit entry removed by retention; Verify starts
+	// the chain from it.
 	keyAuditAnchor = []byte("audit_anchor")
-)
-
-// Buckets of the key store (keys.db), created at Open.
-var (
-	// keysBucketMeta holds fixed keys: keySchemaVersion, keyKEKCurrent,
-	// keyKEKTarget, keySiteSecrets.
-	keysBucketMeta = []byte("meta")
-	// keysBucketDEKs: engagement ID (16) -> wrapped data key
-	// (KEK version (4) | provider ciphertext).
-	keysBucketDEKs = []byte("deks")
-	// keysBucketShredded: engagement ID (16) -> purge time (8, unix ns): the
-	// data key was destroyed; the content records may still be awaiting
-	// deletion if the process died between the two steps of a purge.
-	keysBucketShredded = []byte("shredded")
-
-	allKeysBuckets = [][]byte{keysBucketMeta, keysBucketDEKs, keysBucketShredded}
-)
-
-// Fixed keys of keysBucketMeta.
-var (
-	// keyKEKCurrent: KEK version (4) every data key is wrapped under once no
-	// rotation is under way.
-	keyKEKCurrent = []byte("kek_current")
-	// keyKEKTarget: KEK version (4) new wraps use; differs from current while
-	// a rotation is under way (and after it was interrupted).
-	keyKEKTarget = []byte("kek_target")
-	// keySiteSecrets: wrapped site secrets: KEK version (4) | ciphertext of
-	// the blind-index key (32) and the audit MAC key (32).
-	keySiteSecrets = []byte("site_secrets")
+	// keyIntegritySeal: the integrity seal (integrity.go): counter, audit
+	// head and anchor, records digest | HMAC-SHA-256 (32).
+	keyIntegritySeal = []byte("integrity_seal")
 )
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 6
-
-// keysSchemaVersion is the version of keys.db this build writes.
-const keysSchemaVersion = 1
+const schemaVersion = 7
 
 // migrations[v] upgrades a content database from version v to v+1, inside
 // the transaction that Open runs (after every bucket of allBuckets exists).
-var migrations = map[uint64]func(tx *bbolt.Tx) error{
+var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// 1 -> 2: engagements, indexes, segments, results and audit buckets;
 	// created by unsafeMigrate before migrations run.
-	1: func(*bbolt.Tx) error { return nil },
+	1: func(*Store, *bbolt.Tx) error { return nil },
 	// 2 -> 3: the knowledge-base articles bucket, created by unsafeMigrate.
-	2: func(*bbolt.Tx) error { return nil },
+	2: func(*Store, *bbolt.Tx) error { return nil },
 	// 3 -> 4: the forecasts bucket, created by unsafeMigrate.
-	3: func(*bbolt.Tx) error { return nil },
+	3: func(*Store, *bbolt.Tx) error { return nil },
 	// 4 -> 5: the sink outbox buckets, created by unsafeMigrate.
-	4: func(*bbolt.Tx) error { return nil },
-	// 5 -> 6: the quality-management buckets, created by unsafeMigrate.
-	5: func(*bbolt.Tx) error { return nil },
+	4: func(*Store, *bbolt.Tx) error { return nil },
+	// 5 -> 6: the MAC of every protected record and the integrity seal,
+	// trusting the records and the audit log as they are (Open then
+	// writes the first checkpoint to keys.db).
+	5: (*Store).unsafeSealAll,
+	// 6 -> 7: the quality-management buckets, created by unsafeMigrate.
+	6: func(*Store, *bbolt.Tx) error { return nil },
 }
 
-func unsafeSchemaVersion(tx *bbolt.Tx, meta []byte) uint64 {
-	v := tx.Bucket(meta).Get(keySchemaVersion)
+func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {
+	v := tx.Bucket(bucketMeta).Get(keySchemaVersion)
 	if len(v) != 8 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(v)
 }
 
-// unsafeMigrate creates every bucket and brings the schema to schemaVersion.
-func unsafeMigrate(tx *bbolt.Tx) error {
-	return unsafeMigrateFile(tx, allBuckets, bucketMeta, schemaVersion, migrations)
-}
-
-// unsafeMigrateKeys does the same for keys.db.
-func unsafeMigrateKeys(tx *bbolt.Tx) error {
-	return unsafeMigrateFile(tx, allKeysBuckets, keysBucketMeta, keysSchemaVersion, nil)
-}
-
-func unsafeMigrateFile(tx *bbolt.Tx, buckets [][]byte, meta []byte, want uint64, steps map[uint64]func(*bbolt.Tx) error) error {
-	for _, b := range buckets {
+// unsafeMigrate creates every bucket and brings the schema to
+// schemaVersion; a new file is sealed.
+func (s *Store) unsafeMigrate(tx *bbolt.Tx) error {
+	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
 	}
-	v := unsafeSchemaVersion(tx, meta)
+	v := unsafeSchemaVersion(tx)
 	if v == 0 { // new file
-		v = want
+		if err := s.unsafeSealAll(tx); err != nil {
+			return err
+		}
+		v = schemaVersion
 	}
-	if v > want {
-		return fmt.Errorf("database schema version %d is newer than this build's %d: upgrade earshot", v, want)
+	if v > schemaVersion {
+		return fmt.Errorf("database schema version %d is newer than this build's %d: upgrade earshot", v, schemaVersion)
 	}
-	for ; v < want; v++ {
-		m, ok := steps[v]
+	for ; v < schemaVersion; v++ {
+		m, ok := migrations[v]
 		if !ok {
 			return fmt.Errorf("no migration from schema version %d", v)
 		}
-		if err := m(tx); err != nil {
+		if err := m(s, tx); err != nil {
 			return fmt.Errorf("migrate schema %d -> %d: %w", v, v+1, err)
 		}
 	}
-	return tx.Bucket(meta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, want))
+	return tx.Bucket(bucketMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion))
 }

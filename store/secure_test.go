@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/keys"
 )
 
 const (
@@ -129,10 +131,10 @@ func TestNoPlaintextOnDiskOrInBackups(t *testing.T) {
 				t.Fatalf("Segments = %d segments, %v; want 20 readable", len(got), err)
 			}
 			var content, keys bytes.Buffer
-			if _, err := s.Backup(&content); err != nil {
+			if _, err := s.Backup(context.Background(), &content); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.BackupKeys(&keys); err != nil {
+			if _, err := s.BackupKeys(context.Background(), &keys); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Close(); err != nil {
@@ -316,15 +318,15 @@ func TestAuditChainTamper(t *testing.T) {
 			s := openTest(t, t.TempDir())
 			defer s.Close()
 			for i := 1; i <= 6; i++ {
-				if err := s.AppendAudit(AuditEntry{Actor: "user" + string(rune('0'+i)), Action: "content.read"}); err != nil {
+				if err := s.AppendAudit(context.Background(), AuditEntry{Actor: "user" + string(rune('0'+i)), Action: "content.read"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if r, err := s.VerifyAudit(); err != nil || r.Entries != 6 {
+			if r, err := s.VerifyAudit(context.Background()); err != nil || r.Entries != 6 {
 				t.Fatalf("VerifyAudit before = %+v, %v", r, err)
 			}
 			s.db.Update(func(tx *bbolt.Tx) error { tt.mutate(t, s, tx); return nil })
-			_, err := s.VerifyAudit()
+			_, err := s.VerifyAudit(context.Background())
 			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), tt.wantBreak) {
 				t.Fatalf("VerifyAudit = %v, want ErrTampered mentioning %q", err, tt.wantBreak)
 			}
@@ -337,14 +339,14 @@ func TestAuditedChangesAndQuery(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	addAdmin(t, s)
-	if err := s.CreateUser(User{ID: "ana", Role: "agent"}, AuditEntry{Actor: "root", Action: "user.create", Target: "ana"}); err != nil {
+	if err := s.CreateUser(context.Background(), User{ID: "ana", Role: "agent"}, AuditEntry{Actor: "root", Action: "user.create", Target: "ana"}); err != nil {
 		t.Fatal(err)
 	}
 	// A failed change leaves no audit entry behind.
-	if err := s.CreateUser(User{ID: "ana", Role: "agent"}, AuditEntry{Actor: "root", Action: "user.create", Target: "ana"}); !errors.Is(err, ErrExists) {
+	if err := s.CreateUser(context.Background(), User{ID: "ana", Role: "agent"}, AuditEntry{Actor: "root", Action: "user.create", Target: "ana"}); !errors.Is(err, ErrExists) {
 		t.Fatal(err)
 	}
-	if err := s.PutSetting("features", map[string]bool{"summary": true}, AuditEntry{Actor: "root", Action: "setting.put", Target: "features"}); err != nil {
+	if err := s.PutSetting(context.Background(), "features", map[string]bool{"summary": true}, AuditEntry{Actor: "root", Action: "setting.put", Target: "features"}); err != nil {
 		t.Fatal(err)
 	}
 	e := fill(t, s)
@@ -354,7 +356,7 @@ func TestAuditedChangesAndQuery(t *testing.T) {
 	if _, err := s.Result(ctx, e.ID, "summary", AuditEntry{Actor: "ana", Feature: "summary"}); err != nil {
 		t.Fatal(err)
 	}
-	all, err := s.QueryAudit(AuditQuery{})
+	all, err := s.QueryAudit(context.Background(), AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,16 +368,16 @@ func TestAuditedChangesAndQuery(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit log (-want +got):\n%s", diff)
 	}
-	reads, _ := s.QueryAudit(AuditQuery{Actor: "ana", Engagement: e.ID})
+	reads, _ := s.QueryAudit(context.Background(), AuditQuery{Actor: "ana", Engagement: e.ID})
 	if len(reads) != 2 {
 		t.Errorf("QueryAudit(actor ana, engagement) = %d entries, want 2", len(reads))
 	}
 	var buf bytes.Buffer
-	n, err := s.ExportAudit(&buf, AuditQuery{Action: "content.read"})
+	n, err := s.ExportAudit(context.Background(), &buf, AuditQuery{Action: "content.read"})
 	if err != nil || n != 2 || strings.Count(buf.String(), "\n") != 2 {
 		t.Fatalf("ExportAudit = %d, %v:\n%s", n, err, buf.String())
 	}
-	if _, err := s.VerifyAudit(); err != nil {
+	if _, err := s.VerifyAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -431,17 +433,17 @@ func TestConfigValidate(t *testing.T) {
 		{"default", func(*Config) {}, ""},
 		{"audit below minimum", func(c *Config) { c.Retention.AuditDays = 89 }, "audit_days must be at least 90"},
 		{"negative transcripts", func(c *Config) { c.Retention.TranscriptDays = -1 }, "transcript_days"},
-		{"unknown provider", func(c *Config) { c.Keys.Provider = "vault" }, `keys.provider "vault" unknown`},
-		{"pkcs11 without module", func(c *Config) { c.Keys.Provider = ProviderPKCS11 }, "keys.pkcs11.module"},
+		{"unknown provider", func(c *Config) { c.Keys.Provider = "vault" }, `keys: provider "vault" unknown`},
+		{"pkcs11 without module", func(c *Config) { c.Keys.Provider = keys.ProviderPKCS11 }, "keys: pkcs11.module"},
 		{"pkcs11 without pin", func(c *Config) {
-			c.Keys.Provider, c.Keys.PKCS11.Module, c.Keys.PKCS11.TokenLabel = ProviderPKCS11, "/x.so", "t"
+			c.Keys.Provider, c.Keys.PKCS11.Module, c.Keys.PKCS11.TokenLabel = keys.ProviderPKCS11, "/x.so", "t"
 		}, "pin"},
-		{"plugin without name", func(c *Config) { c.Keys.Provider = ProviderPlugin }, "keys.plugin.name"},
+		{"plugin without name", func(c *Config) { c.Keys.Provider = keys.ProviderPlugin }, "keys: plugin.name"},
 		{"plugin with a bad checksum", func(c *Config) {
-			c.Keys.Provider, c.Keys.Plugin.Name, c.Keys.Plugin.SHA256 = ProviderPlugin, "kms", "abc"
-		}, "keys.plugin.sha256"},
+			c.Keys.Provider, c.Keys.Plugin.Name, c.Keys.Plugin.SHA256 = keys.ProviderPlugin, "kms", "abc"
+		}, "keys: plugin.sha256"},
 		{"plugin", func(c *Config) {
-			c.Keys.Provider, c.Keys.Plugin.Name, c.Keys.Plugin.SHA256 = ProviderPlugin, "kms", strings.Repeat("0f", 32)
+			c.Keys.Provider, c.Keys.Plugin.Name, c.Keys.Plugin.SHA256 = keys.ProviderPlugin, "kms", strings.Repeat("0f", 32)
 		}, ""},
 		{"zero batch", func(c *Config) { c.GroupCommit.MaxBatch = 0 }, "max_batch"},
 		{"sweep too often", func(c *Config) { c.SweepInterval = time.Second }, "sweep_interval"},

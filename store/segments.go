@@ -2,12 +2,14 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -91,7 +93,7 @@ func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
 			s.metrics.rejected.WithLabelValues("segment").Inc()
 			return fmt.Errorf("store: segment %d: %w", g.Seq, err)
 		}
-		dek, err := s.keys.dek(ctx, id)
+		dek, err := s.dek(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -211,7 +213,8 @@ func (s *Store) commit(batch []commitReq) {
 	// jmu is held across the transaction and the index update, so the
 	// mover never sees journal entries that the index does not have yet.
 	s.jmu.Lock()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	// Once handed a batch, the committer commits it whatever its writers' contexts.
+	err := s.update(context.Background(), func(tx *bbolt.Tx) error {
 		refs, n = refs[:0], 0
 		eng, j := tx.Bucket(bucketEngagements), tx.Bucket(bucketJournal)
 		j.FillPercent = 1.0 // append-only at the right edge
@@ -270,8 +273,10 @@ func (s *Store) commit(batch []commitReq) {
 	}
 }
 
-// Segments returns the engagement's transcript, decrypted, in sequence
-// order. Pass an audit entry when the read is on behalf of a user.
+// Segments returns the engagement's transcript, decrypted, in time order:
+// by start, then speaker, then sequence (the stored order follows which
+// party's recogniser finished first). Pass an audit entry when the read
+// is on behalf of a user.
 func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry) ([]Segment, error) {
 	id, err := parseID(idStr)
 	if err != nil {
@@ -319,7 +324,7 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 	seqs := slices.Sorted(maps.Keys(raw))
 	out := make([]Segment, 0, len(seqs))
 	if len(seqs) > 0 {
-		dek, err := s.keys.dek(ctx, id)
+		dek, err := s.dek(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -335,30 +340,11 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 			out = append(out, g)
 		}
 	}
-	if err := s.auditRead(audit, idStr); err != nil {
+	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return nil, err
 	}
+	slices.SortStableFunc(out, func(a, b Segment) int {
+		return cmp.Or(cmp.Compare(a.StartMs, b.StartMs), strings.Compare(a.Speaker, b.Speaker), cmp.Compare(a.Seq, b.Seq))
+	})
 	return out, nil
-}
-
-// sealValue seals a value of bucket b under key with dek.
-func (s *Store) sealValue(dek, b, key, plaintext []byte) ([]byte, error) {
-	if s.plaintextForBench {
-		return bytes.Clone(plaintext), nil
-	}
-	return seal(dek, valueAAD(b, key), plaintext)
-}
-
-// openValue opens a sealed value, counting integrity failures.
-func (s *Store) openValue(dek, b, key, sealed []byte) ([]byte, error) {
-	if s.plaintextForBench {
-		return bytes.Clone(sealed), nil
-	}
-	pt, err := open(dek, valueAAD(b, key), sealed)
-	if err != nil {
-		s.metrics.tampered.Inc()
-		s.logger.Error("sealed value failed its integrity check", "bucket", string(b), "key", fmt.Sprintf("%x", key))
-		return nil, fmt.Errorf("store: open %s/%x: %w", b, key, err)
-	}
-	return pt, nil
 }

@@ -15,12 +15,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
+
+	"github.com/earshot/earshot/store/internal/dbfile"
+	"github.com/earshot/earshot/store/keys"
 )
 
 // Sentinel errors of the store.
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrExists   = errors.New("store: already exists")
+	// ErrReadOnly is returned for a write to a store opened to verify it.
+	ErrReadOnly = errors.New("store: opened read-only")
+	// ErrInUse is returned when another process (a running daemon) holds
+	// the data directory that OpenReadOnly or Reseal was asked to open.
+	ErrInUse = errors.New("store: data directory in use by another process (a running daemon?)")
 )
 
 // Options configures Open.
@@ -37,14 +45,15 @@ type Options struct {
 	// Registerer receives the store's metrics; nil means none.
 	Registerer prometheus.Registerer
 	// Provider, when set, replaces the provider named in Config.Keys (for
-	// the plugin provider).
-	Provider KeyProvider
+	// the plugin provider). The store closes it at Close.
+	Provider keys.Provider
 }
 
 // Store is Earshot's database. It is safe for concurrent use.
 type Store struct {
 	db      *bbolt.DB
-	keys    *keyring
+	keys    *keys.Ring
+	ikeys   integrityKeys
 	dir     string
 	cfg     Config
 	logger  *slog.Logger
@@ -66,9 +75,26 @@ type Store struct {
 	committerDone chan struct{}
 	closeOnce     sync.Once
 
-	sweepMu  sync.Mutex // one sweep or purge at a time
-	rotateMu sync.Mutex // one KEK rotation at a time
-	now      func() time.Time
+	// writer admits one write transaction at a time, so that a writer
+	// waiting its turn can give up when its context ends (bbolt's own lock
+	// cannot be left); see update.
+	writer dbfile.Gate
+	closed bool // +checklocks:writer (held as the writer slot)
+
+	// counter is the integrity counter of this run (integrity.go); 0
+	// until Open checked the files.
+	counter uint64
+	// running: the committer and the mover run (Open). readOnly: opened
+	// to verify (OpenReadOnly), every write is refused.
+	running, readOnly bool
+
+	sweepMu sync.Mutex // one sweep or purge at a time
+	now     func() time.Time
+
+	// crashPoint, when set (by crash tests only), is called between the
+	// steps of a purge ("purge.shredded", "purge.deleted"), so that a
+	// test process can be killed exactly there.
+	crashPoint func(point string)
 
 	// plaintextForBench disables sealing; set only by benchmarks that
 	// measure what encryption costs.
@@ -80,26 +106,88 @@ const DBFile = "earshot.db"
 
 // Open opens (creating if needed) the content database and the key store in
 // opts.Dir, migrates their schemas, connects the KEK provider (creating KEK
-// version 1 on first start), completes any purge a crash interrupted, and
-// starts the group committer.
-func Open(opts Options) (*Store, error) {
-	if opts.Dir == "" {
-		return nil, errors.New("store: data directory not set")
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.LockTimeout == 0 {
-		opts.LockTimeout = 5 * time.Second
-	}
-	if reflect.ValueOf(opts.Config).IsZero() {
-		opts.Config = DefaultConfig()
-	}
-	if err := opts.Config.Validate(); err != nil {
+// version 1 on first start), checks the integrity of the records and the
+// audit log (integrity.go) and refuses to open on a change made outside
+// Earshot, naming the record; then it completes any purge a crash
+// interrupted and starts the group committer. ctx bounds the calls to the
+// key provider (a key service or an HSM) made while opening.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	s, err := openFiles(ctx, opts)
+	if err != nil {
 		return nil, err
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
+	if err := s.checkAndAdvance(ctx); err != nil {
+		s.closeFiles()
+		var ie *IntegrityError
+		if errors.As(err, &ie) {
+			s.metrics.tampered.Inc()
+			return nil, fmt.Errorf("%w (a deliberate offline change is accepted with `earshot audit reseal`)", err)
+		}
+		return nil, err
+	}
+	if err := s.loadJournal(); err != nil {
+		s.closeFiles()
+		return nil, fmt.Errorf("store: load segment journal: %w", err)
+	}
+	if n, err := s.finishPurges(ctx); err != nil {
+		s.closeFiles()
+		return nil, err
+	} else if n > 0 {
+		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
+	}
+	s.running = true
+	go s.runCommitter()
+	go s.runMover()
+	return s, nil
+}
+
+func (o *Options) setDefaults() error {
+	if o.Dir == "" {
+		return errors.New("store: data directory not set")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = 5 * time.Second
+	}
+	if reflect.ValueOf(o.Config).IsZero() {
+		o.Config = DefaultConfig()
+	}
+	if err := o.Config.Validate(); err != nil {
+		return err
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// newStore builds a Store around open files; nothing runs yet.
+func newStore(db *bbolt.DB, ring *keys.Ring, opts Options, m *metrics) (*Store, error) {
+	ik, err := deriveIntegrityKeys(ring.AuditKey())
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{
+		db: db, keys: ring, ikeys: ik, dir: opts.Dir, cfg: opts.Config,
+		logger:        opts.Logger.With("component", "store"),
+		metrics:       m,
+		writer:        dbfile.NewGate(),
+		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
+		stopping:      make(chan struct{}),
+		committerDone: make(chan struct{}),
+		moverDone:     make(chan struct{}),
+		moveEvery:     moveInterval,
+		now:           time.Now,
+	}, nil
+}
+
+// openFiles opens keys.db and earshot.db for writing and migrates both; it
+// checks nothing of their integrity.
+func openFiles(ctx context.Context, opts Options) (*Store, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -108,100 +196,152 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	ctx := context.Background()
 	p := opts.Provider
 	if p == nil {
-		if p, err = newProvider(opts.Config.Keys, opts.Dir); err != nil {
-			return nil, err
+		if p, err = keys.NewProvider(opts.Config.Keys, opts.Dir); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	keys, err := openKeyring(ctx, opts.Dir, p, opts.LockTimeout)
+	ring, err := keys.Open(ctx, filepath.Join(opts.Dir, KeysFile), p, keys.Options{LockTimeout: opts.LockTimeout, Logger: opts.Logger.With("component", "keys")})
 	if err != nil {
-		p.Close()
-		return nil, err
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	path := filepath.Join(opts.Dir, DBFile)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		err = ErrInUse
+	}
 	if err != nil {
-		keys.close()
+		ring.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.Update(unsafeMigrate); err != nil {
+	s, err := newStore(db, ring, opts, m)
+	if err != nil {
 		db.Close()
-		keys.close()
+		ring.Close()
+		return nil, err
+	}
+	var existing, sealed bool
+	var engagements int
+	db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			existing = unsafeSchemaVersion(tx) != 0
+			sealed = b.Get(keyIntegritySeal) != nil
+		}
+		if b := tx.Bucket(bucketEngagements); b != nil {
+			engagements = b.Stats().KeyN
+		}
+		return nil
+	})
+	if ring.Fresh() && existing && (engagements > 0 || sealed) {
+		s.closeFiles()
+		os.Remove(filepath.Join(opts.Dir, KeysFile))
+		if engagements > 0 {
+			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, engagements)
+		}
+		return nil, fmt.Errorf("store: %s is missing or empty but %s was sealed under the site keys it held: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile)
+	}
+	if err := db.Update(s.unsafeMigrate); err != nil {
+		s.closeFiles()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	if keys.fresh {
-		var n int
-		db.View(func(tx *bbolt.Tx) error { n = tx.Bucket(bucketEngagements).Stats().KeyN; return nil })
-		if n > 0 {
-			db.Close()
-			keys.close()
-			os.Remove(filepath.Join(opts.Dir, KeysFile))
-			return nil, fmt.Errorf("store: %s is missing or empty but %s holds %d engagements: restore the key backup (RestoreKeys) before starting", KeysFile, DBFile, n)
-		}
-	}
-	s := &Store{
-		db: db, keys: keys, dir: opts.Dir, cfg: opts.Config,
-		logger:        opts.Logger.With("component", "store"),
-		metrics:       m,
-		commitCh:      make(chan commitReq, 4*opts.Config.GroupCommit.MaxBatch),
-		stopping:      make(chan struct{}),
-		committerDone: make(chan struct{}),
-		moverDone:     make(chan struct{}),
-		moveEvery:     moveInterval,
-		now:           time.Now,
-	}
-	if err := s.loadJournal(); err != nil {
-		s.db.Close()
-		keys.close()
-		return nil, fmt.Errorf("store: load segment journal: %w", err)
-	}
-	if n, err := s.finishPurges(); err != nil {
-		s.db.Close()
-		keys.close()
-		return nil, err
-	} else if n > 0 {
-		s.logger.Warn("completed purges interrupted by a crash", "engagements", n)
-	}
-	go s.runCommitter()
-	go s.runMover()
 	return s, nil
 }
 
-func newProvider(c KeysConfig, dir string) (KeyProvider, error) {
-	switch c.Provider {
-	case ProviderFile, "":
-		d := c.File.Dir
-		if d == "" {
-			d = filepath.Join(dir, "kek")
+// checkAndAdvance checks the integrity of the content database and its
+// seal against the checkpoint of keys.db, then starts a new run: the
+// checkpoint takes the next counter first, then the seal. (Stopping
+// between the two leaves a seal one behind an identical checkpoint, which
+// the next check accepts.)
+func (s *Store) checkAndAdvance(ctx context.Context) error {
+	var x integritySeal
+	var m integrityMark
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c, err := s.unsafeCheckIntegrity(tx, s.now())
+		if err != nil {
+			return err
 		}
-		return NewFileProvider(d)
-	case ProviderPKCS11:
-		return NewPKCS11Provider(c.PKCS11)
-	case ProviderPlugin:
-		return nil, errors.New("store: keys.provider plugin: the plugin provider must be passed in Options.Provider")
+		x = c.seal
+		m, _, err = s.readMark()
+		if err != nil {
+			return err
+		}
+		if m.Counter == 0 {
+			s.logger.Info("no integrity checkpoint in the key store yet: writing the first one")
+			return nil
+		}
+		return unsafeCheckMark(tx, x, m)
+	})
+	if err != nil {
+		return err
 	}
-	return nil, fmt.Errorf("store: keys.provider %q unknown", c.Provider)
+	return s.advance(ctx, max(x.Counter, m.Counter)+1, x)
 }
 
-// Close stops the group committer (committing what it was handed), then
-// closes both databases and the key provider.
+// advance moves the counter to next: checkpoint first (not clean: the run
+// starts), then the seal.
+func (s *Store) advance(ctx context.Context, next uint64, x integritySeal) error {
+	s.counter = next
+	x.Counter = next
+	if err := s.keys.PutCheckpoint(ctx, markOf(x, false).payload()); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := s.update(ctx, func(tx *bbolt.Tx) error { return s.unsafeReseal(tx, false) }); err != nil {
+		return fmt.Errorf("store: seal: %w", err)
+	}
+	return nil
+}
+
+// Close stops the group committer (committing what it was handed), refuses
+// later writes, records a clean checkpoint of the final state in keys.db,
+// then closes both databases and the key provider.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stopping)
-		<-s.committerDone
-		<-s.moverDone
-		err = s.db.Close()
-		if kerr := s.keys.close(); err == nil {
-			err = kerr
+		if s.running {
+			close(s.stopping)
+			<-s.committerDone
+			<-s.moverDone
 		}
-		if err != nil {
-			err = fmt.Errorf("store: close: %w", err)
+		// Wait for a write under way; every later one gets ErrClosed.
+		s.writer.Enter(context.Background())
+		s.closed = true
+		s.writer.Leave()
+		if s.counter > 0 && !s.readOnly {
+			err = s.markClean()
+		}
+		if cerr := s.closeFiles(); err == nil {
+			err = cerr
 		}
 	})
 	return err
+}
+
+// markClean records the final state in keys.db: the next Open requires
+// exactly it.
+func (s *Store) markClean() error {
+	var x integritySeal
+	var valid bool
+	s.db.View(func(tx *bbolt.Tx) error { x, _, valid = s.unsafeReadSeal(tx); return nil })
+	if !valid || x.Counter != s.counter {
+		return fmt.Errorf("store: close: the integrity seal changed under the store")
+	}
+	if err := s.keys.PutCheckpoint(context.Background(), markOf(x, true).payload()); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// closeFiles closes both databases and the key provider.
+func (s *Store) closeFiles() error {
+	err := s.db.Close()
+	if kerr := s.keys.Close(); err == nil {
+		err = kerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
 }
 
 // Dir returns the data directory.
@@ -209,6 +349,30 @@ func (s *Store) Dir() string { return s.dir }
 
 // Config returns the configuration the store runs with.
 func (s *Store) Config() Config { return s.cfg }
+
+// update runs fn in a write transaction, waiting for its turn no longer
+// than ctx allows. Every write of the content database goes through it.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := s.writer.Enter(ctx); err != nil {
+		return err
+	}
+	defer s.writer.Leave()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.db.Update(fn)
+}
+
+// view runs fn in a read transaction once ctx allows it.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
 
 // unsafeGetJSON decodes the value at key in bucket b into v; json.Unmarshal
 // copies out of the mmap'd page.
@@ -232,16 +396,16 @@ func unsafePutJSON(tx *bbolt.Tx, b, key []byte, v any) error {
 }
 
 // listJSON decodes every value of bucket b, in key order.
-func listJSON[T any](s *Store, b []byte) ([]T, error) {
+func listJSON[T any](ctx context.Context, s *Store, b []byte) ([]T, error) {
 	var out []T
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(b).ForEach(func(k, v []byte) error {
 			var t T
 			if err := json.Unmarshal(v, &t); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", b, k, err)
 			}
 			out = append(out, t)
-			return nil
+			return ctx.Err()
 		})
 	})
 	return out, err

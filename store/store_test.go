@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,7 +15,7 @@ import (
 
 func openTest(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: dir})
+	s, err := Open(context.Background(), Options{Dir: dir})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -26,17 +27,17 @@ func TestDirectoryReopen(t *testing.T) {
 	s := openTest(t, dir)
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	q := Queue{ID: "billing", Name: "Billing", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateQueue(q); err != nil {
+	if err := s.CreateQueue(context.Background(), q); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateQueue(q); !errors.Is(err, ErrExists) {
+	if err := s.CreateQueue(context.Background(), q); !errors.Is(err, ErrExists) {
 		t.Fatalf("CreateQueue twice = %v, want ErrExists", err)
 	}
 	u := User{ID: "ana", Role: "agent", Queues: []string{"billing"}, Licensed: true, CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateUser(u); err != nil {
+	if err := s.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateUser(User{ID: "bob", Role: "agent", Queues: []string{"nope"}}); !errors.Is(err, ErrNotFound) {
+	if err := s.CreateUser(context.Background(), User{ID: "bob", Role: "agent", Queues: []string{"nope"}}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("CreateUser with unknown queue = %v, want ErrNotFound", err)
 	}
 	s.Close()
@@ -50,7 +51,7 @@ func TestDirectoryReopen(t *testing.T) {
 	if diff := cmp.Diff(u, gotU); diff != "" {
 		t.Errorf("User after reopen (-want +got):\n%s", diff)
 	}
-	if err := s.DeleteQueue("billing"); err != nil {
+	if err := s.DeleteQueue(context.Background(), "billing"); err != nil {
 		t.Fatal(err)
 	}
 	gotU, _ = s.User("ana")
@@ -62,12 +63,12 @@ func TestDirectoryReopen(t *testing.T) {
 func TestTokensStoreOnlyHashes(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	if err := s.CreateUser(User{ID: "admin", Role: "admin"}); err != nil {
+	if err := s.CreateUser(context.Background(), User{ID: "admin", Role: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	secret := "es_secret_value_that_must_never_be_on_disk_0123456789"
 	tok := Token{ID: "tok1", UserID: "admin", Hash: HashSecret(secret), CreatedAt: time.Now().UTC()}
-	if err := s.CreateToken(tok); err != nil {
+	if err := s.CreateToken(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.TokenByHash(HashSecret(secret))
@@ -77,7 +78,7 @@ func TestTokensStoreOnlyHashes(t *testing.T) {
 	if _, err := s.TokenByHash(HashSecret("other")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("TokenByHash(other) = %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteUser("admin"); err != nil {
+	if err := s.DeleteUser(context.Background(), "admin"); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.Token("tok1")
@@ -106,7 +107,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(Options{Dir: dir}); err == nil {
+	if _, err := Open(context.Background(), Options{Dir: dir}); err == nil {
 		t.Fatal("Open of a newer schema succeeded, want error")
 	}
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"time"
@@ -30,11 +32,11 @@ func HashSecret(secret string) []byte {
 }
 
 // CreateToken stores a new token for an existing user.
-func (s *Store) CreateToken(t Token, audit ...AuditEntry) error {
+func (s *Store) CreateToken(ctx context.Context, t Token, audit ...AuditEntry) error {
 	if len(t.Hash) != sha256.Size {
 		return fmt.Errorf("store: token %q: hash must be %d bytes", t.ID, sha256.Size)
 	}
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
 			return fmt.Errorf("user %q: %w", t.UserID, ErrNotFound)
 		}
@@ -44,7 +46,7 @@ func (s *Store) CreateToken(t Token, audit ...AuditEntry) error {
 		if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
 			return err
 		}
-		return unsafePutJSON(tx, bucketTokens, []byte(t.ID), t)
+		return s.unsafePutRecord(tx, bucketTokens, []byte(t.ID), t)
 	})
 }
 
@@ -56,7 +58,14 @@ func (s *Store) TokenByHash(hash []byte) (Token, error) {
 		if id == nil {
 			return ErrNotFound
 		}
-		return unsafeGetJSON(tx, bucketTokens, id, &t)
+		if err := unsafeGetJSON(tx, bucketTokens, id, &t); err != nil {
+			return err
+		}
+		// The index is not MAC'd: the token record (which is) must agree.
+		if !bytes.Equal(t.Hash, hash) {
+			return ErrNotFound
+		}
+		return nil
 	})
 	return t, err
 }
@@ -69,11 +78,13 @@ func (s *Store) Token(id string) (Token, error) {
 }
 
 // Tokens returns every token, ordered by ID.
-func (s *Store) Tokens() ([]Token, error) { return listJSON[Token](s, bucketTokens) }
+func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
+	return listJSON[Token](ctx, s, bucketTokens)
+}
 
 // RevokeToken marks a token revoked; revoking twice is not an error.
-func (s *Store) RevokeToken(id string, at time.Time, audit ...AuditEntry) error {
-	return s.auditedUpdate(audit, func(tx *bbolt.Tx) error {
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, audit ...AuditEntry) error {
+	return s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
 		var t Token
 		if err := unsafeGetJSON(tx, bucketTokens, []byte(id), &t); err != nil {
 			return fmt.Errorf("token %q: %w", id, err)
@@ -82,11 +93,11 @@ func (s *Store) RevokeToken(id string, at time.Time, audit ...AuditEntry) error 
 			return nil
 		}
 		t.RevokedAt = at
-		return unsafePutJSON(tx, bucketTokens, []byte(id), t)
+		return s.unsafePutRecord(tx, bucketTokens, []byte(id), t)
 	})
 }
 
-func unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
+func (s *Store) unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
 	b := tx.Bucket(bucketTokens)
 	var revoke []Token
 	err := b.ForEach(func(k, v []byte) error {
@@ -105,7 +116,7 @@ func unsafeRevokeUserTokens(tx *bbolt.Tx, userID string) error {
 	now := time.Now().UTC()
 	for _, t := range revoke {
 		t.RevokedAt = now
-		if err := unsafePutJSON(tx, bucketTokens, []byte(t.ID), t); err != nil {
+		if err := s.unsafePutRecord(tx, bucketTokens, []byte(t.ID), t); err != nil {
 			return err
 		}
 	}

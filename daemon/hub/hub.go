@@ -43,16 +43,17 @@ var ErrNotLive = errors.New("hub: engagement is not live")
 type Store interface {
 	CreateEngagement(ctx context.Context, e store.Engagement, audit ...store.AuditEntry) (store.Engagement, error)
 	AppendBatch(ctx context.Context, segs []store.Segment) error
-	EndEngagement(id string, end time.Time) error
+	EndEngagement(ctx context.Context, id string, end time.Time) error
 	Segments(ctx context.Context, id string, audit ...store.AuditEntry) ([]store.Segment, error)
 }
 
 // Controls decides, at the moment an event is written to a reader,
 // whether it may be shown: an event that carries the result of a feature
 // switched off for the engagement is not, even when it was published
-// before the switch. It is called on the readers' goroutines.
+// before the switch. It is called on the readers' goroutines and must not
+// modify ev.
 type Controls interface {
-	ShowEvent(typ string, e *store.Engagement) bool
+	ShowEvent(ev Event, e *store.Engagement) bool
 }
 
 // LiveAnalyzer analyses live engagements. Start is called on the

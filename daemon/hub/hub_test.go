@@ -24,7 +24,7 @@ import (
 // hideTypes is a Controls that hides the event types it holds.
 type hideTypes map[string]bool
 
-func (h hideTypes) ShowEvent(typ string, _ *store.Engagement) bool { return !h[typ] }
+func (h hideTypes) ShowEvent(ev Event, _ *store.Engagement) bool { return !h[ev.Type] }
 
 // recorder is a live and post analyzer that echoes every utterance as an
 // "echo" event and records what the post analyzer saw.
@@ -58,7 +58,7 @@ type testHub struct {
 
 func newTestHub(t *testing.T, cfg Config, controls Controls) *testHub {
 	t.Helper()
-	st, err := store.Open(store.Options{Dir: t.TempDir()})
+	st, err := store.Open(t.Context(), store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

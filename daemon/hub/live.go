@@ -1,8 +1,11 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +38,9 @@ type Live struct {
 	endOnce   sync.Once
 	done      chan struct{}
 	lastMedia atomic.Int64
+	// endAt, when set (Unix ns), is the end time to store instead of the
+	// time the engagement ends (see EndAt).
+	endAt atomic.Int64
 
 	mu sync.Mutex
 	// +checklocks:mu
@@ -110,6 +116,14 @@ func (l *Live) submit(in input) bool {
 // call more than once.
 func (l *Live) End(reason string) {
 	l.endOnce.Do(func() { l.endc <- reason })
+}
+
+// EndAt ends the engagement like End and stores at as its end time
+// instead of the time it ends: an upload lasts as long as its audio, not
+// as long as its processing.
+func (l *Live) EndAt(reason string, at time.Time) {
+	l.endAt.CompareAndSwap(0, at.UnixNano())
+	l.End(reason)
 }
 
 // Done is closed when the engagement's goroutine has stored everything and
@@ -294,12 +308,22 @@ loop:
 		}
 		break
 	}
-	if err := h.store.EndEngagement(l.eng.ID, time.Now().UTC()); err != nil {
+	end := time.Now().UTC()
+	if ns := l.endAt.Load(); ns != 0 {
+		end = time.Unix(0, ns).UTC()
+	}
+	// The end is stored even as the hub stops.
+	if err := h.store.EndEngagement(context.WithoutCancel(ctx), l.eng.ID, end); err != nil {
 		h.logger.Error("engagement end not stored", "engagement", l.eng.ID, "err", err)
 	}
 	h.metrics.ended.WithLabelValues(reason).Inc()
 	h.retire(l)
 	l.Publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
+	// The post-engagement analyzers read the conversation in time order,
+	// as the store returns it, not in the order the recognisers finished.
+	slices.SortStableFunc(conv, func(a, b inference.Utterance) int {
+		return cmp.Or(cmp.Compare(a.StartMS, b.StartMS), strings.Compare(string(a.Party), string(b.Party)))
+	})
 	for _, a := range h.post {
 		a.OnEnd(ctx, &l.eng, conv, emit)
 	}

@@ -59,7 +59,7 @@ func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, e store.Engage
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	write := func(ev Event) {
-		if h.controls.ShowEvent(ev.Type, &e) {
+		if h.controls.ShowEvent(ev, &e) {
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
 		}
 	}

@@ -2,6 +2,8 @@ package builtin
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -374,5 +376,44 @@ func TestPreview(t *testing.T) {
 	}
 	if EngagementPreview(nil, now).Text != "No previous engagements." {
 		t.Error("empty preview")
+	}
+	// An engagement the reader may not read contributes topics and counts.
+	pv = EngagementPreview([]PastEngagement{
+		{ID: "3", Start: now.AddDate(0, 0, -2), Topics: []string{"lost_card"}, Disposition: "refund", HiddenTasks: 2},
+		{ID: "4", Start: now.AddDate(0, 0, -3)},
+	}, now)
+	want = "2 previous engagement(s). 2 days ago: about lost_card [refund]. 3 days ago: an engagement. 2 more open follow-up(s) in engagements handled by others."
+	if pv.Text != want || len(pv.OpenTasks) != 0 {
+		t.Errorf("preview without content =\n%q, open tasks %v\nwant\n%q", pv.Text, pv.OpenTasks, want)
+	}
+}
+
+func TestRiskWithout(t *testing.T) {
+	e := NewEscalation(EscalationConfig{LongSilence: time.Second})
+	var r Risk
+	for i, text := range []string{"this is terrible and awful", "I hate this, it is the worst", "I want to speak to a manager, this is horrible"} {
+		r = e.Observe(inference.Utterance{Party: inference.PartyCustomer, Text: text, StartMS: int64(i) * 5000, EndMS: int64(i)*5000 + 1000},
+			inference.Sentiment{Score: -0.9})
+	}
+	codes := func(r Risk) []string {
+		var out []string
+		for _, x := range r.Reasons {
+			out = append(out, x.Code)
+		}
+		return out
+	}
+	if !slices.Contains(codes(r), "negative_trend") || !slices.Contains(codes(r), "asks_for_manager") || !slices.Contains(codes(r), "long_silence") {
+		t.Fatalf("risk %+v lacks the reasons the test needs", r)
+	}
+	w := r.Without(SentimentReasons...)
+	if diff := cmp.Diff([]string{"asks_for_manager", "long_silence"}, codes(w)); diff != "" {
+		t.Errorf("reasons without sentiment (-want +got):\n%s", diff)
+	}
+	if w.Score >= r.Score || w.Score != riskOf([]Reason{r.Reasons[slices.IndexFunc(r.Reasons, func(x Reason) bool { return x.Code == "asks_for_manager" })],
+		r.Reasons[slices.IndexFunc(r.Reasons, func(x Reason) bool { return x.Code == "long_silence" })]}).Score {
+		t.Errorf("score without sentiment = %v (with: %v), want the score of the other reasons alone", w.Score, r.Score)
+	}
+	if strings.Contains(fmt.Sprint(w), "sentiment") {
+		t.Errorf("risk without sentiment still mentions it: %+v", w)
 	}
 }

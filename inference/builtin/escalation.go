@@ -3,6 +3,7 @@ package builtin
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -164,7 +165,30 @@ func (e *Escalation) score(nowMS int64) Risk {
 			rs = append(rs, Reason{Code: "over_handle_time", Text: fmt.Sprintf("engagement at %.1fx the queue's usual handle time", ratio), Weight: math.Min(0.3, (ratio-1)*0.2), AtMS: nowMS})
 		}
 	}
-	// combine as independent evidence: 1 - prod(1 - w)
+	return riskOf(rs)
+}
+
+// SentimentReasons are the reason codes drawn from the customer's
+// sentiment.
+var SentimentReasons = []string{"negative_trend", "sentiment_drop"}
+
+// Without returns the risk as if the reasons with the given codes had not
+// been found: they are left out of the reasons, the score and the level.
+// An escalation shown where sentiment is switched off uses it with
+// SentimentReasons, so that it reveals nothing of the sentiment.
+func (r Risk) Without(codes ...string) Risk {
+	kept := make([]Reason, 0, len(r.Reasons))
+	for _, x := range r.Reasons {
+		if !slices.Contains(codes, x.Code) {
+			kept = append(kept, x)
+		}
+	}
+	return riskOf(kept)
+}
+
+// riskOf combines reasons as independent evidence, 1 - prod(1 - weight),
+// and orders them by weight.
+func riskOf(rs []Reason) Risk {
 	keep := 1.0
 	for _, r := range rs {
 		keep *= 1 - r.Weight

@@ -30,16 +30,35 @@ func (p *Provider) WriteNotes(ctx context.Context, conv []inference.Utterance) (
 }
 
 func (p *Provider) writeNotes(ctx context.Context, conv []inference.Utterance, ref time.Time) (inference.Notes, error) {
-	if err := ctx.Err(); err != nil {
+	if err := p.notesInput(ctx, conv); err != nil {
 		return inference.Notes{}, err
+	}
+	tasks, err := p.ExtractTasks(ctx, conv, ref)
+	if err != nil {
+		return inference.Notes{}, err
+	}
+	return notesFrom(splitSentences(conv), tasks), nil
+}
+
+// notesInput checks a conversation for the note writer and counts the call.
+func (p *Provider) notesInput(ctx context.Context, conv []inference.Utterance) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := validateConv(conv); err != nil {
 		p.metrics.badInput.WithLabelValues("conversation").Inc()
-		return inference.Notes{}, fmt.Errorf("builtin: write notes: %w", err)
+		return fmt.Errorf("builtin: write notes: %w", err)
 	}
 	p.metrics.calls.WithLabelValues("notes").Inc()
-	tasks, err := p.ExtractTasks(ctx, conv, ref)
-	if err != nil {
+	return nil
+}
+
+// WriteNotesWithTasks drafts the note around tasks already extracted (by
+// whichever provider serves tasks); with no tasks, as for an engagement
+// whose follow-up tasks are switched off, the note's follow-ups and
+// outcome say nothing of tasks.
+func (p *Provider) WriteNotesWithTasks(ctx context.Context, conv []inference.Utterance, tasks []inference.Task) (inference.Notes, error) {
+	if err := p.notesInput(ctx, conv); err != nil {
 		return inference.Notes{}, err
 	}
 	return notesFrom(splitSentences(conv), tasks), nil

@@ -8,7 +8,10 @@ import (
 )
 
 // PastEngagement is what the preview needs of one previous engagement of the
-// same customer: its date and stored results.
+// same customer: its date and stored results. A reader who may not read
+// the engagement itself gets no verbatim content from it: the caller then
+// leaves Summary and OpenTasks empty and gives only Topics (intent names,
+// which the site defines) and the number of open tasks.
 type PastEngagement struct {
 	ID          string    `json:"id"`
 	Start       time.Time `json:"start"`
@@ -16,6 +19,10 @@ type PastEngagement struct {
 	Disposition string    `json:"disposition,omitempty"` // code name
 	Sentiment   float64   `json:"sentiment"`             // final trend, -1..1
 	OpenTasks   []string  `json:"open_tasks,omitempty"`
+	// Topics name what the engagement was about when Summary is empty.
+	Topics []string `json:"topics,omitempty"`
+	// HiddenTasks counts open tasks whose text the reader may not see.
+	HiddenTasks int `json:"hidden_tasks,omitempty"`
 }
 
 // Preview is a short summary of a customer's previous engagements, shown to
@@ -39,6 +46,7 @@ func EngagementPreview(past []PastEngagement, now time.Time) Preview {
 	sorted := append([]PastEngagement(nil), past...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start.After(sorted[j].Start) })
 	var b strings.Builder
+	hidden := 0
 	fmt.Fprintf(&b, "%d previous engagement(s).", len(past))
 	for i, e := range sorted {
 		if i == 3 {
@@ -52,7 +60,14 @@ func EngagementPreview(past []PastEngagement, now time.Time) Preview {
 		case 1:
 			when = "yesterday"
 		}
-		fmt.Fprintf(&b, " %s: %s", when, firstSentence(e.Summary))
+		switch {
+		case e.Summary != "":
+			fmt.Fprintf(&b, " %s: %s", when, firstSentence(e.Summary))
+		case len(e.Topics) > 0:
+			fmt.Fprintf(&b, " %s: about %s", when, strings.Join(e.Topics, ", "))
+		default:
+			fmt.Fprintf(&b, " %s: an engagement", when)
+		}
 		if e.Disposition != "" {
 			fmt.Fprintf(&b, " [%s]", e.Disposition)
 		}
@@ -64,9 +79,13 @@ func EngagementPreview(past []PastEngagement, now time.Time) Preview {
 		}
 		b.WriteString(".")
 		pv.OpenTasks = append(pv.OpenTasks, e.OpenTasks...)
+		hidden += e.HiddenTasks
 	}
 	if len(pv.OpenTasks) > 0 {
 		fmt.Fprintf(&b, " Open follow-ups: %s.", strings.Join(pv.OpenTasks, "; "))
+	}
+	if hidden > 0 {
+		fmt.Fprintf(&b, " %d more open follow-up(s) in engagements handled by others.", hidden)
 	}
 	pv.Text = b.String()
 	return pv
@@ -79,8 +98,5 @@ func firstSentence(s string) string {
 			return strings.TrimRight(s[:i], ".!?")
 		}
 	}
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return strings.TrimRight(s, ".!?")
+	return strings.TrimRight(truncate(s, 160), ".!?")
 }

@@ -312,8 +312,5 @@ func trimFillers(t string) string {
 			break
 		}
 	}
-	if t != "" {
-		t = strings.ToUpper(t[:1]) + t[1:]
-	}
-	return t
+	return capitalise(t)
 }

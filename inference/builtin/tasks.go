@@ -169,8 +169,5 @@ func taskText(t string) string {
 	for _, f := range []string{"Okay, ", "Ok, ", "OK, ", "Alright, ", "Sure, ", "Right, ", "So ", "Yes, ", "Great, "} {
 		t = strings.TrimPrefix(t, f)
 	}
-	if t != "" {
-		t = strings.ToUpper(t[:1]) + t[1:]
-	}
-	return t
+	return capitalise(t)
 }

@@ -3,6 +3,7 @@ package builtin
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/builtin/textclass"
@@ -140,4 +141,40 @@ func itoa(i int) string {
 		b = append([]byte{'-'}, b...)
 	}
 	return string(b)
+}
+
+// capitalise upper-cases the first letter of t when only punctuation
+// and spaces precede it ("¿me pueden" -> "¿Me pueden"), working on whole runes so
+// that text in any script stays valid UTF-8.
+func capitalise(t string) string {
+	for i, r := range t {
+		switch {
+		case unicode.IsLetter(r):
+			up := unicode.ToUpper(r)
+			if up == r {
+				return t
+			}
+			return t[:i] + string(up) + t[i+utf8.RuneLen(r):]
+		case unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r):
+			continue
+		default:
+			return t
+		}
+	}
+	return t
+}
+
+// truncate cuts t to at most n runes, ending with "…" when it cut.
+func truncate(t string, n int) string {
+	if utf8.RuneCountInString(t) <= n {
+		return t
+	}
+	i, k := 0, 0
+	for i = range t {
+		if k == n {
+			break
+		}
+		k++
+	}
+	return t[:i] + "…"
 }

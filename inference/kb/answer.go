@@ -34,7 +34,7 @@ type Answer struct {
 // AnswerOptions tune Answer.
 type AnswerOptions struct {
 	K         int                 // passages retrieved (default 3)
-	Queue     string              // queue scope
+	Scope     Scope               // the queues whose articles the reader may receive
 	Sentences int                 // sentences in an extractive answer (default 2)
 	Generator inference.Generator // nil: extractive only
 	Model     string              // provenance of the generator
@@ -51,7 +51,7 @@ func (ix *Index) Answer(ctx context.Context, question string, opt AnswerOptions)
 	if opt.Sentences <= 0 {
 		opt.Sentences = 2
 	}
-	hits, err := ix.Search(ctx, Query{Text: question, K: opt.K, Queue: opt.Queue, PerArticle: true})
+	hits, err := ix.Search(ctx, Query{Text: question, K: opt.K, Scope: opt.Scope, PerArticle: true})
 	if err != nil || len(hits) == 0 {
 		return Answer{Passages: hits}, err
 	}

@@ -45,10 +45,7 @@ func (ix *Index) unsafeSemantic(vec []float32, q Query, k int) []Hit {
 		if !ix.meta[id].alive || d.vec == nil {
 			continue
 		}
-		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {
-			continue
-		}
-		if q.Allow != nil && !q.Allow(&d.p) {
+		if !ix.unsafeAdmits(uint32(id), &q) {
 			continue
 		}
 		cands = append(cands, scored{uint32(id), dot(vec, d.vec)})

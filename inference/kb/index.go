@@ -67,6 +67,9 @@ type doc struct {
 type docMeta struct {
 	k     [numFields]float32
 	alive bool
+	// queued marks a passage of an article restricted to a queue: only
+	// those need the scope check, which reads the passage itself.
+	queued bool
 }
 
 var deadK = [numFields]float32{float32(math.Inf(1)), float32(math.Inf(1)), float32(math.Inf(1))}

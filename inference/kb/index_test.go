@@ -48,6 +48,35 @@ func articleIDs(hits []Hit) []string {
 	return out
 }
 
+func TestScope(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		s     Scope
+		queue string
+		want  bool
+	}{
+		{"zero scope, global article", Scope{}, "", true},
+		{"zero scope, queue article", Scope{}, "cards", false},
+		{"all", AllQueues(), "cards", true},
+		{"own queue", QueueScope("cards", "loans"), "loans", true},
+		{"other queue", QueueScope("cards"), "loans", false},
+		{"empty names ignored", QueueScope(""), "cards", false},
+	} {
+		if got := tt.s.Admits(tt.queue); got != tt.want {
+			t.Errorf("%s: Admits(%q) = %v, want %v", tt.name, tt.queue, got, tt.want)
+		}
+	}
+	if n, ok := QueueScope("cards", "loans").Narrow("loans"); !ok || !n.Admits("loans") || n.Admits("cards") {
+		t.Errorf("Narrow(loans) = %+v, %v", n, ok)
+	}
+	if _, ok := QueueScope("cards").Narrow("loans"); ok {
+		t.Error("Narrow to a queue outside the scope succeeded")
+	}
+	if n, ok := AllQueues().Narrow("loans"); !ok || n.All {
+		t.Errorf("AllQueues().Narrow(loans) = %+v, %v; want only loans", n, ok)
+	}
+}
+
 func TestSearch(t *testing.T) {
 	ix := newTestIndex(t, nil)
 	loadArticles(t, ix, testArticles)
@@ -58,13 +87,16 @@ func TestSearch(t *testing.T) {
 		not  []string // ids that must not appear
 	}{
 		{name: "stemming", q: Query{Text: "blocking stolen cards"}, want: []string{"lost-card"}},
-		{name: "title boost", q: Query{Text: "overdraft"}, want: []string{"overdraft"}},
+		{name: "title boost", q: Query{Text: "overdraft", Scope: AllQueues()}, want: []string{"overdraft"}},
 		{name: "synonym atm -> cash machine", q: Query{Text: "the ATM swallowed it"}, want: []string{"cash-machine"}},
 		{name: "synonym multiword to word", q: Query{Text: "money back from a shop"}, want: []string{"refund"}},
 		{name: "phrase required", q: Query{Text: `"replacement card"`, K: 10}, want: []string{"lost-card"}, not: []string{"cash-machine", "pin", "abroad"}},
 		{name: "phrase absent", q: Query{Text: `"card replacement"`, K: 10}, not: []string{"lost-card", "pin", "abroad", "cash-machine"}},
-		{name: "queue scope keeps global articles", q: Query{Text: "mortgage payments card", Queue: "lending", K: 10}, not: []string{"mortgage-holiday"}},
-		{name: "queue scope own queue", q: Query{Text: "pause mortgage payments", Queue: "mortgages"}, want: []string{"mortgage-holiday"}},
+		{name: "queue scope keeps global articles", q: Query{Text: "mortgage payments card", Scope: QueueScope("lending"), K: 10}, want: []string{"lost-card"}, not: []string{"mortgage-holiday"}},
+		{name: "queue scope own queue", q: Query{Text: "pause mortgage payments", Scope: QueueScope("mortgages")}, want: []string{"mortgage-holiday"}},
+		{name: "no scope: articles for every queue only", q: Query{Text: "pause mortgage payments overdraft", K: 10}, not: []string{"mortgage-holiday", "overdraft"}},
+		{name: "all queues", q: Query{Text: "pause mortgage payments", Scope: AllQueues()}, want: []string{"mortgage-holiday"}},
+		{name: "several queues", q: Query{Text: "overdraft", Scope: QueueScope("mortgages", "lending")}, want: []string{"overdraft"}},
 		{name: "allow filter", q: Query{Text: "lost card", K: 10, Allow: func(p *Passage) bool { return p.ArticleID != "lost-card" }}, not: []string{"lost-card"}},
 		{name: "tags field", q: Query{Text: "travel"}, want: []string{"abroad"}},
 		{name: "stop words only", q: Query{Text: "how can I do it"}, not: []string{"lost-card", "pin", "overdraft", "mortgage-holiday", "abroad", "refund", "cash-machine"}},

@@ -57,7 +57,7 @@ func TestSuggesterWindow(t *testing.T) {
 		window int
 		want   int
 	}{{window: 6, want: 1}, {window: 1, want: 0}} {
-		s := ix.NewSuggester(SuggestConfig{K: 1, Window: tc.window, MinScore: 7.5})
+		s := ix.NewSuggester(SuggestConfig{K: 1, Window: tc.window, MinScore: 7.5, Queue: "mortgages"})
 		first, _ := s.Observe(ctx, inference.Utterance{Text: "can I pause it?"})
 		got, _ := s.Observe(ctx, inference.Utterance{Text: "I am in financial difficulty"})
 		if len(first) != 0 || len(got) != tc.want || (tc.want == 1 && got[0].ArticleID != "mortgage-holiday") {
@@ -102,7 +102,7 @@ func TestAnswer(t *testing.T) {
 	}
 
 	g := &fakeGenerator{reply: "Pause payments for up to six months [1], see also [9]."}
-	a, err = ix.Answer(ctx, "Can I pause my mortgage payments?", AnswerOptions{Generator: g, Model: "test"})
+	a, err = ix.Answer(ctx, "Can I pause my mortgage payments?", AnswerOptions{Generator: g, Model: "test", Scope: QueueScope("mortgages")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestAnswer(t *testing.T) {
 		"generator down": {err: inference.ErrUnavailable},
 		"cites nothing":  {reply: "I don't know."},
 	} {
-		a, err := ix.Answer(ctx, "Can I pause my mortgage payments?", AnswerOptions{Generator: g})
+		a, err := ix.Answer(ctx, "Can I pause my mortgage payments?", AnswerOptions{Generator: g, Scope: QueueScope("mortgages")})
 		if err != nil || a.Generated || !strings.Contains(a.Text, "six months. [1]") || strings.Contains(a.Text, "[2]") {
 			t.Errorf("%s: answer = %+v, %v; want the extractive fallback", name, a, err)
 		}
@@ -210,5 +210,35 @@ func TestFuseRRF(t *testing.T) {
 	// a: 1/61+1/63, c: 1/63+1/61 (tie, lexical order first), b: 1/62, d: 1/62.
 	if diff := cmp.Diff([]string{"a", "c", "b", "d"}, got); diff != "" {
 		t.Errorf("fuse (-want +got):\n%s", diff)
+	}
+}
+
+// TestAnswerKeepsToScope: an answer draws only on the articles of the
+// reader's queues and those for every queue.
+func TestAnswerKeepsToScope(t *testing.T) {
+	ix := newTestIndex(t, nil)
+	loadArticles(t, ix, testArticles)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		scope Scope
+		cited bool
+	}{
+		{"no scope", Scope{}, false},
+		{"another queue", QueueScope("lending"), false},
+		{"the article's queue", QueueScope("lending", "mortgages"), true},
+		{"every queue", AllQueues(), true},
+	} {
+		a, err := ix.Answer(ctx, "Can I pause my mortgage payments?", AnswerOptions{Scope: tt.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(a.Text, "six months")
+		for _, p := range a.Passages {
+			got = got || p.Passage.ArticleID == "mortgage-holiday"
+		}
+		if got != tt.cited {
+			t.Errorf("%s: answer %+v draws on the mortgages article: %v, want %v", tt.name, a, got, tt.cited)
+		}
 	}
 }

@@ -15,9 +15,10 @@ type Query struct {
 	Text string
 	// K is the number of hits wanted (default 5).
 	K int
-	// Queue restricts hits to articles of this queue or of every queue;
-	// empty means no restriction.
-	Queue string
+	// Scope is the set of queues whose articles the reader may receive
+	// (articles without a queue are for everyone). The zero Scope admits
+	// only articles without a queue.
+	Scope Scope
 	// PerArticle keeps only the best passage of each article.
 	PerArticle bool
 	// Allow, if set, is called for each candidate passage before it is
@@ -225,17 +226,14 @@ func (ix *Index) unsafeAccumulate(qts []qterm, acc []float32) {
 // best max of the rest, sorted. Caller holds mu.
 func (ix *Index) unsafeCandidates(acc []float32, q Query, max int) []scored {
 	top := topK{ix: ix, max: max}
+	meta := ix.meta
 	for i, s := range acc {
 		if s == 0 {
 			continue
 		}
 		acc[i] = 0
 		id := uint32(i)
-		d := &ix.docs[id]
-		if q.Queue != "" && d.p.Queue != "" && d.p.Queue != q.Queue {
-			continue
-		}
-		if q.Allow != nil && !q.Allow(&d.p) {
+		if (meta[id].queued || q.Allow != nil) && !ix.unsafeAdmits(id, &q) {
 			continue
 		}
 		if len(top.items) == top.max && float64(s) < top.items[0].score {
@@ -245,6 +243,16 @@ func (ix *Index) unsafeCandidates(acc []float32, q Query, max int) []scored {
 	}
 	ix.unsafeSortScored(top.items)
 	return top.items
+}
+
+// unsafeAdmits applies the query's scope and filter to passage id without
+// touching the passage unless it must (the candidate loop is hot). Caller
+// holds mu.
+func (ix *Index) unsafeAdmits(id uint32, q *Query) bool {
+	if ix.meta[id].queued && !q.Scope.All && !q.Scope.Admits(ix.docs[id].p.Queue) {
+		return false
+	}
+	return q.Allow == nil || q.Allow(&ix.docs[id].p)
 }
 
 // unsafeRerank keeps the candidates holding the query's phrases, applies

@@ -19,7 +19,8 @@ type SuggestConfig struct {
 	// hit, shown before or not (default 0.5): weak side matches of a topic
 	// already on screen are noise.
 	RelScore float64 `json:"rel_score"`
-	// Queue scopes articles to the engagement's queue.
+	// Queue is the engagement's queue: suggestions come from its articles
+	// and those for every queue.
 	Queue string `json:"queue"`
 	// MaxShown bounds the de-duplication memory (default 200 articles).
 	MaxShown int `json:"max_shown"`
@@ -80,7 +81,7 @@ func (s *Suggester) Observe(ctx context.Context, u inference.Utterance) ([]Sugge
 		s.window = s.window[len(s.window)-s.cfg.Window:]
 	}
 	q := strings.Join(s.window, "\n") + "\n" + text
-	hits, err := s.ix.Search(ctx, Query{Text: q, K: s.cfg.K + len(s.shown), Queue: s.cfg.Queue, PerArticle: true})
+	hits, err := s.ix.Search(ctx, Query{Text: q, K: s.cfg.K + len(s.shown), Scope: QueueScope(s.cfg.Queue), PerArticle: true})
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 			seq[i] = global[li]
 		}
 		ix.docs = append(ix.docs, doc{p: ap.p, lens: ap.lens, seq: seq, vec: ap.vec})
-		ix.meta = append(ix.meta, docMeta{alive: true})
+		ix.meta = append(ix.meta, docMeta{alive: true, queued: ap.p.Queue != ""})
 		ix.kBody = append(ix.kBody, 0)
 		for f := range numFields {
 			ix.sumLen[f] += float64(ap.lens[f])

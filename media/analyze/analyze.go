@@ -7,12 +7,14 @@ package analyze
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,7 +42,9 @@ type Options struct {
 
 // Result is the outcome of an analysis.
 type Result struct {
-	Kind       string             `json:"kind"` // "audio" or "transcript"
+	Kind string `json:"kind"` // "audio" or "transcript"
+	// Segments are the final segments in time order (start, then party),
+	// numbered 1, 2, ... in it; times are ms from the start of the audio.
 	Segments   []pipeline.Segment `json:"segments"`
 	DurationMs int64              `json:"duration_ms"`
 	// ProcessingMs is the wall time spent (audio only).
@@ -181,6 +185,7 @@ func (a *Analyzer) Audio(ctx context.Context, f *wav.File, opts Options) (*Resul
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	inTimeOrder(res.Segments)
 	res.ProcessingMs = time.Since(start).Milliseconds()
 	res.Stats = e.Stats()
 	a.log.Info("analysed", "engagement", opts.ID, "audio_ms", res.DurationMs, "processing_ms", res.ProcessingMs,
@@ -191,7 +196,8 @@ func (a *Analyzer) Audio(ctx context.Context, f *wav.File, opts Options) (*Resul
 // ParseTranscript reads a ready transcript: either a JSON array of
 // segments or an object {"segments": [...]}. Each segment needs a party,
 // text, and 0 <= start_ms <= end_ms; errors name the segment index and
-// field. Segments are marked final and numbered in order.
+// field. Segments are marked final, put in time order (ties by party,
+// then as given) and numbered in it.
 func ParseTranscript(b []byte) ([]pipeline.Segment, error) {
 	dec := func(v any) error {
 		d := json.NewDecoder(bytes.NewReader(b))
@@ -232,7 +238,20 @@ func ParseTranscript(b []byte) ([]pipeline.Segment, error) {
 		s.Final = true
 		s.Seq = uint64(i + 1)
 	}
+	inTimeOrder(segs)
 	return segs, nil
+}
+
+// inTimeOrder sorts final segments into transcript order, by start time,
+// then party, then sequence (the order the pipeline emitted them, which
+// follows each party's recogniser), and numbers them 1, 2, ... in it.
+func inTimeOrder(segs []pipeline.Segment) {
+	slices.SortStableFunc(segs, func(a, b pipeline.Segment) int {
+		return cmp.Or(cmp.Compare(a.StartMs, b.StartMs), strings.Compare(a.Party, b.Party), cmp.Compare(a.Seq, b.Seq))
+	})
+	for i := range segs {
+		segs[i].Seq = uint64(i + 1)
+	}
 }
 
 // Print writes a human-readable transcript: one line per final segment.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/audio"
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
@@ -59,9 +60,7 @@ func longAudio(t *testing.T, n int) []int16 {
 // audio and the same search settings, decoder initialisation excluded
 // from both.
 func TestEvalOverhead(t *testing.T) {
-	if _, err := os.Stat(testdataDir); err != nil {
-		t.Skip("pocketsphinx-testdata not installed")
-	}
+	testdep.File(t, testdataDir, "pocketsphinx-testdata")
 	tmp := t.TempDir()
 	pcm := longAudio(t, 4)
 	secs := float64(len(pcm)) / 16000
@@ -103,9 +102,7 @@ func TestEvalOverhead(t *testing.T) {
 // the backlog grows, the end-of-utterance -> final segment latency, the
 // recogniser CPU per audio second and the memory per stream.
 func TestEvalConcurrentStreams(t *testing.T) {
-	if _, err := os.Stat(testdataDir); err != nil {
-		t.Skip("pocketsphinx-testdata not installed")
-	}
+	testdep.File(t, testdataDir, "pocketsphinx-testdata")
 	counts := []int{4, 6, 8}
 	if v := os.Getenv("EARSHOT_EVAL_STREAMS"); v != "" {
 		counts = nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/audio"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 )
@@ -21,9 +22,7 @@ var heldOut = []string{"goforward.raw", "numbers.raw", "something.raw"}
 // converted to 8 kHz mu-law by sox, decoded by media/wav and upsampled by
 // media/audio.
 func TestEvalMeasureCMN(t *testing.T) {
-	if _, err := os.Stat(testdataDir); err != nil {
-		t.Skip("pocketsphinx-testdata not installed")
-	}
+	testdep.File(t, testdataDir, "pocketsphinx-testdata")
 	tmp := t.TempDir()
 	var wide, narrow [][]int16
 	for _, name := range heldOut {

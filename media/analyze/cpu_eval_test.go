@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 )
@@ -19,9 +20,7 @@ import (
 // still grows when the other hyperthread or another process competes for
 // the core, and the minimum is the least disturbed estimate.
 func TestEvalRecognizerCPU(t *testing.T) {
-	if _, err := os.Stat(testdataDir); err != nil {
-		t.Skip("pocketsphinx-testdata not installed")
-	}
+	testdep.File(t, testdataDir, "pocketsphinx-testdata")
 	repeat := 3
 	if v := os.Getenv("EARSHOT_EVAL_REPEAT"); v != "" {
 		repeat = max(1, atoiOr(v, 3))

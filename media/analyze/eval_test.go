@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"github.com/earshot/earshot/media/wer"
@@ -50,9 +51,7 @@ func continuous(t *testing.T, path string, extra ...string) (string, time.Durati
 }
 
 func TestEvalWER(t *testing.T) {
-	if _, err := os.Stat(testdataDir); err != nil {
-		t.Skip("pocketsphinx-testdata not installed")
-	}
+	testdep.File(t, testdataDir, "pocketsphinx-testdata")
 	tmp := t.TempDir()
 	type row struct {
 		set, system string

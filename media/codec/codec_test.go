@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/earshot/earshot/internal/testdep"
 )
 
 func TestG711KnownValues(t *testing.T) {
@@ -105,9 +107,7 @@ func TestNewDecoderErrors(t *testing.T) {
 // given frame size and returns the Opus packets.
 func OpusPackets(t testing.TB, wavPath string, frameMs string) [][]byte {
 	t.Helper()
-	if _, err := exec.LookPath("opusenc"); err != nil {
-		t.Fatalf("opusenc not installed (Debian opus-tools, in DEBS_TEST): %v", err)
-	}
+	testdep.Program(t, "opusenc", "opus-tools")
 	ogg := filepath.Join(t.TempDir(), "a.opus")
 	if out, err := exec.Command("opusenc", "--quiet", "--framesize", frameMs, "--bitrate", "24", wavPath, ogg).CombinedOutput(); err != nil {
 		t.Fatalf("opusenc: %v: %s", err, out)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/earshot/earshot/media/audio"
@@ -33,6 +34,13 @@ type Party struct {
 	started bool
 	lastSeq uint16
 	nextTS  uint32
+	placed  bool // offset set, on the first write
+
+	// offset is the party's start on the engagement's clock (ms): when its
+	// first packet arrived after the engagement's first, for live
+	// engagements; 0 for offline ones. Set before the first audio is
+	// queued, read by the worker after it is popped.
+	offset atomic.Int64
 
 	mu sync.Mutex
 	s  Stats // +checklocks:mu
@@ -55,10 +63,20 @@ func (pt *Party) stats() Stats {
 
 func (pt *Party) labels() (string, string) { return pt.e.opts.Source, string(pt.dec.Codec()) }
 
+// place puts the party on the engagement's clock at its first write.
+func (pt *Party) place() {
+	if pt.placed {
+		return
+	}
+	pt.placed = true
+	pt.offset.Store(pt.e.originOffset(time.Now()))
+}
+
 // Write decodes one payload of a contiguous stream (no timestamps, e.g. a
 // WebSocket binary frame) and queues it. Decode errors wrap
 // codec.ErrDecode and are counted; ErrOverflow means the audio was refused.
 func (pt *Party) Write(payload []byte) error {
+	pt.place()
 	pcm, err := pt.decode(payload)
 	if err != nil {
 		return err
@@ -74,6 +92,7 @@ func (pt *Party) Write(payload []byte) error {
 // late and dropped. Packet durations are taken from the decoded audio, not
 // assumed.
 func (pt *Party) WriteRTP(seq uint16, ts uint32, payload []byte) error {
+	pt.place()
 	src, _ := pt.labels()
 	if pt.started {
 		d := int16(seq - pt.lastSeq)
@@ -123,6 +142,7 @@ func (pt *Party) WriteRTP(seq uint16, ts uint32, payload []byte) error {
 // WritePCM queues already decoded PCM in the party's format (interleaved
 // if the format has several channels). Uploads and files use it.
 func (pt *Party) WritePCM(pcm []int16) error {
+	pt.place()
 	if pt.dec.Channels() > 1 {
 		pt.mono = pt.selectChannel(pt.mono[:0], pcm)
 		return pt.push(append([]int16(nil), pt.mono...), 0)
@@ -212,7 +232,10 @@ func (pt *Party) run() {
 		buf16       []int16
 		partialGap  = int64(pt.e.p.cfg.PartialInterval.Seconds() * audio.RecognizerRate)
 	)
-	toParty := func(ms int64) int64 {
+	// toEngagement maps recogniser time (ms of audio fed to the stream)
+	// to the engagement's clock: the party's sample index, through the
+	// speech region the time falls in, plus the party's offset.
+	toEngagement := func(ms int64) int64 {
 		s := ms * audio.RecognizerRate / 1000
 		r := region{}
 		for i := len(regions) - 1; i >= 0; i-- {
@@ -221,7 +244,7 @@ func (pt *Party) run() {
 				break
 			}
 		}
-		return (r.partyStart + s - r.fedStart) * 1000 / audio.RecognizerRate
+		return pt.offset.Load() + (r.partyStart+s-r.fedStart)*1000/audio.RecognizerRate
 	}
 	deliver := func(res []stt.Result, arrived time.Time) bool {
 		for _, r := range res {
@@ -234,9 +257,9 @@ func (pt *Party) run() {
 			if r.Final && r.Text == "" {
 				continue
 			}
-			seg := Segment{Party: pt.opts.Name, StartMs: toParty(r.StartMs), EndMs: toParty(r.EndMs), Text: r.Text, Final: r.Final}
+			seg := Segment{Party: pt.opts.Name, StartMs: toEngagement(r.StartMs), EndMs: toEngagement(r.EndMs), Text: r.Text, Final: r.Final}
 			for _, w := range r.Words {
-				w.StartMs, w.EndMs = toParty(w.StartMs), toParty(w.EndMs)
+				w.StartMs, w.EndMs = toEngagement(w.StartMs), toEngagement(w.EndMs)
 				seg.Words = append(seg.Words, w)
 			}
 			if !pt.e.emit(seg) {

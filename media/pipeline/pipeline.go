@@ -88,8 +88,12 @@ type Segment struct {
 	Party        string `json:"party"`
 	// Seq increases by one per segment of the engagement (all parties).
 	Seq uint64 `json:"seq"`
-	// StartMs and EndMs are milliseconds since the start of the party's
-	// audio (the first sample written, gaps included).
+	// StartMs and EndMs are milliseconds on the engagement's media clock:
+	// from the start of the audio for offline engagements (every party
+	// starts at 0); for live ones from the arrival of the engagement's
+	// first media packet, each party starting when its own first packet
+	// arrived. Within a party, time follows its audio (RTP timestamps, gaps
+	// filled), not the arrival of packets.
 	StartMs int64      `json:"start_ms"`
 	EndMs   int64      `json:"end_ms"`
 	Text    string     `json:"text"`
@@ -154,7 +158,8 @@ type OpenOptions struct {
 	// the recogniser goes; never for live media.
 	Blocking bool
 	// Offline engagements (uploads, files) do not count against
-	// MaxEngagements but still need free recognisers.
+	// MaxEngagements but still need free recognisers; all their parties
+	// start at 0 on the engagement's clock.
 	Offline bool
 	// SegmentBuffer is the capacity of the Segments channel (default 64).
 	SegmentBuffer int
@@ -257,9 +262,12 @@ type Engagement struct {
 	closed  bool     // +checklocks:mu
 	sendMu  sync.Mutex
 	seq     uint64 // +checklocks:sendMu
-	wg      sync.WaitGroup
-	done    chan struct{}
-	once    sync.Once
+	// origin is when the first media packet of a live engagement arrived.
+	originMu sync.Mutex
+	origin   time.Time // +checklocks:originMu
+	wg       sync.WaitGroup
+	done     chan struct{}
+	once     sync.Once
 }
 
 // ID returns the engagement ID.
@@ -376,6 +384,30 @@ func (e *Engagement) Stats() map[string]Stats {
 		s[pt.opts.Name] = pt.stats()
 	}
 	return s
+}
+
+// originOffset returns the offset (ms) on the engagement's clock of media
+// arriving at now: 0 for the engagement's first packet and for offline
+// engagements.
+func (e *Engagement) originOffset(now time.Time) int64 {
+	if e.opts.Offline {
+		return 0
+	}
+	e.originMu.Lock()
+	defer e.originMu.Unlock()
+	if e.origin.IsZero() {
+		e.origin = now
+	}
+	return now.Sub(e.origin).Milliseconds()
+}
+
+// Origin returns when the first media packet of a live engagement
+// arrived: the zero of its segments' times (zero until then, and for
+// offline engagements).
+func (e *Engagement) Origin() time.Time {
+	e.originMu.Lock()
+	defer e.originMu.Unlock()
+	return e.origin
 }
 
 // emit sends a segment; it blocks until the consumer reads or ctx is done.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/audio"
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
@@ -344,9 +345,7 @@ func TestConfigValidate(t *testing.T) {
 
 func codecTestOpus(t *testing.T, wavPath, frameMs string) [][]byte {
 	t.Helper()
-	if _, err := exec.LookPath("opusenc"); err != nil {
-		t.Fatalf("opusenc (Debian opus-tools, in DEBS_TEST): %v", err)
-	}
+	testdep.Program(t, "opusenc", "opus-tools")
 	ogg := filepath.Join(t.TempDir(), "a.opus")
 	if out, err := exec.Command("opusenc", "--quiet", "--framesize", frameMs, "--bitrate", "24", wavPath, ogg).CombinedOutput(); err != nil {
 		t.Fatalf("opusenc: %v: %s", err, out)

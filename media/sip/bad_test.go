@@ -12,7 +12,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
-	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
 )
 
@@ -233,7 +233,7 @@ func TestBadSignalling(t *testing.T) {
 	if res := u.do(t, u.request("BYE", "good@test", tag, 2, nil, "", "")); res.StatusCode != 200 {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
-	eng.waitClosed(t, 10*time.Second)
+	eng.WaitClosed(t)
 }
 
 // TestForbiddenSource: with an allow-list that excludes loopback, INVITE
@@ -327,24 +327,34 @@ func TestBadRTP(t *testing.T) {
 		}
 		good.seq++
 		good.ts += 160
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // the sender's pacing: a stream, not a burst
+	}
+	// Every packet sent has been taken or dropped before the BYE.
+	want := map[string]float64{"payload_type": 5, "unexpected_source": 5, "malformed": 5}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _ := eng.Party(ingest.PartyMixed).Packets()
+		done := n >= 50
+		for reason, w := range want {
+			done = done && e.counter(t, e.srv.m.dropped.WithLabelValues(reason)) >= w
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	tag, _ := res.To().Params.Get("tag")
-	time.Sleep(200 * time.Millisecond)
 	if res := u.do(t, u.request("BYE", "rtp@test", tag, 2, nil, "", "")); res.StatusCode != 200 {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
-	eng.waitClosed(t, 10*time.Second)
-	for reason, want := range map[string]float64{"payload_type": 5, "unexpected_source": 5, "malformed": 5} {
+	eng.WaitClosed(t)
+	for reason, want := range want {
 		if got := e.counter(t, e.srv.m.dropped.WithLabelValues(reason)); got != want {
 			t.Errorf("dropped{%s} = %v, want %v", reason, got, want)
 		}
 	}
-	p := eng.party(PartyMixed)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.packets != 50 || p.backs != 0 {
-		t.Errorf("party got %d packets (%d out of order), want 50 in order", p.packets, p.backs)
+	if n, backs := eng.Party(ingest.PartyMixed).Packets(); n != 50 || backs != 0 {
+		t.Errorf("party got %d packets (%d out of order), want 50 in order", n, backs)
 	}
 }
 
@@ -404,7 +414,7 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 		t.Fatalf("SIPREC INVITE: %d %s", res.StatusCode, res.Reason)
 	}
 	held := e.col.next(t)
-	if got := held.meta.Parties; len(got) != 2 || got[0] != inference.PartyAgent || got[1] != inference.PartyCustomer {
+	if got := held.meta.Parties; len(got) != 2 || got[0] != ingest.PartyAgent || got[1] != ingest.PartyCustomer {
 		t.Errorf("parties %v, want [agent customer]", got)
 	}
 	tag, _ := res.To().Params.Get("tag")
@@ -417,7 +427,7 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 	if body := string(res.Body()); strings.Count(body, "a=inactive") != 2 {
 		t.Errorf("hold answer does not hold both streams:\n%s", body)
 	}
-	silent.waitClosed(t, 10*time.Second)
+	silent.WaitClosed(t)
 	if err := <-byeSeen; err != nil {
 		t.Error(err)
 	}
@@ -441,7 +451,7 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 	if res := u.do(t, u.request("BYE", "held@test", tag, 3, nil, "", "")); res.StatusCode != 200 {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
-	held.waitClosed(t, 10*time.Second)
+	held.WaitClosed(t)
 	if held.Err() != nil {
 		t.Errorf("held call closed with %v after BYE, want nil", held.Err())
 	}
@@ -512,7 +522,7 @@ func TestTCPTransport(t *testing.T) {
 	if res := read(); res.StatusCode != 200 {
 		t.Errorf("BYE over TCP: %d", res.StatusCode)
 	}
-	eng.waitClosed(t, 10*time.Second)
+	eng.WaitClosed(t)
 	if eng.Err() != nil {
 		t.Errorf("closed with %v, want nil", eng.Err())
 	}
@@ -546,16 +556,16 @@ func TestReinviteAddsStream(t *testing.T) {
 		snd.ts += 160
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for eng.party(inference.PartyCustomer).seconds() < 0.2 && time.Now().Before(deadline) {
+	for eng.Party(ingest.PartyCustomer).Seconds() < 0.2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := eng.party(inference.PartyCustomer); got == nil || got.format.Codec != "pcma" || got.seconds() != 0.2 {
+	if got := eng.Party(ingest.PartyCustomer); got == nil || got.Format.Codec != "pcma" || got.Seconds() != 0.2 {
 		t.Errorf("added party: %+v, want customer with 0.2 s of PCMA", got)
 	}
 	if res := u.do(t, u.request("BYE", "grow@test", tag, 3, nil, "", "")); res.StatusCode != 200 {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
-	eng.waitClosed(t, 10*time.Second)
+	eng.WaitClosed(t)
 }
 
 // answerPorts returns the ports of the m=audio lines of an SDP answer.

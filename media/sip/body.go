@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // maxBodyBytes bounds an INVITE body.
@@ -300,7 +302,7 @@ type Participant struct {
 	Labels []string `json:"labels,omitempty"`
 	// Party is the party it was mapped to (customer, agent), or "" when it
 	// sends no stream.
-	Party string `json:"party,omitempty"`
+	Party ingest.Party `json:"party,omitempty"`
 }
 
 // metadata is a parsed recording metadata document.

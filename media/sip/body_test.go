@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/ingest"
 )
 
 const siprecMeta = `<?xml version="1.0" encoding="UTF-8"?>
@@ -63,7 +63,7 @@ func TestSplitBodyAndMetadata(t *testing.T) {
 	}
 	rules := partyRules{}
 	rules.agent, _ = compilePatterns([]string{`^sip:20\d\d@`})
-	if diff := cmp.Diff([]inference.Party{inference.PartyCustomer, inference.PartyAgent}, rules.assign(streams, md.participants, md.senders)); diff != "" {
+	if diff := cmp.Diff([]ingest.Party{ingest.PartyCustomer, ingest.PartyAgent}, rules.assign(streams, md.participants, md.senders)); diff != "" {
 		t.Errorf("parties (-want +got):\n%s", diff)
 	}
 	ans := string(buildAnswer(sd, "127.0.0.1", 7, 1, map[int]answerStream{0: {port: 20000, st: streams[0]}, 1: {port: 20002, st: streams[1]}}))
@@ -124,24 +124,24 @@ func TestPartyRules(t *testing.T) {
 		streams []offerStream
 		ps      []Participant
 		senders map[string]int
-		want    []inference.Party
+		want    []ingest.Party
 	}{
 		{"agent by extension, second stream", []offerStream{st("a"), st("b")},
 			[]Participant{{AoR: "sip:alice@x"}, {AoR: "sip:2001@pbx"}}, map[string]int{"a": 0, "b": 1},
-			[]inference.Party{inference.PartyCustomer, inference.PartyAgent}},
+			[]ingest.Party{ingest.PartyCustomer, ingest.PartyAgent}},
 		{"agent first", []offerStream{st("a"), st("b")},
 			[]Participant{{AoR: "sip:2001@pbx"}, {AoR: "sip:bob@x"}}, map[string]int{"a": 0, "b": 1},
-			[]inference.Party{inference.PartyAgent, inference.PartyCustomer}},
+			[]ingest.Party{ingest.PartyAgent, ingest.PartyCustomer}},
 		{"agent by name", []offerStream{st("a"), st("b")},
 			[]Participant{{AoR: "sip:x@y", Name: "Agent 7"}, {AoR: "sip:z@y"}}, map[string]int{"b": 1, "a": 0},
-			[]inference.Party{inference.PartyAgent, inference.PartyCustomer}},
+			[]ingest.Party{ingest.PartyAgent, ingest.PartyCustomer}},
 		{"customer pattern only", []offerStream{st("a"), st("b")},
 			[]Participant{{AoR: "sip:ivr@y"}, {AoR: "sip:+4930@pstn"}}, map[string]int{"a": 0, "b": 1},
-			[]inference.Party{inference.PartyAgent, inference.PartyCustomer}},
+			[]ingest.Party{ingest.PartyAgent, ingest.PartyCustomer}},
 		{"no metadata: order", []offerStream{st(""), st("")}, nil, nil,
-			[]inference.Party{inference.PartyCustomer, inference.PartyAgent}},
+			[]ingest.Party{ingest.PartyCustomer, ingest.PartyAgent}},
 		{"three streams", []offerStream{st(""), st(""), st("")}, nil, nil,
-			[]inference.Party{inference.PartyCustomer, inference.PartyAgent, PartyMixed}},
+			[]ingest.Party{ingest.PartyCustomer, ingest.PartyAgent, ingest.PartyMixed}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
 
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/jitter"
 )
 
@@ -23,7 +23,7 @@ type call struct {
 	siprec  bool
 	sessID  uint64
 	started time.Time
-	eng     Engagement
+	eng     ingest.Engagement
 	done    chan struct{}
 	// peer is what a BYE from the server needs: the client's target
 	// (Contact), its From (our To), the transport and the source.
@@ -48,7 +48,7 @@ type call struct {
 }
 
 // newStream binds a port pair for an offered stream.
-func (c *call) newStream(st offerStream, party inference.Party) (*rtpStream, error) {
+func (c *call) newStream(st offerStream, party ingest.Party) (*rtpStream, error) {
 	port, rc, cc, err := c.srv.ports.open()
 	if err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 				s.log.Warn("stream added by re-INVITE not accepted", "call_id", c.id, "err", err)
 				continue
 			}
-			p, err := c.eng.AddParty(string(party), codec.Format{Codec: codec.Codec(nrs.codec), SampleRate: 8000, Channels: 1})
+			p, err := c.eng.AddParty(party, codec.Format{Codec: codec.Codec(nrs.codec), SampleRate: 8000, Channels: 1}, 0)
 			if err != nil {
 				s.log.Warn("stream added by re-INVITE not accepted", "call_id", c.id, "party", party, "err", err)
 				c.mu.Lock()
@@ -237,7 +237,7 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		for i := range participants {
 			for _, l := range participants[i].Labels {
 				if rs := c.streams["label:"+l]; rs != nil {
-					participants[i].Party = string(rs.party)
+					participants[i].Party = rs.party
 				}
 			}
 		}
@@ -252,9 +252,9 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 // partyFor chooses the party of a stream added mid-call: the metadata's
 // sender if it maps, else the first party not yet used.
-func (s *Server) partyFor(c *call, st offerStream, ps []Participant, senders map[string]int) inference.Party {
+func (s *Server) partyFor(c *call, st offerStream, ps []Participant, senders map[string]int) ingest.Party {
 	c.mu.Lock()
-	used := map[inference.Party]bool{}
+	used := map[ingest.Party]bool{}
 	for _, rs := range c.streams {
 		used[rs.party] = true
 	}
@@ -264,12 +264,12 @@ func (s *Server) partyFor(c *call, st offerStream, ps []Participant, senders map
 			return p
 		}
 	}
-	for _, p := range []inference.Party{inference.PartyCustomer, inference.PartyAgent} {
+	for _, p := range []ingest.Party{ingest.PartyCustomer, ingest.PartyAgent} {
 		if !used[p] {
 			return p
 		}
 	}
-	return PartyMixed
+	return ingest.PartyMixed
 }
 
 // watch ends the call when its streams stop receiving RTP.

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"regexp"
 	"time"
+
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // Config holds the SIP server settings. The zero value is not valid; start
@@ -94,7 +96,7 @@ func (c Config) Validate() error {
 	if c.RTPPortMin < 1024 || c.RTPPortMax > 65534 || c.RTPPortMin > c.RTPPortMax || c.RTPPortMax-c.RTPPortMin < 3 {
 		return fmt.Errorf("sip: rtp_port_min %d and rtp_port_max %d must be within 1024-65534, min at least 3 below max", c.RTPPortMin, c.RTPPortMax)
 	}
-	if _, err := parsePrefixes(c.AllowedSources); err != nil {
+	if _, err := ingest.ParsePrefixes(c.AllowedSources); err != nil {
 		return fmt.Errorf("sip: allowed_sources: %w", err)
 	}
 	if len(c.DigestUsers) > 0 && c.DigestRealm == "" {
@@ -141,23 +143,6 @@ func compilePatterns(ss []string) ([]*regexp.Regexp, error) {
 			return nil, fmt.Errorf("%q: %w", s, err)
 		}
 		out = append(out, re)
-	}
-	return out, nil
-}
-
-// parsePrefixes parses addresses ("10.0.0.1") and prefixes ("10.0.0.0/8").
-func parsePrefixes(ss []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range ss {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q is neither an address nor a prefix", s)
-		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
 }

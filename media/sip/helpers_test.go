@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -20,27 +19,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/internal/testdep"
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
-	"github.com/earshot/earshot/media/whip/ingesttest"
 )
 
 // engine is the package's shared PocketSphinx engine (see TestMain).
 var engine *pocketsphinx.Engine
 
-func TestMain(m *testing.M) {
-	var err error
-	engine, err = pocketsphinx.New(pocketsphinx.DefaultConfig(), nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = engine.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, "sip", &engine) }
 
 // collector is an Opener that runs each call through the real media
 // pipeline (PocketSphinx) and records its transcript and DTMF events.
@@ -59,7 +48,7 @@ func newCollector(t *testing.T) *collector {
 	return &collector{pipe: p, opened: make(chan *recEngagement, 16)}
 }
 
-func (c *collector) Open(ctx context.Context, m Meta) (Engagement, error) {
+func (c *collector) Open(ctx context.Context, m Meta) (ingest.Engagement, error) {
 	c.mu.Lock()
 	refuse := c.refuse
 	c.mu.Unlock()
@@ -70,7 +59,7 @@ func (c *collector) Open(ctx context.Context, m Meta) (Engagement, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, inner: FromPipeline(pe), parties: map[inference.Party]*recParty{}}
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m}
 	c.opened <- e
 	return e, nil
 }
@@ -86,96 +75,20 @@ func (c *collector) next(t *testing.T) *recEngagement {
 	}
 }
 
-// recEngagement records what the SIP server does with an engagement: the
-// pipeline's finals and the Close (ingesttest.Recording), the parties,
-// DTMF digits and participant updates.
+// recEngagement records what the SIP server does with an engagement
+// (ingesttest.Recording: parties, finals, DTMF digits, Close), with the
+// call's Meta and its participant updates.
 type recEngagement struct {
 	*ingesttest.Recording
 	meta    Meta
-	inner   Engagement
 	mu      sync.Mutex
-	parties map[inference.Party]*recParty
-	dtmf    []string
 	updates [][]Participant
-}
-
-func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
-	inner, err := e.inner.AddParty(name, f)
-	if err != nil {
-		return nil, err
-	}
-	p := &recParty{inner: inner, format: f}
-	e.mu.Lock()
-	e.parties[inference.Party(name)] = p
-	e.mu.Unlock()
-	return p, nil
-}
-
-func (e *recEngagement) DTMF(party, digit string) {
-	e.mu.Lock()
-	e.dtmf = append(e.dtmf, party+":"+digit)
-	e.mu.Unlock()
 }
 
 func (e *recEngagement) Participants(ps []Participant) {
 	e.mu.Lock()
 	e.updates = append(e.updates, ps)
 	e.mu.Unlock()
-}
-
-func (e *recEngagement) waitClosed(t *testing.T, d time.Duration) {
-	t.Helper()
-	select {
-	case <-e.Done():
-	case <-time.After(d):
-		t.Fatalf("engagement not closed within %s", d)
-	}
-}
-
-func (e *recEngagement) party(p inference.Party) *recParty {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.parties[p]
-}
-
-func (e *recEngagement) transcript(t *testing.T, party inference.Party) string {
-	t.Helper()
-	return e.Transcript(t, string(party))
-}
-
-// recParty forwards to the pipeline's party and counts what it was given.
-type recParty struct {
-	inner   Party
-	format  codec.Format
-	mu      sync.Mutex
-	packets int
-	bytes   int
-	lastSeq uint16
-	backs   int // sequence numbers that did not increase
-	raw     []byte
-}
-
-func (p *recParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
-	p.mu.Lock()
-	if p.packets > 0 && int16(seq-p.lastSeq) <= 0 {
-		p.backs++
-	}
-	p.packets++
-	p.bytes += len(payload)
-	p.lastSeq = seq
-	p.raw = append(p.raw, payload...)
-	p.mu.Unlock()
-	return p.inner.WriteRTP(seq, ts, payload)
-}
-
-// seconds is the audio received, at 8000 G.711 bytes a second.
-func (p *recParty) seconds() float64 {
-	if p == nil {
-		return 0
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return float64(p.bytes) / 8000
 }
 
 type env struct {
@@ -259,9 +172,7 @@ func (e *env) streamPort(t *testing.T, callID, key string) int {
 // SIPp's exit error and output.
 func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string, mediaPort int, extra ...string) (string, error) {
 	t.Helper()
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatal("sipp not found: make test installs Debian sip-tester")
-	}
+	testdep.Program(t, "sipp", "sip-tester")
 	raw, err := os.ReadFile(filepath.Join("testdata", scenario))
 	if err != nil {
 		t.Fatal(err)
@@ -289,36 +200,12 @@ func runSIPp(t *testing.T, scenario string, subs map[string]string, addr string,
 	return string(out), err
 }
 
-// Recorded read speech from Debian's pocketsphinx-testdata (LibriVox,
-// public domain) with its reference transcripts.
-const testData = "/usr/share/pocketsphinx/test/data/librivox/"
-
-var utterances = map[string]string{
-	"0880": "he was not an ill disposed young man",
-	"0890": "unless to be rather cold hearted and rather selfish is to be ill disposed",
-	"0920": "had he married a more a amiable woman he might have been made still more respectable than he was",
-	"0930": "he might even have been made amiable himself",
-}
-
 // speechULaw converts a test utterance with sox to raw 8 kHz mu-law with
 // half a second of silence before and after; it returns the file, its
 // bytes and what is said.
 func speechULaw(t *testing.T, id string) (string, []byte, string) {
 	t.Helper()
-	src := testData + "sense_and_sensibility_01_austen_64kb-" + id + ".wav"
-	if _, err := os.Stat(src); err != nil {
-		t.Fatalf("test speech missing (Debian package pocketsphinx-testdata, in the Makefile's DEBS_TEST): %v", err)
-	}
-	out := filepath.Join(t.TempDir(), id+".ulaw")
-	if b, err := exec.Command("sox", src, "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", out,
-		"pad", "0.5", "0.5").CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v: %s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, b, utterances[id]
+	return ingesttest.SpeechRawFile(t, id, "mu-law", 8000)
 }
 
 // rtpSender sends G.711 from a local UDP socket.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/jitter"
 )
 
@@ -30,8 +30,8 @@ type rtpStream struct {
 	c      *call
 	key    string
 	label  string
-	party  inference.Party
-	p      Party
+	party  ingest.Party
+	p      ingest.Sink
 	codec  string
 	port   int
 	conn   *net.UDPConn
@@ -234,7 +234,7 @@ func (s *rtpStream) emit(_ uint16, p packet) {
 		return
 	}
 	// Decode errors, losses and overflow are counted by the Party.
-	if err := s.p.WriteRTP(s.audioSeq, p.ts, p.payload); isClosed(err) {
+	if err := s.p.WriteRTP(s.audioSeq, p.ts, p.payload); ingest.IsClosed(err) {
 		s.closed = true
 	}
 	s.c.srv.m.delay.Observe(time.Since(p.arrived).Seconds())
@@ -242,8 +242,8 @@ func (s *rtpStream) emit(_ uint16, p packet) {
 
 func (s *rtpStream) reportDTMF(digit string) {
 	s.c.srv.m.dtmf.Inc()
-	if r, ok := s.c.eng.(DTMFReceiver); ok {
-		r.DTMF(string(s.party), digit)
+	if r, ok := s.c.eng.(ingest.DTMFReceiver); ok {
+		r.DTMF(s.party, digit)
 	}
 }
 

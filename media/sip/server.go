@@ -20,9 +20,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
-	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // Server is a SIP user agent server recording the calls it is sent. Create
@@ -80,7 +79,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 	}
 	s := &Server{cfg: cfg, log: logger.With("component", "sip"), m: m, opener: opener,
 		slots: make(chan struct{}, cfg.MaxCalls), calls: map[string]*call{}, runCtx: context.Background()}
-	s.allow, _ = parsePrefixes(cfg.AllowedSources)
+	s.allow, _ = ingest.ParsePrefixes(cfg.AllowedSources)
 	if len(s.allow) == 0 {
 		s.allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
@@ -413,7 +412,7 @@ type statusCoder interface {
 
 // openStatus maps an Opener or AddParty error to a SIP response.
 func openStatus(err error) (int, string, string) {
-	if errors.Is(err, pipeline.ErrBusy) {
+	if ingest.IsBusy(err) {
 		return 486, "Busy Here", "busy"
 	}
 	if sc, ok := errors.AsType[sipStatuser](err); ok {
@@ -550,14 +549,14 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 		to = aorOf(h.Address.String())
 	}
 	meta := Meta{CallID: id, SIPREC: siprec, From: from, To: to, RemoteAddr: req.Source(), Source: Source, Fields: map[string]string{}}
-	var parties []inference.Party
+	var parties []ingest.Party
 	switch {
 	case md != nil:
 		meta.SessionID = md.sessionID
 		meta.Participants = md.participants
 		parties = s.rules.assign(accept, md.participants, md.senders)
 	case len(accept) == 1 && !siprec:
-		parties = []inference.Party{inference.Party(s.cfg.SingleParty)}
+		parties = []ingest.Party{ingest.Party(s.cfg.SingleParty)}
 		meta.Participants = []Participant{{ID: "from", AoR: from}, {ID: "to", AoR: to}}
 	default:
 		parties = s.rules.assign(accept, nil, nil)
@@ -566,7 +565,7 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 		for j, st := range accept {
 			for _, l := range meta.Participants[i].Labels {
 				if l == st.label {
-					meta.Participants[i].Party = string(parties[j])
+					meta.Participants[i].Party = parties[j]
 				}
 			}
 		}
@@ -601,7 +600,7 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	}
 	c.eng = eng
 	for _, rs := range c.order {
-		p, err := eng.AddParty(string(rs.party), codec.Format{Codec: codec.Codec(rs.codec), SampleRate: 8000, Channels: 1})
+		p, err := eng.AddParty(rs.party, codec.Format{Codec: codec.Codec(rs.codec), SampleRate: 8000, Channels: 1}, 0)
 		if err != nil {
 			eng.Close(err)
 			st, phrase, reason := openStatus(err)

@@ -5,12 +5,11 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/media/whip/ingesttest"
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 )
 
 // TestSIPpPlainPCAP: SIPp places a plain call and plays Debian's PCMA pcap
@@ -26,28 +25,26 @@ func TestSIPpPlainPCAP(t *testing.T) {
 		t.Fatalf("sipp: %v\n%s", err, out)
 	}
 	eng := e.col.next(t)
-	eng.waitClosed(t, 10*time.Second)
+	eng.WaitClosed(t)
 	if eng.Err() != nil {
 		t.Errorf("engagement closed with %v, want nil (BYE)", eng.Err())
 	}
 	if eng.meta.SIPREC || eng.meta.CallID == "" || eng.meta.Fields["queue"] != "billing" {
 		t.Errorf("meta = %+v, want a plain call with queue billing", eng.meta)
 	}
-	if diff := cmp.Diff([]inference.Party{PartyMixed}, eng.meta.Parties); diff != "" {
+	if diff := cmp.Diff([]ingest.Party{ingest.PartyMixed}, eng.meta.Parties); diff != "" {
 		t.Errorf("parties (-want +got):\n%s", diff)
 	}
-	p := eng.party(PartyMixed)
+	p := eng.Party(ingest.PartyMixed)
 	// The pcap holds 236 packets of 240 bytes: 7.08 s.
-	if got := p.seconds(); got < 7.0 || got > 7.1 {
+	if got := p.Seconds(); got < 7.0 || got > 7.1 {
 		t.Errorf("received %.2f s of PCMA, want 7.08", got)
 	}
-	if p.format.Codec != "pcma" {
-		t.Errorf("party format %+v, want pcma", p.format)
+	if p.Format.Codec != "pcma" {
+		t.Errorf("party format %+v, want pcma", p.Format)
 	}
-	eng.transcript(t, PartyMixed) // drains the pipeline
-	eng.mu.Lock()
-	dtmf := append([]string(nil), eng.dtmf...)
-	eng.mu.Unlock()
+	eng.Transcript(t, ingest.PartyMixed) // drains the pipeline
+	dtmf := eng.Digits()
 	if diff := cmp.Diff([]string{"mixed:1"}, dtmf); diff != "" {
 		t.Errorf("DTMF (-want +got):\n%s", diff)
 	}
@@ -68,19 +65,19 @@ func TestSIPpPlainSpeech(t *testing.T) {
 		t.Fatalf("sipp: %v\n%s", err, out)
 	}
 	eng := e.col.next(t)
-	eng.waitClosed(t, 10*time.Second)
+	eng.WaitClosed(t)
 	if diff := cmp.Diff(map[string]string{"queue": "sales", "agent": "a.smith"}, eng.meta.Fields); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
-	got := eng.transcript(t, inference.PartyCustomer)
+	got := eng.Transcript(t, ingest.PartyCustomer)
 	if d := os.Getenv("SIP_DUMP"); d != "" {
-		os.WriteFile(d, eng.party(inference.PartyCustomer).raw, 0o600)
+		os.WriteFile(d, eng.Party(ingest.PartyCustomer).Raw(), 0o600)
 		os.WriteFile(d+".src", audio, 0o600)
 	}
 	if n, of := ingesttest.WordsFound(said, got); n < of/3 {
 		t.Errorf("transcript has %d of %d words said (%q), want at least a third", n, of, got)
 	}
-	if s := eng.party(inference.PartyCustomer).seconds(); s < float64(len(audio))/8000-0.1 {
+	if s := eng.Party(ingest.PartyCustomer).Seconds(); s < float64(len(audio))/8000-0.1 {
 		t.Errorf("received %.2f s, sent %.2f s", s, float64(len(audio))/8000)
 	}
 }
@@ -119,7 +116,7 @@ func TestSIPpSIPREC(t *testing.T) {
 	if !eng.meta.SIPREC || eng.meta.SessionID != "hVpd7YQgRW2nD22h7q60JQ==" || eng.meta.Fields["queue"] != "collections" {
 		t.Errorf("meta = %+v, want SIPREC session hVpd7YQgRW2nD22h7q60JQ== in queue collections", eng.meta)
 	}
-	if diff := cmp.Diff([]inference.Party{inference.PartyAgent, inference.PartyCustomer}, eng.meta.Parties); diff != "" {
+	if diff := cmp.Diff([]ingest.Party{ingest.PartyAgent, ingest.PartyCustomer}, eng.meta.Parties); diff != "" {
 		t.Errorf("parties by m-section (-want +got):\n%s", diff)
 	}
 	wantPs := []Participant{
@@ -136,37 +133,32 @@ func TestSIPpSIPREC(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("sipp: %v\n%s", r.err, r.out)
 	}
-	eng.waitClosed(t, 10*time.Second)
+	eng.WaitClosed(t)
 	for _, c := range []struct {
-		party inference.Party
+		party ingest.Party
 		said  string
-	}{{inference.PartyAgent, agentSaid}, {inference.PartyCustomer, custSaid}} {
-		got := eng.transcript(t, c.party)
+	}{{ingest.PartyAgent, agentSaid}, {ingest.PartyCustomer, custSaid}} {
+		got := eng.Transcript(t, c.party)
 		t.Logf("%s transcript: %q; %+v", c.party, got, eng.PE.Stats()[string(c.party)])
 		if n, of := ingesttest.WordsFound(c.said, got); n < of/3 {
 			t.Errorf("%s transcript has %d of %d words said (%q), want at least a third", c.party, n, of, got)
 		}
 	}
-	if s, want := eng.party(inference.PartyAgent).seconds(), float64(len(agentAudio))/8000; s < want-0.1 || s > want+0.1 {
+	if s, want := eng.Party(ingest.PartyAgent).Seconds(), float64(len(agentAudio))/8000; s < want-0.1 || s > want+0.1 {
 		t.Errorf("agent stream: %.3f s received, %.3f s sent", s, want)
 	}
-	cust := eng.party(inference.PartyCustomer)
-	if s, want := cust.seconds(), float64(len(custAudio)/160*160)/8000; s < want-0.001 || s > want+0.001 {
+	cust := eng.Party(ingest.PartyCustomer)
+	if s, want := cust.Seconds(), float64(len(custAudio)/160*160)/8000; s < want-0.001 || s > want+0.001 {
 		t.Errorf("customer stream: %.3f s received, %.3f s sent", s, want)
 	}
-	cust.mu.Lock()
-	backs := cust.backs
-	cust.mu.Unlock()
-	if backs != 0 {
+	if _, backs := cust.Packets(); backs != 0 {
 		t.Errorf("%d packets reached the party out of order; the reorder buffer and SSRC rebase should prevent it", backs)
 	}
 	if got := e.counter(t, e.srv.m.ssrcChanges); got != 2 {
 		// one for the customer stream, one for SIPp's DTMF pcap (another SSRC)
 		t.Errorf("SSRC changes = %v, want 2", got)
 	}
-	eng.mu.Lock()
-	dtmf := append([]string(nil), eng.dtmf...)
-	eng.mu.Unlock()
+	dtmf := eng.Digits()
 	if diff := cmp.Diff([]string{"agent:#"}, dtmf); diff != "" {
 		t.Errorf("DTMF (-want +got):\n%s", diff)
 	}

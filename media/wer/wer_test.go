@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/earshot/earshot/internal/testdep"
 )
 
 var pairs = []struct{ ref, hyp string }{
@@ -45,9 +47,7 @@ func TestAlign(t *testing.T) {
 // in DEBS_TEST) and requires identical totals.
 func TestAgainstSclite(t *testing.T) {
 	sclite := scliteBin()
-	if _, err := os.Stat(sclite); err != nil {
-		t.Fatalf("sclite not installed (Debian sctk): %v", err)
-	}
+	testdep.File(t, sclite, "sctk")
 	dir := t.TempDir()
 	var ref, hyp strings.Builder
 	var mine Counts

@@ -140,8 +140,8 @@ func TestBadRTP(t *testing.T) {
 	eng := <-e.col.opened
 	tone := func(int) []byte { return bytes.Repeat([]byte{0x10, 0x90}, 80) } // loud square wave
 	seq := c.send(t, 100, 25, tone)
-	waitFor(t, "first audio", func() bool { return eng.party("customer").seconds() >= 0.4 })
-	before := eng.party("customer").seconds()
+	waitFor(t, "first audio", func() bool { return eng.Party("customer").Seconds() >= 0.4 })
+	before := eng.Party("customer").Seconds()
 
 	// Oversized: 1300-byte payloads (over max_payload_bytes 1200, under the MTU).
 	seq = c.send(t, seq, 5, func(int) []byte { return bytes.Repeat([]byte{0x55}, 1300) })
@@ -165,17 +165,17 @@ func TestBadRTP(t *testing.T) {
 	other := dialPion(t, e.hs.URL+"/whip?engagement=other", pcmuCodec)
 	otherEng := <-e.col.opened
 	other.send(t, 1, 10, tone)
-	waitFor(t, "second session audio", func() bool { return otherEng.party("customer").seconds() >= 0.15 })
+	waitFor(t, "second session audio", func() bool { return otherEng.Party("customer").Seconds() >= 0.15 })
 
 	// The first session goes on.
 	c.send(t, seq, 25, tone)
-	waitFor(t, "audio after the bad packets", func() bool { return eng.party("customer").seconds() >= before+0.4 })
+	waitFor(t, "audio after the bad packets", func() bool { return eng.Party("customer").Seconds() >= before+0.4 })
 	if got := testutil.ToFloat64(e.srv.m.dropped.WithLabelValues(string(codec.PCMU), "oversized")); got != 5 {
 		t.Errorf("oversized drops = %v, want 5", got)
 	}
 	// The pipeline fills the 5 dropped packets with silence: the timeline
 	// stays whole.
-	st := eng.pe.Stats()["customer"]
+	st := eng.PE.Stats()["customer"]
 	if st.AudioMs != (25+25)*20 || st.SilenceMs != 5*20 {
 		t.Errorf("pipeline stats: %d ms audio, %d ms silence, want %d and %d", st.AudioMs, st.SilenceMs, (25+25)*20, 5*20)
 	}
@@ -246,8 +246,8 @@ func TestLongPackets(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitFor(t, "audio", func() bool { return eng.pe.Stats()["customer"].AudioMs >= 1000 })
-	st := eng.pe.Stats()["customer"]
+	waitFor(t, "audio", func() bool { return eng.PE.Stats()["customer"].AudioMs >= 1000 })
+	st := eng.PE.Stats()["customer"]
 	if st.AudioMs != 1000 || st.SilenceMs != 0 || st.PacketsLost != 0 {
 		t.Errorf("stats %+v, want 1000 ms audio, no silence, no loss", st)
 	}
@@ -274,8 +274,8 @@ func TestReorderedRTP(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitFor(t, "the audio", func() bool { return eng.pe.Stats()["customer"].AudioMs >= (n-1)*20 })
-	st := eng.pe.Stats()["customer"]
+	waitFor(t, "the audio", func() bool { return eng.PE.Stats()["customer"].AudioMs >= (n-1)*20 })
+	st := eng.PE.Stats()["customer"]
 	// The first packet sent (101) sets the stream's start, so 100 comes
 	// too late; every later pair is reordered.
 	if st.PacketsLate != 1 || st.PacketsLost != 0 || st.SilenceMs != 0 || st.AudioMs != (n-1)*20 {

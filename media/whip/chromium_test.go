@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/earshot/earshot/internal/testdep"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 )
 
 // page publishes the fake microphone over WHIP with the codec named in the
@@ -55,10 +58,7 @@ const report = (s) => fetch('/report?s=' + encodeURIComponent(s));
 // child processes) when the test ends.
 func startChromium(t *testing.T, pageURL, wav string) {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not installed (Debian package chromium, in the Makefile's DEBS_TEST): %v", err)
-	}
+	bin := testdep.Program(t, "chromium", "chromium")
 	profile := t.TempDir()
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -143,12 +143,12 @@ func TestChromiumWHIP(t *testing.T) {
 			}
 			// Collect two loops of the speech, then let the page DELETE.
 			deadline := time.After(90 * time.Second)
-			for eng.party("customer").seconds() < 2*srcSecs+1 {
+			for eng.Party("customer").Seconds() < 2*srcSecs+1 {
 				select {
 				case r := <-reports:
 					t.Fatalf("page: %s", r)
 				case <-deadline:
-					t.Fatalf("only %.1f s of audio after 90 s", eng.party("customer").seconds())
+					t.Fatalf("only %.1f s of audio after 90 s", eng.Party("customer").Seconds())
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
@@ -172,15 +172,15 @@ func TestChromiumWHIP(t *testing.T) {
 			if got := eng.meta.Query.Get("engagement"); got != "e1" {
 				t.Errorf("engagement metadata = %q, want e1", got)
 			}
-			p := eng.party("customer")
-			if p == nil || string(p.format.Codec) != tc.codec {
+			p := eng.Party("customer")
+			if p == nil || string(p.Format.Codec) != tc.codec {
 				t.Fatalf("customer party %+v, want codec %s", p, tc.codec)
 			}
-			pcm, rate := p.audio()
-			r, lag := bestMatch(src, tc.rate, pcm, rate)
-			text := eng.transcript(t, "customer")
+			pcm, rate := p.Audio()
+			r, lag := ingesttest.BestMatch(src, tc.rate, pcm, rate)
+			text := eng.Transcript(t, "customer")
 			found, total := wordsFound(said, text)
-			stats := eng.pe.Stats()["customer"]
+			stats := eng.PE.Stats()["customer"]
 			t.Logf("%s: transcript %q", tc.codec, text)
 			t.Logf("%s: %.1f s received, %d ms silence inserted, %d lost, %v padding-only packets, envelope correlation %.3f at %d ms; %d/%d words recognised",
 				tc.codec, float64(len(pcm))/float64(rate), stats.SilenceMs, stats.PacketsLost,

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // Config holds the WHIP server settings. The zero value is not valid; start
@@ -58,10 +60,10 @@ func DefaultConfig() Config {
 
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
-	if _, err := parsePrefixes(c.Addresses); err != nil {
+	if _, err := ingest.ParsePrefixes(c.Addresses); err != nil {
 		return fmt.Errorf("whip: addresses: %w", err)
 	}
-	if _, err := parsePrefixes(c.RemoteAddresses); err != nil {
+	if _, err := ingest.ParsePrefixes(c.RemoteAddresses); err != nil {
 		return fmt.Errorf("whip: remote_addresses: %w", err)
 	}
 	for _, ip := range c.PublicIPs {
@@ -85,23 +87,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("whip: jitter_packets must be within 0..50, got %d", c.JitterPackets)
 	}
 	return nil
-}
-
-// parsePrefixes parses addresses ("10.0.0.1") and prefixes ("10.0.0.0/8").
-func parsePrefixes(ss []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range ss {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q is neither an address nor a prefix", s)
-		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }
 
 // ipFilter returns a filter keeping IPs inside one of ps; nil if ps is empty.

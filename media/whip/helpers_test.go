@@ -2,20 +2,15 @@ package whip
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"sync"
 	"testing"
 
-	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
-	"github.com/earshot/earshot/media/whip/ingesttest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -24,16 +19,7 @@ const testToken = "test-ingest-token"
 // engine is the package's shared PocketSphinx engine (see TestMain).
 var engine *pocketsphinx.Engine
 
-func TestMain(m *testing.M) {
-	var err error
-	if engine, err = ingesttest.NewEngine(); err != nil {
-		fmt.Fprintln(os.Stderr, "whip tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = engine.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, "whip", &engine) }
 
 // collector is an Opener that runs each session through the real media
 // pipeline (PocketSphinx) and records, per party, the transcript and a copy
@@ -52,7 +38,7 @@ func newCollector(t *testing.T) *collector {
 	return &collector{pipe: p, opened: make(chan *recEngagement, 16)}
 }
 
-func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
+func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
 	if c.refuse != nil {
 		return nil, c.refuse
 	}
@@ -61,70 +47,15 @@ func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, pe: pe, parties: map[inference.Party]*recParty{}}
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m}
 	c.opened <- e
 	return e, nil
 }
 
+// recEngagement is a recorded engagement with the request that opened it.
 type recEngagement struct {
-	*ingesttest.Recording // Close
-	meta                  Meta
-	pe                    *pipeline.Engagement
-	mu                    sync.Mutex
-	parties               map[inference.Party]*recParty
-}
-
-func (e *recEngagement) AddParty(name string, f codec.Format) (Party, error) {
-	inner, err := FromPipeline(e.pe).AddParty(name, f)
-	if err != nil {
-		return nil, err
-	}
-	tap, err := ingesttest.NewTap(f, 0)
-	if err != nil {
-		return nil, err
-	}
-	p := &recParty{Tap: tap, inner: inner, format: f}
-	e.mu.Lock()
-	e.parties[inference.Party(name)] = p
-	e.mu.Unlock()
-	return p, nil
-}
-
-func (e *recEngagement) party(p inference.Party) *recParty {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.parties[p]
-}
-
-func (e *recEngagement) transcript(t *testing.T, p inference.Party) string {
-	t.Helper()
-	return e.Transcript(t, string(p))
-}
-
-// recParty forwards to the pipeline's party and taps the audio.
-type recParty struct {
-	*ingesttest.Tap
-	inner  Party
-	format codec.Format
-}
-
-func (p *recParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
-	p.Keep(payload)
-	return p.inner.WriteRTP(seq, ts, payload)
-}
-
-func (p *recParty) audio() ([]int16, int) {
-	if p == nil {
-		return nil, 0
-	}
-	return p.Audio()
-}
-
-func (p *recParty) seconds() float64 {
-	if p == nil {
-		return 0
-	}
-	return p.Seconds()
+	*ingesttest.Recording
+	meta Meta
 }
 
 func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want, got) }
@@ -185,69 +116,4 @@ func auth(h http.Handler) http.Handler {
 func speech(t *testing.T, id string, rate int) (string, []int16, string) {
 	t.Helper()
 	return ingesttest.SpeechWAV(t, id, rate)
-}
-
-// envelope returns the log energy of consecutive 20 ms frames.
-func envelope(s []int16, rate int) []float64 {
-	n := rate / 50
-	var env []float64
-	for i := 0; i+n <= len(s); i += n {
-		var e float64
-		for _, v := range s[i : i+n] {
-			e += float64(v) * float64(v)
-		}
-		env = append(env, math.Log10(e/float64(n)+100))
-	}
-	return env
-}
-
-// bestMatch slides the source envelope over the received one and returns
-// the highest Pearson correlation and its lag in frames. When less was
-// received than sent (a client starts sending before the server's DTLS is
-// up, and those packets are dropped) it compares the received audio with
-// the end of the source, if it covers at least 60 % of it. It compares the
-// shape of the speech (syllable energy over time), so it holds across codecs
-// and resampling but fails for silence, noise or garbled audio.
-func bestMatch(src []int16, srcRate int, got []int16, gotRate int) (float64, int) {
-	a, b := envelope(src, srcRate), envelope(got, gotRate)
-	best, lag := -1.0, -1
-	if len(b) < len(a) {
-		if len(b) < len(a)*6/10 {
-			return -1, -1
-		}
-		for l := 0; l <= min(10, len(a)-len(b)); l++ { // up to 200 ms cut at the end
-			end := len(a) - l
-			if r := pearson(a[end-len(b):end], b); r > best {
-				best, lag = r, -l
-			}
-		}
-		return best, lag
-	}
-	for off := 0; off+len(a) <= len(b); off++ {
-		if r := pearson(a, b[off:off+len(a)]); r > best {
-			best, lag = r, off
-		}
-	}
-	return best, lag
-}
-
-func pearson(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(len(x))
-	my /= float64(len(y))
-	var sxy, sxx, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxy += dx * dy
-		sxx += dx * dx
-		syy += dy * dy
-	}
-	if sxx == 0 || syy == 0 {
-		return 0
-	}
-	return sxy / math.Sqrt(sxx*syy)
 }

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/pion/sdp/v3"
 )
 
@@ -23,7 +23,7 @@ type audioSection struct {
 	trackID  string
 	codecs   []codec.Codec // supported codecs offered, in offer order
 	pts      []uint8       // their payload types
-	party    inference.Party
+	party    ingest.Party
 }
 
 // parseOffer checks an SDP offer and returns its audio m-sections with their
@@ -117,15 +117,6 @@ func hasAudio(sd *sdp.SessionDescription) bool {
 	return false
 }
 
-// parseParty accepts the party names a client may give.
-func parseParty(s string) (inference.Party, error) {
-	switch p := inference.Party(strings.ToLower(strings.TrimSpace(s))); p {
-	case inference.PartyCustomer, inference.PartyAgent, PartyMixed:
-		return p, nil
-	}
-	return "", fmt.Errorf("whip: party %q must be customer, agent or mixed", s)
-}
-
 // assignParties applies the rules documented on Opener.
 func assignParties(secs []audioSection, q url.Values) error {
 	for i := range secs {
@@ -135,7 +126,7 @@ func assignParties(secs []audioSection, q url.Values) error {
 				continue
 			}
 			if v := q.Get("party." + key); v != "" {
-				p, err := parseParty(v)
+				p, err := ingest.ParseParty(v)
 				if err != nil {
 					return fmt.Errorf("query parameter party.%s: %w", key, err)
 				}
@@ -149,17 +140,17 @@ func assignParties(secs []audioSection, q url.Values) error {
 		ids := strings.ToLower(s.streamID + " " + s.trackID)
 		switch {
 		case strings.Contains(ids, "customer"):
-			s.party = inference.PartyCustomer
+			s.party = ingest.PartyCustomer
 		case strings.Contains(ids, "agent"):
-			s.party = inference.PartyAgent
+			s.party = ingest.PartyAgent
 		}
 	}
 	switch len(secs) {
 	case 1:
 		if secs[0].party == "" {
-			secs[0].party = PartyMixed
+			secs[0].party = ingest.PartyMixed
 			if v := q.Get("party"); v != "" {
-				p, err := parseParty(v)
+				p, err := ingest.ParseParty(v)
 				if err != nil {
 					return fmt.Errorf("query parameter party: %w", err)
 				}
@@ -170,22 +161,15 @@ func assignParties(secs []audioSection, q url.Values) error {
 		a, b := &secs[0], &secs[1]
 		switch {
 		case a.party == "" && b.party == "":
-			a.party, b.party = inference.PartyCustomer, inference.PartyAgent
+			a.party, b.party = ingest.PartyCustomer, ingest.PartyAgent
 		case a.party == "":
-			a.party = other(b.party)
+			a.party = b.party.Other()
 		case b.party == "":
-			b.party = other(a.party)
+			b.party = a.party.Other()
 		}
-		if a.party == b.party || a.party == PartyMixed || b.party == PartyMixed {
+		if a.party == b.party || a.party == ingest.PartyMixed || b.party == ingest.PartyMixed {
 			return fmt.Errorf("whip: two audio tracks need parties customer and agent, got %s and %s", a.party, b.party)
 		}
 	}
 	return nil
-}
-
-func other(p inference.Party) inference.Party {
-	if p == inference.PartyAgent {
-		return inference.PartyCustomer
-	}
-	return inference.PartyAgent
 }

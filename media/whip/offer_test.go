@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/webrtc/v4"
@@ -157,16 +157,16 @@ func TestAssignParties(t *testing.T) {
 		name  string
 		secs  []audioSection
 		query string
-		want  []inference.Party
+		want  []ingest.Party
 		err   string
 	}{
-		{"one track default", []audioSection{{mid: "0"}}, "", []inference.Party{"mixed"}, ""},
-		{"one track party param", []audioSection{{mid: "0"}}, "party=agent", []inference.Party{"agent"}, ""},
-		{"two tracks positional", []audioSection{{mid: "0"}, {mid: "1"}}, "", []inference.Party{"customer", "agent"}, ""},
-		{"by mid", []audioSection{{mid: "0"}, {mid: "1"}}, "party.1=customer", []inference.Party{"agent", "customer"}, ""},
-		{"by stream id", []audioSection{{mid: "a", streamID: "s1"}, {mid: "b", streamID: "s2"}}, "party.s1=agent", []inference.Party{"agent", "customer"}, ""},
-		{"by track id", []audioSection{{mid: "a", trackID: "t1"}, {mid: "b", trackID: "t2"}}, "party.t2=agent&party.t1=customer", []inference.Party{"customer", "agent"}, ""},
-		{"id names party", []audioSection{{mid: "0", streamID: "call", trackID: "Agent-Mic"}, {mid: "1", trackID: "caller"}}, "", []inference.Party{"agent", "customer"}, ""},
+		{"one track default", []audioSection{{mid: "0"}}, "", []ingest.Party{"mixed"}, ""},
+		{"one track party param", []audioSection{{mid: "0"}}, "party=agent", []ingest.Party{"agent"}, ""},
+		{"two tracks positional", []audioSection{{mid: "0"}, {mid: "1"}}, "", []ingest.Party{"customer", "agent"}, ""},
+		{"by mid", []audioSection{{mid: "0"}, {mid: "1"}}, "party.1=customer", []ingest.Party{"agent", "customer"}, ""},
+		{"by stream id", []audioSection{{mid: "a", streamID: "s1"}, {mid: "b", streamID: "s2"}}, "party.s1=agent", []ingest.Party{"agent", "customer"}, ""},
+		{"by track id", []audioSection{{mid: "a", trackID: "t1"}, {mid: "b", trackID: "t2"}}, "party.t2=agent&party.t1=customer", []ingest.Party{"customer", "agent"}, ""},
+		{"id names party", []audioSection{{mid: "0", streamID: "call", trackID: "Agent-Mic"}, {mid: "1", trackID: "caller"}}, "", []ingest.Party{"agent", "customer"}, ""},
 		{"both customer", []audioSection{{mid: "0", trackID: "customer1"}, {mid: "1", trackID: "customer2"}}, "", nil, "customer and agent"},
 		{"bad value", []audioSection{{mid: "0"}}, "party.0=ceo", nil, `party "ceo"`},
 	} {
@@ -182,7 +182,7 @@ func TestAssignParties(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []inference.Party
+			var got []ingest.Party
 			for _, s := range tc.secs {
 				got = append(got, s.party)
 			}

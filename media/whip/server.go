@@ -16,10 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/jitter"
-	"github.com/earshot/earshot/media/pipeline"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -99,11 +98,11 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 		}
 		se.SetInterfaceFilter(func(name string) bool { return allowed[name] })
 	}
-	local, _ := parsePrefixes(cfg.Addresses)
+	local, _ := ingest.ParsePrefixes(cfg.Addresses)
 	if f := ipFilter(local); f != nil {
 		se.SetIPFilter(f)
 	}
-	remote, _ := parsePrefixes(cfg.RemoteAddresses)
+	remote, _ := ingest.ParsePrefixes(cfg.RemoteAddresses)
 	if f := ipFilter(remote); f != nil {
 		se.SetRemoteIPFilter(f)
 	}
@@ -265,7 +264,7 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 	case <-r.Context().Done():
 		return fail(http.StatusServiceUnavailable, "internal", r.Context().Err())
 	}
-	parties := make([]inference.Party, len(secs))
+	parties := make([]ingest.Party, len(secs))
 	for i, sec := range secs {
 		parties[i] = sec.party
 	}
@@ -275,7 +274,7 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 		if sc, ok := errors.AsType[statusCoder](err); ok {
 			st = sc.StatusCode()
 		}
-		if errors.Is(err, pipeline.ErrBusy) {
+		if ingest.IsBusy(err) {
 			return fail(http.StatusServiceUnavailable, "busy", err)
 		}
 		return fail(st, "engagement", err)
@@ -286,10 +285,10 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 		if f.Codec == codec.Opus {
 			f.SampleRate = 48000
 		}
-		p, err := eng.AddParty(string(sec.party), f)
+		p, err := eng.AddParty(sec.party, f, 0)
 		if err != nil {
 			eng.Close(err)
-			if errors.Is(err, pipeline.ErrBusy) {
+			if ingest.IsBusy(err) {
 				return fail(http.StatusServiceUnavailable, "busy", err)
 			}
 			return fail(http.StatusInternalServerError, "internal", err)
@@ -399,7 +398,7 @@ type session struct {
 	srv       *Server
 	id        string
 	pc        *webrtc.PeerConnection
-	eng       Engagement
+	eng       ingest.Engagement
 	tracks    map[string]*track // by mid; fixed after start
 	lastRTP   atomic.Int64      // unix nanoseconds of the last RTP packet
 	connected chan struct{}
@@ -415,8 +414,8 @@ type session struct {
 
 // track is one audio track of a session: its party and negotiated codec.
 type track struct {
-	party   Party
-	name    inference.Party
+	party   ingest.Sink
+	name    ingest.Party
 	codec   codec.Codec
 	started atomic.Bool
 }
@@ -474,7 +473,7 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			case open:
 				// Decode errors, losses, lateness and overflow are counted
 				// by the Party.
-				if err := t.party.WriteRTP(seq-skipped, p.Timestamp, p.Payload); isClosed(err) {
+				if err := t.party.WriteRTP(seq-skipped, p.Timestamp, p.Payload); ingest.IsClosed(err) {
 					open = false
 				}
 			}
@@ -500,7 +499,7 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			before := jb.Reordered
 			if jb.Push(p.SequenceNumber, p) && open && len(p.Payload) > 0 && len(p.Payload) <= ss.srv.cfg.MaxPayloadBytes {
 				// Late: the Party counts and drops it.
-				if err := t.party.WriteRTP(p.SequenceNumber-skipped, p.Timestamp, p.Payload); isClosed(err) {
+				if err := t.party.WriteRTP(p.SequenceNumber-skipped, p.Timestamp, p.Payload); ingest.IsClosed(err) {
 					open = false
 				}
 			}

@@ -109,7 +109,7 @@ func TestTrickleICE(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no engagement opened")
 	}
-	waitFor(t, "audio", func() bool { return eng.party("customer").seconds() >= 0.2 })
+	waitFor(t, "audio", func() bool { return eng.Party("customer").Seconds() >= 0.2 })
 
 	// Shutdown ends the session; the engagement is closed without error.
 	if err := e.srv.Close(); err != nil {

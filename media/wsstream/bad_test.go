@@ -100,10 +100,10 @@ func TestBadStreams(t *testing.T) {
 			sent := <-frames
 			good.Close(websocket.StatusNormalClosure, "")
 			goodEng := e.col.get(t, "good")
-			if err := goodEng.waitClosed(t); err != nil {
+			if err := goodEng.WaitClosed(t); err != nil {
 				t.Errorf("good stream ended with %v", err)
 			}
-			if got := goodEng.pe.Stats()["mixed"].AudioMs; got != int64(sent*100) || sent < 1 {
+			if got := goodEng.PE.Stats()["mixed"].AudioMs; got != int64(sent*100) || sent < 1 {
 				t.Errorf("good stream: %d ms of audio, want %d", got, sent*100)
 			}
 			if tc.audioMs < 0 {
@@ -113,10 +113,10 @@ func TestBadStreams(t *testing.T) {
 				return
 			}
 			bad := e.col.get(t, "bad")
-			if err := bad.waitClosed(t); err == nil {
+			if err := bad.WaitClosed(t); err == nil {
 				t.Errorf("engagement closed with nil, want the reason")
 			}
-			if got := bad.pe.Stats()["customer"].AudioMs; got != int64(tc.audioMs) {
+			if got := bad.PE.Stats()["customer"].AudioMs; got != int64(tc.audioMs) {
 				t.Errorf("engagement kept %d ms of audio, want %d", got, tc.audioMs)
 			}
 		})
@@ -156,7 +156,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := e.col.get(t, "s1")
-	waitFor(t, "audio", func() bool { return eng.pe.Stats()["mixed"].AudioMs == 100 })
+	waitFor(t, "audio", func() bool { return eng.PE.Stats()["mixed"].AudioMs == 100 })
 	status := make(chan websocket.StatusCode, 1)
 	go func() { status <- closeStatus(t, c) }() // the client answers the close
 	if err := e.srv.Close(); err != nil {
@@ -165,7 +165,7 @@ func TestShutdown(t *testing.T) {
 	if st := <-status; st != websocket.StatusGoingAway {
 		t.Errorf("close status %v, want going away", st)
 	}
-	if err := eng.waitClosed(t); err != nil {
+	if err := eng.WaitClosed(t); err != nil {
 		t.Errorf("engagement closed with %v at shutdown, want nil", err)
 	}
 	if got := testutil.ToFloat64(e.srv.m.ended.WithLabelValues("shutdown")); got != 1 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,7 +28,7 @@ type memParty struct {
 	partial bool // a PCM write that splits a sample frame
 }
 
-func (e *memEngagement) AddParty(_ string, f codec.Format, ch int) (Party, error) {
+func (e *memEngagement) AddParty(_ ingest.Party, f codec.Format, ch int) (ingest.Sink, error) {
 	d, err := codec.NewDecoder(f)
 	if err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func (p *memParty) Write(b []byte) error {
 
 type memOpener struct{ engs []*memEngagement }
 
-func (o *memOpener) Open(context.Context, Meta) (Engagement, error) {
+func (o *memOpener) Open(context.Context, Meta) (ingest.Engagement, error) {
 	e := &memEngagement{}
 	o.engs = append(o.engs, e)
 	return e, nil

@@ -2,22 +2,19 @@ package wsstream
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
-	"github.com/earshot/earshot/media/whip/ingesttest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,16 +23,7 @@ const testToken = "test-ingest-token"
 // engine is the package's shared PocketSphinx engine.
 var engine *pocketsphinx.Engine
 
-func TestMain(m *testing.M) {
-	var err error
-	if engine, err = ingesttest.NewEngine(); err != nil {
-		fmt.Fprintln(os.Stderr, "wsstream tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev):", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = engine.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, "wsstream", &engine) }
 
 // collector is an Opener that runs each stream through the real media
 // pipeline and records what each party receives.
@@ -69,87 +57,22 @@ func (c *collector) count() int {
 	return len(c.byID)
 }
 
-func (c *collector) Open(_ context.Context, m Meta) (Engagement, error) {
+func (c *collector) Open(_ context.Context, m Meta) (ingest.Engagement, error) {
 	pe, err := c.pipe.Open(context.Background(), pipeline.OpenOptions{ID: m.Query.Get("engagement"), Source: m.Source})
 	if err != nil {
 		return nil, err
 	}
-	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m, pe: pe, parties: map[inference.Party]*recParty{}}
+	e := &recEngagement{Recording: ingesttest.Record(pe), meta: m}
 	c.mu.Lock()
 	c.byID[m.Query.Get("engagement")] = e
 	c.mu.Unlock()
 	return e, nil
 }
 
+// recEngagement is a recorded engagement with the stream that opened it.
 type recEngagement struct {
-	*ingesttest.Recording // Close
-	meta                  Meta
-	pe                    *pipeline.Engagement
-	mu                    sync.Mutex
-	parties               map[inference.Party]*recParty
-	dtmf                  []string
-}
-
-func (e *recEngagement) AddParty(name string, f codec.Format, ch int) (Party, error) {
-	inner, err := FromPipeline(e.pe).AddParty(name, f, ch)
-	if err != nil {
-		return nil, err
-	}
-	tap, err := ingesttest.NewTap(f, ch)
-	if err != nil {
-		return nil, err
-	}
-	p := &recParty{Tap: tap, inner: inner}
-	e.mu.Lock()
-	e.parties[inference.Party(name)] = p
-	e.mu.Unlock()
-	return p, nil
-}
-
-func (e *recEngagement) DTMF(party, digit string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.dtmf = append(e.dtmf, party+":"+digit)
-}
-
-func (e *recEngagement) party(p inference.Party) *recParty {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.parties[p]
-}
-
-func (e *recEngagement) waitClosed(t *testing.T) error {
-	t.Helper()
-	return e.WaitClosed(t)
-}
-
-func (e *recEngagement) transcript(t *testing.T, p inference.Party) string {
-	t.Helper()
-	return e.Transcript(t, string(p))
-}
-
-// recParty forwards to the pipeline's party and taps its channel.
-type recParty struct {
-	*ingesttest.Tap
-	inner Party
-}
-
-func (p *recParty) WriteRTP(seq uint16, ts uint32, payload []byte) error {
-	p.Keep(payload)
-	return p.inner.WriteRTP(seq, ts, payload)
-}
-
-func (p *recParty) Write(payload []byte) error {
-	p.Keep(payload)
-	return p.inner.Write(payload)
-}
-
-func (p *recParty) audio() []int16 {
-	if p == nil {
-		return nil
-	}
-	pcm, _ := p.Audio()
-	return pcm
+	*ingesttest.Recording
+	meta Meta
 }
 
 type env struct {

@@ -12,9 +12,8 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
-	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/codec"
-	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/ingest"
 )
 
 // closeError ends a stream with a WebSocket close status; reason labels the
@@ -40,20 +39,20 @@ type stream struct {
 	remote string
 
 	format  string // "" until detected
-	eng     Engagement
+	eng     ingest.Engagement
 	closed  bool
 	bad     int
 	stopped bool
 
 	tracks map[string]*twilioTrack // Twilio, by track name
-	pcm    []Party                 // PCM, one per channel
+	pcm    []ingest.Sink           // PCM, one per channel
 	frame  int                     // PCM bytes per sample frame
 	rem    []byte                  // PCM bytes of an incomplete frame
 }
 
 type twilioTrack struct {
-	party Party
-	name  inference.Party
+	party ingest.Sink
+	name  ingest.Party
 	seq   uint16
 	next  uint32 // 8 kHz timestamp after the last payload
 }
@@ -128,7 +127,7 @@ func (s *stream) open(meta Meta, names []string, f codec.Format) error {
 	meta.Query, meta.RemoteAddr, meta.Source, meta.Format = s.query, s.remote, Source, s.format
 	eng, err := s.opener.Open(s.ctx, meta)
 	if err != nil {
-		if errors.Is(err, pipeline.ErrBusy) {
+		if ingest.IsBusy(err) {
 			s.m.refused.WithLabelValues("busy").Inc()
 			return &closeError{websocket.StatusTryAgainLater, "refused", err}
 		}
@@ -136,16 +135,16 @@ func (s *stream) open(meta Meta, names []string, f codec.Format) error {
 		return &closeError{websocket.StatusPolicyViolation, "refused", err}
 	}
 	s.eng = eng
-	parties := make([]Party, len(names))
+	parties := make([]ingest.Sink, len(names))
 	for i, n := range names {
 		ch := i // PCM: one party per channel
 		if s.format == FormatTwilio {
 			ch = 0 // one mono track each
 		}
-		p, err := eng.AddParty(string(meta.Parties[i]), f, ch)
+		p, err := eng.AddParty(meta.Parties[i], f, ch)
 		if err != nil {
 			st := websocket.StatusInternalError
-			if errors.Is(err, pipeline.ErrBusy) {
+			if ingest.IsBusy(err) {
 				s.m.refused.WithLabelValues("busy").Inc()
 				st = websocket.StatusTryAgainLater
 			}
@@ -166,16 +165,16 @@ func (s *stream) open(meta Meta, names []string, f codec.Format) error {
 }
 
 // partyOf maps a track or channel to its party: query party.<key> first.
-func (s *stream) partyOf(key string, def inference.Party) (inference.Party, error) {
+func (s *stream) partyOf(key string, def ingest.Party) (ingest.Party, error) {
 	v := s.query.Get("party." + key)
 	if v == "" {
 		return def, nil
 	}
-	switch p := inference.Party(strings.ToLower(v)); p {
-	case inference.PartyCustomer, inference.PartyAgent, PartyMixed:
-		return p, nil
+	p, err := ingest.ParseParty(v)
+	if err != nil {
+		return "", fmt.Errorf("wsstream: query parameter party.%s: %w", key, err)
 	}
-	return "", fmt.Errorf("wsstream: query parameter party.%s: %q must be customer, agent or mixed", key, v)
+	return p, nil
 }
 
 func badFormat(s *stream, err error) error {
@@ -253,8 +252,8 @@ func (s *stream) twilio(typ websocket.MessageType, data []byte) error {
 			return s.badMsg("dtmf", errors.New("dtmf without a valid digit"))
 		}
 		tr := s.tracks[strings.TrimSuffix(msg.DTMF.Track, "_track")]
-		if d, ok := s.eng.(DTMFReceiver); ok && tr != nil {
-			d.DTMF(string(tr.name), msg.DTMF.Digit)
+		if d, ok := s.eng.(ingest.DTMFReceiver); ok && tr != nil {
+			d.DTMF(tr.name, msg.DTMF.Digit)
 		}
 	case "stop":
 		s.stopped = true
@@ -281,13 +280,13 @@ func (s *stream) twilioStart(msg *twilioMsg) error {
 		return badFormat(s, fmt.Errorf("wsstream: %d tracks, at most inbound and outbound", len(tracks)))
 	}
 	meta := Meta{Params: st.CustomParameters, CallID: st.CallSid, StreamID: st.StreamSid, SampleRate: 8000, Channels: 1}
-	seen := map[inference.Party]bool{}
+	seen := map[ingest.Party]bool{}
 	for _, tr := range tracks {
-		def := inference.PartyCustomer
+		def := ingest.PartyCustomer
 		switch tr {
 		case "inbound":
 		case "outbound":
-			def = inference.PartyAgent
+			def = ingest.PartyAgent
 		default:
 			return badFormat(s, fmt.Errorf("wsstream: unknown Twilio track %q", tr))
 		}
@@ -422,26 +421,25 @@ func (s *stream) pcmOpen(md map[string]any) error {
 		}
 	}
 	names := []string{"0"}
-	var defs []inference.Party
+	var defs []ingest.Party
 	if ch == 1 {
-		def := PartyMixed
+		def := ingest.PartyMixed
 		if v := s.query.Get("party"); v != "" {
-			def = inference.Party(strings.ToLower(v))
+			p, err := ingest.ParseParty(v)
+			if err != nil {
+				return badFormat(s, fmt.Errorf("wsstream: query parameter party: %w", err))
+			}
+			def = p
 		}
-		defs = []inference.Party{def}
+		defs = []ingest.Party{def}
 	} else {
 		names = []string{"0", "1"}
-		defs = []inference.Party{inference.PartyCustomer, inference.PartyAgent}
+		defs = []ingest.Party{ingest.PartyCustomer, ingest.PartyAgent}
 	}
 	for i, n := range names {
 		p, err := s.partyOf(n, defs[i])
 		if err != nil {
 			return badFormat(s, err)
-		}
-		switch p {
-		case inference.PartyCustomer, inference.PartyAgent, PartyMixed:
-		default:
-			return badFormat(s, fmt.Errorf("wsstream: party %q must be customer, agent or mixed", p))
 		}
 		meta.Parties = append(meta.Parties, p)
 	}

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/earshot/earshot/internal/testdep"
 )
 
 // Version is the Ollama release the tests run against.
@@ -55,19 +57,16 @@ func isExec(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// Binary returns the server binary, or ends the test: it fails in CI
-// (CI=true), where `make test` must have built it, and skips elsewhere.
+// Binary returns the server binary, or ends the test: it fails under CI
+// (CI set to anything), where `make test` must have built it, and skips
+// elsewhere.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := BinaryPath(); p != "" {
 		return p
 	}
-	msg := fmt.Sprintf("no Ollama server binary (%s=%q); run `make ollama-server` (builds Ollama %s once, a few minutes)",
-		BinaryEnv, os.Getenv(BinaryEnv), Version)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testdep.Missing(t, fmt.Sprintf("the Ollama server binary (%s=%q)", BinaryEnv, os.Getenv(BinaryEnv)),
+		fmt.Sprintf("run `make ollama-server` (builds Ollama %s once, a few minutes)", Version))
 	return ""
 }
 

@@ -344,7 +344,16 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	if adaptMs > 0 {
 		prior = cmnAdaptPriorFrames
 	}
-	d.do(func() { d.setCMN(e.cmn[p], prior) })
+	var err error
+	d.do(func() {
+		if err = d.startStream(); err == nil {
+			d.setCMN(e.cmn[p], prior)
+		}
+	})
+	if err != nil {
+		e.put(d)
+		return nil, err
+	}
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
 		cmnEvery: int64(adaptMs) * stt.Rate / 1000}, nil
 }

@@ -61,15 +61,8 @@ func newEngine(t *testing.T, mod func(*Config)) *Engine {
 // TestStreamRecognisesSpeech feeds a LibriVox recording in 20 ms writes and
 // checks words, times, confidences and partial hypotheses.
 func TestStreamRecognisesSpeech(t *testing.T) {
-	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0930.wav")
-	if err != nil {
-		t.Fatalf("pocketsphinx-testdata: %v", err)
-	}
-	f, err := wav.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm := f.Samples()
+	pcm := loadSpeech(t, "0930")
+	durationMs := int64(len(pcm)) * 1000 / stt.Rate
 	// The whole file goes in, leading and trailing silence included, with
 	// no voice activity detector in front: the live CMN adaptation, which
 	// assumes gated audio (DefaultWidebandCMNAdaptMs), is off here. The
@@ -80,19 +73,7 @@ func TestStreamRecognisesSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var res []stt.Result
-	for off := 0; off < len(pcm); off += 320 {
-		r, err := s.Write(pcm[off:min(off+320, len(pcm))])
-		if err != nil {
-			t.Fatal(err)
-		}
-		res = append(res, r...)
-	}
-	r, err := s.EndUtterance()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res = append(res, r...)
+	res := feed(t, s, pcm)
 	var finals []string
 	partials := 0
 	var lastEnd int64
@@ -103,8 +84,8 @@ func TestStreamRecognisesSpeech(t *testing.T) {
 		}
 		finals = append(finals, r.Text)
 		for _, w := range r.Words {
-			if w.StartMs < lastEnd || w.EndMs < w.StartMs || w.EndMs > f.DurationMs()+50 {
-				t.Errorf("word %+v out of order or beyond the audio (%d ms)", w, f.DurationMs())
+			if w.StartMs < lastEnd || w.EndMs < w.StartMs || w.EndMs > durationMs+50 {
+				t.Errorf("word %+v out of order or beyond the audio (%d ms)", w, durationMs)
 			}
 			if w.Confidence <= 0 || w.Confidence > 1 {
 				t.Errorf("word %+v: confidence outside (0,1]", w)
@@ -237,4 +218,85 @@ func TestCMNAdapt(t *testing.T) {
 		}
 		st.Close()
 	}
+}
+
+// TestTimesOnTheStreamClock feeds two recordings as two utterances to a
+// stream whose decoder was used before (pooled), and checks that every
+// result and word lies inside the span of the audio of its utterance, in
+// milliseconds of audio written to this stream. PocketSphinx's word frames
+// count from the decoder's stream start, not from the utterance: taken as
+// utterance-relative they stamped each utterance later by all the audio
+// before it, and on a reused decoder by the previous streams' audio too.
+func TestTimesOnTheStreamClock(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.MaxDecoders = 1 })
+	ctx := context.Background()
+	// A first stream leaves the pooled decoder 3 s of audio further on.
+	s0, err := e.NewStream(ctx, stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, s0, loadSpeech(t, "0880"))
+	s0.Close()
+
+	s, err := e.NewStream(ctx, stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var start int64
+	for _, id := range []string{"0930", "0880"} {
+		pcm := loadSpeech(t, id)
+		end := start + int64(len(pcm))*1000/stt.Rate
+		finals := 0
+		for _, r := range feed(t, s, pcm) {
+			if r.Final {
+				finals++
+			}
+			if r.StartMs < start || r.EndMs > end+20 || r.EndMs < r.StartMs {
+				t.Errorf("%s: result %d..%d ms %q outside its audio %d..%d ms", id, r.StartMs, r.EndMs, r.Text, start, end)
+			}
+			for _, w := range r.Words {
+				if w.StartMs < r.StartMs || w.EndMs > r.EndMs {
+					t.Errorf("%s: word %+v outside its result %d..%d ms", id, w, r.StartMs, r.EndMs)
+				}
+			}
+		}
+		if finals == 0 {
+			t.Errorf("%s: no final result", id)
+		}
+		start = end
+	}
+}
+
+// loadSpeech reads a LibriVox recording of pocketsphinx-testdata (16 kHz).
+func loadSpeech(t *testing.T, id string) []int16 {
+	t.Helper()
+	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-" + id + ".wav")
+	if err != nil {
+		t.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Samples()
+}
+
+// feed writes pcm to s in 20 ms writes, ends the utterance, and returns
+// every result.
+func feed(t *testing.T, s stt.Stream, pcm []int16) []stt.Result {
+	t.Helper()
+	var res []stt.Result
+	for off := 0; off < len(pcm); off += 320 {
+		r, err := s.Write(pcm[off:min(off+320, len(pcm))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r...)
+	}
+	r, err := s.EndUtterance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(res, r...)
 }

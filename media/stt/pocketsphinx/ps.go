@@ -146,6 +146,22 @@ func trimHeap() { C.es_trim() }
 
 // The methods below run on the decoder thread (inside do).
 
+// startStream starts a new stream on the decoder: PocketSphinx counts the
+// frames of word segments from the start of the stream (across
+// utterances), so every stream taken from the pool starts one, and word
+// frames are then on the stream's clock.
+func (d *decoder) startStream() error {
+	if d.inUtt {
+		if err := d.endUtt(); err != nil {
+			return err
+		}
+	}
+	if C.ps_start_stream(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_stream failed")
+	}
+	return nil
+}
+
 func (d *decoder) startUtt() error {
 	if C.ps_start_utt(d.ps) < 0 {
 		return errors.New("pocketsphinx: ps_start_utt failed")

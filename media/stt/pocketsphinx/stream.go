@@ -112,8 +112,7 @@ func (s *stream) final() (stt.Result, error) {
 		return stt.Result{}, err
 	}
 	s.d.speech = false
-	base := ms(s.uttStart)
-	r := stt.Result{Final: true, StartMs: base, EndMs: ms(s.fed)}
+	r := stt.Result{Final: true, StartMs: ms(s.uttStart), EndMs: ms(s.fed)}
 	var texts []string
 	for _, w := range s.d.words() {
 		t := cleanWord(w.word)
@@ -124,7 +123,8 @@ func (s *stream) final() (stt.Result, error) {
 		if conf > 1 {
 			conf = 1
 		}
-		r.Words = append(r.Words, stt.Word{Text: t, StartMs: base + int64(w.sf)*10, EndMs: base + int64(w.ef+1)*10, Confidence: conf})
+		// Word frames (10 ms) count from the stream's start, like fed.
+		r.Words = append(r.Words, stt.Word{Text: t, StartMs: int64(w.sf) * 10, EndMs: int64(w.ef+1) * 10, Confidence: conf})
 		texts = append(texts, t)
 	}
 	if len(r.Words) > 0 {

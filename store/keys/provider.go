@@ -1,4 +1,4 @@
-package store
+package keys
 
 import (
 	"context"
@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/earshot/earshot/store/internal/dbfile"
 )
 
-// KeyProvider holds the site's key-encryption keys (KEKs), by version, and
+// Provider holds the site's key-encryption keys (KEKs), by version, and
 // wraps and unwraps data keys with them. KEK material never leaves a
 // provider that can keep it (an HSM); the file provider keeps it in 0600
-// files. Implementations must be safe for concurrent use; the store calls
+// files. Implementations must be safe for concurrent use; a Ring calls
 // Close once, at its own Close.
-type KeyProvider interface {
+type Provider interface {
 	// Name identifies the provider in logs and audit entries.
 	Name() string
 	// CreateKEK makes KEK version v exist, generating it if missing; an
@@ -31,7 +33,7 @@ type KeyProvider interface {
 }
 
 // ErrNoKEK is returned when a KEK version a value needs is missing.
-var ErrNoKEK = errors.New("store: key-encryption key not available")
+var ErrNoKEK = errors.New("keys: key-encryption key not available")
 
 // FileProvider keeps KEK versions as 32-byte files kek-<v>.key (mode 0600)
 // in a directory, and wraps with AES-256-GCM.
@@ -39,52 +41,52 @@ type FileProvider struct {
 	dir string
 }
 
-var _ KeyProvider = (*FileProvider)(nil)
+var _ Provider = (*FileProvider)(nil)
 
 // NewFileProvider returns a provider keeping its keys in dir (created 0700).
 func NewFileProvider(dir string) (*FileProvider, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: kek directory: %w", err)
+		return nil, fmt.Errorf("keys: kek directory: %w", err)
 	}
 	return &FileProvider{dir: dir}, nil
 }
 
-// Name implements KeyProvider.
+// Name implements Provider.
 func (p *FileProvider) Name() string { return ProviderFile }
 
 func (p *FileProvider) path(v uint32) string {
 	return filepath.Join(p.dir, "kek-"+strconv.FormatUint(uint64(v), 10)+".key")
 }
 
-// CreateKEK implements KeyProvider.
+// CreateKEK implements Provider.
 func (p *FileProvider) CreateKEK(_ context.Context, v uint32) error {
 	if _, err := p.key(v); err == nil {
 		return nil
 	}
-	k, err := randomKey()
+	k, err := NewKey()
 	if err != nil {
 		return err
 	}
 	tmp := p.path(v) + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("store: create kek: %w", err)
+		return fmt.Errorf("keys: create kek: %w", err)
 	}
 	if _, err := f.Write(k); err != nil {
 		f.Close()
-		return fmt.Errorf("store: write kek: %w", err)
+		return fmt.Errorf("keys: write kek: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("store: sync kek: %w", err)
+		return fmt.Errorf("keys: sync kek: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("store: close kek: %w", err)
+		return fmt.Errorf("keys: close kek: %w", err)
 	}
 	if err := os.Rename(tmp, p.path(v)); err != nil {
-		return fmt.Errorf("store: install kek: %w", err)
+		return fmt.Errorf("keys: install kek: %w", err)
 	}
-	return syncDir(p.dir)
+	return dbfile.SyncDir(p.dir)
 }
 
 func (p *FileProvider) key(v uint32) ([]byte, error) {
@@ -93,44 +95,44 @@ func (p *FileProvider) key(v uint32) ([]byte, error) {
 		return nil, fmt.Errorf("kek version %d (%s): %w", v, p.path(v), ErrNoKEK)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: read kek: %w", err)
+		return nil, fmt.Errorf("keys: read kek: %w", err)
 	}
-	if len(k) != keySize {
-		return nil, fmt.Errorf("store: kek file %s is %d bytes, want %d", p.path(v), len(k), keySize)
+	if len(k) != KeySize {
+		return nil, fmt.Errorf("keys: kek file %s is %d bytes, want %d", p.path(v), len(k), KeySize)
 	}
 	return k, nil
 }
 
-// Wrap implements KeyProvider.
+// Wrap implements Provider.
 func (p *FileProvider) Wrap(_ context.Context, v uint32, dek, aad []byte) ([]byte, error) {
 	k, err := p.key(v)
 	if err != nil {
 		return nil, err
 	}
-	return seal(k, aad, dek)
+	return Seal(k, aad, dek)
 }
 
-// Unwrap implements KeyProvider.
+// Unwrap implements Provider.
 func (p *FileProvider) Unwrap(_ context.Context, v uint32, wrapped, aad []byte) ([]byte, error) {
 	k, err := p.key(v)
 	if err != nil {
 		return nil, err
 	}
-	return open(k, aad, wrapped)
+	return Unseal(k, aad, wrapped)
 }
 
-// DestroyKEK implements KeyProvider: the file is overwritten, then removed.
+// DestroyKEK implements Provider: the file is overwritten, then removed.
 func (p *FileProvider) DestroyKEK(_ context.Context, v uint32) error {
 	path := p.path(v)
 	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
-		f.Write(make([]byte, keySize))
+		f.Write(make([]byte, KeySize))
 		f.Sync()
 		f.Close()
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("store: destroy kek: %w", err)
+		return fmt.Errorf("keys: destroy kek: %w", err)
 	}
-	return syncDir(p.dir)
+	return dbfile.SyncDir(p.dir)
 }
 
 // Versions lists the KEK versions present, for diagnostics.
@@ -156,17 +158,5 @@ func (p *FileProvider) Versions() ([]uint32, error) {
 	return out, nil
 }
 
-// Close implements KeyProvider.
+// Close implements Provider.
 func (p *FileProvider) Close() error { return nil }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("store: sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("store: sync dir: %w", err)
-	}
-	return nil
-}

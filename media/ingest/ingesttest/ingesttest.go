@@ -1,12 +1,17 @@
-// Package ingesttest holds the test helpers of the ingest packages (whip,
-// wsstream): the PocketSphinx engine their end-to-end tests share, recorded
-// speech with its transcripts, and a recorder around a real pipeline
-// engagement that keeps the final segments, a copy of each party's decoded
-// audio, and how the engagement was closed.
+// Package ingesttest holds the test helpers of the ingest protocols (sip,
+// whip, wsstream) and of the daemon's ingest tests: the PocketSphinx engine
+// their end-to-end tests share, recorded speech with its transcripts, free
+// loopback ports, and a Recording: an ingest.Engagement around a real
+// pipeline engagement that keeps the final segments, a copy of each party's
+// audio, the DTMF digits and how the engagement was closed.
+//
+// It is a test helper package (like net/http/httptest) rather than an
+// internal one because the daemon's tests, outside media/, use it too.
 package ingesttest
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +23,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 )
@@ -28,6 +34,21 @@ func NewEngine() (*pocketsphinx.Engine, error) {
 	cfg := pocketsphinx.DefaultConfig()
 	cfg.MaxDecoders = 16 // decoders are created on demand
 	return pocketsphinx.New(cfg, nil)
+}
+
+// Main is the TestMain of a package whose tests share one PocketSphinx
+// engine: it sets *engine (or exits naming the Debian packages PocketSphinx
+// needs), runs the tests, closes the engine and exits.
+func Main(m *testing.M, pkg string, engine **pocketsphinx.Engine) {
+	e, err := NewEngine()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests need PocketSphinx (Debian pocketsphinx-en-us, libpocketsphinx-dev): %v\n", pkg, err)
+		os.Exit(1)
+	}
+	*engine = e
+	code := m.Run()
+	_ = e.Close()
+	os.Exit(code)
 }
 
 // dataDir holds recorded read speech from Debian's pocketsphinx-testdata
@@ -75,7 +96,15 @@ func SpeechWAV(t *testing.T, id string, rate int) (string, []int16, string) {
 // "mu-law" (8-bit) or "signed-integer" (16-bit little-endian) at rate.
 func SpeechRaw(t *testing.T, id, encoding string, rate int) ([]byte, string) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "speech.raw")
+	_, b, said := SpeechRawFile(t, id, encoding, rate)
+	return b, said
+}
+
+// SpeechRawFile is SpeechRaw that also returns the file (for clients such
+// as SIPp that read it).
+func SpeechRawFile(t *testing.T, id, encoding string, rate int) (string, []byte, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), id+".raw")
 	bits := "16"
 	if encoding == "mu-law" {
 		bits = "8"
@@ -85,7 +114,7 @@ func SpeechRaw(t *testing.T, id, encoding string, rate int) ([]byte, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b, Utterances[id]
+	return out, b, Utterances[id]
 }
 
 // LE16 decodes little-endian 16-bit samples.
@@ -114,21 +143,30 @@ func WordsFound(want, got string) (int, int) {
 	return n, len(ws)
 }
 
-// Recording follows a pipeline engagement: it reads its segments and keeps
-// the finals, and records the ingest's Close.
+// Recording is an ingest.Engagement that runs a real pipeline engagement
+// and records what the ingest did with it: each party's payloads (a Tap in
+// front of the pipeline party), the final segments, DTMF digits and Close.
 type Recording struct {
-	PE      *pipeline.Engagement
+	PE *pipeline.Engagement
+
 	mu      sync.Mutex
 	finals  []pipeline.Segment
+	parties map[ingest.Party]*Tap
+	digits  []string
 	closes  int
 	err     error
 	closed  chan struct{}
 	drained chan struct{}
 }
 
+var (
+	_ ingest.Engagement   = (*Recording)(nil)
+	_ ingest.DTMFReceiver = (*Recording)(nil)
+)
+
 // Record starts reading pe's segments.
 func Record(pe *pipeline.Engagement) *Recording {
-	r := &Recording{PE: pe, closed: make(chan struct{}), drained: make(chan struct{})}
+	r := &Recording{PE: pe, parties: map[ingest.Party]*Tap{}, closed: make(chan struct{}), drained: make(chan struct{})}
 	go func() {
 		defer close(r.drained)
 		for seg := range pe.Segments() {
@@ -140,6 +178,43 @@ func Record(pe *pipeline.Engagement) *Recording {
 		}
 	}()
 	return r
+}
+
+// AddParty adds the party to the pipeline engagement behind a Tap.
+func (r *Recording) AddParty(p ingest.Party, f codec.Format, ch int) (ingest.Sink, error) {
+	inner, err := ingest.FromPipeline(r.PE).AddParty(p, f, ch)
+	if err != nil {
+		return nil, err
+	}
+	tap, err := NewTap(inner, f, ch)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.parties[p] = tap
+	r.mu.Unlock()
+	return tap, nil
+}
+
+// Party returns the Tap of a party, nil if the ingest did not add it.
+func (r *Recording) Party(p ingest.Party) *Tap {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.parties[p]
+}
+
+// DTMF records a digit as "party:digit".
+func (r *Recording) DTMF(p ingest.Party, digit string) {
+	r.mu.Lock()
+	r.digits = append(r.digits, string(p)+":"+digit)
+	r.mu.Unlock()
+}
+
+// Digits returns the DTMF digits received, as "party:digit".
+func (r *Recording) Digits() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.digits...)
 }
 
 // Close records the ingest's Close and drains the pipeline engagement on
@@ -160,7 +235,7 @@ func (r *Recording) Close(err error) {
 func (r *Recording) Done() <-chan struct{} { return r.closed }
 
 // WaitClosed waits for Close, checks it came once, and returns its error.
-func (r *Recording) WaitClosed(t *testing.T) error {
+func (r *Recording) WaitClosed(t testing.TB) error {
 	t.Helper()
 	select {
 	case <-r.closed:
@@ -182,9 +257,9 @@ func (r *Recording) Err() error {
 	return r.err
 }
 
-// Transcript waits for the pipeline to drain and returns a party's final
-// text.
-func (r *Recording) Transcript(t *testing.T, party string) string {
+// Finals waits for the pipeline to drain and returns the final segments
+// in the order the pipeline emitted them.
+func (r *Recording) Finals(t testing.TB) []pipeline.Segment {
 	t.Helper()
 	select {
 	case <-r.drained:
@@ -193,38 +268,73 @@ func (r *Recording) Transcript(t *testing.T, party string) string {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return append([]pipeline.Segment(nil), r.finals...)
+}
+
+// Transcript waits for the pipeline to drain and returns a party's final
+// text.
+func (r *Recording) Transcript(t testing.TB, p ingest.Party) string {
+	t.Helper()
 	var words []string
-	for _, s := range r.finals {
-		if s.Party == party && s.Text != "" {
+	for _, s := range r.Finals(t) {
+		if s.Party == string(p) && s.Text != "" {
 			words = append(words, s.Text)
 		}
 	}
 	return strings.Join(words, " ")
 }
 
-// Tap keeps its own decode of every payload of one party (one channel, no
-// gap filling) to compare with what was sent.
+// Tap stands in front of one party's Sink: it counts the payloads, keeps
+// them, and keeps its own decode of them (one channel, no gap filling) to
+// compare with what was sent.
 type Tap struct {
 	Format codec.Format
+	inner  ingest.Sink
 	dec    codec.Decoder
 	ch     int
-	mu     sync.Mutex
-	pcm    []int16
+
+	mu      sync.Mutex
+	pcm     []int16
+	raw     []byte
+	packets int
+	backs   int // RTP sequence numbers that did not increase
+	lastSeq uint16
 }
 
-// NewTap returns a Tap for channel ch of format f.
-func NewTap(f codec.Format, ch int) (*Tap, error) {
+// NewTap returns a Tap for channel ch of format f in front of inner.
+func NewTap(inner ingest.Sink, f codec.Format, ch int) (*Tap, error) {
 	d, err := codec.NewDecoder(f)
 	if err != nil {
 		return nil, err
 	}
-	return &Tap{Format: f, dec: d, ch: ch}, nil
+	return &Tap{Format: f, inner: inner, dec: d, ch: ch}, nil
 }
 
-// Keep decodes one payload; undecodable payloads are skipped.
-func (tp *Tap) Keep(payload []byte) {
+// WriteRTP implements ingest.Sink.
+func (tp *Tap) WriteRTP(seq uint16, ts uint32, payload []byte) error {
+	tp.mu.Lock()
+	if tp.packets > 0 && int16(seq-tp.lastSeq) <= 0 {
+		tp.backs++
+	}
+	tp.lastSeq = seq
+	tp.mu.Unlock()
+	tp.keep(payload)
+	return tp.inner.WriteRTP(seq, ts, payload)
+}
+
+// Write implements ingest.Sink.
+func (tp *Tap) Write(payload []byte) error {
+	tp.keep(payload)
+	return tp.inner.Write(payload)
+}
+
+// keep counts and decodes one payload; undecodable payloads are kept raw
+// but not decoded.
+func (tp *Tap) keep(payload []byte) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
+	tp.packets++
+	tp.raw = append(tp.raw, payload...)
 	all, err := tp.dec.Decode(nil, payload)
 	if err != nil {
 		return
@@ -235,7 +345,8 @@ func (tp *Tap) Keep(payload []byte) {
 	}
 }
 
-// Audio returns a copy of the decoded audio and its rate (0 for a nil Tap).
+// Audio returns a copy of the decoded audio and its rate (nothing for a
+// nil Tap).
 func (tp *Tap) Audio() ([]int16, int) {
 	if tp == nil {
 		return nil, 0
@@ -245,13 +356,28 @@ func (tp *Tap) Audio() ([]int16, int) {
 	return append([]int16(nil), tp.pcm...), tp.dec.SampleRate()
 }
 
-// Seconds returns the duration of the decoded audio.
+// Seconds returns the duration of the decoded audio (0 for a nil Tap).
 func (tp *Tap) Seconds() float64 {
 	pcm, rate := tp.Audio()
 	if rate == 0 {
 		return 0
 	}
 	return float64(len(pcm)) / float64(rate)
+}
+
+// Packets returns the payloads received and how many of them came with an
+// RTP sequence number that did not increase.
+func (tp *Tap) Packets() (n, outOfOrder int) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return tp.packets, tp.backs
+}
+
+// Raw returns a copy of the payloads received, concatenated.
+func (tp *Tap) Raw() []byte {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return append([]byte(nil), tp.raw...)
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.

@@ -1,4 +1,4 @@
-package store
+package keys
 
 import (
 	"context"
@@ -26,7 +26,7 @@ type PKCS11Provider struct {
 	label   string
 }
 
-var _ KeyProvider = (*PKCS11Provider)(nil)
+var _ Provider = (*PKCS11Provider)(nil)
 
 // NewPKCS11Provider loads the module, finds the token by label and logs in.
 func NewPKCS11Provider(c PKCS11Config) (*PKCS11Provider, error) {
@@ -40,12 +40,12 @@ func NewPKCS11Provider(c PKCS11Config) (*PKCS11Provider, error) {
 	}
 	p := pkcs11.New(c.Module)
 	if p == nil {
-		return nil, fmt.Errorf("store: pkcs11: cannot load module %s", c.Module)
+		return nil, fmt.Errorf("keys: pkcs11: cannot load module %s", c.Module)
 	}
 	fail := func(format string, err error) (*PKCS11Provider, error) {
 		p.Finalize()
 		p.Destroy()
-		return nil, fmt.Errorf("store: pkcs11: "+format+": %w", err)
+		return nil, fmt.Errorf("keys: pkcs11: "+format+": %w", err)
 	}
 	if err := p.Initialize(); err != nil {
 		// Another user of the module in this process (a plugin host
@@ -53,7 +53,7 @@ func NewPKCS11Provider(c PKCS11Config) (*PKCS11Provider, error) {
 		var perr pkcs11.Error
 		if !errors.As(err, &perr) || perr != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
 			p.Destroy()
-			return nil, fmt.Errorf("store: pkcs11: initialize %s: %w", c.Module, err)
+			return nil, fmt.Errorf("keys: pkcs11: initialize %s: %w", c.Module, err)
 		}
 	}
 	slots, err := p.GetSlotList(true)
@@ -90,20 +90,20 @@ func (c PKCS11Config) pin() (string, error) {
 	case c.PINFile != "":
 		b, err := os.ReadFile(c.PINFile)
 		if err != nil {
-			return "", fmt.Errorf("store: pkcs11: pin_file: %w", err)
+			return "", fmt.Errorf("keys: pkcs11: pin_file: %w", err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	case c.PINEnv != "":
 		v := os.Getenv(c.PINEnv)
 		if v == "" {
-			return "", fmt.Errorf("store: pkcs11: environment variable %s (pin_env) is empty", c.PINEnv)
+			return "", fmt.Errorf("keys: pkcs11: environment variable %s (pin_env) is empty", c.PINEnv)
 		}
 		return v, nil
 	}
-	return "", errors.New("store: pkcs11: no pin configured")
+	return "", errors.New("keys: pkcs11: no pin configured")
 }
 
-// Name implements KeyProvider.
+// Name implements Provider.
 func (h *PKCS11Provider) Name() string { return ProviderPKCS11 }
 
 func (h *PKCS11Provider) objectLabel(v uint32) string {
@@ -117,14 +117,14 @@ func (h *PKCS11Provider) find(v uint32) (pkcs11.ObjectHandle, error) {
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, h.objectLabel(v)),
 	}
 	if err := h.p.FindObjectsInit(h.session, tmpl); err != nil {
-		return 0, fmt.Errorf("store: pkcs11: find: %w", err)
+		return 0, fmt.Errorf("keys: pkcs11: find: %w", err)
 	}
 	objs, _, err := h.p.FindObjects(h.session, 1)
 	if ferr := h.p.FindObjectsFinal(h.session); err == nil {
 		err = ferr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: pkcs11: find: %w", err)
+		return 0, fmt.Errorf("keys: pkcs11: find: %w", err)
 	}
 	if len(objs) == 0 {
 		return 0, fmt.Errorf("kek %s: %w", h.objectLabel(v), ErrNoKEK)
@@ -132,7 +132,7 @@ func (h *PKCS11Provider) find(v uint32) (pkcs11.ObjectHandle, error) {
 	return objs[0], nil
 }
 
-// CreateKEK implements KeyProvider: an existing key with the version's
+// CreateKEK implements Provider: an existing key with the version's
 // label (for instance one the customer generated) is kept.
 func (h *PKCS11Provider) CreateKEK(_ context.Context, v uint32) error {
 	h.mu.Lock()
@@ -145,7 +145,7 @@ func (h *PKCS11Provider) CreateKEK(_ context.Context, v uint32) error {
 	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
-		pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, keySize),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, KeySize),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
@@ -156,12 +156,12 @@ func (h *PKCS11Provider) CreateKEK(_ context.Context, v uint32) error {
 	}
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}
 	if _, err := h.p.GenerateKey(h.session, mech, tmpl); err != nil {
-		return fmt.Errorf("store: pkcs11: generate %s: %w", h.objectLabel(v), err)
+		return fmt.Errorf("keys: pkcs11: generate %s: %w", h.objectLabel(v), err)
 	}
 	return nil
 }
 
-// Wrap implements KeyProvider: IV (12) | AES-GCM ciphertext and tag.
+// Wrap implements Provider: IV (12) | AES-GCM ciphertext and tag.
 func (h *PKCS11Provider) Wrap(_ context.Context, v uint32, dek, aad []byte) ([]byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -171,16 +171,16 @@ func (h *PKCS11Provider) Wrap(_ context.Context, v uint32, dek, aad []byte) ([]b
 	}
 	iv := make([]byte, nonceSize)
 	if _, err := rand.Read(iv); err != nil {
-		return nil, fmt.Errorf("store: pkcs11: iv: %w", err)
+		return nil, fmt.Errorf("keys: pkcs11: iv: %w", err)
 	}
 	params := pkcs11.NewGCMParams(iv, aad, 128)
 	defer params.Free()
 	if err := h.p.EncryptInit(h.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, obj); err != nil {
-		return nil, fmt.Errorf("store: pkcs11: encrypt init: %w", err)
+		return nil, fmt.Errorf("keys: pkcs11: encrypt init: %w", err)
 	}
 	ct, err := h.p.Encrypt(h.session, dek)
 	if err != nil {
-		return nil, fmt.Errorf("store: pkcs11: encrypt: %w", err)
+		return nil, fmt.Errorf("keys: pkcs11: encrypt: %w", err)
 	}
 	if got := params.IV(); len(got) == nonceSize {
 		iv = got // some HSMs choose the IV themselves
@@ -188,7 +188,7 @@ func (h *PKCS11Provider) Wrap(_ context.Context, v uint32, dek, aad []byte) ([]b
 	return append(iv, ct...), nil
 }
 
-// Unwrap implements KeyProvider.
+// Unwrap implements Provider.
 func (h *PKCS11Provider) Unwrap(_ context.Context, v uint32, wrapped, aad []byte) ([]byte, error) {
 	if len(wrapped) < nonceSize+16 {
 		return nil, ErrTampered
@@ -202,16 +202,16 @@ func (h *PKCS11Provider) Unwrap(_ context.Context, v uint32, wrapped, aad []byte
 	params := pkcs11.NewGCMParams(wrapped[:nonceSize], aad, 128)
 	defer params.Free()
 	if err := h.p.DecryptInit(h.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, obj); err != nil {
-		return nil, fmt.Errorf("store: pkcs11: decrypt init: %w", err)
+		return nil, fmt.Errorf("keys: pkcs11: decrypt init: %w", err)
 	}
 	pt, err := h.p.Decrypt(h.session, wrapped[nonceSize:])
 	if err != nil {
-		return nil, fmt.Errorf("store: pkcs11: decrypt (%v): %w", err, ErrTampered)
+		return nil, fmt.Errorf("keys: pkcs11: decrypt (%v): %w", err, ErrTampered)
 	}
 	return pt, nil
 }
 
-// DestroyKEK implements KeyProvider.
+// DestroyKEK implements Provider.
 func (h *PKCS11Provider) DestroyKEK(_ context.Context, v uint32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -223,12 +223,12 @@ func (h *PKCS11Provider) DestroyKEK(_ context.Context, v uint32) error {
 		return err
 	}
 	if err := h.p.DestroyObject(h.session, obj); err != nil {
-		return fmt.Errorf("store: pkcs11: destroy %s: %w", h.objectLabel(v), err)
+		return fmt.Errorf("keys: pkcs11: destroy %s: %w", h.objectLabel(v), err)
 	}
 	return nil
 }
 
-// Close implements KeyProvider.
+// Close implements Provider.
 func (h *PKCS11Provider) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -241,7 +241,7 @@ func (h *PKCS11Provider) Close() error {
 	h.p.Destroy()
 	h.p = nil
 	if err != nil {
-		return fmt.Errorf("store: pkcs11: finalize: %w", err)
+		return fmt.Errorf("keys: pkcs11: finalize: %w", err)
 	}
 	return nil
 }
