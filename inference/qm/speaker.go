@@ -9,7 +9,8 @@ import (
 // MetricsConfig sets the thresholds of the speaker metrics.
 type MetricsConfig struct {
 	// BridgeMS joins a party's speech across pauses shorter than this
-	// (between words, or between segments).
+	// (between words, or between segments): a pause under a second inside
+	// a turn is part of the talk, as a listener hears it.
 	BridgeMS int64 `json:"bridge_ms"`
 	// SilenceMS is the pause counted as a silence.
 	SilenceMS int64 `json:"silence_ms"`
@@ -23,7 +24,7 @@ type MetricsConfig struct {
 
 // DefaultMetricsConfig returns the default thresholds.
 func DefaultMetricsConfig() MetricsConfig {
-	return MetricsConfig{BridgeMS: 500, SilenceMS: 5000, MinOverlapMS: 300, OvertalkBurstMS: 2000}
+	return MetricsConfig{BridgeMS: 1000, SilenceMS: 5000, MinOverlapMS: 300, OvertalkBurstMS: 2000}
 }
 
 // Validate checks the thresholds.
