@@ -406,3 +406,52 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLiveMetricsEvents: a live call publishes metrics events as it goes,
+// and a reader does not see them once speaker metrics are switched off.
+func TestLiveMetricsEvents(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Channel: "voice"}, 201), &e)
+	l, ok := td.hub.Get(e.ID)
+	if !ok {
+		t.Fatal("engagement not live")
+	}
+	for _, s := range []store.Segment{
+		{Speaker: "agent", StartMs: 0, EndMs: 3000, Text: "thank you for calling"},
+		{Speaker: "customer", StartMs: 2000, EndMs: 6000, Text: "my card has not arrived"},
+		{Speaker: "agent", StartMs: 9000, EndMs: 12000, Text: "let me check that for you"},
+	} {
+		if err := l.SubmitWait(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := td.URL + "/api/v1/engagements/" + e.ID + "/events"
+	var metrics []sseEvent
+	for _, ev := range readSSE(t, events, td.Admin, "", 0, 3*time.Second) {
+		if ev.Type == EventMetrics {
+			metrics = append(metrics, ev)
+		}
+	}
+	// The first utterance publishes, then every 5 s of media: 0-3 s and 9-12 s.
+	if len(metrics) != 2 {
+		t.Fatalf("metrics events = %+v, want 2", metrics)
+	}
+	var last struct {
+		AtMS    int64      `json:"at_ms"`
+		Metrics qm.Metrics `json:"metrics"`
+	}
+	json.Unmarshal([]byte(metrics[1].Data), &last)
+	if last.AtMS != 12000 || len(last.Metrics.Interruptions) != 1 || last.Metrics.Parties["agent"].TalkMS != 6000 {
+		t.Errorf("last metrics event = %+v", last)
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/cards/speaker_metrics", map[string]any{"enabled": false}, 200)
+	for _, ev := range readSSE(t, events, td.Admin, "", 0, 2*time.Second) {
+		if ev.Type == EventMetrics {
+			t.Errorf("a metrics event is shown with speaker metrics off: %+v", ev)
+		}
+	}
+	l.End("test")
+}
