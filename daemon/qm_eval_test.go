@@ -46,12 +46,12 @@ import (
 var clipIDs = []string{"0880", "0890", "0920", "0870"}
 
 type clip struct {
-	id        string
-	raw       []int16 // at the call's rate
-	runs      [][2]int64
-	onset     int64
-	offset    int64
-	lengthMS  int64
+	id       string
+	raw      []int16 // at the call's rate
+	runs     [][2]int64
+	onset    int64
+	offset   int64
+	lengthMS int64
 }
 
 type placed struct {
