@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -415,18 +416,8 @@ func (d *Daemon) parseReportFilter(w http.ResponseWriter, r *http.Request, p *Pr
 		d.badRequest(w, r, 400, "group_by must be queue, agent, day, week or month", "group_by")
 		return f, false
 	}
-	for _, tf := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &f.from}, {"to", &f.to}} {
-		if v := q.Get(tf.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				d.badRequest(w, r, 400, tf.name+" must be an RFC 3339 time", tf.name)
-				return f, false
-			}
-			*tf.dst = t
-		}
+	if !d.parseTimes(w, r, map[string]string{"from": q.Get("from"), "to": q.Get("to")}, map[string]*time.Time{"from": &f.from, "to": &f.to}) {
+		return f, false
 	}
 	switch q.Get("format") {
 	case "", "json":
@@ -483,12 +474,36 @@ func (d *Daemon) reportEngagements(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	rows := qm.Report(facts, f.by, time.UTC)
+	writeRows(w, f, rows, func(out io.Writer) error { return qm.WriteReportCSV(out, f.by, rows) })
+}
+
+// writeRows writes report rows as JSON, or as CSV when asked.
+func writeRows(w http.ResponseWriter, f reportFilter, rows any, csv func(io.Writer) error) {
 	if f.csv {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		qm.WriteReportCSV(w, f.by, rows)
+		csv(w)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"group_by": f.by, "rows": rows})
+}
+
+// parseTimes parses the RFC 3339 times given by name into their
+// destinations (empty ones are left alone), writing a problem that names
+// the first bad one.
+func (d *Daemon) parseTimes(w http.ResponseWriter, r *http.Request, vals map[string]string, dst map[string]*time.Time) bool {
+	for _, name := range []string{"from", "to"} {
+		v := vals[name]
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d.badRequest(w, r, 400, name+" must be an RFC 3339 time", name)
+			return false
+		}
+		*dst[name] = t
+	}
+	return true
 }
 
 // summaries returns the evaluation summaries the filter and the caller's
@@ -555,12 +570,7 @@ func (d *Daemon) reportScores(w http.ResponseWriter, r *http.Request, p *Princip
 		return
 	}
 	rows := qm.Rollup(evals, f.by, time.UTC)
-	if f.csv {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		qm.WriteRollupCSV(w, f.by, rows)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"group_by": f.by, "rows": rows})
+	writeRows(w, f, rows, func(out io.Writer) error { return qm.WriteRollupCSV(out, f.by, rows) })
 }
 
 func (d *Daemon) reportCalibration(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -707,19 +717,8 @@ func (d *Daemon) discoverTopics(w http.ResponseWriter, r *http.Request, p *Princ
 	}
 	to := time.Now().UTC()
 	from := to.Add(-time.Duration(d.quality.settings.Load().TopicWindow))
-	for _, tf := range []struct {
-		name, v string
-		dst     *time.Time
-	}{{"from", req.From, &from}, {"to", req.To, &to}} {
-		if tf.v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, tf.v)
-		if err != nil {
-			d.badRequest(w, r, 400, tf.name+" must be an RFC 3339 time", tf.name)
-			return
-		}
-		*tf.dst = t
+	if !d.parseTimes(w, r, map[string]string{"from": req.From, "to": req.To}, map[string]*time.Time{"from": &from, "to": &to}) {
+		return
 	}
 	if !from.Before(to) {
 		d.badRequest(w, r, 400, "from must be before to", "from")
