@@ -461,7 +461,7 @@ func (d *Daemon) reportEngagements(w http.ResponseWriter, r *http.Request, p *Pr
 	var facts []qm.Fact
 	err := d.store.Facts(r.Context(), func(_ string, raw []byte) error {
 		var x qm.Fact
-		if err := json.Unmarshal(raw, &x); err != nil {
+		if err := x.UnmarshalBinary(raw); err != nil {
 			return err
 		}
 		if f.match(x.Queue, x.Agent, x.Start, p) {

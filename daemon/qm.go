@@ -352,7 +352,7 @@ func (q *quality) OnEnd(ctx context.Context, e *store.Engagement, conv []inferen
 		s /= float64(len(scores))
 		fact.QMScore = &s
 	}
-	raw, _ := json.Marshal(fact)
+	raw, _ := fact.MarshalBinary()
 	if err := q.d.store.PutFact(ctx, e.ID, raw); err != nil {
 		q.prom.failures.WithLabelValues("store").Inc()
 		q.logger.Error("report record not stored", "engagement", e.ID, "err", err)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -27,7 +26,7 @@ const benchEngagements = 100000
 // by agent and by day, JSON and CSV.
 //
 // The store is generated once into $EARSHOT_BENCH_DIR (default
-// /dev/shm/earshot-bench-reports-v1, kept between runs): engagements
+// /dev/shm/earshot-bench-reports-v2, kept between runs): engagements
 // created through the store's API (each with its data key), start times
 // spread over 90 days, 10 queues, 200 agents, 80 % voice; each with a
 // report record of random figures (handle time 1-20 min, talk times,
@@ -37,7 +36,7 @@ const benchEngagements = 100000
 func BenchmarkReports100k(b *testing.B) {
 	dir := os.Getenv("EARSHOT_BENCH_DIR")
 	if dir == "" {
-		dir = "/dev/shm/earshot-bench-reports-v1"
+		dir = "/dev/shm/earshot-bench-reports-v2"
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		b.Fatal(err)
@@ -133,7 +132,7 @@ func fillReportStore(ctx context.Context, b *testing.B, st *store.Store) error {
 			score := float64(r.IntN(101))
 			f.QMScore = &score
 		}
-		batch[e.ID], _ = json.Marshal(f)
+		batch[e.ID], _ = f.MarshalBinary()
 		if len(batch) == 1000 || i == benchEngagements-1 {
 			if err := st.PutFacts(ctx, batch); err != nil {
 				return err

@@ -26,7 +26,8 @@ import (
 //     status) that listings, roll-ups and calibration read without opening
 //     anything;
 //   - facts: one content-free record of figures per ended engagement that
-//     reports aggregate (times, counts, scores);
+//     reports aggregate (times, counts, scores), in the caller's compact
+//     encoding;
 //   - topic models: discovered topics of a set of queues and period, sealed
 //     under the site's quality-management key (their keywords come from
 //     customers' words), and the engagements' memberships in them.
@@ -220,11 +221,11 @@ func (s *Store) EvaluationSummaries(ctx context.Context, engagement string, fn f
 }
 
 // PutFact stores (replacing) the content-free report record of an
-// engagement.
+// engagement, in the caller's encoding.
 func (s *Store) PutFact(ctx context.Context, engagement string, raw []byte) error {
-	if !json.Valid(raw) {
+	if len(raw) == 0 {
 		s.metrics.rejected.WithLabelValues("fact").Inc()
-		return errors.New("store: fact: not valid JSON")
+		return errors.New("store: fact: empty record")
 	}
 	id, err := parseID(engagement)
 	if err != nil {

@@ -1,10 +1,13 @@
 package qm
 
 import (
+	"encoding/binary"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -267,4 +270,86 @@ func WriteRollupCSV(w io.Writer, by string, rows []RollupRow) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// factVersion is the first byte of an encoded Fact.
+const factVersion = 1
+
+// MarshalBinary encodes a fact compactly: reports read every fact of the
+// period, and decoding this is an order of magnitude cheaper than JSON.
+func (f Fact) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 96)
+	b = append(b, factVersion)
+	for _, s := range []string{f.Engagement, f.Queue, f.Agent, f.Channel, f.Disposition} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, f.Start.UnixMilli())
+	for _, v := range []int64{f.HandleMS, f.AgentTalkMS, f.CustomerTalkMS, f.NonTalkMS, int64(f.Interruptions)} {
+		b = binary.AppendVarint(b, v)
+	}
+	var flags byte
+	var floats []float64
+	for i, p := range []*float64{f.SentimentStart, f.SentimentEnd, f.QMScore} {
+		if p != nil {
+			flags |= 1 << i
+			floats = append(floats, *p)
+		}
+	}
+	if f.Escalated {
+		flags |= 1 << 3
+	}
+	b = append(b, flags)
+	for _, x := range floats {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b, nil
+}
+
+// errFact is returned for a malformed encoded fact.
+var errFact = errors.New("qm: malformed fact")
+
+// UnmarshalBinary decodes a fact written by MarshalBinary.
+func (f *Fact) UnmarshalBinary(b []byte) error {
+	if len(b) == 0 || b[0] != factVersion {
+		return errFact
+	}
+	b = b[1:]
+	var x Fact
+	for _, dst := range []*string{&x.Engagement, &x.Queue, &x.Agent, &x.Channel, &x.Disposition} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return errFact
+		}
+		*dst = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	var ints [6]int64
+	for i := range ints {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return errFact
+		}
+		ints[i], b = v, b[k:]
+	}
+	x.Start = time.UnixMilli(ints[0]).UTC()
+	x.HandleMS, x.AgentTalkMS, x.CustomerTalkMS, x.NonTalkMS, x.Interruptions = ints[1], ints[2], ints[3], ints[4], int(ints[5])
+	if len(b) < 1 {
+		return errFact
+	}
+	flags := b[0]
+	b = b[1:]
+	for i, dst := range []**float64{&x.SentimentStart, &x.SentimentEnd, &x.QMScore} {
+		if flags&(1<<i) == 0 {
+			continue
+		}
+		if len(b) < 8 {
+			return errFact
+		}
+		v := math.Float64frombits(binary.LittleEndian.Uint64(b))
+		*dst, b = &v, b[8:]
+	}
+	x.Escalated = flags&(1<<3) != 0
+	*f = x
+	return nil
 }

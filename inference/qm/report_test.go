@@ -19,6 +19,20 @@ func TestReportAndRollup(t *testing.T) {
 			NonTalkMS: 0, Escalated: true, Disposition: "resolved"},
 		{Engagement: "c", Queue: "loans", Agent: "ann", Channel: "chat", Start: day.Add(24 * time.Hour), HandleMS: 30000},
 	}
+	for _, f := range facts {
+		raw, _ := f.MarshalBinary()
+		var back Fact
+		if err := back.UnmarshalBinary(raw); err != nil {
+			t.Fatal(err)
+		}
+		f.Start = f.Start.UTC()
+		if diff := cmp.Diff(f, back); diff != "" {
+			t.Errorf("fact round trip (-want +got):\n%s", diff)
+		}
+		if err := back.UnmarshalBinary(raw[:len(raw)-3]); err == nil && f.QMScore != nil {
+			t.Error("a truncated fact decoded")
+		}
+	}
 	rows := Report(facts, ByQueue, nil)
 	want := []ReportRow{
 		{Group: "cards", Engagements: 2, Voice: 2, MeanHandleMS: 90000, AgentTalkRatio: 0.5, MeanNonTalkMS: 10000, Interruptions: 2,
