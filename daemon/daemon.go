@@ -16,6 +16,7 @@ import (
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/redact"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -39,6 +40,7 @@ type Daemon struct {
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
+	translator     *chatTranslator // nil when Apertium is not installed
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -94,7 +96,16 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout), EventBuffer: cfg.Engagements.EventBuffer}
+	if d.translator, err = newChatTranslator(d, cfg.Translate, logger, d.reg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			d.translator.Close()
+		}
+	}()
+	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout),
+		EventBuffer: cfg.Engagements.EventBuffer, AnalysisLanguage: cfg.Translate.AnalysisLanguage}
 	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -116,6 +127,15 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
+	redactMetrics, err := redact.NewMetrics(d.reg)
+	if err != nil {
+		return nil, err
+	}
+	red, err := newRedaction(cfg.Redaction, d.controls, redactMetrics)
+	if err != nil {
+		return nil, err
+	}
+	d.hub.SetRedaction(red)
 	if d.quality, err = newQuality(d, d.analytics.route, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -218,6 +238,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// hub, so that they reach the store; the store last.
 	d.media.close()
 	d.hub.Shutdown()
+	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -241,6 +262,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.Shutdown()
+	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()
