@@ -458,14 +458,14 @@ func (d *Daemon) reportEngagements(w http.ResponseWriter, r *http.Request, p *Pr
 	if !ok {
 		return
 	}
-	var facts []qm.Fact
+	rb := qm.NewReportBuilder(f.by, time.UTC)
+	var x qm.Fact
 	err := d.store.Facts(r.Context(), func(_ string, raw []byte) error {
-		var x qm.Fact
 		if err := x.UnmarshalBinary(raw); err != nil {
 			return err
 		}
 		if f.match(x.Queue, x.Agent, x.Start, p) {
-			facts = append(facts, x)
+			rb.Add(&x)
 		}
 		return nil
 	})
@@ -473,7 +473,7 @@ func (d *Daemon) reportEngagements(w http.ResponseWriter, r *http.Request, p *Pr
 		d.storeError(w, r, err)
 		return
 	}
-	rows := qm.Report(facts, f.by, time.UTC)
+	rows := rb.Rows()
 	writeRows(w, f, rows, func(out io.Writer) error { return qm.WriteReportCSV(out, f.by, rows) })
 }
 

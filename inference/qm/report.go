@@ -95,52 +95,75 @@ type acc struct {
 // Report aggregates facts by queue, agent, day, week or month (in loc).
 // Rows are sorted by group.
 func Report(facts []Fact, by string, loc *time.Location) []ReportRow {
+	rb := NewReportBuilder(by, loc)
+	for i := range facts {
+		rb.Add(&facts[i])
+	}
+	return rb.Rows()
+}
+
+// ReportBuilder aggregates facts one at a time, so that a report over
+// many engagements never holds them all.
+type ReportBuilder struct {
+	by     string
+	loc    *time.Location
+	groups map[string]*acc
+}
+
+// NewReportBuilder returns an empty report grouped by by, in loc (nil:
+// UTC).
+func NewReportBuilder(by string, loc *time.Location) *ReportBuilder {
 	if loc == nil {
 		loc = time.UTC
 	}
-	groups := map[string]*acc{}
-	for i := range facts {
-		f := &facts[i]
-		k := groupKey(by, f.Queue, f.Agent, f.Start, loc)
-		a := groups[k]
-		if a == nil {
-			a = &acc{row: ReportRow{Group: k, Dispositions: map[string]int{}}}
-			groups[k] = a
-		}
-		r := &a.row
-		r.Engagements++
-		if f.Channel == "chat" {
-			r.Chat++
-		} else {
-			r.Voice++
-			a.agentTalk += f.AgentTalkMS
-			a.allTalk += f.AgentTalkMS + f.CustomerTalkMS
-			a.nonTalk += f.NonTalkMS
-		}
-		a.handle += f.HandleMS
-		r.Interruptions += f.Interruptions
-		if f.SentimentStart != nil {
-			a.sStart += *f.SentimentStart
-			a.nStart++
-		}
-		if f.SentimentEnd != nil {
-			a.sEnd += *f.SentimentEnd
-			a.nEnd++
-		}
-		if f.Escalated {
-			r.Escalations++
-		}
-		if f.Disposition != "" {
-			r.Dispositions[f.Disposition]++
-		}
-		if f.QMScore != nil {
-			r.Evaluated++
-			a.qm += *f.QMScore
-		}
+	return &ReportBuilder{by: by, loc: loc, groups: map[string]*acc{}}
+}
+
+// Add counts one fact.
+func (rb *ReportBuilder) Add(f *Fact) {
+	k := groupKey(rb.by, f.Queue, f.Agent, f.Start, rb.loc)
+	a := rb.groups[k]
+	if a == nil {
+		a = &acc{row: ReportRow{Group: k, Dispositions: map[string]int{}}}
+		rb.groups[k] = a
 	}
-	out := make([]ReportRow, 0, len(groups))
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		a := groups[k]
+	r := &a.row
+	r.Engagements++
+	if f.Channel == "chat" {
+		r.Chat++
+	} else {
+		r.Voice++
+		a.agentTalk += f.AgentTalkMS
+		a.allTalk += f.AgentTalkMS + f.CustomerTalkMS
+		a.nonTalk += f.NonTalkMS
+	}
+	a.handle += f.HandleMS
+	r.Interruptions += f.Interruptions
+	if f.SentimentStart != nil {
+		a.sStart += *f.SentimentStart
+		a.nStart++
+	}
+	if f.SentimentEnd != nil {
+		a.sEnd += *f.SentimentEnd
+		a.nEnd++
+	}
+	if f.Escalated {
+		r.Escalations++
+	}
+	if f.Disposition != "" {
+		r.Dispositions[f.Disposition]++
+	}
+	if f.QMScore != nil {
+		r.Evaluated++
+		a.qm += *f.QMScore
+	}
+}
+
+// Rows returns the report's rows, sorted by group.
+func (rb *ReportBuilder) Rows() []ReportRow {
+	out := make([]ReportRow, 0, len(rb.groups))
+	for _, k := range slices.Sorted(maps.Keys(rb.groups)) {
+		a := rb.groups[k]
 		r := a.row
 		r.MeanHandleMS = a.handle / int64(r.Engagements)
 		if r.Voice > 0 {
