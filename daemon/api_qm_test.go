@@ -405,6 +405,16 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Discovering again keeps the newest two models of the scope.
+	for range 2 {
+		td.mustCall(t, analyst, "POST", "/api/v1/topics/discover", map[string]any{"queues": []string{"cards"}}, 201)
+	}
+	models, err := td.store.TopicModels(t.Context())
+	if err != nil || len(models) != 2 || models[0].ID == disc.Model {
+		t.Errorf("models after two more discoveries = %+v, %v; want the newest two", models, err)
+	}
+	td.mustCall(t, analyst, "GET", path, nil, 404)
 }
 
 // TestLiveMetricsEvents: a live call publishes metrics events as it goes,

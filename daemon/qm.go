@@ -771,8 +771,36 @@ func (q *quality) discover(ctx context.Context, queues []string, from, to time.T
 		return 0, err
 	}
 	q.prom.discoveries.WithLabelValues("ok").Inc()
+	q.prune(ctx, scopeKey(queues))
 	q.logger.Info("topics discovered", "model", id, "queues", len(queues), "engagements", len(engs), "texts", len(texts), "topics", len(model.Topics))
 	return id, nil
+}
+
+// keepModels is how many topic models of one scope are kept: the newest
+// serves listings and assignment, the one before stays readable.
+const keepModels = 2
+
+// prune deletes the older topic models of a scope, with their
+// memberships.
+func (q *quality) prune(ctx context.Context, scope string) {
+	all, err := q.d.store.TopicModels(ctx)
+	if err != nil {
+		return
+	}
+	var ids []uint64
+	for _, m := range all {
+		if m.Scope == scope {
+			ids = append(ids, m.ID)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids[:max(0, len(ids)-keepModels)] {
+		if err := q.d.store.DeleteTopicModel(ctx, id, store.AuditEntry{Actor: "system", Action: "topics.prune", Target: fmt.Sprintf("topics:%d", id)}); err != nil {
+			q.prom.failures.WithLabelValues("topics").Inc()
+			continue
+		}
+		q.models.Delete(id)
+	}
 }
 
 // run discovers the topics of every queue with topic detection on, each
