@@ -177,6 +177,11 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	seen := map[string]bool{}
 	var added []*rtpStream
+	type holdChange struct {
+		party ingest.Party
+		held  bool
+	}
+	var holds []holdChange
 	for _, st := range streams {
 		seen[st.key()] = true
 		c.mu.Lock()
@@ -193,6 +198,9 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			c.mu.Unlock()
 		case rs != nil:
 			c.mu.Lock()
+			if was, now := rs.st.onHold(c.siprec), st.onHold(c.siprec); was != now && rs.st.index >= 0 {
+				holds = append(holds, holdChange{rs.party, now})
+			}
 			rs.st = st
 			c.mu.Unlock()
 			rs.setOffer(st)
@@ -248,6 +256,11 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.log.Info("recording metadata updated", "call_id", c.id, "participants", len(participants))
 	}
 	c.answer(req, tx)
+	if r, ok := c.eng.(HoldReceiver); ok {
+		for _, h := range holds {
+			r.Hold(h.party, h.held)
+		}
+	}
 }
 
 // partyFor chooses the party of a stream added mid-call: the metadata's
