@@ -89,6 +89,11 @@ type quality struct {
 	discoverSem chan struct{}
 	// models caches decoded topic models by ID.
 	models sync.Map // uint64 -> *topicModel
+
+	// holds are the hold states of live calls whose source signals hold.
+	holdMu sync.Mutex
+	holds  map[string]*holdState // +checklocks:holdMu
+	now    func() time.Time      // nil: time.Now; tests set it before any call
 }
 
 // qmMetrics are aggregates for Prometheus: by queue, never by agent.
@@ -228,7 +233,8 @@ func (s *liveMetrics) publish(at int64, emit func(string, any)) {
 		return
 	}
 	cfg := s.q.settings.Load().Metrics
-	m := qm.Compute(cfg, qm.MetricsInput{Channel: s.e.Channel, Turns: s.turns})
+	hold, _ := s.q.holdsOf(s.e.ID, at, time.Time{}, false)
+	m := qm.Compute(cfg, qm.MetricsInput{Channel: s.e.Channel, Turns: s.turns, Hold: hold})
 	s.last, s.dirty = at, false
 	emit(EventMetrics, map[string]any{"at_ms": at, "metrics": m})
 }
@@ -278,6 +284,7 @@ func (q *quality) OnEnd(ctx context.Context, e *store.Engagement, conv []inferen
 	on := func(f Feature) bool { return c.Enabled(f, e.Queue, e.Agent) }
 	metricsOn, viewOn, qmOn, topicsOn := on("speaker_metrics"), on("interaction_analytics"), on("auto_qm"), on("topic_detection")
 	f, err := q.facts(ctx, e)
+	q.holdsOf(e.ID, 0, time.Time{}, true) // the call's hold state is in f now
 	if err != nil {
 		q.prom.failures.WithLabelValues("read").Inc()
 		q.logger.Error("engagement not analysed for quality", "engagement", e.ID, "err", err)
@@ -391,11 +398,20 @@ func (q *quality) facts(ctx context.Context, e *store.Engagement) (*qm.Facts, er
 		}
 		f.Turns = append(f.Turns, t)
 	}
-	var hold []qm.Interval // sources do not signal hold to the hub yet
-	f.Metrics = qm.Compute(q.settings.Load().Metrics, qm.MetricsInput{Channel: e.Channel, Turns: f.Turns, Hold: hold, Final: true})
+	end := q.clock()
 	if full, err := q.d.store.Engagement(ctx, e.ID); err == nil && !full.End.IsZero() {
 		f.HandleMS = full.End.Sub(full.Start).Milliseconds()
+		end = full.End
 	}
+	var hold []qm.Interval
+	if e.Channel == "voice" {
+		hold = q.endedHolds(ctx, e, end)
+	}
+	durMS := int64(0)
+	for _, h := range hold {
+		durMS = max(durMS, h.EndMS) // a call may end on hold
+	}
+	f.Metrics = qm.Compute(q.settings.Load().Metrics, qm.MetricsInput{Channel: e.Channel, Turns: f.Turns, DurationMS: durMS, Hold: hold, Final: true})
 	if f.HandleMS <= 0 {
 		f.HandleMS = f.Metrics.DurationMS
 	}

@@ -92,6 +92,7 @@ type Metrics struct {
 	OverlapMS        int64          `json:"overlap_ms"`
 	Interruptions    []Interruption `json:"interruptions"`
 	HoldMS           int64          `json:"hold_ms"`
+	Holds            []Interval     `json:"holds"` // the hold stretches within the engagement
 }
 
 // MetricsInput is what Compute needs.
@@ -108,7 +109,7 @@ type MetricsInput struct {
 
 // Compute returns the speaker metrics of an engagement.
 func Compute(cfg MetricsConfig, in MetricsInput) Metrics {
-	m := Metrics{Channel: in.Channel, Final: in.Final, Parties: map[string]PartyMetrics{}, Silences: []Interval{}, Interruptions: []Interruption{}}
+	m := Metrics{Channel: in.Channel, Final: in.Final, Parties: map[string]PartyMetrics{}, Silences: []Interval{}, Interruptions: []Interruption{}, Holds: []Interval{}}
 	end := in.DurationMS
 	for _, t := range in.Turns {
 		end = max(end, t.EndMS)
@@ -116,7 +117,10 @@ func Compute(cfg MetricsConfig, in MetricsInput) Metrics {
 	m.DurationMS = end
 	hold := mergeIntervals(slices.Clone(in.Hold), 0)
 	for _, h := range hold {
-		m.HoldMS += clip(h, 0, end).dur()
+		if h = clip(h, 0, end); h.dur() > 0 {
+			m.HoldMS += h.dur()
+			m.Holds = append(m.Holds, h)
+		}
 	}
 	sides := []string{PartyAgent, PartyCustomer}
 	if in.Channel == "chat" {

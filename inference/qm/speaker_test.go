@@ -1,6 +1,7 @@
 package qm
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,9 +69,10 @@ func TestComputeHoldAndNoWords(t *testing.T) {
 		{Seq: 1, Party: PartyAgent, StartMS: 64000, EndMS: 66000, Text: "thanks for holding"},
 		{Seq: 2, Party: PartyBot, StartMS: 66400, EndMS: 67000, Text: "survey"},
 	}
-	m := Compute(DefaultMetricsConfig(), MetricsInput{Channel: "voice", Turns: turns, Hold: []Interval{{4000, 64000}}})
-	if m.HoldMS != 60000 {
-		t.Errorf("hold = %d, want 60000", m.HoldMS)
+	// Overlapping stretches merge; one after the end is cut away.
+	m := Compute(DefaultMetricsConfig(), MetricsInput{Channel: "voice", Turns: turns, Hold: []Interval{{20000, 64000}, {4000, 30000}, {70000, 80000}}})
+	if m.HoldMS != 60000 || !slices.Equal(m.Holds, []Interval{{4000, 64000}}) {
+		t.Errorf("hold = %d in %v, want 60000 in [{4000 64000}]", m.HoldMS, m.Holds)
 	}
 	if m.NonTalkMS != 0 || len(m.Silences) != 0 {
 		t.Errorf("non-talk = %d, silences %v: hold is not silence", m.NonTalkMS, m.Silences)

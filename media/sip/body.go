@@ -131,10 +131,10 @@ func (s offerStream) held() bool {
 }
 
 // onHold reports whether the offer puts the stream on hold: the offerer
-// stops sending (held), or, on a call that is not a SIPREC recording
-// (whose streams are always sendonly), offers sendonly (RFC 3264 8.4).
-func (s offerStream) onHold(siprec bool) bool {
-	return s.held() || (!siprec && s.direction == "sendonly")
+// stops sending (held), or offers sendonly a stream it first offered
+// sendrecv (RFC 3264 8.4; a recording's streams are sendonly throughout).
+func (s offerStream) onHold(first string) bool {
+	return s.held() || (first == "sendrecv" && s.direction == "sendonly")
 }
 
 // parseOffer reads the audio m-sections of an SDP offer. Non-audio

@@ -54,7 +54,7 @@ func (c *call) newStream(st offerStream, party ingest.Party) (*rtpStream, error)
 		return nil, err
 	}
 	rs := &rtpStream{c: c, key: st.key(), label: st.label, party: party, codec: st.codecName, port: port,
-		conn: rc, rtcp: cc, done: make(chan struct{}), st: st}
+		conn: rc, rtcp: cc, done: make(chan struct{}), st: st, firstDir: st.direction}
 	rs.jb = jitter.New(c.srv.cfg.JitterPackets, rs.emit)
 	rs.setOffer(st)
 	c.mu.Lock()
@@ -198,7 +198,7 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			c.mu.Unlock()
 		case rs != nil:
 			c.mu.Lock()
-			if was, now := rs.st.onHold(c.siprec), st.onHold(c.siprec); was != now && rs.st.index >= 0 {
+			if was, now := rs.st.onHold(rs.firstDir), st.onHold(rs.firstDir); was != now && rs.st.index >= 0 {
 				holds = append(holds, holdChange{rs.party, now})
 			}
 			rs.st = st

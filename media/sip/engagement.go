@@ -19,8 +19,8 @@ type MetadataReceiver interface {
 
 // HoldReceiver is implemented by engagements that want to know when a
 // re-INVITE or UPDATE puts a party's stream on hold (a=inactive or
-// a=recvonly, a null address, or a=sendonly on a call that is not a
-// SIPREC recording) and when it resumes. Hold is called after the answer
+// a=recvonly, a null address, or a=sendonly for a stream first offered
+// sendrecv) and when it resumes. Hold is called after the answer
 // is sent, once per change.
 type HoldReceiver interface {
 	Hold(p ingest.Party, held bool)

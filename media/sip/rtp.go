@@ -44,6 +44,8 @@ type rtpStream struct {
 	lastRTP atomic.Int64
 	done    chan struct{}
 	st      offerStream // the current offer of the stream; index -1 when removed
+	// firstDir is the direction of the stream's first offer.
+	firstDir string
 
 	// reader goroutine state
 	source      netip.AddrPort
