@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -132,5 +133,54 @@ func TestQMRecordsAndPurge(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte("ZEBRA-4411")) {
 		t.Error("quality-management content is in the database file in the clear")
+	}
+}
+
+// TestQMEvaluationsExpireWithOutputs: the output retention window removes
+// an evaluation's sealed content with the engagement's results, keeps its
+// content-free summary, and spares an engagement under legal hold and one
+// within the window.
+func TestQMEvaluationsExpireWithOutputs(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	old := newEngagement(t, s, "q", "C1", t0)
+	held := newEngagement(t, s, "q", "C2", t0)
+	recent := newEngagement(t, s, "q", "C3", t0.Add(20*24*time.Hour))
+	for _, e := range []Engagement{old, held, recent} {
+		if err := s.PutResult(ctx, Result{Engagement: e.ID, Feature: "speaker_metrics", Payload: []byte(`{"hold_ms":0}`)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range []string{"service", "sales"} {
+			if err := s.PutEvaluation(ctx, e.ID, sc, []byte(`{"quote":"my card"}`), []byte(`{"score":80}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.SetLegalHold(ctx, held.ID, true, AuditEntry{Actor: "root", Reason: "dispute"}); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.Retention.OutputDays = 30
+	s.now = func() time.Time { return t0.Add(40 * 24 * time.Hour) }
+	res, err := s.SweepNow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OutputsExpired != 1 || res.Results != 3 {
+		t.Errorf("SweepNow = %+v, want one engagement's result and two evaluations", res)
+	}
+	for _, sc := range []string{"service", "sales"} {
+		if _, err := s.Evaluation(ctx, old.ID, sc); !errors.Is(err, ErrNotFound) {
+			t.Errorf("expired evaluation %s: %v, want ErrNotFound", sc, err)
+		}
+		for _, e := range []Engagement{held, recent} {
+			if _, err := s.Evaluation(ctx, e.ID, sc); err != nil {
+				t.Errorf("evaluation %s of %s: %v, want it kept", sc, e.CustomerRef, err)
+			}
+		}
+	}
+	n := 0
+	if err := s.EvaluationSummaries(ctx, old.ID, func(_, _ string, raw []byte) error { n++; return nil }); err != nil || n != 2 {
+		t.Errorf("summaries of the expired engagement = %d, %v; want 2 kept", n, err)
 	}
 }
