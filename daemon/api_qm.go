@@ -628,6 +628,7 @@ type topicView struct {
 	PerDay      map[string]int `json:"per_day"`
 	Previous    int            `json:"previous"`
 	Trend       string         `json:"trend"` // new, rising, falling, steady
+	LabelModel  string         `json:"label_model,omitempty"`
 }
 
 func trendOf(now, prev int) string {
@@ -668,7 +669,7 @@ func (d *Daemon) listTopics(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	views := make([]topicView, len(tm.Content.Topics))
 	for i, t := range tm.Content.Topics {
-		views[i] = topicView{ID: t.ID, Label: t.Label, Keywords: t.Keywords, PerDay: map[string]int{}, Previous: t.Previous}
+		views[i] = topicView{ID: t.ID, Label: t.Label, Keywords: t.Keywords, PerDay: map[string]int{}, Previous: t.Previous, LabelModel: t.LabelModel}
 	}
 	err = d.store.TopicMembers(r.Context(), rec.ID, func(_ string, raw []byte) error {
 		var m membership
@@ -796,8 +797,12 @@ func (d *Daemon) getTopic(w http.ResponseWriter, r *http.Request, p *Principal) 
 		return nil
 	})
 	sort.SliceStable(members, func(i, j int) bool { return members[i].Day > members[j].Day })
-	writeJSON(w, 200, map[string]any{"model": model, "id": info.ID, "label": info.Label, "keywords": info.Keywords,
-		"snippets": snippets, "engagements": members})
+	resp := map[string]any{"model": model, "id": info.ID, "label": info.Label, "keywords": info.Keywords,
+		"snippets": snippets, "engagements": members}
+	if info.LabelModel != "" {
+		resp["label_model"] = info.LabelModel
+	}
+	writeJSON(w, 200, resp)
 }
 
 func (d *Daemon) getQMSettings(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/inference/ollama"
+	"github.com/earshot/earshot/inference/ollama/ollamatest"
 	"github.com/earshot/earshot/inference/qm"
 	"github.com/earshot/earshot/store"
 )
@@ -308,13 +310,11 @@ func TestQMFlow(t *testing.T) {
 	}
 }
 
-func TestTopicsAcrossEngagements(t *testing.T) {
-	td := startDaemon(t, nil)
-	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "loans"}, 201)
-	analyst := td.tokenFor(t, "al", RoleAnalyst, "cards")
-	other := td.tokenFor(t, "olga", RoleAnalyst, "loans")
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+// uploadTopicCalls uploads 36 calls to queue whose customers speak of
+// three subjects (cards not arrived, disputed charges, passwords), and
+// returns their IDs.
+func uploadTopicCalls(t *testing.T, td *testDaemon, token, queue string) []string {
+	t.Helper()
 	subjects := [][]string{
 		{"my card has not arrived yet", "when will my new card arrive", "still waiting for the card to arrive in the post", "the replacement card never arrived"},
 		{"i want to dispute a charge on my statement", "there is a charge i do not recognise", "someone charged me twice for one purchase", "a shop charged me the wrong amount"},
@@ -324,7 +324,7 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 	for round := range 3 {
 		for _, list := range subjects {
 			for _, text := range list {
-				id := uploadCall(t, td, ingest, "cards", "", []map[string]any{
+				id := uploadCall(t, td, token, queue, "", []map[string]any{
 					seg("agent", 0, 2000, "thank you for calling"),
 					seg("customer", 2500, 6000, text+[]string{"", " today", " again"}[round]),
 				})
@@ -332,6 +332,17 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 			}
 		}
 	}
+	return ids
+}
+
+func TestTopicsAcrossEngagements(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "loans"}, 201)
+	analyst := td.tokenFor(t, "al", RoleAnalyst, "cards")
+	other := td.tokenFor(t, "olga", RoleAnalyst, "loans")
+	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ids := uploadTopicCalls(t, td, ingest, "cards")
 	code, body := td.call(t, other, "POST", "/api/v1/topics/discover", map[string]any{"queues": []string{"cards"}})
 	if code != 403 || !strings.Contains(string(body), `"field":"queues[0]"`) {
 		t.Errorf("discover outside scope = %d %s", code, body)
@@ -464,4 +475,71 @@ func TestLiveMetricsEvents(t *testing.T) {
 		}
 	}
 	l.End("test")
+}
+
+// generateRequests sums the Ollama provider's text generation calls.
+func generateRequests(t *testing.T, td *testDaemon) float64 {
+	t.Helper()
+	_, body := td.call(t, "", "GET", "/metrics", nil)
+	var n float64
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, `earshot_inference_ollama_requests_total{feature="generate"`) {
+			var v float64
+			fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v)
+			n += v
+		}
+	}
+	return n
+}
+
+// TestTopicLabelsByModel: with a local language model serving text
+// generation (a real Ollama server with the random-weight test model,
+// whose labels are noise: only the checks can be asserted, not the
+// wording), a discovery asks it to label the topics; a topic keeps a
+// model's label only when it is short and names the model, else its
+// keywords. With the server gone, the discovery still succeeds with
+// keyword labels and the failure is counted.
+func TestTopicLabelsByModel(t *testing.T) {
+	srv := ollamatest.Start(t, ollamatest.Options{})
+	td := startDaemon(t, withOllama(srv, ollama.FeatureGenerate))
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	// The interaction view's summary would ask the model for every call.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/interaction_analytics", map[string]any{"enabled": false}, 200)
+	analyst := td.tokenFor(t, "al", RoleAnalyst, "cards")
+	uploadTopicCalls(t, td, td.tokenFor(t, "pbx", RoleIngest), "cards")
+
+	check := func(modelUp bool) {
+		t.Helper()
+		var list struct {
+			Topics []topicView `json:"topics"`
+		}
+		json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/topics", nil, 200), &list)
+		if len(list.Topics) < 3 {
+			t.Fatalf("%d topics, want 3 or more", len(list.Topics))
+		}
+		for _, tp := range list.Topics {
+			t.Logf("topic %d: %q (model %q)", tp.ID, tp.Label, tp.LabelModel)
+			words := len(strings.Fields(tp.Label))
+			switch {
+			case tp.LabelModel == "" && tp.Label != strings.Join(tp.Keywords[:min(3, len(tp.Keywords))], ", "):
+				t.Errorf("topic %d: label %q is neither the model's nor its keywords %v", tp.ID, tp.Label, tp.Keywords)
+			case tp.LabelModel != "" && (!modelUp || tp.LabelModel != "ollama" || words == 0 || words > 6 || len([]rune(tp.Label)) > 60 ||
+				strings.ContainsAny(tp.Label, "<>?\n")):
+				t.Errorf("topic %d: model label %q by %q kept (server up: %t)", tp.ID, tp.Label, tp.LabelModel, modelUp)
+			}
+		}
+	}
+	before := generateRequests(t, td)
+	td.mustCall(t, analyst, "POST", "/api/v1/topics/discover", map[string]any{}, 201)
+	if after := generateRequests(t, td); after <= before {
+		t.Errorf("generation requests %v before the discovery, %v after: the model was not asked for labels", before, after)
+	}
+	check(true)
+
+	srv.Stop()
+	td.mustCall(t, analyst, "POST", "/api/v1/topics/discover", map[string]any{}, 201)
+	check(false)
+	if v := metricValue(t, td, `earshot_qm_failures_total{stage="topic_labels"}`); v == "" || v == "0" {
+		t.Errorf("failed labelling counted %q times, want at least 1", v)
+	}
 }

@@ -567,6 +567,9 @@ type topicInfo struct {
 	Size     int          `json:"size"`     // utterances at discovery
 	Previous int          `json:"previous"` // engagements of the period before
 	Snippets []snippetRef `json:"snippets"`
+	// LabelModel is the language model that wrote Label; empty: Label is
+	// the topic's top keywords.
+	LabelModel string `json:"label_model,omitempty"`
 }
 
 type snippetRef struct {
@@ -758,8 +761,21 @@ func (q *quality) discover(ctx context.Context, queues []string, from, to time.T
 			}
 		}
 	}
+	labels, labeller := q.labelTopics(ctx, model, texts)
+	if len(labels) > 0 {
+		byID := make([]string, len(model.Topics))
+		for id, l := range labels {
+			if id >= 0 && id < len(byID) {
+				byID[id] = l
+			}
+		}
+		model = model.WithLabels(byID)
+	}
 	for _, tp := range model.Topics {
 		info := topicInfo{ID: tp.ID, Label: tp.Label, Keywords: tp.Keywords, Size: tp.Size, Previous: prev[tp.ID], Snippets: []snippetRef{}}
+		if l, ok := labels[tp.ID]; ok {
+			info.Label, info.LabelModel = l, labeller
+		}
 		for _, i := range tp.Representatives {
 			info.Snippets = append(info.Snippets, snippetRef{refs[i].eng, refs[i].seq})
 		}
@@ -790,6 +806,37 @@ func (q *quality) discover(ctx context.Context, queues []string, from, to time.T
 	q.prune(ctx, scopeKey(queues))
 	q.logger.Info("topics discovered", "model", id, "queues", len(queues), "engagements", len(engs), "texts", len(texts), "topics", len(model.Topics))
 	return id, nil
+}
+
+// topicLabelTimeout bounds the labelling of one discovery's topics by a
+// language model.
+const topicLabelTimeout = 3 * time.Minute
+
+// labelTopics asks the language model that serves text generation, when
+// there is one the controls allow, to label the model's topics from their
+// keywords and representative utterances. It returns the labels it got
+// by topic (the others keep their keywords) and the provider; on any
+// failure, the labels got before it.
+func (q *quality) labelTopics(ctx context.Context, model *topics.Model, texts []string) (map[int]string, string) {
+	gen, provider, ok := router.Lookup[inference.Generator](q.route, router.Generate)
+	if !ok || !q.modelAllowed(provider) || len(model.Topics) == 0 {
+		return nil, ""
+	}
+	samples := make([]qm.TopicSample, len(model.Topics))
+	for i, tp := range model.Topics {
+		samples[i] = qm.TopicSample{ID: tp.ID, Keywords: tp.Keywords}
+		for _, r := range tp.Representatives {
+			samples[i].Examples = append(samples[i].Examples, texts[r])
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, topicLabelTimeout)
+	defer cancel()
+	labels, err := qm.GenerateTopicLabels(ctx, gen, samples)
+	if err != nil {
+		q.prom.failures.WithLabelValues("topic_labels").Inc()
+		q.logger.Warn("topics keep keyword labels", "topics", len(samples)-len(labels), "provider", provider, "err", err)
+	}
+	return labels, provider
 }
 
 // keepModels is how many topic models of one scope are kept: the newest

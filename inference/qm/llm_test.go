@@ -93,6 +93,20 @@ func TestLLMEngineRandomModel(t *testing.T) {
 		t.Logf("summary generation failed, the caller falls back: %v", err)
 	}
 
+	// Topic labels: whatever the model says, a label kept is usable and
+	// names a topic asked about; the rest keep their keyword labels.
+	samples := []TopicSample{
+		{ID: 7, Keywords: []string{"card", "arrived", "new card"}, Examples: []string{"my new card has not arrived", "where is my card"}},
+		{ID: 9, Keywords: []string{"exchange", "rate"}, Examples: []string{"the exchange rate was wrong"}},
+	}
+	labels, err := GenerateTopicLabels(ctx, gen, samples)
+	t.Logf("topic labels %v, err %v", labels, err)
+	for id, l := range labels {
+		if (id != 7 && id != 9) || !usableLabel(l, l) {
+			t.Errorf("topic %d: label %q kept", id, l)
+		}
+	}
+
 	// A server that is gone: every model question falls back.
 	srv.Stop()
 	e = ev.Evaluate(ctx, sc, f, &LLM{Gen: gen, Model: ollamatest.Model}, time.Now())
