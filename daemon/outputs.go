@@ -30,6 +30,7 @@ var eventFeatures = map[string]struct {
 	EventKBSuggestions:   {"kb_retrieval", false},
 	EventInfoCards:       {"info_retrieval", false},
 	EventMetrics:         {"speaker_metrics", false},
+	EventLanguage:        {"auto_translate", false},
 }
 
 // ShowEvent implements hub.Controls: an event that carries the result of
