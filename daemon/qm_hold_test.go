@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
-	"github.com/earshot/earshot/store"
 )
 
 // TestSIPHoldInSpeakerMetrics: SIPp places a plain two-way call, streams
@@ -50,22 +47,8 @@ func TestSIPHoldInSpeakerMetrics(t *testing.T) {
 	if err := os.WriteFile(sf, []byte(sc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sipp", s.srv.UDPAddr(), "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(ingesttest.FreeMediaPorts(t)), "-timeout", "60s", "-timeout_error", "-nostdin", "-recv_timeout", "20000")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sipp: %v\n%s", err, out)
-	}
-
-	var list []store.Engagement
-	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=billing", nil, 200), &list)
-	if len(list) != 1 {
-		t.Fatalf("engagements = %+v, want one in queue billing", list)
-	}
-	id := list[0].ID
-	waitEnded(t, td, id)
+	e := sippCall(t, td, s, sf, dir, "billing")
+	id := e.ID
 
 	// The speaker metrics are stored by the post analysis, after the end.
 	type metrics struct {
@@ -129,7 +112,6 @@ func TestSIPHoldInSpeakerMetrics(t *testing.T) {
 
 	// Computed again from the stored engagement (as an evaluation run
 	// later does), the hold is the stored one.
-	e := list[0]
 	f, err := td.quality.facts(t.Context(), &e)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -144,10 +145,10 @@ func TestQMEvaluationsExpireWithOutputs(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
-	old := newEngagement(t, s, "q", "C1", t0)
-	held := newEngagement(t, s, "q", "C2", t0)
-	recent := newEngagement(t, s, "q", "C3", t0.Add(20*24*time.Hour))
-	for _, e := range []Engagement{old, held, recent} {
+	var engs []Engagement // ended 35, 35 and 15 days before the sweep
+	for i, start := range []time.Time{t0, t0, t0.Add(20 * 24 * time.Hour)} {
+		e := newEngagement(t, s, "q", fmt.Sprintf("C%d", i+1), start)
+		engs = append(engs, e)
 		if err := s.PutResult(ctx, Result{Engagement: e.ID, Feature: "speaker_metrics", Payload: []byte(`{"hold_ms":0}`)}); err != nil {
 			t.Fatal(err)
 		}
@@ -157,6 +158,7 @@ func TestQMEvaluationsExpireWithOutputs(t *testing.T) {
 			}
 		}
 	}
+	old, held, recent := engs[0], engs[1], engs[2]
 	if err := s.SetLegalHold(ctx, held.ID, true, AuditEntry{Actor: "root", Reason: "dispute"}); err != nil {
 		t.Fatal(err)
 	}
