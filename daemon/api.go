@@ -43,6 +43,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.forecastRoutes()...)
 	rs = append(rs, d.wfmRoutes()...)
 	rs = append(rs, d.sinkRoutes()...)
+	rs = append(rs, d.qmRoutes()...)
 	return rs
 }
 

@@ -80,14 +80,36 @@ var policy = map[string][]Role{
 	"PUT /api/v1/engagements/{id}/disposition": {RoleAdmin, RoleSupervisor, RoleAgent},
 	"GET /api/v1/preview":                      {RoleAdmin, RoleSupervisor, RoleAgent},
 	"GET /api/v1/escalations":                  {RoleAdmin, RoleSupervisor},
-	"GET /api/v1/settings/next-best-actions":   {RoleAdmin},
-	"PUT /api/v1/settings/next-best-actions":   {RoleAdmin},
-	"GET /api/v1/settings/dispositions":        {RoleAdmin},
-	"PUT /api/v1/settings/dispositions":        {RoleAdmin},
-	"GET /api/v1/settings/intents":             {RoleAdmin},
-	"PUT /api/v1/settings/intents":             {RoleAdmin},
-	"POST /api/v1/training/dispositions":       {RoleAdmin},
-	"GET /api/v1/training/{job}":               {RoleAdmin},
+
+	"GET /api/v1/scorecards":                    {RoleAdmin, RoleSupervisor, RoleAnalyst, RoleAgent},
+	"POST /api/v1/scorecards":                   {RoleAdmin},
+	"GET /api/v1/scorecards/{id}":               {RoleAdmin, RoleSupervisor, RoleAnalyst, RoleAgent},
+	"PUT /api/v1/scorecards/{id}":               {RoleAdmin},
+	"DELETE /api/v1/scorecards/{id}":            {RoleAdmin},
+	"POST /api/v1/engagements/{id}/evaluations": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/engagements/{id}/analytics":    {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"GET /api/v1/evaluations":                   {RoleAdmin, RoleSupervisor, RoleAnalyst, RoleAgent},
+	"GET /api/v1/evaluations/{id}":              {RoleAdmin, RoleSupervisor, RoleAnalyst, RoleAgent},
+	"POST /api/v1/evaluations/{id}/review":      {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/evaluations/{id}/calibration": {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/evaluations/{id}/acknowledge": {RoleAgent},
+	"POST /api/v1/evaluations/{id}/dispute":     {RoleAgent},
+	"GET /api/v1/reports/engagements":           {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/reports/scores":                {RoleAdmin, RoleSupervisor, RoleAnalyst, RoleAgent},
+	"GET /api/v1/reports/calibration":           {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/topics":                        {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"POST /api/v1/topics/discover":              {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/topics/{model}/{topic}":        {RoleAdmin, RoleSupervisor, RoleAnalyst},
+	"GET /api/v1/settings/qm":                   {RoleAdmin},
+	"PUT /api/v1/settings/qm":                   {RoleAdmin},
+	"GET /api/v1/settings/next-best-actions":    {RoleAdmin},
+	"PUT /api/v1/settings/next-best-actions":    {RoleAdmin},
+	"GET /api/v1/settings/dispositions":         {RoleAdmin},
+	"PUT /api/v1/settings/dispositions":         {RoleAdmin},
+	"GET /api/v1/settings/intents":              {RoleAdmin},
+	"PUT /api/v1/settings/intents":              {RoleAdmin},
+	"POST /api/v1/training/dispositions":        {RoleAdmin},
+	"GET /api/v1/training/{job}":                {RoleAdmin},
 
 	"GET /api/v1/plugins":                   {RoleAdmin},
 	"POST /api/v1/plugins":                  {RoleAdmin},
@@ -176,6 +198,8 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/wfm/rules/{id}":                             map[string]any{"min_rest": "12h"},
 	"POST /api/v1/wfm/schedules":                             wfmMatrixSchedule,
 	"POST /api/v1/wfm/schedules/{id}/what-if":                map[string]any{"volume_factor": 1.1},
+	"POST /api/v1/scorecards":                                testScorecardBody("matrix"),
+	"PUT /api/v1/settings/qm":                                map[string]any{"topic_interval": "12h"},
 }
 
 // mediaInputRoutes need inputs a table row cannot give (an SDP offer from
@@ -195,6 +219,14 @@ var mediaInputRoutes = map[string]bool{
 	// A document is deleted once (the next allowed caller gets 404):
 	// api_wfm_test.go deletes them.
 	"DELETE /api/v1/wfm/rosters/{id}": true, "DELETE /api/v1/wfm/schedules/{id}": true,
+	// Need a stored scorecard, an ended and analysed engagement, an
+	// evaluation or a topic model: api_qm_test.go.
+	"GET /api/v1/scorecards/{id}": true, "PUT /api/v1/scorecards/{id}": true, "DELETE /api/v1/scorecards/{id}": true,
+	"POST /api/v1/engagements/{id}/evaluations": true, "GET /api/v1/engagements/{id}/analytics": true,
+	"GET /api/v1/evaluations/{id}": true, "POST /api/v1/evaluations/{id}/review": true,
+	"POST /api/v1/evaluations/{id}/calibration": true, "POST /api/v1/evaluations/{id}/acknowledge": true,
+	"POST /api/v1/evaluations/{id}/dispute": true, "GET /api/v1/reports/calibration": true,
+	"POST /api/v1/topics/discover": true, "GET /api/v1/topics/{model}/{topic}": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no

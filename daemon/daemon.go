@@ -34,6 +34,7 @@ type Daemon struct {
 	media          *mediaRouter
 	sip            *sipIngest
 	analytics      *analytics
+	quality        *quality
 	plugins        *plugins.Host
 	kb             *knowledge
 	pluginSettings *pluginSettings
@@ -140,8 +141,11 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.hub.SetRedaction(red)
-	d.hub.AddLive(d.analytics, d.kb)
-	d.hub.AddPost(d.analytics)
+	if d.quality, err = newQuality(d, d.analytics.route, logger, d.reg); err != nil {
+		return nil, err
+	}
+	d.hub.AddLive(d.analytics, d.kb, d.quality)
+	d.hub.AddPost(d.analytics, d.quality)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -199,6 +203,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return d.plugins.Run(gctx) })
 	g.Go(func() error { return d.syncKnowledge(gctx, knowledgeSyncInterval) })
 	g.Go(func() error { return d.sinks.run(gctx) })
+	g.Go(func() error { return d.quality.run(gctx) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()

@@ -101,6 +101,11 @@ var namingSkip = map[string]string{
 	"PUT /api/v1/engagements/{id}/language": "needs auto_translate and Apertium; TestChatLanguageChoice reads its answer",
 	"POST /api/v1/plugins/{name}/sync":      "needs a running knowledge plugin (plugins_test.go)",
 	"POST /api/v1/plugins/{name}/restart":   "needs a plugin that can start",
+	// Quality management: api_qm_test.go answers these.
+	"POST /api/v1/evaluations/{id}/acknowledge": "the engagement's agent only",
+	"POST /api/v1/evaluations/{id}/dispute":     "the engagement's agent only",
+	"POST /api/v1/topics/discover":              "needs 20+ ended engagements with customer text",
+	"GET /api/v1/topics/{model}/{topic}":        "needs a topic discovery",
 }
 
 // TestAPIResponseNaming calls every route of the table as an administrator
@@ -125,6 +130,7 @@ func TestAPIResponseNaming(t *testing.T) {
 	for _, lvl := range []string{"account", "queues/q1", "users/u_agent"} {
 		td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/"+lvl+"/sentiment", map[string]any{"enabled": true}, 200)
 	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_qm", map[string]any{"enabled": true}, 200)
 	ended := chat(t, td, td.Admin, engagementRequest{Queue: "q1", Agent: "u_agent", Channel: "chat", CustomerRef: "C1"}, angryCall...)
 	var live struct{ ID string }
 	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/engagements", engagementRequest{Queue: "q1", Agent: "u_agent", Channel: "chat", CustomerRef: "C1"}, 201), &live)
@@ -160,6 +166,11 @@ func TestAPIResponseNaming(t *testing.T) {
 		"POST /api/v1/tokens":                    tokenRequest{UserID: "u_agent", ExpiresIn: "1h"},
 		"POST /api/v1/engagements":               engagementRequest{Queue: "q1", Agent: "u_agent", Channel: "chat"},
 		"POST /api/v1/kb/import":                 string(zipOf(t, "faq/block.md", "# Blocking a card\n\nPress block.\n")),
+		// The scorecard "matrix" is created by POST /api/v1/scorecards.
+		"PUT /api/v1/scorecards/{id}":               testScorecardBody("matrix"),
+		"POST /api/v1/engagements/{id}/evaluations": map[string]any{"scorecard": "matrix"},
+		"POST /api/v1/evaluations/{id}/review":      map[string]any{"items": []any{}},
+		"POST /api/v1/evaluations/{id}/calibration": map[string]any{"answers": map[string]string{"greet": "yes"}},
 	}
 	path := func(pattern string) string {
 		p := strings.NewReplacer("{feature}", "sentiment", "{queue}", "q1", "{user}", "u_agent", "{name}", "crm",
@@ -187,10 +198,16 @@ func TestAPIResponseNaming(t *testing.T) {
 			p = strings.ReplaceAll(p, "{id}", "default")
 		case strings.HasPrefix(p, "/api/v1/wfm/schedules/"):
 			p = strings.ReplaceAll(p, "{id}", "s1")
+		case strings.HasPrefix(p, "/api/v1/scorecards/"):
+			p = strings.ReplaceAll(p, "{id}", "matrix")
+		case strings.HasPrefix(p, "/api/v1/evaluations/"):
+			p = strings.ReplaceAll(p, "{id}", ended+".matrix")
 		}
 		switch p {
 		case "/api/v1/wfm/schedules/s1/intraday":
 			p += "?now=2026-05-26T12:00:00Z"
+		case "/api/v1/reports/calibration":
+			p += "?scorecard=matrix"
 		case "/api/v1/kb/search":
 			p += "?q=card"
 		case "/api/v1/preview":

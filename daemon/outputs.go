@@ -29,6 +29,7 @@ var eventFeatures = map[string]struct {
 	EventEscalation:      {"top_escalation", true},
 	EventKBSuggestions:   {"kb_retrieval", false},
 	EventInfoCards:       {"info_retrieval", false},
+	EventMetrics:         {"speaker_metrics", false},
 	EventLanguage:        {"auto_translate", false},
 }
 

@@ -142,13 +142,25 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (ingest.Engagement, 
 	// with the engagement, never logged).
 	live.Publish("sip.call", map[string]any{"call_id": meta.CallID, "session_id": meta.SessionID, "siprec": meta.SIPREC,
 		"participants": meta.Participants})
-	return sipSession{&ingestEngagement{live: live, pe: pe}}, nil
+	return sipSession{&ingestEngagement{live: live, pe: pe}, o.m.d.quality}, nil
 }
 
 // sipSession is an ingestEngagement that also publishes the recording
-// metadata updates of a SIPREC call as sip.participants events.
-type sipSession struct{ *ingestEngagement }
+// metadata updates of a SIPREC call as sip.participants events, and the
+// hold and resumption of its streams as hold events (which the speaker
+// metrics count).
+type sipSession struct {
+	*ingestEngagement
+	q *quality
+}
+
+func (s sipSession) Hold(p ingest.Party, held bool) {
+	at := s.q.hold(s.live.ID(), s.pe.Origin(), string(p), held)
+	s.live.Publish(EventHold, map[string]any{"party": string(p), "held": held, "at_ms": at})
+}
 
 func (s sipSession) Participants(ps []sip.Participant) {
 	s.live.Publish("sip.participants", map[string]any{"participants": ps})
 }
+
+var _ sip.HoldReceiver = sipSession{}

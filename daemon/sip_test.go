@@ -140,23 +140,7 @@ func TestSIPRECThroughDaemon(t *testing.T) {
 		"{{DTMF}}", "/usr/share/sip-tester/dtmf_2833_7.pcap", "{{RTPPORT2}}", strconv.Itoa(ingesttest.FreeUDPPort(t))).Replace(string(scen))
 	sf := filepath.Join(dir, "siprec.xml")
 	os.WriteFile(sf, []byte(sc), 0o600)
-	mp := ingesttest.FreeMediaPorts(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sipp", s.srv.UDPAddr(), "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mp), "-timeout", "60s", "-timeout_error", "-nostdin", "-recv_timeout", "20000")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sipp: %v\n%s", err, out)
-	}
-
-	var list []store.Engagement
-	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=collections", nil, 200), &list)
-	if len(list) != 1 {
-		t.Fatalf("engagements = %+v, want one in queue collections", list)
-	}
-	id := list[0].ID
-	waitEnded(t, td, id)
+	id := sippCall(t, td, s, sf, dir, "collections").ID
 	var full store.Engagement
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id, nil, 200), &full)
 	if full.Agent != "2042" || full.Channel != "voice" || full.Direction != "inbound" {
@@ -179,6 +163,27 @@ func TestSIPRECThroughDaemon(t *testing.T) {
 	if got := metricValue(t, td, `earshot_engagements_events_total{type="sip.call"}`); got != "1" {
 		t.Errorf("sip.call events = %v, want 1", got)
 	}
+}
+
+// sippCall runs SIPp once with the scenario file sf (in dir) against the
+// daemon's SIP server and returns the one engagement of queue, ended.
+func sippCall(t *testing.T, td *testDaemon, s *sipIngest, sf, dir, queue string) store.Engagement {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sipp", s.srv.UDPAddr(), "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(ingesttest.FreeUDPPort(t)),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(ingesttest.FreeMediaPorts(t)), "-timeout", "60s", "-timeout_error", "-nostdin", "-recv_timeout", "20000")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sipp: %v\n%s", err, out)
+	}
+	var list []store.Engagement
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue="+queue, nil, 200), &list)
+	if len(list) != 1 {
+		t.Fatalf("engagements = %+v, want one in queue %s", list, queue)
+	}
+	waitEnded(t, td, list[0].ID)
+	return list[0]
 }
 
 // TestSIPRefusedByDaemon: a call naming an unknown queue is refused with

@@ -217,7 +217,11 @@ func (s *Store) unsafeDeleteEngagement(tx *bbolt.Tx, id engID) (segs, results in
 	if results, err = unsafeDeletePrefix(tx, bucketResults, id[:]); err != nil {
 		return 0, 0, false, err
 	}
-	return segs, results, found, nil
+	qm, err := unsafeDeleteQM(tx, id)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	return segs, results + qm, found, nil
 }
 
 func unsafeDeletePrefix(tx *bbolt.Tx, b, prefix []byte) (int, error) {

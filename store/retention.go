@@ -49,8 +49,8 @@ func (s *Store) Run(ctx context.Context) error {
 }
 
 // SweepNow applies the retention windows once: it removes the segments of
-// engagements that ended more than TranscriptDays ago, their results after
-// OutputDays (when set), and audit entries older than AuditDays. Held
+// engagements that ended more than TranscriptDays ago, their results and
+// the content of their evaluations after OutputDays (when set), and audit entries older than AuditDays. Held
 // engagements are skipped. A sweep that removed anything is audited as
 // actor "system".
 func (s *Store) SweepNow(ctx context.Context) (SweepResult, error) {
@@ -162,6 +162,14 @@ func (s *Store) expire(ctx context.Context, cutoff time.Time, b []byte, engs, re
 					dropped = append(dropped, id)
 				} else {
 					m, err = unsafeDeletePrefix(tx, b, id[:])
+					if err == nil {
+						// Evaluations' content (answers, justifications,
+						// quotes) is an output too; their content-free
+						// summaries stay for the reports.
+						var ev int
+						ev, err = unsafeDeletePrefix(tx, bucketQMEvals, id[:])
+						m += ev
+					}
 				}
 				if err != nil {
 					return err

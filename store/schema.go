@@ -78,11 +78,26 @@ var (
 	// that older builds ignore: created by unsafeMigrate, no version step.
 	bucketWFM = []byte("wfm")
 
+	// Quality management (qm.go): qm_scorecards: id | 0x00 | version (4)
+	// -> JSON; qm_evals: ID (16) | scorecard -> sealed JSON; qm_eval_index:
+	// same key -> JSON summary (no content); qm_facts: ID (16) -> JSON
+	// figures (no content); qm_topics: model (8) -> JSON with the model
+	// sealed under the site QM key; qm_topic_members: model (8) | ID (16)
+	// -> JSON; qm_topic_by_eng: ID (16) | model (8) -> empty.
+	bucketQMScorecards   = []byte("qm_scorecards")
+	bucketQMEvals        = []byte("qm_evals")
+	bucketQMEvalIndex    = []byte("qm_eval_index")
+	bucketQMFacts        = []byte("qm_facts")
+	bucketQMTopics       = []byte("qm_topics")
+	bucketQMTopicMembers = []byte("qm_topic_members")
+	bucketQMTopicByEng   = []byte("qm_topic_by_eng")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex, bucketIntegrity, bucketWFM,
+		bucketOutboxIndex, bucketIntegrity, bucketWFM, bucketQMScorecards, bucketQMEvals, bucketQMEvalIndex, bucketQMFacts,
+		bucketQMTopics, bucketQMTopicMembers, bucketQMTopicByEng,
 	}
 )
 
@@ -100,7 +115,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 6
+const schemaVersion = 7
 
 // migrations[v] upgrades a content database from version v to v+1, inside
 // the transaction that Open runs (after every bucket of allBuckets exists).
@@ -118,6 +133,8 @@ var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// trusting the records and the audit log as they are (Open then
 	// writes the first checkpoint to keys.db).
 	5: (*Store).unsafeSealAll,
+	// 6 -> 7: the quality-management buckets, created by unsafeMigrate.
+	6: func(*Store, *bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {

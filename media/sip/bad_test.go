@@ -474,7 +474,16 @@ func TestRTPTimeoutAndHold(t *testing.T) {
 	if len(updates) != 1 || updates[0][0].Name != "Agent Two" || updates[0][0].Party != "agent" {
 		t.Errorf("metadata updates %+v, want one naming Agent Two as the agent", updates)
 	}
-	if res := u.do(t, u.request("BYE", "held@test", tag, 3, nil, "", "")); res.StatusCode != 200 {
+	// The hold reached the engagement, party by party; the streams'
+	// usual sendonly resumes them.
+	held.waitHolds(t, "agent:true", "customer:true")
+	res = u.do(t, u.request("INVITE", "held@test", tag, 3, rec, mp, mpBody([2]string{"application/sdp", twoStreams},
+		[2]string{"application/rs-metadata+xml", meta("Agent Two")})))
+	if res.StatusCode != 200 {
+		t.Fatalf("resuming re-INVITE: %d %s", res.StatusCode, res.Reason)
+	}
+	held.waitHolds(t, "agent:true", "customer:true", "agent:false", "customer:false")
+	if res := u.do(t, u.request("BYE", "held@test", tag, 4, nil, "", "")); res.StatusCode != 200 {
 		t.Errorf("BYE: %d", res.StatusCode)
 	}
 	held.WaitClosed(t)

@@ -130,6 +130,13 @@ func (s offerStream) held() bool {
 	return s.direction == "recvonly" || s.direction == "inactive" || s.addr == "0.0.0.0" || s.addr == "::"
 }
 
+// onHold reports whether the offer puts the stream on hold: the offerer
+// stops sending (held), or offers sendonly a stream it first offered
+// sendrecv (RFC 3264 8.4; a recording's streams are sendonly throughout).
+func (s offerStream) onHold(first string) bool {
+	return s.held() || (first == "sendrecv" && s.direction == "sendonly")
+}
+
 // parseOffer reads the audio m-sections of an SDP offer. Non-audio
 // sections are kept (rejected in the answer) so that the answer has as
 // many m-lines as the offer.

@@ -58,7 +58,7 @@ func (c *call) newStream(st offerStream, party ingest.Party) (*rtpStream, error)
 		return nil, err
 	}
 	rs := &rtpStream{c: c, key: st.key(), label: st.label, party: party, codec: st.codecName, port: port,
-		conn: rc, rtcp: cc, done: make(chan struct{}), st: st}
+		conn: rc, rtcp: cc, done: make(chan struct{}), st: st, firstDir: st.direction}
 	rs.jb = jitter.New(c.srv.cfg.JitterPackets, rs.emit)
 	rs.setOffer(st, c.rtpPeer(st))
 	c.mu.Lock()
@@ -204,6 +204,11 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	seen := map[string]bool{}
 	var added []*rtpStream
+	type holdChange struct {
+		party ingest.Party
+		held  bool
+	}
+	var holds []holdChange
 	for _, st := range streams {
 		seen[st.key()] = true
 		c.mu.Lock()
@@ -218,6 +223,9 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			c.mu.Unlock()
 		case rs != nil:
 			c.mu.Lock()
+			if was, now := rs.st.onHold(rs.firstDir), st.onHold(rs.firstDir); was != now && rs.st.index >= 0 {
+				holds = append(holds, holdChange{rs.party, now})
+			}
 			rs.st = st
 			c.mu.Unlock()
 			rs.setOffer(st, c.rtpPeer(st))
@@ -275,6 +283,11 @@ func (c *call) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.log.Info("recording metadata updated", "call_id", c.id, "participants", len(participants))
 	}
 	c.answer(req, tx)
+	if r, ok := c.eng.(HoldReceiver); ok {
+		for _, h := range holds {
+			r.Hold(h.party, h.held)
+		}
+	}
 }
 
 // streamCount returns the number of streams the call has had (removed

@@ -17,6 +17,15 @@ type MetadataReceiver interface {
 	Participants(ps []Participant)
 }
 
+// HoldReceiver is implemented by engagements that want to know when a
+// re-INVITE or UPDATE puts a party's stream on hold (a=inactive or
+// a=recvonly, a null address, or a=sendonly for a stream first offered
+// sendrecv) and when it resumes. Hold is called after the answer
+// is sent, once per change.
+type HoldReceiver interface {
+	Hold(p ingest.Party, held bool)
+}
+
 // Meta describes a call to the Opener.
 type Meta struct {
 	// CallID is the SIP Call-ID; SessionID the SIPREC recording session

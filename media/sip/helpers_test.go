@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -108,12 +109,35 @@ type recEngagement struct {
 	meta    Meta
 	mu      sync.Mutex
 	updates [][]Participant
+	holds   []string // "party:held" per Hold call
 }
 
 func (e *recEngagement) Participants(ps []Participant) {
 	e.mu.Lock()
 	e.updates = append(e.updates, ps)
 	e.mu.Unlock()
+}
+
+func (e *recEngagement) Hold(p ingest.Party, held bool) {
+	e.mu.Lock()
+	e.holds = append(e.holds, fmt.Sprintf("%s:%t", p, held))
+	e.mu.Unlock()
+}
+
+// waitHolds waits up to 5 s for the engagement's Hold calls to be want
+// (in order); the calls follow the answer.
+func (e *recEngagement) waitHolds(t *testing.T, want ...string) {
+	t.Helper()
+	var got []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		e.mu.Lock()
+		got = slices.Clone(e.holds)
+		e.mu.Unlock()
+		if slices.Equal(got, want) {
+			return
+		}
+	}
+	t.Errorf("hold changes %v, want %v", got, want)
 }
 
 type env struct {

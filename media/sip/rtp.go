@@ -42,6 +42,8 @@ type rtpStream struct {
 	st      offerStream // the current offer of the stream; index -1 when removed
 	// peer is where the stream's RTP must come from, per the current offer.
 	peer atomic.Pointer[rtpPeer]
+	// firstDir is the direction of the stream's first offer.
+	firstDir string
 
 	// reader goroutine state
 	curPeer     *rtpPeer       // the peer latched is for
