@@ -101,10 +101,10 @@ func python(t testing.TB) string {
 }
 
 type openResult struct {
-	name                                string
+	name                                 string
 	closed, inScope, oosRec, oosPrec, f1 float64
-	train, perQuery                     time.Duration
-	trainCPU                            time.Duration
+	train, perQuery                      time.Duration
+	trainCPU                             time.Duration
 }
 
 func score(name string, truth, top, pred []string) openResult {
