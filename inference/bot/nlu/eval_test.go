@@ -206,7 +206,7 @@ func openIntent(t *testing.T, train, test []Example, held []string) (ours, peer 
 			continue
 		}
 		x := m.clf.Vec.Transform(e.Text)
-		sc := m.clf.ScoresVec(x)
+		sc, _, _ := split(m.clf.ScoresVec(x))
 		h := heldOut{label: -1}
 		for k, s := range sc {
 			h.scores = append(h.scores, s.Score)

@@ -90,13 +90,15 @@ func (nn *neighbours) unseen(text string) float64 {
 }
 
 // nFeatures is the length of a feature vector.
-const nFeatures = 6
+const nFeatures = 7
 
-// features describes how well a message fits the model: its top score,
-// the margin to the second, the cosine to the nearest phrase of the top
-// intent and to the nearest phrase of any intent, whether that nearest
-// phrase agrees with the top intent, and the share of unseen words.
-func features(x textclass.SparseVec, sc []textclass.Scored, nn *neighbours, text string, _ *textclass.Vectorizer) []float64 {
+// features describes how well a message fits the model: its top intent's
+// score, the margin to the second, the cosine to the nearest phrase of the
+// top intent and to the nearest phrase of any label, whether that nearest
+// phrase agrees with the top intent, the share of unseen words, and the
+// background's score against the top intent's. sc are the intents' scores
+// (without the background), best first.
+func features(x textclass.SparseVec, sc []textclass.Scored, bg float64, hasBG bool, nn *neighbours, text string) []float64 {
 	f := make([]float64, nFeatures)
 	f[0] = sc[0].Score
 	if len(sc) > 1 {
@@ -108,6 +110,10 @@ func features(x textclass.SparseVec, sc []textclass.Scored, nn *neighbours, text
 		f[4] = 1
 	}
 	f[5] = nn.unseen(text)
+	f[6] = -2
+	if hasBG {
+		f[6] = bg - sc[0].Score
+	}
 	return f
 }
 

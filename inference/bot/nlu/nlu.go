@@ -59,12 +59,15 @@ type Config struct {
 	Seed uint64
 	// Workers bounds the classifier's training goroutines; 0 = GOMAXPROCS.
 	Workers int
+	// Background are phrases of no intent (see Background), learned as
+	// the background class; nil for none.
+	Background []string
 }
 
 // DefaultConfig returns the configuration bots are trained with.
 func DefaultConfig() Config {
 	c := textclass.DefaultTrainConfig()
-	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.015, Seed: 1}
+	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.015, Seed: 1, Background: Background}
 }
 
 // Validate reports the first problem of c.
@@ -163,8 +166,8 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 	cfg.Classifier.Workers = cfg.Workers
 	byIntent := map[string][]int{}
 	for i, e := range examples {
-		if strings.TrimSpace(e.Text) == "" || e.Intent == "" {
-			return nil, fmt.Errorf("nlu: example %d: empty text or intent", i)
+		if strings.TrimSpace(e.Text) == "" || e.Intent == "" || e.Intent == BackgroundLabel {
+			return nil, fmt.Errorf("nlu: example %d: empty text or intent, or the background's label", i)
 		}
 		byIntent[e.Intent] = append(byIntent[e.Intent], i)
 	}
@@ -173,9 +176,15 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 		return nil, ErrTooFew
 	}
 	groupOf, foldOf := assignFolds(cfg, intents, byIntent, len(examples))
+	var bg []textclass.Example
+	for _, b := range cfg.Background {
+		if strings.TrimSpace(b) != "" {
+			bg = append(bg, textclass.Example{Text: b, Label: BackgroundLabel})
+		}
+	}
 	var held []heldOut
 	for k := 0; k < cfg.Folds; k++ {
-		var fit []textclass.Example
+		fit := slices.Clone(bg)
 		var inVal, oosVal []int
 		for i, e := range examples {
 			switch {
@@ -205,9 +214,9 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 			held = append(held, readHeldOut(m, nn, examples[i].Text, ""))
 		}
 	}
-	all := make([]textclass.Example, len(examples))
-	for i, e := range examples {
-		all[i] = textclass.Example{Text: e.Text, Label: e.Intent}
+	all := slices.Clone(bg)
+	for _, e := range examples {
+		all = append(all, textclass.Example{Text: e.Text, Label: e.Intent})
 	}
 	clf, err := textclass.TrainContext(ctx, cfg.Classifier, all)
 	if err != nil {
@@ -262,7 +271,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 
 func readHeldOut(m *textclass.Model, nn *neighbours, text, intent string) heldOut {
 	x := m.Vec.Transform(text)
-	sc := m.ScoresVec(x)
+	sc, bg, hasBG := split(m.ScoresVec(x))
 	raw := make([]float64, len(sc))
 	label := -1
 	for i, s := range sc {
@@ -271,7 +280,23 @@ func readHeldOut(m *textclass.Model, nn *neighbours, text, intent string) heldOu
 			label = i
 		}
 	}
-	return heldOut{feats: features(x, sc, nn, text, m.Vec), scores: raw, label: label, correct: intent != "" && sc[0].Label == intent}
+	background := hasBG && bg > sc[0].Score
+	return heldOut{feats: features(x, sc, bg, hasBG, nn, text), scores: raw, label: label,
+		correct: intent != "" && sc[0].Label == intent && !background}
+}
+
+// split takes the background class out of scores (best first): the
+// intents' scores, and the background's score when the model has one.
+func split(sc []textclass.Scored) (intents []textclass.Scored, bg float64, hasBG bool) {
+	intents = make([]textclass.Scored, 0, len(sc))
+	for _, s := range sc {
+		if s.Label == BackgroundLabel {
+			bg, hasBG = s.Score, true
+			continue
+		}
+		intents = append(intents, s)
+	}
+	return intents, bg, hasBG
 }
 
 // calibrate fits the temperature, the detector and the threshold on the
@@ -321,7 +346,8 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64) {
 	}
 	sort.Slice(ins, func(i, j int) bool { return ins[i].s < ins[j].s })
 	n := float64(len(ins))
-	floor := float64(closed)/n - maxDrop
+	// With few held-out phrases the bound allows losing at least one.
+	floor := float64(closed)/n - max(maxDrop, 1/n)
 	lost := 0
 	m.threshold = math.Inf(-1)
 	for i, x := range ins {
@@ -438,7 +464,7 @@ func ece(in []heldOut, t float64) float64 {
 // Classify reads one message.
 func (m *Model) Classify(text string) Result {
 	x := m.clf.Vec.Transform(text)
-	sc := m.clf.ScoresVec(x)
+	sc, bg, hasBG := split(m.clf.ScoresVec(x))
 	raw := make([]float64, len(sc))
 	for i, s := range sc {
 		raw[i] = s.Score
@@ -453,13 +479,15 @@ func (m *Model) Classify(text string) Result {
 		r.Score = math.Inf(-1)
 		return r
 	}
-	r.Score = m.det.score(features(x, sc, m.nn, text, m.clf.Vec))
-	r.InScope = r.Score >= m.threshold
+	r.Score = m.det.score(features(x, sc, bg, hasBG, m.nn, text))
+	r.InScope = r.Score >= m.threshold && !(hasBG && bg > sc[0].Score)
 	return r
 }
 
 // Intents lists the intents the model knows, sorted.
-func (m *Model) Intents() []string { return slices.Clone(m.clf.Labels) }
+func (m *Model) Intents() []string {
+	return slices.DeleteFunc(slices.Clone(m.clf.Labels), func(l string) bool { return l == BackgroundLabel })
+}
 
 // Report returns how the model was calibrated.
 func (m *Model) Report() Report { return m.report }
