@@ -172,7 +172,7 @@ func TestConversations(t *testing.T) {
 			last: []string{"I'm passing you to a member of our team"}, handover: "fallbacks", slots: []SlotValue{}, outcome: OutcomeHandover},
 		{name: "skill error branch", msgs: []string{"I lost my card", "1111", "yes"}, fail: []string{"block_card"},
 			last: []string{"I'm sorry, I couldn't block the card just now.", "I'm passing you"}, handover: "block_failed",
-			slots: []SlotValue{{Name: "last4", Type: "card_last4", Value: "1111", Sensitive: true}, {Name: "confirm_block", Type: "yes_no", Value: "yes"}},
+			slots:   []SlotValue{{Name: "last4", Type: "card_last4", Value: "1111", Sensitive: true}, {Name: "confirm_block", Type: "yes_no", Value: "yes"}},
 			outcome: OutcomeHandover},
 		{name: "hanging skill times out to the error branch", msgs: []string{"what is my balance", "2222"}, hang: []string{"balance"},
 			last: []string{"Sorry, I can't get the balance right now."}, outcome: OutcomeCompleted},

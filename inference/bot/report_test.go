@@ -23,7 +23,7 @@ func TestAggregate(t *testing.T) {
 	want := Report{Sessions: 5, Contained: 2, ContainmentRate: 0.4, Handovers: 2, HandoverRate: 0.4,
 		HandoverReasons: map[string]int{"fallbacks": 1, "block_failed": 1}, Abandoned: 1, AbandonRate: 0.2,
 		Outcomes: map[string]int{"card_blocked": 1, OutcomeHandover: 2, OutcomeAbandoned: 1, OutcomeCompleted: 1},
-		Turns: 12, AverageTurns: 2.4, Fallbacks: 2, FallbackRate: 0.1667, Unmatched: 2,
+		Turns:    12, AverageTurns: 2.4, Fallbacks: 2, FallbackRate: 0.1667, Unmatched: 2,
 		Intents: []IntentReport{{"lost_card", 2, 0.8}, {"fees", 1, 0.8}},
 		Slots:   []SlotReport{{Name: "last4", Asked: 4, Filled: 2, Sessions: 3, CompletionRate: 0.6667}},
 		Skills:  []SkillReport{{"block_card", 2, 1, 0.5}}, KBAnswers: 1}

@@ -96,7 +96,9 @@ func TestValidateCases(t *testing.T) {
 		{"phrase in two intents", func(d *Definition) { d.Intents[1].Phrases[0] = "I LOST my  card" }, "intents[balance].phrases[0]", CodeAmbiguousPhras, false},
 		{"bad slot type", func(d *Definition) { d.Slots[0].Type = "colour" }, "slots[last4].type", CodeInvalid, false},
 		{"slot without prompt", func(d *Definition) { d.Slots[0].Prompt = "" }, "slots[last4].prompt", CodeRequired, false},
-		{"bad pattern", func(d *Definition) { d.Slots = append(d.Slots, Slot{Name: "ref", Type: "text", Prompt: "Ref?", Pattern: "(["}) }, "slots[ref].pattern", CodeInvalid, false},
+		{"bad pattern", func(d *Definition) {
+			d.Slots = append(d.Slots, Slot{Name: "ref", Type: "text", Prompt: "Ref?", Pattern: "(["})
+		}, "slots[ref].pattern", CodeInvalid, false},
 		{"choice without options", func(d *Definition) { d.Slots = append(d.Slots, Slot{Name: "tier", Type: "choice", Prompt: "Tier?"}) }, "slots[tier].options", CodeRequired, false},
 		{"prompt reads a later slot", func(d *Definition) { d.Flows[0].Steps[0].Collect = []string{"confirm_block", "last4"} }, "flows[lost_card].steps[0]", CodeUsedBefore, false},
 		{"step with two actions", func(d *Definition) { d.Flows[2].Steps[0].End = "x" }, "flows[anything_else].steps[0]", CodeInvalid, false},
