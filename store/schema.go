@@ -73,12 +73,15 @@ var (
 	// bucketOutboxIndex: plugin | 0x00 | event ID -> sequence (8): the
 	// queued events, so that an event is queued once per plugin.
 	bucketOutboxIndex = []byte("sink_outbox_index")
+	// bucketBots: bot ID -> JSON Bot; bot ID | 0x00 | version (8) -> JSON
+	// BotVersion. Protected records (integrity.go); no customer content.
+	bucketBots = []byte("bots")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex, bucketIntegrity,
+		bucketOutboxIndex, bucketIntegrity, bucketBots,
 	}
 )
 
@@ -96,7 +99,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 6
+const schemaVersion = 7
 
 // migrations[v] upgrades a content database from version v to v+1, inside
 // the transaction that Open runs (after every bucket of allBuckets exists).
@@ -114,6 +117,9 @@ var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// trusting the records and the audit log as they are (Open then
 	// writes the first checkpoint to keys.db).
 	5: (*Store).unsafeSealAll,
+	// 6 -> 7: the bots bucket, created by unsafeMigrate (empty, so the
+	// integrity seal's records digest does not change).
+	6: func(*Store, *bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {
