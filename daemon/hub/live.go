@@ -18,8 +18,12 @@ import (
 type input struct {
 	seg      store.Segment
 	received time.Time
-	// ack, when set, receives the result of storing a final segment.
+	// ack, when set, receives the result of storing a final segment (or
+	// of an assignment).
 	ack chan<- error
+	// assign, when set, makes this user the engagement's agent instead of
+	// carrying a segment (see Assign).
+	assign string
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled.
@@ -60,8 +64,34 @@ func newLive(h *Hub, e store.Engagement) *Live {
 	return l
 }
 
-// Engagement returns the engagement as it was started.
-func (l *Live) Engagement() store.Engagement { return l.eng }
+// Engagement returns the engagement as it was started, with the agent
+// Assign set since.
+func (l *Live) Engagement() store.Engagement {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.eng
+}
+
+// Assign makes agent the engagement's agent (a chat a virtual agent handed
+// over, taken by a member of staff), in order with the engagement's
+// inputs: the live analyzers decide their features for the new agent from
+// the next utterance on. It returns once applied (or when ctx is done);
+// the caller stores the change.
+func (l *Live) Assign(ctx context.Context, agent string) error {
+	ack := make(chan error, 1)
+	if !l.submit(input{assign: agent, received: time.Now(), ack: ack}) {
+		if l.Ended() {
+			return ErrNotLive
+		}
+		return ErrBusy
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // ID is the engagement's ID.
 func (l *Live) ID() string { return l.eng.ID }
@@ -256,7 +286,14 @@ func (l *Live) run() {
 		var run []input
 		next := first
 		for n := 0; ; n++ {
-			if next.seg.Final {
+			if next.assign != "" {
+				flush(run)
+				run = run[:0]
+				l.mu.Lock()
+				l.eng.Agent = next.assign
+				l.mu.Unlock()
+				next.ack <- nil
+			} else if next.seg.Final {
 				run = append(run, next)
 			} else {
 				flush(run)
