@@ -40,6 +40,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.skillRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
 	rs = append(rs, d.sinkRoutes()...)
+	rs = append(rs, d.botRoutes()...)
 	return rs
 }
 
@@ -126,6 +127,9 @@ func (d *Daemon) wrap(rt route) http.Handler {
 				code = 200
 			}
 			d.metrics.requests.WithLabelValues(rt.Pattern, r.Method, fmt.Sprint(code)).Inc()
+			if code < 400 && principalRoutes[rt.Method+" "+rt.Pattern] {
+				d.changes.Notify() // long-lived connections re-check (watch.go)
+			}
 			d.metrics.latency.WithLabelValues(rt.Pattern).Observe(time.Since(start).Seconds())
 		}()
 		var p *Principal

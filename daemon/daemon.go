@@ -38,6 +38,8 @@ type Daemon struct {
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
+	bots           *botService
+	changes        *changeNotifier // who may do what changed (watch.go)
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -58,7 +60,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry(), changes: newChangeNotifier()}
 	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {
@@ -115,8 +117,11 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
-	d.hub.AddLive(d.analytics, d.kb)
-	d.hub.AddPost(d.analytics)
+	if d.bots, err = newBotService(d, logger, d.reg); err != nil {
+		return nil, err
+	}
+	d.hub.AddLive(d.analytics, d.kb, d.bots)
+	d.hub.AddPost(d.analytics, d.bots)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -174,6 +179,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return d.plugins.Run(gctx) })
 	g.Go(func() error { return d.syncKnowledge(gctx, knowledgeSyncInterval) })
 	g.Go(func() error { return d.sinks.run(gctx) })
+	g.Go(func() error { return d.bots.run(gctx) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
@@ -213,6 +219,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// hub, so that they reach the store; the store last.
 	d.media.close()
 	d.hub.Shutdown()
+	d.bots.close()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -236,6 +243,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.Shutdown()
+	d.bots.close()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()

@@ -29,6 +29,9 @@ var eventFeatures = map[string]struct {
 	EventEscalation:      {"top_escalation", true},
 	EventKBSuggestions:   {"kb_retrieval", false},
 	EventInfoCards:       {"info_retrieval", false},
+	EventBotMessage:      {featureVirtualAgent, true},
+	EventBotHandover:     {featureVirtualAgent, true},
+	EventBotPosition:     {featureVirtualAgent, true},
 }
 
 // ShowEvent implements hub.Controls: an event that carries the result of

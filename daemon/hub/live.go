@@ -26,8 +26,13 @@ type input struct {
 	assign string
 }
 
-// inboxSize bounds each engagement's queue of segments not yet handled.
-const inboxSize = 1024
+// inboxSize bounds each engagement's queue of segments not yet handled;
+// chats (messages, not streams of partials) get chatInboxSize, which keeps
+// a live chat small in memory (virtual-agent widgets hold thousands).
+const (
+	inboxSize     = 1024
+	chatInboxSize = 64
+)
 
 // maxRun bounds the final segments stored in one group commit.
 const maxRun = 256
@@ -58,7 +63,11 @@ type Live struct {
 }
 
 func newLive(h *Hub, e store.Engagement) *Live {
-	l := &Live{hub: h, eng: e, inbox: make(chan input, inboxSize), endc: make(chan string, 1),
+	size := inboxSize
+	if e.Channel == "chat" {
+		size = chatInboxSize
+	}
+	l := &Live{hub: h, eng: e, inbox: make(chan input, size), endc: make(chan string, 1),
 		done: make(chan struct{}), nextID: 1, notify: make(chan struct{})}
 	l.lastMedia.Store(time.Now().UnixNano())
 	return l
