@@ -556,7 +556,9 @@ func (w *wsClient) botSays(t *testing.T, n int) []string {
 	return out
 }
 
-func wsURL(td *testDaemon, path string) string { return "ws" + strings.TrimPrefix(td.URL, "http") + path }
+func wsURL(td *testDaemon, path string) string {
+	return "ws" + strings.TrimPrefix(td.URL, "http") + path
+}
 
 // TestBotWebSocket chats over the chat WebSocket with an ingest token:
 // the lost-card flow to its end; a second connection is closed when its
@@ -628,7 +630,9 @@ func TestBotBadInput(t *testing.T) {
 
 	t.Run("malformed definitions", func(t *testing.T) {
 		code, body := td.callRaw(t, td.Admin, "POST", "/api/v1/bots", "application/yaml", "id: x\ncolour: red\n")
-		if code != 400 || !strings.Contains(string(body), `"field": "colour"`) {
+		var p Problem
+		json.Unmarshal(body, &p)
+		if code != 400 || p.Field != "colour" {
 			t.Errorf("unknown field: %d %s", code, body)
 		}
 		code, body = td.callRaw(t, td.Admin, "POST", "/api/v1/bots", "application/json", `{"id":`)
@@ -655,7 +659,12 @@ func TestBotBadInput(t *testing.T) {
 		for _, p := range prob.Problems {
 			codes = append(codes, p.Path+" "+p.Code)
 		}
-		want := []string{"flows[balance].steps[1] used_before_collected", "queue unknown_reference", "skills[card_balance] skill_unavailable"}
+		// The balance flow says the digits, calls the skill with them and
+		// words its answer with them before any step collects them: three
+		// steps; the queue does not exist; the skill's plugin is not
+		// installed.
+		want := []string{"flows[balance].steps[0] used_before_collected", "flows[balance].steps[1] used_before_collected",
+			"flows[balance].steps[2] used_before_collected", "queue unknown_reference", "skills[card_balance] skill_unavailable"}
 		if code != 422 || !strings.HasSuffix(prob.Type, "invalid-definition") || prob.Field == "" || !slices.Equal(codes, want) {
 			t.Errorf("publish = %d %s\nproblems %q, want %q", code, prob.Type, codes, want)
 		}
@@ -904,5 +913,3 @@ func TestBotVersioningAndControls(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-

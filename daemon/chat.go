@@ -296,8 +296,8 @@ type tokenBucket struct {
 	// +checklocks:mu
 	tokens float64
 	// +checklocks:mu
-	last         time.Time
-	rate, burst  float64
+	last        time.Time
+	rate, burst float64
 }
 
 func newTokenBucket(perSecond, burst float64) *tokenBucket {
