@@ -1088,8 +1088,17 @@ func (d *Daemon) recheckPrincipal(p *Principal, roles []Role) error {
 	return nil
 }
 
+// isUpgrade reports whether r asks for a WebSocket.
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
 func (d *Daemon) botChatSocket(w http.ResponseWriter, r *http.Request, p *Principal) {
 	id := r.PathValue("id")
+	if !isUpgrade(r) {
+		d.badRequest(w, r, http.StatusUpgradeRequired, "this route is a WebSocket: send an upgrade request", "")
+		return
+	}
 	b, ok := d.lookupBot(w, r)
 	if !ok {
 		return

@@ -126,6 +126,10 @@ func (d *Daemon) widgetSocket(w http.ResponseWriter, r *http.Request, _ *Princip
 		d.widgetRefuse(w, r, http.StatusForbidden, "origin", fmt.Sprintf("origin %q may not open this bot's chat", r.Header.Get("Origin")))
 		return
 	}
+	if !isUpgrade(r) {
+		d.widgetRefuse(w, r, http.StatusUpgradeRequired, "malformed", "this route is a WebSocket: send an upgrade request")
+		return
+	}
 	var c *conversation
 	secret := ""
 	if cid := q.Get("conversation"); cid != "" {
