@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 # Debian packages the build and the tests need; installed by `make deps`.
 DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
 DEBS_TEST  := $(DEBS_BUILD) pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
-              sip-tester sctk espeak-ng sox chromium python3-aiortc g++
+              sip-tester sctk espeak-ng sox chromium python3-aiortc g++ python3-sklearn
 
 # The Ollama server the inference/ollama tests run against: built once on CPU
 # from the Go module proxy (cgo, needs g++) into a cache outside the repo.
