@@ -301,6 +301,7 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 	seg := store.Segment{Speaker: req.Sender, Text: req.Text, StartMs: at, EndMs: at, Final: true}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
+	d.translator.translateMessage(ctx, e, &seg)
 	if err := l.SubmitWait(ctx, seg); err != nil {
 		if errors.Is(err, hub.ErrNotLive) {
 			writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")

@@ -57,6 +57,11 @@ func init() {
 	// Public, but refused without the bot's key and an allowed origin
 	// (bots_test.go): not an authorisation outcome.
 	publicRefusals["GET /chat/{bot}/ws"] = true
+	// Answers that are not JSON documents (naming_test.go).
+	namingSkip["GET /chat/{bot}"] = "an HTML page"
+	namingSkip["GET /chat/{bot}/widget.js"] = "a script"
+	namingSkip["GET /chat/{bot}/ws"] = "a WebSocket (bots_test.go walks its frames)"
+	namingSkip["GET /api/v1/bots/{id}/chat"] = "a WebSocket (bots_test.go walks its frames)"
 }
 
 // publicRefusals are public routes that refuse requests for reasons other
@@ -125,6 +130,8 @@ func (bm *botMatrix) handover(t *testing.T) string {
 // path fills the bot routes' parameters; ok is false for other routes.
 func (bm *botMatrix) path(t *testing.T, p string) (string, bool) {
 	switch {
+	case p == "/api/v1/bots/{id}/export":
+		return "/api/v1/bots/b1/export?format=json", true
 	case strings.HasPrefix(p, "/api/v1/bots/"):
 		p = strings.ReplaceAll(p, "{id}", "b1")
 		return strings.ReplaceAll(p, "{version}", "1"), true

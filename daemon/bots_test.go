@@ -52,9 +52,9 @@ func startBotEnv(t *testing.T, mod func(*Config)) *botEnv {
 	env.record, env.mode = filepath.Join(share, "calls.jsonl"), filepath.Join(share, "mode")
 	os.WriteFile(env.mode, []byte("ok"), 0o666)
 	installTestPlugin(t, td, "./daemon/testdata/cardskills", "card-services", cardsManifest, map[string]any{
-		"Enabled": true, "ApprovedScopes": []string{"customer_ref"},
-		"Config":     map[string]string{"record": env.record, "mode_file": env.mode},
-		"WritePaths": []string{share},
+		"enabled": true, "approved_scopes": []string{"customer_ref"},
+		"config":      map[string]string{"record": env.record, "mode_file": env.mode},
+		"write_paths": []string{share},
 	})
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/kb-fees", map[string]any{"title": "Card fees",
 		"body": "Using your card abroad costs a 2% foreign transaction fee. Cash withdrawals at ATMs are free up to 200 EUR a month, then cost 2% of the amount. A replacement card costs 5 EUR."}, 200)

@@ -58,6 +58,10 @@ type Config struct {
 	// Sinks bounds the delivery of events to sink plugins through the
 	// store's outbox.
 	Sinks SinksConfig `yaml:"sinks"`
+	// Translate configures the translation of chat messages.
+	Translate TranslateConfig `yaml:"translate"`
+	// Redaction says what the pii_redaction feature removes.
+	Redaction RedactionConfig `yaml:"redaction"`
 }
 
 // AnalyticsConfig configures the built-in analytics.
@@ -152,6 +156,8 @@ func DefaultConfig(forService bool) Config {
 		Plugins:         defaultPluginsConfig(),
 		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
+		Translate:       defaultTranslateConfig(),
+		Redaction:       defaultRedactionConfig(),
 	}
 }
 
@@ -159,6 +165,9 @@ func DefaultConfig(forService bool) Config {
 func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
+	}
+	if err := c.Translate.Validate(); err != nil {
+		return err
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
@@ -230,7 +239,7 @@ func (c Config) Validate() error {
 	case sk.PollInterval <= 0:
 		return fmt.Errorf("sinks.poll_interval must be positive, got %s", sk.PollInterval)
 	}
-	return nil
+	return c.Redaction.validate()
 }
 
 func isLoopbackHost(host string) bool {

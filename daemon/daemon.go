@@ -16,6 +16,7 @@ import (
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/redact"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -40,6 +41,7 @@ type Daemon struct {
 	forecast       *forecast.Service
 	bots           *botService
 	changes        *changeNotifier // who may do what changed (watch.go)
+	translator     *chatTranslator // nil when Apertium is not installed
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -95,7 +97,16 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout), EventBuffer: cfg.Engagements.EventBuffer}
+	if d.translator, err = newChatTranslator(d, cfg.Translate, logger, d.reg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			d.translator.Close()
+		}
+	}()
+	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout),
+		EventBuffer: cfg.Engagements.EventBuffer, AnalysisLanguage: cfg.Translate.AnalysisLanguage}
 	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -117,6 +128,15 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
+	redactMetrics, err := redact.NewMetrics(d.reg)
+	if err != nil {
+		return nil, err
+	}
+	red, err := newRedaction(cfg.Redaction, d.controls, redactMetrics)
+	if err != nil {
+		return nil, err
+	}
+	d.hub.SetRedaction(red)
 	if d.bots, err = newBotService(d, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -220,6 +240,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.media.close()
 	d.hub.Shutdown()
 	d.bots.close()
+	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -244,6 +265,7 @@ func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.Shutdown()
 	d.bots.close()
+	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()

@@ -16,6 +16,10 @@ type Config struct {
 	// EventBuffer is how many events per engagement are kept for readers
 	// resuming with Last-Event-ID.
 	EventBuffer int
+	// AnalysisLanguage is the language the analyzers read: a chat message
+	// in another language reaches them as its translation into this one,
+	// when it has one. Empty means the original text.
+	AnalysisLanguage string
 }
 
 // DefaultConfig returns the defaults.

@@ -24,6 +24,8 @@ type input struct {
 	// assign, when set, makes this user the engagement's agent instead of
 	// carrying a segment (see Assign).
 	assign string
+	// rid is the key of the segment in the redactor (0: none).
+	rid uint64
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled;
@@ -42,6 +44,7 @@ const maxRun = 256
 type Live struct {
 	hub       *Hub
 	eng       store.Engagement
+	source    string // the ingest path Start was given
 	inbox     chan input
 	endc      chan string
 	endOnce   sync.Once
@@ -241,7 +244,17 @@ func (l *Live) run() {
 		seq      uint32
 		conv     []inference.Utterance
 		sessions []LiveSession
+		red      SegmentRedactor
+		// held are final segments the redactor holds back, by key;
+		// storedSeq maps the keys of recently stored ones to their seq,
+		// for revisions.
+		held      = map[uint64]input{}
+		storedSeq = map[uint64]uint32{}
+		nextRID   uint64
 	)
+	if h.redaction != nil {
+		red = h.redaction.Open(&l.eng, l.source)
+	}
 	for _, a := range h.live {
 		if sess := a.Start(&l.eng); sess != nil {
 			sessions = append(sessions, sess)
@@ -256,6 +269,10 @@ func (l *Live) run() {
 		l.mu.Unlock()
 	}()
 	emit := l.Publish
+	if red != nil {
+		// Analyzers' outputs may not carry a value the transcript lost.
+		emit = func(typ string, data any) { l.Publish(typ, redactData(data, red.Output)) }
+	}
 	// flush stores a run of final segments in one group commit, then
 	// publishes them and runs the live analyzers on each.
 	flush := func(run []input) {
@@ -278,16 +295,46 @@ func (l *Live) run() {
 			h.logger.Error("final segments not stored", "engagement", l.eng.ID, "first_seq", seq, "count", len(segs), "err", err)
 			return
 		}
+		for i, in := range run {
+			if in.rid != 0 {
+				storedSeq[in.rid] = segs[i].Seq
+				delete(storedSeq, in.rid-64) // keep the recent ones only
+			}
+		}
 		seq += uint32(len(segs))
 		for i, seg := range segs {
 			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
 			l.Publish(EventTranscriptFinal, seg)
-			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
+			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.TextIn(h.cfg.AnalysisLanguage), StartMS: seg.StartMs, EndMS: seg.EndMs}
 			conv = append(conv, u)
 			for _, sess := range sessions {
 				sess.OnUtterance(ctx, conv, emit)
 			}
 		}
+	}
+	// release adds the segments the redactor let go to run; a revision of
+	// a stored segment is published at once.
+	release := func(run []input, rs []Redacted) []input {
+		for _, r := range rs {
+			if r.Revised {
+				s, ok := storedSeq[r.ID]
+				if !ok {
+					continue
+				}
+				r.Seg.Engagement, r.Seg.Seq = l.eng.ID, s
+				h.metrics.revised.Inc()
+				l.Publish(EventTranscriptRevised, r.Seg)
+				continue
+			}
+			in, ok := held[r.ID]
+			if !ok {
+				continue
+			}
+			delete(held, r.ID)
+			in.seg = r.Seg
+			run = append(run, in)
+		}
+		return run
 	}
 	// handle takes one input and whatever else is already queued, keeping
 	// their order: partials are published between runs of finals.
@@ -295,19 +342,30 @@ func (l *Live) run() {
 		var run []input
 		next := first
 		for n := 0; ; n++ {
-			if next.assign != "" {
+			switch {
+			case next.assign != "":
 				flush(run)
 				run = run[:0]
 				l.mu.Lock()
 				l.eng.Agent = next.assign
 				l.mu.Unlock()
 				next.ack <- nil
-			} else if next.seg.Final {
+			case next.seg.Final && red != nil:
+				nextRID++
+				next.rid = nextRID
+				held[nextRID] = next
+				// Acknowledged input (chat, uploads) is not held: the
+				// caller waits for it.
+				run = release(run, red.Final(nextRID, next.seg, next.ack == nil, time.Now()))
+			case next.seg.Final:
 				run = append(run, next)
-			} else {
+			default:
 				flush(run)
 				run = run[:0]
 				p := next.seg
+				if red != nil {
+					p = red.Partial(p)
+				}
 				p.Engagement = l.eng.ID
 				l.Publish(EventTranscriptPartial, p)
 			}
@@ -326,11 +384,27 @@ func (l *Live) run() {
 	var reason string
 	tick := time.NewTicker(TickInterval)
 	defer tick.Stop()
+	// holdTimer fires when a segment the redactor holds is due.
+	holdTimer := time.NewTimer(time.Hour)
+	holdTimer.Stop()
+	defer holdTimer.Stop()
+	arm := func() {
+		if red == nil {
+			return
+		}
+		if at, ok := red.Deadline(); ok {
+			holdTimer.Reset(time.Until(at))
+		}
+	}
 loop:
 	for {
 		select {
 		case in := <-l.inbox:
 			handle(in)
+			arm()
+		case now := <-holdTimer.C:
+			flush(release(nil, red.Expire(now)))
+			arm()
 		case now := <-tick.C:
 			for _, sess := range sessions {
 				if t, ok := sess.(Ticker); ok {
@@ -354,6 +428,11 @@ loop:
 		}
 		break
 	}
+	ended := map[string]any{"reason": reason, "segments": seq}
+	if red != nil {
+		flush(release(nil, red.Flush()))
+		ended["redactions"] = red.Counts()
+	}
 	end := time.Now().UTC()
 	if ns := l.endAt.Load(); ns != 0 {
 		end = time.Unix(0, ns).UTC()
@@ -364,7 +443,8 @@ loop:
 	}
 	h.metrics.ended.WithLabelValues(reason).Inc()
 	h.retire(l)
-	l.Publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
+	ended["segments"] = seq
+	l.Publish(EventEnded, ended)
 	// The post-engagement analyzers read the conversation in time order,
 	// as the store returns it, not in the order the recognisers finished.
 	slices.SortStableFunc(conv, func(a, b inference.Utterance) int {
