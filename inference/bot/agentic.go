@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -128,8 +129,11 @@ func (s *Session) prompt(task string) string {
 	}
 	b.WriteString("Intents (start_flow or, for knowledge answers, answer_kb):\n")
 	for _, it := range p.def.Intents {
-		ex := it.Phrases[:min(3, len(it.Phrases))]
-		fmt.Fprintf(&b, "- %s: %s (e.g. %q)\n", it.Name, it.Description, strings.Join(ex, `", "`))
+		var ex []string
+		for _, ph := range it.Phrases[:min(3, len(it.Phrases))] {
+			ex = append(ex, strconv.Quote(ph))
+		}
+		fmt.Fprintf(&b, "- %s: %s (e.g. %s)\n", it.Name, it.Description, strings.Join(ex, ", "))
 	}
 	if len(p.def.Skills) > 0 {
 		b.WriteString("Skills (call_skill; only when their inputs are known):\n")
@@ -151,9 +155,18 @@ func (s *Session) prompt(task string) string {
 	if len(known) > 0 {
 		fmt.Fprintf(&b, "Already collected: %s\n", strings.Join(known, ", "))
 	}
+	// Sensitive values never reach the model, whoever said them (a bot
+	// prompt may repeat them).
+	var masks []string
+	for _, sl := range p.def.Slots {
+		if v, ok := s.values[sl.Name]; ok && sl.Sensitive && len(v.Text) >= 2 {
+			masks = append(masks, v.Text, "["+sl.Name+"]")
+		}
+	}
+	mask := strings.NewReplacer(masks...)
 	b.WriteString("<conversation>\n")
 	for _, l := range s.history {
-		fmt.Fprintf(&b, "%s: %s\n", l.party, truncate(l.text, 500))
+		fmt.Fprintf(&b, "%s: %s\n", l.party, mask.Replace(truncate(l.text, 500)))
 	}
 	b.WriteString("</conversation>\n")
 	b.WriteString(task)
