@@ -386,10 +386,9 @@ type botMessage struct {
 // deliver stores and publishes a turn's messages, then acts on its
 // hand-over or end.
 func (c *conversation) deliver(t bot.Turn) {
-	start := c.live.Engagement().Start
 	for _, m := range t.Messages {
-		at := time.Since(start).Milliseconds()
-		if err := c.live.SubmitWait(c.ctx, store.Segment{Speaker: string(inference.PartyBot), Text: m.Text, StartMs: at, EndMs: at}); err != nil {
+		// The engagement times each message when it takes it.
+		if err := c.live.SubmitMessage(c.ctx, store.Segment{Speaker: string(inference.PartyBot), Text: m.Text}); err != nil {
 			if c.ctx.Err() == nil && !errors.Is(err, hub.ErrNotLive) {
 				c.svc.log.Error("bot message not stored", "engagement", c.live.ID(), "err", err)
 			}
@@ -440,8 +439,7 @@ func (b *botService) handedOver(c *conversation, h *bot.Handover) {
 	c.position = pos
 	c.mu.Unlock()
 	msg := c.sess.PositionMessage(pos)
-	at := time.Since(e.Start).Milliseconds()
-	if err := c.live.SubmitWait(c.ctx, store.Segment{Speaker: string(inference.PartyBot), Text: msg, StartMs: at, EndMs: at}); err == nil {
+	if err := c.live.SubmitMessage(c.ctx, store.Segment{Speaker: string(inference.PartyBot), Text: msg}); err == nil {
 		c.live.Publish(EventBotMessage, botMessage{Text: msg, Kind: "position"})
 	}
 	c.live.Publish(EventBotPosition, map[string]int{"position": pos})

@@ -263,9 +263,8 @@ func (s *chatSession) read(ctx context.Context) error {
 			continue
 		}
 		text := slots.Clean(f.Text)
-		at := time.Since(s.c.live.Engagement().Start).Milliseconds()
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = s.c.live.SubmitWait(wctx, store.Segment{Speaker: "customer", Text: text, StartMs: at, EndMs: at})
+		err = s.c.live.SubmitMessage(wctx, store.Segment{Speaker: "customer", Text: text})
 		cancel()
 		if errors.Is(err, hub.ErrNotLive) {
 			return errClientEnded
