@@ -410,6 +410,12 @@ func TestBotChatAPI(t *testing.T) {
 				break
 			}
 		}
+		// Agent assist runs on the human part: the customer's message to
+		// the agent gets its sentiment.
+		var s struct{ Party string }
+		if e := ev.next(t, 10*time.Second, EventSentiment); json.Unmarshal([]byte(e.Data), &s) != nil || s.Party != "customer" {
+			t.Errorf("sentiment after the hand-over = %s", e.Data)
+		}
 		if got, _ := td.store.QueryAudit(t.Context(), store.AuditQuery{Engagement: id, Action: "handover.accept"}); len(got) != 1 || got[0].Actor != "ana" {
 			t.Errorf("handover.accept audit = %+v", got)
 		}
