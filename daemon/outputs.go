@@ -32,6 +32,7 @@ var eventFeatures = map[string]struct {
 	EventBotMessage:      {featureVirtualAgent, true},
 	EventBotHandover:     {featureVirtualAgent, true},
 	EventBotPosition:     {featureVirtualAgent, true},
+	EventLanguage:        {"auto_translate", false},
 }
 
 // ShowEvent implements hub.Controls: an event that carries the result of
