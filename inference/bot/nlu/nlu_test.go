@@ -2,7 +2,9 @@ package nlu
 
 import (
 	"errors"
+	"maps"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -22,10 +24,12 @@ var cardIntents = map[string][]string{
 		"I need to correct my address", "relocated, need address change"},
 }
 
+// examples lists cardIntents in a fixed order (intents sorted): a model
+// is a function of its examples' order.
 func examples() []Example {
 	var out []Example
-	for it, ps := range cardIntents {
-		for _, p := range ps {
+	for _, it := range slices.Sorted(maps.Keys(cardIntents)) {
+		for _, p := range cardIntents[it] {
 			out = append(out, Example{Text: p, Intent: it})
 		}
 	}
