@@ -12,26 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/earshot/earshot/internal/testdep"
 )
-
-// browser starts headless Chromium (Debian chromium) under chromedp; it is
-// closed when the test ends.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	bin := testdep.Program(t, "chromium", "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
 
 // widgetJS is the shadow root of the widget rendered into #earshot-chat
 // (the daemon's page) or another target.
@@ -111,7 +92,7 @@ func waitAttr(t *testing.T, ctx context.Context, target, name, want string) {
 func TestBotWidgetChromium(t *testing.T) {
 	env := startBotEnv(t, nil)
 	td := env.td
-	ctx := browser(t)
+	ctx := newBrowser(t).ctx
 	page := td.URL + "/chat/card-services"
 	const target = "earshot-chat"
 
