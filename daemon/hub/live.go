@@ -93,8 +93,15 @@ func (l *Live) Engagement() store.Engagement {
 // the next utterance on. It returns once applied (or when ctx is done);
 // the caller stores the change.
 func (l *Live) Assign(ctx context.Context, agent string) error {
+	return l.submitAcked(ctx, input{assign: agent, received: time.Now()})
+}
+
+// submitAcked queues in and waits until the engagement has applied it
+// (or ctx is done).
+func (l *Live) submitAcked(ctx context.Context, in input) error {
 	ack := make(chan error, 1)
-	if !l.submit(input{assign: agent, received: time.Now(), ack: ack}) {
+	in.ack = ack
+	if !l.submit(in) {
 		if l.Ended() {
 			return ErrNotLive
 		}
@@ -124,19 +131,7 @@ func (l *Live) Submit(seg store.Segment) bool {
 // the store (or ctx is done): what the API acknowledges survives a crash.
 func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
-	ack := make(chan error, 1)
-	if !l.submit(input{seg: seg, received: time.Now(), ack: ack}) {
-		if l.Ended() {
-			return ErrNotLive
-		}
-		return ErrBusy
-	}
-	select {
-	case err := <-ack:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return l.submitAcked(ctx, input{seg: seg, received: time.Now()})
 }
 
 // SubmitMessage is SubmitWait for a chat message: its time is set when
@@ -145,19 +140,7 @@ func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 // keep their order in the transcript.
 func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
-	ack := make(chan error, 1)
-	if !l.submit(input{seg: seg, received: time.Now(), ack: ack, message: true}) {
-		if l.Ended() {
-			return ErrNotLive
-		}
-		return ErrBusy
-	}
-	select {
-	case err := <-ack:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return l.submitAcked(ctx, input{seg: seg, received: time.Now(), message: true})
 }
 
 func (l *Live) submit(in input) bool {
