@@ -126,11 +126,8 @@ func (s *Store) Bots(ctx context.Context) ([]Bot, error) {
 func (s *Store) UpdateBot(ctx context.Context, id string, fn func(*Bot) error, audit ...AuditEntry) (Bot, error) {
 	var out Bot
 	err := s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
-		var b Bot
-		if err := unsafeGetJSON(tx, bucketBots, []byte(id), &b); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("bot %q: %w", id, ErrNotFound)
-			}
+		b, err := txBot(tx, id)
+		if err != nil {
 			return err
 		}
 		if err := fn(&b); err != nil {
@@ -153,11 +150,8 @@ func (s *Store) PublishBot(ctx context.Context, id string, def json.RawMessage, 
 	}
 	var version int
 	err := s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
-		var b Bot
-		if err := unsafeGetJSON(tx, bucketBots, []byte(id), &b); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("bot %q: %w", id, ErrNotFound)
-			}
+		b, err := txBot(tx, id)
+		if err != nil {
 			return err
 		}
 		version = 1
@@ -181,11 +175,8 @@ func (s *Store) PublishBot(ctx context.Context, id string, def json.RawMessage, 
 func (s *Store) RollbackBot(ctx context.Context, id string, version int, audit ...AuditEntry) (Bot, error) {
 	var out Bot
 	err := s.recordsUpdate(ctx, audit, func(tx *bbolt.Tx) error {
-		var b Bot
-		if err := unsafeGetJSON(tx, bucketBots, []byte(id), &b); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("bot %q: %w", id, ErrNotFound)
-			}
+		b, err := txBot(tx, id)
+		if err != nil {
 			return err
 		}
 		if !slices.ContainsFunc(b.Versions, func(v BotVersionInfo) bool { return v.Version == version }) {
@@ -251,4 +242,14 @@ func (s *Store) AssignAgent(ctx context.Context, engagement, agent string, audit
 		r.Agent = agent
 		return nil
 	}, audit...)
+}
+
+// txBot reads a bot in tx.
+func txBot(tx *bbolt.Tx, id string) (Bot, error) {
+	var b Bot
+	err := unsafeGetJSON(tx, bucketBots, []byte(id), &b)
+	if errors.Is(err, ErrNotFound) {
+		return b, fmt.Errorf("bot %q: %w", id, ErrNotFound)
+	}
+	return b, err
 }
