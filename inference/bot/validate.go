@@ -227,12 +227,7 @@ func compile(ctx context.Context, d Definition, env Env) (*program, Problems) {
 	// Slots.
 	for i, sl := range d.Slots {
 		path := fmt.Sprintf("slots[%s]", orIndex(sl.Name, i))
-		if !nameRE.MatchString(sl.Name) {
-			c.add(path+".name", CodeInvalid, "must be an identifier (letters, digits, '_')")
-			continue
-		}
-		if p.slots[sl.Name] != nil {
-			c.add(path+".name", CodeDuplicate, "slot %q is declared twice", sl.Name)
+		if !declarable(c, p.slots, "slot", path, sl.Name) {
 			continue
 		}
 		if slices.Contains(builtinVars, sl.Name) {
@@ -245,12 +240,7 @@ func compile(ctx context.Context, d Definition, env Env) (*program, Problems) {
 	// Skills.
 	for i, sk := range d.Skills {
 		path := fmt.Sprintf("skills[%s]", orIndex(sk.Name, i))
-		if !nameRE.MatchString(sk.Name) {
-			c.add(path+".name", CodeInvalid, "must be an identifier (letters, digits, '_')")
-			continue
-		}
-		if p.skills[sk.Name] != nil {
-			c.add(path+".name", CodeDuplicate, "skill %q is declared twice", sk.Name)
+		if !declarable(c, p.skills, "skill", path, sk.Name) {
 			continue
 		}
 		sk := sk
@@ -272,12 +262,7 @@ func compile(ctx context.Context, d Definition, env Env) (*program, Problems) {
 	// Flows: declare first so that steps may name any flow.
 	for i, f := range d.Flows {
 		path := fmt.Sprintf("flows[%s]", orIndex(f.Name, i))
-		if !nameRE.MatchString(f.Name) {
-			c.add(path+".name", CodeInvalid, "must be an identifier (letters, digits, '_')")
-			continue
-		}
-		if p.flows[f.Name] != nil {
-			c.add(path+".name", CodeDuplicate, "flow %q is declared twice", f.Name)
+		if !declarable(c, p.flows, "flow", path, f.Name) {
 			continue
 		}
 		cf := &cflow{name: f.Name, index: map[string]int{}}
@@ -314,12 +299,7 @@ func compile(ctx context.Context, d Definition, env Env) (*program, Problems) {
 	seenPhrase := map[string]string{}
 	for i, it := range d.Intents {
 		path := fmt.Sprintf("intents[%s]", orIndex(it.Name, i))
-		if !nameRE.MatchString(it.Name) {
-			c.add(path+".name", CodeInvalid, "must be an identifier (letters, digits, '_')")
-			continue
-		}
-		if p.intents[it.Name] != nil {
-			c.add(path+".name", CodeDuplicate, "intent %q is declared twice", it.Name)
+		if !declarable(c, p.intents, "intent", path, it.Name) {
 			continue
 		}
 		it := it
@@ -371,6 +351,20 @@ func compile(ctx context.Context, d Definition, env Env) (*program, Problems) {
 	c.graph(p)
 	sort.SliceStable(c.ps, func(i, j int) bool { return c.ps[i].Path < c.ps[j].Path })
 	return p, c.ps
+}
+
+// declarable reports whether name may be declared as a kind at path: an
+// identifier not declared before. It adds the problem when not.
+func declarable[T any](c *checker, declared map[string]*T, kind, path, name string) bool {
+	if !nameRE.MatchString(name) {
+		c.add(path+".name", CodeInvalid, "must be an identifier (letters, digits, '_')")
+		return false
+	}
+	if declared[name] != nil {
+		c.add(path+".name", CodeDuplicate, "%s %q is declared twice", kind, name)
+		return false
+	}
+	return true
 }
 
 func orIndex(name string, i int) string {
