@@ -44,6 +44,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.wfmRoutes()...)
 	rs = append(rs, d.sinkRoutes()...)
 	rs = append(rs, d.qmRoutes()...)
+	rs = append(rs, d.botRoutes()...)
 	return rs
 }
 
@@ -130,6 +131,9 @@ func (d *Daemon) wrap(rt route) http.Handler {
 				code = 200
 			}
 			d.metrics.requests.WithLabelValues(rt.Pattern, r.Method, fmt.Sprint(code)).Inc()
+			if code < 400 && principalRoutes[rt.Method+" "+rt.Pattern] {
+				d.changes.Notify() // long-lived connections re-check (watch.go)
+			}
 			d.metrics.latency.WithLabelValues(rt.Pattern).Observe(time.Since(start).Seconds())
 		}()
 		var p *Principal

@@ -42,6 +42,8 @@ type Daemon struct {
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
 	wfm            *wfm.Service
+	bots           *botService
+	changes        *changeNotifier // who may do what changed (watch.go)
 	translator     *chatTranslator // nil when Apertium is not installed
 	metrics        *metrics
 	metricsHandler http.Handler
@@ -63,7 +65,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry(), changes: newChangeNotifier()}
 	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {
@@ -144,8 +146,11 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.quality, err = newQuality(d, d.analytics.route, logger, d.reg); err != nil {
 		return nil, err
 	}
-	d.hub.AddLive(d.analytics, d.kb, d.quality)
-	d.hub.AddPost(d.analytics, d.quality)
+	if d.bots, err = newBotService(d, logger, d.reg); err != nil {
+		return nil, err
+	}
+	d.hub.AddLive(d.analytics, d.kb, d.quality, d.bots)
+	d.hub.AddPost(d.analytics, d.quality, d.bots)
 	if n, err := endOrphans(d.store); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -204,6 +209,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return d.syncKnowledge(gctx, knowledgeSyncInterval) })
 	g.Go(func() error { return d.sinks.run(gctx) })
 	g.Go(func() error { return d.quality.run(gctx) })
+	g.Go(func() error { return d.bots.run(gctx) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
@@ -243,6 +249,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// hub, so that they reach the store; the store last.
 	d.media.close()
 	d.hub.Shutdown()
+	d.bots.close()
 	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
@@ -267,6 +274,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.Shutdown()
+	d.bots.close()
 	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()

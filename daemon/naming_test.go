@@ -172,7 +172,11 @@ func TestAPIResponseNaming(t *testing.T) {
 		"POST /api/v1/evaluations/{id}/review":      map[string]any{"items": []any{}},
 		"POST /api/v1/evaluations/{id}/calibration": map[string]any{"answers": map[string]string{"greet": "yes"}},
 	}
+	bm := botMatrixSetup(t, td, "/bots /handovers/")
 	path := func(pattern string) string {
+		if bp, ok := bm.path(t, pattern); ok {
+			return bp
+		}
 		p := strings.NewReplacer("{feature}", "sentiment", "{queue}", "q1", "{user}", "u_agent", "{name}", "crm",
 			"{job}", fmt.Sprint(job.Job)).Replace(pattern)
 		switch {

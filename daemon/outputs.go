@@ -30,6 +30,9 @@ var eventFeatures = map[string]struct {
 	EventKBSuggestions:   {"kb_retrieval", false},
 	EventInfoCards:       {"info_retrieval", false},
 	EventMetrics:         {"speaker_metrics", false},
+	EventBotMessage:      {featureVirtualAgent, true},
+	EventBotHandover:     {featureVirtualAgent, true},
+	EventBotPosition:     {featureVirtualAgent, true},
 	EventLanguage:        {"auto_translate", false},
 }
 

@@ -13,7 +13,7 @@ func TestBlockingMethodsTakeAContext(t *testing.T) {
 	noContext := map[string]bool{
 		// reads of one record by key
 		"User": true, "Token": true, "TokenByHash": true, "Queue": true, "Setting": true, "Article": true,
-		"KEKVersions": true,
+		"KEKVersions": true, "Bot": true, "BotVersion": true,
 		// accessors and lifecycle
 		"Dir": true, "Config": true, "Close": true,
 	}

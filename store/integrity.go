@@ -51,11 +51,12 @@ import (
 // can read it (see README).
 
 // protectedBuckets hold the records whose MACs bucketIntegrity keeps.
-var protectedBuckets = [][]byte{bucketQueues, bucketUsers, bucketTokens, bucketSettings}
+var protectedBuckets = [][]byte{bucketQueues, bucketUsers, bucketTokens, bucketSettings, bucketBots}
 
 // recordNames name a protected record's kind in errors.
 var recordNames = map[string]string{
 	string(bucketQueues): "queue", string(bucketUsers): "user", string(bucketTokens): "token", string(bucketSettings): "setting",
+	string(bucketBots): "bot",
 }
 
 // IntegrityError names a record, or a part of the audit log, that was

@@ -92,12 +92,16 @@ var (
 	bucketQMTopicMembers = []byte("qm_topic_members")
 	bucketQMTopicByEng   = []byte("qm_topic_by_eng")
 
+	// bucketBots: bot ID -> JSON Bot; bot ID | 0x00 | version (8) -> JSON
+	// BotVersion. Protected records (integrity.go); no customer content.
+	bucketBots = []byte("bots")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
 		bucketOutboxIndex, bucketIntegrity, bucketWFM, bucketQMScorecards, bucketQMEvals, bucketQMEvalIndex, bucketQMFacts,
-		bucketQMTopics, bucketQMTopicMembers, bucketQMTopicByEng,
+		bucketQMTopics, bucketQMTopicMembers, bucketQMTopicByEng, bucketBots,
 	}
 )
 
@@ -133,7 +137,9 @@ var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// trusting the records and the audit log as they are (Open then
 	// writes the first checkpoint to keys.db).
 	5: (*Store).unsafeSealAll,
-	// 6 -> 7: the quality-management buckets, created by unsafeMigrate.
+	// 6 -> 7: the quality-management and bots buckets, created by
+	// unsafeMigrate (empty, so the integrity seal's records digest does
+	// not change).
 	6: func(*Store, *bbolt.Tx) error { return nil },
 }
 

@@ -307,3 +307,62 @@ func TestServeEvents(t *testing.T) {
 		t.Errorf("stored replay after MaxUint64 = %+v, want nothing", got)
 	}
 }
+
+// agentProbe records the agent of the engagement each utterance sees.
+type agentProbe struct {
+	mu     sync.Mutex
+	agents []string
+}
+
+func (a *agentProbe) Start(e *store.Engagement) LiveSession { return &agentSession{a, e} }
+
+type agentSession struct {
+	a *agentProbe
+	e *store.Engagement
+}
+
+func (s *agentSession) OnUtterance(context.Context, []inference.Utterance, func(string, any)) {
+	s.a.mu.Lock()
+	s.a.agents = append(s.a.agents, s.e.Agent)
+	s.a.mu.Unlock()
+}
+
+// TestAssign hands a live chat to an agent between two utterances: the
+// analyzers see the agent from the next utterance on, readers see it at
+// once, and an ended engagement refuses.
+func TestAssign(t *testing.T) {
+	st, err := store.Open(t.Context(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(DefaultConfig(), st, hideTypes{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := &agentProbe{}
+	h.AddLive(probe)
+	t.Cleanup(func() { h.Shutdown(); st.Close() })
+	ctx := t.Context()
+	l, err := h.Start(ctx, chat("cards"), "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SubmitWait(ctx, store.Segment{Speaker: "customer", Text: "one"})
+	if err := l.Assign(ctx, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Engagement().Agent; got != "ana" {
+		t.Errorf("Engagement().Agent = %q after Assign", got)
+	}
+	l.SubmitWait(ctx, store.Segment{Speaker: "agent", Text: "two"})
+	l.End("api")
+	<-l.Done()
+	probe.mu.Lock()
+	defer probe.mu.Unlock()
+	if diff := cmp.Diff([]string{"", "ana"}, probe.agents); diff != "" {
+		t.Errorf("agents seen by the analyzer (-want +got):\n%s", diff)
+	}
+	if err := l.Assign(ctx, "bob"); !errors.Is(err, ErrNotLive) {
+		t.Errorf("Assign after the end = %v, want ErrNotLive", err)
+	}
+}

@@ -18,8 +18,12 @@ import (
 type input struct {
 	seg      store.Segment
 	received time.Time
-	// ack, when set, receives the result of storing a final segment.
+	// ack, when set, receives the result of storing a final segment (or
+	// of an assignment).
 	ack chan<- error
+	// assign, when set, makes this user the engagement's agent instead of
+	// carrying a segment (see Assign).
+	assign string
 	// rid is the key of the segment in the redactor (0: none).
 	rid uint64
 	// key is the submitter's name for a final segment it may revise
@@ -37,8 +41,13 @@ type keyedFinal struct {
 	conv int // index in the conversation; -1 until published
 }
 
-// inboxSize bounds each engagement's queue of segments not yet handled.
-const inboxSize = 1024
+// inboxSize bounds each engagement's queue of segments not yet handled;
+// chats (messages, not streams of partials) get chatInboxSize, which keeps
+// a live chat small in memory (virtual-agent widgets hold thousands).
+const (
+	inboxSize     = 1024
+	chatInboxSize = 64
+)
 
 // maxRun bounds the final segments stored in one group commit.
 const maxRun = 256
@@ -72,14 +81,51 @@ type Live struct {
 }
 
 func newLive(h *Hub, e store.Engagement) *Live {
-	l := &Live{hub: h, eng: e, inbox: make(chan input, inboxSize), endc: make(chan string, 1),
+	size := inboxSize
+	if e.Channel == "chat" {
+		size = chatInboxSize
+	}
+	l := &Live{hub: h, eng: e, inbox: make(chan input, size), endc: make(chan string, 1),
 		stopped: make(chan struct{}), done: make(chan struct{}), nextID: 1, notify: make(chan struct{})}
 	l.lastMedia.Store(time.Now().UnixNano())
 	return l
 }
 
-// Engagement returns the engagement as it was started.
-func (l *Live) Engagement() store.Engagement { return l.eng }
+// Engagement returns the engagement as it was started, with the agent
+// Assign set since.
+func (l *Live) Engagement() store.Engagement {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.eng
+}
+
+// Assign makes agent the engagement's agent (a chat a virtual agent handed
+// over, taken by a member of staff), in order with the engagement's
+// inputs: the live analyzers decide their features for the new agent from
+// the next utterance on. It returns once applied (or when ctx is done);
+// the caller stores the change.
+func (l *Live) Assign(ctx context.Context, agent string) error {
+	return l.submitAcked(ctx, input{assign: agent, received: time.Now()})
+}
+
+// submitAcked queues in and waits until the engagement has applied it
+// (or ctx is done).
+func (l *Live) submitAcked(ctx context.Context, in input) error {
+	ack := make(chan error, 1)
+	in.ack = ack
+	if !l.submit(in) {
+		if l.Ended() {
+			return ErrNotLive
+		}
+		return ErrBusy
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // ID is the engagement's ID.
 func (l *Live) ID() string { return l.eng.ID }
@@ -119,19 +165,7 @@ func (l *Live) Revise(key uint64, seg store.Segment) bool {
 // the store (or ctx is done): what the API acknowledges survives a crash.
 func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
-	ack := make(chan error, 1)
-	if !l.submit(input{seg: seg, received: time.Now(), ack: ack}) {
-		if l.Ended() {
-			return ErrNotLive
-		}
-		return ErrBusy
-	}
-	select {
-	case err := <-ack:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return l.submitAcked(ctx, input{seg: seg, received: time.Now()})
 }
 
 // SubmitMessage is SubmitWait for a chat message: its time is set when
@@ -140,19 +174,7 @@ func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 // keep their order in the transcript.
 func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
-	ack := make(chan error, 1)
-	if !l.submit(input{seg: seg, received: time.Now(), ack: ack, message: true}) {
-		if l.Ended() {
-			return ErrNotLive
-		}
-		return ErrBusy
-	}
-	select {
-	case err := <-ack:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return l.submitAcked(ctx, input{seg: seg, received: time.Now(), message: true})
 }
 
 func (l *Live) submit(in input) bool {
@@ -432,6 +454,13 @@ func (l *Live) run() {
 				}
 			}
 			switch {
+			case next.assign != "":
+				flush(run)
+				run = run[:0]
+				l.mu.Lock()
+				l.eng.Agent = next.assign
+				l.mu.Unlock()
+				next.ack <- nil
 			case next.seg.Final && next.revise && heldOriginal:
 				heldRev[next.key] = redactRevision(next.seg)
 			case next.seg.Final && next.revise:
