@@ -3,7 +3,7 @@
 
 GO      ?= go
 BIN     := bin/earshot
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell ./packaging/scripts/version.sh)
 LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 
 # Debian packages the build and the tests need; installed by `make deps`.

@@ -143,17 +143,7 @@ func usage(w io.Writer, cmds []Command) {
 // Commands returns the commands of this package.
 func Commands(env Env) []Command {
 	return []Command{
-		{"version", "print the version", func(io IO, args []string) error {
-			if len(args) > 0 {
-				fmt.Fprintln(io.Out, "usage: earshot version")
-				if isHelp(args) {
-					return flag.ErrHelp
-				}
-				return usageErr("version takes no arguments")
-			}
-			fmt.Fprintln(io.Out, "earshot", env.Version)
-			return nil
-		}},
+		{"version", "print the version (-v: modules; --check-data DIR: schema versions)", versionCommand(env)},
 		{"packaging", "unit PATH | config | env: print the files a package installs", cmdPackaging},
 		{"token", "create|list|revoke API tokens (calls the API)", tokenCommand(env).run},
 		{"queue", "create|list|show|update|delete queues (calls the API)", queueCommand(env).run},
