@@ -196,6 +196,9 @@ func openFiles(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
+	if err := prepareUpgrade(opts.Dir, opts.Logger, time.Now()); err != nil {
+		return nil, err
+	}
 	p := opts.Provider
 	if p == nil {
 		if p, err = keys.NewProvider(opts.Config.Keys, opts.Dir); err != nil {

@@ -1,0 +1,38 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the version of keys.db this build writes.
+const SchemaVersion = schemaVersion
+
+// FileSchemaVersion reads, without writing, the schema version of the key
+// store at path: 0 for a missing or new file. It fails with ErrInUse when
+// a running daemon holds the file.
+func FileSchemaVersion(path string, timeout time.Duration) (uint64, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return 0, fmt.Errorf("keys: open %s: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("keys: open %s: %w", path, err)
+	}
+	defer db.Close()
+	var v uint64
+	err = db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketMeta) != nil {
+			v = unsafeSchemaVersion(tx)
+		}
+		return nil
+	})
+	return v, err
+}
