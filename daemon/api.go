@@ -40,6 +40,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.skillRoutes()...)
 	rs = append(rs, d.forecastRoutes()...)
 	rs = append(rs, d.sinkRoutes()...)
+	rs = append(rs, d.doctorRoutes()...)
 	return rs
 }
 

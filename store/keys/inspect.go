@@ -1,6 +1,8 @@
 package keys
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -35,4 +37,31 @@ func FileSchemaVersion(path string, timeout time.Duration) (uint64, error) {
 		return nil
 	})
 	return v, err
+}
+
+// Probe wraps a fresh random key under the KEK version that new wraps use
+// and unwraps it again, through the provider: the key service or token
+// answers and the KEK works. It returns that version. Nothing is stored.
+func (r *Ring) Probe(ctx context.Context) (uint32, error) {
+	_, target, err := r.Versions()
+	if err != nil {
+		return 0, err
+	}
+	k, err := NewKey()
+	if err != nil {
+		return target, err
+	}
+	aad := []byte("earshot-doctor-probe")
+	w, err := r.provider.Wrap(ctx, target, k, aad)
+	if err != nil {
+		return target, fmt.Errorf("keys: wrap under kek version %d: %w", target, err)
+	}
+	back, err := r.provider.Unwrap(ctx, target, w, aad)
+	if err != nil {
+		return target, fmt.Errorf("keys: unwrap under kek version %d: %w", target, err)
+	}
+	if !bytes.Equal(back, k) {
+		return target, fmt.Errorf("keys: kek version %d unwrapped a different key", target)
+	}
+	return target, nil
 }
