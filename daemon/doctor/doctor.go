@@ -54,7 +54,9 @@ type Check struct {
 
 // Okf, Warnf and Failf build results; the fix comes first so that the
 // message can take format arguments.
-func Okf(format string, a ...any) Result { return Result{Status: OK, Message: fmt.Sprintf(format, a...)} }
+func Okf(format string, a ...any) Result {
+	return Result{Status: OK, Message: fmt.Sprintf(format, a...)}
+}
 
 // Warnf builds a warning with its fix.
 func Warnf(fix, format string, a ...any) Result {

@@ -3,7 +3,7 @@
 # schema version, each written by the last commit of the repository that
 # wrote that version (store/migrate_test.go opens them with the current
 # code). Run from anywhere inside the repository; it needs git, go, curl and
-# the build's Debian packages, and takes a few minutes (one build per
+# python3 and the build's Debian packages, and takes a few minutes (one build per
 # version). The output is committed: the fixtures must not change when the
 # old code can no longer be built.
 #
@@ -96,7 +96,7 @@ for pair in 2:b220533 3:73a4bcf 4:b16610e 5:1520c5c; do
 	api POST /api/v1/queues '{"id":"cards","name":"Cards"}' >/dev/null
 	api POST /api/v1/users '{"id":"ana","role":"agent","queues":["cards"]}' >/dev/null
 	api POST /api/v1/tokens '{"user_id":"ana","expires_in":"720h"}' >/dev/null
-	eng=$(api POST /api/v1/engagements '{"queue":"cards","channel":"chat","agent":"ana","customer_ref":"CUST-1"}' | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	eng=$(api POST /api/v1/engagements '{"queue":"cards","channel":"chat","agent":"ana","customer_ref":"CUST-1"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 	api POST "/api/v1/engagements/$eng/messages" '{"sender":"customer","text":"my card was stolen yesterday"}' >/dev/null
 	api POST "/api/v1/engagements/$eng/messages" '{"sender":"agent","text":"I have blocked the card and ordered a new one"}' >/dev/null
 	api POST "/api/v1/engagements/$eng/end" '{}' >/dev/null
@@ -104,9 +104,7 @@ for pair in 2:b220533 3:73a4bcf 4:b16610e 5:1520c5c; do
 	if [ "$v" -ge 3 ]; then
 		api PUT /api/v1/kb/articles/kb-1 '{"title":"Blocking a card","body":"Block a stolen card at once and order a new one."}' >/dev/null
 	fi
-	echo "$eng" > "$work/eng-$v"
 	kill -TERM "$pid" && wait "$pid" || true
 	pid=""
 	save "$v" "$data"
-	echo "$eng" > "$here/v$v/engagement"
 done
