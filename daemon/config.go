@@ -60,6 +60,8 @@ type Config struct {
 	Sinks SinksConfig `yaml:"sinks"`
 	// Translate configures the translation of chat messages.
 	Translate TranslateConfig `yaml:"translate"`
+	// Redaction says what the pii_redaction feature removes.
+	Redaction RedactionConfig `yaml:"redaction"`
 }
 
 // AnalyticsConfig configures the built-in analytics.
@@ -155,6 +157,7 @@ func DefaultConfig(forService bool) Config {
 		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
 		Translate:       defaultTranslateConfig(),
+		Redaction:       defaultRedactionConfig(),
 	}
 }
 
@@ -236,7 +239,7 @@ func (c Config) Validate() error {
 	case sk.PollInterval <= 0:
 		return fmt.Errorf("sinks.poll_interval must be positive, got %s", sk.PollInterval)
 	}
-	return nil
+	return c.Redaction.validate()
 }
 
 func isLoopbackHost(host string) bool {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/redact"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -125,6 +126,15 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
+	redactMetrics, err := redact.NewMetrics(d.reg)
+	if err != nil {
+		return nil, err
+	}
+	red, err := newRedaction(cfg.Redaction, d.controls, redactMetrics)
+	if err != nil {
+		return nil, err
+	}
+	d.hub.SetRedaction(red)
 	d.hub.AddLive(d.analytics, d.kb)
 	d.hub.AddPost(d.analytics)
 	if n, err := endOrphans(d.store); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,6 +30,12 @@ type testDaemon struct {
 
 func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	t.Helper()
+	return startDaemonLogged(t, mod, nil)
+}
+
+// startDaemonLogged is startDaemon with the daemon's logs going to logger.
+func startDaemonLogged(t *testing.T, mod func(*Config), logger *slog.Logger) *testDaemon {
+	t.Helper()
 	cfg := DefaultConfig(false)
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -38,7 +45,7 @@ func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	if mod != nil {
 		mod(&cfg)
 	}
-	d, err := New(cfg, nil)
+	d, err := New(cfg, logger)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

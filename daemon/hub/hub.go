@@ -99,9 +99,11 @@ type Hub struct {
 	logger   *slog.Logger
 	metrics  *metrics
 
-	// live and post are set before the first Start and only read after.
-	live []LiveAnalyzer
-	post []PostAnalyzer
+	// live, post and redaction are set before the first Start and only
+	// read after.
+	live      []LiveAnalyzer
+	post      []PostAnalyzer
+	redaction Redaction
 
 	ctx    context.Context // cancelled when the hub has shut down
 	cancel context.CancelFunc
@@ -189,6 +191,7 @@ func (h *Hub) Start(ctx context.Context, e store.Engagement, source string, audi
 		return nil, err
 	}
 	l := newLive(h, created)
+	l.source = source
 	h.engagements[created.ID] = l
 	h.metrics.live.Set(float64(len(h.engagements)))
 	h.wg.Add(1)
