@@ -11,7 +11,7 @@ DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
 DEBS_TEST  := $(DEBS_BUILD) make pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
               sip-tester sctk espeak-ng flite sox chromium python3-aiortc g++ \
               apertium apertium-eng-spa apertium-eng-cat apertium-es-pt apertium-spa-cat \
-              libexttextcat-dev libexttextcat-data
+              libexttextcat-dev libexttextcat-data prometheus
 
 # The Ollama server the inference/ollama tests run against: built once on CPU
 # from the Go module proxy (cgo, needs g++) into a cache outside the repo.

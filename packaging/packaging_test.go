@@ -104,6 +104,11 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("package lacks the attribution %s: %v", notice, err)
 		}
 	}
+	for _, f := range []string{"earshot-dashboard.json", "earshot-alerts.yml", "earshot-alerts_test.yml"} {
+		if _, err := os.Stat(filepath.Join(x, "usr/share/earshot/observability", f)); err != nil {
+			t.Errorf("package lacks the observability kit's %s: %v", f, err)
+		}
+	}
 	cf, _ := os.ReadFile(filepath.Join(x, "DEBIAN/conffiles"))
 	if !strings.Contains(string(cf), "/etc/earshot/earshot.yaml") {
 		t.Errorf("conffiles = %q", cf)

@@ -23,6 +23,10 @@ install -D -m 0644 "$here/../../inference/builtin/vader/NOTICE" "$pkg/usr/share/
 install -D -m 0644 "$here/../../inference/builtin/vader/LICENSE.vader-sentiment" "$pkg/usr/share/doc/earshot/third-party/vader/LICENSE"
 install -D -m 0644 "$here/../../inference/builtin/intents/banking77/NOTICE" "$pkg/usr/share/doc/earshot/third-party/banking77/NOTICE"
 install -D -m 0644 "$here/../../inference/builtin/intents/banking77/LICENSE" "$pkg/usr/share/doc/earshot/third-party/banking77/LICENSE"
+# The observability kit: Grafana dashboard and Prometheus alerting rules.
+for f in earshot-dashboard.json earshot-alerts.yml earshot-alerts_test.yml; do
+	install -D -m 0644 "$here/../observability/$f" "$pkg/usr/share/earshot/observability/$f"
+done
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$pkg/DEBIAN/"
 printf '/etc/earshot/earshot.yaml\n/etc/default/earshot\n' > "$pkg/DEBIAN/conffiles"
 size=$(du -sk "$pkg" | cut -f1)
