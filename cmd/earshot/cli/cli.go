@@ -148,7 +148,7 @@ func usage(w io.Writer, cmds []Command) {
 func Commands(env Env) []Command {
 	return []Command{
 		{"version", "print the version (-v: modules; --check-data DIR: schema versions)", versionCommand(env)},
-		{"packaging", "unit PATH | config | env: print the files a package installs", cmdPackaging},
+		{"packaging", "unit PATH | config | env | sbom VERSION DEPENDS: print the files a package installs", cmdPackaging},
 		{"token", "create|list|revoke API tokens (calls the API)", tokenCommand(env).run},
 		{"queue", "create|list|show|update|delete queues (calls the API)", queueCommand(env).run},
 		{"user", "create|list|show|update|delete users (calls the API)", userCommand(env).run},
