@@ -24,21 +24,11 @@ import (
 func doctorConfig(t *testing.T, dataDir string, extra string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "earshot.yaml")
-	yaml := fmt.Sprintf("data_dir: %s\nlisten: 127.0.0.1:%d\nanalytics:\n  default_intents: none\n%s", dataDir, freePort(t), extra)
+	yaml := fmt.Sprintf("data_dir: %s\nlisten: 127.0.0.1:%d\nanalytics:\n  default_intents: none\n%s", dataDir, testdep.FreePort(t), extra)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // initDataDir runs the daemon's store once on dir, as a first start does.

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -131,7 +130,7 @@ func TestInstallOnCleanDebian(t *testing.T) {
 
 	// Start as the unit does, on a free loopback port (the only edit to
 	// the installed configuration; other tests may hold 7080).
-	port := freePort(t)
+	port := testdep.FreePort(t)
 	confPath := filepath.Join(root, "etc/earshot/earshot.yaml")
 	conf, err := os.ReadFile(confPath)
 	if err != nil {
@@ -272,17 +271,6 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	if err := os.WriteFile(to, b, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// freePort returns a loopback TCP port free at the time of the call.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // procUID reads the real uid of a process.
