@@ -3,7 +3,7 @@
 
 GO      ?= go
 BIN     := bin/earshot
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell ./packaging/scripts/version.sh)
 LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 
 # Debian packages the build and the tests need; installed by `make deps`.
@@ -11,7 +11,7 @@ DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
 DEBS_TEST  := $(DEBS_BUILD) make pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
               sip-tester sctk espeak-ng flite sox chromium python3-aiortc g++ \
               apertium apertium-eng-spa apertium-eng-cat apertium-es-pt apertium-spa-cat \
-              libexttextcat-dev libexttextcat-data glpk-utils python3-sklearn
+              libexttextcat-dev libexttextcat-data glpk-utils python3-sklearn prometheus gpg
 
 # The Ollama server the inference/ollama tests run against: built once on CPU
 # from the Go module proxy (cgo, needs g++) into a cache outside the repo.
@@ -19,7 +19,7 @@ OLLAMA_VERSION := v0.6.5
 OLLAMA_BIN_DIR ?= $(HOME)/.cache/earshot/ollama-$(OLLAMA_VERSION)/bin
 OLLAMA_BIN     := $(OLLAMA_BIN_DIR)/ollama
 
-.PHONY: all build run test deps deps-build lint bench eval clean deb ollama-server
+.PHONY: all build run test deps deps-build lint bench eval clean deb ollama-server package-test
 
 all: build
 
@@ -69,6 +69,14 @@ eval: SHELL := /bin/bash
 eval: .SHELLFLAGS := -o pipefail -c
 eval: deps
 	$(GO) test -count=1 -tags eval -run '$(EVAL_RUN)' -v -timeout 60m $(EVAL_PKGS) 2>&1 | { grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' || test $$? = 1; }
+
+# package-test installs the .deb on a clean Debian 12 root made by
+# debootstrap (cached in ~/.cache/earshot/package-test), starts it, purges
+# it. It needs root and the Debian archive; a few minutes, so not in test.
+DEBS_PACKAGE_TEST := debootstrap systemd
+package-test: build
+	@./packaging/scripts/apt-ensure.sh $(DEBS_PACKAGE_TEST)
+	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -tags packagetest -count=1 -run '^TestInstall' -v -timeout 30m ./packaging/
 
 deb: build
 	./packaging/deb/build.sh $(BIN) $(VERSION) dist

@@ -45,6 +45,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.sinkRoutes()...)
 	rs = append(rs, d.qmRoutes()...)
 	rs = append(rs, d.botRoutes()...)
+	rs = append(rs, d.doctorRoutes()...)
 	return rs
 }
 

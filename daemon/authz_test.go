@@ -68,6 +68,7 @@ var policy = map[string][]Role{
 	"POST /api/v1/keys/rotate":                {RoleAdmin},
 	"GET /api/v1/sinks/outbox":                {RoleAdmin},
 	"POST /api/v1/sinks/retry":                {RoleAdmin},
+	"GET /api/v1/doctor":                      {RoleAdmin},
 
 	"POST /api/v1/ingest/whip":        {RoleAdmin, RoleIngest},
 	"PATCH /api/v1/ingest/whip/{id}":  {RoleAdmin, RoleIngest},

@@ -1,6 +1,8 @@
 package packaging
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,11 +72,26 @@ func TestDebianPackage(t *testing.T) {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	out, err := exec.Command("./deb/build.sh", bin, "1.2.3", filepath.Join(dir, "dist")).CombinedOutput()
+	// A signing key of the test's own, in a keyring of its own.
+	gpg := testdep.Program(t, "gpg", "gpg")
+	gnupg := filepath.Join(dir, "gnupg")
+	if err := os.Mkdir(gnupg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	gpgEnv := append(os.Environ(), "GNUPGHOME="+gnupg)
+	keygen := exec.Command(gpg, "--batch", "--passphrase", "", "--quick-gen-key", "Earshot package test <packages@earshot.invalid>", "ed25519", "sign", "never")
+	keygen.Env = gpgEnv
+	if out, err := keygen.CombinedOutput(); err != nil {
+		t.Fatalf("gpg --quick-gen-key: %v\n%s", err, out)
+	}
+	build := exec.Command("./deb/build.sh", bin, "1.2.3", filepath.Join(dir, "dist"))
+	build.Env = append(gpgEnv, "EARSHOT_SIGNING_KEY=packages@earshot.invalid")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		t.Fatalf("build.sh: %v\n%s", err, out)
 	}
 	deb := strings.TrimSpace(string(out))
+	checkSupplyChain(t, deb, gpg, gpgEnv)
 	info, err := exec.Command("dpkg-deb", "--info", deb).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dpkg-deb --info: %v\n%s", err, info)
@@ -104,8 +121,86 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("package lacks the attribution %s: %v", notice, err)
 		}
 	}
+	for _, f := range []string{"earshot-dashboard.json", "earshot-alerts.yml", "earshot-alerts_test.yml"} {
+		if _, err := os.Stat(filepath.Join(x, "usr/share/earshot/observability", f)); err != nil {
+			t.Errorf("package lacks the observability kit's %s: %v", f, err)
+		}
+	}
 	cf, _ := os.ReadFile(filepath.Join(x, "DEBIAN/conffiles"))
 	if !strings.Contains(string(cf), "/etc/earshot/earshot.yaml") {
 		t.Errorf("conffiles = %q", cf)
+	}
+}
+
+// checkSupplyChain checks what build.sh writes next to the package: the
+// SBOM names the modules built in and the Debian dependencies, the
+// checksums verify, and the signature verifies for the package and not
+// for a changed one.
+func checkSupplyChain(t *testing.T, deb, gpg string, gpgEnv []string) {
+	t.Helper()
+	base := strings.TrimSuffix(deb, ".deb")
+	raw, err := os.ReadFile(base + ".cdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom struct {
+		BOMFormat  string
+		Metadata   struct{ Component struct{ Version string } }
+		Components []struct{ Name, Version string }
+	}
+	if err := json.Unmarshal(raw, &bom); err != nil {
+		t.Fatalf("SBOM: %v", err)
+	}
+	names := map[string]string{}
+	for _, c := range bom.Components {
+		names[c.Name] = c.Version
+	}
+	if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Version != "1.2.3" {
+		t.Errorf("SBOM header: %s %s", bom.BOMFormat, bom.Metadata.Component.Version)
+	}
+	// The module versions the build used, from go list.
+	mods, err := exec.Command("go", "list", "-m", "-f", "{{.Path}} {{.Version}}", "go.etcd.io/bbolt", "github.com/prometheus/client_golang").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(mods)), "\n") {
+		f := strings.Fields(l)
+		if names[f[0]] != f[1] {
+			t.Errorf("SBOM has %s at %q, the build uses %s", f[0], names[f[0]], f[1])
+		}
+	}
+	for _, pkg := range []string{"libc6", "libpocketsphinx3", "pocketsphinx-en-us", "adduser"} {
+		if _, ok := names[pkg]; !ok {
+			t.Errorf("SBOM lacks the Debian dependency %s", pkg)
+		}
+	}
+	sums := exec.Command("sha256sum", "-c", filepath.Base(base)+".sha256")
+	sums.Dir = filepath.Dir(deb)
+	if out, err := sums.CombinedOutput(); err != nil || strings.Count(string(out), ": OK") != 2 {
+		t.Errorf("sha256sum -c: %v\n%s", err, out)
+	}
+	verify := func(file string) error {
+		cmd := exec.Command(gpg, "--batch", "--verify", deb+".asc", file)
+		cmd.Env = gpgEnv
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := verify(deb); err != nil {
+		t.Errorf("gpg --verify of the package: %v", err)
+	}
+	changed := filepath.Join(t.TempDir(), "changed.deb")
+	b, err := os.ReadFile(deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(changed, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(changed); err == nil {
+		t.Error("the signature verifies a changed package")
 	}
 }

@@ -56,8 +56,10 @@ func RestoreKeys(dir string, r io.Reader) error {
 }
 
 // checkContentFile runs bbolt's consistency check on a content database
-// (or a content backup) and checks that it is one.
-func checkContentFile(path string) error { return dbfile.Check(path, bucketMeta, bucketEngagements) }
+// (or a content backup) and checks that it is one: the queues bucket is in
+// every schema version (a pre-upgrade backup may be of schema 1) and never
+// in keys.db.
+func checkContentFile(path string) error { return dbfile.Check(path, bucketMeta, bucketQueues) }
 
 // restoreFile writes r to a temporary file, checks it with check (a
 // consistent bbolt file of the expected kind), and renames it over path,

@@ -187,6 +187,9 @@ func TestOnlineBackupRestore(t *testing.T) {
 	if err := RestoreKeys(t.TempDir(), bytes.NewReader(content.Bytes())); err == nil {
 		t.Fatal("RestoreKeys accepted a content backup")
 	}
+	if err := RestoreContent(t.TempDir(), bytes.NewReader(keyBackup.Bytes())); err == nil {
+		t.Fatal("RestoreContent accepted a keys backup")
+	}
 	if err := RestoreContent(t.TempDir(), bytes.NewReader([]byte("not a database"))); err == nil {
 		t.Fatal("RestoreContent accepted garbage")
 	}

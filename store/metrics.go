@@ -16,9 +16,10 @@ type metrics struct {
 	swept         *prometheus.CounterVec
 	commitSeconds prometheus.Histogram
 	batchSegments prometheus.Histogram
+	keyFailures   *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, dir string) (*metrics, error) {
 	const ns, sub = "earshot", "store"
 	m := &metrics{
 		segments: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -41,9 +42,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		batchSegments: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "segment_batch_size", Help: "Segments per group-commit transaction.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		keyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "key_provider_failures_total", Help: "Key provider operations that failed, by operation (create, wrap, unwrap, destroy)."}, []string{"op"}),
+	}
+	for _, op := range []string{"create", "wrap", "unwrap", "destroy"} {
+		m.keyFailures.WithLabelValues(op) // a series from the start, so that rate() sees the first failure
 	}
 	for _, c := range []prometheus.Collector{m.segments, m.engagements, m.rejected, m.tampered, m.audit,
-		m.purged, m.swept, m.commitSeconds, m.batchSegments} {
+		m.purged, m.swept, m.commitSeconds, m.batchSegments, m.keyFailures, newFileCollector(dir)} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("store: register metrics: %w", err)
 		}

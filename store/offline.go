@@ -137,7 +137,7 @@ func openReadOnly(ctx context.Context, o OfflineOptions) (*Store, error) {
 		ring.Close()
 		return nil, fmt.Errorf("store: %s: %w", contentPath, err)
 	}
-	m, _ := newMetrics(prometheus.NewRegistry())
+	m, _ := newMetrics(prometheus.NewRegistry(), o.Dir)
 	s, err := newStore(db, ring, Options{Dir: o.Dir, Logger: o.Logger, Config: o.Config}, m)
 	if err != nil {
 		db.Close()

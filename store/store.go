@@ -189,12 +189,15 @@ func openFiles(ctx context.Context, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer, opts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	if err := prepareUpgrade(opts.Dir, opts.Logger, time.Now()); err != nil {
+		return nil, err
 	}
 	p := opts.Provider
 	if p == nil {
@@ -202,6 +205,7 @@ func openFiles(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
+	p = countedProvider{Provider: p, failures: m.keyFailures}
 	ring, err := keys.Open(ctx, filepath.Join(opts.Dir, KeysFile), p, keys.Options{LockTimeout: opts.LockTimeout, Logger: opts.Logger.With("component", "keys")})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)

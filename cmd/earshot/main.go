@@ -19,7 +19,7 @@ func main() {
 
 // commands lists every subcommand of the binary.
 func commands() []cli.Command {
-	env := cli.Env{ConfigPath: daemon.DefaultConfigPath, Version: daemon.Version, Offline: daemon.Offline{},
+	env := cli.Env{ConfigPath: daemon.DefaultConfigPath, Version: daemon.Version, Offline: daemon.Offline{}, Doctor: daemon.RunDoctor,
 		LoadSite: func(path string) (cli.Site, error) {
 			s, err := daemon.LoadSite(path)
 			return cli.Site(s), err

@@ -8,6 +8,7 @@
 package testdep
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -46,4 +47,16 @@ func File(t testing.TB, path, pkg string) {
 	if _, err := os.Stat(path); err != nil {
 		Missing(t, path, "install the Debian package "+pkg+" (make test does, from DEBS_TEST)")
 	}
+}
+
+// FreePort returns a loopback TCP port that was free at the time of the
+// call (for a server that takes a port number, not a listener).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

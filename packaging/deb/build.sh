@@ -23,16 +23,21 @@ install -D -m 0644 "$here/../../inference/builtin/vader/NOTICE" "$pkg/usr/share/
 install -D -m 0644 "$here/../../inference/builtin/vader/LICENSE.vader-sentiment" "$pkg/usr/share/doc/earshot/third-party/vader/LICENSE"
 install -D -m 0644 "$here/../../inference/builtin/intents/banking77/NOTICE" "$pkg/usr/share/doc/earshot/third-party/banking77/NOTICE"
 install -D -m 0644 "$here/../../inference/builtin/intents/banking77/LICENSE" "$pkg/usr/share/doc/earshot/third-party/banking77/LICENSE"
+# The observability kit: Grafana dashboard and Prometheus alerting rules.
+for f in earshot-dashboard.json earshot-alerts.yml earshot-alerts_test.yml; do
+	install -D -m 0644 "$here/../observability/$f" "$pkg/usr/share/earshot/observability/$f"
+done
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$pkg/DEBIAN/"
 printf '/etc/earshot/earshot.yaml\n/etc/default/earshot\n' > "$pkg/DEBIAN/conffiles"
 size=$(du -sk "$pkg" | cut -f1)
+depends="libc6, libpocketsphinx3, pocketsphinx-en-us, adduser"
 cat > "$pkg/DEBIAN/control" <<CONTROL
 Package: earshot
 Version: $version
 Architecture: $arch
 Maintainer: Earshot <support@earshot.invalid>
 Installed-Size: $size
-Depends: libc6, libpocketsphinx3, pocketsphinx-en-us, adduser
+Depends: $depends
 Recommends: espeak-ng, apertium
 Section: net
 Priority: optional
@@ -42,5 +47,14 @@ Description: on-premises contact-centre AI appliance
  keeps every result encrypted on the machine.
 CONTROL
 mkdir -p "$out"
-dpkg-deb --root-owner-group --build "$pkg" "$out/earshot_${version}_${arch}.deb" >/dev/null
-echo "$out/earshot_${version}_${arch}.deb"
+name=earshot_${version}_${arch}
+dpkg-deb --root-owner-group --build "$pkg" "$out/$name.deb" >/dev/null
+# Supply chain: the bill of materials (Go modules built in, Debian
+# dependencies), SHA-256 checksums, and with EARSHOT_SIGNING_KEY (a key ID
+# in the site's GnuPG keyring) a detached signature of the package.
+"$bin" packaging sbom "$version" "$depends" > "$out/$name.cdx.json"
+(cd "$out" && sha256sum "$name.deb" "$name.cdx.json" > "$name.sha256")
+if [ -n "${EARSHOT_SIGNING_KEY:-}" ]; then
+	gpg --batch --yes --local-user "$EARSHOT_SIGNING_KEY" --armor --detach-sign --output "$out/$name.deb.asc" "$out/$name.deb"
+fi
+echo "$out/$name.deb"

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/earshot/earshot/daemon/api"
 	"github.com/earshot/earshot/store"
 )
 
@@ -76,6 +77,9 @@ type Env struct {
 	// Offline verifies and reseals stopped data directories and backups
 	// (daemon.Offline); nil leaves those commands unavailable.
 	Offline OfflineStore
+	// Doctor runs the self-checks here for a configuration file, with the
+	// daemon stopped (daemon.RunDoctor); nil leaves only the API's.
+	Doctor func(ctx context.Context, configPath string) api.DoctorReport
 }
 
 // OfflineStore works on a stopped data directory or on backup files, with
@@ -143,18 +147,8 @@ func usage(w io.Writer, cmds []Command) {
 // Commands returns the commands of this package.
 func Commands(env Env) []Command {
 	return []Command{
-		{"version", "print the version", func(io IO, args []string) error {
-			if len(args) > 0 {
-				fmt.Fprintln(io.Out, "usage: earshot version")
-				if isHelp(args) {
-					return flag.ErrHelp
-				}
-				return usageErr("version takes no arguments")
-			}
-			fmt.Fprintln(io.Out, "earshot", env.Version)
-			return nil
-		}},
-		{"packaging", "unit PATH | config | env: print the files a package installs", cmdPackaging},
+		{"version", "print the version (-v: modules; --check-data DIR: schema versions)", versionCommand(env)},
+		{"packaging", "unit PATH | config | env | sbom VERSION DEPENDS: print the files a package installs", cmdPackaging},
 		{"token", "create|list|revoke API tokens (calls the API)", tokenCommand(env).run},
 		{"queue", "create|list|show|update|delete queues (calls the API)", queueCommand(env).run},
 		{"user", "create|list|show|update|delete users (calls the API)", userCommand(env).run},
@@ -164,6 +158,7 @@ func Commands(env Env) []Command {
 		{"purge", "--engagement ID | --customer REF | --queue Q --from T --to T --reason R (calls the API)", purgeCommand(env)},
 		{"restore", "FILE [--keys KEYFILE]: restore backups into a stopped data directory (offline)", restoreCommand(env)},
 		{"plugin", "install FOLDER: install a plugin offline (the store's keys plugin, before the first start)", pluginCommand(env)},
+		{"doctor", "check the installation and the daemon: ok, warn or fail with the fix (through the API, or here when it is stopped)", doctorCommand(env)},
 		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
 		{"wfm", "rosters, rules, schedules, intraday adjustments (calls the API)", wfmCommand(env).run},
 	}

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
+	"time"
 
 	"github.com/earshot/earshot/packaging"
 	"github.com/earshot/earshot/plugins"
@@ -44,7 +46,7 @@ func pluginCommand(env Env) func(IO, []string) error {
 // cmdPackaging prints the embedded packaging files, so that the package
 // build uses exactly what `service install` uses.
 func cmdPackaging(stdio IO, args []string) error {
-	const usage = "earshot packaging unit BINARY_PATH | config | env: print the systemd unit for a binary path, the default configuration, or the default environment file"
+	const usage = "earshot packaging unit BINARY_PATH | config | env | sbom VERSION DEPENDS: print the systemd unit for a binary path, the default configuration, the default environment file, or this binary's CycloneDX SBOM as package VERSION with Debian Depends DEPENDS"
 	switch {
 	case isHelp(args):
 		fmt.Fprintln(stdio.Out, "usage:", usage)
@@ -55,6 +57,18 @@ func cmdPackaging(stdio IO, args []string) error {
 		fmt.Fprint(stdio.Out, packaging.DefaultConfig)
 	case len(args) == 1 && args[0] == "env":
 		fmt.Fprint(stdio.Out, packaging.DefaultEnv)
+	case len(args) == 3 && args[0] == "sbom":
+		bi, _ := debug.ReadBuildInfo()
+		s, err := packaging.NewSBOM(bi, args[1], args[2], time.Now())
+		if err != nil {
+			return err
+		}
+		b, err := s.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = stdio.Out.Write(b)
+		return err
 	default:
 		return usageErr("%s", usage)
 	}
