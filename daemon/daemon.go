@@ -40,6 +40,7 @@ type Daemon struct {
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
 	translator     *chatTranslator // nil when Apertium is not installed
+	redaction      *redaction
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -130,11 +131,10 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	red, err := newRedaction(cfg.Redaction, d.controls, redactMetrics)
-	if err != nil {
+	if d.redaction, err = newRedaction(cfg.Redaction, d.controls, redactMetrics, logger); err != nil {
 		return nil, err
 	}
-	d.hub.SetRedaction(red)
+	d.hub.SetRedaction(d.redaction)
 	d.hub.AddLive(d.analytics, d.kb)
 	d.hub.AddPost(d.analytics)
 	if n, err := endOrphans(d.store); err != nil {

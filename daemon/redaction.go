@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/earshot/earshot/daemon/hub"
@@ -80,19 +81,40 @@ func (c RedactionConfig) validate() error {
 // redaction implements hub.Redaction with inference/redact.
 type redaction struct {
 	controls *Controls
-	def      *redact.Redactor
-	queues   map[string]*redact.Redactor
+	def      *policyRedactors
+	queues   map[string]*policyRedactors
 	stream   redact.StreamConfig
+	logger   *slog.Logger
 }
 
-func newRedaction(cfg RedactionConfig, controls *Controls, m *redact.Metrics) (*redaction, error) {
-	r := &redaction{controls: controls, queues: map[string]*redact.Redactor{},
+// policyRedactors are the redactors of one policy: counted redacts what
+// is stored (its values count in the metrics); quiet redacts copies of
+// content already counted (a chat message before translation, the
+// translations, the comparison of the two).
+type policyRedactors struct {
+	counted, quiet *redact.Redactor
+}
+
+func newPolicyRedactors(p redact.Policy, m *redact.Metrics) (*policyRedactors, error) {
+	counted, err := redact.New(p, m)
+	if err != nil {
+		return nil, err
+	}
+	quiet, err := redact.New(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &policyRedactors{counted: counted, quiet: quiet}, nil
+}
+
+func newRedaction(cfg RedactionConfig, controls *Controls, m *redact.Metrics, logger *slog.Logger) (*redaction, error) {
+	r := &redaction{controls: controls, queues: map[string]*policyRedactors{}, logger: logger,
 		stream: redact.StreamConfig{MaxHold: time.Duration(cfg.MaxHold), TailTokens: redact.DefaultStreamConfig().TailTokens}}
 	p, err := cfg.Policy.policy("redaction.policy")
 	if err != nil {
 		return nil, err
 	}
-	if r.def, err = redact.New(p, m); err != nil {
+	if r.def, err = newPolicyRedactors(p, m); err != nil {
 		return nil, err
 	}
 	for q, qp := range cfg.Queues {
@@ -100,22 +122,43 @@ func newRedaction(cfg RedactionConfig, controls *Controls, m *redact.Metrics) (*
 		if err != nil {
 			return nil, err
 		}
-		if r.queues[q], err = redact.New(p, m); err != nil {
+		if r.queues[q], err = newPolicyRedactors(p, m); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-// Open implements hub.Redaction: nil when pii_redaction is off for the
-// engagement's queue.
-func (r *redaction) Open(e *store.Engagement, source string) hub.SegmentRedactor {
+// policy returns the redactors of the engagement's queue, or nil when
+// pii_redaction is off for it.
+func (r *redaction) policy(e *store.Engagement) *policyRedactors {
 	if !r.controls.EnabledForQueue(featurePIIRedaction, e.Queue) {
 		return nil
 	}
-	rd := r.def
 	if q, ok := r.queues[e.Queue]; ok {
-		rd = q
+		return q
+	}
+	return r.def
+}
+
+// message redacts a whole chat message before it is handed to anything
+// outside the hub (a translation engine): ok is false when redaction is
+// off for the engagement. The values are counted when the hub stores the
+// message, not here.
+func (r *redaction) message(e *store.Engagement, text string) (redacted string, ok bool) {
+	p := r.policy(e)
+	if p == nil {
+		return text, false
+	}
+	return p.quiet.Redact(redact.SourceChat, text, nil).Text, true
+}
+
+// Open implements hub.Redaction: nil when pii_redaction is off for the
+// engagement's queue.
+func (r *redaction) Open(e *store.Engagement, source string) hub.SegmentRedactor {
+	p := r.policy(e)
+	if p == nil {
+		return nil
 	}
 	src := redact.SourceVoice
 	switch {
@@ -124,16 +167,20 @@ func (r *redaction) Open(e *store.Engagement, source string) hub.SegmentRedactor
 	case e.Channel == "chat":
 		src = redact.SourceChat
 	}
-	re, err := rd.NewEngagement(src, r.stream)
+	re, err := p.counted.NewEngagement(src, r.stream)
 	if err != nil {
 		panic(err) // the configuration was validated
 	}
-	return &engagementRedactor{e: re, frames: map[uint64]store.Segment{}}
+	return &engagementRedactor{e: re, quiet: p.quiet, engagement: e.ID, logger: r.logger, frames: map[uint64]store.Segment{}}
 }
 
 // engagementRedactor adapts a redact.Engagement to the hub's segments.
 type engagementRedactor struct {
 	e *redact.Engagement
+	// quiet redacts the translations of chat messages.
+	quiet      *redact.Redactor
+	engagement string
+	logger     *slog.Logger
 	// frames keep the fields of segments other than text and words
 	// (speaker, times) while they are held, and the last one released of
 	// each party, for a revision.
@@ -169,14 +216,56 @@ func (er *engagementRedactor) convert(rs []redact.Release) []hub.Redacted {
 	for _, rel := range rs {
 		seg := er.frames[rel.ID]
 		seg.Text, seg.Words = rel.Result.Text, toStoreWords(rel.Result.Words)
-		if !rel.Revised {
-			for id, f := range er.frames {
-				if id < rel.ID && f.Speaker == rel.Party {
-					delete(er.frames, id)
-				}
+		seg.Translations = er.translations(seg.Translations, rel)
+		out = append(out, hub.Redacted{ID: rel.ID, Seg: seg, Revised: rel.Revised})
+	}
+	// Keep the frame of each party's last release only (a revision
+	// replaces it), once every release has been converted.
+	for _, rel := range rs {
+		if rel.Revised {
+			continue
+		}
+		for id, f := range er.frames {
+			if id < rel.ID && f.Speaker == rel.Party {
+				delete(er.frames, id)
 			}
 		}
-		out = append(out, hub.Redacted{ID: rel.ID, Seg: seg, Revised: rel.Revised})
+	}
+	return out
+}
+
+// NoticeRedacted marks a translation withdrawn because the message it was
+// made from showed a value that the stored message has redacted: its Text
+// is the redacted original.
+const NoticeRedacted = "redacted"
+
+// translations redacts the translations of a chat message. They were
+// made from the message redacted on its own (see redaction.message);
+// when the stored message is redacted further (a value that began in the
+// party's previous message, or a revision), they are withdrawn, since
+// they were made from text showing part of that value. Otherwise each is
+// redacted again: a translation engine may write a value out differently
+// from the text it was given.
+func (er *engagementRedactor) translations(ts []store.Translation, rel redact.Release) []store.Translation {
+	if len(ts) == 0 {
+		return ts
+	}
+	out := make([]store.Translation, len(ts))
+	withdraw := rel.Revised || er.quiet.Redact(redact.SourceChat, rel.Result.Original, nil).Text != rel.Result.Text
+	found := 0
+	for i, t := range ts {
+		if withdraw {
+			t.Text, t.Notice, t.Engine, t.Pivot = rel.Result.Text, NoticeRedacted, "", ""
+		} else {
+			res := er.quiet.Redact(redact.SourceChat, t.Text, nil)
+			t.Text = res.Text
+			found += len(res.Spans)
+		}
+		out[i] = t
+	}
+	if withdraw || found > 0 {
+		er.logger.Warn("chat translations redacted after translation", "engagement", er.engagement,
+			"withdrawn", withdraw, "spans", found)
 	}
 	return out
 }

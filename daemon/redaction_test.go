@@ -19,6 +19,7 @@ import (
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/inference/ollama/ollamatest"
+	"github.com/earshot/earshot/inference/redact"
 	"github.com/earshot/earshot/store"
 )
 
@@ -275,5 +276,151 @@ func TestRedactionHoldRelease(t *testing.T) {
 	tr := string(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+e.ID+"/transcript", nil, 200))
 	if !strings.Contains(tr, "[CARD ending 1111]") {
 		t.Errorf("the second half is not redacted: %s", tr)
+	}
+}
+
+// libreTranslateEcho is a stand-in for a LibreTranslate server
+// (LibreTranslate's models cannot run here): it answers POST /translate
+// as LibreTranslate does, with the text it was given behind a language
+// tag, so that whatever the engine receives shows in the translation, and
+// it keeps every text it received.
+func libreTranslateEcho(t *testing.T, received *lockedBuffer) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Q, Source, Target string }
+		if r.Method != "POST" || r.URL.Path != "/translate" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Q == "" {
+			w.WriteHeader(400)
+			json.NewEncoder(w).Encode(map[string]string{"error": "Invalid request"})
+			return
+		}
+		received.Write([]byte(req.Q + "\n"))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"translatedText": "[" + req.Source + "-" + req.Target + "] " + req.Q})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRedactionChatTranslation: with pii_redaction and auto_translate on,
+// a Spanish chat carrying a card number, an SSN and an e-mail address is
+// translated redacted: the translation engine never receives the values,
+// and neither the translations, the stored transcript, the raw database
+// file nor the event stream shows them. The same chat on a queue without
+// redaction hands the values to the engine (so the checks can fail).
+func TestRedactionChatTranslation(t *testing.T) {
+	var received lockedBuffer
+	lt := libreTranslateEcho(t, &received)
+	td := startDaemon(t, func(c *Config) {
+		c.Translate.Engines = []string{"libretranslate"}
+		c.Translate.LibreTranslate.URL = lt.URL
+	})
+	needApertium(t, td)
+	for _, q := range []string{"secure", "open"} {
+		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/secure/pii_redaction", map[string]bool{"enabled": true}, 200)
+	spanish := []messageRequest{
+		{"customer", "Hola, quiero pagar con mi tarjeta, el número es " + cardWritten + "."},
+		{"agent", "Thank you. Can I have your social security number and your email address?"},
+		{"customer", "Mi número de seguro social es " + ssnWritten + " y mi correo es " + emailWritten + ", gracias."},
+	}
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "secure", Channel: "chat"}, spanish...)
+
+	if l := leaked(received.String()); l != nil {
+		t.Errorf("the translation engine received %v: %s", l, received.String())
+	}
+	if !strings.Contains(received.String(), "[CARD ending 1111]") {
+		t.Errorf("the translation engine did not receive the redacted message: %q", received.String())
+	}
+	var tr struct{ Segments []store.Segment }
+	raw := td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/transcript", nil, 200)
+	json.Unmarshal(raw, &tr)
+	if l := leaked(string(raw)); l != nil {
+		t.Errorf("the transcript shows %v: %s", l, raw)
+	}
+	if len(tr.Segments) != 3 {
+		t.Fatalf("%d segments, want 3", len(tr.Segments))
+	}
+	for _, i := range []int{0, 2} {
+		g := tr.Segments[i]
+		if g.Lang != "es" || len(g.Translations) == 0 || g.Translations[0].Engine != "libretranslate" {
+			t.Errorf("segment %d: lang %q, translations %+v; want Spanish translated by libretranslate", i, g.Lang, g.Translations)
+		}
+	}
+	if got := tr.Segments[2].TextIn("en"); !strings.Contains(got, "[SSN]") || !strings.Contains(got, "[EMAIL]") {
+		t.Errorf("the English translation of the third message is %q, want the values replaced", got)
+	}
+	var all strings.Builder
+	for _, ev := range readSSE(t, td.URL+"/api/v1/engagements/"+id+"/events", td.Admin, "", 0, 20*time.Second) {
+		all.WriteString(ev.Data)
+	}
+	if l := leaked(all.String()); l != nil {
+		t.Errorf("the event stream shows %v", l)
+	}
+	if !strings.Contains(all.String(), "[en-es]") {
+		t.Errorf("the events carry no translation: %s", all.String())
+	}
+
+	// Control: without redaction the engine receives the values.
+	chat(t, td, td.Admin, engagementRequest{Queue: "open", Channel: "chat"}, spanish...)
+	if !strings.Contains(received.String(), cardWritten) || !strings.Contains(received.String(), emailWritten) {
+		t.Errorf("without redaction the engine did not receive the values: %q", received.String())
+	}
+
+	td.stop(t)
+	db, err := os.ReadFile(filepath.Join(td.cfg.DataDir, store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := leaked(string(db)); l != nil {
+		t.Errorf("%s holds %v", store.DBFile, l)
+	}
+}
+
+// TestRedactionTranslations: the hub redacts the translations a chat
+// message carries (an engine may write a value out in its own way), and
+// withdraws them when the stored message is redacted further than the
+// text they were made from: a card number begun in the customer's
+// previous message.
+func TestRedactionTranslations(t *testing.T) {
+	counted, _ := redact.New(redact.DefaultPolicy(), nil)
+	quiet, _ := redact.New(redact.DefaultPolicy(), nil)
+	e, _ := counted.NewEngagement(redact.SourceChat, redact.StreamConfig{})
+	er := &engagementRedactor{e: e, quiet: quiet, logger: slog.New(slog.DiscardHandler), frames: map[uint64]store.Segment{}}
+	now := time.Now()
+	msg := func(id uint64, text string, translations ...string) []hub.Redacted {
+		seg := store.Segment{Speaker: "customer", Text: text, Final: true, Lang: "es"}
+		for _, x := range translations {
+			seg.Translations = append(seg.Translations, store.Translation{Lang: "en", Text: x, Engine: "libretranslate"})
+		}
+		return er.Final(id, seg, false, now)
+	}
+	// The engine wrote an address the message did not show as one.
+	got := msg(1, "escríbeme a jane arroba example punto com", "write to me at jane.doe@example.com")
+	if len(got) != 1 || got[0].Seg.Translations[0].Text != "write to me at [EMAIL]" || got[0].Seg.Translations[0].Notice != "" {
+		t.Errorf("translation %+v, want the address redacted", got)
+	}
+	// The card begins in one message and ends in the next.
+	msg(2, "mi tarjeta es 4111 1111", "my card is 4111 1111")
+	got = msg(3, "1111 1111", "1111 1111")
+	var last, revised *hub.Redacted
+	for i := range got {
+		if got[i].Revised {
+			revised = &got[i]
+		} else {
+			last = &got[i]
+		}
+	}
+	if last == nil || last.Seg.Text != "[CARD ending 1111]" {
+		t.Fatalf("releases %+v, want the second half redacted", got)
+	}
+	for _, r := range []*hub.Redacted{last, revised} {
+		if r == nil {
+			t.Fatalf("releases %+v, want the first message revised", got)
+		}
+		tr := r.Seg.Translations[0]
+		if tr.Notice != NoticeRedacted || tr.Text != r.Seg.Text || strings.Contains(tr.Text, "1111 1111") {
+			t.Errorf("segment %d: translation %+v, want it withdrawn", r.ID, tr)
+		}
 	}
 }
