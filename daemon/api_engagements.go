@@ -53,12 +53,13 @@ func (d *Daemon) engagementRoutes() []route {
 }
 
 // canSee reports whether p may read engagement e: admins everything,
-// supervisors and analysts their queues, agents their own engagements.
+// supervisors, analysts and compliance officers their queues, agents their
+// own engagements. (What each role may read of it is the route's roles.)
 func (p *Principal) canSee(e store.Engagement) bool {
 	switch p.Role() {
 	case RoleAdmin:
 		return true
-	case RoleSupervisor, RoleAnalyst:
+	case RoleSupervisor, RoleAnalyst, RoleCompliance:
 		return p.InQueue(e.Queue)
 	case RoleAgent:
 		return e.Agent != "" && e.Agent == p.User.ID

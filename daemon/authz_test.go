@@ -55,6 +55,7 @@ var policy = map[string][]Role{
 	"GET /api/v1/engagements/{id}/events":     {RoleAdmin, RoleSupervisor, RoleAgent},
 	"GET /api/v1/engagements/{id}/transcript": {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
 	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
+	"GET /api/v1/engagements/{id}/unredacted": {RoleCompliance},
 
 	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
 	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
@@ -165,6 +166,9 @@ var mediaInputRoutes = map[string]bool{
 	"POST /api/v1/kb/import": true,
 	// Needs a stored forecast (404 before one): api_forecast_test.go.
 	"GET /api/v1/queues/{queue}/forecasts/latest": true,
+	// Needs an engagement redacted with an unredacted copy (404 before
+	// one): redaction_test.go.
+	"GET /api/v1/engagements/{id}/unredacted": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no

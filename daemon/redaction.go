@@ -34,6 +34,47 @@ type RedactionPolicy struct {
 	// KeepWordTimes keeps the time span of a redacted stretch of speech
 	// (default true).
 	KeepWordTimes *bool `yaml:"keep_word_times"`
+	// UnredactedCopy keeps a sealed copy of every segment as it was
+	// before redaction changed it, under a key of the engagement's own,
+	// readable by the compliance role only (default false).
+	UnredactedCopy bool `yaml:"unredacted_copy"`
+	// UnredactedRetentionDays is how long after the engagement ends the
+	// copy is kept (default 7; at most store.retention.transcript_days
+	// when that is set).
+	UnredactedRetentionDays int `yaml:"unredacted_retention_days"`
+}
+
+// defaultUnredactedDays is the unredacted copy's retention when a policy
+// names none: shorter than the transcripts' (30 days by default).
+const defaultUnredactedDays = 7
+
+// maxUnredactedDays bounds the unredacted copy's retention.
+const maxUnredactedDays = 3650
+
+// keepDays is how long the policy keeps the unredacted copy (0: no copy).
+func (p RedactionPolicy) keepDays() int {
+	switch {
+	case !p.UnredactedCopy:
+		return 0
+	case p.UnredactedRetentionDays == 0:
+		return defaultUnredactedDays
+	}
+	return p.UnredactedRetentionDays
+}
+
+// checkCopy validates the unredacted copy's fields against the
+// transcripts' retention (0: kept until purged).
+func (p RedactionPolicy) checkCopy(field string, transcriptDays int) error {
+	d := p.UnredactedRetentionDays
+	switch {
+	case d < 0 || d > maxUnredactedDays:
+		return fmt.Errorf("%s.unredacted_retention_days must be within 1..%d, got %d", field, maxUnredactedDays, d)
+	case d != 0 && !p.UnredactedCopy:
+		return fmt.Errorf("%s.unredacted_retention_days is set but unredacted_copy is off", field)
+	case transcriptDays > 0 && p.keepDays() > transcriptDays:
+		return fmt.Errorf("%s.unredacted_retention_days (%d) must not exceed store.retention.transcript_days (%d)", field, p.keepDays(), transcriptDays)
+	}
+	return nil
 }
 
 func defaultRedactionConfig() RedactionConfig {
@@ -62,13 +103,20 @@ func (p RedactionPolicy) policy(field string) (redact.Policy, error) {
 	return out, nil
 }
 
-// validate reports the first invalid field.
-func (c RedactionConfig) validate() error {
+// validate reports the first invalid field; transcriptDays is the
+// transcripts' retention.
+func (c RedactionConfig) validate(transcriptDays int) error {
 	if _, err := c.Policy.policy("redaction.policy"); err != nil {
+		return err
+	}
+	if err := c.Policy.checkCopy("redaction.policy", transcriptDays); err != nil {
 		return err
 	}
 	for q, p := range c.Queues {
 		if _, err := p.policy("redaction.queues." + q); err != nil {
+			return err
+		}
+		if err := p.checkCopy("redaction.queues."+q, transcriptDays); err != nil {
 			return err
 		}
 	}
@@ -93,9 +141,15 @@ type redaction struct {
 // translations, the comparison of the two).
 type policyRedactors struct {
 	counted, quiet *redact.Redactor
+	// keepDays is the unredacted copy's retention (0: no copy).
+	keepDays int
 }
 
-func newPolicyRedactors(p redact.Policy, m *redact.Metrics) (*policyRedactors, error) {
+func newPolicyRedactors(rp RedactionPolicy, field string, m *redact.Metrics) (*policyRedactors, error) {
+	p, err := rp.policy(field)
+	if err != nil {
+		return nil, err
+	}
 	counted, err := redact.New(p, m)
 	if err != nil {
 		return nil, err
@@ -104,25 +158,18 @@ func newPolicyRedactors(p redact.Policy, m *redact.Metrics) (*policyRedactors, e
 	if err != nil {
 		return nil, err
 	}
-	return &policyRedactors{counted: counted, quiet: quiet}, nil
+	return &policyRedactors{counted: counted, quiet: quiet, keepDays: rp.keepDays()}, nil
 }
 
 func newRedaction(cfg RedactionConfig, controls *Controls, m *redact.Metrics, logger *slog.Logger) (*redaction, error) {
 	r := &redaction{controls: controls, queues: map[string]*policyRedactors{}, logger: logger,
 		stream: redact.StreamConfig{MaxHold: time.Duration(cfg.MaxHold), TailTokens: redact.DefaultStreamConfig().TailTokens}}
-	p, err := cfg.Policy.policy("redaction.policy")
-	if err != nil {
-		return nil, err
-	}
-	if r.def, err = newPolicyRedactors(p, m); err != nil {
+	var err error
+	if r.def, err = newPolicyRedactors(cfg.Policy, "redaction.policy", m); err != nil {
 		return nil, err
 	}
 	for q, qp := range cfg.Queues {
-		p, err := qp.policy("redaction.queues." + q)
-		if err != nil {
-			return nil, err
-		}
-		if r.queues[q], err = newPolicyRedactors(p, m); err != nil {
+		if r.queues[q], err = newPolicyRedactors(qp, "redaction.queues."+q, m); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +218,7 @@ func (r *redaction) Open(e *store.Engagement, source string) hub.SegmentRedactor
 	if err != nil {
 		panic(err) // the configuration was validated
 	}
-	return &engagementRedactor{e: re, quiet: p.quiet, engagement: e.ID, logger: r.logger, frames: map[uint64]store.Segment{}}
+	return &engagementRedactor{e: re, quiet: p.quiet, keepDays: p.keepDays, engagement: e.ID, logger: r.logger, frames: map[uint64]store.Segment{}}
 }
 
 // engagementRedactor adapts a redact.Engagement to the hub's segments.
@@ -179,6 +226,7 @@ type engagementRedactor struct {
 	e *redact.Engagement
 	// quiet redacts the translations of chat messages.
 	quiet      *redact.Redactor
+	keepDays   int // the unredacted copy's retention (0: none)
 	engagement string
 	logger     *slog.Logger
 	// frames keep the fields of segments other than text and words
@@ -217,7 +265,15 @@ func (er *engagementRedactor) convert(rs []redact.Release) []hub.Redacted {
 		seg := er.frames[rel.ID]
 		seg.Text, seg.Words = rel.Result.Text, toStoreWords(rel.Result.Words)
 		seg.Translations = er.translations(seg.Translations, rel)
-		out = append(out, hub.Redacted{ID: rel.ID, Seg: seg, Revised: rel.Revised})
+		r := hub.Redacted{ID: rel.ID, Seg: seg, Revised: rel.Revised}
+		if er.keepDays > 0 && rel.Result.Redacted() {
+			// The original as it arrived; its translations were made from
+			// redacted text and stay with the redacted segment.
+			o := er.frames[rel.ID]
+			o.Translations = nil
+			r.Original = &o
+		}
+		out = append(out, r)
 	}
 	// Keep the frame of each party's last release only (a revision
 	// replaces it), once every release has been converted.
@@ -287,6 +343,7 @@ func (er *engagementRedactor) Expire(now time.Time) []hub.Redacted {
 }
 func (er *engagementRedactor) Flush() []hub.Redacted  { return er.convert(er.e.Flush()) }
 func (er *engagementRedactor) Output(s string) string { return er.e.Output(s) }
+func (er *engagementRedactor) OriginalDays() int      { return er.keepDays }
 
 func (er *engagementRedactor) Counts() map[string]int {
 	out := map[string]int{}

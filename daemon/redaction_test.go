@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -421,6 +422,81 @@ func TestRedactionTranslations(t *testing.T) {
 		tr := r.Seg.Translations[0]
 		if tr.Notice != NoticeRedacted || tr.Text != r.Seg.Text || strings.Contains(tr.Text, "1111 1111") {
 			t.Errorf("segment %d: translation %+v, want it withdrawn", r.ID, tr)
+		}
+	}
+}
+
+// TestRedactionUnredactedCopy: a queue whose policy keeps an unredacted
+// copy stores the originals of the messages redaction changed, sealed
+// under a key of their own. The compliance role (scoped to the queue)
+// reads them, and each read is audited; every other role is refused with
+// no content, a compliance officer of another queue gets 404, and a queue
+// whose policy keeps no copy has none. The raw database file holds
+// neither the values nor the redacted text in plain text; a purge takes
+// the copy with the engagement.
+func TestRedactionUnredactedCopy(t *testing.T) {
+	td := startDaemon(t, func(c *Config) {
+		c.Redaction.Queues = map[string]RedactionPolicy{"secure": {UnredactedCopy: true, UnredactedRetentionDays: 3}}
+	})
+	for _, q := range []string{"secure", "nocopy"} {
+		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/pii_redaction", map[string]bool{"enabled": true}, 200)
+	conversation := []messageRequest{
+		{"customer", "Hi, I want to pay by card. The number is " + cardWritten + "."},
+		{"agent", "Thank you. Can I have your social security number and email for the receipt?"},
+		{"customer", "My SSN is " + ssnWritten + " and you can email me at " + emailWritten + " please."},
+	}
+	id := chat(t, td, td.Admin, engagementRequest{Queue: "secure", Channel: "chat"}, conversation...)
+	noCopy := chat(t, td, td.Admin, engagementRequest{Queue: "nocopy", Channel: "chat"}, conversation...)
+
+	compliance := td.tokenFor(t, "cora", RoleCompliance, "secure")
+	var got struct {
+		Segments       []store.Segment
+		UnredactedSeqs []uint32 `json:"unredacted_seqs"`
+	}
+	json.Unmarshal(td.mustCall(t, compliance, "GET", "/api/v1/engagements/"+id+"/unredacted", nil, 200), &got)
+	if len(got.Segments) != 3 || got.Segments[0].Text != conversation[0].Text || got.Segments[1].Text != conversation[1].Text ||
+		got.Segments[2].Text != conversation[2].Text || !slices.Equal(got.UnredactedSeqs, []uint32{0, 2}) {
+		t.Errorf("unredacted transcript = %+v, want the three messages as written, 0 and 2 restored", got)
+	}
+	var audit []store.AuditEntry
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?actor=cora&engagement="+id, nil, 200), &audit)
+	if len(audit) != 1 || audit[0].Action != "content.read" || audit[0].Feature != "unredacted" {
+		t.Errorf("audit of the compliance read = %+v, want one content.read of the unredacted copy", audit)
+	}
+	td.mustCall(t, compliance, "GET", "/api/v1/engagements/"+noCopy+"/unredacted", nil, 404)
+	// The redacted transcript is not theirs to read.
+	td.mustCall(t, compliance, "GET", "/api/v1/engagements/"+id+"/transcript", nil, 403)
+
+	others := map[string]string{"admin": td.Admin}
+	for _, r := range []Role{RoleSupervisor, RoleAgent, RoleAnalyst, RoleAuditor, RoleIngest} {
+		others[string(r)] = td.tokenFor(t, "u-"+string(r), r, "secure")
+	}
+	others["compliance of another queue"] = td.tokenFor(t, "carl", RoleCompliance, "nocopy")
+	for who, tok := range others {
+		code, body := td.call(t, tok, "GET", "/api/v1/engagements/"+id+"/unredacted", nil)
+		if code != 403 && code != 404 {
+			t.Errorf("%s reading the unredacted copy = %d, want 403 or 404", who, code)
+		}
+		if l := leaked(string(body)); l != nil {
+			t.Errorf("%s was answered %v", who, l)
+		}
+	}
+
+	td.mustCall(t, td.Admin, "POST", "/api/v1/purge", purgeRequest{Engagement: id, Reason: "erasure request"}, 200)
+	td.mustCall(t, compliance, "GET", "/api/v1/engagements/"+id+"/unredacted", nil, 404)
+	td.stop(t)
+	for _, f := range []string{store.DBFile, store.KeysFile} {
+		raw, err := os.ReadFile(filepath.Join(td.cfg.DataDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := leaked(string(raw)); l != nil {
+			t.Errorf("%s holds %v", f, l)
+		}
+		if bytes.Contains(raw, []byte("[CARD ending 1111]")) {
+			t.Errorf("%s holds the redacted transcript in plain text", f)
 		}
 	}
 }

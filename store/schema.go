@@ -74,11 +74,19 @@ var (
 	// queued events, so that an event is queued once per plugin.
 	bucketOutboxIndex = []byte("sink_outbox_index")
 
+	// bucketOriginals: ID (16) | sequence (4) -> the unredacted original
+	// of a segment redaction changed (segcodec), sealed under the
+	// engagement's unredacted-copy key (originals.go), not its data key.
+	bucketOriginals = []byte("originals")
+	// bucketOriginalIndex: ID (16) -> days (4) the unredacted copy is kept
+	// after the engagement ends.
+	bucketOriginalIndex = []byte("original_index")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
-		bucketOutboxIndex, bucketIntegrity,
+		bucketOutboxIndex, bucketIntegrity, bucketOriginals, bucketOriginalIndex,
 	}
 )
 
@@ -96,7 +104,7 @@ var (
 
 // schemaVersion is the version this build writes. Open migrates older files
 // step by step and refuses newer ones.
-const schemaVersion = 6
+const schemaVersion = 7
 
 // migrations[v] upgrades a content database from version v to v+1, inside
 // the transaction that Open runs (after every bucket of allBuckets exists).
@@ -114,6 +122,9 @@ var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// trusting the records and the audit log as they are (Open then
 	// writes the first checkpoint to keys.db).
 	5: (*Store).unsafeSealAll,
+	// 6 -> 7: the buckets of the unredacted copies (originals.go),
+	// created by unsafeMigrate.
+	6: func(*Store, *bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {

@@ -22,6 +22,9 @@ type input struct {
 	ack chan<- error
 	// rid is the key of the segment in the redactor (0: none).
 	rid uint64
+	// original is the segment before redaction, when the redaction
+	// policy keeps a sealed copy of what it changed.
+	original *store.Segment
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled.
@@ -241,12 +244,23 @@ func (l *Live) run() {
 			return
 		}
 		segs := make([]store.Segment, len(run))
+		var originals []store.Segment
 		for i, in := range run {
 			segs[i] = in.seg
 			segs[i].Engagement = l.eng.ID
 			segs[i].Seq = seq + uint32(i)
+			if in.original != nil {
+				o := *in.original
+				o.Engagement, o.Seq, o.Final = l.eng.ID, segs[i].Seq, true
+				originals = append(originals, o)
+			}
 		}
-		err := h.store.AppendBatch(ctx, segs)
+		var err error
+		if len(originals) > 0 {
+			err = h.store.AppendRedacted(ctx, segs, originals, red.OriginalDays())
+		} else {
+			err = h.store.AppendBatch(ctx, segs)
+		}
 		for _, in := range run {
 			if in.ack != nil {
 				in.ack <- err
@@ -292,7 +306,7 @@ func (l *Live) run() {
 				continue
 			}
 			delete(held, r.ID)
-			in.seg = r.Seg
+			in.seg, in.original = r.Seg, r.Original
 			run = append(run, in)
 		}
 		return run

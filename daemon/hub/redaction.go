@@ -44,14 +44,22 @@ type SegmentRedactor interface {
 	// Counts are the values redacted so far, by entity type (never the
 	// values).
 	Counts() map[string]int
+	// OriginalDays is how long after the engagement ends the sealed
+	// unredacted copy of its changed segments is kept; 0 when the policy
+	// keeps none.
+	OriginalDays() int
 }
 
 // Redacted is a segment ready to store under the key Final was given.
-// Revised marks a segment stored before whose redaction grew.
+// Revised marks a segment stored before whose redaction grew. Original,
+// when the policy keeps an unredacted copy and redaction changed the
+// segment, is the segment as it arrived: the hub stores it sealed apart,
+// in the same transaction, and hands it to nothing else.
 type Redacted struct {
-	ID      uint64
-	Seg     store.Segment
-	Revised bool
+	ID       uint64
+	Seg      store.Segment
+	Revised  bool
+	Original *store.Segment
 }
 
 // SetRedaction makes the hub redact engagements; call it before the first
