@@ -25,6 +25,9 @@ type input struct {
 	// original is the segment before redaction, when the redaction
 	// policy keeps a sealed copy of what it changed.
 	original *store.Segment
+	// message marks a chat message: it is timed when the engagement
+	// takes it, so that time order is the order of acceptance.
+	message bool
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled.
@@ -87,6 +90,27 @@ func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
 	ack := make(chan error, 1)
 	if !l.submit(input{seg: seg, received: time.Now(), ack: ack}) {
+		if l.Ended() {
+			return ErrNotLive
+		}
+		return ErrBusy
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SubmitMessage is SubmitWait for a chat message: its time is set when
+// the engagement takes it, milliseconds from the start and strictly after
+// the previous message, so that two messages sent within a millisecond
+// keep their order in the transcript.
+func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
+	seg.Final = true
+	ack := make(chan error, 1)
+	if !l.submit(input{seg: seg, received: time.Now(), ack: ack, message: true}) {
 		if l.Ended() {
 			return ErrNotLive
 		}
@@ -215,6 +239,8 @@ func (l *Live) run() {
 		held      = map[uint64]input{}
 		storedSeq = map[uint64]uint32{}
 		nextRID   uint64
+		// lastMessageMs is the time of the last chat message taken.
+		lastMessageMs int64 = -1
 	)
 	if h.redaction != nil {
 		red = h.redaction.Open(&l.eng, l.source)
@@ -317,6 +343,10 @@ func (l *Live) run() {
 		var run []input
 		next := first
 		for n := 0; ; n++ {
+			if next.message {
+				at := max(next.received.Sub(l.eng.Start).Milliseconds(), lastMessageMs+1, 0)
+				next.seg.StartMs, next.seg.EndMs, lastMessageMs = at, at, at
+			}
 			switch {
 			case next.seg.Final && red != nil:
 				nextRID++
