@@ -90,8 +90,10 @@ func leaked(s string) []string {
 // number, an SSN and an e-mail address leave none of them in the stored
 // transcript, the raw database file, a backup, the event stream
 // (partials included), the logs, a sink plugin's received event or the
-// prompts the Ollama test server received. The same chat on a queue with
-// redaction off shows the values (so every check can fail).
+// prompts the Ollama test server received. The queue's policy keeps the
+// sealed unredacted copy: the compliance role reads the originals of all
+// three, each read audited, and a supervisor cannot. The same chat on a
+// queue with redaction off shows the values (so every check can fail).
 func TestRedactionEndToEnd(t *testing.T) {
 	srv := ollamatest.Start(t, ollamatest.Options{})
 	var prompts, logs lockedBuffer
@@ -104,6 +106,7 @@ func TestRedactionEndToEnd(t *testing.T) {
 		withOllama(srv, ollama.FeatureSummary, ollama.FeatureNotes)(c)
 		c.Ollama.URL = proxy.URL
 		c.Sinks.PollInterval = Duration(20 * time.Millisecond)
+		c.Redaction.Queues = map[string]RedactionPolicy{"secure": {UnredactedCopy: true}}
 	}, logger)
 	for _, q := range []string{"secure", "open"} {
 		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
@@ -194,6 +197,46 @@ func TestRedactionEndToEnd(t *testing.T) {
 		}
 		if id == live.ID && !strings.Contains(all.String(), "transcript.partial") && !strings.Contains(all.String(), "[NUMBER]") {
 			t.Logf("%s: events %s", id, all.String())
+		}
+	}
+
+	// The compliance role of the queue reads the sealed originals of
+	// every source, each read audited; a supervisor of the same queue is
+	// refused without content.
+	compliance := td.tokenFor(t, "cora", RoleCompliance, "secure")
+	supervisor := td.tokenFor(t, "sam", RoleSupervisor, "secure")
+	wantOriginal := map[string][]string{
+		chatID:           {cardWritten, ssnWritten, emailWritten},
+		up.Engagement.ID: {cardSpoken, ssnSpoken, emailSpoken},
+		live.ID:          {cardSpoken, ssnSpoken, emailSpoken},
+	}
+	for _, id := range ids {
+		var got struct {
+			Segments       []store.Segment
+			UnredactedSeqs []uint32 `json:"unredacted_seqs"`
+		}
+		json.Unmarshal(td.mustCall(t, compliance, "GET", "/api/v1/engagements/"+id+"/unredacted", nil, 200), &got)
+		texts := make([]string, len(got.Segments))
+		for i, g := range got.Segments {
+			texts[i] = g.Text
+		}
+		joined := strings.Join(texts, " ")
+		for _, v := range wantOriginal[id] {
+			if !strings.Contains(joined, v) {
+				t.Errorf("%s: the unredacted copy lacks %q: %q", id, v, joined)
+			}
+		}
+		if len(got.UnredactedSeqs) == 0 {
+			t.Errorf("%s: no segment restored", id)
+		}
+		var audit []store.AuditEntry
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?actor=cora&engagement="+id, nil, 200), &audit)
+		if len(audit) != 1 || audit[0].Action != "content.read" || audit[0].Feature != "unredacted" {
+			t.Errorf("%s: audit of the compliance read = %+v, want one content.read of the unredacted copy", id, audit)
+		}
+		code, body := td.call(t, supervisor, "GET", "/api/v1/engagements/"+id+"/unredacted", nil)
+		if code != http.StatusForbidden || leaked(string(body)) != nil {
+			t.Errorf("%s: a supervisor reading the unredacted copy = %d %s, want 403 without content", id, code, body)
 		}
 	}
 
