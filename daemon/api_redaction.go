@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/earshot/earshot/store"
 )
@@ -14,7 +15,119 @@ func (d *Daemon) redactionRoutes() []route {
 	return []route{
 		{"GET", "/api/v1/engagements/{id}/unredacted", unredactedReaders,
 			"The transcript with the sealed unredacted originals of the segments redaction changed (compliance role; audited)", d.engagementUnredacted},
+		{"GET", "/api/v1/settings/redaction", adminOnly, "The redaction policies: the account's, and each queue's with where it comes from", d.getRedactionSettings},
+		{"GET", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "A queue's effective redaction policy", d.getQueueRedaction},
+		{"PUT", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "Set a queue's redaction policy (overrides the configuration file's; new engagements)", d.putQueueRedaction},
+		{"DELETE", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "Clear a queue's redaction policy set through the API", d.deleteQueueRedaction},
 	}
+}
+
+// queueRedactionView is a queue's effective redaction policy.
+type queueRedactionView struct {
+	Queue string `json:"queue"`
+	// Enabled is pii_redaction's decision for the queue.
+	Enabled bool            `json:"enabled"`
+	Policy  RedactionPolicy `json:"policy"`
+	// Source is "api", "configuration" or "account".
+	Source string `json:"source"`
+	// UnredactedCopyDays is how long the copy is kept (0: none).
+	UnredactedCopyDays int `json:"unredacted_copy_days"`
+}
+
+func (d *Daemon) queueRedaction(queue string) queueRedactionView {
+	p, src := d.redaction.queuePolicy(queue)
+	return queueRedactionView{Queue: queue, Enabled: d.controls.EnabledForQueue(featurePIIRedaction, queue),
+		Policy: p.source, Source: src, UnredactedCopyDays: p.keepDays}
+}
+
+func (d *Daemon) getRedactionSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+	qs, err := d.store.Queues(r.Context())
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	views := make([]queueRedactionView, 0, len(qs))
+	for _, q := range qs {
+		views = append(views, d.queueRedaction(q.ID))
+	}
+	writeJSON(w, 200, map[string]any{"account": d.redaction.def.source, "max_hold": time.Duration(d.cfg.Redaction.MaxHold).String(), "queues": views})
+}
+
+// redactionQueue checks the request's queue exists.
+func (d *Daemon) redactionQueue(w http.ResponseWriter, r *http.Request) (string, bool) {
+	q := r.PathValue("queue")
+	if _, err := d.store.Queue(q); err != nil {
+		d.badRequest(w, r, http.StatusNotFound, "unknown queue "+q, "queue")
+		return "", false
+	}
+	return q, true
+}
+
+func (d *Daemon) getQueueRedaction(w http.ResponseWriter, r *http.Request, p *Principal) {
+	if q, ok := d.redactionQueue(w, r); ok {
+		writeJSON(w, 200, d.queueRedaction(q))
+	}
+}
+
+// putQueueRedaction replaces a queue's policy. Engagements already live
+// keep the policy they started with.
+func (d *Daemon) putQueueRedaction(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q, ok := d.redactionQueue(w, r)
+	if !ok {
+		return
+	}
+	var req RedactionPolicy
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	built, err := d.redaction.build(req)
+	var pe *policyError
+	switch {
+	case errors.As(err, &pe):
+		d.badRequest(w, r, 400, pe.Error(), pe.Field)
+		return
+	case err != nil:
+		d.badRequest(w, r, 400, err.Error(), "")
+		return
+	}
+	d.redaction.setMu.Lock()
+	defer d.redaction.setMu.Unlock()
+	var stored map[string]RedactionPolicy
+	err = d.store.UpdateSetting(r.Context(), settingRedactionQueues, &stored, func() error {
+		if stored == nil {
+			stored = map[string]RedactionPolicy{}
+		}
+		stored[q] = req
+		return nil
+	}, auditEntry(r, p, "redaction.policy.set", q))
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	d.redaction.setQueue(q, built)
+	writeJSON(w, 200, d.queueRedaction(q))
+}
+
+// deleteQueueRedaction clears a queue's API policy (the configuration
+// file's, or the account's, applies again); clearing none is no error.
+func (d *Daemon) deleteQueueRedaction(w http.ResponseWriter, r *http.Request, p *Principal) {
+	q, ok := d.redactionQueue(w, r)
+	if !ok {
+		return
+	}
+	d.redaction.setMu.Lock()
+	defer d.redaction.setMu.Unlock()
+	var stored map[string]RedactionPolicy
+	err := d.store.UpdateSetting(r.Context(), settingRedactionQueues, &stored, func() error {
+		delete(stored, q)
+		return nil
+	}, auditEntry(r, p, "redaction.policy.clear", q))
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	d.redaction.setQueue(q, nil)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // engagementUnredacted returns an engagement's transcript with the sealed

@@ -57,6 +57,11 @@ var policy = map[string][]Role{
 	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
 	"GET /api/v1/engagements/{id}/unredacted": {RoleCompliance},
 
+	"GET /api/v1/settings/redaction":                   {RoleAdmin},
+	"GET /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
+	"PUT /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
+	"DELETE /api/v1/settings/redaction/queues/{queue}": {RoleAdmin},
+
 	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
 	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
 	"GET /api/v1/audit/verify":                {RoleAuditor, RoleAdmin},
@@ -131,6 +136,7 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/features/queues/{queue}/{feature}": map[string]any{"enabled": true},
 	"PUT /api/v1/settings/features/users/{user}/{feature}":   map[string]any{"enabled": true},
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
+	"PUT /api/v1/settings/redaction/queues/{queue}":          map[string]any{"types": []string{"card", "email"}, "replacement": "type"},
 	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},
 	"POST /api/v1/engagements/{id}/messages":                 messageRequest{Sender: "agent", Text: "hello"},
 	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},

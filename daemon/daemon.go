@@ -131,7 +131,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.redaction, err = newRedaction(cfg.Redaction, d.controls, redactMetrics, logger); err != nil {
+	if d.redaction, err = newRedaction(cfg.Redaction, cfg.Store.Retention.TranscriptDays, d.controls, redactMetrics, d.store, logger); err != nil {
 		return nil, err
 	}
 	d.hub.SetRedaction(d.redaction)

@@ -87,19 +87,20 @@ func TestOpenAPINaming(t *testing.T) {
 // Every other route must answer at least once with JSON in
 // TestAPIResponseNaming.
 var namingSkip = map[string]string{
-	"GET /metrics":                          "Prometheus text",
-	"GET /api/v1/openapi.json":              "the API description: TestOpenAPINaming walks its schemas",
-	"GET /api/v1/backup/content":            "a database file",
-	"GET /api/v1/backup/keys":               "a database file",
-	"GET /api/v1/audit/export":              "JSON lines, walked line by line below",
-	"GET /api/v1/engagements/{id}/events":   "server-sent events, walked event by event below",
-	"POST /api/v1/ingest/whip":              "SDP; needs a WebRTC peer (media_test.go)",
-	"PATCH /api/v1/ingest/whip/{id}":        "trickle ICE; needs a WebRTC peer",
-	"DELETE /api/v1/ingest/whip/{id}":       "no body",
-	"GET /api/v1/ingest/stream":             "a WebSocket",
-	"POST /api/v1/engagements/{id}/actions": "needs a running skill plugin (plugins_test.go)",
-	"POST /api/v1/plugins/{name}/sync":      "needs a running knowledge plugin (plugins_test.go)",
-	"POST /api/v1/plugins/{name}/restart":   "needs a plugin that can start",
+	"GET /metrics":                            "Prometheus text",
+	"GET /api/v1/openapi.json":                "the API description: TestOpenAPINaming walks its schemas",
+	"GET /api/v1/backup/content":              "a database file",
+	"GET /api/v1/backup/keys":                 "a database file",
+	"GET /api/v1/audit/export":                "JSON lines, walked line by line below",
+	"GET /api/v1/engagements/{id}/events":     "server-sent events, walked event by event below",
+	"POST /api/v1/ingest/whip":                "SDP; needs a WebRTC peer (media_test.go)",
+	"PATCH /api/v1/ingest/whip/{id}":          "trickle ICE; needs a WebRTC peer",
+	"DELETE /api/v1/ingest/whip/{id}":         "no body",
+	"GET /api/v1/ingest/stream":               "a WebSocket",
+	"POST /api/v1/engagements/{id}/actions":   "needs a running skill plugin (plugins_test.go)",
+	"POST /api/v1/plugins/{name}/sync":        "needs a running knowledge plugin (plugins_test.go)",
+	"POST /api/v1/plugins/{name}/restart":     "needs a plugin that can start",
+	"GET /api/v1/engagements/{id}/unredacted": "the compliance role's alone; its segments are the transcript's (redaction_test.go reads it)",
 }
 
 // TestAPIResponseNaming calls every route of the table as an administrator

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/earshot/earshot/daemon/hub"
@@ -24,24 +26,41 @@ type RedactionConfig struct {
 	MaxHold Duration `yaml:"max_hold"`
 }
 
-// RedactionPolicy is a redaction policy in the configuration file.
+// RedactionPolicy is a redaction policy, in the configuration file and
+// through the API (a queue's policy set there overrides the file's).
 type RedactionPolicy struct {
 	// Types are the entity types removed (default: all of them).
-	Types []string `yaml:"types"`
+	Types []string `yaml:"types" json:"types,omitempty"`
 	// Replacement is label ("[CARD ending 1111]", the default), type
 	// ("[CARD]") or generic ("[REDACTED]").
-	Replacement string `yaml:"replacement"`
+	Replacement string `yaml:"replacement" json:"replacement,omitempty"`
 	// KeepWordTimes keeps the time span of a redacted stretch of speech
 	// (default true).
-	KeepWordTimes *bool `yaml:"keep_word_times"`
+	KeepWordTimes *bool `yaml:"keep_word_times" json:"keep_word_times,omitempty"`
 	// UnredactedCopy keeps a sealed copy of every segment as it was
 	// before redaction changed it, under a key of the engagement's own,
 	// readable by the compliance role only (default false).
-	UnredactedCopy bool `yaml:"unredacted_copy"`
+	UnredactedCopy bool `yaml:"unredacted_copy" json:"unredacted_copy"`
 	// UnredactedRetentionDays is how long after the engagement ends the
 	// copy is kept (default 7; at most store.retention.transcript_days
 	// when that is set).
-	UnredactedRetentionDays int `yaml:"unredacted_retention_days"`
+	UnredactedRetentionDays int `yaml:"unredacted_retention_days" json:"unredacted_retention_days,omitempty"`
+}
+
+// policyError is an invalid policy field; Field is the field's full
+// name (prefixed with where the policy is, in the configuration file).
+type policyError struct {
+	Field, Msg string
+}
+
+func (e *policyError) Error() string { return e.Field + ": " + e.Msg }
+
+// joinField names sub within prefix ("" for a policy given on its own).
+func joinField(prefix, sub string) string {
+	if prefix == "" {
+		return sub
+	}
+	return prefix + "." + sub
 }
 
 // defaultUnredactedDays is the unredacted copy's retention when a policy
@@ -64,15 +83,15 @@ func (p RedactionPolicy) keepDays() int {
 
 // checkCopy validates the unredacted copy's fields against the
 // transcripts' retention (0: kept until purged).
-func (p RedactionPolicy) checkCopy(field string, transcriptDays int) error {
-	d := p.UnredactedRetentionDays
+func (p RedactionPolicy) checkCopy(prefix string, transcriptDays int) error {
+	d, field := p.UnredactedRetentionDays, joinField(prefix, "unredacted_retention_days")
 	switch {
 	case d < 0 || d > maxUnredactedDays:
-		return fmt.Errorf("%s.unredacted_retention_days must be within 1..%d, got %d", field, maxUnredactedDays, d)
+		return &policyError{field, fmt.Sprintf("must be within 1..%d, got %d", maxUnredactedDays, d)}
 	case d != 0 && !p.UnredactedCopy:
-		return fmt.Errorf("%s.unredacted_retention_days is set but unredacted_copy is off", field)
+		return &policyError{field, "is set but unredacted_copy is off"}
 	case transcriptDays > 0 && p.keepDays() > transcriptDays:
-		return fmt.Errorf("%s.unredacted_retention_days (%d) must not exceed store.retention.transcript_days (%d)", field, p.keepDays(), transcriptDays)
+		return &policyError{field, fmt.Sprintf("(%d) must not exceed store.retention.transcript_days (%d)", p.keepDays(), transcriptDays)}
 	}
 	return nil
 }
@@ -81,24 +100,30 @@ func defaultRedactionConfig() RedactionConfig {
 	return RedactionConfig{MaxHold: Duration(2 * time.Second)}
 }
 
-// policy converts p; field prefixes the error.
-func (p RedactionPolicy) policy(field string) (redact.Policy, error) {
+// policy converts p; prefix names where p is (a *policyError names the
+// invalid field).
+func (p RedactionPolicy) policy(prefix string) (redact.Policy, error) {
 	out := redact.DefaultPolicy()
 	for i, t := range p.Types {
 		e, err := redact.ParseEntity(t)
 		if err != nil {
-			return out, fmt.Errorf("%s.types[%d]: unknown entity type %q", field, i, t)
+			return out, &policyError{joinField(prefix, fmt.Sprintf("types[%d]", i)), fmt.Sprintf("unknown entity type %q", t)}
 		}
 		out.Types = append(out.Types, e)
 	}
-	if p.Replacement != "" {
-		out.Replacement = redact.Replacement(p.Replacement)
+	switch r := redact.Replacement(p.Replacement); r {
+	case "":
+	case redact.ReplaceLabel, redact.ReplaceType, redact.ReplaceGeneric:
+		out.Replacement = r
+	default:
+		return out, &policyError{joinField(prefix, "replacement"),
+			fmt.Sprintf("must be %q, %q or %q, got %q", redact.ReplaceLabel, redact.ReplaceType, redact.ReplaceGeneric, r)}
 	}
 	if p.KeepWordTimes != nil {
 		out.KeepWordTimes = *p.KeepWordTimes
 	}
 	if err := out.Validate(); err != nil {
-		return out, fmt.Errorf("%s: %w", field, err)
+		return out, fmt.Errorf("%s: %w", prefix, err)
 	}
 	return out, nil
 }
@@ -126,13 +151,27 @@ func (c RedactionConfig) validate(transcriptDays int) error {
 	return nil
 }
 
+// settingRedactionQueues holds the queues' policies set through the API
+// (queue -> RedactionPolicy); they override the configuration file's.
+const settingRedactionQueues = "redaction.queues"
+
 // redaction implements hub.Redaction with inference/redact.
 type redaction struct {
 	controls *Controls
+	metrics  *redact.Metrics
 	def      *policyRedactors
-	queues   map[string]*policyRedactors
-	stream   redact.StreamConfig
-	logger   *slog.Logger
+	// configured are the configuration file's queue policies.
+	configured map[string]*policyRedactors
+	// transcriptDays bounds the unredacted copy's retention.
+	transcriptDays int
+	stream         redact.StreamConfig
+	logger         *slog.Logger
+
+	// setMu serialises changes of the API's queue policies (the stored
+	// setting and set, in that order).
+	setMu sync.Mutex
+	mu    sync.RWMutex
+	set   map[string]*policyRedactors // guarded by mu
 }
 
 // policyRedactors are the redactors of one policy: counted redacts what
@@ -143,6 +182,8 @@ type policyRedactors struct {
 	counted, quiet *redact.Redactor
 	// keepDays is the unredacted copy's retention (0: no copy).
 	keepDays int
+	// source is the policy as given.
+	source RedactionPolicy
 }
 
 func newPolicyRedactors(rp RedactionPolicy, field string, m *redact.Metrics) (*policyRedactors, error) {
@@ -158,22 +199,82 @@ func newPolicyRedactors(rp RedactionPolicy, field string, m *redact.Metrics) (*p
 	if err != nil {
 		return nil, err
 	}
-	return &policyRedactors{counted: counted, quiet: quiet, keepDays: rp.keepDays()}, nil
+	return &policyRedactors{counted: counted, quiet: quiet, keepDays: rp.keepDays(), source: rp}, nil
 }
 
-func newRedaction(cfg RedactionConfig, controls *Controls, m *redact.Metrics, logger *slog.Logger) (*redaction, error) {
-	r := &redaction{controls: controls, queues: map[string]*policyRedactors{}, logger: logger,
+// settingsReader reads a stored setting (the store).
+type settingsReader interface {
+	Setting(key string, v any) error
+}
+
+// newRedaction builds the configuration's policies and the queues'
+// policies stored through the API. A stored policy no longer valid (the
+// transcripts' retention was shortened below its copy's, say) is
+// replaced by the strictest policy, every type redacted and no copy kept,
+// and logged.
+func newRedaction(cfg RedactionConfig, transcriptDays int, controls *Controls, m *redact.Metrics, st settingsReader, logger *slog.Logger) (*redaction, error) {
+	r := &redaction{controls: controls, metrics: m, configured: map[string]*policyRedactors{}, set: map[string]*policyRedactors{},
+		transcriptDays: transcriptDays, logger: logger,
 		stream: redact.StreamConfig{MaxHold: time.Duration(cfg.MaxHold), TailTokens: redact.DefaultStreamConfig().TailTokens}}
 	var err error
 	if r.def, err = newPolicyRedactors(cfg.Policy, "redaction.policy", m); err != nil {
 		return nil, err
 	}
 	for q, qp := range cfg.Queues {
-		if r.queues[q], err = newPolicyRedactors(qp, "redaction.queues."+q, m); err != nil {
+		if r.configured[q], err = newPolicyRedactors(qp, "redaction.queues."+q, m); err != nil {
 			return nil, err
 		}
 	}
+	var stored map[string]RedactionPolicy
+	if err := st.Setting(settingRedactionQueues, &stored); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("daemon: redaction: %w", err)
+	}
+	for q, qp := range stored {
+		pr, err := r.build(qp)
+		if err != nil {
+			logger.Error("stored redaction policy invalid; redacting every type without a copy", "queue", q, "err", err)
+			pr, _ = r.build(RedactionPolicy{})
+		}
+		r.set[q] = pr
+	}
 	return r, nil
+}
+
+// build validates a queue's policy given through the API and makes its
+// redactors; a *policyError names the invalid field.
+func (r *redaction) build(p RedactionPolicy) (*policyRedactors, error) {
+	if err := p.checkCopy("", r.transcriptDays); err != nil {
+		return nil, err
+	}
+	return newPolicyRedactors(p, "", r.metrics)
+}
+
+// queuePolicy is a queue's effective policy and where it comes from:
+// "api", "configuration" (the file's queue policy) or "account" (the
+// file's account policy).
+func (r *redaction) queuePolicy(queue string) (*policyRedactors, string) {
+	r.mu.RLock()
+	p, ok := r.set[queue]
+	r.mu.RUnlock()
+	if ok {
+		return p, "api"
+	}
+	if p, ok := r.configured[queue]; ok {
+		return p, "configuration"
+	}
+	return r.def, "account"
+}
+
+// setQueue installs (p non-nil) or removes a queue's API policy; new
+// engagements of the queue use it.
+func (r *redaction) setQueue(queue string, p *policyRedactors) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p == nil {
+		delete(r.set, queue)
+		return
+	}
+	r.set[queue] = p
 }
 
 // policy returns the redactors of the engagement's queue, or nil when
@@ -182,10 +283,8 @@ func (r *redaction) policy(e *store.Engagement) *policyRedactors {
 	if !r.controls.EnabledForQueue(featurePIIRedaction, e.Queue) {
 		return nil
 	}
-	if q, ok := r.queues[e.Queue]; ok {
-		return q
-	}
-	return r.def
+	p, _ := r.queuePolicy(e.Queue)
+	return p
 }
 
 // message redacts a whole chat message before it is handed to anything

@@ -543,3 +543,100 @@ func TestRedactionUnredactedCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactionQueuePolicyAPI: an administrator sets a queue's policy
+// through the API; it overrides the configuration file's for new
+// engagements, survives a restart, is audited, refuses invalid fields
+// with the field named, and clearing it brings the file's policy back.
+func TestRedactionQueuePolicyAPI(t *testing.T) {
+	dataDir := t.TempDir()
+	mod := func(c *Config) {
+		c.DataDir = dataDir
+		c.Redaction.Queues = map[string]RedactionPolicy{"secure": {Replacement: "generic"}}
+	}
+	td := startDaemon(t, mod)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "secure"}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/pii_redaction", map[string]bool{"enabled": true}, 200)
+	message := messageRequest{"customer", "Card " + cardWritten + ", mail " + emailWritten + "."}
+	transcript := func(td *testDaemon) string {
+		id := chat(t, td, td.Admin, engagementRequest{Queue: "secure", Channel: "chat"}, message)
+		var tr struct{ Segments []store.Segment }
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/transcript", nil, 200), &tr)
+		if len(tr.Segments) != 1 {
+			t.Fatalf("%d segments, want 1", len(tr.Segments))
+		}
+		return tr.Segments[0].Text
+	}
+	view := func(td *testDaemon) queueRedactionView {
+		var v queueRedactionView
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/settings/redaction/queues/secure", nil, 200), &v)
+		return v
+	}
+	if v := view(td); v.Source != "configuration" || v.Policy.Replacement != "generic" || !v.Enabled {
+		t.Errorf("before: %+v, want the configuration's generic policy, enabled", v)
+	}
+	if got, want := transcript(td), "Card [REDACTED], mail [REDACTED]."; got != want {
+		t.Errorf("with the configuration's policy: %q, want %q", got, want)
+	}
+
+	// Invalid policies: the field is named, nothing changes.
+	for _, c := range []struct {
+		body  any
+		field string
+	}{
+		{map[string]any{"types": []string{"email", "passport"}}, "types[1]"},
+		{map[string]any{"replacement": "stars"}, "replacement"},
+		{map[string]any{"unredacted_retention_days": 3}, "unredacted_retention_days"},
+		{map[string]any{"unredacted_copy": true, "unredacted_retention_days": 99999}, "unredacted_retention_days"},
+	} {
+		code, body := td.call(t, td.Admin, "PUT", "/api/v1/settings/redaction/queues/secure", c.body)
+		var prob struct{ Field string }
+		json.Unmarshal(body, &prob)
+		if code != 400 || prob.Field != c.field {
+			t.Errorf("PUT %v = %d %s, want 400 naming %s", c.body, code, body, c.field)
+		}
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/redaction/queues/secure", map[string]any{"colour": "red"}, 400)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/redaction/queues/nowhere", map[string]any{}, 404)
+	if v := view(td); v.Source != "configuration" {
+		t.Errorf("after refused changes: %+v, want the configuration's policy", v)
+	}
+
+	// E-mail addresses only, type labels, with a copy.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/redaction/queues/secure",
+		map[string]any{"types": []string{"email"}, "replacement": "type", "unredacted_copy": true}, 200)
+	if v := view(td); v.Source != "api" || v.UnredactedCopyDays != defaultUnredactedDays || !slices.Equal(v.Policy.Types, []string{"email"}) {
+		t.Errorf("after PUT: %+v, want the API's policy with a %d-day copy", v, defaultUnredactedDays)
+	}
+	if got, want := transcript(td), "Card "+cardWritten+", mail [EMAIL]."; got != want {
+		t.Errorf("with the API's policy: %q, want %q", got, want)
+	}
+	var audit []store.AuditEntry
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?action=redaction.policy.set", nil, 200), &audit)
+	if len(audit) != 1 || audit[0].Target != "secure" {
+		t.Errorf("audit = %+v, want one redaction.policy.set of secure", audit)
+	}
+
+	// The policy is stored: it holds after a restart.
+	td.stop(t)
+	td = startDaemon(t, mod)
+	if v := view(td); v.Source != "api" || v.Policy.Replacement != "type" {
+		t.Errorf("after a restart: %+v, want the API's policy", v)
+	}
+	var all struct {
+		Account RedactionPolicy
+		Queues  []queueRedactionView
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/settings/redaction", nil, 200), &all)
+	if len(all.Queues) != 1 || all.Queues[0].Source != "api" {
+		t.Errorf("settings = %+v, want secure's API policy", all)
+	}
+
+	td.mustCall(t, td.Admin, "DELETE", "/api/v1/settings/redaction/queues/secure", nil, 204)
+	if v := view(td); v.Source != "configuration" {
+		t.Errorf("after DELETE: %+v, want the configuration's policy", v)
+	}
+	if got, want := transcript(td), "Card [REDACTED], mail [REDACTED]."; got != want {
+		t.Errorf("after DELETE: %q, want %q", got, want)
+	}
+}
