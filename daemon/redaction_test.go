@@ -289,9 +289,14 @@ func TestRedactionEndToEnd(t *testing.T) {
 // TestRedactionHoldRelease: a final segment ending in digits is held for
 // the party's next segment; with none coming it is stored once the hold
 // passes, before the engagement ends. A number completed after that is
-// published again as transcript.revised with the whole number redacted.
+// published again as transcript.revised with the whole number redacted,
+// and the stored segment is replaced by its revision; the unredacted copy
+// keeps both halves.
 func TestRedactionHoldRelease(t *testing.T) {
-	td := startDaemon(t, func(c *Config) { c.Redaction.MaxHold = Duration(200 * time.Millisecond) })
+	td := startDaemon(t, func(c *Config) {
+		c.Redaction.MaxHold = Duration(200 * time.Millisecond)
+		c.Redaction.Policy.UnredactedCopy = true
+	})
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "secure"}, 201)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/pii_redaction", map[string]any{"enabled": true}, 200)
 	var e store.Engagement
@@ -317,9 +322,16 @@ func TestRedactionHoldRelease(t *testing.T) {
 	if len(revised) != 1 || !strings.Contains(revised[0], "my card number is [CARD]") || !strings.Contains(revised[0], `"seq":0`) {
 		t.Errorf("revisions = %v, want segment 0 with the card redacted", revised)
 	}
-	tr := string(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+e.ID+"/transcript", nil, 200))
-	if !strings.Contains(tr, "[CARD ending 1111]") {
-		t.Errorf("the second half is not redacted: %s", tr)
+	var tr struct{ Segments []store.Segment }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+e.ID+"/transcript", nil, 200), &tr)
+	if len(tr.Segments) != 2 || tr.Segments[0].Text != "my card number is [CARD]" || tr.Segments[1].Text != "[CARD ending 1111]" {
+		t.Errorf("stored transcript = %+v, want the first half replaced by its revision and the second redacted", tr.Segments)
+	}
+	// The unredacted copy has both halves as they were said.
+	var orig struct{ Segments []store.Segment }
+	json.Unmarshal(td.mustCall(t, td.tokenFor(t, "cora", RoleCompliance, "secure"), "GET", "/api/v1/engagements/"+e.ID+"/unredacted", nil, 200), &orig)
+	if len(orig.Segments) != 2 || orig.Segments[0].Text != "my card number is four one one one one one one one" || orig.Segments[1].Text != "one one one one one one one one" {
+		t.Errorf("unredacted copy = %+v, want both halves as said", orig.Segments)
 	}
 }
 

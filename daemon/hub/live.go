@@ -313,8 +313,24 @@ func (l *Live) run() {
 			}
 		}
 	}
+	// storeRevision replaces a stored segment whose redaction grew (the
+	// store keeps the last write of a sequence number), with its original
+	// when the policy keeps a copy.
+	storeRevision := func(r Redacted) {
+		var err error
+		if r.Original != nil {
+			o := *r.Original
+			o.Engagement, o.Seq, o.Final = l.eng.ID, r.Seg.Seq, true
+			err = h.store.AppendRedacted(ctx, []store.Segment{r.Seg}, []store.Segment{o}, red.OriginalDays())
+		} else {
+			err = h.store.AppendBatch(ctx, []store.Segment{r.Seg})
+		}
+		if err != nil {
+			h.logger.Error("revised segment not stored", "engagement", l.eng.ID, "seq", r.Seg.Seq, "err", err)
+		}
+	}
 	// release adds the segments the redactor let go to run; a revision of
-	// a stored segment is published at once.
+	// a stored segment is stored and published at once.
 	release := func(run []input, rs []Redacted) []input {
 		for _, r := range rs {
 			if r.Revised {
@@ -322,7 +338,8 @@ func (l *Live) run() {
 				if !ok {
 					continue
 				}
-				r.Seg.Engagement, r.Seg.Seq = l.eng.ID, s
+				r.Seg.Engagement, r.Seg.Seq, r.Seg.Final = l.eng.ID, s, true
+				storeRevision(r)
 				h.metrics.revised.Inc()
 				l.Publish(EventTranscriptRevised, r.Seg)
 				continue
