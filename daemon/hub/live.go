@@ -340,6 +340,12 @@ func (l *Live) run() {
 				}
 				r.Seg.Engagement, r.Seg.Seq, r.Seg.Final = l.eng.ID, s, true
 				storeRevision(r)
+				// conv holds one utterance per stored segment, by seq:
+				// later analyzer calls and the post analyzers read the
+				// revision.
+				if int(s) < len(conv) {
+					conv[s].Text = r.Seg.TextIn(h.cfg.AnalysisLanguage)
+				}
 				h.metrics.revised.Inc()
 				l.Publish(EventTranscriptRevised, r.Seg)
 				continue
