@@ -15,6 +15,8 @@ func (d *Daemon) redactionRoutes() []route {
 	return []route{
 		{"GET", "/api/v1/engagements/{id}/unredacted", unredactedReaders,
 			"The transcript with the sealed unredacted originals of the segments redaction changed (compliance role; audited)", d.engagementUnredacted},
+		{"PUT", "/api/v1/engagements/{id}/payment-step", []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest},
+			"Start or end a payment step: keypad digits are masked while it is active (audited)", d.putPaymentStep},
 		{"GET", "/api/v1/settings/redaction", adminOnly, "The redaction policies: the account's, and each queue's with where it comes from", d.getRedactionSettings},
 		{"GET", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "A queue's effective redaction policy", d.getQueueRedaction},
 		{"PUT", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "Set a queue's redaction policy (overrides the configuration file's; new engagements)", d.putQueueRedaction},
@@ -168,4 +170,44 @@ func (d *Daemon) engagementUnredacted(w http.ResponseWriter, r *http.Request, p 
 		}
 	}
 	writeJSON(w, 200, map[string]any{"engagement": e.ID, "segments": segs, "unredacted_seqs": replaced})
+}
+
+// paymentStepRequest starts (true) or ends a payment step.
+type paymentStepRequest struct {
+	Active *bool `json:"active"`
+}
+
+// putPaymentStep starts or ends a live engagement's payment step (an agent
+// or the IVR takes card details): while it is active the keypad digits
+// reach no event, log or store. Each change is audited.
+func (d *Daemon) putPaymentStep(w http.ResponseWriter, r *http.Request, p *Principal) {
+	e, ok := d.lookupEngagement(w, r, p)
+	if !ok {
+		return
+	}
+	var req paymentStepRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Active == nil {
+		d.badRequest(w, r, 400, "active is required (true or false)", "active")
+		return
+	}
+	l, live := d.hub.Get(e.ID)
+	if !live || l.Ended() {
+		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
+		return
+	}
+	if l.SetPaymentStep(*req.Active) {
+		action := "engagement.payment_step.end"
+		if *req.Active {
+			action = "engagement.payment_step.start"
+		}
+		a := auditEntry(r, p, action, e.ID)
+		a.Engagement = e.ID
+		if err := d.store.AppendAudit(r.Context(), a); err != nil {
+			d.logger.Error("audit append failed", "action", action, "err", err)
+		}
+	}
+	writeJSON(w, 200, map[string]bool{"active": *req.Active})
 }

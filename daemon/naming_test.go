@@ -173,7 +173,7 @@ func TestAPIResponseNaming(t *testing.T) {
 			var e struct{ ID string }
 			json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/engagements", engagementRequest{Queue: "q1", Channel: "chat"}, 201), &e)
 			p = strings.ReplaceAll(p, "{id}", e.ID)
-		case strings.HasSuffix(p, "/messages"):
+		case strings.HasSuffix(p, "/messages") || strings.HasSuffix(p, "/payment-step"):
 			p = strings.ReplaceAll(p, "{id}", live.ID)
 		case strings.HasPrefix(p, "/api/v1/engagements/"):
 			p = strings.ReplaceAll(p, "{id}", ended)

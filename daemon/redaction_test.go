@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,10 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/ollama"
@@ -650,5 +654,132 @@ func TestRedactionQueuePolicyAPI(t *testing.T) {
 	}
 	if got, want := transcript(td), "Card [REDACTED], mail [REDACTED]."; got != want {
 		t.Errorf("after DELETE: %q, want %q", got, want)
+	}
+}
+
+// TestRedactionPaymentStepDTMF: keypad digits of a Twilio media stream
+// (real WebSocket client) reach the event stream as today, except during
+// a payment step, when the dtmf events say only that a key was pressed.
+// The step's start and end are published and audited, and the digits
+// keyed in during it reach neither the events, the transcript, the logs
+// nor the database file.
+func TestRedactionPaymentStepDTMF(t *testing.T) {
+	var logs lockedBuffer
+	td := startDaemonLogged(t, nil, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	tok := td.tokenFor(t, "twilio", RoleIngest)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(td.URL, "http")+"/api/v1/ingest/stream?access_token="+tok, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.CloseNow()
+	seq := 0
+	send := func(m map[string]any) {
+		seq++
+		m["sequenceNumber"], m["streamSid"] = strconv.Itoa(seq), "MZ1"
+		b, _ := json.Marshal(m)
+		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	c.Write(ctx, websocket.MessageText, []byte(`{"event":"connected","protocol":"Call","version":"1.0.0"}`))
+	send(map[string]any{"event": "start", "start": map[string]any{
+		"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1", "tracks": []string{"inbound"},
+		"customParameters": map[string]string{"queue": "cards"},
+		"mediaFormat":      map[string]any{"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+	}})
+	var id string
+	waitUntil(t, "the stream's engagement", func() bool {
+		var list []store.Engagement
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=cards", nil, 200), &list)
+		if len(list) == 1 {
+			id = list[0].ID
+		}
+		return id != ""
+	})
+	l, ok := td.hub.Get(id)
+	if !ok {
+		t.Fatal("the engagement is not live")
+	}
+	dtmf := func() []map[string]any {
+		evs, _, _, _ := l.Since(0)
+		var out []map[string]any
+		for _, ev := range evs {
+			if ev.Type == "dtmf" {
+				var m map[string]any
+				json.Unmarshal(ev.Data, &m)
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	key := func(digits string) {
+		n := len(dtmf())
+		for _, d := range digits {
+			send(map[string]any{"event": "dtmf", "dtmf": map[string]string{"track": "inbound_track", "digit": string(d)}})
+		}
+		waitUntil(t, "the digits' events", func() bool { return len(dtmf()) == n+len(digits) })
+	}
+	agent := td.tokenFor(t, "u-agent", RoleAgent, "cards")
+	key("1") // a menu choice
+	td.mustCall(t, tok, "PUT", "/api/v1/engagements/"+id+"/payment-step", map[string]any{"active": true}, 200)
+	key("4111111111111111")
+	td.mustCall(t, tok, "PUT", "/api/v1/engagements/"+id+"/payment-step", map[string]any{"active": false}, 200)
+	key("#")
+	td.mustCall(t, agent, "PUT", "/api/v1/engagements/"+id+"/payment-step", map[string]any{"active": true}, 404) // not their engagement
+	td.mustCall(t, tok, "PUT", "/api/v1/engagements/"+id+"/payment-step", map[string]any{}, 400)
+
+	got := dtmf()
+	if len(got) != 18 || got[0]["digit"] != "1" || got[17]["digit"] != "#" {
+		t.Fatalf("dtmf events = %v, want 18: the menu choice, 16 masked, #", got)
+	}
+	for i, m := range got[1:17] {
+		if _, ok := m["digit"]; ok || m["masked"] != true {
+			t.Errorf("dtmf event %d during the payment step = %v, want masked", i+1, m)
+		}
+	}
+	var steps []string
+	evs, _, _, _ := l.Since(0)
+	for _, ev := range evs {
+		if ev.Type == hub.EventPaymentStep {
+			steps = append(steps, string(ev.Data))
+		}
+	}
+	if !slices.Equal(steps, []string{`{"active":true}`, `{"active":false}`}) {
+		t.Errorf("payment.step events = %v", steps)
+	}
+	var audit []store.AuditEntry
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?engagement="+id, nil, 200), &audit)
+	var actions []string
+	for _, a := range audit {
+		if strings.HasPrefix(a.Action, "engagement.payment_step") {
+			actions = append(actions, a.Action+" by "+a.Actor)
+		}
+	}
+	if !slices.Equal(actions, []string{"engagement.payment_step.start by twilio", "engagement.payment_step.end by twilio"}) {
+		t.Errorf("audit = %v, want the start and the end by the ingest client", actions)
+	}
+
+	send(map[string]any{"event": "stop", "stop": map[string]string{"accountSid": "AC1", "callSid": "CA1"}})
+	c.Close(websocket.StatusNormalClosure, "")
+	waitEnded(t, td, id)
+	var all strings.Builder
+	for _, ev := range readSSE(t, td.URL+"/api/v1/engagements/"+id+"/events", td.Admin, "", 0, 20*time.Second) {
+		all.WriteString(ev.Data)
+	}
+	all.WriteString(string(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/transcript", nil, 200)))
+	all.WriteString(logs.String())
+	if strings.Contains(all.String(), `"digit":"4"`) {
+		t.Errorf("a digit keyed during the payment step was shown: %s", all.String())
+	}
+	td.stop(t)
+	raw, err := os.ReadFile(filepath.Join(td.cfg.DataDir, store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(`"digit":"4"`)) || bytes.Contains(raw, []byte("4111111111111111")) {
+		t.Errorf("%s holds a digit keyed during the payment step", store.DBFile)
 	}
 }

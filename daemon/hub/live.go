@@ -50,6 +50,9 @@ type Live struct {
 	// endAt, when set (Unix ns), is the end time to store instead of the
 	// time the engagement ends (see EndAt).
 	endAt atomic.Int64
+	// paymentStep is set while a payment step is active (see
+	// SetPaymentStep).
+	paymentStep atomic.Bool
 
 	mu sync.Mutex
 	// +checklocks:mu

@@ -12,6 +12,26 @@ import (
 // party's next segment after the hold had passed.
 const EventTranscriptRevised = "transcript.revised"
 
+// EventPaymentStep carries {"active": bool} when a payment step starts or
+// ends.
+const EventPaymentStep = "payment.step"
+
+// SetPaymentStep marks the start (on) or the end of a payment step: while
+// one is active the customer keys in card details, so the engagement's
+// telephone keypad digits are sensitive and their values are neither
+// published nor stored (see PaymentStep). A change is published as
+// payment.step; it reports whether the state changed.
+func (l *Live) SetPaymentStep(on bool) bool {
+	if l.paymentStep.Swap(on) == on {
+		return false
+	}
+	l.Publish(EventPaymentStep, map[string]bool{"active": on})
+	return true
+}
+
+// PaymentStep reports whether a payment step is active.
+func (l *Live) PaymentStep() bool { return l.paymentStep.Load() }
+
 // Redaction removes sensitive data (card numbers, national IDs, bank
 // details, contact details, secrets) from engagements in the live path:
 // the hub passes every segment through it before the store, the event
