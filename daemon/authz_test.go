@@ -62,6 +62,7 @@ var policy = map[string][]Role{
 	"GET /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
 	"PUT /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
 	"DELETE /api/v1/settings/redaction/queues/{queue}": {RoleAdmin},
+	"PUT /api/v1/engagements/{id}/language":            {RoleAdmin, RoleIngest, RoleAgent},
 
 	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
 	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
@@ -141,6 +142,7 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/engagements/{id}/payment-step":              map[string]any{"active": true},
 	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},
 	"POST /api/v1/engagements/{id}/messages":                 messageRequest{Sender: "agent", Text: "hello"},
+	"PUT /api/v1/engagements/{id}/language":                  languageRequest{Language: "es"},
 	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
 	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
 	"POST /api/v1/keys/rotate":                               map[string]any{},
@@ -233,6 +235,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			// Settings for the routes that clear one.
 			for _, lvl := range []string{"account", "queues/q1", "users/u-agent"} {
 				td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/"+lvl+"/sentiment", map[string]any{"enabled": true}, 200)
+			}
+			if key == "PUT /api/v1/engagements/{id}/language" {
+				needApertium(t, td)
+				td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]any{"enabled": true}, 200)
 			}
 			// A spare token for routes that revoke one.
 			var spare tokenView

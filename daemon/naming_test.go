@@ -101,6 +101,7 @@ var namingSkip = map[string]string{
 	"POST /api/v1/plugins/{name}/sync":        "needs a running knowledge plugin (plugins_test.go)",
 	"POST /api/v1/plugins/{name}/restart":     "needs a plugin that can start",
 	"GET /api/v1/engagements/{id}/unredacted": "the compliance role's alone; its segments are the transcript's (redaction_test.go reads it)",
+	"PUT /api/v1/engagements/{id}/language":   "needs auto_translate and Apertium; TestChatLanguageChoice reads its answer",
 }
 
 // TestAPIResponseNaming calls every route of the table as an administrator
