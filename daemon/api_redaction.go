@@ -18,6 +18,8 @@ func (d *Daemon) redactionRoutes() []route {
 		{"PUT", "/api/v1/engagements/{id}/payment-step", []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest},
 			"Start or end a payment step: keypad digits are masked while it is active (audited)", d.putPaymentStep},
 		{"GET", "/api/v1/settings/redaction", adminOnly, "The redaction policies: the account's, and each queue's with where it comes from", d.getRedactionSettings},
+		{"PUT", "/api/v1/settings/redaction/account", adminOnly, "Set the account's redaction policy (overrides the configuration file's; new engagements)", d.putAccountRedaction},
+		{"DELETE", "/api/v1/settings/redaction/account", adminOnly, "Clear the account's redaction policy set through the API", d.deleteAccountRedaction},
 		{"GET", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "A queue's effective redaction policy", d.getQueueRedaction},
 		{"PUT", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "Set a queue's redaction policy (overrides the configuration file's; new engagements)", d.putQueueRedaction},
 		{"DELETE", "/api/v1/settings/redaction/queues/{queue}", adminOnly, "Clear a queue's redaction policy set through the API", d.deleteQueueRedaction},
@@ -52,7 +54,75 @@ func (d *Daemon) getRedactionSettings(w http.ResponseWriter, r *http.Request, p 
 	for _, q := range qs {
 		views = append(views, d.queueRedaction(q.ID))
 	}
-	writeJSON(w, 200, map[string]any{"account": d.redaction.def.source, "max_hold": time.Duration(d.cfg.Redaction.MaxHold).String(), "queues": views})
+	writeJSON(w, 200, map[string]any{"account": d.accountRedaction(), "max_hold": time.Duration(d.cfg.Redaction.MaxHold).String(), "queues": views})
+}
+
+// accountRedactionView is the account's redaction policy.
+type accountRedactionView struct {
+	Policy RedactionPolicy `json:"policy"`
+	// Source is "api" or "configuration".
+	Source             string `json:"source"`
+	UnredactedCopyDays int    `json:"unredacted_copy_days"`
+}
+
+func (d *Daemon) accountRedaction() accountRedactionView {
+	p, src := d.redaction.accountPolicy()
+	return accountRedactionView{Policy: p.source, Source: src, UnredactedCopyDays: p.keepDays}
+}
+
+// buildPolicy decodes and validates a policy from the request; it has
+// answered when ok is false.
+func (d *Daemon) buildPolicy(w http.ResponseWriter, r *http.Request) (RedactionPolicy, *policyRedactors, bool) {
+	var req RedactionPolicy
+	if !d.decodeJSON(w, r, &req) {
+		return req, nil, false
+	}
+	built, err := d.redaction.build(req)
+	var pe *policyError
+	switch {
+	case errors.As(err, &pe):
+		d.badRequest(w, r, 400, pe.Error(), pe.Field)
+		return req, nil, false
+	case err != nil:
+		d.badRequest(w, r, 400, err.Error(), "")
+		return req, nil, false
+	}
+	return req, built, true
+}
+
+// putAccountRedaction replaces the account's policy (queues with a policy
+// of their own keep it). Engagements already live keep theirs.
+func (d *Daemon) putAccountRedaction(w http.ResponseWriter, r *http.Request, p *Principal) {
+	req, built, ok := d.buildPolicy(w, r)
+	if !ok {
+		return
+	}
+	d.redaction.setMu.Lock()
+	defer d.redaction.setMu.Unlock()
+	if err := d.store.PutSetting(r.Context(), settingRedactionAccount, req, auditEntry(r, p, "redaction.policy.set", "account")); err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	d.redaction.setAccount(built)
+	writeJSON(w, 200, d.accountRedaction())
+}
+
+// deleteAccountRedaction clears the account's API policy: the
+// configuration file's applies again.
+func (d *Daemon) deleteAccountRedaction(w http.ResponseWriter, r *http.Request, p *Principal) {
+	d.redaction.setMu.Lock()
+	defer d.redaction.setMu.Unlock()
+	var stored *RedactionPolicy
+	err := d.store.UpdateSetting(r.Context(), settingRedactionAccount, &stored, func() error {
+		stored = nil
+		return nil
+	}, auditEntry(r, p, "redaction.policy.clear", "account"))
+	if err != nil {
+		d.storeError(w, r, err)
+		return
+	}
+	d.redaction.setAccount(nil)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // redactionQueue checks the request's queue exists.
@@ -78,24 +148,14 @@ func (d *Daemon) putQueueRedaction(w http.ResponseWriter, r *http.Request, p *Pr
 	if !ok {
 		return
 	}
-	var req RedactionPolicy
-	if !d.decodeJSON(w, r, &req) {
-		return
-	}
-	built, err := d.redaction.build(req)
-	var pe *policyError
-	switch {
-	case errors.As(err, &pe):
-		d.badRequest(w, r, 400, pe.Error(), pe.Field)
-		return
-	case err != nil:
-		d.badRequest(w, r, 400, err.Error(), "")
+	req, built, ok := d.buildPolicy(w, r)
+	if !ok {
 		return
 	}
 	d.redaction.setMu.Lock()
 	defer d.redaction.setMu.Unlock()
 	var stored map[string]RedactionPolicy
-	err = d.store.UpdateSetting(r.Context(), settingRedactionQueues, &stored, func() error {
+	err := d.store.UpdateSetting(r.Context(), settingRedactionQueues, &stored, func() error {
 		if stored == nil {
 			stored = map[string]RedactionPolicy{}
 		}

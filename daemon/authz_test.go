@@ -59,6 +59,8 @@ var policy = map[string][]Role{
 	"PUT /api/v1/engagements/{id}/payment-step": {RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest},
 
 	"GET /api/v1/settings/redaction":                   {RoleAdmin},
+	"PUT /api/v1/settings/redaction/account":           {RoleAdmin},
+	"DELETE /api/v1/settings/redaction/account":        {RoleAdmin},
 	"GET /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
 	"PUT /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
 	"DELETE /api/v1/settings/redaction/queues/{queue}": {RoleAdmin},
@@ -138,6 +140,7 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/features/queues/{queue}/{feature}": map[string]any{"enabled": true},
 	"PUT /api/v1/settings/features/users/{user}/{feature}":   map[string]any{"enabled": true},
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
+	"PUT /api/v1/settings/redaction/account":                 map[string]any{"replacement": "generic"},
 	"PUT /api/v1/settings/redaction/queues/{queue}":          map[string]any{"types": []string{"card", "email"}, "replacement": "type"},
 	"PUT /api/v1/engagements/{id}/payment-step":              map[string]any{"active": true},
 	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},

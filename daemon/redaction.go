@@ -153,7 +153,11 @@ func (c RedactionConfig) validate(transcriptDays int) error {
 
 // settingRedactionQueues holds the queues' policies set through the API
 // (queue -> RedactionPolicy); they override the configuration file's.
-const settingRedactionQueues = "redaction.queues"
+// settingRedactionAccount holds the account's (a RedactionPolicy).
+const (
+	settingRedactionQueues  = "redaction.queues"
+	settingRedactionAccount = "redaction.account"
+)
 
 // redaction implements hub.Redaction with inference/redact.
 type redaction struct {
@@ -172,6 +176,9 @@ type redaction struct {
 	setMu sync.Mutex
 	mu    sync.RWMutex
 	set   map[string]*policyRedactors // guarded by mu
+	// account is the account's policy set through the API (nil: the
+	// configuration file's, def).
+	account *policyRedactors // guarded by mu
 }
 
 // policyRedactors are the redactors of one policy: counted redacts what
@@ -225,6 +232,16 @@ func newRedaction(cfg RedactionConfig, transcriptDays int, controls *Controls, m
 			return nil, err
 		}
 	}
+	var account *RedactionPolicy // null once cleared
+	switch err := st.Setting(settingRedactionAccount, &account); {
+	case err == nil && account != nil:
+		if r.account, err = r.build(*account); err != nil {
+			logger.Error("stored account redaction policy invalid; redacting every type without a copy", "err", err)
+			r.account, _ = r.build(RedactionPolicy{})
+		}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("daemon: redaction: %w", err)
+	}
 	var stored map[string]RedactionPolicy
 	if err := st.Setting(settingRedactionQueues, &stored); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("daemon: redaction: %w", err)
@@ -250,8 +267,8 @@ func (r *redaction) build(p RedactionPolicy) (*policyRedactors, error) {
 }
 
 // queuePolicy is a queue's effective policy and where it comes from:
-// "api", "configuration" (the file's queue policy) or "account" (the
-// file's account policy).
+// "api" (the queue's, set through the API), "configuration" (the file's
+// queue policy) or "account" (the account's, see accountPolicy).
 func (r *redaction) queuePolicy(queue string) (*policyRedactors, string) {
 	r.mu.RLock()
 	p, ok := r.set[queue]
@@ -262,7 +279,26 @@ func (r *redaction) queuePolicy(queue string) (*policyRedactors, string) {
 	if p, ok := r.configured[queue]; ok {
 		return p, "configuration"
 	}
-	return r.def, "account"
+	p, _ = r.accountPolicy()
+	return p, "account"
+}
+
+// accountPolicy is the account's policy: "api" when set through the API,
+// else the configuration file's ("configuration").
+func (r *redaction) accountPolicy() (*policyRedactors, string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.account != nil {
+		return r.account, "api"
+	}
+	return r.def, "configuration"
+}
+
+// setAccount installs (p non-nil) or removes the account's API policy.
+func (r *redaction) setAccount(p *policyRedactors) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.account = p
 }
 
 // setQueue installs (p non-nil) or removes a queue's API policy; new

@@ -640,7 +640,7 @@ func TestRedactionQueuePolicyAPI(t *testing.T) {
 		t.Errorf("after a restart: %+v, want the API's policy", v)
 	}
 	var all struct {
-		Account RedactionPolicy
+		Account accountRedactionView
 		Queues  []queueRedactionView
 	}
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/settings/redaction", nil, 200), &all)
@@ -654,6 +654,42 @@ func TestRedactionQueuePolicyAPI(t *testing.T) {
 	}
 	if got, want := transcript(td), "Card [REDACTED], mail [REDACTED]."; got != want {
 		t.Errorf("after DELETE: %q, want %q", got, want)
+	}
+
+	// The account's policy applies to a queue with none of its own; it
+	// too is stored, and clearing it (also across a restart) brings the
+	// file's back.
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "plain"}, 201)
+	plain := func(td *testDaemon) string {
+		id := chat(t, td, td.Admin, engagementRequest{Queue: "plain", Channel: "chat"}, message)
+		var tr struct{ Segments []store.Segment }
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/transcript", nil, 200), &tr)
+		return tr.Segments[0].Text
+	}
+	if got, want := plain(td), "Card [CARD ending 1111], mail [EMAIL]."; got != want {
+		t.Errorf("with the file's account policy: %q, want %q", got, want)
+	}
+	code, body := td.call(t, td.Admin, "PUT", "/api/v1/settings/redaction/account", map[string]any{"types": []string{"cheque"}})
+	if code != 400 || !strings.Contains(string(body), `"field":"types[0]"`) {
+		t.Errorf("PUT account with an unknown type = %d %s, want 400 naming types[0]", code, body)
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/redaction/account", map[string]any{"types": []string{"card"}, "replacement": "type"}, 200)
+	if got, want := plain(td), "Card [CARD], mail "+emailWritten+"."; got != want {
+		t.Errorf("with the API's account policy: %q, want %q", got, want)
+	}
+	if v := view(td); v.Source != "configuration" {
+		t.Errorf("secure after the account's change: %+v, want its configuration's policy", v)
+	}
+	td.stop(t)
+	td = startDaemon(t, mod)
+	if got, want := plain(td), "Card [CARD], mail "+emailWritten+"."; got != want {
+		t.Errorf("after a restart: %q, want %q", got, want)
+	}
+	td.mustCall(t, td.Admin, "DELETE", "/api/v1/settings/redaction/account", nil, 204)
+	td.stop(t)
+	td = startDaemon(t, mod)
+	if got, want := plain(td), "Card [CARD ending 1111], mail [EMAIL]."; got != want {
+		t.Errorf("after clearing the account's policy and a restart: %q, want %q", got, want)
 	}
 }
 
