@@ -149,25 +149,9 @@ func (d *Daemon) putQueueRedaction(w http.ResponseWriter, r *http.Request, p *Pr
 		return
 	}
 	req, built, ok := d.buildPolicy(w, r)
-	if !ok {
-		return
+	if ok && d.changeQueuePolicy(w, r, p, q, &req, built) {
+		writeJSON(w, 200, d.queueRedaction(q))
 	}
-	d.redaction.setMu.Lock()
-	defer d.redaction.setMu.Unlock()
-	var stored map[string]RedactionPolicy
-	err := d.store.UpdateSetting(r.Context(), settingRedactionQueues, &stored, func() error {
-		if stored == nil {
-			stored = map[string]RedactionPolicy{}
-		}
-		stored[q] = req
-		return nil
-	}, auditEntry(r, p, "redaction.policy.set", q))
-	if err != nil {
-		d.storeError(w, r, err)
-		return
-	}
-	d.redaction.setQueue(q, built)
-	writeJSON(w, 200, d.queueRedaction(q))
 }
 
 // deleteQueueRedaction clears a queue's API policy (the configuration
@@ -177,19 +161,39 @@ func (d *Daemon) deleteQueueRedaction(w http.ResponseWriter, r *http.Request, p 
 	if !ok {
 		return
 	}
+	if d.changeQueuePolicy(w, r, p, q, nil, nil) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// changeQueuePolicy stores a queue's API policy (req nil: clears it),
+// audited, then installs built for the queue's new engagements. It has
+// answered with the error when it returns false.
+func (d *Daemon) changeQueuePolicy(w http.ResponseWriter, r *http.Request, p *Principal, q string, req *RedactionPolicy, built *policyRedactors) bool {
+	action := "redaction.policy.set"
+	if req == nil {
+		action = "redaction.policy.clear"
+	}
 	d.redaction.setMu.Lock()
 	defer d.redaction.setMu.Unlock()
 	var stored map[string]RedactionPolicy
 	err := d.store.UpdateSetting(r.Context(), settingRedactionQueues, &stored, func() error {
-		delete(stored, q)
+		switch {
+		case req == nil:
+			delete(stored, q)
+		case stored == nil:
+			stored = map[string]RedactionPolicy{q: *req}
+		default:
+			stored[q] = *req
+		}
 		return nil
-	}, auditEntry(r, p, "redaction.policy.clear", q))
+	}, auditEntry(r, p, action, q))
 	if err != nil {
 		d.storeError(w, r, err)
-		return
+		return false
 	}
-	d.redaction.setQueue(q, nil)
-	w.WriteHeader(http.StatusNoContent)
+	d.redaction.setQueue(q, built)
+	return true
 }
 
 // engagementUnredacted returns an engagement's transcript with the sealed
