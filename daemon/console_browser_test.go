@@ -288,7 +288,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Forecasts,Features" {
 		t.Errorf("supervisor's navigation = %v", got)
 	}
 	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
@@ -404,4 +404,47 @@ func TestConsoleAdminSwitchesCardsOff(t *testing.T) {
 	b.shot("agent-after-switch")
 	b.check(nil)
 	admin.check(nil)
+}
+
+// TestConsoleAdminIssuesToken: an administrator adds a user, issues a
+// token shown once, which then works against the API, and revokes it.
+func TestConsoleAdminIssuesToken(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	b.signIn(td.URL, td.Admin)
+	b.run("add a user", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#directory"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nu-id")),
+		chromedp.SendKeys(chromedp.CSS("#nu-id"), "zoe"),
+		chromedp.SendKeys(chromedp.CSS("#nu-queues"), "cards"),
+		chromedp.Click(chromedp.CSS(`#nu-licensed`)),
+		chromedp.Click(chromedp.Search(`//button[.="Add user"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="User zoe added."]`)),
+		chromedp.Click(chromedp.CSS(`button[data-issue="zoe"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#secret-value")))
+	secret, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#secret-value")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.accessible("the users page")
+	var who struct {
+		User struct {
+			ID       string   `json:"id"`
+			Role     string   `json:"role"`
+			Queues   []string `json:"queues"`
+			Licensed bool     `json:"licensed"`
+		} `json:"user"`
+		TokenID string `json:"token_id"`
+	}
+	json.Unmarshal(td.mustCall(t, strings.TrimSpace(secret), "GET", "/api/v1/whoami", nil, 200), &who)
+	if who.User.ID != "zoe" || who.User.Role != "agent" || strings.Join(who.User.Queues, ",") != "cards" || !who.User.Licensed {
+		t.Fatalf("the issued token is %+v", who)
+	}
+	b.run("revoke the token", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-revoke="`+who.TokenID+`"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and contains(., "revoked")]`)))
+	td.mustCall(t, strings.TrimSpace(secret), "GET", "/api/v1/whoami", nil, 401)
+	b.shot("admin-users")
+	b.check(nil)
 }

@@ -455,11 +455,49 @@ async function features() {
     table("Features in effect for you", ["Feature", "State", "Decided by"], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
 }
 
-async function directory() {
+async function directory(arg, fresh) {
   const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
-  show("Users & queues", el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])),
-    el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled"], users.map((u) => [u.id, u.role, (u.queues || []).join(", "), u.licensed ? "yes" : "no", u.disabled ? "yes" : "no"])),
-    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked"], tokens.map((t) => [t.id, t.user_id, t.name, fmtTime(t.created_at), t.revoked_at ? "yes" : ""])));
+  const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
+  const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const input = (id, label, attrs = {}) => el("p", {}, el("label", { for: id }, label), el("input", { id, name: id, ...attrs }));
+  const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, "Add a user"),
+    input("nu-id", "User ID", { required: true, pattern: "[a-z0-9_.-]+" }),
+    el("p", {}, el("label", { for: "nu-role" }, "Role"), el("select", { id: "nu-role", name: "nu-role" },
+      ...["agent", "supervisor", "analyst", "admin", "auditor", "ingest"].map((r) => el("option", { value: r }, r)))),
+    input("nu-queues", "Queues (comma-separated)"),
+    el("p", {}, el("input", { id: "nu-licensed", name: "nu-licensed", type: "checkbox" }), el("label", { for: "nu-licensed", class: "inline" }, " Expert-assist licence")),
+    el("button", { type: "submit" }, "Add user"));
+  addUser.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(addUser);
+    try {
+      await api("/api/v1/users", { method: "POST", body: JSON.stringify({ id: f.get("nu-id"), role: f.get("nu-role"),
+        queues: String(f.get("nu-queues") || "").split(",").map((q) => q.trim()).filter(Boolean), licensed: f.get("nu-licensed") === "on" }) });
+      await directory(undefined, { note: "User " + f.get("nu-id") + " added." });
+    } catch (err) { fail(err); }
+  });
+  // A new token's secret is shown once, here, and never again.
+  const secret = el("div", { id: "new-secret", "aria-live": "assertive" });
+  const issue = async (u) => {
+    try {
+      const t = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
+      await directory(undefined, { note: "Token " + t.id + " issued for " + u + ".", user: u, secret: t.secret });
+    } catch (err) { fail(err); }
+  };
+  const revoke = async (id) => {
+    try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: "Token " + id + " revoked." }); } catch (err) { fail(err); }
+  };
+  if (fresh && fresh.note) { msg.className = "ok"; msg.textContent = fresh.note; }
+  if (fresh && fresh.secret) {
+    secret.append(el("div", { class: "card" }, el("h4", {}, "New token for " + fresh.user + " (shown once: copy it now)"), el("code", { id: "secret-value" }, fresh.secret)));
+  }
+  show("Users & queues", msg, secret,
+    el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled", ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
+      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token")])),
+    addUser,
+    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
+      t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
+    el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])));
 }
 
 async function audit() {
