@@ -34,6 +34,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.directoryRoutes()...)
 	rs = append(rs, d.featureRoutes()...)
 	rs = append(rs, d.engagementRoutes()...)
+	rs = append(rs, d.redactionRoutes()...)
 	rs = append(rs, d.storeRoutes()...)
 	rs = append(rs, d.mediaRoutes()...)
 	rs = append(rs, d.analyticsRoutes()...)

@@ -248,7 +248,7 @@ func (d *Daemon) validateLanguage(w http.ResponseWriter, r *http.Request, lang *
 // sorts and deduplicates the queues.
 func (d *Daemon) validateUserFields(w http.ResponseWriter, r *http.Request, role *string, queues *[]string) bool {
 	if role != nil && !validRole(*role) {
-		d.badRequest(w, r, 400, "role must be one of admin, supervisor, agent, analyst, auditor, ingest", "role")
+		d.badRequest(w, r, 400, "role must be one of admin, supervisor, agent, analyst, auditor, ingest, compliance", "role")
 		return false
 	}
 	if queues == nil {

@@ -54,12 +54,13 @@ func (d *Daemon) engagementRoutes() []route {
 }
 
 // canSee reports whether p may read engagement e: admins everything,
-// supervisors and analysts their queues, agents their own engagements.
+// supervisors, analysts and compliance officers their queues, agents their
+// own engagements. (What each role may read of it is the route's roles.)
 func (p *Principal) canSee(e store.Engagement) bool {
 	switch p.Role() {
 	case RoleAdmin:
 		return true
-	case RoleSupervisor, RoleAnalyst:
+	case RoleSupervisor, RoleAnalyst, RoleCompliance:
 		return p.InQueue(e.Queue)
 	case RoleAgent:
 		return e.Agent != "" && e.Agent == p.User.ID
@@ -302,7 +303,12 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 	seg := store.Segment{Speaker: req.Sender, Text: req.Text, Final: true}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	d.translator.translateMessage(ctx, e, &seg)
+	// The message is translated redacted: a translation engine (a model,
+	// a translation server) never sees a value the stored message hides.
+	tr := seg
+	tr.Text, _ = d.redaction.message(&e, seg.Text)
+	d.translator.translateMessage(ctx, e, &tr)
+	seg.Lang, seg.Translations = tr.Lang, tr.Translations
 	if err := l.SubmitMessage(ctx, seg); err != nil {
 		if errors.Is(err, hub.ErrNotLive) {
 			writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")

@@ -48,14 +48,23 @@ var policy = map[string][]Role{
 	"DELETE /api/v1/settings/features/users/{user}/{feature}":   {RoleAdmin},
 	"PUT /api/v1/settings/local-models-only":                    {RoleAdmin},
 
-	"POST /api/v1/engagements":                {RoleAdmin, RoleIngest},
-	"GET /api/v1/engagements":                 {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"GET /api/v1/engagements/{id}":            {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"POST /api/v1/engagements/{id}/end":       {RoleAdmin, RoleIngest},
-	"GET /api/v1/engagements/{id}/events":     {RoleAdmin, RoleSupervisor, RoleAgent},
-	"GET /api/v1/engagements/{id}/transcript": {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
-	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
-	"PUT /api/v1/engagements/{id}/language":   {RoleAdmin, RoleIngest, RoleAgent},
+	"POST /api/v1/engagements":                  {RoleAdmin, RoleIngest},
+	"GET /api/v1/engagements":                   {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"GET /api/v1/engagements/{id}":              {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/engagements/{id}/end":         {RoleAdmin, RoleIngest},
+	"GET /api/v1/engagements/{id}/events":       {RoleAdmin, RoleSupervisor, RoleAgent},
+	"GET /api/v1/engagements/{id}/transcript":   {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
+	"POST /api/v1/engagements/{id}/messages":    {RoleAdmin, RoleIngest, RoleAgent},
+	"GET /api/v1/engagements/{id}/unredacted":   {RoleCompliance},
+	"PUT /api/v1/engagements/{id}/payment-step": {RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest},
+
+	"GET /api/v1/settings/redaction":                   {RoleAdmin},
+	"PUT /api/v1/settings/redaction/account":           {RoleAdmin},
+	"DELETE /api/v1/settings/redaction/account":        {RoleAdmin},
+	"GET /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
+	"PUT /api/v1/settings/redaction/queues/{queue}":    {RoleAdmin},
+	"DELETE /api/v1/settings/redaction/queues/{queue}": {RoleAdmin},
+	"PUT /api/v1/engagements/{id}/language":            {RoleAdmin, RoleIngest, RoleAgent},
 
 	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
 	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
@@ -175,6 +184,9 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/features/queues/{queue}/{feature}": map[string]any{"enabled": true},
 	"PUT /api/v1/settings/features/users/{user}/{feature}":   map[string]any{"enabled": true},
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
+	"PUT /api/v1/settings/redaction/account":                 map[string]any{"replacement": "generic"},
+	"PUT /api/v1/settings/redaction/queues/{queue}":          map[string]any{"types": []string{"card", "email"}, "replacement": "type"},
+	"PUT /api/v1/engagements/{id}/payment-step":              map[string]any{"active": true},
 	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},
 	"POST /api/v1/engagements/{id}/messages":                 messageRequest{Sender: "agent", Text: "hello"},
 	"PUT /api/v1/engagements/{id}/language":                  languageRequest{Language: "es"},
@@ -228,6 +240,9 @@ var mediaInputRoutes = map[string]bool{
 	"POST /api/v1/evaluations/{id}/calibration": true, "POST /api/v1/evaluations/{id}/acknowledge": true,
 	"POST /api/v1/evaluations/{id}/dispute": true, "GET /api/v1/reports/calibration": true,
 	"POST /api/v1/topics/discover": true, "GET /api/v1/topics/{model}/{topic}": true,
+	// Needs an engagement redacted with an unredacted copy (404 before
+	// one): redaction_test.go.
+	"GET /api/v1/engagements/{id}/unredacted": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no

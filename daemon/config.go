@@ -239,7 +239,7 @@ func (c Config) Validate() error {
 	case sk.PollInterval <= 0:
 		return fmt.Errorf("sinks.poll_interval must be positive, got %s", sk.PollInterval)
 	}
-	return c.Redaction.validate()
+	return c.Redaction.validate(c.Store.Retention.TranscriptDays)
 }
 
 func isLoopbackHost(host string) bool {

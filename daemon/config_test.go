@@ -39,6 +39,8 @@ func TestBadConfigs(t *testing.T) {
 		{"max-live.bad.yaml", []string{"engagements.max_live"}},
 		{"translate-language.bad.yaml", []string{"translate.queue_languages.cards", "klingon"}},
 		{"translate-engine.bad.yaml", []string{"translate.engines[0]", "deepl"}},
+		{"redaction-copy-outlives.bad.yaml", []string{"redaction.queues.payments.unredacted_retention_days", "transcript_days"}},
+		{"redaction-type.bad.yaml", []string{"redaction.policy.types[1]", "passport"}},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(tests) {

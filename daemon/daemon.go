@@ -45,6 +45,7 @@ type Daemon struct {
 	bots           *botService
 	changes        *changeNotifier // who may do what changed (watch.go)
 	translator     *chatTranslator // nil when Apertium is not installed
+	redaction      *redaction
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -138,11 +139,10 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	red, err := newRedaction(cfg.Redaction, d.controls, redactMetrics)
-	if err != nil {
+	if d.redaction, err = newRedaction(cfg.Redaction, cfg.Store.Retention.TranscriptDays, d.controls, redactMetrics, d.store, logger); err != nil {
 		return nil, err
 	}
-	d.hub.SetRedaction(red)
+	d.hub.SetRedaction(d.redaction)
 	if d.quality, err = newQuality(d, d.analytics.route, logger, d.reg); err != nil {
 		return nil, err
 	}

@@ -349,7 +349,12 @@ func partyName(n string) string {
 func (e *ingestEngagement) Close(err error) { e.pe.Close() }
 
 // DTMF records a DTMF digit as an event; digits are sensitive and never
-// enter the transcript text.
+// enter the transcript text. During a payment step the event says only
+// that a key was pressed: the digits are a card's.
 func (e *ingestEngagement) DTMF(p ingest.Party, digit string) {
+	if e.live.PaymentStep() {
+		e.live.Publish("dtmf", map[string]any{"party": string(p), "masked": true})
+		return
+	}
 	e.live.Publish("dtmf", map[string]string{"party": string(p), "digit": digit})
 }

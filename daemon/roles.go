@@ -12,10 +12,11 @@ const (
 	RoleAnalyst    Role = "analyst"    // quality and workforce data of their queues
 	RoleAuditor    Role = "auditor"    // the audit log only
 	RoleIngest     Role = "ingest"     // media sources: create engagements, send media
+	RoleCompliance Role = "compliance" // the sealed unredacted copies of redacted engagements of their queues
 )
 
 // AllRoles lists every role, in the order documentation shows them.
-var AllRoles = []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst, RoleAuditor, RoleIngest}
+var AllRoles = []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst, RoleAuditor, RoleIngest, RoleCompliance}
 
 func validRole(r string) bool {
 	for _, x := range AllRoles {

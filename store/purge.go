@@ -221,6 +221,9 @@ func (s *Store) unsafeDeleteEngagement(tx *bbolt.Tx, id engID) (segs, results in
 	if err != nil {
 		return 0, 0, false, err
 	}
+	if _, err := unsafeDeleteOriginals(tx, id); err != nil {
+		return 0, 0, false, err
+	}
 	return segs, results + qm, found, nil
 }
 
@@ -253,8 +256,11 @@ func (s *Store) finishPurges(ctx context.Context) (int, error) {
 				pending = append(pending, id)
 				continue
 			}
-			if k, _ := tx.Bucket(bucketSegments).Cursor().Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]) {
-				pending = append(pending, id)
+			for _, b := range [][]byte{bucketSegments, bucketOriginals} {
+				if k, _ := tx.Bucket(b).Cursor().Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]) {
+					pending = append(pending, id)
+					break
+				}
 			}
 		}
 		return nil

@@ -19,13 +19,17 @@ type SweepResult struct {
 	OutputsExpired int `json:"outputs_expired"`
 	Results        int `json:"results"`
 	AuditEntries   int `json:"audit_entries"`
+	// OriginalsExpired counts engagements whose unredacted copy was
+	// destroyed; Originals its records.
+	OriginalsExpired int `json:"unredacted_expired"`
+	Originals        int `json:"unredacted_segments"`
 	// Held counts expired engagements kept because of a legal hold.
 	Held int `json:"held"`
 }
 
 func (r SweepResult) empty() bool {
 	return r.Segments == 0 && r.Results == 0 && r.AuditEntries == 0 &&
-		r.TranscriptsExpired == 0 && r.OutputsExpired == 0
+		r.TranscriptsExpired == 0 && r.OutputsExpired == 0 && r.OriginalsExpired == 0
 }
 
 // sweepBatch bounds the engagements handled per transaction.
@@ -64,6 +68,9 @@ func (s *Store) SweepNow(ctx context.Context) (SweepResult, error) {
 			return res, err
 		}
 	}
+	if err := s.expireOriginals(ctx, now, r.TranscriptDays, &res); err != nil {
+		return res, err
+	}
 	if r.OutputDays > 0 {
 		held := 0
 		if err := s.expire(ctx, now.AddDate(0, 0, -r.OutputDays), bucketResults, &res.OutputsExpired, &res.Results, &held); err != nil {
@@ -84,6 +91,7 @@ func (s *Store) SweepNow(ctx context.Context) (SweepResult, error) {
 				"outputs_expired":     strconv.Itoa(res.OutputsExpired),
 				"results":             strconv.Itoa(res.Results),
 				"audit_entries":       strconv.Itoa(res.AuditEntries),
+				"unredacted_expired":  strconv.Itoa(res.OriginalsExpired),
 				"held":                strconv.Itoa(res.Held),
 			}})
 	})
@@ -93,9 +101,10 @@ func (s *Store) SweepNow(ctx context.Context) (SweepResult, error) {
 	s.metrics.swept.WithLabelValues("segments").Add(float64(res.Segments))
 	s.metrics.swept.WithLabelValues("results").Add(float64(res.Results))
 	s.metrics.swept.WithLabelValues("audit_entries").Add(float64(res.AuditEntries))
+	s.metrics.swept.WithLabelValues("unredacted_segments").Add(float64(res.Originals))
 	if !res.empty() {
 		s.logger.Info("retention sweep", "segments", res.Segments, "results", res.Results,
-			"audit_entries", res.AuditEntries, "held", res.Held)
+			"audit_entries", res.AuditEntries, "unredacted_segments", res.Originals, "held", res.Held)
 	}
 	return res, nil
 }

@@ -96,12 +96,20 @@ var (
 	// BotVersion. Protected records (integrity.go); no customer content.
 	bucketBots = []byte("bots")
 
+	// bucketOriginals: ID (16) | sequence (4) -> the unredacted original
+	// of a segment redaction changed (segcodec), sealed under the
+	// engagement's unredacted-copy key (originals.go), not its data key.
+	bucketOriginals = []byte("originals")
+	// bucketOriginalIndex: ID (16) -> days (4) the unredacted copy is kept
+	// after the engagement ends.
+	bucketOriginalIndex = []byte("original_index")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketQueues, bucketUsers, bucketTokens, bucketTokenHashes, bucketSettings,
 		bucketEngagements, bucketEngByStart, bucketEngByQueue, bucketEngByAgent, bucketEngByCustomer,
 		bucketSegments, bucketJournal, bucketResults, bucketAudit, bucketArticles, bucketForecasts, bucketOutbox,
 		bucketOutboxIndex, bucketIntegrity, bucketWFM, bucketQMScorecards, bucketQMEvals, bucketQMEvalIndex, bucketQMFacts,
-		bucketQMTopics, bucketQMTopicMembers, bucketQMTopicByEng, bucketBots,
+		bucketQMTopics, bucketQMTopicMembers, bucketQMTopicByEng, bucketBots, bucketOriginals, bucketOriginalIndex,
 	}
 )
 
@@ -137,9 +145,9 @@ var migrations = map[uint64]func(s *Store, tx *bbolt.Tx) error{
 	// trusting the records and the audit log as they are (Open then
 	// writes the first checkpoint to keys.db).
 	5: (*Store).unsafeSealAll,
-	// 6 -> 7: the quality-management and bots buckets, created by
-	// unsafeMigrate (empty, so the integrity seal's records digest does
-	// not change).
+	// 6 -> 7: the quality-management, bots and unredacted-copy buckets
+	// (originals.go), created by unsafeMigrate (empty, so the integrity
+	// seal's records digest does not change).
 	6: func(*Store, *bbolt.Tx) error { return nil },
 }
 

@@ -112,7 +112,10 @@ type sealedPut struct {
 
 type commitReq struct {
 	puts []sealedPut
-	done chan error
+	// extra are records of other buckets written with puts (the
+	// unredacted originals of redacted segments).
+	extra []originalRecord
+	done  chan error
 }
 
 // Append stores one segment through the group committer and returns once
@@ -125,7 +128,13 @@ func (s *Store) Append(ctx context.Context, seg Segment) error {
 // AppendBatch stores segments (of one or several engagements) in one
 // transaction: all are committed or none.
 func (s *Store) AppendBatch(ctx context.Context, segs []Segment) error {
-	req := commitReq{puts: make([]sealedPut, 0, len(segs)), done: make(chan error, 1)}
+	return s.appendBatch(ctx, segs, nil)
+}
+
+// appendBatch is AppendBatch that also writes extra records (the
+// unredacted originals) in the same transaction.
+func (s *Store) appendBatch(ctx context.Context, segs []Segment, extra []originalRecord) error {
+	req := commitReq{puts: make([]sealedPut, 0, len(segs)), extra: extra, done: make(chan error, 1)}
 	for _, g := range segs {
 		if err := g.Validate(); err != nil {
 			s.metrics.rejected.WithLabelValues("segment").Inc()
@@ -272,6 +281,11 @@ func (s *Store) commit(batch []commitReq) {
 					errs[i] = fmt.Errorf("store: append to engagement %s: %w", p.id, ErrNotFound)
 				}
 			}
+			for _, x := range r.extra {
+				if eng.Get(x.key[:16]) == nil {
+					errs[i] = fmt.Errorf("store: append to engagement %x: %w", x.key[:16], ErrNotFound)
+				}
+			}
 		}
 		for i, r := range batch {
 			if errs[i] != nil {
@@ -290,6 +304,11 @@ func (s *Store) commit(batch []commitReq) {
 					r  jref
 				}{p.id, jref{p.seq, gseq}})
 				n++
+			}
+			for _, x := range r.extra {
+				if err := tx.Bucket(x.bucket).Put(x.key, x.val); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

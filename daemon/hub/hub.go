@@ -38,11 +38,15 @@ var ErrBusy = errors.New("hub: too many live engagements")
 var ErrNotLive = errors.New("hub: engagement is not live")
 
 // Store is what the hub needs of the store: creating and ending
-// engagements, the group commit of final segments, and the stored
-// transcript for readers of an engagement no longer in memory.
+// engagements, the group commit of final segments (with their unredacted
+// originals where redaction keeps a copy), and the stored transcript for
+// readers of an engagement no longer in memory.
 type Store interface {
 	CreateEngagement(ctx context.Context, e store.Engagement, audit ...store.AuditEntry) (store.Engagement, error)
 	AppendBatch(ctx context.Context, segs []store.Segment) error
+	// AppendRedacted is AppendBatch that also keeps, sealed under a key of
+	// their own, the unredacted originals of segments redaction changed.
+	AppendRedacted(ctx context.Context, segs, originals []store.Segment, keepDays int) error
 	EndEngagement(ctx context.Context, id string, end time.Time) error
 	Segments(ctx context.Context, id string, audit ...store.AuditEntry) ([]store.Segment, error)
 }

@@ -30,6 +30,9 @@ type input struct {
 	// (0: none); revise marks seg as the revision of the final with key.
 	key    uint64
 	revise bool
+	// original is the segment before redaction, when the redaction
+	// policy keeps a sealed copy of what it changed.
+	original *store.Segment
 	// message marks a chat message: it is timed when the engagement
 	// takes it, so that time order is the order of acceptance.
 	message bool
@@ -68,6 +71,9 @@ type Live struct {
 	// endAt, when set (Unix ns), is the end time to store instead of the
 	// time the engagement ends (see EndAt).
 	endAt atomic.Int64
+	// paymentStep is set while a payment step is active (see
+	// SetPaymentStep).
+	paymentStep atomic.Bool
 
 	mu sync.Mutex
 	// +checklocks:mu
@@ -336,21 +342,32 @@ func (l *Live) run() {
 		}
 		segs := make([]store.Segment, len(run))
 		revised := make([]bool, len(run))
+		var originals []store.Segment
 		next := seq
 		for i, in := range run {
 			segs[i] = in.seg
 			segs[i].Engagement = l.eng.ID
 			if k, ok := keyed[in.key]; ok && in.revise && in.key != 0 {
 				segs[i].Seq, segs[i].Revised, revised[i] = k.seq, true, true
-				continue
+			} else {
+				segs[i].Seq = next
+				if in.key != 0 {
+					keyed[in.key] = keyedFinal{seq: next, conv: -1}
+				}
+				next++
 			}
-			segs[i].Seq = next
-			if in.key != 0 {
-				keyed[in.key] = keyedFinal{seq: next, conv: -1}
+			if in.original != nil {
+				o := *in.original
+				o.Engagement, o.Seq, o.Final = l.eng.ID, segs[i].Seq, true
+				originals = append(originals, o)
 			}
-			next++
 		}
-		err := h.store.AppendBatch(ctx, segs)
+		var err error
+		if len(originals) > 0 {
+			err = h.store.AppendRedacted(ctx, segs, originals, red.OriginalDays())
+		} else {
+			err = h.store.AppendBatch(ctx, segs)
+		}
 		for _, in := range run {
 			if in.ack != nil {
 				in.ack <- err
@@ -407,8 +424,24 @@ func (l *Live) run() {
 		}
 		return seg
 	}
+	// storeRevision replaces a stored segment whose redaction grew (the
+	// store keeps the last write of a sequence number), with its original
+	// when the policy keeps a copy.
+	storeRevision := func(r Redacted) {
+		var err error
+		if r.Original != nil {
+			o := *r.Original
+			o.Engagement, o.Seq, o.Final = l.eng.ID, r.Seg.Seq, true
+			err = h.store.AppendRedacted(ctx, []store.Segment{r.Seg}, []store.Segment{o}, red.OriginalDays())
+		} else {
+			err = h.store.AppendBatch(ctx, []store.Segment{r.Seg})
+		}
+		if err != nil {
+			h.logger.Error("revised segment not stored", "engagement", l.eng.ID, "seq", r.Seg.Seq, "err", err)
+		}
+	}
 	// release adds the segments the redactor let go to run; a revision of
-	// a stored segment is published at once.
+	// a stored segment is stored and published at once.
 	release := func(run []input, rs []Redacted) []input {
 		for _, r := range rs {
 			if r.Revised {
@@ -416,7 +449,14 @@ func (l *Live) run() {
 				if !ok {
 					continue
 				}
-				r.Seg.Engagement, r.Seg.Seq = l.eng.ID, s
+				r.Seg.Engagement, r.Seg.Seq, r.Seg.Final = l.eng.ID, s, true
+				storeRevision(r)
+				// conv holds one utterance per stored segment, by seq:
+				// later analyzer calls and the post analyzers read the
+				// revision.
+				if int(s) < len(conv) {
+					conv[s].Text = r.Seg.TextIn(h.cfg.AnalysisLanguage)
+				}
 				h.metrics.revised.Inc()
 				l.Publish(EventTranscriptRevised, r.Seg)
 				continue
@@ -426,7 +466,7 @@ func (l *Live) run() {
 				continue
 			}
 			delete(held, r.ID)
-			in.seg = r.Seg
+			in.seg, in.original = r.Seg, r.Original
 			if rev, ok := heldRev[in.key]; ok && in.key != 0 {
 				// Revised while held: stored once, with the revision.
 				delete(heldRev, in.key)

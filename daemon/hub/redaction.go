@@ -12,6 +12,26 @@ import (
 // party's next segment after the hold had passed.
 const EventTranscriptRevised = "transcript.revised"
 
+// EventPaymentStep carries {"active": bool} when a payment step starts or
+// ends.
+const EventPaymentStep = "payment.step"
+
+// SetPaymentStep marks the start (on) or the end of a payment step: while
+// one is active the customer keys in card details, so the engagement's
+// telephone keypad digits are sensitive and their values are neither
+// published nor stored (see PaymentStep). A change is published as
+// payment.step; it reports whether the state changed.
+func (l *Live) SetPaymentStep(on bool) bool {
+	if l.paymentStep.Swap(on) == on {
+		return false
+	}
+	l.Publish(EventPaymentStep, map[string]bool{"active": on})
+	return true
+}
+
+// PaymentStep reports whether a payment step is active.
+func (l *Live) PaymentStep() bool { return l.paymentStep.Load() }
+
 // Redaction removes sensitive data (card numbers, national IDs, bank
 // details, contact details, secrets) from engagements in the live path:
 // the hub passes every segment through it before the store, the event
@@ -44,14 +64,22 @@ type SegmentRedactor interface {
 	// Counts are the values redacted so far, by entity type (never the
 	// values).
 	Counts() map[string]int
+	// OriginalDays is how long after the engagement ends the sealed
+	// unredacted copy of its changed segments is kept; 0 when the policy
+	// keeps none.
+	OriginalDays() int
 }
 
 // Redacted is a segment ready to store under the key Final was given.
-// Revised marks a segment stored before whose redaction grew.
+// Revised marks a segment stored before whose redaction grew. Original,
+// when the policy keeps an unredacted copy and redaction changed the
+// segment, is the segment as it arrived: the hub stores it sealed apart,
+// in the same transaction, and hands it to nothing else.
 type Redacted struct {
-	ID      uint64
-	Seg     store.Segment
-	Revised bool
+	ID       uint64
+	Seg      store.Segment
+	Revised  bool
+	Original *store.Segment
 }
 
 // SetRedaction makes the hub redact engagements; call it before the first

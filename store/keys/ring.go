@@ -78,7 +78,7 @@ type Ring struct {
 	db *bbolt.DB // +checklocks:mu
 
 	cacheMu sync.Mutex
-	cache   map[ID][]byte // +checklocks:cacheMu
+	cache   map[cacheKey][]byte // +checklocks:cacheMu
 
 	rotateMu sync.Mutex // one rotation at a time
 
@@ -104,7 +104,7 @@ func Open(ctx context.Context, path string, p Provider, opts Options) (*Ring, er
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Ring{path: path, provider: p, timeout: opts.LockTimeout, logger: opts.Logger, readOnly: opts.ReadOnly,
-		writer: dbfile.NewGate(), cache: map[ID][]byte{}}
+		writer: dbfile.NewGate(), cache: map[cacheKey][]byte{}}
 	db, err := r.openDB()
 	if err != nil {
 		p.Close()
@@ -297,9 +297,42 @@ func (r *Ring) init(ctx context.Context) error {
 	return nil
 }
 
-func dekAAD(id ID) []byte {
-	return append([]byte("earshot-dek\x00"), id[:]...)
+// keyClass is a kind of per-engagement key: the data key that seals an
+// engagement's content, or the key of its sealed unredacted copy.
+type keyClass struct {
+	id     byte   // in the cache's keys
+	bucket []byte // of the wrapped keys
+	// shredded are the tombstone buckets that say the key was destroyed.
+	shredded [][]byte
+	aad      string
 }
+
+var (
+	dataKeys     = &keyClass{id: 0, bucket: bucketDEKs, shredded: [][]byte{bucketShredded}, aad: "earshot-dek\x00"}
+	originalKeys = &keyClass{id: 1, bucket: bucketOriginalKeys, shredded: [][]byte{bucketShredded, bucketOriginalShredded},
+		aad: "earshot-original-key\x00"}
+	keyClasses = []*keyClass{dataKeys, originalKeys}
+)
+
+func (c *keyClass) wrapAAD(id ID) []byte { return append([]byte(c.aad), id[:]...) }
+
+// isShredded reports whether a tombstone says the key of id was destroyed.
+// A bucket missing from an older read-only key store holds none.
+func (c *keyClass) isShredded(tx *bbolt.Tx, id ID) bool {
+	for _, b := range c.shredded {
+		if bk := tx.Bucket(b); bk != nil && bk.Get(id[:]) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+type cacheKey struct {
+	class byte
+	id    ID
+}
+
+func dekAAD(id ID) []byte { return dataKeys.wrapAAD(id) }
 
 // errTargetMoved makes NewDEK wrap again: a rotation changed the target
 // KEK version between the wrap and the write.
@@ -310,6 +343,10 @@ var errTargetMoved = errors.New("keys: kek target moved")
 // is still the target, so a rotation's scan (which starts after the target
 // is set) cannot miss a key wrapped under the old version.
 func (r *Ring) NewDEK(ctx context.Context, id ID) ([]byte, error) {
+	return r.newKey(ctx, dataKeys, id)
+}
+
+func (r *Ring) newKey(ctx context.Context, c *keyClass, id ID) ([]byte, error) {
 	dek, err := NewKey()
 	if err != nil {
 		return nil, err
@@ -319,7 +356,7 @@ func (r *Ring) NewDEK(ctx context.Context, id ID) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := r.provider.Wrap(ctx, target, dek, dekAAD(id))
+		w, err := r.provider.Wrap(ctx, target, dek, c.wrapAAD(id))
 		if err != nil {
 			return nil, fmt.Errorf("keys: wrap data key: %w", err)
 		}
@@ -328,26 +365,33 @@ func (r *Ring) NewDEK(ctx context.Context, id ID) ([]byte, error) {
 			if getU32(tx.Bucket(bucketMeta), keyKEKTarget) != target {
 				return errTargetMoved
 			}
-			if tx.Bucket(bucketShredded).Get(id[:]) != nil {
+			if c.isShredded(tx, id) {
 				return ErrShredded
 			}
-			if tx.Bucket(bucketDEKs).Get(id[:]) != nil {
+			if tx.Bucket(c.bucket).Get(id[:]) != nil {
 				return ErrDataKeyExists
 			}
-			return tx.Bucket(bucketDEKs).Put(id[:], rec)
+			return tx.Bucket(c.bucket).Put(id[:], rec)
 		})
 		if errors.Is(err, errTargetMoved) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("keys: data key of %x: %w", id, err)
+			return nil, fmt.Errorf("keys: %s of %x: %w", c.name(), id, err)
 		}
-		r.remember(id, dek)
+		r.remember(c, id, dek)
 		return dek, nil
 	}
 }
 
-func (r *Ring) remember(id ID, dek []byte) {
+func (c *keyClass) name() string {
+	if c == originalKeys {
+		return "unredacted copy's key"
+	}
+	return "data key"
+}
+
+func (r *Ring) remember(c *keyClass, id ID, dek []byte) {
 	r.cacheMu.Lock()
 	defer r.cacheMu.Unlock()
 	if len(r.cache) >= dekCacheSize {
@@ -356,30 +400,37 @@ func (r *Ring) remember(id ID, dek []byte) {
 			break
 		}
 	}
-	r.cache[id] = dek
+	r.cache[cacheKey{c.id, id}] = dek
 }
 
-func (r *Ring) forget(id ID) {
+func (r *Ring) forget(c *keyClass, id ID) {
 	r.cacheMu.Lock()
-	delete(r.cache, id)
+	delete(r.cache, cacheKey{c.id, id})
 	r.cacheMu.Unlock()
 }
 
 // DEK returns the unwrapped data key of an engagement: ErrShredded if a
 // purge destroyed it, ErrNoDataKey if it never existed.
 func (r *Ring) DEK(ctx context.Context, id ID) ([]byte, error) {
+	return r.key(ctx, dataKeys, id)
+}
+
+func (r *Ring) key(ctx context.Context, c *keyClass, id ID) ([]byte, error) {
 	r.cacheMu.Lock()
-	dek, ok := r.cache[id]
+	dek, ok := r.cache[cacheKey{c.id, id}]
 	r.cacheMu.Unlock()
 	if ok {
 		return dek, nil
 	}
 	var rec []byte
 	err := r.view(func(tx *bbolt.Tx) error {
-		if tx.Bucket(bucketShredded).Get(id[:]) != nil {
+		if c.isShredded(tx, id) {
 			return ErrShredded
 		}
-		v := tx.Bucket(bucketDEKs).Get(id[:])
+		var v []byte
+		if b := tx.Bucket(c.bucket); b != nil {
+			v = b.Get(id[:])
+		}
 		if v == nil {
 			return ErrNoDataKey
 		}
@@ -387,16 +438,16 @@ func (r *Ring) DEK(ctx context.Context, id ID) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("keys: data key of %s: %w", hex.EncodeToString(id[:]), err)
+		return nil, fmt.Errorf("keys: %s of %s: %w", c.name(), hex.EncodeToString(id[:]), err)
 	}
 	if len(rec) < 5 {
-		return nil, fmt.Errorf("keys: data key of %s: %w", hex.EncodeToString(id[:]), ErrTampered)
+		return nil, fmt.Errorf("keys: %s of %s: %w", c.name(), hex.EncodeToString(id[:]), ErrTampered)
 	}
-	dek, err = r.provider.Unwrap(ctx, binary.BigEndian.Uint32(rec), rec[4:], dekAAD(id))
+	dek, err = r.provider.Unwrap(ctx, binary.BigEndian.Uint32(rec), rec[4:], c.wrapAAD(id))
 	if err != nil {
-		return nil, fmt.Errorf("keys: unwrap data key of %s: %w", hex.EncodeToString(id[:]), err)
+		return nil, fmt.Errorf("keys: unwrap %s of %s: %w", c.name(), hex.EncodeToString(id[:]), err)
 	}
-	r.remember(id, dek)
+	r.remember(c, id, dek)
 	return dek, nil
 }
 
@@ -404,12 +455,17 @@ func (r *Ring) DEK(ctx context.Context, id ID) ([]byte, error) {
 // before any content record is deleted (crypto-shredding).
 func (r *Ring) Shred(ctx context.Context, ids []ID, at time.Time) error {
 	for _, id := range ids {
-		r.forget(id)
+		for _, c := range keyClasses {
+			r.forget(c, id)
+		}
 	}
 	return r.update(ctx, func(tx *bbolt.Tx) error {
-		d, s := tx.Bucket(bucketDEKs), tx.Bucket(bucketShredded)
+		d, o, s := tx.Bucket(bucketDEKs), tx.Bucket(bucketOriginalKeys), tx.Bucket(bucketShredded)
 		for _, id := range ids {
 			if err := d.Delete(id[:]); err != nil {
+				return err
+			}
+			if err := o.Delete(id[:]); err != nil {
 				return err
 			}
 			if err := s.Put(id[:], binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))); err != nil {
@@ -434,17 +490,27 @@ func (r *Ring) Shredded(ctx context.Context) (map[ID]bool, error) {
 	return out, err
 }
 
-// DEKsByVersion counts the wrapped data keys by the KEK version they are
-// wrapped under: during a rotation, its progress.
+// DEKsByVersion counts the wrapped per-engagement keys (data keys and
+// the unredacted copies' keys) by the KEK version they are wrapped
+// under: during a rotation, its progress.
 func (r *Ring) DEKsByVersion(ctx context.Context) (map[uint32]int, error) {
 	out := map[uint32]int{}
 	err := r.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketDEKs).ForEach(func(_, v []byte) error {
-			if len(v) >= 4 {
-				out[binary.BigEndian.Uint32(v)]++
+		for _, c := range keyClasses {
+			b := tx.Bucket(c.bucket)
+			if b == nil {
+				continue
 			}
-			return ctx.Err()
-		})
+			if err := b.ForEach(func(_, v []byte) error {
+				if len(v) >= 4 {
+					out[binary.BigEndian.Uint32(v)]++
+				}
+				return ctx.Err()
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }

@@ -51,81 +51,9 @@ func (r *Ring) Rotate(ctx context.Context, destroyOld bool) (RotateResult, error
 	if err := r.rewrap(ctx, bucketMeta, keySiteSecrets, siteSecretsAAD, target); err != nil {
 		return res, err
 	}
-	var after []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("keys: rotate interrupted (run it again to resume): %w", err)
-		}
-		type item struct{ id, rec []byte }
-		var batch []item
-		r.view(func(tx *bbolt.Tx) error {
-			c := tx.Bucket(bucketDEKs).Cursor()
-			key, v := c.First()
-			if after != nil {
-				key, v = c.Seek(after)
-				if key != nil && bytes.Equal(key, after) {
-					key, v = c.Next()
-				}
-			}
-			for ; key != nil && len(batch) < rotateBatch; key, v = c.Next() {
-				after = append(after[:0], key...)
-				if len(v) >= 4 && binary.BigEndian.Uint32(v) != target {
-					batch = append(batch, item{bytes.Clone(key), bytes.Clone(v)})
-				}
-			}
-			if key == nil {
-				after = nil
-			}
-			return nil
-		})
-		type put struct{ id, old, new []byte }
-		var puts []put
-		// An interruption inside the batch (ctx, a provider error) keeps
-		// the keys re-wrapped so far: they are committed below first.
-		var stop error
-		for _, it := range batch {
-			if err := ctx.Err(); err != nil {
-				stop = fmt.Errorf("keys: rotate interrupted (run it again to resume): %w", err)
-				break
-			}
-			var id ID
-			copy(id[:], it.id)
-			dek, err := r.provider.Unwrap(ctx, binary.BigEndian.Uint32(it.rec), it.rec[4:], dekAAD(id))
-			if err != nil {
-				stop = fmt.Errorf("keys: rotate: unwrap data key of %x: %w", id, err)
-				break
-			}
-			w, err := r.provider.Wrap(ctx, target, dek, dekAAD(id))
-			if err != nil {
-				stop = fmt.Errorf("keys: rotate: wrap data key of %x: %w", id, err)
-				break
-			}
-			puts = append(puts, put{it.id, it.rec, append(binary.BigEndian.AppendUint32(nil, target), w...)})
-		}
-		if len(puts) > 0 {
-			err := r.update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
-				b := tx.Bucket(bucketDEKs)
-				for _, p := range puts {
-					// Skip keys purged or changed since they were read.
-					if !bytes.Equal(b.Get(p.id), p.old) {
-						continue
-					}
-					if err := b.Put(p.id, p.new); err != nil {
-						return err
-					}
-					res.Rewrapped++
-				}
-				return nil
-			})
-			if err != nil {
-				return res, fmt.Errorf("keys: rotate: %w", err)
-			}
-		}
-		if stop != nil {
-			return res, stop
-		}
-		if after == nil {
-			break
+	for _, c := range keyClasses {
+		if err := r.rotateClass(ctx, c, target, &res); err != nil {
+			return res, err
 		}
 	}
 	if err := r.update(ctx, func(tx *bbolt.Tx) error { return putU32(tx.Bucket(bucketMeta), keyKEKCurrent, target) }); err != nil {
@@ -164,4 +92,86 @@ func (r *Ring) rewrap(ctx context.Context, b, key, aad []byte, target uint32) er
 	return r.update(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(b).Put(key, append(binary.BigEndian.AppendUint32(nil, target), w...))
 	})
+}
+
+// rotateClass re-wraps every key of class c not under target, in batches.
+func (r *Ring) rotateClass(ctx context.Context, c *keyClass, target uint32, res *RotateResult) error {
+	var after []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("keys: rotate interrupted (run it again to resume): %w", err)
+		}
+		type item struct{ id, rec []byte }
+		var batch []item
+		r.view(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(c.bucket).Cursor()
+			key, v := c.First()
+			if after != nil {
+				key, v = c.Seek(after)
+				if key != nil && bytes.Equal(key, after) {
+					key, v = c.Next()
+				}
+			}
+			for ; key != nil && len(batch) < rotateBatch; key, v = c.Next() {
+				after = append(after[:0], key...)
+				if len(v) >= 4 && binary.BigEndian.Uint32(v) != target {
+					batch = append(batch, item{bytes.Clone(key), bytes.Clone(v)})
+				}
+			}
+			if key == nil {
+				after = nil
+			}
+			return nil
+		})
+		type put struct{ id, old, new []byte }
+		var puts []put
+		// An interruption inside the batch (ctx, a provider error) keeps
+		// the keys re-wrapped so far: they are committed below first.
+		var stop error
+		for _, it := range batch {
+			if err := ctx.Err(); err != nil {
+				stop = fmt.Errorf("keys: rotate interrupted (run it again to resume): %w", err)
+				break
+			}
+			var id ID
+			copy(id[:], it.id)
+			dek, err := r.provider.Unwrap(ctx, binary.BigEndian.Uint32(it.rec), it.rec[4:], c.wrapAAD(id))
+			if err != nil {
+				stop = fmt.Errorf("keys: rotate: unwrap %s of %x: %w", c.name(), id, err)
+				break
+			}
+			w, err := r.provider.Wrap(ctx, target, dek, c.wrapAAD(id))
+			if err != nil {
+				stop = fmt.Errorf("keys: rotate: wrap %s of %x: %w", c.name(), id, err)
+				break
+			}
+			puts = append(puts, put{it.id, it.rec, append(binary.BigEndian.AppendUint32(nil, target), w...)})
+		}
+		if len(puts) > 0 {
+			err := r.update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+				b := tx.Bucket(c.bucket)
+				for _, p := range puts {
+					// Skip keys purged or changed since they were read.
+					if !bytes.Equal(b.Get(p.id), p.old) {
+						continue
+					}
+					if err := b.Put(p.id, p.new); err != nil {
+						return err
+					}
+					res.Rewrapped++
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("keys: rotate: %w", err)
+			}
+		}
+		if stop != nil {
+			return stop
+		}
+		if after == nil {
+			break
+		}
+	}
+	return nil
 }

@@ -23,8 +23,18 @@ var (
 	// data key was destroyed; the content records may still be awaiting
 	// deletion if the process died between the two steps of a purge.
 	bucketShredded = []byte("shredded")
+	// bucketOriginalKeys (from schema 3): engagement ID (16) -> wrapped
+	// key of the engagement's sealed unredacted copy (KEK version (4) |
+	// provider ciphertext): a key of its own, destroyed when the copy's
+	// retention ends, and with the data key at a purge.
+	bucketOriginalKeys = []byte("original_keys")
+	// bucketOriginalShredded (from schema 3): engagement ID (16) -> time
+	// (8, unix ns) the unredacted copy's key was destroyed.
+	bucketOriginalShredded = []byte("original_shredded")
 
-	allBuckets = [][]byte{bucketMeta, bucketDEKs, bucketShredded}
+	// baseBuckets are those of every schema; allBuckets those of this one.
+	baseBuckets = [][]byte{bucketMeta, bucketDEKs, bucketShredded}
+	allBuckets  = [][]byte{bucketMeta, bucketDEKs, bucketShredded, bucketOriginalKeys, bucketOriginalShredded}
 )
 
 // Fixed keys of bucketMeta.
@@ -51,7 +61,7 @@ const flagCheckpointed = 1
 
 // schemaVersion is the version of keys.db this build writes. Open refuses
 // newer files.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations[v] upgrades keys.db from version v to v+1, inside the
 // transaction Open runs (after every bucket of allBuckets exists).
@@ -59,6 +69,9 @@ var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	// 1 -> 2: the checkpoint and the site secrets' flags byte, both
 	// written when the store first records a checkpoint.
 	1: func(*bbolt.Tx) error { return nil },
+	// 2 -> 3: the buckets of the unredacted copies' keys, created by
+	// unsafeMigrate.
+	2: func(*bbolt.Tx) error { return nil },
 }
 
 func unsafeSchemaVersion(tx *bbolt.Tx) uint64 {
@@ -99,7 +112,7 @@ func unsafeMigrate(tx *bbolt.Tx) error {
 // unsafeCheckSchema checks, without writing, that a key store opened
 // read-only has every bucket and a schema this build reads.
 func unsafeCheckSchema(tx *bbolt.Tx) error {
-	for _, b := range allBuckets {
+	for _, b := range baseBuckets {
 		if tx.Bucket(b) == nil {
 			return fmt.Errorf("no bucket %q: not a key store", b)
 		}

@@ -98,7 +98,7 @@ func printQueues(w io.Writer, qs ...api.Queue) {
 }
 
 func userCommand(env Env) *group {
-	const roles = "admin, supervisor, agent, analyst, auditor or ingest"
+	const roles = "admin, supervisor, agent, analyst, auditor, ingest or compliance"
 	return &group{name: "user", env: env,
 		summary: "Manage users through the API: a user has a role, the queues it is scoped to and, for expert assist, a licence.",
 		actions: []action{
