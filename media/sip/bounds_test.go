@@ -84,29 +84,42 @@ func TestResourceBounds(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
-			cl := newTCPClient(t, c)
-			msg := []byte(tc.msg(t, cl.u))
-			before := e.counter(t, e.srv.m.tcpClosed.WithLabelValues("too_large"))
+			// The figure includes what the test's own client and polling
+			// allocate meanwhile, which only adds: the least of three
+			// refusals is the server's cost.
 			var code int
-			alloc := ingesttest.Allocated(func() {
-				_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				_, werr := c.Write(msg) // the server may close before it is all sent
-				if res, err := cl.read(); err == nil {
-					code = res.code
-				} else if werr == nil && !closedBy(c, 5*time.Second) {
-					t.Errorf("no answer (%v) and the connection left open", err)
-				}
-				waitFor(t, "the connection's close to be counted", func() bool {
-					return e.counter(t, e.srv.m.tcpClosed.WithLabelValues("too_large")) == before+1
+			best := ^uint64(0)
+			var msgLen int
+			for attempt := 0; attempt < 3; attempt++ {
+				c := dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr())
+				cl := newTCPClient(t, c)
+				msg := []byte(tc.msg(t, cl.u))
+				msgLen = len(msg)
+				before := e.counter(t, e.srv.m.tcpClosed.WithLabelValues("too_large"))
+				alloc := ingesttest.Allocated(func() {
+					_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+					_, werr := c.Write(msg) // the server may close before it is all sent
+					if res, err := cl.read(); err == nil {
+						code = res.code
+					} else if werr == nil && !closedBy(c, 5*time.Second) {
+						t.Errorf("no answer (%v) and the connection left open", err)
+					}
+					waitFor(t, "the connection's close to be counted", func() bool {
+						return e.counter(t, e.srv.m.tcpClosed.WithLabelValues("too_large")) == before+1
+					})
 				})
-			})
+				best = min(best, alloc)
+				if code != 0 && code != 513 {
+					break
+				}
+			}
+			alloc := best
 			if code != 0 && code != 513 {
 				t.Errorf("answer %d, want 513 or none", code)
 			}
-			t.Logf("%d bytes sent, answer %d, %d KiB allocated meanwhile (bound %d KiB)", len(msg), code, alloc>>10, bound*allowed>>10)
+			t.Logf("%d bytes sent, answer %d, %d KiB allocated meanwhile (bound %d KiB)", msgLen, code, alloc>>10, bound*allowed>>10)
 			if alloc > uint64(bound*allowed) {
-				t.Errorf("%d bytes allocated refusing a %d-byte message, want under %d", alloc, len(msg), bound*allowed)
+				t.Errorf("%d bytes allocated refusing a %d-byte message, want under %d", alloc, msgLen, bound*allowed)
 			}
 		})
 	}
