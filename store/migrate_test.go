@@ -42,6 +42,7 @@ var fixtures = []fixture{
 	{version: 3, keys: 1, engagement: true, article: true},
 	{version: 4, keys: 1, engagement: true, article: true},
 	{version: 5, keys: 1, engagement: true, article: true},
+	{version: 6, keys: 2, engagement: true, article: true},
 }
 
 // TestFixturesCoverEverySchema fails when the schema moves on without a

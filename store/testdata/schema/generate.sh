@@ -12,6 +12,7 @@
 #   v3  73a4bcf  content 3, keys.db 1   (adds a knowledge-base article)
 #   v4  b16610e  content 4, keys.db 1
 #   v5  1520c5c  content 5, keys.db 1
+#   v6  1089df4  content 6, keys.db 2   (the daemon now stores its trained intent model: 9 MB)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(git -C "$here" rev-parse --show-toplevel)
@@ -72,12 +73,12 @@ GO
 (cd "$src" && go run ./cmd/genfixture "$work/data-1")
 save 1 "$work/data-1"
 
-# v2..v5: the daemon of the time, driven through its API.
+# v2..v6: the daemon of the time, driven through its API.
 api() { # api METHOD PATH [BODY]
 	curl -fsS -X "$1" -H "Authorization: Bearer $(cat "$data/admin.token")" \
 		-H 'Content-Type: application/json' ${3:+-d "$3"} "$base$2"
 }
-for pair in 2:b220533 3:73a4bcf 4:b16610e 5:1520c5c; do
+for pair in 2:b220533 3:73a4bcf 4:b16610e 5:1520c5c 6:1089df4; do
 	v=${pair%%:*} commit=${pair#*:}
 	src=$(checkout "$v" "$commit")
 	(cd "$src" && go build -o "$work/earshot-$v" ./cmd/earshot)
