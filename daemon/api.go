@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -121,6 +123,19 @@ func (d *Daemon) wrap(rt route) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
+			// A panic is a bug: counted, logged once with its route, and
+			// answered 500 when nothing was written yet. An aborted
+			// handler (http.ErrAbortHandler) goes on up to net/http.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				d.metrics.panics.WithLabelValues(rt.Pattern).Inc()
+				d.logger.Error("handler panic", "route", rt.Pattern, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.code == 0 {
+					writeProblem(rec, r, http.StatusInternalServerError, "internal", "internal error; see the daemon's log")
+				}
+			}
 			code := rec.code
 			if code == 0 {
 				code = 200
@@ -133,13 +148,18 @@ func (d *Daemon) wrap(rt route) http.Handler {
 			var reason string
 			p, reason = authenticate(d.store, r, time.Now(), queryTokenRoutes[rt.Method+" "+rt.Pattern])
 			if p == nil {
+				// The reason is counted, never told: a caller does not learn
+				// whether a token it holds was revoked, expired or belongs to
+				// a disabled user.
 				d.metrics.authFails.WithLabelValues(reason).Inc()
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="earshot"`)
-				writeProblem(rec, r, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required ("+reason+")")
+				refuseBody(rec, r)
+				writeProblem(rec, r, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
 				return
 			}
 			if !slices.Contains(rt.Roles, p.Role()) {
 				d.metrics.authFails.WithLabelValues("forbidden").Inc()
+				refuseBody(rec, r)
 				writeProblem(rec, r, http.StatusForbidden, "forbidden", "role "+string(p.Role())+" may not call this route")
 				return
 			}
@@ -149,12 +169,38 @@ func (d *Daemon) wrap(rt route) http.Handler {
 	})
 }
 
+// refuseBody marks the response to a request refused before its body was
+// read: the connection closes after the response instead of reading (and
+// waiting for) the rest of a body nobody will use. net/http would
+// otherwise drain up to 256 KiB of it, at whatever pace the client sends.
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
+}
+
 // maxBody bounds JSON request bodies.
 const maxBody = 1 << 20
 
+// jsonMediaType reports whether a Content-Type names JSON:
+// application/json or a +json type such as application/merge-patch+json.
+func jsonMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
 // decodeJSON decodes the request body strictly into v. On failure it writes
 // a problem naming the field and returns false.
+//
+// The body must be sent as JSON (415 otherwise): a text/plain body is what a
+// browser may send across origins without asking first.
 func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !jsonMediaType(r.Header.Get("Content-Type")) {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusUnsupportedMediaType, "send the body as application/json", "Content-Type")
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

@@ -95,6 +95,7 @@ func (td *testDaemon) call(t *testing.T, token, method, path string, body any) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	setJSONType(req, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -331,7 +332,22 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setJSONType(req, body)
 	return req
+}
+
+// setJSONType labels a request body as JSON unless it is a string that is
+// not JSON (a CSV, say), which goes without a Content-Type.
+func setJSONType(req *http.Request, body any) {
+	switch b := body.(type) {
+	case nil:
+		return
+	case string:
+		if t := strings.TrimSpace(b); t == "" || !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+			return
+		}
+	}
+	req.Header.Set("Content-Type", "application/json")
 }
 
 func (td *testDaemon) httpClient() *http.Client { return http.DefaultClient }

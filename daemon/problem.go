@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 )
@@ -43,11 +44,24 @@ func writeProblemField(w http.ResponseWriter, r *http.Request, status int, kind,
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// writeJSON encodes v before it writes the status, so that a value that
+// cannot be encoded (a non-finite number) is a 500 problem, never a 2xx
+// with an empty or cut body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		p := Problem{Type: problemBase + "internal", Title: http.StatusText(http.StatusInternalServerError),
+			Status: http.StatusInternalServerError, Detail: "the response could not be encoded"}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(p.Status)
+		_ = json.NewEncoder(w).Encode(p)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }

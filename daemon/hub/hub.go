@@ -230,6 +230,30 @@ func (h *Hub) LiveCount() int {
 	return len(h.engagements)
 }
 
+// ForgetEnded drops from memory the ended engagements for which gone
+// reports true (purged ones, say): their events are no longer served, and
+// readers get what the store still holds. It returns how many it dropped.
+func (h *Hub) ForgetEnded(gone func(id string) bool) int {
+	h.mu.Lock()
+	ids := make([]string, 0, len(h.recent))
+	for id := range h.recent {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if gone(id) {
+			h.mu.Lock()
+			if _, ok := h.recent[id]; ok {
+				delete(h.recent, id)
+				n++
+			}
+			h.mu.Unlock()
+		}
+	}
+	return n
+}
+
 func (h *Hub) retire(l *Live) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

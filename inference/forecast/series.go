@@ -73,9 +73,19 @@ func (s *Series) Validate() error {
 			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 				return fmt.Errorf("%w: point %d (%s): %s = %v", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v)
 			}
+			if f.v > maxPointValue[f.name] {
+				return fmt.Errorf("%w: point %d (%s): %s = %g: more than %g", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v, maxPointValue[f.name])
+			}
 		}
 	}
 	return nil
+}
+
+// maxPointValue bounds each field of a point far above any real queue (a
+// million contacts in one interval, a day's handle time), so that the
+// models' arithmetic stays finite and the staffing search bounded.
+var maxPointValue = map[string]float64{
+	"offered": 1e6, "handled": 1e6, "abandoned": 1e6, "aht": 86400, "wait_seconds": 1e6 * 86400,
 }
 
 func aligned(t time.Time, step time.Duration) bool {
