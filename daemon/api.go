@@ -166,6 +166,9 @@ func (d *Daemon) wrap(rt route) http.Handler {
 			r = r.WithContext(contextWithPrincipal(r.Context(), p))
 		}
 		rt.Handle(rec, r, p)
+		if rec.code < 300 && rt.changesAccess(r.Method) {
+			d.guard.Changed()
+		}
 	})
 }
 
@@ -193,10 +196,10 @@ func jsonMediaType(ct string) bool {
 // decodeJSON decodes the request body strictly into v. On failure it writes
 // a problem naming the field and returns false.
 //
-// The body must be sent as JSON (415 otherwise): a text/plain body is what a
+// A body must be sent as JSON (415 otherwise): a text/plain body is what a
 // browser may send across origins without asking first.
 func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if !jsonMediaType(r.Header.Get("Content-Type")) {
+	if r.ContentLength != 0 && !jsonMediaType(r.Header.Get("Content-Type")) {
 		refuseBody(w, r)
 		d.badRequest(w, r, http.StatusUnsupportedMediaType, "send the body as application/json", "Content-Type")
 		return false

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/earshot/earshot/store"
@@ -38,6 +39,11 @@ type tokenRequest struct {
 	Name   string `json:"name"`
 	// ExpiresIn is a Go duration ("720h"); empty means no expiry.
 	ExpiresIn string `json:"expires_in"`
+	// Queues and Sources narrow an ingest user's token: the queues (of
+	// the user's) and the sources (api, whip, websocket, upload) it may
+	// feed. Empty: all of them.
+	Queues  []string `json:"queues"`
+	Sources []string `json:"sources"`
 }
 
 // tokenView is a token as the API shows it: never the secret or its hash.
@@ -48,12 +54,15 @@ type tokenView struct {
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Queues    []string  `json:"queues,omitempty"`
+	Sources   []string  `json:"sources,omitempty"`
 	// Secret is set only in the response that created the token.
 	Secret string `json:"secret,omitempty"`
 }
 
 func viewToken(t store.Token) tokenView {
-	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}
+	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt,
+		Queues: t.Queues, Sources: t.Sources}
 }
 
 var (
@@ -329,7 +338,11 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 		d.badRequest(w, r, 400, "user_id is required", "user_id")
 		return
 	}
-	t, secret, err := issueToken(r.Context(), d.store, req.UserID, req.Name, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
+	if !d.checkTokenScope(w, r, &req) {
+		return
+	}
+	tmpl := store.Token{UserID: req.UserID, Name: req.Name, Queues: req.Queues, Sources: req.Sources}
+	t, secret, err := issueToken(r.Context(), d.store, tmpl, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			d.badRequest(w, r, 400, err.Error(), "user_id")
@@ -342,6 +355,45 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 	v.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, v)
+}
+
+// checkTokenScope checks the queues and sources that narrow a new token:
+// only an ingest user's token is narrowed, to queues of the user's and to
+// known sources.
+func (d *Daemon) checkTokenScope(w http.ResponseWriter, r *http.Request, req *tokenRequest) bool {
+	if len(req.Queues) == 0 && len(req.Sources) == 0 {
+		return true
+	}
+	u, err := d.store.User(req.UserID)
+	if err != nil {
+		d.badRequest(w, r, 400, "unknown user "+req.UserID, "user_id")
+		return false
+	}
+	field := "queues"
+	if len(req.Queues) == 0 {
+		field = "sources"
+	}
+	if u.Role != string(RoleIngest) {
+		d.badRequest(w, r, 400, "only an ingest user's token is narrowed to queues and sources", field)
+		return false
+	}
+	for _, q := range req.Queues {
+		if !slices.Contains(u.Queues, q) {
+			d.badRequest(w, r, 400, "queue "+q+" is not one of the user's queues", "queues")
+			return false
+		}
+	}
+	for _, s := range req.Sources {
+		if !slices.Contains(ingestSources, s) {
+			d.badRequest(w, r, 400, "source "+s+" is not one of "+strings.Join(ingestSources, ", "), "sources")
+			return false
+		}
+	}
+	slices.Sort(req.Queues)
+	req.Queues = slices.Compact(req.Queues)
+	slices.Sort(req.Sources)
+	req.Sources = slices.Compact(req.Sources)
+	return true
 }
 
 func (d *Daemon) revokeToken(w http.ResponseWriter, r *http.Request, p *Principal) {

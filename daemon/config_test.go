@@ -37,6 +37,8 @@ func TestBadConfigs(t *testing.T) {
 		{"nested-unknown.bad.yaml", []string{"certfile"}},
 		{"audit-too-short.bad.yaml", []string{"store", "audit"}},
 		{"max-live.bad.yaml", []string{"engagements.max_live"}},
+		{"live-source.bad.yaml", []string{"engagements.max_live_per_source", "fax"}},
+		{"live-token.bad.yaml", []string{"engagements.max_live_per_token", "9"}},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(tests) {

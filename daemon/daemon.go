@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/daemon/guard"
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/plugins"
@@ -29,6 +30,7 @@ type Daemon struct {
 	store          *store.Store
 	controls       *Controls
 	hub            *hub.Hub
+	guard          *guard.Registry // re-checks long-lived connections: access.go
 	media          *mediaRouter
 	sip            *sipIngest
 	analytics      *analytics
@@ -93,8 +95,10 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.forecast, err = forecast.New(forecast.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout), EventBuffer: cfg.Engagements.EventBuffer}
-	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
+	if d.guard, err = guard.New(guard.DefaultConfig(), logger, d.reg); err != nil {
+		return nil, err
+	}
+	if d.hub, err = hub.New(cfg.Engagements.hubConfig(), d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
@@ -169,6 +173,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.hub.Run(gctx) })
+	g.Go(func() error { return d.guard.Run(gctx) })
 	g.Go(func() error { return d.sip.run(gctx) })
 	g.Go(func() error { return d.store.Run(gctx) })
 	g.Go(func() error { return d.plugins.Run(gctx) })

@@ -88,7 +88,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	otherAgent := td.tokenFor(t, "bob", RoleAgent, "billing")
 	sup := td.tokenFor(t, "sam", RoleSupervisor, "billing")
 	otherSup := td.tokenFor(t, "fay", RoleSupervisor, "fraud")
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "billing", "fraud")
 	// Only the transcript on this stream: the live analyzers are tested in
 	// analytics_test.go.
 	for _, f := range []string{"sentiment", "next_best_action", "top_escalation"} {

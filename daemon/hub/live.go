@@ -33,6 +33,8 @@ const maxRun = 256
 type Live struct {
 	hub       *Hub
 	eng       store.Engagement
+	source    string // for the hub's limits; fixed at start
+	holder    string
 	inbox     chan input
 	endc      chan string
 	endOnce   sync.Once
@@ -66,7 +68,8 @@ func (l *Live) Engagement() store.Engagement { return l.eng }
 // ID is the engagement's ID.
 func (l *Live) ID() string { return l.eng.ID }
 
-// Touch records that media arrived, holding off the media timeout.
+// Touch records that media arrived, holding off the media timeout (and,
+// for a chat, the idle timeout; every submitted message touches it).
 func (l *Live) Touch() { l.lastMedia.Store(time.Now().UnixNano()) }
 
 // Submit queues a transcript segment without blocking. A full inbox drops
@@ -100,6 +103,9 @@ func (l *Live) submit(in input) bool {
 	}
 	select {
 	case l.inbox <- in:
+		if l.eng.Channel == "chat" {
+			l.Touch()
+		}
 		return true
 	default:
 		kind := "partial"

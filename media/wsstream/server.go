@@ -106,8 +106,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // run reads messages until the stream ends and returns the end reason.
+//
+// The stream runs under the request's context: the opener sees its values
+// (the authenticated caller), and when it ends (the daemon withdrew the
+// caller's access) the stream closes with status 1008 and the context's
+// cause as reason. Close ends it too.
 func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
-	st := newStream(s.ctx, s.cfg, s.m, s.opener, r.URL.Query(), r.RemoteAddr)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	closed := context.AfterFunc(r.Context(), func() {
+		_ = ws.Close(websocket.StatusPolicyViolation, truncate(context.Cause(r.Context()).Error(), 120))
+	})
+	defer closed()
+	st := newStream(ctx, s.cfg, s.m, s.opener, r.URL.Query(), r.RemoteAddr)
 	var idle atomic.Bool
 	timer := time.AfterFunc(s.cfg.IdleTimeout, func() {
 		idle.Store(true)
@@ -126,6 +138,8 @@ func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
 				reason, err = "idle_timeout", fmt.Errorf("wsstream: nothing received for %s", s.cfg.IdleTimeout)
 			case s.ctx.Err() != nil:
 				reason, err = "shutdown", nil
+			case r.Context().Err() != nil:
+				reason, err = "cancelled", fmt.Errorf("wsstream: %w", context.Cause(r.Context()))
 			case errors.Is(err, websocket.ErrMessageTooBig):
 				reason, err = "oversized", fmt.Errorf("wsstream: message larger than %d bytes", s.cfg.MaxMessageBytes)
 			case websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway:
