@@ -15,6 +15,7 @@ import (
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/builtin/intents"
+	"github.com/earshot/earshot/inference/kb"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
@@ -59,6 +60,16 @@ type Config struct {
 	// Sinks bounds the delivery of events to sink plugins through the
 	// store's outbox.
 	Sinks SinksConfig `yaml:"sinks"`
+	// KB bounds the knowledge base.
+	KB KBConfig `yaml:"kb"`
+}
+
+// KBConfig bounds the knowledge base.
+type KBConfig struct {
+	// MaxTextBytes bounds the article text (titles, bodies, tags) the
+	// in-memory index holds; the index takes a few times that. Article
+	// writes past it are refused and imports stop. Default 128 MiB.
+	MaxTextBytes int64 `yaml:"max_text_bytes"`
 }
 
 // AnalyticsConfig configures the built-in analytics.
@@ -172,6 +183,7 @@ func DefaultConfig(forService bool) Config {
 		Ollama:          ollama.DefaultConfig(),
 		Plugins:         defaultPluginsConfig(),
 		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
+		KB:              KBConfig{MaxTextBytes: kb.DefaultMaxTextBytes},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
 	}
 }
@@ -253,6 +265,9 @@ func (c Config) Validate() error {
 	}
 	if d := c.Analytics.DefaultIntents; d != "none" && !slices.Contains(intents.Names, d) {
 		return fmt.Errorf("analytics.default_intents: %q is not one of none, %s", d, strings.Join(intents.Names, ", "))
+	}
+	if c.KB.MaxTextBytes < 1<<20 {
+		return fmt.Errorf("kb.max_text_bytes must be at least 1 MiB, got %d", c.KB.MaxTextBytes)
 	}
 	sk := c.Sinks
 	switch {

@@ -113,6 +113,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.plugins, d.pluginSettings, err = newPluginHost(d, logger); err != nil {
 		return nil, err
 	}
+	if err := clearImportSpool(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	if d.kb, err = newKnowledge(d, logger); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,14 @@ type Config struct {
 	RRFK float64 `json:"rrf_k"`
 	// HybridDepth is how many results of each ranking are fused.
 	HybridDepth int `json:"hybrid_depth"`
+	// MaxTextBytes bounds the article text (titles, bodies, tags) the
+	// index holds, and so its memory (a few times the text); an upsert
+	// past it fails with ErrIndexFull. 0 means the default, 128 MiB.
+	MaxTextBytes int64 `json:"max_text_bytes"`
 }
+
+// DefaultMaxTextBytes is MaxTextBytes' default.
+const DefaultMaxTextBytes = 128 << 20
 
 // DefaultConfig returns the tuned defaults.
 func DefaultConfig() Config {
@@ -66,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.RRFK <= 0 {
 		errs = append(errs, fmt.Errorf("rrf_k must be positive, got %g", c.RRFK))
+	}
+	if c.MaxTextBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_text_bytes must not be negative, got %d", c.MaxTextBytes))
 	}
 	if c.HybridDepth <= 0 {
 		errs = append(errs, fmt.Errorf("hybrid_depth must be positive, got %d", c.HybridDepth))

@@ -7,8 +7,10 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -331,4 +333,75 @@ func FuzzImportJSONLines(f *testing.F) {
 			seen[a.ID] = true
 		}
 	})
+}
+
+// TestStreamedImportAndTextBound: with OnArticle an import hands over each
+// article as it is parsed (none kept in the result); the index refuses an
+// article past MaxTextBytes (a replacement counts its old text back), and
+// ErrStop from OnArticle ends the import, truncated.
+func TestStreamedImportAndTextBound(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTextBytes = 1000
+	ix, err := New(cfg, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	body := strings.Repeat("x ", 200) // 400 bytes
+	var got []string
+	im := NewImporter(ImportLimits{})
+	im.OnArticle = func(a Article) error {
+		got = append(got, a.ID)
+		if _, err := ix.ApplyArticle(ctx, a, nil); err != nil {
+			if errors.Is(err, ErrIndexFull) {
+				return fmt.Errorf("%w: %w", ErrStop, err)
+			}
+			return err
+		}
+		return nil
+	}
+	var lines []string
+	for i := range 4 {
+		lines = append(lines, fmt.Sprintf(`{"id":"a%d","title":"A","body":%q}`, i, body))
+	}
+	res, err := im.ImportTar(ctx, bytes.NewReader(tarArchive(t, map[string]string{"all.jsonl": strings.Join(lines, "\n")})), "t.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Articles) != 0 || !res.Truncated || len(res.Errors) != 1 || !errors.Is(res.Errors[0], ErrIndexFull) {
+		t.Fatalf("result = %d articles, truncated %v, errors %v; want none kept, truncated by one ErrIndexFull", len(res.Articles), res.Truncated, res.Errors)
+	}
+	if !slices.Equal(got, []string{"a0", "a1", "a2"}) {
+		t.Errorf("handed over %v, want a0..a2 (the import stops at the first that does not fit)", got)
+	}
+	if st := ix.Stats(); st.Articles != 2 || st.TextBytes != 802 {
+		t.Errorf("index %+v, want 2 articles, 802 bytes", st)
+	}
+	// Replacing an article counts its old text back; deleting frees it.
+	if _, err := ix.Upsert(ctx, Article{ID: "a1", Title: "A", Body: body + "y"}); err != nil {
+		t.Errorf("replacing within the bound: %v", err)
+	}
+	if err := ix.Delete("a0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Upsert(ctx, Article{ID: "a9", Title: "A", Body: body}); err != nil {
+		t.Errorf("after a delete: %v", err)
+	}
+}
+
+// tarArchive builds an uncompressed tar of files.
+func tarArchive(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(1700000000, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
