@@ -182,9 +182,9 @@ func (ix *Index) Article(id string) (ArticleInfo, bool) {
 type Stats struct {
 	Articles  int   `json:"articles"`
 	TextBytes int64 `json:"text_bytes"`
-	Passages int `json:"passages"`
-	Terms    int `json:"terms"`
-	Postings int `json:"postings"`
+	Passages  int   `json:"passages"`
+	Terms     int   `json:"terms"`
+	Postings  int   `json:"postings"`
 }
 
 // Stats returns the index's sizes.
