@@ -173,15 +173,20 @@ func (d *Daemon) wrap(rt route) http.Handler {
 }
 
 // refuseBody marks the response to a request refused before its body was
-// read: the connection closes after the response instead of reading (and
-// waiting for) the rest of a body nobody will use. net/http would
-// otherwise drain up to 256 KiB of it, at whatever pace the client sends.
+// read: the connection closes after the response instead of waiting for
+// the rest of a body nobody will use. net/http would otherwise drain up to
+// 256 KiB of it at whatever pace the client sends; a client sending at
+// network speed gets refuseGrace to finish (so that it reads the answer
+// rather than a reset), a trickling one is cut off then.
 func refuseBody(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refuseGrace))
 	}
 }
+
+// refuseGrace bounds how long a refused request's body is read.
+const refuseGrace = time.Second
 
 // maxBody bounds JSON request bodies.
 const maxBody = 1 << 20
@@ -204,6 +209,11 @@ func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 		d.badRequest(w, r, http.StatusUnsupportedMediaType, "send the body as application/json", "Content-Type")
 		return false
 	}
+	if r.ContentLength > maxBody {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody), "body")
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -224,7 +234,7 @@ func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	case errors.As(err, &se):
 		err = fmt.Errorf("malformed JSON at byte %d", se.Offset)
 	case errors.As(err, &mbe):
-		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody), "")
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody), "body")
 		return false
 	case errors.Is(err, io.EOF):
 		err = errors.New("empty body; a JSON object is required")

@@ -354,6 +354,11 @@ func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Princi
 		d.badRequest(w, r, http.StatusBadRequest, "source must be body or engagements", "source")
 		return fp, nil, false
 	}
+	if r.ContentLength > maxHistoryBody {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("history larger than %d bytes", maxHistoryBody), "body")
+		return fp, nil, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHistoryBody))
 	if err != nil {
 		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("history larger than %d bytes", maxHistoryBody), "")

@@ -36,6 +36,11 @@ func (d *Daemon) mediaRoutes() []route {
 // wsStream runs a WebSocket media stream for as long as its caller may
 // feed the stream's queue (access.go).
 func (d *Daemon) wsStream(w http.ResponseWriter, r *http.Request, p *Principal) {
+	// A queue in the URL is checked before the upgrade; one in the stream's
+	// metadata when the stream starts (media.go).
+	if q := r.URL.Query().Get("queue"); q != "" && !d.checkFeed(w, r, p, q, sourceWebSocket) {
+		return
+	}
 	fc := &feedConn{source: sourceWebSocket}
 	ctx, release := d.holdPrincipal(r.Context(), "websocket", p, ingestRoles, fc.stillFeeds)
 	defer release()
@@ -78,6 +83,11 @@ func (d *Daemon) whipSession(w http.ResponseWriter, r *http.Request, p *Principa
 // media clock); processing_ms is the wall time the processing took.
 func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 	began := time.Now()
+	if r.ContentLength > d.cfg.Media.MaxUploadBytes {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", d.cfg.Media.MaxUploadBytes), "body")
+		return
+	}
 	q := r.URL.Query()
 	e, err := d.engagementFromQuery(q, nil)
 	if err != nil {

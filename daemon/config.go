@@ -67,8 +67,8 @@ type Config struct {
 // KBConfig bounds the knowledge base.
 type KBConfig struct {
 	// MaxTextBytes bounds the article text (titles, bodies, tags) the
-	// in-memory index holds; the index takes a few times that. Article
-	// writes past it are refused and imports stop. Default 128 MiB.
+	// in-memory index holds; the index takes about 3.4 times that.
+	// Article writes past it are refused and imports stop. Default 64 MiB.
 	MaxTextBytes int64 `yaml:"max_text_bytes"`
 }
 

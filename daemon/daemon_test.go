@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,6 +30,12 @@ type testDaemon struct {
 
 func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	t.Helper()
+	return startDaemonLogged(t, mod, nil)
+}
+
+// startDaemonLogged is startDaemon with the daemon's logger (nil discards).
+func startDaemonLogged(t *testing.T, mod func(*Config), logger *slog.Logger) *testDaemon {
+	t.Helper()
 	cfg := DefaultConfig(false)
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -38,7 +45,7 @@ func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
 	if mod != nil {
 		mod(&cfg)
 	}
-	d, err := New(cfg, nil)
+	d, err := New(cfg, logger)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -237,7 +244,7 @@ func TestBadInputProblems(t *testing.T) {
 		{"unknown feature", "PUT", "/api/v1/settings/features/account/telepathy", `{"enabled":true}`, 404, "feature"},
 		{"lock on queue", "PUT", "/api/v1/settings/features/queues/q1/sentiment", `{"enabled":true,"locked":true}`, 400, "locked"},
 		{"enabled missing", "PUT", "/api/v1/settings/features/account/sentiment", `{}`, 400, "enabled"},
-		{"too large", "POST", "/api/v1/queues", `{"id":"` + strings.Repeat("a", maxBody) + `"}`, 413, ""},
+		{"too large", "POST", "/api/v1/queues", `{"id":"` + strings.Repeat("a", maxBody) + `"}`, 413, "body"},
 	}
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q1"}, 201)
 	for _, tt := range tests {
