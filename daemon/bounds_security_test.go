@@ -136,16 +136,21 @@ func writeWAV(w io.Writer, size int64) error {
 	return bw.Flush()
 }
 
-// writeCSV streams a forecast history CSV of about size bytes: 30-minute
-// intervals going back from 2026.
+// writeCSV streams a forecast history CSV of about size bytes, as an ACD
+// exports it: 30-minute intervals of eight queues (q and seven others),
+// going back from 2026.
 func writeCSV(w io.Writer, size int64) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	n, _ := io.WriteString(bw, "timestamp,count,aht\n")
+	n, _ := io.WriteString(bw, "timestamp,queue,count,aht\n")
 	written := int64(n)
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	for i := 0; written < size-64; i++ {
-		ts := start.Add(-time.Duration(i) * 30 * time.Minute)
-		n, err := fmt.Fprintf(bw, "%s,%d,%d\n", ts.Format("2006-01-02 15:04"), 20+i%17, 180+i%60)
+		ts := start.Add(-time.Duration(i/8) * 30 * time.Minute)
+		q := "q"
+		if i%8 != 0 {
+			q = fmt.Sprintf("other%d", i%8)
+		}
+		n, err := fmt.Fprintf(bw, "%s,%s,%d,%d\n", ts.Format("2006-01-02 15:04"), q, 20+i%17, 180+i%60)
 		if err != nil {
 			return err
 		}
@@ -191,7 +196,7 @@ func TestResourceBounds(t *testing.T) {
 		{name: "upload wav", config: "media:\n  engine: none\n  max_upload_bytes: 33554432\n", path: "/api/v1/uploads?queue=q", ctype: "audio/wav", write: writeWAV,
 			allowed: 32 * mib, wantOK: 201, wantBig: 413, bound: 32*mib*6 + 96*mib, chunked: true},
 		{name: "forecast csv", path: "/api/v1/queues/q/forecast?days=7", ctype: "text/csv", write: writeCSV,
-			allowed: maxHistoryBody - mib, wantOK: 200, wantBig: 413, bound: 640 * mib, chunked: true},
+			allowed: maxHistoryBody - mib, wantOK: 200, wantBig: 413, bound: 320 * mib, chunked: true},
 		{name: "chat message", path: "/api/v1/engagements/{engagement}/messages", ctype: "application/json", write: writeMessage,
 			allowed: maxMessageBytes, wantOK: 201, wantBig: 400, bound: 96 * mib, setupEng: true},
 		{name: "json body limit", path: "/api/v1/engagements/{engagement}/messages", ctype: "application/json", write: writeMessage,
@@ -217,19 +222,16 @@ func TestResourceBounds(t *testing.T) {
 				path = strings.ReplaceAll(path, "{engagement}", e.ID)
 			}
 			_, idle := procMemory(t, cmd.Process.Pid)
-			// send posts size bytes of input, announcing their length or
-			// not (chunked); an announced length is exact (the input is
-			// cut or padded with zeros to it).
-			send := func(size int64, withLength bool) (int, time.Duration) {
+			// send posts the input made for size, announcing length (-1:
+			// chunked); an announced length is exact (the input is cut or
+			// padded with zeros to it).
+			send := func(size, length int64) (int, time.Duration, string) {
 				var body io.Reader = writerReader(c.write, size)
-				if withLength {
-					body = io.LimitReader(io.MultiReader(body, zeros{}), size)
+				if length >= 0 {
+					body = io.LimitReader(io.MultiReader(body, zeros{}), length)
 				}
 				req, _ := http.NewRequest("POST", base+path, body)
-				req.ContentLength = -1
-				if withLength {
-					req.ContentLength = size
-				}
+				req.ContentLength = length
 				req.Header.Set("Authorization", "Bearer "+admin)
 				req.Header.Set("Content-Type", c.ctype)
 				began := time.Now()
@@ -237,30 +239,35 @@ func TestResourceBounds(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%d bytes: %v\n%s", size, err, logs)
 				}
+				got, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				return resp.StatusCode, time.Since(began)
+				return resp.StatusCode, time.Since(began), string(got)
 			}
 			// The allowed input is sent whole, its exact length announced.
 			exact, _ := io.Copy(io.Discard, writerReader(c.write, c.allowed))
-			code, took := send(exact, true)
+			code, took, got := send(c.allowed, exact)
 			peak, after := procMemory(t, cmd.Process.Pid)
 			t.Logf("%s: %d MiB allowed input -> %d in %s; peak RSS %d MiB (idle %d MiB, after %d MiB), bound %d MiB",
 				c.name, c.allowed/mib, code, took.Round(time.Millisecond), peak/mib, idle/mib, after/mib, c.bound/mib)
 			if code != c.wantOK {
-				t.Errorf("allowed input: %d, want %d", code, c.wantOK)
+				t.Errorf("allowed input: %d %s, want %d", code, got, c.wantOK)
 			}
 			variants := []bool{true}
 			if c.chunked {
 				variants = append(variants, false)
 			}
 			for _, withLength := range variants {
-				code, took := send(10*c.allowed, withLength)
+				length := int64(-1)
+				if withLength {
+					length = 10 * c.allowed
+				}
+				code, took, got := send(10*c.allowed, length)
 				peak2, _ := procMemory(t, cmd.Process.Pid)
 				t.Logf("%s: %d MiB input (length announced %v) -> %d in %s; peak RSS %d MiB",
 					c.name, 10*c.allowed/mib, withLength, code, took.Round(time.Millisecond), peak2/mib)
 				if code != c.wantBig {
-					t.Errorf("ten times the allowed input (length announced %v): %d, want %d", withLength, code, c.wantBig)
+					t.Errorf("ten times the allowed input (length announced %v): %d %s, want %d", withLength, code, got, c.wantBig)
 				}
 				peak = max(peak, peak2)
 			}

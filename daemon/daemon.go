@@ -40,6 +40,7 @@ type Daemon struct {
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
+	fits           fitSlots // forecast fits running: api_forecast.go
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -60,7 +61,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry()}
+	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry(), fits: make(fitSlots, maxFits)}
 	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {

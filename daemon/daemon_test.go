@@ -28,13 +28,13 @@ type testDaemon struct {
 	stopFn func()
 }
 
-func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
+func startDaemon(t testing.TB, mod func(*Config)) *testDaemon {
 	t.Helper()
 	return startDaemonLogged(t, mod, nil)
 }
 
 // startDaemonLogged is startDaemon with the daemon's logger (nil discards).
-func startDaemonLogged(t *testing.T, mod func(*Config), logger *slog.Logger) *testDaemon {
+func startDaemonLogged(t testing.TB, mod func(*Config), logger *slog.Logger) *testDaemon {
 	t.Helper()
 	cfg := DefaultConfig(false)
 	cfg.DataDir = t.TempDir()
@@ -86,7 +86,7 @@ func (td *testDaemon) stop(t *testing.T) {
 }
 
 // call sends a request and returns the status and body.
-func (td *testDaemon) call(t *testing.T, token, method, path string, body any) (int, []byte) {
+func (td *testDaemon) call(t testing.TB, token, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -116,7 +116,7 @@ func (td *testDaemon) call(t *testing.T, token, method, path string, body any) (
 }
 
 // mustCall is call that fails the test unless the status is want.
-func (td *testDaemon) mustCall(t *testing.T, token, method, path string, body any, want int) []byte {
+func (td *testDaemon) mustCall(t testing.TB, token, method, path string, body any, want int) []byte {
 	t.Helper()
 	code, data := td.call(t, token, method, path, body)
 	if code != want {

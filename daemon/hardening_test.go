@@ -255,3 +255,44 @@ func TestForecastHugeVolumes(t *testing.T) {
 		}
 	}
 }
+
+// TestForecastFitsBounded: while two fits run (their histories still
+// arriving), a third is refused at once with 503, before its body is read.
+func TestForecastFitsBounded(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	var writers []*io.PipeWriter
+	done := make(chan int, maxFits)
+	for range maxFits {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		go func() {
+			req, _ := http.NewRequest("POST", td.URL+"/api/v1/queues/cards/forecast", pr)
+			req.Header.Set("Authorization", "Bearer "+td.Admin)
+			req.Header.Set("Content-Type", "text/csv")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- -1
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		pw.Write([]byte("timestamp,count,aht\n"))
+	}
+	waitUntil(t, "two fits to hold their slots", func() bool { return len(td.fits) == maxFits })
+	code, body := td.call(t, td.Admin, "POST", "/api/v1/queues/cards/forecast", historyCSV(forecastHistory()))
+	if code != 503 {
+		t.Errorf("a third fit = %d %s, want 503", code, body)
+	}
+	for _, pw := range writers {
+		pw.Write([]byte(historyCSV(forecastHistory())[len("timestamp,count,aht\n"):]))
+		pw.Close()
+	}
+	for range maxFits {
+		if code := <-done; code != 200 {
+			t.Errorf("a fit = %d, want 200", code)
+		}
+	}
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues/cards/forecast", historyCSV(forecastHistory()), 200)
+}

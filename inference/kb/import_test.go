@@ -390,7 +390,7 @@ func TestStreamedImportAndTextBound(t *testing.T) {
 }
 
 // tarArchive builds an uncompressed tar of files.
-func tarArchive(t *testing.T, files map[string]string) []byte {
+func tarArchive(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -404,4 +404,74 @@ func tarArchive(t *testing.T, files map[string]string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// FuzzImportArchive reads arbitrary bytes as a zip and as a tar (gzip or
+// not), with small limits: no panic, limits hold, every article handed
+// over validates and is unique, and every failure names its item.
+func FuzzImportArchive(f *testing.F) {
+	files := map[string]string{}
+	for name, body := range importFixture() {
+		if len(body) < 2<<10 { // small seeds keep the mutator fast
+			files[name] = string(body)
+		}
+	}
+	tarball := tarArchive(f, files)
+	f.Add(tarball)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tarball)
+	zw.Close()
+	f.Add(gz.Bytes())
+	var zbuf bytes.Buffer
+	z := zip.NewWriter(&zbuf)
+	for name, body := range files {
+		w, _ := z.Create(name)
+		w.Write([]byte(body))
+	}
+	z.Close()
+	f.Add(zbuf.Bytes())
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := ImportLimits{MaxItemBytes: 4 << 10, MaxItems: 50, MaxTotalBytes: 64 << 10}
+		for _, kind := range []string{"zip", "tar"} {
+			im := NewImporter(lim)
+			var handed []Article
+			im.OnArticle = func(a Article) error {
+				handed = append(handed, a)
+				if len(handed) == 10 {
+					return ErrStop
+				}
+				return nil
+			}
+			var res ImportResult
+			var err error
+			if kind == "zip" {
+				res, err = im.ImportZip(context.Background(), bytes.NewReader(data), int64(len(data)), "f.zip")
+			} else {
+				res, err = im.ImportTar(context.Background(), bytes.NewReader(data), "f.tar")
+			}
+			if err != nil {
+				continue
+			}
+			if len(res.Articles) != 0 {
+				t.Fatalf("%s: %d articles kept although OnArticle took them", kind, len(res.Articles))
+			}
+			if len(handed) > 10 || len(handed) > lim.MaxItems {
+				t.Fatalf("%s: %d articles handed over after the stop or past the limit", kind, len(handed))
+			}
+			seen := map[string]bool{}
+			for _, a := range handed {
+				if err := a.Validate(); err != nil || seen[a.ID] || int64(len(a.Body)) > lim.MaxItemBytes {
+					t.Fatalf("%s: handed over an invalid, duplicate or oversized article %q: %v", kind, a.ID, err)
+				}
+				seen[a.ID] = true
+			}
+			for _, e := range res.Errors {
+				if e.Item == "" || e.Err == nil {
+					t.Fatalf("%s: an error without its item: %+v", kind, e)
+				}
+			}
+		}
+	})
 }
