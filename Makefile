@@ -17,7 +17,7 @@ OLLAMA_VERSION := v0.6.5
 OLLAMA_BIN_DIR ?= $(HOME)/.cache/earshot/ollama-$(OLLAMA_VERSION)/bin
 OLLAMA_BIN     := $(OLLAMA_BIN_DIR)/ollama
 
-.PHONY: all build run test deps deps-build lint bench eval clean deb ollama-server
+.PHONY: all build run test deps deps-build lint bench eval fuzz clean deb ollama-server
 
 all: build
 
@@ -60,6 +60,11 @@ bench: deps
 
 eval: deps
 	$(GO) test -count=1 -tags eval -run '^TestEval' -v -timeout 60m ./... 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' 
+
+# fuzz runs every native Go fuzzer for FUZZTIME each (default 30s, about 15
+# minutes in all); not part of `make test`. FUZZPKG narrows the packages.
+fuzz: deps
+	GO=$(GO) ./packaging/scripts/fuzz.sh
 
 deb: build
 	./packaging/deb/build.sh $(BIN) $(VERSION) dist
