@@ -8,8 +8,10 @@ LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 
 # Debian packages the build and the tests need; installed by `make deps`.
 DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us
-DEBS_TEST  := $(DEBS_BUILD) pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
-              sip-tester sctk espeak-ng sox chromium python3-aiortc g++
+DEBS_TEST  := $(DEBS_BUILD) make pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
+              sip-tester sctk espeak-ng flite sox chromium python3-aiortc g++ \
+              apertium apertium-eng-spa apertium-eng-cat apertium-es-pt apertium-spa-cat \
+              libexttextcat-dev libexttextcat-data
 
 # The Ollama server the inference/ollama tests run against: built once on CPU
 # from the Go module proxy (cgo, needs g++) into a cache outside the repo.
@@ -58,8 +60,15 @@ lint:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
 
+# eval runs every TestEval... (EVAL_PKGS and EVAL_RUN narrow it) and shows
+# only what did not pass; it fails when an eval fails (pipefail: the exit
+# status is go test's, not the filter's). packaging/make_test.go checks it.
+EVAL_PKGS ?= ./...
+EVAL_RUN  ?= ^TestEval
+eval: SHELL := /bin/bash
+eval: .SHELLFLAGS := -o pipefail -c
 eval: deps
-	$(GO) test -count=1 -tags eval -run '^TestEval' -v -timeout 60m ./... 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' 
+	$(GO) test -count=1 -tags eval -run '$(EVAL_RUN)' -v -timeout 60m $(EVAL_PKGS) 2>&1 | { grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok ' || test $$? = 1; }
 
 # fuzz runs every native Go fuzzer for FUZZTIME each (default 30s, about 15
 # minutes in all); not part of `make test`. FUZZPKG narrows the packages.

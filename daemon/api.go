@@ -68,7 +68,7 @@ func (d *Daemon) systemRoutes() []route {
 			writeJSON(w, 200, map[string]string{"version": Version})
 		}},
 		{"GET", "/api/v1/whoami", AllRoles, "The caller's user, role and queues", func(w http.ResponseWriter, r *http.Request, p *Principal) {
-			writeJSON(w, 200, map[string]any{"user": p.User, "token_id": p.Token.ID})
+			writeJSON(w, 200, map[string]any{"user": viewUser(p.User), "token_id": p.Token.ID})
 		}},
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/daemon/api"
+	"github.com/earshot/earshot/inference/translate"
 	"github.com/earshot/earshot/store"
 )
 
@@ -16,53 +18,31 @@ var (
 	userIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
 )
 
-// queueRequest is the body of queue creation and update.
-type queueRequest struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
-// userRequest is the body of user creation and update.
-type userRequest struct {
-	ID          string   `json:"id"`
-	DisplayName string   `json:"display_name"`
-	Role        string   `json:"role"`
-	Queues      []string `json:"queues"`
-	Licensed    bool     `json:"licensed"`
-	Disabled    bool     `json:"disabled"`
-}
-
-// tokenRequest is the body of token creation.
-type tokenRequest struct {
-	UserID string `json:"user_id"`
-	Name   string `json:"name"`
-	// ExpiresIn is a Go duration ("720h"); empty means no expiry.
-	ExpiresIn string `json:"expires_in"`
-	// Queues and Sources narrow an ingest user's token: the queues (of
-	// the user's) and the sources (api, whip, websocket, upload) it may
-	// feed. Empty: all of them.
-	Queues  []string `json:"queues"`
-	Sources []string `json:"sources"`
-}
-
-// tokenView is a token as the API shows it: never the secret or its hash.
-type tokenView struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"user_id"`
-	Name      string    `json:"name,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Queues    []string  `json:"queues,omitempty"`
-	Sources   []string  `json:"sources,omitempty"`
-	// Secret is set only in the response that created the token.
-	Secret string `json:"secret,omitempty"`
-}
+// The directory's bodies are the API's shared types (daemon/api), which
+// the admin command line sends and reads too.
+type (
+	queueRequest = api.QueueRequest
+	userRequest  = api.UserRequest
+	tokenRequest = api.TokenRequest
+	tokenView    = api.Token
+)
 
 func viewToken(t store.Token) tokenView {
 	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt,
 		Queues: t.Queues, Sources: t.Sources}
+}
+
+func viewQueue(q store.Queue) api.Queue {
+	return api.Queue{ID: q.ID, Name: q.Name, Description: q.Description, CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt}
+}
+
+func viewUser(u store.User) api.User {
+	v := api.User{ID: u.ID, DisplayName: u.DisplayName, Role: u.Role, Queues: u.Queues, Licensed: u.Licensed,
+		Disabled: u.Disabled, Language: u.Language, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	if v.Queues == nil {
+		v.Queues = []string{}
+	}
+	return v
 }
 
 var (
@@ -77,12 +57,14 @@ func (d *Daemon) directoryRoutes() []route {
 		{"GET", "/api/v1/queues", queueReaders, "List the queues the caller is scoped to", d.listQueues},
 		{"POST", "/api/v1/queues", adminOnly, "Create a queue", d.createQueue},
 		{"GET", "/api/v1/queues/{id}", queueReaders, "Get a queue", d.getQueue},
-		{"PUT", "/api/v1/queues/{id}", adminOnly, "Update a queue", d.updateQueue},
+		{"PUT", "/api/v1/queues/{id}", adminOnly, "Replace a queue's name and description (both required)", d.replaceQueue},
+		{"PATCH", "/api/v1/queues/{id}", adminOnly, "Change the members of a queue given, keep the others", d.patchQueue},
 		{"DELETE", "/api/v1/queues/{id}", adminOnly, "Delete a queue", d.deleteQueue},
 		{"GET", "/api/v1/users", adminOnly, "List users", d.listUsers},
 		{"POST", "/api/v1/users", adminOnly, "Create a user", d.createUser},
 		{"GET", "/api/v1/users/{id}", everyoneButBot, "Get a user (admins: anyone; others: themselves)", d.getUser},
-		{"PUT", "/api/v1/users/{id}", adminOnly, "Update a user", d.updateUser},
+		{"PUT", "/api/v1/users/{id}", adminOnly, "Replace a user (every member required)", d.replaceUser},
+		{"PATCH", "/api/v1/users/{id}", adminOnly, "Change the members of a user given (role, queues, licence, ...), keep the others", d.patchUser},
 		{"DELETE", "/api/v1/users/{id}", adminOnly, "Delete a user and revoke their tokens", d.deleteUser},
 		{"GET", "/api/v1/tokens", adminOnly, "List tokens (never their secrets)", d.listTokens},
 		{"POST", "/api/v1/tokens", adminOnly, "Create a token for a user; the secret is shown once", d.createToken},
@@ -109,10 +91,10 @@ func (d *Daemon) listQueues(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	out := []store.Queue{}
+	out := []api.Queue{}
 	for _, q := range qs {
 		if p.InQueue(q.ID) {
-			out = append(out, q)
+			out = append(out, viewQueue(q))
 		}
 	}
 	writeJSON(w, 200, out)
@@ -130,7 +112,7 @@ func (d *Daemon) getQueue(w http.ResponseWriter, r *http.Request, p *Principal) 
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, q)
+	writeJSON(w, 200, viewQueue(q))
 }
 
 func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -152,12 +134,12 @@ func (d *Daemon) createQueue(w http.ResponseWriter, r *http.Request, p *Principa
 		return
 	}
 	w.Header().Set("Location", "/api/v1/queues/"+q.ID)
-	writeJSON(w, http.StatusCreated, q)
+	writeJSON(w, http.StatusCreated, viewQueue(q))
 }
 
-func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
+func (d *Daemon) replaceQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req queueRequest
-	if !d.decodeJSON(w, r, &req) {
+	if !d.decodeReplace(w, r, &req, "name", "description") {
 		return
 	}
 	id := r.PathValue("id")
@@ -165,21 +147,44 @@ func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principa
 		d.badRequest(w, r, 400, "id in the body differs from the path", "id")
 		return
 	}
+	if req.Name == "" {
+		req.Name = id
+	}
+	d.updateQueue(w, r, p, api.QueuePatch{Name: &req.Name, Description: &req.Description})
+}
+
+func (d *Daemon) patchQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req api.QueuePatch
+	if !d.decodePatch(w, r, &req) {
+		return
+	}
+	if req.Name != nil && *req.Name == "" {
+		d.badRequest(w, r, 400, "name cannot be empty", "name")
+		return
+	}
+	d.updateQueue(w, r, p, req)
+}
+
+// updateQueue applies the members of c that are set to the stored queue.
+func (d *Daemon) updateQueue(w http.ResponseWriter, r *http.Request, p *Principal, c api.QueuePatch) {
+	id := r.PathValue("id")
 	q, err := d.store.Queue(id)
 	if err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if req.Name != "" {
-		q.Name = req.Name
+	if c.Name != nil {
+		q.Name = *c.Name
 	}
-	q.Description = req.Description
+	if c.Description != nil {
+		q.Description = *c.Description
+	}
 	q.UpdatedAt = time.Now().UTC()
 	if err := d.store.UpdateQueue(r.Context(), q, auditEntry(r, p, "queue.update", "queue:"+q.ID)); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, q)
+	writeJSON(w, 200, viewQueue(q))
 }
 
 func (d *Daemon) deleteQueue(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -197,10 +202,11 @@ func (d *Daemon) listUsers(w http.ResponseWriter, r *http.Request, p *Principal)
 		d.storeError(w, r, err)
 		return
 	}
-	if us == nil {
-		us = []store.User{}
+	out := make([]api.User, 0, len(us))
+	for _, u := range us {
+		out = append(out, viewUser(u))
 	}
-	writeJSON(w, 200, us)
+	writeJSON(w, 200, out)
 }
 
 func (d *Daemon) getUser(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -214,7 +220,7 @@ func (d *Daemon) getUser(w http.ResponseWriter, r *http.Request, p *Principal) {
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, u)
+	writeJSON(w, 200, viewUser(u))
 }
 
 func (d *Daemon) validateUser(w http.ResponseWriter, r *http.Request, req *userRequest) bool {
@@ -222,18 +228,42 @@ func (d *Daemon) validateUser(w http.ResponseWriter, r *http.Request, req *userR
 		d.badRequest(w, r, 400, "id must match "+userIDPattern.String(), "id")
 		return false
 	}
-	if !validRole(req.Role) {
+	return d.validateUserFields(w, r, &req.Role, &req.Queues) && d.validateLanguage(w, r, &req.Language)
+}
+
+// validateLanguage checks and normalises a preferred language, when set
+// and not empty.
+func (d *Daemon) validateLanguage(w http.ResponseWriter, r *http.Request, lang *string) bool {
+	if lang == nil || *lang == "" {
+		return true
+	}
+	l, err := translate.ParseLang(*lang)
+	if err != nil {
+		d.badRequest(w, r, 400, "language must be one of "+knownLanguages(), "language")
+		return false
+	}
+	*lang = string(l)
+	return true
+}
+
+// validateUserFields checks a role and queue list, those that are set, and
+// sorts and deduplicates the queues.
+func (d *Daemon) validateUserFields(w http.ResponseWriter, r *http.Request, role *string, queues *[]string) bool {
+	if role != nil && !validRole(*role) {
 		d.badRequest(w, r, 400, "role must be one of admin, supervisor, agent, analyst, auditor, ingest", "role")
 		return false
 	}
-	for _, q := range req.Queues {
+	if queues == nil {
+		return true
+	}
+	for _, q := range *queues {
 		if !queueIDPattern.MatchString(q) {
 			d.badRequest(w, r, 400, "queue id "+q+" is not valid", "queues")
 			return false
 		}
 	}
-	slices.Sort(req.Queues)
-	req.Queues = slices.Compact(req.Queues)
+	slices.Sort(*queues)
+	*queues = slices.Compact(*queues)
 	return true
 }
 
@@ -244,7 +274,7 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 	}
 	now := time.Now().UTC()
 	u := store.User{ID: req.ID, DisplayName: req.DisplayName, Role: req.Role, Queues: req.Queues,
-		Licensed: req.Licensed, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
+		Licensed: req.Licensed, Language: req.Language, Disabled: req.Disabled, CreatedAt: now, UpdatedAt: now}
 	if err := d.store.CreateUser(r.Context(), u, auditEntry(r, p, "user.create", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // a named queue does not exist
 			d.badRequest(w, r, 400, err.Error(), "queues")
@@ -254,12 +284,12 @@ func (d *Daemon) createUser(w http.ResponseWriter, r *http.Request, p *Principal
 		return
 	}
 	w.Header().Set("Location", "/api/v1/users/"+u.ID)
-	writeJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, viewUser(u))
 }
 
-func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal) {
+func (d *Daemon) replaceUser(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req userRequest
-	if !d.decodeJSON(w, r, &req) {
+	if !d.decodeReplace(w, r, &req, "display_name", "role", "queues", "licensed", "disabled", "language") {
 		return
 	}
 	id := r.PathValue("id")
@@ -270,7 +300,26 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.badRequest(w, r, 400, "id in the body differs from the path", "id")
 		return
 	}
-	if !d.validateUser(w, r, &req) {
+	if req.Queues == nil {
+		req.Queues = []string{}
+	}
+	d.updateUser(w, r, p, api.UserPatch{DisplayName: &req.DisplayName, Role: &req.Role, Queues: &req.Queues,
+		Licensed: &req.Licensed, Disabled: &req.Disabled, Language: &req.Language})
+}
+
+func (d *Daemon) patchUser(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req api.UserPatch
+	if !d.decodePatch(w, r, &req) {
+		return
+	}
+	d.updateUser(w, r, p, req)
+}
+
+// updateUser applies the members of c that are set to the stored user and
+// keeps every other one.
+func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal, c api.UserPatch) {
+	id := r.PathValue("id")
+	if !d.validateUserFields(w, r, c.Role, c.Queues) || !d.validateLanguage(w, r, c.Language) {
 		return
 	}
 	u, err := d.store.User(id)
@@ -278,11 +327,32 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	if id == p.User.ID && (req.Role != string(RoleAdmin) || req.Disabled) {
-		d.badRequest(w, r, 400, "administrators cannot demote or disable themselves", "role")
+	if id == p.User.ID && ((c.Role != nil && *c.Role != string(RoleAdmin)) || (c.Disabled != nil && *c.Disabled)) {
+		field := "role"
+		if c.Role == nil || *c.Role == string(RoleAdmin) {
+			field = "disabled"
+		}
+		d.badRequest(w, r, 400, "administrators cannot demote or disable themselves", field)
 		return
 	}
-	u.DisplayName, u.Role, u.Queues, u.Licensed, u.Disabled = req.DisplayName, req.Role, req.Queues, req.Licensed, req.Disabled
+	if c.DisplayName != nil {
+		u.DisplayName = *c.DisplayName
+	}
+	if c.Role != nil {
+		u.Role = *c.Role
+	}
+	if c.Queues != nil {
+		u.Queues = *c.Queues
+	}
+	if c.Licensed != nil {
+		u.Licensed = *c.Licensed
+	}
+	if c.Disabled != nil {
+		u.Disabled = *c.Disabled
+	}
+	if c.Language != nil {
+		u.Language = *c.Language
+	}
 	u.UpdatedAt = time.Now().UTC()
 	if err := d.store.UpdateUser(r.Context(), u, auditEntry(r, p, "user.update", "user:"+u.ID)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -292,7 +362,7 @@ func (d *Daemon) updateUser(w http.ResponseWriter, r *http.Request, p *Principal
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, u)
+	writeJSON(w, 200, viewUser(u))
 }
 
 func (d *Daemon) deleteUser(w http.ResponseWriter, r *http.Request, p *Principal) {

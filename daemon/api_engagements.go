@@ -325,11 +325,12 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 		return
 	}
-	at := time.Since(e.Start).Milliseconds()
-	seg := store.Segment{Speaker: req.Sender, Text: req.Text, StartMs: at, EndMs: at, Final: true}
+	// The engagement sets the message's time when it takes it.
+	seg := store.Segment{Speaker: req.Sender, Text: req.Text, Final: true}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if err := l.SubmitWait(ctx, seg); err != nil {
+	d.translator.translateMessage(ctx, e, &seg)
+	if err := l.SubmitMessage(ctx, seg); err != nil {
 		if errors.Is(err, hub.ErrNotLive) {
 			writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 			return

@@ -129,6 +129,12 @@ func (d *Daemon) putFeatureSetting(w http.ResponseWriter, r *http.Request, p *Pr
 	if !ok {
 		return
 	}
+	// PUT replaces the setting, {enabled, locked}. A lock is never lifted
+	// by leaving locked out: a locked setting must be restated.
+	body, ok := d.readBody(w, r)
+	if !ok {
+		return
+	}
 	var req FeatureSetting
 	if !d.decodeJSON(w, r, &req) {
 		return
@@ -137,8 +143,13 @@ func (d *Daemon) putFeatureSetting(w http.ResponseWriter, r *http.Request, p *Pr
 		d.badRequest(w, r, 400, "enabled is required (true or false)", "enabled")
 		return
 	}
+	_, lockGiven := members(body)["locked"]
 	err := d.controls.Update(r.Context(), func(s *FeatureSettings) error {
-		featureLevel(s, r, true)[f] = req
+		level := featureLevel(s, r, true)
+		if old, ok := level[f]; ok && old.Locked && !lockGiven {
+			return errLockUnstated
+		}
+		level[f] = req
 		return nil
 	}, auditEntry(r, p, "feature.set", r.URL.Path))
 	if err != nil {
@@ -148,7 +159,10 @@ func (d *Daemon) putFeatureSetting(w http.ResponseWriter, r *http.Request, p *Pr
 	writeJSON(w, 200, req)
 }
 
-var errNoSetting = errors.New("no such setting")
+var (
+	errNoSetting    = errors.New("no such setting")
+	errLockUnstated = errors.New(`the setting is locked: send "locked": true to keep the lock or "locked": false to lift it`)
+)
 
 func (d *Daemon) deleteFeatureSetting(w http.ResponseWriter, r *http.Request, p *Principal) {
 	f, ok := d.checkFeatureTarget(w, r)

@@ -127,23 +127,6 @@ func getDuration(q url.Values, name string, def time.Duration) (time.Duration, e
 	return v, nil
 }
 
-// parseHolidays reads "2026-12-25:christmas:closed,2026-11-27:black-friday".
-func parseHolidays(s string) ([]forecast.Holiday, error) {
-	var out []forecast.Holiday
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		f := strings.Split(item, ":")
-		if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "closed") {
-			return nil, &paramError{"holidays", fmt.Sprintf("%q: want DATE:NAME or DATE:NAME:closed", item)}
-		}
-		out = append(out, forecast.Holiday{Date: f[0], Name: f[1], Closed: len(f) == 3})
-	}
-	return out, nil
-}
-
 func parseForecastParams(queue string, q url.Values) (forecastParams, error) {
 	var p forecastParams
 	p.queue = queue
@@ -164,17 +147,13 @@ func parseForecastParams(queue string, q url.Values) (forecastParams, error) {
 		}
 	}
 	p.imp.Queue = p.queue
-	switch q.Get("aggregate") {
-	case "", "false":
-	case "true":
-		p.imp.Aggregate = true
-	default:
-		return p, &paramError{"aggregate", "must be true or false"}
+	if p.imp.Aggregate, err = forecast.ParseAggregation(q.Get("aggregate")); err != nil {
+		return p, &paramError{"aggregate", "must be auto, true or false"}
 	}
 	p.cfg = forecast.DefaultConfig()
 	p.cfg.Hours = q.Get("hours")
-	if p.cfg.Holidays, err = parseHolidays(q.Get("holidays")); err != nil {
-		return p, err
+	if p.cfg.Holidays, err = forecast.ParseHolidays(q.Get("holidays")); err != nil {
+		return p, &paramError{"holidays", err.Error()}
 	}
 	if t := q.Get("trend"); t != "" {
 		p.cfg.Trend = t
@@ -268,8 +247,8 @@ func backtestParams(q url.Values) (forecast.BacktestConfig, error) {
 	if bt.StepDays, err = getInt(q, "step_days", 7); err != nil {
 		return bt, err
 	}
-	if bt.Origins < 1 || bt.Origins > 52 {
-		return bt, &paramError{"origins", "must be 1..52"}
+	if bt.Origins < 1 || bt.Origins > forecast.MaxOrigins {
+		return bt, &paramError{"origins", fmt.Sprintf("must be 1..%d", forecast.MaxOrigins)}
 	}
 	return bt, nil
 }
@@ -305,7 +284,7 @@ func resolvePatience(q url.Values, t *erlang.Target, s *forecast.Series) error {
 	if q.Get("patience") != "auto" || len(s.Points) == 0 {
 		return nil
 	}
-	p, err := s.Patience(s.Points[len(s.Points)-1].Start.AddDate(0, 0, -90))
+	p, err := s.RecentPatience(90)
 	if err != nil {
 		return err
 	}
@@ -430,7 +409,13 @@ func (d *Daemon) readHistory(w http.ResponseWriter, r *http.Request, p *Principa
 	}
 	set, _, err := d.forecast.ImportCSV(bytes.NewReader(body), fp.imp)
 	if err != nil {
-		d.badRequest(w, r, http.StatusBadRequest, err.Error(), "body")
+		// The detail names every bad row's line and column; field names
+		// the first bad column.
+		field := "body"
+		if re := (*forecast.RowError)(nil); errors.As(err, &re) && re.Column != "" {
+			field = re.Column
+		}
+		d.badRequest(w, r, http.StatusBadRequest, err.Error(), field)
 		return fp, nil, false
 	}
 	s, ok := set[fp.queue]
@@ -453,6 +438,8 @@ func (d *Daemon) paramProblem(w http.ResponseWriter, r *http.Request, err error)
 // modelProblem maps a forecast error to a problem.
 func (d *Daemon) modelProblem(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, forecast.ErrNoAHT):
+		d.badRequest(w, r, http.StatusUnprocessableEntity, err.Error(), "default_aht")
 	case errors.Is(err, forecast.ErrTooShort), errors.Is(err, forecast.ErrBadInput), errors.Is(err, forecast.ErrBadConfig),
 		errors.Is(err, forecast.ErrNoOpenHours), errors.Is(err, erlang.ErrBadInput):
 		d.badRequest(w, r, http.StatusUnprocessableEntity, err.Error(), "")
@@ -584,6 +571,8 @@ func runForecastModel[P, R any](d *Daemon, w http.ResponseWriter, r *http.Reques
 type erlangRequest struct {
 	Contacts        float64 `json:"contacts"`
 	AHTSeconds      float64 `json:"aht_seconds"`
+	IntervalSeconds float64 `json:"interval_seconds"`
+	// IntervalMinutes is the former name of IntervalSeconds/60, still read.
 	IntervalMinutes float64 `json:"interval_minutes"`
 	ServiceLevel    float64 `json:"service_level"`
 	AnswerWithinSec float64 `json:"answer_within_seconds"`
@@ -602,10 +591,13 @@ func (d *Daemon) postErlang(w http.ResponseWriter, r *http.Request, p *Principal
 	if !d.decodeJSON(w, r, &req) {
 		return
 	}
-	if req.IntervalMinutes == 0 {
-		req.IntervalMinutes = 30
+	if req.IntervalSeconds == 0 {
+		req.IntervalSeconds = 60 * req.IntervalMinutes
 	}
-	in := erlang.Interval{Contacts: req.Contacts, AHT: secs(req.AHTSeconds), Length: time.Duration(req.IntervalMinutes * float64(time.Minute))}
+	if req.IntervalSeconds == 0 {
+		req.IntervalSeconds = 1800
+	}
+	in := erlang.Interval{Contacts: req.Contacts, AHT: secs(req.AHTSeconds), Length: secs(req.IntervalSeconds)}
 	t := erlang.Target{ServiceLevel: req.ServiceLevel, AnswerWithin: secs(req.AnswerWithinSec), ASA: secs(req.ASASeconds),
 		MaxOccupancy: req.MaxOccupancy, Shrinkage: req.Shrinkage, Patience: secs(req.PatienceSeconds)}
 	var res erlang.Result

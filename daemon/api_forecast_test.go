@@ -12,38 +12,18 @@ import (
 
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/inference/forecast/erlang"
+	"github.com/earshot/earshot/inference/forecast/forecasttest"
 	"github.com/earshot/earshot/store"
 )
 
 // forecastHistory is 100 weekdays of a 08:00-18:00 queue at 30 minutes with
 // a smooth intraday curve and a weekly pattern: enough for the backtest's
 // default 8 origins x 28 days and the long-term model's 90 days.
-func forecastHistory() []forecast.Point {
-	var pts []forecast.Point
-	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	for d := 0; d < 140; d++ {
-		day := start.AddDate(0, 0, d)
-		if day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
-			continue
-		}
-		for s := 16; s < 36; s++ {
-			v := math.Round((40 + 25*math.Sin(float64(s-16)/20*math.Pi)) * (1 + 0.1*float64(day.Weekday()%3)) * (1 + 0.05*math.Sin(float64(d*s))))
-			pts = append(pts, forecast.Point{Start: day.Add(time.Duration(s) * 30 * time.Minute), Offered: v, Handled: v, AHT: 200 + float64(s)})
-		}
-	}
-	return pts
-}
+func forecastHistory() []forecast.Point { return forecasttest.Weekdays() }
 
 var forecastHistoryBody = map[string]any{"points": forecastHistory()}
 
-func historyCSV(pts []forecast.Point) string {
-	var b strings.Builder
-	b.WriteString("timestamp,count,aht\n")
-	for _, p := range pts {
-		fmt.Fprintf(&b, "%s,%g,%g\n", p.Start.Format("2006-01-02 15:04"), p.Offered, p.AHT)
-	}
-	return b.String()
-}
+func historyCSV(pts []forecast.Point) string { return forecasttest.CSV(pts) }
 
 func TestForecastAPI(t *testing.T) {
 	td := startDaemon(t, nil)
@@ -154,6 +134,14 @@ func TestForecastAPI(t *testing.T) {
 	if r.Agents != 14 || r.Scheduled != 20 {
 		t.Errorf("erlang = %+v, want 14 agents, 20 scheduled", r)
 	}
+	// The interval in seconds, or under its former name in minutes: 100
+	// contacts in 15 minutes need more agents than in 30.
+	var r15, r15m erlang.Result
+	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/forecast/erlang", map[string]any{"contacts": 100, "aht_seconds": 180, "service_level": 0.8, "answer_within_seconds": 20, "interval_seconds": 900}, 200), &r15)
+	json.Unmarshal(td.mustCall(t, analyst, "POST", "/api/v1/forecast/erlang", map[string]any{"contacts": 100, "aht_seconds": 180, "service_level": 0.8, "answer_within_seconds": 20, "interval_minutes": 15}, 200), &r15m)
+	if r15.Agents <= r.Agents || r15 != r15m {
+		t.Errorf("15-minute interval: %+v (interval_minutes: %+v), want more than %d agents and the same answer", r15, r15m, r.Agents)
+	}
 }
 
 func TestForecastAPIErrors(t *testing.T) {
@@ -173,7 +161,18 @@ func TestForecastAPIErrors(t *testing.T) {
 		{"bad hours", "/api/v1/queues/cards/forecast?hours=weekdays", csv, 400, "hours", "hours"},
 		{"bad days", "/api/v1/queues/cards/forecast?days=0", csv, 400, "days", "1..366"},
 		{"bad format", "/api/v1/queues/cards/forecast?format=pdf", csv, 400, "format", "json, csv or svg"},
-		{"bad csv row", "/api/v1/queues/cards/forecast", "timestamp,count\n2026-01-05 08:00,3\n2026-01-05 08:30,-2\n", 400, "body", "csv line 3, column offered: negative"},
+		{"bad csv row", "/api/v1/queues/cards/forecast", "timestamp,count\n2026-01-05 08:00,3\n2026-01-05 08:30,-2\n", 400, "offered", "csv line 3, column offered: negative"},
+		{"huge count", "/api/v1/queues/cards/forecast", csv + "2026-05-26 08:00,1e308,200\n", 400, "offered", "csv line 2002, column offered: out of range: 1e308"},
+		{"overflowing count", "/api/v1/queues/cards/forecast/staffing", csv + "2026-05-26 08:00,1e400,200\n", 400, "offered", "column offered: out of range: 1e400"},
+		{"nan count", "/api/v1/queues/cards/forecast/backtest", csv + "2026-05-26 08:00,NaN,200\n", 400, "offered", "csv line 2002, column offered: not finite"},
+		{"infinite aht", "/api/v1/queues/cards/forecast/longterm", csv + "2026-05-26 08:00,3,Inf\n", 400, "aht", "csv line 2002, column aht: not finite"},
+		{"absurd aht", "/api/v1/queues/cards/forecast?format=csv", csv + "2026-05-26 08:00,3,1e12\n", 400, "aht", "csv line 2002, column aht: out of range"},
+		{"negative count", "/api/v1/queues/cards/forecast?format=svg", csv + "2026-05-26 08:00,-1,200\n", 400, "offered", "csv line 2002, column offered: negative"},
+		{"huge json count", "/api/v1/queues/cards/forecast", `{"points":[{"start":"2026-01-05T08:00:00Z","offered":1e308}]}`, 400, "points", "point 0 (2026-01-05T08:00:00Z): offered = 1e+308"},
+		{"duplicate timestamp", "/api/v1/queues/cards/forecast", csv + "2026-01-05 08:00,3,200\n", 400, "timestamp", "csv line 2002, column timestamp: duplicate timestamp 2026-01-05 08:00"},
+		{"5-minute rows refused", "/api/v1/queues/cards/forecast?aggregate=false", "timestamp,count\n2026-01-05 08:00,3\n2026-01-05 08:05,3\n2026-01-05 08:10,3\n", 400, "timestamp", "(and 1 more rows like it: lines 4)"},
+		{"bad aggregate", "/api/v1/queues/cards/forecast?aggregate=yes", csv, 400, "aggregate", "auto, true or false"},
+		{"longterm without aht", "/api/v1/queues/cards/forecast/longterm", strings.ReplaceAll(csv, "aht", "x"), 422, "default_aht", "give default_aht"},
 		{"too short", "/api/v1/queues/cards/forecast", "timestamp,count\n2026-01-05 08:00,3\n", 422, "", "need at least 14"},
 		{"yearly on short history", "/api/v1/queues/cards/forecast?yearly=on", csv, 422, "", "yearly seasonality needs 365 days"},
 		{"bad json history", "/api/v1/queues/cards/forecast", `{"points":[{"start":"2026-01-05T08:10:00Z","offered":1}]}`, 400, "points", "not aligned"},
@@ -190,9 +189,10 @@ func TestForecastAPIErrors(t *testing.T) {
 			}
 		})
 	}
-	// Rejected CSV rows and failed fits are counted.
+	// Rejected CSV rows (one per bad CSV above, two in the 5-minute one) and
+	// failed fits are counted.
 	_, metrics := td.call(t, "", "GET", "/metrics", nil)
-	for _, want := range []string{`earshot_forecast_import_rows_total{result="rejected"} 1`, `earshot_forecast_fits_total{kind="short",result="too_short"} 2`} {
+	for _, want := range []string{"earshot_forecast_import_rows_total{result=\"rejected\"} 10\n", "earshot_forecast_fits_total{kind=\"short\",result=\"too_short\"} 2\n"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/earshot/earshot/daemon/api"
 	"github.com/earshot/earshot/store"
 )
 
@@ -100,7 +101,7 @@ func (d *Daemon) verifyAudit(w http.ResponseWriter, r *http.Request, p *Principa
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"ok": true, "report": rep})
+	writeJSON(w, 200, api.AuditVerify{OK: true, Report: api.AuditReport(rep)})
 }
 
 func (d *Daemon) backup(w http.ResponseWriter, r *http.Request, p *Principal, kind string, write func(w http.ResponseWriter) (int64, error)) {
@@ -127,16 +128,8 @@ func (d *Daemon) backupKeys(w http.ResponseWriter, r *http.Request, p *Principal
 	d.backup(w, r, p, "keys", func(w http.ResponseWriter) (int64, error) { return d.store.BackupKeys(r.Context(), w) })
 }
 
-// purgeRequest selects what to purge: exactly one of Engagement,
-// CustomerRef, or Queue with From and To.
-type purgeRequest struct {
-	Engagement  string    `json:"engagement"`
-	CustomerRef string    `json:"customer_ref"`
-	Queue       string    `json:"queue"`
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Reason      string    `json:"reason"`
-}
+// purgeRequest selects what to purge (the API's shared type).
+type purgeRequest = api.PurgeRequest
 
 func (d *Daemon) purge(w http.ResponseWriter, r *http.Request, p *Principal) {
 	var req purgeRequest
@@ -191,7 +184,7 @@ func (d *Daemon) purge(w http.ResponseWriter, r *http.Request, p *Principal) {
 			_, err := d.store.Engagement(r.Context(), id)
 			return errors.Is(err, store.ErrNotFound)
 		})
-		writeJSON(w, 200, res)
+		writeJSON(w, 200, api.PurgeResult(res))
 	}
 }
 
@@ -232,9 +225,7 @@ func (d *Daemon) sweep(w http.ResponseWriter, r *http.Request, p *Principal) {
 }
 
 func (d *Daemon) rotateKEK(w http.ResponseWriter, r *http.Request, p *Principal) {
-	var req struct {
-		DestroyOld bool `json:"destroy_old"`
-	}
+	var req api.RotateRequest
 	if r.ContentLength != 0 && !d.decodeJSON(w, r, &req) {
 		return
 	}
@@ -243,5 +234,5 @@ func (d *Daemon) rotateKEK(w http.ResponseWriter, r *http.Request, p *Principal)
 		d.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, res)
+	writeJSON(w, 200, api.RotateResult(res))
 }

@@ -128,7 +128,7 @@ func mayReach(kind targetKind, role Role, rel relation) bool {
 // ingestscope_test.go test them working).
 var inputRoutes = map[string]bool{
 	"GET /api/v1/ingest/stream": true,
-	"POST /api/v1/plugins":      true, "PUT /api/v1/plugins/{name}/settings": true,
+	"POST /api/v1/plugins":      true, "PUT /api/v1/plugins/{name}/settings": true, "PATCH /api/v1/plugins/{name}/settings": true,
 	"POST /api/v1/plugins/{name}/restart": true, "DELETE /api/v1/plugins/{name}": true,
 	"POST /api/v1/plugins/{name}/sync": true, "POST /api/v1/engagements/{id}/actions": true,
 }

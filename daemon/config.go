@@ -62,6 +62,10 @@ type Config struct {
 	Sinks SinksConfig `yaml:"sinks"`
 	// KB bounds the knowledge base.
 	KB KBConfig `yaml:"kb"`
+	// Translate configures the translation of chat messages.
+	Translate TranslateConfig `yaml:"translate"`
+	// Redaction says what the pii_redaction feature removes.
+	Redaction RedactionConfig `yaml:"redaction"`
 }
 
 // KBConfig bounds the knowledge base.
@@ -185,6 +189,8 @@ func DefaultConfig(forService bool) Config {
 		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
 		KB:              KBConfig{MaxTextBytes: kb.DefaultMaxTextBytes},
 		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
+		Translate:       defaultTranslateConfig(),
+		Redaction:       defaultRedactionConfig(),
 	}
 }
 
@@ -192,6 +198,9 @@ func DefaultConfig(forService bool) Config {
 func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
+	}
+	if err := c.Translate.Validate(); err != nil {
+		return err
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
@@ -278,7 +287,7 @@ func (c Config) Validate() error {
 	case sk.PollInterval <= 0:
 		return fmt.Errorf("sinks.poll_interval must be positive, got %s", sk.PollInterval)
 	}
-	return nil
+	return c.Redaction.validate()
 }
 
 func isLoopbackHost(host string) bool {

@@ -39,6 +39,8 @@ func TestBadConfigs(t *testing.T) {
 		{"max-live.bad.yaml", []string{"engagements.max_live"}},
 		{"live-source.bad.yaml", []string{"engagements.max_live_per_source", "fax"}},
 		{"live-token.bad.yaml", []string{"engagements.max_live_per_token", "9"}},
+		{"translate-language.bad.yaml", []string{"translate.queue_languages.cards", "klingon"}},
+		{"translate-engine.bad.yaml", []string{"translate.engines[0]", "deepl"}},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(tests) {
@@ -74,6 +76,22 @@ func TestConfigValues(t *testing.T) {
 	cfg, err = LoadConfig("testdata/empty.good.yaml", false)
 	if err != nil || cfg.Listen != "127.0.0.1:7080" || cfg.DataDir != "./earshot-data" || !*cfg.LocalModelsOnly {
 		t.Errorf("empty config = %+v, %v; want the embedded defaults", cfg, err)
+	}
+}
+
+func TestTranslateConfigValues(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("testdata", "translate.good.yaml"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := cfg.Translate
+	if tr.AgentLanguage != "es" || tr.QueueLanguages["cartoes"] != "pt" || tr.ProcsPerPair != 3 || len(tr.Glossary) != 2 ||
+		tr.Glossary[1].Fixed["en"] != "payroll account" || len(tr.Engines) != 1 || tr.LibreTranslate.URL != "http://127.0.0.1:5000" {
+		t.Errorf("translate = %+v", tr)
+	}
+	tc, err := tr.translator()
+	if err != nil || len(tc.Glossary) != 2 {
+		t.Errorf("translator config: %+v, %v", tc, err)
 	}
 }
 

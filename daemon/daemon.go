@@ -17,6 +17,7 @@ import (
 	"github.com/earshot/earshot/daemon/guard"
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/redact"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -40,7 +41,8 @@ type Daemon struct {
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
-	fits           fitSlots // forecast fits running: api_forecast.go
+	fits           fitSlots        // forecast fits running: api_forecast.go
+	translator     *chatTranslator // nil when Apertium is not installed
 	metrics        *metrics
 	metricsHandler http.Handler
 	tlsConfig      *tls.Config
@@ -99,7 +101,17 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.guard, err = guard.New(guard.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
-	if d.hub, err = hub.New(cfg.Engagements.hubConfig(), d.store, d.controls, logger, d.reg); err != nil {
+	if d.translator, err = newChatTranslator(d, cfg.Translate, logger, d.reg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			d.translator.Close()
+		}
+	}()
+	hubCfg := cfg.Engagements.hubConfig()
+	hubCfg.AnalysisLanguage = cfg.Translate.AnalysisLanguage
+	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
 	if d.media, err = newMediaRouter(d, cfg.Media, logger, d.reg); err != nil {
@@ -123,6 +135,15 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.sinks, err = newSinkOutbox(d, cfg.Sinks, logger, d.reg); err != nil {
 		return nil, err
 	}
+	redactMetrics, err := redact.NewMetrics(d.reg)
+	if err != nil {
+		return nil, err
+	}
+	red, err := newRedaction(cfg.Redaction, d.controls, redactMetrics)
+	if err != nil {
+		return nil, err
+	}
+	d.hub.SetRedaction(red)
 	d.hub.AddLive(d.analytics, d.kb)
 	d.hub.AddPost(d.analytics)
 	if n, err := endOrphans(d.store); err != nil {
@@ -222,6 +243,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// hub, so that they reach the store; the store last.
 	d.media.close()
 	d.hub.Shutdown()
+	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
 	if cerr := d.store.Close(); cerr != nil && err == nil {
@@ -245,6 +267,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Close() error {
 	d.media.close()
 	d.hub.Shutdown()
+	d.translator.Close()
 	d.analytics.close()
 	d.plugins.Close()
 	return d.store.Close()

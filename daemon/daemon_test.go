@@ -33,7 +33,7 @@ func startDaemon(t testing.TB, mod func(*Config)) *testDaemon {
 	return startDaemonLogged(t, mod, nil)
 }
 
-// startDaemonLogged is startDaemon with the daemon's logger (nil discards).
+// startDaemonLogged is startDaemon with the daemon's logs going to logger.
 func startDaemonLogged(t testing.TB, mod func(*Config), logger *slog.Logger) *testDaemon {
 	t.Helper()
 	cfg := DefaultConfig(false)

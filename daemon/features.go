@@ -44,6 +44,7 @@ var Features = []FeatureInfo{
 	{"topic_detection", "Topics detected across engagements", true, false},
 	{"virtual_agent", "Virtual agent for chat and voice", false, false},
 	{"forecasting", "Workforce forecasts and staffing plans", true, false},
+	{featurePIIRedaction, "Redaction of card numbers, national IDs, bank and contact details before anything is stored, shown or handed over", false, false},
 }
 
 func featureInfo(f Feature) (FeatureInfo, bool) {

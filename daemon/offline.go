@@ -62,3 +62,27 @@ func withOfflineKeys(cfg Config, fn func(storekeys.Provider) error) error {
 	defer k.Close() // idempotent: the store closes it too
 	return fn(k)
 }
+
+// Offline works on a stopped data directory or on backup files with the
+// key provider of a configuration file: the admin commands' offline
+// audit verification and reseal (cli.OfflineStore).
+type Offline struct{}
+
+// VerifyAudit reads the configuration at configPath and calls
+// VerifyAuditOffline.
+func (Offline) VerifyAudit(ctx context.Context, configPath string, o store.OfflineOptions) (store.VerifyReport, error) {
+	cfg, err := LoadConfig(configPath, false)
+	if err != nil {
+		return store.VerifyReport{}, err
+	}
+	return VerifyAuditOffline(ctx, cfg, o)
+}
+
+// Reseal reads the configuration at configPath and calls ResealOffline.
+func (Offline) Reseal(ctx context.Context, configPath, dataDir, actor, reason string) (store.ResealReport, error) {
+	cfg, err := LoadConfig(configPath, false)
+	if err != nil {
+		return store.ResealReport{}, err
+	}
+	return ResealOffline(ctx, cfg, dataDir, actor, reason)
+}

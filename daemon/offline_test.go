@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +30,19 @@ func TestOfflineAuditVerifyAndTamperedStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := func(extra ...string) error {
-		return cmdAudit(append([]string{"verify", "--config", cfgPath}, extra...))
+		o := store.OfflineOptions{}
+		for i := 0; i+1 < len(extra); i += 2 {
+			switch extra[i] {
+			case "--data-dir":
+				o.Dir = extra[i+1]
+			case "--content":
+				o.ContentFile = extra[i+1]
+			case "--keys":
+				o.KeysFile = extra[i+1]
+			}
+		}
+		_, err := Offline{}.VerifyAudit(context.Background(), cfgPath, o)
+		return err
 	}
 	d, err := New(cfg, nil)
 	if err != nil {
@@ -62,9 +75,6 @@ func TestOfflineAuditVerifyAndTamperedStart(t *testing.T) {
 	if err := verify("--content", content, "--keys", keys); err != nil {
 		t.Errorf("verify --content --keys: %v", err)
 	}
-	if err := verify("--content", content); err == nil {
-		t.Error("verify with --content alone succeeded")
-	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +97,7 @@ func TestOfflineAuditVerifyAndTamperedStart(t *testing.T) {
 	if err := verify("--data-dir", cfg.DataDir); !errors.Is(err, store.ErrTampered) || !strings.Contains(err.Error(), `user "ana"`) {
 		t.Fatalf("verify of the tampered directory = %v, want the user named", err)
 	}
-	if err := cmdAudit([]string{"reseal", "--config", cfgPath}); err == nil {
-		t.Error("reseal without --reason succeeded")
-	}
-	if err := cmdAudit([]string{"reseal", "--config", cfgPath, "--reason", "promoted ana while the API was down"}); err != nil {
+	if _, err := (Offline{}).Reseal(context.Background(), cfgPath, "", "cli:test", "promoted ana while the API was down"); err != nil {
 		t.Fatal(err)
 	}
 	d, err = New(cfg, nil)

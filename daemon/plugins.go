@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/api"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/plugins/sdk"
@@ -217,17 +218,46 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 	}()
 }
 
-// pluginView is a plugin as the admin API shows it.
-type pluginView struct {
-	plugins.Status
-	Settings plugins.PluginSettings `json:"settings"`
+// viewPluginSettings is a plugin's settings as the API shows them.
+func viewPluginSettings(ps plugins.PluginSettings) api.PluginSettings {
+	v := api.PluginSettings{Enabled: ps.Enabled, ApprovedScopes: []string{}, LocalConfirmed: ps.LocalConfirmed, Config: ps.Config,
+		ApprovedSHA256: ps.ApprovedSHA256, ReadPaths: ps.ReadPaths, WritePaths: ps.WritePaths}
+	for _, sc := range ps.ApprovedScopes {
+		v.ApprovedScopes = append(v.ApprovedScopes, string(sc))
+	}
+	if v.Config == nil {
+		v.Config = map[string]string{}
+	}
+	if v.ReadPaths == nil {
+		v.ReadPaths = []string{}
+	}
+	if v.WritePaths == nil {
+		v.WritePaths = []string{}
+	}
+	return v
+}
+
+// viewPluginStatus is a plugin's state as the API shows it.
+func viewPluginStatus(st plugins.Status) api.PluginStatus {
+	m := st.Manifest
+	v := api.PluginStatus{State: st.State, PID: st.PID, Restarts: st.Restarts, LastError: st.LastError, BreakerOpen: st.BreakerOpen,
+		Manifest: api.PluginManifest{Name: m.Name, Version: m.Version, Description: m.Description, Executable: m.Executable,
+			RunsLocally: m.RunsLocally, SHA256: m.SHA256, Kinds: []string{}}}
+	for _, k := range m.Kinds {
+		v.Manifest.Kinds = append(v.Manifest.Kinds, string(k))
+	}
+	for _, sc := range m.Scopes {
+		v.Manifest.Scopes = append(v.Manifest.Scopes, string(sc))
+	}
+	return v
 }
 
 func (d *Daemon) pluginRoutes() []route {
 	return []route{
 		{"GET", "/api/v1/plugins", adminOnly, "Installed plugins with their state and settings", d.listPlugins},
 		{"POST", "/api/v1/plugins", adminOnly, "Install a plugin from a folder on this machine (binary + manifest.json); it stays disabled", d.installPlugin},
-		{"PUT", "/api/v1/plugins/{name}/settings", adminOnly, "Enable or disable a plugin, approve scopes, confirm a local model, set its configuration", d.putPluginSettings},
+		{"PUT", "/api/v1/plugins/{name}/settings", adminOnly, "Replace a plugin's settings: enabled, approved scopes, local model confirmation, configuration (every member required)", d.replacePluginSettings},
+		{"PATCH", "/api/v1/plugins/{name}/settings", adminOnly, "Change the plugin settings given (enable, approve scopes, ...), keep the others", d.patchPluginSettings},
 		{"POST", "/api/v1/plugins/{name}/restart", adminOnly, "Restart a plugin (applies a new configuration, retries a refused one)", d.restartPlugin},
 		{"DELETE", "/api/v1/plugins/{name}", adminOnly, "Uninstall a plugin", d.uninstallPlugin},
 	}
@@ -249,14 +279,18 @@ func (d *Daemon) pluginError(w http.ResponseWriter, r *http.Request, err error) 
 
 func (d *Daemon) listPlugins(w http.ResponseWriter, r *http.Request, p *Principal) {
 	settings := d.pluginSettings.all()
-	out := []pluginView{}
+	out := []api.Plugin{}
 	for _, st := range d.plugins.Plugins() {
-		out = append(out, pluginView{Status: st, Settings: settings[st.Manifest.Name]})
+		out = append(out, api.Plugin{PluginStatus: viewPluginStatus(st), Settings: viewPluginSettings(settings[st.Manifest.Name])})
 	}
-	resp := map[string]any{"plugins": out, "broken": d.plugins.Broken()}
+	resp := api.PluginList{Plugins: out, Broken: map[string]string{}}
+	for dir, err := range d.plugins.Broken() {
+		resp.Broken[dir] = err.Error()
+	}
 	if d.storeKeys != nil {
 		if st, err := d.storeKeys.Host().Plugin(d.cfg.Store.Keys.Plugin.Name); err == nil {
-			resp["store_keys"] = st
+			v := viewPluginStatus(st)
+			resp.StoreKeys = &v
 		}
 	}
 	writeJSON(w, 200, resp)
@@ -292,60 +326,110 @@ func (d *Daemon) installPlugin(w http.ResponseWriter, r *http.Request, p *Princi
 	writeJSON(w, http.StatusCreated, m)
 }
 
-func (d *Daemon) putPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+func (d *Daemon) replacePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req api.PluginSettings
+	st, ok := d.pluginSettingsTarget(w, r)
+	if !ok || !d.decodeReplace(w, r, &req, "enabled", "approved_scopes", "local_confirmed", "config", "read_paths", "write_paths") {
+		return
+	}
+	// approved_sha256 may be left out: enabling approves the installed
+	// binary.
+	d.updatePluginSettings(w, r, p, st, api.PluginSettingsPatch{Enabled: &req.Enabled, ApprovedScopes: &req.ApprovedScopes,
+		LocalConfirmed: &req.LocalConfirmed, Config: &req.Config, ApprovedSHA256: &req.ApprovedSHA256,
+		ReadPaths: &req.ReadPaths, WritePaths: &req.WritePaths})
+}
+
+func (d *Daemon) patchPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
+	var req api.PluginSettingsPatch
+	st, ok := d.pluginSettingsTarget(w, r)
+	if !ok || !d.decodePatch(w, r, &req) {
+		return
+	}
+	d.updatePluginSettings(w, r, p, st, req)
+}
+
+// pluginSettingsTarget returns the installed plugin named in the path, if
+// it is the administrators' to configure.
+func (d *Daemon) pluginSettingsTarget(w http.ResponseWriter, r *http.Request) (plugins.Status, bool) {
 	name := r.PathValue("name")
 	if d.keysPluginReserved(w, r, name) {
-		return
+		return plugins.Status{}, false
 	}
 	st, err := d.plugins.Plugin(name)
 	if err != nil {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such plugin")
-		return
+		return plugins.Status{}, false
 	}
-	var req plugins.PluginSettings
-	if !d.decodeJSON(w, r, &req) {
-		return
+	return st, true
+}
+
+// updatePluginSettings applies the members of c that are set to the
+// settings of the installed plugin st, keeps the others, and restarts the
+// plugin when its configuration or path grants changed.
+func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p *Principal, st plugins.Status, c api.PluginSettingsPatch) {
+	name := st.Manifest.Name
+	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
+	next := old
+	if c.Enabled != nil {
+		next.Enabled = *c.Enabled
 	}
-	for _, sc := range req.ApprovedScopes {
-		if !slices.Contains(st.Manifest.Scopes, sc) {
-			d.badRequest(w, r, 400, fmt.Sprintf("scope %q is not one the plugin's manifest requests %v", sc, st.Manifest.Scopes), "approved_scopes")
-			return
+	if c.ApprovedScopes != nil {
+		next.ApprovedScopes = []sdk.Scope{}
+		for _, sc := range *c.ApprovedScopes {
+			if !slices.Contains(st.Manifest.Scopes, sdk.Scope(sc)) {
+				d.badRequest(w, r, 400, fmt.Sprintf("scope %q is not one the plugin's manifest requests %v", sc, st.Manifest.Scopes), "approved_scopes")
+				return
+			}
+			next.ApprovedScopes = append(next.ApprovedScopes, sdk.Scope(sc))
 		}
+	}
+	if c.LocalConfirmed != nil {
+		next.LocalConfirmed = *c.LocalConfirmed
+	}
+	if c.Config != nil {
+		next.Config = *c.Config
+	}
+	if c.ReadPaths != nil {
+		next.ReadPaths = *c.ReadPaths
+	}
+	if c.WritePaths != nil {
+		next.WritePaths = *c.WritePaths
 	}
 	// Enabling approves the installed binary; an approval naming another
 	// checksum is stale (the plugin was replaced since it was reviewed).
-	switch {
-	case req.ApprovedSHA256 == "" && req.Enabled:
-		req.ApprovedSHA256 = st.Manifest.SHA256
-	case req.ApprovedSHA256 != "" && req.ApprovedSHA256 != st.Manifest.SHA256:
-		writeProblem(w, r, http.StatusConflict, "plugin-changed",
-			fmt.Sprintf("plugin %q is installed with sha256 %s, not the approved %s: review the installed plugin", name, st.Manifest.SHA256, req.ApprovedSHA256))
-		return
+	approval := ""
+	if c.ApprovedSHA256 != nil {
+		approval = *c.ApprovedSHA256
+		next.ApprovedSHA256 = approval
 	}
-	if field, err := d.plugins.CheckGrants(req); err != nil {
+	switch {
+	case approval != "" && approval != st.Manifest.SHA256:
+		writeProblem(w, r, http.StatusConflict, "plugin-changed",
+			fmt.Sprintf("plugin %q is installed with sha256 %s, not the approved %s: review the installed plugin", name, st.Manifest.SHA256, approval))
+		return
+	case approval == "" && c.Enabled != nil && *c.Enabled:
+		next.ApprovedSHA256 = st.Manifest.SHA256
+	}
+	if field, err := d.plugins.CheckGrants(next); err != nil {
 		d.badRequest(w, r, 400, err.Error(), field)
 		return
 	}
-	old, _ := d.pluginSettings.PluginSettings(r.Context(), name)
-	scopes := make([]string, len(req.ApprovedScopes))
-	for i, sc := range req.ApprovedScopes {
-		scopes[i] = string(sc)
-	}
+	view := viewPluginSettings(next)
 	a := auditEntry(r, p, "plugin.settings", name)
-	a.Detail["enabled"] = fmt.Sprint(req.Enabled)
-	a.Detail["scopes"] = strings.Join(scopes, ",")
-	a.Detail["local_confirmed"] = fmt.Sprint(req.LocalConfirmed)
-	a.Detail["approved_sha256"] = req.ApprovedSHA256
-	a.Detail["read_paths"] = strings.Join(req.ReadPaths, ",")
-	a.Detail["write_paths"] = strings.Join(req.WritePaths, ",")
-	if err := d.pluginSettings.set(r.Context(), name, req, a); err != nil {
+	a.Detail["enabled"] = fmt.Sprint(view.Enabled)
+	a.Detail["scopes"] = strings.Join(view.ApprovedScopes, ",")
+	a.Detail["local_confirmed"] = fmt.Sprint(view.LocalConfirmed)
+	a.Detail["approved_sha256"] = view.ApprovedSHA256
+	a.Detail["read_paths"] = strings.Join(view.ReadPaths, ",")
+	a.Detail["write_paths"] = strings.Join(view.WritePaths, ",")
+	if err := d.pluginSettings.set(r.Context(), name, next, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
-	if fmt.Sprint(old.Config, old.ReadPaths, old.WritePaths) != fmt.Sprint(req.Config, req.ReadPaths, req.WritePaths) {
+	if fmt.Sprint(old.Config, old.ReadPaths, old.WritePaths) != fmt.Sprint(next.Config, next.ReadPaths, next.WritePaths) {
 		d.plugins.Restart(name)
 	}
-	writeJSON(w, 200, req)
+	writeJSON(w, 200, view)
 }
 
 func (d *Daemon) restartPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -35,16 +35,16 @@ func TestInfoPluginLive(t *testing.T) {
 	td.tokenFor(t, "ana", RoleAgent, "cards")
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": "relative/path"}, 400)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{"Enabled": true, "ApprovedScopes": []string{"bogus"}}, 400)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/crm-csv/settings", map[string]any{"enabled": true, "approved_scopes": []string{"bogus"}}, 400)
 	// The sandbox lets the plugin read only what it is granted, never the
 	// data directory.
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{
-		"Enabled": true, "ApprovedScopes": []string{"customer_ref"}, "Config": map[string]string{"file": csvPath},
-		"ReadPaths": []string{td.cfg.DataDir},
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/crm-csv/settings", map[string]any{
+		"enabled": true, "approved_scopes": []string{"customer_ref"}, "config": map[string]string{"file": csvPath},
+		"read_paths": []string{td.cfg.DataDir},
 	}, 400)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/crm-csv/settings", map[string]any{
-		"Enabled": true, "ApprovedScopes": []string{"customer_ref"}, "Config": map[string]string{"file": csvPath},
-		"ReadPaths": []string{csvPath},
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/crm-csv/settings", map[string]any{
+		"enabled": true, "approved_scopes": []string{"customer_ref"}, "config": map[string]string{"file": csvPath},
+		"read_paths": []string{csvPath},
 	}, 200)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/info_retrieval", map[string]any{"enabled": true}, 200)
 	// Wait until the supervisor has started the plugin.
@@ -103,7 +103,7 @@ func installTestPlugin(t *testing.T, td *testDaemon, pkg, name, manifest string,
 	buildTestPlugin(t, pkg, filepath.Join(src, name))
 	os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins", map[string]string{"source_dir": src}, 201)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/"+name+"/settings", settings, 200)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/"+name+"/settings", settings, 200)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var list struct {
@@ -133,7 +133,7 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "skills",
 		`{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`,
-		map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}})
+		map[string]any{"enabled": true, "approved_scopes": []string{"customer_ref"}})
 	var sk []struct{ Plugin, Name string }
 	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/skills", nil, 200), &sk)
 	if len(sk) != 1 || sk[0].Plugin != "skills" || sk[0].Name != "echo" {
@@ -159,7 +159,7 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded once a year when the customer asks."), 0o644)
 	installTestPlugin(t, td, "./plugins/examples/kb-dir", "kb-dir",
 		`{"name":"kb-dir","version":"1.0.0","executable":"kb-dir","kinds":["knowledge"]}`,
-		map[string]any{"Enabled": true, "Config": map[string]string{"dir": docs}, "ReadPaths": []string{docs}})
+		map[string]any{"enabled": true, "config": map[string]string{"dir": docs}, "read_paths": []string{docs}})
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
 	var hits []struct {
 		Passage struct {
@@ -190,7 +190,7 @@ func TestPluginReplaceNeedsApproval(t *testing.T) {
 	td := startDaemon(t, nil)
 	manifest := `{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "skills", manifest,
-		map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}})
+		map[string]any{"enabled": true, "approved_scopes": []string{"customer_ref"}})
 	agent := td.tokenFor(t, "ana", RoleAgent)
 	td.mustCall(t, agent, "GET", "/api/v1/skills", nil, 200)
 
@@ -205,13 +205,13 @@ func TestPluginReplaceNeedsApproval(t *testing.T) {
 		Plugins []struct {
 			State    string
 			Settings struct {
-				Enabled        bool
-				ApprovedSHA256 string
+				Enabled        bool   `json:"enabled"`
+				ApprovedSHA256 string `json:"approved_sha256"`
 			}
 		}
 	}
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
-	if len(list.Plugins) != 1 || !list.Plugins[0].Settings.Enabled || list.Plugins[0].Settings.ApprovedSHA256 == m.SHA256 {
+	if len(list.Plugins) != 1 || !list.Plugins[0].Settings.Enabled || list.Plugins[0].Settings.ApprovedSHA256 == "" || list.Plugins[0].Settings.ApprovedSHA256 == m.SHA256 {
 		t.Fatalf("after replace: %+v (new sha256 %s)", list, m.SHA256)
 	}
 	var sk []any
@@ -220,10 +220,12 @@ func TestPluginReplaceNeedsApproval(t *testing.T) {
 		t.Errorf("the unapproved binary's skills are listed: %v", sk)
 	}
 	// A stale approval is refused; enabling approves the installed binary.
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/skills/settings", map[string]any{"Enabled": true, "ApprovedSHA256": strings.Repeat("0", 64)}, 409)
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/skills/settings", map[string]any{"Enabled": true, "ApprovedScopes": []string{"customer_ref"}}, 400)
-	var ps struct{ ApprovedSHA256 string }
-	json.Unmarshal(td.mustCall(t, td.Admin, "PUT", "/api/v1/plugins/skills/settings", map[string]any{"Enabled": true}, 200), &ps)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/skills/settings", map[string]any{"enabled": true, "approved_sha256": strings.Repeat("0", 64)}, 409)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/skills/settings", map[string]any{"enabled": true, "approved_scopes": []string{"customer_ref"}}, 400)
+	var ps struct {
+		ApprovedSHA256 string `json:"approved_sha256"`
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/skills/settings", map[string]any{"enabled": true}, 200), &ps)
 	if ps.ApprovedSHA256 != m.SHA256 {
 		t.Errorf("approved sha256 = %q, want the installed %s", ps.ApprovedSHA256, m.SHA256)
 	}

@@ -1,22 +1,17 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
+
+	"github.com/earshot/earshot/daemon/api"
 )
 
 // Problem is an RFC 9457 problem details object, the body of every error
 // response of the API.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	// Field names the request field at fault, when there is one.
-	Field string `json:"field,omitempty"`
-}
+type Problem = api.Problem
 
 // problemBase prefixes the type URIs of Earshot's problems; they are
 // identifiers, documented in the OpenAPI document, not fetched.
@@ -44,24 +39,22 @@ func writeProblemField(w http.ResponseWriter, r *http.Request, status int, kind,
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// writeJSON encodes v before it writes the status, so that a value that
-// cannot be encoded (a non-finite number) is a 500 problem, never a 2xx
-// with an empty or cut body.
+// writeJSON answers with v as JSON. v is encoded before anything is sent,
+// so that a value JSON cannot carry (NaN, an infinity) becomes a 500
+// problem rather than a success with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		slog.Error("daemon: answer not encodable as JSON", "status", status, "type", fmt.Sprintf("%T", v), "err", err)
 		p := Problem{Type: problemBase + "internal", Title: http.StatusText(http.StatusInternalServerError),
-			Status: http.StatusInternalServerError, Detail: "the response could not be encoded"}
+			Status: http.StatusInternalServerError, Detail: "the answer could not be encoded; see the daemon's log"}
 		w.Header().Set("Content-Type", "application/problem+json")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(p.Status)
+		w.WriteHeader(http.StatusInternalServerError)
 		_ = json.NewEncoder(w).Encode(p)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(append(body, '\n'))
 }

@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,9 +31,19 @@ func newServiceFor(p *program) (service.Service, error) {
 	})
 }
 
-func cmdService(args []string) error {
+// ServiceCommand is `earshot service ACTION`: it installs, removes, starts,
+// stops or shows the OS service.
+func ServiceCommand(stdout, stderr io.Writer, args []string) error {
+	const usage = "earshot service install|uninstall|start|stop|restart|status"
+	if isHelp(args) {
+		fmt.Fprintf(stdout, "usage: %s\n\n"+
+			"  install    create user earshot, %s and the systemd unit (as root)\n"+
+			"  uninstall  stop and remove the unit; the data and configuration are kept\n"+
+			"  start, stop, restart, status\n", usage, DefaultConfigPath)
+		return flag.ErrHelp
+	}
 	if len(args) != 1 {
-		return usageErr("earshot service install|uninstall|start|stop|status")
+		return usageErr("%s", usage)
 	}
 	svc, err := newService()
 	if err != nil {
@@ -45,13 +57,13 @@ func cmdService(args []string) error {
 		if err := svc.Install(); err != nil {
 			return fmt.Errorf("service install: %w", err)
 		}
-		fmt.Println("installed; start it with: earshot service start")
+		fmt.Fprintln(stdout, "installed; start it with: earshot service start")
 	case "uninstall":
 		_ = svc.Stop()
 		if err := svc.Uninstall(); err != nil {
 			return fmt.Errorf("service uninstall: %w", err)
 		}
-		fmt.Println("uninstalled; the data in /var/lib/earshot and /etc/earshot are kept")
+		fmt.Fprintln(stdout, "uninstalled; the data in /var/lib/earshot and /etc/earshot are kept")
 	case "start", "stop", "restart":
 		if err := service.Control(svc, args[0]); err != nil {
 			return fmt.Errorf("service %s: %w", args[0], err)
@@ -61,11 +73,11 @@ func cmdService(args []string) error {
 		if err != nil {
 			return fmt.Errorf("service status: %w", err)
 		}
-		fmt.Println(map[service.Status]string{
+		fmt.Fprintln(stdout, map[service.Status]string{
 			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
 		}[st])
 	default:
-		return usageErr("unknown service action %q; want install|uninstall|start|stop|status", args[0])
+		return usageErr("unknown service action %q; want install|uninstall|start|stop|restart|status", args[0])
 	}
 	return nil
 }

@@ -80,8 +80,8 @@ func TestSinkOutbox(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	installTestPlugin(t, td, "./plugins/testdata/faulty", "dwh",
 		`{"name":"dwh","version":"1.0.0","executable":"dwh","kinds":["sink"],"scopes":["customer_ref","transcript","summary","results"]}`,
-		map[string]any{"Enabled": true, "ApprovedScopes": []string{"transcript", "summary", "results"},
-			"Config": map[string]string{"delivered": record, "mode_file": mode}, "WritePaths": []string{files}})
+		map[string]any{"enabled": true, "approved_scopes": []string{"transcript", "summary", "results"},
+			"config": map[string]string{"delivered": record, "mode_file": mode}, "write_paths": []string{files}})
 
 	// A healthy sink gets the ended engagement, minimised.
 	id := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat", CustomerRef: "C-99"}, angryCall...)
@@ -181,7 +181,7 @@ func TestSlowSinkHoldsOnlyItsOwnEvents(t *testing.T) {
 		json.Unmarshal([]byte(p.config), &cfg)
 		installTestPlugin(t, td, "./plugins/testdata/faulty", p.name,
 			`{"name":"`+p.name+`","version":"1.0.0","executable":"`+p.name+`","kinds":["sink"]}`,
-			map[string]any{"Enabled": true, "Config": cfg, "WritePaths": []string{files}})
+			map[string]any{"enabled": true, "config": cfg, "write_paths": []string{files}})
 	}
 	id1 := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Channel: "chat"}, angryCall[:1]...)
 	waitUntil(t, "the slow sink to be called", func() bool {

@@ -25,7 +25,10 @@ type User struct {
 	Role        string   `json:"role"`
 	Queues      []string `json:"queues,omitempty"`
 	// Licensed reports whether the user holds an expert-assist licence.
-	Licensed  bool      `json:"licensed"`
+	Licensed bool `json:"licensed"`
+	// Language is the user's preferred language (ISO 639-1) for reading
+	// and writing chats; empty means the site's default.
+	Language  string    `json:"language,omitempty"`
 	Disabled  bool      `json:"disabled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -18,14 +18,30 @@ import (
 //	       varint start (relative to the previous word's end, the first to
 //	       the segment start), varint duration, float32 confidence (bits)
 //
+// Version 2 appends a chat message's language and translations:
+//
+//	lang: uvarint length | bytes
+//	translations: uvarint count, then per translation the strings lang,
+//	       text, engine, pivot and notice (uvarint length | bytes)
+//
+// A segment without language or translations is still written as version 1.
+//
 // The engagement ID is not encoded: it is the key's prefix.
-const segCodecVersion = 1
+const (
+	segCodecVersion  = 1
+	segCodecVersion2 = 2
+	maxTranslations  = 8
+)
 
 var errSegCodec = errors.New("store: malformed segment encoding")
 
 func encodeSegment(g Segment) []byte {
 	b := make([]byte, 0, 32+len(g.Speaker)+len(g.Text)+len(g.Words)*12)
-	b = append(b, segCodecVersion)
+	version := byte(segCodecVersion)
+	if g.Lang != "" || len(g.Translations) > 0 {
+		version = segCodecVersion2
+	}
+	b = append(b, version)
 	b = binary.AppendUvarint(b, uint64(g.Seq))
 	b = binary.AppendVarint(b, g.StartMs)
 	b = binary.AppendVarint(b, g.EndMs-g.StartMs)
@@ -44,6 +60,15 @@ func encodeSegment(g Segment) []byte {
 		b = binary.AppendVarint(b, w.EndMs-w.StartMs)
 		b = binary.BigEndian.AppendUint32(b, math.Float32bits(w.Confidence))
 		prev = w.EndMs
+	}
+	if version == segCodecVersion2 {
+		b = appendString(b, g.Lang)
+		b = binary.AppendUvarint(b, uint64(len(g.Translations)))
+		for _, t := range g.Translations {
+			for _, s := range []string{t.Lang, t.Text, t.Engine, t.Pivot, t.Notice} {
+				b = appendString(b, s)
+			}
+		}
 	}
 	return b
 }
@@ -100,7 +125,7 @@ func (r *segReader) bytes(n uint64) []byte {
 func (r *segReader) string() string { return string(r.bytes(r.uvarint())) }
 
 func decodeSegment(b []byte, engagement string) (Segment, error) {
-	if len(b) == 0 || b[0] != segCodecVersion {
+	if len(b) == 0 || (b[0] != segCodecVersion && b[0] != segCodecVersion2) {
 		return Segment{}, fmt.Errorf("%w: unknown version", errSegCodec)
 	}
 	r := &segReader{b: b[1:]}
@@ -134,6 +159,20 @@ func decodeSegment(b []byte, engagement string) (Segment, error) {
 		}
 		prev = w.EndMs
 		g.Words = append(g.Words, w)
+	}
+	if b[0] == segCodecVersion2 {
+		g.Lang = r.string()
+		n := r.uvarint()
+		if r.err == nil && n > maxTranslations {
+			return Segment{}, fmt.Errorf("%w: %d translations", errSegCodec, n)
+		}
+		for i := uint64(0); i < n && r.err == nil; i++ {
+			var t Translation
+			for _, f := range []*string{&t.Lang, &t.Text, &t.Engine, &t.Pivot, &t.Notice} {
+				*f = r.string()
+			}
+			g.Translations = append(g.Translations, t)
+		}
 	}
 	if r.err != nil {
 		return Segment{}, r.err

@@ -19,6 +19,12 @@ func TestSegmentCodecRoundTrip(t *testing.T) {
 		{"unicode and large times", Segment{Engagement: id, Seq: 1 << 31, Speaker: "customer", StartMs: 1 << 40, EndMs: 1<<40 + 5,
 			Text: "¿dónde está mi pedido? 你好", Final: true,
 			Words: []Word{{Text: "¿dónde", StartMs: 1 << 40, EndMs: 1<<40 + 2, Confidence: 1}, {Text: "你好", StartMs: 1<<40 + 3, EndMs: 1<<40 + 5}}}},
+		{"chat message with translations", Segment{Engagement: id, Seq: 4, Speaker: "customer", Text: "Quiero cancelar mi tarjeta",
+			Final: true, Lang: "es", Translations: []Translation{
+				{Lang: "en", Text: "I want to cancel my card", Engine: "apertium"},
+				{Lang: "pt", Text: "Quiero cancelar mi tarjeta", Notice: "engine_failed"},
+				{Lang: "fr", Text: "Je veux annuler ma carte", Engine: "apertium", Pivot: "es"}}}},
+		{"chat message with a language only", Segment{Engagement: id, Speaker: "agent", Text: "Hello", Lang: "en", Final: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

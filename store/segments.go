@@ -30,6 +30,38 @@ type Segment struct {
 	Text       string `json:"text"`
 	Words      []Word `json:"words,omitempty"`
 	Final      bool   `json:"final"`
+	// Lang is a chat message's language (ISO 639-1), when known.
+	Lang string `json:"lang,omitempty"`
+	// Translations are the message's translations, sealed with it like
+	// Text, which stays the original.
+	Translations []Translation `json:"translations,omitempty"`
+}
+
+// Translation is a chat message in another language.
+type Translation struct {
+	Lang string `json:"lang"`
+	// Text is the translation, or the original when the message could not
+	// be translated (Notice says why).
+	Text   string `json:"text"`
+	Engine string `json:"engine,omitempty"`
+	// Pivot is the language the translation went through, if any.
+	Pivot  string `json:"pivot,omitempty"`
+	Notice string `json:"notice,omitempty"`
+}
+
+// TextIn returns the segment's text in lang: the original when lang is
+// its language (or empty), else its translation into lang when there is
+// one, else the original.
+func (g Segment) TextIn(lang string) string {
+	if lang == "" || lang == g.Lang {
+		return g.Text
+	}
+	for _, t := range g.Translations {
+		if t.Lang == lang && t.Notice == "" {
+			return t.Text
+		}
+	}
+	return g.Text
 }
 
 // Word is one recognised word with its times and confidence (0..1).
@@ -47,6 +79,13 @@ func (g Segment) Validate() error {
 		return fmt.Errorf("store: segment %d: speaker is required", g.Seq)
 	case g.StartMs < 0 || g.EndMs < g.StartMs:
 		return fmt.Errorf("store: segment %d: start_ms %d / end_ms %d out of order", g.Seq, g.StartMs, g.EndMs)
+	case len(g.Translations) > maxTranslations:
+		return fmt.Errorf("store: segment %d: %d translations, at most %d", g.Seq, len(g.Translations), maxTranslations)
+	}
+	for i, t := range g.Translations {
+		if t.Lang == "" {
+			return fmt.Errorf("store: segment %d: translation %d: lang is required", g.Seq, i)
+		}
 	}
 	for i, w := range g.Words {
 		if w.EndMs < w.StartMs || w.Confidence < 0 || w.Confidence > 1 {

@@ -1,31 +1,45 @@
 // Command earshot is the Earshot daemon and its administration tool. main
-// only picks the subcommand; everything else lives in package daemon.
+// only lists the subcommands and hands the command line to cli.Main: the
+// daemon's own commands come from package daemon, the admin commands and
+// offline tools from package cli.
 package main
 
 import (
 	"errors"
-	"fmt"
+	"io"
 	"os"
 
+	"github.com/earshot/earshot/cmd/earshot/cli"
 	"github.com/earshot/earshot/daemon"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		daemon.Usage(os.Stderr)
-		os.Exit(2)
-	}
-	cmd, ok := daemon.Lookup(os.Args[1])
-	if !ok {
-		fmt.Fprintf(os.Stderr, "earshot: unknown command %q\n\n", os.Args[1])
-		daemon.Usage(os.Stderr)
-		os.Exit(2)
-	}
-	if err := cmd.Run(os.Args[2:]); err != nil {
-		fmt.Fprintln(os.Stderr, "earshot:", err)
+	os.Exit(cli.Main(os.Args[1:], commands(), cli.Stdio()))
+}
+
+// commands lists every subcommand of the binary.
+func commands() []cli.Command {
+	env := cli.Env{ConfigPath: daemon.DefaultConfigPath, Version: daemon.Version, Offline: daemon.Offline{},
+		LoadSite: func(path string) (cli.Site, error) {
+			s, err := daemon.LoadSite(path)
+			return cli.Site(s), err
+		}}
+	return append(cli.Commands(env),
+		cli.Command{Name: "serve", Summary: "run the daemon in the foreground (or under the service manager)", Run: daemonCommand(daemon.Serve)},
+		cli.Command{Name: "service", Summary: "install|uninstall|start|stop|restart|status the OS service", Run: daemonCommand(daemon.ServiceCommand)},
+		cli.Command{Name: "config", Summary: "check FILE: validate a configuration file", Run: daemonCommand(daemon.ConfigCommand)},
+		cli.Command{Name: "analyze", Summary: "FILE: transcribe a WAV file (or read a JSON transcript) offline and print it", Run: daemonCommand(daemon.Analyze)},
+	)
+}
+
+// daemonCommand adapts one of the daemon's commands: its usage errors are
+// the command line's.
+func daemonCommand(run func(stdout, stderr io.Writer, args []string) error) func(cli.IO, []string) error {
+	return func(stdio cli.IO, args []string) error {
+		err := run(stdio.Out, stdio.Err, args)
 		if errors.Is(err, daemon.ErrUsage) {
-			os.Exit(2)
+			return cli.UsageError(err)
 		}
-		os.Exit(1)
+		return err
 	}
 }

@@ -26,6 +26,10 @@ type Config struct {
 	// ChatIdleTimeout ends a chat engagement with no message for this
 	// long.
 	ChatIdleTimeout time.Duration
+	// AnalysisLanguage is the language the analyzers read: a chat message
+	// in another language reaches them as its translation into this one,
+	// when it has one. Empty means the original text.
+	AnalysisLanguage string
 }
 
 // DefaultLimit is the per-source and per-holder limit that applies unless

@@ -129,9 +129,11 @@ type Hub struct {
 	logger   *slog.Logger
 	metrics  *metrics
 
-	// live and post are set before the first Start and only read after.
-	live []LiveAnalyzer
-	post []PostAnalyzer
+	// live, post and redaction are set before the first Start and only
+	// read after.
+	live      []LiveAnalyzer
+	post      []PostAnalyzer
+	redaction Redaction
 
 	ctx    context.Context // cancelled when the hub has shut down
 	cancel context.CancelFunc

@@ -20,6 +20,11 @@ type input struct {
 	received time.Time
 	// ack, when set, receives the result of storing a final segment.
 	ack chan<- error
+	// rid is the key of the segment in the redactor (0: none).
+	rid uint64
+	// message marks a chat message: it is timed when the engagement
+	// takes it, so that time order is the order of acceptance.
+	message bool
 }
 
 // inboxSize bounds each engagement's queue of segments not yet handled.
@@ -33,7 +38,7 @@ const maxRun = 256
 type Live struct {
 	hub       *Hub
 	eng       store.Engagement
-	source    string // for the hub's limits; fixed at start
+	source    string // the ingest path Start was given; for the hub's limits
 	holder    string
 	inbox     chan input
 	endc      chan string
@@ -84,6 +89,27 @@ func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 	seg.Final = true
 	ack := make(chan error, 1)
 	if !l.submit(input{seg: seg, received: time.Now(), ack: ack}) {
+		if l.Ended() {
+			return ErrNotLive
+		}
+		return ErrBusy
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SubmitMessage is SubmitWait for a chat message: its time is set when
+// the engagement takes it, milliseconds from the start and strictly after
+// the previous message, so that two messages sent within a millisecond
+// keep their order in the transcript.
+func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
+	seg.Final = true
+	ack := make(chan error, 1)
+	if !l.submit(input{seg: seg, received: time.Now(), ack: ack, message: true}) {
 		if l.Ended() {
 			return ErrNotLive
 		}
@@ -208,7 +234,19 @@ func (l *Live) run() {
 		seq      uint32
 		conv     []inference.Utterance
 		sessions []LiveSession
+		red      SegmentRedactor
+		// held are final segments the redactor holds back, by key;
+		// storedSeq maps the keys of recently stored ones to their seq,
+		// for revisions.
+		held      = map[uint64]input{}
+		storedSeq = map[uint64]uint32{}
+		nextRID   uint64
+		// lastMessageMs is the time of the last chat message taken.
+		lastMessageMs int64 = -1
 	)
+	if h.redaction != nil {
+		red = h.redaction.Open(&l.eng, l.source)
+	}
 	for _, a := range h.live {
 		if sess := a.Start(&l.eng); sess != nil {
 			sessions = append(sessions, sess)
@@ -223,6 +261,10 @@ func (l *Live) run() {
 		l.mu.Unlock()
 	}()
 	emit := l.Publish
+	if red != nil {
+		// Analyzers' outputs may not carry a value the transcript lost.
+		emit = func(typ string, data any) { l.Publish(typ, redactData(data, red.Output)) }
+	}
 	// flush stores a run of final segments in one group commit, then
 	// publishes them and runs the live analyzers on each.
 	flush := func(run []input) {
@@ -245,16 +287,46 @@ func (l *Live) run() {
 			h.logger.Error("final segments not stored", "engagement", l.eng.ID, "first_seq", seq, "count", len(segs), "err", err)
 			return
 		}
+		for i, in := range run {
+			if in.rid != 0 {
+				storedSeq[in.rid] = segs[i].Seq
+				delete(storedSeq, in.rid-64) // keep the recent ones only
+			}
+		}
 		seq += uint32(len(segs))
 		for i, seg := range segs {
 			h.metrics.storeDelay.Observe(time.Since(run[i].received).Seconds())
 			l.Publish(EventTranscriptFinal, seg)
-			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.Text, StartMS: seg.StartMs, EndMS: seg.EndMs}
+			u := inference.Utterance{Party: inference.Party(seg.Speaker), Text: seg.TextIn(h.cfg.AnalysisLanguage), StartMS: seg.StartMs, EndMS: seg.EndMs}
 			conv = append(conv, u)
 			for _, sess := range sessions {
 				sess.OnUtterance(ctx, conv, emit)
 			}
 		}
+	}
+	// release adds the segments the redactor let go to run; a revision of
+	// a stored segment is published at once.
+	release := func(run []input, rs []Redacted) []input {
+		for _, r := range rs {
+			if r.Revised {
+				s, ok := storedSeq[r.ID]
+				if !ok {
+					continue
+				}
+				r.Seg.Engagement, r.Seg.Seq = l.eng.ID, s
+				h.metrics.revised.Inc()
+				l.Publish(EventTranscriptRevised, r.Seg)
+				continue
+			}
+			in, ok := held[r.ID]
+			if !ok {
+				continue
+			}
+			delete(held, r.ID)
+			in.seg = r.Seg
+			run = append(run, in)
+		}
+		return run
 	}
 	// handle takes one input and whatever else is already queued, keeping
 	// their order: partials are published between runs of finals.
@@ -262,12 +334,27 @@ func (l *Live) run() {
 		var run []input
 		next := first
 		for n := 0; ; n++ {
-			if next.seg.Final {
+			if next.message {
+				at := max(next.received.Sub(l.eng.Start).Milliseconds(), lastMessageMs+1, 0)
+				next.seg.StartMs, next.seg.EndMs, lastMessageMs = at, at, at
+			}
+			switch {
+			case next.seg.Final && red != nil:
+				nextRID++
+				next.rid = nextRID
+				held[nextRID] = next
+				// Acknowledged input (chat, uploads) is not held: the
+				// caller waits for it.
+				run = release(run, red.Final(nextRID, next.seg, next.ack == nil, time.Now()))
+			case next.seg.Final:
 				run = append(run, next)
-			} else {
+			default:
 				flush(run)
 				run = run[:0]
 				p := next.seg
+				if red != nil {
+					p = red.Partial(p)
+				}
 				p.Engagement = l.eng.ID
 				l.Publish(EventTranscriptPartial, p)
 			}
@@ -286,11 +373,27 @@ func (l *Live) run() {
 	var reason string
 	tick := time.NewTicker(TickInterval)
 	defer tick.Stop()
+	// holdTimer fires when a segment the redactor holds is due.
+	holdTimer := time.NewTimer(time.Hour)
+	holdTimer.Stop()
+	defer holdTimer.Stop()
+	arm := func() {
+		if red == nil {
+			return
+		}
+		if at, ok := red.Deadline(); ok {
+			holdTimer.Reset(time.Until(at))
+		}
+	}
 loop:
 	for {
 		select {
 		case in := <-l.inbox:
 			handle(in)
+			arm()
+		case now := <-holdTimer.C:
+			flush(release(nil, red.Expire(now)))
+			arm()
 		case now := <-tick.C:
 			for _, sess := range sessions {
 				if t, ok := sess.(Ticker); ok {
@@ -314,6 +417,11 @@ loop:
 		}
 		break
 	}
+	ended := map[string]any{"reason": reason, "segments": seq}
+	if red != nil {
+		flush(release(nil, red.Flush()))
+		ended["redactions"] = red.Counts()
+	}
 	end := time.Now().UTC()
 	if ns := l.endAt.Load(); ns != 0 {
 		end = time.Unix(0, ns).UTC()
@@ -324,7 +432,8 @@ loop:
 	}
 	h.metrics.ended.WithLabelValues(reason).Inc()
 	h.retire(l)
-	l.Publish(EventEnded, map[string]any{"reason": reason, "segments": seq})
+	ended["segments"] = seq
+	l.Publish(EventEnded, ended)
 	// The post-engagement analyzers read the conversation in time order,
 	// as the store returns it, not in the order the recognisers finished.
 	slices.SortStableFunc(conv, func(a, b inference.Utterance) int {

@@ -7,13 +7,17 @@ import (
 
 // BacktestConfig sets up a rolling-origin backtest.
 type BacktestConfig struct {
-	// Origins is the number of forecast origins (default 8).
+	// Origins is the number of forecast origins (default 8, at most
+	// MaxOrigins: each one is a fit).
 	Origins int `json:"origins"`
 	// HorizonDays is how many days are forecast from each origin (default 28).
 	HorizonDays int `json:"horizon_days"`
 	// StepDays is the spacing of origins (default 7).
 	StepDays int `json:"step_days"`
 }
+
+// MaxOrigins bounds BacktestConfig.Origins.
+const MaxOrigins = 52
 
 func (b BacktestConfig) withDefaults() BacktestConfig {
 	if b.Origins == 0 {
@@ -47,7 +51,7 @@ type BacktestResult struct {
 	Overall      HorizonAccuracy   `json:"overall"`
 	ByWeek       []HorizonAccuracy `json:"by_week"`
 	ByDay        []HorizonAccuracy `json:"by_day"`
-	MeanFit      time.Duration     `json:"mean_fit"`
+	MeanFit      time.Duration     `json:"-"` // JSON: mean_fit_ms
 }
 
 // Backtest refits the model at rolling origins (the latest leaves exactly
@@ -58,8 +62,8 @@ type BacktestResult struct {
 // seven days earlier).
 func Backtest(s *Series, cfg Config, bt BacktestConfig) (*BacktestResult, error) {
 	bt = bt.withDefaults()
-	if bt.Origins < 1 || bt.HorizonDays < 1 || bt.HorizonDays > 366 || bt.StepDays < 1 {
-		return nil, fmt.Errorf("%w: backtest needs origins >= 1, horizon_days 1..366, step_days >= 1, got %+v", ErrBadConfig, bt)
+	if bt.Origins < 1 || bt.Origins > MaxOrigins || bt.HorizonDays < 1 || bt.HorizonDays > 366 || bt.StepDays < 1 {
+		return nil, fmt.Errorf("%w: backtest needs origins 1..%d, horizon_days 1..366, step_days >= 1, got %+v", ErrBadConfig, MaxOrigins, bt)
 	}
 	if s == nil || len(s.Points) == 0 {
 		return nil, fmt.Errorf("%w: empty series", ErrTooShort)

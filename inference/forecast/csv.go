@@ -13,18 +13,38 @@ import (
 )
 
 // RowError is a CSV import failure at one row. Line is the 1-based line of
-// the file (the header is line 1).
+// the file (the header is line 1). Rows that fail the same way are reported
+// once, on the first of them: More counts the others and Lines holds the
+// first few of their lines.
 type RowError struct {
 	Line   int
 	Column string
 	Msg    string
+	More   int
+	Lines  []int
+
+	kind string // what went wrong, to group rows that fail alike
 }
 
 func (e *RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("forecast: csv line %d: %s", e.Line, e.Msg)
+	var b strings.Builder
+	fmt.Fprintf(&b, "forecast: csv line %d", e.Line)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %s", e.Column)
 	}
-	return fmt.Sprintf("forecast: csv line %d, column %s: %s", e.Line, e.Column, e.Msg)
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	if e.More > 0 {
+		lines := make([]string, len(e.Lines))
+		for i, l := range e.Lines {
+			lines[i] = strconv.Itoa(l)
+		}
+		more := ""
+		if e.More > len(e.Lines) {
+			more = ", ..."
+		}
+		fmt.Fprintf(&b, " (and %d more rows like it: lines %s%s)", e.More, strings.Join(lines, ", "), more)
+	}
+	return b.String()
 }
 
 // Unwrap lets errors.Is(err, ErrBadInput) match.
@@ -39,12 +59,47 @@ type ImportOptions struct {
 	Location *time.Location
 	// Queue names the queue when the file has no queue column.
 	Queue string
-	// Aggregate sums rows that fall into the same interval (e.g. a 5-minute
-	// export read at 30 minutes). Without it, a timestamp not aligned to Step
-	// and a repeated (queue, interval) are errors.
-	Aggregate bool
-	// MaxErrors bounds the row errors reported (default 20).
+	// Aggregate says what to do with rows finer than Step; the default
+	// sums them into their interval.
+	Aggregate Aggregation
+	// MaxErrors bounds the distinct row errors reported (default 20); rows
+	// that fail alike count as one.
 	MaxErrors int
+}
+
+// Aggregation says how ReadCSV treats rows that share an interval.
+type Aggregation int
+
+const (
+	// AggregateFiner (the default, "auto") sums rows whose timestamps fall
+	// inside one interval, as in a 5-minute export read at 30 minutes, and
+	// counts them in ImportReport.Summed; the same timestamp twice for a
+	// queue is still an error.
+	AggregateFiner Aggregation = iota
+	// AggregateAll ("true") also sums rows with the same timestamp, as in an
+	// export split by agent group.
+	AggregateAll
+	// AggregateNone ("false"): every row must be one whole interval; an
+	// unaligned or repeated timestamp is an error.
+	AggregateNone
+)
+
+// ParseAggregation reads auto, true or false (the API's aggregate
+// parameter and the CLI's -aggregate flag).
+func ParseAggregation(s string) (Aggregation, error) {
+	switch s {
+	case "", "auto":
+		return AggregateFiner, nil
+	case "true":
+		return AggregateAll, nil
+	case "false":
+		return AggregateNone, nil
+	}
+	return 0, fmt.Errorf("%w: aggregate must be auto, true or false, got %q", ErrBadConfig, s)
+}
+
+func (a Aggregation) String() string {
+	return [...]string{"auto", "true", "false"}[a]
 }
 
 // ImportReport counts what ReadCSV read.
@@ -52,7 +107,21 @@ type ImportReport struct {
 	Rows   int `json:"rows"`
 	Queues int `json:"queues"`
 	Points int `json:"points"`
+	// Summed counts the rows added into an interval that an earlier row had
+	// started (a history finer than the step).
+	Summed int `json:"summed_rows"`
+	// BadRows counts the rows refused.
+	BadRows int `json:"bad_rows,omitempty"`
 }
+
+// Largest plausible values of a row: more is a unit mistake or garbage, and
+// would overflow the model's arithmetic.
+const (
+	// MaxContacts bounds offered, handled and abandoned per row.
+	MaxContacts = 1e6
+	// MaxSeconds bounds the per-contact times (aht, asa, abandon_time).
+	MaxSeconds = 86400
+)
 
 // Column names accepted in the header (case-insensitive).
 var csvAliases = map[string][]string{
@@ -112,64 +181,22 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 	if !ValidStep(opt.Step) {
 		return nil, rep, fmt.Errorf("%w: step %v: must be 15m, 30m or 1h", ErrBadInput, opt.Step)
 	}
-	loc := opt.Location
-	if loc == nil {
-		loc = time.UTC
+	if opt.Location == nil {
+		opt.Location = time.UTC
 	}
-	maxErr := opt.MaxErrors
-	if maxErr <= 0 {
-		maxErr = 20
+	if opt.MaxErrors <= 0 {
+		opt.MaxErrors = 20
 	}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+	col, err := readHeader(cr, opt)
 	if err != nil {
-		return nil, rep, fmt.Errorf("%w: csv header: %v", ErrBadInput, err)
+		return nil, rep, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		for name, al := range csvAliases {
-			for _, a := range al {
-				if h == a {
-					if _, dup := col[name]; dup {
-						return nil, rep, &RowError{Line: 1, Column: h, Msg: "column given twice (as " + name + ")"}
-					}
-					col[name] = i
-				}
-			}
-		}
-	}
-	for _, need := range []string{"timestamp", "offered"} {
-		if _, ok := col[need]; !ok {
-			return nil, rep, &RowError{Line: 1, Column: need, Msg: fmt.Sprintf("missing column (accepted names: %s)", strings.Join(csvAliases[need], ", "))}
-		}
-	}
-	if _, ok := col["queue"]; !ok && opt.Queue == "" {
-		return nil, rep, &RowError{Line: 1, Column: "queue", Msg: "no queue column and no queue given"}
-	}
-	type key struct {
-		q string
-		t int64
-	}
-	type acc struct {
-		p    Point
-		ahtW float64
-		line int
-		rows int
-		aht0 float64 // the AHT of a single row, kept exact
-	}
-	points := map[key]*acc{}
-	var errs []error
-	addErr := func(e *RowError) bool {
-		errs = append(errs, e)
-		return len(errs) >= maxErr
-	}
-	line := 1
-	for {
+	im := &importer{opt: opt, col: col, points: map[pointKey]*pointAcc{}, seen: map[pointKey]int{}, kinds: map[string]*RowError{}}
+	for line := 2; ; line++ {
 		rec, err := cr.Read()
-		line++
 		if err == io.EOF {
 			break
 		}
@@ -178,120 +205,266 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			if addErr(&RowError{Line: line, Msg: err.Error()}) {
-				break
-			}
+			im.fail(&RowError{Line: line, Msg: err.Error(), kind: "csv"})
 			continue
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
 		rep.Rows++
-		field := func(name string) (string, bool) {
-			i, ok := col[name]
-			if !ok {
-				return "", false
+		im.row(line, rec)
+	}
+	rep.BadRows, rep.Summed = im.bad, im.summed
+	if len(im.errs) > 0 {
+		return nil, rep, im.err()
+	}
+	out := im.series()
+	for _, s := range out {
+		rep.Points += len(s.Points)
+	}
+	rep.Queues = len(out)
+	return out, rep, nil
+}
+
+// readHeader maps the header's columns (by their accepted names) to their
+// index.
+func readHeader(cr *csv.Reader, opt ImportOptions) (map[string]int, error) {
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%w: csv header: %v", ErrBadInput, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		for name, al := range csvAliases {
+			for _, a := range al {
+				if h == a {
+					if _, dup := col[name]; dup {
+						return nil, &RowError{Line: 1, Column: h, Msg: "column given twice (as " + name + ")"}
+					}
+					col[name] = i
+				}
 			}
-			if i >= len(rec) {
-				return "", true
-			}
-			return strings.TrimSpace(rec[i]), true
 		}
-		ts, _ := field("timestamp")
-		t, err := parseTimestamp(ts, loc)
-		if err != nil {
-			if addErr(&RowError{Line: line, Column: "timestamp", Msg: err.Error()}) {
-				break
-			}
+	}
+	for _, need := range []string{"timestamp", "offered"} {
+		if _, ok := col[need]; !ok {
+			return nil, &RowError{Line: 1, Column: need, Msg: fmt.Sprintf("missing column (accepted names: %s)", strings.Join(csvAliases[need], ", "))}
+		}
+	}
+	if _, ok := col["queue"]; !ok && opt.Queue == "" {
+		return nil, &RowError{Line: 1, Column: "queue", Msg: "no queue column and no queue given"}
+	}
+	return col, nil
+}
+
+// numericColumns are the number columns of a row, in rowValues order.
+var numericColumns = [...]string{"offered", "handled", "abandoned", "aht", "wait", "asa", "abandon"}
+
+// rowValues holds a row's numbers, indexed like numericColumns.
+type rowValues [len(numericColumns)]float64
+
+type pointKey struct {
+	q string
+	t int64
+}
+
+// pointAcc accumulates the rows of one (queue, interval).
+type pointAcc struct {
+	p    Point
+	ahtW float64
+	line int
+	rows int
+	aht0 float64 // the AHT of a single row, kept exact
+}
+
+// importer turns CSV rows into points.
+type importer struct {
+	opt    ImportOptions
+	col    map[string]int
+	points map[pointKey]*pointAcc
+	seen   map[pointKey]int // AggregateFiner: exact timestamp -> its line
+	summed int
+
+	errs  []*RowError          // the first row of each kind of failure, in order
+	kinds map[string]*RowError // kind -> that first row
+	bad   int                  // rows refused
+	last  int                  // the line of the last row refused
+}
+
+// fail records a bad row; a row that fails like an earlier one only adds
+// its line to the earlier one's.
+func (im *importer) fail(e *RowError) {
+	if e.Line != im.last {
+		im.bad++
+		im.last = e.Line
+	}
+	key := e.Column + "\x00" + e.kind
+	if first, ok := im.kinds[key]; ok {
+		first.More++
+		if len(first.Lines) < 5 {
+			first.Lines = append(first.Lines, e.Line)
+		}
+		return
+	}
+	im.kinds[key] = e
+	im.errs = append(im.errs, e)
+}
+
+// err joins the recorded failures, at most MaxErrors of them.
+func (im *importer) err() error {
+	errs := make([]error, 0, len(im.errs)+1)
+	for i, e := range im.errs {
+		if i == im.opt.MaxErrors {
+			errs = append(errs, fmt.Errorf("%w: csv: %d more kinds of error not listed", ErrBadInput, len(im.errs)-i))
+			break
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// field returns the named column of rec ("" past its end) and whether the
+// file has that column.
+func (im *importer) field(rec []string, name string) (string, bool) {
+	i, ok := im.col[name]
+	if !ok {
+		return "", false
+	}
+	if i >= len(rec) {
+		return "", true
+	}
+	return strings.TrimSpace(rec[i]), true
+}
+
+// row reads one data row at line; a bad row records its errors and adds
+// nothing.
+func (im *importer) row(line int, rec []string) {
+	ts, _ := im.field(rec, "timestamp")
+	t, ok := im.timestamp(line, ts)
+	if !ok {
+		return
+	}
+	q := im.opt.Queue
+	if v, ok := im.field(rec, "queue"); ok {
+		if q = v; q == "" {
+			im.fail(&RowError{Line: line, Column: "queue", Msg: "empty queue", kind: "empty"})
+			return
+		}
+	}
+	vals, ok := im.numbers(line, rec)
+	if !ok {
+		return
+	}
+	st := floorStep(t, im.opt.Step)
+	if im.opt.Aggregate == AggregateNone && !st.Equal(t) {
+		im.fail(&RowError{Line: line, Column: "timestamp", kind: "unaligned",
+			Msg: fmt.Sprintf("%s is not the start of a %v interval (aggregate auto sums rows finer than the step)", ts, im.opt.Step)})
+		return
+	}
+	if im.opt.Aggregate == AggregateFiner {
+		k := pointKey{q, t.Unix()}
+		if first, dup := im.seen[k]; dup {
+			im.fail(&RowError{Line: line, Column: "timestamp", kind: "duplicate",
+				Msg: fmt.Sprintf("duplicate timestamp %s for queue %q (first on line %d; aggregate true sums repeated timestamps)", ts, q, first)})
+			return
+		}
+		im.seen[k] = line
+	}
+	im.add(line, q, st, vals)
+}
+
+// timestamp parses a row's timestamp in the site's zone.
+func (im *importer) timestamp(line int, ts string) (time.Time, bool) {
+	loc := im.opt.Location
+	t, err := parseTimestamp(ts, loc)
+	if err != nil {
+		im.fail(&RowError{Line: line, Column: "timestamp", Msg: err.Error(), kind: "unparseable"})
+		return t, false
+	}
+	// A wall-clock time skipped by daylight saving is normalised by
+	// time.Date; refuse it rather than shift it silently.
+	if !hasOffset(ts) && t.Format("2006-01-02 15:04") != normClock(ts) {
+		im.fail(&RowError{Line: line, Column: "timestamp", kind: "dst", Msg: fmt.Sprintf("%q does not exist in %s (daylight-saving gap)", ts, loc)})
+		return t, false
+	}
+	return t, true
+}
+
+// numbers parses a row's number columns; every bad one is recorded.
+func (im *importer) numbers(line int, rec []string) (rowValues, bool) {
+	var vals rowValues
+	ok := true
+	for i, name := range numericColumns {
+		s, has := im.field(rec, name)
+		if !has || (s == "" && name != "offered") {
 			continue
 		}
-		if !hasOffset(ts) {
-			// A wall-clock time skipped by daylight saving is normalised by
-			// time.Date; refuse it rather than shift it silently.
-			if t.Format("2006-01-02 15:04") != normClock(ts) {
-				if addErr(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%q does not exist in %s (daylight-saving gap)", ts, loc)}) {
-					break
-				}
-				continue
-			}
-		}
-		q := opt.Queue
-		if v, ok := field("queue"); ok {
-			q = v
-			if q == "" {
-				if addErr(&RowError{Line: line, Column: "queue", Msg: "empty queue"}) {
-					break
-				}
-				continue
-			}
-		}
-		var vals [7]float64
-		bad := false
-		for i, name := range []string{"offered", "handled", "abandoned", "aht", "wait", "asa", "abandon"} {
-			s, ok := field(name)
-			if !ok || (s == "" && name != "offered") {
-				continue
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			switch {
-			case err != nil:
-				bad = true
-				if addErr(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not a number: %q", s)}) {
-					break
-				}
-			case math.IsNaN(v) || math.IsInf(v, 0):
-				bad = true
-				addErr(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("not finite: %q", s)})
-			case v < 0:
-				bad = true
-				addErr(&RowError{Line: line, Column: name, Msg: fmt.Sprintf("negative: %v", v)})
-			}
+		v, err := strconv.ParseFloat(s, 64)
+		limit, unit := valueLimit(name)
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			im.fail(&RowError{Line: line, Column: name, kind: "range", Msg: fmt.Sprintf("out of range: %s (at most %g %s)", s, limit, unit)})
+		case err != nil:
+			im.fail(&RowError{Line: line, Column: name, kind: "number", Msg: fmt.Sprintf("not a number: %q", s)})
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			im.fail(&RowError{Line: line, Column: name, kind: "finite", Msg: fmt.Sprintf("not finite: %q", s)})
+		case v < 0:
+			im.fail(&RowError{Line: line, Column: name, kind: "negative", Msg: fmt.Sprintf("negative: %v", v)})
+		case v > limit:
+			im.fail(&RowError{Line: line, Column: name, kind: "range", Msg: fmt.Sprintf("out of range: %s (at most %g %s)", s, limit, unit)})
+		default:
 			vals[i] = v
-		}
-		if bad {
-			if len(errs) >= maxErr {
-				break
-			}
 			continue
 		}
-		st := floorStep(t, opt.Step)
-		if !opt.Aggregate && !st.Equal(t) {
-			if addErr(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("%s is not the start of a %v interval (set aggregate to sum finer rows)", ts, opt.Step)}) {
-				break
-			}
-			continue
-		}
-		k := key{q, st.Unix()}
-		a := points[k]
-		if a == nil {
-			a = &acc{p: Point{Start: st}, line: line}
-			points[k] = a
-		} else if !opt.Aggregate {
-			if addErr(&RowError{Line: line, Column: "timestamp", Msg: fmt.Sprintf("duplicate interval %s for queue %q (first on line %d)", st.Format(time.RFC3339), q, a.line)}) {
-				break
-			}
-			continue
-		}
-		a.rows++
-		a.aht0 = vals[3]
-		a.p.Offered += vals[0]
-		a.p.Handled += vals[1]
-		a.p.Abandoned += vals[2]
-		a.p.WaitSeconds += vals[4] + vals[5]*vals[1] + vals[6]*vals[2]
-		if vals[3] > 0 {
-			w := ahtWeight(vals[1], vals[0])
-			a.p.AHT += vals[3] * w
-			a.ahtW += w
-		}
+		ok = false
 	}
-	if len(errs) > 0 {
-		if len(errs) >= maxErr {
-			errs = append(errs, fmt.Errorf("forecast: csv: stopped after %d errors", maxErr))
-		}
-		return nil, rep, errors.Join(errs...)
+	return vals, ok
+}
+
+// valueLimit is the largest plausible value of a number column and its
+// unit.
+func valueLimit(column string) (float64, string) {
+	switch column {
+	case "offered", "handled", "abandoned":
+		return MaxContacts, "contacts in one row"
+	case "wait":
+		return MaxContacts * MaxSeconds, "seconds in one row"
+	default:
+		return MaxSeconds, "seconds per contact"
 	}
+}
+
+// add puts a good row into the interval starting at st.
+func (im *importer) add(line int, q string, st time.Time, vals rowValues) {
+	k := pointKey{q, st.Unix()}
+	a := im.points[k]
+	if a == nil {
+		a = &pointAcc{p: Point{Start: st}, line: line}
+		im.points[k] = a
+	} else if im.opt.Aggregate == AggregateNone {
+		im.fail(&RowError{Line: line, Column: "timestamp", kind: "duplicate", Msg: fmt.Sprintf("duplicate interval %s for queue %q (first on line %d)", st.Format(time.RFC3339), q, a.line)})
+		return
+	} else {
+		im.summed++
+	}
+	a.rows++
+	a.aht0 = vals[3]
+	a.p.Offered += vals[0]
+	a.p.Handled += vals[1]
+	a.p.Abandoned += vals[2]
+	a.p.WaitSeconds += vals[4] + vals[5]*vals[1] + vals[6]*vals[2]
+	if vals[3] > 0 {
+		w := ahtWeight(vals[1], vals[0])
+		a.p.AHT += vals[3] * w
+		a.ahtW += w
+	}
+}
+
+// series builds one sorted Series per queue from the accumulated points.
+func (im *importer) series() map[string]*Series {
 	out := map[string]*Series{}
-	for k, a := range points {
+	for k, a := range im.points {
 		switch {
 		case a.rows == 1:
 			a.p.AHT = a.aht0
@@ -300,17 +473,15 @@ func ReadCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, 
 		}
 		s := out[k.q]
 		if s == nil {
-			s = &Series{Queue: k.q, Step: opt.Step, Location: loc}
+			s = &Series{Queue: k.q, Step: im.opt.Step, Location: im.opt.Location}
 			out[k.q] = s
 		}
 		s.Points = append(s.Points, a.p)
 	}
 	for _, s := range out {
 		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].Start.Before(s.Points[j].Start) })
-		rep.Points += len(s.Points)
 	}
-	rep.Queues = len(out)
-	return out, rep, nil
+	return out
 }
 
 func hasOffset(s string) bool {

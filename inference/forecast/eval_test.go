@@ -41,7 +41,7 @@ func loadBankCalls(t testing.TB, dir string) *Series {
 		t.Skipf("bank_calls not available: %v", err)
 	}
 	defer f.Close()
-	set, _, err := ReadCSV(f, ImportOptions{Step: 30 * time.Minute, Queue: "bank", Aggregate: true})
+	set, _, err := ReadCSV(f, ImportOptions{Step: 30 * time.Minute, Queue: "bank", Aggregate: AggregateAll})
 	if err != nil {
 		t.Fatalf("ReadCSV(%s): %v", path, err)
 	}

@@ -196,3 +196,23 @@ type Holiday struct {
 	Name   string `json:"name"`
 	Closed bool   `json:"closed,omitempty"`
 }
+
+// ParseHolidays reads a calendar written as comma-separated
+// DATE:NAME[:closed] items, e.g. "2026-12-25:christmas:closed,
+// 2026-11-27:black-friday" (the API's holidays parameter and the CLI's
+// -holidays flag).
+func ParseHolidays(s string) ([]Holiday, error) {
+	var out []Holiday
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		f := strings.Split(item, ":")
+		if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "closed") {
+			return nil, fmt.Errorf("%w: holidays: %q: want DATE:NAME or DATE:NAME:closed", ErrBadConfig, item)
+		}
+		out = append(out, Holiday{Date: f[0], Name: f[1], Closed: len(f) == 3})
+	}
+	return out, nil
+}

@@ -77,23 +77,12 @@ const LongTermModelVersion = "earshot-monthly/1"
 // prediction interval (residual variance x (1 + 1/n + (t - mean t)²/Sxx))
 // gives the uncertainty. A month total sums the days that are open under
 // cfg's hours and calendar. AHT is the handled-weighted mean of the last 90
-// days (lt.DefaultAHT without AHT data; FTE is 0 when both are 0). Needs 90
-// days of history.
+// days, else lt.DefaultAHT; without either it fails with ErrNoAHT rather
+// than report an FTE of 0. Needs 90 days of history.
 func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, error) {
-	if err := cfg.Validate(); err != nil {
+	fc, err := lt.check(cfg)
+	if err != nil {
 		return nil, err
-	}
-	if lt.Months < 1 || lt.Months > 36 {
-		return nil, fmt.Errorf("%w: months %d: must be 1..36", ErrBadConfig, lt.Months)
-	}
-	switch lt.Trend {
-	case "", "linear", "flat":
-	default:
-		return nil, fmt.Errorf("%w: long-term trend must be linear or flat, got %q", ErrBadConfig, lt.Trend)
-	}
-	fc := lt.FTE.withDefaults()
-	if fc.HoursPerWeek <= 0 || fc.Shrinkage < 0 || fc.Shrinkage >= 1 || fc.Occupancy <= 0 || fc.Occupancy > 1 {
-		return nil, fmt.Errorf("%w: fte settings out of range: %+v", ErrBadConfig, fc)
 	}
 	if s == nil || len(s.Points) == 0 {
 		return nil, fmt.Errorf("%w: empty series", ErrTooShort)
@@ -106,19 +95,85 @@ func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, erro
 		hours, _ = ParseHours(cfg.Hours)
 	}
 	g := newGrid(s, hours, cfg.Holidays)
-	type dayTot struct {
-		d        int
-		tot      float64
-		aht, ahW float64
+	days := dailyTotals(g)
+	if len(days) < 2 || days[len(days)-1].d-days[0].d < 89 {
+		return nil, fmt.Errorf("%w: queue %q: long-term forecast needs 90 days of history", ErrTooShort, s.Queue)
 	}
-	var days []dayTot
+	dm, err := fitDaily(g, days)
+	if err != nil {
+		return nil, fmt.Errorf("forecast: long-term fit of %q: %w", s.Queue, err)
+	}
+	out := &LongTermForecast{Queue: s.Queue, ModelVersion: LongTermModelVersion}
+	months := dm.monthlyLevels(days)
+	for _, mm := range months {
+		out.History = append(out.History, MonthActual{Month: mm.key, Volume: mm.act, Coverage: float64(mm.days) / math.Max(float64(mm.openDays), 1)})
+	}
+	tr := fitMonthlyTrend(months, lt.Trend == "flat")
+	aht := recentAHT(days, dm.last, func(dt dayTotal) (int, float64, float64) { return dt.d, dt.aht, dt.ahW })
+	if aht == 0 {
+		aht = lt.DefaultAHT
+	}
+	if !(aht > 0) {
+		return nil, fmt.Errorf("%w: queue %q: the last 90 days of history hold no AHT; give default_aht (e.g. 240s) to turn volume into FTE", ErrNoAHT, s.Queue)
+	}
+	firstMonth, lastMonth := dm.monthOf(days[0].d), dm.monthOf(dm.last)
+	for k := 1; k <= lt.Months; k++ {
+		m := lastMonth.AddDate(0, k, 0)
+		base, od := dm.monthBase(m)
+		mf := MonthForecast{Month: m.Format("2006-01"), OpenDays: od, AHT: aht}
+		if od > 0 {
+			lv, v := tr.at(monthsBetween(firstMonth, m))
+			sd := math.Sqrt(v)
+			e := func(z float64) float64 { return base * math.Exp(lv+z) }
+			mf.Volume = Estimate{Value: e(0), Mean: e(v / 2), Lower80: e(-z80 * sd), Upper80: e(z80 * sd), Lower95: e(-z95 * sd), Upper95: e(z95 * sd)}
+		}
+		paid := fc.HoursPerWeek * 52 / 12 * (1 - fc.Shrinkage) * fc.Occupancy
+		fte := func(vol float64) float64 { return vol * aht / 3600 / paid }
+		mf.WorkloadHours = mf.Volume.Mean * aht / 3600
+		mf.FTE = Estimate{Value: fte(mf.Volume.Value), Mean: fte(mf.Volume.Mean), Lower80: fte(mf.Volume.Lower80), Upper80: fte(mf.Volume.Upper80), Lower95: fte(mf.Volume.Lower95), Upper95: fte(mf.Volume.Upper95)}
+		out.Months = append(out.Months, mf)
+	}
+	return out, nil
+}
+
+// check validates the settings and returns the FTE conversion with its
+// defaults filled in.
+func (lt LongTermConfig) check(cfg Config) (FTEConfig, error) {
+	if err := cfg.Validate(); err != nil {
+		return FTEConfig{}, err
+	}
+	if lt.Months < 1 || lt.Months > 36 {
+		return FTEConfig{}, fmt.Errorf("%w: months %d: must be 1..36", ErrBadConfig, lt.Months)
+	}
+	switch lt.Trend {
+	case "", "linear", "flat":
+	default:
+		return FTEConfig{}, fmt.Errorf("%w: long-term trend must be linear or flat, got %q", ErrBadConfig, lt.Trend)
+	}
+	fc := lt.FTE.withDefaults()
+	if fc.HoursPerWeek <= 0 || fc.Shrinkage < 0 || fc.Shrinkage >= 1 || fc.Occupancy <= 0 || fc.Occupancy > 1 {
+		return FTEConfig{}, fmt.Errorf("%w: fte settings out of range: %+v", ErrBadConfig, fc)
+	}
+	return fc, nil
+}
+
+// dayTotal is one day's open-hours total and its AHT sums.
+type dayTotal struct {
+	d        int
+	tot      float64
+	aht, ahW float64
+}
+
+// dailyTotals sums the open intervals of every day with data that is not
+// closed; days whose total is zero are left out.
+func dailyTotals(g *grid) []dayTotal {
+	var days []dayTotal
 	for d := 0; d < g.nDays; d++ {
 		if !g.has[d] || g.closed[d] {
 			continue
 		}
 		wd := g.weekday(d)
-		var dt dayTot
-		dt.d = d
+		dt := dayTotal{d: d}
 		for sl, o := range g.open[wd] {
 			if o {
 				i := d*g.spd + sl
@@ -131,52 +186,47 @@ func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, erro
 			days = append(days, dt)
 		}
 	}
-	if len(days) < 2 || days[len(days)-1].d-days[0].d < 89 {
-		return nil, fmt.Errorf("%w: queue %q: long-term forecast needs 90 days of history", ErrTooShort, s.Queue)
-	}
-	span := days[len(days)-1].d - days[0].d + 1
-	last := days[len(days)-1].d
-	order := 0
+	return days
+}
+
+// dailyModel is the ridge regression of log daily totals on a trend,
+// weekday effects, yearly Fourier terms and holidays.
+type dailyModel struct {
+	g     *grid
+	last  int            // the last day with data
+	order int            // Fourier pairs of the yearly seasonality (0: none)
+	names map[string]int // holiday name -> its column after the Fourier terms
+	p     int            // number of features
+	beta  []float64
+	row   []float64 // scratch row for seasonal
+}
+
+// fitDaily fits the daily model on days.
+func fitDaily(g *grid, days []dayTotal) (*dailyModel, error) {
+	dm := &dailyModel{g: g, last: days[len(days)-1].d, names: map[string]int{}}
+	span := dm.last - days[0].d + 1
 	yearPen := 0.0
 	if span >= 365 {
-		order = 3
+		dm.order = 3
 		yearPen = 1 / (0.1 * 0.1) // rel. to noise: see below
 		if span >= 730 {
 			yearPen = 1 / (0.3 * 0.3)
 		}
 	}
-	names := map[string]int{}
 	for _, dt := range days {
 		if h := g.holiday[dt.d]; h != "" {
-			if _, ok := names[h]; !ok {
-				names[h] = len(names)
+			if _, ok := dm.names[h]; !ok {
+				dm.names[h] = len(dm.names)
 			}
 		}
 	}
-	p := 2 + 7 + 2*order + len(names)
-	feat := func(d int, row []float64) {
-		clear(row)
-		row[0] = 1
-		row[1] = float64(d-last) / 365.25
-		row[2+int(g.weekday(d))] = 1
-		if order > 0 {
-			x := 2 * math.Pi * yearFrac(civil(g.day0).AddDate(0, 0, d))
-			for k := 0; k < order; k++ {
-				row[9+2*k] = math.Sin(float64(k+1) * x)
-				row[9+2*k+1] = math.Cos(float64(k+1) * x)
-			}
-		}
-		if h, _ := g.holidayOn(d); h != "" {
-			if k, ok := names[h]; ok {
-				row[9+2*order+k] = 1
-			}
-		}
-	}
+	p := 2 + 7 + 2*dm.order + len(dm.names)
+	dm.p, dm.row = p, make([]float64, p)
 	x := make([]float64, len(days)*p)
 	y := make([]float64, len(days))
 	w := make([]float64, len(days))
 	for i, dt := range days {
-		feat(dt.d, x[i*p:(i+1)*p])
+		dm.features(dt.d, x[i*p:(i+1)*p])
 		y[i] = math.Log(dt.tot)
 		w[i] = 1
 	}
@@ -186,74 +236,123 @@ func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, erro
 	for k := 0; k < 7; k++ {
 		pen[2+k] = s2
 	}
-	for k := 0; k < 2*order; k++ {
+	for k := 0; k < 2*dm.order; k++ {
 		pen[9+k] = s2 * yearPen
 	}
-	for k := 0; k < len(names); k++ {
-		pen[9+2*order+k] = s2 / 0.25
+	for k := 0; k < len(dm.names); k++ {
+		pen[9+2*dm.order+k] = s2 / 0.25
 	}
-	beta, err := ridge(x, y, w, p, pen)
-	if err != nil {
-		return nil, fmt.Errorf("forecast: long-term fit of %q: %w", s.Queue, err)
-	}
-	// seasonal(d): the fit without intercept and trend.
-	row := make([]float64, p)
-	seasonal := func(d int) float64 {
-		feat(d, row)
-		v := 0.0
-		for j := 2; j < p; j++ {
-			v += beta[j] * row[j]
+	var err error
+	dm.beta, err = ridge(x, y, w, p, pen)
+	return dm, err
+}
+
+// features writes day d's regressors into row: intercept, trend in years
+// before the last day, weekday dummies, Fourier terms, holiday dummies.
+func (dm *dailyModel) features(d int, row []float64) {
+	g := dm.g
+	clear(row)
+	row[0] = 1
+	row[1] = float64(d-dm.last) / 365.25
+	row[2+int(g.weekday(d))] = 1
+	if dm.order > 0 {
+		x := 2 * math.Pi * yearFrac(civil(g.day0).AddDate(0, 0, d))
+		for k := 0; k < dm.order; k++ {
+			row[9+2*k] = math.Sin(float64(k+1) * x)
+			row[9+2*k+1] = math.Cos(float64(k+1) * x)
 		}
-		return v
 	}
-	// Monthly deseasonalised levels: log(Σ actual / Σ exp(seasonal)) over the
-	// month's days with data.
-	type mon struct {
-		key            string
-		t              float64 // months since the first month
-		act, base      float64
-		days, openDays int
+	if h, _ := g.holidayOn(d); h != "" {
+		if k, ok := dm.names[h]; ok {
+			row[9+2*dm.order+k] = 1
+		}
 	}
-	var months []*mon
-	monthOf := func(d int) time.Time {
-		c := civil(g.day0).AddDate(0, 0, d)
-		return time.Date(c.Year(), c.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// seasonal is the fit of day d without intercept and trend.
+func (dm *dailyModel) seasonal(d int) float64 {
+	dm.features(d, dm.row)
+	v := 0.0
+	for j := 2; j < dm.p; j++ {
+		v += dm.beta[j] * dm.row[j]
 	}
-	firstMonth := monthOf(days[0].d)
-	idx := map[string]*mon{}
+	return v
+}
+
+// monthOf is the first of day d's month (UTC midnight, a map key).
+func (dm *dailyModel) monthOf(d int) time.Time {
+	c := civil(dm.g.day0).AddDate(0, 0, d)
+	return time.Date(c.Year(), c.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// open reports whether day d is open under the hours and the calendar.
+func (dm *dailyModel) open(d int) bool {
+	if _, closed := dm.g.holidayOn(d); closed {
+		return false
+	}
+	return dm.g.openSlots(dm.g.weekday(d)) > 0
+}
+
+// monthBase sums exp(seasonal) over month m's open days and counts them.
+func (dm *dailyModel) monthBase(m time.Time) (base float64, openDays int) {
+	for d := dm.g.dayIndex(time.Date(m.Year(), m.Month(), 1, 12, 0, 0, 0, dm.g.loc)); dm.monthOf(d) == m; d++ {
+		if dm.open(d) {
+			base += math.Exp(dm.seasonal(d))
+			openDays++
+		}
+	}
+	return base, openDays
+}
+
+// monthLevel is one month of history: its actual total and the sum of the
+// seasonal fit over the same days with data, whose ratio is the month's
+// deseasonalised level.
+type monthLevel struct {
+	key            string
+	t              float64 // months since the first month
+	act, base      float64
+	days, openDays int
+}
+
+// monthlyLevels groups days into months, in order.
+func (dm *dailyModel) monthlyLevels(days []dayTotal) []*monthLevel {
+	var months []*monthLevel
+	firstMonth := dm.monthOf(days[0].d)
+	idx := map[string]*monthLevel{}
 	for _, dt := range days {
-		m := monthOf(dt.d)
+		m := dm.monthOf(dt.d)
 		k := m.Format("2006-01")
 		mm := idx[k]
 		if mm == nil {
-			mm = &mon{key: k, t: monthsBetween(firstMonth, m)}
+			mm = &monthLevel{key: k, t: monthsBetween(firstMonth, m)}
 			idx[k] = mm
 			months = append(months, mm)
 		}
 		mm.act += dt.tot
-		mm.base += math.Exp(seasonal(dt.d))
+		mm.base += math.Exp(dm.seasonal(dt.d))
 		mm.days++
 	}
-	open := func(d int) bool {
-		if _, closed := g.holidayOn(d); closed {
-			return false
-		}
-		return g.openSlots(g.weekday(d)) > 0
-	}
-	out := &LongTermForecast{Queue: s.Queue, ModelVersion: LongTermModelVersion}
 	for _, mm := range months {
 		m, _ := time.Parse("2006-01", mm.key)
-		for d := g.dayIndex(time.Date(m.Year(), m.Month(), 1, 12, 0, 0, 0, g.loc)); ; d++ {
-			if monthOf(d) != m {
-				break
-			}
-			if open(d) {
+		for d := dm.g.dayIndex(time.Date(m.Year(), m.Month(), 1, 12, 0, 0, 0, dm.g.loc)); dm.monthOf(d) == m; d++ {
+			if dm.open(d) {
 				mm.openDays++
 			}
 		}
-		out.History = append(out.History, MonthActual{Month: mm.key, Volume: mm.act, Coverage: float64(mm.days) / math.Max(float64(mm.openDays), 1)})
 	}
-	// Weighted linear trend of the monthly level (weights: days with data).
+	return months
+}
+
+// monthlyTrend is the weighted linear trend of the monthly log levels
+// (weights: days with data) with its prediction variance.
+type monthlyTrend struct {
+	a, b     float64 // level = a + b t
+	tbar     float64 // weighted mean t
+	sxx, sw  float64 // weighted Sxx and weight sum
+	nm, sig2 float64 // months, residual variance of a month of average weight
+}
+
+func fitMonthlyTrend(months []*monthLevel, flat bool) monthlyTrend {
 	var sw, st, sy, stt, sty float64
 	for _, mm := range months {
 		lv := math.Log(mm.act / mm.base)
@@ -264,60 +363,33 @@ func LongTerm(s *Series, cfg Config, lt LongTermConfig) (*LongTermForecast, erro
 		stt += wt * mm.t * mm.t
 		sty += wt * mm.t * lv
 	}
-	tbar := st / sw
-	sxx := stt - st*st/sw
-	b := 0.0
-	if sxx > 0 && lt.Trend != "flat" && len(months) >= 3 {
-		b = (sty - st*sy/sw) / sxx
+	tr := monthlyTrend{tbar: st / sw, sxx: stt - st*st/sw, sw: sw, nm: float64(len(months))}
+	if tr.sxx > 0 && !flat && len(months) >= 3 {
+		tr.b = (sty - st*sy/sw) / tr.sxx
 	}
-	a := sy/sw - b*tbar
+	tr.a = sy/sw - tr.b*tr.tbar
 	var rss float64
 	for _, mm := range months {
-		e := math.Log(mm.act/mm.base) - (a + b*mm.t)
+		e := math.Log(mm.act/mm.base) - (tr.a + tr.b*mm.t)
 		rss += float64(mm.days) * e * e
 	}
 	npar := 2.0
-	if b == 0 {
+	if tr.b == 0 {
 		npar = 1
 	}
-	// Residual variance of a month's level, per month of average weight.
-	nm := float64(len(months))
-	sig2 := rss / sw * nm / math.Max(nm-npar, 1)
-	sig2 = math.Max(sig2, 1e-4)
-	lastMonth := monthOf(last)
-	aht := recentAHT(days, last, func(dt dayTot) (int, float64, float64) { return dt.d, dt.aht, dt.ahW })
-	if aht == 0 {
-		aht = lt.DefaultAHT
+	tr.sig2 = rss / sw * tr.nm / math.Max(tr.nm-npar, 1)
+	tr.sig2 = math.Max(tr.sig2, 1e-4)
+	return tr
+}
+
+// at is the predicted log level t months after the first month and its
+// variance.
+func (tr monthlyTrend) at(t float64) (level, variance float64) {
+	v := tr.sig2 * (1 + 1/tr.nm)
+	if tr.b != 0 && tr.sxx > 0 {
+		v += tr.sig2 * (t - tr.tbar) * (t - tr.tbar) / (tr.sxx / (tr.sw / tr.nm))
 	}
-	for k := 1; k <= lt.Months; k++ {
-		m := lastMonth.AddDate(0, k, 0)
-		t := monthsBetween(firstMonth, m)
-		lv := a + b*t
-		v := sig2 * (1 + 1/nm)
-		if b != 0 && sxx > 0 {
-			v += sig2 * (t - tbar) * (t - tbar) / (sxx / (sw / nm))
-		}
-		var base float64
-		od := 0
-		for d := g.dayIndex(time.Date(m.Year(), m.Month(), 1, 12, 0, 0, 0, g.loc)); monthOf(d) == m; d++ {
-			if open(d) {
-				base += math.Exp(seasonal(d))
-				od++
-			}
-		}
-		mf := MonthForecast{Month: m.Format("2006-01"), OpenDays: od, AHT: aht}
-		if od > 0 {
-			sd := math.Sqrt(v)
-			e := func(z float64) float64 { return base * math.Exp(lv+z) }
-			mf.Volume = Estimate{Value: e(0), Mean: e(v / 2), Lower80: e(-z80 * sd), Upper80: e(z80 * sd), Lower95: e(-z95 * sd), Upper95: e(z95 * sd)}
-		}
-		paid := fc.HoursPerWeek * 52 / 12 * (1 - fc.Shrinkage) * fc.Occupancy
-		fte := func(vol float64) float64 { return vol * aht / 3600 / paid }
-		mf.WorkloadHours = mf.Volume.Mean * aht / 3600
-		mf.FTE = Estimate{Value: fte(mf.Volume.Value), Mean: fte(mf.Volume.Mean), Lower80: fte(mf.Volume.Lower80), Upper80: fte(mf.Volume.Upper80), Lower95: fte(mf.Volume.Lower95), Upper95: fte(mf.Volume.Upper95)}
-		out.Months = append(out.Months, mf)
-	}
-	return out, nil
+	return tr.a + tr.b*t, v
 }
 
 func monthsBetween(a, b time.Time) float64 {

@@ -316,3 +316,28 @@ func TestPartialLastDay(t *testing.T) {
 		t.Errorf("partial day moved the week's forecast by a factor %.3f", r)
 	}
 }
+
+// TestLongTermWithoutAHT: a history without AHT gives no FTE of 0; it
+// asks for default_aht, and with it the FTE follows from that AHT.
+func TestLongTermWithoutAHT(t *testing.T) {
+	sy := defaultSynth()
+	sy.days = 120
+	sy.step = time.Hour
+	s := sy.series()
+	for i := range s.Points {
+		s.Points[i].AHT = 0
+	}
+	_, err := LongTerm(s, DefaultConfig(), LongTermConfig{Months: 3})
+	if !errors.Is(err, ErrNoAHT) || !strings.Contains(err.Error(), "default_aht") {
+		t.Fatalf("no AHT: err %v, want ErrNoAHT naming default_aht", err)
+	}
+	lt, err := LongTerm(s, DefaultConfig(), LongTermConfig{Months: 3, DefaultAHT: 240})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range lt.Months {
+		if m.AHT != 240 || !(m.FTE.Mean > 0) {
+			t.Errorf("%s: AHT %v, FTE %v; want 240 and a positive FTE", m.Month, m.AHT, m.FTE.Mean)
+		}
+	}
+}

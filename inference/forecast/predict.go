@@ -35,7 +35,7 @@ type ForecastPoint struct {
 type Forecast struct {
 	Queue        string        `json:"queue"`
 	ModelVersion string        `json:"model_version"`
-	Step         time.Duration `json:"step"`
+	Step         time.Duration `json:"-"` // JSON: step_seconds
 	Location     string        `json:"location"`
 	Origin       time.Time     `json:"origin"` // first forecast day, local midnight
 	Days         int           `json:"days"`

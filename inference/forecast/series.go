@@ -15,6 +15,9 @@ var (
 	ErrBadConfig     = errors.New("forecast: bad config")
 	ErrNoOpenHours   = errors.New("forecast: no open intervals")
 	ErrUnknownTarget = errors.New("forecast: unknown target")
+	// ErrNoAHT: staffing or FTE needs an AHT that neither the history nor
+	// the settings (default_aht) give.
+	ErrNoAHT = errors.New("forecast: no AHT")
 )
 
 // Point is one interval of a queue's history. Start is the interval start in
@@ -35,7 +38,7 @@ type Point struct {
 // unique, aligned to Step in Location; intervals with no row are absent.
 type Series struct {
 	Queue    string         `json:"queue"`
-	Step     time.Duration  `json:"step"`
+	Step     time.Duration  `json:"-"` // JSON: step_seconds
 	Location *time.Location `json:"-"`
 	Points   []Point        `json:"points"`
 }
@@ -67,25 +70,17 @@ func (s *Series) Validate() error {
 			return fmt.Errorf("%w: point %d (%s): not after the previous point", ErrBadInput, i, p.Start.Format(time.RFC3339))
 		}
 		for _, f := range []struct {
-			name string
-			v    float64
-		}{{"offered", p.Offered}, {"handled", p.Handled}, {"abandoned", p.Abandoned}, {"aht", p.AHT}, {"wait_seconds", p.WaitSeconds}} {
-			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-				return fmt.Errorf("%w: point %d (%s): %s = %v", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v)
-			}
-			if f.v > maxPointValue[f.name] {
-				return fmt.Errorf("%w: point %d (%s): %s = %g: more than %g", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v, maxPointValue[f.name])
+			name  string
+			v     float64
+			limit float64
+		}{{"offered", p.Offered, MaxContacts}, {"handled", p.Handled, MaxContacts}, {"abandoned", p.Abandoned, MaxContacts},
+			{"aht_seconds", p.AHT, MaxSeconds}, {"wait_seconds", p.WaitSeconds, MaxContacts * MaxSeconds}} {
+			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v > f.limit {
+				return fmt.Errorf("%w: point %d (%s): %s = %v: want 0..%g", ErrBadInput, i, p.Start.Format(time.RFC3339), f.name, f.v, f.limit)
 			}
 		}
 	}
 	return nil
-}
-
-// maxPointValue bounds each field of a point far above any real queue (a
-// million contacts in one interval, a day's handle time), so that the
-// models' arithmetic stays finite and the staffing search bounded.
-var maxPointValue = map[string]float64{
-	"offered": 1e6, "handled": 1e6, "abandoned": 1e6, "aht": 86400, "wait_seconds": 1e6 * 86400,
 }
 
 func aligned(t time.Time, step time.Duration) bool {
@@ -293,4 +288,13 @@ func (s *Series) Patience(since time.Time) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: queue %q: patience needs abandoned contacts and waiting times in the history (wait_seconds, or asa and abandon_time)", ErrBadInput, s.Queue)
 	}
 	return time.Duration(wait / ab * float64(time.Second)), nil
+}
+
+// RecentPatience is Patience over the last days of the series (counted back
+// from its last point): the estimate staffing uses for patience "auto".
+func (s *Series) RecentPatience(days int) (time.Duration, error) {
+	if len(s.Points) == 0 {
+		return 0, fmt.Errorf("%w: empty series", ErrTooShort)
+	}
+	return s.Patience(s.Points[len(s.Points)-1].Start.AddDate(0, 0, -days))
 }

@@ -1,7 +1,6 @@
 package forecast
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 
@@ -44,27 +43,13 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) ImportCSV(r io.Reader, opt ImportOptions) (map[string]*Series, ImportReport, error) {
 	set, rep, err := ReadCSV(r, opt)
 	if err != nil {
-		var bad int
-		for _, e := range unwrapAll(err) {
-			var re *RowError
-			if errors.As(e, &re) {
-				bad++
-			}
-		}
-		s.m.importRows.WithLabelValues("rejected").Add(float64(max(bad, 1)))
-		s.log.Warn("history import rejected", "rows", rep.Rows, "bad_rows", bad)
+		s.m.importRows.WithLabelValues("rejected").Add(float64(max(rep.BadRows, 1)))
+		s.log.Warn("history import rejected", "rows", rep.Rows, "bad_rows", rep.BadRows)
 		return nil, rep, err
 	}
 	s.m.importRows.WithLabelValues("accepted").Add(float64(rep.Rows))
 	s.log.Info("history imported", "rows", rep.Rows, "queues", rep.Queues, "intervals", rep.Points)
 	return set, rep, nil
-}
-
-func unwrapAll(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // Fit fits the short-term model with cfg, or the service's Config when cfg

@@ -10,7 +10,7 @@ import (
 // StaffingOptions complete a staffing plan.
 type StaffingOptions struct {
 	// DefaultAHT is used for intervals without an AHT forecast.
-	DefaultAHT time.Duration `json:"default_aht,omitempty"`
+	DefaultAHT time.Duration `json:"-"` // JSON: default_aht_seconds
 	// Quantile selects the volume planned for: "mean" (default), "upper80"
 	// or "upper95" (cover the top of the prediction interval).
 	Quantile string `json:"quantile,omitempty"`
@@ -66,7 +66,7 @@ func Staff(f *Forecast, t erlang.Target, opt StaffingOptions) (*StaffingPlan, er
 				aht = time.Duration(p.AHT.Mean * float64(time.Second))
 			}
 			if aht <= 0 && v > 0 {
-				return nil, fmt.Errorf("%w: interval %s: no AHT forecast and no default_aht", ErrBadConfig, p.Start.Format(time.RFC3339))
+				return nil, fmt.Errorf("%w: interval %s: the history holds no AHT to forecast; give default_aht (e.g. 240s)", ErrNoAHT, p.Start.Format(time.RFC3339))
 			}
 			r, err := erlang.Staff(erlang.Interval{Contacts: v, AHT: aht, Length: f.Step}, t)
 			if err != nil {

@@ -31,8 +31,8 @@ const MaxAgents = 100000
 // Interval is the demand of one planning interval.
 type Interval struct {
 	Contacts float64       `json:"contacts"` // contacts offered in the interval
-	AHT      time.Duration `json:"aht"`      // average handle time
-	Length   time.Duration `json:"length"`   // interval length, e.g. 30m
+	AHT      time.Duration `json:"-"`        // average handle time; JSON: aht_seconds
+	Length   time.Duration `json:"-"`        // interval length, e.g. 30m; JSON: length_seconds
 }
 
 // Traffic returns the offered load in Erlangs.
@@ -61,11 +61,11 @@ func (in Interval) validate() error {
 // together (both must hold); at least one must be set.
 type Target struct {
 	ServiceLevel float64       `json:"service_level"`        // e.g. 0.8 (80 %)
-	AnswerWithin time.Duration `json:"answer_within"`        // e.g. 20s
-	ASA          time.Duration `json:"asa,omitempty"`        // max average speed of answer
+	AnswerWithin time.Duration `json:"-"`                    // e.g. 20s; JSON: answer_within_seconds
+	ASA          time.Duration `json:"-"`                    // max average speed of answer; JSON: asa_seconds
 	MaxOccupancy float64       `json:"max_occupancy"`        // e.g. 0.85; 0 = no cap
 	Shrinkage    float64       `json:"shrinkage"`            // e.g. 0.3: share of paid time not on contacts
-	Patience     time.Duration `json:"patience,omitempty"`   // > 0 selects Erlang A
+	Patience     time.Duration `json:"-"`                    // > 0 selects Erlang A; JSON: patience_seconds
 	MinAgents    int           `json:"min_agents,omitempty"` // floor per open interval
 }
 

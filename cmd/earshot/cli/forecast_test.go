@@ -1,29 +1,32 @@
-package daemon
+package cli
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/inference/forecast"
+	"github.com/earshot/earshot/inference/forecast/forecasttest"
 )
 
 func TestForecastCLI(t *testing.T) {
 	dir := t.TempDir()
 	hist := filepath.Join(dir, "hist.csv")
-	if err := os.WriteFile(hist, []byte(historyCSV(forecastHistory())), 0o600); err != nil {
+	if err := os.WriteFile(hist, []byte(forecasttest.CSV(forecasttest.Weekdays())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	two := filepath.Join(dir, "two.csv")
 	os.WriteFile(two, []byte("timestamp,queue,count\n2026-01-05 08:00,cards,3\n2026-01-05 08:00,sales,4\n"), 0o600)
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := runForecastCLI(args, strings.NewReader(""), &out, io.Discard)
+		err := runForecast(args, strings.NewReader(""), &out, io.Discard)
 		return out.String(), err
 	}
 	// run -> CSV on stdout.
@@ -83,5 +86,48 @@ func TestForecastCLI(t *testing.T) {
 	}
 	if _, err := run("run", hist+".missing"); err == nil || errors.Is(err, ErrUsage) {
 		t.Errorf("missing file: err %v", err)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{15 * time.Minute: "15m", 30 * time.Minute: "30m", time.Hour: "1h", 90 * time.Minute: "1h30m", 20 * time.Second: "20s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestForecastFormatDefaults: each subcommand's -h states the -format
+// default it really uses, and a format it cannot write is refused.
+func TestForecastFormatDefaults(t *testing.T) {
+	hist := filepath.Join(t.TempDir(), "hist.csv")
+	if err := os.WriteFile(hist, []byte(forecasttest.CSV(forecasttest.Weekdays())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		sub, def, starts string
+		args             []string
+	}{
+		{"run", "csv", "start,queue,open", []string{"-days", "2"}},
+		{"staff", "table", "queue default: target", []string{"-days", "2"}},
+		{"backtest", "table", "queue default, model", []string{"-origins", "1", "-horizon_days", "7"}},
+		{"longterm", "table", "    month", []string{"-months", "2"}},
+	} {
+		var help bytes.Buffer
+		err := runForecast([]string{tt.sub, "-h"}, strings.NewReader(""), &help, io.Discard)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), `(default "`+tt.def+`")`) {
+			t.Errorf("forecast %s -h: %v, help does not give -format's default %q:\n%s", tt.sub, err, tt.def, help.String())
+		}
+		var out bytes.Buffer
+		if err := runForecast(append(append([]string{tt.sub}, tt.args...), hist), strings.NewReader(""), &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), tt.starts) {
+			t.Errorf("forecast %s without -format: %v, printed %.80q, want %s output starting %q", tt.sub, err, out.String(), tt.def, tt.starts)
+		}
+		bad := "table"
+		if tt.sub != "run" {
+			bad = "svg"
+		}
+		if err := runForecast([]string{tt.sub, "-format", bad, hist}, strings.NewReader(""), io.Discard, io.Discard); !errors.Is(err, ErrUsage) {
+			t.Errorf("forecast %s -format %s: %v, want a usage error", tt.sub, bad, err)
+		}
 	}
 }

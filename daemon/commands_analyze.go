@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,20 +14,22 @@ import (
 	"github.com/earshot/earshot/media/pipeline"
 )
 
-// cmdAnalyze transcribes a WAV file (or reads a ready JSON transcript)
-// offline, with no daemon running, and prints the transcript.
-func cmdAnalyze(args []string) error {
+// Analyze is `earshot analyze FILE`: it transcribes a WAV file (or reads a
+// ready JSON transcript) offline, with no daemon running, and prints the
+// transcript.
+func Analyze(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	cfgPath := fs.String("config", DefaultConfigPath, "configuration file (speech-to-text settings)")
 	parties := fs.String("parties", "", "channel-to-party map, e.g. customer,agent")
 	downmix := fs.Bool("downmix", false, "mix all channels into one party")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, err := parseArgs(fs, args)
+	const usage = "earshot analyze FILE [--parties customer,agent] [--downmix] [--json]"
+	pos, err := parseInterleaved(stdout, fs, usage, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageErr("earshot analyze FILE [--parties customer,agent] [--json]")
+		return usageErr("%s", usage)
 	}
 	cfg, err := LoadConfig(*cfgPath, false)
 	if err != nil {
@@ -47,8 +50,10 @@ func cmdAnalyze(args []string) error {
 		return err
 	}
 	opts := analyze.Options{ID: "offline", Source: "file", Downmix: *downmix}
-	for _, party := range splitList(*parties) {
-		opts.Parties = append(opts.Parties, partyName(strings.TrimSpace(party)))
+	for _, party := range strings.Split(*parties, ",") {
+		if party = strings.TrimSpace(party); party != "" {
+			opts.Parties = append(opts.Parties, partyName(party))
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -57,15 +62,15 @@ func cmdAnalyze(args []string) error {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	if err := analyze.Print(os.Stdout, res); err != nil {
+	if err := analyze.Print(stdout, res); err != nil {
 		return err
 	}
 	if res.Kind == "audio" && res.ProcessingMs > 0 {
-		fmt.Fprintf(os.Stderr, "%.1f s of audio in %.1f s (%.1fx real time)\n",
+		fmt.Fprintf(stderr, "%.1f s of audio in %.1f s (%.1fx real time)\n",
 			float64(res.DurationMs)/1000, float64(res.ProcessingMs)/1000, float64(res.DurationMs)/float64(res.ProcessingMs))
 	}
 	return nil

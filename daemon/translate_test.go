@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/earshot/earshot/daemon/hub"
+	"github.com/earshot/earshot/inference/translate"
+	"github.com/earshot/earshot/store"
+)
+
+// needApertium ends a test that needs Debian's Apertium pairs: it fails
+// under CI, where `make test` installs DEBS_TEST, and skips elsewhere.
+func needApertium(t *testing.T, td *testDaemon) {
+	t.Helper()
+	if td.translator != nil {
+		return
+	}
+	msg := "Apertium not installed; install apertium apertium-eng-spa (make deps)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// TestChatAutoTranslate: a Spanish-speaking customer and an
+// English-speaking agent chat with auto_translate on. Each message keeps
+// its original and its translation, both sealed; the transcript and the
+// events carry both; the analyzers read English, so the customer's Spanish
+// complaint gets the same sentiment and next best action as the English
+// one; switching the feature off stops translation.
+func TestChatAutoTranslate(t *testing.T) {
+	td := startDaemon(t, nil)
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/users/ana", userRequest{ID: "ana", Role: "agent", Queues: []string{"cards"}, Licensed: true, Language: "en"}, 200)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/users/ana", userRequest{ID: "ana", Role: "agent", Language: "tlh"}, 400)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	trainIntents(t, td)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/next-best-actions", []map[string]any{
+		{"intent": "lost_card", "action": "Block the card and order a replacement"},
+	}, 200)
+
+	spanish := []messageRequest{
+		{"customer", "Hola, creo que mi tarjeta fue robada ayer."},
+		{"agent", "I am very sorry. I will block the card now."},
+		{"customer", "Esto es ridículo, es la tercera vez que pasa. Quiero hablar con un gerente ahora mismo."},
+	}
+	english := []messageRequest{
+		{"customer", "Hello, I think my card was stolen yesterday."},
+		{"agent", "I am very sorry. I will block the card now."},
+		{"customer", "This is ridiculous, it is the third time this happens. I want to speak to a manager right now."},
+	}
+	es := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, spanish...)
+	en := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, english...)
+
+	var tr struct{ Segments []store.Segment }
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+es+"/transcript", nil, 200), &tr)
+	if len(tr.Segments) != 3 {
+		t.Fatalf("transcript has %d segments, want 3", len(tr.Segments))
+	}
+	id, _ := translate.NewIdentifier(translate.DefaultIdentifierConfig())
+	// The agent reads the customer in English, the customer the agent in
+	// Spanish; the originals stay.
+	for i, want := range []struct{ orig, lang, readerLang string }{{spanish[0].Text, "es", "en"}, {spanish[1].Text, "en", "es"}, {spanish[2].Text, "es", "en"}} {
+		g := tr.Segments[i]
+		read := g.TextIn(want.readerLang)
+		if g.Text != want.orig || g.Lang != want.lang || read == g.Text || string(id.Detect(read).Lang) != want.readerLang {
+			t.Errorf("segment %d: text %q lang %q, read in %s as %q; want the original in %s and a translation", i, g.Text, g.Lang, want.readerLang, read, want.lang)
+		}
+	}
+	if got := tr.Segments[0].TextIn("en"); !strings.Contains(got, "card was stolen") {
+		t.Errorf("customer's first message in English: %q", got)
+	}
+	var content []string // every original and translation of the Spanish chat
+	for _, g := range tr.Segments {
+		content = append(content, g.Text)
+		for _, x := range g.Translations {
+			content = append(content, x.Text)
+		}
+	}
+
+	// The events carry both texts, and the analyzers fired alike.
+	evES, evEN := events(t, td, agent, es), events(t, td, agent, en)
+	finals := evES[hub.EventTranscriptFinal]
+	if len(finals) != 3 || !strings.Contains(finals[0].Data, "tarjeta fue robada") || !strings.Contains(finals[0].Data, "card was stolen") {
+		t.Errorf("transcript events do not carry the original and the translation: %v", finals)
+	}
+	for _, typ := range []string{EventNextBestAction, EventSentiment} {
+		if len(evES[typ]) == 0 || len(evES[typ]) != len(evEN[typ]) {
+			t.Errorf("%s events: %d on the Spanish chat, %d on the English one", typ, len(evES[typ]), len(evEN[typ]))
+		}
+	}
+	if len(evES[EventNextBestAction]) > 0 && !strings.Contains(evES[EventNextBestAction][0].Data, "Block the card") {
+		t.Errorf("next best action on the Spanish chat: %s", evES[EventNextBestAction][0].Data)
+	}
+	label := func(evs []sseEvent) string {
+		if len(evs) == 0 {
+			return ""
+		}
+		var d struct{ Sentiment struct{ Label string } }
+		json.Unmarshal([]byte(evs[len(evs)-1].Data), &d)
+		return d.Sentiment.Label
+	}
+	if l, want := label(evES[EventSentiment]), label(evEN[EventSentiment]); l != "negative" || l != want {
+		t.Errorf("sentiment of the complaint: %q in Spanish, %q in English; want negative for both", l, want)
+	}
+
+	// Switched off for the queue, messages are stored as written only.
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/cards/auto_translate", map[string]bool{"enabled": false}, 200)
+	off := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, spanish[0])
+	var offTr struct{ Segments []store.Segment }
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+off+"/transcript", nil, 200), &offTr)
+	if len(offTr.Segments) != 1 || len(offTr.Segments[0].Translations) != 0 || offTr.Segments[0].Lang != "" {
+		t.Errorf("with auto_translate off: %+v", offTr.Segments)
+	}
+
+	// Neither the originals nor the translations are in the database file
+	// in plain text.
+	td.stop(t)
+	raw, err := os.ReadFile(filepath.Join(td.cfg.DataDir, store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(content) != 6 {
+		t.Errorf("%d texts in the Spanish chat, want 3 originals and 3 translations", len(content))
+	}
+	for _, s := range append(content, "tarjeta fue robada", "ridículo", "stolen yesterday", "manager right now") {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("%s holds %q in plain text", store.DBFile, s)
+		}
+	}
+}
+
+// TestChatAutoTranslateEngines puts a LibreTranslate server before
+// Apertium. The server is a stand-in (LibreTranslate's models cannot run
+// here) that answers POST /translate as LibreTranslate does, with a fixed
+// reply, and fails with status 500 once told to; Apertium then translates.
+func TestChatAutoTranslateEngines(t *testing.T) {
+	var fail atomic.Bool
+	var calls atomic.Int32
+	lt := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Q, Source, Target string }
+		if r.Method != "POST" || r.URL.Path != "/translate" || json.NewDecoder(r.Body).Decode(&req) != nil || req.Q == "" {
+			w.WriteHeader(400)
+			json.NewEncoder(w).Encode(map[string]string{"error": "Invalid request"})
+			return
+		}
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if fail.Load() {
+			w.WriteHeader(500)
+			json.NewEncoder(w).Encode(map[string]string{"error": "Cannot translate text"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"translatedText": "[" + req.Source + "-" + req.Target + "] hello, my card was stolen"})
+	}))
+	defer lt.Close()
+	td := startDaemon(t, func(c *Config) {
+		c.Translate.Engines = []string{"libretranslate"}
+		c.Translate.LibreTranslate.URL = lt.URL
+	})
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	msg := messageRequest{"customer", "Hola, creo que mi tarjeta fue robada ayer."}
+	first := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, msg)
+	fail.Store(true)
+	second := chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, msg)
+	for _, c := range []struct {
+		id, engine, text string
+	}{{first, "libretranslate", "[es-en] hello, my card was stolen"}, {second, "apertium", "Hello, I think that my card was stolen yesterday."}} {
+		var tr struct{ Segments []store.Segment }
+		json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+c.id+"/transcript", nil, 200), &tr)
+		if len(tr.Segments) != 1 || len(tr.Segments[0].Translations) != 1 ||
+			tr.Segments[0].Translations[0].Engine != c.engine || tr.Segments[0].Translations[0].Text != c.text {
+			t.Errorf("translations %+v, want %s's %q", tr.Segments, c.engine, c.text)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("LibreTranslate asked %d times, want 2", calls.Load())
+	}
+}
