@@ -79,8 +79,6 @@ func issueToken(ctx context.Context, st *store.Store, tmpl store.Token, ttl time
 	return t, secret, nil
 }
 
-var errAuth = errors.New("authentication failed")
-
 // authenticate resolves the bearer token of r; reason says why it failed.
 // With queryToken, a request without an Authorization header may carry the
 // token as ?access_token=.

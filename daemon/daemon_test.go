@@ -357,8 +357,6 @@ func setJSONType(req *http.Request, body any) {
 	req.Header.Set("Content-Type", "application/json")
 }
 
-func (td *testDaemon) httpClient() *http.Client { return http.DefaultClient }
-
 func tlsClientFor(t *testing.T, pemCert []byte, minVersion uint16) *http.Client {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pemCert) {
