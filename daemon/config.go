@@ -121,12 +121,17 @@ type EngagementsConfig struct {
 	// ChatIdleTimeout ends a chat with no message for this long. Default
 	// 30m.
 	ChatIdleTimeout Duration `yaml:"chat_idle_timeout"`
+	// EndedRetention is how long an ended engagement's events stay in
+	// memory for readers resuming their event streams; later readers get
+	// what the store holds. Default 10m.
+	EndedRetention Duration `yaml:"ended_retention"`
 }
 
 // hubConfig is the hub's configuration from these settings.
 func (e EngagementsConfig) hubConfig() hub.Config {
 	return hub.Config{MaxLive: e.MaxLive, MediaTimeout: time.Duration(e.MediaTimeout), EventBuffer: e.EventBuffer,
-		MaxLivePerSource: e.MaxLivePerSource, MaxLivePerHolder: e.MaxLivePerToken, ChatIdleTimeout: time.Duration(e.ChatIdleTimeout)}
+		MaxLivePerSource: e.MaxLivePerSource, MaxLivePerHolder: e.MaxLivePerToken, ChatIdleTimeout: time.Duration(e.ChatIdleTimeout),
+		EndedRetention: time.Duration(e.EndedRetention)}
 }
 
 // liveSources are the sources max_live_per_source may name.
@@ -182,15 +187,16 @@ func DefaultConfig(forService bool) Config {
 		LocalModelsOnly: &on,
 		ShutdownTimeout: Duration(15e9),
 		Store:           store.DefaultConfig(),
-		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096, ChatIdleTimeout: Duration(30 * time.Minute)},
-		Media:           DefaultMediaConfig(),
-		Ollama:          ollama.DefaultConfig(),
-		Plugins:         defaultPluginsConfig(),
-		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
-		KB:              KBConfig{MaxTextBytes: kb.DefaultMaxTextBytes},
-		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
-		Translate:       defaultTranslateConfig(),
-		Redaction:       defaultRedactionConfig(),
+		Engagements: EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096, ChatIdleTimeout: Duration(30 * time.Minute),
+			EndedRetention: Duration(10 * time.Minute)},
+		Media:     DefaultMediaConfig(),
+		Ollama:    ollama.DefaultConfig(),
+		Plugins:   defaultPluginsConfig(),
+		Analytics: AnalyticsConfig{DefaultIntents: intents.Banking77},
+		KB:        KBConfig{MaxTextBytes: kb.DefaultMaxTextBytes},
+		Sinks:     SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
+		Translate: defaultTranslateConfig(),
+		Redaction: defaultRedactionConfig(),
 	}
 }
 
@@ -263,6 +269,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engagements.max_live_per_token must be between 1 and max_live (%d), got %d", e.MaxLive, e.MaxLivePerToken)
 	case e.ChatIdleTimeout <= 0:
 		return fmt.Errorf("engagements.chat_idle_timeout must be positive, got %s", e.ChatIdleTimeout)
+	case e.EndedRetention <= 0:
+		return fmt.Errorf("engagements.ended_retention must be positive, got %s", e.EndedRetention)
 	}
 	for src, n := range e.MaxLivePerSource {
 		if !slices.Contains(liveSources, src) {

@@ -26,6 +26,11 @@ type Config struct {
 	// ChatIdleTimeout ends a chat engagement with no message for this
 	// long.
 	ChatIdleTimeout time.Duration
+	// EndedRetention is how long an ended engagement's events stay in
+	// memory for readers resuming their streams; after it they read what
+	// the store holds. It bounds the hub's memory to the engagements of
+	// this period.
+	EndedRetention time.Duration
 	// AnalysisLanguage is the language the analyzers read: a chat message
 	// in another language reaches them as its translation into this one,
 	// when it has one. Empty means the original text.
@@ -38,7 +43,7 @@ func DefaultLimit(maxLive int) int { return max(1, maxLive*3/4) }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MaxLive: 32, MediaTimeout: 60 * time.Second, EventBuffer: 4096, ChatIdleTimeout: 30 * time.Minute}
+	return Config{MaxLive: 32, MediaTimeout: 60 * time.Second, EventBuffer: 4096, ChatIdleTimeout: 30 * time.Minute, EndedRetention: 10 * time.Minute}
 }
 
 // sourceLimit is the limit of source.
@@ -70,6 +75,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("hub: max_live_per_token must be between 1 and max_live (%d), got %d", c.MaxLive, c.MaxLivePerHolder)
 	case c.ChatIdleTimeout <= 0:
 		return fmt.Errorf("hub: chat_idle_timeout must be positive, got %s", c.ChatIdleTimeout)
+	case c.EndedRetention <= 0:
+		return fmt.Errorf("hub: ended_retention must be positive, got %s", c.EndedRetention)
 	}
 	for src, n := range c.MaxLivePerSource {
 		if n < 1 || n > c.MaxLive {

@@ -159,9 +159,6 @@ type Hub struct {
 	closed bool
 }
 
-// recentTTL is how long an ended engagement's events stay in memory.
-const recentTTL = 10 * time.Minute
-
 // New returns a hub. A nil logger discards logs; a nil reg registers no
 // metrics. Add the analyzers before the first Start.
 func New(cfg Config, st Store, controls Controls, logger *slog.Logger, reg prometheus.Registerer) (*Hub, error) {
@@ -365,7 +362,7 @@ func (h *Hub) tick(now time.Time) {
 		}
 	}
 	for id, l := range h.recent {
-		if now.Sub(l.endedAt()) > recentTTL {
+		if now.Sub(l.endedAt()) > h.cfg.EndedRetention {
 			delete(h.recent, id)
 		}
 	}
