@@ -85,7 +85,7 @@ security: deps build
 # goroutines over time; it fails on errors, growth after warm-up or leaks.
 SOAK_TIME ?= 10m
 soak: deps build
-	EARSHOT_BIN=$(abspath $(BIN)) EARSHOT_SOAK=$(SOAK_TIME) $(GO) test -count=1 -tags soak -run '^TestSoak$$' -v -timeout 60m ./daemon/ 2>&1 | grep -v 'level='
+	EARSHOT_BIN=$(abspath $(BIN)) EARSHOT_SOAK=$(SOAK_TIME) $(GO) test -count=1 -tags soak -run '^TestSoak$$' -v -timeout 60m ./daemon/
 
 deb: build
 	./packaging/deb/build.sh $(BIN) $(VERSION) dist
