@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -392,5 +393,44 @@ func TestChatIdleTimeout(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(h.metrics.ended.WithLabelValues("idle_timeout")); n != 1 {
 		t.Errorf("ended{idle_timeout} = %v, want 1", n)
+	}
+}
+
+// TestEndedEngagementsAreLight: the ended engagements the hub keeps for
+// their readers (for ended_retention) hold their events, not their inbox
+// of inboxSize inputs (192 KiB each): 200 of them take well under 64 KiB
+// each of heap.
+func TestEndedEngagementsAreLight(t *testing.T) {
+	h := newTestHub(t, DefaultConfig(), hideTypes{})
+	ctx := context.Background()
+	const n = 200
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range n {
+		l, err := h.Start(ctx, chat("billing"), "api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.SubmitWait(ctx, store.Segment{Speaker: "customer", Text: "my card was charged twice", EndMs: 800}); err != nil {
+			t.Fatalf("engagement %d: %v", i, err)
+		}
+		l.End("api")
+		<-l.Done()
+	}
+	h.mu.Lock()
+	got := len(h.recent)
+	h.mu.Unlock()
+	if got != n {
+		t.Fatalf("%d ended engagements kept, want %d", got, n)
+	}
+	per := (int64(heap()) - int64(before)) / n
+	t.Logf("%d ended engagements kept: %d bytes of heap each", n, per)
+	if per > 64<<10 {
+		t.Errorf("an ended engagement kept takes %d bytes of heap, want under 64 KiB", per)
 	}
 }

@@ -40,7 +40,6 @@ type Live struct {
 	eng       store.Engagement
 	source    string // the ingest path Start was given; for the hub's limits
 	holder    string
-	inbox     chan input
 	endc      chan string
 	endOnce   sync.Once
 	done      chan struct{}
@@ -50,6 +49,11 @@ type Live struct {
 	endAt atomic.Int64
 
 	mu sync.Mutex
+	// inbox is the queue of input not yet handled; nil once the
+	// engagement ended, so that an ended engagement kept for its readers
+	// does not hold inboxSize inputs of memory.
+	// +checklocks:mu
+	inbox chan input
 	// +checklocks:mu
 	events []Event
 	// +checklocks:mu
@@ -124,11 +128,14 @@ func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
 }
 
 func (l *Live) submit(in input) bool {
-	if l.Ended() {
+	l.mu.Lock()
+	inbox, ended := l.inbox, !l.ended.IsZero()
+	l.mu.Unlock()
+	if ended {
 		return false
 	}
 	select {
-	case l.inbox <- in:
+	case inbox <- in:
 		if l.eng.Channel == "chat" {
 			l.Touch()
 		}
@@ -230,6 +237,9 @@ func (l *Live) finished() bool {
 func (l *Live) run() {
 	h := l.hub
 	ctx := h.ctx
+	l.mu.Lock()
+	inbox := l.inbox // this goroutine lets it go at the end
+	l.mu.Unlock()
 	var (
 		seq      uint32
 		conv     []inference.Utterance
@@ -362,7 +372,7 @@ func (l *Live) run() {
 				break
 			}
 			select {
-			case next = <-l.inbox:
+			case next = <-inbox:
 				continue
 			default:
 			}
@@ -388,7 +398,7 @@ func (l *Live) run() {
 loop:
 	for {
 		select {
-		case in := <-l.inbox:
+		case in := <-inbox:
 			handle(in)
 			arm()
 		case now := <-holdTimer.C:
@@ -404,13 +414,15 @@ loop:
 			break loop
 		}
 	}
-	// Mark ended first so that new input is refused, then drain.
+	// Mark ended first so that new input is refused, then drain and let
+	// the inbox go.
 	l.mu.Lock()
 	l.ended = time.Now().UTC()
+	l.inbox = nil
 	l.mu.Unlock()
 	for {
 		select {
-		case in := <-l.inbox:
+		case in := <-inbox:
 			handle(in)
 			continue
 		default:
