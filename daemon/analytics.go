@@ -364,6 +364,8 @@ func (a *analytics) OnEnd(ctx context.Context, e *store.Engagement, conv []infer
 		return
 	}
 	payloads := a.postResults(ctx, e, conv, on)
+	// What the agent reads after a translated chat is in their language.
+	a.d.translator.forAgent(ctx, *e, payloads)
 	var stored []Feature
 	for _, f := range resultFeatures {
 		v, ok := payloads[f]

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/earshot/earshot/daemon/console"
 )
 
 // route is one operation of the API. Every route is registered from the
@@ -109,7 +111,7 @@ func (d *Daemon) handler() http.Handler {
 	for _, rt := range d.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, d.wrap(rt))
 	}
-	mux.Handle("GET /console/", consoleHandler())
+	mux.Handle("GET /console/", console.Handler("/console/"))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		d.metrics.requests.WithLabelValues("unmatched", r.Method, "404").Inc()

@@ -51,6 +51,7 @@ func (d *Daemon) engagementRoutes() []route {
 		{"GET", "/api/v1/engagements/{id}/events", liveReaders, "Server-sent events of an engagement (resumable with Last-Event-ID; audited)", d.engagementEvents},
 		{"GET", "/api/v1/engagements/{id}/transcript", engagementReaders, "Stored final transcript segments (audited)", d.engagementTranscript},
 		{"POST", "/api/v1/engagements/{id}/messages", messageWriters, "Add a chat message; acknowledged once stored", d.postMessage},
+		{"PUT", "/api/v1/engagements/{id}/language", messageWriters, "Set a live chat's customer language (the customer's choice, or an agent's on their behalf)", d.setChatLanguage},
 	}
 }
 

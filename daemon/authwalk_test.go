@@ -131,6 +131,8 @@ var inputRoutes = map[string]bool{
 	"POST /api/v1/plugins":      true, "PUT /api/v1/plugins/{name}/settings": true, "PATCH /api/v1/plugins/{name}/settings": true,
 	"POST /api/v1/plugins/{name}/restart": true, "DELETE /api/v1/plugins/{name}": true,
 	"POST /api/v1/plugins/{name}/sync": true, "POST /api/v1/engagements/{id}/actions": true,
+	// Needs Apertium and auto_translate on (409 otherwise): translate_test.go.
+	"PUT /api/v1/engagements/{id}/language": true,
 }
 
 // contentFree routes never carry customer content, whoever calls them.

@@ -45,6 +45,7 @@ var policy = map[string][]Role{
 	"GET /api/v1/engagements/{id}/events":     {RoleAdmin, RoleSupervisor, RoleAgent},
 	"GET /api/v1/engagements/{id}/transcript": {RoleAdmin, RoleSupervisor, RoleAgent, RoleAnalyst},
 	"POST /api/v1/engagements/{id}/messages":  {RoleAdmin, RoleIngest, RoleAgent},
+	"PUT /api/v1/engagements/{id}/language":   {RoleAdmin, RoleIngest, RoleAgent},
 
 	"GET /api/v1/audit":                       {RoleAuditor, RoleAdmin},
 	"GET /api/v1/audit/export":                {RoleAuditor, RoleAdmin},
@@ -122,6 +123,7 @@ var matrixBodies = map[string]any{
 	"PUT /api/v1/settings/local-models-only":                 map[string]any{"enabled": true},
 	"POST /api/v1/engagements":                               engagementRequest{Queue: "q1", Agent: "u-agent", Channel: "chat"},
 	"POST /api/v1/engagements/{id}/messages":                 messageRequest{Sender: "agent", Text: "hello"},
+	"PUT /api/v1/engagements/{id}/language":                  languageRequest{Language: "es"},
 	"POST /api/v1/purge":                                     purgeRequest{CustomerRef: "nobody", Reason: "authorisation test"},
 	"PUT /api/v1/engagements/{id}/legal-hold":                map[string]any{"hold": true, "reason": "authorisation test"},
 	"POST /api/v1/keys/rotate":                               map[string]any{},

@@ -98,6 +98,7 @@ var namingSkip = map[string]string{
 	"DELETE /api/v1/ingest/whip/{id}":       "no body",
 	"GET /api/v1/ingest/stream":             "a WebSocket",
 	"POST /api/v1/engagements/{id}/actions": "needs a running skill plugin (plugins_test.go)",
+	"PUT /api/v1/engagements/{id}/language": "needs auto_translate and Apertium; TestChatLanguageChoice reads its answer",
 	"POST /api/v1/plugins/{name}/sync":      "needs a running knowledge plugin (plugins_test.go)",
 	"POST /api/v1/plugins/{name}/restart":   "needs a plugin that can start",
 }

@@ -29,6 +29,7 @@ var eventFeatures = map[string]struct {
 	EventEscalation:      {"top_escalation", true},
 	EventKBSuggestions:   {"kb_retrieval", false},
 	EventInfoCards:       {"info_retrieval", false},
+	EventLanguage:        {"auto_translate", false},
 }
 
 // ShowEvent implements hub.Controls: an event that carries the result of

@@ -221,7 +221,7 @@ func (ir *infoRetrieval) lookup(e *store.Engagement, intents []inference.Intent,
 // viewPluginSettings is a plugin's settings as the API shows them.
 func viewPluginSettings(ps plugins.PluginSettings) api.PluginSettings {
 	v := api.PluginSettings{Enabled: ps.Enabled, ApprovedScopes: []string{}, LocalConfirmed: ps.LocalConfirmed, Config: ps.Config,
-		ApprovedSHA256: ps.ApprovedSHA256, ReadPaths: ps.ReadPaths, WritePaths: ps.WritePaths}
+		ApprovedSHA256: ps.ApprovedSHA256, ReadPaths: ps.ReadPaths, WritePaths: ps.WritePaths, KnowledgeQueue: ps.KnowledgeQueue}
 	for _, sc := range ps.ApprovedScopes {
 		v.ApprovedScopes = append(v.ApprovedScopes, string(sc))
 	}
@@ -336,7 +336,7 @@ func (d *Daemon) replacePluginSettings(w http.ResponseWriter, r *http.Request, p
 	// binary.
 	d.updatePluginSettings(w, r, p, st, api.PluginSettingsPatch{Enabled: &req.Enabled, ApprovedScopes: &req.ApprovedScopes,
 		LocalConfirmed: &req.LocalConfirmed, Config: &req.Config, ApprovedSHA256: &req.ApprovedSHA256,
-		ReadPaths: &req.ReadPaths, WritePaths: &req.WritePaths})
+		ReadPaths: &req.ReadPaths, WritePaths: &req.WritePaths, KnowledgeQueue: &req.KnowledgeQueue})
 }
 
 func (d *Daemon) patchPluginSettings(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -395,6 +395,18 @@ func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p 
 	if c.WritePaths != nil {
 		next.WritePaths = *c.WritePaths
 	}
+	if c.KnowledgeQueue != nil {
+		q := *c.KnowledgeQueue
+		if q != "" && !slices.Contains(st.Manifest.Kinds, sdk.KindKnowledge) {
+			d.badRequest(w, r, 400, fmt.Sprintf("plugin %q is not a knowledge source", name), "knowledge_queue")
+			return
+		}
+		if _, err := d.store.Queue(q); q != "" && err != nil {
+			d.badRequest(w, r, 400, fmt.Sprintf("no queue %q", q), "knowledge_queue")
+			return
+		}
+		next.KnowledgeQueue = q
+	}
 	// Enabling approves the installed binary; an approval naming another
 	// checksum is stale (the plugin was replaced since it was reviewed).
 	approval := ""
@@ -422,12 +434,21 @@ func (d *Daemon) updatePluginSettings(w http.ResponseWriter, r *http.Request, p 
 	a.Detail["approved_sha256"] = view.ApprovedSHA256
 	a.Detail["read_paths"] = strings.Join(view.ReadPaths, ",")
 	a.Detail["write_paths"] = strings.Join(view.WritePaths, ",")
+	a.Detail["knowledge_queue"] = view.KnowledgeQueue
 	if err := d.pluginSettings.set(r.Context(), name, next, a); err != nil {
 		d.storeError(w, r, err)
 		return
 	}
 	if fmt.Sprint(old.Config, old.ReadPaths, old.WritePaths) != fmt.Sprint(next.Config, next.ReadPaths, next.WritePaths) {
 		d.plugins.Restart(name)
+	}
+	if old.KnowledgeQueue != next.KnowledgeQueue {
+		// Articles already synced move to the new scope now, not at the
+		// next change of each.
+		if err := d.rescopeKnowledge(r.Context(), name, next.KnowledgeQueue); err != nil {
+			d.storeError(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, 200, view)
 }

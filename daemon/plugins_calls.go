@@ -139,11 +139,16 @@ func (d *Daemon) syncKnowledgeSource(ctx context.Context, name string) error {
 	if err := d.store.Setting(key, &cursor); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	ps, err := d.pluginSettings.PluginSettings(ctx, name)
+	if err != nil {
+		return err
+	}
 	// The host bounds the pages, articles and bytes of one sync; what is
 	// left follows at the next one, from the stored cursor.
-	_, err := d.plugins.SyncKnowledge(ctx, name, cursor, func(ctx context.Context, ch sdk.Changes) error {
+	_, err = d.plugins.SyncKnowledge(ctx, name, cursor, func(ctx context.Context, ch sdk.Changes) error {
 		for _, a := range ch.Articles {
-			art := kb.Article{ID: name + ":" + a.ID, Title: a.Title, Body: a.Body, Tags: a.Tags, Source: "plugin:" + name, Updated: a.Updated}
+			art := kb.Article{ID: name + ":" + a.ID, Title: a.Title, Body: a.Body, Tags: a.Tags, Source: "plugin:" + name, Updated: a.Updated,
+				Queue: ps.KnowledgeQueue}
 			if art.Updated.IsZero() {
 				art.Updated = time.Now().UTC()
 			}
@@ -167,6 +172,32 @@ func (d *Daemon) syncKnowledgeSource(ctx context.Context, name string) error {
 		return d.store.PutSetting(ctx, key, ch.NextCursor)
 	})
 	return err
+}
+
+// rescopeKnowledge moves the articles a knowledge plugin synced to queue
+// (empty: site-wide), in the store and in the index.
+func (d *Daemon) rescopeKnowledge(ctx context.Context, name, queue string) error {
+	arts, err := d.store.Articles(ctx)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, sa := range arts {
+		if sa.Source != "plugin:"+name || sa.Queue == queue {
+			continue
+		}
+		sa.Queue = queue
+		if err := d.store.PutArticle(ctx, sa, store.AuditEntry{Actor: "plugin:" + name, Action: "kb.article.rescope", Target: sa.ID,
+			Detail: map[string]string{"queue": queue}}); err != nil {
+			return err
+		}
+		if _, err := d.kb.idx.Upsert(ctx, kb.Article(sa)); err != nil {
+			d.logger.Warn("rescoped article not indexed", "article", sa.ID, "err", err)
+		}
+		n++
+	}
+	d.logger.Info("knowledge plugin rescoped", "plugin", name, "queue", queue, "articles", n)
+	return nil
 }
 
 func (d *Daemon) syncPlugin(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -177,6 +177,44 @@ func TestSkillAndKnowledgePlugins(t *testing.T) {
 		t.Errorf("cursor not stored: %v", err)
 	}
 	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
+
+	// Scoped to a queue, the plugin's articles reach that queue's readers
+	// only: those already synced at once, changed ones at the next sync.
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "loans"}, 201)
+	other := td.tokenFor(t, "olga", RoleAgent, "loans")
+	search := func(token string) int {
+		t.Helper()
+		var hits []json.RawMessage
+		json.Unmarshal(td.mustCall(t, token, "GET", "/api/v1/kb/search?q=overdraft+fee+refund", nil, 200), &hits)
+		return len(hits)
+	}
+	if search(other) == 0 {
+		t.Fatal("a site-wide knowledge source is hidden from another queue's agent")
+	}
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/kb-dir/settings", map[string]any{"knowledge_queue": "nope"}, 400)
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/skills/settings", map[string]any{"knowledge_queue": "cards"}, 400)
+	var ps struct {
+		KnowledgeQueue string `json:"knowledge_queue"`
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "PATCH", "/api/v1/plugins/kb-dir/settings", map[string]any{"knowledge_queue": "cards"}, 200), &ps)
+	if ps.KnowledgeQueue != "cards" {
+		t.Errorf("knowledge_queue = %q, want cards", ps.KnowledgeQueue)
+	}
+	if n := search(other); n != 0 {
+		t.Errorf("another queue's agent finds %d passages of a source scoped to cards", n)
+	}
+	if search(agent) == 0 {
+		t.Error("the scoped queue's agent lost the source")
+	}
+	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded twice a year when the customer asks."), 0o644)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/plugins/kb-dir/sync", nil, 200)
+	if n := search(other); n != 0 {
+		t.Errorf("after a resync, another queue's agent finds %d passages of a source scoped to cards", n)
+	}
+	arts, err := td.store.Articles(t.Context())
+	if err != nil || len(arts) != 1 || arts[0].Source != "plugin:kb-dir" || arts[0].Queue != "cards" || !strings.Contains(arts[0].Body, "twice") {
+		t.Errorf("stored articles after the resync = %+v, %v; want the changed one, scoped to cards", arts, err)
+	}
 }
 
 // pluginShareDir is a folder for files the tests hand to plugins.

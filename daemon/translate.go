@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/inference/translate"
 	"github.com/earshot/earshot/store"
@@ -252,6 +255,61 @@ func (c *chatTranslator) customerLanguage(e store.Engagement, customerText strin
 	return s
 }
 
+// setCustomerLanguage records the language the customer chose for a live
+// chat (a queue that fixes its language keeps it) and returns the state.
+func (c *chatTranslator) setCustomerLanguage(e store.Engagement, l translate.Lang) translate.LanguageState {
+	s := c.customerLanguage(e, "")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s = c.settler.Set(s, l)
+	c.langs[e.ID] = s
+	return s
+}
+
+// EventLanguage tells both sides that a chat's customer language changed.
+const EventLanguage = "chat.language"
+
+// languageRequest is the body of PUT /engagements/{id}/language.
+type languageRequest struct {
+	Language string `json:"language"`
+}
+
+// setChatLanguage sets a live chat's customer language: later messages are
+// translated to and from it, whatever detection says.
+func (d *Daemon) setChatLanguage(w http.ResponseWriter, r *http.Request, p *Principal) {
+	e, ok := d.lookupEngagement(w, r, p)
+	if !ok {
+		return
+	}
+	var req languageRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	l, err := translate.ParseLang(req.Language)
+	if err != nil {
+		d.badRequest(w, r, 400, fmt.Sprintf("language %q is not one of %s", req.Language, knownLanguages()), "language")
+		return
+	}
+	if e.Channel != "chat" {
+		writeProblem(w, r, http.StatusConflict, "not-chat", "only a chat has a customer language to set")
+		return
+	}
+	live, ok := d.hub.Get(e.ID)
+	if !ok || live.Ended() {
+		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
+		return
+	}
+	if d.translator == nil || !d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+		writeProblem(w, r, http.StatusConflict, "feature-off", "auto_translate is off for this engagement, or no translation engine is installed")
+		return
+	}
+	st := d.translator.setCustomerLanguage(e, l)
+	out := map[string]any{"engagement": e.ID, "language": string(st.Lang), "source": st.Source}
+	live.Publish(EventLanguage, out)
+	d.audit(r, p, "engagement.language", e.ID)
+	writeJSON(w, http.StatusOK, out)
+}
+
 // maxChatLanguages is the number of chat language states kept before
 // those of ended chats are dropped.
 const maxChatLanguages = 256
@@ -301,6 +359,54 @@ func (c *chatTranslator) translateMessage(ctx context.Context, e store.Engagemen
 		}
 		seg.Translations = append(seg.Translations, store.Translation{Lang: string(to), Text: res.Text,
 			Engine: res.Engine, Pivot: string(res.Pivot), Notice: res.Notice})
+	}
+}
+
+// forAgent rewrites the written results of a translated chat (summary,
+// notes, follow-up tasks) from the analysis language into the agent's,
+// when they differ. A text the engines cannot translate stays as it was.
+func (c *chatTranslator) forAgent(ctx context.Context, e store.Engagement, results map[Feature]any) {
+	if c == nil || e.Channel != "chat" || !c.d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+		return
+	}
+	analysis, _ := translate.ParseLang(c.cfg.AnalysisLanguage)
+	agent := c.agentLanguage(e)
+	if agent == "" || agent == analysis {
+		return
+	}
+	localOnly := c.d.controls.LocalModelsOnly()
+	tr := func(s *string) {
+		if strings.TrimSpace(*s) == "" {
+			return
+		}
+		res, err := c.tr.Translate(ctx, translate.Request{Text: *s, From: analysis, To: agent, LocalOnly: localOnly})
+		if err != nil || res.Notice != "" {
+			c.d.logger.Warn("result not translated for the agent", "engagement", e.ID, "to", string(agent), "notice", res.Notice, "err", err)
+			return
+		}
+		*s = res.Text
+	}
+	for f, v := range results {
+		switch r := v.(type) {
+		case inference.Summary:
+			tr(&r.Text) // keywords stay the analysis language's terms
+			results[f] = r
+		case inference.Notes:
+			tr(&r.Reason)
+			tr(&r.Actions)
+			tr(&r.Outcome)
+			r.FollowUps = slices.Clone(r.FollowUps)
+			for i := range r.FollowUps {
+				tr(&r.FollowUps[i])
+			}
+			results[f] = r
+		case []inference.Task:
+			r = slices.Clone(r)
+			for i := range r {
+				tr(&r[i].Text)
+			}
+			results[f] = r
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/translate"
@@ -188,5 +189,112 @@ func TestChatAutoTranslateEngines(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Errorf("LibreTranslate asked %d times, want 2", calls.Load())
+	}
+}
+
+// TestChatLanguageChoice: the customer chooses Portuguese although the
+// first message reads as Spanish; the agent's later replies are translated
+// into Portuguese, both sides are told by an event, and bad requests get a
+// problem naming the field.
+func TestChatLanguageChoice(t *testing.T) {
+	td := startDaemon(t, nil)
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	ingest := td.tokenFor(t, "web", RoleIngest)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/users/ana", userRequest{ID: "ana", Role: "agent", Queues: []string{"cards"}, Licensed: true, Language: "en"}, 200)
+
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
+	lang := "/api/v1/engagements/" + e.ID + "/language"
+	msgs := "/api/v1/engagements/" + e.ID + "/messages"
+	// Off by default: nothing to set.
+	td.mustCall(t, ingest, "PUT", lang, languageRequest{Language: "pt"}, 409)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+
+	td.mustCall(t, ingest, "POST", msgs, messageRequest{Sender: "customer", Text: "Hola, mi tarjeta fue robada ayer por la tarde."}, 201)
+	if status, body := td.call(t, ingest, "PUT", lang, languageRequest{Language: "klingon"}); status != 400 || !strings.Contains(string(body), `"field":"language"`) {
+		t.Errorf("unknown language: %d %s, want 400 naming the field", status, body)
+	}
+	var got struct{ Language, Source string }
+	json.Unmarshal(td.mustCall(t, ingest, "PUT", lang, languageRequest{Language: "pt"}, 200), &got)
+	if got.Language != "pt" || got.Source != translate.SourceCustomer {
+		t.Fatalf("language answer = %+v, want pt chosen by the customer", got)
+	}
+	td.mustCall(t, agent, "POST", msgs, messageRequest{Sender: "agent", Text: "I am very sorry. I will block the card now."}, 201)
+
+	var tr struct{ Segments []store.Segment }
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+e.ID+"/transcript", nil, 200), &tr)
+	if len(tr.Segments) != 2 {
+		t.Fatalf("transcript has %d segments, want 2", len(tr.Segments))
+	}
+	reply := tr.Segments[1]
+	var pt *store.Translation
+	for i := range reply.Translations {
+		if reply.Translations[i].Lang == "pt" {
+			pt = &reply.Translations[i]
+		}
+	}
+	id, _ := translate.NewIdentifier(translate.DefaultIdentifierConfig())
+	if pt == nil || pt.Text == reply.Text || id.Detect(pt.Text).Lang != "pt" {
+		t.Errorf("agent reply translations = %+v, want one into Portuguese", reply.Translations)
+	}
+	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
+	// The stream of an ended engagement closes after its last event.
+	evs := readSSE(t, td.URL+"/api/v1/engagements/"+e.ID+"/events", agent, "", 0, 30*time.Second)
+	var saw bool
+	for _, ev := range evs {
+		saw = saw || (ev.Type == EventLanguage && strings.Contains(ev.Data, `"pt"`))
+	}
+	if !saw {
+		t.Errorf("events = %+v, want a %s event", evs, EventLanguage)
+	}
+	td.mustCall(t, ingest, "PUT", lang, languageRequest{Language: "es"}, 409)
+}
+
+// TestChatResultsInAgentLanguage: after an English chat handled by a
+// Spanish-speaking agent, the summary, notes and follow-up tasks the agent
+// reads are in Spanish; with auto_translate off they stay in the analysis
+// language.
+func TestChatResultsInAgentLanguage(t *testing.T) {
+	td := startDaemon(t, nil)
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/users/ana", userRequest{ID: "ana", Role: "agent", Queues: []string{"cards"}, Licensed: true, Language: "es"}, 200)
+	id, _ := translate.NewIdentifier(translate.DefaultIdentifierConfig())
+	results := func(e string) (summary, notes, tasks string) {
+		t.Helper()
+		var res struct {
+			Results map[string]json.RawMessage `json:"results"`
+		}
+		json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+e+"/results", nil, 200), &res)
+		var s struct{ Text string }
+		var n struct{ Reason, Actions, Outcome string }
+		var ts []struct{ Text string }
+		json.Unmarshal(res.Results["engagement_summary"], &s)
+		json.Unmarshal(res.Results["smart_notes"], &n)
+		json.Unmarshal(res.Results["follow_up_tasks"], &ts)
+		var all []string
+		for _, x := range ts {
+			all = append(all, x.Text)
+		}
+		return s.Text, strings.Join([]string{n.Reason, n.Actions, n.Outcome}, " "), strings.Join(all, " ")
+	}
+
+	before, _, _ := results(chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, angryCall...))
+	if before == "" || id.Detect(before).Lang != "en" {
+		t.Fatalf("summary with auto_translate off = %q, want English", before)
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	summary, notes, tasks := results(chat(t, td, td.Admin, engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, angryCall...))
+	for name, text := range map[string]string{"summary": summary, "notes": notes, "tasks": tasks} {
+		if strings.TrimSpace(text) == "" {
+			t.Errorf("%s is empty", name)
+			continue
+		}
+		if got := id.Detect(text).Lang; got != "es" {
+			t.Errorf("%s for a Spanish-speaking agent reads as %q: %q", name, got, text)
+		}
 	}
 }

@@ -44,6 +44,11 @@ type PluginSettings struct {
 	// and the plugin directory. Changing them takes effect at Host.Restart.
 	ReadPaths  []string
 	WritePaths []string
+	// KnowledgeQueue scopes the articles a knowledge plugin syncs to one
+	// queue: only readers of that queue see them. Empty: every reader of
+	// the knowledge base sees them (a site-wide source). The administrator
+	// chooses it; the plugin cannot.
+	KnowledgeQueue string
 }
 
 // approved reports whether the settings enable the plugin whose installed

@@ -197,6 +197,9 @@ type PluginSettings struct {
 	// that the plugin may read, and read and write.
 	ReadPaths  []string `json:"read_paths"`
 	WritePaths []string `json:"write_paths"`
+	// KnowledgeQueue scopes a knowledge plugin's articles to one queue;
+	// empty (or left out): every reader of the knowledge base sees them.
+	KnowledgeQueue string `json:"knowledge_queue,omitempty"`
 }
 
 // PluginSettingsPatch is the body of PATCH /plugins/{name}/settings.
@@ -208,6 +211,7 @@ type PluginSettingsPatch struct {
 	ApprovedSHA256 *string            `json:"approved_sha256,omitempty"`
 	ReadPaths      *[]string          `json:"read_paths,omitempty"`
 	WritePaths     *[]string          `json:"write_paths,omitempty"`
+	KnowledgeQueue *string            `json:"knowledge_queue,omitempty"`
 }
 
 // PluginManifest is what a plugin declares about itself.

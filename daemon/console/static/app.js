@@ -1,0 +1,384 @@
+// Earshot web console: a thin client of the HTTP API. The token lives in
+// sessionStorage only; every call sends it as a bearer token. Each page is
+// listed for the roles that may use it, so no role is shown a dead link.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+let me = null;
+let stream = null; // AbortController of the page's live work (event stream, polling)
+
+function token() { return sessionStorage.getItem("earshot-token") || ""; }
+
+class APIError extends Error {
+  constructor(status, detail) { super(status + ": " + detail); this.status = status; this.detail = detail; }
+}
+
+async function api(path, opts = {}) {
+  const res = await fetch(path, { ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": "application/json" } });
+  if (!res.ok) {
+    let detail = res.statusText;
+    try { const p = await res.json(); detail = p.detail || detail; } catch (e) { /* not a problem document */ }
+    throw new APIError(res.status, detail);
+  }
+  return res.status === 204 ? null : res.json();
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) e.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+  return e;
+}
+
+const fmtTime = (s) => new Date(s).toLocaleString();
+const fmtNum = (n, d = 2) => Number(n).toLocaleString(undefined, { maximumFractionDigits: d });
+const fmtMs = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
+
+function table(caption, headers, rows, onopen) {
+  const t = el("table", {}, el("caption", { class: "sr-only" }, caption),
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))));
+  const body = el("tbody");
+  rows.forEach((r, i) => {
+    const cells = r.map((c, j) => el("td", {}, j === 0 && onopen ? el("a", { href: onopen(i) }, c) : c));
+    body.append(el("tr", {}, ...cells));
+  });
+  t.append(body);
+  return t;
+}
+
+function show(title, ...nodes) {
+  if (stream) { stream.abort(); stream = null; }
+  const v = $("#view");
+  v.replaceChildren(el("h2", { id: "page-title", tabindex: "-1" }, title), ...nodes);
+  v.hidden = false;
+  document.title = title + " · Earshot";
+  $("#page-title").focus();
+}
+
+function status(msg, cls = "muted") { return el("p", { class: cls, role: "status" }, msg); }
+
+// pages lists every page with the roles that may use it.
+const pages = {
+  engagements: { label: "Engagements", roles: ["admin", "supervisor", "agent", "analyst"], render: engagements },
+  board: { label: "Board", roles: ["admin", "supervisor"], render: board },
+  knowledge: { label: "Knowledge", roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
+  ask: { label: "Ask", roles: ["admin", "supervisor", "analyst"], render: ask },
+  features: { label: "Features", roles: ["admin", "supervisor", "agent", "analyst"], render: features },
+  directory: { label: "Users & queues", roles: ["admin"], render: directory },
+  audit: { label: "Audit", roles: ["admin", "auditor"], render: audit },
+};
+const allowed = (name) => me && pages[name] && pages[name].roles.includes(me.role);
+
+async function signIn(tok) {
+  sessionStorage.setItem("earshot-token", tok);
+  try {
+    me = (await api("/api/v1/whoami")).user;
+  } catch (e) {
+    sessionStorage.removeItem("earshot-token");
+    $("#login-error").textContent = "Sign-in failed: " + e.message;
+    return;
+  }
+  $("#login").hidden = true;
+  $("#logout").hidden = false;
+  $("#who").textContent = me.id + " (" + me.role + ")";
+  const nav = $("#nav");
+  nav.replaceChildren(...Object.entries(pages).filter(([n]) => allowed(n)).map(([n, p]) => el("a", { href: "#" + n }, p.label)));
+  nav.hidden = false;
+  route();
+}
+
+function route() {
+  if (!me) return;
+  const first = Object.keys(pages).find(allowed);
+  let [name, arg] = (location.hash.slice(1) || first).split("/");
+  if (!allowed(name)) name = first;
+  document.querySelectorAll("#nav a").forEach((a) => {
+    const on = a.getAttribute("href") === "#" + name;
+    a.classList.toggle("active", on);
+    if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
+  pages[name].render(arg).catch((e) => show("Error", status(e.message, "error")));
+}
+
+// ---- engagements -------------------------------------------------------
+
+async function engagements(id) {
+  if (id) return engagement(id);
+  const list = await api("/api/v1/engagements?limit=200");
+  list.reverse();
+  show(me.role === "agent" ? "My engagements" : "Engagements",
+    list.length === 0 ? status("No engagements in your scope yet.") :
+      table("Engagements, newest first", ["Started", "Queue", "Agent", "Channel", "Status"],
+        list.map((e) => [fmtTime(e.start), e.queue, e.agent || "–", e.channel, e.status]),
+        (i) => "#engagements/" + list[i].id));
+}
+
+// textFor returns the text of a segment in the reader's language, and the
+// original when it differs.
+function textFor(seg) {
+  const mine = (me.language || "").toLowerCase();
+  const tr = (seg.translations || []).find((t) => t.lang === mine && !t.notice);
+  return tr ? { text: tr.text, original: seg.text } : { text: seg.text, original: null };
+}
+
+function utterance(seg, partial) {
+  const t = textFor(seg);
+  const row = el("div", { class: "utt " + seg.speaker + (partial ? " partial" : ""), "data-seq": partial ? null : String(seg.seq) },
+    el("span", { class: "at" }, fmtMs(seg.start_ms || 0)), el("span", { class: "who" }, seg.speaker), el("span", { class: "text" }, t.text));
+  if (t.original) {
+    const orig = el("span", { class: "original", hidden: true, lang: seg.lang || null }, t.original);
+    row.append(" ", el("button", { class: "link", type: "button", "aria-expanded": "false", onclick: (ev) => {
+      orig.hidden = !orig.hidden; ev.target.setAttribute("aria-expanded", String(!orig.hidden));
+    } }, "original"), orig);
+  }
+  return row;
+}
+
+// Assist panel: one card per kind, updated as events arrive.
+function assistPanel(e) {
+  const root = el("div", { class: "assist", "aria-live": "polite" });
+  const slots = {};
+  const slot = (kind, title) => {
+    if (!slots[kind]) { slots[kind] = el("div", { class: "card " + kind }, el("h4", {}, title), el("div", { class: "body" })); root.append(slots[kind]); }
+    return slots[kind].querySelector(".body");
+  };
+  return {
+    root,
+    on(type, d) {
+      switch (type) {
+        case "sentiment": {
+          const b = slot("sentiment", "Sentiment");
+          b.replaceChildren(el("span", { class: "pill " + d.sentiment.label }, d.sentiment.label), " ",
+            el("span", { class: "muted" }, d.party + " · trend " + fmtNum(d.trend)));
+          break;
+        }
+        case "next_best_action": {
+          const b = slot("nba", "Next best action");
+          b.replaceChildren(...(d.actions || []).map((a) => el("div", { class: "action" },
+            el("strong", {}, a.action), " ", el("span", { class: "muted" }, a.intent + " · " + fmtNum(a.confidence * 100, 0) + "%"),
+            a.skill && me.role !== "analyst" ? el("button", { type: "button", onclick: () => runSkill(e, a.skill, b) }, "Run " + a.skill) : null)));
+          break;
+        }
+        case "next_best_action.wording":
+          slot("nba", "Next best action").append(el("p", { class: "wording" }, d.wording || d.text || ""));
+          break;
+        case "kb.suggestions": {
+          const b = slot("kb", "Knowledge");
+          for (const s of d.suggestions || []) {
+            b.prepend(el("div", { class: "suggestion" }, el("a", { href: "#knowledge/" + encodeURIComponent(s.article_id) }, s.title),
+              el("blockquote", {}, s.text)));
+          }
+          break;
+        }
+        case "escalation": {
+          const b = slot("escalation", "Escalation risk");
+          b.replaceChildren(el("span", { class: "pill risk-" + d.risk.level }, d.risk.level), " ", fmtNum(d.risk.score),
+            el("ul", {}, ...(d.risk.reasons || []).map((r) => el("li", {}, r.text || r.code))));
+          break;
+        }
+        case "info.cards": {
+          const b = slot("info", "Customer information");
+          b.replaceChildren(...(d.cards || []).map((c) => el("div", {}, el("strong", {}, c.title || ""), " ", c.text || c.body || "")));
+          break;
+        }
+        case "chat.language":
+          slot("language", "Customer language").replaceChildren(d.language + " (" + d.source + ")");
+          break;
+        case "action.result":
+          slot("nba", "Next best action").append(el("p", { class: "muted" }, d.skill + ": " + (d.message || "done")));
+          break;
+      }
+    },
+  };
+}
+
+async function runSkill(e, skill, where) {
+  const [plugin, name] = skill.includes("/") ? skill.split("/") : ["", skill];
+  try {
+    const r = await api("/api/v1/engagements/" + e.id + "/actions", { method: "POST", body: JSON.stringify({ plugin, skill: name, input: {} }) });
+    where.append(el("p", { class: "muted", role: "status" }, (r.message || "done")));
+  } catch (err) { where.append(status(err.message, "error")); }
+}
+
+async function engagement(id) {
+  const e = await api("/api/v1/engagements/" + id);
+  const transcript = el("div", { class: "transcript", role: "log", "aria-label": "Transcript" });
+  const partial = el("div", { class: "partial-line" });
+  const assist = assistPanel(e);
+  const wrap = el("div", { class: "wrapup" });
+  const meta = (st) => `${e.channel} · queue ${e.queue} · agent ${e.agent || "–"} · ${st}` + (e.customer_ref ? " · customer " + e.customer_ref : "");
+  const metaLine = el("p", { class: "muted" }, meta(e.status));
+  show("Engagement " + id.slice(0, 8), metaLine,
+    el("div", { class: "grid" },
+      el("section", { "aria-labelledby": "h-tr" }, el("h3", { id: "h-tr" }, "Transcript"), transcript, partial),
+      el("section", { "aria-labelledby": "h-as" }, el("h3", { id: "h-as" }, "Assist"), assist.root, wrap)));
+  if (e.status !== "live" || me.role === "analyst") {
+    const t = await api("/api/v1/engagements/" + id + "/transcript");
+    t.segments.forEach((s) => transcript.append(utterance(s)));
+    await results(e, wrap);
+    return;
+  }
+  // Server-sent events through fetch, so that the token travels in a header.
+  stream = new AbortController();
+  const signal = stream.signal;
+  const res = await fetch("/api/v1/engagements/" + id + "/events", { headers: { "Authorization": "Bearer " + token() }, signal });
+  if (!res.ok) throw new APIError(res.status, res.statusText);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read().catch(() => ({ done: true }));
+    if (done) break;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i); buf = buf.slice(i + 2);
+      let type = "", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) type = line.slice(7);
+        if (line.startsWith("data: ")) data = line.slice(6);
+      }
+      if (!type || !data) continue;
+      const d = JSON.parse(data);
+      if (type === "transcript.final") { partial.replaceChildren(); transcript.append(utterance(d)); }
+      else if (type === "transcript.partial") partial.replaceChildren(utterance(d, true));
+      else if (type === "results.ready") await results(e, wrap);
+      else if (type === "engagement.ended") { metaLine.textContent = meta("ended"); wrap.replaceChildren(status("The engagement ended; results follow.")); }
+      else assist.on(type, d);
+    }
+  }
+}
+
+// results shows the post-engagement results and, for the staff who wrap
+// up, the wrap-up form pre-filled from them.
+async function results(e, where) {
+  let r;
+  try { r = (await api("/api/v1/engagements/" + e.id + "/results")).results || {}; } catch (err) { where.replaceChildren(status(err.message, "error")); return; }
+  const sum = r.engagement_summary, notes = r.notes || r.smart_notes || {}, disp = r.disposition || r.recommended_disposition || {};
+  const tasks = r.follow_up_tasks || [];
+  const out = [el("h3", {}, "Results")];
+  if (sum) out.push(el("div", { class: "card" }, el("h4", {}, "Summary"), el("p", { class: "summary" }, sum.text)));
+  if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, "Follow-up tasks"), el("ul", {}, ...tasks.map((t) => el("li", {}, t.text + (t.due ? " (" + t.due + ")" : ""))))));
+  if (["admin", "supervisor", "agent"].includes(me.role)) {
+    const field = (name, label, value, multi) => el("p", {}, el("label", { for: "wu-" + name }, label),
+      multi ? el("textarea", { id: "wu-" + name, name, rows: "2" }, value || "") : el("input", { id: "wu-" + name, name, value: value || "" }));
+    const msg = el("p", { role: "status", class: "muted" });
+    const form = el("form", { class: "wrapup-form", "aria-labelledby": "h-wu" }, el("h4", { id: "h-wu" }, "Wrap-up"),
+      field("reason", "Reason", notes.reason, true), field("actions", "Actions", notes.actions, true), field("outcome", "Outcome", notes.outcome, true),
+      field("disposition", "Disposition code", disp.code), el("button", { type: "submit" }, "Save wrap-up"), msg);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(form);
+      try {
+        await api("/api/v1/engagements/" + e.id + "/notes", { method: "PUT", body: JSON.stringify({ reason: f.get("reason"), actions: f.get("actions"), outcome: f.get("outcome"), follow_ups: notes.follow_ups || [] }) });
+        if (f.get("disposition")) await api("/api/v1/engagements/" + e.id + "/disposition", { method: "PUT", body: JSON.stringify({ code: f.get("disposition") }) });
+        msg.className = "ok"; msg.textContent = "Saved.";
+      } catch (err) { msg.className = "error"; msg.textContent = err.message; }
+    });
+    out.push(form);
+  }
+  where.replaceChildren(...out);
+}
+
+// ---- supervisor board --------------------------------------------------
+
+async function board() {
+  const list = el("div");
+  show("Escalation board", status("Live engagements in your queues, highest risk first; updated every few seconds."), list);
+  const ctl = new AbortController();
+  stream = ctl;
+  for (;;) {
+    try {
+      const rows = await api("/api/v1/escalations");
+      list.replaceChildren(rows.length === 0 ? status("No live engagement needs attention.") :
+        table("Live engagements by escalation risk", ["Engagement", "Risk", "Score", "Queue", "Agent", "Reasons"],
+          rows.map((v) => [v.engagement.slice(0, 8), el("span", { class: "pill risk-" + v.level }, v.level), fmtNum(v.score), v.queue, v.agent || "–",
+            (v.reasons || []).map((r) => r.text || r.code).join("; ")]),
+          (i) => "#engagements/" + rows[i].engagement));
+    } catch (err) {
+      list.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error"));
+      return;
+    }
+    await new Promise((res) => { const t = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
+    if (ctl.signal.aborted) return;
+  }
+}
+
+// ---- knowledge and ask-anything ---------------------------------------
+
+async function knowledge(id) {
+  if (id) {
+    const a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
+    show(a.title, el("p", { class: "muted" }, (a.queue ? "queue " + a.queue + " · " : "") + "updated " + fmtTime(a.updated)), el("div", { class: "article" }, a.body));
+    return;
+  }
+  const results = el("div", { "aria-live": "polite" });
+  const form = el("form", { role: "search" }, el("label", { for: "kb-q" }, "Search the knowledge base"), " ",
+    el("input", { id: "kb-q", name: "q", type: "search", required: true }), " ", el("button", { type: "submit" }, "Search"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const hits = await api("/api/v1/kb/search?q=" + encodeURIComponent(new FormData(form).get("q")));
+      results.replaceChildren(hits.length === 0 ? status("Nothing found.") : el("ol", {}, ...hits.map((h) => el("li", {},
+        el("a", { href: "#knowledge/" + encodeURIComponent(h.passage.article_id) }, h.passage.title), el("blockquote", {}, h.passage.text)))));
+    } catch (err) { results.replaceChildren(status(err.message, "error")); }
+  });
+  show("Knowledge", form, results);
+}
+
+async function ask() {
+  const out = el("div", { "aria-live": "polite" });
+  const form = el("form", {}, el("p", {}, el("label", { for: "ask-q" }, "Question about your engagements"), el("textarea", { id: "ask-q", name: "question", rows: "2", required: true })),
+    el("p", {}, el("label", { for: "ask-queue" }, "Queue"), " ", el("select", { id: "ask-queue", name: "queue" }, ...(me.queues || []).map((q) => el("option", { value: q }, q)))),
+    el("button", { type: "submit" }, "Ask"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    try {
+      const a = await api("/api/v1/ask", { method: "POST", body: JSON.stringify({ question: f.get("question"), queue: f.get("queue") || undefined }) });
+      out.replaceChildren(el("p", {}, a.answer || ""), el("ol", {}, ...(a.citations || []).map((c) => el("li", {},
+        el("a", { href: "#engagements/" + c.engagement }, c.engagement.slice(0, 8) + (c.start_ms !== undefined ? " @ " + fmtMs(c.start_ms) : "")), " ", c.text || ""))));
+    } catch (err) { out.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error")); }
+  });
+  show("Ask anything", form, out);
+}
+
+// ---- administration ----------------------------------------------------
+
+async function features() {
+  const eff = await api("/api/v1/features/effective");
+  show("Features",
+    el("p", {}, "Local models only: ", el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, eff.local_models_only ? "on" : "off")),
+    table("Features in effect for you", ["Feature", "State", "Decided by"], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
+}
+
+async function directory() {
+  const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
+  show("Users & queues", el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])),
+    el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled"], users.map((u) => [u.id, u.role, (u.queues || []).join(", "), u.licensed ? "yes" : "no", u.disabled ? "yes" : "no"])),
+    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked"], tokens.map((t) => [t.id, t.user_id, t.name, fmtTime(t.created_at), t.revoked_at ? "yes" : ""])));
+}
+
+async function audit() {
+  const entries = await api("/api/v1/audit?limit=200");
+  entries.reverse();
+  show("Audit log", el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, "Export (JSON lines)")),
+    table("Audit entries, newest first", ["#", "Time", "Actor", "Action", "Target", "Engagement"],
+      entries.map((a) => [String(a.seq), fmtTime(a.time), a.actor, a.action, a.target || "", (a.engagement || "").slice(0, 8)])));
+  // The export needs the token: fetch it and hand the browser a blob.
+  $("#audit-export").addEventListener("click", async (ev) => {
+    ev.preventDefault();
+    const res = await fetch("/api/v1/audit/export", { headers: { "Authorization": "Bearer " + token() } });
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: "audit.jsonl" });
+    a.click();
+    URL.revokeObjectURL(url);
+  });
+}
+
+$("#login-form").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); });
+$("#logout").addEventListener("click", () => { sessionStorage.removeItem("earshot-token"); location.hash = ""; location.reload(); });
+window.addEventListener("hashchange", route);
+if (token()) signIn(token());

@@ -1,0 +1,312 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/earshot/earshot/internal/testdep"
+	"github.com/earshot/earshot/store"
+)
+
+// browser is a headless Chromium driven through the DevTools protocol,
+// recording what a page logged as an error and every answer it received.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+
+	mu sync.Mutex
+	// +checklocks:mu
+	errors []string
+	// +checklocks:mu
+	answers map[string]int // "METHOD URL" of the last request -> status
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	bin := testdep.Program(t, "chromium", "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
+		chromedp.WindowSize(1280, 800), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	// Screenshots go to a folder named after the test, outside the tree.
+	shots := filepath.Join(os.TempDir(), "earshot-console-screenshots", strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, shots: shots, answers: map[string]int{}}
+	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			b.errors = append(b.errors, "exception: "+exceptionText(ev.ExceptionDetails))
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value))
+				}
+				b.errors = append(b.errors, "console.error: "+strings.Join(parts, " "))
+			}
+		case *network.EventResponseReceived:
+			b.answers[ev.Response.URL] = int(ev.Response.Status)
+		}
+	}))
+	b.ctx = ctx
+	if err := chromedp.Do(ctx); err != nil {
+		cancelC()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancelC()
+		cancelA()
+	})
+	t.Logf("screenshots in %s", shots)
+	return b
+}
+
+// run runs actions with a deadline, failing the test with what the page
+// showed when they do not complete.
+func (b *browser) run(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		body, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
+		b.shot(what + "-failed")
+		b.mu.Lock()
+		errs := strings.Join(b.errors, "\n")
+		b.mu.Unlock()
+		b.t.Fatalf("%s: %v\npage errors:\n%s\npage text:\n%s", what, err, errs, body)
+	}
+}
+
+// shot saves a full-page screenshot named name.png.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644)
+}
+
+// check fails the test for page errors and for answers that were neither
+// 2xx nor in expected (URL substring -> status).
+func (b *browser) check(expected map[string]int) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		b.t.Errorf("the page logged %s", e)
+	}
+	for url, code := range b.answers {
+		if code >= 200 && code < 300 {
+			continue
+		}
+		ok := false
+		for sub, want := range expected {
+			ok = ok || (strings.Contains(url, sub) && code == want)
+		}
+		if !ok {
+			b.t.Errorf("the page got %d for %s", code, url)
+		}
+	}
+}
+
+// waitAnswer waits until the page received the headers of an answer to a
+// URL containing sub.
+func (b *browser) waitAnswer(sub string, timeout time.Duration) {
+	b.t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		b.mu.Lock()
+		seen := false
+		for url := range b.answers {
+			seen = seen || strings.Contains(url, sub)
+		}
+		b.mu.Unlock()
+		if seen {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the page made no request to %s within %s", sub, timeout)
+		}
+	}
+}
+
+// accessible runs axe-core on the page as it is and fails the test for
+// every violation of impact serious or critical.
+func (b *browser) accessible(page string) {
+	b.t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
+	if err != nil {
+		b.t.Fatalf("axe-core: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	// DevTools evaluation is not subject to the page's CSP.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](string(src)+";true")); err != nil {
+		b.t.Fatalf("inject axe-core: %v", err)
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ["violations"]}).then(r =>
+		r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => v.impact + " " + v.id + ": " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", ")))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("run axe-core: %v", err)
+	}
+	for _, v := range found {
+		b.t.Errorf("accessibility of %s: %s", page, v)
+	}
+}
+
+func (b *browser) signIn(base, token string) {
+	b.t.Helper()
+	b.run("sign in", 30*time.Second,
+		chromedp.Navigate(base+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nav a")),
+	)
+}
+
+func (b *browser) navLabels() []string {
+	b.t.Helper()
+	labels, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#nav a")].map(a => a.textContent)`))
+	if err != nil {
+		b.t.Fatalf("read the navigation: %v", err)
+	}
+	return labels
+}
+
+// TestConsoleAgentDesktop: an agent signs in, opens a live chat, sees the
+// customer's message and a knowledge card appear as the customer writes,
+// and after the end saves the wrap-up, which the API then returns. The
+// page logs no error and every request it made is answered 2xx.
+func TestConsoleAgentDesktop(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	ingest := td.tokenFor(t, "web", RoleIngest)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/block-card", map[string]any{"title": "Blocking a stolen card",
+		"body": "When a customer reports a stolen card, block the card at once and order a replacement card.", "queue": "cards"}, 200)
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
+
+	b.run("open the sign-in page", 30*time.Second, chromedp.Navigate(td.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.accessible("the sign-in page")
+	b.signIn(td.URL, agent)
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Features" {
+		t.Errorf("agent's navigation = %v", got)
+	}
+	b.run("open the engagement list", 20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)))
+	b.run("open the live engagement", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".transcript")))
+	// The page follows the event stream once its answer's headers came.
+	b.waitAnswer("/api/v1/engagements/"+e.ID+"/events", 20*time.Second)
+	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/messages", messageRequest{Sender: "customer", Text: "Hello, my card was stolen yesterday and I need to block the card."}, 201)
+	b.run("see the customer's line and a knowledge card", 20*time.Second,
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"utt") and contains(@class,"customer")]//span[contains(., "card was stolen")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"card kb")]//a[contains(., "Blocking a stolen card")]`)))
+	b.shot("agent-live")
+	b.accessible("the agent desktop, live")
+
+	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
+	reason := "Stolen card blocked from the console " + fmt.Sprint(time.Now().UnixNano())
+	b.run("complete the wrap-up", 30*time.Second,
+		chromedp.WaitVisible(chromedp.CSS("#wu-reason")),
+		chromedp.SetValue(chromedp.CSS("#wu-reason"), reason),
+		chromedp.Click(chromedp.CSS(`.wrapup-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//form[contains(@class,"wrapup-form")]//p[contains(., "Saved.")]`)))
+	b.shot("agent-wrapup")
+	b.accessible("the agent desktop, wrap-up")
+
+	var res struct {
+		Results map[string]json.RawMessage `json:"results"`
+	}
+	json.Unmarshal(td.mustCall(t, agent, "GET", "/api/v1/engagements/"+e.ID+"/results", nil, 200), &res)
+	if !strings.Contains(string(res.Results["notes"]), reason) {
+		t.Errorf("saved notes = %s, want the reason typed in the console", res.Results["notes"])
+	}
+	b.check(nil)
+}
+
+// TestConsoleAuditorSeesOnlyTheAuditLog: an auditor's console offers the
+// audit log and nothing else, and opening another page by its address
+// lands on the audit log without a request the auditor may not make.
+func TestConsoleAuditorSeesOnlyTheAuditLog(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	auditor := td.tokenFor(t, "aud", RoleAuditor)
+	b.signIn(td.URL, auditor)
+	if got := b.navLabels(); strings.Join(got, ",") != "Audit" {
+		t.Errorf("auditor's navigation = %v, want only Audit", got)
+	}
+	b.run("read the audit log", 20*time.Second,
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Audit log"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#view table tbody tr`)))
+	b.run("try the engagements page", 20*time.Second,
+		// A hash change, as a typed address or a bookmark would make it.
+		chromedp.Evaluate[chromedp.Void](`location.hash = "engagements"; undefined`),
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Audit log"]`)))
+	b.shot("auditor")
+	b.accessible("the audit log")
+	b.check(nil)
+}
+
+// TestConsoleSupervisorBoard: a supervisor's board ranks a live chat whose
+// customer turns angry, as the customer writes.
+func TestConsoleSupervisorBoard(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	sup := td.tokenFor(t, "sam", RoleSupervisor, "cards")
+	td.tokenFor(t, "ana", RoleAgent, "cards")
+	ingest := td.tokenFor(t, "web", RoleIngest)
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
+	b.signIn(td.URL, sup)
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Features" {
+		t.Errorf("supervisor's navigation = %v", got)
+	}
+	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
+	for _, text := range []string{
+		"This is ridiculous, it is the third time this happens.",
+		"I want to speak to a manager right now, I will cancel my account and complain.",
+	} {
+		td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/messages", messageRequest{Sender: "customer", Text: text}, 201)
+	}
+	b.run("see the engagement rise on the board", 30*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td/span[contains(@class,"risk-high") or contains(@class,"risk-medium")]`)))
+	b.shot("supervisor-board")
+	b.accessible("the escalation board")
+	b.check(nil)
+}
+
+func exceptionText(d *runtime.ExceptionDetails) string {
+	if d == nil {
+		return "?"
+	}
+	if d.Exception != nil && d.Exception.Description != "" {
+		return d.Exception.Description
+	}
+	return d.Text
+}
