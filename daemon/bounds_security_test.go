@@ -109,20 +109,7 @@ func writeZip(w io.Writer, size int64) error {
 // tone, so the pipeline's voice detection has work to do.
 func writeWAV(w io.Writer, size int64) error {
 	n := (size - 44) / 2 * 2
-	hdr := make([]byte, 44)
-	copy(hdr, "RIFF")
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(36+n))
-	copy(hdr[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(hdr[16:], 16)
-	binary.LittleEndian.PutUint16(hdr[20:], 1)
-	binary.LittleEndian.PutUint16(hdr[22:], 1)
-	binary.LittleEndian.PutUint32(hdr[24:], 16000)
-	binary.LittleEndian.PutUint32(hdr[28:], 32000)
-	binary.LittleEndian.PutUint16(hdr[32:], 2)
-	binary.LittleEndian.PutUint16(hdr[34:], 16)
-	copy(hdr[36:], "data")
-	binary.LittleEndian.PutUint32(hdr[40:], uint32(n))
-	if _, err := w.Write(hdr); err != nil {
+	if _, err := w.Write(wavHeader(16000, uint32(n))); err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)

@@ -443,20 +443,7 @@ func openUpload(t *testing.T, td *testDaemon, p principal, q string) liveConn {
 	}()
 	// A WAV header announcing a minute of 8 kHz audio, then the audio,
 	// slowly.
-	hdr := make([]byte, 44)
-	copy(hdr, "RIFF")
-	binary.LittleEndian.PutUint32(hdr[4:], 36+960000)
-	copy(hdr[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(hdr[16:], 16)
-	binary.LittleEndian.PutUint16(hdr[20:], 1)
-	binary.LittleEndian.PutUint16(hdr[22:], 1)
-	binary.LittleEndian.PutUint32(hdr[24:], 8000)
-	binary.LittleEndian.PutUint32(hdr[28:], 16000)
-	binary.LittleEndian.PutUint16(hdr[32:], 2)
-	binary.LittleEndian.PutUint16(hdr[34:], 16)
-	copy(hdr[36:], "data")
-	binary.LittleEndian.PutUint32(hdr[40:], 960000)
-	if _, err := pw.Write(hdr); err != nil {
+	if _, err := pw.Write(wavHeader(8000, 960000)); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -472,4 +459,23 @@ func openUpload(t *testing.T, td *testDaemon, p principal, q string) liveConn {
 		return metricValue(t, td, `earshot_guard_connections{kind="upload"}`) == "1"
 	})
 	return c
+}
+
+// wavHeader is the 44-byte header of a 16-bit mono PCM WAV at rate
+// announcing dataBytes of samples.
+func wavHeader(rate, dataBytes uint32) []byte {
+	hdr := make([]byte, 44)
+	copy(hdr, "RIFF")
+	binary.LittleEndian.PutUint32(hdr[4:], 36+dataBytes)
+	copy(hdr[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(hdr[16:], 16)
+	binary.LittleEndian.PutUint16(hdr[20:], 1)
+	binary.LittleEndian.PutUint16(hdr[22:], 1)
+	binary.LittleEndian.PutUint32(hdr[24:], rate)
+	binary.LittleEndian.PutUint32(hdr[28:], 2*rate)
+	binary.LittleEndian.PutUint16(hdr[32:], 2)
+	binary.LittleEndian.PutUint16(hdr[34:], 16)
+	copy(hdr[36:], "data")
+	binary.LittleEndian.PutUint32(hdr[40:], dataBytes)
+	return hdr
 }

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -370,19 +369,7 @@ func (s *soak) stream(ctx context.Context, ingest string) error {
 // upload posts two seconds of silence as an 8 kHz WAV.
 func (s *soak) upload(ingest string) error {
 	const n = 2 * 8000 * 2
-	wav := make([]byte, 44+n)
-	copy(wav, "RIFF")
-	binary.LittleEndian.PutUint32(wav[4:], 36+n)
-	copy(wav[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(wav[16:], 16)
-	binary.LittleEndian.PutUint16(wav[20:], 1)
-	binary.LittleEndian.PutUint16(wav[22:], 1)
-	binary.LittleEndian.PutUint32(wav[24:], 8000)
-	binary.LittleEndian.PutUint32(wav[28:], 16000)
-	binary.LittleEndian.PutUint16(wav[32:], 2)
-	binary.LittleEndian.PutUint16(wav[34:], 16)
-	copy(wav[36:], "data")
-	binary.LittleEndian.PutUint32(wav[40:], n)
+	wav := append(wavHeader(8000, n), make([]byte, n)...)
 	req, _ := http.NewRequest("POST", s.td.URL+"/api/v1/uploads?queue=q1", bytes.NewReader(wav))
 	req.Header.Set("Authorization", "Bearer "+ingest)
 	req.Header.Set("Content-Type", "audio/wav")
