@@ -203,7 +203,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 	b := newBrowser(t)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/block-card", map[string]any{"title": "Blocking a stolen card",
 		"body": "When a customer reports a stolen card, block the card at once and order a replacement card.", "queue": "cards"}, 200)
 	var e store.Engagement
@@ -279,7 +279,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	sup := td.tokenFor(t, "sam", RoleSupervisor, "cards")
 	td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)

@@ -180,6 +180,9 @@ func TestChatEngagementLifecycle(t *testing.T) {
 func TestEngagementCapacityAndTimeout(t *testing.T) {
 	td := startDaemon(t, func(c *Config) {
 		c.Engagements.MaxLive = 2
+		// The whole capacity to one source and token, not three quarters.
+		c.Engagements.MaxLivePerSource = map[string]int{"api": 2}
+		c.Engagements.MaxLivePerToken = 2
 		c.Engagements.MediaTimeout = Duration(1500 * time.Millisecond)
 	})
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q"}, 201)
