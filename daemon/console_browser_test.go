@@ -40,13 +40,24 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
 		chromedp.WindowSize(1280, 800), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
 	// Screenshots go to a folder named after the test, outside the tree.
 	shots := filepath.Join(os.TempDir(), "earshot-console-screenshots", strings.ReplaceAll(t.Name(), "/", "_"))
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("screenshots in %s", shots)
+	return attach(t, actx, shots)
+}
+
+// tab opens another tab of the same browser: its own page and session
+// storage, so another user can sign in.
+func (b *browser) tab() *browser { return attach(b.t, b.ctx, b.shots) }
+
+func attach(t *testing.T, parent context.Context, shots string) *browser {
+	t.Helper()
 	b := &browser{t: t, shots: shots, answers: map[string]int{}}
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithListener(func(ev any) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		switch ev := ev.(type) {
@@ -65,16 +76,10 @@ func newBrowser(t *testing.T) *browser {
 		}
 	}))
 	b.ctx = ctx
+	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil {
-		cancelC()
-		cancelA()
 		t.Fatalf("start chromium: %v", err)
 	}
-	t.Cleanup(func() {
-		cancelC()
-		cancelA()
-	})
-	t.Logf("screenshots in %s", shots)
 	return b
 }
 
@@ -283,7 +288,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Forecasts,Features" {
 		t.Errorf("supervisor's navigation = %v", got)
 	}
 	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
@@ -309,4 +314,137 @@ func exceptionText(d *runtime.ExceptionDetails) string {
 		return d.Exception.Description
 	}
 	return d.Text
+}
+
+// TestConsoleAnalystForecast: an analyst opens the forecast of their queue
+// and sees its chart with the interval bands.
+func TestConsoleAnalystForecast(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	analyst := td.tokenFor(t, "ann", RoleAnalyst, "cards")
+	td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast", forecastHistoryBody, 200) // stored
+	b.signIn(td.URL, analyst)
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Ask,Forecasts,Features" {
+		t.Errorf("analyst's navigation = %v", got)
+	}
+	b.run("open the forecast", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#forecasts"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart polyline.value`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart polygon.band95`)))
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelector("svg.chart polyline.value").points.length`))
+	if err != nil || n < 96 {
+		t.Errorf("the chart's line has %d points (%v); want at least a day of intervals", n, err)
+	}
+	b.shot("analyst-forecast")
+	b.accessible("the forecast page")
+	b.check(nil)
+}
+
+// TestConsoleAdminSwitchesCardsOff: an agent follows a live chat and gets a
+// knowledge card; an administrator, in another tab, switches kb_retrieval
+// off for the queue in the feature settings page; the agent's next
+// messages bring no card.
+func TestConsoleAdminSwitchesCardsOff(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
+	ingest := td.tokenFor(t, "web", RoleIngest)
+	for id, a := range map[string][2]string{
+		"block-card": {"Blocking a stolen card", "When a customer reports a stolen card, block the card at once and order a replacement card."},
+		"mortgage":   {"Mortgage payment holiday", "A mortgage payment holiday pauses the monthly mortgage payment for up to three months."},
+	} {
+		td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/"+id, map[string]any{"title": a[0], "body": a[1], "queue": "cards"}, 200)
+	}
+	var e store.Engagement
+	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
+	say := func(text string) {
+		td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/messages", messageRequest{Sender: "customer", Text: text}, 201)
+	}
+
+	b.signIn(td.URL, agent)
+	b.run("open the live engagement", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".transcript")))
+	b.waitAnswer("/api/v1/engagements/"+e.ID+"/events", 20*time.Second)
+	say("Hello, my card was stolen yesterday and I need to block the card.")
+	b.run("see a knowledge card", 20*time.Second, chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"card kb")]//a[contains(., "Blocking a stolen card")]`)))
+
+	admin := b.tab()
+	admin.signIn(td.URL, td.Admin)
+	admin.run("switch kb_retrieval off for the queue", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#settings"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#fs-level")),
+		chromedp.SetValue(chromedp.CSS("#fs-level"), "queues/cards"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#fs-level").dispatchEvent(new Event("change")); undefined`),
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Feature settings · queue cards"]`)),
+		chromedp.SetValue(chromedp.CSS("#fs-kb_retrieval"), "off"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#fs-kb_retrieval").dispatchEvent(new Event("change")); undefined`),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "kb_retrieval saved.")]`)))
+	admin.shot("admin-feature-settings")
+	admin.accessible("the feature settings page")
+	var fs struct {
+		Settings FeatureSettings `json:"settings"`
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/settings/features", nil, 200), &fs)
+	if s := fs.Settings.Queues["cards"]["kb_retrieval"]; s.Enabled == nil || *s.Enabled {
+		t.Fatalf("queue cards kb_retrieval = %+v after the console switched it off", s)
+	}
+
+	say("Can I get a mortgage payment holiday for my monthly mortgage payment?")
+	say("Thank you.")
+	// Events arrive in order: once the last line is shown, a card for the
+	// mortgage question would have been shown before it.
+	b.run("see the later lines", 20*time.Second, chromedp.WaitVisible(chromedp.Search(`//span[contains(@class,"text") and .="Thank you."]`)))
+	cards, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".card.kb .suggestion").length`))
+	if err != nil || cards != 1 {
+		t.Errorf("knowledge cards after the switch = %d (%v), want still the 1 from before", cards, err)
+	}
+	b.shot("agent-after-switch")
+	b.check(nil)
+	admin.check(nil)
+}
+
+// TestConsoleAdminIssuesToken: an administrator adds a user, issues a
+// token shown once, which then works against the API, and revokes it.
+func TestConsoleAdminIssuesToken(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	b.signIn(td.URL, td.Admin)
+	b.run("add a user", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#directory"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nu-id")),
+		chromedp.SendKeys(chromedp.CSS("#nu-id"), "zoe"),
+		chromedp.SendKeys(chromedp.CSS("#nu-queues"), "cards"),
+		chromedp.Click(chromedp.CSS(`#nu-licensed`)),
+		chromedp.Click(chromedp.Search(`//button[.="Add user"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="User zoe added."]`)),
+		chromedp.Click(chromedp.CSS(`button[data-issue="zoe"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#secret-value")))
+	secret, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#secret-value")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.accessible("the users page")
+	var who struct {
+		User struct {
+			ID       string   `json:"id"`
+			Role     string   `json:"role"`
+			Queues   []string `json:"queues"`
+			Licensed bool     `json:"licensed"`
+		} `json:"user"`
+		TokenID string `json:"token_id"`
+	}
+	json.Unmarshal(td.mustCall(t, strings.TrimSpace(secret), "GET", "/api/v1/whoami", nil, 200), &who)
+	if who.User.ID != "zoe" || who.User.Role != "agent" || strings.Join(who.User.Queues, ",") != "cards" || !who.User.Licensed {
+		t.Fatalf("the issued token is %+v", who)
+	}
+	b.run("revoke the token", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-revoke="`+who.TokenID+`"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and contains(., "revoked")]`)))
+	td.mustCall(t, strings.TrimSpace(secret), "GET", "/api/v1/whoami", nil, 401)
+	b.shot("admin-users")
+	b.check(nil)
 }

@@ -14,7 +14,7 @@ class APIError extends Error {
 }
 
 async function api(path, opts = {}) {
-  const res = await fetch(path, { ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": "application/json" } });
+  const res = await fetch(path, { ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
   if (!res.ok) {
     let detail = res.statusText;
     try { const p = await res.json(); detail = p.detail || detail; } catch (e) { /* not a problem document */ }
@@ -66,7 +66,9 @@ const pages = {
   board: { label: "Board", roles: ["admin", "supervisor"], render: board },
   knowledge: { label: "Knowledge", roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
   ask: { label: "Ask", roles: ["admin", "supervisor", "analyst"], render: ask },
+  forecasts: { label: "Forecasts", roles: ["admin", "supervisor", "analyst"], render: forecasts },
   features: { label: "Features", roles: ["admin", "supervisor", "agent", "analyst"], render: features },
+  settings: { label: "Feature settings", roles: ["admin"], render: featureSettings },
   directory: { label: "Users & queues", roles: ["admin"], render: directory },
   audit: { label: "Audit", roles: ["admin", "auditor"], render: audit },
 };
@@ -345,7 +347,106 @@ async function ask() {
   show("Ask anything", form, out);
 }
 
+// ---- workforce ---------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+// forecastChart draws the forecast volume with its 80 % and 95 % bands.
+function forecastChart(f) {
+  const pts = (f.points || []).filter((p) => p.open);
+  const W = 960, H = 260, L = 48, B = 24;
+  if (pts.length === 0) return status("The forecast has no open interval.");
+  const t0 = Date.parse(pts[0].start), t1 = Date.parse(pts[pts.length - 1].start) || t0 + 1;
+  const ymax = Math.max(1, ...pts.map((p) => p.volume.upper95));
+  const x = (p) => L + (W - L - 8) * (Date.parse(p.start) - t0) / Math.max(1, t1 - t0);
+  const y = (v) => H - B - (H - B - 8) * v / ymax;
+  const band = (lo, hi) => pts.map((p) => x(p) + "," + y(p.volume[hi])).join(" ") + " " + pts.slice().reverse().map((p) => x(p) + "," + y(p.volume[lo])).join(" ");
+  const line = pts.map((p) => x(p) + "," + y(p.volume.value)).join(" ");
+  const ticks = [0, 0.5, 1].map((k) => svg("g", {}, svg("line", { x1: L, x2: W - 8, y1: y(ymax * k), y2: y(ymax * k), class: "grid" }),
+    svg("text", { x: L - 6, y: y(ymax * k) + 4, "text-anchor": "end" }, fmtNum(ymax * k, 0))));
+  const days = [];
+  for (let d = new Date(pts[0].start); d.getTime() <= t1; d.setDate(d.getDate() + 7)) {
+    days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, d.toLocaleDateString()));
+  }
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Forecast volume for queue ${f.queue}: ${pts.length} open intervals, peak ${fmtNum(ymax, 0)} contacts (95 % upper bound)` },
+    ...ticks, svg("polygon", { points: band("lower95", "upper95"), class: "band95" }), svg("polygon", { points: band("lower80", "upper80"), class: "band80" }),
+    svg("polyline", { points: line, class: "value" }), ...days);
+}
+
+async function forecasts(queue) {
+  const queues = me.role === "admin" ? (await api("/api/v1/queues")).map((q) => q.id) : (me.queues || []);
+  queue = queue ? decodeURIComponent(queue) : queues[0];
+  const pick = el("select", { id: "fc-queue", onchange: (ev) => { location.hash = "forecasts/" + encodeURIComponent(ev.target.value); } },
+    ...queues.map((q) => el("option", { value: q, selected: q === queue }, q)));
+  const body = el("div", { "aria-live": "polite" });
+  const file = el("input", { id: "fc-file", type: "file", accept: ".csv,text/csv" });
+  const msg = el("p", { role: "status", class: "muted" });
+  const upload = el("form", {}, el("label", { for: "fc-file" }, "History CSV (the ACD export: interval start, offered, handled, AHT)"), file, " ",
+    el("button", { type: "submit" }, "Forecast from this history"), msg);
+  upload.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!file.files[0]) { msg.textContent = "Choose a file first."; return; }
+    try {
+      await api("/api/v1/queues/" + encodeURIComponent(queue) + "/forecast", { method: "POST", type: "text/csv", body: await file.files[0].text() });
+      msg.className = "ok"; msg.textContent = "Forecast stored."; await load();
+    } catch (err) { msg.className = "error"; msg.textContent = err.message; }
+  });
+  async function load() {
+    if (!queue) { body.replaceChildren(status("You have no queue.")); return; }
+    let f;
+    try { f = await api("/api/v1/queues/" + encodeURIComponent(queue) + "/forecasts/latest"); } catch (err) {
+      body.replaceChildren(status(err.status === 404 ? "No forecast stored for this queue yet: upload its history below." : err.message, err.status === 404 ? "muted" : "error"));
+      return;
+    }
+    const fc = f.payload || {};
+    const perDay = {};
+    for (const p of fc.points || []) { const d = new Date(p.start).toLocaleDateString(); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
+    body.replaceChildren(el("p", { class: "muted" }, `model ${f.model_version} · made ${fmtTime(f.created_at)} by ${f.created_by} · ${fc.days} days`),
+      forecastChart(fc),
+      table("Forecast contacts per day", ["Day", "Contacts"], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
+  }
+  show("Forecasts", el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
+  await load();
+}
+
 // ---- administration ----------------------------------------------------
+
+// featureSettings lets an administrator set each feature per account and
+// per queue: on, off, or inherited from the level above.
+async function featureSettings(queue) {
+  const [reg, set, queues] = await Promise.all([api("/api/v1/features"), api("/api/v1/settings/features"), api("/api/v1/queues")]);
+  const levels = [["account", "Account"], ...queues.map((q) => ["queues/" + q.id, "Queue " + q.id])];
+  const level = queue ? "queues/" + decodeURIComponent(queue) : "account";
+  const current = level === "account" ? (set.settings.account || {}) : ((set.settings.queues || {})[level.slice(7)] || {});
+  const pick = el("select", { id: "fs-level", onchange: (ev) => { location.hash = "settings" + (ev.target.value === "account" ? "" : "/" + encodeURIComponent(ev.target.value.slice(7))); } },
+    ...levels.map(([v, l]) => el("option", { value: v, selected: v === level }, l)));
+  const msg = el("p", { role: "status", class: "muted" });
+  const rows = reg.map((f) => {
+    const cur = current[f.name] && current[f.name].enabled !== undefined ? current[f.name] : null;
+    const id = "fs-" + f.name;
+    const sel = el("select", { id, "aria-label": f.name + " at this level" },
+      el("option", { value: "", selected: !cur }, level === "account" ? "default (" + (f.default ? "on" : "off") + ")" : "inherit"),
+      el("option", { value: "on", selected: cur && cur.enabled }, "on"), el("option", { value: "off", selected: cur && !cur.enabled }, "off"));
+    sel.addEventListener("change", async () => {
+      const path = "/api/v1/settings/features/" + level + "/" + f.name;
+      try {
+        if (sel.value === "") await api(path, { method: "DELETE" });
+        else await api(path, { method: "PUT", body: JSON.stringify({ enabled: sel.value === "on" }) });
+        msg.className = "ok"; msg.textContent = f.name + " saved.";
+      } catch (err) { msg.className = "error"; msg.textContent = err.message; }
+    });
+    return [f.name, f.description + (f.licensed ? " (licensed users only)" : ""), sel];
+  });
+  show("Feature settings · " + (level === "account" ? "account" : "queue " + level.slice(7)), el("p", {}, el("label", { for: "fs-level" }, "Level"), pick),
+    el("p", {}, "Local models only: ", el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, set.local_models_only ? "on" : "off")),
+    table("Feature settings at this level", ["Feature", "What it does", "Setting"], rows), msg);
+}
 
 async function features() {
   const eff = await api("/api/v1/features/effective");
@@ -354,11 +455,49 @@ async function features() {
     table("Features in effect for you", ["Feature", "State", "Decided by"], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
 }
 
-async function directory() {
+async function directory(arg, fresh) {
   const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
-  show("Users & queues", el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])),
-    el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled"], users.map((u) => [u.id, u.role, (u.queues || []).join(", "), u.licensed ? "yes" : "no", u.disabled ? "yes" : "no"])),
-    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked"], tokens.map((t) => [t.id, t.user_id, t.name, fmtTime(t.created_at), t.revoked_at ? "yes" : ""])));
+  const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
+  const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const input = (id, label, attrs = {}) => el("p", {}, el("label", { for: id }, label), el("input", { id, name: id, ...attrs }));
+  const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, "Add a user"),
+    input("nu-id", "User ID", { required: true, pattern: "[a-z0-9_.-]+" }),
+    el("p", {}, el("label", { for: "nu-role" }, "Role"), el("select", { id: "nu-role", name: "nu-role" },
+      ...["agent", "supervisor", "analyst", "admin", "auditor", "ingest"].map((r) => el("option", { value: r }, r)))),
+    input("nu-queues", "Queues (comma-separated)"),
+    el("p", {}, el("input", { id: "nu-licensed", name: "nu-licensed", type: "checkbox" }), el("label", { for: "nu-licensed", class: "inline" }, " Expert-assist licence")),
+    el("button", { type: "submit" }, "Add user"));
+  addUser.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(addUser);
+    try {
+      await api("/api/v1/users", { method: "POST", body: JSON.stringify({ id: f.get("nu-id"), role: f.get("nu-role"),
+        queues: String(f.get("nu-queues") || "").split(",").map((q) => q.trim()).filter(Boolean), licensed: f.get("nu-licensed") === "on" }) });
+      await directory(undefined, { note: "User " + f.get("nu-id") + " added." });
+    } catch (err) { fail(err); }
+  });
+  // A new token's secret is shown once, here, and never again.
+  const secret = el("div", { id: "new-secret", "aria-live": "assertive" });
+  const issue = async (u) => {
+    try {
+      const t = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
+      await directory(undefined, { note: "Token " + t.id + " issued for " + u + ".", user: u, secret: t.secret });
+    } catch (err) { fail(err); }
+  };
+  const revoke = async (id) => {
+    try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: "Token " + id + " revoked." }); } catch (err) { fail(err); }
+  };
+  if (fresh && fresh.note) { msg.className = "ok"; msg.textContent = fresh.note; }
+  if (fresh && fresh.secret) {
+    secret.append(el("div", { class: "card" }, el("h4", {}, "New token for " + fresh.user + " (shown once: copy it now)"), el("code", { id: "secret-value" }, fresh.secret)));
+  }
+  show("Users & queues", msg, secret,
+    el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled", ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
+      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token")])),
+    addUser,
+    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
+      t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
+    el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])));
 }
 
 async function audit() {
