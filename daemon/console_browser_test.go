@@ -350,7 +350,7 @@ func TestConsoleAdminSwitchesCardsOff(t *testing.T) {
 	b := newBrowser(t)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	for id, a := range map[string][2]string{
 		"block-card": {"Blocking a stolen card", "When a customer reports a stolen card, block the card at once and order a replacement card."},
 		"mortgage":   {"Mortgage payment holiday", "A mortgage payment holiday pauses the monthly mortgage payment for up to three months."},
