@@ -19,7 +19,7 @@ OLLAMA_VERSION := v0.6.5
 OLLAMA_BIN_DIR ?= $(HOME)/.cache/earshot/ollama-$(OLLAMA_VERSION)/bin
 OLLAMA_BIN     := $(OLLAMA_BIN_DIR)/ollama
 
-.PHONY: all build run test deps deps-build lint bench eval clean deb ollama-server package-test
+.PHONY: all build run test deps deps-build lint bench eval fuzz security soak clean deb ollama-server package-test
 
 all: build
 
@@ -77,6 +77,23 @@ DEBS_PACKAGE_TEST := debootstrap systemd
 package-test: build
 	@./packaging/scripts/apt-ensure.sh $(DEBS_PACKAGE_TEST)
 	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -tags packagetest -count=1 -run '^TestInstall' -v -timeout 30m ./packaging/
+
+# fuzz runs every native Go fuzzer for FUZZTIME each (default 30s, about 15
+# minutes in all); not part of `make test`. FUZZPKG narrows the packages.
+fuzz: deps
+	GO=$(GO) ./packaging/scripts/fuzz.sh
+
+# security runs the long attack tests (tag security: largest allowed and ten
+# times larger inputs against a daemon process, with its peak RSS bounded).
+security: deps build
+	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -p 1 -count=1 -tags security -run '^TestResourceBounds$$' -v -timeout 30m ./daemon/
+
+# soak runs a daemon process under mixed load (chats, SSE readers, WebSocket
+# streams, uploads, administrator changes) for SOAK_TIME, reporting RSS and
+# goroutines over time; it fails on errors, growth after warm-up or leaks.
+SOAK_TIME ?= 10m
+soak: deps build
+	EARSHOT_BIN=$(abspath $(BIN)) EARSHOT_SOAK=$(SOAK_TIME) $(GO) test -count=1 -tags soak -run '^TestSoak$$' -v -timeout 60m ./daemon/
 
 deb: build
 	./packaging/deb/build.sh $(BIN) $(VERSION) dist

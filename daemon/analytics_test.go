@@ -55,7 +55,7 @@ func TestAnalyticsOnChat(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
 	sup := td.tokenFor(t, "sam", RoleSupervisor, "cards")
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "cards")
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/dispositions", []map[string]any{
 		{"code": "refund", "name": "Refund issued", "description": "a charge was refunded to the customer"},
 		{"code": "address", "name": "Address changed", "description": "the customer's postal address was updated"},

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -128,6 +130,19 @@ func (d *Daemon) wrap(rt route) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
+			// A panic is a bug: counted, logged once with its route, and
+			// answered 500 when nothing was written yet. An aborted
+			// handler (http.ErrAbortHandler) goes on up to net/http.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				d.metrics.panics.WithLabelValues(rt.Pattern).Inc()
+				d.logger.Error("handler panic", "route", rt.Pattern, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.code == 0 {
+					writeProblem(rec, r, http.StatusInternalServerError, "internal", "internal error; see the daemon's log")
+				}
+			}
 			code := rec.code
 			if code == 0 {
 				code = 200
@@ -143,28 +158,72 @@ func (d *Daemon) wrap(rt route) http.Handler {
 			var reason string
 			p, reason = authenticate(d.store, r, time.Now(), queryTokenRoutes[rt.Method+" "+rt.Pattern])
 			if p == nil {
+				// The reason is counted, never told: a caller does not learn
+				// whether a token it holds was revoked, expired or belongs to
+				// a disabled user.
 				d.metrics.authFails.WithLabelValues(reason).Inc()
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="earshot"`)
-				writeProblem(rec, r, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required ("+reason+")")
+				refuseBody(rec, r)
+				writeProblem(rec, r, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
 				return
 			}
 			if !slices.Contains(rt.Roles, p.Role()) {
 				d.metrics.authFails.WithLabelValues("forbidden").Inc()
+				refuseBody(rec, r)
 				writeProblem(rec, r, http.StatusForbidden, "forbidden", "role "+string(p.Role())+" may not call this route")
 				return
 			}
 			r = r.WithContext(contextWithPrincipal(r.Context(), p))
 		}
 		rt.Handle(rec, r, p)
+		if rec.code < 300 && rt.changesAccess(r.Method) {
+			d.guard.Changed()
+		}
 	})
 }
+
+// refuseBody marks the response to a request refused before its body was
+// read: the connection closes after the response instead of waiting for
+// the rest of a body nobody will use. net/http would otherwise drain up to
+// 256 KiB of it at whatever pace the client sends; a client sending at
+// network speed gets refuseGrace to finish (so that it reads the answer
+// rather than a reset), a trickling one is cut off then.
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refuseGrace))
+	}
+}
+
+// refuseGrace bounds how long a refused request's body is read.
+const refuseGrace = time.Second
 
 // maxBody bounds JSON request bodies.
 const maxBody = 1 << 20
 
+// jsonMediaType reports whether a Content-Type names JSON:
+// application/json or a +json type such as application/merge-patch+json.
+func jsonMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
 // decodeJSON decodes the request body strictly into v. On failure it writes
 // a problem naming the field and returns false.
+//
+// A body must be sent as JSON (415 otherwise): a text/plain body is what a
+// browser may send across origins without asking first.
 func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.ContentLength != 0 && !jsonMediaType(r.Header.Get("Content-Type")) {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusUnsupportedMediaType, "send the body as application/json", "Content-Type")
+		return false
+	}
+	if r.ContentLength > maxBody {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody), "body")
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -185,7 +244,7 @@ func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	case errors.As(err, &se):
 		err = fmt.Errorf("malformed JSON at byte %d", se.Offset)
 	case errors.As(err, &mbe):
-		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody), "")
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody), "body")
 		return false
 	case errors.Is(err, io.EOF):
 		err = errors.New("empty body; a JSON object is required")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/earshot/earshot/daemon/api"
@@ -27,7 +28,8 @@ type (
 )
 
 func viewToken(t store.Token) tokenView {
-	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}
+	return tokenView{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt,
+		Queues: t.Queues, Sources: t.Sources}
 }
 
 func viewQueue(q store.Queue) api.Queue {
@@ -406,7 +408,11 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 		d.badRequest(w, r, 400, "user_id is required", "user_id")
 		return
 	}
-	t, secret, err := issueToken(r.Context(), d.store, req.UserID, req.Name, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
+	if !d.checkTokenScope(w, r, &req) {
+		return
+	}
+	tmpl := store.Token{UserID: req.UserID, Name: req.Name, Queues: req.Queues, Sources: req.Sources}
+	t, secret, err := issueToken(r.Context(), d.store, tmpl, ttl, auditEntry(r, p, "token.create", "user:"+req.UserID))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			d.badRequest(w, r, 400, err.Error(), "user_id")
@@ -419,6 +425,45 @@ func (d *Daemon) createToken(w http.ResponseWriter, r *http.Request, p *Principa
 	v.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, v)
+}
+
+// checkTokenScope checks the queues and sources that narrow a new token:
+// only an ingest user's token is narrowed, to queues of the user's and to
+// known sources.
+func (d *Daemon) checkTokenScope(w http.ResponseWriter, r *http.Request, req *tokenRequest) bool {
+	if len(req.Queues) == 0 && len(req.Sources) == 0 {
+		return true
+	}
+	u, err := d.store.User(req.UserID)
+	if err != nil {
+		d.badRequest(w, r, 400, "unknown user "+req.UserID, "user_id")
+		return false
+	}
+	field := "queues"
+	if len(req.Queues) == 0 {
+		field = "sources"
+	}
+	if u.Role != string(RoleIngest) {
+		d.badRequest(w, r, 400, "only an ingest user's token is narrowed to queues and sources", field)
+		return false
+	}
+	for _, q := range req.Queues {
+		if !slices.Contains(u.Queues, q) {
+			d.badRequest(w, r, 400, "queue "+q+" is not one of the user's queues", "queues")
+			return false
+		}
+	}
+	for _, s := range req.Sources {
+		if !slices.Contains(ingestSources, s) {
+			d.badRequest(w, r, 400, "source "+s+" is not one of "+strings.Join(ingestSources, ", "), "sources")
+			return false
+		}
+	}
+	slices.Sort(req.Queues)
+	req.Queues = slices.Compact(req.Queues)
+	slices.Sort(req.Sources)
+	req.Sources = slices.Compact(req.Sources)
+	return true
 }
 
 func (d *Daemon) revokeToken(w http.ResponseWriter, r *http.Request, p *Principal) {

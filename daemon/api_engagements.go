@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/earshot/earshot/daemon/guard"
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/store"
 )
@@ -87,11 +89,24 @@ func (d *Daemon) lookupEngagement(w http.ResponseWriter, r *http.Request, p *Pri
 			return e, false
 		}
 	}
-	if p.Role() != RoleIngest && !p.canSee(e) {
+	// Media sources reach the engagements they may feed through the API;
+	// staff those they may see.
+	if p.Role() == RoleIngest && p.mayFeed(e.Queue, sourceAPI) != nil || p.Role() != RoleIngest && !p.canSee(e) {
 		writeProblem(w, r, http.StatusNotFound, "not-found", "no such engagement")
 		return e, false
 	}
 	return e, true
+}
+
+// checkFeed refuses (403, naming the queue) an engagement the caller may
+// not start or feed through source.
+func (d *Daemon) checkFeed(w http.ResponseWriter, r *http.Request, p *Principal, queue, source string) bool {
+	if err := p.mayFeed(queue, source); err != nil {
+		d.metrics.authFails.WithLabelValues("ingest_scope").Inc()
+		writeProblemField(w, r, http.StatusForbidden, "forbidden", "queue "+queue+" through "+source+" is "+err.Error(), "queue")
+		return false
+	}
+	return true
 }
 
 // contentRead is the audit entry of a read of customer content.
@@ -110,10 +125,10 @@ func (d *Daemon) createEngagement(w http.ResponseWriter, r *http.Request, p *Pri
 		req.Direction = "inbound"
 	}
 	e, ok := d.checkEngagementRequest(w, r, req)
-	if !ok {
+	if !ok || !d.checkFeed(w, r, p, e.Queue, sourceAPI) {
 		return
 	}
-	l, err := d.hub.Start(r.Context(), e, "api", auditEntry(r, p, "engagement.create", "queue:"+e.Queue))
+	l, err := d.hub.StartAs(r.Context(), e, sourceAPI, p.Token.ID, auditEntry(r, p, "engagement.create", "queue:"+e.Queue))
 	if err != nil {
 		d.startError(w, r, err)
 		return
@@ -148,8 +163,14 @@ func (d *Daemon) validateEngagement(req engagementRequest) (store.Engagement, er
 		return bad("queue", "unknown queue "+e.Queue)
 	}
 	if e.Agent != "" {
-		if _, err := d.store.User(e.Agent); err != nil {
-			return bad("agent", "unknown agent "+e.Agent)
+		// The agent gets to read the engagement: only someone who handles
+		// the queue's contacts may be named (one text, whether the user
+		// does not exist or is not of the queue).
+		u, err := d.store.User(e.Agent)
+		handles := err == nil && !u.Disabled && (u.Role == string(RoleAdmin) ||
+			(u.Role == string(RoleAgent) || u.Role == string(RoleSupervisor)) && slices.Contains(u.Queues, e.Queue))
+		if !handles {
+			return bad("agent", "agent "+e.Agent+" does not handle queue "+e.Queue)
 		}
 	}
 	if len(e.CustomerRef) > 256 {
@@ -166,8 +187,15 @@ func (d *Daemon) validateEngagement(req engagementRequest) (store.Engagement, er
 
 func (d *Daemon) startError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, hub.ErrBusy) {
+		// The detail names the limit hit (the appliance's, the source's or
+		// the token's); the refusal is counted with it as reason.
+		detail := "the appliance holds its maximum of live engagements"
+		var le *hub.LimitError
+		if errors.As(err, &le) {
+			detail = le.Error()
+		}
 		w.Header().Set("Retry-After", "5")
-		writeProblem(w, r, http.StatusServiceUnavailable, "busy", "the appliance holds its maximum of live engagements")
+		writeProblem(w, r, http.StatusServiceUnavailable, "busy", detail)
 		return
 	}
 	d.badRequest(w, r, 400, err.Error(), "")
@@ -341,11 +369,17 @@ func (d *Daemon) engagementEvents(w http.ResponseWriter, r *http.Request, p *Pri
 		return
 	}
 	// The stream ends at the stop signal (requests in flight otherwise
-	// keep their context until the shutdown deadline: see Serve).
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(d.streams, cancel)()
+	// keep their context until the shutdown deadline: see Serve), and as
+	// soon as the reader may no longer read it (access.go).
+	ctx, release := d.holdPrincipal(r.Context(), "events", p, liveReaders, d.stillSees(e.ID))
+	defer release()
+	defer context.AfterFunc(d.streams, release)()
 	if err := d.hub.ServeEvents(w, r.WithContext(ctx), e, after); err != nil {
 		writeProblem(w, r, http.StatusInternalServerError, "internal", "streaming unsupported")
+		return
+	}
+	if guard.Withdrawn(ctx) {
+		fmt.Fprintf(w, "event: error\ndata: {\"detail\":%q}\n\n", guard.ErrWithdrawn.Error())
+		http.NewResponseController(w).Flush()
 	}
 }

@@ -27,21 +27,52 @@ import (
 // forecast -h), so that a planner can move between the two. Nothing is stored
 // yet: storing history and forecasts per queue belongs to the store.
 
-// maxHistoryBody bounds a CSV history upload (years of 15-minute intervals
-// of a few queues).
-const maxHistoryBody = 64 << 20
+// maxHistoryBody bounds a history upload: two years of 30-minute
+// intervals of eight queues (an ACD export, of which the route reads
+// one); a fit of it peaks at about 30 times its size in memory.
+const maxHistoryBody = 8 << 20
+
+// maxHistoryPoints bounds the history of the queue a forecast is fitted
+// on: three years of 15-minute intervals. The models' time and memory grow
+// with it (about 1.4 s for 43,000 points); older history adds little.
+const maxHistoryPoints = 3 * 365 * 96
 
 var forecastRoles = []Role{RoleAdmin, RoleSupervisor, RoleAnalyst}
 
 func (d *Daemon) forecastRoutes() []route {
+	fit := d.boundedFit
 	return []route{
-		{"POST", "/api/v1/queues/{queue}/forecast", forecastRoles, "Short-term forecast of a queue from its history (JSON, CSV or SVG chart)", d.postForecast},
-		{"POST", "/api/v1/queues/{queue}/forecast/staffing", forecastRoles, "Staffing plan (Erlang C or A) for a short-term forecast of a queue", d.postStaffing},
-		{"POST", "/api/v1/queues/{queue}/forecast/backtest", forecastRoles, "Rolling-origin backtest of the short-term model on a queue's history", d.postBacktest},
-		{"POST", "/api/v1/queues/{queue}/forecast/longterm", forecastRoles, "Monthly forecast and FTE requirement of a queue", d.postLongTerm},
+		{"POST", "/api/v1/queues/{queue}/forecast", forecastRoles, "Short-term forecast of a queue from its history (JSON, CSV or SVG chart)", fit(d.postForecast)},
+		{"POST", "/api/v1/queues/{queue}/forecast/staffing", forecastRoles, "Staffing plan (Erlang C or A) for a short-term forecast of a queue", fit(d.postStaffing)},
+		{"POST", "/api/v1/queues/{queue}/forecast/backtest", forecastRoles, "Rolling-origin backtest of the short-term model on a queue's history", fit(d.postBacktest)},
+		{"POST", "/api/v1/queues/{queue}/forecast/longterm", forecastRoles, "Monthly forecast and FTE requirement of a queue", fit(d.postLongTerm)},
 		{"POST", "/api/v1/forecast/erlang", forecastRoles, "Erlang C/A calculator for one interval", d.postErlang},
 		{"GET", "/api/v1/queues/{queue}/forecasts", forecastRoles, "Stored forecasts of a queue (metadata, newest first)", d.listForecasts},
 		{"GET", "/api/v1/queues/{queue}/forecasts/latest", forecastRoles, "The latest stored forecast of a queue", d.latestForecast},
+	}
+}
+
+// maxFits bounds the forecast fits running at once: each reads up to
+// maxHistoryBody and takes seconds of a core.
+const maxFits = 2
+
+// fitSlots holds a slot per fit running.
+type fitSlots chan struct{}
+
+// boundedFit refuses (503, before reading the body) a fit while
+// maxFits others run.
+func (d *Daemon) boundedFit(h func(http.ResponseWriter, *http.Request, *Principal)) func(http.ResponseWriter, *http.Request, *Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *Principal) {
+		select {
+		case d.fits <- struct{}{}:
+			defer func() { <-d.fits }()
+		default:
+			refuseBody(w, r)
+			w.Header().Set("Retry-After", "10")
+			writeProblem(w, r, http.StatusServiceUnavailable, "busy", fmt.Sprintf("%d forecasts are being fitted; retry when one is done", maxFits))
+			return
+		}
+		h(w, r, p)
 	}
 }
 
@@ -307,8 +338,20 @@ func (d *Daemon) storedHistory(r *http.Request, fp forecastParams) (*forecast.Se
 	return s, nil
 }
 
-// forecastInput authorises the request and reads its history.
+// forecastInput authorises the request and reads its history, at most
+// maxHistoryPoints intervals of it.
 func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Principal) (forecastParams, *forecast.Series, bool) {
+	fp, s, ok := d.readHistory(w, r, p)
+	if ok && len(s.Points) > maxHistoryPoints {
+		d.badRequest(w, r, http.StatusUnprocessableEntity, fmt.Sprintf("a history of %d intervals; at most %d (three years of 15 minutes)",
+			len(s.Points), maxHistoryPoints), "body")
+		return fp, nil, false
+	}
+	return fp, s, ok
+}
+
+// readHistory authorises the request and reads its history.
+func (d *Daemon) readHistory(w http.ResponseWriter, r *http.Request, p *Principal) (forecastParams, *forecast.Series, bool) {
 	fp, err := parseForecastParams(r.PathValue("queue"), r.URL.Query())
 	if err != nil {
 		d.paramProblem(w, r, err)
@@ -331,6 +374,11 @@ func (d *Daemon) forecastInput(w http.ResponseWriter, r *http.Request, p *Princi
 		return fp, s, true
 	} else if src != "" && src != "body" {
 		d.badRequest(w, r, http.StatusBadRequest, "source must be body or engagements", "source")
+		return fp, nil, false
+	}
+	if r.ContentLength > maxHistoryBody {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("history larger than %d bytes", maxHistoryBody), "body")
 		return fp, nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHistoryBody))

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/daemon/guard"
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/media/analyze"
 	"github.com/earshot/earshot/store"
@@ -22,16 +24,52 @@ var ingestRoles = []Role{RoleAdmin, RoleIngest}
 var queryTokenRoutes = map[string]bool{"GET /api/v1/ingest/stream": true, "GET /api/v1/bots/{id}/chat": true}
 
 func (d *Daemon) mediaRoutes() []route {
-	serveWHIP := func(w http.ResponseWriter, r *http.Request, p *Principal) { d.media.whipHandler.ServeHTTP(w, r) }
 	return []route{
-		{"POST", "/api/v1/ingest/whip", ingestRoles, "WHIP: publish call audio (SDP offer in, answer out; metadata as query parameters)", serveWHIP},
-		{"PATCH", "/api/v1/ingest/whip/{id}", ingestRoles, "WHIP: trickle ICE candidates", serveWHIP},
-		{"DELETE", "/api/v1/ingest/whip/{id}", ingestRoles, "WHIP: end the session and its engagement", serveWHIP},
-		{"GET", "/api/v1/ingest/stream", ingestRoles, "WebSocket media stream (Twilio Media Streams or raw 16-bit PCM after a JSON metadata frame)", func(w http.ResponseWriter, r *http.Request, p *Principal) {
-			d.media.ws.ServeHTTP(w, r)
-		}},
+		{"POST", "/api/v1/ingest/whip", ingestRoles, "WHIP: publish call audio (SDP offer in, answer out; metadata as query parameters)", d.whipCreate},
+		{"PATCH", "/api/v1/ingest/whip/{id}", ingestRoles, "WHIP: trickle ICE candidates (the token that created the session only)", d.whipSession},
+		{"DELETE", "/api/v1/ingest/whip/{id}", ingestRoles, "WHIP: end the session and its engagement (the token that created the session only)", d.whipSession},
+		{"GET", "/api/v1/ingest/stream", ingestRoles, "WebSocket media stream (Twilio Media Streams or raw 16-bit PCM after a JSON metadata frame)", d.wsStream},
 		{"POST", "/api/v1/uploads", ingestRoles, "Upload a WAV recording or a ready JSON transcript for post-call processing", d.upload},
 	}
+}
+
+// wsStream runs a WebSocket media stream for as long as its caller may
+// feed the stream's queue (access.go).
+func (d *Daemon) wsStream(w http.ResponseWriter, r *http.Request, p *Principal) {
+	// A queue in the URL is checked before the upgrade; one in the stream's
+	// metadata when the stream starts (media.go).
+	if q := r.URL.Query().Get("queue"); q != "" && !d.checkFeed(w, r, p, q, sourceWebSocket) {
+		return
+	}
+	fc := &feedConn{source: sourceWebSocket}
+	ctx, release := d.holdPrincipal(r.Context(), "websocket", p, ingestRoles, fc.stillFeeds)
+	defer release()
+	d.media.ws.ServeHTTP(w, r.WithContext(withFeedConn(ctx, fc)))
+}
+
+// whipCreate starts a WHIP session and ties it to the token that created
+// it: only that token (or an administrator) may trickle to it or end it,
+// and it ends when that token may no longer feed its queue.
+func (d *Daemon) whipCreate(w http.ResponseWriter, r *http.Request, p *Principal) {
+	fc := &feedConn{source: sourceWHIP}
+	d.media.whipHandler.ServeHTTP(w, r.WithContext(withFeedConn(r.Context(), fc)))
+	e := fc.engagement()
+	loc := w.Header().Get("Location")
+	if e == nil || loc == "" {
+		return // refused; the WHIP server closed what it opened
+	}
+	d.media.bindWHIP(path.Base(loc), p, e)
+}
+
+// whipSession passes a PATCH or DELETE to the WHIP server when the caller
+// created the session (or is an administrator); to anyone else the
+// session does not exist.
+func (d *Daemon) whipSession(w http.ResponseWriter, r *http.Request, p *Principal) {
+	if !d.media.mayManageWHIP(r.PathValue("id"), p) {
+		writeProblem(w, r, http.StatusNotFound, "not-found", "no such WHIP session")
+		return
+	}
+	d.media.whipHandler.ServeHTTP(w, r)
 }
 
 // upload transcribes an uploaded WAV file (or reads a ready transcript),
@@ -45,14 +83,31 @@ func (d *Daemon) mediaRoutes() []route {
 // media clock); processing_ms is the wall time the processing took.
 func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 	began := time.Now()
+	if r.ContentLength > d.cfg.Media.MaxUploadBytes {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", d.cfg.Media.MaxUploadBytes), "body")
+		return
+	}
 	q := r.URL.Query()
 	e, err := d.engagementFromQuery(q, nil)
 	if err != nil {
 		var fe *fieldError
 		errors.As(err, &fe)
+		refuseBody(w, r)
 		d.badRequest(w, r, 400, fe.msg, fe.field)
 		return
 	}
+	if !d.checkFeed(w, r, p, e.Queue, sourceUpload) {
+		refuseBody(w, r)
+		return
+	}
+	// Processing takes a while: it stops when the caller may no longer
+	// feed the queue.
+	ctx, release := d.holdPrincipal(r.Context(), "upload", p, ingestRoles, func(_ context.Context, fresh *Principal) error {
+		return fresh.mayFeed(e.Queue, sourceUpload)
+	})
+	defer release()
+	r = r.WithContext(ctx)
 	if v := q.Get("start"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -67,7 +122,14 @@ func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 			opts.Parties = append(opts.Parties, partyName(strings.TrimSpace(party)))
 		}
 	}
+	// A body still arriving when access is withdrawn stops arriving.
+	stopRead := context.AfterFunc(ctx, func() { _ = http.NewResponseController(w).SetReadDeadline(time.Now()) })
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.Media.MaxUploadBytes))
+	stopRead()
+	if err != nil && guard.Withdrawn(ctx) {
+		writeProblem(w, r, http.StatusForbidden, "forbidden", guard.ErrWithdrawn.Error())
+		return
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -83,13 +145,17 @@ func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 			d.badRequest(w, r, http.StatusUnprocessableEntity, err.Error(), "body")
 			return
 		}
+		if guard.Withdrawn(ctx) {
+			writeProblem(w, r, http.StatusForbidden, "forbidden", guard.ErrWithdrawn.Error())
+			return
+		}
 		if errors.Is(err, context.Canceled) {
 			return
 		}
 		writeProblem(w, r, http.StatusServiceUnavailable, "busy", "no recogniser free; retry later: "+err.Error())
 		return
 	}
-	live, err := d.hub.Start(r.Context(), e, "upload", auditEntry(r, p, "engagement.create", "queue:"+e.Queue))
+	live, err := d.hub.StartAs(r.Context(), e, sourceUpload, p.Token.ID, auditEntry(r, p, "engagement.create", "queue:"+e.Queue))
 	if err != nil {
 		d.startError(w, r, err)
 		return
@@ -115,6 +181,10 @@ func (d *Daemon) upload(w http.ResponseWriter, r *http.Request, p *Principal) {
 		n++
 	}
 	live.EndAt("upload", live.Engagement().Start.Add(time.Duration(res.DurationMs)*time.Millisecond))
+	if err != nil && guard.Withdrawn(ctx) {
+		writeProblem(w, r, http.StatusForbidden, "forbidden", guard.ErrWithdrawn.Error())
+		return
+	}
 	if err != nil {
 		d.logger.Error("upload not fully stored", "engagement", live.ID(), "stored", n, "err", err)
 		writeProblem(w, r, http.StatusInternalServerError, "internal", "the transcript was not fully stored")

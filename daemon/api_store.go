@@ -179,6 +179,11 @@ func (d *Daemon) purge(w http.ResponseWriter, r *http.Request, p *Principal) {
 	case err != nil:
 		d.storeError(w, r, err)
 	default:
+		// Purged engagements' events leave memory with them.
+		d.hub.ForgetEnded(func(id string) bool {
+			_, err := d.store.Engagement(r.Context(), id)
+			return errors.Is(err, store.ErrNotFound)
+		})
 		writeJSON(w, 200, api.PurgeResult(res))
 	}
 }

@@ -59,12 +59,14 @@ func newSecret() (id, secret string) {
 	return "tok_" + hex.EncodeToString(idb[:]), tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// issueToken creates a token for an existing user and returns its secret,
-// which is never stored.
-func issueToken(ctx context.Context, st *store.Store, userID, name string, ttl time.Duration, audit ...store.AuditEntry) (store.Token, string, error) {
+// issueToken creates a token for an existing user (tmpl names the user and
+// the token, and may narrow an ingest token's queues and sources) and
+// returns its secret, which is never stored.
+func issueToken(ctx context.Context, st *store.Store, tmpl store.Token, ttl time.Duration, audit ...store.AuditEntry) (store.Token, string, error) {
 	id, secret := newSecret()
 	now := time.Now().UTC()
-	t := store.Token{ID: id, UserID: userID, Name: name, Hash: store.HashSecret(secret), CreatedAt: now}
+	t := store.Token{ID: id, UserID: tmpl.UserID, Name: tmpl.Name, Hash: store.HashSecret(secret), CreatedAt: now,
+		Queues: tmpl.Queues, Sources: tmpl.Sources}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
@@ -76,8 +78,6 @@ func issueToken(ctx context.Context, st *store.Store, userID, name string, ttl t
 	}
 	return t, secret, nil
 }
-
-var errAuth = errors.New("authentication failed")
 
 // authenticate resolves the bearer token of r; reason says why it failed.
 // With queryToken, a request without an Authorization header may carry the
@@ -98,6 +98,12 @@ func authenticate(st *store.Store, r *http.Request, now time.Time, queryToken bo
 	if err != nil {
 		return nil, "unknown"
 	}
+	return principalFor(st, t, now)
+}
+
+// principalFor checks a stored token at now and returns its principal,
+// or why it does not authenticate (revoked, expired, disabled).
+func principalFor(st *store.Store, t store.Token, now time.Time) (p *Principal, reason string) {
 	if t.Revoked() {
 		return nil, "revoked"
 	}
@@ -109,6 +115,39 @@ func authenticate(st *store.Store, r *http.Request, now time.Time, queryToken bo
 		return nil, "disabled"
 	}
 	return &Principal{User: u, Token: t}, ""
+}
+
+// The ingest sources a token may be narrowed to. SIP calls carry no token:
+// the SIP section of the configuration says which queues they may feed.
+const (
+	sourceAPI       = "api" // engagements and chat messages through the engagements API
+	sourceWHIP      = "whip"
+	sourceWebSocket = "websocket"
+	sourceUpload    = "upload"
+)
+
+var ingestSources = []string{sourceAPI, sourceWHIP, sourceWebSocket, sourceUpload}
+
+// errFeedScope refuses an engagement outside the caller's ingest scope.
+var errFeedScope = errors.New("outside the token's ingest scope")
+
+// mayFeed reports whether p may start or feed engagements of queue through
+// source: administrators any; an ingest user the queues it belongs to,
+// narrowed by its token's queues and sources; nobody else.
+func (p *Principal) mayFeed(queue, source string) error {
+	switch p.Role() {
+	case RoleAdmin:
+		return nil
+	case RoleIngest:
+	default:
+		return errFeedScope
+	}
+	if !slices.Contains(p.User.Queues, queue) ||
+		len(p.Token.Queues) > 0 && !slices.Contains(p.Token.Queues, queue) ||
+		len(p.Token.Sources) > 0 && !slices.Contains(p.Token.Sources, source) {
+		return errFeedScope
+	}
+	return nil
 }
 
 // bootstrapAdmin makes sure an administrator can reach a new installation:
@@ -150,7 +189,7 @@ func bootstrapAdmin(st *store.Store, dataDir string) (string, error) {
 			return "", fmt.Errorf("daemon: restore bootstrap admin: %w", err)
 		}
 	}
-	_, secret, err := issueToken(ctx, st, "admin", "bootstrap", 0, store.AuditEntry{Actor: "system", Action: "token.create", Detail: map[string]string{"reason": "bootstrap administrator"}})
+	_, secret, err := issueToken(ctx, st, store.Token{UserID: "admin", Name: "bootstrap"}, 0, store.AuditEntry{Actor: "system", Action: "token.create", Detail: map[string]string{"reason": "bootstrap administrator"}})
 	if err != nil {
 		return "", fmt.Errorf("daemon: create bootstrap token: %w", err)
 	}

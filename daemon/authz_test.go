@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 
 // policy is the authorisation matrix, written independently of the route
 // table: for every route, the roles that may call it. "public" routes need
-// no token. A route missing here fails TestAuthorizationMatrix.
+// no token. A route missing here fails TestAuthorizationWalker.
 var policy = map[string][]Role{
 	"GET /healthz":             nil,
 	"GET /readyz":              nil,
@@ -432,3 +433,5 @@ func rawCall(t *testing.T, td *testDaemon, header, method, path string, body any
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func (td *testDaemon) httpClient() *http.Client { return http.DefaultClient }

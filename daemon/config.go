@@ -13,7 +13,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/builtin/intents"
+	"github.com/earshot/earshot/inference/kb"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
@@ -58,10 +60,20 @@ type Config struct {
 	// Sinks bounds the delivery of events to sink plugins through the
 	// store's outbox.
 	Sinks SinksConfig `yaml:"sinks"`
+	// KB bounds the knowledge base.
+	KB KBConfig `yaml:"kb"`
 	// Translate configures the translation of chat messages.
 	Translate TranslateConfig `yaml:"translate"`
 	// Redaction says what the pii_redaction feature removes.
 	Redaction RedactionConfig `yaml:"redaction"`
+}
+
+// KBConfig bounds the knowledge base.
+type KBConfig struct {
+	// MaxTextBytes bounds the article text (titles, bodies, tags) the
+	// in-memory index holds; the index takes about 3.4 times that.
+	// Article writes past it are refused and imports stop. Default 64 MiB.
+	MaxTextBytes int64 `yaml:"max_text_bytes"`
 }
 
 // AnalyticsConfig configures the built-in analytics.
@@ -98,7 +110,32 @@ type EngagementsConfig struct {
 	// EventBuffer is how many events per engagement are kept for clients
 	// resuming with Last-Event-ID. Default 4096.
 	EventBuffer int `yaml:"event_buffer"`
+	// MaxLivePerSource bounds the live engagements of each source (api:
+	// chats and engagements created through the API; whip, websocket,
+	// upload, sip), so that no one source takes every slot. A source left
+	// out gets three quarters of max_live.
+	MaxLivePerSource map[string]int `yaml:"max_live_per_source"`
+	// MaxLivePerToken bounds the live engagements one API token has
+	// started. Default three quarters of max_live.
+	MaxLivePerToken int `yaml:"max_live_per_token"`
+	// ChatIdleTimeout ends a chat with no message for this long. Default
+	// 30m.
+	ChatIdleTimeout Duration `yaml:"chat_idle_timeout"`
+	// EndedRetention is how long an ended engagement's events stay in
+	// memory for readers resuming their event streams; later readers get
+	// what the store holds. Default 10m.
+	EndedRetention Duration `yaml:"ended_retention"`
 }
+
+// hubConfig is the hub's configuration from these settings.
+func (e EngagementsConfig) hubConfig() hub.Config {
+	return hub.Config{MaxLive: e.MaxLive, MediaTimeout: time.Duration(e.MediaTimeout), EventBuffer: e.EventBuffer,
+		MaxLivePerSource: e.MaxLivePerSource, MaxLivePerHolder: e.MaxLivePerToken, ChatIdleTimeout: time.Duration(e.ChatIdleTimeout),
+		EndedRetention: time.Duration(e.EndedRetention)}
+}
+
+// liveSources are the sources max_live_per_source may name.
+var liveSources = []string{"api", "whip", "websocket", "upload", "sip"}
 
 // TLSConfig configures TLS on the API listener. In YAML it is either a
 // mapping or one of the scalars "off" and "auto".
@@ -150,14 +187,16 @@ func DefaultConfig(forService bool) Config {
 		LocalModelsOnly: &on,
 		ShutdownTimeout: Duration(15e9),
 		Store:           store.DefaultConfig(),
-		Engagements:     EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096},
-		Media:           DefaultMediaConfig(),
-		Ollama:          ollama.DefaultConfig(),
-		Plugins:         defaultPluginsConfig(),
-		Analytics:       AnalyticsConfig{DefaultIntents: intents.Banking77},
-		Sinks:           SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
-		Translate:       defaultTranslateConfig(),
-		Redaction:       defaultRedactionConfig(),
+		Engagements: EngagementsConfig{MaxLive: 32, MediaTimeout: Duration(60e9), EventBuffer: 4096, ChatIdleTimeout: Duration(30 * time.Minute),
+			EndedRetention: Duration(10 * time.Minute)},
+		Media:     DefaultMediaConfig(),
+		Ollama:    ollama.DefaultConfig(),
+		Plugins:   defaultPluginsConfig(),
+		Analytics: AnalyticsConfig{DefaultIntents: intents.Banking77},
+		KB:        KBConfig{MaxTextBytes: kb.DefaultMaxTextBytes},
+		Sinks:     SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
+		Translate: defaultTranslateConfig(),
+		Redaction: defaultRedactionConfig(),
 	}
 }
 
@@ -226,9 +265,26 @@ func (c Config) Validate() error {
 		return fmt.Errorf("engagements.media_timeout must be positive, got %s", e.MediaTimeout)
 	case e.EventBuffer < 16:
 		return fmt.Errorf("engagements.event_buffer must be at least 16, got %d", e.EventBuffer)
+	case e.MaxLivePerToken < 0 || e.MaxLivePerToken > e.MaxLive:
+		return fmt.Errorf("engagements.max_live_per_token must be between 1 and max_live (%d), got %d", e.MaxLive, e.MaxLivePerToken)
+	case e.ChatIdleTimeout <= 0:
+		return fmt.Errorf("engagements.chat_idle_timeout must be positive, got %s", e.ChatIdleTimeout)
+	case e.EndedRetention <= 0:
+		return fmt.Errorf("engagements.ended_retention must be positive, got %s", e.EndedRetention)
+	}
+	for src, n := range e.MaxLivePerSource {
+		if !slices.Contains(liveSources, src) {
+			return fmt.Errorf("engagements.max_live_per_source: %q is not one of %s", src, strings.Join(liveSources, ", "))
+		}
+		if n < 1 || n > e.MaxLive {
+			return fmt.Errorf("engagements.max_live_per_source.%s must be between 1 and max_live (%d), got %d", src, e.MaxLive, n)
+		}
 	}
 	if d := c.Analytics.DefaultIntents; d != "none" && !slices.Contains(intents.Names, d) {
 		return fmt.Errorf("analytics.default_intents: %q is not one of none, %s", d, strings.Join(intents.Names, ", "))
+	}
+	if c.KB.MaxTextBytes < 1<<20 {
+		return fmt.Errorf("kb.max_text_bytes must be at least 1 MiB, got %d", c.KB.MaxTextBytes)
 	}
 	sk := c.Sinks
 	switch {

@@ -37,6 +37,8 @@ func TestBadConfigs(t *testing.T) {
 		{"nested-unknown.bad.yaml", []string{"certfile"}},
 		{"audit-too-short.bad.yaml", []string{"store", "audit"}},
 		{"max-live.bad.yaml", []string{"engagements.max_live"}},
+		{"live-source.bad.yaml", []string{"engagements.max_live_per_source", "fax"}},
+		{"live-token.bad.yaml", []string{"engagements.max_live_per_token", "9"}},
 		{"translate-language.bad.yaml", []string{"translate.queue_languages.cards", "klingon"}},
 		{"translate-engine.bad.yaml", []string{"translate.engines[0]", "deepl"}},
 		{"redaction-copy-outlives.bad.yaml", []string{"redaction.queues.payments.unredacted_retention_days", "transcript_days"}},

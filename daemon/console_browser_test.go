@@ -208,7 +208,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 	b := newBrowser(t)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/block-card", map[string]any{"title": "Blocking a stolen card",
 		"body": "When a customer reports a stolen card, block the card at once and order a replacement card.", "queue": "cards"}, 200)
 	var e store.Engagement
@@ -284,7 +284,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	sup := td.tokenFor(t, "sam", RoleSupervisor, "cards")
 	td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)
@@ -350,7 +350,7 @@ func TestConsoleAdminSwitchesCardsOff(t *testing.T) {
 	b := newBrowser(t)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	for id, a := range map[string][2]string{
 		"block-card": {"Blocking a stolen card", "When a customer reports a stolen card, block the card at once and order a replacement card."},
 		"mortgage":   {"Mortgage payment holiday", "A mortgage payment holiday pauses the monthly mortgage payment for up to three months."},

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/earshot/earshot/daemon/guard"
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference/forecast"
 	"github.com/earshot/earshot/inference/redact"
@@ -31,6 +32,7 @@ type Daemon struct {
 	store          *store.Store
 	controls       *Controls
 	hub            *hub.Hub
+	guard          *guard.Registry // re-checks long-lived connections: access.go
 	media          *mediaRouter
 	sip            *sipIngest
 	analytics      *analytics
@@ -44,6 +46,7 @@ type Daemon struct {
 	wfm            *wfm.Service
 	bots           *botService
 	changes        *changeNotifier // who may do what changed (watch.go)
+	fits           fitSlots        // forecast fits running: api_forecast.go
 	translator     *chatTranslator // nil when Apertium is not installed
 	redaction      *redaction
 	metrics        *metrics
@@ -66,7 +69,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry(), changes: newChangeNotifier()}
+	d := &Daemon{cfg: cfg, logger: logger, reg: newRegistry(), changes: newChangeNotifier(), fits: make(fitSlots, maxFits)}
 	d.streams, d.endStreams = context.WithCancel(context.Background())
 	var err error
 	if d.metrics, err = newMetrics(d.reg); err != nil {
@@ -104,6 +107,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if d.wfm, err = wfm.New(wfm.DefaultConfig(), logger, d.reg); err != nil {
 		return nil, err
 	}
+	if d.guard, err = guard.New(guard.DefaultConfig(), logger, d.reg); err != nil {
+		return nil, err
+	}
 	if d.translator, err = newChatTranslator(d, cfg.Translate, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -112,8 +118,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 			d.translator.Close()
 		}
 	}()
-	hubCfg := hub.Config{MaxLive: cfg.Engagements.MaxLive, MediaTimeout: time.Duration(cfg.Engagements.MediaTimeout),
-		EventBuffer: cfg.Engagements.EventBuffer, AnalysisLanguage: cfg.Translate.AnalysisLanguage}
+	hubCfg := cfg.Engagements.hubConfig()
+	hubCfg.AnalysisLanguage = cfg.Translate.AnalysisLanguage
 	if d.hub, err = hub.New(hubCfg, d.store, d.controls, logger, d.reg); err != nil {
 		return nil, err
 	}
@@ -127,6 +133,9 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	if d.plugins, d.pluginSettings, err = newPluginHost(d, logger); err != nil {
+		return nil, err
+	}
+	if err := clearImportSpool(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if d.kb, err = newKnowledge(d, logger); err != nil {
@@ -203,6 +212,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.hub.Run(gctx) })
+	g.Go(func() error { return d.guard.Run(gctx) })
 	g.Go(func() error { return d.sip.run(gctx) })
 	g.Go(func() error { return d.store.Run(gctx) })
 	g.Go(func() error { return d.plugins.Run(gctx) })

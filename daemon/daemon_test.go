@@ -28,13 +28,13 @@ type testDaemon struct {
 	stopFn func()
 }
 
-func startDaemon(t *testing.T, mod func(*Config)) *testDaemon {
+func startDaemon(t testing.TB, mod func(*Config)) *testDaemon {
 	t.Helper()
 	return startDaemonLogged(t, mod, nil)
 }
 
 // startDaemonLogged is startDaemon with the daemon's logs going to logger.
-func startDaemonLogged(t *testing.T, mod func(*Config), logger *slog.Logger) *testDaemon {
+func startDaemonLogged(t testing.TB, mod func(*Config), logger *slog.Logger) *testDaemon {
 	t.Helper()
 	cfg := DefaultConfig(false)
 	cfg.DataDir = t.TempDir()
@@ -86,7 +86,7 @@ func (td *testDaemon) stop(t *testing.T) {
 }
 
 // call sends a request and returns the status and body.
-func (td *testDaemon) call(t *testing.T, token, method, path string, body any) (int, []byte) {
+func (td *testDaemon) call(t testing.TB, token, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -102,6 +102,7 @@ func (td *testDaemon) call(t *testing.T, token, method, path string, body any) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	setJSONType(req, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -115,7 +116,7 @@ func (td *testDaemon) call(t *testing.T, token, method, path string, body any) (
 }
 
 // mustCall is call that fails the test unless the status is want.
-func (td *testDaemon) mustCall(t *testing.T, token, method, path string, body any, want int) []byte {
+func (td *testDaemon) mustCall(t testing.TB, token, method, path string, body any, want int) []byte {
 	t.Helper()
 	code, data := td.call(t, token, method, path, body)
 	if code != want {
@@ -243,7 +244,7 @@ func TestBadInputProblems(t *testing.T) {
 		{"unknown feature", "PUT", "/api/v1/settings/features/account/telepathy", `{"enabled":true}`, 404, "feature"},
 		{"lock on queue", "PUT", "/api/v1/settings/features/queues/q1/sentiment", `{"enabled":true,"locked":true}`, 400, "locked"},
 		{"enabled missing", "PUT", "/api/v1/settings/features/account/sentiment", `{}`, 400, "enabled"},
-		{"too large", "POST", "/api/v1/queues", `{"id":"` + strings.Repeat("a", maxBody) + `"}`, 413, ""},
+		{"too large", "POST", "/api/v1/queues", `{"id":"` + strings.Repeat("a", maxBody) + `"}`, 413, "body"},
 	}
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q1"}, 201)
 	for _, tt := range tests {
@@ -338,10 +339,23 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setJSONType(req, body)
 	return req
 }
 
-func (td *testDaemon) httpClient() *http.Client { return http.DefaultClient }
+// setJSONType labels a request body as JSON unless it is a string that is
+// not JSON (a CSV, say), which goes without a Content-Type.
+func setJSONType(req *http.Request, body any) {
+	switch b := body.(type) {
+	case nil:
+		return
+	case string:
+		if t := strings.TrimSpace(b); t == "" || !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+			return
+		}
+	}
+	req.Header.Set("Content-Type", "application/json")
+}
 
 func tlsClientFor(t *testing.T, pemCert []byte, minVersion uint16) *http.Client {
 	pool := x509.NewCertPool()

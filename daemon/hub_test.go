@@ -89,7 +89,7 @@ func TestChatEngagementLifecycle(t *testing.T) {
 	otherAgent := td.tokenFor(t, "bob", RoleAgent, "billing")
 	sup := td.tokenFor(t, "sam", RoleSupervisor, "billing")
 	otherSup := td.tokenFor(t, "fay", RoleSupervisor, "fraud")
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "billing", "fraud")
 	// Only the transcript on this stream: the live analyzers are tested in
 	// analytics_test.go.
 	for _, f := range []string{"sentiment", "next_best_action", "top_escalation"} {
@@ -181,6 +181,9 @@ func TestChatEngagementLifecycle(t *testing.T) {
 func TestEngagementCapacityAndTimeout(t *testing.T) {
 	td := startDaemon(t, func(c *Config) {
 		c.Engagements.MaxLive = 2
+		// The whole capacity to one source and token, not three quarters.
+		c.Engagements.MaxLivePerSource = map[string]int{"api": 2}
+		c.Engagements.MaxLivePerToken = 2
 		c.Engagements.MediaTimeout = Duration(1500 * time.Millisecond)
 	})
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q"}, 201)

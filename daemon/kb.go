@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +33,8 @@ type knowledge struct {
 	d   *Daemon
 	idx *kb.Index
 	syn *kb.Synonyms
+	// imports holds a slot per import running (one at a time).
+	imports chan struct{}
 }
 
 func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
@@ -37,7 +43,9 @@ func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	if e := d.analytics.route.Embedder(); e != nil {
 		emb = e
 	}
-	idx, err := kb.New(kb.DefaultConfig(), logger, d.reg, syn, emb)
+	kcfg := kb.DefaultConfig()
+	kcfg.MaxTextBytes = d.cfg.KB.MaxTextBytes
+	idx, err := kb.New(kcfg, logger, d.reg, syn, emb)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +63,7 @@ func newKnowledge(d *Daemon, logger *slog.Logger) (*knowledge, error) {
 	} else if n > 0 {
 		logger.Info("knowledge base indexed", "articles", n, "took", time.Since(start).Round(time.Millisecond))
 	}
-	return &knowledge{d: d, idx: idx, syn: syn}, nil
+	return &knowledge{d: d, idx: idx, syn: syn, imports: make(chan struct{}, 1)}, nil
 }
 
 // Start implements hub.LiveAnalyzer: live article suggestions.
@@ -165,6 +173,10 @@ func (d *Daemon) putArticle(w http.ResponseWriter, r *http.Request, p *Principal
 		d.badRequest(w, r, 400, err.Error(), "")
 		return
 	}
+	if err := d.kb.idx.CheckRoom(a); err != nil {
+		writeProblem(w, r, http.StatusInsufficientStorage, "kb-full", "the knowledge base holds its maximum of article text (kb.max_text_bytes)")
+		return
+	}
 	if err := d.saveArticle(r.Context(), r, p, a); err != nil {
 		d.storeError(w, r, err)
 		return
@@ -191,30 +203,139 @@ func (d *Daemon) deleteArticle(w http.ResponseWriter, r *http.Request, p *Princi
 // maxImportBytes bounds an uploaded archive.
 const maxImportBytes = 512 << 20
 
-func (d *Daemon) importArticles(w http.ResponseWriter, r *http.Request, p *Principal) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBytes))
-	if err != nil {
-		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("archive larger than %d bytes", maxImportBytes), "")
-		return
-	}
-	im := kb.NewImporter(kb.DefaultImportLimits())
-	var res kb.ImportResult
+// importSniffBytes is how much of an upload is read to tell its type (a tar
+// header's magic is at offset 257).
+const importSniffBytes = 512
+
+// importDirName is the folder, in the data directory, where a zip upload
+// is spooled while it is read (a zip is read from its end); it is emptied
+// at start.
+const importDirName = "import-spool"
+
+// archiveKind tells a zip from a tar (gzip-compressed or not) by an
+// upload's first bytes; "" for anything else.
+func archiveKind(head []byte) string {
 	switch {
-	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
-		res, err = im.ImportZip(r.Context(), bytes.NewReader(data), int64(len(data)), "upload.zip")
-	case strings.Contains(r.Header.Get("Content-Type"), "tar") || strings.Contains(r.Header.Get("Content-Type"), "gzip") || bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
-		res, err = im.ImportTar(r.Context(), bytes.NewReader(data), "upload.tar")
-	default:
-		d.badRequest(w, r, 415, "send a zip or tar(.gz) archive", "body")
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return "zip"
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "tar" // gzip: the importer checks it holds a tar
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return "tar"
+	}
+	return ""
+}
+
+// importArticles imports an archive of articles as it arrives: its type is
+// decided on its first bytes (a refusal reads nothing more), a tar streams
+// straight from the request, a zip is spooled to the data directory first
+// (it is read from its end); each article is stored and indexed as soon as
+// it is parsed, so memory holds one item at a time, and the index's text
+// bound stops an import that would overfill it. One import runs at a time.
+func (d *Daemon) importArticles(w http.ResponseWriter, r *http.Request, p *Principal) {
+	if r.ContentLength > maxImportBytes {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("archive larger than %d bytes", maxImportBytes), "body")
 		return
 	}
-	if err != nil && len(res.Articles) == 0 {
+	select {
+	case d.kb.imports <- struct{}{}:
+		defer func() { <-d.kb.imports }()
+	default:
+		refuseBody(w, r)
+		w.Header().Set("Retry-After", "30")
+		writeProblem(w, r, http.StatusServiceUnavailable, "busy", "another import is running; retry when it is done")
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, maxImportBytes)
+	br := bufio.NewReaderSize(body, 64<<10)
+	head, _ := br.Peek(importSniffBytes)
+	kind := archiveKind(head)
+	if kind == "" {
+		refuseBody(w, r)
+		d.badRequest(w, r, http.StatusUnsupportedMediaType, "send a zip or tar(.gz) archive", "body")
+		return
+	}
+	// What the import held goes back to the system when it is done.
+	defer debug.FreeOSMemory()
+	ctx := r.Context()
+	var rep kb.ImportReport
+	im := kb.NewImporter(kb.DefaultImportLimits())
+	im.OnArticle = func(a kb.Article) error {
+		ch, err := d.kb.idx.ApplyArticle(ctx, a, func(ctx context.Context, a kb.Article) error { return d.saveArticle(ctx, r, p, a) })
+		if errors.Is(err, kb.ErrIndexFull) {
+			return fmt.Errorf("%w: %w", kb.ErrStop, err)
+		}
+		if err == nil {
+			rep.Count(ch, nil)
+		}
+		return err
+	}
+	var (
+		res kb.ImportResult
+		err error
+	)
+	if kind == "zip" {
+		res, err = d.importZip(ctx, im, br)
+	} else {
+		res, err = im.ImportTar(ctx, br, "upload.tar")
+	}
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok || tooLarge(res) {
+		if !ok {
+			mbe = &http.MaxBytesError{Limit: maxImportBytes}
+		}
+		d.badRequest(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("archive larger than %d bytes; %d articles stored before the limit",
+			mbe.Limit, rep.Added+rep.Updated), "body")
+		return
+	}
+	if err != nil && rep.Added+rep.Updated+rep.Unchanged == 0 {
 		d.badRequest(w, r, 400, "unreadable archive: "+err.Error(), "body")
 		return
 	}
-	rep := d.kb.idx.ApplyImport(r.Context(), res, func(ctx context.Context, a kb.Article) error { return d.saveArticle(ctx, r, p, a) })
+	rep.Errors, rep.Failed, rep.Truncated = res.Errors, len(res.Errors), res.Truncated
+	if rep.Errors == nil {
+		rep.Errors = []kb.ItemError{}
+	}
 	d.media.lmChanged()
 	writeJSON(w, 200, rep)
+}
+
+// tooLarge reports whether a streamed import broke off at the body limit.
+func tooLarge(res kb.ImportResult) bool {
+	for _, e := range res.Errors {
+		if _, ok := errors.AsType[*http.MaxBytesError](e.Err); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// importZip spools a zip upload to the data directory (0600, removed when
+// read) and imports it from there.
+func (d *Daemon) importZip(ctx context.Context, im *kb.Importer, body io.Reader) (kb.ImportResult, error) {
+	dir := filepath.Join(d.cfg.DataDir, importDirName)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return kb.ImportResult{}, fmt.Errorf("daemon: import spool: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "upload-*.zip")
+	if err != nil {
+		return kb.ImportResult{}, fmt.Errorf("daemon: import spool: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := io.Copy(f, body)
+	if err != nil {
+		return kb.ImportResult{}, err
+	}
+	return im.ImportZip(ctx, f, n, "upload.zip")
+}
+
+// clearImportSpool removes zip uploads a previous run left spooled.
+func clearImportSpool(dataDir string) error {
+	if err := os.RemoveAll(filepath.Join(dataDir, importDirName)); err != nil {
+		return fmt.Errorf("daemon: clear %s: %w", importDirName, err)
+	}
+	return nil
 }
 
 // kbScope is the caller's knowledge-base scope: administrators read every

@@ -182,7 +182,7 @@ func TestNoFeatureLeaksThroughAnother(t *testing.T) {
 	}
 	agent := td.tokenFor(t, "ana", RoleAgent, queues...)
 	sup := td.tokenFor(t, "sam", RoleSupervisor, queues...)
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, queues...)
 	trainIntents(t, td)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/next-best-actions", []map[string]any{{"intent": "lost_card", "action": leakAction}}, 200)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/dispositions", []map[string]any{

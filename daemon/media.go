@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/earshot/earshot/daemon/guard"
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/media/analyze"
@@ -131,10 +132,15 @@ type mediaRouter struct {
 	whipHandler http.Handler
 	ws          *wsstream.Server
 	bridges     sync.WaitGroup
+
+	mu sync.Mutex
+	// whipOwners ties each open WHIP session to the token that created it.
+	// +checklocks:mu
+	whipOwners map[string]string
 }
 
 func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer) (*mediaRouter, error) {
-	m := &mediaRouter{d: d}
+	m := &mediaRouter{d: d, whipOwners: map[string]string{}}
 	m.engine = newEngines(cfg, logger, reg, d.controls.LocalModelsOnly)
 	var err error
 	if cfg.DomainLM.Enabled {
@@ -206,7 +212,18 @@ func (d *Daemon) engagementFromQuery(q url.Values, params map[string]string) (st
 	return d.validateEngagement(req)
 }
 
-// open starts a voice engagement for an ingest session.
+// scopeError refuses an ingest session outside its caller's scope; ingest
+// servers send its text to the client with its status.
+type scopeError struct{ msg string }
+
+func (e *scopeError) Error() string   { return e.msg }
+func (e *scopeError) StatusCode() int { return http.StatusForbidden }
+
+// open starts a voice engagement for an ingest session. The caller in ctx
+// must be allowed to feed the engagement's queue through source, wherever
+// the queue came from (query, Twilio customParameters, stream metadata);
+// SIP calls carry no caller and are checked against the SIP section's
+// queues by their opener.
 func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*hub.Live, *pipeline.Engagement, error) {
 	d := m.d
 	e, err := d.engagementFromQuery(q, params)
@@ -214,12 +231,25 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 		d.hub.CountRefused("invalid")
 		return nil, nil, err
 	}
+	if p := PrincipalFrom(ctx); p != nil {
+		if err := p.mayFeed(e.Queue, source); err != nil {
+			d.hub.CountRefused("scope")
+			d.metrics.authFails.WithLabelValues("ingest_scope").Inc()
+			return nil, nil, &scopeError{"queue " + e.Queue + " through " + source + " is " + err.Error()}
+		}
+	} else if source != "sip" {
+		d.hub.CountRefused("scope")
+		return nil, nil, &scopeError{"no authenticated caller"}
+	}
 	audit := store.AuditEntry{Actor: "ingest:" + source, Action: "engagement.create", Target: "queue:" + e.Queue,
 		Detail: map[string]string{"source": source, "remote": remote}}
+	holder := ""
 	if p := PrincipalFrom(ctx); p != nil {
 		audit.Actor = p.User.ID
+		audit.Detail["token"] = p.Token.ID
+		holder = p.Token.ID
 	}
-	live, err := d.hub.Start(ctx, e, source, audit)
+	live, err := d.hub.StartAs(ctx, e, source, holder, audit)
 	if err != nil {
 		if errors.Is(err, hub.ErrBusy) {
 			return nil, nil, busyError{err}
@@ -287,21 +317,68 @@ func (t *touchParty) Write(payload []byte) error {
 type whipOpener struct{ m *mediaRouter }
 
 func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (ingest.Engagement, error) {
-	live, pe, err := o.m.open(ctx, "whip", meta.Query, nil, meta.RemoteAddr)
+	live, pe, err := o.m.open(ctx, sourceWHIP, meta.Query, nil, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return &ingestEngagement{live: live, pe: pe}, nil
+	e := &ingestEngagement{live: live, pe: pe}
+	if fc := feedConnFrom(ctx); fc != nil {
+		fc.set(e)
+	}
+	return e, nil
 }
 
 type wsOpener struct{ m *mediaRouter }
 
 func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (ingest.Engagement, error) {
-	live, pe, err := o.m.open(ctx, "websocket", meta.Query, meta.Params, meta.RemoteAddr)
+	live, pe, err := o.m.open(ctx, sourceWebSocket, meta.Query, meta.Params, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
 	}
-	return &ingestEngagement{live: live, pe: pe}, nil
+	e := &ingestEngagement{live: live, pe: pe}
+	if fc := feedConnFrom(ctx); fc != nil {
+		fc.set(e)
+	}
+	return e, nil
+}
+
+// bindWHIP ties WHIP session id, whose engagement is e, to the token of p:
+// only that token (or an administrator) may manage it, and the session
+// ends as soon as that token may no longer feed its queue.
+func (m *mediaRouter) bindWHIP(id string, p *Principal, e *ingestEngagement) {
+	fc := &feedConn{source: sourceWHIP}
+	fc.set(e)
+	ctx, release := m.d.holdPrincipal(context.Background(), "whip", p, ingestRoles, fc.stillFeeds)
+	stop := context.AfterFunc(ctx, func() {
+		if guard.Withdrawn(ctx) {
+			m.whip.End(id, "withdrawn")
+		}
+	})
+	m.mu.Lock()
+	m.whipOwners[id] = p.Token.ID
+	m.mu.Unlock()
+	end := func() {
+		stop()
+		release()
+		m.mu.Lock()
+		delete(m.whipOwners, id)
+		m.mu.Unlock()
+	}
+	if !e.onClose(end) {
+		end() // the session ended already
+	}
+}
+
+// mayManageWHIP reports whether p may trickle to or end WHIP session id:
+// the token that created it may, and administrators.
+func (m *mediaRouter) mayManageWHIP(id string, p *Principal) bool {
+	if p.Role() == RoleAdmin {
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	owner, ok := m.whipOwners[id]
+	return ok && owner == p.Token.ID
 }
 
 // ingestEngagement connects an ingest session (WHIP, WebSocket, SIP) to
@@ -309,6 +386,24 @@ func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (ingest.Engageme
 type ingestEngagement struct {
 	live *hub.Live
 	pe   *pipeline.Engagement
+
+	mu sync.Mutex
+	// +checklocks:mu
+	closed bool
+	// +checklocks:mu
+	closers []func()
+}
+
+// onClose runs f when the session closes; false (and f not kept) when it
+// has closed already.
+func (e *ingestEngagement) onClose(f func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.closers = append(e.closers, f)
+	return true
 }
 
 var (
@@ -346,7 +441,17 @@ func partyName(n string) string {
 	return "mixed"
 }
 
-func (e *ingestEngagement) Close(err error) { e.pe.Close() }
+func (e *ingestEngagement) Close(err error) {
+	e.mu.Lock()
+	e.closed = true
+	fs := e.closers
+	e.closers = nil
+	e.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+	e.pe.Close()
+}
 
 // DTMF records a DTMF digit as an event; digits are sensitive and never
 // enter the transcript text. During a payment step the event says only

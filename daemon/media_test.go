@@ -88,7 +88,7 @@ func TestUploadWAV(t *testing.T) {
 	path, said := speechFile(t, "0880")
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q"}, 201)
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "q")
 	wav, _ := os.ReadFile(path)
 
 	post := func(query string, body []byte) (int, []byte) {
@@ -168,7 +168,7 @@ func TestUploadConversation(t *testing.T) {
 	}
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q"}, 201)
-	tok := td.tokenFor(t, "pbx", RoleIngest)
+	tok := td.tokenFor(t, "pbx", RoleIngest, "q")
 	req, _ := http.NewRequest("POST", td.URL+"/api/v1/uploads?queue=q&parties=customer,agent&start=2026-03-02T10:00:00Z", bytes.NewReader(wav))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
@@ -221,7 +221,7 @@ func TestTwilioStreamThroughAPI(t *testing.T) {
 	}
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	tok := td.tokenFor(t, "twilio", RoleIngest)
+	tok := td.tokenFor(t, "twilio", RoleIngest, "cards")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

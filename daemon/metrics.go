@@ -16,6 +16,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	authFails *prometheus.CounterVec
 	badInput  *prometheus.CounterVec
+	panics    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,13 +38,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "earshot", Subsystem: "api", Name: "bad_requests_total",
 			Help: "Requests refused for bad input, by route pattern.",
 		}, []string{"route"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earshot", Subsystem: "api", Name: "panics_total",
+			Help: "Handler panics recovered (answered 500), by route pattern; any is a bug.",
+		}, []string{"route"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "earshot", Name: "build_info",
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.authFails, m.badInput, build} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.authFails, m.badInput, m.panics, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("daemon: register metrics: %w", err)
 		}

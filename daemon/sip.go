@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,6 +22,10 @@ type SIPConfig struct {
 	// DefaultQueue is the queue of calls whose headers name none (see
 	// Headers, e.g. X-Queue: queue).
 	DefaultQueue string `yaml:"default_queue"`
+	// Queues are the other queues a call's headers may name; a call naming
+	// any other queue is refused (SIP 403). SIP calls carry no token: this
+	// is their ingest scope.
+	Queues []string `yaml:"queues"`
 	// Direction is the engagement direction of calls whose headers name
 	// none: inbound (default) or outbound.
 	Direction string `yaml:"direction"`
@@ -122,13 +127,19 @@ func (o sipOpener) Open(ctx context.Context, meta sip.Meta) (ingest.Engagement, 
 	if params["direction"] == "" {
 		params["direction"] = o.cfg.Direction
 	}
+	if q := params["queue"]; q != o.cfg.DefaultQueue && !slices.Contains(o.cfg.Queues, q) {
+		o.m.d.hub.CountRefused("scope")
+		return nil, &scopeError{"queue " + q + " is not one of the SIP section's queues"}
+	}
 	if params["agent"] == "" && o.agentUser != nil {
 		for _, p := range meta.Participants {
 			if p.Party != ingest.PartyAgent {
 				continue
 			}
+			// A participant mapped to a user who does not handle the
+			// queue is left out: naming them would give them the call.
 			if g := o.agentUser.FindStringSubmatch(p.AoR); len(g) == 2 {
-				if _, err := o.m.d.store.User(g[1]); err == nil {
+				if u, err := o.m.d.store.User(g[1]); err == nil && !u.Disabled && slices.Contains(u.Queues, params["queue"]) {
 					params["agent"] = g[1]
 				}
 			}

@@ -86,6 +86,7 @@ func startSIP(t *testing.T, td *testDaemon, mod func(*SIPConfig)) *sipIngest {
 	cfg.RTPPortMin, cfg.RTPPortMax = 44000, 44099
 	cfg.AgentPatterns = []string{`^sip:2\d{3}@`}
 	cfg.Headers = map[string]string{"X-Queue": "queue"}
+	cfg.Queues = []string{"collections"}
 	cfg.AgentUser = `^sip:(\d{4})@`
 	if mod != nil {
 		mod(&cfg)
@@ -187,39 +188,62 @@ func sippCall(t *testing.T, td *testDaemon, s *sipIngest, sf, dir, queue string)
 }
 
 // TestSIPRefusedByDaemon: a call naming an unknown queue is refused with
-// 400 and counted by the hub; no engagement is created.
+// 400, one whose header names a queue outside the SIP section's queues
+// with 403, one naming an agent who does not handle the queue with 400;
+// each is counted by the hub and no engagement is created.
 func TestSIPRefusedByDaemon(t *testing.T) {
 	td := startDaemon(t, nil)
-	s := startSIP(t, td, func(c *SIPConfig) { c.DefaultQueue = "nosuchqueue" })
+	for _, q := range []string{"collections", "private"} {
+		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
+	}
+	td.tokenFor(t, "2042", RoleAgent, "private")
+	s := startSIP(t, td, func(c *SIPConfig) {
+		c.DefaultQueue = "nosuchqueue"
+		c.Headers["X-Agent"] = "agent"
+	})
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	dst, _ := net.ResolveUDPAddr("udp", s.srv.UDPAddr())
-	body := "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
-	msg := "INVITE sip:srs@" + dst.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + c.LocalAddr().String() + ";branch=z9hG4bK-q1\r\n" +
-		"From: <sip:a@b>;tag=1\r\nTo: <sip:srs@c>\r\nCall-ID: q1@test\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContact: <sip:a@" + c.LocalAddr().String() + ">\r\n" +
-		"Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	c.WriteToUDP([]byte(msg), dst)
-	buf := make([]byte, 4096)
-	c.SetReadDeadline(time.Now().Add(15 * time.Second))
-	for {
-		n, err := c.Read(buf)
-		if err != nil {
-			t.Fatalf("no response: %v", err)
+	for i, tc := range []struct {
+		headers, status, text, reason string
+	}{
+		{"", "400", "unknown queue nosuchqueue", "invalid"},
+		{"X-Queue: private\r\n", "403", "not one of the SIP section's queues", "scope"},
+		{"X-Queue: collections\r\nX-Agent: 2042\r\n", "400", "does not handle queue collections", "invalid"},
+	} {
+		body := "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
+		msg := "INVITE sip:srs@" + dst.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + c.LocalAddr().String() + fmt.Sprintf(";branch=z9hG4bK-q%d\r\n", i) +
+			fmt.Sprintf("From: <sip:a@b>;tag=1\r\nTo: <sip:srs@c>\r\nCall-ID: q%d@test\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n", i) +
+			"Contact: <sip:a@" + c.LocalAddr().String() + ">\r\n" + tc.headers +
+			"Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		c.WriteToUDP([]byte(msg), dst)
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("call %d: no response: %v", i, err)
+			}
+			line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+			if strings.HasPrefix(line, "SIP/2.0 1") {
+				continue
+			}
+			if !strings.HasPrefix(line, "SIP/2.0 "+tc.status) || !strings.Contains(string(buf[:n]), tc.text) {
+				t.Errorf("call %d: response %q, want %s saying %q", i, string(buf[:n]), tc.status, tc.text)
+			}
+			break
 		}
-		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
-		if strings.HasPrefix(line, "SIP/2.0 1") {
-			continue
-		}
-		if !strings.HasPrefix(line, "SIP/2.0 400") || !strings.Contains(string(buf[:n]), "unknown queue nosuchqueue") {
-			t.Errorf("response %q, want 400 naming the unknown queue", string(buf[:n]))
-		}
-		break
 	}
-	if got := metricValue(t, td, `earshot_engagements_refused_total{reason="invalid"}`); got != "1" {
-		t.Errorf("hub refusals{invalid} = %v, want 1", got)
+	for reason, want := range map[string]string{"invalid": "2", "scope": "1"} {
+		if got := metricValue(t, td, `earshot_engagements_refused_total{reason="`+reason+`"}`); got != want {
+			t.Errorf("hub refusals{%s} = %v, want %s", reason, got, want)
+		}
+	}
+	if es, _ := td.store.Engagements(context.Background(), store.EngagementFilter{}); len(es) != 0 {
+		t.Errorf("%d engagements stored, want none", len(es))
 	}
 }
 

@@ -201,7 +201,7 @@ func TestChatLanguageChoice(t *testing.T) {
 	needApertium(t, td)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	agent := td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest)
+	ingest := td.tokenFor(t, "web", RoleIngest, "cards") // an ingest user feeds its own queues
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/users/ana", userRequest{ID: "ana", Role: "agent", Queues: []string{"cards"}, Licensed: true, Language: "en"}, 200)
 
 	var e store.Engagement

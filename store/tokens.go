@@ -20,6 +20,11 @@ type Token struct {
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// Queues and Sources narrow what an ingest token may feed: the queues
+	// (within its user's) and the ingest sources (api, whip, websocket,
+	// upload). Empty means every queue of the user, every source.
+	Queues  []string `json:"queues,omitempty"`
+	Sources []string `json:"sources,omitempty"`
 }
 
 // Revoked reports whether the token was revoked.
@@ -42,6 +47,9 @@ func (s *Store) CreateToken(ctx context.Context, t Token, audit ...AuditEntry) e
 		}
 		if tx.Bucket(bucketTokens).Get([]byte(t.ID)) != nil {
 			return fmt.Errorf("token %q: %w", t.ID, ErrExists)
+		}
+		if err := unsafeCheckQueues(tx, t.Queues); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
 			return err

@@ -98,6 +98,11 @@ type TokenRequest struct {
 	Name   string `json:"name"`
 	// ExpiresIn is a Go duration ("720h"); empty means no expiry.
 	ExpiresIn string `json:"expires_in"`
+	// Queues and Sources narrow an ingest user's token: the queues (of
+	// the user's) and the sources (api, whip, websocket, upload) it may
+	// feed. Empty: all of them.
+	Queues  []string `json:"queues,omitempty"`
+	Sources []string `json:"sources,omitempty"`
 }
 
 // Token is a token as the API shows it: never the secret's hash, and the
@@ -109,6 +114,8 @@ type Token struct {
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Queues    []string  `json:"queues,omitempty"`
+	Sources   []string  `json:"sources,omitempty"`
 	// Secret is set only in the response that created the token.
 	Secret string `json:"secret,omitempty"`
 }

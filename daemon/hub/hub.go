@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -33,6 +34,35 @@ type Event struct {
 // ErrBusy is returned when the hub holds its maximum of live engagements,
 // or an engagement's inbox is full.
 var ErrBusy = errors.New("hub: too many live engagements")
+
+// The limits an engagement can be refused by (LimitError.Limit), which are
+// also the reasons of the refused metric.
+const (
+	LimitTotal  = "capacity"     // the appliance's max_live
+	LimitSource = "source_limit" // the source's share
+	LimitHolder = "token_limit"  // one token's share
+)
+
+// LimitError is Start's refusal over one of the hub's limits; it matches
+// ErrBusy. Its text says which limit was hit.
+type LimitError struct {
+	Limit string // LimitTotal, LimitSource or LimitHolder
+	Key   string // the source, for LimitSource
+	Max   int
+}
+
+func (e *LimitError) Error() string {
+	switch e.Limit {
+	case LimitSource:
+		return fmt.Sprintf("source %s holds its maximum of %d live engagements", e.Key, e.Max)
+	case LimitHolder:
+		return fmt.Sprintf("the token holds its maximum of %d live engagements", e.Max)
+	}
+	return fmt.Sprintf("the appliance holds its maximum of %d live engagements", e.Max)
+}
+
+// Is makes a LimitError match ErrBusy.
+func (e *LimitError) Is(target error) bool { return target == ErrBusy }
 
 // ErrNotLive is returned for input to an engagement that has ended.
 var ErrNotLive = errors.New("hub: engagement is not live")
@@ -119,6 +149,12 @@ type Hub struct {
 	// pending counts slots reserved by Starts waiting for the store.
 	// +checklocks:mu
 	pending int
+	// bySource and byHolder count live and pending engagements per source
+	// and per holder, for their limits.
+	// +checklocks:mu
+	bySource map[string]int
+	// +checklocks:mu
+	byHolder map[string]int
 	// recent keeps ended engagements for a while so that readers can
 	// resume their streams and see post-engagement results.
 	// +checklocks:mu
@@ -126,9 +162,6 @@ type Hub struct {
 	// +checklocks:mu
 	closed bool
 }
-
-// recentTTL is how long an ended engagement's events stay in memory.
-const recentTTL = 10 * time.Minute
 
 // New returns a hub. A nil logger discards logs; a nil reg registers no
 // metrics. Add the analyzers before the first Start.
@@ -148,7 +181,8 @@ func New(cfg Config, st Store, controls Controls, logger *slog.Logger, reg prome
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{cfg: cfg, store: st, controls: controls, logger: logger.With("component", "hub"), metrics: m,
-		ctx: ctx, cancel: cancel, engagements: map[string]*Live{}, recent: map[string]*Live{}}, nil
+		ctx: ctx, cancel: cancel, engagements: map[string]*Live{}, recent: map[string]*Live{},
+		bySource: map[string]int{}, byHolder: map[string]int{}}, nil
 }
 
 // AddLive adds live analyzers; call it before the first Start.
@@ -167,19 +201,38 @@ func (h *Hub) Context() context.Context { return h.ctx }
 func (h *Hub) CountRefused(reason string) { h.metrics.refused.WithLabelValues(reason).Inc() }
 
 // Start creates an engagement in the store and makes it live. source
-// names the ingest path (whip, sip, websocket, upload, api) for metrics.
+// names the ingest path (whip, sip, websocket, upload, api) for metrics
+// and its limit.
 func (h *Hub) Start(ctx context.Context, e store.Engagement, source string, audit ...store.AuditEntry) (*Live, error) {
+	return h.StartAs(ctx, e, source, "", audit...)
+}
+
+// StartAs is Start for an engagement started by holder (an API token's
+// ID; "" for none, as for SIP calls), which counts against the holder's
+// limit as well as the source's and the appliance's. A refusal is a
+// *LimitError naming the limit, counted with it as reason.
+func (h *Hub) StartAs(ctx context.Context, e store.Engagement, source, holder string, audit ...store.AuditEntry) (*Live, error) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return nil, ErrBusy
 	}
-	if len(h.engagements)+h.pending >= h.cfg.MaxLive {
+	var refused *LimitError
+	switch {
+	case len(h.engagements)+h.pending >= h.cfg.MaxLive:
+		refused = &LimitError{Limit: LimitTotal, Max: h.cfg.MaxLive}
+	case h.bySource[source] >= h.cfg.sourceLimit(source):
+		refused = &LimitError{Limit: LimitSource, Key: source, Max: h.cfg.sourceLimit(source)}
+	case holder != "" && h.byHolder[holder] >= h.cfg.holderLimit():
+		refused = &LimitError{Limit: LimitHolder, Max: h.cfg.holderLimit()}
+	}
+	if refused != nil {
 		h.mu.Unlock()
-		h.metrics.refused.WithLabelValues("capacity").Inc()
-		return nil, ErrBusy
+		h.metrics.refused.WithLabelValues(refused.Limit).Inc()
+		return nil, refused
 	}
 	h.pending++ // the slot is held while the store writes
+	h.unsafeCount(source, holder, 1)
 	h.mu.Unlock()
 
 	if e.Start.IsZero() {
@@ -190,12 +243,13 @@ func (h *Hub) Start(ctx context.Context, e store.Engagement, source string, audi
 	h.mu.Lock()
 	h.pending--
 	if err != nil {
+		h.unsafeCount(source, holder, -1)
 		h.mu.Unlock()
 		h.metrics.refused.WithLabelValues("invalid").Inc()
 		return nil, err
 	}
 	l := newLive(h, created)
-	l.source = source
+	l.source, l.holder = source, holder
 	h.engagements[created.ID] = l
 	h.metrics.live.Set(float64(len(h.engagements)))
 	h.wg.Add(1)
@@ -206,6 +260,19 @@ func (h *Hub) Start(ctx context.Context, e store.Engagement, source string, audi
 		l.run()
 	}()
 	return l, nil
+}
+
+// unsafeCount adds d to the counts of source and holder. Caller holds mu.
+func (h *Hub) unsafeCount(source, holder string, d int) {
+	if h.bySource[source] += d; h.bySource[source] <= 0 {
+		delete(h.bySource, source)
+	}
+	if holder == "" {
+		return
+	}
+	if h.byHolder[holder] += d; h.byHolder[holder] <= 0 {
+		delete(h.byHolder, holder)
+	}
 }
 
 // Get returns a live or recently ended engagement.
@@ -237,10 +304,35 @@ func (h *Hub) LiveCount() int {
 	return len(h.engagements)
 }
 
+// ForgetEnded drops from memory the ended engagements for which gone
+// reports true (purged ones, say): their events are no longer served, and
+// readers get what the store still holds. It returns how many it dropped.
+func (h *Hub) ForgetEnded(gone func(id string) bool) int {
+	h.mu.Lock()
+	ids := make([]string, 0, len(h.recent))
+	for id := range h.recent {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if gone(id) {
+			h.mu.Lock()
+			if _, ok := h.recent[id]; ok {
+				delete(h.recent, id)
+				n++
+			}
+			h.mu.Unlock()
+		}
+	}
+	return n
+}
+
 func (h *Hub) retire(l *Live) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.engagements, l.eng.ID)
+	h.unsafeCount(l.source, l.holder, -1)
 	h.recent[l.eng.ID] = l
 	h.metrics.live.Set(float64(len(h.engagements)))
 }
@@ -263,23 +355,27 @@ func (h *Hub) Run(ctx context.Context) error {
 
 func (h *Hub) tick(now time.Time) {
 	h.mu.Lock()
-	var stale []*Live
+	var stale, idle []*Live
 	for _, l := range h.engagements {
-		if l.eng.Channel != "voice" {
-			continue
-		}
-		if now.Sub(time.Unix(0, l.lastMedia.Load())) > h.cfg.MediaTimeout {
+		quiet := now.Sub(time.Unix(0, l.lastMedia.Load()))
+		switch {
+		case l.eng.Channel == "voice" && quiet > h.cfg.MediaTimeout:
 			stale = append(stale, l)
+		case l.eng.Channel == "chat" && quiet > h.cfg.ChatIdleTimeout:
+			idle = append(idle, l)
 		}
 	}
 	for id, l := range h.recent {
-		if now.Sub(l.endedAt()) > recentTTL {
+		if now.Sub(l.endedAt()) > h.cfg.EndedRetention {
 			delete(h.recent, id)
 		}
 	}
 	h.mu.Unlock()
 	for _, l := range stale {
 		l.End("media_timeout")
+	}
+	for _, l := range idle {
+		l.End("idle_timeout")
 	}
 }
 

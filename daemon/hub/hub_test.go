@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,5 +365,126 @@ func TestAssign(t *testing.T) {
 	}
 	if err := l.Assign(ctx, "bob"); !errors.Is(err, ErrNotLive) {
 		t.Errorf("Assign after the end = %v, want ErrNotLive", err)
+	}
+}
+
+// TestLimitsPerSourceAndHolder: besides the appliance's maximum, each
+// source and each holder has its own; a refusal names the limit it hit,
+// matches ErrBusy and is counted with it as reason; a freed slot is
+// counted back.
+func TestLimitsPerSourceAndHolder(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxLive = 6
+	cfg.MaxLivePerSource = map[string]int{"api": 3}
+	cfg.MaxLivePerHolder = 2
+	h := newTestHub(t, cfg, hideTypes{})
+	ctx := context.Background()
+	start := func(source, holder string) (*Live, error) { return h.StartAs(ctx, chat("q"), source, holder) }
+	var chats []*Live
+	for i, holder := range []string{"tok_a", "tok_a", "tok_b"} {
+		l, err := start("api", holder)
+		if err != nil {
+			t.Fatalf("chat %d: %v", i, err)
+		}
+		chats = append(chats, l)
+	}
+	// The source is full; the holder tok_a too.
+	for _, tc := range []struct {
+		source, holder, limit string
+	}{{"api", "tok_c", LimitSource}, {"whip", "tok_a", LimitHolder}} {
+		_, err := start(tc.source, tc.holder)
+		var le *LimitError
+		if !errors.As(err, &le) || le.Limit != tc.limit || !errors.Is(err, ErrBusy) {
+			t.Errorf("Start(%s, %s) = %v, want a %s refusal matching ErrBusy", tc.source, tc.holder, err, tc.limit)
+		}
+		if n := testutil.ToFloat64(h.metrics.refused.WithLabelValues(tc.limit)); n != 1 {
+			t.Errorf("refused{%s} = %v, want 1", tc.limit, n)
+		}
+	}
+	// Another source and holder still start, up to the appliance's limit.
+	for i := 0; i < 3; i++ {
+		if _, err := start("sip", ""); err != nil {
+			t.Fatalf("sip call %d: %v", i, err)
+		}
+	}
+	_, err := start("websocket", "tok_d")
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != LimitTotal || !strings.Contains(err.Error(), "maximum of 6") {
+		t.Errorf("Start over max_live = %v, want the appliance's limit", err)
+	}
+	// An ended chat gives its source and holder slots back.
+	chats[0].End("api")
+	<-chats[0].Done()
+	if _, err := start("whip", "tok_a"); err != nil {
+		t.Errorf("after a chat of tok_a ended: %v", err)
+	}
+}
+
+// TestChatIdleTimeout: a chat with no message for ChatIdleTimeout ends
+// with reason idle_timeout; a message holds it off.
+func TestChatIdleTimeout(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ChatIdleTimeout = time.Minute
+	h := newTestHub(t, cfg, hideTypes{})
+	ctx := context.Background()
+	l, err := h.Start(ctx, chat("q"), "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tick(time.Now().Add(cfg.ChatIdleTimeout / 2))
+	if err := l.SubmitWait(ctx, store.Segment{Speaker: "customer", Text: "still there?"}); err != nil {
+		t.Fatal(err)
+	}
+	h.tick(time.Now().Add(cfg.ChatIdleTimeout - time.Second))
+	if l.Ended() {
+		t.Fatal("a chat ended although a message arrived within the idle timeout")
+	}
+	h.tick(time.Now().Add(cfg.ChatIdleTimeout + time.Second))
+	select {
+	case <-l.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle chat did not end")
+	}
+	if n := testutil.ToFloat64(h.metrics.ended.WithLabelValues("idle_timeout")); n != 1 {
+		t.Errorf("ended{idle_timeout} = %v, want 1", n)
+	}
+}
+
+// TestEndedEngagementsAreLight: the ended engagements the hub keeps for
+// their readers (for ended_retention) hold their events, not their inbox
+// of inboxSize inputs (192 KiB each): 200 of them take well under 64 KiB
+// each of heap.
+func TestEndedEngagementsAreLight(t *testing.T) {
+	h := newTestHub(t, DefaultConfig(), hideTypes{})
+	ctx := context.Background()
+	const n = 200
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range n {
+		l, err := h.Start(ctx, chat("billing"), "api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.SubmitWait(ctx, store.Segment{Speaker: "customer", Text: "my card was charged twice", EndMs: 800}); err != nil {
+			t.Fatalf("engagement %d: %v", i, err)
+		}
+		l.End("api")
+		<-l.Done()
+	}
+	h.mu.Lock()
+	got := len(h.recent)
+	h.mu.Unlock()
+	if got != n {
+		t.Fatalf("%d ended engagements kept, want %d", got, n)
+	}
+	per := (int64(heap()) - int64(before)) / n
+	t.Logf("%d ended engagements kept: %d bytes of heap each", n, per)
+	if per > 64<<10 {
+		t.Errorf("an ended engagement kept takes %d bytes of heap, want under 64 KiB", per)
 	}
 }

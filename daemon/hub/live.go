@@ -60,8 +60,8 @@ const maxRun = 256
 type Live struct {
 	hub     *Hub
 	eng     store.Engagement
-	source  string // the ingest path Start was given
-	inbox   chan input
+	source  string // the ingest path Start was given; for the hub's limits
+	holder  string
 	endc    chan string
 	endOnce sync.Once
 	// stopped is closed when the engagement stops taking input.
@@ -76,6 +76,11 @@ type Live struct {
 	paymentStep atomic.Bool
 
 	mu sync.Mutex
+	// inbox is the queue of input not yet handled; nil once the
+	// engagement ended, so that an ended engagement kept for its readers
+	// does not hold inboxSize inputs of memory.
+	// +checklocks:mu
+	inbox chan input
 	// +checklocks:mu
 	events []Event
 	// +checklocks:mu
@@ -136,7 +141,8 @@ func (l *Live) submitAcked(ctx context.Context, in input) error {
 // ID is the engagement's ID.
 func (l *Live) ID() string { return l.eng.ID }
 
-// Touch records that media arrived, holding off the media timeout.
+// Touch records that media arrived, holding off the media timeout (and,
+// for a chat, the idle timeout; every submitted message touches it).
 func (l *Live) Touch() { l.lastMedia.Store(time.Now().UnixNano()) }
 
 // Submit queues a transcript segment without blocking. A full inbox drops
@@ -184,11 +190,17 @@ func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
 }
 
 func (l *Live) submit(in input) bool {
-	if l.Ended() {
+	l.mu.Lock()
+	inbox, ended := l.inbox, !l.ended.IsZero()
+	l.mu.Unlock()
+	if ended {
 		return false
 	}
 	select {
-	case l.inbox <- in:
+	case inbox <- in:
+		if l.eng.Channel == "chat" {
+			l.Touch()
+		}
 		return true
 	default:
 		kind := "partial"
@@ -293,6 +305,9 @@ func (l *Live) finished() bool {
 func (l *Live) run() {
 	h := l.hub
 	ctx := h.ctx
+	l.mu.Lock()
+	inbox := l.inbox // this goroutine lets it go at the end
+	l.mu.Unlock()
 	var (
 		seq      uint32
 		conv     []inference.Utterance
@@ -529,7 +544,7 @@ func (l *Live) run() {
 				break
 			}
 			select {
-			case next = <-l.inbox:
+			case next = <-inbox:
 				continue
 			default:
 			}
@@ -555,7 +570,7 @@ func (l *Live) run() {
 loop:
 	for {
 		select {
-		case in := <-l.inbox:
+		case in := <-inbox:
 			handle(in)
 			arm()
 		case now := <-holdTimer.C:
@@ -571,14 +586,16 @@ loop:
 			break loop
 		}
 	}
-	// Mark ended first so that new input is refused, then drain.
+	// Mark ended first so that new input is refused, then drain and let
+	// the inbox go.
 	l.mu.Lock()
 	l.ended = time.Now().UTC()
+	l.inbox = nil
 	l.mu.Unlock()
 	close(l.stopped)
 	for {
 		select {
-		case in := <-l.inbox:
+		case in := <-inbox:
 			handle(in)
 			continue
 		default:

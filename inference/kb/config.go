@@ -28,7 +28,17 @@ type Config struct {
 	RRFK float64 `json:"rrf_k"`
 	// HybridDepth is how many results of each ranking are fused.
 	HybridDepth int `json:"hybrid_depth"`
+	// MaxTextBytes bounds the article text (titles, bodies, tags) the
+	// index holds, and so its memory (about 3.4 times the text, measured
+	// on 64 MiB of Zipf-distributed words); an upsert past it fails with
+	// ErrIndexFull. 0 means the default, 64 MiB.
+	MaxTextBytes int64 `json:"max_text_bytes"`
 }
+
+// DefaultMaxTextBytes is MaxTextBytes' default: far above a contact
+// centre's knowledge base (thousands of articles of a few kB), about
+// 220 MiB of index at most.
+const DefaultMaxTextBytes = 64 << 20
 
 // DefaultConfig returns the tuned defaults.
 func DefaultConfig() Config {
@@ -66,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.RRFK <= 0 {
 		errs = append(errs, fmt.Errorf("rrf_k must be positive, got %g", c.RRFK))
+	}
+	if c.MaxTextBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_text_bytes must not be negative, got %d", c.MaxTextBytes))
 	}
 	if c.HybridDepth <= 0 {
 		errs = append(errs, fmt.Errorf("hybrid_depth must be positive, got %d", c.HybridDepth))

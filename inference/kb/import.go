@@ -78,7 +78,16 @@ type Importer struct {
 	Limits ImportLimits
 	// Now stamps articles that carry no update time (default time.Now).
 	Now func() time.Time
+	// OnArticle, when set, receives each article as soon as it is parsed
+	// and validated, instead of ImportResult.Articles: an import of any
+	// size then holds one item at a time. An error it returns is the
+	// item's error; ErrStop (wrapped) also ends the import, as a limit
+	// does (Truncated).
+	OnArticle func(Article) error
 }
+
+// ErrStop, returned (wrapped) by OnArticle, ends an import early.
+var ErrStop = errors.New("kb: import stopped")
 
 // NewImporter returns an importer with lim (zero fields take defaults).
 func NewImporter(lim ImportLimits) *Importer {
@@ -103,6 +112,8 @@ type importRun struct {
 	seen   map[string]string // id -> item that defined it
 	total  int64
 	items  int
+	// stopped is set when OnArticle asked to stop.
+	stopped bool
 }
 
 func (im *Importer) newRun(source string) *importRun {
@@ -263,6 +274,9 @@ func (run *importRun) fail(item string, err error) {
 // item parses one file; it returns false when a limit stops the import.
 func (run *importRun) item(name string, r io.Reader, mod time.Time) bool {
 	lim := run.im.Limits
+	if run.stopped {
+		return false
+	}
 	if run.items >= lim.MaxItems {
 		run.res.Truncated = true
 		run.fail(name, fmt.Errorf("%w: more than %d items", errLimit, lim.MaxItems))
@@ -304,7 +318,7 @@ func (run *importRun) item(name string, r io.Reader, mod time.Time) bool {
 	a.Source = run.source + "/" + name
 	a.Updated = mod.UTC()
 	run.accept(name, a)
-	return run.checkTotal(name)
+	return !run.stopped && run.checkTotal(name)
 }
 
 func (run *importRun) checkTotal(name string) bool {
@@ -327,7 +341,17 @@ func (run *importRun) accept(item string, a Article) {
 		return
 	}
 	run.seen[a.ID] = item
-	run.res.Articles = append(run.res.Articles, a)
+	if run.im.OnArticle == nil {
+		run.res.Articles = append(run.res.Articles, a)
+		return
+	}
+	if err := run.im.OnArticle(a); err != nil {
+		run.fail(item, err)
+		if errors.Is(err, ErrStop) {
+			run.stopped = true
+			run.res.Truncated = true
+		}
+	}
 }
 
 func fileKind(name string) string {
@@ -418,6 +442,9 @@ func (run *importRun) jsonLines(name string, r io.Reader, mod time.Time) bool {
 }
 
 func (run *importRun) record(item string, data []byte, tooLong bool, mod time.Time) bool {
+	if run.stopped {
+		return false
+	}
 	if run.items >= run.im.Limits.MaxItems {
 		run.res.Truncated = true
 		run.fail(item, fmt.Errorf("%w: more than %d items", errLimit, run.im.Limits.MaxItems))
@@ -450,7 +477,7 @@ func (run *importRun) record(item string, data []byte, tooLong bool, mod time.Ti
 		a.Updated = mod.UTC()
 	}
 	run.accept(item, a)
-	return true
+	return !run.stopped
 }
 
 // readLine reads one line (without its newline). A line over max bytes is
@@ -490,38 +517,56 @@ type ImportReport struct {
 func (ix *Index) ApplyImport(ctx context.Context, res ImportResult, save func(context.Context, Article) error) ImportReport {
 	rep := ImportReport{Errors: append([]ItemError(nil), res.Errors...), Truncated: res.Truncated, Failed: len(res.Errors)}
 	for _, a := range res.Articles {
-		if err := ctx.Err(); err != nil {
+		ch, err := ix.ApplyArticle(ctx, a, save)
+		if err != nil {
 			rep.Errors = append(rep.Errors, ItemError{Item: a.Source, Err: err})
-			rep.Failed++
-			continue
 		}
-		if info, ok := ix.Article(a.ID); ok && info.Hash == a.Hash() {
-			rep.Unchanged++
-			ix.m.importItems.WithLabelValues("unchanged").Inc()
-			continue
-		}
-		if save != nil {
-			if err := save(ctx, a); err != nil {
-				rep.Errors = append(rep.Errors, ItemError{Item: a.Source, Err: fmt.Errorf("save %q: %w", a.ID, err)})
-				rep.Failed++
-				continue
-			}
-		}
-		ch, err := ix.Upsert(ctx, a)
-		switch {
-		case err != nil:
-			rep.Errors = append(rep.Errors, ItemError{Item: a.Source, Err: err})
-			rep.Failed++
-			continue
-		case ch == Added:
-			rep.Added++
-		case ch == Updated:
-			rep.Updated++
-		default:
-			rep.Unchanged++
-		}
-		ix.m.importItems.WithLabelValues("imported").Inc()
+		rep.Count(ch, err)
 	}
 	ix.m.importItems.WithLabelValues("failed").Add(float64(rep.Failed))
 	return rep
+}
+
+// Count adds one applied article's outcome to the report's counts (not
+// its errors).
+func (rep *ImportReport) Count(ch Change, err error) {
+	switch {
+	case err != nil:
+		rep.Failed++
+	case ch == Added:
+		rep.Added++
+	case ch == Updated:
+		rep.Updated++
+	default:
+		rep.Unchanged++
+	}
+}
+
+// ApplyArticle applies one imported article as ApplyImport does: an
+// article whose content hash is the indexed one is left alone; otherwise
+// save runs first and the index is updated only if it succeeds. With an
+// Importer's OnArticle it applies an import as it is parsed.
+func (ix *Index) ApplyArticle(ctx context.Context, a Article, save func(context.Context, Article) error) (Change, error) {
+	if err := ctx.Err(); err != nil {
+		return Unchanged, err
+	}
+	if info, ok := ix.Article(a.ID); ok && info.Hash == a.Hash() {
+		ix.m.importItems.WithLabelValues("unchanged").Inc()
+		return Unchanged, nil
+	}
+	// Refuse before saving what the index could not hold.
+	if err := ix.CheckRoom(a); err != nil {
+		return Unchanged, err
+	}
+	if save != nil {
+		if err := save(ctx, a); err != nil {
+			return Unchanged, fmt.Errorf("save %q: %w", a.ID, err)
+		}
+	}
+	ch, err := ix.Upsert(ctx, a)
+	if err != nil {
+		return Unchanged, err
+	}
+	ix.m.importItems.WithLabelValues("imported").Inc()
+	return ch, nil
 }

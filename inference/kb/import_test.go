@@ -7,8 +7,10 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -329,6 +331,147 @@ func FuzzImportJSONLines(f *testing.F) {
 				t.Fatalf("accepted invalid or duplicate article %q: %v", a.ID, err)
 			}
 			seen[a.ID] = true
+		}
+	})
+}
+
+// TestStreamedImportAndTextBound: with OnArticle an import hands over each
+// article as it is parsed (none kept in the result); the index refuses an
+// article past MaxTextBytes (a replacement counts its old text back), and
+// ErrStop from OnArticle ends the import, truncated.
+func TestStreamedImportAndTextBound(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTextBytes = 1000
+	ix, err := New(cfg, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	body := strings.Repeat("x ", 200) // 400 bytes
+	var got []string
+	im := NewImporter(ImportLimits{})
+	im.OnArticle = func(a Article) error {
+		got = append(got, a.ID)
+		if _, err := ix.ApplyArticle(ctx, a, nil); err != nil {
+			if errors.Is(err, ErrIndexFull) {
+				return fmt.Errorf("%w: %w", ErrStop, err)
+			}
+			return err
+		}
+		return nil
+	}
+	var lines []string
+	for i := range 4 {
+		lines = append(lines, fmt.Sprintf(`{"id":"a%d","title":"A","body":%q}`, i, body))
+	}
+	res, err := im.ImportTar(ctx, bytes.NewReader(tarArchive(t, map[string]string{"all.jsonl": strings.Join(lines, "\n")})), "t.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Articles) != 0 || !res.Truncated || len(res.Errors) != 1 || !errors.Is(res.Errors[0], ErrIndexFull) {
+		t.Fatalf("result = %d articles, truncated %v, errors %v; want none kept, truncated by one ErrIndexFull", len(res.Articles), res.Truncated, res.Errors)
+	}
+	if !slices.Equal(got, []string{"a0", "a1", "a2"}) {
+		t.Errorf("handed over %v, want a0..a2 (the import stops at the first that does not fit)", got)
+	}
+	if st := ix.Stats(); st.Articles != 2 || st.TextBytes != 802 {
+		t.Errorf("index %+v, want 2 articles, 802 bytes", st)
+	}
+	// Replacing an article counts its old text back; deleting frees it.
+	if _, err := ix.Upsert(ctx, Article{ID: "a1", Title: "A", Body: body + "y"}); err != nil {
+		t.Errorf("replacing within the bound: %v", err)
+	}
+	if err := ix.Delete("a0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Upsert(ctx, Article{ID: "a9", Title: "A", Body: body}); err != nil {
+		t.Errorf("after a delete: %v", err)
+	}
+}
+
+// tarArchive builds an uncompressed tar of files.
+func tarArchive(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(1700000000, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// FuzzImportArchive reads arbitrary bytes as a zip and as a tar (gzip or
+// not), with small limits: no panic, limits hold, every article handed
+// over validates and is unique, and every failure names its item.
+func FuzzImportArchive(f *testing.F) {
+	files := map[string]string{}
+	for name, body := range importFixture() {
+		if len(body) < 2<<10 { // small seeds keep the mutator fast
+			files[name] = string(body)
+		}
+	}
+	tarball := tarArchive(f, files)
+	f.Add(tarball)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tarball)
+	zw.Close()
+	f.Add(gz.Bytes())
+	var zbuf bytes.Buffer
+	z := zip.NewWriter(&zbuf)
+	for name, body := range files {
+		w, _ := z.Create(name)
+		w.Write([]byte(body))
+	}
+	z.Close()
+	f.Add(zbuf.Bytes())
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := ImportLimits{MaxItemBytes: 4 << 10, MaxItems: 50, MaxTotalBytes: 64 << 10}
+		for _, kind := range []string{"zip", "tar"} {
+			im := NewImporter(lim)
+			var handed []Article
+			im.OnArticle = func(a Article) error {
+				handed = append(handed, a)
+				if len(handed) == 10 {
+					return ErrStop
+				}
+				return nil
+			}
+			var res ImportResult
+			var err error
+			if kind == "zip" {
+				res, err = im.ImportZip(context.Background(), bytes.NewReader(data), int64(len(data)), "f.zip")
+			} else {
+				res, err = im.ImportTar(context.Background(), bytes.NewReader(data), "f.tar")
+			}
+			if err != nil {
+				continue
+			}
+			if len(res.Articles) != 0 {
+				t.Fatalf("%s: %d articles kept although OnArticle took them", kind, len(res.Articles))
+			}
+			if len(handed) > 10 || len(handed) > lim.MaxItems {
+				t.Fatalf("%s: %d articles handed over after the stop or past the limit", kind, len(handed))
+			}
+			seen := map[string]bool{}
+			for _, a := range handed {
+				if err := a.Validate(); err != nil || seen[a.ID] || int64(len(a.Body)) > lim.MaxItemBytes {
+					t.Fatalf("%s: handed over an invalid, duplicate or oversized article %q: %v", kind, a.ID, err)
+				}
+				seen[a.ID] = true
+			}
+			for _, e := range res.Errors {
+				if e.Item == "" || e.Err == nil {
+					t.Fatalf("%s: an error without its item: %+v", kind, e)
+				}
+			}
 		}
 	})
 }

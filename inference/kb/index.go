@@ -37,6 +37,10 @@ func (c Change) String() string {
 // ErrNotFound is returned for an unknown article id.
 var ErrNotFound = errors.New("kb: article not found")
 
+// ErrIndexFull is returned by an upsert that would take the index past
+// Config.MaxTextBytes.
+var ErrIndexFull = errors.New("kb: index full")
+
 // Field indexes of a passage.
 const (
 	fieldBody = iota
@@ -80,6 +84,16 @@ type articleEntry struct {
 	updated time.Time
 	source  string
 	docs    []uint32
+	size    int64 // textSize of the article
+}
+
+// textSize is what an article counts against Config.MaxTextBytes.
+func textSize(a Article) int64 {
+	n := int64(len(a.Title) + len(a.Body))
+	for _, t := range a.Tags {
+		n += int64(len(t))
+	}
+	return n
 }
 
 // Index is an in-memory BM25 index over article passages (title, body and tags scored as fields, each with its own idf and length normalisation, weighted by boosts and summed). It is safe for
@@ -115,6 +129,9 @@ type Index struct {
 	live int
 	// +checklocks:mu
 	sumLen [numFields]float64
+	// textBytes is the textSize of every indexed article.
+	// +checklocks:mu
+	textBytes int64
 }
 
 // New returns an empty index. syn may be nil (no synonyms; see
@@ -122,6 +139,9 @@ type Index struct {
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, syn *Synonyms, emb Embedder) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.MaxTextBytes == 0 {
+		cfg.MaxTextBytes = DefaultMaxTextBytes
 	}
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -160,17 +180,18 @@ func (ix *Index) Article(id string) (ArticleInfo, bool) {
 
 // Stats are the index's sizes.
 type Stats struct {
-	Articles int `json:"articles"`
-	Passages int `json:"passages"`
-	Terms    int `json:"terms"`
-	Postings int `json:"postings"`
+	Articles  int   `json:"articles"`
+	TextBytes int64 `json:"text_bytes"`
+	Passages  int   `json:"passages"`
+	Terms     int   `json:"terms"`
+	Postings  int   `json:"postings"`
 }
 
 // Stats returns the index's sizes.
 func (ix *Index) Stats() Stats {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	s := Stats{Articles: len(ix.articles), Passages: ix.live, Terms: len(ix.terms)}
+	s := Stats{Articles: len(ix.articles), TextBytes: ix.textBytes, Passages: ix.live, Terms: len(ix.terms)}
 	for _, pl := range ix.postings {
 		s.Postings += len(pl)
 	}

@@ -67,14 +67,43 @@ func (ix *Index) Upsert(ctx context.Context, a Article) (Change, error) {
 		ix.m.upserts.WithLabelValues("unchanged").Inc()
 		return Unchanged, nil
 	}
+	if err := ix.CheckRoom(a); err != nil {
+		ix.m.upserts.WithLabelValues("rejected").Inc()
+		return Unchanged, err
+	}
 	aps := ix.prepare(ctx, a)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if err := ix.unsafeCheckRoom(a); err != nil { // another change may have filled it meanwhile
+		ix.m.upserts.WithLabelValues("rejected").Inc()
+		return Unchanged, err
+	}
 	ch := ix.unsafeApply(a, hash, aps)
 	ix.m.upserts.WithLabelValues(ch.String()).Inc()
 	ix.unsafeMaybeCompact()
 	ix.unsafeGauges()
 	return ch, nil
+}
+
+// CheckRoom reports ErrIndexFull if indexing a would take the index past
+// its text bound (a replaced article's old text is counted back): a writer
+// checks before it stores what the index could not hold.
+func (ix *Index) CheckRoom(a Article) error {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.unsafeCheckRoom(a)
+}
+
+// unsafeCheckRoom is checkRoom; caller holds mu (read or write).
+func (ix *Index) unsafeCheckRoom(a Article) error {
+	after := ix.textBytes + textSize(a)
+	if old := ix.articles[a.ID]; old != nil {
+		after -= old.size
+	}
+	if after > ix.cfg.MaxTextBytes {
+		return fmt.Errorf("kb: upsert %q: %w: %d bytes of text held, %d allowed", a.ID, ErrIndexFull, ix.textBytes, ix.cfg.MaxTextBytes)
+	}
+	return nil
 }
 
 // prepare splits and analyses an article, and embeds its passages when an
@@ -116,9 +145,11 @@ func (ix *Index) unsafeApply(a Article, hash string, aps []analysedPassage) Chan
 			return Unchanged
 		}
 		ix.unsafeRemoveDocs(old.docs)
+		ix.textBytes -= old.size
 		ch = Updated
 	}
-	e := &articleEntry{hash: hash, updated: a.Updated, source: a.Source}
+	e := &articleEntry{hash: hash, updated: a.Updated, source: a.Source, size: textSize(a)}
+	ix.textBytes += e.size
 	for _, ap := range aps {
 		id := uint32(len(ix.docs))
 		global := make([]uint32, len(ap.terms))
@@ -215,6 +246,7 @@ func (ix *Index) Delete(id string) error {
 		return fmt.Errorf("kb: delete %q: %w", id, ErrNotFound)
 	}
 	ix.unsafeRemoveDocs(e.docs)
+	ix.textBytes -= e.size
 	delete(ix.articles, id)
 	ix.m.deletes.Inc()
 	ix.unsafeMaybeCompact()
@@ -328,6 +360,9 @@ func (ix *Index) Load(ctx context.Context, articles []Article, workers int) (add
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for i, j := range out {
+		if j.err == nil {
+			j.err = ix.unsafeCheckRoom(articles[i])
+		}
 		if j.err != nil {
 			errs = append(errs, j.err)
 			ix.m.upserts.WithLabelValues("rejected").Inc()

@@ -337,6 +337,18 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 	return ss, pc.LocalDescription().SDP, 0, "", nil
 }
 
+// End ends session id at once, as its owner's access was withdrawn, say:
+// no draining, reason counted in the ended metric. It reports whether the
+// session existed.
+func (s *Server) End(id, reason string) bool {
+	ss := s.lookup(id)
+	if ss == nil {
+		return false
+	}
+	ss.end(reason, errors.New("whip: session ended: "+reason))
+	return true
+}
+
 func (s *Server) lookup(id string) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()

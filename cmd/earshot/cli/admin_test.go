@@ -53,6 +53,21 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("token list after revoke printed %q", out)
 	}
 
+	// An ingest token narrowed to one queue and two sources shows them in
+	// the list; a source the daemon does not know is refused by name.
+	mustRun(t, "user", "create", "feeder", "--role", "ingest", "--queues", "billing", c)
+	_, errOut, err = runCommand(t, "token", "create", "--user", "feeder", "--queues", "billing", "--sources", "whip, websocket", c)
+	if err != nil {
+		t.Fatalf("scoped token create: %v, stderr %q", err, errOut)
+	}
+	if out := mustRun(t, "token", "list", c); !strings.Contains(out, "billing") || !strings.Contains(out, "websocket,whip") {
+		t.Errorf("token list of a scoped token printed %q", out)
+	}
+	if _, _, err := runCommand(t, "token", "create", "--user", "feeder", "--sources", "fax", c); err == nil ||
+		!strings.Contains(err.Error(), "field sources") || !strings.Contains(err.Error(), "fax") {
+		t.Errorf("token create with source fax: %v; want an error naming the field and the source", err)
+	}
+
 	if out := mustRun(t, "audit", "verify", c); !strings.HasPrefix(out, "audit chain ok: ") {
 		t.Errorf("audit verify printed %q", out)
 	}

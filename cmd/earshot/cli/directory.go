@@ -212,10 +212,13 @@ func tokenCommand(env Env) *group {
 				fs.StringVar(&req.UserID, "user", "", "the user the token acts as (required)")
 				fs.StringVar(&req.Name, "name", "", "a label for the token")
 				fs.StringVar(&req.ExpiresIn, "expires", "", "lifetime such as 720h (default: none)")
+				queues := fs.String("queues", "", "ingest users: comma-separated queues (of the user's) the token may feed (default: all of the user's)")
+				sources := fs.String("sources", "", "ingest users: comma-separated sources the token may feed: api, whip, websocket, upload (default: all)")
 				return func(c *call) error {
 					if req.UserID == "" {
 						return usageErr("token create needs --user")
 					}
+					req.Queues, req.Sources = splitList(*queues), splitList(*sources)
 					var t api.Token
 					if err := apiCall(c, "POST", "/api/v1/tokens", req, &t); err != nil {
 						return err
@@ -243,9 +246,10 @@ func tokenCommand(env Env) *group {
 						} else if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
 							state = "expired"
 						}
-						rows = append(rows, []string{t.ID, t.UserID, t.Name, t.CreatedAt.Format(time.RFC3339), state})
+						rows = append(rows, []string{t.ID, t.UserID, t.Name, t.CreatedAt.Format(time.RFC3339), state,
+							strings.Join(t.Queues, ","), strings.Join(t.Sources, ",")})
 					}
-					table(c.Out, []string{"ID", "USER", "NAME", "CREATED", "STATE"}, rows)
+					table(c.Out, []string{"ID", "USER", "NAME", "CREATED", "STATE", "QUEUES", "SOURCES"}, rows)
 					return nil
 				}
 			}},
