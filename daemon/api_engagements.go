@@ -331,12 +331,7 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 	seg := store.Segment{Speaker: req.Sender, Text: req.Text, Final: true}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	// The message is translated redacted: a translation engine (a model,
-	// a translation server) never sees a value the stored message hides.
-	tr := seg
-	tr.Text, _ = d.redaction.message(&e, seg.Text)
-	d.translator.translateMessage(ctx, e, &tr)
-	seg.Lang, seg.Translations = tr.Lang, tr.Translations
+	seg = d.translated(ctx, e, seg)
 	if err := l.SubmitMessage(ctx, seg); err != nil {
 		if errors.Is(err, hub.ErrNotLive) {
 			writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")

@@ -204,11 +204,12 @@ func (d *Daemon) evaluateEngagement(w http.ResponseWriter, r *http.Request, p *P
 		Scorecard string `json:"scorecard"`
 		Version   int    `json:"version"`
 	}
-	if !d.decodeJSON(w, r, &req) {
-		return
-	}
+	// Scope first: a caller outside it learns nothing from the body's check.
 	e, ok := d.qmEngagement(w, r, p, r.PathValue("id"), "auto_qm")
 	if !ok {
+		return
+	}
+	if !d.decodeJSON(w, r, &req) {
 		return
 	}
 	if e.Status != store.StatusEnded {

@@ -169,7 +169,7 @@ func TestQMFlow(t *testing.T) {
 	ann := td.tokenFor(t, "ann", RoleAgent, "cards")
 	bob := td.tokenFor(t, "bob", RoleAgent, "cards")
 	other := td.tokenFor(t, "olga", RoleAnalyst, "loans")
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "cards", "loans")
 	td.mustCall(t, td.Admin, "POST", "/api/v1/scorecards", testScorecardBody("basics"), 201)
 
 	id := uploadCall(t, td, ingest, "cards", "ann", serviceCall())
@@ -341,7 +341,7 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "loans"}, 201)
 	analyst := td.tokenFor(t, "al", RoleAnalyst, "cards")
 	other := td.tokenFor(t, "olga", RoleAnalyst, "loans")
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "cards")
 	ids := uploadTopicCalls(t, td, ingest, "cards")
 	code, body := td.call(t, other, "POST", "/api/v1/topics/discover", map[string]any{"queues": []string{"cards"}})
 	if code != 403 || !strings.Contains(string(body), `"field":"queues[0]"`) {
@@ -433,7 +433,7 @@ func TestTopicsAcrossEngagements(t *testing.T) {
 func TestLiveMetricsEvents(t *testing.T) {
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "cards")
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Channel: "voice"}, 201), &e)
 	l, ok := td.hub.Get(e.ID)
@@ -506,7 +506,7 @@ func TestTopicLabelsByModel(t *testing.T) {
 	// The interaction view's summary would ask the model for every call.
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/interaction_analytics", map[string]any{"enabled": false}, 200)
 	analyst := td.tokenFor(t, "al", RoleAnalyst, "cards")
-	uploadTopicCalls(t, td, td.tokenFor(t, "pbx", RoleIngest), "cards")
+	uploadTopicCalls(t, td, td.tokenFor(t, "pbx", RoleIngest, "cards"), "cards")
 
 	check := func(modelUp bool) {
 		t.Helper()

@@ -388,13 +388,15 @@ type botMessage struct {
 func (c *conversation) deliver(t bot.Turn) {
 	for _, m := range t.Messages {
 		// The engagement times each message when it takes it.
-		if err := c.live.SubmitMessage(c.ctx, store.Segment{Speaker: string(inference.PartyBot), Text: m.Text}); err != nil {
+		// A bot designed in one language serves a chat in another.
+		seg := c.svc.d.translated(c.ctx, c.live.Engagement(), store.Segment{Speaker: string(inference.PartyBot), Text: m.Text})
+		if err := c.live.SubmitMessage(c.ctx, seg); err != nil {
 			if c.ctx.Err() == nil && !errors.Is(err, hub.ErrNotLive) {
 				c.svc.log.Error("bot message not stored", "engagement", c.live.ID(), "err", err)
 			}
 			return
 		}
-		c.live.Publish(EventBotMessage, botMessage{Text: m.Text, Kind: m.Kind, Choices: m.Choices, Citations: m.Citations})
+		c.live.Publish(EventBotMessage, botMessage{Text: customerView(seg), Kind: m.Kind, Choices: m.Choices, Citations: m.Citations})
 	}
 	switch {
 	case t.Handover != nil:
@@ -438,9 +440,9 @@ func (b *botService) handedOver(c *conversation, h *bot.Handover) {
 	c.mu.Lock()
 	c.position = pos
 	c.mu.Unlock()
-	msg := c.sess.PositionMessage(pos)
-	if err := c.live.SubmitMessage(c.ctx, store.Segment{Speaker: string(inference.PartyBot), Text: msg}); err == nil {
-		c.live.Publish(EventBotMessage, botMessage{Text: msg, Kind: "position"})
+	seg := b.d.translated(c.ctx, c.live.Engagement(), store.Segment{Speaker: string(inference.PartyBot), Text: c.sess.PositionMessage(pos)})
+	if err := c.live.SubmitMessage(c.ctx, seg); err == nil {
+		c.live.Publish(EventBotMessage, botMessage{Text: customerView(seg), Kind: "position"})
 	}
 	c.live.Publish(EventBotPosition, map[string]int{"position": pos})
 }

@@ -76,6 +76,8 @@ func TestBotABCDFlow(t *testing.T) {
 	td := env.td
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "returns"}, 201)
 	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/returns/virtual_agent", map[string]any{"enabled": true}, 200)
+	// The widget's ingest user feeds the returns queue too.
+	td.mustCall(t, td.Admin, "PATCH", "/api/v1/users/web", map[string]any{"queues": []string{"cards", "loans", "returns"}}, 200)
 	env.importBot(t, "testdata/abcd-return.yaml")
 
 	var samples []struct {

@@ -43,7 +43,7 @@ func startBotEnv(t *testing.T, mod func(*Config)) *botEnv {
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "loans"}, 201)
 	env := &botEnv{td: td}
-	env.ingest = td.tokenFor(t, "web", RoleIngest)
+	env.ingest = td.tokenFor(t, "web", RoleIngest, "cards", "loans")
 	env.agent = td.tokenFor(t, "ana", RoleAgent, "cards")
 	env.otherAgent = td.tokenFor(t, "leo", RoleAgent, "loans")
 	env.sup = td.tokenFor(t, "sue", RoleSupervisor, "cards")
@@ -595,7 +595,7 @@ func TestBotWebSocket(t *testing.T) {
 	}
 
 	// Revocation: a second client's token is revoked mid-conversation.
-	src := td.tokenFor(t, "web2", RoleIngest)
+	src := td.tokenFor(t, "web2", RoleIngest, "cards", "loans")
 	w2, _, err := dialChat(t, wsURL(td, "/api/v1/bots/card-services/chat"), http.Header{"Authorization": {"Bearer " + src}})
 	if err != nil {
 		t.Fatal(err)

@@ -82,7 +82,11 @@ func customerFrame(ev hub.Event) *chatFrame {
 		}
 		// The customer's own messages come back once stored: the
 		// acknowledgement, and the log a reloaded page rebuilds.
-		return &chatFrame{Type: "message", ID: ev.ID, From: s.Speaker, Text: s.Text}
+		text := s.Text
+		if s.Speaker == "agent" {
+			text = customerView(s) // in the customer's language
+		}
+		return &chatFrame{Type: "message", ID: ev.ID, From: s.Speaker, Text: text}
 	case EventBotPosition:
 		var p struct{ Position int }
 		if json.Unmarshal(ev.Data, &p) != nil {
@@ -264,7 +268,8 @@ func (s *chatSession) read(ctx context.Context) error {
 		}
 		text := slots.Clean(f.Text)
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = s.c.live.SubmitMessage(wctx, store.Segment{Speaker: "customer", Text: text})
+		seg := s.b.d.translated(wctx, s.c.live.Engagement(), store.Segment{Speaker: "customer", Text: text})
+		err = s.c.live.SubmitMessage(wctx, seg)
 		cancel()
 		if errors.Is(err, hub.ErrNotLive) {
 			return errClientEnded

@@ -47,7 +47,7 @@ func TestDomainLMThroughAPI(t *testing.T) {
 	if _, err := wav.Parse(b); err != nil {
 		t.Fatal(err)
 	}
-	ingest := td.tokenFor(t, "pbx", RoleIngest)
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "austen")
 	var res struct{ Engagement struct{ ID string } }
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/uploads?queue=austen&parties=customer", string(b), 201), &res)
 	heard, _ := transcriptText(t, td, td.Admin, res.Engagement.ID)

@@ -268,7 +268,7 @@ func TestEvalSpeakerMetricsGroundTruth(t *testing.T) {
 	}
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "gt"}, 201)
-	tok := td.tokenFor(t, "pbx", RoleIngest)
+	tok := td.tokenFor(t, "pbx", RoleIngest, "gt")
 
 	type source struct {
 		name, encoding string

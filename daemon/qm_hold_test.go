@@ -27,7 +27,7 @@ func TestSIPHoldInSpeakerMetrics(t *testing.T) {
 	testdep.Program(t, "sipp", "sip-tester")
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "billing"}, 201)
-	s := startSIP(t, td, nil)
+	s := startSIP(t, td, func(c *SIPConfig) { c.Queues = []string{"billing"} })
 
 	const beforeMS, holdMS = 1500, 3000
 	conv := ingesttest.BuildConversation(t, 8000).Only(ingest.PartyAgent)

@@ -703,7 +703,7 @@ func TestRedactionPaymentStepDTMF(t *testing.T) {
 	var logs lockedBuffer
 	td := startDaemonLogged(t, nil, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	tok := td.tokenFor(t, "twilio", RoleIngest)
+	tok := td.tokenFor(t, "twilio", RoleIngest, "cards")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(td.URL, "http")+"/api/v1/ingest/stream?access_token="+tok, nil)

@@ -362,6 +362,33 @@ func (c *chatTranslator) translateMessage(ctx context.Context, e store.Engagemen
 	}
 }
 
+// translated returns a chat message with its language and translations
+// when auto_translate is on for chat e. It is translated redacted: a
+// translation engine (a model, a translation server) never sees a value
+// the stored message hides.
+func (d *Daemon) translated(ctx context.Context, e store.Engagement, seg store.Segment) store.Segment {
+	if d.translator == nil {
+		return seg
+	}
+	tr := seg
+	tr.Text, _ = d.redaction.message(&e, seg.Text)
+	d.translator.translateMessage(ctx, e, &tr)
+	seg.Lang, seg.Translations = tr.Lang, tr.Translations
+	return seg
+}
+
+// customerView is the text of an agent's or a bot's chat message as the
+// customer reads it: its translation into the customer's language, which
+// translateMessage makes first, else the original.
+func customerView(seg store.Segment) string {
+	for _, t := range seg.Translations {
+		if t.Notice == "" {
+			return t.Text
+		}
+	}
+	return seg.Text
+}
+
 // forAgent rewrites the written results of a translated chat (summary,
 // notes, follow-up tasks) from the analysis language into the agent's,
 // when they differ. A text the engines cannot translate stays as it was.

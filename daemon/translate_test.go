@@ -298,3 +298,38 @@ func TestChatResultsInAgentLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestBotSpeaksTheCustomersLanguage: the card-services bot, designed in
+// English, serves a Spanish-speaking customer over the chat WebSocket with
+// auto_translate on: it understands the Spanish message (it reads the
+// analysis language) and answers in Spanish; the stored transcript keeps
+// the bot's original with its translation.
+func TestBotSpeaksTheCustomersLanguage(t *testing.T) {
+	env := startBotEnv(t, nil)
+	td := env.td
+	needApertium(t, td)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_translate", map[string]bool{"enabled": true}, 200)
+	w, _, err := dialChat(t, wsURL(td, "/api/v1/bots/card-services/chat?access_token="+env.ingest), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.next(t, 10*time.Second, "session")
+	w.botSays(t, 1) // the greeting, before the customer's language is known
+	w.send(t, "Hola, creo que perdí mi tarjeta en el restaurante, la que termina en 9876.")
+	got := w.botSays(t, 1)
+	id, _ := translate.NewIdentifier(translate.DefaultIdentifierConfig())
+	if !strings.Contains(got[0], "9876") || id.Detect(got[0]).Lang != "es" {
+		t.Fatalf("the bot's answer to a Spanish message = %q, want a Spanish confirmation of the card ending 9876", got[0])
+	}
+	var tr struct{ Segments []store.Segment }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+s.Conversation+"/transcript", nil, 200), &tr)
+	var bot *store.Segment
+	for i := range tr.Segments {
+		if tr.Segments[i].Speaker == "bot" && strings.Contains(tr.Segments[i].Text, "9876") {
+			bot = &tr.Segments[i]
+		}
+	}
+	if bot == nil || id.Detect(bot.Text).Lang != "en" || bot.TextIn("es") == bot.Text {
+		t.Errorf("stored bot message = %+v, want the English original with a Spanish translation", bot)
+	}
+}

@@ -45,7 +45,7 @@ func TestTwoPassThroughAPI(t *testing.T) {
 	for _, q := range []string{"bank", "plain"} {
 		td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: q}, 201)
 	}
-	tok := td.tokenFor(t, "pbx", RoleIngest)
+	tok := td.tokenFor(t, "pbx", RoleIngest, "bank", "plain")
 
 	var pcm []int16
 	for _, id := range []string{"0880", "0890"} {

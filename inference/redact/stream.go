@@ -214,11 +214,9 @@ func (s *Stream) couldContinue(d *doc, off int) bool {
 	if lastTok.brk() && sentenceEnd(lastTok) && lastTok.digits != "" {
 		return false // a written number closed by a full stop
 	}
-	for i := len(d.runs) - 1; i >= 0; i-- {
-		r := &d.runs[i]
-		if r.b != n {
-			break
-		}
+	// The last run of digits, when the segment ends in it.
+	if k := len(d.runs); k > 0 && d.runs[k-1].b == n {
+		r := &d.runs[k-1]
 		if len(r.digits) >= 19 {
 			return false
 		}

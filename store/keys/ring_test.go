@@ -166,8 +166,11 @@ func TestShredAndCompact(t *testing.T) {
 	if _, err := r.DEK(ctx, ids[2]); err != nil {
 		t.Errorf("DEK of a kept key after compaction: %v", err)
 	}
-	if r.Close() != nil || r.Close() != nil {
-		t.Error("Close twice failed")
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
 	}
 	if _, err := r.DEK(ctx, newIDs(t, 1)[0]); !errors.Is(err, ErrClosed) {
 		t.Errorf("DEK after Close = %v, want ErrClosed", err)
