@@ -2,13 +2,10 @@ package store
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -95,18 +92,8 @@ func (s *Store) Originals(ctx context.Context, idStr string, audit ...AuditEntry
 	if err != nil {
 		return nil, err
 	}
-	type kv struct{ k, v []byte }
-	var raw []kv
-	if err := s.view(ctx, func(tx *bbolt.Tx) error {
-		if _, err := unsafeGetEngagement(tx, id); err != nil {
-			return err
-		}
-		c := tx.Bucket(bucketOriginals).Cursor()
-		for k, v := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, v = c.Next() {
-			raw = append(raw, kv{bytes.Clone(k), bytes.Clone(v)})
-		}
-		return nil
-	}); err != nil {
+	raw, err := s.engagementRecords(ctx, bucketOriginals, id)
+	if err != nil {
 		return nil, err
 	}
 	key, err := s.keys.OriginalKey(ctx, id, false)
@@ -128,9 +115,7 @@ func (s *Store) Originals(ctx context.Context, idStr string, audit ...AuditEntry
 	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b Segment) int {
-		return cmp.Or(cmp.Compare(a.StartMs, b.StartMs), strings.Compare(a.Speaker, b.Speaker), cmp.Compare(a.Seq, b.Seq))
-	})
+	sortByTime(out)
 	return out, nil
 }
 

@@ -118,18 +118,8 @@ func (s *Store) Results(ctx context.Context, idStr string, audit ...AuditEntry) 
 	if err != nil {
 		return nil, err
 	}
-	type kv struct{ k, v []byte }
-	var raw []kv
-	if err := s.view(ctx, func(tx *bbolt.Tx) error {
-		if _, err := unsafeGetEngagement(tx, id); err != nil {
-			return err
-		}
-		c := tx.Bucket(bucketResults).Cursor()
-		for k, v := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, v = c.Next() {
-			raw = append(raw, kv{bytes.Clone(k), bytes.Clone(v)})
-		}
-		return nil
-	}); err != nil {
+	raw, err := s.engagementRecords(ctx, bucketResults, id)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]Result, 0, len(raw))
@@ -144,4 +134,25 @@ func (s *Store) Results(ctx context.Context, idStr string, audit ...AuditEntry) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// record is a key and value read from a bucket.
+type record struct{ k, v []byte }
+
+// engagementRecords returns copies of the records of bucket whose keys
+// begin with the engagement's ID, in key order; ErrNotFound when there is
+// no such engagement.
+func (s *Store) engagementRecords(ctx context.Context, bucket []byte, id engID) ([]record, error) {
+	var raw []record
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if _, err := unsafeGetEngagement(tx, id); err != nil {
+			return err
+		}
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, v = c.Next() {
+			raw = append(raw, record{bytes.Clone(k), bytes.Clone(v)})
+		}
+		return nil
+	})
+	return raw, err
 }

@@ -405,8 +405,15 @@ func (s *Store) Segments(ctx context.Context, idStr string, audit ...AuditEntry)
 	if err := s.auditRead(ctx, audit, idStr); err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b Segment) int {
+	sortByTime(out)
+	return out, nil
+}
+
+// sortByTime orders a transcript in time, ties broken by party, then by
+// sequence: the order every reader gets, whichever party's recogniser
+// finished first.
+func sortByTime(segs []Segment) {
+	slices.SortStableFunc(segs, func(a, b Segment) int {
 		return cmp.Or(cmp.Compare(a.StartMs, b.StartMs), strings.Compare(a.Speaker, b.Speaker), cmp.Compare(a.Seq, b.Seq))
 	})
-	return out, nil
 }
