@@ -32,7 +32,10 @@ func deliveredEvents(t *testing.T, path string) []sdk.Event {
 		t.Fatal(err)
 	}
 	var out []sdk.Event
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	// The plugin may be writing as the test polls: only whole lines
+	// (ended by a newline) are read; the rest comes at the next poll.
+	lines := strings.Split(string(b), "\n")
+	for _, line := range lines[:len(lines)-1] {
 		var ev sdk.Event
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("delivered line %q: %v", line, err)
