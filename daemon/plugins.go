@@ -91,15 +91,28 @@ func (a storeAuditor) RecordHandover(ctx context.Context, plugin, kind, engageme
 }
 
 // pluginHostConfig is the plugin host's configuration with its directory
-// resolved.
+// resolved. The sandbox works on absolute paths: a relative data
+// directory (the embedded default, ./earshot-data) is taken from the
+// working directory.
 func pluginHostConfig(c Config) plugins.Config {
 	cfg := c.Plugins
+	dataDir := absPath(c.DataDir)
 	if cfg.Dir == "" {
-		cfg.Dir = filepath.Join(c.DataDir, "plugins")
+		cfg.Dir = filepath.Join(dataDir, "plugins")
 	}
+	cfg.Dir = absPath(cfg.Dir)
 	// No plugin may be granted a path in the data directory.
-	cfg.Sandbox.Protect = append(slices.Clone(cfg.Sandbox.Protect), c.DataDir)
+	cfg.Sandbox.Protect = append(slices.Clone(cfg.Sandbox.Protect), dataDir)
 	return cfg
+}
+
+// absPath returns p made absolute against the working directory, or p
+// when that cannot be known.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // openStoreKeys starts the keys plugin named in store.keys.plugin, when it

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +324,23 @@ func TestApproveInstalledOnUpgrade(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d plugin.approve.upgrade audit entries for crm, want 1", n)
+	}
+}
+
+// TestRelativeDataDir: the embedded default data directory is relative
+// (./earshot-data, what `make run` uses); the daemon starts on it, with the
+// plugin sandbox's paths made absolute.
+func TestRelativeDataDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg := DefaultConfig(false)
+	cfg.DataDir = "./earshot-data"
+	d, err := New(cfg, nil)
+	if err != nil {
+		t.Fatalf("New with data_dir %q: %v", cfg.DataDir, err)
+	}
+	d.Close()
+	pc := pluginHostConfig(cfg)
+	if !filepath.IsAbs(pc.Dir) || !slices.ContainsFunc(pc.Sandbox.Protect, filepath.IsAbs) {
+		t.Errorf("plugin host config: dir %q, protect %v; want absolute paths", pc.Dir, pc.Sandbox.Protect)
 	}
 }
