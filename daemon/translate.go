@@ -299,7 +299,7 @@ func (d *Daemon) setChatLanguage(w http.ResponseWriter, r *http.Request, p *Prin
 		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 		return
 	}
-	if d.translator == nil || !d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+	if !d.translator.on(e) {
 		writeProblem(w, r, http.StatusConflict, "feature-off", "auto_translate is off for this engagement, or no translation engine is installed")
 		return
 	}
@@ -314,12 +314,18 @@ func (d *Daemon) setChatLanguage(w http.ResponseWriter, r *http.Request, p *Prin
 // those of ended chats are dropped.
 const maxChatLanguages = 256
 
+// on reports whether chat translation applies to engagement e: a chat
+// with auto_translate on for its queue and agent.
+func (c *chatTranslator) on(e store.Engagement) bool {
+	return c != nil && e.Channel == "chat" && c.d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent)
+}
+
 // translateMessage fills seg's language and translations when the
 // engagement is a chat with auto_translate on. A message that cannot be
 // translated keeps a translation entry whose Text is the original and whose
 // Notice says why, so that the agent is told.
 func (c *chatTranslator) translateMessage(ctx context.Context, e store.Engagement, seg *store.Segment) {
-	if c == nil || e.Channel != "chat" || !c.d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+	if !c.on(e) {
 		return
 	}
 	agent := c.agentLanguage(e)
@@ -367,7 +373,8 @@ func (c *chatTranslator) translateMessage(ctx context.Context, e store.Engagemen
 // translation engine (a model, a translation server) never sees a value
 // the stored message hides.
 func (d *Daemon) translated(ctx context.Context, e store.Engagement, seg store.Segment) store.Segment {
-	if d.translator == nil {
+	// Off, the message is not redacted for nothing.
+	if !d.translator.on(e) {
 		return seg
 	}
 	tr := seg
@@ -393,7 +400,7 @@ func customerView(seg store.Segment) string {
 // notes, follow-up tasks) from the analysis language into the agent's,
 // when they differ. A text the engines cannot translate stays as it was.
 func (c *chatTranslator) forAgent(ctx context.Context, e store.Engagement, results map[Feature]any) {
-	if c == nil || e.Channel != "chat" || !c.d.controls.Enabled(featureAutoTranslate, e.Queue, e.Agent) {
+	if !c.on(e) {
 		return
 	}
 	analysis, _ := translate.ParseLang(c.cfg.AnalysisLanguage)
