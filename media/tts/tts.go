@@ -1,0 +1,33 @@
+// Package tts turns text into speech for the voice virtual agent: engines
+// behind one interface (CMU Flite, eSpeak NG, a site's neural server
+// speaking the OpenAI-compatible speech API), reading numbers, dates,
+// amounts and card digits naturally, per-bot pronunciation lexicons and a
+// cache for static prompts.
+package tts
+
+import "context"
+
+// Request is one prompt to speak.
+type Request struct {
+	// Text is what to say, as written (the engine reads numbers, dates and
+	// amounts; a Lexicon applies before).
+	Text string
+	// Voice names one of the engine's voices; empty for its default.
+	Voice string
+	// Lang is the BCP 47 language of Text; empty for English.
+	Lang string
+	// Rate is the sample rate of the PCM produced: 8000 or 16000.
+	Rate int
+}
+
+// Engine synthesises speech. Implementations are safe for concurrent use.
+type Engine interface {
+	// Name names the engine: "flite", "espeak-ng", "tts-http".
+	Name() string
+	// Synthesize speaks req.Text, calling fn with successive chunks of
+	// 16-bit mono samples at req.Rate as soon as each is ready, so that
+	// playback can start before the whole prompt is synthesised. It returns
+	// when the prompt is done, when ctx ends (ctx.Err()), or with fn's
+	// error.
+	Synthesize(ctx context.Context, req Request, fn func(pcm []int16) error) error
+}
