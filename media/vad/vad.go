@@ -90,6 +90,10 @@ type Event struct {
 	// Offset is the sample index (since the detector started) of PCM[0],
 	// or, for End, of the first sample after the region.
 	Offset int64
+	// SpeechFrom and SpeechTo (End only) bound the region's speech frames:
+	// the sample index of its first speech frame and of the first sample
+	// after its last one, without pre-roll and hangover.
+	SpeechFrom, SpeechTo int64
 }
 
 // Detector is a streaming voice activity detector for one mono stream. It
@@ -105,6 +109,7 @@ type Detector struct {
 	inRegion              bool
 	onset, silent, region int // frame counts
 	onsetBuf              []int16
+	speechFrom, speechTo  int64 // the open region's speech frames (sample indexes)
 }
 
 // New returns a detector for mono PCM at rate Hz.
@@ -142,7 +147,7 @@ func (d *Detector) Flush() []Event {
 		if len(d.pending) > 0 {
 			ev = append(ev, Event{Kind: Audio, PCM: append([]int16(nil), d.pending...), Offset: d.offset})
 		}
-		ev = append(ev, Event{Kind: End, Offset: d.offset + int64(len(d.pending))})
+		ev = append(ev, Event{Kind: End, Offset: d.offset + int64(len(d.pending)), SpeechFrom: d.speechFrom, SpeechTo: d.speechTo})
 		d.inRegion = false
 	}
 	d.offset += int64(len(d.pending))
@@ -182,6 +187,8 @@ func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 				d.inRegion = true
 				d.region = d.onset
 				d.silent = 0
+				d.speechTo = off + int64(len(f))
+				d.speechFrom = d.speechTo - int64(len(d.onsetBuf))
 				buf := make([]int16, 0, len(d.pre)+len(d.onsetBuf))
 				buf = append(append(buf, d.pre...), d.onsetBuf...)
 				start := off + int64(len(f)) - int64(len(buf))
@@ -206,13 +213,14 @@ func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 	d.region++
 	if speech {
 		d.silent = 0
+		d.speechTo = off + int64(len(f))
 	} else {
 		d.silent++
 	}
 	if d.silent >= frames(d.cfg.HangoverMs) || d.region >= frames(d.cfg.MaxRegionMs) {
 		d.inRegion = false
 		d.silent, d.region = 0, 0
-		ev = append(ev, Event{Kind: End, Offset: off + int64(len(f))})
+		ev = append(ev, Event{Kind: End, Offset: off + int64(len(f)), SpeechFrom: d.speechFrom, SpeechTo: d.speechTo})
 	}
 	return ev
 }

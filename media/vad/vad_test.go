@@ -42,7 +42,7 @@ func noise(n int, amp float64, seed uint64) []int16 {
 	return s
 }
 
-type span struct{ start, end int64 }
+type span struct{ start, end, speechFrom, speechTo int64 }
 
 func regions(t *testing.T, d *Detector, pcm []int16, chunk int) []span {
 	t.Helper()
@@ -63,7 +63,7 @@ func regions(t *testing.T, d *Detector, pcm []int16, chunk int) []span {
 				if cur == nil {
 					t.Fatal("End without Audio")
 				}
-				cur.end = ev.Offset
+				cur.end, cur.speechFrom, cur.speechTo = ev.Offset, ev.SpeechFrom, ev.SpeechTo
 				out = append(out, *cur)
 				cur = nil
 			}
@@ -113,7 +113,21 @@ func TestDetectorFindsSpeechInNoise(t *testing.T) {
 		if last.end < e2 || last.end > e2+int64(rate*0.6) {
 			t.Errorf("chunk %d: last region ends at %d, speech ends at %d", chunk, last.end, e2)
 		}
+		// The speech bounds leave out exactly the pre-roll (full after 2 s
+		// of noise) and the hangover, and lie within the speech.
+		if d := first.speechFrom - first.start; d != rate*300/1000 {
+			t.Errorf("chunk %d: first region's speech starts %d samples after the region, want the 300 ms pre-roll", chunk, d)
+		}
+		if d := last.end - last.speechTo; d != rate*500/1000 {
+			t.Errorf("chunk %d: last region ends %d samples after its speech, want the 500 ms hangover", chunk, d)
+		}
+		if first.speechFrom < s1 || last.speechTo > e2 {
+			t.Errorf("chunk %d: speech %d..%d outside the utterances %d..%d", chunk, first.speechFrom, last.speechTo, s1, e2)
+		}
 		for _, r := range got {
+			if r.speechFrom < r.start || r.speechTo > r.end || r.speechTo <= r.speechFrom {
+				t.Errorf("chunk %d: region %v: speech bounds outside the region", chunk, r)
+			}
 			if r.start < s2 && r.end > s2 && r.start < e1 {
 				t.Errorf("chunk %d: region %v bridges the 2 s pause (%d..%d)", chunk, r, e1, s2)
 			}
