@@ -37,6 +37,7 @@ type Daemon struct {
 	sip            *sipIngest
 	analytics      *analytics
 	quality        *quality
+	idem           idemCache // Idempotency-Key of chat message posts
 	plugins        *plugins.Host
 	kb             *knowledge
 	pluginSettings *pluginSettings
