@@ -301,7 +301,16 @@ func (pt *Party) run() {
 			if r.fedStart > s {
 				continue
 			}
-			if !r.closed || r.speechTo <= r.speechFrom {
+			if !r.closed {
+				// The recogniser ended the utterance before the VAD's
+				// hangover did: the speech so far bounds it.
+				reg, from, to, ok := det.OpenSpeech()
+				if !ok || reg != r.partyStart {
+					break
+				}
+				r.speechFrom, r.speechTo = from, to
+			}
+			if r.speechTo <= r.speechFrom {
 				break
 			}
 			from := (r.speechFrom - r.partyStart + r.fedStart) * 1000 / audio.RecognizerRate
