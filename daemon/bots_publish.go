@@ -38,11 +38,13 @@ type publishJob struct {
 
 // publishJobs holds the background publishes.
 type publishJobs struct {
-	mu      sync.Mutex
-	next    int64                 // +checklocks:mu
-	jobs    map[int64]*publishJob // +checklocks:mu
-	done    []int64               // +checklocks:mu; finished jobs, oldest first
-	pending int                   // +checklocks:mu; queued or running
+	mu   sync.Mutex
+	next int64                 // +checklocks:mu
+	jobs map[int64]*publishJob // +checklocks:mu
+	// done are the finished jobs, oldest first.
+	done []int64 // +checklocks:mu
+	// pending counts the jobs queued or running.
+	pending int // +checklocks:mu
 }
 
 // snapshot returns a copy of job id of bot, if known.

@@ -34,7 +34,8 @@ type idemEntry struct {
 type idemCache struct {
 	mu      sync.Mutex
 	entries map[string]*idemEntry // +checklocks:mu
-	order   []string              // +checklocks:mu; insertion order, for eviction
+	// order is the keys' insertion order, for eviction.
+	order []string // +checklocks:mu
 }
 
 // begin claims key for a post whose body hashes to fp. It returns first
