@@ -407,7 +407,8 @@ func TestConsoleAdminSwitchesCardsOff(t *testing.T) {
 }
 
 // TestConsoleAdminIssuesToken: an administrator adds a user, issues a
-// token shown once, which then works against the API, and revokes it.
+// token shown once, which then works against the API, and revokes it; then
+// hands the user a one-time sign-in link, which signs them in once.
 func TestConsoleAdminIssuesToken(t *testing.T) {
 	td := startDaemon(t, nil)
 	b := newBrowser(t)
@@ -446,5 +447,46 @@ func TestConsoleAdminIssuesToken(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and contains(., "revoked")]`)))
 	td.mustCall(t, strings.TrimSpace(secret), "GET", "/api/v1/whoami", nil, 401)
 	b.shot("admin-users")
+
+	// A one-time sign-in link: it signs zoe in once, and the code leaves
+	// the address bar.
+	b.run("create a sign-in link", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-link="zoe"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#link-value")))
+	link, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#link-value")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link = strings.TrimSpace(link)
+	if !strings.HasPrefix(link, td.URL+"/console/#sign-in="+signInCodePrefix) {
+		t.Fatalf("sign-in link %q", link)
+	}
+	b.shot("admin-sign-in-link")
+	b.accessible("the users page with a sign-in link")
+	zoe := b.tab()
+	zoe.run("open the sign-in link", 30*time.Second,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS("#nav a")),
+		chromedp.WaitVisible(chromedp.Search(`//span[@id="who" and contains(., "zoe (agent)")]`)))
+	address, err := chromedp.Run(zoe.ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil || strings.Contains(address, "sign-in") || strings.Contains(address, signInCodePrefix) {
+		t.Errorf("the address after sign-in is %q (%v): the code must be gone", address, err)
+	}
+	session, err := chromedp.Run(zoe.ctx, chromedp.Evaluate[string](`sessionStorage.getItem("earshot-token")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(td.mustCall(t, session, "GET", "/api/v1/whoami", nil, 200), &who)
+	if who.User.ID != "zoe" {
+		t.Errorf("the link's session is %+v", who)
+	}
+	zoe.shot("signed-in-by-link")
+	again := b.tab()
+	again.run("open the used link", 30*time.Second,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="login-error" and contains(., "not valid any more")]`)))
+	again.shot("used-link")
 	b.check(nil)
+	zoe.check(nil)
+	again.check(map[string]int{"/api/v1/sign-in": 401})
 }

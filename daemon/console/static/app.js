@@ -484,6 +484,12 @@ async function directory(arg, fresh) {
       await directory(undefined, { note: "Token " + t.id + " issued for " + u + ".", user: u, secret: t.secret });
     } catch (err) { fail(err); }
   };
+  const link = async (u) => {
+    try {
+      const l = await api("/api/v1/sign-in-links", { method: "POST", body: JSON.stringify({ user_id: u }) });
+      await directory(undefined, { note: "Sign-in link created for " + u + ".", user: u, link: location.origin + l.path, until: l.expires_at });
+    } catch (err) { fail(err); }
+  };
   const revoke = async (id) => {
     try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: "Token " + id + " revoked." }); } catch (err) { fail(err); }
   };
@@ -491,9 +497,14 @@ async function directory(arg, fresh) {
   if (fresh && fresh.secret) {
     secret.append(el("div", { class: "card" }, el("h4", {}, "New token for " + fresh.user + " (shown once: copy it now)"), el("code", { id: "secret-value" }, fresh.secret)));
   }
+  if (fresh && fresh.link) {
+    secret.append(el("div", { class: "card" }, el("h4", {}, "Sign-in link for " + fresh.user + " (shown once; it signs in once, until " + fmtTime(fresh.until) + ")"),
+      el("code", { id: "link-value" }, fresh.link)));
+  }
   show("Users & queues", msg, secret,
     el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled", ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
-      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token")])),
+      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token"),
+        u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, "Sign-in link"))])),
     addUser,
     el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
       t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
@@ -517,7 +528,29 @@ async function audit() {
   });
 }
 
+// A sign-in link carries a one-time code in the address's fragment
+// (#sign-in=esl_…), which the browser never sends to a server. The code
+// leaves the address bar before anything else happens, and is exchanged
+// once for a session token.
+async function redeemSignInLink() {
+  const code = decodeURIComponent(location.hash.slice("#sign-in=".length));
+  history.replaceState(null, "", location.pathname + location.search);
+  let session;
+  try {
+    const res = await fetch("/api/v1/sign-in", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }) });
+    if (!res.ok) {
+      $("#login-error").textContent = res.status === 401 || res.status === 400
+        ? "This sign-in link is not valid any more: it was used, it expired or it was revoked. Ask your administrator for a new one."
+        : "Sign-in failed: " + res.status + " " + res.statusText;
+      return;
+    }
+    session = await res.json();
+  } catch (e) { $("#login-error").textContent = "Sign-in failed: " + e.message; return; }
+  await signIn(session.token);
+}
+
 $("#login-form").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); });
 $("#logout").addEventListener("click", () => { sessionStorage.removeItem("earshot-token"); location.hash = ""; location.reload(); });
 window.addEventListener("hashchange", route);
-if (token()) signIn(token());
+if (location.hash.startsWith("#sign-in=")) redeemSignInLink();
+else if (token()) signIn(token());
