@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/earshot/earshot/inference/qm"
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/store"
 )
@@ -217,7 +218,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 	b.run("open the sign-in page", 30*time.Second, chromedp.Navigate(td.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	b.accessible("the sign-in page")
 	b.signIn(td.URL, agent)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Quality,Knowledge,Features" {
 		t.Errorf("agent's navigation = %v", got)
 	}
 	b.run("open the engagement list", 20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)))
@@ -288,7 +289,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Forecasts,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Features" {
 		t.Errorf("supervisor's navigation = %v", got)
 	}
 	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
@@ -325,7 +326,7 @@ func TestConsoleAnalystForecast(t *testing.T) {
 	analyst := td.tokenFor(t, "ann", RoleAnalyst, "cards")
 	td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast", forecastHistoryBody, 200) // stored
 	b.signIn(td.URL, analyst)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Ask,Forecasts,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Features" {
 		t.Errorf("analyst's navigation = %v", got)
 	}
 	b.run("open the forecast", 30*time.Second,
@@ -489,4 +490,95 @@ func TestConsoleAdminIssuesToken(t *testing.T) {
 	b.check(nil)
 	zoe.check(nil)
 	again.check(map[string]int{"/api/v1/sign-in": 401})
+}
+
+// TestConsoleQuality: a supervisor reviews an automatic evaluation (accepts
+// one answer, overrides another with a comment), follows its evidence to
+// the transcript line, and opens topics and reports; the agent disputes
+// the evaluation from their own console.
+func TestConsoleQuality(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_qm", map[string]any{"enabled": true}, 200)
+	sup := td.tokenFor(t, "sue", RoleSupervisor, "cards")
+	ann := td.tokenFor(t, "ann", RoleAgent, "cards")
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "cards")
+	td.mustCall(t, td.Admin, "POST", "/api/v1/scorecards", testScorecardBody("basics"), 201)
+	id := uploadCall(t, td, ingest, "cards", "ann", serviceCall())
+	evID := id + ".basics"
+
+	b.signIn(td.URL, sup)
+	b.run("open the evaluation", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#quality"]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#quality/`+evID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#review-form")))
+	b.accessible("the evaluation review")
+	b.run("review it", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#rv-greet"), "accept"),
+		chromedp.SetValue(chromedp.CSS("#rv-empathy"), "override:no"),
+		chromedp.SendKeys(chromedp.CSS("#rc-empathy"), "read from a script"),
+		chromedp.Click(chromedp.CSS(`#review-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="ev-msg" and .="Review saved."]`)))
+	b.shot("evaluation-reviewed")
+	var ev qm.Evaluation
+	json.Unmarshal(td.mustCall(t, sup, "GET", "/api/v1/evaluations/"+evID, nil, 200), &ev)
+	got := map[string]string{}
+	for _, a := range ev.Answers {
+		if a.Review != nil {
+			got[a.Question] = a.Review.Action + " " + a.Value + " " + a.Review.Comment
+		}
+	}
+	if ev.Status != qm.StatusReviewed || got["greet"] != "accept yes " || got["empathy"] != "override no read from a script" {
+		t.Fatalf("after the console's review: status %s, reviews %q", ev.Status, got)
+	}
+	// The evidence of the greeting jumps to its transcript line.
+	var seq int
+	for _, a := range ev.Answers {
+		if a.Question == "greet" && len(a.Evidence) > 0 {
+			seq = a.Evidence[0].Seq
+		}
+	}
+	b.run("follow the evidence", 30*time.Second,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`a.evidence[href="#engagements/%s/%d"]`, id, seq))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`.utt.hit[data-seq="%d"]`, seq))),
+		chromedp.WaitVisible(chromedp.CSS(".card.analytics")))
+	focused, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.activeElement.dataset.seq || ""`))
+	if err != nil || focused != fmt.Sprint(seq) {
+		t.Errorf("focus after following the evidence is on line %q (%v), want %d", focused, err, seq)
+	}
+	b.shot("evidence-line")
+	b.accessible("the engagement with its analytics")
+	b.run("open topics", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#topics"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Topics"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[.="Discover topics now"]`)))
+	b.accessible("the topics page")
+	b.run("open reports", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#reports"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart.bars rect.bar`)))
+	bars, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart.bars rect.bar").length`))
+	if err != nil || bars != 2 { // one queue: one bar of engagements, one of scores
+		t.Errorf("report bars = %d (%v), want 2", bars, err)
+	}
+	b.shot("reports")
+	b.accessible("the reports page")
+
+	agent := b.tab()
+	agent.signIn(td.URL, ann)
+	agent.run("dispute the evaluation", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#quality"]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#quality/`+evID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#dispute-form")),
+		chromedp.SendKeys(chromedp.CSS("#dispute-comment"), "I did apologise"),
+		chromedp.Click(chromedp.CSS(`#dispute-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="ev-msg" and contains(., "Disputed")]`)))
+	agent.shot("agent-disputed")
+	agent.accessible("the agent's evaluation")
+	json.Unmarshal(td.mustCall(t, ann, "GET", "/api/v1/evaluations/"+evID, nil, 200), &ev)
+	if ev.Status != qm.StatusDisputed || ev.History[len(ev.History)-1].Comment != "I did apologise" {
+		t.Errorf("after the agent's dispute: %s %+v", ev.Status, ev.History)
+	}
+	b.check(nil)
+	agent.check(nil)
 }

@@ -64,6 +64,9 @@ function status(msg, cls = "muted") { return el("p", { class: cls, role: "status
 const pages = {
   engagements: { label: "Engagements", roles: ["admin", "supervisor", "agent", "analyst"], render: engagements },
   board: { label: "Board", roles: ["admin", "supervisor"], render: board },
+  quality: { label: "Quality", roles: ["admin", "supervisor", "agent", "analyst"], render: quality },
+  topics: { label: "Topics", roles: ["admin", "supervisor", "analyst"], render: topicsPage },
+  reports: { label: "Reports", roles: ["admin", "supervisor", "analyst"], render: reports },
   knowledge: { label: "Knowledge", roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
   ask: { label: "Ask", roles: ["admin", "supervisor", "analyst"], render: ask },
   forecasts: { label: "Forecasts", roles: ["admin", "supervisor", "analyst"], render: forecasts },
@@ -95,20 +98,20 @@ async function signIn(tok) {
 function route() {
   if (!me) return;
   const first = Object.keys(pages).find(allowed);
-  let [name, arg] = (location.hash.slice(1) || first).split("/");
+  let [name, arg, arg2] = (location.hash.slice(1) || first).split("/");
   if (!allowed(name)) name = first;
   document.querySelectorAll("#nav a").forEach((a) => {
     const on = a.getAttribute("href") === "#" + name;
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
-  pages[name].render(arg).catch((e) => show("Error", status(e.message, "error")));
+  pages[name].render(arg, arg2).catch((e) => show("Error", status(e.message, "error")));
 }
 
 // ---- engagements -------------------------------------------------------
 
-async function engagements(id) {
-  if (id) return engagement(id);
+async function engagements(id, seq) {
+  if (id) return engagement(id, seq);
   const list = await api("/api/v1/engagements?limit=200");
   list.reverse();
   show(me.role === "agent" ? "My engagements" : "Engagements",
@@ -205,7 +208,19 @@ async function runSkill(e, skill, where) {
   } catch (err) { where.append(status(err.message, "error")); }
 }
 
-async function engagement(id) {
+// jumpTo shows the transcript line seq (the evidence a link cites):
+// scrolled into view, marked and focused for keyboard and screen readers.
+function jumpTo(transcript, seq) {
+  const line = transcript.querySelector(`.utt[data-seq="${CSS.escape(String(seq))}"]`);
+  if (!line) return;
+  transcript.querySelectorAll(".utt.hit").forEach((u) => u.classList.remove("hit"));
+  line.classList.add("hit");
+  line.setAttribute("tabindex", "-1");
+  line.scrollIntoView({ block: "center" });
+  line.focus();
+}
+
+async function engagement(id, seq) {
   const e = await api("/api/v1/engagements/" + id);
   const transcript = el("div", { class: "transcript", role: "log", "aria-label": "Transcript" });
   const partial = el("div", { class: "partial-line" });
@@ -221,6 +236,7 @@ async function engagement(id) {
     const t = await api("/api/v1/engagements/" + id + "/transcript");
     t.segments.forEach((s) => transcript.append(utterance(s)));
     await results(e, wrap);
+    if (seq !== undefined) jumpTo(transcript, seq);
     return;
   }
   // Server-sent events through fetch, so that the token travels in a header.
@@ -263,6 +279,7 @@ async function results(e, where) {
   const out = [el("h3", {}, "Results")];
   if (sum) out.push(el("div", { class: "card" }, el("h4", {}, "Summary"), el("p", { class: "summary" }, sum.text)));
   if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, "Follow-up tasks"), el("ul", {}, ...tasks.map((t) => el("li", {}, t.text + (t.due ? " (" + t.due + ")" : ""))))));
+  if (r.interaction_analytics) out.push(analyticsCard(e, r.interaction_analytics));
   if (["admin", "supervisor", "agent"].includes(me.role)) {
     const field = (name, label, value, multi) => el("p", {}, el("label", { for: "wu-" + name }, label),
       multi ? el("textarea", { id: "wu-" + name, name, rows: "2" }, value || "") : el("input", { id: "wu-" + name, name, value: value || "" }));
@@ -345,6 +362,191 @@ async function ask() {
     } catch (err) { out.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error")); }
   });
   show("Ask anything", form, out);
+}
+
+// ---- quality -----------------------------------------------------------
+
+const lineLink = (eng, seq, ms, text) => el("a", { href: "#engagements/" + eng + "/" + seq, class: "evidence" }, fmtMs(ms || 0) + " · " + (text || "the line in the transcript"));
+
+// sparkline draws values (0..1 or -1..1 when signed) as a small line.
+function sparkline(values, label, signed) {
+  const W = 240, H = 48;
+  if (values.length === 0) return el("span", { class: "muted" }, "–");
+  const y = (v) => signed ? H / 2 - (H / 2 - 3) * v : H - 3 - (H - 6) * v;
+  const x = (i) => values.length === 1 ? W / 2 : 3 + (W - 6) * i / (values.length - 1);
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "spark", role: "img", "aria-label": label },
+    signed ? svg("line", { x1: 0, x2: W, y1: H / 2, y2: H / 2, class: "grid" }) : "",
+    svg("polyline", { points: values.map((v, i) => x(i) + "," + y(v)).join(" "), class: "value" }));
+}
+
+// analyticsCard shows an ended engagement's interaction analytics: the
+// callouts link to the transcript line they are about.
+function analyticsCard(e, a) {
+  const trend = (a.sentiment_trend || []).filter((p) => p.party === "customer");
+  const parts = [el("h4", {}, "Interaction analytics")];
+  if (a.summary && a.summary.text) parts.push(el("p", {}, a.summary.text));
+  if (trend.length) parts.push(el("p", {}, "Customer sentiment ", sparkline(trend.map((p) => p.sentiment),
+    `Customer sentiment over the engagement: from ${fmtNum(trend[0].sentiment)} to ${fmtNum(trend[trend.length - 1].sentiment)}`, true)));
+  if ((a.callouts || []).length) {
+    parts.push(el("p", {}, el("strong", {}, "Callouts")), el("ul", { class: "callouts" }, ...a.callouts.map((c) => el("li", {},
+      el("span", { class: "pill" }, c.type.replaceAll("_", " ")), " ", lineLink(e.id, c.seq, c.at_ms, c.reason)))));
+  }
+  if ((a.topics || []).length) parts.push(el("p", {}, "Topics: " + a.topics.map((t) => t.label || t.name || t.topic).join(", ")));
+  const m = a.metrics;
+  if (m && m.parties) {
+    const ag = m.parties.agent || {}, cu = m.parties.customer || {};
+    parts.push(el("p", { class: "muted" }, `agent talk ${fmtNum((ag.talk_ratio || 0) * 100, 0)} % · customer talk ${fmtNum((cu.talk_ratio || 0) * 100, 0)} % · interruptions ${(m.interruptions || []).length}`));
+  }
+  return el("div", { class: "card analytics" }, ...parts);
+}
+
+const qaRole = () => ["admin", "supervisor", "analyst"].includes(me.role);
+const statusPill = (st) => el("span", { class: "pill status-" + st }, st);
+
+async function quality(id) {
+  if (id) return evaluation(decodeURIComponent(id));
+  const filter = el("select", { id: "ev-status", onchange: () => load() },
+    ...[["", "any status"], ["auto", "not reviewed"], ["reviewed", "reviewed"], ["disputed", "disputed"], ["acknowledged", "acknowledged"]].map(([v, l]) => el("option", { value: v }, l)));
+  const body = el("div", { "aria-live": "polite" });
+  async function load() {
+    const list = await api("/api/v1/evaluations" + (filter.value ? "?status=" + filter.value : ""));
+    body.replaceChildren(list.length === 0 ? status("No evaluations.") :
+      table("Evaluations, newest first", ["Engagement", "Agent", "Queue", "Scorecard", "Score", "Status"],
+        list.map((v) => [fmtTime(v.engagement_start), v.agent || "–", v.queue, v.scorecard + " v" + v.scorecard_version,
+          fmtNum(v.score, 0) + (v.auto_failed ? " (auto-fail)" : v.passed ? " pass" : " fail"), statusPill(v.status)]),
+        (i) => "#quality/" + encodeURIComponent(list[i].id)));
+  }
+  show(qaRole() ? "Evaluations" : "My evaluations", el("p", {}, el("label", { for: "ev-status" }, "Status"), filter), body);
+  await load();
+}
+
+// evaluation shows one evaluation question by question, with the evidence
+// linking to the transcript; evaluators review it, the agent acknowledges
+// or disputes it.
+async function evaluation(id, note) {
+  const ev = await api("/api/v1/evaluations/" + encodeURIComponent(id));
+  const sc = await api("/api/v1/scorecards/" + encodeURIComponent(ev.scorecard) + "?version=" + ev.scorecard_version);
+  const answers = Object.fromEntries(ev.answers.map((a) => [a.question, a]));
+  const msg = el("p", { role: "status", class: note ? "ok" : "muted", id: "ev-msg" }, note || "");
+  const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const review = qaRole() && ev.status !== "acknowledged";
+  const sections = sc.sections.map((sec) => el("section", { class: "qm-section", "aria-label": sec.name }, el("h3", {}, sec.name),
+    ...sec.questions.map((q) => {
+      const a = answers[q.id] || { value: "", evidence: [] };
+      const row = el("div", { class: "question" },
+        el("p", {}, el("strong", { id: "q-" + q.id }, q.text), " ", el("span", { class: "pill answer" }, a.value || "unanswered"),
+          a.auto && a.auto !== a.value ? el("span", { class: "muted" }, " (automatic: " + a.auto + ")") : "",
+          el("span", { class: "muted" }, " · " + (a.engine || "") + (q.auto_fail ? " · auto-fail" : ""))),
+        a.justification ? el("p", { class: "muted" }, a.justification) : "",
+        (a.evidence || []).length ? el("ul", { class: "evidence-list", "aria-label": "Evidence" }, ...a.evidence.map((x) => el("li", {}, lineLink(ev.engagement, x.seq, x.start_ms, x.quote)))) : "",
+        a.review ? el("p", { class: "muted" }, `${a.review.action} by ${a.review.by}, ${fmtTime(a.review.at)}` + (a.review.comment ? ": " + a.review.comment : "")) : "");
+      if (review) {
+        const values = q.type === "scale_1_5" ? ["1", "2", "3", "4", "5"] : ["yes", "no"];
+        if (q.allow_na) values.push("na");
+        row.append(el("div", { class: "review-row" },
+          el("span", {}, el("label", { for: "rv-" + q.id }, "Review"), el("select", { id: "rv-" + q.id, name: "rv-" + q.id, "aria-describedby": "q-" + q.id },
+            el("option", { value: "" }, "leave as is"), el("option", { value: "accept" }, "accept"),
+            ...values.filter((v) => v !== a.value).map((v) => el("option", { value: "override:" + v }, "override: " + v)))),
+          el("span", {}, el("label", { for: "rc-" + q.id }, "Comment"), el("input", { id: "rc-" + q.id, name: "rc-" + q.id, "aria-describedby": "q-" + q.id }))));
+      }
+      return row;
+    })));
+  const actions = [];
+  if (review) {
+    const form = el("form", { id: "review-form" }, ...sections,
+      el("p", {}, el("label", { for: "rv-comment" }, "Overall comment"), el("input", { id: "rv-comment", name: "comment" })),
+      el("button", { type: "submit" }, "Save review"));
+    form.addEventListener("submit", async (ev2) => {
+      ev2.preventDefault();
+      const f = new FormData(form);
+      const items = [];
+      for (const sec of sc.sections) for (const q of sec.questions) {
+        const v = f.get("rv-" + q.id);
+        if (!v) continue;
+        const [action, value] = v.split(":");
+        items.push({ question: q.id, action, value, comment: f.get("rc-" + q.id) || undefined });
+      }
+      try {
+        await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/review", { method: "POST", body: JSON.stringify({ items, comment: f.get("comment") || undefined }) });
+        await evaluation(id, "Review saved.");
+      } catch (err) { fail(err); }
+    });
+    actions.push(form);
+  } else actions.push(...sections);
+  if (me.role === "agent" && (ev.status === "auto" || ev.status === "reviewed")) {
+    const dispute = el("form", { id: "dispute-form", "aria-labelledby": "h-dispute" }, el("h3", { id: "h-dispute" }, "Acknowledge or dispute"),
+      el("p", {}, el("button", { type: "button", id: "ack", onclick: async () => {
+        try { await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/acknowledge", { method: "POST" }); await evaluation(id, "Acknowledged."); } catch (err) { fail(err); }
+      } }, "Acknowledge")),
+      el("p", {}, el("label", { for: "dispute-comment" }, "What you disagree with"), el("textarea", { id: "dispute-comment", name: "comment", rows: "2", required: true })),
+      el("button", { type: "submit" }, "Dispute"));
+    dispute.addEventListener("submit", async (e2) => {
+      e2.preventDefault();
+      try {
+        await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/dispute", { method: "POST", body: JSON.stringify({ comment: new FormData(dispute).get("comment") }) });
+        await evaluation(id, "Disputed: an evaluator will review it again.");
+      } catch (err) { fail(err); }
+    });
+    actions.push(dispute);
+  }
+  show(sc.name + " · " + fmtTime(ev.engagement_start),
+    el("p", {}, statusPill(ev.status), ` score ${fmtNum(ev.score, 0)} of 100 (pass at ${fmtNum(sc.pass_score, 0)}) · `, ev.auto_failed ? "auto-failed" : ev.passed ? "passed" : "failed",
+      ` · agent ${ev.agent || "–"} · queue ${ev.queue} · `, el("a", { href: "#engagements/" + ev.engagement }, "open the engagement")),
+    msg, ...actions,
+    el("h3", {}, "History"), el("ol", { class: "history" }, ...(ev.history || []).map((h) => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.by}` + (h.comment ? ": " + h.comment : "")))));
+}
+
+async function topicsPage() {
+  const body = el("div", { "aria-live": "polite" });
+  const msg = el("p", { role: "status", class: "muted" });
+  const discover = el("button", { type: "button", onclick: async () => {
+    msg.className = "muted"; msg.textContent = "Discovering topics…";
+    try { await api("/api/v1/topics/discover", { method: "POST", body: "{}" }); msg.className = "ok"; msg.textContent = "Topics discovered."; await load(); } catch (err) { msg.className = "error"; msg.textContent = err.message; }
+  } }, "Discover topics now");
+  async function load() {
+    const t = await api("/api/v1/topics");
+    if (!t.model) { body.replaceChildren(status("No topics discovered yet for your queues.")); return; }
+    const days = [];
+    for (let d = new Date(t.from); d < new Date(t.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
+    const peak = Math.max(1, ...t.topics.flatMap((x) => Object.values(x.per_day)));
+    body.replaceChildren(el("p", { class: "muted" }, `${t.queues.join(", ")} · ${fmtTime(t.from)} – ${fmtTime(t.to)} · discovered ${fmtTime(t.created_at)}`),
+      table("Topics, most engagements first", ["Topic", "Keywords", "Engagements", "Previous period", "Trend", "Per day"],
+        t.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
+          sparkline(days.map((d) => (x.per_day[d] || 0) / peak), `${x.label}: engagements per day, ${days.map((d) => x.per_day[d] || 0).join(", ")}`)])));
+  }
+  show("Topics", el("p", {}, discover), msg, body);
+  await load();
+}
+
+// barChart draws one bar per row with its value written beside it.
+function barChart(rows, label, value, fmt, top) {
+  const W = 640, bar = 22, L = 140, H = rows.length * (bar + 6) + 6;
+  const max = top || Math.max(1, ...rows.map(value));
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart bars", role: "img", "aria-label": label + ": " + rows.map((r) => r.group + " " + fmt(value(r))).join(", ") },
+    ...rows.flatMap((r, i) => {
+      const y = 6 + i * (bar + 6), w = (W - L - 70) * value(r) / max;
+      return [svg("text", { x: L - 6, y: y + bar * 0.7, "text-anchor": "end" }, r.group), svg("rect", { x: L, y, width: Math.max(1, w), height: bar, class: "bar" }),
+        svg("text", { x: L + w + 6, y: y + bar * 0.7 }, fmt(value(r)))];
+    }));
+}
+
+async function reports(by) {
+  by = by || "queue";
+  const pick = el("select", { id: "rp-by", onchange: (ev) => { location.hash = "reports/" + ev.target.value; } },
+    ...["queue", "agent", "day", "week", "month"].map((g) => el("option", { value: g, selected: g === by }, g)));
+  const [eng, scores] = await Promise.all([api("/api/v1/reports/engagements?group_by=" + by), api("/api/v1/reports/scores?group_by=" + by)]);
+  const er = eng.rows || [], sr = scores.rows || [];
+  show("Reports", el("p", {}, el("label", { for: "rp-by" }, "Group by"), pick),
+    el("h3", {}, "Engagements"),
+    er.length ? barChart(er, "Engagements per " + by, (r) => r.engagements, (v) => fmtNum(v, 0)) : status("No ended engagements in your scope."),
+    er.length ? table("Engagement figures per " + by, [by, "Engagements", "Voice", "Chat", "Mean handle", "Agent talk", "Interruptions", "Escalations", "Mean QM score"],
+      er.map((r) => [r.group, fmtNum(r.engagements, 0), fmtNum(r.voice, 0), fmtNum(r.chat, 0), fmtMs(r.mean_handle_ms), fmtNum(r.agent_talk_ratio * 100, 0) + " %",
+        fmtNum(r.interruptions, 0), fmtNum(r.escalations, 0), r.mean_qm_score == null ? "–" : fmtNum(r.mean_qm_score, 0)])) : "",
+    el("h3", {}, "Quality scores"),
+    sr.length ? barChart(sr, "Mean QM score per " + by, (r) => r.mean_score || 0, (v) => fmtNum(v, 0), 100) : status("No evaluations in your scope."),
+    sr.length ? table("Quality scores per " + by, [by, "Evaluations", "Mean score", "Pass rate", "Auto-failed", "Reviewed", "Disputed", "Acknowledged"],
+      sr.map((r) => [r.group, fmtNum(r.evaluations, 0), r.mean_score == null ? "–" : fmtNum(r.mean_score, 0), fmtNum(r.pass_rate * 100, 0) + " %",
+        fmtNum(r.auto_failed, 0), fmtNum(r.reviewed, 0), fmtNum(r.disputed, 0), fmtNum(r.acknowledged, 0)])) : "");
 }
 
 // ---- workforce ---------------------------------------------------------
