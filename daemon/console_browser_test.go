@@ -582,3 +582,53 @@ func TestConsoleQuality(t *testing.T) {
 	b.check(nil)
 	agent.check(nil)
 }
+
+// TestConsoleSchedules: an analyst uploads a roster CSV, makes a week's
+// schedule from the stored forecast, and opens its coverage, each agent's
+// week and the intraday view of the rest of today.
+func TestConsoleSchedules(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "billing"}, 201)
+	analyst := td.tokenFor(t, "ana", RoleAnalyst, "billing")
+	td.mustCall(t, analyst, "POST", "/api/v1/queues/billing/forecast?days=21", map[string]any{"points": wfmHistory()}, 200)
+	roster := filepath.Join(t.TempDir(), "team-a.csv")
+	if err := os.WriteFile(roster, []byte(wfmRosterCSV(12, "billing")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+
+	b.signIn(td.URL, analyst)
+	b.run("upload a roster", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#schedules"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#ro-file")),
+		chromedp.SendKeys(chromedp.CSS("#ro-id"), "team-a"),
+		chromedp.SetUploadFiles(chromedp.CSS("#ro-file"), []string{roster}),
+		chromedp.Click(chromedp.Search(`//button[.="Upload roster"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="wfm-msg" and .="Roster stored."]`)))
+	b.accessible("the schedules page")
+	b.run("make a schedule", 90*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#sc-id"), "week-1"),
+		chromedp.SetValue(chromedp.CSS("#sc-start"), today),
+		chromedp.Click(chromedp.Search(`//button[.="Make the schedule"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Schedule week-1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.server-chart`)))
+	charts, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.server-chart").length`))
+	if err != nil || charts != 2 {
+		t.Errorf("schedule charts = %d (%v), want coverage and week", charts, err)
+	}
+	var recs []struct {
+		ID      string            `json:"id"`
+		Summary map[string]string `json:"summary"`
+	}
+	json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/wfm/schedules", nil, 200), &recs)
+	if len(recs) != 1 || recs[0].ID != "week-1" || recs[0].Summary["start"] != today || recs[0].Summary["days"] != "7" {
+		t.Fatalf("stored schedules = %+v", recs)
+	}
+	b.run("open intraday", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Show the rest of the day"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//caption[.="The rest of the day"]/..//tbody/tr`)))
+	b.shot("schedule")
+	b.accessible("the schedule page")
+	b.check(nil)
+}

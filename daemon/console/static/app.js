@@ -70,6 +70,7 @@ const pages = {
   knowledge: { label: "Knowledge", roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
   ask: { label: "Ask", roles: ["admin", "supervisor", "analyst"], render: ask },
   forecasts: { label: "Forecasts", roles: ["admin", "supervisor", "analyst"], render: forecasts },
+  schedules: { label: "Schedules", roles: ["admin", "supervisor", "analyst"], render: schedules },
   features: { label: "Features", roles: ["admin", "supervisor", "agent", "analyst"], render: features },
   settings: { label: "Feature settings", roles: ["admin"], render: featureSettings },
   directory: { label: "Users & queues", roles: ["admin"], render: directory },
@@ -615,6 +616,99 @@ async function forecasts(queue) {
   }
   show("Forecasts", el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
   await load();
+}
+
+// apiSVG fetches a chart the daemon draws and returns it as an element,
+// named for screen readers.
+async function apiSVG(path, label) {
+  const res = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
+  if (!res.ok) throw new APIError(res.status, res.statusText);
+  const doc = new DOMParser().parseFromString(await res.text(), "image/svg+xml");
+  const chart = document.importNode(doc.documentElement, true);
+  chart.removeAttribute("width"); chart.removeAttribute("height");
+  chart.setAttribute("role", "img"); chart.setAttribute("aria-label", label); chart.classList.add("server-chart");
+  return chart;
+}
+
+// schedules lists rosters and schedules, takes a roster CSV, makes a
+// schedule from the latest forecasts, and shows one with its coverage,
+// each agent's week and the intraday view.
+async function schedules(id) {
+  if (id) return schedule(decodeURIComponent(id));
+  const [rosters, list] = await Promise.all([api("/api/v1/wfm/rosters"), api("/api/v1/wfm/schedules")]);
+  const msg = el("p", { role: "status", class: "muted", id: "wfm-msg" });
+  const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const file = el("input", { id: "ro-file", type: "file", accept: ".csv,text/csv", required: true });
+  const upload = el("form", { "aria-labelledby": "h-roster" }, el("h3", { id: "h-roster" }, "Upload a roster"),
+    el("p", {}, el("label", { for: "ro-id" }, "Roster ID"), el("input", { id: "ro-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
+    el("p", {}, el("label", { for: "ro-file" }, "Roster CSV (id, skills, hours_per_week, …)"), file), el("button", { type: "submit" }, "Upload roster"));
+  upload.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("/api/v1/wfm/rosters/" + encodeURIComponent($("#ro-id").value), { method: "PUT", type: "text/csv", body: await file.files[0].text() });
+      await schedules();
+      $("#wfm-msg").className = "ok"; $("#wfm-msg").textContent = "Roster stored.";
+    } catch (err) { fail(err); }
+  });
+  const make = el("form", { "aria-labelledby": "h-make" }, el("h3", { id: "h-make" }, "Make a schedule"),
+    el("p", {}, el("label", { for: "sc-id" }, "Schedule ID"), el("input", { id: "sc-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
+    el("p", {}, el("label", { for: "sc-roster" }, "Roster"), el("select", { id: "sc-roster" }, ...rosters.map((r) => el("option", { value: r.id }, r.id)))),
+    el("p", {}, el("label", { for: "sc-start" }, "First day"), el("input", { id: "sc-start", type: "date", required: true })),
+    el("p", {}, el("label", { for: "sc-days" }, "Days"), el("input", { id: "sc-days", type: "number", min: "1", max: "56", value: "7", required: true })),
+    el("button", { type: "submit" }, "Make the schedule"));
+  make.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    msg.className = "muted"; msg.textContent = "Scheduling…";
+    try {
+      const doc = await api("/api/v1/wfm/schedules", { method: "POST", body: JSON.stringify({ id: $("#sc-id").value, roster: $("#sc-roster").value,
+        start: $("#sc-start").value, days: Number($("#sc-days").value), time_budget: "5s" }) });
+      location.hash = "schedules/" + encodeURIComponent(doc.id);
+    } catch (err) { fail(err); }
+  });
+  show("Schedules", msg,
+    el("h3", {}, "Schedules"), list.length === 0 ? status("No schedule yet.") :
+      table("Schedules", ["Schedule", "Queues", "First day", "Days", "Shifts", "Under-staffed", "Made by"],
+        list.map((r) => [r.id, (r.queues || []).join(", "), r.summary.start, r.summary.days, r.summary.shifts, r.summary.under, r.updated_by + ", " + fmtTime(r.updated_at)]),
+        (i) => "#schedules/" + encodeURIComponent(list[i].id)),
+    el("h3", {}, "Rosters"), rosters.length === 0 ? status("No roster yet: upload one below.") :
+      table("Rosters", ["Roster", "Queues", "Agents", "Updated"], rosters.map((r) => [r.id, (r.queues || []).join(", "), r.summary.agents, r.updated_by + ", " + fmtTime(r.updated_at)])),
+    rosters.length ? make : "", upload);
+}
+
+async function schedule(id) {
+  const list = await api("/api/v1/wfm/schedules");
+  const rec = list.find((r) => r.id === id);
+  if (!rec) { show("Schedule " + id, status("No such schedule in your queues.", "error")); return; }
+  const base = "/api/v1/wfm/schedules/" + encodeURIComponent(id);
+  const [coverage, week] = await Promise.all([
+    apiSVG(base + "?format=svg&chart=coverage", `Coverage of schedule ${id}: agents required and scheduled per interval`),
+    apiSVG(base + "?format=svg&chart=week&week=1", `Each agent's first week in schedule ${id}`)]);
+  // Intraday: the rest of a day of the schedule, as of a time the planner
+  // picks (now while the schedule runs).
+  const start = new Date(rec.summary.start + "T00:00:00"), end = new Date(start.getTime() + Number(rec.summary.days) * 86400000);
+  const now = new Date();
+  const asOf = now >= start && now < end ? now : new Date(start.getTime() + 12 * 3600000);
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const out = el("div", { "aria-live": "polite" });
+  const intra = el("form", { id: "intraday-form" }, el("label", { for: "in-now" }, "As of"),
+    el("input", { id: "in-now", type: "datetime-local", value: local(asOf), min: local(start), max: local(end) }), " ", el("button", { type: "submit" }, "Show the rest of the day"));
+  intra.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const a = await api(base + "/intraday?now=" + encodeURIComponent(new Date($("#in-now").value).toISOString()));
+      out.replaceChildren(
+        el("p", {}, (a.reforecast || []).map((q) => `${q.queue}: ${fmtNum(q.observed, 0)} contacts so far against ${fmtNum(q.expected, 0)} forecast (×${fmtNum(q.factor)})`).join("; ")),
+        el("p", {}, `Under-staffed agent-intervals ${fmtNum(a.under_agent_intervals, 1)} → ${fmtNum(a.under_after, 1)} with the adjustments; over-staffed ${fmtNum(a.over_agent_intervals, 1)} → ${fmtNum(a.over_after, 1)}`),
+        (a.adjustments || []).length ? table("Proposed adjustments, best first", ["Kind", "Agent", "From", "To", "Paid hours"],
+          a.adjustments.map((x) => [x.kind.replaceAll("_", " "), x.agent, fmtTime(x.from), fmtTime(x.to), fmtNum(x.paid_hours)])) : status("No adjustment proposed."),
+        table("The rest of the day", ["Interval", "Present", "Required", "Under", "Over"],
+          (a.intervals || []).map((iv) => [fmtTime(iv.start), fmtNum(iv.present, 1), (iv.required || []).join(" + "), fmtNum(iv.under, 1), fmtNum(iv.over, 1)])));
+    } catch (err) { out.replaceChildren(status(err.message, "error")); }
+  });
+  show("Schedule " + id, el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${new Date(start).toLocaleDateString()} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
+    el("p", {}, el("a", { href: "#schedules" }, "All schedules")),
+    el("h3", {}, "Coverage"), coverage, el("h3", {}, "Week 1 by agent"), week,
+    el("h3", {}, "Intraday"), intra, out);
 }
 
 // ---- administration ----------------------------------------------------
