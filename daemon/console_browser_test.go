@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -630,5 +631,90 @@ func TestConsoleSchedules(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//caption[.="The rest of the day"]/..//tbody/tr`)))
 	b.shot("schedule")
 	b.accessible("the schedule page")
+	b.check(nil)
+}
+
+// TestConsoleAdministration: an administrator writes a knowledge article
+// and imports an archive of them, validates and publishes a bot's draft
+// and tries a message on it, and applies retention and rotates the keys;
+// the plugins page tells that none is installed.
+func TestConsoleAdministration(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q1"}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/q1/virtual_agent", map[string]any{"enabled": true}, 200)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/bots", matrixBot("b1"), 201)
+	archive := filepath.Join(t.TempDir(), "articles.zip")
+	f, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("fees.md")
+	fmt.Fprint(w, "# Card fees\n\nA replacement card costs nothing; express delivery costs five pounds.\n")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	b.signIn(td.URL, td.Admin)
+	b.run("write an article", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#articles"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#article-form")),
+		chromedp.SendKeys(chromedp.CSS("#ka-id"), "block-card"),
+		chromedp.SendKeys(chromedp.CSS("#ka-title"), "Blocking a card"),
+		chromedp.SendKeys(chromedp.CSS("#ka-body"), "Press block on the card screen."),
+		chromedp.Click(chromedp.Search(`//button[.="Save article"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h3[.="Edit Blocking a card"]`)))
+	var art struct{ Title, Body string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/kb/articles/block-card", nil, 200), &art)
+	if art.Title != "Blocking a card" || art.Body != "Press block on the card screen." {
+		t.Errorf("the article written in the console is %+v", art)
+	}
+	b.run("import an archive", 30*time.Second,
+		chromedp.SetUploadFiles(chromedp.CSS("#kb-archive"), []string{archive}),
+		chromedp.Click(chromedp.Search(`//button[.="Import"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="kb-msg" and contains(., "1 added")]`)))
+	b.accessible("the articles page")
+
+	b.run("validate and publish a bot", 60*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#bots"]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#bots/b1"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Validate the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is valid."]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Publish the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="Published."]`)),
+		chromedp.SendKeys(chromedp.CSS("#bot-text"), "someone stole my card, block it"),
+		chromedp.Click(chromedp.CSS(`#bot-try button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Intent:")]/strong[.="block"]`)))
+	b.shot("bot")
+	b.accessible("the bot page")
+	var bv struct{ Bot botView }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/b1", nil, 200), &bv)
+	if bv.Bot.Published != 1 {
+		t.Errorf("bot published version = %d after the console published it", bv.Bot.Published)
+	}
+
+	b.run("open plugins", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#plugins"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "No plugin installed")]`)))
+	b.accessible("the plugins page")
+	b.run("apply retention and rotate keys", 60*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#operations"]`)),
+		chromedp.Click(chromedp.CSS("#sweep")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Retention applied")]`)),
+		chromedp.Click(chromedp.CSS("#rotate")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Keys rotated from version 1 to 2")]`)))
+	b.shot("operations")
+	b.accessible("the operations page")
+	var entries []store.AuditEntry
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?limit=500", nil, 200), &entries)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[e.Action] = true
+	}
+	if !seen["retention.sweep"] {
+		t.Errorf("the console's retention sweep is not in the audit log")
+	}
 	b.check(nil)
 }

@@ -74,6 +74,10 @@ const pages = {
   features: { label: "Features", roles: ["admin", "supervisor", "agent", "analyst"], render: features },
   settings: { label: "Feature settings", roles: ["admin"], render: featureSettings },
   directory: { label: "Users & queues", roles: ["admin"], render: directory },
+  articles: { label: "Articles", roles: ["admin"], render: articles },
+  bots: { label: "Bots", roles: ["admin"], render: bots },
+  plugins: { label: "Plugins", roles: ["admin"], render: pluginsPage },
+  operations: { label: "Operations", roles: ["admin"], render: operations },
   audit: { label: "Audit", roles: ["admin", "auditor"], render: audit },
 };
 const allowed = (name) => me && pages[name] && pages[name].roles.includes(me.role);
@@ -805,6 +809,138 @@ async function directory(arg, fresh) {
     el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
       t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
     el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])));
+}
+
+// flash shows the outcome of an action in a page's status line.
+function flash(msg, text, ok = true) { msg.className = ok ? "ok" : "error"; msg.textContent = text; }
+
+// articles: the knowledge base's articles, an editor, and archive import.
+async function articles(id) {
+  const list = await api("/api/v1/kb/articles");
+  const msg = el("p", { role: "status", class: "muted", id: "kb-msg" });
+  let a = { id: "", title: "", queue: "", body: "" };
+  if (id) a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
+  const field = (name, label, value, attrs = {}) => el("p", {}, el("label", { for: "ka-" + name }, label), el("input", { id: "ka-" + name, name, value: value || "", ...attrs }));
+  const editor = el("form", { id: "article-form", "aria-labelledby": "h-article" }, el("h3", { id: "h-article" }, id ? "Edit " + a.title : "New article"),
+    field("id", "Article ID", a.id, { required: true, readonly: id ? true : null }), field("title", "Title", a.title, { required: true }),
+    field("queue", "Queue (empty: every queue)", a.queue),
+    el("p", {}, el("label", { for: "ka-body" }, "Text"), el("textarea", { id: "ka-body", name: "body", rows: "8", required: true }, a.body || "")),
+    el("button", { type: "submit" }, "Save article"), " ",
+    id ? el("button", { type: "button", class: "danger", onclick: async () => {
+      try { await api("/api/v1/kb/articles/" + encodeURIComponent(a.id), { method: "DELETE" }); location.hash = "articles"; } catch (err) { flash(msg, err.message, false); }
+    } }, "Delete article") : "");
+  editor.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(editor);
+    try {
+      await api("/api/v1/kb/articles/" + encodeURIComponent(f.get("id")), { method: "PUT", body: JSON.stringify({ title: f.get("title"), body: f.get("body"), queue: f.get("queue") || undefined }) });
+      location.hash = "articles/" + encodeURIComponent(f.get("id"));
+      if (id) { await articles(id); flash($("#kb-msg"), "Article saved."); }
+    } catch (err) { flash(msg, err.message, false); }
+  });
+  const file = el("input", { id: "kb-archive", type: "file", accept: ".zip,.tar,.tgz,.gz", required: true });
+  const imp = el("form", { "aria-labelledby": "h-import" }, el("h3", { id: "h-import" }, "Import an archive"),
+    el("p", {}, el("label", { for: "kb-archive" }, "Zip or tar(.gz) of Markdown, HTML, text or JSON lines"), file), el("button", { type: "submit" }, "Import"));
+  imp.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("/api/v1/kb/import", { method: "POST", type: "application/octet-stream", body: file.files[0] });
+      await articles();
+      flash($("#kb-msg"), `Imported: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed.`, r.failed === 0);
+    } catch (err) { flash(msg, err.message, false); }
+  });
+  show("Articles", msg, el("p", {}, el("a", { href: "#articles" }, "New article"), " · ", el("a", { href: "#knowledge" }, "Search preview")),
+    list.length ? table("Articles", ["Article", "Title", "Queue", "Updated"], list.map((x) => [x.id, x.title, x.queue || "every queue", fmtTime(x.updated)]),
+      (i) => "#articles/" + encodeURIComponent(list[i].id)) : status("No article yet."),
+    editor, imp);
+}
+
+// bots: the virtual agents, their versions, validation and publishing,
+// and trying a message against the live version.
+async function bots(id) {
+  if (!id) {
+    const list = await api("/api/v1/bots");
+    show("Bots", list.length ? table("Bots", ["Bot", "Name", "Queue", "Live version", "Draft"],
+      list.map((b) => [b.id, b.name || "", b.queue, b.published ? "v" + b.published : "not published", b.has_draft ? "yes" : "no"]), (i) => "#bots/" + encodeURIComponent(list[i].id))
+      : status("No bot yet: create one with the API or the command line (earshot bots import)."));
+    return;
+  }
+  const bid = decodeURIComponent(id);
+  const path = "/api/v1/bots/" + encodeURIComponent(bid);
+  const { bot, problems } = await api(path);
+  const msg = el("p", { role: "status", class: "muted", id: "bot-msg" });
+  const probs = el("div", { "aria-live": "polite" });
+  const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ", p.message || p.text || JSON.stringify(p))))
+    : status("The draft has no problem."));
+  listProblems(problems);
+  const tryForm = el("form", { id: "bot-try" }, el("label", { for: "bot-text" }, "Try a customer message on the live version"),
+    el("input", { id: "bot-text", required: true }), " ", el("button", { type: "submit", disabled: !bot.published }, "Try"));
+  const tryOut = el("div", { "aria-live": "polite" });
+  tryForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api(path + "/classify", { method: "POST", body: JSON.stringify({ text: $("#bot-text").value }) });
+      tryOut.replaceChildren(el("p", {}, "Intent: ", el("strong", {}, r.intent || "none"), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : ", out of scope") + ")"));
+    } catch (err) { tryOut.replaceChildren(status(err.message, "error")); }
+  });
+  const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
+    try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
+  } }, label);
+  show("Bot " + bid, el("p", { class: "muted" }, [bot.name, "queue " + bot.queue, "live " + (bot.published ? "v" + bot.published : "none"), bot.draft_updated_at ? "draft edited " + fmtTime(bot.draft_updated_at) : ""].filter(Boolean).join(" · ")),
+    msg, el("p", { class: "actions" },
+      bot.has_draft ? act("Validate the draft", "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? "The draft is valid." : "The draft has problems.", r.valid); }) : "",
+      bot.has_draft ? act("Publish the draft", "/publish", async () => { await bots(id); flash($("#bot-msg"), "Published."); }) : ""),
+    el("h3", {}, "Draft problems"), probs,
+    el("h3", {}, "Versions"), bot.versions.length ? table("Published versions", ["Version", "Published", "By"], bot.versions.map((v) => ["v" + v.version, fmtTime(v.published_at), v.published_by])) : status("Never published."),
+    el("h3", {}, "Try it"), tryForm, tryOut);
+}
+
+// pluginsPage: installed plugins, their state, enabling and scopes.
+async function pluginsPage() {
+  const { plugins: list, broken } = await api("/api/v1/plugins");
+  const msg = el("p", { role: "status", class: "muted", id: "pl-msg" });
+  const patch = async (name, body, note) => {
+    try { await api("/api/v1/plugins/" + encodeURIComponent(name) + "/settings", { method: "PATCH", body: JSON.stringify(body) }); await pluginsPage(); flash($("#pl-msg"), note); } catch (err) { flash(msg, err.message, false); }
+  };
+  const rows = list.map((p) => {
+    const m = p.manifest, st = p.settings;
+    const scopes = (m.scopes || []).map((sc) => el("label", { class: "inline check" }, el("input", { type: "checkbox", checked: st.approved_scopes.includes(sc), "data-scope": sc, onchange: (ev) => {
+      const next = ev.target.checked ? [...st.approved_scopes, sc] : st.approved_scopes.filter((x) => x !== sc);
+      patch(m.name, { approved_scopes: next }, `Scopes of ${m.name} saved.`);
+    } }), " " + sc));
+    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : "none",
+      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, `${m.name} ${st.enabled ? "disabled" : "enabled"}.`) }, st.enabled ? "Disable" : "Enable")];
+  });
+  show("Plugins", msg, list.length ? table("Installed plugins", ["Plugin", "What it does", "State", "Approved scopes", ""], rows) : status("No plugin installed: install one with earshot plugins install."),
+    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, "Refused plugin folders"), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
+}
+
+// operations: retention, key rotation and backups.
+async function operations() {
+  const msg = el("p", { role: "status", class: "muted", id: "op-msg" });
+  const download = (path, name) => async () => {
+    try {
+      const res = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
+      if (!res.ok) throw new APIError(res.status, res.statusText);
+      const url = URL.createObjectURL(await res.blob());
+      el("a", { href: url, download: name }).click();
+      URL.revokeObjectURL(url);
+      flash(msg, name + " downloaded.");
+    } catch (err) { flash(msg, err.message, false); }
+  };
+  show("Operations", msg,
+    el("h3", {}, "Retention"), el("p", {}, "The retention windows are set in the configuration file; the daemon applies them every hour."),
+    el("button", { type: "button", id: "sweep", onclick: async () => {
+      try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, `Retention applied: ${r.transcripts_expired} transcripts and ${r.outputs_expired} engagements' results expired.`); } catch (err) { flash(msg, err.message, false); }
+    } }, "Apply retention now"),
+    el("h3", {}, "Keys"), el("p", {}, "Rotation re-wraps every data key under a new key-encryption key; content is not rewritten."),
+    el("p", {}, el("input", { type: "checkbox", id: "destroy-old" }), el("label", { for: "destroy-old", class: "inline" }, " Destroy older key versions (older key backups become useless)")),
+    el("button", { type: "button", id: "rotate", onclick: async () => {
+      try { const r = await api("/api/v1/keys/rotate", { method: "POST", body: JSON.stringify({ destroy_old: $("#destroy-old").checked }) }); flash(msg, `Keys rotated from version ${r.from} to ${r.to}: ${r.rewrapped} data keys re-wrapped.`); } catch (err) { flash(msg, err.message, false); }
+    } }, "Rotate keys"),
+    el("h3", {}, "Backups"), el("p", {}, "Content and keys are backed up separately: keep the two files apart."),
+    el("p", { class: "actions" }, el("button", { type: "button", onclick: download("/api/v1/backup/content", "earshot-content.db") }, "Download the content backup"),
+      el("button", { type: "button", onclick: download("/api/v1/backup/keys", "earshot-keys.db") }, "Download the keys backup")));
 }
 
 async function audit() {
