@@ -234,6 +234,28 @@ func TestConsoleAgentDesktop(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"card kb")]//a[contains(., "Blocking a stolen card")]`)))
 	b.shot("agent-live")
 	b.accessible("the agent desktop, live")
+	// Page weight: everything the desktop loaded so far (the page, its
+	// script and style, the API's answers), uncompressed; all of it from
+	// the daemon.
+	type pageWeight struct {
+		Static, API int
+		Foreign     []string
+	}
+	weight, err := chromedp.Run(b.ctx, chromedp.Evaluate[pageWeight](`(() => {
+		const w = { Static: 0, API: 0, Foreign: [] };
+		for (const e of [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]) {
+			if (new URL(e.name).origin !== location.origin) w.Foreign.push(e.name);
+			if (new URL(e.name).pathname.startsWith("/api/")) w.API += e.decodedBodySize; else w.Static += e.decodedBodySize;
+		}
+		return w;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("agent desktop weight: static %d bytes, API answers %d bytes (uncompressed)", weight.Static, weight.API)
+	if weight.Static+weight.API > 300_000 || weight.Static < 10_000 || len(weight.Foreign) > 0 {
+		t.Errorf("agent desktop: static %d + API %d bytes (want < 300 kB), requests elsewhere: %v", weight.Static, weight.API, weight.Foreign)
+	}
 
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	reason := "Stolen card blocked from the console " + fmt.Sprint(time.Now().UnixNano())
