@@ -1,7 +1,10 @@
 // Earshot web console: a thin client of the HTTP API. The token lives in
 // sessionStorage only; every call sends it as a bearer token. Each page is
 // listed for the roles that may use it, so no role is shown a dead link.
-"use strict";
+import { t, setLocale, localise, fmtTime, fmtDate, fmtNum } from "./messages.js";
+
+setLocale(navigator.language);
+localise();
 
 const $ = (sel) => document.querySelector(sel);
 let me = null;
@@ -33,8 +36,6 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-const fmtTime = (s) => new Date(s).toLocaleString();
-const fmtNum = (n, d = 2) => Number(n).toLocaleString(undefined, { maximumFractionDigits: d });
 const fmtMs = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
 
 function table(caption, headers, rows, onopen) {
@@ -54,7 +55,7 @@ function show(title, ...nodes) {
   const v = $("#view");
   v.replaceChildren(el("h2", { id: "page-title", tabindex: "-1" }, title), ...nodes);
   v.hidden = false;
-  document.title = title + " · Earshot";
+  document.title = t("title.suffix", { page: title });
   $("#page-title").focus();
 }
 
@@ -62,23 +63,23 @@ function status(msg, cls = "muted") { return el("p", { class: cls, role: "status
 
 // pages lists every page with the roles that may use it.
 const pages = {
-  engagements: { label: "Engagements", roles: ["admin", "supervisor", "agent", "analyst"], render: engagements },
-  board: { label: "Board", roles: ["admin", "supervisor"], render: board },
-  quality: { label: "Quality", roles: ["admin", "supervisor", "agent", "analyst"], render: quality },
-  topics: { label: "Topics", roles: ["admin", "supervisor", "analyst"], render: topicsPage },
-  reports: { label: "Reports", roles: ["admin", "supervisor", "analyst"], render: reports },
-  knowledge: { label: "Knowledge", roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
-  ask: { label: "Ask", roles: ["admin", "supervisor", "analyst"], render: ask },
-  forecasts: { label: "Forecasts", roles: ["admin", "supervisor", "analyst"], render: forecasts },
-  schedules: { label: "Schedules", roles: ["admin", "supervisor", "analyst"], render: schedules },
-  features: { label: "Features", roles: ["admin", "supervisor", "agent", "analyst"], render: features },
-  settings: { label: "Feature settings", roles: ["admin"], render: featureSettings },
-  directory: { label: "Users & queues", roles: ["admin"], render: directory },
-  articles: { label: "Articles", roles: ["admin"], render: articles },
-  bots: { label: "Bots", roles: ["admin"], render: bots },
-  plugins: { label: "Plugins", roles: ["admin"], render: pluginsPage },
-  operations: { label: "Operations", roles: ["admin"], render: operations },
-  audit: { label: "Audit", roles: ["admin", "auditor"], render: audit },
+  engagements: { roles: ["admin", "supervisor", "agent", "analyst"], render: engagements },
+  board: { roles: ["admin", "supervisor"], render: board },
+  quality: { roles: ["admin", "supervisor", "agent", "analyst"], render: quality },
+  topics: { roles: ["admin", "supervisor", "analyst"], render: topicsPage },
+  reports: { roles: ["admin", "supervisor", "analyst"], render: reports },
+  knowledge: { roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
+  ask: { roles: ["admin", "supervisor", "analyst"], render: ask },
+  forecasts: { roles: ["admin", "supervisor", "analyst"], render: forecasts },
+  schedules: { roles: ["admin", "supervisor", "analyst"], render: schedules },
+  features: { roles: ["admin", "supervisor", "agent", "analyst"], render: features },
+  settings: { roles: ["admin"], render: featureSettings },
+  directory: { roles: ["admin"], render: directory },
+  articles: { roles: ["admin"], render: articles },
+  bots: { roles: ["admin"], render: bots },
+  plugins: { roles: ["admin"], render: pluginsPage },
+  operations: { roles: ["admin"], render: operations },
+  audit: { roles: ["admin", "auditor"], render: audit },
 };
 const allowed = (name) => me && pages[name] && pages[name].roles.includes(me.role);
 
@@ -88,14 +89,14 @@ async function signIn(tok) {
     me = (await api("/api/v1/whoami")).user;
   } catch (e) {
     sessionStorage.removeItem("earshot-token");
-    $("#login-error").textContent = "Sign-in failed: " + e.message;
+    $("#login-error").textContent = t("signin.failed", { error: e.message });
     return;
   }
   $("#login").hidden = true;
   $("#logout").hidden = false;
-  $("#who").textContent = me.id + " (" + me.role + ")";
+  $("#who").textContent = t("app.who", { user: me.id, role: me.role });
   const nav = $("#nav");
-  nav.replaceChildren(...Object.entries(pages).filter(([n]) => allowed(n)).map(([n, p]) => el("a", { href: "#" + n }, p.label)));
+  nav.replaceChildren(...Object.entries(pages).filter(([n]) => allowed(n)).map(([n, p]) => el("a", { href: "#" + n }, t("nav." + n))));
   nav.hidden = false;
   route();
 }
@@ -110,7 +111,7 @@ function route() {
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
-  pages[name].render(arg, arg2).catch((e) => show("Error", status(e.message, "error")));
+  pages[name].render(arg, arg2).catch((e) => show(t("app.error"), status(e.message, "error")));
 }
 
 // ---- engagements -------------------------------------------------------
@@ -322,7 +323,7 @@ async function board() {
             (v.reasons || []).map((r) => r.text || r.code).join("; ")]),
           (i) => "#engagements/" + rows[i].engagement));
     } catch (err) {
-      list.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error"));
+      list.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error"));
       return;
     }
     await new Promise((res) => { const t = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
@@ -364,7 +365,7 @@ async function ask() {
       const a = await api("/api/v1/ask", { method: "POST", body: JSON.stringify({ question: f.get("question"), queue: f.get("queue") || undefined }) });
       out.replaceChildren(el("p", {}, a.answer || ""), el("ol", {}, ...(a.citations || []).map((c) => el("li", {},
         el("a", { href: "#engagements/" + c.engagement }, c.engagement.slice(0, 8) + (c.start_ms !== undefined ? " @ " + fmtMs(c.start_ms) : "")), " ", c.text || ""))));
-    } catch (err) { out.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error")); }
+    } catch (err) { out.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error")); }
   });
   show("Ask anything", form, out);
 }
@@ -579,7 +580,7 @@ function forecastChart(f) {
     svg("text", { x: L - 6, y: y(ymax * k) + 4, "text-anchor": "end" }, fmtNum(ymax * k, 0))));
   const days = [];
   for (let d = new Date(pts[0].start); d.getTime() <= t1; d.setDate(d.getDate() + 7)) {
-    days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, d.toLocaleDateString()));
+    days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, fmtDate(d)));
   }
   return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Forecast volume for queue ${f.queue}: ${pts.length} open intervals, peak ${fmtNum(ymax, 0)} contacts (95 % upper bound)` },
     ...ticks, svg("polygon", { points: band("lower95", "upper95"), class: "band95" }), svg("polygon", { points: band("lower80", "upper80"), class: "band80" }),
@@ -613,7 +614,7 @@ async function forecasts(queue) {
     }
     const fc = f.payload || {};
     const perDay = {};
-    for (const p of fc.points || []) { const d = new Date(p.start).toLocaleDateString(); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
+    for (const p of fc.points || []) { const d = fmtDate(p.start); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
     body.replaceChildren(el("p", { class: "muted" }, `model ${f.model_version} · made ${fmtTime(f.created_at)} by ${f.created_by} · ${fc.days} days`),
       forecastChart(fc),
       table("Forecast contacts per day", ["Day", "Contacts"], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
@@ -709,7 +710,7 @@ async function schedule(id) {
           (a.intervals || []).map((iv) => [fmtTime(iv.start), fmtNum(iv.present, 1), (iv.required || []).join(" + "), fmtNum(iv.under, 1), fmtNum(iv.over, 1)])));
     } catch (err) { out.replaceChildren(status(err.message, "error")); }
   });
-  show("Schedule " + id, el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${new Date(start).toLocaleDateString()} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
+  show("Schedule " + id, el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${fmtDate(start)} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
     el("p", {}, el("a", { href: "#schedules" }, "All schedules")),
     el("h3", {}, "Coverage"), coverage, el("h3", {}, "Week 1 by agent"), week,
     el("h3", {}, "Intraday"), intra, out);
@@ -972,12 +973,11 @@ async function redeemSignInLink() {
     const res = await fetch("/api/v1/sign-in", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }) });
     if (!res.ok) {
       $("#login-error").textContent = res.status === 401 || res.status === 400
-        ? "This sign-in link is not valid any more: it was used, it expired or it was revoked. Ask your administrator for a new one."
-        : "Sign-in failed: " + res.status + " " + res.statusText;
+        ? t("signin.link_invalid") : t("signin.failed", { error: res.status + " " + res.statusText });
       return;
     }
     session = await res.json();
-  } catch (e) { $("#login-error").textContent = "Sign-in failed: " + e.message; return; }
+  } catch (e) { $("#login-error").textContent = t("signin.failed", { error: e.message }); return; }
   await signIn(session.token);
 }
 
