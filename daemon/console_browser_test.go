@@ -312,7 +312,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Schedules,Features" {
 		t.Errorf("supervisor's navigation = %v", got)
 	}
 	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
@@ -349,7 +349,7 @@ func TestConsoleAnalystForecast(t *testing.T) {
 	analyst := td.tokenFor(t, "ann", RoleAnalyst, "cards")
 	td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast", forecastHistoryBody, 200) // stored
 	b.signIn(td.URL, analyst)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Schedules,Features" {
 		t.Errorf("analyst's navigation = %v", got)
 	}
 	b.run("open the forecast", 30*time.Second,

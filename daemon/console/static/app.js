@@ -16,8 +16,12 @@ class APIError extends Error {
   constructor(status, detail) { super(status + ": " + detail); this.status = status; this.detail = detail; }
 }
 
+// routeCtl is aborted when the page changes: the requests of the page
+// left behind end, so that its late answers cannot draw over the new page.
+let routeCtl = new AbortController();
+
 async function api(path, opts = {}) {
-  const res = await fetch(path, { ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
+  const res = await fetch(path, { signal: routeCtl.signal, ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
   if (!res.ok) {
     let detail = res.statusText;
     try { const p = await res.json(); detail = p.detail || detail; } catch (e) { /* not a problem document */ }
@@ -111,7 +115,10 @@ function route() {
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
-  pages[name].render(arg, arg2).catch((e) => show(t("app.error"), status(e.message, "error")));
+  routeCtl.abort();
+  routeCtl = new AbortController();
+  const mine = routeCtl;
+  pages[name].render(arg, arg2).catch((e) => { if (!mine.signal.aborted) show(t("app.error"), status(e.message, "error")); });
 }
 
 // ---- engagements -------------------------------------------------------
@@ -626,7 +633,7 @@ async function forecasts(queue) {
 // apiSVG fetches a chart the daemon draws and returns it as an element,
 // named for screen readers.
 async function apiSVG(path, label) {
-  const res = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
+  const res = await fetch(path, { signal: routeCtl.signal, headers: { "Authorization": "Bearer " + token() } });
   if (!res.ok) throw new APIError(res.status, res.statusText);
   const doc = new DOMParser().parseFromString(await res.text(), "image/svg+xml");
   const chart = document.importNode(doc.documentElement, true);
