@@ -181,6 +181,20 @@ func (b *browser) accessible(page string) {
 	}
 }
 
+// fitsTablet checks the page as it is on a 10-inch tablet held upright
+// (800×1280 CSS pixels, touch): nothing makes the page scroll sideways.
+// The window goes back to 1280×800 after.
+func (b *browser) fitsTablet(page string) {
+	b.t.Helper()
+	b.run("show "+page+" on a tablet", 20*time.Second, chromedp.EmulateViewport(800, 1280, chromedp.EmulatePortrait, chromedp.EmulateTouch))
+	over, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+	if err != nil || over > 0 {
+		b.t.Errorf("%s on a tablet: the page is %d px wider than the screen (%v)", page, over, err)
+	}
+	b.shot(strings.ReplaceAll(page, " ", "-") + "-tablet")
+	b.run("back to 1280×800", 20*time.Second, chromedp.EmulateViewport(1280, 800))
+}
+
 func (b *browser) signIn(base, token string) {
 	b.t.Helper()
 	b.run("sign in", 30*time.Second,
@@ -234,6 +248,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"card kb")]//a[contains(., "Blocking a stolen card")]`)))
 	b.shot("agent-live")
 	b.accessible("the agent desktop, live")
+	b.fitsTablet("the agent desktop")
 	// Page weight: everything the desktop loaded so far (the page, its
 	// script and style, the API's answers), uncompressed; all of it from
 	// the daemon.
@@ -586,6 +601,7 @@ func TestConsoleQuality(t *testing.T) {
 	}
 	b.shot("reports")
 	b.accessible("the reports page")
+	b.fitsTablet("the reports page")
 
 	agent := b.tab()
 	agent.signIn(td.URL, ann)
@@ -729,6 +745,7 @@ func TestConsoleAdministration(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Keys rotated from version 1 to 2")]`)))
 	b.shot("operations")
 	b.accessible("the operations page")
+	b.fitsTablet("the operations page")
 	var entries []store.AuditEntry
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?limit=500", nil, 200), &entries)
 	seen := map[string]bool{}

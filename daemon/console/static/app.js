@@ -51,7 +51,9 @@ function table(caption, headers, rows, onopen) {
     body.append(el("tr", {}, ...cells));
   });
   t.append(body);
-  return t;
+  // Wide tables scroll on their own on narrow screens (a tablet held
+  // upright), so the page itself never scrolls sideways.
+  return el("div", { class: "table-wrap" }, t);
 }
 
 function show(title, ...nodes) {
