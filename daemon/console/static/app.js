@@ -129,7 +129,7 @@ async function engagements(id, seq) {
   if (id) return engagement(id, seq);
   const list = await api("/api/v1/engagements?limit=200");
   list.reverse();
-  show(me.role === "agent" ? "My engagements" : "Engagements",
+  show(t(me.role === "agent" ? "page.my_engagements" : "page.engagements"),
     list.length === 0 ? status("No engagements in your scope yet.") :
       table("Engagements, newest first", ["Started", "Queue", "Agent", "Channel", "Status"],
         list.map((e) => [fmtTime(e.start), e.queue, e.agent || "–", e.channel, e.status]),
@@ -243,7 +243,7 @@ async function engagement(id, seq) {
   const wrap = el("div", { class: "wrapup" });
   const meta = (st) => `${e.channel} · queue ${e.queue} · agent ${e.agent || "–"} · ${st}` + (e.customer_ref ? " · customer " + e.customer_ref : "");
   const metaLine = el("p", { class: "muted" }, meta(e.status));
-  show("Engagement " + id.slice(0, 8), metaLine,
+  show(t("page.engagement", { id: id.slice(0, 8) }), metaLine,
     el("div", { class: "grid" },
       el("section", { "aria-labelledby": "h-tr" }, el("h3", { id: "h-tr" }, "Transcript"), transcript, partial),
       el("section", { "aria-labelledby": "h-as" }, el("h3", { id: "h-as" }, "Assist"), assist.root, wrap)));
@@ -320,7 +320,7 @@ async function results(e, where) {
 
 async function board() {
   const list = el("div");
-  show("Escalation board", status("Live engagements in your queues, highest risk first; updated every few seconds."), list);
+  show(t("page.board"), status(t("board.intro")), list);
   const ctl = new AbortController();
   stream = ctl;
   for (;;) {
@@ -359,7 +359,7 @@ async function knowledge(id) {
         el("a", { href: "#knowledge/" + encodeURIComponent(h.passage.article_id) }, h.passage.title), el("blockquote", {}, h.passage.text)))));
     } catch (err) { results.replaceChildren(status(err.message, "error")); }
   });
-  show("Knowledge", form, results);
+  show(t("page.knowledge"), form, results);
 }
 
 async function ask() {
@@ -376,7 +376,7 @@ async function ask() {
         el("a", { href: "#engagements/" + c.engagement }, c.engagement.slice(0, 8) + (c.start_ms !== undefined ? " @ " + fmtMs(c.start_ms) : "")), " ", c.text || ""))));
     } catch (err) { out.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error")); }
   });
-  show("Ask anything", form, out);
+  show(t("page.ask"), form, out);
 }
 
 // ---- quality -----------------------------------------------------------
@@ -431,7 +431,7 @@ async function quality(id) {
           fmtNum(v.score, 0) + (v.auto_failed ? " (auto-fail)" : v.passed ? " pass" : " fail"), statusPill(v.status)]),
         (i) => "#quality/" + encodeURIComponent(list[i].id)));
   }
-  show(qaRole() ? "Evaluations" : "My evaluations", el("p", {}, el("label", { for: "ev-status" }, "Status"), filter), body);
+  show(t(qaRole() ? "page.evaluations" : "page.my_evaluations"), el("p", {}, el("label", { for: "ev-status" }, "Status"), filter), body);
   await load();
 }
 
@@ -529,7 +529,7 @@ async function topicsPage() {
         t.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
           sparkline(days.map((d) => (x.per_day[d] || 0) / peak), `${x.label}: engagements per day, ${days.map((d) => x.per_day[d] || 0).join(", ")}`)])));
   }
-  show("Topics", el("p", {}, discover), msg, body);
+  show(t("page.topics"), el("p", {}, discover), msg, body);
   await load();
 }
 
@@ -551,7 +551,7 @@ async function reports(by) {
     ...["queue", "agent", "day", "week", "month"].map((g) => el("option", { value: g, selected: g === by }, g)));
   const [eng, scores] = await Promise.all([api("/api/v1/reports/engagements?group_by=" + by), api("/api/v1/reports/scores?group_by=" + by)]);
   const er = eng.rows || [], sr = scores.rows || [];
-  show("Reports", el("p", {}, el("label", { for: "rp-by" }, "Group by"), pick),
+  show(t("page.reports"), el("p", {}, el("label", { for: "rp-by" }, "Group by"), pick),
     el("h3", {}, "Engagements"),
     er.length ? barChart(er, "Engagements per " + by, (r) => r.engagements, (v) => fmtNum(v, 0)) : status("No ended engagements in your scope."),
     er.length ? table("Engagement figures per " + by, [by, "Engagements", "Voice", "Chat", "Mean handle", "Agent talk", "Interruptions", "Escalations", "Mean QM score"],
@@ -628,7 +628,7 @@ async function forecasts(queue) {
       forecastChart(fc),
       table("Forecast contacts per day", ["Day", "Contacts"], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
   }
-  show("Forecasts", el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
+  show(t("page.forecasts"), el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
   await load();
 }
 
@@ -679,7 +679,7 @@ async function schedules(id) {
       location.hash = "schedules/" + encodeURIComponent(doc.id);
     } catch (err) { fail(err); }
   });
-  show("Schedules", msg,
+  show(t("page.schedules"), msg,
     el("h3", {}, "Schedules"), list.length === 0 ? status("No schedule yet.") :
       table("Schedules", ["Schedule", "Queues", "First day", "Days", "Shifts", "Under-staffed", "Made by"],
         list.map((r) => [r.id, (r.queues || []).join(", "), r.summary.start, r.summary.days, r.summary.shifts, r.summary.under, r.updated_by + ", " + fmtTime(r.updated_at)]),
@@ -692,7 +692,7 @@ async function schedules(id) {
 async function schedule(id) {
   const list = await api("/api/v1/wfm/schedules");
   const rec = list.find((r) => r.id === id);
-  if (!rec) { show("Schedule " + id, status("No such schedule in your queues.", "error")); return; }
+  if (!rec) { show(t("page.schedule", { id }), status(t("schedule.missing"), "error")); return; }
   const base = "/api/v1/wfm/schedules/" + encodeURIComponent(id);
   const [coverage, week] = await Promise.all([
     apiSVG(base + "?format=svg&chart=coverage", `Coverage of schedule ${id}: agents required and scheduled per interval`),
@@ -719,7 +719,7 @@ async function schedule(id) {
           (a.intervals || []).map((iv) => [fmtTime(iv.start), fmtNum(iv.present, 1), (iv.required || []).join(" + "), fmtNum(iv.under, 1), fmtNum(iv.over, 1)])));
     } catch (err) { out.replaceChildren(status(err.message, "error")); }
   });
-  show("Schedule " + id, el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${fmtDate(start)} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
+  show(t("page.schedule", { id }), el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${fmtDate(start)} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
     el("p", {}, el("a", { href: "#schedules" }, "All schedules")),
     el("h3", {}, "Coverage"), coverage, el("h3", {}, "Week 1 by agent"), week,
     el("h3", {}, "Intraday"), intra, out);
@@ -753,14 +753,14 @@ async function featureSettings(queue) {
     });
     return [f.name, f.description + (f.licensed ? " (licensed users only)" : ""), sel];
   });
-  show("Feature settings · " + (level === "account" ? "account" : "queue " + level.slice(7)), el("p", {}, el("label", { for: "fs-level" }, "Level"), pick),
+  show(level === "account" ? t("page.settings_account") : t("page.settings_queue", { queue: level.slice(7) }), el("p", {}, el("label", { for: "fs-level" }, "Level"), pick),
     el("p", {}, "Local models only: ", el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, set.local_models_only ? "on" : "off")),
     table("Feature settings at this level", ["Feature", "What it does", "Setting"], rows), msg);
 }
 
 async function features() {
   const eff = await api("/api/v1/features/effective");
-  show("Features",
+  show(t("page.features"),
     el("p", {}, "Local models only: ", el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, eff.local_models_only ? "on" : "off")),
     table("Features in effect for you", ["Feature", "State", "Decided by"], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
 }
@@ -811,7 +811,7 @@ async function directory(arg, fresh) {
     secret.append(el("div", { class: "card" }, el("h4", {}, "Sign-in link for " + fresh.user + " (shown once; it signs in once, until " + fmtTime(fresh.until) + ")"),
       el("code", { id: "link-value" }, fresh.link)));
   }
-  show("Users & queues", msg, secret,
+  show(t("page.directory"), msg, secret,
     el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled", ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
       u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token"),
         u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, "Sign-in link"))])),
@@ -859,7 +859,7 @@ async function articles(id) {
       flash($("#kb-msg"), `Imported: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed.`, r.failed === 0);
     } catch (err) { flash(msg, err.message, false); }
   });
-  show("Articles", msg, el("p", {}, el("a", { href: "#articles" }, "New article"), " · ", el("a", { href: "#knowledge" }, "Search preview")),
+  show(t("page.articles"), msg, el("p", {}, el("a", { href: "#articles" }, "New article"), " · ", el("a", { href: "#knowledge" }, "Search preview")),
     list.length ? table("Articles", ["Article", "Title", "Queue", "Updated"], list.map((x) => [x.id, x.title, x.queue || "every queue", fmtTime(x.updated)]),
       (i) => "#articles/" + encodeURIComponent(list[i].id)) : status("No article yet."),
     editor, imp);
@@ -870,7 +870,7 @@ async function articles(id) {
 async function bots(id) {
   if (!id) {
     const list = await api("/api/v1/bots");
-    show("Bots", list.length ? table("Bots", ["Bot", "Name", "Queue", "Live version", "Draft"],
+    show(t("page.bots"), list.length ? table("Bots", ["Bot", "Name", "Queue", "Live version", "Draft"],
       list.map((b) => [b.id, b.name || "", b.queue, b.published ? "v" + b.published : "not published", b.has_draft ? "yes" : "no"]), (i) => "#bots/" + encodeURIComponent(list[i].id))
       : status("No bot yet: create one with the API or the command line (earshot bots import)."));
     return;
@@ -896,7 +896,7 @@ async function bots(id) {
   const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
     try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
   } }, label);
-  show("Bot " + bid, el("p", { class: "muted" }, [bot.name, "queue " + bot.queue, "live " + (bot.published ? "v" + bot.published : "none"), bot.draft_updated_at ? "draft edited " + fmtTime(bot.draft_updated_at) : ""].filter(Boolean).join(" · ")),
+  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, "queue " + bot.queue, "live " + (bot.published ? "v" + bot.published : "none"), bot.draft_updated_at ? "draft edited " + fmtTime(bot.draft_updated_at) : ""].filter(Boolean).join(" · ")),
     msg, el("p", { class: "actions" },
       bot.has_draft ? act("Validate the draft", "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? "The draft is valid." : "The draft has problems.", r.valid); }) : "",
       bot.has_draft ? act("Publish the draft", "/publish", async () => { await bots(id); flash($("#bot-msg"), "Published."); }) : ""),
@@ -921,7 +921,7 @@ async function pluginsPage() {
     return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : "none",
       el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, `${m.name} ${st.enabled ? "disabled" : "enabled"}.`) }, st.enabled ? "Disable" : "Enable")];
   });
-  show("Plugins", msg, list.length ? table("Installed plugins", ["Plugin", "What it does", "State", "Approved scopes", ""], rows) : status("No plugin installed: install one with earshot plugins install."),
+  show(t("page.plugins"), msg, list.length ? table("Installed plugins", ["Plugin", "What it does", "State", "Approved scopes", ""], rows) : status("No plugin installed: install one with earshot plugins install."),
     Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, "Refused plugin folders"), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
 }
 
@@ -938,7 +938,7 @@ async function operations() {
       flash(msg, name + " downloaded.");
     } catch (err) { flash(msg, err.message, false); }
   };
-  show("Operations", msg,
+  show(t("page.operations"), msg,
     el("h3", {}, "Retention"), el("p", {}, "The retention windows are set in the configuration file; the daemon applies them every hour."),
     el("button", { type: "button", id: "sweep", onclick: async () => {
       try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, `Retention applied: ${r.transcripts_expired} transcripts and ${r.outputs_expired} engagements' results expired.`); } catch (err) { flash(msg, err.message, false); }
@@ -956,7 +956,7 @@ async function operations() {
 async function audit() {
   const entries = await api("/api/v1/audit?limit=200");
   entries.reverse();
-  show("Audit log", el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, "Export (JSON lines)")),
+  show(t("page.audit"), el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, "Export (JSON lines)")),
     table("Audit entries, newest first", ["#", "Time", "Actor", "Action", "Target", "Engagement"],
       entries.map((a) => [String(a.seq), fmtTime(a.time), a.actor, a.action, a.target || "", (a.engagement || "").slice(0, 8)])));
   // The export needs the token: fetch it and hand the browser a blob.
