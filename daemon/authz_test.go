@@ -79,6 +79,8 @@ var policy = map[string][]Role{
 	"GET /api/v1/sinks/outbox":                {RoleAdmin},
 	"POST /api/v1/sinks/retry":                {RoleAdmin},
 	"GET /api/v1/doctor":                      {RoleAdmin},
+	"GET /api/v1/config/bundle":               {RoleAdmin},
+	"POST /api/v1/config/bundle/apply":        {RoleAdmin},
 
 	"POST /api/v1/ingest/whip":        {RoleAdmin, RoleIngest},
 	"PATCH /api/v1/ingest/whip/{id}":  {RoleAdmin, RoleIngest},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,8 @@ type Daemon struct {
 	plugins        *plugins.Host
 	kb             *knowledge
 	pluginSettings *pluginSettings
+	// siteConfigMu serialises applications of site configuration bundles.
+	siteConfigMu   sync.Mutex
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service
