@@ -77,7 +77,7 @@ func (d *Daemon) exportSiteConfig(w http.ResponseWriter, r *http.Request, p *Pri
 // siteContents reads the box's site configuration.
 func (d *Daemon) siteContents(ctx context.Context) (bundle.Contents, error) {
 	c := bundle.Contents{Format: bundle.Format, FormatVersion: bundle.FormatVersion, Schema: store.SchemaVersion,
-		Exporter: Version, ExportedAt: time.Now().UTC().Round(0), Settings: map[string]json.RawMessage{}}
+		Exporter: Version, ExportedAt: time.Now().UTC().Round(0)}
 	qs, err := d.store.Queues(ctx)
 	if err != nil {
 		return c, err
@@ -104,14 +104,14 @@ func (d *Daemon) siteContents(ctx context.Context) (bundle.Contents, error) {
 		if k != settingRedactionAccount && (string(raw) == "{}" || string(raw) == "[]") {
 			raw = nil
 		}
-		c.Settings[k] = raw
+		c.Settings = append(c.Settings, bundle.Setting{Key: k, Value: raw})
 	}
 	bots, err := d.store.Bots(ctx)
 	if err != nil {
 		return c, err
 	}
 	for _, b := range bots {
-		out := bundle.Bot{ID: b.ID, Queue: b.Queue, Draft: bundle.Canonical(b.Draft), WidgetKey: b.WidgetKey, Coach: b.Coach}
+		out := bundle.Bot{ID: b.ID, Queue: b.Queue, Draft: bundle.Canonical(b.Draft), WidgetKey: b.WidgetKey, Coach: bundle.CoachList(b.Coach)}
 		if b.Published > 0 {
 			v, err := d.store.BotVersion(b.ID, b.Published)
 			if err != nil {
@@ -312,12 +312,15 @@ func (a *siteApply) check() (string, error) {
 		}
 	}
 	a.settings = map[string]func(context.Context, store.AuditEntry) error{}
-	for k, raw := range a.want.Settings {
-		fn, err := a.d.prepareSetting(k, raw, queues)
-		if err != nil {
-			return "settings." + k, err
+	for i, s := range a.want.Settings {
+		if a.settings[s.Key] != nil {
+			return fmt.Sprintf("settings[%d].key", i), fmt.Errorf("setting %s given twice", s.Key)
 		}
-		a.settings[k] = fn
+		fn, err := a.d.prepareSetting(s.Key, s.Value, queues)
+		if err != nil {
+			return fmt.Sprintf("settings[%d].value", i), fmt.Errorf("setting %s: %w", s.Key, err)
+		}
+		a.settings[s.Key] = fn
 	}
 	curBots := map[string]bundle.Bot{}
 	for _, b := range a.cur.Bots {
@@ -347,7 +350,7 @@ func (a *siteApply) check() (string, error) {
 		}
 	}
 	var codes []inference.DispositionCode
-	if raw := a.want.Settings[settingDispositions]; len(raw) > 0 && json.Unmarshal(raw, &codes) == nil && len(codes) > 0 {
+	if raw := a.want.Setting(settingDispositions); len(raw) > 0 && json.Unmarshal(raw, &codes) == nil && len(codes) > 0 {
 		known.Dispositions = map[string]bool{}
 		for _, c := range codes {
 			known.Dispositions[c.Code] = true
@@ -689,7 +692,7 @@ func (a *siteApply) applyBot(ctx context.Context, ch bundle.Change, e store.Audi
 		if !bytes.Equal(bundle.Canonical(sb.Draft), bundle.Canonical(b.Draft)) {
 			sb.Draft, sb.DraftUpdatedAt, sb.DraftUpdatedBy = bundle.Canonical(b.Draft), time.Now().UTC(), a.p.User.ID
 		}
-		sb.Queue, sb.WidgetKey, sb.Coach = b.Queue, b.WidgetKey, b.Coach
+		sb.Queue, sb.WidgetKey, sb.Coach = b.Queue, b.WidgetKey, bundle.CoachMap(b.Coach)
 		return nil
 	}, e)
 	return err

@@ -83,12 +83,52 @@ type User struct {
 // (public: the web widget names the bot with it, so every box behind one
 // web front needs the same) and the administrators' coaching decisions.
 type Bot struct {
-	ID        string            `json:"id"`
-	Queue     string            `json:"queue"`
-	Draft     json.RawMessage   `json:"draft,omitempty"`
-	Live      json.RawMessage   `json:"live,omitempty"`
-	WidgetKey string            `json:"widget_key"`
-	Coach     map[string]string `json:"coach,omitempty"`
+	ID        string          `json:"id"`
+	Queue     string          `json:"queue"`
+	Draft     json.RawMessage `json:"draft,omitempty"`
+	Live      json.RawMessage `json:"live,omitempty"`
+	WidgetKey string          `json:"widget_key"`
+	Coach     []CoachDecision `json:"coach,omitempty"`
+}
+
+// CoachDecision is an administrator's decision on a suggested phrase:
+// "accepted:<intent>" or "rejected".
+type CoachDecision struct {
+	PhraseSHA256 string `json:"phrase_sha256"`
+	Decision     string `json:"decision"`
+}
+
+// CoachList and CoachMap convert a bot's decisions between the store's
+// map and the bundle's sorted list.
+func CoachList(m map[string]string) []CoachDecision {
+	out := make([]CoachDecision, 0, len(m))
+	for k, v := range m {
+		out = append(out, CoachDecision{PhraseSHA256: k, Decision: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PhraseSHA256 < out[j].PhraseSHA256 })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// CoachMap is the inverse of CoachList (nil for none).
+func CoachMap(l []CoachDecision) map[string]string {
+	if len(l) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(l))
+	for _, c := range l {
+		m[c.PhraseSHA256] = c.Decision
+	}
+	return m
+}
+
+// Setting is one site setting; a null value is unset (the box's
+// defaults).
+type Setting struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
 }
 
 // Scorecard is the latest version of a scorecard, without its version
@@ -120,12 +160,21 @@ type Contents struct {
 	ExportedAt time.Time `json:"exported_at"`
 	Queues     []Queue   `json:"queues"`
 	Users      []User    `json:"users"`
-	// Settings are the site settings the bundle carries, by key; a key
-	// whose value is null is unset (the box's defaults).
-	Settings   map[string]json.RawMessage `json:"settings"`
-	Bots       []Bot                      `json:"bots"`
-	Scorecards []Scorecard                `json:"scorecards"`
-	Articles   []Article                  `json:"articles"`
+	// Settings are the site settings the bundle carries, by key.
+	Settings   []Setting   `json:"settings"`
+	Bots       []Bot       `json:"bots"`
+	Scorecards []Scorecard `json:"scorecards"`
+	Articles   []Article   `json:"articles"`
+}
+
+// Setting returns the value of a setting (nil when absent or null).
+func (c Contents) Setting(key string) json.RawMessage {
+	for _, s := range c.Settings {
+		if s.Key == key {
+			return Canonical(s.Value)
+		}
+	}
+	return nil
 }
 
 // Normalize sorts every list by ID and makes missing lists empty, so that
@@ -136,9 +185,8 @@ func (c *Contents) Normalize() {
 	c.Bots = orEmpty(c.Bots)
 	c.Scorecards = orEmpty(c.Scorecards)
 	c.Articles = orEmpty(c.Articles)
-	if c.Settings == nil {
-		c.Settings = map[string]json.RawMessage{}
-	}
+	c.Settings = orEmpty(c.Settings)
+	sort.Slice(c.Settings, func(i, j int) bool { return c.Settings[i].Key < c.Settings[j].Key })
 	sort.Slice(c.Queues, func(i, j int) bool { return c.Queues[i].ID < c.Queues[j].ID })
 	sort.Slice(c.Users, func(i, j int) bool { return c.Users[i].ID < c.Users[j].ID })
 	sort.Slice(c.Bots, func(i, j int) bool { return c.Bots[i].ID < c.Bots[j].ID })
@@ -374,13 +422,8 @@ func Diff(cur, want Contents, o Options) []Change {
 	})
 	// Settings: the bundle owns the keys it carries; a null value and a
 	// missing setting are the same.
-	keys := make([]string, 0, len(want.Settings))
-	for k := range want.Settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		w, c := want.Settings[k], cur.Settings[k]
+	for _, s := range want.Settings {
+		k, w, c := s.Key, s.Value, cur.Setting(s.Key)
 		if equalJSON(w, c) {
 			continue
 		}
