@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,9 +162,9 @@ func TestSiteConfigBundle(t *testing.T) {
 	}
 	got := exportContents(t, b)
 	withoutLocal := got
-	withoutLocal.Queues = slicesWithout(got.Queues, func(q bundle.Queue) bool { return q.ID == "local" })
-	withoutLocal.Users = slicesWithout(got.Users, func(u bundle.User) bool { return u.ID == "bob" })
-	withoutLocal.Articles = slicesWithout(got.Articles, func(a bundle.Article) bool { return a.ID == "local-note" })
+	withoutLocal.Queues = slices.DeleteFunc(slices.Clone(got.Queues), func(q bundle.Queue) bool { return q.ID == "local" })
+	withoutLocal.Users = slices.DeleteFunc(slices.Clone(got.Users), func(u bundle.User) bool { return u.ID == "bob" })
+	withoutLocal.Articles = slices.DeleteFunc(slices.Clone(got.Articles), func(a bundle.Article) bool { return a.ID == "local-note" })
 	if diff := cmp.Diff(want, withoutLocal, sameConfig); diff != "" {
 		t.Errorf("B after apply differs from A (-A +B):\n%s", diff)
 	}
@@ -225,16 +226,6 @@ func TestSiteConfigBundle(t *testing.T) {
 	if diff := cmp.Diff(want, exportContents(t, b), sameConfig); diff != "" {
 		t.Errorf("B after pruning differs from A (-A +B):\n%s", diff)
 	}
-}
-
-func slicesWithout[T any](s []T, drop func(T) bool) []T {
-	var out []T
-	for _, v := range s {
-		if !drop(v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // TestSiteConfigBundleRefused: tampered, untrusted, newer and invalid

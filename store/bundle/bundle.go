@@ -195,6 +195,15 @@ func (c *Contents) Normalize() {
 	for i := range c.Users {
 		slices.Sort(c.Users[i].Queues)
 	}
+	for i := range c.Settings {
+		c.Settings[i].Value = Canonical(c.Settings[i].Value)
+	}
+	for i := range c.Bots {
+		c.Bots[i].Draft, c.Bots[i].Live = Canonical(c.Bots[i].Draft), Canonical(c.Bots[i].Live)
+	}
+	for i := range c.Scorecards {
+		c.Scorecards[i].Definition = Canonical(c.Scorecards[i].Definition)
+	}
 }
 
 func orEmpty[T any](s []T) []T {
@@ -291,7 +300,7 @@ func Open(s Signed, trusted []ed25519.PublicKey, schema uint64) (Contents, error
 	case head.Schema > schema:
 		return c, fmt.Errorf("%w: bundle exported at content schema %d, this box is at %d; upgrade this box first", ErrNewer, head.Schema, schema)
 	}
-	dec := json.NewDecoder(bytes.NewReader(s.Contents))
+	dec := json.NewDecoder(bytes.NewReader(compact(s.Contents)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("%w: contents: %v", ErrMalformed, err)
@@ -538,8 +547,11 @@ func Canonical(raw json.RawMessage) json.RawMessage {
 	if isNull(raw) {
 		return nil
 	}
+	// Numbers stay as written (no float64 round trip).
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		return raw
 	}
 	out, _ := json.Marshal(v)
