@@ -48,6 +48,7 @@ func exportContents(t *testing.T, td *testDaemon) bundle.Contents {
 	if err := json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/config/bundle", nil, 200), &c); err != nil {
 		t.Fatal(err)
 	}
+	c.Normalize() // the answer is indented
 	return c
 }
 

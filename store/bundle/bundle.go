@@ -231,9 +231,17 @@ func KeyID(pub ed25519.PublicKey) string {
 
 // Sign normalises c and signs it with key.
 func Sign(c Contents, key ed25519.PrivateKey) (Signed, error) {
-	c.Normalize()
+	// A copy is normalised: c's lists stay as the caller has them.
 	raw, err := json.Marshal(c)
 	if err != nil {
+		return Signed{}, fmt.Errorf("bundle: sign: %w", err)
+	}
+	var n Contents
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return Signed{}, fmt.Errorf("bundle: sign: %w", err)
+	}
+	n.Normalize()
+	if raw, err = json.Marshal(n); err != nil {
 		return Signed{}, fmt.Errorf("bundle: sign: %w", err)
 	}
 	return Signed{Contents: raw, KeyID: KeyID(key.Public().(ed25519.PublicKey)),
