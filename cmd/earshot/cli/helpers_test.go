@@ -14,7 +14,7 @@ import (
 
 // testEnv reads configuration files with the daemon's own reader, as main
 // does.
-var testEnv = Env{ConfigPath: daemon.DefaultConfigPath, Version: "test", Offline: daemon.Offline{},
+var testEnv = Env{ConfigPath: daemon.DefaultConfigPath, Version: "test", Offline: daemon.Offline{}, ConfigCheck: daemon.ConfigCommand,
 	LoadSite: func(path string) (Site, error) {
 		s, err := daemon.LoadSite(path)
 		return Site(s), err

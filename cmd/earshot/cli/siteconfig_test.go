@@ -37,7 +37,11 @@ func TestConfigBundleCommands(t *testing.T) {
 		t.Error("keygen overwrote an existing key")
 	}
 	trust := func(c *daemon.Config) { c.SiteConfig.TrustedKeys = []string{key + ".pub"} }
-	a := "--config=" + startDaemon(t, trust)
+	cfgA := startDaemon(t, trust)
+	a := "--config=" + cfgA
+	if out := mustRun(t, "config", "check", cfgA); !strings.Contains(out, ": ok (listen ") {
+		t.Errorf("config check printed %q", out)
+	}
 	b := "--config=" + startDaemon(t, trust)
 
 	mustRun(t, "queue", "create", "billing", "--name", "Billing", a)
