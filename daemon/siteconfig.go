@@ -331,6 +331,9 @@ func (a *siteApply) check() (string, error) {
 		if b.WidgetKey == "" {
 			return f + ".widget_key", fmt.Errorf("bot %s: widget_key is required", b.ID)
 		}
+		if b.Queue != "" && !queues[b.Queue] {
+			return f + ".queue", fmt.Errorf("bot %s: queue %q is neither in the bundle nor on this box", b.ID, b.Queue)
+		}
 		for name, def := range map[string]json.RawMessage{"draft": b.Draft, "live": b.Live} {
 			if len(def) == 0 {
 				continue
