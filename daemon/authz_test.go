@@ -230,6 +230,8 @@ var mediaInputRoutes = map[string]bool{
 	"POST /api/v1/plugins/{name}/sync": true, "POST /api/v1/engagements/{id}/actions": true,
 	// An archive upload: kb_test.go.
 	"POST /api/v1/kb/import": true,
+	// A bundle signed by a key the daemon trusts: siteconfig_test.go.
+	"POST /api/v1/config/bundle/apply": true,
 	// Needs a stored forecast (404 before one): api_forecast_test.go.
 	"GET /api/v1/queues/{queue}/forecasts/latest": true,
 	// A document is deleted once (the next allowed caller gets 404):
