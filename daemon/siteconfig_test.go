@@ -255,28 +255,25 @@ func TestSiteConfigBundleRefused(t *testing.T) {
 	newer := contents
 	newer.Schema = store.SchemaVersion + 1
 	newerSigned, _ := bundle.Sign(newer, key)
-	badRole := contents
-	badRole.Users = append([]bundle.User{}, contents.Users...)
-	for i := range badRole.Users {
-		if badRole.Users[i].ID == "ann" {
-			badRole.Users[i].Role = "emperor"
+	// withRole is contents with one user's role changed (a copy).
+	withRole := func(id, role string) bundle.Contents {
+		c := contents
+		c.Users = append([]bundle.User{}, contents.Users...)
+		for i := range c.Users {
+			if c.Users[i].ID == id {
+				c.Users[i].Role = role
+			}
 		}
+		return c
 	}
-	badRoleSigned, _ := bundle.Sign(badRole, key)
+	badRoleSigned, _ := bundle.Sign(withRole("ann", "emperor"), key)
 	badSetting := contents
 	badSetting.Settings = []bundle.Setting{{Key: "plugins", Value: json.RawMessage(`{}`)}}
 	badSettingSigned, _ := bundle.Sign(badSetting, key)
 	badFeatures := contents
 	badFeatures.Settings = []bundle.Setting{{Key: "features", Value: json.RawMessage(`{"account":{"teleport":{"enabled":true}}}`)}}
 	badFeaturesSigned, _ := bundle.Sign(badFeatures, key)
-	demote := contents
-	demote.Users = append([]bundle.User{}, contents.Users...)
-	for i := range demote.Users {
-		if demote.Users[i].ID == "admin" {
-			demote.Users[i].Role = "agent"
-		}
-	}
-	demoteSigned, _ := bundle.Sign(demote, key)
+	demoteSigned, _ := bundle.Sign(withRole("admin", "agent"), key)
 
 	bad0 := testutil.ToFloat64(b.metrics.badInput.WithLabelValues("POST /api/v1/config/bundle/apply"))
 	for _, tc := range []struct {
