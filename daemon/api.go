@@ -50,6 +50,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.qmRoutes()...)
 	rs = append(rs, d.botRoutes()...)
 	rs = append(rs, d.doctorRoutes()...)
+	rs = append(rs, d.siteConfigRoutes()...)
 	return rs
 }
 
@@ -215,6 +216,11 @@ func jsonMediaType(ct string) bool {
 // A body must be sent as JSON (415 otherwise): a text/plain body is what a
 // browser may send across origins without asking first.
 func (d *Daemon) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return d.decodeJSONLimit(w, r, v, maxBody)
+}
+
+// decodeJSONLimit is decodeJSON for a body of up to maxBody bytes.
+func (d *Daemon) decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, maxBody int64) bool {
 	if r.ContentLength != 0 && !jsonMediaType(r.Header.Get("Content-Type")) {
 		refuseBody(w, r)
 		d.badRequest(w, r, http.StatusUnsupportedMediaType, "send the body as application/json", "Content-Type")

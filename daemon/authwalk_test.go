@@ -157,6 +157,8 @@ var inputRoutes = map[string]bool{
 	"POST /api/v1/plugins/{name}/sync": true, "POST /api/v1/engagements/{id}/actions": true,
 	// Needs Apertium and auto_translate on (409 otherwise): translate_test.go.
 	"PUT /api/v1/engagements/{id}/language": true,
+	// Needs a bundle signed by a key the daemon trusts: siteconfig_test.go.
+	"POST /api/v1/config/bundle/apply": true,
 	// Need an engagement with an unredacted copy, or analysed and
 	// evaluated: redaction_test.go, api_qm_test.go. TestAuthorizationMatrix
 	// calls every route below with inputs that succeed.

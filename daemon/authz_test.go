@@ -80,6 +80,8 @@ var policy = map[string][]Role{
 	"GET /api/v1/sinks/outbox":                {RoleAdmin},
 	"POST /api/v1/sinks/retry":                {RoleAdmin},
 	"GET /api/v1/doctor":                      {RoleAdmin},
+	"GET /api/v1/config/bundle":               {RoleAdmin},
+	"POST /api/v1/config/bundle/apply":        {RoleAdmin},
 
 	"POST /api/v1/ingest/whip":        {RoleAdmin, RoleIngest},
 	"PATCH /api/v1/ingest/whip/{id}":  {RoleAdmin, RoleIngest},
@@ -229,6 +231,8 @@ var mediaInputRoutes = map[string]bool{
 	"POST /api/v1/plugins/{name}/sync": true, "POST /api/v1/engagements/{id}/actions": true,
 	// An archive upload: kb_test.go.
 	"POST /api/v1/kb/import": true,
+	// A bundle signed by a key the daemon trusts: siteconfig_test.go.
+	"POST /api/v1/config/bundle/apply": true,
 	// Needs a stored forecast (404 before one): api_forecast_test.go.
 	"GET /api/v1/queues/{queue}/forecasts/latest": true,
 	// A document is deleted once (the next allowed caller gets 404):

@@ -66,6 +66,8 @@ type Config struct {
 	Translate TranslateConfig `yaml:"translate"`
 	// Redaction says what the pii_redaction feature removes.
 	Redaction RedactionConfig `yaml:"redaction"`
+	// SiteConfig says whose site configuration bundles this box applies.
+	SiteConfig SiteConfigConfig `yaml:"site_config"`
 }
 
 // KBConfig bounds the knowledge base.
@@ -206,6 +208,9 @@ func (c Config) Validate() error {
 		return errors.New("data_dir must not be empty")
 	}
 	if err := c.Translate.Validate(); err != nil {
+		return err
+	}
+	if err := c.SiteConfig.Validate(); err != nil {
 		return err
 	}
 	host, port, err := net.SplitHostPort(c.Listen)

@@ -42,6 +42,8 @@ type Daemon struct {
 	plugins        *plugins.Host
 	kb             *knowledge
 	pluginSettings *pluginSettings
+	// siteConfigMu serialises applications of site configuration bundles.
+	siteConfigMu   sync.Mutex
 	sinks          *sinkOutbox
 	storeKeys      *plugins.StoreKeys // the store's key provider when it is a plugin; closed by the store
 	forecast       *forecast.Service

@@ -20,6 +20,7 @@ func main() {
 // commands lists every subcommand of the binary.
 func commands() []cli.Command {
 	env := cli.Env{ConfigPath: daemon.DefaultConfigPath, Version: daemon.Version, Offline: daemon.Offline{}, Doctor: daemon.RunDoctor,
+		ConfigCheck: configCheck,
 		LoadSite: func(path string) (cli.Site, error) {
 			s, err := daemon.LoadSite(path)
 			return cli.Site(s), err
@@ -27,9 +28,14 @@ func commands() []cli.Command {
 	return append(cli.Commands(env),
 		cli.Command{Name: "serve", Summary: "run the daemon in the foreground (or under the service manager)", Run: daemonCommand(daemon.Serve)},
 		cli.Command{Name: "service", Summary: "install|uninstall|start|stop|restart|status the OS service", Run: daemonCommand(daemon.ServiceCommand)},
-		cli.Command{Name: "config", Summary: "check FILE: validate a configuration file", Run: daemonCommand(daemon.ConfigCommand)},
 		cli.Command{Name: "analyze", Summary: "FILE: transcribe a WAV file (or read a JSON transcript) offline and print it", Run: daemonCommand(daemon.Analyze)},
 	)
+}
+
+// configCheck is `earshot config check`, whose usage errors are the
+// command line's.
+func configCheck(stdout, stderr io.Writer, args []string) error {
+	return daemonCommand(daemon.ConfigCommand)(cli.IO{Out: stdout, Err: stderr}, args)
 }
 
 // daemonCommand adapts one of the daemon's commands: its usage errors are

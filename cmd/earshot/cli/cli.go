@@ -80,6 +80,9 @@ type Env struct {
 	// Doctor runs the self-checks here for a configuration file, with the
 	// daemon stopped (daemon.RunDoctor); nil leaves only the API's.
 	Doctor func(ctx context.Context, configPath string) api.DoctorReport
+	// ConfigCheck validates a configuration file (daemon.ConfigCommand,
+	// called with "check" FILE); nil leaves `earshot config check` out.
+	ConfigCheck func(stdout, stderr io.Writer, args []string) error
 }
 
 // OfflineStore works on a stopped data directory or on backup files, with
@@ -161,6 +164,7 @@ func Commands(env Env) []Command {
 		{"doctor", "check the installation and the daemon: ok, warn or fail with the fix (through the API, or here when it is stopped)", doctorCommand(env)},
 		{"forecast", "run|staff|backtest|longterm|erlang: workforce tools on a CSV history (offline)", cmdForecast},
 		{"wfm", "rosters, rules, schedules, intraday adjustments (calls the API)", wfmCommand(env).run},
+		{"config", "check FILE | keygen FILE | export --key KEY | apply BUNDLE [--yes]: configuration file; signed site configuration bundles", configCommand(env).run},
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 // testEnv reads configuration files with the daemon's own reader, as main
 // does.
-var testEnv = Env{ConfigPath: daemon.DefaultConfigPath, Version: "test", Offline: daemon.Offline{},
+var testEnv = Env{ConfigPath: daemon.DefaultConfigPath, Version: "test", Offline: daemon.Offline{}, ConfigCheck: daemon.ConfigCommand,
 	LoadSite: func(path string) (Site, error) {
 		s, err := daemon.LoadSite(path)
 		return Site(s), err
@@ -37,14 +37,18 @@ func runCommand(t *testing.T, name string, args ...string) (stdout, stderr strin
 
 // startDaemon runs a real daemon on a loopback port and returns the path of
 // a configuration file that points the admin commands at it (its listen
-// address and data directory, hence its bootstrap admin token).
-func startDaemon(t *testing.T) string {
+// address and data directory, hence its bootstrap admin token). mods
+// change the daemon's configuration first.
+func startDaemon(t *testing.T, mods ...func(*daemon.Config)) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := daemon.DefaultConfig(false)
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Analytics.DefaultIntents = "none" // no intent training: seconds of CPU this test does not need
+	for _, m := range mods {
+		m(&cfg)
+	}
 	d, err := daemon.New(cfg, nil)
 	if err != nil {
 		t.Fatalf("daemon.New: %v", err)
