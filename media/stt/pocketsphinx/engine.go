@@ -141,6 +141,13 @@ type Config struct {
 	// keeps short words ("oh", "eight") from being inserted into noise
 	// and breaths between digits. 0 uses the decoder's -wip.
 	GrammarWIP float64 `json:"grammar_word_insertion_penalty"`
+	// NumberSpans decodes a free-speech final's runs of number words
+	// ("five one four four six ...") a second time with a grammar of
+	// spoken digits and digit pairs, from the utterance's own audio, and
+	// puts the grammar's words in their place: read-out card and account
+	// numbers come out as digits instead of the language model's guesses
+	// ("three seven or nine"). It costs one more decoding of those runs.
+	NumberSpans bool `json:"redecode_number_spans"`
 }
 
 // DefaultGrammarWIP is the grammars' word insertion penalty, chosen on
@@ -440,7 +447,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 		return nil, err
 	}
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
-		cmnEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst}, nil
+		cmnEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans}, nil
 }
 
 func (e *Engine) put(d *decoder) {
