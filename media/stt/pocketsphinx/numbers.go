@@ -156,9 +156,9 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 // decodeSpan decodes pcm, which starts at startMs on the stream's clock,
 // with the numbers grammar (decoder thread).
 func (s *stream) decodeSpan(pcm []int16, startMs int64) ([]stt.Word, error) {
-	// The decoder's frame clock at the span's first frame: every sample
-	// fed so far, re-decoded audio included.
-	frame0 := (ms(s.fed) + s.shiftMs) / 10
+	// Word segments count frames on the decoder's stream clock; the
+	// span's first frame is the counter's value before it.
+	frame0 := int64(s.d.frames())
 	if err := s.d.useSearch(numbersSearch); err != nil {
 		return nil, err
 	}
@@ -172,14 +172,18 @@ func (s *stream) decodeSpan(pcm []int16, startMs int64) ([]stt.Word, error) {
 		return nil, err
 	}
 	s.shiftMs += ms(int64(len(pcm)))
+	// The front end's frames lag the audio by a few: times are kept
+	// inside the span.
+	endMs := startMs + ms(int64(len(pcm)))
+	clamp := func(v int64) int64 { return min(max(v, startMs), endMs) }
 	var out []stt.Word
 	for _, w := range s.d.words() {
 		t := cleanWord(w.word)
 		if t == "" {
 			continue
 		}
-		out = append(out, stt.Word{Text: t, StartMs: startMs + (int64(w.sf)-frame0)*10, EndMs: startMs + (int64(w.ef)+1-frame0)*10,
-			Confidence: min(w.confidence, 1)})
+		out = append(out, stt.Word{Text: t, StartMs: clamp(startMs + (int64(w.sf)-frame0)*10),
+			EndMs: clamp(startMs + (int64(w.ef)+1-frame0)*10), Confidence: min(w.confidence, 1)})
 	}
 	return out, nil
 }
