@@ -503,6 +503,10 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
 		psCfg.Search = v
 	}
+	if v := os.Getenv("EARSHOT_EVAL_NUMBER_SPANS"); v != "" {
+		psCfg.NumberSpans = v == "1"
+	}
+	t.Logf("recogniser: %s search, number spans decoded again: %v", psCfg.Search, psCfg.NumberSpans)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)

@@ -619,6 +619,12 @@ func TestEvalDigits(t *testing.T) {
 			if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_GRAMMAR_WIP"), 64); err == nil {
 				cfg.GrammarWIP = v
 			}
+			if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
+				cfg.Search = v
+			}
+			if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
+				cfg.Args = strings.Fields(a)
+			}
 			eng, err := pocketsphinx.New(cfg, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -640,8 +646,8 @@ func TestEvalDigits(t *testing.T) {
 				}
 			}
 			eng.Close()
-			rows = append(rows, fmt.Sprintf("%-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", mode, rate, exact, len(strs),
-				100*float64(exact)/float64(len(strs)), c.WER()))
+			rows = append(rows, fmt.Sprintf("%s search, redo %v: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
+				mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
 		}
 	}
 	for _, r := range rows {

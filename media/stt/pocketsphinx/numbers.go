@@ -37,6 +37,11 @@ const (
 	// past the neighbouring words), so its first and last digits are
 	// whole.
 	spanPadMs = 150
+	// maxGapWords short words (four letters or fewer) between number
+	// words are taken into a run: the language model's guesses for
+	// digits it could not place ("four a far far too" for "four eight
+	// four oh four two").
+	maxGapWords = 3
 )
 
 // numberWord: unambiguous number words (true) and words the language
@@ -51,9 +56,10 @@ var numberWord = map[string]bool{
 }
 
 // numberRuns returns the [i, j) index ranges of words that are runs of
-// number words long enough to decode again. A run may take in one short
-// word between number words ("five one for or nine": "or", "find" for
-// "five"), and does not start with a look-alike ("charge it to five ...":
+// number words long enough to decode again. A run may take in up to
+// maxGapWords short words before a number word ("five one for or nine":
+// "or"; "find" for "five"), or before a look-alike after two or more of
+// them, and does not start with a look-alike ("charge it to five ...":
 // the language model's "to" stays).
 func numberRuns(words []stt.Word) [][2]int {
 	kind := func(i int) int { // 2 a number word, 1 a look-alike, 0 neither
@@ -69,15 +75,31 @@ func numberRuns(words []stt.Word) [][2]int {
 		}
 		return 1
 	}
+	// gap returns how many short words from j on stand between the run
+	// and its next number word (0: none such).
+	gap := func(j int) int {
+		for m := 0; m < maxGapWords && j+m < len(words); m++ {
+			if len(words[j+m].Text) > 4 || kind(j+m) != 0 {
+				if kind(j+m) > 0 && (m > 1 || kind(j+m) == 2) {
+					return m
+				}
+				return 0
+			}
+		}
+		if j+maxGapWords < len(words) && kind(j+maxGapWords) > 0 {
+			return maxGapWords
+		}
+		return 0
+	}
 	var out [][2]int
 	for i := 0; i < len(words); {
 		j, digits := i, 0
 		for j < len(words) {
 			k := kind(j)
 			if k == 0 {
-				// One short word between number words.
-				if j > i && kind(j-1) > 0 && kind(j+1) == 2 && len(words[j].Text) <= 4 {
-					j++
+				// Up to maxGapWords short words between number words.
+				if m := gap(j); j > i && m > 0 {
+					j += m
 					continue
 				}
 				break

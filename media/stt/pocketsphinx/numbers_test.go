@@ -27,6 +27,9 @@ func TestNumberRuns(t *testing.T) {
 		{"please charge it to five one four four", [][2]int{{4, 8}}},  // "to" stays
 		{"charger to find one four four six", [][2]int{{2, 7}}},       // "find" taken in
 		{"nine zero one expiry zero five two five", [][2]int{{4, 8}}}, // not a long word
+		{"four one one one four a far far too thanks", [][2]int{{0, 9}}},
+		{"one two three four is that okay", [][2]int{{0, 4}}},
+		{"one two three four and my pin is one two", [][2]int{{0, 4}}},
 		{"", nil},
 	} {
 		var words []stt.Word
