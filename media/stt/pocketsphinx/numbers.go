@@ -18,11 +18,11 @@ import (
 
 // numbersGrammar is the span grammar: digits as callers read them, singly
 // ("four two oh seven", "double five") or in pairs ("forty eight",
-// "twelve", "ten").
+// "twelve", "ten"); single digits weigh more ("four two" is not "forty").
 const numbersGrammar = `#JSGF V1.0;
 grammar numbers;
 public <number> = <item>+;
-<item> = [double | triple] <digit> | <teen> | <tens> [<digit>] | hundred;
+<item> = /4/ [double | triple] <digit> | /1/ <teen> | /1/ <tens> [<digit>] | /1/ hundred;
 <digit> = zero | oh | one | two | three | four | five | six | seven | eight | nine;
 <teen> = ten | eleven | twelve | thirteen | fourteen | fifteen | sixteen | seventeen | eighteen | nineteen;
 <tens> = twenty | thirty | forty | fifty | sixty | seventy | eighty | ninety;
