@@ -503,9 +503,10 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
 		psCfg.Search = v
 	}
-	if v := os.Getenv("EARSHOT_EVAL_NUMBER_SPANS"); v != "" {
-		psCfg.NumberSpans = v == "1"
-	}
+	// Number runs decoded again with the digits grammar
+	// (redecode_number_spans), the recogniser setting for queues that
+	// redact; EARSHOT_EVAL_NUMBER_SPANS=0 measures without.
+	psCfg.NumberSpans = os.Getenv("EARSHOT_EVAL_NUMBER_SPANS") != "0"
 	t.Logf("recogniser: %s search, number spans decoded again: %v", psCfg.Search, psCfg.NumberSpans)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
