@@ -25,6 +25,7 @@ const (
 func analyzer(t *testing.T, reg prometheus.Registerer) *Analyzer {
 	t.Helper()
 	cfg := pocketsphinx.DefaultConfig()
+	cfg.Search = pocketsphinx.SearchFast // quick unit tests; accuracy is measured by the evals
 	cfg.MaxDecoders = 2
 	eng, err := pocketsphinx.New(cfg, nil)
 	if err != nil {

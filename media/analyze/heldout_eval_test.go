@@ -337,20 +337,56 @@ func TestEvalHeldOutDev(t *testing.T) {
 			continue
 		}
 		cfg := psConfig(g.search, g.redo)
-		if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_NB_ADAPT_MS")); err == nil {
-			cfg.NarrowbandCMNAdaptMs = v
-			name += fmt.Sprintf(" nb-adapt=%dms", v)
-		}
-		a, _ := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
+		pcfg := pipeline.DefaultConfig()
+		name += devKnobs(&cfg, &pcfg)
+		a, _ := newTestAnalyzer(t, cfg, pcfg)
 		rows = append(rows, sysRow{"an4 dev 16k", name, runCalls(t, a, calls, false, "")})
-		rows = append(rows, sysRow{"an4 dev 8k mu-law", name, runCalls(t, a, calls, true, "")})
-		logRows(t, rows[len(rows)-2:])
+		if os.Getenv("EARSHOT_EVAL_QUICK") == "" {
+			rows = append(rows, sysRow{"an4 dev 8k mu-law", name, runCalls(t, a, calls, true, "")})
+		}
+		logRows(t, rows)
 	}
 	if os.Getenv("EARSHOT_EVAL_NOBASELINE") == "" {
 		rows = append(rows, sysRow{"an4 dev 16k", "pocketsphinx_continuous defaults", runContinuous(t, calls, false)})
-		rows = append(rows, sysRow{"an4 dev 8k mu-law", "pocketsphinx_continuous defaults (upsampled)", runContinuous(t, calls, true)})
+		if os.Getenv("EARSHOT_EVAL_QUICK") == "" {
+			rows = append(rows, sysRow{"an4 dev 8k mu-law", "pocketsphinx_continuous defaults (upsampled)", runContinuous(t, calls, true)})
+		}
 	}
 	logRows(t, rows)
+}
+
+// devKnobs applies the development half's exploration settings from the
+// environment and names them: EARSHOT_EVAL_PSARGS (extra decoder
+// arguments), EARSHOT_EVAL_WIDE_CMN / EARSHOT_EVAL_NARROW_CMN (-cmninit;
+// an empty wide value keeps the model's own), EARSHOT_EVAL_WIDE_CMN_ADAPT_MS
+// and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_VAD (hangover_ms,pre_roll_ms).
+func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
+	name := ""
+	if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
+		cfg.Args = strings.Fields(a)
+		name += " args=" + a
+	}
+	if v, ok := os.LookupEnv("EARSHOT_EVAL_WIDE_CMN"); ok {
+		cfg.WidebandCMNInit = v
+		name += " wide-cmn=" + cmp.Or(v, "model")
+	}
+	if v := os.Getenv("EARSHOT_EVAL_NARROW_CMN"); v != "" {
+		cfg.NarrowbandCMNInit = v
+		name += " narrow-cmn=" + v
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_WIDE_CMN_ADAPT_MS")); err == nil {
+		cfg.WidebandCMNAdaptMs = v
+		name += fmt.Sprintf(" wb-adapt=%dms", v)
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_NB_ADAPT_MS")); err == nil {
+		cfg.NarrowbandCMNAdaptMs = v
+		name += fmt.Sprintf(" nb-adapt=%dms", v)
+	}
+	if v := os.Getenv("EARSHOT_EVAL_VAD"); v != "" {
+		fmt.Sscanf(v, "%d,%d", &pcfg.VAD.HangoverMs, &pcfg.VAD.PreRollMs)
+		name += " vad=" + v
+	}
+	return name
 }
 
 // TestEvalHeldOut reports the reported half: the default and accurate
@@ -455,19 +491,26 @@ func TestEvalDomainLMDev(t *testing.T) {
 }
 
 // TestEvalDomainLM reports the domain speech set's reported voices with and
-// without the domain model, at 16 and 8 kHz.
+// without the domain model, at 16 and 8 kHz, for the default (accurate)
+// and the fast preset.
 func TestEvalDomainLM(t *testing.T) {
 	sents := domainSentences(t, false)
 	var rows []sysRow
-	for _, sys := range []struct {
+	quick := os.Getenv("EARSHOT_EVAL_QUICK") != "" // the default preset at 16 kHz only
+	systems := []struct {
 		name, search string
-	}{{"earshot default", pocketsphinx.SearchFast}, {"earshot accurate", pocketsphinx.SearchAccurate}} {
+	}{{"earshot default", pocketsphinx.DefaultSearch}, {"earshot fast", pocketsphinx.SearchFast}}
+	rates := []bool{false, true}
+	if quick {
+		systems, rates = systems[:1], rates[:1]
+	}
+	for _, sys := range systems {
 		cfg := pocketsphinx.DefaultConfig()
 		cfg.Search = sys.search
 		cfg.MaxDecoders = 4
 		a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
 		installDomainLM(t, eng, "bank", domainWeight)
-		for _, n8 := range []bool{false, true} {
+		for _, n8 := range rates {
 			set := "domain reported 16k"
 			if n8 {
 				set = "domain reported 8k mu-law"
@@ -583,6 +626,12 @@ func TestEvalDigits(t *testing.T) {
 			if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_GRAMMAR_WIP"), 64); err == nil {
 				cfg.GrammarWIP = v
 			}
+			if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
+				cfg.Search = v
+			}
+			if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
+				cfg.Args = strings.Fields(a)
+			}
 			eng, err := pocketsphinx.New(cfg, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -604,8 +653,8 @@ func TestEvalDigits(t *testing.T) {
 				}
 			}
 			eng.Close()
-			rows = append(rows, fmt.Sprintf("%-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", mode, rate, exact, len(strs),
-				100*float64(exact)/float64(len(strs)), c.WER()))
+			rows = append(rows, fmt.Sprintf("%s search, redo %v: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
+				mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
 		}
 	}
 	for _, r := range rows {

@@ -39,6 +39,7 @@ func engine(t *testing.T) *pocketsphinx.Engine {
 	t.Helper()
 	engOnce.Do(func() {
 		cfg := pocketsphinx.DefaultConfig()
+		cfg.Search = pocketsphinx.SearchFast // quick unit tests; accuracy is measured by the evals
 		cfg.MaxDecoders = 4
 		eng, engErr = pocketsphinx.New(cfg, nil)
 	})
@@ -307,6 +308,7 @@ func TestBacklogRefusesAndOverflowCounts(t *testing.T) {
 
 func TestRecogniserPoolExhausted(t *testing.T) {
 	cfg := pocketsphinx.DefaultConfig()
+	cfg.Search = pocketsphinx.SearchFast // quick unit tests; accuracy is measured by the evals
 	cfg.MaxDecoders, cfg.Warm = 1, 1
 	small, err := pocketsphinx.New(cfg, nil)
 	if err != nil {

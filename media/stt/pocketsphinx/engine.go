@@ -62,11 +62,32 @@ const DefaultWidebandCMNAdaptMs = 100
 // Search presets.
 const (
 	// SearchFast drops the flat-lexicon second pass and narrows the beams:
-	// much less CPU for a small WER cost (measured in the eval).
+	// about a third of the CPU, for many more errors on held-out speech
+	// (see DefaultSearch). For sites that need the stream count.
 	SearchFast = "fast"
-	// SearchAccurate is PocketSphinx's default search.
+	// SearchAccurate is PocketSphinx's default search (the default).
 	SearchAccurate = "accurate"
 )
+
+// DefaultSearch is the default preset, chosen on the development half of
+// the held-out AN4 speech (media/analyze TestEvalHeldOutDev, first 8
+// development speakers, 522 words, 16 kHz; WER %, thread CPU-s per audio
+// second on a loaded machine):
+//
+//	fast (narrow beams, no flat-lexicon pass)          57.9  0.06
+//	fast + -fwdflat yes                                 53.1  0.11
+//	fast + -beam/-pbeam 1e-48, -maxhmmpf 5000           44.1  0.18
+//	fast + PocketSphinx's beams and -maxhmmpf            42.5  0.22
+//	fast + -maxhmmpf 3000 or 30000 alone                 57.3 / 57.1
+//	fast with the model's -cmninit / no CMN adaptation   58.2 / 56.1
+//	accurate (PocketSphinx's search)                    40.6  0.19
+//	accurate with the model's -cmninit                  42.1
+//	pocketsphinx_continuous, its defaults               44.3  0.35
+//
+// The fast preset's beams (chosen earlier on LibriVox and the cards
+// recordings) were what lost the words: its -beam/-pbeam of 1e-40 prune
+// the right hypothesis on this speech; the CMN settings matter little.
+const DefaultSearch = SearchAccurate
 
 // fastArgs are the SearchFast settings. The search (channels evaluated
 // in the lexicon tree), not the acoustic model, is most of the decoder's
@@ -109,7 +130,7 @@ type Config struct {
 	MaxDecoders int `json:"max_decoders"`
 	// Warm decoders (wideband) are created by New.
 	Warm int `json:"warm"`
-	// Search is SearchFast (default) or SearchAccurate.
+	// Search is SearchAccurate (default, DefaultSearch) or SearchFast.
 	Search string `json:"search"`
 	// Args are extra PocketSphinx arguments ("-name value" pairs), applied
 	// last.
@@ -141,6 +162,13 @@ type Config struct {
 	// keeps short words ("oh", "eight") from being inserted into noise
 	// and breaths between digits. 0 uses the decoder's -wip.
 	GrammarWIP float64 `json:"grammar_word_insertion_penalty"`
+	// NumberSpans decodes a free-speech final's runs of number words
+	// ("five one four four six ...") a second time with a grammar of
+	// spoken digits and digit pairs, from the utterance's own audio, and
+	// puts the grammar's words in their place: read-out card and account
+	// numbers come out as digits instead of the language model's guesses
+	// ("three seven or nine"). It costs one more decoding of those runs.
+	NumberSpans bool `json:"redecode_number_spans"`
 }
 
 // DefaultGrammarWIP is the grammars' word insertion penalty, chosen on
@@ -160,7 +188,7 @@ const cmnAdaptPriorFrames = 200
 func DefaultConfig() Config {
 	return Config{ModelDir: DefaultModelDir, LM: DefaultLM, Dict: DefaultDict,
 		NarrowbandCMNInit: DefaultNarrowbandCMNInit, WidebandCMNInit: DefaultWidebandCMNInit, WidebandCMNAdaptMs: DefaultWidebandCMNAdaptMs,
-		MaxDecoders: 8, Warm: 1, Search: SearchFast, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP}
+		MaxDecoders: 8, Warm: 1, Search: DefaultSearch, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -440,7 +468,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 		return nil, err
 	}
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
-		cmnEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst}, nil
+		cmnEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans}, nil
 }
 
 func (e *Engine) put(d *decoder) {

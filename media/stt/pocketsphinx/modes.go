@@ -81,5 +81,6 @@ func (s *stream) startUtt() error {
 		return err
 	}
 	s.uttStart = s.fed
+	s.utt = s.utt[:0]
 	return nil
 }

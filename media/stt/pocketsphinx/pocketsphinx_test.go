@@ -46,6 +46,7 @@ func TestArgsOverridePreset(t *testing.T) {
 func newEngine(t *testing.T, mod func(*Config)) *Engine {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Search = SearchFast // quick unit tests; accuracy is measured by the evals
 	cfg.MaxDecoders, cfg.Warm = 2, 0
 	if mod != nil {
 		mod(&cfg)

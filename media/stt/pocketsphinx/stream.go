@@ -33,6 +33,11 @@ type stream struct {
 	first     []int16 // audio of the first utterance, while redo is pending
 	shiftMs   int64   // decoder frames ahead of the stream's audio (re-decoded audio), ms
 	firstDone bool
+
+	// With Config.NumberSpans the current utterance's audio is kept
+	// (utt, from stream sample uttStart) to decode its number runs again.
+	spans bool
+	utt   []int16
 }
 
 func ms(samples int64) int64 { return samples * 1000 / stt.Rate }
@@ -119,6 +124,9 @@ func (s *stream) process(pcm []int16) error {
 	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
+	if s.spans {
+		s.utt = append(s.utt, pcm...)
+	}
 	return s.d.processRaw(pcm)
 }
 
@@ -178,6 +186,16 @@ func (s *stream) final() (stt.Result, error) {
 		// (less the audio decoded twice).
 		r.Words = append(r.Words, stt.Word{Text: t, StartMs: int64(w.sf)*10 - s.shiftMs, EndMs: int64(w.ef+1)*10 - s.shiftMs, Confidence: conf})
 		texts = append(texts, t)
+	}
+	if s.spans && (s.mode == "" || s.mode == stt.ModeSpeech) && len(r.Words) > 0 {
+		words, err := s.redecodeNumbers(r.Words)
+		if err != nil {
+			return stt.Result{}, err
+		}
+		r.Words, texts = words, texts[:0]
+		for _, w := range words {
+			texts = append(texts, w.Text)
+		}
 	}
 	if len(r.Words) > 0 {
 		r.StartMs = r.Words[0].StartMs

@@ -35,6 +35,7 @@ func localEngine(t *testing.T) *pocketsphinx.Engine {
 	t.Helper()
 	engOnce.Do(func() {
 		cfg := pocketsphinx.DefaultConfig()
+		cfg.Search = pocketsphinx.SearchFast // quick unit tests; accuracy is measured by the evals
 		cfg.MaxDecoders = 6
 		eng, engErr = pocketsphinx.New(cfg, nil)
 	})
