@@ -34,7 +34,7 @@ type Server struct {
 	m      *metrics
 	opener Opener
 	// bots opens the engagements of bot calls (SetBotOpener).
-	bots voice.Opener
+	bots   voice.Opener
 	allow  []netip.Prefix
 	rules  partyRules
 	ports  *ports
