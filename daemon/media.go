@@ -48,7 +48,7 @@ type MediaConfig struct {
 	Pipeline  pipeline.Config `yaml:"pipeline"`
 	WHIP      whip.Config     `yaml:"whip"`
 	WebSocket wsstream.Config `yaml:"websocket"`
-	SIP       SIPConfig       `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
+	SIP       SIPConfig       `yaml:"sip"`   // SIP and SIPREC ingest, see sip.go
 	Voice     VoiceConfig     `yaml:"voice"` // bot calls, see voice.go
 	// MaxUploadBytes bounds an uploaded file. Default 256 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
