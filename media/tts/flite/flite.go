@@ -76,7 +76,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
 	"unsafe"
 
 	"github.com/earshot/earshot/media/tts"
@@ -176,7 +175,6 @@ type synth struct {
 	ctx  context.Context
 	q    *tts.Queue
 	rate atomic.Int32 // the voice's native rate, learnt from the first chunk
-	stop atomic.Bool  // set when the receiver failed: stop synthesising
 }
 
 // ErrUnknownVoice is returned for a voice the engine does not have.
@@ -187,8 +185,8 @@ var ErrUnknownVoice = errors.New("flite: unknown voice")
 //
 // Synthesis runs on a goroutine of its own (it holds the process-wide
 // Flite lock sentence by sentence); the chunks reach fn on the caller's
-// goroutine through a queue, so a receiver that paces playback never
-// holds the lock.
+// goroutine (tts.Stream), so a receiver that paces playback never holds
+// the lock.
 func (e *Engine) Synthesize(ctx context.Context, req tts.Request, fn func(pcm []int16) error) error {
 	if err := tts.CheckRequest(req); err != nil {
 		return err
@@ -204,63 +202,15 @@ func (e *Engine) Synthesize(ctx context.Context, req tts.Request, fn func(pcm []
 	if vi < 0 {
 		return fmt.Errorf("%w %q", ErrUnknownVoice, name)
 	}
-	s := &synth{ctx: ctx, q: tts.NewQueue()}
+	s := &synth{ctx: ctx}
 	h := cgo.NewHandle(s)
 	defer h.Delete()
-	sentences := tts.Sentences(clean(req.Text), e.cfg.MaxChunkChars)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var err error
-		for _, sentence := range sentences {
-			if err = ctx.Err(); err != nil || s.stop.Load() {
-				break
-			}
-			if err = speak(vi, sentence, h); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = ctx.Err()
-		}
-		s.q.Close(err)
-	}()
-	err := e.drain(s, req.Rate, fn)
-	if err != nil {
-		s.stop.Store(true)
-	}
-	<-done
-	return err
-}
-
-// drain hands the queued chunks to fn at the requested rate.
-func (e *Engine) drain(s *synth, rate int, fn func([]int16) error) error {
-	var out *tts.Output
-	for {
-		chunks, done, err := s.q.Next()
-		if done {
-			if err != nil {
-				return err
-			}
-			if out != nil {
-				return out.Flush()
-			}
-			return nil
-		}
-		if out == nil {
-			if out, err = tts.NewOutput(int(s.rate.Load()), rate, fn); err != nil {
-				return err
-			}
-		}
-		for _, c := range chunks {
-			if err := s.ctx.Err(); err != nil {
-				return err
-			}
-			if err := out.Write(c); err != nil {
-				return err
-			}
-		}
-	}
+	return tts.Stream(ctx, tts.Sentences(tts.StripControl(req.Text), e.cfg.MaxChunkChars),
+		func(sentence string, q *tts.Queue) error {
+			s.q = q
+			return speak(vi, sentence, h)
+		},
+		func() int { return int(s.rate.Load()) }, req.Rate, fn)
 }
 
 func speak(vi int, text string, h cgo.Handle) error {
@@ -281,7 +231,7 @@ func speak(vi int, text string, h cgo.Handle) error {
 //export goFliteChunk
 func goFliteChunk(h C.uintptr_t, samples *C.short, n, rate, last C.int) C.int {
 	s := cgo.Handle(h).Value().(*synth)
-	if s.stop.Load() || s.ctx.Err() != nil {
+	if s.q.Stopped() || s.ctx.Err() != nil {
 		return C.CST_AUDIO_STREAM_STOP
 	}
 	s.rate.CompareAndSwap(0, int32(rate))
@@ -292,18 +242,4 @@ func goFliteChunk(h C.uintptr_t, samples *C.short, n, rate, last C.int) C.int {
 		s.q.Push(pcm)
 	}
 	return C.CST_AUDIO_STREAM_CONT
-}
-
-// clean drops control characters (Flite reads them as words or stops at
-// NUL) and keeps the rest.
-func clean(text string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return ' '
-		}
-		return r
-	}, text)
 }
