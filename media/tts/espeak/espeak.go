@@ -16,6 +16,7 @@ package espeak
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <espeak-ng/speak_lib.h>
 
 extern int goEspeakChunk(uintptr_t h, short *wav, int n);
@@ -33,13 +34,24 @@ static int earshot_espeak_init(const char *path) {
 	return rate;
 }
 
-static int earshot_espeak_speak(const char *voice, int wpm, const char *text, uintptr_t h) {
+static int64_t earshot_thread_cpu_ns(void) {
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// earshot_espeak_speak speaks text with the voice, adding the thread CPU
+// time it took to *cpu; it returns 0, 1000+error when the voice is
+// unknown, or eSpeak NG's error.
+static int earshot_espeak_speak(const char *voice, int wpm, const char *text, uintptr_t h, int64_t *cpu) {
+	int64_t t0 = earshot_thread_cpu_ns();
 	espeak_ERROR err = espeak_SetVoiceByName(voice);
 	if (err != EE_OK) return 1000 + err;
 	espeak_SetParameter(espeakRATE, wpm, 0);
 	err = espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, (void *)h);
-	if (err != EE_OK) return err;
-	return espeak_Synchronize();
+	if (err == EE_OK) err = espeak_Synchronize();
+	*cpu += earshot_thread_cpu_ns() - t0;
+	return err;
 }
 */
 import "C"
@@ -53,6 +65,8 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/earshot/earshot/media/tts"
@@ -97,7 +111,13 @@ var (
 	initOnce sync.Once
 	rate     int
 	initErr  error
+	// cpuNanos is the thread CPU time spent in eSpeak NG, process-wide.
+	cpuNanos atomic.Int64
 )
+
+// CPUTime returns the CPU time spent synthesising with eSpeak NG in this
+// process.
+func (e *Engine) CPUTime() time.Duration { return time.Duration(cpuNanos.Load()) }
 
 // Engine is the eSpeak NG engine. It is safe for concurrent use.
 type Engine struct {
@@ -178,9 +198,11 @@ func (e *Engine) Synthesize(ctx context.Context, req tts.Request, fn func(pcm []
 			s.q = q
 			ctext := C.CString(sentence)
 			defer C.free(unsafe.Pointer(ctext))
+			var cpu C.int64_t
 			mu.Lock()
-			r := C.earshot_espeak_speak(cvoice, C.int(e.cfg.WordsPerMinute), ctext, C.uintptr_t(h))
+			r := C.earshot_espeak_speak(cvoice, C.int(e.cfg.WordsPerMinute), ctext, C.uintptr_t(h), &cpu)
 			mu.Unlock()
+			cpuNanos.Add(int64(cpu))
 			switch {
 			case r >= 1000:
 				return fmt.Errorf("%w %q", ErrUnknownVoice, name)

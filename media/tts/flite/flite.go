@@ -22,6 +22,7 @@ package flite
 #cgo LDFLAGS: -lflite_cmu_us_slt -lflite_cmu_us_kal16 -lflite_cmu_us_awb -lflite_cmu_us_rms -lflite_usenglish -lflite_cmulex -lflite -lm
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <flite.h>
 
 cst_voice *register_cmu_us_slt(const char *voxdir);
@@ -51,18 +52,25 @@ static cst_voice *earshot_flite_register(int which) {
 	return v;
 }
 
+static int64_t earshot_thread_cpu_ns(void) {
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 // earshot_flite_speak synthesises text with v, streaming through the
-// callback with handle h. It returns 0, or -1 when Flite produced no
-// utterance.
-static int earshot_flite_speak(cst_voice *v, const char *text, uintptr_t h) {
+// callback with handle h, and adds the thread CPU time it took to *cpu.
+// It returns 0, or -1 when Flite produced no utterance.
+static int earshot_flite_speak(cst_voice *v, const char *text, uintptr_t h, int64_t *cpu) {
+	int64_t t0 = earshot_thread_cpu_ns();
 	const cst_val *sv = feat_val(v->features, "streaming_info");
 	cst_audio_streaming_info *asi = val_audio_streaming_info(sv);
 	asi->userdata = (void *)h;
 	cst_utterance *u = flite_synth_text(text, v);
 	asi->userdata = NULL;
-	if (u == NULL) return -1;
-	delete_utterance(u);
-	return 0;
+	if (u != NULL) delete_utterance(u);
+	*cpu += earshot_thread_cpu_ns() - t0;
+	return u == NULL ? -1 : 0;
 }
 */
 import "C"
@@ -76,6 +84,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/earshot/earshot/media/tts"
@@ -126,7 +135,14 @@ var (
 	initOnce sync.Once
 	voices   [4]*C.cst_voice
 	regOnce  [4]sync.Once
+	// cpuNanos is the thread CPU time spent in Flite (the streaming
+	// callbacks included, which only copy), process-wide.
+	cpuNanos atomic.Int64
 )
+
+// CPUTime returns the CPU time spent synthesising with Flite in this
+// process (every Engine together: Flite is one per process).
+func (e *Engine) CPUTime() time.Duration { return time.Duration(cpuNanos.Load()) }
 
 // voice returns the registered voice i, registering it on first use.
 // The caller holds mu.
@@ -222,7 +238,10 @@ func speak(vi int, text string, h cgo.Handle) error {
 	if err != nil {
 		return err
 	}
-	if C.earshot_flite_speak(v, ctext, C.uintptr_t(h)) != 0 {
+	var cpu C.int64_t
+	r := C.earshot_flite_speak(v, ctext, C.uintptr_t(h), &cpu)
+	cpuNanos.Add(int64(cpu))
+	if r != 0 {
 		return fmt.Errorf("flite: synthesis of a %d-character sentence failed", len(text))
 	}
 	return nil
