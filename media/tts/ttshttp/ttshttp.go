@@ -41,13 +41,14 @@ const (
 	FormatWAV = "wav" // RIFF/WAVE, 16-bit PCM, rate from its header
 )
 
-// Errors, wrapped, for counting by cause.
+// Errors, wrapped, for counting by cause; each wraps the tts cause the
+// front counts its fallbacks by.
 var (
-	ErrTimeout     = errors.New("ttshttp: server timed out")
-	ErrStatus      = errors.New("ttshttp: server error status")
-	ErrContentType = errors.New("ttshttp: response is not audio")
-	ErrFormat      = errors.New("ttshttp: malformed audio")
-	ErrBusy        = errors.New("ttshttp: too many requests in flight")
+	ErrTimeout     = fmt.Errorf("ttshttp: server timed out (%w)", tts.ErrTimeout)
+	ErrStatus      = fmt.Errorf("ttshttp: server error status (%w)", tts.ErrServer)
+	ErrContentType = fmt.Errorf("ttshttp: response is not audio (%w)", tts.ErrServer)
+	ErrFormat      = fmt.Errorf("ttshttp: malformed audio (%w)", tts.ErrServer)
+	ErrBusy        = fmt.Errorf("ttshttp: too many requests in flight (%w)", tts.ErrBusy)
 )
 
 // Config configures the engine.
@@ -219,7 +220,7 @@ func (e *Engine) request(ctx context.Context, sr speechRequest, fn func(rate int
 	}
 	resp, err := e.hc.Do(hreq)
 	if err != nil {
-		return e.cause(ctx, fmt.Errorf("ttshttp: post: %w", err))
+		return e.cause(ctx, fmt.Errorf("ttshttp: post: %w (%w)", err, tts.ErrServer))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
