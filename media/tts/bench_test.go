@@ -75,7 +75,7 @@ func BenchmarkVoiceCPU(b *testing.B) {
 		total += p.secs
 		engines += p.cpu
 	}
-	b.ReportMetric((processCPU() - p0).Seconds()/total, "all-process-cpu-s/audio-s")
+	b.ReportMetric((processCPU()-p0).Seconds()/total, "all-process-cpu-s/audio-s")
 	b.ReportMetric(engines.Seconds()/total, "all-engine-cpu-s/audio-s")
 	def := peers[0].cpu.Seconds() / peers[0].secs
 	b.ReportMetric(def, "cpu-s/audio-s")
