@@ -374,4 +374,3 @@ func (t *voiceTranscript) Ended(kind, reason string, transferred bool) {
 	c.live.Publish(EventBotHandover, map[string]any{"bot": c.bot, "version": c.version, "reason": h.Reason, "intent": h.Intent,
 		"slots": h.Slots, "transferred": transferred})
 }
-
