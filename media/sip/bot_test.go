@@ -822,3 +822,46 @@ func botHangUp(t *testing.T, e *env, u *uac, id, tag string) {
 	}
 	waitFor(t, "the call to end", func() bool { return e.srv.lookup(id) == nil })
 }
+
+// TestBotHold: the caller puts the bot on hold with a re-INVITE
+// (a=sendonly): the answer is recvonly and the bot sends nothing until a
+// re-INVITE resumes the call (sendrecv).
+func TestBotHold(t *testing.T) {
+	long := strings.Repeat("Our branches are open from nine in the morning until five in the evening on weekdays. ", 4)
+	e, _ := botEnv(t, botConfig(), func(voice.Call) voice.Brain { return newScriptBrain(long, "") })
+	u := newUAC(t, e.srv.UDPAddr())
+	c := newCaller(t)
+	res := botInvite(t, u, "hold@test", c.snd.port(), "0 101")
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	c.start(t, e.streamPort(t, "hold@test", "index:0"))
+	waitFor(t, "the greeting to play", func() bool { return len(c.received()) >= 25 })
+	hold := u.request("INVITE", "hold@test", tag, 2, nil, "application/sdp", sdpOffer(c.snd.port(), "0 101", "a=rtpmap:101 telephone-event/8000", "a=sendonly"))
+	res = u.do(t, hold)
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("hold re-INVITE: %d\n%s", res.StatusCode, res.Body())
+	}
+	// Packets already on their way may still arrive: wait until none has
+	// for 200 ms, then check that none comes for another second.
+	waitFor(t, "the bot to stop sending", func() bool {
+		p := c.received()
+		return time.Since(p[len(p)-1].at) > 200*time.Millisecond
+	})
+	n := len(c.received())
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if len(c.received()) != n {
+			t.Fatal("the bot sent RTP to a caller who holds the call")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resume := u.request("INVITE", "hold@test", tag, 3, nil, "application/sdp", sdpOffer(c.snd.port(), "0 101", "a=rtpmap:101 telephone-event/8000", "a=sendrecv"))
+	res = u.do(t, resume)
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendrecv") {
+		t.Fatalf("resume re-INVITE: %d\n%s", res.StatusCode, res.Body())
+	}
+	waitFor(t, "the greeting to go on after the hold", func() bool { return len(c.received()) > n })
+	botHangUp(t, e, u, "hold@test", tag)
+}
