@@ -148,3 +148,30 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 	}
 	waitEnded(t, td, e.ID)
 }
+
+func TestVoiceConfigYAML(t *testing.T) {
+	cfg := DefaultConfig(false)
+	cfg.DataDir = t.TempDir()
+	err := ParseConfig([]byte("media:\n  voice:\n    transfer_targets: {cards: 'sip:cards@pbx.example.com'}\n    end_of_turn: 500ms\n    no_input_retries: 1\n"), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.Media.Voice
+	if v.TransferTargets["cards"] != "sip:cards@pbx.example.com" || v.EndOfTurn != 500*time.Millisecond || v.NoInputRetries != 1 ||
+		v.NoInput != 6*time.Second || !v.BargeIn {
+		t.Errorf("voice config %+v, want the keys given over the defaults", v)
+	}
+	if err := v.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	for _, bad := range []string{"transfer_targets: {cards: 'pbx cards'}", "end_of_turn: 20s", "max_digits: 0"} {
+		cfg := DefaultConfig(false)
+		err := ParseConfig([]byte("media:\n  voice:\n    "+bad+"\n"), &cfg)
+		if err == nil {
+			err = cfg.Media.Voice.Validate()
+		}
+		if name, _, _ := strings.Cut(bad, ":"); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want one naming %s", bad, err, name)
+		}
+	}
+}
