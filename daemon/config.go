@@ -17,6 +17,7 @@ import (
 	"github.com/earshot/earshot/inference/builtin/intents"
 	"github.com/earshot/earshot/inference/kb"
 	"github.com/earshot/earshot/inference/ollama"
+	ttsengines "github.com/earshot/earshot/media/tts/engines"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -68,6 +69,9 @@ type Config struct {
 	Redaction RedactionConfig `yaml:"redaction"`
 	// SiteConfig says whose site configuration bundles this box applies.
 	SiteConfig SiteConfigConfig `yaml:"site_config"`
+	// TTS configures speech synthesis for voice bots: voices per language
+	// and bot, lexicons, the prompt cache, a neural server (media/tts).
+	TTS ttsengines.Config `yaml:"tts"`
 }
 
 // KBConfig bounds the knowledge base.
@@ -199,6 +203,7 @@ func DefaultConfig(forService bool) Config {
 		Sinks:     SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
 		Translate: defaultTranslateConfig(),
 		Redaction: defaultRedactionConfig(),
+		TTS:       ttsengines.DefaultConfig(),
 	}
 }
 
@@ -212,6 +217,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SiteConfig.Validate(); err != nil {
 		return err
+	}
+	if err := c.TTS.Validate(); err != nil {
+		return err // prefixed "tts:"
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
