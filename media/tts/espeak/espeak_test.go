@@ -18,18 +18,6 @@ func newEngine(t testing.TB) *Engine {
 	return e
 }
 
-func speakAll(t testing.TB, e tts.Engine, req tts.Request) []int16 {
-	t.Helper()
-	var pcm []int16
-	if err := e.Synthesize(context.Background(), req, func(c []int16) error {
-		pcm = append(pcm, c...)
-		return nil
-	}); err != nil {
-		t.Fatalf("Synthesize(%+v): %v", req, err)
-	}
-	return pcm
-}
-
 // TestEnglishRoundTrip: eSpeak NG's English, transcribed back by
 // PocketSphinx at 16 kHz. PocketSphinx hears eSpeak NG's formant speech
 // poorly (the eval reports its word error rates, 8 kHz included: the
@@ -45,7 +33,7 @@ func TestEnglishRoundTrip(t *testing.T) {
 	defer rec.Close()
 	want := []string{"thank", "you", "for", "calling", "please", "tell", "me", "your", "account", "number"}
 	for _, rate := range []int{16000} {
-		pcm := speakAll(t, e, tts.Request{Text: "Thank you for calling. Please tell me your account number.", Rate: rate})
+		pcm := roundtrip.Speak(t, e, tts.Request{Text: "Thank you for calling. Please tell me your account number.", Rate: rate})
 		if secs := float64(len(pcm)) / float64(rate); secs < 1.5 || secs > 8 {
 			t.Errorf("%d Hz: %.2f s of audio for a 10-word prompt", rate, secs)
 		}
@@ -66,8 +54,8 @@ func TestEnglishRoundTrip(t *testing.T) {
 func TestOtherLanguages(t *testing.T) {
 	e := newEngine(t)
 	text := "Buenos días, gracias por llamar."
-	es := speakAll(t, e, tts.Request{Text: text, Lang: "es", Rate: 16000})
-	de := speakAll(t, e, tts.Request{Text: text, Lang: "de", Rate: 16000})
+	es := roundtrip.Speak(t, e, tts.Request{Text: text, Lang: "es", Rate: 16000})
+	de := roundtrip.Speak(t, e, tts.Request{Text: text, Lang: "de", Rate: 16000})
 	if len(es) < 16000 || len(de) < 16000 {
 		t.Fatalf("es %d, de %d samples: want over a second each", len(es), len(de))
 	}
@@ -79,7 +67,7 @@ func TestOtherLanguages(t *testing.T) {
 		t.Errorf("unknown language: %v, want ErrUnknownVoice", err)
 	}
 	// A failed voice change leaves the engine usable.
-	if n := len(speakAll(t, e, tts.Request{Text: "Hello again.", Rate: 8000})); n < 4000 {
+	if n := len(roundtrip.Speak(t, e, tts.Request{Text: "Hello again.", Rate: 8000})); n < 4000 {
 		t.Errorf("after an unknown voice: %d samples", n)
 	}
 }

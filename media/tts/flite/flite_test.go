@@ -20,19 +20,6 @@ func newEngine(t testing.TB) *Engine {
 	return e
 }
 
-func speakAll(t testing.TB, e tts.Engine, req tts.Request) []int16 {
-	t.Helper()
-	var pcm []int16
-	err := e.Synthesize(context.Background(), req, func(c []int16) error {
-		pcm = append(pcm, c...)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Synthesize(%s): %v", req.Voice, err)
-	}
-	return pcm
-}
-
 // TestVoicesRoundTrip synthesises a prompt with every voice at 16 kHz
 // (and the male cmu_us_rms at 8 kHz through mu-law, as on a phone line;
 // the eval reports every voice at 8 kHz) and transcribes it
@@ -59,7 +46,7 @@ func TestVoicesRoundTrip(t *testing.T) {
 	}
 	total := 0
 	for _, r := range runs {
-		pcm := speakAll(t, e, tts.Request{Text: text, Voice: r.voice, Rate: r.rate})
+		pcm := roundtrip.Speak(t, e, tts.Request{Text: text, Voice: r.voice, Rate: r.rate})
 		if secs := float64(len(pcm)) / float64(r.rate); secs < 1.5 || secs > 8 {
 			t.Errorf("%s at %d Hz: %.2f s of audio for a 10-word prompt", r.voice, r.rate, secs)
 		}
@@ -97,7 +84,7 @@ func longPrompt(n int) string {
 func TestStreamsBeforeDone(t *testing.T) {
 	e := newEngine(t)
 	text := longPrompt(1400) // 20 sentences
-	full := len(speakAll(t, e, tts.Request{Text: text, Rate: 16000}))
+	full := len(roundtrip.Speak(t, e, tts.Request{Text: text, Rate: 16000}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got, calls := 0, 0
@@ -153,7 +140,7 @@ func TestSlowReceiverDoesNotBlockOthers(t *testing.T) {
 		})
 	}()
 	<-started
-	pcm := speakAll(t, e, tts.Request{Text: "One moment please.", Voice: "cmu_us_awb", Rate: 8000})
+	pcm := roundtrip.Speak(t, e, tts.Request{Text: "One moment please.", Voice: "cmu_us_awb", Rate: 8000})
 	close(release)
 	wg.Wait()
 	if len(pcm) < 4000 {

@@ -7,11 +7,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"testing"
 
 	"github.com/earshot/earshot/media/audio"
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/earshot/earshot/media/tts"
 )
 
 // NewRecognizer returns a PocketSphinx engine for transcribing synthesised
@@ -100,4 +102,18 @@ func Heard(got string, want []string) int {
 		}
 	}
 	return n
+}
+
+// Speak synthesises req with e and returns all its audio, failing the
+// test on error.
+func Speak(tb testing.TB, e tts.Engine, req tts.Request) []int16 {
+	tb.Helper()
+	var pcm []int16
+	if err := e.Synthesize(context.Background(), req, func(c []int16) error {
+		pcm = append(pcm, c...)
+		return nil
+	}); err != nil {
+		tb.Fatalf("Synthesize(%s, %q): %v", req.Voice, req.Text, err)
+	}
+	return pcm
 }
