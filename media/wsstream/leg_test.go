@@ -238,8 +238,8 @@ func TestTwilioLegPlaysPrompt(t *testing.T) {
 func TestTwilioLegClear(t *testing.T) {
 	t.Parallel()
 	e := testServer(t, func(c *Config) { c.IdleTimeout = time.Minute }) // the caller sends no media
-	_, far, leg, _ := startBot(t, e, "bot2", false) // the far end never echoes
-	tone := make([]int16, 8000*10)                 // 10 s of a 440 Hz tone
+	_, far, leg, _ := startBot(t, e, "bot2", false)                     // the far end never echoes
+	tone := make([]int16, 8000*10)                                      // 10 s of a 440 Hz tone
 	for i := range tone {
 		tone[i] = int16(8000 * sinApprox(float64(i)*440/8000))
 	}
