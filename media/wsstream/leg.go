@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/playout"
 	"github.com/earshot/earshot/media/voice"
 )
 
@@ -27,146 +28,68 @@ const frameSamples = 160
 // oldest is released unechoed (counted).
 const maxPendingMarks = 256
 
-// legItem is one queued outbound item: a 20 ms frame or a mark.
-type legItem struct {
-	frame []byte        // mu-law, frameSamples bytes; nil for a mark
-	mark  chan struct{} // closed when the echo arrives, or on clear
-	gen   int           // the Clear generation it was queued in
-}
-
-// legSender writes one outbound message with the stream's write deadline.
+// legSender writes one outbound message.
 type legSender func(ctx context.Context, msg []byte) error
 
-// twilioLeg implements voice.Leg for one Twilio stream. Its send loop is
-// started by the stream's owner (run) and ends with stop.
+// twilioLeg implements voice.Leg for one Twilio stream. Its send loop (run)
+// is started by the stream's owner and ends with stop.
 type twilioLeg struct {
 	sid     string
 	timeout time.Duration // write deadline of one message
 	m       *metrics
 	send    legSender
 	hangup  func(reason string)
-	queue   chan legItem
-	done    chan struct{} // closed by stop: the call has ended
-	stopped sync.Once
+	q       *playout.Queue
 
 	mu sync.Mutex
-	// +checklocks:mu
-	rem []int16 // samples short of a whole frame, sent with the next Play
 	// +checklocks:mu
 	pending map[string]chan struct{} // marks sent, awaiting their echo
 	// +checklocks:mu
 	order []string // pending marks' names, oldest first
 	// +checklocks:mu
 	next int // mark counter
-	// +checklocks:mu
-	gen int // bumped by Clear: frames queued before it are not sent
 }
 
 var _ voice.Leg = (*twilioLeg)(nil)
 
 func newTwilioLeg(sid string, queue int, timeout time.Duration, m *metrics, send legSender, hangup func(string)) *twilioLeg {
-	return &twilioLeg{sid: sid, timeout: timeout, m: m, send: send, hangup: hangup, queue: make(chan legItem, queue),
-		done: make(chan struct{}), pending: map[string]chan struct{}{}}
+	return &twilioLeg{sid: sid, timeout: timeout, m: m, send: send, hangup: hangup,
+		q: playout.New(frameSamples, queue), pending: map[string]chan struct{}{}}
 }
 
 // Rate is 8 kHz: Twilio streams carry G.711 mu-law.
 func (l *twilioLeg) Rate() int { return 8000 }
 
-// Play queues pcm as 20 ms mu-law frames; a trailing part frame waits for
-// the next Play (or is padded with silence by Mark).
-func (l *twilioLeg) Play(ctx context.Context, pcm []int16) error {
-	l.mu.Lock()
-	buf := append(l.rem, pcm...)
-	n := len(buf) - len(buf)%frameSamples
-	l.rem = append([]int16(nil), buf[n:]...)
-	gen := l.gen
-	l.mu.Unlock()
-	for i := 0; i < n; i += frameSamples {
-		f := codec.EncodeMulaw(make([]byte, 0, frameSamples), buf[i:i+frameSamples])
-		if err := l.enqueue(ctx, legItem{frame: f, gen: gen}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// Play queues pcm as 20 ms frames.
+func (l *twilioLeg) Play(ctx context.Context, pcm []int16) error { return l.q.Play(ctx, pcm) }
 
-func (l *twilioLeg) enqueue(ctx context.Context, it legItem) error {
-	select {
-	case <-l.done:
-		return voice.ErrHungUp
-	default:
-	}
-	select {
-	case l.queue <- it:
-		return nil
-	case <-l.done:
-		return voice.ErrHungUp
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Mark flushes a part frame (padded with silence) and queues a mark; the
-// channel closes when Twilio echoes it, on Clear, or when the call ends.
-func (l *twilioLeg) Mark() <-chan struct{} {
-	ch := make(chan struct{})
-	l.mu.Lock()
-	var tail []byte
-	if len(l.rem) > 0 {
-		pcm := append(l.rem, make([]int16, frameSamples-len(l.rem))...)
-		tail = codec.EncodeMulaw(make([]byte, 0, frameSamples), pcm)
-		l.rem = nil
-	}
-	gen := l.gen
-	l.mu.Unlock()
-	// Mark has no context: it waits for queue room only while the call
-	// lasts (the send loop drains the queue in real time).
-	ctx := context.Background()
-	if tail != nil {
-		if l.enqueue(ctx, legItem{frame: tail, gen: gen}) != nil {
-			close(ch)
-			return ch
-		}
-	}
-	if l.enqueue(ctx, legItem{mark: ch, gen: gen}) != nil {
-		close(ch)
-	}
-	return ch
-}
+// Mark's channel closes when Twilio echoes the mark, on Clear, or when the
+// call ends.
+func (l *twilioLeg) Mark() <-chan struct{} { return l.q.Mark() }
 
 // Clear drops what is queued, tells Twilio to drop what it has buffered,
 // and releases every mark.
 func (l *twilioLeg) Clear() {
+	l.q.Clear()
+	l.release()
+	select {
+	case <-l.q.Done():
+		return
+	default:
+	}
+	if err := l.write(map[string]any{"event": "clear", "streamSid": l.sid}); err == nil {
+		l.m.out.WithLabelValues("clear").Inc()
+	}
+}
+
+// release closes the marks awaiting an echo.
+func (l *twilioLeg) release() {
 	l.mu.Lock()
-	l.rem = nil
-	l.gen++
+	defer l.mu.Unlock()
 	for _, name := range l.order {
 		close(l.pending[name])
 	}
 	l.pending, l.order = map[string]chan struct{}{}, nil
-	l.mu.Unlock()
-	for {
-		select {
-		case it := <-l.queue:
-			if it.mark != nil {
-				close(it.mark)
-			}
-			continue
-		default:
-		}
-		break
-	}
-	select {
-	case <-l.done:
-		return
-	default:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	defer cancel()
-	b, _ := json.Marshal(map[string]any{"event": "clear", "streamSid": l.sid})
-	if err := l.send(ctx, b); err == nil {
-		l.m.out.WithLabelValues("clear").Inc()
-	}
 }
 
 // Transfer is not possible on a media stream.
@@ -176,7 +99,7 @@ func (l *twilioLeg) Transfer(context.Context, string) error { return voice.ErrUn
 // Twilio call's stream.
 func (l *twilioLeg) Hangup(_ context.Context, reason string) error {
 	select {
-	case <-l.done:
+	case <-l.q.Done():
 		return voice.ErrHungUp
 	default:
 	}
@@ -207,98 +130,43 @@ func (l *twilioLeg) echoed(name string) bool {
 
 // stop ends the leg: Play returns ErrHungUp and every mark is released.
 func (l *twilioLeg) stop() {
-	l.stopped.Do(func() {
-		close(l.done)
-		l.mu.Lock()
-		for _, name := range l.order {
-			close(l.pending[name])
-		}
-		l.pending, l.order = map[string]chan struct{}{}, nil
-		l.mu.Unlock()
-	})
+	l.q.Stop()
+	l.release()
 }
 
-// run sends the queue in real time, one frame every 20 ms, until stop or a
-// write fails (the stream is then closed through hangup). A frame that
-// falls more than three frames behind its schedule restarts the schedule
-// instead of bursting to catch up.
+// run sends the queue in real time until stop; a failed write hangs up.
 func (l *twilioLeg) run() {
 	defer l.stop()
-	const tick = 20 * time.Millisecond
-	var due time.Time
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		var it legItem
-		select {
-		case it = <-l.queue:
-		case <-l.done:
-			// Release what is left.
-			for {
-				select {
-				case it := <-l.queue:
-					if it.mark != nil {
-						close(it.mark)
-					}
-				default:
-					return
-				}
-			}
+	buf := make([]byte, 0, frameSamples)
+	err := l.q.Run(func(pcm []int16, _ bool) error {
+		buf = codec.EncodeMulaw(buf[:0], pcm)
+		if err := l.write(map[string]any{"event": "media", "streamSid": l.sid,
+			"media": map[string]string{"payload": base64.StdEncoding.EncodeToString(buf)}}); err != nil {
+			return err
 		}
-		l.mu.Lock()
-		stale := it.gen != l.gen
-		l.mu.Unlock()
-		if stale { // queued before a Clear
-			if it.mark != nil {
-				close(it.mark)
-			}
-			continue
-		}
-		if it.mark != nil {
-			l.sendMark(it.mark)
-			continue
-		}
-		now := time.Now()
-		if due.IsZero() || now.Sub(due) > 3*tick {
-			due = now
-		}
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-l.done:
-				timer.Stop()
-				continue
-			}
-		}
-		due = due.Add(tick)
-		l.mu.Lock()
-		stale = it.gen != l.gen
-		l.mu.Unlock()
-		if stale { // cleared while it waited for its time
-			continue
-		}
-		if err := l.sendFrame(it.frame); err != nil {
-			l.m.out.WithLabelValues("write_failed").Inc()
-			l.hangup("write failed")
-			return
-		}
+		l.m.out.WithLabelValues("media").Inc()
+		return nil
+	}, l.sendMark)
+	if err != nil {
+		l.m.out.WithLabelValues("write_failed").Inc()
+		l.hangup("write failed")
 	}
 }
 
-func (l *twilioLeg) sendFrame(f []byte) error {
-	b, _ := json.Marshal(map[string]any{"event": "media", "streamSid": l.sid,
-		"media": map[string]string{"payload": base64.StdEncoding.EncodeToString(f)}})
+func (l *twilioLeg) write(msg map[string]any) error {
+	b, _ := json.Marshal(msg)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
-	if err := l.send(ctx, b); err != nil {
-		return err
-	}
-	l.m.out.WithLabelValues("media").Inc()
-	return nil
+	return l.send(ctx, b)
 }
 
-func (l *twilioLeg) sendMark(ch chan struct{}) {
+func (l *twilioLeg) sendMark(ch chan struct{}) error {
+	select {
+	case <-l.q.Done(): // stop released the pending marks already
+		close(ch)
+		return nil
+	default:
+	}
 	l.mu.Lock()
 	l.next++
 	name := "m" + strconv.Itoa(l.next)
@@ -312,13 +180,9 @@ func (l *twilioLeg) sendMark(ch chan struct{}) {
 	l.pending[name] = ch
 	l.order = append(l.order, name)
 	l.mu.Unlock()
-	b, _ := json.Marshal(map[string]any{"event": "mark", "streamSid": l.sid, "mark": map[string]string{"name": name}})
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	defer cancel()
-	if err := l.send(ctx, b); err != nil {
-		l.m.out.WithLabelValues("write_failed").Inc()
-		l.hangup("write failed")
-		return
+	if err := l.write(map[string]any{"event": "mark", "streamSid": l.sid, "mark": map[string]string{"name": name}}); err != nil {
+		return err
 	}
 	l.m.out.WithLabelValues("mark").Inc()
+	return nil
 }
