@@ -160,10 +160,16 @@ func (q *Queue) Run(frame func(pcm []int16, resumed bool) error, mark func(ch ch
 	timer.Stop()
 	for {
 		var it item
+		waited := false // the queue had run dry
 		select {
 		case it = <-q.items:
-		case <-q.done:
-			return nil
+		default:
+			waited = true
+			select {
+			case it = <-q.items:
+			case <-q.done:
+				return nil
+			}
 		}
 		if q.stale(it) {
 			if it.mark != nil {
@@ -178,8 +184,11 @@ func (q *Queue) Run(frame func(pcm []int16, resumed bool) error, mark func(ch ch
 			continue
 		}
 		now := time.Now()
-		resumed := due.IsZero() || now.Sub(due) > maxLate
-		if resumed {
+		// A new talkspurt: the first frame, or one that came after its
+		// time with the queue dry. A sender that is merely late (a slow
+		// wake-up) carries on in the same talkspurt.
+		resumed := due.IsZero() || waited && now.After(due)
+		if resumed || now.Sub(due) > maxLate {
 			due = now
 		}
 		if wait := time.Until(due); wait > 0 {
