@@ -262,6 +262,9 @@ type conversation struct {
 	resume string
 	// widget: started from the web widget (counts against its limits).
 	widget bool
+	// voice: a bot call, driven by the voice runtime (voice.go) rather
+	// than by run.
+	voice bool
 
 	lastActivity atomic.Int64 // unix ns of the customer's last message
 	active       atomic.Bool  // the bot still answers
@@ -541,7 +544,7 @@ func (s *botLive) OnUtterance(_ context.Context, conv []inference.Utterance, _ f
 	if u.Party != inference.PartyCustomer {
 		return
 	}
-	if c := s.b.conv(s.id); c != nil {
+	if c := s.b.conv(s.id); c != nil && !c.voice {
 		c.enqueue(u.Text, time.Now())
 	}
 }
@@ -550,8 +553,8 @@ func (s *botLive) OnUtterance(_ context.Context, conv []inference.Utterance, _ f
 // the bot's idle timeout (twice that while waiting for an agent).
 func (s *botLive) Tick(_ context.Context, _ int64, _ func(string, any)) {
 	c := s.b.conv(s.id)
-	if c == nil {
-		return
+	if c == nil || c.voice {
+		return // a call ends with the call
 	}
 	c.mu.Lock()
 	waiting, taken := c.handover != nil && c.agent == "", c.agent != ""

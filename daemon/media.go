@@ -21,6 +21,8 @@ import (
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"github.com/earshot/earshot/media/stt/pool"
+	"github.com/earshot/earshot/media/tts"
+	"github.com/earshot/earshot/media/voice"
 	"github.com/earshot/earshot/media/whip"
 	"github.com/earshot/earshot/media/wsstream"
 	"github.com/earshot/earshot/store"
@@ -46,7 +48,8 @@ type MediaConfig struct {
 	Pipeline  pipeline.Config `yaml:"pipeline"`
 	WHIP      whip.Config     `yaml:"whip"`
 	WebSocket wsstream.Config `yaml:"websocket"`
-	SIP       SIPConfig       `yaml:"sip"` // SIP and SIPREC ingest, see sip.go
+	SIP       SIPConfig       `yaml:"sip"`   // SIP and SIPREC ingest, see sip.go
+	Voice     VoiceConfig     `yaml:"voice"` // bot calls, see voice.go
 	// MaxUploadBytes bounds an uploaded file. Default 256 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
 }
@@ -61,6 +64,7 @@ func DefaultMediaConfig() MediaConfig {
 		Pipeline:       pipeline.DefaultConfig(),
 		WHIP:           whip.DefaultConfig(),
 		WebSocket:      wsstream.DefaultConfig(),
+		Voice:          DefaultVoiceConfig(),
 		MaxUploadBytes: 256 << 20,
 	}
 }
@@ -96,7 +100,7 @@ func (c MediaConfig) Validate() error {
 	if c.MaxUploadBytes < 1<<20 {
 		return fmt.Errorf("max_upload_bytes must be at least 1 MiB, got %d", c.MaxUploadBytes)
 	}
-	for _, v := range []interface{ Validate() error }{c.Pipeline, c.WHIP, c.WebSocket, c.SIP} {
+	for _, v := range []interface{ Validate() error }{c.Pipeline, c.WHIP, c.WebSocket, c.SIP, c.Voice} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -132,6 +136,10 @@ type mediaRouter struct {
 	whipHandler http.Handler
 	ws          *wsstream.Server
 	bridges     sync.WaitGroup
+	// Bot calls (voice.go): the speech synthesisers, made on first use.
+	voiceMetrics *voice.Metrics
+	ttsOnce      sync.Once
+	tts          map[string]tts.Engine
 
 	mu sync.Mutex
 	// whipOwners ties each open WHIP session to the token that created it.
@@ -158,6 +166,10 @@ func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometh
 		return nil, err
 	}
 	m.whipHandler = m.whip.Handler("/api/v1/ingest/whip")
+	if m.voiceMetrics, err = voice.NewMetrics(reg); err != nil {
+		m.whip.Close()
+		return nil, err
+	}
 	if m.ws, err = wsstream.New(cfg.WebSocket, logger, reg, wsOpener{m}); err != nil {
 		m.whip.Close()
 		return nil, err
@@ -225,12 +237,26 @@ func (e *scopeError) StatusCode() int { return http.StatusForbidden }
 // SIP calls carry no caller and are checked against the SIP section's
 // queues by their opener.
 func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, params map[string]string, remote string) (*hub.Live, *pipeline.Engagement, error) {
+	return m.openWith(ctx, source, q, params, remote, openExtras{})
+}
+
+// openExtras are what a bot call adds to an ingest engagement: its flags,
+// and taps on the caller's speech starts and segments for the voice
+// runtime.
+type openExtras struct {
+	flags         []string
+	onSpeechStart func(party string)
+	tap           func(pipeline.Segment)
+}
+
+func (m *mediaRouter) openWith(ctx context.Context, source string, q url.Values, params map[string]string, remote string, x openExtras) (*hub.Live, *pipeline.Engagement, error) {
 	d := m.d
 	e, err := d.engagementFromQuery(q, params)
 	if err != nil {
 		d.hub.CountRefused("invalid")
 		return nil, nil, err
 	}
+	e.Flags = append(e.Flags, x.flags...)
 	if p := PrincipalFrom(ctx); p != nil {
 		if err := p.mayFeed(e.Queue, source); err != nil {
 			d.hub.CountRefused("scope")
@@ -256,7 +282,7 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 		}
 		return nil, nil, err
 	}
-	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source, Profile: e.Queue})
+	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source, Profile: e.Queue, OnSpeechStart: x.onSpeechStart})
 	if err != nil {
 		live.End("refused")
 		return nil, nil, err
@@ -265,16 +291,19 @@ func (m *mediaRouter) open(ctx context.Context, source string, q url.Values, par
 	m.bridges.Add(1)
 	go func() {
 		defer m.bridges.Done()
-		m.bridge(live, pe)
+		m.bridge(live, pe, x.tap)
 	}()
 	return live, pe, nil
 }
 
 // bridge moves the pipeline's segments into the hub until the pipeline
 // closes its channel, then ends the engagement.
-func (m *mediaRouter) bridge(live *hub.Live, pe *pipeline.Engagement) {
+func (m *mediaRouter) bridge(live *hub.Live, pe *pipeline.Engagement, tap func(pipeline.Segment)) {
 	for s := range pe.Segments() {
 		live.Touch()
+		if tap != nil {
+			tap(s)
+		}
 		switch {
 		case s.Revises != 0:
 			// A second recogniser's transcript of an utterance replaces

@@ -96,6 +96,9 @@ func newSIPIngest(m *mediaRouter, cfg SIPConfig, logger *slog.Logger, reg promet
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.Bots) > 0 {
+		srv.SetBotOpener(voiceOpener{m})
+	}
 	return &sipIngest{srv: srv}, nil
 }
 

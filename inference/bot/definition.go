@@ -38,6 +38,8 @@ type Definition struct {
 	// Handlers override the wording of the global handlers.
 	Handlers Handlers `json:"handlers,omitzero"`
 	Agentic  Agentic  `json:"agentic,omitzero"`
+	// Voice configures calls the bot answers (see Voice).
+	Voice *Voice `json:"voice,omitempty"`
 }
 
 // Settings tune the runtime. Zero values take the defaults.
@@ -108,6 +110,8 @@ type Slot struct {
 	// Sensitive slots are masked in logs, models and reports, and
 	// redacted where redaction is on.
 	Sensitive bool `json:"sensitive,omitempty"`
+	// DTMF lets a caller key the value (digits) on a call.
+	DTMF *SlotDTMF `json:"dtmf,omitempty"`
 	// Options are a choice slot's values; they are offered as buttons.
 	Options []slots.Option `json:"options,omitempty"`
 	// Pattern: an account_number's pattern, or the regular expression a

@@ -198,6 +198,7 @@ func compile(ctx context.Context, d Definition, env Env) (*program, Problems) {
 		c.add("id", CodeInvalid, "must be 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit")
 	}
 	c.text("name", d.Name, true)
+	c.checkVoice(d)
 	c.text("description", d.Description, false)
 	c.text("greeting", d.Greeting, false)
 	if !langRE.MatchString(d.Language) {

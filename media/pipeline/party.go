@@ -377,6 +377,9 @@ func (pt *Party) run() {
 				if len(regions) == 0 || uttFed == 0 && regions[len(regions)-1].fedStart != fed {
 					regions = append(regions, region{fedStart: fed, partyStart: ev.Offset})
 				}
+				if uttFed == 0 && pt.e.opts.OnSpeechStart != nil {
+					pt.e.opts.OnSpeechStart(pt.opts.Name)
+				}
 				t0 := time.Now()
 				res, err := pt.st.Write(ev.PCM)
 				uttCPU += time.Since(t0)

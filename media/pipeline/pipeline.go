@@ -181,6 +181,11 @@ type OpenOptions struct {
 	// (stt.StreamOptions.Profile): the engagement's queue, which picks its
 	// engine and domain language model.
 	Profile string
+	// OnSpeechStart, when set, is called from a party's worker as soon as
+	// the voice activity detector opens a speech region (before any
+	// recognition): a voice bot stops its prompt on it (barge-in). It must
+	// not block.
+	OnSpeechStart func(party string)
 }
 
 // Open admits a new engagement. It returns ErrBusy (wrapped, counted) when

@@ -217,6 +217,8 @@ func isDirection(k string) bool {
 type answerStream struct {
 	port int // 0 rejects the stream
 	st   offerStream
+	// bot: the stream of a bot call, which sends as well as receives.
+	bot bool
 }
 
 // buildAnswer writes the SDP answer: accepted audio streams recvonly on
@@ -262,6 +264,9 @@ func buildAnswer(offer *sdp.SessionDescription, ip string, sessID uint64, versio
 		dir := "recvonly"
 		if a.st.direction == "inactive" || a.st.direction == "recvonly" {
 			dir = "inactive" // the offerer sends nothing (hold)
+		}
+		if a.bot {
+			dir = botDirection(a.st)
 		}
 		b.WriteString("a=" + dir + "\r\n")
 	}
@@ -398,4 +403,18 @@ func parseMetadata(raw []byte, labels map[string]bool) (*metadata, error) {
 		}
 	}
 	return m, nil
+}
+
+// botDirection answers a bot call's stream (RFC 3264 section 6.1): the bot
+// sends and receives, except where the offer holds the call.
+func botDirection(st offerStream) string {
+	switch st.direction {
+	case "sendonly":
+		return "recvonly"
+	case "recvonly":
+		return "sendonly"
+	case "inactive":
+		return "inactive"
+	}
+	return "sendrecv"
 }

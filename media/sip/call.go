@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -49,6 +50,19 @@ type call struct {
 	ending  bool
 	readers sync.WaitGroup
 	endOnce sync.Once
+
+	// bot is set for a bot call: its leg sends the bot's audio.
+	bot *botLeg
+	// stop is closed when the call starts ending (the leg stops sending).
+	stop chan struct{}
+	// cseq numbers the server's requests in the dialog.
+	cseq atomic.Uint32
+	// notify receives the sipfrag status of each NOTIFY of a transfer.
+	// +checklocks:mu
+	notify chan int
+	// byeReason is the Reason of the server's BYE (a bot's end).
+	// +checklocks:mu
+	byeReason string
 }
 
 // newStream binds a port pair for an offered stream.
@@ -72,6 +86,8 @@ func (rs *rtpStream) setOffer(st offerStream, peer *rtpPeer) {
 	rs.dtmfPT.Store(int32(st.dtmfPT))
 	rs.held.Store(st.held())
 	rs.peer.Store(peer)
+	rs.mute.Store(st.direction == "sendonly" || st.direction == "inactive")
+	rs.dest.Store(destOf(st)) // latch mode: the first packet's source replaces it
 }
 
 // remove holds a stream the offer no longer carries (or carries with
@@ -138,7 +154,7 @@ func (c *call) answer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	accepted := map[int]answerStream{}
 	for _, rs := range c.streams {
 		if rs.st.index >= 0 {
-			accepted[rs.st.index] = answerStream{port: rs.port, st: rs.st}
+			accepted[rs.st.index] = answerStream{port: rs.port, st: rs.st, bot: c.bot != nil}
 		}
 	}
 	body := buildAnswer(c.offer, c.srv.cfg.MediaIP, c.sessID, c.version, accepted)
@@ -155,7 +171,7 @@ func (c *call) answer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		contact += ";+sip.srs"
 	}
 	res.AppendHeader(sipmsg.NewHeader("Contact", contact))
-	res.AppendHeader(sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"))
+	res.AppendHeader(sipmsg.NewHeader("Allow", allowed))
 	if err := tx.Respond(res); err != nil {
 		c.srv.log.Warn("SIP answer not sent", "call_id", c.id, "err", err)
 	}
@@ -384,6 +400,7 @@ func (c *call) end(reason string, cause error) {
 		c.mu.Lock()
 		c.ending = true
 		c.mu.Unlock()
+		close(c.stop)
 		s := c.srv
 		go func() {
 			switch reason {
@@ -440,11 +457,31 @@ const byeTimeout = 4 * time.Second
 // sendBye ends the dialog from the server's side (RTP timeout, shutdown),
 // so that the client stops sending; best effort, logged.
 func (c *call) sendBye(timeout time.Duration) {
-	p := c.peer
-	if p.source == "" {
+	if c.peer.source == "" {
 		return
 	}
-	req := sipmsg.NewRequest(sipmsg.BYE, p.target)
+	req := c.newRequest(sipmsg.BYE)
+	c.mu.Lock()
+	if c.byeReason != "" {
+		req.AppendHeader(sipmsg.NewHeader("Reason", reasonHeader(c.byeReason)))
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := c.srv.client.Do(ctx, req)
+	switch {
+	case err != nil:
+		c.srv.log.Warn("BYE to the client failed", "call_id", c.id, "err", err)
+	case res.StatusCode >= 300:
+		c.srv.log.Warn("BYE to the client refused", "call_id", c.id, "status", res.StatusCode)
+	}
+}
+
+// newRequest builds a request of the server's side of the dialog, sent
+// where the INVITE came from.
+func (c *call) newRequest(method sipmsg.RequestMethod) *sipmsg.Request {
+	p := c.peer
+	req := sipmsg.NewRequest(method, p.target)
 	from := &sipmsg.FromHeader{Address: p.local}
 	from.Params.Add("tag", c.tag)
 	to := &sipmsg.ToHeader{Address: p.remote}
@@ -455,16 +492,8 @@ func (c *call) sendBye(timeout time.Duration) {
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&id)
-	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: 1, MethodName: sipmsg.BYE})
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: c.cseq.Add(1), MethodName: method})
 	req.SetTransport(p.transport)
 	req.SetDestination(p.source)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	res, err := c.srv.client.Do(ctx, req)
-	switch {
-	case err != nil:
-		c.srv.log.Warn("BYE to the client failed", "call_id", c.id, "err", err)
-	case res.StatusCode >= 300:
-		c.srv.log.Warn("BYE to the client refused", "call_id", c.id, "status", res.StatusCode)
-	}
+	return req
 }

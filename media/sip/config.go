@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/earshot/earshot/media/ingest"
@@ -85,6 +86,10 @@ type Config struct {
 	// beyond them, or from outside AllowedSources, are closed at once.
 	MaxTCPConnections          int `json:"max_tcp_connections" yaml:"max_tcp_connections"`
 	MaxTCPConnectionsPerSource int `json:"max_tcp_connections_per_source" yaml:"max_tcp_connections_per_source"`
+	// Bots maps the user part of a Request-URI to the virtual agent that
+	// answers calls to it (e.g. {"billing-bot": "billing"}): such a call is
+	// a bot call (two-way audio, one stream) instead of a recording.
+	Bots map[string]string `json:"bots,omitempty" yaml:"bots"`
 }
 
 // RTP source modes (Config.RTPSource).
@@ -151,6 +156,11 @@ func (c Config) Validate() error {
 	for h, k := range c.Headers {
 		if h == "" || k == "" {
 			return fmt.Errorf("sip: headers: empty header name or key (%q: %q)", h, k)
+		}
+	}
+	for u, b := range c.Bots {
+		if u == "" || b == "" || strings.ContainsAny(u, "@:;<> ") {
+			return fmt.Errorf("sip: bots: %q: %q is not a Request-URI user and a bot ID", u, b)
 		}
 	}
 	if c.RTPSource != RTPSourceSDP && c.RTPSource != RTPSourceLatch {

@@ -44,6 +44,10 @@ type rtpStream struct {
 	peer atomic.Pointer[rtpPeer]
 	// firstDir is the direction of the stream's first offer.
 	firstDir string
+	// Bot calls: dest is where the bot's audio goes (the offer's address,
+	// or the latched source); mute while the caller holds the call.
+	dest atomic.Pointer[netip.AddrPort]
+	mute atomic.Bool
 
 	// reader goroutine state
 	curPeer     *rtpPeer       // the peer latched is for
@@ -228,6 +232,7 @@ func (s *rtpStream) packet(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	if latch {
 		s.latched = from
+		s.dest.Store(&from)
 		srv.log.Info("RTP source latched", "call", s.c.id, "stream", s.key)
 	}
 	s.lastRTP.Store(now.UnixNano())

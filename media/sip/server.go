@@ -22,6 +22,7 @@ import (
 
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/voice"
 )
 
 // Server is a SIP user agent server recording the calls it is sent. Create
@@ -32,6 +33,8 @@ type Server struct {
 	log    *slog.Logger
 	m      *metrics
 	opener Opener
+	// bots opens the engagements of bot calls (SetBotOpener).
+	bots   voice.Opener
 	allow  []netip.Prefix
 	rules  partyRules
 	ports  *ports
@@ -117,6 +120,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 	s.srv.OnUpdate(s.guarded(s.onUpdate))
 	s.srv.OnAck(s.guarded(func(*sipmsg.Request, sipmsg.ServerTransaction) {}))
 	s.srv.OnBye(s.guarded(s.onBye))
+	s.srv.OnNotify(s.guarded(s.onNotify))
 	s.srv.OnCancel(s.guarded(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", "unknown_dialog", nil)
 	}))
@@ -133,7 +137,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 }
 
 // allowed lists the methods the server answers.
-const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, NOTIFY"
 
 // guarded applies the source filter to a request handler: a request from
 // outside the allowed sources gets 403 (an ACK, which has no response, is
@@ -446,6 +450,39 @@ func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c.end("bye", nil)
 }
 
+// onNotify takes the NOTIFYs of a bot call's transfer (RFC 3515 section
+// 2.4.4): their message/sipfrag body carries the transferee's status.
+func (s *Server) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	c := s.lookup(callID(req))
+	if !c.inDialog(req) || c.bot == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", "unknown_dialog", nil)
+		return
+	}
+	s.respond(req, tx, 200, "OK", "", nil)
+	st := sipfragStatus(req.Body())
+	c.mu.Lock()
+	ch := c.notify
+	c.mu.Unlock()
+	if ch != nil && st != 0 {
+		select {
+		case ch <- st:
+		default:
+		}
+	}
+}
+
+// SetBotOpener makes the server answer calls to the Config.Bots users as
+// bot calls, opened through o. Call it before Run.
+func (s *Server) SetBotOpener(o voice.Opener) { s.bots = o }
+
+// contactFor is the server's address for a transport.
+func (s *Server) contactFor(transport string) string {
+	if strings.EqualFold(transport, "tcp") {
+		return s.TCPAddr() + ";transport=tcp"
+	}
+	return s.UDPAddr()
+}
+
 func (s *Server) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c := s.lookup(callID(req))
 	if !c.inDialog(req) {
@@ -620,6 +657,13 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 		s.respond(req, tx, 488, "Not Acceptable Here", "not_acceptable", fmt.Errorf("%w: no audio stream offers PCMU or PCMA over RTP/AVP", errNoAudio))
 		return false
 	}
+	botID := ""
+	if s.bots != nil && !siprec {
+		botID = s.cfg.Bots[req.Recipient.User]
+	}
+	if botID != "" {
+		accept = accept[:1] // a bot talks on one stream
+	}
 	if len(accept) > s.cfg.MaxStreams {
 		s.respond(req, tx, 488, "Not Acceptable Here", "too_many_streams",
 			fmt.Errorf("sip: %d audio streams offered, at most %d per call", len(accept), s.cfg.MaxStreams))
@@ -635,6 +679,9 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	meta := Meta{CallID: id, SIPREC: siprec, From: from, To: to, RemoteAddr: req.Source(), Source: Source, Fields: map[string]string{}}
 	var parties []ingest.Party
 	switch {
+	case botID != "":
+		parties = []ingest.Party{ingest.PartyCustomer}
+		meta.Participants = []Participant{{ID: "from", AoR: from}, {ID: "to", AoR: to}}
 	case md != nil:
 		meta.SessionID = md.sessionID
 		meta.Participants = md.participants
@@ -661,7 +708,7 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 		}
 	}
 	c := &call{srv: s, id: id, tag: newTag(), siprec: siprec, offer: sd, streams: map[string]*rtpStream{},
-		started: time.Now(), done: make(chan struct{}), sessID: randUint(), participants: meta.Participants, peer: peerOf(req)}
+		started: time.Now(), done: make(chan struct{}), stop: make(chan struct{}), sessID: randUint(), participants: meta.Participants, peer: peerOf(req)}
 	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
 		c.signalling = ap.Addr().Unmap()
 	}
@@ -689,7 +736,14 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	s.mu.Lock()
 	ctx := s.runCtx
 	s.mu.Unlock()
-	eng, err := s.opener.Open(ctx, meta)
+	var eng ingest.Engagement
+	var err error
+	if botID != "" {
+		c.bot = newBotLeg(c, c.order[0])
+		eng, err = s.bots.OpenBot(ctx, voice.Call{Bot: botID, Source: Source, Caller: from, Leg: c.bot})
+	} else {
+		eng, err = s.opener.Open(ctx, meta)
+	}
 	if err != nil {
 		st, phrase, reason := openStatus(err)
 		return fail(st, phrase, reason, err)
@@ -716,8 +770,11 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	s.calls[id] = c
 	s.mu.Unlock()
 	kind := "plain"
-	if siprec {
+	switch {
+	case siprec:
 		kind = "siprec"
+	case c.bot != nil:
+		kind = "bot"
 	}
 	s.m.calls.Inc()
 	s.m.callsTotal.WithLabelValues(kind).Inc()
@@ -727,6 +784,17 @@ func (s *Server) start(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	go c.watch()
 	s.log.Info("call started", "call_id", id, "kind", kind, "streams", len(c.order), "remote", req.Source())
 	c.answer(req, tx)
+	if c.bot != nil {
+		c.mu.Lock()
+		if !c.ending {
+			c.readers.Add(1)
+			go func() {
+				defer c.readers.Done()
+				c.bot.send()
+			}()
+		}
+		c.mu.Unlock()
+	}
 	return true
 }
 

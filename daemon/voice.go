@@ -1,0 +1,399 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/earshot/earshot/daemon/hub"
+	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/inference/bot"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/tts"
+	"github.com/earshot/earshot/media/voice"
+	"github.com/earshot/earshot/store"
+)
+
+// VoiceConfig configures the calls the virtual agents answer (media.voice):
+// the turn-taking defaults (a bot's voice section overrides them), the
+// speech synthesiser and where hand-overs go.
+type VoiceConfig struct {
+	// Engine is the default speech synthesiser of bots that name none.
+	Engine string `yaml:"engine"`
+	// TransferTargets maps a queue to the SIP URI a handed-over call is
+	// transferred to (REFER); a queue without one ends the call with the
+	// hand-over's reason.
+	TransferTargets map[string]string `yaml:"transfer_targets"`
+	voice.Config    `yaml:",inline"`
+}
+
+// DefaultVoiceConfig returns the defaults.
+func DefaultVoiceConfig() VoiceConfig {
+	return VoiceConfig{Engine: "flite", Config: voice.DefaultConfig()}
+}
+
+// UnmarshalYAML decodes a present section over the defaults.
+func (c *VoiceConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain VoiceConfig
+	p := plain(DefaultVoiceConfig())
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*c = VoiceConfig(p)
+	return nil
+}
+
+var transferRE = regexp.MustCompile(`^(sips?|tel):[^\s<>"]+$`)
+
+// Validate checks the section.
+func (c VoiceConfig) Validate() error {
+	for q, t := range c.TransferTargets {
+		if !transferRE.MatchString(t) {
+			return fmt.Errorf("voice: transfer_targets.%s: %q is not a SIP or tel URI", q, t)
+		}
+	}
+	return c.Config.Validate()
+}
+
+// voiceStatusError refuses a bot call with a SIP status.
+type voiceStatusError struct {
+	status int
+	msg    string
+}
+
+func (e *voiceStatusError) Error() string  { return e.msg }
+func (e *voiceStatusError) SIPStatus() int { return e.status }
+func (e *voiceStatusError) StatusCode() int {
+	if e.status == 404 {
+		return 404
+	}
+	return 503
+}
+
+// voiceOpener opens the engagements of bot calls: a voice engagement in
+// the bot's queue, fed like any call (transcribed, stored sealed,
+// analysed, redacted), whose caller turns drive the bot's session through
+// the voice runtime.
+type voiceOpener struct {
+	m *mediaRouter
+}
+
+var _ voice.Opener = voiceOpener{}
+
+// synthesizer returns the speech synthesiser named (the default when
+// empty); the engines are the daemon's (media.voice).
+func (m *mediaRouter) synthesizer(name string) (tts.Engine, error) {
+	if name == "" {
+		name = m.d.cfg.Media.Voice.Engine
+	}
+	m.ttsOnce.Do(func() { m.tts = newTTSEngines(m.d) })
+	if e := m.tts[name]; e != nil {
+		return e, nil
+	}
+	return nil, fmt.Errorf("speech synthesiser %q is not available", name)
+}
+
+func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engagement, error) {
+	d := o.m.d
+	b := d.bots
+	rec, err := d.store.Bot(call.Bot)
+	if err != nil || rec.Published == 0 {
+		b.m.refused.WithLabelValues("unpublished").Inc()
+		return nil, &voiceStatusError{404, "bot " + call.Bot + " has no published version"}
+	}
+	e, err := b.engine(ctx, call.Bot, rec.Published)
+	if err != nil {
+		return nil, err
+	}
+	def := e.Definition()
+	if !d.controls.EnabledForQueue(featureVirtualAgent, def.Queue) {
+		b.m.refused.WithLabelValues("feature_off").Inc()
+		return nil, &voiceStatusError{480, errBotFeatureOff.Error()}
+	}
+	cfg, engine, lexicon := o.settings(def)
+	synth, err := o.m.synthesizer(engine)
+	if err != nil {
+		return nil, &voiceStatusError{503, err.Error()}
+	}
+	vc := &voiceCall{}
+	params := map[string]string{"queue": def.Queue, "direction": "inbound"}
+	x := openExtras{
+		flags: []string{flagBotPrefix + call.Bot, flagVersionPrefix + strconv.Itoa(rec.Published), "voice_bot"},
+		onSpeechStart: func(party string) {
+			if c := vc.conv.Load(); c != nil && party == string(ingest.PartyCustomer) {
+				c.SpeechStarted()
+			}
+		},
+		tap: vc.hear,
+	}
+	live, pe, err := o.m.openWith(ctx, call.Source, nil, params, "", x)
+	if err != nil {
+		return nil, err
+	}
+	vc.pe = pe
+	live.Publish("voice.call", map[string]any{"bot": call.Bot, "version": rec.Published, "source": call.Source})
+	now := time.Now()
+	cctx, cancel := context.WithCancel(d.hub.Context())
+	conv := &conversation{svc: b, bot: call.Bot, version: rec.Published, queue: def.Queue, live: live,
+		ctx: cctx, cancel: cancel, done: make(chan struct{}), voice: true}
+	conv.sess = e.NewSession(live.ID(), now)
+	conv.lastActivity.Store(now.UnixNano())
+	conv.active.Store(true)
+	b.mu.Lock()
+	b.convs[live.ID()] = conv
+	b.mu.Unlock()
+	vc.ing = &ingestEngagement{live: live, pe: pe}
+	brain := &botBrain{c: conv, lexicon: lexicon, target: d.cfg.Media.Voice.TransferTargets[def.Queue], noInputEnd: noInputEnd(def)}
+	rt, err := voice.Start(cctx, cfg, call, voice.Deps{Brain: brain, TTS: synth, Transcript: &voiceTranscript{c: conv, pe: pe},
+		Metrics: o.m.voiceMetrics, Logger: b.log})
+	if err != nil {
+		close(conv.done)
+		vc.ing.Close(err)
+		return nil, err
+	}
+	vc.conv.Store(rt)
+	go func() {
+		<-rt.Done()
+		close(conv.done)
+	}()
+	return vc, nil
+}
+
+// settings are a bot's turn-taking settings: the section's defaults with
+// the bot's voice section over them.
+func (o voiceOpener) settings(def bot.Definition) (voice.Config, string, map[string]string) {
+	vcfg := o.m.d.cfg.Media.Voice
+	cfg := vcfg.Config
+	engine := ""
+	cfg.Lang = def.Language
+	v := def.Voice
+	if v == nil {
+		return cfg, engine, nil
+	}
+	engine = v.Engine
+	if v.Voice != "" {
+		cfg.Voice = v.Voice
+	}
+	if v.Lang != "" {
+		cfg.Lang = v.Lang
+	}
+	if v.EndOfTurn != 0 {
+		cfg.EndOfTurn = time.Duration(v.EndOfTurn)
+	}
+	if v.NoInput != 0 {
+		cfg.NoInput = time.Duration(v.NoInput)
+	}
+	if v.NoInputRetries != nil {
+		cfg.NoInputRetries = *v.NoInputRetries
+	}
+	if v.NoInputPrompt != "" {
+		cfg.NoInputPrompt = v.NoInputPrompt
+	}
+	if v.BargeIn != nil {
+		cfg.BargeIn = *v.BargeIn
+	}
+	return cfg, engine, v.Lexicon
+}
+
+func noInputEnd(def bot.Definition) string {
+	if def.Voice != nil && def.Voice.NoInputEnd != "" {
+		return def.Voice.NoInputEnd
+	}
+	return "handover"
+}
+
+// voiceCall is the engagement a bot call's protocol feeds: the caller's
+// audio goes to the pipeline as for any call; its segments and digits go
+// to the voice runtime too.
+type voiceCall struct {
+	ing  *ingestEngagement
+	pe   *pipeline.Engagement
+	conv atomic.Pointer[voice.Conversation]
+}
+
+var (
+	_ ingest.Engagement   = (*voiceCall)(nil)
+	_ ingest.DTMFReceiver = (*voiceCall)(nil)
+	_ ingest.Ender        = (*voiceCall)(nil)
+	_ ingest.Keeper       = (*voiceCall)(nil)
+)
+
+func (v *voiceCall) AddParty(p ingest.Party, f codec.Format, channel int) (ingest.Sink, error) {
+	return v.ing.AddParty(p, f, channel)
+}
+
+func (v *voiceCall) Ended() <-chan struct{} { return v.ing.Ended() }
+func (v *voiceCall) KeepAlive()             { v.ing.KeepAlive() }
+
+// Close ends the conversation (the call is over), then the engagement.
+func (v *voiceCall) Close(err error) {
+	if c := v.conv.Load(); c != nil {
+		c.Close()
+	}
+	v.ing.Close(err)
+}
+
+// DTMF passes a digit to the bot. The event records only that a key was
+// pressed: a bot's digits are slot values (account numbers, PINs), kept
+// sealed with its result.
+func (v *voiceCall) DTMF(p ingest.Party, digit string) {
+	v.ing.live.Publish("dtmf", map[string]any{"party": string(p), "masked": true})
+	if c := v.conv.Load(); c != nil {
+		c.DTMF(digit)
+	}
+}
+
+// hear passes the caller's segments to the runtime.
+func (v *voiceCall) hear(s pipeline.Segment) {
+	c := v.conv.Load()
+	if c == nil || s.Party != string(ingest.PartyCustomer) || s.Revises != 0 {
+		return
+	}
+	end := time.Now()
+	if o := v.pe.Origin(); !o.IsZero() {
+		end = o.Add(time.Duration(s.EndMs) * time.Millisecond)
+	}
+	c.Hear(voice.Heard{Text: s.Text, Final: s.Final, End: end})
+}
+
+// botBrain is a bot session seen by the voice runtime.
+type botBrain struct {
+	c          *conversation
+	lexicon    map[string]string
+	target     string
+	noInputEnd string
+}
+
+func (b *botBrain) Greet(context.Context) voice.Reply {
+	return b.reply(b.c.sess.Greeting())
+}
+
+func (b *botBrain) Hear(ctx context.Context, in voice.Input) voice.Reply {
+	c := b.c
+	if in.Partial {
+		// Acting on a partial hypothesis would commit the session to
+		// words the caller may not end up saying: the session decides on
+		// whole turns only.
+		return voice.Reply{Defer: true}
+	}
+	c.lastActivity.Store(time.Now().UnixNano())
+	if !c.active.Load() {
+		return voice.Reply{}
+	}
+	switch {
+	case !c.svc.d.controls.EnabledForQueue(featureVirtualAgent, c.queue):
+		return b.reply(c.sess.Handover("virtual_agent_off", c.sess.Unavailable()))
+	case in.Kind == voice.InputNoInput && b.noInputEnd == "end":
+		return voice.Reply{End: "no_input"}
+	case in.Kind == voice.InputNoInput:
+		return b.reply(c.sess.Handover("no_input", c.sess.Unavailable()))
+	}
+	return b.reply(c.sess.Handle(ctx, bot.Input{Text: in.Text, Time: in.At, Agentic: true}))
+}
+
+// reply turns a bot turn into what the runtime does: its messages spoken
+// (with the bot's lexicon), DTMF collection when the slot it asks for
+// takes digits, the hand-over to the queue's transfer target.
+func (b *botBrain) reply(t bot.Turn) voice.Reply {
+	var r voice.Reply
+	for _, m := range t.Messages {
+		r.Say = append(r.Say, respell(m.Text, b.lexicon))
+	}
+	if _, _, dt, ok := b.c.sess.Asking(); ok && dt != nil {
+		r.Digits = &voice.DigitSpec{Max: dt.Max, Terminator: dt.Terminator}
+	}
+	switch {
+	case t.Handover != nil:
+		b.c.active.Store(false)
+		b.c.mu.Lock()
+		b.c.handover, b.c.handedAt = t.Handover, time.Now().UTC()
+		b.c.mu.Unlock()
+		r.Handover = &voice.Handover{Reason: t.Handover.Reason, Target: b.target}
+	case t.End != "":
+		b.c.active.Store(false)
+		r.End = t.End
+	}
+	return r
+}
+
+// respell applies a lexicon to whole words (case-insensitive).
+func respell(text string, lex map[string]string) string {
+	if len(lex) == 0 {
+		return text
+	}
+	words := strings.FieldsFunc(text, func(r rune) bool { return r == ' ' })
+	for i, w := range words {
+		core := strings.TrimRight(w, ".,;:!?")
+		for k, v := range lex {
+			if strings.EqualFold(core, k) {
+				words[i] = v + w[len(core):]
+				break
+			}
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// voiceTranscript stores the bot's prompts as the engagement's bot
+// segments, timed on its media clock, and publishes the hand-over with the
+// bot's transcript and slots for the agent.
+type voiceTranscript struct {
+	c  *conversation
+	pe *pipeline.Engagement
+
+	mu sync.Mutex
+	// +checklocks:mu
+	lastEnd int64
+}
+
+func (t *voiceTranscript) BotSaid(text string, start, end time.Time) {
+	o := t.pe.Origin()
+	if o.IsZero() {
+		o = t.c.live.Engagement().Start
+	}
+	s, e := start.Sub(o).Milliseconds(), end.Sub(o).Milliseconds()
+	t.mu.Lock()
+	s = max(s, 0, t.lastEnd)
+	e = max(e, s)
+	t.lastEnd = e
+	t.mu.Unlock()
+	seg := store.Segment{Speaker: string(inference.PartyBot), StartMs: s, EndMs: e, Text: text}
+	if err := t.c.live.SubmitWait(t.c.ctx, seg); err != nil && t.c.ctx.Err() == nil && !errors.Is(err, hub.ErrNotLive) {
+		t.c.svc.log.Error("bot prompt not stored", "engagement", t.c.live.ID(), "err", err)
+	}
+	t.c.live.Publish(EventBotMessage, botMessage{Text: text, Kind: "voice"})
+}
+
+func (t *voiceTranscript) Ended(kind, reason string, transferred bool) {
+	c := t.c
+	if kind != "handover" {
+		return
+	}
+	c.mu.Lock()
+	h := c.handover
+	c.mu.Unlock()
+	if h == nil {
+		h = &bot.Handover{Reason: reason, Slots: c.sess.Slots()}
+	}
+	e := c.live.Engagement()
+	flags := append(slices.Clone(e.Flags), flagHandover)
+	if err := c.svc.d.store.SetFlags(context.WithoutCancel(c.ctx), e.ID, flags); err != nil {
+		c.svc.log.Error("hand-over flag not stored", "engagement", e.ID, "err", err)
+	}
+	c.live.Publish(EventBotHandover, map[string]any{"bot": c.bot, "version": c.version, "reason": h.Reason, "intent": h.Intent,
+		"slots": h.Slots, "transferred": transferred})
+}
+
+// newTTSEngines builds the speech synthesisers the bots may name.
+func newTTSEngines(d *Daemon) map[string]tts.Engine {
+	return map[string]tts.Engine{}
+}
