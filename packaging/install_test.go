@@ -72,7 +72,7 @@ func TestInstallOnCleanDebian(t *testing.T) {
 	if out, err := inRoot("apt-get", "-f", "install", "-y", "--no-install-recommends"); err != nil {
 		t.Fatalf("apt-get -f install: %v\n%s", err, out)
 	}
-	status := in("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Version}\n", "earshot", "pocketsphinx-en-us", "libpocketsphinx3", "adduser")
+	status := in("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Version}\n", "earshot", "pocketsphinx-en-us", "libpocketsphinx3", "libflite1", "libespeak-ng1", "adduser")
 	for _, l := range strings.Split(strings.TrimSpace(status), "\n") {
 		if !strings.HasPrefix(l, "ii ") {
 			t.Errorf("dpkg-query: %q, want installed (ii)", l)

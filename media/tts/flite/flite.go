@@ -1,0 +1,309 @@
+// Package flite is the built-in text-to-speech engine: CMU Flite through
+// cgo (Debian flite1-dev at build time, libflite1 at run time) with the
+// four US English voices Debian ships (cmu_us_slt, cmu_us_kal16,
+// cmu_us_awb, cmu_us_rms).
+//
+// Flite keeps process-global state (the lexicon and its caches, the
+// voice list, its error jump buffer) and a voice's feature set is written
+// during synthesis (the streaming callback is a voice feature), so the
+// engine serialises synthesis process-wide. It does so sentence by
+// sentence: a long prompt holds the lock for one sentence at a time and
+// other calls' sentences interleave with it. At Flite's speed (see the
+// benchmark, a few hundredths of a second of CPU per second of speech)
+// one core carries dozens of calls in real time.
+//
+// Audio is streamed: Flite's audio streaming callback hands over each
+// piece of waveform as it is synthesised; it is resampled from the
+// voice's native rate to the requested one and passed on in chunks.
+package flite
+
+/*
+#cgo CFLAGS: -I/usr/include/flite
+#cgo LDFLAGS: -lflite_cmu_us_slt -lflite_cmu_us_kal16 -lflite_cmu_us_awb -lflite_cmu_us_rms -lflite_usenglish -lflite_cmulex -lflite -lm
+#include <stdint.h>
+#include <stdlib.h>
+#include <flite.h>
+
+cst_voice *register_cmu_us_slt(const char *voxdir);
+cst_voice *register_cmu_us_kal16(const char *voxdir);
+cst_voice *register_cmu_us_awb(const char *voxdir);
+cst_voice *register_cmu_us_rms(const char *voxdir);
+
+extern int goFliteChunk(uintptr_t h, short *samples, int n, int rate, int last);
+
+static int earshot_flite_chunk(const cst_wave *w, int start, int size, int last, cst_audio_streaming_info *asi) {
+	return goFliteChunk((uintptr_t)asi->userdata, w->samples + start, size, w->sample_rate, last);
+}
+
+static cst_voice *earshot_flite_register(int which) {
+	cst_voice *v = NULL;
+	switch (which) {
+	case 0: v = register_cmu_us_slt(NULL); break;
+	case 1: v = register_cmu_us_kal16(NULL); break;
+	case 2: v = register_cmu_us_awb(NULL); break;
+	case 3: v = register_cmu_us_rms(NULL); break;
+	}
+	if (v == NULL) return NULL;
+	cst_audio_streaming_info *asi = new_audio_streaming_info();
+	asi->asc = earshot_flite_chunk;
+	// The voice's feature set owns asi from here on.
+	feat_set(v->features, "streaming_info", audio_streaming_info_val(asi));
+	return v;
+}
+
+// earshot_flite_speak synthesises text with v, streaming through the
+// callback with handle h. It returns 0, or -1 when Flite produced no
+// utterance.
+static int earshot_flite_speak(cst_voice *v, const char *text, uintptr_t h) {
+	const cst_val *sv = feat_val(v->features, "streaming_info");
+	cst_audio_streaming_info *asi = val_audio_streaming_info(sv);
+	asi->userdata = (void *)h;
+	cst_utterance *u = flite_synth_text(text, v);
+	asi->userdata = NULL;
+	if (u == NULL) return -1;
+	delete_utterance(u);
+	return 0;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
+	"unsafe"
+
+	"github.com/earshot/earshot/media/tts"
+)
+
+// Voices are the voices the engine offers, in Debian flite1-dev.
+var Voices = []string{"cmu_us_slt", "cmu_us_kal16", "cmu_us_awb", "cmu_us_rms"}
+
+// DefaultVoice is the default English voice, chosen by round-trip word
+// error rate on the development half of the TTS eval (see eval_test.go).
+const DefaultVoice = "cmu_us_slt"
+
+// Config configures the engine.
+type Config struct {
+	// DefaultVoice is used when a request names none.
+	DefaultVoice string `json:"default_voice"`
+	// MaxChunkChars bounds the text of one synthesis call (see
+	// tts.Sentences); 0 uses tts.DefaultMaxChunkChars.
+	MaxChunkChars int `json:"max_chunk_chars"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{DefaultVoice: DefaultVoice} }
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if voiceIndex(c.DefaultVoice) < 0 {
+		return fmt.Errorf("flite: default_voice %q is not one of %s", c.DefaultVoice, strings.Join(Voices, ", "))
+	}
+	if c.MaxChunkChars < 0 {
+		return fmt.Errorf("flite: max_chunk_chars must not be negative, got %d", c.MaxChunkChars)
+	}
+	return nil
+}
+
+func voiceIndex(name string) int {
+	for i, v := range Voices {
+		if v == name {
+			return i
+		}
+	}
+	return -1
+}
+
+var (
+	// mu serialises every call into Flite (see the package comment).
+	mu       sync.Mutex
+	initOnce sync.Once
+	voices   [4]*C.cst_voice
+	regOnce  [4]sync.Once
+)
+
+// voice returns the registered voice i, registering it on first use.
+// The caller holds mu.
+func voice(i int) (*C.cst_voice, error) {
+	initOnce.Do(func() { C.flite_init() })
+	regOnce[i].Do(func() { voices[i] = C.earshot_flite_register(C.int(i)) })
+	if voices[i] == nil {
+		return nil, fmt.Errorf("flite: voice %s did not register", Voices[i])
+	}
+	return voices[i], nil
+}
+
+// Engine is the Flite engine. It is safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	logger *slog.Logger
+}
+
+// New returns the engine; it registers the default voice so that a
+// broken installation fails at start, not on the first call.
+func New(cfg Config, logger *slog.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mu.Lock()
+	_, err := voice(voiceIndex(cfg.DefaultVoice))
+	mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, logger: logger}, nil
+}
+
+// Name implements tts.Engine.
+func (e *Engine) Name() string { return "flite" }
+
+// Voices lists the engine's voices.
+func (e *Engine) Voices() []string { return append([]string(nil), Voices...) }
+
+// synth is the state of one synthesis call, reached from the streaming
+// callback through a cgo.Handle.
+type synth struct {
+	ctx  context.Context
+	q    *tts.Queue
+	rate atomic.Int32 // the voice's native rate, learnt from the first chunk
+	stop atomic.Bool  // set when the receiver failed: stop synthesising
+}
+
+// ErrUnknownVoice is returned for a voice the engine does not have.
+var ErrUnknownVoice = errors.New("flite: unknown voice")
+
+// Synthesize implements tts.Engine. Only English is spoken; a request in
+// another language is refused (the front routes those to espeak-ng).
+//
+// Synthesis runs on a goroutine of its own (it holds the process-wide
+// Flite lock sentence by sentence); the chunks reach fn on the caller's
+// goroutine through a queue, so a receiver that paces playback never
+// holds the lock.
+func (e *Engine) Synthesize(ctx context.Context, req tts.Request, fn func(pcm []int16) error) error {
+	if err := tts.CheckRequest(req); err != nil {
+		return err
+	}
+	if req.Lang != "" && !strings.HasPrefix(strings.ToLower(req.Lang), "en") {
+		return fmt.Errorf("flite: language %q is not spoken (English only)", req.Lang)
+	}
+	name := req.Voice
+	if name == "" {
+		name = e.cfg.DefaultVoice
+	}
+	vi := voiceIndex(name)
+	if vi < 0 {
+		return fmt.Errorf("%w %q", ErrUnknownVoice, name)
+	}
+	s := &synth{ctx: ctx, q: tts.NewQueue()}
+	h := cgo.NewHandle(s)
+	defer h.Delete()
+	sentences := tts.Sentences(clean(req.Text), e.cfg.MaxChunkChars)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var err error
+		for _, sentence := range sentences {
+			if err = ctx.Err(); err != nil || s.stop.Load() {
+				break
+			}
+			if err = speak(vi, sentence, h); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		s.q.Close(err)
+	}()
+	err := e.drain(s, req.Rate, fn)
+	if err != nil {
+		s.stop.Store(true)
+	}
+	<-done
+	return err
+}
+
+// drain hands the queued chunks to fn at the requested rate.
+func (e *Engine) drain(s *synth, rate int, fn func([]int16) error) error {
+	var out *tts.Output
+	for {
+		chunks, done, err := s.q.Next()
+		if done {
+			if err != nil {
+				return err
+			}
+			if out != nil {
+				return out.Flush()
+			}
+			return nil
+		}
+		if out == nil {
+			if out, err = tts.NewOutput(int(s.rate.Load()), rate, fn); err != nil {
+				return err
+			}
+		}
+		for _, c := range chunks {
+			if err := s.ctx.Err(); err != nil {
+				return err
+			}
+			if err := out.Write(c); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func speak(vi int, text string, h cgo.Handle) error {
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	mu.Lock()
+	defer mu.Unlock()
+	v, err := voice(vi)
+	if err != nil {
+		return err
+	}
+	if C.earshot_flite_speak(v, ctext, C.uintptr_t(h)) != 0 {
+		return fmt.Errorf("flite: synthesis of a %d-character sentence failed", len(text))
+	}
+	return nil
+}
+
+//export goFliteChunk
+func goFliteChunk(h C.uintptr_t, samples *C.short, n, rate, last C.int) C.int {
+	s := cgo.Handle(h).Value().(*synth)
+	if s.stop.Load() || s.ctx.Err() != nil {
+		return C.CST_AUDIO_STREAM_STOP
+	}
+	s.rate.CompareAndSwap(0, int32(rate))
+	if n > 0 {
+		// Copy out of Flite's buffer: it is reused once we return.
+		pcm := make([]int16, int(n))
+		copy(pcm, unsafe.Slice((*int16)(unsafe.Pointer(samples)), int(n)))
+		s.q.Push(pcm)
+	}
+	return C.CST_AUDIO_STREAM_CONT
+}
+
+// clean drops control characters (Flite reads them as words or stops at
+// NUL) and keeps the rest.
+func clean(text string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return ' '
+		}
+		return r
+	}, text)
+}
