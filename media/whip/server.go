@@ -133,7 +133,7 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 func (s *Server) Handler(base string) http.Handler {
 	base = strings.TrimSuffix(base, "/")
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, base, false) })
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, false) })
 	mux.HandleFunc("OPTIONS "+base, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Accept-Post", "application/sdp")
 		w.WriteHeader(http.StatusNoContent)
@@ -150,7 +150,7 @@ func (s *Server) Handler(base string) http.Handler {
 func (s *Server) VoiceHandler(base string) http.Handler {
 	base = strings.TrimSuffix(base, "/")
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, base, true) })
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, true) })
 	mux.HandleFunc("DELETE "+base+"/{id}", s.delete)
 	mux.HandleFunc("PATCH "+base+"/{id}", s.patch)
 	return mux
@@ -200,7 +200,7 @@ func (s *Server) refuseOn(w http.ResponseWriter, r *http.Request, status int, re
 	writeProblem(w, status, reason, detail)
 }
 
-func (s *Server) post(w http.ResponseWriter, r *http.Request, base string, twoWay bool) {
+func (s *Server) post(w http.ResponseWriter, r *http.Request, twoWay bool) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		s.refuse(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/sdp")
 		return
@@ -251,7 +251,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, base string, twoWa
 		return
 	}
 	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", base+"/"+ss.id)
+	w.Header().Set("Location", strings.TrimSuffix(r.URL.Path, "/")+"/"+ss.id) // base, its wildcards filled in
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
 }
