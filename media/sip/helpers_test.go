@@ -154,8 +154,9 @@ var (
 )
 
 // testServer starts a SIP server on loopback (UDP and TCP, ephemeral
-// ports) with a private RTP port range.
-func testServer(t *testing.T, mod func(*Config)) *env {
+// ports) with a private RTP port range; before runs on the server before
+// it starts.
+func testServer(t *testing.T, mod func(*Config), before ...func(*Server)) *env {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.UDP, cfg.TCP = "127.0.0.1:0", "127.0.0.1:0"
@@ -174,6 +175,9 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), reg, col)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(srv)
 	}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)

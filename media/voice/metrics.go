@@ -55,3 +55,16 @@ func newMetrics() *Metrics {
 		ttsErrors: prometheus.NewCounterVec(opts("tts_errors_total", "Prompts the synthesiser failed, by engine."), []string{"engine"}),
 	}
 }
+
+// BargeIns returns the barge-in counter (for tests and benchmarks).
+func (m *Metrics) BargeIns(source string) prometheus.Collector {
+	return m.bargeIns.WithLabelValues(source)
+}
+
+// Latency returns the turn latency histogram (for tests and benchmarks).
+func (m *Metrics) Latency() *prometheus.HistogramVec { return m.latency }
+
+// Dropped returns the dropped-inputs counter of a source.
+func (m *Metrics) Dropped(source string) prometheus.Collector {
+	return m.dropped.WithLabelValues(source)
+}
