@@ -81,3 +81,18 @@ func cutPoint(s string, max int) int {
 	}
 	return max
 }
+
+// StripControl replaces control characters (but line breaks and tabs)
+// and invalid UTF-8 with spaces: engines read them as words, or stop at
+// a NUL.
+func StripControl(text string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, text)
+}

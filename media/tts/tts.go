@@ -5,7 +5,10 @@
 // cache for static prompts.
 package tts
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Request is one prompt to speak.
 type Request struct {
@@ -30,4 +33,11 @@ type Engine interface {
 	// when the prompt is done, when ctx ends (ctx.Err()), or with fn's
 	// error.
 	Synthesize(ctx context.Context, req Request, fn func(pcm []int16) error) error
+}
+
+// CPUMeter is implemented by engines that synthesise on this machine and
+// measure the CPU time they spend (thread CPU time around the synthesis
+// calls), cumulative for the process.
+type CPUMeter interface {
+	CPUTime() time.Duration
 }

@@ -22,6 +22,7 @@ package flite
 #cgo LDFLAGS: -lflite_cmu_us_slt -lflite_cmu_us_kal16 -lflite_cmu_us_awb -lflite_cmu_us_rms -lflite_usenglish -lflite_cmulex -lflite -lm
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <flite.h>
 
 cst_voice *register_cmu_us_slt(const char *voxdir);
@@ -51,18 +52,25 @@ static cst_voice *earshot_flite_register(int which) {
 	return v;
 }
 
+static int64_t earshot_thread_cpu_ns(void) {
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 // earshot_flite_speak synthesises text with v, streaming through the
-// callback with handle h. It returns 0, or -1 when Flite produced no
-// utterance.
-static int earshot_flite_speak(cst_voice *v, const char *text, uintptr_t h) {
+// callback with handle h, and adds the thread CPU time it took to *cpu.
+// It returns 0, or -1 when Flite produced no utterance.
+static int earshot_flite_speak(cst_voice *v, const char *text, uintptr_t h, int64_t *cpu) {
+	int64_t t0 = earshot_thread_cpu_ns();
 	const cst_val *sv = feat_val(v->features, "streaming_info");
 	cst_audio_streaming_info *asi = val_audio_streaming_info(sv);
 	asi->userdata = (void *)h;
 	cst_utterance *u = flite_synth_text(text, v);
 	asi->userdata = NULL;
-	if (u == NULL) return -1;
-	delete_utterance(u);
-	return 0;
+	if (u != NULL) delete_utterance(u);
+	*cpu += earshot_thread_cpu_ns() - t0;
+	return u == NULL ? -1 : 0;
 }
 */
 import "C"
@@ -76,7 +84,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
+	"time"
 	"unsafe"
 
 	"github.com/earshot/earshot/media/tts"
@@ -127,7 +135,14 @@ var (
 	initOnce sync.Once
 	voices   [4]*C.cst_voice
 	regOnce  [4]sync.Once
+	// cpuNanos is the thread CPU time spent in Flite (the streaming
+	// callbacks included, which only copy), process-wide.
+	cpuNanos atomic.Int64
 )
+
+// CPUTime returns the CPU time spent synthesising with Flite in this
+// process (every Engine together: Flite is one per process).
+func (e *Engine) CPUTime() time.Duration { return time.Duration(cpuNanos.Load()) }
 
 // voice returns the registered voice i, registering it on first use.
 // The caller holds mu.
@@ -176,7 +191,6 @@ type synth struct {
 	ctx  context.Context
 	q    *tts.Queue
 	rate atomic.Int32 // the voice's native rate, learnt from the first chunk
-	stop atomic.Bool  // set when the receiver failed: stop synthesising
 }
 
 // ErrUnknownVoice is returned for a voice the engine does not have.
@@ -187,8 +201,8 @@ var ErrUnknownVoice = errors.New("flite: unknown voice")
 //
 // Synthesis runs on a goroutine of its own (it holds the process-wide
 // Flite lock sentence by sentence); the chunks reach fn on the caller's
-// goroutine through a queue, so a receiver that paces playback never
-// holds the lock.
+// goroutine (tts.Stream), so a receiver that paces playback never holds
+// the lock.
 func (e *Engine) Synthesize(ctx context.Context, req tts.Request, fn func(pcm []int16) error) error {
 	if err := tts.CheckRequest(req); err != nil {
 		return err
@@ -204,63 +218,15 @@ func (e *Engine) Synthesize(ctx context.Context, req tts.Request, fn func(pcm []
 	if vi < 0 {
 		return fmt.Errorf("%w %q", ErrUnknownVoice, name)
 	}
-	s := &synth{ctx: ctx, q: tts.NewQueue()}
+	s := &synth{ctx: ctx}
 	h := cgo.NewHandle(s)
 	defer h.Delete()
-	sentences := tts.Sentences(clean(req.Text), e.cfg.MaxChunkChars)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var err error
-		for _, sentence := range sentences {
-			if err = ctx.Err(); err != nil || s.stop.Load() {
-				break
-			}
-			if err = speak(vi, sentence, h); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = ctx.Err()
-		}
-		s.q.Close(err)
-	}()
-	err := e.drain(s, req.Rate, fn)
-	if err != nil {
-		s.stop.Store(true)
-	}
-	<-done
-	return err
-}
-
-// drain hands the queued chunks to fn at the requested rate.
-func (e *Engine) drain(s *synth, rate int, fn func([]int16) error) error {
-	var out *tts.Output
-	for {
-		chunks, done, err := s.q.Next()
-		if done {
-			if err != nil {
-				return err
-			}
-			if out != nil {
-				return out.Flush()
-			}
-			return nil
-		}
-		if out == nil {
-			if out, err = tts.NewOutput(int(s.rate.Load()), rate, fn); err != nil {
-				return err
-			}
-		}
-		for _, c := range chunks {
-			if err := s.ctx.Err(); err != nil {
-				return err
-			}
-			if err := out.Write(c); err != nil {
-				return err
-			}
-		}
-	}
+	return tts.Stream(ctx, tts.Sentences(tts.StripControl(req.Text), e.cfg.MaxChunkChars),
+		func(sentence string, q *tts.Queue) error {
+			s.q = q
+			return speak(vi, sentence, h)
+		},
+		func() int { return int(s.rate.Load()) }, req.Rate, fn)
 }
 
 func speak(vi int, text string, h cgo.Handle) error {
@@ -272,7 +238,10 @@ func speak(vi int, text string, h cgo.Handle) error {
 	if err != nil {
 		return err
 	}
-	if C.earshot_flite_speak(v, ctext, C.uintptr_t(h)) != 0 {
+	var cpu C.int64_t
+	r := C.earshot_flite_speak(v, ctext, C.uintptr_t(h), &cpu)
+	cpuNanos.Add(int64(cpu))
+	if r != 0 {
 		return fmt.Errorf("flite: synthesis of a %d-character sentence failed", len(text))
 	}
 	return nil
@@ -281,7 +250,7 @@ func speak(vi int, text string, h cgo.Handle) error {
 //export goFliteChunk
 func goFliteChunk(h C.uintptr_t, samples *C.short, n, rate, last C.int) C.int {
 	s := cgo.Handle(h).Value().(*synth)
-	if s.stop.Load() || s.ctx.Err() != nil {
+	if s.q.Stopped() || s.ctx.Err() != nil {
 		return C.CST_AUDIO_STREAM_STOP
 	}
 	s.rate.CompareAndSwap(0, int32(rate))
@@ -292,18 +261,4 @@ func goFliteChunk(h C.uintptr_t, samples *C.short, n, rate, last C.int) C.int {
 		s.q.Push(pcm)
 	}
 	return C.CST_AUDIO_STREAM_CONT
-}
-
-// clean drops control characters (Flite reads them as words or stops at
-// NUL) and keeps the rest.
-func clean(text string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return ' '
-		}
-		return r
-	}, text)
 }
