@@ -134,16 +134,17 @@ type mediaRouter struct {
 	whip     *whip.Server
 	// whipHandler serves the WHIP routes under /api/v1/ingest/whip.
 	whipHandler http.Handler
-	// whipVoice serves the voice widget's calls under /chat/{bot}/voice
-	// (voice_web.go); voiceWidgets maps them to their bots.
-	whipVoice    http.Handler
-	voiceWidgets widgetCalls
 	ws          *wsstream.Server
 	bridges     sync.WaitGroup
 	// Bot calls (voice.go): the speech synthesisers, made on first use.
 	voiceMetrics *voice.Metrics
 	ttsOnce      sync.Once
 	tts          map[string]tts.Engine
+
+	// whipVoice serves the voice widget's calls under /chat/{bot}/voice
+	// (voice_web.go); voiceWidgets maps them to their bots.
+	whipVoice    http.Handler
+	voiceWidgets widgetCalls
 
 	mu sync.Mutex
 	// whipOwners ties each open WHIP session to the token that created it.
