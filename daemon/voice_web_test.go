@@ -506,3 +506,96 @@ func TestVoiceWidgetChromium(t *testing.T) {
 	}
 	waitUntil(t, "the call's session to end", func() bool { return td.media.whip.Sessions() == 0 })
 }
+
+// TestWebBotCallRefusals: web bot calls the daemon must refuse, each
+// answered with a problem (or a close status) and counted.
+func TestWebBotCallRefusals(t *testing.T) {
+	env := startBotEnv(t, nil)
+	td := env.td
+	key, err := td.store.Bot("card-services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(query, origin, body string) int {
+		req, _ := http.NewRequest("POST", td.URL+"/chat/card-services/voice"+query, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/sdp")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name, query, origin string
+		want                int
+		reason              string
+	}{
+		{"no key", "", "", 403, "key"},
+		{"old key", "?key=pk_old", "", 403, "key"},
+		{"foreign origin", "?key=" + key.WidgetKey, "https://evil.example", 403, "origin"},
+	} {
+		if got := post(tc.query, tc.origin, "v=0\r\n"); got != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
+		}
+		if v := metricValue(t, td, `earshot_bot_chat_refused_total{reason="`+tc.reason+`"}`); v == "" || v == "0" {
+			t.Errorf("%s: refusal %s not counted (%q)", tc.name, tc.reason, v)
+		}
+	}
+	// Key and origin right, SDP wrong: the WHIP server refuses and counts
+	// it, and the widget's slot is given back (max_sessions calls could
+	// otherwise be used up by bad offers).
+	for range 3 {
+		if got := post("?key="+key.WidgetKey, "https://www.bank.example", "not sdp"); got != 400 {
+			t.Fatalf("bad offer: status %d, want 400", got)
+		}
+	}
+	if v := metricValue(t, td, `earshot_whip_refusals_total{reason="bad_sdp"}`); v != "3" {
+		t.Errorf("bad offers counted %q, want 3", v)
+	}
+	td.bots.limits.mu.Lock()
+	n := td.bots.limits.widgets["card-services"]
+	td.bots.limits.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d widget slots held after refused offers, want 0", n)
+	}
+	req, _ := http.NewRequest("DELETE", td.URL+"/chat/card-services/voice/0123456789abcdef", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Errorf("DELETE of an unknown call: %v %v, want 404", resp, err)
+	}
+
+	// Twilio: a token without the bot's queue, an unknown bot, a raw PCM
+	// stream (no way to speak back).
+	loans := td.tokenFor(t, "loans-feed", RoleIngest, "loans")
+	dial := func(bot, token string) (*websocket.Conn, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(td.URL, "http")+"/api/v1/bots/"+bot+"/voice/twilio",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+		if err != nil {
+			return nil, resp.StatusCode
+		}
+		return ws, 101
+	}
+	if _, st := dial("card-services", loans); st != 403 {
+		t.Errorf("token without the bot's queue: %d, want 403", st)
+	}
+	if _, st := dial("no-such-bot", env.ingest); st != 404 {
+		t.Errorf("unknown bot: %d, want 404", st)
+	}
+	ws, st := dial("card-services", env.ingest)
+	if st != 101 {
+		t.Fatalf("bot stream: %d, want 101", st)
+	}
+	defer ws.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = ws.Write(ctx, websocket.MessageBinary, make([]byte, 320)) // PCM
+	_, _, err = ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "Twilio") {
+		t.Errorf("PCM on the bot route: %v, want a policy-violation close naming Twilio", err)
+	}
+}
