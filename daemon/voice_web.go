@@ -122,6 +122,8 @@ func (d *Daemon) voiceWebRoutes() []route {
 		{"POST", "/chat/{bot}/voice", nil, "The voice widget's WebRTC call (SDP offer in, answer out): the bot's public key, an allowed origin, rate limits", d.widgetVoice},
 		{"PATCH", "/chat/{bot}/voice/{id}", nil, "The voice widget's call: trickle ICE candidates", d.widgetVoiceSession},
 		{"DELETE", "/chat/{bot}/voice/{id}", nil, "The voice widget's call: hang up", d.widgetVoiceSession},
+		{"OPTIONS", "/chat/{bot}/voice", nil, "CORS preflight of the voice widget's call from an allowed site", d.widgetVoicePreflight},
+		{"OPTIONS", "/chat/{bot}/voice/{id}", nil, "CORS preflight of the voice widget's hang-up and trickle from an allowed site", d.widgetVoicePreflight},
 	}
 }
 
@@ -202,6 +204,7 @@ func (d *Daemon) widgetVoice(w http.ResponseWriter, r *http.Request, _ *Principa
 		d.widgetRefuse(w, r, http.StatusForbidden, "origin", fmt.Sprintf("origin %q may not call this bot", r.Header.Get("Origin")))
 		return
 	}
+	allowCORS(w, r)
 	if !d.bots.limits.openWidget(id, def.Widget.MaxSessions) {
 		d.widgetRefuse(w, r, http.StatusServiceUnavailable, "capacity", "the bot is at capacity; try again shortly")
 		return
@@ -286,5 +289,39 @@ func (d *Daemon) widgetVoiceSession(w http.ResponseWriter, r *http.Request, _ *P
 		d.widgetRefuse(w, r, http.StatusNotFound, "unknown_call", "no such call")
 		return
 	}
+	if _, def, _, err := d.widgetBot(r.Context(), r.PathValue("bot")); err == nil && originAllowed(r, def.Widget.AllowedOrigins) {
+		allowCORS(w, r)
+	}
 	d.media.whipVoice.ServeHTTP(w, r)
+}
+
+// widgetVoicePreflight answers a browser's CORS preflight for a site in
+// the bot's widget.allowed_origins (the call's POST carries an SDP body,
+// and the widget reads the answer's Location).
+func (d *Daemon) widgetVoicePreflight(w http.ResponseWriter, r *http.Request, _ *Principal) {
+	_, def, reason, err := d.widgetBot(r.Context(), r.PathValue("bot"))
+	if err != nil {
+		status := http.StatusForbidden
+		if reason == "unknown" {
+			status = http.StatusNotFound
+		}
+		d.widgetRefuse(w, r, status, reason, err.Error())
+		return
+	}
+	if !originAllowed(r, def.Widget.AllowedOrigins) {
+		d.widgetRefuse(w, r, http.StatusForbidden, "origin", fmt.Sprintf("origin %q may not call this bot", r.Header.Get("Origin")))
+		return
+	}
+	allowCORS(w, r)
+	w.Header().Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// allowCORS lets the request's (already checked) origin read the answer.
+func allowCORS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", normalizeOrigin(r.Header.Get("Origin")))
+	w.Header().Set("Access-Control-Expose-Headers", "Location")
+	w.Header().Add("Vary", "Origin")
 }

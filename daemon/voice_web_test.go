@@ -27,7 +27,8 @@ import (
 
 func init() {
 	policy["GET /api/v1/bots/{id}/voice/twilio"] = []Role{RoleAdmin, RoleIngest}
-	for _, k := range []string{"POST /chat/{bot}/voice", "PATCH /chat/{bot}/voice/{id}", "DELETE /chat/{bot}/voice/{id}"} {
+	for _, k := range []string{"POST /chat/{bot}/voice", "PATCH /chat/{bot}/voice/{id}", "DELETE /chat/{bot}/voice/{id}",
+		"OPTIONS /chat/{bot}/voice", "OPTIONS /chat/{bot}/voice/{id}"} {
 		policy[k] = nil
 		// Public, but refused without the bot's key, an allowed origin
 		// or an open call: not an authorisation outcome.
@@ -38,6 +39,8 @@ func init() {
 	namingSkip["GET /api/v1/bots/{id}/voice/twilio"] = "a WebSocket (voice_web_test.go)"
 	namingSkip["POST /chat/{bot}/voice"] = "SDP; needs a WebRTC peer (voice_web_test.go)"
 	namingSkip["PATCH /chat/{bot}/voice/{id}"] = "trickle ICE; needs a WebRTC peer"
+	namingSkip["OPTIONS /chat/{bot}/voice"] = "a CORS preflight: no body"
+	namingSkip["OPTIONS /chat/{bot}/voice/{id}"] = "a CORS preflight: no body"
 }
 
 // twilioCaller plays Twilio's side of a bidirectional stream against the
@@ -561,6 +564,21 @@ func TestWebBotCallRefusals(t *testing.T) {
 	td.bots.limits.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d widget slots held after refused offers, want 0", n)
+	}
+	// CORS preflight: the bot's allowed site gets it, another site not.
+	for origin, want := range map[string]int{"https://www.bank.example": 204, "https://evil.example": 403} {
+		req, _ := http.NewRequest("OPTIONS", td.URL+"/chat/card-services/voice", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		allowed := resp.Header.Get("Access-Control-Allow-Origin")
+		if resp.StatusCode != want || (want == 204) != (allowed == origin) {
+			t.Errorf("preflight from %s: %d, Access-Control-Allow-Origin %q; want %d", origin, resp.StatusCode, allowed, want)
+		}
 	}
 	req, _ := http.NewRequest("DELETE", td.URL+"/chat/card-services/voice/0123456789abcdef", nil)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
