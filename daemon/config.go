@@ -17,6 +17,7 @@ import (
 	"github.com/earshot/earshot/inference/builtin/intents"
 	"github.com/earshot/earshot/inference/kb"
 	"github.com/earshot/earshot/inference/ollama"
+	ttsengines "github.com/earshot/earshot/media/tts/engines"
 	"github.com/earshot/earshot/plugins"
 	"github.com/earshot/earshot/store"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	Translate TranslateConfig `yaml:"translate"`
 	// Redaction says what the pii_redaction feature removes.
 	Redaction RedactionConfig `yaml:"redaction"`
+	// TTS configures speech synthesis for voice bots: voices per language
+	// and bot, lexicons, the prompt cache, a neural server (media/tts).
+	TTS ttsengines.Config `yaml:"tts"`
 }
 
 // KBConfig bounds the knowledge base.
@@ -197,6 +201,7 @@ func DefaultConfig(forService bool) Config {
 		Sinks:     SinksConfig{RetryMin: Duration(time.Second), RetryMax: Duration(time.Hour), MaxAttempts: 30, PollInterval: Duration(time.Second)},
 		Translate: defaultTranslateConfig(),
 		Redaction: defaultRedactionConfig(),
+		TTS:       ttsengines.DefaultConfig(),
 	}
 }
 
@@ -207,6 +212,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Translate.Validate(); err != nil {
 		return err
+	}
+	if err := c.TTS.Validate(); err != nil {
+		return err // prefixed "tts:"
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {

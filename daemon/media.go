@@ -139,7 +139,10 @@ type mediaRouter struct {
 	// Bot calls (voice.go): the speech synthesisers, made on first use.
 	voiceMetrics *voice.Metrics
 	ttsOnce      sync.Once
-	tts          map[string]tts.Engine
+	tts          *tts.Front
+	ttsErr       error
+	log          *slog.Logger
+	reg          prometheus.Registerer
 
 	// whipVoice serves the voice widget's calls under /chat/{bot}/voice
 	// (voice_web.go); voiceWidgets maps them to their bots.
@@ -153,7 +156,7 @@ type mediaRouter struct {
 }
 
 func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer) (*mediaRouter, error) {
-	m := &mediaRouter{d: d, whipOwners: map[string]string{}}
+	m := &mediaRouter{d: d, whipOwners: map[string]string{}, log: logger, reg: reg}
 	m.engine = newEngines(cfg, logger, reg, d.controls.LocalModelsOnly)
 	var err error
 	if cfg.DomainLM.Enabled {

@@ -1,13 +1,13 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,16 +19,15 @@ import (
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/tts"
+	ttsengines "github.com/earshot/earshot/media/tts/engines"
 	"github.com/earshot/earshot/media/voice"
 	"github.com/earshot/earshot/store"
 )
 
 // VoiceConfig configures the calls the virtual agents answer (media.voice):
-// the turn-taking defaults (a bot's voice section overrides them), the
-// speech synthesiser and where hand-overs go.
+// the turn-taking defaults (a bot's voice section overrides them) and
+// where hand-overs go. The voices are the tts: section's.
 type VoiceConfig struct {
-	// Engine is the default speech synthesiser of bots that name none.
-	Engine string `yaml:"engine"`
 	// TransferTargets maps a queue to the SIP URI a handed-over call is
 	// transferred to (REFER); a queue without one ends the call with the
 	// hand-over's reason.
@@ -38,7 +37,7 @@ type VoiceConfig struct {
 
 // DefaultVoiceConfig returns the defaults.
 func DefaultVoiceConfig() VoiceConfig {
-	return VoiceConfig{Engine: "flite", Config: voice.DefaultConfig()}
+	return VoiceConfig{Config: voice.DefaultConfig()}
 }
 
 // UnmarshalYAML decodes a present section over the defaults.
@@ -89,17 +88,25 @@ type voiceOpener struct {
 
 var _ voice.Opener = voiceOpener{}
 
-// synthesizer returns the speech synthesiser named (the default when
-// empty); the engines are the daemon's (media.voice).
-func (m *mediaRouter) synthesizer(name string) (tts.Engine, error) {
-	if name == "" {
-		name = m.d.cfg.Media.Voice.Engine
+// synthesizer returns a bot's voice: the speech front (built on first
+// use from the tts: section) with the bot's voice and lexicon.
+func (m *mediaRouter) synthesizer(def bot.Definition) (tts.Engine, error) {
+	m.ttsOnce.Do(func() { m.tts, m.ttsErr = ttsengines.New(m.d.cfg.TTS, m.log, m.reg) })
+	if m.ttsErr != nil {
+		return nil, fmt.Errorf("speech synthesis: %w", m.ttsErr)
 	}
-	m.ttsOnce.Do(func() { m.tts = newTTSEngines(m.d) })
-	if e := m.tts[name]; e != nil {
-		return e, nil
+	var b tts.Bot
+	if v := def.Voice; v != nil {
+		b.Lexicon = v.Lexicon
+		if v.Engine != "" {
+			lang := cmp.Or(v.Lang, def.Language, "en")
+			b.Voices = map[string]tts.Voice{lang: {Engine: v.Engine, Voice: v.Voice}}
+		}
 	}
-	return nil, fmt.Errorf("speech synthesiser %q is not available", name)
+	if err := m.tts.SetBot(def.ID, b); err != nil {
+		return nil, fmt.Errorf("speech synthesis: bot %s: %w", def.ID, err)
+	}
+	return m.tts.ForBot(def.ID), nil
 }
 
 func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engagement, error) {
@@ -119,8 +126,8 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 		b.m.refused.WithLabelValues("feature_off").Inc()
 		return nil, &voiceStatusError{480, errBotFeatureOff.Error()}
 	}
-	cfg, engine, lexicon := o.settings(def)
-	synth, err := o.m.synthesizer(engine)
+	cfg := o.settings(def)
+	synth, err := o.m.synthesizer(def)
 	if err != nil {
 		return nil, &voiceStatusError{503, err.Error()}
 	}
@@ -152,7 +159,7 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 	b.convs[live.ID()] = conv
 	b.mu.Unlock()
 	vc.ing = &ingestEngagement{live: live, pe: pe}
-	brain := &botBrain{c: conv, lexicon: lexicon, target: d.cfg.Media.Voice.TransferTargets[def.Queue], noInputEnd: noInputEnd(def)}
+	brain := &botBrain{c: conv, target: d.cfg.Media.Voice.TransferTargets[def.Queue], noInputEnd: noInputEnd(def)}
 	rt, err := voice.Start(cctx, cfg, call, voice.Deps{Brain: brain, TTS: synth, Transcript: &voiceTranscript{c: conv, pe: pe},
 		Metrics: o.m.voiceMetrics, Logger: b.log})
 	if err != nil {
@@ -170,18 +177,12 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 
 // settings are a bot's turn-taking settings: the section's defaults with
 // the bot's voice section over them.
-func (o voiceOpener) settings(def bot.Definition) (voice.Config, string, map[string]string) {
-	vcfg := o.m.d.cfg.Media.Voice
-	cfg := vcfg.Config
-	engine := ""
+func (o voiceOpener) settings(def bot.Definition) voice.Config {
+	cfg := o.m.d.cfg.Media.Voice.Config
 	cfg.Lang = def.Language
 	v := def.Voice
 	if v == nil {
-		return cfg, engine, nil
-	}
-	engine = v.Engine
-	if v.Voice != "" {
-		cfg.Voice = v.Voice
+		return cfg
 	}
 	if v.Lang != "" {
 		cfg.Lang = v.Lang
@@ -201,7 +202,7 @@ func (o voiceOpener) settings(def bot.Definition) (voice.Config, string, map[str
 	if v.BargeIn != nil {
 		cfg.BargeIn = *v.BargeIn
 	}
-	return cfg, engine, v.Lexicon
+	return cfg
 }
 
 func noInputEnd(def bot.Definition) string {
@@ -268,7 +269,6 @@ func (v *voiceCall) hear(s pipeline.Segment) {
 // botBrain is a bot session seen by the voice runtime.
 type botBrain struct {
 	c          *conversation
-	lexicon    map[string]string
 	target     string
 	noInputEnd string
 }
@@ -301,12 +301,12 @@ func (b *botBrain) Hear(ctx context.Context, in voice.Input) voice.Reply {
 }
 
 // reply turns a bot turn into what the runtime does: its messages spoken
-// (with the bot's lexicon), DTMF collection when the slot it asks for
+// (the speech front applies the bot's lexicon), DTMF collection when the slot it asks for
 // takes digits, the hand-over to the queue's transfer target.
 func (b *botBrain) reply(t bot.Turn) voice.Reply {
 	var r voice.Reply
 	for _, m := range t.Messages {
-		r.Say = append(r.Say, respell(m.Text, b.lexicon))
+		r.Say = append(r.Say, m.Text)
 	}
 	if _, _, dt, ok := b.c.sess.Asking(); ok && dt != nil {
 		r.Digits = &voice.DigitSpec{Max: dt.Max, Terminator: dt.Terminator}
@@ -323,24 +323,6 @@ func (b *botBrain) reply(t bot.Turn) voice.Reply {
 		r.End = t.End
 	}
 	return r
-}
-
-// respell applies a lexicon to whole words (case-insensitive).
-func respell(text string, lex map[string]string) string {
-	if len(lex) == 0 {
-		return text
-	}
-	words := strings.FieldsFunc(text, func(r rune) bool { return r == ' ' })
-	for i, w := range words {
-		core := strings.TrimRight(w, ".,;:!?")
-		for k, v := range lex {
-			if strings.EqualFold(core, k) {
-				words[i] = v + w[len(core):]
-				break
-			}
-		}
-	}
-	return strings.Join(words, " ")
 }
 
 // voiceTranscript stores the bot's prompts as the engagement's bot
@@ -391,9 +373,4 @@ func (t *voiceTranscript) Ended(kind, reason string, transferred bool) {
 	}
 	c.live.Publish(EventBotHandover, map[string]any{"bot": c.bot, "version": c.version, "reason": h.Reason, "intent": h.Intent,
 		"slots": h.Slots, "transferred": transferred})
-}
-
-// newTTSEngines builds the speech synthesisers the bots may name.
-func newTTSEngines(d *Daemon) map[string]tts.Engine {
-	return map[string]tts.Engine{}
 }

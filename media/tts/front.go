@@ -77,7 +77,8 @@ func (b Bot) Validate() error {
 
 // Config configures the front.
 type Config struct {
-	// Voices is the site's voice per language; "en" is required.
+	// Voices is the site's voice per language; English not listed is
+	// spoken by Fallback.
 	Voices map[string]Voice `json:"voices"`
 	// OtherLanguages is the engine for languages neither the bot nor
 	// Voices lists, speaking the language by name (eSpeak NG's voices are
@@ -131,9 +132,6 @@ const DefaultEnglishVoice = "cmu_us_slt"
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if _, ok := c.Voices[defaultLang]; !ok {
-		return fmt.Errorf("tts: voices must name the %q voice", defaultLang)
-	}
 	for lang, v := range c.Voices {
 		if err := v.validate("voices." + lang); err != nil {
 			return err
@@ -283,7 +281,10 @@ func (f *Front) choose(b botState, lang string) (Voice, bool) {
 			return v, true
 		}
 	}
-	if f.cfg.OtherLanguages != "" {
+	switch {
+	case isEnglish(lang):
+		return f.cfg.Fallback, true
+	case f.cfg.OtherLanguages != "":
 		return Voice{Engine: f.cfg.OtherLanguages}, true
 	}
 	return Voice{}, false

@@ -366,7 +366,6 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*tts.Config){
-		"no english":        func(c *tts.Config) { c.Voices = map[string]tts.Voice{"es": {Engine: tts.EngineEspeak}} },
 		"unknown engine":    func(c *tts.Config) { c.Voices["fr"] = tts.Voice{Engine: "polly"} },
 		"neural fallback":   func(c *tts.Config) { c.Fallback = tts.Voice{Engine: tts.EngineHTTP} },
 		"bad voice":         func(c *tts.Config) { c.Voices["en"] = tts.Voice{Engine: tts.EngineFlite, Voice: "a b"} },

@@ -3,6 +3,15 @@
 // speaking the OpenAI-compatible speech API), reading numbers, dates,
 // amounts and card digits naturally, per-bot pronunciation lexicons and a
 // cache for static prompts.
+//
+// The voice runtime builds the front once (media/tts/engines.New from the
+// daemon's tts: section), tells it each bot's voices and lexicon
+// (Front.SetBot, from the bot's definition) and speaks with Front.Speak
+// (Prompt{Bot, Text, Lang, Rate, Static}) or, where a tts.Engine is
+// wanted, Front.ForBot(bot). Chunks arrive as soon as a sentence is
+// synthesised; a receiver may pace them (engines never hold a lock while
+// the receiver runs) and stops a prompt by cancelling ctx (barge-in) or
+// returning an error.
 package tts
 
 import (

@@ -40,14 +40,14 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Flite.Validate(); err != nil {
-		return err
+		return fmt.Errorf("tts: %w", err)
 	}
 	if err := c.Espeak.Validate(); err != nil {
-		return err
+		return fmt.Errorf("tts: %w", err)
 	}
 	if c.HTTP != nil {
 		if err := c.HTTP.Validate(); err != nil {
-			return err
+			return fmt.Errorf("tts: %w", err)
 		}
 	} else if c.uses(tts.EngineHTTP) {
 		return fmt.Errorf("tts: a voice uses %s but no http server is configured", tts.EngineHTTP)

@@ -1,0 +1,177 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/earshot/earshot/store"
+)
+
+// TestVoiceBotThroughDaemon: a SIP call to the card-services bot's
+// address is answered by the bot (its greeting arrives as RTP, spoken by
+// Flite), is an engagement in the bot's queue with the bot's flags, and
+// its transcript holds the greeting as a bot segment timed on the media
+// clock. The caller then hangs up.
+func TestVoiceBotThroughDaemon(t *testing.T) {
+	env := startBotEnv(t, nil)
+	td := env.td
+	s := startSIP(t, td, func(c *SIPConfig) {
+		c.RTPPortMin, c.RTPPortMax = 44100, 44199
+		c.Bots = map[string]string{"cards-bot": "card-services"}
+	})
+	sipConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sipConn.Close()
+	rtpConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtpConn.Close()
+	srv, _ := net.ResolveUDPAddr("udp", s.srv.UDPAddr())
+	local := sipConn.LocalAddr().String()
+	sdp := fmt.Sprintf("v=0\r\no=uac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\n"+
+		"a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", rtpConn.LocalAddr().(*net.UDPAddr).Port)
+	req := func(method, toTag string, cseq int, body string) string {
+		to := "<sip:cards-bot@" + srv.String() + ">"
+		if toTag != "" {
+			to += ";tag=" + toTag
+		}
+		ct := ""
+		if body != "" {
+			ct = "Content-Type: application/sdp\r\n"
+		}
+		return fmt.Sprintf("%s sip:cards-bot@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-vb-%d\r\nFrom: <sip:+15550001111@%s>;tag=caller1\r\n"+
+			"To: %s\r\nCall-ID: voicebot-1@test\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContact: <sip:uac@%s>\r\n%sContent-Length: %d\r\n\r\n%s",
+			method, srv, local, cseq, local, to, cseq, method, local, ct, len(body), body)
+	}
+	final := func() string {
+		buf := make([]byte, 65535)
+		sipConn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			n, err := sipConn.Read(buf)
+			if err != nil {
+				t.Fatalf("no final SIP response: %v", err)
+			}
+			if m := string(buf[:n]); strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") {
+				return m
+			}
+		}
+	}
+	sipConn.WriteTo([]byte(req("INVITE", "", 1, sdp)), srv)
+	res := final()
+	if !strings.HasPrefix(res, "SIP/2.0 200") || !strings.Contains(res, "a=sendrecv") {
+		t.Fatalf("INVITE answered:\n%s", res)
+	}
+	tag := regexp.MustCompile(`(?m)^To:.*;tag=([^;\r\n]+)`).FindStringSubmatch(res)
+	port := regexp.MustCompile(`m=audio (\d+) `).FindStringSubmatch(res)
+	if tag == nil || port == nil {
+		t.Fatalf("answer without a To tag or audio port:\n%s", res)
+	}
+	p, _ := strconv.Atoi(port[1])
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}
+	// The caller sends silence as a phone does, and counts the bot's RTP.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		silence := make([]byte, 160)
+		for i := range silence {
+			silence[i] = 0xff
+		}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			pk := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 7}, Payload: silence}
+			b, _ := pk.Marshal()
+			rtpConn.WriteTo(b, dst)
+		}
+	}()
+	got := 0
+	buf := make([]byte, 2048)
+	rtpConn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for got < 100 { // two seconds of the greeting
+		n, err := rtpConn.Read(buf)
+		if err != nil {
+			t.Fatalf("%d packets of the bot's greeting, then %v", got, err)
+		}
+		var pk rtp.Packet
+		if pk.Unmarshal(buf[:n]) == nil && pk.PayloadType == 0 && len(pk.Payload) == 160 {
+			got++
+		}
+	}
+	var list []store.Engagement
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=cards", nil, 200), &list)
+	if len(list) != 1 {
+		t.Fatalf("engagements %+v, want the call's in queue cards", list)
+	}
+	e := list[0]
+	if e.Channel != "voice" || !strings.Contains(strings.Join(e.Flags, ","), "bot:card-services") {
+		t.Errorf("engagement %+v, want a voice engagement flagged bot:card-services", e)
+	}
+	// Hang up once the greeting is stored.
+	var segs []store.Segment
+	deadline := time.Now().Add(60 * time.Second)
+	for len(segs) == 0 && time.Now().Before(deadline) {
+		_, all := transcriptText(t, td, td.Admin, e.ID)
+		for _, sg := range all {
+			if sg.Speaker == "bot" {
+				segs = append(segs, sg)
+			}
+		}
+		if len(segs) == 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if len(segs) == 0 || !strings.HasPrefix(segs[0].Text, "Hi, I'm the card services assistant") {
+		t.Fatalf("bot segments %+v, want the greeting", segs)
+	}
+	if sg := segs[0]; sg.StartMs < 0 || sg.EndMs <= sg.StartMs || sg.EndMs-sg.StartMs < 2000 {
+		t.Errorf("greeting segment %d-%d ms, want it timed over its audio on the media clock", sg.StartMs, sg.EndMs)
+	}
+	sipConn.WriteTo([]byte(req("BYE", tag[1], 2, "")), srv)
+	if res := final(); !strings.HasPrefix(res, "SIP/2.0 200") {
+		t.Errorf("BYE answered %q", strings.SplitN(res, "\r\n", 2)[0])
+	}
+	waitEnded(t, td, e.ID)
+}
+
+func TestVoiceConfigYAML(t *testing.T) {
+	cfg := DefaultConfig(false)
+	cfg.DataDir = t.TempDir()
+	err := ParseConfig([]byte("media:\n  voice:\n    transfer_targets: {cards: 'sip:cards@pbx.example.com'}\n    end_of_turn: 500ms\n    no_input_retries: 1\n"), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.Media.Voice
+	if v.TransferTargets["cards"] != "sip:cards@pbx.example.com" || v.EndOfTurn != 500*time.Millisecond || v.NoInputRetries != 1 ||
+		v.NoInput != 6*time.Second || !v.BargeIn {
+		t.Errorf("voice config %+v, want the keys given over the defaults", v)
+	}
+	if err := v.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	for _, bad := range []string{"transfer_targets: {cards: 'pbx cards'}", "end_of_turn: 20s", "max_digits: 0"} {
+		cfg := DefaultConfig(false)
+		err := ParseConfig([]byte("media:\n  voice:\n    "+bad+"\n"), &cfg)
+		if err == nil {
+			err = cfg.Media.Voice.Validate()
+		}
+		if name, _, _ := strings.Cut(bad, ":"); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want one naming %s", bad, err, name)
+		}
+	}
+}
