@@ -94,8 +94,9 @@ import (
 var Voices = []string{"cmu_us_slt", "cmu_us_kal16", "cmu_us_awb", "cmu_us_rms"}
 
 // DefaultVoice is the default English voice, chosen by round-trip word
-// error rate on the development half of the TTS eval (see eval_test.go).
-const DefaultVoice = "cmu_us_slt"
+// error rate on the development half of the TTS eval (see
+// tts.DefaultEnglishVoice).
+const DefaultVoice = "cmu_us_rms"
 
 // Config configures the engine.
 type Config struct {
