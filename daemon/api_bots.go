@@ -21,6 +21,7 @@ import (
 	"github.com/earshot/earshot/daemon/hub"
 	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/bot"
+	"github.com/earshot/earshot/inference/bot/nlu"
 	"github.com/earshot/earshot/inference/builtin/textclass"
 	"github.com/earshot/earshot/store"
 )
@@ -40,7 +41,8 @@ func (d *Daemon) botRoutes() []route {
 		{"DELETE", "/api/v1/bots/{id}", adminOnly, "Delete a bot and its versions (its conversations stay, as engagements)", d.deleteBot},
 		{"PUT", "/api/v1/bots/{id}/draft", adminOnly, "Replace a bot's draft (YAML or JSON); answers with its problems", d.putBotDraft},
 		{"POST", "/api/v1/bots/{id}/validate", adminOnly, "Validate the draft: every problem, named", d.validateBot},
-		{"POST", "/api/v1/bots/{id}/publish", adminOnly, "Validate, train and publish the draft as the next version (422 naming every problem)", d.publishBot},
+		{"POST", "/api/v1/bots/{id}/publish", adminOnly, "Validate, train and publish the draft as the next version (422 naming every problem); ?background=true answers 202 with a publish job", d.publishBot},
+		{"GET", "/api/v1/bots/{id}/publishes/{job}", adminOnly, "A background publish's state: queued, running, published (with the version), refused (with the problems) or failed", d.getPublishJob},
 		{"POST", "/api/v1/bots/{id}/rollback", adminOnly, "Make an earlier published version live again", d.rollbackBot},
 		{"GET", "/api/v1/bots/{id}/versions/{version}", adminOnly, "A published version's definition", d.getBotVersion},
 		{"GET", "/api/v1/bots/{id}/export", adminOnly, "Export the draft (or a version) as one YAML or JSON document", d.exportBot},
@@ -313,36 +315,78 @@ func (d *Daemon) publishBot(w http.ResponseWriter, r *http.Request, p *Principal
 		d.badRequest(w, r, 400, err.Error(), "draft")
 		return
 	}
-	d.publish(w, r, p, def)
+	switch r.URL.Query().Get("background") {
+	case "", "false":
+		d.publish(w, r, p, def)
+	case "true":
+		d.publishInBackground(w, r, p, def)
+	default:
+		d.badRequest(w, r, 400, "background must be true or false", "background")
+	}
 }
 
-// publish validates, trains and stores def as the bot's next version.
+// publish validates, trains and stores def as the bot's next version;
+// with ?background=true (publishBot only) it answers 202 at once and the
+// work goes on in a publish job (bots_publish.go).
 func (d *Daemon) publish(w http.ResponseWriter, r *http.Request, p *Principal, def bot.Definition) {
+	res, perr := d.publishDefinition(r.Context(), def, p.User.ID, d.auditBot(r, p, "bot.publish", def.ID))
+	switch {
+	case perr == nil:
+		writeJSON(w, 200, res)
+	case perr.problems != nil:
+		d.problemsProblem(w, r, http.StatusUnprocessableEntity, perr.Error(), perr.problems)
+	default:
+		d.storeError(w, r, perr.err)
+	}
+}
+
+// publishResult is what a publish gives.
+type publishResult struct {
+	ID          string       `json:"id"`
+	Version     int          `json:"version"`
+	Warnings    bot.Problems `json:"warnings"`
+	IntentModel nlu.Report   `json:"intent_model"`
+}
+
+// publishError is a refused publish: the definition's problems (422), or
+// another error (the store's).
+type publishError struct {
+	problems bot.Problems
+	detail   string
+	err      error
+}
+
+func (e *publishError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return e.detail
+}
+
+// publishDefinition validates, trains and stores def as the bot's next
+// version, published by user with the audit entry audit.
+func (d *Daemon) publishDefinition(ctx context.Context, def bot.Definition, user string, audit store.AuditEntry) (*publishResult, *publishError) {
 	publishMu.Lock()
 	defer publishMu.Unlock()
 	b, err := d.store.Bot(def.ID)
 	if err != nil {
-		d.storeError(w, r, err)
-		return
+		return nil, &publishError{err: err}
 	}
 	next := 1
 	for _, v := range b.Versions {
 		next = max(next, v.Version+1)
 	}
-	e, warnings, err := bot.NewEngine(r.Context(), bot.DefaultConfig(), def, next, d.bots.env(), d.bots.deps(def.Queue))
+	e, warnings, err := bot.NewEngine(ctx, bot.DefaultConfig(), def, next, d.bots.env(), d.bots.deps(def.Queue))
 	var inv *bot.InvalidError
 	switch {
 	case errors.As(err, &inv):
-		d.problemsProblem(w, r, http.StatusUnprocessableEntity, fmt.Sprintf("the definition has %d problem(s); nothing was published", len(inv.Problems)), inv.Problems)
-		return
+		return nil, &publishError{problems: inv.Problems, detail: fmt.Sprintf("the definition has %d problem(s); nothing was published", len(inv.Problems))}
 	case err != nil:
-		d.problemsProblem(w, r, http.StatusUnprocessableEntity, err.Error(), bot.Problems{{Path: "intents", Code: bot.CodeInvalid, Message: err.Error()}})
-		return
+		return nil, &publishError{problems: bot.Problems{{Path: "intents", Code: bot.CodeInvalid, Message: err.Error()}}, detail: err.Error()}
 	}
-	v, err := d.store.PublishBot(r.Context(), def.ID, canonical(def), def.Queue, p.User.ID, d.auditBot(r, p, "bot.publish", def.ID))
+	v, err := d.store.PublishBot(ctx, def.ID, canonical(def), def.Queue, user, audit)
 	if err != nil {
-		d.storeError(w, r, err)
-		return
+		return nil, &publishError{err: err}
 	}
 	if v == next {
 		ent := &engineEntry{ready: make(chan struct{}), e: e}
@@ -352,7 +396,7 @@ func (d *Daemon) publish(w http.ResponseWriter, r *http.Request, p *Principal, d
 		d.bots.mu.Unlock()
 	}
 	d.changes.Notify()
-	writeJSON(w, 200, map[string]any{"id": def.ID, "version": v, "warnings": orEmpty(warnings), "intent_model": e.NLUReport()})
+	return &publishResult{ID: def.ID, Version: v, Warnings: orEmpty(warnings), IntentModel: e.NLUReport()}, nil
 }
 
 func (d *Daemon) rollbackBot(w http.ResponseWriter, r *http.Request, p *Principal) {

@@ -327,6 +327,29 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
 		return
 	}
+	finish := func(stored bool) {}
+	if key := r.Header.Get(idemHeader); key != "" {
+		if len(key) > idemMaxLen {
+			d.badRequest(w, r, 400, fmt.Sprintf("%s longer than %d characters", idemHeader, idemMaxLen), idemHeader)
+			return
+		}
+		scoped := e.ID + "\x00" + p.Token.ID + "\x00" + key
+		ent, first, mismatch, err := d.idem.begin(r.Context(), scoped, []byte(req.Sender+"\x00"+req.Text))
+		switch {
+		case err != nil:
+			return // the client went away while waiting for the same post
+		case mismatch:
+			d.badRequest(w, r, 422, idemHeader+" was used for another message", idemHeader)
+			return
+		case !first:
+			w.Header().Set(idemReplayed, "true")
+			writeJSON(w, http.StatusCreated, map[string]any{"engagement": e.ID, "stored": true})
+			return
+		}
+		finish = func(stored bool) { d.idem.finish(scoped, ent, stored) }
+	}
+	stored := false
+	defer func() { finish(stored) }()
 	// The engagement sets the message's time when it takes it.
 	seg := store.Segment{Speaker: req.Sender, Text: req.Text, Final: true}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -344,6 +367,7 @@ func (d *Daemon) postMessage(w http.ResponseWriter, r *http.Request, p *Principa
 		d.storeError(w, r, err)
 		return
 	}
+	stored = true
 	writeJSON(w, http.StatusCreated, map[string]any{"engagement": e.ID, "stored": true})
 }
 

@@ -22,6 +22,9 @@ var (
 	qaRoles      = []Role{RoleAdmin, RoleSupervisor, RoleAnalyst}
 	qaAgentRoles = []Role{RoleAdmin, RoleSupervisor, RoleAnalyst, RoleAgent}
 	agentOnly    = []Role{RoleAgent}
+	// holdSetters may signal hold: the call control (ingest), the agent's
+	// desktop, staff.
+	holdSetters = []Role{RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest}
 )
 
 func (d *Daemon) qmRoutes() []route {
@@ -32,6 +35,7 @@ func (d *Daemon) qmRoutes() []route {
 		{"PUT", "/api/v1/scorecards/{id}", adminOnly, "Store a new version of a scorecard", d.putScorecard},
 		{"DELETE", "/api/v1/scorecards/{id}", adminOnly, "Archive a scorecard (a new, archived version)", d.archiveScorecard},
 		{"POST", "/api/v1/engagements/{id}/evaluations", qaRoles, "Evaluate an ended engagement with a scorecard now (audited)", d.evaluateEngagement},
+		{"PUT", "/api/v1/engagements/{id}/hold", holdSetters, "Put a live call (or one party's stream) on hold or resume it, for sources that do not signal hold themselves (audited)", d.putHold},
 		{"GET", "/api/v1/engagements/{id}/analytics", engagementReaders, "Interaction analytics view: summary, sentiment trend, next steps, callouts, topics, metrics (audited)", d.getInteraction},
 		{"GET", "/api/v1/evaluations", qaAgentRoles, "Evaluations in the caller's scope (scores and status, no content); agents see their own", d.listEvaluations},
 		{"GET", "/api/v1/evaluations/{id}", qaAgentRoles, "An evaluation with answers, justifications and evidence (audited)", d.getEvaluation},
@@ -825,4 +829,65 @@ func (d *Daemon) putQMSettings(w http.ResponseWriter, r *http.Request, p *Princi
 	}
 	d.quality.settings.Store(&s)
 	writeJSON(w, 200, s)
+}
+
+// holdRequest puts a call, or one party's stream, on hold (true) or
+// resumes it.
+type holdRequest struct {
+	Held  *bool  `json:"held"`
+	Party string `json:"party,omitempty"` // agent or customer; empty: the whole call
+}
+
+// putHold records hold signalled through the API: by the call control or
+// the agent's desktop for sources whose protocol carries no hold (WHIP,
+// WebSocket streams, Twilio Media Streams, segments posted through the
+// API). It takes the same path as a SIP re-INVITE: a hold event, and hold
+// time in the speaker metrics, timed on the call's media clock.
+func (d *Daemon) putHold(w http.ResponseWriter, r *http.Request, p *Principal) {
+	e, ok := d.lookupEngagement(w, r, p)
+	if !ok {
+		return
+	}
+	var req holdRequest
+	if !d.decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Held == nil {
+		d.badRequest(w, r, 400, "held is required (true or false)", "held")
+		return
+	}
+	party := req.Party
+	switch party {
+	case qm.PartyAgent, qm.PartyCustomer:
+	case "":
+		party = "call"
+	default:
+		d.badRequest(w, r, 400, "party must be agent or customer, or absent for the whole call", "party")
+		return
+	}
+	if e.Channel != "voice" {
+		d.badRequest(w, r, 400, "hold applies to calls; this engagement is "+e.Channel, "held")
+		return
+	}
+	l, live := d.hub.Get(e.ID)
+	if !live || l.Ended() {
+		writeProblem(w, r, http.StatusConflict, "not-live", "the engagement has ended")
+		return
+	}
+	at := d.quality.hold(e.ID, d.quality.mediaOrigin(e), party, *req.Held)
+	ev := map[string]any{"held": *req.Held, "at_ms": at}
+	if req.Party != "" {
+		ev["party"] = req.Party
+	}
+	l.Publish(EventHold, ev)
+	action := "engagement.hold.end"
+	if *req.Held {
+		action = "engagement.hold.start"
+	}
+	a := auditEntry(r, p, action, e.ID)
+	a.Engagement = e.ID
+	if err := d.store.AppendAudit(r.Context(), a); err != nil {
+		d.logger.Error("audit append failed", "action", action, "err", err)
+	}
+	writeJSON(w, 200, map[string]any{"held": *req.Held, "at_ms": at})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/inference"
 	"github.com/earshot/earshot/inference/ollama"
 	"github.com/earshot/earshot/inference/ollama/ollamatest"
 	"github.com/earshot/earshot/inference/qm"
@@ -541,5 +542,57 @@ func TestTopicLabelsByModel(t *testing.T) {
 	check(false)
 	if v := metricValue(t, td, `earshot_qm_failures_total{stage="topic_labels"}`); v == "" || v == "0" {
 		t.Errorf("failed labelling counted %q times, want at least 1", v)
+	}
+}
+
+// TestLiveMetricsMediaClock drives the live speaker metrics of a call fed
+// by the pipeline: ticks are timed on the call's media clock (the arrival
+// of its first media packet), not by the engagement's age, nothing is
+// published before media arrives, and a tick's figures count the silence
+// since the last turn.
+func TestLiveMetricsMediaClock(t *testing.T) {
+	td := startDaemon(t, nil)
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	e := &store.Engagement{ID: "e-clock", Queue: "cards", Channel: "voice", Start: start}
+	var origin time.Time // the first packet: none yet
+	td.quality.origins.Store(e.ID, func() time.Time { return origin })
+	defer td.quality.origins.Delete(e.ID)
+	s, ok := td.quality.Start(e).(*liveMetrics)
+	if !ok {
+		t.Fatal("no live metrics session for a call")
+	}
+	type event struct {
+		AtMS    int64
+		Metrics qm.Metrics
+	}
+	var got []event
+	emit := func(typ string, data any) {
+		if typ != EventMetrics {
+			return
+		}
+		d := data.(map[string]any)
+		got = append(got, event{d["at_ms"].(int64), d["metrics"].(qm.Metrics)})
+	}
+	s.Tick(t.Context(), 30000, emit)
+	if len(got) != 0 {
+		t.Fatalf("published before the first media packet: %+v", got)
+	}
+	origin = start.Add(6 * time.Second) // the pipeline opened 6 s after the engagement
+	conv := []inference.Utterance{{Party: "agent", StartMS: 0, EndMS: 3000, Text: "thank you for calling"}}
+	s.OnUtterance(t.Context(), conv, emit)
+	// 15 s of engagement age is 9 s of media: under two periods since
+	// the event at 3 s, nothing.
+	s.Tick(t.Context(), 15000, emit)
+	if len(got) != 1 || got[0].AtMS != 3000 {
+		t.Fatalf("events = %+v, want the first utterance's only", got)
+	}
+	// 20 s of age is 14 s of media: the silence from 3 s to 14 s counts.
+	s.Tick(t.Context(), 20000, emit)
+	if len(got) != 2 {
+		t.Fatalf("events = %+v, want a tick's at 14 s of media", got)
+	}
+	if last := got[1]; last.AtMS != 14000 || last.Metrics.DurationMS != 14000 || last.Metrics.NonTalkMS != 11000 {
+		t.Errorf("tick event at %d ms: duration %d ms, non-talk %d ms; want 14000, 14000, 11000",
+			last.AtMS, last.Metrics.DurationMS, last.Metrics.NonTalkMS)
 	}
 }

@@ -167,6 +167,8 @@ var inputRoutes = map[string]bool{
 	// api_qm_test.go, bots_test.go, api_wfm_test.go.
 	"POST /api/v1/scorecards": true, "POST /api/v1/bots": true, "POST /api/v1/wfm/schedules": true,
 	"GET /api/v1/reports/calibration": true, "POST /api/v1/topics/discover": true,
+	// Needs a live call (the walker's engagements are chats): qm_hold_test.go.
+	"PUT /api/v1/engagements/{id}/hold": true,
 }
 
 // contentFree routes never carry customer content, whoever calls them.
@@ -679,7 +681,9 @@ func TestAuthorizationWalker(t *testing.T) {
 		t.Run(strings.ReplaceAll(key, "/", "_"), func(t *testing.T) {
 			if allowed == nil {
 				code, body := w.do("", rt.Method, w.path(rt, kind, RoleAdmin, relOwn, false), "", "")
-				if code >= 400 && !(kind == targetDocument && code == 404) {
+				// A public route that refuses requests for reasons other
+				// than a token (publicRefusals) may refuse an empty one.
+				if code >= 400 && !(kind == targetDocument && code == 404) && !(publicRefusals[key] && code == 400) {
 					t.Errorf("public route = %d", code)
 				}
 				w.noCanary(t, key, RoleAdmin, body)

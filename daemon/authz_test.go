@@ -58,6 +58,7 @@ var policy = map[string][]Role{
 	"POST /api/v1/engagements/{id}/messages":    {RoleAdmin, RoleIngest, RoleAgent},
 	"GET /api/v1/engagements/{id}/unredacted":   {RoleCompliance},
 	"PUT /api/v1/engagements/{id}/payment-step": {RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest},
+	"PUT /api/v1/engagements/{id}/hold":         {RoleAdmin, RoleSupervisor, RoleAgent, RoleIngest},
 
 	"GET /api/v1/settings/redaction":                   {RoleAdmin},
 	"PUT /api/v1/settings/redaction/account":           {RoleAdmin},
@@ -244,6 +245,9 @@ var mediaInputRoutes = map[string]bool{
 	// Needs an engagement redacted with an unredacted copy (404 before
 	// one): redaction_test.go.
 	"GET /api/v1/engagements/{id}/unredacted": true,
+	// Needs a live call (the matrix's engagements are chats):
+	// api_qm_test.go TestHoldThroughAPI.
+	"PUT /api/v1/engagements/{id}/hold": true,
 }
 
 // TestAuthorizationMatrix calls every route with every role, with no

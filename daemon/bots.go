@@ -73,7 +73,9 @@ type botService struct {
 	// +checklocks:mu
 	waiting map[string][]*conversation
 
-	wg sync.WaitGroup // the conversations' goroutines
+	wg sync.WaitGroup // the conversations' and background publishes' goroutines
+
+	publishes publishJobs // background publishes (bots_publish.go)
 }
 
 type engineEntry struct {

@@ -18,6 +18,7 @@ func init() {
 		"PUT /api/v1/bots/{id}/draft":              {RoleAdmin},
 		"POST /api/v1/bots/{id}/validate":          {RoleAdmin},
 		"POST /api/v1/bots/{id}/publish":           {RoleAdmin},
+		"GET /api/v1/bots/{id}/publishes/{job}":    {RoleAdmin},
 		"POST /api/v1/bots/{id}/rollback":          {RoleAdmin},
 		"GET /api/v1/bots/{id}/versions/{version}": {RoleAdmin},
 		"GET /api/v1/bots/{id}/export":             {RoleAdmin},
@@ -62,6 +63,9 @@ func init() {
 	namingSkip["GET /chat/{bot}/widget.js"] = "a script"
 	namingSkip["GET /chat/{bot}/ws"] = "a WebSocket (bots_test.go walks its frames)"
 	namingSkip["GET /api/v1/bots/{id}/chat"] = "a WebSocket (bots_test.go walks its frames)"
+	// Needs a background publish job: TestBotBackgroundPublish.
+	mediaInputRoutes["GET /api/v1/bots/{id}/publishes/{job}"] = true
+	namingSkip["GET /api/v1/bots/{id}/publishes/{job}"] = "needs a publish job: TestBotBackgroundPublish"
 }
 
 // publicRefusals are public routes that refuse requests for reasons other

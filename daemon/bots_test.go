@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -918,4 +919,63 @@ func TestBotVersioningAndControls(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestBotBackgroundPublish: ?background=true answers 202 with a job at
+// once; the job's state goes to published with the new version (the bot
+// then runs it), or refused with the definition's problems; bad and
+// unknown job numbers are refused.
+func TestBotBackgroundPublish(t *testing.T) {
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q1"}, 201)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/bots", matrixBot("bg"), 201)
+	type job struct {
+		Job      int64
+		State    string
+		Result   *struct{ Version int }
+		Problems []struct{ Path, Code string }
+	}
+	wait := func(location string) job {
+		t.Helper()
+		var j job
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			json.Unmarshal(td.mustCall(t, td.Admin, "GET", location, nil, 200), &j)
+			if j.State != "queued" && j.State != "running" {
+				return j
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("publish job %s still %s after 60 s", location, j.State)
+			}
+		}
+	}
+	var j job
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/bots/bg/publish?background=true", nil, 202), &j)
+	if j.Job == 0 || (j.State != "queued" && j.State != "running" && j.State != "published") {
+		t.Fatalf("accepted job = %+v", j)
+	}
+	loc := fmt.Sprintf("/api/v1/bots/bg/publishes/%d", j.Job)
+	if j = wait(loc); j.State != "published" || j.Result == nil || j.Result.Version != 1 {
+		t.Fatalf("job = %+v, want published as version 1", j)
+	}
+	var b struct{ Bot struct{ Published int } }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/bg", nil, 200), &b)
+	if b.Bot.Published != 1 {
+		t.Errorf("bot published version = %d, want 1", b.Bot.Published)
+	}
+	// A draft with a problem: the job is refused and names it.
+	broken := matrixBot("bg")
+	broken["flows"] = []map[string]any{{"name": "block", "steps": []map[string]any{{"goto": "nowhere"}}}}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/bots/bg/draft", broken, 200)
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/bots/bg/publish?background=true", nil, 202), &j)
+	if j = wait(fmt.Sprintf("/api/v1/bots/bg/publishes/%d", j.Job)); j.State != "refused" || len(j.Problems) == 0 {
+		t.Errorf("job of a broken draft = %+v, want refused with problems", j)
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/bg", nil, 200), &b)
+	if b.Bot.Published != 1 {
+		t.Errorf("bot published version = %d after a refused publish, want 1", b.Bot.Published)
+	}
+	td.mustCall(t, td.Admin, "GET", "/api/v1/bots/bg/publishes/x", nil, 400)
+	td.mustCall(t, td.Admin, "GET", "/api/v1/bots/bg/publishes/999", nil, 404)
+	td.mustCall(t, td.Admin, "GET", "/api/v1/bots/other/publishes/1", nil, 404)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/bots/bg/publish?background=maybe", nil, 400)
 }

@@ -297,9 +297,11 @@ func (m *mediaRouter) openWith(ctx context.Context, source string, q url.Values,
 		return nil, nil, err
 	}
 	live.Touch() // the media clock starts now: Open may have waited for a recogniser
+	d.quality.origins.Store(live.ID(), pe.Origin)
 	m.bridges.Add(1)
 	go func() {
 		defer m.bridges.Done()
+		defer d.quality.origins.Delete(live.ID())
 		m.bridge(live, pe, x.tap)
 	}()
 	return live, pe, nil

@@ -92,6 +92,7 @@ var namingSkip = map[string]string{
 	"GET /api/v1/backup/content":            "a database file",
 	"GET /api/v1/backup/keys":               "a database file",
 	"GET /api/v1/audit/export":              "JSON lines, walked line by line below",
+	"PUT /api/v1/engagements/{id}/hold":     "needs a live call: TestHoldThroughAPI",
 	"GET /api/v1/engagements/{id}/events":   "server-sent events, walked event by event below",
 	"POST /api/v1/ingest/whip":              "SDP; needs a WebRTC peer (media_test.go)",
 	"PATCH /api/v1/ingest/whip/{id}":        "trickle ICE; needs a WebRTC peer",

@@ -94,6 +94,10 @@ type quality struct {
 	holdMu sync.Mutex
 	holds  map[string]*holdState // +checklocks:holdMu
 	now    func() time.Time      // nil: time.Now; tests set it before any call
+	// origins are the media clocks of live calls fed by the pipeline:
+	// engagement ID -> func() time.Time, the arrival of the first media
+	// packet (zero until then).
+	origins sync.Map
 }
 
 // qmMetrics are aggregates for Prometheus: by queue, never by agent.
@@ -222,8 +226,23 @@ func (s *liveMetrics) OnUtterance(ctx context.Context, conv []inference.Utteranc
 }
 
 // Tick implements hub.Ticker: the silence grows while nobody speaks.
+// nowMS is the engagement's age; a call fed by the pipeline is timed on
+// its media clock instead (the zero of its segments' times), and not at
+// all before its first media packet.
 func (s *liveMetrics) Tick(ctx context.Context, nowMS int64, emit func(string, any)) {
-	if s.dirty && nowMS-s.last >= 2*liveMetricsEvery {
+	// Without a media clock (segments submitted through the API) the
+	// figures are republished only when turns came since the last event:
+	// the age is not the segments' clock, so the silence is not grown.
+	grows := false
+	if o, ok := s.q.origins.Load(s.e.ID); ok {
+		origin := o.(func() time.Time)()
+		if origin.IsZero() {
+			return
+		}
+		nowMS = s.e.Start.Add(time.Duration(nowMS) * time.Millisecond).Sub(origin).Milliseconds()
+		grows = len(s.turns) > 0
+	}
+	if (s.dirty || grows) && nowMS-s.last >= 2*liveMetricsEvery {
 		s.publish(nowMS, emit)
 	}
 }
@@ -234,7 +253,8 @@ func (s *liveMetrics) publish(at int64, emit func(string, any)) {
 	}
 	cfg := s.q.settings.Load().Metrics
 	hold, _ := s.q.holdsOf(s.e.ID, at, time.Time{}, false)
-	m := qm.Compute(cfg, qm.MetricsInput{Channel: s.e.Channel, Turns: s.turns, Hold: hold})
+	// Up to at: on a tick, the silence since the last turn counts.
+	m := qm.Compute(cfg, qm.MetricsInput{Channel: s.e.Channel, Turns: s.turns, Hold: hold, DurationMS: at})
 	s.last, s.dirty = at, false
 	emit(EventMetrics, map[string]any{"at_ms": at, "metrics": m})
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // EventHold is published when the source signals that a party's stream
-// of a call went on hold or resumed (SIP re-INVITE); data: party, held,
-// at_ms (the engagement's age).
+// of a call went on hold or resumed (SIP re-INVITE, or PUT
+// /engagements/{id}/hold); data: party (absent when the whole call was
+// put on hold through the API), held, at_ms (the call's media time).
 const EventHold = "hold"
 
 // maxHoldCalls bounds the calls whose hold state is kept in memory; a
@@ -111,6 +112,16 @@ func (q *quality) endedHolds(ctx context.Context, e *store.Engagement, end time.
 	}
 	json.Unmarshal(r.Payload, &m)
 	return m.Holds
+}
+
+// mediaOrigin is the zero of a live call's media clock: the arrival of
+// its first media packet when the pipeline feeds it (zero before that),
+// else its start (segments posted through the API are timed from it).
+func (q *quality) mediaOrigin(e store.Engagement) time.Time {
+	if o, ok := q.origins.Load(e.ID); ok {
+		return o.(func() time.Time)()
+	}
+	return e.Start
 }
 
 // clock is the quality analyzer's time.

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/earshot/earshot/inference/qm"
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
+	"github.com/earshot/earshot/store"
 )
 
 // TestSIPHoldInSpeakerMetrics: SIPp places a plain two-way call, streams
@@ -157,5 +161,161 @@ func TestHoldTracking(t *testing.T) {
 	now = origin
 	if got := q.hold("e2", time.Time{}, "agent", true); got != 0 {
 		t.Errorf("hold before any media at %d ms, want 0", got)
+	}
+}
+
+// TestHoldThroughAPI: a call streamed in real time through the Twilio
+// Media Streams WebSocket (whose protocol carries no hold) is put on hold
+// through PUT /engagements/{id}/hold by the call control 1.5 s into its
+// media and resumed 3 s later: hold events at those media times, one hold
+// of about 3 s in the speaker metrics. Bad input is refused naming the
+// field; another queue's source does not see the call; an ended call is
+// refused.
+func TestHoldThroughAPI(t *testing.T) {
+	conv := ingesttest.BuildConversation(t, 8000)
+	tracks := map[string][]byte{
+		"inbound":  conv.Encode(t, ingest.PartyCustomer, "mu-law", 8000),
+		"outbound": conv.Encode(t, ingest.PartyAgent, "mu-law", 8000),
+	}
+	td := startDaemon(t, nil)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "loans"}, 201)
+	tok := td.tokenFor(t, "twilio", RoleIngest, "cards")
+	other := td.tokenFor(t, "pbx-loans", RoleIngest, "loans")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(td.URL, "http")+"/api/v1/ingest/stream?access_token="+tok, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.CloseNow()
+	seq := 0
+	send := func(m map[string]any) {
+		seq++
+		m["sequenceNumber"] = strconv.Itoa(seq)
+		m["streamSid"] = "MZ1"
+		b, _ := json.Marshal(m)
+		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	c.Write(ctx, websocket.MessageText, []byte(`{"event":"connected","protocol":"Call","version":"1.0.0"}`))
+	send(map[string]any{"event": "start", "start": map[string]any{
+		"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1", "tracks": []string{"inbound", "outbound"},
+		"customParameters": map[string]string{"queue": "cards"},
+		"mediaFormat":      map[string]any{"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+	}})
+	var id string
+	hold := func(token string, body any, want int) []byte {
+		t.Helper()
+		return td.mustCall(t, token, "PUT", "/api/v1/engagements/"+id+"/hold", body, want)
+	}
+	const beforeMS, holdMS = 1500, 3000
+	media := func(i, ms int) {
+		for _, tr := range []string{"inbound", "outbound"} {
+			b := tracks[tr]
+			payload := make([]byte, 160)
+			for j := range payload {
+				payload[j] = 0xff // mu-law silence after the conversation
+			}
+			if i < len(b) {
+				copy(payload, b[i:min(i+160, len(b))])
+			}
+			send(map[string]any{"event": "media", "media": map[string]any{"track": tr, "chunk": strconv.Itoa(i/160 + 1),
+				"timestamp": strconv.Itoa(ms), "payload": base64.StdEncoding.EncodeToString(payload)}})
+		}
+	}
+	media(0, 0)
+	var list []store.Engagement
+	for deadline := time.Now().Add(10 * time.Second); len(list) == 0; time.Sleep(20 * time.Millisecond) {
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=cards", nil, 200), &list)
+		if time.Now().After(deadline) {
+			t.Fatal("the streamed call did not become an engagement")
+		}
+	}
+	id = list[0].ID
+	// The media clock starts when the pipeline takes the first packet
+	// (opening the recognisers may take seconds on a loaded machine);
+	// the call's timeline starts there.
+	for deadline := time.Now().Add(60 * time.Second); td.quality.mediaOrigin(list[0]).IsZero(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no media clock 60 s after the first packet")
+		}
+	}
+	for _, bad := range []struct {
+		body  any
+		field string
+	}{
+		{map[string]any{}, "held"},
+		{map[string]any{"held": true, "party": "bot"}, "party"},
+		{map[string]any{"held": "yes"}, "held"},
+	} {
+		var p struct{ Field string }
+		json.Unmarshal(hold(tok, bad.body, 400), &p)
+		if p.Field != bad.field {
+			t.Errorf("hold %v: problem field %q, want %q", bad.body, p.Field, bad.field)
+		}
+	}
+	hold(other, map[string]any{"held": true}, 404)
+	// Packets go out at the pace of their audio (a real-time source:
+	// the media clock and the call control's clock agree).
+	began := td.quality.mediaOrigin(list[0])
+	for i, ms := 160, 20; i < len(tracks["inbound"]) || ms < beforeMS+holdMS+1000; i, ms = i+160, ms+20 {
+		media(i, ms)
+		switch ms {
+		case beforeMS:
+			hold(tok, map[string]any{"held": true}, 200)
+		case beforeMS + holdMS:
+			hold(tok, map[string]any{"held": false}, 200)
+		}
+		if d := time.Duration(ms+20)*time.Millisecond - time.Since(began); d > 0 {
+			time.Sleep(d) // pacing the source, not synchronisation
+		}
+	}
+	send(map[string]any{"event": "stop", "stop": map[string]string{"accountSid": "AC1", "callSid": "CA1"}})
+	c.Close(websocket.StatusNormalClosure, "")
+	waitEnded(t, td, id)
+	hold(tok, map[string]any{"held": true}, 409)
+
+	var m qm.Metrics
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var res struct {
+			Results map[string]json.RawMessage `json:"results"`
+		}
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/results", nil, 200), &res)
+		if raw, ok := res.Results["speaker_metrics"]; ok {
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("speaker_metrics: %v (%s)", err, raw)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no speaker_metrics result 30 s after the end: %v", res.Results)
+		}
+	}
+	t.Logf("hold %d ms %+v in a call of %d ms", m.HoldMS, m.Holds, m.DurationMS)
+	if len(m.Holds) != 1 || m.HoldMS < holdMS-300 || m.HoldMS > holdMS+500 {
+		t.Fatalf("speaker metrics hold = %d ms in %+v, want one hold of about %d ms", m.HoldMS, m.Holds, holdMS)
+	}
+	if h := m.Holds[0]; h.StartMS < beforeMS-300 || h.StartMS > beforeMS+500 {
+		t.Errorf("hold %+v, want it to start about %d ms into the media", h, beforeMS)
+	}
+	var holds []struct {
+		Held bool  `json:"held"`
+		AtMS int64 `json:"at_ms"`
+	}
+	for _, ev := range readSSE(t, td.URL+"/api/v1/engagements/"+id+"/events", td.Admin, "", 0, 10*time.Second) {
+		if ev.Type == EventHold {
+			var h struct {
+				Held bool  `json:"held"`
+				AtMS int64 `json:"at_ms"`
+			}
+			json.Unmarshal([]byte(ev.Data), &h)
+			holds = append(holds, h)
+		}
+	}
+	if len(holds) != 2 || !holds[0].Held || holds[1].Held || holds[0].AtMS != m.Holds[0].StartMS || holds[1].AtMS != m.Holds[0].EndMS {
+		t.Errorf("hold events %+v, want a hold at %d ms and its resumption at %d ms", holds, m.Holds[0].StartMS, m.Holds[0].EndMS)
 	}
 }

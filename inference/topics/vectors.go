@@ -3,32 +3,9 @@ package topics
 import (
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/earshot/earshot/inference/builtin/textclass"
 )
-
-// stopwords are English function words and conversational fillers; they
-// make no word terms (they still shape character n-grams).
-var stopwords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(`a about above after again against all also am an and any are arent as at
-	be because been before being below between both but by can cant could couldnt did didnt do does doesnt
-	doing dont down during each few for from further had hadnt has hasnt have havent having he hed hell hes
-	her here heres hers herself him himself his how hows i id ill im ive if in into is isnt it its itself
-	lets me more most my myself no nor not of off on once only or other our ours ourselves out
-	over own same she should shouldnt so some such than that thats the their theirs
-	them themselves then there theres these they theyd theyll theyre theyve this those through to too under
-	until up very was wasnt we wed well were weve werent what whats when where which while who
-	whom why with wont would wouldnt you youd youll youre youve your yours yourself yourselves
-	yes yeah ok okay oh uh um hmm hi hello hey thanks thank please sure just really like
-	get got go going know think want need see let say said tell told will shall may might must
-	thing things something anything lot bit way much many actually maybe still now just
-	mr mrs ms sir madam bye goodbye alright gonna wanna`) {
-		m[w] = true
-	}
-	return m
-}()
 
 const (
 	fnvOffset = 14695981039346656037
@@ -62,7 +39,7 @@ func analyse(text string) rawTerms {
 	t := rawTerms{word: map[uint64]float64{}, char: map[uint64]float64{}, words: map[uint64]string{}}
 	var content []string
 	for _, w := range toks {
-		if !stopwords[w] && len(w) > 1 {
+		if !textclass.IsStopword(w) && len(w) > 1 {
 			content = append(content, w)
 		}
 		rs := []rune(" " + w + " ")

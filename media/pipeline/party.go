@@ -241,6 +241,11 @@ func (pt *Party) push(pcm []int16, silence int) error {
 type region struct {
 	fedStart   int64 // samples fed to the recogniser before the region
 	partyStart int64 // party sample index of the region's first sample
+	// speechFrom and speechTo are the party sample indexes of the VAD's
+	// speech frames in the region (pre-roll and hangover left out), set
+	// when the region ends (closed).
+	speechFrom, speechTo int64
+	closed               bool
 }
 
 // run is the party worker: resample -> VAD -> recogniser -> segments.
@@ -284,6 +289,38 @@ func (pt *Party) run() {
 		}
 		return pt.offset.Load() + (r.partyStart+s-r.fedStart)*1000/audio.RecognizerRate
 	}
+	// toSpeech moves a recogniser interval's edges that lie outside the
+	// speech of its (ended) region onto that speech: recognisers place
+	// word and utterance edges some tens of milliseconds into the pre-roll
+	// and hangover, which would make every stretch of talk too long and
+	// every silence too short.
+	toSpeech := func(startMs, endMs int64) (int64, int64) {
+		s := (startMs + endMs) / 2 * audio.RecognizerRate / 1000
+		for i := len(regions) - 1; i >= 0; i-- {
+			r := regions[i]
+			if r.fedStart > s {
+				continue
+			}
+			if !r.closed {
+				// The recogniser ended the utterance before the VAD's
+				// hangover did: the speech so far bounds it.
+				reg, from, to, ok := det.OpenSpeech()
+				if !ok || reg != r.partyStart {
+					break
+				}
+				r.speechFrom, r.speechTo = from, to
+			}
+			if r.speechTo <= r.speechFrom {
+				break
+			}
+			from := (r.speechFrom - r.partyStart + r.fedStart) * 1000 / audio.RecognizerRate
+			to := (r.speechTo - r.partyStart + r.fedStart + audio.RecognizerRate/1000 - 1) * 1000 / audio.RecognizerRate
+			startMs = min(max(startMs, from), to)
+			endMs = max(min(endMs, to), startMs)
+			break
+		}
+		return startMs, endMs
+	}
 	// finals maps the recogniser's IDs of final results that may be
 	// revised to the Seq of the segment they were delivered as.
 	finals := map[uint64]uint64{}
@@ -312,9 +349,11 @@ func (pt *Party) run() {
 			if r.Final && r.Text == "" {
 				continue
 			}
-			seg := Segment{Party: pt.opts.Name, StartMs: toEngagement(r.StartMs), EndMs: toEngagement(r.EndMs), Text: r.Text, Final: r.Final}
+			start, end := toSpeech(r.StartMs, r.EndMs)
+			seg := Segment{Party: pt.opts.Name, StartMs: toEngagement(start), EndMs: toEngagement(end), Text: r.Text, Final: r.Final}
 			for _, w := range r.Words {
-				w.StartMs, w.EndMs = toEngagement(w.StartMs), toEngagement(w.EndMs)
+				start, end := toSpeech(w.StartMs, w.EndMs)
+				w.StartMs, w.EndMs = toEngagement(start), toEngagement(end)
 				seg.Words = append(seg.Words, w)
 			}
 			if r.Revises != 0 {
@@ -393,6 +432,9 @@ func (pt *Party) run() {
 					return false
 				}
 			case vad.End:
+				if n := len(regions); n > 0 {
+					regions[n-1].speechFrom, regions[n-1].speechTo, regions[n-1].closed = ev.SpeechFrom, ev.SpeechTo, true
+				}
 				if !endUtt(arrived) {
 					return false
 				}

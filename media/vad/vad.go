@@ -8,6 +8,7 @@ package vad
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Config tunes the detector. Zero fields take the defaults of DefaultConfig.
@@ -90,6 +91,10 @@ type Event struct {
 	// Offset is the sample index (since the detector started) of PCM[0],
 	// or, for End, of the first sample after the region.
 	Offset int64
+	// SpeechFrom and SpeechTo (End only) bound the region's speech frames:
+	// the sample index of its first speech frame and of the first sample
+	// after its last one, without pre-roll and hangover.
+	SpeechFrom, SpeechTo int64
 }
 
 // Detector is a streaming voice activity detector for one mono stream. It
@@ -105,6 +110,10 @@ type Detector struct {
 	inRegion              bool
 	onset, silent, region int // frame counts
 	onsetBuf              []int16
+	speechFrom, speechTo  int64     // the open region's speech frames (sample indexes)
+	regionStart           int64     // sample index of the open region's first levelled frame
+	regionOffset          int64     // sample index of the open region's first sample (its first Audio's Offset)
+	regionLv              []float64 // levels of the open region's frames, pre-roll included
 }
 
 // New returns a detector for mono PCM at rate Hz.
@@ -142,7 +151,8 @@ func (d *Detector) Flush() []Event {
 		if len(d.pending) > 0 {
 			ev = append(ev, Event{Kind: Audio, PCM: append([]int16(nil), d.pending...), Offset: d.offset})
 		}
-		ev = append(ev, Event{Kind: End, Offset: d.offset + int64(len(d.pending))})
+		from, to := d.speechEdges()
+		ev = append(ev, Event{Kind: End, Offset: d.offset + int64(len(d.pending)), SpeechFrom: from, SpeechTo: to})
 		d.inRegion = false
 	}
 	d.offset += int64(len(d.pending))
@@ -182,10 +192,16 @@ func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 				d.inRegion = true
 				d.region = d.onset
 				d.silent = 0
+				d.speechTo = off + int64(len(f))
+				d.speechFrom = d.speechTo - int64(len(d.onsetBuf))
 				buf := make([]int16, 0, len(d.pre)+len(d.onsetBuf))
 				buf = append(append(buf, d.pre...), d.onsetBuf...)
 				start := off + int64(len(f)) - int64(len(buf))
 				ev = append(ev, Event{Kind: Audio, PCM: buf, Offset: start})
+				d.regionOffset = start
+				n := min(len(buf)/d.frame, len(d.levels))
+				d.regionStart = off + int64(len(f)) - int64(n*d.frame)
+				d.regionLv = append(d.regionLv[:0], d.levels[len(d.levels)-n:]...)
 				d.pre = d.pre[:0]
 				d.onset = 0
 				d.onsetBuf = d.onsetBuf[:0]
@@ -203,16 +219,84 @@ func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 		return ev
 	}
 	ev = append(ev, Event{Kind: Audio, PCM: append([]int16(nil), f...), Offset: off})
+	d.regionLv = append(d.regionLv, lvl)
 	d.region++
 	if speech {
 		d.silent = 0
+		d.speechTo = off + int64(len(f))
 	} else {
 		d.silent++
 	}
 	if d.silent >= frames(d.cfg.HangoverMs) || d.region >= frames(d.cfg.MaxRegionMs) {
 		d.inRegion = false
 		d.silent, d.region = 0, 0
-		ev = append(ev, Event{Kind: End, Offset: off + int64(len(f))})
+		from, to := d.speechEdges()
+		ev = append(ev, Event{Kind: End, Offset: off + int64(len(f)), SpeechFrom: from, SpeechTo: to})
 	}
 	return ev
+}
+
+// OpenSpeech returns, while a region is open, the Offset of its first
+// Audio event and its speech bounds so far (as End's SpeechFrom and
+// SpeechTo): a recogniser may end an utterance on its own during the
+// hangover, before End.
+func (d *Detector) OpenSpeech() (region, from, to int64, ok bool) {
+	if !d.inRegion {
+		return 0, 0, 0, false
+	}
+	from, to = d.speechEdges()
+	return d.regionOffset, from, to, true
+}
+
+// edgeMarginDB is how far above the quiet of its own region a frame must
+// be to count as a speech edge.
+const edgeMarginDB = 15
+
+// digitalSilenceDB: frames below it hold no signal at all (zeros, or the
+// last bit flickering), not the background of a recording or a line.
+const digitalSilenceDB = -90
+
+// speechEdges bounds the open region's speech more tightly than the
+// detector's own speech frames, whose threshold follows the noise floor
+// of the last seconds (over digital silence between recordings, or a
+// line that was silent, that floor is far below the recording's own
+// background, and the background counts as speech): the first and last
+// frames more than edgeMarginDB above the region's quiet (the 10th
+// percentile of its frames' levels, pre-roll and hangover included,
+// digital silence left out),
+// within the detector's speech frames.
+func (d *Detector) speechEdges() (from, to int64) {
+	from, to = d.speechFrom, d.speechTo
+	if len(d.regionLv) == 0 {
+		return from, to
+	}
+	var heard []float64 // frames that are not digital silence
+	for _, l := range d.regionLv {
+		if l > digitalSilenceDB {
+			heard = append(heard, l)
+		}
+	}
+	if len(heard) == 0 {
+		return from, to
+	}
+	slices.Sort(heard)
+	quiet := heard[len(heard)/10]
+	first, last := -1, -1
+	for i, l := range d.regionLv {
+		if l > quiet+edgeMarginDB && l > d.cfg.MinLevelDB {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return from, to
+	}
+	lf := d.regionStart + int64(first*d.frame)
+	lt := d.regionStart + int64((last+1)*d.frame)
+	if f, t := max(from, lf), min(to, lt); t > f {
+		return f, t
+	}
+	return from, to
 }

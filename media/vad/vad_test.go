@@ -42,7 +42,7 @@ func noise(n int, amp float64, seed uint64) []int16 {
 	return s
 }
 
-type span struct{ start, end int64 }
+type span struct{ start, end, speechFrom, speechTo int64 }
 
 func regions(t *testing.T, d *Detector, pcm []int16, chunk int) []span {
 	t.Helper()
@@ -63,7 +63,7 @@ func regions(t *testing.T, d *Detector, pcm []int16, chunk int) []span {
 				if cur == nil {
 					t.Fatal("End without Audio")
 				}
-				cur.end = ev.Offset
+				cur.end, cur.speechFrom, cur.speechTo = ev.Offset, ev.SpeechFrom, ev.SpeechTo
 				out = append(out, *cur)
 				cur = nil
 			}
@@ -113,7 +113,21 @@ func TestDetectorFindsSpeechInNoise(t *testing.T) {
 		if last.end < e2 || last.end > e2+int64(rate*0.6) {
 			t.Errorf("chunk %d: last region ends at %d, speech ends at %d", chunk, last.end, e2)
 		}
+		// The speech bounds leave out exactly the pre-roll (full after 2 s
+		// of noise) and the hangover, and lie within the speech.
+		if d := first.speechFrom - first.start; d != rate*300/1000 {
+			t.Errorf("chunk %d: first region's speech starts %d samples after the region, want the 300 ms pre-roll", chunk, d)
+		}
+		if d := last.end - last.speechTo; d != rate*500/1000 {
+			t.Errorf("chunk %d: last region ends %d samples after its speech, want the 500 ms hangover", chunk, d)
+		}
+		if first.speechFrom < s1 || last.speechTo > e2 {
+			t.Errorf("chunk %d: speech %d..%d outside the utterances %d..%d", chunk, first.speechFrom, last.speechTo, s1, e2)
+		}
 		for _, r := range got {
+			if r.speechFrom < r.start || r.speechTo > r.end || r.speechTo <= r.speechFrom {
+				t.Errorf("chunk %d: region %v: speech bounds outside the region", chunk, r)
+			}
 			if r.start < s2 && r.end > s2 && r.start < e1 {
 				t.Errorf("chunk %d: region %v bridges the 2 s pause (%d..%d)", chunk, r, e1, s2)
 			}
@@ -137,5 +151,81 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSpeechEdgesOverDigitalSilence: a recording (speech over its own
+// background) placed between stretches of digital silence, as when calls
+// are assembled from recordings or a line mutes. The detector's floor
+// falls to the silence, so the recording's background counts as speech
+// frames; the speech edges still lie at the speech (within two frames of
+// where the clean speech's level first and last rises 30 dB above its
+// background), not at the recording's ends.
+func TestSpeechEdgesOverDigitalSilence(t *testing.T) {
+	const rate = 16000
+	speech := espeak(t, "Hello, I would like to check the balance of my savings account.")
+	// The clean speech's own edges: 20 ms frames louder than -50 dBFS.
+	ref := func() (from, to int64) {
+		from, to = -1, -1
+		for i := 0; i+320 <= len(speech); i += 320 {
+			if levelDB(speech[i:i+320]) > -50 {
+				if from < 0 {
+					from = int64(i)
+				}
+				to = int64(i + 320)
+			}
+		}
+		return from, to
+	}
+	sFrom, sTo := ref()
+	lead := int64(2 * rate)
+	rec := append(noise(rate/2, 100, 5), speech...) // half a second of background first
+	rec = append(rec, noise(rate/2, 100, 6)...)
+	for i, v := range noise(len(rec), 100, 7) {
+		rec[i] = int16(max(-32768, min(32767, int(rec[i])+int(v))))
+	}
+	pcm := append(make([]int16, lead), rec...)
+	pcm = append(pcm, make([]int16, 2*rate)...)
+	speechAt := lead + int64(rate/2)
+	d, err := New(Config{}, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open bool
+	var got []span
+	var cur *span
+	for off := 0; off < len(pcm); off += 320 {
+		for _, ev := range d.Write(pcm[off:min(off+320, len(pcm))]) {
+			switch ev.Kind {
+			case Audio:
+				if cur == nil {
+					cur = &span{start: ev.Offset}
+				}
+			case End:
+				cur.end, cur.speechFrom, cur.speechTo = ev.Offset, ev.SpeechFrom, ev.SpeechTo
+				got = append(got, *cur)
+				cur = nil
+			}
+		}
+		if region, from, to, ok := d.OpenSpeech(); ok {
+			open = true
+			if region != cur.start || from < cur.start || to < from {
+				t.Fatalf("open region %d: speech %d..%d", region, from, to)
+			}
+		}
+	}
+	if !open || len(got) == 0 {
+		t.Fatalf("regions %v (open seen %v), want the recording", got, open)
+	}
+	first, last := got[0], got[len(got)-1]
+	tol := int64(2 * 320)
+	if first.start > lead {
+		t.Fatalf("the recording's background is not speech frames here: region starts at %d, recording at %d", first.start, lead)
+	}
+	if diff := first.speechFrom - (speechAt + sFrom); diff < -tol || diff > tol {
+		t.Errorf("speech starts at %d, the clean speech at %d (off by %d samples)", first.speechFrom, speechAt+sFrom, diff)
+	}
+	if diff := last.speechTo - (speechAt + sTo); diff < -tol || diff > tol {
+		t.Errorf("speech ends at %d, the clean speech at %d (off by %d samples)", last.speechTo, speechAt+sTo, diff)
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,6 +172,15 @@ func cpuTime() time.Duration {
 func openIntent(t *testing.T, train, test []Example, held []string) (ours, peer openResult) {
 	t.Helper()
 	cfg := DefaultConfig()
+	// Development knobs (never set for the reported run unless the note
+	// says so): EARSHOT_NLU_DROP (MaxAccuracyDrop), EARSHOT_NLU_FOLDS.
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_NLU_DROP"), 64); err == nil {
+		cfg.MaxAccuracyDrop = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_NLU_FOLDS")); err == nil {
+		cfg.Folds = v
+	}
+	t.Logf("training: folds %d, max accuracy drop %.3f", cfg.Folds, cfg.MaxAccuracyDrop)
 	var fit []Example
 	for _, e := range train {
 		if !slices.Contains(held, e.Intent) {
