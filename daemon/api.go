@@ -40,6 +40,7 @@ func (d *Daemon) routes() []route {
 	rs = append(rs, d.redactionRoutes()...)
 	rs = append(rs, d.storeRoutes()...)
 	rs = append(rs, d.mediaRoutes()...)
+	rs = append(rs, d.voiceWebRoutes()...)
 	rs = append(rs, d.analyticsRoutes()...)
 	rs = append(rs, d.pluginRoutes()...)
 	rs = append(rs, d.kbRoutes()...)

@@ -21,7 +21,8 @@ var ingestRoles = []Role{RoleAdmin, RoleIngest}
 // queryTokenRoutes may take the token from ?access_token= when no
 // Authorization header is sent: telephony platforms open WebSocket
 // streams to a configured URL and cannot add headers.
-var queryTokenRoutes = map[string]bool{"GET /api/v1/ingest/stream": true, "GET /api/v1/bots/{id}/chat": true}
+var queryTokenRoutes = map[string]bool{"GET /api/v1/ingest/stream": true, "GET /api/v1/bots/{id}/chat": true,
+	"GET /api/v1/bots/{id}/voice/twilio": true}
 
 func (d *Daemon) mediaRoutes() []route {
 	return []route{

@@ -144,6 +144,11 @@ type mediaRouter struct {
 	log          *slog.Logger
 	reg          prometheus.Registerer
 
+	// whipVoice serves the voice widget's calls under /chat/{bot}/voice
+	// (voice_web.go); voiceWidgets maps them to their bots.
+	whipVoice    http.Handler
+	voiceWidgets widgetCalls
+
 	mu sync.Mutex
 	// whipOwners ties each open WHIP session to the token that created it.
 	// +checklocks:mu
@@ -169,6 +174,7 @@ func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometh
 		return nil, err
 	}
 	m.whipHandler = m.whip.Handler("/api/v1/ingest/whip")
+	m.whipVoice = m.whip.VoiceHandler("/chat/{bot}/voice")
 	if m.voiceMetrics, err = voice.NewMetrics(reg); err != nil {
 		m.whip.Close()
 		return nil, err
@@ -261,12 +267,12 @@ func (m *mediaRouter) openWith(ctx context.Context, source string, q url.Values,
 	}
 	e.Flags = append(e.Flags, x.flags...)
 	if p := PrincipalFrom(ctx); p != nil {
-		if err := p.mayFeed(e.Queue, source); err != nil {
+		if err := p.mayFeed(e.Queue, feedSource(source)); err != nil {
 			d.hub.CountRefused("scope")
 			d.metrics.authFails.WithLabelValues("ingest_scope").Inc()
 			return nil, nil, &scopeError{"queue " + e.Queue + " through " + source + " is " + err.Error()}
 		}
-	} else if source != "sip" {
+	} else if source != "sip" && !publicBotCall(ctx) {
 		d.hub.CountRefused("scope")
 		return nil, nil, &scopeError{"no authenticated caller"}
 	}
@@ -351,6 +357,9 @@ func (t *touchParty) Write(payload []byte) error {
 type whipOpener struct{ m *mediaRouter }
 
 func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (ingest.Engagement, error) {
+	if bc := botCallFrom(ctx); bc != nil {
+		return o.m.openBotCall(ctx, bc, sourceWebRTC, "", meta.Leg)
+	}
 	live, pe, err := o.m.open(ctx, sourceWHIP, meta.Query, nil, meta.RemoteAddr)
 	if err != nil {
 		return nil, err
@@ -365,6 +374,9 @@ func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (ingest.Engagement
 type wsOpener struct{ m *mediaRouter }
 
 func (o wsOpener) Open(ctx context.Context, meta wsstream.Meta) (ingest.Engagement, error) {
+	if bc := botCallFrom(ctx); bc != nil {
+		return o.m.openBotCall(ctx, bc, sourceTwilio, meta.Params["from"], meta.Leg)
+	}
 	live, pe, err := o.m.open(ctx, sourceWebSocket, meta.Query, meta.Params, meta.RemoteAddr)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@
 // (data-target="ID" renders it inside that element instead of a floating
 // panel). It talks to the bot over one WebSocket with the bot's public key;
 // it carries no staff token and renders every text as text, never HTML.
+// Its Call button calls the bot (WebRTC: the microphone goes to the bot,
+// the bot's voice comes back) with the same key; data-voice="off" hides it.
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -13,7 +15,9 @@
   var bot = decodeURIComponent(m[1]);
   var key = script.getAttribute('data-key') || '';
   var title = script.getAttribute('data-title') || 'Chat';
+  var httpBase = src.origin;
   var wsBase = src.origin.replace(/^http/, 'ws');
+  var voiceOn = script.getAttribute('data-voice') !== 'off' && !!window.RTCPeerConnection && !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   var storeKey = 'earshot-chat:' + bot;
 
   var host = script.getAttribute('data-target') ? document.getElementById(script.getAttribute('data-target')) : null;
@@ -29,7 +33,10 @@
     ':host{all:initial;font:15px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1d21}',
     '.chat{display:flex;flex-direction:column;width:100%;max-width:420px;height:560px;background:#fff;border:1px solid #d5d8dd;border-radius:10px;overflow:hidden;box-shadow:0 4px 18px rgba(0,0,0,.12)}',
     floating ? '.chat{position:fixed;right:18px;bottom:18px;z-index:2147483000}' : '',
-    '.head{background:#1f3a5f;color:#fff;padding:10px 14px;font-weight:600}',
+    '.head{background:#1f3a5f;color:#fff;padding:10px 14px;font-weight:600;display:flex;align-items:center}',
+    '.head span{flex:1}',
+    'button.call{border:1px solid #fff;background:none;color:#fff;border-radius:14px;padding:2px 12px;font:inherit;font-weight:400;cursor:pointer}',
+    'button.call.active{background:#b3261e;border-color:#b3261e}',
     '.log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}',
     '.msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}',
     '.msg.customer{align-self:flex-end;background:#1f3a5f;color:#fff}',
@@ -49,7 +56,16 @@
   chat.setAttribute('role', 'region');
   chat.setAttribute('aria-label', title);
   var head = el('div', 'head');
-  head.textContent = title;
+  var headTitle = el('span', '');
+  headTitle.textContent = title;
+  head.appendChild(headTitle);
+  var callBtn = el('button', 'call');
+  callBtn.type = 'button';
+  callBtn.textContent = 'Call';
+  callBtn.setAttribute('aria-label', 'Call ' + title);
+  var audio = document.createElement('audio');
+  audio.autoplay = true;
+  if (voiceOn) { head.appendChild(callBtn); root.appendChild(audio); }
   var log = el('div', 'log');
   log.setAttribute('role', 'log');
   log.setAttribute('aria-live', 'polite');
@@ -175,6 +191,79 @@
     if (!text || !ws || ws.readyState !== 1) { return; }
     ws.send(JSON.stringify({ type: 'message', text: text }));
   }
+
+  // ---- voice: one WebRTC call at a time ----
+  var call = null;
+
+  function voiceState(s) { host.setAttribute('data-voice', s); }
+
+  function hangUp(reason) {
+    var c = call;
+    if (!c) { return; }
+    call = null;
+    callBtn.textContent = 'Call';
+    callBtn.classList.remove('active');
+    if (c.location) { fetch(c.location, { method: 'DELETE' }).catch(function () { /* ended anyway */ }); }
+    if (c.mic) { c.mic.getTracks().forEach(function (t) { t.stop(); }); }
+    c.pc.close();
+    audio.srcObject = null;
+    voiceState(reason || 'ended');
+  }
+
+  function gathered(pc) {
+    return new Promise(function (res) {
+      if (pc.iceGatheringState === 'complete') { res(); return; }
+      pc.addEventListener('icegatheringstatechange', function () { if (pc.iceGatheringState === 'complete') { res(); } });
+      setTimeout(res, 3000);
+    });
+  }
+
+  function startCall() {
+    if (call) { hangUp(); return; }
+    var c = { pc: new RTCPeerConnection({ iceServers: [] }), location: null, mic: null, stream: null };
+    call = c;
+    host.earshotVoice = c;
+    callBtn.textContent = 'Hang up';
+    callBtn.classList.add('active');
+    voiceState('connecting');
+    c.pc.ontrack = function (e) {
+      c.stream = e.streams[0] || new MediaStream([e.track]);
+      audio.srcObject = c.stream;
+    };
+    c.pc.onconnectionstatechange = function () {
+      var st = c.pc.connectionState;
+      if (call !== c) { return; }
+      if (st === 'connected') { voiceState('connected'); }
+      if (st === 'failed' || st === 'closed') { hangUp('ended'); }
+    };
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (mic) {
+      c.mic = mic;
+      mic.getAudioTracks().forEach(function (t) { c.pc.addTransceiver(t, { direction: 'sendrecv', streams: [mic] }); });
+      return c.pc.createOffer();
+    }).then(function (o) {
+      return c.pc.setLocalDescription(o);
+    }).then(function () {
+      return gathered(c.pc);
+    }).then(function () {
+      return fetch(httpBase + '/chat/' + encodeURIComponent(bot) + '/voice?key=' + encodeURIComponent(key), {
+        method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: c.pc.localDescription.sdp });
+    }).then(function (r) {
+      if (r.status !== 201) {
+        return r.json().catch(function () { return {}; }).then(function (p) { throw new Error(p.detail || ('status ' + r.status)); });
+      }
+      var loc = r.headers.get('Location');
+      c.location = loc ? new URL(loc, httpBase).href : null;
+      return r.text();
+    }).then(function (sdp) {
+      return c.pc.setRemoteDescription({ type: 'answer', sdp: sdp });
+    }).catch(function (err) {
+      if (call !== c) { return; }
+      setStatus('The call could not start: ' + err.message);
+      hangUp('refused');
+    });
+  }
+
+  callBtn.addEventListener('click', startCall);
 
   form.addEventListener('submit', function (e) {
     e.preventDefault();

@@ -28,7 +28,17 @@ type pionClient struct {
 
 func dialPion(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters) *pionClient {
 	t.Helper()
+	return dialPionWith(t, whipURL, codec, nil)
+}
+
+// dialPionWith is dialPion with a hook on the peer connection before the
+// offer is made (OnTrack, say).
+func dialPionWith(t *testing.T, whipURL string, codec webrtc.RTPCodecParameters, hook func(*webrtc.PeerConnection)) *pionClient {
+	t.Helper()
 	pc, tr := newClientPC(t, codec)
+	if hook != nil {
+		hook(pc)
+	}
 	connected := make(chan struct{})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateConnected {

@@ -18,6 +18,7 @@ type metrics struct {
 	packets       *prometheus.CounterVec // codec
 	dropped       *prometheus.CounterVec // codec, reason
 	reordered     *prometheus.CounterVec // codec
+	legOut        *prometheus.CounterVec // kind
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,8 +40,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"RTP packets dropped before decoding, by codec and reason (oversized, empty)."), []string{"codec", "reason"}),
 		reordered: prometheus.NewCounterVec(opts("rtp_packets_reordered_total",
 			"RTP packets that arrived early and were put back in order by the jitter buffer, by codec."), []string{"codec"}),
+		legOut: prometheus.NewCounterVec(opts("sent_total",
+			"What two-way (bot) sessions sent, by kind (rtp packets, mark reached, clear, write_failed)."), []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.sessRefused, m.ended, m.packets, m.dropped, m.reordered} {
+	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.sessRefused, m.ended, m.packets, m.dropped, m.reordered, m.legOut} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("whip: register metrics: %w", err)
 		}

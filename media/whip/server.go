@@ -133,11 +133,24 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 func (s *Server) Handler(base string) http.Handler {
 	base = strings.TrimSuffix(base, "/")
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, base) })
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, false) })
 	mux.HandleFunc("OPTIONS "+base, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Accept-Post", "application/sdp")
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("DELETE "+base+"/{id}", s.delete)
+	mux.HandleFunc("PATCH "+base+"/{id}", s.patch)
+	return mux
+}
+
+// VoiceHandler serves two-way sessions for bot calls under base, as
+// Handler does (POST base, DELETE and PATCH base/{id}): the offer must have
+// one sendrecv audio track offering PCMU or PCMA, the answer sends the
+// bot's audio back on it, and the Opener's Meta carries the voice.Leg.
+func (s *Server) VoiceHandler(base string) http.Handler {
+	base = strings.TrimSuffix(base, "/")
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) { s.post(w, r, true) })
 	mux.HandleFunc("DELETE "+base+"/{id}", s.delete)
 	mux.HandleFunc("PATCH "+base+"/{id}", s.patch)
 	return mux
@@ -187,7 +200,7 @@ func (s *Server) refuseOn(w http.ResponseWriter, r *http.Request, status int, re
 	writeProblem(w, status, reason, detail)
 }
 
-func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
+func (s *Server) post(w http.ResponseWriter, r *http.Request, twoWay bool) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		s.refuse(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/sdp")
 		return
@@ -214,6 +227,16 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
 		s.refuse(w, http.StatusBadRequest, "bad_sdp", err.Error())
 		return
 	}
+	if twoWay {
+		if err := twoWayOffer(secs); err != nil {
+			reason, status := "bad_sdp", http.StatusBadRequest
+			if errors.Is(err, errNoCodec) {
+				reason, status = "unsupported_codec", http.StatusUnsupportedMediaType
+			}
+			s.refuse(w, status, reason, err.Error())
+			return
+		}
+	}
 	select {
 	case s.slots <- struct{}{}:
 	default:
@@ -221,21 +244,21 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, base string) {
 		s.refuse(w, http.StatusServiceUnavailable, "too_many_sessions", fmt.Sprintf("at most %d WHIP sessions", s.cfg.MaxSessions))
 		return
 	}
-	ss, answer, status, reason, err := s.start(r, body, secs)
+	ss, answer, status, reason, err := s.start(r, body, secs, twoWay)
 	if err != nil {
 		<-s.slots
 		s.refuse(w, status, reason, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", base+"/"+ss.id)
+	w.Header().Set("Location", strings.TrimSuffix(r.URL.Path, "/")+"/"+ss.id) // base, its wildcards filled in
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
 }
 
 // start creates the peer connection and the session; on error it returns
 // the HTTP status and refusal reason.
-func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *session, answer string, status int, reason string, _ error) {
+func (s *Server) start(r *http.Request, offer []byte, secs []audioSection, twoWay bool) (_ *session, answer string, status int, reason string, _ error) {
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, "", http.StatusInternalServerError, "internal", fmt.Errorf("whip: new peer connection: %w", err)
@@ -262,6 +285,19 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 			}
 		}
 	}
+	var (
+		local  *webrtc.TrackLocalStaticRTP
+		sender *webrtc.RTPSender
+	)
+	if twoWay {
+		// The bot's voice: on the offer's transceiver, made sendrecv.
+		if local, err = webrtc.NewTrackLocalStaticRTP(codecParams[secs[0].codecs[0]].RTPCodecCapability, "bot", "earshot"); err == nil {
+			sender, err = pc.AddTrack(local)
+		}
+		if err != nil {
+			return fail(http.StatusInternalServerError, "internal", fmt.Errorf("whip: bot track: %w", err))
+		}
+	}
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return fail(http.StatusUnsupportedMediaType, "unsupported_codec", fmt.Errorf("whip: no answer to the offer: %w", err))
@@ -281,7 +317,29 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 	for i, sec := range secs {
 		parties[i] = sec.party
 	}
-	eng, err := s.opener.Open(r.Context(), Meta{Query: r.URL.Query(), Parties: parties, RemoteAddr: r.RemoteAddr, Source: Source})
+	ss := &session{srv: s, id: newID(), pc: pc, remoteCands: candidateLines(offer), done: make(chan struct{}), connected: make(chan struct{})}
+	meta := Meta{Query: r.URL.Query(), Parties: parties, RemoteAddr: r.RemoteAddr, Source: Source}
+	if twoWay {
+		ss.leg = newRTPLeg(ss, local, secs[0].codecs[0])
+		meta.Leg = ss.leg
+		go ss.leg.run()
+		go func() { // RTCP for the sender's interceptors, until it closes
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := sender.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	fail = func(status int, reason string, err error) (*session, string, int, string, error) {
+		if ss.leg != nil {
+			ss.leg.stop()
+		}
+		_ = pc.Close()
+		return nil, "", status, reason, err
+	}
+	eng, err := s.opener.Open(r.Context(), meta)
 	if err != nil {
 		st := http.StatusBadRequest
 		if sc, ok := errors.AsType[statusCoder](err); ok {
@@ -308,8 +366,7 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection) (_ *s
 		}
 		tracks[sec.mid] = &track{party: p, name: sec.party, codec: f.Codec}
 	}
-	ss := &session{srv: s, id: newID(), pc: pc, eng: eng, tracks: tracks, done: make(chan struct{}), remoteCands: candidateLines(offer),
-		connected: make(chan struct{})}
+	ss.eng, ss.tracks = eng, tracks
 	ss.lastRTP.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.closed {
@@ -434,6 +491,7 @@ type session struct {
 	pc        *webrtc.PeerConnection
 	eng       ingest.Engagement
 	tracks    map[string]*track // by mid; fixed after start
+	leg       *rtpLeg           // two-way sessions: the bot's voice
 	lastRTP   atomic.Int64      // unix nanoseconds of the last RTP packet
 	connected chan struct{}
 	done      chan struct{}
@@ -630,6 +688,9 @@ func (ss *session) end(reason string, cause error) {
 		go func() {
 			if cause == nil {
 				ss.drain()
+			}
+			if ss.leg != nil {
+				ss.leg.stop()
 			}
 			_ = ss.pc.Close()
 			ss.readers.Wait()

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/voice"
 )
 
 // Source is the value for pipeline.OpenOptions.Source (the source label of
@@ -22,6 +23,10 @@ type Meta struct {
 	RemoteAddr string
 	// Source is "whip", for pipeline.OpenOptions.Source.
 	Source string
+	// Leg, on a two-way session (VoiceHandler), sends audio back to the
+	// browser; an Opener that answers with a bot passes it on in a
+	// voice.Call. Nil on ingest (receive-only) sessions.
+	Leg voice.Leg
 }
 
 // Opener starts the engagement of a new WHIP session. An error refuses the

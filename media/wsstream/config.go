@@ -19,6 +19,9 @@ type Config struct {
 	// MaxBadMessages closes a stream (status 1007) after that many invalid
 	// messages.
 	MaxBadMessages int `json:"max_bad_messages"`
+	// WriteTimeout bounds one outbound message of a two-way (bot) stream:
+	// a far end that does not take audio for that long is hung up on.
+	WriteTimeout time.Duration `json:"write_timeout"`
 	// OriginPatterns lists the browser origins allowed besides the request
 	// host (telephony platforms send no Origin).
 	OriginPatterns []string `json:"origin_patterns,omitempty"`
@@ -31,7 +34,7 @@ const MaxMessageLimit = 4 << 20
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MaxStreams: 128, MaxMessageBytes: 128 << 10, IdleTimeout: 15 * time.Second, MaxBadMessages: 20}
+	return Config{MaxStreams: 128, MaxMessageBytes: 128 << 10, IdleTimeout: 15 * time.Second, MaxBadMessages: 20, WriteTimeout: 5 * time.Second}
 }
 
 // Validate reports the first invalid field.
@@ -45,6 +48,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("wsstream: idle_timeout must be positive, got %s", c.IdleTimeout)
 	case c.MaxBadMessages <= 0:
 		return fmt.Errorf("wsstream: max_bad_messages must be positive, got %d", c.MaxBadMessages)
+	case c.WriteTimeout <= 0:
+		return fmt.Errorf("wsstream: write_timeout must be positive, got %s", c.WriteTimeout)
 	}
 	return nil
 }

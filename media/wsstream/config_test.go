@@ -18,6 +18,7 @@ func TestConfigValidate(t *testing.T) {
 		{"huge messages", func(c *Config) { c.MaxMessageBytes = MaxMessageLimit + 1 }, "max_message_bytes"},
 		{"no idle timeout", func(c *Config) { c.IdleTimeout = 0 }, "idle_timeout"},
 		{"no bad messages", func(c *Config) { c.MaxBadMessages = 0 }, "max_bad_messages"},
+		{"no write timeout", func(c *Config) { c.WriteTimeout = 0 }, "write_timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

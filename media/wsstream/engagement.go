@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/earshot/earshot/media/ingest"
+	"github.com/earshot/earshot/media/voice"
 )
 
 // Source is the value for pipeline.OpenOptions.Source of WebSocket streams.
@@ -33,6 +34,11 @@ type Meta struct {
 	Channels   int
 	RemoteAddr string
 	Source     string // "websocket", for pipeline.OpenOptions.Source
+	// Leg, on a Twilio stream, sends audio back to the caller (Twilio
+	// bidirectional Media Streams: media, mark, clear; Hangup closes the
+	// stream). An Opener that answers the call with a bot passes it on in
+	// a voice.Call; a listening Opener ignores it. Nil for PCM streams.
+	Leg voice.Leg
 }
 
 // Opener starts the engagement of a new stream; an error refuses it (close

@@ -15,6 +15,9 @@ type metrics struct {
 	ended    *prometheus.CounterVec // reason
 	messages *prometheus.CounterVec // format, kind
 	bad      *prometheus.CounterVec // format, reason
+	// Two-way (bot) streams.
+	out         *prometheus.CounterVec // kind
+	marksEchoed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,8 +36,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Messages received, by format and kind (Twilio event name, metadata, audio)."), []string{"format", "kind"}),
 		bad: prometheus.NewCounterVec(opts("bad_messages_total",
 			"Invalid messages skipped, by format and reason."), []string{"format", "reason"}),
+		out: prometheus.NewCounterVec(opts("sent_total",
+			"Messages sent to two-way (bot) Twilio streams, by kind (media frames, mark, clear) and failures (write_failed, mark_overflow: a mark released unechoed)."), []string{"kind"}),
+		marksEchoed: prometheus.NewCounter(opts("marks_echoed_total", "Marks the far end echoed back (its playback reached them).")),
 	}
-	for _, c := range []prometheus.Collector{m.streams, m.started, m.refused, m.ended, m.messages, m.bad} {
+	for _, c := range []prometheus.Collector{m.streams, m.started, m.refused, m.ended, m.messages, m.bad, m.out, m.marksEchoed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("wsstream: register metrics: %w", err)
 		}

@@ -110,11 +110,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("stream ended", "remote", r.RemoteAddr, "reason", reason, "err", err)
 }
 
+// legQueue bounds a two-way stream's outbound queue: 50 frames, one
+// second of audio ahead of real time.
+const legQueue = 50
+
 // Reasons a stream is closed by the server from outside its read loop.
 const (
 	closeIdle    = iota + 1 // nothing but non-media messages for the idle timeout
 	closeEnded              // the engagement ended on its own side (the hub)
 	closeRequest            // the request's context ended (the daemon ended the request)
+	closeHangup             // the bot hung up (Leg.Hangup) or its audio could not be written
 )
 
 // run reads messages until the stream ends and returns the end reason.
@@ -137,6 +142,18 @@ func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
 	lastMedia := time.Now()
 	timer := time.AfterFunc(s.cfg.IdleTimeout, func() { closeFor(closeIdle, websocket.StatusPolicyViolation, "idle timeout") })
 	defer timer.Stop()
+	// A Twilio stream gets a leg that sends audio back; its send loop is
+	// owned here and ends before run returns.
+	var legs sync.WaitGroup
+	defer legs.Wait()
+	st.newLeg = func(sid string) *twilioLeg {
+		l := newTwilioLeg(sid, legQueue, s.cfg.WriteTimeout, s.m,
+			func(ctx context.Context, msg []byte) error { return ws.Write(ctx, websocket.MessageText, msg) },
+			func(reason string) { closeFor(closeHangup, websocket.StatusNormalClosure, truncate(reason, 120)) })
+		legs.Add(1)
+		go func() { defer legs.Done(); l.run() }()
+		return l
+	}
 	stop := context.AfterFunc(s.ctx, func() { _ = ws.Close(websocket.StatusGoingAway, "server shutting down") })
 	defer stop()
 	stopReq := context.AfterFunc(r.Context(), func() {
@@ -156,6 +173,8 @@ func (s *Server) run(ws *websocket.Conn, r *http.Request) (string, error) {
 				reason, err = "idle_timeout", fmt.Errorf("wsstream: no media for %s", s.cfg.IdleTimeout)
 			case why.Load() == closeEnded:
 				reason, err = "engagement_ended", nil
+			case why.Load() == closeHangup:
+				reason, err = "hangup", nil
 			case why.Load() == closeRequest:
 				reason, err = "request_ended", fmt.Errorf("wsstream: the request ended: %w", context.Cause(r.Context()))
 			case s.ctx.Err() != nil:

@@ -44,6 +44,12 @@ type stream struct {
 	bad     int
 	stopped bool
 
+	// newLeg, when set (by the server), gives a Twilio stream its
+	// outbound leg at start; leg is that leg.
+	newLeg func(streamSid string) *twilioLeg
+	leg    *twilioLeg
+	sid    string // the Twilio streamSid from start
+
 	audio  int                     // audio payloads written
 	tracks map[string]*twilioTrack // Twilio, by track name
 	pcm    []ingest.Sink           // PCM, one per channel
@@ -122,6 +128,9 @@ func isTwilio(data []byte) bool {
 
 // finish closes the engagement, if one was opened.
 func (s *stream) finish(err error) {
+	if s.leg != nil {
+		s.leg.stop()
+	}
 	if s.eng != nil && !s.closed {
 		s.closed = true
 		s.eng.Close(err)
@@ -234,6 +243,9 @@ type twilioMsg struct {
 		Track string `json:"track"`
 		Digit string `json:"digit"`
 	} `json:"dtmf"`
+	Mark *struct {
+		Name string `json:"name"`
+	} `json:"mark"`
 }
 
 func (s *stream) twilio(typ websocket.MessageType, data []byte) error {
@@ -244,8 +256,18 @@ func (s *stream) twilio(typ websocket.MessageType, data []byte) error {
 	if err := json.Unmarshal(data, &msg); err != nil {
 		return s.badMsg("json", err)
 	}
+	if s.sid != "" && msg.StreamSid != "" && msg.StreamSid != s.sid {
+		return s.badMsg("stream_sid", fmt.Errorf("message for stream %q, not this one", truncate(msg.StreamSid, 40)))
+	}
 	switch msg.Event {
-	case "connected", "mark":
+	case "connected":
+	case "mark":
+		// On a two-way stream a mark is the echo of one the leg sent: one
+		// never sent (or already echoed) is invalid, so floods end the
+		// stream as other bad messages do.
+		if s.leg != nil && (msg.Mark == nil || !s.leg.echoed(msg.Mark.Name)) {
+			return s.badMsg("mark", errors.New("mark that was not sent"))
+		}
 	case "start":
 		if s.eng != nil || msg.Start == nil {
 			return s.badMsg("start", errors.New("duplicate or empty start"))
@@ -286,6 +308,14 @@ func (s *stream) twilioStart(msg *twilioMsg) error {
 		return badFormat(s, fmt.Errorf("wsstream: %d tracks, at most inbound and outbound", len(tracks)))
 	}
 	meta := Meta{Params: st.CustomParameters, CallID: st.CallSid, StreamID: st.StreamSid, SampleRate: 8000, Channels: 1}
+	s.sid = st.StreamSid
+	if s.sid == "" {
+		s.sid = msg.StreamSid
+	}
+	if s.newLeg != nil {
+		s.leg = s.newLeg(s.sid)
+		meta.Leg = s.leg
+	}
 	seen := map[ingest.Party]bool{}
 	for _, tr := range tracks {
 		def := ingest.PartyCustomer
