@@ -220,7 +220,6 @@ type Engine struct {
 	free   [2][]*decoder // +checklocks:mu
 	total  int           // +checklocks:mu
 	closed bool          // +checklocks:mu
-	inits  sync.Mutex    // serialises decoder creation
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
 	known  func(string) bool // the dictionary's words
