@@ -550,7 +550,7 @@ func CopyModelDir(src, dst, cmninit string) error {
 	if err != nil {
 		return fmt.Errorf("pocketsphinx: model dir: %w", err)
 	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
+	if err := os.MkdirAll(dst, 0o755); err != nil { // #nosec G301 -- a copy of the public acoustic model, read by the decoder; nothing private in it
 		return fmt.Errorf("pocketsphinx: model copy: %w", err)
 	}
 	for _, ent := range ents {
@@ -568,7 +568,7 @@ func CopyModelDir(src, dst, cmninit string) error {
 				}
 			}
 			lines = append(lines, "-cmninit "+cmninit)
-			if err := os.WriteFile(t, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			if err := os.WriteFile(t, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil { // #nosec G306 G703 -- the feature parameters of the model copy (public); t is inside the engine's own temporary directory
 				return fmt.Errorf("pocketsphinx: model copy: %w", err)
 			}
 			continue
