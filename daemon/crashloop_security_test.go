@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -235,7 +237,7 @@ func (c *crashDaemon) killDuring(op func(), cond func() bool) bool {
 
 func TestCrashLoops(t *testing.T) {
 	c := newCrashDaemon(t)
-	for _, q := range []string{"keep", "gone"} {
+	for _, q := range []string{"keep", "gone0", "gone1", "gone2"} {
 		c.must("POST", "/api/v1/queues", queueRequest{ID: q}, 201)
 	}
 	a := &acked{msgs: map[string][]string{}}
@@ -262,8 +264,10 @@ func TestCrashLoops(t *testing.T) {
 	if made := c.chats(a, "keep", 700, 4); made != 700 {
 		t.Fatalf("made %d of 700 chats", made)
 	}
-	if made := c.chats(a, "gone", 300, 4); made != 300 {
-		t.Fatalf("made %d of 300 chats", made)
+	for i := range 3 {
+		if made := c.chats(a, fmt.Sprintf("gone%d", i), 100, 4); made != 100 {
+			t.Fatalf("made %d of 100 chats", made)
+		}
 	}
 
 	// 2. Key rotation: killed at increasing delays until one kill lands
@@ -297,33 +301,45 @@ func TestCrashLoops(t *testing.T) {
 		t.Error("no kill landed in the middle of a rotation")
 	}
 
-	// 3. Purge of the queue "gone": killed as soon as the request is sent;
-	// after the restart each of its engagements is whole or gone, the
-	// purge asked again completes, and the other queue is untouched.
-	purgeReq, _ := json.Marshal(api.PurgeRequest{Queue: "gone", From: time.Now().Add(-24 * time.Hour), To: time.Now().Add(time.Hour), Reason: "crash loop test"})
-	sent := time.Now()
-	c.killDuring(func() { c.do("POST", "/api/v1/purge", "application/json", purgeReq) },
-		func() bool { return time.Since(sent) >= 20*time.Millisecond })
-	c.verifyAudit("a kill during a purge")
-	a.mu.Lock()
+	// 3. Purges of the queues "gone0".."gone2", each killed at another
+	// delay (the data keys are destroyed first, then the records go in one
+	// transaction, then keys.db is compacted); after each restart every
+	// engagement of the queue is whole or gone, the purge asked again
+	// completes, and the other queues are untouched.
 	gone := map[string]bool{}
-	for id, msgs := range a.msgs {
-		if strings.HasPrefix(msgs[0], "gone ") {
-			gone[id] = true
+	for i, delay := range []time.Duration{2, 8, 30} {
+		queue := fmt.Sprintf("gone%d", i)
+		a.mu.Lock()
+		inQueue := map[string]bool{}
+		for id, msgs := range a.msgs {
+			if strings.HasPrefix(msgs[0], queue+" ") {
+				inQueue[id] = true
+			}
 		}
-	}
-	a.mu.Unlock()
-	partly := map[string]bool{}
-	for id := range gone {
-		if code, _, err := c.do("GET", "/api/v1/engagements/"+id, "", nil); err == nil && code == 404 {
-			partly[id] = true
+		a.mu.Unlock()
+		req := api.PurgeRequest{Queue: queue, From: time.Now().Add(-24 * time.Hour), To: time.Now().Add(time.Hour), Reason: "crash loop test"}
+		raw, _ := json.Marshal(req)
+		sent := time.Now()
+		ranToEnd := !c.killDuring(func() { c.do("POST", "/api/v1/purge", "application/json", raw) },
+			func() bool { return time.Since(sent) >= delay*time.Millisecond })
+		after := fmt.Sprintf("a kill %v into a purge", delay*time.Millisecond)
+		c.verifyAudit(after)
+		partly := maps.Clone(gone)
+		n := 0
+		for id := range inQueue {
+			if code, _, err := c.do("GET", "/api/v1/engagements/"+id, "", nil); err == nil && code == 404 {
+				partly[id] = true
+				n++
+			}
 		}
+		t.Logf("purge %s (kill after %v, ran to end: %v): %d of %d engagements purged before the kill", queue, delay*time.Millisecond, ranToEnd, n, len(inQueue))
+		c.check(a, partly, after)
+		req.Reason = "crash loop test, again"
+		c.must("POST", "/api/v1/purge", req, 200)
+		maps.Copy(gone, inQueue)
+		c.check(a, gone, "a purge asked again")
+		c.verifyAudit("a purge asked again")
 	}
-	t.Logf("purge: %d of %d engagements purged before the kill", len(partly), len(gone))
-	c.check(a, partly, "a kill during a purge")
-	c.must("POST", "/api/v1/purge", api.PurgeRequest{Queue: "gone", From: time.Now().Add(-24 * time.Hour), To: time.Now().Add(time.Hour), Reason: "crash loop test, again"}, 200)
-	c.check(a, gone, "the purge asked again")
-	c.verifyAudit("the purge asked again")
 
 	// 4. Knowledge-base import of 3,000 articles, killed as soon as the
 	// first are listed; after the restart every listed article reads
@@ -356,7 +372,7 @@ func TestCrashLoops(t *testing.T) {
 	ids := articleIDs()
 	t.Logf("KB import: %d of %d articles stored before the kill", len(ids), articles)
 	for _, id := range ids {
-		code, b, err := c.do("GET", "/api/v1/kb/articles/"+id, "", nil)
+		code, b, err := c.do("GET", "/api/v1/kb/articles/"+url.PathEscape(id), "", nil)
 		if err != nil || code != 200 || !bytes.Contains(b, []byte("How to handle case")) {
 			t.Fatalf("article %s after a kill during import: %d %v %.200s", id, code, err, b)
 		}
