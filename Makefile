@@ -126,9 +126,11 @@ fuzz: deps
 	GO=$(GO) ./packaging/scripts/fuzz.sh
 
 # security runs the long attack tests (tag security: largest allowed and ten
-# times larger inputs against a daemon process, with its peak RSS bounded).
+# times larger inputs against a daemon process, with its peak RSS bounded;
+# SIGKILL during chat writes, key rotation, purges and a KB import, with
+# acknowledged data and the audit chain checked after each restart).
 security: deps build
-	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -p 1 -count=1 -tags security -run '^TestResourceBounds$$' -v -timeout 30m ./daemon/
+	EARSHOT_BIN=$(abspath $(BIN)) $(GO) test -p 1 -count=1 -tags security -run '^(TestResourceBounds|TestCrashLoops)$$' -v -timeout 40m ./daemon/
 
 # soak runs a daemon process under mixed load (chats, SSE readers, WebSocket
 # streams, uploads, administrator changes) for SOAK_TIME, reporting RSS and
