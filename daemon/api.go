@@ -34,6 +34,7 @@ func (d *Daemon) routes() []route {
 	var rs []route
 	rs = append(rs, d.systemRoutes()...)
 	rs = append(rs, d.directoryRoutes()...)
+	rs = append(rs, d.signInRoutes()...)
 	rs = append(rs, d.featureRoutes()...)
 	rs = append(rs, d.engagementRoutes()...)
 	rs = append(rs, d.redactionRoutes()...)

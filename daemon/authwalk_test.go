@@ -679,7 +679,9 @@ func TestAuthorizationWalker(t *testing.T) {
 		t.Run(strings.ReplaceAll(key, "/", "_"), func(t *testing.T) {
 			if allowed == nil {
 				code, body := w.do("", rt.Method, w.path(rt, kind, RoleAdmin, relOwn, false), "", "")
-				if code >= 400 && !(kind == targetDocument && code == 404) {
+				// A public route that refuses requests for reasons other
+				// than a token (publicRefusals) may refuse an empty one.
+				if code >= 400 && !(kind == targetDocument && code == 404) && !(publicRefusals[key] && code == 400) {
 					t.Errorf("public route = %d", code)
 				}
 				w.noCanary(t, key, RoleAdmin, body)

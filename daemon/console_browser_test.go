@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/earshot/earshot/inference/qm"
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/store"
 )
@@ -179,6 +181,20 @@ func (b *browser) accessible(page string) {
 	}
 }
 
+// fitsTablet checks the page as it is on a 10-inch tablet held upright
+// (800×1280 CSS pixels, touch): nothing makes the page scroll sideways.
+// The window goes back to 1280×800 after.
+func (b *browser) fitsTablet(page string) {
+	b.t.Helper()
+	b.run("show "+page+" on a tablet", 20*time.Second, chromedp.EmulateViewport(800, 1280, chromedp.EmulatePortrait, chromedp.EmulateTouch))
+	over, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+	if err != nil || over > 0 {
+		b.t.Errorf("%s on a tablet: the page is %d px wider than the screen (%v)", page, over, err)
+	}
+	b.shot(strings.ReplaceAll(page, " ", "-") + "-tablet")
+	b.run("back to 1280×800", 20*time.Second, chromedp.EmulateViewport(1280, 800))
+}
+
 func (b *browser) signIn(base, token string) {
 	b.t.Helper()
 	b.run("sign in", 30*time.Second,
@@ -217,7 +233,7 @@ func TestConsoleAgentDesktop(t *testing.T) {
 	b.run("open the sign-in page", 30*time.Second, chromedp.Navigate(td.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	b.accessible("the sign-in page")
 	b.signIn(td.URL, agent)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Quality,Knowledge,Features" {
 		t.Errorf("agent's navigation = %v", got)
 	}
 	b.run("open the engagement list", 20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#view a[href="#engagements/`+e.ID+`"]`)))
@@ -232,6 +248,29 @@ func TestConsoleAgentDesktop(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"card kb")]//a[contains(., "Blocking a stolen card")]`)))
 	b.shot("agent-live")
 	b.accessible("the agent desktop, live")
+	b.fitsTablet("the agent desktop")
+	// Page weight: everything the desktop loaded so far (the page, its
+	// script and style, the API's answers), uncompressed; all of it from
+	// the daemon.
+	type pageWeight struct {
+		Static, API int
+		Foreign     []string
+	}
+	weight, err := chromedp.Run(b.ctx, chromedp.Evaluate[pageWeight](`(() => {
+		const w = { Static: 0, API: 0, Foreign: [] };
+		for (const e of [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]) {
+			if (new URL(e.name).origin !== location.origin) w.Foreign.push(e.name);
+			if (new URL(e.name).pathname.startsWith("/api/")) w.API += e.decodedBodySize; else w.Static += e.decodedBodySize;
+		}
+		return w;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("agent desktop weight: static %d bytes, API answers %d bytes (uncompressed)", weight.Static, weight.API)
+	if weight.Static+weight.API > 300_000 || weight.Static < 10_000 || len(weight.Foreign) > 0 {
+		t.Errorf("agent desktop: static %d + API %d bytes (want < 300 kB), requests elsewhere: %v", weight.Static, weight.API, weight.Foreign)
+	}
 
 	td.mustCall(t, ingest, "POST", "/api/v1/engagements/"+e.ID+"/end", nil, 202)
 	reason := "Stolen card blocked from the console " + fmt.Sprint(time.Now().UnixNano())
@@ -288,7 +327,7 @@ func TestConsoleSupervisorBoard(t *testing.T) {
 	var e store.Engagement
 	json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
 	b.signIn(td.URL, sup)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Knowledge,Ask,Forecasts,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Board,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Schedules,Features" {
 		t.Errorf("supervisor's navigation = %v", got)
 	}
 	b.run("open the board", 20*time.Second, chromedp.Click(chromedp.CSS(`#nav a[href="#board"]`)), chromedp.WaitVisible(chromedp.Search(`//h2[.="Escalation board"]`)))
@@ -325,7 +364,7 @@ func TestConsoleAnalystForecast(t *testing.T) {
 	analyst := td.tokenFor(t, "ann", RoleAnalyst, "cards")
 	td.mustCall(t, analyst, "POST", "/api/v1/queues/cards/forecast", forecastHistoryBody, 200) // stored
 	b.signIn(td.URL, analyst)
-	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Knowledge,Ask,Forecasts,Features" {
+	if got := b.navLabels(); strings.Join(got, ",") != "Engagements,Quality,Topics,Reports,Knowledge,Ask,Forecasts,Schedules,Features" {
 		t.Errorf("analyst's navigation = %v", got)
 	}
 	b.run("open the forecast", 30*time.Second,
@@ -407,7 +446,8 @@ func TestConsoleAdminSwitchesCardsOff(t *testing.T) {
 }
 
 // TestConsoleAdminIssuesToken: an administrator adds a user, issues a
-// token shown once, which then works against the API, and revokes it.
+// token shown once, which then works against the API, and revokes it; then
+// hands the user a one-time sign-in link, which signs them in once.
 func TestConsoleAdminIssuesToken(t *testing.T) {
 	td := startDaemon(t, nil)
 	b := newBrowser(t)
@@ -446,5 +486,274 @@ func TestConsoleAdminIssuesToken(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and contains(., "revoked")]`)))
 	td.mustCall(t, strings.TrimSpace(secret), "GET", "/api/v1/whoami", nil, 401)
 	b.shot("admin-users")
+
+	// A one-time sign-in link: it signs zoe in once, and the code leaves
+	// the address bar.
+	b.run("create a sign-in link", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-link="zoe"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#link-value")))
+	link, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#link-value")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link = strings.TrimSpace(link)
+	if !strings.HasPrefix(link, td.URL+"/console/#sign-in="+signInCodePrefix) {
+		t.Fatalf("sign-in link %q", link)
+	}
+	b.shot("admin-sign-in-link")
+	b.accessible("the users page with a sign-in link")
+	zoe := b.tab()
+	zoe.run("open the sign-in link", 30*time.Second,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS("#nav a")),
+		chromedp.WaitVisible(chromedp.Search(`//span[@id="who" and contains(., "zoe (agent)")]`)))
+	address, err := chromedp.Run(zoe.ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil || strings.Contains(address, "sign-in") || strings.Contains(address, signInCodePrefix) {
+		t.Errorf("the address after sign-in is %q (%v): the code must be gone", address, err)
+	}
+	session, err := chromedp.Run(zoe.ctx, chromedp.Evaluate[string](`sessionStorage.getItem("earshot-token")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(td.mustCall(t, session, "GET", "/api/v1/whoami", nil, 200), &who)
+	if who.User.ID != "zoe" {
+		t.Errorf("the link's session is %+v", who)
+	}
+	zoe.shot("signed-in-by-link")
+	again := b.tab()
+	again.run("open the used link", 30*time.Second,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="login-error" and contains(., "not valid any more")]`)))
+	again.shot("used-link")
+	b.check(nil)
+	zoe.check(nil)
+	again.check(map[string]int{"/api/v1/sign-in": 401})
+}
+
+// TestConsoleQuality: a supervisor reviews an automatic evaluation (accepts
+// one answer, overrides another with a comment), follows its evidence to
+// the transcript line, and opens topics and reports; the agent disputes
+// the evaluation from their own console.
+func TestConsoleQuality(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/account/auto_qm", map[string]any{"enabled": true}, 200)
+	sup := td.tokenFor(t, "sue", RoleSupervisor, "cards")
+	ann := td.tokenFor(t, "ann", RoleAgent, "cards")
+	ingest := td.tokenFor(t, "pbx", RoleIngest, "cards")
+	td.mustCall(t, td.Admin, "POST", "/api/v1/scorecards", testScorecardBody("basics"), 201)
+	id := uploadCall(t, td, ingest, "cards", "ann", serviceCall())
+	evID := id + ".basics"
+
+	b.signIn(td.URL, sup)
+	b.run("open the evaluation", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#quality"]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#quality/`+evID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#review-form")))
+	b.accessible("the evaluation review")
+	b.run("review it", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#rv-greet"), "accept"),
+		chromedp.SetValue(chromedp.CSS("#rv-empathy"), "override:no"),
+		chromedp.SendKeys(chromedp.CSS("#rc-empathy"), "read from a script"),
+		chromedp.Click(chromedp.CSS(`#review-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="ev-msg" and .="Review saved."]`)))
+	b.shot("evaluation-reviewed")
+	var ev qm.Evaluation
+	json.Unmarshal(td.mustCall(t, sup, "GET", "/api/v1/evaluations/"+evID, nil, 200), &ev)
+	got := map[string]string{}
+	for _, a := range ev.Answers {
+		if a.Review != nil {
+			got[a.Question] = a.Review.Action + " " + a.Value + " " + a.Review.Comment
+		}
+	}
+	if ev.Status != qm.StatusReviewed || got["greet"] != "accept yes " || got["empathy"] != "override no read from a script" {
+		t.Fatalf("after the console's review: status %s, reviews %q", ev.Status, got)
+	}
+	// The evidence of the greeting jumps to its transcript line.
+	var seq int
+	for _, a := range ev.Answers {
+		if a.Question == "greet" && len(a.Evidence) > 0 {
+			seq = a.Evidence[0].Seq
+		}
+	}
+	b.run("follow the evidence", 30*time.Second,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`a.evidence[href="#engagements/%s/%d"]`, id, seq))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`.utt.hit[data-seq="%d"]`, seq))),
+		chromedp.WaitVisible(chromedp.CSS(".card.analytics")))
+	focused, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.activeElement.dataset.seq || ""`))
+	if err != nil || focused != fmt.Sprint(seq) {
+		t.Errorf("focus after following the evidence is on line %q (%v), want %d", focused, err, seq)
+	}
+	b.shot("evidence-line")
+	b.accessible("the engagement with its analytics")
+	b.run("open topics", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#topics"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Topics"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[.="Discover topics now"]`)))
+	b.accessible("the topics page")
+	b.run("open reports", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#reports"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart.bars rect.bar`)))
+	bars, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart.bars rect.bar").length`))
+	if err != nil || bars != 2 { // one queue: one bar of engagements, one of scores
+		t.Errorf("report bars = %d (%v), want 2", bars, err)
+	}
+	b.shot("reports")
+	b.accessible("the reports page")
+	b.fitsTablet("the reports page")
+
+	agent := b.tab()
+	agent.signIn(td.URL, ann)
+	agent.run("dispute the evaluation", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#quality"]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#quality/`+evID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#dispute-form")),
+		chromedp.SendKeys(chromedp.CSS("#dispute-comment"), "I did apologise"),
+		chromedp.Click(chromedp.CSS(`#dispute-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="ev-msg" and contains(., "Disputed")]`)))
+	agent.shot("agent-disputed")
+	agent.accessible("the agent's evaluation")
+	json.Unmarshal(td.mustCall(t, ann, "GET", "/api/v1/evaluations/"+evID, nil, 200), &ev)
+	if ev.Status != qm.StatusDisputed || ev.History[len(ev.History)-1].Comment != "I did apologise" {
+		t.Errorf("after the agent's dispute: %s %+v", ev.Status, ev.History)
+	}
+	b.check(nil)
+	agent.check(nil)
+}
+
+// TestConsoleSchedules: an analyst uploads a roster CSV, makes a week's
+// schedule from the stored forecast, and opens its coverage, each agent's
+// week and the intraday view of the rest of today.
+func TestConsoleSchedules(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "billing"}, 201)
+	analyst := td.tokenFor(t, "ana", RoleAnalyst, "billing")
+	td.mustCall(t, analyst, "POST", "/api/v1/queues/billing/forecast?days=21", map[string]any{"points": wfmHistory()}, 200)
+	roster := filepath.Join(t.TempDir(), "team-a.csv")
+	if err := os.WriteFile(roster, []byte(wfmRosterCSV(12, "billing")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+
+	b.signIn(td.URL, analyst)
+	b.run("upload a roster", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#schedules"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#ro-file")),
+		chromedp.SendKeys(chromedp.CSS("#ro-id"), "team-a"),
+		chromedp.SetUploadFiles(chromedp.CSS("#ro-file"), []string{roster}),
+		chromedp.Click(chromedp.Search(`//button[.="Upload roster"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="wfm-msg" and .="Roster stored."]`)))
+	b.accessible("the schedules page")
+	b.run("make a schedule", 90*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#sc-id"), "week-1"),
+		chromedp.SetValue(chromedp.CSS("#sc-start"), today),
+		chromedp.Click(chromedp.Search(`//button[.="Make the schedule"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[.="Schedule week-1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.server-chart`)))
+	charts, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.server-chart").length`))
+	if err != nil || charts != 2 {
+		t.Errorf("schedule charts = %d (%v), want coverage and week", charts, err)
+	}
+	var recs []struct {
+		ID      string            `json:"id"`
+		Summary map[string]string `json:"summary"`
+	}
+	json.Unmarshal(td.mustCall(t, analyst, "GET", "/api/v1/wfm/schedules", nil, 200), &recs)
+	if len(recs) != 1 || recs[0].ID != "week-1" || recs[0].Summary["start"] != today || recs[0].Summary["days"] != "7" {
+		t.Fatalf("stored schedules = %+v", recs)
+	}
+	b.run("open intraday", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Show the rest of the day"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//caption[.="The rest of the day"]/..//tbody/tr`)))
+	b.shot("schedule")
+	b.accessible("the schedule page")
+	b.check(nil)
+}
+
+// TestConsoleAdministration: an administrator writes a knowledge article
+// and imports an archive of them, validates and publishes a bot's draft
+// and tries a message on it, and applies retention and rotates the keys;
+// the plugins page tells that none is installed.
+func TestConsoleAdministration(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "q1"}, 201)
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/settings/features/queues/q1/virtual_agent", map[string]any{"enabled": true}, 200)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/bots", matrixBot("b1"), 201)
+	archive := filepath.Join(t.TempDir(), "articles.zip")
+	f, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("fees.md")
+	fmt.Fprint(w, "# Card fees\n\nA replacement card costs nothing; express delivery costs five pounds.\n")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	b.signIn(td.URL, td.Admin)
+	b.run("write an article", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#articles"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#article-form")),
+		chromedp.SendKeys(chromedp.CSS("#ka-id"), "block-card"),
+		chromedp.SendKeys(chromedp.CSS("#ka-title"), "Blocking a card"),
+		chromedp.SendKeys(chromedp.CSS("#ka-body"), "Press block on the card screen."),
+		chromedp.Click(chromedp.Search(`//button[.="Save article"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h3[.="Edit Blocking a card"]`)))
+	var art struct{ Title, Body string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/kb/articles/block-card", nil, 200), &art)
+	if art.Title != "Blocking a card" || art.Body != "Press block on the card screen." {
+		t.Errorf("the article written in the console is %+v", art)
+	}
+	b.run("import an archive", 30*time.Second,
+		chromedp.SetUploadFiles(chromedp.CSS("#kb-archive"), []string{archive}),
+		chromedp.Click(chromedp.Search(`//button[.="Import"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="kb-msg" and contains(., "1 added")]`)))
+	b.accessible("the articles page")
+
+	b.run("validate and publish a bot", 60*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#bots"]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#bots/b1"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Validate the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is valid."]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Publish the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="Published."]`)),
+		chromedp.SendKeys(chromedp.CSS("#bot-text"), "someone stole my card, block it"),
+		chromedp.Click(chromedp.CSS(`#bot-try button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Intent:")]/strong[.="block"]`)))
+	b.shot("bot")
+	b.accessible("the bot page")
+	var bv struct{ Bot botView }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/b1", nil, 200), &bv)
+	if bv.Bot.Published != 1 {
+		t.Errorf("bot published version = %d after the console published it", bv.Bot.Published)
+	}
+
+	b.run("open plugins", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#plugins"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "No plugin installed")]`)))
+	b.accessible("the plugins page")
+	b.run("apply retention and rotate keys", 60*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#operations"]`)),
+		chromedp.Click(chromedp.CSS("#sweep")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Retention applied")]`)),
+		chromedp.Click(chromedp.CSS("#rotate")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Keys rotated from version 1 to 2")]`)))
+	b.shot("operations")
+	b.accessible("the operations page")
+	b.fitsTablet("the operations page")
+	var entries []store.AuditEntry
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/audit?limit=500", nil, 200), &entries)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[e.Action] = true
+	}
+	if !seen["retention.sweep"] {
+		t.Errorf("the console's retention sweep is not in the audit log")
+	}
 	b.check(nil)
 }

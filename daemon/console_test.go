@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/earshot/earshot/daemon/console"
 )
 
 func TestConsoleServed(t *testing.T) {
@@ -12,6 +15,7 @@ func TestConsoleServed(t *testing.T) {
 		{"/console/", "<title>Earshot</title>", "text/html"},
 		{"/console/app.js", "/api/v1/whoami", "text/javascript"},
 		{"/console/style.css", "--accent", "text/css"},
+		{"/console/messages.js", "export const catalogues", "text/javascript"},
 	} {
 		resp, err := http.Get(td.URL + tc.path)
 		if err != nil {
@@ -42,5 +46,49 @@ func TestConsoleServed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/console/" {
 		t.Errorf("GET / = %d → %s, want 302 to /console/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestConsoleMessages checks the message catalogue: every message the
+// script and the page name exists in English, and every page of the
+// navigation has its label.
+func TestConsoleMessages(t *testing.T) {
+	read := func(name string) string {
+		b, err := console.Files.ReadFile("static/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cat := read("messages.js")
+	known := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+"([a-z_.]+)": "`).FindAllStringSubmatch(cat, -1) {
+		known[m[1]] = true
+	}
+	if len(known) < 20 {
+		t.Fatalf("the catalogue has %d messages", len(known))
+	}
+	app, page := read("app.js"), read("index.html")
+	var used []string
+	for _, m := range regexp.MustCompile(`\bt\("([a-z_.]+)"[,)]`).FindAllStringSubmatch(app, -1) {
+		used = append(used, m[1])
+	}
+	for _, m := range regexp.MustCompile(`data-msg(?:-aria)?="([a-z_.]+)"`).FindAllStringSubmatch(page, -1) {
+		used = append(used, m[1])
+	}
+	pages := regexp.MustCompile(`(?s)const pages = \{(.*?)\n\};`).FindStringSubmatch(app)
+	if pages == nil {
+		t.Fatal("no page table in app.js")
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+([a-z]+): \{ roles`).FindAllStringSubmatch(pages[1], -1) {
+		used = append(used, "nav."+m[1])
+	}
+	if len(used) < 30 {
+		t.Fatalf("found %d message uses", len(used))
+	}
+	for _, id := range used {
+		if !known[id] {
+			t.Errorf("message %q is used but not in the English catalogue", id)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,7 @@ type Daemon struct {
 	bots           *botService
 	changes        *changeNotifier // who may do what changed (watch.go)
 	fits           fitSlots        // forecast fits running: api_forecast.go
+	signInMu       sync.Mutex      // one sign-in code exchange at a time: api_signin.go
 	translator     *chatTranslator // nil when Apertium is not installed
 	redaction      *redaction
 	metrics        *metrics

@@ -9,8 +9,10 @@ import (
 	"net/http"
 )
 
+// Files holds the console's static files under static/.
+//
 //go:embed static
-var files embed.FS
+var Files embed.FS
 
 // CSP is the console's content security policy: scripts, styles and
 // connections to the daemon itself only; no inline code, no framing.
@@ -18,7 +20,7 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-sr
 
 // Handler serves the console under prefix (e.g. "/console/").
 func Handler(prefix string) http.Handler {
-	sub, err := fs.Sub(files, "static")
+	sub, err := fs.Sub(Files, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}

@@ -1,7 +1,10 @@
 // Earshot web console: a thin client of the HTTP API. The token lives in
 // sessionStorage only; every call sends it as a bearer token. Each page is
 // listed for the roles that may use it, so no role is shown a dead link.
-"use strict";
+import { t, setLocale, localise, fmtTime, fmtDate, fmtNum } from "./messages.js";
+
+setLocale(navigator.language);
+localise();
 
 const $ = (sel) => document.querySelector(sel);
 let me = null;
@@ -13,8 +16,12 @@ class APIError extends Error {
   constructor(status, detail) { super(status + ": " + detail); this.status = status; this.detail = detail; }
 }
 
+// routeCtl is aborted when the page changes: the requests of the page
+// left behind end, so that its late answers cannot draw over the new page.
+let routeCtl = new AbortController();
+
 async function api(path, opts = {}) {
-  const res = await fetch(path, { ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
+  const res = await fetch(path, { signal: routeCtl.signal, ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
   if (!res.ok) {
     let detail = res.statusText;
     try { const p = await res.json(); detail = p.detail || detail; } catch (e) { /* not a problem document */ }
@@ -33,8 +40,6 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-const fmtTime = (s) => new Date(s).toLocaleString();
-const fmtNum = (n, d = 2) => Number(n).toLocaleString(undefined, { maximumFractionDigits: d });
 const fmtMs = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
 
 function table(caption, headers, rows, onopen) {
@@ -46,7 +51,9 @@ function table(caption, headers, rows, onopen) {
     body.append(el("tr", {}, ...cells));
   });
   t.append(body);
-  return t;
+  // Wide tables scroll on their own on narrow screens (a tablet held
+  // upright), so the page itself never scrolls sideways.
+  return el("div", { class: "table-wrap" }, t);
 }
 
 function show(title, ...nodes) {
@@ -54,7 +61,7 @@ function show(title, ...nodes) {
   const v = $("#view");
   v.replaceChildren(el("h2", { id: "page-title", tabindex: "-1" }, title), ...nodes);
   v.hidden = false;
-  document.title = title + " · Earshot";
+  document.title = t("title.suffix", { page: title });
   $("#page-title").focus();
 }
 
@@ -62,15 +69,23 @@ function status(msg, cls = "muted") { return el("p", { class: cls, role: "status
 
 // pages lists every page with the roles that may use it.
 const pages = {
-  engagements: { label: "Engagements", roles: ["admin", "supervisor", "agent", "analyst"], render: engagements },
-  board: { label: "Board", roles: ["admin", "supervisor"], render: board },
-  knowledge: { label: "Knowledge", roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
-  ask: { label: "Ask", roles: ["admin", "supervisor", "analyst"], render: ask },
-  forecasts: { label: "Forecasts", roles: ["admin", "supervisor", "analyst"], render: forecasts },
-  features: { label: "Features", roles: ["admin", "supervisor", "agent", "analyst"], render: features },
-  settings: { label: "Feature settings", roles: ["admin"], render: featureSettings },
-  directory: { label: "Users & queues", roles: ["admin"], render: directory },
-  audit: { label: "Audit", roles: ["admin", "auditor"], render: audit },
+  engagements: { roles: ["admin", "supervisor", "agent", "analyst"], render: engagements },
+  board: { roles: ["admin", "supervisor"], render: board },
+  quality: { roles: ["admin", "supervisor", "agent", "analyst"], render: quality },
+  topics: { roles: ["admin", "supervisor", "analyst"], render: topicsPage },
+  reports: { roles: ["admin", "supervisor", "analyst"], render: reports },
+  knowledge: { roles: ["admin", "supervisor", "agent", "analyst"], render: knowledge },
+  ask: { roles: ["admin", "supervisor", "analyst"], render: ask },
+  forecasts: { roles: ["admin", "supervisor", "analyst"], render: forecasts },
+  schedules: { roles: ["admin", "supervisor", "analyst"], render: schedules },
+  features: { roles: ["admin", "supervisor", "agent", "analyst"], render: features },
+  settings: { roles: ["admin"], render: featureSettings },
+  directory: { roles: ["admin"], render: directory },
+  articles: { roles: ["admin"], render: articles },
+  bots: { roles: ["admin"], render: bots },
+  plugins: { roles: ["admin"], render: pluginsPage },
+  operations: { roles: ["admin"], render: operations },
+  audit: { roles: ["admin", "auditor"], render: audit },
 };
 const allowed = (name) => me && pages[name] && pages[name].roles.includes(me.role);
 
@@ -80,14 +95,14 @@ async function signIn(tok) {
     me = (await api("/api/v1/whoami")).user;
   } catch (e) {
     sessionStorage.removeItem("earshot-token");
-    $("#login-error").textContent = "Sign-in failed: " + e.message;
+    $("#login-error").textContent = t("signin.failed", { error: e.message });
     return;
   }
   $("#login").hidden = true;
   $("#logout").hidden = false;
-  $("#who").textContent = me.id + " (" + me.role + ")";
+  $("#who").textContent = t("app.who", { user: me.id, role: me.role });
   const nav = $("#nav");
-  nav.replaceChildren(...Object.entries(pages).filter(([n]) => allowed(n)).map(([n, p]) => el("a", { href: "#" + n }, p.label)));
+  nav.replaceChildren(...Object.entries(pages).filter(([n]) => allowed(n)).map(([n, p]) => el("a", { href: "#" + n }, t("nav." + n))));
   nav.hidden = false;
   route();
 }
@@ -95,23 +110,26 @@ async function signIn(tok) {
 function route() {
   if (!me) return;
   const first = Object.keys(pages).find(allowed);
-  let [name, arg] = (location.hash.slice(1) || first).split("/");
+  let [name, arg, arg2] = (location.hash.slice(1) || first).split("/");
   if (!allowed(name)) name = first;
   document.querySelectorAll("#nav a").forEach((a) => {
     const on = a.getAttribute("href") === "#" + name;
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
-  pages[name].render(arg).catch((e) => show("Error", status(e.message, "error")));
+  routeCtl.abort();
+  routeCtl = new AbortController();
+  const mine = routeCtl;
+  pages[name].render(arg, arg2).catch((e) => { if (!mine.signal.aborted) show(t("app.error"), status(e.message, "error")); });
 }
 
 // ---- engagements -------------------------------------------------------
 
-async function engagements(id) {
-  if (id) return engagement(id);
+async function engagements(id, seq) {
+  if (id) return engagement(id, seq);
   const list = await api("/api/v1/engagements?limit=200");
   list.reverse();
-  show(me.role === "agent" ? "My engagements" : "Engagements",
+  show(t(me.role === "agent" ? "page.my_engagements" : "page.engagements"),
     list.length === 0 ? status("No engagements in your scope yet.") :
       table("Engagements, newest first", ["Started", "Queue", "Agent", "Channel", "Status"],
         list.map((e) => [fmtTime(e.start), e.queue, e.agent || "–", e.channel, e.status]),
@@ -205,7 +223,19 @@ async function runSkill(e, skill, where) {
   } catch (err) { where.append(status(err.message, "error")); }
 }
 
-async function engagement(id) {
+// jumpTo shows the transcript line seq (the evidence a link cites):
+// scrolled into view, marked and focused for keyboard and screen readers.
+function jumpTo(transcript, seq) {
+  const line = transcript.querySelector(`.utt[data-seq="${CSS.escape(String(seq))}"]`);
+  if (!line) return;
+  transcript.querySelectorAll(".utt.hit").forEach((u) => u.classList.remove("hit"));
+  line.classList.add("hit");
+  line.setAttribute("tabindex", "-1");
+  line.scrollIntoView({ block: "center" });
+  line.focus();
+}
+
+async function engagement(id, seq) {
   const e = await api("/api/v1/engagements/" + id);
   const transcript = el("div", { class: "transcript", role: "log", "aria-label": "Transcript" });
   const partial = el("div", { class: "partial-line" });
@@ -213,7 +243,7 @@ async function engagement(id) {
   const wrap = el("div", { class: "wrapup" });
   const meta = (st) => `${e.channel} · queue ${e.queue} · agent ${e.agent || "–"} · ${st}` + (e.customer_ref ? " · customer " + e.customer_ref : "");
   const metaLine = el("p", { class: "muted" }, meta(e.status));
-  show("Engagement " + id.slice(0, 8), metaLine,
+  show(t("page.engagement", { id: id.slice(0, 8) }), metaLine,
     el("div", { class: "grid" },
       el("section", { "aria-labelledby": "h-tr" }, el("h3", { id: "h-tr" }, "Transcript"), transcript, partial),
       el("section", { "aria-labelledby": "h-as" }, el("h3", { id: "h-as" }, "Assist"), assist.root, wrap)));
@@ -221,6 +251,7 @@ async function engagement(id) {
     const t = await api("/api/v1/engagements/" + id + "/transcript");
     t.segments.forEach((s) => transcript.append(utterance(s)));
     await results(e, wrap);
+    if (seq !== undefined) jumpTo(transcript, seq);
     return;
   }
   // Server-sent events through fetch, so that the token travels in a header.
@@ -263,6 +294,7 @@ async function results(e, where) {
   const out = [el("h3", {}, "Results")];
   if (sum) out.push(el("div", { class: "card" }, el("h4", {}, "Summary"), el("p", { class: "summary" }, sum.text)));
   if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, "Follow-up tasks"), el("ul", {}, ...tasks.map((t) => el("li", {}, t.text + (t.due ? " (" + t.due + ")" : ""))))));
+  if (r.interaction_analytics) out.push(analyticsCard(e, r.interaction_analytics));
   if (["admin", "supervisor", "agent"].includes(me.role)) {
     const field = (name, label, value, multi) => el("p", {}, el("label", { for: "wu-" + name }, label),
       multi ? el("textarea", { id: "wu-" + name, name, rows: "2" }, value || "") : el("input", { id: "wu-" + name, name, value: value || "" }));
@@ -288,7 +320,7 @@ async function results(e, where) {
 
 async function board() {
   const list = el("div");
-  show("Escalation board", status("Live engagements in your queues, highest risk first; updated every few seconds."), list);
+  show(t("page.board"), status(t("board.intro")), list);
   const ctl = new AbortController();
   stream = ctl;
   for (;;) {
@@ -300,7 +332,7 @@ async function board() {
             (v.reasons || []).map((r) => r.text || r.code).join("; ")]),
           (i) => "#engagements/" + rows[i].engagement));
     } catch (err) {
-      list.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error"));
+      list.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error"));
       return;
     }
     await new Promise((res) => { const t = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
@@ -327,7 +359,7 @@ async function knowledge(id) {
         el("a", { href: "#knowledge/" + encodeURIComponent(h.passage.article_id) }, h.passage.title), el("blockquote", {}, h.passage.text)))));
     } catch (err) { results.replaceChildren(status(err.message, "error")); }
   });
-  show("Knowledge", form, results);
+  show(t("page.knowledge"), form, results);
 }
 
 async function ask() {
@@ -342,9 +374,194 @@ async function ask() {
       const a = await api("/api/v1/ask", { method: "POST", body: JSON.stringify({ question: f.get("question"), queue: f.get("queue") || undefined }) });
       out.replaceChildren(el("p", {}, a.answer || ""), el("ol", {}, ...(a.citations || []).map((c) => el("li", {},
         el("a", { href: "#engagements/" + c.engagement }, c.engagement.slice(0, 8) + (c.start_ms !== undefined ? " @ " + fmtMs(c.start_ms) : "")), " ", c.text || ""))));
-    } catch (err) { out.replaceChildren(status(err.status === 403 ? "Not available: " + err.detail : err.message, "error")); }
+    } catch (err) { out.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error")); }
   });
-  show("Ask anything", form, out);
+  show(t("page.ask"), form, out);
+}
+
+// ---- quality -----------------------------------------------------------
+
+const lineLink = (eng, seq, ms, text) => el("a", { href: "#engagements/" + eng + "/" + seq, class: "evidence" }, fmtMs(ms || 0) + " · " + (text || "the line in the transcript"));
+
+// sparkline draws values (0..1 or -1..1 when signed) as a small line.
+function sparkline(values, label, signed) {
+  const W = 240, H = 48;
+  if (values.length === 0) return el("span", { class: "muted" }, "–");
+  const y = (v) => signed ? H / 2 - (H / 2 - 3) * v : H - 3 - (H - 6) * v;
+  const x = (i) => values.length === 1 ? W / 2 : 3 + (W - 6) * i / (values.length - 1);
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "spark", role: "img", "aria-label": label },
+    signed ? svg("line", { x1: 0, x2: W, y1: H / 2, y2: H / 2, class: "grid" }) : "",
+    svg("polyline", { points: values.map((v, i) => x(i) + "," + y(v)).join(" "), class: "value" }));
+}
+
+// analyticsCard shows an ended engagement's interaction analytics: the
+// callouts link to the transcript line they are about.
+function analyticsCard(e, a) {
+  const trend = (a.sentiment_trend || []).filter((p) => p.party === "customer");
+  const parts = [el("h4", {}, "Interaction analytics")];
+  if (a.summary && a.summary.text) parts.push(el("p", {}, a.summary.text));
+  if (trend.length) parts.push(el("p", {}, "Customer sentiment ", sparkline(trend.map((p) => p.sentiment),
+    `Customer sentiment over the engagement: from ${fmtNum(trend[0].sentiment)} to ${fmtNum(trend[trend.length - 1].sentiment)}`, true)));
+  if ((a.callouts || []).length) {
+    parts.push(el("p", {}, el("strong", {}, "Callouts")), el("ul", { class: "callouts" }, ...a.callouts.map((c) => el("li", {},
+      el("span", { class: "pill" }, c.type.replaceAll("_", " ")), " ", lineLink(e.id, c.seq, c.at_ms, c.reason)))));
+  }
+  if ((a.topics || []).length) parts.push(el("p", {}, "Topics: " + a.topics.map((t) => t.label || t.name || t.topic).join(", ")));
+  const m = a.metrics;
+  if (m && m.parties) {
+    const ag = m.parties.agent || {}, cu = m.parties.customer || {};
+    parts.push(el("p", { class: "muted" }, `agent talk ${fmtNum((ag.talk_ratio || 0) * 100, 0)} % · customer talk ${fmtNum((cu.talk_ratio || 0) * 100, 0)} % · interruptions ${(m.interruptions || []).length}`));
+  }
+  return el("div", { class: "card analytics" }, ...parts);
+}
+
+const qaRole = () => ["admin", "supervisor", "analyst"].includes(me.role);
+const statusPill = (st) => el("span", { class: "pill status-" + st }, st);
+
+async function quality(id) {
+  if (id) return evaluation(decodeURIComponent(id));
+  const filter = el("select", { id: "ev-status", onchange: () => load() },
+    ...[["", "any status"], ["auto", "not reviewed"], ["reviewed", "reviewed"], ["disputed", "disputed"], ["acknowledged", "acknowledged"]].map(([v, l]) => el("option", { value: v }, l)));
+  const body = el("div", { "aria-live": "polite" });
+  async function load() {
+    const list = await api("/api/v1/evaluations" + (filter.value ? "?status=" + filter.value : ""));
+    body.replaceChildren(list.length === 0 ? status("No evaluations.") :
+      table("Evaluations, newest first", ["Engagement", "Agent", "Queue", "Scorecard", "Score", "Status"],
+        list.map((v) => [fmtTime(v.engagement_start), v.agent || "–", v.queue, v.scorecard + " v" + v.scorecard_version,
+          fmtNum(v.score, 0) + (v.auto_failed ? " (auto-fail)" : v.passed ? " pass" : " fail"), statusPill(v.status)]),
+        (i) => "#quality/" + encodeURIComponent(list[i].id)));
+  }
+  show(t(qaRole() ? "page.evaluations" : "page.my_evaluations"), el("p", {}, el("label", { for: "ev-status" }, "Status"), filter), body);
+  await load();
+}
+
+// evaluation shows one evaluation question by question, with the evidence
+// linking to the transcript; evaluators review it, the agent acknowledges
+// or disputes it.
+async function evaluation(id, note) {
+  const ev = await api("/api/v1/evaluations/" + encodeURIComponent(id));
+  const sc = await api("/api/v1/scorecards/" + encodeURIComponent(ev.scorecard) + "?version=" + ev.scorecard_version);
+  const answers = Object.fromEntries(ev.answers.map((a) => [a.question, a]));
+  const msg = el("p", { role: "status", class: note ? "ok" : "muted", id: "ev-msg" }, note || "");
+  const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const review = qaRole() && ev.status !== "acknowledged";
+  const sections = sc.sections.map((sec) => el("section", { class: "qm-section", "aria-label": sec.name }, el("h3", {}, sec.name),
+    ...sec.questions.map((q) => {
+      const a = answers[q.id] || { value: "", evidence: [] };
+      const row = el("div", { class: "question" },
+        el("p", {}, el("strong", { id: "q-" + q.id }, q.text), " ", el("span", { class: "pill answer" }, a.value || "unanswered"),
+          a.auto && a.auto !== a.value ? el("span", { class: "muted" }, " (automatic: " + a.auto + ")") : "",
+          el("span", { class: "muted" }, " · " + (a.engine || "") + (q.auto_fail ? " · auto-fail" : ""))),
+        a.justification ? el("p", { class: "muted" }, a.justification) : "",
+        (a.evidence || []).length ? el("ul", { class: "evidence-list", "aria-label": "Evidence" }, ...a.evidence.map((x) => el("li", {}, lineLink(ev.engagement, x.seq, x.start_ms, x.quote)))) : "",
+        a.review ? el("p", { class: "muted" }, `${a.review.action} by ${a.review.by}, ${fmtTime(a.review.at)}` + (a.review.comment ? ": " + a.review.comment : "")) : "");
+      if (review) {
+        const values = q.type === "scale_1_5" ? ["1", "2", "3", "4", "5"] : ["yes", "no"];
+        if (q.allow_na) values.push("na");
+        row.append(el("div", { class: "review-row" },
+          el("span", {}, el("label", { for: "rv-" + q.id }, "Review"), el("select", { id: "rv-" + q.id, name: "rv-" + q.id, "aria-describedby": "q-" + q.id },
+            el("option", { value: "" }, "leave as is"), el("option", { value: "accept" }, "accept"),
+            ...values.filter((v) => v !== a.value).map((v) => el("option", { value: "override:" + v }, "override: " + v)))),
+          el("span", {}, el("label", { for: "rc-" + q.id }, "Comment"), el("input", { id: "rc-" + q.id, name: "rc-" + q.id, "aria-describedby": "q-" + q.id }))));
+      }
+      return row;
+    })));
+  const actions = [];
+  if (review) {
+    const form = el("form", { id: "review-form" }, ...sections,
+      el("p", {}, el("label", { for: "rv-comment" }, "Overall comment"), el("input", { id: "rv-comment", name: "comment" })),
+      el("button", { type: "submit" }, "Save review"));
+    form.addEventListener("submit", async (ev2) => {
+      ev2.preventDefault();
+      const f = new FormData(form);
+      const items = [];
+      for (const sec of sc.sections) for (const q of sec.questions) {
+        const v = f.get("rv-" + q.id);
+        if (!v) continue;
+        const [action, value] = v.split(":");
+        items.push({ question: q.id, action, value, comment: f.get("rc-" + q.id) || undefined });
+      }
+      try {
+        await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/review", { method: "POST", body: JSON.stringify({ items, comment: f.get("comment") || undefined }) });
+        await evaluation(id, "Review saved.");
+      } catch (err) { fail(err); }
+    });
+    actions.push(form);
+  } else actions.push(...sections);
+  if (me.role === "agent" && (ev.status === "auto" || ev.status === "reviewed")) {
+    const dispute = el("form", { id: "dispute-form", "aria-labelledby": "h-dispute" }, el("h3", { id: "h-dispute" }, "Acknowledge or dispute"),
+      el("p", {}, el("button", { type: "button", id: "ack", onclick: async () => {
+        try { await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/acknowledge", { method: "POST" }); await evaluation(id, "Acknowledged."); } catch (err) { fail(err); }
+      } }, "Acknowledge")),
+      el("p", {}, el("label", { for: "dispute-comment" }, "What you disagree with"), el("textarea", { id: "dispute-comment", name: "comment", rows: "2", required: true })),
+      el("button", { type: "submit" }, "Dispute"));
+    dispute.addEventListener("submit", async (e2) => {
+      e2.preventDefault();
+      try {
+        await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/dispute", { method: "POST", body: JSON.stringify({ comment: new FormData(dispute).get("comment") }) });
+        await evaluation(id, "Disputed: an evaluator will review it again.");
+      } catch (err) { fail(err); }
+    });
+    actions.push(dispute);
+  }
+  show(sc.name + " · " + fmtTime(ev.engagement_start),
+    el("p", {}, statusPill(ev.status), ` score ${fmtNum(ev.score, 0)} of 100 (pass at ${fmtNum(sc.pass_score, 0)}) · `, ev.auto_failed ? "auto-failed" : ev.passed ? "passed" : "failed",
+      ` · agent ${ev.agent || "–"} · queue ${ev.queue} · `, el("a", { href: "#engagements/" + ev.engagement }, "open the engagement")),
+    msg, ...actions,
+    el("h3", {}, "History"), el("ol", { class: "history" }, ...(ev.history || []).map((h) => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.by}` + (h.comment ? ": " + h.comment : "")))));
+}
+
+async function topicsPage() {
+  const body = el("div", { "aria-live": "polite" });
+  const msg = el("p", { role: "status", class: "muted" });
+  const discover = el("button", { type: "button", onclick: async () => {
+    msg.className = "muted"; msg.textContent = "Discovering topics…";
+    try { await api("/api/v1/topics/discover", { method: "POST", body: "{}" }); msg.className = "ok"; msg.textContent = "Topics discovered."; await load(); } catch (err) { msg.className = "error"; msg.textContent = err.message; }
+  } }, "Discover topics now");
+  async function load() {
+    const t = await api("/api/v1/topics");
+    if (!t.model) { body.replaceChildren(status("No topics discovered yet for your queues.")); return; }
+    const days = [];
+    for (let d = new Date(t.from); d < new Date(t.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
+    const peak = Math.max(1, ...t.topics.flatMap((x) => Object.values(x.per_day)));
+    body.replaceChildren(el("p", { class: "muted" }, `${t.queues.join(", ")} · ${fmtTime(t.from)} – ${fmtTime(t.to)} · discovered ${fmtTime(t.created_at)}`),
+      table("Topics, most engagements first", ["Topic", "Keywords", "Engagements", "Previous period", "Trend", "Per day"],
+        t.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
+          sparkline(days.map((d) => (x.per_day[d] || 0) / peak), `${x.label}: engagements per day, ${days.map((d) => x.per_day[d] || 0).join(", ")}`)])));
+  }
+  show(t("page.topics"), el("p", {}, discover), msg, body);
+  await load();
+}
+
+// barChart draws one bar per row with its value written beside it.
+function barChart(rows, label, value, fmt, top) {
+  const W = 640, bar = 22, L = 140, H = rows.length * (bar + 6) + 6;
+  const max = top || Math.max(1, ...rows.map(value));
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart bars", role: "img", "aria-label": label + ": " + rows.map((r) => r.group + " " + fmt(value(r))).join(", ") },
+    ...rows.flatMap((r, i) => {
+      const y = 6 + i * (bar + 6), w = (W - L - 70) * value(r) / max;
+      return [svg("text", { x: L - 6, y: y + bar * 0.7, "text-anchor": "end" }, r.group), svg("rect", { x: L, y, width: Math.max(1, w), height: bar, class: "bar" }),
+        svg("text", { x: L + w + 6, y: y + bar * 0.7 }, fmt(value(r)))];
+    }));
+}
+
+async function reports(by) {
+  by = by || "queue";
+  const pick = el("select", { id: "rp-by", onchange: (ev) => { location.hash = "reports/" + ev.target.value; } },
+    ...["queue", "agent", "day", "week", "month"].map((g) => el("option", { value: g, selected: g === by }, g)));
+  const [eng, scores] = await Promise.all([api("/api/v1/reports/engagements?group_by=" + by), api("/api/v1/reports/scores?group_by=" + by)]);
+  const er = eng.rows || [], sr = scores.rows || [];
+  show(t("page.reports"), el("p", {}, el("label", { for: "rp-by" }, "Group by"), pick),
+    el("h3", {}, "Engagements"),
+    er.length ? barChart(er, "Engagements per " + by, (r) => r.engagements, (v) => fmtNum(v, 0)) : status("No ended engagements in your scope."),
+    er.length ? table("Engagement figures per " + by, [by, "Engagements", "Voice", "Chat", "Mean handle", "Agent talk", "Interruptions", "Escalations", "Mean QM score"],
+      er.map((r) => [r.group, fmtNum(r.engagements, 0), fmtNum(r.voice, 0), fmtNum(r.chat, 0), fmtMs(r.mean_handle_ms), fmtNum(r.agent_talk_ratio * 100, 0) + " %",
+        fmtNum(r.interruptions, 0), fmtNum(r.escalations, 0), r.mean_qm_score == null ? "–" : fmtNum(r.mean_qm_score, 0)])) : "",
+    el("h3", {}, "Quality scores"),
+    sr.length ? barChart(sr, "Mean QM score per " + by, (r) => r.mean_score || 0, (v) => fmtNum(v, 0), 100) : status("No evaluations in your scope."),
+    sr.length ? table("Quality scores per " + by, [by, "Evaluations", "Mean score", "Pass rate", "Auto-failed", "Reviewed", "Disputed", "Acknowledged"],
+      sr.map((r) => [r.group, fmtNum(r.evaluations, 0), r.mean_score == null ? "–" : fmtNum(r.mean_score, 0), fmtNum(r.pass_rate * 100, 0) + " %",
+        fmtNum(r.auto_failed, 0), fmtNum(r.reviewed, 0), fmtNum(r.disputed, 0), fmtNum(r.acknowledged, 0)])) : "");
 }
 
 // ---- workforce ---------------------------------------------------------
@@ -372,7 +589,7 @@ function forecastChart(f) {
     svg("text", { x: L - 6, y: y(ymax * k) + 4, "text-anchor": "end" }, fmtNum(ymax * k, 0))));
   const days = [];
   for (let d = new Date(pts[0].start); d.getTime() <= t1; d.setDate(d.getDate() + 7)) {
-    days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, d.toLocaleDateString()));
+    days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, fmtDate(d)));
   }
   return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Forecast volume for queue ${f.queue}: ${pts.length} open intervals, peak ${fmtNum(ymax, 0)} contacts (95 % upper bound)` },
     ...ticks, svg("polygon", { points: band("lower95", "upper95"), class: "band95" }), svg("polygon", { points: band("lower80", "upper80"), class: "band80" }),
@@ -406,13 +623,106 @@ async function forecasts(queue) {
     }
     const fc = f.payload || {};
     const perDay = {};
-    for (const p of fc.points || []) { const d = new Date(p.start).toLocaleDateString(); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
+    for (const p of fc.points || []) { const d = fmtDate(p.start); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
     body.replaceChildren(el("p", { class: "muted" }, `model ${f.model_version} · made ${fmtTime(f.created_at)} by ${f.created_by} · ${fc.days} days`),
       forecastChart(fc),
       table("Forecast contacts per day", ["Day", "Contacts"], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
   }
-  show("Forecasts", el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
+  show(t("page.forecasts"), el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
   await load();
+}
+
+// apiSVG fetches a chart the daemon draws and returns it as an element,
+// named for screen readers.
+async function apiSVG(path, label) {
+  const res = await fetch(path, { signal: routeCtl.signal, headers: { "Authorization": "Bearer " + token() } });
+  if (!res.ok) throw new APIError(res.status, res.statusText);
+  const doc = new DOMParser().parseFromString(await res.text(), "image/svg+xml");
+  const chart = document.importNode(doc.documentElement, true);
+  chart.removeAttribute("width"); chart.removeAttribute("height");
+  chart.setAttribute("role", "img"); chart.setAttribute("aria-label", label); chart.classList.add("server-chart");
+  return chart;
+}
+
+// schedules lists rosters and schedules, takes a roster CSV, makes a
+// schedule from the latest forecasts, and shows one with its coverage,
+// each agent's week and the intraday view.
+async function schedules(id) {
+  if (id) return schedule(decodeURIComponent(id));
+  const [rosters, list] = await Promise.all([api("/api/v1/wfm/rosters"), api("/api/v1/wfm/schedules")]);
+  const msg = el("p", { role: "status", class: "muted", id: "wfm-msg" });
+  const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const file = el("input", { id: "ro-file", type: "file", accept: ".csv,text/csv", required: true });
+  const upload = el("form", { "aria-labelledby": "h-roster" }, el("h3", { id: "h-roster" }, "Upload a roster"),
+    el("p", {}, el("label", { for: "ro-id" }, "Roster ID"), el("input", { id: "ro-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
+    el("p", {}, el("label", { for: "ro-file" }, "Roster CSV (id, skills, hours_per_week, …)"), file), el("button", { type: "submit" }, "Upload roster"));
+  upload.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("/api/v1/wfm/rosters/" + encodeURIComponent($("#ro-id").value), { method: "PUT", type: "text/csv", body: await file.files[0].text() });
+      await schedules();
+      $("#wfm-msg").className = "ok"; $("#wfm-msg").textContent = "Roster stored.";
+    } catch (err) { fail(err); }
+  });
+  const make = el("form", { "aria-labelledby": "h-make" }, el("h3", { id: "h-make" }, "Make a schedule"),
+    el("p", {}, el("label", { for: "sc-id" }, "Schedule ID"), el("input", { id: "sc-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
+    el("p", {}, el("label", { for: "sc-roster" }, "Roster"), el("select", { id: "sc-roster" }, ...rosters.map((r) => el("option", { value: r.id }, r.id)))),
+    el("p", {}, el("label", { for: "sc-start" }, "First day"), el("input", { id: "sc-start", type: "date", required: true })),
+    el("p", {}, el("label", { for: "sc-days" }, "Days"), el("input", { id: "sc-days", type: "number", min: "1", max: "56", value: "7", required: true })),
+    el("button", { type: "submit" }, "Make the schedule"));
+  make.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    msg.className = "muted"; msg.textContent = "Scheduling…";
+    try {
+      const doc = await api("/api/v1/wfm/schedules", { method: "POST", body: JSON.stringify({ id: $("#sc-id").value, roster: $("#sc-roster").value,
+        start: $("#sc-start").value, days: Number($("#sc-days").value), time_budget: "5s" }) });
+      location.hash = "schedules/" + encodeURIComponent(doc.id);
+    } catch (err) { fail(err); }
+  });
+  show(t("page.schedules"), msg,
+    el("h3", {}, "Schedules"), list.length === 0 ? status("No schedule yet.") :
+      table("Schedules", ["Schedule", "Queues", "First day", "Days", "Shifts", "Under-staffed", "Made by"],
+        list.map((r) => [r.id, (r.queues || []).join(", "), r.summary.start, r.summary.days, r.summary.shifts, r.summary.under, r.updated_by + ", " + fmtTime(r.updated_at)]),
+        (i) => "#schedules/" + encodeURIComponent(list[i].id)),
+    el("h3", {}, "Rosters"), rosters.length === 0 ? status("No roster yet: upload one below.") :
+      table("Rosters", ["Roster", "Queues", "Agents", "Updated"], rosters.map((r) => [r.id, (r.queues || []).join(", "), r.summary.agents, r.updated_by + ", " + fmtTime(r.updated_at)])),
+    rosters.length ? make : "", upload);
+}
+
+async function schedule(id) {
+  const list = await api("/api/v1/wfm/schedules");
+  const rec = list.find((r) => r.id === id);
+  if (!rec) { show(t("page.schedule", { id }), status(t("schedule.missing"), "error")); return; }
+  const base = "/api/v1/wfm/schedules/" + encodeURIComponent(id);
+  const [coverage, week] = await Promise.all([
+    apiSVG(base + "?format=svg&chart=coverage", `Coverage of schedule ${id}: agents required and scheduled per interval`),
+    apiSVG(base + "?format=svg&chart=week&week=1", `Each agent's first week in schedule ${id}`)]);
+  // Intraday: the rest of a day of the schedule, as of a time the planner
+  // picks (now while the schedule runs).
+  const start = new Date(rec.summary.start + "T00:00:00"), end = new Date(start.getTime() + Number(rec.summary.days) * 86400000);
+  const now = new Date();
+  const asOf = now >= start && now < end ? now : new Date(start.getTime() + 12 * 3600000);
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const out = el("div", { "aria-live": "polite" });
+  const intra = el("form", { id: "intraday-form" }, el("label", { for: "in-now" }, "As of"),
+    el("input", { id: "in-now", type: "datetime-local", value: local(asOf), min: local(start), max: local(end) }), " ", el("button", { type: "submit" }, "Show the rest of the day"));
+  intra.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const a = await api(base + "/intraday?now=" + encodeURIComponent(new Date($("#in-now").value).toISOString()));
+      out.replaceChildren(
+        el("p", {}, (a.reforecast || []).map((q) => `${q.queue}: ${fmtNum(q.observed, 0)} contacts so far against ${fmtNum(q.expected, 0)} forecast (×${fmtNum(q.factor)})`).join("; ")),
+        el("p", {}, `Under-staffed agent-intervals ${fmtNum(a.under_agent_intervals, 1)} → ${fmtNum(a.under_after, 1)} with the adjustments; over-staffed ${fmtNum(a.over_agent_intervals, 1)} → ${fmtNum(a.over_after, 1)}`),
+        (a.adjustments || []).length ? table("Proposed adjustments, best first", ["Kind", "Agent", "From", "To", "Paid hours"],
+          a.adjustments.map((x) => [x.kind.replaceAll("_", " "), x.agent, fmtTime(x.from), fmtTime(x.to), fmtNum(x.paid_hours)])) : status("No adjustment proposed."),
+        table("The rest of the day", ["Interval", "Present", "Required", "Under", "Over"],
+          (a.intervals || []).map((iv) => [fmtTime(iv.start), fmtNum(iv.present, 1), (iv.required || []).join(" + "), fmtNum(iv.under, 1), fmtNum(iv.over, 1)])));
+    } catch (err) { out.replaceChildren(status(err.message, "error")); }
+  });
+  show(t("page.schedule", { id }), el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${fmtDate(start)} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
+    el("p", {}, el("a", { href: "#schedules" }, "All schedules")),
+    el("h3", {}, "Coverage"), coverage, el("h3", {}, "Week 1 by agent"), week,
+    el("h3", {}, "Intraday"), intra, out);
 }
 
 // ---- administration ----------------------------------------------------
@@ -443,14 +753,14 @@ async function featureSettings(queue) {
     });
     return [f.name, f.description + (f.licensed ? " (licensed users only)" : ""), sel];
   });
-  show("Feature settings · " + (level === "account" ? "account" : "queue " + level.slice(7)), el("p", {}, el("label", { for: "fs-level" }, "Level"), pick),
+  show(level === "account" ? t("page.settings_account") : t("page.settings_queue", { queue: level.slice(7) }), el("p", {}, el("label", { for: "fs-level" }, "Level"), pick),
     el("p", {}, "Local models only: ", el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, set.local_models_only ? "on" : "off")),
     table("Feature settings at this level", ["Feature", "What it does", "Setting"], rows), msg);
 }
 
 async function features() {
   const eff = await api("/api/v1/features/effective");
-  show("Features",
+  show(t("page.features"),
     el("p", {}, "Local models only: ", el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, eff.local_models_only ? "on" : "off")),
     table("Features in effect for you", ["Feature", "State", "Decided by"], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
 }
@@ -484,6 +794,12 @@ async function directory(arg, fresh) {
       await directory(undefined, { note: "Token " + t.id + " issued for " + u + ".", user: u, secret: t.secret });
     } catch (err) { fail(err); }
   };
+  const link = async (u) => {
+    try {
+      const l = await api("/api/v1/sign-in-links", { method: "POST", body: JSON.stringify({ user_id: u }) });
+      await directory(undefined, { note: "Sign-in link created for " + u + ".", user: u, link: location.origin + l.path, until: l.expires_at });
+    } catch (err) { fail(err); }
+  };
   const revoke = async (id) => {
     try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: "Token " + id + " revoked." }); } catch (err) { fail(err); }
   };
@@ -491,19 +807,156 @@ async function directory(arg, fresh) {
   if (fresh && fresh.secret) {
     secret.append(el("div", { class: "card" }, el("h4", {}, "New token for " + fresh.user + " (shown once: copy it now)"), el("code", { id: "secret-value" }, fresh.secret)));
   }
-  show("Users & queues", msg, secret,
+  if (fresh && fresh.link) {
+    secret.append(el("div", { class: "card" }, el("h4", {}, "Sign-in link for " + fresh.user + " (shown once; it signs in once, until " + fmtTime(fresh.until) + ")"),
+      el("code", { id: "link-value" }, fresh.link)));
+  }
+  show(t("page.directory"), msg, secret,
     el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled", ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
-      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token")])),
+      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token"),
+        u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, "Sign-in link"))])),
     addUser,
     el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
       t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
     el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])));
 }
 
+// flash shows the outcome of an action in a page's status line.
+function flash(msg, text, ok = true) { msg.className = ok ? "ok" : "error"; msg.textContent = text; }
+
+// articles: the knowledge base's articles, an editor, and archive import.
+async function articles(id) {
+  const list = await api("/api/v1/kb/articles");
+  const msg = el("p", { role: "status", class: "muted", id: "kb-msg" });
+  let a = { id: "", title: "", queue: "", body: "" };
+  if (id) a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
+  const field = (name, label, value, attrs = {}) => el("p", {}, el("label", { for: "ka-" + name }, label), el("input", { id: "ka-" + name, name, value: value || "", ...attrs }));
+  const editor = el("form", { id: "article-form", "aria-labelledby": "h-article" }, el("h3", { id: "h-article" }, id ? "Edit " + a.title : "New article"),
+    field("id", "Article ID", a.id, { required: true, readonly: id ? true : null }), field("title", "Title", a.title, { required: true }),
+    field("queue", "Queue (empty: every queue)", a.queue),
+    el("p", {}, el("label", { for: "ka-body" }, "Text"), el("textarea", { id: "ka-body", name: "body", rows: "8", required: true }, a.body || "")),
+    el("button", { type: "submit" }, "Save article"), " ",
+    id ? el("button", { type: "button", class: "danger", onclick: async () => {
+      try { await api("/api/v1/kb/articles/" + encodeURIComponent(a.id), { method: "DELETE" }); location.hash = "articles"; } catch (err) { flash(msg, err.message, false); }
+    } }, "Delete article") : "");
+  editor.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(editor);
+    try {
+      await api("/api/v1/kb/articles/" + encodeURIComponent(f.get("id")), { method: "PUT", body: JSON.stringify({ title: f.get("title"), body: f.get("body"), queue: f.get("queue") || undefined }) });
+      location.hash = "articles/" + encodeURIComponent(f.get("id"));
+      if (id) { await articles(id); flash($("#kb-msg"), "Article saved."); }
+    } catch (err) { flash(msg, err.message, false); }
+  });
+  const file = el("input", { id: "kb-archive", type: "file", accept: ".zip,.tar,.tgz,.gz", required: true });
+  const imp = el("form", { "aria-labelledby": "h-import" }, el("h3", { id: "h-import" }, "Import an archive"),
+    el("p", {}, el("label", { for: "kb-archive" }, "Zip or tar(.gz) of Markdown, HTML, text or JSON lines"), file), el("button", { type: "submit" }, "Import"));
+  imp.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("/api/v1/kb/import", { method: "POST", type: "application/octet-stream", body: file.files[0] });
+      await articles();
+      flash($("#kb-msg"), `Imported: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed.`, r.failed === 0);
+    } catch (err) { flash(msg, err.message, false); }
+  });
+  show(t("page.articles"), msg, el("p", {}, el("a", { href: "#articles" }, "New article"), " · ", el("a", { href: "#knowledge" }, "Search preview")),
+    list.length ? table("Articles", ["Article", "Title", "Queue", "Updated"], list.map((x) => [x.id, x.title, x.queue || "every queue", fmtTime(x.updated)]),
+      (i) => "#articles/" + encodeURIComponent(list[i].id)) : status("No article yet."),
+    editor, imp);
+}
+
+// bots: the virtual agents, their versions, validation and publishing,
+// and trying a message against the live version.
+async function bots(id) {
+  if (!id) {
+    const list = await api("/api/v1/bots");
+    show(t("page.bots"), list.length ? table("Bots", ["Bot", "Name", "Queue", "Live version", "Draft"],
+      list.map((b) => [b.id, b.name || "", b.queue, b.published ? "v" + b.published : "not published", b.has_draft ? "yes" : "no"]), (i) => "#bots/" + encodeURIComponent(list[i].id))
+      : status("No bot yet: create one with the API or the command line (earshot bots import)."));
+    return;
+  }
+  const bid = decodeURIComponent(id);
+  const path = "/api/v1/bots/" + encodeURIComponent(bid);
+  const { bot, problems } = await api(path);
+  const msg = el("p", { role: "status", class: "muted", id: "bot-msg" });
+  const probs = el("div", { "aria-live": "polite" });
+  const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ", p.message || p.text || JSON.stringify(p))))
+    : status("The draft has no problem."));
+  listProblems(problems);
+  const tryForm = el("form", { id: "bot-try" }, el("label", { for: "bot-text" }, "Try a customer message on the live version"),
+    el("input", { id: "bot-text", required: true }), " ", el("button", { type: "submit", disabled: !bot.published }, "Try"));
+  const tryOut = el("div", { "aria-live": "polite" });
+  tryForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api(path + "/classify", { method: "POST", body: JSON.stringify({ text: $("#bot-text").value }) });
+      tryOut.replaceChildren(el("p", {}, "Intent: ", el("strong", {}, r.intent || "none"), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : ", out of scope") + ")"));
+    } catch (err) { tryOut.replaceChildren(status(err.message, "error")); }
+  });
+  const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
+    try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
+  } }, label);
+  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, "queue " + bot.queue, "live " + (bot.published ? "v" + bot.published : "none"), bot.draft_updated_at ? "draft edited " + fmtTime(bot.draft_updated_at) : ""].filter(Boolean).join(" · ")),
+    msg, el("p", { class: "actions" },
+      bot.has_draft ? act("Validate the draft", "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? "The draft is valid." : "The draft has problems.", r.valid); }) : "",
+      bot.has_draft ? act("Publish the draft", "/publish", async () => { await bots(id); flash($("#bot-msg"), "Published."); }) : ""),
+    el("h3", {}, "Draft problems"), probs,
+    el("h3", {}, "Versions"), bot.versions.length ? table("Published versions", ["Version", "Published", "By"], bot.versions.map((v) => ["v" + v.version, fmtTime(v.published_at), v.published_by])) : status("Never published."),
+    el("h3", {}, "Try it"), tryForm, tryOut);
+}
+
+// pluginsPage: installed plugins, their state, enabling and scopes.
+async function pluginsPage() {
+  const { plugins: list, broken } = await api("/api/v1/plugins");
+  const msg = el("p", { role: "status", class: "muted", id: "pl-msg" });
+  const patch = async (name, body, note) => {
+    try { await api("/api/v1/plugins/" + encodeURIComponent(name) + "/settings", { method: "PATCH", body: JSON.stringify(body) }); await pluginsPage(); flash($("#pl-msg"), note); } catch (err) { flash(msg, err.message, false); }
+  };
+  const rows = list.map((p) => {
+    const m = p.manifest, st = p.settings;
+    const scopes = (m.scopes || []).map((sc) => el("label", { class: "inline check" }, el("input", { type: "checkbox", checked: st.approved_scopes.includes(sc), "data-scope": sc, onchange: (ev) => {
+      const next = ev.target.checked ? [...st.approved_scopes, sc] : st.approved_scopes.filter((x) => x !== sc);
+      patch(m.name, { approved_scopes: next }, `Scopes of ${m.name} saved.`);
+    } }), " " + sc));
+    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : "none",
+      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, `${m.name} ${st.enabled ? "disabled" : "enabled"}.`) }, st.enabled ? "Disable" : "Enable")];
+  });
+  show(t("page.plugins"), msg, list.length ? table("Installed plugins", ["Plugin", "What it does", "State", "Approved scopes", ""], rows) : status("No plugin installed: install one with earshot plugins install."),
+    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, "Refused plugin folders"), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
+}
+
+// operations: retention, key rotation and backups.
+async function operations() {
+  const msg = el("p", { role: "status", class: "muted", id: "op-msg" });
+  const download = (path, name) => async () => {
+    try {
+      const res = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
+      if (!res.ok) throw new APIError(res.status, res.statusText);
+      const url = URL.createObjectURL(await res.blob());
+      el("a", { href: url, download: name }).click();
+      URL.revokeObjectURL(url);
+      flash(msg, name + " downloaded.");
+    } catch (err) { flash(msg, err.message, false); }
+  };
+  show(t("page.operations"), msg,
+    el("h3", {}, "Retention"), el("p", {}, "The retention windows are set in the configuration file; the daemon applies them every hour."),
+    el("button", { type: "button", id: "sweep", onclick: async () => {
+      try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, `Retention applied: ${r.transcripts_expired} transcripts and ${r.outputs_expired} engagements' results expired.`); } catch (err) { flash(msg, err.message, false); }
+    } }, "Apply retention now"),
+    el("h3", {}, "Keys"), el("p", {}, "Rotation re-wraps every data key under a new key-encryption key; content is not rewritten."),
+    el("p", {}, el("input", { type: "checkbox", id: "destroy-old" }), el("label", { for: "destroy-old", class: "inline" }, " Destroy older key versions (older key backups become useless)")),
+    el("button", { type: "button", id: "rotate", onclick: async () => {
+      try { const r = await api("/api/v1/keys/rotate", { method: "POST", body: JSON.stringify({ destroy_old: $("#destroy-old").checked }) }); flash(msg, `Keys rotated from version ${r.from} to ${r.to}: ${r.rewrapped} data keys re-wrapped.`); } catch (err) { flash(msg, err.message, false); }
+    } }, "Rotate keys"),
+    el("h3", {}, "Backups"), el("p", {}, "Content and keys are backed up separately: keep the two files apart."),
+    el("p", { class: "actions" }, el("button", { type: "button", onclick: download("/api/v1/backup/content", "earshot-content.db") }, "Download the content backup"),
+      el("button", { type: "button", onclick: download("/api/v1/backup/keys", "earshot-keys.db") }, "Download the keys backup")));
+}
+
 async function audit() {
   const entries = await api("/api/v1/audit?limit=200");
   entries.reverse();
-  show("Audit log", el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, "Export (JSON lines)")),
+  show(t("page.audit"), el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, "Export (JSON lines)")),
     table("Audit entries, newest first", ["#", "Time", "Actor", "Action", "Target", "Engagement"],
       entries.map((a) => [String(a.seq), fmtTime(a.time), a.actor, a.action, a.target || "", (a.engagement || "").slice(0, 8)])));
   // The export needs the token: fetch it and hand the browser a blob.
@@ -517,7 +970,28 @@ async function audit() {
   });
 }
 
+// A sign-in link carries a one-time code in the address's fragment
+// (#sign-in=esl_…), which the browser never sends to a server. The code
+// leaves the address bar before anything else happens, and is exchanged
+// once for a session token.
+async function redeemSignInLink() {
+  const code = decodeURIComponent(location.hash.slice("#sign-in=".length));
+  history.replaceState(null, "", location.pathname + location.search);
+  let session;
+  try {
+    const res = await fetch("/api/v1/sign-in", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }) });
+    if (!res.ok) {
+      $("#login-error").textContent = res.status === 401 || res.status === 400
+        ? t("signin.link_invalid") : t("signin.failed", { error: res.status + " " + res.statusText });
+      return;
+    }
+    session = await res.json();
+  } catch (e) { $("#login-error").textContent = t("signin.failed", { error: e.message }); return; }
+  await signIn(session.token);
+}
+
 $("#login-form").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("#token").value.trim()); });
 $("#logout").addEventListener("click", () => { sessionStorage.removeItem("earshot-token"); location.hash = ""; location.reload(); });
 window.addEventListener("hashchange", route);
-if (token()) signIn(token());
+if (location.hash.startsWith("#sign-in=")) redeemSignInLink();
+else if (token()) signIn(token());
