@@ -54,13 +54,21 @@ func earshotBinary(t *testing.T) string {
 // loopback port and returns the process, its base URL and data directory.
 func serveProcess(t *testing.T, extra string) (*exec.Cmd, string, string, *strings.Builder) {
 	t.Helper()
-	bin := earshotBinary(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "earshot.yaml")
 	cfg := fmt.Sprintf("data_dir: %s\nlisten: 127.0.0.1:0\n%s", filepath.Join(dir, "data"), extra)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	cmd, u, logs := startProcess(t, cfgPath)
+	return cmd, u, filepath.Join(dir, "data"), logs
+}
+
+// startProcess starts the daemon binary on an existing configuration and
+// returns once it reports its API address.
+func startProcess(t *testing.T, cfgPath string) (*exec.Cmd, string, *strings.Builder) {
+	t.Helper()
+	bin := earshotBinary(t)
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -81,11 +89,11 @@ func serveProcess(t *testing.T, extra string) (*exec.Cmd, string, string, *strin
 	}()
 	select {
 	case u := <-addr:
-		return cmd, u, filepath.Join(dir, "data"), logs
+		return cmd, u, logs
 	case <-time.After(30 * time.Second):
 		t.Fatalf("daemon did not report its address; logs:\n%s", logs)
 	}
-	return nil, "", "", nil
+	return nil, "", nil
 }
 
 // TestGracefulShutdown sends SIGTERM while a request is in flight (its

@@ -99,12 +99,12 @@ func prepareServiceHost() error {
 		return err
 	}
 	if _, err := os.Stat(DefaultConfigPath); errors.Is(err, os.ErrNotExist) {
-		if err := os.WriteFile(DefaultConfigPath, []byte(packaging.DefaultConfig), 0o640); err != nil {
+		if err := os.WriteFile(DefaultConfigPath, []byte(packaging.DefaultConfig), 0o640); err != nil { // #nosec G306 -- the packaged default configuration, readable by the service group only
 			return err
 		}
 	}
 	if _, err := os.Stat("/etc/default/earshot"); errors.Is(err, os.ErrNotExist) {
-		_ = os.WriteFile("/etc/default/earshot", []byte(packaging.DefaultEnv), 0o644)
+		_ = os.WriteFile("/etc/default/earshot", []byte(packaging.DefaultEnv), 0o644) // #nosec G306 -- the service's environment defaults, no secrets
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -49,11 +48,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// goTool is the go command: the one running the tests when it is not on
+// PATH (go test puts its own GOROOT/bin first, so this is the fallback).
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	return "go"
 }
 
 func buildPlugins(dir string) error {

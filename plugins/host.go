@@ -161,7 +161,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, settings Se
 		settings: settings, audit: auditor,
 		insts: map[string]*instance{}, broken: map[string]error{},
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil { // #nosec G301 -- the plugins folder (code and manifests), readable by the plugins' own users
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	sb, err := newSandbox(cfg.Sandbox, cfg.Dir)

@@ -159,7 +159,7 @@ func newSandbox(cfg SandboxConfig, pluginDir string) (*sandbox, error) {
 	if parent == "" {
 		parent = os.TempDir()
 	}
-	if err := os.MkdirAll(parent, 0o711); err != nil {
+	if err := os.MkdirAll(parent, 0o711); err != nil { // #nosec G301 -- search-only parent of the per-plugin working directories
 		return nil, fmt.Errorf("plugins: sandbox run_dir: %w", err)
 	}
 	root, err := os.MkdirTemp(parent, "earshot-plugins-")
@@ -169,7 +169,7 @@ func newSandbox(cfg SandboxConfig, pluginDir string) (*sandbox, error) {
 	if s.uid >= 0 {
 		// Plugins running as their own user must reach their working
 		// directory; the parent only lets them pass through.
-		if err := os.Chmod(root, 0o711); err != nil {
+		if err := os.Chmod(root, 0o711); err != nil { // #nosec G302 -- search-only for the plugin's own user, no listing
 			os.RemoveAll(root)
 			return nil, fmt.Errorf("plugins: sandbox run_dir: %w", err)
 		}
@@ -271,7 +271,7 @@ func (s *sandbox) command(m Manifest, pluginDir, workDir string, read, write []s
 	if err != nil {
 		return nil, fmt.Errorf("plugins: sandbox spec: %w", err)
 	}
-	cmd := exec.Command(s.helper, "supervise", string(b))
+	cmd := exec.Command(s.helper, "supervise", string(b)) // #nosec G204 -- the helper is this binary; the spec is JSON the host wrote
 	cmd.Args[0] = sandboxArg0
 	cmd.Dir = workDir
 	// go-plugin adds its own variables (protocol, certificate); the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/earshot/earshot/store/keys"
 )
@@ -116,7 +117,7 @@ func openReadOnly(ctx context.Context, o OfflineOptions) (*Store, error) {
 	db, err := bbolt.Open(contentPath, 0o600, &bbolt.Options{ReadOnly: true, Timeout: o.LockTimeout})
 	if err != nil {
 		ring.Close()
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bberrors.ErrTimeout) {
 			return nil, fmt.Errorf("store: %s: %w: verify through it (`earshot audit verify`) or stop it first", contentPath, ErrInUse)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", contentPath, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/earshot/earshot/store/internal/dbfile"
 	"github.com/earshot/earshot/store/keys"
@@ -212,7 +213,7 @@ func openFiles(ctx context.Context, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(opts.Dir, DBFile)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bberrors.ErrTimeout) {
 		err = ErrInUse
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/sys/unix"
 
 	"github.com/earshot/earshot/store/internal/dbfile"
@@ -100,7 +101,7 @@ func InspectSchema(dir string) (SchemaInfo, error) {
 	path := filepath.Join(dir, DBFile)
 	if _, err := os.Stat(path); err == nil {
 		db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bberrors.ErrTimeout) {
 			return info, fmt.Errorf("store: %s: %w", path, ErrInUse)
 		}
 		if err != nil {
@@ -259,7 +260,7 @@ func backupForUpgrade(info SchemaInfo, now time.Time) (string, error) {
 // 0600), read-only, so that src is left exactly as it was.
 func copyDB(src, dst string) error {
 	db, err := bbolt.Open(src, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bberrors.ErrTimeout) {
 		return ErrInUse
 	}
 	if err != nil {

@@ -624,7 +624,7 @@ func (p *program) successors(n node) []node {
 	var out []node
 	add := func(t target) {
 		if t.step >= 0 && p.flows[t.flow] != nil && t.step < len(p.flows[t.flow].steps) {
-			out = append(out, node{t.flow, t.step})
+			out = append(out, node(t))
 		}
 	}
 	fallthrough_ := func() {

@@ -2,12 +2,15 @@ package kb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/earshot/earshot/inference"
 )
@@ -169,6 +172,12 @@ If the sources do not contain the answer, reply exactly: I don't know.`
 
 // generateGrounded asks the generator for an answer grounded in srcs and
 // returns it with the valid source numbers it cites.
+// maxGeneratedChars bounds a generated answer.
+const maxGeneratedChars = 1200
+
+// linkRE finds web links (with what follows up to a space).
+var linkRE = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s)\]]*`)
+
 func generateGrounded(ctx context.Context, g inference.Generator, question string, srcs []source) (string, []int, error) {
 	var p strings.Builder
 	for i, s := range srcs {
@@ -187,6 +196,17 @@ func generateGrounded(ctx context.Context, g inference.Generator, question strin
 		return "", nil, fmt.Errorf("kb: generate answer: %w", err)
 	}
 	text := strings.TrimSpace(b.String())
+	// The reply is read out to customers: bounded, and with no link that
+	// none of its sources has (the question may be a customer's, asking
+	// the model for one).
+	if utf8.RuneCountInString(text) > maxGeneratedChars {
+		return "", nil, fmt.Errorf("kb: generated answer longer than %d characters", maxGeneratedChars)
+	}
+	for _, l := range linkRE.FindAllString(text, -1) {
+		if !slices.ContainsFunc(srcs, func(s source) bool { return strings.Contains(strings.ToLower(s.text), strings.ToLower(l)) }) {
+			return "", nil, errors.New("kb: generated answer has a link none of its sources has")
+		}
+	}
 	var used []int
 	for _, m := range citeMarker.FindAllStringSubmatch(text, -1) {
 		n, err := strconv.Atoi(m[1])

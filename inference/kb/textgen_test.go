@@ -11,7 +11,6 @@ type textGen struct{ *synth.Gen }
 
 func newTextGen(seed uint64) *textGen { return &textGen{synth.New(seed)} }
 
-func (g *textGen) word() string          { return g.Word() }
 func (g *textGen) sentence(n int) string { return g.Sentence(n) }
 
 // article returns an article of about words words.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -481,6 +482,9 @@ func (p *Provider) Keywords(ctx context.Context, conv []inference.Utterance, n i
 	}, fb)
 }
 
+// linkRE finds a web link in generated text.
+var linkRE = regexp.MustCompile(`(?i)\b(?:https?://|www\.)`)
+
 // nextStepChars bounds the wording of a next best action.
 const nextStepChars = 240
 
@@ -515,6 +519,11 @@ func (p *Provider) WordNextStep(ctx context.Context, conv []inference.Utterance,
 			return NextStep{}, fmt.Errorf("%w: %s", ErrSchema, syntaxOnly(err))
 		}
 		r.Wording = strings.TrimSpace(r.Wording)
+		// The agent reads the wording out: a link or template markup there
+		// is the customer's text steering the model, never the step.
+		if linkRE.MatchString(r.Wording) || strings.Contains(r.Wording, "{{") {
+			return NextStep{}, fmt.Errorf("%w: wording with a link or template markup", ErrSchema)
+		}
 		r.Provenance = provenance(model)
 		return r, nil
 	}, nil)

@@ -265,8 +265,10 @@ func TestSampled(t *testing.T) {
 		if !sc.Sampled(id, "all") || sc.Sampled(id, "none") {
 			t.Fatal("queue override ignored")
 		}
-		if sc.Sampled(id, "cards") != sc.Sampled(id, "cards") {
-			t.Fatal("draw not stable")
+		again := testScorecard()
+		again.Sampling = sc.Sampling
+		if again.Sampled(id, "cards") != sc.Sampled(id, "cards") {
+			t.Fatal("draw not stable across scorecards with the same sampling")
 		}
 	}
 	if n < 300 || n > 500 {

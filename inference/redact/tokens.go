@@ -40,17 +40,6 @@ func isWordChar(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
-// isInnerPunct are characters kept inside a token when between word
-// characters: "4111-1111", "john.smith@example.com", "03/27", "3:45",
-// "1,234.56", "it's", "x_y", "+44" (leading plus kept, see tokenize).
-func isInnerPunct(r rune) bool {
-	switch r {
-	case '-', '.', '/', ':', ',', '@', '_', '\'', '’', '+', '&':
-		return true
-	}
-	return false
-}
-
 // tokenize splits s into tokens. seg is recorded on every token.
 func tokenize(s string, seg int, out []token) []token {
 	i := 0

@@ -1,7 +1,6 @@
 package wfm
 
 import (
-	"slices"
 	"time"
 )
 
@@ -112,14 +111,4 @@ type SolverReport struct {
 	Rounds    int      `json:"rounds"`
 	StoppedBy string   `json:"stopped_by"` // "converged", "rounds", "time", "canceled"
 	Elapsed   Duration `json:"elapsed"`
-}
-
-// sortShifts orders shifts by agent (roster order) then start.
-func sortShifts(shifts []Shift, order map[string]int) {
-	slices.SortStableFunc(shifts, func(a, b Shift) int {
-		if oa, ob := order[a.Agent], order[b.Agent]; oa != ob {
-			return oa - ob
-		}
-		return a.Start.Compare(b.Start)
-	})
 }

@@ -168,9 +168,8 @@ func FuzzMsgScanner(f *testing.F) {
 
 // fuzzSink records what reaches a party.
 type fuzzSink struct {
-	writes  [][]byte
-	seqs    []uint16
-	maxSize int
+	writes [][]byte
+	seqs   []uint16
 }
 
 func (s *fuzzSink) WriteRTP(seq uint16, _ uint32, payload []byte) error {

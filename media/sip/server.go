@@ -295,17 +295,13 @@ func (s *Server) Run(ctx context.Context) error {
 	udp, tcp, tl := s.udp, s.tcp, s.tls
 	s.lnMu.Unlock()
 	errc := make(chan error, 3)
-	n := 0
 	if udp != nil {
-		n++
 		go func() { errc <- s.srv.ServeUDP(udp) }()
 	}
 	if tcp != nil {
-		n++
 		go func() { errc <- s.srv.ServeTCP(tcp) }()
 	}
 	if tl != nil {
-		n++
 		go func() { errc <- s.srv.ServeTLS(tl) }()
 	}
 	s.log.Info("SIP listening", "udp", s.UDPAddr(), "tcp", s.TCPAddr(), "rtp_ports", fmt.Sprintf("%d-%d", s.cfg.RTPPortMin, s.cfg.RTPPortMax))
@@ -313,7 +309,6 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
-		n--
 		if err != nil {
 			err = fmt.Errorf("sip: serve: %w", err)
 		}

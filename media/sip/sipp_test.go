@@ -97,9 +97,9 @@ func TestSIPpSIPREC(t *testing.T) {
 	// recognises at 8 kHz: both parties say it; the customer's copy is cut
 	// to 4.5 s, so that the audio lengths tell the streams apart.
 	agentFile, agentAudio, agentSaid := speechULaw(t, "0890")
-	_, custAudio, custSaid := speechULaw(t, "0890")
+	_, custAudio, _ := speechULaw(t, "0890")
 	custAudio = custAudio[:36000]
-	custSaid = "unless to be rather cold hearted"
+	custSaid := "unless to be rather cold hearted"
 	mp := ingesttest.FreeMediaPorts(t)
 	ms := len(agentAudio)/8 + 1500
 	type result struct {

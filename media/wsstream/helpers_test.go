@@ -159,16 +159,4 @@ func closeStatus(t *testing.T, c *websocket.Conn) websocket.StatusCode {
 	}
 }
 
-// speech converts a recorded utterance to headerless audio ("mu-law" at
-// 8 kHz or "signed-integer" 16-bit little-endian at rate) and returns it
-// with what is said.
-func speech(t *testing.T, id, encoding string, rate int) ([]byte, string) {
-	t.Helper()
-	return ingesttest.SpeechRaw(t, id, encoding, rate)
-}
-
-func le16(b []byte) []int16 { return ingesttest.LE16(b) }
-
-func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want, got) }
-
 var waitFor = ingesttest.WaitFor

@@ -148,8 +148,8 @@ func TestTwilioLegPlaysPrompt(t *testing.T) {
 	if leg.Rate() != 8000 {
 		t.Fatalf("Rate() = %d, want 8000", leg.Rate())
 	}
-	raw, said := speech(t, "0930", "signed-integer", 8000)
-	pcm := le16(raw)
+	raw, said := ingesttest.SpeechRaw(t, "0930", "signed-integer", 8000)
+	pcm := ingesttest.LE16(raw)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// In pieces that are not whole frames: the leg keeps the remainder.
@@ -201,7 +201,7 @@ func TestTwilioLegPlaysPrompt(t *testing.T) {
 		t.Errorf("%d frames sent over %v, want at least %v (20 ms pacing)", len(frames), span, min)
 	}
 	text := transcribe(t, frames)
-	found, total := wordsFound(said, text)
+	found, total := ingesttest.WordsFound(said, text)
 	t.Logf("far end heard %q (%d/%d words of %q)", text, found, total, said)
 	if found < total/2 {
 		t.Errorf("far end transcript has %d of the %d words played, want >= %d", found, total, total/2)

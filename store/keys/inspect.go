@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the version of keys.db this build writes.
@@ -22,7 +23,7 @@ func FileSchemaVersion(path string, timeout time.Duration) (uint64, error) {
 		return 0, nil
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bberrors.ErrTimeout) {
 		return 0, fmt.Errorf("keys: open %s: %w", path, ErrInUse)
 	}
 	if err != nil {

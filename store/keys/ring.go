@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/earshot/earshot/store/internal/dbfile"
 )
@@ -121,7 +122,7 @@ func Open(ctx context.Context, path string, p Provider, opts Options) (*Ring, er
 
 func (r *Ring) openDB() (*bbolt.DB, error) {
 	db, err := bbolt.Open(r.path, 0o600, &bbolt.Options{Timeout: r.timeout, ReadOnly: r.readOnly})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("keys: open %s: %w", r.path, ErrInUse)
 	}
 	if err != nil {
@@ -331,8 +332,6 @@ type cacheKey struct {
 	class byte
 	id    ID
 }
-
-func dekAAD(id ID) []byte { return dataKeys.wrapAAD(id) }
 
 // errTargetMoved makes NewDEK wrap again: a rotation changed the target
 // KEK version between the wrap and the write.

@@ -221,8 +221,10 @@ func trainBinary(x *csr, ys []int, c, dim int, cfg TrainConfig) []float32 {
 	}
 	// Shrinking as in LIBLINEAR: coordinates at the bound whose gradient
 	// says they will stay there leave the active set until convergence.
+	// The L2-loss dual has only the lower bound 0 (no upper bound C), so
+	// only the largest projected gradient of the last pass is kept.
 	active := n
-	pgMaxOld, pgMinOld := math.Inf(1), math.Inf(-1)
+	pgMaxOld := math.Inf(1)
 	for iter := 0; iter < cfg.MaxIter; iter++ {
 		rng.Shuffle(active, func(i, j int) { index[i], index[j] = index[j], index[i] })
 		pgMax, pgMin := math.Inf(-1), math.Inf(1)
@@ -264,15 +266,12 @@ func trainBinary(x *csr, ys []int, c, dim int, cfg TrainConfig) []float32 {
 				break
 			}
 			active = n
-			pgMaxOld, pgMinOld = math.Inf(1), math.Inf(-1)
+			pgMaxOld = math.Inf(1)
 			continue
 		}
-		pgMaxOld, pgMinOld = pgMax, pgMin
+		pgMaxOld = pgMax
 		if pgMaxOld <= 0 {
 			pgMaxOld = math.Inf(1)
-		}
-		if pgMinOld >= 0 {
-			pgMinOld = math.Inf(-1)
 		}
 	}
 	out := make([]float32, dim+1)

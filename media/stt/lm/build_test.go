@@ -54,7 +54,7 @@ func parseARPA(t *testing.T, b []byte) arpa {
 // p is the model's probability of w after the context words (backing off
 // as a decoder does).
 func (a arpa) p(ctx []string, w string) float64 {
-	for len(ctx) > 0 {
+	if len(ctx) > 0 {
 		if lp, ok := a.prob[strings.Join(append(append([]string{}, ctx...), w), " ")]; ok {
 			return math.Pow(10, lp)
 		}
