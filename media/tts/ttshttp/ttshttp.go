@@ -260,6 +260,11 @@ func (e *Engine) request(ctx context.Context, sr speechRequest, fn func(rate int
 			// The receiver's time (a paced playback) is not the server's
 			// silence: the watchdog rests meanwhile.
 			dog.Stop()
+			if ctx.Err() != nil {
+				// The caller cancelled (or a timeout fired) during the
+				// last chunk: what is still buffered is not handed on.
+				return e.cause(ctx, ctx.Err())
+			}
 			if err := fn(rate, pcm); err != nil {
 				return err
 			}

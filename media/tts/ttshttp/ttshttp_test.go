@@ -20,7 +20,9 @@ func newEngine(t *testing.T, srv *ttshttptest.Server, mod func(*Config)) *Engine
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.URL, cfg.Model = srv.URL, "kokoro"
-	cfg.FirstByteTimeout, cfg.StallTimeout = 500*time.Millisecond, 500*time.Millisecond
+	// Loose enough for a loaded machine (the stand-in synthesises with
+	// Flite), tight enough that the 2 s latency case below times out.
+	cfg.FirstByteTimeout, cfg.StallTimeout = 1200*time.Millisecond, 1200*time.Millisecond
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -119,12 +121,12 @@ func TestFaults(t *testing.T) {
 // is not taken for a stalled server.
 func TestSlowReceiver(t *testing.T) {
 	srv := ttshttptest.New(t)
-	e := newEngine(t, srv, func(c *Config) { c.StallTimeout = 100 * time.Millisecond })
+	e := newEngine(t, srv, func(c *Config) { c.StallTimeout = time.Second })
 	calls := 0
 	err := e.Synthesize(context.Background(), tts.Request{Text: "Your balance is forty two dollars and ten cents.", Rate: 8000}, func([]int16) error {
 		calls++
 		if calls == 2 {
-			time.Sleep(300 * time.Millisecond) // a receiver busy playing, not a synchronisation
+			time.Sleep(2500 * time.Millisecond) // a receiver busy playing, not a synchronisation
 		}
 		return nil
 	})
