@@ -43,17 +43,17 @@ function el(tag, attrs = {}, ...children) {
 const fmtMs = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
 
 function table(caption, headers, rows, onopen) {
-  const t = el("table", {}, el("caption", { class: "sr-only" }, caption),
+  const tbl = el("table", {}, el("caption", { class: "sr-only" }, caption),
     el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))));
   const body = el("tbody");
   rows.forEach((r, i) => {
     const cells = r.map((c, j) => el("td", {}, j === 0 && onopen ? el("a", { href: onopen(i) }, c) : c));
     body.append(el("tr", {}, ...cells));
   });
-  t.append(body);
+  tbl.append(body);
   // Wide tables scroll on their own on narrow screens (a tablet held
   // upright), so the page itself never scrolls sideways.
-  return el("div", { class: "table-wrap" }, t);
+  return el("div", { class: "table-wrap" }, tbl);
 }
 
 function show(title, ...nodes) {
@@ -140,16 +140,16 @@ async function engagements(id, seq) {
 // original when it differs.
 function textFor(seg) {
   const mine = (me.language || "").toLowerCase();
-  const tr = (seg.translations || []).find((t) => t.lang === mine && !t.notice);
+  const tr = (seg.translations || []).find((x) => x.lang === mine && !x.notice);
   return tr ? { text: tr.text, original: seg.text } : { text: seg.text, original: null };
 }
 
 function utterance(seg, partial) {
-  const t = textFor(seg);
+  const tx = textFor(seg);
   const row = el("div", { class: "utt " + seg.speaker + (partial ? " partial" : ""), "data-seq": partial ? null : String(seg.seq) },
-    el("span", { class: "at" }, fmtMs(seg.start_ms || 0)), el("span", { class: "who" }, seg.speaker), el("span", { class: "text" }, t.text));
-  if (t.original) {
-    const orig = el("span", { class: "original", hidden: true, lang: seg.lang || null }, t.original);
+    el("span", { class: "at" }, fmtMs(seg.start_ms || 0)), el("span", { class: "who" }, seg.speaker), el("span", { class: "text" }, tx.text));
+  if (tx.original) {
+    const orig = el("span", { class: "original", hidden: true, lang: seg.lang || null }, tx.original);
     row.append(" ", el("button", { class: "link", type: "button", "aria-expanded": "false", onclick: (ev) => {
       orig.hidden = !orig.hidden; ev.target.setAttribute("aria-expanded", String(!orig.hidden));
     } }, "original"), orig);
@@ -248,8 +248,8 @@ async function engagement(id, seq) {
       el("section", { "aria-labelledby": "h-tr" }, el("h3", { id: "h-tr" }, "Transcript"), transcript, partial),
       el("section", { "aria-labelledby": "h-as" }, el("h3", { id: "h-as" }, "Assist"), assist.root, wrap)));
   if (e.status !== "live" || me.role === "analyst") {
-    const t = await api("/api/v1/engagements/" + id + "/transcript");
-    t.segments.forEach((s) => transcript.append(utterance(s)));
+    const tr = await api("/api/v1/engagements/" + id + "/transcript");
+    tr.segments.forEach((s) => transcript.append(utterance(s)));
     await results(e, wrap);
     if (seq !== undefined) jumpTo(transcript, seq);
     return;
@@ -293,7 +293,7 @@ async function results(e, where) {
   const tasks = r.follow_up_tasks || [];
   const out = [el("h3", {}, "Results")];
   if (sum) out.push(el("div", { class: "card" }, el("h4", {}, "Summary"), el("p", { class: "summary" }, sum.text)));
-  if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, "Follow-up tasks"), el("ul", {}, ...tasks.map((t) => el("li", {}, t.text + (t.due ? " (" + t.due + ")" : ""))))));
+  if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, "Follow-up tasks"), el("ul", {}, ...tasks.map((k) => el("li", {}, k.text + (k.due ? " (" + k.due + ")" : ""))))));
   if (r.interaction_analytics) out.push(analyticsCard(e, r.interaction_analytics));
   if (["admin", "supervisor", "agent"].includes(me.role)) {
     const field = (name, label, value, multi) => el("p", {}, el("label", { for: "wu-" + name }, label),
@@ -335,7 +335,7 @@ async function board() {
       list.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error"));
       return;
     }
-    await new Promise((res) => { const t = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
+    await new Promise((res) => { const tm = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(tm); res(); }); });
     if (ctl.signal.aborted) return;
   }
 }
@@ -406,7 +406,7 @@ function analyticsCard(e, a) {
     parts.push(el("p", {}, el("strong", {}, "Callouts")), el("ul", { class: "callouts" }, ...a.callouts.map((c) => el("li", {},
       el("span", { class: "pill" }, c.type.replaceAll("_", " ")), " ", lineLink(e.id, c.seq, c.at_ms, c.reason)))));
   }
-  if ((a.topics || []).length) parts.push(el("p", {}, "Topics: " + a.topics.map((t) => t.label || t.name || t.topic).join(", ")));
+  if ((a.topics || []).length) parts.push(el("p", {}, "Topics: " + a.topics.map((x) => x.label || x.name || x.topic).join(", ")));
   const m = a.metrics;
   if (m && m.parties) {
     const ag = m.parties.agent || {}, cu = m.parties.customer || {};
@@ -519,14 +519,14 @@ async function topicsPage() {
     try { await api("/api/v1/topics/discover", { method: "POST", body: "{}" }); msg.className = "ok"; msg.textContent = "Topics discovered."; await load(); } catch (err) { msg.className = "error"; msg.textContent = err.message; }
   } }, "Discover topics now");
   async function load() {
-    const t = await api("/api/v1/topics");
-    if (!t.model) { body.replaceChildren(status("No topics discovered yet for your queues.")); return; }
+    const tp = await api("/api/v1/topics");
+    if (!tp.model) { body.replaceChildren(status("No topics discovered yet for your queues.")); return; }
     const days = [];
-    for (let d = new Date(t.from); d < new Date(t.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
-    const peak = Math.max(1, ...t.topics.flatMap((x) => Object.values(x.per_day)));
-    body.replaceChildren(el("p", { class: "muted" }, `${t.queues.join(", ")} · ${fmtTime(t.from)} – ${fmtTime(t.to)} · discovered ${fmtTime(t.created_at)}`),
+    for (let d = new Date(tp.from); d < new Date(tp.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
+    const peak = Math.max(1, ...tp.topics.flatMap((x) => Object.values(x.per_day)));
+    body.replaceChildren(el("p", { class: "muted" }, `${tp.queues.join(", ")} · ${fmtTime(tp.from)} – ${fmtTime(tp.to)} · discovered ${fmtTime(tp.created_at)}`),
       table("Topics, most engagements first", ["Topic", "Keywords", "Engagements", "Previous period", "Trend", "Per day"],
-        t.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
+        tp.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
           sparkline(days.map((d) => (x.per_day[d] || 0) / peak), `${x.label}: engagements per day, ${days.map((d) => x.per_day[d] || 0).join(", ")}`)])));
   }
   show(t("page.topics"), el("p", {}, discover), msg, body);
@@ -790,8 +790,8 @@ async function directory(arg, fresh) {
   const secret = el("div", { id: "new-secret", "aria-live": "assertive" });
   const issue = async (u) => {
     try {
-      const t = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
-      await directory(undefined, { note: "Token " + t.id + " issued for " + u + ".", user: u, secret: t.secret });
+      const tok = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
+      await directory(undefined, { note: "Token " + tok.id + " issued for " + u + ".", user: u, secret: tok.secret });
     } catch (err) { fail(err); }
   };
   const link = async (u) => {
@@ -816,8 +816,8 @@ async function directory(arg, fresh) {
       u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token"),
         u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, "Sign-in link"))])),
     addUser,
-    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
-      t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
+    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((k) => [k.id, k.user_id, k.name || "", fmtTime(k.created_at),
+      k.revoked_at ? fmtTime(k.revoked_at) : "", k.revoked_at ? "" : el("button", { type: "button", "data-revoke": k.id, onclick: () => revoke(k.id) }, "Revoke")])),
     el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])));
 }
 
