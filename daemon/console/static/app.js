@@ -152,7 +152,7 @@ function utterance(seg, partial) {
     const orig = el("span", { class: "original", hidden: true, lang: seg.lang || null }, tx.original);
     row.append(" ", el("button", { class: "link", type: "button", "aria-expanded": "false", onclick: (ev) => {
       orig.hidden = !orig.hidden; ev.target.setAttribute("aria-expanded", String(!orig.hidden));
-    } }, "original"), orig);
+    } }, t("eng.original")), orig);
   }
   return row;
 }
@@ -172,14 +172,14 @@ function assistPanel(e) {
         case "sentiment": {
           const b = slot("sentiment", t("assist.sentiment"));
           b.replaceChildren(el("span", { class: "pill " + d.sentiment.label }, d.sentiment.label), " ",
-            el("span", { class: "muted" }, d.party + " · trend " + fmtNum(d.trend)));
+            el("span", { class: "muted" }, t("assist.sentiment_trend", { party: d.party, trend: fmtNum(d.trend) })));
           break;
         }
         case "next_best_action": {
           const b = slot("nba", t("assist.next_best_action"));
           b.replaceChildren(...(d.actions || []).map((a) => el("div", { class: "action" },
             el("strong", {}, a.action), " ", el("span", { class: "muted" }, a.intent + " · " + fmtNum(a.confidence * 100, 0) + "%"),
-            a.skill && me.role !== "analyst" ? el("button", { type: "button", onclick: () => runSkill(e, a.skill, b) }, "Run " + a.skill) : null)));
+            a.skill && me.role !== "analyst" ? el("button", { type: "button", onclick: () => runSkill(e, a.skill, b) }, t("assist.run_skill", { skill: a.skill })) : null)));
           break;
         }
         case "next_best_action.wording":
@@ -208,7 +208,7 @@ function assistPanel(e) {
           slot("language", t("assist.customer_language")).replaceChildren(d.language + " (" + d.source + ")");
           break;
         case "action.result":
-          slot("nba", t("assist.next_best_action")).append(el("p", { class: "muted" }, d.skill + ": " + (d.message || "done")));
+          slot("nba", t("assist.next_best_action")).append(el("p", { class: "muted" }, d.skill + ": " + (d.message || t("assist.done"))));
           break;
       }
     },
@@ -219,7 +219,7 @@ async function runSkill(e, skill, where) {
   const [plugin, name] = skill.includes("/") ? skill.split("/") : ["", skill];
   try {
     const r = await api("/api/v1/engagements/" + e.id + "/actions", { method: "POST", body: JSON.stringify({ plugin, skill: name, input: {} }) });
-    where.append(el("p", { class: "muted", role: "status" }, (r.message || "done")));
+    where.append(el("p", { class: "muted", role: "status" }, (r.message || t("assist.done"))));
   } catch (err) { where.append(status(err.message, "error")); }
 }
 
@@ -241,7 +241,7 @@ async function engagement(id, seq) {
   const partial = el("div", { class: "partial-line" });
   const assist = assistPanel(e);
   const wrap = el("div", { class: "wrapup" });
-  const meta = (st) => `${e.channel} · queue ${e.queue} · agent ${e.agent || "–"} · ${st}` + (e.customer_ref ? " · customer " + e.customer_ref : "");
+  const meta = (st) => t("eng.meta", { channel: e.channel, queue: e.queue, agent: e.agent || "–", status: st }) + (e.customer_ref ? t("eng.meta_customer", { customer: e.customer_ref }) : "");
   const metaLine = el("p", { class: "muted" }, meta(e.status));
   show(t("page.engagement", { id: id.slice(0, 8) }), metaLine,
     el("div", { class: "grid" },
@@ -278,7 +278,7 @@ async function engagement(id, seq) {
       if (type === "transcript.final") { partial.replaceChildren(); transcript.append(utterance(d)); }
       else if (type === "transcript.partial") partial.replaceChildren(utterance(d, true));
       else if (type === "results.ready") await results(e, wrap);
-      else if (type === "engagement.ended") { metaLine.textContent = meta("ended"); wrap.replaceChildren(status(t("eng.the_engagement_ended_results_follow"))); }
+      else if (type === "engagement.ended") { metaLine.textContent = meta(t("eng.ended")); wrap.replaceChildren(status(t("eng.the_engagement_ended_results_follow"))); }
       else assist.on(type, d);
     }
   }
@@ -345,7 +345,7 @@ async function board() {
 async function knowledge(id) {
   if (id) {
     const a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
-    show(a.title, el("p", { class: "muted" }, (a.queue ? "queue " + a.queue + " · " : "") + "updated " + fmtTime(a.updated)), el("div", { class: "article" }, a.body));
+    show(a.title, el("p", { class: "muted" }, (a.queue ? t("kb.article_queue", { queue: a.queue }) : "") + t("kb.article_updated", { time: fmtTime(a.updated) })), el("div", { class: "article" }, a.body));
     return;
   }
   const results = el("div", { "aria-live": "polite" });
@@ -401,16 +401,16 @@ function analyticsCard(e, a) {
   const parts = [el("h4", {}, t("analytics.interaction_analytics"))];
   if (a.summary && a.summary.text) parts.push(el("p", {}, a.summary.text));
   if (trend.length) parts.push(el("p", {}, t("analytics.customer_sentiment"), sparkline(trend.map((p) => p.sentiment),
-    `Customer sentiment over the engagement: from ${fmtNum(trend[0].sentiment)} to ${fmtNum(trend[trend.length - 1].sentiment)}`, true)));
+    t("analytics.sentiment_label", { from: fmtNum(trend[0].sentiment), to: fmtNum(trend[trend.length - 1].sentiment) }), true)));
   if ((a.callouts || []).length) {
     parts.push(el("p", {}, el("strong", {}, t("analytics.callouts"))), el("ul", { class: "callouts" }, ...a.callouts.map((c) => el("li", {},
       el("span", { class: "pill" }, c.type.replaceAll("_", " ")), " ", lineLink(e.id, c.seq, c.at_ms, c.reason)))));
   }
-  if ((a.topics || []).length) parts.push(el("p", {}, "Topics: " + a.topics.map((x) => x.label || x.name || x.topic).join(", ")));
+  if ((a.topics || []).length) parts.push(el("p", {}, t("analytics.topics", { topics: a.topics.map((x) => x.label || x.name || x.topic).join(", ") })));
   const m = a.metrics;
   if (m && m.parties) {
     const ag = m.parties.agent || {}, cu = m.parties.customer || {};
-    parts.push(el("p", { class: "muted" }, `agent talk ${fmtNum((ag.talk_ratio || 0) * 100, 0)} % · customer talk ${fmtNum((cu.talk_ratio || 0) * 100, 0)} % · interruptions ${(m.interruptions || []).length}`));
+    parts.push(el("p", { class: "muted" }, t("analytics.talk", { agent: fmtNum((ag.talk_ratio || 0) * 100, 0), customer: fmtNum((cu.talk_ratio || 0) * 100, 0), interruptions: (m.interruptions || []).length })));
   }
   return el("div", { class: "card analytics" }, ...parts);
 }
@@ -421,14 +421,14 @@ const statusPill = (st) => el("span", { class: "pill status-" + st }, st);
 async function quality(id) {
   if (id) return evaluation(decodeURIComponent(id));
   const filter = el("select", { id: "ev-status", onchange: () => load() },
-    ...[["", t("qa.any_status")], ["auto", t("qa.not_reviewed")], ["reviewed", "reviewed"], ["disputed", "disputed"], ["acknowledged", "acknowledged"]].map(([v, l]) => el("option", { value: v }, l)));
+    ...[["", t("qa.any_status")], ["auto", t("qa.not_reviewed")], ["reviewed", t("qa.status_reviewed")], ["disputed", t("qa.status_disputed")], ["acknowledged", t("qa.status_acknowledged")]].map(([v, l]) => el("option", { value: v }, l)));
   const body = el("div", { "aria-live": "polite" });
   async function load() {
     const list = await api("/api/v1/evaluations" + (filter.value ? "?status=" + filter.value : ""));
     body.replaceChildren(list.length === 0 ? status(t("qa.no_evaluations")) :
       table(t("qa.evaluations_newest_first"), [t("qa.engagement"), t("qa.agent"), t("qa.queue"), t("qa.scorecard"), t("qa.score"), t("qa.status")],
-        list.map((v) => [fmtTime(v.engagement_start), v.agent || "–", v.queue, v.scorecard + " v" + v.scorecard_version,
-          fmtNum(v.score, 0) + (v.auto_failed ? " (auto-fail)" : v.passed ? " pass" : " fail"), statusPill(v.status)]),
+        list.map((v) => [fmtTime(v.engagement_start), v.agent || "–", v.queue, t("qa.scorecard_version", { name: v.scorecard, version: v.scorecard_version }),
+          t(v.auto_failed ? "qa.score_auto_fail" : v.passed ? "qa.score_pass" : "qa.score_fail", { score: fmtNum(v.score, 0) }), statusPill(v.status)]),
         (i) => "#quality/" + encodeURIComponent(list[i].id)));
   }
   show(t(qaRole() ? "page.evaluations" : "page.my_evaluations"), el("p", {}, el("label", { for: "ev-status" }, t("qa.status")), filter), body);
@@ -449,19 +449,19 @@ async function evaluation(id, note) {
     ...sec.questions.map((q) => {
       const a = answers[q.id] || { value: "", evidence: [] };
       const row = el("div", { class: "question" },
-        el("p", {}, el("strong", { id: "q-" + q.id }, q.text), " ", el("span", { class: "pill answer" }, a.value || "unanswered"),
-          a.auto && a.auto !== a.value ? el("span", { class: "muted" }, " (automatic: " + a.auto + ")") : "",
-          el("span", { class: "muted" }, " · " + (a.engine || "") + (q.auto_fail ? " · auto-fail" : ""))),
+        el("p", {}, el("strong", { id: "q-" + q.id }, q.text), " ", el("span", { class: "pill answer" }, a.value || t("qa.unanswered")),
+          a.auto && a.auto !== a.value ? el("span", { class: "muted" }, t("qa.automatic", { value: a.auto })) : "",
+          el("span", { class: "muted" }, " · " + (a.engine || "") + (q.auto_fail ? t("qa.auto_fail_question") : ""))),
         a.justification ? el("p", { class: "muted" }, a.justification) : "",
         (a.evidence || []).length ? el("ul", { class: "evidence-list", "aria-label": t("qa.evidence") }, ...a.evidence.map((x) => el("li", {}, lineLink(ev.engagement, x.seq, x.start_ms, x.quote)))) : "",
-        a.review ? el("p", { class: "muted" }, `${a.review.action} by ${a.review.by}, ${fmtTime(a.review.at)}` + (a.review.comment ? ": " + a.review.comment : "")) : "");
+        a.review ? el("p", { class: "muted" }, t("qa.review_line", { action: a.review.action, by: a.review.by, at: fmtTime(a.review.at) }) + (a.review.comment ? ": " + a.review.comment : "")) : "");
       if (review) {
         const values = q.type === "scale_1_5" ? ["1", "2", "3", "4", "5"] : ["yes", "no"];
         if (q.allow_na) values.push("na");
         row.append(el("div", { class: "review-row" },
           el("span", {}, el("label", { for: "rv-" + q.id }, t("qa.review")), el("select", { id: "rv-" + q.id, name: "rv-" + q.id, "aria-describedby": "q-" + q.id },
-            el("option", { value: "" }, t("qa.leave_as_is")), el("option", { value: "accept" }, "accept"),
-            ...values.filter((v) => v !== a.value).map((v) => el("option", { value: "override:" + v }, "override: " + v)))),
+            el("option", { value: "" }, t("qa.leave_as_is")), el("option", { value: "accept" }, t("qa.accept")),
+            ...values.filter((v) => v !== a.value).map((v) => el("option", { value: "override:" + v }, t("qa.override", { value: v }))))),
           el("span", {}, el("label", { for: "rc-" + q.id }, t("qa.comment")), el("input", { id: "rc-" + q.id, name: "rc-" + q.id, "aria-describedby": "q-" + q.id }))));
       }
       return row;
@@ -505,10 +505,10 @@ async function evaluation(id, note) {
     actions.push(dispute);
   }
   show(sc.name + " · " + fmtTime(ev.engagement_start),
-    el("p", {}, statusPill(ev.status), ` score ${fmtNum(ev.score, 0)} of 100 (pass at ${fmtNum(sc.pass_score, 0)}) · `, ev.auto_failed ? "auto-failed" : ev.passed ? "passed" : "failed",
-      ` · agent ${ev.agent || "–"} · queue ${ev.queue} · `, el("a", { href: "#engagements/" + ev.engagement }, t("qa.open_the_engagement"))),
+    el("p", {}, statusPill(ev.status), t("qa.score_line", { score: fmtNum(ev.score, 0), pass: fmtNum(sc.pass_score, 0) }), t(ev.auto_failed ? "qa.auto_failed" : ev.passed ? "qa.passed" : "qa.failed"),
+      t("qa.agent_queue", { agent: ev.agent || "–", queue: ev.queue }), el("a", { href: "#engagements/" + ev.engagement }, t("qa.open_the_engagement"))),
     msg, ...actions,
-    el("h3", {}, t("qa.history")), el("ol", { class: "history" }, ...(ev.history || []).map((h) => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.by}` + (h.comment ? ": " + h.comment : "")))));
+    el("h3", {}, t("qa.history")), el("ol", { class: "history" }, ...(ev.history || []).map((h) => el("li", {}, t("qa.history_line", { at: fmtTime(h.at), action: h.action, by: h.by }) + (h.comment ? ": " + h.comment : "")))));
 }
 
 async function topicsPage() {
@@ -524,10 +524,10 @@ async function topicsPage() {
     const days = [];
     for (let d = new Date(tp.from); d < new Date(tp.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
     const peak = Math.max(1, ...tp.topics.flatMap((x) => Object.values(x.per_day)));
-    body.replaceChildren(el("p", { class: "muted" }, `${tp.queues.join(", ")} · ${fmtTime(tp.from)} – ${fmtTime(tp.to)} · discovered ${fmtTime(tp.created_at)}`),
+    body.replaceChildren(el("p", { class: "muted" }, t("topics.meta", { queues: tp.queues.join(", "), from: fmtTime(tp.from), to: fmtTime(tp.to), discovered: fmtTime(tp.created_at) })),
       table(t("topics.topics_most_engagements_first"), [t("topics.topic"), t("topics.keywords"), t("topics.engagements"), t("topics.previous_period"), t("topics.trend"), t("topics.per_day")],
         tp.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
-          sparkline(days.map((d) => (x.per_day[d] || 0) / peak), `${x.label}: engagements per day, ${days.map((d) => x.per_day[d] || 0).join(", ")}`)])));
+          sparkline(days.map((d) => (x.per_day[d] || 0) / peak), t("topics.per_day_label", { topic: x.label, counts: days.map((d) => x.per_day[d] || 0).join(", ") }))])));
   }
   show(t("page.topics"), el("p", {}, discover), msg, body);
   await load();
@@ -547,19 +547,21 @@ function barChart(rows, label, value, fmt, top) {
 
 async function reports(by) {
   by = by || "queue";
+  const groups = { queue: t("reports.by_queue"), agent: t("reports.by_agent"), day: t("reports.by_day"), week: t("reports.by_week"), month: t("reports.by_month") };
+  const byName = groups[by] || by;
   const pick = el("select", { id: "rp-by", onchange: (ev) => { location.hash = "reports/" + ev.target.value; } },
-    ...["queue", "agent", "day", "week", "month"].map((g) => el("option", { value: g, selected: g === by }, g)));
+    ...Object.entries(groups).map(([g, l]) => el("option", { value: g, selected: g === by }, l)));
   const [eng, scores] = await Promise.all([api("/api/v1/reports/engagements?group_by=" + by), api("/api/v1/reports/scores?group_by=" + by)]);
   const er = eng.rows || [], sr = scores.rows || [];
   show(t("page.reports"), el("p", {}, el("label", { for: "rp-by" }, t("reports.group_by")), pick),
     el("h3", {}, t("reports.engagements")),
-    er.length ? barChart(er, "Engagements per " + by, (r) => r.engagements, (v) => fmtNum(v, 0)) : status(t("reports.no_ended_engagements_in_your")),
-    er.length ? table("Engagement figures per " + by, [by, t("reports.engagements"), t("reports.voice"), t("reports.chat"), t("reports.mean_handle"), t("reports.agent_talk"), t("reports.interruptions"), t("reports.escalations"), t("reports.mean_qm_score")],
+    er.length ? barChart(er, t("reports.engagements_per", { by: byName }), (r) => r.engagements, (v) => fmtNum(v, 0)) : status(t("reports.no_ended_engagements_in_your")),
+    er.length ? table(t("reports.engagement_figures_per", { by: byName }), [byName, t("reports.engagements"), t("reports.voice"), t("reports.chat"), t("reports.mean_handle"), t("reports.agent_talk"), t("reports.interruptions"), t("reports.escalations"), t("reports.mean_qm_score")],
       er.map((r) => [r.group, fmtNum(r.engagements, 0), fmtNum(r.voice, 0), fmtNum(r.chat, 0), fmtMs(r.mean_handle_ms), fmtNum(r.agent_talk_ratio * 100, 0) + " %",
         fmtNum(r.interruptions, 0), fmtNum(r.escalations, 0), r.mean_qm_score == null ? "–" : fmtNum(r.mean_qm_score, 0)])) : "",
     el("h3", {}, t("reports.quality_scores")),
-    sr.length ? barChart(sr, "Mean QM score per " + by, (r) => r.mean_score || 0, (v) => fmtNum(v, 0), 100) : status(t("reports.no_evaluations_in_your_scope")),
-    sr.length ? table("Quality scores per " + by, [by, t("reports.evaluations"), t("reports.mean_score"), t("reports.pass_rate"), t("reports.auto_failed"), t("reports.reviewed"), t("reports.disputed"), t("reports.acknowledged")],
+    sr.length ? barChart(sr, t("reports.mean_qm_score_per", { by: byName }), (r) => r.mean_score || 0, (v) => fmtNum(v, 0), 100) : status(t("reports.no_evaluations_in_your_scope")),
+    sr.length ? table(t("reports.quality_scores_per", { by: byName }), [byName, t("reports.evaluations"), t("reports.mean_score"), t("reports.pass_rate"), t("reports.auto_failed"), t("reports.reviewed"), t("reports.disputed"), t("reports.acknowledged")],
       sr.map((r) => [r.group, fmtNum(r.evaluations, 0), r.mean_score == null ? "–" : fmtNum(r.mean_score, 0), fmtNum(r.pass_rate * 100, 0) + " %",
         fmtNum(r.auto_failed, 0), fmtNum(r.reviewed, 0), fmtNum(r.disputed, 0), fmtNum(r.acknowledged, 0)])) : "");
 }
@@ -591,7 +593,7 @@ function forecastChart(f) {
   for (let d = new Date(pts[0].start); d.getTime() <= t1; d.setDate(d.getDate() + 7)) {
     days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, fmtDate(d)));
   }
-  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Forecast volume for queue ${f.queue}: ${pts.length} open intervals, peak ${fmtNum(ymax, 0)} contacts (95 % upper bound)` },
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("forecast.chart_label", { queue: f.queue, intervals: pts.length, peak: fmtNum(ymax, 0) }) },
     ...ticks, svg("polygon", { points: band("lower95", "upper95"), class: "band95" }), svg("polygon", { points: band("lower80", "upper80"), class: "band80" }),
     svg("polyline", { points: line, class: "value" }), ...days);
 }
@@ -624,7 +626,7 @@ async function forecasts(queue) {
     const fc = f.payload || {};
     const perDay = {};
     for (const p of fc.points || []) { const d = fmtDate(p.start); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
-    body.replaceChildren(el("p", { class: "muted" }, `model ${f.model_version} · made ${fmtTime(f.created_at)} by ${f.created_by} · ${fc.days} days`),
+    body.replaceChildren(el("p", { class: "muted" }, t("forecast.meta", { model: f.model_version, made: fmtTime(f.created_at), by: f.created_by, days: fc.days })),
       forecastChart(fc),
       table(t("forecast.forecast_contacts_per_day"), [t("forecast.day"), t("forecast.contacts")], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
   }
@@ -695,8 +697,8 @@ async function schedule(id) {
   if (!rec) { show(t("page.schedule", { id }), status(t("schedule.missing"), "error")); return; }
   const base = "/api/v1/wfm/schedules/" + encodeURIComponent(id);
   const [coverage, week] = await Promise.all([
-    apiSVG(base + "?format=svg&chart=coverage", `Coverage of schedule ${id}: agents required and scheduled per interval`),
-    apiSVG(base + "?format=svg&chart=week&week=1", `Each agent's first week in schedule ${id}`)]);
+    apiSVG(base + "?format=svg&chart=coverage", t("wfm.coverage_label", { id })),
+    apiSVG(base + "?format=svg&chart=week&week=1", t("wfm.week_label", { id }))]);
   // Intraday: the rest of a day of the schedule, as of a time the planner
   // picks (now while the schedule runs).
   const start = new Date(rec.summary.start + "T00:00:00"), end = new Date(start.getTime() + Number(rec.summary.days) * 86400000);
@@ -711,15 +713,15 @@ async function schedule(id) {
     try {
       const a = await api(base + "/intraday?now=" + encodeURIComponent(new Date($("#in-now").value).toISOString()));
       out.replaceChildren(
-        el("p", {}, (a.reforecast || []).map((q) => `${q.queue}: ${fmtNum(q.observed, 0)} contacts so far against ${fmtNum(q.expected, 0)} forecast (×${fmtNum(q.factor)})`).join("; ")),
-        el("p", {}, `Under-staffed agent-intervals ${fmtNum(a.under_agent_intervals, 1)} → ${fmtNum(a.under_after, 1)} with the adjustments; over-staffed ${fmtNum(a.over_agent_intervals, 1)} → ${fmtNum(a.over_after, 1)}`),
+        el("p", {}, (a.reforecast || []).map((q) => t("wfm.reforecast", { queue: q.queue, observed: fmtNum(q.observed, 0), expected: fmtNum(q.expected, 0), factor: fmtNum(q.factor) })).join("; ")),
+        el("p", {}, t("wfm.under_over", { under: fmtNum(a.under_agent_intervals, 1), under_after: fmtNum(a.under_after, 1), over: fmtNum(a.over_agent_intervals, 1), over_after: fmtNum(a.over_after, 1) })),
         (a.adjustments || []).length ? table(t("wfm.proposed_adjustments_best_first"), [t("wfm.kind"), t("wfm.agent"), t("wfm.from"), t("wfm.to"), t("wfm.paid_hours")],
           a.adjustments.map((x) => [x.kind.replaceAll("_", " "), x.agent, fmtTime(x.from), fmtTime(x.to), fmtNum(x.paid_hours)])) : status(t("wfm.no_adjustment_proposed")),
         table(t("wfm.the_rest_of_the_day"), [t("wfm.interval"), t("wfm.present"), t("wfm.required"), t("wfm.under"), t("wfm.over")],
           (a.intervals || []).map((iv) => [fmtTime(iv.start), fmtNum(iv.present, 1), (iv.required || []).join(" + "), fmtNum(iv.under, 1), fmtNum(iv.over, 1)])));
     } catch (err) { out.replaceChildren(status(err.message, "error")); }
   });
-  show(t("page.schedule", { id }), el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${fmtDate(start)} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
+  show(t("page.schedule", { id }), el("p", { class: "muted" }, t("wfm.meta", { roster: rec.summary.roster, queues: (rec.queues || []).join(", "), from: fmtDate(start), days: rec.summary.days, shifts: rec.summary.shifts, under: rec.summary.under })),
     el("p", {}, el("a", { href: "#schedules" }, t("wfm.all_schedules"))),
     el("h3", {}, t("wfm.coverage")), coverage, el("h3", {}, t("wfm.week_1_by_agent")), week,
     el("h3", {}, t("wfm.intraday")), intra, out);
@@ -731,7 +733,7 @@ async function schedule(id) {
 // per queue: on, off, or inherited from the level above.
 async function featureSettings(queue) {
   const [reg, set, queues] = await Promise.all([api("/api/v1/features"), api("/api/v1/settings/features"), api("/api/v1/queues")]);
-  const levels = [["account", t("settings.account")], ...queues.map((q) => ["queues/" + q.id, "Queue " + q.id])];
+  const levels = [["account", t("settings.account")], ...queues.map((q) => ["queues/" + q.id, t("settings.queue", { queue: q.id })])];
   const level = queue ? "queues/" + decodeURIComponent(queue) : "account";
   const current = level === "account" ? (set.settings.account || {}) : ((set.settings.queues || {})[level.slice(7)] || {});
   const pick = el("select", { id: "fs-level", onchange: (ev) => { location.hash = "settings" + (ev.target.value === "account" ? "" : "/" + encodeURIComponent(ev.target.value.slice(7))); } },
@@ -740,29 +742,29 @@ async function featureSettings(queue) {
   const rows = reg.map((f) => {
     const cur = current[f.name] && current[f.name].enabled !== undefined ? current[f.name] : null;
     const id = "fs-" + f.name;
-    const sel = el("select", { id, "aria-label": f.name + " at this level" },
-      el("option", { value: "", selected: !cur }, level === "account" ? "default (" + (f.default ? "on" : "off") + ")" : "inherit"),
-      el("option", { value: "on", selected: cur && cur.enabled }, "on"), el("option", { value: "off", selected: cur && !cur.enabled }, "off"));
+    const sel = el("select", { id, "aria-label": t("settings.at_this_level", { feature: f.name }) },
+      el("option", { value: "", selected: !cur }, level === "account" ? t("settings.default", { value: t(f.default ? "common.on" : "common.off") }) : t("settings.inherit")),
+      el("option", { value: "on", selected: cur && cur.enabled }, t("common.on")), el("option", { value: "off", selected: cur && !cur.enabled }, t("common.off")));
     sel.addEventListener("change", async () => {
       const path = "/api/v1/settings/features/" + level + "/" + f.name;
       try {
         if (sel.value === "") await api(path, { method: "DELETE" });
         else await api(path, { method: "PUT", body: JSON.stringify({ enabled: sel.value === "on" }) });
-        msg.className = "ok"; msg.textContent = f.name + " saved.";
+        msg.className = "ok"; msg.textContent = t("settings.saved", { feature: f.name });
       } catch (err) { msg.className = "error"; msg.textContent = err.message; }
     });
     return [f.name, f.description + (f.licensed ? t("settings.licensed_users_only") : ""), sel];
   });
   show(level === "account" ? t("page.settings_account") : t("page.settings_queue", { queue: level.slice(7) }), el("p", {}, el("label", { for: "fs-level" }, t("settings.level")), pick),
-    el("p", {}, t("settings.local_models_only"), el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, set.local_models_only ? "on" : "off")),
+    el("p", {}, t("settings.local_models_only"), el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, t(set.local_models_only ? "common.on" : "common.off"))),
     table(t("settings.feature_settings_at_this_level"), [t("settings.feature"), t("settings.what_it_does"), t("settings.setting")], rows), msg);
 }
 
 async function features() {
   const eff = await api("/api/v1/features/effective");
   show(t("page.features"),
-    el("p", {}, t("features.local_models_only"), el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, eff.local_models_only ? "on" : "off")),
-    table(t("features.features_in_effect_for_you"), [t("features.feature"), t("features.state"), t("features.decided_by")], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
+    el("p", {}, t("features.local_models_only"), el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, t(eff.local_models_only ? "common.on" : "common.off"))),
+    table(t("features.features_in_effect_for_you"), [t("features.feature"), t("features.state"), t("features.decided_by")], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, t(f.on ? "common.on" : "common.off")), f.source])));
 }
 
 async function directory(arg, fresh) {
@@ -783,7 +785,7 @@ async function directory(arg, fresh) {
     try {
       await api("/api/v1/users", { method: "POST", body: JSON.stringify({ id: f.get("nu-id"), role: f.get("nu-role"),
         queues: String(f.get("nu-queues") || "").split(",").map((q) => q.trim()).filter(Boolean), licensed: f.get("nu-licensed") === "on" }) });
-      await directory(undefined, { note: "User " + f.get("nu-id") + " added." });
+      await directory(undefined, { note: t("dir.user_added", { user: f.get("nu-id") }) });
     } catch (err) { fail(err); }
   });
   // A new token's secret is shown once, here, and never again.
@@ -791,29 +793,29 @@ async function directory(arg, fresh) {
   const issue = async (u) => {
     try {
       const tok = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
-      await directory(undefined, { note: "Token " + tok.id + " issued for " + u + ".", user: u, secret: tok.secret });
+      await directory(undefined, { note: t("dir.token_issued", { id: tok.id, user: u }), user: u, secret: tok.secret });
     } catch (err) { fail(err); }
   };
   const link = async (u) => {
     try {
       const l = await api("/api/v1/sign-in-links", { method: "POST", body: JSON.stringify({ user_id: u }) });
-      await directory(undefined, { note: "Sign-in link created for " + u + ".", user: u, link: location.origin + l.path, until: l.expires_at });
+      await directory(undefined, { note: t("dir.link_created", { user: u }), user: u, link: location.origin + l.path, until: l.expires_at });
     } catch (err) { fail(err); }
   };
   const revoke = async (id) => {
-    try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: "Token " + id + " revoked." }); } catch (err) { fail(err); }
+    try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: t("dir.token_revoked", { id }) }); } catch (err) { fail(err); }
   };
   if (fresh && fresh.note) { msg.className = "ok"; msg.textContent = fresh.note; }
   if (fresh && fresh.secret) {
-    secret.append(el("div", { class: "card" }, el("h4", {}, "New token for " + fresh.user + " (shown once: copy it now)"), el("code", { id: "secret-value" }, fresh.secret)));
+    secret.append(el("div", { class: "card" }, el("h4", {}, t("dir.new_token", { user: fresh.user })), el("code", { id: "secret-value" }, fresh.secret)));
   }
   if (fresh && fresh.link) {
-    secret.append(el("div", { class: "card" }, el("h4", {}, "Sign-in link for " + fresh.user + " (shown once; it signs in once, until " + fmtTime(fresh.until) + ")"),
+    secret.append(el("div", { class: "card" }, el("h4", {}, t("dir.link_for", { user: fresh.user, until: fmtTime(fresh.until) })),
       el("code", { id: "link-value" }, fresh.link)));
   }
   show(t("page.directory"), msg, secret,
     el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
-      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, t("dir.issue_token")),
+      t(u.licensed ? "common.yes" : "common.no"), t(u.disabled ? "common.yes" : "common.no"), el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, t("dir.issue_token")),
         u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, t("dir.sign_in_link")))])),
     addUser,
     el("h3", {}, t("dir.tokens")), table(t("dir.tokens"), [t("dir.id"), t("dir.user"), t("dir.name"), t("dir.created"), t("dir.revoked"), ""], tokens.map((k) => [k.id, k.user_id, k.name || "", fmtTime(k.created_at),
@@ -831,7 +833,7 @@ async function articles(id) {
   let a = { id: "", title: "", queue: "", body: "" };
   if (id) a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
   const field = (name, label, value, attrs = {}) => el("p", {}, el("label", { for: "ka-" + name }, label), el("input", { id: "ka-" + name, name, value: value || "", ...attrs }));
-  const editor = el("form", { id: "article-form", "aria-labelledby": "h-article" }, el("h3", { id: "h-article" }, id ? "Edit " + a.title : t("articles.new_article")),
+  const editor = el("form", { id: "article-form", "aria-labelledby": "h-article" }, el("h3", { id: "h-article" }, id ? t("articles.edit", { title: a.title }) : t("articles.new_article")),
     field("id", t("articles.article_id"), a.id, { required: true, readonly: id ? true : null }), field("title", t("articles.title"), a.title, { required: true }),
     field("queue", t("articles.queue_empty_every_queue"), a.queue),
     el("p", {}, el("label", { for: "ka-body" }, t("articles.text")), el("textarea", { id: "ka-body", name: "body", rows: "8", required: true }, a.body || "")),
@@ -856,7 +858,7 @@ async function articles(id) {
     try {
       const r = await api("/api/v1/kb/import", { method: "POST", type: "application/octet-stream", body: file.files[0] });
       await articles();
-      flash($("#kb-msg"), `Imported: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed.`, r.failed === 0);
+      flash($("#kb-msg"), t("articles.imported", { added: r.added, updated: r.updated, unchanged: r.unchanged, failed: r.failed }), r.failed === 0);
     } catch (err) { flash(msg, err.message, false); }
   });
   show(t("page.articles"), msg, el("p", {}, el("a", { href: "#articles" }, t("articles.new_article")), " · ", el("a", { href: "#knowledge" }, t("articles.search_preview"))),
@@ -871,7 +873,7 @@ async function bots(id) {
   if (!id) {
     const list = await api("/api/v1/bots");
     show(t("page.bots"), list.length ? table(t("bots.bots"), [t("bots.bot"), t("bots.name"), t("bots.queue"), t("bots.live_version"), t("bots.draft")],
-      list.map((b) => [b.id, b.name || "", b.queue, b.published ? "v" + b.published : t("bots.not_published"), b.has_draft ? "yes" : "no"]), (i) => "#bots/" + encodeURIComponent(list[i].id))
+      list.map((b) => [b.id, b.name || "", b.queue, b.published ? t("bots.version", { version: b.published }) : t("bots.not_published"), t(b.has_draft ? "common.yes" : "common.no")]), (i) => "#bots/" + encodeURIComponent(list[i].id))
       : status(t("bots.no_bot_yet_create_one")));
     return;
   }
@@ -890,18 +892,18 @@ async function bots(id) {
     ev.preventDefault();
     try {
       const r = await api(path + "/classify", { method: "POST", body: JSON.stringify({ text: $("#bot-text").value }) });
-      tryOut.replaceChildren(el("p", {}, t("bots.intent"), el("strong", {}, r.intent || "none"), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : t("bots.out_of_scope")) + ")"));
+      tryOut.replaceChildren(el("p", {}, t("bots.intent"), el("strong", {}, r.intent || t("bots.none")), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : t("bots.out_of_scope")) + ")"));
     } catch (err) { tryOut.replaceChildren(status(err.message, "error")); }
   });
   const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
     try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
   } }, label);
-  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, "queue " + bot.queue, "live " + (bot.published ? "v" + bot.published : "none"), bot.draft_updated_at ? "draft edited " + fmtTime(bot.draft_updated_at) : ""].filter(Boolean).join(" · ")),
+  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, t("bots.queue", { queue: bot.queue }), t("bots.live", { version: bot.published ? t("bots.version", { version: bot.published }) : t("bots.none") }), bot.draft_updated_at ? t("bots.draft_edited", { time: fmtTime(bot.draft_updated_at) }) : ""].filter(Boolean).join(" · ")),
     msg, el("p", { class: "actions" },
       bot.has_draft ? act(t("bots.validate_the_draft"), "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? t("bots.the_draft_is_valid") : t("bots.the_draft_has_problems"), r.valid); }) : "",
       bot.has_draft ? act(t("bots.publish_the_draft"), "/publish", async () => { await bots(id); flash($("#bot-msg"), t("bots.published")); }) : ""),
     el("h3", {}, t("bots.draft_problems")), probs,
-    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_2"), t("bots.by")], bot.versions.map((v) => ["v" + v.version, fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
+    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_2"), t("bots.by")], bot.versions.map((v) => [t("bots.version", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
     el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 
@@ -916,10 +918,10 @@ async function pluginsPage() {
     const m = p.manifest, st = p.settings;
     const scopes = (m.scopes || []).map((sc) => el("label", { class: "inline check" }, el("input", { type: "checkbox", checked: st.approved_scopes.includes(sc), "data-scope": sc, onchange: (ev) => {
       const next = ev.target.checked ? [...st.approved_scopes, sc] : st.approved_scopes.filter((x) => x !== sc);
-      patch(m.name, { approved_scopes: next }, `Scopes of ${m.name} saved.`);
+      patch(m.name, { approved_scopes: next }, t("plugins.scopes_saved", { plugin: m.name }));
     } }), " " + sc));
-    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : "none",
-      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, `${m.name} ${st.enabled ? "disabled" : "enabled"}.`) }, st.enabled ? t("plugins.disable") : t("plugins.enable"))];
+    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : t("plugins.none"),
+      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, t(st.enabled ? "plugins.disabled" : "plugins.enabled", { plugin: m.name })) }, st.enabled ? t("plugins.disable") : t("plugins.enable"))];
   });
   show(t("page.plugins"), msg, list.length ? table(t("plugins.installed_plugins"), [t("plugins.plugin"), t("plugins.what_it_does"), t("plugins.state"), t("plugins.approved_scopes"), ""], rows) : status(t("plugins.no_plugin_installed_install_one")),
     Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, t("plugins.refused_plugin_folders")), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
@@ -935,18 +937,18 @@ async function operations() {
       const url = URL.createObjectURL(await res.blob());
       el("a", { href: url, download: name }).click();
       URL.revokeObjectURL(url);
-      flash(msg, name + " downloaded.");
+      flash(msg, t("ops.downloaded", { file: name }));
     } catch (err) { flash(msg, err.message, false); }
   };
   show(t("page.operations"), msg,
     el("h3", {}, t("ops.retention")), el("p", {}, t("ops.the_retention_windows_are_set")),
     el("button", { type: "button", id: "sweep", onclick: async () => {
-      try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, `Retention applied: ${r.transcripts_expired} transcripts and ${r.outputs_expired} engagements' results expired.`); } catch (err) { flash(msg, err.message, false); }
+      try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, t("ops.retention_applied", { transcripts: r.transcripts_expired, outputs: r.outputs_expired })); } catch (err) { flash(msg, err.message, false); }
     } }, t("ops.apply_retention_now")),
     el("h3", {}, t("ops.keys")), el("p", {}, t("ops.rotation_re_wraps_every_data")),
     el("p", {}, el("input", { type: "checkbox", id: "destroy-old" }), el("label", { for: "destroy-old", class: "inline" }, t("ops.destroy_older_key_versions_older"))),
     el("button", { type: "button", id: "rotate", onclick: async () => {
-      try { const r = await api("/api/v1/keys/rotate", { method: "POST", body: JSON.stringify({ destroy_old: $("#destroy-old").checked }) }); flash(msg, `Keys rotated from version ${r.from} to ${r.to}: ${r.rewrapped} data keys re-wrapped.`); } catch (err) { flash(msg, err.message, false); }
+      try { const r = await api("/api/v1/keys/rotate", { method: "POST", body: JSON.stringify({ destroy_old: $("#destroy-old").checked }) }); flash(msg, t("ops.keys_rotated", { from: r.from, to: r.to, rewrapped: r.rewrapped })); } catch (err) { flash(msg, err.message, false); }
     } }, t("ops.rotate_keys")),
     el("h3", {}, t("ops.backups")), el("p", {}, t("ops.content_and_keys_are_backed")),
     el("p", { class: "actions" }, el("button", { type: "button", onclick: download("/api/v1/backup/content", "earshot-content.db") }, t("ops.download_the_content_backup")),
