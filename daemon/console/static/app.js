@@ -873,7 +873,7 @@ async function bots(id) {
   if (!id) {
     const list = await api("/api/v1/bots");
     show(t("page.bots"), list.length ? table(t("bots.bots"), [t("bots.bot"), t("bots.name"), t("bots.queue"), t("bots.live_version"), t("bots.draft")],
-      list.map((b) => [b.id, b.name || "", b.queue, b.published ? t("bots.version", { version: b.published }) : t("bots.not_published"), t(b.has_draft ? "common.yes" : "common.no")]), (i) => "#bots/" + encodeURIComponent(list[i].id))
+      list.map((b) => [b.id, b.name || "", b.queue, b.published ? t("bots.version_tag", { version: b.published }) : t("bots.not_published"), t(b.has_draft ? "common.yes" : "common.no")]), (i) => "#bots/" + encodeURIComponent(list[i].id))
       : status(t("bots.no_bot_yet_create_one")));
     return;
   }
@@ -898,12 +898,12 @@ async function bots(id) {
   const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
     try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
   } }, label);
-  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, t("bots.queue", { queue: bot.queue }), t("bots.live", { version: bot.published ? t("bots.version", { version: bot.published }) : t("bots.none") }), bot.draft_updated_at ? t("bots.draft_edited", { time: fmtTime(bot.draft_updated_at) }) : ""].filter(Boolean).join(" · ")),
+  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, t("bots.queue_meta", { queue: bot.queue }), t("bots.live", { version: bot.published ? t("bots.version_tag", { version: bot.published }) : t("bots.none") }), bot.draft_updated_at ? t("bots.draft_edited", { time: fmtTime(bot.draft_updated_at) }) : ""].filter(Boolean).join(" · ")),
     msg, el("p", { class: "actions" },
       bot.has_draft ? act(t("bots.validate_the_draft"), "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? t("bots.the_draft_is_valid") : t("bots.the_draft_has_problems"), r.valid); }) : "",
       bot.has_draft ? act(t("bots.publish_the_draft"), "/publish", async () => { await bots(id); flash($("#bot-msg"), t("bots.published")); }) : ""),
     el("h3", {}, t("bots.draft_problems")), probs,
-    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_2"), t("bots.by")], bot.versions.map((v) => [t("bots.version", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
+    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_2"), t("bots.by")], bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
     el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 

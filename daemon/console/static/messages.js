@@ -391,6 +391,8 @@ export const catalogues = {
     "ops.downloaded": "{file} downloaded.",
     "ops.retention_applied": "Retention applied: {transcripts} transcripts and {outputs} engagements' results expired.",
     "ops.keys_rotated": "Keys rotated from version {from} to {to}: {rewrapped} data keys re-wrapped.",
+    "bots.version_tag": "v{version}",
+    "bots.queue_meta": "queue {queue}",
   },
 };
 
