@@ -903,7 +903,7 @@ async function bots(id) {
       bot.has_draft ? act(t("bots.validate_the_draft"), "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? t("bots.the_draft_is_valid") : t("bots.the_draft_has_problems"), r.valid); }) : "",
       bot.has_draft ? act(t("bots.publish_the_draft"), "/publish", async () => { await bots(id); flash($("#bot-msg"), t("bots.published")); }) : ""),
     el("h3", {}, t("bots.draft_problems")), probs,
-    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_2"), t("bots.by")], bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
+    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_at"), t("bots.by")], bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
     el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 

@@ -284,7 +284,7 @@ export const catalogues = {
     "bots.versions": "Versions",
     "bots.published_versions": "Published versions",
     "bots.version": "Version",
-    "bots.published_2": "Published",
+    "bots.published_at": "Published",
     "bots.by": "By",
     "bots.never_published": "Never published.",
     "bots.try_it": "Try it",
