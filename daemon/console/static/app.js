@@ -381,7 +381,7 @@ async function ask() {
 
 // ---- quality -----------------------------------------------------------
 
-const lineLink = (eng, seq, ms, text) => el("a", { href: "#engagements/" + eng + "/" + seq, class: "evidence" }, fmtMs(ms || 0) + " · " + (text || t("ask.the_line_in_the_transcript")));
+const lineLink = (eng, seq, ms, text) => el("a", { href: "#engagements/" + eng + "/" + seq, class: "evidence" }, fmtMs(ms || 0) + " · " + (text || t("qa.evidence_line")));
 
 // sparkline draws values (0..1 or -1..1 when signed) as a small line.
 function sparkline(values, label, signed) {
