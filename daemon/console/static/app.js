@@ -416,12 +416,14 @@ function analyticsCard(e, a) {
 }
 
 const qaRole = () => ["admin", "supervisor", "analyst"].includes(me.role);
-const statusPill = (st) => el("span", { class: "pill status-" + st }, st);
+// statusName names an evaluation's status (an API value) in the reader's language.
+const statusName = (st) => ({ auto: t("qa.status_auto"), reviewed: t("qa.status_reviewed"), disputed: t("qa.status_disputed"), acknowledged: t("qa.status_acknowledged") })[st] || st;
+const statusPill = (st) => el("span", { class: "pill status-" + st }, statusName(st));
 
 async function quality(id) {
   if (id) return evaluation(decodeURIComponent(id));
   const filter = el("select", { id: "ev-status", onchange: () => load() },
-    ...[["", t("qa.any_status")], ["auto", t("qa.not_reviewed")], ["reviewed", t("qa.status_reviewed")], ["disputed", t("qa.status_disputed")], ["acknowledged", t("qa.status_acknowledged")]].map(([v, l]) => el("option", { value: v }, l)));
+    ...[["", t("qa.any_status")], ["auto", t("qa.not_reviewed")], ...["reviewed", "disputed", "acknowledged"].map((v) => [v, statusName(v)])].map(([v, l]) => el("option", { value: v }, l)));
   const body = el("div", { "aria-live": "polite" });
   async function load() {
     const list = await api("/api/v1/evaluations" + (filter.value ? "?status=" + filter.value : ""));
@@ -771,11 +773,12 @@ async function directory(arg, fresh) {
   const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
   const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
   const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const roles = { agent: t("dir.role_agent"), supervisor: t("dir.role_supervisor"), analyst: t("dir.role_analyst"), admin: t("dir.role_admin"), auditor: t("dir.role_auditor"), ingest: t("dir.role_ingest") };
   const input = (id, label, attrs = {}) => el("p", {}, el("label", { for: id }, label), el("input", { id, name: id, ...attrs }));
   const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, t("dir.add_a_user")),
     input("nu-id", t("dir.user_id"), { required: true, pattern: "[a-z0-9_.-]+" }),
     el("p", {}, el("label", { for: "nu-role" }, t("dir.role")), el("select", { id: "nu-role", name: "nu-role" },
-      ...["agent", "supervisor", "analyst", "admin", "auditor", "ingest"].map((r) => el("option", { value: r }, r)))),
+      ...Object.entries(roles).map(([r, l]) => el("option", { value: r }, l)))),
     input("nu-queues", t("dir.queues_comma_separated")),
     el("p", {}, el("input", { id: "nu-licensed", name: "nu-licensed", type: "checkbox" }), el("label", { for: "nu-licensed", class: "inline" }, t("dir.expert_assist_licence"))),
     el("button", { type: "submit" }, t("dir.add_user")));
@@ -814,7 +817,7 @@ async function directory(arg, fresh) {
       el("code", { id: "link-value" }, fresh.link)));
   }
   show(t("page.directory"), msg, secret,
-    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
+    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [u.id, roles[u.role] || u.role, (u.queues || []).join(", "),
       t(u.licensed ? "common.yes" : "common.no"), t(u.disabled ? "common.yes" : "common.no"), el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, t("dir.issue_token")),
         u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, t("dir.sign_in_link")))])),
     addUser,
