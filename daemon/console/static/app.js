@@ -43,17 +43,17 @@ function el(tag, attrs = {}, ...children) {
 const fmtMs = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); };
 
 function table(caption, headers, rows, onopen) {
-  const t = el("table", {}, el("caption", { class: "sr-only" }, caption),
+  const tbl = el("table", {}, el("caption", { class: "sr-only" }, caption),
     el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))));
   const body = el("tbody");
   rows.forEach((r, i) => {
     const cells = r.map((c, j) => el("td", {}, j === 0 && onopen ? el("a", { href: onopen(i) }, c) : c));
     body.append(el("tr", {}, ...cells));
   });
-  t.append(body);
+  tbl.append(body);
   // Wide tables scroll on their own on narrow screens (a tablet held
   // upright), so the page itself never scrolls sideways.
-  return el("div", { class: "table-wrap" }, t);
+  return el("div", { class: "table-wrap" }, tbl);
 }
 
 function show(title, ...nodes) {
@@ -130,8 +130,8 @@ async function engagements(id, seq) {
   const list = await api("/api/v1/engagements?limit=200");
   list.reverse();
   show(t(me.role === "agent" ? "page.my_engagements" : "page.engagements"),
-    list.length === 0 ? status("No engagements in your scope yet.") :
-      table("Engagements, newest first", ["Started", "Queue", "Agent", "Channel", "Status"],
+    list.length === 0 ? status(t("eng.no_engagements_in_your_scope")) :
+      table(t("eng.engagements_newest_first"), [t("eng.started"), t("eng.queue"), t("eng.agent"), t("eng.channel"), t("eng.status")],
         list.map((e) => [fmtTime(e.start), e.queue, e.agent || "–", e.channel, e.status]),
         (i) => "#engagements/" + list[i].id));
 }
@@ -140,19 +140,19 @@ async function engagements(id, seq) {
 // original when it differs.
 function textFor(seg) {
   const mine = (me.language || "").toLowerCase();
-  const tr = (seg.translations || []).find((t) => t.lang === mine && !t.notice);
+  const tr = (seg.translations || []).find((x) => x.lang === mine && !x.notice);
   return tr ? { text: tr.text, original: seg.text } : { text: seg.text, original: null };
 }
 
 function utterance(seg, partial) {
-  const t = textFor(seg);
+  const tx = textFor(seg);
   const row = el("div", { class: "utt " + seg.speaker + (partial ? " partial" : ""), "data-seq": partial ? null : String(seg.seq) },
-    el("span", { class: "at" }, fmtMs(seg.start_ms || 0)), el("span", { class: "who" }, seg.speaker), el("span", { class: "text" }, t.text));
-  if (t.original) {
-    const orig = el("span", { class: "original", hidden: true, lang: seg.lang || null }, t.original);
+    el("span", { class: "at" }, fmtMs(seg.start_ms || 0)), el("span", { class: "who" }, seg.speaker), el("span", { class: "text" }, tx.text));
+  if (tx.original) {
+    const orig = el("span", { class: "original", hidden: true, lang: seg.lang || null }, tx.original);
     row.append(" ", el("button", { class: "link", type: "button", "aria-expanded": "false", onclick: (ev) => {
       orig.hidden = !orig.hidden; ev.target.setAttribute("aria-expanded", String(!orig.hidden));
-    } }, "original"), orig);
+    } }, t("eng.original")), orig);
   }
   return row;
 }
@@ -170,23 +170,23 @@ function assistPanel(e) {
     on(type, d) {
       switch (type) {
         case "sentiment": {
-          const b = slot("sentiment", "Sentiment");
+          const b = slot("sentiment", t("assist.sentiment"));
           b.replaceChildren(el("span", { class: "pill " + d.sentiment.label }, d.sentiment.label), " ",
-            el("span", { class: "muted" }, d.party + " · trend " + fmtNum(d.trend)));
+            el("span", { class: "muted" }, t("assist.sentiment_trend", { party: d.party, trend: fmtNum(d.trend) })));
           break;
         }
         case "next_best_action": {
-          const b = slot("nba", "Next best action");
+          const b = slot("nba", t("assist.next_best_action"));
           b.replaceChildren(...(d.actions || []).map((a) => el("div", { class: "action" },
             el("strong", {}, a.action), " ", el("span", { class: "muted" }, a.intent + " · " + fmtNum(a.confidence * 100, 0) + "%"),
-            a.skill && me.role !== "analyst" ? el("button", { type: "button", onclick: () => runSkill(e, a.skill, b) }, "Run " + a.skill) : null)));
+            a.skill && me.role !== "analyst" ? el("button", { type: "button", onclick: () => runSkill(e, a.skill, b) }, t("assist.run_skill", { skill: a.skill })) : null)));
           break;
         }
         case "next_best_action.wording":
-          slot("nba", "Next best action").append(el("p", { class: "wording" }, d.wording || d.text || ""));
+          slot("nba", t("assist.next_best_action")).append(el("p", { class: "wording" }, d.wording || d.text || ""));
           break;
         case "kb.suggestions": {
-          const b = slot("kb", "Knowledge");
+          const b = slot("kb", t("assist.knowledge"));
           for (const s of d.suggestions || []) {
             b.prepend(el("div", { class: "suggestion" }, el("a", { href: "#knowledge/" + encodeURIComponent(s.article_id) }, s.title),
               el("blockquote", {}, s.text)));
@@ -194,21 +194,21 @@ function assistPanel(e) {
           break;
         }
         case "escalation": {
-          const b = slot("escalation", "Escalation risk");
+          const b = slot("escalation", t("assist.escalation_risk"));
           b.replaceChildren(el("span", { class: "pill risk-" + d.risk.level }, d.risk.level), " ", fmtNum(d.risk.score),
             el("ul", {}, ...(d.risk.reasons || []).map((r) => el("li", {}, r.text || r.code))));
           break;
         }
         case "info.cards": {
-          const b = slot("info", "Customer information");
+          const b = slot("info", t("assist.customer_information"));
           b.replaceChildren(...(d.cards || []).map((c) => el("div", {}, el("strong", {}, c.title || ""), " ", c.text || c.body || "")));
           break;
         }
         case "chat.language":
-          slot("language", "Customer language").replaceChildren(d.language + " (" + d.source + ")");
+          slot("language", t("assist.customer_language")).replaceChildren(d.language + " (" + d.source + ")");
           break;
         case "action.result":
-          slot("nba", "Next best action").append(el("p", { class: "muted" }, d.skill + ": " + (d.message || "done")));
+          slot("nba", t("assist.next_best_action")).append(el("p", { class: "muted" }, d.skill + ": " + (d.message || t("assist.done"))));
           break;
       }
     },
@@ -219,7 +219,7 @@ async function runSkill(e, skill, where) {
   const [plugin, name] = skill.includes("/") ? skill.split("/") : ["", skill];
   try {
     const r = await api("/api/v1/engagements/" + e.id + "/actions", { method: "POST", body: JSON.stringify({ plugin, skill: name, input: {} }) });
-    where.append(el("p", { class: "muted", role: "status" }, (r.message || "done")));
+    where.append(el("p", { class: "muted", role: "status" }, (r.message || t("assist.done"))));
   } catch (err) { where.append(status(err.message, "error")); }
 }
 
@@ -237,19 +237,19 @@ function jumpTo(transcript, seq) {
 
 async function engagement(id, seq) {
   const e = await api("/api/v1/engagements/" + id);
-  const transcript = el("div", { class: "transcript", role: "log", "aria-label": "Transcript" });
+  const transcript = el("div", { class: "transcript", role: "log", "aria-label": t("eng.transcript") });
   const partial = el("div", { class: "partial-line" });
   const assist = assistPanel(e);
   const wrap = el("div", { class: "wrapup" });
-  const meta = (st) => `${e.channel} · queue ${e.queue} · agent ${e.agent || "–"} · ${st}` + (e.customer_ref ? " · customer " + e.customer_ref : "");
+  const meta = (st) => t("eng.meta", { channel: e.channel, queue: e.queue, agent: e.agent || "–", status: st }) + (e.customer_ref ? t("eng.meta_customer", { customer: e.customer_ref }) : "");
   const metaLine = el("p", { class: "muted" }, meta(e.status));
   show(t("page.engagement", { id: id.slice(0, 8) }), metaLine,
     el("div", { class: "grid" },
-      el("section", { "aria-labelledby": "h-tr" }, el("h3", { id: "h-tr" }, "Transcript"), transcript, partial),
-      el("section", { "aria-labelledby": "h-as" }, el("h3", { id: "h-as" }, "Assist"), assist.root, wrap)));
+      el("section", { "aria-labelledby": "h-tr" }, el("h3", { id: "h-tr" }, t("eng.transcript")), transcript, partial),
+      el("section", { "aria-labelledby": "h-as" }, el("h3", { id: "h-as" }, t("eng.assist")), assist.root, wrap)));
   if (e.status !== "live" || me.role === "analyst") {
-    const t = await api("/api/v1/engagements/" + id + "/transcript");
-    t.segments.forEach((s) => transcript.append(utterance(s)));
+    const tr = await api("/api/v1/engagements/" + id + "/transcript");
+    tr.segments.forEach((s) => transcript.append(utterance(s)));
     await results(e, wrap);
     if (seq !== undefined) jumpTo(transcript, seq);
     return;
@@ -278,7 +278,7 @@ async function engagement(id, seq) {
       if (type === "transcript.final") { partial.replaceChildren(); transcript.append(utterance(d)); }
       else if (type === "transcript.partial") partial.replaceChildren(utterance(d, true));
       else if (type === "results.ready") await results(e, wrap);
-      else if (type === "engagement.ended") { metaLine.textContent = meta("ended"); wrap.replaceChildren(status("The engagement ended; results follow.")); }
+      else if (type === "engagement.ended") { metaLine.textContent = meta(t("eng.ended")); wrap.replaceChildren(status(t("eng.the_engagement_ended_results_follow"))); }
       else assist.on(type, d);
     }
   }
@@ -291,24 +291,24 @@ async function results(e, where) {
   try { r = (await api("/api/v1/engagements/" + e.id + "/results")).results || {}; } catch (err) { where.replaceChildren(status(err.message, "error")); return; }
   const sum = r.engagement_summary, notes = r.notes || r.smart_notes || {}, disp = r.disposition || r.recommended_disposition || {};
   const tasks = r.follow_up_tasks || [];
-  const out = [el("h3", {}, "Results")];
-  if (sum) out.push(el("div", { class: "card" }, el("h4", {}, "Summary"), el("p", { class: "summary" }, sum.text)));
-  if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, "Follow-up tasks"), el("ul", {}, ...tasks.map((t) => el("li", {}, t.text + (t.due ? " (" + t.due + ")" : ""))))));
+  const out = [el("h3", {}, t("results.results"))];
+  if (sum) out.push(el("div", { class: "card" }, el("h4", {}, t("results.summary")), el("p", { class: "summary" }, sum.text)));
+  if (tasks.length) out.push(el("div", { class: "card" }, el("h4", {}, t("results.follow_up_tasks")), el("ul", {}, ...tasks.map((k) => el("li", {}, k.text + (k.due ? " (" + k.due + ")" : ""))))));
   if (r.interaction_analytics) out.push(analyticsCard(e, r.interaction_analytics));
   if (["admin", "supervisor", "agent"].includes(me.role)) {
     const field = (name, label, value, multi) => el("p", {}, el("label", { for: "wu-" + name }, label),
       multi ? el("textarea", { id: "wu-" + name, name, rows: "2" }, value || "") : el("input", { id: "wu-" + name, name, value: value || "" }));
     const msg = el("p", { role: "status", class: "muted" });
-    const form = el("form", { class: "wrapup-form", "aria-labelledby": "h-wu" }, el("h4", { id: "h-wu" }, "Wrap-up"),
-      field("reason", "Reason", notes.reason, true), field("actions", "Actions", notes.actions, true), field("outcome", "Outcome", notes.outcome, true),
-      field("disposition", "Disposition code", disp.code), el("button", { type: "submit" }, "Save wrap-up"), msg);
+    const form = el("form", { class: "wrapup-form", "aria-labelledby": "h-wu" }, el("h4", { id: "h-wu" }, t("results.wrap_up")),
+      field("reason", t("results.reason"), notes.reason, true), field("actions", t("results.actions"), notes.actions, true), field("outcome", t("results.outcome"), notes.outcome, true),
+      field("disposition", t("results.disposition_code"), disp.code), el("button", { type: "submit" }, t("results.save_wrap_up")), msg);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const f = new FormData(form);
       try {
         await api("/api/v1/engagements/" + e.id + "/notes", { method: "PUT", body: JSON.stringify({ reason: f.get("reason"), actions: f.get("actions"), outcome: f.get("outcome"), follow_ups: notes.follow_ups || [] }) });
         if (f.get("disposition")) await api("/api/v1/engagements/" + e.id + "/disposition", { method: "PUT", body: JSON.stringify({ code: f.get("disposition") }) });
-        msg.className = "ok"; msg.textContent = "Saved.";
+        msg.className = "ok"; msg.textContent = t("results.saved");
       } catch (err) { msg.className = "error"; msg.textContent = err.message; }
     });
     out.push(form);
@@ -326,8 +326,8 @@ async function board() {
   for (;;) {
     try {
       const rows = await api("/api/v1/escalations");
-      list.replaceChildren(rows.length === 0 ? status("No live engagement needs attention.") :
-        table("Live engagements by escalation risk", ["Engagement", "Risk", "Score", "Queue", "Agent", "Reasons"],
+      list.replaceChildren(rows.length === 0 ? status(t("board.no_live_engagement_needs_attention")) :
+        table(t("board.live_engagements_by_escalation_risk"), [t("board.engagement"), t("board.risk"), t("board.score"), t("board.queue"), t("board.agent"), t("board.reasons")],
           rows.map((v) => [v.engagement.slice(0, 8), el("span", { class: "pill risk-" + v.level }, v.level), fmtNum(v.score), v.queue, v.agent || "–",
             (v.reasons || []).map((r) => r.text || r.code).join("; ")]),
           (i) => "#engagements/" + rows[i].engagement));
@@ -335,7 +335,7 @@ async function board() {
       list.replaceChildren(status(err.status === 403 ? t("common.not_available", { detail: err.detail }) : err.message, "error"));
       return;
     }
-    await new Promise((res) => { const t = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
+    await new Promise((res) => { const tm = setTimeout(res, 3000); ctl.signal.addEventListener("abort", () => { clearTimeout(tm); res(); }); });
     if (ctl.signal.aborted) return;
   }
 }
@@ -345,17 +345,17 @@ async function board() {
 async function knowledge(id) {
   if (id) {
     const a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
-    show(a.title, el("p", { class: "muted" }, (a.queue ? "queue " + a.queue + " · " : "") + "updated " + fmtTime(a.updated)), el("div", { class: "article" }, a.body));
+    show(a.title, el("p", { class: "muted" }, (a.queue ? t("kb.article_queue", { queue: a.queue }) : "") + t("kb.article_updated", { time: fmtTime(a.updated) })), el("div", { class: "article" }, a.body));
     return;
   }
   const results = el("div", { "aria-live": "polite" });
-  const form = el("form", { role: "search" }, el("label", { for: "kb-q" }, "Search the knowledge base"), " ",
-    el("input", { id: "kb-q", name: "q", type: "search", required: true }), " ", el("button", { type: "submit" }, "Search"));
+  const form = el("form", { role: "search" }, el("label", { for: "kb-q" }, t("kb.search_the_knowledge_base")), " ",
+    el("input", { id: "kb-q", name: "q", type: "search", required: true }), " ", el("button", { type: "submit" }, t("kb.search")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       const hits = await api("/api/v1/kb/search?q=" + encodeURIComponent(new FormData(form).get("q")));
-      results.replaceChildren(hits.length === 0 ? status("Nothing found.") : el("ol", {}, ...hits.map((h) => el("li", {},
+      results.replaceChildren(hits.length === 0 ? status(t("kb.nothing_found")) : el("ol", {}, ...hits.map((h) => el("li", {},
         el("a", { href: "#knowledge/" + encodeURIComponent(h.passage.article_id) }, h.passage.title), el("blockquote", {}, h.passage.text)))));
     } catch (err) { results.replaceChildren(status(err.message, "error")); }
   });
@@ -364,9 +364,9 @@ async function knowledge(id) {
 
 async function ask() {
   const out = el("div", { "aria-live": "polite" });
-  const form = el("form", {}, el("p", {}, el("label", { for: "ask-q" }, "Question about your engagements"), el("textarea", { id: "ask-q", name: "question", rows: "2", required: true })),
-    el("p", {}, el("label", { for: "ask-queue" }, "Queue"), " ", el("select", { id: "ask-queue", name: "queue" }, ...(me.queues || []).map((q) => el("option", { value: q }, q)))),
-    el("button", { type: "submit" }, "Ask"));
+  const form = el("form", {}, el("p", {}, el("label", { for: "ask-q" }, t("ask.question_about_your_engagements")), el("textarea", { id: "ask-q", name: "question", rows: "2", required: true })),
+    el("p", {}, el("label", { for: "ask-queue" }, t("ask.queue")), " ", el("select", { id: "ask-queue", name: "queue" }, ...(me.queues || []).map((q) => el("option", { value: q }, q)))),
+    el("button", { type: "submit" }, t("ask.ask")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(form);
@@ -381,7 +381,7 @@ async function ask() {
 
 // ---- quality -----------------------------------------------------------
 
-const lineLink = (eng, seq, ms, text) => el("a", { href: "#engagements/" + eng + "/" + seq, class: "evidence" }, fmtMs(ms || 0) + " · " + (text || "the line in the transcript"));
+const lineLink = (eng, seq, ms, text) => el("a", { href: "#engagements/" + eng + "/" + seq, class: "evidence" }, fmtMs(ms || 0) + " · " + (text || t("qa.evidence_line")));
 
 // sparkline draws values (0..1 or -1..1 when signed) as a small line.
 function sparkline(values, label, signed) {
@@ -398,40 +398,42 @@ function sparkline(values, label, signed) {
 // callouts link to the transcript line they are about.
 function analyticsCard(e, a) {
   const trend = (a.sentiment_trend || []).filter((p) => p.party === "customer");
-  const parts = [el("h4", {}, "Interaction analytics")];
+  const parts = [el("h4", {}, t("analytics.interaction_analytics"))];
   if (a.summary && a.summary.text) parts.push(el("p", {}, a.summary.text));
-  if (trend.length) parts.push(el("p", {}, "Customer sentiment ", sparkline(trend.map((p) => p.sentiment),
-    `Customer sentiment over the engagement: from ${fmtNum(trend[0].sentiment)} to ${fmtNum(trend[trend.length - 1].sentiment)}`, true)));
+  if (trend.length) parts.push(el("p", {}, t("analytics.customer_sentiment"), sparkline(trend.map((p) => p.sentiment),
+    t("analytics.sentiment_label", { from: fmtNum(trend[0].sentiment), to: fmtNum(trend[trend.length - 1].sentiment) }), true)));
   if ((a.callouts || []).length) {
-    parts.push(el("p", {}, el("strong", {}, "Callouts")), el("ul", { class: "callouts" }, ...a.callouts.map((c) => el("li", {},
+    parts.push(el("p", {}, el("strong", {}, t("analytics.callouts"))), el("ul", { class: "callouts" }, ...a.callouts.map((c) => el("li", {},
       el("span", { class: "pill" }, c.type.replaceAll("_", " ")), " ", lineLink(e.id, c.seq, c.at_ms, c.reason)))));
   }
-  if ((a.topics || []).length) parts.push(el("p", {}, "Topics: " + a.topics.map((t) => t.label || t.name || t.topic).join(", ")));
+  if ((a.topics || []).length) parts.push(el("p", {}, t("analytics.topics", { topics: a.topics.map((x) => x.label || x.name || x.topic).join(", ") })));
   const m = a.metrics;
   if (m && m.parties) {
     const ag = m.parties.agent || {}, cu = m.parties.customer || {};
-    parts.push(el("p", { class: "muted" }, `agent talk ${fmtNum((ag.talk_ratio || 0) * 100, 0)} % · customer talk ${fmtNum((cu.talk_ratio || 0) * 100, 0)} % · interruptions ${(m.interruptions || []).length}`));
+    parts.push(el("p", { class: "muted" }, t("analytics.talk", { agent: fmtNum((ag.talk_ratio || 0) * 100, 0), customer: fmtNum((cu.talk_ratio || 0) * 100, 0), interruptions: (m.interruptions || []).length })));
   }
   return el("div", { class: "card analytics" }, ...parts);
 }
 
 const qaRole = () => ["admin", "supervisor", "analyst"].includes(me.role);
-const statusPill = (st) => el("span", { class: "pill status-" + st }, st);
+// statusName names an evaluation's status (an API value) in the reader's language.
+const statusName = (st) => ({ auto: t("qa.status_auto"), reviewed: t("qa.status_reviewed"), disputed: t("qa.status_disputed"), acknowledged: t("qa.status_acknowledged") })[st] || st;
+const statusPill = (st) => el("span", { class: "pill status-" + st }, statusName(st));
 
 async function quality(id) {
   if (id) return evaluation(decodeURIComponent(id));
   const filter = el("select", { id: "ev-status", onchange: () => load() },
-    ...[["", "any status"], ["auto", "not reviewed"], ["reviewed", "reviewed"], ["disputed", "disputed"], ["acknowledged", "acknowledged"]].map(([v, l]) => el("option", { value: v }, l)));
+    ...[["", t("qa.any_status")], ["auto", t("qa.not_reviewed")], ...["reviewed", "disputed", "acknowledged"].map((v) => [v, statusName(v)])].map(([v, l]) => el("option", { value: v }, l)));
   const body = el("div", { "aria-live": "polite" });
   async function load() {
     const list = await api("/api/v1/evaluations" + (filter.value ? "?status=" + filter.value : ""));
-    body.replaceChildren(list.length === 0 ? status("No evaluations.") :
-      table("Evaluations, newest first", ["Engagement", "Agent", "Queue", "Scorecard", "Score", "Status"],
-        list.map((v) => [fmtTime(v.engagement_start), v.agent || "–", v.queue, v.scorecard + " v" + v.scorecard_version,
-          fmtNum(v.score, 0) + (v.auto_failed ? " (auto-fail)" : v.passed ? " pass" : " fail"), statusPill(v.status)]),
+    body.replaceChildren(list.length === 0 ? status(t("qa.no_evaluations")) :
+      table(t("qa.evaluations_newest_first"), [t("qa.engagement"), t("qa.agent"), t("qa.queue"), t("qa.scorecard"), t("qa.score"), t("qa.status")],
+        list.map((v) => [fmtTime(v.engagement_start), v.agent || "–", v.queue, t("qa.scorecard_version", { name: v.scorecard, version: v.scorecard_version }),
+          t(v.auto_failed ? "qa.score_auto_fail" : v.passed ? "qa.score_pass" : "qa.score_fail", { score: fmtNum(v.score, 0) }), statusPill(v.status)]),
         (i) => "#quality/" + encodeURIComponent(list[i].id)));
   }
-  show(t(qaRole() ? "page.evaluations" : "page.my_evaluations"), el("p", {}, el("label", { for: "ev-status" }, "Status"), filter), body);
+  show(t(qaRole() ? "page.evaluations" : "page.my_evaluations"), el("p", {}, el("label", { for: "ev-status" }, t("qa.status")), filter), body);
   await load();
 }
 
@@ -449,28 +451,28 @@ async function evaluation(id, note) {
     ...sec.questions.map((q) => {
       const a = answers[q.id] || { value: "", evidence: [] };
       const row = el("div", { class: "question" },
-        el("p", {}, el("strong", { id: "q-" + q.id }, q.text), " ", el("span", { class: "pill answer" }, a.value || "unanswered"),
-          a.auto && a.auto !== a.value ? el("span", { class: "muted" }, " (automatic: " + a.auto + ")") : "",
-          el("span", { class: "muted" }, " · " + (a.engine || "") + (q.auto_fail ? " · auto-fail" : ""))),
+        el("p", {}, el("strong", { id: "q-" + q.id }, q.text), " ", el("span", { class: "pill answer" }, a.value || t("qa.unanswered")),
+          a.auto && a.auto !== a.value ? el("span", { class: "muted" }, t("qa.automatic", { value: a.auto })) : "",
+          el("span", { class: "muted" }, " · " + (a.engine || "") + (q.auto_fail ? t("qa.auto_fail_question") : ""))),
         a.justification ? el("p", { class: "muted" }, a.justification) : "",
-        (a.evidence || []).length ? el("ul", { class: "evidence-list", "aria-label": "Evidence" }, ...a.evidence.map((x) => el("li", {}, lineLink(ev.engagement, x.seq, x.start_ms, x.quote)))) : "",
-        a.review ? el("p", { class: "muted" }, `${a.review.action} by ${a.review.by}, ${fmtTime(a.review.at)}` + (a.review.comment ? ": " + a.review.comment : "")) : "");
+        (a.evidence || []).length ? el("ul", { class: "evidence-list", "aria-label": t("qa.evidence") }, ...a.evidence.map((x) => el("li", {}, lineLink(ev.engagement, x.seq, x.start_ms, x.quote)))) : "",
+        a.review ? el("p", { class: "muted" }, t("qa.review_line", { action: a.review.action, by: a.review.by, at: fmtTime(a.review.at) }) + (a.review.comment ? ": " + a.review.comment : "")) : "");
       if (review) {
         const values = q.type === "scale_1_5" ? ["1", "2", "3", "4", "5"] : ["yes", "no"];
         if (q.allow_na) values.push("na");
         row.append(el("div", { class: "review-row" },
-          el("span", {}, el("label", { for: "rv-" + q.id }, "Review"), el("select", { id: "rv-" + q.id, name: "rv-" + q.id, "aria-describedby": "q-" + q.id },
-            el("option", { value: "" }, "leave as is"), el("option", { value: "accept" }, "accept"),
-            ...values.filter((v) => v !== a.value).map((v) => el("option", { value: "override:" + v }, "override: " + v)))),
-          el("span", {}, el("label", { for: "rc-" + q.id }, "Comment"), el("input", { id: "rc-" + q.id, name: "rc-" + q.id, "aria-describedby": "q-" + q.id }))));
+          el("span", {}, el("label", { for: "rv-" + q.id }, t("qa.review")), el("select", { id: "rv-" + q.id, name: "rv-" + q.id, "aria-describedby": "q-" + q.id },
+            el("option", { value: "" }, t("qa.leave_as_is")), el("option", { value: "accept" }, t("qa.accept")),
+            ...values.filter((v) => v !== a.value).map((v) => el("option", { value: "override:" + v }, t("qa.override", { value: v }))))),
+          el("span", {}, el("label", { for: "rc-" + q.id }, t("qa.comment")), el("input", { id: "rc-" + q.id, name: "rc-" + q.id, "aria-describedby": "q-" + q.id }))));
       }
       return row;
     })));
   const actions = [];
   if (review) {
     const form = el("form", { id: "review-form" }, ...sections,
-      el("p", {}, el("label", { for: "rv-comment" }, "Overall comment"), el("input", { id: "rv-comment", name: "comment" })),
-      el("button", { type: "submit" }, "Save review"));
+      el("p", {}, el("label", { for: "rv-comment" }, t("qa.overall_comment")), el("input", { id: "rv-comment", name: "comment" })),
+      el("button", { type: "submit" }, t("qa.save_review")));
     form.addEventListener("submit", async (ev2) => {
       ev2.preventDefault();
       const f = new FormData(form);
@@ -483,51 +485,51 @@ async function evaluation(id, note) {
       }
       try {
         await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/review", { method: "POST", body: JSON.stringify({ items, comment: f.get("comment") || undefined }) });
-        await evaluation(id, "Review saved.");
+        await evaluation(id, t("qa.review_saved"));
       } catch (err) { fail(err); }
     });
     actions.push(form);
   } else actions.push(...sections);
   if (me.role === "agent" && (ev.status === "auto" || ev.status === "reviewed")) {
-    const dispute = el("form", { id: "dispute-form", "aria-labelledby": "h-dispute" }, el("h3", { id: "h-dispute" }, "Acknowledge or dispute"),
+    const dispute = el("form", { id: "dispute-form", "aria-labelledby": "h-dispute" }, el("h3", { id: "h-dispute" }, t("qa.acknowledge_or_dispute")),
       el("p", {}, el("button", { type: "button", id: "ack", onclick: async () => {
-        try { await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/acknowledge", { method: "POST" }); await evaluation(id, "Acknowledged."); } catch (err) { fail(err); }
-      } }, "Acknowledge")),
-      el("p", {}, el("label", { for: "dispute-comment" }, "What you disagree with"), el("textarea", { id: "dispute-comment", name: "comment", rows: "2", required: true })),
-      el("button", { type: "submit" }, "Dispute"));
+        try { await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/acknowledge", { method: "POST" }); await evaluation(id, t("qa.acknowledged")); } catch (err) { fail(err); }
+      } }, t("qa.acknowledge"))),
+      el("p", {}, el("label", { for: "dispute-comment" }, t("qa.what_you_disagree_with")), el("textarea", { id: "dispute-comment", name: "comment", rows: "2", required: true })),
+      el("button", { type: "submit" }, t("qa.dispute")));
     dispute.addEventListener("submit", async (e2) => {
       e2.preventDefault();
       try {
         await api("/api/v1/evaluations/" + encodeURIComponent(id) + "/dispute", { method: "POST", body: JSON.stringify({ comment: new FormData(dispute).get("comment") }) });
-        await evaluation(id, "Disputed: an evaluator will review it again.");
+        await evaluation(id, t("qa.disputed_an_evaluator_will_review"));
       } catch (err) { fail(err); }
     });
     actions.push(dispute);
   }
   show(sc.name + " · " + fmtTime(ev.engagement_start),
-    el("p", {}, statusPill(ev.status), ` score ${fmtNum(ev.score, 0)} of 100 (pass at ${fmtNum(sc.pass_score, 0)}) · `, ev.auto_failed ? "auto-failed" : ev.passed ? "passed" : "failed",
-      ` · agent ${ev.agent || "–"} · queue ${ev.queue} · `, el("a", { href: "#engagements/" + ev.engagement }, "open the engagement")),
+    el("p", {}, statusPill(ev.status), t("qa.score_line", { score: fmtNum(ev.score, 0), pass: fmtNum(sc.pass_score, 0) }), t(ev.auto_failed ? "qa.auto_failed" : ev.passed ? "qa.passed" : "qa.failed"),
+      t("qa.agent_queue", { agent: ev.agent || "–", queue: ev.queue }), el("a", { href: "#engagements/" + ev.engagement }, t("qa.open_the_engagement"))),
     msg, ...actions,
-    el("h3", {}, "History"), el("ol", { class: "history" }, ...(ev.history || []).map((h) => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.by}` + (h.comment ? ": " + h.comment : "")))));
+    el("h3", {}, t("qa.history")), el("ol", { class: "history" }, ...(ev.history || []).map((h) => el("li", {}, t("qa.history_line", { at: fmtTime(h.at), action: h.action, by: h.by }) + (h.comment ? ": " + h.comment : "")))));
 }
 
 async function topicsPage() {
   const body = el("div", { "aria-live": "polite" });
   const msg = el("p", { role: "status", class: "muted" });
   const discover = el("button", { type: "button", onclick: async () => {
-    msg.className = "muted"; msg.textContent = "Discovering topics…";
-    try { await api("/api/v1/topics/discover", { method: "POST", body: "{}" }); msg.className = "ok"; msg.textContent = "Topics discovered."; await load(); } catch (err) { msg.className = "error"; msg.textContent = err.message; }
-  } }, "Discover topics now");
+    msg.className = "muted"; msg.textContent = t("topics.discovering_topics");
+    try { await api("/api/v1/topics/discover", { method: "POST", body: "{}" }); msg.className = "ok"; msg.textContent = t("topics.topics_discovered"); await load(); } catch (err) { msg.className = "error"; msg.textContent = err.message; }
+  } }, t("topics.discover_topics_now"));
   async function load() {
-    const t = await api("/api/v1/topics");
-    if (!t.model) { body.replaceChildren(status("No topics discovered yet for your queues.")); return; }
+    const tp = await api("/api/v1/topics");
+    if (!tp.model) { body.replaceChildren(status(t("topics.no_topics_discovered_yet_for"))); return; }
     const days = [];
-    for (let d = new Date(t.from); d < new Date(t.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
-    const peak = Math.max(1, ...t.topics.flatMap((x) => Object.values(x.per_day)));
-    body.replaceChildren(el("p", { class: "muted" }, `${t.queues.join(", ")} · ${fmtTime(t.from)} – ${fmtTime(t.to)} · discovered ${fmtTime(t.created_at)}`),
-      table("Topics, most engagements first", ["Topic", "Keywords", "Engagements", "Previous period", "Trend", "Per day"],
-        t.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
-          sparkline(days.map((d) => (x.per_day[d] || 0) / peak), `${x.label}: engagements per day, ${days.map((d) => x.per_day[d] || 0).join(", ")}`)])));
+    for (let d = new Date(tp.from); d < new Date(tp.to); d.setUTCDate(d.getUTCDate() + 1)) days.push(d.toISOString().slice(0, 10));
+    const peak = Math.max(1, ...tp.topics.flatMap((x) => Object.values(x.per_day)));
+    body.replaceChildren(el("p", { class: "muted" }, t("topics.meta", { queues: tp.queues.join(", "), from: fmtTime(tp.from), to: fmtTime(tp.to), discovered: fmtTime(tp.created_at) })),
+      table(t("topics.topics_most_engagements_first"), [t("topics.topic"), t("topics.keywords"), t("topics.engagements"), t("topics.previous_period"), t("topics.trend"), t("topics.per_day")],
+        tp.topics.map((x) => [x.label, x.keywords.slice(0, 6).join(", "), fmtNum(x.engagements, 0), fmtNum(x.previous, 0), el("span", { class: "pill trend-" + x.trend }, x.trend),
+          sparkline(days.map((d) => (x.per_day[d] || 0) / peak), t("topics.per_day_label", { topic: x.label, counts: days.map((d) => x.per_day[d] || 0).join(", ") }))])));
   }
   show(t("page.topics"), el("p", {}, discover), msg, body);
   await load();
@@ -547,19 +549,21 @@ function barChart(rows, label, value, fmt, top) {
 
 async function reports(by) {
   by = by || "queue";
+  const groups = { queue: t("reports.by_queue"), agent: t("reports.by_agent"), day: t("reports.by_day"), week: t("reports.by_week"), month: t("reports.by_month") };
+  const byName = groups[by] || by;
   const pick = el("select", { id: "rp-by", onchange: (ev) => { location.hash = "reports/" + ev.target.value; } },
-    ...["queue", "agent", "day", "week", "month"].map((g) => el("option", { value: g, selected: g === by }, g)));
+    ...Object.entries(groups).map(([g, l]) => el("option", { value: g, selected: g === by }, l)));
   const [eng, scores] = await Promise.all([api("/api/v1/reports/engagements?group_by=" + by), api("/api/v1/reports/scores?group_by=" + by)]);
   const er = eng.rows || [], sr = scores.rows || [];
-  show(t("page.reports"), el("p", {}, el("label", { for: "rp-by" }, "Group by"), pick),
-    el("h3", {}, "Engagements"),
-    er.length ? barChart(er, "Engagements per " + by, (r) => r.engagements, (v) => fmtNum(v, 0)) : status("No ended engagements in your scope."),
-    er.length ? table("Engagement figures per " + by, [by, "Engagements", "Voice", "Chat", "Mean handle", "Agent talk", "Interruptions", "Escalations", "Mean QM score"],
+  show(t("page.reports"), el("p", {}, el("label", { for: "rp-by" }, t("reports.group_by")), pick),
+    el("h3", {}, t("reports.engagements")),
+    er.length ? barChart(er, t("reports.engagements_per", { by: byName }), (r) => r.engagements, (v) => fmtNum(v, 0)) : status(t("reports.no_ended_engagements_in_your")),
+    er.length ? table(t("reports.engagement_figures_per", { by: byName }), [byName, t("reports.engagements"), t("reports.voice"), t("reports.chat"), t("reports.mean_handle"), t("reports.agent_talk"), t("reports.interruptions"), t("reports.escalations"), t("reports.mean_qm_score")],
       er.map((r) => [r.group, fmtNum(r.engagements, 0), fmtNum(r.voice, 0), fmtNum(r.chat, 0), fmtMs(r.mean_handle_ms), fmtNum(r.agent_talk_ratio * 100, 0) + " %",
         fmtNum(r.interruptions, 0), fmtNum(r.escalations, 0), r.mean_qm_score == null ? "–" : fmtNum(r.mean_qm_score, 0)])) : "",
-    el("h3", {}, "Quality scores"),
-    sr.length ? barChart(sr, "Mean QM score per " + by, (r) => r.mean_score || 0, (v) => fmtNum(v, 0), 100) : status("No evaluations in your scope."),
-    sr.length ? table("Quality scores per " + by, [by, "Evaluations", "Mean score", "Pass rate", "Auto-failed", "Reviewed", "Disputed", "Acknowledged"],
+    el("h3", {}, t("reports.quality_scores")),
+    sr.length ? barChart(sr, t("reports.mean_qm_score_per", { by: byName }), (r) => r.mean_score || 0, (v) => fmtNum(v, 0), 100) : status(t("reports.no_evaluations_in_your_scope")),
+    sr.length ? table(t("reports.quality_scores_per", { by: byName }), [byName, t("reports.evaluations"), t("reports.mean_score"), t("reports.pass_rate"), t("reports.auto_failed"), t("reports.reviewed"), t("reports.disputed"), t("reports.acknowledged")],
       sr.map((r) => [r.group, fmtNum(r.evaluations, 0), r.mean_score == null ? "–" : fmtNum(r.mean_score, 0), fmtNum(r.pass_rate * 100, 0) + " %",
         fmtNum(r.auto_failed, 0), fmtNum(r.reviewed, 0), fmtNum(r.disputed, 0), fmtNum(r.acknowledged, 0)])) : "");
 }
@@ -578,7 +582,7 @@ function svg(tag, attrs = {}, ...children) {
 function forecastChart(f) {
   const pts = (f.points || []).filter((p) => p.open);
   const W = 960, H = 260, L = 48, B = 24;
-  if (pts.length === 0) return status("The forecast has no open interval.");
+  if (pts.length === 0) return status(t("forecast.the_forecast_has_no_open"));
   const t0 = Date.parse(pts[0].start), t1 = Date.parse(pts[pts.length - 1].start) || t0 + 1;
   const ymax = Math.max(1, ...pts.map((p) => p.volume.upper95));
   const x = (p) => L + (W - L - 8) * (Date.parse(p.start) - t0) / Math.max(1, t1 - t0);
@@ -591,7 +595,7 @@ function forecastChart(f) {
   for (let d = new Date(pts[0].start); d.getTime() <= t1; d.setDate(d.getDate() + 7)) {
     days.push(svg("text", { x: L + (W - L - 8) * (d.getTime() - t0) / Math.max(1, t1 - t0), y: H - 6 }, fmtDate(d)));
   }
-  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Forecast volume for queue ${f.queue}: ${pts.length} open intervals, peak ${fmtNum(ymax, 0)} contacts (95 % upper bound)` },
+  return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("forecast.chart_label", { queue: f.queue, intervals: pts.length, peak: fmtNum(ymax, 0) }) },
     ...ticks, svg("polygon", { points: band("lower95", "upper95"), class: "band95" }), svg("polygon", { points: band("lower80", "upper80"), class: "band80" }),
     svg("polyline", { points: line, class: "value" }), ...days);
 }
@@ -604,31 +608,31 @@ async function forecasts(queue) {
   const body = el("div", { "aria-live": "polite" });
   const file = el("input", { id: "fc-file", type: "file", accept: ".csv,text/csv" });
   const msg = el("p", { role: "status", class: "muted" });
-  const upload = el("form", {}, el("label", { for: "fc-file" }, "History CSV (the ACD export: interval start, offered, handled, AHT)"), file, " ",
-    el("button", { type: "submit" }, "Forecast from this history"), msg);
+  const upload = el("form", {}, el("label", { for: "fc-file" }, t("forecast.history_csv_the_acd_export")), file, " ",
+    el("button", { type: "submit" }, t("forecast.forecast_from_this_history")), msg);
   upload.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    if (!file.files[0]) { msg.textContent = "Choose a file first."; return; }
+    if (!file.files[0]) { msg.textContent = t("forecast.choose_a_file_first"); return; }
     try {
       await api("/api/v1/queues/" + encodeURIComponent(queue) + "/forecast", { method: "POST", type: "text/csv", body: await file.files[0].text() });
-      msg.className = "ok"; msg.textContent = "Forecast stored."; await load();
+      msg.className = "ok"; msg.textContent = t("forecast.forecast_stored"); await load();
     } catch (err) { msg.className = "error"; msg.textContent = err.message; }
   });
   async function load() {
-    if (!queue) { body.replaceChildren(status("You have no queue.")); return; }
+    if (!queue) { body.replaceChildren(status(t("forecast.you_have_no_queue"))); return; }
     let f;
     try { f = await api("/api/v1/queues/" + encodeURIComponent(queue) + "/forecasts/latest"); } catch (err) {
-      body.replaceChildren(status(err.status === 404 ? "No forecast stored for this queue yet: upload its history below." : err.message, err.status === 404 ? "muted" : "error"));
+      body.replaceChildren(status(err.status === 404 ? t("forecast.no_forecast_stored_for_this") : err.message, err.status === 404 ? "muted" : "error"));
       return;
     }
     const fc = f.payload || {};
     const perDay = {};
     for (const p of fc.points || []) { const d = fmtDate(p.start); perDay[d] = (perDay[d] || 0) + (p.open ? p.volume.value : 0); }
-    body.replaceChildren(el("p", { class: "muted" }, `model ${f.model_version} · made ${fmtTime(f.created_at)} by ${f.created_by} · ${fc.days} days`),
+    body.replaceChildren(el("p", { class: "muted" }, t("forecast.meta", { model: f.model_version, made: fmtTime(f.created_at), by: f.created_by, days: fc.days })),
       forecastChart(fc),
-      table("Forecast contacts per day", ["Day", "Contacts"], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
+      table(t("forecast.forecast_contacts_per_day"), [t("forecast.day"), t("forecast.contacts")], Object.entries(perDay).slice(0, 14).map(([d, v]) => [d, fmtNum(v, 0)])));
   }
-  show(t("page.forecasts"), el("p", {}, el("label", { for: "fc-queue" }, "Queue"), pick), body, upload);
+  show(t("page.forecasts"), el("p", {}, el("label", { for: "fc-queue" }, t("forecast.queue")), pick), body, upload);
   await load();
 }
 
@@ -653,26 +657,26 @@ async function schedules(id) {
   const msg = el("p", { role: "status", class: "muted", id: "wfm-msg" });
   const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
   const file = el("input", { id: "ro-file", type: "file", accept: ".csv,text/csv", required: true });
-  const upload = el("form", { "aria-labelledby": "h-roster" }, el("h3", { id: "h-roster" }, "Upload a roster"),
-    el("p", {}, el("label", { for: "ro-id" }, "Roster ID"), el("input", { id: "ro-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
-    el("p", {}, el("label", { for: "ro-file" }, "Roster CSV (id, skills, hours_per_week, …)"), file), el("button", { type: "submit" }, "Upload roster"));
+  const upload = el("form", { "aria-labelledby": "h-roster" }, el("h3", { id: "h-roster" }, t("wfm.upload_a_roster")),
+    el("p", {}, el("label", { for: "ro-id" }, t("wfm.roster_id")), el("input", { id: "ro-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
+    el("p", {}, el("label", { for: "ro-file" }, t("wfm.roster_csv_id_skills_hours")), file), el("button", { type: "submit" }, t("wfm.upload_roster")));
   upload.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       await api("/api/v1/wfm/rosters/" + encodeURIComponent($("#ro-id").value), { method: "PUT", type: "text/csv", body: await file.files[0].text() });
       await schedules();
-      $("#wfm-msg").className = "ok"; $("#wfm-msg").textContent = "Roster stored.";
+      $("#wfm-msg").className = "ok"; $("#wfm-msg").textContent = t("wfm.roster_stored");
     } catch (err) { fail(err); }
   });
-  const make = el("form", { "aria-labelledby": "h-make" }, el("h3", { id: "h-make" }, "Make a schedule"),
-    el("p", {}, el("label", { for: "sc-id" }, "Schedule ID"), el("input", { id: "sc-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
-    el("p", {}, el("label", { for: "sc-roster" }, "Roster"), el("select", { id: "sc-roster" }, ...rosters.map((r) => el("option", { value: r.id }, r.id)))),
-    el("p", {}, el("label", { for: "sc-start" }, "First day"), el("input", { id: "sc-start", type: "date", required: true })),
-    el("p", {}, el("label", { for: "sc-days" }, "Days"), el("input", { id: "sc-days", type: "number", min: "1", max: "56", value: "7", required: true })),
-    el("button", { type: "submit" }, "Make the schedule"));
+  const make = el("form", { "aria-labelledby": "h-make" }, el("h3", { id: "h-make" }, t("wfm.make_a_schedule")),
+    el("p", {}, el("label", { for: "sc-id" }, t("wfm.schedule_id")), el("input", { id: "sc-id", required: true, pattern: "[a-z0-9][a-z0-9_-]*" })),
+    el("p", {}, el("label", { for: "sc-roster" }, t("wfm.roster")), el("select", { id: "sc-roster" }, ...rosters.map((r) => el("option", { value: r.id }, r.id)))),
+    el("p", {}, el("label", { for: "sc-start" }, t("wfm.first_day")), el("input", { id: "sc-start", type: "date", required: true })),
+    el("p", {}, el("label", { for: "sc-days" }, t("wfm.days")), el("input", { id: "sc-days", type: "number", min: "1", max: "56", value: "7", required: true })),
+    el("button", { type: "submit" }, t("wfm.make_the_schedule")));
   make.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    msg.className = "muted"; msg.textContent = "Scheduling…";
+    msg.className = "muted"; msg.textContent = t("wfm.scheduling");
     try {
       const doc = await api("/api/v1/wfm/schedules", { method: "POST", body: JSON.stringify({ id: $("#sc-id").value, roster: $("#sc-roster").value,
         start: $("#sc-start").value, days: Number($("#sc-days").value), time_budget: "5s" }) });
@@ -680,12 +684,12 @@ async function schedules(id) {
     } catch (err) { fail(err); }
   });
   show(t("page.schedules"), msg,
-    el("h3", {}, "Schedules"), list.length === 0 ? status("No schedule yet.") :
-      table("Schedules", ["Schedule", "Queues", "First day", "Days", "Shifts", "Under-staffed", "Made by"],
+    el("h3", {}, t("wfm.schedules")), list.length === 0 ? status(t("wfm.no_schedule_yet")) :
+      table(t("wfm.schedules"), [t("wfm.schedule"), t("wfm.queues"), t("wfm.first_day"), t("wfm.days"), t("wfm.shifts"), t("wfm.under_staffed"), t("wfm.made_by")],
         list.map((r) => [r.id, (r.queues || []).join(", "), r.summary.start, r.summary.days, r.summary.shifts, r.summary.under, r.updated_by + ", " + fmtTime(r.updated_at)]),
         (i) => "#schedules/" + encodeURIComponent(list[i].id)),
-    el("h3", {}, "Rosters"), rosters.length === 0 ? status("No roster yet: upload one below.") :
-      table("Rosters", ["Roster", "Queues", "Agents", "Updated"], rosters.map((r) => [r.id, (r.queues || []).join(", "), r.summary.agents, r.updated_by + ", " + fmtTime(r.updated_at)])),
+    el("h3", {}, t("wfm.rosters")), rosters.length === 0 ? status(t("wfm.no_roster_yet_upload_one")) :
+      table(t("wfm.rosters"), [t("wfm.roster"), t("wfm.queues"), t("wfm.agents"), t("wfm.updated")], rosters.map((r) => [r.id, (r.queues || []).join(", "), r.summary.agents, r.updated_by + ", " + fmtTime(r.updated_at)])),
     rosters.length ? make : "", upload);
 }
 
@@ -695,8 +699,8 @@ async function schedule(id) {
   if (!rec) { show(t("page.schedule", { id }), status(t("schedule.missing"), "error")); return; }
   const base = "/api/v1/wfm/schedules/" + encodeURIComponent(id);
   const [coverage, week] = await Promise.all([
-    apiSVG(base + "?format=svg&chart=coverage", `Coverage of schedule ${id}: agents required and scheduled per interval`),
-    apiSVG(base + "?format=svg&chart=week&week=1", `Each agent's first week in schedule ${id}`)]);
+    apiSVG(base + "?format=svg&chart=coverage", t("wfm.coverage_label", { id })),
+    apiSVG(base + "?format=svg&chart=week&week=1", t("wfm.week_label", { id }))]);
   // Intraday: the rest of a day of the schedule, as of a time the planner
   // picks (now while the schedule runs).
   const start = new Date(rec.summary.start + "T00:00:00"), end = new Date(start.getTime() + Number(rec.summary.days) * 86400000);
@@ -704,25 +708,25 @@ async function schedule(id) {
   const asOf = now >= start && now < end ? now : new Date(start.getTime() + 12 * 3600000);
   const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const out = el("div", { "aria-live": "polite" });
-  const intra = el("form", { id: "intraday-form" }, el("label", { for: "in-now" }, "As of"),
-    el("input", { id: "in-now", type: "datetime-local", value: local(asOf), min: local(start), max: local(end) }), " ", el("button", { type: "submit" }, "Show the rest of the day"));
+  const intra = el("form", { id: "intraday-form" }, el("label", { for: "in-now" }, t("wfm.as_of")),
+    el("input", { id: "in-now", type: "datetime-local", value: local(asOf), min: local(start), max: local(end) }), " ", el("button", { type: "submit" }, t("wfm.show_the_rest_of_the")));
   intra.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       const a = await api(base + "/intraday?now=" + encodeURIComponent(new Date($("#in-now").value).toISOString()));
       out.replaceChildren(
-        el("p", {}, (a.reforecast || []).map((q) => `${q.queue}: ${fmtNum(q.observed, 0)} contacts so far against ${fmtNum(q.expected, 0)} forecast (×${fmtNum(q.factor)})`).join("; ")),
-        el("p", {}, `Under-staffed agent-intervals ${fmtNum(a.under_agent_intervals, 1)} → ${fmtNum(a.under_after, 1)} with the adjustments; over-staffed ${fmtNum(a.over_agent_intervals, 1)} → ${fmtNum(a.over_after, 1)}`),
-        (a.adjustments || []).length ? table("Proposed adjustments, best first", ["Kind", "Agent", "From", "To", "Paid hours"],
-          a.adjustments.map((x) => [x.kind.replaceAll("_", " "), x.agent, fmtTime(x.from), fmtTime(x.to), fmtNum(x.paid_hours)])) : status("No adjustment proposed."),
-        table("The rest of the day", ["Interval", "Present", "Required", "Under", "Over"],
+        el("p", {}, (a.reforecast || []).map((q) => t("wfm.reforecast", { queue: q.queue, observed: fmtNum(q.observed, 0), expected: fmtNum(q.expected, 0), factor: fmtNum(q.factor) })).join("; ")),
+        el("p", {}, t("wfm.under_over", { under: fmtNum(a.under_agent_intervals, 1), under_after: fmtNum(a.under_after, 1), over: fmtNum(a.over_agent_intervals, 1), over_after: fmtNum(a.over_after, 1) })),
+        (a.adjustments || []).length ? table(t("wfm.proposed_adjustments_best_first"), [t("wfm.kind"), t("wfm.agent"), t("wfm.from"), t("wfm.to"), t("wfm.paid_hours")],
+          a.adjustments.map((x) => [x.kind.replaceAll("_", " "), x.agent, fmtTime(x.from), fmtTime(x.to), fmtNum(x.paid_hours)])) : status(t("wfm.no_adjustment_proposed")),
+        table(t("wfm.the_rest_of_the_day"), [t("wfm.interval"), t("wfm.present"), t("wfm.required"), t("wfm.under"), t("wfm.over")],
           (a.intervals || []).map((iv) => [fmtTime(iv.start), fmtNum(iv.present, 1), (iv.required || []).join(" + "), fmtNum(iv.under, 1), fmtNum(iv.over, 1)])));
     } catch (err) { out.replaceChildren(status(err.message, "error")); }
   });
-  show(t("page.schedule", { id }), el("p", { class: "muted" }, `roster ${rec.summary.roster} · queues ${(rec.queues || []).join(", ")} · from ${fmtDate(start)} for ${rec.summary.days} days · ${rec.summary.shifts} shifts · under-staffed ${rec.summary.under} agent-intervals`),
-    el("p", {}, el("a", { href: "#schedules" }, "All schedules")),
-    el("h3", {}, "Coverage"), coverage, el("h3", {}, "Week 1 by agent"), week,
-    el("h3", {}, "Intraday"), intra, out);
+  show(t("page.schedule", { id }), el("p", { class: "muted" }, t("wfm.meta", { roster: rec.summary.roster, queues: (rec.queues || []).join(", "), from: fmtDate(start), days: rec.summary.days, shifts: rec.summary.shifts, under: rec.summary.under })),
+    el("p", {}, el("a", { href: "#schedules" }, t("wfm.all_schedules"))),
+    el("h3", {}, t("wfm.coverage")), coverage, el("h3", {}, t("wfm.week_1_by_agent")), week,
+    el("h3", {}, t("wfm.intraday")), intra, out);
 }
 
 // ---- administration ----------------------------------------------------
@@ -731,7 +735,7 @@ async function schedule(id) {
 // per queue: on, off, or inherited from the level above.
 async function featureSettings(queue) {
   const [reg, set, queues] = await Promise.all([api("/api/v1/features"), api("/api/v1/settings/features"), api("/api/v1/queues")]);
-  const levels = [["account", "Account"], ...queues.map((q) => ["queues/" + q.id, "Queue " + q.id])];
+  const levels = [["account", t("settings.account")], ...queues.map((q) => ["queues/" + q.id, t("settings.queue", { queue: q.id })])];
   const level = queue ? "queues/" + decodeURIComponent(queue) : "account";
   const current = level === "account" ? (set.settings.account || {}) : ((set.settings.queues || {})[level.slice(7)] || {});
   const pick = el("select", { id: "fs-level", onchange: (ev) => { location.hash = "settings" + (ev.target.value === "account" ? "" : "/" + encodeURIComponent(ev.target.value.slice(7))); } },
@@ -740,85 +744,86 @@ async function featureSettings(queue) {
   const rows = reg.map((f) => {
     const cur = current[f.name] && current[f.name].enabled !== undefined ? current[f.name] : null;
     const id = "fs-" + f.name;
-    const sel = el("select", { id, "aria-label": f.name + " at this level" },
-      el("option", { value: "", selected: !cur }, level === "account" ? "default (" + (f.default ? "on" : "off") + ")" : "inherit"),
-      el("option", { value: "on", selected: cur && cur.enabled }, "on"), el("option", { value: "off", selected: cur && !cur.enabled }, "off"));
+    const sel = el("select", { id, "aria-label": t("settings.at_this_level", { feature: f.name }) },
+      el("option", { value: "", selected: !cur }, level === "account" ? t("settings.default", { value: t(f.default ? "common.on" : "common.off") }) : t("settings.inherit")),
+      el("option", { value: "on", selected: cur && cur.enabled }, t("common.on")), el("option", { value: "off", selected: cur && !cur.enabled }, t("common.off")));
     sel.addEventListener("change", async () => {
       const path = "/api/v1/settings/features/" + level + "/" + f.name;
       try {
         if (sel.value === "") await api(path, { method: "DELETE" });
         else await api(path, { method: "PUT", body: JSON.stringify({ enabled: sel.value === "on" }) });
-        msg.className = "ok"; msg.textContent = f.name + " saved.";
+        msg.className = "ok"; msg.textContent = t("settings.saved", { feature: f.name });
       } catch (err) { msg.className = "error"; msg.textContent = err.message; }
     });
-    return [f.name, f.description + (f.licensed ? " (licensed users only)" : ""), sel];
+    return [f.name, f.description + (f.licensed ? t("settings.licensed_users_only") : ""), sel];
   });
-  show(level === "account" ? t("page.settings_account") : t("page.settings_queue", { queue: level.slice(7) }), el("p", {}, el("label", { for: "fs-level" }, "Level"), pick),
-    el("p", {}, "Local models only: ", el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, set.local_models_only ? "on" : "off")),
-    table("Feature settings at this level", ["Feature", "What it does", "Setting"], rows), msg);
+  show(level === "account" ? t("page.settings_account") : t("page.settings_queue", { queue: level.slice(7) }), el("p", {}, el("label", { for: "fs-level" }, t("settings.level")), pick),
+    el("p", {}, t("settings.local_models_only"), el("span", { class: "pill " + (set.local_models_only ? "on" : "off") }, t(set.local_models_only ? "common.on" : "common.off"))),
+    table(t("settings.feature_settings_at_this_level"), [t("settings.feature"), t("settings.what_it_does"), t("settings.setting")], rows), msg);
 }
 
 async function features() {
   const eff = await api("/api/v1/features/effective");
   show(t("page.features"),
-    el("p", {}, "Local models only: ", el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, eff.local_models_only ? "on" : "off")),
-    table("Features in effect for you", ["Feature", "State", "Decided by"], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, f.on ? "on" : "off"), f.source])));
+    el("p", {}, t("features.local_models_only"), el("span", { class: "pill " + (eff.local_models_only ? "on" : "off") }, t(eff.local_models_only ? "common.on" : "common.off"))),
+    table(t("features.features_in_effect_for_you"), [t("features.feature"), t("features.state"), t("features.decided_by")], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, t(f.on ? "common.on" : "common.off")), f.source])));
 }
 
 async function directory(arg, fresh) {
   const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
   const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
   const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
+  const roles = { agent: t("dir.role_agent"), supervisor: t("dir.role_supervisor"), analyst: t("dir.role_analyst"), admin: t("dir.role_admin"), auditor: t("dir.role_auditor"), ingest: t("dir.role_ingest") };
   const input = (id, label, attrs = {}) => el("p", {}, el("label", { for: id }, label), el("input", { id, name: id, ...attrs }));
-  const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, "Add a user"),
-    input("nu-id", "User ID", { required: true, pattern: "[a-z0-9_.-]+" }),
-    el("p", {}, el("label", { for: "nu-role" }, "Role"), el("select", { id: "nu-role", name: "nu-role" },
-      ...["agent", "supervisor", "analyst", "admin", "auditor", "ingest"].map((r) => el("option", { value: r }, r)))),
-    input("nu-queues", "Queues (comma-separated)"),
-    el("p", {}, el("input", { id: "nu-licensed", name: "nu-licensed", type: "checkbox" }), el("label", { for: "nu-licensed", class: "inline" }, " Expert-assist licence")),
-    el("button", { type: "submit" }, "Add user"));
+  const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, t("dir.add_a_user")),
+    input("nu-id", t("dir.user_id"), { required: true, pattern: "[a-z0-9_.-]+" }),
+    el("p", {}, el("label", { for: "nu-role" }, t("dir.role")), el("select", { id: "nu-role", name: "nu-role" },
+      ...Object.entries(roles).map(([r, l]) => el("option", { value: r }, l)))),
+    input("nu-queues", t("dir.queues_comma_separated")),
+    el("p", {}, el("input", { id: "nu-licensed", name: "nu-licensed", type: "checkbox" }), el("label", { for: "nu-licensed", class: "inline" }, t("dir.expert_assist_licence"))),
+    el("button", { type: "submit" }, t("dir.add_user")));
   addUser.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(addUser);
     try {
       await api("/api/v1/users", { method: "POST", body: JSON.stringify({ id: f.get("nu-id"), role: f.get("nu-role"),
         queues: String(f.get("nu-queues") || "").split(",").map((q) => q.trim()).filter(Boolean), licensed: f.get("nu-licensed") === "on" }) });
-      await directory(undefined, { note: "User " + f.get("nu-id") + " added." });
+      await directory(undefined, { note: t("dir.user_added", { user: f.get("nu-id") }) });
     } catch (err) { fail(err); }
   });
   // A new token's secret is shown once, here, and never again.
   const secret = el("div", { id: "new-secret", "aria-live": "assertive" });
   const issue = async (u) => {
     try {
-      const t = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
-      await directory(undefined, { note: "Token " + t.id + " issued for " + u + ".", user: u, secret: t.secret });
+      const tok = await api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ user_id: u, name: "console" }) });
+      await directory(undefined, { note: t("dir.token_issued", { id: tok.id, user: u }), user: u, secret: tok.secret });
     } catch (err) { fail(err); }
   };
   const link = async (u) => {
     try {
       const l = await api("/api/v1/sign-in-links", { method: "POST", body: JSON.stringify({ user_id: u }) });
-      await directory(undefined, { note: "Sign-in link created for " + u + ".", user: u, link: location.origin + l.path, until: l.expires_at });
+      await directory(undefined, { note: t("dir.link_created", { user: u }), user: u, link: location.origin + l.path, until: l.expires_at });
     } catch (err) { fail(err); }
   };
   const revoke = async (id) => {
-    try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: "Token " + id + " revoked." }); } catch (err) { fail(err); }
+    try { await api("/api/v1/tokens/" + encodeURIComponent(id), { method: "DELETE" }); await directory(undefined, { note: t("dir.token_revoked", { id }) }); } catch (err) { fail(err); }
   };
   if (fresh && fresh.note) { msg.className = "ok"; msg.textContent = fresh.note; }
   if (fresh && fresh.secret) {
-    secret.append(el("div", { class: "card" }, el("h4", {}, "New token for " + fresh.user + " (shown once: copy it now)"), el("code", { id: "secret-value" }, fresh.secret)));
+    secret.append(el("div", { class: "card" }, el("h4", {}, t("dir.new_token", { user: fresh.user })), el("code", { id: "secret-value" }, fresh.secret)));
   }
   if (fresh && fresh.link) {
-    secret.append(el("div", { class: "card" }, el("h4", {}, "Sign-in link for " + fresh.user + " (shown once; it signs in once, until " + fmtTime(fresh.until) + ")"),
+    secret.append(el("div", { class: "card" }, el("h4", {}, t("dir.link_for", { user: fresh.user, until: fmtTime(fresh.until) })),
       el("code", { id: "link-value" }, fresh.link)));
   }
   show(t("page.directory"), msg, secret,
-    el("h3", {}, "Users"), table("Users", ["ID", "Role", "Queues", "Licensed", "Disabled", ""], users.map((u) => [u.id, u.role, (u.queues || []).join(", "),
-      u.licensed ? "yes" : "no", u.disabled ? "yes" : "no", el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, "Issue token"),
-        u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, "Sign-in link"))])),
+    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [u.id, roles[u.role] || u.role, (u.queues || []).join(", "),
+      t(u.licensed ? "common.yes" : "common.no"), t(u.disabled ? "common.yes" : "common.no"), el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, t("dir.issue_token")),
+        u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, t("dir.sign_in_link")))])),
     addUser,
-    el("h3", {}, "Tokens"), table("Tokens", ["ID", "User", "Name", "Created", "Revoked", ""], tokens.map((t) => [t.id, t.user_id, t.name || "", fmtTime(t.created_at),
-      t.revoked_at ? fmtTime(t.revoked_at) : "", t.revoked_at ? "" : el("button", { type: "button", "data-revoke": t.id, onclick: () => revoke(t.id) }, "Revoke")])),
-    el("h3", {}, "Queues"), table("Queues", ["ID", "Name", "Description"], queues.map((q) => [q.id, q.name, q.description])));
+    el("h3", {}, t("dir.tokens")), table(t("dir.tokens"), [t("dir.id"), t("dir.user"), t("dir.name"), t("dir.created"), t("dir.revoked"), ""], tokens.map((k) => [k.id, k.user_id, k.name || "", fmtTime(k.created_at),
+      k.revoked_at ? fmtTime(k.revoked_at) : "", k.revoked_at ? "" : el("button", { type: "button", "data-revoke": k.id, onclick: () => revoke(k.id) }, t("dir.revoke"))])),
+    el("h3", {}, t("dir.queues")), table(t("dir.queues"), [t("dir.id"), t("dir.name"), t("dir.description")], queues.map((q) => [q.id, q.name, q.description])));
 }
 
 // flash shows the outcome of an action in a page's status line.
@@ -831,37 +836,37 @@ async function articles(id) {
   let a = { id: "", title: "", queue: "", body: "" };
   if (id) a = await api("/api/v1/kb/articles/" + encodeURIComponent(decodeURIComponent(id)));
   const field = (name, label, value, attrs = {}) => el("p", {}, el("label", { for: "ka-" + name }, label), el("input", { id: "ka-" + name, name, value: value || "", ...attrs }));
-  const editor = el("form", { id: "article-form", "aria-labelledby": "h-article" }, el("h3", { id: "h-article" }, id ? "Edit " + a.title : "New article"),
-    field("id", "Article ID", a.id, { required: true, readonly: id ? true : null }), field("title", "Title", a.title, { required: true }),
-    field("queue", "Queue (empty: every queue)", a.queue),
-    el("p", {}, el("label", { for: "ka-body" }, "Text"), el("textarea", { id: "ka-body", name: "body", rows: "8", required: true }, a.body || "")),
-    el("button", { type: "submit" }, "Save article"), " ",
+  const editor = el("form", { id: "article-form", "aria-labelledby": "h-article" }, el("h3", { id: "h-article" }, id ? t("articles.edit", { title: a.title }) : t("articles.new_article")),
+    field("id", t("articles.article_id"), a.id, { required: true, readonly: id ? true : null }), field("title", t("articles.title"), a.title, { required: true }),
+    field("queue", t("articles.queue_empty_every_queue"), a.queue),
+    el("p", {}, el("label", { for: "ka-body" }, t("articles.text")), el("textarea", { id: "ka-body", name: "body", rows: "8", required: true }, a.body || "")),
+    el("button", { type: "submit" }, t("articles.save_article")), " ",
     id ? el("button", { type: "button", class: "danger", onclick: async () => {
       try { await api("/api/v1/kb/articles/" + encodeURIComponent(a.id), { method: "DELETE" }); location.hash = "articles"; } catch (err) { flash(msg, err.message, false); }
-    } }, "Delete article") : "");
+    } }, t("articles.delete_article")) : "");
   editor.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(editor);
     try {
       await api("/api/v1/kb/articles/" + encodeURIComponent(f.get("id")), { method: "PUT", body: JSON.stringify({ title: f.get("title"), body: f.get("body"), queue: f.get("queue") || undefined }) });
       location.hash = "articles/" + encodeURIComponent(f.get("id"));
-      if (id) { await articles(id); flash($("#kb-msg"), "Article saved."); }
+      if (id) { await articles(id); flash($("#kb-msg"), t("articles.article_saved")); }
     } catch (err) { flash(msg, err.message, false); }
   });
   const file = el("input", { id: "kb-archive", type: "file", accept: ".zip,.tar,.tgz,.gz", required: true });
-  const imp = el("form", { "aria-labelledby": "h-import" }, el("h3", { id: "h-import" }, "Import an archive"),
-    el("p", {}, el("label", { for: "kb-archive" }, "Zip or tar(.gz) of Markdown, HTML, text or JSON lines"), file), el("button", { type: "submit" }, "Import"));
+  const imp = el("form", { "aria-labelledby": "h-import" }, el("h3", { id: "h-import" }, t("articles.import_an_archive")),
+    el("p", {}, el("label", { for: "kb-archive" }, t("articles.zip_or_tar_gz_of")), file), el("button", { type: "submit" }, t("articles.import")));
   imp.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       const r = await api("/api/v1/kb/import", { method: "POST", type: "application/octet-stream", body: file.files[0] });
       await articles();
-      flash($("#kb-msg"), `Imported: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed.`, r.failed === 0);
+      flash($("#kb-msg"), t("articles.imported", { added: r.added, updated: r.updated, unchanged: r.unchanged, failed: r.failed }), r.failed === 0);
     } catch (err) { flash(msg, err.message, false); }
   });
-  show(t("page.articles"), msg, el("p", {}, el("a", { href: "#articles" }, "New article"), " · ", el("a", { href: "#knowledge" }, "Search preview")),
-    list.length ? table("Articles", ["Article", "Title", "Queue", "Updated"], list.map((x) => [x.id, x.title, x.queue || "every queue", fmtTime(x.updated)]),
-      (i) => "#articles/" + encodeURIComponent(list[i].id)) : status("No article yet."),
+  show(t("page.articles"), msg, el("p", {}, el("a", { href: "#articles" }, t("articles.new_article")), " · ", el("a", { href: "#knowledge" }, t("articles.search_preview"))),
+    list.length ? table(t("articles.articles"), [t("articles.article"), t("articles.title"), t("articles.queue"), t("articles.updated")], list.map((x) => [x.id, x.title, x.queue || t("articles.every_queue"), fmtTime(x.updated)]),
+      (i) => "#articles/" + encodeURIComponent(list[i].id)) : status(t("articles.no_article_yet")),
     editor, imp);
 }
 
@@ -870,9 +875,9 @@ async function articles(id) {
 async function bots(id) {
   if (!id) {
     const list = await api("/api/v1/bots");
-    show(t("page.bots"), list.length ? table("Bots", ["Bot", "Name", "Queue", "Live version", "Draft"],
-      list.map((b) => [b.id, b.name || "", b.queue, b.published ? "v" + b.published : "not published", b.has_draft ? "yes" : "no"]), (i) => "#bots/" + encodeURIComponent(list[i].id))
-      : status("No bot yet: create one with the API or the command line (earshot bots import)."));
+    show(t("page.bots"), list.length ? table(t("bots.bots"), [t("bots.bot"), t("bots.name"), t("bots.queue"), t("bots.live_version"), t("bots.draft")],
+      list.map((b) => [b.id, b.name || "", b.queue, b.published ? t("bots.version_tag", { version: b.published }) : t("bots.not_published"), t(b.has_draft ? "common.yes" : "common.no")]), (i) => "#bots/" + encodeURIComponent(list[i].id))
+      : status(t("bots.no_bot_yet_create_one")));
     return;
   }
   const bid = decodeURIComponent(id);
@@ -881,28 +886,28 @@ async function bots(id) {
   const msg = el("p", { role: "status", class: "muted", id: "bot-msg" });
   const probs = el("div", { "aria-live": "polite" });
   const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ", p.message || p.text || JSON.stringify(p))))
-    : status("The draft has no problem."));
+    : status(t("bots.the_draft_has_no_problem")));
   listProblems(problems);
-  const tryForm = el("form", { id: "bot-try" }, el("label", { for: "bot-text" }, "Try a customer message on the live version"),
-    el("input", { id: "bot-text", required: true }), " ", el("button", { type: "submit", disabled: !bot.published }, "Try"));
+  const tryForm = el("form", { id: "bot-try" }, el("label", { for: "bot-text" }, t("bots.try_a_customer_message_on")),
+    el("input", { id: "bot-text", required: true }), " ", el("button", { type: "submit", disabled: !bot.published }, t("bots.try")));
   const tryOut = el("div", { "aria-live": "polite" });
   tryForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       const r = await api(path + "/classify", { method: "POST", body: JSON.stringify({ text: $("#bot-text").value }) });
-      tryOut.replaceChildren(el("p", {}, "Intent: ", el("strong", {}, r.intent || "none"), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : ", out of scope") + ")"));
+      tryOut.replaceChildren(el("p", {}, t("bots.intent"), el("strong", {}, r.intent || t("bots.none")), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : t("bots.out_of_scope")) + ")"));
     } catch (err) { tryOut.replaceChildren(status(err.message, "error")); }
   });
   const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
     try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
   } }, label);
-  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, "queue " + bot.queue, "live " + (bot.published ? "v" + bot.published : "none"), bot.draft_updated_at ? "draft edited " + fmtTime(bot.draft_updated_at) : ""].filter(Boolean).join(" · ")),
+  show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, t("bots.queue_meta", { queue: bot.queue }), t("bots.live", { version: bot.published ? t("bots.version_tag", { version: bot.published }) : t("bots.none") }), bot.draft_updated_at ? t("bots.draft_edited", { time: fmtTime(bot.draft_updated_at) }) : ""].filter(Boolean).join(" · ")),
     msg, el("p", { class: "actions" },
-      bot.has_draft ? act("Validate the draft", "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? "The draft is valid." : "The draft has problems.", r.valid); }) : "",
-      bot.has_draft ? act("Publish the draft", "/publish", async () => { await bots(id); flash($("#bot-msg"), "Published."); }) : ""),
-    el("h3", {}, "Draft problems"), probs,
-    el("h3", {}, "Versions"), bot.versions.length ? table("Published versions", ["Version", "Published", "By"], bot.versions.map((v) => ["v" + v.version, fmtTime(v.published_at), v.published_by])) : status("Never published."),
-    el("h3", {}, "Try it"), tryForm, tryOut);
+      bot.has_draft ? act(t("bots.validate_the_draft"), "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? t("bots.the_draft_is_valid") : t("bots.the_draft_has_problems"), r.valid); }) : "",
+      bot.has_draft ? act(t("bots.publish_the_draft"), "/publish", async () => { await bots(id); flash($("#bot-msg"), t("bots.published")); }) : ""),
+    el("h3", {}, t("bots.draft_problems")), probs,
+    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_at"), t("bots.by")], bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
+    el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 
 // pluginsPage: installed plugins, their state, enabling and scopes.
@@ -916,13 +921,13 @@ async function pluginsPage() {
     const m = p.manifest, st = p.settings;
     const scopes = (m.scopes || []).map((sc) => el("label", { class: "inline check" }, el("input", { type: "checkbox", checked: st.approved_scopes.includes(sc), "data-scope": sc, onchange: (ev) => {
       const next = ev.target.checked ? [...st.approved_scopes, sc] : st.approved_scopes.filter((x) => x !== sc);
-      patch(m.name, { approved_scopes: next }, `Scopes of ${m.name} saved.`);
+      patch(m.name, { approved_scopes: next }, t("plugins.scopes_saved", { plugin: m.name }));
     } }), " " + sc));
-    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : "none",
-      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, `${m.name} ${st.enabled ? "disabled" : "enabled"}.`) }, st.enabled ? "Disable" : "Enable")];
+    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : t("plugins.none"),
+      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, t(st.enabled ? "plugins.disabled" : "plugins.enabled", { plugin: m.name })) }, st.enabled ? t("plugins.disable") : t("plugins.enable"))];
   });
-  show(t("page.plugins"), msg, list.length ? table("Installed plugins", ["Plugin", "What it does", "State", "Approved scopes", ""], rows) : status("No plugin installed: install one with earshot plugins install."),
-    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, "Refused plugin folders"), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
+  show(t("page.plugins"), msg, list.length ? table(t("plugins.installed_plugins"), [t("plugins.plugin"), t("plugins.what_it_does"), t("plugins.state"), t("plugins.approved_scopes"), ""], rows) : status(t("plugins.no_plugin_installed_install_one")),
+    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, t("plugins.refused_plugin_folders")), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
 }
 
 // operations: retention, key rotation and backups.
@@ -935,29 +940,29 @@ async function operations() {
       const url = URL.createObjectURL(await res.blob());
       el("a", { href: url, download: name }).click();
       URL.revokeObjectURL(url);
-      flash(msg, name + " downloaded.");
+      flash(msg, t("ops.downloaded", { file: name }));
     } catch (err) { flash(msg, err.message, false); }
   };
   show(t("page.operations"), msg,
-    el("h3", {}, "Retention"), el("p", {}, "The retention windows are set in the configuration file; the daemon applies them every hour."),
+    el("h3", {}, t("ops.retention")), el("p", {}, t("ops.the_retention_windows_are_set")),
     el("button", { type: "button", id: "sweep", onclick: async () => {
-      try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, `Retention applied: ${r.transcripts_expired} transcripts and ${r.outputs_expired} engagements' results expired.`); } catch (err) { flash(msg, err.message, false); }
-    } }, "Apply retention now"),
-    el("h3", {}, "Keys"), el("p", {}, "Rotation re-wraps every data key under a new key-encryption key; content is not rewritten."),
-    el("p", {}, el("input", { type: "checkbox", id: "destroy-old" }), el("label", { for: "destroy-old", class: "inline" }, " Destroy older key versions (older key backups become useless)")),
+      try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, t("ops.retention_applied", { transcripts: r.transcripts_expired, outputs: r.outputs_expired })); } catch (err) { flash(msg, err.message, false); }
+    } }, t("ops.apply_retention_now")),
+    el("h3", {}, t("ops.keys")), el("p", {}, t("ops.rotation_re_wraps_every_data")),
+    el("p", {}, el("input", { type: "checkbox", id: "destroy-old" }), el("label", { for: "destroy-old", class: "inline" }, t("ops.destroy_older_key_versions_older"))),
     el("button", { type: "button", id: "rotate", onclick: async () => {
-      try { const r = await api("/api/v1/keys/rotate", { method: "POST", body: JSON.stringify({ destroy_old: $("#destroy-old").checked }) }); flash(msg, `Keys rotated from version ${r.from} to ${r.to}: ${r.rewrapped} data keys re-wrapped.`); } catch (err) { flash(msg, err.message, false); }
-    } }, "Rotate keys"),
-    el("h3", {}, "Backups"), el("p", {}, "Content and keys are backed up separately: keep the two files apart."),
-    el("p", { class: "actions" }, el("button", { type: "button", onclick: download("/api/v1/backup/content", "earshot-content.db") }, "Download the content backup"),
-      el("button", { type: "button", onclick: download("/api/v1/backup/keys", "earshot-keys.db") }, "Download the keys backup")));
+      try { const r = await api("/api/v1/keys/rotate", { method: "POST", body: JSON.stringify({ destroy_old: $("#destroy-old").checked }) }); flash(msg, t("ops.keys_rotated", { from: r.from, to: r.to, rewrapped: r.rewrapped })); } catch (err) { flash(msg, err.message, false); }
+    } }, t("ops.rotate_keys")),
+    el("h3", {}, t("ops.backups")), el("p", {}, t("ops.content_and_keys_are_backed")),
+    el("p", { class: "actions" }, el("button", { type: "button", onclick: download("/api/v1/backup/content", "earshot-content.db") }, t("ops.download_the_content_backup")),
+      el("button", { type: "button", onclick: download("/api/v1/backup/keys", "earshot-keys.db") }, t("ops.download_the_keys_backup"))));
 }
 
 async function audit() {
   const entries = await api("/api/v1/audit?limit=200");
   entries.reverse();
-  show(t("page.audit"), el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, "Export (JSON lines)")),
-    table("Audit entries, newest first", ["#", "Time", "Actor", "Action", "Target", "Engagement"],
+  show(t("page.audit"), el("p", {}, el("a", { href: "/api/v1/audit/export", id: "audit-export", download: "audit.jsonl" }, t("audit.export_json_lines"))),
+    table(t("audit.audit_entries_newest_first"), ["#", t("audit.time"), t("audit.actor"), t("audit.action"), t("audit.target"), t("audit.engagement")],
       entries.map((a) => [String(a.seq), fmtTime(a.time), a.actor, a.action, a.target || "", (a.engagement || "").slice(0, 8)])));
   // The export needs the token: fetch it and hand the browser a blob.
   $("#audit-export").addEventListener("click", async (ev) => {
