@@ -235,7 +235,7 @@ func (d *Daemon) widgetVoice(w http.ResponseWriter, r *http.Request, _ *Principa
 		Detail: map[string]string{"session": sessionID}}); err != nil {
 		d.logger.Error("audit append failed", "action", "bot.voice_call", "err", err)
 	}
-	go d.watchWidgetCall(id, sessionID, b.WidgetKey, r, done)
+	go d.watchWidgetCall(id, sessionID, b.WidgetKey, r, done) // #nosec G118 -- the call outlives its POST; the watcher ends with the call (done)
 }
 
 // watchWidgetCall ends a widget call when its bot's key is rotated, the

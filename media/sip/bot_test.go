@@ -101,7 +101,6 @@ type botOpener struct {
 	pipe  *pipeline.Pipeline
 	cfg   voice.Config
 	synth tts.Engine
-	reg   prometheus.Registerer
 	m     *voice.Metrics
 	brain func(call voice.Call) voice.Brain
 	debug func(string)

@@ -300,13 +300,12 @@ type state struct {
 	// thinking: the Brain is answering; nothing else is asked meanwhile.
 	thinking bool
 	// early: a partial was offered to the Brain for this turn.
-	early       bool
-	digits      *DigitSpec
-	keyed       []byte
-	lastPrompt  []string
-	noInputs    int
-	finishing   bool
-	turnEndWall time.Time
+	early      bool
+	digits     *DigitSpec
+	keyed      []byte
+	lastPrompt []string
+	noInputs   int
+	finishing  bool
 }
 
 func stopTimer(t **time.Timer) {

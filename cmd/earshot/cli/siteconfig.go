@@ -87,7 +87,7 @@ func configCommand(env Env) *group {
 							_, err = c.Out.Write(doc)
 							return err
 						}
-						if err := os.WriteFile(*out, doc, 0o600); err != nil {
+						if err := os.WriteFile(*out, doc, 0o600); err != nil { // #nosec G703 -- the administrator names the output file on their own command line
 							return err
 						}
 						fmt.Fprintf(c.Err, "%s: %d queues, %d users, %d settings, %d bots, %d scorecards, %d articles; sha256 %s, key %s\n",
