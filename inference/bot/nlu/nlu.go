@@ -53,7 +53,9 @@ type Config struct {
 	// Default 5.
 	Folds int
 	// MaxAccuracyDrop bounds how much held-out in-scope accuracy the
-	// out-of-scope threshold may cost (0.015 = 1.5 points). Default 0.015.
+	// out-of-scope threshold may cost (0.02 = 2 points). Default 0.02, chosen on
+	// the development split of banking77 as the most out-of-scope recall within
+	// 2 points of in-scope accuracy.
 	MaxAccuracyDrop float64
 	// Seed draws the folds and the intent groups.
 	Seed uint64
@@ -67,7 +69,7 @@ type Config struct {
 // DefaultConfig returns the configuration bots are trained with.
 func DefaultConfig() Config {
 	c := textclass.DefaultTrainConfig()
-	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.015, Seed: 1, Background: Background}
+	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.02, Seed: 1, Background: Background}
 }
 
 // Validate reports the first problem of c.
