@@ -25,7 +25,6 @@ import (
 
 	"github.com/earshot/earshot/daemon/api"
 	"github.com/earshot/earshot/media/audio"
-	"github.com/earshot/earshot/media/wav"
 	"github.com/earshot/earshot/store"
 )
 
@@ -409,18 +408,7 @@ func (c *crashDaemon) crashDuringStream(queue string) {
 	t.Helper()
 	var pcm []int16
 	for range 3 {
-		for _, id := range []string{"0870", "0880", "0890", "0920", "0930"} {
-			path, _ := speechFile(t, id)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := wav.Parse(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pcm = append(append(pcm, f.Samples()...), make([]int16, 16000)...)
-		}
+		pcm = append(pcm, speechPCM(t, "0870", "0880", "0890", "0920", "0930")...)
 	}
 	ingestTok := c.tokenFor("pbx", queue)
 	wsURL := "ws" + strings.TrimPrefix(c.base, "http") + "/api/v1/ingest/stream?format=pcm&rate=16000&channels=1&party=customer&queue=" + queue + "&access_token=" + ingestTok
