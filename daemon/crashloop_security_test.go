@@ -5,6 +5,7 @@ package daemon
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,13 +21,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/earshot/earshot/daemon/api"
+	"github.com/earshot/earshot/media/audio"
+	"github.com/earshot/earshot/store"
 )
 
 // Crash loops: a daemon process is killed with SIGKILL in the middle of
 // chat writes, a key-encryption-key rotation over more data keys than one
-// rotation batch, a purge of a whole queue and a knowledge-base import.
-// After each restart every acknowledged message is still in its
+// rotation batch, a purge of a whole queue, a knowledge-base import and
+// the segment writes of a WebSocket audio stream. After each restart every
+// acknowledged message and every segment the API reported is still in its
 // engagement's transcript (unless a purge acknowledged since took it), the
 // audit chain verifies, and the interrupted operation completes when asked
 // again. Run by `make security`.
@@ -385,4 +391,130 @@ func TestCrashLoops(t *testing.T) {
 	}
 	c.check(a, gone, "a kill during a KB import")
 	c.verifyAudit("the import asked again")
+
+	// 5. An audio stream: killed while its segments are being written.
+	c.must("POST", "/api/v1/queues", queueRequest{ID: "voice"}, 201)
+	c.crashDuringStream("voice")
+	c.check(a, gone, "a kill during an audio stream")
+}
+
+// crashDuringStream streams real speech as raw PCM over the WebSocket
+// ingest into queue and kills the process once the API lists at least two
+// stored segments of the live engagement, while audio is still being
+// written. After the restart every segment the API reported before the
+// kill is still in the transcript, unchanged, and the audit chain verifies.
+func (c *crashDaemon) crashDuringStream(queue string) {
+	t := c.t
+	t.Helper()
+	var pcm []int16
+	for range 3 {
+		pcm = append(pcm, speechPCM(t, "0870", "0880", "0890", "0920", "0930")...)
+	}
+	ingestTok := c.tokenFor("pbx", queue)
+	wsURL := "ws" + strings.TrimPrefix(c.base, "http") + "/api/v1/ingest/stream?format=pcm&rate=16000&channels=1&party=customer&queue=" + queue + "&access_token=" + ingestTok
+
+	var (
+		mu       sync.Mutex
+		id       string
+		seen     []store.Segment
+		lastPoll time.Time
+		written  int
+		streamed bool
+	)
+	segments := func(id string) ([]store.Segment, error) {
+		code, b, err := c.do("GET", "/api/v1/engagements/"+id+"/transcript", "", nil)
+		var tr struct{ Segments []store.Segment }
+		if err == nil && (code != 200 || json.Unmarshal(b, &tr) != nil) {
+			err = fmt.Errorf("transcript of %s: %d %s", id, code, b)
+		}
+		return tr.Segments, err
+	}
+	// The stream is paced at twice real time, as a call's audio arrives
+	// over time (sent at once, the whole call sits in buffers before the
+	// first segment is written and the kill lands after the audio); after
+	// the audio the connection stays open until the kill closes it.
+	op := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, wsURL, nil)
+		if err != nil {
+			t.Errorf("dial the ingest stream: %v", err)
+			return
+		}
+		defer ws.CloseNow()
+		start := time.Now()
+		for off := 0; off < len(pcm); off += 320 {
+			time.Sleep(time.Until(start.Add(time.Duration(off) * time.Second / 32000))) // pacing, not synchronisation
+			if err := ws.Write(ctx, websocket.MessageBinary, audio.Bytes(nil, pcm[off:min(off+320, len(pcm))])); err != nil {
+				return // killed
+			}
+			mu.Lock()
+			written = off
+			mu.Unlock()
+		}
+		mu.Lock()
+		streamed = true
+		mu.Unlock()
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}
+	cond := func() bool {
+		if time.Since(lastPoll) < 100*time.Millisecond {
+			return false
+		}
+		lastPoll = time.Now()
+		if id == "" {
+			var list []store.Engagement
+			if code, b, err := c.do("GET", "/api/v1/engagements?queue="+queue, "", nil); err != nil || code != 200 || json.Unmarshal(b, &list) != nil || len(list) == 0 {
+				return false
+			}
+			id = list[0].ID
+		}
+		segs, err := segments(id)
+		if err != nil {
+			return false
+		}
+		seen = segs
+		return len(segs) >= 2
+	}
+	if !c.killDuring(op, cond) {
+		t.Fatal("the stream ended before the kill")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if streamed {
+		t.Errorf("audio stream: every sample was written before the kill, want a kill while audio is still arriving")
+	}
+	after := "a kill during an audio stream"
+	got, err := segments(id)
+	if err != nil {
+		t.Fatalf("after %s: %v", after, err)
+	}
+	stored := map[uint32]store.Segment{}
+	for _, s := range got {
+		stored[s.Seq] = s
+	}
+	for _, s := range seen {
+		g, ok := stored[s.Seq]
+		if !ok {
+			t.Errorf("after %s: segment %d (%d ms) reported before the kill is gone", after, s.Seq, s.StartMs)
+		} else if g.Text != s.Text || g.StartMs != s.StartMs || g.EndMs != s.EndMs || g.Speaker != s.Speaker {
+			t.Errorf("after %s: segment %d = %+v, reported before the kill as %+v", after, s.Seq, g, s)
+		}
+	}
+	c.verifyAudit(after)
+	t.Logf("audio stream: killed after %.1f of %.1f s of audio written, %d segments reported; %d stored after the restart",
+		float64(written)/16000, float64(len(pcm))/16000, len(seen), len(got))
+}
+
+// tokenFor makes an ingest user of queue and returns a token of theirs.
+func (c *crashDaemon) tokenFor(user, queue string) string {
+	c.t.Helper()
+	c.must("POST", "/api/v1/users", userRequest{ID: user, Role: string(RoleIngest), Queues: []string{queue}}, 201)
+	var tok tokenView
+	json.Unmarshal(c.must("POST", "/api/v1/tokens", tokenRequest{UserID: user}, 201), &tok)
+	return tok.Secret
 }

@@ -47,19 +47,7 @@ func TestTwoPassThroughAPI(t *testing.T) {
 	}
 	tok := td.tokenFor(t, "pbx", RoleIngest, "bank", "plain")
 
-	var pcm []int16
-	for _, id := range []string{"0880", "0890"} {
-		path, _ := speechFile(t, id)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := wav.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pcm = append(append(pcm, f.Samples()...), make([]int16, 16000)...)
-	}
+	pcm := speechPCM(t, "0880", "0890")
 	stream := func(queue string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
@@ -215,4 +203,24 @@ media:
 		!m.DomainLM.Enabled || m.DomainLM.Weight != 0.4 || m.DomainLM.Build.Interval != 5*time.Minute || m.DomainLM.Build.Keep != 2 {
 		t.Errorf("media config read as %+v", m)
 	}
+}
+
+// speechPCM is the 16 kHz speech of the LibriVox utterances ids, each
+// followed by a second of silence.
+func speechPCM(t *testing.T, ids ...string) []int16 {
+	t.Helper()
+	var pcm []int16
+	for _, id := range ids {
+		path, _ := speechFile(t, id)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := wav.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcm = append(append(pcm, f.Samples()...), make([]int16, 16000)...)
+	}
+	return pcm
 }

@@ -2,16 +2,11 @@ package ollama
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/ollama/ollama/api"
 
 	"github.com/earshot/earshot/inference"
+	"github.com/earshot/earshot/inference/ollama/ollamatest"
 )
 
 // Model abuse (OWASP Top 10 for LLM applications: prompt injection,
@@ -23,35 +18,10 @@ import (
 // exactly: " in the last message that holds it. TestStructuredOutputs
 // covers the real server with its random model.
 
-const wishMarker = "reply with exactly: "
+const wishMarker = ollamatest.WishMarker
 
-// parrot starts the stand-in on loopback and returns its URL.
-func parrot(t *testing.T) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("Ollama is running")) })
-	mux.HandleFunc("HEAD /", func(w http.ResponseWriter, r *http.Request) {})
-	mux.HandleFunc("POST /api/chat", func(w http.ResponseWriter, r *http.Request) {
-		var req api.ChatRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		wish := "I cannot help with that."
-		for _, m := range req.Messages {
-			if i := strings.LastIndex(m.Content, wishMarker); i >= 0 {
-				wish, _, _ = strings.Cut(m.Content[i+len(wishMarker):], "\n")
-			}
-		}
-		json.NewEncoder(w).Encode(api.ChatResponse{
-			Model: req.Model, CreatedAt: time.Now(), Message: api.Message{Role: "assistant", Content: wish},
-			Done: true, DoneReason: "stop",
-		})
-	})
-	srv := httptest.NewServer(mux) // 127.0.0.1
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
+// parrot starts the stand-in (ollamatest.Parrot) and returns its URL.
+func parrot(t *testing.T) string { return ollamatest.Parrot(t) }
 
 func hostile(wish string) []inference.Utterance {
 	return []inference.Utterance{

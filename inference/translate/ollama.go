@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -139,5 +140,32 @@ func (o *Ollama) check(p Pair, src, out string) (string, error) {
 	if !utf8.ValidString(out) || strings.IndexFunc(out, func(r rune) bool { return !printable(r) }) >= 0 {
 		return "", fmt.Errorf("%w: control characters", ErrImplausible)
 	}
+	// A translation carries over the message's links, numbers and markup
+	// and adds none: a customer's message may ask the model for a link to
+	// show the agent, a number to call or a template to fill.
+	for _, re := range []*regexp.Regexp{linkRE, numberRE, markupRE} {
+		for _, x := range re.FindAllString(out, -1) {
+			if !strings.Contains(strings.ToLower(src), strings.ToLower(x)) {
+				return "", fmt.Errorf("%w: reply adds %q", ErrImplausible, kind(re))
+			}
+		}
+	}
 	return out, nil
+}
+
+var (
+	linkRE   = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s)\]]*|[\w.+-]+@[\w-]+\.[\w.-]+`)
+	numberRE = regexp.MustCompile(`\d{3,}`)
+	markupRE = regexp.MustCompile(`\{\{|\}\}|<[a-zA-Z/][^>]*>`)
+)
+
+// kind names what a pattern finds, for errors that carry no content.
+func kind(re *regexp.Regexp) string {
+	switch re {
+	case linkRE:
+		return "link"
+	case numberRE:
+		return "number"
+	}
+	return "markup"
 }
