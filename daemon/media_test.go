@@ -234,17 +234,7 @@ func TestTwilioStreamThroughAPI(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer c.CloseNow()
-	seq := 0
-	send := func(m map[string]any) {
-		seq++
-		m["sequenceNumber"] = strconv.Itoa(seq)
-		m["streamSid"] = "MZ1"
-		b, _ := json.Marshal(m)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	}
-	c.Write(ctx, websocket.MessageText, []byte(`{"event":"connected","protocol":"Call","version":"1.0.0"}`))
+	send := twilioSender(ctx, t, c, "MZ1")
 	send(map[string]any{"event": "start", "start": map[string]any{
 		"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1", "tracks": []string{"inbound", "outbound"},
 		"customParameters": map[string]string{"queue": "cards", "customer_ref": "C-77"},
@@ -284,5 +274,23 @@ func TestTwilioStreamThroughAPI(t *testing.T) {
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id, nil, 200), &full)
 	if full.CustomerRef != "C-77" || full.Channel != "voice" {
 		t.Errorf("engagement metadata = %+v, want customer_ref from customParameters", full)
+	}
+}
+
+// twilioSender sends Twilio's "connected" message on c and returns a
+// function that sends each later message of stream sid, numbered in order.
+func twilioSender(ctx context.Context, t *testing.T, c *websocket.Conn, sid string) func(map[string]any) {
+	t.Helper()
+	seq := 0
+	c.Write(ctx, websocket.MessageText, []byte(`{"event":"connected","protocol":"Call","version":"1.0.0"}`))
+	return func(m map[string]any) {
+		t.Helper()
+		seq++
+		m["sequenceNumber"] = strconv.Itoa(seq)
+		m["streamSid"] = sid
+		b, _ := json.Marshal(m)
+		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatalf("write: %v", err)
+		}
 	}
 }

@@ -393,17 +393,7 @@ func streamTwilio(t *testing.T, td *testDaemon, tok, callSid string, inbound, ou
 		t.Fatalf("dial: %v", err)
 	}
 	defer c.CloseNow()
-	seq := 0
-	send := func(m map[string]any) {
-		seq++
-		m["sequenceNumber"] = strconv.Itoa(seq)
-		m["streamSid"] = "MZ" + callSid
-		b, _ := json.Marshal(m)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	}
-	c.Write(ctx, websocket.MessageText, []byte(`{"event":"connected","protocol":"Call","version":"1.0.0"}`))
+	send := twilioSender(ctx, t, c, "MZ"+callSid)
 	send(map[string]any{"event": "start", "start": map[string]any{
 		"accountSid": "AC1", "streamSid": "MZ" + callSid, "callSid": callSid, "tracks": []string{"inbound", "outbound"},
 		"customParameters": map[string]string{"queue": "gt"},

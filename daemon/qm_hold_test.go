@@ -190,17 +190,7 @@ func TestHoldThroughAPI(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer c.CloseNow()
-	seq := 0
-	send := func(m map[string]any) {
-		seq++
-		m["sequenceNumber"] = strconv.Itoa(seq)
-		m["streamSid"] = "MZ1"
-		b, _ := json.Marshal(m)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	}
-	c.Write(ctx, websocket.MessageText, []byte(`{"event":"connected","protocol":"Call","version":"1.0.0"}`))
+	send := twilioSender(ctx, t, c, "MZ1")
 	send(map[string]any{"event": "start", "start": map[string]any{
 		"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1", "tracks": []string{"inbound", "outbound"},
 		"customParameters": map[string]string{"queue": "cards"},
