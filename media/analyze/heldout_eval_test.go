@@ -389,6 +389,25 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	return name
 }
 
+// evalRates are the rates an eval runs (n8: 8 kHz mu-law): both, or
+// EARSHOT_EVAL_QUICK=1 16 kHz only, EARSHOT_EVAL_RATE=8k 8 kHz only.
+func evalRates() []bool {
+	switch {
+	case os.Getenv("EARSHOT_EVAL_RATE") == "8k":
+		return []bool{true}
+	case os.Getenv("EARSHOT_EVAL_QUICK") != "":
+		return []bool{false}
+	}
+	return []bool{false, true}
+}
+
+func rateSet(set string, n8 bool) string {
+	if n8 {
+		return set + " 8k mu-law"
+	}
+	return set + " 16k"
+}
+
 // TestEvalHeldOut reports the reported half: the default and accurate
 // presets at 16 and 8 kHz next to pocketsphinx_continuous with its
 // defaults on the same audio, and the default preset with the domain
@@ -416,9 +435,8 @@ func TestEvalHeldOut(t *testing.T) {
 		if profile != "" {
 			installDomainLM(t, eng, profile, domainWeight)
 		}
-		add(sysRow{"an4 reported 16k", name, runCalls(t, a, calls, false, profile)})
-		if os.Getenv("EARSHOT_EVAL_QUICK") == "" {
-			add(sysRow{"an4 reported 8k mu-law", name, runCalls(t, a, calls, true, profile)})
+		for _, n8 := range evalRates() {
+			add(sysRow{rateSet("an4 reported", n8), name, runCalls(t, a, calls, n8, profile)})
 		}
 	}
 	// EARSHOT_EVAL_SYSTEMS=default,continuous,domain,accurate runs some
@@ -431,14 +449,15 @@ func TestEvalHeldOut(t *testing.T) {
 		run("earshot default", pocketsphinx.DefaultConfig(), "")
 	}
 	if want("continuous") {
-		c16 := runContinuous(t, calls, false)
-		add(sysRow{"an4 reported 16k", "pocketsphinx_continuous defaults", c16})
-		if os.Getenv("EARSHOT_EVAL_QUICK") != "" {
-			return
+		for _, n8 := range evalRates() {
+			name := "pocketsphinx_continuous defaults"
+			if n8 {
+				name += " (upsampled)"
+			}
+			add(sysRow{rateSet("an4 reported", n8), name, runContinuous(t, calls, n8)})
 		}
-		c8 := runContinuous(t, calls, true)
-		add(sysRow{"an4 reported 8k mu-law", "pocketsphinx_continuous defaults (upsampled)", c8})
-		if want("default") {
+		if want("default") && len(evalRates()) == 2 {
+			c16, c8 := rows[2].r, rows[3].r
 			def16, def8 := rows[0].r, rows[1].r
 			t.Logf("target: the default preset at least 5 points better than pocketsphinx_continuous: 16k %.1f vs %.1f (%+.1f), 8k %.1f vs %.1f (%+.1f)",
 				def16.c.WER(), c16.c.WER(), c16.c.WER()-def16.c.WER(), def8.c.WER(), c8.c.WER(), c8.c.WER()-def8.c.WER())
@@ -482,7 +501,18 @@ func TestEvalDomainLMDev(t *testing.T) {
 	cfg.MaxDecoders = 4
 	a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
 	rows = append(rows, sysRow{"domain dev 16k", "general model", runCalls(t, a, sents, false, "")})
-	for _, w := range []float64{0.3, 0.5, 0.7, 0.9} {
+	weights := []float64{0.3, 0.5, 0.7, 0.9}
+	if v := os.Getenv("EARSHOT_EVAL_WEIGHTS"); v != "" { // some of them, for time
+		weights = weights[:0]
+		for _, f := range strings.Split(v, ",") {
+			w, err := strconv.ParseFloat(f, 64)
+			if err != nil || w <= 0 || w > 1 {
+				t.Fatalf("EARSHOT_EVAL_WEIGHTS: %q is not a weight in (0,1]", f)
+			}
+			weights = append(weights, w)
+		}
+	}
+	for _, w := range weights {
 		profile := fmt.Sprintf("bank%.0f", w*10)
 		installDomainLM(t, eng, profile, w)
 		rows = append(rows, sysRow{"domain dev 16k", fmt.Sprintf("domain LM weight %.1f", w), runCalls(t, a, sents, false, profile)})
@@ -616,6 +646,9 @@ func TestEvalDigits(t *testing.T) {
 	if os.Getenv("EARSHOT_EVAL_QUICK") != "" {
 		modes = modes[:1]
 	}
+	if os.Getenv("EARSHOT_EVAL_RATE") == "8k" {
+		rates = rates[1:]
+	}
 	for _, mode := range modes {
 		for _, rate := range rates {
 			cfg := pocketsphinx.DefaultConfig()
@@ -629,14 +662,13 @@ func TestEvalDigits(t *testing.T) {
 			if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
 				cfg.Search = v
 			}
-			if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
-				cfg.Args = strings.Fields(a)
-			}
+			pcfg := pipeline.DefaultConfig()
+			knobs := devKnobs(&cfg, &pcfg)
 			eng, err := pocketsphinx.New(cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := pipeline.New(pipeline.DefaultConfig(), nil, nil, eng)
+			p, err := pipeline.New(pcfg, nil, nil, eng)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -653,8 +685,8 @@ func TestEvalDigits(t *testing.T) {
 				}
 			}
 			eng.Close()
-			rows = append(rows, fmt.Sprintf("%s search, redo %v: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
-				mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
+			rows = append(rows, fmt.Sprintf("%s search, redo %v%s: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
+				knobs, mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
 		}
 	}
 	for _, r := range rows {
