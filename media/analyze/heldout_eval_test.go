@@ -390,9 +390,12 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 }
 
 // evalRates are the rates an eval runs (n8: 8 kHz mu-law): both, or
-// EARSHOT_EVAL_QUICK=1 16 kHz only, EARSHOT_EVAL_RATE=8k 8 kHz only.
+// EARSHOT_EVAL_QUICK=1 or EARSHOT_EVAL_RATE=16k 16 kHz only,
+// EARSHOT_EVAL_RATE=8k 8 kHz only.
 func evalRates() []bool {
 	switch {
+	case os.Getenv("EARSHOT_EVAL_RATE") == "16k":
+		return []bool{false}
 	case os.Getenv("EARSHOT_EVAL_RATE") == "8k":
 		return []bool{true}
 	case os.Getenv("EARSHOT_EVAL_QUICK") != "":
@@ -526,14 +529,15 @@ func TestEvalDomainLMDev(t *testing.T) {
 func TestEvalDomainLM(t *testing.T) {
 	sents := domainSentences(t, false)
 	var rows []sysRow
-	quick := os.Getenv("EARSHOT_EVAL_QUICK") != "" // the default preset at 16 kHz only
 	systems := []struct {
 		name, search string
 	}{{"earshot default", pocketsphinx.DefaultSearch}, {"earshot fast", pocketsphinx.SearchFast}}
-	rates := []bool{false, true}
-	if quick {
-		systems, rates = systems[:1], rates[:1]
+	// EARSHOT_EVAL_QUICK: the default preset at 16 kHz only;
+	// EARSHOT_EVAL_SYSTEMS=default: the default preset at both rates.
+	if os.Getenv("EARSHOT_EVAL_QUICK") != "" || os.Getenv("EARSHOT_EVAL_SYSTEMS") == "default" {
+		systems = systems[:1]
 	}
+	rates := evalRates()
 	for _, sys := range systems {
 		cfg := pocketsphinx.DefaultConfig()
 		cfg.Search = sys.search
@@ -646,8 +650,11 @@ func TestEvalDigits(t *testing.T) {
 	if os.Getenv("EARSHOT_EVAL_QUICK") != "" {
 		modes = modes[:1]
 	}
-	if os.Getenv("EARSHOT_EVAL_RATE") == "8k" {
+	switch os.Getenv("EARSHOT_EVAL_RATE") {
+	case "8k":
 		rates = rates[1:]
+	case "16k":
+		rates = rates[:1]
 	}
 	for _, mode := range modes {
 		for _, rate := range rates {
