@@ -1,0 +1,132 @@
+package redact
+
+// Card numbers read out, as a recogniser writes them.
+//
+// A card number read digit by digit reaches the redactor through a
+// general-purpose recogniser as a run of number words broken by what the
+// language model preferred: "five one eight three o h for one or three
+// ...", "four today eight", "forty" for "four two", a digit dropped or
+// doubled. The digits are then wrong and the Luhn check refuses them, but
+// the redactor does not need the digits: it needs to know that a card
+// number was said. After a card phrase ("my debit card is", "the long
+// number on the front is", "put it on", "charge") a long stretch of
+// number-like words is therefore redacted as a card even when the digits
+// read from it are not a valid card number, and labelled without its last
+// four (they may be wrong). Reference, order and ticket numbers keep their
+// own phrase, which is nearer the number than the card phrase, and stay;
+// amounts, times and dates are too short or are not read digit by digit.
+
+const (
+	// looseLead is how many tokens may sit between the card phrase and
+	// the number ("my card number is uh").
+	looseLead = 4
+	// looseGap is how many words in a row that are not numbers the run
+	// takes in ("four today eight", "three o h for").
+	looseGap = 2
+	// looseDigits is the fewest digits the run must read, and looseLen
+	// the fewest digits and taken-in words together (a card has 13 to 19
+	// digits; a taken-in word usually stands for one or two).
+	looseDigits = 10
+	looseLen    = 13
+)
+
+// looseRun reads the number-like stretch that starts within looseLead
+// tokens after token p: numbers (digits, number words, homophones,
+// "double five", "forty two"), fillers, and up to looseGap other words in
+// a row. It stops at a clause end or at the start of a context phrase and
+// ends on the last number that is not an ambiguous word ("for", "to",
+// "oh"). It returns the tokens [a, b), the digits read and the words
+// taken in.
+func (d *doc) looseRun(p int) (a, b, digits, gaps int) {
+	a = -1
+	for k := p; k < len(d.toks) && k-p <= looseLead; k++ {
+		if k > p && d.toks[k-1].brk() {
+			return -1, -1, 0, 0
+		}
+		if _, n, amb := numberAt(d.toks, k, d.buf[:0]); n > 0 {
+			if !amb {
+				a = k
+				break
+			}
+			continue
+		}
+		if k > p && d.start[k] != 0 {
+			return -1, -1, 0, 0 // another phrase: "card expires ..."
+		}
+	}
+	if a < 0 {
+		return -1, -1, 0, 0
+	}
+	b = a
+	n, g, inRow := 0, 0, 0
+	for k := a; k < len(d.toks); {
+		if k > a && d.toks[k-1].brk() {
+			break
+		}
+		t := &d.toks[k]
+		buf, m, amb := numberAt(d.toks, k, d.buf[:0])
+		d.buf = buf[:0]
+		if m > 0 {
+			n += len(buf)
+			inRow = 0
+			k += m
+			if !amb {
+				b, digits, gaps = k, n, g
+			}
+			continue
+		}
+		if fillers[t.low] {
+			k++
+			continue
+		}
+		if d.start[k] != 0 || inRow == looseGap {
+			break
+		}
+		inRow++
+		g++
+		k++
+	}
+	return a, b, digits, gaps
+}
+
+// detectLooseCards adds a card for every long number-like stretch right
+// after a card phrase (see looseRun).
+func (d *doc) detectLooseCards() {
+	if d.present&cCard == 0 {
+		return
+	}
+	for p := 1; p < len(d.toks); p++ {
+		if d.ctx[p]&cCard == 0 {
+			continue
+		}
+		a, b, digits, gaps := d.looseRun(p)
+		if a < 0 || digits < looseDigits || digits+gaps < looseLen || d.refNear(a, cCard) {
+			continue
+		}
+		// Two cards found by the Luhn check are two numbers read one after
+		// the other ("... and ..."): they stay as found. One is widened to
+		// the stretch, keeping its last four when it ends where the
+		// stretch ends.
+		found := -1
+		for i, o := range d.cands {
+			if o.typ == Card && o.a < b && a < o.b {
+				if found >= 0 {
+					found = -2
+					break
+				}
+				found = i
+			}
+		}
+		switch {
+		case found == -1:
+			d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card]})
+		case found >= 0:
+			o := &d.cands[found]
+			if o.b < b {
+				o.last4 = ""
+			}
+			o.a, o.b = min(o.a, a), max(o.b, b)
+		}
+		p = b - 1
+	}
+}

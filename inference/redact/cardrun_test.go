@@ -1,0 +1,50 @@
+package redact
+
+import "testing"
+
+// Card numbers read out and written by a recogniser with its errors: the
+// digits fail the Luhn check, but the stretch after a card phrase is a card.
+func TestLooseCardRuns(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"words for digits", "my debit card is five one eight three o h for one or three seven eight one one four four and it expires ten twenty five",
+			"my debit card is [CARD] and it expires [EXPIRY]"},
+		{"long word inside", "the card number is four today one five five two nine three three one oh six seven two thanks",
+			"the card number is [CARD] thanks"},
+		{"pairs misheard", "can you put it on forty one sixty two ninety eight thirty oh seven seventy one fifty five is that okay",
+			"can you put it on [CARD] is that okay"},
+		{"after a payment phrase", "please charge six seven five nine six three nine seven five six three one seven one nine one nine five for the balance",
+			"please charge [CARD] the balance"},
+		{"filler and lead words", "card number is uh three seven oh nine nine eight tanks nine seven four seven four two oh nine",
+			"card number is uh [CARD]"},
+		{"stops at the expiry", "card number five one one eight one four oh nine seven four four nine six oh oh five expiry one one three two security code nine six three",
+			"card number [CARD] expiry [EXPIRY] security code [CVV]"},
+		{"valid card keeps its last four", "the card number is four one one one one one one one one one one one one one one one",
+			"the card number is [CARD ending 1111]"},
+		{"valid card widened over a misheard tail", "the card number is four one one one one one one one one one one one one one one one in two",
+			"the card number is [CARD]"},
+		{"two cards stay two", "card four one one one one one one one one one one one one one one one and five five oh oh oh oh oh oh oh oh oh oh oh oh oh four",
+			"card [CARD ending 1111] and [CARD ending 0004]"},
+		// near misses: nothing redacted
+		{"order number in card context", "i paid by card and my order number is four one five five two nine three three one oh six seven two",
+			"i paid by card and my order number is four one five five two nine three three one oh six seven two"},
+		{"counts after cards", "i have four accounts and two cards with you can you check that for me",
+			"i have four accounts and two cards with you can you check that for me"},
+		{"amount after charge", "they charge two hundred and fifty pounds a month over twelve months",
+			"they charge two hundred and fifty pounds a month over twelve months"},
+		{"too short", "the card ends in four four one two is that okay", "the card ends in four four one two is that okay"},
+		{"no card phrase", "i'm calling about four today one five five two nine three three one oh six seven two",
+			"i'm calling about four today one five five two nine three three one oh six seven two"},
+		{"words break it", "put it on the account and then call me on the twenty first of may about the three cards",
+			"put it on the account and then call me on the twenty first of may about the three cards"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
