@@ -130,3 +130,50 @@ func (d *doc) detectLooseCards() {
 		p = b - 1
 	}
 }
+
+// looseOpen reports whether the text from token off on ends inside a
+// stretch begun after a card phrase that is still too short to be taken
+// for a card (detectLooseCards): the stretch reaches the last looseGap tokens, and nothing after
+// it closes it (a clause end, a context phrase). The next segment may
+// carry the rest of the number.
+func (d *doc) looseOpen(off int) bool {
+	if d.present&cCard == 0 {
+		return false
+	}
+	n := len(d.toks)
+	for p := 1; p < n; p++ {
+		if d.ctx[p]&cCard == 0 {
+			continue
+		}
+		a, b, digits, gaps := d.looseRun(p)
+		if a < 0 || b <= off || n-b > looseGap || digits >= looseDigits && digits+gaps >= looseLen {
+			continue
+		}
+		open := true
+		for k := b; k < n; k++ {
+			open = open && d.start[k] == 0 && !d.toks[k].brk()
+		}
+		if open && !d.toks[b-1].brk() {
+			return true
+		}
+	}
+	return false
+}
+
+// looseMask adds a Number candidate for every stretch begun after a card
+// phrase that reaches token off or beyond, however short: a partial
+// hypothesis of a card being read out shows none of its digits, even
+// before there are enough of them to make a card.
+func (d *doc) looseMask(off int) {
+	if d.present&cCard == 0 {
+		return
+	}
+	for p := 1; p < len(d.toks); p++ {
+		if d.ctx[p]&cCard == 0 {
+			continue
+		}
+		if a, b, _, _ := d.looseRun(p); a >= 0 && b > off {
+			d.cands = append(d.cands, cand{typ: Number, a: max(a, off), b: b, prio: prio[Number]})
+		}
+	}
+}

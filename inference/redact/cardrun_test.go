@@ -1,6 +1,11 @@
 package redact
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
 
 // Card numbers read out and written by a recogniser with its errors: the
 // digits fail the Luhn check, but the stretch after a card phrase is a card.
@@ -46,5 +51,36 @@ func TestLooseCardRuns(t *testing.T) {
 				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// A card read out over two segments, the first ending in a misheard word:
+// the first is held, and both come out redacted; the partials in between
+// show no digits.
+func TestLooseCardAcrossSegments(t *testing.T) {
+	r := mustNew(t, DefaultPolicy())
+	st, err := r.NewStream(SourceVoice, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	if got := st.Final(Segment{ID: 1, Text: "my card number is five one eight three today"}, now); len(got) != 0 {
+		t.Fatalf("first segment released at once: %v", texts(got))
+	}
+	if p := st.Partial("one or three seven", nil).Text; p != "[NUMBER]" {
+		t.Errorf("partial = %q", p)
+	}
+	got := texts(st.Final(Segment{ID: 2, Text: "one or three seven eight one one four four thanks"}, now.Add(time.Second)))
+	want := map[uint64]string{1: "my card number is [CARD]", 2: "[CARD] thanks"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("releases (-want +got):\n%s", diff)
+	}
+	// A complete number followed by a word is not held.
+	if got := st.Final(Segment{ID: 3, Text: "the card is four today one five five two nine three three one oh six seven two thanks"}, now.Add(2*time.Second)); len(got) != 1 {
+		t.Errorf("complete card held: %v", texts(got))
+	}
+	// Words after a short number with no card phrase are not held.
+	if got := st.Final(Segment{ID: 4, Text: "i waited four today"}, now.Add(3*time.Second)); len(got) != 1 {
+		t.Errorf("held without a card phrase: %v", texts(got))
 	}
 }
