@@ -84,3 +84,25 @@ func TestLooseCardAcrossSegments(t *testing.T) {
 		t.Errorf("held without a card phrase: %v", texts(got))
 	}
 }
+
+// "CVV" as a recogniser hears it: three letters of the E-set.
+func TestSecurityCodeHeard(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"one word", "the cdc is eight six three", "the cdc is [CVV]"},
+		{"three letters", "c b v nine four two thanks", "c b v [CVV] thanks"},
+		{"written digits", "cvc: 123", "cvc: [CVV]"},
+		{"no number", "i watched a dvd about it", "i watched a dvd about it"},
+		{"an amount", "the bbc said two hundred people", "the bbc said two hundred people"},
+		{"too far", "the bbc news at nine is on two three four", "the bbc news at nine is on two three four"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
