@@ -589,12 +589,12 @@ func TestEvalRedactRecognised(t *testing.T) {
 	}
 	// EARSHOT_EVAL_REDACT_KINDS (comma-separated kind prefixes, e.g.
 	// "card,near_miss") takes those kinds in full as well.
-	full := []string{string(Card)}
+	var full []string
 	if v := os.Getenv("EARSHOT_EVAL_REDACT_KINDS"); v != "" {
-		full = append(full, strings.Split(v, ",")...)
+		full = strings.Split(v, ",")
 	}
 	inFull := func(kind string) bool {
-		return slices.ContainsFunc(full, func(p string) bool { return p != "" && (kind == p || strings.HasPrefix(kind, p+"_")) })
+		return kind == string(Card) || slices.ContainsFunc(full, func(p string) bool { return p != "" && (kind == p || strings.HasPrefix(kind, p+"_")) })
 	}
 	var us []evalUtt
 	taken := map[string]int{}
