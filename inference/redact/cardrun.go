@@ -177,3 +177,30 @@ func (d *doc) looseMask(off int) {
 		}
 	}
 }
+
+// askWindow is how many tokens at the end of a segment a card phrase may
+// sit in for the segment to be asking for the number.
+const askWindow = 10
+
+// asksCard reports whether the text from token off on ends asking for a
+// card number: a card phrase in its last askWindow tokens with no number
+// after it ("could you read me the long number on the front of the
+// card?"). The other party's answer may then be the number alone.
+func (d *doc) asksCard(off int) bool {
+	if d.present&cCard == 0 {
+		return false
+	}
+	n := len(d.toks)
+	for k := max(off, n-askWindow); k < n; k++ {
+		if d.start[k]&cCard == 0 {
+			continue
+		}
+		for i := range d.runs {
+			if d.runs[i].b > k {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -106,3 +106,60 @@ func TestSecurityCodeHeard(t *testing.T) {
 		})
 	}
 }
+
+// The agent asks for the card number and the customer reads it with no
+// card phrase of their own; the recogniser misheard digits, so only the
+// question says it is a card.
+func TestCardQuestionFromOtherParty(t *testing.T) {
+	const answer = "sure three six double seven four one nine double six five double for today"
+	tests := []struct {
+		name    string
+		turns   [][2]string // party, text
+		want    map[uint64]string
+		partial string // the customer's partial after the turns, and its redaction
+		wantP   string
+	}{
+		{"asked", [][2]string{{"agent", "can i take the long number on the front of the card please"}, {"customer", answer}},
+			map[uint64]string{1: "can i take the long number on the front of the card please", 2: "sure [CARD] today"},
+			"", ""},
+		{"asked before the customer spoke", [][2]string{{"agent", "what's your card number"}, {"customer", "okay hang on"}, {"customer", answer}},
+			map[uint64]string{1: "what's your card number", 2: "okay hang on", 3: "sure [CARD] today"},
+			"", ""},
+		{"partial of the answer", [][2]string{{"customer", "hello"}, {"agent", "what's the card number"}},
+			map[uint64]string{1: "hello", 2: "what's the card number"},
+			"three six double", "[NUMBER] double"},
+		// near misses: nothing redacted
+		{"not asked", [][2]string{{"agent", "how can i help"}, {"customer", answer}},
+			map[uint64]string{1: "how can i help", 2: answer}, "", ""},
+		{"card read by the agent", [][2]string{{"agent", "the card ending four four one two"}, {"customer", answer}},
+			map[uint64]string{1: "the card ending four four one two", 2: answer}, "", ""},
+		{"order number given", [][2]string{{"agent", "what's the card number"}, {"customer", "my order number is three six double seven four one nine double six five double for today"}},
+			map[uint64]string{1: "what's the card number", 2: "my order number is three six double seven four one nine double six five double for today"}, "", ""},
+		{"question long past", [][2]string{{"agent", "what's the card number"}, {"customer", "one moment"}, {"customer", "still looking"}, {"customer", answer}},
+			map[uint64]string{1: "what's the card number", 2: "one moment", 3: "still looking", 4: answer}, "", ""},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := r.NewEngagement(SourceVoice, StreamConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Unix(1000, 0)
+			var got []Release
+			for i, turn := range tt.turns {
+				got = append(got, e.Final(turn[0], Segment{ID: uint64(i + 1), Text: turn[1]}, now)...)
+				now = now.Add(time.Second)
+			}
+			if tt.partial != "" {
+				if p := e.Partial("customer", tt.partial, nil).Text; p != tt.wantP {
+					t.Errorf("partial %q = %q, want %q", tt.partial, p, tt.wantP)
+				}
+			}
+			got = append(got, e.Flush()...)
+			if diff := cmp.Diff(tt.want, texts(got)); diff != "" {
+				t.Errorf("releases (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -90,6 +90,13 @@ type Stream struct {
 	last     *pending // the party's previous final segment
 	held     bool     // last is not released yet
 	deadline time.Time
+
+	// asksCard is set by Final when the segment ended asking for a card
+	// number ("can I take the long number on the card?"); cardHint is how
+	// many more final segments of this party are read as answering such
+	// a question from another party (Engagement sets both ways).
+	asksCard bool
+	cardHint int
 }
 
 // pending is a final segment with its tokens and standalone detections.
@@ -132,6 +139,12 @@ func (s *Stream) joint(text string) (*doc, int) {
 	}
 	d.toks = tokenize(text, 1, d.toks)
 	d.analyse()
+	if s.cardHint > 0 {
+		// Another party just asked for the card number: the text is read
+		// as if it followed a card phrase.
+		d.ctx[off] |= cCard
+		d.present |= cCard
+	}
 	d.detect(s.r.set)
 	return d, off
 }
@@ -194,6 +207,10 @@ func (s *Stream) Final(seg Segment, now time.Time) []Release {
 	toks := resegment(slices.Clone(d.toks[off:]))
 	res := s.r.build(toks, curCands, 0, seg.Text, seg.Words)
 	s.last = &pending{seg: seg, toks: toks, cands: curCands, res: res}
+	s.asksCard = d.asksCard(off)
+	if s.cardHint > 0 {
+		s.cardHint--
+	}
 	s.held = !seg.Complete && s.couldContinue(d, off)
 	if s.held {
 		s.deadline = now.Add(s.cfg.MaxHold)
