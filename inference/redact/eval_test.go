@@ -439,18 +439,47 @@ func decodeCached(ctx context.Context, p *pipeline.Pipeline, dir, key string, u 
 	return segs, f.DurationMs(), nil
 }
 
-// redactSegments redacts a recogniser's segments with a Stream as the live
-// path does, partials included.
-func redactSegments(r *Redactor, segs []pipeline.Segment, audioMs int64) (recognised, error) {
-	st, err := r.NewStream(SourceUpload, StreamConfig{})
+// askCard is the agent's question EARSHOT_EVAL_REDACT_ASKED puts before
+// every utterance.
+const askCard = "can i take the long number on the front of the card please"
+
+// redactSegments redacts a recogniser's segments with an Engagement as
+// the live path does, partials included. asked puts the agent's question
+// for the card number (as text, the agent's own channel) before them.
+func redactSegments(r *Redactor, segs []pipeline.Segment, audioMs int64, asked bool) (recognised, error) {
+	e, err := r.NewEngagement(SourceUpload, StreamConfig{})
 	if err != nil {
 		return recognised{}, err
+	}
+	const party = "customer"
+	if asked {
+		e.Final("agent", Segment{ID: 1 << 62, Text: askCard, Complete: true}, time.Now())
+	}
+	st := struct {
+		Partial func(string, []Word) Result
+		Final   func(Segment, time.Time) []Release
+		Flush   func() []Release
+	}{
+		Partial: func(text string, words []Word) Result { return e.Partial(party, text, words) },
+		Final:   func(seg Segment, now time.Time) []Release { return e.Final(party, seg, now) },
+		Flush: func() []Release {
+			var out []Release
+			for _, rel := range e.Flush() {
+				if rel.Party == party {
+					out = append(out, rel)
+				}
+			}
+			return out
+		},
 	}
 	out := recognised{audioMs: audioMs}
 	released := map[uint64]Result{}
 	var ids []uint64
 	take := func(rs []Release) {
 		for _, rel := range rs {
+			if rel.Party != party {
+				continue
+			}
 			if _, ok := released[rel.ID]; !ok {
 				ids = append(ids, rel.ID)
 			}
@@ -616,6 +645,13 @@ func TestEvalRedactRecognised(t *testing.T) {
 		}
 	}
 	cacheKey := fmt.Sprintf("%s/%v", psCfg.Search, psCfg.NumberSpans)
+	// EARSHOT_EVAL_REDACT_ASKED=1: every utterance answers the agent's
+	// question for the card number (a scenario, not the reported figure:
+	// the set's utterances carry their own context or none).
+	asked := os.Getenv("EARSHOT_EVAL_REDACT_ASKED") == "1"
+	if asked {
+		t.Logf("every utterance follows the agent's %q", askCard)
+	}
 	results := make([]recognised, len(us))
 	errs := make([]error, len(us))
 	start := time.Now()
@@ -628,7 +664,7 @@ func TestEvalRedactRecognised(t *testing.T) {
 			for i := range work {
 				segs, audioMs, err := decodeCached(context.Background(), p, cache, cacheKey, us[i], voices[i%len(voices)], dir, i)
 				if err == nil {
-					results[i], err = redactSegments(r, segs, audioMs)
+					results[i], err = redactSegments(r, segs, audioMs, asked)
 				}
 				errs[i] = err
 			}
