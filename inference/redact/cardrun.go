@@ -89,18 +89,37 @@ func (d *doc) looseRun(p int) (a, b, digits, gaps int) {
 	return a, b, digits, gaps
 }
 
-// detectLooseCards adds a card for every long number-like stretch right
-// after a card phrase (see looseRun).
-func (d *doc) detectLooseCards() {
+// stretch is a number-like stretch after a card phrase (see looseRun).
+type stretch struct{ a, b, digits, gaps int }
+
+// card reports whether the stretch is long enough to be a card.
+func (s stretch) card() bool { return s.digits >= looseDigits && s.digits+s.gaps >= looseLen }
+
+// cardStretches returns the stretches that follow the card phrases, in
+// order.
+func (d *doc) cardStretches() []stretch {
 	if d.present&cCard == 0 {
-		return
+		return nil
 	}
+	var out []stretch
 	for p := 1; p < len(d.toks); p++ {
 		if d.ctx[p]&cCard == 0 {
 			continue
 		}
-		a, b, digits, gaps := d.looseRun(p)
-		if a < 0 || digits < looseDigits || digits+gaps < looseLen || d.refNear(a, cCard) {
+		if a, b, digits, gaps := d.looseRun(p); a >= 0 {
+			out = append(out, stretch{a, b, digits, gaps})
+			p = b - 1
+		}
+	}
+	return out
+}
+
+// detectLooseCards adds a card for every long number-like stretch right
+// after a card phrase (see looseRun).
+func (d *doc) detectLooseCards() {
+	for _, st := range d.cardStretches() {
+		a, b := st.a, st.b
+		if !st.card() || d.refNear(a, cCard) {
 			continue
 		}
 		// Two cards found by the Luhn check are two numbers read one after
@@ -127,7 +146,6 @@ func (d *doc) detectLooseCards() {
 			}
 			o.a, o.b = min(o.a, a), max(o.b, b)
 		}
-		p = b - 1
 	}
 }
 
@@ -137,16 +155,10 @@ func (d *doc) detectLooseCards() {
 // it closes it (a clause end, a context phrase). The next segment may
 // carry the rest of the number.
 func (d *doc) looseOpen(off int) bool {
-	if d.present&cCard == 0 {
-		return false
-	}
 	n := len(d.toks)
-	for p := 1; p < n; p++ {
-		if d.ctx[p]&cCard == 0 {
-			continue
-		}
-		a, b, digits, gaps := d.looseRun(p)
-		if a < 0 || b <= off || n-b > looseGap || digits >= looseDigits && digits+gaps >= looseLen {
+	for _, st := range d.cardStretches() {
+		b := st.b
+		if b <= off || n-b > looseGap || st.card() {
 			continue
 		}
 		open := true
@@ -165,15 +177,9 @@ func (d *doc) looseOpen(off int) bool {
 // hypothesis of a card being read out shows none of its digits, even
 // before there are enough of them to make a card.
 func (d *doc) looseMask(off int) {
-	if d.present&cCard == 0 {
-		return
-	}
-	for p := 1; p < len(d.toks); p++ {
-		if d.ctx[p]&cCard == 0 {
-			continue
-		}
-		if a, b, _, _ := d.looseRun(p); a >= 0 && b > off {
-			d.cands = append(d.cands, cand{typ: Number, a: max(a, off), b: b, prio: prio[Number]})
+	for _, st := range d.cardStretches() {
+		if st.b > off {
+			d.cands = append(d.cands, cand{typ: Number, a: max(st.a, off), b: st.b, prio: prio[Number]})
 		}
 	}
 }
