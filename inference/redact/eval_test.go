@@ -567,8 +567,8 @@ func mapSpans(ref, hyp string, gold []evalSpan) (mapped []evalSpan, lost int) {
 
 // TestEvalRedactRecognised synthesises the spoken form of each utterance
 // with Flite (four voices in turn), recognises it with the PocketSphinx
-// pipeline on its default settings, redacts the segments with a Stream
-// as the live path does, and scores the result against the labels carried
+// pipeline on its default settings, redacts the segments with an
+// Engagement as the live path does, and scores the result against the labels carried
 // over by word alignment. Regular expressions over the same recognised
 // text are the baseline. EARSHOT_EVAL_REDACT_MAX limits the utterances.
 func TestEvalRedactRecognised(t *testing.T) {
