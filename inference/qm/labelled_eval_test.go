@@ -49,7 +49,11 @@ func evalAgreement(t *testing.T, part string) {
 				engines[a.Question] = EngineClassifier
 			}
 			if verbose && a.Engine == EngineClassifier && a.Value != e.Human[a.Question] {
-				t.Logf("%s %s: auto %s, human %s: %s", e.ID, a.Question, a.Value, e.Human[a.Question], a.Justification)
+				quote := ""
+				if len(a.Evidence) > 0 {
+					quote = e.Turns[a.Evidence[0].Seq].Text
+				}
+				t.Logf("%s %s: auto %s, human %s: %s [%s]", e.ID, a.Question, a.Value, e.Human[a.Question], a.Justification, quote)
 			}
 		}
 	}
@@ -69,3 +73,41 @@ func evalAgreement(t *testing.T, part string) {
 }
 
 func fmtKappa(k float64) string { return strconv.FormatFloat(k, 'f', 3, 64) }
+
+// TestEvalAutoQMClassifierDevSweep prints the classifier questions'
+// agreement and kappa on the development part for a small grid of
+// classifier settings: how defaultMatchConfig was chosen.
+func TestEvalAutoQMClassifierDevSweep(t *testing.T) {
+	sc, all := loadLabelled(t)
+	set := splitLabelled(t, all, partDev)
+	for _, v := range []struct{ others, mood bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		for _, cw := range []float64{0.5, 1} {
+			for _, th := range []float64{0.1, 0.2, 0.3, 0.4} {
+				ev, err := NewEvaluator(DefaultEvaluatorConfig(), nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev.match.CharWeight, ev.match.Threshold = cw, th
+				ev.match.Others, ev.match.Mood = v.others, v.mood
+				auto, human := map[string][]string{}, map[string][]string{}
+				for _, e := range set {
+					f := &Facts{Engagement: e.ID, Channel: e.Channel, Turns: e.Turns}
+					for _, q := range sc.Questions() {
+						if q.Engine != EngineClassifier {
+							continue
+						}
+						a := ev.classifierAnswer(sc, q, f)
+						auto[q.ID] = append(auto[q.ID], a.Value)
+						human[q.ID] = append(human[q.ID], e.Human[q.ID])
+					}
+				}
+				line := ""
+				for _, q := range []string{"empathy", "resolution"} {
+					po, k, _ := Kappa(auto[q], human[q])
+					line += " " + q + " " + strconv.FormatFloat(po, 'f', 3, 64) + "/" + fmtKappa(k)
+				}
+				t.Logf("others %v mood %v char weight %.1f threshold %.1f:%s", v.others, v.mood, cw, th, line)
+			}
+		}
+	}
+}
