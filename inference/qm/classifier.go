@@ -54,8 +54,51 @@ var interrogative = map[string]bool{"what": true, "whats": true, "which": true, 
 	"where": true, "why": true, "how": true, "can": true, "could": true, "would": true, "will": true, "shall": true,
 	"may": true, "do": true, "does": true, "did": true, "is": true, "are": true, "have": true, "has": true}
 
-// termVec is a sparse L2-normalised vector keyed by term.
-type termVec map[string]float64
+// termVec is a sparse L2-normalised vector keyed by term (termKey).
+type termVec map[uint64]float64
+
+// A term's key is a 64-bit FNV-1a hash of its text, shifted left by one;
+// the low bit marks the character block.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hashTerm(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func wordKey(ws ...string) uint64 {
+	h := uint64(fnvOffset)
+	for i, w := range ws {
+		if i > 0 {
+			h = hashTerm(h, " ")
+		}
+		h = hashTerm(h, w)
+	}
+	return h << 1
+}
+
+func charKey(rs []rune) uint64 {
+	h := uint64(fnvOffset)
+	for _, r := range rs {
+		h ^= uint64(r)
+		h *= fnvPrime
+	}
+	return h<<1 | 1
+}
+
+func isChar(k uint64) bool { return k&1 == 1 }
+
+// The mood terms (no token has angle brackets).
+var (
+	moodAsk  = wordKey("<ask>")
+	moodTell = wordKey("<tell>")
+)
 
 func (a termVec) dot(b termVec) float64 {
 	if len(b) < len(a) {
@@ -72,7 +115,7 @@ func (a termVec) dot(b termVec) float64 {
 // safe for concurrent use.
 type exampleMatcher struct {
 	cfg     matchConfig
-	idf     map[string]float64
+	idf     map[uint64]float64
 	unseen  float64 // the IDF of a term no example has
 	yes, no []termVec
 	yesText []string
@@ -82,8 +125,8 @@ type exampleMatcher struct {
 // examples themselves: a term in many examples (of either answer) says
 // little about which answer a sentence resembles.
 func newExampleMatcher(cfg matchConfig, yes, no, others []string) *exampleMatcher {
-	m := &exampleMatcher{cfg: cfg, idf: map[string]float64{}, yesText: yes}
-	df := map[string]int{}
+	m := &exampleMatcher{cfg: cfg, idf: map[uint64]float64{}, yesText: yes}
+	df := map[uint64]int{}
 	if cfg.Others {
 		no = append(append([]string{}, no...), others...)
 	}
@@ -107,27 +150,28 @@ func newExampleMatcher(cfg matchConfig, yes, no, others []string) *exampleMatche
 	return m
 }
 
-// rawTerms returns the term counts of text, prefixed by block ("w:" for
-// content words and word pairs, "c:" for character n-grams).
-func (m *exampleMatcher) rawTerms(text string) map[string]float64 {
+// rawTerms returns the term counts of text: content words and word pairs,
+// character n-grams (marked, see charKey) and the mood.
+func (m *exampleMatcher) rawTerms(text string) map[uint64]float64 {
 	toks := textclass.Tokens(text)
-	out := map[string]float64{}
+	out := make(map[uint64]float64, 16*len(toks))
 	prev := ""
+	var rs []rune
 	for _, t := range toks {
 		if textclass.IsStopword(t) {
 			prev = ""
 			continue
 		}
-		out["w:"+t]++
+		out[wordKey(t)]++
 		if prev != "" {
-			out["w:"+prev+" "+t]++
+			out[wordKey(prev, t)]++
 		}
 		prev = t
 		if m.cfg.CharMax > 0 {
-			rs := []rune(" " + t + " ")
+			rs = append(append(append(rs[:0], ' '), []rune(t)...), ' ')
 			for n := m.cfg.CharMin; n <= m.cfg.CharMax && n <= len(rs); n++ {
 				for i := 0; i+n <= len(rs); i++ {
-					out["c:"+string(rs[i:i+n])]++
+					out[charKey(rs[i:i+n])]++
 				}
 			}
 		}
@@ -136,9 +180,9 @@ func (m *exampleMatcher) rawTerms(text string) map[string]float64 {
 	// ("Right.") is like no example.
 	if m.cfg.Mood && len(out) > 0 {
 		if strings.HasSuffix(strings.TrimSpace(text), "?") || interrogative[toks[0]] {
-			out["w:<ask>"]++
+			out[moodAsk]++
 		} else {
-			out["w:<tell>"]++
+			out[moodTell]++
 		}
 	}
 	return out
@@ -149,28 +193,29 @@ func (m *exampleMatcher) rawTerms(text string) map[string]float64 {
 // normalised. Terms no example has count with the highest IDF, so a
 // sentence mostly about other things stays far from every example.
 func (m *exampleMatcher) vector(text string) termVec {
-	v := termVec{}
+	raw := m.rawTerms(text)
+	v := make(termVec, len(raw))
 	var nw, nc float64
-	for k, c := range m.rawTerms(text) {
+	for k, c := range raw {
 		idf, ok := m.idf[k]
 		if !ok {
 			idf = m.unseen
 		}
 		x := (1 + math.Log(c)) * idf
 		v[k] = x
-		if k[0] == 'w' {
-			nw += x * x
-		} else {
+		if isChar(k) {
 			nc += x * x
+		} else {
+			nw += x * x
 		}
 	}
 	nw, nc = math.Sqrt(nw), math.Sqrt(nc)
 	var norm float64
 	for k, x := range v {
 		switch {
-		case k[0] == 'w' && nw > 0:
+		case !isChar(k) && nw > 0:
 			x /= nw
-		case k[0] == 'c' && nc > 0:
+		case isChar(k) && nc > 0:
 			x = x / nc * m.cfg.CharWeight
 		}
 		v[k] = x

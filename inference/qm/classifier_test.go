@@ -64,7 +64,7 @@ func TestSentenceMood(t *testing.T) {
 	m := newExampleMatcher(defaultMatchConfig(), []string{"a b"}, []string{"c d"}, nil)
 	for text, ask := range map[string]bool{"Which card is it?": true, "could you spell that": true, "I've sent it.": false, "The card is here": false} {
 		terms := m.rawTerms(text)
-		if (terms["w:<ask>"] > 0) != ask || (terms["w:<tell>"] > 0) == ask {
+		if (terms[moodAsk] > 0) != ask || (terms[moodTell] > 0) == ask {
 			t.Errorf("%q: terms %v, want ask %v", text, terms, ask)
 		}
 	}

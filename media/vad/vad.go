@@ -107,6 +107,7 @@ type Detector struct {
 	offset                int64     // sample index of pending[0]
 	floor                 float64   // noise floor, dB
 	levels                []float64 // recent frame levels, dB
+	hlevels               []float64 // recent frame levels of the first difference (a high-pass), dB
 	inRegion              bool
 	onset, silent, region int // frame counts
 	onsetBuf              []int16
@@ -114,6 +115,8 @@ type Detector struct {
 	regionStart           int64     // sample index of the open region's first levelled frame
 	regionOffset          int64     // sample index of the open region's first sample (its first Audio's Offset)
 	regionLv              []float64 // levels of the open region's frames, pre-roll included
+	regionHv              []float64 // their high-pass levels
+	last                  int16     // the previous frame's last sample
 }
 
 // New returns a detector for mono PCM at rate Hz.
@@ -169,8 +172,28 @@ func levelDB(f []int16) float64 {
 	return 10*math.Log10(e+1e-9) - 90.309 // dBFS (20*log10(32768) = 90.309)
 }
 
+// diffLevelDB is the level of the first difference of f (prev is the
+// sample before it): a high-pass that keeps the soft fricatives ("s",
+// "f", "th") whose energy is too small to raise the frame's level.
+func diffLevelDB(f []int16, prev int16) float64 {
+	var e float64
+	for _, v := range f {
+		x := float64(v) - float64(prev)
+		e += x * x
+		prev = v
+	}
+	e /= float64(len(f))
+	return 10*math.Log10(e+1e-9) - 90.309
+}
+
 func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 	lvl := levelDB(f)
+	hlvl := diffLevelDB(f, d.last)
+	d.last = f[len(f)-1]
+	d.hlevels = append(d.hlevels, hlvl)
+	if n := floorWindowMs / d.cfg.FrameMs; len(d.hlevels) > n {
+		d.hlevels = d.hlevels[len(d.hlevels)-n:]
+	}
 	// Noise floor by minimum statistics: the quietest frame of the last
 	// floorWindow. Speech has pauses, so the minimum tracks the line noise
 	// and follows it up or down within the window.
@@ -202,6 +225,7 @@ func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 				n := min(len(buf)/d.frame, len(d.levels))
 				d.regionStart = off + int64(len(f)) - int64(n*d.frame)
 				d.regionLv = append(d.regionLv[:0], d.levels[len(d.levels)-n:]...)
+				d.regionHv = append(d.regionHv[:0], d.hlevels[len(d.hlevels)-n:]...)
 				d.pre = d.pre[:0]
 				d.onset = 0
 				d.onsetBuf = d.onsetBuf[:0]
@@ -220,6 +244,7 @@ func (d *Detector) frameEvent(ev []Event, f []int16, off int64) []Event {
 	}
 	ev = append(ev, Event{Kind: Audio, PCM: append([]int16(nil), f...), Offset: off})
 	d.regionLv = append(d.regionLv, lvl)
+	d.regionHv = append(d.regionHv, hlvl)
 	d.region++
 	if speech {
 		d.silent = 0
@@ -263,27 +288,32 @@ const digitalSilenceDB = -90
 // background, and the background counts as speech): the first and last
 // frames more than edgeMarginDB above the region's quiet (the 10th
 // percentile of its frames' levels, pre-roll and hangover included,
-// digital silence left out),
-// within the detector's speech frames.
+// digital silence left out) in level or in high-pass level (a soft
+// fricative ending a word, the "s" of "was", barely raises a frame's
+// level but does its high-pass level; over mu-law, whose quantisation
+// lifts the quiet, the level alone cut such endings by ~300 ms), within
+// the detector's speech frames.
 func (d *Detector) speechEdges() (from, to int64) {
 	from, to = d.speechFrom, d.speechTo
 	if len(d.regionLv) == 0 {
 		return from, to
 	}
-	var heard []float64 // frames that are not digital silence
-	for _, l := range d.regionLv {
+	var heard, heardH []float64 // frames that are not digital silence
+	for i, l := range d.regionLv {
 		if l > digitalSilenceDB {
 			heard = append(heard, l)
+			heardH = append(heardH, d.regionHv[i])
 		}
 	}
 	if len(heard) == 0 {
 		return from, to
 	}
 	slices.Sort(heard)
-	quiet := heard[len(heard)/10]
+	slices.Sort(heardH)
+	quiet, quietH := heard[len(heard)/10], heardH[len(heardH)/10]
 	first, last := -1, -1
 	for i, l := range d.regionLv {
-		if l > quiet+edgeMarginDB && l > d.cfg.MinLevelDB {
+		if (l > quiet+edgeMarginDB || d.regionHv[i] > quietH+edgeMarginDB) && l > d.cfg.MinLevelDB {
 			if first < 0 {
 				first = i
 			}
