@@ -1,8 +1,10 @@
 package qm
 
 import (
+	"hash/maphash"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/earshot/earshot/inference/builtin/textclass"
 )
@@ -57,39 +59,29 @@ var interrogative = map[string]bool{"what": true, "whats": true, "which": true, 
 // termVec is a sparse L2-normalised vector keyed by term (termKey).
 type termVec map[uint64]float64
 
-// A term's key is a 64-bit FNV-1a hash of its text, shifted left by one;
-// the low bit marks the character block.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func hashTerm(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
-	return h
-}
+// A term's key is a hash of its text (seeded per process: vectors live in
+// memory only), shifted left by one; the low bit marks the character
+// block.
+var termSeed = maphash.MakeSeed()
 
 func wordKey(ws ...string) uint64 {
-	h := uint64(fnvOffset)
+	var h maphash.Hash
+	h.SetSeed(termSeed)
 	for i, w := range ws {
 		if i > 0 {
-			h = hashTerm(h, " ")
+			h.WriteByte(' ')
 		}
-		h = hashTerm(h, w)
+		h.WriteString(w)
 	}
-	return h << 1
+	return h.Sum64() << 1
 }
 
-func charKey(rs []rune) uint64 {
-	h := uint64(fnvOffset)
+func charKey(buf []byte, rs []rune) uint64 {
+	buf = buf[:0]
 	for _, r := range rs {
-		h ^= uint64(r)
-		h *= fnvPrime
+		buf = utf8.AppendRune(buf, r)
 	}
-	return h<<1 | 1
+	return maphash.Bytes(termSeed, buf)<<1 | 1
 }
 
 func isChar(k uint64) bool { return k&1 == 1 }
@@ -157,6 +149,7 @@ func (m *exampleMatcher) rawTerms(text string) map[uint64]float64 {
 	out := make(map[uint64]float64, 16*len(toks))
 	prev := ""
 	var rs []rune
+	buf := make([]byte, 0, 32)
 	for _, t := range toks {
 		if textclass.IsStopword(t) {
 			prev = ""
@@ -171,7 +164,7 @@ func (m *exampleMatcher) rawTerms(text string) map[uint64]float64 {
 			rs = append(append(append(rs[:0], ' '), []rune(t)...), ' ')
 			for n := m.cfg.CharMin; n <= m.cfg.CharMax && n <= len(rs); n++ {
 				for i := 0; i+n <= len(rs); i++ {
-					out[charKey(rs[i:i+n])]++
+					out[charKey(buf, rs[i:i+n])]++
 				}
 			}
 		}
