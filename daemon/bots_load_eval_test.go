@@ -34,6 +34,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -41,8 +42,10 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,6 +156,81 @@ func openAll(t *testing.T, n int, open func(i int) error) time.Duration {
 	return time.Since(start)
 }
 
+// histogram is one Prometheus histogram read from /metrics: cumulative
+// counts by upper bound, its count and sum.
+type histogram struct {
+	le       []float64
+	cum      []float64
+	count    float64
+	sum      float64
+	observed bool
+}
+
+// scrapeHistograms reads the named histograms (without labels) from the
+// daemon's /metrics.
+func scrapeHistograms(t *testing.T, td *testDaemon, names ...string) map[string]*histogram {
+	t.Helper()
+	_, body := td.call(t, "", "GET", "/metrics", nil)
+	out := map[string]*histogram{}
+	for _, n := range names {
+		out[n] = &histogram{}
+	}
+	for _, l := range strings.Split(string(body), "\n") {
+		sp := strings.LastIndexByte(l, ' ')
+		if sp < 0 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(l[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		key := l[:sp]
+		for n, h := range out {
+			switch {
+			case strings.HasPrefix(key, n+`_bucket{le="`):
+				le, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(key, n+`_bucket{le="`), `"}`), 64)
+				if err == nil {
+					h.le, h.cum = append(h.le, le), append(h.cum, v)
+				}
+			case key == n+"_count":
+				h.count, h.observed = v, true
+			case key == n+"_sum":
+				h.sum = v
+			}
+		}
+	}
+	return out
+}
+
+// since returns what h observed after before.
+func (h *histogram) since(before *histogram) *histogram {
+	d := &histogram{le: h.le, cum: slices.Clone(h.cum), count: h.count - before.count, sum: h.sum - before.sum, observed: h.observed}
+	for i := range d.cum {
+		if i < len(before.cum) {
+			d.cum[i] -= before.cum[i]
+		}
+	}
+	return d
+}
+
+// quantile is the upper bound of the bucket holding quantile q (+Inf
+// beyond the last bound).
+func (h *histogram) quantile(q float64) float64 {
+	for i, c := range h.cum {
+		if c >= q*h.count {
+			return h.le[i]
+		}
+	}
+	return math.Inf(1)
+}
+
+func (h *histogram) String() string {
+	if !h.observed || h.count == 0 {
+		return "none observed"
+	}
+	return fmt.Sprintf("%.0f observed, mean %.4g, p50 <= %g, p99 <= %g", h.count, h.sum/h.count, h.quantile(0.5), h.quantile(0.99))
+}
+
 func TestEvalBotWidgetSessions(t *testing.T) {
 	idle := envInt("EARSHOT_BOT_IDLE", 1000)
 	active := envInt("EARSHOT_BOT_ACTIVE", 200)
@@ -190,7 +268,17 @@ func TestEvalBotWidgetSessions(t *testing.T) {
 	t.Logf("peer: %d bare WebSocket connections: heap %.1f kB and %.1f goroutines per connection (client and server)",
 		idle, perBare/1024, float64(g1-g0)/float64(idle))
 
-	env := startBotEnv(t, func(c *Config) { c.Engagements.MaxLive = idle + active + 64 })
+	env := startBotEnv(t, func(c *Config) {
+		// The widget's conversations are one source, and a source gets
+		// three quarters of max_live (hub.DefaultLimit).
+		c.Engagements.MaxLive = (idle+active)*4/3 + 64
+		// EARSHOT_BOT_COMMIT_DELAY_MS sets the store's group-commit
+		// linger (store.GroupCommitConfig.MaxDelay) to compare with
+		// the default.
+		if ms, err := strconv.Atoi(os.Getenv("EARSHOT_BOT_COMMIT_DELAY_MS")); err == nil && ms >= 0 {
+			c.Store.GroupCommit.MaxDelay = time.Duration(ms) * time.Millisecond
+		}
+	})
 	td := env.td
 	b, err := td.store.Bot("card-services")
 	if err != nil {
@@ -232,8 +320,30 @@ func TestEvalBotWidgetSessions(t *testing.T) {
 		idle, took.Round(time.Millisecond), float64(idle)/took.Seconds(), perSession/1024, float64(g3-g2)/float64(idle), perSession/perBare)
 
 	openAll(t, active, func(i int) error { return open(idle + i) })
+	t.Logf("store group-commit linger (max_delay) %v", td.cfg.Store.GroupCommit.MaxDelay)
 
 	// The active sessions: a fees question every period for the run.
+	// EARSHOT_BOT_CPUPROFILE names a file for a CPU profile of this phase
+	// alone; the phase's start and end are logged (UTC) so that system
+	// traces (fdatasync counts) can be cut to it.
+	if p := os.Getenv("EARSHOT_BOT_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	t.Logf("active phase from %s", time.Now().UTC().Format("15:04:05.000000"))
+	// Where the time goes: the store's group commits (fsync included), a
+	// final segment's wait from reaching the hub to its commit, and the
+	// bot's own turn.
+	phaseMetrics := []string{"earshot_store_segment_commit_seconds", "earshot_store_segment_batch_size",
+		"earshot_engagements_segment_commit_seconds", "earshot_bot_turn_seconds"}
+	before := scrapeHistograms(t, td, phaseMetrics...)
 	questions := []string{"what fees do you charge abroad?", "is there a fee for using my card abroad",
 		"how much does a replacement card cost", "are there charges for cash withdrawals"}
 	var (
@@ -278,6 +388,15 @@ func TestEvalBotWidgetSessions(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	t.Logf("active phase to %s", time.Now().UTC().Format("15:04:05.000000"))
+	after := scrapeHistograms(t, td, phaseMetrics...)
+	for _, n := range phaseMetrics {
+		t.Logf("active phase, %s: %v", n, after[n].since(before[n]))
+	}
+	if c := after[phaseMetrics[0]].since(before[phaseMetrics[0]]); len(lat) > 0 {
+		// Each question is two segments (the customer's and the bot's).
+		t.Logf("active phase: %.0f group commits for %d segments (%.2f commits per segment)", c.count, 2*len(lat), c.count/float64(2*len(lat)))
+	}
 	if len(lat) == 0 {
 		t.Fatal("no answers")
 	}
