@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/earshot/earshot/inference/bot"
 	"github.com/earshot/earshot/store"
 )
 
@@ -158,13 +161,13 @@ func TestVoiceConfigYAML(t *testing.T) {
 	}
 	v := cfg.Media.Voice
 	if v.TransferTargets["cards"] != "sip:cards@pbx.example.com" || v.EndOfTurn != 500*time.Millisecond || v.NoInputRetries != 1 ||
-		v.NoInput != 6*time.Second || !v.BargeIn {
+		v.NoInput != 6*time.Second || !v.BargeIn || v.Recognizer != voiceRecognizerFast || v.WarmCalls != 2 {
 		t.Errorf("voice config %+v, want the keys given over the defaults", v)
 	}
 	if err := v.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
-	for _, bad := range []string{"transfer_targets: {cards: 'pbx cards'}", "end_of_turn: 20s", "max_digits: 0"} {
+	for _, bad := range []string{"transfer_targets: {cards: 'pbx cards'}", "end_of_turn: 20s", "max_digits: 0", "recognizer: slow", "warm_calls: -1"} {
 		cfg := DefaultConfig(false)
 		err := ParseConfig([]byte("media:\n  voice:\n    "+bad+"\n"), &cfg)
 		if err == nil {
@@ -172,6 +175,51 @@ func TestVoiceConfigYAML(t *testing.T) {
 		}
 		if name, _, _ := strings.Cut(bad, ":"); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: err = %v, want one naming %s", bad, err, name)
+		}
+	}
+}
+
+// TestVoiceEarlyPolicy: a partial hypothesis is acted on only when that
+// is safe: a request for a person at any step, or a flow intent read with
+// high confidence at a step waiting for an intent; never a knowledge-base
+// question (the rest of it is still to come) nor a slot's answer.
+func TestVoiceEarlyPolicy(t *testing.T) {
+	raw, err := os.ReadFile("../inference/bot/testdata/card-services.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := bot.Decode(raw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := bot.Env{QueueExists: func(string) bool { return true }, CheckSkill: func(context.Context, string, string) error { return nil }}
+	e, _, err := bot.NewEngine(t.Context(), bot.DefaultConfig(), def, 1, env, bot.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := e.NewSession("e1", time.Now())
+	collecting := e.NewSession("e2", time.Now())
+	collecting.Handle(t.Context(), bot.Input{Text: "I lost my card"})
+	if _, _, _, ok := collecting.Asking(); !ok {
+		t.Fatal("the lost-card flow asks for no slot")
+	}
+	tests := []struct {
+		s    *bot.Session
+		text string
+		want bool
+	}{
+		{idle, "I want to speak to an agent", true},
+		{collecting, "can I talk to a real person", true},
+		{idle, "my card was stolen", true},
+		{idle, "what fees do you charge", false}, // a knowledge-base answer
+		{idle, "the weather tomorrow", false},    // out of scope
+		{collecting, "four three two one", false},
+		{collecting, "my card was stolen", false}, // waiting for a slot, not an intent
+	}
+	for _, tc := range tests {
+		p := tc.s.Peek(tc.text)
+		if got := early(p); got != tc.want {
+			t.Errorf("early(%q) = %v, want %v (peek %+v, intent %+v)", tc.text, got, tc.want, p, p.Intent)
 		}
 	}
 }

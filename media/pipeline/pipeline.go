@@ -184,6 +184,10 @@ type OpenOptions struct {
 	// (stt.StreamOptions.Profile): the engagement's queue, which picks its
 	// engine and domain language model.
 	Profile string
+	// Engine is handed to the recogniser of every party
+	// (stt.StreamOptions.Engine): a router's engine for the engagement
+	// in place of its profile's; "" for the profile's.
+	Engine string
 	// OnSpeechStart, when set, is called from a party's worker as soon as
 	// the voice activity detector opens a speech region (before any
 	// recognition): a voice bot stops its prompt on it (barge-in). It must
@@ -323,7 +327,7 @@ func (e *Engagement) AddParty(opts PartyOptions) (*Party, error) {
 	if opts.Channel >= dec.Channels() {
 		return nil, fmt.Errorf("pipeline: party %q: channel %d of a %d-channel stream", opts.Name, opts.Channel, dec.Channels())
 	}
-	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000, Profile: e.opts.Profile})
+	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000, Profile: e.opts.Profile, Engine: e.opts.Engine})
 	if err != nil {
 		if errors.Is(err, stt.ErrBusy) {
 			e.p.m.refused.WithLabelValues("recognizer").Inc()

@@ -18,6 +18,7 @@ import (
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/tts"
 	"github.com/earshot/earshot/media/tts/flite"
 	"github.com/earshot/earshot/media/voice"
@@ -104,13 +105,21 @@ type botOpener struct {
 	m     *voice.Metrics
 	brain func(call voice.Call) voice.Brain
 	debug func(string)
+	// static marks the prompts the synthesiser may cache (nil: none).
+	static func(string) bool
 
 	mu    sync.Mutex
 	calls []*botEngagement
 }
 
 func newBotOpener(t *testing.T, synth tts.Engine, cfg voice.Config, brain func(voice.Call) voice.Brain) *botOpener {
-	p, err := pipeline.New(pipeline.DefaultConfig(), nil, prometheus.NewRegistry(), engine)
+	return newBotOpenerWith(t, engine, pipeline.DefaultConfig(), synth, cfg, brain)
+}
+
+// newBotOpenerWith runs the calls on recogniser rec through a pipeline
+// configured with pcfg.
+func newBotOpenerWith(t *testing.T, rec stt.Engine, pcfg pipeline.Config, synth tts.Engine, cfg voice.Config, brain func(voice.Call) voice.Brain) *botOpener {
+	p, err := pipeline.New(pcfg, nil, prometheus.NewRegistry(), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +177,7 @@ func (o *botOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engage
 	if err != nil {
 		return nil, err
 	}
-	conv, err = voice.Start(context.Background(), o.cfg, call, voice.Deps{Brain: o.brain(call), TTS: o.synth, Transcript: be.said, Metrics: o.m})
+	conv, err = voice.Start(context.Background(), o.cfg, call, voice.Deps{Brain: o.brain(call), TTS: o.synth, Transcript: be.said, Metrics: o.m, Static: o.static})
 	if err != nil {
 		pe.Close()
 		return nil, err

@@ -172,6 +172,11 @@ type Deps struct {
 	Transcript Transcript
 	Metrics    *Metrics // nil: not counted
 	Logger     *slog.Logger
+	// Static reports whether a prompt's text is fixed in the bot's
+	// definition (nil: none is): its audio may be served from the
+	// synthesiser's cache (see Warm). Prompts that carry customer data
+	// must never be reported static.
+	Static func(text string) bool
 }
 
 // Conversation is one bot call's turn-taking: it greets, listens to the
@@ -299,8 +304,13 @@ type state struct {
 	digitT   *time.Timer
 	// thinking: the Brain is answering; nothing else is asked meanwhile.
 	thinking bool
-	// early: a partial was offered to the Brain for this turn.
-	early      bool
+	// early: a partial was offered to the Brain for this turn; pending
+	// is the Brain's early answer, held until the caller's turn ends.
+	early   bool
+	pending *Reply
+	// turnEnded: the caller's turn ended while the Brain was thinking;
+	// it is answered when the Brain's reply comes.
+	turnEnded  bool
 	digits     *DigitSpec
 	keyed      []byte
 	lastPrompt []string
@@ -368,17 +378,49 @@ func (c *Conversation) run() {
 			}
 		}()
 	}
-	// endTurn hands the caller's turn to the Brain.
+	// answer acts on the Brain's reply to a turn that ended at turnEnd.
+	answer := func(r Reply, turnEnd time.Time) {
+		if r.Digits != nil {
+			st.digits = r.Digits
+		} else if len(r.Say) > 0 {
+			st.digits = nil
+		}
+		if len(r.Say) > 0 {
+			st.lastPrompt = r.Say
+		}
+		if r.Handover != nil || r.End != "" {
+			st.finishing = true
+		}
+		if st.playing != nil {
+			st.playing.cancel()
+			c.call.Leg.Clear()
+		}
+		speak(r, turnEnd)
+	}
+	// endTurn hands the caller's turn to the Brain, or speaks the answer
+	// the Brain gave early.
 	endTurn := func() {
 		stopTimer(&st.turnAt)
 		stopTimer(&st.noInput)
+		if st.thinking && !st.finishing {
+			st.turnEnded = true
+			return
+		}
 		text := strings.TrimSpace(strings.Join(st.heard, " "))
-		st.heard, st.partial, st.early = nil, "", false
-		if text == "" || st.thinking || st.finishing {
+		pending := st.pending
+		st.heard, st.partial, st.early, st.pending, st.turnEnded = nil, "", false, nil, false
+		if st.finishing || text == "" && pending == nil {
 			return
 		}
 		st.noInputs = 0
 		c.m.turns.WithLabelValues(c.call.Source, string(InputSpeech)).Inc()
+		if pending != nil {
+			// The Brain acted on the caller's words before the turn ended;
+			// the rest of the turn is the answer's, not a new input.
+			c.m.early.WithLabelValues(c.call.Source).Inc()
+			answer(*pending, st.lastEnd)
+			return
+		}
 		ask(&Input{Kind: InputSpeech, Text: text, At: st.lastEnd}, st.lastEnd)
 	}
 	endDigits := func() {
@@ -508,37 +550,20 @@ func (c *Conversation) run() {
 				st.thinking = false
 				r := ev.reply
 				if ev.early {
-					if r.Defer || len(r.Say) == 0 && r.Handover == nil && r.End == "" {
-						// Nothing safe to do early; a turn that ended while
-						// the Brain was thinking is answered now.
-						if !st.speaking && len(st.heard) > 0 && st.turnAt == nil {
-							endTurn()
-						}
-						continue
+					if !r.Defer && (len(r.Say) > 0 || r.Handover != nil || r.End != "") {
+						// Acted on early: the answer is held until the
+						// caller's turn ends (speaking it now would talk
+						// over them), then spoken at once.
+						st.pending = &r
 					}
-					// Acted on early: the rest of the caller's turn is the
-					// answer's, not a new input.
-					st.heard, st.partial = nil, ""
-					stopTimer(&st.turnAt)
+					if st.turnEnded {
+						endTurn()
+					}
+					continue
 				}
-				if r.Digits != nil {
-					st.digits = r.Digits
-				} else if len(r.Say) > 0 {
-					st.digits = nil
-				}
-				if len(r.Say) > 0 {
-					st.lastPrompt = r.Say
-				}
-				if r.Handover != nil || r.End != "" {
-					st.finishing = true
-				}
-				if st.playing != nil {
-					st.playing.cancel()
-					c.call.Leg.Clear()
-				}
-				speak(r, ev.heard.End)
+				answer(r, ev.heard.End)
 				// A turn the caller finished while the Brain was thinking.
-				if !st.finishing && !st.speaking && len(st.heard) > 0 && st.turnAt == nil {
+				if st.turnEnded {
 					endTurn()
 				}
 			case evPlayed:
@@ -608,8 +633,9 @@ func (c *Conversation) play(ctx context.Context, p *playback) error {
 			text = text[:c.cfg.MaxPromptChars]
 		}
 		var start time.Time
+		static := c.d.Static != nil && c.d.Static(text)
 		for _, chunk := range Chunks(text, c.cfg.ChunkChars) {
-			err := c.d.TTS.Synthesize(ctx, tts.Request{Text: chunk, Voice: c.cfg.Voice, Lang: c.cfg.Lang, Rate: synthRate(rate)},
+			err := c.d.TTS.Synthesize(ctx, tts.Request{Text: chunk, Voice: c.cfg.Voice, Lang: c.cfg.Lang, Rate: synthRate(rate), Static: static},
 				func(pcm []int16) error {
 					if rate != synthRate(rate) {
 						pcm = resample(pcm, synthRate(rate), rate)
