@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"slices"
 	"net/netip"
 	"strings"
 	"sync"
@@ -669,6 +670,73 @@ func TestBotBargeIn(t *testing.T) {
 		t.Errorf("barge-ins counted %v, want at least 1", v)
 	}
 	botHangUp(t, e, u, "barge@test", tag)
+}
+
+// earlyBrain acts on the first partial hypothesis of a turn (as a bot
+// does for a request it is sure of) and records what it heard.
+type earlyBrain struct {
+	mu  sync.Mutex
+	ins []voice.Input
+}
+
+func (b *earlyBrain) Greet(context.Context) voice.Reply { return voice.Reply{Say: []string{"Hello."}} }
+
+func (b *earlyBrain) Hear(_ context.Context, in voice.Input) voice.Reply {
+	b.mu.Lock()
+	b.ins = append(b.ins, in)
+	b.mu.Unlock()
+	if in.Partial {
+		return voice.Reply{Say: []string{accountPrompt}}
+	}
+	return voice.Reply{Say: []string{goodbyePrompt}}
+}
+
+func (b *earlyBrain) heard() []voice.Input {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.ins)
+}
+
+// TestBotEarlyAnswer: with early intent on, a Brain that acts on a partial
+// hypothesis has its answer held until the caller's turn has ended (not
+// spoken over the caller, not cut by their own speech), then spoken; the
+// rest of the caller's turn is not asked about again.
+func TestBotEarlyAnswer(t *testing.T) {
+	cfg := botConfig()
+	cfg.EarlyIntent = true
+	brain := &earlyBrain{}
+	e, o := botEnv(t, cfg, func(voice.Call) voice.Brain { return brain })
+	u := newUAC(t, e.srv.UDPAddr())
+	c := newCaller(t)
+	res := botInvite(t, u, "early@test", c.snd.port(), "0 101")
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	c.start(t, e.streamPort(t, "early@test", "index:0"))
+	c.waitTalk(t, 0, 400*time.Millisecond)
+	_, speech, _ := speechULaw(t, "0880")
+	n := len(c.received())
+	c.say(t, speech)
+	c.mu.Lock()
+	spoke := c.spoke
+	c.mu.Unlock()
+	answer := c.waitTalk(t, n, 600*time.Millisecond)
+	if first := answer[0].at; first.Before(spoke) {
+		t.Errorf("the answer started %s before the caller's last frame was sent", spoke.Sub(first))
+	}
+	saidWell(t, "early answer", accountPrompt, answer)
+	ins := brain.heard()
+	if len(ins) != 1 || !ins[0].Partial || ins[0].Text == "" {
+		t.Errorf("the brain heard %+v, want the one partial hypothesis it acted on", ins)
+	}
+	if v := testutil.ToFloat64(o.m.Early(Source)); v != 1 {
+		t.Errorf("early answers counted %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(o.m.BargeIns(Source)); v != 0 {
+		t.Errorf("barge-ins counted %v, want none (the caller's own turn must not cut its answer)", v)
+	}
+	botHangUp(t, e, u, "early@test", tag)
 }
 
 // TestBotNoInput: a caller who never speaks hears the greeting, one
