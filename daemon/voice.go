@@ -43,9 +43,20 @@ type VoiceConfig struct {
 	// (each holds a decoder, about 90 MB); 0 makes them on the first calls,
 	// which then answer their first turn late. The bots' fixed prompts are
 	// synthesised ahead at start and at publish either way.
-	WarmCalls    int `yaml:"warm_calls"`
+	WarmCalls int `yaml:"warm_calls"`
+	// MaxCalls bounds the bot calls open at once (all sources). Bot calls
+	// do not count against media.pipeline.max_engagements: one recognised
+	// party each, and with the fast recogniser a fraction of a listened
+	// call's CPU; the pipeline's backlog check still refuses them when
+	// recognition falls behind.
+	MaxCalls     int `yaml:"max_calls"`
 	voice.Config `yaml:",inline"`
 }
+
+// DefaultMaxBotCalls is media.voice.max_calls by default: the bot calls
+// a 2-core machine holds in real time with the fast recogniser (see
+// TestEvalBotLatency in media/sip and the note in README's voice section).
+const DefaultMaxBotCalls = 8
 
 // Recognisers of bot calls (media.voice.recognizer).
 const (
@@ -55,7 +66,7 @@ const (
 
 // DefaultVoiceConfig returns the defaults.
 func DefaultVoiceConfig() VoiceConfig {
-	return VoiceConfig{Recognizer: voiceRecognizerFast, WarmCalls: 2, Config: voice.DefaultConfig()}
+	return VoiceConfig{Recognizer: voiceRecognizerFast, WarmCalls: 2, MaxCalls: DefaultMaxBotCalls, Config: voice.DefaultConfig()}
 }
 
 // UnmarshalYAML decodes a present section over the defaults.
@@ -83,6 +94,9 @@ func (c VoiceConfig) Validate() error {
 	}
 	if c.WarmCalls < 0 || c.WarmCalls > 64 {
 		return fmt.Errorf("voice: warm_calls must be within 0-64, got %d", c.WarmCalls)
+	}
+	if c.MaxCalls < 1 || c.MaxCalls > 1000 {
+		return fmt.Errorf("voice: max_calls must be within 1-1000, got %d", c.MaxCalls)
 	}
 	return c.Config.Validate()
 }
@@ -155,7 +169,12 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 	if err != nil {
 		return nil, &voiceStatusError{503, err.Error()}
 	}
-	vc := &voiceCall{}
+	if max := int64(d.cfg.Media.Voice.MaxCalls); o.m.voiceCalls.Add(1) > max {
+		o.m.voiceCalls.Add(-1)
+		o.m.voiceMetrics.Refused(call.Source, "max_calls")
+		return nil, busyError{fmt.Errorf("voice: %d bot calls are open (media.voice.max_calls)", max)}
+	}
+	vc := &voiceCall{release: func() { o.m.voiceCalls.Add(-1) }}
 	params := map[string]string{"queue": def.Queue, "direction": "inbound"}
 	x := openExtras{
 		flags: []string{flagBotPrefix + call.Bot, flagVersionPrefix + strconv.Itoa(rec.Published), "voice_bot"},
@@ -164,11 +183,13 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 				c.SpeechStarted()
 			}
 		},
-		tap:    vc.hear,
-		engine: o.m.voiceEngine(),
+		tap:      vc.hear,
+		engine:   o.m.voiceEngine(),
+		ownLimit: true,
 	}
 	live, pe, err := o.m.openWith(ctx, call.Source, nil, params, "", x)
 	if err != nil {
+		vc.release()
 		return nil, err
 	}
 	vc.pe = pe
@@ -190,7 +211,7 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 		Metrics: o.m.voiceMetrics, Logger: b.log, Static: func(text string) bool { return static[text] }})
 	if err != nil {
 		close(conv.done)
-		vc.ing.Close(err)
+		vc.Close(err)
 		return nil, err
 	}
 	vc.conv.Store(rt)
@@ -245,6 +266,10 @@ type voiceCall struct {
 	ing  *ingestEngagement
 	pe   *pipeline.Engagement
 	conv atomic.Pointer[voice.Conversation]
+	// release gives the call's place under media.voice.max_calls back,
+	// once.
+	release   func()
+	closeOnce sync.Once
 }
 
 var (
@@ -267,6 +292,7 @@ func (v *voiceCall) Close(err error) {
 		c.Close()
 	}
 	v.ing.Close(err)
+	v.closeOnce.Do(v.release)
 }
 
 // DTMF passes a digit to the bot. The event records only that a key was
@@ -473,6 +499,7 @@ func (m *mediaRouter) runWarm(ctx context.Context) error {
 		}
 		e, err := m.d.bots.engine(ctx, id, rec.Published)
 		if err != nil {
+			m.voiceMetrics.Warmed(false)
 			m.log.Warn("bot not warmed for calls", "bot", id, "err", err)
 			return
 		}
@@ -489,12 +516,14 @@ func (m *mediaRouter) runWarm(ctx context.Context) error {
 		}
 		synth, err := m.synthesizer(def)
 		if err != nil {
+			m.voiceMetrics.Warmed(false)
 			m.log.Warn("bot voice not warmed", "bot", id, "err", err)
 			return
 		}
 		cfg := voiceOpener{m}.settings(def)
 		static := slices.Sorted(maps.Keys(staticPrompts(e, cfg)))
 		err = voice.WarmSpeech(ctx, synth, voice.Prompts{Voice: cfg.Voice, Lang: cfg.Lang, Rates: []int{8000}, Static: static, ChunkChars: cfg.ChunkChars})
+		m.voiceMetrics.Warmed(err == nil)
 		if err != nil {
 			m.log.Warn("bot prompts not synthesised ahead", "bot", id, "err", err)
 			return

@@ -22,10 +22,22 @@ import (
 // address is answered by the bot (its greeting arrives as RTP, spoken by
 // Flite), is an engagement in the bot's queue with the bot's flags, and
 // its transcript holds the greeting as a bot segment timed on the media
-// clock. The caller then hangs up.
+// clock. The bot was made ready when it was published, so its greeting
+// comes from the speech cache; a second call beyond media.voice.max_calls
+// is refused busy and counted. The caller then hangs up.
 func TestVoiceBotThroughDaemon(t *testing.T) {
-	env := startBotEnv(t, nil)
+	env := startBotEnv(t, func(c *Config) {
+		c.Media.SIP.Bots = map[string]string{"cards-bot": "card-services"} // makes it a bot that answers calls
+		c.Media.Voice.MaxCalls = 1
+	})
 	td := env.td
+	deadline := time.Now().Add(60 * time.Second)
+	for metricValue(t, td, `earshot_voicebot_warmups_total{result="ok"}`) != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the published bot was not made ready for calls within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	s := startSIP(t, td, func(c *SIPConfig) {
 		c.RTPPortMin, c.RTPPortMax = 44100, 44199
 		c.Bots = map[string]string{"cards-bot": "card-services"}
@@ -44,6 +56,7 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 	local := sipConn.LocalAddr().String()
 	sdp := fmt.Sprintf("v=0\r\no=uac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\n"+
 		"a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", rtpConn.LocalAddr().(*net.UDPAddr).Port)
+	callID := "voicebot-1@test"
 	req := func(method, toTag string, cseq int, body string) string {
 		to := "<sip:cards-bot@" + srv.String() + ">"
 		if toTag != "" {
@@ -53,9 +66,9 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 		if body != "" {
 			ct = "Content-Type: application/sdp\r\n"
 		}
-		return fmt.Sprintf("%s sip:cards-bot@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-vb-%d\r\nFrom: <sip:+15550001111@%s>;tag=caller1\r\n"+
-			"To: %s\r\nCall-ID: voicebot-1@test\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContact: <sip:uac@%s>\r\n%sContent-Length: %d\r\n\r\n%s",
-			method, srv, local, cseq, local, to, cseq, method, local, ct, len(body), body)
+		return fmt.Sprintf("%s sip:cards-bot@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-vb-%s-%d\r\nFrom: <sip:+15550001111@%s>;tag=caller1\r\n"+
+			"To: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContact: <sip:uac@%s>\r\n%sContent-Length: %d\r\n\r\n%s",
+			method, srv, local, strings.TrimSuffix(callID, "@test"), cseq, local, to, callID, cseq, method, local, ct, len(body), body)
 	}
 	final := func() string {
 		buf := make([]byte, 65535)
@@ -65,7 +78,9 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no final SIP response: %v", err)
 			}
-			if m := string(buf[:n]); strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") {
+			// A final response of this call (a refused call's 486 is
+			// retransmitted until acknowledged).
+			if m := string(buf[:n]); strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") && strings.Contains(m, "Call-ID: "+callID) {
 				return m
 			}
 		}
@@ -116,6 +131,18 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 			got++
 		}
 	}
+	if v, _ := strconv.ParseFloat(metricValue(t, td, "earshot_tts_cache_hits_total"), 64); v < 1 {
+		t.Errorf("speech cache hits %v: the greeting was not synthesised ahead", v)
+	}
+	callID = "voicebot-2@test"
+	sipConn.WriteTo([]byte(req("INVITE", "", 1, sdp)), srv)
+	if res := final(); !strings.HasPrefix(res, "SIP/2.0 486") {
+		t.Errorf("a call beyond max_calls answered %q, want 486", strings.SplitN(res, "\r\n", 2)[0])
+	}
+	if v := metricValue(t, td, `earshot_voicebot_calls_refused_total{reason="max_calls",source="sip"}`); v != "1" {
+		t.Errorf("refused bot calls counted %q, want 1", v)
+	}
+	callID = "voicebot-1@test"
 	var list []store.Engagement
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=cards", nil, 200), &list)
 	if len(list) != 1 {
@@ -127,7 +154,7 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 	}
 	// Hang up once the greeting is stored.
 	var segs []store.Segment
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for len(segs) == 0 && time.Now().Before(deadline) {
 		_, all := transcriptText(t, td, td.Admin, e.ID)
 		for _, sg := range all {

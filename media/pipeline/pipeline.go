@@ -184,6 +184,11 @@ type OpenOptions struct {
 	// (stt.StreamOptions.Profile): the engagement's queue, which picks its
 	// engine and domain language model.
 	Profile string
+	// OwnLimit engagements are bounded by their opener's own limit (voice
+	// bot calls: one party, a lighter recogniser) instead of
+	// MaxEngagements, and do not count against it; the backlog check
+	// still applies to them.
+	OwnLimit bool
 	// Engine is handed to the recogniser of every party
 	// (stt.StreamOptions.Engine): a router's engine for the engagement
 	// in place of its profile's; "" for the profile's.
@@ -204,7 +209,7 @@ func (p *Pipeline) Open(ctx context.Context, opts OpenOptions) (*Engagement, err
 	}
 	p.mu.Lock()
 	if !opts.Offline {
-		if p.active >= p.cfg.MaxEngagements {
+		if !opts.OwnLimit && p.active >= p.cfg.MaxEngagements {
 			p.mu.Unlock()
 			p.m.refused.WithLabelValues("max_engagements").Inc()
 			return nil, fmt.Errorf("%w: %d live engagements", ErrBusy, p.cfg.MaxEngagements)
@@ -214,7 +219,9 @@ func (p *Pipeline) Open(ctx context.Context, opts OpenOptions) (*Engagement, err
 			p.m.refused.WithLabelValues("backlog").Inc()
 			return nil, fmt.Errorf("%w: recogniser backlog %s", ErrBusy, b.Round(time.Millisecond))
 		}
-		p.active++
+		if !opts.OwnLimit {
+			p.active++
+		}
 		p.m.active.Inc()
 	}
 	p.mu.Unlock()
@@ -248,9 +255,11 @@ func (p *Pipeline) release(e *Engagement) {
 	if e.opts.Offline {
 		return
 	}
-	p.mu.Lock()
-	p.active--
-	p.mu.Unlock()
+	if !e.opts.OwnLimit {
+		p.mu.Lock()
+		p.active--
+		p.mu.Unlock()
+	}
 	p.m.active.Dec()
 }
 

@@ -43,15 +43,27 @@ func speechSpan(ulaw []byte) []byte {
 
 // turnLatency is, for one caller turn, the time from the end of the
 // caller's speech (its last speech frame sent) to the bot's first audio
-// packet of its answer arriving.
+// packet of its answer arriving. The answer is the first talk spurt (RTP
+// marker bit) the bot starts after the caller began: the tail of a
+// previous prompt that arrives late on a loaded machine is not taken for
+// it.
 func turnLatency(t *testing.T, c *caller, speech []byte) time.Duration {
 	n := len(c.received())
 	c.say(t, speech)
 	c.mu.Lock()
 	end := c.spoke
 	c.mu.Unlock()
-	waitFor(t, "the bot to answer", func() bool { return len(c.received()) > n })
-	return c.received()[n].at.Sub(end)
+	var at time.Time
+	waitFor(t, "the bot to answer", func() bool {
+		for _, p := range c.received()[n:] {
+			if p.hdr.Marker {
+				at = p.at
+				return true
+			}
+		}
+		return false
+	})
+	return at.Sub(end)
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -131,6 +143,18 @@ func runBotEval(t *testing.T, r evalRun, speech [][]byte) evalResult {
 	if err := voice.WarmSpeech(ctx, synth, voice.Prompts{Rates: []int{8000}, Static: static}); err != nil {
 		t.Fatal(err)
 	}
+	// A prompt's length in packets, so that each turn waits for the whole
+	// of the bot's answer (on a loaded machine a prompt can pause longer
+	// than any silence threshold).
+	packets := func(text string) int {
+		n := 0
+		err := synth.Synthesize(ctx, tts.Request{Text: text, Rate: 8000}, func(pcm []int16) error { n += len(pcm); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n / 160
+	}
+	greetN, replyN := packets("Hello."), packets(reply)
 	pcfg := pipeline.DefaultConfig()
 	pcfg.MaxEngagements = max(pcfg.MaxEngagements, r.calls)
 	cfg := botConfig()
@@ -175,9 +199,12 @@ func runBotEval(t *testing.T, r evalRun, speech [][]byte) evalResult {
 			}
 			tag, _ := inv.To().Params.Get("tag")
 			c.start(t, e.streamPort(t, id, "index:0"))
+			waitFor(t, "the greeting", func() bool { return len(c.received()) >= greetN })
 			c.waitTalk(t, 0, 300*time.Millisecond)
 			for j := range r.turns {
+				n := len(c.received())
 				d := turnLatency(t, c, speech[(i+j)%len(speech)])
+				waitFor(t, "the whole answer", func() bool { return len(c.received())-n >= replyN })
 				c.waitTalk(t, len(c.received())-1, 300*time.Millisecond)
 				mu.Lock()
 				res.lat = append(res.lat, d)
