@@ -3,8 +3,8 @@ package sip
 import (
 	"context"
 	"fmt"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
