@@ -497,6 +497,17 @@ func (m *mediaRouter) runWarm(ctx context.Context) error {
 		if err != nil || rec.Published == 0 {
 			return
 		}
+		if !sipBots[id] {
+			// Only a bot with a voice section answers calls: its engine
+			// (a trained intent model) is not built for chat bots here.
+			v, err := m.d.store.BotVersion(id, rec.Published)
+			if err != nil {
+				return
+			}
+			if def, err := bot.Decode(v.Definition, bot.JSON); err != nil || def.Voice == nil {
+				return
+			}
+		}
 		e, err := m.d.bots.engine(ctx, id, rec.Published)
 		if err != nil {
 			m.voiceMetrics.Warmed(false)
@@ -504,9 +515,6 @@ func (m *mediaRouter) runWarm(ctx context.Context) error {
 			return
 		}
 		def := e.Definition()
-		if def.Voice == nil && !sipBots[id] {
-			return
-		}
 		if !warmed && vc.WarmCalls > 0 {
 			warmed = true
 			opts := stt.StreamOptions{Narrowband: true, Profile: def.Queue, Engine: m.voiceEngine()}

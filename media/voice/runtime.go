@@ -492,7 +492,7 @@ func (c *Conversation) run() {
 						// Noise the recogniser made nothing of: the caller is
 						// not speaking any more.
 						st.speaking = false
-						if len(st.heard) > 0 {
+						if len(st.heard) > 0 || st.pending != nil {
 							arm(&st.turnAt, max(time.Until(st.lastEnd.Add(c.cfg.EndOfTurn)), 0), "turn")
 						} else if st.playing == nil && !st.thinking && !st.finishing {
 							arm(&st.noInput, c.cfg.NoInput, "noinput")
