@@ -492,6 +492,13 @@ func (c *Conversation) run() {
 						// Noise the recogniser made nothing of: the caller is
 						// not speaking any more.
 						st.speaking = false
+						if len(st.heard) == 0 && st.pending != nil {
+							// The early answer's turn ended here.
+							st.lastEnd = h.End
+							if h.End.IsZero() {
+								st.lastEnd = time.Now()
+							}
+						}
 						if len(st.heard) > 0 || st.pending != nil {
 							arm(&st.turnAt, max(time.Until(st.lastEnd.Add(c.cfg.EndOfTurn)), 0), "turn")
 						} else if st.playing == nil && !st.thinking && !st.finishing {
