@@ -501,6 +501,21 @@ func botInvite(t *testing.T, u *uac, id string, port int, pts string, extra ...s
 	return u.do(t, msg)
 }
 
+// dialBot calls the bot as caller id: INVITE (answered 200), then RTP
+// both ways; it returns the UAC, the caller and the dialog's To tag.
+func dialBot(t *testing.T, e *env, id string) (*uac, *caller, string) {
+	t.Helper()
+	u := newUAC(t, e.srv.UDPAddr())
+	c := newCaller(t)
+	res := botInvite(t, u, id, c.snd.port(), "0 101")
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	c.start(t, e.streamPort(t, id, "index:0"))
+	return u, c, tag
+}
+
 func botConfig() voice.Config { return voice.DefaultConfig() }
 
 // botEnv starts a SIP server whose bot user runs brain with flite.
@@ -632,14 +647,7 @@ func TestBotBargeIn(t *testing.T) {
 	long := "Welcome to the bank. " + strings.Repeat("Our branches are open from nine in the morning until five in the evening on weekdays. ", 4)
 	brain := newScriptBrain(long, "")
 	e, o := botEnv(t, botConfig(), func(voice.Call) voice.Brain { return brain })
-	u := newUAC(t, e.srv.UDPAddr())
-	c := newCaller(t)
-	res := botInvite(t, u, "barge@test", c.snd.port(), "0 101")
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d", res.StatusCode)
-	}
-	tag, _ := res.To().Params.Get("tag")
-	c.start(t, e.streamPort(t, "barge@test", "index:0"))
+	u, c, tag := dialBot(t, e, "barge@test")
 	waitFor(t, "the greeting to play for a second", func() bool { return len(c.received()) >= 50 })
 	_, speech, said := speechULaw(t, "0880")
 	speech = speech[speechOnset(speech):]
@@ -706,14 +714,7 @@ func TestBotEarlyAnswer(t *testing.T) {
 	cfg.EarlyIntent = true
 	brain := &earlyBrain{}
 	e, o := botEnv(t, cfg, func(voice.Call) voice.Brain { return brain })
-	u := newUAC(t, e.srv.UDPAddr())
-	c := newCaller(t)
-	res := botInvite(t, u, "early@test", c.snd.port(), "0 101")
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d", res.StatusCode)
-	}
-	tag, _ := res.To().Params.Get("tag")
-	c.start(t, e.streamPort(t, "early@test", "index:0"))
+	u, c, tag := dialBot(t, e, "early@test")
 	c.waitTalk(t, 0, 400*time.Millisecond)
 	_, speech, _ := speechULaw(t, "0880")
 	n := len(c.received())
@@ -905,17 +906,10 @@ func botHangUp(t *testing.T, e *env, u *uac, id, tag string) {
 func TestBotHold(t *testing.T) {
 	long := strings.Repeat("Our branches are open from nine in the morning until five in the evening on weekdays. ", 4)
 	e, _ := botEnv(t, botConfig(), func(voice.Call) voice.Brain { return newScriptBrain(long, "") })
-	u := newUAC(t, e.srv.UDPAddr())
-	c := newCaller(t)
-	res := botInvite(t, u, "hold@test", c.snd.port(), "0 101")
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d", res.StatusCode)
-	}
-	tag, _ := res.To().Params.Get("tag")
-	c.start(t, e.streamPort(t, "hold@test", "index:0"))
+	u, c, tag := dialBot(t, e, "hold@test")
 	waitFor(t, "the greeting to play", func() bool { return len(c.received()) >= 25 })
 	hold := u.request("INVITE", "hold@test", tag, 2, nil, "application/sdp", sdpOffer(c.snd.port(), "0 101", "a=rtpmap:101 telephone-event/8000", "a=sendonly"))
-	res = u.do(t, hold)
+	res := u.do(t, hold)
 	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
 		t.Fatalf("hold re-INVITE: %d\n%s", res.StatusCode, res.Body())
 	}
