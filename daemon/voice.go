@@ -208,7 +208,8 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 	brain := &botBrain{c: conv, target: d.cfg.Media.Voice.TransferTargets[def.Queue], noInputEnd: noInputEnd(def)}
 	static := staticPrompts(e, cfg)
 	rt, err := voice.Start(cctx, cfg, call, voice.Deps{Brain: brain, TTS: synth, Transcript: &voiceTranscript{c: conv, pe: pe},
-		Metrics: o.m.voiceMetrics, Logger: b.log, Static: func(text string) bool { return static[text] }})
+		Metrics: o.m.voiceMetrics, Logger: b.log, Static: func(text string) bool { return static[text] },
+		Heard: func() (time.Time, bool) { return pe.Heard(string(ingest.PartyCustomer)) }})
 	if err != nil {
 		close(conv.done)
 		vc.Close(err)

@@ -312,6 +312,28 @@ type Engagement struct {
 // ID returns the engagement ID.
 func (e *Engagement) ID() string { return e.opts.ID }
 
+// Heard returns how far a party's audio has been through the voice
+// activity detector, as a time on the engagement's clock (Origin plus
+// the audio's position), and false while the party has none. Speech
+// starts and segments up to that point have been reported: a voice bot
+// that waits for the caller's silence counts it on this clock, which
+// lags the wall clock by the recogniser's backlog.
+func (e *Engagement) Heard(party string) (time.Time, bool) {
+	o := e.Origin()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pt := range e.parties {
+		if pt.opts.Name == party {
+			ms := pt.heardMs.Load()
+			if ms < 0 || o.IsZero() {
+				return time.Time{}, false
+			}
+			return o.Add(time.Duration(ms) * time.Millisecond), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // Segments returns the channel of transcript segments. The pipeline closes
 // it after Close (or ctx cancellation) once all parties have drained.
 func (e *Engagement) Segments() <-chan Segment { return e.out }

@@ -143,18 +143,9 @@ func runBotEval(t *testing.T, r evalRun, speech [][]byte) evalResult {
 	if err := voice.WarmSpeech(ctx, synth, voice.Prompts{Rates: []int{8000}, Static: static}); err != nil {
 		t.Fatal(err)
 	}
-	// A prompt's length in packets, so that each turn waits for the whole
-	// of the bot's answer (on a loaded machine a prompt can pause longer
-	// than any silence threshold).
-	packets := func(text string) int {
-		n := 0
-		err := synth.Synthesize(ctx, tts.Request{Text: text, Rate: 8000}, func(pcm []int16) error { n += len(pcm); return nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n / 160
-	}
-	greetN, replyN := packets("Hello."), packets(reply)
+	// Each turn waits for the whole of the bot's answer (on a loaded
+	// machine a prompt can pause longer than any silence threshold).
+	greetN, replyN := promptPackets(t, synth, "Hello."), promptPackets(t, synth, reply)
 	pcfg := pipeline.DefaultConfig()
 	pcfg.MaxEngagements = max(pcfg.MaxEngagements, r.calls)
 	cfg := botConfig()
@@ -234,7 +225,8 @@ func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 //	go test -tags eval -run TestEvalBotLatency -v -timeout 60m ./media/sip/
 //
 // EARSHOT_EVAL_BOT_CALLS lists the concurrent-call counts of the capacity
-// part (default 2,4,6,8).
+// part (default 2,4,6,8); EARSHOT_EVAL_BOT_CAPACITY_PRESETS its presets
+// (default fast,accurate).
 func TestEvalBotLatency(t *testing.T) {
 	// Utterances said in one breath (a pause inside one may end the
 	// turn early, which is turn-taking working, not latency).
@@ -279,8 +271,12 @@ func TestEvalBotLatency(t *testing.T) {
 			counts = append(counts, n)
 		}
 	}
+	presets := []string{pocketsphinx.SearchFast, pocketsphinx.SearchAccurate}
+	if v := os.Getenv("EARSHOT_EVAL_BOT_CAPACITY_PRESETS"); v != "" {
+		presets = strings.Split(v, ",")
+	}
 	for _, n := range counts {
-		for _, preset := range []string{pocketsphinx.SearchFast, pocketsphinx.SearchAccurate} {
+		for _, preset := range presets {
 			r := evalRun{preset: preset, kind: "slot_prompt", calls: n, turns: 4}
 			report(r, runBotEval(t, r, speech))
 		}

@@ -178,7 +178,8 @@ func (o *botOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engage
 	if err != nil {
 		return nil, err
 	}
-	conv, err = voice.Start(context.Background(), o.cfg, call, voice.Deps{Brain: o.brain(call), TTS: o.synth, Transcript: be.said, Metrics: o.m, Static: o.static})
+	conv, err = voice.Start(context.Background(), o.cfg, call, voice.Deps{Brain: o.brain(call), TTS: o.synth, Transcript: be.said, Metrics: o.m, Static: o.static,
+		Heard: func() (time.Time, bool) { return pe.Heard(string(ingest.PartyCustomer)) }})
 	if err != nil {
 		pe.Close()
 		return nil, err
@@ -370,6 +371,26 @@ func (c *caller) waitTalk(t *testing.T, after int, d time.Duration) []recvd {
 		return len(p) > after && time.Since(p[len(p)-1].at) > d
 	})
 	return c.received()[after:]
+}
+
+// waitPrompt waits for a whole prompt of n packets after `after`, then
+// for the bot to fall silent: on a loaded machine a prompt can pause
+// longer than any silence threshold.
+func (c *caller) waitPrompt(t *testing.T, after, n int) []recvd {
+	t.Helper()
+	waitFor(t, "the whole prompt", func() bool { return len(c.received())-after >= n })
+	return c.waitTalk(t, after, 400*time.Millisecond)
+}
+
+// promptPackets is how many 20 ms packets synth makes of text at 8 kHz.
+func promptPackets(t *testing.T, synth tts.Engine, text string) int {
+	t.Helper()
+	n := 0
+	err := synth.Synthesize(t.Context(), tts.Request{Text: text, Rate: 8000}, func(pcm []int16) error { n += len(pcm); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n / 160
 }
 
 // transcribe decodes the bot's recorded RTP (placed by timestamp, gaps
@@ -574,7 +595,7 @@ func TestBotCall(t *testing.T) {
 	tag, _ := res.To().Params.Get("tag")
 	c.start(t, e.streamPort(t, "bot-1@test", "index:0"))
 
-	greeting := c.waitTalk(t, 0, 400*time.Millisecond)
+	greeting := c.waitPrompt(t, 0, promptPackets(t, o.synth, greetingPrompt))
 	checkRTP(t, greeting)
 	saidWell(t, "greeting", greetingPrompt, greeting)
 
@@ -588,7 +609,7 @@ func TestBotCall(t *testing.T) {
 	if f, total := ingesttest.WordsFound(said, in.Text); f*2 < total {
 		t.Errorf("the bot heard %q, want most of %q", in.Text, said)
 	}
-	prompt := c.waitTalk(t, n, 400*time.Millisecond)
+	prompt := c.waitPrompt(t, n, promptPackets(t, o.synth, accountPrompt))
 	t.Logf("prompt packets %d, barge-ins %v", len(prompt), testutil.ToFloat64(o.m.BargeIns(Source)))
 	saidWell(t, "slot prompt", accountPrompt, prompt)
 

@@ -177,6 +177,31 @@ type Deps struct {
 	// synthesiser's cache (see Warm). Prompts that carry customer data
 	// must never be reported static.
 	Static func(text string) bool
+	// Heard reports how far the caller's audio has been through the voice
+	// activity detector, as a time on the media clock (nil: assume no
+	// lag). The caller's turn ends only once their silence has been heard
+	// for EndOfTurn: behind a recogniser backlog, speech that resumed
+	// after a pause is not yet reported, and ending the turn on the wall
+	// clock would answer half a sentence and then be cut by the rest.
+	Heard func() (time.Time, bool)
+}
+
+// maxHeardLag bounds how long past the wall-clock end of a turn the
+// runtime waits for the caller's audio to be heard (a stream that stopped
+// altogether never will be).
+const maxHeardLag = 3 * time.Second
+
+// unheard is how long until the caller's audio up to t will have been
+// heard (0 if it has, or cannot be known).
+func (c *Conversation) unheard(t time.Time) time.Duration {
+	if c.d.Heard == nil || time.Since(t) > maxHeardLag {
+		return 0
+	}
+	h, ok := c.d.Heard()
+	if !ok || !h.Before(t) {
+		return 0
+	}
+	return min(t.Sub(h), 200*time.Millisecond)
 }
 
 // Conversation is one bot call's turn-taking: it greets, listens to the
@@ -455,6 +480,16 @@ func (c *Conversation) run() {
 			case "turn":
 				if st.turnAt != nil && !st.speaking {
 					st.turnAt = nil
+					if wait := c.unheard(st.lastEnd.Add(c.cfg.EndOfTurn)); wait > 0 {
+						// The silence has not all been heard yet.
+						arm(&st.turnAt, wait, "turn")
+						continue
+					}
+					if len(c.events) > 0 {
+						// What was heard up to there is still to be read.
+						arm(&st.turnAt, 5*time.Millisecond, "turn")
+						continue
+					}
 					endTurn()
 				}
 			case "digits":
