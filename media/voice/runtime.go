@@ -174,7 +174,7 @@ type Deps struct {
 	Logger     *slog.Logger
 	// Static reports whether a prompt's text is fixed in the bot's
 	// definition (nil: none is): its audio may be served from the
-	// synthesiser's cache (see Warm). Prompts that carry customer data
+	// synthesiser's cache (see WarmSpeech). Prompts that carry customer data
 	// must never be reported static.
 	Static func(text string) bool
 	// Heard reports how far the caller's audio has been through the voice

@@ -13,8 +13,9 @@ import (
 // A bot call's first turn would otherwise wait for what its first use
 // builds: a recogniser decoder (PocketSphinx loads about 90 MB of models
 // for each, over half a second), the synthesiser's voice and its first
-// synthesis, and the speech of the bot's fixed prompts. Warm does that
-// work ahead of the calls: at start and whenever a bot is published.
+// synthesis, and the speech of the bot's fixed prompts. WarmRecognizer
+// and WarmSpeech do that work ahead of the calls: at start and whenever a
+// bot is published.
 
 // WarmRecognizer readies n streams of the recogniser for calls opened
 // with opts (a pooled engine keeps the decoders it made): it opens n
