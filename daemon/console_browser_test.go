@@ -672,9 +672,35 @@ func TestConsoleSchedules(t *testing.T) {
 	b.check(nil)
 }
 
+// consoleAddressBot is matrixBot("b1") with an intent and flow more, as
+// an administrator types it; consoleBrokenBot has three problems (one
+// intent, an unknown flow, too few phrases).
+const consoleAddressBot = `id: b1
+name: Matrix bot
+queue: q1
+settings: {min_phrases: 3}
+widget: {enabled: true}
+intents:
+  - {name: fees, answer: kb, phrases: [what are your fees, how much does it cost, fee for a card]}
+  - {name: block, flow: block, phrases: [block my card, I lost my card, my card was stolen]}
+  - {name: address, flow: address, phrases: [change my address, I moved house, update my postal address]}
+flows:
+  - {name: block, steps: [{send: Call us to block it.}]}
+  - {name: address, steps: [{send: Your address can be changed in the app.}]}
+`
+
+const consoleBrokenBot = `id: b1
+name: Matrix bot
+queue: q1
+settings: {min_phrases: 3}
+intents:
+  - {name: fees, flow: nowhere, phrases: [what are your fees]}
+`
+
 // TestConsoleAdministration: an administrator writes a knowledge article
-// and imports an archive of them, validates and publishes a bot's draft
-// and tries a message on it, and applies retention and rotates the keys;
+// and imports an archive of them; edits a bot's draft (every problem
+// named), chats with the draft, validates and publishes it, publishes a
+// second version and rolls back to the first, tries a message on it; and applies retention and rotates the keys;
 // the plugins page tells that none is installed.
 func TestConsoleAdministration(t *testing.T) {
 	td := startDaemon(t, nil)
@@ -715,9 +741,31 @@ func TestConsoleAdministration(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="kb-msg" and contains(., "1 added")]`)))
 	b.accessible("the articles page")
 
-	b.run("validate and publish a bot", 60*time.Second,
+	b.run("open the bot's draft", 30*time.Second,
 		chromedp.Click(chromedp.CSS(`#nav a[href="#bots"]`)),
 		chromedp.Click(chromedp.CSS(`#view a[href="#bots/b1"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#bot-def")))
+	if src, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#bot-def"))); !strings.Contains(src, "id: b1") || !strings.Contains(src, "what are your fees") {
+		t.Errorf("the draft editor shows %q, want the draft as YAML", src)
+	}
+	// A draft with problems is saved, every problem named.
+	b.run("save a draft with problems", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#bot-def"), consoleBrokenBot),
+		chromedp.Click(chromedp.Search(`//button[.="Save the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and contains(., "with 3 problems")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[@id="bot-problems"]//li[contains(., "nowhere")]`)))
+	b.shot("bot-problems")
+	b.run("fix the draft and chat with it", 60*time.Second,
+		chromedp.SetValue(chromedp.CSS("#bot-def"), consoleAddressBot),
+		chromedp.Click(chromedp.Search(`//button[.="Save the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is saved."]`)),
+		chromedp.SendKeys(chromedp.CSS("#bot-chat-text"), "I moved house, change my address"),
+		chromedp.Click(chromedp.Search(`//form[@id="bot-chat"]//button[.="Send"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="bot-chat-log"]/li[contains(., "Your address can be changed in the app.")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="bot-chat-log"]/li[contains(., "intent address")]`)))
+	b.shot("bot-test-chat")
+	b.accessible("the bot page with a test chat")
+	b.run("validate and publish a bot", 60*time.Second,
 		chromedp.Click(chromedp.Search(`//button[.="Validate the draft"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is valid."]`)),
 		chromedp.Click(chromedp.Search(`//button[.="Publish the draft"]`)),
@@ -725,12 +773,25 @@ func TestConsoleAdministration(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#bot-text"), "someone stole my card, block it"),
 		chromedp.Click(chromedp.CSS(`#bot-try button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Intent:")]/strong[.="block"]`)))
-	b.shot("bot")
-	b.accessible("the bot page")
+	b.run("publish a second version and roll back to the first", 60*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Save the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is saved."]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Publish the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="Published."]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[.="Make v1 live"]`)))
 	var bv struct{ Bot botView }
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/b1", nil, 200), &bv)
+	if bv.Bot.Published != 2 {
+		t.Errorf("bot published version = %d after the console published twice", bv.Bot.Published)
+	}
+	b.run("roll back", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Make v1 live"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="Version 1 is live again."]`)))
+	b.shot("bot")
+	b.accessible("the bot page")
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/b1", nil, 200), &bv)
 	if bv.Bot.Published != 1 {
-		t.Errorf("bot published version = %d after the console published it", bv.Bot.Published)
+		t.Errorf("bot live version = %d after the console rolled back to 1", bv.Bot.Published)
 	}
 
 	b.run("open plugins", 30*time.Second,

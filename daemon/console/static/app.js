@@ -13,7 +13,7 @@ let stream = null; // AbortController of the page's live work (event stream, pol
 function token() { return sessionStorage.getItem("earshot-token") || ""; }
 
 class APIError extends Error {
-  constructor(status, detail) { super(status + ": " + detail); this.status = status; this.detail = detail; }
+  constructor(status, detail, problem) { super(status + ": " + detail); this.status = status; this.detail = detail; this.problem = problem; }
 }
 
 // routeCtl is aborted when the page changes: the requests of the page
@@ -23,11 +23,11 @@ let routeCtl = new AbortController();
 async function api(path, opts = {}) {
   const res = await fetch(path, { signal: routeCtl.signal, ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
   if (!res.ok) {
-    let detail = res.statusText;
-    try { const p = await res.json(); detail = p.detail || detail; } catch (e) { /* not a problem document */ }
-    throw new APIError(res.status, detail);
+    let detail = res.statusText, problem = null;
+    try { problem = await res.json(); detail = problem.detail || detail; } catch (e) { /* not a problem document */ }
+    throw new APIError(res.status, detail, problem);
   }
-  return res.status === 204 ? null : res.json();
+  return res.status === 204 ? null : opts.text ? res.text() : res.json();
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -870,8 +870,11 @@ async function articles(id) {
     editor, imp);
 }
 
-// bots: the virtual agents, their versions, validation and publishing,
-// and trying a message against the live version.
+// bots: the virtual agents. A bot's page edits its draft definition
+// (YAML or JSON), validates it naming every problem, publishes it, makes
+// an earlier version live again, chats with the draft (a test
+// conversation the daemon keeps in memory, never an engagement) and tries
+// a message on the live version's intent detector.
 async function bots(id) {
   if (!id) {
     const list = await api("/api/v1/bots");
@@ -883,11 +886,71 @@ async function bots(id) {
   const bid = decodeURIComponent(id);
   const path = "/api/v1/bots/" + encodeURIComponent(bid);
   const { bot, problems } = await api(path);
+  const source = await api(path + "/export?format=yaml", { text: true }).catch((e) => { if (e.status === 409) return ""; throw e; });
   const msg = el("p", { role: "status", class: "muted", id: "bot-msg" });
-  const probs = el("div", { "aria-live": "polite" });
-  const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ", p.message || p.text || JSON.stringify(p))))
+  const probs = el("div", { "aria-live": "polite", id: "bot-problems" });
+  const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ",
+    p.warning ? t("bots.warning") : "", p.message || p.text || JSON.stringify(p))))
     : status(t("bots.the_draft_has_no_problem")));
   listProblems(problems);
+  // A refused call's problem document may name every problem.
+  const refused = (err) => { flash(msg, err.message, false); if (err.problem && err.problem.problems) listProblems(err.problem.problems); };
+
+  const editor = el("form", { id: "bot-draft-form" },
+    el("label", { for: "bot-def" }, t("bots.definition")),
+    el("textarea", { id: "bot-def", rows: 18, spellcheck: "false", class: "code" }, source),
+    el("p", { class: "actions" }, el("button", { type: "submit" }, t("bots.save_the_draft"))));
+  editor.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api(path + "/draft", { method: "PUT", type: "application/yaml", body: $("#bot-def").value });
+      // The page again, for the new draft (the daemon ended the test
+      // chats of the old one).
+      await bots(id);
+      const errors = (r.problems || []).filter((p) => !p.warning).length;
+      flash($("#bot-msg"), errors ? t("bots.draft_saved_with_problems", { n: errors }) : t("bots.draft_saved"), errors === 0);
+    } catch (err) { refused(err); }
+  });
+
+  // Test chat with the draft.
+  let trial = null;
+  const chatLog = el("ol", { class: "chat", id: "bot-chat-log", "aria-live": "polite", "aria-label": t("bots.test_chat_log") });
+  const line = (who, ...children) => chatLog.append(el("li", { class: "utt " + who }, el("span", { class: "who" }, t(who === "customer" ? "bots.you" : "bots.bot_says")), ...children));
+  const showTurn = (turn) => {
+    for (const m of turn.messages || []) {
+      line("agent", m.text, (m.choices || []).length ? el("span", { class: "actions" }, ...m.choices.map((c) => el("button", { type: "button", class: "link", onclick: () => say(c) }, c))) : "");
+    }
+    if (turn.intent) chatLog.append(el("li", { class: "muted" }, t("bots.turn_intent", { intent: turn.intent.intent || t("bots.none"), confidence: fmtNum((turn.intent.confidence || 0) * 100, 0) })));
+    if (turn.handover) chatLog.append(el("li", { class: "muted" }, t("bots.turn_handover", { reason: turn.handover.reason })));
+    if (turn.end) chatLog.append(el("li", { class: "muted" }, t("bots.turn_end", { outcome: turn.end })));
+    if (turn.handover || turn.end) trial = null;
+  };
+  const endTrial = () => {
+    if (trial) api(path + "/try/" + trial, { method: "DELETE" }).catch(() => { /* it expired already */ });
+    trial = null;
+    chatLog.replaceChildren();
+  };
+  const say = async (text) => {
+    try {
+      if (!trial) {
+        const r = await api(path + "/try", { method: "POST" });
+        trial = r.id;
+        chatLog.replaceChildren();
+        showTurn(r.turn);
+      }
+      line("customer", text);
+      showTurn(await api(path + "/try/" + trial, { method: "POST", body: JSON.stringify({ text }) }));
+    } catch (err) {
+      if (err.status === 404) trial = null;
+      chatLog.append(el("li", { class: "error" }, err.message));
+      if (err.problem && err.problem.problems) listProblems(err.problem.problems);
+    }
+  };
+  const chat = el("form", { id: "bot-chat" }, el("label", { for: "bot-chat-text" }, t("bots.customer_message")),
+    el("input", { id: "bot-chat-text", required: true, autocomplete: "off" }), " ", el("button", { type: "submit", disabled: !bot.has_draft }, t("bots.send")), " ",
+    el("button", { type: "button", id: "bot-chat-new", onclick: endTrial }, t("bots.new_test_chat")));
+  chat.addEventListener("submit", (ev) => { ev.preventDefault(); const text = $("#bot-chat-text").value; $("#bot-chat-text").value = ""; say(text); });
+
   const tryForm = el("form", { id: "bot-try" }, el("label", { for: "bot-text" }, t("bots.try_a_customer_message_on")),
     el("input", { id: "bot-text", required: true }), " ", el("button", { type: "submit", disabled: !bot.published }, t("bots.try")));
   const tryOut = el("div", { "aria-live": "polite" });
@@ -898,15 +961,20 @@ async function bots(id) {
       tryOut.replaceChildren(el("p", {}, t("bots.intent"), el("strong", {}, r.intent || t("bots.none")), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : t("bots.out_of_scope")) + ")"));
     } catch (err) { tryOut.replaceChildren(status(err.message, "error")); }
   });
-  const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
-    try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
+  const act = (label, sub, done, body) => el("button", { type: "button", onclick: async () => {
+    try { const r = await api(path + sub, { method: "POST", body: body && JSON.stringify(body) }); await done(r); } catch (err) { refused(err); }
   } }, label);
+  const versions = bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by,
+    v.version === bot.published ? el("span", { class: "pill on" }, t("bots.live_now"))
+      : act(t("bots.make_live", { version: v.version }), "/rollback", async () => { await bots(id); flash($("#bot-msg"), t("bots.rolled_back", { version: v.version })); }, { version: v.version })]);
   show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, t("bots.queue_meta", { queue: bot.queue }), t("bots.live", { version: bot.published ? t("bots.version_tag", { version: bot.published }) : t("bots.none") }), bot.draft_updated_at ? t("bots.draft_edited", { time: fmtTime(bot.draft_updated_at) }) : ""].filter(Boolean).join(" · ")),
     msg, el("p", { class: "actions" },
       bot.has_draft ? act(t("bots.validate_the_draft"), "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? t("bots.the_draft_is_valid") : t("bots.the_draft_has_problems"), r.valid); }) : "",
       bot.has_draft ? act(t("bots.publish_the_draft"), "/publish", async () => { await bots(id); flash($("#bot-msg"), t("bots.published")); }) : ""),
+    el("h3", {}, t("bots.draft_definition")), editor,
     el("h3", {}, t("bots.draft_problems")), probs,
-    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_at"), t("bots.by")], bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
+    el("h3", {}, t("bots.test_chat")), el("p", { class: "muted" }, t("bots.test_chat_intro")), chatLog, chat,
+    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_at"), t("bots.by"), ""], versions) : status(t("bots.never_published")),
     el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 
