@@ -818,3 +818,99 @@ func TestConsoleAdministration(t *testing.T) {
 	}
 	b.check(nil)
 }
+
+// TestConsolePlugins: an administrator installs two plugins from folders
+// on this machine in the page, approves a skill plugin's scope, configures
+// a knowledge plugin, enables it, syncs its articles into the knowledge
+// base, restarts, disables and uninstalls it (confirming first).
+func TestConsolePlugins(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	kbSrc, skillSrc := t.TempDir(), t.TempDir()
+	buildTestPlugin(t, "./plugins/examples/kb-dir", filepath.Join(kbSrc, "kb-dir"))
+	os.WriteFile(filepath.Join(kbSrc, "manifest.json"), []byte(`{"name":"kb-dir","version":"1.0.0","executable":"kb-dir","kinds":["knowledge"]}`), 0o644)
+	buildTestPlugin(t, "./plugins/testdata/faulty", filepath.Join(skillSrc, "skills"))
+	os.WriteFile(filepath.Join(skillSrc, "manifest.json"), []byte(`{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`), 0o644)
+	docs := pluginShareDir(t)
+	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded once a year when the customer asks."), 0o644)
+
+	b.signIn(td.URL, td.Admin)
+	b.run("install two plugins", 60*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#plugins"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "No plugin installed")]`)),
+		chromedp.SetValue(chromedp.CSS("#pl-dir"), skillSrc),
+		chromedp.Click(chromedp.Search(`//form[@id="pl-install"]//button[.="Install"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[.="skills 0.0.1"]`)),
+		chromedp.SetValue(chromedp.CSS("#pl-dir"), kbSrc),
+		chromedp.Click(chromedp.Search(`//form[@id="pl-install"]//button[.="Install"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[.="kb-dir 1.0.0"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and contains(., "Installed.")]`)),
+		chromedp.Click(chromedp.CSS(`input[data-scope="customer_ref"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="Scopes of skills saved."]`)))
+	b.shot("plugins-installed")
+	b.accessible("the plugins page")
+	settings := func(name string) (st struct {
+		Enabled        bool
+		ApprovedScopes []string `json:"approved_scopes"`
+		Config         map[string]string
+	}) {
+		var list struct {
+			Plugins []struct {
+				Manifest struct{ Name string }
+				Settings json.RawMessage
+			}
+		}
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
+		for _, p := range list.Plugins {
+			if p.Manifest.Name == name {
+				json.Unmarshal(p.Settings, &st)
+			}
+		}
+		return st
+	}
+	if st := settings("skills"); len(st.ApprovedScopes) != 1 || st.ApprovedScopes[0] != "customer_ref" {
+		t.Errorf("skills settings after approving in the page = %+v", st)
+	}
+
+	cfg := fmt.Sprintf(`{"config": {"dir": %q}, "read_paths": [%q]}`, docs, docs)
+	b.run("configure, enable and sync the knowledge plugin", 90*time.Second,
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//summary`)),
+		chromedp.SetValue(chromedp.CSS("#pl-config-kb-dir"), cfg),
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//button[.="Save configuration"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="Configuration of kb-dir saved."]`)),
+		chromedp.Click(chromedp.CSS(`button[data-toggle="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//span[contains(@class, "pill") and .="running"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-sync="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir: knowledge synced."]`)))
+	b.shot("plugins-synced")
+	if st := settings("kb-dir"); !st.Enabled || st.Config["dir"] != docs {
+		t.Errorf("kb-dir settings after the page = %+v", st)
+	}
+	var hits []struct {
+		Passage struct {
+			ArticleID string `json:"article_id"`
+		}
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/kb/search?q=overdraft+fee+refund", nil, 200), &hits)
+	if len(hits) == 0 || !strings.HasPrefix(hits[0].Passage.ArticleID, "kb-dir:") {
+		t.Errorf("search after the page's sync = %+v", hits)
+	}
+	b.run("restart, disable and uninstall", 90*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-restart="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir restarted."]`)),
+		chromedp.Click(chromedp.CSS(`button[data-toggle="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir disabled."]`)),
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//button[.="Uninstall"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//span[.="Uninstall kb-dir?"]`)))
+	b.accessible("the plugins page asking to confirm")
+	b.run("confirm the uninstall", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//button[.="Confirm"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir uninstalled."]`)))
+	var list struct{ Plugins []json.RawMessage }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
+	if len(list.Plugins) != 1 {
+		t.Errorf("%d plugins left after uninstalling one of two in the page", len(list.Plugins))
+	}
+	b.shot("plugins")
+	b.check(nil)
+}

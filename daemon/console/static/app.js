@@ -978,24 +978,71 @@ async function bots(id) {
     el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 
-// pluginsPage: installed plugins, their state, enabling and scopes.
-async function pluginsPage() {
+// confirmed is a button that asks again before a destructive action: the
+// first press shows the confirmation and a way back, in place.
+function confirmed(label, question, action) {
+  const wrap = el("span", { class: "actions" });
+  const ask = () => wrap.replaceChildren(el("span", { role: "status" }, question),
+    el("button", { type: "button", class: "danger", onclick: action }, t("common.confirm")),
+    el("button", { type: "button", onclick: () => { wrap.replaceChildren(first); first.focus(); } }, t("common.cancel")));
+  const first = el("button", { type: "button", class: "danger", onclick: () => { ask(); wrap.querySelector("button").focus(); } }, label);
+  wrap.append(first);
+  return wrap;
+}
+
+// pluginsPage: installing a plugin from a folder on this machine, its
+// state, enabling, scopes, configuration, restart, knowledge sync and
+// uninstalling. While an enabled plugin is not yet running the page
+// looks again every two seconds (a while at most).
+let pluginPolls = 0;
+async function pluginsPage(_, again) {
+  if (!again) pluginPolls = 0;
   const { plugins: list, broken } = await api("/api/v1/plugins");
   const msg = el("p", { role: "status", class: "muted", id: "pl-msg" });
-  const patch = async (name, body, note) => {
-    try { await api("/api/v1/plugins/" + encodeURIComponent(name) + "/settings", { method: "PATCH", body: JSON.stringify(body) }); await pluginsPage(); flash($("#pl-msg"), note); } catch (err) { flash(msg, err.message, false); }
+  const enc = (name) => "/api/v1/plugins/" + encodeURIComponent(name);
+  const call = async (sub, opts, note) => {
+    try { await api(sub, opts); await pluginsPage(); flash($("#pl-msg"), note); } catch (err) { flash(msg, err.message, false); }
   };
+  const patch = (name, body, note) => call(enc(name) + "/settings", { method: "PATCH", body: JSON.stringify(body) }, note);
   const rows = list.map((p) => {
     const m = p.manifest, st = p.settings;
     const scopes = (m.scopes || []).map((sc) => el("label", { class: "inline check" }, el("input", { type: "checkbox", checked: st.approved_scopes.includes(sc), "data-scope": sc, onchange: (ev) => {
       const next = ev.target.checked ? [...st.approved_scopes, sc] : st.approved_scopes.filter((x) => x !== sc);
       patch(m.name, { approved_scopes: next }, t("plugins.scopes_saved", { plugin: m.name }));
     } }), " " + sc));
-    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : t("plugins.none"),
-      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, t(st.enabled ? "plugins.disabled" : "plugins.enabled", { plugin: m.name })) }, st.enabled ? t("plugins.disable") : t("plugins.enable"))];
+    const cfgID = "pl-config-" + m.name;
+    const cfg = el("details", {}, el("summary", {}, t("plugins.configuration")),
+      el("label", { for: cfgID }, t("plugins.configuration_json")),
+      el("textarea", { id: cfgID, rows: 6, class: "code", spellcheck: "false" }, JSON.stringify({ config: st.config || {}, read_paths: st.read_paths || [], write_paths: st.write_paths || [], knowledge_queue: st.knowledge_queue || "" }, null, 2)),
+      el("button", { type: "button", onclick: () => {
+        let body;
+        try { body = JSON.parse($("#" + CSS.escape(cfgID)).value); } catch (err) { flash(msg, t("plugins.configuration_not_json", { error: err.message }), false); return; }
+        patch(m.name, body, t("plugins.configuration_saved", { plugin: m.name }));
+      } }, t("plugins.save_configuration")));
+    const actions = el("span", { class: "actions" },
+      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, t(st.enabled ? "plugins.disabled" : "plugins.enabled", { plugin: m.name })) }, st.enabled ? t("plugins.disable") : t("plugins.enable")),
+      st.enabled ? el("button", { type: "button", "data-restart": m.name, onclick: () => call(enc(m.name) + "/restart", { method: "POST" }, t("plugins.restarted", { plugin: m.name })) }, t("plugins.restart")) : "",
+      st.enabled && (m.kinds || []).includes("knowledge") ? el("button", { type: "button", "data-sync": m.name, onclick: () => call(enc(m.name) + "/sync", { method: "POST" }, t("plugins.synced", { plugin: m.name })) }, t("plugins.sync_now")) : "",
+      confirmed(t("plugins.uninstall"), t("plugins.uninstall_question", { plugin: m.name }), () => call(enc(m.name), { method: "DELETE" }, t("plugins.uninstalled", { plugin: m.name }))));
+    return [m.name + " " + m.version, el("span", {}, m.description || "", p.last_error ? el("span", { class: "error" }, " " + p.last_error) : ""), el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state),
+      scopes.length ? el("span", { class: "actions" }, ...scopes) : t("plugins.none"), el("div", {}, actions, cfg)];
+  });
+  const install = el("form", { id: "pl-install" }, el("h3", {}, t("plugins.install_a_plugin")),
+    el("label", { for: "pl-dir" }, t("plugins.folder")), el("input", { id: "pl-dir", required: true, size: 60, placeholder: t("plugins.folder_example") }),
+    el("p", {}, el("input", { type: "checkbox", id: "pl-replace" }), " ", el("label", { for: "pl-replace", class: "inline" }, t("plugins.replace_installed"))),
+    el("button", { type: "submit" }, t("plugins.install")));
+  install.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    call("/api/v1/plugins", { method: "POST", body: JSON.stringify({ source_dir: $("#pl-dir").value.trim(), replace: $("#pl-replace").checked }) }, t("plugins.installed"));
   });
   show(t("page.plugins"), msg, list.length ? table(t("plugins.installed_plugins"), [t("plugins.plugin"), t("plugins.what_it_does"), t("plugins.state"), t("plugins.approved_scopes"), ""], rows) : status(t("plugins.no_plugin_installed_install_one")),
-    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, t("plugins.refused_plugin_folders")), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
+    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, t("plugins.refused_plugin_folders")), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "",
+    install);
+  if (list.some((p) => p.settings.enabled && p.state !== "running") && pluginPolls++ < 15) {
+    const ctl = new AbortController();
+    stream = ctl;
+    setTimeout(() => { if (!ctl.signal.aborted) pluginsPage(undefined, true).catch((err) => flash(msg, err.message, false)); }, 2000);
+  }
 }
 
 // operations: retention, key rotation and backups.
