@@ -914,3 +914,73 @@ func TestConsolePlugins(t *testing.T) {
 	b.shot("plugins")
 	b.check(nil)
 }
+
+// TestConsoleEditsUsersAndQueues: an administrator adds a queue, changes
+// a user's name, role, queues and licence (switched), renames the queue, and deletes
+// both after confirming; the API shows every change.
+func TestConsoleEditsUsersAndQueues(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.tokenFor(t, "zoe", RoleAgent, "cards")
+	var before struct{ Licensed bool }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/users/zoe", nil, 200), &before)
+	b.signIn(td.URL, td.Admin)
+	b.run("add a queue", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#directory"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nq-id")),
+		chromedp.SendKeys(chromedp.CSS("#nq-id"), "loans"),
+		chromedp.SendKeys(chromedp.CSS("#nq-name"), "Loans"),
+		chromedp.Click(chromedp.Search(`//button[.="Add queue"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="Queue loans added."]`)))
+	b.run("edit a user", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/user/zoe"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#edit-user")))
+	b.accessible("the user editor")
+	b.run("save the user", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#eu-name"), "Zoe Quinn"),
+		chromedp.SetValue(chromedp.CSS("#eu-role"), "supervisor"),
+		chromedp.Click(chromedp.CSS(`input[data-queue="loans"]`)),
+		chromedp.Click(chromedp.CSS("#eu-licensed")),
+		chromedp.Click(chromedp.Search(`//form[@id="edit-user"]//button[.="Save"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="User zoe saved."]`)))
+	var u struct {
+		DisplayName string   `json:"display_name"`
+		Role        string   `json:"role"`
+		Queues      []string `json:"queues"`
+		Licensed    bool     `json:"licensed"`
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/users/zoe", nil, 200), &u)
+	if u.DisplayName != "Zoe Quinn" || u.Role != "supervisor" || strings.Join(u.Queues, ",") != "cards,loans" || u.Licensed == before.Licensed {
+		t.Errorf("user after the console's edit = %+v", u)
+	}
+	b.run("rename the queue", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/queue/loans"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#edit-queue")),
+		chromedp.SetValue(chromedp.CSS("#eq-name"), "Personal loans"),
+		chromedp.SetValue(chromedp.CSS("#eq-description"), "Loans under 25,000"),
+		chromedp.Click(chromedp.Search(`//form[@id="edit-queue"]//button[.="Save"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="Queue loans saved."]`)))
+	var q struct{ Name, Description string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/queues/loans", nil, 200), &q)
+	if q.Name != "Personal loans" || q.Description != "Loans under 25,000" {
+		t.Errorf("queue after the console's edit = %+v", q)
+	}
+	b.run("delete the user after confirming", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/user/zoe"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Delete the user"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//span[.="Delete user zoe and revoke their tokens?"]`)))
+	b.shot("confirm-delete")
+	b.accessible("the user editor asking to confirm")
+	b.run("confirm", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Confirm"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="zoe deleted."]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/queue/loans"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Delete the queue"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Confirm"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="loans deleted."]`)))
+	td.mustCall(t, td.Admin, "GET", "/api/v1/users/zoe", nil, 404)
+	td.mustCall(t, td.Admin, "GET", "/api/v1/queues/loans", nil, 404)
+	b.shot("directory")
+	b.check(nil)
+}

@@ -769,11 +769,15 @@ async function features() {
     table(t("features.features_in_effect_for_you"), [t("features.feature"), t("features.state"), t("features.decided_by")], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, t(f.on ? "common.on" : "common.off")), f.source])));
 }
 
+// roleNames names the roles a user may have, in the order offered.
+const roleNames = () => ({ agent: t("dir.role_agent"), supervisor: t("dir.role_supervisor"), analyst: t("dir.role_analyst"), admin: t("dir.role_admin"), auditor: t("dir.role_auditor"), ingest: t("dir.role_ingest") });
+
 async function directory(arg, fresh) {
+  if ((arg === "user" || arg === "queue") && typeof fresh === "string") return directoryEdit(arg, decodeURIComponent(fresh));
   const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
   const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
   const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
-  const roles = { agent: t("dir.role_agent"), supervisor: t("dir.role_supervisor"), analyst: t("dir.role_analyst"), admin: t("dir.role_admin"), auditor: t("dir.role_auditor"), ingest: t("dir.role_ingest") };
+  const roles = roleNames();
   const input = (id, label, attrs = {}) => el("p", {}, el("label", { for: id }, label), el("input", { id, name: id, ...attrs }));
   const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, t("dir.add_a_user")),
     input("nu-id", t("dir.user_id"), { required: true, pattern: "[a-z0-9_.-]+" }),
@@ -789,6 +793,17 @@ async function directory(arg, fresh) {
       await api("/api/v1/users", { method: "POST", body: JSON.stringify({ id: f.get("nu-id"), role: f.get("nu-role"),
         queues: String(f.get("nu-queues") || "").split(",").map((q) => q.trim()).filter(Boolean), licensed: f.get("nu-licensed") === "on" }) });
       await directory(undefined, { note: t("dir.user_added", { user: f.get("nu-id") }) });
+    } catch (err) { fail(err); }
+  });
+  const addQueue = el("form", { id: "add-queue", "aria-labelledby": "h-add-queue" }, el("h3", { id: "h-add-queue" }, t("dir.add_a_queue")),
+    input("nq-id", t("dir.queue_id"), { required: true, pattern: "[a-z0-9_.-]+" }), input("nq-name", t("dir.name")), input("nq-description", t("dir.description")),
+    el("button", { type: "submit" }, t("dir.add_queue")));
+  addQueue.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(addQueue);
+    try {
+      await api("/api/v1/queues", { method: "POST", body: JSON.stringify({ id: f.get("nq-id"), name: f.get("nq-name") || f.get("nq-id"), description: f.get("nq-description") || "" }) });
+      await directory(undefined, { note: t("dir.queue_added", { id: f.get("nq-id") }) });
     } catch (err) { fail(err); }
   });
   // A new token's secret is shown once, here, and never again.
@@ -817,13 +832,58 @@ async function directory(arg, fresh) {
       el("code", { id: "link-value" }, fresh.link)));
   }
   show(t("page.directory"), msg, secret,
-    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [u.id, roles[u.role] || u.role, (u.queues || []).join(", "),
+    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [el("a", { href: "#directory/user/" + encodeURIComponent(u.id) }, u.id), roles[u.role] || u.role, (u.queues || []).join(", "),
       t(u.licensed ? "common.yes" : "common.no"), t(u.disabled ? "common.yes" : "common.no"), el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, t("dir.issue_token")),
         u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, t("dir.sign_in_link")))])),
     addUser,
     el("h3", {}, t("dir.tokens")), table(t("dir.tokens"), [t("dir.id"), t("dir.user"), t("dir.name"), t("dir.created"), t("dir.revoked"), ""], tokens.map((k) => [k.id, k.user_id, k.name || "", fmtTime(k.created_at),
       k.revoked_at ? fmtTime(k.revoked_at) : "", k.revoked_at ? "" : el("button", { type: "button", "data-revoke": k.id, onclick: () => revoke(k.id) }, t("dir.revoke"))])),
-    el("h3", {}, t("dir.queues")), table(t("dir.queues"), [t("dir.id"), t("dir.name"), t("dir.description")], queues.map((q) => [q.id, q.name, q.description])));
+    el("h3", {}, t("dir.queues")), table(t("dir.queues"), [t("dir.id"), t("dir.name"), t("dir.description")], queues.map((q) => [el("a", { href: "#directory/queue/" + encodeURIComponent(q.id) }, q.id), q.name, q.description])),
+    addQueue);
+}
+
+// directoryEdit: one user's or queue's editor, with deletion after a
+// confirmation. Saving goes back to the list with the outcome.
+async function directoryEdit(kind, id) {
+  const path = "/api/v1/" + kind + "s/" + encodeURIComponent(id);
+  const [item, queues] = await Promise.all([api(path), kind === "user" ? api("/api/v1/queues") : []]);
+  const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
+  const back = async (note) => { history.replaceState(null, "", "#directory"); await directory(undefined, { note }); };
+  const save = async (body, note) => {
+    try { await api(path, { method: "PATCH", body: JSON.stringify(body) }); await back(note); } catch (err) { flash(msg, err.message, false); }
+  };
+  const remove = confirmed(t(kind === "user" ? "dir.delete_user" : "dir.delete_queue"), t(kind === "user" ? "dir.delete_user_question" : "dir.delete_queue_question", { id }), async () => {
+    try { await api(path, { method: "DELETE" }); await back(t("dir.deleted", { id })); } catch (err) { flash(msg, err.message, false); }
+  });
+  const text = (fid, label, value, attrs = {}) => el("p", {}, el("label", { for: fid }, label), el("input", { id: fid, value: value || "", ...attrs }));
+  const check = (fid, label, on) => el("p", {}, el("input", { type: "checkbox", id: fid, checked: on }), " ", el("label", { for: fid, class: "inline" }, label));
+  let form;
+  if (kind === "user") {
+    form = el("form", { id: "edit-user" },
+      text("eu-name", t("dir.display_name"), item.display_name),
+      el("p", {}, el("label", { for: "eu-role" }, t("dir.role")), el("select", { id: "eu-role" },
+        ...Object.entries(roleNames()).map(([r, l]) => el("option", { value: r, selected: r === item.role }, l)))),
+      el("fieldset", {}, el("legend", {}, t("dir.queues")), queues.length ? el("span", { class: "actions" }, ...queues.map((q) =>
+        el("label", { class: "inline check" }, el("input", { type: "checkbox", "data-queue": q.id, checked: (item.queues || []).includes(q.id) }), " " + q.id))) : t("dir.no_queue")),
+      check("eu-licensed", t("dir.expert_assist_licence"), item.licensed),
+      check("eu-disabled", t("dir.disabled_user"), item.disabled),
+      el("p", { class: "actions" }, el("button", { type: "submit" }, t("dir.save")), remove));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      save({ display_name: $("#eu-name").value, role: $("#eu-role").value, queues: [...form.querySelectorAll("input[data-queue]:checked")].map((c) => c.dataset.queue),
+        licensed: $("#eu-licensed").checked, disabled: $("#eu-disabled").checked }, t("dir.user_saved", { id }));
+    });
+  } else {
+    form = el("form", { id: "edit-queue" },
+      text("eq-name", t("dir.name"), item.name, { required: true }),
+      text("eq-description", t("dir.description"), item.description),
+      el("p", { class: "actions" }, el("button", { type: "submit" }, t("dir.save")), remove));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      save({ name: $("#eq-name").value, description: $("#eq-description").value }, t("dir.queue_saved", { id }));
+    });
+  }
+  show(t(kind === "user" ? "page.edit_user" : "page.edit_queue", { id }), el("p", {}, el("a", { href: "#directory" }, t("dir.back"))), msg, form);
 }
 
 // flash shows the outcome of an action in a page's status line.
