@@ -800,6 +800,8 @@ func TestConsoleAdministration(t *testing.T) {
 	b.accessible("the plugins page")
 	b.run("apply retention and rotate keys", 60*time.Second,
 		chromedp.Click(chromedp.CSS(`#nav a[href="#operations"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//tr[td[.="Transcripts"]]/td[.="30 days after the engagement ended"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="retention-source" and contains(., "store.retention")]`)),
 		chromedp.Click(chromedp.CSS("#sweep")),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Retention applied")]`)),
 		chromedp.Click(chromedp.CSS("#rotate")),

@@ -1107,7 +1107,14 @@ async function pluginsPage(_, again) {
 
 // operations: retention, key rotation and backups.
 async function operations() {
+  const ret = await api("/api/v1/retention");
   const msg = el("p", { role: "status", class: "muted", id: "op-msg" });
+  const days = (n, never) => n > 0 ? t("ops.days", { n: fmtNum(n, 0) }) : never;
+  const windows = table(t("ops.retention_windows"), [t("ops.what"), t("ops.kept")], [
+    [t("ops.audio"), days(ret.audio_days, t("ops.never_stored"))],
+    [t("ops.transcripts"), days(ret.transcript_days, t("ops.until_purged"))],
+    [t("ops.outputs"), days(ret.output_days, t("ops.until_purged"))],
+    [t("ops.audit_entries"), days(ret.audit_days, t("ops.until_purged"))]]);
   const download = (path, name) => async () => {
     try {
       const res = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
@@ -1119,7 +1126,8 @@ async function operations() {
     } catch (err) { flash(msg, err.message, false); }
   };
   show(t("page.operations"), msg,
-    el("h3", {}, t("ops.retention")), el("p", {}, t("ops.the_retention_windows_are_set")),
+    el("h3", {}, t("ops.retention")), windows,
+    el("p", { id: "retention-source" }, t("ops.the_retention_windows_are_set", { setting: ret.setting, file: ret.default_config_file, every: ret.sweep_interval, min: ret.min_audit_days })),
     el("button", { type: "button", id: "sweep", onclick: async () => {
       try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, t("ops.retention_applied", { transcripts: r.transcripts_expired, outputs: r.outputs_expired })); } catch (err) { flash(msg, err.message, false); }
     } }, t("ops.apply_retention_now")),
