@@ -525,8 +525,19 @@ func TestConsoleAdminIssuesToken(t *testing.T) {
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="login-error" and contains(., "not valid any more")]`)))
 	again.shot("used-link")
+	// A link may name the page to open once signed in.
+	var l struct{ Path string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/sign-in-links", map[string]string{"user_id": "zoe"}, 201), &l)
+	opened := b.tab()
+	opened.run("open a link to a page", 30*time.Second,
+		chromedp.Navigate(td.URL+l.Path+"&open=knowledge"),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="page-title" and .="Knowledge"]`)))
+	if address, err := chromedp.Run(opened.ctx, chromedp.Evaluate[string](`location.href`)); err != nil || !strings.HasSuffix(address, "/console/#knowledge") {
+		t.Errorf("the address after a link to a page is %q (%v), want the page without the code", address, err)
+	}
 	b.check(nil)
 	zoe.check(nil)
+	opened.check(nil)
 	again.check(map[string]int{"/api/v1/sign-in": 401})
 }
 

@@ -1163,8 +1163,12 @@ async function audit() {
 // leaves the address bar before anything else happens, and is exchanged
 // once for a session token.
 async function redeemSignInLink() {
-  const code = decodeURIComponent(location.hash.slice("#sign-in=".length));
-  history.replaceState(null, "", location.pathname + location.search);
+  // #sign-in=<code>[&open=<page>/<id>]: the page to open once signed in
+  // (a page the role may not use opens the role's first page).
+  const params = new URLSearchParams(location.hash.slice(1));
+  const code = params.get("sign-in") || "";
+  const open = params.get("open");
+  history.replaceState(null, "", location.pathname + location.search + (open ? "#" + open : ""));
   let session;
   try {
     const res = await fetch("/api/v1/sign-in", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }) });
