@@ -69,3 +69,18 @@ func BenchmarkCardRegexPeer(b *testing.B) {
 	b.ReportAllocs()
 	reportPercentiles(b, texts, func(s string) { re.ReplaceAllString(s, "[CARD]") })
 }
+
+// BenchmarkStreamPartial is the live path's cost per partial hypothesis
+// (every detector and the conservative masking), read after the previous
+// final's tail.
+func BenchmarkStreamPartial(b *testing.B) {
+	texts := benchTexts(b)
+	r := mustNew(b, DefaultPolicy())
+	st, err := r.NewStream(SourceVoice, StreamConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Final(Segment{ID: 1, Text: "my card number is"}, time.Now())
+	b.ReportAllocs()
+	reportPercentiles(b, texts, func(s string) { st.Partial(s, nil) })
+}

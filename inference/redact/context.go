@@ -107,8 +107,64 @@ func markContext(toks []token, ctx, start []ctxClass) (_, _ []ctxClass, present 
 				present |= p.class
 			}
 		}
+		if n := eSetCode(toks, i); n > 0 {
+			ctx[i+n] |= cCVV
+			start[i] |= cCVV
+			present |= cCVV
+		}
 	}
 	return ctx, start, present
+}
+
+// eSetCode returns how many tokens at i spell three letters of the
+// English E-set (b c d e g p t v z), as one token ("cbc") or three ("c b
+// v"), or 0. A recogniser hears "CVV" and "CVC" as any of them ("cdc",
+// "t v v", "dvd"): they are taken as the security code's phrase when a
+// digit read on its own follows within two tokens ("cdc is eight six
+// three", not "the bbc said two hundred").
+func eSetCode(toks []token, i int) int {
+	n := eSetLetters(toks, i)
+	if n == 0 {
+		return 0
+	}
+	for k := i + n; k < len(toks) && k <= i+n+2; k++ {
+		if toks[k-1].brk() {
+			return 0
+		}
+		t := &toks[k]
+		if _, ok := unitWords[t.low]; ok && !ambiguous[t.low] || t.digits != "" {
+			if k+1 < len(toks) && (toks[k+1].low == "hundred" || toks[k+1].low == "thousand") {
+				return 0
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// eSetLetters returns how many tokens at i spell three E-set letters, or 0.
+func eSetLetters(toks []token, i int) int {
+	const eSet = "bcdegptvz"
+	in := func(s string) bool {
+		for k := 0; k < len(s); k++ {
+			if strings.IndexByte(eSet, s[k]) < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if t := toks[i].low; len(t) == 3 && in(t) {
+		return 1
+	}
+	if i+3 <= len(toks) {
+		for k := i; k < i+3; k++ {
+			if t := toks[k].low; len(t) != 1 || !in(t) || k < i+2 && toks[k].brk() {
+				return 0
+			}
+		}
+		return 3
+	}
+	return 0
 }
 
 // after reports whether a phrase of class c starts within window tokens

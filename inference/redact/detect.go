@@ -56,6 +56,7 @@ func (d *doc) add(e Entity, a, b int) {
 func (d *doc) detect(set typeSet) {
 	if set.has(Card) {
 		d.detectCards()
+		d.detectLooseCards()
 	}
 	if set.has(SSN) {
 		d.detectSSN()
@@ -198,10 +199,16 @@ func (d *doc) detectCards() {
 			continue
 		}
 		// In card context the whole number is the card even when a digit
-		// was misheard (12 to 21 digits, joined over an inserted word).
+		// was misheard (12 to 21 digits, joined over an inserted word);
+		// its last four are shown only when the Luhn check says the digits
+		// were heard right.
 		digits, tok, _, b := d.bridgeGap(ri, 22, 2)
 		if n := len(digits); n >= 12 && n <= 21 {
-			d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: b, prio: prio[Card], last4: string(digits[n-4:])})
+			c := cand{typ: Card, a: tok[0], b: b, prio: prio[Card]}
+			if n >= 13 && luhn(digits) {
+				c.last4 = string(digits[n-4:])
+			}
+			d.cands = append(d.cands, c)
 			continue
 		}
 		// Longer: two numbers read together; the Luhn windows say where.

@@ -15,12 +15,18 @@
 // PIN, an account number) are looked for after their context phrase;
 // checksummed values (cards, IBANs) are found anywhere; a number right
 // after a reference phrase ("order number", "case reference") is left
-// alone.
+// alone. After a card phrase ("my debit card is", "put it on"), a long
+// stretch of number-like words is a card even when the recogniser's
+// digits fail the Luhn check ("five one eight three o h for one ..."):
+// it is labelled without last four, which may be wrong.
 //
 // A Redactor applies a Policy (types, replacement form, word times) to
 // one text; a Stream does it for one party of a live engagement, where a
 // number can be split across two recognised segments and partial
-// hypotheses must be redacted before they are shown. Results carry the
+// hypotheses must be redacted before they are shown; an Engagement holds
+// one Stream per party and carries one context across parties: a
+// question for the card number makes the other parties' next segments
+// card context. Results carry the
 // original text for the caller to seal and the spans found (type and
 // offsets, never the values).
 package redact

@@ -4,7 +4,9 @@ import "time"
 
 // Engagement redacts the parties of one engagement, one Stream each
 // (numbers are split across one party's segments, never across
-// parties). It is used by one goroutine (the engagement's).
+// parties; a question for the card number is the one context carried
+// from one party to the others). It is used by one goroutine (the
+// engagement's).
 type Engagement struct {
 	r       *Redactor
 	src     Source
@@ -12,7 +14,15 @@ type Engagement struct {
 	streams map[string]*Stream
 	order   []string // parties in order of appearance
 	counts  map[Entity]int
+	// asked is the party whose last final segment asked for a card
+	// number; a party that speaks for the first time after it answers it.
+	asked string
 }
+
+// cardAnswers is how many final segments of the other parties are read
+// as answering a question for the card number: the answer may be split
+// over a pause, or start with a word or two ("sure, hang on").
+const cardAnswers = 2
 
 // NewEngagement returns the redactor of one engagement's parties; cfg
 // zero means defaults.
@@ -30,6 +40,9 @@ func (e *Engagement) stream(party string) *Stream {
 	s, ok := e.streams[party]
 	if !ok {
 		s = &Stream{r: e.r, src: e.src, cfg: e.cfg} // cfg validated by NewEngagement
+		if e.asked != "" && e.asked != party {
+			s.cardHint = cardAnswers
+		}
 		e.streams[party] = s
 		e.order = append(e.order, party)
 	}
@@ -50,9 +63,25 @@ func (e *Engagement) count(party string, rs []Release) []Release {
 	return rs
 }
 
-// Final takes a final segment of party (see Stream.Final).
+// Final takes a final segment of party (see Stream.Final). When the
+// segment asks for a card number ("what's the long number on the card?"),
+// the other parties' next segments are read as following a card phrase:
+// an answer that is the number alone is then taken for a card even when
+// the recogniser misheard a digit.
 func (e *Engagement) Final(party string, seg Segment, now time.Time) []Release {
-	return e.count(party, e.stream(party).Final(seg, now))
+	s := e.stream(party)
+	rs := e.count(party, s.Final(seg, now))
+	if s.asksCard {
+		e.asked = party
+		for _, p := range e.order {
+			if p != party {
+				e.streams[p].cardHint = cardAnswers
+			}
+		}
+	} else if e.asked == party {
+		e.asked = ""
+	}
+	return rs
 }
 
 // Partial redacts a partial hypothesis of party (see Stream.Partial).

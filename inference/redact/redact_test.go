@@ -33,7 +33,7 @@ func TestRedact(t *testing.T) {
 			"yes the card number is [CARD ending 6467]"},
 		{"card spoken homophones", "card number for one one one one one one one one one one one one one one one",
 			"card number [CARD ending 1111]"},
-		{"card spoken pairs and doubles", "it's a visa forty one eleven double one triple one one one eleven eleven",
+		{"card spoken pairs and doubles", "it's a visa forty one eleven double one triple one one one one eleven eleven",
 			"it's a visa [CARD ending 1111]"},
 		{"order number failing luhn", "your order number is 4111 1111 1111 1112", "your order number is 4111 1111 1111 1112"},
 		{"luhn-valid reference", "my order number is 4111 1111 1111 1111", "my order number is 4111 1111 1111 1111"},

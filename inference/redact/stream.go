@@ -66,7 +66,8 @@ type Release struct {
 // four one one one one one one one" / "one one one one one one one one").
 // The stream therefore reads each final segment together with the tail of
 // the previous one, and holds back a final segment that ends in digits
-// (or in a spelled value, or an unfinished e-mail address) until the next
+// (or in a spelled value, an unfinished e-mail address, or a card number
+// being read out whose last words the recogniser misheard) until the next
 // final segment of the party arrives or MaxHold passes:
 //
 //	for each final segment seg of the party:
@@ -89,6 +90,13 @@ type Stream struct {
 	last     *pending // the party's previous final segment
 	held     bool     // last is not released yet
 	deadline time.Time
+
+	// asksCard is set by Final when the segment ended asking for a card
+	// number ("can I take the long number on the card?"); cardHint is how
+	// many more final segments of this party are read as answering such
+	// a question from another party (Engagement sets both ways).
+	asksCard bool
+	cardHint int
 }
 
 // pending is a final segment with its tokens and standalone detections.
@@ -131,6 +139,12 @@ func (s *Stream) joint(text string) (*doc, int) {
 	}
 	d.toks = tokenize(text, 1, d.toks)
 	d.analyse()
+	if s.cardHint > 0 {
+		// Another party just asked for the card number: the text is read
+		// as if it followed a card phrase.
+		d.ctx[off] |= cCard
+		d.present |= cCard
+	}
 	d.detect(s.r.set)
 	return d, off
 }
@@ -193,6 +207,10 @@ func (s *Stream) Final(seg Segment, now time.Time) []Release {
 	toks := resegment(slices.Clone(d.toks[off:]))
 	res := s.r.build(toks, curCands, 0, seg.Text, seg.Words)
 	s.last = &pending{seg: seg, toks: toks, cands: curCands, res: res}
+	s.asksCard = d.asksCard(off)
+	if s.cardHint > 0 {
+		s.cardHint--
+	}
 	s.held = !seg.Complete && s.couldContinue(d, off)
 	if s.held {
 		s.deadline = now.Add(s.cfg.MaxHold)
@@ -226,6 +244,9 @@ func (s *Stream) couldContinue(d *doc, off int) bool {
 	case "at", "dot", "double", "triple":
 		return true
 	}
+	if d.looseOpen(off) {
+		return true // a card being read out, broken by a misheard word
+	}
 	if d.governs(cNI|cIBAN|cZip, n-1, 8) {
 		if _, ok := letterWords[lastTok.low]; ok || isAlnum(lastTok.text) && codeLike(lastTok) {
 			return true
@@ -258,8 +279,8 @@ func (s *Stream) Flush() []Release {
 // Partial redacts a partial hypothesis of the party, read after the
 // previous final segment's tail, conservatively: every detector, and any
 // run of three or more digits (ambiguous words such as "for" and "oh"
-// included), and a shorter run at the end in a sensitive context, is
-// masked. A partial is shown for a fraction of a second and the final
+// included), a shorter run at the end in a sensitive context, and every
+// number of a stretch read after a card phrase, is masked. A partial is shown for a fraction of a second and the final
 // segment replaces it, so over-masking costs little. The stream's state
 // does not change; partials are not counted in the metrics.
 func (s *Stream) Partial(text string, words []Word) Result {
@@ -276,6 +297,7 @@ func (s *Stream) Partial(text string, words []Word) Result {
 			d.cands = append(d.cands, cand{typ: Number, a: max(r.a, off), b: r.b, prio: prio[Number]})
 		}
 	}
+	d.looseMask(off)
 	// An e-mail address being spoken: mask from the local part on.
 	for k := max(off, n-4); k < n; k++ {
 		if d.toks[k].low == "at" && k > off && (d.governs(cEmail, k, ctxWindow) || k+1 < n && d.toks[k+1].low != "the") {

@@ -1,0 +1,165 @@
+package redact
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Card numbers read out and written by a recogniser with its errors: the
+// digits fail the Luhn check, but the stretch after a card phrase is a card.
+func TestLooseCardRuns(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"words for digits", "my debit card is five one eight three o h for one or three seven eight one one four four and it expires ten twenty five",
+			"my debit card is [CARD] and it expires [EXPIRY]"},
+		{"long word inside", "the card number is four today one five five two nine three three one oh six seven two thanks",
+			"the card number is [CARD] thanks"},
+		{"pairs misheard", "can you put it on forty one sixty two ninety eight thirty oh seven seventy one fifty five is that okay",
+			"can you put it on [CARD] is that okay"},
+		{"after a payment phrase", "please charge six seven five nine six three nine seven five six three one seven one nine one nine five for the balance",
+			"please charge [CARD] the balance"},
+		{"filler and lead words", "card number is uh three seven oh nine nine eight tanks nine seven four seven four two oh nine",
+			"card number is uh [CARD]"},
+		{"stops at the expiry", "card number five one one eight one four oh nine seven four four nine six oh oh five expiry one one three two security code nine six three",
+			"card number [CARD] expiry [EXPIRY] security code [CVV]"},
+		{"valid card keeps its last four", "the card number is four one one one one one one one one one one one one one one one",
+			"the card number is [CARD ending 1111]"},
+		{"valid card widened over a misheard tail", "the card number is four one one one one one one one one one one one one one one one in two",
+			"the card number is [CARD]"},
+		{"two cards stay two", "card four one one one one one one one one one one one one one one one and five five oh oh oh oh oh oh oh oh oh oh oh oh oh four",
+			"card [CARD ending 1111] and [CARD ending 0004]"},
+		// near misses: nothing redacted
+		{"order number in card context", "i paid by card and my order number is four one five five two nine three three one oh six seven two",
+			"i paid by card and my order number is four one five five two nine three three one oh six seven two"},
+		{"counts after cards", "i have four accounts and two cards with you can you check that for me",
+			"i have four accounts and two cards with you can you check that for me"},
+		{"amount after charge", "they charge two hundred and fifty pounds a month over twelve months",
+			"they charge two hundred and fifty pounds a month over twelve months"},
+		{"too short", "the card ends in four four one two is that okay", "the card ends in four four one two is that okay"},
+		{"no card phrase", "i'm calling about four today one five five two nine three three one oh six seven two",
+			"i'm calling about four today one five five two nine three three one oh six seven two"},
+		{"words break it", "put it on the account and then call me on the twenty first of may about the three cards",
+			"put it on the account and then call me on the twenty first of may about the three cards"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// A card read out over two segments, the first ending in a misheard word:
+// the first is held, and both come out redacted; the partials in between
+// show no digits.
+func TestLooseCardAcrossSegments(t *testing.T) {
+	r := mustNew(t, DefaultPolicy())
+	st, err := r.NewStream(SourceVoice, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	if got := st.Final(Segment{ID: 1, Text: "my card number is five one eight three today"}, now); len(got) != 0 {
+		t.Fatalf("first segment released at once: %v", texts(got))
+	}
+	if p := st.Partial("one or three seven", nil).Text; p != "[NUMBER]" {
+		t.Errorf("partial = %q", p)
+	}
+	got := texts(st.Final(Segment{ID: 2, Text: "one or three seven eight one one four four thanks"}, now.Add(time.Second)))
+	want := map[uint64]string{1: "my card number is [CARD]", 2: "[CARD] thanks"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("releases (-want +got):\n%s", diff)
+	}
+	// A complete number followed by a word is not held.
+	if got := st.Final(Segment{ID: 3, Text: "the card is four today one five five two nine three three one oh six seven two thanks"}, now.Add(2*time.Second)); len(got) != 1 {
+		t.Errorf("complete card held: %v", texts(got))
+	}
+	// Words after a short number with no card phrase are not held.
+	if got := st.Final(Segment{ID: 4, Text: "i waited four today"}, now.Add(3*time.Second)); len(got) != 1 {
+		t.Errorf("held without a card phrase: %v", texts(got))
+	}
+}
+
+// "CVV" as a recogniser hears it: three letters of the E-set.
+func TestSecurityCodeHeard(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"one word", "the cdc is eight six three", "the cdc is [CVV]"},
+		{"three letters", "c b v nine four two thanks", "c b v [CVV] thanks"},
+		{"written digits", "cvc: 123", "cvc: [CVV]"},
+		{"no number", "i watched a dvd about it", "i watched a dvd about it"},
+		{"an amount", "the bbc said two hundred people", "the bbc said two hundred people"},
+		{"too far", "the bbc news at nine is on two three four", "the bbc news at nine is on two three four"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// The agent asks for the card number and the customer reads it with no
+// card phrase of their own; the recogniser misheard digits, so only the
+// question says it is a card.
+func TestCardQuestionFromOtherParty(t *testing.T) {
+	const answer = "sure three six double seven four one nine double six five double for today"
+	tests := []struct {
+		name    string
+		turns   [][2]string // party, text
+		want    map[uint64]string
+		partial string // the customer's partial after the turns, and its redaction
+		wantP   string
+	}{
+		{"asked", [][2]string{{"agent", "can i take the long number on the front of the card please"}, {"customer", answer}},
+			map[uint64]string{1: "can i take the long number on the front of the card please", 2: "sure [CARD] today"},
+			"", ""},
+		{"asked before the customer spoke", [][2]string{{"agent", "what's your card number"}, {"customer", "okay hang on"}, {"customer", answer}},
+			map[uint64]string{1: "what's your card number", 2: "okay hang on", 3: "sure [CARD] today"},
+			"", ""},
+		{"partial of the answer", [][2]string{{"customer", "hello"}, {"agent", "what's the card number"}},
+			map[uint64]string{1: "hello", 2: "what's the card number"},
+			"three six double", "[NUMBER] double"},
+		// near misses: nothing redacted
+		{"not asked", [][2]string{{"agent", "how can i help"}, {"customer", answer}},
+			map[uint64]string{1: "how can i help", 2: answer}, "", ""},
+		{"card read by the agent", [][2]string{{"agent", "the card ending four four one two"}, {"customer", answer}},
+			map[uint64]string{1: "the card ending four four one two", 2: answer}, "", ""},
+		{"order number given", [][2]string{{"agent", "what's the card number"}, {"customer", "my order number is three six double seven four one nine double six five double for today"}},
+			map[uint64]string{1: "what's the card number", 2: "my order number is three six double seven four one nine double six five double for today"}, "", ""},
+		{"question long past", [][2]string{{"agent", "what's the card number"}, {"customer", "one moment"}, {"customer", "still looking"}, {"customer", answer}},
+			map[uint64]string{1: "what's the card number", 2: "one moment", 3: "still looking", 4: answer}, "", ""},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := r.NewEngagement(SourceVoice, StreamConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Unix(1000, 0)
+			var got []Release
+			for i, turn := range tt.turns {
+				got = append(got, e.Final(turn[0], Segment{ID: uint64(i + 1), Text: turn[1]}, now)...)
+				now = now.Add(time.Second)
+			}
+			if tt.partial != "" {
+				if p := e.Partial("customer", tt.partial, nil).Text; p != tt.wantP {
+					t.Errorf("partial %q = %q, want %q", tt.partial, p, tt.wantP)
+				}
+			}
+			got = append(got, e.Flush()...)
+			if diff := cmp.Diff(tt.want, texts(got)); diff != "" {
+				t.Errorf("releases (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
