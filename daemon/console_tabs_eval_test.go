@@ -23,7 +23,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,22 +38,8 @@ import (
 func TestEvalConsoleTabs(t *testing.T) {
 	bin := testdep.Program(t, "chromium", "chromium")
 	td := startDaemon(t, nil)
-	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest, "cards")
-	var sups []string
-	for i := range 5 {
-		sups = append(sups, fmt.Sprintf("sup%d", i))
-		td.tokenFor(t, sups[i], RoleSupervisor, "cards")
-	}
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/block-card", map[string]any{"title": "Blocking a stolen card",
-		"body": "When a customer reports a stolen card, block the card at once and order a replacement card.", "queue": "cards"}, 200)
-	var ids []string
-	for range 10 {
-		var e store.Engagement
-		json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
-		ids = append(ids, e.ID)
-	}
+	ingest, _, ids := liveChatsSetup(t, td)
+	users := []string{"sup0", "sup1", "sup2", "sup3", "sup4"}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	feed := feedChats(ctx, t, td, ingest, ids, time.Second)
@@ -79,7 +64,7 @@ func TestEvalConsoleTabs(t *testing.T) {
 		var out []target.ID
 		for i := range tabs {
 			var l struct{ Code string }
-			json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/sign-in-links", map[string]string{"user_id": sups[i%len(sups)]}, 201), &l)
+			json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/sign-in-links", map[string]string{"user_id": users[i%len(users)]}, 201), &l)
 			u := td.URL + "/console/#sign-in=" + l.Code + "&open=engagements/" + ids[i%len(ids)]
 			// Each tab in its own browser context, as each console would be
 			// in its own browser: one profile allows six connections to a
