@@ -400,6 +400,7 @@ func (d *Daemon) publishDefinition(ctx context.Context, def bot.Definition, user
 		d.bots.engines[def.ID+"@"+strconv.Itoa(v)] = ent
 		d.bots.mu.Unlock()
 	}
+	d.media.warmBot(def.ID)
 	d.changes.Notify()
 	return &publishResult{ID: def.ID, Version: v, Warnings: orEmpty(warnings), IntentModel: e.NLUReport()}, nil
 }

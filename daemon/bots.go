@@ -395,17 +395,23 @@ type botMessage struct {
 // deliver stores and publishes a turn's messages, then acts on its
 // hand-over or end.
 func (c *conversation) deliver(t bot.Turn) {
-	for _, m := range t.Messages {
-		// The engagement times each message when it takes it.
-		// A bot designed in one language serves a chat in another.
-		seg := c.svc.d.translated(c.ctx, c.live.Engagement(), store.Segment{Speaker: string(inference.PartyBot), Text: m.Text})
-		if err := c.live.SubmitMessage(c.ctx, seg); err != nil {
+	// The engagement times each message when it takes it. A bot designed
+	// in one language serves a chat in another. The turn's messages are
+	// stored together (one group commit, as a rule), then published.
+	segs := make([]store.Segment, len(t.Messages))
+	for i, m := range t.Messages {
+		segs[i] = c.svc.d.translated(c.ctx, c.live.Engagement(), store.Segment{Speaker: string(inference.PartyBot), Text: m.Text})
+	}
+	if len(segs) > 0 {
+		if err := c.live.SubmitMessages(c.ctx, segs...); err != nil {
 			if c.ctx.Err() == nil && !errors.Is(err, hub.ErrNotLive) {
-				c.svc.log.Error("bot message not stored", "engagement", c.live.ID(), "err", err)
+				c.svc.log.Error("bot messages not stored", "engagement", c.live.ID(), "count", len(segs), "err", err)
 			}
 			return
 		}
-		c.live.Publish(EventBotMessage, botMessage{Text: customerView(seg), Kind: m.Kind, Choices: m.Choices, Citations: m.Citations})
+	}
+	for i, m := range t.Messages {
+		c.live.Publish(EventBotMessage, botMessage{Text: customerView(segs[i]), Kind: m.Kind, Choices: m.Choices, Citations: m.Citations})
 	}
 	switch {
 	case t.Handover != nil:

@@ -34,6 +34,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -41,8 +42,10 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,6 +70,9 @@ type loadClient struct {
 	sent    atomic.Int64
 	answers chan time.Duration
 	closed  atomic.Bool
+	// echo: every message read is the answer (the peer's bare
+	// connections); otherwise the bot's first message is its greeting.
+	echo bool
 }
 
 // dialFrom opens a WebSocket to u from the local address ip.
@@ -86,10 +92,10 @@ func (lc *loadClient) read() {
 			return
 		}
 		var f chatFrame
-		if json.Unmarshal(data, &f) != nil || f.Type != "message" || f.From != "bot" {
+		if !lc.echo && (json.Unmarshal(data, &f) != nil || f.Type != "message" || f.From != "bot") {
 			continue
 		}
-		if !greeted {
+		if !greeted && !lc.echo {
 			greeted = true
 			close(lc.greeted)
 			continue
@@ -153,44 +159,212 @@ func openAll(t *testing.T, n int, open func(i int) error) time.Duration {
 	return time.Since(start)
 }
 
+// histogram is one Prometheus histogram read from /metrics: cumulative
+// counts by upper bound, its count and sum.
+type histogram struct {
+	le       []float64
+	cum      []float64
+	count    float64
+	sum      float64
+	observed bool
+}
+
+// scrapeHistograms reads the named histograms (without labels) from the
+// daemon's /metrics.
+func scrapeHistograms(t *testing.T, td *testDaemon, names ...string) map[string]*histogram {
+	t.Helper()
+	_, body := td.call(t, "", "GET", "/metrics", nil)
+	out := map[string]*histogram{}
+	for _, n := range names {
+		out[n] = &histogram{}
+	}
+	for _, l := range strings.Split(string(body), "\n") {
+		sp := strings.LastIndexByte(l, ' ')
+		if sp < 0 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(l[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		key := l[:sp]
+		for n, h := range out {
+			switch {
+			case strings.HasPrefix(key, n+`_bucket{le="`):
+				le, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(key, n+`_bucket{le="`), `"}`), 64)
+				if err == nil {
+					h.le, h.cum = append(h.le, le), append(h.cum, v)
+				}
+			case key == n+"_count":
+				h.count, h.observed = v, true
+			case key == n+"_sum":
+				h.sum = v
+			}
+		}
+	}
+	return out
+}
+
+// since returns what h observed after before.
+func (h *histogram) since(before *histogram) *histogram {
+	d := &histogram{le: h.le, cum: slices.Clone(h.cum), count: h.count - before.count, sum: h.sum - before.sum, observed: h.observed}
+	for i := range d.cum {
+		if i < len(before.cum) {
+			d.cum[i] -= before.cum[i]
+		}
+	}
+	return d
+}
+
+// quantile is the upper bound of the bucket holding quantile q (+Inf
+// beyond the last bound).
+func (h *histogram) quantile(q float64) float64 {
+	for i, c := range h.cum {
+		if c >= q*h.count {
+			return h.le[i]
+		}
+	}
+	return math.Inf(1)
+}
+
+func (h *histogram) String() string {
+	if !h.observed || h.count == 0 {
+		return "none observed"
+	}
+	return fmt.Sprintf("%.0f observed, mean %.4g, p50 <= %g, p99 <= %g", h.count, h.sum/h.count, h.quantile(0.5), h.quantile(0.99))
+}
+
+// drive has each client ask a question once every period, from a random
+// offset, for run; it returns the delays from asking to the answer and
+// how many clients had a question go unanswered within 10 s.
+func drive(ctx context.Context, clients []*loadClient, questions []string, period, run time.Duration) ([]time.Duration, int) {
+	var (
+		mu       sync.Mutex
+		lat      []time.Duration
+		lost     atomic.Int64
+		wg       sync.WaitGroup
+		deadline = time.Now().Add(run)
+	)
+	for i, lc := range clients {
+		rng := rand.New(rand.NewPCG(uint64(i), 16))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := time.Now().Add(time.Duration(rng.Int64N(int64(period))))
+			for k := 0; ; k++ {
+				wait := time.Until(next)
+				if next.After(deadline) {
+					return
+				}
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return
+				}
+				next = next.Add(period)
+				if lc.ask(questions[k%len(questions)]) != nil {
+					lost.Add(1)
+					return
+				}
+				select {
+				case d := <-lc.answers:
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				case <-time.After(10 * time.Second):
+					lost.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	return lat, int(lost.Load())
+}
+
+// quantile is the q-quantile of sorted delays.
+func quantile(lat []time.Duration, q float64) time.Duration {
+	return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(10 * time.Microsecond)
+}
+
 func TestEvalBotWidgetSessions(t *testing.T) {
 	idle := envInt("EARSHOT_BOT_IDLE", 1000)
 	active := envInt("EARSHOT_BOT_ACTIVE", 200)
 	period := time.Duration(envInt("EARSHOT_BOT_PERIOD_S", 5)) * time.Second
 	run := time.Duration(envInt("EARSHOT_BOT_RUN_S", 60)) * time.Second
 
-	// Peer: bare connections to a server that only reads.
+	questions := []string{"what fees do you charge abroad?", "is there a fee for using my card abroad",
+		"how much does a replacement card cost", "are there charges for cash withdrawals"}
+
+	// Peer: bare connections of the same library to a server that echoes
+	// what it reads. Its idle connections give the memory floor, and the
+	// same active pattern over them (for half the run) the delay this
+	// machine's load puts on a loopback round trip, with nothing stored.
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
-		c.Read(r.Context())
+		for {
+			typ, data, err := c.Read(r.Context())
+			if err != nil || c.Write(r.Context(), typ, data) != nil {
+				return
+			}
+		}
 	}))
 	heap0, g0 := heapAfterGC()
-	bare := make([]*websocket.Conn, idle)
+	bare := make([]*loadClient, idle+active)
 	peerURL := "ws" + peer.URL[len("http"):]
-	openAll(t, idle, func(i int) error {
+	openBare := func(i int) error {
 		c, err := dialFrom(t.Context(), peerURL, loopbackIP(i), nil)
 		if err != nil {
 			return err
 		}
-		bare[i] = c
-		go c.Read(context.Background())
+		bare[i] = &loadClient{c: c, answers: make(chan time.Duration, 1), echo: true}
+		go bare[i].read()
 		return nil
-	})
-	heap1, g1 := heapAfterGC()
-	for _, c := range bare {
-		c.CloseNow()
 	}
-	peer.Close()
-	bare = nil
+	openAll(t, idle, openBare)
+	heap1, g1 := heapAfterGC()
 	perBare := float64(heap1-heap0) / float64(idle)
 	t.Logf("peer: %d bare WebSocket connections: heap %.1f kB and %.1f goroutines per connection (client and server)",
 		idle, perBare/1024, float64(g1-g0)/float64(idle))
+	openAll(t, active, func(i int) error { return openBare(idle + i) })
+	peerLat, peerLost := drive(t.Context(), bare[idle:], questions, period, run/2)
+	if len(peerLat) > 0 {
+		t.Logf("peer: %d active echo connections, one message per %v for %v, beside %d idle: %d echoes (%d lost), p50 %v, p95 %v, p99 %v, max %v",
+			active, period, run/2, idle, len(peerLat), peerLost, quantile(peerLat, 0.5), quantile(peerLat, 0.95), quantile(peerLat, 0.99), peerLat[len(peerLat)-1])
+	}
+	for _, lc := range bare {
+		lc.c.CloseNow()
+	}
+	peer.Close()
+	bare = nil
 
-	env := startBotEnv(t, func(c *Config) { c.Engagements.MaxLive = idle + active + 64 })
+	env := startBotEnv(t, func(c *Config) {
+		// The widget's conversations are one source, and a source gets
+		// three quarters of max_live (hub.DefaultLimit).
+		c.Engagements.MaxLive = (idle+active)*4/3 + 64
+		// EARSHOT_BOT_COMMIT_DELAY_MS sets the store's group-commit
+		// linger (store.GroupCommitConfig.MaxDelay) to compare with
+		// the default.
+		if ms, err := strconv.Atoi(os.Getenv("EARSHOT_BOT_COMMIT_DELAY_MS")); err == nil && ms >= 0 {
+			c.Store.GroupCommit.MaxDelay = time.Duration(ms) * time.Millisecond
+		}
+		// EARSHOT_BOT_DATA_PARENT puts the data directory under another
+		// file system (a tmpfs such as /dev/shm isolates what the disk's
+		// fsync costs; a diagnostic, not a product setting).
+		if p := os.Getenv("EARSHOT_BOT_DATA_PARENT"); p != "" {
+			dir, err := os.MkdirTemp(p, "earshot-load-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			c.DataDir = dir
+		}
+	})
 	td := env.td
 	b, err := td.store.Bot("card-services")
 	if err != nil {
@@ -232,61 +406,50 @@ func TestEvalBotWidgetSessions(t *testing.T) {
 		idle, took.Round(time.Millisecond), float64(idle)/took.Seconds(), perSession/1024, float64(g3-g2)/float64(idle), perSession/perBare)
 
 	openAll(t, active, func(i int) error { return open(idle + i) })
+	t.Logf("store group-commit linger (max_delay) %v, data in %s", td.cfg.Store.GroupCommit.MaxDelay, td.cfg.DataDir)
 
 	// The active sessions: a fees question every period for the run.
-	questions := []string{"what fees do you charge abroad?", "is there a fee for using my card abroad",
-		"how much does a replacement card cost", "are there charges for cash withdrawals"}
-	var (
-		mu       sync.Mutex
-		lat      []time.Duration
-		lost     atomic.Int64
-		wg       sync.WaitGroup
-		deadline = time.Now().Add(run)
-	)
-	for i := range active {
-		lc := clients[idle+i]
-		rng := rand.New(rand.NewPCG(uint64(i), 16))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			next := time.Now().Add(time.Duration(rng.Int64N(int64(period))))
-			for k := 0; ; k++ {
-				wait := time.Until(next)
-				if next.After(deadline) {
-					return
-				}
-				select {
-				case <-time.After(wait):
-				case <-t.Context().Done():
-					return
-				}
-				next = next.Add(period)
-				if lc.ask(questions[k%len(questions)]) != nil {
-					lost.Add(1)
-					return
-				}
-				select {
-				case d := <-lc.answers:
-					mu.Lock()
-					lat = append(lat, d)
-					mu.Unlock()
-				case <-time.After(10 * time.Second):
-					lost.Add(1)
-					return
-				}
-			}
-		}()
+	// EARSHOT_BOT_CPUPROFILE names a file for a CPU profile of this phase
+	// alone; the phase's start and end are logged (UTC) so that system
+	// traces (fdatasync counts) can be cut to it.
+	if p := os.Getenv("EARSHOT_BOT_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
-	wg.Wait()
+	t.Logf("active phase from %s", time.Now().UTC().Format("15:04:05.000000"))
+	// Where the time goes: the store's group commits (fsync included), a
+	// final segment's wait from reaching the hub to its commit, and the
+	// bot's own turn.
+	phaseMetrics := []string{"earshot_store_segment_commit_seconds", "earshot_store_segment_batch_size",
+		"earshot_engagements_segment_commit_seconds", "earshot_bot_turn_seconds"}
+	before := scrapeHistograms(t, td, phaseMetrics...)
+	lat, lost := drive(t.Context(), clients[idle:], questions, period, run)
+	t.Logf("active phase to %s", time.Now().UTC().Format("15:04:05.000000"))
+	after := scrapeHistograms(t, td, phaseMetrics...)
+	for _, n := range phaseMetrics {
+		t.Logf("active phase, %s: %v", n, after[n].since(before[n]))
+	}
+	if c := after[phaseMetrics[0]].since(before[phaseMetrics[0]]); len(lat) > 0 {
+		// Each question is two segments (the customer's and the bot's).
+		t.Logf("active phase: %.0f group commits for %d segments (%.2f commits per segment)", c.count, 2*len(lat), c.count/float64(2*len(lat)))
+	}
 	if len(lat) == 0 {
 		t.Fatal("no answers")
 	}
-	slices.Sort(lat)
-	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	q := func(p float64) time.Duration { return quantile(lat, p) }
 	t.Logf("%d active sessions, one question per %v for %v, beside %d idle: %d answers, p50 %v, p95 %v, p99 %v, max %v",
-		active, period, run, idle, len(lat), q(0.50).Round(10*time.Microsecond), q(0.95).Round(10*time.Microsecond),
-		q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
-	if n := lost.Load(); n > 0 {
+		active, period, run, idle, len(lat), q(0.50), q(0.95), q(0.99), lat[len(lat)-1].Round(10*time.Microsecond))
+	if len(peerLat) > 0 {
+		t.Logf("ratios to the echo peer: p50 %.1fx, p99 %.1fx", float64(q(0.5))/float64(quantile(peerLat, 0.5)), float64(q(0.99))/float64(quantile(peerLat, 0.99)))
+	}
+	if n := lost; n > 0 {
 		t.Errorf("%d active sessions had a question go unanswered within 10 s", n)
 	}
 	dropped := 0

@@ -225,6 +225,7 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return d.sinks.run(gctx) })
 	g.Go(func() error { return d.quality.run(gctx) })
 	g.Go(func() error { return d.bots.run(gctx) })
+	g.Go(func() error { return d.media.runWarm(gctx) })
 	g.Go(func() error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()

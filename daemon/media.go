@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -148,6 +149,10 @@ type mediaRouter struct {
 	// (voice_web.go); voiceWidgets maps them to their bots.
 	whipVoice    http.Handler
 	voiceWidgets widgetCalls
+	// warmQ are the bots to make ready for calls (voice.go, runWarm).
+	warmQ chan string
+	// voiceCalls counts the open bot calls (media.voice.max_calls).
+	voiceCalls atomic.Int64
 
 	mu sync.Mutex
 	// whipOwners ties each open WHIP session to the token that created it.
@@ -156,7 +161,7 @@ type mediaRouter struct {
 }
 
 func newMediaRouter(d *Daemon, cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer) (*mediaRouter, error) {
-	m := &mediaRouter{d: d, whipOwners: map[string]string{}, log: logger, reg: reg}
+	m := &mediaRouter{d: d, whipOwners: map[string]string{}, log: logger, reg: reg, warmQ: make(chan string, 16)}
 	m.engine = newEngines(cfg, logger, reg, d.controls.LocalModelsOnly)
 	var err error
 	if cfg.DomainLM.Enabled {
@@ -256,6 +261,8 @@ type openExtras struct {
 	flags         []string
 	onSpeechStart func(party string)
 	tap           func(pipeline.Segment)
+	engine        string // the recogniser's engine, "" for the queue's
+	ownLimit      bool   // bounded by media.voice.max_calls, not the pipeline's max_engagements
 }
 
 func (m *mediaRouter) openWith(ctx context.Context, source string, q url.Values, params map[string]string, remote string, x openExtras) (*hub.Live, *pipeline.Engagement, error) {
@@ -291,7 +298,8 @@ func (m *mediaRouter) openWith(ctx context.Context, source string, q url.Values,
 		}
 		return nil, nil, err
 	}
-	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source, Profile: e.Queue, OnSpeechStart: x.onSpeechStart})
+	pe, err := m.pipeline.Open(d.hub.Context(), pipeline.OpenOptions{ID: live.ID(), Source: source, Profile: e.Queue, Engine: x.engine, OwnLimit: x.ownLimit,
+		OnSpeechStart: x.onSpeechStart})
 	if err != nil {
 		live.End("refused")
 		return nil, nil, err

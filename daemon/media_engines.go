@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,9 +18,12 @@ import (
 // Speech-to-text engines of media.engine and media.queues.*.engine.
 const (
 	enginePocketSphinx = "pocketsphinx"
-	engineWhisperHTTP  = pool.Deferred // the servers' transcripts, PocketSphinx as fallback
-	engineTwoPass      = pool.Revise   // PocketSphinx live, revised by the servers
-	engineNone         = "none"
+	// enginePocketSphinxFast is PocketSphinx with the fast search preset:
+	// voice bot calls (media.voice.recognizer) and queues that name it.
+	enginePocketSphinxFast = "pocketsphinx-fast"
+	engineWhisperHTTP      = pool.Deferred // the servers' transcripts, PocketSphinx as fallback
+	engineTwoPass          = pool.Revise   // PocketSphinx live, revised by the servers
+	engineNone             = "none"
 )
 
 // QueueMediaConfig overrides media settings for one queue.
@@ -29,7 +34,7 @@ type QueueMediaConfig struct {
 
 func validEngine(name string, servers int) error {
 	switch name {
-	case enginePocketSphinx, engineNone:
+	case enginePocketSphinx, enginePocketSphinxFast, engineNone:
 		return nil
 	case engineWhisperHTTP, engineTwoPass:
 		if servers == 0 {
@@ -37,7 +42,7 @@ func validEngine(name string, servers int) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("engine: %q is not one of pocketsphinx, whisper-http, two-pass, none", name)
+	return fmt.Errorf("engine: %q is not one of pocketsphinx, pocketsphinx-fast, whisper-http, two-pass, none", name)
 }
 
 // engines routes each stream to the engine of its queue (the stream's
@@ -50,9 +55,12 @@ type engines struct {
 	// localOnly reports the local-models-only switch (third-party servers).
 	localOnly func() bool
 
-	once   sync.Once
-	err    error
-	local  *pocketsphinx.Engine
+	once  sync.Once
+	err   error
+	local *pocketsphinx.Engine
+	// fast is the fast-search PocketSphinx: its own decoder pool (the
+	// search is a decoder's set-up), created when a queue or bot calls use it.
+	fast   *pocketsphinx.Engine
 	pool   *pool.Pool
 	byName map[string]stt.Engine
 
@@ -92,6 +100,19 @@ func (es *engines) start() error {
 				}
 			}
 		}
+		if used[enginePocketSphinxFast] || es.cfg.Voice.Recognizer == voiceRecognizerFast {
+			fc := es.cfg.PocketSphinx
+			fc.Search, fc.Warm = pocketsphinx.SearchFast, 0
+			if es.fast, es.err = pocketsphinx.New(fc, es.logger); es.err != nil {
+				return
+			}
+			es.byName[enginePocketSphinxFast] = es.fast
+			if es.lm != nil {
+				if es.err = es.lm.attach(es.fast); es.err != nil {
+					return
+				}
+			}
+		}
 		if used[engineWhisperHTTP] || used[engineTwoPass] {
 			if es.pool, es.err = pool.New(es.cfg.Whisper, es.logger, es.reg, nil); es.err != nil {
 				return
@@ -124,9 +145,10 @@ func (es *engines) engineFor(queue string) string {
 	return es.cfg.Engine
 }
 
-// NewStream implements stt.Engine: opts.Profile is the queue.
+// NewStream implements stt.Engine: opts.Profile is the queue; opts.Engine,
+// when set, overrides the queue's engine.
 func (es *engines) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Stream, error) {
-	name := es.engineFor(opts.Profile)
+	name := cmp.Or(opts.Engine, es.engineFor(opts.Profile))
 	if err := es.start(); err != nil {
 		return nil, fmt.Errorf("speech-to-text engine %s: %w", name, err)
 	}
@@ -156,8 +178,11 @@ func (es *engines) Close() error {
 		es.stop()
 		<-es.stopped
 	}
-	if es.local != nil {
-		return es.local.Close()
+	var errs []error
+	for _, e := range []*pocketsphinx.Engine{es.local, es.fast} {
+		if e != nil {
+			errs = append(errs, e.Close())
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

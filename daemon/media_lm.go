@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -96,8 +97,8 @@ func (s lmSource) Text(ctx context.Context, queue string) ([]string, error) {
 type lmInstaller struct {
 	weight float64
 	mu     sync.Mutex
-	eng    *pocketsphinx.Engine // +checklocks:mu
-	built  map[string]lm.Built  // +checklocks:mu
+	engs   []*pocketsphinx.Engine // +checklocks:mu
+	built  map[string]lm.Built    // +checklocks:mu
 }
 
 func (i *lmInstaller) Install(profile string, b lm.Built) error {
@@ -107,17 +108,19 @@ func (i *lmInstaller) Install(profile string, b lm.Built) error {
 		i.built = map[string]lm.Built{}
 	}
 	i.built[profile] = b
-	if i.eng == nil {
-		return nil
+	var errs []error
+	for _, e := range i.engs {
+		errs = append(errs, e.SetDomainLM(profile, pocketsphinx.DomainLM{Path: b.Path, Version: b.Version, Weight: i.weight}))
 	}
-	return i.eng.SetDomainLM(profile, pocketsphinx.DomainLM{Path: b.Path, Version: b.Version, Weight: i.weight})
+	return errors.Join(errs...)
 }
 
-// attach gives the engine every model built so far.
+// attach gives an engine every model built so far, and the ones built
+// after.
 func (i *lmInstaller) attach(e *pocketsphinx.Engine) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.eng = e
+	i.engs = append(i.engs, e)
 	for _, p := range slices.Sorted(maps.Keys(i.built)) {
 		b := i.built[p]
 		if err := e.SetDomainLM(p, pocketsphinx.DomainLM{Path: b.Path, Version: b.Version, Weight: i.weight}); err != nil {

@@ -121,6 +121,14 @@ func script(seed uint64, clips []*clip, rate int) *truthCall {
 		} else if k > 0 {
 			onset = cursor + 600 + int64(r.IntN(900)) // clean turn-taking
 		}
+		if !overlap && k > 0 {
+			// Nor after another party's turn that came between: a
+			// party's consecutive utterances are always a clear pause
+			// apart (a development call had the agent resume 1.02 s
+			// after its own speech, across the customer's interjection,
+			// and the bridge joined the two when the edges moved 30 ms).
+			onset = max(onset, lastOff[party]+1500)
+		}
 		pad := onset - cl.onset
 		if pad < 0 {
 			pad, onset = 0, cl.onset

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/tts"
 	ttsengines "github.com/earshot/earshot/media/tts/engines"
 	"github.com/earshot/earshot/media/voice"
@@ -32,12 +34,39 @@ type VoiceConfig struct {
 	// transferred to (REFER); a queue without one ends the call with the
 	// hand-over's reason.
 	TransferTargets map[string]string `yaml:"transfer_targets"`
-	voice.Config    `yaml:",inline"`
+	// Recognizer is how bot calls are recognised: "fast" (default)
+	// PocketSphinx with the fast search, whatever the queue's engine, for
+	// the caller's turn latency and the number of calls a machine holds;
+	// "queue" the queue's engine (media.engine, media.queues.*.engine).
+	Recognizer string `yaml:"recognizer"`
+	// WarmCalls is how many bot calls' recognisers are made ready at start
+	// (each holds a decoder, about 90 MB); 0 makes them on the first calls,
+	// which then answer their first turn late. The bots' fixed prompts are
+	// synthesised ahead at start and at publish either way.
+	WarmCalls int `yaml:"warm_calls"`
+	// MaxCalls bounds the bot calls open at once (all sources). Bot calls
+	// do not count against media.pipeline.max_engagements: one recognised
+	// party each, and with the fast recogniser a fraction of a listened
+	// call's CPU; the pipeline's backlog check still refuses them when
+	// recognition falls behind.
+	MaxCalls     int `yaml:"max_calls"`
+	voice.Config `yaml:",inline"`
 }
+
+// DefaultMaxBotCalls is media.voice.max_calls by default: the bot calls
+// a 2-core machine holds in real time with the fast recogniser (see
+// TestEvalBotLatency in media/sip and the note in README's voice section).
+const DefaultMaxBotCalls = 8
+
+// Recognisers of bot calls (media.voice.recognizer).
+const (
+	voiceRecognizerFast  = "fast"
+	voiceRecognizerQueue = "queue"
+)
 
 // DefaultVoiceConfig returns the defaults.
 func DefaultVoiceConfig() VoiceConfig {
-	return VoiceConfig{Config: voice.DefaultConfig()}
+	return VoiceConfig{Recognizer: voiceRecognizerFast, WarmCalls: 2, MaxCalls: DefaultMaxBotCalls, Config: voice.DefaultConfig()}
 }
 
 // UnmarshalYAML decodes a present section over the defaults.
@@ -59,6 +88,15 @@ func (c VoiceConfig) Validate() error {
 		if !transferRE.MatchString(t) {
 			return fmt.Errorf("voice: transfer_targets.%s: %q is not a SIP or tel URI", q, t)
 		}
+	}
+	if c.Recognizer != voiceRecognizerFast && c.Recognizer != voiceRecognizerQueue {
+		return fmt.Errorf("voice: recognizer must be %s or %s, got %q", voiceRecognizerFast, voiceRecognizerQueue, c.Recognizer)
+	}
+	if c.WarmCalls < 0 || c.WarmCalls > 64 {
+		return fmt.Errorf("voice: warm_calls must be within 0-64, got %d", c.WarmCalls)
+	}
+	if c.MaxCalls < 1 || c.MaxCalls > 1000 {
+		return fmt.Errorf("voice: max_calls must be within 1-1000, got %d", c.MaxCalls)
 	}
 	return c.Config.Validate()
 }
@@ -131,7 +169,12 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 	if err != nil {
 		return nil, &voiceStatusError{503, err.Error()}
 	}
-	vc := &voiceCall{}
+	if max := int64(d.cfg.Media.Voice.MaxCalls); o.m.voiceCalls.Add(1) > max {
+		o.m.voiceCalls.Add(-1)
+		o.m.voiceMetrics.Refused(call.Source, "max_calls")
+		return nil, busyError{fmt.Errorf("voice: %d bot calls are open (media.voice.max_calls)", max)}
+	}
+	vc := &voiceCall{release: func() { o.m.voiceCalls.Add(-1) }}
 	params := map[string]string{"queue": def.Queue, "direction": "inbound"}
 	x := openExtras{
 		flags: []string{flagBotPrefix + call.Bot, flagVersionPrefix + strconv.Itoa(rec.Published), "voice_bot"},
@@ -140,10 +183,13 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 				c.SpeechStarted()
 			}
 		},
-		tap: vc.hear,
+		tap:      vc.hear,
+		engine:   o.m.voiceEngine(),
+		ownLimit: true,
 	}
 	live, pe, err := o.m.openWith(ctx, call.Source, nil, params, "", x)
 	if err != nil {
+		vc.release()
 		return nil, err
 	}
 	vc.pe = pe
@@ -160,11 +206,13 @@ func (o voiceOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engag
 	b.mu.Unlock()
 	vc.ing = &ingestEngagement{live: live, pe: pe}
 	brain := &botBrain{c: conv, target: d.cfg.Media.Voice.TransferTargets[def.Queue], noInputEnd: noInputEnd(def)}
+	static := staticPrompts(e, cfg)
 	rt, err := voice.Start(cctx, cfg, call, voice.Deps{Brain: brain, TTS: synth, Transcript: &voiceTranscript{c: conv, pe: pe},
-		Metrics: o.m.voiceMetrics, Logger: b.log})
+		Metrics: o.m.voiceMetrics, Logger: b.log, Static: func(text string) bool { return static[text] },
+		Heard: func() (time.Time, bool) { return pe.Heard(string(ingest.PartyCustomer)) }})
 	if err != nil {
 		close(conv.done)
-		vc.ing.Close(err)
+		vc.Close(err)
 		return nil, err
 	}
 	vc.conv.Store(rt)
@@ -219,6 +267,10 @@ type voiceCall struct {
 	ing  *ingestEngagement
 	pe   *pipeline.Engagement
 	conv atomic.Pointer[voice.Conversation]
+	// release gives the call's place under media.voice.max_calls back,
+	// once.
+	release   func()
+	closeOnce sync.Once
 }
 
 var (
@@ -241,6 +293,7 @@ func (v *voiceCall) Close(err error) {
 		c.Close()
 	}
 	v.ing.Close(err)
+	v.closeOnce.Do(v.release)
 }
 
 // DTMF passes a digit to the bot. The event records only that a key was
@@ -277,13 +330,33 @@ func (b *botBrain) Greet(context.Context) voice.Reply {
 	return b.reply(b.c.sess.Greeting())
 }
 
+// earlyConfidence is the intent detector's confidence above which a
+// partial hypothesis starts the intent's flow before the caller's turn
+// has ended.
+const earlyConfidence = 0.9
+
+// early reports whether the session may act on a partial hypothesis:
+// a request for a person (answered the same at any step), or an intent
+// read with high confidence at a step waiting for one, whose answer is a
+// flow (a knowledge-base answer would answer the words heard so far, not
+// the caller's whole question). Anything else waits for the whole turn.
+func early(p bot.Peek) bool {
+	if p.HumanRequest {
+		return true
+	}
+	return p.Waiting == bot.WaitingIntent && p.Intent != nil && p.Intent.InScope &&
+		p.Answer == "flow" && p.Intent.Confidence >= earlyConfidence
+}
+
 func (b *botBrain) Hear(ctx context.Context, in voice.Input) voice.Reply {
 	c := b.c
+	agentic := true
 	if in.Partial {
-		// Acting on a partial hypothesis would commit the session to
-		// words the caller may not end up saying: the session decides on
-		// whole turns only.
-		return voice.Reply{Defer: true}
+		if !c.active.Load() || !early(c.sess.Peek(in.Text)) {
+			return voice.Reply{Defer: true}
+		}
+		// Decided on the detector's reading, not the model's.
+		agentic = false
 	}
 	c.lastActivity.Store(time.Now().UnixNano())
 	if !c.active.Load() {
@@ -297,7 +370,7 @@ func (b *botBrain) Hear(ctx context.Context, in voice.Input) voice.Reply {
 	case in.Kind == voice.InputNoInput:
 		return b.reply(c.sess.Handover("no_input", c.sess.Unavailable()))
 	}
-	return b.reply(c.sess.Handle(ctx, bot.Input{Text: in.Text, Time: in.At, Agentic: true}))
+	return b.reply(c.sess.Handle(ctx, bot.Input{Text: in.Text, Time: in.At, Agentic: agentic}))
 }
 
 // reply turns a bot turn into what the runtime does: its messages spoken
@@ -373,4 +446,115 @@ func (t *voiceTranscript) Ended(kind, reason string, transferred bool) {
 	}
 	c.live.Publish(EventBotHandover, map[string]any{"bot": c.bot, "version": c.version, "reason": h.Reason, "intent": h.Intent,
 		"slots": h.Slots, "transferred": transferred})
+}
+
+// voiceEngine names the recogniser of bot calls for the pipeline ("" for
+// the queue's engine).
+func (m *mediaRouter) voiceEngine() string {
+	if m.d.cfg.Media.Voice.Recognizer == voiceRecognizerFast {
+		return enginePocketSphinxFast
+	}
+	return ""
+}
+
+// staticPrompts are the texts a bot call may take from the speech cache:
+// the bot's fixed wording and the no-input reprompt.
+func staticPrompts(e *bot.Engine, cfg voice.Config) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range e.StaticPrompts() {
+		out[p] = true
+	}
+	if cfg.NoInputPrompt != "" {
+		out[cfg.NoInputPrompt] = true
+	}
+	return out
+}
+
+// warmBot asks for a bot's calls to be made ready (after a publish); a
+// full queue drops the request, the first call then does the work.
+func (m *mediaRouter) warmBot(id string) {
+	select {
+	case m.warmQ <- id:
+	default:
+	}
+}
+
+// runWarm readies bot calls ahead of them, so that a call's first turn
+// is answered as fast as the next: at start the recognisers of
+// media.voice.warm_calls calls and every published bot that answers
+// calls (its intent model, its voice, the speech of its fixed prompts);
+// then each bot published after. A bot answers calls when a SIP address
+// routes to it or its definition has a voice section.
+func (m *mediaRouter) runWarm(ctx context.Context) error {
+	vc := m.d.cfg.Media.Voice
+	sipBots := map[string]bool{}
+	for _, id := range m.d.cfg.Media.SIP.Bots {
+		sipBots[id] = true
+	}
+	warmed := false
+	warm := func(id string) {
+		start := time.Now()
+		rec, err := m.d.store.Bot(id)
+		if err != nil || rec.Published == 0 {
+			return
+		}
+		if !sipBots[id] {
+			// Only a bot with a voice section answers calls: its engine
+			// (a trained intent model) is not built for chat bots here.
+			v, err := m.d.store.BotVersion(id, rec.Published)
+			if err != nil {
+				return
+			}
+			if def, err := bot.Decode(v.Definition, bot.JSON); err != nil || def.Voice == nil {
+				return
+			}
+		}
+		e, err := m.d.bots.engine(ctx, id, rec.Published)
+		if err != nil {
+			m.voiceMetrics.Warmed(false)
+			m.log.Warn("bot not warmed for calls", "bot", id, "err", err)
+			return
+		}
+		def := e.Definition()
+		if !warmed && vc.WarmCalls > 0 {
+			warmed = true
+			opts := stt.StreamOptions{Narrowband: true, Profile: def.Queue, Engine: m.voiceEngine()}
+			if err := voice.WarmRecognizer(ctx, m.engine, opts, vc.WarmCalls); err != nil {
+				m.log.Warn("bot call recognisers not warmed", "err", err)
+			}
+		}
+		synth, err := m.synthesizer(def)
+		if err != nil {
+			m.voiceMetrics.Warmed(false)
+			m.log.Warn("bot voice not warmed", "bot", id, "err", err)
+			return
+		}
+		cfg := voiceOpener{m}.settings(def)
+		static := slices.Sorted(maps.Keys(staticPrompts(e, cfg)))
+		err = voice.WarmSpeech(ctx, synth, voice.Prompts{Voice: cfg.Voice, Lang: cfg.Lang, Rates: []int{8000}, Static: static, ChunkChars: cfg.ChunkChars})
+		m.voiceMetrics.Warmed(err == nil)
+		if err != nil {
+			m.log.Warn("bot prompts not synthesised ahead", "bot", id, "err", err)
+			return
+		}
+		m.log.Info("bot calls warmed", "bot", id, "version", rec.Published, "prompts", len(static), "took", time.Since(start).Round(time.Millisecond))
+	}
+	bots, err := m.d.store.Bots(ctx)
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("bots not warmed for calls", "err", err)
+	}
+	for _, b := range bots {
+		if ctx.Err() != nil {
+			return nil
+		}
+		warm(b.ID)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-m.warmQ:
+			warm(id)
+		}
+	}
 }

@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/earshot/earshot/inference/bot"
 	"github.com/earshot/earshot/store"
 )
 
@@ -19,10 +22,22 @@ import (
 // address is answered by the bot (its greeting arrives as RTP, spoken by
 // Flite), is an engagement in the bot's queue with the bot's flags, and
 // its transcript holds the greeting as a bot segment timed on the media
-// clock. The caller then hangs up.
+// clock. The bot was made ready when it was published, so its greeting
+// comes from the speech cache; a second call beyond media.voice.max_calls
+// is refused busy and counted. The caller then hangs up.
 func TestVoiceBotThroughDaemon(t *testing.T) {
-	env := startBotEnv(t, nil)
+	env := startBotEnv(t, func(c *Config) {
+		c.Media.SIP.Bots = map[string]string{"cards-bot": "card-services"} // makes it a bot that answers calls
+		c.Media.Voice.MaxCalls = 1
+	})
 	td := env.td
+	deadline := time.Now().Add(60 * time.Second)
+	for metricValue(t, td, `earshot_voicebot_warmups_total{result="ok"}`) != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("the published bot was not made ready for calls within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	s := startSIP(t, td, func(c *SIPConfig) {
 		c.RTPPortMin, c.RTPPortMax = 44100, 44199
 		c.Bots = map[string]string{"cards-bot": "card-services"}
@@ -41,6 +56,7 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 	local := sipConn.LocalAddr().String()
 	sdp := fmt.Sprintf("v=0\r\no=uac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\n"+
 		"a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", rtpConn.LocalAddr().(*net.UDPAddr).Port)
+	callID := "voicebot-1@test"
 	req := func(method, toTag string, cseq int, body string) string {
 		to := "<sip:cards-bot@" + srv.String() + ">"
 		if toTag != "" {
@@ -50,9 +66,9 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 		if body != "" {
 			ct = "Content-Type: application/sdp\r\n"
 		}
-		return fmt.Sprintf("%s sip:cards-bot@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-vb-%d\r\nFrom: <sip:+15550001111@%s>;tag=caller1\r\n"+
-			"To: %s\r\nCall-ID: voicebot-1@test\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContact: <sip:uac@%s>\r\n%sContent-Length: %d\r\n\r\n%s",
-			method, srv, local, cseq, local, to, cseq, method, local, ct, len(body), body)
+		return fmt.Sprintf("%s sip:cards-bot@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-vb-%s-%d\r\nFrom: <sip:+15550001111@%s>;tag=caller1\r\n"+
+			"To: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nMax-Forwards: 70\r\nContact: <sip:uac@%s>\r\n%sContent-Length: %d\r\n\r\n%s",
+			method, srv, local, strings.TrimSuffix(callID, "@test"), cseq, local, to, callID, cseq, method, local, ct, len(body), body)
 	}
 	final := func() string {
 		buf := make([]byte, 65535)
@@ -62,7 +78,9 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no final SIP response: %v", err)
 			}
-			if m := string(buf[:n]); strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") {
+			// A final response of this call (a refused call's 486 is
+			// retransmitted until acknowledged).
+			if m := string(buf[:n]); strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") && strings.Contains(m, "Call-ID: "+callID) {
 				return m
 			}
 		}
@@ -113,6 +131,18 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 			got++
 		}
 	}
+	if v, _ := strconv.ParseFloat(metricValue(t, td, "earshot_tts_cache_hits_total"), 64); v < 1 {
+		t.Errorf("speech cache hits %v: the greeting was not synthesised ahead", v)
+	}
+	callID = "voicebot-2@test"
+	sipConn.WriteTo([]byte(req("INVITE", "", 1, sdp)), srv)
+	if res := final(); !strings.HasPrefix(res, "SIP/2.0 486") {
+		t.Errorf("a call beyond max_calls answered %q, want 486", strings.SplitN(res, "\r\n", 2)[0])
+	}
+	if v := metricValue(t, td, `earshot_voicebot_calls_refused_total{reason="max_calls",source="sip"}`); v != "1" {
+		t.Errorf("refused bot calls counted %q, want 1", v)
+	}
+	callID = "voicebot-1@test"
 	var list []store.Engagement
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements?queue=cards", nil, 200), &list)
 	if len(list) != 1 {
@@ -124,7 +154,7 @@ func TestVoiceBotThroughDaemon(t *testing.T) {
 	}
 	// Hang up once the greeting is stored.
 	var segs []store.Segment
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for len(segs) == 0 && time.Now().Before(deadline) {
 		_, all := transcriptText(t, td, td.Admin, e.ID)
 		for _, sg := range all {
@@ -158,13 +188,13 @@ func TestVoiceConfigYAML(t *testing.T) {
 	}
 	v := cfg.Media.Voice
 	if v.TransferTargets["cards"] != "sip:cards@pbx.example.com" || v.EndOfTurn != 500*time.Millisecond || v.NoInputRetries != 1 ||
-		v.NoInput != 6*time.Second || !v.BargeIn {
+		v.NoInput != 6*time.Second || !v.BargeIn || v.Recognizer != voiceRecognizerFast || v.WarmCalls != 2 {
 		t.Errorf("voice config %+v, want the keys given over the defaults", v)
 	}
 	if err := v.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
-	for _, bad := range []string{"transfer_targets: {cards: 'pbx cards'}", "end_of_turn: 20s", "max_digits: 0"} {
+	for _, bad := range []string{"transfer_targets: {cards: 'pbx cards'}", "end_of_turn: 20s", "max_digits: 0", "recognizer: slow", "warm_calls: -1"} {
 		cfg := DefaultConfig(false)
 		err := ParseConfig([]byte("media:\n  voice:\n    "+bad+"\n"), &cfg)
 		if err == nil {
@@ -172,6 +202,51 @@ func TestVoiceConfigYAML(t *testing.T) {
 		}
 		if name, _, _ := strings.Cut(bad, ":"); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: err = %v, want one naming %s", bad, err, name)
+		}
+	}
+}
+
+// TestVoiceEarlyPolicy: a partial hypothesis is acted on only when that
+// is safe: a request for a person at any step, or a flow intent read with
+// high confidence at a step waiting for an intent; never a knowledge-base
+// question (the rest of it is still to come) nor a slot's answer.
+func TestVoiceEarlyPolicy(t *testing.T) {
+	raw, err := os.ReadFile("../inference/bot/testdata/card-services.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := bot.Decode(raw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := bot.Env{QueueExists: func(string) bool { return true }, CheckSkill: func(context.Context, string, string) error { return nil }}
+	e, _, err := bot.NewEngine(t.Context(), bot.DefaultConfig(), def, 1, env, bot.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := e.NewSession("e1", time.Now())
+	collecting := e.NewSession("e2", time.Now())
+	collecting.Handle(t.Context(), bot.Input{Text: "I lost my card"})
+	if _, _, _, ok := collecting.Asking(); !ok {
+		t.Fatal("the lost-card flow asks for no slot")
+	}
+	tests := []struct {
+		s    *bot.Session
+		text string
+		want bool
+	}{
+		{idle, "I want to speak to an agent", true},
+		{collecting, "can I talk to a real person", true},
+		{idle, "my card was stolen", true},
+		{idle, "what fees do you charge", false}, // a knowledge-base answer
+		{idle, "the weather tomorrow", false},    // out of scope
+		{collecting, "four three two one", false},
+		{collecting, "my card was stolen", false}, // waiting for a slot, not an intent
+	}
+	for _, tc := range tests {
+		p := tc.s.Peek(tc.text)
+		if got := early(p); got != tc.want {
+			t.Errorf("early(%q) = %v, want %v (peek %+v, intent %+v)", tc.text, got, tc.want, p, p.Intent)
 		}
 	}
 }

@@ -119,23 +119,36 @@ func (l *Live) Assign(ctx context.Context, agent string) error {
 	return l.submitAcked(ctx, input{assign: agent, received: time.Now()})
 }
 
-// submitAcked queues in and waits until the engagement has applied it
-// (or ctx is done).
-func (l *Live) submitAcked(ctx context.Context, in input) error {
-	ack := make(chan error, 1)
-	in.ack = ack
-	if !l.submit(in) {
-		if l.Ended() {
-			return ErrNotLive
+// submitAcked queues ins in order and waits until the engagement has
+// applied every one (or ctx is done). Queued together, final segments
+// usually share one group commit. An input that cannot be queued ends the
+// queuing; the error is the first one met.
+func (l *Live) submitAcked(ctx context.Context, ins ...input) error {
+	acks := make([]chan error, 0, len(ins))
+	var err error
+	for _, in := range ins {
+		ack := make(chan error, 1)
+		in.ack = ack
+		if !l.submit(in) {
+			err = ErrBusy
+			if l.Ended() {
+				err = ErrNotLive
+			}
+			break
 		}
-		return ErrBusy
+		acks = append(acks, ack)
 	}
-	select {
-	case err := <-ack:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, ack := range acks {
+		select {
+		case e := <-ack:
+			if err == nil {
+				err = e
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return err
 }
 
 // ID is the engagement's ID.
@@ -185,8 +198,20 @@ func (l *Live) SubmitWait(ctx context.Context, seg store.Segment) error {
 // the previous message, so that two messages sent within a millisecond
 // keep their order in the transcript.
 func (l *Live) SubmitMessage(ctx context.Context, seg store.Segment) error {
-	seg.Final = true
-	return l.submitAcked(ctx, input{seg: seg, received: time.Now(), message: true})
+	return l.SubmitMessages(ctx, seg)
+}
+
+// SubmitMessages is SubmitMessage for several messages of one sender at
+// once (a virtual agent's turn), in order: queued together, they usually
+// share one group commit. It returns once all are stored, or the first
+// error.
+func (l *Live) SubmitMessages(ctx context.Context, segs ...store.Segment) error {
+	ins := make([]input, len(segs))
+	for i, seg := range segs {
+		seg.Final = true
+		ins[i] = input{seg: seg, received: time.Now(), message: true}
+	}
+	return l.submitAcked(ctx, ins...)
 }
 
 func (l *Live) submit(in input) bool {

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/earshot/earshot/store"
@@ -44,5 +45,45 @@ func TestMessagesKeepTheirOrder(t *testing.T) {
 		if i > 0 && s.StartMs <= segs[i-1].StartMs {
 			t.Errorf("segment %d at %d ms, not after segment %d at %d ms", i, s.StartMs, i-1, segs[i-1].StartMs)
 		}
+	}
+}
+
+// A turn's messages submitted together are stored in order, and stored
+// when SubmitMessages returns.
+func TestSubmitMessagesStoresInOrder(t *testing.T) {
+	h := newTestHub(t, DefaultConfig(), hideTypes{})
+	ctx := context.Background()
+	l, err := h.Start(ctx, chat("billing"), "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SubmitMessage(ctx, store.Segment{Speaker: "customer", Text: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"one", "two", "three"}
+	var segs []store.Segment
+	for _, x := range texts {
+		segs = append(segs, store.Segment{Speaker: "bot", Text: x})
+	}
+	if err := l.SubmitMessages(ctx, segs...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.st.Segments(ctx, l.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1+len(texts) {
+		t.Fatalf("%d segments stored on return, want %d", len(got), 1+len(texts))
+	}
+	for i, x := range texts {
+		s := got[1+i]
+		if s.Text != x || s.Speaker != "bot" || int(s.Seq) != 1+i || s.StartMs <= got[i].StartMs {
+			t.Errorf("segment %d = %q seq %d at %d ms, want %q seq %d after %d ms", 1+i, s.Text, s.Seq, s.StartMs, x, 1+i, got[i].StartMs)
+		}
+	}
+	l.End("api")
+	<-l.Done()
+	if err := l.SubmitMessages(ctx, store.Segment{Speaker: "bot", Text: "late"}); !errors.Is(err, ErrNotLive) {
+		t.Errorf("after the end: %v, want ErrNotLive", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -108,6 +109,38 @@ func buildBanking77(d Definition, path string) (*Engine, error) {
 	}
 	e, _, err := NewEngine(context.Background(), DefaultConfig(), d, 1, okEnv, Deps{Skills: &skillsFake{}, Knowledge: kbFake{}})
 	return e, err
+}
+
+// BenchmarkSessionMemory reports the heap one open conversation of the
+// card-services bot holds in the runtime (after its greeting and two
+// turns: an intent and a collected slot), measured over b.N sessions held
+// at once after a collection: "B/session". The connection, the
+// engagement and the store are not included (the widget load eval in
+// daemon/ measures a whole widget session).
+func BenchmarkSessionMemory(b *testing.B) {
+	e := newCardEngine(b, &skillsFake{})
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	b.ReportAllocs()
+	before := heap()
+	sessions := make([]*Session, b.N)
+	b.ResetTimer()
+	for i := range sessions {
+		s := e.NewSession(fmt.Sprintf("bench-%d", i), ref)
+		s.Greeting()
+		s.Handle(context.Background(), Input{Text: script[0], Time: ref})
+		s.Handle(context.Background(), Input{Text: script[1], Time: ref})
+		sessions[i] = s
+	}
+	b.StopTimer()
+	after := heap()
+	b.ReportMetric(float64(int64(after)-int64(before))/float64(b.N), "B/session")
+	runtime.KeepAlive(sessions)
 }
 
 // BenchmarkClassifierPeer is the floor the runtime is compared with: the

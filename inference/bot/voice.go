@@ -2,9 +2,11 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/inference/bot/nlu"
 	"github.com/earshot/earshot/inference/bot/slots"
 )
 
@@ -99,4 +101,107 @@ func (s *Session) Asking() (name string, typ slots.Type, dtmf *SlotDTMF, ok bool
 		return "", "", nil, false
 	}
 	return sl.Name, sl.Type, sl.DTMF, true
+}
+
+// StaticPrompts returns the bot's messages whose wording is fixed in its
+// definition (the greeting, the handlers' messages, slot prompts and
+// reprompts, and steps' messages), as a session says them: a voice
+// synthesises them ahead of calls and caches their audio. Messages with
+// variables other than the bot's name are left out (they may carry
+// customer data). Sorted, without duplicates.
+func (e *Engine) StaticPrompts() []string {
+	def := e.prog.def
+	vars := Vars{"bot_name": def.Name}
+	h := def.Handlers
+	texts := []string{def.Greeting, h.Fallback, h.Handover, h.Cancel, h.Greeting, h.Goodbye, h.Thanks,
+		h.SkillError, h.NoAnswer, h.Unavailable}
+	for _, sl := range def.Slots {
+		texts = append(texts, sl.Prompt, sl.Reprompt)
+	}
+	for _, f := range def.Flows {
+		for _, st := range f.Steps {
+			texts = append(texts, st.Send)
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range texts {
+		static := true
+		for _, m := range templateVarRE.FindAllStringSubmatch(t, -1) {
+			static = static && m[1] == "bot_name"
+		}
+		if t = strings.TrimSpace(render(t, vars)); t == "" || !static || seen[t] {
+			continue
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Waiting is what a session waits for from the customer.
+type Waiting string
+
+// What a session may wait for.
+const (
+	// WaitingIntent: a new request (no slot is asked for).
+	WaitingIntent Waiting = "intent"
+	// WaitingSlot: the answer to a slot's prompt.
+	WaitingSlot Waiting = "slot"
+	// WaitingNothing: the conversation was handed over or ended.
+	WaitingNothing Waiting = ""
+)
+
+// Peek is what a session would make of a message at its current step,
+// found without acting on it.
+type Peek struct {
+	Waiting Waiting
+	// HumanRequest: the message asks for a person (the hand-over handler
+	// answers it at any step).
+	HumanRequest bool
+	// Intent is the intent detector's reading, when the session waits for
+	// an intent and no global handler takes the message.
+	Intent *nlu.Result
+	// Answer is the intent's answer kind: "flow" or "kb" (the knowledge
+	// base answers the whole message).
+	Answer string
+}
+
+// Peek reads text as Handle would at the session's current step,
+// without changing the session (no state, statistics, history or
+// metrics): a voice call asks it about a partial hypothesis to decide
+// whether acting before the caller has finished is safe. The agentic
+// model is never asked.
+func (s *Session) Peek(text string) Peek {
+	var p Peek
+	switch {
+	case !s.Active():
+		return p
+	case s.mode == modeCollecting:
+		p.Waiting = WaitingSlot
+	default:
+		p.Waiting = WaitingIntent
+	}
+	text = slots.Clean(text)
+	if r := []rune(text); len(r) > s.e.cfg.MaxInputChars {
+		text = string(r[:s.e.cfg.MaxInputChars])
+	}
+	if text == "" {
+		return p
+	}
+	g := detectGlobal(text)
+	p.HumanRequest = g == globalHuman
+	if g != globalNone || p.Waiting != WaitingIntent {
+		return p
+	}
+	r := s.e.classify(text)
+	p.Intent = &r
+	if it := s.e.prog.intents[r.Intent]; r.InScope && it != nil {
+		p.Answer = "flow"
+		if it.Answer == "kb" {
+			p.Answer = "kb"
+		}
+	}
+	return p
 }

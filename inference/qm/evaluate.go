@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/earshot/earshot/inference"
-	"github.com/earshot/earshot/inference/builtin/textclass"
 )
 
 // IntentAt is an intent detected in one turn.
@@ -76,9 +75,12 @@ type Evaluator struct {
 	logger  *slog.Logger
 	metrics *metrics
 
+	// match sets the classifier engine.
+	match matchConfig
+
 	mu sync.Mutex
 	// +checklocks:mu
-	models map[string]*textclass.Model
+	models map[string]*exampleMatcher
 }
 
 // NewEvaluator returns an evaluator. A nil logger discards logs; a nil reg
@@ -94,7 +96,7 @@ func NewEvaluator(cfg EvaluatorConfig, logger *slog.Logger, reg prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
-	return &Evaluator{cfg: cfg, logger: logger.With("component", "qm"), metrics: m, models: map[string]*textclass.Model{}}, nil
+	return &Evaluator{cfg: cfg, logger: logger.With("component", "qm"), metrics: m, match: defaultMatchConfig(), models: map[string]*exampleMatcher{}}, nil
 }
 
 // Evaluate answers every question of sc for the engagement. llm may be
@@ -362,9 +364,9 @@ func metricEvidence(name string, f *Facts) []Evidence {
 	return nil
 }
 
-// classifierAnswer answers a yes/no question with a classifier trained
-// on the question's examples: yes when one of the party's utterances is
-// likely enough to be a "yes" example.
+// classifierAnswer answers a yes/no question from the question's
+// examples: yes when one sentence of the party's turns is nearest to a
+// "yes" example and similar enough to it (see classifier.go).
 func (ev *Evaluator) classifierAnswer(sc *Scorecard, q Question, f *Facts) Answer {
 	a := Answer{Question: q.ID, Engine: EngineClassifier}
 	if q.Examples == nil {
@@ -372,46 +374,51 @@ func (ev *Evaluator) classifierAnswer(sc *Scorecard, q Question, f *Facts) Answe
 		a.Justification = "The question has no examples to train on."
 		return a
 	}
-	m, err := ev.model(sc, q)
-	if err != nil {
-		a.Engine = EngineManual
-		a.Justification = "The classifier could not be trained: " + err.Error()
-		return a
-	}
+	m := ev.matcher(sc, q)
 	party := q.Examples.Party
 	if party == "" {
 		party = PartyAgent
 	}
 	th := q.Examples.Threshold
 	if th == 0 {
-		th = 0.5
+		th = m.cfg.Threshold
 	}
-	best, bestP := -1, -1.0
+	best, bestSeq := match{YesIndex: -1}, -1
+	found := false
 	for i, t := range f.Turns {
 		if side(t.Party) != party {
 			continue
 		}
-		for _, s := range m.Scores(t.Text) {
-			if s.Label == AnswerYes && s.Prob > bestP {
-				best, bestP = i, s.Prob
+		for _, s := range sentences(t.Text) {
+			mt := m.nearest(s)
+			c := mt.counts(th)
+			// The evidence is the best sentence that counts, else the
+			// sentence most like a yes example.
+			if bestSeq < 0 || c && !found || c == found && mt.Yes > best.Yes {
+				best, bestSeq, found = mt, i, c
 			}
 		}
 	}
-	a.Confidence = max(bestP, 0)
-	if best < 0 {
+	if bestSeq < 0 {
 		a.Value = AnswerNo
 		a.Justification = fmt.Sprintf("The %s said nothing.", party)
 		return a
 	}
-	t := f.Turns[best]
+	t := f.Turns[bestSeq]
 	a.Evidence = []Evidence{evidenceOf(t)}
-	if bestP >= th {
+	ex := ""
+	if best.YesIndex >= 0 {
+		ex = q.Examples.Yes[best.YesIndex]
+	}
+	if found {
 		a.Value = AnswerYes
-		a.Justification = fmt.Sprintf("The %s's utterance at %s resembles the examples of yes (p=%.2f).", party, clock(t.StartMS), bestP)
+		a.Confidence = best.Yes
+		a.Justification = fmt.Sprintf("The %s's utterance at %s is like the example %q (similarity %.2f).", party, clock(t.StartMS), ex, best.Yes)
 	} else {
 		a.Value = AnswerNo
-		a.Confidence = 1 - bestP
-		a.Justification = fmt.Sprintf("No utterance of the %s resembles the examples of yes; the closest, at %s, scores p=%.2f.", party, clock(t.StartMS), bestP)
+		a.Confidence = 1 - best.Yes
+		a.Justification = fmt.Sprintf("No utterance of the %s is like the examples of yes; the closest, at %s, is %.2f similar to %q (threshold %.2f).",
+			party, clock(t.StartMS), best.Yes, ex, th)
 	}
 	return a
 }
@@ -421,29 +428,23 @@ func clock(ms int64) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-// model returns the trained classifier of a question, training it once
-// per scorecard version.
-func (ev *Evaluator) model(sc *Scorecard, q Question) (*textclass.Model, error) {
+// matcher returns the examples of a question, vectorised once per
+// scorecard version.
+func (ev *Evaluator) matcher(sc *Scorecard, q Question) *exampleMatcher {
 	key := fmt.Sprintf("%s@%d/%s", sc.ID, sc.Version, q.ID)
 	ev.mu.Lock()
 	m, ok := ev.models[key]
 	ev.mu.Unlock()
 	if ok {
-		return m, nil
+		return m
 	}
-	var ex []textclass.Example
-	for _, t := range q.Examples.Yes {
-		ex = append(ex, textclass.Example{Text: t, Label: AnswerYes})
+	var others []string
+	for _, o := range sc.Questions() {
+		if o.ID != q.ID && o.Examples != nil {
+			others = append(others, o.Examples.Yes...)
+		}
 	}
-	for _, t := range q.Examples.No {
-		ex = append(ex, textclass.Example{Text: t, Label: AnswerNo})
-	}
-	cfg := textclass.DefaultTrainConfig()
-	cfg.Workers = 1
-	m, err := textclass.Train(cfg, ex)
-	if err != nil {
-		return nil, err
-	}
+	m = newExampleMatcher(ev.match, q.Examples.Yes, q.Examples.No, others)
 	ev.metrics.trained.Inc()
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
@@ -454,7 +455,7 @@ func (ev *Evaluator) model(sc *Scorecard, q Question) (*textclass.Model, error) 
 		}
 	}
 	ev.models[key] = m
-	return m, nil
+	return m
 }
 
 // llmReply is the language model's answer under the JSON schema.

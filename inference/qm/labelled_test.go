@@ -2,8 +2,11 @@ package qm
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +39,42 @@ func loadLabelled(t testing.TB) (*Scorecard, []labelled) {
 	return &sc, set
 }
 
+// The labelled set's two parts (testdata/labelled/README.md): an
+// engagement whose number (qm-NNN) is even belongs to the development
+// part, odd to the reported part.
+const (
+	partDev      = "development"
+	partReported = "reported"
+)
+
+// labelledPart returns the part an engagement ID belongs to.
+func labelledPart(id string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(id, "qm-"))
+	if err != nil || !strings.HasPrefix(id, "qm-") {
+		return "", fmt.Errorf("engagement %q: not qm-NNN", id)
+	}
+	if n%2 == 0 {
+		return partDev, nil
+	}
+	return partReported, nil
+}
+
+// splitLabelled returns the engagements of one part.
+func splitLabelled(t testing.TB, set []labelled, part string) []labelled {
+	t.Helper()
+	var out []labelled
+	for _, e := range set {
+		p, err := labelledPart(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == part {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // TestLabelledSetWellFormed checks the labelled set: a valid scorecard of
 // ten questions and at least 60 engagements, each answered validly for
 // every question, with rule, classifier and n.a. cases present.
@@ -64,5 +103,9 @@ func TestLabelledSetWellFormed(t *testing.T) {
 	}
 	if !engines[EngineRule] || !engines[EngineClassifier] || na == 0 {
 		t.Errorf("engines %v, %d n.a. answers", engines, na)
+	}
+	dev, rep := splitLabelled(t, set, partDev), splitLabelled(t, set, partReported)
+	if len(dev) != len(set)/2 || len(dev)+len(rep) != len(set) {
+		t.Errorf("split: %d development, %d reported of %d", len(dev), len(rep), len(set))
 	}
 }

@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		llm: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "llm_answers_total",
 			Help: "Language-model answers by result: ok, or fallback (error, schema or evidence check failed)."}, []string{"result"}),
 		trained: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "classifiers_trained_total",
-			Help: "Question classifiers trained from scorecard examples."}),
+			Help: "Question classifiers built from scorecard examples (once per scorecard version and question)."}),
 	}
 	if reg == nil {
 		return m, nil

@@ -85,8 +85,9 @@ type Examples struct {
 	No  []string `json:"no"`
 	// Party whose utterances are classified (default agent).
 	Party string `json:"party,omitempty"`
-	// Threshold is the probability of yes above which an utterance counts
-	// (default 0.5).
+	// Threshold is the similarity (0-1) to the nearest yes example above
+	// which an utterance counts (default 0.2); the nearest example must
+	// be a yes example in any case.
 	Threshold float64 `json:"threshold,omitempty"`
 }
 

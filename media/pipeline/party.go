@@ -41,6 +41,9 @@ type Party struct {
 	// engagements; 0 for offline ones. Set before the first audio is
 	// queued, read by the worker after it is popped.
 	offset atomic.Int64
+	// heardMs is how far the worker has run the voice activity detector
+	// on the engagement's clock (ms); -1 before any audio.
+	heardMs atomic.Int64
 
 	// modeReq is a mode change waiting for the worker (nil: none).
 	modeReq atomic.Pointer[modeRequest]
@@ -87,7 +90,9 @@ func (pt *Party) requestMode(m stt.Mode, once bool) {
 func newParty(e *Engagement, opts PartyOptions, dec codec.Decoder, st stt.Stream) (*Party, error) {
 	rate := dec.SampleRate()
 	maxSamples := int64(e.p.cfg.MaxQueuedAudio.Seconds() * float64(rate))
-	return &Party{e: e, opts: opts, dec: dec, st: st, rate: rate, q: newQueue(maxSamples, rate)}, nil
+	pt := &Party{e: e, opts: opts, dec: dec, st: st, rate: rate, q: newQueue(maxSamples, rate)}
+	pt.heardMs.Store(-1)
+	return pt, nil
 }
 
 // Name returns the party name.
@@ -261,13 +266,16 @@ func (pt *Party) run() {
 			return
 		}
 	}
-	det, err := vad.New(pt.e.p.cfg.VAD, audio.RecognizerRate)
+	vcfg := pt.e.p.cfg.VAD
+	vcfg.Narrowband = pt.rate <= 8000
+	det, err := vad.New(vcfg, audio.RecognizerRate)
 	if err != nil {
 		pt.e.p.log.Error("vad", "engagement", pt.e.opts.ID, "err", err)
 		return
 	}
 	var (
 		fed         int64 // samples fed to the recogniser
+		vadIn       int64 // samples run through the detector
 		regions     []region
 		uttFed      int64
 		uttCPU      time.Duration
@@ -409,6 +417,14 @@ func (pt *Party) run() {
 		}
 		return deliver(res, arrived)
 	}
+	// heard records that the detector has been through the party's first
+	// n samples (at the recogniser's rate).
+	heard := func(n int64) {
+		ms := pt.offset.Load() + n*1000/audio.RecognizerRate
+		if ms > pt.heardMs.Load() {
+			pt.heardMs.Store(ms)
+		}
+	}
 	handle := func(evs []vad.Event, arrived time.Time) bool {
 		for _, ev := range evs {
 			switch ev.Kind {
@@ -428,6 +444,7 @@ func (pt *Party) run() {
 					pt.e.p.log.Warn("recogniser write", "engagement", pt.e.opts.ID, "party", pt.opts.Name, "err", err)
 					continue
 				}
+				heard(ev.Offset + int64(len(ev.PCM)))
 				if !deliver(res, arrived) {
 					return false
 				}
@@ -435,6 +452,7 @@ func (pt *Party) run() {
 				if n := len(regions); n > 0 {
 					regions[n-1].speechFrom, regions[n-1].speechTo, regions[n-1].closed = ev.SpeechFrom, ev.SpeechTo, true
 				}
+				heard(ev.Offset)
 				if !endUtt(arrived) {
 					return false
 				}
@@ -473,6 +491,8 @@ func (pt *Party) run() {
 		if !handle(det.Write(pcm), c.arrived) {
 			return
 		}
+		vadIn += int64(len(pcm))
+		heard(vadIn)
 	}
 	if pt.e.ctx.Err() != nil {
 		return

@@ -184,6 +184,15 @@ type OpenOptions struct {
 	// (stt.StreamOptions.Profile): the engagement's queue, which picks its
 	// engine and domain language model.
 	Profile string
+	// OwnLimit engagements are bounded by their opener's own limit (voice
+	// bot calls: one party, a lighter recogniser) instead of
+	// MaxEngagements, and do not count against it; the backlog check
+	// still applies to them.
+	OwnLimit bool
+	// Engine is handed to the recogniser of every party
+	// (stt.StreamOptions.Engine): a router's engine for the engagement
+	// in place of its profile's; "" for the profile's.
+	Engine string
 	// OnSpeechStart, when set, is called from a party's worker as soon as
 	// the voice activity detector opens a speech region (before any
 	// recognition): a voice bot stops its prompt on it (barge-in). It must
@@ -200,7 +209,7 @@ func (p *Pipeline) Open(ctx context.Context, opts OpenOptions) (*Engagement, err
 	}
 	p.mu.Lock()
 	if !opts.Offline {
-		if p.active >= p.cfg.MaxEngagements {
+		if !opts.OwnLimit && p.active >= p.cfg.MaxEngagements {
 			p.mu.Unlock()
 			p.m.refused.WithLabelValues("max_engagements").Inc()
 			return nil, fmt.Errorf("%w: %d live engagements", ErrBusy, p.cfg.MaxEngagements)
@@ -210,7 +219,9 @@ func (p *Pipeline) Open(ctx context.Context, opts OpenOptions) (*Engagement, err
 			p.m.refused.WithLabelValues("backlog").Inc()
 			return nil, fmt.Errorf("%w: recogniser backlog %s", ErrBusy, b.Round(time.Millisecond))
 		}
-		p.active++
+		if !opts.OwnLimit {
+			p.active++
+		}
 		p.m.active.Inc()
 	}
 	p.mu.Unlock()
@@ -244,9 +255,11 @@ func (p *Pipeline) release(e *Engagement) {
 	if e.opts.Offline {
 		return
 	}
-	p.mu.Lock()
-	p.active--
-	p.mu.Unlock()
+	if !e.opts.OwnLimit {
+		p.mu.Lock()
+		p.active--
+		p.mu.Unlock()
+	}
 	p.m.active.Dec()
 }
 
@@ -299,6 +312,28 @@ type Engagement struct {
 // ID returns the engagement ID.
 func (e *Engagement) ID() string { return e.opts.ID }
 
+// Heard returns how far a party's audio has been through the voice
+// activity detector, as a time on the engagement's clock (Origin plus
+// the audio's position), and false while the party has none. Speech
+// starts and segments up to that point have been reported: a voice bot
+// that waits for the caller's silence counts it on this clock, which
+// lags the wall clock by the recogniser's backlog.
+func (e *Engagement) Heard(party string) (time.Time, bool) {
+	o := e.Origin()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pt := range e.parties {
+		if pt.opts.Name == party {
+			ms := pt.heardMs.Load()
+			if ms < 0 || o.IsZero() {
+				return time.Time{}, false
+			}
+			return o.Add(time.Duration(ms) * time.Millisecond), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // Segments returns the channel of transcript segments. The pipeline closes
 // it after Close (or ctx cancellation) once all parties have drained.
 func (e *Engagement) Segments() <-chan Segment { return e.out }
@@ -323,7 +358,7 @@ func (e *Engagement) AddParty(opts PartyOptions) (*Party, error) {
 	if opts.Channel >= dec.Channels() {
 		return nil, fmt.Errorf("pipeline: party %q: channel %d of a %d-channel stream", opts.Name, opts.Channel, dec.Channels())
 	}
-	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000, Profile: e.opts.Profile})
+	st, err := e.p.engine.NewStream(e.ctx, stt.StreamOptions{Narrowband: dec.SampleRate() <= 8000, Profile: e.opts.Profile, Engine: e.opts.Engine})
 	if err != nil {
 		if errors.Is(err, stt.ErrBusy) {
 			e.p.m.refused.WithLabelValues("recognizer").Inc()

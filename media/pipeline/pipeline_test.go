@@ -249,6 +249,19 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("offline Open: %v", err)
 	}
 	off.Close()
+	// Nor do engagements under their opener's own limit (bot calls), and
+	// closing one frees no live slot.
+	own, err := p.Open(ctx, pipeline.OpenOptions{ID: "bot", OwnLimit: true})
+	if err != nil {
+		t.Fatalf("own-limit Open at the live limit: %v", err)
+	}
+	own.Close()
+	if err := own.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Open(ctx, pipeline.OpenOptions{ID: "b2"}); !errors.Is(err, pipeline.ErrBusy) {
+		t.Fatalf("Open after an own-limit engagement closed: err = %v, want ErrBusy", err)
+	}
 	e1.Close()
 	if err := e1.Wait(ctx); err != nil {
 		t.Fatal(err)
@@ -256,8 +269,8 @@ func TestAdmission(t *testing.T) {
 	if _, err := p.Open(ctx, pipeline.OpenOptions{ID: "d"}); err != nil {
 		t.Fatalf("Open after the first closed: %v", err)
 	}
-	if got := counter(t, reg, "earshot_pipeline_engagements_refused_total", "max_engagements"); got != 1 {
-		t.Errorf("refusals = %v, want 1", got)
+	if got := counter(t, reg, "earshot_pipeline_engagements_refused_total", "max_engagements"); got != 2 {
+		t.Errorf("refusals = %v, want 2", got)
 	}
 }
 

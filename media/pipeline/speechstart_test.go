@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/media/audio"
 	"github.com/earshot/earshot/media/codec"
@@ -64,5 +65,56 @@ func TestSpeechStart(t *testing.T) {
 	}
 	if segsAtStart != 0 {
 		t.Errorf("the first speech start came after %d segments, want before any", segsAtStart)
+	}
+}
+
+// TestHeard: Heard follows the party's audio through the detector: it
+// is past every segment's end when the segment arrives, and at the end it
+// is the whole audio's length after the origin; a party that does not
+// exist has none.
+func TestHeard(t *testing.T) {
+	p := newPipeline(t, pipeline.DefaultConfig(), nil)
+	pcm16 := load16k(t, file0880)
+	down, _ := audio.NewResampler(16000, 8000)
+	speech := down.Flush(down.Process(nil, pcm16))
+	all := append(append(make([]int16, 8000), speech...), make([]int16, 8000)...)
+	e, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "h1", Source: "sip", Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Heard("customer"); ok {
+		t.Error("Heard before the party exists")
+	}
+	pt, err := e.AddParty(pipeline.PartyOptions{Name: "customer", Format: codec.Format{Codec: codec.PCMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var segs, behind int
+	go func() {
+		defer close(done)
+		for s := range e.Segments() {
+			h, ok := e.Heard("customer")
+			segs++
+			if !ok || h.Before(e.Origin().Add(time.Duration(s.EndMs)*time.Millisecond)) {
+				behind++
+			}
+		}
+	}()
+	if err := pt.Write(codec.EncodeMulaw(nil, all)); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	<-done
+	if segs == 0 || behind > 0 {
+		t.Errorf("%d of %d segments arrived before Heard passed their end", behind, segs)
+	}
+	h, ok := e.Heard("customer")
+	want := time.Duration(len(all)) * time.Second / 8000
+	if got := h.Sub(e.Origin()); !ok || got < want-40*time.Millisecond || got > want+40*time.Millisecond {
+		t.Errorf("Heard at the end = %s after the origin (%v), want the audio's %s", got, ok, want)
+	}
+	if _, ok := e.Heard("agent"); ok {
+		t.Error("Heard for a party that does not exist")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/tts"
 	"github.com/earshot/earshot/media/tts/flite"
 	"github.com/earshot/earshot/media/voice"
@@ -104,13 +106,21 @@ type botOpener struct {
 	m     *voice.Metrics
 	brain func(call voice.Call) voice.Brain
 	debug func(string)
+	// static marks the prompts the synthesiser may cache (nil: none).
+	static func(string) bool
 
 	mu    sync.Mutex
 	calls []*botEngagement
 }
 
 func newBotOpener(t *testing.T, synth tts.Engine, cfg voice.Config, brain func(voice.Call) voice.Brain) *botOpener {
-	p, err := pipeline.New(pipeline.DefaultConfig(), nil, prometheus.NewRegistry(), engine)
+	return newBotOpenerWith(t, engine, pipeline.DefaultConfig(), synth, cfg, brain)
+}
+
+// newBotOpenerWith runs the calls on recogniser rec through a pipeline
+// configured with pcfg.
+func newBotOpenerWith(t *testing.T, rec stt.Engine, pcfg pipeline.Config, synth tts.Engine, cfg voice.Config, brain func(voice.Call) voice.Brain) *botOpener {
+	p, err := pipeline.New(pcfg, nil, prometheus.NewRegistry(), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +178,8 @@ func (o *botOpener) OpenBot(ctx context.Context, call voice.Call) (ingest.Engage
 	if err != nil {
 		return nil, err
 	}
-	conv, err = voice.Start(context.Background(), o.cfg, call, voice.Deps{Brain: o.brain(call), TTS: o.synth, Transcript: be.said, Metrics: o.m})
+	conv, err = voice.Start(context.Background(), o.cfg, call, voice.Deps{Brain: o.brain(call), TTS: o.synth, Transcript: be.said, Metrics: o.m, Static: o.static,
+		Heard: func() (time.Time, bool) { return pe.Heard(string(ingest.PartyCustomer)) }})
 	if err != nil {
 		pe.Close()
 		return nil, err
@@ -362,6 +373,26 @@ func (c *caller) waitTalk(t *testing.T, after int, d time.Duration) []recvd {
 	return c.received()[after:]
 }
 
+// waitPrompt waits for a whole prompt of n packets after `after`, then
+// for the bot to fall silent: on a loaded machine a prompt can pause
+// longer than any silence threshold.
+func (c *caller) waitPrompt(t *testing.T, after, n int) []recvd {
+	t.Helper()
+	waitFor(t, "the whole prompt", func() bool { return len(c.received())-after >= n })
+	return c.waitTalk(t, after, 400*time.Millisecond)
+}
+
+// promptPackets is how many 20 ms packets synth makes of text at 8 kHz.
+func promptPackets(t *testing.T, synth tts.Engine, text string) int {
+	t.Helper()
+	n := 0
+	err := synth.Synthesize(t.Context(), tts.Request{Text: text, Rate: 8000}, func(pcm []int16) error { n += len(pcm); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n / 160
+}
+
 // transcribe decodes the bot's recorded RTP (placed by timestamp, gaps
 // filled with silence) with the package's PocketSphinx engine.
 func transcribe(t *testing.T, pkts []recvd) string {
@@ -491,6 +522,21 @@ func botInvite(t *testing.T, u *uac, id string, port int, pts string, extra ...s
 	return u.do(t, msg)
 }
 
+// dialBot calls the bot as caller id: INVITE (answered 200), then RTP
+// both ways; it returns the UAC, the caller and the dialog's To tag.
+func dialBot(t *testing.T, e *env, id string) (*uac, *caller, string) {
+	t.Helper()
+	u := newUAC(t, e.srv.UDPAddr())
+	c := newCaller(t)
+	res := botInvite(t, u, id, c.snd.port(), "0 101")
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	c.start(t, e.streamPort(t, id, "index:0"))
+	return u, c, tag
+}
+
 func botConfig() voice.Config { return voice.DefaultConfig() }
 
 // botEnv starts a SIP server whose bot user runs brain with flite.
@@ -549,7 +595,7 @@ func TestBotCall(t *testing.T) {
 	tag, _ := res.To().Params.Get("tag")
 	c.start(t, e.streamPort(t, "bot-1@test", "index:0"))
 
-	greeting := c.waitTalk(t, 0, 400*time.Millisecond)
+	greeting := c.waitPrompt(t, 0, promptPackets(t, o.synth, greetingPrompt))
 	checkRTP(t, greeting)
 	saidWell(t, "greeting", greetingPrompt, greeting)
 
@@ -563,7 +609,7 @@ func TestBotCall(t *testing.T) {
 	if f, total := ingesttest.WordsFound(said, in.Text); f*2 < total {
 		t.Errorf("the bot heard %q, want most of %q", in.Text, said)
 	}
-	prompt := c.waitTalk(t, n, 400*time.Millisecond)
+	prompt := c.waitPrompt(t, n, promptPackets(t, o.synth, accountPrompt))
 	t.Logf("prompt packets %d, barge-ins %v", len(prompt), testutil.ToFloat64(o.m.BargeIns(Source)))
 	saidWell(t, "slot prompt", accountPrompt, prompt)
 
@@ -622,14 +668,7 @@ func TestBotBargeIn(t *testing.T) {
 	long := "Welcome to the bank. " + strings.Repeat("Our branches are open from nine in the morning until five in the evening on weekdays. ", 4)
 	brain := newScriptBrain(long, "")
 	e, o := botEnv(t, botConfig(), func(voice.Call) voice.Brain { return brain })
-	u := newUAC(t, e.srv.UDPAddr())
-	c := newCaller(t)
-	res := botInvite(t, u, "barge@test", c.snd.port(), "0 101")
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d", res.StatusCode)
-	}
-	tag, _ := res.To().Params.Get("tag")
-	c.start(t, e.streamPort(t, "barge@test", "index:0"))
+	u, c, tag := dialBot(t, e, "barge@test")
 	waitFor(t, "the greeting to play for a second", func() bool { return len(c.received()) >= 50 })
 	_, speech, said := speechULaw(t, "0880")
 	speech = speech[speechOnset(speech):]
@@ -660,6 +699,66 @@ func TestBotBargeIn(t *testing.T) {
 		t.Errorf("barge-ins counted %v, want at least 1", v)
 	}
 	botHangUp(t, e, u, "barge@test", tag)
+}
+
+// earlyBrain acts on the first partial hypothesis of a turn (as a bot
+// does for a request it is sure of) and records what it heard.
+type earlyBrain struct {
+	mu  sync.Mutex
+	ins []voice.Input
+}
+
+func (b *earlyBrain) Greet(context.Context) voice.Reply { return voice.Reply{Say: []string{"Hello."}} }
+
+func (b *earlyBrain) Hear(_ context.Context, in voice.Input) voice.Reply {
+	b.mu.Lock()
+	b.ins = append(b.ins, in)
+	b.mu.Unlock()
+	if in.Partial {
+		return voice.Reply{Say: []string{accountPrompt}}
+	}
+	return voice.Reply{Say: []string{goodbyePrompt}}
+}
+
+func (b *earlyBrain) heard() []voice.Input {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.ins)
+}
+
+// TestBotEarlyAnswer: with early intent on, a Brain that acts on a partial
+// hypothesis has its answer held until the caller's turn has ended (not
+// spoken over the caller, not cut by their own speech), then spoken; the
+// rest of the caller's turn is not asked about again.
+func TestBotEarlyAnswer(t *testing.T) {
+	cfg := botConfig()
+	cfg.EarlyIntent = true
+	brain := &earlyBrain{}
+	e, o := botEnv(t, cfg, func(voice.Call) voice.Brain { return brain })
+	u, c, tag := dialBot(t, e, "early@test")
+	c.waitTalk(t, 0, 400*time.Millisecond)
+	_, speech, _ := speechULaw(t, "0880")
+	n := len(c.received())
+	c.say(t, speech)
+	c.mu.Lock()
+	spoke := c.spoke
+	c.mu.Unlock()
+	answer := c.waitTalk(t, n, 600*time.Millisecond)
+	if first := answer[0].at; first.Before(spoke) {
+		t.Errorf("the answer started %s before the caller's last frame was sent", spoke.Sub(first))
+	}
+	saidWell(t, "early answer", accountPrompt, answer)
+	ins := brain.heard()
+	if len(ins) != 1 || !ins[0].Partial || ins[0].Text == "" {
+		t.Errorf("the brain heard %+v, want the one partial hypothesis it acted on", ins)
+	}
+	if v := testutil.ToFloat64(o.m.Early(Source)); v != 1 {
+		t.Errorf("early answers counted %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(o.m.BargeIns(Source)); v != 0 {
+		t.Errorf("barge-ins counted %v, want none (the caller's own turn must not cut its answer)", v)
+	}
+	botHangUp(t, e, u, "early@test", tag)
 }
 
 // TestBotNoInput: a caller who never speaks hears the greeting, one
@@ -828,17 +927,10 @@ func botHangUp(t *testing.T, e *env, u *uac, id, tag string) {
 func TestBotHold(t *testing.T) {
 	long := strings.Repeat("Our branches are open from nine in the morning until five in the evening on weekdays. ", 4)
 	e, _ := botEnv(t, botConfig(), func(voice.Call) voice.Brain { return newScriptBrain(long, "") })
-	u := newUAC(t, e.srv.UDPAddr())
-	c := newCaller(t)
-	res := botInvite(t, u, "hold@test", c.snd.port(), "0 101")
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d", res.StatusCode)
-	}
-	tag, _ := res.To().Params.Get("tag")
-	c.start(t, e.streamPort(t, "hold@test", "index:0"))
+	u, c, tag := dialBot(t, e, "hold@test")
 	waitFor(t, "the greeting to play", func() bool { return len(c.received()) >= 25 })
 	hold := u.request("INVITE", "hold@test", tag, 2, nil, "application/sdp", sdpOffer(c.snd.port(), "0 101", "a=rtpmap:101 telephone-event/8000", "a=sendonly"))
-	res = u.do(t, hold)
+	res := u.do(t, hold)
 	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
 		t.Fatalf("hold re-INVITE: %d\n%s", res.StatusCode, res.Body())
 	}

@@ -54,6 +54,10 @@ type StreamOptions struct {
 	// domain language model, see media/stt/lm); "" is the general model.
 	// Engines without profiles ignore it.
 	Profile string
+	// Engine, when set, names the engine a router uses for the stream
+	// instead of the profile's (a voice bot's call recognised with a
+	// faster search). Single engines ignore it.
+	Engine string
 }
 
 // Mode is what a stream listens for.

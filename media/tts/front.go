@@ -513,7 +513,7 @@ type botEngine struct {
 func (b botEngine) Name() string { return "tts" }
 
 func (b botEngine) Synthesize(ctx context.Context, req Request, fn func(pcm []int16) error) error {
-	p := Prompt{Bot: b.bot, Text: req.Text, Lang: req.Lang, Rate: req.Rate}
+	p := Prompt{Bot: b.bot, Text: req.Text, Lang: req.Lang, Rate: req.Rate, Static: req.Static}
 	if req.Voice != "" {
 		eng, voice, _ := strings.Cut(req.Voice, "/")
 		p.Voice = Voice{Engine: eng, Voice: voice}

@@ -30,6 +30,10 @@ type Request struct {
 	Lang string
 	// Rate is the sample rate of the PCM produced: 8000 or 16000.
 	Rate int
+	// Static marks text fixed in a bot's definition (a greeting, a slot
+	// prompt, a reprompt): a front that caches speech may keep its audio.
+	// Engines ignore it. Never set it on text that holds customer data.
+	Static bool
 }
 
 // Engine synthesises speech. Implementations are safe for concurrent use.

@@ -1,6 +1,7 @@
 package vad
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -227,5 +228,47 @@ func TestSpeechEdgesOverDigitalSilence(t *testing.T) {
 	}
 	if diff := last.speechTo - (speechAt + sTo); diff < -tol || diff > tol {
 		t.Errorf("speech ends at %d, the clean speech at %d (off by %d samples)", last.speechTo, speechAt+sTo, diff)
+	}
+}
+
+// TestSpeechEdgeKeepsSoftFricative: in narrowband audio a soft
+// high-pitched ending (a fricative such as the "s" of "was") adds little
+// to a frame's level over a low hum, but much to its high-pass level; the
+// speech edge must come after it, not at the end of the loud part. In
+// wideband audio the level alone decides.
+func TestSpeechEdgeKeepsSoftFricative(t *testing.T) {
+	const rate = 16000
+	tone := func(n int, hz, amp float64, at int) []int16 {
+		s := make([]int16, n)
+		for i := range s {
+			s[i] = int16(amp * math.Sin(2*math.Pi*hz*float64(at+i)/rate))
+		}
+		return s
+	}
+	lead, loud, soft, tail := rate, rate, rate*3/10, 2*rate
+	var pcm []int16
+	pcm = append(pcm, tone(lead, 100, 100, 0)...)              // hum, about -53 dBFS
+	pcm = append(pcm, tone(loud, 300, 3000, lead)...)          // voiced speech, about -21 dBFS
+	pcm = append(pcm, tone(soft, 6000, 400, lead+loud)...)     // fricative: about -41 dBFS, high-pass about -36
+	pcm = append(pcm, tone(tail, 100, 100, lead+loud+soft)...) // hum again
+	for i, v := range tone(len(pcm), 100, 100, 0)[:lead] {     // the hum under the onset too
+		pcm[i] = v
+	}
+	for _, narrow := range []bool{true, false} {
+		d, err := New(Config{Narrowband: narrow}, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := regions(t, d, pcm, 320)
+		if len(got) != 1 {
+			t.Fatalf("narrowband %v: regions %+v, want one", narrow, got)
+		}
+		wantTo := int64(lead + loud + soft)
+		if !narrow {
+			wantTo = int64(lead + loud)
+		}
+		if r := got[0]; r.speechTo < wantTo-2*320 || r.speechTo > wantTo+2*320 || r.speechFrom < int64(lead)-2*320 || r.speechFrom > int64(lead)+2*320 {
+			t.Errorf("narrowband %v: speech %d..%d, want %d..%d", narrow, r.speechFrom, r.speechTo, lead, wantTo)
+		}
 	}
 }

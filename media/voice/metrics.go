@@ -19,6 +19,9 @@ type Metrics struct {
 	handovers *prometheus.CounterVec
 	transfers *prometheus.CounterVec
 	ttsErrors *prometheus.CounterVec
+	early     *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	warmups   *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (nil: not registered).
@@ -27,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.calls, m.turns, m.latency, m.bargeIns, m.dtmf, m.dropped, m.noInputs, m.handovers, m.transfers, m.ttsErrors} {
+	for _, c := range []prometheus.Collector{m.calls, m.turns, m.latency, m.bargeIns, m.dtmf, m.dropped, m.noInputs, m.handovers, m.transfers, m.ttsErrors, m.early, m.refused, m.warmups} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("voice: register metrics: %w", err)
 		}
@@ -53,6 +56,9 @@ func newMetrics() *Metrics {
 		handovers: prometheus.NewCounterVec(opts("handovers_total", "Bot calls handed over, by source and reason."), []string{"source", "reason"}),
 		transfers: prometheus.NewCounterVec(opts("transfers_total", "Transfers of handed-over calls, by source and result (accepted, refused, unsupported)."), []string{"source", "result"}),
 		ttsErrors: prometheus.NewCounterVec(opts("tts_errors_total", "Prompts the synthesiser failed, by engine."), []string{"engine"}),
+		early:     prometheus.NewCounterVec(opts("early_answers_total", "Caller turns answered with what the bot decided on a partial hypothesis, by source."), src),
+		refused:   prometheus.NewCounterVec(opts("calls_refused_total", "Bot calls refused before the runtime started, by source and reason (max_calls)."), []string{"source", "reason"}),
+		warmups:   prometheus.NewCounterVec(opts("warmups_total", "Bots made ready for calls ahead of them (intent model, voice, fixed prompts' speech), by result (ok, failed)."), []string{"result"}),
 	}
 }
 
@@ -67,4 +73,23 @@ func (m *Metrics) Latency() *prometheus.HistogramVec { return m.latency }
 // Dropped returns the dropped-inputs counter of a source.
 func (m *Metrics) Dropped(source string) prometheus.Collector {
 	return m.dropped.WithLabelValues(source)
+}
+
+// Early returns the early-answers counter of a source.
+func (m *Metrics) Early(source string) prometheus.Collector {
+	return m.early.WithLabelValues(source)
+}
+
+// Refused counts a bot call refused by its opener, with why.
+func (m *Metrics) Refused(source, reason string) {
+	m.refused.WithLabelValues(source, reason).Inc()
+}
+
+// Warmed counts a bot made ready for calls (ok) or not (failed).
+func (m *Metrics) Warmed(ok bool) {
+	r := "ok"
+	if !ok {
+		r = "failed"
+	}
+	m.warmups.WithLabelValues(r).Inc()
 }

@@ -172,6 +172,36 @@ type Deps struct {
 	Transcript Transcript
 	Metrics    *Metrics // nil: not counted
 	Logger     *slog.Logger
+	// Static reports whether a prompt's text is fixed in the bot's
+	// definition (nil: none is): its audio may be served from the
+	// synthesiser's cache (see WarmSpeech). Prompts that carry customer data
+	// must never be reported static.
+	Static func(text string) bool
+	// Heard reports how far the caller's audio has been through the voice
+	// activity detector, as a time on the media clock (nil: assume no
+	// lag). The caller's turn ends only once their silence has been heard
+	// for EndOfTurn: behind a recogniser backlog, speech that resumed
+	// after a pause is not yet reported, and ending the turn on the wall
+	// clock would answer half a sentence and then be cut by the rest.
+	Heard func() (time.Time, bool)
+}
+
+// maxHeardLag bounds how long past the wall-clock end of a turn the
+// runtime waits for the caller's audio to be heard (a stream that stopped
+// altogether never will be).
+const maxHeardLag = 3 * time.Second
+
+// unheard is how long until the caller's audio up to t will have been
+// heard (0 if it has, or cannot be known).
+func (c *Conversation) unheard(t time.Time) time.Duration {
+	if c.d.Heard == nil || time.Since(t) > maxHeardLag {
+		return 0
+	}
+	h, ok := c.d.Heard()
+	if !ok || !h.Before(t) {
+		return 0
+	}
+	return min(t.Sub(h), 200*time.Millisecond)
 }
 
 // Conversation is one bot call's turn-taking: it greets, listens to the
@@ -299,8 +329,13 @@ type state struct {
 	digitT   *time.Timer
 	// thinking: the Brain is answering; nothing else is asked meanwhile.
 	thinking bool
-	// early: a partial was offered to the Brain for this turn.
-	early      bool
+	// early: a partial was offered to the Brain for this turn; pending
+	// is the Brain's early answer, held until the caller's turn ends.
+	early   bool
+	pending *Reply
+	// turnEnded: the caller's turn ended while the Brain was thinking;
+	// it is answered when the Brain's reply comes.
+	turnEnded  bool
 	digits     *DigitSpec
 	keyed      []byte
 	lastPrompt []string
@@ -368,17 +403,49 @@ func (c *Conversation) run() {
 			}
 		}()
 	}
-	// endTurn hands the caller's turn to the Brain.
+	// answer acts on the Brain's reply to a turn that ended at turnEnd.
+	answer := func(r Reply, turnEnd time.Time) {
+		if r.Digits != nil {
+			st.digits = r.Digits
+		} else if len(r.Say) > 0 {
+			st.digits = nil
+		}
+		if len(r.Say) > 0 {
+			st.lastPrompt = r.Say
+		}
+		if r.Handover != nil || r.End != "" {
+			st.finishing = true
+		}
+		if st.playing != nil {
+			st.playing.cancel()
+			c.call.Leg.Clear()
+		}
+		speak(r, turnEnd)
+	}
+	// endTurn hands the caller's turn to the Brain, or speaks the answer
+	// the Brain gave early.
 	endTurn := func() {
 		stopTimer(&st.turnAt)
 		stopTimer(&st.noInput)
+		if st.thinking && !st.finishing {
+			st.turnEnded = true
+			return
+		}
 		text := strings.TrimSpace(strings.Join(st.heard, " "))
-		st.heard, st.partial, st.early = nil, "", false
-		if text == "" || st.thinking || st.finishing {
+		pending := st.pending
+		st.heard, st.partial, st.early, st.pending, st.turnEnded = nil, "", false, nil, false
+		if st.finishing || text == "" && pending == nil {
 			return
 		}
 		st.noInputs = 0
 		c.m.turns.WithLabelValues(c.call.Source, string(InputSpeech)).Inc()
+		if pending != nil {
+			// The Brain acted on the caller's words before the turn ended;
+			// the rest of the turn is the answer's, not a new input.
+			c.m.early.WithLabelValues(c.call.Source).Inc()
+			answer(*pending, st.lastEnd)
+			return
+		}
 		ask(&Input{Kind: InputSpeech, Text: text, At: st.lastEnd}, st.lastEnd)
 	}
 	endDigits := func() {
@@ -413,6 +480,16 @@ func (c *Conversation) run() {
 			case "turn":
 				if st.turnAt != nil && !st.speaking {
 					st.turnAt = nil
+					if wait := c.unheard(st.lastEnd.Add(c.cfg.EndOfTurn)); wait > 0 {
+						// The silence has not all been heard yet.
+						arm(&st.turnAt, wait, "turn")
+						continue
+					}
+					if len(c.events) > 0 {
+						// What was heard up to there is still to be read.
+						arm(&st.turnAt, 5*time.Millisecond, "turn")
+						continue
+					}
 					endTurn()
 				}
 			case "digits":
@@ -450,7 +527,14 @@ func (c *Conversation) run() {
 						// Noise the recogniser made nothing of: the caller is
 						// not speaking any more.
 						st.speaking = false
-						if len(st.heard) > 0 {
+						if len(st.heard) == 0 && st.pending != nil {
+							// The early answer's turn ended here.
+							st.lastEnd = h.End
+							if h.End.IsZero() {
+								st.lastEnd = time.Now()
+							}
+						}
+						if len(st.heard) > 0 || st.pending != nil {
 							arm(&st.turnAt, max(time.Until(st.lastEnd.Add(c.cfg.EndOfTurn)), 0), "turn")
 						} else if st.playing == nil && !st.thinking && !st.finishing {
 							arm(&st.noInput, c.cfg.NoInput, "noinput")
@@ -508,37 +592,20 @@ func (c *Conversation) run() {
 				st.thinking = false
 				r := ev.reply
 				if ev.early {
-					if r.Defer || len(r.Say) == 0 && r.Handover == nil && r.End == "" {
-						// Nothing safe to do early; a turn that ended while
-						// the Brain was thinking is answered now.
-						if !st.speaking && len(st.heard) > 0 && st.turnAt == nil {
-							endTurn()
-						}
-						continue
+					if !r.Defer && (len(r.Say) > 0 || r.Handover != nil || r.End != "") {
+						// Acted on early: the answer is held until the
+						// caller's turn ends (speaking it now would talk
+						// over them), then spoken at once.
+						st.pending = &r
 					}
-					// Acted on early: the rest of the caller's turn is the
-					// answer's, not a new input.
-					st.heard, st.partial = nil, ""
-					stopTimer(&st.turnAt)
+					if st.turnEnded {
+						endTurn()
+					}
+					continue
 				}
-				if r.Digits != nil {
-					st.digits = r.Digits
-				} else if len(r.Say) > 0 {
-					st.digits = nil
-				}
-				if len(r.Say) > 0 {
-					st.lastPrompt = r.Say
-				}
-				if r.Handover != nil || r.End != "" {
-					st.finishing = true
-				}
-				if st.playing != nil {
-					st.playing.cancel()
-					c.call.Leg.Clear()
-				}
-				speak(r, ev.heard.End)
+				answer(r, ev.heard.End)
 				// A turn the caller finished while the Brain was thinking.
-				if !st.finishing && !st.speaking && len(st.heard) > 0 && st.turnAt == nil {
+				if st.turnEnded {
 					endTurn()
 				}
 			case evPlayed:
@@ -608,8 +675,9 @@ func (c *Conversation) play(ctx context.Context, p *playback) error {
 			text = text[:c.cfg.MaxPromptChars]
 		}
 		var start time.Time
+		static := c.d.Static != nil && c.d.Static(text)
 		for _, chunk := range Chunks(text, c.cfg.ChunkChars) {
-			err := c.d.TTS.Synthesize(ctx, tts.Request{Text: chunk, Voice: c.cfg.Voice, Lang: c.cfg.Lang, Rate: synthRate(rate)},
+			err := c.d.TTS.Synthesize(ctx, tts.Request{Text: chunk, Voice: c.cfg.Voice, Lang: c.cfg.Lang, Rate: synthRate(rate), Static: static},
 				func(pcm []int16) error {
 					if rate != synthRate(rate) {
 						pcm = resample(pcm, synthRate(rate), rate)

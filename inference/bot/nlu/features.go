@@ -2,6 +2,7 @@ package nlu
 
 import (
 	"math"
+	"sync"
 
 	"github.com/earshot/earshot/inference/builtin/textclass"
 )
@@ -42,21 +43,39 @@ func newNeighbours(vec *textclass.Vectorizer, exs []textclass.Example) *neighbou
 // nearest returns the highest cosine to a phrase of label, the highest to
 // any phrase, and the label of that nearest phrase.
 func (nn *neighbours) nearest(x textclass.SparseVec, label string) (sameLabel, any float64, anyLabel string) {
-	dots := make([]float32, len(nn.labels))
+	// The dot products live in a pooled buffer, and only the phrases that
+	// share a feature with the message are visited: a message costs its
+	// postings, not the number of phrases.
+	buf := dotsPool.Get().(*dotBuf)
+	defer dotsPool.Put(buf)
+	if len(buf.dots) < len(nn.labels) {
+		buf.dots = make([]float32, len(nn.labels))
+	}
+	dots, touched := buf.dots, buf.touched[:0]
 	var sq float64
 	for k, f := range x.Idx {
 		v := x.Val[k]
 		sq += float64(v) * float64(v)
 		for _, p := range nn.postings[f] {
+			if dots[p.ex] == 0 {
+				touched = append(touched, p.ex)
+			}
 			dots[p.ex] += v * p.w
 		}
 	}
+	defer func() {
+		for _, i := range touched {
+			dots[i] = 0
+		}
+		buf.touched = touched
+	}()
 	qn := math.Sqrt(sq)
 	if qn == 0 {
 		return 0, 0, ""
 	}
-	best := -1
-	for i, d := range dots {
+	best := int32(-1)
+	for _, i := range touched {
+		d := dots[i]
 		if d == 0 || nn.norms[i] == 0 {
 			continue
 		}
@@ -64,7 +83,8 @@ func (nn *neighbours) nearest(x textclass.SparseVec, label string) (sameLabel, a
 		if nn.labels[i] == label && c > sameLabel {
 			sameLabel = c
 		}
-		if c > any {
+		// Ties go to the earlier phrase, whatever the visiting order.
+		if c > any || (c == any && best >= 0 && i < best) {
 			any, best = c, i
 		}
 	}
@@ -73,6 +93,15 @@ func (nn *neighbours) nearest(x textclass.SparseVec, label string) (sameLabel, a
 	}
 	return sameLabel, any, anyLabel
 }
+
+// dotBuf is nearest's scratch space: one dot product per phrase (all zero
+// between uses) and the phrases touched.
+type dotBuf struct {
+	dots    []float32
+	touched []int32
+}
+
+var dotsPool = sync.Pool{New: func() any { return new(dotBuf) }}
 
 // unseen is the share of text's words that no training phrase contains.
 func (nn *neighbours) unseen(text string) float64 {
