@@ -47,7 +47,10 @@ func (d *Daemon) botRoutes() []route {
 		{"GET", "/api/v1/bots/{id}/versions/{version}", adminOnly, "A published version's definition", d.getBotVersion},
 		{"GET", "/api/v1/bots/{id}/export", adminOnly, "Export the draft (or a version) as one YAML or JSON document", d.exportBot},
 		{"POST", "/api/v1/bots/{id}/widget-key", adminOnly, "Rotate the widget's public key (open widget conversations are closed)", d.rotateWidgetKey},
-		{"POST", "/api/v1/bots/{id}/classify", adminOnly, "Try the live version's intent detector on a message", d.classifyBot},
+		{"POST", "/api/v1/bots/{id}/classify", adminOnly, "Try the live version's intent detector on a message (?version=draft: the draft's)", d.classifyBot},
+		{"POST", "/api/v1/bots/{id}/try", adminOnly, "Start a test conversation with the draft: in memory only, no engagement; answers with its ID and the greeting", d.startBotTry},
+		{"POST", "/api/v1/bots/{id}/try/{try}", adminOnly, "Say a customer message in a test conversation with the draft; answers with the bot's turn", d.sayBotTry},
+		{"DELETE", "/api/v1/bots/{id}/try/{try}", adminOnly, "End a test conversation with the draft", d.endBotTry},
 		{"GET", "/api/v1/bots/{id}/report", botReaders, "Reporting per bot and version: containment, hand-overs, fallbacks, intents, slots, skills, topics of unmatched queries (audited)", d.botReport},
 		{"POST", "/api/v1/bots/{id}/assist/phrases", adminOnly, "Suggest training phrases for an intent (local model, else built-in)", d.assistPhrases},
 		{"POST", "/api/v1/bots/{id}/assist/intents", adminOnly, "Propose intents from the queue's customer messages, clustered and named (audited)", d.assistIntents},
@@ -252,6 +255,7 @@ func (d *Daemon) deleteBot(w http.ResponseWriter, r *http.Request, p *Principal)
 		return
 	}
 	d.bots.forget(id)
+	d.bots.trials.Forget(id)
 	d.changes.Notify()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -280,6 +284,7 @@ func (d *Daemon) putBotDraft(w http.ResponseWriter, r *http.Request, p *Principa
 		d.storeError(w, r, err)
 		return
 	}
+	d.bots.trials.Forget(id) // they ran on the draft replaced
 	writeJSON(w, 200, map[string]any{"bot": viewBot(b, true), "problems": orEmpty(bot.Validate(r.Context(), def, d.bots.env()))})
 }
 
@@ -561,7 +566,16 @@ func (d *Daemon) classifyBot(w http.ResponseWriter, r *http.Request, p *Principa
 		d.badRequest(w, r, 400, "text is required", "text")
 		return
 	}
-	e, ok := d.liveEngine(w, r, b)
+	var e *bot.Engine
+	switch r.URL.Query().Get("version") {
+	case "", "live":
+		e, ok = d.liveEngine(w, r, b)
+	case "draft":
+		e, ok = d.draftEngine(w, r, b)
+	default:
+		d.badRequest(w, r, 400, "version must be live or draft", "version")
+		return
+	}
 	if !ok {
 		return
 	}

@@ -22,6 +22,7 @@ func (d *Daemon) storeRoutes() []route {
 		{"GET", "/api/v1/backup/keys", adminOnly, "Online backup of the wrapped data keys; keep apart from content backups", d.backupKeys},
 		{"POST", "/api/v1/purge", adminOnly, "Purge engagements by ID, customer reference, or queue and date range (crypto-shredding)", d.purge},
 		{"PUT", "/api/v1/engagements/{id}/legal-hold", adminOnly, "Set or clear an engagement's legal hold", d.legalHold},
+		{"GET", "/api/v1/retention", adminOnly, "The retention windows in force and where they are set (the configuration file; a restart applies a change)", d.getRetention},
 		{"POST", "/api/v1/retention/sweep", adminOnly, "Apply the retention windows now", d.sweep},
 		{"POST", "/api/v1/keys/rotate", adminOnly, "Re-wrap every data key under a new key-encryption-key version (resumable)", d.rotateKEK},
 	}
@@ -212,6 +213,24 @@ func (d *Daemon) legalHold(w http.ResponseWriter, r *http.Request, p *Principal)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"engagement": id, "legal_hold": *req.Hold})
+}
+
+// retentionView is the answer of GET /api/v1/retention. The windows are
+// part of the site's configuration (store.retention), read at start: the
+// redaction policy is validated against them then, and the store holds
+// them for its sweeps. They are shown, not changed, through the API.
+type retentionView struct {
+	store.Retention
+	MinAuditDays  int    `json:"min_audit_days"`
+	SweepInterval string `json:"sweep_interval"`
+	Setting       string `json:"setting"`
+	DefaultConfig string `json:"default_config_file"`
+	Editable      bool   `json:"editable"`
+}
+
+func (d *Daemon) getRetention(w http.ResponseWriter, r *http.Request, p *Principal) {
+	writeJSON(w, 200, retentionView{Retention: d.cfg.Store.Retention, MinAuditDays: store.MinAuditDays,
+		SweepInterval: d.cfg.Store.SweepInterval.String(), Setting: "store.retention", DefaultConfig: DefaultConfigPath})
 }
 
 func (d *Daemon) sweep(w http.ResponseWriter, r *http.Request, p *Principal) {

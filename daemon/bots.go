@@ -76,6 +76,9 @@ type botService struct {
 	wg sync.WaitGroup // the conversations' and background publishes' goroutines
 
 	publishes publishJobs // background publishes (bots_publish.go)
+
+	// trials are the test conversations with drafts (api_bots_try.go).
+	trials *bot.Trials
 }
 
 type engineEntry struct {
@@ -98,7 +101,8 @@ func newBotService(d *Daemon, logger *slog.Logger, reg prometheus.Registerer) (*
 		return nil, err
 	}
 	b := &botService{d: d, log: logger.With("component", "bots"), metrics: bm, engines: map[string]*engineEntry{},
-		convs: map[string]*conversation{}, waiting: map[string][]*conversation{}, limits: newChatLimits()}
+		convs: map[string]*conversation{}, waiting: map[string][]*conversation{}, limits: newChatLimits(),
+		trials: bot.NewTrials(maxBotTrials, botTrialIdle)}
 	b.m = &botMetrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "earshot", Subsystem: "bot", Name: "chat_refused_total",
 			Help: "Chat connections and conversations refused, by reason (origin, key, unpublished, feature_off, rate, capacity, auth)."}, []string{"reason"}),

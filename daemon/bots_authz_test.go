@@ -24,6 +24,9 @@ func init() {
 		"GET /api/v1/bots/{id}/export":             {RoleAdmin},
 		"POST /api/v1/bots/{id}/widget-key":        {RoleAdmin},
 		"POST /api/v1/bots/{id}/classify":          {RoleAdmin},
+		"POST /api/v1/bots/{id}/try":               {RoleAdmin},
+		"POST /api/v1/bots/{id}/try/{try}":         {RoleAdmin},
+		"DELETE /api/v1/bots/{id}/try/{try}":       {RoleAdmin},
 		"GET /api/v1/bots/{id}/report":             {RoleAdmin, RoleSupervisor, RoleAnalyst},
 		"POST /api/v1/bots/{id}/assist/phrases":    {RoleAdmin},
 		"POST /api/v1/bots/{id}/assist/intents":    {RoleAdmin},
@@ -47,6 +50,7 @@ func init() {
 	matrixBodies["PUT /api/v1/bots/{id}/draft"] = matrixBot("b1")
 	matrixBodies["POST /api/v1/bots/{id}/rollback"] = map[string]int{"version": 1}
 	matrixBodies["POST /api/v1/bots/{id}/classify"] = map[string]string{"text": "what are your fees"}
+	matrixBodies["POST /api/v1/bots/{id}/try/{try}"] = map[string]string{"text": "what are your fees"}
 	matrixBodies["POST /api/v1/bots/{id}/assist/phrases"] = map[string]any{"intent": "fees", "n": 3}
 	matrixBodies["POST /api/v1/bots/{id}/assist/intents"] = map[string]any{}
 	matrixBodies["POST /api/v1/bots/{id}/assist/flow"] = map[string]any{"intent": "email_change", "instructions": "Ask for the customer's email address. End the conversation."}
@@ -136,6 +140,18 @@ func (bm *botMatrix) path(t *testing.T, p string) (string, bool) {
 	switch {
 	case p == "/api/v1/bots/{id}/export":
 		return "/api/v1/bots/b1/export?format=json", true
+	case strings.Contains(p, "/try"):
+		// Test conversations run on the draft (a publish may have taken
+		// it); one belongs to the administrator who started it. (The
+		// naming walk calls again after deleting the bot: then these 404.)
+		bm.td.call(t, bm.td.Admin, "PUT", "/api/v1/bots/b1/draft", matrixBot("b1"))
+		if !strings.HasSuffix(p, "/{try}") {
+			return "/api/v1/bots/b1/try", true
+		}
+		var tr struct{ ID string }
+		_, resp := bm.td.call(t, bm.td.Admin, "POST", "/api/v1/bots/b1/try", nil)
+		json.Unmarshal(resp, &tr)
+		return "/api/v1/bots/b1/try/" + tr.ID, true
 	case strings.HasPrefix(p, "/api/v1/bots/"):
 		p = strings.ReplaceAll(p, "{id}", "b1")
 		return strings.ReplaceAll(p, "{version}", "1"), true

@@ -525,8 +525,19 @@ func TestConsoleAdminIssuesToken(t *testing.T) {
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="login-error" and contains(., "not valid any more")]`)))
 	again.shot("used-link")
+	// A link may name the page to open once signed in.
+	var l struct{ Path string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "POST", "/api/v1/sign-in-links", map[string]string{"user_id": "zoe"}, 201), &l)
+	opened := b.tab()
+	opened.run("open a link to a page", 30*time.Second,
+		chromedp.Navigate(td.URL+l.Path+"&open=knowledge"),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="page-title" and .="Knowledge"]`)))
+	if address, err := chromedp.Run(opened.ctx, chromedp.Evaluate[string](`location.href`)); err != nil || !strings.HasSuffix(address, "/console/#knowledge") {
+		t.Errorf("the address after a link to a page is %q (%v), want the page without the code", address, err)
+	}
 	b.check(nil)
 	zoe.check(nil)
+	opened.check(nil)
 	again.check(map[string]int{"/api/v1/sign-in": 401})
 }
 
@@ -672,9 +683,35 @@ func TestConsoleSchedules(t *testing.T) {
 	b.check(nil)
 }
 
+// consoleAddressBot is matrixBot("b1") with an intent and flow more, as
+// an administrator types it; consoleBrokenBot has three problems (one
+// intent, an unknown flow, too few phrases).
+const consoleAddressBot = `id: b1
+name: Matrix bot
+queue: q1
+settings: {min_phrases: 3}
+widget: {enabled: true}
+intents:
+  - {name: fees, answer: kb, phrases: [what are your fees, how much does it cost, fee for a card]}
+  - {name: block, flow: block, phrases: [block my card, I lost my card, my card was stolen]}
+  - {name: address, flow: address, phrases: [change my address, I moved house, update my postal address]}
+flows:
+  - {name: block, steps: [{send: Call us to block it.}]}
+  - {name: address, steps: [{send: Your address can be changed in the app.}]}
+`
+
+const consoleBrokenBot = `id: b1
+name: Matrix bot
+queue: q1
+settings: {min_phrases: 3}
+intents:
+  - {name: fees, flow: nowhere, phrases: [what are your fees]}
+`
+
 // TestConsoleAdministration: an administrator writes a knowledge article
-// and imports an archive of them, validates and publishes a bot's draft
-// and tries a message on it, and applies retention and rotates the keys;
+// and imports an archive of them; edits a bot's draft (every problem
+// named), chats with the draft, validates and publishes it, publishes a
+// second version and rolls back to the first, tries a message on it; and applies retention and rotates the keys;
 // the plugins page tells that none is installed.
 func TestConsoleAdministration(t *testing.T) {
 	td := startDaemon(t, nil)
@@ -715,9 +752,31 @@ func TestConsoleAdministration(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="kb-msg" and contains(., "1 added")]`)))
 	b.accessible("the articles page")
 
-	b.run("validate and publish a bot", 60*time.Second,
+	b.run("open the bot's draft", 30*time.Second,
 		chromedp.Click(chromedp.CSS(`#nav a[href="#bots"]`)),
 		chromedp.Click(chromedp.CSS(`#view a[href="#bots/b1"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#bot-def")))
+	if src, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#bot-def"))); !strings.Contains(src, "id: b1") || !strings.Contains(src, "what are your fees") {
+		t.Errorf("the draft editor shows %q, want the draft as YAML", src)
+	}
+	// A draft with problems is saved, every problem named.
+	b.run("save a draft with problems", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#bot-def"), consoleBrokenBot),
+		chromedp.Click(chromedp.Search(`//button[.="Save the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and contains(., "with 3 problems")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[@id="bot-problems"]//li[contains(., "nowhere")]`)))
+	b.shot("bot-problems")
+	b.run("fix the draft and chat with it", 60*time.Second,
+		chromedp.SetValue(chromedp.CSS("#bot-def"), consoleAddressBot),
+		chromedp.Click(chromedp.Search(`//button[.="Save the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is saved."]`)),
+		chromedp.SendKeys(chromedp.CSS("#bot-chat-text"), "I moved house, change my address"),
+		chromedp.Click(chromedp.Search(`//form[@id="bot-chat"]//button[.="Send"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="bot-chat-log"]/li[contains(., "Your address can be changed in the app.")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="bot-chat-log"]/li[contains(., "intent address")]`)))
+	b.shot("bot-test-chat")
+	b.accessible("the bot page with a test chat")
+	b.run("validate and publish a bot", 60*time.Second,
 		chromedp.Click(chromedp.Search(`//button[.="Validate the draft"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is valid."]`)),
 		chromedp.Click(chromedp.Search(`//button[.="Publish the draft"]`)),
@@ -725,12 +784,25 @@ func TestConsoleAdministration(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#bot-text"), "someone stole my card, block it"),
 		chromedp.Click(chromedp.CSS(`#bot-try button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Intent:")]/strong[.="block"]`)))
-	b.shot("bot")
-	b.accessible("the bot page")
+	b.run("publish a second version and roll back to the first", 60*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Save the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="The draft is saved."]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Publish the draft"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="Published."]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[.="Make v1 live"]`)))
 	var bv struct{ Bot botView }
 	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/b1", nil, 200), &bv)
+	if bv.Bot.Published != 2 {
+		t.Errorf("bot published version = %d after the console published twice", bv.Bot.Published)
+	}
+	b.run("roll back", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Make v1 live"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="bot-msg" and .="Version 1 is live again."]`)))
+	b.shot("bot")
+	b.accessible("the bot page")
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/bots/b1", nil, 200), &bv)
 	if bv.Bot.Published != 1 {
-		t.Errorf("bot published version = %d after the console published it", bv.Bot.Published)
+		t.Errorf("bot live version = %d after the console rolled back to 1", bv.Bot.Published)
 	}
 
 	b.run("open plugins", 30*time.Second,
@@ -739,6 +811,8 @@ func TestConsoleAdministration(t *testing.T) {
 	b.accessible("the plugins page")
 	b.run("apply retention and rotate keys", 60*time.Second,
 		chromedp.Click(chromedp.CSS(`#nav a[href="#operations"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//tr[td[.="Transcripts"]]/td[.="30 days after the engagement ended"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="retention-source" and contains(., "store.retention")]`)),
 		chromedp.Click(chromedp.CSS("#sweep")),
 		chromedp.WaitVisible(chromedp.Search(`//p[@id="op-msg" and contains(., "Retention applied")]`)),
 		chromedp.Click(chromedp.CSS("#rotate")),
@@ -755,5 +829,171 @@ func TestConsoleAdministration(t *testing.T) {
 	if !seen["retention.sweep"] {
 		t.Errorf("the console's retention sweep is not in the audit log")
 	}
+	b.check(nil)
+}
+
+// TestConsolePlugins: an administrator installs two plugins from folders
+// on this machine in the page, approves a skill plugin's scope, configures
+// a knowledge plugin, enables it, syncs its articles into the knowledge
+// base, restarts, disables and uninstalls it (confirming first).
+func TestConsolePlugins(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	kbSrc, skillSrc := t.TempDir(), t.TempDir()
+	buildTestPlugin(t, "./plugins/examples/kb-dir", filepath.Join(kbSrc, "kb-dir"))
+	os.WriteFile(filepath.Join(kbSrc, "manifest.json"), []byte(`{"name":"kb-dir","version":"1.0.0","executable":"kb-dir","kinds":["knowledge"]}`), 0o644)
+	buildTestPlugin(t, "./plugins/testdata/faulty", filepath.Join(skillSrc, "skills"))
+	os.WriteFile(filepath.Join(skillSrc, "manifest.json"), []byte(`{"name":"skills","version":"0.0.1","executable":"skills","kinds":["skill"],"scopes":["customer_ref"]}`), 0o644)
+	docs := pluginShareDir(t)
+	os.WriteFile(filepath.Join(docs, "overdraft.md"), []byte("# Overdraft fees\n\nAn overdraft fee is refunded once a year when the customer asks."), 0o644)
+
+	b.signIn(td.URL, td.Admin)
+	b.run("install two plugins", 60*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#plugins"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "No plugin installed")]`)),
+		chromedp.SetValue(chromedp.CSS("#pl-dir"), skillSrc),
+		chromedp.Click(chromedp.Search(`//form[@id="pl-install"]//button[.="Install"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[.="skills 0.0.1"]`)),
+		chromedp.SetValue(chromedp.CSS("#pl-dir"), kbSrc),
+		chromedp.Click(chromedp.Search(`//form[@id="pl-install"]//button[.="Install"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[.="kb-dir 1.0.0"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and contains(., "Installed.")]`)),
+		chromedp.Click(chromedp.CSS(`input[data-scope="customer_ref"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="Scopes of skills saved."]`)))
+	b.shot("plugins-installed")
+	b.accessible("the plugins page")
+	settings := func(name string) (st struct {
+		Enabled        bool
+		ApprovedScopes []string `json:"approved_scopes"`
+		Config         map[string]string
+	}) {
+		var list struct {
+			Plugins []struct {
+				Manifest struct{ Name string }
+				Settings json.RawMessage
+			}
+		}
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
+		for _, p := range list.Plugins {
+			if p.Manifest.Name == name {
+				json.Unmarshal(p.Settings, &st)
+			}
+		}
+		return st
+	}
+	if st := settings("skills"); len(st.ApprovedScopes) != 1 || st.ApprovedScopes[0] != "customer_ref" {
+		t.Errorf("skills settings after approving in the page = %+v", st)
+	}
+
+	cfg := fmt.Sprintf(`{"config": {"dir": %q}, "read_paths": [%q]}`, docs, docs)
+	b.run("configure, enable and sync the knowledge plugin", 90*time.Second,
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//summary`)),
+		chromedp.SetValue(chromedp.CSS("#pl-config-kb-dir"), cfg),
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//button[.="Save configuration"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="Configuration of kb-dir saved."]`)),
+		chromedp.Click(chromedp.CSS(`button[data-toggle="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//span[contains(@class, "pill") and .="running"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-sync="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir: knowledge synced."]`)))
+	b.shot("plugins-synced")
+	if st := settings("kb-dir"); !st.Enabled || st.Config["dir"] != docs {
+		t.Errorf("kb-dir settings after the page = %+v", st)
+	}
+	var hits []struct {
+		Passage struct {
+			ArticleID string `json:"article_id"`
+		}
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/kb/search?q=overdraft+fee+refund", nil, 200), &hits)
+	if len(hits) == 0 || !strings.HasPrefix(hits[0].Passage.ArticleID, "kb-dir:") {
+		t.Errorf("search after the page's sync = %+v", hits)
+	}
+	b.run("restart, disable and uninstall", 90*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-restart="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir restarted."]`)),
+		chromedp.Click(chromedp.CSS(`button[data-toggle="kb-dir"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir disabled."]`)),
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//button[.="Uninstall"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//span[.="Uninstall kb-dir?"]`)))
+	b.accessible("the plugins page asking to confirm")
+	b.run("confirm the uninstall", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//tr[td[.="kb-dir 1.0.0"]]//button[.="Confirm"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="pl-msg" and .="kb-dir uninstalled."]`)))
+	var list struct{ Plugins []json.RawMessage }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/plugins", nil, 200), &list)
+	if len(list.Plugins) != 1 {
+		t.Errorf("%d plugins left after uninstalling one of two in the page", len(list.Plugins))
+	}
+	b.shot("plugins")
+	b.check(nil)
+}
+
+// TestConsoleEditsUsersAndQueues: an administrator adds a queue, changes
+// a user's name, role, queues and licence (switched), renames the queue, and deletes
+// both after confirming; the API shows every change.
+func TestConsoleEditsUsersAndQueues(t *testing.T) {
+	td := startDaemon(t, nil)
+	b := newBrowser(t)
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.tokenFor(t, "zoe", RoleAgent, "cards")
+	var before struct{ Licensed bool }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/users/zoe", nil, 200), &before)
+	b.signIn(td.URL, td.Admin)
+	b.run("add a queue", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[href="#directory"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nq-id")),
+		chromedp.SendKeys(chromedp.CSS("#nq-id"), "loans"),
+		chromedp.SendKeys(chromedp.CSS("#nq-name"), "Loans"),
+		chromedp.Click(chromedp.Search(`//button[.="Add queue"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="Queue loans added."]`)))
+	b.run("edit a user", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/user/zoe"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#edit-user")))
+	b.accessible("the user editor")
+	b.run("save the user", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#eu-name"), "Zoe Quinn"),
+		chromedp.SetValue(chromedp.CSS("#eu-role"), "supervisor"),
+		chromedp.Click(chromedp.CSS(`input[data-queue="loans"]`)),
+		chromedp.Click(chromedp.CSS("#eu-licensed")),
+		chromedp.Click(chromedp.Search(`//form[@id="edit-user"]//button[.="Save"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="User zoe saved."]`)))
+	var u struct {
+		DisplayName string   `json:"display_name"`
+		Role        string   `json:"role"`
+		Queues      []string `json:"queues"`
+		Licensed    bool     `json:"licensed"`
+	}
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/users/zoe", nil, 200), &u)
+	if u.DisplayName != "Zoe Quinn" || u.Role != "supervisor" || strings.Join(u.Queues, ",") != "cards,loans" || u.Licensed == before.Licensed {
+		t.Errorf("user after the console's edit = %+v", u)
+	}
+	b.run("rename the queue", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/queue/loans"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#edit-queue")),
+		chromedp.SetValue(chromedp.CSS("#eq-name"), "Personal loans"),
+		chromedp.SetValue(chromedp.CSS("#eq-description"), "Loans under 25,000"),
+		chromedp.Click(chromedp.Search(`//form[@id="edit-queue"]//button[.="Save"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="Queue loans saved."]`)))
+	var q struct{ Name, Description string }
+	json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/queues/loans", nil, 200), &q)
+	if q.Name != "Personal loans" || q.Description != "Loans under 25,000" {
+		t.Errorf("queue after the console's edit = %+v", q)
+	}
+	b.run("delete the user after confirming", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/user/zoe"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Delete the user"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//span[.="Delete user zoe and revoke their tokens?"]`)))
+	b.shot("confirm-delete")
+	b.accessible("the user editor asking to confirm")
+	b.run("confirm", 30*time.Second,
+		chromedp.Click(chromedp.Search(`//button[.="Confirm"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="zoe deleted."]`)),
+		chromedp.Click(chromedp.CSS(`#view a[href="#directory/queue/loans"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Delete the queue"]`)),
+		chromedp.Click(chromedp.Search(`//button[.="Confirm"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="dir-status" and .="loans deleted."]`)))
+	td.mustCall(t, td.Admin, "GET", "/api/v1/users/zoe", nil, 404)
+	td.mustCall(t, td.Admin, "GET", "/api/v1/queues/loans", nil, 404)
+	b.shot("directory")
 	b.check(nil)
 }

@@ -141,27 +141,33 @@ func cpuSeconds() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
+// liveChatsSetup makes queue cards with agent ana, an ingest token, five
+// supervisors sup0..sup4 (their tokens), an article, and ten chats.
+func liveChatsSetup(t *testing.T, td *testDaemon) (ingest string, sups, ids []string) {
+	t.Helper()
+	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
+	td.tokenFor(t, "ana", RoleAgent, "cards")
+	ingest = td.tokenFor(t, "web", RoleIngest, "cards")
+	for i := range 5 {
+		sups = append(sups, td.tokenFor(t, fmt.Sprintf("sup%d", i), RoleSupervisor, "cards"))
+	}
+	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/block-card", map[string]any{"title": "Blocking a stolen card",
+		"body": "When a customer reports a stolen card, block the card at once and order a replacement card.", "queue": "cards"}, 200)
+	for range 10 {
+		var e store.Engagement
+		json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
+		ids = append(ids, e.ID)
+	}
+	return ingest, sups, ids
+}
+
 func TestEvalConsoleFollowers(t *testing.T) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Fatal("curl is needed (Debian package curl)")
 	}
 	td := startDaemon(t, nil)
-	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "cards"}, 201)
-	td.tokenFor(t, "ana", RoleAgent, "cards")
-	ingest := td.tokenFor(t, "web", RoleIngest, "cards")
-	var sups []string
-	for i := range 5 {
-		sups = append(sups, td.tokenFor(t, fmt.Sprintf("sup%d", i), RoleSupervisor, "cards"))
-	}
-	td.mustCall(t, td.Admin, "PUT", "/api/v1/kb/articles/block-card", map[string]any{"title": "Blocking a stolen card",
-		"body": "When a customer reports a stolen card, block the card at once and order a replacement card.", "queue": "cards"}, 200)
-	var ids []string
-	for range 10 {
-		var e store.Engagement
-		json.Unmarshal(td.mustCall(t, ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Agent: "ana", Channel: "chat"}, 201), &e)
-		ids = append(ids, e.ID)
-	}
+	ingest, sups, ids := liveChatsSetup(t, td)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	feed := feedChats(ctx, t, td, ingest, ids, time.Second)

@@ -13,7 +13,7 @@ let stream = null; // AbortController of the page's live work (event stream, pol
 function token() { return sessionStorage.getItem("earshot-token") || ""; }
 
 class APIError extends Error {
-  constructor(status, detail) { super(status + ": " + detail); this.status = status; this.detail = detail; }
+  constructor(status, detail, problem) { super(status + ": " + detail); this.status = status; this.detail = detail; this.problem = problem; }
 }
 
 // routeCtl is aborted when the page changes: the requests of the page
@@ -23,11 +23,11 @@ let routeCtl = new AbortController();
 async function api(path, opts = {}) {
   const res = await fetch(path, { signal: routeCtl.signal, ...opts, headers: { "Authorization": "Bearer " + token(), "Content-Type": opts.type || "application/json" } });
   if (!res.ok) {
-    let detail = res.statusText;
-    try { const p = await res.json(); detail = p.detail || detail; } catch (e) { /* not a problem document */ }
-    throw new APIError(res.status, detail);
+    let detail = res.statusText, problem = null;
+    try { problem = await res.json(); detail = problem.detail || detail; } catch (e) { /* not a problem document */ }
+    throw new APIError(res.status, detail, problem);
   }
-  return res.status === 204 ? null : res.json();
+  return res.status === 204 ? null : opts.text ? res.text() : res.json();
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -769,11 +769,15 @@ async function features() {
     table(t("features.features_in_effect_for_you"), [t("features.feature"), t("features.state"), t("features.decided_by")], eff.features.map((f) => [f.feature, el("span", { class: "pill " + (f.on ? "on" : "off") }, t(f.on ? "common.on" : "common.off")), f.source])));
 }
 
+// roleNames names the roles a user may have, in the order offered.
+const roleNames = () => ({ agent: t("dir.role_agent"), supervisor: t("dir.role_supervisor"), analyst: t("dir.role_analyst"), admin: t("dir.role_admin"), auditor: t("dir.role_auditor"), ingest: t("dir.role_ingest") });
+
 async function directory(arg, fresh) {
+  if ((arg === "user" || arg === "queue") && typeof fresh === "string") return directoryEdit(arg, decodeURIComponent(fresh));
   const [queues, users, tokens] = await Promise.all([api("/api/v1/queues"), api("/api/v1/users"), api("/api/v1/tokens")]);
   const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
   const fail = (err) => { msg.className = "error"; msg.textContent = err.message; };
-  const roles = { agent: t("dir.role_agent"), supervisor: t("dir.role_supervisor"), analyst: t("dir.role_analyst"), admin: t("dir.role_admin"), auditor: t("dir.role_auditor"), ingest: t("dir.role_ingest") };
+  const roles = roleNames();
   const input = (id, label, attrs = {}) => el("p", {}, el("label", { for: id }, label), el("input", { id, name: id, ...attrs }));
   const addUser = el("form", { "aria-labelledby": "h-add-user" }, el("h3", { id: "h-add-user" }, t("dir.add_a_user")),
     input("nu-id", t("dir.user_id"), { required: true, pattern: "[a-z0-9_.-]+" }),
@@ -789,6 +793,17 @@ async function directory(arg, fresh) {
       await api("/api/v1/users", { method: "POST", body: JSON.stringify({ id: f.get("nu-id"), role: f.get("nu-role"),
         queues: String(f.get("nu-queues") || "").split(",").map((q) => q.trim()).filter(Boolean), licensed: f.get("nu-licensed") === "on" }) });
       await directory(undefined, { note: t("dir.user_added", { user: f.get("nu-id") }) });
+    } catch (err) { fail(err); }
+  });
+  const addQueue = el("form", { id: "add-queue", "aria-labelledby": "h-add-queue" }, el("h3", { id: "h-add-queue" }, t("dir.add_a_queue")),
+    input("nq-id", t("dir.queue_id"), { required: true, pattern: "[a-z0-9_.-]+" }), input("nq-name", t("dir.name")), input("nq-description", t("dir.description")),
+    el("button", { type: "submit" }, t("dir.add_queue")));
+  addQueue.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(addQueue);
+    try {
+      await api("/api/v1/queues", { method: "POST", body: JSON.stringify({ id: f.get("nq-id"), name: f.get("nq-name") || f.get("nq-id"), description: f.get("nq-description") || "" }) });
+      await directory(undefined, { note: t("dir.queue_added", { id: f.get("nq-id") }) });
     } catch (err) { fail(err); }
   });
   // A new token's secret is shown once, here, and never again.
@@ -817,13 +832,58 @@ async function directory(arg, fresh) {
       el("code", { id: "link-value" }, fresh.link)));
   }
   show(t("page.directory"), msg, secret,
-    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [u.id, roles[u.role] || u.role, (u.queues || []).join(", "),
+    el("h3", {}, t("dir.users")), table(t("dir.users"), [t("dir.id"), t("dir.role"), t("dir.queues"), t("dir.licensed"), t("dir.disabled"), ""], users.map((u) => [el("a", { href: "#directory/user/" + encodeURIComponent(u.id) }, u.id), roles[u.role] || u.role, (u.queues || []).join(", "),
       t(u.licensed ? "common.yes" : "common.no"), t(u.disabled ? "common.yes" : "common.no"), el("span", { class: "actions" }, el("button", { type: "button", "data-issue": u.id, onclick: () => issue(u.id) }, t("dir.issue_token")),
         u.role === "ingest" || u.disabled ? null : el("button", { type: "button", "data-link": u.id, onclick: () => link(u.id) }, t("dir.sign_in_link")))])),
     addUser,
     el("h3", {}, t("dir.tokens")), table(t("dir.tokens"), [t("dir.id"), t("dir.user"), t("dir.name"), t("dir.created"), t("dir.revoked"), ""], tokens.map((k) => [k.id, k.user_id, k.name || "", fmtTime(k.created_at),
       k.revoked_at ? fmtTime(k.revoked_at) : "", k.revoked_at ? "" : el("button", { type: "button", "data-revoke": k.id, onclick: () => revoke(k.id) }, t("dir.revoke"))])),
-    el("h3", {}, t("dir.queues")), table(t("dir.queues"), [t("dir.id"), t("dir.name"), t("dir.description")], queues.map((q) => [q.id, q.name, q.description])));
+    el("h3", {}, t("dir.queues")), table(t("dir.queues"), [t("dir.id"), t("dir.name"), t("dir.description")], queues.map((q) => [el("a", { href: "#directory/queue/" + encodeURIComponent(q.id) }, q.id), q.name, q.description])),
+    addQueue);
+}
+
+// directoryEdit: one user's or queue's editor, with deletion after a
+// confirmation. Saving goes back to the list with the outcome.
+async function directoryEdit(kind, id) {
+  const path = "/api/v1/" + kind + "s/" + encodeURIComponent(id);
+  const [item, queues] = await Promise.all([api(path), kind === "user" ? api("/api/v1/queues") : []]);
+  const msg = el("p", { role: "status", class: "muted", id: "dir-status" });
+  const back = async (note) => { history.replaceState(null, "", "#directory"); await directory(undefined, { note }); };
+  const save = async (body, note) => {
+    try { await api(path, { method: "PATCH", body: JSON.stringify(body) }); await back(note); } catch (err) { flash(msg, err.message, false); }
+  };
+  const remove = confirmed(t(kind === "user" ? "dir.delete_user" : "dir.delete_queue"), t(kind === "user" ? "dir.delete_user_question" : "dir.delete_queue_question", { id }), async () => {
+    try { await api(path, { method: "DELETE" }); await back(t("dir.deleted", { id })); } catch (err) { flash(msg, err.message, false); }
+  });
+  const text = (fid, label, value, attrs = {}) => el("p", {}, el("label", { for: fid }, label), el("input", { id: fid, value: value || "", ...attrs }));
+  const check = (fid, label, on) => el("p", {}, el("input", { type: "checkbox", id: fid, checked: on }), " ", el("label", { for: fid, class: "inline" }, label));
+  let form;
+  if (kind === "user") {
+    form = el("form", { id: "edit-user" },
+      text("eu-name", t("dir.display_name"), item.display_name),
+      el("p", {}, el("label", { for: "eu-role" }, t("dir.role")), el("select", { id: "eu-role" },
+        ...Object.entries(roleNames()).map(([r, l]) => el("option", { value: r, selected: r === item.role }, l)))),
+      el("fieldset", {}, el("legend", {}, t("dir.queues")), queues.length ? el("span", { class: "actions" }, ...queues.map((q) =>
+        el("label", { class: "inline check" }, el("input", { type: "checkbox", "data-queue": q.id, checked: (item.queues || []).includes(q.id) }), " " + q.id))) : t("dir.no_queue")),
+      check("eu-licensed", t("dir.expert_assist_licence"), item.licensed),
+      check("eu-disabled", t("dir.disabled_user"), item.disabled),
+      el("p", { class: "actions" }, el("button", { type: "submit" }, t("dir.save")), remove));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      save({ display_name: $("#eu-name").value, role: $("#eu-role").value, queues: [...form.querySelectorAll("input[data-queue]:checked")].map((c) => c.dataset.queue),
+        licensed: $("#eu-licensed").checked, disabled: $("#eu-disabled").checked }, t("dir.user_saved", { id }));
+    });
+  } else {
+    form = el("form", { id: "edit-queue" },
+      text("eq-name", t("dir.name"), item.name, { required: true }),
+      text("eq-description", t("dir.description"), item.description),
+      el("p", { class: "actions" }, el("button", { type: "submit" }, t("dir.save")), remove));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      save({ name: $("#eq-name").value, description: $("#eq-description").value }, t("dir.queue_saved", { id }));
+    });
+  }
+  show(t(kind === "user" ? "page.edit_user" : "page.edit_queue", { id }), el("p", {}, el("a", { href: "#directory" }, t("dir.back"))), msg, form);
 }
 
 // flash shows the outcome of an action in a page's status line.
@@ -870,8 +930,11 @@ async function articles(id) {
     editor, imp);
 }
 
-// bots: the virtual agents, their versions, validation and publishing,
-// and trying a message against the live version.
+// bots: the virtual agents. A bot's page edits its draft definition
+// (YAML or JSON), validates it naming every problem, publishes it, makes
+// an earlier version live again, chats with the draft (a test
+// conversation the daemon keeps in memory, never an engagement) and tries
+// a message on the live version's intent detector.
 async function bots(id) {
   if (!id) {
     const list = await api("/api/v1/bots");
@@ -883,11 +946,71 @@ async function bots(id) {
   const bid = decodeURIComponent(id);
   const path = "/api/v1/bots/" + encodeURIComponent(bid);
   const { bot, problems } = await api(path);
+  const source = await api(path + "/export?format=yaml", { text: true }).catch((e) => { if (e.status === 409) return ""; throw e; });
   const msg = el("p", { role: "status", class: "muted", id: "bot-msg" });
-  const probs = el("div", { "aria-live": "polite" });
-  const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ", p.message || p.text || JSON.stringify(p))))
+  const probs = el("div", { "aria-live": "polite", id: "bot-problems" });
+  const listProblems = (ps) => probs.replaceChildren((ps || []).length ? el("ul", { class: "problems" }, ...ps.map((p) => el("li", {}, el("code", {}, p.path || p.field || ""), " ",
+    p.warning ? t("bots.warning") : "", p.message || p.text || JSON.stringify(p))))
     : status(t("bots.the_draft_has_no_problem")));
   listProblems(problems);
+  // A refused call's problem document may name every problem.
+  const refused = (err) => { flash(msg, err.message, false); if (err.problem && err.problem.problems) listProblems(err.problem.problems); };
+
+  const editor = el("form", { id: "bot-draft-form" },
+    el("label", { for: "bot-def" }, t("bots.definition")),
+    el("textarea", { id: "bot-def", rows: 18, spellcheck: "false", class: "code" }, source),
+    el("p", { class: "actions" }, el("button", { type: "submit" }, t("bots.save_the_draft"))));
+  editor.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api(path + "/draft", { method: "PUT", type: "application/yaml", body: $("#bot-def").value });
+      // The page again, for the new draft (the daemon ended the test
+      // chats of the old one).
+      await bots(id);
+      const errors = (r.problems || []).filter((p) => !p.warning).length;
+      flash($("#bot-msg"), errors ? t("bots.draft_saved_with_problems", { n: errors }) : t("bots.draft_saved"), errors === 0);
+    } catch (err) { refused(err); }
+  });
+
+  // Test chat with the draft.
+  let trial = null;
+  const chatLog = el("ol", { class: "chat", id: "bot-chat-log", "aria-live": "polite", "aria-label": t("bots.test_chat_log") });
+  const line = (who, ...children) => chatLog.append(el("li", { class: "utt " + who }, el("span", { class: "who" }, t(who === "customer" ? "bots.you" : "bots.bot_says")), ...children));
+  const showTurn = (turn) => {
+    for (const m of turn.messages || []) {
+      line("agent", m.text, (m.choices || []).length ? el("span", { class: "actions" }, ...m.choices.map((c) => el("button", { type: "button", class: "link", onclick: () => say(c) }, c))) : "");
+    }
+    if (turn.intent) chatLog.append(el("li", { class: "muted" }, t("bots.turn_intent", { intent: turn.intent.intent || t("bots.none"), confidence: fmtNum((turn.intent.confidence || 0) * 100, 0) })));
+    if (turn.handover) chatLog.append(el("li", { class: "muted" }, t("bots.turn_handover", { reason: turn.handover.reason })));
+    if (turn.end) chatLog.append(el("li", { class: "muted" }, t("bots.turn_end", { outcome: turn.end })));
+    if (turn.handover || turn.end) trial = null;
+  };
+  const endTrial = () => {
+    if (trial) api(path + "/try/" + trial, { method: "DELETE" }).catch(() => { /* it expired already */ });
+    trial = null;
+    chatLog.replaceChildren();
+  };
+  const say = async (text) => {
+    try {
+      if (!trial) {
+        const r = await api(path + "/try", { method: "POST" });
+        trial = r.id;
+        chatLog.replaceChildren();
+        showTurn(r.turn);
+      }
+      line("customer", text);
+      showTurn(await api(path + "/try/" + trial, { method: "POST", body: JSON.stringify({ text }) }));
+    } catch (err) {
+      if (err.status === 404) trial = null;
+      chatLog.append(el("li", { class: "error" }, err.message));
+      if (err.problem && err.problem.problems) listProblems(err.problem.problems);
+    }
+  };
+  const chat = el("form", { id: "bot-chat" }, el("label", { for: "bot-chat-text" }, t("bots.customer_message")),
+    el("input", { id: "bot-chat-text", required: true, autocomplete: "off" }), " ", el("button", { type: "submit", disabled: !bot.has_draft }, t("bots.send")), " ",
+    el("button", { type: "button", id: "bot-chat-new", onclick: endTrial }, t("bots.new_test_chat")));
+  chat.addEventListener("submit", (ev) => { ev.preventDefault(); const text = $("#bot-chat-text").value; $("#bot-chat-text").value = ""; say(text); });
+
   const tryForm = el("form", { id: "bot-try" }, el("label", { for: "bot-text" }, t("bots.try_a_customer_message_on")),
     el("input", { id: "bot-text", required: true }), " ", el("button", { type: "submit", disabled: !bot.published }, t("bots.try")));
   const tryOut = el("div", { "aria-live": "polite" });
@@ -898,41 +1021,100 @@ async function bots(id) {
       tryOut.replaceChildren(el("p", {}, t("bots.intent"), el("strong", {}, r.intent || t("bots.none")), " (" + fmtNum((r.confidence || 0) * 100, 0) + " %" + (r.in_scope ? "" : t("bots.out_of_scope")) + ")"));
     } catch (err) { tryOut.replaceChildren(status(err.message, "error")); }
   });
-  const act = (label, sub, done) => el("button", { type: "button", onclick: async () => {
-    try { const r = await api(path + sub, { method: "POST" }); await done(r); } catch (err) { flash(msg, err.message, false); }
+  const act = (label, sub, done, body) => el("button", { type: "button", onclick: async () => {
+    try { const r = await api(path + sub, { method: "POST", body: body && JSON.stringify(body) }); await done(r); } catch (err) { refused(err); }
   } }, label);
+  const versions = bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by,
+    v.version === bot.published ? el("span", { class: "pill on" }, t("bots.live_now"))
+      : act(t("bots.make_live", { version: v.version }), "/rollback", async () => { await bots(id); flash($("#bot-msg"), t("bots.rolled_back", { version: v.version })); }, { version: v.version })]);
   show(t("page.bot", { id: bid }), el("p", { class: "muted" }, [bot.name, t("bots.queue_meta", { queue: bot.queue }), t("bots.live", { version: bot.published ? t("bots.version_tag", { version: bot.published }) : t("bots.none") }), bot.draft_updated_at ? t("bots.draft_edited", { time: fmtTime(bot.draft_updated_at) }) : ""].filter(Boolean).join(" · ")),
     msg, el("p", { class: "actions" },
       bot.has_draft ? act(t("bots.validate_the_draft"), "/validate", (r) => { listProblems(r.problems); flash(msg, r.valid ? t("bots.the_draft_is_valid") : t("bots.the_draft_has_problems"), r.valid); }) : "",
       bot.has_draft ? act(t("bots.publish_the_draft"), "/publish", async () => { await bots(id); flash($("#bot-msg"), t("bots.published")); }) : ""),
+    el("h3", {}, t("bots.draft_definition")), editor,
     el("h3", {}, t("bots.draft_problems")), probs,
-    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_at"), t("bots.by")], bot.versions.map((v) => [t("bots.version_tag", { version: v.version }), fmtTime(v.published_at), v.published_by])) : status(t("bots.never_published")),
+    el("h3", {}, t("bots.test_chat")), el("p", { class: "muted" }, t("bots.test_chat_intro")), chatLog, chat,
+    el("h3", {}, t("bots.versions")), bot.versions.length ? table(t("bots.published_versions"), [t("bots.version"), t("bots.published_at"), t("bots.by"), ""], versions) : status(t("bots.never_published")),
     el("h3", {}, t("bots.try_it")), tryForm, tryOut);
 }
 
-// pluginsPage: installed plugins, their state, enabling and scopes.
-async function pluginsPage() {
+// confirmed is a button that asks again before a destructive action: the
+// first press shows the confirmation and a way back, in place.
+function confirmed(label, question, action) {
+  const wrap = el("span", { class: "actions" });
+  const ask = () => wrap.replaceChildren(el("span", { role: "status" }, question),
+    el("button", { type: "button", class: "danger", onclick: action }, t("common.confirm")),
+    el("button", { type: "button", onclick: () => { wrap.replaceChildren(first); first.focus(); } }, t("common.cancel")));
+  const first = el("button", { type: "button", class: "danger", onclick: () => { ask(); wrap.querySelector("button").focus(); } }, label);
+  wrap.append(first);
+  return wrap;
+}
+
+// pluginsPage: installing a plugin from a folder on this machine, its
+// state, enabling, scopes, configuration, restart, knowledge sync and
+// uninstalling. While an enabled plugin is not yet running the page
+// looks again every two seconds (a while at most).
+let pluginPolls = 0;
+async function pluginsPage(_, again) {
+  if (!again) pluginPolls = 0;
   const { plugins: list, broken } = await api("/api/v1/plugins");
   const msg = el("p", { role: "status", class: "muted", id: "pl-msg" });
-  const patch = async (name, body, note) => {
-    try { await api("/api/v1/plugins/" + encodeURIComponent(name) + "/settings", { method: "PATCH", body: JSON.stringify(body) }); await pluginsPage(); flash($("#pl-msg"), note); } catch (err) { flash(msg, err.message, false); }
+  const enc = (name) => "/api/v1/plugins/" + encodeURIComponent(name);
+  const call = async (sub, opts, note) => {
+    try { await api(sub, opts); await pluginsPage(); flash($("#pl-msg"), note); } catch (err) { flash(msg, err.message, false); }
   };
+  const patch = (name, body, note) => call(enc(name) + "/settings", { method: "PATCH", body: JSON.stringify(body) }, note);
   const rows = list.map((p) => {
     const m = p.manifest, st = p.settings;
     const scopes = (m.scopes || []).map((sc) => el("label", { class: "inline check" }, el("input", { type: "checkbox", checked: st.approved_scopes.includes(sc), "data-scope": sc, onchange: (ev) => {
       const next = ev.target.checked ? [...st.approved_scopes, sc] : st.approved_scopes.filter((x) => x !== sc);
       patch(m.name, { approved_scopes: next }, t("plugins.scopes_saved", { plugin: m.name }));
     } }), " " + sc));
-    return [m.name + " " + m.version, m.description || "", el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state), scopes.length ? el("span", { class: "actions" }, ...scopes) : t("plugins.none"),
-      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, t(st.enabled ? "plugins.disabled" : "plugins.enabled", { plugin: m.name })) }, st.enabled ? t("plugins.disable") : t("plugins.enable"))];
+    const cfgID = "pl-config-" + m.name;
+    const cfg = el("details", {}, el("summary", {}, t("plugins.configuration")),
+      el("label", { for: cfgID }, t("plugins.configuration_json")),
+      el("textarea", { id: cfgID, rows: 6, class: "code", spellcheck: "false" }, JSON.stringify({ config: st.config || {}, read_paths: st.read_paths || [], write_paths: st.write_paths || [], knowledge_queue: st.knowledge_queue || "" }, null, 2)),
+      el("button", { type: "button", onclick: () => {
+        let body;
+        try { body = JSON.parse($("#" + CSS.escape(cfgID)).value); } catch (err) { flash(msg, t("plugins.configuration_not_json", { error: err.message }), false); return; }
+        patch(m.name, body, t("plugins.configuration_saved", { plugin: m.name }));
+      } }, t("plugins.save_configuration")));
+    const actions = el("span", { class: "actions" },
+      el("button", { type: "button", "data-toggle": m.name, onclick: () => patch(m.name, { enabled: !st.enabled }, t(st.enabled ? "plugins.disabled" : "plugins.enabled", { plugin: m.name })) }, st.enabled ? t("plugins.disable") : t("plugins.enable")),
+      st.enabled ? el("button", { type: "button", "data-restart": m.name, onclick: () => call(enc(m.name) + "/restart", { method: "POST" }, t("plugins.restarted", { plugin: m.name })) }, t("plugins.restart")) : "",
+      st.enabled && (m.kinds || []).includes("knowledge") ? el("button", { type: "button", "data-sync": m.name, onclick: () => call(enc(m.name) + "/sync", { method: "POST" }, t("plugins.synced", { plugin: m.name })) }, t("plugins.sync_now")) : "",
+      confirmed(t("plugins.uninstall"), t("plugins.uninstall_question", { plugin: m.name }), () => call(enc(m.name), { method: "DELETE" }, t("plugins.uninstalled", { plugin: m.name }))));
+    return [m.name + " " + m.version, el("span", {}, m.description || "", p.last_error ? el("span", { class: "error" }, " " + p.last_error) : ""), el("span", { class: "pill " + (p.state === "running" ? "on" : "off") }, p.state),
+      scopes.length ? el("span", { class: "actions" }, ...scopes) : t("plugins.none"), el("div", {}, actions, cfg)];
+  });
+  const install = el("form", { id: "pl-install" }, el("h3", {}, t("plugins.install_a_plugin")),
+    el("label", { for: "pl-dir" }, t("plugins.folder")), el("input", { id: "pl-dir", required: true, size: 60, placeholder: t("plugins.folder_example") }),
+    el("p", {}, el("input", { type: "checkbox", id: "pl-replace" }), " ", el("label", { for: "pl-replace", class: "inline" }, t("plugins.replace_installed"))),
+    el("button", { type: "submit" }, t("plugins.install")));
+  install.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    call("/api/v1/plugins", { method: "POST", body: JSON.stringify({ source_dir: $("#pl-dir").value.trim(), replace: $("#pl-replace").checked }) }, t("plugins.installed"));
   });
   show(t("page.plugins"), msg, list.length ? table(t("plugins.installed_plugins"), [t("plugins.plugin"), t("plugins.what_it_does"), t("plugins.state"), t("plugins.approved_scopes"), ""], rows) : status(t("plugins.no_plugin_installed_install_one")),
-    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, t("plugins.refused_plugin_folders")), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "");
+    Object.keys(broken || {}).length ? el("div", {}, el("h3", {}, t("plugins.refused_plugin_folders")), el("ul", {}, ...Object.entries(broken).map(([d, e]) => el("li", {}, el("code", {}, d), " ", e)))) : "",
+    install);
+  if (list.some((p) => p.settings.enabled && p.state !== "running") && pluginPolls++ < 15) {
+    const ctl = new AbortController();
+    stream = ctl;
+    setTimeout(() => { if (!ctl.signal.aborted) pluginsPage(undefined, true).catch((err) => flash(msg, err.message, false)); }, 2000);
+  }
 }
 
 // operations: retention, key rotation and backups.
 async function operations() {
+  const ret = await api("/api/v1/retention");
   const msg = el("p", { role: "status", class: "muted", id: "op-msg" });
+  const days = (n, never) => n > 0 ? t("ops.days", { n: fmtNum(n, 0) }) : never;
+  const windows = table(t("ops.retention_windows"), [t("ops.what"), t("ops.kept")], [
+    [t("ops.audio"), days(ret.audio_days, t("ops.never_stored"))],
+    [t("ops.transcripts"), days(ret.transcript_days, t("ops.until_purged"))],
+    [t("ops.outputs"), days(ret.output_days, t("ops.until_purged"))],
+    [t("ops.audit_entries"), days(ret.audit_days, t("ops.until_purged"))]]);
   const download = (path, name) => async () => {
     try {
       const res = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
@@ -944,7 +1126,8 @@ async function operations() {
     } catch (err) { flash(msg, err.message, false); }
   };
   show(t("page.operations"), msg,
-    el("h3", {}, t("ops.retention")), el("p", {}, t("ops.the_retention_windows_are_set")),
+    el("h3", {}, t("ops.retention")), windows,
+    el("p", { id: "retention-source" }, t("ops.the_retention_windows_are_set", { setting: ret.setting, file: ret.default_config_file, every: ret.sweep_interval, min: ret.min_audit_days })),
     el("button", { type: "button", id: "sweep", onclick: async () => {
       try { const r = await api("/api/v1/retention/sweep", { method: "POST" }); flash(msg, t("ops.retention_applied", { transcripts: r.transcripts_expired, outputs: r.outputs_expired })); } catch (err) { flash(msg, err.message, false); }
     } }, t("ops.apply_retention_now")),
@@ -980,8 +1163,12 @@ async function audit() {
 // leaves the address bar before anything else happens, and is exchanged
 // once for a session token.
 async function redeemSignInLink() {
-  const code = decodeURIComponent(location.hash.slice("#sign-in=".length));
-  history.replaceState(null, "", location.pathname + location.search);
+  // #sign-in=<code>[&open=<page>/<id>]: the page to open once signed in
+  // (a page the role may not use opens the role's first page).
+  const params = new URLSearchParams(location.hash.slice(1));
+  const code = params.get("sign-in") || "";
+  const open = params.get("open");
+  history.replaceState(null, "", location.pathname + location.search + (open ? "#" + open : ""));
   let session;
   try {
     const res = await fetch("/api/v1/sign-in", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }) });
