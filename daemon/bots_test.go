@@ -979,3 +979,18 @@ func TestBotBackgroundPublish(t *testing.T) {
 	td.mustCall(t, td.Admin, "GET", "/api/v1/bots/other/publishes/1", nil, 404)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/bots/bg/publish?background=maybe", nil, 400)
 }
+
+// TestBotChannelLiveLimit: max_live_per_source names a virtual agent's
+// channel (bot_api here): the channel's conversations are bounded on their
+// own, and other sources keep their share.
+func TestBotChannelLiveLimit(t *testing.T) {
+	env := startBotEnv(t, func(c *Config) {
+		c.Engagements.MaxLivePerSource = map[string]int{"bot_api": 1}
+	})
+	env.td.mustCall(t, env.ingest, "POST", "/api/v1/bots/card-services/conversations", nil, 201)
+	code, body := env.td.call(t, env.ingest, "POST", "/api/v1/bots/card-services/conversations", nil)
+	if code != 503 {
+		t.Fatalf("second bot_api conversation = %d %s, want 503 (the channel's limit is 1)", code, body)
+	}
+	env.td.mustCall(t, env.ingest, "POST", "/api/v1/engagements", engagementRequest{Queue: "cards", Channel: "chat"}, 201)
+}

@@ -118,8 +118,9 @@ type EngagementsConfig struct {
 	EventBuffer int `yaml:"event_buffer"`
 	// MaxLivePerSource bounds the live engagements of each source (api:
 	// chats and engagements created through the API; whip, websocket,
-	// upload, sip), so that no one source takes every slot. A source left
-	// out gets three quarters of max_live.
+	// upload, sip; a virtual agent's conversations by channel: bot_api,
+	// bot_websocket, bot_widget), so that no one source takes every slot.
+	// A source left out gets three quarters of max_live.
 	MaxLivePerSource map[string]int `yaml:"max_live_per_source"`
 	// MaxLivePerToken bounds the live engagements one API token has
 	// started. Default three quarters of max_live.
@@ -141,7 +142,9 @@ func (e EngagementsConfig) hubConfig() hub.Config {
 }
 
 // liveSources are the sources max_live_per_source may name.
-var liveSources = []string{"api", "whip", "websocket", "upload", "sip"}
+// The bot_ ones are the hub sources of the virtual agent's conversations
+// (botService.start), one per channel.
+var liveSources = []string{"api", "whip", "websocket", "upload", "sip", "bot_api", "bot_websocket", "bot_widget"}
 
 // TLSConfig configures TLS on the API listener. In YAML it is either a
 // mapping or one of the scalars "off" and "auto".

@@ -141,3 +141,19 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestLiveSourcesNameBotChannels: a site sizes the virtual agent's channels
+// on their own (the widget's conversations are the hub source bot_widget),
+// and a name that is no source is still refused.
+func TestLiveSourcesNameBotChannels(t *testing.T) {
+	cfg := DefaultConfig(false)
+	cfg.Engagements.MaxLive = 1600
+	cfg.Engagements.MaxLivePerSource = map[string]int{"bot_widget": 1500, "bot_api": 10, "bot_websocket": 10}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want the bot channels accepted", err)
+	}
+	cfg.Engagements.MaxLivePerSource = map[string]int{"bot_fax": 1}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "bot_fax") {
+		t.Errorf("Validate() = %v, want bot_fax refused by name", err)
+	}
+}
