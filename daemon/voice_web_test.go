@@ -209,24 +209,7 @@ func hear(t *testing.T, frames [][]byte) string {
 		t.Fatalf("pocketsphinx: %v", err)
 	}
 	defer eng.Close()
-	p, err := pipeline.New(pipeline.DefaultConfig(), nil, nil, eng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pe, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "bot-audio", Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := ingesttest.Record(pe)
-	sink, err := rec.AddParty(ingest.PartyAgent, codec.Format{Codec: codec.PCMU, SampleRate: 8000, Channels: 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, f := range frames {
-		_ = sink.WriteRTP(uint16(i+1), uint32(i*160), f)
-	}
-	rec.Close(nil)
-	return rec.Transcript(t, ingest.PartyAgent)
+	return ingesttest.TranscribeMulaw(t, eng, "bot-audio", frames)
 }
 
 // TestTwilioBotCall calls the card-services bot over a Twilio

@@ -11,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/media/codec"
-	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
-	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/voice"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -251,24 +248,5 @@ func TestVoiceRefusals(t *testing.T) {
 // transcribe runs PCMU payloads through the real pipeline (PocketSphinx).
 func transcribe(t *testing.T, frames [][]byte) string {
 	t.Helper()
-	p, err := pipeline.New(pipeline.DefaultConfig(), nil, nil, engine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pe, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "browser", Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := ingesttest.Record(pe)
-	sink, err := r.AddParty(ingest.PartyAgent, codec.Format{Codec: codec.PCMU, SampleRate: 8000, Channels: 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, f := range frames {
-		if err := sink.WriteRTP(uint16(i+1), uint32(i*legFrame), f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.Close(nil)
-	return r.Transcript(t, ingest.PartyAgent)
+	return ingesttest.TranscribeMulaw(t, engine, "browser", frames)
 }

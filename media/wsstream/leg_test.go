@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
-	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/voice"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -98,28 +96,7 @@ func (f *farEnd) count(event string) int {
 // and returns the text.
 func transcribe(t *testing.T, frames [][]byte) string {
 	t.Helper()
-	p, err := pipeline.New(pipeline.DefaultConfig(), nil, nil, engine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pe, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "far-end", Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := ingesttest.Record(pe)
-	sink, err := rec.AddParty(ingest.PartyAgent, codec.Format{Codec: codec.PCMU, SampleRate: 8000, Channels: 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts uint32
-	for i, f := range frames {
-		if err := sink.WriteRTP(uint16(i+1), ts, f); err != nil {
-			t.Fatal(err)
-		}
-		ts += uint32(len(f))
-	}
-	rec.Close(nil)
-	return rec.Transcript(t, ingest.PartyAgent)
+	return ingesttest.TranscribeMulaw(t, engine, "far-end", frames)
 }
 
 // startBot opens a Twilio stream and returns the bot's leg from the

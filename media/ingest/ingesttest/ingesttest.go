@@ -10,6 +10,7 @@
 package ingesttest
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -27,6 +28,7 @@ import (
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 )
 
@@ -466,4 +468,33 @@ func Allocated(f func()) uint64 {
 	f()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TranscribeMulaw runs 8 kHz mu-law frames (RTP payloads in order, each
+// stamped with the samples before it) through a real pipeline on eng and
+// returns what it heard: how the tests check what a bot said.
+func TranscribeMulaw(t *testing.T, eng stt.Engine, id string, frames [][]byte) string {
+	t.Helper()
+	p, err := pipeline.New(pipeline.DefaultConfig(), nil, nil, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, err := p.Open(context.Background(), pipeline.OpenOptions{ID: id, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Record(pe)
+	sink, err := rec.AddParty(ingest.PartyAgent, codec.Format{Codec: codec.PCMU, SampleRate: 8000, Channels: 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts uint32
+	for i, f := range frames {
+		if err := sink.WriteRTP(uint16(i+1), ts, f); err != nil {
+			t.Fatal(err)
+		}
+		ts += uint32(len(f))
+	}
+	rec.Close(nil)
+	return rec.Transcript(t, ingest.PartyAgent)
 }
