@@ -429,20 +429,7 @@ func streamTwilio(t *testing.T, td *testDaemon, tok, callSid string, inbound, ou
 	return ""
 }
 
-// waitMetrics polls the engagement's results until its final speaker
-// metrics are stored.
+// waitMetrics waits for the engagement's final speaker metrics.
 func waitMetrics(t *testing.T, td *testDaemon, id string) qm.Metrics {
-	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		var res struct {
-			Results map[string]json.RawMessage `json:"results"`
-		}
-		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/results", nil, 200), &res)
-		if raw, ok := res.Results["speaker_metrics"]; ok {
-			var m qm.Metrics
-			json.Unmarshal(raw, &m)
-			return m
-		}
-	}
-	t.Fatalf("engagement %s: no speaker metrics", id)
-	return qm.Metrics{}
+	return waitSpeakerMetrics(t, td, id, 120*time.Second)
 }

@@ -55,30 +55,7 @@ func TestSIPHoldInSpeakerMetrics(t *testing.T) {
 	id := e.ID
 
 	// The speaker metrics are stored by the post analysis, after the end.
-	type metrics struct {
-		HoldMS int64 `json:"hold_ms"`
-		Holds  []struct {
-			StartMS int64 `json:"start_ms"`
-			EndMS   int64 `json:"end_ms"`
-		} `json:"holds"`
-		DurationMS int64 `json:"duration_ms"`
-	}
-	var m metrics
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		var res struct {
-			Results map[string]json.RawMessage `json:"results"`
-		}
-		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/results", nil, 200), &res)
-		if raw, ok := res.Results["speaker_metrics"]; ok {
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatalf("speaker_metrics: %v (%s)", err, raw)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no speaker_metrics result 30 s after the end: %v", res.Results)
-		}
-	}
+	m := waitSpeakerMetrics(t, td, id, 30*time.Second)
 	t.Logf("hold %d ms %+v in a call of %d ms", m.HoldMS, m.Holds, m.DurationMS)
 	// The daemon times the hold between the two re-INVITEs it receives:
 	// SIPp pauses 3 s between them; each adds its own round trip.
@@ -268,22 +245,7 @@ func TestHoldThroughAPI(t *testing.T) {
 	waitEnded(t, td, id)
 	hold(tok, map[string]any{"held": true}, 409)
 
-	var m qm.Metrics
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		var res struct {
-			Results map[string]json.RawMessage `json:"results"`
-		}
-		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/results", nil, 200), &res)
-		if raw, ok := res.Results["speaker_metrics"]; ok {
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatalf("speaker_metrics: %v (%s)", err, raw)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no speaker_metrics result 30 s after the end: %v", res.Results)
-		}
-	}
+	m := waitSpeakerMetrics(t, td, id, 30*time.Second)
 	t.Logf("hold %d ms %+v in a call of %d ms", m.HoldMS, m.Holds, m.DurationMS)
 	if len(m.Holds) != 1 || m.HoldMS < holdMS-300 || m.HoldMS > holdMS+500 {
 		t.Fatalf("speaker metrics hold = %d ms in %+v, want one hold of about %d ms", m.HoldMS, m.Holds, holdMS)
@@ -307,5 +269,27 @@ func TestHoldThroughAPI(t *testing.T) {
 	}
 	if len(holds) != 2 || !holds[0].Held || holds[1].Held || holds[0].AtMS != m.Holds[0].StartMS || holds[1].AtMS != m.Holds[0].EndMS {
 		t.Errorf("hold events %+v, want a hold at %d ms and its resumption at %d ms", holds, m.Holds[0].StartMS, m.Holds[0].EndMS)
+	}
+}
+
+// waitSpeakerMetrics polls the engagement's results until its final
+// speaker metrics are stored, for at most within.
+func waitSpeakerMetrics(t *testing.T, td *testDaemon, id string, within time.Duration) qm.Metrics {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		var res struct {
+			Results map[string]json.RawMessage `json:"results"`
+		}
+		json.Unmarshal(td.mustCall(t, td.Admin, "GET", "/api/v1/engagements/"+id+"/results", nil, 200), &res)
+		if raw, ok := res.Results["speaker_metrics"]; ok {
+			var m qm.Metrics
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("speaker_metrics: %v (%s)", err, raw)
+			}
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engagement %s: no speaker_metrics result within %s: %v", id, within, res.Results)
+		}
 	}
 }
