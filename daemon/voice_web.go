@@ -187,13 +187,8 @@ func (c *widgetCalls) set(id, bot string) {
 // two-way session.
 func (d *Daemon) widgetVoice(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	id := r.PathValue("bot")
-	b, def, reason, err := d.widgetBot(r.Context(), id)
-	if err != nil {
-		status := http.StatusForbidden
-		if reason == "unknown" {
-			status = http.StatusNotFound
-		}
-		d.widgetRefuse(w, r, status, reason, err.Error())
+	b, def, ok := d.widgetBotOrRefuse(w, r, id)
+	if !ok {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("key")), []byte(b.WidgetKey)) != 1 {
@@ -299,13 +294,8 @@ func (d *Daemon) widgetVoiceSession(w http.ResponseWriter, r *http.Request, _ *P
 // the bot's widget.allowed_origins (the call's POST carries an SDP body,
 // and the widget reads the answer's Location).
 func (d *Daemon) widgetVoicePreflight(w http.ResponseWriter, r *http.Request, _ *Principal) {
-	_, def, reason, err := d.widgetBot(r.Context(), r.PathValue("bot"))
-	if err != nil {
-		status := http.StatusForbidden
-		if reason == "unknown" {
-			status = http.StatusNotFound
-		}
-		d.widgetRefuse(w, r, status, reason, err.Error())
+	_, def, ok := d.widgetBotOrRefuse(w, r, r.PathValue("bot"))
+	if !ok {
 		return
 	}
 	if !originAllowed(r, def.Widget.AllowedOrigins) {

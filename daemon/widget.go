@@ -59,6 +59,22 @@ func (d *Daemon) widgetBot(ctx context.Context, id string) (store.Bot, bot.Defin
 	return b, def, "", nil
 }
 
+// widgetBotOrRefuse is widgetBot for a widget connection: a refusal is
+// answered (404 for an unknown bot, 403 otherwise) and counted, and ok is
+// false.
+func (d *Daemon) widgetBotOrRefuse(w http.ResponseWriter, r *http.Request, id string) (store.Bot, bot.Definition, bool) {
+	b, def, reason, err := d.widgetBot(r.Context(), id)
+	if err != nil {
+		status := http.StatusForbidden
+		if reason == "unknown" {
+			status = http.StatusNotFound
+		}
+		d.widgetRefuse(w, r, status, reason, err.Error())
+		return b, def, false
+	}
+	return b, def, true
+}
+
 func (d *Daemon) widgetPage(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	b, def, reason, err := d.widgetBot(r.Context(), r.PathValue("bot"))
 	if err != nil {
@@ -109,13 +125,8 @@ func (d *Daemon) widgetRefuse(w http.ResponseWriter, r *http.Request, status int
 func (d *Daemon) widgetSocket(w http.ResponseWriter, r *http.Request, _ *Principal) {
 	id := r.PathValue("bot")
 	q := r.URL.Query()
-	b, def, reason, err := d.widgetBot(r.Context(), id)
-	if err != nil {
-		status := http.StatusForbidden
-		if reason == "unknown" {
-			status = http.StatusNotFound
-		}
-		d.widgetRefuse(w, r, status, reason, err.Error())
+	b, def, ok := d.widgetBotOrRefuse(w, r, id)
+	if !ok {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(q.Get("key")), []byte(b.WidgetKey)) != 1 {
@@ -150,6 +161,7 @@ func (d *Daemon) widgetSocket(w http.ResponseWriter, r *http.Request, _ *Princip
 			return
 		}
 		audit := store.AuditEntry{Actor: "widget"}
+		var err error
 		if c, err = d.bots.start(r.Context(), id, "widget", startRequest{}, true, audit); err != nil {
 			d.botStartError(w, r, err)
 			return
