@@ -236,7 +236,7 @@ func runCalls(t *testing.T, a *Analyzer, calls []call, n8 bool, profile string) 
 				res.cpu += st.RecognizerCPU
 			}
 			if os.Getenv("EARSHOT_EVAL_HYP") != "" {
-				t.Logf("%s\n  ref: %s\n  hyp: %s", c.speaker, c.ref, strings.Join(hyp, " "))
+				t.Logf("earshot %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, strings.Join(hyp, " "))
 			}
 		}()
 	}
@@ -265,7 +265,11 @@ func runContinuous(t *testing.T, calls []call, n8 bool) result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			cmd := exec.Command("pocketsphinx_continuous", "-infile", path, "-logfn", os.DevNull)
+			args := []string{"-infile", path, "-logfn", os.DevNull}
+			if a := os.Getenv("EARSHOT_EVAL_CONTINUOUS_ARGS"); a != "" { // development only
+				args = append(args, strings.Fields(a)...)
+			}
+			cmd := exec.Command("pocketsphinx_continuous", args...)
 			out, err := cmd.Output()
 			if err != nil {
 				t.Errorf("pocketsphinx_continuous %s: %v", c.speaker, err)
@@ -274,8 +278,12 @@ func runContinuous(t *testing.T, calls []call, n8 bool) result {
 			hyp := strings.Join(strings.Fields(string(out)), " ")
 			mu.Lock()
 			defer mu.Unlock()
-			res.c = res.c.Add(wer.Align(wer.Normalize(c.ref), wer.Normalize(hyp)))
+			counts := wer.Align(wer.Normalize(c.ref), wer.Normalize(hyp))
+			res.c = res.c.Add(counts)
 			res.audio += time.Duration(c.ms) * time.Millisecond
+			if os.Getenv("EARSHOT_EVAL_HYP") != "" {
+				t.Logf("continuous %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, hyp)
+			}
 			res.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}()
 	}
@@ -865,8 +873,16 @@ func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode
 	}
 	slices.SortFunc(segs, func(a, b pipeline.Segment) int { return cmp.Compare(a.StartMs, b.StartMs) })
 	var words []string
+	var detail strings.Builder
 	for _, sg := range segs {
 		words = append(words, sg.Text)
+		fmt.Fprintf(&detail, " |%d-%d|", sg.StartMs, sg.EndMs)
+		for _, w := range sg.Words {
+			fmt.Fprintf(&detail, " %s[%d-%d %.2f]", w.Text, w.StartMs, w.EndMs, w.Confidence)
+		}
+	}
+	if os.Getenv("EARSHOT_EVAL_WORDS") != "" {
+		t.Logf("%s words:%s", s.digits, detail.String())
 	}
 	return strings.Join(words, " ")
 }
