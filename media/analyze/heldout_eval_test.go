@@ -674,6 +674,9 @@ func TestEvalDigits(t *testing.T) {
 			if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_GRAMMAR_WIP"), 64); err == nil {
 				cfg.GrammarWIP = v
 			}
+			if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_DIGIT_MIN_MS")); err == nil {
+				cfg.DigitMinWordMs = v
+			}
 			if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
 				cfg.Search = v
 			}
@@ -700,8 +703,8 @@ func TestEvalDigits(t *testing.T) {
 				}
 			}
 			eng.Close()
-			rows = append(rows, fmt.Sprintf("%s search, redo %v%s: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
-				knobs, mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
+			rows = append(rows, fmt.Sprintf("%s search, redo %v, digit min %d ms%s: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
+				cfg.DigitMinWordMs, knobs, mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
 		}
 	}
 	for _, r := range rows {
