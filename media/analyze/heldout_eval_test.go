@@ -955,6 +955,8 @@ func TestEvalStartOffsets(t *testing.T) {
 				}
 				r := runCalls(t, a, shifted, n8, "")
 				wers = append(wers, r.c.WER())
+				// As each is measured: a stopped run still tells something.
+				t.Logf("redecode first=%v 8k=%v: offset %d ms: WER %.1f%% (%d words)", redo, n8, off, r.c.WER(), r.c.Ref)
 			}
 			rate := "16k"
 			if n8 {
