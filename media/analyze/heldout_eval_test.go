@@ -330,8 +330,17 @@ func logRows(t *testing.T, rows []sysRow) {
 // EARSHOT_EVAL_GRID=search:redo,... limits it.
 func TestEvalHeldOutDev(t *testing.T) {
 	calls := an4Calls(t, true)
-	if v, _ := strconv.Atoi(os.Getenv("EARSHOT_EVAL_SPEAKERS")); v > 0 && v < len(calls) {
-		calls = calls[:v] // a subset of the development half, for time
+	// A subset of the development half, for time: EARSHOT_EVAL_SPEAKERS=n
+	// (the first n) or =i-j (the ith to the jth, from 1).
+	if v := os.Getenv("EARSHOT_EVAL_SPEAKERS"); v != "" {
+		from, to := 1, 0
+		if _, err := fmt.Sscanf(v, "%d-%d", &from, &to); err != nil {
+			from, to = 1, 0
+			fmt.Sscanf(v, "%d", &to)
+		}
+		if from >= 1 && to >= from && to <= len(calls) {
+			calls = calls[from-1 : to]
+		}
 	}
 	t.Logf("development half: %d speakers, %.1f min", len(calls), minutes(calls))
 	grid := []struct {
