@@ -43,6 +43,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/inference/builtin/textclass"
 	"github.com/earshot/earshot/internal/testdep"
 )
 
@@ -353,4 +354,104 @@ func TestEvalBanking77OpenIntentDev(t *testing.T) {
 		}
 	}
 	openIntent(t, train, test, held)
+}
+
+// TestEvalBanking77OpenIntentSweep compares the detector's feature sets on
+// the development split (never the test set): the fold models and the
+// final model are trained once, then each feature set gets its own
+// detector and threshold from the same held-out readings.
+func TestEvalBanking77OpenIntentSweep(t *testing.T) {
+	dir := evalDir(t)
+	all := loadCSV(t, filepath.Join(dir, "banking77", "train.csv"))
+	held := heldOutIntents(all, 1077, 10)
+	rng := rand.New(rand.NewPCG(1077, 1))
+	idx := rng.Perm(len(all))
+	var fit, test []Example
+	for k, i := range idx {
+		e := all[i]
+		switch {
+		case k%4 == 0:
+			test = append(test, e)
+		case !slices.Contains(held, e.Intent):
+			fit = append(fit, e)
+		}
+	}
+	cfg := DefaultConfig()
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_NLU_DROP"), 64); err == nil {
+		cfg.MaxAccuracyDrop = v
+	}
+	byIntent := map[string][]int{}
+	for i, e := range fit {
+		byIntent[e.Intent] = append(byIntent[e.Intent], i)
+	}
+	intents := slices.Sorted(mapKeys(byIntent))
+	readings, bg, err := foldReadings(t.Context(), cfg, fit, intents, byIntent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := slices.Clone(bg)
+	for _, e := range fit {
+		exs = append(exs, textclass.Example{Text: e.Text, Label: e.Intent})
+	}
+	clf, err := textclass.TrainContext(t.Context(), cfg.Classifier, exs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn := newNeighbours(clf.Vec, exs)
+	truth := make([]string, len(test))
+	tests := make([]heldOut, len(test))
+	for i, e := range test {
+		truth[i] = e.Intent
+		if slices.Contains(held, e.Intent) {
+			truth[i] = "oos"
+		}
+		tests[i] = readHeldOut(clf, nn, e.Text, "")
+	}
+	base := []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
+	z := []int{nRaw, nRaw + 1, nRaw + 2}
+	variants := []struct {
+		name string
+		use  []int
+	}{
+		{"base", base},
+		{"+centroid,same3", append(slices.Clone(base), fCentroid, fSame3)},
+		{"+blocks", append(slices.Clone(base), fWordAgree, fCharAgree, fWordMargin, fCharMargin)},
+		{"+label unseen", append(slices.Clone(base), fLabelUnseen)},
+		{"+entropy", append(slices.Clone(base), fEntropy)},
+		{"+class z", append(slices.Clone(base), z...)},
+		{"all", append(slices.Clone(base), fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy, nRaw, nRaw+1, nRaw+2)},
+	}
+	if v := os.Getenv("EARSHOT_NLU_USE"); v != "" {
+		var use []int
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			use = append(use, n)
+		}
+		variants = append(variants, struct {
+			name string
+			use  []int
+		}{"EARSHOT_NLU_USE=" + v, use})
+	}
+	var b strings.Builder
+	b.WriteString("| features | held-out acc / closed | held-out OOS recall | closed | in-scope | drop | OOS recall | OOS precision | macro-F1 |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, v := range variants {
+		m := &Model{clf: clf, nn: nn, temperature: defaultTemperature}
+		m.calibrate(readings, cfg.MaxAccuracyDrop, v.use)
+		top, pred := make([]string, len(test)), make([]string, len(test))
+		for i, h := range tests {
+			top[i], pred[i] = h.top, h.top
+			if h.background || m.det.score(m.stats.extend(h.feats, h.top)) < m.threshold {
+				pred[i] = "oos"
+			}
+		}
+		r := score(v.name, truth, top, pred)
+		rep := m.Report()
+		fmt.Fprintf(&b, "| %s | %.4f / %.4f | %.4f | %.4f | %.4f | %.1f | %.4f | %.4f | %.4f |\n", v.name, rep.Accuracy, rep.ClosedAccuracy,
+			rep.OOSRecall, r.closed, r.inScope, 100*(r.closed-r.inScope), r.oosRec, r.oosPrec, r.f1)
+		t.Logf("%s: weights %v", v.name, m.det.W)
+	}
+	t.Logf("development split, max accuracy drop %.3f:\n%s", cfg.MaxAccuracyDrop, b.String())
 }

@@ -45,7 +45,8 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 	for _, q := range []string{"I lost my card", "card stolen yesterday", "balance please", "fees abroad", "zzz qqq", "my card", "I lost my card"} {
 		x := m.Vec.Transform(q)
 		for _, label := range []string{"lost", "balance", "fees"} {
-			same, any, anyLabel := nn.nearest(x, label)
+			r := nn.nearest(x, label)
+			same, any, anyLabel := r.Same, r.Any, r.AnyLabel
 			var wSame, wAny float64
 			wLabel := ""
 			for i, e := range exs {

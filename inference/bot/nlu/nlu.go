@@ -131,11 +131,17 @@ type Report struct {
 	OOSRecall      float64 `json:"oos_recall"`
 }
 
+// detectorFeatures are the features the out-of-scope detector reads:
+// positions in a raw feature vector (see features) extended by
+// classStats.
+var detectorFeatures = []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
+
 // Model is a trained intent detector.
 type Model struct {
 	clf         *textclass.Model
 	temperature float64
 	det         detector
+	stats       classStats
 	threshold   float64
 	nn          *neighbours
 	report      Report
@@ -146,10 +152,12 @@ var ErrTooFew = errors.New("nlu: need at least two intents with phrases")
 
 // heldOut is one held-out phrase's reading by a fold model.
 type heldOut struct {
-	feats   []float64
-	scores  []float64 // raw scores, all labels of the fold model
-	label   int       // index of the true intent in scores; -1 for pseudo out-of-scope
-	correct bool
+	feats      []float64 // raw features (see features)
+	scores     []float64 // raw scores, all labels of the fold model
+	top        string    // the top intent
+	label      int       // index of the true intent in scores; -1 for pseudo out-of-scope
+	correct    bool
+	background bool // the background outscored every intent
 }
 
 // Train trains a detector on examples (each intent needs a phrase; two
@@ -177,14 +185,37 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 	if len(intents) < 2 {
 		return nil, ErrTooFew
 	}
+	held, bg, err := foldReadings(ctx, cfg, examples, intents, byIntent)
+	if err != nil {
+		return nil, err
+	}
+	all := slices.Clone(bg)
+	for _, e := range examples {
+		all = append(all, textclass.Example{Text: e.Text, Label: e.Intent})
+	}
+	clf, err := textclass.TrainContext(ctx, cfg.Classifier, all)
+	if err != nil {
+		return nil, fmt.Errorf("nlu: %w", err)
+	}
+	m := &Model{clf: clf, nn: newNeighbours(clf.Vec, all), temperature: cfg.Classifier.Temperature}
+	if m.temperature <= 0 {
+		m.temperature = defaultTemperature
+	}
+	m.report = Report{Examples: len(examples), Intents: len(intents), Folds: cfg.Folds}
+	m.calibrate(held, cfg.MaxAccuracyDrop, detectorFeatures)
+	return m, nil
+}
+
+// foldReadings trains the fold models (see the package comment) and reads
+// every held-out phrase with its fold's model. bg are the background's
+// examples.
+func foldReadings(ctx context.Context, cfg Config, examples []Example, intents []string, byIntent map[string][]int) (held []heldOut, bg []textclass.Example, err error) {
 	groupOf, foldOf := assignFolds(cfg, intents, byIntent, len(examples))
-	var bg []textclass.Example
 	for _, b := range cfg.Background {
 		if strings.TrimSpace(b) != "" {
 			bg = append(bg, textclass.Example{Text: b, Label: BackgroundLabel})
 		}
 	}
-	var held []heldOut
 	for k := 0; k < cfg.Folds; k++ {
 		fit := slices.Clone(bg)
 		var inVal, oosVal []int
@@ -206,7 +237,7 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("nlu: fold %d: %w", k, err)
+			return nil, nil, fmt.Errorf("nlu: fold %d: %w", k, err)
 		}
 		nn := newNeighbours(m.Vec, fit)
 		for _, i := range inVal {
@@ -216,21 +247,7 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 			held = append(held, readHeldOut(m, nn, examples[i].Text, ""))
 		}
 	}
-	all := slices.Clone(bg)
-	for _, e := range examples {
-		all = append(all, textclass.Example{Text: e.Text, Label: e.Intent})
-	}
-	clf, err := textclass.TrainContext(ctx, cfg.Classifier, all)
-	if err != nil {
-		return nil, fmt.Errorf("nlu: %w", err)
-	}
-	m := &Model{clf: clf, nn: newNeighbours(clf.Vec, all), temperature: cfg.Classifier.Temperature}
-	if m.temperature <= 0 {
-		m.temperature = 6
-	}
-	m.report = Report{Examples: len(examples), Intents: len(intents), Folds: cfg.Folds}
-	m.calibrate(held, cfg.MaxAccuracyDrop)
-	return m, nil
+	return held, bg, nil
 }
 
 // assignFolds draws the held-out folds: groupOf maps each intent to the
@@ -283,8 +300,8 @@ func readHeldOut(m *textclass.Model, nn *neighbours, text, intent string) heldOu
 		}
 	}
 	background := hasBG && bg > sc[0].Score
-	return heldOut{feats: features(x, sc, bg, hasBG, nn, text), scores: raw, label: label,
-		correct: intent != "" && sc[0].Label == intent && !background}
+	return heldOut{feats: features(m, x, sc, bg, hasBG, nn, text), scores: raw, top: sc[0].Label, label: label,
+		correct: intent != "" && sc[0].Label == intent && !background, background: background}
 }
 
 // split takes the background class out of scores (best first): the
@@ -303,7 +320,7 @@ func split(sc []textclass.Scored) (intents []textclass.Scored, bg float64, hasBG
 
 // calibrate fits the temperature, the detector and the threshold on the
 // held-out readings.
-func (m *Model) calibrate(held []heldOut, maxDrop float64) {
+func (m *Model) calibrate(held []heldOut, maxDrop float64, use []int) {
 	var in []heldOut
 	for _, h := range held {
 		if h.label >= 0 {
@@ -323,25 +340,29 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64) {
 	m.report.Temperature = m.temperature
 	m.report.ECEAfter = ece(in, m.temperature)
 
+	m.stats = fitClassStats(held)
 	xs := make([][]float64, len(held))
 	ys := make([]float64, len(held))
 	for i, h := range held {
-		xs[i] = h.feats
+		xs[i] = m.stats.extend(h.feats, h.top)
 		if h.correct {
 			ys[i] = 1
 		}
 	}
-	m.det = fitDetector(xs, ys)
+	m.det = fitDetector(xs, ys, use)
 	// The threshold: the highest detector score that keeps held-out
 	// in-scope accuracy within maxDrop of the closed-set accuracy.
 	type sc struct {
 		s       float64
 		correct bool
 	}
-	ins := make([]sc, len(in))
+	ins := make([]sc, 0, len(in))
 	closed := 0
-	for i, h := range in {
-		ins[i] = sc{m.det.score(h.feats), h.correct}
+	for i, h := range held {
+		if h.label < 0 {
+			continue
+		}
+		ins = append(ins, sc{m.det.score(xs[i]), h.correct})
 		if h.correct {
 			closed++
 		}
@@ -372,8 +393,8 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64) {
 			acc++
 		}
 	}
-	for _, h := range held {
-		if h.label < 0 && m.det.score(h.feats) < m.threshold {
+	for i, h := range held {
+		if h.label < 0 && m.det.score(xs[i]) < m.threshold {
 			rej++
 		}
 	}
@@ -481,7 +502,7 @@ func (m *Model) Classify(text string) Result {
 		r.Score = math.Inf(-1)
 		return r
 	}
-	r.Score = m.det.score(features(x, sc, bg, hasBG, m.nn, text))
+	r.Score = m.det.score(m.stats.extend(features(m.clf, x, sc, bg, hasBG, m.nn, text), sc[0].Label))
 	r.InScope = r.Score >= m.threshold && !(hasBG && bg > sc[0].Score)
 	return r
 }
