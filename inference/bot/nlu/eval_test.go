@@ -409,17 +409,18 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 	}
 	base := []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
 	z := []int{nRaw, nRaw + 1, nRaw + 2}
-	variants := []struct {
-		name string
-		use  []int
-	}{
-		{"base", base},
-		{"+centroid,same3", append(slices.Clone(base), fCentroid, fSame3)},
-		{"+blocks", append(slices.Clone(base), fWordAgree, fCharAgree, fWordMargin, fCharMargin)},
-		{"+label unseen", append(slices.Clone(base), fLabelUnseen)},
-		{"+entropy", append(slices.Clone(base), fEntropy)},
-		{"+class z", append(slices.Clone(base), z...)},
-		{"all", append(slices.Clone(base), fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy, nRaw, nRaw+1, nRaw+2)},
+	allF := append(slices.Clone(base), fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy, nRaw, nRaw+1, nRaw+2)
+	type variant struct {
+		name  string
+		use   []int
+		pairs bool
+	}
+	variants := []variant{
+		{"base", base, false},
+		{"+entropy,class z", append(slices.Clone(base), append([]int{fEntropy}, z...)...), false},
+		{"all", allF, false},
+		{"+entropy,class z, pairs", append(slices.Clone(base), append([]int{fEntropy}, z...)...), true},
+		{"all, pairs", allF, true},
 	}
 	if v := os.Getenv("EARSHOT_NLU_USE"); v != "" {
 		var use []int
@@ -430,28 +431,98 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 			}
 			use = append(use, n)
 		}
-		variants = append(variants, struct {
-			name string
-			use  []int
-		}{"EARSHOT_NLU_USE=" + v, use})
+		variants = append(variants, variant{"EARSHOT_NLU_USE=" + v, use, os.Getenv("EARSHOT_NLU_PAIRS") != ""})
 	}
 	var b strings.Builder
-	b.WriteString("| features | held-out acc / closed | held-out OOS recall | closed | in-scope | drop | OOS recall | OOS precision | macro-F1 |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| features | held-out acc / closed | held-out OOS recall | closed | in-scope | drop | OOS recall | OOS precision | macro-F1 | recall at test drop 1 / 2 / 3 / 5 |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, v := range variants {
 		m := &Model{clf: clf, nn: nn, temperature: defaultTemperature}
-		m.calibrate(readings, cfg.MaxAccuracyDrop, v.use)
+		m.calibrate(readings, cfg.MaxAccuracyDrop, v.use, v.pairs)
 		top, pred := make([]string, len(test)), make([]string, len(test))
+		scores := make([]float64, len(test))
 		for i, h := range tests {
 			top[i], pred[i] = h.top, h.top
-			if h.background || m.det.score(m.stats.extend(h.feats, h.top)) < m.threshold {
+			scores[i] = m.det.score(m.stats.extend(h.feats, h.top))
+			if h.background || scores[i] < m.threshold {
 				pred[i] = "oos"
 			}
 		}
 		r := score(v.name, truth, top, pred)
 		rep := m.Report()
-		fmt.Fprintf(&b, "| %s | %.4f / %.4f | %.4f | %.4f | %.4f | %.1f | %.4f | %.4f | %.4f |\n", v.name, rep.Accuracy, rep.ClosedAccuracy,
-			rep.OOSRecall, r.closed, r.inScope, 100*(r.closed-r.inScope), r.oosRec, r.oosPrec, r.f1)
-		t.Logf("%s: weights %v", v.name, m.det.W)
+		fmt.Fprintf(&b, "| %s | %.4f / %.4f | %.4f | %.4f | %.4f | %.1f | %.4f | %.4f | %.4f | %s |\n", v.name, rep.Accuracy, rep.ClosedAccuracy,
+			rep.OOSRecall, r.closed, r.inScope, 100*(r.closed-r.inScope), r.oosRec, r.oosPrec, r.f1, curve(truth, top, scores, tests))
+		perIntent := map[string][2]int{}
+		for i, e := range test {
+			if truth[i] == "oos" {
+				c := perIntent[e.Intent]
+				c[1]++
+				if pred[i] == "oos" {
+					c[0]++
+				}
+				perIntent[e.Intent] = c
+			}
+		}
+		var pi []string
+		for _, it := range slices.Sorted(mapKeys(perIntent)) {
+			pi = append(pi, fmt.Sprintf("%s %d/%d", it, perIntent[it][0], perIntent[it][1]))
+		}
+		t.Logf("%s: out-of-scope refused per held-out intent: %s", v.name, strings.Join(pi, ", "))
 	}
 	t.Logf("development split, max accuracy drop %.3f:\n%s", cfg.MaxAccuracyDrop, b.String())
+}
+
+// curve is the out-of-scope recall at the thresholds that cost 1, 2, 3
+// and 5 points of in-scope accuracy on the scored set itself: a
+// diagnostic of the detector's ranking, apart from how its threshold
+// transfers (development split only).
+func curve(truth, top []string, scores []float64, tests []heldOut) string {
+	type s struct {
+		v      float64
+		in, ok bool
+	}
+	var xs []s
+	var nIn, okIn int
+	for i := range truth {
+		x := s{v: scores[i], in: truth[i] != "oos", ok: truth[i] == top[i] && !tests[i].background}
+		xs = append(xs, x)
+		if x.in {
+			nIn++
+			if x.ok {
+				okIn++
+			}
+		}
+	}
+	slices.SortFunc(xs, func(a, b s) int { return cmpFloat(a.v, b.v) })
+	var out []string
+	for _, d := range []float64{0.01, 0.02, 0.03, 0.05} {
+		lost, rej, nOOS := 0, 0, 0
+		for _, x := range xs {
+			if !x.in {
+				nOOS++
+			}
+		}
+		for _, x := range xs {
+			if x.in && x.ok {
+				if float64(lost+1)/float64(nIn) > d {
+					break
+				}
+				lost++
+			}
+			if !x.in {
+				rej++
+			}
+		}
+		out = append(out, fmt.Sprintf("%.3f", float64(rej)/float64(nOOS)))
+	}
+	return strings.Join(out, " / ")
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -1,6 +1,7 @@
 package nlu
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -71,9 +72,11 @@ func newNeighbours(vec *textclass.Vectorizer, exs []textclass.Example) *neighbou
 	}
 	nn.centNorm = make([]float64, len(cents))
 	for l, c := range cents {
+		// Summed in feature order: a model is a function of its
+		// examples, to the last bit.
 		var sq float64
-		for _, v := range c {
-			sq += v * v
+		for _, f := range slices.Sorted(maps.Keys(c)) {
+			sq += c[f] * c[f]
 		}
 		nn.centNorm[l] = math.Sqrt(sq) / float64(nn.count[l])
 	}
@@ -359,12 +362,40 @@ func (cs classStats) extend(raw []float64, top string) []float64 {
 
 // detector is a logistic model of "this message is in scope and the top
 // intent is right" over standardised features: Use are the positions of
-// the features it reads (of a raw vector extended by classStats).
+// the features it reads (of a raw vector extended by classStats); with
+// Pairs it also reads the products of every two of them, so that one
+// feature may weigh more when another is low.
 type detector struct {
 	Use       []int
+	Pairs     bool
 	Mean, Std []float64
 	W         []float64
 	B         float64
+}
+
+// inputs are the detector's inputs for f: the standardised features, then
+// their pairwise products when d.Pairs.
+func (d detector) inputs(f []float64, dst []float64) []float64 {
+	dst = dst[:0]
+	for i, fi := range d.Use {
+		dst = append(dst, (f[fi]-d.Mean[i])/d.Std[i])
+	}
+	if d.Pairs {
+		n := len(d.Use)
+		for i := 0; i < n; i++ {
+			for j := i + 1; j < n; j++ {
+				dst = append(dst, dst[i]*dst[j])
+			}
+		}
+	}
+	return dst
+}
+
+func nInputs(nf int, pairs bool) int {
+	if pairs {
+		return nf + nf*(nf-1)/2
+	}
+	return nf
 }
 
 // score is the detector's logit; with no fitted weights it is the top
@@ -373,17 +404,20 @@ func (d detector) score(f []float64) float64 {
 	if len(d.W) == 0 {
 		return f[fTop]
 	}
+	var buf [256]float64
+	x := d.inputs(f, buf[:0])
 	s := d.B
 	for i, w := range d.W {
-		s += w * (f[d.Use[i]] - d.Mean[i]) / d.Std[i]
+		s += w * x[i]
 	}
 	return s
 }
 
 // fitDetector fits a class-balanced, L2-regularised logistic regression
-// over the features use of xs by gradient descent. With only one class
-// present it returns the unfitted detector (the top score).
-func fitDetector(xs [][]float64, ys []float64, use []int) detector {
+// over the features use of xs (and their products, with pairs) by
+// gradient descent. With only one class present it returns the unfitted
+// detector (the top score).
+func fitDetector(xs [][]float64, ys []float64, use []int, pairs bool) detector {
 	n := len(xs)
 	pos := 0.0
 	for _, y := range ys {
@@ -393,7 +427,7 @@ func fitDetector(xs [][]float64, ys []float64, use []int) detector {
 		return detector{}
 	}
 	nf := len(use)
-	d := detector{Use: slices.Clone(use), Mean: make([]float64, nf), Std: make([]float64, nf), W: make([]float64, nf)}
+	d := detector{Use: slices.Clone(use), Pairs: pairs, Mean: make([]float64, nf), Std: make([]float64, nf)}
 	for _, x := range xs {
 		for i, fi := range use {
 			d.Mean[i] += x[fi] / float64(n)
@@ -410,12 +444,11 @@ func fitDetector(xs [][]float64, ys []float64, use []int) detector {
 			d.Std[i] = 1
 		}
 	}
+	ni := nInputs(nf, pairs)
+	d.W = make([]float64, ni)
 	z := make([][]float64, n)
 	for k, x := range xs {
-		z[k] = make([]float64, nf)
-		for i, fi := range use {
-			z[k][i] = (x[fi] - d.Mean[i]) / d.Std[i]
-		}
+		z[k] = d.inputs(x, make([]float64, 0, ni))
 	}
 	wPos, wNeg := float64(n)/(2*pos), float64(n)/(2*(float64(n)-pos))
 	const (
@@ -423,7 +456,7 @@ func fitDetector(xs [][]float64, ys []float64, use []int) detector {
 		lambda = 1e-2
 		iters  = 1500
 	)
-	grad := make([]float64, nf)
+	grad := make([]float64, ni)
 	for it := 0; it < iters; it++ {
 		clear(grad)
 		var gb float64

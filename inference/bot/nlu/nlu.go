@@ -12,12 +12,22 @@
 //
 //   - the softmax temperature that minimises the negative log-likelihood
 //     of the held-out in-scope phrases (the calibrated confidence);
+//   - per intent, the mean and spread of the top score and of the
+//     similarities to the intent's phrases over the held-out phrases the
+//     fold models got right (shrunk towards all intents' figures), so
+//     that a message can be judged against its own top intent's usual
+//     fit;
 //   - a small logistic out-of-scope detector over features of each
 //     message's scores and its nearest training phrases (top score,
-//     margin, similarity to the nearest phrase of the predicted intent and
-//     of any intent, agreement of that nearest phrase, share of unseen
-//     words), taught to accept held-out in-scope phrases the model gets
-//     right and refuse pseudo out-of-scope ones and wrong ones;
+//     margin, entropy; similarity to the nearest phrase, to the three
+//     nearest and to the centroid of the predicted intent, and to the
+//     nearest phrase of any intent, and that phrase's agreement; whether
+//     the word block and the character block of the classifier alone
+//     agree with it, and their margins; the share of unseen words, overall
+//     and for the predicted intent; the per-intent standardised scores)
+//     and the products of every two of them, taught to accept held-out
+//     in-scope phrases the model gets right and refuse pseudo out-of-scope
+//     ones and wrong ones;
 //   - the threshold on the detector's score: the highest one that keeps
 //     held-out in-scope accuracy within MaxAccuracyDrop of the accuracy
 //     without any threshold.
@@ -53,9 +63,10 @@ type Config struct {
 	// Default 5.
 	Folds int
 	// MaxAccuracyDrop bounds how much held-out in-scope accuracy the
-	// out-of-scope threshold may cost (0.02 = 2 points). Default 0.02, chosen on
-	// the development split of banking77 as the most out-of-scope recall within
-	// 2 points of in-scope accuracy.
+	// out-of-scope threshold may cost (0.02 = 2 points). Default 0.015,
+	// chosen on the development split of banking77: the threshold picked on
+	// the folds cost that split's test about 0.4 points more than it cost
+	// the folds, so 0.015 keeps the cost there within 2 points.
 	MaxAccuracyDrop float64
 	// Seed draws the folds and the intent groups.
 	Seed uint64
@@ -69,7 +80,7 @@ type Config struct {
 // DefaultConfig returns the configuration bots are trained with.
 func DefaultConfig() Config {
 	c := textclass.DefaultTrainConfig()
-	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.02, Seed: 1, Background: Background}
+	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.015, Seed: 1, Background: Background}
 }
 
 // Validate reports the first problem of c.
@@ -134,7 +145,34 @@ type Report struct {
 // detectorFeatures are the features the out-of-scope detector reads:
 // positions in a raw feature vector (see features) extended by
 // classStats.
-var detectorFeatures = []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
+// Chosen on the development split of banking77 (TestEvalBanking77OpenIntentSweep):
+// every candidate, with the products of every two, refused the most
+// out-of-scope messages there for the same cost in in-scope accuracy.
+// A bot with few phrases has too few held-out readings to weigh that many
+// inputs: it gets the smaller sets (see detectorInputs).
+var detectorFeatures = []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground,
+	fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy,
+	nRaw, nRaw + 1, nRaw + 2}
+
+// baseFeatures is the detector's input for bots with few phrases.
+var baseFeatures = []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
+
+// readingsPerInput is how many held-out readings the detector wants per
+// weight it fits.
+const readingsPerInput = 20
+
+// detectorInputs chooses the detector's features, and whether it reads
+// their products, for n held-out readings: the richest set with at least
+// readingsPerInput readings per weight.
+func detectorInputs(n int) (use []int, pairs bool) {
+	switch {
+	case n >= readingsPerInput*nInputs(len(detectorFeatures), true):
+		return detectorFeatures, true
+	case n >= readingsPerInput*len(detectorFeatures):
+		return detectorFeatures, false
+	}
+	return baseFeatures, false
+}
 
 // Model is a trained intent detector.
 type Model struct {
@@ -202,7 +240,8 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 		m.temperature = defaultTemperature
 	}
 	m.report = Report{Examples: len(examples), Intents: len(intents), Folds: cfg.Folds}
-	m.calibrate(held, cfg.MaxAccuracyDrop, detectorFeatures)
+	use, pairs := detectorInputs(len(held))
+	m.calibrate(held, cfg.MaxAccuracyDrop, use, pairs)
 	return m, nil
 }
 
@@ -320,7 +359,7 @@ func split(sc []textclass.Scored) (intents []textclass.Scored, bg float64, hasBG
 
 // calibrate fits the temperature, the detector and the threshold on the
 // held-out readings.
-func (m *Model) calibrate(held []heldOut, maxDrop float64, use []int) {
+func (m *Model) calibrate(held []heldOut, maxDrop float64, use []int, pairs bool) {
 	var in []heldOut
 	for _, h := range held {
 		if h.label >= 0 {
@@ -349,7 +388,7 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64, use []int) {
 			ys[i] = 1
 		}
 	}
-	m.det = fitDetector(xs, ys, use)
+	m.det = fitDetector(xs, ys, use, pairs)
 	// The threshold: the highest detector score that keeps held-out
 	// in-scope accuracy within maxDrop of the closed-set accuracy.
 	type sc struct {
