@@ -21,9 +21,10 @@ package nlu
 // (testdata/open_intent_peer.py) with a max-margin threshold picked by the
 // same rule on the same folds.
 //
-// Development happened on TestEvalBanking77OpenIntentDev, which never
-// reads the test set: it holds out ten other intents (PCG(1077, 0)) and a
-// quarter of the training phrases as its own test.
+// Development happened on TestEvalBanking77OpenIntentDev and
+// TestEvalBanking77OpenIntentSweep (the detector's feature sets side by
+// side), which never read the test set: they hold out ten other intents
+// (PCG(1077, 0)) and a quarter of the training phrases as their own test.
 
 import (
 	"bufio"
