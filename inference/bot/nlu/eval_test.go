@@ -173,15 +173,7 @@ func cpuTime() time.Duration {
 // the peer on the same folds and logs both.
 func openIntent(t *testing.T, train, test []Example, held []string) (ours, peer openResult) {
 	t.Helper()
-	cfg := DefaultConfig()
-	// Development knobs (never set for the reported run unless the note
-	// says so): EARSHOT_NLU_DROP (MaxAccuracyDrop), EARSHOT_NLU_FOLDS.
-	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_NLU_DROP"), 64); err == nil {
-		cfg.MaxAccuracyDrop = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("EARSHOT_NLU_FOLDS")); err == nil {
-		cfg.Folds = v
-	}
+	cfg := evalConfig()
 	t.Logf("training: folds %d, max accuracy drop %.3f", cfg.Folds, cfg.MaxAccuracyDrop)
 	var fit []Example
 	for _, e := range train {
@@ -341,42 +333,30 @@ func TestEvalBanking77OpenIntent(t *testing.T) {
 // TestEvalBanking77OpenIntentDev is the development split: training data
 // only (ten other intents held out, a quarter of the phrases as test).
 func TestEvalBanking77OpenIntentDev(t *testing.T) {
-	dir := evalDir(t)
-	all := loadCSV(t, filepath.Join(dir, "banking77", "train.csv"))
-	held := heldOutIntents(all, 1077, 10)
+	train, test, held := devSplit(t)
+	openIntent(t, train, test, held)
+}
+
+// devSplit is the development split of banking77's training data: a
+// quarter of the phrases as test, ten intents (PCG(1077, 0)) held out.
+func devSplit(t *testing.T) (train, test []Example, held []string) {
+	all := loadCSV(t, filepath.Join(evalDir(t), "banking77", "train.csv"))
+	held = heldOutIntents(all, 1077, 10)
 	rng := rand.New(rand.NewPCG(1077, 1))
-	idx := rng.Perm(len(all))
-	var train, test []Example
-	for k, i := range idx {
+	for k, i := range rng.Perm(len(all)) {
 		if k%4 == 0 {
 			test = append(test, all[i])
 		} else {
 			train = append(train, all[i])
 		}
 	}
-	openIntent(t, train, test, held)
+	return train, test, held
 }
 
-// TestEvalBanking77OpenIntentSweep compares the detector's feature sets on
-// the development split (never the test set): the fold models and the
-// final model are trained once, then each feature set gets its own
-// detector and threshold from the same held-out readings.
-func TestEvalBanking77OpenIntentSweep(t *testing.T) {
-	dir := evalDir(t)
-	all := loadCSV(t, filepath.Join(dir, "banking77", "train.csv"))
-	held := heldOutIntents(all, 1077, 10)
-	rng := rand.New(rand.NewPCG(1077, 1))
-	idx := rng.Perm(len(all))
-	var fit, test []Example
-	for k, i := range idx {
-		e := all[i]
-		switch {
-		case k%4 == 0:
-			test = append(test, e)
-		case !slices.Contains(held, e.Intent):
-			fit = append(fit, e)
-		}
-	}
+// evalConfig is DefaultConfig with the development knobs (never set for
+// the reported run unless the note says so): EARSHOT_NLU_DROP
+// (MaxAccuracyDrop), EARSHOT_NLU_FOLDS.
+func evalConfig() Config {
 	cfg := DefaultConfig()
 	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_NLU_DROP"), 64); err == nil {
 		cfg.MaxAccuracyDrop = v
@@ -384,6 +364,22 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_NLU_FOLDS")); err == nil {
 		cfg.Folds = v
 	}
+	return cfg
+}
+
+// TestEvalBanking77OpenIntentSweep compares the detector's feature sets on
+// the development split (never the test set): the fold models and the
+// final model are trained once, then each feature set gets its own
+// detector and threshold from the same held-out readings.
+func TestEvalBanking77OpenIntentSweep(t *testing.T) {
+	train, test, held := devSplit(t)
+	var fit []Example
+	for _, e := range train {
+		if !slices.Contains(held, e.Intent) {
+			fit = append(fit, e)
+		}
+	}
+	cfg := evalConfig()
 	byIntent := map[string][]int{}
 	for i, e := range fit {
 		byIntent[e.Intent] = append(byIntent[e.Intent], i)
