@@ -957,7 +957,15 @@ func TestEvalStartOffsets(t *testing.T) {
 					sc.wav8 = filepath.Join(tmp, fmt.Sprintf("%s-%d-8k.wav", c.speaker, off))
 					// Start the audio off ms later: the first 0.5 s of
 					// silence is cut to start at the offset.
-					writeWAV16(t, sc.wav16, append(make([]int16, 16*off), pcm[7200:end]...))
+					audio := append(make([]int16, 16*off), pcm[7200:end]...)
+					if os.Getenv("EARSHOT_EVAL_SHIFT_AT") == "second" {
+						// Diagnostic: the stream's start stays put and the
+						// offset goes into the gap before the second
+						// utterance, which alone moves against the frames.
+						mid := firstUtterancesEnd(pcm, 1)
+						audio = append(append(slices.Clone(pcm[7200:mid]), make([]int16, 16*off)...), pcm[mid:end]...)
+					}
+					writeWAV16(t, sc.wav16, audio)
 					sox(t, "-D", sc.wav16, "-r", "8000", "-e", "mu-law", "-b", "8", sc.wav8)
 					sc.ms = int64(end-7200)/16 + int64(off)
 					shifted = append(shifted, sc)
