@@ -388,6 +388,21 @@ const captureJS = `(() => {
   return true;
 })()`
 
+// rtpCodecsJS reports the codecs of the widget call's audio RTP streams
+// from the page's WebRTC stats, as "inbound=MIME outbound=MIME".
+const rtpCodecsJS = `(async () => {
+  const c = document.getElementById('earshot-chat').earshotVoice;
+  if (!c || !c.pc) return '';
+  const stats = await c.pc.getStats();
+  const out = [];
+  stats.forEach(r => {
+    if ((r.type === 'inbound-rtp' || r.type === 'outbound-rtp') && r.kind === 'audio' && r.codecId && stats.get(r.codecId)) {
+      out.push(r.type.replace('-rtp', '') + '=' + stats.get(r.codecId).mimeType.toLowerCase());
+    }
+  });
+  return out.sort().join(' ');
+})()`
+
 // hear16k transcribes 16 kHz PCM with Earshot's PocketSphinx engine, as
 // the 8 kHz telephone audio it carries (the bot's voice went as G.711).
 func hear16k(t *testing.T, pcm16 []int16) string {
@@ -454,6 +469,18 @@ func TestVoiceWidgetChromium(t *testing.T) {
 		t.Fatalf("click Call: %v", err)
 	}
 	waitAttr(t, ctx, target, "data-voice", "connected")
+	// Chromium offers Opus first: the call must use it both ways.
+	var codecs string
+	waitUntil(t, "the call's codecs in the page's WebRTC stats", func() bool {
+		codecs, _ = chromedp.Run(ctx, chromedp.Evaluate[string](rtpCodecsJS, chromedp.EvalAwaitPromise))
+		return strings.Contains(codecs, "inbound=") && strings.Contains(codecs, "outbound=")
+	})
+	if codecs != "inbound=audio/opus outbound=audio/opus" {
+		t.Errorf("the page's RTP codecs: %q, want Opus both ways", codecs)
+	}
+	if v := metricValue(t, td, `earshot_whip_voice_sessions_total{codec="opus"}`); v != "1" {
+		t.Errorf("Opus voice sessions counted %q, want 1", v)
+	}
 	var pcm []int16
 	waitUntil(t, "twelve seconds of the bot's voice recorded in the page", func() bool {
 		n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__cap.length`))
