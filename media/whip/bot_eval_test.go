@@ -55,7 +55,9 @@ type evalBots struct {
 
 type fixedBrain struct{ say string }
 
-func (b fixedBrain) Greet(context.Context) voice.Reply { return voice.Reply{Say: []string{evalGreeting}} }
+func (b fixedBrain) Greet(context.Context) voice.Reply {
+	return voice.Reply{Say: []string{evalGreeting}}
+}
 func (b fixedBrain) Hear(context.Context, voice.Input) voice.Reply {
 	return voice.Reply{Say: []string{b.say}}
 }
