@@ -328,20 +328,7 @@ func runWebBotEval(t *testing.T, cp webrtc.RTPCodecParameters, kind string, turn
 
 	var res webEvalResult
 	res.load[0] = ingesttest.LoadAvg()
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				res.maxBacklog = max(res.maxBacklog, pipe.Backlog())
-			}
-		}
-	}()
+	stopSampling := ingesttest.SampleMax(pipe.Backlog)
 	cpu0, wall0 := ingesttest.CPUTime(), time.Now()
 	w := dialWebCaller(t, fmt.Sprintf("%s/voice?engagement=eval-%s-%s&party=customer", e.hs.URL, strings.ToLower(cp.MimeType[6:]), kind), cp)
 	ingesttest.WaitFor(t, "the greeting", func() bool { n, _, _ := w.received(); return n >= greetN })
@@ -370,8 +357,7 @@ func runWebBotEval(t *testing.T, cp webrtc.RTPCodecParameters, kind string, turn
 		res.lat = append(res.lat, d)
 	}
 	res.cores = float64(ingesttest.CPUTime()-cpu0) / float64(time.Since(wall0))
-	close(stop)
-	<-sampled
+	res.maxBacklog = stopSampling()
 	res.load[1] = ingesttest.LoadAvg()
 	return res
 }

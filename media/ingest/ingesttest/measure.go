@@ -37,3 +37,28 @@ func CPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// SampleMax calls f every 100 ms until the returned stop is called; stop
+// returns the largest value f gave (an eval's pipeline backlog, say).
+func SampleMax(f func() time.Duration) (stop func() time.Duration) {
+	var most time.Duration
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				most = max(most, f())
+			}
+		}
+	}()
+	return func() time.Duration {
+		close(quit)
+		<-done
+		return most
+	}
+}
