@@ -7,7 +7,7 @@ VERSION ?= $(shell ./packaging/scripts/version.sh)
 LDFLAGS := -X github.com/earshot/earshot/daemon.Version=$(VERSION)
 
 # Debian packages the build and the tests need; installed by `make deps`.
-DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev
+DEBS_BUILD := gcc pkg-config libpocketsphinx-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev libopus-dev
 DEBS_TEST  := $(DEBS_BUILD) make pocketsphinx pocketsphinx-testdata opus-tools systemd softhsm2 \
               sip-tester sctk espeak-ng flite sox chromium python3-aiortc g++ \
               apertium apertium-eng-spa apertium-eng-cat apertium-es-pt apertium-spa-cat \

@@ -425,6 +425,7 @@ func (d *Daemon) rollbackBot(w http.ResponseWriter, r *http.Request, p *Principa
 	if _, err := d.bots.engine(r.Context(), id, b.Published); err != nil {
 		d.logger.Error("rolled-back version not loaded", "bot", id, "version", b.Published, "err", err)
 	}
+	d.media.warmBot(id) // as publish does: the version now live answers calls
 	d.changes.Notify()
 	writeJSON(w, 200, viewBot(b, true))
 }

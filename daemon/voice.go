@@ -531,7 +531,11 @@ func (m *mediaRouter) runWarm(ctx context.Context) error {
 		}
 		cfg := voiceOpener{m}.settings(def)
 		static := slices.Sorted(maps.Keys(staticPrompts(e, cfg)))
-		err = voice.WarmSpeech(ctx, synth, voice.Prompts{Voice: cfg.Voice, Lang: cfg.Lang, Rates: []int{8000}, Static: static, ChunkChars: cfg.ChunkChars})
+		rates := []int{8000} // SIP, Twilio, a G.711 widget call
+		if def.Widget.Enabled {
+			rates = append(rates, 16000) // the widget's Opus call
+		}
+		err = voice.WarmSpeech(ctx, synth, voice.Prompts{Voice: cfg.Voice, Lang: cfg.Lang, Rates: rates, Static: static, ChunkChars: cfg.ChunkChars})
 		m.voiceMetrics.Warmed(err == nil)
 		if err != nil {
 			m.log.Warn("bot prompts not synthesised ahead", "bot", id, "err", err)

@@ -18,6 +18,40 @@ import (
 	"github.com/earshot/earshot/store"
 )
 
+// TestVoiceWarmOnRollback: publishing a bot that answers calls makes it
+// ready for them (recogniser, intent model, fixed prompts' speech), and so
+// does rolling back to an earlier version: that version is what answers
+// the next call.
+func TestVoiceWarmOnRollback(t *testing.T) {
+	env := startBotEnv(t, func(c *Config) {
+		c.Media.SIP.Bots = map[string]string{"cards-bot": "card-services"}
+	})
+	td := env.td
+	waitWarmups := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for metricValue(t, td, `earshot_voicebot_warmups_total{result="ok"}`) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("warm-ups = %q, want %s within 60 s", metricValue(t, td, `earshot_voicebot_warmups_total{result="ok"}`), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitWarmups("1") // the import's publish
+	raw, err := os.ReadFile("../inference/bot/testdata/card-services.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := strings.Replace(string(raw), "Hi, I'm the card services assistant.", "Hello from version two.", 1)
+	if code, body := td.callRaw(t, td.Admin, "PUT", "/api/v1/bots/card-services/draft", "application/yaml", v2); code != 200 {
+		t.Fatalf("draft = %d %s", code, body)
+	}
+	td.mustCall(t, td.Admin, "POST", "/api/v1/bots/card-services/publish", nil, 200)
+	waitWarmups("2")
+	td.mustCall(t, td.Admin, "POST", "/api/v1/bots/card-services/rollback", map[string]int{"version": 1}, 200)
+	waitWarmups("3")
+}
+
 // TestVoiceBotThroughDaemon: a SIP call to the card-services bot's
 // address is answered by the bot (its greeting arrives as RTP, spoken by
 // Flite), is an engagement in the bot's queue with the bot's flags, and

@@ -388,8 +388,24 @@ const captureJS = `(() => {
   return true;
 })()`
 
+// rtpCodecsJS reports the codecs of the widget call's audio RTP streams
+// from the page's WebRTC stats, as "inbound=MIME outbound=MIME".
+const rtpCodecsJS = `(async () => {
+  const c = document.getElementById('earshot-chat').earshotVoice;
+  if (!c || !c.pc) return '';
+  const stats = await c.pc.getStats();
+  const out = [];
+  stats.forEach(r => {
+    if ((r.type === 'inbound-rtp' || r.type === 'outbound-rtp') && r.kind === 'audio' && r.codecId && stats.get(r.codecId)) {
+      out.push(r.type.replace('-rtp', '') + '=' + stats.get(r.codecId).mimeType.toLowerCase());
+    }
+  });
+  return out.sort().join(' ');
+})()`
+
 // hear16k transcribes 16 kHz PCM with Earshot's PocketSphinx engine, as
-// the 8 kHz telephone audio it carries (the bot's voice went as G.711).
+// 8 kHz telephone audio (as the reference, Flite's own synthesis in 8 kHz
+// mu-law, is heard).
 func hear16k(t *testing.T, pcm16 []int16) string {
 	t.Helper()
 	eng, err := ingesttest.NewEngine()
@@ -431,7 +447,8 @@ func hear16k(t *testing.T, pcm16 []int16) string {
 // bot's greeting plays in the page and is recorded there with WebAudio,
 // and PocketSphinx finds the greeting's words in the recording (against
 // Flite's own synthesis of the greeting, heard the same way, in the same
-// run). Hanging up ends the call.
+// run). The call uses Opus both ways (the page's WebRTC stats and the
+// server's count say so). Hanging up ends the call.
 func TestVoiceWidgetChromium(t *testing.T) {
 	env := startBotEnv(t, func(c *Config) {
 		c.Media.WHIP.IncludeLoopback = true
@@ -454,6 +471,18 @@ func TestVoiceWidgetChromium(t *testing.T) {
 		t.Fatalf("click Call: %v", err)
 	}
 	waitAttr(t, ctx, target, "data-voice", "connected")
+	// Chromium offers Opus first: the call must use it both ways.
+	var codecs string
+	waitUntil(t, "the call's codecs in the page's WebRTC stats", func() bool {
+		codecs, _ = chromedp.Run(ctx, chromedp.Evaluate[string](rtpCodecsJS, chromedp.EvalAwaitPromise))
+		return strings.Contains(codecs, "inbound=") && strings.Contains(codecs, "outbound=")
+	})
+	if codecs != "inbound=audio/opus outbound=audio/opus" {
+		t.Errorf("the page's RTP codecs: %q, want Opus both ways", codecs)
+	}
+	if v := metricValue(t, td, `earshot_whip_voice_sessions_total{codec="opus"}`); v != "1" {
+		t.Errorf("Opus voice sessions counted %q, want 1", v)
+	}
 	var pcm []int16
 	waitUntil(t, "twelve seconds of the bot's voice recorded in the page", func() bool {
 		n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__cap.length`))
@@ -475,8 +504,9 @@ func TestVoiceWidgetChromium(t *testing.T) {
 	r, lag := ingesttest.BestMatch(mulawPCM(synth8k(t, greetingText)), 8000, pcm, 16000)
 	t.Logf("the page heard %q: %d/%d words; Flite's own synthesis (8 kHz mu-law) heard: %d/%d; envelope correlation with it %.3f at %d ms",
 		text, found, total, refFound, total, r, lag*20)
-	// The browser's playout (G.711 decoded, resampled twice) costs more
-	// words than the packets themselves: a third of Flite's own, and 3.
+	// The browser's playout (Opus decoded, jitter-buffered, resampled)
+	// costs more words than the packets themselves: a third of Flite's
+	// own, and 3.
 	if want := max(refFound/3, 3); found < want {
 		t.Errorf("heard %d of the greeting's %d words, want >= %d", found, total, want)
 	}

@@ -180,7 +180,7 @@ func TestInstallOnCleanDebian(t *testing.T) {
 	if conf, _ := os.ReadFile(confPath); !strings.Contains(string(conf), fmt.Sprintf("listen: 127.0.0.1:%d", port)) {
 		t.Errorf("the upgrade lost the site's edit of /etc/earshot/earshot.yaml:\n%s", conf)
 	}
-	status := in("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Version}\n", "earshot", "pocketsphinx-en-us", "libpocketsphinx3", "libflite1", "libespeak-ng1", "adduser")
+	status := in("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Version}\n", "earshot", "pocketsphinx-en-us", "libpocketsphinx3", "libflite1", "libespeak-ng1", "libopus0", "adduser")
 	for _, l := range strings.Split(strings.TrimSpace(status), "\n") {
 		if !strings.HasPrefix(l, "ii ") {
 			t.Errorf("dpkg-query: %q, want installed (ii)", l)

@@ -169,7 +169,7 @@ func checkSupplyChain(t *testing.T, deb, gpg string, gpgEnv []string) {
 			t.Errorf("SBOM has %s at %q, the build uses %s", f[0], names[f[0]], f[1])
 		}
 	}
-	for _, pkg := range []string{"libc6", "libpocketsphinx3", "pocketsphinx-en-us", "libflite1", "libespeak-ng1", "adduser"} {
+	for _, pkg := range []string{"libc6", "libpocketsphinx3", "pocketsphinx-en-us", "libflite1", "libespeak-ng1", "libopus0", "adduser"} {
 		if _, ok := names[pkg]; !ok {
 			t.Errorf("SBOM lacks the Debian dependency %s", pkg)
 		}

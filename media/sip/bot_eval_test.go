@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
@@ -66,13 +66,6 @@ func turnLatency(t *testing.T, c *caller, speech []byte) time.Duration {
 	return at.Sub(end)
 }
 
-func pct(ds []time.Duration, p float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s)-1) * p)
-	return s[i]
-}
-
 // evalRun is one configuration of the bot-call eval.
 type evalRun struct {
 	preset string // PocketSphinx search preset of the calls' recogniser
@@ -93,22 +86,6 @@ type evalResult struct {
 // evalAnswer is the dynamic reply of the "answer" kind: one sentence, as
 // a knowledge-base answer would be (never cached).
 const evalAnswer = "Our branches are open from nine in the morning until five in the evening, Monday to Friday."
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(b))[0]
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // runBotEval calls the bot r.calls times at once over SIP; each caller
 // says r.turns utterances of recorded speech, waiting for the bot's
@@ -157,23 +134,9 @@ func runBotEval(t *testing.T, r evalRun, speech [][]byte) evalResult {
 	}, func(s *Server) { s.SetBotOpener(o) })
 
 	res := evalResult{perTurn: make([][]time.Duration, r.turns)}
-	res.load[0] = loadAvg()
-	sampled := make(chan struct{})
-	stop := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				res.maxBacklog = max(res.maxBacklog, o.pipe.Backlog())
-			}
-		}
-	}()
-	cpu0, wall0 := cpuTime(), time.Now()
+	res.load[0] = ingesttest.LoadAvg()
+	stopSampling := ingesttest.SampleMax(o.pipe.Backlog)
+	cpu0, wall0 := ingesttest.CPUTime(), time.Now()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i := range r.calls {
@@ -206,10 +169,9 @@ func runBotEval(t *testing.T, r evalRun, speech [][]byte) evalResult {
 		}()
 	}
 	wg.Wait()
-	res.cores = float64(cpuTime()-cpu0) / float64(time.Since(wall0))
-	close(stop)
-	<-sampled
-	res.load[1] = loadAvg()
+	res.cores = float64(ingesttest.CPUTime()-cpu0) / float64(time.Since(wall0))
+	res.maxBacklog = stopSampling()
+	res.load[1] = ingesttest.LoadAvg()
 	return res
 }
 
@@ -249,8 +211,8 @@ func TestEvalBotLatency(t *testing.T) {
 		last := res.perTurn[len(res.perTurn)-1]
 		t.Logf("%-8s %-11s calls %d: %2d turns, latency p50 %s p95 %s (first turn p50 %s, last turn p50 %s; end-of-turn silence %s inside); "+
 			"max backlog %s; %.2f cores; load %s -> %s; %d answered inside the caller's speech",
-			r.preset, r.kind, r.calls, len(res.lat), ms(pct(res.lat, .5)), ms(pct(res.lat, .95)), ms(pct(res.perTurn[0], .5)),
-			ms(pct(last, .5)), eot, ms(res.maxBacklog), res.cores, res.load[0], res.load[1], early)
+			r.preset, r.kind, r.calls, len(res.lat), ms(ingesttest.Percentile(res.lat, .5)), ms(ingesttest.Percentile(res.lat, .95)), ms(ingesttest.Percentile(res.perTurn[0], .5)),
+			ms(ingesttest.Percentile(last, .5)), eot, ms(res.maxBacklog), res.cores, res.load[0], res.load[1], early)
 	}
 	// Latency: one call at a time, ten turns each.
 	for _, kind := range []string{"slot_prompt", "answer"} {

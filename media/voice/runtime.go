@@ -183,6 +183,8 @@ type Deps struct {
 	// for EndOfTurn: behind a recogniser backlog, speech that resumed
 	// after a pause is not yet reported, and ending the turn on the wall
 	// clock would answer half a sentence and then be cut by the rest.
+	// Likewise the no-input timeout ends only once the caller's audio up
+	// to its end has been heard without speech.
 	Heard func() (time.Time, bool)
 }
 
@@ -326,7 +328,10 @@ type state struct {
 	lastEnd  time.Time // end of the caller's last final segment
 	turnAt   *time.Timer
 	noInput  *time.Timer
-	digitT   *time.Timer
+	// noInputDue is when the no-input timeout ends, on the media clock:
+	// it fires once the caller's audio up to there has been heard.
+	noInputDue time.Time
+	digitT     *time.Timer
 	// thinking: the Brain is answering; nothing else is asked meanwhile.
 	thinking bool
 	// early: a partial was offered to the Brain for this turn; pending
@@ -370,6 +375,11 @@ func (c *Conversation) run() {
 			case <-c.ctx.Done():
 			}
 		})
+	}
+	// armNoInput starts the wait for the caller after a prompt.
+	armNoInput := func() {
+		st.noInputDue = time.Now().Add(c.cfg.NoInput)
+		arm(&st.noInput, c.cfg.NoInput, "noinput")
 	}
 	ask := func(in *Input, turnEnd time.Time) {
 		st.thinking = true
@@ -502,6 +512,17 @@ func (c *Conversation) run() {
 					continue
 				}
 				st.noInput = nil
+				// Behind a recogniser backlog the caller may have spoken
+				// in audio not yet heard: the timeout counts on the media
+				// clock, not the wall clock.
+				if wait := c.unheard(st.noInputDue); wait > 0 {
+					arm(&st.noInput, wait, "noinput")
+					continue
+				}
+				if len(c.events) > 0 {
+					arm(&st.noInput, 5*time.Millisecond, "noinput")
+					continue
+				}
 				st.noInputs++
 				c.m.noInputs.WithLabelValues(c.call.Source).Inc()
 				if st.noInputs > c.cfg.NoInputRetries {
@@ -537,7 +558,7 @@ func (c *Conversation) run() {
 						if len(st.heard) > 0 || st.pending != nil {
 							arm(&st.turnAt, max(time.Until(st.lastEnd.Add(c.cfg.EndOfTurn)), 0), "turn")
 						} else if st.playing == nil && !st.thinking && !st.finishing {
-							arm(&st.noInput, c.cfg.NoInput, "noinput")
+							armNoInput()
 						}
 					}
 					continue
@@ -622,7 +643,7 @@ func (c *Conversation) run() {
 					return
 				}
 				if st.playing == nil && !st.thinking && !st.speaking && len(st.heard) == 0 {
-					arm(&st.noInput, c.cfg.NoInput, "noinput")
+					armNoInput()
 				}
 			}
 		}

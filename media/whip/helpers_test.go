@@ -65,6 +65,15 @@ func wordsFound(want, got string) (int, int) { return ingesttest.WordsFound(want
 // token check like the daemon's, mounted at /whip on an httptest server.
 func testServer(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
+	col := newCollector(t)
+	e := testServerWith(t, mod, col)
+	e.col = col
+	return e
+}
+
+// testServerWith is testServer with op opening the engagements.
+func testServerWith(t *testing.T, mod func(*Config), op Opener) *env {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.IncludeLoopback = true
 	cfg.Interfaces = []string{"lo"}
@@ -75,8 +84,7 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 		mod(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	col := newCollector(t)
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), reg, col)
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), reg, op)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +97,7 @@ func testServer(t *testing.T, mod func(*Config)) *env {
 		hs.Close()
 		_ = srv.Close()
 	})
-	return &env{srv: srv, col: col, hs: hs, mux: mux, reg: reg}
+	return &env{srv: srv, hs: hs, mux: mux, reg: reg}
 }
 
 type env struct {

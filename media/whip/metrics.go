@@ -19,6 +19,7 @@ type metrics struct {
 	dropped       *prometheus.CounterVec // codec, reason
 	reordered     *prometheus.CounterVec // codec
 	legOut        *prometheus.CounterVec // kind
+	voiceCodec    *prometheus.CounterVec // codec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,9 +42,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reordered: prometheus.NewCounterVec(opts("rtp_packets_reordered_total",
 			"RTP packets that arrived early and were put back in order by the jitter buffer, by codec."), []string{"codec"}),
 		legOut: prometheus.NewCounterVec(opts("sent_total",
-			"What two-way (bot) sessions sent, by kind (rtp packets, mark reached, clear, write_failed)."), []string{"kind"}),
+			"What two-way (bot) sessions sent, by kind (rtp packets, mark reached, clear, write_failed, encode_failed)."), []string{"kind"}),
+		voiceCodec: prometheus.NewCounterVec(opts("voice_sessions_total",
+			"Two-way (bot) sessions started, by the codec of the call (opus, pcmu, pcma)."), []string{"codec"}),
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.sessRefused, m.ended, m.packets, m.dropped, m.reordered, m.legOut} {
+	for _, c := range []prometheus.Collector{m.sessions, m.sessionsTotal, m.refused, m.sessRefused, m.ended, m.packets, m.dropped, m.reordered, m.legOut, m.voiceCodec} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("whip: register metrics: %w", err)
 		}

@@ -174,20 +174,20 @@ func assignParties(secs []audioSection, q url.Values) error {
 	return nil
 }
 
-// twoWayOffer checks an offer for a two-way (bot) session and puts G.711
-// first in its codecs: one audio track, offering PCMU or PCMA (the bot's
-// audio is sent as G.711; pion has no Opus encoder).
+// twoWayOffer checks an offer for a two-way (bot) session, one audio
+// track, and keeps the one codec the call uses: Opus when offered (wideband,
+// what browsers prefer), else PCMU, else PCMA.
 func twoWayOffer(secs []audioSection) error {
 	if len(secs) != 1 {
 		return fmt.Errorf("whip: a voice call has one audio track, the offer has %d", len(secs))
 	}
 	sec := &secs[0]
-	for _, want := range []codec.Codec{codec.PCMU, codec.PCMA} {
+	for _, want := range []codec.Codec{codec.Opus, codec.PCMU, codec.PCMA} {
 		if i := slices.Index(sec.codecs, want); i >= 0 {
 			sec.codecs = []codec.Codec{want}
 			sec.pts = []uint8{sec.pts[i]}
 			return nil
 		}
 	}
-	return fmt.Errorf("whip: a voice call needs PCMU or PCMA: %w", errNoCodec)
+	return errNoCodec
 }

@@ -145,8 +145,9 @@ func (s *Server) Handler(base string) http.Handler {
 
 // VoiceHandler serves two-way sessions for bot calls under base, as
 // Handler does (POST base, DELETE and PATCH base/{id}): the offer must have
-// one sendrecv audio track offering PCMU or PCMA, the answer sends the
-// bot's audio back on it, and the Opener's Meta carries the voice.Leg.
+// one sendrecv audio track offering Opus, PCMU or PCMA (Opus is chosen when
+// offered), the answer sends the bot's audio back on it in that codec, and
+// the Opener's Meta carries the voice.Leg.
 func (s *Server) VoiceHandler(base string) http.Handler {
 	base = strings.TrimSuffix(base, "/")
 	mux := http.NewServeMux()
@@ -320,7 +321,9 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection, twoWa
 	ss := &session{srv: s, id: newID(), pc: pc, remoteCands: candidateLines(offer), done: make(chan struct{}), connected: make(chan struct{})}
 	meta := Meta{Query: r.URL.Query(), Parties: parties, RemoteAddr: r.RemoteAddr, Source: Source}
 	if twoWay {
-		ss.leg = newRTPLeg(ss, local, secs[0].codecs[0])
+		if ss.leg, err = newRTPLeg(ss, local, secs[0].codecs[0]); err != nil {
+			return fail(http.StatusInternalServerError, "internal", err)
+		}
 		meta.Leg = ss.leg
 		go ss.leg.run()
 		go func() { // RTCP for the sender's interceptors, until it closes
@@ -390,7 +393,12 @@ func (s *Server) start(r *http.Request, offer []byte, secs []audioSection, twoWa
 		}
 	})
 	go ss.watch()
-	s.log.Info("session started", "session", ss.id, "tracks", len(secs), "remote", r.RemoteAddr)
+	if twoWay {
+		s.m.voiceCodec.WithLabelValues(string(secs[0].codecs[0])).Inc()
+		s.log.Info("voice session started", "session", ss.id, "codec", secs[0].codecs[0], "remote", r.RemoteAddr)
+	} else {
+		s.log.Info("session started", "session", ss.id, "tracks", len(secs), "remote", r.RemoteAddr)
+	}
 	return ss, pc.LocalDescription().SDP, 0, "", nil
 }
 

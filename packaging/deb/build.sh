@@ -30,7 +30,7 @@ done
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$pkg/DEBIAN/"
 printf '/etc/earshot/earshot.yaml\n/etc/default/earshot\n' > "$pkg/DEBIAN/conffiles"
 size=$(du -sk "$pkg" | cut -f1)
-depends="libc6, libpocketsphinx3, pocketsphinx-en-us, libflite1, libespeak-ng1, adduser"
+depends="libc6, libpocketsphinx3, pocketsphinx-en-us, libflite1, libespeak-ng1, libopus0, adduser"
 cat > "$pkg/DEBIAN/control" <<CONTROL
 Package: earshot
 Version: $version

@@ -475,6 +475,14 @@ func Allocated(f func()) uint64 {
 // returns what it heard: how the tests check what a bot said.
 func TranscribeMulaw(t *testing.T, eng stt.Engine, id string, frames [][]byte) string {
 	t.Helper()
+	return TranscribeRTP(t, eng, id, codec.Format{Codec: codec.PCMU, SampleRate: 8000, Channels: 1}, 0, frames)
+}
+
+// TranscribeRTP is TranscribeMulaw for payloads in format f, whose RTP
+// timestamps advance by step per payload (0: by its length in bytes, as
+// G.711's do).
+func TranscribeRTP(t *testing.T, eng stt.Engine, id string, f codec.Format, step uint32, frames [][]byte) string {
+	t.Helper()
 	p, err := pipeline.New(pipeline.DefaultConfig(), nil, nil, eng)
 	if err != nil {
 		t.Fatal(err)
@@ -484,16 +492,20 @@ func TranscribeMulaw(t *testing.T, eng stt.Engine, id string, frames [][]byte) s
 		t.Fatal(err)
 	}
 	rec := Record(pe)
-	sink, err := rec.AddParty(ingest.PartyAgent, codec.Format{Codec: codec.PCMU, SampleRate: 8000, Channels: 1}, 0)
+	sink, err := rec.AddParty(ingest.PartyAgent, f, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ts uint32
-	for i, f := range frames {
-		if err := sink.WriteRTP(uint16(i+1), ts, f); err != nil {
+	for i, fr := range frames {
+		if err := sink.WriteRTP(uint16(i+1), ts, fr); err != nil {
 			t.Fatal(err)
 		}
-		ts += uint32(len(f))
+		if step == 0 {
+			ts += uint32(len(fr))
+		} else {
+			ts += step
+		}
 	}
 	rec.Close(nil)
 	return rec.Transcript(t, ingest.PartyAgent)
