@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/earshot/earshot/media/codec"
@@ -38,8 +39,14 @@ type stream struct {
 	query  url.Values
 	remote string
 
-	format  string // "" until detected
-	eng     ingest.Engagement
+	format string // "" until detected
+	eng    ingest.Engagement
+	// began is when the message that started the stream arrived (the
+	// Twilio start, the PCM stream's first frame): the zero of the
+	// stream's media clock, taken before the engagement opens its
+	// recognisers, which under load takes seconds while the media wait
+	// unread.
+	began   time.Time
 	closed  bool
 	bad     int
 	stopped bool
@@ -58,10 +65,11 @@ type stream struct {
 }
 
 type twilioTrack struct {
-	party ingest.Sink
-	name  ingest.Party
-	seq   uint16
-	next  uint32 // 8 kHz timestamp after the last payload
+	party  ingest.Sink
+	name   ingest.Party
+	seq    uint16
+	next   uint32 // 8 kHz timestamp after the last payload
+	placed bool   // the track's first media placed the party
 }
 
 func newStream(ctx context.Context, cfg Config, m *metrics, opener Opener, query url.Values, remote string) *stream {
@@ -99,6 +107,9 @@ func (s *stream) handle(typ websocket.MessageType, data []byte) (media bool, err
 		return false, nil
 	}
 	opened := s.eng != nil
+	if !opened {
+		s.began = time.Now()
+	}
 	sent := s.audio
 	defer func() { media = err == nil && (s.audio > sent || !opened && s.eng != nil) }()
 	if s.format == "" {
@@ -365,6 +376,19 @@ func (s *stream) twilioMedia(msg *twilioMsg) error {
 	if t := msg.Media.Timestamp; t.set {
 		ts = uint32(t.v * 8) // milliseconds -> 8 kHz ticks
 	}
+	if !tr.placed {
+		// The track's first media: its timestamp is its time since the
+		// stream's start, which is the media clock's zero; a timestamp
+		// beyond the time the message arrived is not believed.
+		tr.placed = true
+		at := time.Duration(0)
+		if t := msg.Media.Timestamp; t.set {
+			at = min(time.Duration(t.v)*time.Millisecond, time.Since(s.began))
+		} else {
+			at = time.Since(s.began)
+		}
+		ingest.Place(tr.party, s.began, at)
+	}
 	tr.seq++
 	tr.next = ts + uint32(len(payload))
 	_ = tr.party.WriteRTP(tr.seq, ts, payload) // counted by the Party
@@ -391,6 +415,13 @@ func (s *stream) pcmMessage(typ websocket.MessageType, data []byte) error {
 	if s.eng == nil {
 		if err := s.pcmOpen(nil); err != nil {
 			return err
+		}
+		// This frame opened the stream: its audio began when it arrived,
+		// not when the recognisers were ready. (After a metadata message
+		// the first frame's arrival is unknown here: the party is placed
+		// when it is written.)
+		for _, p := range s.pcm {
+			ingest.Place(p, s.began, 0)
 		}
 	}
 	s.m.messages.WithLabelValues(FormatPCM, "audio").Inc()
