@@ -289,7 +289,7 @@ const edgeMarginDB = 15
 // high-pass level too; chosen on the development calls of the speaker
 // metrics ground truth (15 dB stretched utterances there by ~100 ms, 25
 // dB no longer kept the fricatives).
-const highPassMarginDB = 22
+const highPassMarginDB = 20
 
 // digitalSilenceDB: frames below it hold no signal at all (zeros, or the
 // last bit flickering), not the background of a recording or a line.
@@ -312,22 +312,38 @@ func (d *Detector) speechEdges() (from, to int64) {
 	if len(d.regionLv) == 0 {
 		return from, to
 	}
-	var heard, heardH []float64 // frames that are not digital silence
+	// Frames so far below the quiet of the speech span itself that the
+	// span's quiet frames would be speech over them are not the
+	// speaker's background but an idle line or a gap between recordings
+	// (a mu-law channel's idle noise, a muted microphone): counted, they
+	// would put the quiet under the background that the speaker's own
+	// audio carries, and that background would count as speech.
+	lo := max(int((from-d.regionStart)/int64(d.frame)), 0)
+	hi := min(int((to-d.regionStart+int64(d.frame)-1)/int64(d.frame)), len(d.regionLv))
+	var span []float64
+	for i := lo; i < hi; i++ {
+		if l := d.regionLv[i]; l > digitalSilenceDB {
+			span = append(span, l)
+		}
+	}
+	idle := float64(digitalSilenceDB)
+	if len(span) > 0 {
+		slices.Sort(span)
+		idle = max(idle, span[len(span)/10]-edgeMarginDB)
+	}
+	var heard, heardH []float64 // frames that are neither digital silence nor an idle line
 	for i, l := range d.regionLv {
-		if l > digitalSilenceDB {
+		if l > idle {
 			heard = append(heard, l)
 			heardH = append(heardH, d.regionHv[i])
 		}
-	}
-	if len(heard) == 0 {
-		return from, to
 	}
 	slices.Sort(heard)
 	slices.Sort(heardH)
 	quiet, quietH := heard[len(heard)/10], heardH[len(heardH)/10]
 	first, last := -1, -1
 	for i, l := range d.regionLv {
-		hp := d.cfg.Narrowband && d.regionHv[i] > quietH+highPassMarginDB
+		hp := d.regionHv[i] > quietH+highPassMarginDB
 		if (l > quiet+edgeMarginDB || hp) && l > d.cfg.MinLevelDB {
 			if first < 0 {
 				first = i
