@@ -478,9 +478,7 @@ func TestEvalSpeechEdgesDev(t *testing.T) {
 				rs, _ := audio.NewResampler(8000, 16000)
 				pcm = rs.Flush(rs.Process(nil, pcm))
 			}
-			cfg := vad.DefaultConfig()
-			cfg.Narrowband = rate <= 8000
-			det, err := vad.New(cfg, 16000)
+			det, err := vad.New(vad.DefaultConfig(), 16000)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -282,9 +282,7 @@ func (pt *Party) run() {
 			return
 		}
 	}
-	vcfg := pt.e.p.cfg.VAD
-	vcfg.Narrowband = pt.rate <= 8000
-	det, err := vad.New(vcfg, audio.RecognizerRate)
+	det, err := vad.New(pt.e.p.cfg.VAD, audio.RecognizerRate)
 	if err != nil {
 		pt.e.p.log.Error("vad", "engagement", pt.e.opts.ID, "err", err)
 		return

@@ -246,19 +246,17 @@ func TestSpeechEdgeKeepsSoftFricative(t *testing.T) {
 	pcm = append(pcm, tone(loud, 300, 3000, lead)...)          // voiced speech, about -21 dBFS
 	pcm = append(pcm, tone(soft, 6000, 400, lead+loud)...)     // fricative: about -41 dBFS, high-pass about -36
 	pcm = append(pcm, tone(tail, 100, 100, lead+loud+soft)...) // hum again
-	for _, narrow := range []bool{true, false} {
-		d, err := New(Config{Narrowband: narrow}, rate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := regions(t, d, pcm, 320)
-		if len(got) != 1 {
-			t.Fatalf("narrowband %v: regions %+v, want one", narrow, got)
-		}
-		wantTo := int64(lead + loud + soft)
-		if r := got[0]; r.speechTo < wantTo-2*320 || r.speechTo > wantTo+2*320 || r.speechFrom < int64(lead)-2*320 || r.speechFrom > int64(lead)+2*320 {
-			t.Errorf("narrowband %v: speech %d..%d, want %d..%d", narrow, r.speechFrom, r.speechTo, lead, wantTo)
-		}
+	d, err := New(Config{}, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := regions(t, d, pcm, 320)
+	if len(got) != 1 {
+		t.Fatalf("regions %+v, want one", got)
+	}
+	wantTo := int64(lead + loud + soft)
+	if r := got[0]; r.speechTo < wantTo-2*320 || r.speechTo > wantTo+2*320 || r.speechFrom < int64(lead)-2*320 || r.speechFrom > int64(lead)+2*320 {
+		t.Errorf("speech %d..%d, want %d..%d", r.speechFrom, r.speechTo, lead, wantTo)
 	}
 }
 
@@ -292,18 +290,16 @@ func TestSpeechEdgeOverIdleLine(t *testing.T) {
 	}
 	pcm = append(pcm, noise(bg, 100, 4)...)
 	pcm = append(pcm, noise(2*rate, 6, 5)...)
-	for _, narrow := range []bool{true, false} {
-		d, err := New(Config{Narrowband: narrow}, rate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := regions(t, d, pcm, 320)
-		if len(got) != 1 {
-			t.Fatalf("narrowband %v: regions %+v, want one", narrow, got)
-		}
-		from, to := int64(at), int64(at+speech)
-		if r := got[0]; r.speechFrom < from-2*320 || r.speechFrom > from+2*320 || r.speechTo < to-2*320 || r.speechTo > to+2*320 {
-			t.Errorf("narrowband %v: speech %d..%d, want %d..%d (the recording: %d..%d)", narrow, r.speechFrom, r.speechTo, from, to, from-int64(bg), to+int64(bg))
-		}
+	d, err := New(Config{}, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := regions(t, d, pcm, 320)
+	if len(got) != 1 {
+		t.Fatalf("regions %+v, want one", got)
+	}
+	from, to := int64(at), int64(at+speech)
+	if r := got[0]; r.speechFrom < from-2*320 || r.speechFrom > from+2*320 || r.speechTo < to-2*320 || r.speechTo > to+2*320 {
+		t.Errorf("speech %d..%d, want %d..%d (the recording: %d..%d)", r.speechFrom, r.speechTo, from, to, from-int64(bg), to+int64(bg))
 	}
 }
