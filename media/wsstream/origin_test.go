@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +18,11 @@ import (
 // heldOpener opens engagements through the collector whose AddParty
 // waits for release: the recognisers of a loaded appliance, which take
 // seconds to open while the stream's media wait unread in the socket.
+// entered is closed when the first AddParty begins to wait.
 type heldOpener struct {
 	*collector
+	entered chan struct{}
+	once    *sync.Once
 	release chan struct{}
 }
 
@@ -27,16 +31,17 @@ func (o heldOpener) Open(ctx context.Context, m Meta) (ingest.Engagement, error)
 	if err != nil {
 		return nil, err
 	}
-	return heldEngagement{Engagement: e, release: o.release}, nil
+	return heldEngagement{Engagement: e, o: o}, nil
 }
 
 type heldEngagement struct {
 	ingest.Engagement
-	release <-chan struct{}
+	o heldOpener
 }
 
 func (h heldEngagement) AddParty(p ingest.Party, f codec.Format, ch int) (ingest.Sink, error) {
-	<-h.release
+	h.o.once.Do(func() { close(h.o.entered) })
+	<-h.o.release
 	return h.Engagement.AddParty(p, f, ch)
 }
 
@@ -55,7 +60,7 @@ func TestTwilioClockOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := &collector{pipe: p, byID: map[string]*recEngagement{}}
-	held := heldOpener{collector: col, release: make(chan struct{})}
+	held := heldOpener{collector: col, entered: make(chan struct{}), once: new(sync.Once), release: make(chan struct{})}
 	srv, err := New(DefaultConfig(), slog.New(slog.NewTextHandler(t.Output(), nil)), prometheus.NewRegistry(), held)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +76,11 @@ func TestTwilioClockOrigin(t *testing.T) {
 	c := e.dial(t, "?engagement=origin")
 	tw := &twilioClient{t: t, c: c}
 	tw.start("inbound", "outbound")
+	select {
+	case <-held.entered: // the stream started; its parties are opening
+	case <-time.After(20 * time.Second):
+		t.Fatal("the start message opened no party within 20 s")
+	}
 
 	const chunk = 160           // 20 ms
 	const agentFrom = 2000 / 20 // the outbound track's first chunk
