@@ -53,8 +53,10 @@ func (h heldEngagement) AddParty(p ingest.Party, f codec.Format, ch int) (ingest
 // (within the conversation tolerance of 3.0 s). Placed by arrival, the
 // origin was after the parties opened and the agent's track, read in the
 // same backlog as the customer's, began at ~0 s: its speech at ~1.0 s.
+//
+// Not parallel: it decodes a whole call, and the package's parallel tests
+// of the two-way leg run against a 15 s idle timeout.
 func TestTwilioClockOrigin(t *testing.T) {
-	t.Parallel()
 	p, err := pipeline.New(pipeline.DefaultConfig(), nil, prometheus.NewRegistry(), engine)
 	if err != nil {
 		t.Fatal(err)
