@@ -59,9 +59,12 @@ type stream struct {
 
 	audio  int                     // audio payloads written
 	tracks map[string]*twilioTrack // Twilio, by track name
-	pcm    []ingest.Sink           // PCM, one per channel
-	frame  int                     // PCM bytes per sample frame
-	rem    []byte                  // PCM bytes of an incomplete frame
+	// reachMs is the furthest media time (ms since the start) that any
+	// Twilio track's media reached.
+	reachMs int64
+	pcm     []ingest.Sink // PCM, one per channel
+	frame   int           // PCM bytes per sample frame
+	rem     []byte        // PCM bytes of an incomplete frame
 }
 
 type twilioTrack struct {
@@ -378,17 +381,19 @@ func (s *stream) twilioMedia(msg *twilioMsg) error {
 	}
 	if !tr.placed {
 		// The track's first media: its timestamp is its time since the
-		// stream's start, which is the media clock's zero; a timestamp
-		// beyond the time the message arrived is not believed.
+		// stream's start, which is the media clock's zero. A timestamp is
+		// believed up to the later of the time since the start and a
+		// second past the media the other tracks have sent (a client may
+		// send faster than real time); without one, the media arrived now.
 		tr.placed = true
-		at := time.Duration(0)
-		if t := msg.Media.Timestamp; t.set {
-			at = min(time.Duration(t.v)*time.Millisecond, time.Since(s.began))
-		} else {
-			at = time.Since(s.began)
+		since := time.Since(s.began)
+		at := since
+		if t := msg.Media.Timestamp; t.set && t.v < int64(time.Hour/time.Millisecond) {
+			at = min(time.Duration(t.v)*time.Millisecond, max(since, time.Duration(s.reachMs)*time.Millisecond+time.Second))
 		}
 		ingest.Place(tr.party, s.began, at)
 	}
+	s.reachMs = max(s.reachMs, int64(ts+uint32(len(payload)))/8)
 	tr.seq++
 	tr.next = ts + uint32(len(payload))
 	_ = tr.party.WriteRTP(tr.seq, ts, payload) // counted by the Party
