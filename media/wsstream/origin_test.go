@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/ingest"
 	"github.com/earshot/earshot/media/ingest/ingesttest"
@@ -108,5 +110,93 @@ func TestTwilioClockOrigin(t *testing.T) {
 	conv.CheckTimes(t, ingesttest.ByTime(ingesttest.FromSegments(eng.Finals(t))), 0)
 	if o := eng.PE.Origin(); o.IsZero() || !o.Before(released) {
 		t.Errorf("engagement clock origin %v, want the stream's start, before the parties opened at %v", o, released)
+	}
+}
+
+// placedSink records where ingest.Place put it.
+type placedSink struct {
+	origin time.Time
+	offset time.Duration
+	n      int
+}
+
+func (p *placedSink) PlaceAt(origin time.Time, offset time.Duration) {
+	p.origin, p.offset = origin, offset
+	p.n++
+}
+func (p *placedSink) WriteRTP(uint16, uint32, []byte) error { return nil }
+func (p *placedSink) Write([]byte) error                    { return nil }
+
+type placedEngagement struct{ sinks []*placedSink }
+
+func (e *placedEngagement) AddParty(ingest.Party, codec.Format, int) (ingest.Sink, error) {
+	s := &placedSink{}
+	e.sinks = append(e.sinks, s)
+	return s, nil
+}
+func (e *placedEngagement) Close(error) {}
+
+type placedOpener struct{ e *placedEngagement }
+
+func (o placedOpener) Open(context.Context, Meta) (ingest.Engagement, error) { return o.e, nil }
+
+// TestTwilioPlacement: each Twilio track is placed once, at its first
+// media, on the clock that starts with the start message: by its
+// timestamp when the client sends faster than real time (up to a second
+// past what the other tracks sent), never at a bogus timestamp far
+// beyond both, and at its arrival without one.
+func TestTwilioPlacement(t *testing.T) {
+	media := func(track string, ms int) []byte {
+		ts := ""
+		if ms >= 0 {
+			ts = `,"timestamp":"` + strconv.Itoa(ms) + `"`
+		}
+		return []byte(`{"event":"media","media":{"track":"` + track + `"` + ts + `,"payload":"//7+/w=="}}`)
+	}
+	for _, tc := range []struct {
+		name  string
+		msgs  [][]byte
+		wantI time.Duration // the inbound track's offset
+		wantO time.Duration // the outbound track's, at least
+		maxO  time.Duration // and at most
+	}{
+		{"outbound from 2 s, sent at once", [][]byte{media("inbound", 0), media("inbound", 1000), media("inbound", 2000), media("outbound", 2000), media("outbound", 2020)},
+			0, 2000 * time.Millisecond, 2000 * time.Millisecond},
+		{"bogus timestamp", [][]byte{media("inbound", 0), media("outbound", 50_000_000)},
+			0, 0, 1100 * time.Millisecond},
+		{"no timestamp", [][]byte{media("inbound", -1), media("outbound", -1)},
+			0, 0, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := newMetrics(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &placedEngagement{}
+			s := newStream(context.Background(), DefaultConfig(), m, placedOpener{e}, nil, "test")
+			start := []byte(`{"event":"start","start":{"tracks":["inbound","outbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}`)
+			before := time.Now()
+			for _, msg := range append([][]byte{start}, tc.msgs...) {
+				if _, err := s.handle(websocket.MessageText, msg); err != nil {
+					t.Fatalf("handle %s: %v", msg, err)
+				}
+			}
+			if len(e.sinks) != 2 {
+				t.Fatalf("%d parties, want 2", len(e.sinks))
+			}
+			in, out := e.sinks[0], e.sinks[1]
+			if in.n != 1 || out.n != 1 {
+				t.Fatalf("placed %d and %d times, want once each", in.n, out.n)
+			}
+			if in.origin != out.origin || in.origin.Before(before) {
+				t.Errorf("origins %v and %v, want the start message's arrival (after %v)", in.origin, out.origin, before)
+			}
+			if in.offset > tc.wantI+time.Second/2 || in.offset < tc.wantI {
+				t.Errorf("inbound placed at %v, want %v", in.offset, tc.wantI)
+			}
+			if out.offset < tc.wantO || out.offset > tc.maxO {
+				t.Errorf("outbound placed at %v, want %v..%v", out.offset, tc.wantO, tc.maxO)
+			}
+		})
 	}
 }
