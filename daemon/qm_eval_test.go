@@ -87,6 +87,25 @@ func loadClip(t *testing.T, dir, id string, rate int) *clip {
 	return &clip{id: id, raw: pcm, runs: runs, onset: runs[0][0], offset: runs[len(runs)-1][1], lengthMS: int64(len(pcm)) * 1000 / int64(rate)}
 }
 
+// loadClips loads the recordings at both rates into a temporary
+// directory, which it returns for the calls' files.
+func loadClips(t *testing.T) (string, map[int][]*clip) {
+	if _, err := exec.LookPath("sox"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("sox missing")
+		}
+		t.Skip("sox missing: install the Debian package sox")
+	}
+	dir := t.TempDir()
+	clips := map[int][]*clip{}
+	for _, rate := range []int{8000, 16000} {
+		for _, id := range clipIDs {
+			clips[rate] = append(clips[rate], loadClip(t, dir, id, rate))
+		}
+	}
+	return dir, clips
+}
+
 func runSox(t *testing.T, args ...string) {
 	t.Helper()
 	// -R: sox's dither (resampling to 16 bits, mu-law coding) is seeded
@@ -267,19 +286,7 @@ func encodeMuLaw(t *testing.T, dir, name string, pcm []int16, rate int) []byte {
 }
 
 func TestEvalSpeakerMetricsGroundTruth(t *testing.T) {
-	if _, err := exec.LookPath("sox"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sox missing")
-		}
-		t.Skip("sox missing: install the Debian package sox")
-	}
-	dir := t.TempDir()
-	clips := map[int][]*clip{}
-	for _, rate := range []int{8000, 16000} {
-		for _, id := range clipIDs {
-			clips[rate] = append(clips[rate], loadClip(t, dir, id, rate))
-		}
-	}
+	dir, clips := loadClips(t)
 	td := startDaemon(t, nil)
 	td.mustCall(t, td.Admin, "POST", "/api/v1/queues", queueRequest{ID: "gt"}, 201)
 	tok := td.tokenFor(t, "pbx", RoleIngest, "gt")
@@ -448,16 +455,7 @@ func waitMetrics(t *testing.T, td *testDaemon, id string) qm.Metrics {
 // edges alone would give: a quick look at the detector's part of the
 // speaker metrics' error, without the recogniser.
 func TestEvalSpeechEdgesDev(t *testing.T) {
-	if _, err := exec.LookPath("sox"); err != nil {
-		t.Skip("sox missing: install the Debian package sox")
-	}
-	dir := t.TempDir()
-	clips := map[int][]*clip{}
-	for _, rate := range []int{8000, 16000} {
-		for _, id := range clipIDs {
-			clips[rate] = append(clips[rate], loadClip(t, dir, id, rate))
-		}
-	}
+	dir, clips := loadClips(t)
 	rates := []int{16000, 16000, 16000, 16000, 16000, 8000, 8000, 8000, 8000, 8000, 8000, 8000}
 	var sumAbs float64
 	for i, rate := range rates {

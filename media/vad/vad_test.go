@@ -246,7 +246,18 @@ func TestSpeechEdgeKeepsSoftFricative(t *testing.T) {
 	pcm = append(pcm, tone(loud, 300, 3000, lead)...)          // voiced speech, about -21 dBFS
 	pcm = append(pcm, tone(soft, 6000, 400, lead+loud)...)     // fricative: about -41 dBFS, high-pass about -36
 	pcm = append(pcm, tone(tail, 100, 100, lead+loud+soft)...) // hum again
-	d, err := New(Config{}, rate)
+	got := oneRegion(t, pcm)
+	wantTo := int64(lead + loud + soft)
+	if r := got[0]; r.speechTo < wantTo-2*320 || r.speechTo > wantTo+2*320 || r.speechFrom < int64(lead)-2*320 || r.speechFrom > int64(lead)+2*320 {
+		t.Errorf("speech %d..%d, want %d..%d", r.speechFrom, r.speechTo, lead, wantTo)
+	}
+}
+
+// oneRegion runs pcm (16 kHz) through a default detector and returns its
+// one region.
+func oneRegion(t *testing.T, pcm []int16) []span {
+	t.Helper()
+	d, err := New(Config{}, 16000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,10 +265,7 @@ func TestSpeechEdgeKeepsSoftFricative(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("regions %+v, want one", got)
 	}
-	wantTo := int64(lead + loud + soft)
-	if r := got[0]; r.speechTo < wantTo-2*320 || r.speechTo > wantTo+2*320 || r.speechFrom < int64(lead)-2*320 || r.speechFrom > int64(lead)+2*320 {
-		t.Errorf("speech %d..%d, want %d..%d", r.speechFrom, r.speechTo, lead, wantTo)
-	}
+	return got
 }
 
 // tone is n samples of a sine of hz at amplitude amp, from sample at.
@@ -290,14 +298,7 @@ func TestSpeechEdgeOverIdleLine(t *testing.T) {
 	}
 	pcm = append(pcm, noise(bg, 100, 4)...)
 	pcm = append(pcm, noise(2*rate, 6, 5)...)
-	d, err := New(Config{}, rate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := regions(t, d, pcm, 320)
-	if len(got) != 1 {
-		t.Fatalf("regions %+v, want one", got)
-	}
+	got := oneRegion(t, pcm)
 	from, to := int64(at), int64(at+speech)
 	if r := got[0]; r.speechFrom < from-2*320 || r.speechFrom > from+2*320 || r.speechTo < to-2*320 || r.speechTo > to+2*320 {
 		t.Errorf("speech %d..%d, want %d..%d (the recording: %d..%d)", r.speechFrom, r.speechTo, from, to, from-int64(bg), to+int64(bg))
