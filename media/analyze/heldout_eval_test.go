@@ -236,7 +236,7 @@ func runCalls(t *testing.T, a *Analyzer, calls []call, n8 bool, profile string) 
 				res.cpu += st.RecognizerCPU
 			}
 			if os.Getenv("EARSHOT_EVAL_HYP") != "" {
-				t.Logf("%s\n  ref: %s\n  hyp: %s", c.speaker, c.ref, strings.Join(hyp, " "))
+				t.Logf("earshot %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, strings.Join(hyp, " "))
 			}
 		}()
 	}
@@ -265,7 +265,11 @@ func runContinuous(t *testing.T, calls []call, n8 bool) result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			cmd := exec.Command("pocketsphinx_continuous", "-infile", path, "-logfn", os.DevNull)
+			args := []string{"-infile", path, "-logfn", os.DevNull}
+			if a := os.Getenv("EARSHOT_EVAL_CONTINUOUS_ARGS"); a != "" { // development only
+				args = append(args, strings.Fields(a)...)
+			}
+			cmd := exec.Command("pocketsphinx_continuous", args...)
 			out, err := cmd.Output()
 			if err != nil {
 				t.Errorf("pocketsphinx_continuous %s: %v", c.speaker, err)
@@ -274,8 +278,12 @@ func runContinuous(t *testing.T, calls []call, n8 bool) result {
 			hyp := strings.Join(strings.Fields(string(out)), " ")
 			mu.Lock()
 			defer mu.Unlock()
-			res.c = res.c.Add(wer.Align(wer.Normalize(c.ref), wer.Normalize(hyp)))
+			counts := wer.Align(wer.Normalize(c.ref), wer.Normalize(hyp))
+			res.c = res.c.Add(counts)
 			res.audio += time.Duration(c.ms) * time.Millisecond
+			if os.Getenv("EARSHOT_EVAL_HYP") != "" {
+				t.Logf("continuous %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, hyp)
+			}
 			res.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}()
 	}
@@ -322,8 +330,17 @@ func logRows(t *testing.T, rows []sysRow) {
 // EARSHOT_EVAL_GRID=search:redo,... limits it.
 func TestEvalHeldOutDev(t *testing.T) {
 	calls := an4Calls(t, true)
-	if v, _ := strconv.Atoi(os.Getenv("EARSHOT_EVAL_SPEAKERS")); v > 0 && v < len(calls) {
-		calls = calls[:v] // a subset of the development half, for time
+	// A subset of the development half, for time: EARSHOT_EVAL_SPEAKERS=n
+	// (the first n) or =i-j (the ith to the jth, from 1).
+	if v := os.Getenv("EARSHOT_EVAL_SPEAKERS"); v != "" {
+		from, to := 1, 0
+		if _, err := fmt.Sscanf(v, "%d-%d", &from, &to); err != nil {
+			from, to = 1, 0
+			fmt.Sscanf(v, "%d", &to)
+		}
+		if from >= 1 && to >= from && to <= len(calls) {
+			calls = calls[from-1 : to]
+		}
 	}
 	t.Logf("development half: %d speakers, %.1f min", len(calls), minutes(calls))
 	grid := []struct {
@@ -666,6 +683,9 @@ func TestEvalDigits(t *testing.T) {
 			if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_GRAMMAR_WIP"), 64); err == nil {
 				cfg.GrammarWIP = v
 			}
+			if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_DIGIT_MIN_MS")); err == nil {
+				cfg.DigitMinWordMs = v
+			}
 			if v := os.Getenv("EARSHOT_EVAL_SEARCH"); v != "" {
 				cfg.Search = v
 			}
@@ -692,8 +712,8 @@ func TestEvalDigits(t *testing.T) {
 				}
 			}
 			eng.Close()
-			rows = append(rows, fmt.Sprintf("%s search, redo %v%s: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
-				knobs, mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
+			rows = append(rows, fmt.Sprintf("%s search, redo %v, digit min %d ms%s: %-7s %5d Hz: %d of %d strings exact (%.1f%%), digit error rate %.1f%%", cfg.Search, cfg.RedecodeFirst,
+				cfg.DigitMinWordMs, knobs, mode, rate, exact, len(strs), 100*float64(exact)/float64(len(strs)), c.WER()))
 		}
 	}
 	for _, r := range rows {
@@ -865,8 +885,16 @@ func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode
 	}
 	slices.SortFunc(segs, func(a, b pipeline.Segment) int { return cmp.Compare(a.StartMs, b.StartMs) })
 	var words []string
+	var detail strings.Builder
 	for _, sg := range segs {
 		words = append(words, sg.Text)
+		fmt.Fprintf(&detail, " |%d-%d|", sg.StartMs, sg.EndMs)
+		for _, w := range sg.Words {
+			fmt.Fprintf(&detail, " %s[%d-%d %.2f]", w.Text, w.StartMs, w.EndMs, w.Confidence)
+		}
+	}
+	if os.Getenv("EARSHOT_EVAL_WORDS") != "" {
+		t.Logf("%s words:%s", s.digits, detail.String())
 	}
 	return strings.Join(words, " ")
 }
@@ -929,13 +957,23 @@ func TestEvalStartOffsets(t *testing.T) {
 					sc.wav8 = filepath.Join(tmp, fmt.Sprintf("%s-%d-8k.wav", c.speaker, off))
 					// Start the audio off ms later: the first 0.5 s of
 					// silence is cut to start at the offset.
-					writeWAV16(t, sc.wav16, append(make([]int16, 16*off), pcm[7200:end]...))
+					audio := append(make([]int16, 16*off), pcm[7200:end]...)
+					if os.Getenv("EARSHOT_EVAL_SHIFT_AT") == "second" {
+						// Diagnostic: the stream's start stays put and the
+						// offset goes into the gap before the second
+						// utterance, which alone moves against the frames.
+						mid := firstUtterancesEnd(pcm, 1)
+						audio = append(append(slices.Clone(pcm[7200:mid]), make([]int16, 16*off)...), pcm[mid:end]...)
+					}
+					writeWAV16(t, sc.wav16, audio)
 					sox(t, "-D", sc.wav16, "-r", "8000", "-e", "mu-law", "-b", "8", sc.wav8)
 					sc.ms = int64(end-7200)/16 + int64(off)
 					shifted = append(shifted, sc)
 				}
 				r := runCalls(t, a, shifted, n8, "")
 				wers = append(wers, r.c.WER())
+				// As each is measured: a stopped run still tells something.
+				t.Logf("redecode first=%v 8k=%v: offset %d ms: WER %.1f%% (%d words)", redo, n8, off, r.c.WER(), r.c.Ref)
 			}
 			rate := "16k"
 			if n8 {

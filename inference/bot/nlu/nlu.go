@@ -12,12 +12,22 @@
 //
 //   - the softmax temperature that minimises the negative log-likelihood
 //     of the held-out in-scope phrases (the calibrated confidence);
+//   - per intent, the mean and spread of the top score and of the
+//     similarities to the intent's phrases over the held-out phrases the
+//     fold models got right (shrunk towards all intents' figures), so
+//     that a message can be judged against its own top intent's usual
+//     fit;
 //   - a small logistic out-of-scope detector over features of each
 //     message's scores and its nearest training phrases (top score,
-//     margin, similarity to the nearest phrase of the predicted intent and
-//     of any intent, agreement of that nearest phrase, share of unseen
-//     words), taught to accept held-out in-scope phrases the model gets
-//     right and refuse pseudo out-of-scope ones and wrong ones;
+//     margin, entropy; similarity to the nearest phrase, to the three
+//     nearest and to the centroid of the predicted intent, and to the
+//     nearest phrase of any intent, and that phrase's agreement; whether
+//     the word block and the character block of the classifier alone
+//     agree with it, and their margins; the share of unseen words, overall
+//     and for the predicted intent; the per-intent standardised scores)
+//     and the products of every two of them, taught to accept held-out
+//     in-scope phrases the model gets right and refuse pseudo out-of-scope
+//     ones and wrong ones;
 //   - the threshold on the detector's score: the highest one that keeps
 //     held-out in-scope accuracy within MaxAccuracyDrop of the accuracy
 //     without any threshold.
@@ -53,9 +63,10 @@ type Config struct {
 	// Default 5.
 	Folds int
 	// MaxAccuracyDrop bounds how much held-out in-scope accuracy the
-	// out-of-scope threshold may cost (0.02 = 2 points). Default 0.02, chosen on
-	// the development split of banking77 as the most out-of-scope recall within
-	// 2 points of in-scope accuracy.
+	// out-of-scope threshold may cost (0.02 = 2 points). Default 0.015,
+	// chosen on the development split of banking77: the threshold picked on
+	// the folds cost that split's test about 0.4 points more than it cost
+	// the folds, so 0.015 keeps the cost there within 2 points.
 	MaxAccuracyDrop float64
 	// Seed draws the folds and the intent groups.
 	Seed uint64
@@ -69,7 +80,7 @@ type Config struct {
 // DefaultConfig returns the configuration bots are trained with.
 func DefaultConfig() Config {
 	c := textclass.DefaultTrainConfig()
-	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.02, Seed: 1, Background: Background}
+	return Config{Classifier: c, Folds: 5, MaxAccuracyDrop: 0.015, Seed: 1, Background: Background}
 }
 
 // Validate reports the first problem of c.
@@ -131,11 +142,44 @@ type Report struct {
 	OOSRecall      float64 `json:"oos_recall"`
 }
 
+// detectorFeatures are the features the out-of-scope detector reads:
+// positions in a raw feature vector (see features) extended by
+// classStats.
+// Chosen on the development split of banking77 (TestEvalBanking77OpenIntentSweep):
+// every candidate, with the products of every two, refused the most
+// out-of-scope messages there for the same cost in in-scope accuracy.
+// A bot with few phrases has too few held-out readings to weigh that many
+// inputs: it gets the smaller sets (see detectorInputs).
+var detectorFeatures = []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground,
+	fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy,
+	nRaw, nRaw + 1, nRaw + 2}
+
+// baseFeatures is the detector's input for bots with few phrases.
+var baseFeatures = []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
+
+// readingsPerInput is how many held-out readings the detector wants per
+// weight it fits.
+const readingsPerInput = 20
+
+// detectorInputs chooses the detector's features, and whether it reads
+// their products, for n held-out readings: the richest set with at least
+// readingsPerInput readings per weight.
+func detectorInputs(n int) (use []int, pairs bool) {
+	switch {
+	case n >= readingsPerInput*nInputs(len(detectorFeatures), true):
+		return detectorFeatures, true
+	case n >= readingsPerInput*len(detectorFeatures):
+		return detectorFeatures, false
+	}
+	return baseFeatures, false
+}
+
 // Model is a trained intent detector.
 type Model struct {
 	clf         *textclass.Model
 	temperature float64
 	det         detector
+	stats       classStats
 	threshold   float64
 	nn          *neighbours
 	report      Report
@@ -146,10 +190,12 @@ var ErrTooFew = errors.New("nlu: need at least two intents with phrases")
 
 // heldOut is one held-out phrase's reading by a fold model.
 type heldOut struct {
-	feats   []float64
-	scores  []float64 // raw scores, all labels of the fold model
-	label   int       // index of the true intent in scores; -1 for pseudo out-of-scope
-	correct bool
+	feats      []float64 // raw features (see features)
+	scores     []float64 // raw scores, all labels of the fold model
+	top        string    // the top intent
+	label      int       // index of the true intent in scores; -1 for pseudo out-of-scope
+	correct    bool
+	background bool // the background outscored every intent
 }
 
 // Train trains a detector on examples (each intent needs a phrase; two
@@ -177,14 +223,38 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 	if len(intents) < 2 {
 		return nil, ErrTooFew
 	}
+	held, bg, err := foldReadings(ctx, cfg, examples, intents, byIntent)
+	if err != nil {
+		return nil, err
+	}
+	all := slices.Clone(bg)
+	for _, e := range examples {
+		all = append(all, textclass.Example{Text: e.Text, Label: e.Intent})
+	}
+	clf, err := textclass.TrainContext(ctx, cfg.Classifier, all)
+	if err != nil {
+		return nil, fmt.Errorf("nlu: %w", err)
+	}
+	m := &Model{clf: clf, nn: newNeighbours(clf.Vec, all), temperature: cfg.Classifier.Temperature}
+	if m.temperature <= 0 {
+		m.temperature = defaultTemperature
+	}
+	m.report = Report{Examples: len(examples), Intents: len(intents), Folds: cfg.Folds}
+	use, pairs := detectorInputs(len(held))
+	m.calibrate(held, cfg.MaxAccuracyDrop, use, pairs)
+	return m, nil
+}
+
+// foldReadings trains the fold models (see the package comment) and reads
+// every held-out phrase with its fold's model. bg are the background's
+// examples.
+func foldReadings(ctx context.Context, cfg Config, examples []Example, intents []string, byIntent map[string][]int) (held []heldOut, bg []textclass.Example, err error) {
 	groupOf, foldOf := assignFolds(cfg, intents, byIntent, len(examples))
-	var bg []textclass.Example
 	for _, b := range cfg.Background {
 		if strings.TrimSpace(b) != "" {
 			bg = append(bg, textclass.Example{Text: b, Label: BackgroundLabel})
 		}
 	}
-	var held []heldOut
 	for k := 0; k < cfg.Folds; k++ {
 		fit := slices.Clone(bg)
 		var inVal, oosVal []int
@@ -206,7 +276,7 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("nlu: fold %d: %w", k, err)
+			return nil, nil, fmt.Errorf("nlu: fold %d: %w", k, err)
 		}
 		nn := newNeighbours(m.Vec, fit)
 		for _, i := range inVal {
@@ -216,21 +286,7 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 			held = append(held, readHeldOut(m, nn, examples[i].Text, ""))
 		}
 	}
-	all := slices.Clone(bg)
-	for _, e := range examples {
-		all = append(all, textclass.Example{Text: e.Text, Label: e.Intent})
-	}
-	clf, err := textclass.TrainContext(ctx, cfg.Classifier, all)
-	if err != nil {
-		return nil, fmt.Errorf("nlu: %w", err)
-	}
-	m := &Model{clf: clf, nn: newNeighbours(clf.Vec, all), temperature: cfg.Classifier.Temperature}
-	if m.temperature <= 0 {
-		m.temperature = 6
-	}
-	m.report = Report{Examples: len(examples), Intents: len(intents), Folds: cfg.Folds}
-	m.calibrate(held, cfg.MaxAccuracyDrop)
-	return m, nil
+	return held, bg, nil
 }
 
 // assignFolds draws the held-out folds: groupOf maps each intent to the
@@ -283,8 +339,8 @@ func readHeldOut(m *textclass.Model, nn *neighbours, text, intent string) heldOu
 		}
 	}
 	background := hasBG && bg > sc[0].Score
-	return heldOut{feats: features(x, sc, bg, hasBG, nn, text), scores: raw, label: label,
-		correct: intent != "" && sc[0].Label == intent && !background}
+	return heldOut{feats: features(m, x, sc, bg, hasBG, nn, text), scores: raw, top: sc[0].Label, label: label,
+		correct: intent != "" && sc[0].Label == intent && !background, background: background}
 }
 
 // split takes the background class out of scores (best first): the
@@ -303,7 +359,7 @@ func split(sc []textclass.Scored) (intents []textclass.Scored, bg float64, hasBG
 
 // calibrate fits the temperature, the detector and the threshold on the
 // held-out readings.
-func (m *Model) calibrate(held []heldOut, maxDrop float64) {
+func (m *Model) calibrate(held []heldOut, maxDrop float64, use []int, pairs bool) {
 	var in []heldOut
 	for _, h := range held {
 		if h.label >= 0 {
@@ -323,25 +379,29 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64) {
 	m.report.Temperature = m.temperature
 	m.report.ECEAfter = ece(in, m.temperature)
 
+	m.stats = fitClassStats(held)
 	xs := make([][]float64, len(held))
 	ys := make([]float64, len(held))
 	for i, h := range held {
-		xs[i] = h.feats
+		xs[i] = m.stats.extend(h.feats, h.top)
 		if h.correct {
 			ys[i] = 1
 		}
 	}
-	m.det = fitDetector(xs, ys)
+	m.det = fitDetector(xs, ys, use, pairs)
 	// The threshold: the highest detector score that keeps held-out
 	// in-scope accuracy within maxDrop of the closed-set accuracy.
 	type sc struct {
 		s       float64
 		correct bool
 	}
-	ins := make([]sc, len(in))
+	ins := make([]sc, 0, len(in))
 	closed := 0
-	for i, h := range in {
-		ins[i] = sc{m.det.score(h.feats), h.correct}
+	for i, h := range held {
+		if h.label < 0 {
+			continue
+		}
+		ins = append(ins, sc{m.det.score(xs[i]), h.correct})
 		if h.correct {
 			closed++
 		}
@@ -372,8 +432,8 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64) {
 			acc++
 		}
 	}
-	for _, h := range held {
-		if h.label < 0 && m.det.score(h.feats) < m.threshold {
+	for i, h := range held {
+		if h.label < 0 && m.det.score(xs[i]) < m.threshold {
 			rej++
 		}
 	}
@@ -481,7 +541,7 @@ func (m *Model) Classify(text string) Result {
 		r.Score = math.Inf(-1)
 		return r
 	}
-	r.Score = m.det.score(features(x, sc, bg, hasBG, m.nn, text))
+	r.Score = m.det.score(m.stats.extend(features(m.clf, x, sc, bg, hasBG, m.nn, text), sc[0].Label))
 	r.InScope = r.Score >= m.threshold && !(hasBG && bg > sc[0].Score)
 	return r
 }

@@ -319,6 +319,27 @@ func (m *Model) ScoresVec(x SparseVec) []Scored {
 	return out
 }
 
+// BlockScores returns every label's score (in Labels order, without the
+// bias) from the word block and from the character block of x alone: two
+// views of the same model, whose disagreement says the message's words and
+// spelling point to different labels.
+func (m *Model) BlockScores(x SparseVec) (words, chars []float64) {
+	k := len(m.Labels)
+	words, chars = make([]float64, k), make([]float64, k)
+	for j, f := range x.Idx {
+		v := float64(x.Val[j])
+		row := m.wt[int(f)*k : int(f)*k+k]
+		dst := words
+		if m.Vec.IsChar[f] {
+			dst = chars
+		}
+		for c := range row {
+			dst[c] += v * float64(row[c])
+		}
+	}
+	return words, chars
+}
+
 // Predict returns the best label and its probability.
 func (m *Model) Predict(text string) (string, float64) {
 	s := m.Scores(text)

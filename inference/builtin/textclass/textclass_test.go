@@ -135,3 +135,45 @@ func TestTrainContextCancelled(t *testing.T) {
 		t.Fatalf("TrainContext(live context) = %v", err)
 	}
 }
+
+// The word block's and the character block's scores, with the bias, add
+// up to the model's score for every label; a message of words only the
+// character block knows scores on that block alone.
+func TestBlockScores(t *testing.T) {
+	m, err := Train(DefaultTrainConfig(), toyExamples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dim := m.Vec.Dim()
+	for _, q := range []string{"I lost my card", "balance", "closing accounts", "zzzz"} {
+		x := m.Vec.Transform(q)
+		words, chars := m.BlockScores(x)
+		for _, s := range m.ScoresVec(x) {
+			c := -1
+			for i, l := range m.Labels {
+				if l == s.Label {
+					c = i
+				}
+			}
+			if got := words[c] + chars[c] + float64(m.W[c][dim]); abs(got-s.Score) > 1e-5 {
+				t.Errorf("%q, %s: words %.5f + chars %.5f + bias = %.5f, want the score %.5f", q, s.Label, words[c], chars[c], got, s.Score)
+			}
+		}
+	}
+	_, chars := m.BlockScores(m.Vec.Transform("closing accounts"))
+	words, _ := m.BlockScores(m.Vec.Transform("closing accounts"))
+	var nw, nc float64
+	for c := range m.Labels {
+		nw, nc = nw+abs(words[c]), nc+abs(chars[c])
+	}
+	if nw != 0 || nc == 0 {
+		t.Errorf("closing accounts (no known word, known spellings): word block %v, char block %v; want zero and non-zero", words, chars)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -170,3 +170,62 @@ func TestGrammarWIP(t *testing.T) {
 		}
 	}
 }
+
+// TestDigitMinWordMs: the digits mode drops words shorter than
+// DigitMinWordMs from its finals and keeps the others; the speech mode
+// keeps every word. The value is checked.
+func TestDigitMinWordMs(t *testing.T) {
+	pcm := loadRaw(t, tidigits)
+	hear := func(minMs int, mode stt.Mode) []stt.Word {
+		e := newEngine(t, func(c *Config) { c.DigitMinWordMs = minMs })
+		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.(stt.ModeSetter).SetMode(mode); err != nil {
+			t.Fatal(err)
+		}
+		var words []stt.Word
+		for _, r := range feed(t, st, pcm) {
+			if r.Final {
+				words = append(words, r.Words...)
+			}
+		}
+		return words
+	}
+	all := hear(0, stt.ModeDigits)
+	if len(all) != 5 {
+		t.Fatalf("digits mode heard %v, want five digits", all)
+	}
+	shortest := all[0]
+	for _, w := range all {
+		if w.EndMs-w.StartMs < shortest.EndMs-shortest.StartMs {
+			shortest = w
+		}
+	}
+	limit := int(shortest.EndMs-shortest.StartMs) + 10
+	var want []string
+	for _, w := range all {
+		if w.EndMs-w.StartMs >= int64(limit) {
+			want = append(want, w.Text)
+		}
+	}
+	var got []string
+	for _, w := range hear(limit, stt.ModeDigits) {
+		got = append(got, w.Text)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("digits mode with words of %d ms and more: %q, want %q (all: %v)", limit, got, want, all)
+	}
+	if a, b := hear(0, stt.ModeSpeech), hear(limit, stt.ModeSpeech); len(a) != len(b) {
+		t.Errorf("speech mode heard %v with a digits minimum of %d ms, %v without", b, limit, a)
+	}
+	for _, bad := range []int{-1, 501} {
+		cfg := DefaultConfig()
+		cfg.DigitMinWordMs = bad
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "digit_min_word_ms") {
+			t.Errorf("digit_min_word_ms %v: %v", bad, err)
+		}
+	}
+}

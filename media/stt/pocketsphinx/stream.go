@@ -173,9 +173,18 @@ func (s *stream) final() (stt.Result, error) {
 	}
 	r := stt.Result{Final: true, StartMs: ms(s.uttStart), EndMs: ms(s.fed)}
 	var texts []string
+	minFrames := 0
+	if s.mode == stt.ModeDigits {
+		minFrames = s.e.cfg.DigitMinWordMs / 10
+	}
+	dropped := false
 	for _, w := range s.d.words() {
 		t := cleanWord(w.word)
 		if t == "" {
+			continue
+		}
+		if w.ef+1-w.sf < minFrames {
+			dropped = true
 			continue
 		}
 		conf := w.confidence
@@ -201,7 +210,7 @@ func (s *stream) final() (stt.Result, error) {
 		r.StartMs = r.Words[0].StartMs
 		r.EndMs = r.Words[len(r.Words)-1].EndMs
 		r.Text = strings.Join(texts, " ")
-	} else {
+	} else if !dropped {
 		r.Text = cleanText(s.d.hyp())
 	}
 	return r, nil
