@@ -279,10 +279,11 @@ const edgeMarginDB = 15
 
 // highPassMarginDB is the margin of the high-pass level: wider than the
 // level's, as breaths and clicks show in the high-pass level too. Chosen
-// on the development calls of the speaker metrics ground truth (qm3: 15
-// dB stretched utterances by ~100 ms, 25 dB no longer kept the
-// fricatives; with the idle-line quiet, 20 dB gave a mean silence error
-// by the edges alone of 120-150 ms, 15 dB 218 ms).
+// on the development calls of the speaker metrics ground truth (with the
+// quiet over the whole region, 15 dB stretched utterances by ~100 ms and
+// 25 dB no longer kept the fricatives; with the idle line left out of the
+// quiet, 20 dB gave a mean silence error by the edges alone of 120-150
+// ms, 15 dB 218 ms).
 const highPassMarginDB = 20
 
 // digitalSilenceDB: frames below it hold no signal at all (zeros, or the
