@@ -362,6 +362,9 @@ func (t *touchParty) Write(payload []byte) error {
 	return t.Sink.Write(payload)
 }
 
+// Unwrap lets ingest.Place reach the pipeline party.
+func (t *touchParty) Unwrap() ingest.Sink { return t.Sink }
+
 type whipOpener struct{ m *mediaRouter }
 
 func (o whipOpener) Open(ctx context.Context, meta whip.Meta) (ingest.Engagement, error) {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
@@ -66,6 +67,43 @@ func (p Party) Other() Party {
 type Sink interface {
 	WriteRTP(seq uint16, ts uint32, payload []byte) error
 	Write(payload []byte) error
+}
+
+// Placer is implemented by Sinks that can be told where their first media
+// lies on the session's clock: a protocol that knows when its session's
+// media clock started (a Twilio stream's start message) and where each
+// party's first media lies on it (Twilio's media timestamps) places each
+// party before its first write. Without it a sink takes its place on the
+// engagement's clock from when its first payload is written, which lags
+// the media's arrival when the session's set-up (opening recognisers
+// under load) held up reading them, and puts a track that starts late
+// (Twilio's outbound track, say) at the time the backlog was read rather
+// than where its timestamps say.
+//
+// PlaceAt says that the session's media clock started at origin (wall
+// clock) and the party's first media lies offset after it. It is called
+// from the writing goroutine before the first write; later calls do
+// nothing.
+type Placer interface {
+	PlaceAt(origin time.Time, offset time.Duration)
+}
+
+// Place places s (or the Sink it wraps: a Sink that decorates another
+// has an Unwrap() Sink method) when it is a Placer, and reports whether
+// it was.
+func Place(s Sink, origin time.Time, offset time.Duration) bool {
+	for s != nil {
+		if p, ok := s.(Placer); ok {
+			p.PlaceAt(origin, offset)
+			return true
+		}
+		u, ok := s.(interface{ Unwrap() Sink })
+		if !ok {
+			return false
+		}
+		s = u.Unwrap()
+	}
+	return false
 }
 
 // Engagement receives the audio of one ingest session: a WHIP session, a

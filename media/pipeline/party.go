@@ -106,13 +106,29 @@ func (pt *Party) stats() Stats {
 
 func (pt *Party) labels() (string, string) { return pt.e.opts.Source, string(pt.dec.Codec()) }
 
-// place puts the party on the engagement's clock at its first write.
+// place puts the party on the engagement's clock at its first write,
+// unless PlaceAt did before.
 func (pt *Party) place() {
 	if pt.placed {
 		return
 	}
 	pt.placed = true
-	pt.offset.Store(pt.e.originOffset(time.Now()))
+	pt.offset.Store(pt.e.placeOffset(time.Now(), 0))
+}
+
+// PlaceAt puts a live party on the engagement's clock where the ingest
+// protocol says its first media lies (ingest.Placer): offset after
+// origin, the wall time the session's media clock started, instead of
+// when its first payload is written. The engagement's origin is the first
+// origin given (or the first write's time, if a party was written
+// before). Call it from the writing goroutine before the first write;
+// once placed, a party stays where it is.
+func (pt *Party) PlaceAt(origin time.Time, offset time.Duration) {
+	if pt.placed {
+		return
+	}
+	pt.placed = true
+	pt.offset.Store(pt.e.placeOffset(origin, offset))
 }
 
 // Write decodes one payload of a contiguous stream (no timestamps, e.g. a
@@ -266,9 +282,7 @@ func (pt *Party) run() {
 			return
 		}
 	}
-	vcfg := pt.e.p.cfg.VAD
-	vcfg.Narrowband = pt.rate <= 8000
-	det, err := vad.New(vcfg, audio.RecognizerRate)
+	det, err := vad.New(pt.e.p.cfg.VAD, audio.RecognizerRate)
 	if err != nil {
 		pt.e.p.log.Error("vad", "engagement", pt.e.opts.ID, "err", err)
 		return

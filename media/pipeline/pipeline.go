@@ -301,7 +301,8 @@ type Engagement struct {
 	closed  bool     // +checklocks:mu
 	sendMu  sync.Mutex
 	seq     uint64 // +checklocks:sendMu
-	// origin is when the first media packet of a live engagement arrived.
+	// origin is when the first media packet of a live engagement arrived,
+	// or the start of its media clock as the ingest protocol placed it.
 	originMu sync.Mutex
 	origin   time.Time // +checklocks:originMu
 	wg       sync.WaitGroup
@@ -447,19 +448,20 @@ func (e *Engagement) Stats() map[string]Stats {
 	return s
 }
 
-// originOffset returns the offset (ms) on the engagement's clock of media
-// arriving at now: 0 for the engagement's first packet and for offline
-// engagements.
-func (e *Engagement) originOffset(now time.Time) int64 {
+// placeOffset returns the offset (ms) on the engagement's clock of media
+// lying offset after origin (wall clock): the engagement's first origin
+// becomes its clock's zero. It is 0 for offline engagements, and never
+// before the zero.
+func (e *Engagement) placeOffset(origin time.Time, offset time.Duration) int64 {
 	if e.opts.Offline {
 		return 0
 	}
 	e.originMu.Lock()
 	defer e.originMu.Unlock()
 	if e.origin.IsZero() {
-		e.origin = now
+		e.origin = origin
 	}
-	return now.Sub(e.origin).Milliseconds()
+	return max(0, origin.Add(offset).Sub(e.origin).Milliseconds())
 }
 
 // Origin returns when the first media packet of a live engagement

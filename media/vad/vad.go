@@ -20,13 +20,6 @@ type Config struct {
 	PreRollMs   int     `json:"pre_roll_ms"`   // audio kept before the onset (default 300)
 	HangoverMs  int     `json:"hangover_ms"`   // silence that closes a region (default 500)
 	MaxRegionMs int     `json:"max_region_ms"` // force a region end after this long (default 30000)
-	// Narrowband marks audio band-limited to 4 kHz (8 kHz sources,
-	// resampled): a soft fricative ending a word lost its energy above 4
-	// kHz and barely raises the frame's level, so speech edges also take
-	// the high-pass level. Set by the media pipeline per stream, not by
-	// configuration (at 16 kHz the level sees fricatives, and the
-	// high-pass level would stretch edges over breaths).
-	Narrowband bool `json:"-"`
 }
 
 // DefaultConfig returns the defaults.
@@ -284,12 +277,14 @@ func (d *Detector) OpenSpeech() (region, from, to int64, ok bool) {
 // be to count as a speech edge.
 const edgeMarginDB = 15
 
-// highPassMarginDB is the margin of the high-pass level (narrowband
-// only): wider than the level's, as breaths and clicks show in the
-// high-pass level too; chosen on the development calls of the speaker
-// metrics ground truth (15 dB stretched utterances there by ~100 ms, 25
-// dB no longer kept the fricatives).
-const highPassMarginDB = 22
+// highPassMarginDB is the margin of the high-pass level: wider than the
+// level's, as breaths and clicks show in the high-pass level too. Chosen
+// on the development calls of the speaker metrics ground truth (with the
+// quiet over the whole region, 15 dB stretched utterances by ~100 ms and
+// 25 dB no longer kept the fricatives; with the idle line left out of the
+// quiet, 20 dB gave a mean silence error by the edges alone of 120-150
+// ms, 15 dB 218 ms).
+const highPassMarginDB = 20
 
 // digitalSilenceDB: frames below it hold no signal at all (zeros, or the
 // last bit flickering), not the background of a recording or a line.
@@ -300,34 +295,51 @@ const digitalSilenceDB = -90
 // of the last seconds (over digital silence between recordings, or a
 // line that was silent, that floor is far below the recording's own
 // background, and the background counts as speech): the first and last
-// frames more than edgeMarginDB above the region's quiet (the 10th
-// percentile of its frames' levels, pre-roll and hangover included,
-// digital silence left out) in level or, for narrowband audio, in
-// high-pass level (a soft fricative ending a word, the "s" of "was",
-// band-limited to 4 kHz barely raises a frame's level but does its
-// high-pass level: over 8 kHz mu-law calls the level alone cut such
-// endings by ~300 ms), within the detector's speech frames.
+// frames more than edgeMarginDB above the region's quiet in level, or
+// more than highPassMarginDB above it in high-pass level (a soft
+// fricative ending a word, the "s" of "was", barely raises a frame's
+// level but does its high-pass level: over 8 kHz mu-law calls the level
+// alone cut such endings by ~300 ms, over 16 kHz ones ~60 ms), within the
+// detector's speech frames. The region's quiet is the 10th percentile of
+// its frames' levels, pre-roll and hangover included, leaving out
+// digital silence and an idle line (see below).
 func (d *Detector) speechEdges() (from, to int64) {
 	from, to = d.speechFrom, d.speechTo
 	if len(d.regionLv) == 0 {
 		return from, to
 	}
-	var heard, heardH []float64 // frames that are not digital silence
+	// Frames so far below the quiet of the speech span itself that the
+	// span's quiet frames would be speech over them are not the
+	// speaker's background but an idle line or a gap between recordings
+	// (a mu-law channel's idle noise, a muted microphone): counted, they
+	// would put the quiet under the background that the speaker's own
+	// audio carries, and that background would count as speech.
+	lo := max(int((from-d.regionStart)/int64(d.frame)), 0)
+	hi := min(int((to-d.regionStart+int64(d.frame)-1)/int64(d.frame)), len(d.regionLv))
+	var span []float64
+	for i := lo; i < hi; i++ {
+		if l := d.regionLv[i]; l > digitalSilenceDB {
+			span = append(span, l)
+		}
+	}
+	idle := float64(digitalSilenceDB)
+	if len(span) > 0 {
+		slices.Sort(span)
+		idle = max(idle, span[len(span)/10]-edgeMarginDB)
+	}
+	var heard, heardH []float64 // frames that are neither digital silence nor an idle line
 	for i, l := range d.regionLv {
-		if l > digitalSilenceDB {
+		if l > idle {
 			heard = append(heard, l)
 			heardH = append(heardH, d.regionHv[i])
 		}
-	}
-	if len(heard) == 0 {
-		return from, to
 	}
 	slices.Sort(heard)
 	slices.Sort(heardH)
 	quiet, quietH := heard[len(heard)/10], heardH[len(heardH)/10]
 	first, last := -1, -1
 	for i, l := range d.regionLv {
-		hp := d.cfg.Narrowband && d.regionHv[i] > quietH+highPassMarginDB
+		hp := d.regionHv[i] > quietH+highPassMarginDB
 		if (l > quiet+edgeMarginDB || hp) && l > d.cfg.MinLevelDB {
 			if first < 0 {
 				first = i

@@ -120,7 +120,9 @@ func startBot(t *testing.T, e *env, id string, echo bool) (*twilioClient, *farEn
 // PocketSphinx finds the prompt's words in what the far end received.
 func TestTwilioLegPlaysPrompt(t *testing.T) {
 	t.Parallel()
-	e := testServer(t, nil)
+	// The far end sends no media: the idle timeout must outlast the
+	// prompt and its transcription on a loaded machine.
+	e := testServer(t, func(c *Config) { c.IdleTimeout = time.Minute })
 	tw, far, leg, eng := startBot(t, e, "bot1", true)
 	if leg.Rate() != 8000 {
 		t.Fatalf("Rate() = %d, want 8000", leg.Rate())

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/earshot/earshot/media/codec"
@@ -38,8 +39,14 @@ type stream struct {
 	query  url.Values
 	remote string
 
-	format  string // "" until detected
-	eng     ingest.Engagement
+	format string // "" until detected
+	eng    ingest.Engagement
+	// began is when the message that started the stream arrived (the
+	// Twilio start, the PCM stream's first frame): the zero of the
+	// stream's media clock, taken before the engagement opens its
+	// recognisers, which under load takes seconds while the media wait
+	// unread.
+	began   time.Time
 	closed  bool
 	bad     int
 	stopped bool
@@ -52,16 +59,20 @@ type stream struct {
 
 	audio  int                     // audio payloads written
 	tracks map[string]*twilioTrack // Twilio, by track name
-	pcm    []ingest.Sink           // PCM, one per channel
-	frame  int                     // PCM bytes per sample frame
-	rem    []byte                  // PCM bytes of an incomplete frame
+	// reachMs is the furthest media time (ms since the start) that any
+	// Twilio track's media reached.
+	reachMs int64
+	pcm     []ingest.Sink // PCM, one per channel
+	frame   int           // PCM bytes per sample frame
+	rem     []byte        // PCM bytes of an incomplete frame
 }
 
 type twilioTrack struct {
-	party ingest.Sink
-	name  ingest.Party
-	seq   uint16
-	next  uint32 // 8 kHz timestamp after the last payload
+	party  ingest.Sink
+	name   ingest.Party
+	seq    uint16
+	next   uint32 // 8 kHz timestamp after the last payload
+	placed bool   // the track's first media placed the party
 }
 
 func newStream(ctx context.Context, cfg Config, m *metrics, opener Opener, query url.Values, remote string) *stream {
@@ -99,6 +110,9 @@ func (s *stream) handle(typ websocket.MessageType, data []byte) (media bool, err
 		return false, nil
 	}
 	opened := s.eng != nil
+	if !opened {
+		s.began = time.Now()
+	}
 	sent := s.audio
 	defer func() { media = err == nil && (s.audio > sent || !opened && s.eng != nil) }()
 	if s.format == "" {
@@ -365,6 +379,21 @@ func (s *stream) twilioMedia(msg *twilioMsg) error {
 	if t := msg.Media.Timestamp; t.set {
 		ts = uint32(t.v * 8) // milliseconds -> 8 kHz ticks
 	}
+	if !tr.placed {
+		// The track's first media: its timestamp is its time since the
+		// stream's start, which is the media clock's zero. A timestamp is
+		// believed up to the later of the time since the start and a
+		// second past the media the other tracks have sent (a client may
+		// send faster than real time); without one, the media arrived now.
+		tr.placed = true
+		since := time.Since(s.began)
+		at := since
+		if t := msg.Media.Timestamp; t.set && t.v < int64(time.Hour/time.Millisecond) {
+			at = min(time.Duration(t.v)*time.Millisecond, max(since, time.Duration(s.reachMs)*time.Millisecond+time.Second))
+		}
+		ingest.Place(tr.party, s.began, at)
+	}
+	s.reachMs = max(s.reachMs, int64(ts+uint32(len(payload)))/8)
 	tr.seq++
 	tr.next = ts + uint32(len(payload))
 	_ = tr.party.WriteRTP(tr.seq, ts, payload) // counted by the Party
@@ -391,6 +420,13 @@ func (s *stream) pcmMessage(typ websocket.MessageType, data []byte) error {
 	if s.eng == nil {
 		if err := s.pcmOpen(nil); err != nil {
 			return err
+		}
+		// This frame opened the stream: its audio began when it arrived,
+		// not when the recognisers were ready. (After a metadata message
+		// the first frame's arrival is unknown here: the party is placed
+		// when it is written.)
+		for _, p := range s.pcm {
+			ingest.Place(p, s.began, 0)
 		}
 	}
 	s.m.messages.WithLabelValues(FormatPCM, "audio").Inc()

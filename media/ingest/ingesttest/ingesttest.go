@@ -348,6 +348,9 @@ func (tp *Tap) WriteRTP(seq uint16, ts uint32, payload []byte) error {
 	return tp.inner.WriteRTP(seq, ts, payload)
 }
 
+// Unwrap returns the Sink behind the Tap (for ingest.Place).
+func (tp *Tap) Unwrap() ingest.Sink { return tp.inner }
+
 // Write implements ingest.Sink.
 func (tp *Tap) Write(payload []byte) error {
 	tp.keep(payload)
