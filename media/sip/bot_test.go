@@ -224,7 +224,7 @@ type caller struct {
 	mu     sync.Mutex
 	queue  [][]byte // 160-byte mu-law frames
 	digits []string
-	spoke  time.Time // when the last queued speech frame was sent
+	spoke  time.Time // when the last queued frame that carries sound was sent (not the recordings' padding of silence)
 	talkAt time.Time // when the first frame of the last speech was sent
 	pkts   []recvd
 }
@@ -291,13 +291,26 @@ func (c *caller) start(t *testing.T, port int) {
 			c.snd.send(t, 0, f, false)
 			c.snd.seq++
 			c.snd.ts += 160
-			if speech {
+			if speech && audible(f) {
 				c.mu.Lock()
 				c.spoke = time.Now()
 				c.mu.Unlock()
 			}
 		}
 	}()
+}
+
+// audible reports whether a mu-law frame carries sound: a sample above
+// -54 dBFS. The test recordings are padded with half a second of silence
+// (dithered by sox to the smallest mu-law steps), which is the caller
+// being quiet, not speaking; a recording's own quiet background is louder.
+func audible(f []byte) bool {
+	for _, b := range f {
+		if s := codec.MulawToLinear(b); s > 64 || s < -64 {
+			return true
+		}
+	}
+	return false
 }
 
 // say queues mu-law speech; it returns once it has all been sent.
@@ -745,7 +758,7 @@ func TestBotEarlyAnswer(t *testing.T) {
 	c.mu.Unlock()
 	answer := c.waitTalk(t, n, 600*time.Millisecond)
 	if first := answer[0].at; first.Before(spoke) {
-		t.Errorf("the answer started %s before the caller's last frame was sent", spoke.Sub(first))
+		t.Errorf("the answer started %s before the caller's last sound was sent", spoke.Sub(first))
 	}
 	saidWell(t, "early answer", accountPrompt, answer)
 	ins := brain.heard()
