@@ -357,9 +357,8 @@ func TestEvalHeldOutDev(t *testing.T) {
 		pcfg := pipeline.DefaultConfig()
 		name += devKnobs(&cfg, &pcfg)
 		a, _ := newTestAnalyzer(t, cfg, pcfg)
-		rows = append(rows, sysRow{"an4 dev 16k", name, runCalls(t, a, calls, false, "")})
-		if os.Getenv("EARSHOT_EVAL_QUICK") == "" {
-			rows = append(rows, sysRow{"an4 dev 8k mu-law", name, runCalls(t, a, calls, true, "")})
+		for _, n8 := range evalRates() {
+			rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
 		}
 		logRows(t, rows)
 	}
