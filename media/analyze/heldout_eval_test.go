@@ -375,7 +375,9 @@ func TestEvalHeldOutDev(t *testing.T) {
 // environment and names them: EARSHOT_EVAL_PSARGS (extra decoder
 // arguments), EARSHOT_EVAL_WIDE_CMN / EARSHOT_EVAL_NARROW_CMN (-cmninit;
 // an empty wide value keeps the model's own), EARSHOT_EVAL_WIDE_CMN_ADAPT_MS
-// and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_VAD (hangover_ms,pre_roll_ms).
+// and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_FOLD (narrowband digits fold
+// gain) and EARSHOT_EVAL_DIGITS_NB_ADAPT_MS, EARSHOT_EVAL_VAD
+// (hangover_ms,pre_roll_ms).
 func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	name := ""
 	if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
@@ -397,6 +399,14 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_NB_ADAPT_MS")); err == nil {
 		cfg.NarrowbandCMNAdaptMs = v
 		name += fmt.Sprintf(" nb-adapt=%dms", v)
+	}
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_FOLD"), 64); err == nil {
+		cfg.NarrowbandFoldGain = v
+		name += fmt.Sprintf(" fold=%g", v)
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_DIGITS_NB_ADAPT_MS")); err == nil {
+		cfg.NarrowbandDigitsCMNAdaptMs = v
+		name += fmt.Sprintf(" digits-nb-adapt=%dms", v)
 	}
 	if v := os.Getenv("EARSHOT_EVAL_VAD"); v != "" {
 		fmt.Sscanf(v, "%d,%d", &pcfg.VAD.HangoverMs, &pcfg.VAD.PreRollMs)

@@ -77,6 +77,7 @@ func (s *stream) startUtt() error {
 			return err
 		}
 	}
+	s.startFold()
 	if err := s.d.startUtt(); err != nil {
 		return err
 	}

@@ -38,6 +38,13 @@ type stream struct {
 	// (utt, from stream sample uttStart) to decode its number runs again.
 	spans bool
 	utt   []int16
+
+	// The digits mode of narrowband streams folds the telephone band's
+	// top into the empty high band (fold.go).
+	fold         bool  // this utterance's audio is folded
+	foldPrev     int16 // the last sample before the current write
+	foldBuf      []int16
+	baseCMNEvery int64 // cmnEvery outside folded utterances
 }
 
 func ms(samples int64) int64 { return samples * 1000 / stt.Rate }
@@ -121,6 +128,11 @@ func (s *stream) EndUtterance() ([]stt.Result, error) {
 
 // process feeds audio of the current utterance (decoder thread).
 func (s *stream) process(pcm []int16) error {
+	if s.fold {
+		pcm = s.foldHighBand(pcm)
+	} else if len(pcm) > 0 {
+		s.foldPrev = pcm[len(pcm)-1]
+	}
 	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
