@@ -13,7 +13,7 @@ import (
 // telephone passes 16 kHz audio through a telephone channel as the
 // pipeline receives and prepares it: 8 kHz G.711 mu-law, upsampled back
 // to 16 kHz (nothing above 4 kHz).
-func telephone(t *testing.T, pcm []int16) []int16 {
+func telephone(t testing.TB, pcm []int16) []int16 {
 	t.Helper()
 	down, err := audio.NewResampler(16000, 8000)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // "two nine three four zero", 16 kHz raw.
 const tidigits = "/usr/share/pocketsphinx/test/data/tidigits/dhd.2934z.raw"
 
-func loadRaw(t *testing.T, path string) []int16 {
+func loadRaw(t testing.TB, path string) []int16 {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
