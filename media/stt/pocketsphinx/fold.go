@@ -16,9 +16,10 @@ import "github.com/earshot/earshot/media/stt"
 // near 8 kHz, above the model's filters; the 3-4 kHz of a fricative
 // lands at 4-5 kHz.
 
-// foldHighBand adds the folded high band to pcm in place of the copy in
-// s.foldBuf and returns it (decoder thread). The sample parity follows
-// the stream's clock (s.fed), so writes of any size give the same audio.
+// foldHighBand returns pcm with the folded high band added, in s.foldBuf
+// (pcm is left as it is; decoder thread). The sign alternates on the
+// stream's sample clock (s.fed), so writes of any size give the same
+// audio.
 func (s *stream) foldHighBand(pcm []int16) []int16 {
 	g := s.e.cfg.NarrowbandFoldGain
 	out := s.foldBuf[:0]
