@@ -376,7 +376,7 @@ func TestEvalHeldOutDev(t *testing.T) {
 // arguments), EARSHOT_EVAL_WIDE_CMN / EARSHOT_EVAL_NARROW_CMN (-cmninit;
 // an empty wide value keeps the model's own), EARSHOT_EVAL_WIDE_CMN_ADAPT_MS
 // and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_FOLD (narrowband digits fold
-// gain) and EARSHOT_EVAL_DIGITS_NB_ADAPT_MS, EARSHOT_EVAL_VAD
+// gain) and EARSHOT_EVAL_FOLD_ADAPT_MS, EARSHOT_EVAL_VAD
 // (hangover_ms,pre_roll_ms).
 func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	name := ""
@@ -404,9 +404,9 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 		cfg.NarrowbandFoldGain = v
 		name += fmt.Sprintf(" fold=%g", v)
 	}
-	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_DIGITS_NB_ADAPT_MS")); err == nil {
-		cfg.NarrowbandDigitsCMNAdaptMs = v
-		name += fmt.Sprintf(" digits-nb-adapt=%dms", v)
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_FOLD_ADAPT_MS")); err == nil {
+		cfg.NarrowbandFoldCMNAdaptMs = v
+		name += fmt.Sprintf(" fold-adapt=%dms", v)
 	}
 	if v := os.Getenv("EARSHOT_EVAL_VAD"); v != "" {
 		fmt.Sscanf(v, "%d,%d", &pcfg.VAD.HangoverMs, &pcfg.VAD.PreRollMs)
@@ -476,6 +476,13 @@ func TestEvalHeldOut(t *testing.T) {
 	}
 	if want("default") {
 		run("earshot default", pocketsphinx.DefaultConfig(), "")
+	}
+	// The default without the narrowband fold, for its before/after
+	// (only when named).
+	if slices.Contains(strings.Split(os.Getenv("EARSHOT_EVAL_SYSTEMS"), ","), "default-nofold") {
+		cfg := pocketsphinx.DefaultConfig()
+		cfg.NarrowbandFoldGain = 0
+		run("earshot default, no fold", cfg, "")
 	}
 	if want("continuous") {
 		for _, n8 := range evalRates() {
