@@ -181,10 +181,10 @@ type Config struct {
 	// numbers come out as digits instead of the language model's guesses
 	// ("three seven or nine"). It costs one more decoding of those runs.
 	NumberSpans bool `json:"redecode_number_spans"`
-	// NarrowbandFoldGain: in narrowband (8 kHz) streams, speech and
-	// digits modes, the top of the telephone band is mirrored into the
-	// empty band above 4 kHz at this gain (fold.go), so that fricatives
-	// reach the wideband model's filters. 0 turns it off (default
+	// NarrowbandFoldGain: in the digits mode of narrowband (8 kHz)
+	// streams the top of the telephone band is mirrored into the empty
+	// band above 4 kHz at this gain (fold.go), so that fricatives reach
+	// the wideband model's filters. 0 turns it off (default
 	// DefaultNarrowbandFoldGain).
 	NarrowbandFoldGain float64 `json:"narrowband_fold_gain"`
 	// NarrowbandFoldCMNAdaptMs is the live CMN adaptation of folded
@@ -231,7 +231,10 @@ const DefaultDigitMinWordMs = 120
 // speakers, accurate preset, TestEvalHeldOutDev with EARSHOT_EVAL_RATE=8k),
 // WER %: speakers 1-8 (522 words) 72.8 without, 66.1 with (68.2 folded
 // without the adaptation); speakers 9-16 (561 words) 77.5 without, 73.4
-// with. So it applies to the speech mode too.
+// with; adaptation alone 72.8 on speakers 1-8. It is not applied to the
+// speech mode: on the reported speakers (9, 640 words) it gained less
+// (60.2 -> 59.4) and on a LibriVox A-law recording with the fast preset
+// (media/analyze TestStereoChannelMapping) it lost two words of 19.
 const (
 	DefaultNarrowbandFoldGain       = 0.02
 	DefaultNarrowbandFoldCMNAdaptMs = 100

@@ -2,15 +2,14 @@ package pocketsphinx
 
 import "github.com/earshot/earshot/media/stt"
 
-// The high band of narrowband speech.
+// The high band of narrowband digits.
 //
 // An 8 kHz call reaches the decoder upsampled to 16 kHz, with nothing
 // above 4 kHz, and the en-us model was trained on wideband speech: its
 // filters up to 6.8 kHz expect the energy of fricatives there. Without it
 // "six" sounds like "eight" (the commonest error of the digits mode at
-// 8 kHz, see DefaultNarrowbandFoldGain). In narrowband streams (speech
-// and digits modes; the letters mode was not measured and is left as it
-// was) the telephone band's upper part is mirrored into the empty band
+// 8 kHz, see DefaultNarrowbandFoldGain). In the digits mode of narrowband
+// streams the telephone band's upper part is mirrored into the empty band
 // (spectral folding): the signal's first difference, which tilts it
 // towards its high frequencies, times (-1)^n moves content at f to
 // 8 kHz - f, and is added at a small gain. Voiced low frequencies land
@@ -38,10 +37,10 @@ func (s *stream) foldHighBand(pcm []int16) []int16 {
 }
 
 // startFold decides at the start of an utterance whether its audio is
-// folded (narrowband, not the letters mode, a positive gain) and sets the
-// live CMN adaptation that goes with it (decoder thread).
+// folded (narrowband, digits mode, a positive gain) and sets the live CMN
+// adaptation that goes with it (decoder thread).
 func (s *stream) startFold() {
-	fold := s.d.profile == narrowband && s.mode != stt.ModeLetters && s.e.cfg.NarrowbandFoldGain > 0
+	fold := s.d.profile == narrowband && s.mode == stt.ModeDigits && s.e.cfg.NarrowbandFoldGain > 0
 	if fold == s.fold {
 		return
 	}

@@ -39,8 +39,8 @@ type stream struct {
 	spans bool
 	utt   []int16
 
-	// Narrowband streams fold the telephone band's top into the empty
-	// high band (fold.go).
+	// The digits mode of narrowband streams folds the telephone band's
+	// top into the empty high band (fold.go).
 	fold         bool  // this utterance's audio is folded
 	foldPrev     int16 // the last sample before the current write
 	foldBuf      []int16
