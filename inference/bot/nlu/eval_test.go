@@ -380,6 +380,10 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		}
 	}
 	cfg := evalConfig()
+	wv := sweepVectors(t, fit, test)
+	if wv != nil {
+		cfg.extra = wv.source
+	}
 	byIntent := map[string][]int{}
 	for i, e := range fit {
 		byIntent[e.Intent] = append(byIntent[e.Intent], i)
@@ -398,6 +402,10 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	nn := newNeighbours(clf.Vec, exs)
+	var ext extraFeatures
+	if cfg.extra != nil {
+		ext = cfg.extra(exs)
+	}
 	truth := make([]string, len(test))
 	tests := make([]heldOut, len(test))
 	for i, e := range test {
@@ -405,20 +413,22 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		if slices.Contains(held, e.Intent) {
 			truth[i] = "oos"
 		}
-		tests[i] = readHeldOut(clf, nn, e.Text, "")
+		tests[i] = readHeldOut(clf, nn, ext, e.Text, "")
+	}
+	if ext != nil {
+		logClassifier(t, ext, test, truth, tests)
 	}
 	base := []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
 
 	allF := append(slices.Clone(base), fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy, nRaw, nRaw+1, nRaw+2)
-	type variant struct {
-		name  string
-		use   []int
-		pairs bool
-	}
+	type variant = sweepVariant
 	variants := []variant{
 		{"base", base, false},
 		{"all", allF, false},
 		{"all, pairs", allF, true},
+	}
+	if wv != nil {
+		variants = append(variants, wv.variants(base, allF)...)
 	}
 	if v := os.Getenv("EARSHOT_NLU_USE"); v != "" {
 		var use []int
@@ -440,7 +450,7 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		scores := make([]float64, len(test))
 		for i, h := range tests {
 			top[i], pred[i] = h.top, h.top
-			scores[i] = m.det.score(m.stats.extend(h.feats, h.top))
+			scores[i] = m.det.score(append(m.stats.extend(h.feats, h.top), h.extra...))
 			if h.background || scores[i] < m.threshold {
 				pred[i] = "oos"
 			}
