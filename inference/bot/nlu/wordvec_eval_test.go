@@ -66,6 +66,11 @@ const (
 	eLRProb
 	eLRMargin
 	eLRAgree
+	eAlign      // soft alignment (BERTScore-like F) to the intent's best-aligned phrase
+	eAlign3     // mean over its three best
+	eAlignMin   // the least-matched content word of the message in that phrase
+	eAlignOther // best alignment to a phrase of the nearest other centroid's intent
+	eAlignMarg  // eAlign - eAlignOther
 	nEmb
 )
 
@@ -197,6 +202,67 @@ type wordIndex struct {
 	vocab    []map[string]bool
 	vocabVec [][][]float64 // per label, its content words' unit vectors
 	lr       [][]float64   // softmax classifier weights, per label (last: bias)
+	// words are each phrase's words with a vector: unit vectors and SIF
+	// weights; byLabel lists each label's phrases.
+	words   []bag
+	byLabel [][]int
+}
+
+// bag is a text's words that have a vector.
+type bag struct {
+	vec     [][]float64
+	weight  []float64
+	content []bool
+}
+
+func (wv *wordVecs) bag(text string) bag {
+	var b bag
+	for _, w := range textclass.Tokens(text) {
+		if x, ok := wv.vec[w]; ok {
+			b.vec = append(b.vec, unit(f64(x)))
+			b.weight = append(b.weight, wv.weight[w])
+			b.content = append(b.content, !textclass.IsStopword(w))
+		}
+	}
+	return b
+}
+
+// align is the soft alignment of a and b: each word's best cosine in the
+// other text, weighted means both ways, their harmonic mean; and the
+// lowest best cosine of a's content words.
+func align(a, b bag) (f, minContent float64) {
+	if len(a.vec) == 0 || len(b.vec) == 0 {
+		return 0, 0
+	}
+	bestB := make([]float64, len(b.vec))
+	for i := range bestB {
+		bestB[i] = -1
+	}
+	var ra, wa float64
+	minContent = 1
+	for i, x := range a.vec {
+		best := -1.0
+		for j, y := range b.vec {
+			c := dot(x, y)
+			best = max(best, c)
+			bestB[j] = max(bestB[j], c)
+		}
+		ra += a.weight[i] * best
+		wa += a.weight[i]
+		if a.content[i] {
+			minContent = min(minContent, best)
+		}
+	}
+	var rb, wb float64
+	for j := range b.vec {
+		rb += b.weight[j] * bestB[j]
+		wb += b.weight[j]
+	}
+	p, r := rb/wb, ra/wa
+	if p+r <= 0 {
+		return 0, minContent
+	}
+	return 2 * p * r / (p + r), minContent
 }
 
 func (wv *wordVecs) source(exs []textclass.Example) extraFeatures {
@@ -214,6 +280,11 @@ func (wv *wordVecs) source(exs []textclass.Example) extraFeatures {
 			ix.vocabVec = append(ix.vocabVec, nil)
 		}
 		ix.labelOf = append(ix.labelOf, l)
+		ix.words = append(ix.words, wv.bag(e.Text))
+		if l == len(ix.byLabel) {
+			ix.byLabel = append(ix.byLabel, nil)
+		}
+		ix.byLabel[l] = append(ix.byLabel[l], len(ix.labelOf)-1)
 		for _, w := range textclass.Tokens(e.Text) {
 			if textclass.IsStopword(w) || ix.vocab[l][w] {
 				continue
@@ -431,6 +502,27 @@ func (ix *wordIndex) read(text, label string) []float64 {
 	if n > 0 {
 		f[eSoftMean] /= float64(n)
 	}
+	// Soft alignment with the intent's phrases and the runner-up's.
+	mb := ix.wv.bag(text)
+	var a3 [3]float64
+	for _, i := range ix.byLabel[want] {
+		a, mc := align(mb, ix.words[i])
+		if a > a3[2] {
+			a3[2] = a
+			slices.SortFunc(a3[:], func(x, y float64) int { return cmpFloat(y, x) })
+		}
+		if a >= f[eAlign] {
+			f[eAlign], f[eAlignMin] = a, mc
+		}
+	}
+	f[eAlign3] = (a3[0] + a3[1] + a3[2]) / 3
+	if otherL >= 0 {
+		for _, i := range ix.byLabel[otherL] {
+			a, _ := align(mb, ix.words[i])
+			f[eAlignOther] = max(f[eAlignOther], a)
+		}
+	}
+	f[eAlignMarg] = f[eAlign] - f[eAlignOther]
 	// The classifier in the vectors' space.
 	p := make([]float64, len(ix.labels))
 	softmaxInto(ix.lr, v, p)
@@ -458,13 +550,16 @@ func (wv *wordVecs) variants(base, all []int) []sweepVariant {
 		}
 		return out
 	}
-	allEmb := emb(eSame, eSame3, eCent, eAny, eAgree, eKNN, eCentMargin, eCentAgree, eSoftMean, eSoftMin, eNoVec, eLRProb, eLRMargin, eLRAgree)
+	allEmb := emb(eSame, eSame3, eCent, eAny, eAgree, eKNN, eCentMargin, eCentAgree, eSoftMean, eSoftMin, eNoVec, eLRProb, eLRMargin, eLRAgree,
+		eAlign, eAlign3, eAlignMin, eAlignOther, eAlignMarg)
 	some := emb(eCent, eAgree, eCentMargin, eSoftMin, eLRProb, eLRMargin)
+	aligned := emb(eAlign, eAlign3, eAlignMin, eAlignOther, eAlignMarg)
 	return []sweepVariant{
 		{"word vectors only", allEmb, false},
-		{"base + word vectors", append(slices.Clone(base), allEmb...), false},
 		{"all + word vectors", append(slices.Clone(all), allEmb...), false},
 		{"all + six word-vector features, pairs", append(slices.Clone(all), some...), true},
+		{"all + alignment, pairs", append(slices.Clone(all), aligned...), true},
+		{"all + six + alignment, pairs", append(append(slices.Clone(all), some...), aligned...), true},
 		{"all + word vectors, pairs", append(slices.Clone(all), allEmb...), true},
 	}
 }
