@@ -75,13 +75,15 @@ type Config struct {
 	// Background are phrases of no intent (see Background), learned as
 	// the background class; nil for none.
 	Background []string
-	// extra, when set, adds features of its own to the detector's input
-	// (a diagnostic of the evaluations; nil in the product).
+	// extra, when set, gives the fold models' held-out readings features
+	// of its own, after the detector's (heldOut.extra): the evaluations'
+	// sweep compares feature sets with it. Train's detector never reads
+	// them; nil in the product.
 	extra extraSource
 }
 
 // extraSource builds, from a model's training examples, a reader of
-// further detector features for a message and its top intent.
+// further features for a message and its top intent.
 type extraSource func(exs []textclass.Example) extraFeatures
 
 type extraFeatures interface {
@@ -193,7 +195,6 @@ type Model struct {
 	stats       classStats
 	threshold   float64
 	nn          *neighbours
-	ext         extraFeatures
 	report      Report
 }
 
@@ -249,9 +250,6 @@ func Train(ctx context.Context, cfg Config, examples []Example) (*Model, error) 
 		return nil, fmt.Errorf("nlu: %w", err)
 	}
 	m := &Model{clf: clf, nn: newNeighbours(clf.Vec, all), temperature: cfg.Classifier.Temperature}
-	if cfg.extra != nil {
-		m.ext = cfg.extra(all)
-	}
 	if m.temperature <= 0 {
 		m.temperature = defaultTemperature
 	}
@@ -565,11 +563,7 @@ func (m *Model) Classify(text string) Result {
 		r.Score = math.Inf(-1)
 		return r
 	}
-	f := m.stats.extend(features(m.clf, x, sc, bg, hasBG, m.nn, text), sc[0].Label)
-	if m.ext != nil {
-		f = append(f, m.ext.read(text, sc[0].Label)...)
-	}
-	r.Score = m.det.score(f)
+	r.Score = m.det.score(m.stats.extend(features(m.clf, x, sc, bg, hasBG, m.nn, text), sc[0].Label))
 	r.InScope = r.Score >= m.threshold && !(hasBG && bg > sc[0].Score)
 	return r
 }
