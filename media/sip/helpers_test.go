@@ -45,6 +45,9 @@ type collector struct {
 	// refuses every party with it (as a pipeline without a free recogniser
 	// does), so that the refusal can be repeated a thousand times.
 	refuseParty error
+	// gate, when set, holds Open until it is closed, after telling
+	// entered (an engagement slow to open, as under load).
+	gate, entered chan struct{}
 }
 
 func newCollector(t *testing.T) *collector {
@@ -57,8 +60,12 @@ func newCollector(t *testing.T) *collector {
 
 func (c *collector) Open(ctx context.Context, m Meta) (ingest.Engagement, error) {
 	c.mu.Lock()
-	refuse, refuseParty := c.refuse, c.refuseParty
+	refuse, refuseParty, gate, entered := c.refuse, c.refuseParty, c.gate, c.entered
 	c.mu.Unlock()
+	if gate != nil {
+		entered <- struct{}{}
+		<-gate
+	}
 	if refuse != nil {
 		return nil, refuse
 	}

@@ -61,9 +61,10 @@ type Server struct {
 	mu sync.Mutex
 	// +checklocks:mu
 	calls map[string]*call
-	// starting holds the Call-IDs of INVITEs being answered.
+	// starting holds the Call-IDs of INVITEs being answered, with the
+	// source (host:port) each came from.
 	// +checklocks:mu
-	starting map[string]bool
+	starting map[string]string
 	// +checklocks:mu
 	closed bool
 	// +checklocks:mu
@@ -89,7 +90,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opener Open
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: logger.With("component", "sip"), m: m, opener: opener,
-		slots: make(chan struct{}, cfg.MaxCalls), calls: map[string]*call{}, starting: map[string]bool{},
+		slots: make(chan struct{}, cfg.MaxCalls), calls: map[string]*call{}, starting: map[string]string{},
 		runCtx: context.Background(), nonces: newNonces(), dummyPassword: newTag()}
 	s.tcpConns = newConnLimiter(s)
 	s.allow, _ = ingest.ParsePrefixes(cfg.AllowedSources)
@@ -564,7 +565,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !s.authorize(req, tx) {
 		return
 	}
-	if !s.reserve(id) {
+	if !s.reserve(id, req.Source()) {
 		s.respond(req, tx, 482, "Loop Detected", "duplicate_call", errors.New("sip: a call with this Call-ID is in progress"))
 		return
 	}
@@ -572,15 +573,15 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.start(req, tx)
 }
 
-// reserve claims a Call-ID for a new call; false if a call with it is in
-// progress or being answered.
-func (s *Server) reserve(id string) bool {
+// reserve claims a Call-ID for a new call from source; false if a call
+// with it is in progress or being answered.
+func (s *Server) reserve(id, source string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.calls[id] != nil || s.starting[id] {
+	if _, busy := s.starting[id]; busy || s.calls[id] != nil {
 		return false
 	}
-	s.starting[id] = true
+	s.starting[id] = source
 	return true
 }
 

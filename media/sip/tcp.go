@@ -194,10 +194,16 @@ func (c *sipConn) fail(reason string, answer []byte) error {
 }
 
 // hasCallFrom reports whether a call whose INVITE came from source
-// (host:port) is in progress.
+// (host:port) is in progress or still being answered (opening its
+// engagement can outlast a short idle timeout).
 func (s *Server) hasCallFrom(source string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, from := range s.starting {
+		if from == source {
+			return true
+		}
+	}
 	for _, c := range s.calls {
 		if c.peer.source == source {
 			return true

@@ -163,6 +163,34 @@ func TestTCPIdle(t *testing.T) {
 	tc.hangUp(t, "tcpidle@test", tag, eng)
 }
 
+// TestTCPIdleWhileAnswering: a connection whose INVITE is still being
+// answered (its engagement slow to open) is not idle: it used to be
+// closed when the open outlasted the idle timeout, and the caller saw
+// the connection end instead of a 200.
+func TestTCPIdleWhileAnswering(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	e := testServer(t, func(c *Config) { c.TCPIdleTimeout = idle })
+	e.col.mu.Lock()
+	e.col.gate, e.col.entered = make(chan struct{}), make(chan struct{}, 1)
+	e.col.mu.Unlock()
+	// The opener is released once the connection has been quiet for
+	// three idle timeouts while its INVITE waits.
+	go func() {
+		select {
+		case <-e.col.entered:
+			time.Sleep(3 * idle) // what is tested is that the connection outlives this
+		case <-time.After(10 * time.Second):
+		}
+		close(e.col.gate)
+	}()
+	tc := newTCPClient(t, dialFrom(t, net.IPv4(127, 0, 0, 1), e.srv.TCPAddr()))
+	tag, eng := tc.call(t, e, "slowopen@test")
+	if got := e.counter(t, e.srv.m.tcpClosed.WithLabelValues("idle_timeout")); got != 0 {
+		t.Errorf("tcp_connections_closed_total{idle_timeout} = %v, want 0", got)
+	}
+	tc.hangUp(t, "slowopen@test", tag, eng)
+}
+
 // call places a plain call over the connection and returns the server's
 // To tag and the engagement.
 func (c *tcpClient) call(t *testing.T, e *env, id string) (string, *recEngagement) {

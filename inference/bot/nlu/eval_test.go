@@ -339,10 +339,17 @@ func TestEvalBanking77OpenIntentDev(t *testing.T) {
 
 // devSplit is the development split of banking77's training data: a
 // quarter of the phrases as test, ten intents (PCG(1077, 0)) held out.
+// EARSHOT_NLU_DEV_SEED draws another split of the same data (another seed
+// in place of 1077: a check that a sweep's finding is not one split's).
 func devSplit(t *testing.T) (train, test []Example, held []string) {
 	all := loadCSV(t, filepath.Join(evalDir(t), "banking77", "train.csv"))
-	held = heldOutIntents(all, 1077, 10)
-	rng := rand.New(rand.NewPCG(1077, 1))
+	seed := uint64(1077)
+	if v, err := strconv.ParseUint(os.Getenv("EARSHOT_NLU_DEV_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	held = heldOutIntents(all, seed, 10)
+	t.Logf("development split: seed %d, held-out intents %s", seed, strings.Join(held, ", "))
+	rng := rand.New(rand.NewPCG(seed, 1))
 	for k, i := range rng.Perm(len(all)) {
 		if k%4 == 0 {
 			test = append(test, all[i])
@@ -380,6 +387,10 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		}
 	}
 	cfg := evalConfig()
+	wv := sweepVectors(t, fit, test)
+	if wv != nil {
+		cfg.extra = wv.source
+	}
 	byIntent := map[string][]int{}
 	for i, e := range fit {
 		byIntent[e.Intent] = append(byIntent[e.Intent], i)
@@ -398,6 +409,10 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	nn := newNeighbours(clf.Vec, exs)
+	var ext extraFeatures
+	if cfg.extra != nil {
+		ext = cfg.extra(exs)
+	}
 	truth := make([]string, len(test))
 	tests := make([]heldOut, len(test))
 	for i, e := range test {
@@ -405,20 +420,22 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		if slices.Contains(held, e.Intent) {
 			truth[i] = "oos"
 		}
-		tests[i] = readHeldOut(clf, nn, e.Text, "")
+		tests[i] = readHeldOut(clf, nn, ext, e.Text, "")
+	}
+	if ext != nil {
+		logClassifier(t, ext, test, truth, tests)
 	}
 	base := []int{fTop, fMargin, fSame, fAny, fAgree, fUnseen, fBackground}
 
 	allF := append(slices.Clone(base), fCentroid, fSame3, fWordAgree, fCharAgree, fWordMargin, fCharMargin, fLabelUnseen, fEntropy, nRaw, nRaw+1, nRaw+2)
-	type variant struct {
-		name  string
-		use   []int
-		pairs bool
-	}
+	type variant = sweepVariant
 	variants := []variant{
 		{"base", base, false},
 		{"all", allF, false},
 		{"all, pairs", allF, true},
+	}
+	if wv != nil {
+		variants = append(variants, wv.variants(base, allF)...)
 	}
 	if v := os.Getenv("EARSHOT_NLU_USE"); v != "" {
 		var use []int
@@ -440,7 +457,7 @@ func TestEvalBanking77OpenIntentSweep(t *testing.T) {
 		scores := make([]float64, len(test))
 		for i, h := range tests {
 			top[i], pred[i] = h.top, h.top
-			scores[i] = m.det.score(m.stats.extend(h.feats, h.top))
+			scores[i] = m.det.score(append(m.stats.extend(h.feats, h.top), h.extra...))
 			if h.background || scores[i] < m.threshold {
 				pred[i] = "oos"
 			}

@@ -75,6 +75,19 @@ type Config struct {
 	// Background are phrases of no intent (see Background), learned as
 	// the background class; nil for none.
 	Background []string
+	// extra, when set, gives the fold models' held-out readings features
+	// of its own, after the detector's (heldOut.extra): the evaluations'
+	// sweep compares feature sets with it. Train's detector never reads
+	// them; nil in the product.
+	extra extraSource
+}
+
+// extraSource builds, from a model's training examples, a reader of
+// further features for a message and its top intent.
+type extraSource func(exs []textclass.Example) extraFeatures
+
+type extraFeatures interface {
+	read(text, label string) []float64
 }
 
 // DefaultConfig returns the configuration bots are trained with.
@@ -195,7 +208,8 @@ type heldOut struct {
 	top        string    // the top intent
 	label      int       // index of the true intent in scores; -1 for pseudo out-of-scope
 	correct    bool
-	background bool // the background outscored every intent
+	background bool      // the background outscored every intent
+	extra      []float64 // Config.extra's features, if any
 }
 
 // Train trains a detector on examples (each intent needs a phrase; two
@@ -279,11 +293,15 @@ func foldReadings(ctx context.Context, cfg Config, examples []Example, intents [
 			return nil, nil, fmt.Errorf("nlu: fold %d: %w", k, err)
 		}
 		nn := newNeighbours(m.Vec, fit)
+		var ext extraFeatures
+		if cfg.extra != nil {
+			ext = cfg.extra(fit)
+		}
 		for _, i := range inVal {
-			held = append(held, readHeldOut(m, nn, examples[i].Text, examples[i].Intent))
+			held = append(held, readHeldOut(m, nn, ext, examples[i].Text, examples[i].Intent))
 		}
 		for _, i := range oosVal {
-			held = append(held, readHeldOut(m, nn, examples[i].Text, ""))
+			held = append(held, readHeldOut(m, nn, ext, examples[i].Text, ""))
 		}
 	}
 	return held, bg, nil
@@ -327,7 +345,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-func readHeldOut(m *textclass.Model, nn *neighbours, text, intent string) heldOut {
+func readHeldOut(m *textclass.Model, nn *neighbours, ext extraFeatures, text, intent string) heldOut {
 	x := m.Vec.Transform(text)
 	sc, bg, hasBG := split(m.ScoresVec(x))
 	raw := make([]float64, len(sc))
@@ -339,8 +357,12 @@ func readHeldOut(m *textclass.Model, nn *neighbours, text, intent string) heldOu
 		}
 	}
 	background := hasBG && bg > sc[0].Score
-	return heldOut{feats: features(m, x, sc, bg, hasBG, nn, text), scores: raw, top: sc[0].Label, label: label,
+	h := heldOut{feats: features(m, x, sc, bg, hasBG, nn, text), scores: raw, top: sc[0].Label, label: label,
 		correct: intent != "" && sc[0].Label == intent && !background, background: background}
+	if ext != nil {
+		h.extra = ext.read(text, h.top)
+	}
+	return h
 }
 
 // split takes the background class out of scores (best first): the
@@ -383,7 +405,7 @@ func (m *Model) calibrate(held []heldOut, maxDrop float64, use []int, pairs bool
 	xs := make([][]float64, len(held))
 	ys := make([]float64, len(held))
 	for i, h := range held {
-		xs[i] = m.stats.extend(h.feats, h.top)
+		xs[i] = append(m.stats.extend(h.feats, h.top), h.extra...)
 		if h.correct {
 			ys[i] = 1
 		}

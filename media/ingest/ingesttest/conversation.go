@@ -278,7 +278,8 @@ func partyNames(ps []ingest.Party) []string {
 // frames: a frame is speech when its level, or the level of its first
 // difference (which weighs the high frequencies of fricatives such as the
 // "f" of "himself", quiet in the full band), is 15 dB above its floor (the
-// 10th percentile over the frames that are not digital silence). Runs
+// 10th percentile over the frames that are not digital silence); a
+// single quieter frame between two speech frames is speech too. Runs
 // shorter than 100 ms are clicks and dropped; runs closer than 1 s are
 // one utterance. It returns each utterance's [start, end) in milliseconds.
 func SpeechRuns(pcm []int16, rate int) [][2]int64 {
@@ -309,7 +310,10 @@ func SpeechRuns(pcm []int16, rate int) [][2]int64 {
 		return slices.Sorted(slices.Values(heard))[len(heard)/10] + 15
 	}
 	tf, th := threshold(full), threshold(high)
-	speech := func(i int) bool { return full[i] > tf || high[i] > th }
+	loud := func(i int) bool { return i >= 0 && i < len(full) && (full[i] > tf || high[i] > th) }
+	// A frame between two speech frames is speech: a 10 ms dip inside a
+	// word does not split it into pieces short enough to pass for clicks.
+	speech := func(i int) bool { return loud(i) || loud(i-1) && loud(i+1) }
 	var runs [][2]int64
 	for i := 0; i < len(full); i++ {
 		if !speech(i) {
