@@ -218,7 +218,7 @@ const DefaultDigitMinWordMs = 120
 // chosen on the development half of the held-out spoken digit strings
 // (AN4 speakers 1st, 3rd, ...; 91 strings, 8 kHz mu-law; media/analyze
 // TestEvalDigits with EARSHOT_EVAL_DEV=1 EARSHOT_EVAL_DIGITS=an4
-// EARSHOT_EVAL_RATE=8k). Strings exact: no folding 60.4 % (55/91; 14
+// EARSHOT_EVAL_RATE=8k). Strings exact: no folding 60.4 % (55/91; 13
 // "six" heard as "eight"), CMN adaptation 100 ms alone 65.9 %; folding
 // without adaptation at gain 0.01 71.4 %, 0.03 59.3 %; with adaptation
 // 100 ms at gain 0.01 72.5 %, 0.015 79.1 %, 0.02 80.2 % (73/91), 0.03
