@@ -21,26 +21,18 @@ import "github.com/earshot/earshot/media/stt"
 // stream's sample clock (s.fed), so writes of any size give the same
 // audio.
 func (s *stream) foldHighBand(pcm []int16) []int16 {
-	s.foldBuf = appendFolded(s.foldBuf[:0], pcm, s.foldPrev, s.fed, s.e.cfg.NarrowbandFoldGain)
-	if len(pcm) > 0 {
-		s.foldPrev = pcm[len(pcm)-1]
-	}
-	return s.foldBuf
-}
-
-// appendFolded appends pcm with its high band folded in at gain g to out.
-// prev is the sample before pcm, and n0 the stream sample index of pcm's
-// first sample (the sign of the folded band alternates on it).
-func appendFolded(out, pcm []int16, prev int16, n0 int64, g float64) []int16 {
+	g := s.e.cfg.NarrowbandFoldGain
+	out := s.foldBuf[:0]
 	for i, v := range pcm {
-		d := float64(v) - float64(prev)
-		prev = v
-		if (n0+int64(i))%2 == 1 {
+		d := float64(v) - float64(s.foldPrev)
+		s.foldPrev = v
+		if (s.fed+int64(i))%2 == 1 {
 			d = -d
 		}
 		y := float64(v) + g*d
 		out = append(out, int16(max(-32768, min(32767, y))))
 	}
+	s.foldBuf = out
 	return out
 }
 

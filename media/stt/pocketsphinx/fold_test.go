@@ -85,32 +85,3 @@ func TestNarrowbandFold(t *testing.T) {
 		t.Errorf("narrowband_fold_cmn_adapt_ms -1: %v", err)
 	}
 }
-
-// TestNarrowbandNumberSpans: in narrowband speech the number runs decoded
-// again (redecode_number_spans) are decoded from folded audio, with the
-// fold's adapting mean. A card number read by Flite's kal16 voice through
-// a mu-law telephone channel: a gain far above the default's changes what
-// the numbers grammar hears of the language model's run ("nine five five
-// one"), and without number spans the same gain changes nothing (the
-// speech mode itself is not folded).
-func TestNarrowbandNumberSpans(t *testing.T) {
-	pcm := append(flite(t, "kal16", "please charge it to five one six four six three three eight seven six nine five five one six seven thanks"), make([]int16, stt.Rate/2)...)
-	tel := telephone(t, pcm)
-	hear := func(spans bool, gain float64) string {
-		e := newEngine(t, func(c *Config) { c.NumberSpans = spans; c.NarrowbandFoldGain = gain })
-		st, err := e.NewStream(context.Background(), stt.StreamOptions{Narrowband: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		return text(feed(t, st, tel))
-	}
-	off, on := hear(true, 0), hear(true, 0.5)
-	t.Logf("number spans at 8 kHz, no fold: %q; fold 0.5: %q", off, on)
-	if on == off {
-		t.Errorf("number spans at 8 kHz heard %q with a fold gain of 0.5 as without: the fold does not reach the span decoder", on)
-	}
-	if a, b := hear(false, 0), hear(false, 0.5); a != b {
-		t.Errorf("speech at 8 kHz without number spans heard %q with a fold gain of 0.5, %q without", b, a)
-	}
-}

@@ -138,13 +138,6 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 		return words, err
 	}
 	mean := s.d.cmn()
-	// In narrowband speech the runs are decoded from folded audio with an
-	// adapting cepstral mean, as the digits mode hears them (fold.go).
-	fold := s.d.profile == narrowband && !s.fold && s.e.cfg.NarrowbandFoldGain > 0
-	var adapt int64
-	if fold {
-		adapt = int64(s.e.cfg.NarrowbandFoldCMNAdaptMs) * stt.Rate / 1000
-	}
 	out := append([]stt.Word(nil), words[:runs[0][0]]...)
 	for k, run := range runs {
 		if k > 0 {
@@ -163,18 +156,7 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 			out = append(out, words[run[0]:run[1]]...)
 			continue
 		}
-		span := s.utt[a:b]
-		if fold {
-			prev := int16(0)
-			if a > 0 {
-				prev = s.utt[a-1]
-			}
-			span = appendFolded(nil, span, prev, s.uttStart+a, s.e.cfg.NarrowbandFoldGain)
-			if adapt > 0 {
-				s.d.setCMN(mean, cmnAdaptPriorFrames)
-			}
-		}
-		got, err := s.decodeSpan(span, (s.uttStart+a)*1000/stt.Rate, adapt)
+		got, err := s.decodeSpan(s.utt[a:b], (s.uttStart+a)*1000/stt.Rate)
 		if err != nil {
 			return words, err
 		}
@@ -194,9 +176,8 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 }
 
 // decodeSpan decodes pcm, which starts at startMs on the stream's clock,
-// with the numbers grammar (decoder thread), updating the live cepstral
-// mean every adapt samples (0: not during the span).
-func (s *stream) decodeSpan(pcm []int16, startMs, adapt int64) ([]stt.Word, error) {
+// with the numbers grammar (decoder thread).
+func (s *stream) decodeSpan(pcm []int16, startMs int64) ([]stt.Word, error) {
 	// Word segments count frames on the decoder's stream clock; the
 	// span's first frame is the counter's value before it.
 	frame0 := int64(s.d.frames())
@@ -206,17 +187,8 @@ func (s *stream) decodeSpan(pcm []int16, startMs, adapt int64) ([]stt.Word, erro
 	if err := s.d.startUtt(); err != nil {
 		return nil, err
 	}
-	step := int64(len(pcm))
-	if adapt > 0 {
-		step = adapt
-	}
-	for off := int64(0); off < int64(len(pcm)); off += step {
-		if off > 0 {
-			s.d.updateCMN()
-		}
-		if err := s.d.processRaw(pcm[off:min(off+step, int64(len(pcm)))]); err != nil {
-			return nil, err
-		}
+	if err := s.d.processRaw(pcm); err != nil {
+		return nil, err
 	}
 	if err := s.d.endUtt(); err != nil {
 		return nil, err
