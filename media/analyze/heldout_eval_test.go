@@ -409,6 +409,10 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 		cfg.NarrowbandFoldCMNAdaptMs = v
 		name += fmt.Sprintf(" fold-adapt=%dms", v)
 	}
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_SILENCE_FILL_DB"), 64); err == nil {
+		cfg.DigitSilenceFillDB = v
+		name += fmt.Sprintf(" silence-fill=%gdB", v)
+	}
 	if v := os.Getenv("EARSHOT_EVAL_VAD"); v != "" {
 		fmt.Sscanf(v, "%d,%d", &pcfg.VAD.HangoverMs, &pcfg.VAD.PreRollMs)
 		name += " vad=" + v
