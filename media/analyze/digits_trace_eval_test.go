@@ -3,7 +3,6 @@
 package analyze
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
@@ -19,7 +18,6 @@ import (
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"github.com/earshot/earshot/media/vad"
-	"github.com/earshot/earshot/media/wav"
 )
 
 // TestEvalDigitsTrace is a diagnostic of the FSDD digit strings of
@@ -155,18 +153,6 @@ func TestEvalDigitsTrace(t *testing.T) {
 	}
 }
 
-// writeWAV8 writes 8 kHz mono PCM as a WAV file.
-func writeWAV8(t testing.TB, path string, pcm []int16) {
-	t.Helper()
-	b := make([]byte, 2*len(pcm))
-	for i, s := range pcm {
-		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
-	}
-	if err := os.WriteFile(path, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: 8000, Channels: 1, BitsPerSample: 16}, b), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // levelDBFS is the RMS level of pcm in dBFS.
 func levelDBFS(pcm []int16) float64 {
 	var e float64
@@ -184,7 +170,7 @@ func vadRegions(t *testing.T, s digitString, rate int, cfg vad.Config) [][4]int6
 	t.Helper()
 	tmp := t.TempDir()
 	in := filepath.Join(tmp, "in.wav")
-	writeWAV8(t, in, s.pcm8)
+	writeWAVAt(t, in, 8000, s.pcm8)
 	var pcm []int16
 	if rate == 8000 {
 		out := filepath.Join(tmp, "out.raw")

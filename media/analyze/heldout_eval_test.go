@@ -109,11 +109,17 @@ func readPCM16(t testing.TB, path string) []int16 {
 
 func writeWAV16(t testing.TB, path string, pcm []int16) {
 	t.Helper()
+	writeWAVAt(t, path, 16000, pcm)
+}
+
+// writeWAVAt writes mono PCM at rate Hz as a WAV file.
+func writeWAVAt(t testing.TB, path string, rate int, pcm []int16) {
+	t.Helper()
 	b := make([]byte, 2*len(pcm))
 	for i, s := range pcm {
 		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
 	}
-	if err := os.WriteFile(path, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: 16000, Channels: 1, BitsPerSample: 16}, b), 0o644); err != nil {
+	if err := os.WriteFile(path, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: rate, Channels: 1, BitsPerSample: 16}, b), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
