@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -108,11 +109,17 @@ func readPCM16(t testing.TB, path string) []int16 {
 
 func writeWAV16(t testing.TB, path string, pcm []int16) {
 	t.Helper()
+	writeWAVAt(t, path, 16000, pcm)
+}
+
+// writeWAVAt writes mono PCM at rate Hz as a WAV file.
+func writeWAVAt(t testing.TB, path string, rate int, pcm []int16) {
+	t.Helper()
 	b := make([]byte, 2*len(pcm))
 	for i, s := range pcm {
 		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
 	}
-	if err := os.WriteFile(path, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: 16000, Channels: 1, BitsPerSample: 16}, b), 0o644); err != nil {
+	if err := os.WriteFile(path, wav.Encode(wav.Format{Encoding: wav.PCM, SampleRate: rate, Channels: 1, BitsPerSample: 16}, b), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -407,6 +414,10 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_FOLD_ADAPT_MS")); err == nil {
 		cfg.NarrowbandFoldCMNAdaptMs = v
 		name += fmt.Sprintf(" fold-adapt=%dms", v)
+	}
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_SILENCE_FILL_DB"), 64); err == nil {
+		cfg.DigitSilenceFillDB = v
+		name += fmt.Sprintf(" silence-fill=%gdB", v)
 	}
 	if v := os.Getenv("EARSHOT_EVAL_VAD"); v != "" {
 		fmt.Sscanf(v, "%d,%d", &pcfg.VAD.HangoverMs, &pcfg.VAD.PreRollMs)
@@ -740,8 +751,9 @@ func TestEvalDigits(t *testing.T) {
 
 type digitString struct {
 	speaker, digits string
-	pcm8            []int16 // 8 kHz (FSDD)
-	wav16           string  // 16 kHz recording (AN4), instead of pcm8
+	pcm8            []int16  // 8 kHz (FSDD)
+	spans           [][2]int // FSDD: each digit recording's first and end sample in pcm8
+	wav16           string   // 16 kHz recording (AN4), instead of pcm8
 }
 
 // an4DigitStrings are the AN4 utterances of 4-16 spoken digits and
@@ -824,21 +836,51 @@ func digitStrings(t *testing.T, dev bool, n int) []digitString {
 		t.Fatal("no FSDD speakers in this half")
 	}
 	rng := rand.New(rand.NewPCG(22, 7))
+	// EARSHOT_EVAL_GAP_NOISE_DB (diagnostic): the silence around and
+	// between the digits gets white noise at that level (dBFS) instead of
+	// digital zeros, as a line's background would have.
+	gapNoise := 0.0
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_GAP_NOISE_DB"), 64); err == nil {
+		gapNoise = 32768 * math.Pow(10, v/20)
+	}
+	noise := rand.New(rand.NewPCG(22, 8))
+	gap := func(n int) []int16 {
+		g := make([]int16, n)
+		for j := range g {
+			if gapNoise > 0 {
+				g[j] = int16(max(-32768, min(32767, noise.NormFloat64()*gapNoise)))
+			}
+		}
+		return g
+	}
 	var out []digitString
 	for i := range n {
 		spk := speakers[i%len(speakers)]
 		l := 4 + rng.IntN(13)
 		s := digitString{speaker: spk}
-		s.pcm8 = make([]int16, 4000)
+		s.pcm8 = gap(4000)
 		for range l {
 			d := byte('0' + rng.IntN(10))
 			fs := rec[spk][d]
 			slices.Sort(fs)
 			f := mustParseWAV(t, fs[rng.IntN(len(fs))])
 			s.digits += string(d)
-			s.pcm8 = append(append(s.pcm8, f.Samples()...), make([]int16, 640+rng.IntN(960))...)
+			rec := f.Samples()
+			if fade, _ := strconv.Atoi(os.Getenv("EARSHOT_EVAL_FADE_MS")); fade > 0 {
+				// Diagnostic: fade each recording in and out over fade
+				// ms (some are cut off mid-word: a step to silence).
+				rec = slices.Clone(rec)
+				n := min(fade*8, len(rec)/2)
+				for j := range n {
+					g := float64(j) / float64(n)
+					rec[j] = int16(float64(rec[j]) * g)
+					rec[len(rec)-1-j] = int16(float64(rec[len(rec)-1-j]) * g)
+				}
+			}
+			s.spans = append(s.spans, [2]int{len(s.pcm8), len(s.pcm8) + len(rec)})
+			s.pcm8 = append(append(s.pcm8, rec...), gap(640+rng.IntN(960))...)
 		}
-		s.pcm8 = append(s.pcm8, make([]int16, 4000)...)
+		s.pcm8 = append(s.pcm8, gap(4000)...)
 		out = append(out, s)
 	}
 	t.Logf("%d digit strings from speakers %v", len(out), speakers)
@@ -848,6 +890,16 @@ func digitStrings(t *testing.T, dev bool, n int) []digitString {
 // runDigits feeds one digit string through the pipeline with the
 // party's recogniser in mode.
 func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode stt.Mode, i int) string {
+	t.Helper()
+	var words []string
+	for _, sg := range runDigitSegments(t, p, s, rate, mode, i) {
+		words = append(words, sg.Text)
+	}
+	return strings.Join(words, " ")
+}
+
+// runDigitSegments is runDigits' final segments, in time order.
+func runDigitSegments(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode stt.Mode, i int) []pipeline.Segment {
 	t.Helper()
 	tmp := t.TempDir()
 	in := filepath.Join(tmp, "in.wav")
@@ -900,10 +952,8 @@ func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode
 		}
 	}
 	slices.SortFunc(segs, func(a, b pipeline.Segment) int { return cmp.Compare(a.StartMs, b.StartMs) })
-	var words []string
 	var detail strings.Builder
 	for _, sg := range segs {
-		words = append(words, sg.Text)
 		fmt.Fprintf(&detail, " |%d-%d|", sg.StartMs, sg.EndMs)
 		for _, w := range sg.Words {
 			fmt.Fprintf(&detail, " %s[%d-%d %.2f]", w.Text, w.StartMs, w.EndMs, w.Confidence)
@@ -912,7 +962,7 @@ func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode
 	if os.Getenv("EARSHOT_EVAL_WORDS") != "" {
 		t.Logf("%s words:%s", s.digits, detail.String())
 	}
-	return strings.Join(words, " ")
+	return segs
 }
 
 // digitsOf maps spoken digits to a digit string ("double five" = "55").

@@ -78,6 +78,7 @@ func (s *stream) startUtt() error {
 		}
 	}
 	s.startFold()
+	s.startFill()
 	if err := s.d.startUtt(); err != nil {
 		return err
 	}

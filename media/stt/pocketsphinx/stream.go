@@ -2,6 +2,7 @@ package pocketsphinx
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -45,6 +46,15 @@ type stream struct {
 	foldPrev     int16 // the last sample before the current write
 	foldBuf      []int16
 	baseCMNEvery int64 // cmnEvery outside folded utterances
+
+	// The digits mode fills digital silence with a faint background
+	// (silence.go).
+	fill      bool // this utterance's digital silence is filled
+	zeroRun   int  // zeros in a row up to the last sample processed
+	fillRand  *rand.Rand
+	fillSigma float64
+	fillBuf   []int16
+	fillHist  []float64 // the narrowband background's last white samples
 }
 
 func ms(samples int64) int64 { return samples * 1000 / stt.Rate }
@@ -132,6 +142,9 @@ func (s *stream) process(pcm []int16) error {
 		pcm = s.foldHighBand(pcm)
 	} else if len(pcm) > 0 {
 		s.foldPrev = pcm[len(pcm)-1]
+	}
+	if s.fill {
+		pcm = s.fillSilence(pcm)
 	}
 	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
