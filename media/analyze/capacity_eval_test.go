@@ -12,24 +12,18 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/internal/testdep"
 	"github.com/earshot/earshot/media/audio"
 	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/ingest/ingesttest"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"github.com/earshot/earshot/media/wav"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func rssKB() int64 {
 	b, _ := os.ReadFile("/proc/self/status")
@@ -80,12 +74,12 @@ func TestEvalOverhead(t *testing.T) {
 		cfg.Search = search
 		a, _ := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
 		b, _ := os.ReadFile(long)
-		c0 := processCPU()
+		c0 := ingesttest.CPUTime()
 		r, err := a.Analyze(context.Background(), b, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		pipeCPU := processCPU() - c0
+		pipeCPU := ingesttest.CPUTime() - c0
 		var recCPU time.Duration
 		for _, s := range r.Stats {
 			recCPU += s.RecognizerCPU

@@ -555,8 +555,9 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 		e.put(d)
 		return nil, err
 	}
+	cmnEvery := int64(adaptMs) * stt.Rate / 1000
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
-		cmnEvery: int64(adaptMs) * stt.Rate / 1000, baseCMNEvery: int64(adaptMs) * stt.Rate / 1000, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans}, nil
+		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans}, nil
 }
 
 func (e *Engine) put(d *decoder) {
