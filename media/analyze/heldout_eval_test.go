@@ -363,9 +363,17 @@ func TestEvalHeldOutDev(t *testing.T) {
 		cfg := psConfig(g.search, g.redo)
 		pcfg := pipeline.DefaultConfig()
 		name += devKnobs(&cfg, &pcfg)
-		a, _ := newTestAnalyzer(t, cfg, pcfg)
+		a, eng := newTestAnalyzer(t, cfg, pcfg)
 		for _, n8 := range evalRates() {
-			rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
+			if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
+				rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
+			}
+			// EARSHOT_EVAL_DIRECT=1 (or =only): also (only) the whole
+			// calls straight to the recogniser, without the pipeline's
+			// voice activity detector (runDirect).
+			if os.Getenv("EARSHOT_EVAL_DIRECT") != "" {
+				rows = append(rows, sysRow{rateSet("an4 dev", n8), name + " direct", runDirect(t, eng, calls, n8)})
+			}
 		}
 		logRows(t, rows)
 	}
@@ -402,6 +410,10 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_WIDE_CMN_ADAPT_MS")); err == nil {
 		cfg.WidebandCMNAdaptMs = v
 		name += fmt.Sprintf(" wb-adapt=%dms", v)
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_CMN_PRIOR_MS")); err == nil {
+		cfg.CMNAdaptPriorMs = v
+		name += fmt.Sprintf(" cmn-prior=%dms", v)
 	}
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_NB_ADAPT_MS")); err == nil {
 		cfg.NarrowbandCMNAdaptMs = v
