@@ -411,10 +411,6 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 		cfg.WidebandCMNAdaptMs = v
 		name += fmt.Sprintf(" wb-adapt=%dms", v)
 	}
-	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_CMN_PRIOR_MS")); err == nil {
-		cfg.CMNAdaptPriorMs = v
-		name += fmt.Sprintf(" cmn-prior=%dms", v)
-	}
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_NB_ADAPT_MS")); err == nil {
 		cfg.NarrowbandCMNAdaptMs = v
 		name += fmt.Sprintf(" nb-adapt=%dms", v)

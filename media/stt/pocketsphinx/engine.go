@@ -1,7 +1,6 @@
 package pocketsphinx
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -159,11 +158,6 @@ type Config struct {
 	// off at 8 kHz (on LibriVox it hurt there).
 	WidebandCMNAdaptMs   int `json:"wideband_cmn_adapt_ms"`
 	NarrowbandCMNAdaptMs int `json:"narrowband_cmn_adapt_ms"`
-	// CMNAdaptPriorMs is the weight of the initial cepstral mean in the
-	// running mean of an adapting stream, as that much audio: the smaller,
-	// the sooner a stream's mean is its caller's own. 0 takes
-	// DefaultCMNAdaptPriorMs.
-	CMNAdaptPriorMs int `json:"cmn_adapt_prior_ms"`
 	// RedecodeFirst decodes each stream's first utterance a second time
 	// with the cepstral mean of its own audio, so that the transcript of
 	// a call's first words does not depend on where its audio began
@@ -266,13 +260,8 @@ const (
 const DefaultDigitSilenceFillDB = -70
 
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
-// cepstral mean in the running mean of an adapting stream (the folded
-// digits mode and the re-decoded first utterance).
+// cepstral mean in the running mean of an adapting stream.
 const cmnAdaptPriorFrames = 200
-
-// DefaultCMNAdaptPriorMs is Config.CMNAdaptPriorMs's default: the
-// initial mean weighs as 2 s of audio (cmnAdaptPriorFrames).
-const DefaultCMNAdaptPriorMs = cmnAdaptPriorFrames * 10
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -304,8 +293,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: partial_every_ms must not be negative")
 	case c.WidebandCMNAdaptMs < 0 || c.NarrowbandCMNAdaptMs < 0:
 		return fmt.Errorf("pocketsphinx: cmn_adapt_ms must not be negative")
-	case c.CMNAdaptPriorMs < 0 || c.CMNAdaptPriorMs > 60000:
-		return fmt.Errorf("pocketsphinx: cmn_adapt_prior_ms must be in 0..60000, got %d", c.CMNAdaptPriorMs)
 	case c.DigitMinWordMs < 0 || c.DigitMinWordMs > 500:
 		return fmt.Errorf("pocketsphinx: digit_min_word_ms must be in 0..500, got %d", c.DigitMinWordMs)
 	case c.NarrowbandFoldGain < 0 || c.NarrowbandFoldGain > 1:
@@ -535,7 +522,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	}
 	prior := 0 // PocketSphinx's weight, 500 frames
 	if adaptMs > 0 {
-		prior = max(cmp.Or(e.cfg.CMNAdaptPriorMs, DefaultCMNAdaptPriorMs)/10, 1)
+		prior = cmnAdaptPriorFrames
 	}
 	e.mu.Lock()
 	lm, hasLM := e.domain[opts.Profile]
