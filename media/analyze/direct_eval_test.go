@@ -26,72 +26,59 @@ func runDirect(t *testing.T, eng *pocketsphinx.Engine, calls []call, n8 bool) re
 	t.Helper()
 	var mu sync.Mutex
 	var res result
-	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	for _, c := range calls {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			path := c.wav16
-			if n8 {
-				path = c.wav8
-			}
-			f := mustParseWAV(t, path)
-			pcm := f.Samples()
-			if f.SampleRate != stt.Rate {
-				rs, err := audio.NewResampler(f.SampleRate, stt.Rate)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				pcm = rs.Flush(rs.Process(nil, pcm))
-			}
-			st, err := eng.NewStream(context.Background(), stt.StreamOptions{Narrowband: n8})
+	eachCall(calls, func(_ int, c call) {
+		f := mustParseWAV(t, c.path(n8))
+		pcm := f.Samples()
+		if f.SampleRate != stt.Rate {
+			rs, err := audio.NewResampler(f.SampleRate, stt.Rate)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			defer st.Close()
-			var hyp []string
-			take := func(rs []stt.Result) {
-				for _, r := range rs {
-					if r.Final && r.Text != "" {
-						hyp = append(hyp, r.Text)
-					}
+			pcm = rs.Flush(rs.Process(nil, pcm))
+		}
+		st, err := eng.NewStream(context.Background(), stt.StreamOptions{Narrowband: n8})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer st.Close()
+		var hyp []string
+		take := func(rs []stt.Result) {
+			for _, r := range rs {
+				if r.Final && r.Text != "" {
+					hyp = append(hyp, r.Text)
 				}
 			}
-			block := stt.Rate / 10
-			for off := 0; off < len(pcm); off += block {
-				rs, err := st.Write(pcm[off:min(off+block, len(pcm))])
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				take(rs)
-			}
-			rs, err := st.EndUtterance()
+		}
+		block := stt.Rate / 10
+		for off := 0; off < len(pcm); off += block {
+			rs, err := st.Write(pcm[off:min(off+block, len(pcm))])
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			take(rs)
-			var cpu time.Duration
-			if r, ok := st.(stt.CPUReporter); ok {
-				cpu = r.CPUTime()
-			}
-			counts := wer.Align(wer.Normalize(c.ref), wer.Normalize(strings.Join(hyp, " ")))
-			mu.Lock()
-			defer mu.Unlock()
-			res.c = res.c.Add(counts)
-			res.audio += time.Duration(c.ms) * time.Millisecond
-			res.cpu += cpu
-			if os.Getenv("EARSHOT_EVAL_HYP") != "" {
-				t.Logf("direct %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, strings.Join(hyp, " "))
-			}
-		}()
-	}
-	wg.Wait()
+		}
+		rs, err := st.EndUtterance()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		take(rs)
+		var cpu time.Duration
+		if r, ok := st.(stt.CPUReporter); ok {
+			cpu = r.CPUTime()
+		}
+		counts := wer.Align(wer.Normalize(c.ref), wer.Normalize(strings.Join(hyp, " ")))
+		mu.Lock()
+		defer mu.Unlock()
+		res.c = res.c.Add(counts)
+		res.audio += time.Duration(c.ms) * time.Millisecond
+		res.cpu += cpu
+		if os.Getenv("EARSHOT_EVAL_HYP") != "" {
+			t.Logf("direct %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, strings.Join(hyp, " "))
+		}
+	})
 	return res
 }

@@ -207,6 +207,40 @@ func runCalls(t *testing.T, a *Analyzer, calls []call, n8 bool, profile string) 
 	var mu sync.Mutex
 	var res result
 	res.perCall = make([]float64, len(calls))
+	eachCall(calls, func(i int, c call) {
+		b, err := os.ReadFile(c.path(n8))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		r, err := a.Analyze(context.Background(), b, Options{ID: c.speaker, Profile: profile})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		var hyp []string
+		for _, s := range r.Segments {
+			hyp = append(hyp, s.Text)
+		}
+		counts := wer.Align(wer.Normalize(c.ref), wer.Normalize(strings.Join(hyp, " ")))
+		mu.Lock()
+		defer mu.Unlock()
+		res.c = res.c.Add(counts)
+		res.perCall[i] = counts.WER()
+		res.audio += time.Duration(r.DurationMs) * time.Millisecond
+		for _, st := range r.Stats {
+			res.cpu += st.RecognizerCPU
+		}
+		if os.Getenv("EARSHOT_EVAL_HYP") != "" {
+			t.Logf("earshot %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, strings.Join(hyp, " "))
+		}
+	})
+	return res
+}
+
+// eachCall runs f on every call, two at a time (the machine's two
+// cores), and returns when all are done.
+func eachCall(calls []call, f func(i int, c call)) {
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
 	for i, c := range calls {
@@ -215,40 +249,18 @@ func runCalls(t *testing.T, a *Analyzer, calls []call, n8 bool, profile string) 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			path := c.wav16
-			if n8 {
-				path = c.wav8
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			r, err := a.Analyze(context.Background(), b, Options{ID: c.speaker, Profile: profile})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			var hyp []string
-			for _, s := range r.Segments {
-				hyp = append(hyp, s.Text)
-			}
-			counts := wer.Align(wer.Normalize(c.ref), wer.Normalize(strings.Join(hyp, " ")))
-			mu.Lock()
-			defer mu.Unlock()
-			res.c = res.c.Add(counts)
-			res.perCall[i] = counts.WER()
-			res.audio += time.Duration(r.DurationMs) * time.Millisecond
-			for _, st := range r.Stats {
-				res.cpu += st.RecognizerCPU
-			}
-			if os.Getenv("EARSHOT_EVAL_HYP") != "" {
-				t.Logf("earshot %s %.1f%%\n  ref: %s\n  hyp: %s", c.speaker, counts.WER(), c.ref, strings.Join(hyp, " "))
-			}
+			f(i, c)
 		}()
 	}
 	wg.Wait()
-	return res
+}
+
+// path is the call's 16 kHz recording, or its 8 kHz mu-law copy (n8).
+func (c call) path(n8 bool) string {
+	if n8 {
+		return c.wav8
+	}
+	return c.wav16
 }
 
 // runContinuous runs pocketsphinx_continuous with its defaults on each
