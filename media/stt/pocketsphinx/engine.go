@@ -197,6 +197,13 @@ type Config struct {
 	// white noise of this RMS level in dBFS (silence.go). 0 turns it off
 	// (default DefaultDigitSilenceFillDB).
 	DigitSilenceFillDB float64 `json:"digit_silence_fill_db"`
+	// DigitSilenceProb is the probability of silence between the words
+	// of the digits grammar's search (PocketSphinx's -silprob, 0.005 by
+	// default, for that search only): a pause between two digits then
+	// costs the search little, so it is not filled with a digit or made
+	// to swallow one. 0 uses the decoder's -silprob (default
+	// DefaultDigitSilenceProb).
+	DigitSilenceProb float64 `json:"digit_silence_probability"`
 }
 
 // DefaultGrammarWIP is the grammars' word insertion penalty, chosen on
@@ -259,6 +266,22 @@ const (
 // upsampled FSDD strings stay at 0/40 (digit error 45.6 -> 45.3 %).
 const DefaultDigitSilenceFillDB = -70
 
+// DefaultDigitSilenceProb is the digits grammar's silence probability,
+// chosen on the development half of the held-out spoken digit strings
+// (media/analyze TestEvalDigits with EARSHOT_EVAL_DEV=1; AN4 read
+// strings, 91; FSDD strings of trimmed digits joined by zeros, 40; the
+// decoder's -silprob given for every search through EARSHOT_EVAL_PSARGS,
+// the digits grammar alone being decoded). Strings exact, AN4 16 kHz:
+// 0.005 (the decoder's default) 84, 1e-4 82, 0.1 84, 0.3 / 0.5 / 0.9 /
+// 1.0 85 (an "eight" no longer inserted into a pause); AN4 8 kHz mu-law:
+// 0.005 73, 0.3 73, 0.5 / 1.0 74; FSDD 8 kHz: 0.005 8/40 (digit error
+// 29.2 %), 0.2 11 (23.6 %), 0.5 11 (22.5 %), 1.0 11 (22.0 %); FSDD
+// 16 kHz: 0.005 0/40 (45.8 %), 0.5 3 (38.6 %), 1.0 4 (39.1 %). 0.5 is
+// the middle of the plateau. Beams (1e-60 / 1e-80), -bestpath no,
+// -topn 8 or 16, -pip 0.5 or 2 and -lw 3, 5, 8 or 10 gained nothing at
+// 16 kHz.
+const DefaultDigitSilenceProb = 0.5
+
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
 // cepstral mean in the running mean of an adapting stream.
 const cmnAdaptPriorFrames = 200
@@ -269,7 +292,8 @@ func DefaultConfig() Config {
 		NarrowbandCMNInit: DefaultNarrowbandCMNInit, WidebandCMNInit: DefaultWidebandCMNInit, WidebandCMNAdaptMs: DefaultWidebandCMNAdaptMs,
 		MaxDecoders: 8, Warm: 1, Search: DefaultSearch, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP,
 		DigitMinWordMs: DefaultDigitMinWordMs, NarrowbandFoldGain: DefaultNarrowbandFoldGain,
-		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB}
+		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
+		DigitSilenceProb: DefaultDigitSilenceProb}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -301,6 +325,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: narrowband_fold_cmn_adapt_ms must not be negative, got %d", c.NarrowbandFoldCMNAdaptMs)
 	case c.DigitSilenceFillDB != 0 && (c.DigitSilenceFillDB < -100 || c.DigitSilenceFillDB > -30):
 		return fmt.Errorf("pocketsphinx: digit_silence_fill_db must be 0 (off) or in -100..-30, got %v", c.DigitSilenceFillDB)
+	case c.DigitSilenceProb < 0 || c.DigitSilenceProb > 1:
+		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}
