@@ -33,14 +33,8 @@ func readInGroups(t *testing.T, voice, text string) []int16 {
 func TestDigitsPausesAndShortOh(t *testing.T) {
 	e := newEngine(t, nil)
 	hear := func(e *Engine, pcm []int16) string {
-		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := modeStream(t, e, stt.ModeDigits)
 		defer st.Close()
-		if err := st.(stt.ModeSetter).SetMode(stt.ModeDigits); err != nil {
-			t.Fatal(err)
-		}
 		got := text(feed(t, st, pcm))
 		var silprob float64
 		d := st.(*stream).d
@@ -68,11 +62,32 @@ func TestDigitsPausesAndShortOh(t *testing.T) {
 		t.Errorf("with the decoder's silence probability the digits grammar heard %q as with the default: the setting does not reach its search", got)
 	}
 
-	for _, bad := range []float64{-0.1, 1.5} {
+	refused(t, "digit_silence_probability", func(c *Config, v float64) { c.DigitSilenceProb = v }, -0.1, 1.5)
+}
+
+// modeStream opens a wideband stream of e in listening mode m.
+func modeStream(t *testing.T, e *Engine, m stt.Mode) stt.Stream {
+	t.Helper()
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.(stt.ModeSetter).SetMode(m); err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return st
+}
+
+// refused checks that Validate refuses each bad value of a setting
+// (set puts it in a default configuration), naming the setting.
+func refused(t *testing.T, setting string, set func(*Config, float64), bad ...float64) {
+	t.Helper()
+	for _, v := range bad {
 		cfg := DefaultConfig()
-		cfg.DigitSilenceProb = bad
-		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "digit_silence_probability") {
-			t.Errorf("digit_silence_probability %v: %v", bad, err)
+		set(&cfg, v)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), setting) {
+			t.Errorf("%s %v: %v", setting, v, err)
 		}
 	}
 }
