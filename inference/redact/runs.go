@@ -65,6 +65,9 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		}
 		return buf, 0, false
 	}
+	if ohWords[w] && spokenDigitWord(toks, i-1) && spokenDigitWord(toks, i+1) && !t.brk() && !toks[i-1].brk() {
+		return append(buf, '0'), 1, true
+	}
 	if d, ok := unitWords[w]; ok {
 		amb = ambiguous[w]
 		if !amb {
@@ -88,6 +91,29 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		return appendInt(buf, v), 1, false
 	}
 	return buf, 0, false
+}
+
+// ohWords are how a recogniser writes a digit read as "oh" when it takes
+// it for a common word: "five or six", "three of four". Between two spoken
+// digits they are a zero ("four one or seven" read from "four one oh
+// seven"); anywhere else, and next to written numerals ("2 or 3"), they
+// are the words they look like.
+var ohWords = map[string]bool{"or": true, "of": true}
+
+// spokenDigitWord reports whether token k is a number word a reader says
+// inside a digit string: a digit that is not an ordinary word as well, a
+// teen or tens word, or "double"/"triple".
+func spokenDigitWord(toks []token, k int) bool {
+	if k < 0 || k >= len(toks) {
+		return false
+	}
+	w := toks[k].low
+	if _, ok := unitWords[w]; ok {
+		return !ambiguous[w]
+	}
+	_, teen := teenWords[w]
+	_, tens := tensWords[w]
+	return teen || tens || w == "double" || w == "triple"
 }
 
 // hundreds reads "X hundred [and] [YY]" and "X thousand [and] [YYY]" after

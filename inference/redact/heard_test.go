@@ -1,0 +1,80 @@
+package redact
+
+import "testing"
+
+// TestHeardOh: a recogniser writes a digit read as "oh" as "or" or "of"
+// when its language model prefers the word. Between two spoken digits it is
+// a zero; anywhere else it stays a word.
+func TestHeardOh(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		// 5105 1051 0510 5100 read digit by digit, no card phrase: the
+		// whole run must pass the Luhn check, which it does only with
+		// its zeros.
+		{"card without context", "sure five one of five one or five one oh five one oh five one oh oh thanks",
+			"sure [CARD ending 5100] thanks"},
+		{"card in context", "my card number is five one oh five one of five one oh five one or five one oh oh",
+			"my card number is [CARD ending 5100]"},
+		// The first ten digits of a longer number that fails the Luhn
+		// check have a North American phone's shape; with the zeros read,
+		// the number is one run of 16 digits, which is neither.
+		{"long number is not a phone", "i'm calling about four one five five five five two six seven one of two of three four five six",
+			"i'm calling about four one five five five five two six seven one of two of three four five six"},
+		{"phone", "you can reach me on oh seven seven or nine or one two three four five six",
+			"you can reach me on [PHONE]"},
+		{"two or three days", "it took two or three days, one of them a sunday", "it took two or three days, one of them a sunday"},
+		{"written numerals", "pick 4 or 5 of 6 cards", "pick 4 or 5 of 6 cards"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q) =\n  %q\nwant\n  %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHeardOhRuns checks the digits read.
+func TestHeardOhRuns(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"five one or six", []string{"5106"}},
+		{"double five of seven", []string{"5507"}},
+		{"seventy or two", []string{"7002"}},
+		{"five or", []string{"5"}},
+		{"or five", []string{"5"}},
+		{"five or or six", []string{"5", "6"}},
+		{"five. or six", []string{"5", "6"}},
+		{"five, or six", []string{"506"}}, // a comma does not end a number (a reader's pause)
+		{"5 or 6", []string{"5", "6"}},
+		{"five or 6", []string{"5", "6"}},
+		{"five to or six", []string{"52", "6"}}, // not next to an ambiguous word
+		{"one of the six", []string{"1", "6"}},
+	}
+	for _, tt := range tests {
+		toks := tokenize(tt.in, 0, nil)
+		var got []string
+		for _, r := range findRuns(toks, nil) {
+			got = append(got, string(r.digits))
+		}
+		if !equalStrings(got, tt.want) {
+			t.Errorf("runs of %q = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
