@@ -23,6 +23,12 @@ func TestHeardOh(t *testing.T) {
 			"i'm calling about four one five five five five two six seven one of two of three four five six"},
 		{"phone", "you can reach me on oh seven seven or nine or one two three four five six",
 			"you can reach me on [PHONE]"},
+		{"two phone numbers", "call me on four one five five five five two six seven one or four one five five five five two six seven two",
+			"call me on [PHONE] or [PHONE]"},
+		{"two phone numbers without context", "four one five five five five two six seven one or four one five five five five two six seven two",
+			"[PHONE] or [PHONE]"},
+		{"two cards", "card four one one one one one one one one one one one one one one one or five five oh oh oh oh oh oh oh oh oh oh oh oh oh four",
+			"card [CARD ending 1111] or [CARD ending 0004]"},
 		{"two or three days", "it took two or three days, one of them a sunday", "it took two or three days, one of them a sunday"},
 		{"written numerals", "pick 4 or 5 of 6 cards", "pick 4 or 5 of 6 cards"},
 	}
