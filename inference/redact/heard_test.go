@@ -2,9 +2,10 @@ package redact
 
 import "testing"
 
-// TestHeardOh: a recogniser writes a digit read as "oh" as "or" or "of"
-// when its language model prefers the word. Between two spoken digits it is
-// a zero; anywhere else it stays a word.
+// TestHeardOh: a recogniser writes a digit read as "oh" as "or", "of",
+// "and" or "no" when its language model prefers the word. Between two
+// spoken digits it is a zero; between two whole numbers and anywhere else
+// it stays a word.
 func TestHeardOh(t *testing.T) {
 	tests := []struct {
 		name, in, want string
@@ -29,6 +30,13 @@ func TestHeardOh(t *testing.T) {
 			"[PHONE] or [PHONE]"},
 		{"two cards", "card four one one one one one one one one one one one one one one one or five five oh oh oh oh oh oh oh oh oh oh oh oh oh four",
 			"card [CARD ending 1111] or [CARD ending 0004]"},
+		{"phone with and and no", "my mobile is sixteen and six four four nine no seven eight",
+			"my mobile is [PHONE]"},
+		{"ssn with and", "my social security number is four three nine and two seven four and seven thanks",
+			"my social security number is [SSN] thanks"},
+		{"five and six year olds", "we have five and six year olds, no one else", "we have five and six year olds, no one else"},
+		{"two cards with and", "card four one one one one one one one one one one one one one one one and five five oh oh oh oh oh oh oh oh oh oh oh oh oh four",
+			"card [CARD ending 1111] and [CARD ending 0004]"},
 		{"two or three days", "it took two or three days, one of them a sunday", "it took two or three days, one of them a sunday"},
 		{"written numerals", "pick 4 or 5 of 6 cards", "pick 4 or 5 of 6 cards"},
 	}
@@ -60,6 +68,10 @@ func TestHeardOhRuns(t *testing.T) {
 		{"five or 6", []string{"5", "6"}},
 		{"five to or six", []string{"52", "6"}}, // not next to an ambiguous word
 		{"one of the six", []string{"1", "6"}},
+		{"seven and nine", []string{"709"}},
+		{"one hundred and five", []string{"105"}},
+		{"nine no one", []string{"901"}},
+		{"no one", []string{"1"}},
 	}
 	for _, tt := range tests {
 		toks := tokenize(tt.in, 0, nil)

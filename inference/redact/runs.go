@@ -95,12 +95,13 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 }
 
 // ohWords are how a recogniser writes a digit read as "oh" when it takes
-// it for a common word: "five or six", "three of four". Between two spoken
-// digits they are a zero ("four one or seven" read from "four one oh
-// seven"), unless a whole number stands on each side (wholeNumber);
-// anywhere else, and next to written numerals ("2 or 3"), they are the
-// words they look like.
-var ohWords = map[string]bool{"or": true, "of": true}
+// it for a common word: "five or six", "three of four", "seven and nine",
+// "seven no one". Between two spoken digits they are a zero ("four one or
+// seven" read from "four one oh seven"), unless a whole number stands on
+// each side (wholeNumber); anywhere else, and next to written numerals
+// ("2 or 3"), they are the words they look like. ("one hundred and five"
+// is read by hundreds before this.)
+var ohWords = map[string]bool{"or": true, "of": true, "and": true, "no": true}
 
 // wholeNumber is the fewest number words on each side of "or" that make it
 // the word between two numbers ("four one five ... seven one or four one
