@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestHeardOh: a recogniser writes a digit read as "oh" as "or", "of",
 // "and" or "no" when its language model prefers the word. Between two
@@ -79,20 +82,8 @@ func TestHeardOhRuns(t *testing.T) {
 		for _, r := range findRuns(toks, nil) {
 			got = append(got, string(r.digits))
 		}
-		if !equalStrings(got, tt.want) {
+		if !slices.Equal(got, tt.want) {
 			t.Errorf("runs of %q = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
