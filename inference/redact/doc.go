@@ -11,7 +11,8 @@
 // ("4111 1111-1111"), spoken digit by digit ("four one one one"), in
 // groups ("forty one eleven"), with repeats ("double five", "triple
 // one") or with the recogniser's homophones ("for" for four, "to" for two,
-// "oh" for zero). Values that are sensitive only in context (an expiry, a
+// "oh" for zero, and "or", "of", "and" or "no" for a zero between two
+// spoken digits). Values that are sensitive only in context (an expiry, a
 // PIN, an account number) are looked for after their context phrase;
 // checksummed values (cards, IBANs) are found anywhere; a number right
 // after a reference phrase ("order number", "case reference") is left

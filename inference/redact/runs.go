@@ -65,6 +65,10 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		}
 		return buf, 0, false
 	}
+	if ohWords[w] && spokenDigitWord(toks, i-1) && spokenDigitWord(toks, i+1) && !t.brk() && !toks[i-1].brk() &&
+		(numberWords(toks, i, -1) < wholeNumber || numberWords(toks, i, 1) < wholeNumber) {
+		return append(buf, '0'), 1, true
+	}
 	if d, ok := unitWords[w]; ok {
 		amb = ambiguous[w]
 		if !amb {
@@ -88,6 +92,56 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		return appendInt(buf, v), 1, false
 	}
 	return buf, 0, false
+}
+
+// ohWords are how a recogniser writes a digit read as "oh" when it takes
+// it for a common word: "five or six", "three of four", "seven and nine",
+// "seven no one". Between two spoken digits they are a zero ("four one or
+// seven" read from "four one oh seven"), unless a whole number stands on
+// each side (wholeNumber); anywhere else, and next to written numerals
+// ("2 or 3"), they are the words they look like. ("one hundred and five"
+// is read by hundreds before this.)
+var ohWords = map[string]bool{"or": true, "of": true, "and": true, "no": true}
+
+// wholeNumber is the fewest number words on each side of "or" that make it
+// the word between two numbers ("four one five ... seven one or four one
+// five ... seven two": two phone numbers), not a zero inside one.
+const wholeNumber = 7
+
+// numberWords counts the number words in a row from token i in direction
+// dir (-1 before it, 1 after it), within a clause.
+func numberWords(toks []token, i, dir int) int {
+	n := 0
+	for k := i + dir; k >= 0 && k < len(toks); k += dir {
+		t := &toks[k]
+		if dir < 0 && t.brk() || dir > 0 && toks[k-1].brk() {
+			break
+		}
+		_, unit := unitWords[t.low]
+		_, teen := teenWords[t.low]
+		_, tens := tensWords[t.low]
+		if !unit && !teen && !tens && t.low != "double" && t.low != "triple" {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// spokenDigitWord reports whether token k is a number word a reader says
+// inside a digit string: a digit that is not an ordinary word as well, a
+// teen or tens word, or "double"/"triple".
+func spokenDigitWord(toks []token, k int) bool {
+	if k < 0 || k >= len(toks) {
+		return false
+	}
+	w := toks[k].low
+	if _, ok := unitWords[w]; ok {
+		return !ambiguous[w]
+	}
+	_, teen := teenWords[w]
+	_, tens := tensWords[w]
+	return teen || tens || w == "double" || w == "triple"
 }
 
 // hundreds reads "X hundred [and] [YY]" and "X thousand [and] [YYY]" after

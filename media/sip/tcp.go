@@ -145,20 +145,42 @@ var errConnClosed = errors.New("sip: connection closed by the server")
 // is in progress), and a message larger than MaxMessageBytes is answered
 // with 513 Message Too Large and closes it: a stream has no message
 // boundary to resume at.
+//
+// A message's start line and headers reach the stack only once they are
+// complete: until the empty line that ends them they are held here, at
+// most MaxMessageBytes of them. The stack parses each header line as it
+// arrives, and what it allocates for them is several times their size,
+// so headers that never end would otherwise cost up to a few times the
+// limit before the cut, more or less depending on how TCP split them
+// into reads. Held, they cost their own size, and nothing of a message
+// refused for its headers is parsed at all. Bodies pass through.
 type sipConn struct {
 	net.Conn
 	s    *Server
 	scan msgScanner
+	// hold is the stream's bytes not yet handed to the stack: its first
+	// ready bytes may be handed, the rest are a header section still
+	// being received.
+	hold  []byte
+	ready int
 	// err, once set, is returned by every read; only the stack's reader
-	// goroutine reads and sets it.
+	// goroutine reads and sets it (and hold).
 	err error
 }
+
+// holdReuse is the largest hold buffer a connection keeps between
+// messages; a larger one (a message of many headers) is dropped once
+// handed over, so that idle connections do not keep it.
+const holdReuse = 4 << 10
 
 func (c *sipConn) Read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
 	for {
+		if c.ready > 0 {
+			return c.handOver(p), nil
+		}
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.s.cfg.TCPIdleTimeout))
 		n, err := c.Conn.Read(p)
 		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && n == 0 {
@@ -167,13 +189,69 @@ func (c *sipConn) Read(p []byte) (int, error) {
 			}
 			return 0, c.fail("idle_timeout", nil)
 		}
-		if n > 0 {
-			if v := c.scan.feed(p[:n]); v != "" {
-				return 0, c.fail(v, c.scan.tooLarge())
+		if n == 0 {
+			if len(c.hold) > 0 && err != nil {
+				// The peer ended inside a header section: those bytes are
+				// no message, and the stack learns of the end.
+				c.hold, c.ready = nil, 0
+			}
+			return 0, err
+		}
+		if v := c.scan.feed(p[:n]); v != "" {
+			return 0, c.fail(v, c.scan.tooLarge())
+		}
+		from := len(c.hold) + n // where the unfinished header section begins, if any
+		if c.scan.inHeaders() {
+			from = 0 // it began in an earlier read, and is held
+			if c.scan.from >= 0 {
+				from = len(c.hold) + c.scan.from
 			}
 		}
-		return n, err
+		if len(c.hold) == 0 && from == n {
+			return n, err // nothing held: the read goes to the stack as it is
+		}
+		c.hold = c.grow(c.hold, n)
+		c.hold = append(c.hold, p[:n]...)
+		c.ready = from
+		if c.ready > 0 {
+			return c.handOver(p), nil // an error comes again on the next read
+		}
+		if err != nil {
+			c.hold, c.ready = nil, 0
+			return 0, err
+		}
 	}
+}
+
+// handOver copies the ready bytes that fit into p and drops them from
+// hold.
+func (c *sipConn) handOver(p []byte) int {
+	n := copy(p, c.hold[:c.ready])
+	rest := copy(c.hold, c.hold[n:])
+	c.hold, c.ready = c.hold[:rest], c.ready-n
+	if rest == 0 && cap(c.hold) > holdReuse {
+		c.hold = nil
+	}
+	return n
+}
+
+// grow makes room for n more bytes in b, doubling its capacity but never
+// past what a held header section and one read can need, so that the
+// allocations for a section of the largest allowed size sum to about
+// twice that size.
+func (c *sipConn) grow(b []byte, n int) []byte {
+	need := len(b) + n
+	if need <= cap(b) {
+		return b
+	}
+	size := max(2*cap(b), 512)
+	if ceiling := c.scan.limit + n; size > ceiling {
+		size = ceiling
+	}
+	size = max(size, need)
+	nb := make([]byte, len(b), size)
+	copy(nb, b)
+	return nb
 }
 
 // fail closes the connection for reason, after sending answer if any.
@@ -232,6 +310,10 @@ type msgScanner struct {
 	lines     []string
 	kept      int
 	clen      int64
+	// from is where, in the last chunk fed, the message whose start line
+	// or headers are still being received began; -1 if it began in an
+	// earlier chunk. Meaningful while inHeaders.
+	from int
 }
 
 // maxLine bounds the part of a header line the scanner keeps; maxKept the
@@ -245,26 +327,27 @@ const (
 // violation: "too_large", or "malformed" when the stream cannot be framed
 // (an unreadable Content-Length).
 func (m *msgScanner) feed(b []byte) string {
-	for len(b) > 0 {
+	m.from = -1
+	for i := 0; i < len(b); {
 		if m.inBody {
-			n := int64(len(b))
+			n := int64(len(b) - i)
 			if n > m.body {
 				n = m.body
 			}
 			m.body -= n
-			b = b[n:]
+			i += int(n)
 			if m.body == 0 {
 				m.reset()
 			}
 			continue
 		}
-		c := b[0]
-		b = b[1:]
+		c := b[i]
+		i++
 		if !m.started {
 			if c == '\r' || c == '\n' {
 				continue // keep-alive
 			}
-			m.started = true
+			m.started, m.from = true, i-1
 		}
 		m.size++
 		if m.size > int64(m.limit) {
@@ -299,6 +382,10 @@ func (m *msgScanner) feed(b []byte) string {
 	}
 	return ""
 }
+
+// inHeaders reports whether the stream is inside a message's start line
+// or headers.
+func (m *msgScanner) inHeaders() bool { return m.started && !m.inBody }
 
 // header takes one header line (or the start line). It copies only the
 // lines it keeps: other lines (padding, say) cost no allocation.
@@ -353,7 +440,7 @@ func (m *msgScanner) keep(line string) {
 }
 
 func (m *msgScanner) reset() {
-	*m = msgScanner{limit: m.limit, line: m.line[:0]}
+	*m = msgScanner{limit: m.limit, line: m.line[:0], from: m.from}
 }
 
 // callID returns the Call-ID of the message scanned, if kept.

@@ -401,3 +401,105 @@ func TestMsgScanner(t *testing.T) {
 		}
 	}
 }
+
+// TestSipConnHoldsHeaders: the stack reading a stream through a sipConn
+// gets every byte, in order, but no byte of a message's start line and
+// headers before the connection has received their empty line, however
+// the peer's writes cut the stream and whatever the stack's buffer size.
+// A message refused for its headers reaches the stack not at all.
+func TestSipConnHoldsHeaders(t *testing.T) {
+	e := testServer(t, nil)
+	req := func(id string, body string) string {
+		return fmt.Sprintf("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK%s\r\nFrom: <sip:x@y>;tag=1\r\n"+
+			"To: <sip:a@b>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nl: %d\r\n\r\n%s", id, id, len(body), body)
+	}
+	stream := "\r\n\r\n" + req("m1", "hello") + "\r\n" + req("m2", "") + req("m3", strings.Repeat("v=0\r\n", 300)) + "\r\n\r\n"
+	// The header sections: from a message's first byte to the end of its
+	// empty line.
+	var inside [][2]int
+	for off := 0; ; {
+		i := strings.Index(stream[off:], "INVITE ")
+		if i < 0 {
+			break
+		}
+		start := off + i
+		end := start + strings.Index(stream[start:], "\r\n\r\n") + 4
+		inside = append(inside, [2]int{start, end})
+		off = end
+	}
+	if len(inside) != 3 {
+		t.Fatalf("%d messages in the stream, want 3", len(inside))
+	}
+
+	// read serves the stream written in pieces of step through a sipConn
+	// read with a buffer of size bytes; it returns what the reader got and
+	// the error that ended it.
+	read := func(t *testing.T, stream string, step, size int, check func(handed, received int)) (string, error) {
+		srv, peer := net.Pipe()
+		t.Cleanup(func() { srv.Close(); peer.Close() })
+		go func() {
+			for i := 0; i < len(stream); i += step {
+				if _, err := peer.Write([]byte(stream[i:min(i+step, len(stream))])); err != nil {
+					return
+				}
+			}
+			peer.Close()
+		}()
+		rc := &countingConn{Conn: srv}
+		sc := &sipConn{Conn: rc, s: e.srv, scan: msgScanner{limit: e.srv.cfg.MaxMessageBytes}}
+		var got strings.Builder
+		buf := make([]byte, size)
+		for {
+			n, err := sc.Read(buf)
+			got.Write(buf[:n])
+			if n > 0 && check != nil {
+				check(got.Len(), rc.n)
+			}
+			if err != nil {
+				return got.String(), err
+			}
+		}
+	}
+
+	for _, step := range []int{1, 7, 100, 1000, len(stream)} {
+		for _, size := range []int{5, 64, 32768} {
+			got, err := read(t, stream, step, size, func(handed, received int) {
+				for _, in := range inside {
+					if handed > in[0] && received < in[1] {
+						t.Fatalf("pieces of %d, buffer %d: %d bytes handed to the stack with %d received, inside the headers at %d-%d",
+							step, size, handed, received, in[0], in[1])
+					}
+				}
+			})
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("pieces of %d, buffer %d: ended with %v, want EOF", step, size, err)
+			}
+			if got != stream {
+				t.Errorf("pieces of %d, buffer %d: the reader got %d bytes, not the stream's %d", step, size, len(got), len(stream))
+			}
+		}
+	}
+
+	endless := req("ok", "body") + "INVITE sip:srs@x SIP/2.0\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 90)+"\r\n", 1000)
+	for _, step := range []int{99, 4096, len(endless)} {
+		got, err := read(t, endless, step, 32768, nil)
+		if !errors.Is(err, errConnClosed) {
+			t.Errorf("endless headers in pieces of %d: ended with %v, want the server's close", step, err)
+		}
+		if want := req("ok", "body"); got != want {
+			t.Errorf("endless headers in pieces of %d: the reader got %d bytes, want only the first message's %d", step, len(got), len(want))
+		}
+	}
+}
+
+// countingConn counts the bytes read from it.
+type countingConn struct {
+	net.Conn
+	n int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n += n
+	return n, err
+}
