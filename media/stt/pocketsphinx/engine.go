@@ -201,7 +201,13 @@ type Config struct {
 	// free-speech final ("my card number is", "put it on") a second time
 	// with the digits mode's grammar, and puts the reading in place of the
 	// language model's words there when it is a card's length
-	// (cardcontext.go). It costs one more decoding of that audio.
+	// (cardcontext.go). It costs one more decoding of that audio. On by
+	// default: on the development half of the redaction set (200
+	// utterances, 32 cards, Flite voices; inference/redact
+	// TestEvalRedactRecognised) card recall through an 8 kHz mu-law
+	// channel rose from 0.281 to 0.469 (card precision 0.909 -> 0.938,
+	// all types 0.844 -> 0.865), and at 16 kHz card recall and precision
+	// stayed 0.844 and 0.964 (the misses there have no card phrase).
 	CardContextDigits bool `json:"card_context_digits"`
 	// CardContextPhrases are the card phrases (default
 	// DefaultCardContextPhrases), matched as whole words.
@@ -279,7 +285,7 @@ func DefaultConfig() Config {
 		MaxDecoders: 8, Warm: 1, Search: DefaultSearch, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP,
 		DigitMinWordMs: DefaultDigitMinWordMs, NarrowbandFoldGain: DefaultNarrowbandFoldGain,
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
-		CardContextPhrases: DefaultCardContextPhrases()}
+		CardContextDigits: true, CardContextPhrases: DefaultCardContextPhrases()}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
