@@ -383,7 +383,9 @@ func TestEvalHeldOutDev(t *testing.T) {
 // arguments), EARSHOT_EVAL_WIDE_CMN / EARSHOT_EVAL_NARROW_CMN (-cmninit;
 // an empty wide value keeps the model's own), EARSHOT_EVAL_WIDE_CMN_ADAPT_MS
 // and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_FOLD (narrowband digits fold
-// gain) and EARSHOT_EVAL_FOLD_ADAPT_MS, EARSHOT_EVAL_VAD
+// gain) and EARSHOT_EVAL_FOLD_ADAPT_MS, EARSHOT_EVAL_DIGIT_SILPROB (the
+// digits grammar's silence probability; 0.005 is the decoder's own, the
+// value before DefaultDigitSilenceProb), EARSHOT_EVAL_VAD
 // (hangover_ms,pre_roll_ms).
 func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	name := ""
@@ -414,6 +416,10 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_FOLD_ADAPT_MS")); err == nil {
 		cfg.NarrowbandFoldCMNAdaptMs = v
 		name += fmt.Sprintf(" fold-adapt=%dms", v)
+	}
+	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_DIGIT_SILPROB"), 64); err == nil {
+		cfg.DigitSilenceProb = v
+		name += fmt.Sprintf(" digit-silprob=%g", v)
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_SILENCE_FILL_DB"), 64); err == nil {
 		cfg.DigitSilenceFillDB = v

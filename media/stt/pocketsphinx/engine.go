@@ -171,8 +171,8 @@ type Config struct {
 	GrammarWIP float64 `json:"grammar_word_insertion_penalty"`
 	// DigitMinWordMs drops the words of the digits mode shorter than this
 	// from its finals: a breath or the release of a consonant that the
-	// grammar search matched as a short "eight" or "oh". 0 keeps them
-	// (default DefaultDigitMinWordMs).
+	// grammar search matched as a short "eight" or "oh". "oh" is kept
+	// down to half of it. 0 keeps them (default DefaultDigitMinWordMs).
 	DigitMinWordMs int `json:"digit_min_word_ms"`
 	// NumberSpans decodes a free-speech final's runs of number words
 	// ("five one four four six ...") a second time with a grammar of
@@ -212,6 +212,13 @@ type Config struct {
 	// CardContextPhrases are the card phrases (default
 	// DefaultCardContextPhrases), matched as whole words.
 	CardContextPhrases []string `json:"card_context_phrases"`
+	// DigitSilenceProb is the probability of silence between the words
+	// of the digits grammar's search (PocketSphinx's -silprob, 0.005 by
+	// default, for that search only): a pause between two digits then
+	// costs the search little, so it is not filled with a digit or made
+	// to swallow one. 0 uses the decoder's -silprob (default
+	// DefaultDigitSilenceProb).
+	DigitSilenceProb float64 `json:"digit_silence_probability"`
 }
 
 // DefaultGrammarWIP is the grammars' word insertion penalty, chosen on
@@ -232,6 +239,16 @@ const DefaultGrammarWIP = 1e-2
 // 150 ms 81.3 % (real digits start to go); at 8 kHz mu-law 0 ms 56.0 %,
 // 120 ms 60.4 %. The words dropped were inserted "eight"s and "oh"s of
 // 30-110 ms; the real digits of these speakers last 140 ms and more.
+//
+// "oh" is kept down to half the minimum (60 ms): with the digits
+// grammar's silence probability (DefaultDigitSilenceProb) the words the
+// minimum still dropped on the development strings were inserted
+// "eight"s and one real "oh" (AN4 16 kHz, 91 strings exact: 85 with one
+// minimum for all words, 86 with half of it for "oh", the same with a
+// third; 8 kHz mu-law 74 and 74; FSDD 8 kHz 11/40 either way, 16 kHz
+// 4/40, digit error 40.2 -> 38.6 %). Flite's voices say "oh" after
+// "eight" in 100-120 ms. The minimum itself was not chosen again: 60,
+// 90, 100, 110 ms for every word gave 84, 84, 83, 84 at 16 kHz.
 const DefaultDigitMinWordMs = 120
 
 // DefaultNarrowbandFoldGain and DefaultNarrowbandFoldCMNAdaptMs were
@@ -274,6 +291,22 @@ const (
 // upsampled FSDD strings stay at 0/40 (digit error 45.6 -> 45.3 %).
 const DefaultDigitSilenceFillDB = -70
 
+// DefaultDigitSilenceProb is the digits grammar's silence probability,
+// chosen on the development half of the held-out spoken digit strings
+// (media/analyze TestEvalDigits with EARSHOT_EVAL_DEV=1; AN4 read
+// strings, 91; FSDD strings of trimmed digits joined by zeros, 40; the
+// decoder's -silprob given for every search through EARSHOT_EVAL_PSARGS,
+// the digits grammar alone being decoded). Strings exact, AN4 16 kHz:
+// 0.005 (the decoder's default) 84, 1e-4 82, 0.1 84, 0.3 / 0.5 / 0.9 /
+// 1.0 85 (an "eight" no longer inserted into a pause); AN4 8 kHz mu-law:
+// 0.005 73, 0.3 73, 0.5 / 1.0 74; FSDD 8 kHz: 0.005 8/40 (digit error
+// 29.2 %), 0.2 11 (23.6 %), 0.5 11 (22.5 %), 1.0 11 (22.0 %); FSDD
+// 16 kHz: 0.005 0/40 (45.8 %), 0.5 3 (38.6 %), 1.0 4 (39.1 %). 0.5 is
+// the middle of the plateau. Beams (1e-60 / 1e-80), -bestpath no,
+// -topn 8 or 16, -pip 0.5 or 2 and -lw 3, 5, 8 or 10 gained nothing at
+// 16 kHz.
+const DefaultDigitSilenceProb = 0.5
+
 // cmnAdaptPriorFrames is the weight, in 10 ms frames, of the initial
 // cepstral mean in the running mean of an adapting stream.
 const cmnAdaptPriorFrames = 200
@@ -285,7 +318,7 @@ func DefaultConfig() Config {
 		MaxDecoders: 8, Warm: 1, Search: DefaultSearch, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP,
 		DigitMinWordMs: DefaultDigitMinWordMs, NarrowbandFoldGain: DefaultNarrowbandFoldGain,
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
-		CardContextDigits: true, CardContextPhrases: DefaultCardContextPhrases()}
+		DigitSilenceProb: DefaultDigitSilenceProb, CardContextDigits: true, CardContextPhrases: DefaultCardContextPhrases()}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -317,6 +350,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: narrowband_fold_cmn_adapt_ms must not be negative, got %d", c.NarrowbandFoldCMNAdaptMs)
 	case c.DigitSilenceFillDB != 0 && (c.DigitSilenceFillDB < -100 || c.DigitSilenceFillDB > -30):
 		return fmt.Errorf("pocketsphinx: digit_silence_fill_db must be 0 (off) or in -100..-30, got %v", c.DigitSilenceFillDB)
+	case c.DigitSilenceProb < 0 || c.DigitSilenceProb > 1:
+		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}

@@ -56,7 +56,11 @@ func (s *stream) searchFor() (string, error) {
 	if !ok {
 		return "", fmt.Errorf("pocketsphinx: no grammar for mode %s", s.mode)
 	}
-	if err := s.d.addGrammar(name, g, s.e.cfg.GrammarWIP); err != nil {
+	silprob := 0.0 // the decoder's -silprob
+	if s.mode == stt.ModeDigits {
+		silprob = s.e.cfg.DigitSilenceProb
+	}
+	if err := s.d.addGrammarSil(name, g, s.e.cfg.GrammarWIP, silprob); err != nil {
 		return "", err
 	}
 	return name, nil

@@ -144,14 +144,8 @@ func abs64(x int64) int64 {
 // unchanged. The value is checked.
 func TestGrammarWIP(t *testing.T) {
 	e := newEngine(t, func(c *Config) { c.GrammarWIP = 1e-200 })
-	st, err := e.NewStream(context.Background(), stt.StreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := modeStream(t, e, stt.ModeDigits)
 	defer st.Close()
-	if err := st.(stt.ModeSetter).SetMode(stt.ModeDigits); err != nil {
-		t.Fatal(err)
-	}
 	if got := text(feed(t, st, loadRaw(t, tidigits))); got == "two nine three four zero" {
 		t.Errorf("with a word insertion penalty of 1e-200 the digits grammar heard %q as without", got)
 	}
@@ -162,13 +156,7 @@ func TestGrammarWIP(t *testing.T) {
 		t.Errorf("the decoder's -wip is %v after the grammar was made, want 0.65", wip)
 	}
 
-	for _, bad := range []float64{-0.1, 1.5} {
-		cfg := DefaultConfig()
-		cfg.GrammarWIP = bad
-		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "grammar_word_insertion_penalty") {
-			t.Errorf("grammar_word_insertion_penalty %v: %v", bad, err)
-		}
-	}
+	refused(t, "grammar_word_insertion_penalty", func(c *Config, v float64) { c.GrammarWIP = v }, -0.1, 1.5)
 }
 
 // TestDigitMinWordMs: the digits mode drops words shorter than

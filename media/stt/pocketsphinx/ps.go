@@ -94,16 +94,20 @@ static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, f
 }
 
 // es_set_jsgf adds a JSGF grammar as search name with word insertion
-// penalty wip (0: the decoder's -wip). The grammar search reads -wip from
-// the decoder's configuration when it is made, so the value is set for
-// that moment and put back, leaving the language-model searches made
-// later as they were.
-static int es_set_jsgf(ps_decoder_t *ps, const char *name, const char *jsgf, double wip) {
+// penalty wip and silence probability silprob (0: the decoder's -wip,
+// -silprob). The grammar search reads both from the decoder's
+// configuration when it is made, so the values are set for that moment
+// and put back, leaving the language-model searches made later as they
+// were.
+static int es_set_jsgf(ps_decoder_t *ps, const char *name, const char *jsgf, double wip, double silprob) {
 	cmd_ln_t *cfg = ps_get_config(ps);
-	double old = cmd_ln_float_r(cfg, "-wip");
+	double oldWIP = cmd_ln_float_r(cfg, "-wip");
+	double oldSil = cmd_ln_float_r(cfg, "-silprob");
 	if (wip > 0) cmd_ln_set_float_r(cfg, "-wip", wip);
+	if (silprob > 0) cmd_ln_set_float_r(cfg, "-silprob", silprob);
 	int rv = ps_set_jsgf_string(ps, name, jsgf);
-	cmd_ln_set_float_r(cfg, "-wip", old);
+	cmd_ln_set_float_r(cfg, "-wip", oldWIP);
+	cmd_ln_set_float_r(cfg, "-silprob", oldSil);
 	return rv;
 }
 */
@@ -291,13 +295,19 @@ const defaultSearch = "_default"
 // addGrammar adds a JSGF grammar as search name (once per decoder), with
 // word insertion penalty wip (0: the decoder's).
 func (d *decoder) addGrammar(name, jsgf string, wip float64) error {
+	return d.addGrammarSil(name, jsgf, wip, 0)
+}
+
+// addGrammarSil is addGrammar with the silence probability silprob of
+// the grammar search (0: the decoder's -silprob).
+func (d *decoder) addGrammarSil(name, jsgf string, wip, silprob float64) error {
 	if d.searches[name] {
 		return nil
 	}
 	cn, cg := C.CString(name), C.CString(jsgf)
 	defer C.free(unsafe.Pointer(cn))
 	defer C.free(unsafe.Pointer(cg))
-	if C.es_set_jsgf(d.ps, cn, cg, C.double(wip)) < 0 {
+	if C.es_set_jsgf(d.ps, cn, cg, C.double(wip), C.double(silprob)) < 0 {
 		return fmt.Errorf("pocketsphinx: grammar %s rejected", name)
 	}
 	if d.searches == nil {

@@ -202,6 +202,8 @@ func (s *stream) final() (stt.Result, error) {
 	}
 	r := stt.Result{Final: true, StartMs: ms(s.uttStart), EndMs: ms(s.fed)}
 	var texts []string
+	// "oh", a vowel alone, is the shortest digit word: it is kept down to
+	// half the digits mode's minimum (DefaultDigitMinWordMs).
 	minFrames := 0
 	if s.mode == stt.ModeDigits {
 		minFrames = s.e.cfg.DigitMinWordMs / 10
@@ -212,7 +214,7 @@ func (s *stream) final() (stt.Result, error) {
 		if t == "" {
 			continue
 		}
-		if w.ef+1-w.sf < minFrames {
+		if n := w.ef + 1 - w.sf; n < minFrames && (t != "oh" || n < minFrames/2) {
 			dropped = true
 			continue
 		}

@@ -1,0 +1,93 @@
+package pocketsphinx
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+)
+
+// readInGroups reads a number with a Flite voice as callers read one, in
+// groups with pauses between them (the commas of text), over a faint
+// room noise (about -61 dBFS) with a quarter second of it either side.
+func readInGroups(t *testing.T, voice, text string) []int16 {
+	t.Helper()
+	pcm := append(append(make([]int16, stt.Rate/4), flite(t, voice, text)...), make([]int16, stt.Rate/4)...)
+	rng := rand.New(rand.NewPCG(22, 8))
+	for i, v := range pcm {
+		pcm[i] = int16(max(-32768, min(32767, float64(v)+30*rng.NormFloat64())))
+	}
+	return pcm
+}
+
+// TestDigitsPausesAndShortOh: numbers read in groups (Flite's awb and
+// slt voices, 16 kHz) are heard exactly in the digits mode with the
+// defaults. With the decoder's own silence probability (0.005) in the
+// digits grammar's search, awb's pause after "two six eight" is heard as
+// another "eight"; with one shortest-word limit for every word, the
+// "oh" that follows "eight" (100-120 ms in these voices) is dropped.
+// The decoder's -silprob, which the language-model searches made later
+// read, is left as it was, and the value is checked.
+func TestDigitsPausesAndShortOh(t *testing.T) {
+	e := newEngine(t, nil)
+	hear := func(e *Engine, pcm []int16) string {
+		st := modeStream(t, e, stt.ModeDigits)
+		defer st.Close()
+		got := text(feed(t, st, pcm))
+		var silprob float64
+		d := st.(*stream).d
+		d.do(func() { silprob = d.configFloat("-silprob") })
+		if silprob != 0.005 { // PocketSphinx's default
+			t.Errorf("the decoder's -silprob is %v after the digits grammar was made, want 0.005", silprob)
+		}
+		return got
+	}
+	for _, tc := range []struct{ voice, text string }{
+		{"awb", "two six eight, four four one eight"},
+		{"awb", "eight oh three, two three four, five nine seven two"},
+		{"slt", "eight oh three, two three four, five nine seven two"},
+		{"slt", "four one two six, eight seven eight, eight seven one"},
+	} {
+		want := strings.ReplaceAll(tc.text, ",", "")
+		if got := hear(e, readInGroups(t, tc.voice, tc.text)); got != want {
+			t.Errorf("%s reading %q: the digits mode heard %q", tc.voice, want, got)
+		}
+	}
+
+	old := newEngine(t, func(c *Config) { c.DigitSilenceProb = 0 })
+	pcm := readInGroups(t, "awb", "two six eight, four four one eight")
+	if got := hear(old, pcm); got == "two six eight four four one eight" {
+		t.Errorf("with the decoder's silence probability the digits grammar heard %q as with the default: the setting does not reach its search", got)
+	}
+
+	refused(t, "digit_silence_probability", func(c *Config, v float64) { c.DigitSilenceProb = v }, -0.1, 1.5)
+}
+
+// modeStream opens a wideband stream of e in listening mode m.
+func modeStream(t *testing.T, e *Engine, m stt.Mode) stt.Stream {
+	t.Helper()
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.(stt.ModeSetter).SetMode(m); err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return st
+}
+
+// refused checks that Validate refuses each bad value of a setting
+// (set puts it in a default configuration), naming the setting.
+func refused(t *testing.T, setting string, set func(*Config, float64), bad ...float64) {
+	t.Helper()
+	for _, v := range bad {
+		cfg := DefaultConfig()
+		set(&cfg, v)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), setting) {
+			t.Errorf("%s %v: %v", setting, v, err)
+		}
+	}
+}
