@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -55,9 +56,10 @@ type engines struct {
 	// localOnly reports the local-models-only switch (third-party servers).
 	localOnly func() bool
 
-	once  sync.Once
-	err   error
-	local *pocketsphinx.Engine
+	once    sync.Once
+	started atomic.Bool // once's engines are set (read by metrics scrapes)
+	err     error
+	local   *pocketsphinx.Engine
 	// fast is the fast-search PocketSphinx: its own decoder pool (the
 	// search is a decoder's set-up), created when a queue or bot calls use it.
 	fast   *pocketsphinx.Engine
@@ -82,6 +84,7 @@ func newEngines(cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer,
 // and 0.6 s per decoder, so a daemon that never hears audio skips it).
 func (es *engines) start() error {
 	es.once.Do(func() {
+		defer es.started.Store(true)
 		es.byName = map[string]stt.Engine{engineNone: silentEngine{}}
 		used := map[string]bool{es.cfg.Engine: true}
 		for _, q := range es.cfg.Queues {
@@ -135,6 +138,21 @@ func (es *engines) start() error {
 		}
 	})
 	return es.err
+}
+
+// CardContextReadings sums the PocketSphinx engines' card-context
+// readings (the pipeline exports them as metrics).
+func (es *engines) CardContextReadings() (decoded, replaced int64) {
+	if !es.started.Load() {
+		return 0, 0
+	}
+	for _, e := range []*pocketsphinx.Engine{es.local, es.fast} {
+		if e != nil {
+			d, r := e.CardContextReadings()
+			decoded, replaced = decoded+d, replaced+r
+		}
+	}
+	return decoded, replaced
 }
 
 // engineFor names the engine of a queue.

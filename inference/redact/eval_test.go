@@ -654,10 +654,16 @@ func TestEvalRedactRecognised(t *testing.T) {
 	// half it raised card recall from 0.812 to 0.906, on the test half it
 	// gave 0.656 against 0.688 without).
 	psCfg.NumberSpans = os.Getenv("EARSHOT_EVAL_NUMBER_SPANS") == "1"
+	// EARSHOT_EVAL_CARD_CONTEXT=1|0 decodes the audio after a card phrase
+	// again with the digits grammar (card_context_digits) or not.
+	if v := os.Getenv("EARSHOT_EVAL_CARD_CONTEXT"); v != "" {
+		psCfg.CardContextDigits = v == "1"
+	}
 	// EARSHOT_EVAL_REDACT_RATE=8k passes the speech through a telephone
 	// channel (8 kHz mu-law: the recogniser's narrowband profile).
 	tel := os.Getenv("EARSHOT_EVAL_REDACT_RATE") == "8k"
-	t.Logf("recogniser: %s search, number spans decoded again: %v, telephone channel: %v", psCfg.Search, psCfg.NumberSpans, tel)
+	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, telephone channel: %v",
+		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, tel)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)
@@ -708,6 +714,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 		}
 	}
 	cacheKey := fmt.Sprintf("%s/%v", psCfg.Search, psCfg.NumberSpans)
+	if psCfg.CardContextDigits {
+		cacheKey += "/cardctx"
+	}
 	if tel {
 		cacheKey += fmt.Sprintf("/8k/fold=%g", psCfg.NarrowbandFoldGain)
 	}
@@ -736,7 +745,13 @@ func TestEvalRedactRecognised(t *testing.T) {
 			}
 		}()
 	}
+	// EARSHOT_EVAL_REDACT_ORDER=reverse decodes the sample from its end
+	// (two runs sharing their decodes through the cache meet halfway).
+	reverse := os.Getenv("EARSHOT_EVAL_REDACT_ORDER") == "reverse"
 	for i := range us {
+		if reverse {
+			i = len(us) - 1 - i
+		}
 		work <- i
 	}
 	close(work)
@@ -782,6 +797,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 	printTable(t, fmt.Sprintf("%s half through Flite + PocketSphinx (%s search): %d utterances, %.0f s of audio, %s wall (2 workers)",
 		split, psCfg.Search, len(us), float64(audio)/1000, wall.Round(time.Second)),
 		[]string{"earshot recognised", "regex recognised"}, []score{ers, brs})
+	if dec, rep := eng.CardContextReadings(); dec > 0 {
+		t.Logf("audio after a card phrase decoded again: %d; readings put in place: %d (this run's decodes only, not cached ones)", dec, rep)
+	}
 	t.Logf("labelled values whose every word the recogniser dropped (not scored): %d", lost["all"])
 	t.Logf("near-miss and plain utterances with something redacted: %d of %d", nearFP, nearN)
 	t.Logf("digit errors in card utterances (all their digits): %d of %d (%.1f %%)", cardDigitErrs, cardDigits, 100*ratio(cardDigitErrs, cardDigits))

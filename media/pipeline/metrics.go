@@ -67,3 +67,27 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// cardContextReader is a recogniser that reads the audio after a card
+// phrase again as digits (PocketSphinx's card_context_digits).
+type cardContextReader interface {
+	CardContextReadings() (decoded, replaced int64)
+}
+
+// registerCardContext exports a cardContextReader's counts.
+func registerCardContext(reg prometheus.Registerer, c cardContextReader) error {
+	const ns, sub = "earshot", "pipeline"
+	for _, f := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "card_context_readings_total",
+			Help: "Stretches of audio after a card phrase decoded again as digits."},
+			func() float64 { d, _ := c.CardContextReadings(); return float64(d) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "card_context_replaced_total",
+			Help: "Digit readings after a card phrase put in place of the language model's words."},
+			func() float64 { _, r := c.CardContextReadings(); return float64(r) }),
+	} {
+		if err := reg.Register(f); err != nil {
+			return fmt.Errorf("pipeline: register metrics: %w", err)
+		}
+	}
+	return nil
+}

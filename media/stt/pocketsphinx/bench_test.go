@@ -85,3 +85,63 @@ func benchStreams(b *testing.B, e *Engine, pcm []int16, opts stt.StreamOptions, 
 	}
 	b.ReportMetric(cpu/audioSecs, "cpu-s/audio-s")
 }
+
+// BenchmarkCardContext measures what card_context_digits adds: a Flite
+// sentence with a card number after "my card number is" (awb voice,
+// 16 kHz and through an 8 kHz mu-law telephone channel) is decoded on a
+// stream with the option off (the language model's pass alone) and on
+// one with it on, in the same iteration. Reported in recogniser thread
+// CPU (immune to other processes' load): the first pass per audio
+// second, the extra CPU per re-decoded span in milliseconds, and the
+// extra as a share of the first pass.
+func BenchmarkCardContext(b *testing.B) {
+	const say = "sure my card number is four five three nine one four eight eight zero three four three six four six seven and it expires ten twenty seven"
+	pcm := append(flite(b, "awb", say), make([]int16, stt.Rate/2)...)
+	for _, narrow := range []bool{false, true} {
+		name, in := "16k", pcm
+		if narrow {
+			name, in = "8k", telephone(b, pcm)
+		}
+		b.Run(name, func(b *testing.B) {
+			var engines [2]*Engine
+			for i, on := range []bool{false, true} {
+				cfg := DefaultConfig()
+				cfg.MaxDecoders, cfg.Warm, cfg.CardContextDigits = 1, 0, on
+				e, err := New(cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				engines[i] = e
+			}
+			var cpu [2]float64
+			for b.Loop() {
+				for i, e := range engines {
+					s, err := e.NewStream(context.Background(), stt.StreamOptions{Narrowband: narrow})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for off := 0; off < len(in); off += 320 {
+						if _, err := s.Write(in[off:min(off+320, len(in))]); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, err := s.EndUtterance(); err != nil {
+						b.Fatal(err)
+					}
+					cpu[i] += s.(stt.CPUReporter).CPUTime().Seconds()
+					s.Close()
+				}
+			}
+			spans, _ := engines[1].CardContextReadings()
+			if spans == 0 {
+				b.Fatal("no span was decoded again")
+			}
+			audio := float64(b.N) * float64(len(in)) / stt.Rate
+			b.ReportMetric(cpu[0]/audio, "first-pass-cpu-s/audio-s")
+			b.ReportMetric((cpu[1]-cpu[0])/float64(spans)*1000, "extra-cpu-ms/span")
+			b.ReportMetric((cpu[1]-cpu[0])/cpu[0], "extra/first-pass")
+			b.ReportMetric(float64(spans)/float64(b.N), "spans/op")
+		})
+	}
+}

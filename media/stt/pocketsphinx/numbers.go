@@ -156,7 +156,7 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 			out = append(out, words[run[0]:run[1]]...)
 			continue
 		}
-		got, err := s.decodeSpan(s.utt[a:b], (s.uttStart+a)*1000/stt.Rate)
+		got, err := s.decodeSpan(s.utt[a:b], numbersSearch, (s.uttStart+a)*1000/stt.Rate, 0)
 		if err != nil {
 			return words, err
 		}
@@ -176,19 +176,28 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 }
 
 // decodeSpan decodes pcm, which starts at startMs on the stream's clock,
-// with the numbers grammar (decoder thread).
-func (s *stream) decodeSpan(pcm []int16, startMs int64) ([]stt.Word, error) {
+// with the grammar search (decoder thread). With piece > 0 the live
+// cepstral mean is updated after every piece samples.
+func (s *stream) decodeSpan(pcm []int16, search string, startMs int64, piece int) ([]stt.Word, error) {
 	// Word segments count frames on the decoder's stream clock; the
 	// span's first frame is the counter's value before it.
 	frame0 := int64(s.d.frames())
-	if err := s.d.useSearch(numbersSearch); err != nil {
+	if err := s.d.useSearch(search); err != nil {
 		return nil, err
 	}
 	if err := s.d.startUtt(); err != nil {
 		return nil, err
 	}
-	if err := s.d.processRaw(pcm); err != nil {
-		return nil, err
+	if piece <= 0 {
+		piece = len(pcm)
+	}
+	for off := 0; off < len(pcm); off += piece {
+		if off > 0 {
+			s.d.updateCMN()
+		}
+		if err := s.d.processRaw(pcm[off:min(off+piece, len(pcm))]); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.d.endUtt(); err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func TestNumberRuns(t *testing.T) {
 
 // flite synthesises speech for a test (Debian flite, in DEBS_TEST):
 // 16 kHz mono PCM.
-func flite(t *testing.T, voice, text string) []int16 {
+func flite(t testing.TB, voice, text string) []int16 {
 	t.Helper()
 	if _, err := exec.LookPath("flite"); err != nil {
 		if os.Getenv("CI") != "" {

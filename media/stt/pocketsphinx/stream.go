@@ -39,6 +39,10 @@ type stream struct {
 	// (utt, from stream sample uttStart) to decode its number runs again.
 	spans bool
 	utt   []int16
+	// With Config.CardContextDigits the audio after a card phrase is
+	// decoded again with the digits grammar (cardcontext.go); the
+	// utterance's audio is kept for it as well.
+	cardCtx bool
 
 	// The digits mode of narrowband streams folds the telephone band's
 	// top into the empty high band (fold.go).
@@ -149,7 +153,7 @@ func (s *stream) process(pcm []int16) error {
 	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
-	if s.spans {
+	if s.spans || s.cardCtx {
 		s.utt = append(s.utt, pcm...)
 	}
 	return s.d.processRaw(pcm)
@@ -223,10 +227,18 @@ func (s *stream) final() (stt.Result, error) {
 		r.Words = append(r.Words, stt.Word{Text: t, StartMs: int64(w.sf)*10 - s.shiftMs, EndMs: int64(w.ef+1)*10 - s.shiftMs, Confidence: conf})
 		texts = append(texts, t)
 	}
-	if s.spans && (s.mode == "" || s.mode == stt.ModeSpeech) && len(r.Words) > 0 {
-		words, err := s.redecodeNumbers(r.Words)
-		if err != nil {
-			return stt.Result{}, err
+	if (s.spans || s.cardCtx) && (s.mode == "" || s.mode == stt.ModeSpeech) && len(r.Words) > 0 {
+		words := r.Words
+		var err error
+		if s.spans {
+			if words, err = s.redecodeNumbers(words); err != nil {
+				return stt.Result{}, err
+			}
+		}
+		if s.cardCtx {
+			if words, err = s.readCardContext(words); err != nil {
+				return stt.Result{}, err
+			}
 		}
 		r.Words, texts = words, texts[:0]
 		for _, w := range words {

@@ -1,0 +1,87 @@
+package pipeline_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/internal/testdep"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/earshot/earshot/media/wav"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestCardContextMetrics: a card number read after "my card number is"
+// (Flite's awb voice), through the pipeline with a PocketSphinx engine
+// that reads the audio after card phrases as digits: the number reaches
+// the final segment as digits, and the pipeline exports how many
+// stretches were read again and put in place.
+func TestCardContextMetrics(t *testing.T) {
+	testdep.Program(t, "flite", "flite")
+	const digits = "four five three nine one four eight eight zero three four three six four six seven"
+	out := filepath.Join(t.TempDir(), "card.wav")
+	if b, err := exec.Command("flite", "-voice", "awb", "-t", "sure my card number is "+digits+" thanks", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("flite: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := wav.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pocketsphinx.DefaultConfig()
+	cfg.MaxDecoders, cfg.Warm, cfg.CardContextDigits = 1, 0, true
+	eng, err := pocketsphinx.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	reg := prometheus.NewRegistry()
+	p, err := pipeline.New(pipeline.DefaultConfig(), nil, reg, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "card", Source: "upload", Blocking: true, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := e.AddParty(pipeline.PartyOptions{Name: "customer", Format: codec.Format{Codec: codec.S16LE, SampleRate: f.SampleRate, Channels: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := append(f.Samples(), make([]int16, f.SampleRate)...)
+	go func() {
+		defer e.Close()
+		for off := 0; off < len(pcm); off += 1600 {
+			if pt.WritePCM(pcm[off:min(off+1600, len(pcm))]) != nil {
+				return
+			}
+		}
+	}()
+	text := finalText(collect(t, e), "customer")
+	if !strings.Contains(text, "card number "+digits) {
+		t.Errorf("heard %q, want the number as digits after %q", text, "card number")
+	}
+	values := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			values[mf.GetName()] = m.GetCounter().GetValue()
+		}
+	}
+	for _, name := range []string{"earshot_pipeline_card_context_readings_total", "earshot_pipeline_card_context_replaced_total"} {
+		if values[name] != 1 {
+			t.Errorf("%s = %v, want 1", name, values[name])
+		}
+	}
+}

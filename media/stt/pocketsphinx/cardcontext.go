@@ -1,0 +1,252 @@
+package pocketsphinx
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/earshot/earshot/media/stt"
+)
+
+// Card numbers after card words.
+//
+// A caller who reads a card number out usually says so first ("my card
+// number is", "the long number on the front is", "put it on"). The
+// language model rarely writes the number that follows as number words,
+// least of all on 8 kHz calls, so the number-span pass (numbers.go) has
+// no run to decode again. With Config.CardContextDigits, when a
+// free-speech final's words hold a card phrase, the audio after the
+// phrase (up to an expiry or security-code word, a closing word, or the
+// utterance's end) is decoded again with the digits mode's grammar and,
+// on narrowband streams, the digits mode's folded high band and silence
+// background. The reading replaces the words over that audio when it is
+// a card's length (at least cardContextMinDigits digits) or passes the
+// Luhn check, and the words there were not already a valid card number.
+
+// DefaultCardContextPhrases are the card and payment phrases of the
+// redaction detectors' card context (inference/redact), without "card"
+// alone (the card's expiry and security code are asked with it), and
+// "car number": the recogniser often loses the "d" of "card" before
+// "number".
+func DefaultCardContextPhrases() []string {
+	return []string{"card number", "car number", "car numbers", "card no", "card is", "card's", "credit card", "debit card", "long number",
+		"number on the card", "number on the front", "digits on the front", "visa", "mastercard", "master card",
+		"amex", "american express", "charge", "put it on", "pay with", "pay by"}
+}
+
+// cardReadingGrammar is the digits mode's grammar with a few words it may
+// begin with ("is") and common words a reading may end in ("and it
+// expires", "thanks", "can you"), so that speech after the number is not
+// read as more digits. The number is the digits before the first other
+// word. Look-alikes of digits ("for", "to", "a") are not among them.
+const cardReadingGrammar = `#JSGF V1.0;
+grammar cardreading;
+public <reading> = [<lead>] <item>+ [<tail> (<tail> | <item>)*];
+<lead> = is | it is | the;
+<item> = [double | triple] <digit>;
+<digit> = zero | oh | one | two | three | four | five | six | seven | eight | nine;
+<tail> = and it | and the | expires | expiry | expiration | security code | thanks | thank you | okay | can you | is that;
+`
+
+const cardReadingSearch = "span:cardreading"
+
+// cardContextStop are the words after which a card number read out is
+// over: its expiry and security code, and closing words.
+var cardContextStop = map[string]bool{
+	"expires": true, "expiry": true, "expiration": true, "security": true, "code": true, "cvv": true,
+	"thanks": true, "thank": true, "okay": true,
+}
+
+const (
+	// cardContextMinDigits: a digits reading this long replaces the
+	// words (a card has 13-19; one or two may be lost).
+	cardContextMinDigits = 12
+	// cardContextMinMs: shorter audio after the phrase is not decoded.
+	cardContextMinMs = 1000
+)
+
+// cardContextPhrase returns the index of the first word after the last
+// card phrase in words that has at least two words after it (0: none).
+func cardContextPhrase(words []stt.Word, phrases [][]string) int {
+	after := 0
+	for i := range words {
+		for _, p := range phrases {
+			if i+len(p) > len(words)-2 {
+				continue
+			}
+			match := true
+			for k, w := range p {
+				if !strings.EqualFold(words[i+k].Text, w) {
+					match = false
+					break
+				}
+			}
+			if match {
+				after = max(after, i+len(p))
+			}
+		}
+	}
+	return after
+}
+
+// spokenDigitsOf returns the digits the digits grammar's words read
+// ("double five": 55) and whether every word was one of its words.
+func spokenDigitsOf(words []stt.Word) (string, bool) {
+	var b strings.Builder
+	repeat := 1
+	for _, w := range words {
+		switch t := strings.ToLower(w.Text); t {
+		case "double":
+			repeat = 2
+		case "triple":
+			repeat = 3
+		default:
+			d, ok := digitOf[t]
+			if !ok {
+				return b.String(), false
+			}
+			b.WriteString(strings.Repeat(string(d), repeat))
+			repeat = 1
+		}
+	}
+	return b.String(), true
+}
+
+var digitOf = map[string]byte{"zero": '0', "oh": '0', "one": '1', "two": '2', "three": '3', "four": '4',
+	"five": '5', "six": '6', "seven": '7', "eight": '8', "nine": '9'}
+
+// luhn reports whether digits pass the Luhn check.
+func luhn(digits string) bool {
+	sum := 0
+	for i := range len(digits) {
+		d := int(digits[len(digits)-1-i] - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// isCard reports whether digits are a Luhn-valid 13-19 digit number.
+func isCard(digits string) bool { return len(digits) >= 13 && len(digits) <= 19 && luhn(digits) }
+
+// readCardContext decodes the audio after a card phrase in words with the
+// digits grammar and returns the words with the reading in place when it
+// is digit-like enough (decoder thread, between utterances, with the
+// utterance's audio in s.utt).
+func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
+	j := cardContextPhrase(words, s.e.cardPhrases)
+	if j == 0 {
+		return words, nil
+	}
+	k := j
+	for k < len(words) && !cardContextStop[strings.ToLower(words[k].Text)] {
+		k++
+	}
+	if k == j {
+		return words, nil
+	}
+	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) {
+		return words, nil // the language model heard a card already
+	}
+	startMs, endMs := words[j-1].EndMs, words[k-1].EndMs+spanPadMs
+	if k < len(words) {
+		endMs = min(endMs, words[k].StartMs)
+	}
+	a := max(0, startMs*stt.Rate/1000-s.uttStart)
+	b := min(int64(len(s.utt)), endMs*stt.Rate/1000-s.uttStart)
+	if b-a < cardContextMinMs*stt.Rate/1000 {
+		return words, nil
+	}
+	s.e.observe.cardSpans.Add(1)
+	got, err := s.decodeDigits(s.utt[a:b], s.uttStart+a)
+	if err != nil {
+		return words, err
+	}
+	d, _ := spokenDigitsOf(got)
+	if len(d) < cardContextMinDigits && !isCard(d) {
+		return words, nil
+	}
+	s.e.observe.cardReplaced.Add(1)
+	// The reading stands in for the words heard before its last digit
+	// ended; the words after it stay.
+	end := got[len(got)-1].EndMs
+	m := j
+	for m < k && (words[m].StartMs+words[m].EndMs)/2 < end {
+		m++
+	}
+	out := append(append(append([]stt.Word(nil), words[:j]...), got...), words[m:]...)
+	return out, nil
+}
+
+// decodeDigits decodes pcm, which starts at stream sample at, as the
+// digits mode would: its grammar, and on narrowband streams its folded
+// high band, the folded audio's CMN adaptation and its silence background
+// (decoder thread). The utterance's cepstral mean and search are put back
+// after.
+func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
+	name := cardReadingSearch
+	if err := s.d.addGrammar(name, cardReadingGrammar, s.e.cfg.GrammarWIP); err != nil {
+		return nil, err
+	}
+	// A scratch stream in the digits mode processes the audio, so that
+	// it is folded and filled exactly as a digits-mode utterance is.
+	sc := &stream{e: s.e, d: s.d, mode: stt.ModeDigits, fed: at}
+	if at > s.uttStart {
+		sc.foldPrev = s.utt[at-s.uttStart-1]
+	}
+	sc.startFold()
+	sc.startFill()
+	in := pcm
+	if sc.fold {
+		in = sc.foldHighBand(in)
+	}
+	if sc.fill {
+		in = sc.fillSilence(in)
+	}
+	mean := s.d.cmn()
+	piece := len(in)
+	if sc.fold && s.e.cfg.NarrowbandFoldCMNAdaptMs > 0 {
+		s.d.setCMN(mean, cmnAdaptPriorFrames)
+		piece = s.e.cfg.NarrowbandFoldCMNAdaptMs * stt.Rate / 1000
+	}
+	got, err := s.decodeSpan(in, name, at*1000/stt.Rate, piece)
+	if err == nil {
+		err = s.d.useSearch(s.base)
+	}
+	s.d.setCMN(mean, 500)
+	if err != nil {
+		return nil, err
+	}
+	// The number: the digits after any lead word, up to the first other
+	// word, without the words too short to be digits (DigitMinWordMs).
+	out := got[:0]
+	for i, w := range got {
+		t := strings.ToLower(w.Text)
+		if _, digit := digitOf[t]; !digit && t != "double" && t != "triple" {
+			if len(out) == 0 && i < 2 {
+				continue
+			}
+			break
+		}
+		if w.EndMs-w.StartMs >= int64(s.e.cfg.DigitMinWordMs) {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// observed counts the card-context readings of an engine.
+type observed struct {
+	cardSpans    atomic.Int64 // audio after a card phrase decoded again
+	cardReplaced atomic.Int64 // readings put in place of the words
+}
+
+// CardContextReadings returns how many times the audio after a card
+// phrase was decoded again, and how many of those readings were put in
+// place of the language model's words, since the engine started.
+func (e *Engine) CardContextReadings() (decoded, replaced int64) {
+	return e.observe.cardSpans.Load(), e.observe.cardReplaced.Load()
+}

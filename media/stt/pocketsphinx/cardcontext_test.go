@@ -1,0 +1,186 @@
+package pocketsphinx
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/google/go-cmp/cmp"
+)
+
+// hearFinal decodes pcm on a new stream of e and returns its finals' text
+// and words joined.
+func hearFinal(t *testing.T, e *Engine, pcm []int16, narrow bool) stt.Result {
+	t.Helper()
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{Narrowband: narrow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var fin stt.Result
+	for _, r := range feed(t, st, pcm) {
+		if r.Final {
+			fin.Text = strings.TrimSpace(fin.Text + " " + r.Text)
+			fin.Words = append(fin.Words, r.Words...)
+		}
+	}
+	return fin
+}
+
+// longestDigits returns the longest run of the digits grammar's words in
+// text, as digits.
+func longestDigits(text string) string {
+	var best string
+	fields := strings.Fields(text)
+	for i := range fields {
+		for j := len(fields); j > i; j-- {
+			var words []stt.Word
+			for _, f := range fields[i:j] {
+				words = append(words, stt.Word{Text: f})
+			}
+			if d, ok := spokenDigitsOf(words); ok && len(d) > len(best) {
+				best = d
+			}
+		}
+	}
+	return best
+}
+
+func digitDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// TestCardContextDigits: a card number read after "my card number is",
+// synthesised (Flite's awb voice), at 16 kHz and through an 8 kHz mu-law
+// telephone channel. The language model writes part of the number as
+// other words ("radiated with"; at 8 kHz "duplicative zumwalt"), so no
+// run of 12 digits is in its text. With card_context_digits the audio
+// after the phrase is read with the digits grammar: the number comes out
+// as digits (at most two wrong), the words before the phrase and after
+// the number stay the language model's, and the times stay in order. The
+// same sentence with "order number" instead of "card number" is left as
+// the language model heard it (checked at 8 kHz).
+func TestCardContextDigits(t *testing.T) {
+	const card = "4539148803436467"
+	const digits = "four five three nine one four eight eight zero three four three six four six seven"
+	off := newEngine(t, func(c *Config) { c.CardContextDigits = false })
+	on := newEngine(t, func(c *Config) { c.CardContextDigits = true })
+	for _, narrow := range []bool{false, true} {
+		pcm := append(flite(t, "awb", "sure my card number is "+digits+" and it expires ten twenty seven"), make([]int16, stt.Rate/2)...)
+		order := append(flite(t, "awb", "sure my order number is "+digits+" and it expires ten twenty seven"), make([]int16, stt.Rate/2)...)
+		if narrow {
+			pcm, order = telephone(t, pcm), telephone(t, order)
+		}
+		lm, got := hearFinal(t, off, pcm, narrow), hearFinal(t, on, pcm, narrow)
+		t.Logf("narrowband %v: language model %q", narrow, lm.Text)
+		t.Logf("narrowband %v: card context   %q", narrow, got.Text)
+		if d := longestDigits(lm.Text); len(d) >= cardContextMinDigits {
+			t.Errorf("narrowband %v: the language model alone heard %s: the test needs a misheard number", narrow, d)
+		}
+		d := longestDigits(got.Text)
+		if len(d) < cardContextMinDigits || digitDistance(d, card) > 2 {
+			t.Errorf("narrowband %v: with card_context_digits heard %q (digits %s), want %s within two digits", narrow, got.Text, d, card)
+		}
+		if !strings.HasPrefix(got.Text, "sure my card number") {
+			t.Errorf("narrowband %v: the words before the number changed: %q", narrow, got.Text)
+		}
+		tail := lm.Words[len(lm.Words)-3:]
+		if gotTail := got.Words[len(got.Words)-3:]; !cmp.Equal(tail, gotTail) {
+			t.Errorf("narrowband %v: the words after the number changed: %v, language model %v", narrow, gotTail, tail)
+		}
+		var last int64
+		for i, w := range got.Words {
+			if w.StartMs < last-20 || w.EndMs < w.StartMs {
+				t.Errorf("narrowband %v: word %d %+v out of order", narrow, i, w)
+			}
+			last = w.EndMs
+		}
+		if !narrow {
+			continue
+		}
+		if a, b := hearFinal(t, off, order, narrow).Text, hearFinal(t, on, order, narrow).Text; a != b {
+			t.Errorf("narrowband %v: an order number was read again: %q, language model %q", narrow, b, a)
+		}
+	}
+	if dec, rep := on.CardContextReadings(); dec < 2 || rep < 2 {
+		t.Errorf("card context readings: %d decoded, %d put in place; want 2 and 2", dec, rep)
+	}
+	if dec, _ := off.CardContextReadings(); dec != 0 {
+		t.Errorf("card context readings with the option off: %d", dec)
+	}
+}
+
+func TestCardContextPhrase(t *testing.T) {
+	phrases := [][]string{{"card", "number"}, {"card", "is"}, {"put", "it", "on"}}
+	for _, tc := range []struct {
+		text string
+		want int
+	}{
+		{"my card number is four one", 3},
+		{"my Card Number is four one", 3},
+		{"my card number", 0},    // nothing after it
+		{"my card number is", 0}, // one word after it
+		{"my order number is four one", 0},
+		{"put it on my card is four one two", 6}, // the last phrase
+		{"", 0},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if got := cardContextPhrase(words, phrases); got != tc.want {
+			t.Errorf("cardContextPhrase(%q) = %d, want %d", tc.text, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		text string
+		want string
+		ok   bool
+	}{
+		{"four one double one triple five oh", "41115550", true},
+		{"four one thanks", "41", false},
+		{"", "", true},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if got, ok := spokenDigitsOf(words); got != tc.want || ok != tc.ok {
+			t.Errorf("spokenDigitsOf(%q) = %q, %v; want %q, %v", tc.text, got, ok, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		digits string
+		card   bool
+	}{{"4111111111111111", true}, {"4111111111111112", false}, {"411111111111", false}, {"79927398713", false}, {"4539148803436467", true}} {
+		if got := isCard(tc.digits); got != tc.card {
+			t.Errorf("isCard(%s) = %v", tc.digits, got)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.CardContextDigits, cfg.CardContextPhrases = true, nil
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_context_phrases") {
+		t.Errorf("no card phrases: %v", err)
+	}
+	cfg.CardContextPhrases = []string{"card number", " "}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_context_phrases[1]") {
+		t.Errorf("an empty card phrase: %v", err)
+	}
+}
