@@ -114,7 +114,7 @@ func supervise(spec sandboxSpec) int {
 			}
 		}
 	}
-	if n := endTree(); n > 0 {
+	if n := endTree(pid); n > 0 {
 		helperLog("warn", leftoverMessage, "count", n)
 	}
 	// The private working directory goes with the plugin, also when the
@@ -129,8 +129,9 @@ const leftoverMessage = "sandbox: ended processes the plugin left behind"
 
 // endTree kills every child of this process (the subreaper): as each dies
 // its own children are handed to us, until none is left. It returns how
-// many processes other than the plugin itself it ended.
-func endTree() int {
+// many processes other than the plugin (pid plugin) it ended, whether the
+// plugin was still running then or had exited and been reaped already.
+func endTree(plugin int) int {
 	self := os.Getpid()
 	killed := map[int]bool{}
 	deadline := time.Now().Add(10 * time.Second)
@@ -151,7 +152,8 @@ func endTree() int {
 			killed[wpid] = true
 		}
 	}
-	return max(0, len(killed)-1)
+	delete(killed, plugin)
+	return len(killed)
 }
 
 // childrenOf lists the processes whose parent is pid, from /proc.
