@@ -10,7 +10,7 @@ import (
 // Card numbers after card words.
 //
 // A caller who reads a card number out usually says so first ("my card
-// number is", "the long number on the front is", "put it on"). The
+// number is", "the long number on the front is"). The
 // language model rarely writes the number that follows as number words,
 // least of all on 8 kHz calls, so the number-span pass (numbers.go) has
 // no run to decode again. With Config.CardContextDigits, when a
@@ -22,15 +22,17 @@ import (
 // a card's length (at least cardContextMinDigits digits) or passes the
 // Luhn check, and the words there were not already a valid card number.
 
-// DefaultCardContextPhrases are the card and payment phrases of the
-// redaction detectors' card context (inference/redact), without "card"
-// alone (the card's expiry and security code are asked with it), and
-// "car number": the recogniser often loses the "d" of "card" before
-// "number".
+// DefaultCardContextPhrases are phrases that announce the card number
+// itself ("my card number is", "the long number on the front"), and "car
+// number": the recogniser often loses the "d" of "card" before "number".
+// Payment words that are as often followed by other speech ("there is a
+// charge on my statement", "my card is not working", "can I pay with my
+// visa") are not among them: the digits grammar reads any speech as
+// digits, and after such a word it would put a string of digits in place
+// of a sentence the language model heard right.
 func DefaultCardContextPhrases() []string {
-	return []string{"card number", "car number", "car numbers", "card no", "card is", "card's", "credit card", "debit card", "long number",
-		"number on the card", "number on the front", "digits on the front", "visa", "mastercard", "master card",
-		"amex", "american express", "charge", "put it on", "pay with", "pay by"}
+	return []string{"card number", "car number", "car numbers", "card no", "long number",
+		"number on the card", "number on the front", "digits on the front"}
 }
 
 // cardReadingGrammar is the digits mode's grammar with a few words it may

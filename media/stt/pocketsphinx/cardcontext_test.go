@@ -184,3 +184,37 @@ func TestCardContextPhrase(t *testing.T) {
 		t.Errorf("an empty card phrase: %v", err)
 	}
 }
+
+// TestCardContextLeavesSpeech: sentences a caller says about a card
+// without reading its number, with card and payment words in them, are
+// heard the same with card_context_digits on (the default phrases) as
+// without it, at 16 kHz and through the mu-law telephone channel: the
+// digits grammar reads any speech as digits, so a phrase followed by
+// ordinary speech must not set it off. With payment words such as
+// "charge" among the phrases, the second sentence came out as "there is
+// a charge nine nine three eight nine three ...".
+func TestCardContextLeavesSpeech(t *testing.T) {
+	off := newEngine(t, func(c *Config) { c.CardContextDigits = false })
+	on := newEngine(t, nil)
+	if !on.cfg.CardContextDigits {
+		t.Fatal("card_context_digits is off by default: the test checks the default")
+	}
+	for _, s := range []string{
+		"my card is not working since yesterday and i cannot pay for anything in the shops",
+		"there is a charge on my statement from last tuesday that i do not recognise at all",
+		"can i pay with my visa card because the other one was declined last week",
+		"please put it on my account and send me the receipt by email when you can",
+		"the long number is on the front but it has worn off and i cannot read it anymore",
+		"i do not know my card number because i left the card at home this morning",
+	} {
+		for _, narrow := range []bool{false, true} {
+			pcm := append(flite(t, "slt", s), make([]int16, stt.Rate/2)...)
+			if narrow {
+				pcm = telephone(t, pcm)
+			}
+			if a, b := hearFinal(t, off, pcm, narrow).Text, hearFinal(t, on, pcm, narrow).Text; a != b {
+				t.Errorf("narrowband %v: %q heard as %q, the language model alone %q", narrow, s, b, a)
+			}
+		}
+	}
+}
