@@ -659,11 +659,20 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if v := os.Getenv("EARSHOT_EVAL_CARD_CONTEXT"); v != "" {
 		psCfg.CardContextDigits = v == "1"
 	}
+	// EARSHOT_EVAL_CARD_RUNS=1|0 decodes long runs of number words again
+	// (card_number_runs) or not; EARSHOT_EVAL_CARD_RUN_WORDS sets the
+	// shortest run.
+	if v := os.Getenv("EARSHOT_EVAL_CARD_RUNS"); v != "" {
+		psCfg.CardNumberRuns = v == "1"
+	}
+	if v := os.Getenv("EARSHOT_EVAL_CARD_RUN_WORDS"); v != "" {
+		fmt.Sscanf(v, "%d", &psCfg.CardNumberRunWords)
+	}
 	// EARSHOT_EVAL_REDACT_RATE=8k passes the speech through a telephone
 	// channel (8 kHz mu-law: the recogniser's narrowband profile).
 	tel := os.Getenv("EARSHOT_EVAL_REDACT_RATE") == "8k"
-	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, telephone channel: %v",
-		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, tel)
+	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), telephone channel: %v",
+		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, tel)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)
@@ -716,6 +725,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 	cacheKey := fmt.Sprintf("%s/%v", psCfg.Search, psCfg.NumberSpans)
 	if psCfg.CardContextDigits {
 		cacheKey += "/cardctx"
+	}
+	if psCfg.CardNumberRuns {
+		cacheKey += fmt.Sprintf("/cardruns=%d", psCfg.CardNumberRunWords)
 	}
 	if tel {
 		cacheKey += fmt.Sprintf("/8k/fold=%g", psCfg.NarrowbandFoldGain)
@@ -799,6 +811,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 		[]string{"earshot recognised", "regex recognised"}, []score{ers, brs})
 	if dec, rep := eng.CardContextReadings(); dec > 0 {
 		t.Logf("audio after a card phrase decoded again: %d; readings put in place: %d (this run's decodes only, not cached ones)", dec, rep)
+	}
+	if dec, rep := eng.CardNumberRunReadings(); dec > 0 {
+		t.Logf("runs of number words decoded again: %d; readings put in place: %d (this run's decodes only)", dec, rep)
 	}
 	t.Logf("labelled values whose every word the recogniser dropped (not scored): %d", lost["all"])
 	t.Logf("near-miss and plain utterances with something redacted: %d of %d", nearFP, nearN)

@@ -79,10 +79,10 @@ func registerCardContext(reg prometheus.Registerer, c cardContextReader) error {
 	const ns, sub = "earshot", "pipeline"
 	for _, f := range []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "card_context_readings_total",
-			Help: "Stretches of audio after a card phrase decoded again as digits."},
+			Help: "Stretches of audio after a card phrase or under a run of number words decoded again as digits."},
 			func() float64 { d, _ := c.CardContextReadings(); return float64(d) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "card_context_replaced_total",
-			Help: "Digit readings after a card phrase put in place of the language model's words."},
+			Help: "Digit readings after a card phrase or of a run of number words put in place of the language model's words."},
 			func() float64 { _, r := c.CardContextReadings(); return float64(r) }),
 	} {
 		if err := reg.Register(f); err != nil {

@@ -138,7 +138,20 @@ func isCard(digits string) bool { return len(digits) >= 13 && len(digits) <= 19 
 // digits grammar and returns the words with the reading in place when it
 // is digit-like enough (decoder thread, between utterances, with the
 // utterance's audio in s.utt).
+//
+// With Config.CardNumberRuns the final's long runs of number words are
+// read first (cardruns.go); a run read as a card is then no longer read
+// after a phrase.
 func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
+	if s.e.cfg.CardNumberRuns {
+		var err error
+		if words, err = s.readCardRuns(words); err != nil {
+			return words, err
+		}
+	}
+	if !s.e.cfg.CardContextDigits {
+		return words, nil
+	}
 	j := cardContextPhrase(words, s.e.cardPhrases)
 	if j == 0 {
 		return words, nil
@@ -189,8 +202,14 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 // (decoder thread). The utterance's cepstral mean and search are put back
 // after.
 func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
-	name := cardReadingSearch
-	if err := s.d.addGrammar(name, cardReadingGrammar, s.e.cfg.GrammarWIP); err != nil {
+	return s.decodeReading(pcm, at, cardReadingSearch, cardReadingGrammar)
+}
+
+// decodeReading is decodeDigits with the grammar given: the reading's
+// number words (digits, and pairs when the grammar has them), after any
+// lead word and up to the first other word.
+func (s *stream) decodeReading(pcm []int16, at int64, name, grammar string) ([]stt.Word, error) {
+	if err := s.d.addGrammar(name, grammar, s.e.cfg.GrammarWIP); err != nil {
 		return nil, err
 	}
 	// A scratch stream in the digits mode processes the audio, so that
@@ -227,7 +246,7 @@ func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
 	out := got[:0]
 	for i, w := range got {
 		t := strings.ToLower(w.Text)
-		if _, digit := digitOf[t]; !digit && t != "double" && t != "triple" {
+		if _, digit := digitOf[t]; !digit && t != "double" && t != "triple" && pairOf[t] == "" {
 			if len(out) == 0 && i < 2 {
 				continue
 			}
@@ -244,11 +263,21 @@ func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
 type observed struct {
 	cardSpans    atomic.Int64 // audio after a card phrase decoded again
 	cardReplaced atomic.Int64 // readings put in place of the words
+	runSpans     atomic.Int64 // runs of number words decoded again (per grammar)
+	runReplaced  atomic.Int64 // run readings put in place of the words
 }
 
-// CardContextReadings returns how many times the audio after a card
-// phrase was decoded again, and how many of those readings were put in
-// place of the language model's words, since the engine started.
+// CardContextReadings returns how many times audio was decoded again as
+// a card number (after a card phrase, or a run of number words), and how
+// many of those readings were put in place of the language model's
+// words, since the engine started.
 func (e *Engine) CardContextReadings() (decoded, replaced int64) {
-	return e.observe.cardSpans.Load(), e.observe.cardReplaced.Load()
+	return e.observe.cardSpans.Load() + e.observe.runSpans.Load(), e.observe.cardReplaced.Load() + e.observe.runReplaced.Load()
+}
+
+// CardNumberRunReadings returns how many times a run of number words was
+// decoded again (once per grammar), and how many of those readings were
+// put in place of the language model's words, since the engine started.
+func (e *Engine) CardNumberRunReadings() (decoded, replaced int64) {
+	return e.observe.runSpans.Load(), e.observe.runReplaced.Load()
 }

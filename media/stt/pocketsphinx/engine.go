@@ -215,6 +215,16 @@ type Config struct {
 	// CardContextPhrases are the card phrases (default
 	// DefaultCardContextPhrases), matched as whole words.
 	CardContextPhrases []string `json:"card_context_phrases"`
+	// CardNumberRuns decodes a free-speech final's runs of at least
+	// CardNumberRunWords number-like words ("five three one one oh
+	// seven ...", with or without a card phrase before them) a second
+	// time with the digits mode's grammar, and puts the reading in place
+	// of the run when it is a Luhn-valid card number and the run was not
+	// (cardruns.go). It costs one more decoding of those runs.
+	CardNumberRuns bool `json:"card_number_runs"`
+	// CardNumberRunWords is the shortest run CardNumberRuns reads
+	// (default DefaultCardNumberRunWords).
+	CardNumberRunWords int `json:"card_number_run_words"`
 	// DigitSilenceProb is the probability of silence between the words
 	// of the digits grammar's search (PocketSphinx's -silprob, 0.005 by
 	// default, for that search only): a pause between two digits then
@@ -321,7 +331,8 @@ func DefaultConfig() Config {
 		MaxDecoders: 8, Warm: 1, Search: DefaultSearch, PartialEveryMs: 250, GrammarWIP: DefaultGrammarWIP,
 		DigitMinWordMs: DefaultDigitMinWordMs, NarrowbandFoldGain: DefaultNarrowbandFoldGain,
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
-		DigitSilenceProb: DefaultDigitSilenceProb, CardContextDigits: true, CardContextPhrases: DefaultCardContextPhrases()}
+		DigitSilenceProb: DefaultDigitSilenceProb, CardContextDigits: true, CardContextPhrases: DefaultCardContextPhrases(),
+		CardNumberRunWords: DefaultCardNumberRunWords}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -357,6 +368,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
+	}
+	if c.CardNumberRuns && (c.CardNumberRunWords < 6 || c.CardNumberRunWords > 19) {
+		return fmt.Errorf("pocketsphinx: card_number_run_words must be in 6..19 when card_number_runs is on, got %d", c.CardNumberRunWords)
 	}
 	if c.CardContextDigits && len(c.CardContextPhrases) == 0 {
 		return fmt.Errorf("pocketsphinx: card_context_phrases must not be empty when card_context_digits is on")
@@ -626,7 +640,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	cmnEvery := int64(adaptMs) * stt.Rate / 1000
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
 		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
-		cardCtx: e.cfg.CardContextDigits}, nil
+		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns}, nil
 }
 
 func (e *Engine) put(d *decoder) {

@@ -1,0 +1,255 @@
+package pocketsphinx
+
+import (
+	"strings"
+
+	"github.com/earshot/earshot/media/stt"
+)
+
+// Card numbers read without a card phrase.
+//
+// Callers often read the number with nothing before it that says what it
+// is ("sure five three one one oh seven ...", "can you put it on ...",
+// "please charge ... for the balance"). The language model then writes
+// most of it as number words, with a few wrong or missing ("for" for
+// "four", "or" for "oh", "forty" for "four two"), so the digits are not a
+// card number and no redaction recognises them. With Config.CardNumberRuns,
+// a free-speech final whose words hold a long run of number-like words
+// (at least Config.CardNumberRunWords of them: digit words, "oh",
+// "double", look-alikes such as "for", "to", "ate", and pairs such as
+// "forty eight") has that run's audio decoded again with the digits
+// mode's grammar, and, when the run was read in pairs, with a grammar of
+// digits and pairs. The reading replaces the run's words only when it is
+// a Luhn-valid card number (13-19 digits) and the run's own words were
+// not one already. Ordinary speech has no such run, and nothing outside
+// the run is rewritten.
+
+// cardPairsGrammar: the digits grammar's items and a caller's pairs
+// ("forty eight", "twelve"); single digits weigh more, so "four two" is
+// not read as "forty two".
+const cardPairsGrammar = `#JSGF V1.0;
+grammar cardpairs;
+public <reading> = [<lead>] <item>+ [<tail> (<tail> | <item>)*];
+<lead> = is | it is | the;
+<item> = /4/ [double | triple] <digit> | /1/ <teen> | /1/ <tens> [<digit>];
+<digit> = zero | oh | one | two | three | four | five | six | seven | eight | nine;
+<teen> = ten | eleven | twelve | thirteen | fourteen | fifteen | sixteen | seventeen | eighteen | nineteen;
+<tens> = twenty | thirty | forty | fifty | sixty | seventy | eighty | ninety;
+<tail> = and it | and the | expires | expiry | expiration | security code | thanks | thank you | okay | can you | is that;
+`
+
+const cardPairsSearch = "span:cardpairs"
+
+// DefaultCardNumberRunWords is the shortest run of number-like words
+// that is read again (Config.CardNumberRunWords).
+const DefaultCardNumberRunWords = 8
+
+// cardRunPadMs of audio on each side of a run is decoded with it (not
+// past the neighbouring words).
+const cardRunPadMs = 150
+
+// cardRunGapWords other words may stand between two number words of a
+// run.
+const cardRunGapWords = 2
+
+var (
+	// soundsLike are the words the language model writes for a spoken
+	// digit.
+	soundsLike = map[string]byte{"for": '4', "fore": '4', "to": '2', "too": '2', "won": '1', "ate": '8',
+		"tree": '3', "o": '0'}
+	// ohLike are words the language model writes for a spoken "oh"
+	// ("five or six"); between number words they read as 0.
+	ohLike = map[string]bool{"or": true, "of": true, "and": true, "no": true}
+	// pairOf are the words of a pair read out ("forty" eight, "twelve").
+	pairOf = map[string]string{"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
+		"fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
+		"nineteen": "19", "twenty": "2", "thirty": "3", "forty": "4", "fifty": "5", "sixty": "6",
+		"seventy": "7", "eighty": "8", "ninety": "9"}
+)
+
+// numberLike reports whether a first-pass word may stand for digits.
+func numberLike(t string) bool {
+	_, s := soundsLike[t]
+	return s || numberWordOnly(t)
+}
+
+// numberWordOnly reports whether t is a number word and nothing else
+// ("four", not "for").
+func numberWordOnly(t string) bool {
+	_, d := digitOf[t]
+	return d || pairOf[t] != "" || t == "double" || t == "triple"
+}
+
+// isTens reports whether t is a tens word ("forty").
+func isTens(t string) bool { return len(pairOf[t]) == 1 }
+
+// cardNumberRuns returns the [i, j) ranges of words that are runs of
+// number-like words holding at least minWords number words ("four", not
+// "for": look-alikes are common words in speech), which are at least
+// half of the run's words. Up to cardRunGapWords other words may stand
+// between two number-like words; a run begins and ends with a
+// number-like word.
+func cardNumberRuns(words []stt.Word, minWords int) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(words); {
+		if !numberLike(strings.ToLower(words[i].Text)) {
+			i++
+			continue
+		}
+		j, n := i, 0
+		for j < len(words) {
+			t := strings.ToLower(words[j].Text)
+			if numberLike(t) {
+				if numberWordOnly(t) {
+					n++
+				}
+				j++
+				continue
+			}
+			// Up to cardRunGapWords other words between number words:
+			// the language model's guesses for digits ("oh wait for").
+			g := 0
+			for g < cardRunGapWords && j+g < len(words) && !numberLike(strings.ToLower(words[j+g].Text)) {
+				g++
+			}
+			if g > 0 && j+g < len(words) && numberLike(strings.ToLower(words[j+g].Text)) {
+				j += g
+				continue
+			}
+			break
+		}
+		if n >= minWords && 2*n >= j-i {
+			out = append(out, [2]int{i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+// heardDigits reads number words as a caller says them: digits and
+// their look-alikes, "double"/"triple", pairs ("forty eight": 48,
+// "forty": 40, "twelve": 12) and, with ohs, "oh"-like words as 0 (else
+// they are skipped).
+func heardDigits(words []stt.Word, ohs bool) string {
+	var b strings.Builder
+	repeat := 1
+	for i := 0; i < len(words); i++ {
+		t := strings.ToLower(words[i].Text)
+		d, ok := digitOf[t]
+		if !ok {
+			d, ok = soundsLike[t]
+		}
+		switch {
+		case t == "double":
+			repeat = 2
+		case t == "triple":
+			repeat = 3
+		case ok:
+			b.WriteString(strings.Repeat(string(d), repeat))
+			repeat = 1
+		case isTens(t):
+			b.WriteString(pairOf[t])
+			if i+1 < len(words) {
+				if u := strings.ToLower(words[i+1].Text); digitOf[u] > '0' {
+					b.WriteByte(digitOf[u])
+					i++
+					continue
+				}
+			}
+			b.WriteByte('0')
+		case pairOf[t] != "":
+			b.WriteString(pairOf[t])
+		case ohs && ohLike[t]:
+			b.WriteByte('0')
+		}
+	}
+	return b.String()
+}
+
+// heardCard reports whether words already read as a card number, with
+// "oh"-like words read as 0 or skipped.
+func heardCard(words []stt.Word) bool {
+	return isCard(heardDigits(words, true)) || isCard(heardDigits(words, false))
+}
+
+// readCardRuns decodes the audio of each long run of number-like words
+// again and puts the reading in place of the run when it is a card
+// number and the run was not (decoder thread, between utterances, with
+// the utterance's audio in s.utt).
+//
+// The run's own audio is read digit by digit, then (when the run holds
+// pairs) with pairs, then once more with the words on either side of
+// the run: the language model often hides a digit or two in a
+// neighbouring word ("double for today" for "double four two eight"). A
+// neighbour is replaced only when the reading's digits cover its middle.
+func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
+	runs := cardNumberRuns(words, s.e.cfg.CardNumberRunWords)
+	if len(runs) == 0 {
+		return words, nil
+	}
+	var out []stt.Word
+	last := 0
+	for _, run := range runs {
+		i, j := run[0], run[1]
+		if i < last {
+			continue
+		}
+		out = append(out, words[last:i]...)
+		last = i
+		if heardCard(words[i:j]) {
+			continue // the language model heard a card already
+		}
+		pairs := false
+		for _, w := range words[i:j] {
+			pairs = pairs || pairOf[strings.ToLower(w.Text)] != ""
+		}
+		type try struct {
+			from, to       int // the words decoded
+			search, syntax string
+		}
+		tries := []try{{i, j, cardReadingSearch, cardReadingGrammar}}
+		if pairs {
+			tries = append(tries, try{i, j, cardPairsSearch, cardPairsGrammar})
+		}
+		if from, to := max(i-1, last), min(j+1, len(words)); from < i || to > j {
+			tries = append(tries, try{from, to, cardReadingSearch, cardReadingGrammar})
+		}
+		for _, tr := range tries {
+			startMs, endMs := words[tr.from].StartMs-cardRunPadMs, words[tr.to-1].EndMs+cardRunPadMs
+			if tr.from > 0 {
+				startMs = max(startMs, words[tr.from-1].EndMs)
+			}
+			if tr.to < len(words) {
+				endMs = min(endMs, words[tr.to].StartMs)
+			}
+			a := max(0, startMs*stt.Rate/1000-s.uttStart)
+			b := min(int64(len(s.utt)), endMs*stt.Rate/1000-s.uttStart)
+			if b <= a {
+				continue
+			}
+			s.e.observe.runSpans.Add(1)
+			got, err := s.decodeReading(s.utt[a:b], s.uttStart+a, tr.search, tr.syntax)
+			if err != nil {
+				return words, err
+			}
+			if len(got) == 0 || !isCard(heardDigits(got, false)) {
+				continue
+			}
+			// The neighbours go when the digits cover their middle.
+			from, to := i, j
+			if tr.from < i && mid(words[tr.from]) >= got[0].StartMs {
+				from = tr.from
+			}
+			if tr.to > j && mid(words[j]) <= got[len(got)-1].EndMs {
+				to = tr.to
+			}
+			s.e.observe.runReplaced.Add(1)
+			out = append(out[:len(out)-(i-from)], got...)
+			last = to
+			break
+		}
+	}
+	return append(out, words[last:]...), nil
+}
+
+func mid(w stt.Word) int64 { return (w.StartMs + w.EndMs) / 2 }

@@ -1,0 +1,153 @@
+package pocketsphinx
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestCardNumberRuns: a card number read with nothing before it that
+// says it is one, synthesised with Flite and decoded with the accurate
+// search (as the redaction eval does), at 16 kHz (slt voice) and through
+// the 8 kHz mu-law telephone channel (rms voice). The language model
+// writes most of the number as number words, with a few digits lost in
+// other words ("five one eight three a week for one of three ...", "eight
+// eight euro three forty three ..."), so its digits are no card number.
+// With card_number_runs the run is read again with the digits grammar
+// and comes out as the exact card number; the words before and after the
+// run stay the language model's, and the times stay in order.
+func TestCardNumberRuns(t *testing.T) {
+	accurate := func(runs bool) func(*Config) {
+		return func(c *Config) { c.Search, c.CardNumberRuns = SearchAccurate, runs }
+	}
+	off, on := newEngine(t, accurate(false)), newEngine(t, accurate(true))
+	for _, tc := range []struct {
+		voice, card, before, digits, after string
+		narrow                             bool
+	}{
+		{"slt", "5183084103781144", "can you put it on", "five one eight three oh eight four one oh three seven eight one one four four", "please", false},
+		{"rms", "4539148803436467", "sure", "four five three nine one four eight eight zero three four three six four six seven", "thanks", true},
+	} {
+		pcm := append(flite(t, tc.voice, tc.before+" "+tc.digits+" "+tc.after), make([]int16, stt.Rate/2)...)
+		if tc.narrow {
+			pcm = telephone(t, pcm)
+		}
+		lm, got := hearFinal(t, off, pcm, tc.narrow), hearFinal(t, on, pcm, tc.narrow)
+		t.Logf("narrowband %v: language model %q", tc.narrow, lm.Text)
+		t.Logf("narrowband %v: card runs      %q", tc.narrow, got.Text)
+		if strings.Contains(strings.ReplaceAll(heardDigits(lm.Words, true), " ", ""), tc.card) {
+			t.Errorf("narrowband %v: the language model alone heard %s: the test needs a misheard number", tc.narrow, tc.card)
+		}
+		if d := longestDigits(got.Text); d != tc.card {
+			t.Errorf("narrowband %v: with card_number_runs heard %q (digits %s), want %s", tc.narrow, got.Text, d, tc.card)
+		}
+		if !strings.HasPrefix(got.Text, tc.before+" ") || !strings.HasPrefix(lm.Text, tc.before+" ") {
+			t.Errorf("narrowband %v: the words before the number: %q, language model %q, want %q", tc.narrow, got.Text, lm.Text, tc.before)
+		}
+		if a, b := lm.Words[len(lm.Words)-1], got.Words[len(got.Words)-1]; !cmp.Equal(a, b) || a.Text != tc.after {
+			t.Errorf("narrowband %v: the word after the number: %+v, language model %+v", tc.narrow, b, a)
+		}
+		var last int64
+		for i, w := range got.Words {
+			if w.StartMs < last-20 || w.EndMs < w.StartMs {
+				t.Errorf("narrowband %v: word %d %+v out of order", tc.narrow, i, w)
+			}
+			last = w.EndMs
+		}
+	}
+	if dec, rep := on.CardNumberRunReadings(); dec < 2 || rep != 2 {
+		t.Errorf("card number run readings: %d decoded, %d put in place; want 2 put in place", dec, rep)
+	}
+	if dec, rep := on.CardContextReadings(); dec < 2 || rep < 2 {
+		t.Errorf("card context readings (both kinds): %d decoded, %d put in place", dec, rep)
+	}
+	if dec, _ := off.CardNumberRunReadings(); dec != 0 {
+		t.Errorf("card number run readings with the option off: %d", dec)
+	}
+}
+
+// TestCardNumberRunsLeaveSpeech: ordinary sentences, some with numbers
+// in them (amounts, times, "two or three days", order and phone numbers
+// shorter than a card), are heard the same with card_number_runs on as
+// without it, at 16 kHz and through the telephone channel.
+func TestCardNumberRunsLeaveSpeech(t *testing.T) {
+	accurate := func(runs bool) func(*Config) {
+		return func(c *Config) { c.Search, c.CardNumberRuns = SearchAccurate, runs }
+	}
+	off, on := newEngine(t, accurate(false)), newEngine(t, accurate(true))
+	for _, s := range []string{
+		"i was charged four hundred and twenty five pounds and sixty pence for two or three things last week",
+		"can someone call me back at ten thirty or after four because i am out for two hours",
+		"my order number is four seven two six four seven six six and it has not arrived",
+		"you can reach me on oh seven seven nine double four one two three six eight nine after six",
+		"i want to go to the shop for two or three days to buy a gift for my wife",
+	} {
+		for _, narrow := range []bool{false, true} {
+			pcm := append(flite(t, "slt", s), make([]int16, stt.Rate/2)...)
+			if narrow {
+				pcm = telephone(t, pcm)
+			}
+			if a, b := hearFinal(t, off, pcm, narrow), hearFinal(t, on, pcm, narrow); !cmp.Equal(a, b) {
+				t.Errorf("narrowband %v: %q heard as %q, the language model alone %q", narrow, s, b.Text, a.Text)
+			}
+		}
+	}
+	if _, rep := on.CardNumberRunReadings(); rep != 0 {
+		t.Errorf("%d run readings put in place in ordinary speech", rep)
+	}
+}
+
+func TestCardNumberRunsFound(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want [][2]int
+	}{
+		// Digit by digit, with look-alikes and the language model's
+		// guesses between them.
+		{"sure five three one one o seven one three three one four eight four four two thanks", [][2]int{{1, 16}}},
+		{"can you put it on five one eight three a week for one of three seven eight one one four four please", [][2]int{{5, 21}}},
+		// In pairs.
+		{"okay so three seven seven three of four sixty nine nine seven eight seven six nine", [][2]int{{2, 16}}},
+		// Too few number words, or too far apart.
+		{"i want to go to the shop for two or three things for my wife to see", nil},
+		{"i was charged four hundred and twenty five pounds and sixty pence", nil},
+		{"my order number is four seven two six four seven six", nil},
+		{"in twenty twenty three i paid fifty pounds for two or three of them", nil},
+		// Look-alikes do not count: "to" and "for" are common words.
+		{"to for to for to for to for to for", nil},
+		{"", nil},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if got := cardNumberRuns(words, DefaultCardNumberRunWords); !cmp.Equal(got, tc.want) {
+			t.Errorf("cardNumberRuns(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		text string
+		want string
+	}{
+		{"five three one one o seven for to ate won", "531107428" + "1"},
+		{"double four triple two", "44222"},
+		{"forty eight ninety eight twelve seventy", "48981270"},
+		{"three of four", "304"},
+		{"forty oh", "400"},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if got := heardDigits(words, true); got != tc.want {
+			t.Errorf("heardDigits(%q) = %s, want %s", tc.text, got, tc.want)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.CardNumberRuns, cfg.CardNumberRunWords = true, 3
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_number_run_words") {
+		t.Errorf("a run of 3 words: %v", err)
+	}
+}
