@@ -218,3 +218,56 @@ func TestCardContextLeavesSpeech(t *testing.T) {
 		}
 	}
 }
+
+// TestCardContextLaterUtterance: the card number is read in a stream's
+// second utterance, after an ordinary one. The reading's words are timed
+// on the stream's clock like the first utterance's (PocketSphinx's frame
+// counter, ps_get_n_frames, counts the last utterance's frames only, and
+// timing by it put every word of a later reading at the span's end, where
+// the shortest-word rule dropped them all): the number comes out as
+// digits, and the first utterance is heard as without the option.
+func TestCardContextLaterUtterance(t *testing.T) {
+	const card = "4539148803436467"
+	const digits = "four five three nine one four eight eight zero three four three six four six seven"
+	off := newEngine(t, func(c *Config) { c.CardContextDigits = false })
+	on := newEngine(t, nil)
+	first := "hello i would like to pay my bill please"
+	pcm := append(flite(t, "awb", first), make([]int16, 2*stt.Rate)...)
+	pcm = append(pcm, flite(t, "awb", "sure my card number is "+digits+" and it expires ten twenty seven")...)
+	pcm = append(pcm, make([]int16, stt.Rate/2)...)
+	finals := func(e *Engine) []stt.Result {
+		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var out []stt.Result
+		for _, r := range feed(t, st, pcm) {
+			if r.Final && r.Text != "" {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	lm, got := finals(off), finals(on)
+	for _, r := range got {
+		t.Logf("card context: %q", r.Text)
+	}
+	if len(lm) != 2 || len(got) != 2 {
+		t.Fatalf("want two utterances, got %d and %d (language model alone)", len(got), len(lm))
+	}
+	if !cmp.Equal(lm[0], got[0]) {
+		t.Errorf("the first utterance changed: %q, language model %q", got[0].Text, lm[0].Text)
+	}
+	if d := longestDigits(got[1].Text); digitDistance(d, card) > 2 {
+		t.Errorf("second utterance %q: digits %s, want %s within two digits", got[1].Text, d, card)
+	}
+	for i, w := range got[1].Words {
+		if w.StartMs < got[1].StartMs || w.EndMs <= w.StartMs || i > 0 && w.StartMs < got[1].Words[i-1].StartMs {
+			t.Errorf("word %d %+v out of order or outside the utterance", i, w)
+		}
+	}
+	if _, rep := on.CardContextReadings(); rep != 1 {
+		t.Errorf("readings put in place: %d, want 1", rep)
+	}
+}

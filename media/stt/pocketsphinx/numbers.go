@@ -179,9 +179,6 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 // with the grammar search (decoder thread). With piece > 0 the live
 // cepstral mean is updated after every piece samples.
 func (s *stream) decodeSpan(pcm []int16, search string, startMs int64, piece int) ([]stt.Word, error) {
-	// Word segments count frames on the decoder's stream clock; the
-	// span's first frame is the counter's value before it.
-	frame0 := int64(s.d.frames())
 	if err := s.d.useSearch(search); err != nil {
 		return nil, err
 	}
@@ -207,8 +204,17 @@ func (s *stream) decodeSpan(pcm []int16, search string, startMs int64, piece int
 	// inside the span.
 	endMs := startMs + ms(int64(len(pcm)))
 	clamp := func(v int64) int64 { return min(max(v, startMs), endMs) }
+	// Word segments count frames on the decoder's stream clock, and the
+	// first segment (silence or a word) begins at the span's first frame.
+	// (ps_get_n_frames counts the frames of the last utterance only, so
+	// it is the span's first frame only after a stream's first one.)
+	segs := s.d.words()
+	var frame0 int64
+	if len(segs) > 0 {
+		frame0 = int64(segs[0].sf)
+	}
 	var out []stt.Word
-	for _, w := range s.d.words() {
+	for _, w := range segs {
 		t := cleanWord(w.word)
 		if t == "" {
 			continue
