@@ -96,7 +96,25 @@ func benchStreams(b *testing.B, e *Engine, pcm []int16, opts stt.StreamOptions, 
 // extra as a share of the first pass.
 func BenchmarkCardContext(b *testing.B) {
 	const say = "sure my card number is four five three nine one four eight eight zero three four three six four six seven and it expires ten twenty seven"
-	pcm := append(flite(b, "awb", say), make([]int16, stt.Rate/2)...)
+	benchReading(b, flite(b, "awb", say), func(c *Config, on bool) { c.CardContextDigits = on },
+		func(e *Engine) int64 { d, _ := e.CardContextReadings(); return d })
+}
+
+// BenchmarkCardNumberRuns measures what card_number_runs adds, as
+// BenchmarkCardContext does, on a card number read without a card phrase
+// (rms voice; accurate search, as the redaction eval decodes).
+func BenchmarkCardNumberRuns(b *testing.B) {
+	const say = "sure four five three nine one four eight eight zero three four three six four six seven thanks"
+	benchReading(b, flite(b, "rms", say), func(c *Config, on bool) { c.Search, c.CardNumberRuns = SearchAccurate, on },
+		func(e *Engine) int64 { d, _ := e.CardNumberRunReadings(); return d })
+}
+
+// benchReading decodes pcm (16 kHz and through the telephone channel) on
+// an engine with set(cfg, false) and one with set(cfg, true) in the same
+// iteration, and reports the second's extra CPU per span read again
+// (spans counts them).
+func benchReading(b *testing.B, pcm []int16, set func(*Config, bool), spansOf func(*Engine) int64) {
+	pcm = append(pcm, make([]int16, stt.Rate/2)...)
 	for _, narrow := range []bool{false, true} {
 		name, in := "16k", pcm
 		if narrow {
@@ -106,7 +124,8 @@ func BenchmarkCardContext(b *testing.B) {
 			var engines [2]*Engine
 			for i, on := range []bool{false, true} {
 				cfg := DefaultConfig()
-				cfg.MaxDecoders, cfg.Warm, cfg.CardContextDigits = 1, 0, on
+				cfg.MaxDecoders, cfg.Warm = 1, 0
+				set(&cfg, on)
 				e, err := New(cfg, nil)
 				if err != nil {
 					b.Fatal(err)
@@ -133,7 +152,7 @@ func BenchmarkCardContext(b *testing.B) {
 					s.Close()
 				}
 			}
-			spans, _ := engines[1].CardContextReadings()
+			spans := spansOf(engines[1])
 			if spans == 0 {
 				b.Fatal("no span was decoded again")
 			}
