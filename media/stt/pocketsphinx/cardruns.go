@@ -180,8 +180,9 @@ func heardCard(words []stt.Word) bool {
 // The run's own audio is read digit by digit, then (when the run holds
 // pairs) with pairs, then once more with the words on either side of
 // the run: the language model often hides a digit or two in a
-// neighbouring word ("double for today" for "double four two eight"). A
-// neighbour is replaced only when the reading's digits cover its middle.
+// neighbouring word ("double for today" for "double four two eight").
+// The reading replaces the words whose middle its digits cover, and no
+// others.
 func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 	runs := cardNumberRuns(words, s.e.cfg.CardNumberRunWords)
 	if len(runs) == 0 {
@@ -235,16 +236,23 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 			if len(got) == 0 || !isCard(heardDigits(got, false)) {
 				continue
 			}
-			// The neighbours go when the digits cover their middle.
-			from, to := i, j
-			if tr.from < i && mid(words[tr.from]) >= got[0].StartMs {
-				from = tr.from
+			// The reading stands in for the words whose middle its
+			// digits cover; the words before and after it stay (a run
+			// may go on into an expiry date or a security code).
+			from, to := tr.from, 0
+			for from < tr.to && mid(words[from]) < got[0].StartMs {
+				from++
 			}
-			if tr.to > j && mid(words[j]) <= got[len(got)-1].EndMs {
-				to = tr.to
+			for to = from; to < tr.to && mid(words[to]) <= got[len(got)-1].EndMs; {
+				to++
 			}
 			s.e.observe.runReplaced.Add(1)
-			out = append(out[:len(out)-(i-from)], got...)
+			if from < i {
+				out = out[:len(out)-(i-from)]
+			} else {
+				out = append(out, words[i:from]...)
+			}
+			out = append(out, got...)
 			last = to
 			break
 		}

@@ -29,25 +29,32 @@ func TestCardNumberRuns(t *testing.T) {
 	}{
 		{"slt", "5183084103781144", "can you put it on", "five one eight three oh eight four one oh three seven eight one one four four", "please", false},
 		{"rms", "4539148803436467", "sure", "four five three nine one four eight eight zero three four three six four six seven", "thanks", true},
+		// A run that goes on into the expiry date and security code
+		// (the language model reads part of it in pairs: "for five
+		// thirty nine ... x binary ten twenty seven ..."). The reading
+		// replaces the card number's words only.
+		{"awb", "4539148803436467", "", "four five three nine one four eight eight zero three four three six four six seven", "expiry ten twenty seven security code one two three", false},
 	} {
-		pcm := append(flite(t, tc.voice, tc.before+" "+tc.digits+" "+tc.after), make([]int16, stt.Rate/2)...)
+		pcm := append(flite(t, tc.voice, strings.TrimSpace(tc.before+" "+tc.digits+" "+tc.after)), make([]int16, stt.Rate/2)...)
 		if tc.narrow {
 			pcm = telephone(t, pcm)
 		}
 		lm, got := hearFinal(t, off, pcm, tc.narrow), hearFinal(t, on, pcm, tc.narrow)
 		t.Logf("narrowband %v: language model %q", tc.narrow, lm.Text)
 		t.Logf("narrowband %v: card runs      %q", tc.narrow, got.Text)
-		if strings.Contains(strings.ReplaceAll(heardDigits(lm.Words, true), " ", ""), tc.card) {
+		if tc.before != "" && strings.Contains(heardDigits(lm.Words, true), tc.card) {
 			t.Errorf("narrowband %v: the language model alone heard %s: the test needs a misheard number", tc.narrow, tc.card)
 		}
-		if d := longestDigits(got.Text); d != tc.card {
+		if d := longestDigits(got.Text); !strings.HasPrefix(d, tc.card) {
 			t.Errorf("narrowband %v: with card_number_runs heard %q (digits %s), want %s", tc.narrow, got.Text, d, tc.card)
 		}
-		if !strings.HasPrefix(got.Text, tc.before+" ") || !strings.HasPrefix(lm.Text, tc.before+" ") {
+		if tc.before != "" && (!strings.HasPrefix(got.Text, tc.before+" ") || !strings.HasPrefix(lm.Text, tc.before+" ")) {
 			t.Errorf("narrowband %v: the words before the number: %q, language model %q, want %q", tc.narrow, got.Text, lm.Text, tc.before)
 		}
-		if a, b := lm.Words[len(lm.Words)-1], got.Words[len(got.Words)-1]; !cmp.Equal(a, b) {
-			t.Errorf("narrowband %v: the word after the number: %+v, language model %+v", tc.narrow, b, a)
+		// The words after the number stay the language model's.
+		n := max(1, len(strings.Fields(tc.after))-2) // "expiry" may be heard as two words
+		if a, b := lm.Words[len(lm.Words)-n:], got.Words[len(got.Words)-n:]; !cmp.Equal(a, b) {
+			t.Errorf("narrowband %v: the words after the number: %+v, language model %+v", tc.narrow, b, a)
 		}
 		var last int64
 		for i, w := range got.Words {
@@ -57,8 +64,8 @@ func TestCardNumberRuns(t *testing.T) {
 			last = w.EndMs
 		}
 	}
-	if dec, rep := on.CardNumberRunReadings(); dec < 2 || rep != 2 {
-		t.Errorf("card number run readings: %d decoded, %d put in place; want 2 put in place", dec, rep)
+	if dec, rep := on.CardNumberRunReadings(); dec < 3 || rep != 3 {
+		t.Errorf("card number run readings: %d decoded, %d put in place; want 3 put in place", dec, rep)
 	}
 	if dec, rep := on.CardContextReadings(); dec < 2 || rep < 2 {
 		t.Errorf("card context readings (both kinds): %d decoded, %d put in place", dec, rep)
