@@ -37,7 +37,7 @@ func TestCardContextMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := pocketsphinx.DefaultConfig()
-	cfg.MaxDecoders, cfg.Warm, cfg.CardContextDigits = 1, 0, true
+	cfg.MaxDecoders, cfg.Warm, cfg.CardContextDigits, cfg.CardNumberRuns = 1, 0, true, false
 	eng, err := pocketsphinx.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func benchStreams(b *testing.B, e *Engine, pcm []int16, opts stt.StreamOptions, 
 // extra as a share of the first pass.
 func BenchmarkCardContext(b *testing.B) {
 	const say = "sure my card number is four five three nine one four eight eight zero three four three six four six seven and it expires ten twenty seven"
-	benchReading(b, flite(b, "awb", say), func(c *Config, on bool) { c.CardContextDigits = on },
+	benchReading(b, flite(b, "awb", say), func(c *Config, on bool) { c.CardContextDigits, c.CardNumberRuns = on, false },
 		func(e *Engine) int64 { d, _ := e.CardContextReadings(); return d })
 }
 
@@ -105,7 +105,7 @@ func BenchmarkCardContext(b *testing.B) {
 // (rms voice; accurate search, as the redaction eval decodes).
 func BenchmarkCardNumberRuns(b *testing.B) {
 	const say = "sure four five three nine one four eight eight zero three four three six four six seven thanks"
-	benchReading(b, flite(b, "rms", say), func(c *Config, on bool) { c.Search, c.CardNumberRuns = SearchAccurate, on },
+	benchReading(b, flite(b, "rms", say), func(c *Config, on bool) { c.Search, c.CardContextDigits, c.CardNumberRuns = SearchAccurate, false, on },
 		func(e *Engine) int64 { d, _ := e.CardNumberRunReadings(); return d })
 }
 

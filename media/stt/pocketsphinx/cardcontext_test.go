@@ -80,8 +80,8 @@ func digitDistance(a, b string) int {
 func TestCardContextDigits(t *testing.T) {
 	const card = "4539148803436467"
 	const digits = "four five three nine one four eight eight zero three four three six four six seven"
-	off := newEngine(t, func(c *Config) { c.CardContextDigits = false })
-	on := newEngine(t, func(c *Config) { c.CardContextDigits = true })
+	off := newEngine(t, func(c *Config) { c.CardContextDigits, c.CardNumberRuns = false, false })
+	on := newEngine(t, func(c *Config) { c.CardContextDigits, c.CardNumberRuns = true, false })
 	for _, narrow := range []bool{false, true} {
 		pcm := append(flite(t, "awb", "sure my card number is "+digits+" and it expires ten twenty seven"), make([]int16, stt.Rate/2)...)
 		order := append(flite(t, "awb", "sure my order number is "+digits+" and it expires ten twenty seven"), make([]int16, stt.Rate/2)...)
@@ -194,7 +194,7 @@ func TestCardContextPhrase(t *testing.T) {
 // "charge" among the phrases, the second sentence came out as "there is
 // a charge nine nine three eight nine three ...".
 func TestCardContextLeavesSpeech(t *testing.T) {
-	off := newEngine(t, func(c *Config) { c.CardContextDigits = false })
+	off := newEngine(t, func(c *Config) { c.CardContextDigits, c.CardNumberRuns = false, false })
 	on := newEngine(t, nil)
 	if !on.cfg.CardContextDigits {
 		t.Fatal("card_context_digits is off by default: the test checks the default")
@@ -229,8 +229,8 @@ func TestCardContextLeavesSpeech(t *testing.T) {
 func TestCardContextLaterUtterance(t *testing.T) {
 	const card = "4539148803436467"
 	const digits = "four five three nine one four eight eight zero three four three six four six seven"
-	off := newEngine(t, func(c *Config) { c.CardContextDigits = false })
-	on := newEngine(t, nil)
+	off := newEngine(t, func(c *Config) { c.CardContextDigits, c.CardNumberRuns = false, false })
+	on := newEngine(t, func(c *Config) { c.CardContextDigits, c.CardNumberRuns = true, false })
 	first := "hello i would like to pay my bill please"
 	pcm := append(flite(t, "awb", first), make([]int16, 2*stt.Rate)...)
 	pcm = append(pcm, flite(t, "awb", "sure my card number is "+digits+" and it expires ten twenty seven")...)
