@@ -41,7 +41,10 @@ public <reading> = [<lead>] <item>+ [<tail> (<tail> | <item>)*];
 const cardPairsSearch = "span:cardpairs"
 
 // DefaultCardNumberRunWords is the shortest run of number-like words
-// that is read again (Config.CardNumberRunWords).
+// that is read again (Config.CardNumberRunWords): a card read digit by
+// digit has 13-19 number words, in pairs 8 or more, and ordinary speech
+// (amounts, times, "two or three days") has far fewer. It was set before
+// measuring and is the only value measured (see Config.CardNumberRuns).
 const DefaultCardNumberRunWords = 8
 
 // cardRunPadMs of audio on each side of a run is decoded with it (not

@@ -220,7 +220,13 @@ type Config struct {
 	// seven ...", with or without a card phrase before them) a second
 	// time with the digits mode's grammar, and puts the reading in place
 	// of the run when it is a Luhn-valid card number and the run was not
-	// (cardruns.go). It costs one more decoding of those runs.
+	// (cardruns.go). It costs one more decoding of those runs (up to
+	// three when the reading is no card). On by default: on the
+	// development half of the redaction set (200 utterances, 32 cards,
+	// Flite voices, accurate search; inference/redact
+	// TestEvalRedactRecognised) card recall at 16 kHz rose from 0.875 to
+	// 0.938 (card precision 0.966 -> 0.968, all types 0.959 -> 0.970),
+	// and no near-miss or plain utterance had anything redacted.
 	CardNumberRuns bool `json:"card_number_runs"`
 	// CardNumberRunWords is the shortest run CardNumberRuns reads
 	// (default DefaultCardNumberRunWords).
@@ -332,7 +338,7 @@ func DefaultConfig() Config {
 		DigitMinWordMs: DefaultDigitMinWordMs, NarrowbandFoldGain: DefaultNarrowbandFoldGain,
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
 		DigitSilenceProb: DefaultDigitSilenceProb, CardContextDigits: true, CardContextPhrases: DefaultCardContextPhrases(),
-		CardNumberRunWords: DefaultCardNumberRunWords}
+		CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
