@@ -96,29 +96,36 @@ func benchStreams(b *testing.B, e *Engine, pcm []int16, opts stt.StreamOptions, 
 // extra as a share of the first pass.
 func BenchmarkCardContext(b *testing.B) {
 	const say = "sure my card number is four five three nine one four eight eight zero three four three six four six seven and it expires ten twenty seven"
-	benchReading(b, flite(b, "awb", say), func(c *Config, on bool) { c.CardContextDigits, c.CardNumberRuns = on, false },
+	pcm := flite(b, "awb", say)
+	benchReading(b, func(bool) []int16 { return pcm }, func(c *Config, on bool) { c.CardContextDigits, c.CardNumberRuns = on, false },
 		func(e *Engine) int64 { d, _ := e.CardContextReadings(); return d })
 }
 
 // BenchmarkCardNumberRuns measures what card_number_runs adds, as
 // BenchmarkCardContext does, on a card number read without a card phrase
-// (rms voice; accurate search, as the redaction eval decodes).
+// (TestCardNumberRuns's sentences: slt at 16 kHz, rms through the
+// telephone channel; accurate search, as the redaction eval decodes).
 func BenchmarkCardNumberRuns(b *testing.B) {
-	const say = "sure four five three nine one four eight eight zero three four three six four six seven thanks"
-	benchReading(b, flite(b, "rms", say), func(c *Config, on bool) { c.Search, c.CardContextDigits, c.CardNumberRuns = SearchAccurate, false, on },
+	wide := flite(b, "slt", "can you put it on five one eight three oh eight four one oh three seven eight one one four four please")
+	narrow := flite(b, "rms", "sure four five three nine one four eight eight zero three four three six four six seven thanks")
+	benchReading(b, func(n bool) []int16 {
+		if n {
+			return narrow
+		}
+		return wide
+	}, func(c *Config, on bool) { c.Search, c.CardContextDigits, c.CardNumberRuns = SearchAccurate, false, on },
 		func(e *Engine) int64 { d, _ := e.CardNumberRunReadings(); return d })
 }
 
-// benchReading decodes pcm (16 kHz and through the telephone channel) on
-// an engine with set(cfg, false) and one with set(cfg, true) in the same
-// iteration, and reports the second's extra CPU per span read again
-// (spans counts them).
-func benchReading(b *testing.B, pcm []int16, set func(*Config, bool), spansOf func(*Engine) int64) {
-	pcm = append(pcm, make([]int16, stt.Rate/2)...)
+// benchReading decodes speech(narrow) (at 16 kHz, and through the
+// telephone channel when narrow) on an engine with set(cfg, false) and
+// one with set(cfg, true) in the same iteration, and reports the second's
+// extra CPU per span read again (spans counts them).
+func benchReading(b *testing.B, speech func(narrow bool) []int16, set func(*Config, bool), spansOf func(*Engine) int64) {
 	for _, narrow := range []bool{false, true} {
-		name, in := "16k", pcm
+		name, in := "16k", append(speech(narrow), make([]int16, stt.Rate/2)...)
 		if narrow {
-			name, in = "8k", telephone(b, pcm)
+			name, in = "8k", telephone(b, in)
 		}
 		b.Run(name, func(b *testing.B) {
 			var engines [2]*Engine
