@@ -755,12 +755,17 @@ func TestEvalDigits(t *testing.T) {
 			exact := 0
 			var c wer.Counts
 			for i, s := range strs {
-				hyp := runDigits(t, p, s, rate, mode, i)
+				segs := runDigitSegments(t, p, s, rate, mode, i)
+				hyp := segmentsText(segs)
 				if digitsOf(hyp) == s.digits {
 					exact++
 				}
 				c = c.Add(wer.Align(strings.Split(s.digits, ""), strings.Split(digitsOf(hyp), "")))
-				if os.Getenv("EARSHOT_EVAL_HYP") != "" {
+				switch os.Getenv("EARSHOT_EVAL_HYP") {
+				case "":
+				case "words": // each word with its duration in ms
+					t.Logf("%s %s -> %q %s", s.speaker, s.digits, hyp, wordDurations(segs))
+				default:
 					t.Logf("%s %s -> %q", s.speaker, s.digits, hyp)
 				}
 			}
@@ -917,11 +922,34 @@ func digitStrings(t *testing.T, dev bool, n int) []digitString {
 // party's recogniser in mode.
 func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode stt.Mode, i int) string {
 	t.Helper()
+	return segmentsText(runDigitSegments(t, p, s, rate, mode, i))
+}
+
+// segmentsText joins final segments' texts.
+func segmentsText(segs []pipeline.Segment) string {
 	var words []string
-	for _, sg := range runDigitSegments(t, p, s, rate, mode, i) {
+	for _, sg := range segs {
 		words = append(words, sg.Text)
 	}
 	return strings.Join(words, " ")
+}
+
+// wordDurations lists the segments' words as word/duration in ms (as the
+// pipeline delivers them: inside the voice activity detector's speech
+// bounds), a segment a bracket.
+func wordDurations(segs []pipeline.Segment) string {
+	var b strings.Builder
+	for _, sg := range segs {
+		b.WriteString("[")
+		for i, w := range sg.Words {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%s/%d", w.Text, w.EndMs-w.StartMs)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }
 
 // runDigitSegments is runDigits' final segments, in time order.

@@ -233,7 +233,7 @@ func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
 			}
 			break
 		}
-		if w.EndMs-w.StartMs >= int64(s.e.cfg.DigitMinWordMs) {
+		if !shortDigit(t, w.EndMs-w.StartMs, s.e.cfg.DigitMinWordMs) {
 			out = append(out, w)
 		}
 	}

@@ -91,3 +91,42 @@ func refused(t *testing.T, setting string, set func(*Config, float64), bad ...fl
 		}
 	}
 }
+
+// TestCardContextShortOh: a card number with "oh"s in it, read after
+// "my card number is" (Flite's slt and rms voices, 16 kHz), comes out of
+// the card-context reading whole. Those voices say an "oh" between
+// digits in 100-120 ms: the reading keeps "oh" down to half the shortest
+// word, as the digits mode's finals do, instead of dropping it with the
+// full limit (which lost one "oh" of each voice's number).
+func TestCardContextShortOh(t *testing.T) {
+	const card = "4539148034364607"
+	e := newEngine(t, func(c *Config) { c.CardContextDigits = true })
+	for _, voice := range []string{"slt", "rms"} {
+		pcm := append(flite(t, voice, "sure my card number is four five three nine one four eight oh three four three six four six oh seven and it expires ten twenty seven"), make([]int16, stt.Rate/2)...)
+		got := hearFinal(t, e, pcm, false)
+		if d := longestDigits(got.Text); d != card {
+			t.Errorf("%s: heard %q (digits %s), want %s", voice, got.Text, d, card)
+		}
+	}
+}
+
+func TestShortDigit(t *testing.T) {
+	for _, tc := range []struct {
+		word  string
+		ms    int64
+		minMs int
+		want  bool
+	}{
+		{"eight", 110, 120, true},
+		{"eight", 120, 120, false},
+		{"oh", 110, 120, false},
+		{"oh", 60, 120, false},
+		{"oh", 50, 120, true},
+		{"zero", 50, 0, false},
+		{"oh", 0, 0, false},
+	} {
+		if got := shortDigit(tc.word, tc.ms, tc.minMs); got != tc.want {
+			t.Errorf("shortDigit(%q, %d, %d) = %v, want %v", tc.word, tc.ms, tc.minMs, got, tc.want)
+		}
+	}
+}
