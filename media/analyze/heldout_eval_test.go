@@ -405,7 +405,8 @@ func TestEvalHeldOutDev(t *testing.T) {
 // and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_FOLD (narrowband digits fold
 // gain) and EARSHOT_EVAL_FOLD_ADAPT_MS, EARSHOT_EVAL_DIGIT_SILPROB (the
 // digits grammar's silence probability; 0.005 is the decoder's own, the
-// value before DefaultDigitSilenceProb), EARSHOT_EVAL_VAD
+// value before DefaultDigitSilenceProb), EARSHOT_EVAL_DIGIT_CMN_PRIOR
+// (frames; 0 is the value before DefaultDigitCMNPriorFrames), EARSHOT_EVAL_VAD
 // (hangover_ms,pre_roll_ms).
 func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	name := ""
@@ -440,6 +441,10 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_DIGIT_SILPROB"), 64); err == nil {
 		cfg.DigitSilenceProb = v
 		name += fmt.Sprintf(" digit-silprob=%g", v)
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_DIGIT_CMN_PRIOR")); err == nil {
+		cfg.DigitCMNPriorFrames = v
+		name += fmt.Sprintf(" digit-cmn-prior=%d", v)
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_SILENCE_FILL_DB"), 64); err == nil {
 		cfg.DigitSilenceFillDB = v

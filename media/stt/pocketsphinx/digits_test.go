@@ -2,6 +2,7 @@ package pocketsphinx
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -129,4 +130,60 @@ func TestShortDigit(t *testing.T) {
 			t.Errorf("shortDigit(%q, %d, %d) = %v, want %v", tc.word, tc.ms, tc.minMs, got, tc.want)
 		}
 	}
+}
+
+// TestDigitsQuietCaller: a quiet caller (Flite's slt and rms voices
+// scaled to -45 and -40 dBFS, 16 kHz, over a faint noise) reads digits as
+// the first words of a stream in the digits mode. With the stream's own
+// cepstral-mean weight (DigitCMNPriorFrames 0) the mean is still near its
+// typical starting level while the first digits pass, and the digits
+// grammar loses or mishears them ("two eight four seven" as "eight four
+// seven"; rms's "six oh four oh nine" as "two two oh four oh nine");
+// with the default weight the mean follows the caller from the first
+// digits and every number is heard.
+func TestDigitsQuietCaller(t *testing.T) {
+	quiet := func(voice, text string, dbfs float64) []int16 {
+		sp := flite(t, voice, text)
+		var ss float64
+		for _, v := range sp {
+			ss += float64(v) * float64(v)
+		}
+		g := math.Pow(10, dbfs/20) * 32768 / math.Sqrt(ss/float64(len(sp)))
+		pcm := append(append(make([]int16, stt.Rate/4), sp...), make([]int16, stt.Rate/4)...)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i, v := range pcm {
+			pcm[i] = int16(float64(v)*g + 3*rng.NormFloat64())
+		}
+		return pcm
+	}
+	cases := []struct {
+		voice, text string
+		dbfs        float64
+	}{
+		{"slt", "two eight four seven", -45},
+		{"slt", "six oh four oh nine", -45},
+		{"rms", "six oh four oh nine", -40},
+	}
+	hear := func(e *Engine, pcm []int16) string {
+		st := modeStream(t, e, stt.ModeDigits)
+		defer st.Close()
+		return text(feed(t, st, pcm))
+	}
+	e := newEngine(t, nil)
+	old := newEngine(t, func(c *Config) { c.DigitCMNPriorFrames = 0 })
+	oldWrong := 0
+	for _, tc := range cases {
+		pcm := quiet(tc.voice, tc.text, tc.dbfs)
+		if got := hear(e, pcm); got != tc.text {
+			t.Errorf("%s at %g dBFS reading %q: the digits mode heard %q", tc.voice, tc.dbfs, tc.text, got)
+		}
+		if got := hear(old, pcm); got != tc.text {
+			oldWrong++
+			t.Logf("%s at %g dBFS reading %q: with the stream's own weight heard %q", tc.voice, tc.dbfs, tc.text, got)
+		}
+	}
+	if oldWrong == 0 {
+		t.Error("every number was heard with the stream's own weight too: the setting does not reach the decoder")
+	}
+	refused(t, "digit_cmn_prior_frames", func(c *Config, v float64) { c.DigitCMNPriorFrames = int(v) }, -1, 1001)
 }
