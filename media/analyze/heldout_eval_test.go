@@ -405,7 +405,8 @@ func TestEvalHeldOutDev(t *testing.T) {
 // and EARSHOT_EVAL_NB_ADAPT_MS, EARSHOT_EVAL_FOLD (narrowband digits fold
 // gain) and EARSHOT_EVAL_FOLD_ADAPT_MS, EARSHOT_EVAL_DIGIT_SILPROB (the
 // digits grammar's silence probability; 0.005 is the decoder's own, the
-// value before DefaultDigitSilenceProb), EARSHOT_EVAL_VAD
+// value before DefaultDigitSilenceProb), EARSHOT_EVAL_DIGIT_CMN_PRIOR
+// (frames; 0 is the value before DefaultDigitCMNPriorFrames), EARSHOT_EVAL_VAD
 // (hangover_ms,pre_roll_ms).
 func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	name := ""
@@ -440,6 +441,10 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_DIGIT_SILPROB"), 64); err == nil {
 		cfg.DigitSilenceProb = v
 		name += fmt.Sprintf(" digit-silprob=%g", v)
+	}
+	if v, err := strconv.Atoi(os.Getenv("EARSHOT_EVAL_DIGIT_CMN_PRIOR")); err == nil {
+		cfg.DigitCMNPriorFrames = v
+		name += fmt.Sprintf(" digit-cmn-prior=%d", v)
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("EARSHOT_EVAL_SILENCE_FILL_DB"), 64); err == nil {
 		cfg.DigitSilenceFillDB = v
@@ -755,12 +760,17 @@ func TestEvalDigits(t *testing.T) {
 			exact := 0
 			var c wer.Counts
 			for i, s := range strs {
-				hyp := runDigits(t, p, s, rate, mode, i)
+				segs := runDigitSegments(t, p, s, rate, mode, i)
+				hyp := segmentsText(segs)
 				if digitsOf(hyp) == s.digits {
 					exact++
 				}
 				c = c.Add(wer.Align(strings.Split(s.digits, ""), strings.Split(digitsOf(hyp), "")))
-				if os.Getenv("EARSHOT_EVAL_HYP") != "" {
+				switch os.Getenv("EARSHOT_EVAL_HYP") {
+				case "":
+				case "words": // each word with its duration in ms
+					t.Logf("%s %s -> %q %s", s.speaker, s.digits, hyp, wordDurations(segs))
+				default:
 					t.Logf("%s %s -> %q", s.speaker, s.digits, hyp)
 				}
 			}
@@ -917,11 +927,34 @@ func digitStrings(t *testing.T, dev bool, n int) []digitString {
 // party's recogniser in mode.
 func runDigits(t *testing.T, p *pipeline.Pipeline, s digitString, rate int, mode stt.Mode, i int) string {
 	t.Helper()
+	return segmentsText(runDigitSegments(t, p, s, rate, mode, i))
+}
+
+// segmentsText joins final segments' texts.
+func segmentsText(segs []pipeline.Segment) string {
 	var words []string
-	for _, sg := range runDigitSegments(t, p, s, rate, mode, i) {
+	for _, sg := range segs {
 		words = append(words, sg.Text)
 	}
 	return strings.Join(words, " ")
+}
+
+// wordDurations lists the segments' words as word/duration in ms (as the
+// pipeline delivers them: inside the voice activity detector's speech
+// bounds), a segment a bracket.
+func wordDurations(segs []pipeline.Segment) string {
+	var b strings.Builder
+	for _, sg := range segs {
+		b.WriteString("[")
+		for i, w := range sg.Words {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%s/%d", w.Text, w.EndMs-w.StartMs)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }
 
 // runDigitSegments is runDigits' final segments, in time order.

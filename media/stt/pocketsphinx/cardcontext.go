@@ -252,7 +252,7 @@ func (s *stream) decodeReading(pcm []int16, at int64, name, grammar string) ([]s
 			}
 			break
 		}
-		if w.EndMs-w.StartMs >= int64(s.e.cfg.DigitMinWordMs) {
+		if !shortDigit(t, w.EndMs-w.StartMs, s.e.cfg.DigitMinWordMs) {
 			out = append(out, w)
 		}
 	}

@@ -83,6 +83,7 @@ func (s *stream) startUtt() error {
 	}
 	s.startFold()
 	s.startFill()
+	s.startDigitCMN()
 	if err := s.d.startUtt(); err != nil {
 		return err
 	}

@@ -202,19 +202,14 @@ func (s *stream) final() (stt.Result, error) {
 	}
 	r := stt.Result{Final: true, StartMs: ms(s.uttStart), EndMs: ms(s.fed)}
 	var texts []string
-	// "oh", a vowel alone, is the shortest digit word: it is kept down to
-	// half the digits mode's minimum (DefaultDigitMinWordMs).
-	minFrames := 0
-	if s.mode == stt.ModeDigits {
-		minFrames = s.e.cfg.DigitMinWordMs / 10
-	}
+	digits := s.mode == stt.ModeDigits
 	dropped := false
 	for _, w := range s.d.words() {
 		t := cleanWord(w.word)
 		if t == "" {
 			continue
 		}
-		if n := w.ef + 1 - w.sf; n < minFrames && (t != "oh" || n < minFrames/2) {
+		if digits && shortDigit(t, int64(w.ef+1-w.sf)*10, s.e.cfg.DigitMinWordMs) {
 			dropped = true
 			continue
 		}
