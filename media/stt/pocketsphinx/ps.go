@@ -235,10 +235,6 @@ func (d *decoder) processRaw(pcm []int16) error {
 	return nil
 }
 
-// frames returns PocketSphinx's frame counter (ps_get_n_frames): the
-// frames searched so far on the clock word segments use.
-func (d *decoder) frames() int { return int(C.ps_get_n_frames(d.ps)) }
-
 func (d *decoder) inSpeech() bool { return C.ps_get_in_speech(d.ps) != 0 }
 
 func (d *decoder) hyp() string {
