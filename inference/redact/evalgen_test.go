@@ -24,7 +24,25 @@ const (
 	evalSeed  = 20
 	evalPath  = "testdata/eval.jsonl"
 	perEntity = 64 // utterances featuring each entity type
+
+	// A second development set, for choices the first development half can
+	// no longer tell apart (it reads 31 of its 32 spoken cards): the same
+	// generator with another seed, card-heavy, every utterance "dev2". It
+	// shares nothing with the reported half but the generator's phrasings.
+	evalDev2Seed = 21
+	evalDev2Path = "testdata/eval-dev2.jsonl"
 )
+
+// evalDev2Kinds is how many utterances of each kind the second
+// development set holds.
+var evalDev2Kinds = []struct {
+	kind string
+	n    int
+}{
+	{string(Card), 160}, {string(CardExpiry), 10}, {string(CardCVV), 10},
+	{"near_miss_order", 40}, {"near_miss_reference", 30},
+	{string(IBAN), 20}, {string(BankAccount), 20}, {string(Phone), 20}, {"dialogue", 10},
+}
 
 // evalSpan is a labelled span: byte offsets in its text.
 type evalSpan struct {
@@ -969,6 +987,25 @@ func generateEvalSet() []evalUtt {
 	return out
 }
 
+// generateEvalDev2 builds the second development set (testdata/eval-dev2.jsonl).
+func generateEvalDev2() []evalUtt {
+	g := &gen{r: rand.New(rand.NewPCG(evalDev2Seed, 2026))}
+	var kinds []string
+	for _, k := range evalDev2Kinds {
+		for range k.n {
+			kinds = append(kinds, k.kind)
+		}
+	}
+	g.r.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	out := make([]evalUtt, 0, len(kinds))
+	for i, k := range kinds {
+		u := g.build(fmt.Sprintf("d%04d", i+1), k, g.utterance(k))
+		u.Split = "dev2"
+		out = append(out, u)
+	}
+	return out
+}
+
 func encodeEvalSet(us []evalUtt) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -981,8 +1018,17 @@ func encodeEvalSet(us []evalUtt) []byte {
 	return b.Bytes()
 }
 
-// loadEvalSet reads testdata/eval.jsonl.
+// loadEvalSet reads testdata/eval.jsonl, or the second development set
+// when EARSHOT_EVAL_REDACT_SPLIT is "dev2".
 func loadEvalSet(t testing.TB) []evalUtt {
+	t.Helper()
+	if os.Getenv("EARSHOT_EVAL_REDACT_SPLIT") == "dev2" {
+		return loadEvalFile(t, evalDev2Path)
+	}
+	return loadEvalFile(t, evalPath)
+}
+
+func loadEvalFile(t testing.TB, evalPath string) []evalUtt {
 	t.Helper()
 	b, err := os.ReadFile(evalPath)
 	if err != nil {
@@ -999,28 +1045,47 @@ func loadEvalSet(t testing.TB) []evalUtt {
 	return out
 }
 
-func TestEvalSetUpToDate(t *testing.T) {
-	want := encodeEvalSet(generateEvalSet())
+// checkGenerated compares a committed set with the generator's output
+// (rewriting it first under -update).
+func checkGenerated(t *testing.T, path string, want []byte) {
+	t.Helper()
 	if *update {
-		if err := os.MkdirAll(filepath.Dir(evalPath), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(evalPath, want, 0o644); err != nil {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := os.ReadFile(evalPath)
+	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (run with -update to generate)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the generator's output; run go test -run TestEvalSetUpToDate -update", evalPath)
+		t.Fatalf("%s differs from the generator's output; run go test -run TestEvalSetUpToDate -update", path)
 	}
-	us := loadEvalSet(t)
+}
+
+func TestEvalSetUpToDate(t *testing.T) {
+	checkGenerated(t, evalPath, encodeEvalSet(generateEvalSet()))
+	checkGenerated(t, evalDev2Path, encodeEvalSet(generateEvalDev2()))
+	us := loadEvalFile(t, evalPath)
 	if len(us) < 1000 {
 		t.Fatalf("%d utterances, want at least 1000", len(us))
 	}
+	dev2 := loadEvalFile(t, evalDev2Path)
+	seen := map[string]bool{}
 	for _, u := range us {
+		seen[u.Say] = true
+	}
+	for _, u := range dev2 {
+		// The second development set must not repeat a reported
+		// utterance (a card number, above all).
+		if seen[u.Say] && len(u.SaySpans) > 0 {
+			t.Errorf("%s repeats an utterance of %s: %q", u.ID, evalPath, u.Say)
+		}
+	}
+	for _, u := range append(us, dev2...) {
 		for _, f := range []struct {
 			text  string
 			spans []evalSpan
