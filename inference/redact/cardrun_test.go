@@ -163,3 +163,41 @@ func TestCardQuestionFromOtherParty(t *testing.T) {
 		})
 	}
 }
+
+// Card numbers read without a card phrase, or after one the recogniser
+// spelled its own way, as the recogniser wrote them; and the near misses
+// next to them.
+func TestCardHeard(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		// "oh" heard as "of" between two long runs is a zero inside one
+		// number, not the word between two numbers.
+		{"of inside a long number", "yes of course five double one nine seven double three five of four one five six eight double too",
+			"yes of course [CARD ending 6822]"},
+		// "it's a visa" heard as "it should be zero": no card starts with 0.
+		{"inserted zero", "it should be zero four zero six three five nine four nine nine eight seven zero four",
+			"it should be zero [CARD ending 8704]"},
+		// "amex" heard as "m x": a card phrase, so a misheard digit
+		// (here the last) does not lose the number.
+		{"amex as letters", "sure it's on m x six two two two zero two four seven six six three seven eight to eight nine nine one five",
+			"sure it's on m x [CARD]"},
+		// near misses: nothing redacted
+		{"inserted zero, not a card", "it should be zero four zero six three five nine four nine nine eight seven zero five",
+			"it should be zero four zero six three five nine four nine nine eight seven zero five"},
+		{"or between two numbers", "five double one nine seven double three five or four one five six eight double too",
+			"five double one nine seven double three five or four one five six eight double too"},
+		// The digits of an IBAN after its spelled bank code pass the Luhn
+		// check by chance; they are the end of the IBAN, not a card.
+		{"after a spelled bank code", "sure my id and his g b one six l a y d six seven seven zero two two six seven seven two seven nine six five",
+			"sure my id and his g b one six l a y d six seven seven zero two two six seven seven two seven nine six five"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}

@@ -30,7 +30,7 @@ const (
 // it.
 var contextPhrases = map[ctxClass][]string{
 	cCard: {"card", "card number", "credit card", "debit card", "visa", "mastercard", "master card",
-		"amex", "american express", "discover card", "long number", "cc", "card no", "number on the front",
+		"amex", "m x", "am x", "american express", "discover card", "long number", "cc", "card no", "number on the front",
 		"digits on the front", "card's", "cards", "charge", "charge it to", "put it on", "pay with", "pay by",
 		"paying with", "paying by"},
 	cExpiry: {"expiry", "expiry date", "expiration", "expiration date", "expires", "expire", "exp", "expiring",

@@ -182,19 +182,28 @@ func (d *doc) detectCards() {
 		ctx := d.governs(cCard, r.a, ctxWindow) || d.governs(cCard|cExpiry|cCVV, r.a, 3)
 		if !ctx {
 			// Without context a card is the whole run, or the run without
-			// the ambiguous words at its edges ("for", "oh"), or the run
-			// joined over one inserted word: a long run has many windows
-			// and one in ten passes the Luhn check by chance.
+			// the ambiguous words at its edges ("for", "oh") or without a
+			// zero word before it, or the run joined over one inserted
+			// word: a long run has many windows and one in ten passes the
+			// Luhn check by chance. Digits right after spelled letters are
+			// the end of a spelled code (an IBAN), not a card.
+			if d.spelledBefore(r.a) {
+				continue
+			}
 			si, sj, _ := r.sureBounds()
-			for _, w := range [][2]int{{0, len(r.digits)}, {si, sj}} {
+			windows := [][2]int{{0, len(r.digits)}, {si, sj}}
+			if z := r.leadingZero(); z > 0 {
+				windows = append(windows, [2]int{z, len(r.digits)})
+			}
+			for _, w := range windows {
 				if ds := r.digits[w[0]:w[1]]; len(ds) >= 13 && len(ds) <= 19 && ds[0] >= '2' && ds[0] <= '6' && luhn(ds) {
 					a, b := r.tokRange(w[0], w[1])
 					d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card], last4: string(ds[len(ds)-4:])})
 					break
 				}
 			}
-			if digits, tok, _, _ := d.bridge(ri, 20); len(digits) > len(r.digits) && len(digits) >= 13 && luhn(digits) {
-				d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: tok[len(tok)-1] + 1, prio: prio[Card], last4: string(digits[len(digits)-4:])})
+			if digits, tok, _, b := d.bridge(ri, 20); len(digits) > len(r.digits) && len(digits) >= 13 && luhn(digits) {
+				d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: b, prio: prio[Card], last4: string(digits[len(digits)-4:])})
 			}
 			continue
 		}
@@ -222,6 +231,32 @@ func (d *doc) detectCards() {
 			from = j
 		}
 	}
+}
+
+// spelledBefore reports whether the three tokens before token a are
+// spelled letters ("l o y d", "b a r c"): a number read after them ends
+// a spelled code.
+func (d *doc) spelledBefore(a int) bool {
+	if a < 3 {
+		return false
+	}
+	for k := a - 3; k < a; k++ {
+		if t := &d.toks[k]; len(t.text) != 1 || !isLetter(t.low[0]) || t.brk() {
+			return false
+		}
+	}
+	return d.toks[a-1].low != "a" && d.toks[a-1].low != "i"
+}
+
+// leadingZero returns how many digits a zero word ("zero", "oh", "o") at
+// the start of the run reads, when it is a word of its own: no card
+// number starts with 0, so a recogniser inserted it ("it's a visa" heard
+// as "it should be zero four ..."); 0 otherwise.
+func (r *run) leadingZero() int {
+	if len(r.digits) < 2 || r.digits[0] != '0' || r.tok[1] == r.tok[0] {
+		return 0
+	}
+	return 1
 }
 
 // validSSN checks the SSA's rules: no area 000, 666 or 900-999, no group
