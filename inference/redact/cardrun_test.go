@@ -111,7 +111,7 @@ func TestSecurityCodeHeard(t *testing.T) {
 // card phrase of their own; the recogniser misheard digits, so only the
 // question says it is a card.
 func TestCardQuestionFromOtherParty(t *testing.T) {
-	const answer = "sure three six double seven four one nine double six five double for today"
+	const answer = "sure three six double eight four one nine double six five double for today"
 	tests := []struct {
 		name    string
 		turns   [][2]string // party, text
@@ -133,8 +133,8 @@ func TestCardQuestionFromOtherParty(t *testing.T) {
 			map[uint64]string{1: "how can i help", 2: answer}, "", ""},
 		{"card read by the agent", [][2]string{{"agent", "the card ending four four one two"}, {"customer", answer}},
 			map[uint64]string{1: "the card ending four four one two", 2: answer}, "", ""},
-		{"order number given", [][2]string{{"agent", "what's the card number"}, {"customer", "my order number is three six double seven four one nine double six five double for today"}},
-			map[uint64]string{1: "what's the card number", 2: "my order number is three six double seven four one nine double six five double for today"}, "", ""},
+		{"order number given", [][2]string{{"agent", "what's the card number"}, {"customer", "my order number is three six double eight four one nine double six five double for today"}},
+			map[uint64]string{1: "what's the card number", 2: "my order number is three six double eight four one nine double six five double for today"}, "", ""},
 		{"question long past", [][2]string{{"agent", "what's the card number"}, {"customer", "one moment"}, {"customer", "still looking"}, {"customer", answer}},
 			map[uint64]string{1: "what's the card number", 2: "one moment", 3: "still looking", 4: answer}, "", ""},
 	}
@@ -182,7 +182,14 @@ func TestCardHeard(t *testing.T) {
 		// (here the last) does not lose the number.
 		{"amex as letters", "sure it's on m x six two two two zero two four seven six six three seven eight to eight nine nine one five",
 			"sure it's on m x [CARD]"},
+		// "two eight" heard as "today" after the last digits.
+		{"today for two eight", "sure three six double seven four one nine double six five double for today can you check that for me",
+			"sure [CARD ending 4428] can you check that for me"},
 		// near misses: nothing redacted
+		{"today, not a card", "sure three six double eight four one nine double six five double for today can you check that for me",
+			"sure three six double eight four one nine double six five double for today can you check that for me"},
+		{"today after an order number", "my order number is three six double seven four one nine double six five double for today",
+			"my order number is three six double seven four one nine double six five double for today"},
 		{"inserted zero, not a card", "it should be zero four zero six three five nine four nine nine eight seven zero five",
 			"it should be zero four zero six three five nine four nine nine eight seven zero five"},
 		{"or between two numbers", "five double one nine seven double three five or four one five six eight double too",

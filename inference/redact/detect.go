@@ -202,6 +202,9 @@ func (d *doc) detectCards() {
 					break
 				}
 			}
+			if d.twoEightAfter(r) {
+				continue
+			}
 			if digits, tok, _, b := d.bridge(ri, 20); len(digits) > len(r.digits) && len(digits) >= 13 && luhn(digits) {
 				d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: b, prio: prio[Card], last4: string(digits[len(digits)-4:])})
 			}
@@ -231,6 +234,23 @@ func (d *doc) detectCards() {
 			from = j
 		}
 	}
+}
+
+// twoEightAfter adds a card for run r read on with the word after it
+// when that word is "today" and the digits with it (a recogniser writes
+// "... double four two eight" as "... double for today") are a card
+// number. It reports whether it added one.
+func (d *doc) twoEightAfter(r *run) bool {
+	if r.b >= len(d.toks) || d.toks[r.b].low != "today" || d.toks[r.b-1].brk() {
+		return false
+	}
+	ds := append(append(d.buf[:0], r.digits...), '2', '8')
+	d.buf = ds[:0]
+	if len(ds) < 13 || len(ds) > 19 || ds[0] < '2' || ds[0] > '6' || !luhn(ds) {
+		return false
+	}
+	d.cands = append(d.cands, cand{typ: Card, a: r.a, b: r.b + 1, prio: prio[Card], last4: string(ds[len(ds)-4:])})
+	return true
 }
 
 // spelledBefore reports whether the three tokens before token a are
