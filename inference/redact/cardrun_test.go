@@ -190,6 +190,12 @@ func TestCardHeard(t *testing.T) {
 			"sure three six double eight four one nine double six five double for today can you check that for me"},
 		{"today after an order number", "my order number is three six double seven four one nine double six five double for today",
 			"my order number is three six double seven four one nine double six five double for today"},
+		// "reference" as a recogniser writes it: the number after it is
+		// a reference, not a phone number.
+		{"referenced", "okay so i have a complete referenced three two one seven three seven five one two one",
+			"okay so i have a complete referenced three two one seven three seven five one two one"},
+		{"preference", "my preference is four one five five five five two six seven one",
+			"my preference is four one five five five five two six seven one"},
 		{"inserted zero, not a card", "it should be zero four zero six three five nine four nine nine eight seven zero five",
 			"it should be zero four zero six three five nine four nine nine eight seven zero five"},
 		{"or between two numbers", "five double one nine seven double three five or four one five six eight double too",

@@ -54,7 +54,7 @@ var contextPhrases = map[ctxClass][]string{
 		"secret word", "security answer", "password's"},
 	cEmail: {"email", "e-mail", "e mail", "email address", "mail"},
 	cZip:   {"zip", "zip code", "zipcode", "postcode", "post code", "postal code", "postcode's"},
-	cRef: {"order", "order number", "reference", "references", "ref", "reference number", "case", "case number", "ticket",
+	cRef: {"order", "order number", "reference", "references", "referenced", "preference", "ref", "reference number", "case", "case number", "ticket",
 		"tracking", "tracking number", "confirmation", "confirmation number", "invoice", "booking", "claim",
 		"policy", "transaction", "receipt", "member", "membership", "customer number", "customer id",
 		"serial", "model", "item", "parcel", "shipment", "consignment", "incident", "loyalty", "voucher",
