@@ -190,6 +190,8 @@ func TestCardHeard(t *testing.T) {
 			"sure three six double eight four one nine double six five double for today can you check that for me"},
 		{"today after an order number", "my order number is three six double seven four one nine double six five double for today",
 			"my order number is three six double seven four one nine double six five double for today"},
+		{"after a spelled country", "for like minded and his g b zero seven july two zero five seven three four nine one two one one eight seven nine three camps",
+			"for like minded and his g b zero seven july two zero five seven three four nine one two one one eight seven nine three camps"},
 		// "reference" as a recogniser writes it: the number after it is
 		// a reference, not a phone number.
 		{"referenced", "okay so i have a complete referenced three two one seven three seven five one two one",

@@ -253,17 +253,36 @@ func (d *doc) twoEightAfter(r *run) bool {
 	return true
 }
 
+// ibanReach is how many tokens before a number an IBAN's spelled country
+// may start for the number to be read as the rest of the IBAN.
+const ibanReach = 6
+
 // spelledBefore reports whether the three tokens before token a are
-// spelled letters ("l o y d", "b a r c"): a number read after them ends
-// a spelled code.
+// spelled letters ("l o y d", "b a r c"), or an IBAN's country ("g b")
+// spelled and followed by a number starts within ibanReach tokens before
+// it ("g b zero seven july two zero five ..."): a number read after them
+// ends a spelled code.
 func (d *doc) spelledBefore(a int) bool {
-	if a < 3 {
-		return false
+	letter := func(k int) bool {
+		t := &d.toks[k]
+		return len(t.text) == 1 && isLetter(t.low[0]) && !t.brk()
 	}
-	for k := a - 3; k < a; k++ {
-		if t := &d.toks[k]; len(t.text) != 1 || !isLetter(t.low[0]) || t.brk() {
-			return false
+	for k := max(0, a-ibanReach); k+1 < a; k++ {
+		if !letter(k) || !letter(k+1) || ibanLength[d.toks[k].low+d.toks[k+1].low] == 0 {
+			continue
 		}
+		if _, n, _ := numberAt(d.toks, k+2, d.buf[:0]); k+2 == a || n > 0 {
+			open := true
+			for j := k + 2; j < a; j++ {
+				open = open && !d.toks[j-1].brk()
+			}
+			if open {
+				return true
+			}
+		}
+	}
+	if a < 3 || !letter(a-3) || !letter(a-2) || !letter(a-1) {
+		return false
 	}
 	return d.toks[a-1].low != "a" && d.toks[a-1].low != "i"
 }
