@@ -47,6 +47,10 @@ const cardPairsSearch = "span:cardpairs"
 // measuring and is the only value measured (see Config.CardNumberRuns).
 const DefaultCardNumberRunWords = 8
 
+// DefaultCardReadingAlternatives is how many of a card reading's best
+// readings are looked at for a card number (Config.CardReadingAlternatives).
+const DefaultCardReadingAlternatives = 10
+
 // cardRunPadMs of audio on each side of a run is decoded with it (not
 // past the neighbouring words).
 const cardRunPadMs = 150
@@ -218,6 +222,14 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		if from, to := max(i-1, last), min(j+1, len(words)); from < i || to > j {
 			tries = append(tries, try{from, to, cardReadingSearch, cardReadingGrammar})
 		}
+		// Every try's best reading comes before any try's other
+		// readings.
+		type read struct {
+			tr   try
+			best []stt.Word
+			alts []reading
+		}
+		var reads []read
 		for _, tr := range tries {
 			startMs, endMs := words[tr.from].StartMs-cardRunPadMs, words[tr.to-1].EndMs+cardRunPadMs
 			if tr.from > 0 {
@@ -232,35 +244,87 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 				continue
 			}
 			s.e.observe.runSpans.Add(1)
-			got, err := s.decodeReading(s.utt[a:b], s.uttStart+a, tr.search, tr.syntax)
+			got, alts, err := s.decodeReadingN(s.utt[a:b], s.uttStart+a, tr.search, tr.syntax, cardAlternativePaths*s.e.cfg.CardReadingAlternatives)
 			if err != nil {
 				return words, err
 			}
-			if len(got) == 0 || !isCard(heardDigits(got, false)) {
-				continue
+			reads = append(reads, read{tr, got, alts})
+			if len(got) > 0 && isCard(heardDigits(got, false)) {
+				break
 			}
-			// The reading stands in for the words whose middle its
-			// digits cover; the words before and after it stay (a run
-			// may go on into an expiry date or a security code).
-			from, to := tr.from, 0
-			for from < tr.to && mid(words[from]) < got[0].StartMs {
-				from++
-			}
-			for to = from; to < tr.to && mid(words[to]) <= got[len(got)-1].EndMs; {
-				to++
-			}
-			s.e.observe.runReplaced.Add(1)
-			if from < i {
-				out = out[:len(out)-(i-from)]
-			} else {
-				out = append(out, words[i:from]...)
-			}
-			out = append(out, got...)
-			last = to
-			break
 		}
+		var got []stt.Word
+		var tr try
+		for _, r := range reads {
+			if len(r.best) > 0 && isCard(heardDigits(r.best, false)) {
+				got, tr = r.best, r.tr
+				break
+			}
+		}
+		if got == nil {
+			for _, r := range reads {
+				if alt := cardAlternative(r.alts, s.e.cfg.CardReadingAlternatives); alt != nil {
+					got, tr = alt, r.tr
+					s.e.observe.runAlternatives.Add(1)
+					break
+				}
+			}
+		}
+		if got == nil {
+			continue
+		}
+		// The reading stands in for the words whose middle its digits
+		// cover; the words before and after it stay (a run may go on
+		// into an expiry date or a security code).
+		from, to := tr.from, 0
+		for from < tr.to && mid(words[from]) < got[0].StartMs {
+			from++
+		}
+		for to = from; to < tr.to && mid(words[to]) <= got[len(got)-1].EndMs; {
+			to++
+		}
+		s.e.observe.runReplaced.Add(1)
+		if from < i {
+			out = out[:len(out)-(i-from)]
+		} else {
+			out = append(out, words[i:from]...)
+		}
+		out = append(out, got...)
+		last = to
 	}
 	return append(out, words[last:]...), nil
 }
 
 func mid(w stt.Word) int64 { return (w.StartMs + w.EndMs) / 2 }
+
+// cardAlternativeMaxBehind is how far (in the decoder's log base) an
+// other reading's path score may be behind the best one's and still be
+// taken as a card number.
+var cardAlternativeMaxBehind = 1 << 30
+
+// cardAlternativePaths: readings are taken from the lattice this many
+// times the numbers looked at, since many differ only in the words
+// around the number or where silences fall.
+const cardAlternativePaths = 3
+
+// cardAlternative returns the first of a span's other readings (best
+// first, the best one among them) that is a Luhn-valid card number, nil
+// if none is. Readings that differ only in words around the number are
+// one reading: n distinct numbers are looked at.
+func cardAlternative(alts []reading, n int) []stt.Word {
+	seen := map[string]bool{}
+	for _, r := range alts {
+		d := heardDigits(r.words, false)
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if len(seen) > n || r.behind > cardAlternativeMaxBehind {
+			break
+		}
+		if len(r.words) > 0 && isCard(d) {
+			return r.words
+		}
+	}
+	return nil
+}
