@@ -81,11 +81,8 @@ func numberLike(t string) bool {
 }
 
 // numberWordOnly reports whether t is a number word and nothing else
-// ("four", not "for").
-func numberWordOnly(t string) bool {
-	_, d := digitOf[t]
-	return d || pairOf[t] != "" || t == "double" || t == "triple"
-}
+// ("four", not "for"), "hundred" aside: a card is not read with it.
+func numberWordOnly(t string) bool { return numberWord[t] && t != "hundred" }
 
 // isTens reports whether t is a tens word ("forty").
 func isTens(t string) bool { return len(pairOf[t]) == 1 }
@@ -207,6 +204,9 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		if heardCard(words[i:j]) {
 			continue // the language model heard a card already
 		}
+		if spelledNear(words, i, j) {
+			continue // an IBAN or a reference spelled out, not a card
+		}
 		pairs := false
 		for _, w := range words[i:j] {
 			pairs = pairs || pairOf[strings.ToLower(w.Text)] != ""
@@ -293,6 +293,29 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		last = to
 	}
 	return append(out, words[last:]...), nil
+}
+
+// cardRunSpelledWords before a run are looked at for spelled letters or
+// "iban".
+const cardRunSpelledWords = 4
+
+// spelledNear reports whether the run words[i:j] follows or holds
+// spelled letters ("g b zero seven l o y d ...": at least two letters
+// other than "a", "i" and "o", which are words or digits too), or
+// follows the word "iban": its digits are an IBAN's or a reference's,
+// and any card reading of them would be a wrong one.
+func spelledNear(words []stt.Word, i, j int) bool {
+	letters := 0
+	for k := max(0, i-cardRunSpelledWords); k < j; k++ {
+		t := strings.TrimSuffix(strings.ToLower(words[k].Text), ".")
+		if k < i && strings.HasPrefix(t, "iban") {
+			return true
+		}
+		if len(t) == 1 && t[0] >= 'a' && t[0] <= 'z' && t != "a" && t != "i" && t != "o" {
+			letters++
+		}
+	}
+	return letters >= 2
 }
 
 func mid(w stt.Word) int64 { return (w.StartMs + w.EndMs) / 2 }

@@ -134,6 +134,27 @@ func TestCardNumberRunsFound(t *testing.T) {
 			t.Errorf("cardNumberRuns(%q) = %v, want %v", tc.text, got, tc.want)
 		}
 	}
+	// An IBAN's or a reference's digits after (or among) spelled
+	// letters are not read as a card; a card after ordinary words is.
+	for _, tc := range []struct {
+		text string
+		i, j int
+		want bool
+	}{
+		{"right my iban is g b zero seven l o y d zero five seven three four nine", 8, 16, true},
+		{"my iban is d e one six nine eight one nine seven eight two four", 5, 15, true},
+		{"iban i e four five a i b k one five three three nine three", 4, 15, true},
+		{"sure i can it is five one eight three oh eight four one", 5, 12, false},
+		{"a i want to pay with five one eight three oh eight four one", 6, 14, false},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if got := spelledNear(words, tc.i, tc.j); got != tc.want {
+			t.Errorf("spelledNear(%q, %d, %d) = %v, want %v", tc.text, tc.i, tc.j, got, tc.want)
+		}
+	}
 	for _, tc := range []struct {
 		text string
 		want string
@@ -156,5 +177,37 @@ func TestCardNumberRunsFound(t *testing.T) {
 	cfg.CardNumberRuns, cfg.CardNumberRunWords = true, 3
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_number_run_words") {
 		t.Errorf("a run of 3 words: %v", err)
+	}
+}
+
+// TestCardAlternativesLeaveOrderNumbers: numbers as long as a card's
+// that fail the Luhn check (an order, a tracking number), read digit by
+// digit after words that do not announce a card, stay as the language
+// model and the digits grammar heard them: no next-best reading is put
+// in their place as a card number, though about one in ten of a number's
+// one-digit variants passes the check.
+func TestCardAlternativesLeaveOrderNumbers(t *testing.T) {
+	e := newEngine(t, nil)
+	names := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+	for _, tc := range []struct{ voice, before, number, after string }{
+		{"slt", "my order number is", "5183084103781145", "thanks"},
+		{"rms", "the tracking number is", "4539148803436468", "please"},
+		{"awb", "i am calling about", "3712844910335724", "okay"},
+	} {
+		if luhn(tc.number) {
+			t.Fatalf("%s passes the Luhn check: the test needs numbers that do not", tc.number)
+		}
+		var say []string
+		for _, c := range tc.number {
+			say = append(say, names[c-'0'])
+		}
+		got := hearFinal(t, e, append(flite(t, tc.voice, tc.before+" "+strings.Join(say, " ")+" "+tc.after), make([]int16, stt.Rate/2)...), false)
+		t.Logf("%s: %q", tc.voice, got.Text)
+		if d := heardDigits(got.Words, false); strings.Contains(d, tc.number[:8]) && isCard(longestDigits(got.Text)) {
+			t.Errorf("%s: %s heard as the card number %s", tc.voice, tc.number, longestDigits(got.Text))
+		}
+	}
+	if n := e.CardReadingAlternatives(); n != 0 {
+		t.Errorf("%d next-best readings put in place as card numbers", n)
 	}
 }

@@ -44,16 +44,28 @@ const (
 	maxGapWords = 3
 )
 
-// numberWord: unambiguous number words (true) and words the language
-// model writes for spoken digits (false: "for", "to", "won", "ate").
-var numberWord = map[string]bool{
-	"zero": true, "oh": true, "one": true, "two": true, "three": true, "four": true, "five": true, "six": true,
-	"seven": true, "eight": true, "nine": true, "ten": true, "eleven": true, "twelve": true, "thirteen": true,
-	"fourteen": true, "fifteen": true, "sixteen": true, "seventeen": true, "eighteen": true, "nineteen": true,
-	"twenty": true, "thirty": true, "forty": true, "fifty": true, "sixty": true, "seventy": true, "eighty": true,
-	"ninety": true, "hundred": true, "double": true, "triple": true,
-	"for": false, "fore": false, "to": false, "too": false, "won": false, "ate": false, "o": false, "tree": false,
-}
+// numberWord: unambiguous number words (true: digits, pairs, "hundred",
+// "double", "triple") and words the language model writes for spoken
+// digits (false: "for", "to", "won", "ate"). It is made from the card
+// readers' tables (digitOf, pairOf, soundsLike), so that both passes know
+// the same words; only "hundred" is a number word here and not in a card
+// run (numberWordOnly), where it would be an amount.
+var numberWord = func() map[string]bool {
+	m := map[string]bool{"hundred": true}
+	for w := range digitOf {
+		m[w] = true
+	}
+	for w := range pairOf {
+		m[w] = true
+	}
+	for _, w := range []string{"double", "triple"} {
+		m[w] = true
+	}
+	for w := range soundsLike {
+		m[w] = false
+	}
+	return m
+}()
 
 // numberRuns returns the [i, j) index ranges of words that are runs of
 // number words long enough to decode again. A run may take in up to
