@@ -295,6 +295,30 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 	return append(out, words[last:]...), nil
 }
 
+// networkLength reports whether digits have a length a card network
+// with their first digits issues (Visa 13, 16 or 19; Mastercard 16;
+// American Express 15; Diners 14 or 16; Discover, JCB, UnionPay and
+// Maestro 16-19). A next-best reading that adds or drops a digit passes
+// the Luhn check as often as one that changes a digit; most such
+// readings of a number that is not a card (an order number) have no
+// network's length.
+func networkLength(d string) bool {
+	n := len(d)
+	switch {
+	case d[0] == '4':
+		return n == 13 || n == 16 || n == 19
+	case d[0] == '5' && d[1] >= '1' && d[1] <= '5', d[0] == '2' && d[1] >= '2' && d[1] <= '7':
+		return n == 16
+	case d[:2] == "34" || d[:2] == "37":
+		return n == 15
+	case d[:2] == "36" || d[:2] == "38" || d[:2] == "30":
+		return n == 14 || n == 16
+	case d[0] == '6' || d[0] == '5' || d[:2] == "35":
+		return n >= 16 && n <= 19
+	}
+	return false
+}
+
 // cardRunSpelledWords before a run are looked at for spelled letters or
 // "iban".
 const cardRunSpelledWords = 4
@@ -331,8 +355,8 @@ var cardAlternativeMaxBehind = 1 << 30
 const cardAlternativePaths = 3
 
 // cardAlternative returns the first of a span's other readings (best
-// first, the best one among them) that is a Luhn-valid card number, nil
-// if none is. Readings that differ only in words around the number are
+// first, the best one among them) that is a Luhn-valid card number of a
+// network's length, nil if none is. Readings that differ only in words around the number are
 // one reading: n distinct numbers are looked at.
 func cardAlternative(alts []reading, n int) []stt.Word {
 	seen := map[string]bool{}
@@ -345,7 +369,7 @@ func cardAlternative(alts []reading, n int) []stt.Word {
 		if len(seen) > n || r.behind > cardAlternativeMaxBehind {
 			break
 		}
-		if len(r.words) > 0 && isCard(d) {
+		if len(r.words) > 0 && isCard(d) && networkLength(d) {
 			return r.words
 		}
 	}

@@ -211,3 +211,48 @@ func TestCardAlternativesLeaveOrderNumbers(t *testing.T) {
 		t.Errorf("%d next-best readings put in place as card numbers", n)
 	}
 }
+
+// TestCardAlternatives: a card number, expiry and security code read out
+// (slt voice, fast search): the language model heard "six so double one
+// one eight four airforce seventy nine eighty around nine", and the best
+// digits reading of the run is no card number either (with the accurate
+// search it drops a digit: 15 digits). One of the audio's next-best
+// readings is the card number, and with card_reading_alternatives it is put in place;
+// without, the number stays unread. The expiry and security code stay
+// the language model's.
+func TestCardAlternatives(t *testing.T) {
+	const card = "6011184047298209"
+	pcm := append(flite(t, "slt", "okay so card number six oh double one one eight four oh four seven two nine eight two oh nine "+
+		"expiry one two two seven security code eight two five is that okay"), make([]int16, stt.Rate/2)...)
+	off := newEngine(t, func(c *Config) { c.CardReadingAlternatives = 0 })
+	on := newEngine(t, nil)
+	a, b := hearFinal(t, off, pcm, false), hearFinal(t, on, pcm, false)
+	t.Logf("best reading only: %q", a.Text)
+	t.Logf("next-best readings: %q", b.Text)
+	if strings.Contains(heardDigits(a.Words, false), card) {
+		t.Errorf("the best reading alone heard %s: the test needs a misread number", card)
+	}
+	if d := longestDigits(b.Text); d != card {
+		t.Errorf("with card_reading_alternatives heard %q (digits %s), want %s", b.Text, d, card)
+	}
+	if !strings.HasSuffix(b.Text, "security code age of five is that okay") || !strings.HasSuffix(a.Text, "security code age of five is that okay") {
+		t.Errorf("the words after the number changed: %q, best reading only %q", b.Text, a.Text)
+	}
+	if n := on.CardReadingAlternatives(); n != 1 {
+		t.Errorf("%d next-best readings put in place, want 1", n)
+	}
+	if n := off.CardReadingAlternatives(); n != 0 {
+		t.Errorf("%d next-best readings put in place with the option off", n)
+	}
+	cfg := DefaultConfig()
+	cfg.CardReadingAlternatives = 51
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_reading_alternatives") {
+		t.Errorf("51 alternatives: %v", err)
+	}
+	for d, want := range map[string]bool{"4111111111111111": true, "411111111111111": false, "5500000000000004": true,
+		"55000000000000044": false, "378282246310005": true, "6011000000000004": true, "30569309025904": true, "9111111111111111": false} {
+		if got := networkLength(d); got != want {
+			t.Errorf("networkLength(%s) = %v, want %v", d, got, want)
+		}
+	}
+}
