@@ -21,8 +21,19 @@ import (
 // mode's grammar, and, when the run was read in pairs, with a grammar of
 // digits and pairs. The reading replaces the run's words only when it is
 // a Luhn-valid card number (13-19 digits) and the run's own words were
-// not one already. Ordinary speech has no such run, and nothing outside
-// the run is rewritten.
+// not one already (a run heard as one has its look-alikes written as
+// digit words). Ordinary speech has no such run, and nothing outside
+// the run is rewritten. A run after or among spelled letters, or after
+// "iban", is left as heard: its digits are an IBAN's or a reference's.
+//
+// When no reading is a card number, and the best reading is no
+// well-formed number either (a digit short or long for its network;
+// a well-formed one failing the check is as likely an order number),
+// up to Config.CardReadingAlternatives of each reading's next-best
+// readings (an A* search of the grammar search's lattice) are looked at,
+// and the first that is a Luhn-valid number of its network's length is
+// taken. After a card phrase (cardcontext.go) the context says it is a
+// card, and any best reading that is none looks at its next-best ones.
 
 // cardPairsGrammar: the digits grammar's items and a caller's pairs
 // ("forty eight", "twelve"); single digits weigh more, so "four two" is
@@ -170,6 +181,30 @@ func heardDigits(words []stt.Word, ohs bool) string {
 	return b.String()
 }
 
+// digitName is the digit word of a digit.
+var digitName = [10]string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+
+// asDigitWords returns a run heard as a card number with its look-alikes
+// ("for", "too") as digit words, and its "oh"-like words ("or", "of") as
+// "oh" when the card is read with them as 0. Other words stay.
+func asDigitWords(words []stt.Word) []stt.Word {
+	ohs := isCard(heardDigits(words, true))
+	out := make([]stt.Word, len(words))
+	for k, w := range words {
+		t := strings.ToLower(w.Text)
+		if d, ok := soundsLike[t]; ok {
+			w.Text = digitName[d-'0']
+			if t == "o" {
+				w.Text = "oh"
+			}
+		} else if ohs && ohLike[t] {
+			w.Text = "oh"
+		}
+		out[k] = w
+	}
+	return out
+}
+
 // heardCard reports whether words already read as a card number, with
 // "oh"-like words read as 0 or skipped.
 func heardCard(words []stt.Word) bool {
@@ -201,11 +236,16 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		}
 		out = append(out, words[last:i]...)
 		last = i
-		if heardCard(words[i:j]) {
-			continue // the language model heard a card already
-		}
 		if spelledNear(words, i, j) {
 			continue // an IBAN or a reference spelled out, not a card
+		}
+		if heardCard(words[i:j]) {
+			// The language model heard a card already; its look-alikes
+			// ("double too", "five of four") are written as the digit
+			// words they stand for, so that the number reads as one.
+			out = append(out, asDigitWords(words[i:j])...)
+			last = j
+			continue
 		}
 		pairs := false
 		for _, w := range words[i:j] {
@@ -263,6 +303,12 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		}
 		if got == nil {
 			for _, r := range reads {
+				if cardShaped(heardDigits(r.best, false)) {
+					// A well-formed number that fails the check is as
+					// likely an order or reference number as a card
+					// misheard.
+					continue
+				}
 				if alt := cardAlternative(r.alts, s.e.cfg.CardReadingAlternatives); alt != nil {
 					got, tr = alt, r.tr
 					s.e.observe.runAlternatives.Add(1)
@@ -318,6 +364,10 @@ func networkLength(d string) bool {
 	}
 	return false
 }
+
+// cardShaped reports whether digits have a card's length for their
+// first digits (whether or not they pass the Luhn check).
+func cardShaped(d string) bool { return len(d) >= 13 && len(d) <= 19 && networkLength(d) }
 
 // cardRunSpelledWords before a run are looked at for spelled letters or
 // "iban".

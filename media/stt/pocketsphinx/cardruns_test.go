@@ -173,6 +173,29 @@ func TestCardNumberRunsFound(t *testing.T) {
 			t.Errorf("heardDigits(%q) = %s, want %s", tc.text, got, tc.want)
 		}
 	}
+	// A run the language model heard as a card is written with digit
+	// words for its look-alikes.
+	for _, tc := range []struct{ text, want string }{
+		{"five double one nine seven double three five of four one five six eight double too",
+			"five double one nine seven double three five oh four one five six eight double two"},
+		{"for five three nine won four eight eight zero three four three six four six seven",
+			"four five three nine one four eight eight zero three four three six four six seven"},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if !heardCard(words) {
+			t.Errorf("%q: not heard as a card", tc.text)
+		}
+		var got []string
+		for _, w := range asDigitWords(words) {
+			got = append(got, w.Text)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("asDigitWords(%q) = %q, want %q", tc.text, strings.Join(got, " "), tc.want)
+		}
+	}
 	cfg := DefaultConfig()
 	cfg.CardNumberRuns, cfg.CardNumberRunWords = true, 3
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_number_run_words") {
@@ -253,6 +276,15 @@ func TestCardAlternatives(t *testing.T) {
 		"55000000000000044": false, "378282246310005": true, "6011000000000004": true, "30569309025904": true, "9111111111111111": false} {
 		if got := networkLength(d); got != want {
 			t.Errorf("networkLength(%s) = %v, want %v", d, got, want)
+		}
+	}
+	// A run read as a well-formed number that fails the check (an order
+	// number's shape) looks at no other readings; one a digit short or
+	// long does.
+	for d, want := range map[string]bool{"5181230342178561": true, "601118404729809": false, "461651347865": false,
+		"62323724069034959": true, "51812303421785618": false} {
+		if got := cardShaped(d); got != want {
+			t.Errorf("cardShaped(%s) = %v, want %v", d, got, want)
 		}
 	}
 }
