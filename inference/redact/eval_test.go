@@ -824,6 +824,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if dec, rep := eng.CardNumberRunReadings(); dec > 0 {
 		t.Logf("runs of number words decoded again: %d; readings put in place: %d (this run's decodes only)", dec, rep)
 	}
+	if n := eng.CardReadingAlternatives(); n > 0 {
+		t.Logf("card readings put in place that were a next-best reading: %d (this run's decodes only)", n)
+	}
 	t.Logf("labelled values whose every word the recogniser dropped (not scored): %d", lost["all"])
 	t.Logf("near-miss and plain utterances with something redacted: %d of %d", nearFP, nearN)
 	t.Logf("digit errors in card utterances (all their digits): %d of %d (%.1f %%)", cardDigitErrs, cardDigits, 100*ratio(cardDigitErrs, cardDigits))
