@@ -234,9 +234,12 @@ type Config struct {
 	// CardReadingAlternatives: when the digits reading of a card
 	// phrase's audio or of a run (CardContextDigits, CardNumberRuns) is
 	// no Luhn-valid card number, this many of the audio's best readings
-	// (from the search's lattice) are looked at, and the best of them
-	// that is a card number is taken (cardruns.go). 0 turns it off
-	// (default DefaultCardReadingAlternatives).
+	// (from the grammar search's lattice) are looked at, and the best of
+	// them that is a Luhn-valid number of its network's length is taken
+	// (cardruns.go; a run's only when its best reading is no well-formed
+	// number). 0 turns it off, 0..50 (default
+	// DefaultCardReadingAlternatives, off: on the development data it
+	// made more numbers that were not cards into cards than it found).
 	CardReadingAlternatives int `json:"card_reading_alternatives"`
 	// DigitSilenceProb is the probability of silence between the words
 	// of the digits grammar's search (PocketSphinx's -silprob, 0.005 by
