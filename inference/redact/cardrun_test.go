@@ -111,7 +111,7 @@ func TestSecurityCodeHeard(t *testing.T) {
 // card phrase of their own; the recogniser misheard digits, so only the
 // question says it is a card.
 func TestCardQuestionFromOtherParty(t *testing.T) {
-	const answer = "sure three six double seven four one nine double six five double for today"
+	const answer = "sure three six double eight four one nine double six five double for today"
 	tests := []struct {
 		name    string
 		turns   [][2]string // party, text
@@ -133,8 +133,8 @@ func TestCardQuestionFromOtherParty(t *testing.T) {
 			map[uint64]string{1: "how can i help", 2: answer}, "", ""},
 		{"card read by the agent", [][2]string{{"agent", "the card ending four four one two"}, {"customer", answer}},
 			map[uint64]string{1: "the card ending four four one two", 2: answer}, "", ""},
-		{"order number given", [][2]string{{"agent", "what's the card number"}, {"customer", "my order number is three six double seven four one nine double six five double for today"}},
-			map[uint64]string{1: "what's the card number", 2: "my order number is three six double seven four one nine double six five double for today"}, "", ""},
+		{"order number given", [][2]string{{"agent", "what's the card number"}, {"customer", "my order number is three six double eight four one nine double six five double for today"}},
+			map[uint64]string{1: "what's the card number", 2: "my order number is three six double eight four one nine double six five double for today"}, "", ""},
 		{"question long past", [][2]string{{"agent", "what's the card number"}, {"customer", "one moment"}, {"customer", "still looking"}, {"customer", answer}},
 			map[uint64]string{1: "what's the card number", 2: "one moment", 3: "still looking", 4: answer}, "", ""},
 	}
@@ -159,6 +159,59 @@ func TestCardQuestionFromOtherParty(t *testing.T) {
 			got = append(got, e.Flush()...)
 			if diff := cmp.Diff(tt.want, texts(got)); diff != "" {
 				t.Errorf("releases (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Card numbers read without a card phrase, or after one the recogniser
+// spelled its own way, as the recogniser wrote them; and the near misses
+// next to them.
+func TestCardHeard(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		// "oh" heard as "of" between two long runs is a zero inside one
+		// number, not the word between two numbers.
+		{"of inside a long number", "yes of course five double one nine seven double three five of four one five six eight double too",
+			"yes of course [CARD ending 6822]"},
+		// "it's a visa" heard as "it should be zero": no card starts with 0.
+		{"inserted zero", "it should be zero four zero six three five nine four nine nine eight seven zero four",
+			"it should be zero [CARD ending 8704]"},
+		// "amex" heard as "m x": a card phrase, so a misheard digit
+		// (here the last) does not lose the number.
+		{"amex as letters", "sure it's on m x six two two two zero two four seven six six three seven eight to eight nine nine one five",
+			"sure it's on m x [CARD]"},
+		// "two eight" heard as "today" after the last digits.
+		{"today for two eight", "sure three six double seven four one nine double six five double for today can you check that for me",
+			"sure [CARD ending 4428] can you check that for me"},
+		// near misses: nothing redacted
+		{"today, not a card", "sure three six double eight four one nine double six five double for today can you check that for me",
+			"sure three six double eight four one nine double six five double for today can you check that for me"},
+		{"today after an order number", "my order number is three six double seven four one nine double six five double for today",
+			"my order number is three six double seven four one nine double six five double for today"},
+		{"after a spelled country", "for like minded and his g b zero seven july two zero five seven three four nine one two one one eight seven nine three camps",
+			"for like minded and his g b zero seven july two zero five seven three four nine one two one one eight seven nine three camps"},
+		// "reference" as a recogniser writes it: the number after it is
+		// a reference, not a phone number.
+		{"referenced", "okay so i have a complete referenced three two one seven three seven five one two one",
+			"okay so i have a complete referenced three two one seven three seven five one two one"},
+		{"preference", "my preference is four one five five five five two six seven one",
+			"my preference is four one five five five five two six seven one"},
+		{"inserted zero, not a card", "it should be zero four zero six three five nine four nine nine eight seven zero five",
+			"it should be zero four zero six three five nine four nine nine eight seven zero five"},
+		{"or between two numbers", "five double one nine seven double three five or four one five six eight double too",
+			"five double one nine seven double three five or four one five six eight double too"},
+		// The digits of an IBAN after its spelled bank code pass the Luhn
+		// check by chance; they are the end of the IBAN, not a card.
+		{"after a spelled bank code", "sure my id and his g b one six l a y d six seven seven zero two two six seven seven two seven nine six five",
+			"sure my id and his g b one six l a y d six seven seven zero two two six seven seven two seven nine six five"},
+	}
+	r := mustNew(t, DefaultPolicy())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 			}
 		})
 	}

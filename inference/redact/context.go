@@ -30,7 +30,7 @@ const (
 // it.
 var contextPhrases = map[ctxClass][]string{
 	cCard: {"card", "card number", "credit card", "debit card", "visa", "mastercard", "master card",
-		"amex", "american express", "discover card", "long number", "cc", "card no", "number on the front",
+		"amex", "m x", "am x", "american express", "discover card", "long number", "cc", "card no", "number on the front",
 		"digits on the front", "card's", "cards", "charge", "charge it to", "put it on", "pay with", "pay by",
 		"paying with", "paying by"},
 	cExpiry: {"expiry", "expiry date", "expiration", "expiration date", "expires", "expire", "exp", "expiring",
@@ -54,7 +54,7 @@ var contextPhrases = map[ctxClass][]string{
 		"secret word", "security answer", "password's"},
 	cEmail: {"email", "e-mail", "e mail", "email address", "mail"},
 	cZip:   {"zip", "zip code", "zipcode", "postcode", "post code", "postal code", "postcode's"},
-	cRef: {"order", "order number", "reference", "references", "ref", "reference number", "case", "case number", "ticket",
+	cRef: {"order", "order number", "reference", "references", "referenced", "preference", "ref", "reference number", "case", "case number", "ticket",
 		"tracking", "tracking number", "confirmation", "confirmation number", "invoice", "booking", "claim",
 		"policy", "transaction", "receipt", "member", "membership", "customer number", "customer id",
 		"serial", "model", "item", "parcel", "shipment", "consignment", "incident", "loyalty", "voucher",

@@ -182,19 +182,31 @@ func (d *doc) detectCards() {
 		ctx := d.governs(cCard, r.a, ctxWindow) || d.governs(cCard|cExpiry|cCVV, r.a, 3)
 		if !ctx {
 			// Without context a card is the whole run, or the run without
-			// the ambiguous words at its edges ("for", "oh"), or the run
-			// joined over one inserted word: a long run has many windows
-			// and one in ten passes the Luhn check by chance.
+			// the ambiguous words at its edges ("for", "oh") or without a
+			// zero word before it, or the run joined over one inserted
+			// word: a long run has many windows and one in ten passes the
+			// Luhn check by chance. Digits right after spelled letters are
+			// the end of a spelled code (an IBAN), not a card.
+			if d.spelledBefore(r.a) {
+				continue
+			}
 			si, sj, _ := r.sureBounds()
-			for _, w := range [][2]int{{0, len(r.digits)}, {si, sj}} {
+			windows := [][2]int{{0, len(r.digits)}, {si, sj}}
+			if z := r.leadingZero(); z > 0 {
+				windows = append(windows, [2]int{z, len(r.digits)})
+			}
+			for _, w := range windows {
 				if ds := r.digits[w[0]:w[1]]; len(ds) >= 13 && len(ds) <= 19 && ds[0] >= '2' && ds[0] <= '6' && luhn(ds) {
 					a, b := r.tokRange(w[0], w[1])
 					d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card], last4: string(ds[len(ds)-4:])})
 					break
 				}
 			}
-			if digits, tok, _, _ := d.bridge(ri, 20); len(digits) > len(r.digits) && len(digits) >= 13 && luhn(digits) {
-				d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: tok[len(tok)-1] + 1, prio: prio[Card], last4: string(digits[len(digits)-4:])})
+			if d.twoEightAfter(r) {
+				continue
+			}
+			if digits, tok, _, b := d.bridge(ri, 20); len(digits) > len(r.digits) && len(digits) >= 13 && luhn(digits) {
+				d.cands = append(d.cands, cand{typ: Card, a: tok[0], b: b, prio: prio[Card], last4: string(digits[len(digits)-4:])})
 			}
 			continue
 		}
@@ -222,6 +234,68 @@ func (d *doc) detectCards() {
 			from = j
 		}
 	}
+}
+
+// twoEightAfter adds a card for run r read on with the word after it
+// when that word is "today" and the digits with it (a recogniser writes
+// "... double four two eight" as "... double for today") are a card
+// number. It reports whether it added one.
+func (d *doc) twoEightAfter(r *run) bool {
+	if r.b >= len(d.toks) || d.toks[r.b].low != "today" || d.toks[r.b-1].brk() {
+		return false
+	}
+	ds := append(append(d.buf[:0], r.digits...), '2', '8')
+	d.buf = ds[:0]
+	if len(ds) < 13 || len(ds) > 19 || ds[0] < '2' || ds[0] > '6' || !luhn(ds) {
+		return false
+	}
+	d.cands = append(d.cands, cand{typ: Card, a: r.a, b: r.b + 1, prio: prio[Card], last4: string(ds[len(ds)-4:])})
+	return true
+}
+
+// ibanReach is how many tokens before a number an IBAN's spelled country
+// may start for the number to be read as the rest of the IBAN.
+const ibanReach = 6
+
+// spelledBefore reports whether the three tokens before token a are
+// spelled letters ("l o y d", "b a r c"), or an IBAN's country ("g b")
+// spelled and followed by a number starts within ibanReach tokens before
+// it ("g b zero seven july two zero five ..."): a number read after them
+// ends a spelled code.
+func (d *doc) spelledBefore(a int) bool {
+	letter := func(k int) bool {
+		t := &d.toks[k]
+		return len(t.text) == 1 && isLetter(t.low[0]) && !t.brk()
+	}
+	for k := max(0, a-ibanReach); k+1 < a; k++ {
+		if !letter(k) || !letter(k+1) || ibanLength[d.toks[k].low+d.toks[k+1].low] == 0 {
+			continue
+		}
+		if _, n, _ := numberAt(d.toks, k+2, d.buf[:0]); k+2 == a || n > 0 {
+			open := true
+			for j := k + 2; j < a; j++ {
+				open = open && !d.toks[j-1].brk()
+			}
+			if open {
+				return true
+			}
+		}
+	}
+	if a < 3 || !letter(a-3) || !letter(a-2) || !letter(a-1) {
+		return false
+	}
+	return d.toks[a-1].low != "a" && d.toks[a-1].low != "i"
+}
+
+// leadingZero returns how many digits a zero word ("zero", "oh", "o") at
+// the start of the run reads, when it is a word of its own: no card
+// number starts with 0, so a recogniser inserted it ("it's a visa" heard
+// as "it should be zero four ..."); 0 otherwise.
+func (r *run) leadingZero() int {
+	if len(r.digits) < 2 || r.digits[0] != '0' || r.tok[1] == r.tok[0] {
+		return 0
+	}
+	return 1
 }
 
 // validSSN checks the SSA's rules: no area 000, 666 or 900-999, no group

@@ -30,8 +30,15 @@ func (r *run) sureBounds() (i, j int, ok bool) {
 	return i, j, i < j
 }
 
-// tokRange returns the tokens covering digits [i, j).
-func (r *run) tokRange(i, j int) (a, b int) { return r.tok[i], r.tok[j-1] + 1 }
+// tokRange returns the tokens covering digits [i, j). A digit maps to the
+// first token of its expression, so a window ending with the run ends
+// with the run's last token ("... eight double two").
+func (r *run) tokRange(i, j int) (a, b int) {
+	if j == len(r.digits) {
+		return r.tok[i], r.b
+	}
+	return r.tok[i], r.tok[j-1] + 1
+}
 
 // numberAt reads one number expression at token i and returns the digits,
 // the tokens consumed and whether its only word was ambiguous. n == 0 when
@@ -66,7 +73,7 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		return buf, 0, false
 	}
 	if ohWords[w] && spokenDigitWord(toks, i-1) && spokenDigitWord(toks, i+1) && !t.brk() && !toks[i-1].brk() &&
-		(numberWords(toks, i, -1) < wholeNumber || numberWords(toks, i, 1) < wholeNumber) {
+		(!joinWords[w] || numberWords(toks, i, -1) < wholeNumber || numberWords(toks, i, 1) < wholeNumber) {
 		return append(buf, '0'), 1, true
 	}
 	if d, ok := unitWords[w]; ok {
@@ -97,11 +104,17 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 // ohWords are how a recogniser writes a digit read as "oh" when it takes
 // it for a common word: "five or six", "three of four", "seven and nine",
 // "seven no one". Between two spoken digits they are a zero ("four one or
-// seven" read from "four one oh seven"), unless a whole number stands on
-// each side (wholeNumber); anywhere else, and next to written numerals
-// ("2 or 3"), they are the words they look like. ("one hundred and five"
-// is read by hundreds before this.)
+// seven" read from "four one oh seven"), unless it is "or" or "and" with
+// a whole number on each side (wholeNumber); anywhere else, and next to
+// written numerals ("2 or 3"), they are the words they look like. ("one
+// hundred and five" is read by hundreds before this.)
 var ohWords = map[string]bool{"or": true, "of": true, "and": true, "no": true}
+
+// joinWords are the ohWords that also join two whole numbers read one
+// after the other ("... seven one or four one five ..."); "of" and "no"
+// between two long runs of digits are a zero inside one number ("... three
+// five of four one five ...").
+var joinWords = map[string]bool{"or": true, "and": true}
 
 // wholeNumber is the fewest number words on each side of "or" that make it
 // the word between two numbers ("four one five ... seven one or four one
