@@ -190,8 +190,10 @@ func TestCardHeard(t *testing.T) {
 			"sure three six double eight four one nine double six five double for today can you check that for me"},
 		{"today after an order number", "my order number is three six double seven four one nine double six five double for today",
 			"my order number is three six double seven four one nine double six five double for today"},
+		// Digits after an IBAN's spelled country are the rest of the IBAN:
+		// redacted as one, not as a card, and not left.
 		{"after a spelled country", "for like minded and his g b zero seven july two zero five seven three four nine one two one one eight seven nine three camps",
-			"for like minded and his g b zero seven july two zero five seven three four nine one two one one eight seven nine three camps"},
+			"for like minded and his [IBAN] camps"},
 		// "reference" as a recogniser writes it: the number after it is
 		// a reference, not a phone number.
 		{"referenced", "okay so i have a complete referenced three two one seven three seven five one two one",
@@ -203,9 +205,16 @@ func TestCardHeard(t *testing.T) {
 		{"or between two numbers", "five double one nine seven double three five or four one five six eight double too",
 			"five double one nine seven double three five or four one five six eight double too"},
 		// The digits of an IBAN after its spelled bank code pass the Luhn
-		// check by chance; they are the end of the IBAN, not a card.
+		// check by chance; they are the end of the IBAN, not a card, and
+		// the IBAN is redacted from its country on.
 		{"after a spelled bank code", "sure my id and his g b one six l a y d six seven seven zero two two six seven seven two seven nine six five",
-			"sure my id and his g b one six l a y d six seven seven zero two two six seven seven two seven nine six five"},
+			"sure my id and his [IBAN]"},
+		// A card read right after a spelled name is still redacted (as
+		// the code the letters seem to start).
+		{"card after a spelled name", "that's s m i t h four one one one one one one one one one one one one one one one",
+			"that's [IBAN]"},
+		// Spelled letters with a short number after them are left.
+		{"short number after letters", "flat b c d twelve", "flat b c d twelve"},
 	}
 	r := mustNew(t, DefaultPolicy())
 	for _, tt := range tests {

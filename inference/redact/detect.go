@@ -187,7 +187,12 @@ func (d *doc) detectCards() {
 			// word: a long run has many windows and one in ten passes the
 			// Luhn check by chance. Digits right after spelled letters are
 			// the end of a spelled code (an IBAN), not a card.
-			if d.spelledBefore(r.a) {
+			if s := d.spelledStart(r.a); s >= 0 {
+				// Redacted as the code it ends, not left: a card read
+				// right after spelled letters is still covered.
+				if len(r.digits) >= ibanTailDigits {
+					d.cands = append(d.cands, cand{typ: IBAN, a: s, b: r.b, prio: prio[IBAN]})
+				}
 				continue
 			}
 			si, sj, _ := r.sureBounds()
@@ -257,18 +262,47 @@ func (d *doc) twoEightAfter(r *run) bool {
 // may start for the number to be read as the rest of the IBAN.
 const ibanReach = 6
 
-// spelledBefore reports whether the three tokens before token a are
-// spelled letters ("l o y d", "b a r c"), or an IBAN's country ("g b")
-// spelled and followed by a number starts within ibanReach tokens before
-// it ("g b zero seven july two zero five ..."): a number read after them
-// ends a spelled code.
-func (d *doc) spelledBefore(a int) bool {
-	letter := func(k int) bool {
-		t := &d.toks[k]
-		return len(t.text) == 1 && isLetter(t.low[0]) && !t.brk()
+// ibanTailDigits is the fewest digits a run after spelled letters must
+// read to be redacted as the rest of their code (an IBAN's account part
+// has 8 or more).
+const ibanTailDigits = 8
+
+// spelledStart returns where a spelled code ending right before token a
+// starts: three or more spelled letters right before it ("l o y d",
+// "b a r c"), or an IBAN's country ("g b") spelled and followed by a
+// number starting within ibanReach tokens before it ("g b zero seven july
+// two zero five ..."). A number read after them ends that code. It
+// returns -1 when there is none.
+func (d *doc) spelledStart(a int) int {
+	if k := d.countryStart(a); k >= 0 {
+		return k
 	}
+	if a < 3 || !d.letter(a-3) || !d.letter(a-2) || !d.letter(a-1) || d.toks[a-1].low == "a" || d.toks[a-1].low == "i" {
+		return -1
+	}
+	s := a - 3
+	for s > 0 && d.letter(s-1) {
+		s--
+	}
+	// A bank code spelled inside an IBAN ("g b one six l a y d ...").
+	if k := d.countryStart(s); k >= 0 {
+		return k
+	}
+	return s
+}
+
+// letter reports whether token k is a spelled letter.
+func (d *doc) letter(k int) bool {
+	t := &d.toks[k]
+	return len(t.text) == 1 && isLetter(t.low[0]) && !t.brk()
+}
+
+// countryStart returns where an IBAN's spelled country ("g b") starts
+// within ibanReach tokens before token a, followed by a number or by a,
+// with no clause break up to a; -1 when there is none.
+func (d *doc) countryStart(a int) int {
 	for k := max(0, a-ibanReach); k+1 < a; k++ {
-		if !letter(k) || !letter(k+1) || ibanLength[d.toks[k].low+d.toks[k+1].low] == 0 {
+		if !d.letter(k) || !d.letter(k+1) || ibanLength[d.toks[k].low+d.toks[k+1].low] == 0 {
 			continue
 		}
 		if _, n, _ := numberAt(d.toks, k+2, d.buf[:0]); k+2 == a || n > 0 {
@@ -277,14 +311,11 @@ func (d *doc) spelledBefore(a int) bool {
 				open = open && !d.toks[j-1].brk()
 			}
 			if open {
-				return true
+				return k
 			}
 		}
 	}
-	if a < 3 || !letter(a-3) || !letter(a-2) || !letter(a-1) {
-		return false
-	}
-	return d.toks[a-1].low != "a" && d.toks[a-1].low != "i"
+	return -1
 }
 
 // leadingZero returns how many digits a zero word ("zero", "oh", "o") at
