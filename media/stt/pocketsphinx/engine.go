@@ -100,9 +100,10 @@ const (
 // gave 44.1 / 40.4; the warp chosen per speaker from {0.9, 1.0, 1.1} by
 // the best lattice score on the speaker's first utterance (scored by
 // pocketsphinx_continuous) 39.4, oracle 38.0, gaining on both groups of
-// eight (-1.9, -2.7). It is not built: the warp is fixed when a decoder is
-// made, so a stream would have to move to another decoder after its first
-// utterance.
+// eight (-1.9, -2.7); chosen on the first three utterances, 40.4 (level
+// on speakers 9-16), so the rule is noisy. It is not built: the warp is
+// fixed when a decoder is made, so a stream would have to move to another
+// decoder after its first utterance.
 //
 // The fast preset's beams (chosen earlier on LibriVox and the cards
 // recordings) were what lost the words: its -beam/-pbeam of 1e-40 prune
