@@ -140,15 +140,15 @@ func (es *engines) start() error {
 	return es.err
 }
 
-// CardContextReadings sums the PocketSphinx engines' card-context
-// readings (the pipeline exports them as metrics).
-func (es *engines) CardContextReadings() (decoded, replaced int64) {
+// CardReadings sums the PocketSphinx engines' card readings of one kind
+// ("phrase", "run"; the pipeline exports them as metrics).
+func (es *engines) CardReadings(kind string) (decoded, replaced int64) {
 	if !es.started.Load() {
 		return 0, 0
 	}
 	for _, e := range []*pocketsphinx.Engine{es.local, es.fast} {
 		if e != nil {
-			d, r := e.CardContextReadings()
+			d, r := e.CardReadings(kind)
 			decoded, replaced = decoded+d, replaced+r
 		}
 	}

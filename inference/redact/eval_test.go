@@ -668,11 +668,17 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if v := os.Getenv("EARSHOT_EVAL_CARD_RUN_WORDS"); v != "" {
 		fmt.Sscanf(v, "%d", &psCfg.CardNumberRunWords)
 	}
+	// EARSHOT_EVAL_CARD_ALTS=N looks at N of a card reading's best
+	// readings for a card number when the best is none
+	// (card_reading_alternatives; 0 turns it off).
+	if v := os.Getenv("EARSHOT_EVAL_CARD_ALTS"); v != "" {
+		fmt.Sscanf(v, "%d", &psCfg.CardReadingAlternatives)
+	}
 	// EARSHOT_EVAL_REDACT_RATE=8k passes the speech through a telephone
 	// channel (8 kHz mu-law: the recogniser's narrowband profile).
 	tel := os.Getenv("EARSHOT_EVAL_REDACT_RATE") == "8k"
-	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), telephone channel: %v",
-		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, tel)
+	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, telephone channel: %v",
+		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, tel)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)
@@ -728,6 +734,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 	}
 	if psCfg.CardNumberRuns {
 		cacheKey += fmt.Sprintf("/cardruns=%d", psCfg.CardNumberRunWords)
+	}
+	if psCfg.CardReadingAlternatives > 0 {
+		cacheKey += fmt.Sprintf("/alts=%d", psCfg.CardReadingAlternatives)
 	}
 	if tel {
 		cacheKey += fmt.Sprintf("/8k/fold=%g", psCfg.NarrowbandFoldGain)
@@ -814,6 +823,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 	}
 	if dec, rep := eng.CardNumberRunReadings(); dec > 0 {
 		t.Logf("runs of number words decoded again: %d; readings put in place: %d (this run's decodes only)", dec, rep)
+	}
+	if n := eng.CardReadingAlternatives(); n > 0 {
+		t.Logf("card readings put in place that were a next-best reading: %d (this run's decodes only)", n)
 	}
 	t.Logf("labelled values whose every word the recogniser dropped (not scored): %d", lost["all"])
 	t.Logf("near-miss and plain utterances with something redacted: %d of %d", nearFP, nearN)

@@ -68,26 +68,46 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// cardContextReader is a recogniser that reads the audio after a card
-// phrase again as digits (PocketSphinx's card_context_digits).
+// cardContextReader is a recogniser that reads card numbers again as
+// digits (PocketSphinx's card_context_digits and card_number_runs), by
+// kind: "phrase" (the audio after a card phrase) and "run" (a run of
+// number words).
 type cardContextReader interface {
-	CardContextReadings() (decoded, replaced int64)
+	CardReadings(kind string) (decoded, replaced int64)
+}
+
+// cardReadingKinds are the kinds a cardContextReader counts.
+var cardReadingKinds = []string{"phrase", "run"}
+
+// cardReadings exports a cardContextReader's counts, labelled by kind.
+type cardReadings struct {
+	c                 cardContextReader
+	decoded, replaced *prometheus.Desc
+}
+
+func (r *cardReadings) Describe(ch chan<- *prometheus.Desc) { ch <- r.decoded; ch <- r.replaced }
+
+func (r *cardReadings) Collect(ch chan<- prometheus.Metric) {
+	for _, k := range cardReadingKinds {
+		d, n := r.c.CardReadings(k)
+		ch <- prometheus.MustNewConstMetric(r.decoded, prometheus.CounterValue, float64(d), k)
+		ch <- prometheus.MustNewConstMetric(r.replaced, prometheus.CounterValue, float64(n), k)
+	}
 }
 
 // registerCardContext exports a cardContextReader's counts.
 func registerCardContext(reg prometheus.Registerer, c cardContextReader) error {
 	const ns, sub = "earshot", "pipeline"
-	for _, f := range []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "card_context_readings_total",
-			Help: "Stretches of audio after a card phrase or under a run of number words decoded again as digits."},
-			func() float64 { d, _ := c.CardContextReadings(); return float64(d) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "card_context_replaced_total",
-			Help: "Digit readings after a card phrase or of a run of number words put in place of the language model's words."},
-			func() float64 { _, r := c.CardContextReadings(); return float64(r) }),
-	} {
-		if err := reg.Register(f); err != nil {
-			return fmt.Errorf("pipeline: register metrics: %w", err)
-		}
+	r := &cardReadings{c: c,
+		decoded: prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "card_context_readings_total"),
+			"Stretches of audio after a card phrase (kind=phrase) or under a run of number words (kind=run) decoded again as digits.",
+			[]string{"kind"}, nil),
+		replaced: prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "card_context_replaced_total"),
+			"Digit readings after a card phrase (kind=phrase) or of a run of number words (kind=run) put in place of the language model's words.",
+			[]string{"kind"}, nil),
+	}
+	if err := reg.Register(r); err != nil {
+		return fmt.Errorf("pipeline: register metrics: %w", err)
 	}
 	return nil
 }

@@ -176,11 +176,17 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 		return words, nil
 	}
 	s.e.observe.cardSpans.Add(1)
-	got, err := s.decodeDigits(s.utt[a:b], s.uttStart+a)
+	got, alts, err := s.decodeReadingN(s.utt[a:b], s.uttStart+a, cardReadingSearch, cardReadingGrammar, cardAlternativePaths*s.e.cfg.CardReadingAlternatives)
 	if err != nil {
 		return words, err
 	}
 	d, _ := spokenDigitsOf(got)
+	if !isCard(d) {
+		if alt := cardAlternative(alts, s.e.cfg.CardReadingAlternatives); alt != nil {
+			got, d = alt, heardDigits(alt, false)
+			s.e.observe.cardAlternatives.Add(1)
+		}
+	}
 	if len(d) < cardContextMinDigits && !isCard(d) {
 		return words, nil
 	}
@@ -209,8 +215,16 @@ func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
 // number words (digits, and pairs when the grammar has them), after any
 // lead word and up to the first other word.
 func (s *stream) decodeReading(pcm []int16, at int64, name, grammar string) ([]stt.Word, error) {
+	got, _, err := s.decodeReadingN(pcm, at, name, grammar, 0)
+	return got, err
+}
+
+// decodeReadingN is decodeReading that also returns up to n other
+// readings from the span's lattice (see decodeSpanN), each cut to its
+// number as the best one is.
+func (s *stream) decodeReadingN(pcm []int16, at int64, name, grammar string, n int) ([]stt.Word, []reading, error) {
 	if err := s.d.addGrammar(name, grammar, s.e.cfg.GrammarWIP); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A scratch stream in the digits mode processes the audio, so that
 	// it is folded and filled exactly as a digits-mode utterance is.
@@ -233,16 +247,24 @@ func (s *stream) decodeReading(pcm []int16, at int64, name, grammar string) ([]s
 		s.d.setCMN(mean, cmnAdaptPriorFrames)
 		piece = s.e.cfg.NarrowbandFoldCMNAdaptMs * stt.Rate / 1000
 	}
-	got, err := s.decodeSpan(in, name, at*1000/stt.Rate, piece)
+	got, alts, err := s.decodeSpanN(in, name, at*1000/stt.Rate, piece, n)
 	if err == nil {
 		err = s.d.useSearch(s.base)
 	}
 	s.d.setCMN(mean, 500)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// The number: the digits after any lead word, up to the first other
-	// word, without the words too short to be digits (DigitMinWordMs).
+	for i := range alts {
+		alts[i].words = s.numberOf(alts[i].words)
+	}
+	return s.numberOf(got), alts, nil
+}
+
+// numberOf returns the number of a reading: the digits after any lead
+// word, up to the first other word, without the words too short to be
+// digits (DigitMinWordMs).
+func (s *stream) numberOf(got []stt.Word) []stt.Word {
 	out := got[:0]
 	for i, w := range got {
 		t := strings.ToLower(w.Text)
@@ -256,7 +278,7 @@ func (s *stream) decodeReading(pcm []int16, at int64, name, grammar string) ([]s
 			out = append(out, w)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // observed counts the card-context readings of an engine.
@@ -265,6 +287,10 @@ type observed struct {
 	cardReplaced atomic.Int64 // readings put in place of the words
 	runSpans     atomic.Int64 // runs of number words decoded again (per grammar)
 	runReplaced  atomic.Int64 // run readings put in place of the words
+	// cardAlternatives and runAlternatives count the readings put in
+	// place that were not the best reading of their audio but one of
+	// its other readings (Config.CardReadingAlternatives).
+	cardAlternatives, runAlternatives atomic.Int64
 }
 
 // CardContextReadings returns how many times audio was decoded again as
@@ -273,6 +299,33 @@ type observed struct {
 // words, since the engine started.
 func (e *Engine) CardContextReadings() (decoded, replaced int64) {
 	return e.observe.cardSpans.Load() + e.observe.runSpans.Load(), e.observe.cardReplaced.Load() + e.observe.runReplaced.Load()
+}
+
+// Kinds of card readings (CardReadings).
+const (
+	CardReadingPhrase = "phrase" // the audio after a card phrase
+	CardReadingRun    = "run"    // a run of number words
+)
+
+// CardReadings returns, for one kind of card reading (CardReadingPhrase,
+// CardReadingRun), how many times audio was decoded again (a run once per
+// grammar) and how many readings were put in place of the language
+// model's words, since the engine started; 0, 0 for another kind.
+func (e *Engine) CardReadings(kind string) (decoded, replaced int64) {
+	switch kind {
+	case CardReadingPhrase:
+		return e.observe.cardSpans.Load(), e.observe.cardReplaced.Load()
+	case CardReadingRun:
+		return e.observe.runSpans.Load(), e.observe.runReplaced.Load()
+	}
+	return 0, 0
+}
+
+// CardReadingAlternatives returns how many of the card readings put in
+// place (both kinds) were not the best reading of their audio but
+// another of its readings (Config.CardReadingAlternatives).
+func (e *Engine) CardReadingAlternatives() int64 {
+	return e.observe.cardAlternatives.Load() + e.observe.runAlternatives.Load()
 }
 
 // CardNumberRunReadings returns how many times a run of number words was

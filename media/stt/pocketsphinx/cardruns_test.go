@@ -134,6 +134,28 @@ func TestCardNumberRunsFound(t *testing.T) {
 			t.Errorf("cardNumberRuns(%q) = %v, want %v", tc.text, got, tc.want)
 		}
 	}
+	// An IBAN's or a reference's digits after (or among) spelled
+	// letters are not read as a card; a card after ordinary words is.
+	for _, tc := range []struct {
+		text string
+		i, j int
+		want bool
+	}{
+		{"right my iban is g b zero seven l o y d zero five seven three four nine", 8, 16, true},
+		{"my iban is d e one six nine eight one nine seven eight two four", 5, 15, true},
+		{"iban i e four five a i b k one five three three nine three", 4, 15, true},
+		{"sure i can it is five one eight three oh eight four one", 5, 12, false},
+		{"a i want to pay with five one eight three oh eight four one", 6, 14, false},
+		{"okay so it's on m x six five three and two five zero three five six five", 6, 17, false},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if got := spelledNear(words, tc.i, tc.j); got != tc.want {
+			t.Errorf("spelledNear(%q, %d, %d) = %v, want %v", tc.text, tc.i, tc.j, got, tc.want)
+		}
+	}
 	for _, tc := range []struct {
 		text string
 		want string
@@ -152,9 +174,118 @@ func TestCardNumberRunsFound(t *testing.T) {
 			t.Errorf("heardDigits(%q) = %s, want %s", tc.text, got, tc.want)
 		}
 	}
+	// A run the language model heard as a card is written with digit
+	// words for its look-alikes.
+	for _, tc := range []struct{ text, want string }{
+		{"five double one nine seven double three five of four one five six eight double too",
+			"five double one nine seven double three five oh four one five six eight double two"},
+		{"for five three nine won four eight eight zero three four three six four six seven",
+			"four five three nine one four eight eight zero three four three six four six seven"},
+	} {
+		var words []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			words = append(words, stt.Word{Text: w})
+		}
+		if !heardCard(words) {
+			t.Errorf("%q: not heard as a card", tc.text)
+		}
+		var got []string
+		for _, w := range asDigitWords(words) {
+			got = append(got, w.Text)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("asDigitWords(%q) = %q, want %q", tc.text, strings.Join(got, " "), tc.want)
+		}
+	}
 	cfg := DefaultConfig()
 	cfg.CardNumberRuns, cfg.CardNumberRunWords = true, 3
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_number_run_words") {
 		t.Errorf("a run of 3 words: %v", err)
+	}
+}
+
+// TestCardAlternativesLeaveOrderNumbers: numbers as long as a card's
+// that fail the Luhn check (an order, a tracking number), read digit by
+// digit after words that do not announce a card, stay as the language
+// model and the digits grammar heard them: no next-best reading is put
+// in their place as a card number, though about one in ten of a number's
+// one-digit variants passes the check.
+func TestCardAlternativesLeaveOrderNumbers(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.CardReadingAlternatives = 10 })
+	names := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+	for _, tc := range []struct{ voice, before, number, after string }{
+		{"slt", "my order number is", "5183084103781145", "thanks"},
+		{"rms", "the tracking number is", "4539148803436468", "please"},
+		{"awb", "i am calling about", "3712844910335724", "okay"},
+	} {
+		if luhn(tc.number) {
+			t.Fatalf("%s passes the Luhn check: the test needs numbers that do not", tc.number)
+		}
+		var say []string
+		for _, c := range tc.number {
+			say = append(say, names[c-'0'])
+		}
+		got := hearFinal(t, e, append(flite(t, tc.voice, tc.before+" "+strings.Join(say, " ")+" "+tc.after), make([]int16, stt.Rate/2)...), false)
+		t.Logf("%s: %q", tc.voice, got.Text)
+		if d := heardDigits(got.Words, false); strings.Contains(d, tc.number[:8]) && isCard(longestDigits(got.Text)) {
+			t.Errorf("%s: %s heard as the card number %s", tc.voice, tc.number, longestDigits(got.Text))
+		}
+	}
+	if n := e.CardReadingAlternatives(); n != 0 {
+		t.Errorf("%d next-best readings put in place as card numbers", n)
+	}
+}
+
+// TestCardAlternatives: a card number, expiry and security code read out
+// (slt voice, fast search): the language model heard "six so double one
+// one eight four airforce seventy nine eighty around nine", and the best
+// digits reading of the run is no card number either (with the accurate
+// search it drops a digit: 15 digits). One of the audio's next-best
+// readings is the card number, and with card_reading_alternatives it is put in place;
+// without, the number stays unread. The expiry and security code stay
+// the language model's.
+func TestCardAlternatives(t *testing.T) {
+	const card = "6011184047298209"
+	pcm := append(flite(t, "slt", "okay so card number six oh double one one eight four oh four seven two nine eight two oh nine "+
+		"expiry one two two seven security code eight two five is that okay"), make([]int16, stt.Rate/2)...)
+	off := newEngine(t, nil)
+	on := newEngine(t, func(c *Config) { c.CardReadingAlternatives = 10 })
+	a, b := hearFinal(t, off, pcm, false), hearFinal(t, on, pcm, false)
+	t.Logf("best reading only: %q", a.Text)
+	t.Logf("next-best readings: %q", b.Text)
+	if strings.Contains(heardDigits(a.Words, false), card) {
+		t.Errorf("the best reading alone heard %s: the test needs a misread number", card)
+	}
+	if d := longestDigits(b.Text); d != card {
+		t.Errorf("with card_reading_alternatives heard %q (digits %s), want %s", b.Text, d, card)
+	}
+	if !strings.HasSuffix(b.Text, "security code age of five is that okay") || !strings.HasSuffix(a.Text, "security code age of five is that okay") {
+		t.Errorf("the words after the number changed: %q, best reading only %q", b.Text, a.Text)
+	}
+	if n := on.CardReadingAlternatives(); n != 1 {
+		t.Errorf("%d next-best readings put in place, want 1", n)
+	}
+	if n := off.CardReadingAlternatives(); n != 0 {
+		t.Errorf("%d next-best readings put in place with the option off", n)
+	}
+	cfg := DefaultConfig()
+	cfg.CardReadingAlternatives = 51
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "card_reading_alternatives") {
+		t.Errorf("51 alternatives: %v", err)
+	}
+	for d, want := range map[string]bool{"4111111111111111": true, "411111111111111": false, "5500000000000004": true,
+		"55000000000000044": false, "378282246310005": true, "6011000000000004": true, "30569309025904": true, "9111111111111111": false} {
+		if got := networkLength(d); got != want {
+			t.Errorf("networkLength(%s) = %v, want %v", d, got, want)
+		}
+	}
+	// A run read as a well-formed number that fails the check (an order
+	// number's shape) looks at no other readings; one a digit short or
+	// long does.
+	for d, want := range map[string]bool{"5181230342178561": true, "601118404729809": false, "461651347865": false,
+		"62323724069034959": true, "51812303421785618": false} {
+		if got := cardShaped(d); got != want {
+			t.Errorf("cardShaped(%s) = %v, want %v", d, got, want)
+		}
 	}
 }

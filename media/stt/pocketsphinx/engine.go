@@ -245,6 +245,16 @@ type Config struct {
 	// CardNumberRunWords is the shortest run CardNumberRuns reads
 	// (default DefaultCardNumberRunWords).
 	CardNumberRunWords int `json:"card_number_run_words"`
+	// CardReadingAlternatives: when the digits reading of a card
+	// phrase's audio or of a run (CardContextDigits, CardNumberRuns) is
+	// no Luhn-valid card number, this many of the audio's best readings
+	// (from the grammar search's lattice) are looked at, and the best of
+	// them that is a Luhn-valid number of its network's length is taken
+	// (cardruns.go; a run's only when its best reading is no well-formed
+	// number). 0 turns it off, 0..50 (default
+	// DefaultCardReadingAlternatives, off: on the development data it
+	// made more numbers that were not cards into cards than it found).
+	CardReadingAlternatives int `json:"card_reading_alternatives"`
 	// DigitSilenceProb is the probability of silence between the words
 	// of the digits grammar's search (PocketSphinx's -silprob, 0.005 by
 	// default, for that search only): a pause between two digits then
@@ -374,7 +384,8 @@ func DefaultConfig() Config {
 		DigitMinWordMs: DefaultDigitMinWordMs, NarrowbandFoldGain: DefaultNarrowbandFoldGain,
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
 		DigitSilenceProb: DefaultDigitSilenceProb, DigitCMNPriorFrames: DefaultDigitCMNPriorFrames, CardContextDigits: true,
-		CardContextPhrases: DefaultCardContextPhrases(), CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords}
+		CardContextPhrases: DefaultCardContextPhrases(), CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords,
+		CardReadingAlternatives: DefaultCardReadingAlternatives}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -415,6 +426,9 @@ func (c Config) Validate() error {
 	}
 	if c.CardNumberRuns && (c.CardNumberRunWords < 6 || c.CardNumberRunWords > 19) {
 		return fmt.Errorf("pocketsphinx: card_number_run_words must be in 6..19 when card_number_runs is on, got %d", c.CardNumberRunWords)
+	}
+	if c.CardReadingAlternatives < 0 || c.CardReadingAlternatives > 50 {
+		return fmt.Errorf("pocketsphinx: card_reading_alternatives must be in 0..50, got %d", c.CardReadingAlternatives)
 	}
 	if c.CardContextDigits && len(c.CardContextPhrases) == 0 {
 		return fmt.Errorf("pocketsphinx: card_context_phrases must not be empty when card_context_digits is on")

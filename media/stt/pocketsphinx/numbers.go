@@ -44,16 +44,28 @@ const (
 	maxGapWords = 3
 )
 
-// numberWord: unambiguous number words (true) and words the language
-// model writes for spoken digits (false: "for", "to", "won", "ate").
-var numberWord = map[string]bool{
-	"zero": true, "oh": true, "one": true, "two": true, "three": true, "four": true, "five": true, "six": true,
-	"seven": true, "eight": true, "nine": true, "ten": true, "eleven": true, "twelve": true, "thirteen": true,
-	"fourteen": true, "fifteen": true, "sixteen": true, "seventeen": true, "eighteen": true, "nineteen": true,
-	"twenty": true, "thirty": true, "forty": true, "fifty": true, "sixty": true, "seventy": true, "eighty": true,
-	"ninety": true, "hundred": true, "double": true, "triple": true,
-	"for": false, "fore": false, "to": false, "too": false, "won": false, "ate": false, "o": false, "tree": false,
-}
+// numberWord: unambiguous number words (true: digits, pairs, "hundred",
+// "double", "triple") and words the language model writes for spoken
+// digits (false: "for", "to", "won", "ate"). It is made from the card
+// readers' tables (digitOf, pairOf, soundsLike), so that both passes know
+// the same words; only "hundred" is a number word here and not in a card
+// run (numberWordOnly), where it would be an amount.
+var numberWord = func() map[string]bool {
+	m := map[string]bool{"hundred": true}
+	for w := range digitOf {
+		m[w] = true
+	}
+	for w := range pairOf {
+		m[w] = true
+	}
+	for _, w := range []string{"double", "triple"} {
+		m[w] = true
+	}
+	for w := range soundsLike {
+		m[w] = false
+	}
+	return m
+}()
 
 // numberRuns returns the [i, j) index ranges of words that are runs of
 // number words long enough to decode again. A run may take in up to
@@ -179,11 +191,19 @@ func (s *stream) redecodeNumbers(words []stt.Word) ([]stt.Word, error) {
 // with the grammar search (decoder thread). With piece > 0 the live
 // cepstral mean is updated after every piece samples.
 func (s *stream) decodeSpan(pcm []int16, search string, startMs int64, piece int) ([]stt.Word, error) {
+	got, _, err := s.decodeSpanN(pcm, search, startMs, piece, 0)
+	return got, err
+}
+
+// decodeSpanN is decodeSpan that also returns up to n other readings of
+// the span from its lattice, best first, with their path scores' distance
+// below the best reading's (in the decoder's log base).
+func (s *stream) decodeSpanN(pcm []int16, search string, startMs int64, piece, n int) ([]stt.Word, []reading, error) {
 	if err := s.d.useSearch(search); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.d.startUtt(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if piece <= 0 {
 		piece = len(pcm)
@@ -193,11 +213,11 @@ func (s *stream) decodeSpan(pcm []int16, search string, startMs int64, piece int
 			s.d.updateCMN()
 		}
 		if err := s.d.processRaw(pcm[off:min(off+piece, len(pcm))]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := s.d.endUtt(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.shiftMs += ms(int64(len(pcm)))
 	// The front end's frames lag the audio by a few: times are kept
@@ -213,14 +233,31 @@ func (s *stream) decodeSpan(pcm []int16, search string, startMs int64, piece int
 	if len(segs) > 0 {
 		frame0 = int64(segs[0].sf)
 	}
-	var out []stt.Word
-	for _, w := range segs {
-		t := cleanWord(w.word)
-		if t == "" {
-			continue
+	timed := func(segs []rawWord) []stt.Word {
+		var out []stt.Word
+		for _, w := range segs {
+			t := cleanWord(w.word)
+			if t == "" {
+				continue
+			}
+			out = append(out, stt.Word{Text: t, StartMs: clamp(startMs + (int64(w.sf)-frame0)*10),
+				EndMs: clamp(startMs + (int64(w.ef)+1-frame0)*10), Confidence: min(w.confidence, 1)})
 		}
-		out = append(out, stt.Word{Text: t, StartMs: clamp(startMs + (int64(w.sf)-frame0)*10),
-			EndMs: clamp(startMs + (int64(w.ef)+1-frame0)*10), Confidence: min(w.confidence, 1)})
+		return out
 	}
-	return out, nil
+	var alts []reading
+	if n > 0 {
+		hyps := s.d.nbest(n)
+		for _, h := range hyps {
+			alts = append(alts, reading{words: timed(h.words), behind: hyps[0].score - h.score})
+		}
+	}
+	return timed(segs), alts, nil
+}
+
+// reading is one of a span's n best readings and how far its path score
+// is behind the best one's.
+type reading struct {
+	words  []stt.Word
+	behind int
 }

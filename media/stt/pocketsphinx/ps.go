@@ -265,6 +265,44 @@ func (d *decoder) words() []rawWord {
 	return out
 }
 
+// hypothesis is one reading of the last utterance from its lattice.
+type hypothesis struct {
+	score int // path score, in the decoder's log base (higher is better)
+	words []rawWord
+}
+
+// nbest returns up to n distinct readings of the last utterance (by
+// their words, fillers and silences aside), best first, from an A*
+// search of its lattice; at most 4n paths are looked at, since many
+// differ only in where silences fall.
+func (d *decoder) nbest(n int) []hypothesis {
+	var out []hypothesis
+	seen := map[string]bool{}
+	it := C.ps_nbest(d.ps)
+	for paths := 0; it != nil && len(out) < n && paths < 4*n; paths++ {
+		var score C.int32
+		h := C.ps_nbest_hyp(it, &score)
+		if h != nil {
+			key := C.GoString(h)
+			if !seen[key] {
+				seen[key] = true
+				hy := hypothesis{score: int(score)}
+				for sg := C.ps_nbest_seg(it); sg != nil; sg = C.ps_seg_next(sg) {
+					var sf, ef C.int
+					C.ps_seg_frames(sg, &sf, &ef)
+					hy.words = append(hy.words, rawWord{word: C.GoString(C.ps_seg_word(sg)), sf: int(sf), ef: int(ef), confidence: 1})
+				}
+				out = append(out, hy)
+			}
+		}
+		it = C.ps_nbest_next(it)
+	}
+	if it != nil {
+		C.ps_nbest_free(it)
+	}
+	return out
+}
+
 func (d *decoder) cmn() []float32 {
 	n := int(C.es_cmn_veclen(d.ps))
 	if n == 0 {
