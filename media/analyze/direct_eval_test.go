@@ -26,7 +26,8 @@ func runDirect(t *testing.T, eng *pocketsphinx.Engine, calls []call, n8 bool) re
 	t.Helper()
 	var mu sync.Mutex
 	var res result
-	eachCall(calls, func(_ int, c call) {
+	res.perCall = make([]float64, len(calls))
+	eachCall(calls, func(i int, c call) {
 		f := mustParseWAV(t, c.path(n8))
 		pcm := f.Samples()
 		if f.SampleRate != stt.Rate {
@@ -74,6 +75,7 @@ func runDirect(t *testing.T, eng *pocketsphinx.Engine, calls []call, n8 bool) re
 		mu.Lock()
 		defer mu.Unlock()
 		res.c = res.c.Add(counts)
+		res.perCall[i] = counts.WER()
 		res.audio += time.Duration(c.ms) * time.Millisecond
 		res.cpu += cpu
 		if os.Getenv("EARSHOT_EVAL_HYP") != "" {

@@ -384,7 +384,11 @@ func TestEvalHeldOutDev(t *testing.T) {
 			// calls straight to the recogniser, without the pipeline's
 			// voice activity detector (runDirect).
 			if os.Getenv("EARSHOT_EVAL_DIRECT") != "" {
-				rows = append(rows, sysRow{rateSet("an4 dev", n8), name + " direct", runDirect(t, eng, calls, n8)})
+				d := runDirect(t, eng, calls, n8)
+				rows = append(rows, sysRow{rateSet("an4 dev", n8), name + " direct", d})
+				if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
+					logPerCall(t, calls, rows[len(rows)-2].r, d)
+				}
 			}
 		}
 		logRows(t, rows)
@@ -396,6 +400,26 @@ func TestEvalHeldOutDev(t *testing.T) {
 		}
 	}
 	logRows(t, rows)
+}
+
+// logPerCall prints each call's WER through the pipeline next to the
+// whole call decoded directly (runDirect), and how many calls each won:
+// whether the pipeline's cuts lose words is a per-call question, since
+// the totals are dominated by a few hard speakers.
+func logPerCall(t *testing.T, calls []call, pipe, direct result) {
+	t.Helper()
+	better, worse := 0, 0
+	for i, c := range calls {
+		d := pipe.perCall[i] - direct.perCall[i]
+		switch {
+		case d < 0:
+			better++
+		case d > 0:
+			worse++
+		}
+		t.Logf("%-8s pipeline %5.1f  direct %5.1f  %+5.1f", c.speaker, pipe.perCall[i], direct.perCall[i], d)
+	}
+	t.Logf("pipeline better than direct on %d calls, worse on %d, level on %d", better, worse, len(calls)-better-worse)
 }
 
 // devKnobs applies the development half's exploration settings from the

@@ -91,6 +91,20 @@ const (
 // (561 words), so none was adopted; -lw 8 47.9; -bestpath no 46.9; no
 // live CMN adaptation 42.5.
 //
+// Then on development speakers 1-16 (1083 words): the pipeline 41.7, the
+// same engine on each whole call without the pipeline's voice activity
+// detector 42.7 (the pipeline better on 8 calls, worse on 3), psc 43.9,
+// so the pipeline's cuts are not where words are lost. -remove_silence no
+// was worse at once (fejs 34.9 -> 38.6, fjam 47.4 -> 57.9). A frequency
+// warp (-warp_params, inverse linear) of 0.9 or 1.1 for every speaker
+// gave 44.1 / 40.4; the warp chosen per speaker from {0.9, 1.0, 1.1} by
+// the best lattice score on the speaker's first utterance (scored by
+// pocketsphinx_continuous) 39.4, oracle 38.0, gaining on both groups of
+// eight (-1.9, -2.7); chosen on the first three utterances, 40.4 (level
+// on speakers 9-16), so the rule is noisy. It is not built: the warp is
+// fixed when a decoder is made, so a stream would have to move to another
+// decoder after its first utterance.
+//
 // The fast preset's beams (chosen earlier on LibriVox and the cards
 // recordings) were what lost the words: its -beam/-pbeam of 1e-40 prune
 // the right hypothesis on this speech; the CMN settings matter little.
