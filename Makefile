@@ -85,7 +85,7 @@ VULNDB_DIR         ?= $(HOME)/.cache/earshot/vulndb-$(VULNDB_VERSION)
 GOSEC_EXCLUDE      := G104,G115,G304,G103,G404
 GOSEC_EXCLUDE_DIRS := -exclude-dir=ingesttest -exclude-dir=keystest -exclude-dir=whispertest \
                       -exclude-dir=ollamatest -exclude-dir=pluginstest -exclude-dir=testdata \
-                      -exclude-dir=lidtrain -exclude-dir=tatoeba
+                      -exclude-dir=lidtrain -exclude-dir=tatoeba -exclude-dir=testspeech
 
 lint-tools:
 	@mkdir -p "$(TOOLS_BIN)"

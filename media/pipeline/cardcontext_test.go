@@ -2,17 +2,13 @@ package pipeline_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/earshot/earshot/internal/testdep"
+	"github.com/earshot/earshot/internal/testspeech"
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
-	"github.com/earshot/earshot/media/wav"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,20 +18,8 @@ import (
 // the final segment as digits, and the pipeline exports how many
 // stretches were read again and put in place.
 func TestCardContextMetrics(t *testing.T) {
-	testdep.Program(t, "flite", "flite")
 	const digits = "four five three nine one four eight eight zero three four three six four six seven"
-	out := filepath.Join(t.TempDir(), "card.wav")
-	if b, err := exec.Command("flite", "-voice", "awb", "-t", "sure my card number is "+digits+" thanks", "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("flite: %v: %s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := wav.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testspeech.Flite(t, "awb", "sure my card number is "+digits+" thanks")
 	cfg := pocketsphinx.DefaultConfig()
 	cfg.MaxDecoders, cfg.Warm, cfg.CardContextDigits, cfg.CardNumberRuns = 1, 0, true, false
 	eng, err := pocketsphinx.New(cfg, nil)

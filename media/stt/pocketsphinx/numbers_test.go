@@ -2,14 +2,11 @@ package pocketsphinx
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/earshot/earshot/internal/testspeech"
 	"github.com/earshot/earshot/media/stt"
-	"github.com/earshot/earshot/media/wav"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -42,28 +39,11 @@ func TestNumberRuns(t *testing.T) {
 	}
 }
 
-// flite synthesises speech for a test (Debian flite, in DEBS_TEST):
-// 16 kHz mono PCM.
+// flite synthesises speech for a test (testspeech.Flite): 16 kHz mono
+// PCM.
 func flite(t testing.TB, voice, text string) []int16 {
 	t.Helper()
-	if _, err := exec.LookPath("flite"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("flite missing (Debian flite)")
-		}
-		t.Skip("flite missing: install Debian flite")
-	}
-	out := filepath.Join(t.TempDir(), "s.wav")
-	if b, err := exec.Command("flite", "-voice", voice, "-t", text, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("flite: %v: %s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := wav.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testspeech.Flite(t, voice, text)
 	if f.SampleRate != stt.Rate {
 		t.Fatalf("flite voice %s speaks at %d Hz, want %d", voice, f.SampleRate, stt.Rate)
 	}
