@@ -202,26 +202,14 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	return out, nil
 }
 
-// decodeDigits decodes pcm, which starts at stream sample at, as the
-// digits mode would: its grammar, and on narrowband streams its folded
-// high band, the folded audio's CMN adaptation and its silence background
-// (decoder thread). The utterance's cepstral mean and search are put back
-// after.
-func (s *stream) decodeDigits(pcm []int16, at int64) ([]stt.Word, error) {
-	return s.decodeReading(pcm, at, cardReadingSearch, cardReadingGrammar)
-}
-
-// decodeReading is decodeDigits with the grammar given: the reading's
-// number words (digits, and pairs when the grammar has them), after any
-// lead word and up to the first other word.
-func (s *stream) decodeReading(pcm []int16, at int64, name, grammar string) ([]stt.Word, error) {
-	got, _, err := s.decodeReadingN(pcm, at, name, grammar, 0)
-	return got, err
-}
-
-// decodeReadingN is decodeReading that also returns up to n other
-// readings from the span's lattice (see decodeSpanN), each cut to its
-// number as the best one is.
+// decodeReadingN decodes pcm, which starts at stream sample at, as the
+// digits mode would, with the grammar given: on narrowband streams its
+// folded high band, the folded audio's CMN adaptation and its silence
+// background (decoder thread); the utterance's cepstral mean and search
+// are put back after. It returns the reading's number words (digits, and
+// pairs when the grammar has them), after any lead word and up to the
+// first other word, and up to n other readings from the span's lattice
+// (see decodeSpanN), each cut to its number as the best one is.
 func (s *stream) decodeReadingN(pcm []int16, at int64, name, grammar string, n int) ([]stt.Word, []reading, error) {
 	if err := s.d.addGrammar(name, grammar, s.e.cfg.GrammarWIP); err != nil {
 		return nil, nil, err
