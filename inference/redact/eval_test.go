@@ -818,10 +818,10 @@ func TestEvalRedactRecognised(t *testing.T) {
 	printTable(t, fmt.Sprintf("%s half through Flite + PocketSphinx (%s search): %d utterances, %.0f s of audio, %s wall (2 workers)",
 		split, psCfg.Search, len(us), float64(audio)/1000, wall.Round(time.Second)),
 		[]string{"earshot recognised", "regex recognised"}, []score{ers, brs})
-	if dec, rep := eng.CardContextReadings(); dec > 0 {
+	if dec, rep := eng.CardReadings(pocketsphinx.CardReadingPhrase); dec > 0 {
 		t.Logf("audio after a card phrase decoded again: %d; readings put in place: %d (this run's decodes only, not cached ones)", dec, rep)
 	}
-	if dec, rep := eng.CardNumberRunReadings(); dec > 0 {
+	if dec, rep := eng.CardReadings(pocketsphinx.CardReadingRun); dec > 0 {
 		t.Logf("runs of number words decoded again: %d; readings put in place: %d (this run's decodes only)", dec, rep)
 	}
 	if n := eng.CardReadingAlternatives(); n > 0 {

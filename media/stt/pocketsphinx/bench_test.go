@@ -98,7 +98,7 @@ func BenchmarkCardContext(b *testing.B) {
 	const say = "sure my card number is four five three nine one four eight eight zero three four three six four six seven and it expires ten twenty seven"
 	pcm := flite(b, "awb", say)
 	benchReading(b, func(bool) []int16 { return pcm }, func(c *Config, on bool) { c.CardContextDigits, c.CardNumberRuns = on, false },
-		func(e *Engine) int64 { d, _ := e.CardContextReadings(); return d })
+		func(e *Engine) int64 { d, _ := e.CardReadings(CardReadingPhrase); return d })
 }
 
 // BenchmarkCardNumberRuns measures what card_number_runs adds, as
@@ -114,7 +114,7 @@ func BenchmarkCardNumberRuns(b *testing.B) {
 		}
 		return wide
 	}, func(c *Config, on bool) { c.Search, c.CardContextDigits, c.CardNumberRuns = SearchAccurate, false, on },
-		func(e *Engine) int64 { d, _ := e.CardNumberRunReadings(); return d })
+		func(e *Engine) int64 { d, _ := e.CardReadings(CardReadingRun); return d })
 }
 
 // benchReading decodes speech(narrow) (at 16 kHz, and through the

@@ -281,14 +281,6 @@ type observed struct {
 	cardAlternatives, runAlternatives atomic.Int64
 }
 
-// CardContextReadings returns how many times audio was decoded again as
-// a card number (after a card phrase, or a run of number words), and how
-// many of those readings were put in place of the language model's
-// words, since the engine started.
-func (e *Engine) CardContextReadings() (decoded, replaced int64) {
-	return e.observe.cardSpans.Load() + e.observe.runSpans.Load(), e.observe.cardReplaced.Load() + e.observe.runReplaced.Load()
-}
-
 // Kinds of card readings (CardReadings).
 const (
 	CardReadingPhrase = "phrase" // the audio after a card phrase
@@ -314,11 +306,4 @@ func (e *Engine) CardReadings(kind string) (decoded, replaced int64) {
 // another of its readings (Config.CardReadingAlternatives).
 func (e *Engine) CardReadingAlternatives() int64 {
 	return e.observe.cardAlternatives.Load() + e.observe.runAlternatives.Load()
-}
-
-// CardNumberRunReadings returns how many times a run of number words was
-// decoded again (once per grammar), and how many of those readings were
-// put in place of the language model's words, since the engine started.
-func (e *Engine) CardNumberRunReadings() (decoded, replaced int64) {
-	return e.observe.runSpans.Load(), e.observe.runReplaced.Load()
 }

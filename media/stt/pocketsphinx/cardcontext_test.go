@@ -119,10 +119,10 @@ func TestCardContextDigits(t *testing.T) {
 			t.Errorf("narrowband %v: an order number was read again: %q, language model %q", narrow, b, a)
 		}
 	}
-	if dec, rep := on.CardContextReadings(); dec < 2 || rep < 2 {
+	if dec, rep := on.CardReadings(CardReadingPhrase); dec < 2 || rep < 2 {
 		t.Errorf("card context readings: %d decoded, %d put in place; want 2 and 2", dec, rep)
 	}
-	if dec, _ := off.CardContextReadings(); dec != 0 {
+	if dec, _ := off.CardReadings(CardReadingPhrase); dec != 0 {
 		t.Errorf("card context readings with the option off: %d", dec)
 	}
 }
@@ -267,7 +267,7 @@ func TestCardContextLaterUtterance(t *testing.T) {
 			t.Errorf("word %d %+v out of order or outside the utterance", i, w)
 		}
 	}
-	if _, rep := on.CardContextReadings(); rep != 1 {
+	if _, rep := on.CardReadings(CardReadingPhrase); rep != 1 {
 		t.Errorf("readings put in place: %d, want 1", rep)
 	}
 }

@@ -64,13 +64,15 @@ func TestCardNumberRuns(t *testing.T) {
 			last = w.EndMs
 		}
 	}
-	if dec, rep := on.CardNumberRunReadings(); dec < 3 || rep != 3 {
+	if dec, rep := on.CardReadings(CardReadingRun); dec < 3 || rep != 3 {
 		t.Errorf("card number run readings: %d decoded, %d put in place; want 3 put in place", dec, rep)
 	}
-	if dec, rep := on.CardContextReadings(); dec < 2 || rep < 2 {
+	dp, rp := on.CardReadings(CardReadingPhrase)
+	dr, rr := on.CardReadings(CardReadingRun)
+	if dec, rep := dp+dr, rp+rr; dec < 2 || rep < 2 {
 		t.Errorf("card context readings (both kinds): %d decoded, %d put in place", dec, rep)
 	}
-	if dec, _ := off.CardNumberRunReadings(); dec != 0 {
+	if dec, _ := off.CardReadings(CardReadingRun); dec != 0 {
 		t.Errorf("card number run readings with the option off: %d", dec)
 	}
 }
@@ -99,7 +101,7 @@ func TestCardNumberRunsLeaveSpeech(t *testing.T) {
 			}
 		}
 	}
-	dec, rep := on.CardNumberRunReadings()
+	dec, rep := on.CardReadings(CardReadingRun)
 	if rep != 0 {
 		t.Errorf("%d run readings put in place in ordinary speech", rep)
 	}
