@@ -372,26 +372,37 @@ func TestEvalHeldOutDev(t *testing.T) {
 		if v := os.Getenv("EARSHOT_EVAL_GRID"); v != "" && !strings.Contains(v, fmt.Sprintf("%s:%v", g.search, g.redo)) {
 			continue
 		}
-		cfg := psConfig(g.search, g.redo)
-		pcfg := pipeline.DefaultConfig()
-		name += devKnobs(&cfg, &pcfg)
-		a, eng := newTestAnalyzer(t, cfg, pcfg)
-		for _, n8 := range evalRates() {
-			if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
-				rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
+		for _, wv := range warpVariants() {
+			cfg := psConfig(g.search, g.redo)
+			pcfg := pipeline.DefaultConfig()
+			name := name + devKnobs(&cfg, &pcfg)
+			if wv != nil {
+				cfg.WarpSelection = wv.warps
+				name += " warps=" + wv.name
 			}
-			// EARSHOT_EVAL_DIRECT=1 (or =only): also (only) the whole
-			// calls straight to the recogniser, without the pipeline's
-			// voice activity detector (runDirect).
-			if os.Getenv("EARSHOT_EVAL_DIRECT") != "" {
-				d := runDirect(t, eng, calls, n8)
-				rows = append(rows, sysRow{rateSet("an4 dev", n8), name + " direct", d})
+			a, eng := newTestAnalyzer(t, cfg, pcfg)
+			for _, n8 := range evalRates() {
 				if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
-					logPerCall(t, calls, rows[len(rows)-2].r, d)
+					rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
+					t.Logf("%s: streams by warp %v", name, eng.WarpStreams())
+					if wv != nil {
+						wv.perCall = rows[len(rows)-1].r.perCall
+					}
+				}
+				// EARSHOT_EVAL_DIRECT=1 (or =only): also (only) the whole
+				// calls straight to the recogniser, without the pipeline's
+				// voice activity detector (runDirect).
+				if os.Getenv("EARSHOT_EVAL_DIRECT") != "" {
+					d := runDirect(t, eng, calls, n8)
+					rows = append(rows, sysRow{rateSet("an4 dev", n8), name + " direct", d})
+					if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
+						logPerCall(t, calls, rows[len(rows)-2].r, d)
+					}
 				}
 			}
+			logRows(t, rows)
 		}
-		logRows(t, rows)
+		logWarpPerCall(t, calls)
 	}
 	if os.Getenv("EARSHOT_EVAL_NOBASELINE") == "" {
 		rows = append(rows, sysRow{"an4 dev 16k", "pocketsphinx_continuous defaults", runContinuous(t, calls, false)})
@@ -400,6 +411,59 @@ func TestEvalHeldOutDev(t *testing.T) {
 		}
 	}
 	logRows(t, rows)
+}
+
+// warpVariant is one EARSHOT_EVAL_WARPS setting of the development run.
+type warpVariant struct {
+	name    string
+	warps   []float64 // nil: off
+	perCall []float64
+}
+
+var warpRuns []*warpVariant
+
+// warpVariants reads EARSHOT_EVAL_WARPS: settings of
+// Config.WarpSelection separated by ";", each "off" or warps separated
+// by "," ("off;0.9,1.1"), run one after the other with the same grid
+// entry; unset, the one run uses the default.
+func warpVariants() []*warpVariant {
+	v := os.Getenv("EARSHOT_EVAL_WARPS")
+	if v == "" {
+		return []*warpVariant{nil}
+	}
+	warpRuns = nil
+	for _, f := range strings.Split(v, ";") {
+		wv := &warpVariant{name: f}
+		if f != "off" {
+			for _, x := range strings.Split(f, ",") {
+				w, err := strconv.ParseFloat(x, 64)
+				if err != nil {
+					panic("EARSHOT_EVAL_WARPS: " + v)
+				}
+				wv.warps = append(wv.warps, w)
+			}
+		}
+		warpRuns = append(warpRuns, wv)
+	}
+	return warpRuns
+}
+
+// logWarpPerCall prints each call's WER under each EARSHOT_EVAL_WARPS
+// setting side by side.
+func logWarpPerCall(t *testing.T, calls []call) {
+	t.Helper()
+	if len(warpRuns) < 2 {
+		return
+	}
+	for i, c := range calls {
+		line := fmt.Sprintf("%-8s", c.speaker)
+		for _, wv := range warpRuns {
+			if i < len(wv.perCall) {
+				line += fmt.Sprintf("  %s %5.1f", wv.name, wv.perCall[i])
+			}
+		}
+		t.Log(line)
+	}
 }
 
 // logPerCall prints each call's WER through the pipeline next to the

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/earshot/earshot/media/stt"
 )
@@ -269,6 +270,14 @@ type Config struct {
 	// 0 leaves the stream's weight as it is). Narrowband streams' digits
 	// keep NarrowbandFoldCMNAdaptMs' weight.
 	DigitCMNPriorFrames int `json:"digit_cmn_prior_frames"`
+	// WarpSelection are frequency warps (PocketSphinx's -warp_params,
+	// inverse linear) tried on each wideband stream's first utterance
+	// besides 1.0: the utterance is decoded again with a decoder of each
+	// warp (from the pool, returned at once), and the stream moves to
+	// the warp whose best path has the highest acoustic score, its first
+	// final coming from that decoding (warp.go). Empty turns it off
+	// (default DefaultWarpSelection). Narrowband streams keep 1.0.
+	WarpSelection []float64 `json:"warp_selection"`
 }
 
 // DefaultDigitCMNPriorFrames was chosen on the development halves of the
@@ -385,7 +394,7 @@ func DefaultConfig() Config {
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
 		DigitSilenceProb: DefaultDigitSilenceProb, DigitCMNPriorFrames: DefaultDigitCMNPriorFrames, CardContextDigits: true,
 		CardContextPhrases: DefaultCardContextPhrases(), CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords,
-		CardReadingAlternatives: DefaultCardReadingAlternatives}
+		CardReadingAlternatives: DefaultCardReadingAlternatives, WarpSelection: DefaultWarpSelection()}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -423,6 +432,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
+	}
+	if err := validateWarps(c.WarpSelection); err != nil {
+		return err
 	}
 	if c.CardNumberRuns && (c.CardNumberRunWords < 6 || c.CardNumberRunWords > 19) {
 		return fmt.Errorf("pocketsphinx: card_number_run_words must be in 6..19 when card_number_runs is on, got %d", c.CardNumberRunWords)
@@ -462,15 +474,18 @@ func (p profile) String() string {
 
 // Engine is the PocketSphinx engine with its decoder pool.
 type Engine struct {
-	cfg    Config
-	log    *slog.Logger
-	args   [2][]string
-	cmn    [2][]float32
-	tmpDir string
-	mu     sync.Mutex
-	free   [2][]*decoder // +checklocks:mu
-	total  int           // +checklocks:mu
-	closed bool          // +checklocks:mu
+	cfg  Config
+	log  *slog.Logger
+	args [][]string // by slot (profile and warp)
+	cmn  [2][]float32
+	// warpChosen counts the wideband streams by the warp they were
+	// decoded with after their first utterance (0: 1.0, i: WarpSelection[i-1]).
+	warpChosen []atomic.Int64
+	tmpDir     string
+	mu         sync.Mutex
+	free       [][]*decoder // by slot; +checklocks:mu
+	total      int          // +checklocks:mu
+	closed     bool         // +checklocks:mu
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
 	known  func(string) bool // the dictionary's words
@@ -561,6 +576,9 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	}
 	e.cmn[wideband] = wideCMN
 	e.cmn[narrowband] = parseCMN(cfg.NarrowbandCMNInit)
+	e.args = make([][]string, 2+len(cfg.WarpSelection))
+	e.free = make([][]*decoder, len(e.args))
+	e.warpChosen = make([]atomic.Int64, 1+len(cfg.WarpSelection))
 	for p, dir := range map[profile]string{wideband: wbDir, narrowband: nbDir} {
 		a := []string{"-hmm", dir, "-lm", cfg.LM, "-dict", cfg.Dict, "-logfn", os.DevNull}
 		if cfg.Search == SearchFast {
@@ -568,9 +586,12 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		}
 		e.args[p] = mergeArgs(a, cfg.Args)
 	}
+	for i, w := range cfg.WarpSelection {
+		e.args[slot(wideband, i+1)] = mergeArgs(e.args[wideband], []string{"-warp_params", strconv.FormatFloat(w, 'f', -1, 64)})
+	}
 	var warm []*decoder
 	for range cfg.Warm {
-		d, err := e.create(wideband)
+		d, err := e.create(wideband, 0)
 		if err != nil {
 			e.Close()
 			return nil, err
@@ -589,9 +610,10 @@ func (e *Engine) Name() string { return "pocketsphinx" }
 // MaxStreams returns the pool bound.
 func (e *Engine) MaxStreams() int { return e.cfg.MaxDecoders }
 
-// create makes a decoder for profile p and counts it; callers then hand it
-// out or put it on the free list.
-func (e *Engine) create(p profile) (*decoder, error) {
+// create makes a decoder for profile p with warp (0: 1.0, i:
+// WarpSelection[i-1]) and counts it; callers then hand it out or put it
+// on the free list.
+func (e *Engine) create(p profile, warp int) (*decoder, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -599,8 +621,9 @@ func (e *Engine) create(p profile) (*decoder, error) {
 	}
 	e.total++
 	e.mu.Unlock()
-	d, err := newDecoder(e.args[p], p)
+	d, err := newDecoder(e.args[slot(p, warp)], p)
 	if err == nil {
+		d.warp = warp
 		err = e.addVocabulary(d)
 		if err != nil {
 			d.close()
@@ -625,23 +648,54 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	if opts.Narrowband {
 		p = narrowband
 	}
+	d, err := e.acquire(p, 0)
+	if err != nil {
+		return nil, err
+	}
+	adaptMs := e.cfg.WidebandCMNAdaptMs
+	if p == narrowband {
+		adaptMs = e.cfg.NarrowbandCMNAdaptMs
+	}
+	e.mu.Lock()
+	lm := e.domain[opts.Profile]
+	e.mu.Unlock()
+	var base string
+	d.do(func() { base, err = e.prepare(d, opts.Profile, lm, adaptMs) })
+	if err != nil {
+		e.put(d)
+		return nil, err
+	}
+	cmnEvery := int64(adaptMs) * stt.Rate / 1000
+	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
+		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
+		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns, lmProfile: opts.Profile, lm: lm,
+		warpPending: p == wideband && len(e.cfg.WarpSelection) > 0}, nil
+}
+
+// acquire takes a free decoder of profile p and warp, or makes one while
+// the pool has room, or else closes a free decoder of another kind to
+// make room; stt.ErrBusy when every decoder is in use.
+func (e *Engine) acquire(p profile, warp int) (*decoder, error) {
+	k := slot(p, warp)
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		return nil, errors.New("pocketsphinx: engine closed")
 	}
-	var d *decoder
-	var evict *decoder
-	if n := len(e.free[p]); n > 0 {
-		d = e.free[p][n-1]
-		e.free[p] = e.free[p][:n-1]
+	var d, evict *decoder
+	if n := len(e.free[k]); n > 0 {
+		d = e.free[k][n-1]
+		e.free[k] = e.free[k][:n-1]
 	} else if e.total >= e.cfg.MaxDecoders {
-		o := 1 - p
-		if n := len(e.free[o]); n > 0 {
-			evict = e.free[o][n-1]
-			e.free[o] = e.free[o][:n-1]
-			e.total--
-		} else {
+		for o := range e.free {
+			if n := len(e.free[o]); o != k && n > 0 {
+				evict = e.free[o][n-1]
+				e.free[o] = e.free[o][:n-1]
+				e.total--
+				break
+			}
+		}
+		if evict == nil {
 			e.mu.Unlock()
 			return nil, fmt.Errorf("%w: %d pocketsphinx decoders in use", stt.ErrBusy, e.cfg.MaxDecoders)
 		}
@@ -652,53 +706,46 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	}
 	if d == nil {
 		var err error
-		if d, err = e.create(p); err != nil {
+		if d, err = e.create(p, warp); err != nil {
 			return nil, err
 		}
 	}
-	adaptMs := e.cfg.WidebandCMNAdaptMs
-	if p == narrowband {
-		adaptMs = e.cfg.NarrowbandCMNAdaptMs
-	}
+	return d, nil
+}
+
+// prepare readies a decoder taken from the pool for a stream of the
+// language-model profile lmProfile (decoder thread): the domain model
+// lm, if any, as its search, a new PocketSphinx stream (word frames
+// from 0) and the profile's initial cepstral mean. It returns the
+// stream's free-speech search.
+func (e *Engine) prepare(d *decoder, lmProfile string, lm DomainLM, adaptMs int) (string, error) {
 	prior := 0 // PocketSphinx's weight, 500 frames
 	if adaptMs > 0 {
 		prior = cmnAdaptPriorFrames
 	}
-	e.mu.Lock()
-	lm, hasLM := e.domain[opts.Profile]
-	e.mu.Unlock()
 	base := ""
-	var err error
-	d.do(func() {
-		if hasLM {
-			base = domainSearch(opts.Profile, lm.Version)
-			if err = d.addInterpolated(base, lm.Path, lm.Weight); err != nil {
-				e.log.Warn("domain language model not loaded; using the general model", "profile", opts.Profile,
-					"version", lm.Version, "err", err)
-				base, err = "", nil
-			}
+	if lm.Path != "" {
+		base = domainSearch(lmProfile, lm.Version)
+		if err := d.addInterpolated(base, lm.Path, lm.Weight); err != nil {
+			e.log.Warn("domain language model not loaded; using the general model", "profile", lmProfile,
+				"version", lm.Version, "err", err)
+			base = ""
 		}
-		if err = d.useSearch(base); err != nil {
-			return
-		}
-		// Older versions of this profile's model are of no more use.
-		for name := range d.searches {
-			if name != base && strings.HasPrefix(name, "lm:"+opts.Profile+":") {
-				d.removeSearch(name)
-			}
-		}
-		if err = d.startStream(); err == nil {
-			d.setCMN(e.cmn[p], prior)
-		}
-	})
-	if err != nil {
-		e.put(d)
-		return nil, err
 	}
-	cmnEvery := int64(adaptMs) * stt.Rate / 1000
-	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
-		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
-		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns}, nil
+	if err := d.useSearch(base); err != nil {
+		return "", err
+	}
+	// Older versions of this profile's model are of no more use.
+	for name := range d.searches {
+		if name != base && strings.HasPrefix(name, "lm:"+lmProfile+":") {
+			d.removeSearch(name)
+		}
+	}
+	if err := d.startStream(); err != nil {
+		return "", err
+	}
+	d.setCMN(e.cmn[d.profile], prior)
+	return base, nil
 }
 
 func (e *Engine) put(d *decoder) {
@@ -709,7 +756,8 @@ func (e *Engine) put(d *decoder) {
 		d.close()
 		return
 	}
-	e.free[d.profile] = append(e.free[d.profile], d)
+	k := slot(d.profile, d.warp)
+	e.free[k] = append(e.free[k], d)
 	e.mu.Unlock()
 }
 
@@ -910,7 +958,7 @@ func (e *Engine) MeasureCMN(narrow bool, utts [][]int16) (string, error) {
 	if narrow {
 		p = narrowband
 	}
-	d, err := e.create(p)
+	d, err := e.create(p, 0)
 	if err != nil {
 		return "", err
 	}

@@ -128,6 +128,7 @@ type decoder struct {
 	reqs    chan func()
 	done    chan struct{}
 	profile profile
+	warp    int     // 0: no warp (1.0); i: Config.WarpSelection[i-1]
 	cpu     float64 // CPU seconds spent on the decoder thread (decoder thread only)
 	inUtt   bool    // ps_start_utt called and not yet ended
 	speech  bool    // the decoder's VAD reported speech in this utterance
@@ -263,6 +264,17 @@ func (d *decoder) words() []rawWord {
 		out = append(out, rawWord{word: w, sf: int(sf), ef: int(ef), confidence: float64(C.es_prob(d.ps, p))})
 	}
 	return out
+}
+
+// pathScore returns the score of the last utterance's best path
+// (acoustic and language model, in the decoder's log base; higher is
+// better), false when it has none.
+func (d *decoder) pathScore() (int64, bool) {
+	var score C.int32
+	if C.ps_get_hyp(d.ps, &score) == nil {
+		return 0, false
+	}
+	return int64(score), true
 }
 
 // hypothesis is one reading of the last utterance from its lattice.

@@ -23,7 +23,17 @@ type stream struct {
 	closed       bool
 	cmnEvery     int64 // samples between live CMN updates (0: at utterance ends only)
 	lastCMN      int64
-	cpu0         float64 // decoder CPU when the stream started
+	cpu0         float64 // decoder CPU when the stream started (or moved to it)
+	cpuPrev      float64 // CPU of decoders the stream used before s.d, and of warp trials
+
+	// Frequency warp selection (warp.go): the first utterance is kept
+	// (first) while warpPending, and s.next is the decoder of the warp
+	// chosen, to which the stream moves before reading that utterance.
+	warpPending bool
+	next        *decoder
+	nextBase    string
+	lmProfile   string   // the stream's language-model profile
+	lm          DomainLM // its domain model when the stream opened (zero: none)
 
 	base string   // search of free speech: "" (general model) or a domain model
 	mode stt.Mode // listening mode; applied at the start of each utterance
@@ -70,43 +80,71 @@ func (s *stream) Write(pcm []int16) ([]stt.Result, error) {
 	}
 	s.pending = append(s.pending, pcm...)
 	var res []stt.Result
+	for {
+		var err error
+		s.d.do(func() { res, err = s.feed(res) })
+		if err != nil || s.next == nil {
+			return res, err
+		}
+		var r stt.Result
+		if r, err = s.moveAndFinish(); err != nil {
+			return res, err
+		}
+		res = append(res, r)
+	}
+}
+
+// feed decodes the whole chunks of s.pending (decoder thread). It stops
+// after a final that moves the stream to another decoder (s.next).
+func (s *stream) feed(res []stt.Result) ([]stt.Result, error) {
+	n := 0
+	defer func() { s.pending = append(s.pending[:0], s.pending[n:]...) }()
+	for n+chunk <= len(s.pending) {
+		if !s.d.inUtt {
+			if err := s.startUtt(); err != nil {
+				return res, err
+			}
+		}
+		if err := s.process(s.pending[n : n+chunk]); err != nil {
+			return res, err
+		}
+		n += chunk
+		s.fed += chunk
+		if s.cmnEvery > 0 && s.fed-s.lastCMN >= s.cmnEvery {
+			s.lastCMN = s.fed
+			s.d.updateCMN()
+		}
+		if s.d.inSpeech() {
+			s.d.speech = true
+		} else if s.d.speech {
+			// The decoder's own VAD closed the utterance.
+			r, err := s.final()
+			if err != nil {
+				return res, err
+			}
+			if s.next != nil {
+				return res, nil
+			}
+			res = append(res, r)
+		}
+	}
+	if s.d.inUtt && s.d.speech && s.partialEvery > 0 && s.fed-s.lastPartial >= s.partialEvery {
+		s.lastPartial = s.fed
+		if h := cleanText(s.d.hyp()); h != "" {
+			res = append(res, stt.Result{Text: h, StartMs: ms(s.uttStart), EndMs: ms(s.fed)})
+		}
+	}
+	return res, nil
+}
+
+// moveAndFinish moves the stream to the decoder selectWarp chose and
+// reads the first utterance's final from it.
+func (s *stream) moveAndFinish() (stt.Result, error) {
+	s.move()
+	var r stt.Result
 	var err error
-	s.d.do(func() {
-		n := 0
-		for ; n+chunk <= len(s.pending); n += chunk {
-			if !s.d.inUtt {
-				if err = s.startUtt(); err != nil {
-					return
-				}
-			}
-			if err = s.process(s.pending[n : n+chunk]); err != nil {
-				return
-			}
-			s.fed += chunk
-			if s.cmnEvery > 0 && s.fed-s.lastCMN >= s.cmnEvery {
-				s.lastCMN = s.fed
-				s.d.updateCMN()
-			}
-			if s.d.inSpeech() {
-				s.d.speech = true
-			} else if s.d.speech {
-				// The decoder's own VAD closed the utterance.
-				var r stt.Result
-				if r, err = s.final(); err != nil {
-					return
-				}
-				res = append(res, r)
-			}
-		}
-		s.pending = append(s.pending[:0], s.pending[n:]...)
-		if s.d.inUtt && s.d.speech && s.partialEvery > 0 && s.fed-s.lastPartial >= s.partialEvery {
-			s.lastPartial = s.fed
-			if h := cleanText(s.d.hyp()); h != "" {
-				res = append(res, stt.Result{Text: h, StartMs: ms(s.uttStart), EndMs: ms(s.fed)})
-			}
-		}
-	})
-	return res, err
+	s.d.do(func() { r, err = s.finish() })
+	return r, err
 }
 
 // EndUtterance implements stt.Stream.
@@ -131,12 +169,18 @@ func (s *stream) EndUtterance() ([]stt.Result, error) {
 		}
 		if s.d.inUtt {
 			var r stt.Result
-			if r, err = s.final(); err != nil {
+			if r, err = s.final(); err != nil || s.next != nil {
 				return
 			}
 			res = append(res, r)
 		}
 	})
+	if err == nil && s.next != nil {
+		var r stt.Result
+		if r, err = s.moveAndFinish(); err == nil {
+			res = append(res, r)
+		}
+	}
 	return res, err
 }
 
@@ -150,7 +194,7 @@ func (s *stream) process(pcm []int16) error {
 	if s.fill {
 		pcm = s.fillSilence(pcm)
 	}
-	if s.redo && !s.firstDone {
+	if (s.redo || s.warpPending) && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
 	if s.spans || s.cardCtx {
@@ -192,13 +236,28 @@ func (s *stream) final() (stt.Result, error) {
 		return stt.Result{}, err
 	}
 	s.d.speech = false
-	if s.redo && !s.firstDone {
+	if s.warpPending {
+		s.warpPending = false
+		if err := s.selectWarp(); err != nil {
+			return stt.Result{}, err
+		}
+		if s.next != nil {
+			return stt.Result{}, nil // read from s.next once the stream moved
+		}
+	}
+	return s.finish()
+}
+
+// finish reads the final of the utterance just ended (decoder thread).
+func (s *stream) finish() (stt.Result, error) {
+	if !s.firstDone {
 		s.firstDone = true
-		if len(s.first) > 0 {
+		if s.redo && len(s.first) > 0 {
 			if err := s.redecode(); err != nil {
 				return stt.Result{}, err
 			}
 		}
+		s.first = nil
 	}
 	r := stt.Result{Final: true, StartMs: ms(s.uttStart), EndMs: ms(s.fed)}
 	var texts []string
@@ -265,7 +324,7 @@ func cleanText(h string) string {
 func (s *stream) CPUTime() time.Duration {
 	var c float64
 	s.d.do(func() {})
-	c = s.d.cpu - s.cpu0
+	c = s.cpuPrev + s.d.cpu - s.cpu0
 	return time.Duration(c * float64(time.Second))
 }
 

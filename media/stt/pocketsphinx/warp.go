@@ -1,0 +1,155 @@
+package pocketsphinx
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/earshot/earshot/media/stt"
+)
+
+// Frequency warping (vocal tract length normalisation): a speaker whose
+// formants sit higher or lower than the acoustic model's average is
+// recognised better with the mel filterbank stretched or squeezed. The
+// warp is fixed when a PocketSphinx decoder is made, so the pool keeps
+// decoders per warp and a wideband stream moves to another warp's decoder
+// after its first utterance when that decoder's reading of the utterance
+// scores better (Config.WarpSelection).
+
+// maxWarps bounds Config.WarpSelection: each warp tried costs one more
+// decoding of every wideband stream's first utterance.
+const maxWarps = 4
+
+// DefaultWarpSelection returns the default Config.WarpSelection.
+func DefaultWarpSelection() []float64 { return nil }
+
+// slot is the index of a decoder kind in the engine's argument and free
+// lists: the two profiles unwarped, then the wideband warps.
+func slot(p profile, warp int) int {
+	if warp == 0 {
+		return int(p)
+	}
+	return 1 + warp
+}
+
+func validateWarps(ws []float64) error {
+	if len(ws) > maxWarps {
+		return fmt.Errorf("pocketsphinx: warp_selection takes at most %d warps, got %d", maxWarps, len(ws))
+	}
+	seen := map[float64]bool{}
+	for _, w := range ws {
+		if w < 0.8 || w > 1.2 || w == 1 || seen[w] {
+			return fmt.Errorf("pocketsphinx: warp_selection: each warp must be in 0.8..1.2, not 1 and not repeated, got %v", ws)
+		}
+		seen[w] = true
+	}
+	return nil
+}
+
+// WarpStreams returns how many wideband streams were decoded with each
+// warp after their first utterance ("1" for no warp), since the engine
+// started; empty when Config.WarpSelection is off.
+func (e *Engine) WarpStreams() map[string]int64 {
+	out := map[string]int64{}
+	for i := range e.warpChosen {
+		w := 1.0
+		if i > 0 {
+			w = e.cfg.WarpSelection[i-1]
+		}
+		out[strconv.FormatFloat(w, 'f', -1, 64)] = e.warpChosen[i].Load()
+	}
+	return out
+}
+
+// selectWarp decodes the first utterance (s.first, free speech) again
+// with a decoder of each warp and keeps the one whose best path scores
+// highest in s.next, for the caller to move the
+// stream to; the others go straight back to the pool (decoder thread of
+// s.d, after the utterance ended). The score is the best path's, language
+// model included: on Flite's voices the acoustic score alone put the
+// female voice on the lower warp, the path score put her on the higher
+// and the male voices on the lower, as PocketSphinx's lattice normaliser
+// did with the development speakers (media/analyze EVAL.md). A warp whose decoder the pool cannot
+// give now (all in use) is not tried.
+func (s *stream) selectWarp() error {
+	chosen := 0
+	defer func() { s.e.warpChosen[chosen].Add(1) }()
+	if s.d.search != s.base || len(s.first) == 0 {
+		return nil // a listening mode's grammar: not a measure of the voice
+	}
+	best, ok := s.d.pathScore()
+	if !ok {
+		return nil
+	}
+	for i := range s.e.cfg.WarpSelection {
+		b, err := s.e.acquire(wideband, i+1)
+		if errors.Is(err, stt.ErrBusy) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var score int64
+		var base string
+		c0 := b.cpu
+		b.do(func() { base, score, ok, err = s.decodeFirst(b) })
+		s.cpuPrev += b.cpu - c0
+		if err != nil {
+			s.e.put(b)
+			return err
+		}
+		if ok && score > best {
+			if s.next != nil {
+				s.e.put(s.next)
+			}
+			s.next, s.nextBase, chosen = b, base, i+1
+			best = score
+		} else {
+			s.e.put(b)
+		}
+	}
+	return nil
+}
+
+// decodeFirst decodes the first utterance on b as the stream decoded it
+// live (a new stream, the profile's initial cepstral mean adapted as
+// often) and returns b's free-speech search and its best path's score
+// (decoder thread of b).
+func (s *stream) decodeFirst(b *decoder) (string, int64, bool, error) {
+	base, err := s.e.prepare(b, s.lmProfile, s.lm, int(ms(s.baseCMNEvery)))
+	if err != nil {
+		return "", 0, false, err
+	}
+	if err := b.startUtt(); err != nil {
+		return "", 0, false, err
+	}
+	var fed, last int64
+	for off := 0; off < len(s.first); off += chunk {
+		piece := s.first[off:min(off+chunk, len(s.first))]
+		if err := b.processRaw(piece); err != nil {
+			return "", 0, false, err
+		}
+		fed += int64(len(piece))
+		if s.baseCMNEvery > 0 && fed-last >= s.baseCMNEvery {
+			last = fed
+			b.updateCMN()
+		}
+	}
+	if err := b.endUtt(); err != nil {
+		return "", 0, false, err
+	}
+	b.speech = false
+	score, ok := b.pathScore()
+	return base, score, ok, nil
+}
+
+// move puts the stream on s.next, the decoder selectWarp chose, which has
+// decoded the first utterance on the stream's clock, and returns the
+// previous decoder to the pool.
+func (s *stream) move() {
+	old := s.d
+	s.cpuPrev += old.cpu - s.cpu0
+	s.d, s.next, s.base = s.next, nil, s.nextBase
+	s.cpu0 = s.d.cpu
+	s.e.put(old)
+}
