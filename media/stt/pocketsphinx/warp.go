@@ -51,6 +51,9 @@ func validateWarps(ws []float64) error {
 // started; empty when Config.WarpSelection is off.
 func (e *Engine) WarpStreams() map[string]int64 {
 	out := map[string]int64{}
+	if len(e.cfg.WarpSelection) == 0 {
+		return out
+	}
 	for i := range e.warpChosen {
 		w := 1.0
 		if i > 0 {

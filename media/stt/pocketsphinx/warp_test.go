@@ -10,22 +10,169 @@ import (
 	"github.com/earshot/earshot/media/wer"
 )
 
-func TestWarpExplore(t *testing.T) {
-	for _, voice := range []string{"slt", "awb", "rms", "kal16"} {
-		e := newEngine(t, func(c *Config) { c.WarpSelection = []float64{0.9, 1.1}; c.MaxDecoders = 4; c.Search = SearchFast })
-		pcm := testspeech.Flite(t, voice, "please check the balance of my account").Samples()
-		s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+const (
+	warpText1 = "please check the balance of my account"
+	warpText2 = "i would like to pay my bill today"
+)
+
+// warpCall is a Flite voice reading two sentences, each followed by
+// 0.8 s of silence, as one stream's audio.
+type warpCall struct {
+	pcm   []int16
+	split int64 // ms: the second sentence's audio starts here
+}
+
+func newWarpCall(t *testing.T, voice string) warpCall {
+	t.Helper()
+	silence := make([]int16, stt.Rate*8/10)
+	var c warpCall
+	c.pcm = append(append(c.pcm, testspeech.Flite(t, voice, warpText1).Samples()...), silence...)
+	c.split = ms(int64(len(c.pcm)))
+	c.pcm = append(append(c.pcm, testspeech.Flite(t, voice, warpText2).Samples()...), silence...)
+	return c
+}
+
+// decodeCall writes the call to a new stream of e in 20 ms writes, ending
+// an utterance after each sentence, and returns the stream (open) and
+// the words of each sentence's finals.
+func decodeCall(t *testing.T, e *Engine, c warpCall) (*stream, [2][]stt.Word) {
+	t.Helper()
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*stream)
+	var words [2][]stt.Word
+	take := func(rs []stt.Result) {
+		for _, r := range rs {
+			if !r.Final {
+				continue
+			}
+			for _, w := range r.Words {
+				i := 0
+				if w.StartMs >= c.split {
+					i = 1
+				}
+				words[i] = append(words[i], w)
+			}
+		}
+	}
+	splitAt := int(c.split * stt.Rate / 1000)
+	for _, part := range [][]int16{c.pcm[:splitAt], c.pcm[splitAt:]} {
+		for off := 0; off < len(part); off += 320 {
+			rs, err := s.Write(part[off:min(off+320, len(part))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			take(rs)
+		}
+		rs, err := s.EndUtterance()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var texts []string
-		for _, r := range feed(t, s, pcm) {
-			if r.Final {
-				texts = append(texts, r.Text)
+		take(rs)
+	}
+	return s, words
+}
+
+func wordText(ws []stt.Word) string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.Text)
+	}
+	return strings.Join(out, " ")
+}
+
+func (e *Engine) poolCounts() (total int, free []int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, f := range e.free {
+		free = append(free, len(f))
+	}
+	return e.total, free
+}
+
+// TestWarpSelection: a male Flite voice's stream moves from the unwarped
+// decoder to the 0.9 warp's after its first utterance, keeps its words
+// and their times on the stream's clock, and every decoder it borrowed
+// or left goes back to the pool. With selection off the stream stays on
+// the unwarped decoder, as it does when the pool has no decoder to spare.
+func TestWarpSelection(t *testing.T) {
+	c := newWarpCall(t, "kal16")
+	check := func(name string, words [2][]stt.Word) {
+		t.Helper()
+		for i, ref := range []string{warpText1, warpText2} {
+			got := wordText(words[i])
+			if e := wer.Align(wer.Normalize(ref), wer.Normalize(got)); e.WER() > 30 {
+				t.Errorf("%s: sentence %d: %q, WER %.1f%% > 30%%", name, i+1, got, e.WER())
 			}
 		}
-		c := wer.Align(wer.Normalize("please check the balance of my account"), wer.Normalize(strings.Join(texts, " ")))
-		t.Logf("%s: warp %d %v %q WER %.1f", voice, s.(*stream).d.warp, e.WarpStreams(), texts, c.WER())
-		s.Close()
+	}
+
+	off := newEngine(t, func(c *Config) { c.MaxDecoders = 4 })
+	s, ref := decodeCall(t, off, c)
+	check("off", ref)
+	if s.d.warp != 0 || len(off.WarpStreams()) != 0 {
+		t.Errorf("selection off: stream on warp %d, counts %v", s.d.warp, off.WarpStreams())
+	}
+	s.Close()
+	if total, _ := off.poolCounts(); total != 1 {
+		t.Errorf("selection off: %d decoders made, want 1", total)
+	}
+
+	on := newEngine(t, func(c *Config) { c.MaxDecoders = 4; c.WarpSelection = []float64{0.9, 1.1} })
+	s, got := decodeCall(t, on, c)
+	check("on", got)
+	if s.d.warp != 1 {
+		t.Errorf("stream on warp %d after its first utterance, want 1 (0.9)", s.d.warp)
+	}
+	if n := on.WarpStreams(); n["0.9"] != 1 || n["1"] != 0 || n["1.1"] != 0 {
+		t.Errorf("streams by warp %v, want one on 0.9", n)
+	}
+	// Word times: the same audio read at another warp puts the words
+	// where the unwarped reading put them.
+	for i := range got {
+		if len(got[i]) == 0 || len(ref[i]) == 0 {
+			t.Fatalf("sentence %d: no words (%d, %d)", i+1, len(got[i]), len(ref[i]))
+		}
+		for _, p := range [][2]stt.Word{{got[i][0], ref[i][0]}, {got[i][len(got[i])-1], ref[i][len(ref[i])-1]}} {
+			if d := p[0].StartMs - p[1].StartMs; d < -100 || d > 100 {
+				t.Errorf("sentence %d: %q starts at %d ms, unwarped at %d ms", i+1, p[0].Text, p[0].StartMs, p[1].StartMs)
+			}
+		}
+	}
+	total, free := on.poolCounts()
+	if total != 3 || free[slot(wideband, 0)] != 1 || free[slot(wideband, 1)] != 0 || free[slot(wideband, 2)] != 1 {
+		t.Errorf("while the stream is open: %d decoders, free by slot %v; want 3, the unwarped and the 1.1 free", total, free)
+	}
+	if cpu := s.CPUTime(); cpu <= 0 {
+		t.Errorf("CPUTime = %v", cpu)
+	}
+	s.Close()
+	if total, free = on.poolCounts(); total != 3 || free[slot(wideband, 0)]+free[slot(wideband, 1)]+free[slot(wideband, 2)] != 3 {
+		t.Errorf("after close: %d decoders, free by slot %v; want all 3 free", total, free)
+	}
+
+	busy := newEngine(t, func(c *Config) { c.MaxDecoders = 1; c.WarpSelection = []float64{0.9, 1.1} })
+	s, got = decodeCall(t, busy, c)
+	check("busy", got)
+	if s.d.warp != 0 || busy.WarpStreams()["1"] != 1 {
+		t.Errorf("no decoder to spare: stream on warp %d, counts %v; want it left unwarped", s.d.warp, busy.WarpStreams())
+	}
+	s.Close()
+}
+
+func TestWarpSelectionValidate(t *testing.T) {
+	for _, ws := range [][]float64{{1}, {0.7}, {1.3}, {0.9, 0.9}, {0.85, 0.9, 0.95, 1.05, 1.1}} {
+		cfg := DefaultConfig()
+		cfg.WarpSelection = ws
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "warp_selection") {
+			t.Errorf("warp_selection %v: err = %v", ws, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.WarpSelection = []float64{0.9, 1.1}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("warp_selection 0.9, 1.1: %v", err)
 	}
 }
