@@ -155,6 +155,23 @@ func (es *engines) CardReadings(kind string) (decoded, replaced int64) {
 	return decoded, replaced
 }
 
+// WarpStreams sums the PocketSphinx engines' streams by the frequency
+// warp chosen (the pipeline exports them as metrics).
+func (es *engines) WarpStreams() map[string]int64 {
+	out := map[string]int64{}
+	if !es.started.Load() {
+		return out
+	}
+	for _, e := range []*pocketsphinx.Engine{es.local, es.fast} {
+		if e != nil {
+			for w, n := range e.WarpStreams() {
+				out[w] += n
+			}
+		}
+	}
+	return out
+}
+
 // engineFor names the engine of a queue.
 func (es *engines) engineFor(queue string) string {
 	if q, ok := es.cfg.Queues[queue]; ok && q.Engine != "" {

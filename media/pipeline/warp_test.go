@@ -1,0 +1,71 @@
+package pipeline_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/earshot/earshot/internal/testspeech"
+	"github.com/earshot/earshot/media/codec"
+	"github.com/earshot/earshot/media/pipeline"
+	"github.com/earshot/earshot/media/stt/pocketsphinx"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestWarpMetrics: a male Flite voice through the pipeline with a
+// PocketSphinx engine that chooses a frequency warp per stream; the
+// pipeline exports the stream under the warp chosen (0.9 for this voice,
+// as the engine's own test finds).
+func TestWarpMetrics(t *testing.T) {
+	f := testspeech.Flite(t, "kal16", "please check the balance of my account")
+	cfg := pocketsphinx.DefaultConfig()
+	cfg.Search = pocketsphinx.SearchFast
+	cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection = 3, 0, []float64{0.9, 1.1}
+	eng, err := pocketsphinx.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	reg := prometheus.NewRegistry()
+	p, err := pipeline.New(pipeline.DefaultConfig(), nil, reg, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "warp", Source: "upload", Blocking: true, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := e.AddParty(pipeline.PartyOptions{Name: "customer", Format: codec.Format{Codec: codec.S16LE, SampleRate: f.SampleRate, Channels: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := append(f.Samples(), make([]int16, f.SampleRate)...)
+	go func() {
+		defer e.Close()
+		for off := 0; off < len(pcm); off += 1600 {
+			if pt.WritePCM(pcm[off:min(off+1600, len(pcm))]) != nil {
+				return
+			}
+		}
+	}()
+	if text := finalText(collect(t, e), "customer"); text != "please check the balance of my account" {
+		t.Errorf("heard %q", text)
+	}
+	values := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "earshot_pipeline_warp_streams_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				values[l.GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if values["0.9"] != 1 || values["1"] != 0 || values["1.1"] != 0 || len(values) != 3 {
+		t.Errorf("earshot_pipeline_warp_streams_total by warp = %v, want one stream on 0.9", values)
+	}
+}
