@@ -50,22 +50,8 @@ func TestWarpMetrics(t *testing.T) {
 	if text := finalText(collect(t, e), "customer"); text != "please check the balance of my account" {
 		t.Errorf("heard %q", text)
 	}
-	values := map[string]float64{}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "earshot_pipeline_warp_streams_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				values[l.GetValue()] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	if values["0.9"] != 1 || values["1"] != 0 || values["1.1"] != 0 || len(values) != 3 {
-		t.Errorf("earshot_pipeline_warp_streams_total by warp = %v, want one stream on 0.9", values)
+	name := "earshot_pipeline_warp_streams_total"
+	if on, off, up := counter(t, reg, name, "0.9"), counter(t, reg, name, "1"), counter(t, reg, name, "1.1"); on != 1 || off != 0 || up != 0 {
+		t.Errorf("%s by warp: 0.9 %v, 1 %v, 1.1 %v; want the stream on 0.9", name, on, off, up)
 	}
 }
