@@ -377,6 +377,35 @@ func codecTestOpus(t *testing.T, wavPath, frameMs string) [][]byte {
 	return pkts
 }
 
+// uploadSpeech runs f's samples and a second of silence through a new
+// pipeline over eng (metrics in reg) as an offline upload of one party,
+// "customer", and returns the party's final text.
+func uploadSpeech(t *testing.T, eng *pocketsphinx.Engine, reg prometheus.Registerer, id string, f *wav.File) string {
+	t.Helper()
+	p, err := pipeline.New(pipeline.DefaultConfig(), nil, reg, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := p.Open(context.Background(), pipeline.OpenOptions{ID: id, Source: "upload", Blocking: true, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := e.AddParty(pipeline.PartyOptions{Name: "customer", Format: codec.Format{Codec: codec.S16LE, SampleRate: f.SampleRate, Channels: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := append(f.Samples(), make([]int16, f.SampleRate)...)
+	go func() {
+		defer e.Close()
+		for off := 0; off < len(pcm); off += 1600 {
+			if pt.WritePCM(pcm[off:min(off+1600, len(pcm))]) != nil {
+				return
+			}
+		}
+	}()
+	return finalText(collect(t, e), "customer")
+}
+
 // counter returns the value of a counter family member from reg.
 func counter(t *testing.T, reg *prometheus.Registry, name string, label string) float64 {
 	t.Helper()

@@ -1,12 +1,9 @@
 package pipeline_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/earshot/earshot/internal/testspeech"
-	"github.com/earshot/earshot/media/codec"
-	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,28 +23,7 @@ func TestWarpMetrics(t *testing.T) {
 	}
 	defer eng.Close()
 	reg := prometheus.NewRegistry()
-	p, err := pipeline.New(pipeline.DefaultConfig(), nil, reg, eng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "warp", Source: "upload", Blocking: true, Offline: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pt, err := e.AddParty(pipeline.PartyOptions{Name: "customer", Format: codec.Format{Codec: codec.S16LE, SampleRate: f.SampleRate, Channels: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm := append(f.Samples(), make([]int16, f.SampleRate)...)
-	go func() {
-		defer e.Close()
-		for off := 0; off < len(pcm); off += 1600 {
-			if pt.WritePCM(pcm[off:min(off+1600, len(pcm))]) != nil {
-				return
-			}
-		}
-	}()
-	if text := finalText(collect(t, e), "customer"); text != "please check the balance of my account" {
+	if text := uploadSpeech(t, eng, reg, "warp", f); text != "please check the balance of my account" {
 		t.Errorf("heard %q", text)
 	}
 	name := "earshot_pipeline_warp_streams_total"
