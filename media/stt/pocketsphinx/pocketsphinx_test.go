@@ -48,6 +48,9 @@ func newEngine(t *testing.T, mod func(*Config)) *Engine {
 	cfg := DefaultConfig()
 	cfg.Search = SearchFast // quick unit tests; accuracy is measured by the evals
 	cfg.MaxDecoders, cfg.Warm = 2, 0
+	// One decoder per stream: warp selection (on by default) has its own
+	// tests (warp_test.go) and would make the others' decoders too.
+	cfg.WarpSelection = nil
 	if mod != nil {
 		mod(&cfg)
 	}
