@@ -28,9 +28,9 @@ const maxWarps = 4
 // preset, 16 kHz; WER %, CPU s per audio second in the same run):
 //
 //	speakers  words  off          0.9, 1.1     better/worse/level
-//	1-16      1083   41.7  0.375  39.7  0.345   9 / 2 / 5
+//	1-16      1083   41.7  0.375  39.7  0.345   8 / 2 / 6
 //	17-42     1900   40.4  0.361  39.4  0.357   6 / 4 / 16
-//	all 42    2983   40.9         39.5         15 / 6 / 21
+//	all 42    2983   40.9         39.5         14 / 6 / 22
 //
 // Streams by warp chosen: 1-16 (12 women) 3 / 4 / 8 on 0.9 / 1 / 1.1,
 // 17-42 (all men) 10 / 13 / 3. Speakers 17-42 were not looked at before
