@@ -105,7 +105,11 @@ func (es *engines) start() error {
 		}
 		if used[enginePocketSphinxFast] || es.cfg.Voice.Recognizer == voiceRecognizerFast {
 			fc := es.cfg.PocketSphinx
-			fc.Search, fc.Warm = pocketsphinx.SearchFast, 0
+			// No warp selection: a stream's first final waits for its
+			// first utterance to be decoded at each warp (about 0.7 s of
+			// CPU per second of speech), and the voice virtual agent
+			// answers that final.
+			fc.Search, fc.Warm, fc.WarpSelection = pocketsphinx.SearchFast, 0, nil
 			if es.fast, es.err = pocketsphinx.New(fc, es.logger); es.err != nil {
 				return
 			}

@@ -651,7 +651,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	if opts.Narrowband {
 		p = narrowband
 	}
-	d, err := e.acquire(p, 0)
+	d, err := e.acquire(p, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -677,13 +677,25 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 
 // acquire takes a free decoder of profile p and warp, or makes one while
 // the pool has room, or else closes a free decoder of another kind to
-// make room; stt.ErrBusy when every decoder is in use.
-func (e *Engine) acquire(p profile, warp int) (*decoder, error) {
+// make room; stt.ErrBusy when every decoder is in use, or when taking
+// one would leave fewer than spare decoders for others (a warp trial
+// keeps room for a call arriving meanwhile).
+func (e *Engine) acquire(p profile, warp, spare int) (*decoder, error) {
 	k := slot(p, warp)
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		return nil, errors.New("pocketsphinx: engine closed")
+	}
+	if spare > 0 {
+		inUse := e.total
+		for _, f := range e.free {
+			inUse -= len(f)
+		}
+		if inUse+1+spare > e.cfg.MaxDecoders {
+			e.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d of %d pocketsphinx decoders in use", stt.ErrBusy, inUse, e.cfg.MaxDecoders)
+		}
 	}
 	var d, evict *decoder
 	if n := len(e.free[k]); n > 0 {

@@ -86,8 +86,9 @@ func (e *Engine) WarpStreams() map[string]int64 {
 // model included: on Flite's voices the acoustic score alone put the
 // female voice on the lower warp, the path score put her on the higher
 // and the male voices on the lower, as PocketSphinx's lattice normaliser
-// did with the development speakers (media/analyze EVAL.md). A warp whose decoder the pool cannot
-// give now (all in use) is not tried.
+// did with the development speakers (media/analyze EVAL.md). A warp whose
+// decoder the pool cannot give now without leaving it full is not tried:
+// a call arriving meanwhile must find a decoder.
 func (s *stream) selectWarp() error {
 	chosen := 0
 	defer func() { s.e.warpChosen[chosen].Add(1) }()
@@ -99,7 +100,7 @@ func (s *stream) selectWarp() error {
 		return nil
 	}
 	for i := range s.e.cfg.WarpSelection {
-		b, err := s.e.acquire(wideband, i+1)
+		b, err := s.e.acquire(wideband, i+1, 1)
 		if errors.Is(err, stt.ErrBusy) {
 			continue
 		}

@@ -153,11 +153,15 @@ func TestWarpSelection(t *testing.T) {
 		t.Errorf("after close: %d decoders, free by slot %v; want all 3 free", total, free)
 	}
 
-	busy := newEngine(t, func(c *Config) { c.MaxDecoders = 1; c.WarpSelection = []float64{0.9, 1.1} })
+	// Two decoders: a trial would take the last one a new call could get.
+	busy := newEngine(t, func(c *Config) { c.MaxDecoders = 2; c.WarpSelection = []float64{0.9, 1.1} })
 	s, got = decodeCall(t, busy, c)
 	check("busy", got)
 	if s.d.warp != 0 || busy.WarpStreams()["1"] != 1 {
 		t.Errorf("no decoder to spare: stream on warp %d, counts %v; want it left unwarped", s.d.warp, busy.WarpStreams())
+	}
+	if total, _ := busy.poolCounts(); total != 1 {
+		t.Errorf("no decoder to spare: %d decoders made, want the stream's alone", total)
 	}
 	s.Close()
 }
