@@ -819,6 +819,8 @@ func (d *doc) detectInContext(set typeSet) {
 			if ri := d.runAfter(p, 6); ri >= 0 && d.runs[ri].a >= p {
 				if n := len(d.runs[ri].digits); n == 3 || n == 4 {
 					d.add(CardCVV, d.runs[ri].a, d.runs[ri].b)
+				} else if a, b, ok := d.cvvWithWord(p, ri); ok {
+					d.add(CardCVV, a, b)
 				}
 			}
 		}
@@ -855,6 +857,37 @@ var months = map[string]int{"january": 1, "february": 2, "march": 3, "april": 4,
 	"july": 7, "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
 	"jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
 	"oct": 10, "nov": 11, "dec": 12}
+
+// cvvWithWord reads a security code of which the recogniser wrote the
+// first digit as a word ("security code take one for" for "eight one
+// four"): a spoken run of two digits with one word right before it,
+// straight after the phrase at p, that is no number, function word,
+// unit or closing word. It returns the tokens of the code with that
+// word.
+func (d *doc) cvvWithWord(p, ri int) (a, b int, ok bool) {
+	r := &d.runs[ri]
+	if len(r.digits) != 2 || !r.spoken {
+		return 0, 0, false
+	}
+	word := func(k int) bool {
+		if k < 0 || k >= len(d.toks) || d.start[k] != 0 {
+			return false
+		}
+		t := &d.toks[k]
+		if _, n, _ := numberAt(d.toks, k, d.buf[:0]); n > 0 || t.digits != "" {
+			return false
+		}
+		return !addressStop[t.low] && !cvvStop[t.low] && !fillers[t.low]
+	}
+	if r.a == p+1 && word(p) && !d.toks[p].brk() {
+		return p, r.b, true
+	}
+	return 0, 0, false
+}
+
+// cvvStop are words that close what a caller reads out.
+var cvvStop = map[string]bool{"thanks": true, "thank": true, "okay": true, "ok": true, "please": true, "can": true,
+	"is": true, "right": true, "yes": true, "yeah": true, "sorry": true, "cheers": true}
 
 // dateAfter finds a date starting within five tokens after p. expiry
 // accepts month and year alone (MM/YY); a date of birth needs a day.
