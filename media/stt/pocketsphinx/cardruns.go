@@ -227,6 +227,9 @@ func heardCard(words []stt.Word) bool {
 // pairs) with pairs, then once more with the words on either side of
 // the run: the language model often hides a digit or two in a
 // neighbouring word ("double for today" for "double four two eight").
+// When none of these reads as a card and none as a well-formed number,
+// the run is read within its other bounds (cardRunBounds), and such a
+// reading is taken only when it has its network's length too.
 // The reading replaces the words whose middle its digits cover, and no
 // others.
 func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
