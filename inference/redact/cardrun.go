@@ -141,6 +141,12 @@ func (d *doc) detectLooseCards() {
 			d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card]})
 		case found >= 0:
 			o := &d.cands[found]
+			if e, _, ok := d.expiryAfterCard(o.b); ok && e < b {
+				// The stretch goes on into the expiry date
+				// (detectExpiryAfterCards): the card ends where its
+				// digits do.
+				b = o.b
+			}
 			if o.b < b {
 				o.last4 = ""
 			}

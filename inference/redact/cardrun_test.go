@@ -215,6 +215,32 @@ func TestCardHeard(t *testing.T) {
 			"that's [IBAN]"},
 		// Spelled letters with a short number after them are left.
 		{"short number after letters", "flat b c d twelve", "flat b c d twelve"},
+		// The expiry read right after a card number, its "expiry" heard
+		// as other words: the date there is the card's expiry (and no
+		// longer taken into the card's stretch).
+		{"expiry as x binary", "right card number two two two one six nine zero nine two six six six nine one one seven x binary december twenty twenty seven to clear a cheat code for six six can you check that for me",
+			"right card number [CARD ending 9117] x binary [EXPIRY] clear a cheat code [CVV] can you check that for me"},
+		{"expiry as bucks by re", "okay so card number six five two six seven five five one four six three six nine five six seven bucks by re september twenty thirty three security code six five nine can you check that for me",
+			"okay so card number [CARD ending 9567] bucks by re [EXPIRY] security code [CVV] can you check that for me"},
+		{"expiry as next bio", "okay so card number six two oh three four nine three one eight four three seven two three oh seven eight one nine next bio four to six security code seven five five is that okay",
+			"okay so card number [CARD ending 7819] next bio [EXPIRY] security code [CVV] is that okay"},
+		// A security code with its first digit heard as a word.
+		{"code with a word before", "yes of course card number four five five five six two four five eight seven three four zero expiry nine thirty three security code take one for",
+			"yes of course card number [CARD ending 7340] expiry [EXPIRY] security code [CVV]"},
+		// near misses: two digits after the phrase with a function or
+		// closing word, a number word or nothing next to them.
+		{"code of two digits", "the security code is twelve", "the security code is twelve"},
+		{"code of two digits, then thanks", "my security code twenty one thanks", "my security code twenty one thanks"},
+		{"code after a word", "the security code sorry one four", "the security code sorry one four"},
+		// near misses: an amount after a card number (no expiry; the
+		// card's stretch takes the amount in, as before), a date after
+		// another phrase.
+		{"amount after a card", "please charge four five three nine one four eight eight zero three four three six four six seven for twelve fifty thanks",
+			"please charge [CARD] thanks"},
+		{"amount with its unit after a card", "my card number is four five three nine one four eight eight zero three four three six four six seven so ten twenty pounds",
+			"my card number is [CARD] pounds"},
+		{"date after another phrase", "my card number is four five three nine one four eight eight zero three four three six four six seven and my birthday is march nineteen eighty",
+			"my card number is [CARD ending 6467] and my birthday is [DOB]"},
 	}
 	r := mustNew(t, DefaultPolicy())
 	for _, tt := range tests {

@@ -79,7 +79,65 @@ func (d *doc) detect(set typeSet) {
 	if set.has(Address) || set.has(Postcode) {
 		d.detectAddresses(set)
 	}
+	if set.has(Card) && set.has(CardExpiry) {
+		d.detectExpiryAfterCards()
+	}
 	d.detectInContext(set)
+}
+
+// expiryAfterCardGap is how many tokens may stand between a card number
+// and its expiry date when the expiry word itself was misheard ("x
+// binary", "bucks by re", "next bio" for "expiry").
+const expiryAfterCardGap = 3
+
+var (
+	// notExpiryBefore: after these the number is an amount or a time
+	// ("charge it for twelve fifty", "at ten thirty"), not an expiry.
+	notExpiryBefore = map[string]bool{"for": true, "at": true, "from": true, "of": true, "to": true,
+		"until": true, "till": true, "about": true, "around": true}
+	// notExpiryAfter: units after the number make it an amount or a time.
+	notExpiryAfter = map[string]bool{"pounds": true, "pound": true, "dollars": true, "dollar": true,
+		"euros": true, "euro": true, "cents": true, "pence": true, "quid": true, "bucks": true,
+		"am": true, "pm": true, "o'clock": true, "minutes": true, "hours": true, "days": true}
+)
+
+// expiryAfterCard returns the tokens [a, b) of an expiry date (a month
+// and year: "december twenty twenty seven", "oh one thirty one", "12/27")
+// that starts one to expiryAfterCardGap tokens after token e, the end of
+// a card number, with only words before it (no number, clause end or
+// other context phrase) that the recogniser put in place of the expiry
+// word. A caller reads the expiry right after the number. With the
+// expiry word heard, the expiry is found in context (detectInContext);
+// with nothing between the two, the date may be the number's own last
+// digits; after "for" or "at", or with a unit after it, it is an amount
+// or a time.
+func (d *doc) expiryAfterCard(e int) (a, b int, ok bool) {
+	for k := e + 1; k < len(d.toks) && k-e <= expiryAfterCardGap; k++ {
+		g := &d.toks[k-1]
+		if g.brk() || d.start[k-1] != 0 || notExpiryBefore[g.low] {
+			break
+		}
+		if _, n, _ := numberAt(d.toks, k-1, d.buf[:0]); n > 0 {
+			break
+		}
+		if j, ok := d.dateAt(k, true); ok && (j >= len(d.toks) || !notExpiryAfter[d.toks[j].low]) {
+			return k, j, true
+		}
+	}
+	return 0, 0, false
+}
+
+// detectExpiryAfterCards adds the expiry date read right after a card
+// number (expiryAfterCard).
+func (d *doc) detectExpiryAfterCards() {
+	for _, c := range d.cands {
+		if c.typ != Card {
+			continue
+		}
+		if a, b, ok := d.expiryAfterCard(c.b); ok {
+			d.add(CardExpiry, a, b)
+		}
+	}
 }
 
 // runAfter returns the first run starting within max tokens after token
@@ -761,6 +819,8 @@ func (d *doc) detectInContext(set typeSet) {
 			if ri := d.runAfter(p, 6); ri >= 0 && d.runs[ri].a >= p {
 				if n := len(d.runs[ri].digits); n == 3 || n == 4 {
 					d.add(CardCVV, d.runs[ri].a, d.runs[ri].b)
+				} else if a, b, ok := d.cvvWithWord(p, ri); ok {
+					d.add(CardCVV, a, b)
 				}
 			}
 		}
@@ -797,6 +857,37 @@ var months = map[string]int{"january": 1, "february": 2, "march": 3, "april": 4,
 	"july": 7, "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
 	"jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
 	"oct": 10, "nov": 11, "dec": 12}
+
+// cvvWithWord reads a security code of which the recogniser wrote the
+// first digit as a word ("security code take one for" for "eight one
+// four"): a spoken run of two digits with one word right before it,
+// straight after the phrase at p, that is no number, function word,
+// unit or closing word. It returns the tokens of the code with that
+// word.
+func (d *doc) cvvWithWord(p, ri int) (a, b int, ok bool) {
+	r := &d.runs[ri]
+	if len(r.digits) != 2 || !r.spoken {
+		return 0, 0, false
+	}
+	word := func(k int) bool {
+		if k < 0 || k >= len(d.toks) || d.start[k] != 0 {
+			return false
+		}
+		t := &d.toks[k]
+		if _, n, _ := numberAt(d.toks, k, d.buf[:0]); n > 0 || t.digits != "" {
+			return false
+		}
+		return !addressStop[t.low] && !cvvStop[t.low] && !fillers[t.low]
+	}
+	if r.a == p+1 && word(p) && !d.toks[p].brk() {
+		return p, r.b, true
+	}
+	return 0, 0, false
+}
+
+// cvvStop are words that close what a caller reads out.
+var cvvStop = map[string]bool{"thanks": true, "thank": true, "okay": true, "ok": true, "please": true, "can": true,
+	"is": true, "right": true, "yes": true, "yeah": true, "sorry": true, "cheers": true}
 
 // dateAfter finds a date starting within five tokens after p. expiry
 // accepts month and year alone (MM/YY); a date of birth needs a day.

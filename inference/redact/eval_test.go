@@ -709,14 +709,27 @@ func TestEvalRedactRecognised(t *testing.T) {
 	inFull := func(kind string) bool {
 		return kind == string(Card) || slices.ContainsFunc(full, func(p string) bool { return p != "" && (kind == p || strings.HasPrefix(kind, p+"_")) })
 	}
+	// EARSHOT_EVAL_REDACT_IDS (comma-separated utterance ids) takes those
+	// utterances only: a recogniser change looked at on the utterances it
+	// is meant for, before a whole split is decoded again.
+	var ids []string
+	if v := os.Getenv("EARSHOT_EVAL_REDACT_IDS"); v != "" {
+		ids = strings.Split(v, ",")
+	}
 	var us []evalUtt
-	taken := map[string]int{}
+	var voiceOf []int // each utterance's place in the run without EARSHOT_EVAL_REDACT_IDS
+	taken, skipped := map[string]int{}, 0
 	for _, u := range loadEvalSet(t) {
 		if u.Split != split || len(us) >= limit || perKind > 0 && !inFull(u.Kind) && taken[u.Kind] >= perKind {
 			continue
 		}
 		taken[u.Kind]++
+		if ids != nil && !slices.Contains(ids, u.ID) {
+			skipped++ // the others keep the voice of the whole run
+			continue
+		}
 		us = append(us, u)
+		voiceOf = append(voiceOf, len(us)-1+skipped)
 	}
 	voices := []string{"kal16", "rms", "awb", "slt"}
 	dir := t.TempDir()
@@ -758,7 +771,7 @@ func TestEvalRedactRecognised(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				segs, audioMs, err := decodeCached(context.Background(), p, cache, cacheKey, us[i], voices[i%len(voices)], dir, i, tel)
+				segs, audioMs, err := decodeCached(context.Background(), p, cache, cacheKey, us[i], voices[voiceOf[i]%len(voices)], dir, i, tel)
 				if err == nil {
 					results[i], err = redactSegments(r, segs, audioMs, asked)
 				}

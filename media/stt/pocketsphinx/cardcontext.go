@@ -275,6 +275,7 @@ type observed struct {
 	cardReplaced atomic.Int64 // readings put in place of the words
 	runSpans     atomic.Int64 // runs of number words decoded again (per grammar)
 	runReplaced  atomic.Int64 // run readings put in place of the words
+	runBounds    atomic.Int64 // of them, read within a run's other bounds (cardRunBounds)
 	// cardAlternatives and runAlternatives count the readings put in
 	// place that were not the best reading of their audio but one of
 	// its other readings (Config.CardReadingAlternatives).

@@ -1,6 +1,7 @@
 package pocketsphinx
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/earshot/earshot/media/stt"
@@ -226,6 +227,9 @@ func heardCard(words []stt.Word) bool {
 // pairs) with pairs, then once more with the words on either side of
 // the run: the language model often hides a digit or two in a
 // neighbouring word ("double for today" for "double four two eight").
+// When none of these reads as a card and none as a well-formed number,
+// the run is read within its other bounds (cardRunBounds), and such a
+// reading is taken only when it has its network's length too.
 // The reading replaces the words whose middle its digits cover, and no
 // others.
 func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
@@ -241,6 +245,8 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 			continue
 		}
 		out = append(out, words[last:i]...)
+		// prev: the words before it that no other run's reading took.
+		prev := last
 		last = i
 		if spelledNear(words, i, j) {
 			continue // an IBAN or a reference spelled out, not a card
@@ -277,20 +283,7 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		}
 		var reads []read
 		for _, tr := range tries {
-			startMs, endMs := words[tr.from].StartMs-cardRunPadMs, words[tr.to-1].EndMs+cardRunPadMs
-			if tr.from > 0 {
-				startMs = max(startMs, words[tr.from-1].EndMs)
-			}
-			if tr.to < len(words) {
-				endMs = min(endMs, words[tr.to].StartMs)
-			}
-			a := max(0, startMs*stt.Rate/1000-s.uttStart)
-			b := min(int64(len(s.utt)), endMs*stt.Rate/1000-s.uttStart)
-			if b <= a {
-				continue
-			}
-			s.e.observe.runSpans.Add(1)
-			got, alts, err := s.decodeReadingN(s.utt[a:b], s.uttStart+a, tr.search, tr.syntax, cardAlternativePaths*s.e.cfg.CardReadingAlternatives)
+			got, alts, err := s.readRunSpan(words, tr.from, tr.to, tr.search, tr.syntax, cardAlternativePaths*s.e.cfg.CardReadingAlternatives)
 			if err != nil {
 				return words, err
 			}
@@ -305,6 +298,23 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 			if len(r.best) > 0 && isCard(heardDigits(r.best, false)) {
 				got, tr = r.best, r.tr
 				break
+			}
+		}
+		if got == nil && !slices.ContainsFunc(reads, func(r read) bool { return cardShaped(heardDigits(r.best, false)) }) {
+			// No reading is a card, and none is a well-formed number
+			// either: digits were lost at the run's edges. Its other
+			// bounds are read too (cardRunBounds), and a reading there is
+			// taken only when it has its network's length as well.
+			for _, b := range cardRunBounds(words, i, j, prev) {
+				best, _, err := s.readRunSpan(words, b[0], b[1], cardReadingSearch, cardReadingGrammar, 0)
+				if err != nil {
+					return words, err
+				}
+				if d := heardDigits(best, false); len(best) > 0 && isCard(d) && networkLength(d) {
+					got, tr = best, try{b[0], b[1], cardReadingSearch, cardReadingGrammar}
+					s.e.observe.runBounds.Add(1)
+					break
+				}
 			}
 		}
 		if got == nil {
@@ -345,6 +355,58 @@ func (s *stream) readCardRuns(words []stt.Word) ([]stt.Word, error) {
 		last = to
 	}
 	return append(out, words[last:]...), nil
+}
+
+// readRunSpan decodes the audio of words[from:to] (and up to
+// cardRunPadMs either side, not past the neighbouring words) with the
+// grammar given; nil when the words have no audio in the utterance.
+func (s *stream) readRunSpan(words []stt.Word, from, to int, search, syntax string, n int) ([]stt.Word, []reading, error) {
+	startMs, endMs := words[from].StartMs-cardRunPadMs, words[to-1].EndMs+cardRunPadMs
+	if from > 0 {
+		startMs = max(startMs, words[from-1].EndMs)
+	}
+	if to < len(words) {
+		endMs = min(endMs, words[to].StartMs)
+	}
+	a := max(0, startMs*stt.Rate/1000-s.uttStart)
+	b := min(int64(len(s.utt)), endMs*stt.Rate/1000-s.uttStart)
+	if b <= a {
+		return nil, nil, nil
+	}
+	s.e.observe.runSpans.Add(1)
+	return s.decodeReadingN(s.utt[a:b], s.uttStart+a, search, syntax, n)
+}
+
+// cardRunWideWords: a run's wide bounds take this many words more on
+// one side.
+const cardRunWideWords = 2
+
+// cardRunBounds returns the other bounds a run words[i:j] is read
+// within when neither the run nor the run with the word after it reads
+// as a card (words before prev are not taken): without the look-alikes
+// it ends in ("three seven three for the balance": "for" is a word
+// there, and read as a digit it makes the number one too long), with
+// cardRunWideWords words after it ("double on floor" for "double one
+// four"), and with cardRunWideWords words before it ("sick so double"
+// for "six oh double"). One side at a time: the digits grammar reads
+// every word as digits, and a word around the number that is a word
+// ("put it on") adds a digit that no check lets through.
+func cardRunBounds(words []stt.Word, i, j, prev int) [][2]int {
+	var out [][2]int
+	k := j
+	for k > i && !numberWordOnly(strings.ToLower(words[k-1].Text)) {
+		k--
+	}
+	if k < j && k > i {
+		out = append(out, [2]int{i, k})
+	}
+	if to := min(j+cardRunWideWords, len(words)); to > j+1 {
+		out = append(out, [2]int{i, to})
+	}
+	if from := max(i-cardRunWideWords, prev); from < i {
+		out = append(out, [2]int{from, j})
+	}
+	return out
 }
 
 // networkLength reports whether digits have a length a card network

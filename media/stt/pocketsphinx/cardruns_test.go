@@ -206,6 +206,67 @@ func TestCardNumberRunsFound(t *testing.T) {
 	}
 }
 
+// TestCardNumberRunBounds: a card number whose last digits the language
+// model hides in words after the run ("two double on floor" for "two
+// double one four", slt voice, as in the redaction eval's second
+// development set). Neither the run nor the run with the word after it
+// reads as a card (the digits grammar hears "double one" and stops);
+// with two words after it, it is the exact card number. The same words
+// with the last digit changed (an order number: no Luhn check passes)
+// stay as the language model heard them.
+func TestCardNumberRunBounds(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.Search, c.CardNumberRuns = SearchAccurate, true })
+	const card = "4569821892114"
+	for _, tc := range []struct {
+		say  string
+		want string // "": the language model's words stay
+	}{
+		{"can you put it on four five six nine eight two one eight nine two double one four", card},
+		{"can you put it on four five six nine eight two one eight nine two double one three", ""},
+	} {
+		pcm := append(flite(t, "slt", tc.say), make([]int16, stt.Rate/2)...)
+		before := e.observe.runBounds.Load()
+		got := hearFinal(t, e, pcm, false)
+		t.Logf("%q heard as %q", tc.say, got.Text)
+		bounds := e.observe.runBounds.Load() - before
+		if tc.want == "" {
+			if bounds != 0 || isCard(longestDigits(got.Text)) {
+				t.Errorf("order number %q: heard as %q, %d readings within other bounds put in place", tc.say, got.Text, bounds)
+			}
+			continue
+		}
+		if d := longestDigits(got.Text); d != tc.want || bounds != 1 {
+			t.Errorf("%q heard as %q (digits %s), %d readings within other bounds; want %s from one", tc.say, got.Text, d, bounds, tc.want)
+		}
+		if !strings.HasPrefix(got.Text, "can you put it on ") {
+			t.Errorf("the words before the number: %q", got.Text)
+		}
+	}
+	// The bounds: without the look-alikes the run ends in, two words
+	// after it, two words before it (not before prev).
+	words := func(text string) []stt.Word {
+		var ws []stt.Word
+		for _, w := range strings.Fields(text) {
+			ws = append(ws, stt.Word{Text: w})
+		}
+		return ws
+	}
+	for _, tc := range []struct {
+		text       string
+		i, j, prev int
+		want       [][2]int
+	}{
+		{"please charge present for the one nine four six nine two three seven three for the balance", 3, 15, 0, [][2]int{{3, 14}, {3, 17}, {1, 15}}},
+		{"okay so sick so double one two four eight seven five eight four o seven four oh is that", 4, 17, 0, [][2]int{{4, 19}, {2, 17}}},
+		{"five one eight three oh eight four one oh three seven eight one one four four", 0, 16, 0, nil},
+		{"it is five one eight three oh eight four one oh three seven eight one one four four thanks", 2, 18, 1, [][2]int{{1, 18}}},
+	} {
+		if got := cardRunBounds(words(tc.text), tc.i, tc.j, tc.prev); !cmp.Equal(got, tc.want) {
+			t.Errorf("cardRunBounds(%q, %d, %d, %d) = %v, want %v", tc.text, tc.i, tc.j, tc.prev, got, tc.want)
+		}
+	}
+}
+
 // TestCardAlternativesLeaveOrderNumbers: numbers as long as a card's
 // that fail the Luhn check (an order, a tracking number), read digit by
 // digit after words that do not announce a card, stay as the language
