@@ -354,7 +354,7 @@ func (g *gen) email() string {
 }
 
 var mailDomains = []string{"gmail dot com", "yahoo dot com", "hotmail dot com", "outlook dot com", "hotmail dot co dot uk",
-	"aol dot com", "icloud dot com", "btinternet dot com", "comcast dot net", "live dot com", "mail dot com"}
+	"aol dot com", "icloud dot com", "comcast dot net", "live dot com", "mail dot com"}
 
 var months = []string{"january", "february", "march", "april", "may", "june", "july", "august", "september",
 	"october", "november", "december"}
@@ -544,12 +544,12 @@ var refCarriers = []string{"the reference number is X", "my reference is X", "th
 	"my policy number is X", "the claim number is X", "the booking reference is X", "the case number is X",
 	"the ticket number is X", "my confirmation number is X", "the tracking number is X", "it's X"}
 var codeCarriers = []string{"my pin is X", "the security code is X", "the code is X", "the extension is X",
-	"my passcode is X", "the three digits on the back are X", "extension X", "the verification code is X"}
+	"my pass code is X", "the three digits on the back are X", "extension X", "the verification code is X"}
 var sortCarriers = []string{"the sort code is X", "sort code X", "my sort code is X", "the routing number is X",
 	"the branch code is X"}
 var zipCarriers = []string{"my zip code is X", "the zip code is X", "zip code X", "the zip is X", "it's X",
 	"my zip is X"}
-var postcodeCarriers = []string{"my postcode is X", "the postcode is X", "postcode X", "it's X", "my post code is X"}
+var postcodeCarriers = []string{"my post code is X", "the post code is X", "post code X", "it's X"}
 var dateCarriers = []string{"my date of birth is X", "date of birth X", "i was born on X", "born X",
 	"it was on X", "the payment was on X", "on X", "the date is X", "it expires X", "the expiry date is X",
 	"i'd like to book it for X", "it was X", "my birthday is X", "since X", "it's due on X"}
