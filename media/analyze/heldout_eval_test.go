@@ -54,7 +54,6 @@ import (
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/stt/lm"
 	"github.com/earshot/earshot/media/stt/pocketsphinx"
-	"github.com/earshot/earshot/media/stt/spokenforms"
 	"github.com/earshot/earshot/media/wav"
 	"github.com/earshot/earshot/media/wer"
 )
@@ -382,16 +381,14 @@ func TestEvalHeldOutDev(t *testing.T) {
 					cfg.WarpSelection = wv.warps
 					name += " warps=" + wv.name
 				}
-				a, eng := newTestAnalyzer(t, cfg, pcfg)
-				profile := ""
-				if pw > 0 {
-					profile = fmt.Sprintf("prior%g", pw)
-					installPrior(t, eng, profile, pw)
+				if pw >= 0 {
+					cfg.SpokenFormsWeight = pw
 					name += fmt.Sprintf(" prior=%g", pw)
 				}
+				a, eng := newTestAnalyzer(t, cfg, pcfg)
 				for _, n8 := range evalRates() {
 					if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
-						rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, profile)})
+						rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
 						t.Logf("%s: streams by warp %v", name, eng.WarpStreams())
 						if wv != nil {
 							wv.perCall = rows[len(rows)-1].r.perCall
@@ -422,14 +419,14 @@ func TestEvalHeldOutDev(t *testing.T) {
 	logRows(t, rows)
 }
 
-// priorWeights reads EARSHOT_EVAL_PRIOR: weights of the spoken-forms
-// prior (media/stt/spokenforms) separated by ";" ("0;0.1;0.2"), run one
-// after the other with the same grid entry, 0 without it; unset, one run
-// without it.
+// priorWeights reads EARSHOT_EVAL_PRIOR: values of
+// Config.SpokenFormsWeight (the spoken-forms prior, media/stt/spokenforms)
+// separated by ";" ("0;0.1;0.2"), run one after the other with the same
+// grid entry; unset, one run with the default (-1).
 func priorWeights() []float64 {
 	v := os.Getenv("EARSHOT_EVAL_PRIOR")
 	if v == "" {
-		return []float64{0}
+		return []float64{-1}
 	}
 	var out []float64
 	for _, f := range strings.Split(v, ";") {
@@ -440,32 +437,6 @@ func priorWeights() []float64 {
 		out = append(out, w)
 	}
 	return out
-}
-
-// installPrior builds the spoken-forms model and gives it to the engine
-// as profile's domain model, weight w.
-func installPrior(t *testing.T, eng *pocketsphinx.Engine, profile string, w float64) {
-	t.Helper()
-	t0 := time.Now()
-	m := lm.NewModel(lm.Options{Known: eng.Known})
-	if err := m.Add(spokenforms.Text(spokenforms.DefaultSentences), eng.Known); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), profile+".lm")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.WriteARPA(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	st := m.Stats()
-	t.Logf("spoken-forms prior %s: %d sentences, %d tokens (%d OOV), n-grams %v, built in %s, weight %g", profile, st.Sentences,
-		st.Tokens, st.OOV, st.NGrams, time.Since(t0).Round(time.Millisecond), w)
-	if err := eng.SetDomainLM(profile, pocketsphinx.DomainLM{Path: path, Version: "eval", Weight: w}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // warpVariant is one EARSHOT_EVAL_WARPS setting of the development run.
@@ -718,24 +689,12 @@ func domainText(t *testing.T) []string {
 func TestEvalDomainLMDev(t *testing.T) {
 	sents := domainSentences(t, true)
 	var rows []sysRow
-	cfg := pocketsphinx.DefaultConfig()
-	cfg.MaxDecoders = 4
-	a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
-	rows = append(rows, sysRow{"domain dev 16k", "general model", runCalls(t, a, sents, false, "")})
-	// EARSHOT_EVAL_PRIOR: the general model with the spoken-forms prior
-	// at each weight (and the domain weights only when
-	// EARSHOT_EVAL_WEIGHTS names them).
-	for _, pw := range priorWeights() {
-		if pw == 0 {
-			continue
-		}
-		profile := fmt.Sprintf("prior%g", pw)
-		installPrior(t, eng, profile, pw)
-		rows = append(rows, sysRow{"domain dev 16k", fmt.Sprintf("general + spoken-forms prior %g", pw), runCalls(t, a, sents, false, profile)})
-	}
 	weights := []float64{0.3, 0.5, 0.7, 0.9}
-	if os.Getenv("EARSHOT_EVAL_PRIOR") != "" && os.Getenv("EARSHOT_EVAL_WEIGHTS") == "" {
-		weights = nil
+	// EARSHOT_EVAL_PRIOR: each spoken-forms prior weight, with the
+	// general model and with the domain model at domainWeight (or the
+	// EARSHOT_EVAL_WEIGHTS).
+	if os.Getenv("EARSHOT_EVAL_PRIOR") != "" {
+		weights = []float64{domainWeight}
 	}
 	if v := os.Getenv("EARSHOT_EVAL_WEIGHTS"); v != "" { // some of them, for time
 		weights = weights[:0]
@@ -747,12 +706,23 @@ func TestEvalDomainLMDev(t *testing.T) {
 			weights = append(weights, w)
 		}
 	}
-	for _, w := range weights {
-		profile := fmt.Sprintf("bank%.0f", w*10)
-		installDomainLM(t, eng, profile, w)
-		rows = append(rows, sysRow{"domain dev 16k", fmt.Sprintf("domain LM weight %.1f", w), runCalls(t, a, sents, false, profile)})
+	for _, pw := range priorWeights() {
+		cfg := pocketsphinx.DefaultConfig()
+		cfg.MaxDecoders = 4
+		suffix := ""
+		if pw >= 0 {
+			cfg.SpokenFormsWeight = pw
+			suffix = fmt.Sprintf(", prior %g", pw)
+		}
+		a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
+		rows = append(rows, sysRow{"domain dev 16k", "general model" + suffix, runCalls(t, a, sents, false, "")})
+		for _, w := range weights {
+			profile := fmt.Sprintf("bank%.0f", w*10)
+			installDomainLM(t, eng, profile, w)
+			rows = append(rows, sysRow{"domain dev 16k", fmt.Sprintf("domain LM weight %.1f%s", w, suffix), runCalls(t, a, sents, false, profile)})
+		}
+		logRows(t, rows)
 	}
-	logRows(t, rows)
 }
 
 // TestEvalDomainLM reports the domain speech set's reported voices with and

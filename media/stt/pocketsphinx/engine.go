@@ -281,6 +281,14 @@ type Config struct {
 	// (default DefaultWarpSelection, 0.9 and 1.1). Narrowband streams
 	// keep 1.0.
 	WarpSelection []float64 `json:"warp_selection"`
+	// SpokenFormsWeight is the weight of the spoken-forms prior (a
+	// trigram model of digit strings, dates, amounts, spelled names and
+	// confirmations built at start from media/stt/spokenforms) linearly
+	// interpolated with the general model, and with a profile's domain
+	// model where one is set, for every free-speech stream (default
+	// DefaultSpokenFormsWeight; 0 off; below 1). Listening modes'
+	// grammars are unchanged.
+	SpokenFormsWeight float64 `json:"spoken_forms_weight"`
 }
 
 // DefaultDigitCMNPriorFrames was chosen on the development halves of the
@@ -397,7 +405,8 @@ func DefaultConfig() Config {
 		NarrowbandFoldCMNAdaptMs: DefaultNarrowbandFoldCMNAdaptMs, DigitSilenceFillDB: DefaultDigitSilenceFillDB,
 		DigitSilenceProb: DefaultDigitSilenceProb, DigitCMNPriorFrames: DefaultDigitCMNPriorFrames, CardContextDigits: true,
 		CardContextPhrases: DefaultCardContextPhrases(), CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords,
-		CardReadingAlternatives: DefaultCardReadingAlternatives, WarpSelection: DefaultWarpSelection()}
+		CardReadingAlternatives: DefaultCardReadingAlternatives, WarpSelection: DefaultWarpSelection(),
+		SpokenFormsWeight: DefaultSpokenFormsWeight}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -433,6 +442,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: digit_silence_fill_db must be 0 (off) or in -100..-30, got %v", c.DigitSilenceFillDB)
 	case c.DigitSilenceProb < 0 || c.DigitSilenceProb > 1:
 		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
+	case c.SpokenFormsWeight < 0 || c.SpokenFormsWeight >= 1:
+		return fmt.Errorf("pocketsphinx: spoken_forms_weight must be in 0..1 (0 off, 1 excluded), got %v", c.SpokenFormsWeight)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}
@@ -492,6 +503,9 @@ type Engine struct {
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
 	known  func(string) bool // the dictionary's words
+	// prior is the spoken-forms prior's model file ("": off), written at
+	// start and removed at Close.
+	prior string
 	// cardPhrases are Config.CardContextPhrases split into words.
 	cardPhrases [][]string
 	observe     observed
@@ -591,6 +605,12 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	}
 	for i, w := range cfg.WarpSelection {
 		e.args[slot(wideband, i+1)] = mergeArgs(e.args[wideband], []string{"-warp_params", strconv.FormatFloat(w, 'f', -1, 64)})
+	}
+	if cfg.SpokenFormsWeight > 0 {
+		if e.prior, err = writeSpokenForms(filepath.Join(work, "spoken-forms.lm"), e.known); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	var warm []*decoder
 	for range cfg.Warm {
@@ -741,9 +761,16 @@ func (e *Engine) prepare(d *decoder, lmProfile string, lm DomainLM, adaptMs int)
 	base := ""
 	if lm.Path != "" {
 		base = domainSearch(lmProfile, lm.Version)
-		if err := d.addInterpolated(base, lm.Path, lm.Weight); err != nil {
+		if err := d.addInterpolated(base, lm.Path, lm.Weight, e.prior, e.cfg.SpokenFormsWeight); err != nil {
 			e.log.Warn("domain language model not loaded; using the general model", "profile", lmProfile,
 				"version", lm.Version, "err", err)
+			base = ""
+		}
+	}
+	if base == "" && e.prior != "" {
+		base = priorSearch
+		if err := d.addInterpolated(base, "", 0, e.prior, e.cfg.SpokenFormsWeight); err != nil {
+			e.log.Warn("spoken-forms prior not loaded; using the general model", "err", err)
 			base = ""
 		}
 	}
@@ -796,6 +823,8 @@ func (e *Engine) Close() error {
 	}
 	if e.tmpDir != "" {
 		os.RemoveAll(e.tmpDir)
+	} else if e.prior != "" {
+		os.Remove(e.prior)
 	}
 	return nil
 }

@@ -70,22 +70,42 @@ static double es_prob(ps_decoder_t *ps, int32 p) {
 }
 
 // es_add_interp adds search name: the decoder's general language model
-// (the default search's) linearly interpolated with the model in path,
-// weight w for the latter. The set's vocabulary is the union; words the
+// (the default search's) linearly interpolated with the model in path
+// (weight w; NULL: none) and the spoken-forms prior in prior (weight pw
+// of the whole; NULL: none). The set's vocabulary is the union; words the
 // dictionary lacks are never hypothesised.
-static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, float w) {
+static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, float w, const char *prior, float pw) {
 	ngram_model_t *general = ps_get_lm(ps, "_default");
 	if (general == NULL) return -1;
-	ngram_model_t *domain = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
-	if (domain == NULL) return -2;
+	ngram_model_t *models[3] = {general, NULL, NULL};
+	char *names[3] = {"general", NULL, NULL};
+	float32 weights[3] = {1.0f, 0, 0};
+	int n = 1;
+	if (path != NULL) {
+		ngram_model_t *domain = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
+		if (domain == NULL) return -2;
+		models[n] = domain;
+		names[n] = "domain";
+		weights[0] = 1.0f - w;
+		weights[n] = w;
+		n++;
+	}
+	if (prior != NULL) {
+		ngram_model_t *p = ngram_model_read(ps_get_config(ps), prior, NGRAM_AUTO, ps_get_logmath(ps));
+		if (p == NULL) {
+			if (n > 1) ngram_model_free(models[1]);
+			return -4;
+		}
+		for (int i = 0; i < n; i++) weights[i] *= 1.0f - pw;
+		models[n] = p;
+		names[n] = "prior";
+		weights[n] = pw;
+		n++;
+	}
 	ngram_model_retain(general);
-	ngram_model_t *models[2] = {general, domain};
-	char *names[2] = {"general", "domain"};
-	float32 weights[2] = {1.0f - w, w};
-	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
+	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, n);
 	if (set == NULL) {
-		ngram_model_free(general);
-		ngram_model_free(domain);
+		for (int i = 0; i < n; i++) ngram_model_free(models[i]);
 		return -3;
 	}
 	int rv = ps_set_lm(ps, name, set);
@@ -372,16 +392,25 @@ func (d *decoder) configFloat(name string) float64 {
 }
 
 // addInterpolated adds search name: the general model interpolated with
-// the language model file at path (weight w).
-func (d *decoder) addInterpolated(name, path string, w float64) error {
+// the language model file at path (weight w; "": none) and the
+// spoken-forms prior at prior (weight pw of the whole; "": none).
+func (d *decoder) addInterpolated(name, path string, w float64, prior string, pw float64) error {
 	if d.searches[name] {
 		return nil
 	}
-	cn, cp := C.CString(name), C.CString(path)
+	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
-	defer C.free(unsafe.Pointer(cp))
-	if rv := C.es_add_interp(d.ps, cn, cp, C.float(w)); rv < 0 {
-		return fmt.Errorf("pocketsphinx: language model %s (%s): not loaded (%d)", name, path, int(rv))
+	var cp, cprior *C.char
+	if path != "" {
+		cp = C.CString(path)
+		defer C.free(unsafe.Pointer(cp))
+	}
+	if prior != "" {
+		cprior = C.CString(prior)
+		defer C.free(unsafe.Pointer(cprior))
+	}
+	if rv := C.es_add_interp(d.ps, cn, cp, C.float(w), cprior, C.float(pw)); rv < 0 {
+		return fmt.Errorf("pocketsphinx: language model %s (%s %s): not loaded (%d)", name, path, prior, int(rv))
 	}
 	if d.searches == nil {
 		d.searches = map[string]bool{}
