@@ -1,0 +1,91 @@
+package pocketsphinx
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/wer"
+)
+
+// TestSpokenFormsPrior: spoken forms synthesised by Flite (a spelled
+// surname, a phone number with "oh" and "double", a date of birth) are
+// decoded with the general model alone and with the spoken-forms prior
+// interpolated; with the prior the stream's search is the interpolated
+// one, a domain model's search includes it, and fewer words are wrong.
+func TestSpokenFormsPrior(t *testing.T) {
+	refs := []string{
+		"my surname is h a r r i s",
+		"my number is oh seven double four one nine three six",
+		"i was born on the third of july nineteen eighty two",
+		"the last four digits are eight two oh five",
+	}
+	var pcms [][]int16
+	for _, r := range refs {
+		pcms = append(pcms, append(flite(t, "slt", r), make([]int16, stt.Rate/2)...))
+	}
+	errs := map[float64]int{}
+	for _, w := range []float64{0, 0.3} {
+		e := newEngine(t, func(c *Config) {
+			c.SpokenFormsWeight = w
+			// The default search: on the fast one the prior cut the
+			// date of birth short after "i was barnard's" (see
+			// DefaultSpokenFormsWeight).
+			c.Search = SearchAccurate
+			// The language model's own reading: no re-reading of digit
+			// runs with the numbers grammar.
+			c.NumberSpans, c.CardNumberRuns, c.CardContextDigits = false, false, false
+		})
+		if (e.prior != "") != (w > 0) {
+			t.Fatalf("weight %v: prior file %q", w, e.prior)
+		}
+		for i, pcm := range pcms {
+			st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if base := st.(*stream).base; (base == priorSearch) != (w > 0) {
+				t.Errorf("weight %v: free-speech search %q", w, base)
+			}
+			var hyp []string
+			for _, r := range feed(t, st, pcm) {
+				if r.Final {
+					hyp = append(hyp, r.Text)
+				}
+			}
+			st.Close()
+			c := wer.Align(wer.Normalize(refs[i]), wer.Normalize(strings.Join(hyp, " ")))
+			errs[w] += c.Sub + c.Del + c.Ins
+			t.Logf("weight %v: %q (%d errors)", w, strings.Join(hyp, " "), c.Sub+c.Del+c.Ins)
+		}
+		if w > 0 {
+			// A profile's domain model is interpolated with the prior too.
+			dom := t.TempDir() + "/d.lm"
+			if _, err := writeSpokenForms(dom, e.known); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SetDomainLM("q", DomainLM{Path: dom, Version: "1", Weight: 0.5}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := e.NewStream(context.Background(), stt.StreamOptions{Profile: "q"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if base := st.(*stream).base; base != domainSearch("q", "1") {
+				t.Errorf("domain profile's search %q", base)
+			}
+			st.Close()
+			prior := e.prior
+			e.Close()
+			if _, err := os.Stat(prior); !os.IsNotExist(err) {
+				t.Errorf("prior file left after Close: %v", err)
+			}
+		}
+	}
+	t.Logf("word errors in %d words: general %d, with the prior %d", len(strings.Fields(strings.Join(refs, " "))), errs[0], errs[0.3])
+	if errs[0.3] >= errs[0] {
+		t.Errorf("with the prior %d word errors, without %d", errs[0.3], errs[0])
+	}
+}
