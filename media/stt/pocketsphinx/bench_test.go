@@ -3,7 +3,10 @@ package pocketsphinx
 import (
 	"context"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/media/stt"
 	"github.com/earshot/earshot/media/wav"
@@ -170,4 +173,61 @@ func benchReading(b *testing.B, speech func(narrow bool) []int16, set func(*Conf
 			b.ReportMetric(float64(spans)/float64(b.N), "spans/op")
 		})
 	}
+}
+
+// BenchmarkSpokenFormsPrior measures what the spoken-forms prior costs at
+// start and per decoder: an engine is made (the prior built and written
+// when on) and its first stream opened (a decoder created and its
+// free-speech search loaded), with the prior off and on; wall time of
+// each, and the process's resident memory added by the engine with one
+// decoder (VmRSS after malloc_trim; rough: freed memory of earlier
+// iterations is reused).
+func BenchmarkSpokenFormsPrior(b *testing.B) {
+	for _, w := range []float64{0, 0.3} {
+		b.Run(strconv.FormatFloat(w, 'f', -1, 64), func(b *testing.B) {
+			var newMs, openMs, rssMB float64
+			for b.Loop() {
+				cfg := DefaultConfig()
+				cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection, cfg.SpokenFormsWeight = 1, 0, nil, w
+				rss0 := vmRSSKB(b)
+				t0 := time.Now()
+				e, err := New(cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				s, err := e.NewStream(context.Background(), stt.StreamOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				trimHeap() // what glibc keeps of freed memory is not counted
+				rssMB += float64(vmRSSKB(b)-rss0) / 1024
+				newMs += float64(t1.Sub(t0).Microseconds()) / 1000
+				openMs += float64(t2.Sub(t1).Microseconds()) / 1000
+				s.Close()
+				e.Close()
+			}
+			n := float64(b.N)
+			b.ReportMetric(newMs/n, "new-ms")
+			b.ReportMetric(openMs/n, "first-stream-ms")
+			b.ReportMetric(rssMB/n, "rss-MB")
+		})
+	}
+}
+
+// vmRSSKB is the process's resident set size in kB.
+func vmRSSKB(b *testing.B) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
 }

@@ -648,6 +648,9 @@ func (e *Engine) create(p profile, warp int) (*decoder, error) {
 	if err == nil {
 		d.warp = warp
 		err = e.addVocabulary(d)
+		if err == nil && e.prior != "" {
+			d.do(func() { err = d.setPrior(e.prior, e.cfg.SpokenFormsWeight) })
+		}
 		if err != nil {
 			d.close()
 		}
@@ -761,16 +764,9 @@ func (e *Engine) prepare(d *decoder, lmProfile string, lm DomainLM, adaptMs int)
 	base := ""
 	if lm.Path != "" {
 		base = domainSearch(lmProfile, lm.Version)
-		if err := d.addInterpolated(base, lm.Path, lm.Weight, e.prior, e.cfg.SpokenFormsWeight); err != nil {
+		if err := d.addInterpolated(base, lm.Path, lm.Weight, e.cfg.SpokenFormsWeight); err != nil {
 			e.log.Warn("domain language model not loaded; using the general model", "profile", lmProfile,
 				"version", lm.Version, "err", err)
-			base = ""
-		}
-	}
-	if base == "" && e.prior != "" {
-		base = priorSearch
-		if err := d.addInterpolated(base, "", 0, e.prior, e.cfg.SpokenFormsWeight); err != nil {
-			e.log.Warn("spoken-forms prior not loaded; using the general model", "err", err)
 			base = ""
 		}
 	}

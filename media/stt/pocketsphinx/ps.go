@@ -69,40 +69,29 @@ static double es_prob(ps_decoder_t *ps, int32 p) {
 	return logmath_exp(ps_get_logmath(ps), p);
 }
 
-// es_add_interp adds search name: the decoder's general language model
-// (the default search's) linearly interpolated with the model in path
-// (weight w; NULL: none) and the spoken-forms prior in prior (weight pw
-// of the whole; NULL: none). The set's vocabulary is the union; words the
-// dictionary lacks are never hypothesised.
-static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, float w, const char *prior, float pw) {
-	ngram_model_t *general = ps_get_lm(ps, "_default");
+// es_add_interp adds search name: the general language model (NULL: the
+// default search's) linearly interpolated with the model in path (weight
+// w) and with prior (weight pw of the whole; NULL: none). The set's
+// vocabulary is the union; words the dictionary lacks are never
+// hypothesised.
+static int es_add_interp(ps_decoder_t *ps, ngram_model_t *general, const char *name, const char *path, float w,
+		ngram_model_t *prior, float pw) {
+	if (general == NULL) general = ps_get_lm(ps, "_default");
 	if (general == NULL) return -1;
-	ngram_model_t *models[3] = {general, NULL, NULL};
-	char *names[3] = {"general", NULL, NULL};
-	float32 weights[3] = {1.0f, 0, 0};
-	int n = 1;
-	if (path != NULL) {
-		ngram_model_t *domain = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
-		if (domain == NULL) return -2;
-		models[n] = domain;
-		names[n] = "domain";
-		weights[0] = 1.0f - w;
-		weights[n] = w;
-		n++;
-	}
-	if (prior != NULL) {
-		ngram_model_t *p = ngram_model_read(ps_get_config(ps), prior, NGRAM_AUTO, ps_get_logmath(ps));
-		if (p == NULL) {
-			if (n > 1) ngram_model_free(models[1]);
-			return -4;
-		}
-		for (int i = 0; i < n; i++) weights[i] *= 1.0f - pw;
-		models[n] = p;
-		names[n] = "prior";
-		weights[n] = pw;
-		n++;
-	}
+	ngram_model_t *domain = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
+	if (domain == NULL) return -2;
 	ngram_model_retain(general);
+	ngram_model_t *models[3] = {general, domain, prior};
+	char *names[3] = {"general", "domain", "prior"};
+	float32 weights[3] = {1.0f - w, w, 0};
+	int n = 2;
+	if (prior != NULL) {
+		ngram_model_retain(prior);
+		weights[0] *= 1.0f - pw;
+		weights[1] *= 1.0f - pw;
+		weights[2] = pw;
+		n = 3;
+	}
 	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, n);
 	if (set == NULL) {
 		for (int i = 0; i < n; i++) ngram_model_free(models[i]);
@@ -111,6 +100,47 @@ static int es_add_interp(ps_decoder_t *ps, const char *name, const char *path, f
 	int rv = ps_set_lm(ps, name, set);
 	ngram_model_free(set); // the search holds its own reference
 	return rv;
+}
+
+// es_set_prior makes the default search's language model the general
+// model linearly interpolated with the model in path (weight pw). The
+// default search is replaced, not added to: a second language-model
+// search would hold a second lexicon tree of the whole dictionary (about
+// 75 MB). *general and *prior are the two models, with a reference each
+// for the caller (domain models are interpolated with them).
+static int es_set_prior(ps_decoder_t *ps, const char *path, float pw, ngram_model_t **general, ngram_model_t **prior) {
+	ngram_model_t *g = ps_get_lm(ps, "_default");
+	if (g == NULL) return -1;
+	ngram_model_t *p = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
+	if (p == NULL) return -2;
+	ngram_model_retain(g); // the set's
+	ngram_model_t *models[2] = {g, p};
+	char *names[2] = {"general", "prior"};
+	float32 weights[2] = {1.0f - pw, pw};
+	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
+	if (set == NULL) {
+		ngram_model_free(g);
+		ngram_model_free(p);
+		return -3;
+	}
+	ngram_model_retain(g); // the caller's
+	ngram_model_retain(p);
+	if (ps_set_lm(ps, "_default", set) < 0 || ps_set_search(ps, "_default") < 0) {
+		ngram_model_free(set);
+		ngram_model_free(g);
+		ngram_model_free(p);
+		return -4;
+	}
+	ngram_model_free(set); // the search holds its own reference
+	*general = g;
+	*prior = p;
+	return 0;
+}
+
+// es_prior_on reports whether the default search's model is not the
+// general model alone.
+static int es_prior_on(ps_decoder_t *ps, ngram_model_t *general) {
+	return general != NULL && ps_get_lm(ps, "_default") != general;
 }
 
 // es_set_jsgf adds a JSGF grammar as search name with word insertion
@@ -156,6 +186,10 @@ type decoder struct {
 	// default one (grammars, domain language models by version).
 	searches map[string]bool
 	search   string // the active search ("" = default)
+	// general and prior are the general model and the spoken-forms
+	// prior when the default search interpolates them (nil: the general
+	// model alone), referenced for domain models' interpolations.
+	general, prior *C.ngram_model_t
 }
 
 func newDecoder(args []string, p profile) (*decoder, error) {
@@ -181,6 +215,10 @@ func newDecoder(args []string, p profile) (*decoder, error) {
 		errc <- nil
 		for f := range d.reqs {
 			f()
+		}
+		if d.general != nil {
+			C.ngram_model_free(d.general)
+			C.ngram_model_free(d.prior)
 		}
 		C.ps_free(ps)
 	}()
@@ -392,25 +430,17 @@ func (d *decoder) configFloat(name string) float64 {
 }
 
 // addInterpolated adds search name: the general model interpolated with
-// the language model file at path (weight w; "": none) and the
-// spoken-forms prior at prior (weight pw of the whole; "": none).
-func (d *decoder) addInterpolated(name, path string, w float64, prior string, pw float64) error {
+// the language model file at path (weight w), and with the spoken-forms
+// prior when the decoder has one (setPrior).
+func (d *decoder) addInterpolated(name, path string, w, pw float64) error {
 	if d.searches[name] {
 		return nil
 	}
-	cn := C.CString(name)
+	cn, cp := C.CString(name), C.CString(path)
 	defer C.free(unsafe.Pointer(cn))
-	var cp, cprior *C.char
-	if path != "" {
-		cp = C.CString(path)
-		defer C.free(unsafe.Pointer(cp))
-	}
-	if prior != "" {
-		cprior = C.CString(prior)
-		defer C.free(unsafe.Pointer(cprior))
-	}
-	if rv := C.es_add_interp(d.ps, cn, cp, C.float(w), cprior, C.float(pw)); rv < 0 {
-		return fmt.Errorf("pocketsphinx: language model %s (%s %s): not loaded (%d)", name, path, prior, int(rv))
+	defer C.free(unsafe.Pointer(cp))
+	if rv := C.es_add_interp(d.ps, d.general, cn, cp, C.float(w), d.prior, C.float(pw)); rv < 0 {
+		return fmt.Errorf("pocketsphinx: language model %s (%s): not loaded (%d)", name, path, int(rv))
 	}
 	if d.searches == nil {
 		d.searches = map[string]bool{}
@@ -418,6 +448,22 @@ func (d *decoder) addInterpolated(name, path string, w float64, prior string, pw
 	d.searches[name] = true
 	return nil
 }
+
+// setPrior makes the default search's model the general model
+// interpolated with the spoken-forms prior at path (weight pw).
+func (d *decoder) setPrior(path string, pw float64) error {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	if rv := C.es_set_prior(d.ps, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
+		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
+	}
+	d.search = ""
+	return nil
+}
+
+// priorOn reports whether the default search is interpolated with the
+// spoken-forms prior.
+func (d *decoder) priorOn() bool { return C.es_prior_on(d.ps, d.general) != 0 }
 
 // removeSearch drops an added search (an old version of a model).
 func (d *decoder) removeSearch(name string) {

@@ -11,16 +11,11 @@ import (
 // DefaultSpokenFormsWeight is Config.SpokenFormsWeight's default.
 const DefaultSpokenFormsWeight = 0.0
 
-// priorSearch is the free-speech search of streams without a domain
-// model when the spoken-forms prior is on: the general model
-// interpolated with the prior.
-const priorSearch = "spoken-forms"
-
 // writeSpokenForms builds the spoken-forms prior (a trigram model of
 // spokenforms' corpus, words outside the dictionary counted as <unk>)
 // and writes it as ARPA text to path. It takes a few hundred
-// milliseconds, once per engine; each decoder reads the file when a
-// stream first needs it.
+// milliseconds, once per engine; each decoder reads the file when it
+// is made and interpolates it into its default search (decoder.setPrior).
 func writeSpokenForms(path string, known func(string) bool) (string, error) {
 	m := lm.NewModel(lm.Options{Known: known})
 	if err := m.Add(spokenforms.Text(spokenforms.DefaultSentences), known); err != nil {

@@ -46,8 +46,10 @@ func TestSpokenFormsPrior(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if base := st.(*stream).base; (base == priorSearch) != (w > 0) {
-				t.Errorf("weight %v: free-speech search %q", w, base)
+			var on bool
+			st.(*stream).d.do(func() { on = st.(*stream).d.priorOn() })
+			if on != (w > 0) {
+				t.Errorf("weight %v: the default search interpolated with the prior: %v", w, on)
 			}
 			var hyp []string
 			for _, r := range feed(t, st, pcm) {
