@@ -183,7 +183,7 @@ func benchReading(b *testing.B, speech func(narrow bool) []int16, set func(*Conf
 // decoder (VmRSS after malloc_trim; rough: freed memory of earlier
 // iterations is reused).
 func BenchmarkSpokenFormsPrior(b *testing.B) {
-	for _, w := range []float64{0, 0.3} {
+	for _, w := range []float64{0, 0.1} {
 		b.Run(strconv.FormatFloat(w, 'f', -1, 64), func(b *testing.B) {
 			var newMs, openMs, rssMB float64
 			for b.Loop() {
@@ -230,4 +230,42 @@ func vmRSSKB(b *testing.B) int64 {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// BenchmarkSpokenFormsDecode measures the recogniser CPU per audio
+// second (thread CPU) of the default search with the spoken-forms prior
+// off and on: a LibriVox recording (free speech) and a Flite sentence of
+// spoken forms (a card number and a date of birth).
+func BenchmarkSpokenFormsDecode(b *testing.B) {
+	speech := map[string][]int16{
+		"librivox": loadRaw16(b, "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"),
+		"forms": flite(b, "slt", "my card number is four one one one two two three three four four five five six six seven seven "+
+			"and my date of birth is the third of july nineteen eighty two"),
+	}
+	for _, name := range []string{"librivox", "forms"} {
+		for _, w := range []float64{0, 0.1} {
+			b.Run(name+"/"+strconv.FormatFloat(w, 'f', -1, 64), func(b *testing.B) {
+				cfg := DefaultConfig()
+				cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection, cfg.SpokenFormsWeight = 1, 1, nil, w
+				e, err := New(cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				benchStreams(b, e, speech[name], stt.StreamOptions{}, stt.ModeSpeech)
+			})
+		}
+	}
+}
+
+func loadRaw16(b *testing.B, path string) []int16 {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatalf("pocketsphinx-testdata: %v", err)
+	}
+	f, err := wav.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f.Samples()
 }
