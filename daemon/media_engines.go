@@ -110,13 +110,6 @@ func (es *engines) start() error {
 			// CPU per second of speech), and the voice virtual agent
 			// answers that final.
 			fc.Search, fc.Warm, fc.WarpSelection = pocketsphinx.SearchFast, 0, nil
-			// No spoken-forms prior: measured on the accurate search
-			// only, and on the fast one it cut a synthesised date of
-			// birth short ("i was born on the third of july nineteen
-			// eighty two" heard as "i was barnard's"); the agent's steps
-			// that collect numbers and spellings use the listening modes'
-			// grammars.
-			fc.SpokenFormsWeight = 0
 			if es.fast, es.err = pocketsphinx.New(fc, es.logger); es.err != nil {
 				return
 			}

@@ -287,7 +287,7 @@ type Config struct {
 	// interpolated with the general model, and with a profile's domain
 	// model where one is set, for every free-speech stream (default
 	// DefaultSpokenFormsWeight; 0 off; below 1). Listening modes'
-	// grammars are unchanged.
+	// grammars are unchanged; the fast search does without it.
 	SpokenFormsWeight float64 `json:"spoken_forms_weight"`
 }
 
@@ -606,7 +606,11 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	for i, w := range cfg.WarpSelection {
 		e.args[slot(wideband, i+1)] = mergeArgs(e.args[wideband], []string{"-warp_params", strconv.FormatFloat(w, 'f', -1, 64)})
 	}
-	if cfg.SpokenFormsWeight > 0 {
+	// The fast search keeps the general model alone: with the prior its
+	// narrow beams lost free speech ("he might even have been made
+	// amiable himself" heard as "he buy d been up in mei
+	// videoconferencing") and cut a date of birth short.
+	if cfg.SpokenFormsWeight > 0 && cfg.Search != SearchFast {
 		if e.prior, err = writeSpokenForms(filepath.Join(work, "spoken-forms.lm"), e.known); err != nil {
 			e.Close()
 			return nil, err
