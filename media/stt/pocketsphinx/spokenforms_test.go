@@ -10,6 +10,9 @@ import (
 	"github.com/earshot/earshot/media/wer"
 )
 
+// priorTestWeight is the weight measured on the development speakers.
+const priorTestWeight = 0.1
+
 // TestSpokenFormsPrior: spoken forms synthesised by Flite (a spelled
 // surname, a phone number with "oh" and "double", a date of birth) are
 // decoded with the general model alone and with the spoken-forms prior
@@ -27,7 +30,7 @@ func TestSpokenFormsPrior(t *testing.T) {
 		pcms = append(pcms, append(flite(t, "slt", r), make([]int16, stt.Rate/2)...))
 	}
 	errs := map[float64]int{}
-	for _, w := range []float64{0, DefaultSpokenFormsWeight} {
+	for _, w := range []float64{0, priorTestWeight} {
 		e := newEngine(t, func(c *Config) {
 			c.SpokenFormsWeight = w
 			// The default search (the fast one does without the prior).
@@ -85,11 +88,21 @@ func TestSpokenFormsPrior(t *testing.T) {
 		}
 	}
 	// The fast search keeps the general model alone.
-	if e := newEngine(t, nil); e.prior != "" {
+	if e := newEngine(t, func(c *Config) { c.SpokenFormsWeight = priorTestWeight }); e.prior != "" {
 		t.Error("the fast search has the prior")
 	}
-	t.Logf("word errors in %d words: general %d, with the prior %d", len(strings.Fields(strings.Join(refs, " "))), errs[0], errs[DefaultSpokenFormsWeight])
-	if errs[DefaultSpokenFormsWeight] >= errs[0] {
-		t.Errorf("with the prior %d word errors, without %d", errs[DefaultSpokenFormsWeight], errs[0])
+	t.Logf("word errors in %d words: general %d, with the prior %d", len(strings.Fields(strings.Join(refs, " "))), errs[0], errs[priorTestWeight])
+	if errs[priorTestWeight] >= errs[0] {
+		t.Errorf("with the prior %d word errors, without %d", errs[priorTestWeight], errs[0])
+	}
+}
+
+func TestSpokenFormsWeightValidate(t *testing.T) {
+	for w, ok := range map[float64]bool{0: true, 0.1: true, 0.99: true, -0.1: false, 1: false, 1.5: false} {
+		c := DefaultConfig()
+		c.SpokenFormsWeight = w
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("spoken_forms_weight %v: Validate() = %v", w, err)
+		}
 	}
 }
