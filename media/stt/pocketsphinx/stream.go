@@ -34,6 +34,7 @@ type stream struct {
 	nextBase    string
 	lmProfile   string   // the stream's language-model profile
 	lm          DomainLM // its domain model when the stream opened (zero: none)
+	tr          *warpTracer
 
 	base string   // search of free speech: "" (general model) or a domain model
 	mode stt.Mode // listening mode; applied at the start of each utterance
@@ -194,6 +195,7 @@ func (s *stream) process(pcm []int16) error {
 	if s.fill {
 		pcm = s.fillSilence(pcm)
 	}
+	s.tr.add(pcm)
 	if (s.redo || s.warpPending) && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
@@ -236,6 +238,7 @@ func (s *stream) final() (stt.Result, error) {
 		return stt.Result{}, err
 	}
 	s.d.speech = false
+	s.tr.uttEnd(s)
 	if s.warpPending {
 		s.warpPending = false
 		if err := s.selectWarp(); err != nil {
@@ -334,6 +337,7 @@ func (s *stream) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.tr.done(s.e)
 	s.d.do(func() {
 		if s.d.inUtt {
 			_ = s.d.endUtt()

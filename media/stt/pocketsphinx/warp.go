@@ -1,5 +1,11 @@
 package pocketsphinx
 
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <pocketsphinx.h>
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -134,31 +140,56 @@ func (s *stream) selectWarp() error {
 // often) and returns b's free-speech search and its best path's score
 // (decoder thread of b).
 func (s *stream) decodeFirst(b *decoder) (string, int64, bool, error) {
+	base, score, _, ok, err := s.decodeUtts(b, [][]int16{s.first})
+	return base, score, ok, err
+}
+
+// decodeUtts decodes utts, one utterance each, on b as a new stream that
+// heard them in a row (the profile's initial cepstral mean adapted as
+// live) and returns b's free-speech search and the sums over the
+// utterances of the best path's score and of its acoustic score (decoder
+// thread of b); false when an utterance had no path.
+func (s *stream) decodeUtts(b *decoder, utts [][]int16) (string, int64, int64, bool, error) {
 	base, err := s.e.prepare(b, s.lmProfile, s.lm, int(ms(s.baseCMNEvery)))
 	if err != nil {
-		return "", 0, false, err
+		return "", 0, 0, false, err
 	}
-	if err := b.startUtt(); err != nil {
-		return "", 0, false, err
-	}
-	var fed, last int64
-	for off := 0; off < len(s.first); off += chunk {
-		piece := s.first[off:min(off+chunk, len(s.first))]
-		if err := b.processRaw(piece); err != nil {
-			return "", 0, false, err
+	var fed, last, path, ascr int64
+	ok := true
+	for _, u := range utts {
+		p, a, has, err := s.decodeUtt(b, u, &fed, &last)
+		if err != nil {
+			return "", 0, 0, false, err
 		}
-		fed += int64(len(piece))
-		if s.baseCMNEvery > 0 && fed-last >= s.baseCMNEvery {
-			last = fed
+		path, ascr, ok = path+p, ascr+a, ok && has
+	}
+	return base, path, ascr, ok, nil
+}
+
+// decodeUtt decodes one more utterance u on b's stream, which has been
+// fed *fed samples, the cepstral mean last adapted at *last, and returns
+// its best path's score and acoustic score (decoder thread of b).
+func (s *stream) decodeUtt(b *decoder, u []int16, fed, last *int64) (int64, int64, bool, error) {
+	if err := b.startUtt(); err != nil {
+		return 0, 0, false, err
+	}
+	for off := 0; off < len(u); off += chunk {
+		piece := u[off:min(off+chunk, len(u))]
+		if err := b.processRaw(piece); err != nil {
+			return 0, 0, false, err
+		}
+		*fed += int64(len(piece))
+		if s.baseCMNEvery > 0 && *fed-*last >= s.baseCMNEvery {
+			*last = *fed
 			b.updateCMN()
 		}
 	}
 	if err := b.endUtt(); err != nil {
-		return "", 0, false, err
+		return 0, 0, false, err
 	}
 	b.speech = false
 	score, ok := b.pathScore()
-	return base, score, ok, nil
+	return score, b.acousticScore(), ok, nil
 }
 
 // move puts the stream on s.next, the decoder selectWarp chose, which has
@@ -170,4 +201,16 @@ func (s *stream) move() {
 	s.d, s.next, s.base = s.next, nil, s.nextBase
 	s.cpu0 = s.d.cpu
 	s.e.put(old)
+}
+
+// acousticScore returns the sum of the acoustic scores of the last
+// utterance's best path's segments (decoder thread).
+func (d *decoder) acousticScore() int64 {
+	var sum int64
+	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
+		var ascr, lscr, lback C.int32
+		C.ps_seg_prob(it, &ascr, &lscr, &lback)
+		sum += int64(ascr)
+	}
+	return sum
 }
