@@ -11,9 +11,9 @@ import (
 
 // WarpTrace holds, for a wideband stream's first free-speech utterances,
 // the scores every warp's decoder gives them decoded in a row as a new
-// stream (decodeUtts): Path[k][j] and Ascr[k][j] are the sums of the best
-// path's and of its acoustic score over utterances 1..k+1 with warp
-// Warps[j] (math.MinInt64 when no decoder was free), Frames[k] their
+// stream (decodeUtt): Path[k][j] and Ascr[k][j] are utterance k+1's best
+// path's score and its acoustic score with warp Warps[j] (math.MinInt64
+// when no decoder was free or the utterance had no path), Frames[k] its
 // 10 ms frames. The development evaluation compares selection rules on
 // it without rerunning the calls.
 type WarpTrace struct {
@@ -47,9 +47,9 @@ type warpTracer struct {
 }
 
 type shadow struct {
-	d                     *decoder
-	fed, last, path, ascr int64
-	ok                    bool
+	d         *decoder
+	fed, last int64
+	ok        bool // no error so far
 }
 
 func newWarpTracer(ctx context.Context) *warpTracer {
@@ -91,11 +91,7 @@ func (t *warpTracer) uttEnd(s *stream) {
 		}
 	}
 	t.n++
-	var frames int64
-	if len(t.tr.Frames) > 0 {
-		frames = t.tr.Frames[len(t.tr.Frames)-1]
-	}
-	t.tr.Frames = append(t.tr.Frames, frames+int64(len(u))/(stt.Rate/100))
+	t.tr.Frames = append(t.tr.Frames, int64(len(u))/(stt.Rate/100))
 	path := make([]int64, len(t.shadow))
 	ascr := make([]int64, len(t.shadow))
 	for j, sh := range t.shadow {
@@ -107,11 +103,9 @@ func (t *warpTracer) uttEnd(s *stream) {
 		var ok bool
 		var err error
 		sh.d.do(func() { p, a, ok, err = s.decodeUtt(sh.d, u, &sh.fed, &sh.last) })
-		sh.ok = err == nil && ok
-		sh.path += p
-		sh.ascr += a
-		if sh.ok {
-			path[j], ascr[j] = sh.path, sh.ascr
+		sh.ok = err == nil
+		if sh.ok && ok {
+			path[j], ascr[j] = p, a
 		}
 	}
 	t.tr.Path = append(t.tr.Path, path)
