@@ -26,10 +26,13 @@ type stream struct {
 	cpu0         float64 // decoder CPU when the stream started (or moved to it)
 	cpuPrev      float64 // CPU of decoders the stream used before s.d, and of warp trials
 
-	// Frequency warp selection (warp.go): the first utterance is kept
-	// (first) while warpPending, and s.next is the decoder of the warp
-	// chosen, to which the stream moves before reading that utterance.
+	// Frequency warp selection (warp.go): the stream's utterances are
+	// kept (warpUtts, and warpCur the current one's) while warpPending,
+	// and s.next is the decoder of the warp chosen, to which the stream
+	// moves before reading the last of them.
 	warpPending bool
+	warpUtts    [][]int16
+	warpCur     []int16
 	next        *decoder
 	nextBase    string
 	lmProfile   string   // the stream's language-model profile
@@ -196,7 +199,10 @@ func (s *stream) process(pcm []int16) error {
 		pcm = s.fillSilence(pcm)
 	}
 	s.tr.add(pcm)
-	if (s.redo || s.warpPending) && !s.firstDone {
+	if s.warpPending {
+		s.warpCur = append(s.warpCur, pcm...)
+	}
+	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
 	if s.spans || s.cardCtx {
@@ -240,8 +246,14 @@ func (s *stream) final() (stt.Result, error) {
 	s.d.speech = false
 	s.tr.uttEnd(s)
 	if s.warpPending {
-		s.warpPending = false
-		if err := s.selectWarp(); err != nil {
+		decided, err := s.selectWarp()
+		if decided {
+			s.warpPending = false
+			if s.next == nil {
+				s.warpUtts = nil
+			}
+		}
+		if err != nil {
 			return stt.Result{}, err
 		}
 		if s.next != nil {

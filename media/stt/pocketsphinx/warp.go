@@ -67,8 +67,9 @@ func validateWarps(ws []float64) error {
 }
 
 // WarpStreams returns how many wideband streams were decoded with each
-// warp after their first utterance ("1" for no warp), since the engine
-// started; empty when Config.WarpSelection is off.
+// warp once it was chosen, after their first utterance with a reading
+// ("1" for no warp), since the engine started; empty when
+// Config.WarpSelection is off.
 func (e *Engine) WarpStreams() map[string]int64 {
 	out := map[string]int64{}
 	if len(e.cfg.WarpSelection) == 0 {
@@ -84,43 +85,56 @@ func (e *Engine) WarpStreams() map[string]int64 {
 	return out
 }
 
-// selectWarp decodes the first utterance (s.first, free speech) again
-// with a decoder of each warp and keeps the one whose best path scores
-// highest in s.next, for the caller to move the
-// stream to; the others go straight back to the pool (decoder thread of
-// s.d, after the utterance ended). The score is the best path's, language
+// maxWarpUtts bounds the utterances a stream keeps for warp selection:
+// when none of its first free-speech utterances had a reading (a click,
+// a cough cut short, a listening mode's grammar), it stays unwarped.
+const maxWarpUtts = 3
+
+// selectWarp decodes the stream's utterances so far (s.warpUtts, the
+// last just ended) again with a decoder of each warp and keeps the one
+// whose best path scores highest on the last utterance in s.next, for
+// the caller to move the stream to; the others go straight back to the
+// pool (decoder thread of s.d, after the utterance ended). It reports
+// whether the choice is made: an utterance with no reading, or decoded
+// with a listening mode's grammar, is no measure of the voice, and the
+// next one is tried. The score is the best path's, language
 // model included: on Flite's voices the acoustic score alone put the
 // female voice on the lower warp, the path score put her on the higher
 // and the male voices on the lower, as PocketSphinx's lattice normaliser
 // did with the development speakers (media/analyze EVAL.md). A warp whose
 // decoder the pool cannot give now without leaving it full is not tried:
 // a call arriving meanwhile must find a decoder.
-func (s *stream) selectWarp() error {
+func (s *stream) selectWarp() (bool, error) {
+	if len(s.warpCur) > 0 {
+		s.warpUtts = append(s.warpUtts, s.warpCur)
+	}
+	s.warpCur = nil
+	best, ok := s.d.pathScore()
+	if s.d.search != s.base || !ok || len(s.warpUtts) == 0 {
+		if len(s.warpUtts) < maxWarpUtts {
+			return false, nil
+		}
+		s.e.warpChosen[0].Add(1)
+		return true, nil
+	}
 	chosen := 0
 	defer func() { s.e.warpChosen[chosen].Add(1) }()
-	if s.d.search != s.base || len(s.first) == 0 {
-		return nil // a listening mode's grammar: not a measure of the voice
-	}
-	best, ok := s.d.pathScore()
-	if !ok {
-		return nil
-	}
 	for i := range s.e.cfg.WarpSelection {
 		b, err := s.e.acquire(wideband, i+1, 1)
 		if errors.Is(err, stt.ErrBusy) {
 			continue
 		}
 		if err != nil {
-			return err
+			return true, err
 		}
 		var score int64
 		var base string
 		c0 := b.cpu
-		b.do(func() { base, score, ok, err = s.decodeFirst(b) })
+		b.do(func() { base, score, ok, err = s.decodeUtts(b, s.warpUtts) })
 		s.cpuPrev += b.cpu - c0
 		if err != nil {
 			s.e.put(b)
-			return err
+			return true, err
 		}
 		if ok && score > best {
 			if s.next != nil {
@@ -132,38 +146,27 @@ func (s *stream) selectWarp() error {
 			s.e.put(b)
 		}
 	}
-	return nil
-}
-
-// decodeFirst decodes the first utterance on b as the stream decoded it
-// live (a new stream, the profile's initial cepstral mean adapted as
-// often) and returns b's free-speech search and its best path's score
-// (decoder thread of b).
-func (s *stream) decodeFirst(b *decoder) (string, int64, bool, error) {
-	base, score, _, ok, err := s.decodeUtts(b, [][]int16{s.first})
-	return base, score, ok, err
+	return true, nil
 }
 
 // decodeUtts decodes utts, one utterance each, on b as a new stream that
-// heard them in a row (the profile's initial cepstral mean adapted as
-// live) and returns b's free-speech search and the sums over the
-// utterances of the best path's score and of its acoustic score (decoder
-// thread of b); false when an utterance had no path.
-func (s *stream) decodeUtts(b *decoder, utts [][]int16) (string, int64, int64, bool, error) {
+// heard them in a row, as the stream decoded them live (the profile's
+// initial cepstral mean adapted as often), and returns b's free-speech
+// search and the last utterance's best path's score, false when it has
+// none (decoder thread of b).
+func (s *stream) decodeUtts(b *decoder, utts [][]int16) (string, int64, bool, error) {
 	base, err := s.e.prepare(b, s.lmProfile, s.lm, int(ms(s.baseCMNEvery)))
 	if err != nil {
-		return "", 0, 0, false, err
+		return "", 0, false, err
 	}
-	var fed, last, path, ascr int64
-	ok := true
+	var fed, last, score int64
+	var ok bool
 	for _, u := range utts {
-		p, a, has, err := s.decodeUtt(b, u, &fed, &last)
-		if err != nil {
-			return "", 0, 0, false, err
+		if score, _, ok, err = s.decodeUtt(b, u, &fed, &last); err != nil {
+			return "", 0, false, err
 		}
-		path, ascr, ok = path+p, ascr+a, ok && has
 	}
-	return base, path, ascr, ok, nil
+	return base, score, ok, nil
 }
 
 // decodeUtt decodes one more utterance u on b's stream, which has been
@@ -193,12 +196,17 @@ func (s *stream) decodeUtt(b *decoder, u []int16, fed, last *int64) (int64, int6
 }
 
 // move puts the stream on s.next, the decoder selectWarp chose, which has
-// decoded the first utterance on the stream's clock, and returns the
+// decoded the stream's audio so far on the stream's clock, and returns the
 // previous decoder to the pool.
 func (s *stream) move() {
 	old := s.d
 	s.cpuPrev += old.cpu - s.cpu0
-	s.d, s.next, s.base = s.next, nil, s.nextBase
+	s.d, s.next, s.base, s.warpUtts = s.next, nil, s.nextBase, nil
+	if s.firstDone {
+		// The first utterance was decoded twice (redecode) on the old
+		// decoder only.
+		s.shiftMs = 0
+	}
 	s.cpu0 = s.d.cpu
 	s.e.put(old)
 }
