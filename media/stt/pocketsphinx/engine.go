@@ -273,6 +273,7 @@ type Config struct {
 	DigitCMNPriorFrames int `json:"digit_cmn_prior_frames"`
 	// WarpSelection are frequency warps (PocketSphinx's -warp_params,
 	// inverse linear) tried on each wideband stream's first utterance
+	// with a reading (of up to three; a listening mode's do not count)
 	// besides 1.0: the utterance is decoded again with a decoder of each
 	// warp (from the pool, returned at once), and the stream moves to
 	// the warp whose best path scores highest (acoustic and language
