@@ -390,7 +390,6 @@ func TestEvalHeldOutDev(t *testing.T) {
 			if wv != nil {
 				cfg.WarpSelection = wv.warps
 				name += " warps=" + wv.name
-				pocketsphinx.SetWarpPrime(!wv.raw)
 			}
 			a, eng := newTestAnalyzer(t, cfg, pcfg)
 			for _, n8 := range evalRates() {
@@ -429,7 +428,6 @@ func TestEvalHeldOutDev(t *testing.T) {
 type warpVariant struct {
 	name    string
 	warps   []float64 // nil: off
-	raw     bool
 	perCall []float64
 }
 
@@ -447,9 +445,6 @@ func warpVariants() []*warpVariant {
 	warpRuns = nil
 	for _, f := range strings.Split(v, ";") {
 		wv := &warpVariant{name: f}
-		// "/raw": the trial decoders are not primed and the unwarped
-		// score is the stream's own (pocketsphinx.SetWarpPrime).
-		f, wv.raw = strings.CutSuffix(f, "/raw")
 		if f != "off" {
 			for _, x := range strings.Split(f, ",") {
 				w, err := strconv.ParseFloat(x, 64)

@@ -90,21 +90,6 @@ func (e *Engine) WarpStreams() map[string]int64 {
 // a cough cut short, a listening mode's grammar), it stays unwarped.
 const maxWarpUtts = 3
 
-// warpPrime scores every candidate, the unwarped included, on a decoder
-// that first decoded the first utterance's opening warpPrimeSamples as a
-// stream of its own. PocketSphinx's phonetically tied model carries each
-// frame's best Gaussians over to the next frame, across utterances and
-// streams, so a pooled decoder's score of the same audio depended on
-// what it had decoded before (Flite's kal16, one sentence: -10733 on a
-// new decoder, -10822 and -10874 after other streams; after the primer,
-// -10866 whatever came before) by as much as the warps' scores differed
-// on many calls; the primer makes the comparison depend on the audio
-// alone. A variable for the development evaluation (warptrace_eval.go).
-var warpPrime = true
-
-// warpPrimeSamples is the primer's length, 0.5 s.
-const warpPrimeSamples = stt.Rate / 2
-
 // selectWarp decodes the stream's utterances so far (s.warpUtts, the
 // last just ended) again with a decoder of each warp and keeps the one
 // whose best path scores highest on the last utterance in s.next, for
@@ -134,11 +119,8 @@ func (s *stream) selectWarp() (bool, error) {
 	}
 	chosen := 0
 	defer func() { s.e.warpChosen[chosen].Add(1) }()
-	for i := range 1 + len(s.e.cfg.WarpSelection) {
-		if i == 0 && !warpPrime {
-			continue // the stream's own reading is the unwarped score
-		}
-		b, err := s.e.acquire(wideband, i, 1)
+	for i := range s.e.cfg.WarpSelection {
+		b, err := s.e.acquire(wideband, i+1, 1)
 		if errors.Is(err, stt.ErrBusy) {
 			continue
 		}
@@ -148,33 +130,17 @@ func (s *stream) selectWarp() (bool, error) {
 		var score int64
 		var base string
 		c0 := b.cpu
-		b.do(func() {
-			if warpPrime {
-				if _, _, _, err = s.decodeUtts(b, [][]int16{s.warpUtts[0][:min(len(s.warpUtts[0]), warpPrimeSamples)]}); err != nil {
-					return
-				}
-			}
-			base, score, ok, err = s.decodeUtts(b, s.warpUtts)
-		})
+		b.do(func() { base, score, ok, err = s.decodeUtts(b, s.warpUtts) })
 		s.cpuPrev += b.cpu - c0
 		if err != nil {
 			s.e.put(b)
 			return true, err
 		}
-		if i == 0 {
-			// The unwarped reading on a primed decoder: the stream stays
-			// on its own decoder if no warp beats it.
-			s.e.put(b)
-			if ok {
-				best = score
-			}
-			continue
-		}
 		if ok && score > best {
 			if s.next != nil {
 				s.e.put(s.next)
 			}
-			s.next, s.nextBase, chosen = b, base, i
+			s.next, s.nextBase, chosen = b, base, i+1
 			best = score
 		} else {
 			s.e.put(b)

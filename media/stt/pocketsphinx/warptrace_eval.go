@@ -133,7 +133,3 @@ func (t *warpTracer) done(e *Engine) {
 		t.opts.sink(t.tr)
 	}
 }
-
-// SetWarpPrime turns the primer of warp selection's trial decoders
-// (warpPrime) on or off, between runs of the development evaluation.
-func SetWarpPrime(on bool) { warpPrime = on }
