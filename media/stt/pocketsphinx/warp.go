@@ -104,6 +104,18 @@ const maxWarpUtts = 3
 // did with the development speakers (media/analyze EVAL.md). A warp whose
 // decoder the pool cannot give now without leaving it full is not tried:
 // a call arriving meanwhile must find a decoder.
+//
+// The scores are noisy: the phonetically tied model carries each frame's
+// best Gaussians over to the next, across utterances and streams, so a
+// pooled decoder's score of the same audio depends on what it decoded
+// before (Flite kal16, one sentence: -10733 new, -10822 and -10874 after
+// other streams), by as much as the warps differ on many calls; the same
+// development speaker went to 1.0, 0.9 or 1.1 in three runs. Scoring
+// every warp, 1.0 included, on decoders primed alike (the first 0.5 s
+// decoded first) removed that, but lost on speakers 1-16 (40.9 against
+// 40.2 in the same run: 0.9 was never chosen), as did a margin,
+// re-selection on two or three utterances, the acoustic score alone and
+// a vote (media/analyze EVAL.md, EARSHOT_EVAL_WARPTRACE).
 func (s *stream) selectWarp() (bool, error) {
 	if len(s.warpCur) > 0 {
 		s.warpUtts = append(s.warpUtts, s.warpCur)
