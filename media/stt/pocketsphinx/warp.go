@@ -39,7 +39,10 @@ const maxWarps = 4
 //	all 42    2983   40.9         39.5         14 / 6 / 22
 //
 // Streams by warp chosen: 1-16 (12 women) 3 / 4 / 8 on 0.9 / 1 / 1.1,
-// 17-42 (all men) 10 / 13 / 3. Speakers 17-42 were not looked at before
+// 17-42 (all men) 10 / 13 / 3. Other runs of the same rule gave 39.5 and
+// 40.2 on 1-16 and 39.5 on 17-42 (the scores' noise, see selectWarp).
+// Wider or finer grids lost on 1-16 (0.88, 0.94, 1.06, 1.12: 42.3;
+// 0.94, 1.06: 41.4; 0.9, 1.1 40.2 in the same conditions). Speakers 17-42 were not looked at before
 // the rule (path score, first utterance, no margin) was fixed.
 func DefaultWarpSelection() []float64 { return []float64{0.9, 1.1} }
 
