@@ -213,7 +213,18 @@ func runCalls(t *testing.T, a *Analyzer, calls []call, n8 bool, profile string) 
 			t.Error(err)
 			return
 		}
-		r, err := a.Analyze(context.Background(), b, Options{ID: c.speaker, Profile: profile})
+		ctx := context.Background()
+		// EARSHOT_EVAL_WARPTRACE=n: print the scores each warp's decoder
+		// gives the call's first n utterances (pocketsphinx.WarpTrace),
+		// to compare warp selection rules offline.
+		if n, _ := strconv.Atoi(os.Getenv("EARSHOT_EVAL_WARPTRACE")); n > 0 {
+			ctx = pocketsphinx.WithWarpTrace(ctx, c.speaker, n, func(tr pocketsphinx.WarpTrace) {
+				for k := range tr.Path {
+					t.Logf("warptrace %s utts=%d frames=%d warps=%v path=%v ascr=%v", tr.ID, k+1, tr.Frames[k], tr.Warps, tr.Path[k], tr.Ascr[k])
+				}
+			})
+		}
+		r, err := a.Analyze(ctx, b, Options{ID: c.speaker, Profile: profile})
 		if err != nil {
 			t.Error(err)
 			return
@@ -527,6 +538,11 @@ func devKnobs(cfg *pocketsphinx.Config, pcfg *pipeline.Config) string {
 	if a := os.Getenv("EARSHOT_EVAL_PSARGS"); a != "" {
 		cfg.Args = strings.Fields(a)
 		name += " args=" + a
+	}
+	if os.Getenv("EARSHOT_EVAL_WARPTRACE") != "" {
+		// The trace holds a decoder per warp beside each call's own
+		// during its first utterances; the pool must not run short.
+		cfg.MaxDecoders = max(cfg.MaxDecoders, 16)
 	}
 	if v, ok := os.LookupEnv("EARSHOT_EVAL_WIDE_CMN"); ok {
 		cfg.WidebandCMNInit = v

@@ -273,6 +273,7 @@ type Config struct {
 	DigitCMNPriorFrames int `json:"digit_cmn_prior_frames"`
 	// WarpSelection are frequency warps (PocketSphinx's -warp_params,
 	// inverse linear) tried on each wideband stream's first utterance
+	// with a reading (of up to three; a listening mode's do not count)
 	// besides 1.0: the utterance is decoded again with a decoder of each
 	// warp (from the pool, returned at once), and the stream moves to
 	// the warp whose best path scores highest (acoustic and language
@@ -699,7 +700,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
 		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
 		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns, lmProfile: opts.Profile, lm: lm,
-		warpPending: p == wideband && len(e.cfg.WarpSelection) > 0}, nil
+		warpPending: p == wideband && len(e.cfg.WarpSelection) > 0, tr: newWarpTracer(ctx)}, nil
 }
 
 // acquire takes a free decoder of profile p and warp, or makes one while

@@ -26,14 +26,18 @@ type stream struct {
 	cpu0         float64 // decoder CPU when the stream started (or moved to it)
 	cpuPrev      float64 // CPU of decoders the stream used before s.d, and of warp trials
 
-	// Frequency warp selection (warp.go): the first utterance is kept
-	// (first) while warpPending, and s.next is the decoder of the warp
-	// chosen, to which the stream moves before reading that utterance.
+	// Frequency warp selection (warp.go): the stream's utterances are
+	// kept (warpUtts, and warpCur the current one's) while warpPending,
+	// and s.next is the decoder of the warp chosen, to which the stream
+	// moves before reading the last of them.
 	warpPending bool
+	warpUtts    [][]int16
+	warpCur     []int16
 	next        *decoder
 	nextBase    string
 	lmProfile   string   // the stream's language-model profile
 	lm          DomainLM // its domain model when the stream opened (zero: none)
+	tr          *warpTracer
 
 	base string   // search of free speech: "" (general model) or a domain model
 	mode stt.Mode // listening mode; applied at the start of each utterance
@@ -194,7 +198,11 @@ func (s *stream) process(pcm []int16) error {
 	if s.fill {
 		pcm = s.fillSilence(pcm)
 	}
-	if (s.redo || s.warpPending) && !s.firstDone {
+	s.tr.add(pcm)
+	if s.warpPending {
+		s.warpCur = append(s.warpCur, pcm...)
+	}
+	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
 	if s.spans || s.cardCtx {
@@ -236,9 +244,16 @@ func (s *stream) final() (stt.Result, error) {
 		return stt.Result{}, err
 	}
 	s.d.speech = false
+	s.tr.uttEnd(s)
 	if s.warpPending {
-		s.warpPending = false
-		if err := s.selectWarp(); err != nil {
+		decided, err := s.selectWarp()
+		if decided {
+			s.warpPending = false
+			if s.next == nil {
+				s.warpUtts = nil
+			}
+		}
+		if err != nil {
 			return stt.Result{}, err
 		}
 		if s.next != nil {
@@ -334,6 +349,7 @@ func (s *stream) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.tr.done(s.e)
 	s.d.do(func() {
 		if s.d.inUtt {
 			_ = s.d.endUtt()

@@ -42,6 +42,14 @@ func decodeCall(t *testing.T, e *Engine, c warpCall) (*stream, [2][]stt.Word) {
 		t.Fatal(err)
 	}
 	s := st.(*stream)
+	return s, feedCall(t, s, c, 0)
+}
+
+// feedCall writes the call to s, whose clock is at atMs, as decodeCall
+// does, and returns the words of each sentence's finals, their times
+// less atMs.
+func feedCall(t *testing.T, s *stream, c warpCall, atMs int64) [2][]stt.Word {
+	t.Helper()
 	var words [2][]stt.Word
 	take := func(rs []stt.Result) {
 		for _, r := range rs {
@@ -49,6 +57,8 @@ func decodeCall(t *testing.T, e *Engine, c warpCall) (*stream, [2][]stt.Word) {
 				continue
 			}
 			for _, w := range r.Words {
+				w.StartMs -= atMs
+				w.EndMs -= atMs
 				i := 0
 				if w.StartMs >= c.split {
 					i = 1
@@ -72,7 +82,7 @@ func decodeCall(t *testing.T, e *Engine, c warpCall) (*stream, [2][]stt.Word) {
 		}
 		take(rs)
 	}
-	return s, words
+	return words
 }
 
 func wordText(ws []stt.Word) string {
@@ -129,18 +139,7 @@ func TestWarpSelection(t *testing.T) {
 	if n := on.WarpStreams(); n["0.9"] != 1 || n["1"] != 0 || n["1.1"] != 0 {
 		t.Errorf("streams by warp %v, want one on 0.9", n)
 	}
-	// Word times: the same audio read at another warp puts the words
-	// where the unwarped reading put them.
-	for i := range got {
-		if len(got[i]) == 0 || len(ref[i]) == 0 {
-			t.Fatalf("sentence %d: no words (%d, %d)", i+1, len(got[i]), len(ref[i]))
-		}
-		for _, p := range [][2]stt.Word{{got[i][0], ref[i][0]}, {got[i][len(got[i])-1], ref[i][len(ref[i])-1]}} {
-			if d := p[0].StartMs - p[1].StartMs; d < -100 || d > 100 {
-				t.Errorf("sentence %d: %q starts at %d ms, unwarped at %d ms", i+1, p[0].Text, p[0].StartMs, p[1].StartMs)
-			}
-		}
-	}
+	checkTimes(t, got, ref)
 	total, free := on.poolCounts()
 	if total != 3 || free[slot(wideband, 0)] != 1 || free[slot(wideband, 1)] != 0 || free[slot(wideband, 2)] != 1 {
 		t.Errorf("while the stream is open: %d decoders, free by slot %v; want 3, the unwarped and the 1.1 free", total, free)
@@ -164,6 +163,66 @@ func TestWarpSelection(t *testing.T) {
 		t.Errorf("no decoder to spare: %d decoders made, want the stream's alone", total)
 	}
 	s.Close()
+}
+
+// checkTimes: the same audio read at another warp puts the words where
+// the unwarped reading (ref) put them.
+func checkTimes(t *testing.T, got, ref [2][]stt.Word) {
+	t.Helper()
+	for i := range got {
+		if len(got[i]) == 0 || len(ref[i]) == 0 {
+			t.Fatalf("sentence %d: no words (%d, %d)", i+1, len(got[i]), len(ref[i]))
+		}
+		for _, p := range [][2]stt.Word{{got[i][0], ref[i][0]}, {got[i][len(got[i])-1], ref[i][len(ref[i])-1]}} {
+			if d := p[0].StartMs - p[1].StartMs; d < -100 || d > 100 {
+				t.Errorf("sentence %d: %q starts at %d ms, unwarped at %d ms", i+1, p[0].Text, p[0].StartMs, p[1].StartMs)
+			}
+		}
+	}
+}
+
+// TestWarpSelectionAfterNoReading: a stream whose first utterance has no
+// reading (a click ended as an utterance of its own) is no measure of
+// the voice: the warp is chosen on the next utterance instead, on a
+// decoder that heard the click too, so the words keep their times on the
+// stream's clock.
+func TestWarpSelectionAfterNoReading(t *testing.T) {
+	c := newWarpCall(t, "kal16")
+	off := newEngine(t, func(c *Config) { c.MaxDecoders = 4 })
+	s, ref := decodeCall(t, off, c)
+	s.Close()
+
+	on := newEngine(t, func(c *Config) { c.MaxDecoders = 4; c.WarpSelection = []float64{0.9, 1.1} })
+	st, err := on.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = st.(*stream)
+	defer s.Close()
+	click := make([]int16, stt.Rate*6/100)
+	for i := range 40 {
+		click[i] = int16(12000 * (1 - 2*(i%2)))
+	}
+	if _, err := s.Write(click); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.EndUtterance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Text != "" || !s.warpPending || s.d.warp != 0 {
+		t.Fatalf("after the click: results %+v, selection pending %v, warp %d; want one empty final, selection still pending", rs, s.warpPending, s.d.warp)
+	}
+	got := feedCall(t, s, c, ms(int64(len(click))))
+	if s.d.warp != 1 || on.WarpStreams()["0.9"] != 1 {
+		t.Errorf("stream on warp %d, counts %v; want it moved to 0.9 after the first sentence", s.d.warp, on.WarpStreams())
+	}
+	for i, r := range []string{warpText1, warpText2} {
+		if e := wer.Align(wer.Normalize(r), wer.Normalize(wordText(got[i]))); e.WER() > 30 {
+			t.Errorf("sentence %d: %q, WER %.1f%% > 30%%", i+1, wordText(got[i]), e.WER())
+		}
+	}
+	checkTimes(t, got, ref)
 }
 
 func TestWarpSelectionValidate(t *testing.T) {
