@@ -238,7 +238,7 @@ func vmRSSKB(b *testing.B) int64 {
 // spoken forms (a card number and a date of birth).
 func BenchmarkSpokenFormsDecode(b *testing.B) {
 	speech := map[string][]int16{
-		"librivox": loadRaw16(b, "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"),
+		"librivox": loadSpeech(b, "0870"),
 		"forms": flite(b, "slt", "my card number is four one one one two two three three four four five five six six seven seven "+
 			"and my date of birth is the third of july nineteen eighty two"),
 	}
@@ -256,16 +256,4 @@ func BenchmarkSpokenFormsDecode(b *testing.B) {
 			})
 		}
 	}
-}
-
-func loadRaw16(b *testing.B, path string) []int16 {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatalf("pocketsphinx-testdata: %v", err)
-	}
-	f, err := wav.Parse(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f.Samples()
 }

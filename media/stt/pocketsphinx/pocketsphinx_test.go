@@ -273,7 +273,7 @@ func TestTimesOnTheStreamClock(t *testing.T) {
 }
 
 // loadSpeech reads a LibriVox recording of pocketsphinx-testdata (16 kHz).
-func loadSpeech(t *testing.T, id string) []int16 {
+func loadSpeech(t testing.TB, id string) []int16 {
 	t.Helper()
 	b, err := os.ReadFile("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-" + id + ".wav")
 	if err != nil {

@@ -279,19 +279,9 @@ func (g *gen) randLetters(n int) string {
 func (g *gen) spelledSentence() string {
 	switch g.r.IntN(5) {
 	case 0, 1:
-		name := g.pick(surnames)
-		s := g.spell(name)
-		if g.chance(0.4) {
-			s = name + " " + s
-		}
-		return g.wrap(s, surnameCarriers)
+		return g.sayAndSpell(surnames, surnameCarriers)
 	case 2:
-		name := g.pick(firstNames)
-		s := g.spell(name)
-		if g.chance(0.4) {
-			s = name + " " + s
-		}
-		return g.wrap(s, firstNameCarriers)
+		return g.sayAndSpell(firstNames, firstNameCarriers)
 	case 3:
 		city := g.pick(cities)
 		return g.wrap(g.spell(city), cityCarriers)
@@ -302,6 +292,17 @@ func (g *gen) spelledSentence() string {
 		}
 		return g.wrap(s, refCarriers)
 	}
+}
+
+// sayAndSpell spells a name from names, said first some of the time
+// ("smith s m i t h").
+func (g *gen) sayAndSpell(names, carriers []string) string {
+	name := g.pick(names)
+	s := g.spell(name)
+	if g.chance(0.4) {
+		s = name + " " + s
+	}
+	return g.wrap(s, carriers)
 }
 
 var alphabet = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
