@@ -674,11 +674,16 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if v := os.Getenv("EARSHOT_EVAL_CARD_ALTS"); v != "" {
 		fmt.Sscanf(v, "%d", &psCfg.CardReadingAlternatives)
 	}
+	// EARSHOT_EVAL_PRIOR=w interpolates the spoken-forms prior with the
+	// general model (spoken_forms_weight; off by default).
+	if v := os.Getenv("EARSHOT_EVAL_PRIOR"); v != "" {
+		fmt.Sscanf(v, "%g", &psCfg.SpokenFormsWeight)
+	}
 	// EARSHOT_EVAL_REDACT_RATE=8k passes the speech through a telephone
 	// channel (8 kHz mu-law: the recogniser's narrowband profile).
 	tel := os.Getenv("EARSHOT_EVAL_REDACT_RATE") == "8k"
-	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, telephone channel: %v",
-		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, tel)
+	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, spoken-forms prior %g, telephone channel: %v",
+		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, psCfg.SpokenFormsWeight, tel)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)
@@ -747,6 +752,9 @@ func TestEvalRedactRecognised(t *testing.T) {
 	}
 	if psCfg.CardNumberRuns {
 		cacheKey += fmt.Sprintf("/cardruns=%d", psCfg.CardNumberRunWords)
+	}
+	if psCfg.SpokenFormsWeight > 0 {
+		cacheKey += fmt.Sprintf("/prior=%g", psCfg.SpokenFormsWeight)
 	}
 	if psCfg.CardReadingAlternatives > 0 {
 		cacheKey += fmt.Sprintf("/alts=%d", psCfg.CardReadingAlternatives)
