@@ -60,27 +60,50 @@ func TestResourceBounds(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := dialRaw(t, e, "?format=pcm&rate=8000")
-			before := testutil.ToFloat64(e.srv.m.ended.WithLabelValues("oversized"))
-			var st websocket.StatusCode
-			alloc := ingesttest.Allocated(func() {
-				_ = w.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				werr := tc.send(w) // the server may close before it is all sent
-				var err error
-				if st, err = w.closeStatus(10 * time.Second); err != nil {
-					t.Errorf("no close frame: %v (write: %v)", err, werr)
+			// The allocations are the whole process's: a goroutine of
+			// another stream may allocate in the window too. The least of
+			// up to three attempts is held to the bound; a server that
+			// read the message whole would allocate its ten times the
+			// limit on every attempt.
+			var least uint64
+			for attempt := 0; attempt < 3; attempt++ {
+				alloc := refuse(t, e, tc.send)
+				t.Logf("%d bytes sent, %d KiB allocated meanwhile (bound %d KiB)", len(payload), alloc>>10, bound*allowed>>10)
+				if attempt == 0 || alloc < least {
+					least = alloc
 				}
-				waitFor(t, "the stream to end", func() bool {
-					return testutil.ToFloat64(e.srv.m.ended.WithLabelValues("oversized")) == before+1
-				})
-			})
-			if st != websocket.StatusMessageTooBig {
-				t.Errorf("close status %v, want 1009", st)
+				if least <= uint64(bound*allowed) {
+					break
+				}
 			}
-			t.Logf("%d bytes sent, %d KiB allocated meanwhile (bound %d KiB)", len(payload), alloc>>10, bound*allowed>>10)
-			if alloc > uint64(bound*allowed) {
-				t.Errorf("%d bytes allocated refusing a %d-byte message, want under %d", alloc, len(payload), bound*allowed)
+			if least > uint64(bound*allowed) {
+				t.Errorf("%d bytes allocated refusing a %d-byte message, want under %d", least, len(payload), bound*allowed)
 			}
 		})
 	}
+}
+
+// refuse sends an oversized message with send on a new stream, checks
+// that it is refused with 1009 and counted, and returns the bytes the
+// process allocated meanwhile.
+func refuse(t *testing.T, e *env, send func(w *rawWS) error) uint64 {
+	t.Helper()
+	w := dialRaw(t, e, "?format=pcm&rate=8000")
+	before := testutil.ToFloat64(e.srv.m.ended.WithLabelValues("oversized"))
+	var st websocket.StatusCode
+	alloc := ingesttest.Allocated(func() {
+		_ = w.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		werr := send(w) // the server may close before it is all sent
+		var err error
+		if st, err = w.closeStatus(10 * time.Second); err != nil {
+			t.Errorf("no close frame: %v (write: %v)", err, werr)
+		}
+		waitFor(t, "the stream to end", func() bool {
+			return testutil.ToFloat64(e.srv.m.ended.WithLabelValues("oversized")) == before+1
+		})
+	})
+	if st != websocket.StatusMessageTooBig {
+		t.Errorf("close status %v, want 1009", st)
+	}
+	return alloc
 }
