@@ -1,11 +1,5 @@
 package pocketsphinx
 
-/*
-#cgo pkg-config: pocketsphinx sphinxbase
-#include <pocketsphinx.h>
-*/
-import "C"
-
 import (
 	"errors"
 	"fmt"
@@ -177,7 +171,7 @@ func (s *stream) decodeUtts(b *decoder, utts [][]int16) (string, int64, bool, er
 	var fed, last, score int64
 	var ok bool
 	for _, u := range utts {
-		if score, _, ok, err = s.decodeUtt(b, u, &fed, &last); err != nil {
+		if score, ok, err = s.decodeUtt(b, u, &fed, &last); err != nil {
 			return "", 0, false, err
 		}
 	}
@@ -186,15 +180,15 @@ func (s *stream) decodeUtts(b *decoder, utts [][]int16) (string, int64, bool, er
 
 // decodeUtt decodes one more utterance u on b's stream, which has been
 // fed *fed samples, the cepstral mean last adapted at *last, and returns
-// its best path's score and acoustic score (decoder thread of b).
-func (s *stream) decodeUtt(b *decoder, u []int16, fed, last *int64) (int64, int64, bool, error) {
+// its best path's score (decoder thread of b).
+func (s *stream) decodeUtt(b *decoder, u []int16, fed, last *int64) (int64, bool, error) {
 	if err := b.startUtt(); err != nil {
-		return 0, 0, false, err
+		return 0, false, err
 	}
 	for off := 0; off < len(u); off += chunk {
 		piece := u[off:min(off+chunk, len(u))]
 		if err := b.processRaw(piece); err != nil {
-			return 0, 0, false, err
+			return 0, false, err
 		}
 		*fed += int64(len(piece))
 		if s.baseCMNEvery > 0 && *fed-*last >= s.baseCMNEvery {
@@ -203,11 +197,11 @@ func (s *stream) decodeUtt(b *decoder, u []int16, fed, last *int64) (int64, int6
 		}
 	}
 	if err := b.endUtt(); err != nil {
-		return 0, 0, false, err
+		return 0, false, err
 	}
 	b.speech = false
 	score, ok := b.pathScore()
-	return score, b.acousticScore(), ok, nil
+	return score, ok, nil
 }
 
 // move puts the stream on s.next, the decoder selectWarp chose, which has
@@ -224,16 +218,4 @@ func (s *stream) move() {
 	}
 	s.cpu0 = s.d.cpu
 	s.e.put(old)
-}
-
-// acousticScore returns the sum of the acoustic scores of the last
-// utterance's best path's segments (decoder thread).
-func (d *decoder) acousticScore() int64 {
-	var sum int64
-	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
-		var ascr, lscr, lback C.int32
-		C.ps_seg_prob(it, &ascr, &lscr, &lback)
-		sum += int64(ascr)
-	}
-	return sum
 }

@@ -2,6 +2,12 @@
 
 package pocketsphinx
 
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <pocketsphinx.h>
+*/
+import "C"
+
 import (
 	"context"
 	"math"
@@ -102,7 +108,11 @@ func (t *warpTracer) uttEnd(s *stream) {
 		var p, a int64
 		var ok bool
 		var err error
-		sh.d.do(func() { p, a, ok, err = s.decodeUtt(sh.d, u, &sh.fed, &sh.last) })
+		sh.d.do(func() {
+			if p, ok, err = s.decodeUtt(sh.d, u, &sh.fed, &sh.last); err == nil {
+				a = sh.d.acousticScore()
+			}
+		})
 		sh.ok = err == nil
 		if sh.ok && ok {
 			path[j], ascr[j] = p, a
@@ -132,4 +142,16 @@ func (t *warpTracer) done(e *Engine) {
 	if len(t.tr.Path) > 0 {
 		t.opts.sink(t.tr)
 	}
+}
+
+// acousticScore returns the sum of the acoustic scores of the last
+// utterance's best path's segments (decoder thread).
+func (d *decoder) acousticScore() int64 {
+	var sum int64
+	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
+		var ascr, lscr, lback C.int32
+		C.ps_seg_prob(it, &ascr, &lscr, &lback)
+		sum += int64(ascr)
+	}
+	return sum
 }
