@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +32,13 @@ const (
 	// shares nothing with the reported half but the generator's phrasings.
 	evalDev2Seed = 21
 	evalDev2Path = "testdata/eval-dev2.jsonl"
+
+	// A third development set, made when choices had been fitted to the
+	// second one's misses one by one: the same kinds and generator as the
+	// second, another seed (22 drew an expiry utterance of eval.jsonl
+	// again, which TestEvalSetUpToDate refuses).
+	evalDev3Seed = 23
+	evalDev3Path = "testdata/eval-dev3.jsonl"
 )
 
 // evalDev2Kinds is how many utterances of each kind the second
@@ -989,7 +997,18 @@ func generateEvalSet() []evalUtt {
 
 // generateEvalDev2 builds the second development set (testdata/eval-dev2.jsonl).
 func generateEvalDev2() []evalUtt {
-	g := &gen{r: rand.New(rand.NewPCG(evalDev2Seed, 2026))}
+	return generateEvalExtra(evalDev2Seed, "d", "dev2")
+}
+
+// generateEvalDev3 builds the third development set (testdata/eval-dev3.jsonl).
+func generateEvalDev3() []evalUtt {
+	return generateEvalExtra(evalDev3Seed, "e", "dev3")
+}
+
+// generateEvalExtra builds a card-heavy development set of the kinds in
+// evalDev2Kinds from seed, its ids prefix-numbered, every utterance in split.
+func generateEvalExtra(seed uint64, prefix, split string) []evalUtt {
+	g := &gen{r: rand.New(rand.NewPCG(seed, 2026))}
 	var kinds []string
 	for _, k := range evalDev2Kinds {
 		for range k.n {
@@ -999,8 +1018,8 @@ func generateEvalDev2() []evalUtt {
 	g.r.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 	out := make([]evalUtt, 0, len(kinds))
 	for i, k := range kinds {
-		u := g.build(fmt.Sprintf("d%04d", i+1), k, g.utterance(k))
-		u.Split = "dev2"
+		u := g.build(fmt.Sprintf("%s%04d", prefix, i+1), k, g.utterance(k))
+		u.Split = split
 		out = append(out, u)
 	}
 	return out
@@ -1018,12 +1037,15 @@ func encodeEvalSet(us []evalUtt) []byte {
 	return b.Bytes()
 }
 
-// loadEvalSet reads testdata/eval.jsonl, or the second development set
-// when EARSHOT_EVAL_REDACT_SPLIT is "dev2".
+// loadEvalSet reads testdata/eval.jsonl, or the second or third
+// development set when EARSHOT_EVAL_REDACT_SPLIT is "dev2" or "dev3".
 func loadEvalSet(t testing.TB) []evalUtt {
 	t.Helper()
-	if os.Getenv("EARSHOT_EVAL_REDACT_SPLIT") == "dev2" {
+	switch os.Getenv("EARSHOT_EVAL_REDACT_SPLIT") {
+	case "dev2":
 		return loadEvalFile(t, evalDev2Path)
+	case "dev3":
+		return loadEvalFile(t, evalDev3Path)
 	}
 	return loadEvalFile(t, evalPath)
 }
@@ -1069,23 +1091,36 @@ func checkGenerated(t *testing.T, path string, want []byte) {
 func TestEvalSetUpToDate(t *testing.T) {
 	checkGenerated(t, evalPath, encodeEvalSet(generateEvalSet()))
 	checkGenerated(t, evalDev2Path, encodeEvalSet(generateEvalDev2()))
+	checkGenerated(t, evalDev3Path, encodeEvalSet(generateEvalDev3()))
 	us := loadEvalFile(t, evalPath)
 	if len(us) < 1000 {
 		t.Fatalf("%d utterances, want at least 1000", len(us))
 	}
 	dev2 := loadEvalFile(t, evalDev2Path)
-	seen := map[string]bool{}
+	dev3 := loadEvalFile(t, evalDev3Path)
+	seen := map[string]string{}
 	for _, u := range us {
-		seen[u.Say] = true
+		seen[u.Say] = evalPath
 	}
-	for _, u := range dev2 {
-		// The second development set must not repeat a reported
-		// utterance (a card number, above all).
-		if seen[u.Say] && len(u.SaySpans) > 0 {
-			t.Errorf("%s repeats an utterance of %s: %q", u.ID, evalPath, u.Say)
+	for _, set := range []struct {
+		path string
+		us   []evalUtt
+	}{{evalDev2Path, dev2}, {evalDev3Path, dev3}} {
+		for _, u := range set.us {
+			// A later development set must not repeat a reported
+			// utterance (a card number, above all) nor one of an
+			// earlier development set.
+			if from, ok := seen[u.Say]; ok && len(u.SaySpans) > 0 {
+				t.Errorf("%s of %s repeats an utterance of %s: %q", u.ID, set.path, from, u.Say)
+			}
+		}
+		for _, u := range set.us {
+			if _, ok := seen[u.Say]; !ok {
+				seen[u.Say] = set.path
+			}
 		}
 	}
-	for _, u := range append(us, dev2...) {
+	for _, u := range slices.Concat(us, dev2, dev3) {
 		for _, f := range []struct {
 			text  string
 			spans []evalSpan
