@@ -1,6 +1,7 @@
 package pocketsphinx
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -20,7 +21,11 @@ import (
 // on narrowband streams, the digits mode's folded high band and silence
 // background. The reading replaces the words over that audio when it is
 // a card's length (at least cardContextMinDigits digits) or passes the
-// Luhn check, and the words there were not already a valid card number.
+// Luhn check, and the words there were not already a valid card number
+// (digit by digit or in pairs). When the language model heard pairs
+// there ("forty three nineteen"), the audio is read with the pairs
+// grammar (cardruns.go) first: the digits grammar reads a pair as two
+// or three digits.
 
 // DefaultCardContextPhrases are phrases that announce the card number
 // itself ("my card number is", "the long number on the front"), and "car
@@ -163,8 +168,10 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	if k == j {
 		return words, nil
 	}
-	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) {
-		return words, nil // the language model heard a card already
+	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) || heardCard(words[j:k]) {
+		// The language model heard a card already, digit by digit or in
+		// pairs ("forty three nineteen sixteen ...").
+		return words, nil
 	}
 	startMs, endMs := words[j-1].EndMs, words[k-1].EndMs+spanPadMs
 	if k < len(words) {
@@ -175,19 +182,39 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	if b-a < cardContextMinMs*stt.Rate/1000 {
 		return words, nil
 	}
-	s.e.observe.cardSpans.Add(1)
-	got, alts, err := s.decodeReadingN(s.utt[a:b], s.uttStart+a, cardReadingSearch, cardReadingGrammar, cardAlternativePaths*s.e.cfg.CardReadingAlternatives)
-	if err != nil {
-		return words, err
+	// A number the language model heard in pairs was read in pairs: the
+	// digits grammar reads "fifty three" as two or three digits ("five two
+	// three"), a wrong number of them, so it is read with pairs first, and
+	// digit by digit only when that reading is no card number.
+	grammars := [][2]string{{cardReadingSearch, cardReadingGrammar}}
+	if slices.ContainsFunc(words[j:k], func(w stt.Word) bool { return pairOf[strings.ToLower(w.Text)] != "" }) {
+		grammars = slices.Insert(grammars, 0, [2]string{cardPairsSearch, cardPairsGrammar})
 	}
-	d, _ := spokenDigitsOf(got)
-	if !isCard(d) {
-		if alt := cardAlternative(alts, s.e.cfg.CardReadingAlternatives); alt != nil {
-			got, d = alt, heardDigits(alt, false)
-			s.e.observe.cardAlternatives.Add(1)
+	var got []stt.Word
+	var d string
+	for _, g := range grammars {
+		s.e.observe.cardSpans.Add(1)
+		r, alts, err := s.decodeReadingN(s.utt[a:b], s.uttStart+a, g[0], g[1], cardAlternativePaths*s.e.cfg.CardReadingAlternatives)
+		if err != nil {
+			return words, err
+		}
+		rd := heardDigits(r, false)
+		if !isCard(rd) {
+			if alt := cardAlternative(alts, s.e.cfg.CardReadingAlternatives); alt != nil {
+				r, rd = alt, heardDigits(alt, false)
+				s.e.observe.cardAlternatives.Add(1)
+			}
+		}
+		if got == nil || isCard(rd) {
+			// The first grammar's reading stands unless a later one
+			// reads a card number.
+			got, d = r, rd
+		}
+		if isCard(d) {
+			break
 		}
 	}
-	if len(d) < cardContextMinDigits && !isCard(d) {
+	if len(got) == 0 || len(d) < cardContextMinDigits && !isCard(d) {
 		return words, nil
 	}
 	s.e.observe.cardReplaced.Add(1)

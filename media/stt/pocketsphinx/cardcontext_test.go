@@ -2,6 +2,7 @@ package pocketsphinx
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,5 +270,50 @@ func TestCardContextLaterUtterance(t *testing.T) {
 	}
 	if _, rep := on.CardReadings(CardReadingPhrase); rep != 1 {
 		t.Errorf("readings put in place: %d, want 1", rep)
+	}
+}
+
+// TestCardContextPairs: card numbers read in pairs after a card phrase
+// (the redaction eval's third development set, e0170 and e0025, the
+// voices of the eval). The digits grammar read "forty three nineteen
+// sixteen ..." as "four two three nine two nine six ...", 22 digits,
+// though the language model had heard the card exactly; and it read
+// "forty nine ninety eight ... double oh sixty five", which the language
+// model had heard with "double low", as 25 digits. Now a card heard in
+// pairs stays, and a number heard in pairs is read with pairs first.
+// Near misses: the same words after "order number" (no card phrase), and
+// a card phrase followed by an amount in pairs, stay as the language
+// model heard them.
+func TestCardContextPairs(t *testing.T) {
+	off := newEngine(t, func(c *Config) { c.Search, c.CardContextDigits, c.CardNumberRuns = SearchAccurate, false, false })
+	on := newEngine(t, func(c *Config) { c.Search = SearchAccurate })
+	for _, tc := range []struct {
+		voice, say string
+		want       string // "": the language model's words stay
+	}{
+		{"rms", "sure my card number is forty three nineteen sixteen twenty four fifty nine eighty seven sixteen twenty six", "4319162459871626"},
+		{"kal16", "right card number forty nine ninety eight ninety seven seventy five twenty eight fifty nine double oh sixty five expiry zero one two five security code six three four thanks", "4998977528590065"},
+		{"rms", "sure my order number is forty three nineteen sixteen twenty four fifty nine eighty seven sixteen twenty seven", ""},
+		{"rms", "my card number ends in twenty four and the balance is forty five sixty", ""},
+	} {
+		pcm := append(flite(t, tc.voice, tc.say), make([]int16, stt.Rate/2)...)
+		lm, got := hearFinal(t, off, pcm, false), hearFinal(t, on, pcm, false)
+		t.Logf("%q: language model %q, with card readings %q", tc.say, lm.Text, got.Text)
+		if tc.want == "" {
+			if got.Text != lm.Text {
+				t.Errorf("%q heard as %q, the language model alone %q", tc.say, got.Text, lm.Text)
+			}
+			continue
+		}
+		words := got.Words
+		if j := cardContextPhrase(words, on.cardPhrases); j > 0 {
+			words = words[j:]
+		}
+		if k := slices.IndexFunc(words, func(w stt.Word) bool { return cardContextStop[w.Text] }); k >= 0 {
+			words = words[:k]
+		}
+		if d := heardDigits(words, false); d != tc.want {
+			t.Errorf("%q heard as %q (digits %s), want %s", tc.say, got.Text, d, tc.want)
+		}
 	}
 }
