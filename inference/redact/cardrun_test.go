@@ -239,6 +239,22 @@ func TestCardHeard(t *testing.T) {
 			"please charge [CARD] thanks"},
 		{"amount with its unit after a card", "my card number is four five three nine one four eight eight zero three four three six four six seven so ten twenty pounds",
 			"my card number is [CARD] pounds"},
+		// "please charge" heard as "please charged" (the redaction eval's
+		// third development set, e0104, e0148, e0288): the number after
+		// it is read as after "please charge".
+		{"please charged", "okay so please charged six seven five nine fear of his era for seven zero seven three zero eight seven nine two six five for the balance can you check that for me",
+			"okay so please charged six seven five nine fear of his era [CARD] the balance can you check that for me"},
+		{"please charged, look-alikes", "please charged three four five for wanting to eight seven three two one two five for the balance",
+			"please charged [CARD] for the balance"},
+		{"please charged, words for digits", "okay so please charged six five adelaide trouble for a double nine one six five eight five three for the balance is that okay",
+			"okay so please charged [CARD] for the balance is that okay"},
+		// near misses: "charged" in a sentence is no card phrase.
+		{"charged an amount", "i was charged twenty pounds twice", "i was charged twenty pounds twice"},
+		{"charged for months", "i've been charged for twelve months at thirty four ninety nine since twenty nineteen",
+			"i've been charged for twelve months at thirty four ninety nine since twenty nineteen"},
+		{"charged for an order number", "i was charged twice for four five three nine one four eight eight zero three four three six four six eight",
+			"i was charged twice for four five three nine one four eight eight zero three four three six four six eight"},
+		{"please charged an amount", "please charged twenty pounds to my card", "please charged twenty pounds to my card"},
 		{"date after another phrase", "my card number is four five three nine one four eight eight zero three four three six four six seven and my birthday is march nineteen eighty",
 			"my card number is [CARD ending 6467] and my birthday is [DOB]"},
 	}

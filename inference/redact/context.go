@@ -31,7 +31,7 @@ const (
 var contextPhrases = map[ctxClass][]string{
 	cCard: {"card", "card number", "credit card", "debit card", "visa", "mastercard", "master card",
 		"amex", "m x", "am x", "american express", "discover card", "long number", "cc", "card no", "number on the front",
-		"digits on the front", "card's", "cards", "charge", "charge it to", "put it on", "pay with", "pay by",
+		"digits on the front", "card's", "cards", "charge", "please charged", "charge it to", "put it on", "pay with", "pay by",
 		"paying with", "paying by"},
 	cExpiry: {"expiry", "expiry date", "expiration", "expiration date", "expires", "expire", "exp", "expiring",
 		"valid thru", "valid through", "valid until", "valid till", "good thru", "good through", "end date"},
