@@ -255,6 +255,17 @@ func TestCardHeard(t *testing.T) {
 		{"charged for an order number", "i was charged twice for four five three nine one four eight eight zero three four three six four six eight",
 			"i was charged twice for four five three nine one four eight eight zero three four three six four six eight"},
 		{"please charged an amount", "please charged twenty pounds to my card", "please charged twenty pounds to my card"},
+		// "six oh" heard as "sick so" before a digit (third development
+		// set e0055, second d0272).
+		{"sick so for six oh", "sick so double one three double eight seven no double six nine seven double six four",
+			"[CARD ending 7664]"},
+		{"sick so in a security code", "sure the security code is sick so five can you check that for me",
+			"sure the security code is [CVV] can you check that for me"},
+		// near misses: "sick so" before words, and a number it starts
+		// that is no card.
+		{"sick so before words", "i was off sick so two of my payments were late", "i was off sick so two of my payments were late"},
+		{"sick so, then no card", "sick so double one three double eight seven no double six nine seven double six five",
+			"sick so double one three double eight seven no double six nine seven double six five"},
 		{"date after another phrase", "my card number is four five three nine one four eight eight zero three four three six four six seven and my birthday is march nineteen eighty",
 			"my card number is [CARD ending 6467] and my birthday is [DOB]"},
 	}

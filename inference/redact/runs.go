@@ -72,6 +72,11 @@ func numberAt(toks []token, i int, buf []byte) (out []byte, n int, amb bool) {
 		}
 		return buf, 0, false
 	}
+	// "six oh" heard as "sick so" (the "s" of "six" starts the "oh"),
+	// before a digit said.
+	if w == "sick" && next(1) == "so" && next(2) != "" && spokenDigitWord(toks, i+2) {
+		return append(buf, '6', '0'), 2, false
+	}
 	if ohWords[w] && spokenDigitWord(toks, i-1) && spokenDigitWord(toks, i+1) && !t.brk() && !toks[i-1].brk() &&
 		(!joinWords[w] || numberWords(toks, i, -1) < wholeNumber || numberWords(toks, i, 1) < wholeNumber) {
 		return append(buf, '0'), 1, true
