@@ -168,7 +168,7 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	if k == j {
 		return words, nil
 	}
-	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) || heardCard(words[j:k]) {
+	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) || isCard(leadingNumber(words[j:k])) {
 		// The language model heard a card already, digit by digit or in
 		// pairs ("forty three nineteen sixteen ...").
 		return words, nil
@@ -227,6 +227,31 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	}
 	out := append(append(append([]stt.Word(nil), words[:j]...), got...), words[m:]...)
 	return out, nil
+}
+
+// leadingNumber returns the digits of the number words words begin with
+// (after up to two lead words: "is", "it", "the"): digits, "oh", pairs
+// ("forty three", "nineteen"), "double" and "triple". The first other
+// word, a look-alike ("for", "to") among them, ends the number: the
+// language model's own words stand for a card only when they are number
+// words throughout.
+func leadingNumber(words []stt.Word) string {
+	a := 0
+	for a < len(words) && a < 2 {
+		if t := strings.ToLower(words[a].Text); t != "is" && t != "it" && t != "the" {
+			break
+		}
+		a++
+	}
+	b := a
+	for b < len(words) {
+		t := strings.ToLower(words[b].Text)
+		if _, digit := digitOf[t]; !digit && pairOf[t] == "" && t != "double" && t != "triple" {
+			break
+		}
+		b++
+	}
+	return heardDigits(words[a:b], false)
 }
 
 // decodeReadingN decodes pcm, which starts at stream sample at, as the

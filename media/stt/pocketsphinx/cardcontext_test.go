@@ -316,4 +316,21 @@ func TestCardContextPairs(t *testing.T) {
 			t.Errorf("%q heard as %q (digits %s), want %s", tc.say, got.Text, d, tc.want)
 		}
 	}
+	// The language model's words stand for a card only when they are
+	// number words throughout (TestCardContextShortOh: "... four six
+	// most urban india to" read with its look-alikes passed the check).
+	for _, tc := range []struct{ text, want string }{
+		{"is forty three nineteen sixteen twenty four thanks", "43191624"},
+		{"it is double oh sixty five", "0065"},
+		{"four one age of three six to", "41"},
+		{"the for one", ""},
+	} {
+		var ws []stt.Word
+		for _, w := range strings.Fields(tc.text) {
+			ws = append(ws, stt.Word{Text: w})
+		}
+		if got := leadingNumber(ws); got != tc.want {
+			t.Errorf("leadingNumber(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
 }
