@@ -69,6 +69,11 @@ const (
 	cardContextMinDigits = 12
 	// cardContextMinMs: shorter audio after the phrase is not decoded.
 	cardContextMinMs = 1000
+	// cardContextPairWords: with this many pairs ("forty", "nineteen")
+	// after the phrase the number was read in pairs; one is as often the
+	// language model's slip in a number read digit by digit ("zero
+	// thirty four" for "zero three four").
+	cardContextPairWords = 3
 )
 
 // cardContextPhrase returns the index of the first word after the last
@@ -168,7 +173,13 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	if k == j {
 		return words, nil
 	}
-	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) || isCard(leadingNumber(words[j:k])) {
+	pairs := 0
+	for _, w := range words[j:k] {
+		if pairOf[strings.ToLower(w.Text)] != "" {
+			pairs++
+		}
+	}
+	if d, ok := spokenDigitsOf(words[j:k]); ok && isCard(d) || pairs >= cardContextPairWords && isCard(leadingNumber(words[j:k])) {
 		// The language model heard a card already, digit by digit or in
 		// pairs ("forty three nineteen sixteen ...").
 		return words, nil
@@ -185,9 +196,9 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 	// A number the language model heard in pairs was read in pairs: the
 	// digits grammar reads "fifty three" as two or three digits ("five two
 	// three"), a wrong number of them, so it is read with pairs first, and
-	// digit by digit only when that reading is no card number.
+	// digit by digit when that reading is no card number.
 	grammars := [][2]string{{cardReadingSearch, cardReadingGrammar}}
-	if slices.ContainsFunc(words[j:k], func(w stt.Word) bool { return pairOf[strings.ToLower(w.Text)] != "" }) {
+	if pairs >= cardContextPairWords {
 		grammars = slices.Insert(grammars, 0, [2]string{cardPairsSearch, cardPairsGrammar})
 	}
 	var got []stt.Word
@@ -205,9 +216,11 @@ func (s *stream) readCardContext(words []stt.Word) ([]stt.Word, error) {
 				s.e.observe.cardAlternatives.Add(1)
 			}
 		}
-		if got == nil || isCard(rd) {
-			// The first grammar's reading stands unless a later one
-			// reads a card number.
+		// When no reading is a card number, the digits grammar's stands
+		// (as with no pairs heard), unless it reads more digits than a
+		// card has and the pairs reading does not: then it read pairs as
+		// digits.
+		if got == nil || isCard(rd) || len(d) > 19 && len(rd) <= 19 || g[0] == cardReadingSearch && len(rd) <= 19 {
 			got, d = r, rd
 		}
 		if isCard(d) {
