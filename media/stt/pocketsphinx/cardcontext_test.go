@@ -325,12 +325,17 @@ func TestCardContextPairs(t *testing.T) {
 		{"four one age of three six to", "41"},
 		{"the for one", ""},
 	} {
-		var ws []stt.Word
-		for _, w := range strings.Fields(tc.text) {
-			ws = append(ws, stt.Word{Text: w})
-		}
-		if got := leadingNumber(ws); got != tc.want {
+		if got := leadingNumber(textWords(tc.text)); got != tc.want {
 			t.Errorf("leadingNumber(%q) = %q, want %q", tc.text, got, tc.want)
 		}
 	}
+}
+
+// textWords returns the words of text, untimed.
+func textWords(text string) []stt.Word {
+	var ws []stt.Word
+	for _, w := range strings.Fields(text) {
+		ws = append(ws, stt.Word{Text: w})
+	}
+	return ws
 }
