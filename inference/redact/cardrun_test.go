@@ -266,6 +266,14 @@ func TestCardHeard(t *testing.T) {
 		{"sick so before words", "i was off sick so two of my payments were late", "i was off sick so two of my payments were late"},
 		{"sick so, then no card", "sick so double one three double eight seven no double six nine seven double six five",
 			"sick so double one three double eight seven no double six nine seven double six five"},
+		// "card number" heard as "car number" (the recogniser loses the
+		// "d" before "number"; third development set e0197): the number
+		// after it, read in pairs and misheard, is a card.
+		{"car number", "my car number is fifty three sixty eight two twenty five sixty eight forty seven ninety no seven is that okay",
+			"my car number is [CARD] is that okay"},
+		// near misses: a number plate, a short number.
+		{"car number plate", "my car number plate is l c five one x y z", "my car number plate is l c five one x y z"},
+		{"car number, short", "my car number is twelve", "my car number is twelve"},
 		{"date after another phrase", "my card number is four five three nine one four eight eight zero three four three six four six seven and my birthday is march nineteen eighty",
 			"my card number is [CARD ending 6467] and my birthday is [DOB]"},
 	}

@@ -29,7 +29,7 @@ const (
 // is matched on lower-cased tokens; its class applies to the tokens after
 // it.
 var contextPhrases = map[ctxClass][]string{
-	cCard: {"card", "card number", "credit card", "debit card", "visa", "mastercard", "master card",
+	cCard: {"card", "card number", "car number", "credit card", "debit card", "visa", "mastercard", "master card",
 		"amex", "m x", "am x", "american express", "discover card", "long number", "cc", "card no", "number on the front",
 		"digits on the front", "card's", "cards", "charge", "please charged", "charge it to", "put it on", "pay with", "pay by",
 		"paying with", "paying by"},
