@@ -137,6 +137,42 @@ static int es_set_prior(ps_decoder_t *ps, const char *path, float pw, ngram_mode
 	return 0;
 }
 
+// es_add_prior adds search name: the default search's language model
+// (the general model) linearly interpolated with the model in path
+// (weight pw), the default search left as it is. The general model is
+// shared (a reference), not loaded again; the search holds its own
+// lexicon tree. *general and *prior are the two models, with a
+// reference each for the caller (domain models are interpolated with
+// them).
+static int es_add_prior(ps_decoder_t *ps, const char *name, const char *path, float pw, ngram_model_t **general, ngram_model_t **prior) {
+	ngram_model_t *g = ps_get_lm(ps, "_default");
+	if (g == NULL) return -1;
+	ngram_model_t *p = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
+	if (p == NULL) return -2;
+	ngram_model_retain(g); // the set's
+	ngram_model_t *models[2] = {g, p};
+	char *names[2] = {"general", "prior"};
+	float32 weights[2] = {1.0f - pw, pw};
+	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
+	if (set == NULL) {
+		ngram_model_free(g);
+		ngram_model_free(p);
+		return -3;
+	}
+	ngram_model_retain(g); // the caller's
+	ngram_model_retain(p);
+	if (ps_set_lm(ps, name, set) < 0) {
+		ngram_model_free(set);
+		ngram_model_free(g);
+		ngram_model_free(p);
+		return -4;
+	}
+	ngram_model_free(set); // the search holds its own reference
+	*general = g;
+	*prior = p;
+	return 0;
+}
+
 // es_prior_on reports whether the default search's model is not the
 // general model alone.
 static int es_prior_on(ps_decoder_t *ps, ngram_model_t *general) {
@@ -430,16 +466,20 @@ func (d *decoder) configFloat(name string) float64 {
 }
 
 // addInterpolated adds search name: the general model interpolated with
-// the language model file at path (weight w), and with the spoken-forms
-// prior when the decoder has one (setPrior).
-func (d *decoder) addInterpolated(name, path string, w, pw float64) error {
+// the language model file at path (weight w), and, withPrior, with the
+// spoken-forms prior when the decoder has one (setPrior, addPrior).
+func (d *decoder) addInterpolated(name, path string, w, pw float64, withPrior bool) error {
 	if d.searches[name] {
 		return nil
 	}
 	cn, cp := C.CString(name), C.CString(path)
 	defer C.free(unsafe.Pointer(cn))
 	defer C.free(unsafe.Pointer(cp))
-	if rv := C.es_add_interp(d.ps, d.general, cn, cp, C.float(w), d.prior, C.float(pw)); rv < 0 {
+	prior := d.prior
+	if !withPrior {
+		prior = nil
+	}
+	if rv := C.es_add_interp(d.ps, d.general, cn, cp, C.float(w), prior, C.float(pw)); rv < 0 {
 		return fmt.Errorf("pocketsphinx: language model %s (%s): not loaded (%d)", name, path, int(rv))
 	}
 	if d.searches == nil {
@@ -458,6 +498,24 @@ func (d *decoder) setPrior(path string, pw float64) error {
 		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
 	}
 	d.search = ""
+	return nil
+}
+
+// addPrior adds search name: the general model interpolated with the
+// spoken-forms prior at path (weight pw), for utterances read again
+// (Config.SpokenFormsMode reread); the default search stays the general
+// model's.
+func (d *decoder) addPrior(name, path string, pw float64) error {
+	cn, cp := C.CString(name), C.CString(path)
+	defer C.free(unsafe.Pointer(cn))
+	defer C.free(unsafe.Pointer(cp))
+	if rv := C.es_add_prior(d.ps, cn, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
+		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
+	}
+	if d.searches == nil {
+		d.searches = map[string]bool{}
+	}
+	d.searches[name] = true
 	return nil
 }
 

@@ -33,6 +33,7 @@ func TestSpokenFormsPrior(t *testing.T) {
 	for _, w := range []float64{0, priorTestWeight} {
 		e := newEngine(t, func(c *Config) {
 			c.SpokenFormsWeight = w
+			c.SpokenFormsMode = SpokenFormsAlways
 			// The default search (the fast one does without the prior).
 			c.Search = SearchAccurate
 			// The language model's own reading: no re-reading of digit
@@ -88,7 +89,7 @@ func TestSpokenFormsPrior(t *testing.T) {
 		}
 	}
 	// The fast search keeps the general model alone.
-	if e := newEngine(t, func(c *Config) { c.SpokenFormsWeight = priorTestWeight }); e.prior != "" {
+	if e := newEngine(t, func(c *Config) { c.SpokenFormsWeight, c.SpokenFormsMode = priorTestWeight, SpokenFormsAlways }); e.prior != "" {
 		t.Error("the fast search has the prior")
 	}
 	t.Logf("word errors in %d words: general %d, with the prior %d", len(strings.Fields(strings.Join(refs, " "))), errs[0], errs[priorTestWeight])
