@@ -723,7 +723,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
 		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
 		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns, lmProfile: opts.Profile, lm: lm,
-		reread: e.prior != "" && e.cfg.SpokenFormsMode == SpokenFormsReread,
+		reread:      e.prior != "" && e.cfg.SpokenFormsMode == SpokenFormsReread,
 		warpPending: p == wideband && len(e.cfg.WarpSelection) > 0, tr: newWarpTracer(ctx)}, nil
 }
 
