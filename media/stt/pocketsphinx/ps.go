@@ -47,6 +47,13 @@ static void es_cmn_set(ps_decoder_t *ps, float *in, int prior_frames) {
 	}
 }
 
+// es_cmn_nframe is the weight, in frames, of the live CMN's running sum.
+static int es_cmn_nframe(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL) return 0;
+	return f->cmn_struct->nframe;
+}
+
 // es_cmn_update makes the live CMN mean the running mean now instead of
 // at the end of the utterance.
 static void es_cmn_update(ps_decoder_t *ps) {
@@ -418,6 +425,10 @@ func (d *decoder) cmn() []float32 {
 	C.es_cmn_get(d.ps, (*C.float)(unsafe.Pointer(&v[0])))
 	return v
 }
+
+// cmnFrames is the weight, in frames, of the live cepstral mean's running
+// sum (with cmn, the state setCMN puts back).
+func (d *decoder) cmnFrames() int { return int(C.es_cmn_nframe(d.ps)) }
 
 // setCMN sets the live cepstral mean, weighted as priorFrames frames of
 // audio in the running mean (0: PocketSphinx's own weight, 500 frames).

@@ -81,14 +81,19 @@ func (s *stream) rereadSpokenForms(words []stt.Word) ([]stt.Word, error) {
 		return words, nil
 	}
 	s.e.observe.spokenReread.Add(1)
-	mean := s.d.cmn()
-	got, _, err := s.decodeSpanN(s.utt, name, ms(s.uttStart), 0, 0)
+	// The second reading hears the audio as the first did: from the
+	// cepstral mean the utterance started with, following it as often
+	// as the live stream does. Then the mean the utterance ended with
+	// is put back (its frames went into the running sum a second time).
+	mean, frames := s.d.cmn(), s.d.cmnFrames()
+	if s.uttMean != nil {
+		s.d.setCMN(s.uttMean, s.uttFrames)
+	}
+	got, _, err := s.decodeSpanN(s.utt, name, ms(s.uttStart), int(s.cmnEvery), 0)
 	if err == nil {
 		err = s.d.useSearch(s.base)
 	}
-	// The utterance's frames went into the running mean a second time:
-	// put its mean back.
-	s.d.setCMN(mean, 500)
+	s.d.setCMN(mean, frames)
 	if err != nil || len(got) == 0 {
 		return words, err
 	}

@@ -61,6 +61,10 @@ type stream struct {
 	// that holds details read out is decoded again from s.utt with the
 	// prior (spokenreread.go).
 	reread bool
+	// uttMean and uttFrames are the live cepstral mean and its weight
+	// when the utterance started (reread).
+	uttMean   []float32
+	uttFrames int
 
 	// The digits mode of narrowband streams folds the telephone band's
 	// top into the empty high band (fold.go).
