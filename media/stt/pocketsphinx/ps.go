@@ -109,49 +109,16 @@ static int es_add_interp(ps_decoder_t *ps, ngram_model_t *general, const char *n
 	return rv;
 }
 
-// es_set_prior makes the default search's language model the general
-// model linearly interpolated with the model in path (weight pw). The
-// default search is replaced, not added to: a second language-model
-// search would hold a second lexicon tree of the whole dictionary (about
-// 75 MB). *general and *prior are the two models, with a reference each
-// for the caller (domain models are interpolated with them).
-static int es_set_prior(ps_decoder_t *ps, const char *path, float pw, ngram_model_t **general, ngram_model_t **prior) {
-	ngram_model_t *g = ps_get_lm(ps, "_default");
-	if (g == NULL) return -1;
-	ngram_model_t *p = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
-	if (p == NULL) return -2;
-	ngram_model_retain(g); // the set's
-	ngram_model_t *models[2] = {g, p};
-	char *names[2] = {"general", "prior"};
-	float32 weights[2] = {1.0f - pw, pw};
-	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
-	if (set == NULL) {
-		ngram_model_free(g);
-		ngram_model_free(p);
-		return -3;
-	}
-	ngram_model_retain(g); // the caller's
-	ngram_model_retain(p);
-	if (ps_set_lm(ps, "_default", set) < 0 || ps_set_search(ps, "_default") < 0) {
-		ngram_model_free(set);
-		ngram_model_free(g);
-		ngram_model_free(p);
-		return -4;
-	}
-	ngram_model_free(set); // the search holds its own reference
-	*general = g;
-	*prior = p;
-	return 0;
-}
-
-// es_add_prior adds search name: the default search's language model
+// es_prior_lm makes search name's language model the default search's
 // (the general model) linearly interpolated with the model in path
-// (weight pw), the default search left as it is. The general model is
-// shared (a reference), not loaded again; the search holds its own
-// lexicon tree. *general and *prior are the two models, with a
-// reference each for the caller (domain models are interpolated with
-// them).
-static int es_add_prior(ps_decoder_t *ps, const char *name, const char *path, float pw, ngram_model_t **general, ngram_model_t **prior) {
+// (weight pw). The general model is shared (a reference), not loaded
+// again. With replace, name is the default search and it stays the
+// active one: a second language-model search would hold a second
+// lexicon tree of the whole dictionary. *general and *prior are the two
+// models, with a reference each for the caller (domain models are
+// interpolated with them).
+static int es_prior_lm(ps_decoder_t *ps, const char *name, int replace, const char *path, float pw,
+		ngram_model_t **general, ngram_model_t **prior) {
 	ngram_model_t *g = ps_get_lm(ps, "_default");
 	if (g == NULL) return -1;
 	ngram_model_t *p = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
@@ -168,7 +135,7 @@ static int es_add_prior(ps_decoder_t *ps, const char *name, const char *path, fl
 	}
 	ngram_model_retain(g); // the caller's
 	ngram_model_retain(p);
-	if (ps_set_lm(ps, name, set) < 0) {
+	if (ps_set_lm(ps, name, set) < 0 || (replace && ps_set_search(ps, name) < 0)) {
 		ngram_model_free(set);
 		ngram_model_free(g);
 		ngram_model_free(p);
@@ -503,9 +470,10 @@ func (d *decoder) addInterpolated(name, path string, w, pw float64, withPrior bo
 // setPrior makes the default search's model the general model
 // interpolated with the spoken-forms prior at path (weight pw).
 func (d *decoder) setPrior(path string, pw float64) error {
-	cp := C.CString(path)
+	cd, cp := C.CString(defaultSearch), C.CString(path)
+	defer C.free(unsafe.Pointer(cd))
 	defer C.free(unsafe.Pointer(cp))
-	if rv := C.es_set_prior(d.ps, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
+	if rv := C.es_prior_lm(d.ps, cd, 1, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
 		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
 	}
 	d.search = ""
@@ -520,7 +488,7 @@ func (d *decoder) addPrior(name, path string, pw float64) error {
 	cn, cp := C.CString(name), C.CString(path)
 	defer C.free(unsafe.Pointer(cn))
 	defer C.free(unsafe.Pointer(cp))
-	if rv := C.es_add_prior(d.ps, cn, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
+	if rv := C.es_prior_lm(d.ps, cn, 0, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
 		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
 	}
 	if d.searches == nil {

@@ -66,18 +66,8 @@ func TestSpokenFormsPrior(t *testing.T) {
 		}
 		if w > 0 {
 			// A profile's domain model is interpolated with the prior too.
-			dom := t.TempDir() + "/d.lm"
-			if _, err := writeSpokenForms(dom, e.known); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.SetDomainLM("q", DomainLM{Path: dom, Version: "1", Weight: 0.5}); err != nil {
-				t.Fatal(err)
-			}
-			st, err := e.NewStream(context.Background(), stt.StreamOptions{Profile: "q"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if base := st.(*stream).base; base != domainSearch("q", "1") {
+			st := openDomainStream(t, e)
+			if base := st.base; base != domainSearch("q", "1") {
 				t.Errorf("domain profile's search %q", base)
 			}
 			st.Close()

@@ -119,19 +119,8 @@ func TestSpokenFormsRereadDomain(t *testing.T) {
 	e := newEngine(t, func(c *Config) {
 		c.SpokenFormsWeight, c.SpokenFormsMode, c.Search = priorTestWeight, SpokenFormsReread, SearchAccurate
 	})
-	dom := t.TempDir() + "/d.lm"
-	if _, err := writeSpokenForms(dom, e.known); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SetDomainLM("q", DomainLM{Path: dom, Version: "1", Weight: 0.5}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := e.NewStream(context.Background(), stt.StreamOptions{Profile: "q"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*stream)
+	s := openDomainStream(t, e)
+	defer s.Close()
 	if s.base != domainSearch("q", "1") || !s.d.searches[rereadSearch(s.base)] {
 		t.Errorf("domain stream: search %q, re-read search %q present %v", s.base, rereadSearch(s.base), s.d.searches[rereadSearch(s.base)])
 	}
@@ -150,4 +139,23 @@ func TestSpokenFormsModeValidate(t *testing.T) {
 			t.Errorf("spoken_forms_mode %q, spoken_forms_reread_words %d: Validate() = %v", tc.mode, tc.words, err)
 		}
 	}
+}
+
+// openDomainStream gives profile "q" a domain model (version "1", weight
+// 0.5; the spoken-forms corpus stands in for a site's text) and opens a
+// stream of it.
+func openDomainStream(t *testing.T, e *Engine) *stream {
+	t.Helper()
+	dom := t.TempDir() + "/d.lm"
+	if _, err := writeSpokenForms(dom, e.known); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetDomainLM("q", DomainLM{Path: dom, Version: "1", Weight: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{Profile: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.(*stream)
 }
