@@ -286,7 +286,7 @@ type Config struct {
 	// trigram model of digit strings, dates, amounts, spelled names and
 	// confirmations built at start from media/stt/spokenforms) linearly
 	// interpolated with the general model, and with a profile's domain
-	// model where one is set, for every free-speech stream (default
+	// model where one is set, for free speech (SpokenFormsMode; default
 	// DefaultSpokenFormsWeight; 0 off; below 1). Listening modes'
 	// grammars are unchanged; the fast search does without it.
 	SpokenFormsWeight float64 `json:"spoken_forms_weight"`
