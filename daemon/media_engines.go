@@ -159,6 +159,22 @@ func (es *engines) CardReadings(kind string) (decoded, replaced int64) {
 	return decoded, replaced
 }
 
+// SpokenFormsReadings sums the PocketSphinx engines' utterances read
+// again with the spoken-forms prior (the pipeline exports them as
+// metrics).
+func (es *engines) SpokenFormsReadings() (decoded, changed int64) {
+	if !es.started.Load() {
+		return 0, 0
+	}
+	for _, e := range []*pocketsphinx.Engine{es.local, es.fast} {
+		if e != nil {
+			d, c := e.SpokenFormsReadings()
+			decoded, changed = decoded+d, changed+c
+		}
+	}
+	return decoded, changed
+}
+
 // WarpStreams sums the PocketSphinx engines' streams by the frequency
 // warp chosen (the pipeline exports them as metrics).
 func (es *engines) WarpStreams() map[string]int64 {

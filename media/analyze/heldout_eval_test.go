@@ -394,15 +394,16 @@ func TestEvalHeldOutDev(t *testing.T) {
 					cfg.WarpSelection = wv.warps
 					name += " warps=" + wv.name
 				}
-				if pw >= 0 {
-					cfg.SpokenFormsWeight = pw
-					name += fmt.Sprintf(" prior=%g", pw)
+				if pw.w >= 0 {
+					name += pw.apply(&cfg)
 				}
 				a, eng := newTestAnalyzer(t, cfg, pcfg)
 				for _, n8 := range evalRates() {
 					if os.Getenv("EARSHOT_EVAL_DIRECT") != "only" {
 						rows = append(rows, sysRow{rateSet("an4 dev", n8), name, runCalls(t, a, calls, n8, "")})
 						t.Logf("%s: streams by warp %v", name, eng.WarpStreams())
+						rd, rc := eng.SpokenFormsReadings()
+						t.Logf("%s: utterances read again with the spoken-forms prior %d, changed %d", name, rd, rc)
 						if wv != nil {
 							wv.perCall = rows[len(rows)-1].r.perCall
 						}
@@ -432,22 +433,64 @@ func TestEvalHeldOutDev(t *testing.T) {
 	logRows(t, rows)
 }
 
+// priorSetting is one EARSHOT_EVAL_PRIOR setting: a spoken-forms prior
+// weight (-1: the default) and, optionally, its mode and re-read
+// threshold.
+type priorSetting struct {
+	w     float64
+	mode  string // "": the default (Config.SpokenFormsMode)
+	words int    // 0: the default (Config.SpokenFormsRereadWords)
+}
+
+// apply sets the prior in cfg and returns the row name's suffix.
+func (p priorSetting) apply(cfg *pocketsphinx.Config) string {
+	cfg.SpokenFormsWeight = p.w
+	name := fmt.Sprintf(" prior=%g", p.w)
+	if p.mode != "" {
+		cfg.SpokenFormsMode = p.mode
+		name += " " + p.mode
+	}
+	if p.words > 0 {
+		cfg.SpokenFormsRereadWords = p.words
+		name += strconv.Itoa(p.words)
+	}
+	return name
+}
+
 // priorWeights reads EARSHOT_EVAL_PRIOR: values of
 // Config.SpokenFormsWeight (the spoken-forms prior, media/stt/spokenforms)
-// separated by ";" ("0;0.1;0.2"), run one after the other with the same
-// grid entry; unset, one run with the default (-1).
-func priorWeights() []float64 {
+// separated by ";" ("0;0.1;0.2"), each optionally with its mode and, for
+// reread, its threshold ("0.1/always", "0.1/reread", "0.1/reread1": one
+// number word or letter is enough), run one after the other with the
+// same grid entry; unset, one run with the default (weight -1).
+func priorWeights() []priorSetting {
 	v := os.Getenv("EARSHOT_EVAL_PRIOR")
 	if v == "" {
-		return []float64{-1}
+		return []priorSetting{{w: -1}}
 	}
-	var out []float64
+	var out []priorSetting
 	for _, f := range strings.Split(v, ";") {
-		w, err := strconv.ParseFloat(f, 64)
+		ws, mode, _ := strings.Cut(f, "/")
+		w, err := strconv.ParseFloat(ws, 64)
 		if err != nil || w < 0 || w >= 1 {
 			panic("EARSHOT_EVAL_PRIOR: " + v)
 		}
-		out = append(out, w)
+		p := priorSetting{w: w}
+		switch {
+		case mode == "":
+		case mode == pocketsphinx.SpokenFormsAlways:
+			p.mode = mode
+		case strings.HasPrefix(mode, pocketsphinx.SpokenFormsReread):
+			p.mode = pocketsphinx.SpokenFormsReread
+			if n := strings.TrimPrefix(mode, pocketsphinx.SpokenFormsReread); n != "" {
+				if p.words, err = strconv.Atoi(n); err != nil {
+					panic("EARSHOT_EVAL_PRIOR: " + v)
+				}
+			}
+		default:
+			panic("EARSHOT_EVAL_PRIOR: " + v)
+		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -739,16 +782,21 @@ func TestEvalDomainLMDev(t *testing.T) {
 	for _, pw := range priorWeights() {
 		cfg := pocketsphinx.DefaultConfig()
 		suffix := ""
-		if pw >= 0 {
-			cfg.SpokenFormsWeight = pw
-			suffix = fmt.Sprintf(", prior %g", pw)
+		if pw.w >= 0 {
+			suffix = "," + pw.apply(&cfg)
 		}
 		a, eng := newTestAnalyzer(t, cfg, pipeline.DefaultConfig())
 		rows = append(rows, sysRow{"domain dev 16k", "general model" + suffix, runCalls(t, a, sents, false, "")})
+		rd0, rc0 := eng.SpokenFormsReadings()
+		t.Logf("general model%s: utterances read again with the spoken-forms prior %d, changed %d", suffix, rd0, rc0)
 		for _, w := range weights {
 			profile := fmt.Sprintf("bank%.0f", w*10)
 			installDomainLM(t, eng, profile, w)
-			rows = append(rows, sysRow{"domain dev 16k", fmt.Sprintf("domain LM weight %.1f%s", w, suffix), runCalls(t, a, sents, false, profile)})
+			name := fmt.Sprintf("domain LM weight %.1f%s", w, suffix)
+			rows = append(rows, sysRow{"domain dev 16k", name, runCalls(t, a, sents, false, profile)})
+			rd, rc := eng.SpokenFormsReadings()
+			t.Logf("%s: utterances read again with the spoken-forms prior %d, changed %d", name, rd-rd0, rc-rc0)
+			rd0, rc0 = rd, rc
 		}
 		logRows(t, rows)
 	}

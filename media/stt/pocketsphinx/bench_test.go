@@ -183,12 +183,12 @@ func benchReading(b *testing.B, speech func(narrow bool) []int16, set func(*Conf
 // decoder (VmRSS after malloc_trim; rough: freed memory of earlier
 // iterations is reused).
 func BenchmarkSpokenFormsPrior(b *testing.B) {
-	for _, w := range []float64{0, 0.1} {
-		b.Run(strconv.FormatFloat(w, 'f', -1, 64), func(b *testing.B) {
+	for _, v := range spokenFormsVariants {
+		b.Run(v.name, func(b *testing.B) {
 			var newMs, openMs, rssMB float64
 			for b.Loop() {
 				cfg := DefaultConfig()
-				cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection, cfg.SpokenFormsWeight = 1, 0, nil, w
+				cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection, cfg.SpokenFormsWeight, cfg.SpokenFormsMode = 1, 0, nil, v.w, v.mode
 				rss0 := vmRSSKB(b)
 				t0 := time.Now()
 				e, err := New(cfg, nil)
@@ -216,6 +216,14 @@ func BenchmarkSpokenFormsPrior(b *testing.B) {
 	}
 }
 
+// spokenFormsVariants are the benchmarks' settings of the spoken-forms
+// prior: off, interpolated into every utterance's search, and reading
+// again the utterances with details read out.
+var spokenFormsVariants = []struct {
+	name, mode string
+	w          float64
+}{{"off", SpokenFormsReread, 0}, {"always-0.1", SpokenFormsAlways, 0.1}, {"reread-0.1", SpokenFormsReread, 0.1}}
+
 // vmRSSKB is the process's resident set size in kB.
 func vmRSSKB(b *testing.B) int64 {
 	raw, err := os.ReadFile("/proc/self/status")
@@ -234,7 +242,7 @@ func vmRSSKB(b *testing.B) int64 {
 
 // BenchmarkSpokenFormsDecode measures the recogniser CPU per audio
 // second (thread CPU) of the default search with the spoken-forms prior
-// off and on: a LibriVox recording (free speech) and a Flite sentence of
+// off, always on and reading again (spokenFormsVariants): a LibriVox recording (free speech) and a Flite sentence of
 // spoken forms (a card number and a date of birth).
 func BenchmarkSpokenFormsDecode(b *testing.B) {
 	speech := map[string][]int16{
@@ -243,10 +251,10 @@ func BenchmarkSpokenFormsDecode(b *testing.B) {
 			"and my date of birth is the third of july nineteen eighty two"),
 	}
 	for _, name := range []string{"librivox", "forms"} {
-		for _, w := range []float64{0, 0.1} {
-			b.Run(name+"/"+strconv.FormatFloat(w, 'f', -1, 64), func(b *testing.B) {
+		for _, v := range spokenFormsVariants {
+			b.Run(name+"/"+v.name, func(b *testing.B) {
 				cfg := DefaultConfig()
-				cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection, cfg.SpokenFormsWeight = 1, 1, nil, w
+				cfg.MaxDecoders, cfg.Warm, cfg.WarpSelection, cfg.SpokenFormsWeight, cfg.SpokenFormsMode = 1, 1, nil, v.w, v.mode
 				e, err := New(cfg, nil)
 				if err != nil {
 					b.Fatal(err)

@@ -345,6 +345,10 @@ type observed struct {
 	// place that were not the best reading of their audio but one of
 	// its other readings (Config.CardReadingAlternatives).
 	cardAlternatives, runAlternatives atomic.Int64
+	// spokenReread counts the utterances decoded again with the
+	// spoken-forms prior (spokenreread.go), spokenChanged those whose
+	// words it changed.
+	spokenReread, spokenChanged atomic.Int64
 }
 
 // Kinds of card readings (CardReadings).

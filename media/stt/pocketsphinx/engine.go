@@ -286,10 +286,24 @@ type Config struct {
 	// trigram model of digit strings, dates, amounts, spelled names and
 	// confirmations built at start from media/stt/spokenforms) linearly
 	// interpolated with the general model, and with a profile's domain
-	// model where one is set, for every free-speech stream (default
+	// model where one is set, for free speech (SpokenFormsMode; default
 	// DefaultSpokenFormsWeight; 0 off; below 1). Listening modes'
 	// grammars are unchanged; the fast search does without it.
 	SpokenFormsWeight float64 `json:"spoken_forms_weight"`
+	// SpokenFormsMode is how the spoken-forms prior is used when
+	// SpokenFormsWeight is above 0: SpokenFormsReread (default
+	// DefaultSpokenFormsMode) decodes every utterance with the general
+	// model (or the profile's domain model) and reads again, with the
+	// prior interpolated, only the utterances whose final holds at least
+	// SpokenFormsRereadWords number words or spelled letters
+	// (spokenreread.go); SpokenFormsAlways interpolates the prior into
+	// every free-speech utterance's search.
+	SpokenFormsMode string `json:"spoken_forms_mode"`
+	// SpokenFormsRereadWords is the fewest number words ("four", "oh",
+	// "double", "twenty"), single letters other than "a" and "i", and
+	// "as in" a final must hold to be read again with the prior
+	// (SpokenFormsReread; default DefaultSpokenFormsRereadWords; 1..20).
+	SpokenFormsRereadWords int `json:"spoken_forms_reread_words"`
 }
 
 // DefaultDigitCMNPriorFrames was chosen on the development halves of the
@@ -407,7 +421,8 @@ func DefaultConfig() Config {
 		DigitSilenceProb: DefaultDigitSilenceProb, DigitCMNPriorFrames: DefaultDigitCMNPriorFrames, CardContextDigits: true,
 		CardContextPhrases: DefaultCardContextPhrases(), CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords,
 		CardReadingAlternatives: DefaultCardReadingAlternatives, WarpSelection: DefaultWarpSelection(),
-		SpokenFormsWeight: DefaultSpokenFormsWeight}
+		SpokenFormsWeight: DefaultSpokenFormsWeight, SpokenFormsMode: DefaultSpokenFormsMode,
+		SpokenFormsRereadWords: DefaultSpokenFormsRereadWords}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -445,6 +460,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
 	case c.SpokenFormsWeight < 0 || c.SpokenFormsWeight >= 1:
 		return fmt.Errorf("pocketsphinx: spoken_forms_weight must be in 0..1 (0 off, 1 excluded), got %v", c.SpokenFormsWeight)
+	case c.SpokenFormsMode != SpokenFormsReread && c.SpokenFormsMode != SpokenFormsAlways:
+		return fmt.Errorf("pocketsphinx: spoken_forms_mode must be %q or %q, got %q", SpokenFormsReread, SpokenFormsAlways, c.SpokenFormsMode)
+	case c.SpokenFormsRereadWords < 1 || c.SpokenFormsRereadWords > 20:
+		return fmt.Errorf("pocketsphinx: spoken_forms_reread_words must be in 1..20, got %d", c.SpokenFormsRereadWords)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}
@@ -654,7 +673,11 @@ func (e *Engine) create(p profile, warp int) (*decoder, error) {
 		d.warp = warp
 		err = e.addVocabulary(d)
 		if err == nil && e.prior != "" {
-			d.do(func() { err = d.setPrior(e.prior, e.cfg.SpokenFormsWeight) })
+			if e.cfg.SpokenFormsMode == SpokenFormsAlways {
+				d.do(func() { err = d.setPrior(e.prior, e.cfg.SpokenFormsWeight) })
+			} else {
+				d.do(func() { err = d.addPrior(spokenFormsSearch, e.prior, e.cfg.SpokenFormsWeight) })
+			}
 		}
 		if err != nil {
 			d.close()
@@ -700,6 +723,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
 		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
 		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns, lmProfile: opts.Profile, lm: lm,
+		reread:      e.prior != "" && e.cfg.SpokenFormsMode == SpokenFormsReread,
 		warpPending: p == wideband && len(e.cfg.WarpSelection) > 0, tr: newWarpTracer(ctx)}, nil
 }
 
@@ -769,10 +793,18 @@ func (e *Engine) prepare(d *decoder, lmProfile string, lm DomainLM, adaptMs int)
 	base := ""
 	if lm.Path != "" {
 		base = domainSearch(lmProfile, lm.Version)
-		if err := d.addInterpolated(base, lm.Path, lm.Weight, e.cfg.SpokenFormsWeight); err != nil {
+		always := e.cfg.SpokenFormsMode == SpokenFormsAlways
+		if err := d.addInterpolated(base, lm.Path, lm.Weight, e.cfg.SpokenFormsWeight, always); err != nil {
 			e.log.Warn("domain language model not loaded; using the general model", "profile", lmProfile,
 				"version", lm.Version, "err", err)
 			base = ""
+		} else if d.prior != nil && !always {
+			// Utterances read again take the three-way interpolation:
+			// general, domain and the prior.
+			if err := d.addInterpolated(rereadSearch(base), lm.Path, lm.Weight, e.cfg.SpokenFormsWeight, true); err != nil {
+				e.log.Warn("domain language model with the spoken-forms prior not loaded; utterances read again use the general model with it",
+					"profile", lmProfile, "version", lm.Version, "err", err)
+			}
 		}
 	}
 	if err := d.useSearch(base); err != nil {
@@ -780,7 +812,7 @@ func (e *Engine) prepare(d *decoder, lmProfile string, lm DomainLM, adaptMs int)
 	}
 	// Older versions of this profile's model are of no more use.
 	for name := range d.searches {
-		if name != base && strings.HasPrefix(name, "lm:"+lmProfile+":") {
+		if name != base && name != rereadSearch(base) && strings.HasPrefix(name, "lm:"+lmProfile+":") {
 			d.removeSearch(name)
 		}
 	}

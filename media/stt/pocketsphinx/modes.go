@@ -84,6 +84,11 @@ func (s *stream) startUtt() error {
 	s.startFold()
 	s.startFill()
 	s.startDigitCMN()
+	if s.reread {
+		// The utterance may be read again from the cepstral mean it
+		// started with (spokenreread.go).
+		s.uttMean, s.uttFrames = s.d.cmn(), s.d.cmnFrames()
+	}
 	if err := s.d.startUtt(); err != nil {
 		return err
 	}

@@ -47,6 +47,13 @@ static void es_cmn_set(ps_decoder_t *ps, float *in, int prior_frames) {
 	}
 }
 
+// es_cmn_nframe is the weight, in frames, of the live CMN's running sum.
+static int es_cmn_nframe(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL) return 0;
+	return f->cmn_struct->nframe;
+}
+
 // es_cmn_update makes the live CMN mean the running mean now instead of
 // at the end of the utterance.
 static void es_cmn_update(ps_decoder_t *ps) {
@@ -102,13 +109,16 @@ static int es_add_interp(ps_decoder_t *ps, ngram_model_t *general, const char *n
 	return rv;
 }
 
-// es_set_prior makes the default search's language model the general
-// model linearly interpolated with the model in path (weight pw). The
-// default search is replaced, not added to: a second language-model
-// search would hold a second lexicon tree of the whole dictionary (about
-// 75 MB). *general and *prior are the two models, with a reference each
-// for the caller (domain models are interpolated with them).
-static int es_set_prior(ps_decoder_t *ps, const char *path, float pw, ngram_model_t **general, ngram_model_t **prior) {
+// es_prior_lm makes search name's language model the default search's
+// (the general model) linearly interpolated with the model in path
+// (weight pw). The general model is shared (a reference), not loaded
+// again. With replace, name is the default search and it stays the
+// active one: a second language-model search would hold a second
+// lexicon tree of the whole dictionary. *general and *prior are the two
+// models, with a reference each for the caller (domain models are
+// interpolated with them).
+static int es_prior_lm(ps_decoder_t *ps, const char *name, int replace, const char *path, float pw,
+		ngram_model_t **general, ngram_model_t **prior) {
 	ngram_model_t *g = ps_get_lm(ps, "_default");
 	if (g == NULL) return -1;
 	ngram_model_t *p = ngram_model_read(ps_get_config(ps), path, NGRAM_AUTO, ps_get_logmath(ps));
@@ -125,7 +135,7 @@ static int es_set_prior(ps_decoder_t *ps, const char *path, float pw, ngram_mode
 	}
 	ngram_model_retain(g); // the caller's
 	ngram_model_retain(p);
-	if (ps_set_lm(ps, "_default", set) < 0 || ps_set_search(ps, "_default") < 0) {
+	if (ps_set_lm(ps, name, set) < 0 || (replace && ps_set_search(ps, name) < 0)) {
 		ngram_model_free(set);
 		ngram_model_free(g);
 		ngram_model_free(p);
@@ -383,6 +393,10 @@ func (d *decoder) cmn() []float32 {
 	return v
 }
 
+// cmnFrames is the weight, in frames, of the live cepstral mean's running
+// sum (with cmn, the state setCMN puts back).
+func (d *decoder) cmnFrames() int { return int(C.es_cmn_nframe(d.ps)) }
+
 // setCMN sets the live cepstral mean, weighted as priorFrames frames of
 // audio in the running mean (0: PocketSphinx's own weight, 500 frames).
 func (d *decoder) setCMN(v []float32, priorFrames int) {
@@ -430,16 +444,20 @@ func (d *decoder) configFloat(name string) float64 {
 }
 
 // addInterpolated adds search name: the general model interpolated with
-// the language model file at path (weight w), and with the spoken-forms
-// prior when the decoder has one (setPrior).
-func (d *decoder) addInterpolated(name, path string, w, pw float64) error {
+// the language model file at path (weight w), and, withPrior, with the
+// spoken-forms prior when the decoder has one (setPrior, addPrior).
+func (d *decoder) addInterpolated(name, path string, w, pw float64, withPrior bool) error {
 	if d.searches[name] {
 		return nil
 	}
 	cn, cp := C.CString(name), C.CString(path)
 	defer C.free(unsafe.Pointer(cn))
 	defer C.free(unsafe.Pointer(cp))
-	if rv := C.es_add_interp(d.ps, d.general, cn, cp, C.float(w), d.prior, C.float(pw)); rv < 0 {
+	prior := d.prior
+	if !withPrior {
+		prior = nil
+	}
+	if rv := C.es_add_interp(d.ps, d.general, cn, cp, C.float(w), prior, C.float(pw)); rv < 0 {
 		return fmt.Errorf("pocketsphinx: language model %s (%s): not loaded (%d)", name, path, int(rv))
 	}
 	if d.searches == nil {
@@ -452,12 +470,31 @@ func (d *decoder) addInterpolated(name, path string, w, pw float64) error {
 // setPrior makes the default search's model the general model
 // interpolated with the spoken-forms prior at path (weight pw).
 func (d *decoder) setPrior(path string, pw float64) error {
-	cp := C.CString(path)
+	cd, cp := C.CString(defaultSearch), C.CString(path)
+	defer C.free(unsafe.Pointer(cd))
 	defer C.free(unsafe.Pointer(cp))
-	if rv := C.es_set_prior(d.ps, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
+	if rv := C.es_prior_lm(d.ps, cd, 1, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
 		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
 	}
 	d.search = ""
+	return nil
+}
+
+// addPrior adds search name: the general model interpolated with the
+// spoken-forms prior at path (weight pw), for utterances read again
+// (Config.SpokenFormsMode reread); the default search stays the general
+// model's.
+func (d *decoder) addPrior(name, path string, pw float64) error {
+	cn, cp := C.CString(name), C.CString(path)
+	defer C.free(unsafe.Pointer(cn))
+	defer C.free(unsafe.Pointer(cp))
+	if rv := C.es_prior_lm(d.ps, cn, 0, cp, C.float(pw), &d.general, &d.prior); rv < 0 {
+		return fmt.Errorf("pocketsphinx: spoken-forms prior (%s): not loaded (%d)", path, int(rv))
+	}
+	if d.searches == nil {
+		d.searches = map[string]bool{}
+	}
+	d.searches[name] = true
 	return nil
 }
 

@@ -33,6 +33,7 @@ func TestSpokenFormsPrior(t *testing.T) {
 	for _, w := range []float64{0, priorTestWeight} {
 		e := newEngine(t, func(c *Config) {
 			c.SpokenFormsWeight = w
+			c.SpokenFormsMode = SpokenFormsAlways
 			// The default search (the fast one does without the prior).
 			c.Search = SearchAccurate
 			// The language model's own reading: no re-reading of digit
@@ -65,18 +66,8 @@ func TestSpokenFormsPrior(t *testing.T) {
 		}
 		if w > 0 {
 			// A profile's domain model is interpolated with the prior too.
-			dom := t.TempDir() + "/d.lm"
-			if _, err := writeSpokenForms(dom, e.known); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.SetDomainLM("q", DomainLM{Path: dom, Version: "1", Weight: 0.5}); err != nil {
-				t.Fatal(err)
-			}
-			st, err := e.NewStream(context.Background(), stt.StreamOptions{Profile: "q"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if base := st.(*stream).base; base != domainSearch("q", "1") {
+			st := openDomainStream(t, e)
+			if base := st.base; base != domainSearch("q", "1") {
 				t.Errorf("domain profile's search %q", base)
 			}
 			st.Close()
@@ -88,7 +79,7 @@ func TestSpokenFormsPrior(t *testing.T) {
 		}
 	}
 	// The fast search keeps the general model alone.
-	if e := newEngine(t, func(c *Config) { c.SpokenFormsWeight = priorTestWeight }); e.prior != "" {
+	if e := newEngine(t, func(c *Config) { c.SpokenFormsWeight, c.SpokenFormsMode = priorTestWeight, SpokenFormsAlways }); e.prior != "" {
 		t.Error("the fast search has the prior")
 	}
 	t.Logf("word errors in %d words: general %d, with the prior %d", len(strings.Fields(strings.Join(refs, " "))), errs[0], errs[priorTestWeight])

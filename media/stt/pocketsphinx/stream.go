@@ -57,6 +57,14 @@ type stream struct {
 	// decoded again with the digits grammar (cardcontext.go); the
 	// utterance's audio is kept for it as well.
 	cardCtx bool
+	// With the spoken-forms prior in SpokenFormsReread mode, a final
+	// that holds details read out is decoded again from s.utt with the
+	// prior (spokenreread.go).
+	reread bool
+	// uttMean and uttFrames are the live cepstral mean and its weight
+	// when the utterance started (reread).
+	uttMean   []float32
+	uttFrames int
 
 	// The digits mode of narrowband streams folds the telephone band's
 	// top into the empty high band (fold.go).
@@ -205,7 +213,7 @@ func (s *stream) process(pcm []int16) error {
 	if s.redo && !s.firstDone {
 		s.first = append(s.first, pcm...)
 	}
-	if s.spans || s.cardCtx {
+	if s.spans || s.cardCtx || s.reread {
 		s.utt = append(s.utt, pcm...)
 	}
 	return s.d.processRaw(pcm)
@@ -296,9 +304,16 @@ func (s *stream) finish() (stt.Result, error) {
 		r.Words = append(r.Words, stt.Word{Text: t, StartMs: int64(w.sf)*10 - s.shiftMs, EndMs: int64(w.ef+1)*10 - s.shiftMs, Confidence: conf})
 		texts = append(texts, t)
 	}
-	if (s.spans || s.cardCtx) && (s.mode == "" || s.mode == stt.ModeSpeech) && len(r.Words) > 0 {
+	if (s.spans || s.cardCtx || s.reread) && (s.mode == "" || s.mode == stt.ModeSpeech) && len(r.Words) > 0 {
 		words := r.Words
 		var err error
+		// The spoken-forms reading comes first: the number and card
+		// readings read its words.
+		if s.reread {
+			if words, err = s.rereadSpokenForms(words); err != nil {
+				return stt.Result{}, err
+			}
+		}
 		if s.spans {
 			if words, err = s.redecodeNumbers(words); err != nil {
 				return stt.Result{}, err

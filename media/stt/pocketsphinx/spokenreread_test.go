@@ -1,0 +1,161 @@
+package pocketsphinx
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/wer"
+)
+
+// TestSpokenFormsReread: in the reread mode the default search stays the
+// general model's; utterances whose final holds number words or spelled
+// letters are read again with the prior (fewer word errors than the
+// general model's reading, word times on the stream's clock), and free
+// speech without them is never read again.
+func TestSpokenFormsReread(t *testing.T) {
+	// (A surname spelled, "h a r r i s", is not among them: the general
+	// model hears it as words, "my son in his age in our eyes", with no
+	// letter to go by.)
+	refs := []string{
+		"my number is oh seven double four one nine three six",
+		"the last four digits are eight two oh five",
+	}
+	const free = "i would like to check the balance of my savings account please"
+	type out struct {
+		text  string
+		words []stt.Word
+		endMs int64
+	}
+	// decode feeds the utterances one after another on one stream (so
+	// that the later ones' times are after the earlier ones').
+	decode := func(e *Engine, texts []string) []out {
+		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var outs []out
+		var fedMs int64
+		for _, r := range texts {
+			pcm := append(flite(t, "slt", r), make([]int16, stt.Rate/2)...)
+			fedMs += int64(len(pcm)) * 1000 / stt.Rate
+			o := out{endMs: fedMs}
+			for _, res := range feed(t, st, pcm) {
+				if res.Final {
+					o.text = strings.TrimSpace(o.text + " " + res.Text)
+					o.words = append(o.words, res.Words...)
+				}
+			}
+			outs = append(outs, o)
+		}
+		return outs
+	}
+	cfg := func(w float64) func(*Config) {
+		return func(c *Config) {
+			c.SpokenFormsWeight, c.SpokenFormsMode = w, SpokenFormsReread
+			c.Search = SearchAccurate
+			c.NumberSpans, c.CardNumberRuns, c.CardContextDigits = false, false, false
+			c.WarpSelection = nil
+		}
+	}
+	general := decode(newEngine(t, cfg(0)), refs)
+	e := newEngine(t, cfg(priorTestWeight))
+
+	// Free speech first: never read again.
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on bool
+	st.(*stream).d.do(func() { on = st.(*stream).d.priorOn() })
+	if on || !st.(*stream).d.searches[spokenFormsSearch] || !st.(*stream).reread {
+		t.Fatalf("reread mode: default search interpolated %v, re-read search %v, stream rereads %v",
+			on, st.(*stream).d.searches[spokenFormsSearch], st.(*stream).reread)
+	}
+	st.Close()
+	freeOut := decode(e, []string{free})
+	if d, _ := e.SpokenFormsReadings(); d != 0 {
+		t.Errorf("free speech %q read again %d times", freeOut[0].text, d)
+	}
+
+	reread := decode(e, refs)
+	var errG, errR int
+	var prevEnd int64
+	for i, r := range refs {
+		cg := wer.Align(wer.Normalize(r), wer.Normalize(general[i].text))
+		cr := wer.Align(wer.Normalize(r), wer.Normalize(reread[i].text))
+		errG += cg.Sub + cg.Del + cg.Ins
+		errR += cr.Sub + cr.Del + cr.Ins
+		t.Logf("general %q, read again %q", general[i].text, reread[i].text)
+		for _, w := range reread[i].words {
+			if w.StartMs < prevEnd || w.EndMs < w.StartMs || w.EndMs > reread[i].endMs {
+				t.Errorf("utterance %d: word %q at %d-%d ms, previous word ended %d, audio ended %d", i, w.Text, w.StartMs, w.EndMs, prevEnd, reread[i].endMs)
+			}
+			prevEnd = w.EndMs
+		}
+		if len(general[i].words) > 0 && len(reread[i].words) > 0 {
+			// Both readings on the same clock: first words near each other.
+			if d := general[i].words[0].StartMs - reread[i].words[0].StartMs; d > 300 || d < -300 {
+				t.Errorf("utterance %d: first word at %d ms read again, %d ms in the general reading", i, reread[i].words[0].StartMs, general[i].words[0].StartMs)
+			}
+		}
+	}
+	d, c := e.SpokenFormsReadings()
+	t.Logf("word errors: general %d, read again %d; read again %d, changed %d", errG, errR, d, c)
+	if d != int64(len(refs)) || c == 0 {
+		t.Errorf("read again %d of %d utterances, changed %d", d, len(refs), c)
+	}
+	if errR >= errG {
+		t.Errorf("read again %d word errors, general model %d", errR, errG)
+	}
+}
+
+// TestSpokenFormsRereadDomain: a domain profile's stream decodes with the
+// general and domain models as without the prior, and reads again with
+// the three-way interpolation.
+func TestSpokenFormsRereadDomain(t *testing.T) {
+	e := newEngine(t, func(c *Config) {
+		c.SpokenFormsWeight, c.SpokenFormsMode, c.Search = priorTestWeight, SpokenFormsReread, SearchAccurate
+	})
+	s := openDomainStream(t, e)
+	defer s.Close()
+	if s.base != domainSearch("q", "1") || !s.d.searches[rereadSearch(s.base)] {
+		t.Errorf("domain stream: search %q, re-read search %q present %v", s.base, rereadSearch(s.base), s.d.searches[rereadSearch(s.base)])
+	}
+}
+
+func TestSpokenFormsModeValidate(t *testing.T) {
+	for _, tc := range []struct {
+		mode  string
+		words int
+		ok    bool
+	}{{SpokenFormsReread, 2, true}, {SpokenFormsAlways, 2, true}, {SpokenFormsReread, 1, true}, {SpokenFormsReread, 20, true},
+		{"", 2, false}, {"sometimes", 2, false}, {SpokenFormsReread, 0, false}, {SpokenFormsReread, 21, false}} {
+		c := DefaultConfig()
+		c.SpokenFormsMode, c.SpokenFormsRereadWords = tc.mode, tc.words
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("spoken_forms_mode %q, spoken_forms_reread_words %d: Validate() = %v", tc.mode, tc.words, err)
+		}
+	}
+}
+
+// openDomainStream gives profile "q" a domain model (version "1", weight
+// 0.5; the spoken-forms corpus stands in for a site's text) and opens a
+// stream of it.
+func openDomainStream(t *testing.T, e *Engine) *stream {
+	t.Helper()
+	dom := t.TempDir() + "/d.lm"
+	if _, err := writeSpokenForms(dom, e.known); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetDomainLM("q", DomainLM{Path: dom, Version: "1", Weight: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.NewStream(context.Background(), stt.StreamOptions{Profile: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.(*stream)
+}
