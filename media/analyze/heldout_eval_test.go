@@ -724,7 +724,7 @@ func TestEvalHeldOut(t *testing.T) {
 	if slices.Contains(strings.Split(os.Getenv("EARSHOT_EVAL_SYSTEMS"), ","), "spoken-forms") {
 		cfg := pocketsphinx.DefaultConfig()
 		cfg.SpokenFormsWeight = spokenFormsDevWeight
-		run(fmt.Sprintf("earshot default + spoken-forms prior %.2g", spokenFormsDevWeight), cfg, "")
+		run(fmt.Sprintf("earshot default + spoken-forms prior %.2g %s", spokenFormsDevWeight, cfg.SpokenFormsMode), cfg, "")
 	}
 	if want("accurate") {
 		run("earshot accurate", psConfig(pocketsphinx.SearchAccurate, pocketsphinx.DefaultConfig().RedecodeFirst), "")
