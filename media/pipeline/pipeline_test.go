@@ -406,7 +406,9 @@ func uploadSpeech(t *testing.T, eng *pocketsphinx.Engine, reg prometheus.Registe
 	return finalText(collect(t, e), "customer")
 }
 
-// counter returns the value of a counter family member from reg.
+// counter returns the value of a counter family member from reg: the
+// member with a label of that value, or with label "" the counter
+// without labels.
 func counter(t *testing.T, reg *prometheus.Registry, name string, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -418,6 +420,9 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, label string) 
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && len(m.GetLabel()) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, l := range m.GetLabel() {
 				if l.GetValue() == label {
 					return m.GetCounter().GetValue()

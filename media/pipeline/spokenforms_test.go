@@ -25,24 +25,8 @@ func TestSpokenFormsMetrics(t *testing.T) {
 	defer eng.Close()
 	reg := prometheus.NewRegistry()
 	text := uploadSpeech(t, eng, reg, "forms", f)
-	read := unlabelledCounter(t, reg, "earshot_pipeline_spoken_forms_readings_total")
+	read := counter(t, reg, "earshot_pipeline_spoken_forms_readings_total", "")
 	if d, _ := eng.SpokenFormsReadings(); read < 1 || read != float64(d) {
 		t.Errorf("heard %q; readings exported %v, engine %d", text, read, d)
 	}
-}
-
-// unlabelledCounter returns the value of a counter without labels from reg.
-func unlabelledCounter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no counter %s", name)
-	return 0
 }
