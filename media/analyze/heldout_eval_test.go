@@ -460,8 +460,8 @@ func (p priorSetting) apply(cfg *pocketsphinx.Config) string {
 // priorWeights reads EARSHOT_EVAL_PRIOR: values of
 // Config.SpokenFormsWeight (the spoken-forms prior, media/stt/spokenforms)
 // separated by ";" ("0;0.1;0.2"), each optionally with its mode and, for
-// reread, its threshold ("0.1/always", "0.1/reread", "0.1/reread1": one
-// number word or letter is enough), run one after the other with the
+// reread and region, its threshold ("0.1/always", "0.1/reread",
+// "0.1/reread1": one number word or letter is enough, "0.1/region1"), run one after the other with the
 // same grid entry; unset, one run with the default (weight -1).
 func priorWeights() []priorSetting {
 	v := os.Getenv("EARSHOT_EVAL_PRIOR")
@@ -480,9 +480,12 @@ func priorWeights() []priorSetting {
 		case mode == "":
 		case mode == pocketsphinx.SpokenFormsAlways:
 			p.mode = mode
-		case strings.HasPrefix(mode, pocketsphinx.SpokenFormsReread):
+		case strings.HasPrefix(mode, pocketsphinx.SpokenFormsReread), strings.HasPrefix(mode, pocketsphinx.SpokenFormsRegion):
 			p.mode = pocketsphinx.SpokenFormsReread
-			if n := strings.TrimPrefix(mode, pocketsphinx.SpokenFormsReread); n != "" {
+			if strings.HasPrefix(mode, pocketsphinx.SpokenFormsRegion) {
+				p.mode = pocketsphinx.SpokenFormsRegion
+			}
+			if n := strings.TrimPrefix(mode, p.mode); n != "" {
 				if p.words, err = strconv.Atoi(n); err != nil {
 					panic("EARSHOT_EVAL_PRIOR: " + v)
 				}
@@ -761,6 +764,7 @@ func domainText(t *testing.T) []string {
 // development voices of the domain speech set.
 func TestEvalDomainLMDev(t *testing.T) {
 	sents := domainSentences(t, true)
+	traceRereads(t)
 	var rows []sysRow
 	weights := []float64{0.3, 0.5, 0.7, 0.9}
 	// EARSHOT_EVAL_PRIOR: each spoken-forms prior weight, with the
@@ -1415,4 +1419,25 @@ func installDomainLM(t *testing.T, eng *pocketsphinx.Engine, profile string, wei
 	if err := eng.SetDomainLM(profile, pocketsphinx.DomainLM{Path: path, Version: "eval", Weight: weight}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// traceRereads: with EARSHOT_EVAL_REREAD_TRACE set, every utterance read
+// again with the spoken-forms prior is logged (first reading, second
+// reading, final kept, word times in ms). Development sets only: never
+// called by a reported evaluation.
+func traceRereads(t *testing.T) {
+	if os.Getenv("EARSHOT_EVAL_REREAD_TRACE") == "" {
+		return
+	}
+	show := func(ws []stt.Word) string {
+		var b strings.Builder
+		for _, w := range ws {
+			fmt.Fprintf(&b, " %s[%d-%d]", w.Text, w.StartMs, w.EndMs)
+		}
+		return b.String()
+	}
+	pocketsphinx.SetRereadTrace(func(first, reread, kept []stt.Word) {
+		t.Logf("reread trace\n  first: %s\n  again: %s\n  kept:  %s", show(first), show(reread), show(kept))
+	})
+	t.Cleanup(func() { pocketsphinx.SetRereadTrace(nil) })
 }

@@ -296,8 +296,10 @@ type Config struct {
 	// model (or the profile's domain model) and reads again, with the
 	// prior interpolated, only the utterances whose final holds at least
 	// SpokenFormsRereadWords number words or spelled letters
-	// (spokenreread.go); SpokenFormsAlways interpolates the prior into
-	// every free-speech utterance's search.
+	// (spokenreread.go); SpokenFormsRegion reads them again likewise but
+	// keeps the second reading's words only within the stretches of the
+	// audio where details were read out; SpokenFormsAlways interpolates
+	// the prior into every free-speech utterance's search.
 	SpokenFormsMode string `json:"spoken_forms_mode"`
 	// SpokenFormsRereadWords is the fewest number words ("four", "oh",
 	// "double", "twenty"), single letters other than "a" and "i", and
@@ -460,8 +462,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: digit_silence_probability must be in 0..1, got %v", c.DigitSilenceProb)
 	case c.SpokenFormsWeight < 0 || c.SpokenFormsWeight >= 1:
 		return fmt.Errorf("pocketsphinx: spoken_forms_weight must be in 0..1 (0 off, 1 excluded), got %v", c.SpokenFormsWeight)
-	case c.SpokenFormsMode != SpokenFormsReread && c.SpokenFormsMode != SpokenFormsAlways:
-		return fmt.Errorf("pocketsphinx: spoken_forms_mode must be %q or %q, got %q", SpokenFormsReread, SpokenFormsAlways, c.SpokenFormsMode)
+	case c.SpokenFormsMode != SpokenFormsReread && c.SpokenFormsMode != SpokenFormsAlways && c.SpokenFormsMode != SpokenFormsRegion:
+		return fmt.Errorf("pocketsphinx: spoken_forms_mode must be %q, %q or %q, got %q", SpokenFormsReread, SpokenFormsRegion, SpokenFormsAlways, c.SpokenFormsMode)
 	case c.SpokenFormsRereadWords < 1 || c.SpokenFormsRereadWords > 20:
 		return fmt.Errorf("pocketsphinx: spoken_forms_reread_words must be in 1..20, got %d", c.SpokenFormsRereadWords)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
@@ -723,7 +725,8 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	return &stream{e: e, d: d, cpu0: d.cpu, partialEvery: int64(e.cfg.PartialEveryMs) * stt.Rate / 1000,
 		cmnEvery: cmnEvery, baseCMNEvery: cmnEvery, base: base, redo: e.cfg.RedecodeFirst, spans: e.cfg.NumberSpans,
 		cardCtx: e.cfg.CardContextDigits || e.cfg.CardNumberRuns, lmProfile: opts.Profile, lm: lm,
-		reread:      e.prior != "" && e.cfg.SpokenFormsMode == SpokenFormsReread,
+		reread:      e.prior != "" && e.cfg.SpokenFormsMode != SpokenFormsAlways,
+		region:      e.prior != "" && e.cfg.SpokenFormsMode == SpokenFormsRegion,
 		warpPending: p == wideband && len(e.cfg.WarpSelection) > 0, tr: newWarpTracer(ctx)}, nil
 }
 

@@ -27,6 +27,10 @@ import (
 const (
 	SpokenFormsReread = "reread" // utterances with details read out are read again with it
 	SpokenFormsAlways = "always" // every free-speech utterance's search has it
+	// SpokenFormsRegion reads them again as SpokenFormsReread does, and
+	// the second reading's words stand only within the stretches of
+	// details (spliceRegions).
+	SpokenFormsRegion = "region"
 )
 
 // DefaultSpokenFormsMode is Config.SpokenFormsMode's default.
@@ -66,17 +70,28 @@ func rereadSearch(base string) string {
 func spokenFormCues(words []stt.Word) int {
 	n := 0
 	for i, w := range words {
-		t := strings.ToLower(w.Text)
-		switch {
-		case numberWord[t]:
-			n++
-		case len(t) == 1 && t[0] >= 'a' && t[0] <= 'z' && t != "a" && t != "i":
-			n++
-		case t == "as" && i+1 < len(words) && strings.EqualFold(words[i+1].Text, "in"):
+		if spokenFormCue(words, i) && !strings.EqualFold(w.Text, "in") {
 			n++
 		}
 	}
 	return n
+}
+
+// spokenFormCue tells whether words[i] is a detail read out: a number
+// word, a single letter other than "a" and "i", or either word of "as in".
+func spokenFormCue(words []stt.Word, i int) bool {
+	t := strings.ToLower(words[i].Text)
+	switch {
+	case numberWord[t]:
+		return true
+	case len(t) == 1 && t[0] >= 'a' && t[0] <= 'z' && t != "a" && t != "i":
+		return true
+	case t == "as":
+		return i+1 < len(words) && strings.EqualFold(words[i+1].Text, "in")
+	case t == "in":
+		return i > 0 && strings.EqualFold(words[i-1].Text, "as")
+	}
+	return false
 }
 
 // rereadSpokenForms decodes the utterance again with the prior when its
@@ -106,11 +121,23 @@ func (s *stream) rereadSpokenForms(words []stt.Word) ([]stt.Word, error) {
 	if err != nil || len(got) == 0 {
 		return words, err
 	}
-	if !slices.EqualFunc(got, words, func(a, b stt.Word) bool { return a.Text == b.Text }) {
+	kept := got
+	if s.region {
+		kept = spliceRegions(words, onClockOf(got, words))
+	}
+	if rereadTrace != nil {
+		rereadTrace(words, got, kept)
+	}
+	if !slices.EqualFunc(kept, words, func(a, b stt.Word) bool { return a.Text == b.Text }) {
 		s.e.observe.spokenChanged.Add(1)
 	}
-	return got, nil
+	return kept, nil
 }
+
+// rereadTrace, when set (development evaluations, rereadtrace_eval.go),
+// hears every utterance read again: its first reading, the second and
+// the final kept.
+var rereadTrace func(first, reread, kept []stt.Word)
 
 // SpokenFormsReadings returns how many utterances were decoded again with
 // the spoken-forms prior (SpokenFormsReread) and how many of those
@@ -118,4 +145,153 @@ func (s *stream) rereadSpokenForms(words []stt.Word) ([]stt.Word, error) {
 // started.
 func (e *Engine) SpokenFormsReadings() (decoded, changed int64) {
 	return e.observe.spokenReread.Load(), e.observe.spokenChanged.Load()
+}
+
+// regionAdjoinMs is how far apart (ms) two words read out may be and
+// still be one stretch of details.
+const regionAdjoinMs = 150
+
+// spliceRegions is the final of SpokenFormsRegion: the second reading's
+// words stand only within the stretches of the audio where details were
+// read out, and the first reading's words everywhere else, so that a
+// question holding one number keeps the rest of its first reading. The
+// stretches are the first reading's runs of cue words (spokenFormCue),
+// grown by the second reading's cue words that overlap or adjoin them
+// (within regionAdjoinMs), one after another (so "a seven double for
+// one" read again as "oh seven double four one" takes "oh" and "four").
+// A word is in a stretch when its midpoint is. Times stay monotone.
+func spliceRegions(first, again []stt.Word) []stt.Word {
+	type span struct{ lo, hi int64 }
+	var regions []span
+	for i := range first {
+		if !spokenFormCue(first, i) {
+			continue
+		}
+		w := first[i]
+		if n := len(regions); n > 0 && i > 0 && spokenFormCue(first, i-1) {
+			regions[n-1].hi = max(regions[n-1].hi, w.EndMs) // one run
+			continue
+		}
+		regions = append(regions, span{w.StartMs, w.EndMs})
+	}
+	if len(regions) == 0 {
+		return first
+	}
+	// Grow by the second reading's cue words until none is added.
+	used := make([]bool, len(again))
+	for grown := true; grown; {
+		grown = false
+		for i, w := range again {
+			if used[i] || !spokenFormCue(again, i) {
+				continue
+			}
+			for k := range regions {
+				r := &regions[k]
+				if w.StartMs <= r.hi+regionAdjoinMs && w.EndMs >= r.lo-regionAdjoinMs {
+					r.lo, r.hi = min(r.lo, w.StartMs), max(r.hi, w.EndMs)
+					used[i], grown = true, true
+					break
+				}
+			}
+		}
+	}
+	// Stretches that grew into each other are one.
+	slices.SortFunc(regions, func(a, b span) int { return int(a.lo - b.lo) })
+	merged := regions[:1]
+	for _, r := range regions[1:] {
+		if last := &merged[len(merged)-1]; r.lo <= last.hi {
+			last.hi = max(last.hi, r.hi)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	in := func(w stt.Word) int {
+		mid := (w.StartMs + w.EndMs) / 2
+		for k, r := range merged {
+			if mid >= r.lo && mid <= r.hi {
+				return k
+			}
+		}
+		return -1
+	}
+	var out []stt.Word
+	add := func(w stt.Word) {
+		if n := len(out); n > 0 && w.StartMs < out[n-1].EndMs {
+			w.StartMs = out[n-1].EndMs
+		}
+		w.EndMs = max(w.EndMs, w.StartMs)
+		out = append(out, w)
+	}
+	// Every stretch holds a word of the first reading (its cue words):
+	// at a stretch's first such word the second reading's words of the
+	// stretch are put instead.
+	done := -1
+	for _, w := range first {
+		k := in(w)
+		if k < 0 {
+			add(w)
+			continue
+		}
+		if k == done {
+			continue
+		}
+		for _, a := range again {
+			if in(a) == k {
+				add(a)
+			}
+		}
+		done = k
+	}
+	return out
+}
+
+// onClockOf returns again with its times moved onto first's clock. The
+// two readings of an utterance count time differently (the first from
+// the stream's decoder frames, the second from the span's first
+// segment), and they were seen 0.1-0.2 s apart; the words both readings
+// hold (a longest common subsequence of their texts) give the offset,
+// their start times' median difference. With no word in common, again
+// is returned as it is.
+func onClockOf(again, first []stt.Word) []stt.Word {
+	n, m := len(first), len(again)
+	// lcs[i][j]: the longest common subsequence of first[i:] and again[j:].
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			switch {
+			case strings.EqualFold(first[i].Text, again[j].Text):
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			case lcs[i+1][j] >= lcs[i][j+1]:
+				lcs[i][j] = lcs[i+1][j]
+			default:
+				lcs[i][j] = lcs[i][j+1]
+			}
+		}
+	}
+	var d []int64
+	for i, j := 0, 0; i < n && j < m; {
+		switch {
+		case strings.EqualFold(first[i].Text, again[j].Text):
+			d = append(d, first[i].StartMs-again[j].StartMs)
+			i, j = i+1, j+1
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			i++
+		default:
+			j++
+		}
+	}
+	if len(d) == 0 {
+		return again
+	}
+	slices.Sort(d)
+	shift := d[len(d)/2]
+	out := make([]stt.Word, m)
+	for i, w := range again {
+		w.StartMs, w.EndMs = w.StartMs+shift, w.EndMs+shift
+		out[i] = w
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package pocketsphinx
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -131,7 +132,7 @@ func TestSpokenFormsModeValidate(t *testing.T) {
 		mode  string
 		words int
 		ok    bool
-	}{{SpokenFormsReread, 2, true}, {SpokenFormsAlways, 2, true}, {SpokenFormsReread, 1, true}, {SpokenFormsReread, 20, true},
+	}{{SpokenFormsReread, 2, true}, {SpokenFormsAlways, 2, true}, {SpokenFormsRegion, 1, true}, {SpokenFormsReread, 1, true}, {SpokenFormsReread, 20, true},
 		{"", 2, false}, {"sometimes", 2, false}, {SpokenFormsReread, 0, false}, {SpokenFormsReread, 21, false}} {
 		c := DefaultConfig()
 		c.SpokenFormsMode, c.SpokenFormsRereadWords = tc.mode, tc.words
@@ -158,4 +159,53 @@ func openDomainStream(t *testing.T, e *Engine) *stream {
 		t.Fatal(err)
 	}
 	return st.(*stream)
+}
+
+// TestSpliceRegions: the second reading stands within the stretches of
+// details read out (grown by its own cue words next to them), the first
+// elsewhere; times stay monotone.
+func TestSpliceRegions(t *testing.T) {
+	// words builds a reading from "text@start-end" fields.
+	words := func(s string) []stt.Word {
+		var out []stt.Word
+		for _, f := range strings.Fields(s) {
+			var w stt.Word
+			text, times, _ := strings.Cut(f, "@")
+			w.Text = text
+			if _, err := fmt.Sscanf(times, "%d-%d", &w.StartMs, &w.EndMs); err != nil {
+				t.Fatal(f, err)
+			}
+			out = append(out, w)
+		}
+		return out
+	}
+	for _, tc := range []struct{ first, again, want string }{
+		// A question with one number: outside the number, the first
+		// reading's words stand.
+		{"why@0-100 did@100-200 my@200-300 withdrawal@300-500 of@500-600 forty@600-900 pounds@900-1300 fail@1300-1700",
+			"why@0-100 did@100-200 my@200-300 withdraw@300-450 all@450-500 of@500-600 four@600-750 d@750-900 pounds@900-1300 fell@1300-1700",
+			"why did my withdrawal of four d pounds fail"},
+		// Details read out: the second reading's cue words next to the
+		// first's join the stretch ("oh" and "four" come in).
+		{"my@0-200 number@200-500 is@500-600 a@600-700 seven@700-1000 double@1000-1300 for@1300-1500 one@1500-1800",
+			"my@0-200 number@200-500 is@500-600 oh@600-700 seven@700-1000 double@1000-1300 four@1300-1500 one@1500-1800",
+			"my number is oh seven double four one"},
+		// No cue word in the first reading: nothing changes.
+		{"hello@0-300 there@300-600", "oh@0-300 three@300-600", "hello there"},
+	} {
+		first, again := words(tc.first), words(tc.again)
+		got := spliceRegions(first, again)
+		var texts []string
+		var prev int64
+		for _, w := range got {
+			texts = append(texts, w.Text)
+			if w.StartMs < prev || w.EndMs < w.StartMs {
+				t.Errorf("%q: word %q at %d-%d after %d", tc.want, w.Text, w.StartMs, w.EndMs, prev)
+			}
+			prev = w.EndMs
+		}
+		if g := strings.Join(texts, " "); g != tc.want {
+			t.Errorf("spliceRegions:\n got %q\nwant %q", g, tc.want)
+		}
+	}
 }

@@ -61,6 +61,9 @@ type stream struct {
 	// that holds details read out is decoded again from s.utt with the
 	// prior (spokenreread.go).
 	reread bool
+	// region (SpokenFormsRegion): the second reading replaces the first
+	// only within the stretches of details read out.
+	region bool
 	// uttMean and uttFrames are the live cepstral mean and its weight
 	// when the utterance started (reread).
 	uttMean   []float32

@@ -1,0 +1,88 @@
+package pocketsphinx
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/earshot/earshot/media/stt"
+	"github.com/earshot/earshot/media/wer"
+)
+
+// TestSpokenFormsRegion: in the region mode an utterance read again keeps
+// its first reading's words outside the stretch of details (a question
+// holding one number is not read worse than the general model read it),
+// and takes the second reading's within it (a phone number's "oh" and
+// "four"); the final is the reading kept, its times monotone.
+func TestSpokenFormsRegion(t *testing.T) {
+	const (
+		question = "i don't know if this is an issue with the atm or my account but i just tried withdrawing thirty pounds"
+		details  = "my number is oh seven double four one nine three six"
+	)
+	e := newEngine(t, func(c *Config) {
+		c.SpokenFormsWeight, c.SpokenFormsMode = priorTestWeight, SpokenFormsRegion
+		c.Search = SearchAccurate
+		c.NumberSpans, c.CardNumberRuns, c.CardContextDigits = false, false, false
+		c.WarpSelection = nil
+	})
+	var mu sync.Mutex
+	var seen [][3][]stt.Word // first reading, second, kept
+	rereadTrace = func(first, again, kept []stt.Word) {
+		mu.Lock()
+		seen = append(seen, [3][]stt.Word{first, again, kept})
+		mu.Unlock()
+	}
+	defer func() { rereadTrace = nil }()
+	text := func(ws []stt.Word) string {
+		var s []string
+		for _, w := range ws {
+			s = append(s, w.Text)
+		}
+		return strings.Join(s, " ")
+	}
+	// errs returns the word errors of the first reading, the second and
+	// the one kept, and checks the final is the one kept.
+	errs := func(ref string) [3]int {
+		seen = nil
+		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var final []stt.Word
+		for _, r := range feed(t, st, append(flite(t, "slt", ref), make([]int16, stt.Rate/2)...)) {
+			if r.Final {
+				final = append(final, r.Words...)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 1 {
+			t.Fatalf("%q: read again %d times, want 1", ref, len(seen))
+		}
+		var n [3]int
+		for k, ws := range seen[0] {
+			c := wer.Align(wer.Normalize(ref), wer.Normalize(text(ws)))
+			n[k] = c.Sub + c.Del + c.Ins
+		}
+		t.Logf("%q\n first %d %q\n again %d %q\n kept  %d %q", ref, n[0], text(seen[0][0]), n[1], text(seen[0][1]), n[2], text(seen[0][2]))
+		if text(final) != text(seen[0][2]) {
+			t.Errorf("final %q, reading kept %q", text(final), text(seen[0][2]))
+		}
+		var prev int64
+		for _, w := range final {
+			if w.StartMs < prev || w.EndMs < w.StartMs {
+				t.Errorf("%q: word %q at %d-%d ms after %d", ref, w.Text, w.StartMs, w.EndMs, prev)
+			}
+			prev = w.EndMs
+		}
+		return n
+	}
+	if n := errs(question); n[2] >= n[1] || n[2] > n[0] {
+		t.Errorf("question: %d word errors kept, %d read again whole, %d first", n[2], n[1], n[0])
+	}
+	if n := errs(details); n[2] >= n[0] {
+		t.Errorf("details: %d word errors kept, %d first", n[2], n[0])
+	}
+}
