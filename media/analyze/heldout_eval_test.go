@@ -362,6 +362,7 @@ func logRows(t *testing.T, rows []sysRow) {
 // EARSHOT_EVAL_GRID=search:redo,... limits it.
 func TestEvalHeldOutDev(t *testing.T) {
 	calls := an4Calls(t, true)
+	traceRereads(t)
 	// A subset of the development half, for time: EARSHOT_EVAL_SPEAKERS=n
 	// (the first n) or =i-j (the ith to the jth, from 1).
 	if v := os.Getenv("EARSHOT_EVAL_SPEAKERS"); v != "" {
