@@ -291,15 +291,16 @@ type Config struct {
 	// grammars are unchanged; the fast search does without it.
 	SpokenFormsWeight float64 `json:"spoken_forms_weight"`
 	// SpokenFormsMode is how the spoken-forms prior is used when
-	// SpokenFormsWeight is above 0: SpokenFormsReread (default
-	// DefaultSpokenFormsMode) decodes every utterance with the general
-	// model (or the profile's domain model) and reads again, with the
-	// prior interpolated, only the utterances whose final holds at least
-	// SpokenFormsRereadWords number words or spelled letters
-	// (spokenreread.go); SpokenFormsRegion reads them again likewise but
-	// keeps the second reading's words only within the stretches of the
-	// audio where details were read out; SpokenFormsAlways interpolates
-	// the prior into every free-speech utterance's search.
+	// SpokenFormsWeight is above 0 (default DefaultSpokenFormsMode):
+	// SpokenFormsReread decodes every utterance with the general model
+	// (or the profile's domain model) and reads again, with the prior
+	// interpolated, only the utterances whose final holds at least
+	// SpokenFormsRereadWords number words or spelled letters, that
+	// reading being the final (spokenreread.go); SpokenFormsRegion reads
+	// them again likewise but keeps the second reading's words only
+	// within the stretches of the audio where details were read out;
+	// SpokenFormsAlways interpolates the prior into every free-speech
+	// utterance's search.
 	SpokenFormsMode string `json:"spoken_forms_mode"`
 	// SpokenFormsRereadWords is the fewest number words ("four", "oh",
 	// "double", "twenty"), single letters other than "a" and "i", and
