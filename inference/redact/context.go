@@ -38,9 +38,13 @@ var contextPhrases = map[ctxClass][]string{
 	cCVV: {"cvv", "cvc", "cv2", "cvv2", "csc", "security code", "security number", "digits on the back",
 		"number on the back", "back of the card", "card verification", "verification value", "three digit code",
 		"cheat code"},
-	cSSN:  {"ssn", "social", "social security", "s s n", "social security number", "social's"},
-	cNI:   {"national insurance", "national insurance number", "ni number", "n i number", "nino", "n i", "insurance number"},
-	cIBAN: {"iban", "i b a n", "international bank account number", "eye ban", "i ban"},
+	cSSN: {"ssn", "social", "social security", "s s n", "social security number", "social's"},
+	cNI:  {"national insurance", "national insurance number", "ni number", "n i number", "nino", "n i", "insurance number"},
+	// "ibanez", "ib and his", "id and is": how a recogniser whose lexicon
+	// lacks "iban" writes "iban" and "my iban is"; "refund to": where a
+	// refund is sent is an account.
+	cIBAN: {"iban", "i b a n", "international bank account number", "eye ban", "i ban", "ibanez", "ib and his",
+		"ib and is", "id and his", "id and is", "refund to"},
 	cAccount: {"account number", "account no", "acct", "account", "a/c", "bank account", "checking account",
 		"savings account", "account's"},
 	cRouting: {"routing", "routing number", "aba", "sort code", "sortcode", "transit number", "bank code", "bsb"},

@@ -75,6 +75,7 @@ func (d *doc) detect(set typeSet) {
 	}
 	if set.has(IBAN) {
 		d.detectIBAN()
+		d.detectIBANTails()
 	}
 	if set.has(Address) || set.has(Postcode) {
 		d.detectAddresses(set)
@@ -794,6 +795,60 @@ func (d *doc) detectIBAN() {
 			k = tok[len(tok)-1]
 		}
 	}
+}
+
+// ibanTailReach is how many tokens after an IBAN phrase the number ending
+// the IBAN may start when its letters were heard as words.
+const ibanTailReach = ctxWindow
+
+// detectIBANTails redacts, after an IBAN phrase, everything up to the end
+// of the first number of ibanTailDigits or more digits (joined over an
+// inserted word) starting within ibanTailReach tokens. An IBAN read out
+// is letters and digits only, and a recogniser writes its spelled
+// country and bank code and the digit "oh" as words ("my ibanez i knew of
+// six i'd be the one seven three nine ..." for "my iban is i e oh six a i
+// b k one seven three nine ..."), so what stands between the phrase and
+// the account digits is the start of the IBAN. A sentence end or another
+// context phrase ("account number", "order") in between stops it, and a
+// short number (an amount) is never the end of an IBAN.
+func (d *doc) detectIBANTails() {
+	if d.present&cIBAN == 0 {
+		return
+	}
+	for p := 1; p < len(d.toks); p++ {
+		if d.ctx[p]&cIBAN == 0 || !d.governs(cIBAN, p, 0) {
+			continue
+		}
+		a := p
+		if w := d.toks[a].low; w == "is" || w == "was" {
+			a++
+		}
+		for ri := range d.runs {
+			r := &d.runs[ri]
+			if r.b <= a {
+				continue
+			}
+			if r.a < a || r.a-a > ibanTailReach || !d.openBetween(a, r.a, cIBAN) {
+				break
+			}
+			if digits, _, _, b := d.bridgeGap(ri, 34, 2); len(digits) >= ibanTailDigits {
+				d.add(IBAN, a, b)
+				p = b
+				break
+			}
+		}
+	}
+}
+
+// openBetween reports whether tokens [a, b) hold no sentence end and start
+// no context phrase other than those of the classes in own.
+func (d *doc) openBetween(a, b int, own ctxClass) bool {
+	for k := a; k < b; k++ {
+		if d.start[k]&^own != 0 || sentenceEnd(&d.toks[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // detectInContext finds the values that are sensitive only after their
