@@ -83,6 +83,9 @@ func (d *doc) detect(set typeSet) {
 	if set.has(Card) && set.has(CardExpiry) {
 		d.detectExpiryAfterCards()
 	}
+	if set.has(CardExpiry) {
+		d.addressAsExpiry()
+	}
 	d.detectInContext(set)
 }
 
@@ -136,7 +139,23 @@ func (d *doc) detectExpiryAfterCards() {
 			continue
 		}
 		if a, b, ok := d.expiryAfterCard(c.b); ok {
-			d.add(CardExpiry, a, b)
+			// The word right before the date may hold its "oh" ("next
+			// bio four to six" for "expiry oh four two six").
+			d.add(CardExpiry, d.dateLead(max(c.b, a-1), a), b)
+		}
+	}
+}
+
+// addressAsExpiry retypes an address that starts right after an expiry
+// phrase as the expiry date: no one gives an address there, and a
+// recogniser that loses a date's digits in words can make a house number
+// and a street of them ("it expires one ot way thanks" for "it expires
+// one oh two eight thanks").
+func (d *doc) addressAsExpiry() {
+	for i := range d.cands {
+		c := &d.cands[i]
+		if c.typ == Address && d.ctx[c.a]&cExpiry != 0 {
+			c.typ, c.prio = CardExpiry, prio[CardExpiry]
 		}
 	}
 }
@@ -862,7 +881,7 @@ func (d *doc) detectInContext(set typeSet) {
 		}
 		if c&cExpiry != 0 && set.has(CardExpiry) {
 			if e, ok := d.dateAfter(p, true); ok {
-				d.add(CardExpiry, e[0], e[1])
+				d.add(CardExpiry, d.dateLead(p, e[0]), e[1])
 			}
 		}
 		if c&cDOB != 0 && set.has(DateOfBirth) {
@@ -944,6 +963,53 @@ func (d *doc) cvvWithWord(p, ri int) (a, b int, ok bool) {
 var cvvStop = map[string]bool{"thanks": true, "thank": true, "okay": true, "ok": true, "please": true, "can": true,
 	"is": true, "right": true, "yes": true, "yeah": true, "sorry": true, "cheers": true}
 
+var (
+	// timeOrAmountBefore and timeOrAmountAfter make a number after an
+	// expiry phrase a time or an amount. Narrower than notExpiryBefore
+	// and notExpiryAfter: after the phrase itself "of" and "to" are the
+	// date's "oh" and "two" misheard, and "cents" and "bucks" a
+	// recogniser's "thanks".
+	timeOrAmountBefore = map[string]bool{"at": true, "for": true, "from": true, "until": true, "till": true,
+		"about": true, "around": true}
+	timeOrAmountAfter = map[string]bool{"pounds": true, "pound": true, "dollars": true, "dollar": true,
+		"euros": true, "euro": true, "pence": true, "quid": true, "am": true, "pm": true, "o'clock": true,
+		"minutes": true, "hours": true, "days": true}
+)
+
+// expiryLead is how many words between an expiry phrase and its date are
+// taken as part of the date.
+const expiryLead = 2
+
+// leadSkip are words a caller says between an expiry phrase and the date.
+var leadSkip = map[string]bool{"is": true, "was": true, "date": true, "it's": true, "its": true, "it": true,
+	"the": true, "be": true}
+
+// dateLead returns where the expiry date starting at token k after the
+// phrase ending at p begins. A month written as digits starts with "oh"
+// (01-09), and a recogniser writes that "oh" as a word ("expiry you'll
+// four thirty one", "expire you're six three two"): when the date reads
+// three digits (month and year with the month's "oh" lost) and the one
+// or two words before it are no number, context phrase or one of
+// leadSkip, they are the date's first digit. Otherwise it returns k.
+func (d *doc) dateLead(p, k int) int {
+	if r := d.runStarting(k); r == nil || len(r.digits) != 3 {
+		return k
+	}
+	a := p
+	for a < k && leadSkip[d.toks[a].low] {
+		a++
+	}
+	if a == k || k-a > expiryLead {
+		return k
+	}
+	for j := a; j < k; j++ {
+		if _, n, _ := numberAt(d.toks, j, d.buf[:0]); n > 0 || d.toks[j].brk() || d.start[j] != 0 {
+			return k
+		}
+	}
+	return a
+}
+
 // dateAfter finds a date starting within five tokens after p. expiry
 // accepts month and year alone (MM/YY); a date of birth needs a day.
 func (d *doc) dateAfter(p int, expiry bool) ([2]int, bool) {
@@ -951,7 +1017,15 @@ func (d *doc) dateAfter(p int, expiry bool) ([2]int, bool) {
 		if k > p && sentenceEnd(&d.toks[k-1]) {
 			break
 		}
+		// "expires in two weeks at ten thirty", "for twelve twenty
+		// pounds": a time or an amount, not the expiry.
+		if expiry && k > p && timeOrAmountBefore[d.toks[k-1].low] {
+			continue
+		}
 		if e, ok := d.dateAt(k, expiry); ok {
+			if expiry && e < len(d.toks) && timeOrAmountAfter[d.toks[e].low] {
+				continue
+			}
 			return [2]int{k, e}, true
 		}
 	}
