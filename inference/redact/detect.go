@@ -439,6 +439,10 @@ func (d *doc) detectSSN() {
 	}
 }
 
+// phoneShortReach is how many tokens after a phone phrase a number one
+// digit short of a phone number may start.
+const phoneShortReach = 2
+
 func (d *doc) detectPhones() {
 	for ri := range d.runs {
 		r := &d.runs[ri]
@@ -474,8 +478,16 @@ func (d *doc) detectPhones() {
 			ok = ctx && dg[0] >= '2'
 		}
 		if !ok && ctx {
+			// Right after its phrase ("my number is", "reach me on") a
+			// spoken number one digit short of a phone number is one
+			// whose digit the recogniser lost in a word ("it three four
+			// nine nine ..." for "eight three four nine nine ...").
+			least := 10
+			if r.spoken && d.nearest(cPhone, r.a, phoneShortReach) >= 0 {
+				least = 9
+			}
 			digits, tok, _, _ := d.bridge(ri, 13)
-			if len(digits) >= 10 && len(digits) <= 12 {
+			if len(digits) >= least && len(digits) <= 12 {
 				d.add(Phone, tok[0], tok[len(tok)-1]+1)
 			}
 			continue
