@@ -45,9 +45,12 @@ var contextPhrases = map[ctxClass][]string{
 	// refund is sent is an account.
 	cIBAN: {"iban", "i b a n", "international bank account number", "eye ban", "i ban", "ibanez", "ib and his",
 		"ib and is", "id and his", "id and is", "refund to"},
+	// "continent" is how a recogniser writes "account number" after "my"
+	// ("my continent is ..."), "sword code" and "short code" "sort code".
 	cAccount: {"account number", "account no", "acct", "account", "a/c", "bank account", "checking account",
-		"savings account", "account's"},
-	cRouting: {"routing", "routing number", "aba", "sort code", "sortcode", "transit number", "bank code", "bsb"},
+		"savings account", "account's", "continent"},
+	cRouting: {"routing", "routing number", "aba", "sort code", "sortcode", "transit number", "bank code", "bsb",
+		"sword code", "sword could", "short code"},
 	cPhone: {"phone", "telephone", "mobile", "cell", "cellphone", "landline", "call me", "call me on", "call me at",
 		"call back", "callback", "reach me", "contact number", "phone number", "number to call", "text me",
 		"ring me", "whatsapp", "fax", "home number", "work number", "daytime number", "phone's", "mobile's",
