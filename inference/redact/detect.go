@@ -1102,6 +1102,13 @@ func (d *doc) dateAt(k int, expiry bool) (int, bool) {
 	if g := numericDate(t.text); g == 3 || g == 2 && expiry {
 		return k + 1, true
 	}
+	if expiry {
+		if j := onLine(toks, k); j > k {
+			if r := d.runStarting(j); r != nil && len(r.digits) == 2 {
+				return r.b, true
+			}
+		}
+	}
 	if n := d.dayAt(k); n > 0 || !expiry && d.runStarting(k) != nil && len(d.runStarting(k).digits) <= 2 {
 		if n == 0 {
 			n = d.runStarting(k).b - k
@@ -1150,6 +1157,19 @@ func (d *doc) dateAt(k int, expiry bool) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// onLine returns the token after "online" or "on line" at token k, or k:
+// how a recogniser writes the month "oh nine" ("expires on line twenty
+// five"). Only an expiry's month is read so, followed by its year.
+func onLine(toks []token, k int) int {
+	switch {
+	case toks[k].low == "online" && !toks[k].brk():
+		return k + 1
+	case toks[k].low == "on" && k+1 < len(toks) && toks[k+1].low == "line" && !toks[k].brk() && !toks[k+1].brk():
+		return k + 2
+	}
+	return k
 }
 
 // numericDate returns the number of digit groups of a date written with

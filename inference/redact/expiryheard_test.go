@@ -28,6 +28,14 @@ func TestExpiryHeard(t *testing.T) {
 		// "right it expires oh six twenty five": "of" is the "oh", not an
 		// amount's "of".
 		{"oh as of", "right it expires of six twenty five", "right it expires [EXPIRY]"},
+		// "... and it expires oh nine twenty five thanks"
+		{"oh nine as on line", "my debit card is five three seven five six oh one two five three oh nine six double three four and it expires on line twenty five tanks",
+			"my debit card is [CARD ending 6334] and it expires [EXPIRY] tanks"},
+		// "... expiry oh nine thirty three security code eight oh eight"
+		{"oh nine as on line after the card", "card number three four six seven one one two two oh two oh three five one two x binary on line thirty three security code day job age",
+			"card number [CARD ending 3512] x binary [EXPIRY] security code day job age"},
+		{"paid online", "my card expired so i paid online twenty minutes ago", "my card expired so i paid online twenty minutes ago"},
+		{"online amount", "the card expires and i pay online twenty five pounds a month", "the card expires and i pay online twenty five pounds a month"},
 		{"expiry is", "the expiry is four thirty one", "the expiry is [EXPIRY]"},
 		{"month name", "expiry it's march twenty twenty nine", "expiry it's [EXPIRY]"},
 		{"in two weeks", "the offer expires in two weeks at ten thirty", "the offer expires in two weeks at ten thirty"},
