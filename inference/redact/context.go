@@ -40,11 +40,12 @@ var contextPhrases = map[ctxClass][]string{
 		"cheat code"},
 	cSSN: {"ssn", "social", "social security", "s s n", "social security number", "social's"},
 	cNI:  {"national insurance", "national insurance number", "ni number", "n i number", "nino", "n i", "insurance number"},
-	// "ibanez", "ib and his", "id and is": how a recogniser whose lexicon
-	// lacks "iban" writes "iban" and "my iban is"; "refund to": where a
-	// refund is sent is an account.
+	// "ibanez", "ib and his", "id and is", "my income is", "bungee" ("iban
+	// g b"): how a recogniser whose lexicon lacks "iban" writes "iban",
+	// "my iban is" and "iban g"; "refund to": where a refund is sent is an
+	// account. They lead an IBAN only to a long number (detectIBANTails).
 	cIBAN: {"iban", "i b a n", "international bank account number", "eye ban", "i ban", "ibanez", "ib and his",
-		"ib and is", "id and his", "id and is", "refund to"},
+		"ib and is", "id and his", "id and is", "my income is", "bungee", "refund to"},
 	// "continent" is how a recogniser writes "account number" after "my"
 	// ("my continent is ..."), "sword code" and "short code" "sort code".
 	cAccount: {"account number", "account no", "acct", "account", "a/c", "bank account", "checking account",

@@ -22,6 +22,14 @@ func TestIBANHeard(t *testing.T) {
 		// five one three ...": eleven words before the digits.
 		{"refund to", "please send the refund to d b nine six w e s t a fight with three eight five one two five three seven three nine five thanks",
 			"please send the refund to [IBAN] thanks"},
+		// "right iban g b zero two m i d l five four eight nine ..."
+		{"bungee", "right to bungee be zero to mit or five four eight nine zero four zero three four four three five nine five",
+			"right to bungee [IBAN]"},
+		// "my iban is d e two eight one two nine two one zero nine ..."
+		{"my income is", "my income is do you teach you a twenty nine two one zero nine five nine three five two four seven five one three two",
+			"my income is [IBAN]"},
+		{"income", "my income is twenty five thousand a year", "my income is twenty five thousand a year"},
+		{"bungee jump", "we went bungee jumping in two thousand and nineteen", "we went bungee jumping in two thousand and nineteen"},
 		{"amount", "you will get a refund to the value of twenty nine pounds ninety nine",
 			"you will get a refund to the value of twenty nine pounds ninety nine"},
 		{"short number", "please send the refund to the card ending four four two one",
