@@ -306,6 +306,12 @@ func (d *doc) detectCards() {
 			d.cands = append(d.cands, c)
 			continue
 		}
+		if n := len(digits); n < 12 {
+			if a, b, ok := d.cardToStatedEnding(ri); ok {
+				d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card]})
+				continue
+			}
+		}
 		// Longer: two numbers read together; the Luhn windows say where.
 		for from := 0; from < len(r.digits); {
 			i, j, ok := luhnWindow(r.digits, r.tok, r.amb, from, true)
@@ -317,6 +323,62 @@ func (d *doc) detectCards() {
 			from = j
 		}
 	}
+}
+
+// endingGap is how many words a card number read after its stated ending
+// may be broken by.
+const endingGap = 3
+
+// cardToStatedEnding reads a card number that the caller announced by its
+// last digits ("the card ending three four three six, the full number is
+// ..."): the numbers from run ri on, joined over up to endingGap short
+// words each ("... or two to go to iowa seven three four three six"),
+// are the card when together they read 12 to 21 digits (a card with a
+// digit lost or gained, as in card context elsewhere) ending in the
+// digits of a three- or four-digit number said before run ri in the same
+// sentence with no reference phrase between ("the phone number is" is
+// how a recogniser may write "the full number is"). Matching last digits
+// are the check that a number with digits lost no longer passes Luhn's.
+// It returns the tokens of the card.
+func (d *doc) cardToStatedEnding(ri int) (a, b int, ok bool) {
+	r := &d.runs[ri]
+	var endings [][]byte
+	for k := ri - 1; k >= 0; k-- {
+		e := &d.runs[k]
+		if r.a-e.b > ctxWindow || !d.openBetween(e.b, r.a, ^cRef) {
+			break
+		}
+		if n := len(e.digits); (n == 3 || n == 4) && e.spoken {
+			endings = append(endings, e.digits)
+		}
+	}
+	if len(endings) == 0 {
+		return 0, 0, false
+	}
+	digits := append([]byte(nil), r.digits...)
+	b = r.b
+	for k := ri + 1; k < len(d.runs) && len(digits) < 21; k++ {
+		n := &d.runs[k]
+		if n.a-b > endingGap || !d.openBetween(b, n.a, 0) {
+			break
+		}
+		for j := b; j < n.a; j++ {
+			if len(d.toks[j].low) > 5 || d.toks[j].brk() {
+				return 0, 0, false
+			}
+		}
+		digits = append(digits, n.digits...)
+		b = n.b
+		if len(digits) < 12 || len(digits) > 21 {
+			continue
+		}
+		for _, e := range endings {
+			if strings.HasSuffix(string(digits), string(e)) {
+				return r.a, b, true
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // twoEightAfter adds a card for run r read on with the word after it
