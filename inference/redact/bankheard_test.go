@@ -8,9 +8,7 @@ import "testing"
 // "sword code", "sword could" or "short code". Numbers of another length
 // after the same words stay as they are.
 func TestBankHeard(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []redactCase{
 		// "okay so my account number is five nine oh nine seven nine seven six"
 		{"continent", "okay so my continent is five nine no nine seven nine seven six", "okay so my continent is [ACCOUNT]"},
 		// "okay so my sort code is double eight nine eight seven two"
@@ -23,12 +21,5 @@ func TestBankHeard(t *testing.T) {
 			"which continent is it on, it is about four thousand miles away"},
 		{"sword", "the sword could be worth five hundred pounds", "the sword could be worth five hundred pounds"},
 	}
-	r := mustNew(t, DefaultPolicy())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
-				t.Errorf("Redact(%q) =\n  %q\nwant\n  %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	checkVoiceRedactions(t, tests)
 }

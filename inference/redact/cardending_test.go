@@ -9,9 +9,7 @@ import "testing"
 // joined they end in the digits stated before. Runs that do not end so,
 // or a number after a reference phrase, stay as they are.
 func TestCardStatedEnding(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []redactCase{
 		// "... the card ending three four three six the full number is
 		// three five seven five oh two two oh two oh oh seven three four
 		// three six"
@@ -31,12 +29,5 @@ func TestCardStatedEnding(t *testing.T) {
 		{"amount", "my card ending three six six expired and i paid forty seven ninety two at the shop",
 			"my card ending three six six expired and i paid forty seven ninety two at the shop"},
 	}
-	r := mustNew(t, DefaultPolicy())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
-				t.Errorf("Redact(%q) =\n  %q\nwant\n  %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	checkVoiceRedactions(t, tests)
 }

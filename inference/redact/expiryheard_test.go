@@ -10,9 +10,7 @@ import "testing"
 // after the expiry phrase is still the date. Words a caller says there,
 // amounts and addresses elsewhere are left as they are.
 func TestExpiryHeard(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []redactCase{
 		// "... expiry oh four thirty one security code eight one one ..."
 		{"oh as you'll", "yes of course card number five five one four eight six eight five two nine seven six one two one three expiry you'll four thirty one security code eight one one is that okay",
 			"yes of course card number [CARD ending 1213] expiry [EXPIRY] security code [CVV] is that okay"},
@@ -42,12 +40,5 @@ func TestExpiryHeard(t *testing.T) {
 		{"amount", "your subscription expires unless you pay for twelve twenty pounds", "your subscription expires unless you pay for twelve twenty pounds"},
 		{"address elsewhere", "my card expired so i went to the branch at twelve oak way", "my card expired so i went to the branch at [ADDRESS]"},
 	}
-	r := mustNew(t, DefaultPolicy())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
-				t.Errorf("Redact(%q) =\n  %q\nwant\n  %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	checkVoiceRedactions(t, tests)
 }

@@ -9,9 +9,7 @@ import "testing"
 // its start. Amounts, a card after its own phrase and numbers after a
 // reference phrase stay as they are.
 func TestIBANHeard(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []redactCase{
 		// "my iban is i e oh six a i b k one seven three nine ..."
 		{"ibanez", "my ibanez i knew of six i'd be the one seven three nine seven two two four six five two six one one",
 			"my ibanez [IBAN]"},
@@ -42,12 +40,5 @@ func TestIBANHeard(t *testing.T) {
 		{"card after its phrase", "please send the refund to my card four five five six seven three seven five eight six eight nine nine eight five five",
 			"please send the refund to my card [CARD ending 9855]"},
 	}
-	r := mustNew(t, DefaultPolicy())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
-				t.Errorf("Redact(%q) =\n  %q\nwant\n  %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	checkVoiceRedactions(t, tests)
 }

@@ -8,9 +8,7 @@ import "testing"
 // phone phrase such a number is still the phone number; further away, or
 // without the phrase, nine digits are not.
 func TestPhoneHeard(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []redactCase{
 		// "right you can reach me on eight three four nine nine two five
 		// two nine four ..."
 		{"eight as it", "right you can reach me on it three four nine nine to five to nine four can you check up for me",
@@ -30,12 +28,5 @@ func TestPhoneHeard(t *testing.T) {
 			"my number is on the booking reference three four nine nine two five two nine four"},
 		{"written", "call me on 349925294", "call me on 349925294"},
 	}
-	r := mustNew(t, DefaultPolicy())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := r.Redact(SourceVoice, tt.in, nil).Text; got != tt.want {
-				t.Errorf("Redact(%q) =\n  %q\nwant\n  %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	checkVoiceRedactions(t, tests)
 }
