@@ -223,7 +223,7 @@ func TestCardHeard(t *testing.T) {
 		{"expiry as bucks by re", "okay so card number six five two six seven five five one four six three six nine five six seven bucks by re september twenty thirty three security code six five nine can you check that for me",
 			"okay so card number [CARD ending 9567] bucks by re [EXPIRY] security code [CVV] can you check that for me"},
 		{"expiry as next bio", "okay so card number six two oh three four nine three one eight four three seven two three oh seven eight one nine next bio four to six security code seven five five is that okay",
-			"okay so card number [CARD ending 7819] next bio [EXPIRY] security code [CVV] is that okay"},
+			"okay so card number [CARD ending 7819] next [EXPIRY] security code [CVV] is that okay"},
 		// A security code with its first digit heard as a word.
 		{"code with a word before", "yes of course card number four five five five six two four five eight seven three four zero expiry nine thirty three security code take one for",
 			"yes of course card number [CARD ending 7340] expiry [EXPIRY] security code [CVV]"},

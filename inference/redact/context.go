@@ -38,12 +38,20 @@ var contextPhrases = map[ctxClass][]string{
 	cCVV: {"cvv", "cvc", "cv2", "cvv2", "csc", "security code", "security number", "digits on the back",
 		"number on the back", "back of the card", "card verification", "verification value", "three digit code",
 		"cheat code"},
-	cSSN:  {"ssn", "social", "social security", "s s n", "social security number", "social's"},
-	cNI:   {"national insurance", "national insurance number", "ni number", "n i number", "nino", "n i", "insurance number"},
-	cIBAN: {"iban", "i b a n", "international bank account number", "eye ban", "i ban"},
+	cSSN: {"ssn", "social", "social security", "s s n", "social security number", "social's"},
+	cNI:  {"national insurance", "national insurance number", "ni number", "n i number", "nino", "n i", "insurance number"},
+	// "ibanez", "ib and his", "id and is", "my income is", "bungee" ("iban
+	// g b"): how a recogniser whose lexicon lacks "iban" writes "iban",
+	// "my iban is" and "iban g"; "refund to": where a refund is sent is an
+	// account. They lead an IBAN only to a long number (detectIBANTails).
+	cIBAN: {"iban", "i b a n", "international bank account number", "eye ban", "i ban", "ibanez", "ib and his",
+		"ib and is", "id and his", "id and is", "my income is", "bungee", "refund to"},
+	// "continent" is how a recogniser writes "account number" after "my"
+	// ("my continent is ..."), "sword code" and "short code" "sort code".
 	cAccount: {"account number", "account no", "acct", "account", "a/c", "bank account", "checking account",
-		"savings account", "account's"},
-	cRouting: {"routing", "routing number", "aba", "sort code", "sortcode", "transit number", "bank code", "bsb"},
+		"savings account", "account's", "continent"},
+	cRouting: {"routing", "routing number", "aba", "sort code", "sortcode", "transit number", "bank code", "bsb",
+		"sword code", "sword could", "short code"},
 	cPhone: {"phone", "telephone", "mobile", "cell", "cellphone", "landline", "call me", "call me on", "call me at",
 		"call back", "callback", "reach me", "contact number", "phone number", "number to call", "text me",
 		"ring me", "whatsapp", "fax", "home number", "work number", "daytime number", "phone's", "mobile's",

@@ -75,12 +75,16 @@ func (d *doc) detect(set typeSet) {
 	}
 	if set.has(IBAN) {
 		d.detectIBAN()
+		d.detectIBANTails()
 	}
 	if set.has(Address) || set.has(Postcode) {
 		d.detectAddresses(set)
 	}
 	if set.has(Card) && set.has(CardExpiry) {
 		d.detectExpiryAfterCards()
+	}
+	if set.has(CardExpiry) {
+		d.addressAsExpiry()
 	}
 	d.detectInContext(set)
 }
@@ -135,7 +139,23 @@ func (d *doc) detectExpiryAfterCards() {
 			continue
 		}
 		if a, b, ok := d.expiryAfterCard(c.b); ok {
-			d.add(CardExpiry, a, b)
+			// The word right before the date may hold its "oh" ("next
+			// bio four to six" for "expiry oh four two six").
+			d.add(CardExpiry, d.dateLead(max(c.b, a-1), a), b)
+		}
+	}
+}
+
+// addressAsExpiry retypes an address that starts right after an expiry
+// phrase as the expiry date: no one gives an address there, and a
+// recogniser that loses a date's digits in words can make a house number
+// and a street of them ("it expires one ot way thanks" for "it expires
+// one oh two eight thanks").
+func (d *doc) addressAsExpiry() {
+	for i := range d.cands {
+		c := &d.cands[i]
+		if c.typ == Address && d.ctx[c.a]&cExpiry != 0 {
+			c.typ, c.prio = CardExpiry, prio[CardExpiry]
 		}
 	}
 }
@@ -286,6 +306,12 @@ func (d *doc) detectCards() {
 			d.cands = append(d.cands, c)
 			continue
 		}
+		if n := len(digits); n < 12 {
+			if a, b, ok := d.cardToStatedEnding(ri); ok {
+				d.cands = append(d.cands, cand{typ: Card, a: a, b: b, prio: prio[Card]})
+				continue
+			}
+		}
 		// Longer: two numbers read together; the Luhn windows say where.
 		for from := 0; from < len(r.digits); {
 			i, j, ok := luhnWindow(r.digits, r.tok, r.amb, from, true)
@@ -297,6 +323,62 @@ func (d *doc) detectCards() {
 			from = j
 		}
 	}
+}
+
+// endingGap is how many words a card number read after its stated ending
+// may be broken by.
+const endingGap = 3
+
+// cardToStatedEnding reads a card number that the caller announced by its
+// last digits ("the card ending three four three six, the full number is
+// ..."): the numbers from run ri on, joined over up to endingGap short
+// words each ("... or two to go to iowa seven three four three six"),
+// are the card when together they read 12 to 21 digits (a card with a
+// digit lost or gained, as in card context elsewhere) ending in the
+// digits of a three- or four-digit number said before run ri in the same
+// sentence with no reference phrase between ("the phone number is" is
+// how a recogniser may write "the full number is"). Matching last digits
+// are the check that a number with digits lost no longer passes Luhn's.
+// It returns the tokens of the card.
+func (d *doc) cardToStatedEnding(ri int) (a, b int, ok bool) {
+	r := &d.runs[ri]
+	var endings [][]byte
+	for k := ri - 1; k >= 0; k-- {
+		e := &d.runs[k]
+		if r.a-e.b > ctxWindow || !d.openBetween(e.b, r.a, ^cRef) {
+			break
+		}
+		if n := len(e.digits); (n == 3 || n == 4) && e.spoken {
+			endings = append(endings, e.digits)
+		}
+	}
+	if len(endings) == 0 {
+		return 0, 0, false
+	}
+	digits := append([]byte(nil), r.digits...)
+	b = r.b
+	for k := ri + 1; k < len(d.runs) && len(digits) < 21; k++ {
+		n := &d.runs[k]
+		if n.a-b > endingGap || !d.openBetween(b, n.a, 0) {
+			break
+		}
+		for j := b; j < n.a; j++ {
+			if len(d.toks[j].low) > 5 || d.toks[j].brk() {
+				return 0, 0, false
+			}
+		}
+		digits = append(digits, n.digits...)
+		b = n.b
+		if len(digits) < 12 || len(digits) > 21 {
+			continue
+		}
+		for _, e := range endings {
+			if strings.HasSuffix(string(digits), string(e)) {
+				return r.a, b, true
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // twoEightAfter adds a card for run r read on with the word after it
@@ -419,6 +501,10 @@ func (d *doc) detectSSN() {
 	}
 }
 
+// phoneShortReach is how many tokens after a phone phrase a number one
+// digit short of a phone number may start.
+const phoneShortReach = 2
+
 func (d *doc) detectPhones() {
 	for ri := range d.runs {
 		r := &d.runs[ri]
@@ -454,8 +540,16 @@ func (d *doc) detectPhones() {
 			ok = ctx && dg[0] >= '2'
 		}
 		if !ok && ctx {
+			// Right after its phrase ("my number is", "reach me on") a
+			// spoken number one digit short of a phone number is one
+			// whose digit the recogniser lost in a word ("it three four
+			// nine nine ..." for "eight three four nine nine ...").
+			least := 10
+			if r.spoken && d.nearest(cPhone, r.a, phoneShortReach) >= 0 {
+				least = 9
+			}
 			digits, tok, _, _ := d.bridge(ri, 13)
-			if len(digits) >= 10 && len(digits) <= 12 {
+			if len(digits) >= least && len(digits) <= 12 {
 				d.add(Phone, tok[0], tok[len(tok)-1]+1)
 			}
 			continue
@@ -796,6 +890,60 @@ func (d *doc) detectIBAN() {
 	}
 }
 
+// ibanTailReach is how many tokens after an IBAN phrase the number ending
+// the IBAN may start when its letters were heard as words.
+const ibanTailReach = ctxWindow
+
+// detectIBANTails redacts, after an IBAN phrase, everything up to the end
+// of the first number of ibanTailDigits or more digits (joined over an
+// inserted word) starting within ibanTailReach tokens. An IBAN read out
+// is letters and digits only, and a recogniser writes its spelled
+// country and bank code and the digit "oh" as words ("my ibanez i knew of
+// six i'd be the one seven three nine ..." for "my iban is i e oh six a i
+// b k one seven three nine ..."), so what stands between the phrase and
+// the account digits is the start of the IBAN. A sentence end or another
+// context phrase ("account number", "order") in between stops it, and a
+// short number (an amount) is never the end of an IBAN.
+func (d *doc) detectIBANTails() {
+	if d.present&cIBAN == 0 {
+		return
+	}
+	for p := 1; p < len(d.toks); p++ {
+		if d.ctx[p]&cIBAN == 0 || !d.governs(cIBAN, p, 0) {
+			continue
+		}
+		a := p
+		if w := d.toks[a].low; w == "is" || w == "was" {
+			a++
+		}
+		for ri := range d.runs {
+			r := &d.runs[ri]
+			if r.b <= a {
+				continue
+			}
+			if r.a < a || r.a-a > ibanTailReach || !d.openBetween(a, r.a, cIBAN) {
+				break
+			}
+			if digits, _, _, b := d.bridgeGap(ri, 34, 2); len(digits) >= ibanTailDigits {
+				d.add(IBAN, a, b)
+				p = b
+				break
+			}
+		}
+	}
+}
+
+// openBetween reports whether tokens [a, b) hold no sentence end and start
+// no context phrase other than those of the classes in own.
+func (d *doc) openBetween(a, b int, own ctxClass) bool {
+	for k := a; k < b; k++ {
+		if d.start[k]&^own != 0 || sentenceEnd(&d.toks[k]) {
+			return false
+		}
+	}
+	return true
+}
+
 // detectInContext finds the values that are sensitive only after their
 // context phrase: expiry, security code, account and routing numbers,
 // dates of birth and PINs.
@@ -807,7 +955,7 @@ func (d *doc) detectInContext(set typeSet) {
 		}
 		if c&cExpiry != 0 && set.has(CardExpiry) {
 			if e, ok := d.dateAfter(p, true); ok {
-				d.add(CardExpiry, e[0], e[1])
+				d.add(CardExpiry, d.dateLead(p, e[0]), e[1])
 			}
 		}
 		if c&cDOB != 0 && set.has(DateOfBirth) {
@@ -889,6 +1037,53 @@ func (d *doc) cvvWithWord(p, ri int) (a, b int, ok bool) {
 var cvvStop = map[string]bool{"thanks": true, "thank": true, "okay": true, "ok": true, "please": true, "can": true,
 	"is": true, "right": true, "yes": true, "yeah": true, "sorry": true, "cheers": true}
 
+var (
+	// timeOrAmountBefore and timeOrAmountAfter make a number after an
+	// expiry phrase a time or an amount. Narrower than notExpiryBefore
+	// and notExpiryAfter: after the phrase itself "of" and "to" are the
+	// date's "oh" and "two" misheard, and "cents" and "bucks" a
+	// recogniser's "thanks".
+	timeOrAmountBefore = map[string]bool{"at": true, "for": true, "from": true, "until": true, "till": true,
+		"about": true, "around": true}
+	timeOrAmountAfter = map[string]bool{"pounds": true, "pound": true, "dollars": true, "dollar": true,
+		"euros": true, "euro": true, "pence": true, "quid": true, "am": true, "pm": true, "o'clock": true,
+		"minutes": true, "hours": true, "days": true}
+)
+
+// expiryLead is how many words between an expiry phrase and its date are
+// taken as part of the date.
+const expiryLead = 2
+
+// leadSkip are words a caller says between an expiry phrase and the date.
+var leadSkip = map[string]bool{"is": true, "was": true, "date": true, "it's": true, "its": true, "it": true,
+	"the": true, "be": true}
+
+// dateLead returns where the expiry date starting at token k after the
+// phrase ending at p begins. A month written as digits starts with "oh"
+// (01-09), and a recogniser writes that "oh" as a word ("expiry you'll
+// four thirty one", "expire you're six three two"): when the date reads
+// three digits (month and year with the month's "oh" lost) and the one
+// or two words before it are no number, context phrase or one of
+// leadSkip, they are the date's first digit. Otherwise it returns k.
+func (d *doc) dateLead(p, k int) int {
+	if r := d.runStarting(k); r == nil || len(r.digits) != 3 {
+		return k
+	}
+	a := p
+	for a < k && leadSkip[d.toks[a].low] {
+		a++
+	}
+	if a == k || k-a > expiryLead {
+		return k
+	}
+	for j := a; j < k; j++ {
+		if _, n, _ := numberAt(d.toks, j, d.buf[:0]); n > 0 || d.toks[j].brk() || d.start[j] != 0 {
+			return k
+		}
+	}
+	return a
+}
+
 // dateAfter finds a date starting within five tokens after p. expiry
 // accepts month and year alone (MM/YY); a date of birth needs a day.
 func (d *doc) dateAfter(p int, expiry bool) ([2]int, bool) {
@@ -896,7 +1091,15 @@ func (d *doc) dateAfter(p int, expiry bool) ([2]int, bool) {
 		if k > p && sentenceEnd(&d.toks[k-1]) {
 			break
 		}
+		// "expires in two weeks at ten thirty", "for twelve twenty
+		// pounds": a time or an amount, not the expiry.
+		if expiry && k > p && timeOrAmountBefore[d.toks[k-1].low] {
+			continue
+		}
 		if e, ok := d.dateAt(k, expiry); ok {
+			if expiry && e < len(d.toks) && timeOrAmountAfter[d.toks[e].low] {
+				continue
+			}
 			return [2]int{k, e}, true
 		}
 	}
@@ -961,6 +1164,13 @@ func (d *doc) dateAt(k int, expiry bool) (int, bool) {
 	if g := numericDate(t.text); g == 3 || g == 2 && expiry {
 		return k + 1, true
 	}
+	if expiry {
+		if j := onLine(toks, k); j > k {
+			if r := d.runStarting(j); r != nil && len(r.digits) == 2 {
+				return r.b, true
+			}
+		}
+	}
 	if n := d.dayAt(k); n > 0 || !expiry && d.runStarting(k) != nil && len(d.runStarting(k).digits) <= 2 {
 		if n == 0 {
 			n = d.runStarting(k).b - k
@@ -1009,6 +1219,19 @@ func (d *doc) dateAt(k int, expiry bool) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// onLine returns the token after "online" or "on line" at token k, or k:
+// how a recogniser writes the month "oh nine" ("expires on line twenty
+// five"). Only an expiry's month is read so, followed by its year.
+func onLine(toks []token, k int) int {
+	switch {
+	case toks[k].low == "online" && !toks[k].brk():
+		return k + 1
+	case toks[k].low == "on" && k+1 < len(toks) && toks[k+1].low == "line" && !toks[k].brk() && !toks[k+1].brk():
+		return k + 2
+	}
+	return k
 }
 
 // numericDate returns the number of digit groups of a date written with

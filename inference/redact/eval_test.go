@@ -472,6 +472,12 @@ func decodeCached(ctx context.Context, p *pipeline.Pipeline, dir, key string, u 
 			}
 		}
 	}
+	// EARSHOT_EVAL_REDACT_CACHE_ONLY=1 replays a cache and fails on a
+	// miss instead of decoding: text-level changes are scored on the
+	// decodes they were made from, at no recogniser cost.
+	if os.Getenv("EARSHOT_EVAL_REDACT_CACHE_ONLY") == "1" {
+		return nil, 0, fmt.Errorf("%s (%s) not in the cache %s", u.ID, voice, dir)
+	}
 	f, err := synth(tmp, voice, u.Say, i)
 	if err != nil {
 		return nil, 0, err
