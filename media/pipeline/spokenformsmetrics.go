@@ -8,7 +8,7 @@ import (
 
 // spokenFormsReader is a recogniser that reads utterances of details
 // read out again with a spoken-forms prior (PocketSphinx's
-// spoken_forms_mode reread) and counts them.
+// spoken_forms_mode reread or region) and counts them.
 type spokenFormsReader interface {
 	SpokenFormsReadings() (decoded, changed int64)
 }
