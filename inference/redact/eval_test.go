@@ -680,16 +680,24 @@ func TestEvalRedactRecognised(t *testing.T) {
 	if v := os.Getenv("EARSHOT_EVAL_CARD_ALTS"); v != "" {
 		fmt.Sscanf(v, "%d", &psCfg.CardReadingAlternatives)
 	}
-	// EARSHOT_EVAL_PRIOR=w interpolates the spoken-forms prior with the
-	// general model (spoken_forms_weight; off by default).
+	// EARSHOT_EVAL_PRIOR=w[/mode] sets the spoken-forms prior's weight
+	// (spoken_forms_weight; 0 off) and mode (spoken_forms_mode); the
+	// defaults are the product's (pocketsphinx.DefaultSpokenFormsWeight,
+	// DefaultSpokenFormsMode).
 	if v := os.Getenv("EARSHOT_EVAL_PRIOR"); v != "" {
-		fmt.Sscanf(v, "%g", &psCfg.SpokenFormsWeight)
+		w, mode, _ := strings.Cut(v, "/")
+		if _, err := fmt.Sscanf(w, "%g", &psCfg.SpokenFormsWeight); err != nil {
+			t.Fatalf("EARSHOT_EVAL_PRIOR=%q: the weight: %v", v, err)
+		}
+		if mode != "" {
+			psCfg.SpokenFormsMode = mode
+		}
 	}
 	// EARSHOT_EVAL_REDACT_RATE=8k passes the speech through a telephone
 	// channel (8 kHz mu-law: the recogniser's narrowband profile).
 	tel := os.Getenv("EARSHOT_EVAL_REDACT_RATE") == "8k"
-	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, spoken-forms prior %g, telephone channel: %v",
-		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, psCfg.SpokenFormsWeight, tel)
+	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, spoken-forms prior %g (%s), telephone channel: %v",
+		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, psCfg.SpokenFormsWeight, psCfg.SpokenFormsMode, tel)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)
@@ -761,6 +769,12 @@ func TestEvalRedactRecognised(t *testing.T) {
 	}
 	if psCfg.SpokenFormsWeight > 0 {
 		cacheKey += fmt.Sprintf("/prior=%g", psCfg.SpokenFormsWeight)
+		// The plain key stays the "reread" mode's, as the caches made
+		// since that mode was added have it (older ones hold "always"
+		// readings under it: give a run a cache directory of its own).
+		if psCfg.SpokenFormsMode != pocketsphinx.SpokenFormsReread {
+			cacheKey += "/" + psCfg.SpokenFormsMode
+		}
 	}
 	if psCfg.CardReadingAlternatives > 0 {
 		cacheKey += fmt.Sprintf("/alts=%d", psCfg.CardReadingAlternatives)
