@@ -10,6 +10,7 @@ import (
 	"github.com/earshot/earshot/media/codec"
 	"github.com/earshot/earshot/media/pipeline"
 	"github.com/earshot/earshot/media/stt"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func pcmBytes(pcm []int16) []byte {
@@ -28,7 +29,8 @@ func pcmBytes(pcm []int16) []byte {
 func TestModeTriggers(t *testing.T) {
 	cfg := pipeline.DefaultConfig()
 	cfg.ModeTriggers = map[stt.Mode][]string{stt.ModeDigits: {"young man"}}
-	p := newPipeline(t, cfg, nil)
+	reg := prometheus.NewRegistry()
+	p := newPipeline(t, cfg, reg)
 	e, err := p.Open(context.Background(), pipeline.OpenOptions{ID: "modes", Source: "file", Offline: true, Blocking: true})
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +79,15 @@ func TestModeTriggers(t *testing.T) {
 	}
 	if s := next("agent"); !strings.Contains(s.Text, "young man") {
 		t.Fatalf("the agent's final %q lacks the trigger phrase", s.Text)
+	}
+	// The customer's recogniser is switched before anyone sees the
+	// agent's final and before the customer says anything: a reply sent
+	// on seeing the question meets the digits mode.
+	for deadline := time.Now().Add(10 * time.Second); counter(t, reg, "earshot_pipeline_mode_switches_total", "digits") != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the trigger phrase did not switch the customer's recogniser before the customer spoke")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	digits := map[string]bool{}
 	for _, w := range strings.Fields("zero oh one two three four five six seven eight nine double triple") {

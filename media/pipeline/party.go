@@ -84,6 +84,7 @@ func (pt *Party) SetMode(m stt.Mode) error {
 func (pt *Party) requestMode(m stt.Mode, once bool) {
 	if _, ok := pt.st.(stt.ModeSetter); ok {
 		pt.modeReq.Store(&modeRequest{mode: m, once: once, by: "trigger"})
+		signal(pt.q.wake) // applied before the party's next audio, as SetMode's
 	}
 }
 
@@ -384,6 +385,13 @@ func (pt *Party) run() {
 				seg.Revises = finals[r.Revises]
 				delete(finals, r.Revises)
 			}
+			if r.Final && r.Revises == 0 {
+				// A trigger phrase switches the other parties before
+				// anyone sees the final: whoever answers it (a client
+				// that sends the caller's reply on seeing the agent's
+				// question) must meet the new mode.
+				pt.e.modeHeard(pt, r.Text)
+			}
 			seq, ok := pt.e.emit(seg)
 			if !ok {
 				return false
@@ -393,7 +401,6 @@ func (pt *Party) run() {
 			}
 			if r.Final && r.Revises == 0 {
 				pt.e.p.m.finalLatency.WithLabelValues(engine).Observe(time.Since(arrived).Seconds())
-				pt.e.modeHeard(pt, r.Text)
 				if revertMode && modeSetter != nil {
 					revertMode = false
 					modeSetter.SetMode(stt.ModeSpeech)
