@@ -81,7 +81,9 @@ func newEngines(cfg MediaConfig, logger *slog.Logger, reg prometheus.Registerer,
 }
 
 // start creates the engines (PocketSphinx loads its models: about 90 MB
-// and 0.6 s per decoder, so a daemon that never hears audio skips it).
+// and 0.6 s per decoder, about 145 MB and 2 s with the spoken-forms
+// prior's second search, the default; so a daemon that never hears audio
+// skips it).
 func (es *engines) start() error {
 	es.once.Do(func() {
 		defer es.started.Store(true)

@@ -2,7 +2,9 @@
 // PocketSphinx 5prealpha (Debian libpocketsphinx-dev, pocketsphinx-en-us)
 // through cgo.
 //
-// Decoders are expensive (about 90 MB and 0.6 s to initialise), so the
+// Decoders are expensive (about 90 MB and 0.6 s to initialise; about
+// 145 MB and 2 s with the spoken-forms prior's second search, on by
+// default for the accurate search), so the
 // Engine keeps a pool of warm decoders reused across engagements, each bound
 // to its own locked OS thread. A stream holds one decoder for its lifetime
 // and feeds it 20 ms chunks through ps_process_raw; partial hypotheses come

@@ -148,7 +148,8 @@ type Config struct {
 	// WidebandCMNInit, if set, replaces the model's -cmninit for 16 kHz
 	// sources (through a model directory copy as well).
 	WidebandCMNInit string `json:"wideband_cmninit"`
-	// MaxDecoders bounds the pool (each decoder is about 90 MB); it is the
+	// MaxDecoders bounds the pool (each decoder is about 90 MB, about
+	// 145 MB with the spoken-forms prior's second search); it is the
 	// number of parties that can be recognised at once.
 	MaxDecoders int `json:"max_decoders"`
 	// Warm decoders (wideband) are created by New.
