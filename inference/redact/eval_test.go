@@ -689,6 +689,14 @@ func TestEvalRedactRecognised(t *testing.T) {
 		if _, err := fmt.Sscanf(w, "%g", &psCfg.SpokenFormsWeight); err != nil {
 			t.Fatalf("EARSHOT_EVAL_PRIOR=%q: the weight: %v", v, err)
 		}
+		// "w/region@share": the region mode with its whole-reading
+		// share (spoken_forms_whole_share).
+		if m, share, ok := strings.Cut(mode, "@"); ok {
+			if _, err := fmt.Sscanf(share, "%g", &psCfg.SpokenFormsWholeShare); err != nil {
+				t.Fatalf("EARSHOT_EVAL_PRIOR=%q: the whole-reading share: %v", v, err)
+			}
+			mode = m
+		}
 		if mode != "" {
 			psCfg.SpokenFormsMode = mode
 		}
@@ -696,8 +704,8 @@ func TestEvalRedactRecognised(t *testing.T) {
 	// EARSHOT_EVAL_REDACT_RATE=8k passes the speech through a telephone
 	// channel (8 kHz mu-law: the recogniser's narrowband profile).
 	tel := os.Getenv("EARSHOT_EVAL_REDACT_RATE") == "8k"
-	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, spoken-forms prior %g (%s), telephone channel: %v",
-		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, psCfg.SpokenFormsWeight, psCfg.SpokenFormsMode, tel)
+	t.Logf("recogniser: %s search, number spans decoded again: %v, card context read as digits: %v, card number runs: %v (%d words), alternatives read: %d, spoken-forms prior %g (%s, whole at %g), telephone channel: %v",
+		psCfg.Search, psCfg.NumberSpans, psCfg.CardContextDigits, psCfg.CardNumberRuns, psCfg.CardNumberRunWords, psCfg.CardReadingAlternatives, psCfg.SpokenFormsWeight, psCfg.SpokenFormsMode, psCfg.SpokenFormsWholeShare, tel)
 	eng, err := pocketsphinx.New(psCfg, nil)
 	if err != nil {
 		t.Fatalf("pocketsphinx (Debian pocketsphinx-en-us): %v", err)
@@ -774,6 +782,11 @@ func TestEvalRedactRecognised(t *testing.T) {
 		// readings under it: give a run a cache directory of its own).
 		if psCfg.SpokenFormsMode != pocketsphinx.SpokenFormsReread {
 			cacheKey += "/" + psCfg.SpokenFormsMode
+		}
+		// Region decodes made before the whole-reading share (it was 1
+		// in effect) keep their key.
+		if psCfg.SpokenFormsMode == pocketsphinx.SpokenFormsRegion && psCfg.SpokenFormsWholeShare != 1 {
+			cacheKey += fmt.Sprintf("/whole=%g", psCfg.SpokenFormsWholeShare)
 		}
 	}
 	if psCfg.CardReadingAlternatives > 0 {

@@ -441,6 +441,7 @@ type priorSetting struct {
 	w     float64
 	mode  string // "": the default (Config.SpokenFormsMode)
 	words int    // 0: the default (Config.SpokenFormsRereadWords)
+	whole float64 // 0: the default (Config.SpokenFormsWholeShare)
 }
 
 // apply sets the prior in cfg and returns the row name's suffix.
@@ -455,6 +456,10 @@ func (p priorSetting) apply(cfg *pocketsphinx.Config) string {
 		cfg.SpokenFormsRereadWords = p.words
 		name += strconv.Itoa(p.words)
 	}
+	if p.whole > 0 {
+		cfg.SpokenFormsWholeShare = p.whole
+		name += fmt.Sprintf("@%g", p.whole)
+	}
 	return name
 }
 
@@ -462,7 +467,9 @@ func (p priorSetting) apply(cfg *pocketsphinx.Config) string {
 // Config.SpokenFormsWeight (the spoken-forms prior, media/stt/spokenforms)
 // separated by ";" ("0;0.1;0.2"), each optionally with its mode and, for
 // reread and region, its threshold ("0.1/always", "0.1/reread",
-// "0.1/reread1": one number word or letter is enough, "0.1/region1"), run one after the other with the
+// "0.1/reread1": one number word or letter is enough, "0.1/region1"),
+// region optionally with its whole-reading share ("0.1/region1@1": only
+// finals that are all details are taken whole), run one after the other with the
 // same grid entry; unset, one run with the default (weight -1).
 func priorWeights() []priorSetting {
 	v := os.Getenv("EARSHOT_EVAL_PRIOR")
@@ -477,6 +484,12 @@ func priorWeights() []priorSetting {
 			panic("EARSHOT_EVAL_PRIOR: " + v)
 		}
 		p := priorSetting{w: w}
+		if m, share, ok := strings.Cut(mode, "@"); ok {
+			if p.whole, err = strconv.ParseFloat(share, 64); err != nil || p.whole <= 0 || p.whole > 1 || !strings.HasPrefix(m, pocketsphinx.SpokenFormsRegion) {
+				panic("EARSHOT_EVAL_PRIOR: " + v)
+			}
+			mode = m
+		}
 		switch {
 		case mode == "":
 		case mode == pocketsphinx.SpokenFormsAlways:

@@ -308,6 +308,13 @@ type Config struct {
 	// "as in" a final must hold to be read again with the prior
 	// (SpokenFormsReread; default DefaultSpokenFormsRereadWords; 1..20).
 	SpokenFormsRereadWords int `json:"spoken_forms_reread_words"`
+	// SpokenFormsWholeShare is, in SpokenFormsRegion mode, the share of
+	// a final's words that must be details read out (number words,
+	// single letters, "as in") for the second reading to be the final
+	// whole rather than within the details' stretches (default
+	// DefaultSpokenFormsWholeShare; above 0, at most 1; 1: only finals
+	// that are all details).
+	SpokenFormsWholeShare float64 `json:"spoken_forms_whole_share"`
 }
 
 // DefaultDigitCMNPriorFrames was chosen on the development halves of the
@@ -426,7 +433,7 @@ func DefaultConfig() Config {
 		CardContextPhrases: DefaultCardContextPhrases(), CardNumberRuns: true, CardNumberRunWords: DefaultCardNumberRunWords,
 		CardReadingAlternatives: DefaultCardReadingAlternatives, WarpSelection: DefaultWarpSelection(),
 		SpokenFormsWeight: DefaultSpokenFormsWeight, SpokenFormsMode: DefaultSpokenFormsMode,
-		SpokenFormsRereadWords: DefaultSpokenFormsRereadWords}
+		SpokenFormsRereadWords: DefaultSpokenFormsRereadWords, SpokenFormsWholeShare: DefaultSpokenFormsWholeShare}
 }
 
 var cmnRe = regexp.MustCompile(`^-?[0-9.]+(,-?[0-9.]+){12}$`)
@@ -468,6 +475,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pocketsphinx: spoken_forms_mode must be %q, %q or %q, got %q", SpokenFormsReread, SpokenFormsRegion, SpokenFormsAlways, c.SpokenFormsMode)
 	case c.SpokenFormsRereadWords < 1 || c.SpokenFormsRereadWords > 20:
 		return fmt.Errorf("pocketsphinx: spoken_forms_reread_words must be in 1..20, got %d", c.SpokenFormsRereadWords)
+	case !(c.SpokenFormsWholeShare > 0 && c.SpokenFormsWholeShare <= 1):
+		return fmt.Errorf("pocketsphinx: spoken_forms_whole_share must be above 0 and at most 1, got %v", c.SpokenFormsWholeShare)
 	case c.GrammarWIP < 0 || c.GrammarWIP > 1:
 		return fmt.Errorf("pocketsphinx: grammar_word_insertion_penalty must be in 0..1, got %v", c.GrammarWIP)
 	}

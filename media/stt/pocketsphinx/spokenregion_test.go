@@ -19,6 +19,12 @@ func TestSpokenFormsRegion(t *testing.T) {
 	const (
 		question = "i don't know if this is an issue with the atm or my account but i just tried withdrawing thirty pounds"
 		details  = "my number is oh seven double four one nine three six"
+		// Spoken by awb, its first reading is "shoot card number six five
+		// seven six four o four seven x binary eleven twenty seven
+		// security code seven or nine": within the details' stretches
+		// alone the second reading's "expiry" would be lost ("binary"
+		// stands outside them).
+		card = "sure card number six five seven six four oh four seven expiry eleven twenty seven security code seven oh nine"
 	)
 	e := newEngine(t, func(c *Config) {
 		c.SpokenFormsWeight, c.SpokenFormsMode = priorTestWeight, SpokenFormsRegion
@@ -43,6 +49,20 @@ func TestSpokenFormsRegion(t *testing.T) {
 	}
 	// errs returns the word errors of the first reading, the second and
 	// the one kept, and checks the final is the one kept.
+	// whole tells whether the last utterance's final was its second
+	// reading whole, and checks that it was exactly when the first
+	// reading was mostly details (Config.SpokenFormsWholeShare).
+	whole := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		first, again, kept := seen[0][0], seen[0][1], seen[0][2]
+		w := text(kept) == text(again)
+		if mostly := detailsShare(first) >= DefaultSpokenFormsWholeShare; mostly && !w {
+			t.Errorf("%q is %.2f details, kept %q, not the second reading %q", text(first), detailsShare(first), text(kept), text(again))
+		}
+		return w
+	}
+	voice := "slt"
 	errs := func(ref string) [3]int {
 		seen = nil
 		st, err := e.NewStream(context.Background(), stt.StreamOptions{})
@@ -51,7 +71,7 @@ func TestSpokenFormsRegion(t *testing.T) {
 		}
 		defer st.Close()
 		var final []stt.Word
-		for _, r := range feed(t, st, append(flite(t, "slt", ref), make([]int16, stt.Rate/2)...)) {
+		for _, r := range feed(t, st, append(flite(t, voice, ref), make([]int16, stt.Rate/2)...)) {
 			if r.Final {
 				final = append(final, r.Words...)
 			}
@@ -82,7 +102,17 @@ func TestSpokenFormsRegion(t *testing.T) {
 	if n := errs(question); n[2] >= n[1] || n[2] > n[0] {
 		t.Errorf("question: %d word errors kept, %d read again whole, %d first", n[2], n[1], n[0])
 	}
+	if whole() {
+		t.Errorf("question: the second reading was kept whole")
+	}
 	if n := errs(details); n[2] >= n[0] {
 		t.Errorf("details: %d word errors kept, %d first", n[2], n[0])
+	}
+	whole()
+	// A card read out is mostly details: its final is the second
+	// reading whole, the phrases around the digits included.
+	voice = "awb"
+	if n := errs(card); !whole() || n[2] >= n[0] {
+		t.Errorf("card: the second reading was not kept whole (%d word errors kept, %d first)", n[2], n[0])
 	}
 }

@@ -3,6 +3,7 @@ package pocketsphinx
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -159,6 +160,29 @@ func openDomainStream(t *testing.T, e *Engine) *stream {
 		t.Fatal(err)
 	}
 	return st.(*stream)
+}
+
+// TestDetailsShare: the share of a final's words that are details read
+// out decides whether SpokenFormsRegion takes the second reading whole.
+func TestDetailsShare(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want float64
+	}{
+		{"", 0},
+		{"why did my withdrawal of forty pounds fail", 1.0 / 8},
+		{"card number four one one one expiry oh nine", 6.0 / 9},
+		{"spelled s as in sugar", 2.0 / 5}, // "s" and "as in" (counted once)
+		{"i want a card for two", 1.0 / 6}, // "i", "a", "for" are words
+	} {
+		var ws []stt.Word
+		for _, f := range strings.Fields(tc.text) {
+			ws = append(ws, stt.Word{Text: f})
+		}
+		if got := detailsShare(ws); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%q: %.3f, want %.3f", tc.text, got, tc.want)
+		}
+	}
 }
 
 // TestSpliceRegions: the second reading stands within the stretches of
