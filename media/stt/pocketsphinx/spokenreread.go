@@ -151,8 +151,13 @@ func (s *stream) rereadSpokenForms(words []stt.Word) ([]stt.Word, error) {
 		return words, err
 	}
 	kept := got
-	if s.region && detailsShare(words) < s.e.cfg.SpokenFormsWholeShare {
-		kept = spliceRegions(words, onClockOf(got, words))
+	if s.region {
+		// On the stream's clock, whole or spliced: the card readings
+		// after it find their spans by time.
+		kept = onClockOf(got, words)
+		if detailsShare(words) < s.e.cfg.SpokenFormsWholeShare {
+			kept = spliceRegions(words, kept)
+		}
 	}
 	if rereadTrace != nil {
 		rereadTrace(words, got, kept)
