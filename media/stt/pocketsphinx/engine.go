@@ -152,7 +152,11 @@ type Config struct {
 	// 145 MB with the spoken-forms prior's second search); it is the
 	// number of parties that can be recognised at once.
 	MaxDecoders int `json:"max_decoders"`
-	// Warm decoders (wideband) are created by New.
+	// Warm decoders (wideband) are created by New, and the pool keeps
+	// Warm free decoders of each kind a new stream takes (wideband, and
+	// narrowband once a narrowband stream was opened) topped up in the
+	// background within MaxDecoders, so that a call's setup does not
+	// wait seconds for one to be made (warmpool.go). 0: none.
 	Warm int `json:"warm"`
 	// Search is SearchAccurate (default, DefaultSearch) or SearchFast.
 	Search string `json:"search"`
