@@ -841,7 +841,7 @@ func (e *Engine) acquireFor(p profile, warp, spare int, call bool) (*decoder, er
 	}
 	e.total++
 	if call {
-		e.warm.takenLocked(p)
+		e.warm.seenLocked(p)
 	}
 	e.mu.Unlock()
 	if call {
@@ -851,14 +851,18 @@ func (e *Engine) acquireFor(p profile, warp, spare int, call bool) (*decoder, er
 		evict.close()
 	}
 	d, err := e.newPoolDecoder(p, warp)
+	e.mu.Lock()
 	if err != nil {
-		e.mu.Lock()
 		e.total--
 		e.cond.Broadcast()
-		e.mu.Unlock()
-		return nil, err
 	}
-	return d, nil
+	if call {
+		// Only now: a decoder made in the background meanwhile would
+		// have taken a core from this caller's.
+		e.warm.startLocked()
+	}
+	e.mu.Unlock()
+	return d, err
 }
 
 // prepare readies a decoder taken from the pool for a stream of the

@@ -20,9 +20,11 @@ import (
 //     once a narrowband stream has been opened, so a site that takes
 //     8 kHz calls gets warm narrowband decoders and one that never does
 //     does not hold them;
-//   - whenever a new stream takes a decoder, and whenever one comes back
-//     to the pool, a kind with fewer than Warm free decoders (counting
-//     the one being made) gets one made, the kind last taken first;
+//   - whenever a new stream takes a decoder (after it made its own, if
+//     it had to: two decoders made at once on two cores would slow the
+//     caller's), and whenever one comes back to the pool, a kind with
+//     fewer than Warm free decoders (counting the one being made) gets
+//     one made, the kind last taken first;
 //   - one decoder is made at a time (each takes a core for seconds while
 //     live streams are decoded), counted in the pool from its start so
 //     that MaxDecoders bounds the decoders made and being made; when the
@@ -65,14 +67,20 @@ func (e *Engine) DecoderPool() (made, failed, waited int64) {
 // makingLocked is the number of decoders being made in the background.
 func (w *warmPool) makingLocked() int { return w.making[0] + w.making[1] }
 
-// takenLocked records that a new stream of profile p took or is making a
+// takenLocked records that a new stream of profile p took a free
 // decoder, and starts the top-up.
 func (w *warmPool) takenLocked(p profile) {
+	w.seenLocked(p)
+	w.startLocked()
+}
+
+// seenLocked records that a new stream of profile p took or is making a
+// decoder.
+func (w *warmPool) seenLocked(p profile) {
 	if p == narrowband {
 		w.seenNarrow = true
 	}
 	w.last = p
-	w.startLocked()
 }
 
 // claimLocked reports whether a new stream wanting a decoder of slot k
