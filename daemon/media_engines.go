@@ -177,6 +177,22 @@ func (es *engines) SpokenFormsReadings() (decoded, changed int64) {
 	return decoded, changed
 }
 
+// DecoderPool sums the PocketSphinx engines' decoders made in the
+// background, those that failed, and the new streams that waited for a
+// decoder to be made (the pipeline exports them as metrics).
+func (es *engines) DecoderPool() (made, failed, waited int64) {
+	if !es.started.Load() {
+		return 0, 0, 0
+	}
+	for _, e := range []*pocketsphinx.Engine{es.local, es.fast} {
+		if e != nil {
+			m, f, w := e.DecoderPool()
+			made, failed, waited = made+m, failed+f, waited+w
+		}
+	}
+	return made, failed, waited
+}
+
 // WarpStreams sums the PocketSphinx engines' streams by the frequency
 // warp chosen (the pipeline exports them as metrics).
 func (es *engines) WarpStreams() map[string]int64 {

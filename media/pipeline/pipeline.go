@@ -167,6 +167,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, engine stt.
 			return nil, err
 		}
 	}
+	if c, ok := engine.(recogniserPool); ok {
+		if err := registerRecogniserPool(reg, c); err != nil {
+			return nil, err
+		}
+	}
 	// The recogniser pool is the measured capacity's hard bound: never
 	// admit more live engagements than there are recognisers.
 	if c, ok := engine.(interface{ MaxStreams() int }); ok && c.MaxStreams() < cfg.MaxEngagements {

@@ -6,7 +6,8 @@
 // 145 MB and 2 s with the spoken-forms prior's second search, on by
 // default for the accurate search), so the
 // Engine keeps a pool of warm decoders reused across engagements, each bound
-// to its own locked OS thread. A stream holds one decoder for its lifetime
+// to its own locked OS thread, and makes the next warm one in the
+// background when a stream takes one (warmpool.go). A stream holds one decoder for its lifetime
 // and feeds it 20 ms chunks through ps_process_raw; partial hypotheses come
 // from ps_get_hyp, utterance ends from ps_get_in_speech (and from the
 // pipeline's VAD), words with times and posterior confidences from

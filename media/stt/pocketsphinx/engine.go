@@ -152,7 +152,11 @@ type Config struct {
 	// 145 MB with the spoken-forms prior's second search); it is the
 	// number of parties that can be recognised at once.
 	MaxDecoders int `json:"max_decoders"`
-	// Warm decoders (wideband) are created by New.
+	// Warm decoders (wideband) are created by New, and the pool keeps
+	// Warm free decoders of each kind a new stream takes (wideband, and
+	// narrowband once a narrowband stream was opened) topped up in the
+	// background within MaxDecoders, so that a call's setup does not
+	// wait seconds for one to be made (warmpool.go). 0: none.
 	Warm int `json:"warm"`
 	// Search is SearchAccurate (default, DefaultSearch) or SearchFast.
 	Search string `json:"search"`
@@ -530,9 +534,15 @@ type Engine struct {
 	warpChosen []atomic.Int64
 	tmpDir     string
 	mu         sync.Mutex
+	cond       *sync.Cond   // on mu: a decoder freed or made, or the engine closed
 	free       [][]*decoder // by slot; +checklocks:mu
-	total      int          // +checklocks:mu
-	closed     bool         // +checklocks:mu
+	// total counts the decoders made or being made, the ones in use
+	// included. +checklocks:mu
+	total  int
+	closed bool // +checklocks:mu
+	// warm keeps the free decoders a new call takes topped up in the
+	// background (warmpool.go).
+	warm warmPool
 	// domain are the domain language models by profile. +checklocks:mu
 	domain map[string]DomainLM
 	known  func(string) bool // the dictionary's words
@@ -595,6 +605,8 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	e := &Engine{cfg: cfg, log: logger.With("component", "pocketsphinx"), known: Known(cfg)}
+	e.cond = sync.NewCond(&e.mu)
+	e.warm.e = e
 	for _, p := range cfg.CardContextPhrases {
 		e.cardPhrases = append(e.cardPhrases, strings.Fields(strings.ToLower(p)))
 	}
@@ -681,25 +693,34 @@ func (e *Engine) create(p profile, warp int) (*decoder, error) {
 	}
 	e.total++
 	e.mu.Unlock()
-	d, err := newDecoder(e.args[slot(p, warp)], p)
-	if err == nil {
-		d.warp = warp
-		err = e.addVocabulary(d)
-		if err == nil && e.prior != "" {
-			if e.cfg.SpokenFormsMode == SpokenFormsAlways {
-				d.do(func() { err = d.setPrior(e.prior, e.cfg.SpokenFormsWeight) })
-			} else {
-				d.do(func() { err = d.addPrior(spokenFormsSearch, e.prior, e.cfg.SpokenFormsWeight) })
-			}
-		}
-		if err != nil {
-			d.close()
-		}
-	}
+	d, err := e.newPoolDecoder(p, warp)
 	if err != nil {
 		e.mu.Lock()
 		e.total--
 		e.mu.Unlock()
+		return nil, err
+	}
+	return d, nil
+}
+
+// newPoolDecoder makes a decoder for profile p with warp, its vocabulary
+// and the spoken-forms prior added; the caller has counted it in total.
+func (e *Engine) newPoolDecoder(p profile, warp int) (*decoder, error) {
+	d, err := newDecoder(e.args[slot(p, warp)], p)
+	if err != nil {
+		return nil, err
+	}
+	d.warp = warp
+	err = e.addVocabulary(d)
+	if err == nil && e.prior != "" {
+		if e.cfg.SpokenFormsMode == SpokenFormsAlways {
+			d.do(func() { err = d.setPrior(e.prior, e.cfg.SpokenFormsWeight) })
+		} else {
+			d.do(func() { err = d.addPrior(spokenFormsSearch, e.prior, e.cfg.SpokenFormsWeight) })
+		}
+	}
+	if err != nil {
+		d.close()
 		return nil, err
 	}
 	return d, nil
@@ -715,7 +736,7 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 	if opts.Narrowband {
 		p = narrowband
 	}
-	d, err := e.acquire(p, 0, 0)
+	d, err := e.acquireFor(p, 0, 0, true)
 	if err != nil {
 		return nil, err
 	}
@@ -745,29 +766,61 @@ func (e *Engine) NewStream(ctx context.Context, opts stt.StreamOptions) (stt.Str
 // the pool has room, or else closes a free decoder of another kind to
 // make room; stt.ErrBusy when every decoder is in use, or when taking
 // one would leave fewer than spare decoders for others (a warp trial
-// keeps room for a call arriving meanwhile).
+// keeps room for a call arriving meanwhile). A decoder of the kind
+// being made in the background (warmpool.go) is waited for rather than
+// made a second time, and so is one of another kind when the pool is
+// full and it is all that could make room. The slot of a decoder to be
+// made is counted in total before the lock is let go, so that two
+// callers never both take the last one.
 func (e *Engine) acquire(p profile, warp, spare int) (*decoder, error) {
+	return e.acquireFor(p, warp, spare, false)
+}
+
+// acquireFor is acquire; call marks a new stream's (NewStream), whose
+// profile is then kept warm and whose waits are counted.
+func (e *Engine) acquireFor(p profile, warp, spare int, call bool) (*decoder, error) {
 	k := slot(p, warp)
+	waited := false
+	var evict *decoder
 	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errors.New("pocketsphinx: engine closed")
-	}
-	if spare > 0 {
-		inUse := e.total
-		for _, f := range e.free {
-			inUse -= len(f)
-		}
-		if inUse+1+spare > e.cfg.MaxDecoders {
+	for {
+		if e.closed {
 			e.mu.Unlock()
-			return nil, fmt.Errorf("%w: %d of %d pocketsphinx decoders in use", stt.ErrBusy, inUse, e.cfg.MaxDecoders)
+			return nil, errors.New("pocketsphinx: engine closed")
 		}
-	}
-	var d, evict *decoder
-	if n := len(e.free[k]); n > 0 {
-		d = e.free[k][n-1]
-		e.free[k] = e.free[k][:n-1]
-	} else if e.total >= e.cfg.MaxDecoders {
+		if spare > 0 {
+			// A decoder being made in the background is for the next
+			// call: it is room kept, not a decoder in use.
+			inUse := e.total - e.warm.makingLocked()
+			for _, f := range e.free {
+				inUse -= len(f)
+			}
+			if inUse+1+spare > e.cfg.MaxDecoders {
+				e.mu.Unlock()
+				return nil, fmt.Errorf("%w: %d of %d pocketsphinx decoders in use", stt.ErrBusy, inUse, e.cfg.MaxDecoders)
+			}
+		}
+		if n := len(e.free[k]); n > 0 {
+			d := e.free[k][n-1]
+			e.free[k] = e.free[k][:n-1]
+			if call {
+				e.warm.takenLocked(p)
+			}
+			e.mu.Unlock()
+			if call && waited {
+				e.warm.waits.Add(1)
+			}
+			return d, nil
+		}
+		if e.warm.claimLocked(k) {
+			waited = true
+			e.cond.Wait()
+			e.warm.unclaimLocked(k)
+			continue
+		}
+		if e.total < e.cfg.MaxDecoders {
+			break
+		}
 		for o := range e.free {
 			if n := len(e.free[o]); o != k && n > 0 {
 				evict = e.free[o][n-1]
@@ -776,22 +829,40 @@ func (e *Engine) acquire(p profile, warp, spare int) (*decoder, error) {
 				break
 			}
 		}
-		if evict == nil {
+		if evict != nil {
+			break
+		}
+		if e.warm.makingLocked() == 0 {
 			e.mu.Unlock()
 			return nil, fmt.Errorf("%w: %d pocketsphinx decoders in use", stt.ErrBusy, e.cfg.MaxDecoders)
 		}
+		waited = true
+		e.cond.Wait()
+	}
+	e.total++
+	if call {
+		e.warm.seenLocked(p)
 	}
 	e.mu.Unlock()
+	if call {
+		e.warm.waits.Add(1)
+	}
 	if evict != nil {
 		evict.close()
 	}
-	if d == nil {
-		var err error
-		if d, err = e.create(p, warp); err != nil {
-			return nil, err
-		}
+	d, err := e.newPoolDecoder(p, warp)
+	e.mu.Lock()
+	if err != nil {
+		e.total--
+		e.cond.Broadcast()
 	}
-	return d, nil
+	if call {
+		// Only now: a decoder made in the background meanwhile would
+		// have taken a core from this caller's.
+		e.warm.startLocked()
+	}
+	e.mu.Unlock()
+	return d, err
 }
 
 // prepare readies a decoder taken from the pool for a stream of the
@@ -847,6 +918,11 @@ func (e *Engine) put(d *decoder) {
 	}
 	k := slot(d.profile, d.warp)
 	e.free[k] = append(e.free[k], d)
+	// A caller waiting for a full pool to make room can take it or
+	// close it; a free decoder beyond the warm ones can make room for
+	// a warm one.
+	e.cond.Broadcast()
+	e.warm.startLocked()
 	e.mu.Unlock()
 }
 
@@ -861,11 +937,15 @@ func (e *Engine) Close() error {
 		e.free[p] = nil
 	}
 	e.total -= len(ds)
+	e.cond.Broadcast() // callers waiting for a decoder give up
 	e.mu.Unlock()
 	for _, d := range ds {
 		d.close()
 	}
-	if len(ds) > 0 {
+	// A decoder being made in the background is closed when it is
+	// ready (it cannot be stopped half made); its files are in tmpDir.
+	made := e.warm.wait()
+	if len(ds) > 0 || made {
 		trimHeap()
 	}
 	if e.tmpDir != "" {
