@@ -439,8 +439,8 @@ func TestEvalHeldOutDev(t *testing.T) {
 // threshold.
 type priorSetting struct {
 	w     float64
-	mode  string // "": the default (Config.SpokenFormsMode)
-	words int    // 0: the default (Config.SpokenFormsRereadWords)
+	mode  string  // "": the default (Config.SpokenFormsMode)
+	words int     // 0: the default (Config.SpokenFormsRereadWords)
 	whole float64 // 0: the default (Config.SpokenFormsWholeShare)
 }
 
