@@ -1437,7 +1437,8 @@ func installDomainLM(t *testing.T, eng *pocketsphinx.Engine, profile string, wei
 
 // traceRereads: with EARSHOT_EVAL_REREAD_TRACE set, every utterance read
 // again with the spoken-forms prior is logged (first reading, second
-// reading, final kept, word times in ms). Development sets only: never
+// reading, final kept, the region mode's final without detail phrases,
+// word times in ms). Development sets only: never
 // called by a reported evaluation.
 func traceRereads(t *testing.T) {
 	if os.Getenv("EARSHOT_EVAL_REREAD_TRACE") == "" {
@@ -1451,7 +1452,8 @@ func traceRereads(t *testing.T) {
 		return b.String()
 	}
 	pocketsphinx.SetRereadTrace(func(first, reread, kept []stt.Word) {
-		t.Logf("reread trace\n  first: %s\n  again: %s\n  kept:  %s", show(first), show(reread), show(kept))
+		t.Logf("reread trace\n  first: %s\n  again: %s\n  kept:  %s\n  plain: %s", show(first), show(reread), show(kept),
+			show(pocketsphinx.SpliceRegionsPlain(first, reread)))
 	})
 	t.Cleanup(func() { pocketsphinx.SetRereadTrace(nil) })
 }

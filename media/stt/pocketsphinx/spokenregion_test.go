@@ -23,15 +23,19 @@ func TestSpokenFormsRegion(t *testing.T) {
 		// seven six four o four seven x binary eleven twenty seven
 		// security code seven or nine": within the details' stretches
 		// alone the second reading's "expiry" would be lost ("binary"
-		// stands outside them).
+		// stands outside them); as a detail phrase it joins them.
 		card = "sure card number six five seven six four oh four seven expiry eleven twenty seven security code seven oh nine"
 	)
-	e := newEngine(t, func(c *Config) {
-		c.SpokenFormsWeight, c.SpokenFormsMode = priorTestWeight, SpokenFormsRegion
-		c.Search = SearchAccurate
-		c.NumberSpans, c.CardNumberRuns, c.CardContextDigits = false, false, false
-		c.WarpSelection = nil
-	})
+	engine := func(share float64) *Engine {
+		return newEngine(t, func(c *Config) {
+			c.SpokenFormsWeight, c.SpokenFormsMode = priorTestWeight, SpokenFormsRegion
+			c.SpokenFormsWholeShare = share
+			c.Search = SearchAccurate
+			c.NumberSpans, c.CardNumberRuns, c.CardContextDigits = false, false, false
+			c.WarpSelection = nil
+		})
+	}
+	e := engine(DefaultSpokenFormsWholeShare)
 	var mu sync.Mutex
 	var seen [][3][]stt.Word // first reading, second, kept
 	rereadTrace = func(first, again, kept []stt.Word) {
@@ -57,7 +61,7 @@ func TestSpokenFormsRegion(t *testing.T) {
 		defer mu.Unlock()
 		first, again, kept := seen[0][0], seen[0][1], seen[0][2]
 		w := text(kept) == text(again)
-		if mostly := detailsShare(first) >= DefaultSpokenFormsWholeShare; mostly && !w {
+		if mostly := detailsShare(first) >= e.cfg.SpokenFormsWholeShare; mostly && !w {
 			t.Errorf("%q is %.2f details, kept %q, not the second reading %q", text(first), detailsShare(first), text(kept), text(again))
 		}
 		return w
@@ -109,10 +113,16 @@ func TestSpokenFormsRegion(t *testing.T) {
 		t.Errorf("details: %d word errors kept, %d first", n[2], n[0])
 	}
 	whole()
-	// A card read out is mostly details: its final is the second
-	// reading whole, the phrases around the digits included.
+	// A card read out: the second reading's detail phrases join the
+	// stretches of digits.
 	voice = "awb"
+	if n := errs(card); n[2] >= n[0] || !strings.Contains(text(seen[0][2]), "seven expiry eleven") {
+		t.Errorf("card: %q kept (%d word errors, %d first), want the second reading's expiry between the numbers", text(seen[0][2]), n[2], n[0])
+	}
+	// With spoken_forms_whole_share 0.5 a final mostly of details is its
+	// second reading whole.
+	e = engine(0.5)
 	if n := errs(card); !whole() || n[2] >= n[0] {
-		t.Errorf("card: the second reading was not kept whole (%d word errors kept, %d first)", n[2], n[0])
+		t.Errorf("card, whole share 0.5: the second reading was not kept whole (%d word errors kept, %d first)", n[2], n[0])
 	}
 }

@@ -203,22 +203,39 @@ func TestSpliceRegions(t *testing.T) {
 		}
 		return out
 	}
-	for _, tc := range []struct{ first, again, want string }{
+	for _, tc := range []struct {
+		first, again, want string
+		phrases            bool
+	}{
 		// A question with one number: outside the number, the first
 		// reading's words stand.
 		{"why@0-100 did@100-200 my@200-300 withdrawal@300-500 of@500-600 forty@600-900 pounds@900-1300 fail@1300-1700",
 			"why@0-100 did@100-200 my@200-300 withdraw@300-450 all@450-500 of@500-600 four@600-750 d@750-900 pounds@900-1300 fell@1300-1700",
-			"why did my withdrawal of four d pounds fail"},
+			"why did my withdrawal of four d pounds fail", true},
 		// Details read out: the second reading's cue words next to the
 		// first's join the stretch ("oh" and "four" come in).
 		{"my@0-200 number@200-500 is@500-600 a@600-700 seven@700-1000 double@1000-1300 for@1300-1500 one@1500-1800",
 			"my@0-200 number@200-500 is@500-600 oh@600-700 seven@700-1000 double@1000-1300 four@1300-1500 one@1500-1800",
-			"my number is oh seven double four one"},
+			"my number is oh seven double four one", true},
 		// No cue word in the first reading: nothing changes.
-		{"hello@0-300 there@300-600", "oh@0-300 three@300-600", "hello there"},
+		{"hello@0-300 there@300-600", "oh@0-300 three@300-600", "hello there", true},
+		// A card read out: the second reading's detail phrases next to
+		// the stretches join them ("card number" before the digits,
+		// "expiry" between two stretches); without phrases the first
+		// reading's words stand there.
+		{"shark@0-300 our@300-500 number@500-800 six@800-1000 five@1000-1200 next@1200-1500 bar@1500-1800 eleven@1800-2200 twenty@2200-2500 thanks@2700-3000",
+			"sure@0-250 card@250-500 number@500-800 six@800-1000 five@1000-1200 expiry@1200-1800 eleven@1800-2200 twenty@2200-2500 thanks@2700-3000",
+			"shark card number six five expiry eleven twenty thanks", true},
+		{"shark@0-300 our@300-500 number@500-800 six@800-1000 five@1000-1200 next@1200-1500 bar@1500-1800 eleven@1800-2200 twenty@2200-2500 thanks@2700-3000",
+			"sure@0-250 card@250-500 number@500-800 six@800-1000 five@1000-1200 expiry@1200-1800 eleven@1800-2200 twenty@2200-2500 thanks@2700-3000",
+			"shark our number six five next bar eleven twenty thanks", false},
+		// A detail phrase away from the details is not taken.
+		{"the@0-200 car@200-500 park@500-900 was@900-1200 full@1200-1600 at@1600-1800 ten@1800-2200",
+			"the@0-200 card@200-500 number@500-900 was@900-1200 full@1200-1600 at@1600-1800 ten@1800-2200",
+			"the car park was full at ten", true},
 	} {
 		first, again := words(tc.first), words(tc.again)
-		got := spliceRegions(first, again)
+		got := spliceRegions(first, again, tc.phrases)
 		var texts []string
 		var prev int64
 		for _, w := range got {
