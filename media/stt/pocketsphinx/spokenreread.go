@@ -29,8 +29,9 @@ const (
 	SpokenFormsAlways = "always" // every free-speech utterance's search has it
 	// SpokenFormsRegion reads them again as SpokenFormsReread does, and
 	// the second reading's words stand only within the stretches of
-	// details (spliceRegions), unless the final is mostly details
-	// (Config.SpokenFormsWholeShare): then it is the second reading.
+	// details and the detail phrases next to them (spliceRegions), unless
+	// at least Config.SpokenFormsWholeShare of the final's words are
+	// details: then it is the second reading whole.
 	SpokenFormsRegion = "region"
 )
 
